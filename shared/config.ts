@@ -1,0 +1,154 @@
+/**
+ * Configuration from the environment, parsed once at start with zod.
+ *
+ * Each service declares its own schema (usually `commonEnv` plus its own
+ * fields) and calls {@link parseEnv}; the result is a frozen, fully resolved
+ * object that is passed down. Nothing else reads `Deno.env`.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
+export const KAFKA_BROKERS_FILE = ".vigil/kafka_brokers";
+
+/** A configuration problem; the message says which variable and what to fix. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const LOG_LEVEL_NAMES = ["debug", "info", "warn", "error"] as const;
+
+/** A URL with one of the given protocols. */
+export function urlVar(protocols: readonly string[], example: string) {
+  return z.string().trim().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, `is not a valid URL (expected e.g. ${example})`);
+}
+
+/** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
+export const portVar = z.coerce.number().int().min(0).max(65535);
+
+/** A duration in milliseconds; accepts `500`, `500ms`, `30s`, `5m`, `4h`. */
+export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
+  if (!m) {
+    ctx.addIssue({ code: "custom", message: `is not a duration (e.g. 500ms, 30s, 5m, 4h)` });
+    return z.NEVER;
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"] ?? 1;
+  return Number(m[1]) * unit;
+}).pipe(z.number().min(0));
+
+/** `true/false/1/0/yes/no`. */
+export const boolVar = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "boolean") return v;
+  const s = v.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(s)) return true;
+  if (["0", "false", "no", "off", ""].includes(s)) return false;
+  ctx.addIssue({ code: "custom", message: "is not a boolean (true/false)" });
+  return z.NEVER;
+});
+
+/** Comma-separated `host:port` list. */
+export const brokerListVar = z.string().transform((s, ctx) => {
+  const list = s.split(",").map((b) => b.trim()).filter(Boolean);
+  const bad = list.find((b) => !/^[\w.\-\[\]:]+:\d{1,5}$/.test(b));
+  if (list.length === 0 || bad !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `is not a list of host:port (e.g. localhost:9092,localhost:9093)${
+        bad ? `: bad entry "${bad}"` : ""
+      }`,
+    });
+    return z.NEVER;
+  }
+  return list;
+});
+
+/** Variables every service shares. */
+export const commonEnv = {
+  /** Redis connection URL. */
+  REDIS_URL: urlVar(["redis:", "rediss:"], "redis://127.0.0.1:6379").default(
+    "redis://127.0.0.1:6379",
+  ),
+  /** PostgreSQL connection URL. */
+  DATABASE_URL: urlVar(["postgres:", "postgresql:"], "postgres://postgres@127.0.0.1:5432/postgres")
+    .default("postgres://postgres@127.0.0.1:5432/postgres"),
+  /** Prefix of every Redis key, stream and channel. */
+  VIGIL_PREFIX: z.string().regex(/^[\w.:-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.:-]").default(
+    "vigil:",
+  ),
+  /** Minimum log level. */
+  LOG_LEVEL: z.string().toLowerCase().pipe(z.enum(LOG_LEVEL_NAMES)).default("info"),
+  /** Host the ops/HTTP server binds. */
+  HTTP_HOST: z.string().default("127.0.0.1"),
+};
+
+/** Kafka variables (for services that speak Kafka). */
+export const kafkaEnv = {
+  /** Bootstrap servers; when unset, `.vigil/kafka_brokers` (from `deno task kafka`), else localhost:9092. */
+  KAFKA_BROKERS: brokerListVar.optional(),
+  /** kafkajs client id. */
+  KAFKA_CLIENT_ID: z.string().min(1).default("vigil"),
+};
+
+/**
+ * Parse the environment with `schema`, or throw a {@link ConfigError} that
+ * names every bad variable: `Cannot start detector: REDIS_URL is not a valid URL …`.
+ */
+export function parseEnv<S extends z.ZodObject>(
+  service: string,
+  schema: S,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Readonly<z.infer<S>> {
+  // Empty strings mean "unset", as in most shells' `VAR= cmd`.
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") cleaned[k] = v;
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "(env)");
+      const got = cleaned[key];
+      const shown = got === undefined
+        ? ""
+        : ` (got "${/PASS|SECRET|TOKEN|KEY|WEBHOOK/i.test(key) ? "***" : got.slice(0, 80)}")`;
+      return `${key} ${i.message}${shown}`;
+    });
+    throw new ConfigError(`Cannot start ${service}: ${problems.join("; ")}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/**
+ * Resolve the Kafka bootstrap list: `KAFKA_BROKERS` when set, else the dev
+ * cluster's file, else `localhost:9092`.
+ */
+export async function resolveKafkaBrokers(configured: string[] | undefined): Promise<string[]> {
+  if (configured && configured.length) return configured;
+  try {
+    const text = (await Deno.readTextFile(KAFKA_BROKERS_FILE)).trim();
+    if (text) return text.split(",").map((s) => s.trim()).filter(Boolean);
+  } catch {
+    // No dev cluster running: fall through to the conventional default.
+  }
+  return ["localhost:9092"];
+}
+
+/** Run `fn` and turn a {@link ConfigError} into a clean exit with status 2. */
+export function configOrExit<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      Deno.stderr.writeSync(new TextEncoder().encode(error.message + "\n"));
+      Deno.exit(2);
+    }
+    throw error;
+  }
+}

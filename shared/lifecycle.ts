@@ -1,0 +1,134 @@
+/**
+ * Graceful shutdown: one `AbortSignal` fired by SIGINT/SIGTERM. The first
+ * signal starts a drain; a second signal, or the force timer (default 10 s),
+ * exits at once. Cleanups run in reverse order of registration, each in its
+ * own try/catch, and `shutdown()` is idempotent.
+ *
+ * @module
+ */
+import type { Logger } from "./log.ts";
+
+/** Options for {@link createLifecycle}. */
+export interface LifecycleOptions {
+  log: Logger;
+  /** Force exit this long after the first signal. @default {10000} */
+  forceAfterMs?: number;
+  /** Install OS signal handlers. @default {true} */
+  handleSignals?: boolean;
+  /** Called to exit (tests override). @default Deno.exit */
+  exit?: (code: number) => void;
+}
+
+/** The running service's lifecycle. */
+export interface Lifecycle {
+  /** Aborted when shutdown begins. */
+  readonly signal: AbortSignal;
+  /** Register a cleanup; cleanups run last-registered first. */
+  onShutdown(name: string, fn: () => unknown | Promise<unknown>): void;
+  /** Begin shutdown (idempotent); resolves when every cleanup ran. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+/** Create the lifecycle of one service process. */
+export function createLifecycle(options: LifecycleOptions): Lifecycle {
+  const { log } = options;
+  const exit = options.exit ?? ((code: number) => Deno.exit(code));
+  const forceAfterMs = options.forceAfterMs ?? 10_000;
+  const controller = new AbortController();
+  const cleanups: { name: string; fn: () => unknown }[] = [];
+  let closing: Promise<void> | undefined;
+  let signals = 0;
+
+  const shutdown = (reason = "shutdown requested"): Promise<void> => {
+    if (closing) return closing;
+    log.info("shutting down", { reason });
+    const timer = setTimeout(() => {
+      log.error("shutdown took too long, forcing exit", { after_ms: forceAfterMs });
+      exit(1);
+    }, forceAfterMs);
+    Deno.unrefTimer(timer);
+    controller.abort(new Error(reason));
+    closing = (async () => {
+      for (const { name, fn } of [...cleanups].reverse()) {
+        try {
+          await fn();
+        } catch (error) {
+          log.warn("cleanup failed", { step: name, error });
+        }
+      }
+      clearTimeout(timer);
+      log.info("stopped");
+    })();
+    return closing;
+  };
+
+  if (options.handleSignals ?? true) {
+    const onSignal = (sig: string) => {
+      signals++;
+      if (signals > 1) {
+        log.warn("second signal, forcing exit", { signal: sig });
+        exit(130);
+        return;
+      }
+      shutdown(sig);
+    };
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(sig, () => onSignal(sig));
+    }
+  }
+
+  return {
+    signal: controller.signal,
+    onShutdown(name, fn) {
+      cleanups.push({ name, fn });
+    },
+    shutdown,
+  };
+}
+
+/** Resolve after `ms`, or reject early when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Exponential backoff with full jitter: `min(cap, base·2^attempt)·random`. */
+export function backoffMs(
+  attempt: number,
+  options: { baseMs?: number; capMs?: number; random?: () => number } = {},
+): number {
+  const base = options.baseMs ?? 200;
+  const cap = options.capMs ?? 30_000;
+  const r = (options.random ?? Math.random)();
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + (ceiling / 2) * r);
+}
+
+/** Race `promise` against a timeout; rejects with a TimeoutError-named Error. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: number | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const e = new Error(`Cannot ${what}: timed out after ${ms} ms`);
+          e.name = "TimeoutError";
+          reject(e);
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

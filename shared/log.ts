@@ -1,0 +1,96 @@
+/**
+ * JSON-lines logger: `{"ts","level","service","msg",...fields}` one per line
+ * on stdout. Child loggers bind fields (`log.with({ stream })`). Values of
+ * fields whose name looks secret (password, token, secret, webhook,
+ * authorization, api key) are replaced by `***`, and URLs lose their
+ * userinfo, so secrets never reach the logs.
+ *
+ * @module
+ */
+
+/** Log levels in increasing severity. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Structured fields attached to a log line. */
+export type LogFields = Record<string, unknown>;
+
+/** The logger interface every module receives. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A child logger with `fields` bound to every line. */
+  with(fields: LogFields): Logger;
+  /** Whether `level` would be written. */
+  enabled(level: LogLevel): boolean;
+}
+
+/** Options for {@link createLogger}. */
+export interface LoggerOptions {
+  service: string;
+  /** @default {"info"} */
+  level?: LogLevel;
+  /** Where lines go. @default stdout */
+  write?: (line: string) => void;
+}
+
+const SECRET_KEY = /pass(word)?|secret|token|webhook|authorization|api[_-]?key|credential/i;
+
+/** Redact secret-looking fields and URL credentials. Exported for tests. */
+export function redact(value: unknown, key = "", depth = 0): unknown {
+  if (key && SECRET_KEY.test(key) && value !== undefined && value !== null) return "***";
+  if (typeof value === "string") {
+    return value.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*:[^/\s@]*@/gi, "$1***@")
+      .replace(/(discord(?:app)?\.com\/api\/webhooks\/\d+\/)[\w-]+/gi, "$1***")
+      .replace(/(hooks\.slack\.com\/services\/)[\w/]+/gi, "$1***");
+  }
+  if (value instanceof Error) {
+    return { name: value.name, message: redact(value.message, "", depth + 1) };
+  }
+  if (depth < 4 && value && typeof value === "object") {
+    if (Array.isArray(value)) return value.map((v) => redact(v, "", depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redact(v, k, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+const encoder = new TextEncoder();
+function stdoutWrite(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+/** Create a logger for a service. */
+export function createLogger(options: LoggerOptions, bound: LogFields = {}): Logger {
+  const min = ORDER[options.level ?? "info"];
+  const write = options.write ?? stdoutWrite;
+  const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
+    if (ORDER[level] < min) return;
+    const line: LogFields = { ts: new Date().toISOString(), level, service: options.service, msg };
+    for (const [k, v] of Object.entries(bound)) line[k] = redact(v, k);
+    if (fields) { for (const [k, v] of Object.entries(fields)) line[k] = redact(v, k); }
+    let text: string;
+    try {
+      text = JSON.stringify(line, (_k, v) => typeof v === "bigint" ? v.toString() : v);
+    } catch {
+      text = JSON.stringify({ ts: line.ts, level, service: options.service, msg });
+    }
+    write(text);
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    with: (fields) => createLogger(options, { ...bound, ...fields }),
+    enabled: (level) => ORDER[level] >= min,
+  };
+}
+
+/** A logger that drops everything (tests). */
+export function silentLogger(): Logger {
+  return createLogger({ service: "test", level: "error", write: () => {} });
+}

@@ -1,0 +1,67 @@
+/**
+ * Versioned SQL migrations: `shared/migrations/NNN_name.sql`, applied in
+ * order, each in its own transaction, recorded in `schema_migrations`.
+ * A PostgreSQL advisory lock makes concurrent starts safe. Every service
+ * that uses PostgreSQL calls {@link migrate} at start; `deno task db:migrate`
+ * runs it alone.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import type { Logger } from "./log.ts";
+
+const LOCK_ID = 7_131_911; // arbitrary, constant: "vigil migrations"
+
+/** One migration file. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Read `NNN_name.sql` files from `dir` (default: this module's `migrations/`). */
+export async function loadMigrations(
+  dir: string | URL = new URL("./migrations/", import.meta.url),
+): Promise<Migration[]> {
+  const out: Migration[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const m = /^(\d+)_([\w-]+)\.sql$/.exec(entry.name);
+    if (!entry.isFile || !m) continue;
+    const path = typeof dir === "string" ? `${dir}/${entry.name}` : new URL(entry.name, dir);
+    out.push({ version: Number(m[1]), name: m[2]!, sql: await Deno.readTextFile(path) });
+  }
+  out.sort((a, b) => a.version - b.version);
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.version === out[i - 1]!.version) {
+      throw new Error(`Cannot migrate: two migrations have version ${out[i]!.version}`);
+    }
+  }
+  return out;
+}
+
+/** Apply pending migrations; returns the versions applied now. */
+export async function migrate(
+  sql: postgres.Sql,
+  options: { log?: Logger; migrations?: Migration[] } = {},
+): Promise<number[]> {
+  const migrations = options.migrations ?? await loadMigrations();
+  const applied: number[] = [];
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${LOCK_ID})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const done = new Set(
+      (await tx<{ version: number }[]>`SELECT version FROM schema_migrations`).map((r) =>
+        r.version
+      ),
+    );
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      await tx.unsafe(m.sql);
+      await tx`INSERT INTO schema_migrations (version, name) VALUES (${m.version}, ${m.name})`;
+      applied.push(m.version);
+      options.log?.info("migration applied", { version: m.version, name: m.name });
+    }
+  });
+  return applied;
+}

@@ -1,0 +1,28 @@
+/**
+ * `deno task db:migrate`: apply pending PostgreSQL migrations and exit.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { z } from "zod";
+import { commonEnv, configOrExit, parseEnv } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { migrate } from "./migrate.ts";
+
+const config = configOrExit(() =>
+  parseEnv(
+    "db:migrate",
+    z.object({ DATABASE_URL: commonEnv.DATABASE_URL, LOG_LEVEL: commonEnv.LOG_LEVEL }),
+  )
+);
+const log = createLogger({ service: "migrate", level: config.LOG_LEVEL });
+const sql = postgres(config.DATABASE_URL, { max: 1, onnotice: () => {} });
+try {
+  const applied = await migrate(sql, { log });
+  log.info("migrations up to date", { applied });
+} catch (error) {
+  log.error("migration failed", { error });
+  Deno.exitCode = 1;
+} finally {
+  await sql.end({ timeout: 5 });
+}

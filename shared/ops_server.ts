@@ -1,0 +1,78 @@
+/**
+ * The ops HTTP server every long-running service exposes:
+ * `GET /health` (200 when every check passes, else 503, JSON body) and
+ * `GET /metrics` (Prometheus text). Services may add their own routes.
+ *
+ * @module
+ */
+import type { Logger } from "./log.ts";
+import { PROMETHEUS_CONTENT_TYPE, type Registry } from "./metrics.ts";
+
+/** A named health check: resolves true/false, or throws (= unhealthy). */
+export type HealthCheck = () => Promise<boolean> | boolean;
+
+/** Options for {@link serveOps}. */
+export interface OpsServerOptions {
+  port: number;
+  hostname?: string;
+  registry: Registry;
+  checks: Record<string, HealthCheck>;
+  log: Logger;
+  /** Extra routes; return undefined to fall through to 404. */
+  handler?: (req: Request) => Response | Promise<Response> | undefined;
+}
+
+/** A running ops server. */
+export interface OpsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Run every check with a 2 s timeout; returns the body and overall status. */
+export async function runHealthChecks(
+  checks: Record<string, HealthCheck>,
+): Promise<{ ok: boolean; checks: Record<string, "ok" | "fail"> }> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        const ok = await Promise.race([
+          Promise.resolve(check()),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+        ]);
+        return [name, ok ? "ok" : "fail"] as const;
+      } catch {
+        return [name, "fail"] as const;
+      }
+    }),
+  );
+  const result = Object.fromEntries(entries) as Record<string, "ok" | "fail">;
+  return { ok: entries.every(([, v]) => v === "ok"), checks: result };
+}
+
+/** Start the ops server. */
+export function serveOps(options: OpsServerOptions): OpsServer {
+  const server = Deno.serve({
+    port: options.port,
+    hostname: options.hostname ?? "127.0.0.1",
+    onListen: ({ port, hostname }) => options.log.info("ops server listening", { hostname, port }),
+  }, async (req) => {
+    const url = new URL(req.url);
+    if (req.method === "GET" && url.pathname === "/metrics") {
+      return new Response(await options.registry.render(), {
+        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+      });
+    }
+    if (req.method === "GET" && (url.pathname === "/health" || url.pathname === "/healthz")) {
+      const health = await runHealthChecks(options.checks);
+      return Response.json({ status: health.ok ? "ok" : "degraded", ...health }, {
+        status: health.ok ? 200 : 503,
+      });
+    }
+    const extra = await options.handler?.(req);
+    return extra ?? Response.json({ error: "not found" }, { status: 404 });
+  });
+  return {
+    port: server.addr.port,
+    close: () => server.shutdown(),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * ioredis client factory with sane defaults for services: reconnects
+ * forever, fails commands fast while disconnected only when asked to.
+ *
+ * @module
+ */
+import { Redis } from "ioredis";
+import type { Logger } from "./log.ts";
+
+/** Options for {@link createRedis}. */
+export interface RedisOptions {
+  log?: Logger;
+  /** Name shown by `CLIENT LIST`. */
+  name?: string;
+  /** For clients that block (XREADGROUP BLOCK, SUBSCRIBE): never give up a command. @default {false} */
+  blocking?: boolean;
+}
+
+/** Create a Redis client for `url`. */
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  const client = new Redis(url, {
+    connectionName: options.name,
+    maxRetriesPerRequest: options.blocking ? null : 20,
+    enableAutoPipelining: false,
+    lazyConnect: false,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  });
+  let lastError = "";
+  client.on("error", (error: Error) => {
+    // ioredis emits the same error on every retry; log changes only.
+    if (error.message !== lastError) {
+      lastError = error.message;
+      options.log?.warn("redis error", { error: error.message, client: options.name });
+    }
+  });
+  client.on("ready", () => {
+    if (lastError) options.log?.info("redis reconnected", { client: options.name });
+    lastError = "";
+  });
+  return client;
+}
+
+export type { Redis };

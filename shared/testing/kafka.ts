@@ -1,0 +1,32 @@
+/**
+ * Test helper: an in-process dev Kafka cluster per test.
+ *
+ * @module
+ */
+import { type MockKafkaCluster, type MockKafkaOptions, startMockKafka } from "../dev/kafka_mock.ts";
+
+/** Run `fn` with a fresh mock cluster (3 brokers, topics logs/metrics/transactions by default). */
+export async function withKafka<T>(
+  options: MockKafkaOptions,
+  fn: (cluster: MockKafkaCluster) => Promise<T>,
+): Promise<T> {
+  const cluster = startMockKafka(options);
+  try {
+    return await fn(cluster);
+  } finally {
+    cluster.close();
+  }
+}
+
+/** Poll `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+}

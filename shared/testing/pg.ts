@@ -1,0 +1,32 @@
+/**
+ * Test helper: a fresh PostgreSQL database per test, dropped afterwards.
+ *
+ * @module
+ */
+import postgres from "postgres";
+
+/** Admin URL for tests (`TEST_DATABASE_URL`, else local `postgres`). */
+export const TEST_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** A postgres.js client. */
+export type Sql = postgres.Sql;
+
+/** Run `fn` against a brand-new empty database; `url` points at it. */
+export async function withPg<T>(
+  fn: (ctx: { sql: Sql; url: string; database: string }) => Promise<T>,
+): Promise<T> {
+  const database = `vigil_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${database}`);
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${database}`;
+  const sql = postgres(url.href, { max: 4, onnotice: () => {} });
+  try {
+    return await fn({ sql, url: url.href, database });
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end({ timeout: 5 });
+  }
+}
