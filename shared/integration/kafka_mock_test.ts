@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { Kafka, logLevel } from "kafkajs";
+import { KafkaApiKey, KafkaErrorCode, startMockKafka } from "../dev/kafka_mock.ts";
+import { withKafka } from "../testing/kafka.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "startMockKafka() starts brokers that kafkajs produces to and consumes from",
+  opts,
+  async () => {
+    await withKafka({ brokers: 3, partitions: 3 }, async (cluster) => {
+      assert.equal(cluster.brokers.length, 3);
+      assert.match(cluster.bootstrap, /^127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+){2}$/);
+      const kafka = new Kafka({
+        brokers: cluster.brokers,
+        clientId: "t",
+        logLevel: logLevel.NOTHING,
+      });
+      const producer = kafka.producer();
+      await producer.connect();
+      const sent = Array.from({ length: 300 }, (_, i) => ({ key: `k${i % 11}`, value: `v${i}` }));
+      await producer.send({ topic: "metrics", messages: sent });
+      // Fault injection: the next two produce requests fail with a retryable error.
+      cluster.pushRequestErrors(KafkaApiKey.Produce, [
+        KafkaErrorCode.NotLeaderForPartition,
+        KafkaErrorCode.NotLeaderForPartition,
+      ]);
+      await producer.send({ topic: "metrics", messages: [{ key: "late", value: "v300" }] });
+      const consumer = kafka.consumer({ groupId: "g-test" });
+      await consumer.connect();
+      await consumer.subscribe({ topic: "metrics", fromBeginning: true });
+      const got = new Set<string>();
+      const done = Promise.withResolvers<void>();
+      await consumer.run({
+        eachMessage: ({ message }) => {
+          got.add(message.value!.toString());
+          if (got.size === 301) done.resolve();
+          return Promise.resolve();
+        },
+      });
+      await done.promise;
+      assert.equal(got.size, 301);
+      await Promise.all([consumer.disconnect(), producer.disconnect()]);
+    });
+  },
+);
+
+Deno.test("startMockKafka() broker down/up and leader moves keep every message", opts, async () => {
+  const cluster = startMockKafka({ brokers: 3, partitions: 2, topics: ["logs"] });
+  try {
+    const kafka = new Kafka({
+      brokers: cluster.brokers,
+      clientId: "t",
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 50, retries: 30, maxRetryTime: 500 },
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: "logs", messages: [{ value: "a" }] });
+    cluster.setLeader("logs", 0, 2);
+    cluster.setLeader("logs", 1, 3);
+    cluster.brokerDown(1);
+    const pending = producer.send({
+      topic: "logs",
+      messages: Array.from({ length: 50 }, (_, i) => ({ value: `m${i}` })),
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    cluster.brokerUp(1);
+    await pending;
+    const admin = kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets("logs");
+    const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+    assert.equal(total, 51);
+    await Promise.all([admin.disconnect(), producer.disconnect()]);
+  } finally {
+    cluster.close();
+  }
+});
+
+Deno.test("startMockKafka() rejects a broker count below 1", () => {
+  assert.throws(() => startMockKafka({ brokers: 0 }), RangeError);
+});
