@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { redact } from "./log.ts";
 
 /** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
 export const KAFKA_BROKERS_FILE = ".vigil/kafka_brokers";
@@ -98,6 +99,9 @@ export const kafkaEnv = {
   KAFKA_CLIENT_ID: z.string().min(1).default("vigil"),
 };
 
+/** Variables whose value is never echoed in an error (URL credentials are redacted in any). */
+const SECRET_VAR = /PASS|SECRET|TOKEN|KEY|WEBHOOK|AUTH|CREDENTIAL/i;
+
 /**
  * Parse the environment with `schema`, or throw a {@link ConfigError} that
  * names every bad variable: `Cannot start detector: REDIS_URL is not a valid URL …`.
@@ -107,9 +111,9 @@ export function parseEnv<S extends z.ZodObject>(
   schema: S,
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Readonly<z.infer<S>> {
-  // Empty strings mean "unset", as in most shells' `VAR= cmd`.
+  // Empty (or blank) strings mean "unset", as in most shells' `VAR= cmd`.
   const cleaned: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") cleaned[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v;
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     const problems = result.error.issues.map((i) => {
@@ -117,7 +121,7 @@ export function parseEnv<S extends z.ZodObject>(
       const got = cleaned[key];
       const shown = got === undefined
         ? ""
-        : ` (got "${/PASS|SECRET|TOKEN|KEY|WEBHOOK/i.test(key) ? "***" : got.slice(0, 80)}")`;
+        : ` (got "${SECRET_VAR.test(key) ? "***" : String(redact(got)).slice(0, 80)}")`;
       return `${key} ${i.message}${shown}`;
     });
     throw new ConfigError(`Cannot start ${service}: ${problems.join("; ")}`);

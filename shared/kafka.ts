@@ -5,8 +5,32 @@
  *
  * @module
  */
+import process from "node:process";
 import { Kafka, type LogEntry, logLevel } from "kafkajs";
 import type { Logger } from "./log.ts";
+
+let warningFilterInstalled = false;
+
+/**
+ * kafkajs' request queue arms `setTimeout(fn, throttledUntil - now)` with
+ * `throttledUntil = -1` when it is not throttled; the runtime clamps that to
+ * 1 ms (the behaviour kafkajs expects) but prints a TimeoutNegativeWarning
+ * on stderr every time, a raw non-JSON line. Drop that one warning; every
+ * other process warning still goes out as before.
+ */
+export function dropKafkajsTimeoutWarning(): void {
+  if (warningFilterInstalled) return;
+  warningFilterInstalled = true;
+  const original = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type = typeof rest[0] === "string"
+      ? rest[0]
+      : (rest[0] as { type?: string } | undefined)?.type;
+    const name = warning instanceof Error ? warning.name : type;
+    if (name === "TimeoutNegativeWarning") return;
+    return (original as (...a: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
 
 /** Options for {@link createKafka}. */
 export interface KafkaOptions {
@@ -17,6 +41,7 @@ export interface KafkaOptions {
 
 /** Create a kafkajs client. */
 export function createKafka(options: KafkaOptions): Kafka {
+  dropKafkajsTimeoutWarning();
   const klog = options.log.with({ component: "kafkajs" });
   return new Kafka({
     clientId: options.clientId,
@@ -28,7 +53,6 @@ export function createKafka(options: KafkaOptions): Kafka {
     logCreator: () => ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _t, logger: _l, ...rest } = log;
       const fields = { namespace, ...rest };
-      // kafkajs' "TimeoutNegativeWarning" on current runtimes is harmless noise.
       if (level === logLevel.ERROR) klog.error(message, fields);
       else if (level === logLevel.WARN) klog.warn(message, fields);
       else klog.debug(message, fields);

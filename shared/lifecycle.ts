@@ -116,7 +116,7 @@ export function backoffMs(
 
 /** Race `promise` against a timeout; rejects with a TimeoutError-named Error. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       promise,

@@ -38,18 +38,29 @@ export interface LoggerOptions {
 
 const SECRET_KEY = /pass(word)?|secret|token|webhook|authorization|api[_-]?key|credential/i;
 
-/** Redact secret-looking fields and URL credentials. Exported for tests. */
+const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi;
+const SECRET_QUERY =
+  /([?&](?:access_token|token|api[_-]?key|apikey|key|password|pass|secret|sig|signature|x-amz-signature|x-amz-credential)=)[^&#\s]+/gi;
+const MAX_DEPTH = 4;
+
+/**
+ * Redact secret-looking fields, URL credentials (userinfo and secret query
+ * parameters) and webhook tokens. Objects nested deeper than 4 levels are
+ * replaced by `"[nested]"` rather than written unredacted. Exported for tests.
+ */
 export function redact(value: unknown, key = "", depth = 0): unknown {
   if (key && SECRET_KEY.test(key) && value !== undefined && value !== null) return "***";
   if (typeof value === "string") {
-    return value.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*:[^/\s@]*@/gi, "$1***@")
+    return value.replace(URL_USERINFO, "$1***@")
+      .replace(SECRET_QUERY, "$1***")
       .replace(/(discord(?:app)?\.com\/api\/webhooks\/\d+\/)[\w-]+/gi, "$1***")
       .replace(/(hooks\.slack\.com\/services\/)[\w/]+/gi, "$1***");
   }
   if (value instanceof Error) {
     return { name: value.name, message: redact(value.message, "", depth + 1) };
   }
-  if (depth < 4 && value && typeof value === "object") {
+  if (value && typeof value === "object") {
+    if (depth >= MAX_DEPTH) return "[nested]";
     if (Array.isArray(value)) return value.map((v) => redact(v, "", depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = redact(v, k, depth + 1);
@@ -60,7 +71,16 @@ export function redact(value: unknown, key = "", depth = 0): unknown {
 
 const encoder = new TextEncoder();
 function stdoutWrite(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+  const bytes = encoder.encode(line + "\n");
+  // writeSync may write only part of a long line to a pipe: write the rest too.
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+/** Keys every line has; a field with one of these names is written as `field_<name>`. */
+const CORE_KEYS = new Set(["ts", "level", "service", "msg"]);
+
+function put(line: LogFields, k: string, v: unknown): void {
+  line[CORE_KEYS.has(k) ? `field_${k}` : k] = redact(v, k);
 }
 
 /** Create a logger for a service. */
@@ -70,8 +90,8 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[level] < min) return;
     const line: LogFields = { ts: new Date().toISOString(), level, service: options.service, msg };
-    for (const [k, v] of Object.entries(bound)) line[k] = redact(v, k);
-    if (fields) { for (const [k, v] of Object.entries(fields)) line[k] = redact(v, k); }
+    for (const [k, v] of Object.entries(bound)) put(line, k, v);
+    if (fields) { for (const [k, v] of Object.entries(fields)) put(line, k, v); }
     let text: string;
     try {
       text = JSON.stringify(line, (_k, v) => typeof v === "bigint" ? v.toString() : v);

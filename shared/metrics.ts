@@ -51,7 +51,7 @@ export class Counter implements Metric {
   ) {}
   /** Add `by` (default 1). */
   inc(labels?: Labels, by = 1): void {
-    if (by < 0) throw new RangeError(`Cannot decrease counter ${this.name}`);
+    if (!(by >= 0)) throw new RangeError(`Cannot add ${by} to counter ${this.name}`);
     const k = labelKey(this.labelNames, labels);
     this.#values.set(k, (this.#values.get(k) ?? 0) + by);
   }
@@ -138,8 +138,10 @@ export class Histogram implements Metric {
   ) {
     this.buckets = [...buckets].sort((a, b) => a - b);
   }
+  /** Record one value (NaN is ignored: it would poison `_sum`). */
   observe(labels: Labels | undefined, value: number): void {
     const k = labelKey(this.labelNames, labels);
+    if (Number.isNaN(value)) return;
     let s = this.#series.get(k);
     if (!s) {
       s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
@@ -193,7 +195,15 @@ export class Registry {
   }
   #add<M extends Metric>(metric: M): M {
     const existing = this.#metrics.get(metric.name);
-    if (existing) return existing as M;
+    if (existing) {
+      // Registering twice returns the same metric, but only if it is the same kind.
+      if (existing.constructor !== metric.constructor) {
+        throw new TypeError(
+          `Cannot register metric "${metric.name}": already registered as a ${existing.constructor.name.toLowerCase()}`,
+        );
+      }
+      return existing as M;
+    }
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(metric.name)) {
       throw new TypeError(`Cannot register metric: invalid name "${metric.name}"`);
     }

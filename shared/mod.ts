@@ -92,3 +92,25 @@ export {
 } from "./ops_server.ts";
 export { createRedis, type Redis, type RedisOptions } from "./redis.ts";
 export { createKafka, type Kafka, type KafkaOptions } from "./kafka.ts";
+export {
+  type AttributeValue,
+  childOf,
+  createTracer,
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  newTraceparent,
+  noopTracer,
+  parseTraceparent,
+  type Span,
+  type SpanKind,
+  type StartSpanOptions,
+  type TraceContext,
+  traceFields,
+  traceIdOf,
+  type Tracer,
+  type TracerOptions,
+  type TracerStats,
+  tracingEnv,
+  tracingOptions,
+} from "./tracing.ts";

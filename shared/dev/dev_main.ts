@@ -1,7 +1,8 @@
 /**
  * `deno task dev`: the dev Kafka plus every Vigil service in one terminal.
  * Each output line is prefixed with its service name; Ctrl-C stops them all
- * (SIGTERM, then SIGKILL after 10 s).
+ * (SIGTERM, then SIGKILL after 9 s). The producer runs with
+ * `DEV_PRODUCER_ARGS` (default `--scenario all --scenario-every 20s`).
  *
  * Services are started with the exact command of their `deno task` in the
  * root deno.json (so the same permissions apply), without the task shell in
@@ -45,13 +46,20 @@ async function pipeLines(
   if (buf) out(`${prefix} ${buf}`);
 }
 
+const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
 const config = JSON.parse(await Deno.readTextFile("deno.json"));
 const tasks: Record<string, string> = config.tasks ?? {};
 const children: { name: string; child: Deno.ChildProcess; done: Promise<Deno.CommandStatus> }[] =
   [];
 const width = Math.max(...["kafka", ...SERVICES].map((s) => s.length));
 
-function start(name: string, index: number, extraEnv: Record<string, string> = {}) {
+function start(name: string, index: number, extraArgs: string[] = []) {
   const task = tasks[name];
   if (!task) return;
   const argv = splitCommand(task);
@@ -64,9 +72,13 @@ function start(name: string, index: number, extraEnv: Record<string, string> = {
     return;
   }
   const prefix = `\x1b[${COLORS[index % COLORS.length]}m${name.padEnd(width)} |\x1b[0m`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: argv.slice(1),
-    env: extraEnv,
+  // Each service in its own session (setsid execs, so the pid stays the
+  // service's): a terminal Ctrl-C reaches only this runner, which then sends
+  // every service exactly one SIGTERM, so none mistakes it for a second
+  // "force" signal.
+  const args = [...argv.slice(1), ...extraArgs];
+  const child = new Deno.Command(SETSID ?? Deno.execPath(), {
+    args: SETSID ? [Deno.execPath(), ...args] : args,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -81,7 +93,11 @@ function start(name: string, index: number, extraEnv: Record<string, string> = {
 }
 
 let stopping = false;
+let stoppingSince = 0;
 async function stopAll(): Promise<void> {
+  // One Ctrl-C can arrive twice: from the terminal to the whole process group
+  // and forwarded by `deno task`. Only a second press (later than 1 s) forces.
+  if (stopping && Date.now() - stoppingSince < 1000) return;
   if (stopping) {
     for (const c of children) {
       try {
@@ -91,6 +107,7 @@ async function stopAll(): Promise<void> {
     Deno.exit(130);
   }
   stopping = true;
+  stoppingSince = Date.now();
   out("[dev] stopping every service (Ctrl-C again to force)");
   // Services first, the broker last.
   const services = children.filter((c) => c.name !== "kafka");
@@ -135,7 +152,11 @@ if (!external) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-SERVICES.forEach((name, i) => start(name, i));
+// The producer injects its labelled anomaly scenarios, so alerts show up within a minute.
+const producerArgs = splitCommand(
+  Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
+);
+SERVICES.forEach((name, i) => start(name, i, name === "producer" ? producerArgs : []));
 if (children.length === 0) {
   out("[dev] nothing to run");
   Deno.exit(1);

@@ -48,6 +48,12 @@ export const alertSchema = z.object({
   evidence: z.array(evidenceSchema).default([]),
   resolved_at: z.string().nullable().default(null),
   trace_id: z.string().nullable().default(null),
+  /**
+   * W3C context of the span that raised the alert (the detector's anomaly
+   * span, else the triggering event's), so the notifier can link its digest
+   * span to it. Absent on alerts without a traced trigger.
+   */
+  traceparent: z.string().regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/).optional(),
   stages: stagesSchema.default({}),
 });
 export type Alert = z.infer<typeof alertSchema>;

@@ -16,6 +16,10 @@ const MIN_TIME = Date.UTC(1970, 0, 1);
 const MAX_TIME = Date.UTC(2200, 0, 1);
 
 function toIso(ms: number, ctx: z.RefinementCtx): string {
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: "not a valid date-time" });
+    return z.NEVER;
+  }
   if (!Number.isFinite(ms) || ms < MIN_TIME || ms > MAX_TIME) {
     ctx.addIssue({ code: "custom", message: "timestamp out of range (1970..2200)" });
     return z.NEVER;
@@ -23,10 +27,35 @@ function toIso(ms: number, ctx: z.RefinementCtx): string {
   return new Date(ms).toISOString();
 }
 
+/** `YYYY-MM-DD[T ]hh:mm[:ss[.fff]][Z|±hh[:]mm]`; groups: Y, M, D, h, m, s, zone. */
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/** Whether the matched fields name a real calendar date and time of day. */
+function isRealDateTime(m: RegExpExecArray): boolean {
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7)
+    .map((x) => Number(x ?? 0));
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 &&
+    minute <= 59 && second <= 59;
+}
+
+/** The normalised form itself: `YYYY-MM-DDThh:mm:ss.fffZ`. */
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** ISO 8601 string, epoch seconds or epoch milliseconds → ISO 8601 UTC string. */
-export const timestampSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
+export const timestampSchema = z.custom<string | number>(
+  (v) => typeof v === "string" || typeof v === "number",
+  { message: "expected an ISO 8601 string or epoch seconds/milliseconds" },
+).transform((v, ctx) => {
   if (typeof v === "number") {
     return toIso(Math.abs(v) >= MS_THRESHOLD ? v : v * 1000, ctx);
+  }
+  // Fast path (the hot case: producers already send the normal form). The
+  // round trip rejects impossible dates, which Date.parse would roll over.
+  if (CANONICAL.test(v)) {
+    const ms = Date.parse(v);
+    if (ms >= MIN_TIME && ms <= MAX_TIME && new Date(ms).toISOString() === v) return v;
   }
   const s = v.trim();
   if (/^-?\d+(\.\d+)?$/.test(s)) {
@@ -34,12 +63,17 @@ export const timestampSchema = z.union([z.string(), z.number()]).transform((v, c
     return toIso(Math.abs(n) >= MS_THRESHOLD ? n : n * 1000, ctx);
   }
   // Require a date-time with an explicit zone, or a bare date-time read as UTC.
-  const iso = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
-  if (!iso.test(s)) {
+  const m = ISO_DATE_TIME.exec(s);
+  if (!m) {
     ctx.addIssue({ code: "custom", message: `not an ISO 8601 timestamp: ${s.slice(0, 40)}` });
     return z.NEVER;
   }
-  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(s);
+  // Date.parse rolls impossible dates over (Feb 30 → Mar 1): check the fields first.
+  if (!isRealDateTime(m)) {
+    ctx.addIssue({ code: "custom", message: `not a valid date-time: ${s.slice(0, 40)}` });
+    return z.NEVER;
+  }
+  const hasZone = m[7] !== undefined;
   const ms = Date.parse(hasZone ? s.replace(" ", "T") : s.replace(" ", "T") + "Z");
   return toIso(ms, ctx);
 });

@@ -4,6 +4,11 @@
  * @module
  */
 import { type MockKafkaCluster, type MockKafkaOptions, startMockKafka } from "../dev/kafka_mock.ts";
+import { dropKafkajsTimeoutWarning } from "../kafka.ts";
+
+// Tests build kafkajs clients of their own too: keep their output clean the
+// same way the services' is.
+dropKafkajsTimeoutWarning();
 
 /** Run `fn` with a fresh mock cluster (3 brokers, topics logs/metrics/transactions by default). */
 export async function withKafka<T>(

@@ -1,0 +1,251 @@
+/**
+ * `deno task bench:bridge`: messages/s from Kafka into Redis Streams through
+ * the real bridge code, next to the two raw rates it is bounded by:
+ * kafkajs consuming with no work (eachBatch) and pipelined XADD of the same
+ * entries. Uses an in-process mock Kafka (1 broker) and the local Redis
+ * under a unique prefix, deleted afterwards.
+ *
+ * Options: `--messages=N` (default 300000), `--partitions=P` per topic
+ * (default 16), `--concurrency=C` (default 4), `--sampled=R` (default 1): the
+ * ratio of prefilled events whose `traceparent` is marked sampled, as the
+ * producer's head sampling (`OTEL_TRACES_SAMPLER_ARG`) does.
+ *
+ * Tracing: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the bridge records and
+ * exports a span per event to that OTLP/HTTP receiver (run one with
+ * `deno run --allow-net ops/otlp_receiver.ts`), so the two runs compare the
+ * throughput with tracing off and on.
+ *
+ * @module
+ */
+import { Kafka, logLevel, type Message } from "kafkajs";
+import { cpuUsage } from "node:process";
+import { startMockKafka } from "../../shared/dev/kafka_mock.ts";
+import { createKeys } from "../../shared/keys.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { Registry } from "../../shared/metrics.ts";
+import { createRedis } from "../../shared/redis.ts";
+import { deletePrefix, TEST_REDIS_URL } from "../../shared/testing/redis.ts";
+import { EVENT_TYPES } from "../../shared/schemas/event.ts";
+import { createGenerator } from "../../producer/generator.ts";
+import { applyHeadSampling } from "../../producer/run.ts";
+import { createTracer } from "../../shared/tracing.ts";
+import { createBridge } from "../bridge.ts";
+
+const args = Object.fromEntries(
+  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+);
+const N = Number(args.messages ?? 300_000);
+const PARTITIONS = Number(args.partitions ?? 16);
+const CONCURRENCY = Number(args.concurrency ?? 4);
+const SAMPLED = Number(args.sampled ?? 1);
+const encoder = new TextEncoder();
+function print(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+const cluster = startMockKafka({ brokers: 1, partitions: PARTITIONS, topics: EVENT_TYPES });
+const kafka = new Kafka({
+  brokers: cluster.brokers,
+  clientId: "bench",
+  logLevel: logLevel.NOTHING,
+});
+const redis = createRedis(TEST_REDIS_URL, { name: "bench" });
+const prefix = `bench-${crypto.randomUUID().slice(0, 8)}:`;
+const keys = createKeys(prefix);
+
+/** Time from the first batch handed to eachBatch until `done()` is true. */
+async function timeConsumer(
+  start: (onFirstBatch: () => void) => Promise<() => Promise<void>>,
+  done: () => boolean,
+): Promise<number> {
+  let first = 0;
+  const stop = await start(() => {
+    if (!first) first = performance.now();
+  });
+  while (!done()) await new Promise((r) => setTimeout(r, 2));
+  const seconds = (performance.now() - first) / 1000;
+  await stop();
+  return seconds;
+}
+
+try {
+  // 1. Pre-fill Kafka with realistic events (~100-200 bytes).
+  const producer = kafka.producer();
+  await producer.connect();
+  const gen = createGenerator({ seed: 42 });
+  const entries: string[][] = [];
+  let bytes = 0;
+  let t = Date.now() - 3_600_000;
+  const perPartition = new Map<string, number>();
+  for (let sent = 0; sent < N;) {
+    const msgs = applyHeadSampling(
+      gen.normal(t += 10_000, Math.min(5000, N - sent)),
+      SAMPLED,
+      Math.random,
+    );
+    const byTopic = new Map<string, Message[]>();
+    for (const m of msgs) {
+      const partition = Math.floor(Math.random() * PARTITIONS);
+      byTopic.set(m.topic, [
+        ...(byTopic.get(m.topic) ?? []),
+        { key: m.key, value: m.value, headers: m.headers, partition },
+      ]);
+      const pk = `${m.topic}:${partition}`;
+      const offset = perPartition.get(pk) ?? 0;
+      perPartition.set(pk, offset + 1);
+      entries.push([
+        m.topic,
+        "data",
+        m.value,
+        "topic",
+        m.topic,
+        "partition",
+        String(partition),
+        "offset",
+        String(offset),
+        "key",
+        m.key,
+        "ingest_ts",
+        String(Date.now()),
+        "traceparent",
+        m.headers.traceparent ?? "",
+      ]);
+      bytes += m.value.length;
+    }
+    await producer.sendBatch({
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    sent += msgs.length;
+  }
+  await producer.disconnect();
+  print(
+    `prefilled ${N} messages (avg ${
+      Math.round(bytes / N)
+    } B) in ${EVENT_TYPES.length}×${PARTITIONS} partitions`,
+  );
+
+  // 2. Raw kafkajs consume rate: eachBatch, no work.
+  let rawCount = 0;
+  const rawSeconds = await timeConsumer(async (onFirst) => {
+    const c = kafka.consumer({
+      groupId: "bench-raw",
+      maxBytes: 16 * 1024 * 1024,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      maxWaitTimeInMs: 500,
+    });
+    c.on(c.events.START_BATCH_PROCESS, onFirst);
+    await c.connect();
+    await c.subscribe({ topics: [...EVENT_TYPES], fromBeginning: true });
+    await c.run({
+      partitionsConsumedConcurrently: CONCURRENCY,
+      eachBatch: ({ batch }) => {
+        rawCount += batch.messages.length;
+        return Promise.resolve();
+      },
+    });
+    return () => c.disconnect();
+  }, () => rawCount >= N);
+
+  // 3. Raw pipelined XADD of the same entries (500 per pipeline, CONCURRENCY in flight).
+  const xaddStart = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < entries.length) {
+      const slice = entries.slice(next, next + 500);
+      next += 500;
+      const p = redis.pipeline();
+      for (const [topic, ...fields] of slice) {
+        p.xadd(keys.key("rawxadd", topic!), "MAXLEN", "~", "1000000", "*", ...fields);
+      }
+      await p.exec();
+    }
+  }));
+  const xaddSeconds = (performance.now() - xaddStart) / 1000;
+
+  // 4. Through the bridge.
+  const metrics = new Registry("bridge");
+  const endpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") || undefined;
+  const tracer = createTracer({
+    service: "bridge",
+    endpoint,
+    log: silentLogger(),
+    registry: metrics,
+  });
+  const bridge = createBridge({
+    kafka: {
+      consumer: (config) => {
+        const c = kafka.consumer(config);
+        c.on(c.events.START_BATCH_PROCESS, () => onBridgeBatch());
+        return c;
+      },
+    },
+    redis,
+    keys,
+    log: silentLogger(),
+    metrics,
+    tracer,
+    config: { groupId: "bench-bridge", concurrency: CONCURRENCY },
+  });
+  let onBridgeBatch = () => {};
+  const appended = metrics.counter("vigil_bridge_messages_total", "", ["type"]);
+  const controller = new AbortController();
+  let running: Promise<void> | undefined;
+  // CPU time of this process (bridge + in-process mock broker) during the bridge run: less
+  // sensitive than msg/s to other processes competing for the cores.
+  const cpuBefore = cpuUsage();
+  const bridgeSeconds = await timeConsumer(
+    (onFirst) => {
+      onBridgeBatch = onFirst;
+      running = bridge.run(controller.signal);
+      return Promise.resolve(async () => {
+        controller.abort();
+        await running;
+      });
+    },
+    () => EVENT_TYPES.reduce((n, type) => n + appended.get({ type }), 0) >= N,
+  );
+  let total = 0;
+  for (const type of EVENT_TYPES) total += await redis.xlen(keys.events(type));
+  if (total !== N) {
+    throw new Error(`Cannot trust the run: ${total} stream entries for ${N} messages`);
+  }
+
+  await tracer.close();
+  const cpu = cpuUsage(cpuBefore);
+  const spans = tracer.stats();
+
+  const raw = N / rawSeconds;
+  const xadd = N / xaddSeconds;
+  const through = N / bridgeSeconds;
+  const result = {
+    messages: N,
+    partitions: EVENT_TYPES.length * PARTITIONS,
+    concurrency: CONCURRENCY,
+    kafkajs_consume_per_s: Math.round(raw),
+    redis_xadd_pipelined_per_s: Math.round(xadd),
+    bridge_per_s: Math.round(through),
+    ratio_bridge_to_min_raw: Number((through / Math.min(raw, xadd)).toFixed(2)),
+    bridge_cpu_us_per_msg: Number(((cpu.user + cpu.system) / N).toFixed(2)),
+    tracing: tracer.enabled ? endpoint : "off",
+    sampled: SAMPLED,
+    spans_exported: spans.exported,
+    spans_dropped: spans.dropped,
+    spans_failed: spans.failed,
+  };
+  print(`kafkajs consume (eachBatch, no work): ${result.kafkajs_consume_per_s} msg/s`);
+  print(
+    `redis XADD (pipelined 500, ${CONCURRENCY} in flight): ${result.redis_xadd_pipelined_per_s} msg/s`,
+  );
+  print(`bridge Kafka -> Redis Streams:         ${result.bridge_per_s} msg/s`);
+  print(`ratio bridge / min(raw):               ${result.ratio_bridge_to_min_raw}`);
+  print(`process CPU during the bridge run:     ${result.bridge_cpu_us_per_msg} µs/msg`);
+  print(
+    `tracing: ${result.tracing} (spans exported ${spans.exported}, dropped ${spans.dropped}, failed ${spans.failed})`,
+  );
+  print(JSON.stringify(result));
+} finally {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+  cluster.close();
+}
+Deno.exit(0);

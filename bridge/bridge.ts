@@ -1,0 +1,321 @@
+/**
+ * The bridge: one Kafka consumer group over the event topics; each message
+ * is classified (valid event or dead letter) and appended exactly once to
+ * its Redis stream. Per partition batch, every Redis write goes in one
+ * pipeline of Lua calls (dedup by topic/partition/offset, atomic with the
+ * XADDs); the Kafka offset is committed only after Redis accepted the batch.
+ *
+ * @module
+ */
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Redis } from "ioredis";
+import { GROUPS, type Keys } from "../shared/keys.ts";
+import type { Logger } from "../shared/log.ts";
+import type { Registry } from "../shared/metrics.ts";
+import { backoffMs, sleep, withTimeout } from "../shared/lifecycle.ts";
+import { EVENT_TYPES, TOPICS } from "../shared/schemas/event.ts";
+import type { Span, Tracer } from "../shared/tracing.ts";
+import {
+  type Appender,
+  type BatchItem,
+  buildAppendCalls,
+  createAppender,
+  ioredisAppendPort,
+} from "./append.ts";
+import { classifyMessage } from "./classify.ts";
+
+/** Bridge settings (from {@link BridgeConfig} or a test). */
+export interface BridgeOptions {
+  /** Approximate MAXLEN of the streams. @default {1000000} */
+  maxlen?: number;
+  /** Partitions processed concurrently. @default {4} */
+  concurrency?: number;
+  /** Messages per script call. @default {500} */
+  chunkSize?: number;
+  /** Larger values are dead-lettered. @default {1048576} */
+  maxEventBytes?: number;
+  /** Kafka consumer group. @default {"vigil-bridge"} */
+  groupId?: string;
+  /** Topics to consume. @default {TOPICS} */
+  topics?: readonly string[];
+  /** Kafka group session timeout. @default {10000} */
+  sessionTimeoutMs?: number;
+  /** Bound on the shutdown's drain and disconnect. @default {8000} */
+  shutdownTimeoutMs?: number;
+}
+
+/** Dependencies of {@link createBridge}. */
+export interface BridgeDeps {
+  kafka: Pick<Kafka, "consumer">;
+  redis: Pick<Redis, "script" | "pipeline" | "ping" | "xlen">;
+  keys: Keys;
+  log: Logger;
+  metrics: Registry;
+  config?: BridgeOptions;
+  /** Clock for ingest_ts. @default Date.now */
+  now?: () => number;
+  /**
+   * When given and enabled, each appended event gets a `bridge <type>`
+   * consumer span, child of its Kafka `traceparent` header (a new trace when
+   * it has none), and the stream entry carries that span's traceparent.
+   * Disabled or absent: the header is copied as is and no span object is made.
+   */
+  tracer?: Tracer;
+}
+
+/** A running bridge. */
+export interface Bridge {
+  /** Consume until `signal` aborts (then drain, commit, disconnect) or the consumer fails for good. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Stop (idempotent); resolves when disconnected. */
+  close(): Promise<void>;
+  /** Health checks for the ops server. */
+  readonly checks: Record<string, () => Promise<boolean> | boolean>;
+}
+
+/** Span names by event type (no string building per event). */
+const SPAN_NAMES = Object.fromEntries(EVENT_TYPES.map((t) => [t, `bridge ${t}`])) as Record<
+  (typeof EVENT_TYPES)[number],
+  string
+>;
+
+/** Create the bridge. */
+export function createBridge(deps: BridgeDeps): Bridge {
+  const { kafka, redis, keys, metrics } = deps;
+  const log = deps.log.with({ component: "bridge" });
+  const now = deps.now ?? Date.now;
+  const cfg = deps.config ?? {};
+  const maxlen = cfg.maxlen ?? 1_000_000;
+  const chunkSize = cfg.chunkSize ?? 500;
+  const maxEventBytes = cfg.maxEventBytes ?? 1_048_576;
+  const topics = [...(cfg.topics ?? TOPICS)];
+  const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
+  const appender: Appender = createAppender(ioredisAppendPort(redis));
+
+  const messagesTotal = metrics.counter(
+    "vigil_bridge_messages_total",
+    "Valid events appended to their stream",
+    ["type"],
+  );
+  const deadTotal = metrics.counter(
+    "vigil_bridge_dead_letters_total",
+    "Messages sent to the dead-letter stream",
+    ["topic", "reason_kind"],
+  );
+  const skippedTotal = metrics.counter(
+    "vigil_bridge_duplicates_skipped_total",
+    "Redelivered messages skipped by the offset dedup",
+  );
+  const redisErrors = metrics.counter(
+    "vigil_bridge_redis_errors_total",
+    "Failed batch appends (retried)",
+  );
+  const batchSeconds = metrics.histogram(
+    "vigil_bridge_batch_seconds",
+    "Time to classify, append and commit one partition batch",
+  );
+  const lag = metrics.gauge(
+    "vigil_bridge_consumer_lag",
+    "High watermark minus the next offset to process",
+    ["topic", "partition"],
+  );
+  metrics.gauge(
+    "vigil_bridge_stream_length",
+    "Entries in each event stream (XLEN)",
+    ["type"],
+    async (g) => {
+      for (const type of EVENT_TYPES) g.set({ type }, await redis.xlen(keys.events(type)));
+    },
+  );
+
+  let consumer: Consumer | undefined;
+  let joined = false;
+  let crashed: Error | undefined;
+  let inFlight = 0;
+  /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
+  const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
+  let closing: Promise<void> | undefined;
+  const stopped = new AbortController();
+
+  /** Start one span per event and put its context in the entry (tracing enabled only). */
+  function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): Span[] {
+    const spans: Span[] = [];
+    const startTimeMs = performance.timeOrigin + performance.now();
+    for (const item of items) {
+      const c = item.classified;
+      if (c.kind !== "event") continue;
+      const span = tracer.startSpan(SPAN_NAMES[c.type], {
+        kind: "consumer",
+        parent: c.traceparent,
+        startTimeMs,
+        // Few attributes on purpose: each costs serialisation and bytes on every event.
+        // The name says the topic (= type) and stream; partition and offset find the message.
+        attributes: {
+          "messaging.kafka.partition": partition,
+          "messaging.kafka.offset": item.offset,
+        },
+      });
+      c.traceparent = span.traceparent; // classified objects are fresh per message
+      spans.push(span);
+    }
+    return spans;
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (batch.messages.length === 0) return;
+    inFlight++;
+    const started = performance.now();
+    try {
+      const { topic, partition } = batch;
+      const items: BatchItem[] = new Array(batch.messages.length);
+      for (let i = 0; i < batch.messages.length; i++) {
+        const m = batch.messages[i]!;
+        items[i] = {
+          offset: m.offset,
+          classified: classifyMessage(
+            { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers },
+            { maxBytes: maxEventBytes },
+          ),
+        };
+      }
+      const spans = deps.tracer?.enabled ? startSpans(deps.tracer, partition, items) : null;
+      const calls = buildAppendCalls({ topic, partition, items }, {
+        keys,
+        maxlen,
+        chunkSize,
+        ingestTs: now(),
+      });
+      let result: { appended: number; skipped: number };
+      for (let attempt = 0;; attempt++) {
+        try {
+          result = await appender.append(calls);
+          break;
+        } catch (error) {
+          redisErrors.inc();
+          if (!isRunning() || isStale() || stopped.signal.aborted) {
+            if (spans) { for (const s of spans) s.fail(error).end(); }
+            throw error;
+          }
+          log.warn("cannot append batch, retrying", { topic, partition, attempt, error });
+          await sleep(backoffMs(attempt, { baseMs: 100, capMs: 5000 }));
+          await heartbeat();
+        }
+      }
+      const last = items[items.length - 1]!.offset;
+      resolveOffset(last);
+      const next = (BigInt(last) + 1n).toString();
+      // Resolved only now that Redis holds the batch; kafkajs auto-commits
+      // resolved offsets every second (a Kafka round trip per batch would
+      // halve throughput), and shutdown commits the rest. A redelivery after
+      // a crash is skipped by the offset dedup in the append script.
+      resolved.set(`${topic}\u0000${partition}`, { topic, partition, offset: next });
+      if (result.skipped === 0) {
+        for (const { classified: c } of items) {
+          if (c.kind === "event") messagesTotal.inc({ type: c.type });
+          else deadTotal.inc({ topic, reason_kind: c.reasonKind });
+        }
+      } else {
+        skippedTotal.inc(undefined, result.skipped);
+      }
+      if (spans) {
+        const endTimeMs = performance.timeOrigin + performance.now();
+        for (const s of spans) {
+          if (result.skipped > 0) s.setAttribute("vigil.batch_duplicates", result.skipped);
+          s.end(endTimeMs);
+        }
+      }
+      lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - Number(next)));
+      batchSeconds.observe(undefined, (performance.now() - started) / 1000);
+      await heartbeat();
+    } finally {
+      inFlight--;
+    }
+  }
+
+  async function stopConsumer(): Promise<void> {
+    stopped.abort();
+    const c = consumer;
+    if (!c) return;
+    const deadline = Date.now() + shutdownTimeoutMs;
+    try {
+      // Stop fetching, let the batches in flight append and commit, then leave the group.
+      c.pause(topics.map((topic) => ({ topic })));
+      while (inFlight > 0 && Date.now() < deadline) await sleep(20);
+    } catch (error) {
+      log.warn("cannot pause consumer", { error });
+    }
+    if (resolved.size > 0 && joined) {
+      try {
+        await withTimeout(
+          c.commitOffsets([...resolved.values()]),
+          Math.max(500, deadline - Date.now()),
+          "final offset commit",
+        );
+      } catch (error) {
+        log.warn("cannot commit final offsets (redelivery will be deduplicated)", { error });
+      }
+    }
+    try {
+      await withTimeout(c.disconnect(), Math.max(1000, deadline - Date.now()), "disconnect");
+    } catch (error) {
+      log.warn("consumer disconnect did not finish", { error });
+    }
+    joined = false;
+  }
+
+  const close = () => (closing ??= stopConsumer());
+
+  return {
+    checks: {
+      redis: async () => (await redis.ping()) === "PONG",
+      kafka: () => joined && !crashed,
+    },
+    async run(signal) {
+      const c = kafka.consumer({
+        groupId: cfg.groupId ?? GROUPS.bridge,
+        maxBytes: 16 * 1024 * 1024,
+        maxBytesPerPartition: 2 * 1024 * 1024,
+        minBytes: 1,
+        maxWaitTimeInMs: 500,
+        sessionTimeout: cfg.sessionTimeoutMs ?? 10_000,
+        heartbeatInterval: Math.min(3000, Math.floor((cfg.sessionTimeoutMs ?? 10_000) / 3)),
+      });
+      consumer = c;
+      const failed = Promise.withResolvers<void>();
+      c.on(c.events.GROUP_JOIN, (e) => {
+        joined = true;
+        resolved.clear(); // offsets of partitions we may no longer own
+        log.info("joined consumer group", { assignment: e.payload.memberAssignment });
+      });
+      c.on(c.events.CRASH, (e) => {
+        const error = e.payload.error;
+        log.error("consumer crashed", { error, restart: e.payload.restart });
+        if (!e.payload.restart) {
+          crashed = error;
+          failed.reject(new Error(`Cannot consume Kafka: ${error.message}`, { cause: error }));
+        }
+      });
+      const aborted = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      try {
+        await c.connect();
+        await c.subscribe({ topics, fromBeginning: true });
+        await c.run({
+          autoCommit: true,
+          autoCommitInterval: 1000,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: cfg.concurrency ?? 4,
+          eachBatch,
+        });
+        log.info("consuming", { topics });
+        await Promise.race([aborted, failed.promise]);
+      } finally {
+        await close();
+      }
+    },
+    close,
+  };
+}

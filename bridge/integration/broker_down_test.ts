@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { withRedis } from "../../shared/testing/redis.ts";
+import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { Registry } from "../../shared/metrics.ts";
+import { GROUPS } from "../../shared/keys.ts";
+import { EVENT_TYPES } from "../../shared/schemas/event.ts";
+import { createBridge } from "../bridge.ts";
+import {
+  assertExactlyOnce,
+  countAll,
+  kafkaCoordinates,
+  produceUntil,
+  readAll,
+  testKafka,
+} from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "createBridge() loses no message while a broker goes down and comes back",
+  opts,
+  async () => {
+    await withKafka({ brokers: 3, partitions: 3, replicationFactor: 3 }, async (cluster) => {
+      await withRedis(async ({ redis, keys }) => {
+        // Keep the group coordinator on broker 1 and take broker 2 (a partition leader) down.
+        cluster.setCoordinator("group", GROUPS.bridge, 1);
+        for (const topic of EVENT_TYPES) cluster.setLeader(topic, 0, 2);
+        const kafka = testKafka(cluster.brokers);
+        const bridge = createBridge({
+          kafka,
+          redis,
+          keys,
+          log: silentLogger(),
+          metrics: new Registry("bridge"),
+          config: { sessionTimeoutMs: 6000 },
+        });
+        const stopBridge = new AbortController();
+        const running = bridge.run(stopBridge.signal);
+        const stopProducing = new AbortController();
+        const producing = produceUntil(kafka, stopProducing.signal, { batch: 150, pauseMs: 20 });
+        try {
+          await waitFor(
+            async () => (await bridge.checks.kafka!()) && (await countAll(redis, keys)) > 1000,
+            {
+              timeoutMs: 30_000,
+              what: "the bridge joined and consuming",
+            },
+          );
+          cluster.brokerDown(2);
+          await new Promise((r) => setTimeout(r, 3000));
+          cluster.brokerUp(2);
+          const atUp = await countAll(redis, keys);
+          await waitFor(async () => (await countAll(redis, keys)) > atUp + 1000, {
+            timeoutMs: 40_000,
+            what: "consumption after the broker came back",
+          });
+          stopProducing.abort();
+          const sent = await producing;
+          assert.ok(sent > 2000);
+          const expected = await kafkaCoordinates(kafka, EVENT_TYPES);
+          await waitFor(async () => (await countAll(redis, keys)) >= expected.length, {
+            timeoutMs: 40_000,
+            what: "every message in Redis",
+          });
+          await new Promise((r) => setTimeout(r, 500));
+          assertExactlyOnce(await readAll(redis, keys), expected);
+        } finally {
+          stopProducing.abort();
+          await producing.catch(() => 0);
+          stopBridge.abort();
+          await running;
+        }
+      });
+    });
+  },
+);

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { withRedis } from "../../shared/testing/redis.ts";
+import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
+import { EVENT_TYPES } from "../../shared/schemas/event.ts";
+import {
+  assertExactlyOnce,
+  countAll,
+  kafkaCoordinates,
+  produceUntil,
+  readAll,
+  testKafka,
+} from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Start `bridge/main.ts` as a real process with the task's permissions. */
+function startBridge(env: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-sys=hostname,osRelease",
+      MAIN,
+    ],
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+Deno.test(
+  "bridge/main.ts killed with SIGKILL mid-stream and restarted loses and duplicates nothing",
+  opts,
+  async () => {
+    await withKafka({ brokers: 1, partitions: 4 }, async (cluster) => {
+      await withRedis(async ({ redis, keys, prefix, url }) => {
+        const kafka = testKafka(cluster.brokers);
+        const env = {
+          KAFKA_BROKERS: cluster.bootstrap,
+          REDIS_URL: url,
+          VIGIL_PREFIX: prefix,
+          BRIDGE_PORT: "0",
+          BRIDGE_CHUNK_SIZE: "50",
+          BRIDGE_SESSION_TIMEOUT: "6s",
+          LOG_LEVEL: "error",
+        };
+        const stopProducing = new AbortController();
+        const producing = produceUntil(kafka, stopProducing.signal, { batch: 200, pauseMs: 10 });
+        let child: Deno.ChildProcess | undefined;
+        try {
+          for (let round = 0; round < 1; round++) {
+            child = startBridge(env);
+            const before = await countAll(redis, keys);
+            // Kill while it consumes: entries are arriving and messages keep coming.
+            await waitFor(async () => (await countAll(redis, keys)) > before + 2000, {
+              timeoutMs: 40_000,
+              intervalMs: 20,
+              what: `bridge round ${round} consuming`,
+            });
+            child.kill("SIGKILL");
+            const status = await child.status;
+            assert.equal(status.signal, "SIGKILL");
+          }
+          child = startBridge(env);
+          await new Promise((r) => setTimeout(r, 1000));
+          stopProducing.abort();
+          const sent = await producing;
+          assert.ok(sent > 4000);
+          const expected = await kafkaCoordinates(kafka, EVENT_TYPES);
+          await waitFor(async () => (await countAll(redis, keys)) >= expected.length, {
+            timeoutMs: 40_000,
+            what: "every message in Redis after the restarts",
+          });
+          await new Promise((r) => setTimeout(r, 500));
+          child.kill("SIGTERM");
+          assert.equal((await child.status).code, 0, "graceful exit on SIGTERM");
+          child = undefined;
+          assertExactlyOnce(await readAll(redis, keys), expected);
+        } finally {
+          stopProducing.abort();
+          await producing.catch(() => 0);
+          if (child) {
+            try {
+              child.kill("SIGKILL");
+            } catch { /* already gone */ }
+            await child.status;
+          }
+        }
+      });
+    });
+  },
+);

@@ -1,0 +1,70 @@
+/**
+ * `deno task bridge`: consumes the Kafka topics logs/metrics/transactions
+ * (group `vigil-bridge`) and appends each message exactly once to
+ * `vigil:events:<type>` (valid events) or `vigil:dlq` (bad input, with the
+ * reason). Serves /health and /metrics on BRIDGE_PORT.
+ *
+ * @module
+ */
+import { configOrExit, resolveKafkaBrokers } from "../shared/config.ts";
+import { createKafka } from "../shared/kafka.ts";
+import { createKeys } from "../shared/keys.ts";
+import { createLifecycle } from "../shared/lifecycle.ts";
+import { createLogger } from "../shared/log.ts";
+import { Registry } from "../shared/metrics.ts";
+import { serveOps } from "../shared/ops_server.ts";
+import { createRedis } from "../shared/redis.ts";
+import { createTracer, tracingOptions } from "../shared/tracing.ts";
+import { createBridge } from "./bridge.ts";
+import { parseBridgeConfig } from "./config.ts";
+
+const config = configOrExit(() => parseBridgeConfig());
+const log = createLogger({ service: "bridge", level: config.LOG_LEVEL });
+const lifecycle = createLifecycle({ log });
+const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
+const redis = createRedis(config.REDIS_URL, { log, name: "bridge" });
+lifecycle.onShutdown("redis", () => redis.quit());
+const metrics = new Registry("bridge");
+const tracer = createTracer({
+  service: "bridge",
+  log,
+  registry: metrics,
+  ...tracingOptions(config),
+});
+// Registered before the consumer, so it runs after it: the last spans are exported.
+lifecycle.onShutdown("tracer", () => tracer.close());
+const bridge = createBridge({
+  kafka: createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log }),
+  redis,
+  keys: createKeys(config.VIGIL_PREFIX),
+  log,
+  metrics,
+  tracer,
+  config: {
+    maxlen: config.BRIDGE_STREAM_MAXLEN,
+    concurrency: config.BRIDGE_CONCURRENCY,
+    chunkSize: config.BRIDGE_CHUNK_SIZE,
+    maxEventBytes: config.BRIDGE_MAX_EVENT_BYTES,
+    sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT,
+  },
+});
+const ops = serveOps({
+  port: config.BRIDGE_PORT,
+  hostname: config.HTTP_HOST,
+  registry: metrics,
+  checks: bridge.checks,
+  log,
+});
+lifecycle.onShutdown("ops server", () => ops.close());
+lifecycle.onShutdown("kafka consumer", () => bridge.close());
+log.info("bridge starting", { brokers, prefix: config.VIGIL_PREFIX });
+
+try {
+  await bridge.run(lifecycle.signal);
+  await lifecycle.shutdown("consumer stopped");
+  Deno.exit(0);
+} catch (error) {
+  log.error("bridge failed", { error });
+  await lifecycle.shutdown("bridge failed");
+  Deno.exit(1);
+}

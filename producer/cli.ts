@@ -1,0 +1,174 @@
+/**
+ * Command-line flags of `deno task producer`, parsed with `node:util`
+ * `parseArgs` and validated with zod into {@link ProducerOptions}.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { durationVar, formatZodError } from "@vigil/shared";
+import { DEFAULT_USERS, minUsersForRate, type ScenarioName, SCENARIOS } from "./generator.ts";
+
+/** Replay settings (`--replay`). */
+export interface ReplaySettings {
+  file: string;
+  speed: number | "max";
+  service: string;
+  field: "cpu" | "latency_ms";
+  timestamps: "data" | "emit";
+}
+
+/** What the producer does, from the command line. */
+export interface ProducerOptions {
+  /** Normal events per second, or as fast as possible. */
+  rate: number | "max";
+  /** Stop after this many normal (or replayed) events; scenario events come on top. */
+  count?: number;
+  /** Stop after this long. */
+  durationMs?: number;
+  /** Scenarios to inject, in rotation (empty: none). */
+  scenarios: ScenarioName[];
+  /** Inject the next scenario this often; 0 = each listed scenario once, at start. */
+  scenarioEveryMs: number;
+  seed: number;
+  /** User pool size. */
+  users: number;
+  replay?: ReplaySettings;
+}
+
+/** Usage text for `--help`. */
+export const USAGE = `Usage: deno task producer [options]
+
+Generates logs, metrics and transactions into Kafka (topics logs, metrics,
+transactions), optionally with labelled anomaly scenarios, or replays a CSV.
+
+Options:
+  --rate <n|max>          normal events per second (default 200; max = as fast as possible)
+  --count <n>             stop after n events (scenario events come on top)
+  --duration <d>          stop after d (e.g. 30s, 5m, 1h)
+  --scenario <names>      comma-separated scenarios, or "all":
+                          ${SCENARIOS.join(", ")}
+  --scenario-every <d>    inject the next scenario every d (default 30s; 0 = each once at start)
+  --seed <n>              PRNG seed (default random); same seed, same events
+  --users <n>             user pool size (default max(${DEFAULT_USERS}, what --rate needs))
+  --replay <file.csv>     replay "timestamp,value" or "timestamp,status,count" rows
+  --speed <n|max>         replay speed factor (default 60: one minute of data per second)
+  --service <name>        service of replayed timestamp,value readings (default "replay")
+  --field <cpu|latency_ms> metric field of replayed values (default cpu)
+  --timestamps <data|emit> replayed event times: the data's own, shifted to now
+                          (default), or the moment each is sent
+  -h, --help              show this help
+
+Environment: KAFKA_BROKERS, KAFKA_CLIENT_ID, PRODUCER_PORT (default 9101), LOG_LEVEL, …
+`;
+
+const positiveInt = z.coerce.number().int().min(1);
+const rateSchema = z.union([
+  z.literal("max"),
+  z.coerce.number().positive().max(1_000_000),
+], { error: "must be a number of events per second (0 < n ≤ 1000000) or max" });
+
+const flagsSchema = z.object({
+  rate: rateSchema.default(200),
+  count: positiveInt.max(Number.MAX_SAFE_INTEGER).optional(),
+  duration: durationVar.pipe(z.number().positive()).optional(),
+  scenario: z.string().optional(),
+  "scenario-every": durationVar.default(30_000),
+  seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
+  users: positiveInt.max(10_000_000).optional(),
+  replay: z.string().min(1).optional(),
+  speed: z.union([z.literal("max"), z.coerce.number().positive()], {
+    error: "must be a positive speed factor or max",
+  }).optional(),
+  service: z.string().trim().min(1).max(128).optional(),
+  field: z.enum(["cpu", "latency_ms"]).optional(),
+  timestamps: z.enum(["data", "emit"]).optional(),
+});
+
+function parseScenarios(raw: string | undefined): ScenarioName[] {
+  if (raw === undefined) return [];
+  const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.includes("all")) return [...SCENARIOS];
+  const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new TypeError(
+      `Cannot parse arguments: unknown scenario "${unknown[0]}" (known: ${
+        SCENARIOS.join(", ")
+      }, all)`,
+    );
+  }
+  return names as ScenarioName[];
+}
+
+/** Result of {@link parseCli}. */
+export type CliResult = { help: true } | { help: false; options: ProducerOptions };
+
+/**
+ * Parse the producer's command line.
+ *
+ * @param randomSeed supplies the seed when `--seed` is absent
+ * @throws {TypeError} "Cannot parse arguments: …" naming the bad flag
+ */
+export function parseCli(args: string[], randomSeed: () => number): CliResult {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        rate: { type: "string" },
+        count: { type: "string" },
+        duration: { type: "string" },
+        scenario: { type: "string" },
+        "scenario-every": { type: "string" },
+        seed: { type: "string" },
+        users: { type: "string" },
+        replay: { type: "string" },
+        speed: { type: "string" },
+        service: { type: "string" },
+        field: { type: "string" },
+        timestamps: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new TypeError(`Cannot parse arguments: ${(error as Error).message}`);
+  }
+  if (values.help) return { help: true };
+  const { help: _help, ...rest } = values;
+  const parsed = flagsSchema.safeParse(rest);
+  if (!parsed.success) {
+    const reason = formatZodError(parsed.error).replace(/^(\S+): /, "--$1: ");
+    throw new TypeError(`Cannot parse arguments: ${reason}`);
+  }
+  const f = parsed.data;
+  if (f.replay === undefined) {
+    for (const flag of ["speed", "service", "field", "timestamps"] as const) {
+      if (f[flag] !== undefined) {
+        throw new TypeError(`Cannot parse arguments: --${flag} needs --replay`);
+      }
+    }
+  }
+  const rate = f.rate;
+  const options: ProducerOptions = {
+    rate,
+    scenarios: parseScenarios(f.scenario),
+    scenarioEveryMs: f["scenario-every"],
+    seed: f.seed ?? (randomSeed() >>> 0),
+    users: f.users ??
+      (rate === "max" ? DEFAULT_USERS : Math.max(DEFAULT_USERS, minUsersForRate(rate))),
+  };
+  if (f.count !== undefined) options.count = f.count;
+  if (f.duration !== undefined) options.durationMs = f.duration;
+  if (f.replay !== undefined) {
+    options.replay = {
+      file: f.replay,
+      speed: f.speed ?? 60,
+      service: f.service ?? "replay",
+      field: f.field ?? "cpu",
+      timestamps: f.timestamps ?? "data",
+    };
+  }
+  return { help: false, options };
+}

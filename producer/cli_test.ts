@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { parseCli, USAGE } from "./cli.ts";
+import { DEFAULT_USERS, SCENARIOS } from "./generator.ts";
+
+const seed = () => 1234;
+
+function options(args: string[]) {
+  const r = parseCli(args, seed);
+  assert.equal(r.help, false);
+  if (r.help) throw new Error("unreachable");
+  return r.options;
+}
+
+Deno.test("parseCli() applies the defaults", () => {
+  assert.deepEqual(options([]), {
+    rate: 200,
+    scenarios: [],
+    scenarioEveryMs: 30_000,
+    seed: 1234,
+    users: DEFAULT_USERS,
+  });
+});
+
+Deno.test("parseCli() reads every generator flag", () => {
+  assert.deepEqual(
+    options([
+      "--rate=max",
+      "--count",
+      "3000",
+      "--duration",
+      "30s",
+      "--scenario",
+      "error_burst, latency_spike",
+      "--scenario-every",
+      "1m",
+      "--seed",
+      "7",
+      "--users",
+      "500",
+    ]),
+    {
+      rate: "max",
+      count: 3000,
+      durationMs: 30_000,
+      scenarios: ["error_burst", "latency_spike"],
+      scenarioEveryMs: 60_000,
+      seed: 7,
+      users: 500,
+    },
+  );
+  assert.deepEqual(options(["--scenario", "all"]).scenarios, [...SCENARIOS]);
+});
+
+Deno.test("parseCli() grows the user pool with the rate", () => {
+  assert.equal(options(["--rate", "1000"]).users, 75_001);
+  assert.equal(options(["--rate", "1000", "--users", "10"]).users, 10);
+});
+
+Deno.test("parseCli() reads replay flags with defaults", () => {
+  assert.deepEqual(options(["--replay", "data.csv"]).replay, {
+    file: "data.csv",
+    speed: 60,
+    service: "replay",
+    field: "cpu",
+    timestamps: "data",
+  });
+  assert.deepEqual(
+    options([
+      "--replay",
+      "x.csv",
+      "--speed",
+      "max",
+      "--service",
+      "ec2",
+      "--field",
+      "latency_ms",
+      "--timestamps",
+      "emit",
+    ]).replay,
+    { file: "x.csv", speed: "max", service: "ec2", field: "latency_ms", timestamps: "emit" },
+  );
+});
+
+Deno.test("parseCli() returns help for --help and -h", () => {
+  assert.deepEqual(parseCli(["--help"], seed), { help: true });
+  assert.deepEqual(parseCli(["-h"], seed), { help: true });
+  assert.match(USAGE, /--scenario-every/);
+});
+
+Deno.test("parseCli() rejects bad flags with a message naming them", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["--rate", "fast"], /--rate/],
+    [["--rate", "0"], /--rate/],
+    [["--count", "-1"], /--count/],
+    [["--count", "1.5"], /--count/],
+    [["--duration", "soon"], /--duration/],
+    [["--scenario", "meteor"], /unknown scenario "meteor"/],
+    [["--speed", "2"], /--speed needs --replay/],
+    [["--replay", "a.csv", "--field", "memory"], /--field/],
+    [["--bogus"], /Unknown option '--bogus'/],
+    [["extra"], /positional/],
+  ];
+  for (const [args, re] of cases) {
+    await t.step(args.join(" "), () => {
+      assert.throws(
+        () => parseCli(args, seed),
+        (e: unknown) =>
+          e instanceof TypeError && /^Cannot parse arguments: /.test(e.message) &&
+          re.test(e.message),
+      );
+    });
+  }
+});

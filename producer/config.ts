@@ -1,0 +1,58 @@
+/**
+ * The producer's environment, parsed once at start.
+ *
+ * | variable | default | meaning |
+ * |---|---|---|
+ * | `KAFKA_BROKERS` | `.vigil/kafka_brokers`, else `localhost:9092` | bootstrap servers |
+ * | `KAFKA_CLIENT_ID` | `vigil` | kafkajs client id |
+ * | `PRODUCER_PORT` | `9101` | ops server port (`/health`, `/metrics`) |
+ * | `HTTP_HOST` | `127.0.0.1` | ops server bind address |
+ * | `LOG_LEVEL` | `info` | debug, info, warn, error |
+ * | `PRODUCER_LINGER_MS` | `5` | wait for more messages before a partial batch |
+ * | `PRODUCER_MAX_BATCH` | `1000` | messages per `sendBatch` |
+ * | `PRODUCER_MAX_IN_FLIGHT` | `4` | batches in flight (backpressure bound) |
+ * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
+ * | `PRODUCER_FLUSH_TIMEOUT` | `5s` | bound on the final flush |
+ * | `OTEL_EXPORTER_OTLP_ENDPOINT` | unset | OTLP/HTTP base URL; unset = no spans exported |
+ * | `OTEL_TRACES_SAMPLER_ARG` | `1` | ratio of new traces recorded |
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  boolVar,
+  commonEnv,
+  durationVar,
+  kafkaEnv,
+  parseEnv,
+  portVar,
+  tracingEnv,
+} from "@vigil/shared";
+
+/** The producer's env schema. */
+export const producerEnvSchema = z.object({
+  LOG_LEVEL: commonEnv.LOG_LEVEL,
+  HTTP_HOST: commonEnv.HTTP_HOST,
+  ...kafkaEnv,
+  ...tracingEnv,
+  PRODUCER_PORT: portVar.default(9101),
+  PRODUCER_LINGER_MS: durationVar.default(5),
+  PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
+  PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
+  PRODUCER_IDEMPOTENT: boolVar.default(false),
+  PRODUCER_FLUSH_TIMEOUT: durationVar.default(5000),
+});
+
+/** The producer's resolved configuration. */
+export type ProducerConfig = Readonly<z.infer<typeof producerEnvSchema>>;
+
+/**
+ * Parse the producer's environment.
+ *
+ * @throws {ConfigError} naming every bad variable
+ */
+export function loadProducerConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): ProducerConfig {
+  return parseEnv("producer", producerEnvSchema, env);
+}

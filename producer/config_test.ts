@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "@vigil/shared";
+import { loadProducerConfig } from "./config.ts";
+
+Deno.test("loadProducerConfig() applies defaults", () => {
+  const c = loadProducerConfig({});
+  assert.equal(c.PRODUCER_PORT, 9101);
+  assert.equal(c.PRODUCER_LINGER_MS, 5);
+  assert.equal(c.PRODUCER_MAX_BATCH, 1000);
+  assert.equal(c.PRODUCER_MAX_IN_FLIGHT, 4);
+  assert.equal(c.PRODUCER_IDEMPOTENT, false);
+  assert.equal(c.PRODUCER_FLUSH_TIMEOUT, 5000);
+  assert.equal(c.KAFKA_BROKERS, undefined);
+  assert.equal(c.LOG_LEVEL, "info");
+});
+
+Deno.test("loadProducerConfig() reads values and names a bad variable", () => {
+  const c = loadProducerConfig({
+    KAFKA_BROKERS: "a:9092,b:9093",
+    PRODUCER_PORT: "0",
+    PRODUCER_IDEMPOTENT: "yes",
+  });
+  assert.deepEqual(c.KAFKA_BROKERS, ["a:9092", "b:9093"]);
+  assert.equal(c.PRODUCER_PORT, 0);
+  assert.equal(c.PRODUCER_IDEMPOTENT, true);
+  assert.throws(
+    () => loadProducerConfig({ PRODUCER_PORT: "99999" }),
+    (e: unknown) =>
+      e instanceof ConfigError && /Cannot start producer: PRODUCER_PORT/.test(e.message),
+  );
+  assert.throws(() => loadProducerConfig({ KAFKA_BROKERS: "nohost" }), /KAFKA_BROKERS/);
+});

@@ -1,0 +1,121 @@
+/**
+ * `deno task producer`: generates realistic logs, metric readings and
+ * transactions (or replays a CSV) and produces them to the Kafka topics
+ * `logs`, `metrics` and `transactions`, keyed by service or user, each with
+ * a W3C `traceparent` header; labelled anomaly scenarios on demand. Serves
+ * `/health` and `/metrics` on PRODUCER_PORT. Exits 0 when every event was
+ * delivered, 1 otherwise, 2 on bad flags or config.
+ *
+ * @module
+ */
+import { Partitioners } from "kafkajs";
+import {
+  configOrExit,
+  createKafka,
+  createLifecycle,
+  createLogger,
+  createTracer,
+  Registry,
+  resolveKafkaBrokers,
+  serveOps,
+  tracingOptions,
+  withTimeout,
+} from "@vigil/shared";
+import { parseCli, USAGE } from "./cli.ts";
+import { loadProducerConfig } from "./config.ts";
+import { createProducerMetrics, runProducer } from "./run.ts";
+
+const encoder = new TextEncoder();
+const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
+const isTerminal = Deno.stdout.isTerminal();
+
+let cli: ReturnType<typeof parseCli>;
+try {
+  cli = parseCli(Deno.args, () => crypto.getRandomValues(new Uint32Array(1))[0]!);
+} catch (error) {
+  Deno.stderr.writeSync(
+    encoder.encode(`${(error as Error).message}\nRun with --help for usage.\n`),
+  );
+  Deno.exit(2);
+}
+if (cli.help) {
+  write(USAGE);
+  Deno.exit(0);
+}
+const options = cli.options;
+const config = configOrExit(() => loadProducerConfig());
+const log = createLogger({
+  service: "producer",
+  level: config.LOG_LEVEL,
+  // On a terminal, a log line first clears the live status line.
+  ...(isTerminal ? { write: (line: string) => write(`\r\x1b[2K${line}\n`) } : {}),
+});
+const lifecycle = createLifecycle({ log });
+const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
+const kafka = createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log });
+const producer = kafka.producer({
+  createPartitioner: Partitioners.DefaultPartitioner,
+  allowAutoTopicCreation: true,
+  idempotent: config.PRODUCER_IDEMPOTENT,
+  ...(config.PRODUCER_IDEMPOTENT ? { maxInFlightRequests: 1 } : {}),
+});
+lifecycle.onShutdown(
+  "kafka producer",
+  () => withTimeout(producer.disconnect(), 3000, "disconnect the Kafka producer"),
+);
+try {
+  await withTimeout(producer.connect(), 30_000, `connect to Kafka at ${brokers.join(",")}`);
+} catch (error) {
+  log.error("Cannot start producer: Kafka unreachable", { brokers, error });
+  await lifecycle.shutdown("kafka unreachable");
+  Deno.exit(1);
+}
+
+const registry = new Registry("producer");
+const metrics = createProducerMetrics(registry);
+const ops = serveOps({
+  port: config.PRODUCER_PORT,
+  hostname: config.HTTP_HOST,
+  registry,
+  checks: { kafka: () => metrics.healthy() },
+  log,
+});
+lifecycle.onShutdown("ops server", () => ops.close());
+const tracer = createTracer({ service: "producer", log, registry, ...tracingOptions(config) });
+// Registered before "drain", so it runs after it: the last spans are exported.
+lifecycle.onShutdown("tracer", () => tracer.close());
+
+const running = runProducer(
+  {
+    producer,
+    log,
+    metrics,
+    tracer,
+    traceSampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
+    output: { isTerminal, write },
+  },
+  {
+    ...options,
+    sink: {
+      lingerMs: config.PRODUCER_LINGER_MS,
+      maxBatch: config.PRODUCER_MAX_BATCH,
+      // kafkajs' idempotent producer is only safe with one request in flight.
+      maxInFlight: config.PRODUCER_IDEMPOTENT ? 1 : config.PRODUCER_MAX_IN_FLIGHT,
+    },
+    flushTimeoutMs: config.PRODUCER_FLUSH_TIMEOUT,
+  },
+  lifecycle.signal,
+);
+// On Ctrl-C the run loop stops and flushes before the producer is disconnected.
+lifecycle.onShutdown("drain", () => running.catch(() => {}));
+
+let code = 0;
+try {
+  const summary = await running;
+  code = summary.ok ? 0 : 1;
+} catch (error) {
+  log.error("Cannot run producer", { error });
+  code = 1;
+}
+await lifecycle.shutdown("finished");
+Deno.exit(code);

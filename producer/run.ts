@@ -1,0 +1,371 @@
+/**
+ * The producer's run loop: paces the generator (or a replayed CSV) at the
+ * requested rate, injects scenarios, sends through the batching Kafka sink,
+ * shows progress and stops on `--count`, `--duration` or the abort signal,
+ * flushing what is buffered (bounded by a timeout).
+ *
+ * @module
+ */
+import {
+  type EventType,
+  formatTraceparent,
+  type Logger,
+  newSpanId,
+  type Registry,
+  traceFields,
+  type Tracer,
+  withTimeout,
+} from "@vigil/shared";
+import type { ProducerOptions } from "./cli.ts";
+import {
+  createGenerator,
+  type ExpectedAnomaly,
+  type ProducedMessage,
+  type ScenarioName,
+} from "./generator.ts";
+import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
+import { parseReplayCsv, replayMessages } from "./replay.ts";
+import { createStatusReporter, type StatusOutput } from "./status.ts";
+
+/** Producer metrics (`vigil_producer_*`) plus a health signal. */
+export interface ProducerMetrics {
+  sent(topic: EventType, n: number): void;
+  error(n: number): void;
+  scenario(name: ScenarioName): void;
+  batch(seconds: number, size: number): void;
+  /** False while the latest batch outcome was a failure. */
+  healthy(): boolean;
+}
+
+/** Register the producer's metrics on `registry`. */
+export function createProducerMetrics(registry: Registry): ProducerMetrics {
+  const events = registry.counter(
+    "vigil_producer_events_total",
+    "Events acknowledged by Kafka, by type",
+    ["type"],
+  );
+  const errors = registry.counter(
+    "vigil_producer_errors_total",
+    "Events that could not be delivered after every retry",
+  );
+  const scenarios = registry.counter(
+    "vigil_producer_scenarios_total",
+    "Anomaly scenarios injected, by scenario",
+    ["scenario"],
+  );
+  const batches = registry.histogram(
+    "vigil_producer_batch_seconds",
+    "Duration of one sendBatch (acks=all)",
+  );
+  const batchSize = registry.histogram(
+    "vigil_producer_batch_size",
+    "Messages per sendBatch",
+    [],
+    [1, 10, 100, 500, 1000, 5000],
+  );
+  let lastOk = 0;
+  let lastError = 0;
+  let seq = 0;
+  return {
+    sent: (topic, n) => events.inc({ type: topic }, n),
+    error: (n) => {
+      errors.inc(undefined, n);
+      lastError = ++seq;
+    },
+    scenario: (name) => scenarios.inc({ scenario: name }),
+    batch: (seconds, size) => {
+      batches.observe(undefined, seconds);
+      batchSize.observe(undefined, size);
+      lastOk = ++seq;
+    },
+    healthy: () => lastError <= lastOk,
+  };
+}
+
+/** Dependencies of {@link runProducer}. */
+export interface ProducerDeps {
+  /** A connected kafkajs producer (only `sendBatch` is used). */
+  producer: BatchProducer;
+  log: Logger;
+  metrics?: ProducerMetrics;
+  /** Progress output. @default no live line; JSON progress logs */
+  output?: StatusOutput;
+  /** @default {Date.now} */
+  now?: () => number;
+  /** @default Deno.readTextFile */
+  readTextFile?: (path: string) => Promise<string>;
+  /** Exports a span per message (and per scenario) when enabled. @default none */
+  tracer?: Tracer;
+  /**
+   * Head sampling (`OTEL_TRACES_SAMPLER_ARG`): the ratio of normal and
+   * replayed events whose `traceparent` is marked sampled (flags `01`); the
+   * others get flags `00`, so no service records spans for them. Scenario
+   * events are always sampled. @default {1}
+   */
+  traceSampleRatio?: number;
+  /** Random number in [0, 1) for sampling. @default Math.random */
+  random?: () => number;
+}
+
+/** Mark the events not drawn by the sampler as unsampled (W3C flags `00`). */
+export function applyHeadSampling(
+  messages: ProducedMessage[],
+  ratio: number,
+  random: () => number,
+): ProducedMessage[] {
+  if (ratio >= 1) return messages;
+  for (const m of messages) {
+    const tp = m.headers.traceparent;
+    if (tp && tp.length === 55 && !(random() < ratio)) {
+      m.headers.traceparent = tp.slice(0, 53) + "00";
+    }
+  }
+  return messages;
+}
+
+/** Tuning of {@link runProducer} (config from the environment). */
+export interface RunTuning {
+  sink?: Pick<
+    KafkaSinkOptions,
+    "lingerMs" | "maxBatch" | "maxInFlight" | "retries" | "retryBaseMs"
+  >;
+  /** Bound on the final flush. @default {5000} */
+  flushTimeoutMs?: number;
+}
+
+/** One scenario injection, as reported in the summary. */
+export interface InjectedScenario {
+  name: ScenarioName;
+  at: number;
+  messages: number;
+  traceId: string;
+  expected: ExpectedAnomaly[];
+}
+
+/** What a run did. */
+export interface RunSummary {
+  /** Messages acknowledged by Kafka (normal, replayed and scenario). */
+  sent: number;
+  /** Messages given up after every retry. */
+  errors: number;
+  /** Messages still buffered or in flight when the flush timed out. */
+  undelivered: number;
+  byTopic: Record<EventType, number>;
+  /** Normal or replayed messages generated (what `--count` counts). */
+  generated: number;
+  scenarios: InjectedScenario[];
+  elapsedMs: number;
+  /** True when every generated message was acknowledged. */
+  ok: boolean;
+}
+
+const CHUNK = 1000;
+const TICK_MS = 10;
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Run the producer until `--count`, `--duration`, the end of a replay or
+ * `signal`. Never throws for delivery problems: they are in the summary.
+ *
+ * @throws {Error} when the replay file cannot be read or parsed
+ */
+export async function runProducer(
+  deps: ProducerDeps,
+  options: ProducerOptions & RunTuning,
+  signal: AbortSignal,
+): Promise<RunSummary> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log;
+  const sampleRatio = deps.traceSampleRatio ?? 1;
+  const random = deps.random ?? Math.random;
+  const metrics = deps.metrics;
+  const sink = createKafkaSink({
+    producer: deps.producer,
+    log,
+    ...options.sink,
+    onSent: (topic, n) => metrics?.sent(topic, n),
+    onError: (n) => metrics?.error(n),
+    onBatch: (s, size) => metrics?.batch(s, size),
+    ...(deps.tracer ? { tracer: deps.tracer } : {}),
+  });
+  const gen = createGenerator({
+    seed: options.seed,
+    users: options.users,
+    scenarios: options.scenarios,
+  });
+  const status = createStatusReporter({
+    output: deps.output ?? { isTerminal: false, write: () => {} },
+    log,
+    now,
+  });
+  const start = now();
+  const deadline = options.durationMs !== undefined ? start + options.durationMs : Infinity;
+  const limit = options.count ?? Infinity;
+  const injected: InjectedScenario[] = [];
+  let generated = 0;
+  let nextScenarioAt = options.scenarios.length ? start : Infinity;
+  let onceLeft = options.scenarioEveryMs === 0 ? options.scenarios.length : Infinity;
+  const snapshot = () => ({ ...sink.stats(), scenarios: injected.length });
+
+  const injectDue = async (t: number) => {
+    while (t >= nextScenarioAt && onceLeft > 0) {
+      const name = gen.nextScenario();
+      if (!name) break;
+      const inj = gen.scenario(name, t);
+      // One root span per injection; every message's span is its child.
+      const root = formatTraceparent({ traceId: inj.traceId, spanId: newSpanId(), sampled: true });
+      const span = deps.tracer?.enabled
+        ? deps.tracer.startSpan(`scenario ${name}`, {
+          traceparent: root,
+          kind: "internal",
+          attributes: { "vigil.scenario": name, "vigil.messages": inj.messages.length },
+        })
+        : undefined;
+      for (const m of inj.messages) m.parentTraceparent = root;
+      await sink.send(inj.messages);
+      span?.end();
+      metrics?.scenario(name);
+      injected.push({
+        name,
+        at: t,
+        messages: inj.messages.length,
+        traceId: inj.traceId,
+        expected: inj.expected,
+      });
+      log.info("scenario injected", {
+        ...traceFields(root),
+        scenario: name,
+        messages: inj.messages.length,
+        expected: inj.expected,
+      });
+      onceLeft--;
+      nextScenarioAt = options.scenarioEveryMs === 0 ? nextScenarioAt : t + options.scenarioEveryMs;
+    }
+  };
+
+  log.info("producer started", {
+    mode: options.replay ? "replay" : "generate",
+    rate: options.rate,
+    count: options.count ?? null,
+    duration_ms: options.durationMs ?? null,
+    scenarios: options.scenarios,
+    seed: options.seed,
+    users: options.users,
+  });
+
+  if (options.replay) {
+    const r = options.replay;
+    const text = await (deps.readTextFile ?? Deno.readTextFile)(r.file).catch((error) => {
+      throw new Error(`Cannot read replay file ${r.file}: ${(error as Error).message}`);
+    });
+    const data = parseReplayCsv(text);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = Number.isFinite(deadline)
+      ? setTimeout(() => stop.abort(new Error("duration reached")), deadline - start)
+      : undefined;
+    try {
+      for await (
+        const batch of replayMessages(data, {
+          speed: r.speed,
+          service: r.service,
+          field: r.field,
+          timestamps: r.timestamps,
+          seed: options.seed,
+          source: r.file.split("/").at(-1) ?? r.file,
+          now,
+        }, stop.signal)
+      ) {
+        const take = batch.length <= limit - generated ? batch : batch.slice(0, limit - generated);
+        await injectDue(now());
+        await sink.send(applyHeadSampling(take, sampleRatio, random));
+        generated += take.length;
+        status.update(snapshot());
+        if (generated >= limit || now() >= deadline) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+  } else {
+    // Pacing: `base`/`baseCount` anchor the schedule; when the loop falls more than a
+    // second behind (stall, backpressure) the schedule is re-anchored instead of bursting.
+    let base = start;
+    let baseCount = 0;
+    while (!signal.aborted && generated < limit) {
+      const t = now();
+      if (t >= deadline) break;
+      await injectDue(t);
+      let n: number;
+      if (options.rate === "max") {
+        n = CHUNK;
+      } else {
+        let due = Math.floor(((t - base) * options.rate) / 1000) + 1 - (generated - baseCount);
+        if (due > options.rate + 1) {
+          log.debug("behind schedule, re-anchoring", { behind: due });
+          base = t;
+          baseCount = generated;
+          due = 1;
+        }
+        n = Math.min(due, CHUNK);
+      }
+      n = Math.min(n, limit - generated);
+      if (n > 0) {
+        await sink.send(applyHeadSampling(gen.normal(t, n), sampleRatio, random));
+        generated += n;
+      }
+      status.update(snapshot());
+      if (options.rate === "max") {
+        await pause(0, signal); // let timers and I/O run
+      } else if (n < CHUNK) {
+        const nextDue = base + ((generated - baseCount) * 1000) / options.rate;
+        const wait = Math.min(Math.max(TICK_MS, nextDue - now()), nextScenarioAt - now(), 1000);
+        await pause(Math.max(TICK_MS, wait), signal);
+      }
+    }
+  }
+
+  const flushTimeoutMs = options.flushTimeoutMs ?? 5000;
+  try {
+    await withTimeout(sink.flush(), flushTimeoutMs, "flush the Kafka producer");
+  } catch (error) {
+    log.error("Cannot flush: giving up on pending messages", {
+      pending: sink.stats().pending,
+      error,
+    });
+  }
+  const stats = sink.stats();
+  status.finish(snapshot());
+  const summary: RunSummary = {
+    sent: stats.sent,
+    errors: stats.errors,
+    undelivered: stats.pending,
+    byTopic: stats.byTopic,
+    generated,
+    scenarios: injected,
+    elapsedMs: now() - start,
+    ok: stats.errors === 0 && stats.pending === 0,
+  };
+  log.info("producer stopped", {
+    sent: summary.sent,
+    errors: summary.errors,
+    undelivered: summary.undelivered,
+    generated,
+    scenarios: injected.length,
+    elapsed_ms: summary.elapsedMs,
+  });
+  return summary;
+}

@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import type { ProducerBatch, RecordMetadata } from "kafkajs";
+import { Registry, silentLogger } from "@vigil/shared";
+import type { ProducerOptions } from "./cli.ts";
+import type { BatchProducer } from "./kafka_sink.ts";
+import { createProducerMetrics, runProducer } from "./run.ts";
+
+function recorder(fail = false) {
+  const batches: ProducerBatch[] = [];
+  const producer: BatchProducer = {
+    sendBatch(batch) {
+      batches.push(batch);
+      return fail
+        ? Promise.reject(new Error("broker down"))
+        : Promise.resolve([] as RecordMetadata[]);
+    },
+  };
+  const messages = () =>
+    batches.flatMap((b) =>
+      (b.topicMessages ?? []).flatMap((t) => t.messages.map((m) => ({ topic: t.topic, ...m })))
+    );
+  return { producer, batches, messages };
+}
+
+const base: ProducerOptions = {
+  rate: "max",
+  scenarios: [],
+  scenarioEveryMs: 0,
+  seed: 1,
+  users: 20_000,
+};
+
+Deno.test("runProducer() sends exactly --count events, plus scenarios injected once at start", async () => {
+  const rec = recorder();
+  const registry = new Registry("producer");
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger(), metrics: createProducerMetrics(registry) },
+    { ...base, count: 2500, scenarios: ["error_burst", "large_amount"] },
+    new AbortController().signal,
+  );
+  assert.equal(summary.generated, 2500);
+  assert.deepEqual(summary.scenarios.map((s) => s.name), ["error_burst", "large_amount"]);
+  const scenarioMessages = summary.scenarios.reduce((n, s) => n + s.messages, 0);
+  assert.equal(scenarioMessages, 26);
+  assert.equal(summary.sent, 2500 + scenarioMessages);
+  assert.equal(rec.messages().length, summary.sent);
+  assert.equal(summary.errors, 0);
+  assert.equal(summary.ok, true);
+  const labelled = rec.messages().filter((m) => m.headers?.["vigil-scenario"] !== undefined);
+  assert.equal(labelled.length, scenarioMessages);
+
+  const text = await registry.render();
+  assert.match(text, /vigil_producer_events_total\{type="logs"\} \d+/);
+  assert.match(text, /vigil_producer_scenarios_total\{scenario="error_burst"\} 1/);
+  assert.match(text, /vigil_producer_errors_total 0/);
+  const total = [...text.matchAll(/vigil_producer_events_total\{type="\w+"\} (\d+)/g)]
+    .reduce((n, m) => n + Number(m[1]), 0);
+  assert.equal(total, summary.sent);
+});
+
+Deno.test("runProducer() paces a numeric rate", async () => {
+  const rec = recorder();
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger() },
+    { ...base, rate: 400, durationMs: 1000 },
+    new AbortController().signal,
+  );
+  // Never ahead of schedule (≤ 1 + 400 per second); a loaded machine may lag a little.
+  assert.ok(summary.generated <= 402, `generated ${summary.generated}`);
+  assert.ok(summary.generated >= 200, `generated ${summary.generated}`);
+  assert.equal(summary.sent, summary.generated);
+});
+
+Deno.test("runProducer() reports undeliverable events and not ok", async () => {
+  const rec = recorder(true);
+  const registry = new Registry("producer");
+  const metrics = createProducerMetrics(registry);
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger(), metrics },
+    { ...base, count: 50, sink: { retries: 1, retryBaseMs: 1 } },
+    new AbortController().signal,
+  );
+  assert.deepEqual([summary.sent, summary.errors, summary.ok], [0, 50, false]);
+  assert.equal(metrics.healthy(), false);
+  assert.match(await registry.render(), /vigil_producer_errors_total 50/);
+});
+
+Deno.test("runProducer() stops when the signal aborts", async () => {
+  const rec = recorder();
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new Error("SIGINT")), 200);
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger() },
+    { ...base, rate: 100 },
+    controller.signal,
+  );
+  assert.ok(summary.generated > 0 && summary.generated <= 40, `generated ${summary.generated}`);
+  assert.equal(summary.sent, summary.generated);
+});
+
+Deno.test("runProducer() replays a CSV file", async () => {
+  const rec = recorder();
+  const csv = "timestamp,value\n" +
+    Array.from({ length: 30 }, (_, i) => `${1_700_000_000 + i * 300},${50 + i}`).join("\n");
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger(), readTextFile: () => Promise.resolve(csv) },
+    {
+      ...base,
+      count: 25,
+      replay: {
+        file: "/data/ec2.csv",
+        speed: "max",
+        service: "ec2",
+        field: "cpu",
+        timestamps: "data",
+      },
+    },
+    new AbortController().signal,
+  );
+  assert.equal(summary.generated, 25);
+  const msgs = rec.messages();
+  assert.equal(msgs.length, 25);
+  assert.ok(msgs.every((m) => m.topic === "metrics" && m.key === "ec2"));
+  assert.equal(msgs[0]!.headers?.["vigil-replay"], "ec2.csv");
+});
+
+Deno.test("runProducer() rejects an unreadable replay file with a clear error", async () => {
+  await assert.rejects(
+    () =>
+      runProducer(
+        {
+          producer: recorder().producer,
+          log: silentLogger(),
+          readTextFile: () => Promise.reject(new Error("No such file")),
+        },
+        {
+          ...base,
+          replay: { file: "nope.csv", speed: 60, service: "s", field: "cpu", timestamps: "data" },
+        },
+        new AbortController().signal,
+      ),
+    /Cannot read replay file nope.csv: No such file/,
+  );
+});
+
+Deno.test("runProducer() draws a live line on a terminal", async () => {
+  let out = "";
+  let t = 0;
+  await runProducer(
+    {
+      producer: recorder().producer,
+      log: silentLogger(),
+      output: { isTerminal: true, write: (s) => out += s },
+      now: () => t += 100,
+    },
+    { ...base, count: 3000 },
+    new AbortController().signal,
+  );
+  assert.ok(out.startsWith("\r\x1b[2Ksent "), JSON.stringify(out.slice(0, 20)));
+  assert.match(
+    out,
+    /sent [\d,]+ \| [\d,]+\/s \| errors 0 \| logs [\d,]+ metrics [\d,]+ transactions/,
+  );
+  assert.match(out, /sent 3,000 .*\n$/);
+});
+
+Deno.test("applyHeadSampling() marks the events the sampler did not draw as unsampled", async () => {
+  const { applyHeadSampling } = await import("./run.ts");
+  const tp = (i: number) => `00-${"ab".repeat(16)}-${String(i + 1).padStart(16, "0")}-01`;
+  const msgs = Array.from({ length: 4 }, (_, i) => ({
+    topic: "logs" as const,
+    key: "k",
+    value: "{}",
+    headers: { traceparent: tp(i) },
+  }));
+  const draws = [0.05, 0.5, 0.09, 0.99];
+  let i = 0;
+  applyHeadSampling(msgs, 0.1, () => draws[i++]!);
+  assert.deepEqual(msgs.map((m) => m.headers.traceparent.slice(-2)), ["01", "00", "01", "00"]);
+  assert.deepEqual(
+    msgs.map((m) => m.headers.traceparent.slice(0, 53)),
+    msgs.map((_, j) => tp(j).slice(0, 53)),
+  );
+  // Ratio 1: untouched, and the sampler is not even asked.
+  applyHeadSampling(msgs, 1, () => {
+    throw new Error("not called");
+  });
+});

@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import {
+  boolVar,
+  brokerListVar,
+  commonEnv,
+  ConfigError,
+  durationVar,
+  kafkaEnv,
+  parseEnv,
+  portVar,
+  resolveKafkaBrokers,
+  urlVar,
+} from "./config.ts";
+
+const schema = z.object({
+  ...commonEnv,
+  ...kafkaEnv,
+  PORT: portVar.default(9103),
+  WINDOW: durationVar.default(60_000),
+  DRY_RUN: boolVar.default(false),
+  SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://localhost:1025").optional(),
+  SMTP_PASSWORD: z.string().min(12).optional(),
+});
+
+function errorOf(env: Record<string, string | undefined>): string {
+  try {
+    parseEnv("detector", schema, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.name, "ConfigError");
+    return error.message;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("parseEnv() fills defaults and returns a frozen object", () => {
+  const config = parseEnv("detector", schema, {});
+  assert.equal(config.REDIS_URL, "redis://127.0.0.1:6379");
+  assert.equal(config.DATABASE_URL, "postgres://postgres@127.0.0.1:5432/postgres");
+  assert.equal(config.VIGIL_PREFIX, "vigil:");
+  assert.equal(config.LOG_LEVEL, "info");
+  assert.equal(config.HTTP_HOST, "127.0.0.1");
+  assert.equal(config.KAFKA_BROKERS, undefined);
+  assert.equal(config.KAFKA_CLIENT_ID, "vigil");
+  assert.equal(config.PORT, 9103);
+  assert.equal(config.WINDOW, 60_000);
+  assert.equal(config.DRY_RUN, false);
+  assert.ok(Object.isFrozen(config));
+});
+
+Deno.test("parseEnv() reads set values and ignores unknown variables", () => {
+  const config = parseEnv("detector", schema, {
+    REDIS_URL: "rediss://cache:6380",
+    LOG_LEVEL: "DEBUG",
+    PORT: "0",
+    WINDOW: "5m",
+    DRY_RUN: "yes",
+    KAFKA_BROKERS: "kafka:9092, kafka2:9092",
+    HOME: "/root",
+  });
+  assert.equal(config.REDIS_URL, "rediss://cache:6380");
+  assert.equal(config.LOG_LEVEL, "debug");
+  assert.equal(config.PORT, 0);
+  assert.equal(config.WINDOW, 300_000);
+  assert.equal(config.DRY_RUN, true);
+  assert.deepEqual(config.KAFKA_BROKERS, ["kafka:9092", "kafka2:9092"]);
+  assert.equal("HOME" in config, false);
+});
+
+Deno.test("parseEnv() treats an empty or blank string as unset", () => {
+  const config = parseEnv("detector", schema, { PORT: "", REDIS_URL: "  ", LOG_LEVEL: undefined });
+  assert.equal(config.PORT, 9103);
+  assert.equal(config.REDIS_URL, "redis://127.0.0.1:6379");
+  assert.equal(config.LOG_LEVEL, "info");
+});
+
+Deno.test("parseEnv() errors name the service and every bad variable", async (t) => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      "bad URL",
+      { REDIS_URL: "localhost:6379" },
+      /^Cannot start detector: REDIS_URL is not a valid URL \(expected e\.g\. redis:\/\/127\.0\.0\.1:6379\) \(got "localhost:6379"\)$/,
+    ],
+    ["wrong protocol", { DATABASE_URL: "mysql://db/x" }, /DATABASE_URL is not a valid URL/],
+    ["bad level", { LOG_LEVEL: "verbose" }, /LOG_LEVEL .*\(got "verbose"\)/],
+    ["port too big", { PORT: "70000" }, /PORT .*\(got "70000"\)/],
+    ["port not a number", { PORT: "http" }, /PORT /],
+    ["bad duration", { WINDOW: "5 minutes" }, /WINDOW is not a duration/],
+    ["negative duration", { WINDOW: "-5s" }, /WINDOW is not a duration/],
+    ["bad boolean", { DRY_RUN: "maybe" }, /DRY_RUN is not a boolean/],
+    [
+      "bad broker",
+      { KAFKA_BROKERS: "kafka" },
+      /KAFKA_BROKERS is not a list of host:port.*bad entry "kafka"/,
+    ],
+    ["bad prefix", { VIGIL_PREFIX: "has space" }, /VIGIL_PREFIX must be 1-64/],
+  ];
+  for (const [name, env, expected] of cases) {
+    await t.step(name, () => assert.match(errorOf(env), expected));
+  }
+  const both = errorOf({ REDIS_URL: "nope", PORT: "-1" });
+  assert.match(both, /REDIS_URL .*; PORT /);
+});
+
+Deno.test("parseEnv() never echoes secrets in its errors", () => {
+  const short = errorOf({ SMTP_PASSWORD: "hunter2" });
+  assert.match(short, /SMTP_PASSWORD .*\(got "\*\*\*"\)/);
+  assert.ok(!short.includes("hunter2"));
+  const url = errorOf({ SMTP_URL: "http://mailer:s3cret@mail:25" });
+  assert.match(url, /SMTP_URL is not a valid URL/);
+  assert.ok(!url.includes("s3cret"), url);
+});
+
+Deno.test("durationVar accepts ms, s, m, h, d and bare milliseconds", async (t) => {
+  const cases: [string | number, number][] = [
+    ["500", 500],
+    ["500ms", 500],
+    ["1.5s", 1500],
+    ["30 s", 30_000],
+    ["5m", 300_000],
+    ["4h", 14_400_000],
+    ["1d", 86_400_000],
+    ["0", 0],
+    [250, 250],
+  ];
+  for (const [input, ms] of cases) {
+    await t.step(String(input), () => assert.equal(durationVar.parse(input), ms));
+  }
+  for (const bad of ["", "5 minutes", "1w", "-1s", "s", "1.s"]) {
+    assert.equal(durationVar.safeParse(bad).success, false, bad);
+  }
+  assert.equal(durationVar.safeParse(-1).success, false);
+});
+
+Deno.test("brokerListVar splits, trims and validates host:port entries", () => {
+  assert.deepEqual(brokerListVar.parse("a:1,b.example:9092"), ["a:1", "b.example:9092"]);
+  assert.deepEqual(brokerListVar.parse(" a:1 , ,b:2 "), ["a:1", "b:2"]);
+  assert.deepEqual(brokerListVar.parse("[::1]:9092"), ["[::1]:9092"]);
+  assert.equal(brokerListVar.safeParse("").success, false);
+  assert.equal(brokerListVar.safeParse(",").success, false);
+  assert.equal(brokerListVar.safeParse("a:1,b").success, false);
+  assert.equal(brokerListVar.safeParse("kafka://a:1").success, false);
+});
+
+Deno.test("boolVar reads the usual spellings", () => {
+  for (const s of ["1", "true", "TRUE", "yes", "on"]) assert.equal(boolVar.parse(s), true, s);
+  for (const s of ["0", "false", "no", "off"]) assert.equal(boolVar.parse(s), false, s);
+  assert.equal(boolVar.safeParse("2").success, false);
+});
+
+Deno.test("resolveKafkaBrokers() prefers the configured list", async () => {
+  assert.deepEqual(await resolveKafkaBrokers(["kafka:9092"]), ["kafka:9092"]);
+});

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import {
+  resolveSilenceInput,
+  silenceInputSchema,
+  silenceMatches,
+  silenceState,
+  type SilenceWindow,
+} from "./silences.ts";
+
+const T0 = Date.parse("2025-01-01T10:00:00Z");
+const alert = { type: "metrics", rule: "cpu_high", entity: "api", severity: "CRITICAL" } as const;
+
+function silence(over: Partial<SilenceWindow> = {}): SilenceWindow {
+  return {
+    matchers: { entity: "api" },
+    starts_at: new Date(T0).toISOString(),
+    ends_at: new Date(T0 + 3_600_000).toISOString(),
+    expired_at: null,
+    ...over,
+  };
+}
+
+Deno.test("silenceMatches() mutes only matching alerts inside the window", async (t) => {
+  await t.step("matching entity, inside window", () => {
+    assert.equal(silenceMatches(silence(), alert, T0 + 1000), true);
+  });
+  await t.step("other entity", () => {
+    assert.equal(silenceMatches(silence(), { ...alert, entity: "db" }, T0 + 1000), false);
+  });
+  await t.step("all matchers must hold", () => {
+    const s = silence({ matchers: { entity: "api", severity: "WARNING" } });
+    assert.equal(silenceMatches(s, alert, T0 + 1000), false);
+    const s2 = silence({
+      matchers: { entity: "api", severity: "CRITICAL", rule: "cpu_high", type: "metrics" },
+    });
+    assert.equal(silenceMatches(s2, alert, T0 + 1000), true);
+  });
+  await t.step("before start and at end", () => {
+    assert.equal(silenceMatches(silence(), alert, T0 - 1), false);
+    assert.equal(silenceMatches(silence(), alert, T0 + 3_600_000), false);
+  });
+  await t.step("expired early", () => {
+    const s = silence({ expired_at: new Date(T0 + 60_000).toISOString() });
+    assert.equal(silenceMatches(s, alert, T0 + 59_999), true);
+    assert.equal(silenceMatches(s, alert, T0 + 60_000), false);
+    assert.equal(silenceState(s, T0 + 60_000), "expired");
+  });
+  await t.step("empty matchers never mute", () => {
+    assert.equal(silenceMatches(silence({ matchers: {} }), alert, T0 + 1000), false);
+  });
+});
+
+Deno.test("silenceInputSchema rejects bodies without matchers or end", () => {
+  assert.equal(
+    silenceInputSchema.safeParse({ matchers: {}, duration: "1h", author: "a" }).success,
+    false,
+  );
+  assert.equal(
+    silenceInputSchema.safeParse({ matchers: { rule: "x" }, author: "a" }).success,
+    false,
+  );
+  assert.equal(
+    silenceInputSchema.safeParse({ matchers: { rule: "x" }, duration: "1h", author: "a" }).success,
+    true,
+  );
+  assert.equal(
+    silenceInputSchema.safeParse({ matchers: { severity: "LOUD" }, duration: "1h", author: "a" })
+      .success,
+    false,
+  );
+});
+
+Deno.test("resolveSilenceInput() resolves duration from starts_at and rejects past ends", () => {
+  const r = resolveSilenceInput({ matchers: { rule: "x" }, duration: "2h", author: "ann" }, T0);
+  assert.equal(r.startsAt.getTime(), T0);
+  assert.equal(r.endsAt.getTime(), T0 + 7_200_000);
+  assert.equal(r.comment, "");
+  assert.throws(
+    () =>
+      resolveSilenceInput({
+        matchers: { rule: "x" },
+        ends_at: new Date(T0 - 1000).toISOString(),
+        starts_at: new Date(T0 - 5000).toISOString(),
+        author: "ann",
+      }, T0),
+    /Cannot create silence: ends_at is in the past/,
+  );
+  assert.throws(
+    () => resolveSilenceInput({ matchers: {}, duration: "1h", author: "ann" }, T0),
+    /Cannot create silence: matchers/,
+  );
+});

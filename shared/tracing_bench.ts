@@ -1,0 +1,53 @@
+/**
+ * Cost of tracing on a hot path: `deno bench --allow-net shared/tracing_bench.ts`.
+ */
+import { silentLogger } from "./log.ts";
+import { createTracer } from "./tracing.ts";
+
+const PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const off = createTracer({ service: "bench", log: silentLogger() });
+const on = createTracer({
+  service: "bench",
+  endpoint: "http://127.0.0.1:9",
+  log: silentLogger(),
+  maxQueue: 1_000_000_000,
+  maxBatch: 1_000_000_000,
+  flushIntervalMs: 3_600_000,
+  fetch: () => Promise.resolve(new Response("{}")),
+});
+
+Deno.bench("no-op tracer: child span of a traceparent + end", { group: "span" }, () => {
+  off.startSpan("detect", { parent: PARENT }).end();
+});
+Deno.bench("no-op tracer: new root span + end", { group: "span" }, () => {
+  off.startSpan("produce").end();
+});
+Deno.bench("recording tracer: child span + attribute + end (queued)", { group: "span" }, () => {
+  on.startSpan("detect", { parent: PARENT, attributes: { type: "logs" } }).end();
+});
+
+const exporting = createTracer({
+  service: "bench",
+  endpoint: "http://127.0.0.1:9",
+  log: silentLogger(),
+  // Serialise every batch like a real export, without the network.
+  fetch: (_url, init) => {
+    void (init?.body as string).length;
+    return Promise.resolve(new Response("{}"));
+  },
+});
+let offset = 0;
+Deno.bench("recording tracer: bridge span (2 attributes), exported as JSON", {
+  group: "export",
+}, async () => {
+  const span = exporting.startSpan("bridge logs", {
+    kind: "consumer",
+    parent: PARENT,
+    attributes: {
+      "messaging.kafka.partition": 3,
+      "messaging.kafka.offset": String(offset++),
+    },
+  });
+  span.end();
+  if (exporting.stats().queued >= 512) await exporting.flush();
+});
