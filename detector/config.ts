@@ -1,0 +1,60 @@
+/**
+ * Detector configuration from the environment (zod, parsed once at start).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { commonEnv, durationVar, parseEnv, portVar } from "../shared/config.ts";
+import { tracingEnv } from "../shared/tracing.ts";
+
+/** Environment schema of the detector. */
+export const detectorEnvSchema = z.object({
+  ...commonEnv,
+  ...tracingEnv,
+  /** Port of the HTTP server (/health, /metrics, POST /api/alerts/evaluate). */
+  DETECTOR_PORT: portVar.default(9103),
+  /** Consumer name inside the group. @default hostname-pid */
+  DETECTOR_CONSUMER: z.string().regex(/^[\w.:@-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.:@-]")
+    .optional(),
+  /** Pending entries of another consumer idle this long are claimed (XAUTOCLAIM). */
+  DETECTOR_CLAIM_IDLE: durationVar.default(30_000),
+  /** An entry delivered more than this many times is dead-lettered. */
+  DETECTOR_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** Entries read per XREADGROUP (per stream). */
+  DETECTOR_BATCH: z.coerce.number().int().min(1).max(50_000).default(1000),
+  /** XREADGROUP BLOCK timeout. */
+  DETECTOR_BLOCK: durationVar.pipe(z.number().min(1).max(5000)).default(1000),
+  /** Rules file (JSON, validated with zod). */
+  DETECTOR_RULES_FILE: z.string().min(1).default("detector/rules.json"),
+  /** Expiry of each recent-scores sorted set. */
+  SCORE_TTL: durationVar.pipe(z.number().min(1000)).default(3_600_000),
+  /** Scores kept per series. */
+  SCORE_KEEP: z.coerce.number().int().min(1).max(100_000).default(500),
+  /** Window state is checkpointed at most this often (replayed from the stream after it). */
+  DETECTOR_CHECKPOINT_INTERVAL: durationVar.default(5000),
+  /** Number of detector shards (instances that split rule state by entity). */
+  DETECTOR_SHARDS: z.coerce.number().int().min(1).max(64).default(1),
+  /** This instance's shard, 0..DETECTOR_SHARDS-1. */
+  DETECTOR_SHARD: z.coerce.number().int().min(0).max(63).default(0),
+  /** Shard lease time to live: a standby takes over this long after the holder stops renewing. */
+  DETECTOR_LEASE_TTL: durationVar.pipe(z.number().min(500)).default(10_000),
+  /** Without a checkpoint, windows are rebuilt from this much of the stream before the group's cursor. */
+  DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
+  /** A PostgreSQL/Redis write that takes longer fails and is retried. */
+  DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
+  /** Approximate MAXLEN of the durable alerts stream. */
+  DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
+}).refine((c) => c.DETECTOR_SHARD < c.DETECTOR_SHARDS, {
+  path: ["DETECTOR_SHARD"],
+  message: "must be less than DETECTOR_SHARDS",
+});
+
+/** Resolved detector configuration. */
+export type DetectorConfig = z.infer<typeof detectorEnvSchema>;
+
+/** Parse the detector's environment; throws a ConfigError naming the bad variables. */
+export function loadDetectorConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Readonly<DetectorConfig> {
+  return parseEnv("detector", detectorEnvSchema, env);
+}

@@ -1,0 +1,161 @@
+/**
+ * Integration-test harness: builds a detector in process against the real
+ * Redis (unique prefix) and PostgreSQL (fresh database), and helpers to write
+ * stream entries and read results.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import type { Redis } from "ioredis";
+import { createRedis } from "../../shared/redis.ts";
+import type { Keys } from "../../shared/keys.ts";
+import { migrate } from "../../shared/migrate.ts";
+import { Registry } from "../../shared/metrics.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { TEST_REDIS_URL } from "../../shared/testing/redis.ts";
+import type { EventType } from "../../shared/schemas/event.ts";
+import { type Alert, alertSchema } from "../../shared/schemas/alert.ts";
+import { createDetector, type Detector, type DetectorSettings } from "../detector.ts";
+import { createPublisher } from "../publisher.ts";
+import { DEFAULT_RULES, type RulesConfig } from "../rules_config.ts";
+import { createStore } from "../store.ts";
+import type { ScoreEngine } from "../score_engine.ts";
+
+/** A running in-process detector. */
+export interface Running {
+  detector: Detector;
+  registry: Registry;
+  stop(): Promise<void>;
+  done: Promise<void>;
+}
+
+/** Start a detector in process; `stop()` aborts it and closes its connections. */
+export async function startDetector(
+  ctx: { sql: postgres.Sql; keys: Keys; redis: Redis },
+  options: {
+    settings?: Partial<DetectorSettings>;
+    rules?: RulesConfig;
+    engine?: ScoreEngine<unknown> | null;
+  } = {},
+): Promise<Running> {
+  await migrate(ctx.sql);
+  const conns: Redis[] = [];
+  const registry = new Registry("detector");
+  const detector = createDetector({
+    redis: ctx.redis,
+    streamRedis: () => {
+      const c = createRedis(TEST_REDIS_URL, { blocking: true });
+      conns.push(c);
+      return c;
+    },
+    store: createStore({ sql: ctx.sql, keys: ctx.keys }),
+    publisher: await createPublisher({ redis: ctx.redis, keys: ctx.keys }),
+    keys: ctx.keys,
+    log: silentLogger(),
+    registry,
+    rules: options.rules ?? DEFAULT_RULES,
+    engine: options.engine ?? null,
+    settings: {
+      consumer: `test-${crypto.randomUUID().slice(0, 6)}`,
+      batchSize: 500,
+      blockMs: 100,
+      claimIdleMs: 1000,
+      maxDeliveries: 5,
+      checkpointIntervalMs: 0,
+      rebuildWindowMs: 600_000,
+      shard: 0,
+      shards: 1,
+      leaseTtlMs: 3000,
+      ioTimeoutMs: 10_000,
+      ...options.settings,
+    },
+  });
+  const controller = new AbortController();
+  const done = detector.run(controller.signal);
+  return {
+    detector,
+    registry,
+    done,
+    async stop() {
+      controller.abort();
+      await done.catch(() => {});
+      for (const c of conns) c.disconnect();
+    },
+  };
+}
+
+let seq = 0;
+
+/** Append events (objects) to the stream of `type` as the bridge would. */
+export async function appendEvents(
+  redis: Redis,
+  keys: Keys,
+  type: EventType,
+  events: readonly Record<string, unknown>[],
+  ingestTs = Date.now(),
+): Promise<string[]> {
+  const p = redis.pipeline();
+  for (const e of events) {
+    seq++;
+    p.xadd(
+      keys.events(type),
+      "*",
+      "data",
+      JSON.stringify(e),
+      "topic",
+      type,
+      "partition",
+      "0",
+      "offset",
+      String(seq),
+      "key",
+      "",
+      "ingest_ts",
+      String(ingestTs),
+      "traceparent",
+      `00-${seq.toString(16).padStart(32, "0")}-00f067aa0ba902b7-01`,
+    );
+  }
+  const r = (await p.exec()) ?? [];
+  return r.map(([, id]) => String(id));
+}
+
+/** Alerts in the alerts stream, validated. */
+export async function readAlerts(redis: Redis, keys: Keys): Promise<Alert[]> {
+  const entries = await redis.xrange(keys.alerts(), "-", "+");
+  return entries.map(([, fields]) => alertSchema.parse(JSON.parse(fields[1]!)));
+}
+
+/** Anomaly rows (rule, entity, severity, resolved). */
+export async function readRows(
+  sql: postgres.Sql,
+): Promise<
+  {
+    id: string;
+    rule: string;
+    entity: string;
+    severity: string;
+    resolved: boolean;
+    published: boolean;
+  }[]
+> {
+  return await sql`
+    SELECT id, rule, entity, severity, resolved_at IS NOT NULL AS resolved,
+      published_at IS NOT NULL AS published
+    FROM anomaly_events ORDER BY event_time, rule, entity`;
+}
+
+/** Pending count of the detector group on `type`'s stream. */
+export async function pendingCount(
+  redis: Redis,
+  keys: Keys,
+  type: EventType,
+  group = "detector",
+): Promise<number> {
+  try {
+    const r = await redis.xpending(keys.events(type), group) as [number];
+    return Number(r[0]);
+  } catch {
+    return -1;
+  }
+}

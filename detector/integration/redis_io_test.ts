@@ -1,0 +1,245 @@
+/**
+ * The detector's Redis I/O against the real server: the publisher (alerts
+ * stream + Pub/Sub exactly once, the bounded and expiring scores cache) and
+ * the stream consumer (own pending entries first, XAUTOCLAIM of a dead
+ * consumer's entries after the idle time, dead letters with the error).
+ */
+import assert from "node:assert/strict";
+import { withRedis } from "../../shared/testing/redis.ts";
+import { waitFor } from "../../shared/testing/kafka.ts";
+import { createRedis } from "../../shared/redis.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { Registry } from "../../shared/metrics.ts";
+import { deadLetterSchema, fieldsToObject } from "../../shared/schemas/stream.ts";
+import { alertSchema } from "../../shared/schemas/alert.ts";
+import { TEST_REDIS_URL } from "../../shared/testing/redis.ts";
+import { createPublisher, type OutgoingAlert } from "../publisher.ts";
+import { createConsumer, type Delivery } from "../consumer.ts";
+import { createRedisStreamClient } from "../redis_stream_client.ts";
+import { createDetectorMetrics, createProcessor } from "../processor.ts";
+import { createEvaluator } from "../evaluator.ts";
+import { DEFAULT_RULES } from "../rules_config.ts";
+import type { ScoreEngine } from "../score_engine.ts";
+import type { AnomalyStore } from "../store.ts";
+import type { ScorePoint } from "../rules/types.ts";
+import { appendEvents } from "./_harness.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function alert(id: string): OutgoingAlert {
+  return {
+    marker: id,
+    alert: alertSchema.parse({
+      id,
+      status: "firing",
+      detected_at: new Date().toISOString(),
+      event_time: new Date().toISOString(),
+      type: "logs",
+      rule: "error_spike",
+      severity: "CRITICAL",
+      entity: "checkout",
+      title: "t",
+      message: "m",
+      stages: { ingest: 1 },
+    }),
+  };
+}
+
+Deno.test(
+  "publisher appends and publishes each alert once, after which it is a no-op",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      const sub = createRedis(TEST_REDIS_URL, { blocking: true });
+      const heard: string[] = [];
+      sub.on("message", (_c: string, m: string) => heard.push(JSON.parse(m).id));
+      await sub.subscribe(keys.alertsChannel());
+      try {
+        const publisher = await createPublisher({ redis, keys });
+        assert.deepEqual(await publisher.publish([alert("a1"), alert("a2")], []), ["a1", "a2"]);
+        assert.deepEqual(await publisher.publish([alert("a1"), alert("a3")], []), ["a3"]);
+        const stream = await redis.xrange(keys.alerts(), "-", "+");
+        assert.deepEqual(stream.map(([, f]) => JSON.parse(f[1]!).id), ["a1", "a2", "a3"]);
+        const first = alertSchema.parse(JSON.parse(stream[0]![1][1]!));
+        assert.ok(first.stages.published! >= first.stages.ingest!);
+        await waitFor(() => heard.length >= 3, { what: "3 live alerts" });
+        assert.deepEqual(heard, ["a1", "a2", "a3"]);
+      } finally {
+        sub.disconnect();
+      }
+    }),
+);
+
+Deno.test(
+  "scores cache: last N per series, nothing older than the TTL, key expiring",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      const publisher = await createPublisher({ redis, keys, scoreKeep: 3, scoreTtlMs: 60_000 });
+      const t0 = Date.UTC(2025, 0, 1);
+      const point = (t: number, score: number): ScorePoint => ({
+        type: "metrics",
+        entity: "api",
+        measure: "cpu",
+        t,
+        score,
+        value: score * 100,
+      });
+      await publisher.publish([], [point(t0, 0.1), point(t0 + 1000, 0.2)]);
+      await publisher.publish([], [point(t0 + 2000, 0.3), point(t0 + 3000, 0.4)]);
+      const key = keys.scores("metrics", "api", "cpu");
+      assert.deepEqual(await redis.zrange(key, 0, -1), [
+        `${t0 + 1000}:0.2:20`,
+        `${t0 + 2000}:0.3:30`,
+        `${t0 + 3000}:0.4:40`,
+      ]);
+      const ttl = await redis.pttl(key);
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `expires in about 60 s (${ttl})`);
+      // A newer score drops the ones more than 60 s older than it (exactly 60 s stays).
+      await publisher.publish([], [point(t0 + 63_000, 0.9)]);
+      assert.deepEqual(await redis.zrange(key, 0, -1), [
+        `${t0 + 3000}:0.4:40`,
+        `${t0 + 63000}:0.9:90`,
+      ]);
+    }),
+);
+
+/** A store with nothing to store (no rule fires in the consumer test). */
+function memoryStore(): AnomalyStore {
+  return {
+    insert: () => Promise.resolve([]),
+    resolve: () => Promise.resolve([]),
+    markPublished: () => Promise.resolve(),
+    unpublished: () => Promise.resolve({ firing: [], resolved: [] }),
+    ping: () => Promise.resolve(true),
+  };
+}
+
+Deno.test(
+  "consumer: own pending first, a dead consumer's entries claimed after the idle time",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      const stream = keys.events("logs");
+      const t = new Date().toISOString();
+      const log = (service: string) => ({ timestamp: t, service, level: "INFO", message: "x" });
+      const ids = await appendEvents(redis, keys, "logs", ["a", "b", "c", "d"].map(log));
+      await redis.xgroup("CREATE", stream, "g", "0");
+      // "dead" took a and b and died; "me" took c before a restart; d is new.
+      await redis.xreadgroup("GROUP", "g", "dead", "COUNT", 2, "STREAMS", stream, ">");
+      await redis.xreadgroup("GROUP", "g", "me", "COUNT", 1, "STREAMS", stream, ">");
+      const conn = createRedis(TEST_REDIS_URL, { blocking: true });
+      const seen: Delivery[] = [];
+      const stop = new AbortController();
+      const started = Date.now();
+      let claimedAt = 0;
+      try {
+        await createConsumer({
+          client: createRedisStreamClient(conn, keys),
+          stream,
+          group: "g",
+          consumer: "me",
+          log: silentLogger(),
+          claimIdleMs: 600,
+          blockMs: 50,
+          handler: {
+            restore: () => Promise.resolve(null),
+            process(batch) {
+              seen.push(...batch);
+              if (batch.some((d) => d.id === ids[0])) claimedAt = Date.now();
+              if (seen.length >= 4) stop.abort();
+              return Promise.resolve([]);
+            },
+            committed: () => Promise.resolve(),
+          },
+        }).run(stop.signal);
+      } finally {
+        conn.disconnect();
+      }
+      assert.deepEqual(seen.map((d) => d.id), ids, "in stream order, each once");
+      assert.ok(seen.every((d) => d.live));
+      assert.ok(claimedAt - started >= 500, "claimed only once idle for claimIdleMs");
+      // Re-read at start (2); idle again while "me" waited for the dead consumer's
+      // entries, XAUTOCLAIM (which cannot filter by owner) claimed it too (3).
+      assert.ok(seen[2]!.deliveries >= 2, "own pending entry re-read after the restart");
+      assert.equal(seen[0]!.deliveries, 2, "claimed: one more delivery");
+      const pending = await redis.xpending(stream, "g") as [number];
+      assert.equal(Number(pending[0]), 0, "all acknowledged");
+    }),
+);
+
+Deno.test(
+  "consumer + processor: an entry that fails N times goes to the dead-letter stream with the error",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      const stream = keys.events("metrics");
+      const t = new Date().toISOString();
+      const ids = await appendEvents(redis, keys, "metrics", [
+        { timestamp: t, service: "api", cpu: 10, latency_ms: 5 },
+        { timestamp: t, service: "poison", cpu: 10, latency_ms: 5 },
+        { timestamp: t, service: "api", cpu: 11, latency_ms: 6 },
+      ]);
+      // A scoring engine (the port), so the metric_score rule emits scores to cache.
+      const engine: ScoreEngine<unknown> = {
+        create: () => ({}),
+        update: (state, _t, value) => ({
+          state,
+          score: 0,
+          explanation: { expectedLow: 0, expectedHigh: 1, observed: value, summary: "" },
+        }),
+        serialize: () => "{}",
+        restore: () => ({}),
+      };
+      // Every rule step for the poison service throws, as a rule bug would.
+      const evaluator = createEvaluator("metrics", { rules: DEFAULT_RULES, engine });
+      const step = evaluator.step;
+      let poisonAttempts = 0;
+      evaluator.step = (entry, sink) => {
+        if ((entry.event as { service: string }).service === "poison") {
+          poisonAttempts++;
+          throw new Error("Cannot score poison: engine state corrupt");
+        }
+        step(entry, sink);
+      };
+      const conn = createRedis(TEST_REDIS_URL, { blocking: true });
+      const stop = new AbortController();
+      const processor = createProcessor({
+        type: "metrics",
+        evaluator,
+        store: memoryStore(),
+        publisher: await createPublisher({ redis, keys }),
+        checkpoints: { load: () => Promise.resolve(null), save: () => Promise.resolve() },
+        log: silentLogger(),
+        metrics: createDetectorMetrics(new Registry("t")),
+        maxAttempts: 5,
+      });
+      try {
+        const running = createConsumer({
+          client: createRedisStreamClient(conn, keys),
+          stream,
+          group: "g",
+          consumer: "me",
+          log: silentLogger(),
+          blockMs: 50,
+          handler: processor,
+          onAck: () => stop.abort(),
+        }).run(stop.signal);
+        await running;
+      } finally {
+        conn.disconnect();
+      }
+      assert.equal(poisonAttempts, 5, "tried N = 5 times");
+      const dlq = await redis.xrange(keys.dlq(), "-", "+");
+      assert.equal(dlq.length, 1);
+      const dead = deadLetterSchema.parse(fieldsToObject(dlq[0]![1]));
+      assert.equal(dead.source, "detector");
+      assert.equal(dead.stream_id, ids[1]);
+      assert.equal(dead.stream, stream);
+      assert.match(dead.reason, /failed 5 times: Cannot score poison: engine state corrupt/);
+      assert.equal(JSON.parse(dead.raw).service, "poison");
+      const pending = await redis.xpending(stream, "g") as [number];
+      assert.equal(Number(pending[0]), 0, "the others are processed and acknowledged");
+      assert.equal((await redis.zrange(keys.scores("metrics", "api", "cpu"), 0, -1)).length, 2);
+    }),
+);

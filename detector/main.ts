@@ -1,0 +1,136 @@
+/**
+ * `deno task detector`: reads the event streams `vigil:events:{logs,metrics,
+ * transactions}` (consumer group `detector`), applies the rules in
+ * `DETECTOR_RULES_FILE` and the statistical engine, stores anomalies in
+ * PostgreSQL (`anomaly_events`, migrations applied at start), caches recent
+ * scores in Redis, and publishes alerts on `vigil:alerts` (stream) and
+ * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics and
+ * POST /api/alerts/evaluate on DETECTOR_PORT.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { configOrExit } from "../shared/config.ts";
+import { createKeys } from "../shared/keys.ts";
+import { createLifecycle } from "../shared/lifecycle.ts";
+import { createLogger } from "../shared/log.ts";
+import { Registry } from "../shared/metrics.ts";
+import { migrate } from "../shared/migrate.ts";
+import { serveOps } from "../shared/ops_server.ts";
+import { createRedis, type Redis } from "../shared/redis.ts";
+import { createTracer, tracingOptions } from "../shared/tracing.ts";
+import type { EventType } from "../shared/schemas/event.ts";
+import { loadDetectorConfig } from "./config.ts";
+import { createDetector } from "./detector.ts";
+import { createPublisher } from "./publisher.ts";
+import { loadRulesConfig } from "./rules_config.ts";
+import { createStatsEngine, type ScoreEngine } from "./score_engine.ts";
+import { createStore } from "./store.ts";
+
+const config = configOrExit(() => loadDetectorConfig());
+const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
+const lifecycle = createLifecycle({ log });
+let rules;
+try {
+  rules = await loadRulesConfig(config.DETECTOR_RULES_FILE);
+} catch (error) {
+  log.error("cannot start detector", { error: (error as Error).message });
+  Deno.exit(2);
+}
+const consumer = config.DETECTOR_CONSUMER ?? `${Deno.hostname()}-${Deno.pid}`;
+const keys = createKeys(config.VIGIL_PREFIX);
+const redis = createRedis(config.REDIS_URL, { log, name: `detector:${consumer}` });
+const streamClients = new Map<EventType, Redis>();
+const sql = postgres(config.DATABASE_URL, {
+  max: 4,
+  onnotice: () => {},
+  connect_timeout: 5,
+  idle_timeout: 60,
+});
+lifecycle.onShutdown("postgres", () => sql.end({ timeout: 5 }));
+lifecycle.onShutdown("redis", () => {
+  redis.disconnect();
+  for (const c of streamClients.values()) c.disconnect();
+});
+
+// Migrations: retried until PostgreSQL answers (it may start after us).
+for (let attempt = 0;; attempt++) {
+  try {
+    await migrate(sql, { log });
+    break;
+  } catch (error) {
+    if (lifecycle.signal.aborted) Deno.exit(1);
+    log.warn("cannot apply migrations, retrying", { error, attempt });
+    await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+  }
+}
+
+const registry = new Registry("detector");
+const tracer = createTracer({ service: "detector", log, registry, ...tracingOptions(config) });
+// Registered after postgres/redis, so it runs before them, after the detector stopped.
+lifecycle.onShutdown("tracer", () => tracer.close());
+const detector = createDetector({
+  redis,
+  streamRedis(type) {
+    const c = createRedis(config.REDIS_URL, {
+      log,
+      name: `detector:${consumer}:${type}`,
+      blocking: true,
+    });
+    streamClients.set(type, c);
+    return c;
+  },
+  store: createStore({ sql, keys }),
+  publisher: await createPublisher({
+    redis,
+    keys,
+    scoreTtlMs: config.SCORE_TTL,
+    scoreKeep: config.SCORE_KEEP,
+    alertsMaxLen: config.DETECTOR_ALERTS_MAXLEN,
+  }),
+  keys,
+  log,
+  registry,
+  rules,
+  engine: createStatsEngine() as ScoreEngine<unknown>,
+  tracer,
+  settings: {
+    consumer,
+    batchSize: config.DETECTOR_BATCH,
+    blockMs: config.DETECTOR_BLOCK,
+    claimIdleMs: config.DETECTOR_CLAIM_IDLE,
+    maxDeliveries: config.DETECTOR_MAX_DELIVERIES,
+    checkpointIntervalMs: config.DETECTOR_CHECKPOINT_INTERVAL,
+    rebuildWindowMs: config.DETECTOR_REBUILD_WINDOW,
+    shard: config.DETECTOR_SHARD,
+    shards: config.DETECTOR_SHARDS,
+    leaseTtlMs: config.DETECTOR_LEASE_TTL,
+    ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
+  },
+});
+
+const ops = serveOps({
+  port: config.DETECTOR_PORT,
+  hostname: config.HTTP_HOST,
+  registry,
+  log,
+  checks: {
+    redis: async () => (await redis.ping()) === "PONG",
+    postgres: async () => {
+      await sql`SELECT 1`;
+      return true;
+    },
+  },
+  handler: (req) => detector.handler(req),
+});
+lifecycle.onShutdown("ops server", () => ops.close());
+
+const running = detector.run(lifecycle.signal).catch((error) => {
+  log.error("detector stopped", { error });
+  Deno.exitCode = 1;
+});
+// Registered last, so it runs first: the batch in hand, the checkpoint being
+// written and the lease release finish before the connections close.
+lifecycle.onShutdown("detector", () => running);
+await running;
+await lifecycle.shutdown("detector stopped");

@@ -1,0 +1,254 @@
+/**
+ * `status_zscore`: transactions per status per minute of event time, scored
+ * against the previous minutes:
+ *
+ *     z = (count − mean) / max(std, 1)
+ *
+ * over the previous `baseline_minutes` (60) minutes, once the stream has at
+ * least `min_history_minutes` (30) minutes of history (minutes without a
+ * transaction of that status count as 0). WARNING above `warning` (2.5),
+ * CRITICAL above `critical` (4.0). While there is no baseline yet, any
+ * count > 0 of a problem status (denied, failed, reversed, backend_reversed)
+ * is CRITICAL. The current minute is scored as it fills, so a burst alerts
+ * within the minute. Entity = the status.
+ *
+ * @module
+ */
+import type { TransactionEvent } from "../../shared/schemas/event.ts";
+import type { Severity } from "../../shared/schemas/alert.ts";
+import type { RulesConfig } from "../rules_config.ts";
+import {
+  conditionTrue,
+  type EpisodeBook,
+  loadEpisodes,
+  saveEpisodes,
+  sweepEpisodes,
+} from "./episodes.ts";
+import type { Rule } from "./types.ts";
+
+/** Config of the rule. */
+export type ZScoreConfig = RulesConfig["transactions"]["status_zscore"];
+
+const MINUTE = 60_000;
+
+/** State: counts per status per minute, the first minute seen, open episodes. */
+export interface ZScoreState {
+  /** First minute (epoch minutes) with a transaction of any status; null before any. */
+  first: number | null;
+  counts: Map<string, Map<number, number>>;
+  episodes: EpisodeBook;
+  /** Last completed minute whose z-scores were emitted for the scores cache. */
+  emitted: number | null;
+  late: number;
+}
+
+/** The assessment of one (status, minute, count). */
+export interface ZAssessment {
+  status: string;
+  minute: string;
+  count: number;
+  severity: Severity | null;
+  z: number | null;
+  mean: number | null;
+  std: number | null;
+  history_minutes: number;
+  baseline_minutes: number;
+  reason: string;
+}
+
+/**
+ * Score `count` transactions of `status` in `minute` (epoch minutes) against
+ * the counts of the previous minutes in `state`. Pure: `state` is not changed.
+ */
+export function assessStatus(
+  state: Pick<ZScoreState, "first" | "counts">,
+  c: ZScoreConfig,
+  at: { status: string; minute: number; count: number },
+): ZAssessment {
+  const { status, minute, count } = at;
+  const first = state.first ?? minute;
+  const history = Math.max(0, minute - first);
+  const base = {
+    status,
+    minute: new Date(minute * MINUTE).toISOString(),
+    count,
+    history_minutes: history,
+  };
+  const problem = c.problem_statuses.includes(status);
+  if (history < c.min_history_minutes) {
+    const severity = problem && count > 0 ? "CRITICAL" : null;
+    return {
+      ...base,
+      severity,
+      z: null,
+      mean: null,
+      std: null,
+      baseline_minutes: 0,
+      reason: severity
+        ? `no baseline yet (${history} of ${c.min_history_minutes} minutes of history) and ${count} ${status} transaction(s) this minute: a problem status`
+        : `no baseline yet (${history} of ${c.min_history_minutes} minutes of history)${
+          problem ? "" : `; ${status} is not a problem status`
+        }`,
+    };
+  }
+  const n = Math.min(c.baseline_minutes, history);
+  const perMinute = state.counts.get(status);
+  let sum = 0, sq = 0;
+  for (let m = minute - n; m < minute; m++) {
+    const v = perMinute?.get(m) ?? 0;
+    sum += v;
+    sq += v * v;
+  }
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(0, sq / n - mean * mean));
+  const z = (count - mean) / Math.max(std, 1);
+  const severity = z > c.critical ? "CRITICAL" : z > c.warning ? "WARNING" : null;
+  const rounded = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    ...base,
+    severity,
+    z: rounded(z),
+    mean: rounded(mean),
+    std: rounded(std),
+    baseline_minutes: n,
+    reason: `z = (${count} - ${rounded(mean)}) / max(${rounded(std)}, 1) = ${
+      rounded(z)
+    } over ${n} minutes; ${
+      severity === "CRITICAL"
+        ? `above ${c.critical}: CRITICAL`
+        : severity === "WARNING"
+        ? `above ${c.warning}: WARNING`
+        : `not above ${c.warning}: normal`
+    }`,
+  };
+}
+
+/** Build the rule. */
+export function statusZScoreRule(
+  c: ZScoreConfig,
+  cooldownMs: number,
+): Rule<ZScoreState, TransactionEvent> {
+  const keep = c.baseline_minutes + 2;
+  return {
+    name: "status_zscore",
+    type: "transactions",
+    init: () => ({ first: null, counts: new Map(), episodes: new Map(), emitted: null, late: 0 }),
+    step(state, input, sink) {
+      const minute = Math.floor(input.t / MINUTE);
+      const current = Math.floor(input.watermark / MINUTE);
+      if (minute < current - c.baseline_minutes) {
+        state.late++;
+        return;
+      }
+      // History is the stream's, whichever shard owns the status.
+      if (state.first === null || minute < state.first) state.first = minute;
+      const status = input.event.status;
+      if (!sink.owns(status)) return;
+      let perMinute = state.counts.get(status);
+      if (!perMinute) {
+        perMinute = new Map();
+        state.counts.set(status, perMinute);
+      }
+      const count = (perMinute.get(minute) ?? 0) + 1;
+      perMinute.set(minute, count);
+      const a = assessStatus(state, c, { status, minute, count });
+      if (a.severity === null) return;
+      // True for this minute; cleared if the whole next minute is not.
+      const id = conditionTrue(state.episodes, {
+        rule: "status_zscore",
+        type: "transactions",
+        entity: status,
+        severity: a.severity,
+      }, {
+        t: input.t,
+        clearAt: (minute + 2) * MINUTE,
+        refId: input.ref.id,
+        cooldownMs,
+      }, sink.findings);
+      if (id === null) return;
+      sink.findings.push({
+        kind: "firing",
+        id,
+        rule: "status_zscore",
+        type: "transactions",
+        entity: status,
+        severity: a.severity,
+        eventTime: input.t,
+        title: a.z === null
+          ? `${status} transactions without a baseline`
+          : `Unusual number of ${status} transactions`,
+        message: `${count} ${status} transaction(s) in the minute of ${a.minute}: ${a.reason}`,
+        score: a.z,
+        details: {
+          ...a,
+          warning: c.warning,
+          critical: c.critical,
+          min_history_minutes: c.min_history_minutes,
+        },
+        evidence: [input.ref],
+        traceId: input.traceId,
+        ingestTs: input.ingestTs,
+      });
+    },
+    sweep(state, watermark, sink) {
+      const current = Math.floor(watermark / MINUTE);
+      // Emit z of completed minutes for the scores cache.
+      if (state.first !== null) {
+        const from = Math.max(state.emitted ?? current - 2, current - 5) + 1;
+        for (let m = from; m < current; m++) {
+          for (const [status, perMinute] of state.counts) {
+            const count = perMinute.get(m) ?? 0;
+            const a = assessStatus(state, c, { status, minute: m, count });
+            if (a.z === null) continue;
+            sink.scores.push({
+              type: "transactions",
+              entity: status,
+              measure: "count_z",
+              t: m * MINUTE,
+              score: a.z,
+              value: count,
+            });
+          }
+          state.emitted = m;
+        }
+      }
+      for (const perMinute of state.counts.values()) {
+        for (const m of perMinute.keys()) if (m < current - keep) perMinute.delete(m);
+      }
+      sweepEpisodes(state.episodes, watermark, c.baseline_minutes * MINUTE, sink.findings);
+    },
+    save: (s) => ({
+      first: s.first,
+      counts: [...s.counts].map(([k, v]) => [k, [...v]]),
+      episodes: saveEpisodes(s.episodes),
+      emitted: s.emitted,
+      late: s.late,
+    }),
+    load(raw) {
+      const r = raw as Record<string, unknown> | null;
+      if (!r || typeof r !== "object" || !Array.isArray(r.counts)) {
+        throw new TypeError("Cannot load status_zscore: no state");
+      }
+      const counts = new Map<string, Map<number, number>>();
+      for (const item of r.counts) {
+        if (!Array.isArray(item) || typeof item[0] !== "string" || !Array.isArray(item[1])) {
+          throw new TypeError("Cannot load status_zscore: malformed counts");
+        }
+        counts.set(
+          item[0],
+          new Map((item[1] as unknown[]).map((p) => {
+            if (!Array.isArray(p)) throw new TypeError("Cannot load status_zscore: bad minute");
+            return [Number(p[0]), Number(p[1])] as [number, number];
+          })),
+        );
+      }
+      return {
+        first: typeof r.first === "number" ? r.first : null,
+        counts,
+        episodes: loadEpisodes(r.episodes),
+        emitted: typeof r.emitted === "number" ? r.emitted : null,
+        late: typeof r.late === "number" ? r.late : 0,
+      };
+    },
+  };
+}

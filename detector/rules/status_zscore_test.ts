@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
+import { DEFAULT_RULES } from "../rules_config.ts";
+import { assessStatus } from "./status_zscore.ts";
+
+const c = DEFAULT_RULES.transactions.status_zscore;
+const M0 = Math.floor(T0 / MIN);
+
+/** State with `minutes` of history of `perMinute` approved per minute. */
+function history(minutes: number, perMinute: (m: number) => number, status = "approved") {
+  const counts = new Map<string, Map<number, number>>([[status, new Map()]]);
+  for (let m = 0; m < minutes; m++) counts.get(status)!.set(M0 + m, perMinute(m));
+  return { first: M0, counts };
+}
+
+Deno.test("assessStatus() scores against the previous 60 minutes with std floored at 1", async (t) => {
+  const state = history(60, () => 10); // mean 10, std 0 -> divisor 1
+  const cases = [
+    { count: 12, z: 2, severity: null },
+    { count: 12.5, z: 2.5, severity: null }, // not above 2.5
+    { count: 13, z: 3, severity: "WARNING" },
+    { count: 14, z: 4, severity: "WARNING" }, // not above 4.0
+    { count: 15, z: 5, severity: "CRITICAL" },
+    { count: 0, z: -10, severity: null },
+  ];
+  for (const x of cases) {
+    await t.step(`count ${x.count} -> z ${x.z}, ${x.severity}`, () => {
+      const a = assessStatus(state, c, { status: "approved", minute: M0 + 60, count: x.count });
+      assert.equal(a.z, x.z);
+      assert.equal(a.severity, x.severity);
+      assert.equal(a.mean, 10);
+      assert.equal(a.std, 0);
+      assert.equal(a.baseline_minutes, 60);
+    });
+  }
+  await t.step("uses the real std when above 1", () => {
+    const s = history(60, (m) => (m % 2 ? 14 : 6)); // mean 10, std 4
+    const a = assessStatus(s, c, { status: "approved", minute: M0 + 60, count: 30 });
+    assert.equal(a.mean, 10);
+    assert.equal(a.std, 4);
+    assert.equal(a.z, 5);
+    assert.equal(a.severity, "CRITICAL");
+  });
+  await t.step("only the previous 60 minutes count", () => {
+    const s = history(90, (m) => (m < 30 ? 1000 : 10));
+    const a = assessStatus(s, c, { status: "approved", minute: M0 + 90, count: 10 });
+    assert.equal(a.mean, 10);
+  });
+});
+
+Deno.test("assessStatus() needs 30 minutes of history; problem statuses are CRITICAL without it", async (t) => {
+  await t.step("29 minutes: no baseline", () => {
+    const s = history(29, () => 10);
+    const a = assessStatus(s, c, { status: "approved", minute: M0 + 29, count: 500 });
+    assert.equal(a.severity, null);
+    assert.equal(a.z, null);
+    assert.match(a.reason, /no baseline/);
+  });
+  await t.step("30 minutes: baseline", () => {
+    const s = history(30, () => 10);
+    const a = assessStatus(s, c, { status: "approved", minute: M0 + 30, count: 20 });
+    assert.equal(a.baseline_minutes, 30);
+    assert.equal(a.severity, "CRITICAL");
+  });
+  for (const status of ["denied", "failed", "reversed", "backend_reversed"]) {
+    await t.step(`${status} without baseline: CRITICAL for count > 0 only`, () => {
+      const s = history(5, () => 10);
+      assert.equal(assessStatus(s, c, { status, minute: M0 + 5, count: 1 }).severity, "CRITICAL");
+      assert.equal(assessStatus(s, c, { status, minute: M0 + 5, count: 0 }).severity, null);
+    });
+  }
+  await t.step("a problem status with a baseline is scored by z", () => {
+    const s = history(40, () => 3, "failed");
+    assert.equal(
+      assessStatus(s, c, { status: "failed", minute: M0 + 40, count: 4 }).severity,
+      null,
+    );
+  });
+});
+
+Deno.test("status_zscore fires during a burst and resolves after a quiet minute", () => {
+  let k = 0;
+  const tx = (t: number, status: string) =>
+    entry(t, { transaction_id: `t${++k}`, user_id: `u${k}`, amount: 5, currency: "EUR", status });
+  const events = [];
+  // 40 minutes of 10 approved/min.
+  for (let m = 0; m < 40; m++) {
+    for (let i = 0; i < 10; i++) events.push(tx(T0 + m * MIN + i * 5 * SEC, "approved"));
+  }
+  const quiet = run("transactions", events, { only: "status_zscore" });
+  assert.equal(quiet.firings.length, 0, "steady traffic: no anomaly");
+  // Minute 40: 30 approved -> z = 20: CRITICAL (WARNING first as the count passes 12.5).
+  const burst = [];
+  for (let i = 0; i < 30; i++) burst.push(tx(T0 + 40 * MIN + i * SEC, "approved"));
+  const r = run("transactions", burst, { evaluator: quiet.evaluator, only: "status_zscore" });
+  assert.deepEqual(r.firings.map((f) => f.severity), ["WARNING", "CRITICAL"]);
+  assert.equal(r.firings[1]!.entity, "approved");
+  assert.equal(r.firings[1]!.details.count, 15);
+  // Minute 41 normal, then time passes the end of minute 41.
+  const calm = [];
+  for (let i = 0; i < 10; i++) calm.push(tx(T0 + 41 * MIN + i * 5 * SEC, "approved"));
+  calm.push(tx(T0 + 42 * MIN + SEC, "approved"));
+  const after = run("transactions", calm, { evaluator: quiet.evaluator, only: "status_zscore" });
+  assert.equal(after.firings.length, 0);
+  assert.equal(after.resolutions.length, 2);
+  assert.equal(after.resolutions[0]!.at, T0 + 42 * MIN);
+});
+
+Deno.test("status_zscore: failed transactions without a baseline are CRITICAL once per cooldown", () => {
+  let k = 0;
+  const events = [];
+  for (let i = 0; i < 8; i++) {
+    events.push(entry(T0 + i * 10 * SEC, {
+      transaction_id: `f${++k}`,
+      user_id: `u${k}`,
+      amount: 5,
+      currency: "EUR",
+      status: i < 2 ? "approved" : "failed",
+    }));
+  }
+  const r = run("transactions", events, { only: "status_zscore" });
+  assert.deepEqual(r.firings.map((f) => [f.entity, f.severity, f.score]), [[
+    "failed",
+    "CRITICAL",
+    null,
+  ]]);
+});

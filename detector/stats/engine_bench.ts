@@ -1,0 +1,80 @@
+/**
+ * Throughput and state size of the shipped engine configuration:
+ *
+ * ```
+ * deno task bench:stats
+ * ```
+ *
+ * Each `update` bench iteration scores {@link BATCH} points, so
+ * points/s = BATCH × iter/s (as printed by `deno bench`). The checkpoint size
+ * per series is in the `serializeState` bench's name.
+ *
+ * @module
+ */
+
+import {
+  createSeriesState,
+  DEFAULT_ENGINE_CONFIG,
+  restoreState,
+  serializeState,
+  type SeriesState,
+  update,
+} from "./engine.ts";
+import { dailySeries } from "./_series_testing.ts";
+
+/** Points scored per bench iteration. */
+export const BATCH = 10_000;
+
+const { ts, values } = dailySeries({ points: 60_000, seed: 99, amplitude: 15, noise: 3 });
+// A few anomalies so the alarm paths run too.
+for (let i = 5_000; i < values.length; i += 7_919) values[i]! += 60;
+
+function warmState(): SeriesState {
+  const s = createSeriesState();
+  for (let i = 0; i < 10_000; i++) update(s, ts[i]!, values[i]!);
+  return s;
+}
+
+const single = warmState();
+let pos = 10_000;
+Deno.bench(`update: ${BATCH} points, one series (points/s = ${BATCH} × iter/s)`, {
+  group: "update",
+  baseline: true,
+}, () => {
+  for (let k = 0; k < BATCH; k++) {
+    if (pos === values.length) pos = 10_000;
+    update(single, ts[pos]!, values[pos]!, DEFAULT_ENGINE_CONFIG);
+    pos++;
+  }
+});
+
+const SERIES = 1_000;
+const many: SeriesState[] = [];
+for (let j = 0; j < SERIES; j++) {
+  const s = createSeriesState();
+  for (let i = 0; i < 400; i++) update(s, ts[i + j]!, values[i + j]!);
+  many.push(s);
+}
+let tick = 400 + SERIES;
+Deno.bench(`update: ${BATCH} points over ${SERIES} series round-robin`, { group: "update" }, () => {
+  for (let k = 0; k < BATCH; k++) {
+    const j = k % SERIES;
+    if (tick >= values.length) tick = 400 + SERIES;
+    update(many[j]!, ts[tick]!, values[tick]!, DEFAULT_ENGINE_CONFIG);
+    if (j === SERIES - 1) tick++;
+  }
+});
+
+const checkpoint = serializeState(single);
+/** Serialized state of one warmed-up series, in bytes (ASCII text). */
+export const STATE_BYTES = new TextEncoder().encode(checkpoint).length;
+
+Deno.bench(`serializeState: one series (${STATE_BYTES} bytes per series)`, {
+  group: "checkpoint",
+}, () => {
+  serializeState(single);
+});
+
+Deno.bench("restoreState: one series", { group: "checkpoint" }, () => {
+  restoreState(checkpoint);
+});

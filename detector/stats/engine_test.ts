@@ -1,0 +1,269 @@
+import assert from "node:assert/strict";
+import {
+  createSeriesState,
+  DEFAULT_ENGINE_CONFIG,
+  type EngineConfig,
+  restoreState,
+  serializeState,
+  type SeriesState,
+  update,
+  type UpdateResult,
+  validateConfig,
+} from "./engine.ts";
+import { dailySeries, STEP_MS, T0 } from "./_series_testing.ts";
+
+const C = DEFAULT_ENGINE_CONFIG;
+
+/** Feeds every point and returns all results. */
+function feed(
+  state: SeriesState,
+  ts: readonly number[],
+  values: readonly number[],
+  config: EngineConfig = C,
+): UpdateResult[] {
+  const out: UpdateResult[] = [];
+  for (let i = 0; i < values.length; i++) out.push(update(state, ts[i]!, values[i]!, config));
+  return out;
+}
+
+function scoresOf(rs: UpdateResult[]): number[] {
+  return rs.map((r) => r.score);
+}
+
+function constant(points: number, value: number): { ts: number[]; values: number[] } {
+  return {
+    ts: Array.from({ length: points }, (_, i) => T0 + i * STEP_MS),
+    values: new Array<number>(points).fill(value),
+  };
+}
+
+/** Scores `tail` after `history` on a fresh state. */
+function scoreAfter(history: number[], tail: number[]): UpdateResult[] {
+  const s = createSeriesState();
+  feed(s, history.map((_, i) => T0 + i * STEP_MS), history);
+  return feed(s, tail.map((_, i) => T0 + (history.length + i) * STEP_MS), tail);
+}
+
+function max(xs: number[]): number {
+  return xs.reduce((a, b) => (b > a ? b : a), -Infinity);
+}
+
+Deno.test("the same input gives the same scores and explanations", () => {
+  const { ts, values } = dailySeries({ points: 3000, seed: 7 });
+  values[2000] = 90;
+  const a = feed(createSeriesState(), ts, values);
+  const b = feed(createSeriesState(), ts, values);
+  assert.deepEqual(scoresOf(a), scoresOf(b));
+  assert.deepEqual(a.map((r) => r.explanation.summary), b.map((r) => r.explanation.summary));
+  assert.ok(max(scoresOf(a)) >= C.alarmScore, "the spike makes the comparison non-trivial");
+});
+
+Deno.test("serialise and restore mid-series: identical scores afterwards", () => {
+  const { ts, values } = dailySeries({ points: 4000, seed: 3, noise: 2 });
+  values[3000] = 120; // an alarm after the restore point, and a cooldown across it
+  values[3400] = NaN;
+  for (const cut of [5, 137, 301, 1999, 2999, 3001]) {
+    const straight = createSeriesState();
+    const expected = scoresOf(feed(straight, ts, values));
+    const first = createSeriesState();
+    feed(first, ts.slice(0, cut), values.slice(0, cut));
+    const text = serializeState(first);
+    const restored = restoreState(text);
+    assert.equal(serializeState(restored), text, `round trip is exact at ${cut}`);
+    const after = scoresOf(feed(restored, ts.slice(cut), values.slice(cut)));
+    assert.deepEqual(after, expected.slice(cut), `scores after restoring at point ${cut}`);
+    assert.equal(serializeState(restored), serializeState(straight), `final state at ${cut}`);
+  }
+});
+
+Deno.test("restoreState rejects text that is not a valid checkpoint", () => {
+  const s = createSeriesState();
+  const { ts, values } = dailySeries({ points: 50 });
+  feed(s, ts, values);
+  const good = JSON.parse(serializeState(s)) as { v: number; dims: number[]; s: string; a: string };
+  const bad: string[] = [
+    "",
+    "not json",
+    "{}",
+    JSON.stringify({ ...good, v: 99 }),
+    JSON.stringify({ ...good, dims: [good.dims[0]! + 1, ...good.dims.slice(1)] }),
+    JSON.stringify({ ...good, a: good.a.slice(0, 16) }),
+    JSON.stringify({ ...good, s: "@@@" }),
+  ];
+  for (const text of bad) {
+    assert.throws(() => restoreState(text), TypeError, `rejects ${text.slice(0, 40)}`);
+  }
+  // A NaN smuggled into the arrays.
+  const arr = Uint8Array.from(atob(good.a), (c) => c.charCodeAt(0));
+  new DataView(arr.buffer).setFloat64(0, NaN, true);
+  const nanText = JSON.stringify({ ...good, a: btoa(String.fromCharCode(...arr)) });
+  assert.throws(() => restoreState(nanText), /non-finite/);
+});
+
+Deno.test("a state is not used with a different configuration", () => {
+  const s = createSeriesState({ ...C, windowSize: 100 });
+  assert.throws(() => update(s, T0, 1), RangeError);
+  assert.throws(() => validateConfig({ ...C, deviationScale: 0 }), /deviationScale/);
+  assert.throws(() => createSeriesState({ ...C, windowSize: 3 }), RangeError);
+});
+
+Deno.test("scores stay in [0, 1] and are 0 while warming up", () => {
+  const { ts, values } = dailySeries({ points: 2500, seed: 11 });
+  const wild = [1e300, -1e300, 0, -0, 5e-324, 1e15, -42];
+  for (let i = 0; i < wild.length; i++) values[1000 + i * 97] = wild[i]!;
+  const rs = feed(createSeriesState(), ts, values);
+  for (const r of rs) assert.ok(r.score >= 0 && r.score <= 1, `score ${r.score}`);
+  assert.ok(rs.slice(0, C.warmupPoints).every((r) => r.score === 0));
+  assert.equal(rs[0]!.explanation.reason, "warming-up");
+  assert.ok(max(scoresOf(rs.slice(C.warmupPoints))) === 1, "the wild values are alarms");
+});
+
+Deno.test("a constant series scores a tiny change low and a real change high", () => {
+  const flat = constant(2000, 50).values;
+  const quiet = scoresOf(scoreAfter(flat, [50, 50, 50]));
+  assert.ok(max(quiet) < 0.1, `no change: ${quiet}`);
+  const tiny = scoresOf(scoreAfter(flat, [50.001, 49.999, 50.01]));
+  assert.ok(max(tiny) < 0.1, `a 0.02% change on a constant series: ${tiny}`);
+  const real = scoreAfter(flat, [65]);
+  assert.ok(real[0]!.score >= C.alarmScore, `a 30% change: ${real[0]!.score}`);
+  assert.equal(real[0]!.explanation.reason, "new-extreme");
+
+  const zeros = constant(2000, 0).values;
+  const dust = scoresOf(scoreAfter(zeros, [1e-9, -1e-9, 2e-9]));
+  assert.ok(max(dust) < 0.1, `float dust on an all-zero series: ${dust}`);
+  assert.ok(scoreAfter(zeros, [5])[0]!.score >= C.alarmScore, "0 → 5 is an alarm");
+});
+
+Deno.test("a near-constant series scores changes at its noise level low", () => {
+  const { values } = dailySeries({ points: 2000, level: 1000, amplitude: 0, noise: 1e-6 });
+  const rs = scoresOf(scoreAfter(values, [1000 + 5e-6, 1000 - 5e-6, 1000 + 1e-4]));
+  assert.ok(max(rs) < 0.1, `changes of 1e-7 relative: ${rs}`);
+  const history = scoresOf(scoreAfter(values, []).concat(feed(createSeriesState(), [T0], [1000])));
+  assert.ok(max(history) < C.alarmScore);
+});
+
+Deno.test("missing values score 0 and leave the learned state unchanged", () => {
+  const { ts, values } = dailySeries({ points: 2000, seed: 5 });
+  values[1500] = 95;
+  const clean = scoresOf(feed(createSeriesState(), ts, values));
+  const holed = createSeriesState();
+  const withHoles: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    if (i % 97 === 0) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const r = update(holed, ts[i]!, bad);
+        assert.equal(r.score, 0);
+        assert.equal(r.explanation.reason, "missing");
+        assert.ok(Number.isNaN(r.explanation.expectedLow));
+      }
+    }
+    withHoles.push(update(holed, ts[i]!, values[i]!).score);
+  }
+  assert.deepEqual(withHoles, clean, "finite points score as if the gaps were not there");
+  assert.equal(holed.missing, 3 * Math.ceil(values.length / 97));
+  assert.throws(() => update(holed, NaN, 1), TypeError);
+});
+
+Deno.test("a gap in time does not raise alarms on a daily-seasonal series", () => {
+  const { ts, values } = dailySeries({ points: 4000, seed: 9, amplitude: 20, noise: 1 });
+  // Drop 1.5 days (432 points) in the middle: the phase after the gap is right
+  // for the clock, so the time-of-day baseline still fits.
+  const keep = (i: number) => i < 2000 || i >= 2432;
+  const t2 = ts.filter((_, i) => keep(i));
+  const v2 = values.filter((_, i) => keep(i));
+  const rs = feed(createSeriesState(), t2, v2);
+  const after = scoresOf(rs.slice(2000));
+  assert.ok(max(after) < C.alarmScore, `after the gap: max ${max(after)}`);
+});
+
+/** A daily-seasonal series with no anomaly scores no alarm after warm-up. */
+Deno.test("a clean seasonal series raises no alarm", () => {
+  for (const seed of [1, 2, 3]) {
+    const { ts, values } = dailySeries({ points: 4000, seed, amplitude: 15, noise: 2 });
+    const s = scoresOf(feed(createSeriesState(), ts, values));
+    assert.ok(max(s) < C.alarmScore, `seed ${seed}: max ${max(s)}`);
+  }
+});
+
+Deno.test("a step change is scored high at its start", () => {
+  const { ts, values } = dailySeries({ points: 4000, seed: 21, amplitude: 15, noise: 2 });
+  // +12 (6σ of the noise) from point 3000 on, well inside the series' range.
+  for (let i = 3000; i < values.length; i++) values[i]! += 12;
+  const s = scoresOf(feed(createSeriesState(), ts, values));
+  assert.ok(max(s.slice(0, 3000)) < C.alarmScore, "no alarm before the step");
+  assert.ok(max(s.slice(3000, 3012)) >= C.alarmScore, `step: ${s.slice(3000, 3012)}`);
+});
+
+Deno.test("a spike is scored high, including one inside the series' range", () => {
+  const { ts, values } = dailySeries({ points: 4000, seed: 22, amplitude: 15, noise: 1 });
+  // The daily trough is at 18:00 UTC; a value at the level of the daily peak
+  // there is anomalous for the time of day though not for the series.
+  const trough = 3 * 288 + 216 + 288 * 6; // day 9, 18:00
+  values[trough] = 64;
+  values[3900] = values[3900]! + 40; // a plain spike, above everything seen
+  const rs = feed(createSeriesState(), ts, values);
+  assert.ok(rs[trough]!.score >= C.alarmScore, `contextual spike ${rs[trough]!.score}`);
+  assert.equal(rs[trough]!.explanation.baseline, "time-of-day");
+  assert.ok(rs[3900]!.score >= C.alarmScore, `spike ${rs[3900]!.score}`);
+  const others = scoresOf(rs).filter((_, i) => i !== trough && i !== 3900);
+  assert.ok(max(others) < C.alarmScore, `only the spikes alarm: ${max(others)}`);
+});
+
+Deno.test("an anomaly is not learned into the baseline at once", () => {
+  const { ts, values } = dailySeries({ points: 3000, seed: 31, amplitude: 0, noise: 1 });
+  values[2000] = 80;
+  values[2500] = 80; // the same spike again after the cooldown
+  const rs = feed(createSeriesState(), ts, values);
+  const before = rs[1999]!.explanation;
+  const after = rs[2001]!.explanation;
+  assert.ok(rs[2000]!.score >= C.alarmScore);
+  assert.ok(Math.abs(after.expectedHigh - before.expectedHigh) < 0.5, "expected range kept");
+  assert.ok(rs[2001]!.score < C.alarmScore, "the point after the spike is normal again");
+  assert.ok(rs[2500]!.score >= C.alarmScore, `the second spike still alarms ${rs[2500]!.score}`);
+});
+
+Deno.test("an alarm is raised once per incident, then capped for the cooldown", () => {
+  const { ts, values } = dailySeries({ points: 3000, seed: 41, amplitude: 0, noise: 1 });
+  for (let i = 2000; i < 2010; i++) values[i] = 90;
+  const rs = feed(createSeriesState(), ts, values);
+  const alarms = rs.filter((r) => r.score >= C.alarmScore);
+  assert.equal(alarms.length, 1);
+  const capped = rs.slice(2001, 2010);
+  assert.ok(capped.every((r) => r.score <= C.suppressedScore && r.explanation.suppressed));
+  assert.match(capped[0]!.explanation.summary, /Alarm suppressed/);
+});
+
+Deno.test("the explanation gives the expected range and the value seen", () => {
+  const { ts, values } = dailySeries({ points: 2000, seed: 51, amplitude: 0, noise: 1 });
+  values[1999] = 70;
+  const rs = feed(createSeriesState(), ts, values);
+  const normal = rs[1998]!.explanation;
+  assert.ok(normal.expectedLow > 44 && normal.expectedLow < 48, `low ${normal.expectedLow}`);
+  assert.ok(normal.expectedHigh > 52 && normal.expectedHigh < 56, `high ${normal.expectedHigh}`);
+  assert.equal(normal.observed, values[1998]);
+  assert.match(normal.summary, /within the expected range/);
+  const e = rs[1999]!.explanation;
+  assert.equal(e.observed, 70);
+  assert.match(e.summary, /^Observed 70, above the expected range 4\d\.?\d* to 5\d\.?\d* \(recent/);
+  assert.match(e.summary, /anomaly score 1\.00/);
+  const json = JSON.parse(JSON.stringify(e));
+  assert.equal(json.summary, e.summary);
+  assert.equal(json.expectedHigh, e.expectedHigh);
+});
+
+Deno.test("state size is bounded: same checkpoint size after 1k and 100k points", () => {
+  const sizes: number[] = [];
+  const s = createSeriesState();
+  const { ts, values } = dailySeries({ points: 100_000, seed: 61, noise: 3 });
+  let done = 0;
+  for (const n of [1000, 10_000, 100_000]) {
+    feed(s, ts.slice(done, n), values.slice(done, n));
+    done = n;
+    sizes.push(serializeState(s).length);
+  }
+  assert.equal(new Set(sizes).size, 1, `sizes ${sizes}`);
+  assert.ok(sizes[0]! <= 16 * 1024, `checkpoint ${sizes[0]} bytes`);
+  const typed = [s.window.ring, s.window.sorted, s.seasonMean, s.seasonDev, s.seasonCount];
+  const bytes = typed.reduce((a, x) => a + x.byteLength, 0);
+  assert.ok(bytes <= 16 * 1024, `in-memory arrays ${bytes} bytes`);
+});
