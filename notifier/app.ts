@@ -1,0 +1,185 @@
+/**
+ * Wiring of the notifier from its configuration: clients, channels, store,
+ * ops server with the API, and the run loop. `main.ts` calls
+ * {@link startNotifier}; integration tests call it in process.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { createKeys, GROUPS } from "../shared/keys.ts";
+import type { Logger } from "../shared/log.ts";
+import { Registry } from "../shared/metrics.ts";
+import { migrate } from "../shared/migrate.ts";
+import { serveOps } from "../shared/ops_server.ts";
+import { createRedis } from "../shared/redis.ts";
+import { withTimeout } from "../shared/lifecycle.ts";
+import { createTracer } from "../shared/tracing.ts";
+import type { Channel } from "./channels/channel.ts";
+import { createDiscordChannel } from "./channels/discord.ts";
+import { createEmailChannel } from "./channels/email.ts";
+import { createSlackChannel } from "./channels/slack.ts";
+import { createWebhookChannel } from "./channels/webhook.ts";
+import { configuredChannels, type NotifierConfig } from "./config.ts";
+import { createApiHandler } from "./http.ts";
+import { runNotifier } from "./notifier.ts";
+import { parseRoutes, type Route } from "./routes.ts";
+import { createStore } from "./store.ts";
+import { createAlertStream } from "./stream.ts";
+
+/** A started notifier. */
+export interface StartedNotifier {
+  readonly port: number;
+  readonly registry: Registry;
+  /** Resolves once the own-pending scan finished and new entries are read. */
+  readonly ready: Promise<void>;
+  /** Stop and close everything (idempotent). */
+  close(): Promise<void>;
+}
+
+/** Resolve the routes: the file's routes (when configured) before the default route. */
+export async function loadRoutes(config: NotifierConfig): Promise<Route[]> {
+  if (!config.routesFile) return [config.defaultRoute];
+  let text: string;
+  try {
+    text = await Deno.readTextFile(config.routesFile);
+  } catch (error) {
+    throw new Error(
+      `Cannot start notifier: NOTIFIER_ROUTES_FILE cannot be read (${(error as Error).message})`,
+    );
+  }
+  return parseRoutes(text, config.defaultRoute, configuredChannels(config));
+}
+
+/** Build the channels the configuration enables. */
+export function buildChannels(config: NotifierConfig): (Channel & { close?(): void })[] {
+  const render = { webBaseUrl: config.webBaseUrl };
+  const channels: (Channel & { close?(): void })[] = [
+    createEmailChannel({
+      ...render,
+      from: config.emailFrom,
+      to: config.emailTo,
+      ...(config.smtp ? { smtp: { ...config.smtp, timeoutMs: config.sendTimeoutMs } } : {}),
+      outboxDir: config.outboxDir,
+    }),
+  ];
+  if (config.discordWebhookUrl) {
+    channels.push(createDiscordChannel({ ...render, url: config.discordWebhookUrl }));
+  }
+  if (config.slackWebhookUrl) {
+    channels.push(createSlackChannel({ ...render, url: config.slackWebhookUrl }));
+  }
+  if (config.webhookUrl) channels.push(createWebhookChannel({ ...render, url: config.webhookUrl }));
+  return channels;
+}
+
+/** Start the notifier: migrate, connect, serve ops/API, run. */
+export async function startNotifier(
+  config: NotifierConfig,
+  options: { log: Logger; channels?: Channel[] },
+): Promise<StartedNotifier> {
+  const { log } = options;
+  const routes = await loadRoutes(config);
+  const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
+  await migrate(sql, { log });
+  const redis = createRedis(config.redisUrl, { log, name: "notifier" });
+  const reader = createRedis(config.redisUrl, { log, name: "notifier-reader", blocking: true });
+  const keys = createKeys(config.prefix);
+  const store = createStore(sql);
+  const stream = createAlertStream({
+    redis,
+    reader,
+    keys,
+    group: GROUPS.notifier,
+    consumer: config.consumer,
+  });
+  const channels = options.channels ?? buildChannels(config);
+  const registry = new Registry("notifier");
+  const tracer = createTracer({
+    service: "notifier",
+    log,
+    registry,
+    endpoint: config.otlpEndpoint,
+    sampleRatio: config.traceSampleRatio ?? 1,
+  });
+  const controller = new AbortController();
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => resolveReady = r);
+  const handle = runNotifier(
+    { stream, store, sql, channels, log, registry, tracer },
+    {
+      routes,
+      flapThreshold: config.flapThreshold,
+      flapWindowMs: config.flapWindowMs,
+      staleAfterMs: config.staleAfterMs,
+      maxDeliveries: config.maxDeliveries,
+      claimIdleMs: config.claimIdleMs,
+      delivery: {
+        retryBaseMs: config.retryBaseMs,
+        retryCapMs: config.retryCapMs,
+        giveUpAfterMs: config.giveUpAfterMs,
+        sendTimeoutMs: config.sendTimeoutMs,
+      },
+      onReady: resolveReady,
+    },
+    controller.signal,
+  );
+  const api = createApiHandler({
+    sql,
+    store,
+    log,
+    ...(config.apiToken ? { apiToken: config.apiToken } : {}),
+    onSilencesChanged: () => handle.silencesChanged(),
+  });
+  const ops = serveOps({
+    port: config.port,
+    hostname: config.httpHost,
+    registry,
+    log,
+    handler: (req) =>
+      new URL(req.url).pathname.startsWith("/api/")
+        ? api(req).then((r) => r ?? Response.json({ error: "not found" }, { status: 404 }))
+        : undefined,
+    checks: {
+      redis: async () => (await redis.ping()) === "PONG",
+      postgres: async () => (await sql`SELECT 1 AS ok`).length === 1,
+    },
+  });
+  log.info("notifier started", {
+    channels: channels.map((c) => c.name),
+    routes: routes.map((r) => r.name),
+    email: config.smtp ? "smtp" : "outbox",
+    consumer: config.consumer,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: ops.port,
+    registry,
+    ready,
+    close() {
+      closing ??= (async () => {
+        controller.abort(new Error("shutdown"));
+        const steps: [string, () => Promise<unknown>][] = [
+          ["ops server", () => ops.close()],
+          ["reader", () => Promise.resolve(reader.disconnect())],
+          ["run loop", () => withTimeout(handle.done, 8000, "stop notifier loop")],
+          ["tracer", () => tracer.close()],
+          [
+            "channels",
+            () => Promise.resolve(channels.forEach((c) => (c as { close?(): void }).close?.())),
+          ],
+          ["redis", () => Promise.resolve(redis.disconnect())],
+          ["postgres", () => sql.end({ timeout: 5 })],
+        ];
+        for (const [name, fn] of steps) {
+          try {
+            await fn();
+          } catch (error) {
+            log.warn("cleanup failed", { step: name, error });
+          }
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import type { Alert } from "../shared/schemas/alert.ts";
+import type { Silence } from "../shared/silences.ts";
+import {
+  type BatcherOptions,
+  type BatcherState,
+  emptyState,
+  ingest,
+  type IngestItem,
+  nextDueAt,
+  tick,
+} from "./batcher.ts";
+import type { Route } from "./routes.ts";
+import type { Digest } from "./digest.ts";
+
+const T0 = Date.parse("2025-03-01T10:20:00Z");
+const S = 1000;
+const M = 60 * S;
+const H = 60 * M;
+
+const ROUTE: Route = {
+  name: "default",
+  match: {},
+  channels: ["email", "discord"],
+  groupBy: ["type", "severity"],
+  groupWaitMs: 30 * S,
+  groupIntervalMs: 60 * S,
+  repeatIntervalMs: 4 * H,
+  criticalImmediate: false,
+};
+const OPTS: BatcherOptions = { routes: [ROUTE], flapThreshold: 4 };
+
+let seq = 0;
+function alert(over: Partial<Alert> = {}): Alert {
+  const id = over.id ?? `a${++seq}`;
+  return {
+    id,
+    status: "firing",
+    detected_at: new Date(T0).toISOString(),
+    event_time: new Date(T0).toISOString(),
+    type: "metrics",
+    rule: "cpu_high",
+    severity: "WARNING",
+    entity: `svc-${id}`,
+    title: "CPU high",
+    message: "cpu 97% > 90%",
+    score: null,
+    details: {},
+    evidence: [],
+    resolved_at: null,
+    trace_id: null,
+    stages: {},
+    ...over,
+  };
+}
+let sid = 0;
+function item(a: Alert): IngestItem {
+  return { streamId: `${T0}-${++sid}`, alert: a };
+}
+
+/** Ingest then tick at `now`; returns state and digests from both. */
+function step(state: BatcherState, items: IngestItem[], now: number, opts = OPTS) {
+  const a = ingest(state, items, now, opts);
+  const b = tick(a.state, now, opts);
+  return {
+    state: b.state,
+    digests: [...a.digests, ...b.digests],
+    settled: [...a.settled, ...b.settled],
+  };
+}
+
+Deno.test("tick() holds a new group for group_wait, then sends one digest with all alerts", () => {
+  const burst = Array.from(
+    { length: 50 },
+    (_, i) => item(alert({ severity: "CRITICAL", id: `c${i}` })),
+  );
+  let r = step(emptyState(), burst.slice(0, 25), T0);
+  assert.equal(r.digests.length, 0);
+  r = step(r.state, burst.slice(25), T0 + 20 * S);
+  assert.equal(r.digests.length, 0, "still inside group_wait");
+  assert.equal(nextDueAt(r.state, OPTS), T0 + 30 * S);
+  r = step(r.state, [], T0 + 30 * S - 1);
+  assert.equal(r.digests.length, 0);
+  r = step(r.state, [], T0 + 30 * S);
+  assert.equal(r.digests.length, 1);
+  const d = r.digests[0]!;
+  assert.equal(d.kind, "digest");
+  assert.equal(d.alerts.length, 50);
+  assert.ok(d.alerts.every((a) => a.isNew));
+  assert.equal(d.streamIds.length, 50);
+  assert.deepEqual(d.groupLabels, { type: "metrics", severity: "CRITICAL" });
+  assert.deepEqual(d.channels, ["email", "discord"]);
+});
+
+Deno.test("ingest() groups by the route's labels", () => {
+  const r = step(emptyState(), [
+    item(alert({ severity: "CRITICAL" })),
+    item(alert({ severity: "WARNING" })),
+    item(alert({ severity: "WARNING", type: "logs" })),
+    item(alert({ severity: "WARNING" })),
+  ], T0);
+  const after = tick(r.state, T0 + 30 * S, OPTS);
+  assert.deepEqual(after.digests.map((d) => d.alerts.length).sort(), [1, 1, 2]);
+  const bySvc: Route = { ...ROUTE, groupBy: ["entity"] };
+  const r2 = ingest(
+    emptyState(),
+    [
+      item(alert({ entity: "api" })),
+      item(alert({ entity: "api", severity: "CRITICAL" })),
+      item(alert({ entity: "db" })),
+    ],
+    T0,
+    { routes: [bySvc] },
+  );
+  assert.equal(Object.keys(r2.state.groups).length, 2);
+});
+
+Deno.test("tick() sends a grown group after group_interval, not before", () => {
+  let r = step(emptyState(), [item(alert())], T0);
+  r = step(r.state, [], T0 + 30 * S);
+  assert.equal(r.digests.length, 1);
+  r = step(r.state, [item(alert())], T0 + 40 * S);
+  assert.equal(r.digests.length, 0, "group_interval not elapsed");
+  r = step(r.state, [], T0 + 89 * S);
+  assert.equal(r.digests.length, 0);
+  r = step(r.state, [], T0 + 90 * S);
+  assert.equal(r.digests.length, 1);
+  const d = r.digests[0]!;
+  assert.equal(d.alerts.length, 2, "a digest shows the whole group");
+  assert.equal(d.alerts.filter((a) => a.isNew).length, 1);
+  assert.equal(d.streamIds.length, 1, "only the new entry is accounted to this digest");
+  // Nothing changed: no digest at the next interval.
+  r = step(r.state, [], T0 + 150 * S);
+  assert.equal(r.digests.length, 0);
+});
+
+Deno.test("tick() re-sends an unchanged group after repeat_interval", () => {
+  let r = step(emptyState(), [item(alert())], T0);
+  r = step(r.state, [], T0 + 30 * S);
+  assert.equal(r.digests.length, 1);
+  assert.equal(nextDueAt(r.state, OPTS), T0 + 30 * S + 4 * H);
+  r = step(r.state, [], T0 + 30 * S + 4 * H - 1);
+  assert.equal(r.digests.length, 0);
+  r = step(r.state, [], T0 + 30 * S + 4 * H);
+  assert.equal(r.digests.length, 1);
+  assert.equal(r.digests[0]!.kind, "repeat");
+  assert.equal(r.digests[0]!.alerts[0]!.isNew, false);
+  assert.deepEqual(r.digests[0]!.streamIds, []);
+});
+
+Deno.test("tick() reports a resolved alert in the next digest with its duration, then forgets it", () => {
+  const a = alert({ id: "r1" });
+  let r = step(emptyState(), [item(a)], T0);
+  r = step(r.state, [], T0 + 30 * S);
+  const resolvedAt = new Date(T0 + 12 * M).toISOString();
+  r = step(r.state, [
+    item({ ...a, status: "resolved", resolved_at: resolvedAt, detected_at: resolvedAt }),
+  ], T0 + 12 * M);
+  assert.equal(r.digests.length, 1, "group_interval long past: sent at once");
+  const d = r.digests[0]!;
+  assert.equal(d.alerts.length, 1);
+  assert.equal(d.alerts[0]!.status, "resolved");
+  assert.equal(d.alerts[0]!.resolvedAfterMs, 12 * M);
+  assert.deepEqual(r.state.groups, {}, "empty group removed");
+});
+
+Deno.test("ingest() settles duplicates and silenced alerts without a digest", () => {
+  const a = alert({ id: "dup", entity: "api" });
+  let r = step(emptyState(), [item(a)], T0);
+  const again = ingest(r.state, [item(a)], T0 + S, OPTS);
+  assert.equal(again.settled[0]?.disposition, "duplicate");
+  const silence: Silence = {
+    id: "s1",
+    matchers: { entity: "db" },
+    starts_at: new Date(T0).toISOString(),
+    ends_at: new Date(T0 + H).toISOString(),
+    author: "ann",
+    comment: "",
+    created_at: new Date(T0).toISOString(),
+    expired_at: null,
+  };
+  const opts = { ...OPTS, silences: [silence] };
+  r = step(again.state, [item(alert({ entity: "db" }))], T0 + 2 * S, opts);
+  assert.deepEqual(r.settled.map((s) => [s.disposition, s.silenceId]), [["silenced", "s1"]]);
+  r = step(r.state, [], T0 + 30 * S, opts);
+  assert.equal(r.digests.length, 1);
+  assert.deepEqual(r.digests[0]!.alerts.map((x) => x.entity), ["api"]);
+  // A silence created later drops the alert at the next flush.
+  const later = { ...silence, id: "s2", matchers: { entity: "api" } };
+  const t = tick(
+    ingest(r.state, [item(alert({ entity: "api", id: "new" }))], T0 + 40 * S, OPTS).state,
+    T0 + 90 * S,
+    { ...OPTS, silences: [later] },
+  );
+  assert.equal(t.digests.length, 0);
+  assert.equal(t.settled.length, 1);
+  assert.deepEqual(t.state.groups, {});
+});
+
+Deno.test("ingest() sends CRITICAL at once when configured, and the group stays quiet", () => {
+  const opts: BatcherOptions = { routes: [{ ...ROUTE, criticalImmediate: true }] };
+  let r = step(emptyState(), [item(alert({ severity: "CRITICAL", id: "c" }))], T0, opts);
+  assert.equal(r.digests.length, 1);
+  assert.equal(r.digests[0]!.kind, "immediate");
+  assert.equal(r.digests[0]!.streamIds.length, 1);
+  r = step(r.state, [], T0 + 30 * S, opts);
+  assert.equal(r.digests.length, 0, "no second message about the same alert");
+  r = step(r.state, [item(alert({ severity: "WARNING" }))], T0 + 31 * S, opts);
+  r = step(r.state, [], T0 + 61 * S, opts);
+  assert.equal(r.digests.length, 1, "non-critical still waits for the digest");
+});
+
+Deno.test("ingest() demotes a flapping rule/entity to digest-only and the digest says so", () => {
+  const opts: BatcherOptions = {
+    routes: [{ ...ROUTE, criticalImmediate: true, groupIntervalMs: 0 }],
+    flapThreshold: 3,
+  };
+  let state = emptyState();
+  const immediate: number[] = [];
+  const all: Digest[] = [];
+  for (let i = 0; i < 5; i++) {
+    const now = T0 + i * 10 * M;
+    const a = alert({ id: `f${i}`, entity: "api", severity: "CRITICAL" });
+    let r = step(state, [item(a)], now, opts);
+    immediate.push(r.digests.filter((d) => d.kind === "immediate").length);
+    const res = { ...a, status: "resolved" as const, resolved_at: new Date(now + M).toISOString() };
+    all.push(...r.digests);
+    r = step(r.state, [item(res)], now + M, opts);
+    all.push(...r.digests);
+    r = step(r.state, [], now + 2 * M, opts);
+    all.push(...r.digests);
+    state = r.state;
+  }
+  assert.deepEqual(immediate, [1, 1, 1, 0, 0], "4th firing within the hour is flapping");
+  const withNote = all.find((d) => d.flapping.length > 0);
+  assert.ok(withNote, "the digest names the flapping entity");
+  assert.deepEqual(withNote.flapping[0], {
+    type: "metrics",
+    rule: "cpu_high",
+    entity: "api",
+    changes: 4,
+  });
+  // An hour later it is calm again: immediate once more.
+  const r = step(
+    state,
+    [item(alert({ id: "g", entity: "api", severity: "CRITICAL" }))],
+    T0 + 3 * H,
+    opts,
+  );
+  assert.equal(r.digests.filter((d) => d.kind === "immediate").length, 1);
+});
+
+Deno.test("tick() gives each digest of a group a distinct deterministic id", () => {
+  const items = [item(alert({ id: "x" }))];
+  const run = () => {
+    let r = step(emptyState(), items, T0);
+    r = step(r.state, [], T0 + 30 * S);
+    const first = r.digests[0]!.id;
+    r = step(r.state, [item(alert({ id: "y" }))], T0 + 100 * S);
+    return [first, r.digests[0]!.id];
+  };
+  const a = run();
+  assert.deepEqual(run(), a);
+  assert.notEqual(a[0], a[1]);
+});
+
+Deno.test("tick() drops a firing alert never resolved after staleAfterMs", () => {
+  const opts = { ...OPTS, staleAfterMs: H };
+  let r = step(emptyState(), [item(alert())], T0, opts);
+  r = step(r.state, [], T0 + 30 * S, opts);
+  r = step(r.state, [], T0 + H, opts);
+  assert.equal(r.digests.length, 0);
+  assert.deepEqual(r.state.groups, {});
+});

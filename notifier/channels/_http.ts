@@ -1,0 +1,96 @@
+/**
+ * POST JSON to a webhook and classify the answer for the retry stage.
+ * Error texts never contain the URL (webhook URLs are secrets).
+ *
+ * @module
+ */
+import type { FetchFn, SendResult } from "./channel.ts";
+
+/** Strip URLs (which may carry tokens) from an error text. */
+export function scrubUrls(text: string): string {
+  return text.replace(/\bhttps?:\/\/[^\s)"']+/gi, "<url>");
+}
+
+function retryAfterMs(res: Response, body: string): number | undefined {
+  try {
+    const json: unknown = JSON.parse(body);
+    if (json && typeof json === "object" && "retry_after" in json) {
+      const v = Number((json as { retry_after: unknown }).retry_after);
+      // Discord: seconds (float). Very old API versions used ms; values > 1000 are taken as ms.
+      if (Number.isFinite(v) && v >= 0) return v > 1000 ? v : Math.ceil(v * 1000);
+    }
+  } catch {
+    // not JSON: fall back to the header
+  }
+  const h = res.headers.get("retry-after");
+  if (h !== null) {
+    const secs = Number(h);
+    if (Number.isFinite(secs) && secs >= 0) return Math.ceil(secs * 1000);
+    const at = Date.parse(h);
+    if (!Number.isNaN(at)) return Math.max(0, at - Date.now());
+  }
+  return undefined;
+}
+
+/** POST `body` as JSON to `url`; 2xx → ok, 429/5xx/408/network → retryable, other 4xx → not. */
+export async function postJson(
+  fetchFn: FetchFn,
+  url: string,
+  body: unknown,
+  options: { signal: AbortSignal; headers?: Record<string, string> },
+): Promise<SendResult> {
+  let res: Response;
+  try {
+    res = await fetchFn(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...options.headers },
+      body: JSON.stringify(body),
+      signal: options.signal,
+    });
+  } catch (error) {
+    const e = error as Error;
+    const what = e.name === "AbortError" || e.name === "TimeoutError" ? "timed out or aborted" : "";
+    return {
+      ok: false,
+      retryable: true,
+      error: scrubUrls(`request failed: ${what || e.message}`).slice(0, 300),
+    };
+  }
+  const text = await res.text().catch(() => "");
+  if (res.ok) return { ok: true };
+  const snippet = scrubUrls(text).slice(0, 200);
+  if (res.status === 429) {
+    const wait = retryAfterMs(res, text);
+    return {
+      ok: false,
+      retryable: true,
+      status: 429,
+      error: `rate limited (429)${wait !== undefined ? `, retry after ${wait} ms` : ""}`,
+      ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+    };
+  }
+  const retryable = res.status >= 500 || res.status === 408;
+  return { ok: false, retryable, status: res.status, error: `HTTP ${res.status}: ${snippet}` };
+}
+
+/**
+ * Send `parts` in order, skipping those accepted by earlier attempts and
+ * recording each accepted one, stopping at the first failure.
+ */
+export async function sendParts<P>(
+  parts: readonly P[],
+  sendOne: (part: P) => Promise<SendResult>,
+  progress: { partsSent: number; onPartSent(n: number): Promise<void> } | undefined,
+): Promise<SendResult> {
+  for (let i = progress?.partsSent ?? 0; i < parts.length; i++) {
+    const result = await sendOne(parts[i]!);
+    if (!result.ok) {
+      return {
+        ...result,
+        error: parts.length > 1 ? `part ${i + 1}/${parts.length}: ${result.error}` : result.error,
+      };
+    }
+    await progress?.onPartSent(i + 1);
+  }
+  return { ok: true, parts: parts.length };
+}

@@ -1,0 +1,44 @@
+/**
+ * The channel contract (Alertmanager's `Notify(ctx, alerts) (retry bool, err)`):
+ * a channel sends one digest and says whether a failure is worth retrying.
+ * 5xx, 429, timeouts and refused connections are retryable; other 4xx (and
+ * permanent SMTP 5xx) are not.
+ *
+ * A channel that splits a digest into several messages (Discord, Slack)
+ * reports each accepted part through `progress`, so a retry resumes after
+ * the last accepted part instead of re-sending it.
+ *
+ * @module
+ */
+import type { Digest } from "../digest.ts";
+
+/** Outcome of one send attempt. */
+export type SendResult =
+  | { ok: true; parts?: number }
+  | {
+    ok: false;
+    retryable: boolean;
+    /** The server asked to wait this long (429 `retry_after`). */
+    retryAfterMs?: number;
+    error: string;
+    /** HTTP status or SMTP response code, when there was one. */
+    status?: number;
+  };
+
+/** Durable progress through a multi-part digest. */
+export interface SendProgress {
+  /** Parts accepted by earlier attempts (skip them). */
+  partsSent: number;
+  /** Record that parts `0 … partsSent-1` were accepted. */
+  onPartSent(partsSent: number): Promise<void>;
+}
+
+/** One notification channel. */
+export interface Channel {
+  readonly name: string;
+  /** Send `digest`; never throws for delivery problems (returns them). */
+  send(digest: Digest, signal: AbortSignal, progress?: SendProgress): Promise<SendResult>;
+}
+
+/** A fetch-compatible function (tests may pass their own). */
+export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import type { Digest } from "../digest.ts";
+import { postJson } from "./_http.ts";
+import { classifySmtpError, createEmailChannel } from "./email.ts";
+import { slackMessages } from "./slack.ts";
+import { createWebhookChannel } from "./webhook.ts";
+
+const digest: Digest = {
+  id: "g-1-x-0",
+  kind: "digest",
+  route: "default",
+  groupKey: "default|",
+  groupLabels: {},
+  createdAt: Date.parse("2025-03-01T10:22:00Z"),
+  channels: ["email"],
+  alerts: Array.from({ length: 70 }, (_, i) => ({
+    id: `a${i}`,
+    status: "firing" as const,
+    detected_at: "2025-03-01T10:20:10.000Z",
+    event_time: "2025-03-01T10:20:09.000Z",
+    type: "metrics" as const,
+    rule: "cpu_high",
+    severity: "WARNING" as const,
+    entity: `svc${i}`,
+    title: "CPU",
+    message: "cpu high",
+    score: null,
+    details: {},
+    evidence: [],
+    resolved_at: null,
+    trace_id: null,
+    stages: {},
+    isNew: true,
+    flapping: false,
+    resolvedAfterMs: null,
+  })),
+  flapping: [],
+  streamIds: [],
+};
+
+const reply = (status: number, body = "", headers: Record<string, string> = {}) => () =>
+  Promise.resolve(new Response(status === 204 ? null : body, { status, headers }));
+const signal = new AbortController().signal;
+
+Deno.test("postJson() classifies answers: 2xx ok, 429/5xx retryable, 4xx final", async () => {
+  assert.deepEqual(await postJson(reply(204), "http://x", {}, { signal }), { ok: true });
+  const r429 = await postJson(reply(429, '{"retry_after": 2.5}'), "http://x", {}, { signal });
+  assert.equal(r429.ok, false);
+  assert.ok(!r429.ok && r429.retryable && r429.retryAfterMs === 2500);
+  const hdr = await postJson(reply(429, "slow down", { "retry-after": "3" }), "http://x", {}, {
+    signal,
+  });
+  assert.ok(!hdr.ok && hdr.retryAfterMs === 3000);
+  const r503 = await postJson(reply(503), "http://x", {}, { signal });
+  assert.ok(!r503.ok && r503.retryable && r503.status === 503);
+  const r404 = await postJson(reply(404, "no_service"), "http://x", {}, { signal });
+  assert.ok(!r404.ok && !r404.retryable);
+  const refused = await postJson(
+    () => Promise.reject(new TypeError("error sending request for url (https://h/secret)")),
+    "https://h/secret",
+    {},
+    { signal },
+  );
+  assert.ok(!refused.ok && refused.retryable);
+  assert.ok(!refused.ok && !refused.error.includes("secret"), "URL scrubbed");
+});
+
+Deno.test("createWebhookChannel() sends the digest id as Idempotency-Key", async () => {
+  let seen: Headers | undefined;
+  const ch = createWebhookChannel({
+    url: "http://hook",
+    webBaseUrl: "http://web",
+    fetch: (_u, init) => {
+      seen = new Headers(init?.headers);
+      return Promise.resolve(new Response(null, { status: 200 }));
+    },
+  });
+  assert.deepEqual(await ch.send(digest, signal), { ok: true });
+  assert.equal(seen?.get("idempotency-key"), digest.id);
+});
+
+Deno.test("slackMessages() splits above 50 blocks and keeps every alert", () => {
+  const msgs = slackMessages(digest, { webBaseUrl: "http://web" });
+  assert.equal(msgs.length, 2);
+  assert.ok(msgs.every((m) => m.blocks.length <= 50));
+  const text = JSON.stringify(msgs);
+  for (const a of digest.alerts) assert.ok(text.includes(`/alerts/${a.id}|view`));
+});
+
+Deno.test("classifySmtpError() retries connection problems and 4xx, not permanent 5xx", () => {
+  const refused = classifySmtpError(
+    Object.assign(new Error("connect ECONNREFUSED"), { code: "ESOCKET" }),
+  );
+  assert.ok(!refused.ok && refused.retryable);
+  const busy = classifySmtpError(Object.assign(new Error("try later"), { responseCode: 421 }));
+  assert.ok(!busy.ok && busy.retryable);
+  const rejected = classifySmtpError(
+    Object.assign(new Error("no such user"), { responseCode: 550 }),
+  );
+  assert.ok(!rejected.ok && !rejected.retryable && rejected.status === 550);
+});
+
+Deno.test("createEmailChannel() without SMTP writes <digest id>.eml into the outbox", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ch = createEmailChannel({
+      webBaseUrl: "http://web",
+      from: "vigil@example.com",
+      to: ["ops@example.com"],
+      outboxDir: dir,
+    });
+    assert.equal(ch.mode, "outbox");
+    assert.deepEqual(await ch.send(digest, signal), { ok: true });
+    assert.deepEqual(await ch.send(digest, signal), { ok: true }, "idempotent");
+    const files = [];
+    for await (const e of Deno.readDir(dir)) files.push(e.name);
+    assert.deepEqual(files, [`${digest.id}.eml`]);
+    const eml = await Deno.readTextFile(`${dir}/${digest.id}.eml`);
+    assert.match(eml, /^Subject: =\?UTF-8\?Q\?=5BVigil=5D_70_WARNING/m); // encoded: the subject has an em dash
+    assert.match(eml, /Message-ID: <g-1-x-0@vigil\.notifier>/);
+    assert.match(eml, /Content-Type: text\/plain/);
+    assert.match(eml, /Content-Type: text\/html/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,175 @@
+/**
+ * Discord webhook: embeds coloured by severity, one field per alert, split
+ * into as many messages as Discord's limits need (10 embeds and 6,000
+ * characters per message, 25 fields per embed). Nothing is dropped; an
+ * over-long single text is cut with an explicit "…". 429 answers carry
+ * `retry_after`, which the retry stage honours.
+ *
+ * @module
+ */
+import type { Digest, DigestAlert } from "../digest.ts";
+import {
+  alertLink,
+  alertState,
+  digestSections,
+  digestSubject,
+  type RenderOptions,
+  valueVsThreshold,
+} from "../render.ts";
+import type { Channel, FetchFn, SendProgress, SendResult } from "./channel.ts";
+import { postJson, sendParts } from "./_http.ts";
+
+/** Discord's documented limits. */
+export const DISCORD_LIMITS = {
+  embedsPerMessage: 10,
+  charsPerMessage: 6000,
+  fieldsPerEmbed: 25,
+  title: 256,
+  description: 4096,
+  fieldName: 256,
+  fieldValue: 1024,
+  footer: 2048,
+  content: 2000,
+} as const;
+
+/** Embed colours by section. */
+export const DISCORD_COLOURS = {
+  CRITICAL: 0xe74c3c,
+  WARNING: 0xf39c12,
+  INFO: 0x3498db,
+  RESOLVED: 0x2ecc71,
+} as const;
+
+/** A Discord embed (the subset we use). */
+export interface DiscordEmbed {
+  title?: string;
+  description?: string;
+  color?: number;
+  fields?: { name: string; value: string; inline?: boolean }[];
+  footer?: { text: string };
+  timestamp?: string;
+}
+
+/** One webhook message. */
+export interface DiscordMessage {
+  content: string;
+  embeds: DiscordEmbed[];
+  allowed_mentions: { parse: never[] };
+}
+
+/** Cut `s` to `max` characters, marking the cut. */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max - 1) + "…";
+}
+
+/** Characters Discord counts towards the 6,000 limit. */
+export function embedChars(e: DiscordEmbed): number {
+  let n = (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0);
+  for (const f of e.fields ?? []) n += f.name.length + f.value.length;
+  return n;
+}
+
+function alertField(a: DigestAlert, options: RenderOptions): { name: string; value: string } {
+  const vt = valueVsThreshold(a);
+  const unix = Math.floor(Date.parse(a.resolved_at ?? a.detected_at) / 1000);
+  const when = Number.isFinite(unix) ? `<t:${unix}:t>` : a.detected_at;
+  const tail = `\n${vt ? `${vt} · ` : ""}${alertState(a)} · ${when} · [view](${
+    alertLink(a, options)
+  })`;
+  const room = DISCORD_LIMITS.fieldValue - tail.length;
+  return {
+    name: clip(`${a.rule} · ${a.entity} (${a.type})`, DISCORD_LIMITS.fieldName),
+    value: clip(a.message || a.title || "-", Math.max(16, room)) + tail,
+  };
+}
+
+/**
+ * Render a digest into Discord messages within the limits. Pure.
+ *
+ * @param budget characters per message (default Discord's 6,000; tests may lower it)
+ */
+export function discordMessages(
+  digest: Digest,
+  options: RenderOptions & { budget?: number },
+): DiscordMessage[] {
+  const budget = Math.min(options.budget ?? DISCORD_LIMITS.charsPerMessage, 6000);
+  const embeds: DiscordEmbed[] = [];
+  if (digest.flapping.length) {
+    embeds.push({
+      title: "Flapping (digest-only)",
+      color: DISCORD_COLOURS.WARNING,
+      description: clip(
+        digest.flapping.map((f) =>
+          `${f.rule} on ${f.entity} (${f.type}): ${f.changes} alerts within the hour`
+        ).join("\n"),
+        Math.min(DISCORD_LIMITS.description, budget - 100),
+      ),
+    });
+  }
+  for (const section of digestSections(digest)) {
+    let current: DiscordEmbed | null = null;
+    let part = 0;
+    for (const a of section.alerts) {
+      const field = alertField(a, options);
+      const fieldChars = field.name.length + field.value.length;
+      if (
+        current === null || (current.fields?.length ?? 0) >= DISCORD_LIMITS.fieldsPerEmbed ||
+        embedChars(current) + fieldChars > budget - 200
+      ) {
+        current = {
+          title: clip(part === 0 ? section.title : `${section.title} (continued)`, 256),
+          color: DISCORD_COLOURS[section.severity],
+          fields: [],
+        };
+        embeds.push(current);
+        part++;
+      }
+      current.fields!.push(field);
+    }
+  }
+  // Pack embeds into messages.
+  const groups: DiscordEmbed[][] = [];
+  let chars = 0;
+  for (const e of embeds) {
+    const last = groups[groups.length - 1];
+    const n = embedChars(e);
+    if (!last || last.length >= DISCORD_LIMITS.embedsPerMessage || chars + n > budget - 100) {
+      groups.push([e]);
+      chars = n;
+    } else {
+      last.push(e);
+      chars += n;
+    }
+  }
+  if (groups.length === 0) groups.push([]);
+  const subject = digestSubject(digest);
+  return groups.map((group, i) => {
+    const suffix = groups.length > 1 ? ` (part ${i + 1}/${groups.length})` : "";
+    const last = group[group.length - 1];
+    if (last && i === groups.length - 1) last.footer = { text: `digest ${digest.id}` };
+    return {
+      content: clip(`**${subject}**${suffix}`, DISCORD_LIMITS.content),
+      embeds: group,
+      allowed_mentions: { parse: [] },
+    };
+  });
+}
+
+/** Create the Discord channel. */
+export function createDiscordChannel(
+  options: RenderOptions & { url: string; fetch?: FetchFn; budget?: number },
+): Channel {
+  const fetchFn = options.fetch ?? fetch;
+  const url = new URL(options.url);
+  url.searchParams.set("wait", "true");
+  return {
+    name: "discord",
+    send(digest: Digest, signal: AbortSignal, progress?: SendProgress): Promise<SendResult> {
+      return sendParts(
+        discordMessages(digest, options),
+        (msg) => postJson(fetchFn, url.href, msg, { signal }),
+        progress,
+      );
+    },
+  };
+}

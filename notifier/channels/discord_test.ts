@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import type { Digest, DigestAlert } from "../digest.ts";
+import { DISCORD_LIMITS, discordMessages, embedChars } from "./discord.ts";
+
+function digest(n: number, messageLength = 40): Digest {
+  const alerts: DigestAlert[] = Array.from({ length: n }, (_, i) => ({
+    id: `a${i}`,
+    status: i % 7 === 6 ? "resolved" : "firing",
+    detected_at: "2025-03-01T10:20:00.000Z",
+    event_time: "2025-03-01T10:20:00.000Z",
+    type: "metrics",
+    rule: `rule_${i}`,
+    severity: (["CRITICAL", "WARNING", "INFO"] as const)[i % 3]!,
+    entity: `svc-${i}`,
+    title: "t",
+    message: "m".repeat(messageLength),
+    score: null,
+    details: { value: i, threshold: 10 },
+    evidence: [],
+    resolved_at: i % 7 === 6 ? "2025-03-01T10:30:00.000Z" : null,
+    trace_id: null,
+    stages: {},
+    isNew: true,
+    flapping: false,
+    resolvedAfterMs: i % 7 === 6 ? 600_000 : null,
+  }));
+  return {
+    id: "g-1",
+    kind: "digest",
+    route: "default",
+    groupKey: "default|",
+    groupLabels: {},
+    createdAt: Date.parse("2025-03-01T10:21:00Z"),
+    channels: ["discord"],
+    alerts,
+    flapping: [{ type: "metrics", rule: "rule_1", entity: "svc-1", changes: 6 }],
+    streamIds: [],
+  };
+}
+
+function checkLimits(msgs: ReturnType<typeof discordMessages>): void {
+  for (const m of msgs) {
+    assert.ok(m.embeds.length <= DISCORD_LIMITS.embedsPerMessage, "≤10 embeds");
+    assert.ok(m.embeds.reduce((s, e) => s + embedChars(e), 0) <= 6000, "≤6000 chars");
+    assert.ok(m.content.length <= DISCORD_LIMITS.content);
+    for (const e of m.embeds) {
+      assert.ok((e.fields?.length ?? 0) <= DISCORD_LIMITS.fieldsPerEmbed, "≤25 fields");
+      assert.ok((e.title?.length ?? 0) <= DISCORD_LIMITS.title);
+      for (const f of e.fields ?? []) {
+        assert.ok(f.name.length <= DISCORD_LIMITS.fieldName);
+        assert.ok(f.value.length <= DISCORD_LIMITS.fieldValue);
+      }
+    }
+  }
+}
+
+Deno.test("discordMessages() keeps a small digest in one message", () => {
+  const msgs = discordMessages(digest(5), { webBaseUrl: "http://x" });
+  assert.equal(msgs.length, 1);
+  assert.ok(!msgs[0]!.content.includes("part"));
+  checkLimits(msgs);
+});
+
+Deno.test("discordMessages() splits a large digest within every limit and drops nothing", async (t) => {
+  for (const [n, len] of [[60, 40], [300, 40], [120, 900], [26, 5000]] as const) {
+    await t.step(`${n} alerts, messages of ${len} chars`, () => {
+      const msgs = discordMessages(digest(n, len), { webBaseUrl: "http://x" });
+      checkLimits(msgs);
+      const fields = msgs.flatMap((m) => m.embeds.flatMap((e) => e.fields ?? []));
+      assert.equal(fields.length, n, "every alert is a field");
+      for (let i = 0; i < n; i++) {
+        assert.equal(fields.filter((f) => f.name.startsWith(`rule_${i} `)).length, 1);
+      }
+      if (msgs.length > 1) {
+        msgs.forEach((m, i) => assert.match(m.content, new RegExp(`part ${i + 1}/${msgs.length}`)));
+      }
+      assert.equal(msgs[msgs.length - 1]!.embeds.at(-1)!.footer?.text, "digest g-1");
+    });
+  }
+  assert.ok(discordMessages(digest(300), { webBaseUrl: "http://x" }).length > 1);
+});
+
+Deno.test("discordMessages() colours embeds by severity and names flapping entities", () => {
+  const msgs = discordMessages(digest(9), { webBaseUrl: "http://x" });
+  const embeds = msgs.flatMap((m) => m.embeds);
+  assert.equal(embeds[0]!.title, "Flapping (digest-only)");
+  assert.match(embeds[0]!.description!, /rule_1 on svc-1/);
+  const colours = Object.fromEntries(embeds.slice(1).map((e) => [e.title!.split(" ")[0], e.color]));
+  assert.deepEqual(colours, {
+    CRITICAL: 0xe74c3c,
+    WARNING: 0xf39c12,
+    INFO: 0x3498db,
+    Resolved: 0x2ecc71,
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * Slack incoming webhook: Block Kit sections per severity, one section per
+ * alert, split into several messages above Slack's 50 blocks per message
+ * (and 3,000 characters per text). Slack's 429 carries `Retry-After`.
+ *
+ * @module
+ */
+import type { Digest, DigestAlert } from "../digest.ts";
+import {
+  alertLink,
+  alertState,
+  digestSections,
+  digestSubject,
+  type RenderOptions,
+  valueVsThreshold,
+} from "../render.ts";
+import type { Channel, FetchFn, SendProgress, SendResult } from "./channel.ts";
+import { postJson, sendParts } from "./_http.ts";
+import { clip } from "./discord.ts";
+
+/** Slack's limits (with headroom). */
+export const SLACK_LIMITS = { blocksPerMessage: 50, sectionText: 3000 } as const;
+
+const EMOJI = {
+  CRITICAL: ":red_circle:",
+  WARNING: ":large_orange_circle:",
+  INFO: ":large_blue_circle:",
+  RESOLVED: ":white_check_mark:",
+} as const;
+
+function mrkdwnEscape(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unknown> {
+  const vt = valueVsThreshold(a);
+  const text = `*${mrkdwnEscape(a.rule)}* on *${mrkdwnEscape(a.entity)}* (${a.type}) — ${
+    alertState(a)
+  }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}\n<${
+    alertLink(a, options)
+  }|view> · ${a.resolved_at ?? a.detected_at}`;
+  return { type: "section", text: { type: "mrkdwn", text: clip(text, SLACK_LIMITS.sectionText) } };
+}
+
+/** Render a digest into Slack messages within the limits. Pure. */
+export function slackMessages(
+  digest: Digest,
+  options: RenderOptions & { blocksPerMessage?: number },
+): { text: string; blocks: Record<string, unknown>[] }[] {
+  const max = Math.min(options.blocksPerMessage ?? SLACK_LIMITS.blocksPerMessage, 50) - 1;
+  const blocks: Record<string, unknown>[] = [];
+  for (const f of digest.flapping) {
+    blocks.push({
+      type: "context",
+      elements: [{
+        type: "mrkdwn",
+        text: clip(
+          `:warning: ${f.rule} on ${f.entity} is flapping (${f.changes} alerts within the hour): digest-only`,
+          3000,
+        ),
+      }],
+    });
+  }
+  for (const section of digestSections(digest)) {
+    blocks.push({
+      type: "section",
+      text: { type: "mrkdwn", text: `${EMOJI[section.severity]} *${section.title}*` },
+    });
+    for (const a of section.alerts) blocks.push(alertBlock(a, options));
+  }
+  const chunks: Record<string, unknown>[][] = [];
+  for (let i = 0; i < blocks.length; i += max) chunks.push(blocks.slice(i, i + max));
+  if (chunks.length === 0) chunks.push([]);
+  const subject = digestSubject(digest);
+  return chunks.map((chunk, i) => {
+    const title = chunks.length > 1 ? `${subject} (part ${i + 1}/${chunks.length})` : subject;
+    return {
+      text: title,
+      blocks: [{ type: "header", text: { type: "plain_text", text: clip(title, 150) } }, ...chunk],
+    };
+  });
+}
+
+/** Create the Slack channel. */
+export function createSlackChannel(
+  options: RenderOptions & { url: string; fetch?: FetchFn },
+): Channel {
+  const fetchFn = options.fetch ?? fetch;
+  return {
+    name: "slack",
+    send(digest: Digest, signal: AbortSignal, progress?: SendProgress): Promise<SendResult> {
+      return sendParts(
+        slackMessages(digest, options),
+        (msg) => postJson(fetchFn, options.url, msg, { signal }),
+        progress,
+      );
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Generic JSON webhook: one POST per digest with the whole digest, and an
+ * `Idempotency-Key` header equal to the digest id so a receiver can drop a
+ * re-delivery after a crash.
+ *
+ * @module
+ */
+import { digestCounts } from "../digest.ts";
+import type { Digest } from "../digest.ts";
+import { digestSubject, type RenderOptions } from "../render.ts";
+import type { Channel, FetchFn, SendResult } from "./channel.ts";
+import { postJson } from "./_http.ts";
+
+/** The JSON body sent to the webhook. */
+export function webhookPayload(digest: Digest, options: RenderOptions): Record<string, unknown> {
+  return {
+    version: 1,
+    digest_id: digest.id,
+    kind: digest.kind,
+    subject: digestSubject(digest),
+    route: digest.route,
+    group: digest.groupLabels,
+    created_at: new Date(digest.createdAt).toISOString(),
+    counts: digestCounts(digest),
+    flapping: digest.flapping,
+    web_url: options.webBaseUrl,
+    alerts: digest.alerts.map((a) => ({
+      id: a.id,
+      status: a.status,
+      severity: a.severity,
+      type: a.type,
+      rule: a.rule,
+      entity: a.entity,
+      title: a.title,
+      message: a.message,
+      score: a.score,
+      details: a.details,
+      detected_at: a.detected_at,
+      event_time: a.event_time,
+      resolved_at: a.resolved_at,
+      trace_id: a.trace_id,
+      is_new: a.isNew,
+      flapping: a.flapping,
+      resolved_after_ms: a.resolvedAfterMs,
+    })),
+  };
+}
+
+/** Create the webhook channel. */
+export function createWebhookChannel(
+  options: RenderOptions & { url: string; fetch?: FetchFn },
+): Channel {
+  const fetchFn = options.fetch ?? fetch;
+  return {
+    name: "webhook",
+    send(digest: Digest, signal: AbortSignal): Promise<SendResult> {
+      return postJson(fetchFn, options.url, webhookPayload(digest, options), {
+        signal,
+        headers: { "idempotency-key": digest.id },
+      });
+    },
+  };
+}

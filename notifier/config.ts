@@ -1,0 +1,199 @@
+/**
+ * The notifier's configuration, from the environment (and an optional
+ * routes file, `NOTIFIER_ROUTES_FILE`).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "../shared/config.ts";
+import { tracingEnv } from "../shared/tracing.ts";
+import { type ChannelName, groupByVar, type Route } from "./routes.ts";
+
+const emailList = z.string().transform((s, ctx) => {
+  const list = s.split(",").map((x) => x.trim()).filter(Boolean);
+  const bad = list.find((x) => !/^[^\s@]+@[^\s@]+$/.test(x));
+  if (list.length === 0 || bad !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `is not a list of email addresses${bad ? `: "${bad}"` : ""}`,
+    });
+    return z.NEVER;
+  }
+  return list;
+});
+
+/** Environment schema of the notifier. */
+export const notifierEnv = z.object({
+  ...commonEnv,
+  ...tracingEnv,
+  NOTIFIER_PORT: portVar.default(9104),
+  /** Consumer name in the `notifier` group (stable across restarts, so own pending entries are re-read). */
+  NOTIFIER_CONSUMER: z.string().regex(/^[\w.-]{1,64}$/).default("notifier-1"),
+  NOTIFIER_ROUTES_FILE: z.string().optional(),
+  SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587").optional(),
+  SMTP_HOST: z.string().optional(),
+  SMTP_PORT: portVar.optional(),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASSWORD: z.string().optional(),
+  SMTP_SECURE: boolVar.optional(),
+  EMAIL_FROM: z.string().default("Vigil <vigil@localhost>"),
+  EMAIL_TO: emailList.default(["ops@localhost"]),
+  OUTBOX_DIR: z.string().default("./data/outbox"),
+  DISCORD_WEBHOOK_URL: urlVar(["https:", "http:"], "https://discord.com/api/webhooks/…").optional(),
+  SLACK_WEBHOOK_URL: urlVar(["https:", "http:"], "https://hooks.slack.com/services/…").optional(),
+  WEBHOOK_URL: urlVar(["https:", "http:"], "https://example.com/hook").optional(),
+  GROUP_BY: groupByVar.default(["type", "severity"]),
+  GROUP_WAIT: durationVar.default(30_000),
+  GROUP_INTERVAL: durationVar.default(60_000),
+  REPEAT_INTERVAL: durationVar.default(4 * 3_600_000),
+  CRITICAL_IMMEDIATE: boolVar.default(false),
+  FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
+  FLAP_WINDOW: durationVar.default(3_600_000),
+  STALE_AFTER: durationVar.default(24 * 3_600_000),
+  RETRY_BASE: durationVar.default(1000),
+  RETRY_CAP: durationVar.default(120_000),
+  GIVE_UP_AFTER: durationVar.default(24 * 3_600_000),
+  SEND_TIMEOUT: durationVar.default(10_000),
+  /** Stream entries delivered this often without being stored are dead-lettered. */
+  MAX_DELIVERIES: z.coerce.number().int().min(1).default(5),
+  /** Entries of other consumers idle this long are claimed. */
+  CLAIM_IDLE: durationVar.default(60_000),
+  WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(
+    "http://localhost:8080",
+  ),
+  VIGIL_API_TOKEN: z.string().optional(),
+});
+
+/** SMTP settings, resolved. */
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  secure: boolean;
+  user?: string;
+  password?: string;
+}
+
+/** The resolved configuration. */
+export interface NotifierConfig {
+  redisUrl: string;
+  databaseUrl: string;
+  prefix: string;
+  logLevel: "debug" | "info" | "warn" | "error";
+  httpHost: string;
+  port: number;
+  consumer: string;
+  routesFile?: string;
+  smtp?: SmtpConfig;
+  emailFrom: string;
+  emailTo: string[];
+  outboxDir: string;
+  discordWebhookUrl?: string;
+  slackWebhookUrl?: string;
+  webhookUrl?: string;
+  /** The default route (routes from the file are put before it at start). */
+  defaultRoute: Route;
+  flapThreshold: number;
+  flapWindowMs: number;
+  staleAfterMs: number;
+  retryBaseMs: number;
+  retryCapMs: number;
+  giveUpAfterMs: number;
+  sendTimeoutMs: number;
+  maxDeliveries: number;
+  claimIdleMs: number;
+  webBaseUrl: string;
+  apiToken?: string;
+  /** OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); unset = no spans exported. */
+  otlpEndpoint?: string;
+  /** Ratio of new traces recorded (`OTEL_TRACES_SAMPLER_ARG`). */
+  traceSampleRatio?: number;
+}
+
+function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
+  if (e.SMTP_URL) {
+    const u = new URL(e.SMTP_URL);
+    const secure = e.SMTP_SECURE ?? u.protocol === "smtps:";
+    return {
+      host: u.hostname,
+      port: u.port ? Number(u.port) : secure ? 465 : 587,
+      secure,
+      ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
+      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    };
+  }
+  if (e.SMTP_HOST) {
+    const secure = e.SMTP_SECURE ?? e.SMTP_PORT === 465;
+    return {
+      host: e.SMTP_HOST,
+      port: e.SMTP_PORT ?? (secure ? 465 : 587),
+      secure,
+      ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
+      ...(e.SMTP_PASSWORD ? { password: e.SMTP_PASSWORD } : {}),
+    };
+  }
+  return undefined;
+}
+
+/** Channel names configured (email is always on: SMTP or the outbox). */
+export function configuredChannels(
+  c: Pick<NotifierConfig, "discordWebhookUrl" | "slackWebhookUrl" | "webhookUrl">,
+): ChannelName[] {
+  const out: ChannelName[] = ["email"];
+  if (c.discordWebhookUrl) out.push("discord");
+  if (c.slackWebhookUrl) out.push("slack");
+  if (c.webhookUrl) out.push("webhook");
+  return out;
+}
+
+/**
+ * Parse the notifier's environment.
+ *
+ * @throws {ConfigError} "Cannot start notifier: …" naming the bad variables
+ */
+export function loadConfig(env?: Record<string, string | undefined>): NotifierConfig {
+  const e = parseEnv("notifier", notifierEnv, env);
+  const smtp = smtpFrom(e);
+  const c: NotifierConfig = {
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    prefix: e.VIGIL_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    httpHost: e.HTTP_HOST,
+    port: e.NOTIFIER_PORT,
+    consumer: e.NOTIFIER_CONSUMER,
+    ...(e.NOTIFIER_ROUTES_FILE ? { routesFile: e.NOTIFIER_ROUTES_FILE } : {}),
+    ...(smtp ? { smtp } : {}),
+    emailFrom: e.EMAIL_FROM,
+    emailTo: e.EMAIL_TO,
+    outboxDir: e.OUTBOX_DIR,
+    ...(e.DISCORD_WEBHOOK_URL ? { discordWebhookUrl: e.DISCORD_WEBHOOK_URL } : {}),
+    ...(e.SLACK_WEBHOOK_URL ? { slackWebhookUrl: e.SLACK_WEBHOOK_URL } : {}),
+    ...(e.WEBHOOK_URL ? { webhookUrl: e.WEBHOOK_URL } : {}),
+    defaultRoute: {
+      name: "default",
+      match: {},
+      channels: [],
+      groupBy: e.GROUP_BY,
+      groupWaitMs: e.GROUP_WAIT,
+      groupIntervalMs: e.GROUP_INTERVAL,
+      repeatIntervalMs: e.REPEAT_INTERVAL,
+      criticalImmediate: e.CRITICAL_IMMEDIATE,
+    },
+    flapThreshold: e.FLAP_THRESHOLD,
+    flapWindowMs: e.FLAP_WINDOW,
+    staleAfterMs: e.STALE_AFTER,
+    retryBaseMs: e.RETRY_BASE,
+    retryCapMs: e.RETRY_CAP,
+    giveUpAfterMs: e.GIVE_UP_AFTER,
+    sendTimeoutMs: e.SEND_TIMEOUT,
+    maxDeliveries: e.MAX_DELIVERIES,
+    claimIdleMs: e.CLAIM_IDLE,
+    webBaseUrl: e.WEB_BASE_URL,
+    ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
+    ...(e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, traceSampleRatio: e.OTEL_TRACES_SAMPLER_ARG }
+      : {}),
+  };
+  c.defaultRoute.channels = configuredChannels(c);
+  return c;
+}

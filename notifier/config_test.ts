@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../shared/config.ts";
+import { loadConfig } from "./config.ts";
+import { parseRoutes } from "./routes.ts";
+
+Deno.test("loadConfig() applies the documented defaults", () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 9104);
+  assert.deepEqual(c.defaultRoute.groupBy, ["type", "severity"]);
+  assert.equal(c.defaultRoute.groupWaitMs, 30_000);
+  assert.equal(c.defaultRoute.groupIntervalMs, 60_000);
+  assert.equal(c.defaultRoute.repeatIntervalMs, 4 * 3_600_000);
+  assert.equal(c.defaultRoute.criticalImmediate, false);
+  assert.deepEqual(c.defaultRoute.channels, ["email"]);
+  assert.equal(c.smtp, undefined);
+  assert.equal(c.outboxDir, "./data/outbox");
+});
+
+Deno.test("loadConfig() reads SMTP_URL and channel URLs", () => {
+  const c = loadConfig({
+    SMTP_URL: "smtps://me%40x.com:p%40ss@mail.example.com",
+    DISCORD_WEBHOOK_URL: "https://discord.com/api/webhooks/1/abc",
+    GROUP_BY: "service, severity",
+  });
+  assert.deepEqual(c.smtp, {
+    host: "mail.example.com",
+    port: 465,
+    secure: true,
+    user: "me@x.com",
+    password: "p@ss",
+  });
+  assert.deepEqual(c.defaultRoute.channels, ["email", "discord"]);
+  assert.deepEqual(c.defaultRoute.groupBy, ["entity", "severity"]);
+});
+
+Deno.test("loadConfig() names the bad variable and hides secrets", () => {
+  assert.throws(
+    () => loadConfig({ GROUP_BY: "colour" }),
+    (e: Error) => e instanceof ConfigError && /GROUP_BY has unknown label "colour"/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({ DISCORD_WEBHOOK_URL: "not a url/secret" }),
+    (e: Error) => /DISCORD_WEBHOOK_URL/.test(e.message) && !e.message.includes("secret"),
+  );
+});
+
+Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", () => {
+  const c = loadConfig({ DISCORD_WEBHOOK_URL: "https://d/x" });
+  const routes = parseRoutes(
+    JSON.stringify({
+      routes: [{
+        name: "payments",
+        match: { type: "transactions" },
+        channels: ["discord"],
+        group_wait: "5s",
+        critical_immediate: true,
+      }],
+    }),
+    c.defaultRoute,
+    ["email", "discord"],
+  );
+  assert.equal(routes.length, 2);
+  assert.equal(routes[0]!.groupWaitMs, 5000);
+  assert.equal(routes[0]!.groupIntervalMs, 60_000);
+  assert.equal(routes[1]!.name, "default");
+  assert.throws(
+    () =>
+      parseRoutes(
+        JSON.stringify({ routes: [{ name: "x", channels: ["slack"] }] }),
+        c.defaultRoute,
+        ["email"],
+      ),
+    /channel "slack", which is not configured/,
+  );
+  assert.throws(() => parseRoutes("{", c.defaultRoute, ["email"]), /Cannot load routes: not JSON/);
+});

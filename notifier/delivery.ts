@@ -1,0 +1,284 @@
+/**
+ * The send-with-retry stage, one independent loop per channel: take the
+ * channel's oldest pending notification (checked in PostgreSQL before every
+ * send, so an accepted digest is never sent again), send it, record the
+ * attempt, and on a retryable failure wait `max(retry_after, backoff with
+ * jitter)` before trying again. A down channel holds back only itself.
+ *
+ * Ordering within a channel is kept (head of line): while the oldest digest
+ * backs off, the younger ones wait behind it.
+ *
+ * @module
+ */
+import { backoffMs, sleep } from "../shared/lifecycle.ts";
+import type { Logger } from "../shared/log.ts";
+import type { Registry } from "../shared/metrics.ts";
+import { traceFields, type Tracer } from "../shared/tracing.ts";
+import type { Channel, SendResult } from "./channels/channel.ts";
+import type { NotifierStore } from "./store.ts";
+
+/** Options of the delivery stage. */
+export interface DeliveryOptions {
+  /** First retry delay. @default {1000} */
+  retryBaseMs?: number;
+  /** Longest retry delay. @default {120000} */
+  retryCapMs?: number;
+  /** Mark a notification failed when still unsent this long after it was planned. @default {86400000} */
+  giveUpAfterMs?: number;
+  /** Per-attempt timeout. @default {10000} */
+  sendTimeoutMs?: number;
+  /** Poll interval when idle. @default {500} */
+  idleMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Wakes sleeping channel loops when new notifications are planned. */
+export class Waker {
+  #waiters: (() => void)[] = [];
+  /** Resolve after `ms` or at the next `wake()`, whichever is first (never rejects). */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal.removeEventListener("abort", finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, Math.max(0, ms));
+      signal.addEventListener("abort", finish, { once: true });
+      this.#waiters.push(finish);
+    });
+  }
+  wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+}
+
+/** Dependencies of {@link runChannel}. */
+export interface DeliveryDeps {
+  channel: Channel;
+  store: NotifierStore;
+  log: Logger;
+  registry: Registry;
+  waker: Waker;
+  /** Called after a notification reached a final state (to acknowledge stream entries). */
+  onSettled: () => void;
+  /**
+   * When given and enabled, each send attempt is a `notify <channel>` client
+   * span (a trace of its own) with span links to the traces of the digest's
+   * alerts (`alert.traceparent`). Disabled or absent: no span object is made.
+   */
+  tracer?: Tracer;
+}
+
+/** Run one channel's delivery loop until `signal` aborts. An in-flight send is finished first. */
+export async function runChannel(
+  deps: DeliveryDeps,
+  signal: AbortSignal,
+  options: DeliveryOptions = {},
+): Promise<void> {
+  const { channel, store, waker } = deps;
+  const log = deps.log.with({ channel: channel.name });
+  const now = options.now ?? Date.now;
+  const idleMs = options.idleMs ?? 500;
+  const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const giveUpAfterMs = options.giveUpAfterMs ?? 86_400_000;
+  const m = {
+    digests: deps.registry.counter(
+      "vigil_notifier_digests_total",
+      "Digests that reached a final state, by channel and status (sent/failed)",
+      ["channel", "status"],
+    ),
+    notifications: deps.registry.counter(
+      "vigil_notifier_notifications_total",
+      "Send attempts by channel and outcome (sent/failed/retried)",
+      ["channel", "status"],
+    ),
+    seconds: deps.registry.histogram(
+      "vigil_notifier_send_seconds",
+      "Duration of one send attempt",
+      ["channel"],
+    ),
+    e2e: deps.registry.histogram(
+      "vigil_notifier_event_to_notified_seconds",
+      "From the triggering event (alert.stages.event) to the channel accepting the digest",
+      ["channel"],
+      [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+    ),
+  };
+
+  while (!signal.aborted) {
+    let next;
+    try {
+      next = await store.nextPending(channel.name);
+    } catch (error) {
+      log.warn("cannot read pending notifications", { error });
+      await waker.wait(2000, signal);
+      continue;
+    }
+    if (!next) {
+      await waker.wait(idleMs, signal);
+      continue;
+    }
+    const t = now();
+    if (next.nextAttemptAt > t) {
+      await waker.wait(Math.min(next.nextAttemptAt - t, 1000), signal);
+      continue;
+    }
+    const { digest } = next;
+    const attempt = next.attempts + 1;
+    const alertIds = [...new Set(digest.alerts.map((a) => a.id))];
+
+    if (t - next.createdAt > giveUpAfterMs) {
+      await store.recordAttempt({
+        digestId: digest.id,
+        channel: channel.name,
+        attempt,
+        ok: false,
+        status: "failed",
+        retryable: false,
+        error: `gave up after ${next.attempts} attempts`,
+        durationMs: 0,
+        alertIds,
+        at: t,
+      });
+      m.digests.inc({ channel: channel.name, status: "failed" });
+      log.error("gave up on digest", { digest_id: digest.id, attempts: next.attempts });
+      deps.onSettled();
+      continue;
+    }
+
+    const started = performance.now();
+    const span = deps.tracer?.enabled
+      ? deps.tracer.startSpan(`notify ${channel.name}`, {
+        kind: "client",
+        links: digest.alerts.map((a) => a.traceparent),
+        attributes: {
+          "vigil.digest.id": digest.id,
+          "vigil.digest.kind": digest.kind,
+          "vigil.channel": channel.name,
+          "vigil.attempt": attempt,
+          "vigil.alerts": digest.alerts.length,
+          "vigil.trace_ids": [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))]
+            .slice(0, 20).join(","),
+        },
+      })
+      : undefined;
+    const result: SendResult = await channel.send(digest, AbortSignal.timeout(sendTimeoutMs), {
+      partsSent: next.partsSent,
+      onPartSent: (n) => store.setPartsSent(digest.id, channel.name, n),
+    }).catch((error: unknown): SendResult => ({
+      ok: false,
+      retryable: true,
+      error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
+    }));
+    const durationMs = performance.now() - started;
+    const at = now();
+    if (span) {
+      if (!result.ok) span.fail(result.error).setAttribute("vigil.retryable", result.retryable);
+      span.end();
+    }
+    const spanLog = span ? log.with(traceFields(span.traceparent)) : log;
+    m.seconds.observe({ channel: channel.name }, durationMs / 1000);
+
+    // Record the outcome; if PostgreSQL is briefly unavailable, keep trying:
+    // the sent state must land before anything else happens for this channel.
+    const record = async (rec: Parameters<NotifierStore["recordAttempt"]>[0]) => {
+      for (let i = 0;; i++) {
+        try {
+          await store.recordAttempt(rec);
+          return;
+        } catch (error) {
+          log.warn("cannot record attempt, retrying", { error, digest_id: digest.id });
+          await sleep(Math.min(200 * 2 ** i, 5000));
+        }
+      }
+    };
+
+    if (result.ok) {
+      await record({
+        digestId: digest.id,
+        channel: channel.name,
+        attempt,
+        ok: true,
+        status: "sent",
+        durationMs,
+        alertIds,
+        at,
+      });
+      m.notifications.inc({ channel: channel.name, status: "sent" });
+      m.digests.inc({ channel: channel.name, status: "sent" });
+      if (digest.kind !== "repeat") {
+        for (const a of digest.alerts) {
+          const ev = a.stages.event;
+          if (typeof ev === "number" && ev > 0 && at >= ev) {
+            m.e2e.observe({ channel: channel.name }, (at - ev) / 1000);
+          }
+        }
+      }
+      spanLog.info("digest sent", {
+        digest_id: digest.id,
+        kind: digest.kind,
+        alerts: digest.alerts.length,
+        attempt,
+        trace_ids: [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))].slice(0, 20),
+      });
+      deps.onSettled();
+      continue;
+    }
+
+    if (!result.retryable) {
+      await record({
+        digestId: digest.id,
+        channel: channel.name,
+        attempt,
+        ok: false,
+        status: "failed",
+        retryable: false,
+        ...(result.status !== undefined ? { statusCode: result.status } : {}),
+        error: result.error,
+        durationMs,
+        alertIds,
+        at,
+      });
+      m.notifications.inc({ channel: channel.name, status: "failed" });
+      m.digests.inc({ channel: channel.name, status: "failed" });
+      spanLog.error("digest rejected, not retrying", { digest_id: digest.id, error: result.error });
+      deps.onSettled();
+      continue;
+    }
+
+    const backoff = backoffMs(attempt - 1, {
+      baseMs: options.retryBaseMs ?? 1000,
+      capMs: options.retryCapMs ?? 120_000,
+      ...(options.random ? { random: options.random } : {}),
+    });
+    const delay = Math.max(backoff, result.retryAfterMs ?? 0);
+    await record({
+      digestId: digest.id,
+      channel: channel.name,
+      attempt,
+      ok: false,
+      status: "pending",
+      retryable: true,
+      ...(result.status !== undefined ? { statusCode: result.status } : {}),
+      error: result.error,
+      durationMs,
+      alertIds,
+      at,
+      nextAttemptAt: at + delay,
+    });
+    m.notifications.inc({ channel: channel.name, status: "retried" });
+    spanLog.warn("send failed, will retry", {
+      digest_id: digest.id,
+      attempt,
+      retry_in_ms: delay,
+      error: result.error,
+    });
+  }
+}

@@ -1,0 +1,174 @@
+import assert from "node:assert/strict";
+import { withRedis } from "../../shared/testing/redis.ts";
+import { type Sql, withPg } from "../../shared/testing/pg.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { GROUPS, type Keys } from "../../shared/keys.ts";
+import type { Redis } from "../../shared/redis.ts";
+import { startNotifier } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import type { DiscordMessage } from "../channels/discord.ts";
+import { type FakeHook, makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.ts";
+
+interface Ctx {
+  sql: Sql;
+  redis: Redis;
+  keys: Keys;
+  discord: FakeHook;
+}
+
+/** Run `fn` with a notifier whose only extra channel is a fake Discord. */
+async function withDiscordNotifier(fn: (ctx: Ctx) => Promise<void>): Promise<void> {
+  await withPg(async ({ sql, url }) => {
+    await withRedis(async ({ redis, keys, prefix }) => {
+      const discord = startFakeHook("/api/webhooks/1/secret-token");
+      const outbox = `./data/test-outbox-${crypto.randomUUID().slice(0, 8)}`;
+      const config = loadConfig(testEnv({
+        prefix,
+        databaseUrl: url,
+        extra: { DISCORD_WEBHOOK_URL: discord.url, OUTBOX_DIR: outbox },
+      }));
+      const notifier = await startNotifier(config, { log: silentLogger() });
+      try {
+        await notifier.ready;
+        await fn({ sql, redis, keys, discord });
+      } finally {
+        await notifier.close();
+        await discord.close();
+        await Deno.remove(outbox, { recursive: true }).catch(() => {});
+      }
+    });
+  });
+}
+
+async function pending(redis: Redis, keys: Keys): Promise<number> {
+  const p = await redis.xpending(keys.alerts(), GROUPS.notifier) as [number];
+  return p[0];
+}
+
+async function discordRow(sql: Sql) {
+  const rows = await sql<{ status: string; attempts: number; error: string | null }[]>`
+    SELECT status, attempts, error FROM notifications WHERE channel = 'discord'`;
+  return rows;
+}
+
+const OPTS = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  ...OPTS,
+  name: "discord channel splits a large digest into several messages within the limits",
+  fn: () =>
+    withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
+      let failedOnce = false;
+      discord.respond = ({ body, n }) => {
+        const msg = body as DiscordMessage;
+        const chars = msg.embeds.reduce(
+          (s, e) =>
+            s + (e.title?.length ?? 0) + (e.description?.length ?? 0) +
+            (e.footer?.text.length ?? 0) +
+            (e.fields ?? []).reduce((t, f) => t + f.name.length + f.value.length, 0),
+          0,
+        );
+        const tooBig = msg.embeds.length > 10 || chars > 6000 ||
+          msg.embeds.some((e) => (e.fields?.length ?? 0) > 25);
+        if (tooBig) return Response.json({ message: "Invalid Form Body" }, { status: 400 });
+        // The second message fails once: the retry must resume with it, not resend the first.
+        if (n === 1 && !failedOnce) {
+          failedOnce = true;
+          return new Response("bad gateway", { status: 502 });
+        }
+        return Response.json({ id: String(n) });
+      };
+      const alerts = Array.from({ length: 120 }, () =>
+        makeAlert({ message: "disk almost full ".repeat(8) }));
+      await publish(redis, keys, alerts);
+      await waitFor(async () =>
+        (await discordRow(sql))[0]?.status === "sent", "discord sent");
+      const accepted = discord.accepted().map((r) => r.body as DiscordMessage);
+      assert.ok(accepted.length >= 3, `split into ${accepted.length} messages`);
+      const names = accepted.flatMap((m) => m.embeds.flatMap((e) => e.fields ?? []))
+        .map((f) => f.value);
+      assert.equal(names.length, 120, "every alert once, none dropped or duplicated");
+      for (const a of alerts) {
+        assert.equal(names.filter((v) => v.includes(`/alerts/${a.id})`)).length, 1);
+      }
+      assert.equal(discord.requests.filter((r) => r.status === 400).length, 0);
+      assert.match(accepted[0]!.content, new RegExp(`part 1/${accepted.length}`));
+      assert.equal(
+        new URL(discord.requests[0]!.path, "http://x").pathname,
+        "/api/webhooks/1/secret-token",
+      );
+      await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
+    }),
+});
+
+Deno.test({
+  ...OPTS,
+  name: "discord channel honours retry_after of a 429",
+  fn: () =>
+    withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
+      discord.respond = ({ n }) =>
+        n === 0
+          ? Response.json({
+            message: "You are being rate limited.",
+            retry_after: 1.5,
+            global: false,
+          }, {
+            status: 429,
+          })
+          : Response.json({ id: "1" });
+      await publish(redis, keys, [makeAlert()]);
+      await waitFor(
+        async () => (await discordRow(sql))[0]?.status === "sent",
+        "discord sent",
+        30_000,
+      );
+      const [first, second] = discord.requests;
+      assert.equal(first!.status, 429);
+      assert.ok(second!.at - first!.at >= 1500, `waited ${second!.at - first!.at} ms (>= 1500)`);
+      assert.equal(discord.accepted().length, 1);
+      assert.equal((await discordRow(sql))[0]!.attempts, 2);
+    }),
+});
+
+Deno.test({
+  ...OPTS,
+  name: "discord channel retries 5xx and records every attempt",
+  fn: () =>
+    withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
+      discord.respond = ({ n }) =>
+        n < 3 ? new Response("oops", { status: n === 0 ? 500 : 503 }) : Response.json({ id: "1" });
+      await publish(redis, keys, [makeAlert()]);
+      await waitFor(async () => (await discordRow(sql))[0]?.status === "sent", "discord sent");
+      assert.equal(discord.accepted().length, 1);
+      const row = (await discordRow(sql))[0]!;
+      assert.equal(row.attempts, 4);
+      const attempts = await sql<{ ok: boolean; status_code: number | null }[]>`
+        SELECT ok, status_code FROM notification_attempts WHERE channel = 'discord' ORDER BY attempt`;
+      assert.deepEqual(attempts.map((a) => [a.ok, a.status_code]), [
+        [false, 500],
+        [false, 503],
+        [false, 503],
+        [true, null],
+      ]);
+      await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
+    }),
+});
+
+Deno.test({
+  ...OPTS,
+  name: "discord channel records a 400 as failed and does not retry it",
+  fn: () =>
+    withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
+      discord.respond = () => Response.json({ message: "Invalid Webhook Token" }, { status: 400 });
+      await publish(redis, keys, [makeAlert()]);
+      await waitFor(async () => (await discordRow(sql))[0]?.status === "failed", "discord failed");
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(discord.requests.length, 1, "not retried");
+      const row = (await discordRow(sql))[0]!;
+      assert.equal(row.attempts, 1);
+      assert.match(row.error ?? "", /HTTP 400/);
+      assert.doesNotMatch(row.error ?? "", /secret-token/, "no webhook URL in errors");
+      // Final on every channel (email went to the outbox): the entry is acknowledged.
+      await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
+    }),
+});

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { withRedis } from "../../shared/testing/redis.ts";
+import { withPg } from "../../shared/testing/pg.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { GROUPS } from "../../shared/keys.ts";
+import { startNotifier } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import { makeAlert, publish, startSmtp, testEnv, waitFor } from "./_helpers.ts";
+
+Deno.test({
+  name: "startNotifier() turns a burst of 50 alerts into one email digest per group over real SMTP",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withPg(async ({ sql, url }) => {
+      await withRedis(async ({ redis, keys, prefix }) => {
+        const smtp = await startSmtp();
+        const config = loadConfig(testEnv({
+          prefix,
+          databaseUrl: url,
+          extra: { SMTP_HOST: "127.0.0.1", SMTP_PORT: String(smtp.port), GROUP_WAIT: "2s" },
+        }));
+        const notifier = await startNotifier(config, { log: silentLogger() });
+        try {
+          await notifier.ready;
+          // 50 alerts whose detection times span one minute: 30 CRITICAL, 20 WARNING.
+          const base = Date.parse("2025-03-01T10:20:30Z");
+          const alerts = Array.from({ length: 50 }, (_, i) =>
+            makeAlert({
+              severity: i % 5 < 3 ? "CRITICAL" : "WARNING",
+              detected_at: new Date(base + i * 1000).toISOString(),
+              message: `value <${i}> & more`,
+            }));
+          await publish(redis, keys, alerts);
+          await waitFor(() => smtp.messages.length >= 2, "two emails");
+          await new Promise((r) => setTimeout(r, 500));
+          assert.equal(smtp.messages.length, 2, "one digest per group (type, severity)");
+
+          const subjects = smtp.messages.map((m) => m.subject).sort();
+          assert.deepEqual(subjects, [
+            "[Vigil] 20 WARNING — 10:20–10:21 UTC",
+            "[Vigil] 30 CRITICAL — 10:20–10:21 UTC",
+          ]);
+          const seen = new Map<string, number>();
+          for (const m of smtp.messages) {
+            assert.ok(m.html, "HTML part present");
+            assert.ok(m.text, "text part present");
+            const html = String(m.html);
+            const text = m.text!;
+            assert.match(html, /<table/);
+            assert.match(html, /Value vs threshold/);
+            assert.match(html, /97 vs 90/);
+            assert.match(html, /value &lt;\d+&gt; &amp; more/, "HTML escaped");
+            assert.match(text, /97 vs 90/);
+            assert.match(String(m.messageId), /^<g-[0-9a-f]{8}-.*@vigil\.notifier>$/);
+            for (const a of alerts) {
+              const link = `http://localhost:8080/alerts/${a.id}`;
+              if (text.includes(link)) {
+                assert.ok(html.includes(link), "HTML and text list the same alerts");
+                seen.set(a.id, (seen.get(a.id) ?? 0) + 1);
+              }
+            }
+          }
+          assert.equal(seen.size, 50, "all 50 alerts are in the digests");
+          assert.ok([...seen.values()].every((n) => n === 1), "each alert in exactly one digest");
+
+          // Recorded and acknowledged.
+          const rows = await sql<{ status: string; alert_count: number; sent_at: Date | null }[]>`
+            SELECT status, alert_count, sent_at FROM notifications WHERE channel = 'email'
+            ORDER BY alert_count`;
+          assert.deepEqual(rows.map((r) => [r.status, r.alert_count]), [["sent", 20], [
+            "sent",
+            30,
+          ]]);
+          assert.ok(rows.every((r) => r.sent_at));
+          await waitFor(async () => {
+            const p = await redis.xpending(keys.alerts(), GROUPS.notifier) as [number];
+            return p[0] === 0;
+          }, "all entries acknowledged");
+          const metrics = await notifier.registry.render();
+          assert.match(metrics, /vigil_notifier_digests_total\{channel="email",status="sent"\} 2/);
+          assert.match(metrics, /vigil_notifier_alerts_total\{status="firing"\} 50/);
+        } finally {
+          await notifier.close();
+          await smtp.close();
+        }
+      });
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "startNotifier() dead-letters invalid alert entries with their reason and acknowledges them",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withPg(async ({ url }) => {
+      await withRedis(async ({ redis, keys, prefix }) => {
+        const outbox = `./data/test-outbox-${crypto.randomUUID().slice(0, 8)}`;
+        const config = loadConfig(
+          testEnv({ prefix, databaseUrl: url, extra: { OUTBOX_DIR: outbox } }),
+        );
+        const notifier = await startNotifier(config, { log: silentLogger() });
+        try {
+          await notifier.ready;
+          await redis.xadd(keys.alerts(), "*", "alert", "{not json");
+          await redis.xadd(
+            keys.alerts(),
+            "*",
+            "alert",
+            JSON.stringify({ id: "x", status: "weird" }),
+          );
+          await redis.xadd(keys.alerts(), "*", "other", "field");
+          const dlq = await waitFor(async () => {
+            const entries = await redis.xrange(keys.dlq(), "-", "+");
+            return entries.length === 3 ? entries : null;
+          }, "three dead letters");
+          const reasons = dlq.map(([, f]) => f[f.indexOf("reason") + 1]);
+          assert.match(reasons[0]!, /^invalid JSON/);
+          assert.match(reasons[1]!, /^invalid alert: .*status/);
+          assert.equal(reasons[2], "missing field: alert");
+          assert.ok(dlq.every(([, f]) => f[f.indexOf("source") + 1] === "notifier"));
+          await waitFor(async () => {
+            const p = await redis.xpending(keys.alerts(), GROUPS.notifier) as [number];
+            return p[0] === 0;
+          }, "acknowledged");
+        } finally {
+          await notifier.close();
+          await Deno.remove(outbox, { recursive: true }).catch(() => {});
+        }
+      });
+    });
+  },
+});

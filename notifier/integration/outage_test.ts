@@ -1,0 +1,110 @@
+/**
+ * SMTP down, then back: every alert arrives exactly once; Discord is not held back.
+ *
+ * The SMTP server is really stopped (connections refused) for the full two
+ * minutes of the issue, with the retry backoff of the test config (base
+ * 100 ms, cap 1 s) so the outage spans many retry cycles (asserted), as it
+ * does with the production backoff (base 1 s, cap 2 min).
+ */
+import assert from "node:assert/strict";
+import { withRedis } from "../../shared/testing/redis.ts";
+import { withPg } from "../../shared/testing/pg.ts";
+import { silentLogger } from "../../shared/log.ts";
+import { GROUPS } from "../../shared/keys.ts";
+import { startNotifier } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import type { DiscordMessage } from "../channels/discord.ts";
+import { makeAlert, publish, startFakeHook, startSmtp, testEnv, waitFor } from "./_helpers.ts";
+
+const OUTAGE_MS = 120_000;
+
+Deno.test({
+  name:
+    "startNotifier() delivers every alert once after an SMTP outage; Discord meanwhile unaffected",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withPg(async ({ sql, url }) => {
+      await withRedis(async ({ redis, keys, prefix }) => {
+        const smtp = await startSmtp();
+        const discord = startFakeHook();
+        discord.respond = () => Response.json({ id: "1" });
+        const config = loadConfig(testEnv({
+          prefix,
+          databaseUrl: url,
+          extra: {
+            SMTP_HOST: "127.0.0.1",
+            SMTP_PORT: String(smtp.port),
+            DISCORD_WEBHOOK_URL: discord.url,
+            GROUP_WAIT: "500ms",
+            GROUP_INTERVAL: "1s",
+          },
+        }));
+        const notifier = await startNotifier(config, { log: silentLogger() });
+        try {
+          await notifier.ready;
+          await smtp.stop(); // SMTP down: connections refused from here on
+          const downAt = Date.now();
+          const wave1 = Array.from(
+            { length: 10 },
+            (_, i) => makeAlert({ severity: i % 2 ? "CRITICAL" : "WARNING" }),
+          );
+          await publish(redis, keys, wave1);
+          // Discord gets its digests during the outage.
+          await waitFor(() => discord.accepted().length >= 2, "discord digests during outage");
+          const discordAt = Date.now();
+          assert.ok(discordAt - downAt < OUTAGE_MS, "discord was not held back by SMTP");
+          await new Promise((r) => setTimeout(r, 1500));
+          const wave2 = Array.from({ length: 6 }, () => makeAlert({ severity: "WARNING" }));
+          await publish(redis, keys, wave2);
+          await waitFor(() => discord.accepted().length >= 3, "discord digest of wave 2");
+          const remaining = OUTAGE_MS - (Date.now() - downAt);
+          if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+          assert.equal(smtp.messages.length, 0);
+          const failures = await sql<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM notification_attempts
+            WHERE channel = 'email' AND NOT ok AND retryable`;
+          assert.ok(failures[0]!.n >= 5, `retried through the outage (${failures[0]!.n} attempts)`);
+          assert.ok(
+            ((await redis.xpending(keys.alerts(), GROUPS.notifier)) as [number])[0] === 16,
+            "nothing acknowledged while email is pending",
+          );
+
+          await smtp.start(); // back on the same port
+          const all = [...wave1, ...wave2];
+          // A digest lists its whole group; an alert is *announced* (state "new") once.
+          const countIn = (id: string) =>
+            smtp.messages.flatMap((m) => String(m.html).split("<tr>"))
+              .filter((row) => row.includes(`/alerts/${id}"`) && row.includes(">new<")).length;
+          await waitFor(() => all.every((a) => countIn(a.id) >= 1), "all alerts by email", 30_000);
+          await waitFor(async () => {
+            const p = await redis.xpending(keys.alerts(), GROUPS.notifier) as [number];
+            return p[0] === 0;
+          }, "all acknowledged");
+          await new Promise((r) => setTimeout(r, 1000));
+          for (const a of all) {
+            assert.equal(countIn(a.id), 1, `alert ${a.id} announced once by email`);
+          }
+          const viaDiscord = discord.accepted().flatMap((r) =>
+            (r.body as DiscordMessage).embeds.flatMap((e) => e.fields ?? [])
+          );
+          for (const a of all) {
+            assert.equal(
+              viaDiscord.filter((f) => f.value.includes(`/alerts/${a.id})`) && /new/.test(f.value))
+                .length,
+              1,
+              "announced as new on Discord once",
+            );
+          }
+          const rows = await sql<{ status: string }[]>`
+            SELECT status FROM notifications WHERE channel = 'email'`;
+          assert.ok(rows.length >= 3 && rows.every((r) => r.status === "sent"));
+        } finally {
+          await notifier.close();
+          await smtp.close();
+          await discord.close();
+        }
+      });
+    });
+  },
+});

@@ -1,0 +1,25 @@
+/**
+ * Notifier entry point. Consumes alerts from the Redis stream `vigil:alerts`
+ * (consumer group `notifier`), sends grouped digests by email (SMTP or a
+ * local `.eml` outbox), Discord, Slack and a generic webhook, records every
+ * attempt in PostgreSQL (`notifications`), and serves the silences API with
+ * /health and /metrics on NOTIFIER_PORT (default 9104).
+ *
+ * @module
+ */
+import { configOrExit } from "../shared/config.ts";
+import { createLifecycle } from "../shared/lifecycle.ts";
+import { createLogger } from "../shared/log.ts";
+import { startNotifier } from "./app.ts";
+import { loadConfig } from "./config.ts";
+
+const config = configOrExit(() => loadConfig());
+const log = createLogger({ service: "notifier", level: config.logLevel });
+const lifecycle = createLifecycle({ log });
+try {
+  const notifier = await startNotifier(config, { log });
+  lifecycle.onShutdown("notifier", () => notifier.close());
+} catch (error) {
+  log.error("cannot start notifier", { error });
+  Deno.exit(1);
+}

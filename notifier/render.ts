@@ -1,0 +1,211 @@
+/**
+ * Text for digests, shared by the channels: the subject line, the plain-text
+ * and HTML bodies of the email, and small helpers (time window, value vs
+ * threshold, link to the web view). Pure.
+ *
+ * @module
+ */
+import { SEVERITIES, type Severity } from "../shared/schemas/alert.ts";
+import { type Digest, type DigestAlert, digestCounts } from "./digest.ts";
+
+/** Options for rendering. */
+export interface RenderOptions {
+  /** Base URL of the web view, for links. */
+  webBaseUrl: string;
+}
+
+function hhmm(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 16);
+}
+
+function alertTime(a: DigestAlert): number {
+  const t = Date.parse(a.status === "resolved" ? a.resolved_at ?? a.detected_at : a.detected_at);
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/** `10:20–10:21 UTC` over the alerts' times (a date is added when they span days). */
+export function digestWindow(digest: Pick<Digest, "alerts" | "createdAt">): string {
+  const times = digest.alerts.map(alertTime).filter((t) => t > 0);
+  if (times.length === 0) times.push(digest.createdAt);
+  const from = Math.min(...times);
+  const to = Math.max(...times);
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  if (day(from) !== day(to)) {
+    return `${day(from)} ${hhmm(from)}–${day(to)} ${hhmm(to)} UTC`;
+  }
+  return hhmm(from) === hhmm(to) ? `${hhmm(from)} UTC` : `${hhmm(from)}–${hhmm(to)} UTC`;
+}
+
+/** `[Vigil] 3 CRITICAL, 5 WARNING — 10:20–10:21 UTC` (resolved counted; repeats marked). */
+export function digestSubject(digest: Digest): string {
+  const c = digestCounts(digest);
+  const parts = [...SEVERITIES].reverse().filter((s) => c.firing[s] > 0).map((s) =>
+    `${c.firing[s]} ${s}`
+  );
+  if (c.resolved) parts.push(`${c.resolved} resolved`);
+  const reminder = digest.kind === "repeat" ? " (still firing)" : "";
+  return `[Vigil] ${parts.join(", ") || "no alerts"} — ${digestWindow(digest)}${reminder}`;
+}
+
+function num(v: unknown): string | null {
+  if (typeof v === "number" && Number.isFinite(v)) {
+    return Math.abs(v) >= 1000 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : v
+      .toPrecision(4).replace(/\.?0+$/, "");
+  }
+  if (typeof v === "string" && v.trim() !== "" && v.length < 40) return v;
+  return null;
+}
+
+/** `97.2 vs 90` from the alert's details (value/observed vs threshold/limit/expected), or "". */
+export function valueVsThreshold(a: Pick<DigestAlert, "details" | "score">): string {
+  const d = a.details;
+  const value = num(d["value"] ?? d["observed"] ?? d["actual"]);
+  const threshold = num(d["threshold"] ?? d["limit"] ?? d["expected"]);
+  if (value !== null && threshold !== null) return `${value} vs ${threshold}`;
+  if (value !== null) return value;
+  if (a.score !== null) return `score ${num(a.score)}`;
+  return "";
+}
+
+/** Link to the alert in the web view. */
+export function alertLink(a: Pick<DigestAlert, "id">, options: RenderOptions): string {
+  return `${options.webBaseUrl.replace(/\/+$/, "")}/alerts/${encodeURIComponent(a.id)}`;
+}
+
+/** `12 min`, `1 h 5 min`, `40 s`. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}
+
+/** One-line status of an alert: `new`, `firing`, `resolved after 12 min`, plus flapping. */
+export function alertState(a: DigestAlert): string {
+  let s = a.status === "resolved"
+    ? a.resolvedAfterMs === null
+      ? "resolved"
+      : `resolved after ${formatDuration(a.resolvedAfterMs)}`
+    : a.isNew
+    ? "new"
+    : "still firing";
+  if (a.flapping) s += ", flapping";
+  return s;
+}
+
+/** Sections of a digest: one per severity (firing), then resolved. */
+export function digestSections(
+  digest: Pick<Digest, "alerts">,
+): { title: string; severity: Severity | "RESOLVED"; alerts: DigestAlert[] }[] {
+  const out: { title: string; severity: Severity | "RESOLVED"; alerts: DigestAlert[] }[] = [];
+  for (const sev of [...SEVERITIES].reverse()) {
+    const alerts = digest.alerts.filter((a) => a.status === "firing" && a.severity === sev);
+    if (alerts.length) out.push({ title: `${sev} (${alerts.length})`, severity: sev, alerts });
+  }
+  const resolved = digest.alerts.filter((a) => a.status === "resolved");
+  if (resolved.length) {
+    out.push({ title: `Resolved (${resolved.length})`, severity: "RESOLVED", alerts: resolved });
+  }
+  return out;
+}
+
+function flappingNote(digest: Digest): string[] {
+  return digest.flapping.map((f) =>
+    `${f.rule} on ${f.entity} (${f.type}) is flapping: ${f.changes} alerts within the hour; ` +
+    `it is reported in digests only.`
+  );
+}
+
+function groupLine(digest: Digest): string {
+  const labels = Object.entries(digest.groupLabels).map(([k, v]) => `${k}=${v}`).join(", ");
+  return `Group: ${labels || "all"} (route ${digest.route})`;
+}
+
+/** The plain-text body. */
+export function digestText(digest: Digest, options: RenderOptions): string {
+  const lines: string[] = [digestSubject(digest), groupLine(digest), ""];
+  for (const note of flappingNote(digest)) lines.push(`! ${note}`);
+  if (digest.flapping.length) lines.push("");
+  for (const section of digestSections(digest)) {
+    lines.push(`== ${section.title} ==`);
+    for (const a of section.alerts) {
+      const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
+      const vt = valueVsThreshold(a);
+      lines.push(
+        `- ${when} UTC  [${a.severity}] ${a.rule} on ${a.entity} (${a.type}) — ${alertState(a)}`,
+      );
+      lines.push(`  ${a.message}${vt ? ` (${vt})` : ""}`);
+      lines.push(`  ${alertLink(a, options)}`);
+    }
+    lines.push("");
+  }
+  lines.push(`Digest ${digest.id}`);
+  return lines.join("\n");
+}
+
+/** Escape text for HTML. */
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+const SECTION_COLOURS: Record<Severity | "RESOLVED", string> = {
+  CRITICAL: "#c0392b",
+  WARNING: "#d68910",
+  INFO: "#2874a6",
+  RESOLVED: "#1e8449",
+};
+
+/** The HTML body: inline styles and tables only, for ordinary mail clients. */
+export function digestHtml(digest: Digest, options: RenderOptions): string {
+  const e = escapeHtml;
+  const cell = "padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left";
+  const parts: string[] = [
+    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${
+      e(digestSubject(digest))
+    }</title></head>`,
+    `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
+    `<h2 style="margin:0 0 4px 0">${e(digestSubject(digest))}</h2>`,
+    `<p style="margin:0 0 12px 0;color:#555">${e(groupLine(digest))}</p>`,
+  ];
+  for (const note of flappingNote(digest)) {
+    parts.push(
+      `<p style="margin:0 0 8px 0;padding:6px;background:#fdebd0;border-left:4px solid #d68910">${
+        e(note)
+      }</p>`,
+    );
+  }
+  for (const section of digestSections(digest)) {
+    const colour = SECTION_COLOURS[section.severity];
+    parts.push(
+      `<h3 style="margin:16px 0 4px 0;color:${colour}">${e(section.title)}</h3>`,
+      `<table cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%">`,
+      `<tr style="background:#f4f4f4">${
+        ["Time (UTC)", "Rule", "Entity", "Message", "Value vs threshold", "State", ""]
+          .map((h) => `<th style="${cell}">${h}</th>`).join("")
+      }</tr>`,
+    );
+    for (const a of section.alerts) {
+      const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
+      parts.push(
+        `<tr>` +
+          `<td style="${cell};white-space:nowrap">${e(when)}</td>` +
+          `<td style="${cell}">${e(a.rule)}</td>` +
+          `<td style="${cell}">${e(a.entity)} <span style="color:#888">(${e(a.type)})</span></td>` +
+          `<td style="${cell}">${e(a.message)}</td>` +
+          `<td style="${cell}">${e(valueVsThreshold(a))}</td>` +
+          `<td style="${cell}">${e(alertState(a))}</td>` +
+          `<td style="${cell}"><a href="${e(alertLink(a, options))}">view</a></td>` +
+          `</tr>`,
+      );
+    }
+    parts.push(`</table>`);
+  }
+  parts.push(
+    `<p style="margin-top:16px;color:#888;font-size:12px">Digest ${e(digest.id)}</p>`,
+    `</body></html>`,
+  );
+  return parts.join("\n");
+}

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import type { Digest, DigestAlert } from "./digest.ts";
+import { digestHtml, digestSubject, digestText, valueVsThreshold } from "./render.ts";
+
+function a(over: Partial<DigestAlert>): DigestAlert {
+  return {
+    id: "x",
+    status: "firing",
+    detected_at: "2025-03-01T10:20:10.000Z",
+    event_time: "2025-03-01T10:20:09.000Z",
+    type: "metrics",
+    rule: "cpu_high",
+    severity: "CRITICAL",
+    entity: "api",
+    title: "CPU",
+    message: "cpu <high>",
+    score: null,
+    details: { value: 97.25, threshold: 90 },
+    evidence: [],
+    resolved_at: null,
+    trace_id: null,
+    stages: {},
+    isNew: true,
+    flapping: false,
+    resolvedAfterMs: null,
+    ...over,
+  };
+}
+
+const digest: Digest = {
+  id: "g-abc-1",
+  kind: "digest",
+  route: "default",
+  groupKey: "default|type=metrics",
+  groupLabels: { type: "metrics" },
+  createdAt: Date.parse("2025-03-01T10:22:00Z"),
+  channels: ["email"],
+  alerts: [
+    a({ id: "1" }),
+    a({ id: "2", detected_at: "2025-03-01T10:21:50.000Z" }),
+    a({ id: "3", severity: "WARNING" }),
+    a({
+      id: "4",
+      status: "resolved",
+      resolved_at: "2025-03-01T10:21:00.000Z",
+      resolvedAfterMs: 12 * 60_000,
+      isNew: false,
+    }),
+  ],
+  flapping: [{ type: "metrics", rule: "cpu_high", entity: "api", changes: 6 }],
+  streamIds: [],
+};
+
+Deno.test("digestSubject() names severity counts and the UTC window", () => {
+  assert.equal(
+    digestSubject(digest),
+    "[Vigil] 2 CRITICAL, 1 WARNING, 1 resolved — 10:20–10:21 UTC",
+  );
+  assert.match(digestSubject({ ...digest, kind: "repeat" }), /\(still firing\)$/);
+});
+
+Deno.test("digestText() and digestHtml() list the same alerts with state, value and link", () => {
+  const opts = { webBaseUrl: "http://web:8080/" };
+  const text = digestText(digest, opts);
+  const html = digestHtml(digest, opts);
+  for (const id of ["1", "2", "3", "4"]) {
+    assert.ok(text.includes(`http://web:8080/alerts/${id}`));
+    assert.ok(html.includes(`href="http://web:8080/alerts/${id}"`));
+  }
+  assert.match(text, /resolved after 12 min/);
+  assert.match(html, /resolved after 12 min/);
+  assert.match(text, /97\.25 vs 90/);
+  assert.match(text, /flapping: 6 alerts within the hour/);
+  assert.match(html, /cpu &lt;high&gt;/);
+  assert.doesNotMatch(html, /cpu <high>/);
+  assert.match(html, /CRITICAL \(2\)[\s\S]*WARNING \(1\)[\s\S]*Resolved \(1\)/);
+});
+
+Deno.test("valueVsThreshold() falls back to value or score", () => {
+  assert.equal(valueVsThreshold({ details: { observed: 5 }, score: null }), "5");
+  assert.equal(valueVsThreshold({ details: {}, score: 3.14159 }), "score 3.142");
+  assert.equal(valueVsThreshold({ details: {}, score: null }), "");
+});

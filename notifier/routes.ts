@@ -1,0 +1,143 @@
+/**
+ * Routes: which alerts go to which channels, grouped how, on which timers.
+ * The first route whose matchers all equal the alert's fields wins; the
+ * default route (built from the environment) catches the rest.
+ *
+ * Routes file (`NOTIFIER_ROUTES_FILE`, JSON):
+ *
+ * ```json
+ * { "routes": [
+ *   { "name": "payments", "match": { "type": "transactions" }, "channels": ["email", "discord"],
+ *     "group_by": ["rule"], "group_wait": "10s", "critical_immediate": true }
+ * ] }
+ * ```
+ *
+ * @module
+ */
+import { z } from "zod";
+import { durationVar } from "../shared/config.ts";
+import { formatZodError } from "../shared/schemas/event.ts";
+import { silenceMatchersSchema } from "../shared/schemas/silence.ts";
+import type { Alert } from "../shared/schemas/alert.ts";
+
+/** Alert fields a group can be keyed by (`service` is accepted as an alias of `entity`). */
+export const GROUP_LABELS = ["type", "severity", "rule", "entity"] as const;
+export type GroupLabel = (typeof GROUP_LABELS)[number];
+
+/** Channel names. */
+export const CHANNEL_NAMES = ["email", "discord", "slack", "webhook"] as const;
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
+
+/** `type,severity` or `["type","severity"]` → labels (`service` = `entity`). */
+export const groupByVar = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+  const list = (typeof v === "string" ? v.split(",") : v).map((s) => s.trim().toLowerCase())
+    .filter(Boolean).map((s) => s === "service" ? "entity" : s);
+  const bad = list.find((s) => !(GROUP_LABELS as readonly string[]).includes(s));
+  if (bad !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `has unknown label "${bad}" (use ${GROUP_LABELS.join(", ")}, service)`,
+    });
+    return z.NEVER;
+  }
+  return [...new Set(list)] as GroupLabel[];
+});
+
+/** One route of the routes file. */
+export const routeFileEntrySchema = z.strictObject({
+  name: z.string().regex(/^[\w.-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.-]"),
+  /** All given fields must equal the alert's; empty or absent matches everything. */
+  match: silenceMatchersSchema.or(z.strictObject({})).default({}),
+  channels: z.array(z.enum(CHANNEL_NAMES)).min(1),
+  group_by: groupByVar.optional(),
+  group_wait: durationVar.optional(),
+  group_interval: durationVar.optional(),
+  repeat_interval: durationVar.optional(),
+  critical_immediate: z.boolean().optional(),
+});
+
+/** The routes file. */
+export const routesFileSchema = z.strictObject({ routes: z.array(routeFileEntrySchema) });
+
+/** A fully resolved route. */
+export interface Route {
+  name: string;
+  match: {
+    type?: string | undefined;
+    rule?: string | undefined;
+    entity?: string | undefined;
+    severity?: string | undefined;
+  };
+  channels: ChannelName[];
+  groupBy: GroupLabel[];
+  groupWaitMs: number;
+  groupIntervalMs: number;
+  repeatIntervalMs: number;
+  criticalImmediate: boolean;
+}
+
+/** Whether `route` matches `alert`. Pure. */
+export function routeMatches(
+  route: Pick<Route, "match">,
+  alert: Pick<Alert, "type" | "rule" | "entity" | "severity">,
+): boolean {
+  const m = route.match;
+  return (m.type === undefined || m.type === alert.type) &&
+    (m.rule === undefined || m.rule === alert.rule) &&
+    (m.entity === undefined || m.entity === alert.entity) &&
+    (m.severity === undefined || m.severity === alert.severity);
+}
+
+/** The route for `alert`: the first match, else the last route (the default). */
+export function routeFor(
+  routes: readonly Route[],
+  alert: Pick<Alert, "type" | "rule" | "entity" | "severity">,
+): Route {
+  const found = routes.find((r) => routeMatches(r, alert));
+  return found ?? routes[routes.length - 1]!;
+}
+
+/**
+ * Resolve the routes file's text against the default route: unset timers and
+ * grouping inherit the default's; the default route is appended last.
+ *
+ * @throws {SyntaxError} "Cannot load routes: …" on bad JSON or an unknown/unconfigured channel
+ */
+export function parseRoutes(
+  text: string,
+  defaults: Route,
+  configured: readonly ChannelName[],
+): Route[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`Cannot load routes: not JSON (${(error as Error).message})`);
+  }
+  const parsed = routesFileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new SyntaxError(`Cannot load routes: ${formatZodError(parsed.error)}`);
+  }
+  const names = new Set<string>([defaults.name]);
+  const routes: Route[] = parsed.data.routes.map((r) => {
+    if (names.has(r.name)) throw new SyntaxError(`Cannot load routes: duplicate name "${r.name}"`);
+    names.add(r.name);
+    const missing = r.channels.find((c) => !configured.includes(c));
+    if (missing) {
+      throw new SyntaxError(
+        `Cannot load routes: route "${r.name}" uses channel "${missing}", which is not configured`,
+      );
+    }
+    return {
+      name: r.name,
+      match: r.match,
+      channels: [...new Set(r.channels)],
+      groupBy: r.group_by ?? defaults.groupBy,
+      groupWaitMs: r.group_wait ?? defaults.groupWaitMs,
+      groupIntervalMs: r.group_interval ?? defaults.groupIntervalMs,
+      repeatIntervalMs: r.repeat_interval ?? defaults.repeatIntervalMs,
+      criticalImmediate: r.critical_immediate ?? defaults.criticalImmediate,
+    };
+  });
+  return [...routes, defaults];
+}

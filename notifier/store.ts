@@ -1,0 +1,302 @@
+/**
+ * The notifier's PostgreSQL store (migration 020): batcher state, the alerts
+ * taken in, digests planned before sending, and one `notifications` row per
+ * digest and channel: the durable "channel C accepted digest D" record that
+ * is checked before every send.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import type { BatcherState, BatchResult, GroupState, IngestItem } from "./batcher.ts";
+import type { Digest } from "./digest.ts";
+
+type Sql = postgres.Sql;
+
+/** A notification waiting to be sent. */
+export interface PendingNotification {
+  digest: Digest;
+  channel: string;
+  attempts: number;
+  partsSent: number;
+  createdAt: number;
+  nextAttemptAt: number;
+}
+
+/** The outcome of one attempt, to record. */
+export interface AttemptRecord {
+  digestId: string;
+  channel: string;
+  attempt: number;
+  ok: boolean;
+  /** Final state after this attempt. */
+  status: "pending" | "sent" | "failed";
+  retryable?: boolean;
+  statusCode?: number;
+  error?: string;
+  durationMs: number;
+  nextAttemptAt?: number;
+  /** Alert ids of the digest (for stages.notified on anomaly_events). */
+  alertIds: string[];
+  at: number;
+}
+
+/** One row of `notifications` for the API. */
+export interface NotificationRow {
+  digest_id: string;
+  channel: string;
+  alert_ids: string[];
+  alert_count: number;
+  trace_ids: string[];
+  status: string;
+  attempts: number;
+  parts_sent: number;
+  error: string | null;
+  created_at: string;
+  last_attempt_at: string | null;
+  sent_at: string | null;
+  /** Per alert id: its stage timestamps (ms), `notified` included once sent. */
+  stages: Record<string, Record<string, number>>;
+}
+
+/** The store port the notifier uses. */
+export interface NotifierStore {
+  loadState(): Promise<BatcherState>;
+  /** Which of `streamIds` were already taken in. */
+  knownStreamIds(streamIds: readonly string[]): Promise<Set<string>>;
+  /** Atomically record taken-in alerts, group changes, new digests and their notifications. */
+  commit(input: { items: readonly IngestItem[]; result: BatchResult }): Promise<void>;
+  /** The oldest pending notification of `channel`. */
+  nextPending(channel: string): Promise<PendingNotification | null>;
+  /** Record that parts were accepted (multi-message channels). */
+  setPartsSent(digestId: string, channel: string, partsSent: number): Promise<void>;
+  /** Record one attempt and the notification's new state. */
+  recordAttempt(rec: AttemptRecord): Promise<void>;
+  /** Stream entries whose every digest is done on every channel (or that needed none). */
+  ackable(limit: number): Promise<string[]>;
+  markAcked(streamIds: readonly string[]): Promise<void>;
+  /** Fail pending notifications of channels that are no longer configured. */
+  failUnconfigured(channels: readonly string[]): Promise<number>;
+  listNotifications(
+    filter: { alertId?: string; digestId?: string; status?: string; limit?: number },
+  ): Promise<NotificationRow[]>;
+}
+
+function iso(d: Date | null): string | null {
+  return d ? d.toISOString() : null;
+}
+
+/** Create the PostgreSQL store. */
+export function createStore(sql: Sql): NotifierStore {
+  return {
+    async loadState() {
+      const groups: Record<string, GroupState> = {};
+      for (
+        const r of await sql<{ group_key: string; state: GroupState }[]>`
+        SELECT group_key, state FROM notifier_groups`
+      ) groups[r.group_key] = r.state;
+      const flaps = await sql<{ state: Record<string, number[]> }[]>`
+        SELECT state FROM notifier_state WHERE name = 'flaps'`;
+      return { groups, flaps: flaps[0]?.state ?? {} };
+    },
+
+    async knownStreamIds(streamIds) {
+      if (streamIds.length === 0) return new Set();
+      const rows = await sql<{ stream_id: string }[]>`
+        SELECT stream_id FROM notifier_alerts WHERE stream_id = ANY(${streamIds as string[]})`;
+      return new Set(rows.map((r) => r.stream_id));
+    },
+
+    async commit({ items, result }) {
+      const settled = new Map(result.settled.map((s) => [s.streamId, s]));
+      const alertRows = items.map(({ streamId, alert }) => {
+        const s = settled.get(streamId);
+        return {
+          stream_id: streamId,
+          alert_id: alert.id,
+          status: alert.status,
+          type: alert.type,
+          rule: alert.rule,
+          severity: alert.severity,
+          entity: alert.entity,
+          alert: alert as unknown as postgres.JSONValue,
+          disposition: s ? s.disposition : "grouped",
+          group_key: result.placed[streamId] ?? null,
+          silence_id: s?.silenceId ?? null,
+        };
+      });
+      const lateSilenced = result.settled.filter((s) =>
+        !items.some((i) => i.streamId === s.streamId)
+      );
+      await sql.begin(async (tx) => {
+        if (alertRows.length) {
+          await tx`INSERT INTO notifier_alerts ${
+            tx(alertRows.map((r) => ({ ...r, alert: tx.json(r.alert) })))
+          } ON CONFLICT (stream_id) DO NOTHING`;
+        }
+        for (const s of lateSilenced) {
+          await tx`UPDATE notifier_alerts SET disposition = ${s.disposition},
+            silence_id = ${s.silenceId ?? null} WHERE stream_id = ${s.streamId}`;
+        }
+        const upserts = result.changed.filter((k) => result.state.groups[k]);
+        const removed = result.changed.filter((k) => !result.state.groups[k]);
+        if (upserts.length) {
+          const rows = upserts.map((k) => ({
+            group_key: k,
+            state: tx.json(result.state.groups[k] as unknown as postgres.JSONValue),
+          }));
+          await tx`INSERT INTO notifier_groups ${tx(rows)}
+            ON CONFLICT (group_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`;
+        }
+        if (removed.length) {
+          await tx`DELETE FROM notifier_groups WHERE group_key = ANY(${removed})`;
+        }
+        await tx`INSERT INTO notifier_state (name, state) VALUES ('flaps', ${
+          tx.json(result.state.flaps)
+        }) ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`;
+        for (const d of result.digests) {
+          const alertIds = [...new Set(d.alerts.map((a) => a.id))];
+          const traceIds = [
+            ...new Set(d.alerts.map((a) => a.trace_id).filter((t): t is string => !!t)),
+          ];
+          const inserted = await tx`INSERT INTO notifier_digests
+            (id, kind, route, group_key, created_at, alert_ids, trace_ids, digest)
+            VALUES (${d.id}, ${d.kind}, ${d.route}, ${d.groupKey}, ${new Date(d.createdAt)},
+              ${alertIds}, ${traceIds}, ${tx.json(d as unknown as postgres.JSONValue)})
+            ON CONFLICT (id) DO NOTHING RETURNING id`;
+          if (inserted.length === 0) continue; // planned before a crash: keep the original
+          if (d.streamIds.length) {
+            await tx`INSERT INTO notifier_digest_entries ${
+              tx(d.streamIds.map((s) => ({ stream_id: s, digest_id: d.id })))
+            } ON CONFLICT DO NOTHING`;
+          }
+          const rows = d.channels.map((channel) => ({
+            digest_id: d.id,
+            channel,
+            alert_ids: alertIds,
+            alert_count: d.alerts.length,
+            trace_ids: traceIds,
+            created_at: new Date(d.createdAt),
+            next_attempt_at: new Date(d.createdAt),
+          }));
+          if (rows.length) await tx`INSERT INTO notifications ${tx(rows)} ON CONFLICT DO NOTHING`;
+        }
+      });
+    },
+
+    async nextPending(channel) {
+      const rows = await sql<
+        {
+          digest: Digest;
+          attempts: number;
+          parts_sent: number;
+          created_at: Date;
+          next_attempt_at: Date;
+        }[]
+      >`SELECT d.digest, n.attempts, n.parts_sent, n.created_at, n.next_attempt_at
+        FROM notifications n JOIN notifier_digests d ON d.id = n.digest_id
+        WHERE n.channel = ${channel} AND n.status = 'pending'
+        ORDER BY n.created_at, n.digest_id LIMIT 1`;
+      const r = rows[0];
+      if (!r) return null;
+      return {
+        digest: r.digest,
+        channel,
+        attempts: r.attempts,
+        partsSent: r.parts_sent,
+        createdAt: r.created_at.getTime(),
+        nextAttemptAt: r.next_attempt_at.getTime(),
+      };
+    },
+
+    async setPartsSent(digestId, channel, partsSent) {
+      await sql`UPDATE notifications SET parts_sent = ${partsSent}
+        WHERE digest_id = ${digestId} AND channel = ${channel}`;
+    },
+
+    async recordAttempt(rec) {
+      const at = new Date(rec.at);
+      await sql.begin(async (tx) => {
+        await tx`INSERT INTO notification_attempts
+          (digest_id, channel, attempt, at, ok, retryable, status_code, error, duration_ms)
+          VALUES (${rec.digestId}, ${rec.channel}, ${rec.attempt}, ${at}, ${rec.ok},
+            ${rec.retryable ?? null}, ${rec.statusCode ?? null}, ${rec.error ?? null},
+            ${rec.durationMs})
+          ON CONFLICT DO NOTHING`;
+        await tx`UPDATE notifications SET
+            attempts = ${rec.attempt}, status = ${rec.status}, error = ${rec.error ?? null},
+            last_attempt_at = ${at},
+            sent_at = ${rec.status === "sent" ? at : null},
+            next_attempt_at = ${new Date(rec.nextAttemptAt ?? rec.at)}
+          WHERE digest_id = ${rec.digestId} AND channel = ${rec.channel}`;
+        if (rec.status === "sent") {
+          // Per-alert stages of this notification: the alert's own stages plus `notified`.
+          await tx`UPDATE notifications n SET stages = COALESCE((
+              SELECT jsonb_object_agg(a->>'id',
+                COALESCE(a->'stages', '{}'::jsonb) || jsonb_build_object('notified', ${rec.at}::bigint))
+              FROM notifier_digests d, jsonb_array_elements(d.digest->'alerts') a
+              WHERE d.id = n.digest_id), '{}'::jsonb)
+            WHERE n.digest_id = ${rec.digestId} AND n.channel = ${rec.channel}`;
+        }
+        if (rec.status === "sent" && rec.alertIds.length) {
+          // End-to-end latency for the web view; anomaly_events is the detector's table.
+          await tx`UPDATE anomaly_events
+            SET stages = stages || jsonb_build_object('notified', ${rec.at}::bigint)
+            WHERE id = ANY(${rec.alertIds}) AND NOT (stages ? 'notified')`;
+        }
+      });
+    },
+
+    async ackable(limit) {
+      const rows = await sql<{ stream_id: string }[]>`
+        SELECT a.stream_id FROM notifier_alerts a
+        WHERE a.acked_at IS NULL AND (
+          a.disposition <> 'grouped' OR (
+            EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+            AND NOT EXISTS (
+              SELECT 1 FROM notifier_digest_entries e
+              JOIN notifications n ON n.digest_id = e.digest_id
+              WHERE e.stream_id = a.stream_id AND n.status = 'pending')))
+        ORDER BY a.received_at LIMIT ${limit}`;
+      return rows.map((r) => r.stream_id);
+    },
+
+    async markAcked(streamIds) {
+      if (streamIds.length === 0) return;
+      await sql`UPDATE notifier_alerts SET acked_at = now()
+        WHERE stream_id = ANY(${streamIds as string[]}) AND acked_at IS NULL`;
+    },
+
+    async failUnconfigured(channels) {
+      const rows = await sql`UPDATE notifications
+        SET status = 'failed', error = 'channel is not configured'
+        WHERE status = 'pending' AND NOT (channel = ANY(${channels as string[]}))
+        RETURNING digest_id`;
+      return rows.length;
+    },
+
+    async listNotifications(filter) {
+      const limit = Math.max(1, Math.min(filter.limit ?? 100, 1000));
+      const rows = await sql<
+        (Omit<NotificationRow, "created_at" | "last_attempt_at" | "sent_at"> & {
+          created_at: Date;
+          last_attempt_at: Date | null;
+          sent_at: Date | null;
+        })[]
+      >`SELECT digest_id, channel, alert_ids, alert_count, trace_ids, status, attempts,
+          parts_sent, error, created_at, last_attempt_at, sent_at, stages
+        FROM notifications
+        WHERE (${filter.alertId ?? null}::text IS NULL OR alert_ids @> ARRAY[${
+        filter.alertId ?? ""
+      }]::text[])
+          AND (${filter.digestId ?? null}::text IS NULL OR digest_id = ${filter.digestId ?? ""})
+          AND (${filter.status ?? null}::text IS NULL OR status = ${filter.status ?? ""})
+        ORDER BY created_at DESC, digest_id, channel LIMIT ${limit}`;
+      return rows.map((r) => ({
+        ...r,
+        created_at: r.created_at.toISOString(),
+        last_attempt_at: iso(r.last_attempt_at),
+        sent_at: iso(r.sent_at),
+      }));
+    },
+  };
+}
