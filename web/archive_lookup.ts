@@ -1,0 +1,139 @@
+/**
+ * Find the raw-archive object that holds an event, given its Kafka
+ * coordinates. The archive (bridge/archive.ts, key layout in
+ * bridge/archive_format.ts `objectKey`) writes one object per partition
+ * batch:
+ *
+ *     <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz
+ *
+ * dated by the batch's FIRST message's Kafka timestamp (UTC). So the event
+ * at offset `o` is in the object of its partition with the greatest
+ * `firstOffset <= o`, in the folder of its own hour or, when its batch began
+ * in the previous hour, of that one. Listing those folders (by key
+ * prefix `<folder><partition>-`) finds it; nothing is downloaded.
+ *
+ * @module
+ */
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+
+/** Lists object keys by key prefix (S3 or the archive's local folder). */
+export interface ArchiveLister {
+  /** `s3://bucket` or the local folder, for display. */
+  readonly location: string;
+  /** Keys that start with `prefix` (which ends inside one folder). */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** Most keys read from one folder listing (a folder holds one hour of batches). */
+const MAX_KEYS = 10_000;
+
+/** An S3 bucket as an {@link ArchiveLister} (ListObjectsV2, paginated, bounded). */
+export function createS3Lister(options: { client: S3Client; bucket: string }): ArchiveLister {
+  const { client, bucket } = options;
+  return {
+    location: `s3://${bucket}`,
+    async list(prefix) {
+      const keys: string[] = [];
+      // Paged by StartAfter (the last key seen) rather than continuation tokens: plain,
+      // stateless, and understood by every S3-compatible server.
+      let after: string | undefined;
+      while (keys.length < MAX_KEYS) {
+        const page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            ...(after ? { StartAfter: after } : {}),
+          }),
+        );
+        const batch = (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+        keys.push(...batch);
+        if (!page.IsTruncated || batch.length === 0) break;
+        after = batch[batch.length - 1];
+      }
+      return keys;
+    },
+  };
+}
+
+/** The archive's local folder (ARCHIVE_DIR) as an {@link ArchiveLister}. */
+export function createDirLister(dir: string): ArchiveLister {
+  const root = dir.replace(/\/+$/, "");
+  return {
+    location: root,
+    async list(prefix) {
+      const slash = prefix.lastIndexOf("/");
+      const folder = prefix.slice(0, slash + 1);
+      const start = prefix.slice(slash + 1);
+      if (folder.split("/").some((p) => p === "..")) return [];
+      const keys: string[] = [];
+      try {
+        for await (const e of Deno.readDir(`${root}/${folder}`)) {
+          // Temp files of an unfinished write end in `.tmp`; only finished objects count.
+          if (e.isFile && e.name.startsWith(start) && e.name.endsWith(".ndjson.gz")) {
+            keys.push(folder + e.name);
+          }
+          if (keys.length >= MAX_KEYS) break;
+        }
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return [];
+        throw error;
+      }
+      return keys;
+    },
+  };
+}
+
+/** Folder (with trailing slash) of objects whose batch began at `timeMs`. Pure. */
+export function archiveFolder(prefix: string, topic: string, timeMs: number): string {
+  const d = new Date(Number.isFinite(timeMs) && timeMs >= 0 ? timeMs : 0);
+  const iso = d.toISOString();
+  const p = prefix.replace(/^\/+|\/+$/g, "");
+  return `${p ? p + "/" : ""}${topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+}
+
+/**
+ * Of `keys` (objects of one partition), the one whose batch holds `offset`:
+ * the greatest first offset not above it. Pure.
+ */
+export function pickObject(
+  keys: readonly string[],
+  partition: number,
+  offset: string,
+): string | null {
+  if (!/^\d+$/.test(offset)) return null;
+  const target = BigInt(offset);
+  const re = new RegExp(`(?:^|/)${partition}-(\\d+)\\.ndjson\\.gz$`);
+  let best: { key: string; first: bigint } | null = null;
+  for (const key of keys) {
+    const m = re.exec(key);
+    if (!m) continue;
+    const first = BigInt(m[1]!);
+    if (first <= target && (best === null || first > best.first)) best = { key, first };
+  }
+  return best?.key ?? null;
+}
+
+/**
+ * Find the object holding `topic`/`partition`/`offset`, whose Kafka time is
+ * about `timeMs` (the bridge's ingest time, else the anomaly's event time).
+ *
+ * @param list a lister, memoised per call site so events sharing a folder list it once
+ * @returns the object key, or null when the archive has not stored it (yet)
+ */
+export async function findArchiveObject(
+  list: (prefix: string) => Promise<string[]>,
+  where: { prefix: string; topic: string; partition: number; offset: string; timeMs: number },
+): Promise<string | null> {
+  const hour = 3_600_000;
+  // Its own hour, the previous one (a batch that began before the hour turned) and the
+  // next one (a producer clock ahead of the bridge's).
+  const folders = [
+    ...new Set(
+      [where.timeMs, where.timeMs - hour, where.timeMs + hour].map((t) =>
+        archiveFolder(where.prefix, where.topic, t)
+      ),
+    ),
+  ];
+  const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
+  return pickObject(keys, where.partition, where.offset);
+}

@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { objectKey } from "../bridge/archive_format.ts";
+import { createDirStore } from "../bridge/archive_store.ts";
+import { archiveFolder, createDirLister, findArchiveObject, pickObject } from "./archive_lookup.ts";
+
+const T = Date.parse("2025-03-01T13:00:20Z");
+
+Deno.test("archiveFolder() names the folder the archive's objectKey() writes into", () => {
+  for (const prefix of ["raw", "/raw/", "", "a/b"]) {
+    for (const ms of [T, 0, Date.parse("2024-12-31T23:59:59.999Z")]) {
+      const key = objectKey(prefix, {
+        topic: "metrics",
+        partition: 3,
+        offset: "17",
+        timestamp: String(ms),
+      });
+      assert.equal(archiveFolder(prefix, "metrics", ms) + "3-17.ndjson.gz", key);
+    }
+  }
+});
+
+Deno.test("pickObject() takes the batch with the greatest first offset not above the event's", () => {
+  const keys = [
+    "raw/logs/dt=2025-03-01/hour=12/0-100.ndjson.gz",
+    "raw/logs/dt=2025-03-01/hour=13/0-250.ndjson.gz",
+    "raw/logs/dt=2025-03-01/hour=13/0-9000000000000000000.ndjson.gz", // beyond 2^53
+    "raw/logs/dt=2025-03-01/hour=13/10-200.ndjson.gz", // partition 10, not 0
+    "raw/logs/dt=2025-03-01/hour=13/0-240.ndjson.gz.ab12cd34.tmp",
+  ];
+  assert.equal(pickObject(keys, 0, "99"), null);
+  assert.equal(pickObject(keys, 0, "100"), keys[0]);
+  assert.equal(pickObject(keys, 0, "249"), keys[0]);
+  assert.equal(pickObject(keys, 0, "250"), keys[1]);
+  assert.equal(pickObject(keys, 0, "8999999999999999999"), keys[1]);
+  assert.equal(pickObject(keys, 0, "9000000000000000001"), keys[2]);
+  assert.equal(pickObject(keys, 10, "300"), keys[3]);
+  assert.equal(pickObject(keys, 1, "300"), null);
+  assert.equal(pickObject(keys, 0, "x"), null);
+});
+
+Deno.test(
+  "findArchiveObject() finds objects written by the archive's store, across an hour boundary",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vigil-web-archive-" });
+    try {
+      const store = createDirStore(dir);
+      const put = (partition: number, offset: string, ms: number) =>
+        store.put(
+          objectKey("raw", { topic: "logs", partition, offset, timestamp: String(ms) }),
+          new Uint8Array([1]),
+        );
+      // Partition 0: a batch began at 12:59:30 (offsets 500..) and the next at 13:00:30 (620..).
+      await put(0, "500", T - 50_000);
+      await put(0, "620", T + 10_000);
+      await put(1, "500", T - 50_000);
+      // An unfinished write of the store (temp name) must not count.
+      await Deno.writeFile(
+        `${dir}/raw/logs/dt=2025-03-01/hour=13/0-700.ndjson.gz.1234.tmp`,
+        new Uint8Array([1]),
+      );
+      const lister = createDirLister(dir);
+      const calls: string[] = [];
+      const list = (prefix: string) => {
+        calls.push(prefix);
+        return lister.list(prefix);
+      };
+      const find = (offset: string, timeMs: number) =>
+        findArchiveObject(list, { prefix: "raw", topic: "logs", partition: 0, offset, timeMs });
+      // Ingested at 13:00:20, in the batch that began in the previous hour.
+      assert.equal(await find("610", T), "raw/logs/dt=2025-03-01/hour=12/0-500.ndjson.gz");
+      assert.deepEqual(calls.sort(), [
+        "raw/logs/dt=2025-03-01/hour=12/0-",
+        "raw/logs/dt=2025-03-01/hour=13/0-",
+        "raw/logs/dt=2025-03-01/hour=14/0-",
+      ]);
+      assert.equal(await find("720", T + 20_000), "raw/logs/dt=2025-03-01/hour=13/0-620.ndjson.gz");
+      // Not archived yet (before the first batch), and an empty archive folder.
+      assert.equal(await find("499", T), null);
+      assert.deepEqual(await createDirLister(`${dir}/nothing`).list("raw/logs/x/0-"), []);
+      assert.deepEqual(await lister.list("../etc/0-"), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

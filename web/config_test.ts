@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../shared/config.ts";
+import { parseWebConfig } from "./config.ts";
+
+Deno.test("parseWebConfig() resolves defaults", () => {
+  const c = parseWebConfig({});
+  assert.equal(c.WEB_PORT, 8080);
+  assert.equal(c.WEB_PUBLIC_READ, true);
+  assert.equal(c.VIGIL_API_TOKEN, undefined);
+  assert.equal(c.WEB_HEARTBEAT_INTERVAL, 10_000);
+  assert.equal(c.ARCHIVE_PREFIX, "raw");
+  assert.equal(c.ARCHIVE_DIR, "./data/archive");
+  assert.equal(c.S3_BUCKET, undefined);
+  const set = parseWebConfig({
+    WEB_PORT: "9000",
+    WEB_PUBLIC_READ: "false",
+    VIGIL_API_TOKEN: "s3cret-token",
+    WEB_HEARTBEAT_INTERVAL: "5s",
+  });
+  assert.equal(set.WEB_PORT, 9000);
+  assert.equal(set.WEB_PUBLIC_READ, false);
+  assert.equal(set.WEB_HEARTBEAT_INTERVAL, 5000);
+});
+
+Deno.test("parseWebConfig() names every bad variable and never echoes the token", () => {
+  assert.throws(
+    () =>
+      parseWebConfig({
+        WEB_PORT: "http",
+        VIGIL_API_TOKEN: "short",
+        WEB_PUBLIC_READ: "maybe",
+        WEB_HEARTBEAT_INTERVAL: "100ms",
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      const m = error.message;
+      assert.match(m, /^Cannot start web: /);
+      for (
+        const v of ["WEB_PORT", "VIGIL_API_TOKEN", "WEB_PUBLIC_READ", "WEB_HEARTBEAT_INTERVAL"]
+      ) {
+        assert.match(m, new RegExp(v));
+      }
+      assert.doesNotMatch(m, /short/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => parseWebConfig({ S3_BUCKET: "archive", S3_ACCESS_KEY_ID: "AKIA" }),
+    /S3_SECRET_ACCESS_KEY must be set together with the other S3 key variable/,
+  );
+});

@@ -1,0 +1,55 @@
+/**
+ * Keyset paging cursors for the anomaly list: an opaque base64url string
+ * holding the last row's `detected_at` (ISO, microsecond precision) and `id`.
+ *
+ * @module
+ */
+
+/** The position after which the next page starts (newest first). */
+export interface Cursor {
+  /** `detected_at` of the last row, ISO 8601 UTC with microseconds. */
+  ts: string;
+  id: string;
+}
+
+const TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+function toBase64Url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): string {
+  const bin = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  return new TextDecoder("utf-8", { fatal: true }).decode(
+    Uint8Array.from(bin, (c) => c.charCodeAt(0)),
+  );
+}
+
+/** Encode a cursor. */
+export function encodeCursor(cursor: Cursor): string {
+  return toBase64Url(JSON.stringify([cursor.ts, cursor.id]));
+}
+
+/**
+ * Decode a cursor from {@link encodeCursor}.
+ *
+ * @throws {RangeError} "Cannot read cursor: …" when it was not made by encodeCursor
+ */
+export function decodeCursor(text: string): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromBase64Url(text));
+  } catch {
+    throw new RangeError("Cannot read cursor: not a cursor from next_cursor");
+  }
+  if (
+    !Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== "string" ||
+    typeof parsed[1] !== "string" || !TS.test(parsed[0]) || parsed[1].length === 0
+  ) {
+    throw new RangeError("Cannot read cursor: not a cursor from next_cursor");
+  }
+  return { ts: parsed[0], id: parsed[1] };
+}

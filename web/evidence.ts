@@ -1,0 +1,204 @@
+/**
+ * An anomaly's evidence: the triggering events, read back from the Redis
+ * event streams while they are still there (one pipelined `XRANGE id id` per
+ * event), with their Kafka coordinates and where the raw archive keeps them.
+ *
+ * @module
+ */
+import type { Evidence } from "../shared/schemas/alert.ts";
+import { EVENT_TYPES } from "../shared/schemas/event.ts";
+import { fieldsToObject, streamEntrySchema } from "../shared/schemas/stream.ts";
+import type { Keys } from "../shared/keys.ts";
+import { withTimeout } from "../shared/lifecycle.ts";
+import { archiveFolder, type ArchiveLister, findArchiveObject } from "./archive_lookup.ts";
+
+/** The Redis commands evidence lookup needs. */
+export interface EvidenceRedis {
+  pipeline(): {
+    xrange(key: string, start: string, end: string): unknown;
+    exec(): Promise<[Error | null, unknown][] | null>;
+  };
+}
+
+/** Where the raw archive keeps an event. */
+export interface ArchiveLocation {
+  /** Folder of the object: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/`. */
+  folder: string;
+  /** Objects of this partition in that folder: `<partition>-<firstOffset>.ndjson.gz`. */
+  object_pattern: string;
+  /** Key of the object that holds the event, when the archive lister found it. */
+  object: string | null;
+  /**
+   * `found`: `object` holds the event; `not_archived`: no object covers it yet (the
+   * archive flushes batches every minute or so); `unknown`: the archive could not be listed.
+   */
+  lookup: "found" | "not_archived" | "unknown";
+  /** `s3://bucket/<object or folder>` when a bucket is configured, else null. */
+  url: string | null;
+}
+
+/** One evidence event, resolved. */
+export interface EvidenceItem extends Evidence {
+  /** Whether the stream still holds the entry (streams are trimmed). */
+  available: boolean;
+  /** The event as the bridge stored it, when available and valid JSON. */
+  event: unknown;
+  key: string | null;
+  ingest_ts: number | null;
+  traceparent: string | null;
+  archive: ArchiveLocation;
+  /** Why the entry could not be shown, when it could not. */
+  problem: string | null;
+}
+
+/**
+ * Archive location of an event of `topic`/`partition` whose Kafka time is
+ * about `timeMs`, before (or without) a lookup: the folder of that hour. Pure.
+ *
+ * The archive names objects `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz`
+ * (UTC, dated by the batch's first message), see archive_lookup.ts.
+ */
+export function archiveLocation(
+  options: {
+    prefix: string;
+    bucket?: string | undefined;
+    topic: string;
+    partition: number;
+    object?: string | null;
+    lookup?: ArchiveLocation["lookup"];
+  },
+  timeMs: number,
+): ArchiveLocation {
+  const object = options.object ?? null;
+  const folder = object
+    ? object.slice(0, object.lastIndexOf("/") + 1)
+    : archiveFolder(options.prefix, options.topic, timeMs);
+  return {
+    folder,
+    object_pattern: `${options.partition}-*.ndjson.gz`,
+    object,
+    lookup: options.lookup ?? (object ? "found" : "unknown"),
+    url: options.bucket ? `s3://${options.bucket}/${object ?? folder}` : null,
+  };
+}
+
+/**
+ * Resolve evidence entries: read each event back from its stream (only the
+ * service's own event streams are read, whatever the row says).
+ *
+ * @param options.fallbackTimeMs time used for the archive folder when the entry is gone (the anomaly's event time)
+ * @param options.archive lister of the raw archive; each folder is listed once per call
+ * @param options.archiveTimeoutMs give up listing after this long (lookup `unknown`) @default {3000}
+ */
+export async function resolveEvidence(
+  redis: EvidenceRedis,
+  evidence: readonly Evidence[],
+  options: {
+    keys: Keys;
+    archivePrefix: string;
+    bucket?: string | undefined;
+    fallbackTimeMs: number;
+    archive?: ArchiveLister | undefined;
+    archiveTimeoutMs?: number;
+  },
+): Promise<EvidenceItem[]> {
+  const allowed = new Set(EVENT_TYPES.map((t) => options.keys.events(t)));
+  const readable = evidence.filter((e) =>
+    allowed.has(e.stream) && /^\d{1,20}-\d{1,20}$/.test(e.stream_id)
+  );
+  const replies = new Map<Evidence, [Error | null, unknown]>();
+  if (readable.length > 0) {
+    const pipe = redis.pipeline();
+    for (const e of readable) pipe.xrange(e.stream, e.stream_id, e.stream_id);
+    const results = (await pipe.exec()) ?? [];
+    readable.forEach((e, i) => replies.set(e, results[i] ?? [new Error("no reply"), null]));
+  }
+  const resolved = evidence.map((e) => {
+    const base = {
+      ...e,
+      available: false,
+      event: null as unknown,
+      key: null as string | null,
+      ingest_ts: null as number | null,
+      traceparent: null as string | null,
+      problem: null as string | null,
+    };
+    const reply = replies.get(e);
+    let timeMs = options.fallbackTimeMs;
+    if (!reply) {
+      base.problem = "not one of this service's event streams";
+    } else if (reply[0]) {
+      base.problem = `Cannot read stream: ${reply[0].message}`;
+    } else {
+      const entries = Array.isArray(reply[1]) ? reply[1] : [];
+      const first = entries[0] as unknown;
+      const fields = Array.isArray(first) && Array.isArray(first[1]) ? first[1] : null;
+      if (!fields) {
+        base.problem = "no longer in the stream (trimmed); see the archive";
+      } else {
+        const parsed = streamEntrySchema.safeParse(
+          fieldsToObject(fields.map((f: unknown) => String(f))),
+        );
+        if (!parsed.success) {
+          base.problem = "stream entry has an unexpected shape";
+        } else {
+          base.available = true;
+          base.key = parsed.data.key;
+          base.ingest_ts = parsed.data.ingest_ts;
+          base.traceparent = parsed.data.traceparent ?? null;
+          timeMs = parsed.data.ingest_ts;
+          try {
+            base.event = JSON.parse(parsed.data.data);
+          } catch {
+            base.event = parsed.data.data;
+            base.problem = "event data is not valid JSON";
+          }
+        }
+      }
+    }
+    return { base, timeMs };
+  });
+  const listings = new Map<string, Promise<string[]>>();
+  const list = (prefix: string) => {
+    let p = listings.get(prefix);
+    if (!p) {
+      p = options.archive!.list(prefix);
+      p.catch(() => {}); // observed below; a listing that outlives its timeout must not go unhandled
+      listings.set(prefix, p);
+    }
+    return p;
+  };
+  return await Promise.all(resolved.map(async ({ base, timeMs }) => {
+    let object: string | null = null;
+    let lookup: ArchiveLocation["lookup"] = "unknown";
+    if (options.archive) {
+      try {
+        object = await withTimeout(
+          findArchiveObject(list, {
+            prefix: options.archivePrefix,
+            topic: base.topic,
+            partition: base.partition,
+            offset: base.offset,
+            timeMs,
+          }),
+          options.archiveTimeoutMs ?? 3000,
+          "list the archive",
+        );
+        lookup = object ? "found" : "not_archived";
+      } catch {
+        lookup = "unknown";
+      }
+    }
+    return {
+      ...base,
+      archive: archiveLocation({
+        prefix: options.archivePrefix,
+        bucket: options.bucket,
+        topic: base.topic,
+        partition: base.partition,
+        object,
+        lookup,
+      }, timeMs),
+    };
+  }));
+}

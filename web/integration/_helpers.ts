@@ -1,0 +1,163 @@
+/**
+ * Test helpers for the web service's integration tests: the app wired to a
+ * fresh PostgreSQL database and a unique Redis prefix, and anomaly fixtures.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { silentLogger } from "../../shared/log.ts";
+import { Registry } from "../../shared/metrics.ts";
+import { migrate } from "../../shared/migrate.ts";
+import { createRedis, type Redis } from "../../shared/redis.ts";
+import type { Keys } from "../../shared/keys.ts";
+import { type Sql, withPg } from "../../shared/testing/pg.ts";
+import { TEST_REDIS_URL, withRedis } from "../../shared/testing/redis.ts";
+import { createApp } from "../app.ts";
+import type { ArchiveLister } from "../archive_lookup.ts";
+import type { AppDeps } from "../deps.ts";
+import { createWebMetrics, type WebMetrics } from "../metrics.ts";
+import { createSseHub, type SseHub } from "../sse_hub.ts";
+import type { StaticAssets } from "../static.ts";
+
+/** Everything a web integration test gets. */
+export interface WebTestContext {
+  app: Hono;
+  sql: Sql;
+  redis: Redis;
+  keys: Keys;
+  hub: SseHub;
+  metrics: WebMetrics;
+  registry: Registry;
+  url: string;
+}
+
+/** Options for {@link withWebApp}. */
+export interface WebTestOptions {
+  token?: string;
+  publicRead?: boolean;
+  heartbeatMs?: number;
+  assets?: StaticAssets;
+  maxClients?: number;
+  archive?: ArchiveLister;
+}
+
+/** Run `fn` with the app on a fresh database and Redis prefix; cleans up after. */
+export async function withWebApp<T>(
+  fn: (ctx: WebTestContext) => Promise<T>,
+  options: WebTestOptions = {},
+): Promise<T> {
+  return await withPg(({ sql, url }) =>
+    withRedis(async ({ redis, keys }) => {
+      await migrate(sql);
+      const subscriber = createRedis(TEST_REDIS_URL, { name: "test-sub", blocking: true });
+      const registry = new Registry("web");
+      const metrics = createWebMetrics(registry);
+      const hub = createSseHub({
+        subscriber,
+        channel: keys.alertsChannel(),
+        log: silentLogger(),
+        metrics,
+        maxClients: options.maxClients ?? 100,
+        ...(options.heartbeatMs
+          ? {
+            heartbeat: {
+              intervalMs: options.heartbeatMs,
+              collect: () => Promise.resolve({ ok: true }),
+            },
+          }
+          : {}),
+      });
+      try {
+        await hub.start();
+        const deps: AppDeps = {
+          sql,
+          redis,
+          hub,
+          keys,
+          log: silentLogger(),
+          config: {
+            VIGIL_API_TOKEN: options.token,
+            WEB_PUBLIC_READ: options.publicRead ?? true,
+            ARCHIVE_PREFIX: "raw",
+            S3_BUCKET: "vigil-archive",
+          },
+          registry,
+          metrics,
+          assets: options.assets,
+          archive: options.archive,
+        };
+        const app = createApp(deps);
+        return await fn({ app, sql, redis, keys, hub, metrics, registry, url });
+      } finally {
+        await hub.close();
+        subscriber.disconnect();
+      }
+    })
+  );
+}
+
+/** A row of `anomaly_events` for fixtures; unspecified fields get defaults. */
+export interface AnomalyFixture {
+  id: string;
+  detected_at: Date;
+  event_time?: Date;
+  type?: "logs" | "metrics" | "transactions";
+  rule?: string;
+  severity?: "INFO" | "WARNING" | "CRITICAL";
+  entity?: string;
+  title?: string;
+  message?: string;
+  score?: number | null;
+  evidence?: unknown[];
+  details?: Record<string, unknown>;
+  resolved_at?: Date | null;
+  acknowledged_at?: Date | null;
+}
+
+/** Insert fixtures in one statement. */
+export async function insertAnomalies(sql: Sql, rows: AnomalyFixture[]): Promise<void> {
+  const values = rows.map((r) => ({
+    id: r.id,
+    detected_at: r.detected_at,
+    event_time: r.event_time ?? r.detected_at,
+    type: r.type ?? "metrics",
+    rule: r.rule ?? "threshold",
+    severity: r.severity ?? "WARNING",
+    entity: r.entity ?? "checkout",
+    title: r.title ?? `anomaly ${r.id}`,
+    message: r.message ?? `message of ${r.id}`,
+    score: r.score ?? null,
+    evidence: sql.json((r.evidence ?? []) as never),
+    details: sql.json((r.details ?? {}) as never),
+    resolved_at: r.resolved_at ?? null,
+    acknowledged_at: r.acknowledged_at ?? null,
+  }));
+  await sql`INSERT INTO anomaly_events ${sql(values)}`;
+}
+
+/** GET `path` and return status + JSON body. */
+export async function getJson(
+  app: Hono,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; res: Response }> {
+  const res = await app.request(path, { headers });
+  const body = await res.json() as Record<string, unknown>;
+  return { status: res.status, body, res };
+}
+
+/** Send JSON with `method` and return status + JSON body. */
+export async function sendJson(
+  app: Hono,
+  method: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await app.request(path, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() as Record<string, unknown> };
+}

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import type { Alert } from "../../shared/schemas/alert.ts";
+import { withWebApp } from "./_helpers.ts";
+import { SseReader, waitUntil } from "./_sse.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function alert(id: string, message = "p99 latency 950 ms > 500 ms"): Alert {
+  return {
+    id,
+    status: "firing",
+    detected_at: new Date().toISOString(),
+    event_time: new Date().toISOString(),
+    type: "metrics",
+    rule: "threshold",
+    severity: "CRITICAL",
+    entity: "checkout",
+    title: "latency high",
+    message,
+    score: 4.2,
+    details: { value: 950, threshold: 500 },
+    evidence: [],
+    resolved_at: null,
+    trace_id: null,
+    stages: {},
+  };
+}
+
+async function connect(port: number, signal: AbortSignal): Promise<SseReader> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/live`, { signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const reader = new SseReader(res.body!);
+  await reader.next("hello");
+  return reader;
+}
+
+Deno.test(
+  "GET /api/live delivers a published alert to two clients and cleans up a disconnected one",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, redis, keys, hub, metrics }) => {
+      const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+      const a = new AbortController();
+      const b = new AbortController();
+      try {
+        const clientA = await connect(server.addr.port, a.signal);
+        const clientB = await connect(server.addr.port, b.signal);
+        await waitUntil(() => hub.size === 2, "two hub clients");
+        assert.equal(metrics.sseClients.get(), 2);
+        // One Redis subscription serves both.
+        assert.deepEqual(await redis.pubsub("NUMSUB", keys.alertsChannel()), [
+          keys.alertsChannel(),
+          1,
+        ]);
+
+        // An invalid message is skipped; the valid one after it still arrives.
+        await redis.publish(keys.alertsChannel(), "{not json");
+        await redis.publish(keys.alertsChannel(), JSON.stringify({ id: "half" }));
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("a-1")));
+        for (const client of [clientA, clientB]) {
+          const got = JSON.parse((await client.next("alert")).data) as Alert;
+          assert.equal(got.id, "a-1");
+          assert.equal(got.message, "p99 latency 950 ms > 500 ms");
+        }
+        assert.equal(metrics.alertsReceived.get({ result: "invalid" }), 2);
+        assert.equal(metrics.alertsReceived.get({ result: "ok" }), 1);
+
+        // Client B disconnects: the hub forgets it; A still gets the next alert.
+        await clientB.cancel();
+        b.abort();
+        await waitUntil(() => hub.size === 1, "hub to drop the disconnected client");
+        assert.equal(metrics.sseClients.get(), 1);
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("a-2", "line1\nline2")));
+        const next = JSON.parse((await clientA.next("alert")).data) as Alert;
+        assert.equal(next.id, "a-2");
+        assert.equal(next.message, "line1\nline2");
+        assert.ok(metrics.sseMessages.get({ event: "alert" }) >= 3);
+
+        // Closing the hub (shutdown) ends the remaining stream, so the server can drain.
+        await hub.close();
+        assert.equal(await clientA.ended(), true);
+        assert.equal(hub.size, 0);
+      } finally {
+        a.abort();
+        b.abort();
+        await server.shutdown();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "GET /api/live sends a stats heartbeat and refuses clients beyond capacity",
+  opts,
+  async () => {
+    await withWebApp(async ({ hub, app }) => {
+      const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+      const c = new AbortController();
+      try {
+        const client = await connect(server.addr.port, c.signal);
+        const beat = JSON.parse((await client.next("stats", 5000)).data);
+        assert.equal(beat.clients, 1);
+        assert.deepEqual(beat.stats, { ok: true });
+        await waitUntil(() => hub.size === 1, "one client");
+        const refused = await fetch(`http://127.0.0.1:${server.addr.port}/api/live`);
+        assert.equal(refused.status, 503);
+        assert.match((await refused.json()).error, /too many clients/);
+        await client.cancel();
+        await waitUntil(() => hub.size === 0, "no clients");
+      } finally {
+        c.abort();
+        await hub.close();
+        await server.shutdown();
+      }
+    }, { heartbeatMs: 300, maxClients: 1 });
+  },
+);

@@ -1,0 +1,31 @@
+/**
+ * Vigil web: the HTTP API and live page.
+ *
+ * Consumes: PostgreSQL `anomaly_events` / `silences` (migrated at start),
+ * Redis Pub/Sub `vigil:alerts:live` (one subscription for all live clients),
+ * event streams `vigil:events:<type>` (evidence), the raw archive (S3
+ * bucket or ARCHIVE_DIR, listed to name each evidence event's object) and
+ * score caches `vigil:scores:*` (charts). Produces: JSON API, server-sent events, the
+ * page, /metrics and /api/health on WEB_PORT (default 8080).
+ *
+ * @module
+ */
+import { configOrExit } from "../shared/config.ts";
+import { createLifecycle } from "../shared/lifecycle.ts";
+import { createLogger } from "../shared/log.ts";
+import { parseWebConfig } from "./config.ts";
+import { startWebServer } from "./server.ts";
+
+const config = configOrExit(() => parseWebConfig());
+const log = createLogger({ service: "web", level: config.LOG_LEVEL });
+if (config.VIGIL_API_TOKEN === undefined) {
+  log.warn("VIGIL_API_TOKEN is unset: acknowledging and silencing answer 503");
+}
+const lifecycle = createLifecycle({ log });
+try {
+  const server = await startWebServer(config, { log });
+  lifecycle.onShutdown("web server", () => server.close());
+} catch (error) {
+  log.error("Cannot start web", { error });
+  Deno.exit(1);
+}

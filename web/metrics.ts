@@ -1,0 +1,47 @@
+/**
+ * Prometheus metrics of the web service.
+ *
+ * @module
+ */
+import type { Counter, Gauge, Histogram, Registry } from "../shared/metrics.ts";
+
+/** The web service's metrics. */
+export interface WebMetrics {
+  /** `vigil_web_http_requests_total{route,status}` */
+  requests: Counter;
+  /** `vigil_web_http_request_seconds{route}` */
+  requestSeconds: Histogram;
+  /** `vigil_web_sse_clients` */
+  sseClients: Gauge;
+  /** `vigil_web_sse_messages_total{event}` (messages written to clients) */
+  sseMessages: Counter;
+  /** `vigil_web_alerts_received_total{result}` (Pub/Sub messages: ok / invalid) */
+  alertsReceived: Counter;
+}
+
+/** Register the web metrics in `registry`. */
+export function createWebMetrics(registry: Registry): WebMetrics {
+  return {
+    requests: registry.counter(
+      "vigil_web_http_requests_total",
+      "HTTP requests by route pattern and status",
+      ["route", "status"],
+    ),
+    requestSeconds: registry.histogram(
+      "vigil_web_http_request_seconds",
+      "HTTP request duration by route pattern (for SSE: until headers)",
+      ["route"],
+    ),
+    sseClients: registry.gauge("vigil_web_sse_clients", "Connected live (SSE) clients"),
+    sseMessages: registry.counter(
+      "vigil_web_sse_messages_total",
+      "Messages written to live clients by event",
+      ["event"],
+    ),
+    alertsReceived: registry.counter(
+      "vigil_web_alerts_received_total",
+      "Alerts received on the live Pub/Sub channel by result",
+      ["result"],
+    ),
+  };
+}

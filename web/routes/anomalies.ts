@@ -1,0 +1,61 @@
+/**
+ * `GET /api/anomalies`, `GET /api/anomalies/:id` (with evidence) and
+ * `POST /api/anomalies/:id/ack`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { ackInputSchema, anomalyListQuerySchema } from "../../shared/schemas/web_api.ts";
+import { findSilence, listSilences } from "../../shared/silences.ts";
+import type { AppDeps } from "../deps.ts";
+import { resolveEvidence } from "../evidence.ts";
+import { httpError, parseOr400, queryOf, readJsonBody } from "../http.ts";
+import { acknowledgeAnomaly, getAnomaly, listAnomalies } from "../store.ts";
+import { z } from "zod";
+
+const idSchema = z.string().min(1).max(500);
+
+/** Routes under `/api/anomalies`. */
+export function anomalyRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const now = deps.now ?? Date.now;
+
+  app.get("/", async (c) => {
+    const query = parseOr400(anomalyListQuerySchema, queryOf(c), "query");
+    try {
+      return c.json(await listAnomalies(deps.sql, query));
+    } catch (error) {
+      if (error instanceof RangeError) throw httpError(400, error.message);
+      throw error;
+    }
+  });
+
+  app.get("/:id", async (c) => {
+    const id = parseOr400(idSchema, c.req.param("id"), "id");
+    const anomaly = await getAnomaly(deps.sql, id);
+    if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
+    const [evidence, silences] = await Promise.all([
+      resolveEvidence(deps.redis, anomaly.evidence, {
+        keys: deps.keys,
+        archivePrefix: deps.config.ARCHIVE_PREFIX,
+        bucket: deps.config.S3_BUCKET,
+        fallbackTimeMs: Date.parse(anomaly.event_time),
+        archive: deps.archive,
+      }),
+      listSilences(deps.sql, { active: true }),
+    ]);
+    const silence = findSilence(silences, anomaly, now());
+    return c.json({ anomaly, evidence, silenced_by: silence ?? null });
+  });
+
+  app.post("/:id/ack", async (c) => {
+    const id = parseOr400(idSchema, c.req.param("id"), "id");
+    const ack = await readJsonBody(c, ackInputSchema);
+    const anomaly = await acknowledgeAnomaly(deps.sql, id, ack);
+    if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
+    deps.log.info("anomaly acknowledged", { id, by: ack.by });
+    return c.json({ anomaly });
+  });
+
+  return app;
+}

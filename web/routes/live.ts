@@ -1,0 +1,46 @@
+/**
+ * `GET /api/live`: server-sent events. Events: `hello` (on connect), `alert`
+ * (each alert published on the live channel, JSON as shared/schemas/alert.ts)
+ * and `stats` (heartbeat: last hour's counts by severity). Every client is
+ * served by the app's single {@link SseHub} subscription.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { AppDeps } from "../deps.ts";
+import { httpError } from "../http.ts";
+import { serveLiveClient } from "../sse_hub.ts";
+
+/** Routes under `/api/live`. */
+export function liveRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const now = deps.now ?? Date.now;
+  app.get("/", (c) => {
+    // Refuse before the stream starts, so a full hub answers a plain 503.
+    if (deps.hub.size >= deps.hub.capacity) {
+      throw httpError(503, "Cannot open live stream: too many clients, retry later");
+    }
+    c.header("X-Accel-Buffering", "no");
+    return streamSSE(c, async (stream) => {
+      await stream.writeSSE({
+        event: "hello",
+        data: JSON.stringify({ ts: new Date(now()).toISOString() }),
+        retry: 3000,
+      });
+      try {
+        await serveLiveClient(deps.hub, stream, { metrics: deps.metrics });
+      } catch (error) {
+        if (error instanceof RangeError) {
+          await stream.writeSSE({ event: "bye", data: JSON.stringify({ reason: error.message }) });
+          return;
+        }
+        throw error;
+      }
+    }, (error) => {
+      deps.log.warn("live stream failed", { error });
+      return Promise.resolve();
+    });
+  });
+  return app;
+}

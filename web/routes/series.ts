@@ -1,0 +1,31 @@
+/**
+ * `GET /api/series/:type/:entity`: recent values and scores of a series
+ * from the detector's Redis cache.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { seriesParamsSchema, seriesQuerySchema } from "../../shared/schemas/web_api.ts";
+import type { AppDeps } from "../deps.ts";
+import { parseOr400, queryOf } from "../http.ts";
+import { readSeries } from "../series.ts";
+
+/** Routes under `/api/series`. */
+export function seriesRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  app.get("/:type/:entity", async (c) => {
+    const params = parseOr400(seriesParamsSchema, c.req.param(), "path");
+    const q = parseOr400(seriesQuerySchema, queryOf(c), "query");
+    const series = await readSeries(deps.redis, {
+      keys: deps.keys,
+      type: params.type,
+      entity: params.entity,
+      measure: q.measure,
+      fromMs: q.from,
+      toMs: q.to,
+      limit: q.limit,
+    });
+    return c.json({ type: params.type, entity: params.entity, series });
+  });
+  return app;
+}

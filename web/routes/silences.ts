@@ -1,0 +1,54 @@
+/**
+ * Silences: `GET /api/silences`, `POST /api/silences`,
+ * `DELETE /api/silences/:id` (expire now). Stored through shared/silences.ts.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { silenceInputSchema } from "../../shared/schemas/silence.ts";
+import { createSilence, expireSilence, listSilences } from "../../shared/silences.ts";
+import type { AppDeps } from "../deps.ts";
+import { httpError, parseOr400, queryOf, readJsonBody } from "../http.ts";
+
+const listQuerySchema = z.strictObject({
+  active: z.enum(["true", "false"], { error: "must be true or false" })
+    .transform((s) => s === "true").optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
+
+/** Routes under `/api/silences`. */
+export function silenceRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const now = deps.now ?? Date.now;
+
+  app.get("/", async (c) => {
+    const q = parseOr400(listQuerySchema, queryOf(c), "query");
+    const options = q.active === undefined
+      ? { limit: q.limit }
+      : { active: q.active, limit: q.limit };
+    return c.json({ items: await listSilences(deps.sql, options) });
+  });
+
+  app.post("/", async (c) => {
+    const input = await readJsonBody(c, silenceInputSchema);
+    try {
+      const silence = await createSilence(deps.sql, input, { nowMs: now() });
+      deps.log.info("silence created", { id: silence.id, author: silence.author });
+      return c.json({ silence }, 201);
+    } catch (error) {
+      if (error instanceof RangeError) throw httpError(400, error.message);
+      throw error;
+    }
+  });
+
+  app.delete("/:id", async (c) => {
+    const id = parseOr400(z.string().min(1).max(200), c.req.param("id"), "id");
+    const silence = await expireSilence(deps.sql, id);
+    if (!silence) throw httpError(404, `Cannot find silence ${JSON.stringify(id)}`);
+    deps.log.info("silence expired", { id });
+    return c.json({ silence });
+  });
+
+  return app;
+}

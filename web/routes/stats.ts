@@ -1,0 +1,34 @@
+/**
+ * `GET /api/stats`: counts per type and severity per minute or hour.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { statsQuerySchema } from "../../shared/schemas/web_api.ts";
+import type { AppDeps } from "../deps.ts";
+import { httpError, parseOr400, queryOf } from "../http.ts";
+import { anomalyStats } from "../store.ts";
+
+/** Most buckets one request may span. */
+const MAX_BUCKETS = 10_080; // a week of minutes
+
+/** Routes under `/api/stats`. */
+export function statsRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const now = deps.now ?? Date.now;
+  app.get("/", async (c) => {
+    const q = parseOr400(statsQuerySchema, queryOf(c), "query");
+    const bucketMs = q.bucket === "minute" ? 60_000 : 3_600_000;
+    const toMs = q.to ?? now();
+    const fromMs = q.from ?? toMs - 3_600_000;
+    if (!(fromMs < toMs)) throw httpError(400, "Cannot read query: from: must be before to");
+    if ((toMs - fromMs) / bucketMs > MAX_BUCKETS) {
+      throw httpError(
+        400,
+        `Cannot read query: range spans more than ${MAX_BUCKETS} ${q.bucket} buckets`,
+      );
+    }
+    return c.json(await anomalyStats(deps.sql, { fromMs, toMs, bucket: q.bucket }));
+  });
+  return app;
+}

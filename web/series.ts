@@ -1,0 +1,155 @@
+/**
+ * Recent values and scores of a series, read from the detector's cache
+ * (`vigil:scores:<type>:<entity>:<measure>`, a sorted set scored by event
+ * time in ms) for charts.
+ *
+ * Members are parsed tolerantly: JSON `{"ts","value","score"}` (validated
+ * with zod), or the colon form `ts:score:value` documented in shared/keys.ts.
+ * Points that fit neither are skipped and counted.
+ *
+ * @module
+ */
+import { type ScorePoint, scorePointSchema } from "../shared/schemas/web_api.ts";
+import type { EventType } from "../shared/schemas/event.ts";
+import type { Keys } from "../shared/keys.ts";
+
+/** The Redis commands series lookup needs. */
+export interface SeriesRedis {
+  zrevrangebyscore(
+    key: string,
+    max: number | string,
+    min: number | string,
+    withScores: "WITHSCORES",
+    limit: "LIMIT",
+    offset: number,
+    count: number,
+  ): Promise<string[]>;
+  scan(
+    cursor: string,
+    match: "MATCH",
+    pattern: string,
+    count: "COUNT",
+    n: number,
+  ): Promise<[string, string[]]>;
+}
+
+/** One series' points, oldest first. */
+export interface Series {
+  measure: string;
+  points: ScorePoint[];
+  /** Members that could not be parsed. */
+  skipped: number;
+}
+
+const NUM = /^-?\d+(?:\.\d+)?(?:e[-+]?\d+)?$/i;
+
+/**
+ * Parse one sorted-set member; `zscore` (the event time) is the fallback
+ * timestamp. Pure.
+ *
+ * @returns the point, or null when the member has neither supported form
+ */
+export function parseScoreMember(member: string, zscore: number): ScorePoint | null {
+  const text = member.trim();
+  if (text.startsWith("{")) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return null;
+    }
+    const withTs = typeof raw === "object" && raw !== null && !("ts" in raw)
+      ? { ...raw, ts: zscore }
+      : raw;
+    const parsed = scorePointSchema.safeParse(withTs);
+    return parsed.success ? parsed.data : null;
+  }
+  // `ts:score:value`, possibly followed by a uniqueness suffix.
+  const parts = text.split(":");
+  if (parts.length < 3) return null;
+  const [ts, score, value] = parts as [string, string, string];
+  if (!NUM.test(ts) || !NUM.test(value) || !(NUM.test(score) || score === "" || score === "null")) {
+    return null;
+  }
+  const parsed = scorePointSchema.safeParse({
+    ts: Number(ts),
+    value: Number(value),
+    score: NUM.test(score) ? Number(score) : null,
+  });
+  return parsed.success ? parsed.data : null;
+}
+
+/** Escape Redis glob characters so `text` matches itself in SCAN MATCH. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** Points of `zrange ... WITHSCORES` output (member, score, member, score…), oldest first. */
+function toPoints(reply: string[]): { points: ScorePoint[]; skipped: number } {
+  const points: ScorePoint[] = [];
+  let skipped = 0;
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const p = parseScoreMember(reply[i]!, Number(reply[i + 1]));
+    if (p) points.push(p);
+    else skipped++;
+  }
+  points.sort((a, b) => a.ts - b.ts);
+  return { points, skipped };
+}
+
+/** Most measures discovered for one entity without `measure`. */
+const MAX_MEASURES = 20;
+
+/**
+ * Read the series of `type`/`entity`: one measure, or every measure found
+ * by a bounded SCAN. Returns at most `limit` newest points per series in
+ * `[fromMs, toMs]`, oldest first.
+ */
+export async function readSeries(
+  redis: SeriesRedis,
+  options: {
+    keys: Keys;
+    type: EventType;
+    entity: string;
+    measure?: string | undefined;
+    fromMs?: number | undefined;
+    toMs?: number | undefined;
+    limit: number;
+  },
+): Promise<Series[]> {
+  const { keys, type, entity } = options;
+  let measures: string[];
+  if (options.measure !== undefined) {
+    measures = [options.measure];
+  } else {
+    const base = keys.scores(type, entity, "");
+    const pattern = escapeGlob(base) + "*";
+    const found = new Set<string>();
+    let cursor = "0";
+    let rounds = 0;
+    do {
+      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      for (const k of batch) {
+        const m = k.slice(base.length);
+        if (m && !m.includes(":")) found.add(m);
+      }
+      rounds++;
+    } while (cursor !== "0" && found.size < MAX_MEASURES && rounds < 200);
+    measures = [...found].sort().slice(0, MAX_MEASURES);
+  }
+  const min = options.fromMs ?? "-inf";
+  const max = options.toMs ?? "+inf";
+  return await Promise.all(measures.map(async (measure) => {
+    const reply = await redis.zrevrangebyscore(
+      keys.scores(type, entity, measure),
+      max,
+      min,
+      "WITHSCORES",
+      "LIMIT",
+      0,
+      options.limit,
+    );
+    return { measure, ...toPoints(reply) };
+  }));
+}

@@ -1,0 +1,132 @@
+/**
+ * Build and start the whole web service from its config: Redis (commands +
+ * one subscriber), PostgreSQL (migrated at start), the SSE hub, the app and
+ * the HTTP server. Used by main.ts, the browser test and the benchmark.
+ *
+ * @module
+ */
+import { S3Client } from "@aws-sdk/client-s3";
+import postgres from "postgres";
+import { createKeys } from "../shared/keys.ts";
+import type { Logger } from "../shared/log.ts";
+import { Registry } from "../shared/metrics.ts";
+import { migrate } from "../shared/migrate.ts";
+import { createRedis } from "../shared/redis.ts";
+import { createApp } from "./app.ts";
+import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
+import type { WebConfig } from "./config.ts";
+import { createWebMetrics } from "./metrics.ts";
+import { createSseHub, type SseHub } from "./sse_hub.ts";
+import { loadStaticAssets } from "./static.ts";
+import { heartbeatStats } from "./store.ts";
+
+/** A running web service. */
+export interface WebServer {
+  readonly port: number;
+  readonly hub: SseHub;
+  /** Stop: end live streams, drain HTTP, close clients. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start the web service.
+ *
+ * @param options.sqlMax PostgreSQL pool size @default {10}
+ * @throws {Error} when PostgreSQL is unreachable or the page files are missing
+ */
+export async function startWebServer(
+  config: WebConfig,
+  options: { log: Logger; sqlMax?: number; onListen?: (port: number) => void },
+): Promise<WebServer> {
+  const { log } = options;
+  const keys = createKeys(config.VIGIL_PREFIX);
+  const assets = await loadStaticAssets();
+  const sql = postgres(config.DATABASE_URL, {
+    max: options.sqlMax ?? 10,
+    onnotice: () => {},
+    connection: { application_name: "vigil-web" },
+  });
+  const redis = createRedis(config.REDIS_URL, { log, name: "vigil-web" });
+  const subscriber = createRedis(config.REDIS_URL, { log, name: "vigil-web-sub", blocking: true });
+  let s3: S3Client | undefined;
+  let archive: ArchiveLister;
+  if (config.S3_BUCKET) {
+    s3 = new S3Client({
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+        ? {
+          credentials: {
+            accessKeyId: config.S3_ACCESS_KEY_ID,
+            secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+          },
+        }
+        : {}),
+    });
+    archive = createS3Lister({ client: s3, bucket: config.S3_BUCKET });
+  } else {
+    archive = createDirLister(config.ARCHIVE_DIR);
+  }
+  const closeClients = async () => {
+    s3?.destroy();
+    subscriber.disconnect();
+    redis.disconnect();
+    await sql.end({ timeout: 5 });
+  };
+  const registry = new Registry("web");
+  const metrics = createWebMetrics(registry);
+  let hub: SseHub;
+  try {
+    await migrate(sql, { log });
+    hub = createSseHub({
+      subscriber,
+      channel: keys.alertsChannel(),
+      log,
+      metrics,
+      maxClients: config.WEB_MAX_SSE_CLIENTS,
+      heartbeat: {
+        intervalMs: config.WEB_HEARTBEAT_INTERVAL,
+        collect: () => heartbeatStats(sql, Date.now()),
+      },
+    });
+    await hub.start();
+  } catch (error) {
+    await closeClients();
+    throw error;
+  }
+  const app = createApp({
+    sql,
+    redis,
+    hub,
+    keys,
+    log,
+    config,
+    registry,
+    metrics,
+    assets,
+    archive,
+  });
+  const hostname = config.WEB_HOST ?? config.HTTP_HOST;
+  const server = Deno.serve({
+    port: config.WEB_PORT,
+    hostname,
+    onListen: ({ port }) => {
+      log.info("web listening", { hostname, port, public_read: config.WEB_PUBLIC_READ });
+      options.onListen?.(port);
+    },
+  }, app.fetch);
+  let closing: Promise<void> | undefined;
+  return {
+    port: server.addr.port,
+    hub,
+    close() {
+      closing ??= (async () => {
+        await hub.close();
+        await server.shutdown();
+        await closeClients();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * Live fan-out: ONE Redis Pub/Sub subscription (`vigil:alerts:live`) serves
+ * every connected SSE client. Each alert is validated once, serialised once
+ * and handed to every client's queue; a client whose queue overflows (it
+ * does not read) is dropped. While clients are connected, a small stats
+ * heartbeat is computed once per interval and sent to all of them.
+ *
+ * @module
+ */
+import { alertSchema } from "../shared/schemas/alert.ts";
+import { formatZodError } from "../shared/schemas/event.ts";
+import type { Logger } from "../shared/log.ts";
+import type { WebMetrics } from "./metrics.ts";
+
+/** One server-sent event. */
+export interface SseMessage {
+  event: string;
+  data: string;
+}
+
+/** The Redis commands of the dedicated subscriber connection. */
+export interface PubSubClient {
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  off(event: "message", listener: (channel: string, message: string) => void): unknown;
+}
+
+/** A connected client as the hub sees it. */
+export interface HubClient {
+  /** Queue a message (must not block). */
+  send(message: SseMessage): void;
+  /** End the client's stream (hub closing, or client too slow). */
+  close(reason: string): void;
+}
+
+/** The fan-out hub. */
+export interface SseHub {
+  /** Connected clients. */
+  readonly size: number;
+  /** Most clients at once. */
+  readonly capacity: number;
+  /** Subscribe to the channel; call once before serving. */
+  start(): Promise<void>;
+  /**
+   * Add a client; returns its removal function (idempotent).
+   *
+   * @throws {RangeError} "Cannot add live client: …" when the hub is full or closed
+   */
+  add(client: HubClient): () => void;
+  /** Send `message` to every client. */
+  broadcast(message: SseMessage): void;
+  /** Unsubscribe, stop the heartbeat and close every client. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link createSseHub}. */
+export interface SseHubOptions {
+  subscriber: PubSubClient;
+  channel: string;
+  log: Logger;
+  metrics: WebMetrics;
+  /** Most clients at once. @default {5000} */
+  maxClients?: number;
+  /** Stats heartbeat; omitted = none. */
+  heartbeat?: { intervalMs: number; collect: () => Promise<unknown> };
+}
+
+/** Create the hub (not yet subscribed: call `start()`). */
+export function createSseHub(options: SseHubOptions): SseHub {
+  const { subscriber, channel, log, metrics } = options;
+  const maxClients = options.maxClients ?? 5000;
+  const clients = new Set<HubClient>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let collecting = false;
+  let closed = false;
+  /** The latest heartbeat, sent to clients as they connect. */
+  let lastStats: SseMessage | undefined;
+
+  const broadcast = (message: SseMessage) => {
+    for (const c of clients) c.send(message);
+  };
+
+  const onMessage = (ch: string, text: string) => {
+    if (ch !== channel) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      metrics.alertsReceived.inc({ result: "invalid" });
+      log.warn("live alert is not JSON; skipped", { bytes: text.length });
+      return;
+    }
+    const parsed = alertSchema.safeParse(raw);
+    if (!parsed.success) {
+      metrics.alertsReceived.inc({ result: "invalid" });
+      log.warn("live alert is invalid; skipped", { reason: formatZodError(parsed.error) });
+      return;
+    }
+    metrics.alertsReceived.inc({ result: "ok" });
+    broadcast({ event: "alert", data: JSON.stringify(parsed.data) });
+  };
+
+  const beat = async () => {
+    if (collecting || !options.heartbeat || clients.size === 0) return;
+    collecting = true;
+    try {
+      const stats = await options.heartbeat.collect();
+      lastStats = {
+        event: "stats",
+        data: JSON.stringify({ ts: new Date().toISOString(), clients: clients.size, stats }),
+      };
+      broadcast(lastStats);
+    } catch (error) {
+      log.warn("heartbeat stats failed", { error });
+    } finally {
+      collecting = false;
+    }
+  };
+
+  const updateTimer = () => {
+    metrics.sseClients.set(undefined, clients.size);
+    if (clients.size > 0 && timer === undefined && options.heartbeat && !closed) {
+      timer = setInterval(beat, options.heartbeat.intervalMs);
+      void beat(); // first client after a quiet period: fresh numbers now, not in one interval
+    } else if (clients.size === 0 && timer !== undefined) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
+
+  return {
+    get size() {
+      return clients.size;
+    },
+    capacity: maxClients,
+    async start() {
+      subscriber.on("message", onMessage);
+      await subscriber.subscribe(channel);
+      log.info("subscribed to live alerts", { channel });
+    },
+    add(client) {
+      if (closed) throw new RangeError("Cannot add live client: shutting down");
+      if (clients.size >= maxClients) {
+        throw new RangeError(`Cannot add live client: ${maxClients} clients already connected`);
+      }
+      clients.add(client);
+      if (lastStats) client.send(lastStats);
+      updateTimer();
+      return () => {
+        if (clients.delete(client)) updateTimer();
+      };
+    },
+    broadcast,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+      subscriber.off("message", onMessage);
+      try {
+        await subscriber.unsubscribe(channel);
+      } catch (error) {
+        log.warn("unsubscribe failed", { error });
+      }
+      for (const c of [...clients]) c.close("server shutting down");
+      clients.clear();
+      metrics.sseClients.set(undefined, 0);
+    },
+  };
+}
+
+/** The part of Hono's SSE stream a live client uses. */
+export interface SseSink {
+  writeSSE(message: { event: string; data: string; retry?: number }): Promise<void>;
+  onAbort(listener: () => void): void;
+  /** End the stream now (cancels a write blocked on a client that does not read). */
+  abort(): void;
+  readonly aborted: boolean;
+}
+
+/**
+ * Serve one live client until it disconnects or the hub drops it: register
+ * with the hub, write queued messages in order, unregister on abort.
+ *
+ * @param options.first messages written first (e.g. a hello)
+ * @param options.maxQueue messages queued before the client counts as stuck @default {1000}
+ */
+export async function serveLiveClient(
+  hub: SseHub,
+  sink: SseSink,
+  options: { metrics: WebMetrics; first?: SseMessage[]; maxQueue?: number },
+): Promise<void> {
+  const maxQueue = options.maxQueue ?? 1000;
+  const queue: SseMessage[] = [...(options.first ?? [])];
+  let done = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const stop = () => {
+    if (done) return;
+    done = true;
+    remove();
+    notify();
+    if (!sink.aborted) sink.abort();
+  };
+  const remove = hub.add({
+    send(message) {
+      if (done) return;
+      // A client that does not read is dropped rather than buffered without bound.
+      if (queue.length >= maxQueue) return stop();
+      queue.push(message);
+      notify();
+    },
+    close: stop,
+  });
+  sink.onAbort(() => {
+    done = true;
+    remove();
+    notify();
+  });
+  try {
+    while (!done && !sink.aborted) {
+      const next = queue.shift();
+      if (next === undefined) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      await sink.writeSSE(next);
+      options.metrics.sseMessages.inc({ event: next.event });
+    }
+  } finally {
+    remove();
+  }
+}

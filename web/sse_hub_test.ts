@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "../shared/log.ts";
+import { Registry } from "../shared/metrics.ts";
+import { createWebMetrics } from "./metrics.ts";
+import { createSseHub, type PubSubClient, serveLiveClient, type SseSink } from "./sse_hub.ts";
+
+function fakePubSub() {
+  const listeners = new Set<(ch: string, msg: string) => void>();
+  const client: PubSubClient = {
+    subscribe: () => Promise.resolve(1),
+    unsubscribe: () => Promise.resolve(0),
+    on: (_e, l) => listeners.add(l),
+    off: (_e, l) => listeners.delete(l),
+  };
+  return { client, publish: (ch: string, msg: string) => listeners.forEach((l) => l(ch, msg)) };
+}
+
+/** A sink whose writes block until `release()` (a client that does not read). */
+function stuckSink() {
+  const abortListeners: (() => void)[] = [];
+  let release: () => void = () => {};
+  const blocked = new Promise<void>((r) => (release = r));
+  const sink: SseSink & { written: number; aborted: boolean } = {
+    written: 0,
+    aborted: false,
+    async writeSSE() {
+      this.written++;
+      await blocked;
+    },
+    onAbort: (l) => abortListeners.push(l),
+    abort() {
+      this.aborted = true;
+      abortListeners.forEach((l) => l());
+      release();
+    },
+  };
+  return sink;
+}
+
+Deno.test("serveLiveClient() drops a client whose queue overflows instead of buffering forever", async () => {
+  const pubsub = fakePubSub();
+  const metrics = createWebMetrics(new Registry("web"));
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics,
+  });
+  await hub.start();
+  const sink = stuckSink();
+  const served = serveLiveClient(hub, sink, { metrics, maxQueue: 3 });
+  assert.equal(hub.size, 1);
+  for (let i = 0; i < 5; i++) hub.broadcast({ event: "alert", data: String(i) });
+  await served;
+  assert.equal(sink.aborted, true);
+  assert.equal(hub.size, 0);
+  assert.equal(metrics.sseClients.get(), 0);
+  await hub.close();
+});
+
+Deno.test("createSseHub() ignores other channels and refuses clients when closed", async () => {
+  const pubsub = fakePubSub();
+  const metrics = createWebMetrics(new Registry("web"));
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics,
+  });
+  await hub.start();
+  const got: string[] = [];
+  const remove = hub.add({ send: (m) => got.push(m.event), close: () => got.push("closed") });
+  pubsub.publish("other", "{}");
+  pubsub.publish("ch", "[]");
+  assert.deepEqual(got, []);
+  assert.equal(metrics.alertsReceived.get({ result: "invalid" }), 1);
+  await hub.close();
+  assert.deepEqual(got, ["closed"]);
+  remove();
+  assert.throws(() => hub.add({ send() {}, close() {} }), /Cannot add live client: shutting down/);
+});
+
+Deno.test("createSseHub() beats at once for the first client and greets later ones with the last stats", async () => {
+  const pubsub = fakePubSub();
+  const metrics = createWebMetrics(new Registry("web"));
+  let collected = 0;
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics,
+    heartbeat: { intervalMs: 60_000, collect: () => Promise.resolve({ n: ++collected }) },
+  });
+  await hub.start();
+  const first: string[] = [];
+  hub.add({ send: (m) => first.push(m.data), close() {} });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(collected, 1);
+  assert.equal(JSON.parse(first[0]!).stats.n, 1);
+  const second: string[] = [];
+  hub.add({ send: (m) => second.push(m.data), close() {} });
+  assert.equal(collected, 1);
+  assert.equal(JSON.parse(second[0]!).stats.n, 1);
+  await hub.close();
+});

@@ -1,0 +1,164 @@
+// Talking to the Vigil web API: JSON requests with the optional bearer token,
+// and the live stream (server-sent events read with fetch, so the token can be
+// sent as a header) with automatic reconnection.
+
+const TOKEN_KEY = "vigil.token";
+
+/** The API token saved in this browser, or "". */
+export function getToken() {
+  try {
+    return localStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/** Save (or clear with "") the API token. */
+export function setToken(token) {
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Private mode: the token lives only in memory for this page.
+  }
+}
+
+function headers(extra = {}) {
+  const token = getToken();
+  return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
+}
+
+/** An API failure with the server's message and status. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+async function handle(res) {
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON (proxy error page…): fall through with a generic message.
+  }
+  if (!res.ok) {
+    throw new ApiError(res.status, body?.error ?? `Request failed (HTTP ${res.status})`);
+  }
+  return body;
+}
+
+/** GET a JSON API path with query parameters (undefined/"" values are left out). */
+export async function getJson(path, params = {}, signal) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  }
+  const url = q.size ? `${path}?${q}` : path;
+  return handle(await fetch(url, { headers: headers(), signal }));
+}
+
+/** Send JSON with `method`. */
+export async function sendJson(method, path, body) {
+  return handle(
+    await fetch(path, {
+      method,
+      headers: headers({ "content-type": "application/json" }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+}
+
+/**
+ * Keep a live connection to /api/live. Calls onEvent(name, data) for every
+ * event and onStatus("connecting" | "live" | "reconnecting", info) on
+ * changes; reconnects with capped backoff. Returns a stop function.
+ */
+export function connectLive({ onEvent, onStatus }) {
+  let stopped = false;
+  let controller = null;
+  let attempt = 0;
+  let timer = null;
+
+  const schedule = (reason) => {
+    if (stopped) return;
+    const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
+    attempt++;
+    onStatus("reconnecting", { reason, retryInMs: Math.round(delay) });
+    timer = setTimeout(run, delay);
+  };
+
+  const run = async () => {
+    if (stopped) return;
+    controller = new AbortController();
+    onStatus(attempt === 0 ? "connecting" : "reconnecting", {});
+    let res;
+    try {
+      res = await fetch("/api/live", {
+        headers: headers({ accept: "text/event-stream" }),
+        signal: controller.signal,
+        cache: "no-store",
+      });
+    } catch {
+      return schedule("network error");
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      return schedule(res.status === 401 ? "token required" : `HTTP ${res.status}`);
+    }
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    // The server sends a heartbeat every few seconds; silence this long means a dead link.
+    let watchdog = null;
+    const kick = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => controller.abort(), 45_000);
+    };
+    kick();
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        kick();
+        buffer += value.replaceAll("\r\n", "\n");
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let name = "message";
+          const data = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) name = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+          }
+          if (!data.length) continue;
+          let parsed;
+          try {
+            parsed = JSON.parse(data.join("\n"));
+          } catch {
+            continue;
+          }
+          if (name === "hello") {
+            onStatus("live", { reconnected: attempt > 0 });
+            attempt = 0;
+          }
+          onEvent(name, parsed);
+        }
+      }
+    } catch {
+      // Connection dropped: reconnect below.
+    } finally {
+      clearTimeout(watchdog);
+    }
+    schedule("connection closed");
+  };
+
+  run();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    controller?.abort();
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * Reads and the few writes the web service does on PostgreSQL table
+ * `anomaly_events` (migration 001): filtered keyset-paged lists, one
+ * anomaly, per-bucket counts and acknowledgements.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import {
+  type Evidence,
+  evidenceSchema,
+  SEVERITIES,
+  type Severity,
+} from "../shared/schemas/alert.ts";
+import { EVENT_TYPES, type EventType } from "../shared/schemas/event.ts";
+import type { AckInput, AnomalyListQuery } from "../shared/schemas/web_api.ts";
+import { type Cursor, decodeCursor, encodeCursor } from "./cursor.ts";
+
+type Sql = postgres.Sql;
+
+/** An anomaly as the API returns it. */
+export interface Anomaly {
+  id: string;
+  status: "firing" | "resolved";
+  detected_at: string;
+  event_time: string;
+  type: EventType;
+  rule: string;
+  severity: Severity;
+  entity: string;
+  title: string;
+  message: string;
+  score: number | null;
+  details: Record<string, unknown>;
+  evidence: Evidence[];
+  resolved_at: string | null;
+  trace_id: string | null;
+  stages: Record<string, unknown>;
+  acknowledged_at: string | null;
+  acknowledged_by: string | null;
+  ack_comment: string | null;
+}
+
+/** One page of anomalies, newest first. */
+export interface AnomalyPage {
+  items: Anomaly[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+interface AnomalyRow {
+  id: string;
+  detected_at: Date;
+  event_time: Date;
+  type: string;
+  rule: string;
+  severity: string;
+  entity: string;
+  title: string;
+  message: string;
+  score: number | null;
+  evidence: unknown;
+  details: unknown;
+  resolved_at: Date | null;
+  trace_id: string | null;
+  stages: unknown;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  ack_comment: string | null;
+  cursor_ts: string;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Map a row to the API shape; malformed evidence entries are dropped, not fatal. */
+export function toAnomaly(row: Omit<AnomalyRow, "cursor_ts">): Anomaly {
+  const evidence: Evidence[] = [];
+  if (Array.isArray(row.evidence)) {
+    for (const e of row.evidence) {
+      const parsed = evidenceSchema.safeParse(e);
+      if (parsed.success) evidence.push(parsed.data);
+    }
+  }
+  return {
+    id: row.id,
+    status: row.resolved_at ? "resolved" : "firing",
+    detected_at: row.detected_at.toISOString(),
+    event_time: row.event_time.toISOString(),
+    // The table's CHECK constraints guarantee these; the fallbacks only satisfy the types.
+    type: EVENT_TYPES.find((t) => t === row.type) ?? "logs",
+    rule: row.rule,
+    severity: SEVERITIES.find((s) => s === row.severity) ?? "INFO",
+    entity: row.entity,
+    title: row.title,
+    message: row.message,
+    score: row.score,
+    details: isRecord(row.details) ? row.details : {},
+    evidence,
+    resolved_at: row.resolved_at?.toISOString() ?? null,
+    trace_id: row.trace_id,
+    stages: isRecord(row.stages) ? row.stages : {},
+    acknowledged_at: row.acknowledged_at?.toISOString() ?? null,
+    acknowledged_by: row.acknowledged_by,
+    ack_comment: row.ack_comment,
+  };
+}
+
+const COLUMNS = (sql: Sql) =>
+  sql`id, detected_at, event_time, type, rule, severity, entity, title, message, score,
+    evidence, details, resolved_at, trace_id, stages, acknowledged_at, acknowledged_by, ack_comment,
+    to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
+
+function oneOrAny(sql: Sql, column: string, values: readonly string[]) {
+  return values.length === 1
+    ? sql`${sql(column)} = ${values[0]!}`
+    : sql`${sql(column)} = ANY(${sql.array([...values])})`;
+}
+
+/**
+ * One page of anomalies matching `query`, newest first (by `detected_at`,
+ * then `id`), using keyset paging.
+ *
+ * @throws {RangeError} "Cannot read cursor: …" for a cursor not from a previous page
+ */
+export async function listAnomalies(sql: Sql, query: AnomalyListQuery): Promise<AnomalyPage> {
+  const cursor: Cursor | undefined = query.cursor === undefined
+    ? undefined
+    : decodeCursor(query.cursor);
+  const conds = [];
+  if (query.type) conds.push(oneOrAny(sql, "type", query.type));
+  if (query.severity) conds.push(oneOrAny(sql, "severity", query.severity));
+  if (query.rule !== undefined) conds.push(sql`rule = ${query.rule}`);
+  if (query.entity !== undefined) conds.push(sql`entity = ${query.entity}`);
+  if (query.from !== undefined) conds.push(sql`detected_at >= ${new Date(query.from)}`);
+  if (query.to !== undefined) conds.push(sql`detected_at < ${new Date(query.to)}`);
+  if (query.resolved !== undefined) {
+    conds.push(query.resolved ? sql`resolved_at IS NOT NULL` : sql`resolved_at IS NULL`);
+  }
+  if (query.acknowledged !== undefined) {
+    conds.push(
+      query.acknowledged ? sql`acknowledged_at IS NOT NULL` : sql`acknowledged_at IS NULL`,
+    );
+  }
+  if (cursor) conds.push(sql`(detected_at, id) < (${cursor.ts}::timestamptz, ${cursor.id})`);
+  const where = conds.length === 0 ? sql`TRUE` : conds.reduce((acc, c) => sql`${acc} AND ${c}`);
+  const rows = await sql<AnomalyRow[]>`
+    SELECT ${COLUMNS(sql)} FROM anomaly_events WHERE ${where}
+    ORDER BY detected_at DESC, id DESC LIMIT ${query.limit + 1}`;
+  const more = rows.length > query.limit;
+  const page = more ? rows.slice(0, query.limit) : rows;
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toAnomaly),
+    next_cursor: more && last ? encodeCursor({ ts: last.cursor_ts, id: last.id }) : null,
+  };
+}
+
+/** One anomaly by id, or null. */
+export async function getAnomaly(sql: Sql, id: string): Promise<Anomaly | null> {
+  const rows = await sql<AnomalyRow[]>`SELECT ${COLUMNS(sql)} FROM anomaly_events WHERE id = ${id}`;
+  return rows[0] ? toAnomaly(rows[0]) : null;
+}
+
+/**
+ * Record who acknowledged an anomaly, when (now) and why. A second
+ * acknowledgement replaces the first.
+ *
+ * @returns the updated anomaly, or null when no anomaly has this id
+ */
+export async function acknowledgeAnomaly(
+  sql: Sql,
+  id: string,
+  ack: AckInput,
+): Promise<Anomaly | null> {
+  const rows = await sql<AnomalyRow[]>`
+    UPDATE anomaly_events
+    SET acknowledged_at = now(), acknowledged_by = ${ack.by}, ack_comment = ${ack.comment}
+    WHERE id = ${id}
+    RETURNING ${COLUMNS(sql)}`;
+  return rows[0] ? toAnomaly(rows[0]) : null;
+}
+
+/** Counts per bucket, type and severity. */
+export interface Stats {
+  from: string;
+  to: string;
+  bucket: "minute" | "hour";
+  /** Non-zero buckets only, oldest first. */
+  points: { t: string; type: string; severity: string; count: number }[];
+  totals: {
+    all: number;
+    /** Of `all`, how many are not resolved. */
+    open: number;
+    by_severity: Record<Severity, number>;
+    by_type: Record<EventType, number>;
+  };
+}
+
+/** Counts of anomalies detected in `[fromMs, toMs)` per `bucket`, type and severity. */
+export async function anomalyStats(
+  sql: Sql,
+  options: { fromMs: number; toMs: number; bucket: "minute" | "hour" },
+): Promise<Stats> {
+  const rows = await sql<
+    { t: Date; type: string; severity: string; count: number; open: number }[]
+  >`
+    SELECT date_trunc(${options.bucket}, detected_at) AS t, type, severity, count(*)::int AS count,
+      count(*) FILTER (WHERE resolved_at IS NULL)::int AS open
+    FROM anomaly_events
+    WHERE detected_at >= ${new Date(options.fromMs)} AND detected_at < ${new Date(options.toMs)}
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`;
+  const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  const byType = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>;
+  let all = 0;
+  let open = 0;
+  for (const r of rows) {
+    all += r.count;
+    open += r.open;
+    if (r.severity in bySeverity) bySeverity[r.severity as Severity] += r.count;
+    if (r.type in byType) byType[r.type as EventType] += r.count;
+  }
+  return {
+    from: new Date(options.fromMs).toISOString(),
+    to: new Date(options.toMs).toISOString(),
+    bucket: options.bucket,
+    points: rows.map((r) => ({
+      t: r.t.toISOString(),
+      type: r.type,
+      severity: r.severity,
+      count: r.count,
+    })),
+    totals: { all, open, by_severity: bySeverity, by_type: byType },
+  };
+}
+
+/** Small summary for the live heartbeat: anomalies of the last hour by severity, and how many of them are open. */
+export async function heartbeatStats(
+  sql: Sql,
+  nowMs: number,
+): Promise<{ last_hour: Record<string, number>; open_last_hour: number }> {
+  const rows = await sql<{ severity: string; count: number; open: number }[]>`
+    SELECT severity, count(*)::int AS count, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open
+    FROM anomaly_events WHERE detected_at >= ${new Date(nowMs - 3_600_000)}
+    GROUP BY severity`;
+  const lastHour: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
+  let open = 0;
+  for (const r of rows) {
+    lastHour[r.severity] = r.count;
+    open += r.open;
+  }
+  return { last_hour: lastHour, open_last_hour: open };
+}
