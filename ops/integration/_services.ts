@@ -1,0 +1,148 @@
+/**
+ * Test support: run Vigil services as real subprocesses, with exactly the
+ * permission flags of their `deno task` line in deno.json, and read their
+ * JSON log lines.
+ *
+ * @module
+ */
+
+/** Repository root. */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** `deno run …` arguments of a task in deno.json (without the leading `deno`). */
+export async function taskArgs(task: string): Promise<string[]> {
+  const json = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
+    tasks: Record<string, string>;
+  };
+  const line = json.tasks[task];
+  if (!line) throw new Error(`Cannot find task "${task}" in deno.json`);
+  const words = line.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new Error(`Cannot run task "${task}": not a plain "deno run" line`);
+  }
+  return words.slice(1);
+}
+
+/** One JSON log line. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
+/** A running service. */
+export interface ServiceProcess {
+  readonly name: string;
+  /** JSON log lines so far (non-JSON output is kept as `{ msg: "<raw>", raw: true }`). */
+  lines(): LogLine[];
+  /** Wait for a log line matching `match`; throws with the recent output on timeout or exit. */
+  waitForLine(match: (l: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
+  /** The ops server port, from its "ops server listening" line. */
+  opsPort(timeoutMs?: number): Promise<number>;
+  /** Exit status (resolves when the process ends). */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** SIGTERM, then wait for exit (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<Deno.CommandStatus>;
+  /** The last lines, for assertion messages. */
+  tail(n?: number): string;
+}
+
+/** Spawn `deno task <task>`'s command line with `env` and extra program arguments. */
+export async function spawnService(
+  task: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<ServiceProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs(task), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: LogLine[] = [];
+  let exited = false;
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      rest += decoder.decode(bytes, { stream: true });
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) {
+        if (!p.trim()) continue;
+        try {
+          lines.push(JSON.parse(p) as LogLine);
+        } catch {
+          lines.push({ msg: p, raw: true });
+        }
+      }
+    }
+    if (rest.trim()) lines.push({ msg: rest, raw: true });
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const status = child.status.then(async (s) => {
+    exited = true;
+    await drained;
+    return s;
+  });
+  const tail = (n = 30) => lines.slice(-n).map((l) => JSON.stringify(l)).join("\n");
+  const waitForLine = async (match: (l: LogLine) => boolean, what: string, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = lines.find(match);
+      if (found) return found;
+      if (exited || Date.now() > deadline) {
+        throw new Error(
+          `${task}: ${exited ? "exited" : "timed out"} waiting for ${what}. Output:\n${tail()}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    name: task,
+    lines: () => lines,
+    waitForLine,
+    async opsPort(timeoutMs) {
+      const l = await waitForLine(
+        (l) => /listening/.test(String(l.msg)) && typeof l.port === "number",
+        "its HTTP server",
+        timeoutMs,
+      );
+      return l.port as number;
+    },
+    status,
+    async stop(graceMs = 10_000) {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // already gone
+        }
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // already gone
+          }
+        }, graceMs);
+        try {
+          return await status;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      return await status;
+    },
+    tail,
+  };
+}
+
+/** GET a URL's text, or undefined when it fails. */
+export async function fetchText(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(url);
+    const text = await res.text();
+    return res.ok ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
