@@ -13,7 +13,7 @@ export const detectorEnvSchema = z.object({
   ...tracingEnv,
   /** Port of the HTTP server (/health, /metrics, POST /api/alerts/evaluate). */
   DETECTOR_PORT: portVar.default(9103),
-  /** Consumer name inside the group. @default hostname-pid */
+  /** Consumer name inside the group. @default "detector" (sharded: "detector-s<i>of<n>") */
   DETECTOR_CONSUMER: z.string().regex(/^[\w.:@-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.:@-]")
     .optional(),
   /** Pending entries of another consumer idle this long are claimed (XAUTOCLAIM). */

@@ -358,6 +358,19 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           if (batch.length > 0) await handle(batch, signal);
           else if (entries.length === 0) await handler.idle?.();
         }
+        // Stopping: a batch read ahead is already delivered to this consumer.
+        // Process it now (one attempt per step, like the batch in hand) rather
+        // than leave it pending until another consumer claims it.
+        if (prefetched) {
+          const entries = await prefetched.catch((): RawEntry[] => []);
+          const batch: Delivery[] = [];
+          for (const e of entries) {
+            if (e.fields !== null) {
+              batch.push({ id: e.id, fields: e.fields, live: true, deliveries: 1 });
+            }
+          }
+          if (batch.length > 0) await handle(batch, signal);
+        }
       } catch (error) {
         if (signal.aborted) return;
         throw error;

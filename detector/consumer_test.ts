@@ -155,6 +155,27 @@ Deno.test("createConsumer() replays from the checkpoint, claims a dead consumer'
   clock++;
 });
 
+Deno.test("createConsumer() stopping with a batch read ahead processes it instead of leaving it pending", async () => {
+  const s = fakeStream(() => 0);
+  s.add(25); // a backlog: batches of 10 are read one ahead
+  const stop = new AbortController();
+  const r = recorder(null, stop, 10); // stop right after the first batch
+  await createConsumer({
+    client: s.client,
+    stream: "s",
+    group: "g",
+    consumer: "me",
+    handler: r.handler,
+    log: silentLogger(),
+    claimIdleMs: 30_000,
+    blockMs: 1,
+    batchSize: 10,
+  }).run(stop.signal);
+  assert.equal(r.seen.length, 20, "the batch in hand and the one read ahead");
+  assert.equal(s.acked.length, 20);
+  assert.equal(s.pel.size, 0, "nothing left pending for another consumer to claim");
+});
+
 Deno.test("createConsumer() waits until another consumer's pending entries are idle long enough", async () => {
   let clock = 0;
   const s = fakeStream(() => clock);

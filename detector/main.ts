@@ -37,7 +37,13 @@ try {
   log.error("cannot start detector", { error: (error as Error).message });
   Deno.exit(2);
 }
-const consumer = config.DETECTOR_CONSUMER ?? `${Deno.hostname()}-${Deno.pid}`;
+// One name per shard: only the shard's lease holder reads, so a restarted
+// (or standby) instance re-reads the pending entries of the one before it at
+// once instead of waiting DETECTOR_CLAIM_IDLE to claim them.
+const consumer = config.DETECTOR_CONSUMER ??
+  (config.DETECTOR_SHARDS > 1
+    ? `detector-s${config.DETECTOR_SHARD}of${config.DETECTOR_SHARDS}`
+    : "detector");
 const keys = createKeys(config.VIGIL_PREFIX);
 const redis = createRedis(config.REDIS_URL, { log, name: `detector:${consumer}` });
 const streamClients = new Map<EventType, Redis>();
