@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createGenerator, SCENARIOS } from "../producer/generator.ts";
+import { parseEvent } from "../shared/schemas/event.ts";
 import { classifyMessage, type RawMessage } from "./classify.ts";
 
 const enc = new TextEncoder();
@@ -99,4 +101,61 @@ Deno.test("classifyMessage() names the failing field in a schema reason", () => 
   );
   assert.equal(c.kind, "dead");
   if (c.kind === "dead") assert.match(c.reason, /cpu/);
+});
+
+Deno.test("classifyMessage() keeps canonical text as is and equals the schema's output on all traffic", () => {
+  const gen = createGenerator({ seed: 9, users: 200 });
+  const messages = gen.normal(Date.UTC(2025, 0, 1), 2000);
+  for (const name of SCENARIOS) messages.push(...gen.scenario(name, Date.UTC(2025, 0, 1)).messages);
+  for (const m of messages) {
+    const c = classifyMessage(msg(m.topic, m.value));
+    assert.equal(c.kind, "event");
+    if (c.kind !== "event") continue;
+    assert.equal(c.data, m.value, "canonical producer output is stored byte for byte");
+    const zod = parseEvent(c.type, JSON.parse(m.value));
+    assert.ok(zod.ok);
+    assert.deepEqual(JSON.parse(c.data), zod.event);
+  }
+  // Not canonical (level case, zone offset, padded name): normalised by the schema.
+  const c = classifyMessage(msg(
+    "logs",
+    '{"timestamp":"2025-01-02T04:04:05+01:00","service":" api ","level":"error","message":"x"}',
+  ));
+  assert.equal(c.kind, "event");
+  if (c.kind === "event") {
+    assert.deepEqual(JSON.parse(c.data), {
+      timestamp: ts,
+      service: "api",
+      level: "ERROR",
+      message: "x",
+    });
+  }
+});
+
+Deno.test("classifyMessage() decodes non-ASCII values, keys and headers as UTF-8", () => {
+  const c = classifyMessage(
+    msg("logs", JSON.stringify({ timestamp: ts, service: "café", level: "INFO", message: "ü €" }), {
+      key: enc.encode("clé"),
+      headers: {
+        traceparent: enc.encode(" 00-0123456789ABCDEF0123456789abcdef-0123456789abcdef-01 "),
+      },
+    }),
+  );
+  assert.equal(c.kind, "event");
+  if (c.kind !== "event") return;
+  assert.equal(JSON.parse(c.data).message, "ü €");
+  assert.equal(c.key, "clé");
+  assert.equal(c.traceparent, "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01");
+  for (
+    const invalid of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80]]
+  ) {
+    const bad = classifyMessage(msg("logs", Uint8Array.of(0x7b, ...invalid, 0x7d)));
+    assert.equal(bad.kind, "dead", String(invalid));
+    if (bad.kind === "dead") assert.equal(bad.reasonKind, "not_utf8");
+  }
+  // A real U+FFFD in valid UTF-8 is text, not an error.
+  const replacement = classifyMessage(
+    msg("logs", JSON.stringify({ timestamp: ts, service: "a", level: "INFO", message: "\uFFFD" })),
+  );
+  assert.equal(replacement.kind, "event");
 });

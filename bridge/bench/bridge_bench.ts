@@ -2,8 +2,9 @@
  * `deno task bench:bridge`: messages/s from Kafka into Redis Streams through
  * the real bridge code, next to the two raw rates it is bounded by:
  * kafkajs consuming with no work (eachBatch) and pipelined XADD of the same
- * entries. Uses an in-process mock Kafka (1 broker) and the local Redis
- * under a unique prefix, deleted afterwards.
+ * entries. Uses an in-process mock Kafka (`--brokers=B`, default 3 like the
+ * dev cluster, partition leaders spread over them) and the local Redis under
+ * a unique prefix, deleted afterwards.
  *
  * Options: `--messages=N` (default 300000), `--partitions=P` per topic
  * (default 16), `--concurrency=C` (default 4), `--sampled=R` (default 1): the
@@ -43,7 +44,8 @@ function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
 
-const cluster = startMockKafka({ brokers: 1, partitions: PARTITIONS, topics: EVENT_TYPES });
+const BROKERS = Number(args.brokers ?? 3);
+const cluster = startMockKafka({ brokers: BROKERS, partitions: PARTITIONS, topics: EVENT_TYPES });
 const kafka = new Kafka({
   brokers: cluster.brokers,
   clientId: "bench",
