@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import { fastEvent } from "../shared/schemas/canonical.ts";
 import { type EventType, isEventType, parseEvent } from "../shared/schemas/event.ts";
+import { isCanonicalTraceparent } from "../shared/tracing.ts";
 
 /** The parts of a Kafka message classification needs. */
 export interface RawMessage {
@@ -148,7 +149,7 @@ export function classifyMessage(message: RawMessage, options: ClassifyOptions = 
     data = JSON.stringify(result.event);
   }
   let traceparent = headerString(message.headers, "traceparent");
-  if (!TRACEPARENT.test(traceparent)) {
+  if (!isCanonicalTraceparent(traceparent) && !TRACEPARENT.test(traceparent)) {
     traceparent = traceparent.trim().toLowerCase();
     if (!TRACEPARENT.test(traceparent)) traceparent = "";
   }

@@ -1,7 +1,7 @@
 /**
- * A minimal OTLP/HTTP JSON trace receiver (`POST /v1/traces`), for tests and
- * local benchmarks: it parses every export request, keeps the spans (or only
- * counts them) and answers `{}` like a collector.
+ * A minimal OTLP/HTTP trace receiver (`POST /v1/traces`, JSON or protobuf
+ * bodies), for tests and local benchmarks: it decodes every export request,
+ * keeps the spans (or only counts them) and answers `{}` like a collector.
  *
  * Run alone (prints a count of spans per service every 5 s, and on Ctrl-C):
  *
@@ -15,27 +15,30 @@
  *
  * @module
  */
+import { type DecodedSpan, decodeExportRequest } from "../shared/otlp_proto.ts";
 
-/** One received span, flattened with its service name. */
-export interface ReceivedSpan {
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  status: { code: number; message?: string };
-  links?: { traceId: string; spanId: string }[];
-}
+/** One received span (OTLP JSON shape), flattened with its service name. */
+export type ReceivedSpan = DecodedSpan;
 
 interface ExportRequest {
   resourceSpans?: {
     resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
     scopeSpans?: { spans?: Omit<ReceivedSpan, "service">[] }[];
   }[];
+}
+
+/** The spans of an OTLP JSON export request; throws when it is not one. */
+function fromJson(body: ExportRequest): ReceivedSpan[] {
+  if (!Array.isArray(body?.resourceSpans)) throw new TypeError("no resourceSpans");
+  const out: ReceivedSpan[] = [];
+  for (const rs of body.resourceSpans) {
+    const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value
+      .stringValue ?? "unknown";
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const s of ss.spans ?? []) out.push({ service, ...s });
+    }
+  }
+  return out;
 }
 
 /** A running receiver. */
@@ -47,7 +50,7 @@ export interface OtlpReceiver {
   spans(): ReceivedSpan[];
   /** Spans received, per service (with `discard`: `requests` and `bytes`). */
   counts(): Record<string, number>;
-  /** Export requests that were not valid OTLP JSON. */
+  /** Export requests that were not valid OTLP (JSON or protobuf). */
   readonly rejected: number;
   close(): Promise<void>;
 }
@@ -74,22 +77,18 @@ export function startOtlpReceiver(
         counts["bytes"] = (counts["bytes"] ?? 0) + bytes;
         return Response.json({});
       }
-      let body: ExportRequest;
+      let received: ReceivedSpan[];
       try {
-        body = await req.json() as ExportRequest;
-        if (!Array.isArray(body.resourceSpans)) throw new TypeError("no resourceSpans");
+        received = (req.headers.get("content-type") ?? "").includes("protobuf")
+          ? decodeExportRequest(new Uint8Array(await req.arrayBuffer()))
+          : fromJson(await req.json() as ExportRequest);
       } catch {
         rejected++;
         return new Response("bad request", { status: 400 });
       }
-      for (const rs of body.resourceSpans ?? []) {
-        const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value
-          .stringValue ?? "unknown";
-        for (const ss of rs.scopeSpans ?? []) {
-          const spans = ss.spans ?? [];
-          counts[service] = (counts[service] ?? 0) + spans.length;
-          if (keep) { for (const s of spans) kept.push({ service, ...s }); }
-        }
+      for (const span of received) {
+        counts[span.service] = (counts[span.service] ?? 0) + 1;
+        if (keep) kept.push(span);
       }
       return Response.json({});
     },

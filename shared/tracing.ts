@@ -26,6 +26,7 @@ import { z } from "zod";
 import { urlVar } from "./config.ts";
 import { type LogFields, type Logger, redact, silentLogger } from "./log.ts";
 import type { Counter, Registry } from "./metrics.ts";
+import { createExportEncoder } from "./otlp_proto.ts";
 
 // ---------------------------------------------------------------------------
 // W3C traceparent
@@ -42,9 +43,26 @@ export interface TraceContext {
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ODD_HEX = "13579bdf";
-const CANONICAL = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
+const IS_HEX = new Uint8Array(128);
+for (const c of "0123456789abcdef") IS_HEX[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether `value` is a version-00 traceparent in canonical form (lowercase
+ * hex, four fields): `00-<32 hex>-<16 hex>-<2 hex>`. A loop over a lookup
+ * table: about three times faster than the equivalent regex, and it runs on
+ * every message of the bridge and every entry of the detector.
+ */
+export function isCanonicalTraceparent(value: string): boolean {
+  if (
+    value.length !== 55 || value.charCodeAt(0) !== 48 || value.charCodeAt(1) !== 48 ||
+    value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45
+  ) return false;
+  for (let i = 3; i < 35; i++) if (IS_HEX[value.charCodeAt(i)] !== 1) return false;
+  for (let i = 36; i < 52; i++) if (IS_HEX[value.charCodeAt(i)] !== 1) return false;
+  return IS_HEX[value.charCodeAt(53)] === 1 && IS_HEX[value.charCodeAt(54)] === 1;
+}
 
 /**
  * Parse a `traceparent` header value (`00-<trace id>-<span id>-<flags>`).
@@ -58,7 +76,7 @@ const ZERO_SPAN = "0".repeat(16);
 export function parseTraceparent(value: string | null | undefined): TraceContext | undefined {
   if (!value) return undefined;
   // Fast path for the usual case (every hop of every traced event): a canonical version-00 value.
-  if (value.length === 55 && CANONICAL.test(value)) {
+  if (isCanonicalTraceparent(value)) {
     const traceId = value.slice(3, 35);
     const spanId = value.slice(36, 52);
     if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
@@ -107,9 +125,40 @@ function randomHex(bytes: number): string {
   }
 }
 
-/** A random 16-hex-char span id. */
+const HEX_CODE = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/** A random 16-hex-char span id (made on every traced hop: one flat string, no concatenation). */
 export function newSpanId(): string {
-  return randomHex(8);
+  for (;;) {
+    if (poolPos + 8 > POOL_SIZE) {
+      crypto.getRandomValues(randomPool);
+      poolPos = 0;
+    }
+    const p = randomPool, i = poolPos;
+    poolPos += 8;
+    const b0 = p[i]!, b1 = p[i + 1]!, b2 = p[i + 2]!, b3 = p[i + 3]!;
+    const b4 = p[i + 4]!, b5 = p[i + 5]!, b6 = p[i + 6]!, b7 = p[i + 7]!;
+    if ((b0 | b1 | b2 | b3 | b4 | b5 | b6 | b7) === 0) continue; // all-zero is invalid
+    const h = HEX_CODE;
+    return String.fromCharCode(
+      h[b0 >> 4]!,
+      h[b0 & 15]!,
+      h[b1 >> 4]!,
+      h[b1 & 15]!,
+      h[b2 >> 4]!,
+      h[b2 & 15]!,
+      h[b3 >> 4]!,
+      h[b3 & 15]!,
+      h[b4 >> 4]!,
+      h[b4 & 15]!,
+      h[b5 >> 4]!,
+      h[b5 & 15]!,
+      h[b6 >> 4]!,
+      h[b6 & 15]!,
+      h[b7 >> 4]!,
+      h[b7 & 15]!,
+    );
+  }
 }
 
 /** A random 32-hex-char trace id. */
@@ -244,9 +293,20 @@ export interface TracerOptions {
   exportTimeoutMs?: number;
   /** Registers `vigil_<service>_trace_spans_{exported,dropped,failed}_total` when given. */
   registry?: Registry;
+  /**
+   * Body encoding of the exports: protobuf (the OTLP/HTTP default, about a
+   * third of the bytes and a fraction of the CPU) or JSON.
+   * @default {"http/protobuf"}
+   */
+  protocol?: OtlpProtocol;
   /** HTTP client (tests). @default globalThis.fetch */
   fetch?: typeof fetch;
 }
+
+/** OTLP/HTTP body encodings (`OTEL_EXPORTER_OTLP_PROTOCOL`). */
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+/** One of {@link OTLP_PROTOCOLS}. */
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 /** The environment variables of tracing; spread into a service's env schema. */
 export const tracingEnv = {
@@ -254,15 +314,22 @@ export const tracingEnv = {
   OTEL_EXPORTER_OTLP_ENDPOINT: urlVar(["http:", "https:"], "http://localhost:4318").optional(),
   /** Ratio of new traces recorded, 0..1. */
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  /** Export body encoding: `http/protobuf` (default) or `http/json`. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(OTLP_PROTOCOLS).default("http/protobuf"),
 };
 
 /** Tracer options from a config parsed with {@link tracingEnv}. */
 export function tracingOptions(
-  config: { OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined; OTEL_TRACES_SAMPLER_ARG: number },
-): Pick<TracerOptions, "endpoint" | "sampleRatio"> {
+  config: {
+    OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+    OTEL_TRACES_SAMPLER_ARG: number;
+    OTEL_EXPORTER_OTLP_PROTOCOL?: OtlpProtocol | undefined;
+  },
+): Pick<TracerOptions, "endpoint" | "sampleRatio" | "protocol"> {
   return {
     endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     sampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
+    protocol: config.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf",
   };
 }
 
@@ -301,19 +368,30 @@ const NAME_JSON = new Map<string, string>();
 /** Serialised attribute-key prefixes (keys are code constants: a small, bounded set). */
 const KEY_JSON = new Map<string, string>();
 
-/** `links` as OTLP JSON (`,"links":[…]`), or "" when none is valid. */
-function linksJson(links: readonly (string | null | undefined)[] | undefined): string {
-  if (!links || links.length === 0) return "";
-  const out: string[] = [];
+const NO_LINKS: readonly TraceContext[] = [];
+
+/** The valid, distinct `links` (at most {@link MAX_LINKS}). */
+function parseLinks(
+  links: readonly (string | null | undefined)[] | undefined,
+): readonly TraceContext[] {
+  if (!links || links.length === 0) return NO_LINKS;
+  const out: TraceContext[] = [];
   const seen = new Set<string>();
   for (const l of links) {
     const ctx = parseTraceparent(l);
     if (!ctx || seen.has(ctx.traceId + ctx.spanId)) continue;
     seen.add(ctx.traceId + ctx.spanId);
-    out.push(`{"traceId":"${ctx.traceId}","spanId":"${ctx.spanId}","attributes":[]}`);
+    out.push(ctx);
     if (out.length >= MAX_LINKS) break;
   }
-  return out.length ? `,"links":[${out.join(",")}]` : "";
+  return out;
+}
+
+/** `links` as OTLP JSON (`,"links":[…]`), or "" when there are none. */
+function linksJson(links: readonly TraceContext[]): string {
+  if (links.length === 0) return "";
+  const out = links.map((l) => `{"traceId":"${l.traceId}","spanId":"${l.spanId}","attributes":[]}`);
+  return `,"links":[${out.join(",")}]`;
 }
 
 /** ms since the epoch (fractional) → decimal string of ns, exact to the µs. */
@@ -354,6 +432,12 @@ class NonRecordingSpan implements Span {
   end(): void {}
 }
 
+/** Where recording spans get their clock and go when they end (one per tracer). */
+interface SpanSink {
+  now(): number;
+  enqueue(span: RecordingSpan): void;
+}
+
 /**
  * A span that is queued for export when it ends. It keeps raw values only:
  * the OTLP JSON text is written at export time, for the whole batch in one
@@ -374,9 +458,8 @@ class RecordingSpan implements Span {
     readonly name: string,
     readonly kind: number,
     readonly start: number,
-    readonly links: string,
-    readonly now: () => number,
-    readonly enqueue: (span: RecordingSpan) => void,
+    readonly links: readonly TraceContext[],
+    readonly sink: SpanSink,
   ) {}
   setAttribute(key: string, value: AttributeValue | undefined): Span {
     if (value === undefined || this.endTime === this.endTime) return this; // ended: NaN !== NaN
@@ -397,8 +480,8 @@ class RecordingSpan implements Span {
   }
   end(endTimeMs?: number): void {
     if (this.endTime === this.endTime) return; // already ended
-    this.endTime = Math.max(this.start, endTimeMs ?? this.now());
-    this.enqueue(this);
+    this.endTime = Math.max(this.start, endTimeMs ?? this.sink.now());
+    this.sink.enqueue(this);
   }
 }
 
@@ -416,7 +499,7 @@ function spanJson(s: RecordingSpan): string {
   out += s.error === undefined
     ? '],"status":{"code":0}'
     : '],"status":{"code":2,"message":' + JSON.stringify(s.error) + "}";
-  return out + s.links + "}";
+  return out + linksJson(s.links) + "}";
 }
 
 function nonRecordingSpan(ctx: TraceContext, traceparent: string): Span {
@@ -490,6 +573,9 @@ export function createTracer(options: TracerOptions): Tracer {
     attributeJson("service.name", options.service)
   }]},"scopeSpans":[{"scope":{"name":"vigil","version":"0.1.0"},"spans":[`;
   const bodyTail = "]}]}]}";
+  const protobuf = (options.protocol ?? "http/protobuf") === "http/protobuf";
+  const contentType = protobuf ? "application/x-protobuf" : "application/json";
+  const encodeProto = createExportEncoder();
   const counters: Record<"exported" | "dropped" | "failed", Counter> | undefined = options.registry
     ? {
       exported: options.registry.counter(
@@ -511,6 +597,8 @@ export function createTracer(options: TracerOptions): Tracer {
   const stats = { exported: 0, dropped: 0, failed: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   let exporting: Promise<void> = Promise.resolve();
+  /** A drain is chained on `exporting` and has not started yet. */
+  let drainQueued = false;
   let closed = false;
   let lastErrorLogMs = -Infinity;
 
@@ -525,8 +613,9 @@ export function createTracer(options: TracerOptions): Tracer {
       return;
     }
     queue.push(span);
-    if (queue.length >= maxBatch) void flush();
-    else if (timer === undefined && !closed) {
+    if (queue.length >= maxBatch) {
+      if (!drainQueued) void flush(); // once: the queued drain takes every span ended meanwhile
+    } else if (timer === undefined && !closed) {
       timer = setTimeout(() => {
         timer = undefined;
         void flush();
@@ -535,13 +624,17 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 
   async function send(batch: RecordingSpan[]): Promise<void> {
-    let body = bodyHead;
-    for (let i = 0; i < batch.length; i++) body += (i > 0 ? "," : "") + spanJson(batch[i]!);
-    body += bodyTail;
     try {
+      let body: string | Uint8Array<ArrayBuffer>;
+      if (protobuf) body = encodeProto(options.service, batch);
+      else {
+        let json = bodyHead;
+        for (let i = 0; i < batch.length; i++) json += (i > 0 ? "," : "") + spanJson(batch[i]!);
+        body = json + bodyTail;
+      }
       const res = await doFetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": contentType },
         body,
         signal: AbortSignal.timeout(exportTimeoutMs),
       });
@@ -569,7 +662,9 @@ export function createTracer(options: TracerOptions): Tracer {
       timer = undefined;
     }
     // One export at a time; each run drains the whole queue in batches.
+    drainQueued = true;
     exporting = exporting.then(async () => {
+      drainQueued = false;
       while (queue.length > 0) {
         const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
         queue = batch === queue ? [] : queue.slice(batch.length);
@@ -579,6 +674,8 @@ export function createTracer(options: TracerOptions): Tracer {
     return exporting;
   }
 
+  const sink: SpanSink = { now, enqueue };
+
   /** Context of a span whose own ids are given (see {@link StartSpanOptions.traceparent}). */
   function adopted(own: TraceContext, parent: string | null | undefined) {
     const p = parseTraceparent(parent);
@@ -587,25 +684,57 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 
   function startSpan(name: string, opts: StartSpanOptions = {}): Span {
-    const own = parseTraceparent(opts.traceparent);
-    const { ctx, parentSpanId, traceparent, record } = own
-      ? adopted(own, opts.parent)
-      : contextFor(opts.parent);
-    if (!record) return nonRecordingSpan(ctx, traceparent);
-    const span = new RecordingSpan(
-      traceparent,
-      ctx.traceId,
-      ctx.spanId,
-      parentSpanId,
-      name,
-      KIND_NUMBER[opts.kind ?? "internal"],
-      opts.startTimeMs ?? now(),
-      linksJson(opts.links),
-      now,
-      enqueue,
-    );
+    const parent = opts.parent;
+    let span: RecordingSpan;
+    if (
+      opts.traceparent == null && typeof parent === "string" && parent.length === 55 &&
+      parent.charCodeAt(54) === 49 && parent.charCodeAt(53) === 48 &&
+      isCanonicalTraceparent(parent) &&
+      parent.slice(3, 35) !== ZERO_TRACE && parent.slice(36, 52) !== ZERO_SPAN
+    ) {
+      // The usual hop (every traced event of the bridge and detector): a child
+      // of a canonical, sampled traceparent. Same result as the general path
+      // below, without its intermediate objects.
+      const traceId = parent.slice(3, 35);
+      const spanId = newSpanId();
+      span = new RecordingSpan(
+        "00-" + traceId + "-" + spanId + "-01",
+        traceId,
+        spanId,
+        parent.slice(36, 52),
+        name,
+        KIND_NUMBER[opts.kind ?? "internal"],
+        opts.startTimeMs ?? now(),
+        parseLinks(opts.links),
+        sink,
+      );
+    } else {
+      const own = parseTraceparent(opts.traceparent);
+      const { ctx, parentSpanId, traceparent, record } = own
+        ? adopted(own, parent)
+        : contextFor(parent);
+      if (!record) return nonRecordingSpan(ctx, traceparent);
+      span = new RecordingSpan(
+        traceparent,
+        ctx.traceId,
+        ctx.spanId,
+        parentSpanId,
+        name,
+        KIND_NUMBER[opts.kind ?? "internal"],
+        opts.startTimeMs ?? now(),
+        parseLinks(opts.links),
+        sink,
+      );
+    }
     const attributes = opts.attributes;
-    if (attributes) { for (const k in attributes) span.setAttribute(k, attributes[k]); }
+    if (attributes) {
+      // Keys of an object are distinct: no duplicate search.
+      const a = span.attributes;
+      for (const k in attributes) {
+        const v = attributes[k];
+        if (v !== undefined && a.length < 2 * MAX_ATTRIBUTES) a.push(k, v);
+      }
+    }
     return span;
   }
 

@@ -26,28 +26,33 @@ Deno.bench("recording tracer: child span + attribute + end (queued)", { group: "
   on.startSpan("detect", { parent: PARENT, attributes: { type: "logs" } }).end();
 });
 
-const exporting = createTracer({
-  service: "bench",
-  endpoint: "http://127.0.0.1:9",
-  log: silentLogger(),
-  // Serialise every batch like a real export, without the network.
-  fetch: (_url, init) => {
-    void (init?.body as string).length;
-    return Promise.resolve(new Response("{}"));
-  },
-});
 let offset = 0;
-Deno.bench("recording tracer: bridge span (2 attributes), exported as JSON", {
-  group: "export",
-}, async () => {
-  const span = exporting.startSpan("bridge logs", {
-    kind: "consumer",
-    parent: PARENT,
-    attributes: {
-      "messaging.kafka.partition": 3,
-      "messaging.kafka.offset": String(offset++),
+const encoder = new TextEncoder();
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  const exporting = createTracer({
+    service: "bench",
+    endpoint: "http://127.0.0.1:9",
+    log: silentLogger(),
+    protocol,
+    // Encode every batch to bytes like a real export, without the network.
+    fetch: (_url, init) => {
+      const body = init?.body as string | Uint8Array;
+      void (typeof body === "string" ? encoder.encode(body) : body).length;
+      return Promise.resolve(new Response("{}"));
     },
   });
-  span.end();
-  if (exporting.stats().queued >= 512) await exporting.flush();
-});
+  Deno.bench(`recording tracer: bridge span (2 attributes), exported as ${protocol}`, {
+    group: "export",
+  }, async () => {
+    const span = exporting.startSpan("bridge logs", {
+      kind: "consumer",
+      parent: PARENT,
+      attributes: {
+        "messaging.kafka.partition": 3,
+        "messaging.kafka.offset": String(offset++),
+      },
+    });
+    span.end();
+    if (exporting.stats().queued >= 512) await exporting.flush();
+  });
+}

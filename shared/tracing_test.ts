@@ -14,6 +14,7 @@ import {
   tracingOptions,
 } from "./tracing.ts";
 import { parseEnv } from "./config.ts";
+import { decodeExportRequest } from "./otlp_proto.ts";
 import { z } from "zod";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -39,7 +40,17 @@ function startReceiver(status = 200) {
   const paths: string[] = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
     paths.push(`${req.method} ${new URL(req.url).pathname} ${req.headers.get("content-type")}`);
-    bodies.push(await req.json());
+    if (req.headers.get("content-type") === "application/x-protobuf") {
+      // The same shape as the JSON encoding, from the protobuf body.
+      const decoded = decodeExportRequest(new Uint8Array(await req.arrayBuffer()));
+      const service = decoded[0]?.service ?? "unknown";
+      bodies.push({
+        resourceSpans: [{
+          resource: { attributes: [{ key: "service.name", value: { stringValue: service } }] },
+          scopeSpans: [{ spans: decoded.map(({ service: _, ...span }) => span) }],
+        }],
+      });
+    } else bodies.push(await req.json());
     return new Response(status === 200 ? "{}" : "nope", { status });
   });
   const spans = (): WireSpan[] =>
@@ -123,78 +134,83 @@ Deno.test("traceIdOf() and traceFields() read ids for rows and log lines", () =>
   assert.deepEqual(traceFields(undefined), {});
 });
 
-Deno.test("createTracer() exports parent/child spans as OTLP JSON", async () => {
-  const receiver = startReceiver();
-  let clock = 1_700_000_000_000.5;
-  const tracer = createTracer({
-    service: "producer",
-    endpoint: receiver.endpoint + "/",
-    log: silentLogger(),
-    now: () => clock,
-  });
-  try {
-    assert.equal(tracer.enabled, true);
-    const root = tracer.startSpan("produce", {
-      kind: "producer",
-      attributes: { topic: "logs", partition: 3, ratio: 0.5, retried: false, skipped: undefined },
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  Deno.test(`createTracer() exports parent/child spans as OTLP ${protocol}`, async () => {
+    const receiver = startReceiver();
+    let clock = 1_700_000_000_000.5;
+    const tracer = createTracer({
+      service: "producer",
+      endpoint: receiver.endpoint + "/",
+      log: silentLogger(),
+      now: () => clock,
+      protocol,
     });
-    const child = tracer.startSpan("bridge", { parent: root.traceparent, kind: "consumer" });
-    const grandchild = tracer.startSpan("detect", { parent: child.traceparent });
-    grandchild.setAttribute("rule", "cpu_high").fail(
-      new Error("Cannot store: postgres://vigil:hunter2@db/vigil refused"),
-    );
-    clock += 2.25;
-    grandchild.end();
-    child.end();
-    root.end(clock + 1);
-    root.end(clock + 99); // idempotent
-    await tracer.close();
+    try {
+      assert.equal(tracer.enabled, true);
+      const root = tracer.startSpan("produce", {
+        kind: "producer",
+        attributes: { topic: "logs", partition: 3, ratio: 0.5, retried: false, skipped: undefined },
+      });
+      const child = tracer.startSpan("bridge", { parent: root.traceparent, kind: "consumer" });
+      const grandchild = tracer.startSpan("detect", { parent: child.traceparent });
+      grandchild.setAttribute("rule", "cpu_high").fail(
+        new Error("Cannot store: postgres://vigil:hunter2@db/vigil refused"),
+      );
+      clock += 2.25;
+      grandchild.end();
+      child.end();
+      root.end(clock + 1);
+      root.end(clock + 99); // idempotent
+      await tracer.close();
 
-    assert.deepEqual(receiver.paths, ["POST /v1/traces application/json"]);
-    const body = receiver.bodies[0] as {
-      resourceSpans: { resource: { attributes: unknown[] }; scopeSpans: unknown[] }[];
-    };
-    assert.deepEqual(body.resourceSpans[0]!.resource.attributes, [
-      { key: "service.name", value: { stringValue: "producer" } },
-    ]);
-    const spans = receiver.spans();
-    assert.equal(spans.length, 3);
-    const [g, c, r] = spans as [WireSpan, WireSpan, WireSpan];
-    assert.deepEqual([r.name, c.name, g.name], ["produce", "bridge", "detect"]);
-    // One trace, linked parent → child → grandchild.
-    for (const s of spans) {
-      assert.equal(s.traceId, root.traceId);
-      assert.match(s.traceId, /^[0-9a-f]{32}$/);
-      assert.match(s.spanId, /^[0-9a-f]{16}$/);
+      assert.deepEqual(receiver.paths, [
+        `POST /v1/traces application/${protocol === "http/json" ? "json" : "x-protobuf"}`,
+      ]);
+      const body = receiver.bodies[0] as {
+        resourceSpans: { resource: { attributes: unknown[] }; scopeSpans: unknown[] }[];
+      };
+      assert.deepEqual(body.resourceSpans[0]!.resource.attributes, [
+        { key: "service.name", value: { stringValue: "producer" } },
+      ]);
+      const spans = receiver.spans();
+      assert.equal(spans.length, 3);
+      const [g, c, r] = spans as [WireSpan, WireSpan, WireSpan];
+      assert.deepEqual([r.name, c.name, g.name], ["produce", "bridge", "detect"]);
+      // One trace, linked parent → child → grandchild.
+      for (const s of spans) {
+        assert.equal(s.traceId, root.traceId);
+        assert.match(s.traceId, /^[0-9a-f]{32}$/);
+        assert.match(s.spanId, /^[0-9a-f]{16}$/);
+      }
+      assert.equal(r.spanId, root.spanId);
+      assert.equal(r.parentSpanId, undefined);
+      assert.equal(c.parentSpanId, r.spanId);
+      assert.equal(g.parentSpanId, c.spanId);
+      assert.equal(child.traceparent, `00-${root.traceId}-${child.spanId}-01`);
+      // Kinds and times (strings of ns).
+      assert.deepEqual([r.kind, c.kind, g.kind], [4, 5, 1]);
+      assert.equal(r.startTimeUnixNano, "1700000000000500000");
+      assert.equal(g.endTimeUnixNano, "1700000000002750000");
+      assert.equal(r.endTimeUnixNano, "1700000000003750000");
+      // Attributes by type; undefined ones are left out.
+      assert.deepEqual(r.attributes, [
+        { key: "topic", value: { stringValue: "logs" } },
+        { key: "partition", value: { intValue: "3" } },
+        { key: "ratio", value: { doubleValue: 0.5 } },
+        { key: "retried", value: { boolValue: false } },
+      ]);
+      assert.deepEqual(g.attributes, [{ key: "rule", value: { stringValue: "cpu_high" } }]);
+      // Error status, with credentials redacted.
+      assert.equal(g.status.code, 2);
+      assert.ok(!g.status.message?.includes("hunter2"), g.status.message);
+      assert.deepEqual(r.status, { code: 0 });
+      assert.deepEqual(tracer.stats(), { queued: 0, exported: 3, dropped: 0, failed: 0 });
+    } finally {
+      await tracer.close();
+      await receiver.close();
     }
-    assert.equal(r.spanId, root.spanId);
-    assert.equal(r.parentSpanId, undefined);
-    assert.equal(c.parentSpanId, r.spanId);
-    assert.equal(g.parentSpanId, c.spanId);
-    assert.equal(child.traceparent, `00-${root.traceId}-${child.spanId}-01`);
-    // Kinds and times (strings of ns).
-    assert.deepEqual([r.kind, c.kind, g.kind], [4, 5, 1]);
-    assert.equal(r.startTimeUnixNano, "1700000000000500000");
-    assert.equal(g.endTimeUnixNano, "1700000000002750000");
-    assert.equal(r.endTimeUnixNano, "1700000000003750000");
-    // Attributes by type; undefined ones are left out.
-    assert.deepEqual(r.attributes, [
-      { key: "topic", value: { stringValue: "logs" } },
-      { key: "partition", value: { intValue: "3" } },
-      { key: "ratio", value: { doubleValue: 0.5 } },
-      { key: "retried", value: { boolValue: false } },
-    ]);
-    assert.deepEqual(g.attributes, [{ key: "rule", value: { stringValue: "cpu_high" } }]);
-    // Error status, with credentials redacted.
-    assert.equal(g.status.code, 2);
-    assert.ok(!g.status.message?.includes("hunter2"), g.status.message);
-    assert.deepEqual(r.status, { code: 0 });
-    assert.deepEqual(tracer.stats(), { queued: 0, exported: 3, dropped: 0, failed: 0 });
-  } finally {
-    await tracer.close();
-    await receiver.close();
-  }
-});
+  });
+}
 
 Deno.test("createTracer() exports on its timer without an explicit flush", async () => {
   const receiver = startReceiver();
@@ -247,7 +263,7 @@ Deno.test("createTracer() bounds its queue: drops and counts spans while the rec
   const stuck = new Promise<void>((r) => release = r);
   const sent: number[] = [];
   const fakeFetch = async (_url: string | URL | Request, init?: RequestInit) => {
-    sent.push((JSON.parse(String(init?.body)).resourceSpans[0].scopeSpans[0].spans as []).length);
+    sent.push(decodeExportRequest(init?.body as Uint8Array).length);
     await stuck;
     return new Response("{}");
   };
@@ -371,13 +387,19 @@ Deno.test("tracingEnv parses the OTel variables and names a bad one", () => {
   assert.deepEqual(tracingOptions(parseEnv("x", schema, {})), {
     endpoint: undefined,
     sampleRatio: 1,
+    protocol: "http/protobuf",
   });
   assert.deepEqual(
     tracingOptions(parseEnv("x", schema, {
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318",
       OTEL_TRACES_SAMPLER_ARG: "0.25",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     })),
-    { endpoint: "http://jaeger:4318", sampleRatio: 0.25 },
+    { endpoint: "http://jaeger:4318", sampleRatio: 0.25, protocol: "http/json" },
+  );
+  assert.throws(
+    () => parseEnv("x", schema, { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }),
+    /OTEL_EXPORTER_OTLP_PROTOCOL/,
   );
   assert.throws(
     () => parseEnv("x", schema, { OTEL_TRACES_SAMPLER_ARG: "2" }),
@@ -447,8 +469,8 @@ Deno.test("createTracer() exports span links to other traces (digest → alerts)
     ];
     assert.notEqual(d.traceId, TRACE, "a digest starts its own trace");
     assert.deepEqual(d.links, [
-      { traceId: TRACE, spanId: SPAN, attributes: [] },
-      { traceId: "a".repeat(32), spanId: "b".repeat(16), attributes: [] },
+      { traceId: TRACE, spanId: SPAN },
+      { traceId: "a".repeat(32), spanId: "b".repeat(16) },
     ]);
     assert.equal(plain.links, undefined);
   } finally {

@@ -13,14 +13,21 @@
  *
  * Tracing: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the bridge records and
  * exports a span per event to that OTLP/HTTP receiver (run one with
- * `deno run --allow-net ops/otlp_receiver.ts`), so the two runs compare the
- * throughput with tracing off and on.
+ * `deno run --allow-net ops/otlp_receiver.ts --discard`).
+ *
+ * `--tracing=compare [--rounds=R]` measures what tracing costs: after one
+ * prefill and a warm-up run, R rounds (default 3) of two bridge runs each, tracing off then on
+ * (exporting to `OTEL_EXPORTER_OTLP_ENDPOINT`, else to a discarding receiver
+ * started in its own process), and reports the medians and the cost in %.
+ * Alternating runs in one process see the same machine conditions, which
+ * separate invocations on a shared machine do not.
  *
  * @module
  */
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { cpuUsage } from "node:process";
 import { startMockKafka } from "../../shared/dev/kafka_mock.ts";
+import { dropKafkajsTimeoutWarning } from "../../shared/kafka.ts";
 import { createKeys } from "../../shared/keys.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { Registry } from "../../shared/metrics.ts";
@@ -39,11 +46,14 @@ const N = Number(args.messages ?? 300_000);
 const PARTITIONS = Number(args.partitions ?? 16);
 const CONCURRENCY = Number(args.concurrency ?? 4);
 const SAMPLED = Number(args.sampled ?? 1);
+const COMPARE = args.tracing === "compare";
+const ROUNDS = Number(args.rounds ?? 3);
 const encoder = new TextEncoder();
 function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 }
 
+dropKafkajsTimeoutWarning();
 const BROKERS = Number(args.brokers ?? 3);
 const cluster = startMockKafka({ brokers: BROKERS, partitions: PARTITIONS, topics: EVENT_TYPES });
 const kafka = new Kafka({
@@ -68,6 +78,72 @@ async function timeConsumer(
   const seconds = (performance.now() - first) / 1000;
   await stop();
   return seconds;
+}
+
+interface BridgeRun {
+  tracing: string;
+  perS: number;
+  cpuUsPerMsg: number;
+  spans: { exported: number; dropped: number; failed: number };
+}
+
+/** Run the bridge over all N messages into fresh keys; `endpoint` turns tracing on. */
+async function runBridge(index: number, endpoint: string | undefined): Promise<BridgeRun> {
+  const runKeys = createKeys(`${prefix}run${index}:`);
+  const metrics = new Registry("bridge");
+  const tracer = createTracer({
+    service: "bridge",
+    endpoint,
+    log: silentLogger(),
+    registry: metrics,
+  });
+  let onBridgeBatch = () => {};
+  const bridge = createBridge({
+    kafka: {
+      consumer: (config) => {
+        const c = kafka.consumer(config);
+        c.on(c.events.START_BATCH_PROCESS, () => onBridgeBatch());
+        return c;
+      },
+    },
+    redis,
+    keys: runKeys,
+    log: silentLogger(),
+    metrics,
+    tracer,
+    config: { groupId: `bench-bridge-${index}`, concurrency: CONCURRENCY },
+  });
+  const appended = metrics.counter("vigil_bridge_messages_total", "", ["type"]);
+  const controller = new AbortController();
+  let running: Promise<void> | undefined;
+  // CPU time of this process (bridge + in-process mock broker) during the bridge run: less
+  // sensitive than msg/s to other processes competing for the cores.
+  const cpuBefore = cpuUsage();
+  const seconds = await timeConsumer(
+    (onFirst) => {
+      onBridgeBatch = onFirst;
+      running = bridge.run(controller.signal);
+      return Promise.resolve(async () => {
+        controller.abort();
+        await running;
+      });
+    },
+    () => EVENT_TYPES.reduce((n, type) => n + appended.get({ type }), 0) >= N,
+  );
+  let total = 0;
+  for (const type of EVENT_TYPES) total += await redis.xlen(runKeys.events(type));
+  if (total !== N) {
+    throw new Error(`Cannot trust the run: ${total} stream entries for ${N} messages`);
+  }
+  await tracer.close();
+  const cpu = cpuUsage(cpuBefore);
+  await deletePrefix(redis, `${prefix}run${index}:`);
+  return {
+    tracing: tracer.enabled ? endpoint! : "off",
+    perS: Math.round(N / seconds),
+    cpuUsPerMsg: Number(((cpu.user + cpu.system) / N).toFixed(2)),
+    spans: tracer.stats(),
+  };
 }
 
 try {
@@ -163,63 +239,69 @@ try {
     }
   }));
   const xaddSeconds = (performance.now() - xaddStart) / 1000;
+  // Let go of the copies (~N × 14 strings): a heap kept large by the harness would make
+  // every garbage collection of the bridge runs, and so their figures, dearer than in the
+  // real service.
+  entries.length = 0;
+  await deletePrefix(redis, keys.key("rawxadd"));
 
-  // 4. Through the bridge.
-  const metrics = new Registry("bridge");
-  const endpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") || undefined;
-  const tracer = createTracer({
-    service: "bridge",
-    endpoint,
-    log: silentLogger(),
-    registry: metrics,
-  });
-  const bridge = createBridge({
-    kafka: {
-      consumer: (config) => {
-        const c = kafka.consumer(config);
-        c.on(c.events.START_BATCH_PROCESS, () => onBridgeBatch());
-        return c;
-      },
-    },
-    redis,
-    keys,
-    log: silentLogger(),
-    metrics,
-    tracer,
-    config: { groupId: "bench-bridge", concurrency: CONCURRENCY },
-  });
-  let onBridgeBatch = () => {};
-  const appended = metrics.counter("vigil_bridge_messages_total", "", ["type"]);
-  const controller = new AbortController();
-  let running: Promise<void> | undefined;
-  // CPU time of this process (bridge + in-process mock broker) during the bridge run: less
-  // sensitive than msg/s to other processes competing for the cores.
-  const cpuBefore = cpuUsage();
-  const bridgeSeconds = await timeConsumer(
-    (onFirst) => {
-      onBridgeBatch = onFirst;
-      running = bridge.run(controller.signal);
-      return Promise.resolve(async () => {
-        controller.abort();
-        await running;
-      });
-    },
-    () => EVENT_TYPES.reduce((n, type) => n + appended.get({ type }), 0) >= N,
-  );
-  let total = 0;
-  for (const type of EVENT_TYPES) total += await redis.xlen(keys.events(type));
-  if (total !== N) {
-    throw new Error(`Cannot trust the run: ${total} stream entries for ${N} messages`);
-  }
-
-  await tracer.close();
-  const cpu = cpuUsage(cpuBefore);
-  const spans = tracer.stats();
-
+  // 4. Through the bridge: one run per tracing setting (alternating, when comparing), each
+  // into fresh stream keys with a fresh consumer group reading all N messages.
   const raw = N / rawSeconds;
   const xadd = N / xaddSeconds;
-  const through = N / bridgeSeconds;
-  const result = {
+  let receiver: Deno.ChildProcess | undefined;
+  let endpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") || undefined;
+  if (COMPARE && !endpoint) {
+    // A discarding OTLP receiver in its own process, as a collector would be.
+    receiver = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        new URL("../../ops/otlp_receiver.ts", import.meta.url).pathname,
+        "--port=0",
+        "--discard",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = receiver.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    endpoint = (JSON.parse(value!.split("\n")[0]!) as { endpoint: string }).endpoint;
+    reader.releaseLock();
+    void receiver.stdout.cancel().catch(() => {});
+  }
+  const plan: (string | undefined)[] = COMPARE
+    ? Array.from({ length: 2 * ROUNDS }, (_, i) => (i % 2 === 0 ? undefined : endpoint))
+    : [endpoint];
+  const runs: BridgeRun[] = [];
+  try {
+    if (COMPARE) {
+      // A first run, not counted, so that neither setting gets the cold JIT.
+      const warm = await runBridge(plan.length, endpoint);
+      print(`warm-up run, tracing on: ${warm.perS} msg/s (not counted)`);
+    }
+    for (let i = 0; i < plan.length; i++) {
+      const run = await runBridge(i, plan[i]);
+      runs.push(run);
+      print(
+        `bridge run ${i + 1}/${plan.length}, tracing ${run.tracing}: ${run.perS} msg/s, ` +
+          `${run.cpuUsPerMsg} µs CPU/msg (spans exported ${run.spans.exported}, dropped ${run.spans.dropped}, failed ${run.spans.failed})`,
+      );
+    }
+  } finally {
+    receiver?.kill();
+    await receiver?.status;
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const off = runs.filter((r) => r.tracing === "off");
+  const on = runs.filter((r) => r.tracing !== "off");
+  const main = COMPARE ? off : runs;
+  const through = median(main.map((r) => r.perS));
+  const spans = runs[runs.length - 1]!.spans;
+  const result: Record<string, unknown> = {
     messages: N,
     partitions: EVENT_TYPES.length * PARTITIONS,
     concurrency: CONCURRENCY,
@@ -227,8 +309,8 @@ try {
     redis_xadd_pipelined_per_s: Math.round(xadd),
     bridge_per_s: Math.round(through),
     ratio_bridge_to_min_raw: Number((through / Math.min(raw, xadd)).toFixed(2)),
-    bridge_cpu_us_per_msg: Number(((cpu.user + cpu.system) / N).toFixed(2)),
-    tracing: tracer.enabled ? endpoint : "off",
+    bridge_cpu_us_per_msg: Number(median(main.map((r) => r.cpuUsPerMsg)).toFixed(2)),
+    tracing: COMPARE ? "compare" : runs[0]!.tracing,
     sampled: SAMPLED,
     spans_exported: spans.exported,
     spans_dropped: spans.dropped,
@@ -241,9 +323,28 @@ try {
   print(`bridge Kafka -> Redis Streams:         ${result.bridge_per_s} msg/s`);
   print(`ratio bridge / min(raw):               ${result.ratio_bridge_to_min_raw}`);
   print(`process CPU during the bridge run:     ${result.bridge_cpu_us_per_msg} µs/msg`);
-  print(
-    `tracing: ${result.tracing} (spans exported ${spans.exported}, dropped ${spans.dropped}, failed ${spans.failed})`,
-  );
+  if (COMPARE) {
+    const offPerS = median(off.map((r) => r.perS));
+    const onPerS = median(on.map((r) => r.perS));
+    Object.assign(result, {
+      rounds: ROUNDS,
+      tracing_off_per_s: off.map((r) => r.perS),
+      tracing_on_per_s: on.map((r) => r.perS),
+      tracing_off_median_per_s: Math.round(offPerS),
+      tracing_on_median_per_s: Math.round(onPerS),
+      tracing_cost_pct: Number((100 * (1 - onPerS / offPerS)).toFixed(1)),
+      tracing_off_cpu_us_per_msg: Number(median(off.map((r) => r.cpuUsPerMsg)).toFixed(2)),
+      tracing_on_cpu_us_per_msg: Number(median(on.map((r) => r.cpuUsPerMsg)).toFixed(2)),
+    });
+    print(
+      `tracing cost (median of ${ROUNDS} alternating runs each): ${result.tracing_cost_pct}% ` +
+        `(${result.tracing_off_median_per_s} -> ${result.tracing_on_median_per_s} msg/s)`,
+    );
+  } else {
+    print(
+      `tracing: ${result.tracing} (spans exported ${spans.exported}, dropped ${spans.dropped}, failed ${spans.failed})`,
+    );
+  }
   print(JSON.stringify(result));
 } finally {
   await deletePrefix(redis, prefix);
