@@ -84,6 +84,8 @@ export function createApp(deps: AppDeps): Hono {
     const result = await runHealthChecks({
       redis: async () => (await deps.redis.ping()) === "PONG",
       postgres: async () => (await deps.sql`SELECT 1 AS ok`).length === 1,
+      // The one Pub/Sub subscription every live client depends on.
+      live: () => deps.hub.subscribed,
     });
     return { status: result.ok ? "ok" : "degraded", ...result, live_clients: deps.hub.size };
   };

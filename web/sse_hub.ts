@@ -24,6 +24,8 @@ export interface PubSubClient {
   unsubscribe(channel: string): Promise<unknown>;
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
   off(event: "message", listener: (channel: string, message: string) => void): unknown;
+  /** Connection state (ioredis: "ready" when connected; it re-subscribes after a reconnect). */
+  readonly status?: string;
 }
 
 /** A connected client as the hub sees it. */
@@ -40,6 +42,11 @@ export interface SseHub {
   readonly size: number;
   /** Most clients at once. */
   readonly capacity: number;
+  /**
+   * Whether live alerts can arrive: subscribed, not closed, and the
+   * subscriber connection ready (for the health check).
+   */
+  readonly subscribed: boolean;
   /** Subscribe to the channel; call once before serving. */
   start(): Promise<void>;
   /**
@@ -74,6 +81,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
   let timer: ReturnType<typeof setInterval> | undefined;
   let collecting = false;
   let closed = false;
+  let started = false;
   /** The latest heartbeat, sent to clients as they connect. */
   let lastStats: SseMessage | undefined;
 
@@ -134,9 +142,14 @@ export function createSseHub(options: SseHubOptions): SseHub {
       return clients.size;
     },
     capacity: maxClients,
+    get subscribed() {
+      return started && !closed &&
+        (subscriber.status === undefined || subscriber.status === "ready");
+    },
     async start() {
       subscriber.on("message", onMessage);
       await subscriber.subscribe(channel);
+      started = true;
       log.info("subscribed to live alerts", { channel });
     },
     add(client) {

@@ -26,6 +26,8 @@ export interface WebTestContext {
   redis: Redis;
   keys: Keys;
   hub: SseHub;
+  /** The hub's subscriber connection. */
+  subscriber: Redis;
   metrics: WebMetrics;
   registry: Registry;
   url: string;
@@ -87,7 +89,7 @@ export async function withWebApp<T>(
           archive: options.archive,
         };
         const app = createApp(deps);
-        return await fn({ app, sql, redis, keys, hub, metrics, registry, url });
+        return await fn({ app, sql, redis, keys, hub, subscriber, metrics, registry, url });
       } finally {
         await hub.close();
         subscriber.disconnect();

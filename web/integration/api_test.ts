@@ -320,7 +320,7 @@ Deno.test(
       assert.equal((await getJson(app, "/api/anomalies", AUTH)).status, 200);
       const health = await getJson(app, "/api/health");
       assert.equal(health.status, 200);
-      assert.deepEqual(health.body.checks, { redis: "ok", postgres: "ok" });
+      assert.deepEqual(health.body.checks, { redis: "ok", postgres: "ok", live: "ok" });
       const metrics = await app.request("/metrics");
       assert.equal(metrics.status, 200);
       await metrics.body?.cancel();
@@ -497,3 +497,18 @@ Deno.test(
     });
   },
 );
+
+Deno.test("GET /api/health reports a lost live subscription as degraded (503)", opts, async () => {
+  await withWebApp(async ({ app, subscriber }) => {
+    assert.equal((await getJson(app, "/api/health")).status, 200);
+    subscriber.disconnect();
+    // The connection reports its end once the socket closed.
+    for (let i = 0; i < 100 && subscriber.status === "ready"; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const health = await getJson(app, "/api/health");
+    assert.equal(health.status, 503);
+    assert.equal(health.body.status, "degraded");
+    assert.deepEqual(health.body.checks, { redis: "ok", postgres: "ok", live: "fail" });
+  });
+});
