@@ -28,7 +28,7 @@ export function entry(t: number, event: Record<string, unknown>, ingestTs = t): 
     partition: 0,
     offset: String(seq),
     topic: "x",
-    traceId: null,
+    traceparent: undefined,
   };
 }
 

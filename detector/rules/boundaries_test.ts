@@ -152,3 +152,22 @@ Deno.test("the same stream gives the same anomalies whatever the batch size", ()
   );
   assert.deepEqual(spikes.map((f) => (f as { entity: string }).entity), ["c"]);
 });
+
+Deno.test("a firing carries the trace id of the entry that fired it, and only that one", () => {
+  const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const traced = {
+    ...entry(T0, tx({ amount: 20_000, user_id: "t1" })),
+    traceparent: `00-${trace}-00f067aa0ba902b7-01`,
+  };
+  const plain = entry(T0 + SEC, tx({ amount: 30_000, user_id: "t2" }));
+  const bad = {
+    ...entry(T0 + 2 * SEC, tx({ amount: 40_000, user_id: "t3" })),
+    traceparent: `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,
+  };
+  const r = run("transactions", [traced, plain, bad], { only: "amount_high" });
+  assert.deepEqual(r.firings.map((f) => [f.entity, f.traceId]), [
+    ["t1", trace],
+    ["t2", null],
+    ["t3", null],
+  ]);
+});

@@ -27,7 +27,6 @@ import {
   createWindowSet,
   insertEvent,
   loadWindows,
-  pruneEntity,
   pruneWindows,
   rangeEndingAt,
   refsOf,
@@ -97,7 +96,10 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     sink: RuleSink,
   ): void {
     const S = state.windows.stride;
-    const [lo, hi] = rangeEndingAt(w, S, end, W);
+    const [from, hi] = rangeEndingAt(w, S, end, W);
+    // Events at or before watermark - W have left every window (sweep() drops them once per
+    // batch), even for a window that ends earlier than the watermark.
+    const lo = Math.max(from, upperBoundT(w, S, input.watermark - W));
     const n = hi - lo;
     if (n < threshold) return;
     // Without new events the count drops below the threshold when the
@@ -153,7 +155,8 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
         state.late++;
         return;
       }
-      pruneEntity(state.windows, entity, input.watermark - W);
+      // Expired events are dropped by sweep(), once per batch, and skipped by check(): pruning
+      // here on every event would shift a busy entity's whole window each time.
       const w = insertEvent(state.windows, entity, input.t, input.ref);
       const S = state.windows.stride;
       if (timeAt(w, S, sizeOf(w, S) - 1) === input.t) check(state, w, entity, input.t, input, sink);

@@ -123,12 +123,89 @@ export function assessStatus(
   };
 }
 
+/** Baseline sums of one status for one minute (what {@link assessStatus} loops over). */
+interface Baseline {
+  minute: number;
+  first: number;
+  n: number;
+  sum: number;
+  sq: number;
+}
+
+/**
+ * The severity {@link assessStatus} gives, without building its texts: the
+ * rule needs only this on every transaction, and the full assessment only
+ * when it is not null. The baseline sums of a (status, minute) are computed
+ * once and kept until a count of an earlier minute of that status changes
+ * ({@link BaselineCache.written}: late events) or old minutes are dropped
+ * ({@link BaselineCache.clear}); the arithmetic is assessStatus's, in the
+ * same order, so both always agree (`status_zscore_test.ts` checks it).
+ */
+export class BaselineCache {
+  #byStatus = new Map<string, Baseline>();
+
+  /** A count of `status` in `minute` changed. */
+  written(status: string, minute: number): void {
+    const b = this.#byStatus.get(status);
+    if (b !== undefined && minute < b.minute) this.#byStatus.delete(status);
+  }
+
+  /** Minutes were dropped from the counts. */
+  clear(): void {
+    this.#byStatus.clear();
+  }
+
+  /** What `assessStatus(state, c, { status, minute, count }).severity` is. */
+  severity(
+    state: Pick<ZScoreState, "first" | "counts">,
+    c: ZScoreConfig,
+    status: string,
+    minute: number,
+    count: number,
+  ): Severity | null {
+    const first = state.first ?? minute;
+    const history = Math.max(0, minute - first);
+    if (history < c.min_history_minutes) {
+      return count > 0 && c.problem_statuses.includes(status) ? "CRITICAL" : null;
+    }
+    let b = this.#byStatus.get(status);
+    if (b === undefined || b.minute !== minute || b.first !== first) {
+      const n = Math.min(c.baseline_minutes, history);
+      const perMinute = state.counts.get(status);
+      let sum = 0, sq = 0;
+      for (let m = minute - n; m < minute; m++) {
+        const v = perMinute?.get(m) ?? 0;
+        sum += v;
+        sq += v * v;
+      }
+      b = { minute, first, n, sum, sq };
+      this.#byStatus.set(status, b);
+    }
+    const mean = b.sum / b.n;
+    const std = Math.sqrt(Math.max(0, b.sq / b.n - mean * mean));
+    const z = (count - mean) / Math.max(std, 1);
+    return z > c.critical ? "CRITICAL" : z > c.warning ? "WARNING" : null;
+  }
+}
+
 /** Build the rule. */
 export function statusZScoreRule(
   c: ZScoreConfig,
   cooldownMs: number,
+  options: {
+    /** Keep baseline sums between events (tests turn it off to compare). @default {true} */
+    baselineCache?: boolean;
+  } = {},
 ): Rule<ZScoreState, TransactionEvent> {
+  const useCache = options.baselineCache ?? true;
   const keep = c.baseline_minutes + 2;
+  // Baseline sums per state object (a loaded checkpoint is a new object, so a new cache).
+  const caches = new WeakMap<ZScoreState, BaselineCache>();
+  const cacheOf = (state: ZScoreState) => {
+    let cache = caches.get(state);
+    if (cache === undefined) caches.set(state, cache = new BaselineCache());
+    return cache;
+  };
   return {
     name: "status_zscore",
     type: "transactions",
@@ -151,6 +228,11 @@ export function statusZScoreRule(
       }
       const count = (perMinute.get(minute) ?? 0) + 1;
       perMinute.set(minute, count);
+      if (useCache) {
+        const cache = cacheOf(state);
+        cache.written(status, minute);
+        if (cache.severity(state, c, status, minute, count) === null) return;
+      }
       const a = assessStatus(state, c, { status, minute, count });
       if (a.severity === null) return;
       // True for this minute; cleared if the whole next minute is not.
@@ -212,9 +294,13 @@ export function statusZScoreRule(
           state.emitted = m;
         }
       }
+      let dropped = false;
       for (const perMinute of state.counts.values()) {
-        for (const m of perMinute.keys()) if (m < current - keep) perMinute.delete(m);
+        for (const m of perMinute.keys()) {
+          if (m < current - keep) (perMinute.delete(m), dropped = true);
+        }
       }
+      if (dropped) caches.get(state)?.clear();
       sweepEpisodes(state.episodes, watermark, c.baseline_minutes * MINUTE, sink.findings);
     },
     save: (s) => ({

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
-import { assessStatus } from "./status_zscore.ts";
+import { assessStatus, BaselineCache } from "./status_zscore.ts";
 
 const c = DEFAULT_RULES.transactions.status_zscore;
 const M0 = Math.floor(T0 / MIN);
@@ -124,4 +124,86 @@ Deno.test("status_zscore: failed transactions without a baseline are CRITICAL on
     "CRITICAL",
     null,
   ]]);
+});
+
+Deno.test("status_zscore gives the same findings with and without its baseline cache", async () => {
+  const { statusZScoreRule } = await import("./status_zscore.ts");
+  const fast = statusZScoreRule(c, 5 * MIN);
+  const reference = statusZScoreRule(c, 5 * MIN, { baselineCache: false });
+  const states = [fast.init(), reference.init()];
+  // A seeded stream over 150 minutes: steady approvals, denied/failed bursts,
+  // late events up to 70 minutes back, sweeps every 40 events.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  let watermark = -Infinity;
+  const found: unknown[][] = [[], []];
+  // Few events per minute, many late ones: a stale baseline would change severities.
+  for (let i = 0; i < 1500; i++) {
+    const late = random() < 0.25;
+    const base = T0 + (i / 1500) * 150 * MIN;
+    const t = Math.round(late ? base - random() * 70 * MIN : base);
+    const burst = Math.floor(base / MIN) % 37 === 36;
+    const r = random();
+    const status = burst && r < 0.6
+      ? "failed"
+      : r < 0.9
+      ? "approved"
+      : r < 0.97
+      ? "denied"
+      : "failed";
+    watermark = Math.max(watermark, t);
+    const input = {
+      event: { status } as never,
+      t,
+      ref: { id: `${t}-${i}`, partition: 0, offset: String(i) },
+      ingestTs: t,
+      traceId: null,
+      watermark,
+    };
+    for (const [k, rule] of [fast, reference].entries()) {
+      const sink = { findings: [], scores: [], owns: () => true };
+      rule.step(states[k]!, input, sink);
+      if (i % 40 === 39) rule.sweep(states[k]!, watermark, sink);
+      found[k]!.push(...sink.findings, ...sink.scores);
+    }
+  }
+  assert.ok(found[1]!.length > 20, `${found[1]!.length} findings and scores`);
+  assert.deepEqual(found[0], found[1]);
+});
+
+Deno.test("BaselineCache.severity() equals assessStatus() through late writes and drops", () => {
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const statuses = ["approved", "denied", "failed"];
+  const state = { first: null as number | null, counts: new Map<string, Map<number, number>>() };
+  const cache = new BaselineCache();
+  let current = M0;
+  let checked = 0, flagged = 0;
+  for (let i = 0; i < 20_000; i++) {
+    if (random() < 0.02) current++;
+    const minute = random() < 0.3 ? current - Math.floor(random() * 70) : current;
+    const status = statuses[Math.floor(random() * 3)]!;
+    if (state.first === null || minute < state.first) state.first = minute;
+    let perMinute = state.counts.get(status);
+    if (!perMinute) state.counts.set(status, perMinute = new Map());
+    const count = (perMinute.get(minute) ?? 0) + 1 + (random() < 0.05 ? 20 : 0);
+    perMinute.set(minute, count);
+    cache.written(status, minute);
+    if (random() < 0.01) {
+      for (const pm of state.counts.values()) {
+        for (const m of pm.keys()) if (m < current - 62) pm.delete(m);
+      }
+      cache.clear();
+    }
+    // Ask about the written minute or the current one (a cached baseline a late write changed).
+    const q = random() < 0.5 ? minute : current;
+    const n = q === minute ? count : (perMinute.get(q) ?? 0) + 1;
+    const got = cache.severity(state, c, status, q, n);
+    const want = assessStatus(state, c, { status, minute: q, count: n }).severity;
+    assert.equal(got, want, `event ${i}: ${status} minute ${q - M0} count ${n}`);
+    checked++;
+    if (want !== null) flagged++;
+  }
+  assert.equal(checked, 20_000);
+  assert.ok(flagged > 100 && flagged < 19_000, `${flagged} flagged`);
 });
