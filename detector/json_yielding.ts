@@ -20,6 +20,19 @@ export async function stringifyYielding(value: unknown, budgetMs = 5): Promise<s
     since = performance.now();
   };
   async function walk(v: unknown): Promise<void> {
+    if (
+      Array.isArray(v) && v.length <= CHUNK && v.some((x) => x !== null && typeof x === "object")
+    ) {
+      // Few but possibly large elements (a series' state each): one at a time.
+      parts.push("[");
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) parts.push(",");
+        await walk(v[i]);
+        await pause();
+      }
+      parts.push("]");
+      return;
+    }
     if (Array.isArray(v) && v.length > CHUNK) {
       parts.push("[");
       for (let i = 0; i < v.length; i += CHUNK) {

@@ -276,7 +276,9 @@ export function metricScoreRule<S>(
       sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
     },
     save: (s) => ({
-      series: [...s.series].map(([k, v]) => [k, engine.serialize(v)]),
+      // A copy now (the snapshot is taken between batches), the text when the checkpoint is
+      // written: serialising every series at once would hold the event loop for tens of ms.
+      series: [...s.series].map(([k, v]) => [k, new SerializedLater(engine, structuredClone(v))]),
       episodes: saveEpisodes(s.episodes),
     }),
     load(raw) {
@@ -294,6 +296,14 @@ export function metricScoreRule<S>(
       return { series, episodes: loadEpisodes(r.episodes) };
     },
   };
+}
+
+/** A series state that becomes its serialised text in `JSON.stringify` (via `toJSON`). */
+class SerializedLater<S> {
+  constructor(readonly engine: ScoreEngine<S>, readonly state: S) {}
+  toJSON(): string {
+    return this.engine.serialize(this.state);
+  }
 }
 
 /** The enabled metric rules for `config`. */

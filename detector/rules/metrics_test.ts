@@ -144,3 +144,26 @@ Deno.test("the shipped metric_score bands are the engine's calibration", async (
   ).metrics.metric_score.bands;
   assert.deepEqual(shipped, { ...ENGINE_SCORE_BANDS });
 });
+
+Deno.test("a snapshot keeps the series states of its moment while scoring goes on", async () => {
+  const { createEvaluator } = await import("../evaluator.ts");
+  const { createStatsEngine } = await import("../score_engine.ts");
+  const { DEFAULT_RULES } = await import("../rules_config.ts");
+  const evaluator = createEvaluator("metrics", {
+    rules: DEFAULT_RULES,
+    engine: createStatsEngine(),
+  });
+  const reading = (i: number) =>
+    entry(T0 + i * 10 * SEC, {
+      service: `svc${i % 3}`,
+      cpu: 20 + (i % 7),
+      latency_ms: 100 + (i % 11),
+    });
+  const sink = evaluator.sink();
+  for (let i = 0; i < 300; i++) evaluator.step(reading(i), sink);
+  const text = evaluator.save();
+  const snapshot = evaluator.snapshot();
+  for (let i = 300; i < 600; i++) evaluator.step(reading(i), sink);
+  assert.equal(JSON.stringify(snapshot), text, "the snapshot did not follow later updates");
+  assert.notEqual(evaluator.save(), text);
+});
