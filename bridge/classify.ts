@@ -100,12 +100,8 @@ export function headerString(headers: Record<string, unknown> | undefined, name:
   let v = headers?.[name];
   if (Array.isArray(v)) v = v[0];
   if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return lenientDecode(v);
+  if (v instanceof Uint8Array) return lossyUtf8(v);
   return "";
-}
-
-function lenientDecode(bytes: Uint8Array): string {
-  return lossyUtf8(bytes);
 }
 
 function dead(reasonKind: ReasonKind, detail: string, bytes: Uint8Array | null): Classified {
@@ -157,7 +153,7 @@ export function classifyMessage(message: RawMessage, options: ClassifyOptions = 
     kind: "event",
     type: topic,
     data,
-    key: message.key ? lenientDecode(message.key) : "",
+    key: message.key ? lossyUtf8(message.key) : "",
     traceparent,
   };
 }

@@ -10,6 +10,7 @@
 import { type AnyEvent, type EventType, parseEvent } from "../shared/schemas/event.ts";
 import { fieldsToObject, streamEntrySchema } from "../shared/schemas/stream.ts";
 import { formatZodError } from "../shared/schemas/event.ts";
+import { isCanonicalTraceparent } from "../shared/tracing.ts";
 import { fastEnvelope, fastEvent } from "./fast_parse.ts";
 import type { RulesConfig } from "./rules_config.ts";
 import type { ScoreEngine } from "./score_engine.ts";
@@ -38,30 +39,16 @@ export type EntryParse = { ok: true; entry: ParsedEntry } | { ok: false; reason:
 const ZERO_TRACE = "0".repeat(32);
 const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 
-/** Is `s[from, to)` lower-case hex? */
-function isHex(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
-
 /** The 32-hex trace id of a W3C traceparent, or null. */
 export function traceIdOf(traceparent: string | undefined): string | null {
   if (!traceparent) return null;
   // Fast path, same answer as below for the lower-case form the bridge writes.
-  if (
-    traceparent.length === 55 && traceparent.charCodeAt(2) === 45 &&
-    traceparent.charCodeAt(35) === 45 && traceparent.charCodeAt(52) === 45 &&
-    isHex(traceparent, 0, 2) && isHex(traceparent, 3, 35) && isHex(traceparent, 36, 52) &&
-    isHex(traceparent, 53, 55)
-  ) {
+  if (isCanonicalTraceparent(traceparent)) {
     const id = traceparent.slice(3, 35);
     return id === ZERO_TRACE ? null : id;
   }
   const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
-  return m && !/^0+$/.test(m[1]!) ? m[1]! : null;
+  return m && m[1] !== ZERO_TRACE ? m[1]! : null;
 }
 
 /**

@@ -207,26 +207,20 @@ class Writer {
   }
 }
 
-/** Pre-encoded `KeyValue` heads for attribute keys (a small, bounded set of code constants). */
-const KEY_BYTES = new Map<string, Uint8Array>();
-function keyBytes(key: string): Uint8Array {
-  let bytes = KEY_BYTES.get(key);
+/**
+ * A string field pre-encoded (tag, length, UTF-8), cached per tag: attribute
+ * keys and span names are a small, bounded set of code constants.
+ */
+const FIELD_BYTES = new Map<number, Map<string, Uint8Array>>();
+function fieldBytes(tag: number, s: string): Uint8Array {
+  let cache = FIELD_BYTES.get(tag);
+  if (cache === undefined) FIELD_BYTES.set(tag, cache = new Map());
+  let bytes = cache.get(s);
   if (bytes === undefined) {
-    const w = new Writer(key.length * 3 + 8);
-    w.string(KV_KEY, key);
+    const w = new Writer(s.length * 3 + 8);
+    w.string(tag, s);
     bytes = w.buf.slice(0, w.pos);
-    if (KEY_BYTES.size < 1024) KEY_BYTES.set(key, bytes);
-  }
-  return bytes;
-}
-const NAME_BYTES = new Map<string, Uint8Array>();
-function nameBytes(name: string): Uint8Array {
-  let bytes = NAME_BYTES.get(name);
-  if (bytes === undefined) {
-    const w = new Writer(name.length * 3 + 8);
-    w.string(S_NAME, name);
-    bytes = w.buf.slice(0, w.pos);
-    if (NAME_BYTES.size < 1024) NAME_BYTES.set(name, bytes);
+    if (cache.size < 1024) cache.set(s, bytes);
   }
   return bytes;
 }
@@ -246,7 +240,7 @@ function shortAscii(s: string): boolean {
 }
 
 function attribute(w: Writer, tag: number, key: string, value: string | number | boolean): void {
-  const head = keyBytes(key);
+  const head = fieldBytes(KV_KEY, key);
   // Common cases with lengths known up front (no content moves).
   let avLen = 200;
   if (typeof value === "string" && shortAscii(value)) avLen = 2 + value.length;
@@ -358,7 +352,7 @@ function writeRequest(
     w.hexBytes(S_TRACE_ID, s.traceId);
     w.hexBytes(S_SPAN_ID, s.spanId);
     if (s.parentSpanId !== undefined) w.hexBytes(S_PARENT_SPAN_ID, s.parentSpanId);
-    w.raw(nameBytes(s.name));
+    w.raw(fieldBytes(S_NAME, s.name));
     w.ensure(3);
     w.buf[w.pos++] = S_KIND;
     w.varint(s.kind);

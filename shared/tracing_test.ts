@@ -14,25 +14,15 @@ import {
   tracingOptions,
 } from "./tracing.ts";
 import { parseEnv } from "./config.ts";
-import { decodeExportRequest } from "./otlp_proto.ts";
+import { type DecodedSpan, decodeExportRequest } from "./otlp_proto.ts";
 import { z } from "zod";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
 const VALID = `00-${TRACE}-${SPAN}-01`;
 
-/** What an OTLP JSON span looks like on the wire (the fields we check). */
-interface WireSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  status: { code: number; message?: string };
-}
+/** What an OTLP span looks like on the wire (JSON shape; protobuf bodies are decoded to it). */
+type WireSpan = Omit<DecodedSpan, "service">;
 
 /** An in-process OTLP/HTTP receiver recording every POST to /v1/traces. */
 function startReceiver(status = 200) {

@@ -56,6 +56,39 @@ export interface ZAssessment {
   reason: string;
 }
 
+/** Sums of `status`'s counts over the `n` minutes before `minute` (minutes without one count 0). */
+function baselineSums(
+  state: Pick<ZScoreState, "counts">,
+  status: string,
+  minute: number,
+  n: number,
+): { sum: number; sq: number } {
+  const perMinute = state.counts.get(status);
+  let sum = 0, sq = 0;
+  for (let m = minute - n; m < minute; m++) {
+    const v = perMinute?.get(m) ?? 0;
+    sum += v;
+    sq += v * v;
+  }
+  return { sum, sq };
+}
+
+/** z of `count` against `n` minutes summing to `sum` (squares `sq`), std floored at 1. */
+function zOf(count: number, n: number, sum: number, sq: number) {
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(0, sq / n - mean * mean));
+  return { mean, std, z: (count - mean) / Math.max(std, 1) };
+}
+
+function severityOfZ(c: ZScoreConfig, z: number): Severity | null {
+  return z > c.critical ? "CRITICAL" : z > c.warning ? "WARNING" : null;
+}
+
+/** Without a baseline, any count of a problem status is CRITICAL. */
+function severityWithoutBaseline(c: ZScoreConfig, status: string, count: number): Severity | null {
+  return count > 0 && c.problem_statuses.includes(status) ? "CRITICAL" : null;
+}
+
 /**
  * Score `count` transactions of `status` in `minute` (epoch minutes) against
  * the counts of the previous minutes in `state`. Pure: `state` is not changed.
@@ -76,7 +109,7 @@ export function assessStatus(
   };
   const problem = c.problem_statuses.includes(status);
   if (history < c.min_history_minutes) {
-    const severity = problem && count > 0 ? "CRITICAL" : null;
+    const severity = severityWithoutBaseline(c, status, count);
     return {
       ...base,
       severity,
@@ -92,17 +125,9 @@ export function assessStatus(
     };
   }
   const n = Math.min(c.baseline_minutes, history);
-  const perMinute = state.counts.get(status);
-  let sum = 0, sq = 0;
-  for (let m = minute - n; m < minute; m++) {
-    const v = perMinute?.get(m) ?? 0;
-    sum += v;
-    sq += v * v;
-  }
-  const mean = sum / n;
-  const std = Math.sqrt(Math.max(0, sq / n - mean * mean));
-  const z = (count - mean) / Math.max(std, 1);
-  const severity = z > c.critical ? "CRITICAL" : z > c.warning ? "WARNING" : null;
+  const { sum, sq } = baselineSums(state, status, minute, n);
+  const { mean, std, z } = zOf(count, n, sum, sq);
+  const severity = severityOfZ(c, z);
   const rounded = (x: number) => Math.round(x * 1000) / 1000;
   return {
     ...base,
@@ -138,8 +163,8 @@ interface Baseline {
  * when it is not null. The baseline sums of a (status, minute) are computed
  * once and kept until a count of an earlier minute of that status changes
  * ({@link BaselineCache.written}: late events) or old minutes are dropped
- * ({@link BaselineCache.clear}); the arithmetic is assessStatus's, in the
- * same order, so both always agree (`status_zscore_test.ts` checks it).
+ * ({@link BaselineCache.clear}); the arithmetic is assessStatus's own
+ * functions, so both always agree (`status_zscore_test.ts` checks it).
  */
 export class BaselineCache {
   #byStatus = new Map<string, Baseline>();
@@ -165,26 +190,14 @@ export class BaselineCache {
   ): Severity | null {
     const first = state.first ?? minute;
     const history = Math.max(0, minute - first);
-    if (history < c.min_history_minutes) {
-      return count > 0 && c.problem_statuses.includes(status) ? "CRITICAL" : null;
-    }
+    if (history < c.min_history_minutes) return severityWithoutBaseline(c, status, count);
     let b = this.#byStatus.get(status);
     if (b === undefined || b.minute !== minute || b.first !== first) {
       const n = Math.min(c.baseline_minutes, history);
-      const perMinute = state.counts.get(status);
-      let sum = 0, sq = 0;
-      for (let m = minute - n; m < minute; m++) {
-        const v = perMinute?.get(m) ?? 0;
-        sum += v;
-        sq += v * v;
-      }
-      b = { minute, first, n, sum, sq };
+      b = { minute, first, n, ...baselineSums(state, status, minute, n) };
       this.#byStatus.set(status, b);
     }
-    const mean = b.sum / b.n;
-    const std = Math.sqrt(Math.max(0, b.sq / b.n - mean * mean));
-    const z = (count - mean) / Math.max(std, 1);
-    return z > c.critical ? "CRITICAL" : z > c.warning ? "WARNING" : null;
+    return severityOfZ(c, zOf(count, b.n, b.sum, b.sq).z);
   }
 }
 
