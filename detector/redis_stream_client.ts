@@ -7,7 +7,8 @@
 import type { Redis } from "ioredis";
 import type { Keys } from "../shared/keys.ts";
 import type { DeadLetterEntry, PendingInfo, RawEntry, StreamClient } from "./consumer.ts";
-import { fieldsToObject } from "../shared/schemas/stream.ts";
+import { deadLetterFields, fieldsToObject } from "../shared/schemas/stream.ts";
+import { createGroup } from "../shared/redis.ts";
 import { createRespConnection, type Reply as Resp, type RespConnection } from "./resp_reader.ts";
 
 type Reply = [string, string[] | null][];
@@ -61,11 +62,7 @@ export function createRedisStreamClient(
   const reader = options.fastReads === false ? null : readerFor(redis);
   return {
     async createGroup(stream, group) {
-      try {
-        await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
-      } catch (error) {
-        if (!String((error as Error).message).includes("BUSYGROUP")) throw error;
-      }
+      await createGroup(redis, stream, group);
     },
     async readGroup(stream, group, consumer, { id, count, blockMs }) {
       if (reader !== null) {
@@ -137,25 +134,17 @@ export function createRedisStreamClient(
       const ts = now();
       for (const d of dead) {
         const f = d.fields ? fieldsToObject(d.fields) : {};
-        const fields: string[] = [
-          "source",
-          "detector",
-          "reason",
-          d.reason,
-          "raw",
-          f.data ?? JSON.stringify(f),
-          "encoding",
-          "utf8",
-          "stream",
+        const fields = deadLetterFields({
+          source: "detector",
+          reason: d.reason,
+          raw: f.data ?? JSON.stringify(f),
           stream,
-          "stream_id",
-          d.id,
-          "ts",
-          String(ts),
-        ];
-        if (f.topic) fields.push("topic", f.topic);
-        if (f.partition) fields.push("partition", f.partition);
-        if (f.offset) fields.push("offset", f.offset);
+          streamId: d.id,
+          ts,
+          topic: f.topic,
+          partition: f.partition,
+          offset: f.offset,
+        });
         p.xadd(keys.dlq(), "*", ...fields);
       }
       for (let i = 0; i < ids.length; i += 5000) p.xack(stream, group, ...ids.slice(i, i + 5000));

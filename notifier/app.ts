@@ -98,8 +98,7 @@ export async function startNotifier(
     service: "notifier",
     log,
     registry,
-    endpoint: config.otlpEndpoint,
-    sampleRatio: config.traceSampleRatio ?? 1,
+    ...config.tracing,
   });
   const controller = new AbortController();
   let resolveReady!: () => void;

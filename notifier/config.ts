@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "../shared/config.ts";
-import { tracingEnv } from "../shared/tracing.ts";
+import { tracingEnv, tracingOptions } from "../shared/tracing.ts";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 
 const emailList = z.string().transform((s, ctx) => {
@@ -103,10 +103,8 @@ export interface NotifierConfig {
   claimIdleMs: number;
   webBaseUrl: string;
   apiToken?: string;
-  /** OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); unset = no spans exported. */
-  otlpEndpoint?: string;
-  /** Ratio of new traces recorded (`OTEL_TRACES_SAMPLER_ARG`). */
-  traceSampleRatio?: number;
+  /** Tracer options from the `OTEL_*` variables (endpoint unset = no spans exported). */
+  tracing: ReturnType<typeof tracingOptions>;
 }
 
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
@@ -190,9 +188,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
     ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
-    ...(e.OTEL_EXPORTER_OTLP_ENDPOINT
-      ? { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, traceSampleRatio: e.OTEL_TRACES_SAMPLER_ARG }
-      : {}),
+    tracing: tracingOptions(e),
   };
   c.defaultRoute.channels = configuredChannels(c);
   return c;

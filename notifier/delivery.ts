@@ -195,7 +195,7 @@ export async function runChannel(
           return;
         } catch (error) {
           log.warn("cannot record attempt, retrying", { error, digest_id: digest.id });
-          await sleep(Math.min(200 * 2 ** i, 5000));
+          await sleep(backoffMs(i, { baseMs: 200, capMs: 5000, random: () => 1 })); // the full step, no jitter
         }
       }
     };

@@ -16,7 +16,8 @@ import type postgres from "postgres";
 import type { Logger } from "../shared/log.ts";
 import type { Registry } from "../shared/metrics.ts";
 import type { Tracer } from "../shared/tracing.ts";
-import { sleep } from "../shared/lifecycle.ts";
+import { backoffMs, sleep } from "../shared/lifecycle.ts";
+
 import { alertSchema } from "../shared/schemas/alert.ts";
 import { formatZodError } from "../shared/schemas/event.ts";
 import { activeSilences, type Silence } from "../shared/silences.ts";
@@ -34,6 +35,9 @@ import { type DeliveryOptions, runChannel, Waker } from "./delivery.ts";
 import type { Route } from "./routes.ts";
 import type { NotifierStore } from "./store.ts";
 import type { AlertStream, StreamMessage } from "./stream.ts";
+
+/** Retry delay of the loops below: the full exponential step, no jitter. */
+const noJitter = () => 1;
 
 /** Dependencies of {@link runNotifier}. */
 export interface NotifierDeps {
@@ -276,7 +280,8 @@ export function runNotifier(
         break;
       } catch (error) {
         log.error("cannot start, retrying", { error, attempt });
-        await sleep(Math.min(500 * 2 ** attempt, 10_000), signal).catch(() => {});
+        await sleep(backoffMs(attempt, { baseMs: 500, capMs: 10_000, random: noJitter }), signal)
+          .catch(() => {});
       }
     }
     const loops = deps.channels.map((channel) =>
@@ -326,7 +331,8 @@ export function runNotifier(
         failures++;
         needScan = true; // the failed batch stays pending: re-read it
         log.error("notifier loop failed, retrying", { error, failures });
-        await sleep(Math.min(200 * 2 ** failures, 10_000), signal).catch(() => {});
+        await sleep(backoffMs(failures, { baseMs: 200, capMs: 10_000, random: noJitter }), signal)
+          .catch(() => {});
       }
     }
     waker.wake();

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Redis } from "../shared/redis.ts";
+import { createGroup, type Redis } from "../shared/redis.ts";
+import { deadLetterFields, fieldsToObject } from "../shared/schemas/stream.ts";
 import type { Keys } from "../shared/keys.ts";
 
 /** A stream entry (fields null when the entry was trimmed away). */
@@ -36,13 +37,6 @@ export interface AlertStream {
   claim(ids: readonly string[], minIdleMs: number): Promise<StreamMessage[]>;
 }
 
-function toObject(fields: string[] | null): Record<string, string> | null {
-  if (!fields) return null;
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
-  return out;
-}
-
 /** ioredis adapter. `reader` is a dedicated (blocking) connection. */
 export function createAlertStream(options: {
   redis: Redis;
@@ -57,11 +51,7 @@ export function createAlertStream(options: {
   const now = options.now ?? Date.now;
   return {
     async ensureGroup() {
-      try {
-        await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
-      } catch (error) {
-        if (!String((error as Error).message).includes("BUSYGROUP")) throw error;
-      }
+      await createGroup(redis, stream, group);
     },
     async read(id, count, blockMs) {
       const reply =
@@ -80,7 +70,10 @@ export function createAlertStream(options: {
             id,
           )) as [string, [string, string[] | null][]][] | null;
       const entries = reply?.[0]?.[1] ?? [];
-      return entries.map(([eid, fields]) => ({ id: eid, fields: toObject(fields) }));
+      return entries.map(([eid, fields]) => ({
+        id: eid,
+        fields: fields ? fieldsToObject(fields) : null,
+      }));
     },
     async ack(ids) {
       if (ids.length === 0) return 0;
@@ -93,20 +86,14 @@ export function createAlertStream(options: {
         multi.xadd(
           keys.dlq(),
           "*",
-          "source",
-          "notifier",
-          "reason",
-          e.reason,
-          "raw",
-          e.raw,
-          "encoding",
-          "utf8",
-          "stream",
-          stream,
-          "stream_id",
-          e.id,
-          "ts",
-          String(now()),
+          ...deadLetterFields({
+            source: "notifier",
+            reason: e.reason,
+            raw: e.raw,
+            stream,
+            streamId: e.id,
+            ts: now(),
+          }),
         );
       }
       multi.xack(stream, group, ...entries.map((e) => e.id));
@@ -144,7 +131,7 @@ export function createAlertStream(options: {
         string,
         string[] | null,
       ][];
-      return rows.map(([id, fields]) => ({ id, fields: toObject(fields) }));
+      return rows.map(([id, fields]) => ({ id, fields: fields ? fieldsToObject(fields) : null }));
     },
   };
 }

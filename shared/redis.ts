@@ -40,4 +40,16 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   return client;
 }
 
+/**
+ * Create consumer group `group` on `stream` (and the stream when missing),
+ * reading from its start; an existing group is left as it is.
+ */
+export async function createGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
+  } catch (error) {
+    if (!String((error as Error).message).includes("BUSYGROUP")) throw error;
+  }
+}
+
 export type { Redis };

@@ -47,6 +47,44 @@ export const deadLetterSchema = z.object({
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
 
+/**
+ * The XADD field list of a dead-letter entry from a stream consumer (detector,
+ * notifier): where it was read and why it is dead; Kafka coordinates when the
+ * entry had them.
+ */
+export function deadLetterFields(d: {
+  source: string;
+  reason: string;
+  raw: string;
+  stream: string;
+  streamId: string;
+  ts: number;
+  topic?: string | undefined;
+  partition?: string | undefined;
+  offset?: string | undefined;
+}): string[] {
+  const fields = [
+    "source",
+    d.source,
+    "reason",
+    d.reason,
+    "raw",
+    d.raw,
+    "encoding",
+    "utf8",
+    "stream",
+    d.stream,
+    "stream_id",
+    d.streamId,
+    "ts",
+    String(d.ts),
+  ];
+  if (d.topic) fields.push("topic", d.topic);
+  if (d.partition) fields.push("partition", d.partition);
+  if (d.offset) fields.push("offset", d.offset);
+  return fields;
+}
+
 /** Turn a flat `[k1, v1, k2, v2, …]` Redis reply into an object. */
 export function fieldsToObject(fields: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
