@@ -364,7 +364,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
               d.id,
               tracer!.startSpan(`detect ${type}`, {
                 kind: "consumer",
-                parent: fieldOf(d.fields, "traceparent"),
+                parent: parsed.entry.traceparent,
                 attributes: {
                   "vigil.stream_id": d.id,
                   "vigil.deliveries": d.deliveries > 1 ? d.deliveries : undefined,

@@ -120,13 +120,17 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
         maxLen,
       );
     }
-    const newest = new Map<string, number>();
+    // One ZADD per series with all its points (a batch holds many points per series).
+    const series = new Map<string, { points: (string | number)[]; newest: number }>();
     for (const s of scores) {
       const key = keys.scores(s.type, s.entity, s.measure);
-      p.zadd(key, s.t, `${s.t}:${s.score}:${s.value}`);
-      newest.set(key, Math.max(newest.get(key) ?? -Infinity, s.t));
+      let entry = series.get(key);
+      if (entry === undefined) series.set(key, entry = { points: [], newest: -Infinity });
+      entry.points.push(s.t, `${s.t}:${s.score}:${s.value}`);
+      entry.newest = Math.max(entry.newest, s.t);
     }
-    for (const [key, t] of newest) {
+    for (const [key, { points }] of series) p.zadd(key, ...points);
+    for (const [key, { newest: t }] of series) {
       p.zremrangebyrank(key, 0, -(keep + 1));
       p.zremrangebyscore(key, "-inf", `(${t - ttl}`);
       p.pexpire(key, ttl);

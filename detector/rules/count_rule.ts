@@ -26,9 +26,9 @@ import { lastRefs, type Rule, type RuleInput, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
   insertEvent,
+  liveRangeEndingAt,
   loadWindows,
   pruneWindows,
-  rangeEndingAt,
   refsOf,
   saveWindows,
   sizeOf,
@@ -96,10 +96,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     sink: RuleSink,
   ): void {
     const S = state.windows.stride;
-    const [from, hi] = rangeEndingAt(w, S, end, W);
-    // Events at or before watermark - W have left every window (sweep() drops them once per
-    // batch), even for a window that ends earlier than the watermark.
-    const lo = Math.max(from, upperBoundT(w, S, input.watermark - W));
+    const [lo, hi] = liveRangeEndingAt(w, S, end, W, input.watermark);
     const n = hi - lo;
     if (n < threshold) return;
     // Without new events the count drops below the threshold when the
@@ -155,8 +152,6 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
         state.late++;
         return;
       }
-      // Expired events are dropped by sweep(), once per batch, and skipped by check(): pruning
-      // here on every event would shift a busy entity's whole window each time.
       const w = insertEvent(state.windows, entity, input.t, input.ref);
       const S = state.windows.stride;
       if (timeAt(w, S, sizeOf(w, S) - 1) === input.t) check(state, w, entity, input.t, input, sink);

@@ -22,10 +22,9 @@ import { lastRefs, type Rule, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
   insertEvent,
+  liveRangeEndingAt,
   loadWindows,
-  pruneEntity,
   pruneWindows,
-  rangeEndingAt,
   refsOf,
   saveWindows,
   timeAt,
@@ -68,10 +67,16 @@ export function cpuSustainedRule(
     w: TimeWindow,
     service: string,
     end: number,
-    input: { t: number; ref: { id: string }; traceId: string | null; ingestTs: number },
+    input: {
+      t: number;
+      ref: { id: string };
+      traceId: string | null;
+      ingestTs: number;
+      watermark: number;
+    },
     sink: RuleSink,
   ): void {
-    const [lo, hi] = rangeEndingAt(w, S, end, W);
+    const [lo, hi] = liveRangeEndingAt(w, S, end, W, input.watermark);
     if (!sustained(w, lo, hi, c)) {
       if (hi > lo && end >= timeAt(w, S, hi - 1)) {
         conditionFalse(state.episodes, service, end, sink.findings);
@@ -81,8 +86,11 @@ export function cpuSustainedRule(
     // Without new readings, the oldest readings leave the window one by one
     // until too few remain or they no longer span min_span.
     let clearAt = end + W;
+    // (Their values all passed above: only the count and the span can fail.)
     for (let k = lo; k < hi; k++) {
-      if (!sustained(w, k + 1, hi, c)) {
+      if (
+        hi - (k + 1) < c.min_readings || timeAt(w, S, hi - 1) - timeAt(w, S, k + 1) < c.min_span
+      ) {
         clearAt = timeAt(w, S, k) + W;
         break;
       }
@@ -143,7 +151,6 @@ export function cpuSustainedRule(
         state.late++;
         return;
       }
-      pruneEntity(state.windows, service, input.watermark - W);
       const w = insertEvent(state.windows, service, input.t, input.ref, input.event.cpu);
       forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, service, end, input, sink));
     },

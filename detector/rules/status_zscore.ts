@@ -241,33 +241,36 @@ export function statusZScoreRule(
       }
       const count = (perMinute.get(minute) ?? 0) + 1;
       perMinute.set(minute, count);
+      let severity: Severity | null;
       if (useCache) {
         const cache = cacheOf(state);
         cache.written(status, minute);
-        if (cache.severity(state, c, status, minute, count) === null) return;
+        severity = cache.severity(state, c, status, minute, count);
+      } else {
+        severity = assessStatus(state, c, { status, minute, count }).severity;
       }
-      const a = assessStatus(state, c, { status, minute, count });
-      if (a.severity === null) return;
+      if (severity === null) return;
       // True for this minute; cleared if the whole next minute is not.
       const id = conditionTrue(state.episodes, {
         rule: "status_zscore",
         type: "transactions",
         entity: status,
-        severity: a.severity,
+        severity,
       }, {
         t: input.t,
         clearAt: (minute + 2) * MINUTE,
         refId: input.ref.id,
         cooldownMs,
       }, sink.findings);
-      if (id === null) return;
+      if (id === null) return; // cooldown: no texts to build
+      const a = assessStatus(state, c, { status, minute, count });
       sink.findings.push({
         kind: "firing",
         id,
         rule: "status_zscore",
         type: "transactions",
         entity: status,
-        severity: a.severity,
+        severity,
         eventTime: input.t,
         title: a.z === null
           ? `${status} transactions without a baseline`

@@ -135,6 +135,23 @@ export function rangeEndingAt(
   return [upperBoundT(w, stride, end - span), upperBoundT(w, stride, end)];
 }
 
+/**
+ * {@link rangeEndingAt} without the events that left every window: those at or
+ * before `watermark - span`. Rules count by range, so expired events stay in
+ * a window until sweep() prunes it (once per batch) instead of shifting the
+ * window on every event.
+ */
+export function liveRangeEndingAt(
+  w: TimeWindow,
+  stride: number,
+  end: number,
+  span: number,
+  watermark: number,
+): [number, number] {
+  const [lo, hi] = rangeEndingAt(w, stride, end, span);
+  return [Math.max(lo, upperBoundT(w, stride, watermark - span)), hi];
+}
+
 /** Drop `entity`'s events at or before `cutoff`, deleting an emptied window; returns what remains. */
 export function pruneEntity(
   set: WindowSet,
