@@ -17,7 +17,13 @@ import type { ScoreEngine } from "./score_engine.ts";
 import { logRules } from "./rules/logs.ts";
 import { metricRules } from "./rules/metrics.ts";
 import { transactionRules } from "./rules/transactions.ts";
-import type { EventRef, Rule, RuleInput, RuleSink } from "./rules/types.ts";
+import {
+  collectSink,
+  type EventRef,
+  type Rule,
+  type RuleInput,
+  type RuleSink,
+} from "./rules/types.ts";
 
 /** A stream entry, validated. */
 export interface ParsedEntry {
@@ -214,7 +220,7 @@ export function createEvaluator(type: EventType, options: EvaluatorOptions): Eva
       if (watermark === -Infinity) return;
       for (let i = 0; i < rules.length; i++) rules[i]!.sweep(states[i], watermark, sink);
     },
-    sink: () => ({ findings: [], scores: [], owns }),
+    sink: () => collectSink(owns),
     save: () => JSON.stringify(snapshot()),
     snapshot,
     load(text) {

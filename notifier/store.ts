@@ -124,18 +124,22 @@ export function createStore(sql: Sql): NotifierStore {
           silence_id: s?.silenceId ?? null,
         };
       });
-      const lateSilenced = result.settled.filter((s) =>
-        !items.some((i) => i.streamId === s.streamId)
-      );
+      const itemIds = new Set(items.map((i) => i.streamId));
+      const lateSilenced = result.settled.filter((s) => !itemIds.has(s.streamId));
       await sql.begin(async (tx) => {
         if (alertRows.length) {
           await tx`INSERT INTO notifier_alerts ${
             tx(alertRows.map((r) => ({ ...r, alert: tx.json(r.alert) })))
           } ON CONFLICT (stream_id) DO NOTHING`;
         }
-        for (const s of lateSilenced) {
-          await tx`UPDATE notifier_alerts SET disposition = ${s.disposition},
-            silence_id = ${s.silenceId ?? null} WHERE stream_id = ${s.streamId}`;
+        if (lateSilenced.length) {
+          await tx`UPDATE notifier_alerts a SET disposition = v.disposition,
+              silence_id = NULLIF(v.silence_id, '')
+            FROM unnest(${lateSilenced.map((s) => s.streamId)}::text[],
+              ${lateSilenced.map((s) => s.disposition)}::text[],
+              ${lateSilenced.map((s) => s.silenceId ?? "")}::text[])
+              AS v(stream_id, disposition, silence_id)
+            WHERE a.stream_id = v.stream_id`;
         }
         const upserts = result.changed.filter((k) => result.state.groups[k]);
         const removed = result.changed.filter((k) => !result.state.groups[k]);

@@ -7,7 +7,13 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { durationVar, formatZodError } from "@vigil/shared";
-import { DEFAULT_USERS, minUsersForRate, type ScenarioName, SCENARIOS } from "./generator.ts";
+import {
+  DEFAULT_USERS,
+  isScenarioName,
+  minUsersForRate,
+  type ScenarioName,
+  SCENARIOS,
+} from "./generator.ts";
 
 /** Replay settings (`--replay`). */
 export interface ReplaySettings {
@@ -89,7 +95,7 @@ function parseScenarios(raw: string | undefined): ScenarioName[] {
   if (raw === undefined) return [];
   const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
   if (names.includes("all")) return [...SCENARIOS];
-  const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+  const unknown = names.filter((n) => !isScenarioName(n));
   if (unknown.length) {
     throw new TypeError(
       `Cannot parse arguments: unknown scenario "${unknown[0]}" (known: ${

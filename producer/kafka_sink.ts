@@ -96,7 +96,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   const maxBatch = Math.max(1, options.maxBatch ?? 1000);
   const maxInFlight = Math.max(1, options.maxInFlight ?? 4);
   const retries = options.retries ?? 2;
-  const wait = options.sleep ?? ((ms: number) => defaultSleep(ms));
+  const wait = options.sleep ?? defaultSleep;
   const log = options.log.with({ component: "kafka_sink" });
   const stats: SinkStats = {
     sent: 0,

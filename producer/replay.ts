@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { sleep as sharedSleep } from "../shared/lifecycle.ts";
 import { timestampSchema, TRANSACTION_STATUSES, type TransactionStatus } from "@vigil/shared";
 import {
   createPrng,
@@ -148,21 +149,6 @@ interface Planned {
   build: (eventTs: number) => ProducedMessage;
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** The messages to send, in data-time order, built lazily (a file may hold millions). */
 function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<Planned> {
   const headers = () => ({
@@ -247,7 +233,7 @@ export async function* replayMessages(
   signal?: AbortSignal,
 ): AsyncGenerator<ProducedMessage[]> {
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? sharedSleep;
   const speed = options.speed ?? 1;
   const maxBatch = options.maxBatch ?? 500;
   const rng = createPrng(options.seed ?? 1);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sleep } from "../shared/lifecycle.ts";
 import {
   type EventType,
   formatTraceparent,
@@ -162,17 +163,9 @@ export interface RunSummary {
 const CHUNK = 1000;
 const TICK_MS = 10;
 
+/** Wait `ms`, or less when `signal` aborts (never rejects). */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return sleep(ms, signal).catch(() => {});
 }
 
 /**

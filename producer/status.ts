@@ -58,7 +58,6 @@ export function createStatusReporter(options: StatusReporterOptions): StatusRepo
   let lastAt = started;
   let lastSent = 0;
   let rate = 0;
-  let drawn = false;
 
   const draw = (s: StatusSnapshot, t: number, final: boolean) => {
     const dt = (t - lastAt) / 1000;
@@ -68,7 +67,6 @@ export function createStatusReporter(options: StatusReporterOptions): StatusRepo
     lastSent = s.sent;
     if (output.isTerminal) {
       output.write(`\r\x1b[2K${formatStatusLine(s, rate)}${final ? "\n" : ""}`);
-      drawn = true;
     } else {
       log.info(final ? "finished" : "progress", {
         sent: s.sent,
@@ -88,7 +86,6 @@ export function createStatusReporter(options: StatusReporterOptions): StatusRepo
     },
     finish(s) {
       draw(s, now(), true);
-      if (!drawn && output.isTerminal) output.write("\n");
     },
   };
 }

@@ -575,7 +575,7 @@ export function createTracer(options: TracerOptions): Tracer {
   const bodyTail = "]}]}]}";
   const protobuf = (options.protocol ?? "http/protobuf") === "http/protobuf";
   const contentType = protobuf ? "application/x-protobuf" : "application/json";
-  const encodeProto = createExportEncoder();
+  const encodeProto = protobuf ? createExportEncoder() : null;
   const counters: Record<"exported" | "dropped" | "failed", Counter> | undefined = options.registry
     ? {
       exported: options.registry.counter(
@@ -626,7 +626,7 @@ export function createTracer(options: TracerOptions): Tracer {
   async function send(batch: RecordingSpan[]): Promise<void> {
     try {
       let body: string | Uint8Array<ArrayBuffer>;
-      if (protobuf) body = encodeProto(options.service, batch);
+      if (encodeProto) body = encodeProto(options.service, batch);
       else {
         let json = bodyHead;
         for (let i = 0; i < batch.length; i++) json += (i > 0 ? "," : "") + spanJson(batch[i]!);

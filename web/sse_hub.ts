@@ -196,16 +196,15 @@ export interface SseSink {
  * Serve one live client until it disconnects or the hub drops it: register
  * with the hub, write queued messages in order, unregister on abort.
  *
- * @param options.first messages written first (e.g. a hello)
  * @param options.maxQueue messages queued before the client counts as stuck @default {1000}
  */
 export async function serveLiveClient(
   hub: SseHub,
   sink: SseSink,
-  options: { metrics: WebMetrics; first?: SseMessage[]; maxQueue?: number },
+  options: { metrics: WebMetrics; maxQueue?: number },
 ): Promise<void> {
   const maxQueue = options.maxQueue ?? 1000;
-  const queue: SseMessage[] = [...(options.first ?? [])];
+  const queue: SseMessage[] = [];
   let done = false;
   let wake: (() => void) | undefined;
   const notify = () => {

@@ -22,7 +22,7 @@ import {
   saveEpisodes,
   sweepEpisodes,
 } from "./episodes.ts";
-import { lastRefs, type Rule, type RuleInput, type RuleSink } from "./types.ts";
+import { type Rule, type RuleInput, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
   insertEvent,
@@ -135,7 +135,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
         window_end: new Date(end).toISOString(),
         first_event: new Date(timeAt(w, S, lo)).toISOString(),
       },
-      evidence: lastRefs(refsOf(w, S, Math.max(lo, hi - 50), hi)),
+      evidence: refsOf(w, S, Math.max(lo, hi - 50), hi),
       traceId: input.traceId,
       ingestTs: input.ingestTs,
     });

@@ -18,7 +18,7 @@ import {
 } from "./episodes.ts";
 import { forEachWindowEnd } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
-import { lastRefs, type Rule, type RuleSink } from "./types.ts";
+import { type Rule, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
   insertEvent,
@@ -135,7 +135,7 @@ export function cpuSustainedRule(
         window_start: new Date(end - W).toISOString(),
         window_end: new Date(end).toISOString(),
       },
-      evidence: lastRefs(refsOf(w, S, Math.max(lo, hi - 50), hi)),
+      evidence: refsOf(w, S, Math.max(lo, hi - 50), hi),
       traceId: input.traceId,
       ingestTs: input.ingestTs,
     });

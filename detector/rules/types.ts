@@ -105,8 +105,3 @@ export interface Rule<S, E> {
 export function collectSink(owns: (entity: string) => boolean = () => true): RuleSink {
   return { findings: [], scores: [], owns };
 }
-
-/** At most `n` of the most recent refs (evidence lists stay small). */
-export function lastRefs(refs: readonly EventRef[], n = 50): EventRef[] {
-  return refs.length <= n ? refs.slice() : refs.slice(refs.length - n);
-}

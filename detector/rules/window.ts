@@ -34,17 +34,6 @@ export function createWindowSet(withValues = false): WindowSet {
   return { byEntity: new Map(), queueT: [], queueKey: [], head: 0, stride: withValues ? 6 : 5 };
 }
 
-/** Index of the first element > x in an ascending array. */
-export function upperBound(a: readonly number[], x: number): number {
-  let lo = 0, hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** Index of the first event of `w` with time > x. */
 export function upperBoundT(w: TimeWindow, stride: number, x: number): number {
   let lo = 0, hi = w.length / stride;

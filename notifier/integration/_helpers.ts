@@ -10,6 +10,7 @@ import { type ParsedMail, simpleParser } from "mailparser";
 import type { Redis } from "../../shared/redis.ts";
 import type { Keys } from "../../shared/keys.ts";
 import type { Alert } from "../../shared/schemas/alert.ts";
+import { TEST_REDIS_URL } from "../../shared/testing/redis.ts";
 
 let counter = 0;
 
@@ -182,7 +183,7 @@ export function testEnv(opts: {
   extra?: Record<string, string>;
 }): Record<string, string> {
   return {
-    REDIS_URL: "redis://127.0.0.1:6379",
+    REDIS_URL: TEST_REDIS_URL,
     DATABASE_URL: opts.databaseUrl,
     VIGIL_PREFIX: opts.prefix,
     NOTIFIER_PORT: "0",

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { migrate } from "../../shared/migrate.ts";
+import { withPg } from "../../shared/testing/pg.ts";
+import { type BatchResult, emptyState } from "../batcher.ts";
+import { createStore } from "../store.ts";
+import { makeAlert } from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function result(over: Partial<BatchResult> = {}): BatchResult {
+  return { state: emptyState(), digests: [], settled: [], changed: [], placed: {}, ...over };
+}
+
+Deno.test(
+  "commit() records alerts settled after grouping (silenced later) in one update",
+  opts,
+  async () => {
+    await withPg(async ({ sql }) => {
+      await migrate(sql);
+      const store = createStore(sql);
+      const alerts = ["a1", "a2", "a3"].map((id) => makeAlert({ id }));
+      await store.commit({
+        items: alerts.map((alert, i) => ({ streamId: `1-${i}`, alert })),
+        result: result({ placed: { "1-0": "g", "1-1": "g", "1-2": "g" } }),
+      });
+      // A later tick settles two of them: one silenced, one a duplicate.
+      await store.commit({
+        items: [],
+        result: result({
+          settled: [
+            { streamId: "1-0", alertId: "a1", disposition: "silenced", silenceId: "s9" },
+            { streamId: "1-2", alertId: "a3", disposition: "duplicate" },
+          ],
+        }),
+      });
+      const rows = await sql<
+        { stream_id: string; disposition: string; silence_id: string | null }[]
+      >`
+      SELECT stream_id, disposition, silence_id FROM notifier_alerts ORDER BY stream_id`;
+      assert.deepEqual(rows.map((r) => [r.stream_id, r.disposition, r.silence_id]), [
+        ["1-0", "silenced", "s9"],
+        ["1-1", "grouped", null],
+        ["1-2", "duplicate", null],
+      ]);
+    });
+  },
+);
