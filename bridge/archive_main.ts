@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { S3Client } from "@aws-sdk/client-s3";
 import { configOrExit, resolveKafkaBrokers } from "../shared/config.ts";
 import { createKafka } from "../shared/kafka.ts";
 import { createLifecycle } from "../shared/lifecycle.ts";
@@ -14,7 +13,12 @@ import { createLogger } from "../shared/log.ts";
 import { Registry } from "../shared/metrics.ts";
 import { serveOps } from "../shared/ops_server.ts";
 import { createArchive } from "./archive.ts";
-import { type ArchiveStore, createDirStore, createS3Store } from "./archive_store.ts";
+import {
+  type ArchiveStore,
+  createDirStore,
+  createS3Client,
+  createS3Store,
+} from "./archive_store.ts";
 import { parseArchiveConfig } from "./config.ts";
 
 const config = configOrExit(() => parseArchiveConfig());
@@ -24,19 +28,7 @@ const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 
 let store: ArchiveStore;
 if (config.S3_BUCKET) {
-  const client = new S3Client({
-    region: config.S3_REGION,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
-    ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
-      ? {
-        credentials: {
-          accessKeyId: config.S3_ACCESS_KEY_ID,
-          secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-        },
-      }
-      : {}),
-  });
+  const client = createS3Client(config);
   lifecycle.onShutdown("s3 client", () => client.destroy());
   store = createS3Store({ client, bucket: config.S3_BUCKET });
 } else {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { HeadBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { HeadBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 /** The archive's object store. */
 export interface ArchiveStore {
@@ -18,6 +18,29 @@ export interface ArchiveStore {
 }
 
 /** An S3 bucket as an {@link ArchiveStore}. */
+/** An S3 client for the archive's settings (`archiveLocationEnv` in config.ts). */
+export function createS3Client(config: {
+  S3_REGION: string;
+  S3_FORCE_PATH_STYLE: boolean;
+  S3_ENDPOINT?: string | undefined;
+  S3_ACCESS_KEY_ID?: string | undefined;
+  S3_SECRET_ACCESS_KEY?: string | undefined;
+}): S3Client {
+  return new S3Client({
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+    ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+      ? {
+        credentials: {
+          accessKeyId: config.S3_ACCESS_KEY_ID,
+          secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+        },
+      }
+      : {}),
+  });
+}
+
 export function createS3Store(options: { client: S3Client; bucket: string }): ArchiveStore {
   const { client, bucket } = options;
   return {

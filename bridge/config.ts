@@ -37,15 +37,14 @@ export function parseBridgeConfig(env?: Record<string, string | undefined>): Bri
   return parseEnv("bridge", bridgeEnvSchema, env);
 }
 
-/** Environment schema of the raw archive. */
-export const archiveEnvSchema = z.object({
-  ...commonEnv,
-  ...kafkaEnv,
-  /** Port of the archive's ops server. */
-  ARCHIVE_PORT: portVar.default(9107),
+/**
+ * Where the raw archive lives: the archive writes there, the web reads
+ * evidence objects from there (spread into both services' env schemas).
+ */
+export const archiveLocationEnv = {
   /** S3 endpoint (MinIO, s3rver, …); unset with S3_BUCKET set means AWS. */
   S3_ENDPOINT: z.string().url().optional(),
-  /** Bucket; when unset the archive writes to ARCHIVE_DIR instead of S3. */
+  /** Bucket; when unset the archive is the local folder ARCHIVE_DIR instead of S3. */
   S3_BUCKET: z.string().min(3).max(63).optional(),
   S3_REGION: z.string().min(1).default("us-east-1"),
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
@@ -56,6 +55,15 @@ export const archiveEnvSchema = z.object({
   ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").default("raw"),
   /** Local folder used when S3_BUCKET is unset. */
   ARCHIVE_DIR: z.string().min(1).default("./data/archive"),
+};
+
+/** Environment schema of the raw archive. */
+export const archiveEnvSchema = z.object({
+  ...commonEnv,
+  ...kafkaEnv,
+  /** Port of the archive's ops server. */
+  ARCHIVE_PORT: portVar.default(9107),
+  ...archiveLocationEnv,
   /** Flush a partition's buffer at this many messages. */
   ARCHIVE_FLUSH_MESSAGES: positiveInt.default(50_000),
   /** … or at this many uncompressed bytes. */

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createS3Client } from "../bridge/archive_store.ts";
 import postgres from "postgres";
 import { createKeys } from "../shared/keys.ts";
 import type { Logger } from "../shared/log.ts";
@@ -51,19 +52,7 @@ export async function startWebServer(
   let s3: S3Client | undefined;
   let archive: ArchiveLister;
   if (config.S3_BUCKET) {
-    s3 = new S3Client({
-      region: config.S3_REGION,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
-      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
-        ? {
-          credentials: {
-            accessKeyId: config.S3_ACCESS_KEY_ID,
-            secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-          },
-        }
-        : {}),
-    });
+    s3 = createS3Client(config);
     archive = createS3Lister({ client: s3, bucket: config.S3_BUCKET });
   } else {
     archive = createDirLister(config.ARCHIVE_DIR);

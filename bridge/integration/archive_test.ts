@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import S3rver from "s3rver";
+import { withS3rver } from "../../shared/testing/s3.ts";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
 import { EVENT_TYPES } from "../../shared/schemas/event.ts";
@@ -144,30 +144,15 @@ Deno.test(
   "archive_main.ts restarted after SIGKILL mid-batch stores every message once, byte for byte",
   opts,
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "s3rver-" });
-    const server = new S3rver({
-      port: 0,
-      address: "127.0.0.1",
-      silent: true,
-      directory: dir,
-      configureBuckets: [{ name: BUCKET, configs: [] }],
-    });
-    const { port } = await server.run();
-    const s3 = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-    });
-    try {
+    await withS3rver(BUCKET, async ({ client: s3, endpoint, accessKeyId, secretAccessKey }) => {
       await withKafka({ brokers: 1, partitions: 2 }, async (cluster) => {
         const kafka = testKafka(cluster.brokers);
         const env = {
           KAFKA_BROKERS: cluster.bootstrap,
-          S3_ENDPOINT: `http://127.0.0.1:${port}`,
+          S3_ENDPOINT: endpoint,
           S3_BUCKET: BUCKET,
-          S3_ACCESS_KEY_ID: "S3RVER",
-          S3_SECRET_ACCESS_KEY: "S3RVER",
+          S3_ACCESS_KEY_ID: accessKeyId,
+          S3_SECRET_ACCESS_KEY: secretAccessKey,
           S3_FORCE_PATH_STYLE: "true",
           ARCHIVE_PORT: "0",
           ARCHIVE_FLUSH_MESSAGES: "97",
@@ -241,10 +226,6 @@ Deno.test(
           }
         }
       });
-    } finally {
-      s3.destroy();
-      await server.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 );

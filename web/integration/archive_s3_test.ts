@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { S3Client } from "@aws-sdk/client-s3";
-import S3rver from "s3rver";
+import { withS3rver } from "../../shared/testing/s3.ts";
 import { objectKey } from "../../bridge/archive_format.ts";
 import { createS3Store } from "../../bridge/archive_store.ts";
 import { createS3Lister, findArchiveObject } from "../archive_lookup.ts";
@@ -13,22 +12,7 @@ Deno.test(
   "createS3Lister() finds the object the archive stored in S3",
   opts,
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "s3rver-web-" });
-    const server = new S3rver({
-      port: 0,
-      address: "127.0.0.1",
-      silent: true,
-      directory: dir,
-      configureBuckets: [{ name: BUCKET, configs: [] }],
-    });
-    const { port } = await server.run();
-    const client = new S3Client({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: "us-east-1",
-      forcePathStyle: true,
-      credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-    });
-    try {
+    await withS3rver(BUCKET, async ({ client }) => {
       const store = createS3Store({ client, bucket: BUCKET });
       const t = Date.parse("2025-06-01T08:30:00Z");
       // 100 batches of partition 4 in one hour. (s3rver cannot answer a truncated listing under
@@ -73,10 +57,6 @@ Deno.test(
         timeMs: t,
       });
       assert.equal(none, null);
-    } finally {
-      client.destroy();
-      await server.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 );
