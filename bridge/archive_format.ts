@@ -73,13 +73,22 @@ export function objectKey(
   prefix: string,
   first: { topic: string; partition: number; offset: string; timestamp: string },
 ): string {
-  let ms = Number(first.timestamp);
-  if (!Number.isFinite(ms) || ms < 0) ms = 0;
-  const iso = new Date(ms).toISOString();
-  const path = `${first.topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/` +
-    `${first.partition}-${first.offset}.ndjson.gz`;
+  return archiveFolder(prefix, first.topic, Number(first.timestamp)) +
+    `${first.partition}-${first.offset}${OBJECT_SUFFIX}`;
+}
+
+/** File name ending of every archive object. */
+export const OBJECT_SUFFIX = ".ndjson.gz";
+
+/**
+ * Folder (with trailing slash) of the objects whose batch began at `timeMs`
+ * (invalid or negative times count as 0): `<prefix>/<topic>/dt=…/hour=…/`. Pure.
+ */
+export function archiveFolder(prefix: string, topic: string, timeMs: number): string {
+  const d = new Date(Number.isFinite(timeMs) && timeMs >= 0 ? timeMs : 0);
+  const iso = d.toISOString();
   const p = prefix.replace(/^\/+|\/+$/g, "");
-  return p ? `${p}/${path}` : path;
+  return `${p ? p + "/" : ""}${topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 }
 
 /** Flush thresholds of a partition buffer. */

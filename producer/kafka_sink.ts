@@ -18,6 +18,7 @@
  * @module
  */
 import type { Message, ProducerBatch, RecordMetadata } from "kafkajs";
+import { topicMessages } from "../shared/kafka.ts";
 import {
   backoffMs,
   type EventType,
@@ -137,16 +138,8 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   }
 
   async function sendWithRetry(batch: ProducedMessage[]): Promise<void> {
-    const byTopic = new Map<EventType, Message[]>();
-    for (const m of batch) {
-      let list = byTopic.get(m.topic);
-      if (!list) byTopic.set(m.topic, list = []);
-      list.push(toKafkaMessage(m));
-    }
-    const request: ProducerBatch = {
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    };
+    const byTopic = topicMessages(batch, (m) => m.topic, toKafkaMessage);
+    const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
     const tracing = options.tracer?.enabled === true;
     const firstAttemptMs = tracing ? performance.timeOrigin + performance.now() : 0;
     for (let attempt = 0;; attempt++) {
@@ -157,9 +150,9 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
         options.onBatch?.((performance.now() - started) / 1000, batch.length);
         stats.batches++;
         stats.sent += batch.length;
-        for (const [topic, messages] of byTopic) {
-          stats.byTopic[topic] += messages.length;
-          options.onSent?.(topic, messages.length);
+        for (const { topic, messages } of byTopic) {
+          stats.byTopic[topic as EventType] += messages.length;
+          options.onSent?.(topic as EventType, messages.length);
         }
         return;
       } catch (error) {

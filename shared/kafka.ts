@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import { Kafka, type LogEntry, logLevel } from "kafkajs";
+import { Kafka, type LogEntry, logLevel, type Message, type TopicMessages } from "kafkajs";
 import type { Logger } from "./log.ts";
 
 let warningFilterInstalled = false;
@@ -61,3 +61,22 @@ export function createKafka(options: KafkaOptions): Kafka {
 }
 
 export type { Kafka };
+
+/**
+ * `sendBatch`'s `topicMessages`: `items` grouped by topic (topics in order of
+ * first appearance, messages in order within each topic).
+ */
+export function topicMessages<T>(
+  items: Iterable<T>,
+  topicOf: (item: T) => string,
+  toMessage: (item: T) => Message,
+): TopicMessages[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const item of items) {
+    const topic = topicOf(item);
+    let list = byTopic.get(topic);
+    if (!list) byTopic.set(topic, list = []);
+    list.push(toMessage(item));
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}

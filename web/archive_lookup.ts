@@ -15,6 +15,9 @@
  * @module
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { archiveFolder, OBJECT_SUFFIX } from "../bridge/archive_format.ts";
+
+export { archiveFolder };
 
 /** Lists object keys by key prefix (S3 or the archive's local folder). */
 export interface ArchiveLister {
@@ -69,7 +72,7 @@ export function createDirLister(dir: string): ArchiveLister {
       try {
         for await (const e of Deno.readDir(`${root}/${folder}`)) {
           // Temp files of an unfinished write end in `.tmp`; only finished objects count.
-          if (e.isFile && e.name.startsWith(start) && e.name.endsWith(".ndjson.gz")) {
+          if (e.isFile && e.name.startsWith(start) && e.name.endsWith(OBJECT_SUFFIX)) {
             keys.push(folder + e.name);
           }
           if (keys.length >= MAX_KEYS) break;
@@ -81,14 +84,6 @@ export function createDirLister(dir: string): ArchiveLister {
       return keys;
     },
   };
-}
-
-/** Folder (with trailing slash) of objects whose batch began at `timeMs`. Pure. */
-export function archiveFolder(prefix: string, topic: string, timeMs: number): string {
-  const d = new Date(Number.isFinite(timeMs) && timeMs >= 0 ? timeMs : 0);
-  const iso = d.toISOString();
-  const p = prefix.replace(/^\/+|\/+$/g, "");
-  return `${p ? p + "/" : ""}${topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 }
 
 /**

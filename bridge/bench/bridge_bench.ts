@@ -27,7 +27,7 @@
 import { Kafka, logLevel, type Message } from "kafkajs";
 import { cpuUsage } from "node:process";
 import { startMockKafka } from "../../shared/dev/kafka_mock.ts";
-import { dropKafkajsTimeoutWarning } from "../../shared/kafka.ts";
+import { dropKafkajsTimeoutWarning, topicMessages } from "../../shared/kafka.ts";
 import { createKeys } from "../../shared/keys.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { Registry } from "../../shared/metrics.ts";
@@ -161,13 +161,13 @@ try {
       SAMPLED,
       Math.random,
     );
-    const byTopic = new Map<string, Message[]>();
+    const out: { topic: string; message: Message }[] = [];
     for (const m of msgs) {
       const partition = Math.floor(Math.random() * PARTITIONS);
-      byTopic.set(m.topic, [
-        ...(byTopic.get(m.topic) ?? []),
-        { key: m.key, value: m.value, headers: m.headers, partition },
-      ]);
+      out.push({
+        topic: m.topic,
+        message: { key: m.key, value: m.value, headers: m.headers, partition },
+      });
       const pk = `${m.topic}:${partition}`;
       const offset = perPartition.get(pk) ?? 0;
       perPartition.set(pk, offset + 1);
@@ -191,7 +191,7 @@ try {
       bytes += m.value.length;
     }
     await producer.sendBatch({
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      topicMessages: topicMessages(out, (o) => o.topic, (o) => o.message),
     });
     sent += msgs.length;
   }

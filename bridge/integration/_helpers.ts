@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type Kafka, Kafka as KafkaClient, logLevel, type Message } from "kafkajs";
+import { topicMessages } from "../../shared/kafka.ts";
 import type { Redis } from "ioredis";
 import type { Keys } from "../../shared/keys.ts";
 import { EVENT_TYPES } from "../../shared/schemas/event.ts";
@@ -118,12 +119,12 @@ export async function produce(kafka: Kafka, messages: readonly TopicMessage[], c
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += chunk) {
-      const byTopic = new Map<string, Message[]>();
-      for (const m of messages.slice(i, i + chunk)) {
-        byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m.message]);
-      }
       await producer.sendBatch({
-        topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+        topicMessages: topicMessages(
+          messages.slice(i, i + chunk),
+          (m) => m.topic,
+          (m) => m.message,
+        ),
       });
     }
   } finally {
@@ -144,16 +145,12 @@ export async function produceUntil(
   try {
     while (!signal.aborted) {
       const msgs = gen.normal(Date.now(), options.batch ?? 300);
-      const byTopic = new Map<string, Message[]>();
-      for (const m of msgs) {
-        byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), {
+      await producer.sendBatch({
+        topicMessages: topicMessages(msgs, (m) => m.topic, (m) => ({
           key: m.key,
           value: m.value,
           headers: m.headers,
-        }]);
-      }
-      await producer.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        })),
       });
       sent += msgs.length;
       await new Promise((r) => setTimeout(r, options.pauseMs ?? 20));
