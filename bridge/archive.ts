@@ -30,6 +30,7 @@ import {
   startBuffer,
 } from "./archive_format.ts";
 import { type ArchiveStore, gzip } from "./archive_store.ts";
+import { createConsumerGroup } from "./consumer_group.ts";
 
 /** Archive settings. */
 export interface ArchiveOptions {
@@ -100,11 +101,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
-  let consumer: Consumer | undefined;
-  let joined = false;
-  let crashed: Error | undefined;
-  let closing: Promise<void> | undefined;
-  const stopped = new AbortController();
 
   /** Run `fn` after every earlier task of the same partition. */
   function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -129,7 +125,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
         break;
       } catch (error) {
         storeErrors.inc();
-        if (stopped.signal.aborted && attempt >= 2) throw error;
+        if (group.stopping.aborted && attempt >= 2) throw error;
         log.warn("cannot store object, retrying", { key: objKey, attempt, error });
         await sleep(backoffMs(attempt, { baseMs: 200, capMs: 10_000 }));
       }
@@ -137,7 +133,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
     // Committing is what allows the next object to start at `next`; on failure
     // the partition is re-read from the committed offset (this object's first).
-    await consumer!.commitOffsets([{
+    await group.consumer!.commitOffsets([{
       topic: buffer.topic,
       partition: buffer.partition,
       offset: next,
@@ -203,7 +199,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
           log.warn("cannot flush partition, it will be re-read", { key, error });
           if (buffers.get(key) === buffer) buffers.delete(key);
           try {
-            consumer?.seek({
+            group.consumer?.seek({
               topic: buffer.topic,
               partition: buffer.partition,
               offset: buffer.firstOffset,
@@ -217,90 +213,55 @@ export function createArchive(deps: ArchiveDeps): Archive {
     await Promise.all(tasks);
   }
 
-  async function stopConsumer(): Promise<void> {
-    stopped.abort();
-    const c = consumer;
-    if (!c) return;
-    const deadline = Date.now() + shutdownTimeoutMs;
-    try {
-      c.pause(topics.map((topic) => ({ topic })));
-      await withTimeout(flushDue(true), Math.max(500, deadline - Date.now() - 2000), "flush");
-    } catch (error) {
-      log.warn("cannot flush every buffer at shutdown (re-read at next start)", { error });
-    }
-    try {
-      await withTimeout(c.disconnect(), Math.max(1000, deadline - Date.now()), "disconnect");
-    } catch (error) {
-      log.warn("consumer disconnect did not finish", { error });
-    }
-    joined = false;
-  }
-  const close = () => (closing ??= stopConsumer());
+  const clearBuffers = () => {
+    // A new generation (or a restart) re-reads every partition from its committed offset.
+    buffers.clear();
+    storedUpTo.clear();
+  };
+  const group = createConsumerGroup({
+    kafka,
+    log,
+    groupId: config.groupId ?? GROUPS.archive,
+    topics,
+    sessionTimeoutMs: config.sessionTimeoutMs ?? 10_000,
+    shutdownTimeoutMs,
+    runConfig: {
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch,
+    },
+    onJoin: clearBuffers,
+    onCrash: clearBuffers,
+    onRunning: () => log.info("archiving", { topics, location: store.location, prefix }),
+    async drain(_consumer: Consumer, deadline: number) {
+      try {
+        await withTimeout(flushDue(true), Math.max(500, deadline - Date.now() - 2000), "flush");
+      } catch (error) {
+        log.warn("cannot flush every buffer at shutdown (re-read at next start)", { error });
+      }
+    },
+  });
 
   return {
     checks: {
       store: () => store.check(),
-      kafka: () => joined && !crashed,
+      kafka: () => group.healthy,
     },
     async run(signal) {
-      const sessionTimeout = config.sessionTimeoutMs ?? 10_000;
-      const c = kafka.consumer({
-        groupId: config.groupId ?? GROUPS.archive,
-        maxBytes: 16 * 1024 * 1024,
-        maxBytesPerPartition: 2 * 1024 * 1024,
-        maxWaitTimeInMs: 500,
-        sessionTimeout,
-        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
-      });
-      consumer = c;
-      const failed = Promise.withResolvers<void>();
-      c.on(c.events.GROUP_JOIN, (e) => {
-        joined = true;
-        // A new generation re-reads every partition from its committed offset.
-        buffers.clear();
-        storedUpTo.clear();
-        log.info("joined consumer group", { assignment: e.payload.memberAssignment });
-      });
-      c.on(c.events.CRASH, (e) => {
-        log.error("consumer crashed", { error: e.payload.error, restart: e.payload.restart });
-        buffers.clear();
-        storedUpTo.clear();
-        if (!e.payload.restart) {
-          crashed = e.payload.error;
-          failed.reject(
-            new Error(`Cannot consume Kafka: ${e.payload.error.message}`, {
-              cause: e.payload.error,
-            }),
-          );
-        }
-      });
-      const aborted = new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
       const tick = Math.max(50, Math.min(1000, Math.floor(config.policy.maxAgeMs / 4)));
       let ticking = false;
       const timer = setInterval(() => {
-        if (ticking || stopped.signal.aborted) return;
+        if (ticking || group.stopping.aborted) return;
         ticking = true;
         flushDue(false).finally(() => (ticking = false));
       }, tick);
       try {
-        await c.connect();
-        await c.subscribe({ topics, fromBeginning: true });
-        await c.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 4,
-          eachBatch,
-        });
-        log.info("archiving", { topics, location: store.location, prefix });
-        await Promise.race([aborted, failed.promise]);
+        await group.run(signal);
       } finally {
         clearInterval(timer);
-        await close();
       }
     },
-    close,
+    close: () => group.close(),
   };
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "../shared/keys.ts";
 import type { Logger } from "../shared/log.ts";
@@ -23,6 +23,7 @@ import {
   ioredisAppendPort,
 } from "./append.ts";
 import { classifyMessage } from "./classify.ts";
+import { createConsumerGroup } from "./consumer_group.ts";
 
 /** Bridge settings (from {@link BridgeConfig} or a test). */
 export interface BridgeOptions {
@@ -128,14 +129,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
   );
 
-  let consumer: Consumer | undefined;
-  let joined = false;
-  let crashed: Error | undefined;
   let inFlight = 0;
   /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
-  let closing: Promise<void> | undefined;
-  const stopped = new AbortController();
 
   /** Start one span per event and put its context in the entry (tracing enabled only). */
   function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): Span[] {
@@ -193,7 +189,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           break;
         } catch (error) {
           redisErrors.inc();
-          if (!isRunning() || isStale() || stopped.signal.aborted) {
+          if (!isRunning() || isStale() || group.stopping.aborted) {
             if (spans) { for (const s of spans) s.fail(error).end(); }
             throw error;
           }
@@ -239,89 +235,46 @@ export function createBridge(deps: BridgeDeps): Bridge {
     }
   }
 
-  async function stopConsumer(): Promise<void> {
-    stopped.abort();
-    const c = consumer;
-    if (!c) return;
-    const deadline = Date.now() + shutdownTimeoutMs;
-    try {
-      // Stop fetching, let the batches in flight append and commit, then leave the group.
-      c.pause(topics.map((topic) => ({ topic })));
+  const group = createConsumerGroup({
+    kafka,
+    log,
+    groupId: cfg.groupId ?? GROUPS.bridge,
+    topics,
+    sessionTimeoutMs: cfg.sessionTimeoutMs ?? 10_000,
+    shutdownTimeoutMs,
+    minBytes: 1,
+    runConfig: {
+      autoCommit: true,
+      autoCommitInterval: 1000,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: cfg.concurrency ?? 4,
+      eachBatch,
+    },
+    onJoin: () => resolved.clear(), // offsets of partitions we may no longer own
+    onRunning: () => log.info("consuming", { topics }),
+    // Let the batches in flight append and commit.
+    async drain(c, deadline) {
       while (inFlight > 0 && Date.now() < deadline) await sleep(20);
-    } catch (error) {
-      log.warn("cannot pause consumer", { error });
-    }
-    if (resolved.size > 0 && joined) {
-      try {
-        await withTimeout(
-          c.commitOffsets([...resolved.values()]),
-          Math.max(500, deadline - Date.now()),
-          "final offset commit",
-        );
-      } catch (error) {
-        log.warn("cannot commit final offsets (redelivery will be deduplicated)", { error });
+      if (resolved.size > 0 && group.joined) {
+        try {
+          await withTimeout(
+            c.commitOffsets([...resolved.values()]),
+            Math.max(500, deadline - Date.now()),
+            "final offset commit",
+          );
+        } catch (error) {
+          log.warn("cannot commit final offsets (redelivery will be deduplicated)", { error });
+        }
       }
-    }
-    try {
-      await withTimeout(c.disconnect(), Math.max(1000, deadline - Date.now()), "disconnect");
-    } catch (error) {
-      log.warn("consumer disconnect did not finish", { error });
-    }
-    joined = false;
-  }
-
-  const close = () => (closing ??= stopConsumer());
+    },
+  });
 
   return {
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
-      kafka: () => joined && !crashed,
+      kafka: () => group.healthy,
     },
-    async run(signal) {
-      const c = kafka.consumer({
-        groupId: cfg.groupId ?? GROUPS.bridge,
-        maxBytes: 16 * 1024 * 1024,
-        maxBytesPerPartition: 2 * 1024 * 1024,
-        minBytes: 1,
-        maxWaitTimeInMs: 500,
-        sessionTimeout: cfg.sessionTimeoutMs ?? 10_000,
-        heartbeatInterval: Math.min(3000, Math.floor((cfg.sessionTimeoutMs ?? 10_000) / 3)),
-      });
-      consumer = c;
-      const failed = Promise.withResolvers<void>();
-      c.on(c.events.GROUP_JOIN, (e) => {
-        joined = true;
-        resolved.clear(); // offsets of partitions we may no longer own
-        log.info("joined consumer group", { assignment: e.payload.memberAssignment });
-      });
-      c.on(c.events.CRASH, (e) => {
-        const error = e.payload.error;
-        log.error("consumer crashed", { error, restart: e.payload.restart });
-        if (!e.payload.restart) {
-          crashed = error;
-          failed.reject(new Error(`Cannot consume Kafka: ${error.message}`, { cause: error }));
-        }
-      });
-      const aborted = new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      try {
-        await c.connect();
-        await c.subscribe({ topics, fromBeginning: true });
-        await c.run({
-          autoCommit: true,
-          autoCommitInterval: 1000,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: cfg.concurrency ?? 4,
-          eachBatch,
-        });
-        log.info("consuming", { topics });
-        await Promise.race([aborted, failed.promise]);
-      } finally {
-        await close();
-      }
-    },
-    close,
+    run: (signal) => group.run(signal),
+    close: () => group.close(),
   };
 }
