@@ -26,7 +26,7 @@
  * @module
  */
 import type { Logger } from "../shared/log.ts";
-import { backoffMs, sleep } from "../shared/lifecycle.ts";
+import { retrying as retryingWithBackoff, sleep } from "../shared/lifecycle.ts";
 
 /** A stream entry: id and flat `[field, value, …]` (null when deleted from the stream). */
 export interface RawEntry {
@@ -160,19 +160,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const maxDeliveries = options.maxDeliveries ?? 5;
   const rebuildWindowMs = options.rebuildWindowMs ?? 600_000;
 
-  async function retrying<T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    // One attempt even when shutting down (finish the batch in hand); retries stop then.
-    for (let attempt = 0;; attempt++) {
-      try {
-        return await fn();
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        const wait = backoffMs(attempt, { baseMs: 100, capMs: 5000 });
-        log.warn(`cannot ${what}, retrying`, { error, attempt, retry_in_ms: wait });
-        await sleep(wait, signal);
-      }
-    }
-  }
+  const retrying = <T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> =>
+    retryingWithBackoff(what, fn, { signal, log, baseMs: 100, capMs: 5000 });
 
   async function handle(batch: Delivery[], signal: AbortSignal): Promise<void> {
     if (batch.length === 0) return;

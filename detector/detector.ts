@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { backoffMs, sleep } from "../shared/lifecycle.ts";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "../shared/keys.ts";
 import type { Logger } from "../shared/log.ts";
@@ -209,7 +210,8 @@ export function createDetector(deps: DetectorDeps): Detector {
           } catch (error) {
             if (signal.aborted) break;
             log.warn("cannot run the publication recovery pass, retrying", { error, attempt });
-            await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+            await sleep(backoffMs(attempt, { baseMs: 200, capMs: 5000, random: () => 1 }), signal)
+              .catch(() => {}); // an abort ends the wait; the next failure ends the loop
           }
         }
         log.info("detector consuming", {

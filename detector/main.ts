@@ -12,7 +12,7 @@
 import postgres from "postgres";
 import { configOrExit } from "../shared/config.ts";
 import { createKeys } from "../shared/keys.ts";
-import { createLifecycle } from "../shared/lifecycle.ts";
+import { backoffMs, createLifecycle, sleep } from "../shared/lifecycle.ts";
 import { createLogger } from "../shared/log.ts";
 import { Registry } from "../shared/metrics.ts";
 import { migrate } from "../shared/migrate.ts";
@@ -67,7 +67,8 @@ for (let attempt = 0;; attempt++) {
   } catch (error) {
     if (lifecycle.signal.aborted) Deno.exit(1);
     log.warn("cannot apply migrations, retrying", { error, attempt });
-    await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+    await sleep(backoffMs(attempt, { baseMs: 250, capMs: 5000, random: () => 1 }), lifecycle.signal)
+      .catch(() => {}); // an abort ends the wait; the next failure exits
   }
 }
 

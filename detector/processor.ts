@@ -11,7 +11,7 @@ import type { Logger } from "../shared/log.ts";
 import type { Registry } from "../shared/metrics.ts";
 import type { EventType } from "../shared/schemas/event.ts";
 import { type Span, traceFields, type Tracer } from "../shared/tracing.ts";
-import { backoffMs, sleep, withTimeout } from "../shared/lifecycle.ts";
+import { retrying as retryingWithBackoff, withTimeout } from "../shared/lifecycle.ts";
 import type { BatchHandler, Delivery } from "./consumer.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
 import { type Evaluator, parseEntry } from "./evaluator.ts";
@@ -166,20 +166,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   // Every call is idempotent, so a timed-out attempt that completes late is harmless.
-  async function retrying<T>(op: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    // One attempt even when shutting down (finish the batch in hand); retries stop then.
-    for (let attempt = 0;; attempt++) {
-      try {
-        return await withTimeout(fn(), ioTimeoutMs, op);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        metrics.retries.inc({ op });
-        const wait = backoffMs(attempt, { baseMs: 200, capMs: 5000 });
-        log.warn(`cannot ${op}, retrying`, { error, attempt, retry_in_ms: wait });
-        await sleep(wait, signal);
-      }
-    }
-  }
+  const retrying = <T>(op: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> =>
+    retryingWithBackoff(op, () => withTimeout(fn(), ioTimeoutMs, op), {
+      signal,
+      log,
+      baseMs: 200,
+      capMs: 5000,
+      onRetry: () => metrics.retries.inc({ op }),
+    });
 
   /**
    * The traceparent each new anomaly continues: its newest evidence entry
