@@ -34,15 +34,14 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
       cooldownMs: config.cooldown,
       judge: (e) =>
         e.level === "ERROR" && e.message.toLowerCase().includes(needle)
-          ? {
-            entity: e.service,
-            holds: true,
-            title: `Failure reported by ${e.service}`,
-            message: e.message.slice(0, 500),
-            score: null,
-            details: { level: e.level, contains: needle, log_message: e.message.slice(0, 2000) },
-          }
+          ? { entity: e.service, holds: true }
           : undefined,
+      describe: (e) => ({
+        title: `Failure reported by ${e.service}`,
+        message: e.message.slice(0, 500),
+        score: null,
+        details: { level: e.level, contains: needle, log_message: e.message.slice(0, 2000) },
+      }),
     }));
   }
   if (c.user_spike.enabled) {

@@ -329,9 +329,8 @@ export function metricRules(
       severity: c.latency_high.severity,
       cooldownMs: config.cooldown,
       clearOnFalse: true,
-      judge: (e) => ({
-        entity: e.service,
-        holds: e.latency_ms > limit,
+      judge: (e) => ({ entity: e.service, holds: e.latency_ms > limit }),
+      describe: (e) => ({
         title: `High latency on ${e.service}`,
         message: `latency ${e.latency_ms} ms > ${limit} ms`,
         score: e.latency_ms,
@@ -347,9 +346,8 @@ export function metricRules(
       severity: c.cpu_and_latency.severity,
       cooldownMs: config.cooldown,
       clearOnFalse: true,
-      judge: (e) => ({
-        entity: e.service,
-        holds: e.cpu >= cpu && e.latency_ms > limit,
+      judge: (e) => ({ entity: e.service, holds: e.cpu >= cpu && e.latency_ms > limit }),
+      describe: (e) => ({
         title: `High CPU and latency on ${e.service}`,
         message: `cpu ${e.cpu}% >= ${cpu}% and latency ${e.latency_ms} ms > ${limit} ms`,
         score: e.latency_ms,

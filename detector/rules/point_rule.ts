@@ -30,6 +30,10 @@ export interface PointState {
 export interface Verdict {
   entity: string;
   holds: boolean;
+}
+
+/** What an anomaly raised by one event says. */
+export interface Description {
   title: string;
   message: string;
   score: number | null;
@@ -44,6 +48,8 @@ export interface PointRuleOptions<E> {
   cooldownMs: number;
   /** Judge an event; undefined when the rule does not apply to it. */
   judge(event: E): Verdict | undefined;
+  /** Describe an event that raised an anomaly (called only then: texts cost per event). */
+  describe(event: E): Description;
   /** Resolve when a later event of the entity does not hold. @default {false} */
   clearOnFalse?: boolean;
 }
@@ -69,6 +75,7 @@ export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> 
         cooldownMs,
       }, sink.findings);
       if (id === null) return;
+      const d = options.describe(input.event);
       sink.findings.push({
         kind: "firing",
         id,
@@ -77,10 +84,10 @@ export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> 
         entity: v.entity,
         severity,
         eventTime: input.t,
-        title: v.title,
-        message: v.message,
-        score: v.score,
-        details: v.details,
+        title: d.title,
+        message: d.message,
+        score: d.score,
+        details: d.details,
         evidence: [input.ref],
         traceId: input.traceId,
         ingestTs: input.ingestTs,

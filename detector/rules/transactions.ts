@@ -17,17 +17,16 @@ export function transactionRules(config: RulesConfig): Rule<unknown, Transaction
   const rules: Rule<unknown, TransactionEvent>[] = [];
   if (c.amount_high.enabled) {
     const { amount, per_currency: perCurrency } = c.amount_high;
+    const limitOf = (e: TransactionEvent) => perCurrency[e.currency] ?? amount;
     rules.push(pointRule<TransactionEvent>({
       name: "amount_high",
       type: "transactions",
       severity: c.amount_high.severity,
       cooldownMs: config.cooldown,
-      judge(e) {
-        const limit = perCurrency[e.currency] ?? amount;
-        if (!(e.amount > limit)) return undefined;
+      judge: (e) => e.amount > limitOf(e) ? { entity: e.user_id, holds: true } : undefined,
+      describe(e) {
+        const limit = limitOf(e);
         return {
-          entity: e.user_id,
-          holds: true,
           title: `Large transaction by ${e.user_id}`,
           message:
             `${e.amount} ${e.currency} > ${limit} ${e.currency} (transaction ${e.transaction_id})`,
