@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { fnv1a } from "../shared/hash.ts";
 import { backoffMs, sleep } from "../shared/lifecycle.ts";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "../shared/keys.ts";
@@ -75,16 +76,6 @@ export interface Detector {
   handler(req: Request): Promise<Response> | undefined;
   readonly processors: Readonly<Record<EventType, Processor>>;
   readonly group: string;
-}
-
-/** FNV-1a 32-bit hash (shard assignment). */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /** Ownership predicate of shard `shard` of `shards`. */

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { fnv1aHex } from "../shared/hash.ts";
 import type { Alert } from "../shared/schemas/alert.ts";
 import { findSilence, type Silence } from "../shared/silences.ts";
 import {
@@ -26,7 +27,6 @@ import {
   type Digest,
   type DigestAlert,
   type FlappingEntity,
-  fnv1a,
 } from "./digest.ts";
 import { type Route, routeFor } from "./routes.ts";
 
@@ -253,7 +253,7 @@ export function ingest(
       if (immediate) {
         g.lastSentAt = now;
         digests.push({
-          id: `i-${fnv1a(key)}-${streamId}`,
+          id: `i-${fnv1aHex(key)}-${streamId}`,
           kind: "immediate",
           route: route.name,
           groupKey: key,
@@ -396,7 +396,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
         flapping.set(fk, { type: a.type, rule: a.rule, entity: a.entity, changes });
       }
       digests.push({
-        id: `g-${fnv1a(key)}-${g.createdAt.toString(36)}-${g.seq}`,
+        id: `g-${fnv1aHex(key)}-${g.createdAt.toString(36)}-${g.seq}`,
         kind,
         route: route.name,
         groupKey: key,

@@ -70,13 +70,3 @@ export function digestCounts(
   }
   return { firing, resolved, total: digest.alerts.length };
 }
-
-/** 32-bit FNV-1a of `s`, as 8 hex chars (stable ids without I/O). */
-export function fnv1a(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, "0");
-}

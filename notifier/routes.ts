@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { matchersMatch } from "../shared/silences.ts";
 import { z } from "zod";
 import { durationVar } from "../shared/config.ts";
 import { formatZodError } from "../shared/schemas/event.ts";
@@ -81,11 +82,7 @@ export function routeMatches(
   route: Pick<Route, "match">,
   alert: Pick<Alert, "type" | "rule" | "entity" | "severity">,
 ): boolean {
-  const m = route.match;
-  return (m.type === undefined || m.type === alert.type) &&
-    (m.rule === undefined || m.rule === alert.rule) &&
-    (m.entity === undefined || m.entity === alert.entity) &&
-    (m.severity === undefined || m.severity === alert.severity);
+  return matchersMatch(route.match, alert);
 }
 
 /** The route for `alert`: the first match, else the last route (the default). */

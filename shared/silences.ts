@@ -63,6 +63,19 @@ export function silenceMatches(
   const m = silence.matchers;
   const named = [m.type, m.rule, m.entity, m.severity].some((v) => v !== undefined);
   if (!named) return false; // a silence without matchers must never mute everything
+  return matchersMatch(m, alert);
+}
+
+/** Whether every field `m` names equals the alert's (no field named: true). Pure. */
+export function matchersMatch(
+  m: {
+    type?: string | undefined;
+    rule?: string | undefined;
+    entity?: string | undefined;
+    severity?: string | undefined;
+  },
+  alert: SilenceableAlert,
+): boolean {
   return (m.type === undefined || m.type === alert.type) &&
     (m.rule === undefined || m.rule === alert.rule) &&
     (m.entity === undefined || m.entity === alert.entity) &&
