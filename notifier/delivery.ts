@@ -112,6 +112,20 @@ export async function runChannel(
     ),
   };
 
+  // Record an outcome; if PostgreSQL is briefly unavailable, keep trying:
+  // the state must land before anything else happens for this channel.
+  const record = async (rec: Parameters<NotifierStore["recordAttempt"]>[0]) => {
+    for (let i = 0;; i++) {
+      try {
+        await store.recordAttempt(rec);
+        return;
+      } catch (error) {
+        log.warn("cannot record attempt, retrying", { error, digest_id: rec.digestId });
+        await sleep(backoffMs(i, { baseMs: 200, capMs: 5000, random: () => 1 })); // the full step, no jitter
+      }
+    }
+  };
+
   while (!signal.aborted) {
     let next;
     try {
@@ -133,18 +147,18 @@ export async function runChannel(
     const { digest } = next;
     const attempt = next.attempts + 1;
     const alertIds = [...new Set(digest.alerts.map((a) => a.id))];
+    const traceIds = [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))]
+      .slice(0, 20);
+    const base = { digestId: digest.id, channel: channel.name, attempt, alertIds };
 
     if (t - next.createdAt > giveUpAfterMs) {
-      await store.recordAttempt({
-        digestId: digest.id,
-        channel: channel.name,
-        attempt,
+      await record({
+        ...base,
         ok: false,
         status: "failed",
         retryable: false,
         error: `gave up after ${next.attempts} attempts`,
         durationMs: 0,
-        alertIds,
         at: t,
       });
       m.digests.inc({ channel: channel.name, status: "failed" });
@@ -164,8 +178,7 @@ export async function runChannel(
           "vigil.channel": channel.name,
           "vigil.attempt": attempt,
           "vigil.alerts": digest.alerts.length,
-          "vigil.trace_ids": [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))]
-            .slice(0, 20).join(","),
+          "vigil.trace_ids": traceIds.join(","),
         },
       })
       : undefined;
@@ -186,31 +199,8 @@ export async function runChannel(
     const spanLog = span ? log.with(traceFields(span.traceparent)) : log;
     m.seconds.observe({ channel: channel.name }, durationMs / 1000);
 
-    // Record the outcome; if PostgreSQL is briefly unavailable, keep trying:
-    // the sent state must land before anything else happens for this channel.
-    const record = async (rec: Parameters<NotifierStore["recordAttempt"]>[0]) => {
-      for (let i = 0;; i++) {
-        try {
-          await store.recordAttempt(rec);
-          return;
-        } catch (error) {
-          log.warn("cannot record attempt, retrying", { error, digest_id: digest.id });
-          await sleep(backoffMs(i, { baseMs: 200, capMs: 5000, random: () => 1 })); // the full step, no jitter
-        }
-      }
-    };
-
     if (result.ok) {
-      await record({
-        digestId: digest.id,
-        channel: channel.name,
-        attempt,
-        ok: true,
-        status: "sent",
-        durationMs,
-        alertIds,
-        at,
-      });
+      await record({ ...base, ok: true, status: "sent", durationMs, at });
       m.notifications.inc({ channel: channel.name, status: "sent" });
       m.digests.inc({ channel: channel.name, status: "sent" });
       if (digest.kind !== "repeat") {
@@ -226,7 +216,7 @@ export async function runChannel(
         kind: digest.kind,
         alerts: digest.alerts.length,
         attempt,
-        trace_ids: [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))].slice(0, 20),
+        trace_ids: traceIds,
       });
       deps.onSettled();
       continue;
@@ -234,16 +224,13 @@ export async function runChannel(
 
     if (!result.retryable) {
       await record({
-        digestId: digest.id,
-        channel: channel.name,
-        attempt,
+        ...base,
         ok: false,
         status: "failed",
         retryable: false,
         ...(result.status !== undefined ? { statusCode: result.status } : {}),
         error: result.error,
         durationMs,
-        alertIds,
         at,
       });
       m.notifications.inc({ channel: channel.name, status: "failed" });
@@ -260,16 +247,13 @@ export async function runChannel(
     });
     const delay = Math.max(backoff, result.retryAfterMs ?? 0);
     await record({
-      digestId: digest.id,
-      channel: channel.name,
-      attempt,
+      ...base,
       ok: false,
       status: "pending",
       retryable: true,
       ...(result.status !== undefined ? { statusCode: result.status } : {}),
       error: result.error,
       durationMs,
-      alertIds,
       at,
       nextAttemptAt: at + delay,
     });
