@@ -21,15 +21,8 @@ import {
   listSilences,
   type SilenceInput,
 } from "../shared/silences.ts";
+import { tokenMatches } from "../shared/auth.ts";
 import type { NotifierStore } from "./store.ts";
-
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
 
 /** Build the API handler; returns undefined for paths it does not serve. */
 export function createApiHandler(deps: {
@@ -43,7 +36,7 @@ export function createApiHandler(deps: {
     if (!deps.apiToken) return true;
     const h = req.headers.get("authorization") ?? "";
     const m = /^Bearer\s+(.+)$/i.exec(h);
-    return !!m && constantTimeEqual(m[1]!.trim(), deps.apiToken);
+    return !!m && tokenMatches(m[1]!.trim(), deps.apiToken);
   };
   const unauthorized = () =>
     Response.json({ error: "missing or wrong bearer token" }, {
