@@ -14,7 +14,7 @@ import type { Logger } from "../shared/log.ts";
 import type { Registry } from "../shared/metrics.ts";
 import { backoffMs, sleep, withTimeout } from "../shared/lifecycle.ts";
 import { EVENT_TYPES, TOPICS } from "../shared/schemas/event.ts";
-import type { Span, Tracer } from "../shared/tracing.ts";
+import type { SpanGroup, Tracer } from "../shared/tracing.ts";
 import {
   type Appender,
   type BatchItem,
@@ -133,28 +133,33 @@ export function createBridge(deps: BridgeDeps): Bridge {
   /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
 
-  /** Start one span per event and put its context in the entry (tracing enabled only). */
-  function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): Span[] {
-    const spans: Span[] = [];
-    const startTimeMs = performance.timeOrigin + performance.now();
+  /**
+   * Start one span per event (a group: they share name, times and partition) and put
+   * each span's context in its entry (tracing enabled only).
+   */
+  function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): SpanGroup {
+    const events: Extract<BatchItem["classified"], { kind: "event" }>[] = [];
+    const parents: (string | undefined)[] = [];
+    const offsets: number[] = [];
     for (const item of items) {
       const c = item.classified;
       if (c.kind !== "event") continue;
-      const span = tracer.startSpan(SPAN_NAMES[c.type], {
-        kind: "consumer",
-        parent: c.traceparent,
-        startTimeMs,
-        // Few attributes on purpose: each costs serialisation and bytes on every event.
-        // The name says the topic (= type) and stream; partition and offset find the message.
-        attributes: {
-          "messaging.kafka.partition": partition,
-          "messaging.kafka.offset": item.offset,
-        },
-      });
-      c.traceparent = span.traceparent; // classified objects are fresh per message
-      spans.push(span);
+      events.push(c);
+      parents.push(c.traceparent);
+      offsets.push(Number(item.offset));
     }
-    return spans;
+    // Few attributes on purpose: each costs bytes on every event. The name says the type
+    // (= topic: one per batch) and stream; partition and offset find the message.
+    const name = events.length > 0 ? SPAN_NAMES[events[0]!.type] : "bridge";
+    const group = tracer.startSpanGroup(name, parents, {
+      kind: "consumer",
+      startTimeMs: performance.timeOrigin + performance.now(),
+      attributes: { "messaging.kafka.partition": partition },
+      perSpan: { key: "messaging.kafka.offset", values: offsets },
+    });
+    const traceparents = group.traceparents;
+    for (let i = 0; i < events.length; i++) events[i]!.traceparent = traceparents[i]!; // fresh per message
+    return group;
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -175,7 +180,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
           ),
         };
       }
-      const spans = deps.tracer?.enabled ? startSpans(deps.tracer, partition, items) : null;
+      const spans: SpanGroup | null = deps.tracer?.enabled
+        ? startSpans(deps.tracer, partition, items)
+        : null;
       const calls = buildAppendCalls({ topic, partition, items }, {
         keys,
         maxlen,
@@ -190,7 +197,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
         } catch (error) {
           redisErrors.inc();
           if (!isRunning() || isStale() || group.stopping.aborted) {
-            if (spans) { for (const s of spans) s.fail(error).end(); }
+            spans?.fail(error).end();
             throw error;
           }
           log.warn("cannot append batch, retrying", { topic, partition, attempt, error });
@@ -221,11 +228,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
         skippedTotal.inc(undefined, result.skipped);
       }
       if (spans) {
-        const endTimeMs = performance.timeOrigin + performance.now();
-        for (const s of spans) {
-          if (result.skipped > 0) s.setAttribute("vigil.batch_duplicates", result.skipped);
-          s.end(endTimeMs);
-        }
+        if (result.skipped > 0) spans.setAttribute("vigil.batch_duplicates", result.skipped);
+        spans.end();
       }
       lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - Number(next)));
       batchSeconds.observe(undefined, (performance.now() - started) / 1000);

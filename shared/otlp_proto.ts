@@ -296,6 +296,88 @@ function attribute(w: Writer, tag: number, key: string, value: string | number |
 }
 
 /**
+ * Spans that share everything but their ids and one integer attribute: the
+ * bridge's spans of one consumed batch (one per message). A plain object of
+ * strings and numbers, so it crosses to the export worker by a cheap
+ * structured clone and is encoded there, off the traced thread.
+ */
+export interface ProtoSpanGroup {
+  name: string;
+  /** OTLP SpanKind number. */
+  kind: number;
+  /** ms since the epoch (fractions = µs). */
+  start: number;
+  endTime: number;
+  /** Flat `[key, value, …]`, on every span of the group. */
+  attributes: (string | number | boolean)[];
+  /** Status ERROR with this message on every span when set. */
+  error: string | undefined;
+  /**
+   * Per span, {@link GROUP_ID_CHARS} characters: its own canonical
+   * traceparent (`00-<trace id>-<span id>-<flags>`, 55 chars) followed by
+   * its parent's span id (16 hex chars; all zero for a root span).
+   */
+  ids: string;
+  /** Key of the per-span integer attribute, when there is one. */
+  intKey: string | undefined;
+  /** Per span, its value of `intKey` (a non-negative safe integer). */
+  ints: number[] | undefined;
+}
+
+/** Characters per span in {@link ProtoSpanGroup.ids}. */
+export const GROUP_ID_CHARS = 71;
+
+/**
+ * What one export request is made of: spans already encoded by
+ * {@link encodeSpans}, or a group to encode.
+ */
+export type ExportPart = Uint8Array | ProtoSpanGroup;
+
+/** Spans in a group. */
+export function groupSize(group: ProtoSpanGroup): number {
+  return group.ids.length / GROUP_ID_CHARS;
+}
+
+/** The spans of a group, one by one (the JSON encoding and tests). */
+export function expandGroup(group: ProtoSpanGroup): ProtoSpan[] {
+  const out: ProtoSpan[] = [];
+  const n = groupSize(group);
+  for (let i = 0; i < n; i++) {
+    const at = i * GROUP_ID_CHARS;
+    const parent = group.ids.slice(at + 55, at + 71);
+    const attributes = [...group.attributes];
+    if (group.intKey !== undefined) attributes.push(group.intKey, group.ints![i]!);
+    out.push({
+      traceId: group.ids.slice(at + 3, at + 35),
+      spanId: group.ids.slice(at + 36, at + 52),
+      parentSpanId: parent === ZERO_SPAN_ID ? undefined : parent,
+      name: group.name,
+      kind: group.kind,
+      start: group.start,
+      endTime: group.endTime,
+      attributes,
+      error: group.error,
+      links: [],
+    });
+  }
+  return out;
+}
+const ZERO_SPAN_ID = "0".repeat(16);
+
+/**
+ * The spans as the repeated `spans` field of a ScopeSpans (a part for
+ * {@link createExportEncoder}); a fresh copy.
+ */
+export function encodeSpans(spans: readonly ProtoSpan[]): Uint8Array<ArrayBuffer> {
+  const w = SPANS_WRITER;
+  w.pos = 0;
+  w.ensure(spans.length * 160);
+  for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]!);
+  return w.buf.slice(0, w.pos);
+}
+const SPANS_WRITER = new Writer(64 * 1024);
+
+/**
  * One `ExportTraceServiceRequest` holding `spans` of `service` (scope
  * `vigil`). Ids must be valid hex (the tracer makes or validates them).
  */
@@ -305,26 +387,25 @@ export function encodeExportRequest(
   scope: { name: string; version: string } = DEFAULT_SCOPE,
 ): Uint8Array<ArrayBuffer> {
   const w = new Writer(256 + spans.length * 160);
-  writeRequest(w, service, spans, scope);
+  writeRequest(w, service, [encodeSpans(spans)], scope);
   return w.buf.subarray(0, w.pos);
 }
 
 /**
- * An encoder that reuses one buffer for every request: the returned bytes
- * are valid until its next call. The tracer exports one batch at a time, and
- * `fetch` copies the body when called, so each export encodes into the same
- * memory instead of allocating a new buffer outside the heap (which costs
- * garbage collections at a span per event). The buffer keeps the size of the
- * largest request so far.
+ * An encoder of export requests that reuses one buffer for every request:
+ * the returned bytes are valid until its next call. The tracer exports one
+ * batch at a time, and `fetch` copies the body when called, so each export
+ * encodes into the same memory instead of allocating a new buffer outside
+ * the heap (which costs garbage collections at a span per event). The buffer
+ * keeps the size of the largest request so far.
  */
 export function createExportEncoder(
   scope: { name: string; version: string } = DEFAULT_SCOPE,
-): (service: string, spans: readonly ProtoSpan[]) => Uint8Array<ArrayBuffer> {
+): (service: string, parts: readonly ExportPart[]) => Uint8Array<ArrayBuffer> {
   const w = new Writer(64 * 1024);
-  return (service, spans) => {
+  return (service, parts) => {
     w.pos = 0;
-    w.ensure(256 + spans.length * 160);
-    writeRequest(w, service, spans, scope);
+    writeRequest(w, service, parts, scope);
     return w.buf.subarray(0, w.pos);
   };
 }
@@ -334,7 +415,7 @@ const DEFAULT_SCOPE = { name: "vigil", version: "0.1.0" };
 function writeRequest(
   w: Writer,
   service: string,
-  spans: readonly ProtoSpan[],
+  parts: readonly ExportPart[],
   scope: { name: string; version: string },
 ): void {
   const rs = w.open(T_RESOURCE_SPANS);
@@ -346,38 +427,123 @@ function writeRequest(
   w.string(T_NAME_SCOPE, scope.name);
   w.string(T_VERSION_SCOPE, scope.version);
   w.close(sc);
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i]!;
-    const sp = w.open(T_SPANS, 2);
-    w.hexBytes(S_TRACE_ID, s.traceId);
-    w.hexBytes(S_SPAN_ID, s.spanId);
-    if (s.parentSpanId !== undefined) w.hexBytes(S_PARENT_SPAN_ID, s.parentSpanId);
-    w.raw(fieldBytes(S_NAME, s.name));
-    w.ensure(3);
-    w.buf[w.pos++] = S_KIND;
-    w.varint(s.kind);
-    w.nanos(S_START, s.start);
-    w.nanos(S_END, s.endTime);
-    const a = s.attributes;
-    for (let k = 0; k < a.length; k += 2) attribute(w, S_ATTRIBUTES, a[k] as string, a[k + 1]!);
-    for (const l of s.links) {
-      const lk = w.open(S_LINKS);
-      w.hexBytes(L_TRACE_ID, l.traceId);
-      w.hexBytes(L_SPAN_ID, l.spanId);
-      w.close(lk);
-    }
-    if (s.error !== undefined) {
-      const st = w.open(S_STATUS);
-      w.string(ST_MESSAGE, s.error);
-      w.ensure(2);
-      w.buf[w.pos++] = ST_CODE;
-      w.buf[w.pos++] = 2;
-      w.close(st);
-    }
-    w.close(sp);
+  for (const part of parts) {
+    if (part instanceof Uint8Array) w.raw(part);
+    else writeGroup(w, part);
   }
   w.close(ss);
   w.close(rs);
+}
+
+function writeSpan(w: Writer, s: ProtoSpan): void {
+  const sp = w.open(T_SPANS, 2);
+  w.hexBytes(S_TRACE_ID, s.traceId);
+  w.hexBytes(S_SPAN_ID, s.spanId);
+  if (s.parentSpanId !== undefined) w.hexBytes(S_PARENT_SPAN_ID, s.parentSpanId);
+  w.raw(fieldBytes(S_NAME, s.name));
+  w.ensure(3);
+  w.buf[w.pos++] = S_KIND;
+  w.varint(s.kind);
+  w.nanos(S_START, s.start);
+  w.nanos(S_END, s.endTime);
+  const a = s.attributes;
+  for (let k = 0; k < a.length; k += 2) attribute(w, S_ATTRIBUTES, a[k] as string, a[k + 1]!);
+  for (const l of s.links) {
+    const lk = w.open(S_LINKS);
+    w.hexBytes(L_TRACE_ID, l.traceId);
+    w.hexBytes(L_SPAN_ID, l.spanId);
+    w.close(lk);
+  }
+  writeStatus(w, s.error);
+  w.close(sp);
+}
+
+function writeStatus(w: Writer, error: string | undefined): void {
+  if (error === undefined) return;
+  const st = w.open(S_STATUS);
+  w.string(ST_MESSAGE, error);
+  w.ensure(2);
+  w.buf[w.pos++] = ST_CODE;
+  w.buf[w.pos++] = 2;
+  w.close(st);
+}
+
+/** `count` bytes from the hex at `at` in `s`, written at `pos` of `b`. */
+function hexInto(b: Uint8Array, pos: number, s: string, at: number, count: number): void {
+  for (let i = 0; i < count; i++) {
+    b[pos + i] = (HEX_VALUE[s.charCodeAt(at + 2 * i)]! << 4) |
+      HEX_VALUE[s.charCodeAt(at + 2 * i + 1)]!;
+  }
+}
+
+/**
+ * The spans of a group, the same bytes as {@link writeSpan} would write for
+ * each: the fields they share are encoded once, each span adds its ids and
+ * its integer attribute.
+ */
+function writeGroup(w: Writer, g: ProtoSpanGroup): void {
+  // Shared middle: name, kind, times, shared attributes; shared tail: status.
+  const shared = new Writer(128);
+  shared.raw(fieldBytes(S_NAME, g.name));
+  shared.ensure(3);
+  shared.buf[shared.pos++] = S_KIND;
+  shared.varint(g.kind);
+  shared.nanos(S_START, g.start);
+  shared.nanos(S_END, g.endTime);
+  const a = g.attributes;
+  for (let k = 0; k < a.length; k += 2) {
+    attribute(shared, S_ATTRIBUTES, a[k] as string, a[k + 1]!);
+  }
+  const middle = shared.buf.slice(0, shared.pos);
+  shared.pos = 0;
+  writeStatus(shared, g.error);
+  const tail = shared.buf.slice(0, shared.pos);
+  const key = g.intKey === undefined ? undefined : fieldBytes(KV_KEY, g.intKey);
+  const ids = g.ids, ints = g.ints;
+  const n = groupSize(g);
+  for (let i = 0; i < n; i++) {
+    const at = i * GROUP_ID_CHARS;
+    let kvLen = 0;
+    const value = key !== undefined ? ints![i]! : 0;
+    if (key !== undefined) kvLen = key.length + 3 + varintSize(value); // key, value tag+len, AV_INT+varint
+    const parent = !ids.startsWith(ZERO_SPAN_ID, at + 55); // a root span has no parent field
+    const len = 18 + 10 + (parent ? 10 : 0) + middle.length +
+      (key !== undefined ? 2 + kvLen : 0) + tail.length;
+    w.ensure(len + 8);
+    const b = w.buf;
+    b[w.pos++] = T_SPANS;
+    w.varint(len);
+    const body = w.pos;
+    b[w.pos++] = S_TRACE_ID;
+    b[w.pos++] = 16;
+    hexInto(b, w.pos, ids, at + 3, 16);
+    w.pos += 16;
+    b[w.pos++] = S_SPAN_ID;
+    b[w.pos++] = 8;
+    hexInto(b, w.pos, ids, at + 36, 8);
+    w.pos += 8;
+    if (parent) {
+      b[w.pos++] = S_PARENT_SPAN_ID;
+      b[w.pos++] = 8;
+      hexInto(b, w.pos, ids, at + 55, 8);
+      w.pos += 8;
+    }
+    b.set(middle, w.pos);
+    w.pos += middle.length;
+    if (key !== undefined) {
+      b[w.pos++] = S_ATTRIBUTES;
+      b[w.pos++] = kvLen;
+      b.set(key, w.pos);
+      w.pos += key.length;
+      b[w.pos++] = KV_VALUE;
+      b[w.pos++] = 1 + varintSize(value);
+      b[w.pos++] = AV_INT;
+      w.varint(value);
+    }
+    b.set(tail, w.pos);
+    w.pos += tail.length;
+    if (w.pos - body !== len) throw new Error("span group encoding: length mismatch");
+  }
 }
 
 // ---------------------------------------------------------------------------

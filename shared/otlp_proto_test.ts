@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { decodeExportRequest, encodeExportRequest, type ProtoSpan } from "./otlp_proto.ts";
+import {
+  createExportEncoder,
+  decodeExportRequest,
+  encodeExportRequest,
+  encodeSpans,
+  expandGroup,
+  type ProtoSpan,
+  type ProtoSpanGroup,
+} from "./otlp_proto.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
@@ -156,4 +164,68 @@ Deno.test("decodeExportRequest() rejects truncated or malformed bodies", () => {
   assert.throws(() => decodeExportRequest(new Uint8Array([0x0a, 0xff])), RangeError);
   assert.throws(() => decodeExportRequest(new TextEncoder().encode('{"resourceSpans":[]}')));
   assert.deepEqual(decodeExportRequest(new Uint8Array(0)), []);
+});
+
+/** A group of `n` spans: children of random parents, every third one a root. */
+function group(n: number, overrides: Partial<ProtoSpanGroup> = {}): ProtoSpanGroup {
+  const hex = (bytes: number) =>
+    Array.from(
+      crypto.getRandomValues(new Uint8Array(bytes)),
+      (b) => b.toString(16).padStart(2, "0"),
+    )
+      .join("");
+  let ids = "";
+  const ints: number[] = [];
+  for (let i = 0; i < n; i++) {
+    ids += `00-${hex(16)}-${hex(8)}-01` + (i % 3 === 2 ? "0".repeat(16) : hex(8));
+    ints.push(i * 997 ** (i % 5)); // one- to seven-byte varints
+  }
+  return {
+    name: "bridge transactions",
+    kind: 5,
+    start: 1_700_000_000_000.25,
+    endTime: 1_700_000_000_003.5,
+    attributes: ["messaging.kafka.partition", 7],
+    error: undefined,
+    ids,
+    intKey: "messaging.kafka.offset",
+    ints,
+    ...overrides,
+  };
+}
+
+Deno.test("a span group encodes to the same bytes as its spans one by one", () => {
+  const encode = createExportEncoder();
+  const cases: ProtoSpanGroup[] = [
+    group(50),
+    group(10, { error: "Redis down", intKey: undefined, ints: undefined }),
+    group(3, { attributes: [], name: "x".repeat(200) }), // two-byte span lengths either way
+    group(0),
+  ];
+  for (const g of cases) {
+    const spans = expandGroup(g);
+    const expected = encodeExportRequest("bridge", spans);
+    assert.deepEqual(encode("bridge", [g]), expected);
+    const decoded = decodeExportRequest(expected);
+    assert.equal(decoded.length, spans.length);
+    for (const [i, d] of decoded.entries()) {
+      assert.equal(d.traceId, g.ids.slice(i * 71 + 3, i * 71 + 35));
+      assert.equal(d.spanId, g.ids.slice(i * 71 + 36, i * 71 + 52));
+      assert.equal(d.parentSpanId, i % 3 === 2 ? undefined : g.ids.slice(i * 71 + 55, i * 71 + 71));
+      if (g.intKey) {
+        assert.deepEqual(d.attributes.at(-1), {
+          key: g.intKey,
+          value: { intValue: String(g.ints![i]) },
+        });
+      }
+    }
+  }
+});
+
+Deno.test("an export request mixes pre-encoded spans and groups in order", () => {
+  const g = group(4);
+  const single = span({ attributes: ["vigil.rule", "error_spike"] });
+  const body = createExportEncoder()("detector", [encodeSpans([single]), g, encodeSpans([])]);
+  assert.deepEqual(body, encodeExportRequest("detector", [single, ...expandGroup(g)]));
+  assert.deepEqual(decodeExportRequest(body).map((s) => s.service), Array(5).fill("detector"));
 });

@@ -14,7 +14,12 @@
  *
  * Recording spans are queued (bounded: a full queue drops the span and counts
  * it), and exported in batches of up to 1024 every second, or as soon as 1024
- * are queued. `close()` exports what is left.
+ * are queued. `close()` exports what is left. Protobuf exports are encoded
+ * and sent by a worker thread (`otlp_worker.ts`) when the process may read
+ * its files, so the traced thread only hands batches over; else on the
+ * tracer's own thread. A batch of consumed messages gets one span each
+ * through {@link Tracer.startSpanGroup}, which keeps their shared fields
+ * once and hands the whole group to the worker as two strings.
  *
  * Deno's built-in OpenTelemetry (`OTEL_DENO=true`) is not used: its
  * instrumentation of npm clients (kafkajs, ioredis) is not what we need, and
@@ -26,7 +31,21 @@ import { z } from "zod";
 import { urlVar } from "./config.ts";
 import { type LogFields, type Logger, redact, silentLogger } from "./log.ts";
 import type { Counter, Registry } from "./metrics.ts";
-import { createExportEncoder } from "./otlp_proto.ts";
+import {
+  encodeSpans,
+  expandGroup,
+  type ExportPart,
+  groupSize,
+  type ProtoSpan,
+  type ProtoSpanGroup,
+} from "./otlp_proto.ts";
+import {
+  createProtobufSender,
+  type ExportDone,
+  type ExportJob,
+  OTLP_WORKER_FILES,
+  postOtlp,
+} from "./otlp_post.ts";
 
 // ---------------------------------------------------------------------------
 // W3C traceparent
@@ -246,6 +265,36 @@ export interface Span {
   end(endTimeMs?: number): void;
 }
 
+/** Options for {@link Tracer.startSpanGroup}. */
+export interface SpanGroupOptions {
+  /** @default {"internal"} */
+  kind?: SpanKind;
+  /** Start time in ms since the epoch. @default the tracer's clock */
+  startTimeMs?: number;
+  /** Attributes of every span of the group. */
+  attributes?: Record<string, AttributeValue | undefined>;
+  /**
+   * An integer attribute with one value per parent (index-aligned), e.g. the
+   * Kafka offset. Values must be non-negative safe integers; others are
+   * recorded as 0.
+   */
+  perSpan?: { key: string; values: readonly number[] };
+}
+
+/** The spans of {@link Tracer.startSpanGroup}. */
+export interface SpanGroup {
+  /** Per parent (index-aligned), the context to pass downstream: its span's, when recorded. */
+  readonly traceparents: readonly string[];
+  /** How many of the spans will be exported. */
+  readonly recorded: number;
+  /** Set an attribute on every span. */
+  setAttribute(key: string, value: AttributeValue): SpanGroup;
+  /** Mark every span failed (OTLP status ERROR) with the error's message. */
+  fail(error: unknown): SpanGroup;
+  /** End every span (idempotent). @param endTimeMs @default the tracer's clock */
+  end(endTimeMs?: number): void;
+}
+
 /** Counters of a tracer's exporter. */
 export interface TracerStats {
   /** Spans waiting for export. */
@@ -263,6 +312,17 @@ export interface Tracer {
   /** Whether spans are exported at all (an endpoint is configured). */
   readonly enabled: boolean;
   startSpan(name: string, options?: StartSpanOptions): Span;
+  /**
+   * One span per parent, for messages handled together (a consumed batch):
+   * the spans share name, kind, times, attributes and status, and differ in
+   * their ids and an optional integer attribute. Same contexts as calling
+   * {@link startSpan} per parent, at a fraction of the cost.
+   */
+  startSpanGroup(
+    name: string,
+    parents: readonly (string | null | undefined)[],
+    options?: SpanGroupOptions,
+  ): SpanGroup;
   /** Export everything queued now. */
   flush(): Promise<void>;
   /** Stop the timer and export what is left (idempotent); spans ended later are dropped. */
@@ -299,8 +359,13 @@ export interface TracerOptions {
    * @default {"http/protobuf"}
    */
   protocol?: OtlpProtocol;
-  /** HTTP client (tests). @default globalThis.fetch */
+  /** HTTP client (tests); when given, exports run on the tracer's thread. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Encode and send protobuf exports in a worker thread when the process
+   * may read {@link OTLP_WORKER_FILES}. @default {true}
+   */
+  exportWorker?: boolean;
 }
 
 /** OTLP/HTTP body encodings (`OTEL_EXPORTER_OTLP_PROTOCOL`). */
@@ -388,7 +453,7 @@ function parseLinks(
 }
 
 /** `links` as OTLP JSON (`,"links":[…]`), or "" when there are none. */
-function linksJson(links: readonly TraceContext[]): string {
+function linksJson(links: readonly { traceId: string; spanId: string }[]): string {
   if (links.length === 0) return "";
   const out = links.map((l) => `{"traceId":"${l.traceId}","spanId":"${l.spanId}","attributes":[]}`);
   return `,"links":[${out.join(",")}]`;
@@ -486,7 +551,7 @@ class RecordingSpan implements Span {
 }
 
 /** One span as OTLP JSON. */
-function spanJson(s: RecordingSpan): string {
+function spanJson(s: ProtoSpan): string {
   let out = '{"traceId":"' + s.traceId + '","spanId":"' + s.spanId + '"';
   if (s.parentSpanId !== undefined) out += ',"parentSpanId":"' + s.parentSpanId + '"';
   out += ',"name":' + nameJson(s.name) + ',"kind":' + s.kind + ',"startTimeUnixNano":"' +
@@ -502,8 +567,110 @@ function spanJson(s: RecordingSpan): string {
   return out + linksJson(s.links) + "}";
 }
 
+/** Whether `parent` is a canonical, sampled traceparent with non-zero ids (the usual hop). */
+function isSampledCanonical(parent: string | null | undefined): parent is string {
+  return typeof parent === "string" && parent.length === 55 &&
+    parent.charCodeAt(54) === 49 && parent.charCodeAt(53) === 48 &&
+    isCanonicalTraceparent(parent) &&
+    parent.slice(3, 35) !== ZERO_TRACE && parent.slice(36, 52) !== ZERO_SPAN;
+}
+
+/** A group with nothing to record: only contexts to pass on. */
+class NonRecordingGroup implements SpanGroup {
+  readonly recorded = 0;
+  constructor(readonly traceparents: readonly string[]) {}
+  setAttribute(): SpanGroup {
+    return this;
+  }
+  fail(): SpanGroup {
+    return this;
+  }
+  end(): void {}
+}
+
+/** What waits in the export queue: a span, or a group of spans. */
+type Queued = RecordingSpan | ProtoSpanGroup;
+
 function nonRecordingSpan(ctx: TraceContext, traceparent: string): Span {
   return new NonRecordingSpan(traceparent, ctx.traceId, ctx.spanId);
+}
+
+/** Where protobuf export requests go: a worker thread, or a POST from this thread. */
+interface Transport {
+  send(parts: ExportPart[]): Promise<void>;
+  /** Stop the worker, if any (after the last send settled). */
+  close(): void;
+}
+
+const WORKER_URL = new URL("./otlp_worker.ts", import.meta.url);
+
+/** Whether this process may start the export worker (it reads its own source files). */
+function exportWorkerAllowed(): boolean {
+  if (WORKER_URL.protocol !== "file:") return false;
+  const root = new URL("../", import.meta.url);
+  return OTLP_WORKER_FILES.every((f) =>
+    Deno.permissions.querySync({ name: "read", path: new URL(f, root) }).state === "granted"
+  );
+}
+
+function createTransport(
+  job: Omit<ExportJob, "id" | "parts">,
+  options: { fetch: typeof fetch | undefined; worker: boolean; log: Logger },
+): Transport {
+  const inline = createProtobufSender(options.fetch);
+  const sendInline = (parts: ExportPart[]) => inline({ ...job, parts });
+  if (options.fetch !== undefined || !options.worker) return { send: sendInline, close() {} };
+  if (!exportWorkerAllowed()) {
+    options.log.info("Exporting spans on the main thread", {
+      hint: `grant --allow-read=${OTLP_WORKER_FILES.join(",")} to export them in a worker`,
+    });
+    return { send: sendInline, close() {} };
+  }
+  let worker: Worker | undefined;
+  let failed = false;
+  let nextId = 0;
+  const pending = new Map<number, { parts: ExportPart[]; done(p: Promise<void>): void }>();
+  function start(): Worker {
+    const w = new Worker(WORKER_URL.href, { type: "module", name: "otlp-export" });
+    w.onmessage = (e: MessageEvent<ExportDone>) => {
+      const p = pending.get(e.data.id);
+      if (!p) return;
+      pending.delete(e.data.id);
+      p.done(
+        e.data.error === undefined ? Promise.resolve() : Promise.reject(new Error(e.data.error)),
+      );
+    };
+    w.onerror = (e) => {
+      // The worker died (it cannot load, or crashed): export on this thread from now on,
+      // the requests it held included.
+      e.preventDefault();
+      failed = true;
+      worker = undefined;
+      w.terminate();
+      options.log.warn("Span export worker failed; exporting on the main thread", {
+        error: e.message,
+      });
+      for (const p of pending.values()) p.done(sendInline(p.parts));
+      pending.clear();
+    };
+    return w;
+  }
+  return {
+    send(parts) {
+      if (failed) return sendInline(parts);
+      worker ??= start();
+      const id = nextId++;
+      const w = worker;
+      return new Promise<void>((resolve, reject) => {
+        pending.set(id, { parts, done: (p) => p.then(resolve, reject) });
+        w.postMessage({ ...job, id, parts } satisfies ExportJob);
+      });
+    },
+    close() {
+      worker?.terminate();
+      worker = undefined;
+    },
+  };
 }
 
 /** A tracer that records nothing (tests, or tracing off). */
@@ -556,6 +723,8 @@ export function createTracer(options: TracerOptions): Tracer {
         const { ctx, traceparent } = contextFor(opts?.parent);
         return nonRecordingSpan(ctx, traceparent);
       },
+      startSpanGroup: (_name, parents) =>
+        new NonRecordingGroup(parents.map((p) => contextFor(p).traceparent)),
       flush: () => Promise.resolve(),
       close: () => Promise.resolve(),
       stats: () => ({ queued: 0, exported: 0, dropped: 0, failed: 0 }),
@@ -563,7 +732,6 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 
   const url = `${endpoint}/v1/traces`;
-  const doFetch = options.fetch ?? globalThis.fetch;
   const flushIntervalMs = options.flushIntervalMs ?? 1000;
   const maxBatch = Math.max(1, options.maxBatch ?? 1024);
   const maxQueue = Math.max(maxBatch, options.maxQueue ?? 8192);
@@ -575,7 +743,7 @@ export function createTracer(options: TracerOptions): Tracer {
   const bodyTail = "]}]}]}";
   const protobuf = (options.protocol ?? "http/protobuf") === "http/protobuf";
   const contentType = protobuf ? "application/x-protobuf" : "application/json";
-  const encodeProto = protobuf ? createExportEncoder() : null;
+  const doFetch = options.fetch ?? globalThis.fetch;
   const counters: Record<"exported" | "dropped" | "failed", Counter> | undefined = options.registry
     ? {
       exported: options.registry.counter(
@@ -593,7 +761,9 @@ export function createTracer(options: TracerOptions): Tracer {
     }
     : undefined;
 
-  let queue: RecordingSpan[] = [];
+  let queue: Queued[] = [];
+  /** Spans in `queue` (a group counts its spans). */
+  let queuedSpans = 0;
   const stats = { exported: 0, dropped: 0, failed: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   let exporting: Promise<void> = Promise.resolve();
@@ -607,13 +777,14 @@ export function createTracer(options: TracerOptions): Tracer {
     counters?.[what].inc(undefined, n);
   }
 
-  function enqueue(span: RecordingSpan): void {
-    if (closed || queue.length >= maxQueue) {
-      count("dropped", 1);
+  function enqueue(item: Queued, spans = 1): void {
+    if (closed || queuedSpans + spans > maxQueue) {
+      count("dropped", spans);
       return;
     }
-    queue.push(span);
-    if (queue.length >= maxBatch) {
+    queue.push(item);
+    queuedSpans += spans;
+    if (queuedSpans >= maxBatch) {
       if (!drainQueued) void flush(); // once: the queued drain takes every span ended meanwhile
     } else if (timer === undefined && !closed) {
       timer = setTimeout(() => {
@@ -623,33 +794,38 @@ export function createTracer(options: TracerOptions): Tracer {
     }
   }
 
-  async function send(batch: RecordingSpan[]): Promise<void> {
+  async function send(batch: Queued[], spans: number): Promise<void> {
     try {
-      let body: string | Uint8Array<ArrayBuffer>;
-      if (encodeProto) body = encodeProto(options.service, batch);
-      else {
+      if (protobuf) {
+        const single: RecordingSpan[] = [];
+        const parts: ExportPart[] = [];
+        for (const item of batch) {
+          if (item instanceof RecordingSpan) single.push(item);
+          else parts.push(item);
+        }
+        if (single.length > 0) parts.unshift(encodeSpans(single));
+        await transport.send(parts);
+      } else {
         let json = bodyHead;
-        for (let i = 0; i < batch.length; i++) json += (i > 0 ? "," : "") + spanJson(batch[i]!);
-        body = json + bodyTail;
+        let first = true;
+        for (const item of batch) {
+          for (const s of item instanceof RecordingSpan ? [item] : expandGroup(item)) {
+            json += (first ? "" : ",") + spanJson(s);
+            first = false;
+          }
+        }
+        await postOtlp(doFetch, url, contentType, json + bodyTail, exportTimeoutMs);
       }
-      const res = await doFetch(url, {
-        method: "POST",
-        headers: { "content-type": contentType },
-        body,
-        signal: AbortSignal.timeout(exportTimeoutMs),
-      });
-      await res.body?.cancel();
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      count("exported", batch.length);
+      count("exported", spans);
     } catch (error) {
-      count("failed", batch.length);
+      count("failed", spans);
       // One line per 30 s at most: a down collector must not flood the logs.
       const t = Date.now();
       if (t - lastErrorLogMs >= 30_000) {
         lastErrorLogMs = t;
         log.warn("Cannot export spans", {
           error: error instanceof Error ? error.message : String(error),
-          spans: batch.length,
+          spans,
           url,
         });
       }
@@ -666,15 +842,26 @@ export function createTracer(options: TracerOptions): Tracer {
     exporting = exporting.then(async () => {
       drainQueued = false;
       while (queue.length > 0) {
-        const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
-        queue = batch === queue ? [] : queue.slice(batch.length);
-        await send(batch);
+        // Up to maxBatch spans (a group is not split: a request may hold a few more).
+        let take = 0, spans = 0;
+        while (take < queue.length && spans < maxBatch) {
+          const item = queue[take++]!;
+          spans += item instanceof RecordingSpan ? 1 : groupSize(item);
+        }
+        const batch = take === queue.length ? queue : queue.slice(0, take);
+        queue = batch === queue ? [] : queue.slice(take);
+        queuedSpans -= spans;
+        await send(batch, spans);
       }
     });
     return exporting;
   }
 
   const sink: SpanSink = { now, enqueue };
+  const transport = createTransport(
+    { url, service: options.service, timeoutMs: exportTimeoutMs },
+    { fetch: options.fetch, worker: options.exportWorker ?? true, log },
+  );
 
   /** Context of a span whose own ids are given (see {@link StartSpanOptions.traceparent}). */
   function adopted(own: TraceContext, parent: string | null | undefined) {
@@ -686,12 +873,7 @@ export function createTracer(options: TracerOptions): Tracer {
   function startSpan(name: string, opts: StartSpanOptions = {}): Span {
     const parent = opts.parent;
     let span: RecordingSpan;
-    if (
-      opts.traceparent == null && typeof parent === "string" && parent.length === 55 &&
-      parent.charCodeAt(54) === 49 && parent.charCodeAt(53) === 48 &&
-      isCanonicalTraceparent(parent) &&
-      parent.slice(3, 35) !== ZERO_TRACE && parent.slice(36, 52) !== ZERO_SPAN
-    ) {
+    if (opts.traceparent == null && isSampledCanonical(parent)) {
       // The usual hop (every traced event of the bridge and detector): a child
       // of a canonical, sampled traceparent. Same result as the general path
       // below, without its intermediate objects.
@@ -738,14 +920,92 @@ export function createTracer(options: TracerOptions): Tracer {
     return span;
   }
 
+  function startSpanGroup(
+    name: string,
+    parents: readonly (string | null | undefined)[],
+    opts: SpanGroupOptions = {},
+  ): SpanGroup {
+    const traceparents: string[] = new Array(parents.length);
+    // Per recorded span: its traceparent and its parent's span id (joined once, at the end).
+    const ids: string[] = [];
+    const values = opts.perSpan?.values;
+    const ints: number[] | undefined = values ? [] : undefined;
+    for (let i = 0; i < parents.length; i++) {
+      const parent = parents[i];
+      let parentSpanId: string | undefined;
+      let traceparent: string;
+      if (isSampledCanonical(parent)) {
+        traceparent = "00-" + parent.slice(3, 35) + "-" + newSpanId() + "-01";
+        parentSpanId = parent.slice(36, 52);
+      } else {
+        const c = contextFor(parent);
+        traceparent = c.traceparent;
+        if (!c.record) {
+          traceparents[i] = traceparent;
+          continue;
+        }
+        parentSpanId = c.parentSpanId ?? ZERO_SPAN;
+      }
+      traceparents[i] = traceparent;
+      ids.push(traceparent, parentSpanId);
+      if (ints) {
+        const v = values![i]!;
+        ints.push(Number.isSafeInteger(v) && v >= 0 ? v : 0);
+      }
+    }
+    if (ids.length === 0) return new NonRecordingGroup(traceparents);
+    const attributes: AttributeValue[] = [];
+    for (const k in opts.attributes) {
+      const v = opts.attributes[k];
+      if (v !== undefined && attributes.length < 2 * MAX_ATTRIBUTES) attributes.push(k, v);
+    }
+    const start = opts.startTimeMs ?? now();
+    const recorded = ids.length / 2;
+    let error: string | undefined;
+    let ended = false;
+    return {
+      traceparents,
+      recorded,
+      setAttribute(key, value) {
+        if (ended) return this;
+        const i = attributes.indexOf(key);
+        if (i >= 0 && i % 2 === 0) attributes[i + 1] = value;
+        else if (attributes.length < 2 * MAX_ATTRIBUTES) attributes.push(key, value);
+        return this;
+      },
+      fail(e) {
+        error = String(redact(e instanceof Error ? e.message : String(e))).slice(0, MAX_STRING);
+        return this;
+      },
+      end(endTimeMs) {
+        if (ended) return;
+        ended = true;
+        const group: ProtoSpanGroup = {
+          name,
+          kind: KIND_NUMBER[opts.kind ?? "internal"],
+          start,
+          endTime: Math.max(start, endTimeMs ?? now()),
+          attributes,
+          error,
+          ids: ids.join(""),
+          intKey: opts.perSpan?.key,
+          ints,
+        };
+        enqueue(group, recorded);
+      },
+    };
+  }
+
   return {
     enabled: true,
     startSpan,
+    startSpanGroup,
     flush,
     async close() {
       closed = true;
       await flush();
+      transport.close();
     },
-    stats: () => ({ queued: queue.length, ...stats }),
+    stats: () => ({ queued: queuedSpans, ...stats }),
   };
 }

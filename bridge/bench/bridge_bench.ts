@@ -36,7 +36,7 @@ import { deletePrefix, TEST_REDIS_URL } from "../../shared/testing/redis.ts";
 import { EVENT_TYPES } from "../../shared/schemas/event.ts";
 import { createGenerator } from "../../producer/generator.ts";
 import { applyHeadSampling } from "../../producer/run.ts";
-import { createTracer } from "../../shared/tracing.ts";
+import { createTracer, type Tracer } from "../../shared/tracing.ts";
 import { createBridge } from "../bridge.ts";
 
 const args = Object.fromEntries(
@@ -87,16 +87,28 @@ interface BridgeRun {
   spans: { exported: number; dropped: number; failed: number };
 }
 
+/**
+ * One tracer per endpoint for the whole benchmark, as a service has one for its life: its
+ * export worker starts once, not inside each timed run.
+ */
+const tracers = new Map<string, Tracer>();
+function tracerFor(endpoint: string): Tracer {
+  let tracer = tracers.get(endpoint);
+  if (!tracer) {
+    tracer = createTracer({ service: "bridge", endpoint, log: silentLogger() });
+    tracers.set(endpoint, tracer);
+  }
+  return tracer;
+}
+
 /** Run the bridge over all N messages into fresh keys; `endpoint` turns tracing on. */
 async function runBridge(index: number, endpoint: string | undefined): Promise<BridgeRun> {
   const runKeys = createKeys(`${prefix}run${index}:`);
   const metrics = new Registry("bridge");
-  const tracer = createTracer({
-    service: "bridge",
-    endpoint,
-    log: silentLogger(),
-    registry: metrics,
-  });
+  const tracer = endpoint
+    ? tracerFor(endpoint)
+    : createTracer({ service: "bridge", log: silentLogger() });
+  const spansBefore = tracer.stats();
   let onBridgeBatch = () => {};
   const bridge = createBridge({
     kafka: {
@@ -135,14 +147,18 @@ async function runBridge(index: number, endpoint: string | undefined): Promise<B
   if (total !== N) {
     throw new Error(`Cannot trust the run: ${total} stream entries for ${N} messages`);
   }
-  await tracer.close();
+  await tracer.flush();
   const cpu = cpuUsage(cpuBefore);
   await deletePrefix(redis, `${prefix}run${index}:`);
   return {
     tracing: tracer.enabled ? endpoint! : "off",
     perS: Math.round(N / seconds),
     cpuUsPerMsg: Number(((cpu.user + cpu.system) / N).toFixed(2)),
-    spans: tracer.stats(),
+    spans: {
+      exported: tracer.stats().exported - spansBefore.exported,
+      dropped: tracer.stats().dropped - spansBefore.dropped,
+      failed: tracer.stats().failed - spansBefore.failed,
+    },
   };
 }
 
@@ -289,6 +305,7 @@ try {
       );
     }
   } finally {
+    for (const tracer of tracers.values()) await tracer.close();
     receiver?.kill();
     await receiver?.status;
   }
