@@ -14,12 +14,10 @@
  *
  * Recording spans are queued (bounded: a full queue drops the span and counts
  * it), and exported in batches of up to 1024 every second, or as soon as 1024
- * are queued. `close()` exports what is left. Protobuf exports are encoded
- * and sent by a worker thread (`otlp_worker.ts`) when the process may read
- * its files, so the traced thread only hands batches over; else on the
- * tracer's own thread. A batch of consumed messages gets one span each
- * through {@link Tracer.startSpanGroup}, which keeps their shared fields
- * once and hands the whole group to the worker as two strings.
+ * are queued. `close()` exports what is left. A batch of consumed messages
+ * gets one span each through {@link Tracer.startSpanGroup}, which keeps
+ * their shared fields once and their ids as one string, and encodes the
+ * shared fields once per group.
  *
  * Deno's built-in OpenTelemetry (`OTEL_DENO=true`) is not used: its
  * instrumentation of npm clients (kafkajs, ioredis) is not what we need, and
@@ -32,6 +30,7 @@ import { urlVar } from "./config.ts";
 import { type LogFields, type Logger, redact, silentLogger } from "./log.ts";
 import type { Counter, Registry } from "./metrics.ts";
 import {
+  createExportEncoder,
   encodeSpans,
   expandGroup,
   type ExportPart,
@@ -39,13 +38,6 @@ import {
   type ProtoSpan,
   type ProtoSpanGroup,
 } from "./otlp_proto.ts";
-import {
-  createProtobufSender,
-  type ExportDone,
-  type ExportJob,
-  OTLP_WORKER_FILES,
-  postOtlp,
-} from "./otlp_post.ts";
 
 // ---------------------------------------------------------------------------
 // W3C traceparent
@@ -359,13 +351,8 @@ export interface TracerOptions {
    * @default {"http/protobuf"}
    */
   protocol?: OtlpProtocol;
-  /** HTTP client (tests); when given, exports run on the tracer's thread. @default globalThis.fetch */
+  /** HTTP client (tests). @default globalThis.fetch */
   fetch?: typeof fetch;
-  /**
-   * Encode and send protobuf exports in a worker thread when the process
-   * may read {@link OTLP_WORKER_FILES}. @default {true}
-   */
-  exportWorker?: boolean;
 }
 
 /** OTLP/HTTP body encodings (`OTEL_EXPORTER_OTLP_PROTOCOL`). */
@@ -595,84 +582,6 @@ function nonRecordingSpan(ctx: TraceContext, traceparent: string): Span {
   return new NonRecordingSpan(traceparent, ctx.traceId, ctx.spanId);
 }
 
-/** Where protobuf export requests go: a worker thread, or a POST from this thread. */
-interface Transport {
-  send(parts: ExportPart[]): Promise<void>;
-  /** Stop the worker, if any (after the last send settled). */
-  close(): void;
-}
-
-const WORKER_URL = new URL("./otlp_worker.ts", import.meta.url);
-
-/** Whether this process may start the export worker (it reads its own source files). */
-function exportWorkerAllowed(): boolean {
-  if (WORKER_URL.protocol !== "file:") return false;
-  const root = new URL("../", import.meta.url);
-  return OTLP_WORKER_FILES.every((f) =>
-    Deno.permissions.querySync({ name: "read", path: new URL(f, root) }).state === "granted"
-  );
-}
-
-function createTransport(
-  job: Omit<ExportJob, "id" | "parts">,
-  options: { fetch: typeof fetch | undefined; worker: boolean; log: Logger },
-): Transport {
-  const inline = createProtobufSender(options.fetch);
-  const sendInline = (parts: ExportPart[]) => inline({ ...job, parts });
-  if (options.fetch !== undefined || !options.worker) return { send: sendInline, close() {} };
-  if (!exportWorkerAllowed()) {
-    options.log.info("Exporting spans on the main thread", {
-      hint: `grant --allow-read=${OTLP_WORKER_FILES.join(",")} to export them in a worker`,
-    });
-    return { send: sendInline, close() {} };
-  }
-  let worker: Worker | undefined;
-  let failed = false;
-  let nextId = 0;
-  const pending = new Map<number, { parts: ExportPart[]; done(p: Promise<void>): void }>();
-  function start(): Worker {
-    const w = new Worker(WORKER_URL.href, { type: "module", name: "otlp-export" });
-    w.onmessage = (e: MessageEvent<ExportDone>) => {
-      const p = pending.get(e.data.id);
-      if (!p) return;
-      pending.delete(e.data.id);
-      p.done(
-        e.data.error === undefined ? Promise.resolve() : Promise.reject(new Error(e.data.error)),
-      );
-    };
-    w.onerror = (e) => {
-      // The worker died (it cannot load, or crashed): export on this thread from now on,
-      // the requests it held included.
-      e.preventDefault();
-      failed = true;
-      worker = undefined;
-      w.terminate();
-      options.log.warn("Span export worker failed; exporting on the main thread", {
-        error: e.message,
-      });
-      for (const p of pending.values()) p.done(sendInline(p.parts));
-      pending.clear();
-    };
-    return w;
-  }
-  return {
-    send(parts) {
-      if (failed) return sendInline(parts);
-      worker ??= start();
-      const id = nextId++;
-      const w = worker;
-      return new Promise<void>((resolve, reject) => {
-        pending.set(id, { parts, done: (p) => p.then(resolve, reject) });
-        w.postMessage({ ...job, id, parts } satisfies ExportJob);
-      });
-    },
-    close() {
-      worker?.terminate();
-      worker = undefined;
-    },
-  };
-}
-
 /** A tracer that records nothing (tests, or tracing off). */
 export function noopTracer(): Tracer {
   return createTracer({ service: "noop", log: silentLogger() });
@@ -744,6 +653,7 @@ export function createTracer(options: TracerOptions): Tracer {
   const protobuf = (options.protocol ?? "http/protobuf") === "http/protobuf";
   const contentType = protobuf ? "application/x-protobuf" : "application/json";
   const doFetch = options.fetch ?? globalThis.fetch;
+  const encodeProto = protobuf ? createExportEncoder() : null;
   const counters: Record<"exported" | "dropped" | "failed", Counter> | undefined = options.registry
     ? {
       exported: options.registry.counter(
@@ -796,7 +706,8 @@ export function createTracer(options: TracerOptions): Tracer {
 
   async function send(batch: Queued[], spans: number): Promise<void> {
     try {
-      if (protobuf) {
+      let body: string | Uint8Array<ArrayBuffer>;
+      if (encodeProto) {
         const single: RecordingSpan[] = [];
         const parts: ExportPart[] = [];
         for (const item of batch) {
@@ -804,18 +715,26 @@ export function createTracer(options: TracerOptions): Tracer {
           else parts.push(item);
         }
         if (single.length > 0) parts.unshift(encodeSpans(single));
-        await transport.send(parts);
+        body = encodeProto(options.service, parts);
       } else {
-        let json = bodyHead;
+        body = bodyHead;
         let first = true;
         for (const item of batch) {
           for (const s of item instanceof RecordingSpan ? [item] : expandGroup(item)) {
-            json += (first ? "" : ",") + spanJson(s);
+            body += (first ? "" : ",") + spanJson(s);
             first = false;
           }
         }
-        await postOtlp(doFetch, url, contentType, json + bodyTail, exportTimeoutMs);
+        body += bodyTail;
       }
+      const res = await doFetch(url, {
+        method: "POST",
+        headers: { "content-type": contentType },
+        body,
+        signal: AbortSignal.timeout(exportTimeoutMs),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
       count("exported", spans);
     } catch (error) {
       count("failed", spans);
@@ -858,10 +777,6 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 
   const sink: SpanSink = { now, enqueue };
-  const transport = createTransport(
-    { url, service: options.service, timeoutMs: exportTimeoutMs },
-    { fetch: options.fetch, worker: options.exportWorker ?? true, log },
-  );
 
   /** Context of a span whose own ids are given (see {@link StartSpanOptions.traceparent}). */
   function adopted(own: TraceContext, parent: string | null | undefined) {
@@ -1004,7 +919,6 @@ export function createTracer(options: TracerOptions): Tracer {
     async close() {
       closed = true;
       await flush();
-      transport.close();
     },
     stats: () => ({ queued: queuedSpans, ...stats }),
   };

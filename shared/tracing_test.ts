@@ -479,75 +479,72 @@ Deno.test("parseTraceparent() reads the sampled bit of every flags value", () =>
   }
 });
 
-for (const exportWorker of [true, false]) {
-  for (const protocol of ["http/protobuf", "http/json"] as const) {
-    Deno.test(`startSpanGroup() records what startSpan would, per parent (${protocol}${exportWorker ? ", export worker" : ""})`, async () => {
-      const receiver = startReceiver();
-      let clock = 1_700_000_000_000.25;
-      const tracer = createTracer({
-        service: "bridge",
-        endpoint: receiver.endpoint,
-        log: silentLogger(),
-        now: () => clock,
-        protocol,
-        exportWorker,
-      });
-      try {
-        const unsampled = `00-${TRACE}-${SPAN}-00`;
-        const spaced = ` ${VALID} `; // valid, not canonical: the general path
-        const parents = [VALID, unsampled, undefined, "garbage", spaced, VALID];
-        const group = tracer.startSpanGroup("bridge logs", parents, {
-          kind: "consumer",
-          attributes: { "messaging.kafka.partition": 7, skipped: undefined },
-          perSpan: { key: "messaging.kafka.offset", values: [10, 11, 12, 13, -1, 2 ** 40] },
-        });
-        assert.equal(group.recorded, 5); // all but the unsampled one
-        const tps = group.traceparents;
-        assert.equal(tps.length, parents.length);
-        assert.equal(tps[1], unsampled); // carried as is, not recorded
-        for (const i of [0, 4, 5]) {
-          const ctx = parseTraceparent(tps[i])!;
-          assert.equal(ctx.traceId, TRACE);
-          assert.notEqual(ctx.spanId, SPAN);
-          assert.equal(tps[i], formatTraceparent(ctx));
-        }
-        assert.notEqual(tps[0], tps[5]);
-        for (const i of [2, 3]) assert.notEqual(parseTraceparent(tps[i])!.traceId, TRACE); // new roots
-        group.setAttribute("vigil.batch_duplicates", 2).fail(new Error("redis://:pw@h down"));
-        clock += 3;
-        group.end();
-        group.end(clock + 50); // idempotent
-        await tracer.close();
-
-        const spans = receiver.spans();
-        assert.equal(spans.length, 5);
-        const byId = new Map(spans.map((s) => [s.spanId, s]));
-        const expectOffsets = [10, undefined, 12, 13, 0, 2 ** 40];
-        for (const i of [0, 2, 3, 4, 5]) {
-          const ctx = parseTraceparent(tps[i])!;
-          const s = byId.get(ctx.spanId)!;
-          assert.ok(s, `span of parent ${i}`);
-          assert.equal(s.traceId, ctx.traceId);
-          assert.equal(s.parentSpanId, i === 2 || i === 3 ? undefined : SPAN);
-          assert.equal(s.name, "bridge logs");
-          assert.equal(s.kind, 5);
-          assert.equal(s.startTimeUnixNano, "1700000000000250000");
-          assert.equal(s.endTimeUnixNano, "1700000000003250000");
-          assert.deepEqual(s.attributes, [
-            { key: "messaging.kafka.partition", value: { intValue: "7" } },
-            { key: "vigil.batch_duplicates", value: { intValue: "2" } },
-            { key: "messaging.kafka.offset", value: { intValue: String(expectOffsets[i]) } },
-          ]);
-          assert.equal(s.status.code, 2);
-          assert.ok(!s.status.message?.includes("pw"), s.status.message);
-        }
-        assert.deepEqual(tracer.stats(), { queued: 0, exported: 5, dropped: 0, failed: 0 });
-      } finally {
-        await tracer.close();
-        await receiver.close();
-      }
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  Deno.test(`startSpanGroup() records what startSpan would, per parent (${protocol})`, async () => {
+    const receiver = startReceiver();
+    let clock = 1_700_000_000_000.25;
+    const tracer = createTracer({
+      service: "bridge",
+      endpoint: receiver.endpoint,
+      log: silentLogger(),
+      now: () => clock,
+      protocol,
     });
-  }
+    try {
+      const unsampled = `00-${TRACE}-${SPAN}-00`;
+      const spaced = ` ${VALID} `; // valid, not canonical: the general path
+      const parents = [VALID, unsampled, undefined, "garbage", spaced, VALID];
+      const group = tracer.startSpanGroup("bridge logs", parents, {
+        kind: "consumer",
+        attributes: { "messaging.kafka.partition": 7, skipped: undefined },
+        perSpan: { key: "messaging.kafka.offset", values: [10, 11, 12, 13, -1, 2 ** 40] },
+      });
+      assert.equal(group.recorded, 5); // all but the unsampled one
+      const tps = group.traceparents;
+      assert.equal(tps.length, parents.length);
+      assert.equal(tps[1], unsampled); // carried as is, not recorded
+      for (const i of [0, 4, 5]) {
+        const ctx = parseTraceparent(tps[i])!;
+        assert.equal(ctx.traceId, TRACE);
+        assert.notEqual(ctx.spanId, SPAN);
+        assert.equal(tps[i], formatTraceparent(ctx));
+      }
+      assert.notEqual(tps[0], tps[5]);
+      for (const i of [2, 3]) assert.notEqual(parseTraceparent(tps[i])!.traceId, TRACE); // new roots
+      group.setAttribute("vigil.batch_duplicates", 2).fail(new Error("redis://:pw@h down"));
+      clock += 3;
+      group.end();
+      group.end(clock + 50); // idempotent
+      await tracer.close();
+
+      const spans = receiver.spans();
+      assert.equal(spans.length, 5);
+      const byId = new Map(spans.map((s) => [s.spanId, s]));
+      const expectOffsets = [10, undefined, 12, 13, 0, 2 ** 40];
+      for (const i of [0, 2, 3, 4, 5]) {
+        const ctx = parseTraceparent(tps[i])!;
+        const s = byId.get(ctx.spanId)!;
+        assert.ok(s, `span of parent ${i}`);
+        assert.equal(s.traceId, ctx.traceId);
+        assert.equal(s.parentSpanId, i === 2 || i === 3 ? undefined : SPAN);
+        assert.equal(s.name, "bridge logs");
+        assert.equal(s.kind, 5);
+        assert.equal(s.startTimeUnixNano, "1700000000000250000");
+        assert.equal(s.endTimeUnixNano, "1700000000003250000");
+        assert.deepEqual(s.attributes, [
+          { key: "messaging.kafka.partition", value: { intValue: "7" } },
+          { key: "vigil.batch_duplicates", value: { intValue: "2" } },
+          { key: "messaging.kafka.offset", value: { intValue: String(expectOffsets[i]) } },
+        ]);
+        assert.equal(s.status.code, 2);
+        assert.ok(!s.status.message?.includes("pw"), s.status.message);
+      }
+      assert.deepEqual(tracer.stats(), { queued: 0, exported: 5, dropped: 0, failed: 0 });
+    } finally {
+      await tracer.close();
+      await receiver.close();
+    }
+  });
 }
 
 Deno.test("startSpanGroup() counts a group's spans against the queue bound and the batch size", async () => {
