@@ -297,21 +297,11 @@ function attribute(w: Writer, tag: number, key: string, value: string | number |
 
 /**
  * Spans that share everything but their ids and one integer attribute: the
- * bridge's spans of one consumed batch (one per message). A plain object of
- * strings and numbers, so it crosses to the export worker by a cheap
- * structured clone and is encoded there, off the traced thread.
+ * bridge's spans of one consumed batch (one per message). The shared fields
+ * mean the same as in {@link ProtoSpan}, for every span of the group.
  */
-export interface ProtoSpanGroup {
-  name: string;
-  /** OTLP SpanKind number. */
-  kind: number;
-  /** ms since the epoch (fractions = µs). */
-  start: number;
-  endTime: number;
-  /** Flat `[key, value, …]`, on every span of the group. */
-  attributes: (string | number | boolean)[];
-  /** Status ERROR with this message on every span when set. */
-  error: string | undefined;
+export interface ProtoSpanGroup
+  extends Pick<ProtoSpan, "name" | "kind" | "start" | "endTime" | "attributes" | "error"> {
   /**
    * Per span, {@link GROUP_ID_CHARS} characters: its own canonical
    * traceparent (`00-<trace id>-<span id>-<flags>`, 55 chars) followed by
@@ -440,14 +430,7 @@ function writeSpan(w: Writer, s: ProtoSpan): void {
   w.hexBytes(S_TRACE_ID, s.traceId);
   w.hexBytes(S_SPAN_ID, s.spanId);
   if (s.parentSpanId !== undefined) w.hexBytes(S_PARENT_SPAN_ID, s.parentSpanId);
-  w.raw(fieldBytes(S_NAME, s.name));
-  w.ensure(3);
-  w.buf[w.pos++] = S_KIND;
-  w.varint(s.kind);
-  w.nanos(S_START, s.start);
-  w.nanos(S_END, s.endTime);
-  const a = s.attributes;
-  for (let k = 0; k < a.length; k += 2) attribute(w, S_ATTRIBUTES, a[k] as string, a[k + 1]!);
+  writeShared(w, s);
   for (const l of s.links) {
     const lk = w.open(S_LINKS);
     w.hexBytes(L_TRACE_ID, l.traceId);
@@ -456,6 +439,18 @@ function writeSpan(w: Writer, s: ProtoSpan): void {
   }
   writeStatus(w, s.error);
   w.close(sp);
+}
+
+/** Name, kind, times and attributes: what the spans of a group share. */
+function writeShared(w: Writer, s: ProtoSpanGroup | ProtoSpan): void {
+  w.raw(fieldBytes(S_NAME, s.name));
+  w.ensure(3);
+  w.buf[w.pos++] = S_KIND;
+  w.varint(s.kind);
+  w.nanos(S_START, s.start);
+  w.nanos(S_END, s.endTime);
+  const a = s.attributes;
+  for (let k = 0; k < a.length; k += 2) attribute(w, S_ATTRIBUTES, a[k] as string, a[k + 1]!);
 }
 
 function writeStatus(w: Writer, error: string | undefined): void {
@@ -484,16 +479,7 @@ function hexInto(b: Uint8Array, pos: number, s: string, at: number, count: numbe
 function writeGroup(w: Writer, g: ProtoSpanGroup): void {
   // Shared middle: name, kind, times, shared attributes; shared tail: status.
   const shared = new Writer(128);
-  shared.raw(fieldBytes(S_NAME, g.name));
-  shared.ensure(3);
-  shared.buf[shared.pos++] = S_KIND;
-  shared.varint(g.kind);
-  shared.nanos(S_START, g.start);
-  shared.nanos(S_END, g.endTime);
-  const a = g.attributes;
-  for (let k = 0; k < a.length; k += 2) {
-    attribute(shared, S_ATTRIBUTES, a[k] as string, a[k + 1]!);
-  }
+  writeShared(shared, g);
   const middle = shared.buf.slice(0, shared.pos);
   shared.pos = 0;
   writeStatus(shared, g.error);

@@ -484,6 +484,12 @@ class NonRecordingSpan implements Span {
   end(): void {}
 }
 
+/** A failed span's status message: the error's message, redacted and bounded. */
+function statusMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return String(redact(message)).slice(0, MAX_STRING);
+}
+
 /** Where recording spans get their clock and go when they end (one per tracer). */
 interface SpanSink {
   now(): number;
@@ -526,8 +532,7 @@ class RecordingSpan implements Span {
     return this;
   }
   fail(error: unknown): Span {
-    const message = error instanceof Error ? error.message : String(error);
-    this.error = String(redact(message)).slice(0, MAX_STRING);
+    this.error = statusMessage(error);
     return this;
   }
   end(endTimeMs?: number): void {
@@ -889,7 +894,7 @@ export function createTracer(options: TracerOptions): Tracer {
         return this;
       },
       fail(e) {
-        error = String(redact(e instanceof Error ? e.message : String(e))).slice(0, MAX_STRING);
+        error = statusMessage(e);
         return this;
       },
       end(endTimeMs) {

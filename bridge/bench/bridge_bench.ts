@@ -88,8 +88,8 @@ interface BridgeRun {
 }
 
 /**
- * One tracer per endpoint for the whole benchmark, as a service has one for its life: its
- * export worker starts once, not inside each timed run.
+ * One tracer per endpoint for the whole benchmark, as a service has one for its life (its
+ * encoder buffer and HTTP connection are warm, as in the service).
  */
 const tracers = new Map<string, Tracer>();
 function tracerFor(endpoint: string): Tracer {
