@@ -57,9 +57,12 @@ export interface BridgeDeps {
   now?: () => number;
   /**
    * When given and enabled, each appended event gets a `bridge <type>`
-   * consumer span, child of its Kafka `traceparent` header (a new trace when
-   * it has none), and the stream entry carries that span's traceparent.
-   * Disabled or absent: the header is copied as is and no span object is made.
+   * consumer span, child of its Kafka `traceparent` header. The stream entry
+   * carries the header unchanged (the message's creation context, which
+   * intermediaries do not alter: the detector's spans are children of the
+   * producer's span, siblings of the bridge's), or, for a message without a
+   * valid header, the context of the new trace its bridge span starts.
+   * Disabled or absent: the header is copied as is and no span is made.
    */
   tracer?: Tracer;
 }
@@ -134,8 +137,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
 
   /**
-   * Start one span per event (a group: they share name, times and partition) and put
-   * each span's context in its entry (tracing enabled only).
+   * Start one span per event (a group: they share name, times and partition); an entry
+   * keeps its message's context, or gets its new root's (tracing enabled only).
    */
   function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): SpanGroup {
     const events: Extract<BatchItem["classified"], { kind: "event" }>[] = [];
@@ -156,6 +159,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       startTimeMs: performance.timeOrigin + performance.now(),
       attributes: { "messaging.kafka.partition": partition },
       perSpan: { key: "messaging.kafka.offset", values: offsets },
+      propagate: "parent",
     });
     const traceparents = group.traceparents;
     for (let i = 0; i < events.length; i++) events[i]!.traceparent = traceparents[i]!; // fresh per message

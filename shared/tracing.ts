@@ -271,11 +271,25 @@ export interface SpanGroupOptions {
    * recorded as 0.
    */
   perSpan?: { key: string; values: readonly number[] };
+  /**
+   * What {@link SpanGroup.traceparents} passes on: each span's own context
+   * (`"span"`), or each valid parent's context unchanged (`"parent"`): a
+   * messaging intermediary such as the bridge, whose messages keep their
+   * creation context (the OpenTelemetry messaging conventions: consumers
+   * then relate to the producer whatever the intermediaries record). The
+   * spans are the parents' children either way; a missing or invalid parent
+   * gets a new root span, and its context is passed on.
+   * @default {"span"}
+   */
+  propagate?: "span" | "parent";
 }
 
 /** The spans of {@link Tracer.startSpanGroup}. */
 export interface SpanGroup {
-  /** Per parent (index-aligned), the context to pass downstream: its span's, when recorded. */
+  /**
+   * Per parent (index-aligned), the context to pass downstream: its span's when recorded
+   * (see {@link SpanGroupOptions.propagate}), else the parent's.
+   */
   readonly traceparents: readonly string[];
   /** How many of the spans will be exported. */
   readonly recorded: number;
@@ -850,6 +864,7 @@ export function createTracer(options: TracerOptions): Tracer {
     const ids: string[] = [];
     const values = opts.perSpan?.values;
     const ints: number[] | undefined = values ? [] : undefined;
+    const passParent = opts.propagate === "parent";
     for (let i = 0; i < parents.length; i++) {
       const parent = parents[i];
       let parentSpanId: string | undefined;
@@ -857,6 +872,7 @@ export function createTracer(options: TracerOptions): Tracer {
       if (isSampledCanonical(parent)) {
         traceparent = "00-" + parent.slice(3, 35) + "-" + newSpanId() + "-01";
         parentSpanId = parent.slice(36, 52);
+        traceparents[i] = passParent ? parent : traceparent;
       } else {
         const c = contextFor(parent);
         traceparent = c.traceparent;
@@ -865,8 +881,11 @@ export function createTracer(options: TracerOptions): Tracer {
           continue;
         }
         parentSpanId = c.parentSpanId ?? ZERO_SPAN;
+        // A valid parent in another form is passed on canonical.
+        traceparents[i] = passParent && c.parentSpanId !== undefined
+          ? formatTraceparent({ traceId: c.ctx.traceId, spanId: c.parentSpanId, sampled: true })
+          : traceparent;
       }
-      traceparents[i] = traceparent;
       ids.push(traceparent, parentSpanId);
       if (ints) {
         const v = values![i]!;

@@ -547,6 +547,51 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
   });
 }
 
+Deno.test("startSpanGroup() as an intermediary passes each message's creation context on unchanged", async () => {
+  const receiver = startReceiver();
+  const tracer = createTracer({
+    service: "bridge",
+    endpoint: receiver.endpoint,
+    log: silentLogger(),
+  });
+  try {
+    const unsampled = `00-${TRACE}-${SPAN}-00`;
+    const group = tracer.startSpanGroup(
+      "bridge logs",
+      [VALID, unsampled, undefined, ` ${VALID} `],
+      {
+        kind: "consumer",
+        propagate: "parent",
+      },
+    );
+    const [valid, notSampled, missing, spaced] = group.traceparents;
+    assert.equal(valid, VALID);
+    assert.equal(notSampled, unsampled);
+    assert.equal(spaced, VALID); // canonical form of a valid parent
+    const root = parseTraceparent(missing)!;
+    assert.notEqual(root.traceId, TRACE);
+    group.end();
+    await tracer.close();
+    const spans = receiver.spans();
+    assert.equal(spans.length, 3);
+    // The spans are still the parents' children, under ids of their own.
+    const children = spans.filter((s) => s.traceId === TRACE);
+    assert.equal(children.length, 2);
+    for (const c of children) {
+      assert.equal(c.parentSpanId, SPAN);
+      assert.notEqual(c.spanId, SPAN);
+    }
+    assert.notEqual(children[0]!.spanId, children[1]!.spanId);
+    // A message without a context gets the new root span's, which the entry then carries.
+    const r = spans.find((s) => s.traceId === root.traceId)!;
+    assert.equal(r.spanId, root.spanId);
+    assert.equal(r.parentSpanId, undefined);
+  } finally {
+    await tracer.close();
+    await receiver.close();
+  }
+});
+
 Deno.test("startSpanGroup() counts a group's spans against the queue bound and the batch size", async () => {
   const receiver = startReceiver();
   const tracer = createTracer({
