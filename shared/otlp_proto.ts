@@ -303,9 +303,11 @@ function attribute(w: Writer, tag: number, key: string, value: string | number |
 export interface ProtoSpanGroup
   extends Pick<ProtoSpan, "name" | "kind" | "start" | "endTime" | "attributes" | "error"> {
   /**
-   * Per span, {@link GROUP_ID_CHARS} characters: its own canonical
-   * traceparent (`00-<trace id>-<span id>-<flags>`, 55 chars) followed by
-   * its parent's span id (16 hex chars; all zero for a root span).
+   * Per span, {@link GROUP_ID_CHARS} characters: its parent's canonical
+   * traceparent (`00-<trace id>-<parent span id>-<flags>`, 55 chars; for a
+   * root span, its own trace id and an all-zero parent id) followed by its
+   * own span id (16 hex chars). The parent's header value goes in as is: no
+   * string is built per span.
    */
   ids: string;
   /** Key of the per-span integer attribute, when there is one. */
@@ -334,12 +336,12 @@ export function expandGroup(group: ProtoSpanGroup): ProtoSpan[] {
   const n = groupSize(group);
   for (let i = 0; i < n; i++) {
     const at = i * GROUP_ID_CHARS;
-    const parent = group.ids.slice(at + 55, at + 71);
+    const parent = group.ids.slice(at + 36, at + 52);
     const attributes = [...group.attributes];
     if (group.intKey !== undefined) attributes.push(group.intKey, group.ints![i]!);
     out.push({
       traceId: group.ids.slice(at + 3, at + 35),
-      spanId: group.ids.slice(at + 36, at + 52),
+      spanId: group.ids.slice(at + 55, at + 71),
       parentSpanId: parent === ZERO_SPAN_ID ? undefined : parent,
       name: group.name,
       kind: group.kind,
@@ -492,7 +494,7 @@ function writeGroup(w: Writer, g: ProtoSpanGroup): void {
     let kvLen = 0;
     const value = key !== undefined ? ints![i]! : 0;
     if (key !== undefined) kvLen = key.length + 3 + varintSize(value); // key, value tag+len, AV_INT+varint
-    const parent = !ids.startsWith(ZERO_SPAN_ID, at + 55); // a root span has no parent field
+    const parent = !ids.startsWith(ZERO_SPAN_ID, at + 36); // a root span has no parent field
     const len = 18 + 10 + (parent ? 10 : 0) + middle.length +
       (key !== undefined ? 2 + kvLen : 0) + tail.length;
     w.ensure(len + 8);
@@ -506,12 +508,12 @@ function writeGroup(w: Writer, g: ProtoSpanGroup): void {
     w.pos += 16;
     b[w.pos++] = S_SPAN_ID;
     b[w.pos++] = 8;
-    hexInto(b, w.pos, ids, at + 36, 8);
+    hexInto(b, w.pos, ids, at + 55, 8);
     w.pos += 8;
     if (parent) {
       b[w.pos++] = S_PARENT_SPAN_ID;
       b[w.pos++] = 8;
-      hexInto(b, w.pos, ids, at + 55, 8);
+      hexInto(b, w.pos, ids, at + 36, 8);
       w.pos += 8;
     }
     b.set(middle, w.pos);

@@ -177,7 +177,7 @@ function group(n: number, overrides: Partial<ProtoSpanGroup> = {}): ProtoSpanGro
   let ids = "";
   const ints: number[] = [];
   for (let i = 0; i < n; i++) {
-    ids += `00-${hex(16)}-${hex(8)}-01` + (i % 3 === 2 ? "0".repeat(16) : hex(8));
+    ids += `00-${hex(16)}-${i % 3 === 2 ? "0".repeat(16) : hex(8)}-01` + hex(8);
     ints.push(i * 997 ** (i % 5)); // one- to seven-byte varints
   }
   return {
@@ -210,8 +210,8 @@ Deno.test("a span group encodes to the same bytes as its spans one by one", () =
     assert.equal(decoded.length, spans.length);
     for (const [i, d] of decoded.entries()) {
       assert.equal(d.traceId, g.ids.slice(i * 71 + 3, i * 71 + 35));
-      assert.equal(d.spanId, g.ids.slice(i * 71 + 36, i * 71 + 52));
-      assert.equal(d.parentSpanId, i % 3 === 2 ? undefined : g.ids.slice(i * 71 + 55, i * 71 + 71));
+      assert.equal(d.spanId, g.ids.slice(i * 71 + 55, i * 71 + 71));
+      assert.equal(d.parentSpanId, i % 3 === 2 ? undefined : g.ids.slice(i * 71 + 36, i * 71 + 52));
       if (g.intKey) {
         assert.deepEqual(d.attributes.at(-1), {
           key: g.intKey,

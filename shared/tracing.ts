@@ -13,7 +13,7 @@
  * flow end to end at the cost of a few random bytes.
  *
  * Recording spans are queued (bounded: a full queue drops the span and counts
- * it), and exported in batches of up to 1024 every second, or as soon as 1024
+ * it), and exported in batches of up to 4096 every second, or as soon as 4096
  * are queued. `close()` exports what is left. A batch of consumed messages
  * gets one span each through {@link Tracer.startSpanGroup}, which keeps
  * their shared fields once and their ids as one string, and encodes the
@@ -351,9 +351,9 @@ export interface TracerOptions {
   random?: () => number;
   /** Export at most this long after a span ends. @default {1000} */
   flushIntervalMs?: number;
-  /** Spans per export request; reaching it triggers an export. @default {1024} */
+  /** Spans per export request (about 150 bytes each); reaching it triggers an export. @default {4096} */
   maxBatch?: number;
-  /** Spans kept waiting at most; more are dropped and counted. @default {8192} */
+  /** Spans kept waiting at most; more are dropped and counted. @default {32768} */
   maxQueue?: number;
   /** Timeout of one export request. @default {10000} */
   exportTimeoutMs?: number;
@@ -661,8 +661,8 @@ export function createTracer(options: TracerOptions): Tracer {
 
   const url = `${endpoint}/v1/traces`;
   const flushIntervalMs = options.flushIntervalMs ?? 1000;
-  const maxBatch = Math.max(1, options.maxBatch ?? 1024);
-  const maxQueue = Math.max(maxBatch, options.maxQueue ?? 8192);
+  const maxBatch = Math.max(1, options.maxBatch ?? 4096);
+  const maxQueue = Math.max(maxBatch, options.maxQueue ?? 32768);
   const exportTimeoutMs = options.exportTimeoutMs ?? 10_000;
   const log = options.log.with({ component: "tracing" });
   const bodyHead = `{"resourceSpans":[{"resource":{"attributes":[${
@@ -860,33 +860,33 @@ export function createTracer(options: TracerOptions): Tracer {
     opts: SpanGroupOptions = {},
   ): SpanGroup {
     const traceparents: string[] = new Array(parents.length);
-    // Per recorded span: its traceparent and its parent's span id (joined once, at the end).
+    // Per recorded span: its parent's context and its own span id (flat strings, joined
+    // once at the end; see ProtoSpanGroup.ids).
     const ids: string[] = [];
     const values = opts.perSpan?.values;
     const ints: number[] | undefined = values ? [] : undefined;
     const passParent = opts.propagate === "parent";
     for (let i = 0; i < parents.length; i++) {
       const parent = parents[i];
-      let parentSpanId: string | undefined;
-      let traceparent: string;
+      let context: string;
+      let spanId: string;
       if (isSampledCanonical(parent)) {
-        traceparent = "00-" + parent.slice(3, 35) + "-" + newSpanId() + "-01";
-        parentSpanId = parent.slice(36, 52);
-        traceparents[i] = passParent ? parent : traceparent;
+        // The usual hop: the parent's header value is the context, as is.
+        context = parent;
+        spanId = newSpanId();
+        traceparents[i] = passParent ? parent : "00-" + parent.slice(3, 35) + "-" + spanId + "-01";
       } else {
         const c = contextFor(parent);
-        traceparent = c.traceparent;
         if (!c.record) {
-          traceparents[i] = traceparent;
+          traceparents[i] = c.traceparent;
           continue;
         }
-        parentSpanId = c.parentSpanId ?? ZERO_SPAN;
-        // A valid parent in another form is passed on canonical.
-        traceparents[i] = passParent && c.parentSpanId !== undefined
-          ? formatTraceparent({ traceId: c.ctx.traceId, spanId: c.parentSpanId, sampled: true })
-          : traceparent;
+        spanId = c.ctx.spanId;
+        context = "00-" + c.ctx.traceId + "-" + (c.parentSpanId ?? ZERO_SPAN) + "-01";
+        // A valid parent in another form is passed on canonical; a new root passes its own.
+        traceparents[i] = passParent && c.parentSpanId !== undefined ? context : c.traceparent;
       }
-      ids.push(traceparent, parentSpanId);
+      ids.push(context, spanId);
       if (ints) {
         const v = values![i]!;
         ints.push(Number.isSafeInteger(v) && v >= 0 ? v : 0);

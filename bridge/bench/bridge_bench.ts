@@ -16,7 +16,7 @@
  * `deno run --allow-net ops/otlp_receiver.ts --discard`).
  *
  * `--tracing=compare [--rounds=R]` measures what tracing costs: after one
- * prefill and a warm-up run, R rounds (default 3) of two bridge runs each, tracing off then on
+ * prefill and a warm-up run, R rounds (default 5) of two bridge runs each, tracing off then on
  * (exporting to `OTEL_EXPORTER_OTLP_ENDPOINT`, else to a discarding receiver
  * started in its own process), and reports the medians and the cost in %.
  * Alternating runs in one process see the same machine conditions, which
@@ -47,7 +47,7 @@ const PARTITIONS = Number(args.partitions ?? 16);
 const CONCURRENCY = Number(args.concurrency ?? 4);
 const SAMPLED = Number(args.sampled ?? 1);
 const COMPARE = args.tracing === "compare";
-const ROUNDS = Number(args.rounds ?? 3);
+const ROUNDS = Number(args.rounds ?? 5);
 const encoder = new TextEncoder();
 function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
