@@ -713,14 +713,17 @@ export function createTracer(options: TracerOptions): Tracer {
     }
     queue.push(item);
     queuedSpans += spans;
-    if (queuedSpans >= maxBatch) {
-      if (!drainQueued) void flush(); // once: the queued drain takes every span ended meanwhile
-    } else if (timer === undefined && !closed) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        void flush();
-      }, flushIntervalMs);
-    }
+    // Once: the queued drain takes every full batch ended meanwhile.
+    if (queuedSpans >= maxBatch && !drainQueued) void drain(false);
+    if (timer === undefined) startTimer();
+  }
+
+  /** Export what is queued `flushIntervalMs` from now (spans ended since have waited less). */
+  function startTimer(): void {
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flush();
+    }, flushIntervalMs);
   }
 
   async function send(batch: Queued[], spans: number): Promise<void> {
@@ -775,11 +778,18 @@ export function createTracer(options: TracerOptions): Tracer {
       clearTimeout(timer);
       timer = undefined;
     }
-    // One export at a time; each run drains the whole queue in batches.
+    return drain(true);
+  }
+
+  /**
+   * Export the queue in batches, one request at a time: all of it (`all`), or only full
+   * batches (a request costs about the same whatever its size: the rest waits for the timer).
+   */
+  function drain(all: boolean): Promise<void> {
     drainQueued = true;
     exporting = exporting.then(async () => {
       drainQueued = false;
-      while (queue.length > 0) {
+      while (queue.length > 0 && (all || queuedSpans >= maxBatch)) {
         // Up to maxBatch spans (a group is not split: a request may hold a few more).
         let take = 0, spans = 0;
         while (take < queue.length && spans < maxBatch) {
@@ -791,6 +801,7 @@ export function createTracer(options: TracerOptions): Tracer {
         queuedSpans -= spans;
         await send(batch, spans);
       }
+      if (queue.length > 0 && timer === undefined && !closed) startTimer();
     });
     return exporting;
   }

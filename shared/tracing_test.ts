@@ -632,3 +632,35 @@ Deno.test("startSpanGroup() of a tracer without endpoint only carries contexts",
   assert.ok(parseTraceparent(group.traceparents[1]));
   group.setAttribute("a", 1).fail(new Error("x")).end();
 });
+
+Deno.test("createTracer() sends full batches as they fill and leaves the rest to its timer", async () => {
+  const receiver = startReceiver();
+  const tracer = createTracer({
+    service: "bridge",
+    endpoint: receiver.endpoint,
+    log: silentLogger(),
+    maxBatch: 4,
+    flushIntervalMs: 100,
+  });
+  try {
+    for (let i = 0; i < 6; i++) tracer.startSpan(`s${i}`).end();
+    await waitUntil(() => receiver.bodies.length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    // One request of a full batch; the two others wait for the timer, not another request.
+    assert.equal(receiver.spans().length, 4);
+    assert.equal(tracer.stats().queued, 2);
+    await waitUntil(() => receiver.spans().length === 6);
+    assert.equal(receiver.bodies.length, 2);
+  } finally {
+    await tracer.close();
+    await receiver.close();
+  }
+});
+
+async function waitUntil(ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
