@@ -56,3 +56,54 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
     if (exporting.stats().queued >= 512) await exporting.flush();
   });
 }
+
+// The bridge's way: one group per consumed batch of 500 messages (per iteration: 500 spans).
+const parents = Array.from({ length: 500 }, () => PARENT);
+const offsets = Array.from({ length: 500 }, (_, i) => 1_000_000 + i);
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  const exporting = createTracer({
+    service: "bench",
+    endpoint: "http://127.0.0.1:9",
+    log: silentLogger(),
+    protocol,
+    fetch: (_url, init) => {
+      const body = init?.body as string | Uint8Array;
+      void (typeof body === "string" ? encoder.encode(body) : body).length;
+      return Promise.resolve(new Response("{}"));
+    },
+  });
+  Deno.bench(`span group of 500 bridge spans, exported as ${protocol}`, {
+    group: "export 500",
+  }, async () => {
+    exporting.startSpanGroup("bridge logs", parents, {
+      kind: "consumer",
+      attributes: { "messaging.kafka.partition": 3 },
+      perSpan: { key: "messaging.kafka.offset", values: offsets },
+      propagate: "parent",
+    }).end();
+    await exporting.flush();
+  });
+}
+Deno.bench("500 bridge spans one by one (startSpan), exported as http/protobuf", {
+  group: "export 500",
+  baseline: true,
+}, async () => {
+  const exporting = ONE_BY_ONE;
+  for (let i = 0; i < 500; i++) {
+    exporting.startSpan("bridge logs", {
+      kind: "consumer",
+      parent: PARENT,
+      attributes: { "messaging.kafka.partition": 3, "messaging.kafka.offset": offsets[i]! },
+    }).end();
+  }
+  await exporting.flush();
+});
+const ONE_BY_ONE = createTracer({
+  service: "bench",
+  endpoint: "http://127.0.0.1:9",
+  log: silentLogger(),
+  fetch: (_url, init) => {
+    void (init?.body as Uint8Array).length;
+    return Promise.resolve(new Response("{}"));
+  },
+});
