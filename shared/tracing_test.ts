@@ -10,12 +10,15 @@ import {
   parseTraceparent,
   traceFields,
   traceIdOf,
+  type Tracer,
+  type TracerOptions,
   tracingEnv,
   tracingOptions,
 } from "./tracing.ts";
 import { parseEnv } from "./config.ts";
 import { type DecodedSpan, decodeExportRequest } from "./otlp_proto.ts";
 import { z } from "zod";
+import { waitFor } from "./testing/wait.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
@@ -55,6 +58,26 @@ function startReceiver(status = 200) {
     spans,
     close: () => server.shutdown(),
   };
+}
+
+/** Run `fn` with a receiver and a tracer (service "bridge") exporting to it; closes both. */
+async function withTracer(
+  options: Omit<TracerOptions, "service" | "endpoint" | "log">,
+  fn: (tracer: Tracer, receiver: ReturnType<typeof startReceiver>) => Promise<void>,
+): Promise<void> {
+  const receiver = startReceiver();
+  const tracer = createTracer({
+    service: "bridge",
+    endpoint: receiver.endpoint,
+    log: silentLogger(),
+    ...options,
+  });
+  try {
+    await fn(tracer, receiver);
+  } finally {
+    await tracer.close();
+    await receiver.close();
+  }
 }
 
 Deno.test("parseTraceparent() follows the W3C rules", async (t) => {
@@ -203,24 +226,16 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
 }
 
 Deno.test("createTracer() exports on its timer without an explicit flush", async () => {
-  const receiver = startReceiver();
-  const tracer = createTracer({
-    service: "bridge",
-    endpoint: receiver.endpoint,
-    log: silentLogger(),
+  await withTracer({
     flushIntervalMs: 20,
-  });
-  try {
+  }, async (tracer, receiver) => {
     tracer.startSpan("one").end();
     const deadline = Date.now() + 10_000;
     while (receiver.spans().length === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.equal(receiver.spans().length, 1);
-  } finally {
-    await tracer.close();
-    await receiver.close();
-  }
+  });
 });
 
 Deno.test("createTracer() splits exports into batches of maxBatch", async () => {
@@ -481,16 +496,11 @@ Deno.test("parseTraceparent() reads the sampled bit of every flags value", () =>
 
 for (const protocol of ["http/protobuf", "http/json"] as const) {
   Deno.test(`startSpanGroup() records what startSpan would, per parent (${protocol})`, async () => {
-    const receiver = startReceiver();
     let clock = 1_700_000_000_000.25;
-    const tracer = createTracer({
-      service: "bridge",
-      endpoint: receiver.endpoint,
-      log: silentLogger(),
+    await withTracer({
       now: () => clock,
       protocol,
-    });
-    try {
+    }, async (tracer, receiver) => {
       const unsampled = `00-${TRACE}-${SPAN}-00`;
       const spaced = ` ${VALID} `; // valid, not canonical: the general path
       const parents = [VALID, unsampled, undefined, "garbage", spaced, VALID];
@@ -540,21 +550,12 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
         assert.ok(!s.status.message?.includes("pw"), s.status.message);
       }
       assert.deepEqual(tracer.stats(), { queued: 0, exported: 5, dropped: 0, failed: 0 });
-    } finally {
-      await tracer.close();
-      await receiver.close();
-    }
+    });
   });
 }
 
 Deno.test("startSpanGroup() as an intermediary passes each message's creation context on unchanged", async () => {
-  const receiver = startReceiver();
-  const tracer = createTracer({
-    service: "bridge",
-    endpoint: receiver.endpoint,
-    log: silentLogger(),
-  });
-  try {
+  await withTracer({}, async (tracer, receiver) => {
     const unsampled = `00-${TRACE}-${SPAN}-00`;
     const group = tracer.startSpanGroup(
       "bridge logs",
@@ -586,23 +587,15 @@ Deno.test("startSpanGroup() as an intermediary passes each message's creation co
     const r = spans.find((s) => s.traceId === root.traceId)!;
     assert.equal(r.spanId, root.spanId);
     assert.equal(r.parentSpanId, undefined);
-  } finally {
-    await tracer.close();
-    await receiver.close();
-  }
+  });
 });
 
 Deno.test("startSpanGroup() counts a group's spans against the queue bound and the batch size", async () => {
-  const receiver = startReceiver();
-  const tracer = createTracer({
-    service: "bridge",
-    endpoint: receiver.endpoint,
-    log: silentLogger(),
+  await withTracer({
     maxBatch: 4,
     maxQueue: 10,
     flushIntervalMs: 60_000,
-  });
-  try {
+  }, async (tracer, receiver) => {
     const parents = (n: number) => Array.from({ length: n }, () => newTraceparent());
     // 3 + 3 spans: the second group reaches maxBatch and triggers one export of both.
     tracer.startSpanGroup("a", parents(3)).end();
@@ -618,10 +611,7 @@ Deno.test("startSpanGroup() counts a group's spans against the queue bound and t
     none.end();
     await tracer.flush();
     assert.equal(receiver.bodies.length, 1);
-  } finally {
-    await tracer.close();
-    await receiver.close();
-  }
+  });
 });
 
 Deno.test("startSpanGroup() of a tracer without endpoint only carries contexts", () => {
@@ -634,33 +624,20 @@ Deno.test("startSpanGroup() of a tracer without endpoint only carries contexts",
 });
 
 Deno.test("createTracer() sends full batches as they fill and leaves the rest to its timer", async () => {
-  const receiver = startReceiver();
-  const tracer = createTracer({
-    service: "bridge",
-    endpoint: receiver.endpoint,
-    log: silentLogger(),
+  await withTracer({
     maxBatch: 4,
     flushIntervalMs: 100,
-  });
-  try {
+  }, async (tracer, receiver) => {
     for (let i = 0; i < 6; i++) tracer.startSpan(`s${i}`).end();
-    await waitUntil(() => receiver.bodies.length === 1);
+    await waitFor(() => receiver.bodies.length === 1, { intervalMs: 5, what: "the first export" });
     await new Promise((r) => setTimeout(r, 30));
     // One request of a full batch; the two others wait for the timer, not another request.
     assert.equal(receiver.spans().length, 4);
     assert.equal(tracer.stats().queued, 2);
-    await waitUntil(() => receiver.spans().length === 6);
+    await waitFor(() => receiver.spans().length === 6, {
+      intervalMs: 5,
+      what: "the timer's export",
+    });
     assert.equal(receiver.bodies.length, 2);
-  } finally {
-    await tracer.close();
-    await receiver.close();
-  }
+  });
 });
-
-async function waitUntil(ok: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -23,15 +23,4 @@ export async function withKafka<T>(
   }
 }
 
-/** Poll `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
-export async function waitFor(
-  check: () => Promise<boolean> | boolean,
-  { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = {},
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { waitFor } from "./wait.ts";
