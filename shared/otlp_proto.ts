@@ -319,11 +319,8 @@ export interface ProtoSpanGroup
 /** Characters per span in {@link ProtoSpanGroup.ids}. */
 export const GROUP_ID_CHARS = 71;
 
-/**
- * What one export request is made of: spans already encoded by
- * {@link encodeSpans}, or a group to encode.
- */
-export type ExportPart = Uint8Array | ProtoSpanGroup;
+/** What one export request is made of: spans, and groups of spans. */
+export type ExportPart = ProtoSpan | ProtoSpanGroup;
 
 /** Spans in a group. */
 export function groupSize(group: ProtoSpanGroup): number {
@@ -357,19 +354,6 @@ export function expandGroup(group: ProtoSpanGroup): ProtoSpan[] {
 const ZERO_SPAN_ID = "0".repeat(16);
 
 /**
- * The spans as the repeated `spans` field of a ScopeSpans (a part for
- * {@link createExportEncoder}); a fresh copy.
- */
-export function encodeSpans(spans: readonly ProtoSpan[]): Uint8Array<ArrayBuffer> {
-  const w = SPANS_WRITER;
-  w.pos = 0;
-  w.ensure(spans.length * 160);
-  for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]!);
-  return w.buf.slice(0, w.pos);
-}
-const SPANS_WRITER = new Writer(64 * 1024);
-
-/**
  * One `ExportTraceServiceRequest` holding `spans` of `service` (scope
  * `vigil`). Ids must be valid hex (the tracer makes or validates them).
  */
@@ -379,7 +363,7 @@ export function encodeExportRequest(
   scope: { name: string; version: string } = DEFAULT_SCOPE,
 ): Uint8Array<ArrayBuffer> {
   const w = new Writer(256 + spans.length * 160);
-  writeRequest(w, service, [encodeSpans(spans)], scope);
+  writeRequest(w, service, spans, scope);
   return w.buf.subarray(0, w.pos);
 }
 
@@ -420,8 +404,8 @@ function writeRequest(
   w.string(T_VERSION_SCOPE, scope.version);
   w.close(sc);
   for (const part of parts) {
-    if (part instanceof Uint8Array) w.raw(part);
-    else writeGroup(w, part);
+    if ("ids" in part) writeGroup(w, part);
+    else writeSpan(w, part);
   }
   w.close(ss);
   w.close(rs);

@@ -31,9 +31,7 @@ import { type LogFields, type Logger, redact, silentLogger } from "./log.ts";
 import type { Counter, Registry } from "./metrics.ts";
 import {
   createExportEncoder,
-  encodeSpans,
   expandGroup,
-  type ExportPart,
   groupSize,
   type ProtoSpan,
   type ProtoSpanGroup,
@@ -729,16 +727,8 @@ export function createTracer(options: TracerOptions): Tracer {
   async function send(batch: Queued[], spans: number): Promise<void> {
     try {
       let body: string | Uint8Array<ArrayBuffer>;
-      if (encodeProto) {
-        const single: RecordingSpan[] = [];
-        const parts: ExportPart[] = [];
-        for (const item of batch) {
-          if (item instanceof RecordingSpan) single.push(item);
-          else parts.push(item);
-        }
-        if (single.length > 0) parts.unshift(encodeSpans(single));
-        body = encodeProto(options.service, parts);
-      } else {
+      if (encodeProto) body = encodeProto(options.service, batch);
+      else {
         body = bodyHead;
         let first = true;
         for (const item of batch) {
