@@ -2,7 +2,7 @@
  * Cost of tracing on a hot path: `deno bench --allow-net shared/tracing_bench.ts`.
  */
 import { silentLogger } from "./log.ts";
-import { createTracer } from "./tracing.ts";
+import { createTracer, type Tracer } from "./tracing.ts";
 
 const PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const off = createTracer({ service: "bench", log: silentLogger() });
@@ -26,21 +26,25 @@ Deno.bench("recording tracer: child span + attribute + end (queued)", { group: "
   on.startSpan("detect", { parent: PARENT, attributes: { type: "logs" } }).end();
 });
 
-let offset = 0;
 const encoder = new TextEncoder();
-for (const protocol of ["http/protobuf", "http/json"] as const) {
-  const exporting = createTracer({
+/** A recording tracer that encodes every batch to bytes like a real export, without the network. */
+function exportingTracer(protocol: "http/protobuf" | "http/json"): Tracer {
+  return createTracer({
     service: "bench",
     endpoint: "http://127.0.0.1:9",
     log: silentLogger(),
     protocol,
-    // Encode every batch to bytes like a real export, without the network.
     fetch: (_url, init) => {
       const body = init?.body as string | Uint8Array;
       void (typeof body === "string" ? encoder.encode(body) : body).length;
       return Promise.resolve(new Response("{}"));
     },
   });
+}
+
+let offset = 0;
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  const exporting = exportingTracer(protocol);
   Deno.bench(`recording tracer: bridge span (2 attributes), exported as ${protocol}`, {
     group: "export",
   }, async () => {
@@ -61,17 +65,7 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
 const parents = Array.from({ length: 500 }, () => PARENT);
 const offsets = Array.from({ length: 500 }, (_, i) => 1_000_000 + i);
 for (const protocol of ["http/protobuf", "http/json"] as const) {
-  const exporting = createTracer({
-    service: "bench",
-    endpoint: "http://127.0.0.1:9",
-    log: silentLogger(),
-    protocol,
-    fetch: (_url, init) => {
-      const body = init?.body as string | Uint8Array;
-      void (typeof body === "string" ? encoder.encode(body) : body).length;
-      return Promise.resolve(new Response("{}"));
-    },
-  });
+  const exporting = exportingTracer(protocol);
   Deno.bench(`span group of 500 bridge spans, exported as ${protocol}`, {
     group: "export 500",
   }, async () => {
@@ -84,26 +78,17 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
     await exporting.flush();
   });
 }
+const oneByOne = exportingTracer("http/protobuf");
 Deno.bench("500 bridge spans one by one (startSpan), exported as http/protobuf", {
   group: "export 500",
   baseline: true,
 }, async () => {
-  const exporting = ONE_BY_ONE;
   for (let i = 0; i < 500; i++) {
-    exporting.startSpan("bridge logs", {
+    oneByOne.startSpan("bridge logs", {
       kind: "consumer",
       parent: PARENT,
       attributes: { "messaging.kafka.partition": 3, "messaging.kafka.offset": offsets[i]! },
     }).end();
   }
-  await exporting.flush();
-});
-const ONE_BY_ONE = createTracer({
-  service: "bench",
-  endpoint: "http://127.0.0.1:9",
-  log: silentLogger(),
-  fetch: (_url, init) => {
-    void (init?.body as Uint8Array).length;
-    return Promise.resolve(new Response("{}"));
-  },
+  await oneByOne.flush();
 });

@@ -88,25 +88,17 @@ interface BridgeRun {
 }
 
 /**
- * One tracer per endpoint for the whole benchmark, as a service has one for its life (its
- * encoder buffer and HTTP connection are warm, as in the service).
+ * The tracer of the traced runs, one for the whole benchmark as a service has one for its life
+ * (its encoder buffer and HTTP connection are warm, as in the service).
  */
-const tracers = new Map<string, Tracer>();
-function tracerFor(endpoint: string): Tracer {
-  let tracer = tracers.get(endpoint);
-  if (!tracer) {
-    tracer = createTracer({ service: "bridge", endpoint, log: silentLogger() });
-    tracers.set(endpoint, tracer);
-  }
-  return tracer;
-}
+let traced: Tracer | undefined;
 
 /** Run the bridge over all N messages into fresh keys; `endpoint` turns tracing on. */
 async function runBridge(index: number, endpoint: string | undefined): Promise<BridgeRun> {
   const runKeys = createKeys(`${prefix}run${index}:`);
   const metrics = new Registry("bridge");
   const tracer = endpoint
-    ? tracerFor(endpoint)
+    ? (traced ??= createTracer({ service: "bridge", endpoint, log: silentLogger() }))
     : createTracer({ service: "bridge", log: silentLogger() });
   const spansBefore = tracer.stats();
   let onBridgeBatch = () => {};
@@ -305,7 +297,7 @@ try {
       );
     }
   } finally {
-    for (const tracer of tracers.values()) await tracer.close();
+    await traced?.close();
     receiver?.kill();
     await receiver?.status;
   }
