@@ -223,7 +223,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     log,
     groupId: config.groupId ?? GROUPS.archive,
     topics,
-    sessionTimeoutMs: config.sessionTimeoutMs ?? 10_000,
+    sessionTimeoutMs: config.sessionTimeoutMs,
     shutdownTimeoutMs,
     runConfig: {
       autoCommit: false,

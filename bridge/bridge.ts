@@ -248,7 +248,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     log,
     groupId: cfg.groupId ?? GROUPS.bridge,
     topics,
-    sessionTimeoutMs: cfg.sessionTimeoutMs ?? 10_000,
+    sessionTimeoutMs: cfg.sessionTimeoutMs,
     shutdownTimeoutMs,
     minBytes: 1,
     runConfig: {

@@ -16,7 +16,8 @@ export interface ConsumerGroupOptions {
   log: Logger;
   groupId: string;
   topics: readonly string[];
-  sessionTimeoutMs: number;
+  /** kafkajs session timeout. @default {10000} */
+  sessionTimeoutMs?: number | undefined;
   shutdownTimeoutMs: number;
   /** kafkajs `minBytes` (unset: kafkajs' default). */
   minBytes?: number;
@@ -92,7 +93,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     },
     stopping: stopped.signal,
     async run(signal) {
-      const sessionTimeout = options.sessionTimeoutMs;
+      const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
       const c = options.kafka.consumer({
         groupId: options.groupId,
         maxBytes: 16 * 1024 * 1024,
