@@ -140,7 +140,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
    * Start one span per event (a group: they share name, times and partition); an entry
    * keeps its message's context, or gets its new root's (tracing enabled only).
    */
-  function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): SpanGroup {
+  function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): SpanGroup | null {
     const events: Extract<BatchItem["classified"], { kind: "event" }>[] = [];
     const parents: (string | undefined)[] = [];
     const offsets: number[] = [];
@@ -153,8 +153,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
     }
     // Few attributes on purpose: each costs bytes on every event. The name says the type
     // (= topic: one per batch) and stream; partition and offset find the message.
-    const name = events.length > 0 ? SPAN_NAMES[events[0]!.type] : "bridge";
-    const group = tracer.startSpanGroup(name, parents, {
+    if (events.length === 0) return null; // dead letters only
+    const group = tracer.startSpanGroup(SPAN_NAMES[events[0]!.type], parents, {
       kind: "consumer",
       startTimeMs: performance.timeOrigin + performance.now(),
       attributes: { "messaging.kafka.partition": partition },
@@ -184,9 +184,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           ),
         };
       }
-      const spans: SpanGroup | null = deps.tracer?.enabled
-        ? startSpans(deps.tracer, partition, items)
-        : null;
+      const spans = deps.tracer?.enabled ? startSpans(deps.tracer, partition, items) : null;
       const calls = buildAppendCalls({ topic, partition, items }, {
         keys,
         maxlen,

@@ -496,6 +496,28 @@ class NonRecordingSpan implements Span {
   end(): void {}
 }
 
+/** Set `key` in a flat `[key, value, …]` list (at most {@link MAX_ATTRIBUTES} keys). */
+function putAttribute(a: (string | AttributeValue)[], key: string, value: AttributeValue): void {
+  for (let i = 0; i < a.length; i += 2) {
+    if (a[i] === key) {
+      a[i + 1] = value;
+      return;
+    }
+  }
+  if (a.length < 2 * MAX_ATTRIBUTES) a.push(key, value);
+}
+
+/** Append an options object's defined attributes to a fresh flat list (keys are distinct). */
+function addAttributes(
+  a: (string | AttributeValue)[],
+  attributes: Record<string, AttributeValue | undefined>,
+): void {
+  for (const k in attributes) {
+    const v = attributes[k];
+    if (v !== undefined && a.length < 2 * MAX_ATTRIBUTES) a.push(k, v);
+  }
+}
+
 /** A failed span's status message: the error's message, redacted and bounded. */
 function statusMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
@@ -532,15 +554,9 @@ class RecordingSpan implements Span {
     readonly sink: SpanSink,
   ) {}
   setAttribute(key: string, value: AttributeValue | undefined): Span {
-    if (value === undefined || this.endTime === this.endTime) return this; // ended: NaN !== NaN
-    const a = this.attributes;
-    for (let i = 0; i < a.length; i += 2) {
-      if (a[i] === key) {
-        a[i + 1] = value;
-        return this;
-      }
+    if (value !== undefined && this.endTime !== this.endTime) { // not ended: NaN !== NaN
+      putAttribute(this.attributes, key, value);
     }
-    if (a.length < 2 * MAX_ATTRIBUTES) a.push(key, value);
     return this;
   }
   fail(error: unknown): Span {
@@ -843,15 +859,7 @@ export function createTracer(options: TracerOptions): Tracer {
         sink,
       );
     }
-    const attributes = opts.attributes;
-    if (attributes) {
-      // Keys of an object are distinct: no duplicate search.
-      const a = span.attributes;
-      for (const k in attributes) {
-        const v = attributes[k];
-        if (v !== undefined && a.length < 2 * MAX_ATTRIBUTES) a.push(k, v);
-      }
-    }
+    if (opts.attributes) addAttributes(span.attributes, opts.attributes);
     return span;
   }
 
@@ -895,10 +903,7 @@ export function createTracer(options: TracerOptions): Tracer {
     }
     if (ids.length === 0) return new NonRecordingGroup(traceparents);
     const attributes: AttributeValue[] = [];
-    for (const k in opts.attributes) {
-      const v = opts.attributes[k];
-      if (v !== undefined && attributes.length < 2 * MAX_ATTRIBUTES) attributes.push(k, v);
-    }
+    if (opts.attributes) addAttributes(attributes, opts.attributes);
     const start = opts.startTimeMs ?? now();
     const recorded = ids.length / 2;
     let error: string | undefined;
@@ -907,10 +912,7 @@ export function createTracer(options: TracerOptions): Tracer {
       traceparents,
       recorded,
       setAttribute(key, value) {
-        if (ended) return this;
-        const i = attributes.indexOf(key);
-        if (i >= 0 && i % 2 === 0) attributes[i + 1] = value;
-        else if (attributes.length < 2 * MAX_ATTRIBUTES) attributes.push(key, value);
+        if (!ended) putAttribute(attributes, key, value);
         return this;
       },
       fail(e) {
