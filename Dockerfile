@@ -20,17 +20,19 @@ COPY deno.json deno.lock ./
 COPY shared/deno.json shared/
 COPY producer/deno.json producer/
 COPY bridge/deno.json bridge/
+COPY archive/deno.json archive/
 COPY detector/deno.json detector/
 COPY notifier/deno.json notifier/
 COPY web/deno.json web/
+COPY tools/deno.json tools/
 RUN deno install --frozen
 
 COPY . .
 # Resolve and cache everything each entry point imports (fails the build if
 # anything would be fetched at run time), then hand the writable parts over.
 RUN deno install --frozen \
- && deno cache --frozen producer/main.ts bridge/main.ts bridge/archive_main.ts \
-      detector/main.ts notifier/main.ts web/main.ts shared/migrate_main.ts ops/healthcheck.ts \
+ && deno cache --frozen producer/main.ts bridge/main.ts archive/main.ts \
+      detector/main.ts notifier/main.ts web/main.ts shared/migrate_main.ts shared/healthcheck.ts \
  && mkdir -p data .vigil \
  && chown -R deno:deno data .vigil node_modules "$DENO_DIR"
 

@@ -8,8 +8,8 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import type { Keys } from "../shared/keys.ts";
-import type { EventType } from "../shared/schemas/event.ts";
+import type { Keys } from "@vigil/shared/keys";
+import type { EventType } from "@vigil/shared/schemas/event";
 import type { Classified } from "./classify.ts";
 import APPEND_LUA from "../shared/lua/bridge_append-5.lua" with { type: "text" };
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createKeys } from "../shared/keys.ts";
+import { createKeys } from "@vigil/shared/keys";
 import {
   type AppendPort,
   type BatchItem,

@@ -9,12 +9,12 @@
  */
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import type { Redis } from "ioredis";
-import { GROUPS, type Keys } from "../shared/keys.ts";
-import type { Logger } from "../shared/log.ts";
-import type { Registry } from "../shared/metrics.ts";
-import { backoffMs, sleep, withTimeout } from "../shared/lifecycle.ts";
-import { EVENT_TYPES, TOPICS } from "../shared/schemas/event.ts";
-import type { SpanGroup, Tracer } from "../shared/tracing.ts";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
+import type { Logger } from "@vigil/shared/log";
+import type { Registry } from "@vigil/shared/metrics";
+import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { EVENT_TYPES, TOPICS } from "@vigil/shared/schemas/event";
+import type { SpanGroup, Tracer } from "@vigil/shared/tracing";
 import {
   type Appender,
   type BatchItem,
@@ -23,7 +23,7 @@ import {
   ioredisAppendPort,
 } from "./append.ts";
 import { classifyMessage } from "./classify.ts";
-import { createConsumerGroup } from "./consumer_group.ts";
+import { createConsumerGroup } from "@vigil/shared/kafka_group";
 
 /** Bridge settings (from {@link BridgeConfig} or a test). */
 export interface BridgeOptions {

@@ -7,9 +7,9 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { fastEvent } from "../shared/schemas/canonical.ts";
-import { type EventType, isEventType, parseEvent } from "../shared/schemas/event.ts";
-import { isCanonicalTraceparent } from "../shared/tracing.ts";
+import { fastEvent } from "@vigil/shared/schemas/canonical";
+import { type EventType, isEventType, parseEvent } from "@vigil/shared/schemas/event";
+import { isCanonicalTraceparent } from "@vigil/shared/tracing";
 
 /** The parts of a Kafka message classification needs. */
 export interface RawMessage {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createGenerator, SCENARIOS } from "../producer/generator.ts";
-import { parseEvent } from "../shared/schemas/event.ts";
+import { createGenerator, SCENARIOS } from "@vigil/producer/generator";
+import { parseEvent } from "@vigil/shared/schemas/event";
 import { classifyMessage, type RawMessage } from "./classify.ts";
 
 const enc = new TextEncoder();

@@ -6,15 +6,15 @@
  *
  * @module
  */
-import { configOrExit, resolveKafkaBrokers } from "../shared/config.ts";
-import { createKafka } from "../shared/kafka.ts";
-import { createKeys } from "../shared/keys.ts";
-import { createLifecycle } from "../shared/lifecycle.ts";
-import { createLogger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
-import { serveOps } from "../shared/ops_server.ts";
-import { createRedis } from "../shared/redis.ts";
-import { createTracer, tracingOptions } from "../shared/tracing.ts";
+import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { createKafka } from "@vigil/shared/kafka";
+import { createKeys } from "@vigil/shared/keys";
+import { createLifecycle } from "@vigil/shared/lifecycle";
+import { createLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { serveOps } from "@vigil/shared/ops_server";
+import { createRedis } from "@vigil/shared/redis";
+import { createTracer, tracingOptions } from "@vigil/shared/tracing";
 import { createBridge } from "./bridge.ts";
 import { parseBridgeConfig } from "./config.ts";
 

@@ -4,8 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { commonEnv, durationVar, parseEnv, portVar } from "../shared/config.ts";
-import { tracingEnv } from "../shared/tracing.ts";
+import { commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
+import { tracingEnv } from "@vigil/shared/tracing";
 
 /** Environment schema of the detector. */
 export const detectorEnvSchema = z.object({

@@ -12,26 +12,26 @@
  *
  * @module
  */
-import { fnv1a } from "../shared/hash.ts";
-import { backoffMs, sleep } from "../shared/lifecycle.ts";
+import { fnv1a } from "@vigil/shared/hash";
+import { backoffMs, sleep } from "@vigil/shared/lifecycle";
 import type { Redis } from "ioredis";
-import { GROUPS, type Keys } from "../shared/keys.ts";
-import type { Logger } from "../shared/log.ts";
-import type { Tracer } from "../shared/tracing.ts";
-import type { Registry } from "../shared/metrics.ts";
-import { EVENT_TYPES, type EventType } from "../shared/schemas/event.ts";
-import { createApiHandler } from "./api.ts";
-import { createRedisCheckpointStore } from "./checkpoint.ts";
-import { createConsumer } from "./consumer.ts";
-import { createEvaluator } from "./evaluator.ts";
-import { createLease } from "./lease.ts";
-import { createDetectorMetrics, createProcessor, type Processor } from "./processor.ts";
-import { type Publisher, rowToAlert } from "./publisher.ts";
-import { createRedisStreamClient } from "./redis_stream_client.ts";
-import type { RulesConfig } from "./rules_config.ts";
-import type { ZScoreState } from "./rules/status_zscore.ts";
-import type { ScoreEngine } from "./score_engine.ts";
-import type { AnomalyStore } from "./store.ts";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
+import type { Logger } from "@vigil/shared/log";
+import type { Tracer } from "@vigil/shared/tracing";
+import type { Registry } from "@vigil/shared/metrics";
+import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
+import { createApiHandler } from "./io/api.ts";
+import { createRedisCheckpointStore } from "./io/checkpoint.ts";
+import { createConsumer } from "./io/consumer.ts";
+import { createEvaluator } from "./core/evaluator.ts";
+import { createLease } from "./io/lease.ts";
+import { createDetectorMetrics, createProcessor, type Processor } from "./io/processor.ts";
+import { type Publisher, rowToAlert } from "./io/publisher.ts";
+import { createRedisStreamClient } from "./io/redis_stream_client.ts";
+import type { RulesConfig } from "./core/rules_config.ts";
+import type { ZScoreState } from "./core/rules/status_zscore.ts";
+import type { ScoreEngine } from "./core/score_engine.ts";
+import type { AnomalyStore } from "./io/store.ts";
 
 /** The settings the detector needs (a subset of DetectorConfig). */
 export interface DetectorSettings {

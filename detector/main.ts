@@ -10,22 +10,22 @@
  * @module
  */
 import postgres from "postgres";
-import { configOrExit } from "../shared/config.ts";
-import { createKeys } from "../shared/keys.ts";
-import { backoffMs, createLifecycle, sleep } from "../shared/lifecycle.ts";
-import { createLogger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
-import { migrate } from "../shared/migrate.ts";
-import { serveOps } from "../shared/ops_server.ts";
-import { createRedis, type Redis } from "../shared/redis.ts";
-import { createTracer, tracingOptions } from "../shared/tracing.ts";
-import type { EventType } from "../shared/schemas/event.ts";
+import { configOrExit } from "@vigil/shared/config";
+import { createKeys } from "@vigil/shared/keys";
+import { backoffMs, createLifecycle, sleep } from "@vigil/shared/lifecycle";
+import { createLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { migrate } from "@vigil/shared/migrate";
+import { serveOps } from "@vigil/shared/ops_server";
+import { createRedis, type Redis } from "@vigil/shared/redis";
+import { createTracer, tracingOptions } from "@vigil/shared/tracing";
+import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
-import { createPublisher } from "./publisher.ts";
-import { loadRulesConfig } from "./rules_config.ts";
-import { createStatsEngine, type ScoreEngine } from "./score_engine.ts";
-import { createStore } from "./store.ts";
+import { createPublisher } from "./io/publisher.ts";
+import { loadRulesConfig } from "./core/rules_config.ts";
+import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
+import { createStore } from "./io/store.ts";
 
 const config = configOrExit(() => loadDetectorConfig());
 const log = createLogger({ service: "detector", level: config.LOG_LEVEL });

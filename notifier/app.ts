@@ -6,14 +6,14 @@
  * @module
  */
 import postgres from "postgres";
-import { createKeys, GROUPS } from "../shared/keys.ts";
-import type { Logger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
-import { migrate } from "../shared/migrate.ts";
-import { serveOps } from "../shared/ops_server.ts";
-import { createRedis } from "../shared/redis.ts";
-import { withTimeout } from "../shared/lifecycle.ts";
-import { createTracer } from "../shared/tracing.ts";
+import { createKeys, GROUPS } from "@vigil/shared/keys";
+import type { Logger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { migrate } from "@vigil/shared/migrate";
+import { serveOps } from "@vigil/shared/ops_server";
+import { createRedis } from "@vigil/shared/redis";
+import { withTimeout } from "@vigil/shared/lifecycle";
+import { createTracer } from "@vigil/shared/tracing";
 import type { Channel } from "./channels/channel.ts";
 import { createDiscordChannel } from "./channels/discord.ts";
 import { createEmailChannel } from "./channels/email.ts";

@@ -19,9 +19,9 @@
  *
  * @module
  */
-import { fnv1aHex } from "../shared/hash.ts";
-import type { Alert } from "../shared/schemas/alert.ts";
-import { findSilence, type Silence } from "../shared/silences.ts";
+import { fnv1aHex } from "@vigil/shared/hash";
+import type { Alert } from "@vigil/shared/schemas/alert";
+import { findSilence, type Silence } from "@vigil/shared/silences";
 import {
   compareDigestAlerts,
   type Digest,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { Alert } from "../shared/schemas/alert.ts";
-import type { Silence } from "../shared/silences.ts";
+import type { Alert } from "@vigil/shared/schemas/alert";
+import type { Silence } from "@vigil/shared/silences";
 import {
   type BatcherOptions,
   type BatcherState,

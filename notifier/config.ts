@@ -5,8 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "../shared/config.ts";
-import { tracingEnv, tracingOptions } from "../shared/tracing.ts";
+import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "@vigil/shared/config";
+import { tracingEnv, tracingOptions } from "@vigil/shared/tracing";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 
 const emailList = z.string().transform((s, ctx) => {

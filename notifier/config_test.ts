@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../shared/config.ts";
+import { ConfigError } from "@vigil/shared/config";
 import { loadConfig } from "./config.ts";
 import { parseRoutes } from "./routes.ts";
 

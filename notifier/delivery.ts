@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { backoffMs, sleep } from "../shared/lifecycle.ts";
-import type { Logger } from "../shared/log.ts";
-import type { Registry } from "../shared/metrics.ts";
-import { traceFields, type Tracer } from "../shared/tracing.ts";
+import { backoffMs, sleep } from "@vigil/shared/lifecycle";
+import type { Logger } from "@vigil/shared/log";
+import type { Registry } from "@vigil/shared/metrics";
+import { traceFields, type Tracer } from "@vigil/shared/tracing";
 import type { Channel, SendResult } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
 

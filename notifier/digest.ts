@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Alert, Severity } from "../shared/schemas/alert.ts";
+import type { Alert, Severity } from "@vigil/shared/schemas/alert";
 
 /** An alert as shown in a digest. */
 export interface DigestAlert extends Alert {

@@ -14,14 +14,14 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "@vigil/shared/log";
 import {
   createSilence,
   expireSilence,
   listSilences,
   type SilenceInput,
-} from "../shared/silences.ts";
-import { tokenMatches } from "../shared/auth.ts";
+} from "@vigil/shared/silences";
+import { tokenMatches } from "@vigil/shared/auth";
 import type { NotifierStore } from "./store.ts";
 
 /** Build the API handler; returns undefined for paths it does not serve. */

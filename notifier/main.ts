@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { configOrExit } from "../shared/config.ts";
-import { createLifecycle } from "../shared/lifecycle.ts";
-import { createLogger } from "../shared/log.ts";
+import { configOrExit } from "@vigil/shared/config";
+import { createLifecycle } from "@vigil/shared/lifecycle";
+import { createLogger } from "@vigil/shared/log";
 import { startNotifier } from "./app.ts";
 import { loadConfig } from "./config.ts";
 

@@ -13,14 +13,14 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Logger } from "../shared/log.ts";
-import type { Registry } from "../shared/metrics.ts";
-import type { Tracer } from "../shared/tracing.ts";
-import { backoffMs, sleep } from "../shared/lifecycle.ts";
+import type { Logger } from "@vigil/shared/log";
+import type { Registry } from "@vigil/shared/metrics";
+import type { Tracer } from "@vigil/shared/tracing";
+import { backoffMs, sleep } from "@vigil/shared/lifecycle";
 
-import { alertSchema } from "../shared/schemas/alert.ts";
-import { formatZodError } from "../shared/schemas/event.ts";
-import { activeSilences, type Silence } from "../shared/silences.ts";
+import { alertSchema } from "@vigil/shared/schemas/alert";
+import { formatZodError } from "@vigil/shared/schemas/event";
+import { activeSilences, type Silence } from "@vigil/shared/silences";
 import {
   type BatcherOptions,
   type BatcherState,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SEVERITIES, type Severity } from "../shared/schemas/alert.ts";
+import { SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
 import { type Digest, type DigestAlert, digestCounts } from "./digest.ts";
 
 /** Options for rendering. */

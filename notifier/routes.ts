@@ -14,12 +14,12 @@
  *
  * @module
  */
-import { matchersMatch } from "../shared/silences.ts";
+import { matchersMatch } from "@vigil/shared/silences";
 import { z } from "zod";
-import { durationVar } from "../shared/config.ts";
-import { formatZodError } from "../shared/schemas/event.ts";
-import { silenceMatchersSchema } from "../shared/schemas/silence.ts";
-import type { Alert } from "../shared/schemas/alert.ts";
+import { durationVar } from "@vigil/shared/config";
+import { formatZodError } from "@vigil/shared/schemas/event";
+import { silenceMatchersSchema } from "@vigil/shared/schemas/silence";
+import type { Alert } from "@vigil/shared/schemas/alert";
 
 /** Alert fields a group can be keyed by (`service` is accepted as an alias of `entity`). */
 export const GROUP_LABELS = ["type", "severity", "rule", "entity"] as const;

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { createGroup, type Redis } from "../shared/redis.ts";
-import { deadLetterFields, fieldsToObject } from "../shared/schemas/stream.ts";
-import type { Keys } from "../shared/keys.ts";
+import { createGroup, type Redis } from "@vigil/shared/redis";
+import { deadLetterFields, fieldsToObject } from "@vigil/shared/schemas/stream";
+import type { Keys } from "@vigil/shared/keys";
 
 /** A stream entry (fields null when the entry was trimmed away). */
 export interface StreamMessage {

@@ -6,7 +6,8 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { durationVar, formatZodError } from "@vigil/shared";
+import { durationVar } from "@vigil/shared/config";
+import { formatZodError } from "@vigil/shared/schemas/event";
 import {
   DEFAULT_USERS,
   isScenarioName,

@@ -19,15 +19,8 @@
  * @module
  */
 import { z } from "zod";
-import {
-  boolVar,
-  commonEnv,
-  durationVar,
-  kafkaEnv,
-  parseEnv,
-  portVar,
-  tracingEnv,
-} from "@vigil/shared";
+import { boolVar, commonEnv, durationVar, kafkaEnv, parseEnv, portVar } from "@vigil/shared/config";
+import { tracingEnv } from "@vigil/shared/tracing";
 
 /** The producer's env schema. */
 export const producerEnvSchema = z.object({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "@vigil/shared";
+import { ConfigError } from "@vigil/shared/config";
 import { loadProducerConfig } from "./config.ts";
 
 Deno.test("loadProducerConfig() applies defaults", () => {

@@ -42,7 +42,7 @@
  *
  * @module
  */
-import type { EventType, TransactionStatus } from "@vigil/shared";
+import type { EventType, TransactionStatus } from "@vigil/shared/schemas/event";
 
 /** Scenario names, as accepted by `--scenario`. */
 export const SCENARIOS = [

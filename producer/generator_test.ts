@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type EventType, parseEvent } from "@vigil/shared";
+import { type EventType, parseEvent } from "@vigil/shared/schemas/event";
 import {
   createGenerator,
   createPrng,

@@ -18,14 +18,11 @@
  * @module
  */
 import type { Message, ProducerBatch, RecordMetadata } from "kafkajs";
-import { topicMessages } from "../shared/kafka.ts";
-import {
-  backoffMs,
-  type EventType,
-  type Logger,
-  sleep as defaultSleep,
-  type Tracer,
-} from "@vigil/shared";
+import { topicMessages } from "@vigil/shared/kafka";
+import { backoffMs, sleep as defaultSleep } from "@vigil/shared/lifecycle";
+import { type EventType } from "@vigil/shared/schemas/event";
+import { type Logger } from "@vigil/shared/log";
+import { type Tracer } from "@vigil/shared/tracing";
 import { type ProducedMessage, SCENARIO_HEADER } from "./generator.ts";
 
 /** The one kafkajs producer method the sink uses. */

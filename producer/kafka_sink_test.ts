@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
-import { silentLogger } from "@vigil/shared";
+import { silentLogger } from "@vigil/shared/log";
 import type { ProducedMessage } from "./generator.ts";
 import { type BatchProducer, createKafkaSink } from "./kafka_sink.ts";
 
@@ -162,8 +162,8 @@ Deno.test("createKafkaSink() reports per-topic sends and batch durations", async
 });
 
 Deno.test("createKafkaSink() exports one producer span per acknowledged message under its header ids", async () => {
-  const { createTracer, newTraceparent } = await import("@vigil/shared");
-  const { startOtlpReceiver } = await import("../ops/otlp_receiver.ts");
+  const { createTracer, newTraceparent } = await import("@vigil/shared/tracing");
+  const { startOtlpReceiver } = await import("@vigil/tools/testing/otlp_receiver");
   const receiver = startOtlpReceiver();
   const tracer = createTracer({
     service: "producer",
@@ -203,7 +203,7 @@ Deno.test("createKafkaSink() exports one producer span per acknowledged message 
 });
 
 Deno.test("createKafkaSink() makes no span at all when tracing is off", async () => {
-  const { noopTracer } = await import("@vigil/shared");
+  const { noopTracer } = await import("@vigil/shared/tracing");
   const off = noopTracer();
   let started = 0;
   const counting = {

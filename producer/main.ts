@@ -9,18 +9,13 @@
  * @module
  */
 import { Partitioners } from "kafkajs";
-import {
-  configOrExit,
-  createKafka,
-  createLifecycle,
-  createLogger,
-  createTracer,
-  Registry,
-  resolveKafkaBrokers,
-  serveOps,
-  tracingOptions,
-  withTimeout,
-} from "@vigil/shared";
+import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { createKafka } from "@vigil/shared/kafka";
+import { createLifecycle, withTimeout } from "@vigil/shared/lifecycle";
+import { createLogger } from "@vigil/shared/log";
+import { createTracer, tracingOptions } from "@vigil/shared/tracing";
+import { Registry } from "@vigil/shared/metrics";
+import { serveOps } from "@vigil/shared/ops_server";
 import { parseCli, USAGE } from "./cli.ts";
 import { loadProducerConfig } from "./config.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";

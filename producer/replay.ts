@@ -20,8 +20,12 @@
  *
  * @module
  */
-import { sleep as sharedSleep } from "../shared/lifecycle.ts";
-import { timestampSchema, TRANSACTION_STATUSES, type TransactionStatus } from "@vigil/shared";
+import { sleep as sharedSleep } from "@vigil/shared/lifecycle";
+import {
+  timestampSchema,
+  TRANSACTION_STATUSES,
+  type TransactionStatus,
+} from "@vigil/shared/schemas/event";
 import {
   createPrng,
   type Prng,

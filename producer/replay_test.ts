@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseEvent } from "@vigil/shared";
+import { parseEvent } from "@vigil/shared/schemas/event";
 import type { ProducedMessage } from "./generator.ts";
 import { parseReplayCsv, REPLAY_HEADER, replayMessages, type ReplayOptions } from "./replay.ts";
 

@@ -6,17 +6,12 @@
  *
  * @module
  */
-import { sleep } from "../shared/lifecycle.ts";
-import {
-  type EventType,
-  formatTraceparent,
-  type Logger,
-  newSpanId,
-  type Registry,
-  traceFields,
-  type Tracer,
-  withTimeout,
-} from "@vigil/shared";
+import { sleep } from "@vigil/shared/lifecycle";
+import { type EventType } from "@vigil/shared/schemas/event";
+import { formatTraceparent, newSpanId, traceFields, type Tracer } from "@vigil/shared/tracing";
+import { type Logger } from "@vigil/shared/log";
+import { type Registry } from "@vigil/shared/metrics";
+import { withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
 import {
   createGenerator,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
-import { Registry, silentLogger } from "@vigil/shared";
+import { Registry } from "@vigil/shared/metrics";
+import { silentLogger } from "@vigil/shared/log";
 import type { ProducerOptions } from "./cli.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";

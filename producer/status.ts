@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@vigil/shared";
+import type { Logger } from "@vigil/shared/log";
 import type { SinkStats } from "./kafka_sink.ts";
 
 /** Where the live line goes. */

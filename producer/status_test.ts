@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger } from "@vigil/shared";
+import { createLogger } from "@vigil/shared/log";
 import { createStatusReporter, formatStatusLine, type StatusSnapshot } from "./status.ts";
 
 const snap = (sent: number): StatusSnapshot => ({

@@ -2,7 +2,7 @@
  * OTLP trace export in protobuf (`application/x-protobuf`, the OTLP/HTTP
  * default): a hand-written encoder for the few messages a span export needs,
  * and a decoder of the same messages for the test receiver
- * (`ops/otlp_receiver.ts`).
+ * (`tools/testing/otlp_receiver.ts`).
  *
  * Why by hand: the exporter runs on every traced event of the bridge's hot
  * path. Writing varints and bytes into one growing buffer costs a fraction of

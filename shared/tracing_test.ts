@@ -18,7 +18,7 @@ import {
 import { parseEnv } from "./config.ts";
 import { type DecodedSpan, decodeExportRequest } from "./otlp_proto.ts";
 import { z } from "zod";
-import { waitFor } from "./testing/wait.ts";
+import { waitFor } from "@vigil/tools/testing/wait";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";

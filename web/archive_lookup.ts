@@ -1,7 +1,7 @@
 /**
  * Find the raw-archive object that holds an event, given its Kafka
- * coordinates. The archive (bridge/archive.ts, key layout in
- * bridge/archive_format.ts `objectKey`) writes one object per partition
+ * coordinates. The archive (archive/archive.ts, key layout in
+ * archive/format.ts `objectKey`) writes one object per partition
  * batch:
  *
  *     <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz
@@ -15,7 +15,7 @@
  * @module
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { archiveFolder, OBJECT_SUFFIX } from "../bridge/archive_format.ts";
+import { archiveFolder, OBJECT_SUFFIX } from "@vigil/archive/format";
 
 export { archiveFolder };
 

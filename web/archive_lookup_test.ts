@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { objectKey } from "../bridge/archive_format.ts";
-import { createDirStore } from "../bridge/archive_store.ts";
+import { objectKey } from "@vigil/archive/format";
+import { createDirStore } from "@vigil/archive/store";
 import { archiveFolder, createDirLister, findArchiveObject, pickObject } from "./archive_lookup.ts";
 
 const T = Date.parse("2025-03-01T13:00:20Z");

@@ -7,7 +7,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { tokenMatches } from "../shared/auth.ts";
+import { tokenMatches } from "@vigil/shared/auth";
 import { httpError } from "./http.ts";
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */

@@ -5,8 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar } from "../shared/config.ts";
-import { archiveLocationEnv } from "../bridge/config.ts";
+import { boolVar, commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
+import { archiveLocationEnv } from "@vigil/archive/config";
 
 /** Environment schema of the web service. */
 export const webEnvSchema = z.object({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../shared/config.ts";
+import { ConfigError } from "@vigil/shared/config";
 import { parseWebConfig } from "./config.ts";
 
 Deno.test("parseWebConfig() resolves defaults", () => {

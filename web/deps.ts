@@ -4,9 +4,9 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Keys } from "../shared/keys.ts";
-import type { Logger } from "../shared/log.ts";
-import type { Registry } from "../shared/metrics.ts";
+import type { Keys } from "@vigil/shared/keys";
+import type { Logger } from "@vigil/shared/log";
+import type { Registry } from "@vigil/shared/metrics";
 import type { ArchiveLister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
 import type { EvidenceRedis } from "./evidence.ts";

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { Evidence } from "../shared/schemas/alert.ts";
-import { EVENT_TYPES } from "../shared/schemas/event.ts";
-import { fieldsToObject, streamEntrySchema } from "../shared/schemas/stream.ts";
-import type { Keys } from "../shared/keys.ts";
-import { withTimeout } from "../shared/lifecycle.ts";
+import type { Evidence } from "@vigil/shared/schemas/alert";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
+import type { Keys } from "@vigil/shared/keys";
+import { withTimeout } from "@vigil/shared/lifecycle";
 import { archiveFolder, type ArchiveLister, findArchiveObject } from "./archive_lookup.ts";
 
 /** The Redis commands evidence lookup needs. */

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { formatZodError } from "../shared/schemas/event.ts";
+import { formatZodError } from "@vigil/shared/schemas/event";
 
 /** A 4xx/5xx answer with a JSON body `{error}`. */
 export function httpError(status: 400 | 401 | 403 | 404 | 409 | 413 | 503, message: string) {

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { configOrExit } from "../shared/config.ts";
-import { createLifecycle } from "../shared/lifecycle.ts";
-import { createLogger } from "../shared/log.ts";
+import { configOrExit } from "@vigil/shared/config";
+import { createLifecycle } from "@vigil/shared/lifecycle";
+import { createLogger } from "@vigil/shared/log";
 import { parseWebConfig } from "./config.ts";
 import { startWebServer } from "./server.ts";
 

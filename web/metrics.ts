@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Counter, Gauge, Histogram, Registry } from "../shared/metrics.ts";
+import type { Counter, Gauge, Histogram, Registry } from "@vigil/shared/metrics";
 
 /** The web service's metrics. */
 export interface WebMetrics {

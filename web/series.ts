@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { type ScorePoint, scorePointSchema } from "../shared/schemas/web_api.ts";
-import type { EventType } from "../shared/schemas/event.ts";
-import type { Keys } from "../shared/keys.ts";
+import { type ScorePoint, scorePointSchema } from "@vigil/shared/schemas/web_api";
+import type { EventType } from "@vigil/shared/schemas/event";
+import type { Keys } from "@vigil/shared/keys";
 
 /** The Redis commands series lookup needs. */
 export interface SeriesRedis {

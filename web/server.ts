@@ -6,13 +6,13 @@
  * @module
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { createS3Client } from "../bridge/archive_store.ts";
+import { createS3Client } from "@vigil/archive/store";
 import postgres from "postgres";
-import { createKeys } from "../shared/keys.ts";
-import type { Logger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
-import { migrate } from "../shared/migrate.ts";
-import { createRedis } from "../shared/redis.ts";
+import { createKeys } from "@vigil/shared/keys";
+import type { Logger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { migrate } from "@vigil/shared/migrate";
+import { createRedis } from "@vigil/shared/redis";
 import { createApp } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";

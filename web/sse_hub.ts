@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { alertSchema } from "../shared/schemas/alert.ts";
-import { formatZodError } from "../shared/schemas/event.ts";
-import type { Logger } from "../shared/log.ts";
+import { alertSchema } from "@vigil/shared/schemas/alert";
+import { formatZodError } from "@vigil/shared/schemas/event";
+import type { Logger } from "@vigil/shared/log";
 import type { WebMetrics } from "./metrics.ts";
 
 /** One server-sent event. */

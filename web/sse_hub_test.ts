@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../shared/log.ts";
-import { Registry } from "../shared/metrics.ts";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
 import { createWebMetrics } from "./metrics.ts";
 import { createSseHub, type PubSubClient, serveLiveClient, type SseSink } from "./sse_hub.ts";
 

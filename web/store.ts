@@ -11,9 +11,9 @@ import {
   evidenceSchema,
   SEVERITIES,
   type Severity,
-} from "../shared/schemas/alert.ts";
-import { EVENT_TYPES, type EventType } from "../shared/schemas/event.ts";
-import type { AckInput, AnomalyListQuery } from "../shared/schemas/web_api.ts";
+} from "@vigil/shared/schemas/alert";
+import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
+import type { AckInput, AnomalyListQuery } from "@vigil/shared/schemas/web_api";
 import { type Cursor, decodeCursor, encodeCursor } from "./cursor.ts";
 
 type Sql = postgres.Sql;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
 import { type BatchItem, buildAppendCalls, createAppender, ioredisAppendPort } from "../append.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { Registry } from "../../shared/metrics.ts";
-import { EVENT_SCHEMAS, EVENT_TYPES, isEventType } from "../../shared/schemas/event.ts";
-import { deadLetterSchema, streamEntrySchema } from "../../shared/schemas/stream.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { EVENT_SCHEMAS, EVENT_TYPES, isEventType } from "@vigil/shared/schemas/event";
+import { deadLetterSchema, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import { createBridge } from "../bridge.ts";
 import {
   assertExactlyOnce,
@@ -15,7 +15,7 @@ import {
   readAll,
   testKafka,
   validMessages,
-} from "./_helpers.ts";
+} from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

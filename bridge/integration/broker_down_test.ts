@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { Registry } from "../../shared/metrics.ts";
-import { GROUPS } from "../../shared/keys.ts";
-import { EVENT_TYPES } from "../../shared/schemas/event.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { GROUPS } from "@vigil/shared/keys";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createBridge } from "../bridge.ts";
 import {
   assertExactlyOnce,
@@ -13,7 +13,7 @@ import {
   produceUntil,
   readAll,
   testKafka,
-} from "./_helpers.ts";
+} from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

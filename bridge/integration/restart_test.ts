@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
-import { EVENT_TYPES } from "../../shared/schemas/event.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import {
   assertExactlyOnce,
   countAll,
@@ -9,7 +9,7 @@ import {
   produceUntil,
   readAll,
   testKafka,
-} from "./_helpers.ts";
+} from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

@@ -7,19 +7,19 @@
  */
 import type postgres from "postgres";
 import type { Redis } from "ioredis";
-import { createRedis } from "../../shared/redis.ts";
-import type { Keys } from "../../shared/keys.ts";
-import { migrate } from "../../shared/migrate.ts";
-import { Registry } from "../../shared/metrics.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { TEST_REDIS_URL } from "../../shared/testing/redis.ts";
-import type { EventType } from "../../shared/schemas/event.ts";
-import { type Alert, alertSchema } from "../../shared/schemas/alert.ts";
+import { createRedis } from "@vigil/shared/redis";
+import type { Keys } from "@vigil/shared/keys";
+import { migrate } from "@vigil/shared/migrate";
+import { Registry } from "@vigil/shared/metrics";
+import { silentLogger } from "@vigil/shared/log";
+import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
+import type { EventType } from "@vigil/shared/schemas/event";
+import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
 import { createDetector, type Detector, type DetectorSettings } from "../detector.ts";
-import { createPublisher } from "../publisher.ts";
-import { DEFAULT_RULES, type RulesConfig } from "../rules_config.ts";
-import { createStore } from "../store.ts";
-import type { ScoreEngine } from "../score_engine.ts";
+import { createPublisher } from "../io/publisher.ts";
+import { DEFAULT_RULES, type RulesConfig } from "../core/rules_config.ts";
+import { createStore } from "../io/store.ts";
+import type { ScoreEngine } from "../core/score_engine.ts";
 
 /** A running in-process detector. */
 export interface Running {

@@ -4,11 +4,11 @@
  * one after it alerts).
  */
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { withPg } from "../../shared/testing/pg.ts";
-import { waitFor } from "../../shared/testing/kafka.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
+import { waitFor } from "@vigil/tools/testing/kafka";
 import { appendEvents, pendingCount, readAlerts, readRows } from "./_harness.ts";
-import { spawnDetector } from "./_process.ts";
+import { spawnDetector } from "@vigil/tools/testing/detector_process";
 
 Deno.test(
   "detector killed with SIGKILL mid-batch loses and duplicates no anomaly and keeps its windows",

@@ -6,17 +6,17 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel, type Message } from "kafkajs";
 import type { Redis } from "ioredis";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { withPg } from "../../shared/testing/pg.ts";
-import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { Registry } from "../../shared/metrics.ts";
-import type { Keys } from "../../shared/keys.ts";
-import { EVENT_TYPES } from "../../shared/schemas/event.ts";
-import { fieldsToObject } from "../../shared/schemas/stream.ts";
-import { createBridge } from "../../bridge/bridge.ts";
-import { createGenerator, type ProducedMessage, SCENARIOS } from "../../producer/generator.ts";
-import { createStatsEngine, type ScoreEngine } from "../score_engine.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import type { Keys } from "@vigil/shared/keys";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { fieldsToObject } from "@vigil/shared/schemas/stream";
+import { createBridge } from "@vigil/bridge/bridge";
+import { createGenerator, type ProducedMessage, SCENARIOS } from "@vigil/producer/generator";
+import { createStatsEngine, type ScoreEngine } from "../core/score_engine.ts";
 import { readAlerts, readRows, startDetector } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { withPg } from "../../shared/testing/pg.ts";
-import { waitFor } from "../../shared/testing/kafka.ts";
-import { migrate } from "../../shared/migrate.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
+import { waitFor } from "@vigil/tools/testing/kafka";
+import { migrate } from "@vigil/shared/migrate";
 import { appendEvents, pendingCount, readAlerts, readRows, startDetector } from "./_harness.ts";
 import { startTcpProxy } from "./_tcp_proxy.ts";
 

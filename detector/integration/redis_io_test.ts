@@ -5,23 +5,23 @@
  * consumer's entries after the idle time, dead letters with the error).
  */
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { waitFor } from "../../shared/testing/kafka.ts";
-import { createRedis } from "../../shared/redis.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { Registry } from "../../shared/metrics.ts";
-import { deadLetterSchema, fieldsToObject } from "../../shared/schemas/stream.ts";
-import { alertSchema } from "../../shared/schemas/alert.ts";
-import { TEST_REDIS_URL } from "../../shared/testing/redis.ts";
-import { createPublisher, type OutgoingAlert } from "../publisher.ts";
-import { createConsumer, type Delivery } from "../consumer.ts";
-import { createRedisStreamClient } from "../redis_stream_client.ts";
-import { createDetectorMetrics, createProcessor } from "../processor.ts";
-import { createEvaluator } from "../evaluator.ts";
-import { DEFAULT_RULES } from "../rules_config.ts";
-import type { ScoreEngine } from "../score_engine.ts";
-import type { AnomalyStore } from "../store.ts";
-import type { ScorePoint } from "../rules/types.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { waitFor } from "@vigil/tools/testing/kafka";
+import { createRedis } from "@vigil/shared/redis";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { deadLetterSchema, fieldsToObject } from "@vigil/shared/schemas/stream";
+import { alertSchema } from "@vigil/shared/schemas/alert";
+import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
+import { createPublisher, type OutgoingAlert } from "../io/publisher.ts";
+import { createConsumer, type Delivery } from "../io/consumer.ts";
+import { createRedisStreamClient } from "../io/redis_stream_client.ts";
+import { createDetectorMetrics, createProcessor } from "../io/processor.ts";
+import { createEvaluator } from "../core/evaluator.ts";
+import { DEFAULT_RULES } from "../core/rules_config.ts";
+import type { ScoreEngine } from "../core/score_engine.ts";
+import type { AnomalyStore } from "../io/store.ts";
+import type { ScorePoint } from "../core/rules/types.ts";
 import { appendEvents } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

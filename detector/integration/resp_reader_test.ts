@@ -1,9 +1,9 @@
 /** The lean RESP reader against the real Redis, compared with ioredis. */
 import assert from "node:assert/strict";
-import { TEST_REDIS_URL, withRedis } from "../../shared/testing/redis.ts";
-import { createRedis } from "../../shared/redis.ts";
-import { createRespConnection } from "../resp_reader.ts";
-import { createRedisStreamClient } from "../redis_stream_client.ts";
+import { TEST_REDIS_URL, withRedis } from "@vigil/tools/testing/redis";
+import { createRedis } from "@vigil/shared/redis";
+import { createRespConnection } from "../io/resp_reader.ts";
+import { createRedisStreamClient } from "../io/redis_stream_client.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

@@ -4,9 +4,9 @@
  * shard stands by on the lease and takes over when the first stops.
  */
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { withPg } from "../../shared/testing/pg.ts";
-import { waitFor } from "../../shared/testing/kafka.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
+import { waitFor } from "@vigil/tools/testing/kafka";
 import { appendEvents, pendingCount, readAlerts, readRows, startDetector } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -7,10 +7,10 @@
  */
 import { SMTPServer } from "smtp-server";
 import { type ParsedMail, simpleParser } from "mailparser";
-import type { Redis } from "../../shared/redis.ts";
-import type { Keys } from "../../shared/keys.ts";
-import type { Alert } from "../../shared/schemas/alert.ts";
-import { TEST_REDIS_URL } from "../../shared/testing/redis.ts";
+import type { Redis } from "@vigil/shared/redis";
+import type { Keys } from "@vigil/shared/keys";
+import type { Alert } from "@vigil/shared/schemas/alert";
+import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 
 let counter = 0;
 

@@ -10,9 +10,9 @@
  * the process, brings the webhook back and restarts the notifier.
  */
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { withPg } from "../../shared/testing/pg.ts";
-import { GROUPS } from "../../shared/keys.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
+import { GROUPS } from "@vigil/shared/keys";
 import { makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.ts";
 
 const FLAGS = [

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { type Sql, withPg } from "../../shared/testing/pg.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { GROUPS, type Keys } from "../../shared/keys.ts";
-import type { Redis } from "../../shared/redis.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { type Sql, withPg } from "@vigil/tools/testing/pg";
+import { silentLogger } from "@vigil/shared/log";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
+import type { Redis } from "@vigil/shared/redis";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import type { DiscordMessage } from "../channels/discord.ts";

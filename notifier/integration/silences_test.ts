@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { withRedis } from "../../shared/testing/redis.ts";
-import { withPg } from "../../shared/testing/pg.ts";
-import { silentLogger } from "../../shared/log.ts";
-import { GROUPS } from "../../shared/keys.ts";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
+import { silentLogger } from "@vigil/shared/log";
+import { GROUPS } from "@vigil/shared/keys";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { migrate } from "../../shared/migrate.ts";
-import { withPg } from "../../shared/testing/pg.ts";
+import { migrate } from "@vigil/shared/migrate";
+import { withPg } from "@vigil/tools/testing/pg";
 import { type BatchResult, emptyState } from "../batcher.ts";
 import { createStore } from "../store.ts";
 import { makeAlert } from "./_helpers.ts";

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { type Kafka, Partitioners } from "kafkajs";
-import {
-  createKafka,
-  createLogger,
-  EVENT_TYPES,
-  type EventType,
-  parseEvent,
-  silentLogger,
-  withTimeout,
-} from "@vigil/shared";
-import { KafkaApiKey, KafkaErrorCode } from "../../shared/dev/kafka_mock.ts";
-import { waitFor, withKafka } from "../../shared/testing/kafka.ts";
+import { createKafka } from "@vigil/shared/kafka";
+import { createLogger, silentLogger } from "@vigil/shared/log";
+import { EVENT_TYPES, type EventType, parseEvent } from "@vigil/shared/schemas/event";
+import { withTimeout } from "@vigil/shared/lifecycle";
+import { KafkaApiKey, KafkaErrorCode } from "@vigil/tools/dev/kafka_mock";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { type ExpectedAnomaly, SCENARIOS } from "../generator.ts";
 import { runProducer } from "../run.ts";
 

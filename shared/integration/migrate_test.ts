@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { loadMigrations, migrate } from "../migrate.ts";
-import { withPg } from "../testing/pg.ts";
+import { withPg } from "@vigil/tools/testing/pg";
 
 Deno.test("migrate() applies every migration once, even when started concurrently", async () => {
   await withPg(async ({ sql, url }) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withPg } from "../testing/pg.ts";
+import { withPg } from "@vigil/tools/testing/pg";
 import { migrate } from "../migrate.ts";
 import {
   activeSilences,

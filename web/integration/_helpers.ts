@@ -5,13 +5,13 @@
  * @module
  */
 import type { Hono } from "hono";
-import { silentLogger } from "../../shared/log.ts";
-import { Registry } from "../../shared/metrics.ts";
-import { migrate } from "../../shared/migrate.ts";
-import { createRedis, type Redis } from "../../shared/redis.ts";
-import type { Keys } from "../../shared/keys.ts";
-import { type Sql, withPg } from "../../shared/testing/pg.ts";
-import { TEST_REDIS_URL, withRedis } from "../../shared/testing/redis.ts";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { migrate } from "@vigil/shared/migrate";
+import { createRedis, type Redis } from "@vigil/shared/redis";
+import type { Keys } from "@vigil/shared/keys";
+import { type Sql, withPg } from "@vigil/tools/testing/pg";
+import { TEST_REDIS_URL, withRedis } from "@vigil/tools/testing/redis";
 import { createApp } from "../app.ts";
 import type { ArchiveLister } from "../archive_lookup.ts";
 import type { AppDeps } from "../deps.ts";

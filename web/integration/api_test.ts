@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { objectKey } from "../../bridge/archive_format.ts";
-import { createDirStore } from "../../bridge/archive_store.ts";
+import { objectKey } from "@vigil/archive/format";
+import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { withS3rver } from "../../shared/testing/s3.ts";
-import { objectKey } from "../../bridge/archive_format.ts";
-import { createS3Store } from "../../bridge/archive_store.ts";
+import { withS3rver } from "@vigil/tools/testing/s3";
+import { objectKey } from "@vigil/archive/format";
+import { createS3Store } from "@vigil/archive/store";
 import { createS3Lister, findArchiveObject } from "../archive_lookup.ts";
 
 // s3rver and the AWS SDK keep sockets the sanitizers would flag; both are closed in finally.

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import type { Alert } from "../../shared/schemas/alert.ts";
-import { objectKey } from "../../bridge/archive_format.ts";
-import { createDirStore } from "../../bridge/archive_store.ts";
+import type { Alert } from "@vigil/shared/schemas/alert";
+import { objectKey } from "@vigil/archive/format";
+import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { loadStaticAssets } from "../static.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";

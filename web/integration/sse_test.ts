@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Alert } from "../../shared/schemas/alert.ts";
+import type { Alert } from "@vigil/shared/schemas/alert";
 import { withWebApp } from "./_helpers.ts";
 import { SseReader, waitUntil } from "./_sse.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { ackInputSchema, anomalyListQuerySchema } from "../../shared/schemas/web_api.ts";
-import { findSilence, listSilences } from "../../shared/silences.ts";
+import { ackInputSchema, anomalyListQuerySchema } from "@vigil/shared/schemas/web_api";
+import { findSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { resolveEvidence } from "../evidence.ts";
 import { httpError, parseOr400, queryOf, readJsonBody } from "../http.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { seriesParamsSchema, seriesQuerySchema } from "../../shared/schemas/web_api.ts";
+import { seriesParamsSchema, seriesQuerySchema } from "@vigil/shared/schemas/web_api";
 import type { AppDeps } from "../deps.ts";
 import { parseOr400, queryOf } from "../http.ts";
 import { readSeries } from "../series.ts";

@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { silenceInputSchema } from "../../shared/schemas/silence.ts";
-import { createSilence, expireSilence, listSilences } from "../../shared/silences.ts";
+import { silenceInputSchema } from "@vigil/shared/schemas/silence";
+import { createSilence, expireSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { httpError, parseOr400, queryOf, readJsonBody } from "../http.ts";
 

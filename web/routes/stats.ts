@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { statsQuerySchema } from "../../shared/schemas/web_api.ts";
+import { statsQuerySchema } from "@vigil/shared/schemas/web_api";
 import type { AppDeps } from "../deps.ts";
 import { httpError, parseOr400, queryOf } from "../http.ts";
 import { anomalyStats } from "../store.ts";

@@ -1,0 +1,147 @@
+/**
+ * Pure parts of the raw archive: the NDJSON line of one Kafka message, the
+ * object key layout and the per-partition flush policy.
+ *
+ * Line format (one JSON object per message, byte-exact replay):
+ * `{"topic","partition","offset","timestamp","key","key_encoding","value","value_encoding","headers"}`
+ * where `key`/`value` are the raw bytes as a string when they are valid
+ * UTF-8 (`*_encoding: "utf8"`), else base64 (`"base64"`), or null when
+ * absent; `headers` is `[[name, value, encoding], …]` in the same way.
+ *
+ * @module
+ */
+import { decodeUtf8, toBase64 } from "@vigil/bridge/classify";
+
+/** The parts of a Kafka message the archive stores. */
+export interface ArchiveMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Kafka timestamp, ms since epoch as a string (kafkajs). */
+  timestamp: string;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers?: Record<string, unknown> | undefined;
+}
+
+/** Encoding of a byte field in a line. */
+export type Encoding = "utf8" | "base64";
+
+function encodeBytes(bytes: Uint8Array | string | null | undefined): [string | null, Encoding] {
+  if (bytes === null || bytes === undefined) return [null, "utf8"];
+  if (typeof bytes === "string") return [bytes, "utf8"];
+  const text = decodeUtf8(bytes);
+  return text === undefined ? [toBase64(bytes), "base64"] : [text, "utf8"];
+}
+
+/** One NDJSON line (without the newline) for a message. */
+export function archiveLine(m: ArchiveMessage): string {
+  const [key, keyEncoding] = encodeBytes(m.key);
+  const [value, valueEncoding] = encodeBytes(m.value);
+  const headers: [string, string | null, Encoding][] = [];
+  for (const [name, v] of Object.entries(m.headers ?? {})) {
+    for (const one of Array.isArray(v) ? v : [v]) {
+      headers.push([name, ...encodeBytes(one as Uint8Array | string | null | undefined)]);
+    }
+  }
+  return JSON.stringify({
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key,
+    key_encoding: keyEncoding,
+    value,
+    value_encoding: valueEncoding,
+    headers,
+  });
+}
+
+/** Decode a field of a line back to its raw bytes. */
+export function decodeField(text: string | null, encoding: Encoding): Uint8Array | null {
+  if (text === null) return null;
+  if (encoding === "utf8") return new TextEncoder().encode(text);
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/**
+ * Object key of a batch: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz`,
+ * dated by the first message's Kafka timestamp (UTC), so a retry of the
+ * same batch writes the same key.
+ */
+export function objectKey(
+  prefix: string,
+  first: { topic: string; partition: number; offset: string; timestamp: string },
+): string {
+  return archiveFolder(prefix, first.topic, Number(first.timestamp)) +
+    `${first.partition}-${first.offset}${OBJECT_SUFFIX}`;
+}
+
+/** File name ending of every archive object. */
+export const OBJECT_SUFFIX = ".ndjson.gz";
+
+/**
+ * Folder (with trailing slash) of the objects whose batch began at `timeMs`
+ * (invalid or negative times count as 0): `<prefix>/<topic>/dt=…/hour=…/`. Pure.
+ */
+export function archiveFolder(prefix: string, topic: string, timeMs: number): string {
+  const d = new Date(Number.isFinite(timeMs) && timeMs >= 0 ? timeMs : 0);
+  const iso = d.toISOString();
+  const p = prefix.replace(/^\/+|\/+$/g, "");
+  return `${p ? p + "/" : ""}${topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+}
+
+/** Flush thresholds of a partition buffer. */
+export interface FlushPolicy {
+  maxMessages: number;
+  maxBytes: number;
+  maxAgeMs: number;
+}
+
+/** A partition's buffer of encoded lines not yet stored. */
+export interface PartitionBuffer {
+  topic: string;
+  partition: number;
+  firstOffset: string;
+  firstTimestamp: string;
+  lastOffset: string;
+  lines: string[];
+  bytes: number;
+  /** When the first line was buffered (ms, wall clock). */
+  startedAt: number;
+}
+
+/** A new buffer starting with `m`. */
+export function startBuffer(m: ArchiveMessage, line: string, now: number): PartitionBuffer {
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    firstOffset: m.offset,
+    firstTimestamp: m.timestamp,
+    lastOffset: m.offset,
+    lines: [line],
+    bytes: line.length + 1,
+    startedAt: now,
+  };
+}
+
+/** Append `m` to `buffer` (offsets must increase). */
+export function appendToBuffer(buffer: PartitionBuffer, m: ArchiveMessage, line: string): void {
+  buffer.lines.push(line);
+  buffer.bytes += line.length + 1;
+  buffer.lastOffset = m.offset;
+}
+
+/**
+ * Is the buffer full by size (count or bytes)? Size-based cuts depend only
+ * on the messages, so a batch re-read from the same first offset ends at
+ * the same place.
+ */
+export function isFull(buffer: PartitionBuffer, policy: FlushPolicy): boolean {
+  return buffer.lines.length >= policy.maxMessages || buffer.bytes >= policy.maxBytes;
+}
+
+/** Is the buffer old enough to flush by time? */
+export function isDue(buffer: PartitionBuffer, policy: FlushPolicy, now: number): boolean {
+  return buffer.lines.length > 0 && now - buffer.startedAt >= policy.maxAgeMs;
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import {
+  appendToBuffer,
+  archiveLine,
+  decodeField,
+  isDue,
+  isFull,
+  objectKey,
+  startBuffer,
+} from "./format.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("archiveLine() keeps UTF-8 as text and anything else as base64, byte for byte", () => {
+  const value = new Uint8Array([0xef, 0xbb, 0xbf, 0x41, 0xff]);
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]);
+  const line = JSON.parse(archiveLine({
+    topic: "logs",
+    partition: 3,
+    offset: "17",
+    timestamp: "1700000000000",
+    key: bom,
+    value,
+    headers: { traceparent: enc.encode("00-x"), multi: [enc.encode("a"), "b"] },
+  }));
+  assert.equal(line.value_encoding, "base64");
+  assert.deepEqual([...decodeField(line.value, line.value_encoding)!], [...value]);
+  assert.equal(line.key_encoding, "utf8");
+  assert.deepEqual([...decodeField(line.key, line.key_encoding)!], [...bom], "BOM kept");
+  assert.deepEqual(line.headers, [["traceparent", "00-x", "utf8"], ["multi", "a", "utf8"], [
+    "multi",
+    "b",
+    "utf8",
+  ]]);
+  const empty = JSON.parse(
+    archiveLine({ topic: "l", partition: 0, offset: "0", timestamp: "0", key: null, value: null }),
+  );
+  assert.equal(empty.value, null);
+  assert.equal(decodeField(empty.value, empty.value_encoding), null);
+});
+
+Deno.test("objectKey() is derived from topic, first message time, partition and first offset", () => {
+  const first = {
+    topic: "metrics",
+    partition: 4,
+    offset: "1200",
+    timestamp: String(Date.UTC(2025, 2, 9, 7, 59)),
+  };
+  assert.equal(objectKey("raw", first), "raw/metrics/dt=2025-03-09/hour=07/4-1200.ndjson.gz");
+  assert.equal(objectKey("/a/b/", first), "a/b/metrics/dt=2025-03-09/hour=07/4-1200.ndjson.gz");
+  assert.equal(
+    objectKey("", { ...first, timestamp: "bogus" }),
+    "metrics/dt=1970-01-01/hour=00/4-1200.ndjson.gz",
+  );
+});
+
+Deno.test("isFull() and isDue() cut a buffer by count, bytes or age", () => {
+  const m = (offset: string) => ({
+    topic: "t",
+    partition: 0,
+    offset,
+    timestamp: "0",
+    key: null,
+    value: null,
+  });
+  const policy = { maxMessages: 3, maxBytes: 1000, maxAgeMs: 5000 };
+  const buffer = startBuffer(m("5"), "x".repeat(10), 1000);
+  appendToBuffer(buffer, m("6"), "y".repeat(10));
+  assert.equal(buffer.firstOffset, "5");
+  assert.equal(buffer.lastOffset, "6");
+  assert.equal(buffer.bytes, 22);
+  assert.equal(isFull(buffer, policy), false);
+  assert.equal(isDue(buffer, policy, 5999), false);
+  assert.equal(isDue(buffer, policy, 6000), true);
+  appendToBuffer(buffer, m("8"), "z");
+  assert.equal(isFull(buffer, policy), true);
+  assert.equal(isFull(startBuffer(m("1"), "x".repeat(2000), 0), policy), true);
+});

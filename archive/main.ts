@@ -1,0 +1,68 @@
+/**
+ * `deno task archive`: consumes the Kafka topics (group `vigil-archive`)
+ * and stores every raw message, byte for byte, as gzipped NDJSON objects in
+ * S3 (S3_BUCKET set) or under ARCHIVE_DIR. Serves /health and /metrics on
+ * ARCHIVE_PORT.
+ *
+ * @module
+ */
+import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { createKafka } from "@vigil/shared/kafka";
+import { createLifecycle } from "@vigil/shared/lifecycle";
+import { createLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { serveOps } from "@vigil/shared/ops_server";
+import { createArchive } from "./archive.ts";
+import { type ArchiveStore, createDirStore, createS3Client, createS3Store } from "./store.ts";
+import { parseArchiveConfig } from "./config.ts";
+
+const config = configOrExit(() => parseArchiveConfig());
+const log = createLogger({ service: "archive", level: config.LOG_LEVEL });
+const lifecycle = createLifecycle({ log });
+const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
+
+let store: ArchiveStore;
+if (config.S3_BUCKET) {
+  const client = createS3Client(config);
+  lifecycle.onShutdown("s3 client", () => client.destroy());
+  store = createS3Store({ client, bucket: config.S3_BUCKET });
+} else {
+  store = createDirStore(config.ARCHIVE_DIR);
+}
+
+const metrics = new Registry("archive");
+const archive = createArchive({
+  kafka: createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log }),
+  store,
+  log,
+  metrics,
+  config: {
+    prefix: config.ARCHIVE_PREFIX,
+    policy: {
+      maxMessages: config.ARCHIVE_FLUSH_MESSAGES,
+      maxBytes: config.ARCHIVE_FLUSH_BYTES,
+      maxAgeMs: config.ARCHIVE_FLUSH_INTERVAL,
+    },
+    sessionTimeoutMs: config.ARCHIVE_SESSION_TIMEOUT,
+  },
+});
+const ops = serveOps({
+  port: config.ARCHIVE_PORT,
+  hostname: config.HTTP_HOST,
+  registry: metrics,
+  checks: archive.checks,
+  log,
+});
+lifecycle.onShutdown("ops server", () => ops.close());
+lifecycle.onShutdown("kafka consumer", () => archive.close());
+log.info("archive starting", { brokers, location: store.location, prefix: config.ARCHIVE_PREFIX });
+
+try {
+  await archive.run(lifecycle.signal);
+  await lifecycle.shutdown("consumer stopped");
+  Deno.exit(0);
+} catch (error) {
+  log.error("archive failed", { error });
+  await lifecycle.shutdown("archive failed");
+  Deno.exit(1);
+}

@@ -1,0 +1,246 @@
+/**
+ * The evaluator of one stream: parses stream entries and runs every rule of
+ * the stream's type over them, in stream order, keeping the stream watermark
+ * (highest event time seen, capped at ingest time + `futureSkewMs` so one
+ * clock-skewed producer cannot push every window forward). Pure: no I/O, no
+ * clock; its whole state serialises to one JSON string for checkpoints.
+ *
+ * @module
+ */
+import { type AnyEvent, type EventType, parseEvent } from "@vigil/shared/schemas/event";
+import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
+import { formatZodError } from "@vigil/shared/schemas/event";
+import { isCanonicalTraceparent } from "@vigil/shared/tracing";
+import { fastEnvelope, fastEvent } from "./fast_parse.ts";
+import type { RulesConfig } from "./rules_config.ts";
+import type { ScoreEngine } from "./score_engine.ts";
+import { logRules } from "./rules/logs.ts";
+import { metricRules } from "./rules/metrics.ts";
+import { transactionRules } from "./rules/transactions.ts";
+import {
+  collectSink,
+  type EventRef,
+  type Rule,
+  type RuleInput,
+  type RuleSink,
+} from "./rules/types.ts";
+
+/** A stream entry, validated. */
+export interface ParsedEntry {
+  id: string;
+  event: AnyEvent;
+  /** Event time (ms). */
+  t: number;
+  ingestTs: number;
+  partition: number;
+  offset: string;
+  topic: string;
+  /** The entry's W3C traceparent as written (the trace id is read from it only when a rule fires). */
+  traceparent: string | undefined;
+}
+
+/** Result of {@link parseEntry}. */
+export type EntryParse = { ok: true; entry: ParsedEntry } | { ok: false; reason: string };
+
+const ZERO_TRACE = "0".repeat(32);
+const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+
+/** The 32-hex trace id of a W3C traceparent, or null. */
+export function traceIdOf(traceparent: string | undefined): string | null {
+  if (!traceparent) return null;
+  // Fast path, same answer as below for the lower-case form the bridge writes.
+  if (isCanonicalTraceparent(traceparent)) {
+    const id = traceparent.slice(3, 35);
+    return id === ZERO_TRACE ? null : id;
+  }
+  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
+  return m && m[1] !== ZERO_TRACE ? m[1]! : null;
+}
+
+/**
+ * Validate one stream entry (`[field, value, …]`) of stream `type`: the
+ * bridge's canonical form by the fast path (fast_parse.ts), anything else
+ * with the shared zod schemas.
+ */
+export function parseEntry(type: EventType, id: string, fields: readonly string[]): EntryParse {
+  const env = fastEnvelope(fields);
+  if (env !== null) {
+    let value: unknown;
+    try {
+      value = JSON.parse(env.data);
+    } catch {
+      return parseEntrySlow(type, id, fields);
+    }
+    const fast = fastEvent(type, value);
+    if (fast !== null) {
+      return {
+        ok: true,
+        entry: {
+          id,
+          event: fast.event,
+          t: fast.t,
+          ingestTs: env.ingestTs,
+          partition: env.partition,
+          offset: env.offset,
+          topic: env.topic,
+          traceparent: env.traceparent,
+        },
+      };
+    }
+  }
+  return parseEntrySlow(type, id, fields);
+}
+
+/** {@link parseEntry} with zod only (the reference the fast path agrees with). */
+export function parseEntrySlow(
+  type: EventType,
+  id: string,
+  fields: readonly string[],
+): EntryParse {
+  const entry = streamEntrySchema.safeParse(fieldsToObject(fields));
+  if (!entry.success) {
+    return { ok: false, reason: `invalid stream entry: ${formatZodError(entry.error)}` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(entry.data.data);
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `invalid stream entry: data is not JSON: ${(error as Error).message}`,
+    };
+  }
+  const parsed = parseEvent(type, value);
+  if (!parsed.ok) return { ok: false, reason: `invalid ${type} event: ${parsed.reason}` };
+  const t = Date.parse(parsed.event.timestamp);
+  return {
+    ok: true,
+    entry: {
+      id,
+      event: parsed.event,
+      t,
+      ingestTs: entry.data.ingest_ts,
+      partition: entry.data.partition,
+      offset: entry.data.offset,
+      topic: entry.data.topic,
+      traceparent: entry.data.traceparent,
+    },
+  };
+}
+
+/** Options of {@link createEvaluator}. */
+export interface EvaluatorOptions {
+  rules: RulesConfig;
+  /** Scorer of the metric_score rule; null disables the rule. */
+  engine: ScoreEngine<unknown> | null;
+  /** Does this shard own `entity`'s state? @default every entity */
+  owns?: (entity: string) => boolean;
+  /** Event times beyond ingest time + this do not advance the watermark. @default {60000} */
+  futureSkewMs?: number;
+}
+
+/** The rules of one stream with their state. */
+export interface Evaluator {
+  readonly type: EventType;
+  readonly ruleNames: readonly string[];
+  /** Highest (skew-capped) event time seen; -Infinity before any event. */
+  watermark(): number;
+  /** Run one entry through every rule; findings and scores go to `sink`. */
+  step(entry: ParsedEntry, sink: RuleSink): void;
+  /** Let event time pass (resolutions, pruning). */
+  sweep(sink: RuleSink): void;
+  /** A sink bound to this evaluator's shard ownership. */
+  sink(): RuleSink;
+  /** Serialise the whole state. */
+  save(): string;
+  /**
+   * The state as plain data, taken now and unaffected by later steps, to be
+   * serialised later (its JSON is {@link Evaluator.save}'s text).
+   */
+  snapshot(): unknown;
+  /** Replace the state by a saved one. @throws {TypeError} when malformed */
+  load(text: string): void;
+  /** Current state of one rule (read-only use: the evaluate endpoint). */
+  ruleState(name: string): unknown;
+}
+
+function rulesFor(type: EventType, options: EvaluatorOptions): Rule<unknown, AnyEvent>[] {
+  switch (type) {
+    case "logs":
+      return logRules(options.rules) as Rule<unknown, AnyEvent>[];
+    case "metrics":
+      return metricRules(options.rules, options.engine) as Rule<unknown, AnyEvent>[];
+    case "transactions":
+      return transactionRules(options.rules) as Rule<unknown, AnyEvent>[];
+  }
+}
+
+/** Create the evaluator of stream `type`. */
+export function createEvaluator(type: EventType, options: EvaluatorOptions): Evaluator {
+  const rules = rulesFor(type, options);
+  const skew = options.futureSkewMs ?? 60_000;
+  const owns = options.owns ?? (() => true);
+  let states: unknown[] = rules.map((r) => r.init());
+  let watermark = -Infinity;
+  let traceparent: string | undefined;
+  const input: RuleInput<AnyEvent> = {
+    event: undefined as unknown as AnyEvent,
+    t: 0,
+    ref: { id: "", partition: 0, offset: "" },
+    ingestTs: 0,
+    // Read only by a rule that fires (about 1 % of events): parsed then, not per event.
+    get traceId() {
+      return traceIdOf(traceparent);
+    },
+    watermark: 0,
+  };
+  const snapshot = () => ({
+    v: 1,
+    type,
+    watermark: Number.isFinite(watermark) ? watermark : null,
+    rules: Object.fromEntries(rules.map((r, i) => [r.name, r.save(states[i])])),
+  });
+  return {
+    type,
+    ruleNames: rules.map((r) => r.name),
+    watermark: () => watermark,
+    step(entry, sink) {
+      const capped = Math.min(entry.t, entry.ingestTs + skew);
+      if (capped > watermark) watermark = capped;
+      const ref: EventRef = { id: entry.id, partition: entry.partition, offset: entry.offset };
+      input.event = entry.event;
+      input.t = entry.t;
+      input.ref = ref;
+      input.ingestTs = entry.ingestTs;
+      traceparent = entry.traceparent;
+      input.watermark = watermark;
+      for (let i = 0; i < rules.length; i++) rules[i]!.step(states[i], input, sink);
+    },
+    sweep(sink) {
+      if (watermark === -Infinity) return;
+      for (let i = 0; i < rules.length; i++) rules[i]!.sweep(states[i], watermark, sink);
+    },
+    sink: () => collectSink(owns),
+    save: () => JSON.stringify(snapshot()),
+    snapshot,
+    load(text) {
+      const raw = JSON.parse(text) as {
+        v?: unknown;
+        type?: unknown;
+        watermark?: unknown;
+        rules?: unknown;
+      };
+      if (raw?.v !== 1 || raw.type !== type || typeof raw.rules !== "object" || !raw.rules) {
+        throw new TypeError(`Cannot load ${type} checkpoint: unknown format`);
+      }
+      const saved = raw.rules as Record<string, unknown>;
+      // A rule added since the checkpoint starts fresh; a removed one is dropped.
+      states = rules.map((r) => (r.name in saved ? r.load(saved[r.name]) : r.init()));
+      watermark = typeof raw.watermark === "number" ? raw.watermark : -Infinity;
+    },
+    ruleState(name) {
+      const i = rules.findIndex((r) => r.name === name);
+      return i < 0 ? undefined : states[i];
+    },
+  };
+}

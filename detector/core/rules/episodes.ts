@@ -1,0 +1,183 @@
+/**
+ * Episodes: the cooldown and resolution bookkeeping every rule shares.
+ *
+ * For each (rule, subject, severity) the book remembers when the condition
+ * last fired, when it was last seen true, when it will have cleared if
+ * nothing new happens (`clearAt`), and which anomaly rows are still open.
+ *
+ * - A condition that holds at event time `t` fires when it never fired or
+ *   `t >= firedAt + cooldown`; otherwise it only extends the open episode.
+ * - It resolves when seen false after its last true observation
+ *   (`conditionFalse`), or when the watermark passes `clearAt` (`sweep`), with
+ *   `resolved_at = clearAt`. Because that time comes from the events, the
+ *   outcome does not depend on when the sweep runs (batch boundaries).
+ * - Anomaly ids are a hash of rule|subject|severity|event time|stream id, so
+ *   re-running the same events from a checkpoint yields the same ids.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { EventType } from "@vigil/shared/schemas/event";
+import type { Severity } from "@vigil/shared/schemas/alert";
+import type { Finding } from "./types.ts";
+
+/** One (rule, subject, severity) episode. */
+export interface Episode {
+  rule: string;
+  type: EventType;
+  entity: string;
+  severity: Severity;
+  firedAt: number;
+  /** End of the cooldown that started at `firedAt`. */
+  until: number;
+  lastTrue: number;
+  clearAt: number;
+  open: string[];
+}
+
+/** Episodes by `subject + "|" + severity`. */
+export type EpisodeBook = Map<string, Episode>;
+
+/** Which episode an observation belongs to. */
+export interface EpisodeKey {
+  rule: string;
+  type: EventType;
+  entity: string;
+  /** Cooldown subject (defaults to the entity; metric_score uses `service/measure`). */
+  subject?: string;
+  severity: Severity;
+}
+
+/** Deterministic anomaly id (32 hex chars). */
+export function anomalyId(parts: readonly (string | number)[]): string {
+  return createHash("sha256").update(parts.join("|")).digest("hex").slice(0, 32);
+}
+
+function bookKey(subject: string, severity: Severity): string {
+  return `${subject}|${severity}`;
+}
+
+function resolve(ep: Episode, at: number, out: Finding[]): void {
+  out.push({
+    kind: "resolved",
+    rule: ep.rule,
+    type: ep.type,
+    entity: ep.entity,
+    severity: ep.severity,
+    ids: ep.open,
+    at,
+  });
+  ep.open = [];
+}
+
+/**
+ * The condition holds at event time `t` and, without new evidence, clears at
+ * `clearAt`. Returns the new anomaly's id when it fires, else null (cooldown).
+ */
+export function conditionTrue(
+  book: EpisodeBook,
+  key: EpisodeKey,
+  at: { t: number; clearAt: number; refId: string; cooldownMs: number },
+  out: Finding[],
+): string | null {
+  const subject = key.subject ?? key.entity;
+  const k = bookKey(subject, key.severity);
+  let ep = book.get(k);
+  if (ep && ep.open.length > 0 && at.t >= ep.clearAt) resolve(ep, ep.clearAt, out);
+  if (!ep) {
+    ep = {
+      rule: key.rule,
+      type: key.type,
+      entity: key.entity,
+      severity: key.severity,
+      firedAt: -Infinity,
+      until: -Infinity,
+      lastTrue: -Infinity,
+      clearAt: -Infinity,
+      open: [],
+    };
+    book.set(k, ep);
+  }
+  let id: string | null = null;
+  if (at.t >= ep.until) {
+    id = anomalyId([key.rule, subject, key.severity, at.t, at.refId]);
+    ep.firedAt = at.t;
+    ep.until = at.t + at.cooldownMs;
+    ep.open.push(id);
+  }
+  if (ep.open.length > 0) {
+    ep.lastTrue = Math.max(ep.lastTrue, at.t);
+    ep.clearAt = Math.max(ep.clearAt, at.clearAt);
+  }
+  return id;
+}
+
+/** The condition is false for `subject` at event time `t`: resolve its open episodes seen true before. */
+export function conditionFalse(
+  book: EpisodeBook,
+  subject: string,
+  t: number,
+  out: Finding[],
+): void {
+  for (const severity of ["WARNING", "CRITICAL", "INFO"] as const) {
+    const ep = book.get(bookKey(subject, severity));
+    if (ep && ep.open.length > 0 && t > ep.lastTrue) resolve(ep, t, out);
+  }
+}
+
+/**
+ * Resolve episodes whose `clearAt` the watermark passed; forget episodes whose
+ * cooldown ended more than `retainMs` (the accepted lateness) ago.
+ */
+export function sweepEpisodes(
+  book: EpisodeBook,
+  watermark: number,
+  retainMs: number,
+  out: Finding[],
+): void {
+  for (const [k, ep] of book) {
+    if (ep.open.length > 0 && watermark >= ep.clearAt) resolve(ep, ep.clearAt, out);
+    if (ep.open.length === 0 && watermark >= ep.until + retainMs) book.delete(k);
+  }
+}
+
+/** JSON-able snapshot (Infinity becomes null). */
+export function saveEpisodes(book: EpisodeBook): unknown {
+  return [...book].map(([k, ep]) => [k, {
+    ...ep,
+    open: ep.open.slice(),
+    firedAt: Number.isFinite(ep.firedAt) ? ep.firedAt : null,
+    until: Number.isFinite(ep.until) ? ep.until : null,
+    lastTrue: Number.isFinite(ep.lastTrue) ? ep.lastTrue : null,
+    clearAt: Number.isFinite(ep.clearAt) ? ep.clearAt : null,
+  }]);
+}
+
+/** Book from {@link saveEpisodes}' output. @throws {TypeError} when malformed */
+export function loadEpisodes(raw: unknown): EpisodeBook {
+  const book: EpisodeBook = new Map();
+  if (!Array.isArray(raw)) throw new TypeError("Cannot load episodes: not an array");
+  const num = (v: unknown) => (typeof v === "number" ? v : -Infinity);
+  for (const item of raw) {
+    if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "object") {
+      throw new TypeError("Cannot load episodes: malformed entry");
+    }
+    const e = item[1] as Record<string, unknown>;
+    if (
+      typeof e.rule !== "string" || typeof e.type !== "string" || typeof e.entity !== "string" ||
+      typeof e.severity !== "string" || !Array.isArray(e.open)
+    ) throw new TypeError("Cannot load episodes: malformed episode");
+    book.set(item[0], {
+      rule: e.rule,
+      type: e.type as EventType,
+      entity: e.entity,
+      severity: e.severity as Severity,
+      firedAt: num(e.firedAt),
+      until: num(e.until),
+      lastTrue: num(e.lastTrue),
+      clearAt: num(e.clearAt),
+      open: e.open.map(String),
+    });
+  }
+  return book;
+}

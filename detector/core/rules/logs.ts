@@ -1,0 +1,60 @@
+/**
+ * Rules over the logs stream: `error_spike`, `failed_message`, `user_spike`.
+ *
+ * @module
+ */
+import type { LogEvent } from "@vigil/shared/schemas/event";
+import type { RulesConfig } from "../rules_config.ts";
+import { countRule } from "./count_rule.ts";
+import { pointRule } from "./point_rule.ts";
+import type { Rule } from "./types.ts";
+
+/** The enabled log rules for `config`. */
+export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
+  const c = config.logs;
+  const rules: Rule<unknown, LogEvent>[] = [];
+  if (c.error_spike.enabled) {
+    rules.push(countRule<LogEvent>({
+      name: "error_spike",
+      type: "logs",
+      select: (e) => (e.level === "ERROR" ? e.service : undefined),
+      threshold: c.error_spike.threshold,
+      windowMs: c.error_spike.window,
+      severity: c.error_spike.severity,
+      cooldownMs: config.cooldown,
+      title: (service, n) => `Error spike on ${service}: ${n} ERROR logs`,
+    }));
+  }
+  if (c.failed_message.enabled) {
+    const needle = c.failed_message.contains.toLowerCase();
+    rules.push(pointRule<LogEvent>({
+      name: "failed_message",
+      type: "logs",
+      severity: c.failed_message.severity,
+      cooldownMs: config.cooldown,
+      judge: (e) =>
+        e.level === "ERROR" && e.message.toLowerCase().includes(needle)
+          ? { entity: e.service, holds: true }
+          : undefined,
+      describe: (e) => ({
+        title: `Failure reported by ${e.service}`,
+        message: e.message.slice(0, 500),
+        score: null,
+        details: { level: e.level, contains: needle, log_message: e.message.slice(0, 2000) },
+      }),
+    }));
+  }
+  if (c.user_spike.enabled) {
+    rules.push(countRule<LogEvent>({
+      name: "user_spike",
+      type: "logs",
+      select: (e) => e.user_id,
+      threshold: c.user_spike.threshold,
+      windowMs: c.user_spike.window,
+      severity: c.user_spike.severity,
+      cooldownMs: config.cooldown,
+      title: (user, n) => `Log spike for user ${user}: ${n} logs`,
+    }));
+  }
+  return rules;
+}

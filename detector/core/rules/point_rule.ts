@@ -1,0 +1,106 @@
+/**
+ * The single-event rule behind `failed_message`, `latency_high`,
+ * `cpu_and_latency` and `amount_high`: each event is judged on its own.
+ *
+ * With `clearOnFalse`, a later event of the same entity for which the
+ * condition is false resolves the open anomaly (a reading back under the
+ * threshold); otherwise an anomaly resolves after a quiet period of one
+ * cooldown without a matching event.
+ *
+ * @module
+ */
+import type { EventType } from "@vigil/shared/schemas/event";
+import type { Severity } from "@vigil/shared/schemas/alert";
+import {
+  conditionFalse,
+  conditionTrue,
+  type EpisodeBook,
+  loadEpisodes,
+  saveEpisodes,
+  sweepEpisodes,
+} from "./episodes.ts";
+import type { Rule } from "./types.ts";
+
+/** State of a point rule. */
+export interface PointState {
+  episodes: EpisodeBook;
+}
+
+/** How one event is judged. */
+export interface Verdict {
+  entity: string;
+  holds: boolean;
+}
+
+/** What an anomaly raised by one event says. */
+export interface Description {
+  title: string;
+  message: string;
+  score: number | null;
+  details: Record<string, unknown>;
+}
+
+/** Options of {@link pointRule}. */
+export interface PointRuleOptions<E> {
+  name: string;
+  type: EventType;
+  severity: Severity;
+  cooldownMs: number;
+  /** Judge an event; undefined when the rule does not apply to it. */
+  judge(event: E): Verdict | undefined;
+  /** Describe an event that raised an anomaly (called only then: texts cost per event). */
+  describe(event: E): Description;
+  /** Resolve when a later event of the entity does not hold. @default {false} */
+  clearOnFalse?: boolean;
+}
+
+/** Build a single-event rule. */
+export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> {
+  const { name, type, severity, cooldownMs } = options;
+  return {
+    name,
+    type,
+    init: () => ({ episodes: new Map() }),
+    step(state, input, sink) {
+      const v = options.judge(input.event);
+      if (v === undefined || !sink.owns(v.entity)) return;
+      if (!v.holds) {
+        if (options.clearOnFalse) conditionFalse(state.episodes, v.entity, input.t, sink.findings);
+        return;
+      }
+      const id = conditionTrue(state.episodes, { rule: name, type, entity: v.entity, severity }, {
+        t: input.t,
+        clearAt: input.t + cooldownMs,
+        refId: input.ref.id,
+        cooldownMs,
+      }, sink.findings);
+      if (id === null) return;
+      const d = options.describe(input.event);
+      sink.findings.push({
+        kind: "firing",
+        id,
+        rule: name,
+        type,
+        entity: v.entity,
+        severity,
+        eventTime: input.t,
+        title: d.title,
+        message: d.message,
+        score: d.score,
+        details: d.details,
+        evidence: [input.ref],
+        traceId: input.traceId,
+        ingestTs: input.ingestTs,
+      });
+    },
+    sweep(state, watermark, sink) {
+      sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
+    },
+    save: (state) => ({ episodes: saveEpisodes(state.episodes) }),
+    load(raw) {
+      const r = raw as { episodes?: unknown } | null;
+      if (!r || typeof r !== "object") throw new TypeError(`Cannot load ${name}: no state`);
+      return { episodes: loadEpisodes(r.episodes) };
+    },
+  };
+}

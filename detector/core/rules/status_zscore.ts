@@ -1,0 +1,356 @@
+/**
+ * `status_zscore`: transactions per status per minute of event time, scored
+ * against the previous minutes:
+ *
+ *     z = (count − mean) / max(std, 1)
+ *
+ * over the previous `baseline_minutes` (60) minutes, once the stream has at
+ * least `min_history_minutes` (30) minutes of history (minutes without a
+ * transaction of that status count as 0). WARNING above `warning` (2.5),
+ * CRITICAL above `critical` (4.0). While there is no baseline yet, any
+ * count > 0 of a problem status (denied, failed, reversed, backend_reversed)
+ * is CRITICAL. The current minute is scored as it fills, so a burst alerts
+ * within the minute. Entity = the status.
+ *
+ * @module
+ */
+import type { TransactionEvent } from "@vigil/shared/schemas/event";
+import type { Severity } from "@vigil/shared/schemas/alert";
+import type { RulesConfig } from "../rules_config.ts";
+import {
+  conditionTrue,
+  type EpisodeBook,
+  loadEpisodes,
+  saveEpisodes,
+  sweepEpisodes,
+} from "./episodes.ts";
+import type { Rule } from "./types.ts";
+
+/** Config of the rule. */
+export type ZScoreConfig = RulesConfig["transactions"]["status_zscore"];
+
+const MINUTE = 60_000;
+
+/** State: counts per status per minute, the first minute seen, open episodes. */
+export interface ZScoreState {
+  /** First minute (epoch minutes) with a transaction of any status; null before any. */
+  first: number | null;
+  counts: Map<string, Map<number, number>>;
+  episodes: EpisodeBook;
+  /** Last completed minute whose z-scores were emitted for the scores cache. */
+  emitted: number | null;
+  late: number;
+}
+
+/** The assessment of one (status, minute, count). */
+export interface ZAssessment {
+  status: string;
+  minute: string;
+  count: number;
+  severity: Severity | null;
+  z: number | null;
+  mean: number | null;
+  std: number | null;
+  history_minutes: number;
+  baseline_minutes: number;
+  reason: string;
+}
+
+/** Sums of `status`'s counts over the `n` minutes before `minute` (minutes without one count 0). */
+function baselineSums(
+  state: Pick<ZScoreState, "counts">,
+  status: string,
+  minute: number,
+  n: number,
+): { sum: number; sq: number } {
+  const perMinute = state.counts.get(status);
+  let sum = 0, sq = 0;
+  for (let m = minute - n; m < minute; m++) {
+    const v = perMinute?.get(m) ?? 0;
+    sum += v;
+    sq += v * v;
+  }
+  return { sum, sq };
+}
+
+/** z of `count` against `n` minutes summing to `sum` (squares `sq`), std floored at 1. */
+function zOf(count: number, n: number, sum: number, sq: number) {
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(0, sq / n - mean * mean));
+  return { mean, std, z: (count - mean) / Math.max(std, 1) };
+}
+
+function severityOfZ(c: ZScoreConfig, z: number): Severity | null {
+  return z > c.critical ? "CRITICAL" : z > c.warning ? "WARNING" : null;
+}
+
+/** Without a baseline, any count of a problem status is CRITICAL. */
+function severityWithoutBaseline(c: ZScoreConfig, status: string, count: number): Severity | null {
+  return count > 0 && c.problem_statuses.includes(status) ? "CRITICAL" : null;
+}
+
+/**
+ * Score `count` transactions of `status` in `minute` (epoch minutes) against
+ * the counts of the previous minutes in `state`. Pure: `state` is not changed.
+ */
+export function assessStatus(
+  state: Pick<ZScoreState, "first" | "counts">,
+  c: ZScoreConfig,
+  at: { status: string; minute: number; count: number },
+): ZAssessment {
+  const { status, minute, count } = at;
+  const first = state.first ?? minute;
+  const history = Math.max(0, minute - first);
+  const base = {
+    status,
+    minute: new Date(minute * MINUTE).toISOString(),
+    count,
+    history_minutes: history,
+  };
+  const problem = c.problem_statuses.includes(status);
+  if (history < c.min_history_minutes) {
+    const severity = severityWithoutBaseline(c, status, count);
+    return {
+      ...base,
+      severity,
+      z: null,
+      mean: null,
+      std: null,
+      baseline_minutes: 0,
+      reason: severity
+        ? `no baseline yet (${history} of ${c.min_history_minutes} minutes of history) and ${count} ${status} transaction(s) this minute: a problem status`
+        : `no baseline yet (${history} of ${c.min_history_minutes} minutes of history)${
+          problem ? "" : `; ${status} is not a problem status`
+        }`,
+    };
+  }
+  const n = Math.min(c.baseline_minutes, history);
+  const { sum, sq } = baselineSums(state, status, minute, n);
+  const { mean, std, z } = zOf(count, n, sum, sq);
+  const severity = severityOfZ(c, z);
+  const rounded = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    ...base,
+    severity,
+    z: rounded(z),
+    mean: rounded(mean),
+    std: rounded(std),
+    baseline_minutes: n,
+    reason: `z = (${count} - ${rounded(mean)}) / max(${rounded(std)}, 1) = ${
+      rounded(z)
+    } over ${n} minutes; ${
+      severity === "CRITICAL"
+        ? `above ${c.critical}: CRITICAL`
+        : severity === "WARNING"
+        ? `above ${c.warning}: WARNING`
+        : `not above ${c.warning}: normal`
+    }`,
+  };
+}
+
+/** Baseline sums of one status for one minute (what {@link assessStatus} loops over). */
+interface Baseline {
+  minute: number;
+  first: number;
+  n: number;
+  sum: number;
+  sq: number;
+}
+
+/**
+ * The severity {@link assessStatus} gives, without building its texts: the
+ * rule needs only this on every transaction, and the full assessment only
+ * when it is not null. The baseline sums of a (status, minute) are computed
+ * once and kept until a count of an earlier minute of that status changes
+ * ({@link BaselineCache.written}: late events) or old minutes are dropped
+ * ({@link BaselineCache.clear}); the arithmetic is assessStatus's own
+ * functions, so both always agree (`status_zscore_test.ts` checks it).
+ */
+export class BaselineCache {
+  #byStatus = new Map<string, Baseline>();
+
+  /** A count of `status` in `minute` changed. */
+  written(status: string, minute: number): void {
+    const b = this.#byStatus.get(status);
+    if (b !== undefined && minute < b.minute) this.#byStatus.delete(status);
+  }
+
+  /** Minutes were dropped from the counts. */
+  clear(): void {
+    this.#byStatus.clear();
+  }
+
+  /** What `assessStatus(state, c, { status, minute, count }).severity` is. */
+  severity(
+    state: Pick<ZScoreState, "first" | "counts">,
+    c: ZScoreConfig,
+    status: string,
+    minute: number,
+    count: number,
+  ): Severity | null {
+    const first = state.first ?? minute;
+    const history = Math.max(0, minute - first);
+    if (history < c.min_history_minutes) return severityWithoutBaseline(c, status, count);
+    let b = this.#byStatus.get(status);
+    if (b === undefined || b.minute !== minute || b.first !== first) {
+      const n = Math.min(c.baseline_minutes, history);
+      b = { minute, first, n, ...baselineSums(state, status, minute, n) };
+      this.#byStatus.set(status, b);
+    }
+    return severityOfZ(c, zOf(count, b.n, b.sum, b.sq).z);
+  }
+}
+
+/** Build the rule. */
+export function statusZScoreRule(
+  c: ZScoreConfig,
+  cooldownMs: number,
+  options: {
+    /** Keep baseline sums between events (tests turn it off to compare). @default {true} */
+    baselineCache?: boolean;
+  } = {},
+): Rule<ZScoreState, TransactionEvent> {
+  const useCache = options.baselineCache ?? true;
+  const keep = c.baseline_minutes + 2;
+  // Baseline sums per state object (a loaded checkpoint is a new object, so a new cache).
+  const caches = new WeakMap<ZScoreState, BaselineCache>();
+  const cacheOf = (state: ZScoreState) => {
+    let cache = caches.get(state);
+    if (cache === undefined) caches.set(state, cache = new BaselineCache());
+    return cache;
+  };
+  return {
+    name: "status_zscore",
+    type: "transactions",
+    init: () => ({ first: null, counts: new Map(), episodes: new Map(), emitted: null, late: 0 }),
+    step(state, input, sink) {
+      const minute = Math.floor(input.t / MINUTE);
+      const current = Math.floor(input.watermark / MINUTE);
+      if (minute < current - c.baseline_minutes) {
+        state.late++;
+        return;
+      }
+      // History is the stream's, whichever shard owns the status.
+      if (state.first === null || minute < state.first) state.first = minute;
+      const status = input.event.status;
+      if (!sink.owns(status)) return;
+      let perMinute = state.counts.get(status);
+      if (!perMinute) {
+        perMinute = new Map();
+        state.counts.set(status, perMinute);
+      }
+      const count = (perMinute.get(minute) ?? 0) + 1;
+      perMinute.set(minute, count);
+      let severity: Severity | null;
+      if (useCache) {
+        const cache = cacheOf(state);
+        cache.written(status, minute);
+        severity = cache.severity(state, c, status, minute, count);
+      } else {
+        severity = assessStatus(state, c, { status, minute, count }).severity;
+      }
+      if (severity === null) return;
+      // True for this minute; cleared if the whole next minute is not.
+      const id = conditionTrue(state.episodes, {
+        rule: "status_zscore",
+        type: "transactions",
+        entity: status,
+        severity,
+      }, {
+        t: input.t,
+        clearAt: (minute + 2) * MINUTE,
+        refId: input.ref.id,
+        cooldownMs,
+      }, sink.findings);
+      if (id === null) return; // cooldown: no texts to build
+      const a = assessStatus(state, c, { status, minute, count });
+      sink.findings.push({
+        kind: "firing",
+        id,
+        rule: "status_zscore",
+        type: "transactions",
+        entity: status,
+        severity,
+        eventTime: input.t,
+        title: a.z === null
+          ? `${status} transactions without a baseline`
+          : `Unusual number of ${status} transactions`,
+        message: `${count} ${status} transaction(s) in the minute of ${a.minute}: ${a.reason}`,
+        score: a.z,
+        details: {
+          ...a,
+          warning: c.warning,
+          critical: c.critical,
+          min_history_minutes: c.min_history_minutes,
+        },
+        evidence: [input.ref],
+        traceId: input.traceId,
+        ingestTs: input.ingestTs,
+      });
+    },
+    sweep(state, watermark, sink) {
+      const current = Math.floor(watermark / MINUTE);
+      // Emit z of completed minutes for the scores cache.
+      if (state.first !== null) {
+        const from = Math.max(state.emitted ?? current - 2, current - 5) + 1;
+        for (let m = from; m < current; m++) {
+          for (const [status, perMinute] of state.counts) {
+            const count = perMinute.get(m) ?? 0;
+            const a = assessStatus(state, c, { status, minute: m, count });
+            if (a.z === null) continue;
+            sink.scores.push({
+              type: "transactions",
+              entity: status,
+              measure: "count_z",
+              t: m * MINUTE,
+              score: a.z,
+              value: count,
+            });
+          }
+          state.emitted = m;
+        }
+      }
+      let dropped = false;
+      for (const perMinute of state.counts.values()) {
+        for (const m of perMinute.keys()) {
+          if (m < current - keep) (perMinute.delete(m), dropped = true);
+        }
+      }
+      if (dropped) caches.get(state)?.clear();
+      sweepEpisodes(state.episodes, watermark, c.baseline_minutes * MINUTE, sink.findings);
+    },
+    save: (s) => ({
+      first: s.first,
+      counts: [...s.counts].map(([k, v]) => [k, [...v]]),
+      episodes: saveEpisodes(s.episodes),
+      emitted: s.emitted,
+      late: s.late,
+    }),
+    load(raw) {
+      const r = raw as Record<string, unknown> | null;
+      if (!r || typeof r !== "object" || !Array.isArray(r.counts)) {
+        throw new TypeError("Cannot load status_zscore: no state");
+      }
+      const counts = new Map<string, Map<number, number>>();
+      for (const item of r.counts) {
+        if (!Array.isArray(item) || typeof item[0] !== "string" || !Array.isArray(item[1])) {
+          throw new TypeError("Cannot load status_zscore: malformed counts");
+        }
+        counts.set(
+          item[0],
+          new Map((item[1] as unknown[]).map((p) => {
+            if (!Array.isArray(p)) throw new TypeError("Cannot load status_zscore: bad minute");
+            return [Number(p[0]), Number(p[1])] as [number, number];
+          })),
+        );
+      }
+      return {
+        first: typeof r.first === "number" ? r.first : null,
+        counts,
+        episodes: loadEpisodes(r.episodes),
+        emitted: typeof r.emitted === "number" ? r.emitted : null,
+        late: typeof r.late === "number" ? r.late : 0,
+      };
+    },
+  };
+}

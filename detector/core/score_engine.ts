@@ -1,0 +1,70 @@
+/**
+ * The port between the `metric_score` rule and the statistical engine
+ * (`detector/core/stats/engine.ts`, owned by the stats work): score one reading of
+ * a series in 0..1, and save/restore a series' state for checkpoints.
+ *
+ * @module
+ */
+import * as stats from "./stats/engine.ts";
+
+/** Why a reading scored what it did. */
+export interface ScoreExplanation {
+  expectedLow: number;
+  expectedHigh: number;
+  observed: number;
+  summary: string;
+}
+
+/** What the detector needs from a streaming scorer. */
+export interface ScoreEngine<S = unknown> {
+  /** State of a new series. */
+  create(): S;
+  /** Score one reading (0 normal .. 1 certainly anomalous); may update `state` in place. */
+  update(state: S, timestampMs: number, value: number): {
+    state: S;
+    score: number;
+    explanation: ScoreExplanation;
+  };
+  serialize(state: S): string;
+  /** @throws {Error} when `text` is not a serialized state */
+  restore(text: string): S;
+}
+
+/**
+ * Score bands that match the shipped engine configuration, for the
+ * `metric_score` rule (`rules.json` → `metrics.metric_score.bands`):
+ *
+ * - `warning` = the engine's alarm score (0.5): the recent raw scores have a
+ *   tail probability ≤ 1e-5 under the series' own history, or a new extreme;
+ * - `critical` = 0.9: tail probability ≤ 1e-9, or a new extreme (score 1);
+ * - `clear` = 0.3: the engine's cap for a repeated alarm within its cooldown
+ *   is 0.3, so an incident clears once scores fall back below that.
+ *
+ * These are the bands the NAB figures in the README were measured at
+ * (threshold 0.5).
+ */
+export const ENGINE_SCORE_BANDS: Readonly<{ warning: number; critical: number; clear: number }> =
+  Object.freeze({
+    warning: stats.DEFAULT_ENGINE_CONFIG.alarmScore,
+    critical: 0.9,
+    clear: stats.DEFAULT_ENGINE_CONFIG.suppressedScore,
+  });
+
+/**
+ * The real engine. The detector calls it without arguments and so runs the
+ * one shipped configuration ({@link stats.DEFAULT_ENGINE_CONFIG}); `config`
+ * exists for the ablation benchmark only.
+ *
+ * @throws {RangeError} if `config` is invalid.
+ */
+export function createStatsEngine(
+  config: Readonly<stats.EngineConfig> = stats.DEFAULT_ENGINE_CONFIG,
+): ScoreEngine<stats.SeriesState> {
+  stats.validateConfig(config);
+  return {
+    create: () => stats.createSeriesState(config),
+    update: (state, t, value) => stats.update(state, t, value, config),
+    serialize: (state) => stats.serializeState(state),
+    restore: (text) => stats.restoreState(text),
+  };
+}

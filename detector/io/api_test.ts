@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { createApiHandler } from "./api.ts";
+import { DEFAULT_RULES } from "../core/rules_config.ts";
+import { entry, MIN, run, SEC, T0 } from "../core/rules/_testing.ts";
+import type { ZScoreState } from "../core/rules/status_zscore.ts";
+
+const config = DEFAULT_RULES.transactions.status_zscore;
+
+/** A live transactions evaluator with `minutes` minutes of 10 approved per minute. */
+function live(minutes: number) {
+  let n = 0;
+  const events = [];
+  for (let m = 0; m < minutes; m++) {
+    for (let i = 0; i < 10; i++) {
+      events.push(entry(T0 + m * MIN + i * 5 * SEC, {
+        transaction_id: `t${++n}`,
+        user_id: `u${n}`,
+        amount: 5,
+        currency: "EUR",
+        status: "approved",
+      }));
+    }
+  }
+  const { evaluator } = run("transactions", events);
+  return evaluator;
+}
+
+function handlerFor(minutes: number, owns: (s: string) => boolean = () => true) {
+  const evaluator = live(minutes);
+  const handler = createApiHandler({
+    config,
+    owns,
+    zscore: () => ({
+      state: evaluator.ruleState("status_zscore") as ZScoreState,
+      watermark: evaluator.watermark(),
+    }),
+    now: () => T0,
+  });
+  const call = async (body: unknown, method = "POST") => {
+    const res = await handler(
+      new Request("http://x/api/alerts/evaluate", {
+        method,
+        ...(method === "POST"
+          ? { body: typeof body === "string" ? body : JSON.stringify(body) }
+          : {}),
+      }),
+    )!;
+    return { status: res.status, body: await res.json() };
+  };
+  return { evaluator, call };
+}
+
+Deno.test("POST /api/alerts/evaluate scores a count against the live baseline", async () => {
+  const { evaluator, call } = handlerFor(60);
+  const before = evaluator.save();
+  const r = await call({ status: "approved", count: 15, timestamp: T0 + 60 * MIN });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.severity, "CRITICAL");
+  assert.equal(r.body.z, 5);
+  assert.equal(r.body.mean, 10);
+  assert.equal(r.body.std, 0);
+  assert.equal(r.body.baseline_minutes, 60);
+  assert.equal(r.body.anomalous, true);
+  assert.match(r.body.reason, /z = \(15 - 10\) \/ max\(0, 1\) = 5/);
+  assert.deepEqual(r.body.thresholds, { warning: 2.5, critical: 4 });
+  const normal = await call({ status: "approved", count: 12, timestamp: T0 + 60 * MIN });
+  assert.equal(normal.body.severity, null);
+  assert.equal(normal.body.anomalous, false);
+  assert.equal(evaluator.save(), before, "the baseline is not changed");
+});
+
+Deno.test("POST /api/alerts/evaluate without a timestamp uses the newest transaction's minute", async () => {
+  const { call } = handlerFor(40);
+  const r = await call({ status: "approved", count: 13 });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.minute, new Date(T0 + 39 * MIN).toISOString());
+  // Minute 39 is scored against minutes 0..38 (10 per minute).
+  assert.equal(r.body.mean, 10);
+  assert.equal(r.body.severity, "WARNING");
+});
+
+Deno.test("POST /api/alerts/evaluate without a baseline: problem statuses are CRITICAL", async () => {
+  const { call } = handlerFor(5);
+  const failed = await call({ status: "failed", count: 1 });
+  assert.equal(failed.status, 200);
+  assert.equal(failed.body.severity, "CRITICAL");
+  assert.equal(failed.body.z, null);
+  assert.match(failed.body.reason, /no baseline yet/);
+  const zero = await call({ status: "failed", count: 0 });
+  assert.equal(zero.body.severity, null);
+  const approved = await call({ status: "approved", count: 500 });
+  assert.equal(approved.body.severity, null);
+});
+
+Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad count", async (t) => {
+  const { call } = handlerFor(5);
+  const cases: [unknown, RegExp][] = [
+    [{ status: "lost", count: 1 }, /unknown status "lost": expected one of approved, denied/],
+    [{ status: "failed", count: -1 }, /count must not be negative/],
+    [{ status: "failed", count: 1.5 }, /count must be an integer/],
+    [{ status: "failed", count: "3" }, /count must be a number/],
+    [{ count: 3 }, /status/],
+    [{ status: "failed", count: 1, timestamp: "yesterday" }, /timestamp/],
+  ];
+  for (const [body, message] of cases) {
+    await t.step(JSON.stringify(body), async () => {
+      const r = await call(body);
+      assert.equal(r.status, 422);
+      assert.match(r.body.error, message);
+    });
+  }
+  await t.step("not JSON: 400", async () => {
+    const r = await call("{status");
+    assert.equal(r.status, 400);
+  });
+  await t.step("GET: 405", async () => {
+    const r = await call(undefined, "GET");
+    assert.equal(r.status, 405);
+  });
+});
+
+Deno.test("POST /api/alerts/evaluate answers 409 for a status another shard owns", async () => {
+  const { call } = handlerFor(5, (s) => s !== "denied");
+  assert.equal((await call({ status: "denied", count: 1 })).status, 409);
+  assert.equal((await call({ status: "failed", count: 1 })).status, 200);
+});

@@ -1,0 +1,263 @@
+/**
+ * Backtest: replays `timestamp,value` CSV files through the statistical
+ * engine exactly as the detector runs it (same `update`, same
+ * {@link DEFAULT_ENGINE_CONFIG}), one fresh series state per file, and writes
+ * NAB-layout results that `../shared/tools/nab_score.py` scores:
+ *
+ * ```
+ * deno task backtest <csv or folder> --out <folder>
+ * ```
+ *
+ * writes `<out>/<category>/vigil_<file>.csv` (`timestamp,value,anomaly_score`,
+ * one row per input row; category = the input file's parent folder name) and
+ * `<out>/summary.json`, and prints a summary (files, points, points/s).
+ *
+ * @module
+ */
+
+import { createStatsEngine, type ScoreEngine } from "../core/score_engine.ts";
+import { DEFAULT_ENGINE_CONFIG } from "../core/stats/engine.ts";
+
+/** Name prefixed to result files (`vigil_<file>.csv`). */
+export const DETECTOR_NAME = "vigil";
+
+/** Per-file figures of a backtest. */
+export interface FileSummary {
+  /** Input path. */
+  input: string;
+  /** Result path written. */
+  output: string;
+  /** Parent folder name of the input. */
+  category: string;
+  /** Data rows. */
+  points: number;
+  /** Rows whose value was empty or not a finite number. */
+  missing: number;
+  /** Rows scoring at or above the engine's alarm score. */
+  alarms: number;
+  /** Highest score. */
+  maxScore: number;
+}
+
+/** Result of {@link runBacktest}. */
+export interface BacktestSummary {
+  detector: string;
+  files: FileSummary[];
+  points: number;
+  /** Wall time of reading, scoring and writing, in seconds. */
+  seconds: number;
+  pointsPerSecond: number;
+  alarmScore: number;
+}
+
+/**
+ * Parses a CSV timestamp to epoch ms: ISO 8601 / `YYYY-MM-DD HH:MM:SS[.fff]`
+ * (UTC unless an offset is given) or a number (epoch seconds below 1e11,
+ * else epoch milliseconds). NaN if unparseable.
+ */
+export function parseTimestamp(text: string): number {
+  const t = text.trim().replace(/^"|"$/g, "");
+  if (/^-?\d+(\.\d+)?$/.test(t)) {
+    const n = Number(t);
+    return Math.abs(n) < 1e11 ? n * 1000 : n;
+  }
+  let iso = t.replace(" ", "T");
+  if (/^\d{4}-\d{2}-\d{2}$/.test(iso)) iso += "T00:00:00";
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(iso)) iso += "Z";
+  return Date.parse(iso);
+}
+
+/**
+ * Scores one CSV text (header with `timestamp` and `value` columns) and
+ * returns the result CSV text plus figures. `engine` defaults to the shipped
+ * engine (what the detector's `metric_score` rule runs).
+ *
+ * @throws {TypeError} on a missing column or an unparseable timestamp.
+ */
+export function scoreCsv(
+  text: string,
+  name = "input",
+  engine: ScoreEngine = createStatsEngine() as ScoreEngine,
+  alarmScore: number = DEFAULT_ENGINE_CONFIG.alarmScore,
+): { csv: string; points: number; missing: number; alarms: number; maxScore: number } {
+  const lines = text.split(/\r?\n/);
+  const header = (lines[0] ?? "").split(",").map((h) => h.trim().replace(/^"|"$/g, ""));
+  const ti = header.indexOf("timestamp");
+  const vi = header.indexOf("value");
+  if (ti < 0 || vi < 0) {
+    throw new TypeError(
+      `Cannot backtest ${name}: header needs timestamp and value columns, got "${lines[0] ?? ""}"`,
+    );
+  }
+  let state = engine.create();
+  const out: string[] = ["timestamp,value,anomaly_score"];
+  let points = 0;
+  let missing = 0;
+  let alarms = 0;
+  let maxScore = 0;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === "") continue;
+    const cols = line.split(",");
+    const tsText = (cols[ti] ?? "").trim();
+    const valueText = (cols[vi] ?? "").trim();
+    const ts = parseTimestamp(tsText);
+    if (!Number.isFinite(ts)) {
+      throw new TypeError(`Cannot backtest ${name}: line ${i + 1}: bad timestamp "${tsText}"`);
+    }
+    const value = valueText === "" ? NaN : Number(valueText);
+    if (!Number.isFinite(value)) missing++;
+    const r = engine.update(state, ts, value);
+    state = r.state;
+    const score = r.score;
+    points++;
+    if (score >= alarmScore) alarms++;
+    if (score > maxScore) maxScore = score;
+    out.push(`${tsText},${valueText},${score}`);
+  }
+  return { csv: out.join("\n") + "\n", points, missing, alarms, maxScore };
+}
+
+function basename(path: string): string {
+  const parts = path.replace(/\/+$/, "").split("/");
+  return parts[parts.length - 1] ?? path;
+}
+
+function dirname(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+async function collectCsv(path: string): Promise<string[]> {
+  const info = await Deno.stat(path);
+  if (info.isFile) return [path];
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(path)) {
+    const child = `${path.replace(/\/+$/, "")}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await collectCsv(child));
+    else if (entry.isFile && entry.name.toLowerCase().endsWith(".csv")) found.push(child);
+  }
+  return found.sort();
+}
+
+/**
+ * Replays every CSV file at `input` (a file, or a folder searched
+ * recursively) and writes results under `outDir`. `engine` defaults to the
+ * shipped engine; only the ablation benchmark passes another.
+ *
+ * @throws {TypeError} if no CSV file is found or a file is malformed.
+ */
+export async function runBacktest(
+  input: string,
+  outDir: string,
+  engine: ScoreEngine = createStatsEngine() as ScoreEngine,
+): Promise<BacktestSummary> {
+  const t0 = performance.now();
+  const inputs = await collectCsv(input);
+  if (inputs.length === 0) throw new TypeError(`Cannot backtest: no .csv files under ${input}`);
+  const files: FileSummary[] = [];
+  let points = 0;
+  for (const path of inputs) {
+    const category = basename(dirname(path));
+    const r = scoreCsv(await Deno.readTextFile(path), path, engine);
+    const dir = `${outDir.replace(/\/+$/, "")}/${category}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const output = `${dir}/${DETECTOR_NAME}_${basename(path)}`;
+    await Deno.writeTextFile(output, r.csv);
+    points += r.points;
+    files.push({
+      input: path,
+      output,
+      category,
+      points: r.points,
+      missing: r.missing,
+      alarms: r.alarms,
+      maxScore: r.maxScore,
+    });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const summary: BacktestSummary = {
+    detector: DETECTOR_NAME,
+    files,
+    points,
+    seconds,
+    pointsPerSecond: seconds > 0 ? points / seconds : 0,
+    alarmScore: DEFAULT_ENGINE_CONFIG.alarmScore,
+  };
+  await Deno.writeTextFile(
+    `${outDir.replace(/\/+$/, "")}/summary.json`,
+    JSON.stringify({ ...summary, config: DEFAULT_ENGINE_CONFIG }, null, 1) + "\n",
+  );
+  return summary;
+}
+
+/** Parsed command line of the backtest CLI. */
+export interface BacktestArgs {
+  input: string;
+  out: string;
+}
+
+const USAGE = "usage: deno task backtest <csv file or folder> --out <folder>";
+
+/**
+ * Parses `<input> --out <folder>` (also `--out=<folder>`).
+ *
+ * @throws {TypeError} with the usage text when arguments are missing or unknown.
+ */
+export function parseArgs(args: readonly string[]): BacktestArgs {
+  let input: string | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--out") out = args[++i];
+    else if (a.startsWith("--out=")) out = a.slice(6);
+    else if (a.startsWith("-")) {
+      throw new TypeError(`Cannot parse arguments: unknown option ${a}\n${USAGE}`);
+    } else if (input === undefined) input = a;
+    else throw new TypeError(`Cannot parse arguments: unexpected ${a}\n${USAGE}`);
+  }
+  if (!input || !out) {
+    throw new TypeError(`Cannot parse arguments: need an input and --out\n${USAGE}`);
+  }
+  return { input, out };
+}
+
+/** Formats the printed summary. */
+export function formatSummary(s: BacktestSummary): string {
+  const lines = s.files.map((f) =>
+    `${f.category}/${basename(f.input)}: ${f.points} points, ${f.alarms} alarms, max score ${
+      f.maxScore.toFixed(3)
+    }`
+  );
+  lines.push(
+    `${s.files.length} files, ${s.points} points in ${s.seconds.toFixed(2)} s (${
+      Math.round(s.pointsPerSecond)
+    } points/s, including I/O)`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+async function main(): Promise<number> {
+  const enc = new TextEncoder();
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    await Deno.stdout.write(enc.encode(USAGE + "\n"));
+    return 0;
+  }
+  let args: BacktestArgs;
+  try {
+    args = parseArgs(Deno.args);
+  } catch (e) {
+    await Deno.stderr.write(enc.encode((e as Error).message + "\n"));
+    return 2;
+  }
+  try {
+    const summary = await runBacktest(args.input, args.out);
+    await Deno.stdout.write(enc.encode(formatSummary(summary)));
+    return 0;
+  } catch (e) {
+    await Deno.stderr.write(enc.encode(`backtest failed: ${(e as Error).message}\n`));
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { parseArgs, parseTimestamp, runBacktest, scoreCsv } from "./backtest.ts";
+import { createStatsEngine } from "../core/score_engine.ts";
+import { dailySeries } from "../core/stats/_series_testing.ts";
+
+function csvOf(ts: number[], values: number[]): string {
+  const rows = ts.map((t, i) =>
+    `${new Date(t).toISOString().replace("T", " ").slice(0, 19)},${values[i]}`
+  );
+  return ["timestamp,value", ...rows].join("\n") + "\n";
+}
+
+Deno.test("parseTimestamp reads NAB, ISO and epoch timestamps as UTC", () => {
+  assert.equal(parseTimestamp("2024-01-01 00:05:00"), Date.UTC(2024, 0, 1, 0, 5));
+  assert.equal(parseTimestamp("2024-01-01T00:05:00+01:00"), Date.UTC(2023, 11, 31, 23, 5));
+  assert.equal(parseTimestamp("1700000000"), 1_700_000_000_000);
+  assert.equal(parseTimestamp("1700000000000"), 1_700_000_000_000);
+  assert.ok(Number.isNaN(parseTimestamp("yesterday")));
+});
+
+Deno.test("parseArgs needs an input and --out", () => {
+  assert.deepEqual(parseArgs(["data", "--out", "o"]), { input: "data", out: "o" });
+  assert.deepEqual(parseArgs(["--out=o", "data"]), { input: "data", out: "o" });
+  assert.throws(() => parseArgs(["data"]), /need an input and --out/);
+  assert.throws(() => parseArgs(["data", "--out", "o", "--fast"]), /unknown option --fast/);
+});
+
+Deno.test("scoreCsv scores like the detector's engine, one row per input row", () => {
+  const { ts, values } = dailySeries({ points: 1500, seed: 2 });
+  values[1200] = 200;
+  const text = csvOf(ts, values).replace(/,([^,\n]*)\n(?=[^\n]*\n[^\n]*\n$)/, ",\n"); // one empty value
+  const r = scoreCsv(text, "gen.csv");
+  const rows = r.csv.trim().split("\n");
+  assert.equal(rows[0], "timestamp,value,anomaly_score");
+  assert.equal(rows.length, 1501);
+  assert.equal(r.points, 1500);
+  assert.equal(r.missing, 1);
+  const engine = createStatsEngine();
+  const s = engine.create();
+  const input = text.trim().split("\n").slice(1);
+  input.forEach((line, i) => {
+    const [t, v] = line.split(",");
+    const want = engine.update(s, parseTimestamp(t!), v === "" ? NaN : Number(v)).score;
+    assert.equal(Number(rows[i + 1]!.split(",")[2]), want, `row ${i + 1}`);
+  });
+  assert.ok(r.alarms >= 1 && r.maxScore === 1);
+  assert.throws(() => scoreCsv("time,value\n1,2\n"), /header needs timestamp and value/);
+  assert.throws(() => scoreCsv("timestamp,value\nnope,2\n"), /bad timestamp/);
+});
+
+Deno.test("runBacktest writes the NAB layout and a summary", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/in/catA`, { recursive: true });
+    const { ts, values } = dailySeries({ points: 400, seed: 3 });
+    await Deno.writeTextFile(`${dir}/in/catA/one.csv`, csvOf(ts, values));
+    const summary = await runBacktest(`${dir}/in`, `${dir}/out`);
+    assert.equal(summary.files.length, 1);
+    assert.equal(summary.points, 400);
+    const out = await Deno.readTextFile(`${dir}/out/catA/vigil_one.csv`);
+    assert.equal(out.trim().split("\n").length, 401);
+    const json = JSON.parse(await Deno.readTextFile(`${dir}/out/summary.json`));
+    assert.equal(json.files[0].category, "catA");
+    assert.equal(json.config.windowSize, 288);
+    await Deno.mkdir(`${dir}/empty`);
+    await assert.rejects(runBacktest(`${dir}/empty`, `${dir}/x`), /no \.csv files/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

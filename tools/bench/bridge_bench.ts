@@ -1,0 +1,363 @@
+/**
+ * `deno task bench:bridge`: messages/s from Kafka into Redis Streams through
+ * the real bridge code, next to the two raw rates it is bounded by:
+ * kafkajs consuming with no work (eachBatch) and pipelined XADD of the same
+ * entries. Uses an in-process mock Kafka (`--brokers=B`, default 3 like the
+ * dev cluster, partition leaders spread over them) and the local Redis under
+ * a unique prefix, deleted afterwards.
+ *
+ * Options: `--messages=N` (default 300000), `--partitions=P` per topic
+ * (default 16), `--concurrency=C` (default 4), `--sampled=R` (default 1): the
+ * ratio of prefilled events whose `traceparent` is marked sampled, as the
+ * producer's head sampling (`OTEL_TRACES_SAMPLER_ARG`) does.
+ *
+ * Tracing: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the bridge records and
+ * exports a span per event to that OTLP/HTTP receiver (run one with
+ * `deno run --allow-net tools/testing/otlp_receiver.ts --discard`).
+ *
+ * `--tracing=compare [--rounds=R]` measures what tracing costs: after one
+ * prefill and a warm-up run, R rounds (default 5) of two bridge runs each, tracing off then on
+ * (exporting to `OTEL_EXPORTER_OTLP_ENDPOINT`, else to a discarding receiver
+ * started in its own process), and reports the medians and the cost in %.
+ * Alternating runs in one process see the same machine conditions, which
+ * separate invocations on a shared machine do not.
+ *
+ * @module
+ */
+import { Kafka, logLevel, type Message } from "kafkajs";
+import { cpuUsage } from "node:process";
+import { startMockKafka } from "../dev/kafka_mock.ts";
+import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
+import { createKeys } from "@vigil/shared/keys";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { createRedis } from "@vigil/shared/redis";
+import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { createGenerator } from "@vigil/producer/generator";
+import { applyHeadSampling } from "@vigil/producer/run";
+import { createTracer, type Tracer } from "@vigil/shared/tracing";
+import { createBridge } from "@vigil/bridge/bridge";
+
+const args = Object.fromEntries(
+  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+);
+const N = Number(args.messages ?? 300_000);
+const PARTITIONS = Number(args.partitions ?? 16);
+const CONCURRENCY = Number(args.concurrency ?? 4);
+const SAMPLED = Number(args.sampled ?? 1);
+const COMPARE = args.tracing === "compare";
+const ROUNDS = Number(args.rounds ?? 5);
+const encoder = new TextEncoder();
+function print(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+dropKafkajsTimeoutWarning();
+const BROKERS = Number(args.brokers ?? 3);
+const cluster = startMockKafka({ brokers: BROKERS, partitions: PARTITIONS, topics: EVENT_TYPES });
+const kafka = new Kafka({
+  brokers: cluster.brokers,
+  clientId: "bench",
+  logLevel: logLevel.NOTHING,
+});
+const redis = createRedis(TEST_REDIS_URL, { name: "bench" });
+const prefix = `bench-${crypto.randomUUID().slice(0, 8)}:`;
+const keys = createKeys(prefix);
+
+/** Time from the first batch handed to eachBatch until `done()` is true. */
+async function timeConsumer(
+  start: (onFirstBatch: () => void) => Promise<() => Promise<void>>,
+  done: () => boolean,
+): Promise<number> {
+  let first = 0;
+  const stop = await start(() => {
+    if (!first) first = performance.now();
+  });
+  while (!done()) await new Promise((r) => setTimeout(r, 2));
+  const seconds = (performance.now() - first) / 1000;
+  await stop();
+  return seconds;
+}
+
+interface BridgeRun {
+  tracing: string;
+  perS: number;
+  cpuUsPerMsg: number;
+  spans: { exported: number; dropped: number; failed: number };
+}
+
+/**
+ * The tracer of the traced runs, one for the whole benchmark as a service has one for its life
+ * (its encoder buffer and HTTP connection are warm, as in the service).
+ */
+let traced: Tracer | undefined;
+
+/** Run the bridge over all N messages into fresh keys; `endpoint` turns tracing on. */
+async function runBridge(index: number, endpoint: string | undefined): Promise<BridgeRun> {
+  const runKeys = createKeys(`${prefix}run${index}:`);
+  const metrics = new Registry("bridge");
+  const tracer = endpoint
+    ? (traced ??= createTracer({ service: "bridge", endpoint, log: silentLogger() }))
+    : createTracer({ service: "bridge", log: silentLogger() });
+  const spansBefore = tracer.stats();
+  let onBridgeBatch = () => {};
+  const bridge = createBridge({
+    kafka: {
+      consumer: (config) => {
+        const c = kafka.consumer(config);
+        c.on(c.events.START_BATCH_PROCESS, () => onBridgeBatch());
+        return c;
+      },
+    },
+    redis,
+    keys: runKeys,
+    log: silentLogger(),
+    metrics,
+    tracer,
+    config: { groupId: `bench-bridge-${index}`, concurrency: CONCURRENCY },
+  });
+  const appended = metrics.counter("vigil_bridge_messages_total", "", ["type"]);
+  const controller = new AbortController();
+  let running: Promise<void> | undefined;
+  // CPU time of this process (bridge + in-process mock broker) during the bridge run: less
+  // sensitive than msg/s to other processes competing for the cores.
+  const cpuBefore = cpuUsage();
+  const seconds = await timeConsumer(
+    (onFirst) => {
+      onBridgeBatch = onFirst;
+      running = bridge.run(controller.signal);
+      return Promise.resolve(async () => {
+        controller.abort();
+        await running;
+      });
+    },
+    () => EVENT_TYPES.reduce((n, type) => n + appended.get({ type }), 0) >= N,
+  );
+  let total = 0;
+  for (const type of EVENT_TYPES) total += await redis.xlen(runKeys.events(type));
+  if (total !== N) {
+    throw new Error(`Cannot trust the run: ${total} stream entries for ${N} messages`);
+  }
+  await tracer.flush();
+  const cpu = cpuUsage(cpuBefore);
+  await deletePrefix(redis, `${prefix}run${index}:`);
+  return {
+    tracing: tracer.enabled ? endpoint! : "off",
+    perS: Math.round(N / seconds),
+    cpuUsPerMsg: Number(((cpu.user + cpu.system) / N).toFixed(2)),
+    spans: {
+      exported: tracer.stats().exported - spansBefore.exported,
+      dropped: tracer.stats().dropped - spansBefore.dropped,
+      failed: tracer.stats().failed - spansBefore.failed,
+    },
+  };
+}
+
+try {
+  // 1. Pre-fill Kafka with realistic events (~100-200 bytes).
+  const producer = kafka.producer();
+  await producer.connect();
+  const gen = createGenerator({ seed: 42 });
+  const entries: string[][] = [];
+  let bytes = 0;
+  let t = Date.now() - 3_600_000;
+  const perPartition = new Map<string, number>();
+  for (let sent = 0; sent < N;) {
+    const msgs = applyHeadSampling(
+      gen.normal(t += 10_000, Math.min(5000, N - sent)),
+      SAMPLED,
+      Math.random,
+    );
+    const out: { topic: string; message: Message }[] = [];
+    for (const m of msgs) {
+      const partition = Math.floor(Math.random() * PARTITIONS);
+      out.push({
+        topic: m.topic,
+        message: { key: m.key, value: m.value, headers: m.headers, partition },
+      });
+      const pk = `${m.topic}:${partition}`;
+      const offset = perPartition.get(pk) ?? 0;
+      perPartition.set(pk, offset + 1);
+      entries.push([
+        m.topic,
+        "data",
+        m.value,
+        "topic",
+        m.topic,
+        "partition",
+        String(partition),
+        "offset",
+        String(offset),
+        "key",
+        m.key,
+        "ingest_ts",
+        String(Date.now()),
+        "traceparent",
+        m.headers.traceparent ?? "",
+      ]);
+      bytes += m.value.length;
+    }
+    await producer.sendBatch({
+      topicMessages: topicMessages(out, (o) => o.topic, (o) => o.message),
+    });
+    sent += msgs.length;
+  }
+  await producer.disconnect();
+  print(
+    `prefilled ${N} messages (avg ${
+      Math.round(bytes / N)
+    } B) in ${EVENT_TYPES.length}×${PARTITIONS} partitions`,
+  );
+
+  // 2. Raw kafkajs consume rate: eachBatch, no work.
+  let rawCount = 0;
+  const rawSeconds = await timeConsumer(async (onFirst) => {
+    const c = kafka.consumer({
+      groupId: "bench-raw",
+      maxBytes: 16 * 1024 * 1024,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      maxWaitTimeInMs: 500,
+    });
+    c.on(c.events.START_BATCH_PROCESS, onFirst);
+    await c.connect();
+    await c.subscribe({ topics: [...EVENT_TYPES], fromBeginning: true });
+    await c.run({
+      partitionsConsumedConcurrently: CONCURRENCY,
+      eachBatch: ({ batch }) => {
+        rawCount += batch.messages.length;
+        return Promise.resolve();
+      },
+    });
+    return () => c.disconnect();
+  }, () => rawCount >= N);
+
+  // 3. Raw pipelined XADD of the same entries (500 per pipeline, CONCURRENCY in flight).
+  const xaddStart = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < entries.length) {
+      const slice = entries.slice(next, next + 500);
+      next += 500;
+      const p = redis.pipeline();
+      for (const [topic, ...fields] of slice) {
+        p.xadd(keys.key("rawxadd", topic!), "MAXLEN", "~", "1000000", "*", ...fields);
+      }
+      await p.exec();
+    }
+  }));
+  const xaddSeconds = (performance.now() - xaddStart) / 1000;
+  // Let go of the copies (~N × 14 strings): a heap kept large by the harness would make
+  // every garbage collection of the bridge runs, and so their figures, dearer than in the
+  // real service.
+  entries.length = 0;
+  await deletePrefix(redis, keys.key("rawxadd"));
+
+  // 4. Through the bridge: one run per tracing setting (alternating, when comparing), each
+  // into fresh stream keys with a fresh consumer group reading all N messages.
+  const raw = N / rawSeconds;
+  const xadd = N / xaddSeconds;
+  let receiver: Deno.ChildProcess | undefined;
+  let endpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") || undefined;
+  if (COMPARE && !endpoint) {
+    // A discarding OTLP receiver in its own process, as a collector would be.
+    receiver = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        new URL("../testing/otlp_receiver.ts", import.meta.url).pathname,
+        "--port=0",
+        "--discard",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = receiver.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    endpoint = (JSON.parse(value!.split("\n")[0]!) as { endpoint: string }).endpoint;
+    reader.releaseLock();
+    void receiver.stdout.cancel().catch(() => {});
+  }
+  const plan: (string | undefined)[] = COMPARE
+    ? Array.from({ length: 2 * ROUNDS }, (_, i) => (i % 2 === 0 ? undefined : endpoint))
+    : [endpoint];
+  const runs: BridgeRun[] = [];
+  try {
+    if (COMPARE) {
+      // A first run, not counted, so that neither setting gets the cold JIT.
+      const warm = await runBridge(plan.length, endpoint);
+      print(`warm-up run, tracing on: ${warm.perS} msg/s (not counted)`);
+    }
+    for (let i = 0; i < plan.length; i++) {
+      const run = await runBridge(i, plan[i]);
+      runs.push(run);
+      print(
+        `bridge run ${i + 1}/${plan.length}, tracing ${run.tracing}: ${run.perS} msg/s, ` +
+          `${run.cpuUsPerMsg} µs CPU/msg (spans exported ${run.spans.exported}, dropped ${run.spans.dropped}, failed ${run.spans.failed})`,
+      );
+    }
+  } finally {
+    await traced?.close();
+    receiver?.kill();
+    await receiver?.status;
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const off = runs.filter((r) => r.tracing === "off");
+  const on = runs.filter((r) => r.tracing !== "off");
+  const main = COMPARE ? off : runs;
+  const through = median(main.map((r) => r.perS));
+  const spans = runs[runs.length - 1]!.spans;
+  const result: Record<string, unknown> = {
+    messages: N,
+    partitions: EVENT_TYPES.length * PARTITIONS,
+    concurrency: CONCURRENCY,
+    kafkajs_consume_per_s: Math.round(raw),
+    redis_xadd_pipelined_per_s: Math.round(xadd),
+    bridge_per_s: Math.round(through),
+    ratio_bridge_to_min_raw: Number((through / Math.min(raw, xadd)).toFixed(2)),
+    bridge_cpu_us_per_msg: Number(median(main.map((r) => r.cpuUsPerMsg)).toFixed(2)),
+    tracing: COMPARE ? "compare" : runs[0]!.tracing,
+    sampled: SAMPLED,
+    spans_exported: spans.exported,
+    spans_dropped: spans.dropped,
+    spans_failed: spans.failed,
+  };
+  print(`kafkajs consume (eachBatch, no work): ${result.kafkajs_consume_per_s} msg/s`);
+  print(
+    `redis XADD (pipelined 500, ${CONCURRENCY} in flight): ${result.redis_xadd_pipelined_per_s} msg/s`,
+  );
+  print(`bridge Kafka -> Redis Streams:         ${result.bridge_per_s} msg/s`);
+  print(`ratio bridge / min(raw):               ${result.ratio_bridge_to_min_raw}`);
+  print(`process CPU during the bridge run:     ${result.bridge_cpu_us_per_msg} µs/msg`);
+  if (COMPARE) {
+    const offPerS = median(off.map((r) => r.perS));
+    const onPerS = median(on.map((r) => r.perS));
+    Object.assign(result, {
+      rounds: ROUNDS,
+      tracing_off_per_s: off.map((r) => r.perS),
+      tracing_on_per_s: on.map((r) => r.perS),
+      tracing_off_median_per_s: Math.round(offPerS),
+      tracing_on_median_per_s: Math.round(onPerS),
+      tracing_cost_pct: Number((100 * (1 - onPerS / offPerS)).toFixed(1)),
+      tracing_off_cpu_us_per_msg: Number(median(off.map((r) => r.cpuUsPerMsg)).toFixed(2)),
+      tracing_on_cpu_us_per_msg: Number(median(on.map((r) => r.cpuUsPerMsg)).toFixed(2)),
+    });
+    print(
+      `tracing cost (median of ${ROUNDS} alternating runs each): ${result.tracing_cost_pct}% ` +
+        `(${result.tracing_off_median_per_s} -> ${result.tracing_on_median_per_s} msg/s)`,
+    );
+  } else {
+    print(
+      `tracing: ${result.tracing} (spans exported ${spans.exported}, dropped ${spans.dropped}, failed ${spans.failed})`,
+    );
+  }
+  print(JSON.stringify(result));
+} finally {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+  cluster.close();
+}
+Deno.exit(0);

@@ -1,0 +1,165 @@
+/**
+ * `deno task dev`: the dev Kafka plus every Vigil service in one terminal.
+ * Each output line is prefixed with its service name; Ctrl-C stops them all
+ * (SIGTERM, then SIGKILL after 9 s). The producer runs with
+ * `DEV_PRODUCER_ARGS` (default `--scenario all --scenario-every 20s`).
+ *
+ * Services are started with the exact command of their `deno task` in the
+ * root deno.json (so the same permissions apply), without the task shell in
+ * between, so signals reach them directly.
+ *
+ * @module
+ */
+import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
+
+const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
+const COLORS = ["36", "33", "35", "32", "34", "31", "90"];
+const encoder = new TextEncoder();
+
+function out(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+function splitCommand(cmd: string): string[] {
+  return cmd.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g)?.map((a) => a.replace(/^['"]|['"]$/g, "")) ??
+    [];
+}
+
+async function pipeLines(
+  stream: ReadableStream<Uint8Array>,
+  prefix: string,
+): Promise<void> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      out(`${prefix} ${line}`);
+    }
+  }
+  if (buf) out(`${prefix} ${buf}`);
+}
+
+const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+const config = JSON.parse(await Deno.readTextFile("deno.json"));
+const tasks: Record<string, string> = config.tasks ?? {};
+const children: { name: string; child: Deno.ChildProcess; done: Promise<Deno.CommandStatus> }[] =
+  [];
+const width = Math.max(...["kafka", ...SERVICES].map((s) => s.length));
+
+function start(name: string, index: number, extraArgs: string[] = []) {
+  const task = tasks[name];
+  if (!task) return;
+  const argv = splitCommand(task);
+  const entry = argv.at(-1);
+  if (argv[0] !== "deno" || !entry) return;
+  try {
+    Deno.statSync(entry);
+  } catch {
+    out(`[dev] ${name}: ${entry} not found, skipped`);
+    return;
+  }
+  const prefix = `\x1b[${COLORS[index % COLORS.length]}m${name.padEnd(width)} |\x1b[0m`;
+  // Each service in its own session (setsid execs, so the pid stays the
+  // service's): a terminal Ctrl-C reaches only this runner, which then sends
+  // every service exactly one SIGTERM, so none mistakes it for a second
+  // "force" signal.
+  const args = [...argv.slice(1), ...extraArgs];
+  const child = new Deno.Command(SETSID ?? Deno.execPath(), {
+    args: SETSID ? [Deno.execPath(), ...args] : args,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  pipeLines(child.stdout, prefix);
+  pipeLines(child.stderr, prefix);
+  const done = child.status.then((s) => {
+    out(`[dev] ${name} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`);
+    return s;
+  });
+  children.push({ name, child, done });
+}
+
+let stopping = false;
+let stoppingSince = 0;
+async function stopAll(): Promise<void> {
+  // One Ctrl-C can arrive twice: from the terminal to the whole process group
+  // and forwarded by `deno task`. Only a second press (later than 1 s) forces.
+  if (stopping && Date.now() - stoppingSince < 1000) return;
+  if (stopping) {
+    for (const c of children) {
+      try {
+        c.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+    Deno.exit(130);
+  }
+  stopping = true;
+  stoppingSince = Date.now();
+  out("[dev] stopping every service (Ctrl-C again to force)");
+  // Services first, the broker last.
+  const services = children.filter((c) => c.name !== "kafka");
+  for (const c of services) {
+    try {
+      c.child.kill("SIGTERM");
+    } catch { /* gone */ }
+  }
+  const timer = setTimeout(() => {
+    for (const c of children) {
+      try {
+        c.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+  }, 9000);
+  await Promise.all(services.map((c) => c.done));
+  for (const c of children.filter((c) => c.name === "kafka")) {
+    try {
+      c.child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await c.done;
+  }
+  clearTimeout(timer);
+  out("[dev] all stopped");
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", stopAll);
+Deno.addSignalListener("SIGTERM", stopAll);
+
+// The dev broker, unless KAFKA_BROKERS points at a real one.
+const external = Deno.env.get("KAFKA_BROKERS");
+if (!external) {
+  try {
+    await Deno.remove(KAFKA_BROKERS_FILE);
+  } catch { /* none */ }
+  start("kafka", 6);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await Deno.readTextFile(KAFKA_BROKERS_FILE)).trim()) break;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+// The producer injects its labelled anomaly scenarios, so alerts show up within a minute.
+const producerArgs = splitCommand(
+  Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
+);
+SERVICES.forEach((name, i) => start(name, i, name === "producer" ? producerArgs : []));
+if (children.length === 0) {
+  out("[dev] nothing to run");
+  Deno.exit(1);
+}
+await Promise.all(children.map((c) => c.done));
+if (!stopping) Deno.exit(1);

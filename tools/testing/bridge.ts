@@ -1,0 +1,226 @@
+/**
+ * Helpers shared by the bridge's integration tests: message builders,
+ * background producing and the exactly-once check.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { type Kafka, Kafka as KafkaClient, logLevel, type Message } from "kafkajs";
+import { topicMessages } from "@vigil/shared/kafka";
+import type { Redis } from "ioredis";
+import type { Keys } from "@vigil/shared/keys";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { fieldsToObject } from "@vigil/shared/schemas/stream";
+import { createGenerator } from "@vigil/producer/generator";
+
+/** A quiet kafkajs client for tests. */
+export function testKafka(brokers: string[]): Kafka {
+  return new KafkaClient({
+    brokers,
+    clientId: "bridge-test",
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 100, retries: 30, maxRetryTime: 1000 },
+  });
+}
+
+/** A message to produce to a topic. */
+export interface TopicMessage {
+  topic: string;
+  message: Message;
+}
+
+/** `n` valid messages from the producer's generator (event time advancing 10 s per 100). */
+export function validMessages(n: number, seed = 1): TopicMessage[] {
+  const gen = createGenerator({ seed });
+  const out: TopicMessage[] = [];
+  for (let t = Date.now() - 3_600_000; out.length < n; t += 10_000) {
+    for (const m of gen.normal(t, Math.min(100, n - out.length))) {
+      out.push({ topic: m.topic, message: { key: m.key, value: m.value, headers: m.headers } });
+    }
+  }
+  return out;
+}
+
+/** The dead-letter reason kind each malformed message must get. */
+export interface Malformed extends TopicMessage {
+  expect: string;
+}
+
+/** `n` malformed messages (bad JSON, missing fields, wrong types, huge, binary, empty). */
+export function malformedMessages(n: number, options: { tooLargeBytes: number }): Malformed[] {
+  const out: Malformed[] = [];
+  const ts = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const topic = EVENT_TYPES[i % 3]!;
+    let value: string | Buffer | null;
+    let expect: string;
+    switch (i % 8) {
+      case 0:
+        value = `{"timestamp": "${ts}", "service": "x", `;
+        expect = "invalid_json";
+        break;
+      case 1:
+        value = JSON.stringify({ timestamp: ts });
+        expect = "invalid_schema";
+        break;
+      case 2:
+        value = JSON.stringify(
+          topic === "logs"
+            ? { timestamp: ts, service: "svc", level: 5, message: "m" }
+            : topic === "metrics"
+            ? { timestamp: ts, service: "svc", cpu: "high", latency_ms: 3 }
+            : {
+              timestamp: ts,
+              transaction_id: "t",
+              user_id: "u",
+              amount: "12",
+              currency: "EUR",
+              status: "approved",
+            },
+        );
+        expect = "invalid_schema";
+        break;
+      case 3:
+        value = JSON.stringify({
+          timestamp: ts,
+          service: "s".repeat(20_000),
+          level: "INFO",
+          message: "m".repeat(20_000),
+          cpu: 1,
+          latency_ms: 1,
+        });
+        expect = "invalid_schema";
+        break;
+      case 4:
+        value = Buffer.from([0xff, 0xfe, 0x00, 0x7b, 0xc3, 0x28, i & 0xff]);
+        expect = "not_utf8";
+        break;
+      case 5:
+        value = i % 16 === 5 ? null : "";
+        expect = "empty";
+        break;
+      case 6:
+        value = i % 48 === 6 ? "x".repeat(options.tooLargeBytes + 1) : "[1,2,3]";
+        expect = i % 48 === 6 ? "too_large" : "invalid_schema";
+        break;
+      default:
+        value = "not json at all";
+        expect = "invalid_json";
+    }
+    out.push({ topic, message: { key: `bad-${i}`, value }, expect });
+  }
+  return out;
+}
+
+/** Produce messages in order, in sends of up to `chunk` messages per topic. */
+export async function produce(kafka: Kafka, messages: readonly TopicMessage[], chunk = 500) {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += chunk) {
+      await producer.sendBatch({
+        topicMessages: topicMessages(
+          messages.slice(i, i + chunk),
+          (m) => m.topic,
+          (m) => m.message,
+        ),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Keep producing generator messages until `signal` aborts; resolves to the number sent. */
+export async function produceUntil(
+  kafka: Kafka,
+  signal: AbortSignal,
+  options: { batch?: number; pauseMs?: number; seed?: number } = {},
+): Promise<number> {
+  const producer = kafka.producer();
+  await producer.connect();
+  const gen = createGenerator({ seed: options.seed ?? 7 });
+  let sent = 0;
+  try {
+    while (!signal.aborted) {
+      const msgs = gen.normal(Date.now(), options.batch ?? 300);
+      await producer.sendBatch({
+        topicMessages: topicMessages(msgs, (m) => m.topic, (m) => ({
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+        })),
+      });
+      sent += msgs.length;
+      await new Promise((r) => setTimeout(r, options.pauseMs ?? 20));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return sent;
+}
+
+/** Every Kafka offset that exists now: `topic:partition:offset` (low..high-1). */
+export async function kafkaCoordinates(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const out: string[] = [];
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        for (let o = Number(p.low); o < Number(p.high); o++) {
+          out.push(`${topic}:${p.partition}:${o}`);
+        }
+      }
+    }
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** An entry read back from an event stream or the dead-letter stream. */
+export interface ReadEntry {
+  stream: string;
+  id: string;
+  fields: Record<string, string>;
+}
+
+/** Every entry of the three event streams and the dead-letter stream. */
+export async function readAll(redis: Redis, keys: Keys): Promise<ReadEntry[]> {
+  const out: ReadEntry[] = [];
+  for (const stream of [...EVENT_TYPES.map((t) => keys.events(t)), keys.dlq()]) {
+    let start = "-";
+    for (;;) {
+      const page = await redis.xrange(stream, start, "+", "COUNT", 5000);
+      for (const [id, fields] of page) out.push({ stream, id, fields: fieldsToObject(fields) });
+      if (page.length < 5000) break;
+      start = "(" + page[page.length - 1]![0];
+    }
+  }
+  return out;
+}
+
+/** Total entries in the event streams and the dead-letter stream. */
+export async function countAll(redis: Redis, keys: Keys): Promise<number> {
+  let n = 0;
+  for (const stream of [...EVENT_TYPES.map((t) => keys.events(t)), keys.dlq()]) {
+    n += await redis.xlen(stream);
+  }
+  return n;
+}
+
+/** Assert every Kafka coordinate appears exactly once across the entries. */
+export function assertExactlyOnce(entries: readonly ReadEntry[], expected: readonly string[]) {
+  const seen = new Map<string, number>();
+  for (const e of entries) {
+    const c = `${e.fields.topic}:${e.fields.partition}:${e.fields.offset}`;
+    seen.set(c, (seen.get(c) ?? 0) + 1);
+  }
+  const duplicates = [...seen].filter(([, n]) => n > 1).map(([c]) => c);
+  assert.deepEqual(duplicates.slice(0, 10), [], `duplicated coordinates (${duplicates.length})`);
+  const missing = expected.filter((c) => !seen.has(c));
+  assert.deepEqual(missing.slice(0, 10), [], `missing coordinates (${missing.length})`);
+  assert.equal(entries.length, expected.length, "entries = messages produced");
+}
