@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { TEST_REDIS_URL, withRedis } from "@vigil/tools/testing/redis";
 import { createRedis } from "@vigil/shared/redis";
 import { createRespConnection } from "../io/resp_reader.ts";
-import { createRedisStreamClient } from "../io/redis_stream_client.ts";
+import { createRedisStreamPort } from "@vigil/shared/stream_port";
+import { withFastReads } from "../io/fast_reads.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -63,7 +64,7 @@ Deno.test(
 );
 
 Deno.test(
-  "stream client: XREADGROUP through the reader returns what ioredis returns",
+  "withFastReads(): XREADGROUP through the reader returns what ioredis returns",
   opts,
   () =>
     withRedis(async ({ redis, keys }) => {
@@ -75,8 +76,10 @@ Deno.test(
       await redis.xgroup("CREATE", stream, "fast", "0");
       await redis.xgroup("CREATE", stream, "slow", "0");
       const own = createRedis(TEST_REDIS_URL);
-      const fast = createRedisStreamClient(own, keys);
-      const slow = createRedisStreamClient(redis, keys, Date.now, { fastReads: false });
+      const port = (r: typeof redis) =>
+        createRedisStreamPort({ redis: r, dlq: keys.dlq(), source: "detector" });
+      const fast = withFastReads(port(own), own);
+      const slow = port(redis);
       const a = await fast.readGroup(stream, "fast", "c", { id: ">", count: 10 });
       const b = await slow.readGroup(stream, "slow", "c", { id: ">", count: 10 });
       assert.equal(a.length, 4);
