@@ -113,8 +113,14 @@ export interface StreamConsumerOptions {
   backoff?: { baseMs: number; capMs: number };
   /** No progress for this long with work pending = stuck (health). @default {60000} */
   stuckAfterMs?: number;
-  /** Called after each acknowledged batch. */
-  onAck?: (info: { live: number; dead: number }) => void;
+  /**
+   * Called after each acknowledged batch: entries acknowledged, and entries
+   * dead-lettered because delivered too often, refused for good (found by
+   * splitting), or rejected by the handler.
+   */
+  onAck?: (
+    info: { live: number; dead: number; maxDeliveries: number; refused: number; rejected: number },
+  ) => void;
   now?: () => number;
 }
 
@@ -161,6 +167,8 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
   let progressAt = now();
   let busy = false;
   let lastError: string | null = null;
+  /** Entries of the batch in hand refused for good (found by splitting). */
+  let refused = 0;
 
   const progressed = () => {
     progressAt = now();
@@ -195,6 +203,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
               stream_id: liveEntries[0]?.id,
               error,
             });
+            refused += liveEntries.length;
             return liveEntries.map((d) => ({
               id: d.id,
               reason: `processing failed ${attempt} times: ${messageOf(error)}`.slice(0, 1000),
@@ -225,6 +234,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
   async function handle(batch: Delivery[], signal: AbortSignal): Promise<void> {
     if (batch.length === 0) return;
     busy = true;
+    refused = 0;
     const dead: DeadLetterEntry[] = [];
     const work: Delivery[] = [];
     for (const d of batch) {
@@ -237,6 +247,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         });
       } else work.push(d);
     }
+    const tooOften = dead.length;
     const rejected = work.length > 0 ? await processBatch(work, signal) : [];
     const byId = new Map(batch.map((d) => [d.id, d]));
     for (const r of rejected) {
@@ -252,7 +263,13 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     if (dead.length > 0) {
       log.warn("entries dead-lettered", { count: dead.length, first: dead[0] });
     }
-    options.onAck?.({ live: ack.length, dead: dead.length });
+    options.onAck?.({
+      live: ack.length,
+      dead: dead.length,
+      maxDeliveries: tooOften,
+      refused,
+      rejected: dead.length - tooOften - refused,
+    });
     await handler.committed?.(batch[batch.length - 1]!.id, dead.length > 0);
   }
 

@@ -12,8 +12,8 @@ import type { PipelineTracing } from "./pipeline.ts";
 /** Spans on `tracer`; undefined when tracing is off. */
 export function createDetectorTracing(tracer: Tracer): PipelineTracing | undefined {
   if (!tracer.enabled) return undefined;
-  /** Detect spans of the batch in hand, by their parent (the entry's traceparent). */
-  let detectByParent = new Map<string, Span>();
+  /** Detect spans of each stream's batch in hand, by their parent (the entry's traceparent). */
+  const detectByParent = new Map<string, Map<string, Span>>();
   return {
     batch(type, entries) {
       const spans = new Map<string, Span>();
@@ -25,7 +25,7 @@ export function createDetectorTracing(tracer: Tracer): PipelineTracing | undefin
         });
         if (e.traceparent) spans.set(e.traceparent, span);
       }
-      detectByParent = spans;
+      detectByParent.set(type, spans);
       return {
         end(error) {
           for (const s of spans.values()) (error ? s.fail(error) : s).end();
@@ -34,7 +34,7 @@ export function createDetectorTracing(tracer: Tracer): PipelineTracing | undefin
     },
     anomaly(row, parent, startMs) {
       const span = tracer.startSpan(`anomaly ${row.rule}`, {
-        parent: (parent && detectByParent.get(parent)?.traceparent) ?? parent,
+        parent: (parent && detectByParent.get(row.type)?.get(parent)?.traceparent) ?? parent,
         startTimeMs: startMs,
         attributes: {
           "vigil.anomaly.id": row.id,
