@@ -18,8 +18,9 @@
  * `--seconds=S` (20), `--out=PATH` (test-output/detector_bench.json; a
  * `.md` twin is written next to it), `--batch=N` and `--checkpoint=5s`
  * (DETECTOR_BATCH, DETECTOR_CHECKPOINT_INTERVAL of the detector under test;
- * default: the detector's defaults), `--profile=DIR` (CPU profile of the
- * detector).
+ * default: the detector's defaults), `--fast-reads=true|false`
+ * (DETECTOR_FAST_READS: XREADGROUP through the lean RESP reader or ioredis),
+ * `--profile=DIR` (CPU profile of the detector).
  *
  * @module
  */
@@ -181,6 +182,7 @@ const result = await withPg(async ({ sql, url }) => {
         LOG_LEVEL: "warn",
         ...(args.batch ? { DETECTOR_BATCH: args.batch } : {}),
         ...(args.checkpoint ? { DETECTOR_CHECKPOINT_INTERVAL: args.checkpoint } : {}),
+        ...(args["fast-reads"] ? { DETECTOR_FAST_READS: args["fast-reads"] } : {}),
       },
       stdout: "inherit",
       stderr: "inherit",
