@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
+import { commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
 import { tracingEnv } from "@vigil/shared/tracing";
 
 /** Environment schema of the detector. */
@@ -44,8 +44,6 @@ export const detectorEnvSchema = z.object({
   DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
   /** Approximate MAXLEN of the durable alerts stream. */
   DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
-  /** Read streams with the lean RESP reader (io/fast_reads.ts) instead of ioredis. */
-  DETECTOR_FAST_READS: boolVar.default(true),
 }).refine((c) => c.DETECTOR_SHARD < c.DETECTOR_SHARDS, {
   path: ["DETECTOR_SHARD"],
   message: "must be less than DETECTOR_SHARDS",

@@ -29,7 +29,6 @@ import { createEvaluator } from "./core/evaluator.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
-import { withFastReads } from "./io/fast_reads.ts";
 import { createLease } from "./io/lease.ts";
 import { createDetectorMetrics } from "./io/metrics.ts";
 import { createPersistStage } from "./io/persist.ts";
@@ -56,8 +55,6 @@ export interface DetectorSettings {
   stuckAfterMs?: number;
   /** The outbox is swept for rows left unpublished this often. @default {30000} */
   outboxIntervalMs?: number;
-  /** XREADGROUP through the lean RESP reader. @default {false} */
-  fastReads?: boolean;
 }
 
 /** Dependencies of {@link createDetector}. */
@@ -203,7 +200,7 @@ export function createDetector(deps: DetectorDeps): Detector {
         now,
       });
       const consumer = createStreamConsumer({
-        port: s.fastReads ? withFastReads(port, reader) : port,
+        port,
         stream: keys.events(type),
         group,
         consumer: s.consumer,

@@ -117,7 +117,6 @@ const detector = createDetector({
     shards: config.DETECTOR_SHARDS,
     leaseTtlMs: config.DETECTOR_LEASE_TTL,
     ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
-    fastReads: config.DETECTOR_FAST_READS,
   },
 });
 

@@ -175,7 +175,12 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     lastError = null;
   };
   const redis = <T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> =>
-    retry(fn, {
+    retry(() =>
+      fn().catch(async (error) => {
+        // Redis came back without our data (restarted without persistence): recreate the group.
+        if (/NOGROUP/.test(messageOf(error))) await port.createGroup(stream, group).catch(() => {});
+        throw error;
+      }), {
       signal,
       ...backoff,
       onRetry: (info) => {

@@ -18,9 +18,8 @@
  * `--seconds=S` (20), `--out=PATH` (test-output/detector_bench.json; a
  * `.md` twin is written next to it), `--batch=N` and `--checkpoint=5s`
  * (DETECTOR_BATCH, DETECTOR_CHECKPOINT_INTERVAL of the detector under test;
- * default: the detector's defaults), `--fast-reads=true|false`
- * (DETECTOR_FAST_READS: XREADGROUP through the lean RESP reader or ioredis),
- * `--profile=DIR` (CPU profile of the detector).
+ * default: the detector's defaults), `--profile=DIR` (CPU profile of the
+ * detector).
  *
  * @module
  */
@@ -33,7 +32,7 @@ import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { createGenerator, minUsersForRate } from "@vigil/producer/generator";
-import { DETECTOR_FLAGS, ROOT } from "../testing/detector_process.ts";
+import { ROOT, taskArgs } from "../testing/services.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 
 const args = Object.fromEntries(
@@ -166,7 +165,7 @@ const result = await withPg(async ({ sql, url }) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        ...DETECTOR_FLAGS,
+        ...(await taskArgs("detector")).slice(1, -1),
         ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`] : []),
         ...(args.v8 ? [`--v8-flags=${args.v8}`] : []),
         "detector/main.ts",
@@ -182,7 +181,6 @@ const result = await withPg(async ({ sql, url }) => {
         LOG_LEVEL: "warn",
         ...(args.batch ? { DETECTOR_BATCH: args.batch } : {}),
         ...(args.checkpoint ? { DETECTOR_CHECKPOINT_INTERVAL: args.checkpoint } : {}),
-        ...(args["fast-reads"] ? { DETECTOR_FAST_READS: args["fast-reads"] } : {}),
       },
       stdout: "inherit",
       stderr: "inherit",

@@ -13,7 +13,7 @@ import { withPg } from "../testing/pg.ts";
 import { withRedis } from "../testing/redis.ts";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { type ReceivedSpan, startOtlpReceiver } from "../testing/otlp_receiver.ts";
-import { ROOT, type ServiceProcess, spawnService } from "./_services.ts";
+import { ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
