@@ -32,16 +32,19 @@ export interface ScoreEngine<S = unknown> {
 
 /**
  * Score bands that match the shipped engine configuration, for the
- * `metric_score` rule (`rules.json` → `metrics.metric_score.bands`):
+ * `metric_score` and `entity_score` rules (`rules.json` →
+ * `metrics.metric_score.bands`, `metrics.entity_score.bands`):
  *
- * - `warning` = the engine's alarm score (0.5): the recent raw scores have a
- *   tail probability ≤ 1e-5 under the series' own history, or a new extreme;
- * - `critical` = 0.9: tail probability ≤ 1e-9, or a new extreme (score 1);
+ * - `warning` = the engine's alarm score (0.5): the strongest detector's
+ *   tail probability is at most `alarmProbability` (1e-6), ARTime's
+ *   confidence reaches its threshold, or a new extreme;
+ * - `critical` = 0.9: tail probability ≤ 1e-6^1.8 ≈ 1.6e-11, a very
+ *   confident novel shape, or a new extreme (score 1);
  * - `clear` = 0.3: the engine's cap for a repeated alarm within its cooldown
  *   is 0.3, so an incident clears once scores fall back below that.
  *
- * These are the bands the NAB figures in the README were measured at
- * (threshold 0.5).
+ * These are the bands the NAB figures in `docs/statistics.md` were measured
+ * at (threshold 0.5).
  */
 export const ENGINE_SCORE_BANDS: Readonly<{ warning: number; critical: number; clear: number }> =
   Object.freeze({
