@@ -18,7 +18,6 @@
  */
 
 import { parseArgs, runBacktest } from "../backtest.ts";
-import { createStatsEngine } from "../score_engine.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "./engine.ts";
 
 /** Named variants: the shipped configuration with some fields overridden. */
@@ -50,11 +49,7 @@ async function main(): Promise<number> {
   const args = parseArgs(Deno.args);
   for (const [name, override] of Object.entries(VARIANTS)) {
     const config: EngineConfig = { ...DEFAULT_ENGINE_CONFIG, ...override };
-    const s = await runBacktest(
-      args.input,
-      `${args.out.replace(/\/+$/, "")}/${name}`,
-      createStatsEngine(config),
-    );
+    const s = await runBacktest(args.input, `${args.out.replace(/\/+$/, "")}/${name}`, { config });
     await Deno.stdout.write(
       enc.encode(`${name}: ${s.points} points in ${s.seconds.toFixed(2)} s\n`),
     );
