@@ -24,9 +24,10 @@
  *    over windows of downsampled values reports shapes it has never seen
  *    (`artime.ts`).
  * 4. **Early outliers.** While the series is young (from `warmupPoints` to
- *    `earlyPoints`), before the detectors above have enough history, an
- *    isolated outlier — a value far from its neighbours that the next
- *    value returns from — is reported one point late.
+ *    `earlyPoints`), before the detectors above have enough history, each
+ *    value's deviation from the local level is scored (capped below the
+ *    alarm level), and an isolated outlier — a value far from its
+ *    neighbours that the next value returns from — alarms one point late.
  *
  * Tail probabilities map to scores on a log scale calibrated at
  * `alarmProbability` (that probability scores `alarmScore` = 0.5). After an
@@ -495,33 +496,57 @@ function artimeScore(conf: number, c: EngineConfig): number {
   return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
+/** The 5 values before index `k` of the recent ring, sorted, and their median. */
+function localLevel(s: SeriesState, k: number): { ref: number[]; m: number } {
+  const r = s.recent;
+  const ref = [
+    r[(k - 1) % RECENT]!,
+    r[(k - 2) % RECENT]!,
+    r[(k - 3) % RECENT]!,
+    r[(k - 4) % RECENT]!,
+    r[(k - 5) % RECENT]!,
+  ].sort((a, b) => a - b);
+  return { ref, m: ref[2]! };
+}
+
 /**
- * Early-outlier evidence for the previous value (0 when it is not an
- * isolated outlier): a two-sided normal tail probability of its deviation
- * from the median of the 5 values before it, on the larger of the typical
- * first difference and the spread of those 5 values; 1 when not an outlier.
+ * Local noise scale: the larger of the typical first difference (E|Δ| =
+ * 2σ/√π for Gaussian noise) and the spread of the 5 reference values
+ * (E[range of 5] ≈ 2.326σ), floored.
+ */
+function localSigma(s: SeriesState, ref: number[], floor: number): number {
+  return Math.max(s.diffMean * Math.sqrt(Math.PI) / 2, (ref[4]! - ref[0]!) / 2.326, floor);
+}
+
+/**
+ * Early-outlier evidence for the previous value: a two-sided normal tail
+ * probability of its deviation from the median of the 5 values before it,
+ * when it departed from its neighbour and `x` returned; 1 otherwise.
  */
 function earlyOutlier(s: SeriesState, x: number, c: EngineConfig, floor: number): number {
-  const r = s.recent;
   const n = s.n - 1; // values in the ring before x
   if (n < 7 || !(s.diffMean > 0)) return 1;
+  const r = s.recent;
   const prev = r[(n - 1) % RECENT]!;
   const prev2 = r[(n - 2) % RECENT]!;
-  const ref = [
-    r[(n - 2) % RECENT]!,
-    r[(n - 3) % RECENT]!,
-    r[(n - 4) % RECENT]!,
-    r[(n - 5) % RECENT]!,
-    r[(n - 6) % RECENT]!,
-  ].sort((a, b) => a - b);
-  const m = ref[2]!;
+  const { ref, m } = localLevel(s, n - 1);
   const d = prev - m;
   const departed = Math.abs(prev - prev2) >= 0.5 * Math.abs(d);
   const returned = Math.abs(x - m) <= c.earlyReturn * Math.abs(d);
   if (!departed || !returned || d === 0) return 1;
-  // E|first difference| = 2σ/√π for Gaussian noise; E[range of 5] ≈ 2.326σ.
-  const sigma = Math.max(s.diffMean * Math.sqrt(Math.PI) / 2, (ref[4]! - ref[0]!) / 2.326, floor);
-  return 2 * normalTail(Math.abs(d) / sigma);
+  return 2 * normalTail(Math.abs(d) / localSigma(s, ref, floor));
+}
+
+/**
+ * Early-phase evidence about `x` itself, before the next value can confirm
+ * it: the same two-sided tail probability of its deviation from the local
+ * level (shown as a score capped below the alarm level).
+ */
+function earlyDeviation(s: SeriesState, x: number, floor: number): number {
+  const n = s.n - 1;
+  if (n < 6 || !(s.diffMean > 0)) return 1;
+  const { ref, m } = localLevel(s, n);
+  return 2 * normalTail(Math.abs(x - m) / localSigma(s, ref, floor));
 }
 
 /**
@@ -647,6 +672,7 @@ export function update(
   const earlyQ = s.n - 1 > c.warmupPoints && s.n - 1 <= c.earlyPoints
     ? earlyOutlier(s, x, c, floor)
     : 1;
+  const nowQ = warm && !mature ? earlyDeviation(s, x, floor) : 1;
   if (s.n >= 2) {
     const dd = Math.abs(x - prev);
     // A plain mean over the first 300 differences, clipped at 4× the mean once
@@ -688,6 +714,11 @@ export function update(
   if (mature) {
     score = c.likelihood ? (q < 1 ? calibratedScore(q, c.alarmProbability) : 0) : raw;
     if (score >= c.alarmScore || raw > 0) reason = "deviation";
+  }
+  if (nowQ < 1) {
+    // Graded but never an alarm: a young series' value is confirmed an outlier
+    // only when the next one returns (below).
+    score = Math.min(calibratedScore(nowQ, c.alarmProbability), c.suppressedScore);
   }
   if (earlyQ < 1) {
     const e = calibratedScore(earlyQ, c.alarmProbability);
