@@ -293,8 +293,10 @@ export function train(
   // Visit the most recently used category first: a high best-so-far lets the
   // bound below drop most others early. Ties for the best go to the lowest
   // index, as in the reference's stable sort, whatever the visiting order.
+  const used = net.used;
+  const wsum = net.wsum;
   let start = 0;
-  for (let j = 1; j < n; j++) if (net.used[j]! > net.used[start]!) start = j;
+  for (let j = 1; j < n; j++) if (used[j]! > used[start]!) start = j;
   // Fast commit learns every category at or above rhoUb (the reference's loop
   // in descending order learns all of them, then stops at the first below).
   for (let v = 0; v < n; v++) {
@@ -306,26 +308,34 @@ export function train(
     const distE = (loE > xe ? loE - xe : 0) + (xe > hiE ? xe - hiE : 0);
     const es = we === 0 ? 1 : (we - distE) / we;
     const es2 = es * es;
-    const nw = net.wsum[j]!;
+    const nw = wsum[j]!;
     const denom = nw === 0 ? 0.001 * Q : nw;
     // A category that can be neither the best nor resonant is dropped as soon
-    // as its distance shows it: similarity < cut ⇔ distance > limit (with a
-    // margin for rounding, so that only sure cases are dropped).
+    // as a bound shows it: with the distance so far, its similarity is at most
+    // ((|w| − distance) / |w|)³ × energy² (the margin keeps rounding from
+    // dropping a category that reaches the cut exactly).
     const cut = best < rhoUb ? best : rhoUb;
-    const limit = cut > 0 && es2 > 0
-      ? nw - denom * Math.cbrt(cut / es2) + 1e-9 * (nw + 1)
-      : Infinity;
+    if (es2 < cut * (1 - 1e-12)) continue; // not even a perfect feature match reaches it
+    const cutE = (cut / es2) * (1 - 1e-12);
     let dist = 0;
     let k = 0;
-    for (; k < d; k++) {
-      const x = f[k]!;
-      const lo = cats[off + k]!;
-      const hi = cats[off + d + k]!;
-      if (lo > x) dist += lo - x;
-      if (x > hi) dist += x - hi;
-      if (dist > limit) break;
+    let dropped = false;
+    while (k < d) {
+      const end = k + 4 < d ? k + 4 : d;
+      for (; k < end; k++) {
+        const x = f[k]!;
+        const lo = cats[off + k]!;
+        const hi = cats[off + d + k]!;
+        if (lo > x) dist += lo - x;
+        if (x > hi) dist += x - hi;
+      }
+      const fb = (nw - dist) / denom;
+      if (fb * fb * fb < cutE) {
+        dropped = true;
+        break;
+      }
     }
-    if (k < d) continue;
+    if (dropped) continue;
     const fs = (nw - dist) / denom;
     const m = fs * fs * fs * es2;
     if (m > best || (m === best && m > 0 && j < bestJ)) {
@@ -341,8 +351,8 @@ export function train(
         if (x > cats[off + d + q]!) cats[off + d + q] = x;
         sum += cats[off + q]! + (Q - cats[off + d + q]!);
       }
-      net.wsum[j] = sum;
-      net.used[j] = ++net.tick;
+      wsum[j] = sum;
+      used[j] = ++net.tick;
       resonated = true;
     }
   }

@@ -258,11 +258,18 @@ export function formatReport(
     `|---|${categories.map(() => "---").join("|")}|---|---|`,
   );
   all.forEach((s, i) => {
-    const cells = categories.map((c) =>
-      `${num(normalised(s, "standard", (x) => x === c))} / ${
-        num(normalised(s, "reward_low_FP_rate", (x) => x === c))
-      }`
-    );
+    const cells = categories.map((c) => {
+      const std = normalised(s, "standard", (x) => x === c);
+      if (Number.isNaN(std)) {
+        // No windows: what counts is the false positives.
+        const fp = s.files.standard.filter((f) => f.category === c).reduce(
+          (a, f) => a + f.falsePositives,
+          0,
+        );
+        return `${fp} FP`;
+      }
+      return `${num(std)} / ${num(normalised(s, "reward_low_FP_rate", (x) => x === c))}`;
+    });
     const name = i === extra.shipped ? `**${cands[i]!.name}** (shipped)` : cands[i]!.name;
     lines.push(
       `| ${name} | ${cells.join(" | ")} | ${num(normalised(s, "standard", () => true))} / ${
