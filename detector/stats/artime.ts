@@ -137,9 +137,12 @@ export interface ArtimeState {
   anomSimN: number;
 }
 
-/** Creates the ARTime state of a new series. */
+/**
+ * Creates the ARTime state of a new series. Its category weights (the bulk
+ * of it) are allocated when the initialisation period ends
+ * ({@link allocateNetwork}), so a short-lived series stays small.
+ */
 export function createArtimeState(c: ArtimeConfig = DEFAULT_ARTIME_CONFIG): ArtimeState {
-  const dim = 2 * c.artWindow;
   return {
     i: 0,
     dsi: 1,
@@ -156,7 +159,7 @@ export function createArtimeState(c: ArtimeConfig = DEFAULT_ARTIME_CONFIG): Arti
     belowmed: 0,
     abovemed: 0,
     fwin: new Float64Array(c.artWindow),
-    cats: new Uint16Array(c.artMaxCategories * 2 * dim),
+    cats: new Uint16Array(0),
     wsum: new Float64Array(c.artMaxCategories),
     nCats: 0,
     used: new Float64Array(c.artMaxCategories),
@@ -567,8 +570,14 @@ export function updateArtime(s: ArtimeState, x: number, c: ArtimeConfig): number
   return anomaly;
 }
 
+/** Allocates the category weights (when the initialisation period ends). Mutates `s`. */
+export function allocateNetwork(s: ArtimeState, c: ArtimeConfig): void {
+  s.cats = new Uint16Array(c.artMaxCategories * 4 * c.artWindow);
+}
+
 /** End of the initialisation period: fix the range, then batch-process the period as the reference does. */
 function finishInit(s: ArtimeState, c: ArtimeConfig): void {
+  allocateNetwork(s, c);
   const margin = (s.rawMax - s.rawMin) * c.artRangeMargin;
   s.dmin = s.rawMin - margin;
   s.dmax = s.rawMax + margin;

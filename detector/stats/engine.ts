@@ -376,12 +376,14 @@ export function createSeriesState(config: EngineConfig = DEFAULT_ENGINE_CONFIG):
 
 function assertCompatible(s: SeriesState, c: EngineConfig): void {
   const a = s.artime;
+  const artOk = a.medbin.length === c.artLevels + 1 && a.used.length === c.artMaxCategories &&
+    a.simDiff.length === c.artTrendWindow + 1 &&
+    (artimeReady(a) ? a.cats.length === c.artMaxCategories * 4 * c.artWindow : a.cats.length === 0);
   if (
     s.window.ring.length !== c.windowSize || s.seasonMean.length !== c.seasonBuckets ||
     s.rangeMin.length !== c.rangeBlocks || s.likelihood.recent.length !== c.averagingWindow ||
     s.likelihood.blockSum.length !== c.blocks || a.dsRing.length !== c.artDownsample ||
-    a.fwin.length !== c.artWindow || a.medbin.length !== c.artLevels + 1 ||
-    a.used.length !== c.artMaxCategories || a.simDiff.length !== c.artTrendWindow + 1
+    a.fwin.length !== c.artWindow || !artOk
   ) {
     throw new RangeError("Cannot update series: state was created with a different config");
   }
@@ -894,11 +896,11 @@ export function serializeState(state: SeriesState): string {
     s.recent,
     a.dsRing,
     a.initRaw,
-    a.medbin,
-    a.fwin,
-    a.used.subarray(0, a.nCats),
-    a.simWindow,
-    a.simDiff,
+    // ARTime's bookkeeping is still at its initial values during its
+    // initialisation period: left out then (restore recreates it).
+    ...(artimeReady(a)
+      ? [a.medbin, a.fwin, a.used.subarray(0, a.nCats), a.simWindow, a.simDiff]
+      : []),
   ];
   let total = 0;
   for (const p of parts) total += p.length;
@@ -959,15 +961,16 @@ export function restoreState(text: string): SeriesState {
   const { dims, s: sText, a: aText, c: cText } = parsed.data;
   const [W, B, R, A, K, AW, AD, AT, AL, AM, AI, AN] = dims;
   if (AI !== 0 && AI !== AT) fail(`ARTime initialisation values ${AI} out of range`);
-  if (AN > AM) fail(`ARTime categories ${AN} out of range`);
+  if (AN > AM || (AI !== 0 && AN !== 0)) fail(`ARTime categories ${AN} out of range`);
   if (![2, 4, 8, 16].includes(AW)) fail(`ARTime window ${AW} out of range`);
   const sc = decodeFloat64(sText);
   const arr = decodeFloat64(aText);
   const cats = decodeUint16(cText);
   if (sc.length !== SCALARS) fail(`expected ${SCALARS} scalars, got ${sc.length}`);
   const half = Math.floor(AT / 2) + 1;
-  const expected = W + 3 * B + 2 * R + A + 2 * K + 1 + RECENT + AD + AI + (AL + 1) + AW + AN +
-    half + (AT + 1);
+  const ready = AI === 0;
+  const expected = W + 3 * B + 2 * R + A + 2 * K + 1 + RECENT + AD + AI +
+    (ready ? (AL + 1) + AW + AN + half + (AT + 1) : 0);
   if (arr.length !== expected) fail(`expected ${expected} array values, got ${arr.length}`);
   if (cats.length !== AN * 4 * AW) fail(`expected ${AN * 4 * AW} category weights`);
   for (let i = 0; i < arr.length; i++) {
@@ -992,12 +995,12 @@ export function restoreState(text: string): SeriesState {
   const recentValues = take(RECENT);
   const dsRing = take(AD);
   const initRaw = take(AI);
-  const medbin = take(AL + 1);
-  const fwin = take(AW);
+  const medbin = ready ? take(AL + 1) : new Float64Array(AL + 1);
+  const fwin = ready ? take(AW) : new Float64Array(AW);
   const used = new Float64Array(AM);
-  used.set(take(AN));
-  const simWindow = take(half);
-  const simDiff = take(AT + 1);
+  if (ready) used.set(take(AN));
+  const simWindow = ready ? take(half) : new Float64Array(half).fill(1);
+  const simDiff = ready ? take(AT + 1) : new Float64Array(AT + 1);
   const num = (i: number, name: string) => {
     const v = sc[i]!;
     if (!Number.isFinite(v)) fail(`${name} is not finite`);
@@ -1029,7 +1032,8 @@ export function restoreState(text: string): SeriesState {
   if (AI === 0 ? Number.isNaN(as.dmin!) || Number.isNaN(as.dmax!) : !Number.isNaN(as.dmin!)) {
     fail("ARTime range and initialisation disagree");
   }
-  const fullCats = new Uint16Array(AM * 4 * AW);
+  // The weights exist once ARTime's initialisation is over (none before).
+  const fullCats = new Uint16Array(AI === 0 ? AM * 4 * AW : 0);
   fullCats.set(cats);
   const artime: ArtimeState = {
     i: index(as.i!, "ARTime points", Number.MAX_SAFE_INTEGER),
