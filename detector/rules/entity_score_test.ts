@@ -114,6 +114,37 @@ Deno.test("entity_score fires at the bands with the combined score, once per coo
   assert.equal(metric.firings.length, 0, "no single measure alarms");
 });
 
+Deno.test("entity_score fires exactly at the warning band, not just below it", () => {
+  // The combined score of this reading, then bands set exactly on it / just above it.
+  const r = reading(0.3, 0.3, 0.1);
+  const combined = assessEntity([
+    { measure: "cpu", value: r.cpu, score: 0.3 },
+    { measure: "latency_ms", value: r.latency_ms, score: 0.3 },
+    { measure: "error_rate", value: r.error_rate, score: 0.1 },
+  ], "fisher").score;
+  for (const [warning, fires] of [[combined, 1], [combined + 1e-9, 0]] as const) {
+    const rules = rulesWith({
+      metrics: { entity_score: { bands: { warning, critical: 0.99, clear: 0.05 } } },
+    });
+    const f = run("metrics", [entry(T0, r)], { engine: fakeEngine, rules, only: "entity_score" });
+    assert.equal(f.firings.length, fires, `warning ${warning}`);
+    if (fires) assert.equal(f.firings[0]!.score, combined);
+  }
+  // …and a reading between clear and warning neither fires nor resolves.
+  const between = assessEntity([
+    { measure: "cpu", value: 0, score: 0.3 },
+    { measure: "latency_ms", value: 0, score: 0.2 },
+    { measure: "error_rate", value: 0, score: 0.03 },
+  ], "fisher").score;
+  assert.ok(between > 0.3 && between < 0.5, `${between}`);
+  const open = run("metrics", [
+    entry(T0, reading(0.6, 0.6, 0.6)),
+    entry(T0 + SEC, reading(0.3, 0.2, 0.03)),
+  ], { engine: fakeEngine, only: "entity_score" });
+  assert.equal(open.firings.length, 1);
+  assert.equal(open.resolutions.length, 0);
+});
+
 Deno.test("entity_score alerts again after the cooldown if still true", () => {
   const events = [0, 2, 4, 5, 6].map((m) => entry(T0 + m * MIN, reading(0.4, 0.4, 0.4)));
   const r = run("metrics", events, { engine: fakeEngine, only: "entity_score" });

@@ -8,7 +8,9 @@
  * Each `update` bench iteration scores {@link BATCH} points, so
  * points/s = BATCH × iter/s (as printed by `deno bench`). The checkpoint size
  * and the in-memory size of one series are in the bench names (warmed up for
- * 10,000 points: ARTime holds its full 128 categories).
+ * 10,000 points). The main series has irregular bumps every 97 points that
+ * keep ARTime creating categories (its costly path); the "without bumps"
+ * bench is the same daily series without them.
  *
  * @module
  */
@@ -28,6 +30,8 @@ import { dailySeries } from "./_series_testing.ts";
 export const BATCH = 10_000;
 
 const { ts, values } = dailySeries({ points: 60_000, seed: 99, amplitude: 15, noise: 3 });
+/** The same series without the bumps below: ARTime meets few new shapes. */
+const plain = values.slice();
 // A few anomalies so the alarm paths run too.
 for (let i = 5_000; i < values.length; i += 7_919) values[i]! += 60;
 // Irregular bumps so that ARTime keeps meeting new shapes (its costly path).
@@ -49,6 +53,17 @@ Deno.bench(`update: ${BATCH} points, one series (points/s = ${BATCH} × iter/s)`
     if (pos === values.length) pos = 10_000;
     update(single, ts[pos]!, values[pos]!, DEFAULT_ENGINE_CONFIG);
     pos++;
+  }
+});
+
+const quiet = createSeriesState();
+for (let i = 0; i < 10_000; i++) update(quiet, ts[i]!, plain[i]!);
+let qpos = 10_000;
+Deno.bench(`update: ${BATCH} points, one series without bumps`, { group: "update" }, () => {
+  for (let k = 0; k < BATCH; k++) {
+    if (qpos === plain.length) qpos = 10_000;
+    update(quiet, ts[qpos]!, plain[qpos]!, DEFAULT_ENGINE_CONFIG);
+    qpos++;
   }
 });
 
