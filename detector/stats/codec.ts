@@ -57,13 +57,33 @@ export function decodeUint16(text: string): Uint16Array {
   return out;
 }
 
+const ALPHABET = new TextEncoder().encode(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+);
+const PAD = 61; // "="
+const ascii = new TextDecoder();
+
+/** Standard base64 (RFC 4648, padded) of `bytes`, built as ASCII bytes then decoded once. */
 function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  const CHUNK = 0x8000;
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  const n = bytes.length;
+  const out = new Uint8Array(Math.ceil(n / 3) * 4);
+  let o = 0;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o++] = ALPHABET[v >>> 18]!;
+    out[o++] = ALPHABET[(v >>> 12) & 63]!;
+    out[o++] = ALPHABET[(v >>> 6) & 63]!;
+    out[o++] = ALPHABET[v & 63]!;
   }
-  return btoa(binary);
+  if (i < n) {
+    const v = (bytes[i]! << 16) | (i + 1 < n ? bytes[i + 1]! << 8 : 0);
+    out[o++] = ALPHABET[v >>> 18]!;
+    out[o++] = ALPHABET[(v >>> 12) & 63]!;
+    out[o++] = i + 1 < n ? ALPHABET[(v >>> 6) & 63]! : PAD;
+    out[o++] = PAD;
+  }
+  return ascii.decode(out);
 }
 
 function base64ToBytes(text: string, what: string): Uint8Array {
