@@ -77,11 +77,15 @@ Deno.test({
         assert.deepEqual(announced().sort(), [...sent].sort(), "each alert announced once");
         const p = await redis.xpending(keys.alerts(), "notifier") as [number];
         assert.equal(p[0], 0, "nothing left pending on the stream");
-        await waitFor(async () => {
-          const [left] = await sql<{ n: number }[]>`
+        await waitFor(
+          async () => {
+            const [left] = await sql<{ n: number }[]>`
             SELECT count(*)::int AS n FROM notifications WHERE status = 'pending'`;
-          return left!.n === 0;
-        }, "every notification delivered (email too)", 30_000);
+            return left!.n === 0;
+          },
+          "every notification delivered (email too)",
+          30_000,
+        );
         const exited = await Promise.race([
           notifier.status.then(() => true),
           new Promise((r) => setTimeout(() => r(false), 100)),
