@@ -39,6 +39,8 @@ export interface ServiceProcess {
   readonly status: Promise<Deno.CommandStatus>;
   /** SIGTERM, then wait for exit (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<Deno.CommandStatus>;
+  /** Send a signal (e.g. SIGKILL to simulate a crash); no-op once exited. */
+  kill(signal: Deno.Signal): void;
   /** The last lines, for assertion messages. */
   tail(n?: number): string;
 }
@@ -133,6 +135,14 @@ export async function spawnService(
       return await status;
     },
     tail,
+    kill(signal) {
+      if (exited) return;
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+    },
   };
 }
 
