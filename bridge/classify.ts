@@ -8,7 +8,11 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { canonicalize } from "@vigil/shared/schemas/canonical";
+import {
+  canonicalize,
+  type CanonicalOptions,
+  isCanonicalText,
+} from "@vigil/shared/schemas/canonical";
 import { type EventType, eventTypeOf, isEventType } from "@vigil/shared/schemas/event";
 import { type ExtraLimits, findDuplicateKey } from "@vigil/shared/schemas/hygiene";
 import { DEFAULT_DEAD_LETTER_RAW_BYTES, rawExcerpt } from "@vigil/shared/schemas/stream";
@@ -79,6 +83,7 @@ export interface ClassifyOptions {
   fast?: boolean;
 }
 
+const DEFAULT_OPTIONS: ClassifyOptions = {};
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 
@@ -121,6 +126,22 @@ export function headerString(headers: Record<string, unknown> | undefined, name:
   return "";
 }
 
+/** The canonicalize options of classify options, clean or not (made once per options object). */
+const optionsCache = new WeakMap<ClassifyOptions, [CanonicalOptions, CanonicalOptions]>();
+
+function canonicalOptions(options: ClassifyOptions, clean: boolean): CanonicalOptions {
+  let pair = optionsCache.get(options);
+  if (!pair) {
+    const base = {
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.fast === false ? { fast: false } : {}),
+    };
+    pair = [{ ...base, clean: true }, { ...base, clean: false }];
+    optionsCache.set(options, pair);
+  }
+  return clean ? pair[0] : pair[1];
+}
+
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f]/g;
 
@@ -156,7 +177,10 @@ function dead(
  * valid UTF-8 JSON of at most `maxBytes` matching the schema of its type,
  * without duplicate keys. Never throws.
  */
-export function classifyMessage(message: RawMessage, options: ClassifyOptions = {}): Classified {
+export function classifyMessage(
+  message: RawMessage,
+  options: ClassifyOptions = DEFAULT_OPTIONS,
+): Classified {
   const maxBytes = options.maxBytes ?? 1_048_576;
   const maxRaw = options.deadRawBytes ?? DEFAULT_DEAD_LETTER_RAW_BYTES;
   const { topic, value } = message;
@@ -171,6 +195,16 @@ export function classifyMessage(message: RawMessage, options: ClassifyOptions = 
   if (text === undefined) {
     return dead("not_utf8", "value is not valid UTF-8", message, maxRaw);
   }
+  if (options.fast !== false && isCanonicalText(topic, text)) {
+    // The producer's form: exactly the canonical text already (so no key is duplicated).
+    return {
+      kind: "event",
+      type: topic,
+      data: text,
+      key: message.key ? lossyUtf8(message.key) : "",
+      traceparent: traceparentOf(message),
+    };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -180,11 +214,11 @@ export function classifyMessage(message: RawMessage, options: ClassifyOptions = 
   const type = eventTypeOf(topic, parsed);
   // JSON carries a control character or a lone surrogate only as an escape:
   // without a backslash, no string needs the hygiene checks.
-  const result = canonicalize(type, parsed, {
-    clean: text.indexOf("\\") === -1,
-    ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.fast === false ? { fast: false } : {}),
-  });
+  const result = canonicalize(
+    type,
+    parsed,
+    canonicalOptions(options, text.indexOf("\\") === -1),
+  );
   if (!result.ok) {
     const as = type === topic ? "" : "(as a metric) ";
     return dead("invalid_schema", as + result.reason.slice(0, 500), message, maxRaw);
@@ -201,16 +235,21 @@ export function classifyMessage(message: RawMessage, options: ClassifyOptions = 
       );
     }
   }
-  let traceparent = headerString(message.headers, "traceparent");
-  if (!isCanonicalTraceparent(traceparent) && !TRACEPARENT.test(traceparent)) {
-    traceparent = traceparent.trim().toLowerCase();
-    if (!TRACEPARENT.test(traceparent)) traceparent = "";
-  }
   return {
     kind: "event",
     type,
     data: result.data,
     key: message.key ? lossyUtf8(message.key) : "",
-    traceparent,
+    traceparent: traceparentOf(message),
   };
+}
+
+/** The message's W3C traceparent header, normalised, or "" when absent or malformed. */
+function traceparentOf(message: RawMessage): string {
+  let traceparent = headerString(message.headers, "traceparent");
+  if (!isCanonicalTraceparent(traceparent) && !TRACEPARENT.test(traceparent)) {
+    traceparent = traceparent.trim().toLowerCase();
+    if (!TRACEPARENT.test(traceparent)) traceparent = "";
+  }
+  return traceparent;
 }

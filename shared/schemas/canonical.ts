@@ -15,13 +15,16 @@
  * in, so a consumer can `JSON.parse` it and trust the types without
  * validating again. `bridge/classify_test.ts` checks it on every input form.
  *
- * Checking that form by hand costs a fraction of a zod parse; the bridge (on
- * every Kafka message) uses {@link fastEvent} as its fast path. The zod
- * schemas stay the authority: {@link fastEvent} accepts only values the
- * schemas accept *unchanged* (a strict subset: same output, since nothing is
- * transformed) and returns null for anything else, which the caller then
- * parses with zod, so errors and unusual inputs get exactly zod's verdict.
- * `canonical_test.ts` feeds the same inputs to both paths.
+ * Checking that form by hand costs a fraction of a zod parse. The bridge
+ * first asks {@link isCanonicalText} whether the message text already is its
+ * own canonical form (the producer's messages are: then it is stored as is,
+ * without even a `JSON.parse`); otherwise it parses the text and calls
+ * {@link canonicalize}, whose fast path {@link fastEvent} recognises values
+ * already canonical. The zod schemas stay the authority: both fast paths
+ * accept only what the schemas accept *unchanged* (a strict subset: same
+ * output, since nothing is transformed) and decide nothing else, which then
+ * gets exactly zod's verdict. `canonical_test.ts` feeds the same inputs to
+ * every path (and 20,000 random edits to the text check).
  *
  * @module
  */
@@ -126,6 +129,8 @@ export interface CanonicalOptions {
   clean?: boolean;
   /** Bounds on extra fields. @default {DEFAULT_EXTRA_LIMITS} */
   limits?: ExtraLimits;
+  /** {@link canonicalize}: try the fast path first (false: zod only, for tests). @default {true} */
+  fast?: boolean;
 }
 
 /**
@@ -211,6 +216,186 @@ export function canonicalText(type: EventType, event: Record<string, unknown>): 
   return text;
 }
 
+/** How {@link isCanonicalText} checks one known field's value. */
+const enum Kind {
+  Time,
+  Name128,
+  Name256,
+  Level,
+  Text,
+  Currency,
+  Status,
+  Country,
+  Cpu,
+  Latency,
+  Memory,
+  ErrorRate,
+  Amount,
+}
+
+const TEXT_KINDS: Record<EventType, Record<string, Kind>> = {
+  logs: {
+    timestamp: Kind.Time,
+    service: Kind.Name128,
+    level: Kind.Level,
+    message: Kind.Text,
+    user_id: Kind.Name128,
+  },
+  metrics: {
+    timestamp: Kind.Time,
+    service: Kind.Name128,
+    cpu: Kind.Cpu,
+    latency_ms: Kind.Latency,
+    memory: Kind.Memory,
+    error_rate: Kind.ErrorRate,
+  },
+  transactions: {
+    timestamp: Kind.Time,
+    transaction_id: Kind.Name128,
+    user_id: Kind.Name128,
+    amount: Kind.Amount,
+    currency: Kind.Currency,
+    status: Kind.Status,
+    merchant: Kind.Name256,
+    country: Kind.Country,
+  },
+};
+/** Required fields of each type (the others are optional). */
+const REQUIRED: Record<EventType, ReadonlySet<string>> = {
+  logs: new Set(["timestamp", "service", "level", "message"]),
+  metrics: new Set(["timestamp", "service", "latency_ms"]),
+  transactions: new Set([
+    "timestamp",
+    "transaction_id",
+    "user_id",
+    "amount",
+    "currency",
+    "status",
+  ]),
+};
+/** Per type, per field: its kind and the text before its value, first and later. */
+const TEXT_SPECS = Object.fromEntries(
+  (Object.keys(TEXT_KINDS) as EventType[]).map((type) => [
+    type,
+    EVENT_FIELDS[type].map((key) => ({
+      kind: TEXT_KINDS[type][key]!,
+      required: REQUIRED[type].has(key),
+      first: `{"${key}":`,
+      later: `,"${key}":`,
+    })),
+  ]),
+) as Record<EventType, { kind: Kind; required: boolean; first: string; later: string }[]>;
+
+/** Does `s` hold a C0 control character (raw: JSON would have refused it)? */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 32) return true;
+  return false;
+}
+
+/** A name the schema keeps as is, in raw JSON text (no control character). */
+function isRawName(v: string, max: number): boolean {
+  if (v.length < 1 || v.length > max || hasControl(v)) return false;
+  // Printable ASCII at both ends cannot be trimmed; anything else may be white space.
+  const a = v.charCodeAt(0), z = v.charCodeAt(v.length - 1);
+  return (a > 32 && a < 127 && z > 32 && z < 127) || v.trim().length === v.length;
+}
+
+/** `n` upper-case ASCII letters. */
+function isUpperCode(v: string, n: number): boolean {
+  if (v.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 65 || c > 90) return false;
+  }
+  return true;
+}
+
+function stringOk(kind: Kind, v: string): boolean {
+  switch (kind) {
+    case Kind.Time:
+      return !Number.isNaN(canonicalTime(v));
+    case Kind.Name128:
+      return isRawName(v, 128);
+    case Kind.Name256:
+      return isRawName(v, 256);
+    case Kind.Level:
+      return LEVELS.has(v);
+    case Kind.Text:
+      return v.length <= 16_384 && !hasControl(v);
+    case Kind.Currency:
+      return isUpperCode(v, 3);
+    case Kind.Status:
+      return STATUSES.has(v);
+    case Kind.Country:
+      return isUpperCode(v, 2);
+    default:
+      return false;
+  }
+}
+
+function numberOk(kind: Kind, n: number): boolean {
+  switch (kind) {
+    case Kind.Cpu:
+      return n >= 0 && n <= 100;
+    case Kind.Latency:
+      return n >= 0 && n <= 86_400_000;
+    case Kind.Memory:
+      return n >= 0 && n <= Number.MAX_VALUE;
+    case Kind.ErrorRate:
+      return n >= 0 && n <= 1;
+    case Kind.Amount:
+      return n > 0 && n <= 1e12;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether `text` already is exactly the canonical JSON text of a valid
+ * event of `type` with no extra field (what the producer sends), checked on
+ * the text itself without parsing it: each known field in schema order, no
+ * whitespace, no escape, no control character or lone surrogate, string
+ * values the schema keeps unchanged, numbers written as JavaScript writes
+ * them. When true, `canonicalize(type, JSON.parse(text)).data === text`
+ * (`canonical_test.ts`); when false, nothing is decided (parse it).
+ */
+export function isCanonicalText(type: EventType, text: string): boolean {
+  const last = text.length - 1;
+  if (text.charCodeAt(last) !== 125 || text.indexOf("\\") !== -1 || !text.isWellFormed()) {
+    return false;
+  }
+  let i = 0;
+  let first = true;
+  for (const spec of TEXT_SPECS[type]) {
+    const head = first ? spec.first : spec.later;
+    if (!text.startsWith(head, i)) {
+      if (spec.required) return false;
+      continue;
+    }
+    i += head.length;
+    first = false;
+    if (spec.kind < Kind.Cpu) {
+      if (text.charCodeAt(i) !== 34) return false; // "
+      // No backslash: the string ends at the next quote.
+      const end = text.indexOf('"', i + 1);
+      if (end < 0 || !stringOk(spec.kind, text.slice(i + 1, end))) return false;
+      i = end + 1;
+    } else {
+      let j = i;
+      for (; j < last; j++) {
+        const c = text.charCodeAt(j);
+        if (c === 44 || c === 125) break; // , }
+      }
+      const literal = text.slice(i, j);
+      const n = Number(literal);
+      // The literal JavaScript writes for n: a JSON number, finite, not -0.
+      if (String(n) !== literal || !numberOk(spec.kind, n)) return false;
+      i = j;
+    }
+  }
+  return i === last;
+}
+
 /** Result of {@link canonicalize}. */
 export type CanonicalResult =
   | { ok: true; event: AnyEvent; t: number; data: string }
@@ -225,12 +410,14 @@ export type CanonicalResult =
 export function canonicalize(
   type: EventType,
   value: unknown,
-  options: CanonicalOptions & { fast?: boolean } = {},
+  options: CanonicalOptions = {},
 ): CanonicalResult {
   if (options.fast !== false) {
     const fast = fastEvent(type, value, options);
     // Known fields first and no integer-like key: JSON.stringify keeps the order.
-    if (fast !== null) return { ok: true, ...fast, data: JSON.stringify(fast.event) };
+    if (fast !== null) {
+      return { ok: true, event: fast.event, t: fast.t, data: JSON.stringify(fast.event) };
+    }
   }
   const parsed = parseEvent(type, value, options.limits ?? DEFAULT_EXTRA_LIMITS);
   if (!parsed.ok) return parsed;

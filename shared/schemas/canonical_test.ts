@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createGenerator, SCENARIOS } from "@vigil/producer/generator";
-import { canonicalize, canonicalText, fastEvent } from "./canonical.ts";
+import { canonicalize, canonicalText, fastEvent, isCanonicalText } from "./canonical.ts";
 import type { EventType } from "./event.ts";
 
 const TS = "2025-01-01T00:00:00.000Z";
@@ -156,4 +156,78 @@ Deno.test("fastEvent() leaves every unclean or reordered value to zod", () => {
   );
   // Told the text has no escapes (so no such character), it trusts the strings.
   assert.ok(fastEvent("logs", { ...log, user_id: "u\u0000" }, { clean: true }));
+});
+
+Deno.test("isCanonicalText() accepts only texts that are their own canonical form", async (t) => {
+  const check = (type: EventType, text: string) => {
+    if (!isCanonicalText(type, text)) return false;
+    const r = canonicalize(type, JSON.parse(text), { fast: false });
+    assert.ok(r.ok, text);
+    assert.equal(r.data, text);
+    return true;
+  };
+  await t.step("the producer's traffic and every scenario", () => {
+    const gen = createGenerator({ seed: 12, users: 300 });
+    const messages = gen.normal(Date.UTC(2025, 0, 1), 3000);
+    for (const name of SCENARIOS) {
+      messages.push(...gen.scenario(name, Date.UTC(2025, 0, 1)).messages);
+    }
+    for (const m of messages) assert.ok(check(m.topic, m.value), m.value);
+  });
+  await t.step("near misses", () => {
+    const l = `{"timestamp":"${TS}","service":"api","level":"ERROR","message":"x"}`;
+    assert.ok(check("logs", l));
+    assert.ok(check("logs", l.replace('"x"', '"line\u2028sep é \ud83d\ude00"')));
+    const misses: [EventType, string][] = [
+      ["logs", l.replace(',"service"', ', "service"')],
+      ["logs", l + " "],
+      ["logs", l.replace('"ERROR"', '"error"')],
+      ["logs", l.replace('"api"', '" api"')],
+      ["logs", l.replace('"api"', '"a\\u0000"')],
+      ["logs", l.replace('"api"', '"a\u0000"')],
+      ["logs", l.replace('"x"', '"\u0007"')],
+      ["logs", l.replace('"x"', '"\ud800"')],
+      ["logs", l.replace('"x"', '"a\\"b"')],
+      ["logs", l.replace("}", ',"service":"b"}')],
+      ["logs", l.replace("}", ',"extra":1}')],
+      ["logs", l.replace("}", ',"user_id":42}')],
+      ["logs", l.replace(`"${TS}"`, "1735689600")],
+      ["logs", l.replace(".000Z", "Z")],
+      ["metrics", `{"timestamp":"${TS}","service":"a","cpu":5.0,"latency_ms":1}`],
+      ["metrics", `{"timestamp":"${TS}","service":"a","cpu":1e1,"latency_ms":1}`],
+      ["metrics", `{"timestamp":"${TS}","service":"a","cpu":-0,"latency_ms":1}`],
+      ["metrics", `{"timestamp":"${TS}","service":"a","cpu":Infinity,"latency_ms":1}`],
+      ["metrics", `{"timestamp":"${TS}","service":"a","cpu":,"latency_ms":1}`],
+      ["metrics", `{"timestamp":"${TS}","service":"a","latency_ms":1,"cpu":5}`],
+      ["metrics", `{"timestamp":"${TS}","service":"a","cpu":101,"latency_ms":1}`],
+      ["transactions", JSON.stringify({ ...tx, currency: "eur" })],
+      ["transactions", JSON.stringify({ ...tx, amount: 0 })],
+    ];
+    for (const [type, text] of misses) assert.equal(isCanonicalText(type, text), false, text);
+    assert.ok(check("metrics", `{"timestamp":"${TS}","service":"a","cpu":1e-7,"latency_ms":1}`));
+  });
+  await t.step("20,000 random one-character edits of canonical texts", () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ' ,:{}[]"\\0123456789.eE-+abcxyzAPIT\u0000\u2028é';
+    const gen = createGenerator({ seed: 13 });
+    const base = gen.normal(Date.UTC(2025, 0, 1), 300);
+    let accepted = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const m = base[rand(base.length)]!;
+      const at = rand(m.value.length);
+      const ch = alphabet[rand(alphabet.length)]!;
+      const op = rand(3);
+      const text = op === 0
+        ? m.value.slice(0, at) + m.value.slice(at + 1)
+        : op === 1
+        ? m.value.slice(0, at) + ch + m.value.slice(at)
+        : m.value.slice(0, at) + ch + m.value.slice(at + 1);
+      if (check(m.topic, text)) accepted++;
+    }
+    assert.ok(accepted > 100, `some edits stay canonical (${accepted})`);
+  });
 });
