@@ -20,7 +20,7 @@ import { startMockKafka } from "../dev/kafka_mock.ts";
 import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createGenerator } from "@vigil/producer/generator";
-import { ROOT, taskArgs } from "../integration/_services.ts";
+import { ROOT, taskArgs } from "../testing/services.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),

@@ -16,7 +16,7 @@ import {
   readAll,
   testKafka,
 } from "../testing/bridge.ts";
-import { type LogLine, type ServiceProcess, spawnService } from "./_services.ts";
+import { type LogLine, type ServiceProcess, spawnService } from "../testing/services.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -95,8 +95,7 @@ Deno.test(
           });
           // Mid-stream: entries are arriving and messages keep coming.
           const joinsBefore = joins(a);
-          b.kill("SIGKILL");
-          assert.equal((await b.status).signal, "SIGKILL");
+          assert.equal((await b.kill("SIGKILL"))?.signal, "SIGKILL");
           // A takes B's partitions over after the session timeout.
           await waitFor(() => joins(a) > joinsBefore && assigned(a) === 12, {
             timeoutMs: 40_000,
