@@ -148,12 +148,14 @@ export function cpuSustainedRule(
     init: () => ({ windows: createWindowSet(true), episodes: new Map(), late: 0 }),
     step(state, input, sink) {
       const service = input.event.service;
-      if (!sink.owns(service)) return;
+      const cpu = input.event.cpu;
+      // A reading without cpu (the simulator's) says nothing about CPU.
+      if (cpu === undefined || !sink.owns(service)) return;
       if (input.t <= input.watermark - W) {
         state.late++;
         return;
       }
-      const w = insertEvent(state.windows, service, input.t, input.ref, input.event.cpu);
+      const w = insertEvent(state.windows, service, input.t, input.ref, cpu);
       forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, service, end, input, sink));
     },
     sweep(state, watermark, sink) {
@@ -352,7 +354,10 @@ export function metricRules(
       severity: c.cpu_and_latency.severity,
       cooldownMs: config.cooldown,
       clearOnFalse: true,
-      judge: (e) => ({ entity: e.service, holds: e.cpu >= cpu && e.latency_ms > limit }),
+      judge: (e) => ({
+        entity: e.service,
+        holds: e.cpu !== undefined && e.cpu >= cpu && e.latency_ms > limit,
+      }),
       describe: (e) => ({
         title: `High CPU and latency on ${e.service}`,
         message: `cpu ${e.cpu}% >= ${cpu}% and latency ${e.latency_ms} ms > ${limit} ms`,
