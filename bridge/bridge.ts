@@ -39,6 +39,9 @@ import {
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
 
+/** Times a hole before a batch is read again before it is judged against the log start. */
+const HOLE_REREADS = 2;
+
 /** Bridge settings (from {@link BridgeConfig} or a test). */
 export interface BridgeOptions {
   /** Approximate MAXLEN of the streams. @default {1000000} */
@@ -176,6 +179,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
    */
   const filtered = new Map<string, { first: bigint; last: bigint }>();
   let admin: Promise<Admin> | undefined;
+  /** Holes before a batch being re-read (see eachBatch), per partition. */
+  const holes = new Map<string, { highWater: string; coverFrom: string; tries: number }>();
 
   /** The partition's log start offset (earliest retained), read from Kafka. */
   async function logStart(topic: string, partition: number): Promise<string> {
@@ -328,8 +333,28 @@ export function createBridge(deps: BridgeDeps): Bridge {
         } catch (error) {
           let failure = error;
           if (error instanceof HoleError) {
+            // Offsets nobody appended lie before this batch. Read them first: the
+            // consumer may have been positioned past them (a rebalance racing a
+            // commit), and skipping them would lose messages. Only a hole that is
+            // still there after re-reading it is judged against the log start.
+            const seen = holes.get(key);
+            const again = seen?.highWater === error.highWater && seen.coverFrom === coverFrom;
+            const tries = again ? seen.tries : 0;
+            if (tries < HOLE_REREADS && group.consumer) {
+              holes.set(key, { highWater: error.highWater, coverFrom, tries: tries + 1 });
+              const from = (BigInt(error.highWater) + 1n).toString();
+              log.warn("offsets before this batch were never appended, reading them again", {
+                topic,
+                partition,
+                from,
+                batch_from: coverFrom,
+              });
+              spans?.end();
+              group.consumer.seek({ topic, partition, offset: from });
+              return; // not resolved: the next fetch starts at `from`
+            }
             try {
-              // Offsets nobody read: how much of it did Kafka delete?
+              // Re-read and still a hole: how much of it did Kafka delete?
               calls = build(await logStart(topic, partition));
               attempt--;
               continue;
@@ -349,6 +374,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
         }
       }
       filtered.delete(key);
+      holes.delete(key);
       if (result.gap) recordGap(topic, partition, result.gap);
       const last = items[items.length - 1]!.offset;
       resolveOffset(last);
