@@ -85,32 +85,20 @@ export function train(
     const es2 = es * es;
     const nw = wsum[j]!;
     const denom = nw === 0 ? 0.001 * Q : nw;
-    // A category that can be neither the best nor resonant is dropped as soon
-    // as a bound shows it: with the distance so far, its similarity is at most
-    // ((|w| − distance) / |w|)³ × energy² (the margin keeps rounding from
-    // dropping a category that reaches the cut exactly).
+    // A category whose energy similarity alone keeps it below the best so far
+    // (or below rhoUb) can be neither the best nor resonant: skipped (the
+    // margin keeps rounding from skipping one that reaches the cut exactly).
     const cut = best < rhoUb ? best : rhoUb;
     if (es2 < cut * (1 - 1e-12)) continue; // not even a perfect feature match reaches it
-    const cutE = (cut / es2) * (1 - 1e-12);
+    // L1 distance from the sample to the box, in exact integer arithmetic
+    // (at most 2d × Q < 2³¹): max(lo − x, 0) + max(x − hi, 0) per feature.
     let dist = 0;
-    let k = 0;
-    let dropped = false;
-    while (k < d) {
-      const end = k + 4 < d ? k + 4 : d;
-      for (; k < end; k++) {
-        const x = f[k]!;
-        const lo = cats[off + k]!;
-        const hi = cats[off + d + k]!;
-        if (lo > x) dist += lo - x;
-        if (x > hi) dist += x - hi;
-      }
-      const fb = (nw - dist) / denom;
-      if (fb * fb * fb < cutE) {
-        dropped = true;
-        break;
-      }
+    for (let k = 0; k < d; k++) {
+      const x = f[k]!;
+      const below = cats[off + k]! - x;
+      const above = x - cats[off + d + k]!;
+      dist = (dist + (below & ~(below >> 31)) + (above & ~(above >> 31))) | 0;
     }
-    if (dropped) continue;
     const fs = (nw - dist) / denom;
     const m = fs * fs * fs * es2;
     if (m > best || (m === best && m > 0 && j < bestJ)) {
@@ -119,14 +107,16 @@ export function train(
       bestEnergy = es;
     }
     if (learning && m >= rhoUb) {
-      let sum = 0;
-      for (let q = 0; q < d; q++) {
-        const x = f[q]!;
-        if (x < cats[off + q]!) cats[off + q] = x;
-        if (x > cats[off + d + q]!) cats[off + d + q] = x;
-        sum += cats[off + q]! + (Q - cats[off + d + q]!);
+      // Fast learning grows the box to the sample; |w| shrinks by exactly the
+      // distance (integers), and a sample inside the box changes nothing.
+      if (dist > 0) {
+        for (let q = 0; q < d; q++) {
+          const x = f[q]!;
+          if (x < cats[off + q]!) cats[off + q] = x;
+          if (x > cats[off + d + q]!) cats[off + d + q] = x;
+        }
+        wsum[j] = nw - dist;
       }
-      wsum[j] = sum;
       used[j] = ++net.tick;
       resonated = true;
     }
