@@ -177,7 +177,10 @@ export function updateArtime(s: ArtimeState, x: number, c: ArtimeConfig): number
 }
 
 /** Allocates the category weights (when the initialisation period ends). Mutates `s`. */
-export function allocateNetwork(s: ArtimeState, c: ArtimeConfig): void {
+export function allocateNetwork(
+  s: ArtimeState,
+  c: Pick<ArtimeConfig, "artMaxCategories" | "artWindow">,
+): void {
   s.cats = new Uint16Array(c.artMaxCategories * 4 * c.artWindow);
 }
 

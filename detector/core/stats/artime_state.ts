@@ -5,6 +5,8 @@
  * @module
  */
 
+import { type Float64Alloc, separateFloat64 } from "./arena.ts";
+
 /** ARTime parameters (the reference's values unless said otherwise). */
 export interface ArtimeConfig {
   /** Downsampled values per feature window. @default {8} */
@@ -100,15 +102,24 @@ export interface ArtimeState {
 }
 
 /**
- * Creates the ARTime state of a new series. Its category weights (the bulk
- * of it) are allocated when the initialisation period ends
- * (`allocateNetwork` in `artime.ts`), so a short-lived series stays small.
+ * Creates the ARTime state of a new series, its arrays from `alloc` (in
+ * this order: `dsRing`, `medbin`, `fwin`, `wsum`, `used`, `simWindow`,
+ * `simDiff`). Its category weights (the bulk of it) are allocated when the
+ * initialisation period ends (`allocateNetwork` in `artime.ts`), so a
+ * short-lived series stays small; its initialisation buffer (released then)
+ * is always an array of its own.
  */
-export function createArtimeState(c: ArtimeConfig = DEFAULT_ARTIME_CONFIG): ArtimeState {
+export function createArtimeState(
+  c: Pick<
+    ArtimeConfig,
+    "artWindow" | "artDownsample" | "artTrendWindow" | "artLevels" | "artMaxCategories"
+  > = DEFAULT_ARTIME_CONFIG,
+  alloc: Float64Alloc = separateFloat64,
+): ArtimeState {
   return {
     i: 0,
     dsi: 1,
-    dsRing: new Float64Array(c.artDownsample),
+    dsRing: alloc(c.artDownsample),
     dsHead: 0,
     dsMa: 0,
     rawMin: Infinity,
@@ -116,15 +127,15 @@ export function createArtimeState(c: ArtimeConfig = DEFAULT_ARTIME_CONFIG): Arti
     initRaw: new Float64Array(c.artTrendWindow),
     dmin: NaN,
     dmax: NaN,
-    medbin: new Float64Array(c.artLevels + 1),
+    medbin: alloc(c.artLevels + 1),
     medlevel: 0,
     belowmed: 0,
     abovemed: 0,
-    fwin: new Float64Array(c.artWindow),
+    fwin: alloc(c.artWindow),
     cats: new Uint16Array(0),
-    wsum: new Float64Array(c.artMaxCategories),
+    wsum: alloc(c.artMaxCategories),
     nCats: 0,
-    used: new Float64Array(c.artMaxCategories),
+    used: alloc(c.artMaxCategories),
     tick: 0,
     rhoLb: 0,
     rhoUb: 0,
@@ -135,9 +146,9 @@ export function createArtimeState(c: ArtimeConfig = DEFAULT_ARTIME_CONFIG): Arti
     noNewCat: 0,
     simSum: 0,
     simN: 0,
-    simWindow: new Float64Array(Math.floor(c.artTrendWindow / 2) + 1).fill(1),
+    simWindow: alloc(Math.floor(c.artTrendWindow / 2) + 1).fill(1),
     simWindowHead: 0,
-    simDiff: new Float64Array(c.artTrendWindow + 1),
+    simDiff: alloc(c.artTrendWindow + 1),
     simDiffHead: 0,
     anomSimSum: 0,
     anomSimLast: 0,

@@ -8,10 +8,11 @@
  */
 
 import { z } from "zod";
-import { artimeReady, type ArtimeState, rebuildWeightSums } from "./artime.ts";
+import { allocateNetwork, artimeReady, type ArtimeState, rebuildWeightSums } from "./artime.ts";
 import { decodeFloat64, decodeUint16, encodeFloat64, encodeUint16 } from "./codec.ts";
-import { RECENT, type SeriesState } from "./series_state.ts";
-import { rebuildSorted, type SortedWindow } from "./sorted_window.ts";
+import { rebuildBlockRange } from "./new_extreme.ts";
+import { allocateSeriesState, RECENT, type SeriesState } from "./series_state.ts";
+import { rebuildSorted } from "./sorted_window.ts";
 
 const positiveInt = z.number().int().positive();
 
@@ -210,46 +211,58 @@ export function restoreState(text: string): SeriesState {
   for (let i = 0; i < arr.length; i++) {
     if (!Number.isFinite(arr[i]!)) fail("non-finite array value");
   }
+  // The arrays go into a state allocated as a new one is (one buffer), the
+  // scalars are checked in the order of the fields.
+  const state = allocateSeriesState({
+    windowSize: W,
+    seasonBuckets: B,
+    rangeBlocks: R,
+    averagingWindow: A,
+    blocks: K,
+    artWindow: AW,
+    artDownsample: AD,
+    artTrendWindow: AT,
+    artLevels: AL,
+    artMaxCategories: AM,
+  }, 0);
+  const l = state.likelihood;
+  const a = state.artime;
+  const w = state.window;
   let off = 0;
-  const take = (len: number) => {
-    const out = arr.slice(off, off + len);
-    off += len;
-    return out;
-  };
-  const ring = take(W);
-  const seasonMean = take(B);
-  const seasonDev = take(B);
-  const seasonCount = take(B);
-  const rangeMin = take(R);
-  const rangeMax = take(R);
-  const recent = take(A);
-  const blockSum = take(K);
-  const blockSumSq = take(K);
-  const std = take(1)[0]!;
-  const recentValues = take(RECENT);
-  const dsRing = take(AD);
-  const initRaw = take(AI);
-  const medbin = ready ? take(AL + 1) : new Float64Array(AL + 1);
-  const fwin = ready ? take(AW) : new Float64Array(AW);
-  const used = new Float64Array(AM);
-  if (ready) used.set(take(AN));
-  const simWindow = ready ? take(half) : new Float64Array(half).fill(1);
-  const simDiff = ready ? take(AT + 1) : new Float64Array(AT + 1);
+  const take = (len: number) => arr.subarray(off, off += len);
+  w.ring.set(take(W));
+  state.seasonMean.set(take(B));
+  state.seasonDev.set(take(B));
+  state.seasonCount.set(take(B));
+  state.rangeMin.set(take(R));
+  state.rangeMax.set(take(R));
+  l.recent.set(take(A));
+  l.blockSum.set(take(K));
+  l.blockSumSq.set(take(K));
+  l.std = take(1)[0]!;
+  state.recent.set(take(RECENT));
+  a.dsRing.set(take(AD));
+  if (ready) {
+    // ARTime's bookkeeping (at its initial values until then, as allocated).
+    a.initRaw = new Float64Array(0);
+    a.medbin.set(take(AL + 1));
+    a.fwin.set(take(AW));
+    a.used.set(take(AN));
+    a.simWindow.set(take(half));
+    a.simDiff.set(take(AT + 1));
+  } else {
+    a.initRaw.set(take(AI));
+  }
   const num = (i: number, name: string) => {
     const v = sc[i]!;
     if (!Number.isFinite(v)) fail(`${name} is not finite`);
     return v;
   };
-  const n = index(sc[0]!, "n", Number.MAX_SAFE_INTEGER);
-  const count = index(sc[5]!, "window count", W);
-  const window: SortedWindow = {
-    ring,
-    sorted: new Float64Array(W),
-    head: index(sc[4]!, "window head", W - 1),
-    count,
-  };
-  if (count < W && window.head !== count) fail("window head and count disagree");
-  rebuildSorted(window);
+  state.n = index(sc[0]!, "n", Number.MAX_SAFE_INTEGER);
+  w.count = index(sc[5]!, "window count", W);
+  w.head = index(sc[4]!, "window head", W - 1);
+  if (w.count < W && w.head !== w.count) fail("window head and count disagree");
+  rebuildSorted(w);
   const rangeCurMin = sc[10]!;
   const rangeCurMax = sc[11]!;
   if (Number.isNaN(rangeCurMin) || Number.isNaN(rangeCurMax)) fail("range bounds are NaN");
@@ -267,83 +280,58 @@ export function restoreState(text: string): SeriesState {
     fail("ARTime range and initialisation disagree");
   }
   // The weights exist once ARTime's initialisation is over (none before).
-  const fullCats = new Uint16Array(AI === 0 ? AM * 4 * AW : 0);
-  fullCats.set(cats);
-  const artime: ArtimeState = {
-    i: index(as.i!, "ARTime points", Number.MAX_SAFE_INTEGER),
-    dsi: index(as.dsi!, "ARTime step", Number.MAX_SAFE_INTEGER),
-    dsRing,
-    dsHead: index(as.dsHead!, "ARTime ring head", AD - 1),
-    dsMa: as.dsMa!,
-    rawMin: as.rawMin!,
-    rawMax: as.rawMax!,
-    initRaw,
-    dmin: as.dmin!,
-    dmax: as.dmax!,
-    medbin,
-    medlevel: index(as.medlevel!, "ARTime median level", AL),
-    belowmed: as.belowmed!,
-    abovemed: as.abovemed!,
-    fwin,
-    cats: fullCats,
-    wsum: new Float64Array(AM),
-    nCats: index(as.nCats!, "ARTime categories", AM),
-    used,
-    tick: as.tick!,
-    rhoLb: as.rhoLb!,
-    rhoUb: as.rhoUb!,
-    lastAnomI: as.lastAnomI!,
-    lastAnomSim: as.lastAnomSim!,
-    lastRhoI: as.lastRhoI!,
-    maskAfterCat: index(as.maskAfterCat!, "ARTime mask", 1),
-    noNewCat: as.noNewCat!,
-    simSum: as.simSum!,
-    simN: as.simN!,
-    simWindow,
-    simWindowHead: index(as.simWindowHead!, "ARTime similarity head", half - 1),
-    simDiff,
-    simDiffHead: index(as.simDiffHead!, "ARTime gap head", AT),
-    anomSimSum: as.anomSimSum!,
-    anomSimLast: as.anomSimLast!,
-    anomSimN: as.anomSimN!,
-  };
-  if (artime.nCats !== AN) fail("ARTime category count disagrees");
-  rebuildWeightSums(artime);
-  const state: SeriesState = {
-    n,
-    missing: index(sc[1]!, "missing", Number.MAX_SAFE_INTEGER),
-    firstTs: num(2, "firstTs"),
-    lastTs: num(3, "lastTs"),
-    window,
-    seasonMean,
-    seasonDev,
-    seasonCount,
-    errRecent: num(6, "errRecent"),
-    errSeason: num(7, "errSeason"),
-    rangeMin,
-    rangeMax,
-    rangeHead: index(sc[8]!, "range head", R - 1),
-    rangeCount: index(sc[9]!, "range count", R),
-    rangeCurMin,
-    rangeCurMax,
-    rangeCurN: index(sc[12]!, "range block fill", Number.MAX_SAFE_INTEGER),
-    likelihood: {
-      recent,
-      recentHead: index(sc[14]!, "likelihood head", A - 1),
-      blockSum,
-      blockSumSq,
-      blockHead: index(sc[15]!, "likelihood block head", K - 1),
-      blockCount: index(sc[16]!, "likelihood block count", K),
-      curSum: num(17, "likelihood sum"),
-      curSumSq: num(18, "likelihood sum of squares"),
-      curN: index(sc[19]!, "likelihood block fill", Number.MAX_SAFE_INTEGER),
-      mean: num(20, "likelihood mean"),
-      std,
-    },
-    recent: recentValues,
-    diffMean: num(21, "mean first difference"),
-    artime,
-    sinceAlarm: index(sc[13]!, "sinceAlarm", Number.MAX_SAFE_INTEGER),
-  };
+  if (ready) {
+    allocateNetwork(a, { artMaxCategories: AM, artWindow: AW });
+    a.cats.set(cats);
+  }
+  a.i = index(as.i!, "ARTime points", Number.MAX_SAFE_INTEGER);
+  a.dsi = index(as.dsi!, "ARTime step", Number.MAX_SAFE_INTEGER);
+  a.dsHead = index(as.dsHead!, "ARTime ring head", AD - 1);
+  a.dsMa = as.dsMa!;
+  a.rawMin = as.rawMin!;
+  a.rawMax = as.rawMax!;
+  a.dmin = as.dmin!;
+  a.dmax = as.dmax!;
+  a.medlevel = index(as.medlevel!, "ARTime median level", AL);
+  a.belowmed = as.belowmed!;
+  a.abovemed = as.abovemed!;
+  a.nCats = index(as.nCats!, "ARTime categories", AM);
+  a.tick = as.tick!;
+  a.rhoLb = as.rhoLb!;
+  a.rhoUb = as.rhoUb!;
+  a.lastAnomI = as.lastAnomI!;
+  a.lastAnomSim = as.lastAnomSim!;
+  a.lastRhoI = as.lastRhoI!;
+  a.maskAfterCat = index(as.maskAfterCat!, "ARTime mask", 1);
+  a.noNewCat = as.noNewCat!;
+  a.simSum = as.simSum!;
+  a.simN = as.simN!;
+  a.simWindowHead = index(as.simWindowHead!, "ARTime similarity head", half - 1);
+  a.simDiffHead = index(as.simDiffHead!, "ARTime gap head", AT);
+  a.anomSimSum = as.anomSimSum!;
+  a.anomSimLast = as.anomSimLast!;
+  a.anomSimN = as.anomSimN!;
+  if (a.nCats !== AN) fail("ARTime category count disagrees");
+  rebuildWeightSums(a);
+  state.missing = index(sc[1]!, "missing", Number.MAX_SAFE_INTEGER);
+  state.firstTs = num(2, "firstTs");
+  state.lastTs = num(3, "lastTs");
+  state.errRecent = num(6, "errRecent");
+  state.errSeason = num(7, "errSeason");
+  state.rangeHead = index(sc[8]!, "range head", R - 1);
+  state.rangeCount = index(sc[9]!, "range count", R);
+  state.rangeCurMin = rangeCurMin;
+  state.rangeCurMax = rangeCurMax;
+  state.rangeCurN = index(sc[12]!, "range block fill", Number.MAX_SAFE_INTEGER);
+  l.recentHead = index(sc[14]!, "likelihood head", A - 1);
+  l.blockHead = index(sc[15]!, "likelihood block head", K - 1);
+  l.blockCount = index(sc[16]!, "likelihood block count", K);
+  l.curSum = num(17, "likelihood sum");
+  l.curSumSq = num(18, "likelihood sum of squares");
+  l.curN = index(sc[19]!, "likelihood block fill", Number.MAX_SAFE_INTEGER);
+  l.mean = num(20, "likelihood mean");
+  state.diffMean = num(21, "mean first difference");
+  state.sinceAlarm = index(sc[13]!, "sinceAlarm", Number.MAX_SAFE_INTEGER);
+  rebuildBlockRange(state);
   return state;
 }

@@ -82,3 +82,22 @@ Deno.test("restoreState() rejects text that is not a valid checkpoint", () => {
   const nanText = JSON.stringify({ ...good, a: btoa(String.fromCharCode(...arr)) });
   assert.throws(() => restoreState(nanText), /non-finite/);
 });
+
+Deno.test("restoreState() rebuilds the derived fields and the one-buffer layout of a new state", () => {
+  const { ts, values } = dailySeries({ points: 3000, seed: 8, noise: 2 });
+  for (let i = 700; i < values.length; i += 97) values[i] = values[i]! + (i % 7) * 2;
+  const s = createSeriesState();
+  feed(s, ts, values);
+  const r = restoreState(serializeState(s));
+  assert.equal(r.rangeBlocksMin, s.rangeBlocksMin);
+  assert.equal(r.rangeBlocksMax, s.rangeBlocksMax);
+  assert.ok(Number.isFinite(r.rangeBlocksMin) && r.rangeBlocksMin < r.rangeBlocksMax);
+  assert.deepEqual(r.artime.wsum, s.artime.wsum);
+  assert.deepEqual(r.window.sorted, s.window.sorted);
+  assert.equal(r.checkedWith, null);
+  assert.deepEqual(Object.keys(r), Object.keys(s), "the same fields in the same order");
+  assert.deepEqual(Object.keys(r.artime), Object.keys(s.artime));
+  for (const x of [r.window.sorted, r.artime.wsum, r.seasonCount, r.likelihood.blockSum]) {
+    assert.equal(x.buffer, r.recent.buffer);
+  }
+});

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { type Float64Alloc, separateFloat64 } from "./arena.ts";
+
 /** Parameters of the likelihood stage (part of the engine configuration). */
 export interface LikelihoodConfig {
   /** Raw scores averaged for the short-term value. @default {10} */
@@ -54,13 +56,19 @@ export interface LikelihoodState {
   std: number;
 }
 
-/** Creates an empty likelihood state for `config`. */
-export function createLikelihoodState(config: LikelihoodConfig): LikelihoodState {
+/**
+ * Creates an empty likelihood state for `config`, its arrays from `alloc`
+ * (in this order: `recent`, `blockSum`, `blockSumSq`).
+ */
+export function createLikelihoodState(
+  config: Pick<LikelihoodConfig, "averagingWindow" | "blocks">,
+  alloc: Float64Alloc = separateFloat64,
+): LikelihoodState {
   return {
-    recent: new Float64Array(config.averagingWindow),
+    recent: alloc(config.averagingWindow),
     recentHead: 0,
-    blockSum: new Float64Array(config.blocks),
-    blockSumSq: new Float64Array(config.blocks),
+    blockSum: alloc(config.blocks),
+    blockSumSq: alloc(config.blocks),
     blockHead: 0,
     blockCount: 0,
     curSum: 0,

@@ -23,16 +23,27 @@ export interface Range {
 
 /** The range of the last `rangeBlocks × rangeBlockSize` points (before this one), into `out`. */
 export function recentRange(s: SeriesState, out: Range): Range {
-  let rangeLo = s.rangeCurMin;
-  let rangeHi = s.rangeCurMax;
-  for (let k = 0; k < s.rangeCount; k++) {
-    if (s.rangeMin[k]! < rangeLo) rangeLo = s.rangeMin[k]!;
-    if (s.rangeMax[k]! > rangeHi) rangeHi = s.rangeMax[k]!;
-  }
-  out.lo = rangeLo;
-  out.hi = rangeHi;
-  out.span = rangeHi > rangeLo ? rangeHi - rangeLo : 0;
+  const lo = s.rangeBlocksMin < s.rangeCurMin ? s.rangeBlocksMin : s.rangeCurMin;
+  const hi = s.rangeBlocksMax > s.rangeCurMax ? s.rangeBlocksMax : s.rangeCurMax;
+  out.lo = lo;
+  out.hi = hi;
+  out.span = hi > lo ? hi - lo : 0;
   return out;
+}
+
+/**
+ * Recomputes the minimum and maximum over the completed blocks (when a
+ * block completes, and after a restore). Mutates `s`.
+ */
+export function rebuildBlockRange(s: SeriesState): void {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let k = 0; k < s.rangeCount; k++) {
+    if (s.rangeMin[k]! < lo) lo = s.rangeMin[k]!;
+    if (s.rangeMax[k]! > hi) hi = s.rangeMax[k]!;
+  }
+  s.rangeBlocksMin = lo;
+  s.rangeBlocksMax = hi;
 }
 
 /**
@@ -73,5 +84,6 @@ export function learnRange(
     s.rangeCurMin = Infinity;
     s.rangeCurMax = -Infinity;
     s.rangeCurN = 0;
+    rebuildBlockRange(s);
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { createArena } from "./arena.ts";
 import { artimeReady, type ArtimeState, createArtimeState } from "./artime.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig, validateConfig } from "./config.ts";
 import { createLikelihoodState, type LikelihoodState } from "./likelihood.ts";
@@ -60,10 +61,92 @@ export interface SeriesState {
   artime: ArtimeState;
   /** Points since the last unsuppressed alarm (capped at `cooldownPoints`). */
   sinceAlarm: number;
+  /** Minimum over the completed range blocks (derived from `rangeMin`; +Infinity when none). */
+  rangeBlocksMin: number;
+  /** Maximum over the completed range blocks (derived from `rangeMax`; −Infinity when none). */
+  rangeBlocksMax: number;
+  /**
+   * The frozen configuration {@link assertCompatible} last accepted for this
+   * state (a cache, not checkpointed; null until the first check).
+   */
+  checkedWith: Readonly<EngineConfig> | null;
 }
 
 /** Values kept for the early-outlier detector. */
 export const RECENT = 8;
+
+/** The configuration fields that size a state's arrays. */
+export type StateDims = Pick<
+  EngineConfig,
+  | "windowSize"
+  | "seasonBuckets"
+  | "rangeBlocks"
+  | "averagingWindow"
+  | "blocks"
+  | "artWindow"
+  | "artDownsample"
+  | "artTrendWindow"
+  | "artLevels"
+  | "artMaxCategories"
+>;
+
+/** Values of the one buffer holding a state's `Float64Array`s (all but ARTime's initialisation buffer). */
+function arenaLength(d: StateDims): number {
+  return RECENT + d.averagingWindow + 2 * d.blocks + d.artDownsample + (d.artLevels + 1) +
+    d.artWindow + 2 * d.artMaxCategories + (Math.floor(d.artTrendWindow / 2) + 1) +
+    (d.artTrendWindow + 1) + 3 * d.seasonBuckets + 2 * d.rangeBlocks + 2 * d.windowSize;
+}
+
+/**
+ * Allocates the state of a new series of dimensions `d` (not validated:
+ * {@link createSeriesState} validates a configuration, checkpoint restore its
+ * dimensions). Its `Float64Array`s are consecutive views of one buffer, the
+ * ones every point touches first; ARTime's initialisation buffer is an array
+ * of its own (released when the initialisation ends) and its category
+ * weights come then.
+ */
+export function allocateSeriesState(d: StateDims, sinceAlarm: number): SeriesState {
+  const alloc = createArena(arenaLength(d));
+  // Per point: the recent values, the likelihood's raw scores, ARTime's
+  // downsampling ring (then, every few points, the rest of ARTime), one
+  // time-of-day bucket, the range (every block), and the sorted window.
+  const recent = alloc(RECENT);
+  const likelihood = createLikelihoodState(d, alloc);
+  const artime = createArtimeState(d, alloc);
+  const seasonMean = alloc(d.seasonBuckets);
+  const seasonDev = alloc(d.seasonBuckets);
+  const seasonCount = alloc(d.seasonBuckets);
+  const rangeMin = alloc(d.rangeBlocks);
+  const rangeMax = alloc(d.rangeBlocks);
+  const window = createSortedWindow(d.windowSize, alloc);
+  return {
+    n: 0,
+    missing: 0,
+    firstTs: 0,
+    lastTs: 0,
+    window,
+    seasonMean,
+    seasonDev,
+    seasonCount,
+    errRecent: 0,
+    errSeason: 0,
+    rangeMin,
+    rangeMax,
+    rangeHead: 0,
+    rangeCount: 0,
+    rangeCurMin: Infinity,
+    rangeCurMax: -Infinity,
+    rangeCurN: 0,
+    likelihood,
+    recent,
+    diffMean: 0,
+    artime,
+    sinceAlarm,
+    rangeBlocksMin: Infinity,
+    rangeBlocksMax: -Infinity,
+    checkedWith: null,
+  };
+}
 
 /**
  * Creates the state of a new series.
@@ -72,39 +155,19 @@ export const RECENT = 8;
  */
 export function createSeriesState(config: EngineConfig = DEFAULT_ENGINE_CONFIG): SeriesState {
   validateConfig(config);
-  return {
-    n: 0,
-    missing: 0,
-    firstTs: 0,
-    lastTs: 0,
-    window: createSortedWindow(config.windowSize),
-    seasonMean: new Float64Array(config.seasonBuckets),
-    seasonDev: new Float64Array(config.seasonBuckets),
-    seasonCount: new Float64Array(config.seasonBuckets),
-    errRecent: 0,
-    errSeason: 0,
-    rangeMin: new Float64Array(config.rangeBlocks),
-    rangeMax: new Float64Array(config.rangeBlocks),
-    rangeHead: 0,
-    rangeCount: 0,
-    rangeCurMin: Infinity,
-    rangeCurMax: -Infinity,
-    rangeCurN: 0,
-    likelihood: createLikelihoodState(config),
-    recent: new Float64Array(RECENT),
-    diffMean: 0,
-    artime: createArtimeState(config),
-    sinceAlarm: config.cooldownPoints,
-  };
+  return allocateSeriesState(config, config.cooldownPoints);
 }
 
 /**
  * Checks that `s` was created with a configuration of the same dimensions
- * as `c`.
+ * as `c`. A frozen `c` that passed is remembered in the state, so the check
+ * costs one comparison on the next points (the shipped configuration is
+ * frozen; the engine itself only allocates with the dimensions it checked).
  *
  * @throws {RangeError} if it was not.
  */
 export function assertCompatible(s: SeriesState, c: EngineConfig): void {
+  if (s.checkedWith === c) return;
   const a = s.artime;
   const artOk = a.medbin.length === c.artLevels + 1 && a.used.length === c.artMaxCategories &&
     a.simDiff.length === c.artTrendWindow + 1 &&
@@ -117,6 +180,7 @@ export function assertCompatible(s: SeriesState, c: EngineConfig): void {
   ) {
     throw new RangeError("Cannot update series: state was created with a different config");
   }
+  s.checkedWith = Object.isFrozen(c) ? c : null;
 }
 
 /** Bytes of typed arrays a state holds in memory (the bounded part; scalars excluded). */

@@ -84,3 +84,55 @@ Deno.test("state size is bounded: at most 32 KB in memory and serialised, whatev
   assert.ok(stateBytes(fresh) <= 32 * 1024, "also during ARTime's initialisation");
   assert.ok(serializeState(fresh).length <= 32 * 1024);
 });
+
+Deno.test("assertCompatible() remembers a frozen configuration it accepted, and only that", () => {
+  const s = createSeriesState();
+  assertCompatible(s, C);
+  assert.equal(s.checkedWith, C, "the shipped configuration is frozen: remembered");
+  const copy = { ...C };
+  assertCompatible(s, copy);
+  assert.equal(s.checkedWith, null, "a configuration that can still change is checked every time");
+  const other = Object.freeze({ ...C, windowSize: 100 });
+  assert.throws(() => assertCompatible(s, other), /different config/);
+  assert.equal(s.checkedWith, null);
+});
+
+Deno.test("allocateSeriesState() puts a state's float arrays in one buffer, the per-point ones first", () => {
+  const s = createSeriesState();
+  const a = s.artime;
+  const l = s.likelihood;
+  const inArena = [
+    s.recent,
+    l.recent,
+    l.blockSum,
+    l.blockSumSq,
+    a.dsRing,
+    a.medbin,
+    a.fwin,
+    a.wsum,
+    a.used,
+    a.simWindow,
+    a.simDiff,
+    s.seasonMean,
+    s.seasonDev,
+    s.seasonCount,
+    s.rangeMin,
+    s.rangeMax,
+    s.window.ring,
+    s.window.sorted,
+  ];
+  let offset = 0;
+  for (const [k, x] of inArena.entries()) {
+    assert.equal(x.buffer, s.recent.buffer, `array ${k} shares the buffer`);
+    assert.equal(x.byteOffset, offset, `array ${k} follows the previous one`);
+    offset += x.byteLength;
+  }
+  assert.equal(s.recent.buffer.byteLength, offset, "nothing else in the buffer");
+  assert.notEqual(
+    a.initRaw.buffer,
+    s.recent.buffer,
+    "ARTime's initialisation buffer is released later",
+  );
+  assert.equal(stateBytes(s), offset + a.initRaw.byteLength);
+  assert.equal(a.simWindow.every((v) => v === 1), true, "ARTime's similarity window starts at 1");
+});
