@@ -59,6 +59,12 @@ export function train(
     return { sim: 0, energy: 0, mismatch: false };
   }
   const ei = d - 1; // the latest level value and its complement carry the "energy"
+  const w16 = d === 16;
+  const x0 = w16 ? f[0]! : 0, x1 = w16 ? f[1]! : 0, x2 = w16 ? f[2]! : 0, x3 = w16 ? f[3]! : 0;
+  const x4 = w16 ? f[4]! : 0, x5 = w16 ? f[5]! : 0, x6 = w16 ? f[6]! : 0, x7 = w16 ? f[7]! : 0;
+  const x8 = w16 ? f[8]! : 0, x9 = w16 ? f[9]! : 0, x10 = w16 ? f[10]! : 0;
+  const x11 = w16 ? f[11]! : 0, x12 = w16 ? f[12]! : 0, x13 = w16 ? f[13]! : 0;
+  const x14 = w16 ? f[14]! : 0, x15 = w16 ? f[15]! : 0;
   const xe = f[ei]!;
   let best = 0;
   let bestJ = -1;
@@ -66,7 +72,7 @@ export function train(
   let resonated = false;
   const n = net.nCats;
   // Visit the most recently used category first: a high best-so-far lets the
-  // bound below drop most others early. Ties for the best go to the lowest
+  // energy bound below skip more of the others. Ties for the best go to the lowest
   // index, as in the reference's stable sort, whatever the visiting order.
   const used = net.used;
   const wsum = net.wsum;
@@ -81,7 +87,7 @@ export function train(
     const hiE = cats[off + d + ei]!;
     const we = loE + (Q - hiE);
     const distE = (loE > xe ? loE - xe : 0) + (xe > hiE ? xe - hiE : 0);
-    const es = we === 0 ? 1 : (we - distE) / we;
+    const es = we === 0 || distE === 0 ? 1 : (we - distE) / we;
     const es2 = es * es;
     const nw = wsum[j]!;
     const denom = nw === 0 ? 0.001 * Q : nw;
@@ -92,14 +98,32 @@ export function train(
     if (es2 < cut * (1 - 1e-12)) continue; // not even a perfect feature match reaches it
     // L1 distance from the sample to the box, in exact integer arithmetic
     // (at most 2d × Q < 2³¹): max(lo − x, 0) + max(x − hi, 0) per feature.
+    // Most samples lie inside most boxes (distance 0): that is tested first,
+    // unrolled for the shipped width (d = 16) with the sample in locals.
     let dist = 0;
-    for (let k = 0; k < d; k++) {
-      const x = f[k]!;
-      const below = cats[off + k]! - x;
-      const above = x - cats[off + d + k]!;
-      dist = (dist + (below & ~(below >> 31)) + (above & ~(above >> 31))) | 0;
+    let inside = false;
+    if (d === 16) {
+      inside = x0 >= cats[off]! && x0 <= cats[off + 16]! && x1 >= cats[off + 1]! &&
+        x1 <= cats[off + 17]! && x2 >= cats[off + 2]! && x2 <= cats[off + 18]! &&
+        x3 >= cats[off + 3]! && x3 <= cats[off + 19]! && x4 >= cats[off + 4]! &&
+        x4 <= cats[off + 20]! && x5 >= cats[off + 5]! && x5 <= cats[off + 21]! &&
+        x6 >= cats[off + 6]! && x6 <= cats[off + 22]! && x7 >= cats[off + 7]! &&
+        x7 <= cats[off + 23]! && x8 >= cats[off + 8]! && x8 <= cats[off + 24]! &&
+        x9 >= cats[off + 9]! && x9 <= cats[off + 25]! && x10 >= cats[off + 10]! &&
+        x10 <= cats[off + 26]! && x11 >= cats[off + 11]! && x11 <= cats[off + 27]! &&
+        x12 >= cats[off + 12]! && x12 <= cats[off + 28]! && x13 >= cats[off + 13]! &&
+        x13 <= cats[off + 29]! && x14 >= cats[off + 14]! && x14 <= cats[off + 30]! &&
+        x15 >= cats[off + 15]! && x15 <= cats[off + 31]!;
     }
-    const fs = (nw - dist) / denom;
+    if (!inside) {
+      for (let k = 0; k < d; k++) {
+        const x = f[k]!;
+        const below = cats[off + k]! - x;
+        const above = x - cats[off + d + k]!;
+        dist = (dist + (below & ~(below >> 31)) + (above & ~(above >> 31))) | 0;
+      }
+    }
+    const fs = dist === 0 && nw !== 0 ? 1 : (nw - dist) / denom; // x / x is exactly 1
     const m = fs * fs * fs * es2;
     if (m > best || (m === best && m > 0 && j < bestJ)) {
       best = m;

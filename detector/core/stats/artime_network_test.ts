@@ -22,8 +22,10 @@ function referenceActivation(x: number[], w: number[]): { m: number; e: number }
 
 Deno.test("train() matches the reference's fuzzy ART activation, learning and vigilance tests", () => {
   const rand = prng(5);
-  const d = 16;
-  for (let trial = 0; trial < 200; trial++) {
+  // 16 is the shipped feature width (an unrolled path), the others the generic one.
+  for (let t = 0; t < 600; t++) {
+    const d = [16, 8, 32][t % 3]!;
+    const trial = Math.floor(t / 3);
     // Random categories as hyperboxes on the 16-bit grid.
     const nCats = 2 + Math.floor(rand() * 30);
     const net: Net = {
@@ -92,6 +94,36 @@ Deno.test("train() matches the reference's fuzzy ART activation, learning and vi
       resonant.length > 0 ? nCats : nCats + 1,
       "a new category iff none resonates",
     );
+  }
+});
+
+Deno.test("train() sees a sample leave a box through any one feature, on either side", () => {
+  for (const d of [16, 8]) {
+    for (let k = 0; k < d; k++) {
+      for (const outside of [500, 2500, 1000, 2000]) {
+        const net: Net = {
+          cats: new Uint16Array(3 * 2 * d),
+          wsum: new Float64Array(3),
+          nCats: 0,
+          used: new Float64Array(3),
+          tick: 0,
+        };
+        train(net, new Uint16Array(d), 0.5, 0.5, true, 3); // the all-ones start category
+        net.cats.fill(1000, 2 * d, 3 * d); // category 1: the box [1000, 2000]
+        net.cats.fill(2000, 3 * d, 4 * d);
+        net.wsum[1] = d * 1000 + d * (Q - 2000);
+        net.used[1] = 1;
+        net.nCats = 2;
+        net.tick = 1;
+        const f = new Uint16Array(d).fill(1500);
+        f[k] = outside;
+        const box = [...new Array(d).fill(1000 / Q), ...new Array(d).fill(1 - 2000 / Q)];
+        const want = referenceActivation([...f].map((v) => v / Q), box);
+        const r = train(net, f, 0.999, 0.9999, false, 3);
+        assert.ok(Math.abs(r.sim - want.m) < 1e-12, `d ${d}, feature ${k} at ${outside}`);
+        assert.equal(r.sim === 1, outside === 1000 || outside === 2000, "on the edge is inside");
+      }
+    }
   }
 });
 
