@@ -60,8 +60,15 @@ export {
   type TrainResult,
 };
 
-// Feature vector of the live step (single-threaded, consumed before the next call).
-const liveFeatures = new Uint16Array(32);
+// Feature vector of the live step, one per feature width (single-threaded,
+// consumed before the next call).
+const liveFeatures = new Map<number, Uint16Array>();
+
+function liveFeatureVector(width: number): Uint16Array {
+  let f = liveFeatures.get(width);
+  if (f === undefined) liveFeatures.set(width, f = new Uint16Array(width));
+  return f;
+}
 
 /** Anomaly confidence of the reference from the best similarity and energy similarity. */
 function confidence(s: ArtimeState, sim: number, energy: number): number {
@@ -88,9 +95,9 @@ function detect(s: ArtimeState, f: Uint16Array, i: number, c: ArtimeConfig): num
   s.simSum += a;
   s.simN++;
   s.simWindow[s.simWindowHead] = a;
-  s.simWindowHead = (s.simWindowHead + 1) % s.simWindow.length;
+  s.simWindowHead = s.simWindowHead + 1 === s.simWindow.length ? 0 : s.simWindowHead + 1;
   s.simDiff[s.simDiffHead] = s.rhoUb - a;
-  s.simDiffHead = (s.simDiffHead + 1) % s.simDiff.length;
+  s.simDiffHead = s.simDiffHead + 1 === s.simDiff.length ? 0 : s.simDiffHead + 1;
   if (i - s.lastAnomI < mask && s.anomSimN > 0 && a < s.anomSimLast) s.anomSimLast = a;
   const masking = s.maskAfterCat === 1 || maskAfterAnomaly;
   const belowLast = a < s.lastAnomSim * (maskAfterAnomaly ? 0.9 : 0.7);
@@ -144,7 +151,7 @@ function detect(s: ArtimeState, f: Uint16Array, i: number, c: ArtimeConfig): num
 export function updateArtime(s: ArtimeState, x: number, c: ArtimeConfig): number {
   s.i++;
   s.dsRing[s.dsHead] = x;
-  s.dsHead = (s.dsHead + 1) % c.artDownsample;
+  s.dsHead = s.dsHead + 1 === c.artDownsample ? 0 : s.dsHead + 1;
   const initPoints = c.artTrendWindow * c.artDownsample;
   if (s.i <= initPoints) {
     if (x < s.rawMin) s.rawMin = x;
@@ -170,7 +177,7 @@ export function updateArtime(s: ArtimeState, x: number, c: ArtimeConfig): number
     if (s.dsi === c.artTrendWindow) finishInit(s, c);
   } else {
     level(s, raw, c);
-    anomaly = detect(s, features(s, c, liveFeatures.subarray(0, 2 * c.artWindow)), s.dsi, c);
+    anomaly = detect(s, features(s, c, liveFeatureVector(2 * c.artWindow)), s.dsi, c);
   }
   s.dsi++;
   return anomaly;

@@ -90,6 +90,7 @@ export function level(s: ArtimeState, raw: number, c: ArtimeConfig): void {
   }
   const med = s.medlevel / c.artLevels;
   if (Math.abs(d - med) < c.artChomp) d = med;
-  s.fwin.copyWithin(0, 1);
-  s.fwin[c.artWindow - 1] = d;
+  const fwin = s.fwin;
+  for (let k = 1; k < c.artWindow; k++) fwin[k - 1] = fwin[k]!;
+  fwin[c.artWindow - 1] = d;
 }

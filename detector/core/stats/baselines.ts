@@ -31,7 +31,20 @@ export interface BaselineFit {
 
 /** The UTC time-of-day bucket of `timestamp` (epoch ms) among `buckets`. */
 export function timeOfDayBucket(timestamp: number, buckets: number): number {
-  return Math.floor(((timestamp % DAY_MS + DAY_MS) % DAY_MS) / DAY_MS * buckets);
+  return Math.floor(msOfDay(timestamp) / DAY_MS * buckets);
+}
+
+/**
+ * Milliseconds since UTC midnight: ((t mod D) + D) mod D, D = one day. For a
+ * safe integer t (|t| < 2⁵³), t − ⌊t / D⌋ · D is the same exact integer
+ * without two floating-point remainders: |t / D| < 2²⁷, where half an ulp is
+ * below 2⁻²⁷ < 1 / D, so the quotient never rounds across an integer and the
+ * floor is exact; the product and the difference are integers below 2⁵³.
+ * Anything else takes the remainders.
+ */
+function msOfDay(t: number): number {
+  if (Number.isSafeInteger(t)) return t - Math.floor(t / DAY_MS) * DAY_MS;
+  return (t % DAY_MS + DAY_MS) % DAY_MS;
 }
 
 /**

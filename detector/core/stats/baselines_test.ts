@@ -3,6 +3,7 @@ import { type BaselineFit, fitBaseline, learnTimeOfDay, timeOfDayBucket } from "
 import { DEFAULT_ENGINE_CONFIG } from "./config.ts";
 import { createSeriesState } from "./series_state.ts";
 import { pushValue } from "./sorted_window.ts";
+import { prng } from "./_series_testing.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;
 const DAY = 86_400_000;
@@ -16,6 +17,27 @@ Deno.test("timeOfDayBucket() is the UTC half-hour of the day, also before 1970",
   assert.equal(timeOfDayBucket(Date.UTC(2024, 0, 1, 18, 29, 59), 48), 36);
   assert.equal(timeOfDayBucket(Date.UTC(2024, 0, 1, 23, 59), 48), 47);
   assert.equal(timeOfDayBucket(-1, 48), 47);
+});
+
+Deno.test("timeOfDayBucket() equals the remainder formula for every kind of timestamp", () => {
+  const reference = (t: number, b: number) => Math.floor(((t % DAY + DAY) % DAY) / DAY * b);
+  const rand = prng(12);
+  const cases = [0, -0, DAY, -DAY, 3 * DAY - 1, -3 * DAY + 1, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 53];
+  for (let i = 0; i < 20_000; i++) {
+    const t = Math.round((rand() - 0.3) * 4e12); // 1843 to 2096, epoch ms
+    cases.push(t, t + 0.5, t * 1000, -t);
+  }
+  // Either side of midnight, up to the largest safe integers.
+  const top = Math.floor(Number.MAX_SAFE_INTEGER / DAY);
+  for (const k of [1, 2, 19_700, 20_000, top - 1, top, -top, 1 + Math.floor(rand() * top)]) {
+    for (const e of [-2, -1, 0, 1, 2]) cases.push(k * DAY + e);
+  }
+  cases.push(1.7e12 + 1e-3, 9.3e18, -9.3e18, 1e300, Number.MIN_VALUE);
+  for (const t of cases) {
+    for (const b of [48, 24, 7]) {
+      assert.ok(Object.is(timeOfDayBucket(t, b), reference(t, b)), `${t} in ${b} buckets`);
+    }
+  }
 });
 
 Deno.test("fitBaseline(): the recent median and IQR/1.349, after 10 values", () => {

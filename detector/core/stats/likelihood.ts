@@ -128,9 +128,17 @@ export function logScore(q: number): number {
  * With `alpha = 1e-5` this is {@link logScore}.
  */
 export function calibratedScore(q: number, alpha: number): number {
-  const s = Math.log(q + alpha * alpha) / (2 * Math.log(alpha));
+  if (alpha !== lastAlpha) {
+    lastAlpha = alpha;
+    lastDenominator = 2 * Math.log(alpha);
+  }
+  const s = Math.log(q + alpha * alpha) / lastDenominator;
   return s < 0 ? 0 : s > 1 ? 1 : s;
 }
+
+// 2 ln α of the last α seen by calibratedScore (one configuration is the rule).
+let lastAlpha = NaN;
+let lastDenominator = NaN;
 
 /**
  * Feeds one raw score (in [0, 1]) and returns the likelihood score in [0, 1]
