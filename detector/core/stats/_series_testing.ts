@@ -5,6 +5,14 @@
  * @module
  */
 
+import {
+  DEFAULT_ENGINE_CONFIG,
+  type EngineConfig,
+  type SeriesState,
+  update,
+  type UpdateResult,
+} from "./engine.ts";
+
 /** 5 minutes in milliseconds: the cadence of generated series. */
 export const STEP_MS = 300_000;
 /** 2024-01-01T00:00:00Z. */
@@ -56,4 +64,21 @@ export function dailySeries(o: DailyOptions): { ts: number[]; values: number[] }
     values.push(level + amplitude * Math.sin((2 * Math.PI * t) / 86_400_000) + noise * normal());
   }
   return { ts, values };
+}
+
+/** Feeds every point to `state` and returns all results. */
+export function feed(
+  state: SeriesState,
+  ts: readonly number[],
+  values: readonly number[],
+  config: EngineConfig = DEFAULT_ENGINE_CONFIG,
+): UpdateResult[] {
+  const out: UpdateResult[] = [];
+  for (let i = 0; i < values.length; i++) out.push(update(state, ts[i]!, values[i]!, config));
+  return out;
+}
+
+/** The scores of `results`. */
+export function scoresOf(results: readonly UpdateResult[]): number[] {
+  return results.map((r) => r.score);
 }

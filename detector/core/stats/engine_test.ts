@@ -1,35 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  createSeriesState,
-  DEFAULT_ENGINE_CONFIG,
-  type EngineConfig,
-  restoreState,
-  serializeState,
-  type SeriesState,
-  stateBytes,
-  update,
-  type UpdateResult,
-  validateConfig,
-} from "./engine.ts";
-import { dailySeries, STEP_MS, T0 } from "./_series_testing.ts";
+import { createSeriesState, DEFAULT_ENGINE_CONFIG, update, type UpdateResult } from "./engine.ts";
+import { dailySeries, feed, scoresOf, STEP_MS, T0 } from "./_series_testing.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;
-
-/** Feeds every point and returns all results. */
-function feed(
-  state: SeriesState,
-  ts: readonly number[],
-  values: readonly number[],
-  config: EngineConfig = C,
-): UpdateResult[] {
-  const out: UpdateResult[] = [];
-  for (let i = 0; i < values.length; i++) out.push(update(state, ts[i]!, values[i]!, config));
-  return out;
-}
-
-function scoresOf(rs: UpdateResult[]): number[] {
-  return rs.map((r) => r.score);
-}
 
 function constant(points: number, value: number): { ts: number[]; values: number[] } {
   return {
@@ -57,67 +30,6 @@ Deno.test("the same input gives the same scores and explanations", () => {
   assert.deepEqual(scoresOf(a), scoresOf(b));
   assert.deepEqual(a.map((r) => r.explanation.summary), b.map((r) => r.explanation.summary));
   assert.ok(max(scoresOf(a)) >= C.alarmScore, "the spike makes the comparison non-trivial");
-});
-
-Deno.test("serialise and restore mid-series: identical scores afterwards", () => {
-  const { ts, values } = dailySeries({ points: 4000, seed: 3, noise: 2 });
-  values[3000] = 120; // an alarm after the restore point, and a cooldown across it
-  values[3400] = NaN;
-  // Cuts in the warm-up, the early phase, ARTime's initialisation (624
-  // points) and after it, with categories learned.
-  for (const cut of [5, 137, 301, 400, 624, 700, 1999, 2999, 3001]) {
-    const straight = createSeriesState();
-    const expected = scoresOf(feed(straight, ts, values));
-    const first = createSeriesState();
-    feed(first, ts.slice(0, cut), values.slice(0, cut));
-    const text = serializeState(first);
-    const restored = restoreState(text);
-    assert.equal(serializeState(restored), text, `round trip is exact at ${cut}`);
-    const after = scoresOf(feed(restored, ts.slice(cut), values.slice(cut)));
-    assert.deepEqual(after, expected.slice(cut), `scores after restoring at point ${cut}`);
-    assert.equal(serializeState(restored), serializeState(straight), `final state at ${cut}`);
-  }
-});
-
-Deno.test("restoreState rejects text that is not a valid checkpoint", () => {
-  const s = createSeriesState();
-  const { ts, values } = dailySeries({ points: 50 });
-  feed(s, ts, values);
-  const good = JSON.parse(serializeState(s)) as {
-    v: number;
-    dims: number[];
-    s: string;
-    a: string;
-    c: string;
-  };
-  const bad: string[] = [
-    "",
-    "not json",
-    "{}",
-    JSON.stringify({ ...good, v: 99 }),
-    JSON.stringify({ ...good, dims: [good.dims[0]! + 1, ...good.dims.slice(1)] }),
-    JSON.stringify({ ...good, a: good.a.slice(0, 16) }),
-    JSON.stringify({ ...good, s: "@@@" }),
-    JSON.stringify({ ...good, c: "@@@" }),
-    JSON.stringify({ ...good, dims: [...good.dims.slice(0, 11), 5] }), // categories vs weights
-    JSON.stringify({ ...good, dims: [...good.dims.slice(0, 10), 7, good.dims[11]] }), // init buffer
-    JSON.stringify({ ...good, dims: [...good.dims.slice(0, 5), 3, ...good.dims.slice(6)] }), // window
-  ];
-  for (const text of bad) {
-    assert.throws(() => restoreState(text), TypeError, `rejects ${text.slice(0, 40)}`);
-  }
-  // A NaN smuggled into the arrays.
-  const arr = Uint8Array.from(atob(good.a), (c) => c.charCodeAt(0));
-  new DataView(arr.buffer).setFloat64(0, NaN, true);
-  const nanText = JSON.stringify({ ...good, a: btoa(String.fromCharCode(...arr)) });
-  assert.throws(() => restoreState(nanText), /non-finite/);
-});
-
-Deno.test("a state is not used with a different configuration", () => {
-  const s = createSeriesState({ ...C, windowSize: 100 });
-  assert.throws(() => update(s, T0, 1), RangeError);
-  assert.throws(() => validateConfig({ ...C, deviationScale: 0 }), /deviationScale/);
-  assert.throws(() => createSeriesState({ ...C, windowSize: 3 }), RangeError);
 });
 
 Deno.test("scores stay in [0, 1] and are 0 while warming up", () => {
@@ -280,29 +192,6 @@ Deno.test("the explanation gives the expected range and the value seen", () => {
   const json = JSON.parse(JSON.stringify(e));
   assert.equal(json.summary, e.summary);
   assert.equal(json.expectedHigh, e.expectedHigh);
-});
-
-Deno.test("state size is bounded: at most 32 KB in memory and serialised, whatever the length", () => {
-  const sizes: number[] = [];
-  const memory: number[] = [];
-  const s = createSeriesState();
-  const { ts, values } = dailySeries({ points: 100_000, seed: 61, noise: 3 });
-  // Bursts of new shapes so that ARTime fills its categories.
-  for (let i = 700; i < values.length; i += 97) values[i] = values[i]! + (i % 7) * 5;
-  let done = 0;
-  for (const n of [1000, 10_000, 100_000]) {
-    feed(s, ts.slice(done, n), values.slice(done, n));
-    done = n;
-    sizes.push(serializeState(s).length);
-    memory.push(stateBytes(s));
-  }
-  assert.equal(s.artime.nCats, C.artMaxCategories, "ARTime's categories are full");
-  for (const size of sizes) assert.ok(size <= 32 * 1024, `checkpoint ${size} bytes`);
-  assert.equal(new Set(memory).size, 1, `typed arrays ${memory}`);
-  assert.ok(memory[0]! <= 32 * 1024, `in-memory arrays ${memory[0]} bytes`);
-  const fresh = createSeriesState();
-  assert.ok(stateBytes(fresh) <= 32 * 1024, "also during ARTime's initialisation");
-  assert.ok(serializeState(fresh).length <= 32 * 1024);
 });
 
 Deno.test("warm-up: scores are 0 for 60 points, then an isolated outlier alarms one point late", () => {

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { type Float64Alloc, separateFloat64 } from "./arena.ts";
+
 /** Parameters of the likelihood stage (part of the engine configuration). */
 export interface LikelihoodConfig {
   /** Raw scores averaged for the short-term value. @default {10} */
@@ -54,13 +56,19 @@ export interface LikelihoodState {
   std: number;
 }
 
-/** Creates an empty likelihood state for `config`. */
-export function createLikelihoodState(config: LikelihoodConfig): LikelihoodState {
+/**
+ * Creates an empty likelihood state for `config`, its arrays from `alloc`
+ * (in this order: `recent`, `blockSum`, `blockSumSq`).
+ */
+export function createLikelihoodState(
+  config: Pick<LikelihoodConfig, "averagingWindow" | "blocks">,
+  alloc: Float64Alloc = separateFloat64,
+): LikelihoodState {
   return {
-    recent: new Float64Array(config.averagingWindow),
+    recent: alloc(config.averagingWindow),
     recentHead: 0,
-    blockSum: new Float64Array(config.blocks),
-    blockSumSq: new Float64Array(config.blocks),
+    blockSum: alloc(config.blocks),
+    blockSumSq: alloc(config.blocks),
     blockHead: 0,
     blockCount: 0,
     curSum: 0,
@@ -120,9 +128,17 @@ export function logScore(q: number): number {
  * With `alpha = 1e-5` this is {@link logScore}.
  */
 export function calibratedScore(q: number, alpha: number): number {
-  const s = Math.log(q + alpha * alpha) / (2 * Math.log(alpha));
+  if (alpha !== lastAlpha) {
+    lastAlpha = alpha;
+    lastDenominator = 2 * Math.log(alpha);
+  }
+  const s = Math.log(q + alpha * alpha) / lastDenominator;
   return s < 0 ? 0 : s > 1 ? 1 : s;
 }
+
+// 2 ln α of the last α seen by calibratedScore (one configuration is the rule).
+let lastAlpha = NaN;
+let lastDenominator = NaN;
 
 /**
  * Feeds one raw score (in [0, 1]) and returns the likelihood score in [0, 1]

@@ -71,3 +71,13 @@ Deno.test("calibratedScore maps the calibration probability to 0.5 and its squar
   }
   assert.ok(Math.abs(calibratedScore(3e-7, 1e-5) - logScore(3e-7)) < 1e-12, "1e-5 is logScore");
 });
+
+Deno.test("calibratedScore() is exactly ln(q + α²) / (2 ln α), clamped, whichever α came before", () => {
+  const rand = prng(21);
+  for (let i = 0; i < 3000; i++) {
+    const alpha = [1e-6, 3e-6, 1e-5][i % 3]!;
+    const q = rand() ** 8;
+    const want = Math.min(1, Math.max(0, Math.log(q + alpha * alpha) / (2 * Math.log(alpha))));
+    assert.equal(calibratedScore(q, alpha), want, `q ${q}, alpha ${alpha}`);
+  }
+});

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { type Float64Alloc, separateFloat64 } from "./arena.ts";
+
 /** Sliding window state: insertion-ordered ring plus a sorted copy. */
 export interface SortedWindow {
   /** The last `count` values in insertion order, oldest at `head` once full. */
@@ -22,24 +24,31 @@ export interface SortedWindow {
   count: number;
 }
 
-/** Creates an empty window holding at most `capacity` values. */
-export function createSortedWindow(capacity: number): SortedWindow {
+/**
+ * Creates an empty window holding at most `capacity` values, its arrays
+ * from `alloc` (`ring`, then `sorted`).
+ */
+export function createSortedWindow(
+  capacity: number,
+  alloc: Float64Alloc = separateFloat64,
+): SortedWindow {
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new RangeError(
       `Cannot create window: capacity must be a positive integer, got ${capacity}`,
     );
   }
   return {
-    ring: new Float64Array(capacity),
-    sorted: new Float64Array(capacity),
+    ring: alloc(capacity),
+    sorted: alloc(capacity),
     head: 0,
     count: 0,
   };
 }
 
-function lowerBound(a: Float64Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
+/** First index in `a[from..to)` (sorted) whose value is ≥ `x`. */
+function lowerBound(a: Float64Array, from: number, to: number, x: number): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid]! < x) lo = mid + 1;
@@ -56,14 +65,26 @@ export function pushValue(w: SortedWindow, value: number): void {
   const cap = w.ring.length;
   const sorted = w.sorted;
   if (w.count === cap) {
+    // Replace the oldest value by the new one in the sorted copy: only the
+    // values between the two positions move, by one.
     const old = w.ring[w.head]!;
-    const i = lowerBound(sorted, cap, old);
-    sorted.copyWithin(i, i + 1, cap);
-    w.count--;
+    w.ring[w.head] = value;
+    w.head = w.head + 1 === cap ? 0 : w.head + 1;
+    const i = lowerBound(sorted, 0, cap, old);
+    if (value > old) {
+      const j = lowerBound(sorted, i + 1, cap, value);
+      for (let k = i; k < j - 1; k++) sorted[k] = sorted[k + 1]!;
+      sorted[j - 1] = value;
+    } else if (value < old) {
+      const j = lowerBound(sorted, 0, i, value);
+      for (let k = i; k > j; k--) sorted[k] = sorted[k - 1]!;
+      sorted[j] = value;
+    }
+    return;
   }
   w.ring[w.head] = value;
   w.head = w.head + 1 === cap ? 0 : w.head + 1;
-  const j = lowerBound(sorted, w.count, value);
+  const j = lowerBound(sorted, 0, w.count, value);
   sorted.copyWithin(j + 1, j, w.count);
   sorted[j] = value;
   w.count++;
