@@ -9,7 +9,7 @@
 import { Buffer } from "node:buffer";
 import { fastEvent } from "@vigil/shared/schemas/canonical";
 import { type EventType, isEventType, parseEvent } from "@vigil/shared/schemas/event";
-import { isCanonicalTraceparent } from "@vigil/shared/tracing";
+import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 
 /** The parts of a Kafka message classification needs. */
 export interface RawMessage {

@@ -17,7 +17,7 @@ import { backoffMs, sleep } from "@vigil/shared/lifecycle";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
-import type { Tracer } from "@vigil/shared/tracing";
+import type { Tracer } from "@vigil/shared/telemetry";
 import type { Registry } from "@vigil/shared/metrics";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import { createApiHandler } from "./io/api.ts";
@@ -64,7 +64,7 @@ export interface DetectorDeps {
   engine: ScoreEngine<unknown> | null;
   settings: DetectorSettings;
   now?: () => number;
-  /** Spans per event and anomaly when enabled (see {@link createProcessor}). */
+  /** A span per batch and per anomaly when given: tracing on (see {@link createProcessor}). */
   tracer?: Tracer;
 }
 

@@ -18,7 +18,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { serveOps } from "@vigil/shared/ops_server";
 import { createRedis, type Redis } from "@vigil/shared/redis";
-import { createTracer, tracingOptions } from "@vigil/shared/tracing";
+import { serviceTracer } from "@vigil/shared/telemetry";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
@@ -72,10 +72,8 @@ for (let attempt = 0;; attempt++) {
   }
 }
 
-const registry = new Registry("detector");
-const tracer = createTracer({ service: "detector", log, registry, ...tracingOptions(config) });
-// Registered after postgres/redis, so it runs before them, after the detector stopped.
-lifecycle.onShutdown("tracer", () => tracer.close());
+const registry = new Registry();
+const tracer = serviceTracer();
 const detector = createDetector({
   redis,
   streamRedis(type) {
@@ -100,7 +98,7 @@ const detector = createDetector({
   registry,
   rules,
   engine: createStatsEngine() as ScoreEngine<unknown>,
-  tracer,
+  ...(tracer ? { tracer } : {}),
   settings: {
     consumer,
     batchSize: config.DETECTOR_BATCH,

@@ -13,7 +13,7 @@ import { migrate } from "@vigil/shared/migrate";
 import { serveOps } from "@vigil/shared/ops_server";
 import { createRedis } from "@vigil/shared/redis";
 import { withTimeout } from "@vigil/shared/lifecycle";
-import { createTracer } from "@vigil/shared/tracing";
+import { serviceTracer } from "@vigil/shared/telemetry";
 import type { Channel } from "./channels/channel.ts";
 import { createDiscordChannel } from "./channels/discord.ts";
 import { createEmailChannel } from "./channels/email.ts";
@@ -93,18 +93,13 @@ export async function startNotifier(
     consumer: config.consumer,
   });
   const channels = options.channels ?? buildChannels(config);
-  const registry = new Registry("notifier");
-  const tracer = createTracer({
-    service: "notifier",
-    log,
-    registry,
-    ...config.tracing,
-  });
+  const registry = new Registry();
+  const tracer = serviceTracer();
   const controller = new AbortController();
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => resolveReady = r);
   const handle = runNotifier(
-    { stream, store, sql, channels, log, registry, tracer },
+    { stream, store, sql, channels, log, registry, ...(tracer ? { tracer } : {}) },
     {
       routes,
       flapThreshold: config.flapThreshold,
@@ -162,7 +157,6 @@ export async function startNotifier(
           ["ops server", () => ops.close()],
           ["reader", () => Promise.resolve(reader.disconnect())],
           ["run loop", () => withTimeout(handle.done, 8000, "stop notifier loop")],
-          ["tracer", () => tracer.close()],
           [
             "channels",
             () => Promise.resolve(channels.forEach((c) => (c as { close?(): void }).close?.())),

@@ -15,7 +15,7 @@
 import type postgres from "postgres";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import type { Tracer } from "@vigil/shared/tracing";
+import type { Tracer } from "@vigil/shared/telemetry";
 import { backoffMs, sleep } from "@vigil/shared/lifecycle";
 
 import { alertSchema } from "@vigil/shared/schemas/alert";
@@ -49,7 +49,7 @@ export interface NotifierDeps {
   log: Logger;
   registry: Registry;
   now?: () => number;
-  /** A span per send attempt, linked to the alerts' traces, when enabled. */
+  /** A span per send attempt (continuing its first alert's trace) when given: tracing on. */
   tracer?: Tracer;
 }
 
@@ -100,10 +100,10 @@ export function runNotifier(
     "vigil_notifier_pending_alerts",
     "Alert stream entries not yet acknowledged (waiting for their digests to be delivered)",
     [],
-    async (g) => g.set(undefined, await stream.pendingCount()),
+    async (g) => g.set(await stream.pendingCount()),
   );
   registry.gauge("vigil_notifier_groups", "Aggregation groups held", [], (g) => {
-    g.set(undefined, Object.keys(state.groups).length);
+    g.set(Object.keys(state.groups).length);
   });
   const deadLetters = registry.counter(
     "vigil_notifier_dead_letters_total",

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Logger } from "./log.ts";
-import { PROMETHEUS_CONTENT_TYPE, type Registry } from "./metrics.ts";
+import type { MetricsExposition } from "./metrics.ts";
 
 /** A named health check: resolves true/false, or throws (= unhealthy). */
 export type HealthCheck = () => Promise<boolean> | boolean;
@@ -15,7 +15,8 @@ export type HealthCheck = () => Promise<boolean> | boolean;
 export interface OpsServerOptions {
   port: number;
   hostname?: string;
-  registry: Registry;
+  /** What `/metrics` serves (a service's metrics `Registry`). */
+  registry: MetricsExposition;
   checks: Record<string, HealthCheck>;
   log: Logger;
   /** Extra routes; return undefined to fall through to 404. */
@@ -59,7 +60,7 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     const url = new URL(req.url);
     if (req.method === "GET" && url.pathname === "/metrics") {
       return new Response(await options.registry.render(), {
-        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+        headers: { "content-type": options.registry.contentType },
       });
     }
     if (req.method === "GET" && (url.pathname === "/health" || url.pathname === "/healthz")) {

@@ -10,7 +10,7 @@
 import { type AnyEvent, type EventType, parseEvent } from "@vigil/shared/schemas/event";
 import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import { formatZodError } from "@vigil/shared/schemas/event";
-import { isCanonicalTraceparent } from "@vigil/shared/tracing";
+import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 import { fastEnvelope, fastEvent } from "./fast_parse.ts";
 import type { RulesConfig } from "./rules_config.ts";
 import type { ScoreEngine } from "./score_engine.ts";

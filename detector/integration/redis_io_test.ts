@@ -211,7 +211,7 @@ Deno.test(
         publisher: await createPublisher({ redis, keys }),
         checkpoints: { load: () => Promise.resolve(null), save: () => Promise.resolve() },
         log: silentLogger(),
-        metrics: createDetectorMetrics(new Registry("t")),
+        metrics: createDetectorMetrics(new Registry()),
         maxAttempts: 5,
       });
       try {

@@ -7,10 +7,19 @@
  *
  * @module
  */
+import { SpanKind } from "@opentelemetry/api";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import type { EventType } from "@vigil/shared/schemas/event";
-import { type Span, traceFields, type Tracer } from "@vigil/shared/tracing";
+import {
+  contextOf,
+  failSpan,
+  type Span,
+  startBatchSpan,
+  traceFields,
+  traceparentOf,
+  type Tracer,
+} from "@vigil/shared/telemetry";
 import { retrying as retryingWithBackoff, withTimeout } from "@vigil/shared/lifecycle";
 import type { BatchHandler, Delivery } from "./consumer.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
@@ -103,10 +112,10 @@ export interface ProcessorOptions {
   ioTimeoutMs?: number;
   now?: () => number;
   /**
-   * When given and enabled: a `detect <type>` span per live event (child of
-   * the entry's `traceparent`) and an `anomaly <rule>` span per new anomaly
-   * (child of its triggering event's span) whose traceparent the alert
-   * carries. Disabled or absent: no span object is made.
+   * When given (tracing on): a `detect <type>` consumer span per batch,
+   * linked to its live entries' `traceparent` (their creation contexts), and
+   * an `anomaly <rule>` span per new anomaly, child of its triggering entry's
+   * `traceparent`, whose context the alert carries. Absent: no span is made.
    */
   tracer?: Tracer;
 }
@@ -177,17 +186,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
   /**
    * The traceparent each new anomaly continues: its newest evidence entry
-   * (in this batch) of the same trace, as the detect span when tracing.
+   * (in this batch) of the same trace.
    */
   function triggerOf(
     row: { stream_ids: string[]; trace_id: string | null },
     batch: ReadonlyMap<string, Delivery>,
-    eventSpans: ReadonlyMap<string, Span> | null,
   ): string | undefined {
     for (let i = row.stream_ids.length - 1; i >= 0; i--) {
       const id = row.stream_ids[i]!;
-      const span = eventSpans?.get(id);
-      if (span && span.traceId === row.trace_id) return span.traceparent;
       const d = batch.get(id);
       const tp = d ? fieldOf(d.fields, "traceparent") : undefined;
       if (tp && tp.slice(3, 35) === row.trace_id) return tp;
@@ -201,10 +207,9 @@ export function createProcessor(options: ProcessorOptions): Processor {
     scores: ReturnType<Evaluator["sink"]>["scores"],
     signal: AbortSignal,
     batch: readonly Delivery[],
-    eventSpans: ReadonlyMap<string, Span> | null,
   ): Promise<void> {
     if (firings.length === 0 && resolutions.length === 0 && scores.length === 0) return;
-    const storeStarted = tracer?.enabled ? performance.timeOrigin + performance.now() : 0;
+    const storeStarted = tracer ? performance.timeOrigin + performance.now() : 0;
     const created = await retrying("store anomalies", () => store.insert(firings), signal);
     const resolvedRows = await retrying(
       "resolve anomalies",
@@ -234,21 +239,20 @@ export function createProcessor(options: ProcessorOptions): Processor {
       for (let i = 0; i < created.length; i++) {
         const row = created[i]!;
         if (!row.created) continue;
-        const parent = triggerOf(row, byId, eventSpans);
+        const parent = triggerOf(row, byId);
         let traceparent = parent;
-        if (tracer?.enabled) {
+        if (tracer) {
           const span = tracer.startSpan(`anomaly ${row.rule}`, {
-            parent,
-            startTimeMs: storeStarted,
+            startTime: storeStarted,
             attributes: {
               "vigil.anomaly.id": row.id,
               "vigil.rule": row.rule,
               "vigil.severity": row.severity,
               "vigil.type": row.type,
             },
-          });
+          }, contextOf(parent));
           anomalySpans.push(span);
-          traceparent = span.traceparent;
+          traceparent = traceparentOf(span) ?? parent;
         }
         if (traceparent) alerts[i]!.alert.traceparent = traceparent;
         log.info("anomaly raised", {
@@ -320,7 +324,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const sink = evaluator.sink();
       const dead: { id: string; reason: string }[] = [];
       let live = 0;
-      const eventSpans = tracer?.enabled ? new Map<string, Span>() : null;
+      const startTime = tracer ? performance.timeOrigin + performance.now() : 0;
+      const contexts: (string | undefined)[] | null = tracer ? [] : null;
       for (const d of batch) {
         const parsed = parseEntry(type, d.id, d.fields);
         if (!parsed.ok) {
@@ -353,19 +358,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         }
         if (d.live) {
           live++;
-          if (eventSpans) {
-            eventSpans.set(
-              d.id,
-              tracer!.startSpan(`detect ${type}`, {
-                kind: "consumer",
-                parent: parsed.entry.traceparent,
-                attributes: {
-                  "vigil.stream_id": d.id,
-                  "vigil.deliveries": d.deliveries > 1 ? d.deliveries : undefined,
-                },
-              }),
-            );
-          }
+          contexts?.push(parsed.entry.traceparent);
         } else {
           // Already acknowledged, so its anomalies are stored: rebuild state only.
           sink.findings.length = mark;
@@ -384,13 +377,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
         if (f.kind === "firing") firings.push(f);
         else if (f.ids.length > 0) resolutions.push(f);
       }
+      const span = contexts && live > 0
+        ? startBatchSpan(tracer!, `detect ${type}`, contexts, {
+          kind: SpanKind.CONSUMER,
+          startTime,
+          attributes: {
+            "messaging.operation.type": "process",
+            "messaging.batch.message_count": live,
+          },
+        })
+        : undefined;
       try {
-        await effects(firings, resolutions, sink.scores, signal, batch, eventSpans);
+        await effects(firings, resolutions, sink.scores, signal, batch);
       } catch (error) {
-        if (eventSpans) { for (const s of eventSpans.values()) s.fail(error).end(); }
+        if (span) failSpan(span, error).end();
         throw error;
       }
-      if (eventSpans) { for (const s of eventSpans.values()) s.end(); }
+      span?.end();
       if (dead.length > 0) metrics.deadLetters.inc({ type }, dead.length);
       metrics.batchSeconds.observe({ type }, (now() - started) / 1000);
       return dead;
