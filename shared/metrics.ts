@@ -150,16 +150,17 @@ export class Registry implements MetricsExposition {
 }
 
 /**
- * The current value of one series of a counter or gauge (tests, benchmarks):
- * the sample whose labels include `labels`, or 0.
+ * The sum of a counter's or gauge's series whose labels include `labels`
+ * (tests, benchmarks): one series' value when `labels` names it, the total of
+ * every series without `labels`, 0 when none matches.
  */
 export async function sampleValue(
   metric: client.Counter | client.Gauge,
   labels: Record<string, string | number> = {},
 ): Promise<number> {
-  const { values } = await metric.get();
-  const found = values.find((v) =>
-    Object.entries(labels).every(([k, x]) => String(v.labels[k]) === String(x))
-  );
-  return found?.value ?? 0;
+  let sum = 0;
+  for (const v of (await metric.get()).values) {
+    if (Object.entries(labels).every(([k, x]) => String(v.labels[k]) === String(x))) sum += v.value;
+  }
+  return sum;
 }

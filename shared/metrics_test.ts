@@ -18,8 +18,10 @@ Deno.test("Registry renders prom-client metrics with labels, help and type", asy
   assert.ok(samples(text).includes('vigil_bridge_messages_total{type="logs"} 3'));
   assert.ok(samples(text).includes("vigil_bridge_redis_errors_total 4"));
   assert.equal(r.contentType, "text/plain; version=0.0.4; charset=utf-8");
+  c.inc({ type: "metrics" });
   assert.equal(await sampleValue(c, { type: "logs" }), 3);
-  assert.equal(await sampleValue(c, { type: "metrics" }), 0);
+  assert.equal(await sampleValue(c, { type: "transactions" }), 0);
+  assert.equal(await sampleValue(c), 4, "every series");
 });
 
 Deno.test("Registry.histogram() uses the latency buckets unless given others", async () => {
