@@ -184,20 +184,20 @@ export async function runChannel(
         "vigil.trace_ids": traceIds.join(","),
       },
     }, contextOf(parent));
-    const send = () =>
+    const sendDigest = () =>
       channel.send(digest, AbortSignal.timeout(sendTimeoutMs), {
         partsSent: next.partsSent,
         onPartSent: (n) => store.setPartsSent(digest.id, channel.name, n),
       });
-    // The channel's own requests (fetch) become the span's children.
-    const result: SendResult =
-      await (span ? context.with(trace.setSpan(context.active(), span), send) : send()).catch((
-        error: unknown,
-      ): SendResult => ({
-        ok: false,
-        retryable: true,
-        error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
-      }));
+    // Traced, the channel's own requests (Deno's fetch spans) are the span's children.
+    const sending = span
+      ? context.with(trace.setSpan(context.active(), span), sendDigest)
+      : sendDigest();
+    const result: SendResult = await sending.catch((error: unknown): SendResult => ({
+      ok: false,
+      retryable: true,
+      error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
+    }));
     const durationMs = performance.now() - started;
     const at = now();
     if (span) {
