@@ -12,17 +12,21 @@
 import postgres from "postgres";
 import { configOrExit } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
-import { backoffMs, createLifecycle, sleep } from "@vigil/shared/lifecycle";
+import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { serveOps } from "@vigil/shared/ops_server";
 import { createRedis, type Redis } from "@vigil/shared/redis";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
+import { createApiHandler } from "./io/api.ts";
 import { createPublisher } from "./io/publisher.ts";
+import { createDetectorTracing } from "./io/tracing.ts";
+import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import { loadRulesConfig } from "./core/rules_config.ts";
 import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
@@ -60,21 +64,22 @@ lifecycle.onShutdown("redis", () => {
 });
 
 // Migrations: retried until PostgreSQL answers (it may start after us).
-for (let attempt = 0;; attempt++) {
-  try {
-    await migrate(sql, { log });
-    break;
-  } catch (error) {
-    if (lifecycle.signal.aborted) Deno.exit(1);
-    log.warn("cannot apply migrations, retrying", { error, attempt });
-    await sleep(backoffMs(attempt, { baseMs: 250, capMs: 5000, random: () => 1 }), lifecycle.signal)
-      .catch(() => {}); // an abort ends the wait; the next failure exits
-  }
+try {
+  await retry(() => migrate(sql, { log }), {
+    signal: lifecycle.signal,
+    baseMs: 250,
+    capMs: 5000,
+    onRetry: logRetry(log, "apply migrations"),
+  });
+} catch {
+  Deno.exit(1); // stopped while waiting
 }
 
 const registry = new Registry();
 const tracer = serviceTracer();
+const tracing = tracer && createDetectorTracing(tracer);
 const detector = createDetector({
+  ...(tracing ? { tracing } : {}),
   redis,
   streamRedis(type) {
     const c = createRedis(config.REDIS_URL, {
@@ -98,7 +103,6 @@ const detector = createDetector({
   registry,
   rules,
   engine: createStatsEngine() as ScoreEngine<unknown>,
-  ...(tracer ? { tracer } : {}),
   settings: {
     consumer,
     batchSize: config.DETECTOR_BATCH,
@@ -125,8 +129,17 @@ const ops = serveOps({
       await sql`SELECT 1`;
       return true;
     },
+    consumers: () => detector.health().ok,
   },
-  handler: (req) => detector.handler(req),
+  handler: createApiHandler({
+    config: rules.transactions.status_zscore,
+    owns: detector.owns,
+    zscore() {
+      const ev = detector.pipelines.transactions.evaluator;
+      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
+      return state ? { state, watermark: ev.watermark() } : undefined;
+    },
+  }),
 });
 lifecycle.onShutdown("ops server", () => ops.close());
 

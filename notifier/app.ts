@@ -24,7 +24,6 @@ import { createApiHandler } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
 import { parseRoutes, type Route } from "./routes.ts";
 import { createStore } from "./store.ts";
-import { createAlertStream } from "./stream.ts";
 
 /** A started notifier. */
 export interface StartedNotifier {
@@ -85,13 +84,6 @@ export async function startNotifier(
   const reader = createRedis(config.redisUrl, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);
   const store = createStore(sql);
-  const stream = createAlertStream({
-    redis,
-    reader,
-    keys,
-    group: GROUPS.notifier,
-    consumer: config.consumer,
-  });
   const channels = options.channels ?? buildChannels(config);
   const registry = new Registry();
   const tracer = serviceTracer();
@@ -99,7 +91,22 @@ export async function startNotifier(
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => resolveReady = r);
   const handle = runNotifier(
-    { stream, store, sql, channels, log, registry, ...(tracer ? { tracer } : {}) },
+    {
+      redis,
+      reader,
+      stream: {
+        key: keys.alerts(),
+        dlq: keys.dlq(),
+        group: GROUPS.notifier,
+        consumer: config.consumer,
+      },
+      store,
+      sql,
+      channels,
+      log,
+      registry,
+      ...(tracer ? { tracer } : {}),
+    },
     {
       routes,
       flapThreshold: config.flapThreshold,
@@ -136,6 +143,7 @@ export async function startNotifier(
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
       postgres: async () => (await sql`SELECT 1 AS ok`).length === 1,
+      intake: () => handle.health().ok,
     },
   });
   log.info("notifier started", {

@@ -67,8 +67,6 @@ export interface DeliveryDeps {
   log: Logger;
   registry: Registry;
   waker: Waker;
-  /** Called after a notification reached a final state (to acknowledge stream entries). */
-  onSettled: () => void;
   /**
    * When given (tracing on), each send attempt is a `notify <channel>` client
    * span that continues the trace of the digest's first alert (a child of its
@@ -165,7 +163,6 @@ export async function runChannel(
       });
       m.digests.inc({ channel: channel.name, status: "failed" });
       log.error("gave up on digest", { digest_id: digest.id, attempts: next.attempts });
-      deps.onSettled();
       continue;
     }
 
@@ -228,7 +225,6 @@ export async function runChannel(
         attempt,
         trace_ids: traceIds,
       });
-      deps.onSettled();
       continue;
     }
 
@@ -246,7 +242,6 @@ export async function runChannel(
       m.notifications.inc({ channel: channel.name, status: "failed" });
       m.digests.inc({ channel: channel.name, status: "failed" });
       spanLog.error("digest rejected, not retrying", { digest_id: digest.id, error: result.error });
-      deps.onSettled();
       continue;
     }
 

@@ -11,7 +11,7 @@ import { waitFor, withKafka } from "../testing/kafka.ts";
 import { withPg } from "../testing/pg.ts";
 import { withRedis } from "../testing/redis.ts";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
-import { fetchText, ROOT, type ServiceProcess, spawnService } from "./_services.ts";
+import { fetchText, ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
