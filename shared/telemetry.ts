@@ -121,9 +121,10 @@ export function isSampled(span: Span): boolean {
  * Start the span of a batch of messages (a root: the messages may belong to
  * many traces), linked to each message's sampled creation context. The links
  * are added only when the span itself is sampled (an unsampled span is not
- * exported, and a link costs about 0.3 µs). A numeric `options.startTime` is
- * in ms since the epoch: Deno reads any number so (a `performance.now()`
- * value would be a time in 1970, and a negative one makes the runtime panic).
+ * exported, and a link costs 1.2–1.9 µs of CPU with Deno 2.9.6's exporter).
+ * A numeric `options.startTime` is in ms since the epoch: Deno reads any
+ * number so (a `performance.now()` value would be a time in 1970, and a
+ * negative one makes the runtime panic).
  */
 export function startBatchSpan(
   tracer: Tracer,
