@@ -1,6 +1,7 @@
 /**
  * The ops HTTP server every long-running service exposes:
- * `GET /health` (200 when every check passes, else 503, JSON body) and
+ * `GET /health` (200 when every check passes, status `warn` when one warns,
+ * else 503, JSON body) and
  * `GET /metrics` (Prometheus text). Services may add their own routes.
  *
  * @module
@@ -8,8 +9,23 @@
 import type { Logger } from "./log.ts";
 import type { MetricsExposition } from "./metrics.ts";
 
-/** A named health check: resolves true/false, or throws (= unhealthy). */
-export type HealthCheck = () => Promise<boolean> | boolean;
+/**
+ * A check's answer with detail: `warn` keeps the service healthy (200) but
+ * shows in /health what an operator should look at.
+ */
+export interface HealthDetail {
+  status: "ok" | "warn" | "fail";
+  [detail: string]: unknown;
+}
+
+/** A named health check: resolves true/false or a detail, or throws (= unhealthy). */
+export type HealthCheck = () =>
+  | Promise<boolean | HealthDetail>
+  | boolean
+  | HealthDetail;
+
+/** A check's entry in the /health body. */
+export type HealthEntry = "ok" | "fail" | HealthDetail;
 
 /** Options for {@link serveOps}. */
 export interface OpsServerOptions {
@@ -29,25 +45,29 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** Run every check with a 2 s timeout; returns the body and overall status. */
+/**
+ * Run every check with a 2 s timeout; returns the body and overall status
+ * (a detail with status `warn` does not make it unhealthy).
+ */
 export async function runHealthChecks(
   checks: Record<string, HealthCheck>,
-): Promise<{ ok: boolean; checks: Record<string, "ok" | "fail"> }> {
+): Promise<{ ok: boolean; checks: Record<string, HealthEntry> }> {
   const entries = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
+    Object.entries(checks).map(async ([name, check]): Promise<[string, HealthEntry]> => {
       try {
-        const ok = await Promise.race([
+        const answer = await Promise.race([
           Promise.resolve(check()),
           new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
         ]);
-        return [name, ok ? "ok" : "fail"] as const;
+        if (typeof answer === "object" && answer !== null) return [name, answer];
+        return [name, answer ? "ok" : "fail"];
       } catch {
-        return [name, "fail"] as const;
+        return [name, "fail"];
       }
     }),
   );
-  const result = Object.fromEntries(entries) as Record<string, "ok" | "fail">;
-  return { ok: entries.every(([, v]) => v === "ok"), checks: result };
+  const failed = (v: HealthEntry) => v === "fail" || (typeof v === "object" && v.status === "fail");
+  return { ok: !entries.some(([, v]) => failed(v)), checks: Object.fromEntries(entries) };
 }
 
 /** Start the ops server. */
@@ -65,7 +85,11 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     }
     if (req.method === "GET" && (url.pathname === "/health" || url.pathname === "/healthz")) {
       const health = await runHealthChecks(options.checks);
-      return Response.json({ status: health.ok ? "ok" : "degraded", ...health }, {
+      const warn = Object.values(health.checks).some((v) =>
+        typeof v === "object" && v.status === "warn"
+      );
+      const status = health.ok ? (warn ? "warn" : "ok") : "degraded";
+      return Response.json({ status, ...health }, {
         status: health.ok ? 200 : 503,
       });
     }

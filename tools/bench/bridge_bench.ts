@@ -147,6 +147,7 @@ async function runBridge(index: number, traced: boolean): Promise<BridgeRun> {
         c.on(c.events.START_BATCH_PROCESS, () => onBridgeBatch());
         return c;
       },
+      admin: (config) => kafka.admin(config),
     },
     redis,
     keys: runKeys,
