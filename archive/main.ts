@@ -30,7 +30,7 @@ if (config.S3_BUCKET) {
   store = createDirStore(config.ARCHIVE_DIR);
 }
 
-const metrics = new Registry("archive");
+const metrics = new Registry();
 const archive = createArchive({
   kafka: createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log }),
   store,

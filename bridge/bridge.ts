@@ -17,6 +17,7 @@
  * @module
  */
 import type { Admin, EachBatchPayload, Kafka } from "kafkajs";
+import { SpanKind } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
@@ -25,7 +26,7 @@ import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
 import { EVENT_TYPES, type EventType, TOPICS } from "@vigil/shared/schemas/event";
 import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
 import type { HealthDetail } from "@vigil/shared/ops_server";
-import type { SpanGroup, Tracer } from "@vigil/shared/tracing";
+import { failSpan, type Span, startBatchSpan, type Tracer } from "@vigil/shared/telemetry";
 import {
   type Appender,
   type AppendResult,
@@ -80,13 +81,12 @@ export interface BridgeDeps {
   /** Clock for ingest_ts. @default Date.now */
   now?: () => number;
   /**
-   * When given and enabled, each appended event gets a `bridge <type>`
-   * consumer span, child of its Kafka `traceparent` header. The stream entry
-   * carries the header unchanged (the message's creation context, which
-   * intermediaries do not alter: the detector's spans are children of the
-   * producer's span, siblings of the bridge's), or, for a message without a
-   * valid header, the context of the new trace its bridge span starts.
-   * Disabled or absent: the header is copied as is and no span is made.
+   * When given (tracing on), each consumed partition batch gets one
+   * `process <topic>` consumer span (the OpenTelemetry messaging conventions
+   * for batches), linked to each event's creation context (its Kafka
+   * `traceparent` header). The stream entries carry the headers unchanged,
+   * so the detector relates to the producer's spans whatever the bridge
+   * records. Absent: no span is made.
    */
   tracer?: Tracer;
 }
@@ -100,12 +100,6 @@ export interface Bridge {
   /** Health checks for the ops server (`kafka_gaps` warns with the detail of recent gaps). */
   readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
 }
-
-/** Span names by event type (no string building per event). */
-const SPAN_NAMES = Object.fromEntries(EVENT_TYPES.map((t) => [t, `bridge ${t}`])) as Record<
-  (typeof EVENT_TYPES)[number],
-  string
->;
 
 /** Create the bridge. */
 export function createBridge(deps: BridgeDeps): Bridge {
@@ -124,6 +118,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     ...(cfg.extraLimits ? { limits: cfg.extraLimits } : {}),
   };
   const topics = [...(cfg.topics ?? TOPICS)];
+  const groupId = cfg.groupId ?? GROUPS.bridge;
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const appender: Appender = createAppender(ioredisAppendPort(redis));
 
@@ -250,39 +245,27 @@ export function createBridge(deps: BridgeDeps): Bridge {
   /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
 
-  /**
-   * Start one span per event (a group: they share name, times and partition); an entry
-   * keeps its message's context, or gets its new root's (tracing enabled only).
-   */
-  function startSpans(
+  /** The span of a batch whose handling started at `started` (`performance.now()`). */
+  function startSpan(
     tracer: Tracer,
-    topic: EventType,
-    partition: number,
+    batch: EachBatchPayload["batch"],
     items: BatchItem[],
-  ): SpanGroup | null {
-    const events: Extract<BatchItem["classified"], { kind: "event" }>[] = [];
-    const parents: (string | undefined)[] = [];
-    const offsets: number[] = [];
-    for (const item of items) {
-      const c = item.classified;
-      if (c.kind !== "event") continue;
-      events.push(c);
-      parents.push(c.traceparent);
-      offsets.push(Number(item.offset));
-    }
-    // Few attributes on purpose: each costs bytes on every event. The name says the type
-    // (= topic: one per batch); partition and offset find the message.
-    if (events.length === 0) return null; // dead letters only
-    const group = tracer.startSpanGroup(SPAN_NAMES[topic], parents, {
-      kind: "consumer",
-      startTimeMs: performance.timeOrigin + performance.now(),
-      attributes: { "messaging.kafka.partition": partition },
-      perSpan: { key: "messaging.kafka.offset", values: offsets },
-      propagate: "parent",
+    started: number,
+  ): Span {
+    const contexts: string[] = [];
+    for (const { classified: c } of items) if (c.kind === "event") contexts.push(c.traceparent);
+    return startBatchSpan(tracer, `process ${batch.topic}`, contexts, {
+      kind: SpanKind.CONSUMER,
+      startTime: performance.timeOrigin + started,
+      attributes: {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": batch.topic,
+        "messaging.destination.partition.id": String(batch.partition),
+        "messaging.consumer.group.name": groupId,
+        "messaging.batch.message_count": items.length,
+      },
     });
-    const traceparents = group.traceparents;
-    for (let i = 0; i < events.length; i++) events[i]!.traceparent = traceparents[i]!; // fresh per message
-    return group;
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -303,9 +286,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           ),
         };
       }
-      const spans = deps.tracer?.enabled && (EVENT_TYPES as readonly string[]).includes(topic)
-        ? startSpans(deps.tracer, topic as EventType, partition, items)
-        : null;
+      const span = deps.tracer ? startSpan(deps.tracer, batch, items, started) : undefined;
       // The lowest offset this batch accounts for: its first record (control records
       // included), or the first of the filtered batches just before it.
       const key = `${topic}\u0000${partition}`;
@@ -365,7 +346,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
             redisErrors.inc();
           }
           if (!isRunning() || isStale() || group.stopping.aborted) {
-            spans?.fail(failure).end();
+            if (span) failSpan(span, failure).end();
             throw failure;
           }
           log.warn("cannot append batch, retrying", { topic, partition, attempt, error: failure });
@@ -401,14 +382,14 @@ export function createBridge(deps: BridgeDeps): Bridge {
         if (rerouted > 0) messagesTotal.inc({ type: "metrics" }, rerouted);
         for (const [reason_kind, n] of dead) deadTotal.inc({ topic, reason_kind }, n);
       } else {
-        skippedTotal.inc(undefined, result.skipped);
+        skippedTotal.inc(result.skipped);
       }
-      if (spans) {
-        if (result.skipped > 0) spans.setAttribute("vigil.batch_duplicates", result.skipped);
-        spans.end();
+      if (span) {
+        if (result.skipped > 0) span.setAttribute("vigil.batch_duplicates", result.skipped);
+        span.end();
       }
       lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - Number(next)));
-      batchSeconds.observe(undefined, (performance.now() - started) / 1000);
+      batchSeconds.observe((performance.now() - started) / 1000);
       await heartbeat();
     } finally {
       inFlight--;
@@ -418,7 +399,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const group = createConsumerGroup({
     kafka,
     log,
-    groupId: cfg.groupId ?? GROUPS.bridge,
+    groupId,
     topics,
     sessionTimeoutMs: cfg.sessionTimeoutMs,
     shutdownTimeoutMs,

@@ -16,7 +16,7 @@ import {
 import { type EventType, eventTypeOf, isEventType } from "@vigil/shared/schemas/event";
 import { type ExtraLimits, findDuplicateKey } from "@vigil/shared/schemas/hygiene";
 import { DEFAULT_DEAD_LETTER_RAW_BYTES, rawExcerpt } from "@vigil/shared/schemas/stream";
-import { isCanonicalTraceparent } from "@vigil/shared/tracing";
+import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 
 /** The parts of a Kafka message classification needs. */
 export interface RawMessage {

@@ -6,7 +6,6 @@
  */
 import { z } from "zod";
 import { commonEnv, durationVar, kafkaEnv, parseEnv, portVar } from "@vigil/shared/config";
-import { tracingEnv } from "@vigil/shared/tracing";
 
 const positiveInt = z.coerce.number().int().min(1);
 
@@ -14,7 +13,6 @@ const positiveInt = z.coerce.number().int().min(1);
 export const bridgeEnvSchema = z.object({
   ...commonEnv,
   ...kafkaEnv,
-  ...tracingEnv,
   /** Approximate MAXLEN of every event stream and of the dead-letter stream. */
   BRIDGE_STREAM_MAXLEN: positiveInt.default(1_000_000),
   /** Port of the ops server (/health, /metrics). */

@@ -15,7 +15,7 @@ import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { serveOps } from "@vigil/shared/ops_server";
 import { createRedis } from "@vigil/shared/redis";
-import { createTracer, tracingOptions } from "@vigil/shared/tracing";
+import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
 import { parseBridgeConfig } from "./config.ts";
 
@@ -25,22 +25,15 @@ const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 const redis = createRedis(config.REDIS_URL, { log, name: "bridge" });
 lifecycle.onShutdown("redis", () => redis.quit());
-const metrics = new Registry("bridge");
-const tracer = createTracer({
-  service: "bridge",
-  log,
-  registry: metrics,
-  ...tracingOptions(config),
-});
-// Registered before the consumer, so it runs after it: the last spans are exported.
-lifecycle.onShutdown("tracer", () => tracer.close());
+const metrics = new Registry();
+const tracer = serviceTracer();
 const bridge = createBridge({
   kafka: createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log }),
   redis,
   keys: createKeys(config.VIGIL_PREFIX),
   log,
   metrics,
-  tracer,
+  ...(tracer ? { tracer } : {}),
   config: {
     maxlen: config.BRIDGE_STREAM_MAXLEN,
     concurrency: config.BRIDGE_CONCURRENCY,

@@ -5,12 +5,10 @@
  */
 import { z } from "zod";
 import { commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
-import { tracingEnv } from "@vigil/shared/tracing";
 
 /** Environment schema of the detector. */
 export const detectorEnvSchema = z.object({
   ...commonEnv,
-  ...tracingEnv,
   /** Port of the HTTP server (/health, /metrics, POST /api/alerts/evaluate). */
   DETECTOR_PORT: portVar.default(9103),
   /** Consumer name inside the group. @default "detector" (sharded: "detector-s<i>of<n>") */

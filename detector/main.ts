@@ -19,7 +19,7 @@ import { migrate } from "@vigil/shared/migrate";
 import { serveOps } from "@vigil/shared/ops_server";
 import { createRedis, type Redis } from "@vigil/shared/redis";
 import { logRetry, retry } from "@vigil/shared/retry";
-import { createTracer, tracingOptions } from "@vigil/shared/tracing";
+import { serviceTracer } from "@vigil/shared/telemetry";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
@@ -75,11 +75,9 @@ try {
   Deno.exit(1); // stopped while waiting
 }
 
-const registry = new Registry("detector");
-const tracer = createTracer({ service: "detector", log, registry, ...tracingOptions(config) });
-// Registered after postgres/redis, so it runs before them, after the detector stopped.
-lifecycle.onShutdown("tracer", () => tracer.close());
-const tracing = createDetectorTracing(tracer);
+const registry = new Registry();
+const tracer = serviceTracer();
+const tracing = tracer && createDetectorTracing(tracer);
 const detector = createDetector({
   ...(tracing ? { tracing } : {}),
   redis,

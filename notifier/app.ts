@@ -13,7 +13,7 @@ import { migrate } from "@vigil/shared/migrate";
 import { serveOps } from "@vigil/shared/ops_server";
 import { createRedis } from "@vigil/shared/redis";
 import { withTimeout } from "@vigil/shared/lifecycle";
-import { createTracer } from "@vigil/shared/tracing";
+import { serviceTracer } from "@vigil/shared/telemetry";
 import type { Channel } from "./channels/channel.ts";
 import { createDiscordChannel } from "./channels/discord.ts";
 import { createEmailChannel } from "./channels/email.ts";
@@ -85,13 +85,8 @@ export async function startNotifier(
   const keys = createKeys(config.prefix);
   const store = createStore(sql);
   const channels = options.channels ?? buildChannels(config);
-  const registry = new Registry("notifier");
-  const tracer = createTracer({
-    service: "notifier",
-    log,
-    registry,
-    ...config.tracing,
-  });
+  const registry = new Registry();
+  const tracer = serviceTracer();
   const controller = new AbortController();
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => resolveReady = r);
@@ -110,7 +105,7 @@ export async function startNotifier(
       channels,
       log,
       registry,
-      tracer,
+      ...(tracer ? { tracer } : {}),
     },
     {
       routes,
@@ -170,7 +165,6 @@ export async function startNotifier(
           ["ops server", () => ops.close()],
           ["reader", () => Promise.resolve(reader.disconnect())],
           ["run loop", () => withTimeout(handle.done, 8000, "stop notifier loop")],
-          ["tracer", () => tracer.close()],
           [
             "channels",
             () => Promise.resolve(channels.forEach((c) => (c as { close?(): void }).close?.())),

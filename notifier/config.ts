@@ -6,7 +6,6 @@
  */
 import { z } from "zod";
 import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "@vigil/shared/config";
-import { tracingEnv, tracingOptions } from "@vigil/shared/tracing";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 
 const emailList = z.string().transform((s, ctx) => {
@@ -25,7 +24,6 @@ const emailList = z.string().transform((s, ctx) => {
 /** Environment schema of the notifier. */
 export const notifierEnv = z.object({
   ...commonEnv,
-  ...tracingEnv,
   NOTIFIER_PORT: portVar.default(9104),
   /** Consumer name in the `notifier` group (stable across restarts, so own pending entries are re-read). */
   NOTIFIER_CONSUMER: z.string().regex(/^[\w.-]{1,64}$/).default("notifier-1"),
@@ -103,8 +101,6 @@ export interface NotifierConfig {
   claimIdleMs: number;
   webBaseUrl: string;
   apiToken?: string;
-  /** Tracer options from the `OTEL_*` variables (endpoint unset = no spans exported). */
-  tracing: ReturnType<typeof tracingOptions>;
 }
 
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
@@ -188,7 +184,6 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
     ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
-    tracing: tracingOptions(e),
   };
   c.defaultRoute.channels = configuredChannels(c);
   return c;

@@ -10,10 +10,11 @@
  *
  * @module
  */
+import { context, SpanKind, trace } from "@opentelemetry/api";
 import { backoffMs, sleep } from "@vigil/shared/lifecycle";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import { traceFields, type Tracer } from "@vigil/shared/tracing";
+import { contextOf, failSpan, linksTo, traceFields, type Tracer } from "@vigil/shared/telemetry";
 import type { Channel, SendResult } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
 
@@ -67,9 +68,10 @@ export interface DeliveryDeps {
   registry: Registry;
   waker: Waker;
   /**
-   * When given and enabled, each send attempt is a `notify <channel>` client
-   * span (a trace of its own) with span links to the traces of the digest's
-   * alerts (`alert.traceparent`). Disabled or absent: no span object is made.
+   * When given (tracing on), each send attempt is a `notify <channel>` client
+   * span that continues the trace of the digest's first alert (a child of its
+   * anomaly span, `alert.traceparent`) and links to the other alerts' anomaly
+   * spans. Absent: no span is made.
    */
   tracer?: Tracer;
 }
@@ -165,24 +167,30 @@ export async function runChannel(
     }
 
     const started = performance.now();
-    const span = deps.tracer?.enabled
-      ? deps.tracer.startSpan(`notify ${channel.name}`, {
-        kind: "client",
-        links: digest.alerts.map((a) => a.traceparent),
-        attributes: {
-          "vigil.digest.id": digest.id,
-          "vigil.digest.kind": digest.kind,
-          "vigil.channel": channel.name,
-          "vigil.attempt": attempt,
-          "vigil.alerts": digest.alerts.length,
-          "vigil.trace_ids": traceIds.join(","),
-        },
-      })
-      : undefined;
-    const result: SendResult = await channel.send(digest, AbortSignal.timeout(sendTimeoutMs), {
-      partsSent: next.partsSent,
-      onPartSent: (n) => store.setPartsSent(digest.id, channel.name, n),
-    }).catch((error: unknown): SendResult => ({
+    const contexts = digest.alerts.map((a) => a.traceparent);
+    const parent = contexts.find((tp) => tp !== undefined);
+    const span = deps.tracer?.startSpan(`notify ${channel.name}`, {
+      kind: SpanKind.CLIENT,
+      links: linksTo(contexts.filter((tp) => tp !== parent)),
+      attributes: {
+        "vigil.digest.id": digest.id,
+        "vigil.digest.kind": digest.kind,
+        "vigil.channel": channel.name,
+        "vigil.attempt": attempt,
+        "vigil.alerts": digest.alerts.length,
+        "vigil.trace_ids": traceIds.join(","),
+      },
+    }, contextOf(parent));
+    const sendDigest = () =>
+      channel.send(digest, AbortSignal.timeout(sendTimeoutMs), {
+        partsSent: next.partsSent,
+        onPartSent: (n) => store.setPartsSent(digest.id, channel.name, n),
+      });
+    // Traced, the channel's own requests (Deno's fetch spans) are the span's children.
+    const sending = span
+      ? context.with(trace.setSpan(context.active(), span), sendDigest)
+      : sendDigest();
+    const result: SendResult = await sending.catch((error: unknown): SendResult => ({
       ok: false,
       retryable: true,
       error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
@@ -190,10 +198,12 @@ export async function runChannel(
     const durationMs = performance.now() - started;
     const at = now();
     if (span) {
-      if (!result.ok) span.fail(result.error).setAttribute("vigil.retryable", result.retryable);
+      if (!result.ok) {
+        failSpan(span, result.error).setAttribute("vigil.retryable", result.retryable);
+      }
       span.end();
     }
-    const spanLog = span ? log.with(traceFields(span.traceparent)) : log;
+    const spanLog = span ? log.with(traceFields(span)) : log;
     m.seconds.observe({ channel: channel.name }, durationMs / 1000);
 
     if (result.ok) {

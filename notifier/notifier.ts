@@ -19,7 +19,7 @@ import type postgres from "postgres";
 import type { Redis } from "ioredis";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import type { Tracer } from "@vigil/shared/tracing";
+import type { Tracer } from "@vigil/shared/telemetry";
 import { sleep } from "@vigil/shared/lifecycle";
 import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
@@ -63,7 +63,7 @@ export interface NotifierDeps {
   log: Logger;
   registry: Registry;
   now?: () => number;
-  /** A span per send attempt, linked to the alerts' traces, when enabled. */
+  /** A span per send attempt (continuing its first alert's trace) when given: tracing on. */
   tracer?: Tracer;
 }
 
@@ -124,10 +124,10 @@ export function runNotifier(
     "vigil_notifier_pending_alerts",
     "Alerts taken in whose delivery is not final yet (waiting for their group's digest, or in a digest still pending on a channel)",
     [],
-    async (g) => g.set(undefined, await store.undelivered()),
+    async (g) => g.set(await store.undelivered()),
   );
   registry.gauge("vigil_notifier_groups", "Aggregation groups held", [], (g) => {
-    g.set(undefined, Object.keys(state.groups).length);
+    g.set(Object.keys(state.groups).length);
   });
   const deadLetters = registry.counter(
     "vigil_notifier_dead_letters_total",

@@ -13,21 +13,17 @@
  * | `PRODUCER_MAX_IN_FLIGHT` | `4` | batches in flight (backpressure bound) |
  * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
  * | `PRODUCER_FLUSH_TIMEOUT` | `5s` | bound on the final flush |
- * | `OTEL_EXPORTER_OTLP_ENDPOINT` | unset | OTLP/HTTP base URL; unset = no spans exported |
- * | `OTEL_TRACES_SAMPLER_ARG` | `1` | ratio of new traces recorded |
  *
  * @module
  */
 import { z } from "zod";
 import { boolVar, commonEnv, durationVar, kafkaEnv, parseEnv, portVar } from "@vigil/shared/config";
-import { tracingEnv } from "@vigil/shared/tracing";
 
 /** The producer's env schema. */
 export const producerEnvSchema = z.object({
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   HTTP_HOST: commonEnv.HTTP_HOST,
   ...kafkaEnv,
-  ...tracingEnv,
   PRODUCER_PORT: portVar.default(9101),
   PRODUCER_LINGER_MS: durationVar.default(5),
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),

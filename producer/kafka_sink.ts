@@ -18,11 +18,18 @@
  * @module
  */
 import type { Message, ProducerBatch, RecordMetadata } from "kafkajs";
+import { SpanKind } from "@opentelemetry/api";
 import { topicMessages } from "@vigil/shared/kafka";
 import { backoffMs, sleep as defaultSleep } from "@vigil/shared/lifecycle";
 import { type EventType } from "@vigil/shared/schemas/event";
 import { type Logger } from "@vigil/shared/log";
-import { type Tracer } from "@vigil/shared/tracing";
+import {
+  contextOf,
+  failSpan,
+  injectContext,
+  type Span,
+  type Tracer,
+} from "@vigil/shared/telemetry";
 import { type ProducedMessage, SCENARIO_HEADER } from "./generator.ts";
 
 /** The one kafkajs producer method the sink uses. */
@@ -53,9 +60,12 @@ export interface KafkaSinkOptions {
   /** Wait between retries (tests). */
   sleep?: (ms: number) => Promise<void>;
   /**
-   * When given and enabled, every message gets a `send <topic>` producer span
-   * (its ids are the message's `traceparent` header) from the batch's first
-   * attempt to its acknowledgement. Disabled: no span object is made.
+   * When given (tracing on), every message gets a `send <topic>` producer
+   * span from its batch's first attempt to its acknowledgement, child of the
+   * message's `parentTraceparent` (a scenario's span) or a trace of its own;
+   * the span's context replaces the message's `traceparent` header, so the
+   * consumers' spans continue it. Absent: the headers are sent as generated
+   * and no span is made.
    */
   tracer?: Tracer;
 }
@@ -84,6 +94,13 @@ export interface KafkaSink {
   stats(): SinkStats;
 }
 
+/** Span names by topic (no string building per message). */
+const SEND_NAMES: Record<EventType, string> = {
+  logs: "send logs",
+  metrics: "send metrics",
+  transactions: "send transactions",
+};
+
 function toKafkaMessage(m: ProducedMessage): Message {
   return { key: m.key, value: m.value, headers: m.headers };
 }
@@ -109,41 +126,45 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   // Dispatches run one after another, so the in-flight bound is never overshot.
   let gate: Promise<void> = Promise.resolve();
 
-  /** One producer span per message, ending now (only called when tracing is enabled). */
-  function traceBatch(
-    batch: readonly ProducedMessage[],
-    startTimeMs: number,
-    attempt: number,
-    error: unknown,
-  ): void {
-    const tracer = options.tracer!;
-    for (const m of batch) {
-      const span = tracer.startSpan(`send ${m.topic}`, {
-        kind: "producer",
-        traceparent: m.headers.traceparent,
-        parent: m.parentTraceparent,
-        startTimeMs,
-        // The name says the topic; few attributes keep the per-event cost low.
+  /** One producer span per message; its context goes into the message's headers. */
+  function startSpans(tracer: Tracer, batch: readonly ProducedMessage[]): Span[] {
+    const startTime = performance.timeOrigin + performance.now();
+    const spans: Span[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i]!;
+      const span = tracer.startSpan(SEND_NAMES[m.topic], {
+        kind: SpanKind.PRODUCER,
+        startTime,
         attributes: {
-          "vigil.retries": attempt > 0 ? attempt : undefined,
+          "messaging.system": "kafka",
+          "messaging.destination.name": m.topic,
           "vigil.scenario": m.headers[SCENARIO_HEADER],
         },
-      });
-      if (error !== undefined) span.fail(error);
+      }, contextOf(m.parentTraceparent));
+      injectContext(span, m.headers);
+      spans[i] = span;
+    }
+    return spans;
+  }
+
+  /** End the spans of a batch, with its outcome. */
+  function endSpans(spans: readonly Span[], attempt: number, error: unknown): void {
+    for (const span of spans) {
+      if (attempt > 0) span.setAttribute("vigil.retries", attempt);
+      if (error !== undefined) failSpan(span, error);
       span.end();
     }
   }
 
   async function sendWithRetry(batch: ProducedMessage[]): Promise<void> {
+    const spans = options.tracer ? startSpans(options.tracer, batch) : undefined;
     const byTopic = topicMessages(batch, (m) => m.topic, toKafkaMessage);
     const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
-    const tracing = options.tracer?.enabled === true;
-    const firstAttemptMs = tracing ? performance.timeOrigin + performance.now() : 0;
     for (let attempt = 0;; attempt++) {
       const started = performance.now();
       try {
         await options.producer.sendBatch(request);
-        if (tracing) traceBatch(batch, firstAttemptMs, attempt, undefined);
+        if (spans) endSpans(spans, attempt, undefined);
         options.onBatch?.((performance.now() - started) / 1000, batch.length);
         stats.batches++;
         stats.sent += batch.length;
@@ -154,7 +175,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
         return;
       } catch (error) {
         if (attempt >= retries) {
-          if (tracing) traceBatch(batch, firstAttemptMs, attempt, error);
+          if (spans) endSpans(spans, attempt, error);
           stats.errors += batch.length;
           log.error("Cannot deliver batch: giving up", {
             size: batch.length,

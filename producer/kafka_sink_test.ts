@@ -3,6 +3,7 @@ import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import { silentLogger } from "@vigil/shared/log";
 import type { ProducedMessage } from "./generator.ts";
 import { type BatchProducer, createKafkaSink } from "./kafka_sink.ts";
+import type { ReceivedSpan } from "@vigil/tools/testing/otel";
 
 function messages(n: number, from = 0): ProducedMessage[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -161,65 +162,82 @@ Deno.test("createKafkaSink() reports per-topic sends and batch durations", async
   assert.deepEqual(sizes, [4, 4, 1]);
 });
 
-Deno.test("createKafkaSink() exports one producer span per acknowledged message under its header ids", async () => {
-  const { createTracer, newTraceparent } = await import("@vigil/shared/tracing");
-  const { startOtlpReceiver } = await import("@vigil/tools/testing/otlp_receiver");
-  const receiver = startOtlpReceiver();
-  const tracer = createTracer({
-    service: "producer",
-    endpoint: receiver.endpoint,
-    log: silentLogger(),
-  });
-  try {
-    const root = newTraceparent();
-    const traceId = root.slice(3, 35);
-    const msgs = messages(3).map((m, i) => ({
-      ...m,
-      headers: { traceparent: `00-${traceId}-${String(i + 1).padStart(16, "0")}-01` },
-      parentTraceparent: root,
-    }));
-    const fake = fakeProducer();
-    const sink = createKafkaSink({ producer: fake.producer, log: silentLogger(), tracer });
-    await sink.send(msgs);
-    await sink.flush();
-    // The parent field is not sent to Kafka.
-    const sent = fake.batches.flatMap((b) => b.topicMessages!.flatMap((t) => t.messages));
-    assert.ok(sent.every((m) => !("parentTraceparent" in m)));
-    await tracer.close();
-    const spans = receiver.spans();
-    assert.deepEqual(
-      spans.map((s) => [s.name, s.traceId, s.spanId, s.parentSpanId, s.kind]).sort(),
-      msgs.map((m, i) => [
-        `send ${m.topic}`,
-        traceId,
-        String(i + 1).padStart(16, "0"),
-        root.slice(36, 52),
-        4,
-      ]).sort(),
-    );
-  } finally {
-    await receiver.close();
-  }
+Deno.test("createKafkaSink() without a tracer sends the headers as generated", async () => {
+  const fake = fakeProducer();
+  const sink = createKafkaSink({ producer: fake.producer, log: silentLogger() });
+  const msgs = messages(50).map((m) => ({ ...m, parentTraceparent: m.headers.traceparent! }));
+  await sink.send(msgs);
+  await sink.flush();
+  const sent = fake.batches.flatMap((b) => b.topicMessages!.flatMap((t) => t.messages));
+  assert.equal(sent.length, 50);
+  assert.ok(sent.every((m) => m.headers!.traceparent === msgs[0]!.headers.traceparent));
+  assert.ok(sent.every((m) => !("parentTraceparent" in m)));
 });
 
-Deno.test("createKafkaSink() makes no span at all when tracing is off", async () => {
-  const { noopTracer } = await import("@vigil/shared/tracing");
-  const off = noopTracer();
-  let started = 0;
-  const counting = {
-    ...off,
-    startSpan: (...args: Parameters<typeof off.startSpan>) => {
-      started++;
-      return off.startSpan(...args);
-    },
+Deno.test("createKafkaSink() with OTEL_DENO=true sends each message under its own send span", async () => {
+  const { runTraced } = await import("@vigil/tools/testing/otel");
+  const root = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const { stdout, spans } = await runTraced(`
+    import { silentLogger } from "@vigil/shared/log";
+    import { tracer } from "@vigil/shared/telemetry";
+    import { createKafkaSink } from "@vigil/producer/kafka_sink";
+    const sent: { topic: string; headers: Record<string, string> }[] = [];
+    const failed: string[] = [];
+    let calls = 0;
+    const producer = {
+      sendBatch(batch: { topicMessages: { topic: string; messages: { headers: Record<string, string> }[] }[] }) {
+        const messages = batch.topicMessages.flatMap((t) =>
+          t.messages.map((m) => ({ topic: t.topic, headers: { ...m.headers } }))
+        );
+        // The first attempt of the first batch fails: its spans record the retry.
+        if (++calls === 1) {
+          failed.push(...messages.map((m) => m.headers.traceparent));
+          return Promise.reject(new Error("broker down"));
+        }
+        sent.push(...messages);
+        return Promise.resolve([]);
+      },
+    };
+    const sink = createKafkaSink({
+      producer, log: silentLogger(), tracer, maxBatch: 2, retryBaseMs: 1, sleep: () => Promise.resolve(),
+    });
+    const generated = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01";
+    await sink.send([
+      { topic: "logs", key: "a", value: "{}", headers: { traceparent: generated }, parentTraceparent: "${root}" },
+      { topic: "metrics", key: "b", value: "{}", headers: { traceparent: generated } },
+      { topic: "transactions", key: "c", value: "{}", headers: { traceparent: generated, "vigil-scenario": "large_amount" }, parentTraceparent: "${root}" },
+    ]);
+    await sink.flush();
+    console.log(JSON.stringify({ sent, failed }));
+  `);
+  const out = JSON.parse(stdout) as {
+    sent: { topic: string; headers: Record<string, string> }[];
+    failed: string[];
   };
-  const sink = createKafkaSink({
-    producer: fakeProducer().producer,
-    log: silentLogger(),
-    tracer: counting,
-  });
-  await sink.send(messages(50));
-  await sink.flush();
-  assert.equal(sink.stats().sent, 50);
-  assert.equal(started, 0);
+  const sent = out.sent.sort((a, b) => a.topic.localeCompare(b.topic));
+  assert.deepEqual(sent.map((m) => m.topic), ["logs", "metrics", "transactions"]);
+  // A retried batch is sent under the same contexts.
+  assert.deepEqual(out.failed, sent.slice(0, 2).map((m) => m.headers.traceparent));
+  assert.equal(spans.length, 3);
+  for (const m of sent) {
+    // The header is the span's own context, not the generated one.
+    const span = spans.find((s) => m.headers.traceparent === `00-${s.traceId}-${s.spanId}-01`);
+    assert.ok(span, `a span for ${m.headers.traceparent}`);
+    assert.equal(span.name, `send ${m.topic}`);
+    assert.equal(span.kind, 4, "producer");
+    assert.equal(span.attributes["messaging.destination.name"], m.topic);
+  }
+  const [logs, metrics, transactions] = sent.map((m) =>
+    spans.find((s) => m.headers.traceparent!.includes(s.spanId))!
+  ) as [ReceivedSpan, ReceivedSpan, ReceivedSpan];
+  // Children of their parent (the scenario's span), or a trace of their own.
+  for (const child of [logs, transactions]) {
+    assert.deepEqual([child.traceId, child.parentSpanId], [root.slice(3, 35), root.slice(36, 52)]);
+  }
+  assert.equal(metrics.parentSpanId, undefined);
+  assert.notEqual(metrics.traceId, root.slice(3, 35));
+  assert.equal(transactions.attributes["vigil.scenario"], "large_amount");
+  assert.equal(logs.attributes["vigil.retries"], 1);
+  assert.equal(metrics.attributes["vigil.retries"], 1);
+  assert.equal(transactions.attributes["vigil.retries"], undefined);
 });

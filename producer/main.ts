@@ -13,7 +13,7 @@ import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle, withTimeout } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
-import { createTracer, tracingOptions } from "@vigil/shared/tracing";
+import { serviceTracer } from "@vigil/shared/telemetry";
 import { Registry } from "@vigil/shared/metrics";
 import { serveOps } from "@vigil/shared/ops_server";
 import { parseCli, USAGE } from "./cli.ts";
@@ -66,7 +66,7 @@ try {
   Deno.exit(1);
 }
 
-const registry = new Registry("producer");
+const registry = new Registry();
 const metrics = createProducerMetrics(registry);
 const ops = serveOps({
   port: config.PRODUCER_PORT,
@@ -76,17 +76,14 @@ const ops = serveOps({
   log,
 });
 lifecycle.onShutdown("ops server", () => ops.close());
-const tracer = createTracer({ service: "producer", log, registry, ...tracingOptions(config) });
-// Registered before "drain", so it runs after it: the last spans are exported.
-lifecycle.onShutdown("tracer", () => tracer.close());
 
+const tracer = serviceTracer();
 const running = runProducer(
   {
     producer,
     log,
     metrics,
-    tracer,
-    traceSampleRatio: config.OTEL_TRACES_SAMPLER_ARG,
+    ...(tracer ? { tracer } : {}),
     output: { isTerminal, write },
   },
   {

@@ -8,17 +8,13 @@
  */
 import { sleep } from "@vigil/shared/lifecycle";
 import { type EventType } from "@vigil/shared/schemas/event";
-import { formatTraceparent, newSpanId, traceFields, type Tracer } from "@vigil/shared/tracing";
+import { SpanKind } from "@opentelemetry/api";
+import { traceFields, traceparentOf, type Tracer } from "@vigil/shared/telemetry";
 import { type Logger } from "@vigil/shared/log";
 import { type Registry } from "@vigil/shared/metrics";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
-import {
-  createGenerator,
-  type ExpectedAnomaly,
-  type ProducedMessage,
-  type ScenarioName,
-} from "./generator.ts";
+import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
 import { parseReplayCsv, replayMessages } from "./replay.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
@@ -65,13 +61,13 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
   return {
     sent: (topic, n) => events.inc({ type: topic }, n),
     error: (n) => {
-      errors.inc(undefined, n);
+      errors.inc(n);
       lastError = ++seq;
     },
     scenario: (name) => scenarios.inc({ scenario: name }),
     batch: (seconds, size) => {
-      batches.observe(undefined, seconds);
-      batchSize.observe(undefined, size);
+      batches.observe(seconds);
+      batchSize.observe(size);
       lastOk = ++seq;
     },
     healthy: () => lastError <= lastOk,
@@ -90,33 +86,8 @@ export interface ProducerDeps {
   now?: () => number;
   /** @default Deno.readTextFile */
   readTextFile?: (path: string) => Promise<string>;
-  /** Exports a span per message (and per scenario) when enabled. @default none */
+  /** A span per message and per scenario when given (tracing on). @default none */
   tracer?: Tracer;
-  /**
-   * Head sampling (`OTEL_TRACES_SAMPLER_ARG`): the ratio of normal and
-   * replayed events whose `traceparent` is marked sampled (flags `01`); the
-   * others get flags `00`, so no service records spans for them. Scenario
-   * events are always sampled. @default {1}
-   */
-  traceSampleRatio?: number;
-  /** Random number in [0, 1) for sampling. @default Math.random */
-  random?: () => number;
-}
-
-/** Mark the events not drawn by the sampler as unsampled (W3C flags `00`). */
-export function applyHeadSampling(
-  messages: ProducedMessage[],
-  ratio: number,
-  random: () => number,
-): ProducedMessage[] {
-  if (ratio >= 1) return messages;
-  for (const m of messages) {
-    const tp = m.headers.traceparent;
-    if (tp && tp.length === 55 && !(random() < ratio)) {
-      m.headers.traceparent = tp.slice(0, 53) + "00";
-    }
-  }
-  return messages;
 }
 
 /** Tuning of {@link runProducer} (config from the environment). */
@@ -134,6 +105,7 @@ export interface InjectedScenario {
   name: ScenarioName;
   at: number;
   messages: number;
+  /** The trace its messages carry (the scenario span's when traced, else the generator's). */
   traceId: string;
   expected: ExpectedAnomaly[];
 }
@@ -176,8 +148,6 @@ export async function runProducer(
 ): Promise<RunSummary> {
   const now = deps.now ?? Date.now;
   const log = deps.log;
-  const sampleRatio = deps.traceSampleRatio ?? 1;
-  const random = deps.random ?? Math.random;
   const metrics = deps.metrics;
   const sink = createKafkaSink({
     producer: deps.producer,
@@ -213,27 +183,26 @@ export async function runProducer(
       if (!name) break;
       const inj = gen.scenario(name, t);
       // One root span per injection; every message's span is its child.
-      const root = formatTraceparent({ traceId: inj.traceId, spanId: newSpanId(), sampled: true });
-      const span = deps.tracer?.enabled
-        ? deps.tracer.startSpan(`scenario ${name}`, {
-          traceparent: root,
-          kind: "internal",
-          attributes: { "vigil.scenario": name, "vigil.messages": inj.messages.length },
-        })
-        : undefined;
-      for (const m of inj.messages) m.parentTraceparent = root;
+      const span = deps.tracer?.startSpan(`scenario ${name}`, {
+        kind: SpanKind.INTERNAL,
+        attributes: { "vigil.scenario": name, "vigil.messages": inj.messages.length },
+      });
+      const root = span && traceparentOf(span);
+      if (root) { for (const m of inj.messages) m.parentTraceparent = root; }
       await sink.send(inj.messages);
       span?.end();
+      // Traced, the messages carry the scenario span's trace; else the generator's.
+      const traceId = span?.spanContext().traceId ?? inj.traceId;
       metrics?.scenario(name);
       injected.push({
         name,
         at: t,
         messages: inj.messages.length,
-        traceId: inj.traceId,
+        traceId,
         expected: inj.expected,
       });
       log.info("scenario injected", {
-        ...traceFields(root),
+        ...(span ? traceFields(span) : { trace_id: traceId }),
         scenario: name,
         messages: inj.messages.length,
         expected: inj.expected,
@@ -279,7 +248,7 @@ export async function runProducer(
       ) {
         const take = batch.length <= limit - generated ? batch : batch.slice(0, limit - generated);
         await injectDue(now());
-        await sink.send(applyHeadSampling(take, sampleRatio, random));
+        await sink.send(take);
         generated += take.length;
         status.update(snapshot());
         if (generated >= limit || now() >= deadline) break;
@@ -312,7 +281,7 @@ export async function runProducer(
       }
       n = Math.min(n, limit - generated);
       if (n > 0) {
-        await sink.send(applyHeadSampling(gen.normal(t, n), sampleRatio, random));
+        await sink.send(gen.normal(t, n));
         generated += n;
       }
       status.update(snapshot());

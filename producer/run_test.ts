@@ -33,7 +33,7 @@ const base: ProducerOptions = {
 
 Deno.test("runProducer() sends exactly --count events, plus scenarios injected once at start", async () => {
   const rec = recorder();
-  const registry = new Registry("producer");
+  const registry = new Registry();
   const summary = await runProducer(
     { producer: rec.producer, log: silentLogger(), metrics: createProducerMetrics(registry) },
     { ...base, count: 2500, scenarios: ["error_burst", "large_amount"] },
@@ -74,7 +74,7 @@ Deno.test("runProducer() paces a numeric rate", async () => {
 
 Deno.test("runProducer() reports undeliverable events and not ok", async () => {
   const rec = recorder(true);
-  const registry = new Registry("producer");
+  const registry = new Registry();
   const metrics = createProducerMetrics(registry);
   const summary = await runProducer(
     { producer: rec.producer, log: silentLogger(), metrics },
@@ -163,27 +163,4 @@ Deno.test("runProducer() draws a live line on a terminal", async () => {
     /sent [\d,]+ \| [\d,]+\/s \| errors 0 \| logs [\d,]+ metrics [\d,]+ transactions/,
   );
   assert.match(out, /sent 3,000 .*\n$/);
-});
-
-Deno.test("applyHeadSampling() marks the events the sampler did not draw as unsampled", async () => {
-  const { applyHeadSampling } = await import("./run.ts");
-  const tp = (i: number) => `00-${"ab".repeat(16)}-${String(i + 1).padStart(16, "0")}-01`;
-  const msgs = Array.from({ length: 4 }, (_, i) => ({
-    topic: "logs" as const,
-    key: "k",
-    value: "{}",
-    headers: { traceparent: tp(i) },
-  }));
-  const draws = [0.05, 0.5, 0.09, 0.99];
-  let i = 0;
-  applyHeadSampling(msgs, 0.1, () => draws[i++]!);
-  assert.deepEqual(msgs.map((m) => m.headers.traceparent.slice(-2)), ["01", "00", "01", "00"]);
-  assert.deepEqual(
-    msgs.map((m) => m.headers.traceparent.slice(0, 53)),
-    msgs.map((_, j) => tp(j).slice(0, 53)),
-  );
-  // Ratio 1: untouched, and the sampler is not even asked.
-  applyHeadSampling(msgs, 1, () => {
-    throw new Error("not called");
-  });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLogger, type LoggerOptions, redact, silentLogger } from "./log.ts";
-import { traceFields } from "./tracing.ts";
+import { traceFields } from "./telemetry.ts";
 
 function capture(options: Partial<LoggerOptions> = {}) {
   const lines: string[] = [];

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "./log.ts";
-import { PROMETHEUS_CONTENT_TYPE, type Registry } from "./metrics.ts";
+import type { MetricsExposition } from "./metrics.ts";
 
 /**
  * A check's answer with detail: `warn` keeps the service healthy (200) but
@@ -31,7 +31,8 @@ export type HealthEntry = "ok" | "fail" | HealthDetail;
 export interface OpsServerOptions {
   port: number;
   hostname?: string;
-  registry: Registry;
+  /** What `/metrics` serves (a service's metrics `Registry`). */
+  registry: MetricsExposition;
   checks: Record<string, HealthCheck>;
   log: Logger;
   /** Extra routes; return undefined to fall through to 404. */
@@ -79,7 +80,7 @@ export function serveOps(options: OpsServerOptions): OpsServer {
     const url = new URL(req.url);
     if (req.method === "GET" && url.pathname === "/metrics") {
       return new Response(await options.registry.render(), {
-        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+        headers: { "content-type": options.registry.contentType },
       });
     }
     if (req.method === "GET" && (url.pathname === "/health" || url.pathname === "/healthz")) {

@@ -19,8 +19,8 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
+import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
-import { PROMETHEUS_CONTENT_TYPE } from "@vigil/shared/metrics";
 import { runHealthChecks } from "@vigil/shared/ops_server";
 import { apiAccess } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
@@ -48,6 +48,8 @@ export function createApp(deps: AppDeps): Hono {
     const route = path === "" || path === "*" || path === "/*" ? "unmatched" : path;
     metrics.requests.inc({ route, status: c.res.status });
     metrics.requestSeconds.observe({ route }, (performance.now() - started) / 1000);
+    // Tracing on: Deno's span of this request gets the route (the URL path alone is unbounded).
+    trace.getActiveSpan()?.setAttribute("http.route", route).updateName(`${c.req.method} ${route}`);
   });
 
   app.use(
@@ -94,7 +96,7 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(body, body.ok ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
-    c.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
+    c.header("Content-Type", deps.registry.contentType);
     return c.body(await deps.registry.render());
   });
 

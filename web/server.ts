@@ -63,7 +63,7 @@ export async function startWebServer(
     redis.disconnect();
     await sql.end({ timeout: 5 });
   };
-  const registry = new Registry("web");
+  const registry = new Registry();
   const metrics = createWebMetrics(registry);
   let hub: SseHub;
   try {

@@ -127,7 +127,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
   };
 
   const updateTimer = () => {
-    metrics.sseClients.set(undefined, clients.size);
+    metrics.sseClients.set(clients.size);
     if (clients.size > 0 && timer === undefined && options.heartbeat && !closed) {
       timer = setInterval(beat, options.heartbeat.intervalMs);
       void beat(); // first client after a quiet period: fresh numbers now, not in one interval
@@ -178,7 +178,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
       }
       for (const c of [...clients]) c.close("server shutting down");
       clients.clear();
-      metrics.sseClients.set(undefined, 0);
+      metrics.sseClients.set(0);
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
+import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { createWebMetrics } from "./metrics.ts";
 import { createSseHub, type PubSubClient, serveLiveClient, type SseSink } from "./sse_hub.ts";
 
@@ -39,7 +39,7 @@ function stuckSink() {
 
 Deno.test("serveLiveClient() drops a client whose queue overflows instead of buffering forever", async () => {
   const pubsub = fakePubSub();
-  const metrics = createWebMetrics(new Registry("web"));
+  const metrics = createWebMetrics(new Registry());
   const hub = createSseHub({
     subscriber: pubsub.client,
     channel: "ch",
@@ -54,13 +54,13 @@ Deno.test("serveLiveClient() drops a client whose queue overflows instead of buf
   await served;
   assert.equal(sink.aborted, true);
   assert.equal(hub.size, 0);
-  assert.equal(metrics.sseClients.get(), 0);
+  assert.equal(await sampleValue(metrics.sseClients), 0);
   await hub.close();
 });
 
 Deno.test("createSseHub() ignores other channels and refuses clients when closed", async () => {
   const pubsub = fakePubSub();
-  const metrics = createWebMetrics(new Registry("web"));
+  const metrics = createWebMetrics(new Registry());
   const hub = createSseHub({
     subscriber: pubsub.client,
     channel: "ch",
@@ -73,7 +73,7 @@ Deno.test("createSseHub() ignores other channels and refuses clients when closed
   pubsub.publish("other", "{}");
   pubsub.publish("ch", "[]");
   assert.deepEqual(got, []);
-  assert.equal(metrics.alertsReceived.get({ result: "invalid" }), 1);
+  assert.equal(await sampleValue(metrics.alertsReceived, { result: "invalid" }), 1);
   await hub.close();
   assert.deepEqual(got, ["closed"]);
   remove();
@@ -82,7 +82,7 @@ Deno.test("createSseHub() ignores other channels and refuses clients when closed
 
 Deno.test("createSseHub() beats at once for the first client and greets later ones with the last stats", async () => {
   const pubsub = fakePubSub();
-  const metrics = createWebMetrics(new Registry("web"));
+  const metrics = createWebMetrics(new Registry());
   let collected = 0;
   const hub = createSseHub({
     subscriber: pubsub.client,

@@ -40,7 +40,7 @@ Deno.test(
         const kafka = testKafka(cluster.brokers);
         const messages = validMessages(1500);
         await produce(kafka, messages);
-        const metrics = new Registry("archive");
+        const metrics = new Registry();
         const archive = createArchive({
           kafka,
           store: createDirStore(dir),

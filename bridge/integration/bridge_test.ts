@@ -36,7 +36,7 @@ Deno.test(
         }
         await produce(kafka, all);
 
-        const metrics = new Registry("bridge");
+        const metrics = new Registry();
         const bridge = createBridge({
           kafka,
           redis,

@@ -32,7 +32,7 @@ Deno.test(
           redis,
           keys,
           log: silentLogger(),
-          metrics: new Registry("bridge"),
+          metrics: new Registry(),
           config: { sessionTimeoutMs: 6000 },
         });
         const stopBridge = new AbortController();

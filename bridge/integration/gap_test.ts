@@ -61,7 +61,7 @@ Deno.test(
 
         // 1. 100 messages, bridged (high-water 99, offset 100 committed at shutdown).
         await produce(kafka, bigLogs(0, 100), 100);
-        const first = start(new Registry("bridge"));
+        const first = start(new Registry());
         try {
           await waitFor(async () => (await redis.xlen(keys.events("logs"))) === 100, {
             timeoutMs: 30_000,
@@ -82,7 +82,7 @@ Deno.test(
         assert.ok(low > 100, `the mock deleted the oldest messages (log start ${low})`);
 
         // 3. Restarted: the deleted offsets 100..low-1 are one gap; low..high-1 are appended.
-        const metrics = new Registry("bridge");
+        const metrics = new Registry();
         const second = start(metrics);
         try {
           await waitFor(

@@ -244,7 +244,7 @@ Deno.test(
           ...after.map((a) => ({ topic: a.topic, message: { key: "k", value: a.value } })),
         ], 1);
 
-        const metrics = new Registry("bridge");
+        const metrics = new Registry();
         const bridge = createBridge({
           kafka,
           redis,

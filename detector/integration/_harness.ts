@@ -40,7 +40,7 @@ export async function startDetector(
 ): Promise<Running> {
   await migrate(ctx.sql);
   const conns: Redis[] = [];
-  const registry = new Registry("detector");
+  const registry = new Registry();
   const detector = createDetector({
     redis: ctx.redis,
     streamRedis: () => {

@@ -83,7 +83,7 @@ async function pipeline(messages: ProducedMessage[]) {
             redis,
             keys,
             log: silentLogger(),
-            metrics: new Registry("bridge"),
+            metrics: new Registry(),
           });
           const bridgeStop = new AbortController();
           const bridgeRun = bridge.run(bridgeStop.signal);

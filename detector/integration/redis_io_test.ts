@@ -228,7 +228,7 @@ Deno.test(
           log,
         }),
         log,
-        metrics: createDetectorMetrics(new Registry("t")),
+        metrics: createDetectorMetrics(new Registry()),
         maxAttempts: 5,
       });
       try {

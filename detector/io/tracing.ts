@@ -1,49 +1,52 @@
 /**
- * The detector's spans ({@link PipelineTracing}): a `detect <type>` span per
- * live event (child of its entry's traceparent) and an `anomaly <rule>` span
- * per new anomaly, child of its triggering event's detect span, whose
- * context the alert carries.
+ * The detector's spans ({@link PipelineTracing}) on OpenTelemetry: a
+ * `detect <type>` consumer span per batch, linked to its live entries'
+ * traceparents (their messages' creation contexts, the messaging
+ * conventions for batches), and an `anomaly <rule>` span per new anomaly,
+ * child of its triggering entry's traceparent, whose context the alert
+ * carries.
  *
  * @module
  */
-import type { Span, Tracer } from "@vigil/shared/tracing";
+import { SpanKind } from "@opentelemetry/api";
+import {
+  contextOf,
+  failSpan,
+  startBatchSpan,
+  traceparentOf,
+  type Tracer,
+} from "@vigil/shared/telemetry";
 import type { PipelineTracing } from "./pipeline.ts";
 
-/** Spans on `tracer`; undefined when tracing is off. */
-export function createDetectorTracing(tracer: Tracer): PipelineTracing | undefined {
-  if (!tracer.enabled) return undefined;
-  /** Detect spans of each stream's batch in hand, by their parent (the entry's traceparent). */
-  const detectByParent = new Map<string, Map<string, Span>>();
+/** Spans on `tracer` (give it only when tracing is on: `serviceTracer()`). */
+export function createDetectorTracing(tracer: Tracer): PipelineTracing {
   return {
     batch(type, entries) {
-      const spans = new Map<string, Span>();
-      for (const e of entries) {
-        const span = tracer.startSpan(`detect ${type}`, {
-          kind: "consumer",
-          parent: e.traceparent,
-          attributes: { "vigil.stream_id": e.id },
-        });
-        if (e.traceparent) spans.set(e.traceparent, span);
-      }
-      detectByParent.set(type, spans);
+      const span = startBatchSpan(tracer, `detect ${type}`, entries.map((e) => e.traceparent), {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.operation.type": "process",
+          "messaging.batch.message_count": entries.length,
+        },
+      });
       return {
         end(error) {
-          for (const s of spans.values()) (error ? s.fail(error) : s).end();
+          if (error !== undefined) failSpan(span, error);
+          span.end();
         },
       };
     },
     anomaly(row, parent, startMs) {
       const span = tracer.startSpan(`anomaly ${row.rule}`, {
-        parent: (parent && detectByParent.get(row.type)?.get(parent)?.traceparent) ?? parent,
-        startTimeMs: startMs,
+        startTime: startMs,
         attributes: {
           "vigil.anomaly.id": row.id,
           "vigil.rule": row.rule,
           "vigil.severity": row.severity,
           "vigil.type": row.type,
         },
-      });
-      return { traceparent: span.traceparent, end: () => span.end() };
+      }, contextOf(parent));
+      return { traceparent: traceparentOf(span) ?? parent, end: () => span.end() };
     },
   };
 }

@@ -8,19 +8,25 @@
  *
  * Options: `--messages=N` (default 300000), `--partitions=P` per topic
  * (default 16), `--concurrency=C` (default 4), `--sampled=R` (default 1): the
- * ratio of prefilled events whose `traceparent` is marked sampled, as the
- * producer's head sampling (`OTEL_TRACES_SAMPLER_ARG`) does.
+ * ratio of prefilled events whose `traceparent` is marked sampled, as a
+ * traced producer under `OTEL_TRACES_SAMPLER=parentbased_traceidratio` and
+ * `OTEL_TRACES_SAMPLER_ARG=R` does (the bridge then samples its own batch
+ * spans with that ratio too).
  *
- * Tracing: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, the bridge records and
- * exports a span per event to that OTLP/HTTP receiver (run one with
- * `deno run --allow-net tools/testing/otlp_receiver.ts --discard`).
+ * Tracing: in a process started with `OTEL_DENO=true` (Deno's built-in
+ * OpenTelemetry, exporting to `OTEL_EXPORTER_OTLP_ENDPOINT`), the bridge
+ * records a span per consumed batch, linked to its messages' contexts.
  *
  * `--tracing=compare [--rounds=R]` measures what tracing costs: after one
- * prefill and a warm-up run, R rounds (default 5) of two bridge runs each, tracing off then on
- * (exporting to `OTEL_EXPORTER_OTLP_ENDPOINT`, else to a discarding receiver
- * started in its own process), and reports the medians and the cost in %.
- * Alternating runs in one process see the same machine conditions, which
- * separate invocations on a shared machine do not.
+ * prefill and a warm-up run, R rounds (default 5) of two bridge runs each,
+ * tracing off then on, and reports the medians and the cost in %. Deno's
+ * OpenTelemetry is on or off for a whole process, so the runs share one
+ * process started with `OTEL_DENO=true` (the bench starts itself again so
+ * when it was not) and differ in whether the bridge is given the tracer.
+ * Spans go to `OTEL_EXPORTER_OTLP_ENDPOINT` when set, else to a discarding
+ * receiver that the first process serves while the second runs. Alternating
+ * runs in one process see the same machine conditions, which separate
+ * invocations on a shared machine do not.
  *
  * @module
  */
@@ -30,13 +36,12 @@ import { startMockKafka } from "../dev/kafka_mock.ts";
 import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
 import { createKeys } from "@vigil/shared/keys";
 import { silentLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
+import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { createRedis } from "@vigil/shared/redis";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createGenerator } from "@vigil/producer/generator";
-import { applyHeadSampling } from "@vigil/producer/run";
-import { createTracer, type Tracer } from "@vigil/shared/tracing";
+import { tracer, tracingEnabled } from "@vigil/shared/telemetry";
 import { createBridge } from "@vigil/bridge/bridge";
 
 const args = Object.fromEntries(
@@ -51,6 +56,50 @@ const ROUNDS = Number(args.rounds ?? 5);
 const encoder = new TextEncoder();
 function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+if (COMPARE && !tracingEnabled()) Deno.exit(await runTraced());
+
+/**
+ * Run this benchmark again in a process with Deno's OpenTelemetry on, exporting to
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` or, when unset, to a receiver served here that reads and
+ * drops the export requests (as a collector in another process would take them).
+ * @returns the exit code of the traced run
+ */
+async function runTraced(): Promise<number> {
+  const received = { requests: 0, bytes: 0 };
+  const endpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT");
+  const receiver = endpoint ? undefined : Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+  }, async (req) => {
+    received.requests++;
+    received.bytes += (await req.arrayBuffer()).byteLength;
+    return new Response(null, { headers: { "content-type": "application/x-protobuf" } });
+  });
+  const sampler: Record<string, string> = SAMPLED < 1
+    ? { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(SAMPLED) }
+    : {};
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL(import.meta.url).pathname, ...Deno.args],
+    env: {
+      OTEL_DENO: "true",
+      OTEL_SERVICE_NAME: "bridge",
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint ?? `http://127.0.0.1:${receiver!.addr.port}`,
+      ...sampler,
+    },
+    stdin: "null",
+  }).spawn();
+  const { code } = await child.status;
+  if (receiver) {
+    await receiver.shutdown();
+    print(
+      `spans exported: ${received.requests} OTLP requests, ` +
+        `${(received.bytes / 1e6).toFixed(1)} MB (protobuf)`,
+    );
+  }
+  return code;
 }
 
 dropKafkajsTimeoutWarning();
@@ -68,39 +117,28 @@ const keys = createKeys(prefix);
 /** Time from the first batch handed to eachBatch until `done()` is true. */
 async function timeConsumer(
   start: (onFirstBatch: () => void) => Promise<() => Promise<void>>,
-  done: () => boolean,
+  done: () => boolean | Promise<boolean>,
 ): Promise<number> {
   let first = 0;
   const stop = await start(() => {
     if (!first) first = performance.now();
   });
-  while (!done()) await new Promise((r) => setTimeout(r, 2));
+  while (!(await done())) await new Promise((r) => setTimeout(r, 2));
   const seconds = (performance.now() - first) / 1000;
   await stop();
   return seconds;
 }
 
 interface BridgeRun {
-  tracing: string;
+  traced: boolean;
   perS: number;
   cpuUsPerMsg: number;
-  spans: { exported: number; dropped: number; failed: number };
 }
 
-/**
- * The tracer of the traced runs, one for the whole benchmark as a service has one for its life
- * (its encoder buffer and HTTP connection are warm, as in the service).
- */
-let traced: Tracer | undefined;
-
-/** Run the bridge over all N messages into fresh keys; `endpoint` turns tracing on. */
-async function runBridge(index: number, endpoint: string | undefined): Promise<BridgeRun> {
+/** Run the bridge over all N messages into fresh keys; `traced` hands it the tracer. */
+async function runBridge(index: number, traced: boolean): Promise<BridgeRun> {
   const runKeys = createKeys(`${prefix}run${index}:`);
-  const metrics = new Registry("bridge");
-  const tracer = endpoint
-    ? (traced ??= createTracer({ service: "bridge", endpoint, log: silentLogger() }))
-    : createTracer({ service: "bridge", log: silentLogger() });
-  const spansBefore = tracer.stats();
+  const metrics = new Registry();
   let onBridgeBatch = () => {};
   const bridge = createBridge({
     kafka: {
@@ -115,7 +153,7 @@ async function runBridge(index: number, endpoint: string | undefined): Promise<B
     keys: runKeys,
     log: silentLogger(),
     metrics,
-    tracer,
+    ...(traced ? { tracer } : {}),
     config: { groupId: `bench-bridge-${index}`, concurrency: CONCURRENCY },
   });
   const appended = metrics.counter("vigil_bridge_messages_total", "", ["type"]);
@@ -133,25 +171,19 @@ async function runBridge(index: number, endpoint: string | undefined): Promise<B
         await running;
       });
     },
-    () => EVENT_TYPES.reduce((n, type) => n + appended.get({ type }), 0) >= N,
+    async () => (await sampleValue(appended)) >= N,
   );
   let total = 0;
   for (const type of EVENT_TYPES) total += await redis.xlen(runKeys.events(type));
   if (total !== N) {
     throw new Error(`Cannot trust the run: ${total} stream entries for ${N} messages`);
   }
-  await tracer.flush();
   const cpu = cpuUsage(cpuBefore);
   await deletePrefix(redis, `${prefix}run${index}:`);
   return {
-    tracing: tracer.enabled ? endpoint! : "off",
+    traced,
     perS: Math.round(N / seconds),
     cpuUsPerMsg: Number(((cpu.user + cpu.system) / N).toFixed(2)),
-    spans: {
-      exported: tracer.stats().exported - spansBefore.exported,
-      dropped: tracer.stats().dropped - spansBefore.dropped,
-      failed: tracer.stats().failed - spansBefore.failed,
-    },
   };
 }
 
@@ -165,11 +197,14 @@ try {
   let t = Date.now() - 3_600_000;
   const perPartition = new Map<string, number>();
   for (let sent = 0; sent < N;) {
-    const msgs = applyHeadSampling(
-      gen.normal(t += 10_000, Math.min(5000, N - sent)),
-      SAMPLED,
-      Math.random,
-    );
+    const msgs = gen.normal(t += 10_000, Math.min(5000, N - sent));
+    if (SAMPLED < 1) {
+      // Head sampling: the events not drawn carry an unsampled context (flags 00).
+      for (const m of msgs) {
+        const tp = m.headers.traceparent;
+        if (tp && !(Math.random() < SAMPLED)) m.headers.traceparent = tp.slice(0, 53) + "00";
+      }
+    }
     const out: { topic: string; message: Message }[] = [];
     for (const m of msgs) {
       const partition = Math.floor(Math.random() * PARTITIONS);
@@ -258,59 +293,32 @@ try {
   // into fresh stream keys with a fresh consumer group reading all N messages.
   const raw = N / rawSeconds;
   const xadd = N / xaddSeconds;
-  let receiver: Deno.ChildProcess | undefined;
-  let endpoint = Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT") || undefined;
-  if (COMPARE && !endpoint) {
-    // A discarding OTLP receiver in its own process, as a collector would be.
-    receiver = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        new URL("../testing/otlp_receiver.ts", import.meta.url).pathname,
-        "--port=0",
-        "--discard",
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = receiver.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const { value } = await reader.read();
-    endpoint = (JSON.parse(value!.split("\n")[0]!) as { endpoint: string }).endpoint;
-    reader.releaseLock();
-    void receiver.stdout.cancel().catch(() => {});
-  }
-  const plan: (string | undefined)[] = COMPARE
-    ? Array.from({ length: 2 * ROUNDS }, (_, i) => (i % 2 === 0 ? undefined : endpoint))
-    : [endpoint];
+  const traced = tracingEnabled();
+  const plan: boolean[] = COMPARE
+    ? Array.from({ length: 2 * ROUNDS }, (_, i) => i % 2 === 1)
+    : [traced];
   const runs: BridgeRun[] = [];
-  try {
-    if (COMPARE) {
-      // A first run, not counted, so that neither setting gets the cold JIT.
-      const warm = await runBridge(plan.length, endpoint);
-      print(`warm-up run, tracing on: ${warm.perS} msg/s (not counted)`);
-    }
-    for (let i = 0; i < plan.length; i++) {
-      const run = await runBridge(i, plan[i]);
-      runs.push(run);
-      print(
-        `bridge run ${i + 1}/${plan.length}, tracing ${run.tracing}: ${run.perS} msg/s, ` +
-          `${run.cpuUsPerMsg} µs CPU/msg (spans exported ${run.spans.exported}, dropped ${run.spans.dropped}, failed ${run.spans.failed})`,
-      );
-    }
-  } finally {
-    await traced?.close();
-    receiver?.kill();
-    await receiver?.status;
+  if (COMPARE) {
+    // A first run, not counted, so that neither setting gets the cold JIT.
+    const warm = await runBridge(plan.length, true);
+    print(`warm-up run, tracing on: ${warm.perS} msg/s (not counted)`);
+  }
+  for (let i = 0; i < plan.length; i++) {
+    const run = await runBridge(i, plan[i]!);
+    runs.push(run);
+    print(
+      `bridge run ${i + 1}/${plan.length}, tracing ${run.traced ? "on" : "off"}: ` +
+        `${run.perS} msg/s, ${run.cpuUsPerMsg} µs CPU/msg`,
+    );
   }
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
   };
-  const off = runs.filter((r) => r.tracing === "off");
-  const on = runs.filter((r) => r.tracing !== "off");
+  const off = runs.filter((r) => !r.traced);
+  const on = runs.filter((r) => r.traced);
   const main = COMPARE ? off : runs;
   const through = median(main.map((r) => r.perS));
-  const spans = runs[runs.length - 1]!.spans;
   const result: Record<string, unknown> = {
     messages: N,
     partitions: EVENT_TYPES.length * PARTITIONS,
@@ -320,11 +328,8 @@ try {
     bridge_per_s: Math.round(through),
     ratio_bridge_to_min_raw: Number((through / Math.min(raw, xadd)).toFixed(2)),
     bridge_cpu_us_per_msg: Number(median(main.map((r) => r.cpuUsPerMsg)).toFixed(2)),
-    tracing: COMPARE ? "compare" : runs[0]!.tracing,
+    tracing: COMPARE ? "compare" : traced ? "on" : "off",
     sampled: SAMPLED,
-    spans_exported: spans.exported,
-    spans_dropped: spans.dropped,
-    spans_failed: spans.failed,
   };
   print(`kafkajs consume (eachBatch, no work): ${result.kafkajs_consume_per_s} msg/s`);
   print(
@@ -351,9 +356,7 @@ try {
         `(${result.tracing_off_median_per_s} -> ${result.tracing_on_median_per_s} msg/s)`,
     );
   } else {
-    print(
-      `tracing: ${result.tracing} (spans exported ${spans.exported}, dropped ${spans.dropped}, failed ${spans.failed})`,
-    );
+    print(`tracing: ${result.tracing}`);
   }
   print(JSON.stringify(result));
 } finally {

@@ -99,7 +99,7 @@ async function waitFirstRead(redis: Redis, streams: readonly string[], timeoutMs
 /** V8 heap used by the detector, from its /metrics. */
 async function heapOf(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = /^process_heap_used_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
+  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
   return m ? Math.round(Number(m[1]) / 1024 / 1024) : NaN;
 }
 

@@ -66,7 +66,7 @@ export function metricNamesOf(expr: string): string[] {
 
 /** A fresh registry's names, after `register` ran on it. */
 function namesFrom(register: (registry: Registry) => unknown): string[] {
-  const registry = new Registry("test");
+  const registry = new Registry();
   register(registry);
   return registry.names();
 }
@@ -103,7 +103,7 @@ async function exportedMetrics(): Promise<Map<string, { how: string; names: stri
     log: silentLogger(),
   };
   const services = new Map<string, { how: string; names: string[] }>();
-  services.set("process", { how: "registry", names: new Registry("x").names() });
+  services.set("process", { how: "registry", names: new Registry().names() });
   services.set("producer", { how: "registry", names: namesFrom(createProducerMetrics) });
   services.set("web", { how: "registry", names: namesFrom(createWebMetrics) });
   services.set("bridge", {

@@ -1,24 +1,25 @@
 /**
  * One trace per event, from the producer to the notification: the real
  * producer, bridge, detector and notifier run as subprocesses (their
- * `deno task` permission flags) against the dev Kafka, Redis and
- * PostgreSQL, exporting to an in-process OTLP/HTTP receiver. An injected
- * `large_amount` scenario must show up as one trace spanning producer →
- * bridge → detector whose id is on the anomaly row, and the digest's span
- * must link to it.
+ * `deno task` permission flags) with Deno's built-in OpenTelemetry on
+ * (`OTEL_DENO=true`), against the dev Kafka, Redis and PostgreSQL, exporting
+ * OTLP http/json to a receiver in this test. An injected `large_amount`
+ * scenario must show up as one trace producer → anomaly → notification whose
+ * id is on the anomaly row, and the bridge's and detector's batch spans must
+ * link to the message's creation context.
  */
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "../testing/kafka.ts";
 import { withPg } from "../testing/pg.ts";
 import { withRedis } from "../testing/redis.ts";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
-import { type ReceivedSpan, startOtlpReceiver } from "../testing/otlp_receiver.ts";
+import { type ReceivedSpan, startSpanReceiver, tracingEnv } from "../testing/otel.ts";
 import { ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test(
-  "an injected anomaly is one trace from producer to detector, on its row and linked from its digest",
+  "an injected anomaly is one trace from producer to notification, linked from the batch spans",
   opts,
   async () => {
     await withKafka(
@@ -26,23 +27,27 @@ Deno.test(
       (cluster) =>
         withPg(({ sql, url }) =>
           withRedis(async ({ prefix, url: redisUrl }) => {
-            const receiver = startOtlpReceiver();
+            const receiver = startSpanReceiver();
             const outbox = `data/test-outbox-${crypto.randomUUID().slice(0, 8)}`;
             const env = {
               KAFKA_BROKERS: cluster.brokers.join(","),
               REDIS_URL: redisUrl,
               DATABASE_URL: url,
               VIGIL_PREFIX: prefix,
-              OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
               LOG_LEVEL: "info",
             };
             const services: ServiceProcess[] = [];
             try {
-              const detector = await spawnService("detector", { ...env, DETECTOR_PORT: "0" });
+              const detector = await spawnService("detector", {
+                ...env,
+                ...tracingEnv("detector", receiver.endpoint),
+                DETECTOR_PORT: "0",
+              });
               services.push(detector);
               await detector.opsPort(60_000);
               const notifier = await spawnService("notifier", {
                 ...env,
+                ...tracingEnv("notifier", receiver.endpoint),
                 NOTIFIER_PORT: "0",
                 OUTBOX_DIR: `${ROOT}${outbox}`,
                 GROUP_WAIT: "200ms",
@@ -50,7 +55,11 @@ Deno.test(
               });
               services.push(notifier);
               await notifier.opsPort(60_000);
-              const bridge = await spawnService("bridge", { ...env, BRIDGE_PORT: "0" });
+              const bridge = await spawnService("bridge", {
+                ...env,
+                ...tracingEnv("bridge", receiver.endpoint),
+                BRIDGE_PORT: "0",
+              });
               services.push(bridge);
               await bridge.waitForLine(
                 (l) => l.msg === "joined consumer group",
@@ -58,7 +67,11 @@ Deno.test(
                 60_000,
               );
 
-              const producer = await spawnService("producer", { ...env, PRODUCER_PORT: "0" }, [
+              const producer = await spawnService("producer", {
+                ...env,
+                ...tracingEnv("producer", receiver.endpoint),
+                PRODUCER_PORT: "0",
+              }, [
                 "--rate=100",
                 "--count=50",
                 "--scenario=large_amount",
@@ -92,19 +105,18 @@ Deno.test(
               assert.ok(stages.event! <= stages.ingest! && stages.ingest! <= stages.stored!);
               assert.ok(stages.stored! <= stages.published!);
 
-              // The receiver sees the trace: producer, bridge and detector spans, one tree.
+              // The receiver sees the trace: producer, detector and notifier spans, one tree.
               const trace = (): ReceivedSpan[] =>
                 receiver.spans().filter((s) => s.traceId === traceId);
               await waitFor(
-                () =>
-                  trace().some((s) => s.service === "detector" && s.name === "anomaly amount_high"),
-                { timeoutMs: 30_000, what: "the detector's anomaly span" },
+                () => trace().some((s) => s.service === "notifier" && s.name === "notify email"),
+                { timeoutMs: 60_000, what: `the trace's notify span\n${notifier.tail()}` },
               );
               const spans = trace();
               const byId = new Map(spans.map((s) => [s.spanId, s]));
-              const anomaly = spans.find((s) => s.name === "anomaly amount_high")!;
-              const chain: ReceivedSpan[] = [anomaly];
-              for (let s = anomaly; s.parentSpanId !== undefined;) {
+              const notify = spans.find((s) => s.name === "notify email")!;
+              const chain: ReceivedSpan[] = [notify];
+              for (let s = notify; s.parentSpanId !== undefined;) {
                 const parent = byId.get(s.parentSpanId);
                 assert.ok(
                   parent,
@@ -115,20 +127,15 @@ Deno.test(
               assert.deepEqual(
                 chain.map((s) => `${s.service}:${s.name}`),
                 [
+                  "notifier:notify email",
                   "detector:anomaly amount_high",
-                  "detector:detect transactions",
                   "producer:send transactions",
                   "producer:scenario large_amount",
                 ],
               );
-              assert.deepEqual(chain.map((s) => s.kind), [1, 5, 4, 1]);
-              // The bridge leaves the message's creation context unchanged: its span is the
-              // send span's child, beside the detector's.
-              const bridged = spans.filter((s) => s.service === "bridge");
-              assert.deepEqual(
-                bridged.map((s) => [s.name, s.kind, s.parentSpanId]),
-                [["bridge transactions", 5, chain[2]!.spanId]],
-              );
+              // client, internal, producer, internal
+              assert.deepEqual(chain.map((s) => s.kind), [3, 1, 4, 1]);
+              const [, anomaly, send] = chain as [ReceivedSpan, ReceivedSpan, ReceivedSpan];
               for (const s of spans) {
                 assert.ok(
                   s.parentSpanId === undefined || byId.has(s.parentSpanId),
@@ -136,6 +143,35 @@ Deno.test(
                 );
               }
               assert.equal(spans.filter((s) => s.parentSpanId === undefined).length, 1, "one root");
+
+              // The bridge and the detector: one consumer span per batch, a root linked to
+              // each message's creation context (the stream entry kept the header as sent).
+              for (const [service, name] of [["bridge", "process"], ["detector", "detect"]]) {
+                const batch = receiver.spans().find((s) =>
+                  s.service === service && s.links.some((l) => l.spanId === send.spanId)
+                );
+                assert.ok(batch, `a ${service} span links to the send span`);
+                assert.equal(batch.name, `${name} transactions`);
+                assert.equal(batch.kind, 5, "consumer");
+                assert.equal(batch.parentSpanId, undefined, "a batch span is a root");
+                assert.notEqual(batch.traceId, traceId);
+                assert.deepEqual(
+                  batch.links.filter((l) => l.spanId === send.spanId),
+                  [{ traceId, spanId: send.spanId }],
+                );
+                const count = Number(batch.attributes["messaging.batch.message_count"]);
+                assert.ok(count >= batch.links.length, `${service}: message count ${count}`);
+              }
+              const bridgeSpan = receiver.spans().find((s) =>
+                s.service === "bridge" && s.links.some((l) => l.spanId === send.spanId)
+              )!;
+              assert.equal(bridgeSpan.attributes["messaging.system"], "kafka");
+              assert.equal(bridgeSpan.attributes["messaging.destination.name"], "transactions");
+              assert.match(
+                String(bridgeSpan.attributes["messaging.destination.partition.id"]),
+                /^\d$/,
+              );
+
               // Normal events are traced too, each in a trace of its own.
               const produced = receiver.spans().filter((s) =>
                 s.service === "producer" && s.name.startsWith("send ")
@@ -148,26 +184,8 @@ Deno.test(
                 "the anomaly log line",
               );
               assert.equal(raised.span_id, anomaly.spanId);
-
-              // The alert carries the anomaly span's context, and the digest's span links to it.
-              await waitFor(
-                () =>
-                  receiver.spans().some((s) =>
-                    s.service === "notifier" && s.name === "notify email"
-                  ),
-                { timeoutMs: 30_000, what: `the notifier's span\n${notifier.tail()}` },
-              );
-              const notify = receiver.spans().find((s) =>
-                s.service === "notifier" && s.links?.some((l) => l.traceId === traceId)
-              );
-              assert.ok(notify, "a digest span links to the anomaly's trace");
-              assert.deepEqual(
-                notify.links!.filter((l) => l.traceId === traceId).map((l) => l.spanId),
-                [anomaly.spanId],
-              );
-              assert.notEqual(notify.traceId, traceId, "the digest is a trace of its own");
               const sent = await notifier.waitForLine(
-                (l) => l.msg === "digest sent" && l.trace_id === notify.traceId,
+                (l) => l.msg === "digest sent" && l.trace_id === traceId,
                 "the digest log line",
               );
               assert.equal(sent.span_id, notify.spanId);
@@ -183,7 +201,7 @@ Deno.test(
                 "stored",
               ]);
               assert.ok(ns.notified! >= ns.published!);
-              assert.equal(receiver.rejected, 0);
+              assert.equal(receiver.rejected(), 0);
             } finally {
               for (const s of services.reverse()) await s.stop();
               await receiver.close();

@@ -52,7 +52,7 @@ export async function withWebApp<T>(
     withRedis(async ({ redis, keys }) => {
       await migrate(sql);
       const subscriber = createRedis(TEST_REDIS_URL, { name: "test-sub", blocking: true });
-      const registry = new Registry("web");
+      const registry = new Registry();
       const metrics = createWebMetrics(registry);
       const hub = createSseHub({
         subscriber,

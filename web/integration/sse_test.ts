@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { Alert } from "@vigil/shared/schemas/alert";
+import { sampleValue } from "@vigil/shared/metrics";
 import { withWebApp } from "./_helpers.ts";
 import { SseReader, waitUntil } from "./_sse.ts";
 
@@ -47,7 +48,7 @@ Deno.test(
         const clientA = await connect(server.addr.port, a.signal);
         const clientB = await connect(server.addr.port, b.signal);
         await waitUntil(() => hub.size === 2, "two hub clients");
-        assert.equal(metrics.sseClients.get(), 2);
+        assert.equal(await sampleValue(metrics.sseClients), 2);
         // One Redis subscription serves both.
         assert.deepEqual(await redis.pubsub("NUMSUB", keys.alertsChannel()), [
           keys.alertsChannel(),
@@ -63,19 +64,19 @@ Deno.test(
           assert.equal(got.id, "a-1");
           assert.equal(got.message, "p99 latency 950 ms > 500 ms");
         }
-        assert.equal(metrics.alertsReceived.get({ result: "invalid" }), 2);
-        assert.equal(metrics.alertsReceived.get({ result: "ok" }), 1);
+        assert.equal(await sampleValue(metrics.alertsReceived, { result: "invalid" }), 2);
+        assert.equal(await sampleValue(metrics.alertsReceived, { result: "ok" }), 1);
 
         // Client B disconnects: the hub forgets it; A still gets the next alert.
         await clientB.cancel();
         b.abort();
         await waitUntil(() => hub.size === 1, "hub to drop the disconnected client");
-        assert.equal(metrics.sseClients.get(), 1);
+        assert.equal(await sampleValue(metrics.sseClients), 1);
         await redis.publish(keys.alertsChannel(), JSON.stringify(alert("a-2", "line1\nline2")));
         const next = JSON.parse((await clientA.next("alert")).data) as Alert;
         assert.equal(next.id, "a-2");
         assert.equal(next.message, "line1\nline2");
-        assert.ok(metrics.sseMessages.get({ event: "alert" }) >= 3);
+        assert.ok(await sampleValue(metrics.sseMessages, { event: "alert" }) >= 3);
 
         // Closing the hub (shutdown) ends the remaining stream, so the server can drain.
         await hub.close();
