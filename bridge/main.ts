@@ -6,13 +6,14 @@
  *
  * @module
  */
-import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
-import { serveOps } from "@vigil/shared/ops_server";
+import { PROMETHEUS_CONTENT_TYPE, Registry } from "@vigil/shared/metrics";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
 import { createTracer, tracingOptions } from "@vigil/shared/tracing";
 import { createBridge } from "./bridge.ts";
@@ -48,13 +49,14 @@ const bridge = createBridge({
     sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT,
   },
 });
-const ops = serveOps({
-  port: config.BRIDGE_PORT,
-  hostname: config.HTTP_HOST,
-  registry: metrics,
-  checks: bridge.checks,
-  log,
-});
+const ops = serve(
+  createOpsApp({
+    checks: bridge.checks,
+    metrics: { contentType: PROMETHEUS_CONTENT_TYPE, render: () => metrics.render() },
+    log,
+  }),
+  { port: config.BRIDGE_PORT, ...httpServerOptions(config), log, label: "ops server" },
+);
 lifecycle.onShutdown("ops server", () => ops.close());
 lifecycle.onShutdown("kafka consumer", () => bridge.close());
 log.info("bridge starting", { brokers, prefix: config.VIGIL_PREFIX });

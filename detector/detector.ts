@@ -14,13 +14,14 @@
  */
 import { fnv1a } from "@vigil/shared/hash";
 import { backoffMs, sleep } from "@vigil/shared/lifecycle";
+import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Tracer } from "@vigil/shared/tracing";
 import type { Registry } from "@vigil/shared/metrics";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
-import { createApiHandler } from "./io/api.ts";
+import { createEvaluateApp } from "./io/api.ts";
 import { createRedisCheckpointStore } from "./io/checkpoint.ts";
 import { createConsumer } from "./io/consumer.ts";
 import { createEvaluator } from "./core/evaluator.ts";
@@ -72,8 +73,8 @@ export interface DetectorDeps {
 export interface Detector {
   /** Run until `signal` aborts; rejects if the lease is lost. */
   run(signal: AbortSignal): Promise<void>;
-  /** Extra HTTP routes (POST /api/alerts/evaluate). */
-  handler(req: Request): Promise<Response> | undefined;
+  /** Its HTTP routes (POST /api/alerts/evaluate), to mount on the ops app. */
+  readonly api: Hono;
   readonly processors: Readonly<Record<EventType, Processor>>;
   readonly group: string;
 }
@@ -159,9 +160,10 @@ export function createDetector(deps: DetectorDeps): Detector {
     }
   }
 
-  const api = createApiHandler({
+  const api = createEvaluateApp({
     config: deps.rules.transactions.status_zscore,
     owns,
+    log,
     zscore() {
       const ev = processors.transactions.evaluator;
       const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
@@ -173,7 +175,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   return {
     processors,
     group,
-    handler: api,
+    api,
     async run(outer) {
       const inner = new AbortController();
       const onAbort = () => inner.abort(outer.reason);

@@ -10,13 +10,14 @@
  * @module
  */
 import postgres from "postgres";
-import { configOrExit } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { backoffMs, createLifecycle, sleep } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
+import { PROMETHEUS_CONTENT_TYPE, Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
-import { serveOps } from "@vigil/shared/ops_server";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis } from "@vigil/shared/redis";
 import { createTracer, tracingOptions } from "@vigil/shared/tracing";
 import type { EventType } from "@vigil/shared/schemas/event";
@@ -116,11 +117,7 @@ const detector = createDetector({
   },
 });
 
-const ops = serveOps({
-  port: config.DETECTOR_PORT,
-  hostname: config.HTTP_HOST,
-  registry,
-  log,
+const app = createOpsApp({
   checks: {
     redis: async () => (await redis.ping()) === "PONG",
     postgres: async () => {
@@ -128,7 +125,15 @@ const ops = serveOps({
       return true;
     },
   },
-  handler: (req) => detector.handler(req),
+  metrics: { contentType: PROMETHEUS_CONTENT_TYPE, render: () => registry.render() },
+  log,
+});
+app.route("/", detector.api);
+const ops = serve(app, {
+  port: config.DETECTOR_PORT,
+  ...httpServerOptions(config),
+  log,
+  label: "ops server",
 });
 lifecycle.onShutdown("ops server", () => ops.close());
 
