@@ -5,7 +5,15 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "@vigil/shared/config";
+import {
+  boolVar,
+  commonEnv,
+  durationVar,
+  httpServerOptions,
+  parseEnv,
+  portVar,
+  urlVar,
+} from "@vigil/shared/config";
 import { tracingEnv, tracingOptions } from "@vigil/shared/tracing";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 
@@ -61,7 +69,6 @@ export const notifierEnv = z.object({
   WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(
     "http://localhost:8080",
   ),
-  VIGIL_API_TOKEN: z.string().optional(),
 });
 
 /** SMTP settings, resolved. */
@@ -79,7 +86,8 @@ export interface NotifierConfig {
   databaseUrl: string;
   prefix: string;
   logLevel: "debug" | "info" | "warn" | "error";
-  httpHost: string;
+  /** Bind address and request-head guard of the HTTP server (`HTTP_*`). */
+  http: ReturnType<typeof httpServerOptions>;
   port: number;
   consumer: string;
   routesFile?: string;
@@ -102,7 +110,6 @@ export interface NotifierConfig {
   maxDeliveries: number;
   claimIdleMs: number;
   webBaseUrl: string;
-  apiToken?: string;
   /** Tracer options from the `OTEL_*` variables (endpoint unset = no spans exported). */
   tracing: ReturnType<typeof tracingOptions>;
 }
@@ -156,7 +163,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     databaseUrl: e.DATABASE_URL,
     prefix: e.VIGIL_PREFIX,
     logLevel: e.LOG_LEVEL,
-    httpHost: e.HTTP_HOST,
+    http: httpServerOptions(e),
     port: e.NOTIFIER_PORT,
     consumer: e.NOTIFIER_CONSUMER,
     ...(e.NOTIFIER_ROUTES_FILE ? { routesFile: e.NOTIFIER_ROUTES_FILE } : {}),
@@ -187,7 +194,6 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     maxDeliveries: e.MAX_DELIVERIES,
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
-    ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
     tracing: tracingOptions(e),
   };
   c.defaultRoute.channels = configuredChannels(c);
