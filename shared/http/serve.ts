@@ -67,8 +67,12 @@ export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /** Default largest request head. */
 export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 
+// Read buffers are held while a read waits, i.e. for the whole life of an idle or streaming
+// (SSE) connection: small by default. Responses read into a buffer that doubles while reads
+// fill it (large bodies) and halves back when they do not (streams of small events).
 const READ_BYTES = 4 * 1024;
-const RESPONSE_READ_BYTES = 16 * 1024;
+const RESPONSE_READ_MIN_BYTES = 4 * 1024;
+const RESPONSE_READ_MAX_BYTES = 64 * 1024;
 /** After refusing, how long and how much to read and drop so the client sees the answer. */
 const LINGER_MS = 1000;
 const LINGER_BYTES = 256 * 1024;
@@ -299,12 +303,16 @@ class Guarded {
 
   /** Inner server → client, unchanged, until the inner server closes. */
   async #pipeDown(upstream: Deno.TcpConn): Promise<void> {
-    const buf = new Uint8Array(RESPONSE_READ_BYTES);
+    let buf = new Uint8Array(RESPONSE_READ_MIN_BYTES);
     try {
       for (;;) {
         const n = await upstream.read(buf);
         if (n === null) break;
         await writeAll(this.#conn, buf.subarray(0, n));
+        if (n === buf.length && n < RESPONSE_READ_MAX_BYTES) buf = new Uint8Array(n * 2);
+        else if (n < buf.length / 4 && buf.length > RESPONSE_READ_MIN_BYTES) {
+          buf = new Uint8Array(buf.length / 2);
+        }
       }
     } catch {
       this.close();
