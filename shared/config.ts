@@ -81,6 +81,11 @@ export const httpEnv = {
     (ms) => ms === 0 || (ms >= 100 && ms <= 600_000),
     "must be 0 (off) or between 100ms and 10m",
   ).default(10_000),
+  /** Most time to receive a request body once its head is in; 0 = no limit. */
+  HTTP_BODY_TIMEOUT: durationVar.refine(
+    (ms) => ms === 0 || (ms >= 100 && ms <= 3_600_000),
+    "must be 0 (no limit) or between 100ms and 1h",
+  ).default(30_000),
   /** Largest request head (request line and headers) in bytes; larger answers 431. */
   HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(1024, "must be at least 1024").max(
     1024 * 1024,
@@ -90,11 +95,17 @@ export const httpEnv = {
 
 /** The serve options `httpEnv` resolves to (spread into `serve()`'s options). */
 export function httpServerOptions(
-  env: { HTTP_HOST: string; HTTP_HEADER_TIMEOUT: number; HTTP_MAX_HEADER_BYTES: number },
-): { hostname: string; headerTimeoutMs: number; maxHeaderBytes: number } {
+  env: {
+    HTTP_HOST: string;
+    HTTP_HEADER_TIMEOUT: number;
+    HTTP_BODY_TIMEOUT: number;
+    HTTP_MAX_HEADER_BYTES: number;
+  },
+): { hostname: string; headerTimeoutMs: number; bodyTimeoutMs: number; maxHeaderBytes: number } {
   return {
     hostname: env.HTTP_HOST,
     headerTimeoutMs: env.HTTP_HEADER_TIMEOUT,
+    bodyTimeoutMs: env.HTTP_BODY_TIMEOUT,
     maxHeaderBytes: env.HTTP_MAX_HEADER_BYTES,
   };
 }

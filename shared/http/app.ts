@@ -57,10 +57,21 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
       if (error.res) return error.getResponse();
       return c.json({ error: error.message || "Request failed" }, error.status);
     }
+    if (clientGone(error)) {
+      // Reading the body failed because the client went away (or was cut off by the guard).
+      options.log.warn("request cut off", { method: c.req.method, route: routePath(c), error });
+      return c.json({ error: "Cannot read request: the connection closed" }, 400);
+    }
     options.log.error("request failed", { method: c.req.method, route: routePath(c), error });
     return c.json({ error: "Internal error; see the server log" }, 500);
   });
   app.notFound((c) => c.json({ error: "Not found" }, 404));
+}
+
+/** Errors Deno raises when a request body cannot be read because its connection closed. */
+function clientGone(error: Error): boolean {
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Http ||
+    error instanceof Deno.errors.ConnectionReset;
 }
 
 // A request is guarded once, by the first guard it meets: an app mounted on

@@ -124,3 +124,20 @@ Deno.test("guardRequests() rejects an invalid limit with a RangeError", () => {
   assert.throws(() => guardRequests({ bodyLimitBytes: 0 }), RangeError);
   assert.throws(() => new Hono().use(guardRequests({ bodyLimitBytes: 1.5 })), RangeError);
 });
+
+Deno.test("createBaseApp() logs a body cut off by the client as a warning, not an error", async () => {
+  const logged: string[] = [];
+  const log = {
+    ...silentLogger(),
+    warn: (msg: string) => logged.push(`warn ${msg}`),
+    error: (msg: string) => logged.push(`error ${msg}`),
+  };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  a.post("/read", () => {
+    throw new Deno.errors.BadResource("Cannot read body as underlying resource unavailable");
+  });
+  const res = await a.request("/read", { method: "POST", body: "x" });
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { error: "Cannot read request: the connection closed" });
+  assert.deepEqual(logged, ["warn request cut off"]);
+});

@@ -11,6 +11,9 @@
  *   starts at accept; on a keep-alive connection the next head's clock starts
  *   at its first byte, so a connection idle between requests stays open until
  *   the client or the server (e.g. at shutdown) closes it;
+ * - requires each request body (when there is one) within `bodyTimeoutMs`
+ *   of its head, else answers 408 and closes (a body sent a byte at a time
+ *   would hold a request, and the handler waiting for it, forever);
  * - refuses a head over `maxHeaderBytes` (431; 414 while still in the request
  *   line) and framing it cannot follow (400, 505: see `request_framing.ts`);
  * - holds each head until it is complete, then hands the connection to the
@@ -23,9 +26,6 @@
  * or silent clients cost one socket and a small buffer here, nothing there.
  * `headerTimeoutMs: 0` turns the guard off and serves with `Deno.serve`
  * directly (for deployments behind a proxy that enforces both limits).
- *
- * Not covered: the time to send a body (bodies are bounded by the apps' body
- * limits, not by a deadline).
  *
  * @module
  */
@@ -45,6 +45,8 @@ export interface ServeOptions {
   hostname?: string;
   /** Most time to receive a request head; 0 = no guard (plain `Deno.serve`). @default {10000} */
   headerTimeoutMs?: number;
+  /** Most time to receive a request body once its head is in; 0 = no limit. @default {30000} */
+  bodyTimeoutMs?: number;
   /** Largest request head. @default {32768} */
   maxHeaderBytes?: number;
   log: Logger;
@@ -64,6 +66,8 @@ export interface HttpServer {
 
 /** Default most time to receive a request head. */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+/** Default most time to receive a request body after its head. */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /** Default largest request head. */
 export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
 
@@ -101,20 +105,25 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
-function checkOptions(options: ServeOptions): { headerTimeoutMs: number; maxHeaderBytes: number } {
+function checkOptions(
+  options: ServeOptions,
+): { headerTimeoutMs: number; bodyTimeoutMs: number; maxHeaderBytes: number } {
   const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-  if (!(Number.isFinite(headerTimeoutMs) && headerTimeoutMs >= 0)) {
-    throw new RangeError(
-      `Cannot serve: 'headerTimeoutMs' must be a number >= 0: current value is ${headerTimeoutMs}`,
-    );
+  for (
+    const [name, v] of [["headerTimeoutMs", headerTimeoutMs], ["bodyTimeoutMs", bodyTimeoutMs]]
+  ) {
+    if (!(Number.isFinite(v) && (v as number) >= 0)) {
+      throw new RangeError(`Cannot serve: '${name}' must be a number >= 0: current value is ${v}`);
+    }
   }
   if (!(Number.isInteger(maxHeaderBytes) && maxHeaderBytes >= 1024)) {
     throw new RangeError(
       `Cannot serve: 'maxHeaderBytes' must be an integer >= 1024: current value is ${maxHeaderBytes}`,
     );
   }
-  return { headerTimeoutMs, maxHeaderBytes };
+  return { headerTimeoutMs, bodyTimeoutMs, maxHeaderBytes };
 }
 
 /**
@@ -125,7 +134,7 @@ function checkOptions(options: ServeOptions): { headerTimeoutMs: number; maxHead
  * @throws {Deno.errors.AddrInUse} when the port is taken
  */
 export function serve(app: FetchApp, options: ServeOptions): HttpServer {
-  const { headerTimeoutMs, maxHeaderBytes } = checkOptions(options);
+  const { headerTimeoutMs, bodyTimeoutMs, maxHeaderBytes } = checkOptions(options);
   const hostname = options.hostname ?? "127.0.0.1";
   const log = options.log;
   const announce = (port: number) => {
@@ -178,6 +187,7 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
       }
       const guarded = new Guarded(conn, {
         headerTimeoutMs,
+        bodyTimeoutMs,
         maxHeaderBytes,
         connectInner: () => Deno.connect(innerAddr),
         log,
@@ -208,6 +218,7 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
 
 interface GuardOptions {
   headerTimeoutMs: number;
+  bodyTimeoutMs: number;
   maxHeaderBytes: number;
   connectInner: () => Promise<Deno.TcpConn>;
   log: Logger;
@@ -264,10 +275,12 @@ class Guarded {
           } else if (step.kind === "head") {
             if (!step.complete) continue;
             this.#disarm();
+            if (step.head.body.kind !== "none") this.#arm("body");
             const upstream = this.#upstream ?? await this.#connect();
             if (!upstream) return;
             await writeAll(upstream, step.head.raw);
           } else {
+            if (step.complete) this.#disarm();
             await writeAll(this.#upstream!, part);
           }
         }
@@ -321,11 +334,13 @@ class Guarded {
     this.#linger();
   }
 
-  #arm(): void {
-    const ms = this.#options.headerTimeoutMs;
+  /** Start the clock of the request head (or body) coming in. */
+  #arm(part: "head" | "body" = "head"): void {
+    const ms = part === "head" ? this.#options.headerTimeoutMs : this.#options.bodyTimeoutMs;
+    if (ms === 0) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#refuse(408, `request head not received within ${ms} ms`);
+      this.#refuse(408, `request ${part} not received within ${ms} ms`);
     }, ms);
   }
 

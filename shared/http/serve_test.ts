@@ -8,9 +8,9 @@ import { createBaseApp } from "./app.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** An app that echoes method, path and body, and counts the connections it was reached on. */
+/** An app that echoes method, path and body. */
 function echoApp() {
-  const app = new Hono();
+  const app = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 * 1024 });
   app.all("/echo/*", async (c) => {
     const body = await c.req.text();
     return c.json({ method: c.req.method, path: c.req.path, body });
@@ -26,7 +26,12 @@ function echoApp() {
 }
 
 async function withServer(
-  options: { headerTimeoutMs?: number; maxHeaderBytes?: number; app?: Hono },
+  options: {
+    headerTimeoutMs?: number;
+    bodyTimeoutMs?: number;
+    maxHeaderBytes?: number;
+    app?: Hono;
+  },
   fn: (server: HttpServer) => Promise<void>,
 ): Promise<void> {
   const server = serve(options.app ?? echoApp(), {
@@ -34,6 +39,7 @@ async function withServer(
     log: silentLogger(),
     ...(options.headerTimeoutMs !== undefined ? { headerTimeoutMs: options.headerTimeoutMs } : {}),
     ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
+    ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
   });
   try {
     await fn(server);
@@ -155,6 +161,30 @@ Deno.test("serve() answers 408 to a connection that sends nothing", opts, async 
     assert.match(text, /^HTTP\/1\.1 408 /);
   });
 });
+
+Deno.test(
+  "serve() answers 408 to a body that does not arrive within bodyTimeoutMs of its head",
+  opts,
+  async () => {
+    await withServer({ bodyTimeoutMs: 300 }, async (server) => {
+      // A body in time passes; the keep-alive connection goes on.
+      const client = await RawClient.open(server.port);
+      await client.send("POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab");
+      await new Promise((r) => setTimeout(r, 100));
+      await client.send("cdef");
+      assert.equal(JSON.parse((await client.response()).body).body, "abcdef");
+      // The next one stalls after 2 bytes.
+      const started = performance.now();
+      await client.send("POST /echo/b HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab");
+      const rest = await client.rest();
+      const took = performance.now() - started;
+      client.close();
+      assert.match(rest, /^HTTP\/1\.1 408 /);
+      assert.match(rest, /request body not received within 300 ms/);
+      assert.ok(took >= 280 && took < 2000, `408 after ${took} ms`);
+    });
+  },
+);
 
 Deno.test(
   "serve() answers 431 to a head over maxHeaderBytes and 414 to a long request line",
@@ -386,6 +416,10 @@ Deno.test("serve() rejects invalid options with a RangeError", () => {
   );
   assert.throws(
     () => serve(echoApp(), { port: 0, log: silentLogger(), maxHeaderBytes: 10 }),
+    RangeError,
+  );
+  assert.throws(
+    () => serve(echoApp(), { port: 0, log: silentLogger(), bodyTimeoutMs: NaN }),
     RangeError,
   );
 });
