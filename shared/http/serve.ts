@@ -24,8 +24,11 @@
  *
  * The inner server is only connected to once a complete head arrived, so slow
  * or silent clients cost one socket and a small buffer here, nothing there.
+ * It listens on 127.0.0.1 (an ephemeral port): local processes could reach it
+ * without the guard (same app, same limits otherwise). The extra hop costs
+ * about 65 µs of CPU per request and 20 µs per streamed chunk (docs/api.md).
  * `headerTimeoutMs: 0` turns the guard off and serves with `Deno.serve`
- * directly (for deployments behind a proxy that enforces both limits).
+ * directly (for deployments behind a proxy that enforces these limits).
  *
  * @module
  */
@@ -144,6 +147,8 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
         hostname,
         port,
         header_timeout_ms: headerTimeoutMs,
+        body_timeout_ms: bodyTimeoutMs,
+        max_header_bytes: maxHeaderBytes,
       });
     }
   };
