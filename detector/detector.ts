@@ -1,37 +1,40 @@
 /**
  * The detector service: one consumer per event stream (logs, metrics,
- * transactions), each driving its processor (rules → PostgreSQL → alerts),
- * under a shard lease; plus the recovery pass that publishes stored but
- * unpublished anomalies, the scrape-time gauges, and the HTTP API.
+ * transactions), each driving its pipeline (evaluate → persist → publish →
+ * checkpoint), under a shard lease; the outbox recovery that publishes
+ * stored but unpublished anomalies; the scrape-time gauges; the health of
+ * the consumers.
  *
  * Sharding: with `DETECTOR_SHARDS = n`, instance `i` uses its own consumer
  * group (`detector-s<i>of<n>`), reads every entry, and keeps rule state only
  * for entities (service, user, status) whose hash mod n is i. Each window
  * therefore lives in exactly one instance; a second instance with the same
- * shard waits on the lease as a hot standby.
+ * shard waits on the lease as a hot standby, and an instance that loses its
+ * lease (another took it over) stops consuming and stands by again.
  *
  * @module
  */
 import { fnv1a } from "@vigil/shared/hash";
-import { backoffMs, sleep } from "@vigil/shared/lifecycle";
-import type { Hono } from "hono";
+import { sleep } from "@vigil/shared/lifecycle";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
-import type { Tracer } from "@vigil/shared/tracing";
 import type { Registry } from "@vigil/shared/metrics";
+import { isDataError } from "@vigil/shared/postgres_errors";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
-import { createEvaluateApp } from "./io/api.ts";
-import { createRedisCheckpointStore } from "./io/checkpoint.ts";
-import { createConsumer } from "./io/consumer.ts";
+import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
+import { createRedisStreamPort } from "@vigil/shared/stream_port";
 import { createEvaluator } from "./core/evaluator.ts";
-import { createLease } from "./io/lease.ts";
-import { createDetectorMetrics, createProcessor, type Processor } from "./io/processor.ts";
-import { type Publisher, rowToAlert } from "./io/publisher.ts";
-import { createRedisStreamClient } from "./io/redis_stream_client.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
-import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
+import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
+import { createLease } from "./io/lease.ts";
+import { createDetectorMetrics } from "./io/metrics.ts";
+import { createPersistStage } from "./io/persist.ts";
+import { createPipeline, type Pipeline, type PipelineTracing } from "./io/pipeline.ts";
+import { createPublication } from "./io/publication.ts";
+import type { Publisher } from "./io/publisher.ts";
 import type { AnomalyStore } from "./io/store.ts";
 
 /** The settings the detector needs (a subset of DetectorConfig). */
@@ -48,6 +51,10 @@ export interface DetectorSettings {
   leaseTtlMs: number;
   /** Storage/publish calls time out (and are retried) after this long. */
   ioTimeoutMs: number;
+  /** A consumer without progress for this long, with work in hand, is unhealthy. @default {60000} */
+  stuckAfterMs?: number;
+  /** The outbox is swept for rows left unpublished this often. @default {30000} */
+  outboxIntervalMs?: number;
 }
 
 /** Dependencies of {@link createDetector}. */
@@ -65,18 +72,19 @@ export interface DetectorDeps {
   engine: ScoreEngine<unknown> | null;
   settings: DetectorSettings;
   now?: () => number;
-  /** Spans per event and anomaly when enabled (see {@link createProcessor}). */
-  tracer?: Tracer;
+  tracing?: PipelineTracing;
 }
 
 /** The running detector. */
 export interface Detector {
-  /** Run until `signal` aborts; rejects if the lease is lost. */
+  /** Run until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
-  /** Its HTTP routes (POST /api/alerts/evaluate), to mount on the ops app. */
-  readonly api: Hono;
-  readonly processors: Readonly<Record<EventType, Processor>>;
+  /** Health of the consumers: stuck ones make it fail. */
+  health(): { ok: boolean; detail: Record<string, unknown> };
+  readonly pipelines: Readonly<Record<EventType, Pipeline>>;
   readonly group: string;
+  /** Does this shard own `entity`'s state? */
+  owns(entity: string): boolean;
 }
 
 /** Ownership predicate of shard `shard` of `shards`. */
@@ -89,30 +97,45 @@ export function shardOwner(shard: number, shards: number): (entity: string) => b
 export function createDetector(deps: DetectorDeps): Detector {
   const { redis, keys, settings: s, store, publisher } = deps;
   const log = deps.log;
+  const now = deps.now ?? Date.now;
   const tag = s.shards > 1 ? `s${s.shard}of${s.shards}` : "";
   const group = tag ? `${GROUPS.detector}-${tag}` : GROUPS.detector;
   const owns = shardOwner(s.shard, s.shards);
   const metrics = createDetectorMetrics(deps.registry);
-  const processors = {} as Record<EventType, Processor>;
+  const onRetry = (op: string) => metrics.retries.inc({ op });
+  const publication = createPublication({
+    publisher,
+    store,
+    log,
+    ioTimeoutMs: s.ioTimeoutMs,
+    onRetry,
+    now,
+  });
+  const persist = createPersistStage({ store, log, ioTimeoutMs: s.ioTimeoutMs, onRetry });
+  const pipelines = {} as Record<EventType, Pipeline>;
   for (const type of EVENT_TYPES) {
-    processors[type] = createProcessor({
+    const evaluator = createEvaluator(type, { rules: deps.rules, engine: deps.engine, owns });
+    pipelines[type] = createPipeline({
       type,
-      evaluator: createEvaluator(type, { rules: deps.rules, engine: deps.engine, owns }),
-      store,
-      publisher,
-      checkpoints: createRedisCheckpointStore(
-        redis,
-        keys.detectorState(tag ? `${type}:${tag}` : type),
-      ),
+      evaluator,
+      persist,
+      publication,
+      checkpointer: createCheckpointer({
+        evaluator,
+        store: createRedisCheckpointStore(redis, keys.detectorState(tag ? `${type}:${tag}` : type)),
+        intervalMs: s.checkpointIntervalMs,
+        log: log.with({ type }),
+        now,
+      }),
       log,
       metrics,
-      checkpointIntervalMs: s.checkpointIntervalMs,
-      ...(deps.tracer ? { tracer: deps.tracer } : {}),
       maxAttempts: s.maxDeliveries,
-      ioTimeoutMs: s.ioTimeoutMs,
-      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.tracing ? { tracing: deps.tracing } : {}),
+      now,
     });
   }
+  const consumers = new Map<EventType, StreamConsumer>();
+  let standby = true;
 
   deps.registry.gauge(
     "vigil_detector_stream_length",
@@ -140,48 +163,89 @@ export function createDetector(deps: DetectorDeps): Detector {
     },
   );
 
-  async function republish(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      signal.throwIfAborted();
-      const { firing, resolved } = await store.unpublished(500);
-      if (firing.length === 0 && resolved.length === 0) return;
-      const alerts = [
-        ...firing.map((r) => rowToAlert(r, "firing", {})),
-        ...resolved.map((r) => rowToAlert(r, "resolved", {})),
-      ];
-      const appended = await publisher.publish(alerts, []);
-      await store.markPublished(firing.map((r) => r.id), resolved.map((r) => r.id), Date.now());
-      log.info("recovery: published stored anomalies", {
-        rows: alerts.length,
-        appended_now: appended.length,
-        already_in_stream: alerts.length - appended.length,
+  /** Consume every stream until `signal` aborts. */
+  async function consume(signal: AbortSignal): Promise<void> {
+    await retry(() => publication.recover(signal), {
+      signal,
+      baseMs: 200,
+      capMs: 5000,
+      onRetry: logRetry(log, "publish the outbox"),
+    }).catch((error) => {
+      if (!signal.aborted) throw error;
+    });
+    const sweeper = (async () => {
+      const every = s.outboxIntervalMs ?? 30_000;
+      while (!signal.aborted) {
+        await sleep(every, signal).catch(() => {});
+        if (signal.aborted) break;
+        // Rows a timed-out write stored late, or a failed publication left behind.
+        await publication.recover(signal, every).catch((error) => {
+          if (!signal.aborted) log.warn("cannot sweep the outbox", { error });
+        });
+      }
+    })();
+    log.info("detector consuming", {
+      group,
+      consumer: s.consumer,
+      shard: s.shard,
+      shards: s.shards,
+    });
+    await Promise.all(EVENT_TYPES.map((type) => {
+      const reader = deps.streamRedis(type);
+      const port = createRedisStreamPort({
+        redis,
+        reader,
+        dlq: keys.dlq(),
+        source: "detector",
+        now,
       });
-      if (firing.length < 500 && resolved.length < 500) return;
-    }
+      const consumer = createStreamConsumer({
+        port,
+        stream: keys.events(type),
+        group,
+        consumer: s.consumer,
+        handler: pipelines[type],
+        log,
+        batchSize: s.batchSize,
+        blockMs: s.blockMs,
+        claimIdleMs: s.claimIdleMs,
+        maxDeliveries: s.maxDeliveries,
+        rebuildWindowMs: s.rebuildWindowMs,
+        ordered: true,
+        isPermanent: isDataError,
+        stuckAfterMs: s.stuckAfterMs ?? 60_000,
+        now,
+      });
+      consumers.set(type, consumer);
+      return consumer.run(signal);
+    }));
+    // Let checkpoints and publication records being written land (a graceful stop replays less).
+    await Promise.all(EVENT_TYPES.map((type) => pipelines[type].flush()));
+    await sweeper;
   }
 
-  const api = createEvaluateApp({
-    config: deps.rules.transactions.status_zscore,
-    owns,
-    log,
-    zscore() {
-      const ev = processors.transactions.evaluator;
-      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
-      return state ? { state, watermark: ev.watermark() } : undefined;
-    },
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-
   return {
-    processors,
+    pipelines,
     group,
-    api,
+    owns,
+    health() {
+      const detail: Record<string, unknown> = {};
+      let ok = true;
+      for (const [type, c] of consumers) {
+        const st = c.status();
+        detail[type] = st.stuck
+          ? `stuck: no progress for ${Math.round(st.sinceProgressMs / 1000)} s (${
+            st.lastError ?? "processing a batch"
+          })`
+          : st.running
+          ? "ok"
+          : "starting";
+        if (st.stuck) ok = false;
+      }
+      if (standby) detail.lease = "standing by (another instance holds the lease)";
+      return { ok, detail };
+    },
     async run(outer) {
-      const inner = new AbortController();
-      const onAbort = () => inner.abort(outer.reason);
-      outer.addEventListener("abort", onAbort, { once: true });
-      const signal = inner.signal;
-      let lost: string | null = null;
       const lease = createLease({
         redis,
         key: keys.key("detector", "lease", tag || "all"),
@@ -189,62 +253,36 @@ export function createDetector(deps: DetectorDeps): Detector {
         ttlMs: s.leaseTtlMs,
         log,
       });
-      try {
-        await lease.acquire(signal);
-        const keeper = lease.keep(signal, (reason) => {
+      while (!outer.aborted) {
+        standby = true;
+        try {
+          await lease.acquire(outer);
+        } catch {
+          break; // aborted while standing by
+        }
+        standby = false;
+        const inner = new AbortController();
+        const onAbort = () => inner.abort(outer.reason);
+        outer.addEventListener("abort", onAbort, { once: true });
+        let lost: string | null = null;
+        const keeper = lease.keep(inner.signal, (reason) => {
           lost = reason;
-          log.error("lost the shard lease, stopping", { reason });
+          log.error("lost the lease, stopping consumption and standing by", { reason });
           inner.abort(new Error(`Cannot keep consuming: ${reason}`));
         });
-        for (let attempt = 0;; attempt++) {
-          try {
-            await republish(signal);
-            break;
-          } catch (error) {
-            if (signal.aborted) break;
-            log.warn("cannot run the publication recovery pass, retrying", { error, attempt });
-            await sleep(backoffMs(attempt, { baseMs: 200, capMs: 5000, random: () => 1 }), signal)
-              .catch(() => {}); // an abort ends the wait; the next failure ends the loop
-          }
+        try {
+          await consume(inner.signal);
+        } finally {
+          outer.removeEventListener("abort", onAbort);
+          inner.abort();
+          await keeper;
+          consumers.clear();
         }
-        log.info("detector consuming", {
-          group,
-          consumer: s.consumer,
-          shard: s.shard,
-          shards: s.shards,
-        });
-        await Promise.all(EVENT_TYPES.map((type) =>
-          createConsumer({
-            client: createRedisStreamClient(deps.streamRedis(type), keys),
-            stream: keys.events(type),
-            group,
-            consumer: s.consumer,
-            handler: processors[type],
-            log,
-            batchSize: s.batchSize,
-            blockMs: s.blockMs,
-            claimIdleMs: s.claimIdleMs,
-            maxDeliveries: s.maxDeliveries,
-            rebuildWindowMs: s.rebuildWindowMs,
-          }).run(signal)
-        ));
-        // Let checkpoints being written land (a graceful stop replays less).
-        await Promise.all(EVENT_TYPES.map((type) => processors[type].flush()));
-        inner.abort();
-        await keeper;
-      } catch (error) {
-        if (!signal.aborted) throw error;
-      } finally {
-        outer.removeEventListener("abort", onAbort);
         if (!lost) {
-          try {
-            await lease.release();
-          } catch (error) {
-            log.warn("cannot release lease", { error });
-          }
+          await lease.release().catch((error) => log.warn("cannot release lease", { error }));
+          break;
         }
       }
-      if (lost) throw new Error(`Cannot keep consuming: ${lost}`);
     },
   };
 }

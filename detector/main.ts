@@ -12,18 +12,22 @@
 import postgres from "postgres";
 import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
-import { backoffMs, createLifecycle, sleep } from "@vigil/shared/lifecycle";
+import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { PROMETHEUS_CONTENT_TYPE, Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis } from "@vigil/shared/redis";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { createTracer, tracingOptions } from "@vigil/shared/tracing";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
+import { createEvaluateApp } from "./io/api.ts";
 import { createPublisher } from "./io/publisher.ts";
+import { createDetectorTracing } from "./io/tracing.ts";
+import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import { loadRulesConfig } from "./core/rules_config.ts";
 import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
@@ -61,23 +65,24 @@ lifecycle.onShutdown("redis", () => {
 });
 
 // Migrations: retried until PostgreSQL answers (it may start after us).
-for (let attempt = 0;; attempt++) {
-  try {
-    await migrate(sql, { log });
-    break;
-  } catch (error) {
-    if (lifecycle.signal.aborted) Deno.exit(1);
-    log.warn("cannot apply migrations, retrying", { error, attempt });
-    await sleep(backoffMs(attempt, { baseMs: 250, capMs: 5000, random: () => 1 }), lifecycle.signal)
-      .catch(() => {}); // an abort ends the wait; the next failure exits
-  }
+try {
+  await retry(() => migrate(sql, { log }), {
+    signal: lifecycle.signal,
+    baseMs: 250,
+    capMs: 5000,
+    onRetry: logRetry(log, "apply migrations"),
+  });
+} catch {
+  Deno.exit(1); // stopped while waiting
 }
 
 const registry = new Registry("detector");
 const tracer = createTracer({ service: "detector", log, registry, ...tracingOptions(config) });
 // Registered after postgres/redis, so it runs before them, after the detector stopped.
 lifecycle.onShutdown("tracer", () => tracer.close());
+const tracing = createDetectorTracing(tracer);
 const detector = createDetector({
+  ...(tracing ? { tracing } : {}),
   redis,
   streamRedis(type) {
     const c = createRedis(config.REDIS_URL, {
@@ -101,7 +106,6 @@ const detector = createDetector({
   registry,
   rules,
   engine: createStatsEngine() as ScoreEngine<unknown>,
-  tracer,
   settings: {
     consumer,
     batchSize: config.DETECTOR_BATCH,
@@ -124,11 +128,25 @@ const app = createOpsApp({
       await sql`SELECT 1`;
       return true;
     },
+    // The detail (which consumer is stuck, since when, how much is pending) is listed in /health.
+    consumers: () => detector.health(),
   },
   metrics: { contentType: PROMETHEUS_CONTENT_TYPE, render: () => registry.render() },
   log,
 });
-app.route("/", detector.api);
+app.route(
+  "/",
+  createEvaluateApp({
+    config: rules.transactions.status_zscore,
+    owns: detector.owns,
+    zscore() {
+      const ev = detector.pipelines.transactions.evaluator;
+      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
+      return state ? { state, watermark: ev.watermark() } : undefined;
+    },
+    log,
+  }),
+);
 const ops = serve(app, {
   port: config.DETECTOR_PORT,
   ...httpServerOptions(config),

@@ -25,7 +25,6 @@ import { createNotifierApi } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
 import { parseRoutes, type Route } from "./routes.ts";
 import { createStore } from "./store.ts";
-import { createAlertStream } from "./stream.ts";
 
 /** A started notifier. */
 export interface StartedNotifier {
@@ -86,13 +85,6 @@ export async function startNotifier(
   const reader = createRedis(config.redisUrl, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);
   const store = createStore(sql);
-  const stream = createAlertStream({
-    redis,
-    reader,
-    keys,
-    group: GROUPS.notifier,
-    consumer: config.consumer,
-  });
   const channels = options.channels ?? buildChannels(config);
   const registry = new Registry("notifier");
   const tracer = createTracer({
@@ -105,7 +97,22 @@ export async function startNotifier(
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => resolveReady = r);
   const handle = runNotifier(
-    { stream, store, sql, channels, log, registry, tracer },
+    {
+      redis,
+      reader,
+      stream: {
+        key: keys.alerts(),
+        dlq: keys.dlq(),
+        group: GROUPS.notifier,
+        consumer: config.consumer,
+      },
+      store,
+      sql,
+      channels,
+      log,
+      registry,
+      tracer,
+    },
     {
       routes,
       flapThreshold: config.flapThreshold,
@@ -127,6 +134,7 @@ export async function startNotifier(
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
       postgres: async () => (await sql`SELECT 1 AS ok`).length === 1,
+      intake: () => handle.health(),
     },
     metrics: { contentType: PROMETHEUS_CONTENT_TYPE, render: () => registry.render() },
     log,

@@ -66,8 +66,6 @@ export interface DeliveryDeps {
   log: Logger;
   registry: Registry;
   waker: Waker;
-  /** Called after a notification reached a final state (to acknowledge stream entries). */
-  onSettled: () => void;
   /**
    * When given and enabled, each send attempt is a `notify <channel>` client
    * span (a trace of its own) with span links to the traces of the digest's
@@ -163,7 +161,6 @@ export async function runChannel(
       });
       m.digests.inc({ channel: channel.name, status: "failed" });
       log.error("gave up on digest", { digest_id: digest.id, attempts: next.attempts });
-      deps.onSettled();
       continue;
     }
 
@@ -218,7 +215,6 @@ export async function runChannel(
         attempt,
         trace_ids: traceIds,
       });
-      deps.onSettled();
       continue;
     }
 
@@ -236,7 +232,6 @@ export async function runChannel(
       m.notifications.inc({ channel: channel.name, status: "failed" });
       m.digests.inc({ channel: channel.name, status: "failed" });
       spanLog.error("digest rejected, not retrying", { digest_id: digest.id, error: result.error });
-      deps.onSettled();
       continue;
     }
 

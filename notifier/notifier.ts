@@ -1,26 +1,39 @@
 /**
- * The notifier service: consume alerts from the durable stream (consumer
- * group `notifier`), group them (batcher), store digests before sending,
- * deliver per channel with retries (delivery), and acknowledge a stream entry
- * only once every channel it routes to has accepted (or finally rejected)
- * every digest that accounts for it.
+ * The notifier service: take alerts in from the durable stream (the shared
+ * stream consumer, group `notifier`), group them (batcher), and commit the
+ * taken-in alerts, group changes and planned digests with their per-channel
+ * notifications to PostgreSQL in one transaction. That commit is the
+ * notifier's effect: the stream entries are acknowledged right after it.
+ * PostgreSQL is the outbox from there on: one delivery loop per channel
+ * sends what is pending (delivery.ts) and records every attempt.
  *
- * Start-up: load the batcher state from PostgreSQL, re-read this consumer's
- * own pending entries (already-stored ones are skipped), then read new ones.
- * Periodically: claim entries other consumers left idle, dead-letter entries
- * delivered too often without being stored, acknowledge what is done.
+ * Intake and timers (group_wait, group_interval, repeat_interval) change the
+ * same batcher state, so they run one at a time. Intake is re-runnable (the
+ * state is replaced only after the commit, and already-stored entries are
+ * skipped), so a batch PostgreSQL refuses for good (e.g. a NUL in an alert)
+ * is split until the entry at fault is found and dead-lettered.
  *
  * @module
  */
 import type postgres from "postgres";
+import type { Redis } from "ioredis";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import type { Tracer } from "@vigil/shared/tracing";
-import { backoffMs, sleep } from "@vigil/shared/lifecycle";
-
+import { sleep } from "@vigil/shared/lifecycle";
+import { isDataError } from "@vigil/shared/postgres_errors";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { formatZodError } from "@vigil/shared/schemas/event";
 import { activeSilences, type Silence } from "@vigil/shared/silences";
+import {
+  createStreamConsumer,
+  type Delivery,
+  type Rejected,
+  type StreamConsumer,
+} from "@vigil/shared/stream_consumer";
+import { createRedisStreamPort } from "@vigil/shared/stream_port";
+import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import {
   type BatcherOptions,
   type BatcherState,
@@ -34,14 +47,15 @@ import type { Channel } from "./channels/channel.ts";
 import { type DeliveryOptions, runChannel, Waker } from "./delivery.ts";
 import type { Route } from "./routes.ts";
 import type { NotifierStore } from "./store.ts";
-import type { AlertStream, StreamMessage } from "./stream.ts";
-
-/** Retry delay of the loops below: the full exponential step, no jitter. */
-const noJitter = () => 1;
 
 /** Dependencies of {@link runNotifier}. */
 export interface NotifierDeps {
-  stream: AlertStream;
+  /** Commands. */
+  redis: Redis;
+  /** A dedicated connection for blocking reads. */
+  reader: Redis;
+  /** The alerts stream, the dead-letter stream, the group and this consumer's name. */
+  stream: { key: string; dlq: string; group: string; consumer: string };
   store: NotifierStore;
   /** For silences (shared/silences.ts). */
   sql: postgres.Sql;
@@ -66,6 +80,8 @@ export interface NotifierOptions {
   batchSize?: number;
   /** Called once the notifier is consuming (after the pending scan). */
   onReady?: () => void;
+  /** No progress for this long with work in hand = unhealthy. @default {60000} */
+  stuckAfterMs?: number;
 }
 
 /** Handle to a running notifier (for the HTTP API and tests). */
@@ -74,6 +90,8 @@ export interface NotifierHandle {
   silencesChanged(): void;
   /** Resolves when the notifier has stopped. */
   done: Promise<void>;
+  /** The intake consumer's health. */
+  health(): { ok: boolean; detail: string };
 }
 
 /** Start the notifier; it stops when `signal` aborts. */
@@ -82,14 +100,20 @@ export function runNotifier(
   options: NotifierOptions,
   signal: AbortSignal,
 ): NotifierHandle {
-  const { stream, store, registry } = deps;
+  const { store, registry } = deps;
   const log = deps.log;
   const now = deps.now ?? Date.now;
   const waker = new Waker();
-  const batchSize = options.batchSize ?? 200;
   let silences: Silence[] = [];
   let silencesAt = -Infinity;
   let state: BatcherState = emptyState();
+  /** Intake and timers run one at a time. */
+  let turn: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = turn.then(fn);
+    turn = run.catch(() => {});
+    return run;
+  };
 
   const alertsTotal = registry.counter(
     "vigil_notifier_alerts_total",
@@ -98,9 +122,9 @@ export function runNotifier(
   );
   registry.gauge(
     "vigil_notifier_pending_alerts",
-    "Alert stream entries not yet acknowledged (waiting for their digests to be delivered)",
+    "Alerts taken in whose delivery is not final yet (waiting for their group's digest, or in a digest still pending on a channel)",
     [],
-    async (g) => g.set(undefined, await stream.pendingCount()),
+    async (g) => g.set(undefined, await store.undelivered()),
   );
   registry.gauge("vigil_notifier_groups", "Aggregation groups held", [], (g) => {
     g.set(undefined, Object.keys(state.groups).length);
@@ -125,90 +149,60 @@ export function runNotifier(
     silencesAt = now();
   }
 
-  // ---- acknowledgement ----
-  let settling: Promise<void> | null = null;
-  let settleAgain = false;
-  function requestSettle(): void {
-    if (settling) {
-      settleAgain = true;
-      return;
-    }
-    settling = (async () => {
-      do {
-        settleAgain = false;
-        try {
-          for (;;) {
-            const ids = await store.ackable(500);
-            if (ids.length === 0) break;
-            await stream.ack(ids);
-            await store.markAcked(ids);
-            log.debug("acknowledged", { count: ids.length });
-            if (ids.length < 500) break;
-          }
-        } catch (error) {
-          log.warn("cannot acknowledge yet", { error });
-        }
-      } while (settleAgain && !signal.aborted);
-      settling = null;
-    })();
-  }
-
-  // ---- intake ----
-  async function handle(messages: readonly StreamMessage[]): Promise<void> {
-    const dead: { id: string; raw: string; reason: string }[] = [];
-    const gone: string[] = [];
+  /** Intake of one batch: validate, skip what is stored, group, commit. */
+  async function intake(batch: readonly Delivery[]): Promise<Rejected[]> {
+    const rejected: Rejected[] = [];
     const items: IngestItem[] = [];
-    for (const m of messages) {
-      if (!m.fields) {
-        gone.push(m.id); // trimmed from the stream: nothing left to notify about
-        continue;
-      }
-      const raw = m.fields["alert"];
+    for (const d of batch) {
+      if (!d.live) continue;
+      const raw = fieldsToObject(d.fields)["alert"];
       if (raw === undefined) {
-        dead.push({ id: m.id, raw: JSON.stringify(m.fields), reason: "missing field: alert" });
+        rejected.push({ id: d.id, reason: "missing field: alert" });
         continue;
       }
       let json: unknown;
       try {
         json = JSON.parse(raw);
       } catch (error) {
-        dead.push({ id: m.id, raw, reason: `invalid JSON: ${(error as Error).message}` });
+        rejected.push({ id: d.id, reason: `invalid JSON: ${(error as Error).message}` });
         continue;
       }
       const parsed = alertSchema.safeParse(json);
       if (!parsed.success) {
-        dead.push({ id: m.id, raw, reason: `invalid alert: ${formatZodError(parsed.error)}` });
+        rejected.push({ id: d.id, reason: `invalid alert: ${formatZodError(parsed.error)}` });
         continue;
       }
-      items.push({ streamId: m.id, alert: parsed.data });
+      items.push({ streamId: d.id, alert: parsed.data });
     }
-    if (dead.length) {
-      await stream.deadLetter(dead);
-      alertsTotal.inc({ status: "invalid" }, dead.length);
-      deadLetters.inc({ reason: "invalid" }, dead.length);
-      log.warn("dead-lettered invalid alerts", {
-        count: dead.length,
-        first_reason: dead[0]!.reason.slice(0, 200),
+    if (items.length > 0) {
+      await exclusive(async () => {
+        const known = await store.knownStreamIds(items.map((i) => i.streamId));
+        const fresh = items.filter((i) => !known.has(i.streamId));
+        if (fresh.length === 0) return;
+        await refreshSilences();
+        const r = ingest(state, fresh, now(), batcherOptions());
+        await store.commit({ items: fresh, result: r });
+        state = r.state;
+        const settledIds = new Set(r.settled.map((s) => s.streamId));
+        for (const s of r.settled) alertsTotal.inc({ status: s.disposition });
+        for (const i of fresh) {
+          if (!settledIds.has(i.streamId)) alertsTotal.inc({ status: i.alert.status });
+        }
+        if (r.digests.length) waker.wake();
       });
     }
-    if (gone.length) await stream.ack(gone);
-    if (items.length === 0) return;
-    const known = await store.knownStreamIds(items.map((i) => i.streamId));
-    const fresh = items.filter((i) => !known.has(i.streamId));
-    if (fresh.length === 0) return;
-    await refreshSilences();
-    const r = ingest(state, fresh, now(), batcherOptions());
-    await store.commit({ items: fresh, result: r });
-    state = r.state;
-    const settledIds = new Set(r.settled.map((s) => s.streamId));
-    for (const s of r.settled) alertsTotal.inc({ status: s.disposition });
-    for (const i of fresh) {
-      if (!settledIds.has(i.streamId)) alertsTotal.inc({ status: i.alert.status });
+    if (rejected.length) {
+      alertsTotal.inc({ status: "invalid" }, rejected.length);
+      deadLetters.inc({ reason: "invalid" }, rejected.length);
+      log.warn("dead-lettering invalid alerts", {
+        count: rejected.length,
+        first_reason: rejected[0]!.reason.slice(0, 200),
+      });
     }
-    if (r.digests.length) waker.wake();
-    if (r.settled.length) requestSettle();
+    return rejected;
   }
 
+  /** The timers: digests that are due. */
   async function runTick(): Promise<void> {
     const t = now();
     const due = nextDueAt(state, batcherOptions());
@@ -229,60 +223,29 @@ export function runNotifier(
       });
     }
     if (r.digests.length) waker.wake();
-    if (r.settled.length) requestSettle();
   }
 
-  async function scanOwnPending(): Promise<void> {
-    let from = "0";
-    for (;;) {
-      const page = await stream.read(from, batchSize, null);
-      if (page.length === 0) return;
-      await handle(page);
-      from = page[page.length - 1]!.id;
+  let consumer: StreamConsumer | undefined;
+  let ready = false;
+  const markReady = () => {
+    if (!ready) {
+      ready = true;
+      options.onReady?.();
     }
-  }
-
-  async function claimAndDeadLetter(): Promise<void> {
-    const idle = await stream.idlePending(options.claimIdleMs, 100);
-    if (idle.length === 0) return;
-    const known = await store.knownStreamIds(idle.map((p) => p.id));
-    const unknown = idle.filter((p) => !known.has(p.id));
-    if (unknown.length === 0) return;
-    const claimed = await stream.claim(unknown.map((p) => p.id), options.claimIdleMs);
-    const deliveries = new Map(unknown.map((p) => [p.id, p.deliveries + 1]));
-    const poison = claimed.filter((m) => (deliveries.get(m.id) ?? 0) > options.maxDeliveries);
-    if (poison.length) {
-      await stream.deadLetter(poison.map((m) => ({
-        id: m.id,
-        raw: m.fields ? (m.fields["alert"] ?? JSON.stringify(m.fields)) : "",
-        reason: `delivered ${deliveries.get(m.id)} times without being processed`,
-      })));
-      deadLetters.inc({ reason: "max_deliveries" }, poison.length);
-      log.warn("dead-lettered entries after too many deliveries", { count: poison.length });
-    }
-    const rest = claimed.filter((m) => !poison.includes(m));
-    if (rest.length) {
-      log.info("claimed idle alert entries", { count: rest.length });
-      await handle(rest);
-    }
-  }
+  };
 
   const done = (async () => {
     const channelNames = deps.channels.map((c) => c.name);
     // Start-up, retried until the dependencies answer.
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      try {
-        await stream.ensureGroup();
+    try {
+      await retry(async () => {
         const failed = await store.failUnconfigured(channelNames);
         if (failed) log.warn("failed notifications of unconfigured channels", { count: failed });
         state = await store.loadState();
         await refreshSilences(true);
-        break;
-      } catch (error) {
-        log.error("cannot start, retrying", { error, attempt });
-        await sleep(backoffMs(attempt, { baseMs: 500, capMs: 10_000, random: noJitter }), signal)
-          .catch(() => {});
-      }
+      }, { signal, baseMs: 500, capMs: 10_000, onRetry: logRetry(log, "start") });
+    } catch {
+      return; // stopped while starting
     }
     const loops = deps.channels.map((channel) =>
       runChannel(
@@ -292,52 +255,66 @@ export function runNotifier(
           log,
           registry,
           waker,
-          onSettled: requestSettle,
           ...(deps.tracer ? { tracer: deps.tracer } : {}),
         },
         signal,
         options.delivery,
       ).catch((error) => log.error("channel loop crashed", { channel: channel.name, error }))
     );
-
-    let needScan = true;
-    let ready = false;
-    let lastHousekeeping = now();
-    let failures = 0;
-    requestSettle();
-    while (!signal.aborted) {
-      try {
-        if (needScan) {
-          await scanOwnPending();
-          needScan = false;
-          if (!ready) {
-            ready = true;
-            options.onReady?.();
-          }
+    const timers = (async () => {
+      for (let failures = 0; !signal.aborted;) {
+        try {
+          await exclusive(runTick);
+          failures = 0;
+          const due = nextDueAt(state, batcherOptions());
+          await sleep(due === null ? 1000 : Math.max(10, Math.min(1000, due - now())), signal);
+        } catch (error) {
+          if (signal.aborted) break;
+          failures++;
+          log.error("cannot run the digest timers, retrying", { error, failures });
+          await sleep(Math.min(10_000, 200 * 2 ** Math.min(failures, 6)), signal).catch(() => {});
         }
-        await runTick();
-        const due = nextDueAt(state, batcherOptions());
-        const wait = due === null ? 1000 : Math.max(0, Math.min(1000, due - now()));
-        const messages = await stream.read(">", batchSize, wait > 0 ? wait : null);
-        if (messages.length) await handle(messages);
-        if (now() - lastHousekeeping >= Math.min(5000, options.claimIdleMs / 2)) {
-          lastHousekeeping = now();
-          await claimAndDeadLetter();
-          requestSettle();
-        }
-        failures = 0;
-      } catch (error) {
-        if (signal.aborted) break;
-        failures++;
-        needScan = true; // the failed batch stays pending: re-read it
-        log.error("notifier loop failed, retrying", { error, failures });
-        await sleep(backoffMs(failures, { baseMs: 200, capMs: 10_000, random: noJitter }), signal)
-          .catch(() => {});
       }
-    }
+    })().catch(() => {});
+    const { key, dlq, group } = deps.stream;
+    consumer = createStreamConsumer({
+      port: createRedisStreamPort({
+        redis: deps.redis,
+        reader: deps.reader,
+        dlq,
+        source: "notifier",
+        now,
+      }),
+      stream: key,
+      group,
+      consumer: deps.stream.consumer,
+      log,
+      batchSize: options.batchSize ?? 200,
+      blockMs: 1000,
+      claimIdleMs: options.claimIdleMs,
+      maxDeliveries: options.maxDeliveries,
+      rerunnable: true,
+      isPermanent: isDataError,
+      stuckAfterMs: options.stuckAfterMs ?? 60_000,
+      now,
+      handler: {
+        process: (batch) => intake(batch),
+        idle() {
+          markReady();
+          return Promise.resolve();
+        },
+      },
+      onAck({ maxDeliveries, refused }) {
+        if (maxDeliveries > 0) deadLetters.inc({ reason: "max_deliveries" }, maxDeliveries);
+        if (refused > 0) deadLetters.inc({ reason: "refused" }, refused);
+        if (consumer?.status().running) markReady();
+      },
+    });
+    await consumer.run(signal).catch((error) => {
+      if (!signal.aborted) log.error("alert intake stopped", { error });
+    });
     waker.wake();
-    await Promise.all(loops);
-    await settling;
+    await Promise.all([...loops, timers]);
   })();
 
   return {
@@ -345,5 +322,18 @@ export function runNotifier(
       silencesAt = -Infinity;
     },
     done,
+    health() {
+      const st = consumer?.status();
+      if (!st) return { ok: true, detail: "starting" };
+      if (st.stuck) {
+        return {
+          ok: false,
+          detail: `stuck: no progress for ${Math.round(st.sinceProgressMs / 1000)} s (${
+            st.lastError ?? "processing a batch"
+          })`,
+        };
+      }
+      return { ok: true, detail: st.running ? "ok" : "starting" };
+    },
   };
 }

@@ -71,9 +71,11 @@ export interface NotifierStore {
   setPartsSent(digestId: string, channel: string, partsSent: number): Promise<void>;
   /** Record one attempt and the notification's new state. */
   recordAttempt(rec: AttemptRecord): Promise<void>;
-  /** Stream entries whose every digest is done on every channel (or that needed none). */
-  ackable(limit: number): Promise<string[]>;
-  markAcked(streamIds: readonly string[]): Promise<void>;
+  /**
+   * Alerts taken in (grouped, last 2 days) whose delivery is not final:
+   * not in a digest yet, or in a digest still pending on some channel.
+   */
+  undelivered(): Promise<number>;
   /** Fail pending notifications of channels that are no longer configured. */
   failUnconfigured(channels: readonly string[]): Promise<number>;
   listNotifications(
@@ -250,24 +252,16 @@ export function createStore(sql: Sql): NotifierStore {
       });
     },
 
-    async ackable(limit) {
-      const rows = await sql<{ stream_id: string }[]>`
-        SELECT a.stream_id FROM notifier_alerts a
-        WHERE a.acked_at IS NULL AND (
-          a.disposition <> 'grouped' OR (
-            EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
-            AND NOT EXISTS (
-              SELECT 1 FROM notifier_digest_entries e
-              JOIN notifications n ON n.digest_id = e.digest_id
-              WHERE e.stream_id = a.stream_id AND n.status = 'pending')))
-        ORDER BY a.received_at LIMIT ${limit}`;
-      return rows.map((r) => r.stream_id);
-    },
-
-    async markAcked(streamIds) {
-      if (streamIds.length === 0) return;
-      await sql`UPDATE notifier_alerts SET acked_at = now()
-        WHERE stream_id = ANY(${streamIds as string[]}) AND acked_at IS NULL`;
+    async undelivered() {
+      const [row] = await sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM notifier_alerts a
+        WHERE a.disposition = 'grouped' AND a.received_at > now() - interval '2 days' AND (
+          NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+          OR EXISTS (
+            SELECT 1 FROM notifier_digest_entries e
+            JOIN notifications n ON n.digest_id = e.digest_id
+            WHERE e.stream_id = a.stream_id AND n.status = 'pending'))`;
+      return row?.n ?? 0;
     },
 
     async failUnconfigured(channels) {

@@ -64,6 +64,8 @@ interface AnomalyRow {
   resolved_at: Date | null;
   trace_id: string | null;
   stages: unknown;
+  /** When its alert was published (the `published` stage). */
+  published_at?: Date | null;
   acknowledged_at: Date | null;
   acknowledged_by: string | null;
   ack_comment: string | null;
@@ -100,7 +102,10 @@ export function toAnomaly(row: Omit<AnomalyRow, "cursor_ts">): Anomaly {
     evidence,
     resolved_at: row.resolved_at?.toISOString() ?? null,
     trace_id: row.trace_id,
-    stages: isRecord(row.stages) ? row.stages : {},
+    stages: {
+      ...(isRecord(row.stages) ? row.stages : {}),
+      ...(row.published_at ? { published: row.published_at.getTime() } : {}),
+    },
     acknowledged_at: row.acknowledged_at?.toISOString() ?? null,
     acknowledged_by: row.acknowledged_by,
     ack_comment: row.ack_comment,
@@ -109,7 +114,8 @@ export function toAnomaly(row: Omit<AnomalyRow, "cursor_ts">): Anomaly {
 
 const COLUMNS = (sql: Sql) =>
   sql`id, detected_at, event_time, type, rule, severity, entity, title, message, score,
-    evidence, details, resolved_at, trace_id, stages, acknowledged_at, acknowledged_by, ack_comment,
+    evidence, details, resolved_at, trace_id, stages, published_at, acknowledged_at,
+    acknowledged_by, ack_comment,
     to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 
 function oneOrAny(sql: Sql, column: string, values: readonly string[]) {

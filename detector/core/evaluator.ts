@@ -1,17 +1,14 @@
 /**
- * The evaluator of one stream: parses stream entries and runs every rule of
- * the stream's type over them, in stream order, keeping the stream watermark
+ * The evaluator of one stream: runs every rule of the stream's type over its
+ * entries, in stream order, keeping the stream watermark
  * (highest event time seen, capped at ingest time + `futureSkewMs` so one
  * clock-skewed producer cannot push every window forward). Pure: no I/O, no
  * clock; its whole state serialises to one JSON string for checkpoints.
  *
  * @module
  */
-import { type AnyEvent, type EventType, parseEvent } from "@vigil/shared/schemas/event";
-import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
-import { formatZodError } from "@vigil/shared/schemas/event";
-import { isCanonicalTraceparent } from "@vigil/shared/tracing";
-import { fastEnvelope, fastEvent } from "./fast_parse.ts";
+import type { AnyEvent, EventType } from "@vigil/shared/schemas/event";
+import { type ParsedEntry, traceIdOf } from "./entry.ts";
 import type { RulesConfig } from "./rules_config.ts";
 import type { ScoreEngine } from "./score_engine.ts";
 import { logRules } from "./rules/logs.ts";
@@ -24,109 +21,6 @@ import {
   type RuleInput,
   type RuleSink,
 } from "./rules/types.ts";
-
-/** A stream entry, validated. */
-export interface ParsedEntry {
-  id: string;
-  event: AnyEvent;
-  /** Event time (ms). */
-  t: number;
-  ingestTs: number;
-  partition: number;
-  offset: string;
-  topic: string;
-  /** The entry's W3C traceparent as written (the trace id is read from it only when a rule fires). */
-  traceparent: string | undefined;
-}
-
-/** Result of {@link parseEntry}. */
-export type EntryParse = { ok: true; entry: ParsedEntry } | { ok: false; reason: string };
-
-const ZERO_TRACE = "0".repeat(32);
-const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
-
-/** The 32-hex trace id of a W3C traceparent, or null. */
-export function traceIdOf(traceparent: string | undefined): string | null {
-  if (!traceparent) return null;
-  // Fast path, same answer as below for the lower-case form the bridge writes.
-  if (isCanonicalTraceparent(traceparent)) {
-    const id = traceparent.slice(3, 35);
-    return id === ZERO_TRACE ? null : id;
-  }
-  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
-  return m && m[1] !== ZERO_TRACE ? m[1]! : null;
-}
-
-/**
- * Validate one stream entry (`[field, value, …]`) of stream `type`: the
- * bridge's canonical form by the fast path (fast_parse.ts), anything else
- * with the shared zod schemas.
- */
-export function parseEntry(type: EventType, id: string, fields: readonly string[]): EntryParse {
-  const env = fastEnvelope(fields);
-  if (env !== null) {
-    let value: unknown;
-    try {
-      value = JSON.parse(env.data);
-    } catch {
-      return parseEntrySlow(type, id, fields);
-    }
-    const fast = fastEvent(type, value);
-    if (fast !== null) {
-      return {
-        ok: true,
-        entry: {
-          id,
-          event: fast.event,
-          t: fast.t,
-          ingestTs: env.ingestTs,
-          partition: env.partition,
-          offset: env.offset,
-          topic: env.topic,
-          traceparent: env.traceparent,
-        },
-      };
-    }
-  }
-  return parseEntrySlow(type, id, fields);
-}
-
-/** {@link parseEntry} with zod only (the reference the fast path agrees with). */
-export function parseEntrySlow(
-  type: EventType,
-  id: string,
-  fields: readonly string[],
-): EntryParse {
-  const entry = streamEntrySchema.safeParse(fieldsToObject(fields));
-  if (!entry.success) {
-    return { ok: false, reason: `invalid stream entry: ${formatZodError(entry.error)}` };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(entry.data.data);
-  } catch (error) {
-    return {
-      ok: false,
-      reason: `invalid stream entry: data is not JSON: ${(error as Error).message}`,
-    };
-  }
-  const parsed = parseEvent(type, value);
-  if (!parsed.ok) return { ok: false, reason: `invalid ${type} event: ${parsed.reason}` };
-  const t = Date.parse(parsed.event.timestamp);
-  return {
-    ok: true,
-    entry: {
-      id,
-      event: parsed.event,
-      t,
-      ingestTs: entry.data.ingest_ts,
-      partition: entry.data.partition,
-      offset: entry.data.offset,
-      topic: entry.data.topic,
-      traceparent: entry.data.traceparent,
-    },
-  };
-}
 
 /** Options of {@link createEvaluator}. */
 export interface EvaluatorOptions {
@@ -160,6 +54,8 @@ export interface Evaluator {
   snapshot(): unknown;
   /** Replace the state by a saved one. @throws {TypeError} when malformed */
   load(text: string): void;
+  /** Back to the fresh state (nothing seen). */
+  reset(): void;
   /** Current state of one rule (read-only use: the evaluate endpoint). */
   ruleState(name: string): unknown;
 }
@@ -237,6 +133,10 @@ export function createEvaluator(type: EventType, options: EvaluatorOptions): Eva
       // A rule added since the checkpoint starts fresh; a removed one is dropped.
       states = rules.map((r) => (r.name in saved ? r.load(saved[r.name]) : r.init()));
       watermark = typeof raw.watermark === "number" ? raw.watermark : -Infinity;
+    },
+    reset() {
+      states = rules.map((r) => r.init());
+      watermark = -Infinity;
     },
     ruleState(name) {
       const i = rules.findIndex((r) => r.name === name);

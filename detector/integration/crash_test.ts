@@ -8,7 +8,7 @@ import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { appendEvents, pendingCount, readAlerts, readRows } from "./_harness.ts";
-import { spawnDetector } from "@vigil/tools/testing/detector_process";
+import { spawnService } from "@vigil/tools/testing/services";
 
 Deno.test(
   "detector killed with SIGKILL mid-batch loses and duplicates no anomaly and keeps its windows",
@@ -78,8 +78,8 @@ Deno.test(
           DETECTOR_CHECKPOINT_INTERVAL: "100ms",
           LOG_LEVEL: "info",
         };
-        const first = spawnDetector(env);
-        let second: ReturnType<typeof spawnDetector> | undefined;
+        const first = await spawnService("detector", env);
+        let second: Awaited<ReturnType<typeof spawnService>> | undefined;
         try {
           await waitFor(async () => (await readRows(sql).catch(() => [])).length >= 5, {
             timeoutMs: 45_000,
@@ -91,7 +91,7 @@ Deno.test(
           const pendingAtKill = await pendingCount(redis, keys, "logs");
           assert.ok(before.length < 111, `killed before the end (${before.length} rows)`);
 
-          second = spawnDetector(env);
+          second = await spawnService("detector", env);
           // Phase 2: the 20th error of "span", after the restart.
           await appendEvents(redis, keys, "logs", [
             { timestamp: at(70_000), service: "span", level: "ERROR", message: "boom" },
@@ -101,7 +101,7 @@ Deno.test(
             timeoutMs: 40_000,
             what: `${expected} rows (pending at kill: ${pendingAtKill})`,
           }).catch((e) => {
-            throw new Error(`${e.message}\n${second?.output()}`);
+            throw new Error(`${e.message}\n${second?.tail()}`);
           });
           await waitFor(async () =>
             (await pendingCount(redis, keys, "logs")) === 0 &&

@@ -64,7 +64,59 @@ Deno.test(
           assert.ok(spike.stages.published! >= spike.stages.stored!);
           const dlq = await redis.xrange(keys.dlq(), "-", "+");
           assert.equal(dlq.length, 1);
-          assert.match(dlq[0]![1].join(" "), /invalid logs event/);
+          assert.match(dlq[0]![1].join(" "), /invalid stream entry: data is not an event/);
+        } finally {
+          await d.stop();
+        }
+      })
+    );
+  },
+);
+
+Deno.test(
+  "an anomaly PostgreSQL refuses (NUL in its entity) dead-letters its entry; the stream keeps flowing",
+  opts,
+  async () => {
+    await withPg(({ sql }) =>
+      withRedis(async ({ redis, keys }) => {
+        const d = await startDetector({ sql, keys, redis });
+        try {
+          const t0 = Date.now() - 60_000;
+          const at = (ms: number) => new Date(t0 + ms).toISOString();
+          // Written past the bridge (which refuses NUL): 10 logs of user "u\0" trip
+          // user_spike, whose row PostgreSQL cannot store (text cannot hold NUL).
+          const log = (i: number, user: string, level = "INFO") => ({
+            timestamp: at(i * 100),
+            service: "checkout",
+            level,
+            message: "x",
+            user_id: user,
+          });
+          const poison = Array.from({ length: 10 }, (_, i) => log(i, "u\u0000"));
+          const ids = await appendEvents(redis, keys, "logs", poison);
+          // Then a normal spike of another user, in the same and the next batches.
+          await appendEvents(
+            redis,
+            keys,
+            "logs",
+            Array.from({ length: 10 }, (_, i) => log(i, "ok")),
+          );
+          await waitFor(async () => (await readRows(sql)).some((r) => r.entity === "ok"), {
+            what: "the normal user's anomaly",
+            timeoutMs: 20_000,
+          });
+          await waitFor(async () => (await pendingCount(redis, keys, "logs")) === 0, {
+            what: "everything acknowledged",
+          });
+          const dlq = await redis.xrange(keys.dlq(), "-", "+");
+          assert.equal(dlq.length, 1, "only the entry that triggered the refused anomaly");
+          const fields = dlq[0]![1].join(" ");
+          assert.ok(fields.includes(ids[9]!), "the 10th log (the trigger) is dead-lettered");
+          assert.match(fields, /anomaly user_spike of this event cannot be stored/);
+          assert.deepEqual((await readRows(sql)).map((r) => [r.rule, r.entity]), [
+            ["user_spike", "ok"],
+          ]);
+          assert.equal(d.detector.health().ok, true);
         } finally {
           await d.stop();
         }

@@ -10,7 +10,7 @@ import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { migrate } from "@vigil/shared/migrate";
 import { appendEvents, pendingCount, readAlerts, readRows, startDetector } from "./_harness.ts";
-import { startTcpProxy } from "./_tcp_proxy.ts";
+import { startTcpProxy } from "@vigil/tools/testing/tcp_proxy";
 
 Deno.test(
   "detector survives PostgreSQL being unreachable for 20 s without acknowledging unstored entries",

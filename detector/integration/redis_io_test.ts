@@ -1,8 +1,9 @@
 /**
  * The detector's Redis I/O against the real server: the publisher (alerts
  * stream + Pub/Sub exactly once, the bounded and expiring scores cache) and
- * the stream consumer (own pending entries first, XAUTOCLAIM of a dead
- * consumer's entries after the idle time, dead letters with the error).
+ * the shared stream consumer over the real server (own pending entries
+ * first, XAUTOCLAIM of a dead consumer's entries after the idle time, dead
+ * letters with the error).
  */
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
@@ -14,9 +15,13 @@ import { deadLetterSchema, fieldsToObject } from "@vigil/shared/schemas/stream";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { createPublisher, type OutgoingAlert } from "../io/publisher.ts";
-import { createConsumer, type Delivery } from "../io/consumer.ts";
-import { createRedisStreamClient } from "../io/redis_stream_client.ts";
-import { createDetectorMetrics, createProcessor } from "../io/processor.ts";
+import { createStreamConsumer, type Delivery } from "@vigil/shared/stream_consumer";
+import { createRedisStreamPort } from "@vigil/shared/stream_port";
+import { createDetectorMetrics } from "../io/metrics.ts";
+import { createPipeline } from "../io/pipeline.ts";
+import { createPersistStage } from "../io/persist.ts";
+import { createPublication } from "../io/publication.ts";
+import { createCheckpointer } from "../io/checkpoint.ts";
 import { createEvaluator } from "../core/evaluator.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import type { ScoreEngine } from "../core/score_engine.ts";
@@ -111,6 +116,7 @@ function memoryStore(): AnomalyStore {
     resolve: () => Promise.resolve([]),
     markPublished: () => Promise.resolve(),
     unpublished: () => Promise.resolve({ firing: [], resolved: [] }),
+    unpublishedIn: () => Promise.resolve({ firing: [], resolved: [] }),
     ping: () => Promise.resolve(true),
   };
 }
@@ -134,14 +140,15 @@ Deno.test(
       const started = Date.now();
       let claimedAt = 0;
       try {
-        await createConsumer({
-          client: createRedisStreamClient(conn, keys),
+        await createStreamConsumer({
+          port: createRedisStreamPort({ redis, reader: conn, dlq: keys.dlq(), source: "detector" }),
           stream,
           group: "g",
           consumer: "me",
           log: silentLogger(),
           claimIdleMs: 600,
           blockMs: 50,
+          ordered: true,
           handler: {
             restore: () => Promise.resolve(null),
             process(batch) {
@@ -150,7 +157,6 @@ Deno.test(
               if (seen.length >= 4) stop.abort();
               return Promise.resolve([]);
             },
-            committed: () => Promise.resolve(),
           },
         }).run(stop.signal);
       } finally {
@@ -161,7 +167,7 @@ Deno.test(
       assert.ok(claimedAt - started >= 500, "claimed only once idle for claimIdleMs");
       // Re-read at start (2); idle again while "me" waited for the dead consumer's
       // entries, XAUTOCLAIM (which cannot filter by owner) claimed it too (3).
-      assert.ok(seen[2]!.deliveries >= 2, "own pending entry re-read after the restart");
+      assert.ok(seen[2]!.deliveries >= 2, "own pending entry: the restart is one more delivery");
       assert.equal(seen[0]!.deliveries, 2, "claimed: one more delivery");
       const pending = await redis.xpending(stream, "g") as [number];
       assert.equal(Number(pending[0]), 0, "all acknowledged");
@@ -169,7 +175,7 @@ Deno.test(
 );
 
 Deno.test(
-  "consumer + processor: an entry that fails N times goes to the dead-letter stream with the error",
+  "consumer + pipeline: an entry that fails N times goes to the dead-letter stream with the error",
   opts,
   () =>
     withRedis(async ({ redis, keys }) => {
@@ -204,28 +210,39 @@ Deno.test(
       };
       const conn = createRedis(TEST_REDIS_URL, { blocking: true });
       const stop = new AbortController();
-      const processor = createProcessor({
+      const store = memoryStore();
+      const log = silentLogger();
+      const pipeline = createPipeline({
         type: "metrics",
         evaluator,
-        store: memoryStore(),
-        publisher: await createPublisher({ redis, keys }),
-        checkpoints: { load: () => Promise.resolve(null), save: () => Promise.resolve() },
-        log: silentLogger(),
+        persist: createPersistStage({ store, log }),
+        publication: createPublication({
+          publisher: await createPublisher({ redis, keys }),
+          store,
+          log,
+        }),
+        checkpointer: createCheckpointer({
+          evaluator,
+          store: { load: () => Promise.resolve(null), save: () => Promise.resolve() },
+          intervalMs: 0,
+          log,
+        }),
+        log,
         metrics: createDetectorMetrics(new Registry("t")),
         maxAttempts: 5,
       });
       try {
-        const running = createConsumer({
-          client: createRedisStreamClient(conn, keys),
+        await createStreamConsumer({
+          port: createRedisStreamPort({ redis, reader: conn, dlq: keys.dlq(), source: "detector" }),
           stream,
           group: "g",
           consumer: "me",
-          log: silentLogger(),
+          log,
           blockMs: 50,
-          handler: processor,
+          ordered: true,
+          handler: pipeline,
           onAck: () => stop.abort(),
         }).run(stop.signal);
-        await running;
       } finally {
         conn.disconnect();
       }

@@ -5,9 +5,17 @@
  * to `last_id` are stored and acknowledged, so replaying the stream after
  * `last_id` reproduces exactly the state a killed detector had.
  *
+ * The snapshot is taken between two batches (so it is exactly the state up
+ * to `last_id`); serialising and writing it run in the background while the
+ * next batches are processed, at most one at a time and at most every
+ * `intervalMs`.
+ *
  * @module
  */
 import type { Redis } from "ioredis";
+import type { Logger } from "@vigil/shared/log";
+import type { Evaluator } from "../core/evaluator.ts";
+import { stringifyYielding } from "./json_yielding.ts";
 
 /** A saved checkpoint. */
 export interface Checkpoint {
@@ -32,6 +40,88 @@ export function createRedisCheckpointStore(redis: Redis, key: string): Checkpoin
     },
     async save(c) {
       await redis.hset(key, { last_id: c.lastId, state: c.state, saved_at: String(c.savedAt) });
+    },
+  };
+}
+
+/** Checkpoints of one evaluator. */
+export interface Checkpointer {
+  /** Load the saved state into the evaluator; the last stream id it covers, or null. */
+  restore(): Promise<string | null>;
+  /** Entries up to `lastId` are acknowledged: checkpoint if due (`force`: now). */
+  committed(lastId: string, force: boolean): void;
+  /** Nothing new: write a checkpoint that the interval postponed. */
+  idle(): Promise<void>;
+  /** Wait for the checkpoint being written. */
+  flush(): Promise<void>;
+}
+
+/** Checkpoint `evaluator` to `store` at most every `intervalMs`. */
+export function createCheckpointer(options: {
+  evaluator: Evaluator;
+  store: CheckpointStore;
+  intervalMs: number;
+  log: Logger;
+  now?: () => number;
+}): Checkpointer {
+  const { evaluator, store, intervalMs, log } = options;
+  const now = options.now ?? Date.now;
+  let lastSaved = 0;
+  /** Last committed id not covered by a checkpoint yet. */
+  let unsaved: string | null = null;
+  let inflight: Promise<void> | null = null;
+
+  function save(lastId: string, t: number): void {
+    lastSaved = t;
+    unsaved = null;
+    const snapshot = evaluator.snapshot();
+    inflight = (async () => {
+      try {
+        const state = await stringifyYielding(snapshot);
+        await store.save({ lastId, state, savedAt: t });
+      } catch (error) {
+        // Not fatal: the next checkpoint covers it; a crash meanwhile replays a little more.
+        unsaved ??= lastId;
+        log.warn("cannot save checkpoint", { error });
+      } finally {
+        inflight = null;
+      }
+    })();
+  }
+
+  return {
+    async restore() {
+      // A restore may follow a takeover: whatever this instance held before is stale.
+      evaluator.reset();
+      try {
+        const c = await store.load();
+        if (!c) {
+          log.info("no checkpoint: windows are rebuilt from the stream");
+          return null;
+        }
+        evaluator.load(c.state);
+        log.info("checkpoint restored", {
+          last_id: c.lastId,
+          saved_at: new Date(c.savedAt).toISOString(),
+        });
+        return c.lastId;
+      } catch (error) {
+        evaluator.reset();
+        log.error("cannot restore checkpoint, rebuilding from the stream", { error });
+        return null;
+      }
+    },
+    committed(lastId, force) {
+      const t = now();
+      if (inflight !== null || (!force && t - lastSaved < intervalMs)) unsaved = lastId;
+      else save(lastId, t);
+    },
+    async idle() {
+      if (inflight !== null) await inflight;
+      if (unsaved !== null) save(unsaved, now());
+    },
+    async flush() {
+      while (inflight !== null) await inflight;
     },
   };
 }

@@ -1,8 +1,14 @@
 /**
- * A shard lease in Redis (`SET key owner NX PX ttl`, renewed every ttl/3 by a
- * compare-and-expire script). Exactly one detector instance consumes a shard
- * at a time; a standby instance of the same shard waits and takes over when
- * the holder stops renewing (crash, kill -9, partition) for `ttlMs`.
+ * A lease in Redis (`SET key owner NX PX ttl`, renewed every ttl/3). Exactly
+ * one detector instance consumes what the lease guards at a time; a standby
+ * takes over when the holder stops renewing (crash, kill -9, partition) for
+ * `ttlMs`.
+ *
+ * Renewing re-acquires a lease that expired while nobody else took it (after
+ * Redis was down or hung longer than the TTL, or restarted empty): only a
+ * lease held by another owner is lost. While Redis cannot be reached the
+ * holder keeps going (it cannot make progress without Redis anyway) and
+ * renews as soon as Redis answers again.
  *
  * @module
  */
@@ -10,9 +16,19 @@ import type { Redis } from "ioredis";
 import type { Logger } from "@vigil/shared/log";
 import { sleep } from "@vigil/shared/lifecycle";
 
-// Single-key compare-and-set scripts (no multi-key atomicity involved).
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * 1 renewed, 2 re-acquired after it expired, 0 held by another owner.
+ * Single-key, so it runs on a Redis Cluster too.
+ */
+const RENEW = `local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -20,7 +36,7 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 export interface Lease {
   /** Wait until this owner holds the lease. */
   acquire(signal: AbortSignal): Promise<void>;
-  /** Renew until `signal` aborts; calls `onLost` (once) if the lease was lost. */
+  /** Renew until `signal` aborts; calls `onLost` (once) if another owner took the lease. */
   keep(signal: AbortSignal, onLost: (reason: string) => void): Promise<void>;
   release(): Promise<void>;
 }
@@ -31,14 +47,15 @@ export function createLease(
 ): Lease {
   const { redis, key, owner, ttlMs } = options;
   const log = options.log.with({ lease: key, owner });
+  const renew = async () => Number(await redis.eval(RENEW, 1, key, owner, ttlMs));
+  const every = Math.max(50, Math.floor(ttlMs / 3));
   return {
     async acquire(signal) {
       let waiting = false;
       for (;;) {
         signal.throwIfAborted();
         try {
-          const ok = await redis.set(key, owner, "PX", ttlMs, "NX");
-          if (ok === "OK" || (await redis.eval(RENEW, 1, key, owner, ttlMs)) === 1) {
+          if ((await renew()) !== 0) {
             log.info("lease acquired");
             return;
           }
@@ -51,33 +68,31 @@ export function createLease(
         } catch (error) {
           log.warn("cannot acquire lease, retrying", { error });
         }
-        await sleep(Math.max(100, Math.floor(ttlMs / 3)), signal);
+        await sleep(every, signal);
       }
     },
     async keep(signal, onLost) {
-      let failures = 0;
-      let lastOk = Date.now();
+      let failing = false;
       while (!signal.aborted) {
         try {
-          await sleep(Math.max(50, Math.floor(ttlMs / 3)), signal);
+          await sleep(every, signal);
         } catch {
           return;
         }
         try {
-          const renewed = await redis.eval(RENEW, 1, key, owner, ttlMs);
-          if (renewed !== 1) {
-            onLost("lease taken over by another instance");
+          const r = await renew();
+          if (r === 0) {
+            onLost(`lease taken over by another instance (${await redis.get(key)})`);
             return;
           }
-          failures = 0;
-          lastOk = Date.now();
+          if (r === 2) log.warn("lease had expired and nobody held it: re-acquired");
+          if (failing) log.info("lease renewed again");
+          failing = false;
         } catch (error) {
-          failures++;
-          log.warn("cannot renew lease", { error, failures });
-          if (Date.now() - lastOk >= ttlMs) {
-            onLost("lease expired while Redis was unreachable");
-            return;
+          if (!failing) {
+            log.warn("cannot renew lease (Redis unreachable), still consuming", { error });
           }
+          failing = true;
         }
       }
     },

@@ -3,10 +3,11 @@
  *
  * - `insert`: one multi-row `INSERT … SELECT FROM jsonb_to_recordset($1)
  *   ON CONFLICT (id) DO NOTHING RETURNING *` per batch: a redelivered batch
- *   yields the same deterministic ids and creates nothing; RETURNING tells
- *   which rows are new (only those are published).
+ *   yields the same deterministic ids and creates nothing; it returns only
+ *   the rows new now (the ones to publish).
  * - `resolve`: sets `resolved_at` on open rows, returning the rows it changed.
- * - `markPublished` / `unpublished`: publication state for the recovery pass.
+ * - `unpublished` / `markPublished`: the outbox (`published_at`,
+ *   `resolved_published_at` NULL = still to publish), see publication.ts.
  *
  * @module
  */
@@ -14,9 +15,8 @@ import type postgres from "postgres";
 import type { Keys } from "@vigil/shared/keys";
 import type { Firing, Resolution } from "../core/rules/types.ts";
 
-/** A row of `anomaly_events` as read back (`created`: inserted by this call). */
+/** A row of `anomaly_events` as read back. */
 export interface AnomalyRow {
-  created?: boolean;
   id: string;
   detected_at: Date;
   event_time: Date;
@@ -40,17 +40,28 @@ export interface AnomalyRow {
 /** What the detector stores. */
 export interface AnomalyStore {
   /**
-   * Insert firings; returns the rows created now (`created: true`) plus rows
-   * of these ids stored earlier but not published yet (a timed-out attempt
-   * that committed late, a crash before publishing).
+   * Insert firings; returns the rows created now. Rows of these ids stored
+   * earlier (a redelivery, a timed-out attempt that committed late) are not
+   * returned: if unpublished, the outbox recovery publishes them.
    */
   insert(firings: readonly Firing[]): Promise<AnomalyRow[]>;
-  /** Resolve open rows; returns rows resolved now or earlier but not yet published as resolved. */
+  /** Resolve open rows; returns the rows resolved now. */
   resolve(resolutions: readonly Resolution[]): Promise<AnomalyRow[]>;
   /** Record that alerts were appended to the alerts stream. */
   markPublished(firing: readonly string[], resolved: readonly string[], at: number): Promise<void>;
-  /** Rows whose firing or resolved alert is not recorded as published yet. */
-  unpublished(limit: number): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
+  /**
+   * Rows of `ids` still in the outbox: stored but not published (firing), or
+   * resolved but not published as resolved. For a write that was retried: an
+   * earlier attempt may have committed after it timed out.
+   */
+  unpublishedIn(
+    ids: readonly string[],
+  ): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
+  /** Rows (stored at least `minAgeMs` ago) whose alert is not recorded as published yet. */
+  unpublished(
+    limit: number,
+    minAgeMs?: number,
+  ): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
   ping(): Promise<boolean>;
 }
 
@@ -88,10 +99,7 @@ export function createStore(deps: { sql: postgres.Sql; keys: Keys }): AnomalySto
           ? { event: f.eventTime }
           : { event: f.eventTime, ingest: f.ingestTs },
       }));
-      // The outer SELECT runs on the statement's snapshot: it sees only rows
-      // that existed before, so `created` is exact.
       return await sql<AnomalyRow[]>`
-        WITH ins AS (
           INSERT INTO anomaly_events (id, event_time, type, rule, severity, entity, title, message,
             score, stream_ids, evidence, details, trace_id, stages)
           SELECT id, event_time, type, rule, severity, entity, title, message,
@@ -102,35 +110,22 @@ export function createStore(deps: { sql: postgres.Sql; keys: Keys }): AnomalySto
             title text, message text, score double precision, stream_ids text[], evidence jsonb,
             details jsonb, trace_id text, stages jsonb)
           ON CONFLICT (id) DO NOTHING
-          RETURNING *)
-        SELECT true AS created, * FROM ins
-        UNION ALL
-        SELECT false AS created, * FROM anomaly_events
-        WHERE id = ANY(${rows.map((r) => r.id)}) AND published_at IS NULL`;
+          RETURNING *`;
     },
     async resolve(resolutions) {
       const rows: { id: string; at: string }[] = [];
       for (const r of resolutions) for (const id of r.ids) rows.push({ id, at: iso(r.at) });
       if (rows.length === 0) return [];
       return await sql<AnomalyRow[]>`
-        WITH upd AS (
-          UPDATE anomaly_events a SET resolved_at = r.at
-          FROM jsonb_to_recordset(${sql.json(rows)}::jsonb) AS r(id text, at timestamptz)
-          WHERE a.id = r.id AND a.resolved_at IS NULL
-          RETURNING a.*)
-        SELECT true AS created, * FROM upd
-        UNION ALL
-        SELECT false AS created, * FROM anomaly_events
-        WHERE id = ANY(${rows.map((r) => r.id)}) AND resolved_at IS NOT NULL
-          AND resolved_published_at IS NULL`;
+        UPDATE anomaly_events a SET resolved_at = r.at
+        FROM jsonb_to_recordset(${sql.json(rows)}::jsonb) AS r(id text, at timestamptz)
+        WHERE a.id = r.id AND a.resolved_at IS NULL
+        RETURNING a.*`;
     },
     async markPublished(firing, resolved, at) {
       if (firing.length > 0) {
         await sql`
-          UPDATE anomaly_events
-          SET published_at = ${
-          iso(at)
-        }, stages = stages || jsonb_build_object('published', ${at}::bigint)
+          UPDATE anomaly_events SET published_at = ${iso(at)}
           WHERE id = ANY(${firing as string[]}) AND published_at IS NULL`;
       }
       if (resolved.length > 0) {
@@ -139,9 +134,21 @@ export function createStore(deps: { sql: postgres.Sql; keys: Keys }): AnomalySto
           WHERE id = ANY(${resolved as string[]}) AND resolved_published_at IS NULL`;
       }
     },
-    async unpublished(limit) {
+    async unpublishedIn(ids) {
+      if (ids.length === 0) return { firing: [], resolved: [] };
+      const rows = await sql<AnomalyRow[]>`
+        SELECT * FROM anomaly_events WHERE id = ANY(${ids as string[]})
+          AND (published_at IS NULL
+            OR (resolved_at IS NOT NULL AND resolved_published_at IS NULL))`;
+      return {
+        firing: rows.filter((r) => r.published_at === null),
+        resolved: rows.filter((r) => r.resolved_at !== null && r.resolved_published_at === null),
+      };
+    },
+    async unpublished(limit, minAgeMs = 0) {
+      const before = iso(Date.now() - minAgeMs);
       const firing = await sql<AnomalyRow[]>`
-        SELECT * FROM anomaly_events WHERE published_at IS NULL
+        SELECT * FROM anomaly_events WHERE published_at IS NULL AND detected_at <= ${before}
         ORDER BY detected_at, id LIMIT ${limit}`;
       const resolved = await sql<AnomalyRow[]>`
         SELECT * FROM anomaly_events

@@ -172,3 +172,34 @@ Deno.test({
       await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
     }),
 });
+
+Deno.test({
+  ...OPTS,
+  name:
+    "an alert PostgreSQL refuses (NUL in its entity) is dead-lettered alone; the others are delivered",
+  fn: () =>
+    withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
+      const good = Array.from({ length: 4 }, () => makeAlert());
+      const bad = makeAlert({ entity: "db\u00001" });
+      await publish(redis, keys, [good[0]!, good[1]!, bad, good[2]!, good[3]!]);
+      await waitFor(async () => (await pending(redis, keys)) === 0, "everything settled");
+      const dlq = await redis.xrange(keys.dlq(), "-", "+");
+      assert.equal(dlq.length, 1, "only the refused alert is dead-lettered");
+      const fields = Object.fromEntries(
+        dlq[0]![1].flatMap((v, i, a) => (i % 2 === 0 ? [[v, a[i + 1]]] : [])),
+      );
+      assert.equal(fields.source, "notifier");
+      assert.match(fields.reason!, /processing failed \d+ times: .*(0x00|\\u0000|Unicode)/i);
+      assert.equal(JSON.parse(fields.raw!).id, bad.id);
+      const taken = await sql<{ alert_id: string }[]>`SELECT alert_id FROM notifier_alerts`;
+      assert.deepEqual(taken.map((r) => r.alert_id).sort(), good.map((a) => a.id).sort());
+      await waitFor(
+        async () => {
+          const rows = await discordRow(sql);
+          return rows.length > 0 && rows.every((r) => r.status === "sent");
+        },
+        "the others are delivered",
+      );
+      assert.ok(discord.accepted().length >= 1);
+    }),
+});

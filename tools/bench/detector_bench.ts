@@ -32,7 +32,7 @@ import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { createGenerator, minUsersForRate } from "@vigil/producer/generator";
-import { DETECTOR_FLAGS, ROOT } from "../testing/detector_process.ts";
+import { ROOT, taskArgs } from "../testing/services.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 
 const args = Object.fromEntries(
@@ -165,7 +165,7 @@ const result = await withPg(async ({ sql, url }) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        ...DETECTOR_FLAGS,
+        ...(await taskArgs("detector")).slice(1, -1),
         ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`] : []),
         ...(args.v8 ? [`--v8-flags=${args.v8}`] : []),
         "detector/main.ts",

@@ -17,7 +17,7 @@ import { createProducerMetrics } from "@vigil/producer/run";
 import { createWebMetrics } from "@vigil/web/metrics";
 import { createBridge } from "@vigil/bridge/bridge";
 import { createArchive } from "@vigil/archive/archive";
-import { createDetectorMetrics } from "@vigil/detector/io/processor";
+import { createDetectorMetrics } from "@vigil/detector/io/metrics";
 
 const ROOT = new URL("../../", import.meta.url);
 const DASHBOARD = new URL("tools/compose/grafana/dashboards/vigil.json", ROOT);

@@ -13,7 +13,7 @@ import { withRedis } from "../testing/redis.ts";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { type MetricFamily, parsePrometheusText } from "../testing/prometheus_text.ts";
 import { startOtlpReceiver } from "../testing/otlp_receiver.ts";
-import { fetchText, ROOT, type ServiceProcess, spawnService } from "./_services.ts";
+import { fetchText, ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { AnyEvent, EventType } from "@vigil/shared/schemas/event";
-import { createEvaluator, type Evaluator, type ParsedEntry } from "../evaluator.ts";
+import { createEvaluator, type Evaluator } from "../evaluator.ts";
+import type { ParsedEntry } from "../entry.ts";
 import { DEFAULT_RULES, parseRulesConfig, type RulesConfig } from "../rules_config.ts";
 import type { ScoreEngine } from "../score_engine.ts";
 import type { Finding, Firing, Resolution, ScorePoint } from "./types.ts";

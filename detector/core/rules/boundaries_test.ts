@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { createEvaluator } from "../evaluator.ts";
-import type { ParsedEntry } from "../evaluator.ts";
+import type { ParsedEntry } from "../entry.ts";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { entry, MIN, rulesWith, run, SEC, spread, T0 } from "./_testing.ts";
 

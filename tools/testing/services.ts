@@ -37,6 +37,8 @@ export interface ServiceProcess {
   opsPort(timeoutMs?: number): Promise<number>;
   /** Exit status (resolves when the process ends). */
   readonly status: Promise<Deno.CommandStatus>;
+  /** Send `signal` (SIGKILL, SIGSTOP…) and, unless it only pauses, wait for exit. */
+  kill(signal: Deno.Signal): Promise<Deno.CommandStatus | undefined>;
   /** SIGTERM, then wait for exit (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<Deno.CommandStatus>;
   /** The last lines, for assertion messages. */
@@ -110,6 +112,14 @@ export async function spawnService(
       return l.port as number;
     },
     status,
+    async kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+      return signal === "SIGSTOP" || signal === "SIGCONT" ? undefined : await status;
+    },
     async stop(graceMs = 10_000) {
       if (!exited) {
         try {

@@ -1,0 +1,137 @@
+/**
+ * The one retry loop of every Vigil service: exponential backoff with
+ * jitter, an abort signal, a bounded or unbounded number of attempts and a
+ * predicate that says which errors are worth retrying.
+ *
+ * ```ts
+ * const rows = await retry(() => store.insert(firings), {
+ *   signal,
+ *   baseMs: 200,
+ *   capMs: 5000,
+ *   onRetry: logRetry(log, "store anomalies"),
+ * });
+ * ```
+ *
+ * @module
+ */
+import type { Logger } from "./log.ts";
+import { sleep } from "./lifecycle.ts";
+
+/** What {@link RetryOptions.onRetry} is told before each wait. */
+export interface RetryInfo {
+  error: unknown;
+  /** The attempt that just failed, from 1. */
+  attempt: number;
+  /** The wait before the next attempt. */
+  delayMs: number;
+}
+
+/** Options of {@link retry}. */
+export interface RetryOptions {
+  /** Stops the waiting; after a failure an aborted signal ends the loop with its reason. */
+  signal?: AbortSignal;
+  /** First backoff step. @default {100} */
+  baseMs?: number;
+  /** Largest wait. @default {30000} */
+  capMs?: number;
+  /** Attempts in all, then {@link RetryError}. @default {Infinity} */
+  maxAttempts?: number;
+  /** Wait between half and all of the step (true) or exactly the step (false). @default {true} */
+  jitter?: boolean;
+  /** Errors for which this returns false are rethrown at once. @default every error */
+  isRetryable?: (error: unknown) => boolean;
+  /** Called before each wait (logging, metrics). */
+  onRetry?: (info: RetryInfo) => void;
+  /** Source of randomness for the jitter (tests). @default {Math.random} */
+  random?: () => number;
+}
+
+/** Raised by {@link retry} when `maxAttempts` attempts all failed; `cause` is the last error. */
+export class RetryError extends Error {
+  /** Attempts made. */
+  readonly attempts: number;
+  constructor(attempts: number, cause: unknown) {
+    super(`Retrying stopped after ${attempts} attempts: ${messageOf(cause)}`, { cause });
+    this.name = "RetryError";
+    this.attempts = attempts;
+  }
+}
+
+/**
+ * The wait before attempt `attempt + 1` (0-based `attempt` failed):
+ * `min(cap, base·2^attempt)`, with jitter a random value between half of it
+ * and all of it.
+ */
+export function backoffMs(
+  attempt: number,
+  options: Pick<RetryOptions, "baseMs" | "capMs" | "jitter" | "random"> = {},
+): number {
+  const base = options.baseMs ?? 100;
+  const cap = options.capMs ?? 30_000;
+  const ceiling = Math.min(cap, base * 2 ** Math.min(Math.max(attempt, 0), 30));
+  if (options.jitter === false) return ceiling;
+  const r = (options.random ?? Math.random)();
+  return Math.round(ceiling / 2 + (ceiling / 2) * r);
+}
+
+function validate(options: RetryOptions): void {
+  const { baseMs = 100, capMs = 30_000, maxAttempts = Infinity } = options;
+  if (!(baseMs >= 0) || !Number.isFinite(baseMs)) {
+    throw new RangeError(
+      `Cannot retry as 'baseMs' must be a finite number >= 0: current value is ${baseMs}`,
+    );
+  }
+  if (!(capMs >= baseMs)) {
+    throw new RangeError(`Cannot retry as 'capMs' must be >= 'baseMs': current value is ${capMs}`);
+  }
+  if (!(maxAttempts >= 1) || (Number.isFinite(maxAttempts) && !Number.isInteger(maxAttempts))) {
+    throw new RangeError(
+      `Cannot retry as 'maxAttempts' must be a positive integer or Infinity: current value is ${maxAttempts}`,
+    );
+  }
+}
+
+/**
+ * Call `fn` until it resolves. It always makes the first attempt, even when
+ * `signal` is already aborted (finish the work in hand); after a failure an
+ * aborted signal ends the loop with `signal.reason`.
+ *
+ * @throws {RangeError} when the options are invalid
+ * @throws {RetryError} after `maxAttempts` failed attempts
+ * @throws the error itself when `isRetryable` says it is not retryable
+ */
+export async function retry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  validate(options);
+  const maxAttempts = options.maxAttempts ?? Infinity;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (options.isRetryable && !options.isRetryable(error)) throw error;
+      if (attempt >= maxAttempts) throw new RetryError(attempt, error);
+      const delayMs = backoffMs(attempt - 1, options);
+      options.onRetry?.({ error, attempt, delayMs });
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+/** An `onRetry` that logs "cannot <what>, retrying" at warn level with the error and the wait. */
+export function logRetry(
+  log: Logger,
+  what: string,
+  count?: () => void,
+): (info: RetryInfo) => void {
+  return ({ error, attempt, delayMs }) => {
+    count?.();
+    log.warn(`cannot ${what}, retrying`, { error, attempt, retry_in_ms: delayMs });
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,346 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "./log.ts";
+import {
+  type BatchHandler,
+  compareIds,
+  createStreamConsumer,
+  type DeadLetterEntry,
+  type Delivery,
+  type RawEntry,
+  type StreamConsumerOptions,
+  type StreamPort,
+} from "./stream_consumer.ts";
+
+/** An in-memory stream with one consumer group: the commands of StreamPort, as Redis does them. */
+function fakeStream(now: () => number) {
+  const entries: { id: string; fields: string[] }[] = [];
+  const pel = new Map<string, { consumer: string; deliveries: number; at: number }>();
+  let lastDelivered = "0-0";
+  const acked: string[] = [];
+  const dead: DeadLetterEntry[] = [];
+  let seq = 0;
+  const port: StreamPort = {
+    createGroup: () => Promise.resolve(),
+    async readGroup(_s, _g, consumer, { id, count, blockMs }) {
+      if (id === ">") {
+        const out = entries.filter((e) => compareIds(e.id, lastDelivered) > 0).slice(0, count);
+        for (const e of out) pel.set(e.id, { consumer, deliveries: 1, at: now() });
+        if (out.length) lastDelivered = out[out.length - 1]!.id;
+        // BLOCK: nothing new waits (timers run meanwhile), as Redis does.
+        else if (blockMs) await new Promise((r) => setTimeout(r, blockMs));
+        return out;
+      }
+      const out: RawEntry[] = [];
+      for (const e of entries) {
+        const p = pel.get(e.id);
+        if (p && p.consumer === consumer && compareIds(e.id, id) > 0 && out.length < count) {
+          p.deliveries++;
+          p.at = now();
+          out.push(e);
+        }
+      }
+      return out;
+    },
+    autoclaim(_s, _g, consumer, { minIdleMs }) {
+      const out: RawEntry[] = [];
+      for (const e of entries) {
+        const p = pel.get(e.id);
+        if (p && now() - p.at >= minIdleMs) {
+          p.consumer = consumer;
+          p.deliveries++;
+          p.at = now();
+          out.push(e);
+        }
+      }
+      return Promise.resolve({ next: "0-0", entries: out });
+    },
+    pending(_s, _g, { start, end = "+", count, consumer }) {
+      const lo = start === "-" ? "0-0" : start.replace(/^\(/, "");
+      return Promise.resolve(
+        [...pel]
+          .filter(([id, p]) =>
+            (!consumer || p.consumer === consumer) &&
+            (start.startsWith("(") ? compareIds(id, lo) > 0 : compareIds(id, lo) >= 0) &&
+            (end === "+" || compareIds(id, end) <= 0)
+          )
+          .map(([id, p]) => ({
+            id,
+            consumer: p.consumer,
+            idleMs: now() - p.at,
+            deliveries: p.deliveries,
+          }))
+          .sort((a, b) => compareIds(a.id, b.id))
+          .slice(0, count),
+      );
+    },
+    lastDeliveredId: () => Promise.resolve(lastDelivered),
+    range(_s, after, end, count) {
+      return Promise.resolve(
+        entries.filter((e) => compareIds(e.id, after) > 0 && compareIds(e.id, end) <= 0)
+          .slice(0, count),
+      );
+    },
+    ack(_s, _g, ids, deadLetters) {
+      dead.push(...deadLetters);
+      for (const id of [...ids, ...deadLetters.map((d) => d.id)]) {
+        if (pel.delete(id)) acked.push(id);
+      }
+      return Promise.resolve();
+    },
+  };
+  return {
+    port,
+    pel,
+    acked,
+    dead,
+    add(n: number) {
+      for (let i = 0; i < n; i++) {
+        entries.push({ id: `${1000 + ++seq}-0`, fields: ["n", String(seq)] });
+      }
+    },
+    deliver(consumer: string, count: number, deliveries = 1, at = now()) {
+      const out = entries.filter((e) => compareIds(e.id, lastDelivered) > 0).slice(0, count);
+      for (const e of out) pel.set(e.id, { consumer, deliveries, at });
+      lastDelivered = out[out.length - 1]!.id;
+    },
+  };
+}
+
+/** A handler recording what it saw; stops the consumer after `stopAfter` live entries. */
+function recorder(checkpoint: string | null | undefined, stop: AbortController, stopAfter: number) {
+  const seen: Delivery[] = [];
+  const committed: string[] = [];
+  const handler: BatchHandler = {
+    ...(checkpoint !== undefined ? { restore: () => Promise.resolve(checkpoint) } : {}),
+    process(batch) {
+      seen.push(...batch);
+      if (seen.filter((d) => d.live).length >= stopAfter) queueMicrotask(() => stop.abort());
+      return Promise.resolve([]);
+    },
+    committed(lastId) {
+      committed.push(lastId);
+      return Promise.resolve();
+    },
+  };
+  return { handler, seen, committed };
+}
+
+function options(
+  s: ReturnType<typeof fakeStream>,
+  handler: BatchHandler,
+  extra: Partial<StreamConsumerOptions> = {},
+): StreamConsumerOptions {
+  return {
+    port: s.port,
+    stream: "s",
+    group: "g",
+    consumer: "me",
+    handler,
+    log: silentLogger(),
+    claimIdleMs: 30_000,
+    blockMs: 1,
+    ...extra,
+  };
+}
+
+Deno.test("createStreamConsumer() replays from the checkpoint, claims a dead consumer's entries, then reads new ones in order", async () => {
+  const clock = 100_000;
+  const s = fakeStream(() => clock);
+  s.add(10);
+  s.deliver("dead", 6, 1, clock - 60_000); // 1001..1006 delivered to a dead consumer long ago
+  // The dead consumer had acknowledged 1001..1003 and checkpointed up to 1002.
+  for (const id of ["1001-0", "1002-0", "1003-0"]) s.pel.delete(id);
+  const stop = new AbortController();
+  const r = recorder("1002-0", stop, 7);
+  await createStreamConsumer(options(s, r.handler, { ordered: true })).run(stop.signal);
+  assert.deepEqual(
+    r.seen.map((d) => [d.id, d.live]),
+    [
+      ["1003-0", false], // acknowledged, after the checkpoint: state only
+      ["1004-0", true], // claimed from the dead consumer: processed for real
+      ["1005-0", true],
+      ["1006-0", true],
+      ["1007-0", true], // new
+      ["1008-0", true],
+      ["1009-0", true],
+      ["1010-0", true],
+    ],
+  );
+  assert.equal(r.seen.find((d) => d.id === "1004-0")!.deliveries, 2, "claimed: one more delivery");
+  assert.deepEqual(s.acked, ["1004-0", "1005-0", "1006-0", "1007-0", "1008-0", "1009-0", "1010-0"]);
+  assert.equal(s.pel.size, 0);
+  assert.equal(r.committed[r.committed.length - 1], "1010-0");
+});
+
+Deno.test("createStreamConsumer() counts a restart as a delivery of its own pending entries", async () => {
+  const s = fakeStream(() => 0);
+  s.add(2);
+  s.deliver("me", 1, 3); // 1001: pending for me, delivered 3 times before this start
+  const stop = new AbortController();
+  const r = recorder(null, stop, 2);
+  await createStreamConsumer(options(s, r.handler, { ordered: true })).run(stop.signal);
+  assert.deepEqual(r.seen.map((d) => [d.id, d.live, d.deliveries]), [
+    ["1001-0", true, 4],
+    ["1002-0", true, 1],
+  ]);
+});
+
+Deno.test("createStreamConsumer() stopping with a batch read ahead processes it instead of leaving it pending", async () => {
+  const s = fakeStream(() => 0);
+  s.add(25); // a backlog: batches of 10 are read one ahead
+  const stop = new AbortController();
+  const r = recorder(null, stop, 10); // stop right after the first batch
+  await createStreamConsumer(options(s, r.handler, { batchSize: 10 })).run(stop.signal);
+  assert.equal(r.seen.length, 20, "the batch in hand and the one read ahead");
+  assert.equal(s.acked.length, 20);
+  assert.equal(s.pel.size, 0, "nothing left pending for another consumer to claim");
+});
+
+Deno.test("createStreamConsumer() ordered: waits until another consumer's pending entries are idle long enough", async () => {
+  let clock = 0;
+  const s = fakeStream(() => clock);
+  s.add(2);
+  s.deliver("other", 2, 1, 0);
+  const stop = new AbortController();
+  const r = recorder(null, stop, 2);
+  const timer = setInterval(() => (clock += 400), 50);
+  try {
+    await createStreamConsumer(options(s, r.handler, { ordered: true, claimIdleMs: 1000 }))
+      .run(stop.signal);
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(clock >= 1000, "claimed only after the idle time");
+  assert.deepEqual(r.seen.map((d) => [d.id, d.live]), [["1001-0", true], ["1002-0", true]]);
+});
+
+Deno.test("createStreamConsumer() without replay: own pending entries first, then claims others' idle ones while running", async () => {
+  let clock = 0;
+  const s = fakeStream(() => clock);
+  s.add(3);
+  s.deliver("me", 1, 2); // 1001: mine, pending (re-read: delivery 3)
+  s.deliver("other", 1, 1, 0); // 1002: another consumer's, not idle yet
+  const stop = new AbortController();
+  const r = recorder(undefined, stop, 3);
+  const timer = setInterval(() => (clock += 300), 20);
+  try {
+    await createStreamConsumer(options(s, r.handler, { claimIdleMs: 1000 })).run(stop.signal);
+  } finally {
+    clearInterval(timer);
+  }
+  assert.deepEqual(r.seen.map((d) => [d.id, d.deliveries]), [
+    ["1001-0", 3],
+    ["1003-0", 1],
+    ["1002-0", 2], // claimed once idle for claimIdleMs
+  ]);
+  assert.equal(s.pel.size, 0);
+});
+
+Deno.test("createStreamConsumer() dead-letters an entry delivered more than maxDeliveries times without processing it", async () => {
+  const s = fakeStream(() => 1_000_000);
+  s.add(3);
+  s.deliver("me", 1, 5); // 1001: delivered 5 times already (re-read now: 6)
+  const stop = new AbortController();
+  const r = recorder(null, stop, 2);
+  await createStreamConsumer(options(s, r.handler, { maxDeliveries: 5 })).run(stop.signal);
+  assert.deepEqual(r.seen.map((d) => d.id), ["1002-0", "1003-0"]);
+  assert.equal(s.dead.length, 1);
+  assert.equal(s.dead[0]!.id, "1001-0");
+  assert.match(s.dead[0]!.reason, /delivered 6 times/);
+  assert.ok(s.acked.includes("1001-0"));
+});
+
+Deno.test("createStreamConsumer() acknowledges nothing when a handler that cannot re-run fails", async () => {
+  const s = fakeStream(() => 0);
+  s.add(3);
+  const handler: BatchHandler = {
+    restore: () => Promise.resolve(null),
+    process: () => Promise.reject(new Error("Cannot store: boom")),
+  };
+  await assert.rejects(
+    createStreamConsumer(options(s, handler)).run(new AbortController().signal),
+    /boom/,
+  );
+  assert.deepEqual(s.acked, []);
+  assert.equal(s.pel.size, 3, "still pending: redelivered after a restart");
+});
+
+Deno.test("createStreamConsumer() re-runnable: isolates the entry that fails for good, dead-letters it, acknowledges the rest", async () => {
+  const s = fakeStream(() => 0);
+  s.add(8);
+  const stop = new AbortController();
+  const stored: string[] = [];
+  let calls = 0;
+  const handler: BatchHandler = {
+    process(batch) {
+      calls++;
+      // Like a multi-row INSERT: one bad row fails the whole statement.
+      if (batch.some((d) => d.id === "1006-0")) {
+        return Promise.reject(Object.assign(new Error("invalid byte sequence"), { code: "22021" }));
+      }
+      stored.push(...batch.map((d) => d.id));
+      if (stored.length >= 7) queueMicrotask(() => stop.abort());
+      return Promise.resolve([]);
+    },
+  };
+  await createStreamConsumer(options(s, handler, {
+    rerunnable: true,
+    isPermanent: (e) => (e as { code?: string }).code === "22021",
+    maxAttempts: 2,
+    backoff: { baseMs: 1, capMs: 2 },
+  })).run(stop.signal);
+  assert.deepEqual(stored.sort(), [
+    "1001-0",
+    "1002-0",
+    "1003-0",
+    "1004-0",
+    "1005-0",
+    "1007-0",
+    "1008-0",
+  ]);
+  assert.deepEqual(s.dead.map((d) => d.id), ["1006-0"]);
+  assert.match(s.dead[0]!.reason, /processing failed 2 times: invalid byte sequence/);
+  assert.equal(s.pel.size, 0, "everything acknowledged");
+  assert.ok(calls <= 2 * 4 + 4, `found by halving, not one entry at a time (${calls} calls)`);
+});
+
+Deno.test("createStreamConsumer() re-runnable: a transient failure is retried, never dead-lettered, and the consumer reports being stuck", async () => {
+  let clock = 0;
+  const s = fakeStream(() => clock);
+  s.add(2);
+  const stop = new AbortController();
+  let failures = 0;
+  let sawStuck = false;
+  const handler: BatchHandler = {
+    process() {
+      clock += 1000;
+      if (failures++ < 5) {
+        sawStuck ||= consumer.status().stuck;
+        return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432"));
+      }
+      queueMicrotask(() => stop.abort());
+      return Promise.resolve([]);
+    },
+  };
+  const consumer = createStreamConsumer(options(s, handler, {
+    rerunnable: true,
+    isPermanent: () => false,
+    maxAttempts: 1,
+    backoff: { baseMs: 1, capMs: 2 },
+    stuckAfterMs: 2500,
+    now: () => clock,
+  }));
+  await consumer.run(stop.signal);
+  assert.equal(failures, 6);
+  assert.equal(s.dead.length, 0);
+  assert.equal(s.pel.size, 0);
+  assert.ok(sawStuck, "stuck while failing for longer than stuckAfterMs");
+  assert.equal(consumer.status().stuck, false, "not stuck once it progressed");
+});
+
+Deno.test("compareIds() orders stream ids numerically", () => {
+  assert.equal(compareIds("9-0", "10-0"), -1);
+  assert.equal(compareIds("10-2", "10-10"), -1);
+  assert.equal(compareIds("10-1", "10-1"), 0);
+  assert.equal(compareIds("11-0", "10-99"), 1);
+});
