@@ -11,6 +11,11 @@
  * batch starts there, gets the same key and replaces that object. So no
  * offset is in two objects, and none is missing once the archive caught up.
  *
+ * Memory: each line goes straight into its object's gzip stream (queued
+ * text is compressed every {@link COMPRESS_CHUNK} characters), so an open
+ * object costs its compressed size plus the compressor's state; the formula
+ * with the flush settings is in `docs/ingest.md` ("Archive memory").
+ *
  * @module
  */
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
@@ -29,7 +34,7 @@ import {
   type PartitionBuffer,
   startBuffer,
 } from "./format.ts";
-import { type ArchiveStore, gzip } from "./store.ts";
+import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
 
 /** Archive settings. */
@@ -68,6 +73,15 @@ export interface Archive {
   readonly checks: Record<string, () => Promise<boolean> | boolean>;
 }
 
+/** Characters of lines queued before they are compressed (per open object). */
+export const COMPRESS_CHUNK = 64 * 1024;
+
+/** An object being written: its buffer (span, size) and the gzip stream of its lines. */
+interface OpenObject {
+  buffer: PartitionBuffer;
+  gz: GzipWriter;
+}
+
 /** Create the raw archive. */
 export function createArchive(deps: ArchiveDeps): Archive {
   const { kafka, store, metrics, config } = deps;
@@ -97,7 +111,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
     ["topic", "partition"],
   );
 
-  const buffers = new Map<string, PartitionBuffer>();
+  /** Open objects by partition: the span and size, and the gzip stream of their lines. */
+  const buffers = new Map<string, OpenObject>();
+  /** Per partition, the high watermark of its last batch (for the lag after a flush). */
+  const highWater = new Map<string, bigint>();
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
@@ -110,15 +127,27 @@ export function createArchive(deps: ArchiveDeps): Archive {
     return next;
   }
 
-  /** Store a buffer and commit past it; throws when either failed for good. */
-  async function flush(key: string, buffer: PartitionBuffer): Promise<void> {
+  /**
+   * The lag gauge of a partition: its last high watermark minus the first
+   * offset not yet stored and committed (the open object's first, else the
+   * offset after the last stored object).
+   */
+  function setLag(key: string, topic: string, partition: number, pending: bigint): void {
+    const hw = highWater.get(key);
+    if (hw === undefined) return;
+    lag.set({ topic, partition }, Math.max(0, Number(hw - pending)));
+  }
+
+  /** Store an open object and commit past it; throws when either failed for good. */
+  async function flush(key: string, open: OpenObject): Promise<void> {
+    const { buffer } = open;
     const objKey = objectKey(prefix, {
       topic: buffer.topic,
       partition: buffer.partition,
       offset: buffer.firstOffset,
       timestamp: buffer.firstTimestamp,
     });
-    const body = await gzip(buffer.lines.join("\n") + "\n");
+    const body = await open.gz.finish();
     for (let attempt = 0;; attempt++) {
       try {
         await store.put(objKey, body);
@@ -138,11 +167,19 @@ export function createArchive(deps: ArchiveDeps): Archive {
       partition: buffer.partition,
       offset: next,
     }]);
-    if (buffers.get(key) === buffer) buffers.delete(key);
+    if (buffers.get(key) === open) buffers.delete(key);
     storedUpTo.set(key, BigInt(next));
     objectsTotal.inc({ topic: buffer.topic });
-    messagesTotal.inc({ topic: buffer.topic }, buffer.lines.length);
-    log.debug("stored object", { key: objKey, messages: buffer.lines.length, bytes: body.length });
+    messagesTotal.inc({ topic: buffer.topic }, buffer.count);
+    // Caught up once no batch comes any more: the lag must say so now.
+    setLag(key, buffer.topic, buffer.partition, BigInt(next));
+    log.debug("stored object", { key: objKey, messages: buffer.count, bytes: body.length });
+  }
+
+  /** Drop an open object (not stored; its partition is re-read from the committed offset). */
+  function discard(key: string, open: OpenObject): void {
+    if (buffers.get(key) === open) buffers.delete(key);
+    open.gz.abort();
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -150,16 +187,17 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const { topic, partition } = batch;
     const key = `${topic}:${partition}`;
     await withLock(key, async () => {
+      highWater.set(key, BigInt(batch.highWatermark));
       const stored = storedUpTo.get(key) ?? -1n;
       for (const m of batch.messages) {
         // Never start an object inside one already stored.
         if (BigInt(m.offset) < stored) continue;
-        let buffer = buffers.get(key);
-        if (buffer && BigInt(m.offset) <= BigInt(buffer.lastOffset)) {
+        let open = buffers.get(key);
+        if (open && BigInt(m.offset) <= BigInt(open.buffer.lastOffset)) {
           // Re-fetched: already buffered, or rewound before the buffer (start over).
-          if (BigInt(m.offset) >= BigInt(buffer.firstOffset)) continue;
-          buffers.delete(key);
-          buffer = undefined;
+          if (BigInt(m.offset) >= BigInt(open.buffer.firstOffset)) continue;
+          discard(key, open);
+          open = undefined;
         }
         const message = {
           topic,
@@ -171,33 +209,39 @@ export function createArchive(deps: ArchiveDeps): Archive {
           headers: m.headers,
         };
         const line = archiveLine(message);
-        if (buffer) appendToBuffer(buffer, message, line);
-        else buffers.set(key, buffer = startBuffer(message, line, now()));
+        if (open) appendToBuffer(open.buffer, message, line);
+        else {
+          open = { buffer: startBuffer(message, line, now()), gz: createGzipWriter() };
+          buffers.set(key, open);
+        }
+        open.gz.add(line + "\n");
+        if (open.gz.queued >= COMPRESS_CHUNK) await open.gz.drain();
         resolveOffset(m.offset);
-        if (isFull(buffer, config.policy)) {
-          await flush(key, buffer);
+        if (isFull(open.buffer, config.policy)) {
+          await flush(key, open);
           await heartbeat();
         }
       }
-      const buffer = buffers.get(key);
-      const pending = buffer
-        ? Number(buffer.firstOffset)
-        : Number(batch.messages.at(-1)?.offset ?? batch.highWatermark) + 1;
-      lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - pending));
+      const open = buffers.get(key);
+      const pending = open
+        ? BigInt(open.buffer.firstOffset)
+        : BigInt(batch.messages.at(-1)?.offset ?? BigInt(batch.highWatermark) - 1n) + 1n;
+      setLag(key, topic, partition, pending);
     });
     await heartbeat();
   }
 
   /** Flush buffers that are due (or all of them). Failures drop the buffer and rewind. */
   async function flushDue(all: boolean): Promise<void> {
-    const tasks = [...buffers].map(([key, buffer]) =>
+    const tasks = [...buffers].map(([key, open]) =>
       withLock(key, async () => {
-        if (buffers.get(key) !== buffer || !(all || isDue(buffer, config.policy, now()))) return;
+        const buffer = open.buffer;
+        if (buffers.get(key) !== open || !(all || isDue(buffer, config.policy, now()))) return;
         try {
-          await flush(key, buffer);
+          await flush(key, open);
         } catch (error) {
           log.warn("cannot flush partition, it will be re-read", { key, error });
-          if (buffers.get(key) === buffer) buffers.delete(key);
+          discard(key, open);
           try {
             group.consumer?.seek({
               topic: buffer.topic,
@@ -215,8 +259,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
 
   const clearBuffers = () => {
     // A new generation (or a restart) re-reads every partition from its committed offset.
+    for (const open of buffers.values()) open.gz.abort();
     buffers.clear();
     storedUpTo.clear();
+    highWater.clear();
+    // Partitions this member may no longer own must not keep a lag.
+    lag.reset();
   };
   const group = createConsumerGroup({
     kafka,

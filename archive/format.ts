@@ -98,20 +98,26 @@ export interface FlushPolicy {
   maxAgeMs: number;
 }
 
-/** A partition's buffer of encoded lines not yet stored. */
+/**
+ * A partition's buffer: the span and size of the lines not yet stored (the
+ * lines themselves go straight into the object's gzip stream, see
+ * `createGzipWriter` in store.ts, so a buffer holds compressed bytes only).
+ */
 export interface PartitionBuffer {
   topic: string;
   partition: number;
   firstOffset: string;
   firstTimestamp: string;
   lastOffset: string;
-  lines: string[];
+  /** Lines (messages) in the buffer. */
+  count: number;
+  /** Characters of the lines, newlines included (uncompressed size, for the flush policy). */
   bytes: number;
   /** When the first line was buffered (ms, wall clock). */
   startedAt: number;
 }
 
-/** A new buffer starting with `m`. */
+/** A new buffer starting with `m` (its encoded `line`). */
 export function startBuffer(m: ArchiveMessage, line: string, now: number): PartitionBuffer {
   return {
     topic: m.topic,
@@ -119,15 +125,15 @@ export function startBuffer(m: ArchiveMessage, line: string, now: number): Parti
     firstOffset: m.offset,
     firstTimestamp: m.timestamp,
     lastOffset: m.offset,
-    lines: [line],
+    count: 1,
     bytes: line.length + 1,
     startedAt: now,
   };
 }
 
-/** Append `m` to `buffer` (offsets must increase). */
+/** Count `m` (its encoded `line`) in `buffer` (offsets must increase). */
 export function appendToBuffer(buffer: PartitionBuffer, m: ArchiveMessage, line: string): void {
-  buffer.lines.push(line);
+  buffer.count++;
   buffer.bytes += line.length + 1;
   buffer.lastOffset = m.offset;
 }
@@ -138,10 +144,10 @@ export function appendToBuffer(buffer: PartitionBuffer, m: ArchiveMessage, line:
  * the same place.
  */
 export function isFull(buffer: PartitionBuffer, policy: FlushPolicy): boolean {
-  return buffer.lines.length >= policy.maxMessages || buffer.bytes >= policy.maxBytes;
+  return buffer.count >= policy.maxMessages || buffer.bytes >= policy.maxBytes;
 }
 
 /** Is the buffer old enough to flush by time? */
 export function isDue(buffer: PartitionBuffer, policy: FlushPolicy, now: number): boolean {
-  return buffer.lines.length > 0 && now - buffer.startedAt >= policy.maxAgeMs;
+  return buffer.count > 0 && now - buffer.startedAt >= policy.maxAgeMs;
 }

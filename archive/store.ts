@@ -84,6 +84,88 @@ export function createDirStore(dir: string): ArchiveStore {
   };
 }
 
+/** An object's gzip stream, written line by line, read once at the end. */
+export interface GzipWriter {
+  /** Queue text (sync); call {@link GzipWriter.drain} when {@link GzipWriter.queued} is large. */
+  add(text: string): void;
+  /** Characters queued and not yet compressed. */
+  readonly queued: number;
+  /** Compress the queued text. */
+  drain(): Promise<void>;
+  /** Compressed bytes produced so far. */
+  readonly compressedBytes: number;
+  /** Compress the rest and end the stream: the whole gzip member. */
+  finish(): Promise<Uint8Array<ArrayBuffer>>;
+  /** Drop everything (the buffer is abandoned). */
+  abort(): void;
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * A streaming gzip writer (web CompressionStream): text is queued, then
+ * compressed in pieces, and only compressed bytes are kept, so an open
+ * object costs its compressed size plus the compressor's state, not its
+ * text. Concatenated output is one gzip member, as {@link gzip} makes.
+ */
+export function createGzipWriter(): GzipWriter {
+  const stream = new CompressionStream("gzip");
+  const writer = stream.writable.getWriter();
+  const chunks: Uint8Array[] = [];
+  let compressed = 0;
+  let queue: string[] = [];
+  let queued = 0;
+  const reading = (async () => {
+    const reader = stream.readable.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      chunks.push(value);
+      compressed += value.length;
+    }
+  })();
+  reading.catch(() => {}); // surfaced by finish(); an abort rejects it on purpose
+  async function drain(): Promise<void> {
+    if (queued === 0) return;
+    const text = queue.length === 1 ? queue[0]! : queue.join("");
+    queue = [];
+    queued = 0;
+    await writer.write(textEncoder.encode(text));
+  }
+  return {
+    add(text) {
+      queue.push(text);
+      queued += text.length;
+    },
+    get queued() {
+      return queued;
+    },
+    drain,
+    get compressedBytes() {
+      return compressed;
+    },
+    async finish() {
+      await drain();
+      await writer.close();
+      await reading;
+      const out = new Uint8Array(compressed);
+      let at = 0;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      chunks.length = 0;
+      return out;
+    },
+    abort() {
+      queue = [];
+      queued = 0;
+      chunks.length = 0;
+      writer.abort().catch(() => {});
+    },
+  };
+}
+
 /** Gzip bytes (web CompressionStream). */
 export async function gzip(text: string): Promise<Uint8Array> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createDirStore, gunzip, gzip } from "./store.ts";
+import { createDirStore, createGzipWriter, gunzip, gzip } from "./store.ts";
 
 Deno.test("createDirStore() writes the key layout and a retry replaces the object", async () => {
   const dir = await Deno.makeTempDir();
@@ -16,4 +16,26 @@ Deno.test("createDirStore() writes the key layout and a retry replaces the objec
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("createGzipWriter() streams lines into one gzip member and keeps only compressed bytes", async () => {
+  const gz = createGzipWriter();
+  const lines: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const line = `{"n":${i},"text":"h\u00e9llo \u2713 ${"x".repeat(i % 50)}"}\n`;
+    lines.push(line);
+    gz.add(line);
+    if (gz.queued >= 64 * 1024) await gz.drain();
+    assert.ok(gz.queued < 64 * 1024 + 100, "text is compressed as it comes");
+  }
+  const body = await gz.finish();
+  assert.equal(body.length, gz.compressedBytes);
+  assert.ok(body.length < lines.join("").length / 4, "compressed");
+  assert.equal(await gunzip(body), lines.join(""));
+  // An abandoned writer lets go without an unhandled rejection.
+  const dropped = createGzipWriter();
+  dropped.add("x\n");
+  await dropped.drain();
+  dropped.abort();
+  await new Promise((r) => setTimeout(r, 10));
 });

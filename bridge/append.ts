@@ -3,7 +3,9 @@
  * each partition batch becomes a few calls of the `bridge_append-5.lua`
  * script (at most `chunkSize` messages each), all sent in one pipeline.
  * The script skips offsets at or below the partition's high-water mark in
- * `vigil:bridge:offsets` and moves the mark atomically with the XADDs.
+ * `vigil:bridge:offsets` and moves the mark atomically with the XADDs. It
+ * also records, once, the offsets Kafka deleted before the bridge read them
+ * (a `gap` dead letter), see the script's header.
  *
  * @module
  */
@@ -46,6 +48,13 @@ export interface BuildOptions {
   ingestTs: number;
   /** Messages per call. @default {500} */
   chunkSize?: number;
+  /**
+   * Lowest offset the batch accounts for: the first record Kafka returned
+   * (control records included). @default the first item's offset
+   */
+  coverFrom?: string;
+  /** The partition's log start offset, when read (after a `HOLE` answer). */
+  logStart?: string;
 }
 
 /** The script's KEYS for a key builder. */
@@ -81,11 +90,29 @@ export function buildAppendCalls(
   let previous = "";
   for (let start = 0; start < batch.items.length; start += chunkSize) {
     const end = Math.min(start + chunkSize, batch.items.length);
-    const args = [...head, previous];
+    const first = start === 0;
+    const args = [
+      ...head,
+      previous,
+      first ? options.coverFrom ?? batch.items[0]!.offset : "",
+      first ? options.logStart ?? "" : "",
+    ];
     for (let i = start; i < end; i++) {
       const { offset, classified: c } = batch.items[i]!;
       if (c.kind === "event") args.push(offset, KEY_INDEX[c.type], c.data, c.key, c.traceparent);
-      else args.push(offset, KEY_INDEX.dlq, c.raw, c.reason, c.encoding);
+      else {
+        args.push(
+          offset,
+          KEY_INDEX.dlq,
+          c.raw,
+          c.reason,
+          c.encoding,
+          String(c.size),
+          c.sha256,
+          c.key,
+          c.keyEncoding,
+        );
+      }
     }
     calls.push({ keys, args, count: end - start });
     previous = batch.items[end - 1]!.offset;
@@ -93,11 +120,17 @@ export function buildAppendCalls(
   return calls;
 }
 
+/** Offsets of a partition Kafka deleted before the bridge read them, recorded as a `gap`. */
+export interface Gap {
+  from: string;
+  to: string;
+  count: number;
+}
+
 /** Outcome of one script call. */
-export type CallResult = { ok: true; appended: number; skipped: number } | {
-  ok: false;
-  error: Error;
-};
+export type CallResult =
+  | { ok: true; appended: number; skipped: number; gap?: Gap }
+  | { ok: false; error: Error };
 
 /** The Redis commands the appender uses. */
 export interface AppendPort {
@@ -120,17 +153,48 @@ export function ioredisAppendPort(redis: Pick<Redis, "script" | "pipeline">): Ap
       return calls.map((_, i) => {
         const [error, reply] = replies[i] ?? [new Error("no reply"), null];
         if (error) return { ok: false, error };
-        const [appended, skipped] = reply as [number, number, string];
-        return { ok: true, appended: Number(appended), skipped: Number(skipped) };
+        const [appended, skipped, , gapFrom, gapTo] = reply as [
+          number,
+          number,
+          string,
+          string?,
+          string?,
+        ];
+        const result = { ok: true as const, appended: Number(appended), skipped: Number(skipped) };
+        if (!gapFrom || !gapTo) return result;
+        const count = Number(BigInt(gapTo) - BigInt(gapFrom) + 1n);
+        return { ...result, gap: { from: gapFrom, to: gapTo, count } };
       });
     },
   };
 }
 
+/**
+ * The script found offsets between the partition's high-water and the
+ * batch that nobody read: call again with the partition's log start offset.
+ */
+export class HoleError extends Error {
+  override name = "HoleError";
+  constructor(readonly highWater: string, options?: ErrorOptions) {
+    super(`Cannot append batch yet: offsets after ${highWater} were not read`, options);
+  }
+}
+
+/** What an append did. */
+export interface AppendResult {
+  appended: number;
+  skipped: number;
+  /** A gap recorded by this append. */
+  gap?: Gap;
+}
+
 /** Appends script calls; loads the script once and again after NOSCRIPT. */
 export interface Appender {
-  /** Run every call in one pipeline; throws when any call failed (retry the whole batch). */
-  append(calls: readonly ScriptCall[]): Promise<{ appended: number; skipped: number }>;
+  /**
+   * Run every call in one pipeline; throws when any call failed (retry the
+   * whole batch): {@link HoleError} when the batch needs the log start offset.
+   */
+  append(calls: readonly ScriptCall[]): Promise<AppendResult>;
 }
 
 /** Create an {@link Appender}. */
@@ -148,8 +212,14 @@ export function createAppender(port: AppendPort): Appender {
         const failed = results.find((r) => !r.ok);
         if (!failed) {
           let appended = 0, skipped = 0;
-          for (const r of results) if (r.ok) (appended += r.appended), (skipped += r.skipped);
-          return { appended, skipped };
+          let gap: Gap | undefined;
+          for (const r of results) {
+            if (!r.ok) continue;
+            appended += r.appended;
+            skipped += r.skipped;
+            gap ??= r.gap;
+          }
+          return gap ? { appended, skipped, gap } : { appended, skipped };
         }
         const error = (failed as { error: Error }).error;
         if (attempt === 0 && /NOSCRIPT/.test(error.message)) {
@@ -157,6 +227,8 @@ export function createAppender(port: AppendPort): Appender {
           sha = undefined;
           continue;
         }
+        const hole = /HOLE (-?\d+)/.exec(error.message);
+        if (hole) throw new HoleError(hole[1]!, { cause: error });
         throw new Error(`Cannot append batch to Redis: ${error.message}`, { cause: error });
       }
     },

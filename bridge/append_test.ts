@@ -6,6 +6,7 @@ import {
   buildAppendCalls,
   type CallResult,
   createAppender,
+  HoleError,
   type ScriptCall,
 } from "./append.ts";
 
@@ -22,6 +23,10 @@ const dead = (offset: string): BatchItem => ({
     reason: "empty: no value",
     raw: "",
     encoding: "utf8",
+    size: 0,
+    sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    key: "k1",
+    keyEncoding: "utf8",
   },
 });
 
@@ -42,8 +47,17 @@ Deno.test("buildAppendCalls() chunks a batch and chains each chunk to the previo
     "t:events:metrics",
     "t:events:transactions",
   ]);
-  assert.deepEqual(calls[0]!.args.slice(0, 6), ["metrics:2", "1000", "metrics", "2", "123", ""]);
-  assert.deepEqual(calls[0]!.args.slice(6), [
+  assert.deepEqual(calls[0]!.args.slice(0, 8), [
+    "metrics:2",
+    "1000",
+    "metrics",
+    "2",
+    "123",
+    "",
+    "10",
+    "",
+  ]);
+  assert.deepEqual(calls[0]!.args.slice(8), [
     "10",
     "4",
     "{}",
@@ -54,9 +68,23 @@ Deno.test("buildAppendCalls() chunks a batch and chains each chunk to the previo
     "",
     "empty: no value",
     "utf8",
+    "0",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "k1",
+    "utf8",
   ]);
-  assert.equal(calls[1]!.args[5], "11");
-  assert.equal(calls[2]!.args[5], "14");
+  // Later chunks name the previous chunk's last offset and carry no cover-from.
+  assert.deepEqual(calls[1]!.args.slice(5, 8), ["11", "", ""]);
+  assert.deepEqual(calls[2]!.args.slice(5, 8), ["14", "", ""]);
+  // After a HOLE answer: the batch's cover-from and the partition's log start.
+  const again = buildAppendCalls({ topic: "metrics", partition: 2, items }, {
+    keys,
+    maxlen: 1000,
+    ingestTs: 123,
+    coverFrom: "7",
+    logStart: "9",
+  });
+  assert.deepEqual(again[0]!.args.slice(5, 8), ["", "7", "9"]);
 });
 
 Deno.test("createAppender() reloads the script once after NOSCRIPT and sums the results", async () => {
@@ -85,5 +113,23 @@ Deno.test("createAppender() reloads the script once after NOSCRIPT and sums the 
       evalshaAll: () => Promise.resolve([{ ok: false, error: new Error("GAP previous chunk") }]),
     }).append([call]),
     /Cannot append batch to Redis: GAP/,
+  );
+  const hole = await createAppender({
+    loadScript: () => Promise.resolve("x"),
+    evalshaAll: () => Promise.resolve([{ ok: false, error: new Error("ERR HOLE 41 script") }]),
+  }).append([call]).catch((e) => e);
+  assert.ok(hole instanceof HoleError);
+  assert.equal(hole.highWater, "41");
+  const gap = { from: "5", to: "9", count: 5 };
+  assert.deepEqual(
+    await createAppender({
+      loadScript: () => Promise.resolve("x"),
+      evalshaAll: () =>
+        Promise.resolve([
+          { ok: true, appended: 1, skipped: 0, gap },
+          { ok: true, appended: 2, skipped: 0 },
+        ]),
+    }).append([call, call]),
+    { appended: 3, skipped: 0, gap },
   );
 });

@@ -5,21 +5,35 @@
  * pipeline of Lua calls (dedup by topic/partition/offset, atomic with the
  * XADDs); the Kafka offset is committed only after Redis accepted the batch.
  *
+ * Offsets Kafka deleted before the bridge read them (its retention, when the
+ * bridge falls behind) are detected per partition: a batch that starts above
+ * the partition's high-water + 1 makes the bridge read the partition's log
+ * start offset, and the part of the hole below it is recorded once as a
+ * `gap` dead letter, counted in `vigil_bridge_skipped_messages_total`,
+ * logged at error level and shown by the `kafka_gaps` health check. The
+ * part at or above the log start (transaction markers, aborted or
+ * compacted records) is not loss and is passed over silently.
+ *
  * @module
  */
-import type { EachBatchPayload, Kafka } from "kafkajs";
+import type { Admin, EachBatchPayload, Kafka } from "kafkajs";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
-import { EVENT_TYPES, TOPICS } from "@vigil/shared/schemas/event";
+import { EVENT_TYPES, type EventType, TOPICS } from "@vigil/shared/schemas/event";
+import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
+import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import type { SpanGroup, Tracer } from "@vigil/shared/tracing";
 import {
   type Appender,
+  type AppendResult,
   type BatchItem,
   buildAppendCalls,
   createAppender,
+  type Gap,
+  HoleError,
   ioredisAppendPort,
 } from "./append.ts";
 import { classifyMessage } from "./classify.ts";
@@ -35,6 +49,12 @@ export interface BridgeOptions {
   chunkSize?: number;
   /** Larger values are dead-lettered. @default {1048576} */
   maxEventBytes?: number;
+  /** Bytes of a dead letter's value kept in its entry. @default {4096} */
+  deadRawBytes?: number;
+  /** Bounds on extra fields. @default {DEFAULT_EXTRA_LIMITS} */
+  extraLimits?: ExtraLimits;
+  /** The `kafka_gaps` health check warns this long after a gap. @default {3600000} */
+  gapWarnMs?: number;
   /** Kafka consumer group. @default {"vigil-bridge"} */
   groupId?: string;
   /** Topics to consume. @default {TOPICS} */
@@ -47,7 +67,8 @@ export interface BridgeOptions {
 
 /** Dependencies of {@link createBridge}. */
 export interface BridgeDeps {
-  kafka: Pick<Kafka, "consumer">;
+  /** Consumer group; admin only to read a partition's log start after a hole. */
+  kafka: Pick<Kafka, "consumer" | "admin">;
   redis: Pick<Redis, "script" | "pipeline" | "ping" | "xlen">;
   keys: Keys;
   log: Logger;
@@ -73,8 +94,8 @@ export interface Bridge {
   run(signal: AbortSignal): Promise<void>;
   /** Stop (idempotent); resolves when disconnected. */
   close(): Promise<void>;
-  /** Health checks for the ops server. */
-  readonly checks: Record<string, () => Promise<boolean> | boolean>;
+  /** Health checks for the ops server (`kafka_gaps` warns with the detail of recent gaps). */
+  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
 }
 
 /** Span names by event type (no string building per event). */
@@ -92,6 +113,13 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const maxlen = cfg.maxlen ?? 1_000_000;
   const chunkSize = cfg.chunkSize ?? 500;
   const maxEventBytes = cfg.maxEventBytes ?? 1_048_576;
+  const deadRawBytes = cfg.deadRawBytes ?? 4096;
+  const gapWarnMs = cfg.gapWarnMs ?? 3_600_000;
+  const classifyOptions = {
+    maxBytes: maxEventBytes,
+    deadRawBytes,
+    ...(cfg.extraLimits ? { limits: cfg.extraLimits } : {}),
+  };
   const topics = [...(cfg.topics ?? TOPICS)];
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const appender: Appender = createAppender(ioredisAppendPort(redis));
@@ -109,6 +137,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const skippedTotal = metrics.counter(
     "vigil_bridge_duplicates_skipped_total",
     "Redelivered messages skipped by the offset dedup",
+  );
+  const lostTotal = metrics.counter(
+    "vigil_bridge_skipped_messages_total",
+    "Messages deleted by Kafka (retention) before the bridge read them, recorded as gaps",
+    ["topic"],
   );
   const redisErrors = metrics.counter(
     "vigil_bridge_redis_errors_total",
@@ -132,6 +165,82 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
   );
 
+  /** Recent gaps (newest last, at most 20) and totals, for the health check. */
+  const gaps: (Gap & { topic: string; partition: number; at: number })[] = [];
+  let gapCount = 0;
+  let lostCount = 0;
+  /**
+   * Per partition, the offsets of the last run of batches kafkajs consumed
+   * without calling eachBatch (only transaction markers or aborted records):
+   * the next batch accounts for them, so they need no log start read.
+   */
+  const filtered = new Map<string, { first: bigint; last: bigint }>();
+  let admin: Promise<Admin> | undefined;
+
+  /** The partition's log start offset (earliest retained), read from Kafka. */
+  async function logStart(topic: string, partition: number): Promise<string> {
+    admin ??= (async () => {
+      const a = kafka.admin();
+      await a.connect();
+      return a;
+    })().catch((error) => {
+      admin = undefined;
+      throw error;
+    });
+    const offsets = await (await admin).fetchTopicOffsets(topic);
+    const p = offsets.find((o) => o.partition === partition);
+    if (!p) {
+      throw new Error(`Cannot read the log start of ${topic}/${partition}: no such partition`);
+    }
+    return p.low;
+  }
+
+  async function closeAdmin(): Promise<void> {
+    const a = admin;
+    admin = undefined;
+    if (!a) return;
+    try {
+      await withTimeout((await a).disconnect(), 2000, "admin disconnect");
+    } catch (error) {
+      log.warn("cannot disconnect the admin client", { error });
+    }
+  }
+
+  function recordGap(topic: string, partition: number, gap: Gap): void {
+    gapCount++;
+    lostCount += gap.count;
+    lostTotal.inc({ topic }, gap.count);
+    gaps.push({ topic, partition, ...gap, at: now() });
+    if (gaps.length > 20) gaps.shift();
+    log.error("messages lost: Kafka deleted them before the bridge read them", {
+      topic,
+      partition,
+      from: gap.from,
+      to: gap.to,
+      count: gap.count,
+    });
+  }
+
+  function gapHealth(): boolean | HealthDetail {
+    const last = gaps[gaps.length - 1];
+    if (!last || now() - last.at > gapWarnMs) return true;
+    return {
+      status: "warn",
+      message: "messages were deleted by Kafka before the bridge read them (see the gap " +
+        "dead letters): the bridge falls behind the topics' retention",
+      gaps: gapCount,
+      skipped_messages: lostCount,
+      recent: gaps.slice(-5).map((g) => ({
+        topic: g.topic,
+        partition: g.partition,
+        from: g.from,
+        to: g.to,
+        count: g.count,
+        at: new Date(g.at).toISOString(),
+      })),
+    };
+  }
+
   let inFlight = 0;
   /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
@@ -140,7 +249,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
    * Start one span per event (a group: they share name, times and partition); an entry
    * keeps its message's context, or gets its new root's (tracing enabled only).
    */
-  function startSpans(tracer: Tracer, partition: number, items: BatchItem[]): SpanGroup | null {
+  function startSpans(
+    tracer: Tracer,
+    topic: EventType,
+    partition: number,
+    items: BatchItem[],
+  ): SpanGroup | null {
     const events: Extract<BatchItem["classified"], { kind: "event" }>[] = [];
     const parents: (string | undefined)[] = [];
     const offsets: number[] = [];
@@ -152,9 +266,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
       offsets.push(Number(item.offset));
     }
     // Few attributes on purpose: each costs bytes on every event. The name says the type
-    // (= topic: one per batch) and stream; partition and offset find the message.
+    // (= topic: one per batch); partition and offset find the message.
     if (events.length === 0) return null; // dead letters only
-    const group = tracer.startSpanGroup(SPAN_NAMES[events[0]!.type], parents, {
+    const group = tracer.startSpanGroup(SPAN_NAMES[topic], parents, {
       kind: "consumer",
       startTimeMs: performance.timeOrigin + performance.now(),
       attributes: { "messaging.kafka.partition": partition },
@@ -180,33 +294,62 @@ export function createBridge(deps: BridgeDeps): Bridge {
           offset: m.offset,
           classified: classifyMessage(
             { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers },
-            { maxBytes: maxEventBytes },
+            classifyOptions,
           ),
         };
       }
-      const spans = deps.tracer?.enabled ? startSpans(deps.tracer, partition, items) : null;
-      const calls = buildAppendCalls({ topic, partition, items }, {
-        keys,
-        maxlen,
-        chunkSize,
-        ingestTs: now(),
-      });
-      let result: { appended: number; skipped: number };
+      const spans = deps.tracer?.enabled && (EVENT_TYPES as readonly string[]).includes(topic)
+        ? startSpans(deps.tracer, topic as EventType, partition, items)
+        : null;
+      // The lowest offset this batch accounts for: its first record (control records
+      // included), or the first of the filtered batches just before it.
+      const key = `${topic}\u0000${partition}`;
+      let coverFrom = batch.firstOffset() ?? items[0]!.offset;
+      const skippedBefore = filtered.get(key);
+      if (skippedBefore && skippedBefore.last + 1n === BigInt(coverFrom)) {
+        coverFrom = String(skippedBefore.first);
+      }
+      const ingestTs = now();
+      const build = (logStartOffset?: string) =>
+        buildAppendCalls({ topic, partition, items }, {
+          keys,
+          maxlen,
+          chunkSize,
+          ingestTs,
+          coverFrom,
+          ...(logStartOffset !== undefined ? { logStart: logStartOffset } : {}),
+        });
+      let calls = build();
+      let result: AppendResult;
       for (let attempt = 0;; attempt++) {
         try {
           result = await appender.append(calls);
           break;
         } catch (error) {
-          redisErrors.inc();
-          if (!isRunning() || isStale() || group.stopping.aborted) {
-            spans?.fail(error).end();
-            throw error;
+          let failure = error;
+          if (error instanceof HoleError) {
+            try {
+              // Offsets nobody read: how much of it did Kafka delete?
+              calls = build(await logStart(topic, partition));
+              attempt--;
+              continue;
+            } catch (readError) {
+              failure = readError;
+            }
+          } else {
+            redisErrors.inc();
           }
-          log.warn("cannot append batch, retrying", { topic, partition, attempt, error });
+          if (!isRunning() || isStale() || group.stopping.aborted) {
+            spans?.fail(failure).end();
+            throw failure;
+          }
+          log.warn("cannot append batch, retrying", { topic, partition, attempt, error: failure });
           await sleep(backoffMs(attempt, { baseMs: 100, capMs: 5000 }));
           await heartbeat();
         }
       }
+      filtered.delete(key);
+      if (result.gap) recordGap(topic, partition, result.gap);
       const last = items[items.length - 1]!.offset;
       resolveOffset(last);
       const next = (BigInt(last) + 1n).toString();
@@ -214,17 +357,22 @@ export function createBridge(deps: BridgeDeps): Bridge {
       // resolved offsets every second (a Kafka round trip per batch would
       // halve throughput), and shutdown commits the rest. A redelivery after
       // a crash is skipped by the offset dedup in the append script.
-      resolved.set(`${topic}\u0000${partition}`, { topic, partition, offset: next });
+      resolved.set(key, { topic, partition, offset: next });
       if (result.skipped === 0) {
         // Tallied per batch: a labelled increment per message costs more than the rest of
-        // the bookkeeping. Events of a batch share its topic, which is their type.
+        // the bookkeeping. Events of a batch have its topic's type, but for the
+        // simulator's metric readings on `logs`.
         let events = 0;
+        let rerouted = 0;
         const dead = new Map<string, number>();
         for (const { classified: c } of items) {
-          if (c.kind === "event") events++;
-          else dead.set(c.reasonKind, (dead.get(c.reasonKind) ?? 0) + 1);
+          if (c.kind === "event") {
+            if (c.type === topic) events++;
+            else rerouted++;
+          } else dead.set(c.reasonKind, (dead.get(c.reasonKind) ?? 0) + 1);
         }
         if (events > 0) messagesTotal.inc({ type: topic }, events);
+        if (rerouted > 0) messagesTotal.inc({ type: "metrics" }, rerouted);
         for (const [reason_kind, n] of dead) deadTotal.inc({ topic, reason_kind }, n);
       } else {
         skippedTotal.inc(undefined, result.skipped);
@@ -256,7 +404,23 @@ export function createBridge(deps: BridgeDeps): Bridge {
       partitionsConsumedConcurrently: cfg.concurrency ?? 4,
       eachBatch,
     },
-    onJoin: () => resolved.clear(), // offsets of partitions we may no longer own
+    onJoin: () => {
+      resolved.clear(); // offsets of partitions we may no longer own
+      filtered.clear();
+    },
+    instrument(c) {
+      // Batches of transaction markers or aborted records only: kafkajs moves past them
+      // without calling eachBatch; remember them so the next batch accounts for them.
+      c.on(c.events.START_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize !== 0 || payload.firstOffset === null) return;
+        const key = `${payload.topic}\u0000${payload.partition}`;
+        const first = BigInt(payload.firstOffset);
+        const last = BigInt(payload.lastOffset);
+        const run = filtered.get(key);
+        if (run && run.last + 1n === first) run.last = last;
+        else filtered.set(key, { first, last });
+      });
+    },
     onRunning: () => log.info("consuming", { topics }),
     // Let the batches in flight append and commit.
     async drain(c, deadline) {
@@ -279,8 +443,18 @@ export function createBridge(deps: BridgeDeps): Bridge {
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
       kafka: () => group.healthy,
+      kafka_gaps: gapHealth,
     },
-    run: (signal) => group.run(signal),
-    close: () => group.close(),
+    async run(signal) {
+      try {
+        await group.run(signal);
+      } finally {
+        await closeAdmin();
+      }
+    },
+    async close() {
+      await group.close();
+      await closeAdmin();
+    },
   };
 }

@@ -1,14 +1,21 @@
 /**
  * Pure classification of one Kafka message: a valid event of its topic's
- * type (normalised by the shared schemas), or a dead letter with a reason.
+ * type in canonical form (see `shared/schemas/canonical.ts`), or a dead
+ * letter with a reason.
  *
  * No I/O and no clock: the bridge turns the result into stream fields.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import { fastEvent } from "@vigil/shared/schemas/canonical";
-import { type EventType, isEventType, parseEvent } from "@vigil/shared/schemas/event";
+import {
+  canonicalize,
+  type CanonicalOptions,
+  isCanonicalText,
+} from "@vigil/shared/schemas/canonical";
+import { type EventType, eventTypeOf, isEventType } from "@vigil/shared/schemas/event";
+import { type ExtraLimits, findDuplicateKey } from "@vigil/shared/schemas/hygiene";
+import { DEFAULT_DEAD_LETTER_RAW_BYTES, rawExcerpt } from "@vigil/shared/schemas/stream";
 import { isCanonicalTraceparent } from "@vigil/shared/tracing";
 
 /** The parts of a Kafka message classification needs. */
@@ -34,11 +41,11 @@ export type ReasonKind =
 export type Classified =
   | {
     kind: "event";
+    /** The stream it goes to: the topic's type, or `metrics` for the simulator's readings on `logs`. */
     type: EventType;
     /**
-     * The normalised event as JSON: the message text itself when it already
-     * is in the canonical form (same value, whitespace and key order aside),
-     * else the schema's output re-serialised.
+     * The event in canonical JSON form: the message text itself when it
+     * already is exactly that text, else the canonical serialisation.
      */
     data: string;
     /** Message key as UTF-8 ("" when absent). */
@@ -51,17 +58,32 @@ export type Classified =
     reasonKind: ReasonKind;
     /** One-line reason, e.g. `invalid_schema: amount: Too small: …`. */
     reason: string;
-    /** Raw value: UTF-8 text, or base64 when not valid UTF-8. */
+    /** First bytes of the value (at most `deadRawBytes`): UTF-8 text, or base64 when not valid UTF-8. */
     raw: string;
     encoding: "utf8" | "base64";
+    /** Byte size of the whole value. */
+    size: number;
+    /** SHA-256 of the whole value, hex. */
+    sha256: string;
+    /** The message key (bounded like `raw`), "" when absent. */
+    key: string;
+    /** Encoding of `key`; "" when the message had no key. */
+    keyEncoding: "utf8" | "base64" | "";
   };
 
 /** Options for {@link classifyMessage}. */
 export interface ClassifyOptions {
   /** Values above this many bytes are dead-lettered. @default {1048576} */
   maxBytes?: number;
+  /** Bytes of a dead letter's value (and key) kept in the entry. @default {4096} */
+  deadRawBytes?: number;
+  /** Bounds on extra fields. @default {DEFAULT_EXTRA_LIMITS} */
+  limits?: ExtraLimits;
+  /** Use the canonical fast path (false: zod only, for tests). @default {true} */
+  fast?: boolean;
 }
 
+const DEFAULT_OPTIONS: ClassifyOptions = {};
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 
@@ -104,56 +126,130 @@ export function headerString(headers: Record<string, unknown> | undefined, name:
   return "";
 }
 
-function dead(reasonKind: ReasonKind, detail: string, bytes: Uint8Array | null): Classified {
-  const text = bytes ? decodeUtf8(bytes) : "";
+/** The canonicalize options of classify options, clean or not (made once per options object). */
+const optionsCache = new WeakMap<ClassifyOptions, [CanonicalOptions, CanonicalOptions]>();
+
+function canonicalOptions(options: ClassifyOptions, clean: boolean): CanonicalOptions {
+  let pair = optionsCache.get(options);
+  if (!pair) {
+    const base = {
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.fast === false ? { fast: false } : {}),
+    };
+    pair = [{ ...base, clean: true }, { ...base, clean: false }];
+    optionsCache.set(options, pair);
+  }
+  return clean ? pair[0] : pair[1];
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f]/g;
+
+/** A reason on one line: control characters become spaces, lone surrogates U+FFFD. */
+function oneLine(s: string): string {
+  return s.replace(CONTROL, " ").toWellFormed();
+}
+
+function dead(
+  reasonKind: ReasonKind,
+  detail: string,
+  message: RawMessage,
+  maxRaw: number,
+): Classified {
+  const value = message.value ?? new Uint8Array(0);
+  const excerpt = rawExcerpt(value, maxRaw);
+  const key = message.key ? rawExcerpt(message.key, maxRaw) : undefined;
   return {
     kind: "dead",
     reasonKind,
-    reason: `${reasonKind}: ${detail}`,
-    raw: text ?? toBase64(bytes!),
-    encoding: text === undefined ? "base64" : "utf8",
+    reason: oneLine(`${reasonKind}: ${detail}`),
+    raw: excerpt.raw,
+    encoding: excerpt.encoding,
+    size: excerpt.size,
+    sha256: excerpt.sha256,
+    key: key?.raw ?? "",
+    keyEncoding: key?.encoding ?? "",
   };
 }
 
 /**
  * Classify a Kafka message: the topic must be an event type, the value
- * valid UTF-8 JSON matching that type's schema, and at most `maxBytes`.
- * Never throws.
+ * valid UTF-8 JSON of at most `maxBytes` matching the schema of its type,
+ * without duplicate keys. Never throws.
  */
-export function classifyMessage(message: RawMessage, options: ClassifyOptions = {}): Classified {
+export function classifyMessage(
+  message: RawMessage,
+  options: ClassifyOptions = DEFAULT_OPTIONS,
+): Classified {
   const maxBytes = options.maxBytes ?? 1_048_576;
+  const maxRaw = options.deadRawBytes ?? DEFAULT_DEAD_LETTER_RAW_BYTES;
   const { topic, value } = message;
-  if (!isEventType(topic)) return dead("unknown_topic", `topic "${topic}"`, value);
-  if (value === null || value.length === 0) return dead("empty", "no value", value);
+  if (!isEventType(topic)) {
+    return dead("unknown_topic", `topic ${JSON.stringify(topic)}`, message, maxRaw);
+  }
+  if (value === null || value.length === 0) return dead("empty", "no value", message, maxRaw);
   if (value.length > maxBytes) {
-    return dead("too_large", `${value.length} bytes > ${maxBytes}`, value);
+    return dead("too_large", `${value.length} bytes > ${maxBytes}`, message, maxRaw);
   }
   const text = decodeUtf8(value);
-  if (text === undefined) return dead("not_utf8", "value is not valid UTF-8", value);
+  if (text === undefined) {
+    return dead("not_utf8", "value is not valid UTF-8", message, maxRaw);
+  }
+  if (options.fast !== false && isCanonicalText(topic, text)) {
+    // The producer's form: exactly the canonical text already (so no key is duplicated).
+    return {
+      kind: "event",
+      type: topic,
+      data: text,
+      key: message.key ? lossyUtf8(message.key) : "",
+      traceparent: traceparentOf(message),
+    };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return dead("invalid_json", (error as Error).message.slice(0, 200), value);
+    return dead("invalid_json", (error as Error).message.slice(0, 200), message, maxRaw);
   }
-  let data: string;
-  if (fastEvent(topic, parsed) !== null) {
-    data = text; // already what the schema would output
-  } else {
-    const result = parseEvent(topic, parsed);
-    if (!result.ok) return dead("invalid_schema", result.reason.slice(0, 500), value);
-    data = JSON.stringify(result.event);
+  const type = eventTypeOf(topic, parsed);
+  // JSON carries a control character or a lone surrogate only as an escape:
+  // without a backslash, no string needs the hygiene checks.
+  const result = canonicalize(
+    type,
+    parsed,
+    canonicalOptions(options, text.indexOf("\\") === -1),
+  );
+  if (!result.ok) {
+    const as = type === topic ? "" : "(as a metric) ";
+    return dead("invalid_schema", as + result.reason.slice(0, 500), message, maxRaw);
   }
+  // Text equal to the canonical form (the producer's) has no duplicate key.
+  if (result.data !== text) {
+    const duplicate = findDuplicateKey(text);
+    if (duplicate !== undefined) {
+      return dead(
+        "invalid_json",
+        `duplicate key ${JSON.stringify(duplicate.slice(0, 100))}`,
+        message,
+        maxRaw,
+      );
+    }
+  }
+  return {
+    kind: "event",
+    type,
+    data: result.data,
+    key: message.key ? lossyUtf8(message.key) : "",
+    traceparent: traceparentOf(message),
+  };
+}
+
+/** The message's W3C traceparent header, normalised, or "" when absent or malformed. */
+function traceparentOf(message: RawMessage): string {
   let traceparent = headerString(message.headers, "traceparent");
   if (!isCanonicalTraceparent(traceparent) && !TRACEPARENT.test(traceparent)) {
     traceparent = traceparent.trim().toLowerCase();
     if (!TRACEPARENT.test(traceparent)) traceparent = "";
   }
-  return {
-    kind: "event",
-    type: topic,
-    data,
-    key: message.key ? lossyUtf8(message.key) : "",
-    traceparent,
-  };
+  return traceparent;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createGenerator, SCENARIOS } from "@vigil/producer/generator";
 import { parseEvent } from "@vigil/shared/schemas/event";
+import { canonicalize } from "@vigil/shared/schemas/canonical";
 import { classifyMessage, type RawMessage } from "./classify.ts";
 
 const enc = new TextEncoder();
@@ -158,4 +159,210 @@ Deno.test("classifyMessage() decodes non-ASCII values, keys and headers as UTF-8
     msg("logs", JSON.stringify({ timestamp: ts, service: "a", level: "INFO", message: "\uFFFD" })),
   );
   assert.equal(replacement.kind, "event");
+});
+
+Deno.test("classifyMessage() keeps the key, a bounded raw prefix, the size and SHA-256 of a dead letter", async () => {
+  const big = "é".repeat(3000); // 6000 bytes: the 4096-byte cut falls inside a character
+  const value = enc.encode(
+    `{"timestamp":"${ts}","service":"s","level":"INFO","message":5,"pad":"${big}"}`,
+  );
+  const c = classifyMessage(msg("logs", value, { key: enc.encode("k\u00e9y") }));
+  assert.equal(c.kind, "dead");
+  if (c.kind !== "dead") return;
+  assert.equal(c.reasonKind, "invalid_schema");
+  assert.equal(c.size, value.length);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", value));
+  assert.equal(c.sha256, [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  assert.equal(c.encoding, "utf8");
+  const rawBytes = enc.encode(c.raw);
+  assert.ok(rawBytes.length <= 4096 && rawBytes.length >= 4094, String(rawBytes.length));
+  assert.deepEqual(rawBytes, value.subarray(0, rawBytes.length), "a prefix, cut on a character");
+  assert.equal(c.key, "k\u00e9y");
+  assert.equal(c.keyEncoding, "utf8");
+  // Configurable; binary prefixes are base64; no key stays no key.
+  const bin = classifyMessage(msg("logs", new Uint8Array(100).fill(0xff), { key: null }), {
+    deadRawBytes: 10,
+  });
+  assert.ok(bin.kind === "dead");
+  if (bin.kind !== "dead") return;
+  assert.equal(bin.encoding, "base64");
+  assert.deepEqual(
+    [...Uint8Array.from(atob(bin.raw), (ch) => ch.charCodeAt(0))],
+    Array(10).fill(0xff),
+  );
+  assert.equal(bin.size, 100);
+  assert.equal(bin.key, "");
+  assert.equal(bin.keyEncoding, "");
+  const binaryKey = classifyMessage(msg("nope", "{}", { key: Uint8Array.of(0xc3, 0x28) }));
+  assert.ok(binaryKey.kind === "dead" && binaryKey.keyEncoding === "base64");
+});
+
+/** Hostile and unusual inputs, with the outcome each must get. */
+function hostile(): [string, RawMessage, string][] {
+  const t = ts;
+  const logOf = (extra: string) =>
+    `{"timestamp":"${t}","service":"api","level":"INFO","message":"m"${extra}}`;
+  const txOf = (userId: string) =>
+    `{"timestamp":"${t}","transaction_id":"t1","user_id":${userId},"amount":5,"currency":"EUR","status":"approved"}`;
+  return [
+    ["NUL in a log's user_id", msg("logs", logOf(',"user_id":"u\\u0000"')), "invalid_schema"],
+    ["NUL in a transaction's user_id", msg("transactions", txOf('"u\\u0000"')), "invalid_schema"],
+    ["lone surrogate escape in user_id", msg("transactions", txOf('"\\udfff"')), "invalid_schema"],
+    [
+      "C0 control in service",
+      msg("metrics", `{"timestamp":"${t}","service":"a\\u0007","cpu":1,"latency_ms":1}`),
+      "invalid_schema",
+    ],
+    [
+      "NUL and lone surrogate in the message",
+      msg(
+        "logs",
+        `{"timestamp":"${t}","service":"api","level":"INFO","message":"a\\u0000b\\ud800"}`,
+      ),
+      "event",
+    ],
+    [
+      "raw bytes of a surrogate (CESU-8)",
+      msg("logs", Uint8Array.of(0x22, 0xed, 0xa0, 0x80, 0x22)),
+      "not_utf8",
+    ],
+    [
+      "raw NUL byte inside a string",
+      msg("logs", Uint8Array.of(0x7b, 0x22, 0x00, 0x22, 0x3a, 0x31, 0x7d)),
+      "invalid_json",
+    ],
+    ["100,000 levels of [", msg("logs", "[".repeat(100_000)), "invalid_json"],
+    [
+      "100,000 levels of [ closed",
+      msg("logs", "[".repeat(100_000) + "]".repeat(100_000)),
+      "invalid_schema",
+    ],
+    [
+      "100,000 levels in an extra field",
+      msg("logs", logOf(',"x":' + "[".repeat(100_000) + "]".repeat(100_000))),
+      "invalid_schema",
+    ],
+    [
+      "1e999 as cpu",
+      msg("metrics", `{"timestamp":"${t}","service":"a","cpu":1e999,"latency_ms":1}`),
+      "invalid_schema",
+    ],
+    ["1e999 in an extra field", msg("logs", logOf(',"x":1e999')), "invalid_schema"],
+    [
+      "-0 as cpu",
+      msg("metrics", `{"timestamp":"${t}","service":"a","cpu":-0,"latency_ms":1}`),
+      "event",
+    ],
+    [
+      "a huge integer as user_id",
+      msg("transactions", txOf("123456789012345678901234567890")),
+      "invalid_schema",
+    ],
+    ["a numeric user_id", msg("transactions", txOf("42")), "event"],
+    [
+      "__proto__ and constructor keys",
+      msg("logs", logOf(',"__proto__":{"x":1},"constructor":{"prototype":1}')),
+      "event",
+    ],
+    ["duplicate key", msg("logs", logOf(',"service":"other"')), "invalid_json"],
+    ["duplicate key, escaped", msg("logs", logOf(',"\\u0073ervice":"api"')), "invalid_json"],
+    ["duplicate key, nested", msg("logs", logOf(',"x":{"a":1,"a":2}')), "invalid_json"],
+    [
+      "33 extra fields",
+      msg("logs", logOf(Array.from({ length: 33 }, (_, i) => `,"x${i}":1`).join(""))),
+      "invalid_schema",
+    ],
+    ["9 KiB of extra fields", msg("logs", logOf(`,"x":"${"a".repeat(9000)}"`)), "invalid_schema"],
+    ["huge body", msg("logs", logOf(`,"x":"${"a".repeat(2_000_000)}"`)), "too_large"],
+    [
+      "whitespace and reordered keys",
+      msg(
+        "logs",
+        ` { "message" : "m", "level":"info" , "service":"api","timestamp":${
+          Date.parse(t) / 1000
+        } } `,
+      ),
+      "event",
+    ],
+    [
+      "the simulator's record on logs",
+      msg(
+        "logs",
+        `{"timestamp":${Date.parse(t) / 1000},"service":"api","latency_ms":12.5,"error_rate":0.01}`,
+      ),
+      "event",
+    ],
+    [
+      "the simulator's record with a bad latency",
+      msg("logs", `{"timestamp":${Date.parse(t) / 1000},"service":"api","latency_ms":-1}`),
+      "invalid_schema",
+    ],
+  ];
+}
+
+Deno.test("classifyMessage() gives the same outcome by the fast path and by zod, and canonical data", async (t) => {
+  for (const [name, input, expected] of hostile()) {
+    await t.step(name, () => {
+      const fast = classifyMessage(input);
+      const zod = classifyMessage(input, { fast: false });
+      assert.deepEqual(fast, zod);
+      assert.equal(
+        fast.kind === "event" ? "event" : fast.reasonKind,
+        expected,
+        JSON.stringify(fast).slice(0, 300),
+      );
+      if (fast.kind === "dead") {
+        // deno-lint-ignore no-control-regex
+        assert.ok(!/[\u0000-\u001f]/.test(fast.reason), "a one-line reason");
+        assert.ok(fast.reason.isWellFormed());
+        return;
+      }
+      // The guarantee: data is the canonical text (a fixed point) and clean.
+      const again = canonicalize(fast.type, JSON.parse(fast.data));
+      assert.ok(again.ok);
+      assert.equal(again.data, fast.data);
+      assert.ok(!/\\u00(0[0-8bcef]|1[0-9a-f])|\\ud[89a-f]/i.test(fast.data), fast.data);
+    });
+  }
+});
+
+Deno.test("classifyMessage() names the field and routes the simulator's record to metrics", () => {
+  const nul = classifyMessage(
+    msg(
+      "logs",
+      `{"timestamp":"${ts}","service":"api","level":"INFO","message":"m","user_id":"u\\u0000"}`,
+    ),
+  );
+  assert.ok(nul.kind === "dead");
+  if (nul.kind === "dead") {
+    assert.equal(
+      nul.reason,
+      "invalid_schema: user_id: control character U+0000 at position 1 is not allowed",
+    );
+  }
+  const sim = classifyMessage(
+    msg(
+      "logs",
+      '{"timestamp":1735787045,"service":"checkout","latency_ms":12.5,"error_rate":0.01}',
+    ),
+  );
+  assert.ok(sim.kind === "event");
+  if (sim.kind === "event") {
+    assert.equal(sim.type, "metrics");
+    assert.equal(
+      sim.data,
+      `{"timestamp":"${ts}","service":"checkout","latency_ms":12.5,"error_rate":0.01}`,
+    );
+  }
+  const bad = classifyMessage(
+    msg("logs", '{"timestamp":1735787045,"service":"a","latency_ms":"x"}'),
+  );
+  assert.ok(
+    bad.kind === "dead" && /^invalid_schema: \(as a metric\) latency_ms: /.test(bad.reason),
+  );
+  const dup = classifyMessage(
+    msg("logs", `{"timestamp":"${ts}","service":"a","service":"b","level":"INFO","message":""}`),
+  );
+  assert.ok(dup.kind === "dead");
+  if (dup.kind === "dead") assert.equal(dup.reason, 'invalid_json: duplicate key "service"');
 });

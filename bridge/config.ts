@@ -25,6 +25,16 @@ export const bridgeEnvSchema = z.object({
   BRIDGE_CHUNK_SIZE: positiveInt.max(5000).default(500),
   /** Messages whose value is larger than this are dead-lettered (`too_large`). */
   BRIDGE_MAX_EVENT_BYTES: positiveInt.default(1_048_576),
+  /** Bytes of a dead letter's value (and key) kept in its entry; size and SHA-256 cover it all. */
+  BRIDGE_DLQ_RAW_BYTES: positiveInt.max(1_048_576).default(4096),
+  /** Extra (unknown) fields an event may carry at most. */
+  BRIDGE_MAX_EXTRA_FIELDS: positiveInt.max(1000).default(32),
+  /** UTF-8 bytes of an event's extra fields, serialised, at most. */
+  BRIDGE_MAX_EXTRA_BYTES: positiveInt.max(1_048_576).default(8192),
+  /** Nesting levels inside one extra field at most. */
+  BRIDGE_MAX_EXTRA_DEPTH: positiveInt.max(64).default(8),
+  /** The `kafka_gaps` health check warns this long after messages were lost to retention. */
+  BRIDGE_GAP_WARN_FOR: durationVar.default(3_600_000),
   /** Kafka group session timeout: how soon a crashed bridge's partitions move on. */
   BRIDGE_SESSION_TIMEOUT: durationVar.pipe(z.number().min(6000).max(300_000)).default(10_000),
 });

@@ -1,8 +1,9 @@
 /**
  * `deno task bridge`: consumes the Kafka topics logs/metrics/transactions
  * (group `vigil-bridge`) and appends each message exactly once to
- * `vigil:events:<type>` (valid events) or `vigil:dlq` (bad input, with the
- * reason). Serves /health and /metrics on BRIDGE_PORT.
+ * `vigil:events:<type>` (valid events, in canonical form) or `vigil:dlq` (bad
+ * input, with the reason; offsets lost to Kafka retention as `gap` entries).
+ * Serves /health and /metrics on BRIDGE_PORT.
  *
  * @module
  */
@@ -46,6 +47,13 @@ const bridge = createBridge({
     concurrency: config.BRIDGE_CONCURRENCY,
     chunkSize: config.BRIDGE_CHUNK_SIZE,
     maxEventBytes: config.BRIDGE_MAX_EVENT_BYTES,
+    deadRawBytes: config.BRIDGE_DLQ_RAW_BYTES,
+    extraLimits: {
+      maxFields: config.BRIDGE_MAX_EXTRA_FIELDS,
+      maxBytes: config.BRIDGE_MAX_EXTRA_BYTES,
+      maxDepth: config.BRIDGE_MAX_EXTRA_DEPTH,
+    },
+    gapWarnMs: config.BRIDGE_GAP_WARN_FOR,
     sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT,
   },
 });

@@ -44,19 +44,44 @@
  */
 import type { EventType, TransactionStatus } from "@vigil/shared/schemas/event";
 
-/** Scenario names, as accepted by `--scenario`. */
+/**
+ * Scenarios only the statistical engine sees (`metric_score`,
+ * `entity_score`): a fresh service's normal history, backfilled, ending in a
+ * level shift, a variance change, a daytime value at night, or a slow drift.
+ * No threshold rule fires on them.
+ */
+export const STATISTICAL_SCENARIOS = [
+  "level_shift",
+  "variance_change",
+  "night_value",
+  "slow_drift",
+] as const;
+
+/**
+ * Scenario names, as accepted by `--scenario`, in rotation order (the
+ * statistical ones interleaved so that each shows within a few rotations).
+ */
 export const SCENARIOS = [
   "error_burst",
+  "level_shift",
   "failed_messages",
   "user_log_spike",
+  "variance_change",
   "cpu_sustained",
   "latency_spike",
+  "night_value",
   "cpu_latency",
   "large_amount",
+  "slow_drift",
   "high_frequency_user",
   "failed_tx_burst",
 ] as const;
 export type ScenarioName = typeof SCENARIOS[number];
+
+/** The scenarios of threshold and window rules (those before the statistical ones were added). */
+export const RULE_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter(
+  (s) => !(STATISTICAL_SCENARIOS as readonly string[]).includes(s),
+);
 
 /** Is `s` a scenario name? */
 export function isScenarioName(s: string): s is ScenarioName {
@@ -132,11 +157,27 @@ export interface Generator {
    * first (at most `n`), then logs and transactions.
    */
   normal(nowMs: number, n: number): ProducedMessage[];
-  /** The messages of one injection of `name`, ending at `nowMs`. */
+  /**
+   * The messages of one injection of `name`, ending at `nowMs` (a statistical
+   * scenario's readings start hours to days earlier; `night_value`'s end at
+   * the last half hour before `nowMs`).
+   */
   scenario(name: ScenarioName, nowMs: number): ScenarioInjection;
   /** The next enabled scenario in rotation, or undefined when none is enabled. */
   nextScenario(): ScenarioName | undefined;
 }
+
+/**
+ * Severity of `entity_score` per statistical scenario: one measure changes,
+ * so the combined score (Fisher over cpu, latency_ms and error_rate) of a
+ * score-1 measure beside two normal ones is a WARNING.
+ */
+const STAT_ENTITY_SEVERITY: Record<typeof STATISTICAL_SCENARIOS[number], "WARNING" | "CRITICAL"> = {
+  level_shift: "WARNING",
+  variance_change: "WARNING",
+  night_value: "WARNING",
+  slow_drift: "WARNING",
+};
 
 /** Services of normal traffic. */
 export const DEFAULT_SERVICES = [
@@ -320,6 +361,16 @@ interface ServiceShape {
   periodMs: number;
   phase: number;
   memBase: number;
+}
+
+/**
+ * Deterministic noise-like wobble in about [−3, 3] (three sines of
+ * incommensurate frequencies): the statistical scenarios use it instead of the
+ * PRNG so that every injection scores the same and its expectations hold.
+ */
+function wobble(i: number, channel: number): number {
+  return 1.4 * Math.sin(2.399 * i + channel) + 1.0 * Math.sin(0.913 * i + 2 * channel + 1) +
+    0.6 * Math.sin(5.071 * i + 3 * channel + 2);
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -631,6 +682,79 @@ export function createGenerator(options: GeneratorOptions = {}): Generator {
           });
         }
         expect("transactions", "user_frequency", user, "WARNING");
+        break;
+      }
+      case "level_shift":
+      case "variance_change":
+      case "slow_drift": {
+        // A fresh service: one hour of normal readings every 10 s (past the engine's
+        // 300-point early phase), then the last readings change. Expectations are
+        // checked against the real detector rules (detector/rules/scenarios_test.ts).
+        const service = `svc-${name.replace("_", "-")}-${tag}-${n}`;
+        const history = 360;
+        const changed = name === "slow_drift" ? 120 : 20;
+        const total = history + changed;
+        for (let i = 0; i < total; i++) {
+          const ms = nowMs - (total - 1 - i) * 10_000;
+          let cpu = 30 + wobble(i, 0);
+          let latency = 120 + 5 * wobble(i, 1);
+          const k = i - history; // readings since the change (< 0 before)
+          if (k >= 0 && name === "level_shift") latency = 3 * 120 + 5 * wobble(i, 1); // ×3, lasting
+          if (k >= 0 && name === "variance_change") {
+            // Same level, 15 times the spread: alternating large deviations.
+            latency = 120 + (k % 2 === 0 ? 1 : -1) * (75 + 5 * wobble(i, 2));
+          }
+          if (k >= 0 && name === "slow_drift") cpu += (45 * (k + 1)) / changed; // 30 % → 75 % in 20 min
+          events.push({
+            topic: "metrics",
+            key: service,
+            event: {
+              timestamp: iso(ms),
+              service,
+              cpu: round(cpu, 2),
+              latency_ms: round(latency, 1),
+              memory: 512,
+              error_rate: round(clamp(0.002 + 0.001 * wobble(i, 3), 0, 0.01), 4),
+            },
+          });
+        }
+        expect("metrics", "metric_score", service, "CRITICAL");
+        expect("metrics", "entity_score", service, STAT_ENTITY_SEVERITY[name]);
+        break;
+      }
+      case "night_value": {
+        // A fresh service with a daily pattern: latency ~300 ms by day, ~80 ms at night,
+        // every 5 min for 16 days (the engine's likelihood remembers 4000 points: the
+        // first two days, while the daily pattern is new, must have left it). Its night is the
+        // 12 h centred on the last half hour before now (where the readings end), so
+        // every injection is the same series up to a shift by whole half hours of the
+        // engine's time-of-day buckets; the last 6 readings (30 min) are at the daytime
+        // level: normal by day, not at night. The pattern is clean (±0.5 ms) and CPU and
+        // error rate flat, so nothing else in two weeks is unusual.
+        const service = `svc-night-value-${tag}-${n}`;
+        const step = 300_000;
+        const last = Math.floor(nowMs / 1_800_000) * 1_800_000;
+        const total = 16 * 288 + 6;
+        for (let i = 0; i < total; i++) {
+          const ms = last - (total - 1 - i) * step;
+          const d = ((ms - last) % 86_400_000 + 86_400_000) % 86_400_000;
+          const night = d < 21_600_000 || d >= 64_800_000;
+          const day = !night || i >= total - 6;
+          events.push({
+            topic: "metrics",
+            key: service,
+            event: {
+              timestamp: iso(ms),
+              service,
+              cpu: 30,
+              latency_ms: round((day ? 300 : 80) + 0.5 * Math.sin(2.399 * i), 1),
+              memory: 512,
+              error_rate: 0.002,
+            },
+          });
+        }
+        expect("metrics", "metric_score", service, "CRITICAL");
+        expect("metrics", "entity_score", service, STAT_ENTITY_SEVERITY[name]);
         break;
       }
       case "failed_tx_burst": {

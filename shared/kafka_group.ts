@@ -23,6 +23,8 @@ export interface ConsumerGroupOptions {
   minBytes?: number;
   /** How to consume (eachBatch and its options). */
   runConfig: ConsumerRunConfig;
+  /** Right after the consumer is made, to listen to its instrumentation events. */
+  instrument?: (consumer: Consumer) => void;
   /** On every group join: the assignment may have changed. */
   onJoin?: () => void;
   /** On every crash, restarting or not. */
@@ -104,6 +106,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
         heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
       });
       consumer = c;
+      options.instrument?.(c);
       const failed = Promise.withResolvers<void>();
       c.on(c.events.GROUP_JOIN, (e) => {
         joined = true;

@@ -12,6 +12,7 @@ import { SEVERITIES } from "@vigil/shared/schemas/alert";
 
 const severity = z.enum(SEVERITIES);
 const count = z.number().int().min(1);
+const measureName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/);
 
 function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITICAL") {
   return z.object({
@@ -25,7 +26,7 @@ function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITIC
 /**
  * Score bands of the statistical engine (score in 0..1). The defaults are the
  * engine's own calibration (`ENGINE_SCORE_BANDS` in score_engine.ts): 0.5 is
- * its alarm score (the NAB threshold the README's figures use), a suppressed
+ * its alarm score (the NAB threshold of `docs/statistics.md`), a suppressed
  * repeat alarm within one incident scores 0.3, unremarkable points ~0.03.
  */
 const bandsSchema = z.object({
@@ -77,10 +78,21 @@ export const rulesConfigSchema = z.object({
     metric_score: z.object({
       enabled: z.boolean().default(true),
       /** Numeric fields of a metric reading that are scored, one series per (service, field). */
-      measures: z.array(z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/)).min(1).default([
-        "cpu",
-        "latency_ms",
-      ]),
+      measures: z.array(measureName).min(1).default(["cpu", "latency_ms", "error_rate"]),
+      bands: bandsSchema,
+    }).prefault({}),
+    /**
+     * One score per service across its measures (as scored by metric_score;
+     * off when metric_score is off).
+     */
+    entity_score: z.object({
+      enabled: z.boolean().default(true),
+      /** Fisher's method, or Tippett's minimum p with Šidák's correction. */
+      method: z.enum(["fisher", "tippett"]).default("fisher"),
+      /** Measures combined (default: every measure metric_score scores). */
+      measures: z.array(measureName).min(2).optional(),
+      /** Fewest measures a reading must have scored for a combined score. */
+      min_measures: z.number().int().min(2).default(2),
       bands: bandsSchema,
     }).prefault({}),
   }).prefault({}),

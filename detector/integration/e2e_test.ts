@@ -15,7 +15,12 @@ import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { createBridge } from "@vigil/bridge/bridge";
-import { createGenerator, type ProducedMessage, SCENARIOS } from "@vigil/producer/generator";
+import {
+  createGenerator,
+  type ProducedMessage,
+  SCENARIOS,
+  STATISTICAL_SCENARIOS,
+} from "@vigil/producer/generator";
 import { createStatsEngine, type ScoreEngine } from "../core/score_engine.ts";
 import { readAlerts, readRows, startDetector } from "./_harness.ts";
 
@@ -155,5 +160,36 @@ Deno.test(
     assert.equal(firing.length, rows.length, "each once in the alerts stream");
     assert.deepEqual(new Set(firing.map((a) => a.id)), new Set(rows.map((r) => r.id)));
     assert.ok(firing.every((a) => a.trace_id !== null), "trace ids carried from Kafka headers");
+  },
+);
+
+Deno.test(
+  "detector raises the engine's alerts for the statistical scenarios, and none on an hour of normal traffic",
+  opts,
+  async () => {
+    // One hour of normal traffic at 8 events/s: every service's series is past the
+    // engine's 60-reading warm-up for 50 minutes (readings every 10 s), yet nothing fires.
+    const gen = createGenerator({ seed: 13 });
+    const now = Date.now();
+    const messages: ProducedMessage[] = [];
+    for (let t = now - 3_600_000; t < now - 10_000; t += 1000) messages.push(...gen.normal(t, 8));
+    const metricReadings = messages.filter((m) => m.topic === "metrics").length;
+    assert.ok(metricReadings >= 8 * 358, `${metricReadings} metric readings`);
+    const expected = new Set<string>();
+    STATISTICAL_SCENARIOS.forEach((name, i) => {
+      const inj = gen.scenario(name, now - 9_000 + i * 500);
+      messages.push(...inj.messages);
+      for (const e of inj.expected) expected.add(`${e.rule}|${e.entity}|${e.severity}`);
+    });
+    assert.equal(expected.size, 2 * STATISTICAL_SCENARIOS.length);
+    const { rows, alerts } = await pipeline(messages);
+    const found = rows.map((r) => `${r.rule}|${r.entity}|${r.severity}`);
+    assert.deepEqual(found.slice().sort(), [...expected].sort(), "exactly the engine's alerts");
+    const firing = alerts.filter((a) => a.status === "firing");
+    assert.equal(firing.length, rows.length);
+    for (const a of firing) {
+      assert.ok(["metric_score", "entity_score"].includes(a.rule), a.rule);
+      assert.ok(a.message.length > 0);
+    }
   },
 );

@@ -10,28 +10,38 @@
  *   --data-dir ../shared/data/nab --detector vigil -q
  * ```
  *
- * It is evidence for the README's choice of method, not a tuning tool: the
- * detector and `deno task backtest` only ever run {@link DEFAULT_ENGINE_CONFIG}.
+ * It is evidence for the method in `docs/statistics.md`, not a tuning tool
+ * (the parameters that were chosen are chosen by `loco.ts`): the detector
+ * and `deno task backtest` only ever run {@link DEFAULT_ENGINE_CONFIG}.
  *
  * @module
  */
 
 import { parseArgs, runBacktest } from "./backtest.ts";
-import { createStatsEngine } from "../core/score_engine.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "../core/stats/engine.ts";
 
 /** Named variants: the shipped configuration with some fields overridden. */
 export const VARIANTS: Readonly<Record<string, Partial<EngineConfig>>> = {
   "0_shipped": {},
-  "1_no_likelihood": { likelihood: false },
-  "2_no_new_extreme": { rangeTolerance: 1e9 },
-  "3_no_time_of_day": { seasonAdvantage: 0 },
-  "4_no_cooldown": { cooldownPoints: 0 },
-  "5_robust_z_only": { likelihood: false, rangeTolerance: 1e9, seasonAdvantage: 0 },
-  "6_window_144": { windowSize: 144 },
-  "7_window_576": { windowSize: 576 },
-  "8_deviation_free_3": { deviationFree: 3 },
-  "9_range_tolerance_0.2": { rangeTolerance: 0.2 },
+  "1_no_artime": { artime: false },
+  "2_no_likelihood": { likelihood: false },
+  "3_no_new_extreme": { rangeTolerance: 1e9 },
+  "4_no_time_of_day": { seasonAdvantage: 0 },
+  "5_no_cooldown": { cooldownPoints: 0 },
+  "6_no_early_phase_warmup_300": { warmupPoints: 300, earlyPoints: 300 },
+  "7_robust_z_only": { likelihood: false, rangeTolerance: 1e9, seasonAdvantage: 0, artime: false },
+  "8_previous_engine": {
+    artime: false,
+    alarmProbability: 1e-5,
+    rangeTolerance: 0.1,
+    warmupPoints: 300,
+    earlyPoints: 300,
+  },
+  "9_artime_max_categories_64": { artMaxCategories: 64 },
+  "10_artime_downsample_5": { artDownsample: 5 },
+  "11_artime_downsample_7": { artDownsample: 7 },
+  "12_artime_range_margin_0.25": { artRangeMargin: 0.25 },
+  "13_artime_range_margin_1": { artRangeMargin: 1 },
 };
 
 async function main(): Promise<number> {
@@ -39,11 +49,7 @@ async function main(): Promise<number> {
   const args = parseArgs(Deno.args);
   for (const [name, override] of Object.entries(VARIANTS)) {
     const config: EngineConfig = { ...DEFAULT_ENGINE_CONFIG, ...override };
-    const s = await runBacktest(
-      args.input,
-      `${args.out.replace(/\/+$/, "")}/${name}`,
-      createStatsEngine(config),
-    );
+    const s = await runBacktest(args.input, `${args.out.replace(/\/+$/, "")}/${name}`, { config });
     await Deno.stdout.write(
       enc.encode(`${name}: ${s.points} points in ${s.seconds.toFixed(2)} s\n`),
     );

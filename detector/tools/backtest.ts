@@ -16,7 +16,7 @@
  */
 
 import { createStatsEngine, type ScoreEngine } from "../core/score_engine.ts";
-import { DEFAULT_ENGINE_CONFIG } from "../core/stats/engine.ts";
+import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "../core/stats/engine.ts";
 
 /** Name prefixed to result files (`vigil_<file>.csv`). */
 export const DETECTOR_NAME = "vigil";
@@ -140,18 +140,30 @@ async function collectCsv(path: string): Promise<string[]> {
   return found.sort();
 }
 
+/** Options of {@link runBacktest}. */
+export interface BacktestOptions {
+  /**
+   * Engine configuration to run (recorded in `summary.json`). Only the
+   * ablation benchmark and the leave-one-category-out validation pass one.
+   * @default {DEFAULT_ENGINE_CONFIG}
+   */
+  config?: Readonly<EngineConfig>;
+}
+
 /**
  * Replays every CSV file at `input` (a file, or a folder searched
- * recursively) and writes results under `outDir`. `engine` defaults to the
- * shipped engine; only the ablation benchmark passes another.
+ * recursively) and writes results under `outDir`.
  *
  * @throws {TypeError} if no CSV file is found or a file is malformed.
+ * @throws {RangeError} if `options.config` is invalid.
  */
 export async function runBacktest(
   input: string,
   outDir: string,
-  engine: ScoreEngine = createStatsEngine() as ScoreEngine,
+  options: BacktestOptions = {},
 ): Promise<BacktestSummary> {
+  const config = options.config ?? DEFAULT_ENGINE_CONFIG;
+  const engine = createStatsEngine(config) as ScoreEngine;
   const t0 = performance.now();
   const inputs = await collectCsv(input);
   if (inputs.length === 0) throw new TypeError(`Cannot backtest: no .csv files under ${input}`);
@@ -159,7 +171,7 @@ export async function runBacktest(
   let points = 0;
   for (const path of inputs) {
     const category = basename(dirname(path));
-    const r = scoreCsv(await Deno.readTextFile(path), path, engine);
+    const r = scoreCsv(await Deno.readTextFile(path), path, engine, config.alarmScore);
     const dir = `${outDir.replace(/\/+$/, "")}/${category}`;
     await Deno.mkdir(dir, { recursive: true });
     const output = `${dir}/${DETECTOR_NAME}_${basename(path)}`;
@@ -182,11 +194,11 @@ export async function runBacktest(
     points,
     seconds,
     pointsPerSecond: seconds > 0 ? points / seconds : 0,
-    alarmScore: DEFAULT_ENGINE_CONFIG.alarmScore,
+    alarmScore: config.alarmScore,
   };
   await Deno.writeTextFile(
     `${outDir.replace(/\/+$/, "")}/summary.json`,
-    JSON.stringify({ ...summary, config: DEFAULT_ENGINE_CONFIG }, null, 1) + "\n",
+    JSON.stringify({ ...summary, config }, null, 1) + "\n",
   );
   return summary;
 }

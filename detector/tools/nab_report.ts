@@ -20,7 +20,8 @@
 
 import { z } from "zod";
 
-const perFile = z.object({
+/** One file's figures in `nab_score.py --json` output. */
+export const perFileSchema = z.object({
   file: z.string(),
   score: z.number(),
   windows: z.number(),
@@ -34,9 +35,10 @@ const profile = z.object({
   windows: z.number(),
   windows_detected: z.number(),
   fp_detections: z.number(),
-  per_file: z.array(perFile),
+  per_file: z.array(perFileSchema),
 });
-const report = z.object({
+/** Schema of the JSON that `nab_score.py --json` writes (the parts used here). */
+export const nabScoreSchema = z.object({
   profiles: z.record(z.string(), z.object({ tpWeight: z.number(), fnWeight: z.number() })),
   results: z.array(z.object({ detector: z.string(), profiles: z.record(z.string(), profile) }))
     .min(1),
@@ -55,10 +57,10 @@ export interface CategoryRow {
 
 /** Groups `per_file` rows by category folder and normalises each group. */
 export function categoryRows(
-  files: z.infer<typeof perFile>[],
+  files: z.infer<typeof perFileSchema>[],
   weights: { tpWeight: number; fnWeight: number },
 ): CategoryRow[] {
-  const groups = new Map<string, z.infer<typeof perFile>[]>();
+  const groups = new Map<string, z.infer<typeof perFileSchema>[]>();
   for (const f of files) {
     const category = f.file.split("/")[0] ?? f.file;
     groups.set(category, [...groups.get(category) ?? [], f]);
@@ -91,7 +93,7 @@ export function categoryRows(
 
 /** Formats the markdown table for the first detector in `json`. */
 export function formatReport(json: unknown): string {
-  const r = report.parse(json);
+  const r = nabScoreSchema.parse(json);
   const result = r.results[0]!;
   const lines = [
     "| profile | threshold | category | files | windows detected | FP detections | score |",

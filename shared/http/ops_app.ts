@@ -2,12 +2,14 @@
  * The ops endpoints every long-running service serves (and the web mounts):
  *
  * - `GET /health` (alias `/healthz`): runs every check (each within
- *   `checkTimeoutMs`), answers 200 when all pass, else 503, with
- *   `{status: "ok"|"degraded", ok, checks: {name: "ok"|"fail"}, details: {name: detail}}`.
- *   A check returns `true`/`false` or `{ok, detail}`; the detail (any JSON,
- *   e.g. "no progress for 75 s with 1,200 pending") is listed under
- *   `details`, as are timeouts. A check that throws fails; its error goes to
- *   the log, not the (open) response.
+ *   `checkTimeoutMs`) and answers
+ *   `{status: "ok"|"warn"|"degraded", ok, checks: {name: "ok"|"warn"|"fail"}, details: {name: detail}}`:
+ *   200 unless a check fails (503). A check returns `true`/`false`,
+ *   `{ok, detail}` (e.g. a consumer's "no progress for 75 s with 1,200
+ *   pending") or a {@link HealthDetail} `{status: "ok"|"warn"|"fail", …fields}`
+ *   (`warn`: healthy, but shown for an operator to look at). Details and
+ *   fields are listed under `details`, as are timeouts. A check that throws
+ *   fails; its error goes to the log, not the (open) response.
  * - `GET /metrics`: the metrics source's text with its content type.
  *
  * @module
@@ -16,8 +18,17 @@ import type { Hono } from "hono";
 import type { Logger } from "../log.ts";
 import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "./app.ts";
 
-/** What a health check returns: pass/fail, optionally with a detail to show. */
-export type HealthCheckResult = boolean | { ok: boolean; detail?: unknown };
+/**
+ * A check's answer as a status with fields to show: `warn` keeps the service
+ * healthy (200) but shows in /health what an operator should look at.
+ */
+export interface HealthDetail {
+  status: "ok" | "warn" | "fail";
+  [field: string]: unknown;
+}
+
+/** What a health check returns: pass/fail, pass/fail with a detail, or a status with fields. */
+export type HealthCheckResult = boolean | { ok: boolean; detail?: unknown } | HealthDetail;
 
 /** A named health check: resolves its result, or throws (= fails). */
 export type HealthCheck = () => HealthCheckResult | Promise<HealthCheckResult>;
@@ -30,14 +41,25 @@ export interface MetricsSource {
 
 /** The `/health` body. */
 export interface HealthReport {
-  status: "ok" | "degraded";
+  status: "ok" | "warn" | "degraded";
   ok: boolean;
-  checks: Record<string, "ok" | "fail">;
+  checks: Record<string, "ok" | "warn" | "fail">;
   details: Record<string, unknown>;
 }
 
 /** Default most time one health check may take. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000;
+
+/** A check's result as its status and what to show (undefined: nothing). */
+function normalize(result: HealthCheckResult): { status: "ok" | "warn" | "fail"; detail: unknown } {
+  if (typeof result === "boolean") return { status: result ? "ok" : "fail", detail: undefined };
+  if ("status" in result) {
+    const { status, ...fields } = result as HealthDetail;
+    const known = status === "ok" || status === "warn" ? status : "fail";
+    return { status: known, detail: Object.keys(fields).length ? fields : undefined };
+  }
+  return { status: result.ok === true ? "ok" : "fail", detail: result.detail };
+}
 
 /**
  * Run every check at once, each within `timeoutMs` (a slower one fails with
@@ -51,31 +73,33 @@ export async function runHealthChecks(
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<{ ok: false; detail: string }>((resolve) => {
+      const timedOut = new Promise<HealthCheckResult>((resolve) => {
         timer = setTimeout(
           () => resolve({ ok: false, detail: `timed out after ${timeoutMs} ms` }),
           timeoutMs,
         );
       });
       try {
-        const result = await Promise.race([Promise.resolve().then(check), timedOut]);
-        return [name, typeof result === "boolean" ? { ok: result } : result] as const;
+        return [
+          name,
+          normalize(await Promise.race([Promise.resolve().then(check), timedOut])),
+        ] as const;
       } catch (error) {
         options.log?.warn("health check failed", { check: name, error });
-        return [name, { ok: false, detail: "check failed; see the server log" }] as const;
+        return [name, { status: "fail", detail: "check failed; see the server log" }] as const;
       } finally {
         clearTimeout(timer);
       }
     }),
   );
   const report: HealthReport = { status: "ok", ok: true, checks: {}, details: {} };
-  for (const [name, result] of entries) {
-    const ok = result.ok === true;
-    report.checks[name] = ok ? "ok" : "fail";
-    if ("detail" in result && result.detail !== undefined) report.details[name] = result.detail;
-    if (!ok) report.ok = false;
+  for (const [name, { status, detail }] of entries) {
+    report.checks[name] = status;
+    if (detail !== undefined) report.details[name] = detail;
+    if (status === "fail") report.ok = false;
   }
-  report.status = report.ok ? "ok" : "degraded";
+  const warn = Object.values(report.checks).includes("warn");
+  report.status = report.ok ? (warn ? "warn" : "ok") : "degraded";
   return report;
 }
 

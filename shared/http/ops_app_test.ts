@@ -99,3 +99,36 @@ Deno.test("createOpsApp() adds extra fields and health paths, and guards its rou
   });
   assert.equal(big.status, 413);
 });
+
+Deno.test("createOpsApp() shows a warning check: still 200, status warn, its fields listed", async () => {
+  const app = createOpsApp({
+    checks: {
+      redis: () => true,
+      kafka_gaps: () => ({ status: "warn", message: "messages deleted by Kafka", gaps: 2 }),
+      quiet: () => ({ status: "ok" }),
+    },
+    metrics,
+    log: silentLogger(),
+  });
+  const res = await app.request("/health");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), {
+    status: "warn",
+    ok: true,
+    checks: { redis: "ok", kafka_gaps: "warn", quiet: "ok" },
+    details: { kafka_gaps: { message: "messages deleted by Kafka", gaps: 2 } },
+  });
+  const failing = createOpsApp({
+    checks: { a: () => ({ status: "warn" }), b: () => ({ status: "fail", why: "down" }) },
+    metrics,
+    log: silentLogger(),
+  });
+  const r = await failing.request("/health");
+  assert.equal(r.status, 503);
+  assert.deepEqual(await r.json(), {
+    status: "degraded",
+    ok: false,
+    checks: { a: "warn", b: "fail" },
+    details: { b: { why: "down" } },
+  });
+});

@@ -2,13 +2,45 @@
  * The three event types Vigil ingests. These zod schemas are the only
  * definition of the events; TypeScript types come from `z.infer`.
  *
- * Timestamps are accepted as ISO 8601 strings (any offset), epoch seconds or
- * epoch milliseconds, and normalised to ISO 8601 UTC with milliseconds.
- * Unknown extra fields are kept (passthrough), not rejected.
+ * Each schema's output is the event's **canonical form**, the one the bridge
+ * appends to `vigil:events:<type>` (serialised by `canonicalText` in
+ * `canonical.ts`), so a consumer can `JSON.parse` an entry and trust it:
+ *
+ * | type | fields, in this order (`?` = omitted when absent) |
+ * |---|---|
+ * | logs | `timestamp`, `service`, `level`, `message`, `user_id?` |
+ * | metrics | `timestamp`, `service`, `cpu?`, `latency_ms`, `memory?`, `error_rate?` |
+ * | transactions | `timestamp`, `transaction_id`, `user_id`, `amount`, `currency`, `status`, `merchant?`, `country?` |
+ *
+ * then the extra fields, in the order `JSON.parse` enumerates them.
+ *
+ * - `timestamp`: ISO 8601 (any offset), epoch seconds or epoch milliseconds
+ *   (number or numeric string; below 1e10 = seconds) → ISO 8601 UTC with
+ *   milliseconds, `2025-01-02T03:04:05.000Z`, between 1970 and 2200.
+ * - `service`, `merchant`: identifiers (no control character, no lone
+ *   surrogate: rejected), trimmed, 1..128 (merchant 256) characters.
+ * - `user_id`, `transaction_id`: the same, or a non-negative safe integer
+ *   turned into its decimal string (`42` → `"42"`).
+ * - `level`: upper-cased, one of {@link LOG_LEVELS}; `status`: one of
+ *   {@link TRANSACTION_STATUSES} as is; `currency`/`country`: upper-cased
+ *   ISO 4217 / ISO 3166 alpha-2 letters.
+ * - `message`: free text up to 16,384 characters; NUL, other C0 controls
+ *   but tab/LF/CR and lone surrogates become U+FFFD.
+ * - numbers: finite JSON numbers in range, `-0` written `0`.
+ * - extra fields: kept, cleaned and bounded (see `hygiene.ts`).
  *
  * @module
  */
 import { z } from "zod";
+import {
+  cleanExtras,
+  cleanText,
+  DEFAULT_EXTRA_LIMITS,
+  type ExtraLimits,
+  identifierProblem,
+  isPlainObject,
+  resolveExtraLimits,
+} from "./hygiene.ts";
 
 /** Epoch values at or above this are milliseconds, below it seconds (year 2286 in s). */
 const MS_THRESHOLD = 10_000_000_000;
@@ -25,6 +57,11 @@ function toIso(ms: number, ctx: z.RefinementCtx): string {
     return z.NEVER;
   }
   return new Date(ms).toISOString();
+}
+
+/** The first 40 characters of `s` as a JSON string (control characters escaped). */
+function excerpt(s: string): string {
+  return JSON.stringify(s.slice(0, 40));
 }
 
 /** `YYYY-MM-DD[T ]hh:mm[:ss[.fff]][Z|±hh[:]mm]`; groups: Y, M, D, h, m, s, zone. */
@@ -65,12 +102,12 @@ export const timestampSchema = z.custom<string | number>(
   // Require a date-time with an explicit zone, or a bare date-time read as UTC.
   const m = ISO_DATE_TIME.exec(s);
   if (!m) {
-    ctx.addIssue({ code: "custom", message: `not an ISO 8601 timestamp: ${s.slice(0, 40)}` });
+    ctx.addIssue({ code: "custom", message: `not an ISO 8601 timestamp: ${excerpt(s)}` });
     return z.NEVER;
   }
   // Date.parse rolls impossible dates over (Feb 30 → Mar 1): check the fields first.
   if (!isRealDateTime(m)) {
-    ctx.addIssue({ code: "custom", message: `not a valid date-time: ${s.slice(0, 40)}` });
+    ctx.addIssue({ code: "custom", message: `not a valid date-time: ${excerpt(s)}` });
     return z.NEVER;
   }
   const hasZone = m[7] !== undefined;
@@ -78,31 +115,63 @@ export const timestampSchema = z.custom<string | number>(
   return toIso(ms, ctx);
 });
 
-const name = (max: number) => z.string().trim().min(1).max(max);
+/**
+ * An identifier or name: a string without control characters or lone
+ * surrogates (rejected, see hygiene.ts), trimmed, 1..max characters.
+ */
+const identifier = (max: number) =>
+  z.string().superRefine((s, ctx) => {
+    const problem = identifierProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }).trim().min(1).max(max);
+
+/**
+ * An id: an {@link identifier}, or a non-negative safe integer turned into
+ * its decimal string (`42` → `"42"`); larger integers lost precision in the
+ * JSON parse already, so they are rejected.
+ */
+const id = (max: number) =>
+  z.custom<string | number>(
+    (v) => typeof v === "string" || typeof v === "number",
+    { message: "expected a string or a non-negative integer" },
+  ).transform((v, ctx) => {
+    if (typeof v === "string") return v;
+    if (!Number.isSafeInteger(v) || v < 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "a numeric id must be an integer 0..9007199254740991 (send larger ids as strings)",
+      });
+      return z.NEVER;
+    }
+    return String(v);
+  }).pipe(identifier(max));
+
+/** A finite number in `[min, max]`; `-0` becomes `0`. */
+const numberIn = (min: number, max: number) =>
+  z.number().min(min).max(max).overwrite((n) => (n === 0 ? 0 : n));
 
 /** Log levels. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 
-/** An application log line. */
-export const logEventSchema = z.looseObject({
+/** Fields of a log line, in canonical order. */
+const logFields = z.object({
   timestamp: timestampSchema,
-  service: name(128),
+  service: identifier(128),
   level: z.string().transform((s) => s.toUpperCase()).pipe(z.enum(LOG_LEVELS)),
-  message: z.string().max(16_384),
-  user_id: name(128).optional(),
+  message: z.string().max(16_384).overwrite(cleanText),
+  user_id: id(128).optional(),
 });
-export type LogEvent = z.infer<typeof logEventSchema>;
 
-/** A service metric reading. */
-export const metricEventSchema = z.looseObject({
+/** Fields of a metric reading, in canonical order. */
+const metricFields = z.object({
   timestamp: timestampSchema,
-  service: name(128),
-  cpu: z.number().min(0).max(100),
-  latency_ms: z.number().min(0).max(86_400_000),
-  memory: z.number().min(0).optional(),
-  error_rate: z.number().min(0).max(1).optional(),
+  service: identifier(128),
+  /** Optional: the simulator's readings have latency and error rate only. */
+  cpu: numberIn(0, 100).optional(),
+  latency_ms: numberIn(0, 86_400_000),
+  memory: numberIn(0, Number.MAX_VALUE).optional(),
+  error_rate: numberIn(0, 1).optional(),
 });
-export type MetricEvent = z.infer<typeof metricEventSchema>;
 
 /** Transaction statuses. */
 export const TRANSACTION_STATUSES = [
@@ -115,21 +184,86 @@ export const TRANSACTION_STATUSES = [
 ] as const;
 export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
-/** A payment transaction. */
-export const transactionEventSchema = z.looseObject({
+/** Fields of a payment transaction, in canonical order. */
+const transactionFields = z.object({
   timestamp: timestampSchema,
-  transaction_id: name(128),
-  user_id: name(128),
+  transaction_id: id(128),
+  user_id: id(128),
   amount: z.number().positive().max(1e12),
   currency: z.string().regex(/^[A-Za-z]{3}$/, "currency must be an ISO 4217 code").transform((
     s,
   ) => s.toUpperCase()),
   status: z.enum(TRANSACTION_STATUSES),
-  merchant: name(256).optional(),
+  merchant: identifier(256).optional(),
   country: z.string().regex(/^[A-Za-z]{2}$/, "country must be an ISO 3166 alpha-2 code")
     .transform((s) => s.toUpperCase()).optional(),
 });
+
+/** An event: its schema's fields plus the extra ones kept. */
+type WithExtras<T> = T & { [extra: string]: unknown };
+
+/**
+ * The event schema over known fields `fields`: the value must be a JSON
+ * object; the known fields are validated and normalised, the extra ones
+ * cleaned and bounded (hygiene.ts); the output holds the known fields in
+ * schema order, then the extra ones in input order.
+ */
+function eventSchema<S extends z.ZodRawShape>(fields: z.ZodObject<S>, limits: ExtraLimits) {
+  const names = Object.keys(fields.shape);
+  const known = new Set(names);
+  return z.custom<Record<string, unknown>>(isPlainObject, { message: "expected a JSON object" })
+    .transform((obj, ctx) => {
+      const picked: Record<string, unknown> = {};
+      const extraKeys: string[] = [];
+      for (const k of Object.keys(obj)) {
+        if (known.has(k)) picked[k] = obj[k];
+        else extraKeys.push(k);
+      }
+      const r = fields.safeParse(picked);
+      if (!r.success) {
+        for (const issue of r.error.issues) {
+          ctx.addIssue({ code: "custom", message: issue.message, path: [...issue.path] });
+        }
+      }
+      const extras = extraKeys.length > 0 ? cleanExtras(obj, extraKeys, limits) : undefined;
+      if (extras && !extras.ok) {
+        ctx.addIssue({ code: "custom", message: extras.message, path: extras.path });
+      }
+      if (!r.success || (extras && !extras.ok)) return z.NEVER;
+      const out: Record<string, unknown> = {};
+      const data = r.data as Record<string, unknown>;
+      for (const k of names) if (data[k] !== undefined) out[k] = data[k];
+      if (extras?.ok) { for (const [k, v] of extras.entries) out[k] = v; }
+      return out as WithExtras<z.infer<typeof fields>>;
+    });
+}
+
+function schemasFor(limits: ExtraLimits) {
+  return {
+    logs: eventSchema(logFields, limits),
+    metrics: eventSchema(metricFields, limits),
+    transactions: eventSchema(transactionFields, limits),
+  } as const;
+}
+
+/** An application log line. */
+export const logEventSchema = eventSchema(logFields, DEFAULT_EXTRA_LIMITS);
+export type LogEvent = z.infer<typeof logEventSchema>;
+
+/** A service metric reading. */
+export const metricEventSchema = eventSchema(metricFields, DEFAULT_EXTRA_LIMITS);
+export type MetricEvent = z.infer<typeof metricEventSchema>;
+
+/** A payment transaction. */
+export const transactionEventSchema = eventSchema(transactionFields, DEFAULT_EXTRA_LIMITS);
 export type TransactionEvent = z.infer<typeof transactionEventSchema>;
+
+/** The known fields of each type, in canonical order. */
+export const EVENT_FIELDS = {
+  logs: Object.keys(logFields.shape),
+  metrics: Object.keys(metricFields.shape),
+  transactions: Object.keys(transactionFields.shape),
+} as const satisfies Record<string, readonly string[]>;
 
 /** Event types, which are also the Kafka topic names and stream suffixes. */
 export const EVENT_TYPES = ["logs", "metrics", "transactions"] as const;
@@ -137,12 +271,27 @@ export type EventType = (typeof EVENT_TYPES)[number];
 /** The Kafka topics Vigil consumes (same as {@link EVENT_TYPES}). */
 export const TOPICS: readonly EventType[] = EVENT_TYPES;
 
-/** Schema by event type. */
+/** Schema by event type (with the default {@link ExtraLimits}). */
 export const EVENT_SCHEMAS = {
   logs: logEventSchema,
   metrics: metricEventSchema,
   transactions: transactionEventSchema,
 } as const;
+
+const schemaCache = new Map<string, ReturnType<typeof schemasFor>>();
+
+/** The schemas of every type under `limits` (cached per distinct limits). */
+function schemasWith(limits: ExtraLimits): ReturnType<typeof schemasFor> {
+  if (
+    limits.maxFields === DEFAULT_EXTRA_LIMITS.maxFields &&
+    limits.maxBytes === DEFAULT_EXTRA_LIMITS.maxBytes &&
+    limits.maxDepth === DEFAULT_EXTRA_LIMITS.maxDepth
+  ) return EVENT_SCHEMAS;
+  const key = `${limits.maxFields}/${limits.maxBytes}/${limits.maxDepth}`;
+  let schemas = schemaCache.get(key);
+  if (!schemas) schemaCache.set(key, schemas = schemasFor(resolveExtraLimits(limits)));
+  return schemas;
+}
 
 /** Any event, by type. */
 export type EventOf<T extends EventType> = z.infer<(typeof EVENT_SCHEMAS)[T]>;
@@ -163,9 +312,17 @@ export function formatZodError(error: z.ZodError): string {
   ).join("; ");
 }
 
-/** Validate an already-decoded value as an event of `type`. */
-export function parseEvent<T extends EventType>(type: T, value: unknown): ParseResult<EventOf<T>> {
-  const result = EVENT_SCHEMAS[type].safeParse(value);
+/**
+ * Validate an already-decoded value as an event of `type`: the event in
+ * canonical form (known fields normalised, in schema order, then the extra
+ * fields cleaned), or a reason.
+ */
+export function parseEvent<T extends EventType>(
+  type: T,
+  value: unknown,
+  limits: ExtraLimits = DEFAULT_EXTRA_LIMITS,
+): ParseResult<EventOf<T>> {
+  const result = schemasWith(limits)[type].safeParse(value);
   if (result.success) return { ok: true, event: result.data as EventOf<T> };
   return { ok: false, reason: formatZodError(result.error) };
 }
@@ -174,4 +331,19 @@ export function parseEvent<T extends EventType>(type: T, value: unknown): ParseR
 export function entityOf(type: EventType, event: AnyEvent): string {
   if (type === "transactions") return (event as TransactionEvent).user_id;
   return (event as LogEvent | MetricEvent).service;
+}
+
+/**
+ * The event type of a decoded message on `topic`: the topic's type, except
+ * for one documented shape. A message on `logs` that has no `level` and no
+ * `message` but has `service` and `latency_ms` is a metric reading (the
+ * simulator's record `{timestamp, service, latency_ms, error_rate}`), and is
+ * validated and appended as a metric.
+ */
+export function eventTypeOf(topic: EventType, value: unknown): EventType {
+  if (
+    topic === "logs" && isPlainObject(value) && value.level === undefined &&
+    value.message === undefined && value.service !== undefined && value.latency_ms !== undefined
+  ) return "metrics";
+  return topic;
 }

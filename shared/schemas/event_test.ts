@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   entityOf,
+  EVENT_FIELDS,
+  eventTypeOf,
   isEventType,
   logEventSchema,
   metricEventSchema,
@@ -90,7 +92,10 @@ Deno.test("metricEventSchema enforces cpu 0..100 and latency >= 0", async (t) =>
     ["memory -1", { memory: -1 }, false],
     ["empty service", { service: "" }, false],
     ["blank service", { service: "   " }, false],
-    ["missing cpu", { cpu: undefined }, false],
+    ["missing cpu (the simulator's readings)", { cpu: undefined }, true],
+    ["latency Infinity (1e999)", { latency_ms: Infinity }, false],
+    ["memory Infinity (1e999)", { memory: Infinity }, false],
+    ["missing latency", { latency_ms: undefined }, false],
   ];
   for (const [name, patch, ok] of cases) {
     await t.step(name, () => {
@@ -179,4 +184,227 @@ Deno.test("isEventType() and entityOf() cover the three types", () => {
   assert.equal(entityOf("transactions", transactionEventSchema.parse(tx)), "u1");
   assert.equal(entityOf("metrics", metricEventSchema.parse(metric)), "api");
   assert.equal(entityOf("logs", logEventSchema.parse(log)), "api");
+});
+
+Deno.test("parseEvent() rejects control characters and lone surrogates in identifiers, naming the field", async (t) => {
+  const cases: [string, "logs" | "metrics" | "transactions", Record<string, unknown>, RegExp][] = [
+    [
+      "NUL in a log's user_id",
+      "logs",
+      { ...log, user_id: "u\u0000" },
+      /^user_id: control character U\+0000 at position 1 is not allowed/,
+    ],
+    [
+      "lone low surrogate in a transaction's user_id",
+      "transactions",
+      { ...tx, user_id: "\udfff" },
+      /^user_id: lone surrogate U\+DFFF at position 0/,
+    ],
+    [
+      "lone high surrogate in transaction_id",
+      "transactions",
+      { ...tx, transaction_id: "t\ud800x" },
+      /^transaction_id: lone surrogate U\+D800 at position 1/,
+    ],
+    [
+      "tab inside service",
+      "metrics",
+      { ...metric, service: "a\tb" },
+      /^service: control character U\+0009/,
+    ],
+    [
+      "trailing newline in service",
+      "logs",
+      { ...log, service: "api\n" },
+      /^service: control character U\+000A at position 3/,
+    ],
+    [
+      "ESC in merchant",
+      "transactions",
+      { ...tx, merchant: "\u001b[31mshop" },
+      /^merchant: control character U\+001B at position 0/,
+    ],
+  ];
+  for (const [name, type, value, reason] of cases) {
+    await t.step(name, () => {
+      const r = parseEvent(type, value);
+      assert.ok(!r.ok, name);
+      assert.match(r.reason, reason);
+    });
+  }
+  // A valid surrogate pair is text like any other.
+  const pair = parseEvent("logs", { ...log, user_id: "u\ud83d\ude00" });
+  assert.ok(pair.ok);
+});
+
+Deno.test("parseEvent() replaces NUL, other C0 controls and lone surrogates in a message, keeps tab/LF/CR", () => {
+  const r = parseEvent("logs", { ...log, message: "a\u0000b\tc\nd\re\u0007f\ud800g\udfff" });
+  assert.ok(r.ok);
+  assert.equal(r.event.message, "a\ufffdb\tc\nd\re\ufffdf\ufffdg\ufffd");
+  const len = parseEvent("logs", { ...log, message: "\u0000".repeat(16_384) });
+  assert.ok(len.ok, "the replacement keeps the length");
+});
+
+Deno.test("parseEvent() turns numeric ids into strings and refuses ids that lost precision", async (t) => {
+  const cases: [string, unknown, string | RegExp][] = [
+    ["42", 42, "42"],
+    ["0", 0, "0"],
+    ["-0", -0, "0"],
+    ["2^53-1", 9007199254740991, "9007199254740991"],
+    ["2^53 (lost precision)", 9007199254740992, /numeric id must be an integer/],
+    ["a huge integer", 123456789012345678901234567890, /numeric id must be an integer/],
+    ["negative", -1, /numeric id must be an integer/],
+    ["a fraction", 1.5, /numeric id must be an integer/],
+    ["a boolean", true, /expected a string or a non-negative integer/],
+  ];
+  for (const [name, id, expected] of cases) {
+    await t.step(name, () => {
+      for (const type of ["logs", "transactions"] as const) {
+        const base = type === "logs" ? log : tx;
+        const r = parseEvent(type, { ...base, user_id: id });
+        if (typeof expected === "string") {
+          assert.ok(r.ok, type);
+          assert.equal(r.event.user_id, expected);
+        } else {
+          assert.ok(!r.ok, type);
+          assert.match(r.reason, expected);
+          assert.match(r.reason, /^user_id: /);
+        }
+      }
+    });
+  }
+  const t2 = parseEvent("transactions", { ...tx, transaction_id: 77 });
+  assert.ok(t2.ok);
+  assert.equal(t2.event.transaction_id, "77");
+});
+
+Deno.test("parseEvent() writes -0 as 0 and refuses non-finite numbers", () => {
+  const r = parseEvent("metrics", { ...metric, cpu: -0, latency_ms: -0, error_rate: -0 });
+  assert.ok(r.ok);
+  assert.ok(Object.is(r.event.cpu, 0) && Object.is(r.event.latency_ms, 0));
+  assert.ok(Object.is(r.event.error_rate, 0));
+  assert.equal(parseEvent("metrics", { ...metric, cpu: Infinity }).ok, false);
+  assert.equal(parseEvent("transactions", { ...tx, amount: Infinity }).ok, false);
+});
+
+Deno.test("parseEvent() outputs the known fields in schema order, then the extra ones", () => {
+  const r = parseEvent("transactions", {
+    channel: "web",
+    country: "fr",
+    status: "approved",
+    amount: 3,
+    timestamp: 1714564800,
+    currency: "eur",
+    user_id: 5,
+    transaction_id: "t",
+  });
+  assert.ok(r.ok);
+  assert.deepEqual(Object.keys(r.event), [
+    "timestamp",
+    "transaction_id",
+    "user_id",
+    "amount",
+    "currency",
+    "status",
+    "country",
+    "channel",
+  ]);
+  assert.deepEqual(EVENT_FIELDS.metrics, [
+    "timestamp",
+    "service",
+    "cpu",
+    "latency_ms",
+    "memory",
+    "error_rate",
+  ]);
+});
+
+Deno.test("parseEvent() strips prototype keys and cleans extra fields at every depth", () => {
+  const value = JSON.parse(
+    '{"timestamp":"2024-05-01T12:00:00.000Z","service":"api","level":"INFO","message":"ok",' +
+      '"__proto__":{"polluted":1},"constructor":{"x":1},"prototype":2,' +
+      '"tags":{"__proto__":{"y":1},"a":"x\\u0000y","list":[1,-0,{"constructor":3,"b":"\\udc00"}]}}',
+  );
+  const r = parseEvent("logs", value);
+  assert.ok(r.ok, r.ok ? "" : r.reason);
+  assert.deepEqual(Object.keys(r.event), ["timestamp", "service", "level", "message", "tags"]);
+  assert.deepEqual(r.event.tags, { a: "x\ufffdy", list: [1, 0, { b: "\ufffd" }] });
+  assert.equal(Object.getPrototypeOf(r.event), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("parseEvent() bounds extra fields: count, bytes, depth, keys, numbers", async (t) => {
+  const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x${i}`, i]));
+  const nest = (depth: number): unknown => (depth === 0 ? 1 : { a: nest(depth - 1) });
+  const cases: [string, Record<string, unknown>, RegExp | null][] = [
+    ["32 extra fields", many(32), null],
+    ["33 extra fields", many(33), /^\(root\): more than 32 extra fields/],
+    ["8 KiB of extra fields", { x: "a".repeat(8192 - 6) }, null],
+    [
+      "8 KiB + 1 of extra fields",
+      { x: "a".repeat(8192 - 5) },
+      /^\(root\): extra fields larger than 8192 bytes/,
+    ],
+    [
+      "multi-byte characters count as their UTF-8 bytes",
+      { x: "é".repeat(4094) },
+      /larger than 8192 bytes/,
+    ],
+    ["8 levels of nesting", { deep: nest(8) }, null],
+    [
+      "9 levels of nesting",
+      { deep: nest(9) },
+      /^deep\.a\.a\.a\.a\.a\.a\.a\.a: nested deeper than 8 levels/,
+    ],
+    [
+      "9 levels of arrays",
+      { deep: [[[[[[[[[1]]]]]]]]] },
+      /^deep\.0\.0\.0\.0\.0\.0\.0\.0: nested deeper/,
+    ],
+    // deno-lint-ignore no-control-regex
+    ["a NUL in an extra key", { "a\u0000": 1 }, /^a\u0000: key: control character U\+0000/],
+    [
+      "a lone surrogate in a nested key",
+      { t: { "\ud800": 1 } },
+      /^t\.\ud800: key: lone surrogate U\+D800/,
+    ],
+    ["Infinity (1e999) in an extra field", { t: [Infinity] }, /^t\.0: number out of range/],
+  ];
+  for (const [name, extra, reason] of cases) {
+    await t.step(name, () => {
+      const r = parseEvent("metrics", { ...metric, ...extra });
+      if (reason === null) assert.ok(r.ok, r.ok ? "" : r.reason);
+      else {
+        assert.ok(!r.ok, name);
+        assert.match(r.reason, reason);
+      }
+    });
+  }
+  await t.step("limits are configurable", () => {
+    const limits = { maxFields: 2, maxBytes: 100, maxDepth: 1 };
+    assert.equal(parseEvent("metrics", { ...metric, ...many(3) }, limits).ok, false);
+    assert.equal(parseEvent("metrics", { ...metric, ...many(2) }, limits).ok, true);
+    assert.equal(parseEvent("metrics", { ...metric, t: { a: 1 } }, limits).ok, true);
+    assert.equal(parseEvent("metrics", { ...metric, t: { a: [1] } }, limits).ok, false);
+  });
+});
+
+Deno.test("eventTypeOf() reads the simulator's record on logs as a metric, and nothing else", () => {
+  const sim = { timestamp: 1714564800, service: "api", latency_ms: 12, error_rate: 0.01 };
+  assert.equal(eventTypeOf("logs", sim), "metrics");
+  assert.equal(eventTypeOf("logs", { ...sim, level: "INFO" }), "logs");
+  assert.equal(eventTypeOf("logs", { ...sim, message: "x" }), "logs");
+  assert.equal(eventTypeOf("logs", { ...sim, latency_ms: undefined }), "logs");
+  assert.equal(eventTypeOf("logs", { ...sim, service: undefined }), "logs");
+  assert.equal(eventTypeOf("metrics", sim), "metrics");
+  assert.equal(eventTypeOf("transactions", sim), "transactions");
+  assert.equal(eventTypeOf("logs", [sim]), "logs");
+  const parsed = parseEvent("metrics", sim);
+  assert.ok(parsed.ok);
+  assert.deepEqual(parsed.event, {
+    timestamp: "2024-05-01T12:00:00.000Z",
+    service: "api",
+    latency_ms: 12,
+    error_rate: 0.01,
+  });
 });

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 
 /** Fields of an event stream entry, as read back (all strings). */
@@ -30,27 +31,105 @@ export const streamEntrySchema = z.object({
 });
 export type StreamEntry = z.infer<typeof streamEntrySchema>;
 
-/** Fields of a dead-letter entry. */
+/** Bytes of a dead letter's payload kept in its `raw` field by default. */
+export const DEFAULT_DEAD_LETTER_RAW_BYTES = 4096;
+
+const hex64 = z.string().regex(/^[\da-f]{64}$/);
+const digits = z.string().regex(/^\d+$/);
+
+/**
+ * Fields of a dead-letter entry (`vigil:dlq`), the one definition every
+ * service writes through (bridge: `bridge_append-5.lua`; detector and
+ * notifier: {@link deadLetterFields}).
+ *
+ * | field | meaning |
+ * |---|---|
+ * | `source` | who dead-lettered it: `bridge`, `detector`, `notifier` |
+ * | `reason` | `<kind>: <detail>`, e.g. `invalid_schema: user_id: control character U+0000 at position 1 is not allowed` |
+ * | `raw`, `encoding` | the first bytes of the payload (at most `BRIDGE_DLQ_RAW_BYTES`, 4096 by default, cut on a character boundary): UTF-8 text, or base64 when not valid UTF-8 |
+ * | `size`, `sha256` | byte size and SHA-256 (hex) of the whole payload; `raw` is a prefix when `size` is larger than it (the raw archive keeps the whole message) |
+ * | `key`, `key_encoding` | the Kafka message key (bridge; absent when the message had none) |
+ * | `topic`, `partition`, `offset` | Kafka coordinates (bridge; detector when the entry had them) |
+ * | `stream`, `stream_id` | the Redis stream entry (detector, notifier) |
+ * | `from`, `to`, `count` | a gap (reason kind `gap`): offsets `from..to` of the partition were gone from Kafka before the bridge read them |
+ * | `ts` | ms since the epoch when it was dead-lettered |
+ */
 export const deadLetterSchema = z.object({
   /** Where it came from: `bridge`, `detector`, … */
   source: z.string(),
   reason: z.string(),
-  /** Raw payload (UTF-8 when valid, else base64 with `encoding=base64`). */
+  /** Payload prefix (UTF-8 when valid, else base64 with `encoding=base64`). */
   raw: z.string(),
   encoding: z.enum(["utf8", "base64"]).default("utf8"),
+  /** Byte size of the whole payload. */
+  size: z.coerce.number().int().min(0).optional(),
+  /** SHA-256 of the whole payload, lower-case hex. */
+  sha256: hex64.optional(),
+  key: z.string().optional(),
+  key_encoding: z.enum(["utf8", "base64"]).optional(),
   topic: z.string().optional(),
   partition: z.coerce.number().int().optional(),
   offset: z.string().optional(),
   stream: z.string().optional(),
   stream_id: z.string().optional(),
+  /** Gap: first and last offset missing, and how many. */
+  from: digits.optional(),
+  to: digits.optional(),
+  count: z.coerce.number().int().min(1).optional(),
   ts: z.coerce.number().int(),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+/** A payload as dead-letter fields: a bounded prefix, its encoding, the whole size and SHA-256. */
+export interface RawExcerpt {
+  raw: string;
+  encoding: "utf8" | "base64";
+  size: number;
+  sha256: string;
+}
+
+/** Base64 of bytes. */
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/**
+ * The first `maxBytes` bytes of `payload` (cut back to a UTF-8 character
+ * boundary) as text, or as base64 when they are not valid UTF-8, with the
+ * whole payload's byte size and SHA-256.
+ */
+export function rawExcerpt(
+  payload: Uint8Array | string,
+  maxBytes = DEFAULT_DEAD_LETTER_RAW_BYTES,
+): RawExcerpt {
+  const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  let cut = Math.min(bytes.length, maxBytes);
+  if (cut < bytes.length && (bytes[cut]! & 0xc0) === 0x80) {
+    // The cut falls inside a character: cut before its lead byte instead.
+    let b = cut - 1;
+    while (b > 0 && cut - b < 4 && (bytes[b]! & 0xc0) === 0x80) b--;
+    if (bytes[b]! >= 0xc0) cut = b;
+  }
+  const prefix = bytes.subarray(0, cut);
+  try {
+    return { raw: strictUtf8.decode(prefix), encoding: "utf8", size: bytes.length, sha256 };
+  } catch {
+    return { raw: base64(prefix), encoding: "base64", size: bytes.length, sha256 };
+  }
+}
+
 /**
  * The XADD field list of a dead-letter entry from a stream consumer (detector,
  * notifier): where it was read and why it is dead; Kafka coordinates when the
- * entry had them.
+ * entry had them. `raw` is kept as a bounded prefix with its size and SHA-256.
  */
 export function deadLetterFields(d: {
   source: string;
@@ -62,16 +141,23 @@ export function deadLetterFields(d: {
   topic?: string | undefined;
   partition?: string | undefined;
   offset?: string | undefined;
+  /** Bytes of `raw` kept. @default {4096} */
+  maxRawBytes?: number;
 }): string[] {
+  const excerpt = rawExcerpt(d.raw, d.maxRawBytes);
   const fields = [
     "source",
     d.source,
     "reason",
     d.reason,
     "raw",
-    d.raw,
+    excerpt.raw,
     "encoding",
-    "utf8",
+    excerpt.encoding,
+    "size",
+    String(excerpt.size),
+    "sha256",
+    excerpt.sha256,
     "stream",
     d.stream,
     "stream_id",

@@ -109,6 +109,7 @@ async function runBridge(index: number, endpoint: string | undefined): Promise<B
         c.on(c.events.START_BATCH_PROCESS, () => onBridgeBatch());
         return c;
       },
+      admin: (config) => kafka.admin(config),
     },
     redis,
     keys: runKeys,

@@ -12,7 +12,7 @@
 /// <reference lib="deno.worker" />
 import { createKeys } from "@vigil/shared/keys";
 import { createRedis } from "@vigil/shared/redis";
-import { createGenerator } from "@vigil/producer/generator";
+import { createGenerator, RULE_SCENARIOS } from "@vigil/producer/generator";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 
 interface Start {
@@ -28,7 +28,11 @@ self.onmessage = async (e: MessageEvent<Start>) => {
   const { url, prefix, rate, seconds, users, share } = e.data;
   const redis = createRedis(url, { name: "bench-writer" });
   const keys = createKeys(prefix);
-  const mixer = createMixer(createGenerator({ seed: 99, users, tag: "lat" }), share);
+  // Rule scenarios only, as in the pre-fill (see detector_bench.ts).
+  const mixer = createMixer(
+    createGenerator({ seed: 99, users, tag: "lat", scenarios: [...RULE_SCENARIOS] }),
+    share,
+  );
   let offset = 10_000_000;
   let written = 0;
   let lateTicks = 0;

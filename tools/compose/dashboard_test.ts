@@ -96,6 +96,9 @@ async function exportedMetrics(): Promise<Map<string, { how: string; names: stri
       consumer: () => {
         throw new Error("Cannot connect: metrics-only instance");
       },
+      admin: () => {
+        throw new Error("Cannot connect: metrics-only instance");
+      },
     },
     log: silentLogger(),
   };

@@ -4,12 +4,20 @@
  * `.vigil/kafka_brokers`, where services and tests look when `KAFKA_BROKERS`
  * is not set.
  *
- * Env: `KAFKA_DEV_BROKERS` (default 3), `KAFKA_DEV_PARTITIONS` (default 6).
+ * Env: `KAFKA_DEV_BROKERS` (default 3), `KAFKA_DEV_PARTITIONS` (default 24).
+ *
+ * Retention: the mock keeps at most 5 MiB of record batches per partition
+ * (and at most 100,000 batches), dropping whole produce batches from the
+ * front; neither limit can be set (librdkafka 2.0.2 hard-codes them). So a
+ * topic keeps about partitions × 5 MiB: more partitions are the only way to
+ * give a consumer that falls behind more time before its messages are gone
+ * (`docs/ingest.md`, "The dev Kafka's retention"). The cost is memory: up to
+ * 3 topics × partitions × 5 MiB.
  *
  * @module
  */
 import { z } from "zod";
-import { startMockKafka } from "./kafka_mock.ts";
+import { MOCK_PARTITION_RETAINED_BYTES, startMockKafka } from "./kafka_mock.ts";
 import { KAFKA_BROKERS_FILE, parseEnv } from "@vigil/shared/config";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { createLogger } from "@vigil/shared/log";
@@ -18,7 +26,7 @@ const env = parseEnv(
   "kafka",
   z.object({
     KAFKA_DEV_BROKERS: z.coerce.number().int().min(1).max(9).default(3),
-    KAFKA_DEV_PARTITIONS: z.coerce.number().int().min(1).max(256).default(6),
+    KAFKA_DEV_PARTITIONS: z.coerce.number().int().min(1).max(256).default(24),
   }),
 );
 const log = createLogger({ service: "kafka" });
@@ -35,6 +43,7 @@ log.info("dev kafka started", {
   partitions: env.KAFKA_DEV_PARTITIONS,
   topics: TOPICS,
   file: KAFKA_BROKERS_FILE,
+  retention_per_topic_mib: env.KAFKA_DEV_PARTITIONS * MOCK_PARTITION_RETAINED_BYTES / 1048576,
 });
 await Deno.stdout.write(new TextEncoder().encode(`KAFKA_BROKERS=${cluster.bootstrap}\n`));
 

@@ -4,6 +4,13 @@
  *
  * It speaks the real Kafka wire protocol on real TCP sockets (consumer
  * groups, several brokers, replicas), so kafkajs works against it unchanged.
+ *
+ * Limits (librdkafka 2.0.2, not settable): each partition keeps at most
+ * {@link MOCK_PARTITION_RETAINED_BYTES} of record batches and at most
+ * 100,000 batches, dropping the oldest produce batches whole (like
+ * retention: the log start offset moves); a group sync completes on the
+ * leader's assignments alone, so a follower whose SyncGroup comes later gets
+ * INVALID_REQUEST.
  * It lives inside the process that creates it. Services never import this
  * module: it is for `deno task kafka`, tests and benchmarks only.
  *
@@ -49,6 +56,9 @@ const SYMBOLS = {
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+
+/** Bytes of record batches the mock keeps per partition (hard-coded in librdkafka). */
+export const MOCK_PARTITION_RETAINED_BYTES = 5 * 1024 * 1024;
 
 /** Kafka protocol API keys, for {@link MockKafkaCluster.pushRequestErrors}. */
 export const KafkaApiKey = {

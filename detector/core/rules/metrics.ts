@@ -1,6 +1,7 @@
 /**
  * Rules over the metrics stream: `cpu_sustained`, `latency_high`,
- * `cpu_and_latency` and `metric_score` (the statistical engine).
+ * `cpu_and_latency`, `metric_score` (the statistical engine, per measure)
+ * and `entity_score` (its measures combined per service, `entity_score.ts`).
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
   sweepEpisodes,
 } from "./episodes.ts";
 import { forEachWindowEnd } from "./count_rule.ts";
+import { entityScoreRule, ScoreHandoff } from "./entity_score.ts";
 import { pointRule } from "./point_rule.ts";
 import { type Rule, type RuleSink } from "./types.ts";
 import {
@@ -146,12 +148,14 @@ export function cpuSustainedRule(
     init: () => ({ windows: createWindowSet(true), episodes: new Map(), late: 0 }),
     step(state, input, sink) {
       const service = input.event.service;
-      if (!sink.owns(service)) return;
+      const cpu = input.event.cpu;
+      // A reading without cpu (the simulator's) says nothing about CPU.
+      if (cpu === undefined || !sink.owns(service)) return;
       if (input.t <= input.watermark - W) {
         state.late++;
         return;
       }
-      const w = insertEvent(state.windows, service, input.t, input.ref, input.event.cpu);
+      const w = insertEvent(state.windows, service, input.t, input.ref, cpu);
       forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, service, end, input, sink));
     },
     sweep(state, watermark, sink) {
@@ -192,12 +196,14 @@ function measureOf(event: MetricEvent, measure: string): number | undefined {
 /**
  * `metric_score`: every (service, measure) series is scored by the engine;
  * a score at or above the warning/critical band fires, below `clear` resolves.
- * Every score is also emitted for the recent-scores cache.
+ * Every score is also emitted for the recent-scores cache, and handed to
+ * `entity_score` through `handoff` when given.
  */
 export function metricScoreRule<S>(
   c: ScoreConfig,
   cooldownMs: number,
   engine: ScoreEngine<S>,
+  handoff?: ScoreHandoff,
 ): Rule<ScoreState<S>, MetricEvent> {
   return {
     name: "metric_score",
@@ -206,6 +212,7 @@ export function metricScoreRule<S>(
     step(state, input, sink) {
       const service = input.event.service;
       if (!sink.owns(service)) return;
+      handoff?.begin(input.ref.id, service);
       for (const measure of c.measures) {
         const value = measureOf(input.event, measure);
         if (value === undefined) continue;
@@ -218,6 +225,7 @@ export function metricScoreRule<S>(
         const r = engine.update(s, input.t, value);
         state.series.set(key, r.state);
         const score = Number.isFinite(r.score) ? r.score : 0;
+        handoff?.scores.push({ measure, value, score });
         sink.scores.push({
           type: "metrics",
           entity: service,
@@ -346,7 +354,10 @@ export function metricRules(
       severity: c.cpu_and_latency.severity,
       cooldownMs: config.cooldown,
       clearOnFalse: true,
-      judge: (e) => ({ entity: e.service, holds: e.cpu >= cpu && e.latency_ms > limit }),
+      judge: (e) => ({
+        entity: e.service,
+        holds: e.cpu !== undefined && e.cpu >= cpu && e.latency_ms > limit,
+      }),
       describe: (e) => ({
         title: `High CPU and latency on ${e.service}`,
         message: `cpu ${e.cpu}% >= ${cpu}% and latency ${e.latency_ms} ms > ${limit} ms`,
@@ -361,7 +372,9 @@ export function metricRules(
     }));
   }
   if (c.metric_score.enabled && engine) {
-    rules.push(metricScoreRule(c.metric_score, config.cooldown, engine));
+    const handoff = c.entity_score.enabled ? new ScoreHandoff() : undefined;
+    rules.push(metricScoreRule(c.metric_score, config.cooldown, engine, handoff));
+    if (handoff) rules.push(entityScoreRule(c.entity_score, config.cooldown, handoff));
   }
   return rules;
 }

@@ -167,3 +167,18 @@ Deno.test("a snapshot keeps the series states of its moment while scoring goes o
   assert.equal(JSON.stringify(snapshot), text, "the snapshot did not follow later updates");
   assert.notEqual(evaluator.save(), text);
 });
+
+Deno.test("metric rules take readings without cpu (the simulator's) for their latency only", () => {
+  const noCpu = (latency_ms: number) => ({ service: "api", latency_ms, error_rate: 0.01 });
+  // A reading without cpu neither breaks nor joins a sustained-CPU window.
+  const sustained = run("metrics", [
+    entry(T0, reading(90)),
+    entry(T0 + 2 * MIN, reading(90)),
+    entry(T0 + 3 * MIN, noCpu(100)),
+    entry(T0 + 4 * MIN, reading(90)),
+  ], { only: "cpu_sustained" });
+  assert.equal(sustained.firings.length, 1);
+  assert.deepEqual(sustained.firings[0]!.details.readings, [90, 90, 90]);
+  const slow = run("metrics", [entry(T0, noCpu(5000))]);
+  assert.deepEqual(slow.firings.map((f) => f.rule), ["latency_high"]);
+});

@@ -7,7 +7,10 @@
  *
  * Each `update` bench iteration scores {@link BATCH} points, so
  * points/s = BATCH × iter/s (as printed by `deno bench`). The checkpoint size
- * per series is in the `serializeState` bench's name.
+ * and the in-memory size of one series are in the bench names (warmed up for
+ * 10,000 points). The main series has irregular bumps every 97 points that
+ * keep ARTime creating categories (its costly path); the "without bumps"
+ * bench is the same daily series without them.
  *
  * @module
  */
@@ -18,6 +21,7 @@ import {
   restoreState,
   serializeState,
   type SeriesState,
+  stateBytes,
   update,
 } from "./engine.ts";
 import { dailySeries } from "./_series_testing.ts";
@@ -26,8 +30,12 @@ import { dailySeries } from "./_series_testing.ts";
 export const BATCH = 10_000;
 
 const { ts, values } = dailySeries({ points: 60_000, seed: 99, amplitude: 15, noise: 3 });
+/** The same series without the bumps below: ARTime meets few new shapes. */
+const plain = values.slice();
 // A few anomalies so the alarm paths run too.
 for (let i = 5_000; i < values.length; i += 7_919) values[i]! += 60;
+// Irregular bumps so that ARTime keeps meeting new shapes (its costly path).
+for (let i = 700; i < values.length; i += 97) values[i]! += (i % 7) * 2;
 
 function warmState(): SeriesState {
   const s = createSeriesState();
@@ -48,18 +56,31 @@ Deno.bench(`update: ${BATCH} points, one series (points/s = ${BATCH} × iter/s)`
   }
 });
 
+const quiet = createSeriesState();
+for (let i = 0; i < 10_000; i++) update(quiet, ts[i]!, plain[i]!);
+let qpos = 10_000;
+Deno.bench(`update: ${BATCH} points, one series without bumps`, { group: "update" }, () => {
+  for (let k = 0; k < BATCH; k++) {
+    if (qpos === plain.length) qpos = 10_000;
+    update(quiet, ts[qpos]!, plain[qpos]!, DEFAULT_ENGINE_CONFIG);
+    qpos++;
+  }
+});
+
 const SERIES = 1_000;
+/** Points each round-robin series has seen before the bench (past ARTime's initialisation). */
+const WARM = 1_000;
 const many: SeriesState[] = [];
 for (let j = 0; j < SERIES; j++) {
   const s = createSeriesState();
-  for (let i = 0; i < 400; i++) update(s, ts[i + j]!, values[i + j]!);
+  for (let i = 0; i < WARM; i++) update(s, ts[i + j]!, values[i + j]!);
   many.push(s);
 }
-let tick = 400 + SERIES;
+let tick = WARM + SERIES;
 Deno.bench(`update: ${BATCH} points over ${SERIES} series round-robin`, { group: "update" }, () => {
   for (let k = 0; k < BATCH; k++) {
     const j = k % SERIES;
-    if (tick >= values.length) tick = 400 + SERIES;
+    if (tick >= values.length) tick = WARM + SERIES;
     update(many[j]!, ts[tick]!, values[tick]!, DEFAULT_ENGINE_CONFIG);
     if (j === SERIES - 1) tick++;
   }
@@ -68,12 +89,18 @@ Deno.bench(`update: ${BATCH} points over ${SERIES} series round-robin`, { group:
 const checkpoint = serializeState(single);
 /** Serialized state of one warmed-up series, in bytes (ASCII text). */
 export const STATE_BYTES = new TextEncoder().encode(checkpoint).length;
+/** Typed arrays of one warmed-up series in memory, in bytes. */
+export const MEMORY_BYTES = stateBytes(single);
 
-Deno.bench(`serializeState: one series (${STATE_BYTES} bytes per series)`, {
-  group: "checkpoint",
-}, () => {
-  serializeState(single);
-});
+Deno.bench(
+  `serializeState: one series (${STATE_BYTES} bytes serialised, ${MEMORY_BYTES} bytes of arrays in memory, ${single.artime.nCats} ARTime categories)`,
+  {
+    group: "checkpoint",
+  },
+  () => {
+    serializeState(single);
+  },
+);
 
 Deno.bench("restoreState: one series", { group: "checkpoint" }, () => {
   restoreState(checkpoint);

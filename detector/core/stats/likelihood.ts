@@ -115,11 +115,36 @@ export function logScore(q: number): number {
 }
 
 /**
+ * Maps a tail probability `q` to a score in [0, 1] on a log scale
+ * calibrated at `alpha`: `q = alpha` scores 0.5 and `q = alpha²` about 1.
+ * With `alpha = 1e-5` this is {@link logScore}.
+ */
+export function calibratedScore(q: number, alpha: number): number {
+  const s = Math.log(q + alpha * alpha) / (2 * Math.log(alpha));
+  return s < 0 ? 0 : s > 1 ? 1 : s;
+}
+
+/**
  * Feeds one raw score (in [0, 1]) and returns the likelihood score in [0, 1]
  * of the current short-term average under the long-run distribution
  * (0 until the first block completes). Mutates `st`.
  */
 export function updateLikelihood(
+  st: LikelihoodState,
+  raw: number,
+  config: LikelihoodConfig,
+): number {
+  const q = updateTailProbability(st, raw, config);
+  return q < 1 ? logScore(q) : 0;
+}
+
+/**
+ * Feeds one raw score (in [0, 1]) and returns the tail probability of the
+ * current short-term average under the long-run distribution: P(Z > z) for
+ * an average above the long-run mean, 0.5 at or below it, and 1 until the
+ * first block completes. Mutates `st`.
+ */
+export function updateTailProbability(
   st: LikelihoodState,
   raw: number,
   config: LikelihoodConfig,
@@ -131,10 +156,10 @@ export function updateLikelihood(
   for (let i = 0; i < recent.length; i++) sum += recent[i]!;
   const avg = sum / recent.length;
 
-  let score = 0;
+  let q = 1;
   if (st.blockCount > 0) {
     const z = (avg - st.mean) / st.std;
-    score = logScore(z > 0 ? normalTail(z) : 0.5);
+    q = z > 0 ? normalTail(z) : 0.5;
   }
 
   st.curSum += avg;
@@ -159,5 +184,5 @@ export function updateLikelihood(
     st.mean = Math.max(mean, config.minMean);
     st.std = Math.max(Math.sqrt(variance > 0 ? variance : 0), config.minStd);
   }
-  return score;
+  return q;
 }

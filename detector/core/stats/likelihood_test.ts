@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  calibratedScore,
   createLikelihoodState,
   erfc,
   type LikelihoodConfig,
@@ -59,4 +60,14 @@ Deno.test("a series whose raw scores are routinely high needs more to alarm", ()
     n = updateLikelihood(noisy, 0.8, CONFIG);
   }
   assert.ok(q >= 0.5 && n < 0.5, `quiet ${q}, noisy ${n}`);
+});
+
+Deno.test("calibratedScore maps the calibration probability to 0.5 and its square to ~1", () => {
+  for (const alpha of [1e-5, 3e-6, 1e-6]) {
+    assert.ok(Math.abs(calibratedScore(alpha, alpha) - 0.5) < 1e-3, `alpha ${alpha}`);
+    assert.ok(calibratedScore(alpha * alpha * 1e-3, alpha) > 0.99);
+    assert.ok(calibratedScore(alpha * 10, alpha) < 0.5);
+    assert.equal(calibratedScore(1, alpha), 0);
+  }
+  assert.ok(Math.abs(calibratedScore(3e-7, 1e-5) - logScore(3e-7)) < 1e-12, "1e-5 is logScore");
 });

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { produce, testKafka, validMessages } from "@vigil/tools/testing/bridge";
+import { createArchive } from "../archive.ts";
+import { createDirStore, gunzip } from "../store.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** `vigil_archive_lag` samples: `topic/partition` → value. */
+function lagSamples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^vigil_archive_lag\{topic="(\w+)",partition="(\d+)"\} (\d+)$/gm)) {
+    out.set(`${m[1]}/${m[2]}`, Number(m[3]));
+  }
+  return out;
+}
+
+async function objectFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(path: string) {
+    for await (const e of Deno.readDir(path)) {
+      if (e.isDirectory) await walk(`${path}/${e.name}`);
+      else if (e.name.endsWith(".ndjson.gz")) out.push(`${path}/${e.name}`);
+    }
+  }
+  await walk(dir).catch(() => {});
+  return out;
+}
+
+Deno.test(
+  "createArchive() reports zero lag once a time-based flush stored the last messages",
+  opts,
+  async () => {
+    await withKafka({ brokers: 1, partitions: 2 }, async (cluster) => {
+      const dir = await Deno.makeTempDir({ prefix: "vigil-archive-lag-" });
+      try {
+        const kafka = testKafka(cluster.brokers);
+        const messages = validMessages(1500);
+        await produce(kafka, messages);
+        const metrics = new Registry("archive");
+        const archive = createArchive({
+          kafka,
+          store: createDirStore(dir),
+          log: silentLogger(),
+          metrics,
+          // Size limits far away: only the time-based flush stores the objects.
+          config: { policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 1000 } },
+        });
+        const controller = new AbortController();
+        const running = archive.run(controller.signal);
+        try {
+          await waitFor(
+            async () => {
+              let n = 0;
+              for (const f of await objectFiles(dir)) {
+                n += (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean).length;
+              }
+              return n === messages.length;
+            },
+            { timeoutMs: 30_000, what: "every message stored" },
+          );
+          // Caught up: no batch comes any more, and the gauge must say 0 everywhere.
+          await new Promise((r) => setTimeout(r, 300));
+          const lag = lagSamples(await metrics.render());
+          assert.equal(lag.size, EVENT_TYPES.length * 2, JSON.stringify([...lag]));
+          assert.deepEqual([...lag].filter(([, v]) => v !== 0), []);
+        } finally {
+          controller.abort();
+          await running;
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+);

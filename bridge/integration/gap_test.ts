@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { createLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { deadLetterSchema } from "@vigil/shared/schemas/stream";
+import { createBridge } from "../bridge.ts";
+import { produce, readAll, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** `n` valid log events of about 1 KB each, numbered from `from`. */
+function bigLogs(from: number, n: number): TopicMessage[] {
+  const pad = "x".repeat(900);
+  return Array.from({ length: n }, (_, i) => ({
+    topic: "logs",
+    message: {
+      key: "svc",
+      value: JSON.stringify({
+        timestamp: new Date(Date.UTC(2025, 0, 1) + from + i).toISOString(),
+        service: "svc",
+        level: "INFO",
+        message: `n=${from + i} ${pad}`,
+      }),
+    },
+  }));
+}
+
+Deno.test(
+  "createBridge() records offsets Kafka deleted while it was stopped as one exact gap, and appends the rest once",
+  opts,
+  async () => {
+    await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
+      await withRedis(async ({ redis, keys }) => {
+        const kafka = testKafka(cluster.brokers);
+        const lines: Record<string, unknown>[] = [];
+        const log = createLogger({
+          service: "bridge",
+          level: "warn",
+          write: (line) => lines.push(JSON.parse(line)),
+        });
+        const start = (metrics: Registry) => {
+          const bridge = createBridge({
+            kafka,
+            redis,
+            keys,
+            log,
+            metrics,
+            config: { topics: ["logs"], chunkSize: 100 },
+          });
+          const controller = new AbortController();
+          const running = bridge.run(controller.signal);
+          return {
+            bridge,
+            stop: async () => {
+              controller.abort();
+              await running;
+            },
+          };
+        };
+
+        // 1. 100 messages, bridged (high-water 99, offset 100 committed at shutdown).
+        await produce(kafka, bigLogs(0, 100), 100);
+        const first = start(new Registry("bridge"));
+        try {
+          await waitFor(async () => (await redis.xlen(keys.events("logs"))) === 100, {
+            timeoutMs: 30_000,
+            what: "the first 100 appended",
+          });
+        } finally {
+          await first.stop();
+        }
+
+        // 2. While it is stopped, ~12 MB more to the one partition: the mock keeps ~5 MB.
+        await produce(kafka, bigLogs(100, 12_000), 200);
+        const admin = kafka.admin();
+        await admin.connect();
+        const [p] = await admin.fetchTopicOffsets("logs");
+        await admin.disconnect();
+        const low = Number(p!.low), high = Number(p!.high);
+        assert.equal(high, 12_100);
+        assert.ok(low > 100, `the mock deleted the oldest messages (log start ${low})`);
+
+        // 3. Restarted: the deleted offsets 100..low-1 are one gap; low..high-1 are appended.
+        const metrics = new Registry("bridge");
+        const second = start(metrics);
+        try {
+          await waitFor(
+            async () => (await redis.xlen(keys.events("logs"))) === 100 + high - low,
+            { timeoutMs: 60_000, what: "every retained message appended" },
+          );
+          await new Promise((r) => setTimeout(r, 500));
+          const health = await second.bridge.checks.kafka_gaps!();
+          assert.ok(typeof health === "object" && health.status === "warn", JSON.stringify(health));
+          assert.equal(health.skipped_messages, low - 100);
+        } finally {
+          await second.stop();
+        }
+
+        const entries = await readAll(redis, keys);
+        const events = entries.filter((e) => e.stream === keys.events("logs"));
+        const offsets = events.map((e) => Number(e.fields.offset));
+        assert.deepEqual(offsets, [
+          ...Array.from({ length: 100 }, (_, i) => i),
+          ...Array.from({ length: high - low }, (_, i) => low + i),
+        ]);
+        const dead = entries.filter((e) => e.stream === keys.dlq());
+        assert.equal(dead.length, 1, "one gap entry, nothing else");
+        const gap = deadLetterSchema.parse(dead[0]!.fields);
+        assert.equal(gap.source, "bridge");
+        assert.match(gap.reason, /^gap: /);
+        assert.deepEqual(
+          [gap.topic, gap.partition, gap.from, gap.to, gap.count],
+          ["logs", 0, "100", String(low - 1), low - 100],
+        );
+        assert.equal(await redis.hget(keys.bridgeOffsets(), "logs:0"), String(high - 1));
+        const text = await metrics.render();
+        assert.match(
+          text,
+          new RegExp(`vigil_bridge_skipped_messages_total\\{topic="logs"\\} ${low - 100}\\n`),
+        );
+        const errors = lines.filter((l) => l.level === "error" && /lost/.test(String(l.msg)));
+        assert.equal(errors.length, 1);
+        assert.deepEqual(
+          [
+            errors[0]!.topic,
+            errors[0]!.partition,
+            errors[0]!.from,
+            errors[0]!.to,
+            errors[0]!.count,
+          ],
+          ["logs", 0, "100", String(low - 1), low - 100],
+        );
+      });
+    });
+  },
+);

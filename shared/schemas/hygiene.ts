@@ -1,0 +1,313 @@
+/**
+ * Text hygiene and bounds at the boundary, shared by the zod schemas of
+ * `event.ts` and the canonical fast path of `canonical.ts`, so both apply
+ * exactly the same rules. Pure: no I/O, no zod.
+ *
+ * Rules (the why is in `docs/ingest.md`):
+ *
+ * - **Identifiers** (`service`, `user_id`, `transaction_id`, `merchant`):
+ *   no C0 control character (U+0000–U+001F, tab and newlines included) and
+ *   no lone surrogate. Rejected, never repaired: two different raw ids must
+ *   never become one entity.
+ * - **Free text** (`message`, and every string inside an extra field): tab,
+ *   LF and CR are kept; every other C0 control character (NUL included) and
+ *   every lone surrogate becomes U+FFFD, as a lossy UTF-8 decoder would do.
+ *   PostgreSQL text/jsonb cannot store NUL, and a lone surrogate is not
+ *   UTF-8; a log line is evidence, so it is kept, visibly marked.
+ * - **Extra fields** (keys the schema does not know): keys `__proto__`,
+ *   `constructor` and `prototype` are dropped at every depth; a key with a
+ *   control character or lone surrogate is rejected; numbers must be finite
+ *   (`1e999` parses to Infinity) and `-0` becomes `0`; at most
+ *   {@link ExtraLimits.maxFields} fields, {@link ExtraLimits.maxBytes} bytes
+ *   of them serialised and {@link ExtraLimits.maxDepth} levels of nesting.
+ * - **Duplicate keys** in the raw JSON text (at any depth) are rejected:
+ *   `JSON.parse` keeps the last one, other readers the first, so the text is
+ *   ambiguous ({@link findDuplicateKey}).
+ *
+ * @module
+ */
+
+/** Bounds on the fields an event carries beyond its schema's. */
+export interface ExtraLimits {
+  /** Extra (unknown) top-level fields at most. @default {32} */
+  maxFields: number;
+  /** UTF-8 bytes of the extra fields serialised (`"k":v,…`) at most. @default {8192} */
+  maxBytes: number;
+  /** Nesting levels of objects/arrays inside one extra field at most. @default {8} */
+  maxDepth: number;
+}
+
+/** The documented defaults of {@link ExtraLimits}. */
+export const DEFAULT_EXTRA_LIMITS: Readonly<ExtraLimits> = Object.freeze({
+  maxFields: 32,
+  maxBytes: 8192,
+  maxDepth: 8,
+});
+
+/**
+ * Resolve and validate limits.
+ *
+ * @throws {RangeError} when a limit is not a positive integer
+ */
+export function resolveExtraLimits(limits: Partial<ExtraLimits> = {}): Readonly<ExtraLimits> {
+  const out = { ...DEFAULT_EXTRA_LIMITS, ...limits };
+  for (const [name, v] of Object.entries(out)) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(
+        `Cannot use extra-field limits: '${name}' must be a positive integer: current value is ${v}`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Keys that are dropped wherever they appear in extra fields. */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set([
+  "__proto__",
+  "constructor",
+  "prototype",
+]);
+
+// deno-lint-ignore no-control-regex
+const ANY_C0 = /[\u0000-\u001f]/;
+// deno-lint-ignore no-control-regex
+const BAD_TEXT_C0 = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+// deno-lint-ignore no-control-regex
+const BAD_TEXT_C0_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+
+/** `U+0000`-style name of a UTF-16 code unit. */
+function codePoint(c: number): string {
+  return "U+" + c.toString(16).toUpperCase().padStart(4, "0");
+}
+
+/** Position and code unit of the first lone surrogate in `s`, or -1. */
+function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
+    return i;
+  }
+  return -1;
+}
+
+/** Is `s` a clean identifier: no C0 control character, no lone surrogate? */
+export function isCleanIdentifier(s: string): boolean {
+  return !ANY_C0.test(s) && s.isWellFormed();
+}
+
+/** Why `s` cannot be an identifier (first problem), or undefined when it is clean. */
+export function identifierProblem(s: string): string | undefined {
+  const m = ANY_C0.exec(s);
+  if (m) {
+    return `control character ${
+      codePoint(m[0].charCodeAt(0))
+    } at position ${m.index} is not allowed`;
+  }
+  if (s.isWellFormed()) return undefined;
+  const i = loneSurrogateAt(s);
+  return `lone surrogate ${codePoint(s.charCodeAt(i))} at position ${i} is not allowed`;
+}
+
+/** Does free text `s` need {@link cleanText} (a C0 control other than tab/LF/CR, or a lone surrogate)? */
+export function isCleanText(s: string): boolean {
+  return !BAD_TEXT_C0.test(s) && s.isWellFormed();
+}
+
+/** Free text with every C0 control but tab/LF/CR, and every lone surrogate, replaced by U+FFFD. */
+export function cleanText(s: string): string {
+  if (isCleanText(s)) return s;
+  return s.toWellFormed().replace(BAD_TEXT_C0_ALL, "\uFFFD");
+}
+
+/** UTF-8 byte length of a (well-formed) string. */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) i++, n += 2; // a pair: 2 units, 4 bytes
+    else n += 2;
+  }
+  return n;
+}
+
+/** A plain (non-array, non-null) object, as JSON.parse makes them. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Result of {@link cleanExtras}. */
+export type ExtrasResult =
+  | {
+    ok: true;
+    /** Cleaned extra fields, in the order they were given. */
+    entries: [string, unknown][];
+    /** Them serialised without braces: `"k":v,"k2":v2` ("" when none). */
+    text: string;
+    /** Whether anything was dropped or replaced. */
+    changed: boolean;
+  }
+  | { ok: false; path: (string | number)[]; message: string };
+
+class Reject {
+  constructor(readonly path: (string | number)[], readonly message: string) {}
+}
+
+/** One value inside an extra field, cleaned; throws {@link Reject}. */
+function cleanValue(
+  v: unknown,
+  path: (string | number)[],
+  depth: number,
+  limits: ExtraLimits,
+  state: { changed: boolean },
+): unknown {
+  switch (typeof v) {
+    case "string": {
+      const c = cleanText(v);
+      if (c !== v) state.changed = true;
+      return c;
+    }
+    case "number":
+      if (!Number.isFinite(v)) throw new Reject(path, "number out of range (not finite)");
+      if (v === 0 && 1 / v < 0) {
+        state.changed = true;
+        return 0;
+      }
+      return v;
+    case "boolean":
+      return v;
+    case "object": {
+      if (v === null) return v;
+      if (depth >= limits.maxDepth) {
+        throw new Reject(path, `nested deeper than ${limits.maxDepth} levels`);
+      }
+      if (Array.isArray(v)) {
+        const out = new Array(v.length);
+        for (let i = 0; i < v.length; i++) {
+          out[i] = cleanValue(v[i], [...path, i], depth + 1, limits, state);
+        }
+        return out;
+      }
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        if (PROTOTYPE_KEYS.has(k)) {
+          state.changed = true;
+          continue;
+        }
+        const problem = identifierProblem(k);
+        if (problem) throw new Reject([...path, k], `key: ${problem}`);
+        out[k] = cleanValue(
+          (v as Record<string, unknown>)[k],
+          [...path, k],
+          depth + 1,
+          limits,
+          state,
+        );
+      }
+      return out;
+    }
+    default:
+      // JSON.parse makes nothing else; a caller handing undefined/functions gets a reason.
+      throw new Reject(path, `unsupported value of type ${typeof v}`);
+  }
+}
+
+/**
+ * Clean the extra fields `keys` of `event` (the keys its schema does not
+ * know, in enumeration order) under `limits`, or say which one breaks them.
+ */
+export function cleanExtras(
+  event: Record<string, unknown>,
+  keys: readonly string[],
+  limits: ExtraLimits = DEFAULT_EXTRA_LIMITS,
+): ExtrasResult {
+  const state = { changed: false };
+  const entries: [string, unknown][] = [];
+  const parts: string[] = [];
+  let bytes = 0;
+  try {
+    for (const k of keys) {
+      if (PROTOTYPE_KEYS.has(k)) {
+        state.changed = true;
+        continue;
+      }
+      const problem = identifierProblem(k);
+      if (problem) return { ok: false, path: [k], message: `key: ${problem}` };
+      if (entries.length === limits.maxFields) {
+        return {
+          ok: false,
+          path: [],
+          message: `more than ${limits.maxFields} extra fields`,
+        };
+      }
+      const value = cleanValue(event[k], [k], 0, limits, state);
+      entries.push([k, value]);
+      const part = JSON.stringify(k) + ":" + JSON.stringify(value);
+      bytes += utf8Length(part) + (parts.length > 0 ? 1 : 0);
+      if (bytes > limits.maxBytes) {
+        return {
+          ok: false,
+          path: [],
+          message: `extra fields larger than ${limits.maxBytes} bytes`,
+        };
+      }
+      parts.push(part);
+    }
+  } catch (error) {
+    if (error instanceof Reject) return { ok: false, path: error.path, message: error.message };
+    throw error;
+  }
+  return { ok: true, entries, text: parts.join(","), changed: state.changed };
+}
+
+/**
+ * The first key that appears twice in one object of the JSON text `text`
+ * (at any depth, after unescaping), or undefined. `text` must be valid JSON
+ * (parse it first); linear in its length.
+ */
+export function findDuplicateKey(text: string): string | undefined {
+  /** Per open container: the keys seen (objects) or null (arrays). */
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      let escaped = false;
+      for (; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c) {
+          escaped = true;
+          j++;
+        } else if (d === 0x22) break;
+      }
+      if (expectKey) {
+        const raw = text.slice(i, j + 1);
+        const key: string = escaped ? JSON.parse(raw) : raw.slice(1, -1);
+        const seen = stack[stack.length - 1]!;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      stack.push(null);
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+    } else if (c === 0x2c) {
+      expectKey = stack.length > 0 && stack[stack.length - 1] !== null;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import {
+  cleanExtras,
+  cleanText,
+  findDuplicateKey,
+  identifierProblem,
+  isCleanIdentifier,
+  isCleanText,
+  resolveExtraLimits,
+  utf8Length,
+} from "./hygiene.ts";
+
+Deno.test("findDuplicateKey() finds a key repeated in one object, at any depth, after unescaping", async (t) => {
+  const cases: [string, string | undefined][] = [
+    ['{"a":1,"b":2}', undefined],
+    ['{"a":1,"a":2}', "a"],
+    ['{"a":1,"b":{"a":2}}', undefined],
+    ['{"a":{"x":1,"x":2}}', "x"],
+    ['{"a":[{"x":1},{"x":2}]}', undefined],
+    ['{"a":[{"x":1,"y":[1,{"z":1,"z":2}]}]}', "z"],
+    ['{"a":1,"\\u0061":2}', "a"],
+    ['{"a\\"b":1,"a\\"b":2}', 'a"b'],
+    ['{"a":"\\"b\\":1,","b":2}', undefined],
+    ['{"a":"x","b":"a"}', undefined],
+    ['{ "user_id" : "u1" ,\n "user_id" : "u2" }', "user_id"],
+    ['[{"a":1},{"a":1}]', undefined],
+    ['{"":1,"":2}', ""],
+    ["{}", undefined],
+    ['"a"', undefined],
+  ];
+  for (const [text, expected] of cases) {
+    await t.step(text, () => {
+      JSON.parse(text); // valid JSON only
+      assert.equal(findDuplicateKey(text), expected);
+    });
+  }
+});
+
+Deno.test("identifierProblem() names the first control character or lone surrogate", () => {
+  assert.equal(identifierProblem("user-42"), undefined);
+  assert.equal(identifierProblem("caf\u00e9 \ud83d\ude00"), undefined);
+  assert.equal(
+    identifierProblem("u\u0000"),
+    "control character U+0000 at position 1 is not allowed",
+  );
+  assert.equal(
+    identifierProblem("\u001f"),
+    "control character U+001F at position 0 is not allowed",
+  );
+  assert.equal(
+    identifierProblem("ab\udfff"),
+    "lone surrogate U+DFFF at position 2 is not allowed",
+  );
+  assert.equal(
+    identifierProblem("\ud83d\ude00\ud83d"),
+    "lone surrogate U+D83D at position 2 is not allowed",
+  );
+  assert.equal(isCleanIdentifier("a\tb"), false);
+  assert.equal(isCleanIdentifier("a b"), true);
+  // DEL and C1 controls are not C0: kept (PostgreSQL stores them).
+  assert.equal(isCleanIdentifier("a\u007f\u0085"), true);
+});
+
+Deno.test("cleanText() keeps tab, LF and CR and replaces other C0 controls and lone surrogates", () => {
+  assert.equal(cleanText("a\tb\nc\rd"), "a\tb\nc\rd");
+  assert.equal(isCleanText("a\tb\nc\rd"), true);
+  assert.equal(cleanText("\u0000x\u0001\u000b\u000c\u001f"), "\ufffdx\ufffd\ufffd\ufffd\ufffd");
+  assert.equal(cleanText("\ud800\udc00\udc00\ud800"), "\ud800\udc00\ufffd\ufffd");
+  const same = "plain text";
+  assert.equal(cleanText(same), same);
+});
+
+Deno.test("utf8Length() counts UTF-8 bytes", () => {
+  for (const s of ["", "abc", "é", "€", "\ud83d\ude00", "a\u00e9\u20ac\ud83d\ude00z"]) {
+    assert.equal(utf8Length(s), new TextEncoder().encode(s).length, s);
+  }
+});
+
+Deno.test("cleanExtras() reports the path of the first problem and whether it changed anything", () => {
+  const limits = resolveExtraLimits();
+  const ok = cleanExtras({ a: 1, b: [true, null, "x"] }, ["a", "b"], limits);
+  assert.ok(ok.ok);
+  assert.equal(ok.changed, false);
+  assert.equal(ok.text, '"a":1,"b":[true,null,"x"]');
+  const stripped = cleanExtras(JSON.parse('{"a":{"__proto__":1,"k":"x"}}'), ["a"], limits);
+  assert.ok(stripped.ok && stripped.changed);
+  assert.equal(stripped.text, '"a":{"k":"x"}');
+  const replaced = cleanExtras({ a: { k: "\u0000" } }, ["a"], limits);
+  assert.ok(replaced.ok && replaced.changed);
+  const bad = cleanExtras({ a: { b: [1, NaN] } }, ["a"], limits);
+  assert.deepEqual(bad, {
+    ok: false,
+    path: ["a", "b", 1],
+    message: "number out of range (not finite)",
+  });
+  assert.throws(() => resolveExtraLimits({ maxFields: 0 }), RangeError);
+  assert.throws(
+    () => resolveExtraLimits({ maxBytes: 1.5 }),
+    /'maxBytes' must be a positive integer/,
+  );
+});

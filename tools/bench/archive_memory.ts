@@ -1,0 +1,160 @@
+/**
+ * `deno task bench:archive`: the raw archive's memory under a steady load.
+ * Starts the mock Kafka in this process (`--brokers`, default 3, and
+ * `--partitions` per topic, default 6, like `deno task kafka`), runs
+ * `deno task archive` as a real process writing to a folder under ./data
+ * (removed afterwards),
+ * produces generator events at `--rate` per second (default 5000) for
+ * `--duration` seconds (default 180), and samples the archive's RSS
+ * (`/proc/<pid>/status`) every `--sample` seconds (default 5).
+ *
+ * Prints one line per sample and a JSON summary: RSS min/median/max over
+ * the samples after the first flush interval (warm-up), and the messages
+ * archived. Archive settings come from the environment as usual
+ * (`ARCHIVE_FLUSH_MESSAGES`, `ARCHIVE_FLUSH_BYTES`, `ARCHIVE_FLUSH_INTERVAL`).
+ *
+ * @module
+ */
+import { Kafka, logLevel } from "kafkajs";
+import { startMockKafka } from "../dev/kafka_mock.ts";
+import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { createGenerator } from "@vigil/producer/generator";
+import { ROOT, taskArgs } from "../testing/services.ts";
+
+const args = Object.fromEntries(
+  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
+);
+const RATE = Number(args.rate ?? 5000);
+const DURATION_S = Number(args.duration ?? 180);
+const SAMPLE_S = Number(args.sample ?? 5);
+const PARTITIONS = Number(args.partitions ?? 6);
+const BROKERS = Number(args.brokers ?? 3);
+const encoder = new TextEncoder();
+function print(line: string): void {
+  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+}
+
+/** Resident set size of a process in MiB, from /proc. */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** Messages archived so far, from the archive's /metrics. */
+async function archived(port: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(/^vigil_archive_messages_total\{[^}]*\} (\d+)$/gm)) n += +m[1]!;
+    return n;
+  } catch {
+    return NaN;
+  }
+}
+
+dropKafkajsTimeoutWarning();
+const cluster = startMockKafka({ brokers: BROKERS, partitions: PARTITIONS, topics: EVENT_TYPES });
+const kafka = new Kafka({
+  brokers: cluster.brokers,
+  clientId: "bench",
+  logLevel: logLevel.NOTHING,
+});
+// The archive task may write under ./data only.
+const dir = `${ROOT}data/bench-archive-${crypto.randomUUID().slice(0, 8)}`;
+const child = new Deno.Command(Deno.execPath(), {
+  args: [...await taskArgs("archive")],
+  cwd: ROOT,
+  env: {
+    KAFKA_BROKERS: cluster.bootstrap,
+    ARCHIVE_DIR: dir,
+    ARCHIVE_PORT: "0",
+    LOG_LEVEL: "info",
+  },
+  stdout: "piped",
+  stderr: "inherit",
+}).spawn();
+const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let port = 0;
+let flushIntervalMs = 60_000;
+(async () => {
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    rest += value;
+    const lines = rest.split("\n");
+    rest = lines.pop()!;
+    for (const l of lines) {
+      const m = /"msg":"ops server listening".*"port":(\d+)/.exec(l);
+      if (m) port = Number(m[1]);
+    }
+  }
+})();
+const interval = Deno.env.get("ARCHIVE_FLUSH_INTERVAL");
+if (interval && /^\d+$/.test(interval)) flushIntervalMs = Number(interval);
+else if (interval) {
+  const m = /^(\d+)(ms|s|m)$/.exec(interval);
+  if (m) flushIntervalMs = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2]!] ?? 1);
+}
+
+const producer = kafka.producer();
+await producer.connect();
+const gen = createGenerator({ seed: 3 });
+let sent = 0;
+const samples: { t: number; rss: number }[] = [];
+const started = performance.now();
+const end = started + DURATION_S * 1000;
+let nextSample = started + SAMPLE_S * 1000;
+try {
+  while (performance.now() < end) {
+    const tick = performance.now();
+    const due = Math.floor(((tick - started) / 1000) * RATE) - sent;
+    if (due > 0) {
+      const msgs = gen.normal(Date.now(), due);
+      await producer.sendBatch({
+        topicMessages: topicMessages(msgs, (m) => m.topic, (m) => ({
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+        })),
+      });
+      sent += msgs.length;
+    }
+    if (tick >= nextSample) {
+      nextSample += SAMPLE_S * 1000;
+      const t = Math.round((tick - started) / 1000);
+      const rss = await rssMiB(child.pid);
+      samples.push({ t, rss });
+      print(
+        `t=${t}s rss=${rss.toFixed(0)} MiB sent=${sent} archived=${await archived(port)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+} finally {
+  await producer.disconnect();
+}
+const steady = samples.filter((s) => s.t * 1000 > flushIntervalMs).map((s) => s.rss).sort((
+  a,
+  b,
+) => a - b);
+const summary = {
+  rate: RATE,
+  duration_s: DURATION_S,
+  partitions: EVENT_TYPES.length * PARTITIONS,
+  sent,
+  archived: await archived(port),
+  flush_interval_ms: flushIntervalMs,
+  samples_after_warmup: steady.length,
+  rss_mib_min: Math.round(steady[0] ?? NaN),
+  rss_mib_median: Math.round(steady[Math.floor(steady.length / 2)] ?? NaN),
+  rss_mib_max: Math.round(steady[steady.length - 1] ?? NaN),
+};
+child.kill("SIGTERM");
+await child.status;
+await Deno.remove(dir, { recursive: true });
+cluster.close();
+print(JSON.stringify(summary));
+Deno.exit(0);
