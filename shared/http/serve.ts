@@ -26,7 +26,8 @@
  * or silent clients cost one socket and a small buffer here, nothing there.
  * It listens on 127.0.0.1 (an ephemeral port): local processes could reach it
  * without the guard (same app, same limits otherwise). The extra hop costs
- * about 65 µs of CPU per request and 20 µs per streamed chunk (docs/api.md).
+ * about 65 µs of CPU per request and 15 µs per streamed chunk (docs/api.md,
+ * `deno task bench:http`).
  * `headerTimeoutMs: 0` turns the guard off and serves with `Deno.serve`
  * directly (for deployments behind a proxy that enforces these limits).
  *
