@@ -120,9 +120,19 @@ class RawClient {
     }
     return { status, headers, body: this.#take(length) };
   }
-  /** Read until the server closes; returns everything left. */
-  async rest(): Promise<string> {
-    while (await this.#fill()) { /* keep reading */ }
+  /** Read until the server closes (failing after `timeoutMs`); returns everything left. */
+  async rest(timeoutMs = 5000): Promise<string> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.close(); // ends the pending read
+    }, timeoutMs);
+    try {
+      while (await this.#fill()) { /* keep reading */ }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) throw new Error(`The server did not close the connection within ${timeoutMs} ms`);
     return this.#take(this.#buf.length);
   }
   close(): void {
