@@ -1,14 +1,21 @@
 /**
  * One Kafka consumer group member, as the bridge and the raw archive run it:
  * the consumer settings, group join and crash handling, running until the
- * signal aborts or the consumer fails for good, and a bounded shutdown
- * (stop fetching, let the caller finish its work in flight, leave the group).
+ * signal aborts, and a bounded shutdown (stop fetching, let the caller
+ * finish its work in flight, leave the group).
+ *
+ * When kafkajs gives up on its consumer (a crash it does not restart, e.g.
+ * an error the broker calls non-retriable during a rebalance), the member
+ * leaves, waits with backoff and joins again with a new consumer, in the same
+ * process: nothing is committed that was not stored, so a rejoin only
+ * redelivers. Health reports the member unhealthy meanwhile.
  *
  * @module
  */
 import type { Consumer, ConsumerRunConfig, Kafka } from "kafkajs";
-import { withTimeout } from "./lifecycle.ts";
+import { sleep, withTimeout } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
+import { backoffMs } from "./retry.ts";
 
 /** Options of {@link createConsumerGroup}. */
 export interface ConsumerGroupOptions {
@@ -48,7 +55,7 @@ export interface ConsumerGroup {
   readonly healthy: boolean;
   /** Aborted when shutdown begins. */
   readonly stopping: AbortSignal;
-  /** Consume until `signal` aborts (then shut down) or the consumer fails for good (rejects). */
+  /** Consume until `signal` aborts, then shut down; a consumer kafkajs gave up on is replaced. */
   run(signal: AbortSignal): Promise<void>;
   /** Shut down (idempotent). */
   close(): Promise<void>;
@@ -83,6 +90,54 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
   }
   const close = () => (closing ??= stop());
 
+  /** One consumer's life: undefined when `signal` aborted, else the error kafkajs gave up on. */
+  async function runOnce(signal: AbortSignal): Promise<Error | undefined> {
+    const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
+    const c = options.kafka.consumer({
+      groupId: options.groupId,
+      maxBytes: 16 * 1024 * 1024,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      ...(options.minBytes !== undefined ? { minBytes: options.minBytes } : {}),
+      maxWaitTimeInMs: 500,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
+    });
+    consumer = c;
+    crashed = undefined;
+    options.instrument?.(c);
+    const failed = Promise.withResolvers<Error>();
+    c.on(c.events.GROUP_JOIN, (e) => {
+      joined = true;
+      crashed = undefined;
+      options.onJoin?.();
+      log.info("joined consumer group", { assignment: e.payload.memberAssignment });
+    });
+    c.on(c.events.CRASH, (e) => {
+      const error = e.payload.error;
+      log.error("consumer crashed", { error, restart: e.payload.restart });
+      options.onCrash?.();
+      if (!e.payload.restart) {
+        crashed = error;
+        failed.resolve(error);
+      }
+    });
+    const aborted = new Promise<undefined>((resolve) => {
+      if (signal.aborted) resolve(undefined);
+      signal.addEventListener("abort", () => resolve(undefined), { once: true });
+    });
+    try {
+      await c.connect();
+      await c.subscribe({ topics: [...topics], fromBeginning: true });
+      await c.run(options.runConfig);
+    } catch (error) {
+      if (signal.aborted) return undefined;
+      crashed = error as Error;
+      return error as Error;
+    }
+    options.onRunning?.();
+    return await Promise.race([aborted, failed.promise]);
+  }
+
   return {
     get consumer() {
       return consumer;
@@ -95,46 +150,20 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     },
     stopping: stopped.signal,
     async run(signal) {
-      const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
-      const c = options.kafka.consumer({
-        groupId: options.groupId,
-        maxBytes: 16 * 1024 * 1024,
-        maxBytesPerPartition: 2 * 1024 * 1024,
-        ...(options.minBytes !== undefined ? { minBytes: options.minBytes } : {}),
-        maxWaitTimeInMs: 500,
-        sessionTimeout,
-        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
-      });
-      consumer = c;
-      options.instrument?.(c);
-      const failed = Promise.withResolvers<void>();
-      c.on(c.events.GROUP_JOIN, (e) => {
-        joined = true;
-        options.onJoin?.();
-        log.info("joined consumer group", { assignment: e.payload.memberAssignment });
-      });
-      c.on(c.events.CRASH, (e) => {
-        const error = e.payload.error;
-        log.error("consumer crashed", { error, restart: e.payload.restart });
-        options.onCrash?.();
-        if (!e.payload.restart) {
-          crashed = error;
-          failed.reject(new Error(`Cannot consume Kafka: ${error.message}`, { cause: error }));
-        }
-      });
-      const aborted = new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      try {
-        await c.connect();
-        await c.subscribe({ topics: [...topics], fromBeginning: true });
-        await c.run(options.runConfig);
-        options.onRunning?.();
-        await Promise.race([aborted, failed.promise]);
-      } finally {
-        await close();
+      for (let attempt = 0; !signal.aborted; attempt++) {
+        const error = await runOnce(signal);
+        if (!error || signal.aborted) break;
+        if (joined) attempt = 0; // it had been consuming: a fresh failure, not a streak
+        // kafkajs gave up on this consumer: leave and join again with a new one.
+        const c = consumer;
+        consumer = undefined;
+        joined = false;
+        await withTimeout(c!.disconnect(), 5000, "disconnect").catch(() => {});
+        const wait = backoffMs(attempt, { baseMs: 1000, capMs: 30_000 });
+        log.warn("rejoining the consumer group after a crash", { error, retry_in_ms: wait });
+        await sleep(wait, signal).catch(() => {});
       }
+      await close();
     },
     close,
   };

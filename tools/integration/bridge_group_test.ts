@@ -58,35 +58,23 @@ Deno.test(
         try {
           // Both start together, before the group exists: their first join is one
           // generation. (The mock completes a group sync on the leader's assignments
-          // alone and answers a follower's later SyncGroup with INVALID_REQUEST; a cold
-          // process joining a running group of the mock nearly always loses that race,
-          // kafkajs stops for good and the bridge exits 1. Compose restarts it; so does
-          // this test, for that error only and at most 3 times.)
-          let a = await spawnService("bridge", env);
-          let b = await spawnService("bridge", env);
+          // alone and answers a follower's later SyncGroup with INVALID_REQUEST; kafkajs
+          // then gives up on that consumer and the bridge rejoins with a new one, in the
+          // same process, until it gets its share. A cold member joining a running
+          // group of the mock can also leave the group's fetches stalled, which real
+          // Kafka does not: see docs/ingest.md.)
+          const a = await spawnService("bridge", env);
+          const b = await spawnService("bridge", env);
           services.push(a, b);
-          for (let restarts = 0;; restarts++) {
-            let exited: "a" | "b" | undefined;
-            a.status.then(() => (exited ??= "a"));
-            b.status.then(() => (exited ??= "b"));
-            // (A member of a crashed bridge holds partitions until its session times out.)
-            await waitFor(
-              () =>
-                exited !== undefined ||
-                (assigned(a) > 0 && assigned(b) > 0 && assigned(a) + assigned(b) === 12),
-              { timeoutMs: 60_000, what: "the partitions shared by both bridges" },
-            );
-            if (exited === undefined) break;
-            const dead = exited === "a" ? a : b;
-            assert.ok(
-              restarts < 3 && dead.lines().some((l) => /^Response SyncGroup/.test(String(l.msg))),
-              `bridge ${exited} exited:\n${dead.tail(10)}`,
-            );
-            const again = await spawnService("bridge", env);
-            services.push(again);
-            if (exited === "a") a = again;
-            else b = again;
-          }
+          let exited = false;
+          a.status.then(() => (exited = true));
+          b.status.then(() => (exited = true));
+          await waitFor(
+            () =>
+              exited || (assigned(a) > 0 && assigned(b) > 0 && assigned(a) + assigned(b) === 12),
+            { timeoutMs: 90_000, what: "the partitions shared by both bridges" },
+          );
+          assert.equal(exited, false, `both bridges stay up:\n${a.tail(5)}\n${b.tail(5)}`);
           const before = await countAll(redis, keys);
           await waitFor(async () => (await countAll(redis, keys)) > before + 2000, {
             timeoutMs: 40_000,
@@ -110,6 +98,27 @@ Deno.test(
           await waitFor(async () => (await countAll(redis, keys)) >= expected.length, {
             timeoutMs: 40_000,
             what: "every message in Redis",
+          }).catch(async (e) => {
+            const dlq = await redis.xrange(keys.dlq(), "-", "+");
+            const have = await readAll(redis, keys);
+            const got = new Set(
+              have.map((x) => `${x.fields.topic}:${x.fields.partition}:${x.fields.offset}`),
+            );
+            const missing = expected.filter((c) => !got.has(c));
+            const per: Record<string, number> = {};
+            for (const m of missing) {
+              const k = m.split(":").slice(0, 2).join(":");
+              per[k] = (per[k] ?? 0) + 1;
+            }
+            throw new Error(
+              `${e.message}\nmissing ${missing.length}: ${JSON.stringify(per)} first ${
+                missing.slice(0, 3)
+              }\ndlq ${dlq.length}: ${JSON.stringify(dlq.slice(0, 3))}\nbridge A:\n${
+                a.lines().filter((l) => !/OffsetCommit/.test(String(l.msg))).slice(-40).map((l) =>
+                  JSON.stringify(l)
+                ).join("\n")
+              }`,
+            );
           });
           await new Promise((r) => setTimeout(r, 500));
           assert.equal((await a.stop()).code, 0, "graceful exit on SIGTERM");
