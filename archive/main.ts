@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { serveOps } from "@vigil/shared/ops_server";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { createArchive } from "./archive.ts";
 import { type ArchiveStore, createDirStore, createS3Client, createS3Store } from "./store.ts";
 import { parseArchiveConfig } from "./config.ts";
@@ -46,13 +47,14 @@ const archive = createArchive({
     sessionTimeoutMs: config.ARCHIVE_SESSION_TIMEOUT,
   },
 });
-const ops = serveOps({
-  port: config.ARCHIVE_PORT,
-  hostname: config.HTTP_HOST,
-  registry: metrics,
-  checks: archive.checks,
-  log,
-});
+const ops = serve(
+  createOpsApp({
+    checks: archive.checks,
+    metrics,
+    log,
+  }),
+  { port: config.ARCHIVE_PORT, ...httpServerOptions(config), log, label: "ops server" },
+);
 lifecycle.onShutdown("ops server", () => ops.close());
 lifecycle.onShutdown("kafka consumer", () => archive.close());
 log.info("archive starting", { brokers, location: store.location, prefix: config.ARCHIVE_PREFIX });

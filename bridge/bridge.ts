@@ -23,9 +23,9 @@ import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
-import { EVENT_TYPES, type EventType, TOPICS } from "@vigil/shared/schemas/event";
+import { EVENT_TYPES, TOPICS } from "@vigil/shared/schemas/event";
 import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
-import type { HealthDetail } from "@vigil/shared/ops_server";
+import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import { failSpan, type Span, startBatchSpan, type Tracer } from "@vigil/shared/telemetry";
 import {
   type Appender,
@@ -330,7 +330,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
                 from,
                 batch_from: coverFrom,
               });
-              spans?.end();
+              span?.end();
               group.consumer.seek({ topic, partition, offset: from });
               return; // not resolved: the next fetch starts at `from`
             }

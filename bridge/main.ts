@@ -7,13 +7,14 @@
  *
  * @module
  */
-import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { serveOps } from "@vigil/shared/ops_server";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
@@ -49,13 +50,14 @@ const bridge = createBridge({
     sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT,
   },
 });
-const ops = serveOps({
-  port: config.BRIDGE_PORT,
-  hostname: config.HTTP_HOST,
-  registry: metrics,
-  checks: bridge.checks,
-  log,
-});
+const ops = serve(
+  createOpsApp({
+    checks: bridge.checks,
+    metrics,
+    log,
+  }),
+  { port: config.BRIDGE_PORT, ...httpServerOptions(config), log, label: "ops server" },
+);
 lifecycle.onShutdown("ops server", () => ops.close());
 lifecycle.onShutdown("kafka consumer", () => bridge.close());
 log.info("bridge starting", { brokers, prefix: config.VIGIL_PREFIX });

@@ -10,20 +10,21 @@
  * @module
  */
 import postgres from "postgres";
-import { configOrExit } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
-import { serveOps } from "@vigil/shared/ops_server";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis } from "@vigil/shared/redis";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
-import { createApiHandler } from "./io/api.ts";
+import { createEvaluateApp } from "./io/api.ts";
 import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
@@ -118,20 +119,22 @@ const detector = createDetector({
   },
 });
 
-const ops = serveOps({
-  port: config.DETECTOR_PORT,
-  hostname: config.HTTP_HOST,
-  registry,
-  log,
+const app = createOpsApp({
   checks: {
     redis: async () => (await redis.ping()) === "PONG",
     postgres: async () => {
       await sql`SELECT 1`;
       return true;
     },
-    consumers: () => detector.health().ok,
+    // The detail (which consumer is stuck, since when, how much is pending) is listed in /health.
+    consumers: () => detector.health(),
   },
-  handler: createApiHandler({
+  metrics: registry,
+  log,
+});
+app.route(
+  "/",
+  createEvaluateApp({
     config: rules.transactions.status_zscore,
     owns: detector.owns,
     zscore() {
@@ -139,7 +142,14 @@ const ops = serveOps({
       const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
       return state ? { state, watermark: ev.watermark() } : undefined;
     },
+    log,
   }),
+);
+const ops = serve(app, {
+  port: config.DETECTOR_PORT,
+  ...httpServerOptions(config),
+  log,
+  label: "ops server",
 });
 lifecycle.onShutdown("ops server", () => ops.close());
 

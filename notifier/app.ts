@@ -10,7 +10,8 @@ import { createKeys, GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
-import { serveOps } from "@vigil/shared/ops_server";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { serviceTracer } from "@vigil/shared/telemetry";
@@ -20,7 +21,7 @@ import { createEmailChannel } from "./channels/email.ts";
 import { createSlackChannel } from "./channels/slack.ts";
 import { createWebhookChannel } from "./channels/webhook.ts";
 import { configuredChannels, type NotifierConfig } from "./config.ts";
-import { createApiHandler } from "./http.ts";
+import { createNotifierApi } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
 import { parseRoutes, type Route } from "./routes.ts";
 import { createStore } from "./store.ts";
@@ -124,28 +125,17 @@ export async function startNotifier(
     },
     controller.signal,
   );
-  const api = createApiHandler({
-    sql,
-    store,
-    log,
-    ...(config.apiToken ? { apiToken: config.apiToken } : {}),
-    onSilencesChanged: () => handle.silencesChanged(),
-  });
-  const ops = serveOps({
-    port: config.port,
-    hostname: config.httpHost,
-    registry,
-    log,
-    handler: (req) =>
-      new URL(req.url).pathname.startsWith("/api/")
-        ? api(req).then((r) => r ?? Response.json({ error: "not found" }, { status: 404 }))
-        : undefined,
+  const app = createOpsApp({
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
       postgres: async () => (await sql`SELECT 1 AS ok`).length === 1,
-      intake: () => handle.health().ok,
+      intake: () => handle.health(),
     },
+    metrics: registry,
+    log,
   });
+  app.route("/", createNotifierApi({ store, log }));
+  const ops = serve(app, { port: config.port, ...config.http, log, label: "ops server" });
   log.info("notifier started", {
     channels: channels.map((c) => c.name),
     routes: routes.map((r) => r.name),

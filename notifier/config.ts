@@ -5,7 +5,15 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "@vigil/shared/config";
+import {
+  boolVar,
+  commonEnv,
+  durationVar,
+  httpServerOptions,
+  parseEnv,
+  portVar,
+  urlVar,
+} from "@vigil/shared/config";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 
 const emailList = z.string().transform((s, ctx) => {
@@ -59,7 +67,6 @@ export const notifierEnv = z.object({
   WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(
     "http://localhost:8080",
   ),
-  VIGIL_API_TOKEN: z.string().optional(),
 });
 
 /** SMTP settings, resolved. */
@@ -77,7 +84,8 @@ export interface NotifierConfig {
   databaseUrl: string;
   prefix: string;
   logLevel: "debug" | "info" | "warn" | "error";
-  httpHost: string;
+  /** Bind address and request-head guard of the HTTP server (`HTTP_*`). */
+  http: ReturnType<typeof httpServerOptions>;
   port: number;
   consumer: string;
   routesFile?: string;
@@ -100,7 +108,6 @@ export interface NotifierConfig {
   maxDeliveries: number;
   claimIdleMs: number;
   webBaseUrl: string;
-  apiToken?: string;
 }
 
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
@@ -152,7 +159,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     databaseUrl: e.DATABASE_URL,
     prefix: e.VIGIL_PREFIX,
     logLevel: e.LOG_LEVEL,
-    httpHost: e.HTTP_HOST,
+    http: httpServerOptions(e),
     port: e.NOTIFIER_PORT,
     consumer: e.NOTIFIER_CONSUMER,
     ...(e.NOTIFIER_ROUTES_FILE ? { routesFile: e.NOTIFIER_ROUTES_FILE } : {}),
@@ -183,7 +190,6 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     maxDeliveries: e.MAX_DELIVERIES,
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
-    ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
   };
   c.defaultRoute.channels = configuredChannels(c);
   return c;

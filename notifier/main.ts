@@ -2,8 +2,9 @@
  * Notifier entry point. Consumes alerts from the Redis stream `vigil:alerts`
  * (consumer group `notifier`), sends grouped digests by email (SMTP or a
  * local `.eml` outbox), Discord, Slack and a generic webhook, records every
- * attempt in PostgreSQL (`notifications`), and serves the silences API with
- * /health and /metrics on NOTIFIER_PORT (default 9104).
+ * attempt in PostgreSQL (`notifications`), and serves
+ * `GET /api/notifications` with /health and /metrics on NOTIFIER_PORT
+ * (default 9104). Silences are the web's; the notifier only reads them.
  *
  * @module
  */

@@ -7,6 +7,7 @@
  * | `KAFKA_CLIENT_ID` | `vigil` | kafkajs client id |
  * | `PRODUCER_PORT` | `9101` | ops server port (`/health`, `/metrics`) |
  * | `HTTP_HOST` | `127.0.0.1` | ops server bind address |
+ * | `HTTP_HEADER_TIMEOUT`, `HTTP_BODY_TIMEOUT`, `HTTP_MAX_HEADER_BYTES` | `10s`, `30s`, `32768` | request guard (docs/configuration.md) |
  * | `LOG_LEVEL` | `info` | debug, info, warn, error |
  * | `PRODUCER_LINGER_MS` | `5` | wait for more messages before a partial batch |
  * | `PRODUCER_MAX_BATCH` | `1000` | messages per `sendBatch` |
@@ -17,12 +18,20 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, kafkaEnv, parseEnv, portVar } from "@vigil/shared/config";
+import {
+  boolVar,
+  commonEnv,
+  durationVar,
+  httpEnv,
+  kafkaEnv,
+  parseEnv,
+  portVar,
+} from "@vigil/shared/config";
 
 /** The producer's env schema. */
 export const producerEnvSchema = z.object({
   LOG_LEVEL: commonEnv.LOG_LEVEL,
-  HTTP_HOST: commonEnv.HTTP_HOST,
+  ...httpEnv,
   ...kafkaEnv,
   PRODUCER_PORT: portVar.default(9101),
   PRODUCER_LINGER_MS: durationVar.default(5),

@@ -9,13 +9,14 @@
  * @module
  */
 import { Partitioners } from "kafkajs";
-import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle, withTimeout } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { Registry } from "@vigil/shared/metrics";
-import { serveOps } from "@vigil/shared/ops_server";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
+import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
 import { loadProducerConfig } from "./config.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";
@@ -68,13 +69,14 @@ try {
 
 const registry = new Registry();
 const metrics = createProducerMetrics(registry);
-const ops = serveOps({
-  port: config.PRODUCER_PORT,
-  hostname: config.HTTP_HOST,
-  registry,
-  checks: { kafka: () => metrics.healthy() },
-  log,
-});
+const ops = serve(
+  createOpsApp({
+    checks: { kafka: () => metrics.healthy() },
+    metrics: registry,
+    log,
+  }),
+  { port: config.PRODUCER_PORT, ...httpServerOptions(config), log, label: "ops server" },
+);
 lifecycle.onShutdown("ops server", () => ops.close());
 
 const tracer = serviceTracer();

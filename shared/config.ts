@@ -72,6 +72,44 @@ export const brokerListVar = z.string().transform((s, ctx) => {
   return list;
 });
 
+/** Variables of every service that serves HTTP (see `shared/http/serve.ts`). */
+export const httpEnv = {
+  /** Host the ops/HTTP server binds. */
+  HTTP_HOST: z.string().default("127.0.0.1"),
+  /** Most time to receive a request head; 0 turns the guard off (behind a proxy that has one). */
+  HTTP_HEADER_TIMEOUT: durationVar.refine(
+    (ms) => ms === 0 || (ms >= 100 && ms <= 600_000),
+    "must be 0 (off) or between 100ms and 10m",
+  ).default(10_000),
+  /** Most time to receive a request body once its head is in; 0 = no limit. */
+  HTTP_BODY_TIMEOUT: durationVar.refine(
+    (ms) => ms === 0 || (ms >= 100 && ms <= 3_600_000),
+    "must be 0 (no limit) or between 100ms and 1h",
+  ).default(30_000),
+  /** Largest request head (request line and headers) in bytes; larger answers 431. */
+  HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(1024, "must be at least 1024").max(
+    1024 * 1024,
+    "must be at most 1048576",
+  ).default(32 * 1024),
+};
+
+/** The serve options `httpEnv` resolves to (spread into `serve()`'s options). */
+export function httpServerOptions(
+  env: {
+    HTTP_HOST: string;
+    HTTP_HEADER_TIMEOUT: number;
+    HTTP_BODY_TIMEOUT: number;
+    HTTP_MAX_HEADER_BYTES: number;
+  },
+): { hostname: string; headerTimeoutMs: number; bodyTimeoutMs: number; maxHeaderBytes: number } {
+  return {
+    hostname: env.HTTP_HOST,
+    headerTimeoutMs: env.HTTP_HEADER_TIMEOUT,
+    bodyTimeoutMs: env.HTTP_BODY_TIMEOUT,
+    maxHeaderBytes: env.HTTP_MAX_HEADER_BYTES,
+  };
+}
+
 /** Variables every service shares. */
 export const commonEnv = {
   /** Redis connection URL. */
@@ -87,8 +125,7 @@ export const commonEnv = {
   ),
   /** Minimum log level. */
   LOG_LEVEL: z.string().toLowerCase().pipe(z.enum(LOG_LEVEL_NAMES)).default("info"),
-  /** Host the ops/HTTP server binds. */
-  HTTP_HOST: z.string().default("127.0.0.1"),
+  ...httpEnv,
 };
 
 /** Kafka variables (for services that speak Kafka). */

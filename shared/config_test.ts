@@ -6,6 +6,7 @@ import {
   commonEnv,
   ConfigError,
   durationVar,
+  httpServerOptions,
   kafkaEnv,
   parseEnv,
   portVar,
@@ -151,4 +152,37 @@ Deno.test("boolVar reads the usual spellings", () => {
 
 Deno.test("resolveKafkaBrokers() prefers the configured list", async () => {
   assert.deepEqual(await resolveKafkaBrokers(["kafka:9092"]), ["kafka:9092"]);
+});
+
+Deno.test("parseEnv() reads the HTTP guard's variables: defaults, 0 = off, clear errors", () => {
+  const defaults = parseEnv("detector", schema, {});
+  assert.deepEqual(httpServerOptions(defaults), {
+    hostname: "127.0.0.1",
+    headerTimeoutMs: 10_000,
+    bodyTimeoutMs: 30_000,
+    maxHeaderBytes: 32_768,
+  });
+  const set = parseEnv("detector", schema, {
+    HTTP_HOST: "0.0.0.0",
+    HTTP_HEADER_TIMEOUT: "30s",
+    HTTP_BODY_TIMEOUT: "0",
+    HTTP_MAX_HEADER_BYTES: "65536",
+  });
+  assert.deepEqual(httpServerOptions(set), {
+    hostname: "0.0.0.0",
+    headerTimeoutMs: 30_000,
+    bodyTimeoutMs: 0,
+    maxHeaderBytes: 65_536,
+  });
+  assert.equal(parseEnv("detector", schema, { HTTP_HEADER_TIMEOUT: "0" }).HTTP_HEADER_TIMEOUT, 0);
+  assert.match(
+    errorOf({ HTTP_HEADER_TIMEOUT: "5ms" }),
+    /HTTP_HEADER_TIMEOUT must be 0 \(off\) or between 100ms and 10m \(got "5ms"\)/,
+  );
+  assert.match(errorOf({ HTTP_HEADER_TIMEOUT: "soon" }), /HTTP_HEADER_TIMEOUT is not a duration/);
+  assert.match(errorOf({ HTTP_BODY_TIMEOUT: "2h" }), /HTTP_BODY_TIMEOUT must be 0 \(no limit\) or/);
+  assert.match(
+    errorOf({ HTTP_MAX_HEADER_BYTES: "100" }),
+    /HTTP_MAX_HEADER_BYTES must be at least 1024/,
+  );
 });

@@ -1,7 +1,7 @@
 /**
  * Silences: the pure matcher used by the notifier and the PostgreSQL store
- * (table `silences`, migration 002) used by both the notifier's and the web's
- * HTTP APIs.
+ * (table `silences`, migration 002). The web's HTTP API is the only writer
+ * (`/api/silences`); the notifier reads active silences to drop alerts.
  *
  * A silence is *active* at `nowMs` when `starts_at <= now < ends_at` and it
  * was not expired early (`expired_at` unset or in the future). It matches an

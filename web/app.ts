@@ -1,6 +1,6 @@
 /**
  * The web service's Hono app: the JSON API under `/api`, the live stream
- * (`/api/live`, SSE), `/metrics`, `/api/health` and the page.
+ * (`/api/live`, SSE), the ops endpoints and the page.
  *
  * | route | what |
  * |---|---|
@@ -10,18 +10,20 @@
  * | `GET /api/stats` | counts per bucket, type, severity |
  * | `GET /api/series/:type/:entity` | cached values/scores of a series |
  * | `GET /api/live` | server-sent events: alerts + stats heartbeat |
- * | `GET/POST /api/silences`, `DELETE /api/silences/:id` | silences (mutations: token) |
- * | `GET /api/health`, `GET /metrics` | ops (always open) |
+ * | `GET/POST /api/silences`, `DELETE /api/silences/:id` | silences (mutations: token); the only silences API |
+ * | `GET /health` (= `/api/health`, `/healthz`), `GET /metrics` | ops (always open; shared/http/ops_app.ts) |
+ *
+ * Every route is guarded (shared/http/app.ts): bodies over 64 KiB answer
+ * 413, control characters in the path or query 400.
  *
  * @module
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
 import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
-import { runHealthChecks } from "@vigil/shared/ops_server";
+import { guardRequests, handleErrors } from "@vigil/shared/http/app";
+import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { apiAccess } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
 import { anomalyRoutes } from "./routes/anomalies.ts";
@@ -34,9 +36,9 @@ import { statsRoutes } from "./routes/stats.ts";
 export type { AppDeps } from "./deps.ts";
 
 /** Largest accepted request body. */
-const MAX_BODY_BYTES = 64 * 1024;
+export const WEB_BODY_LIMIT_BYTES = 64 * 1024;
 
-/** Build the app. Nothing starts here: serve it with `Deno.serve(app.fetch)`. */
+/** Build the app. Nothing starts here: serve it with shared/http/serve.ts. */
 export function createApp(deps: AppDeps): Hono {
   const { log, metrics } = deps;
   const app = new Hono();
@@ -70,47 +72,30 @@ export function createApp(deps: AppDeps): Hono {
       referrerPolicy: "no-referrer",
     }),
   );
+  handleErrors(app, { log });
+  app.use("*", guardRequests({ bodyLimitBytes: WEB_BODY_LIMIT_BYTES }));
 
-  app.onError((error, c) => {
-    if (error instanceof HTTPException) {
-      if (error.status === 401) c.header("WWW-Authenticate", 'Bearer realm="vigil"');
-      return c.json({ error: error.message || "Request failed" }, error.status);
-    }
-    log.error("request failed", { method: c.req.method, route: routePath(c), error });
-    return c.json({ error: "Internal error; see the server log" }, 500);
-  });
-  app.notFound((c) => c.json({ error: "Not found" }, 404));
-
-  // Ops endpoints: always open.
-  const health = async () => {
-    const result = await runHealthChecks({
-      redis: async () => (await deps.redis.ping()) === "PONG",
-      postgres: async () => (await deps.sql`SELECT 1 AS ok`).length === 1,
-      // The one Pub/Sub subscription every live client depends on.
-      live: () => deps.hub.subscribed,
-    });
-    return { status: result.ok ? "ok" : "degraded", ...result, live_clients: deps.hub.size };
-  };
-  app.get("/api/health", async (c) => {
-    const body = await health();
-    return c.json(body, body.ok ? 200 : 503);
-  });
-  app.get("/metrics", async (c) => {
-    c.header("Content-Type", deps.registry.contentType);
-    return c.body(await deps.registry.render());
-  });
+  // Ops endpoints: always open (mounted before the access check).
+  app.route(
+    "/",
+    createOpsApp({
+      checks: {
+        redis: async () => (await deps.redis.ping()) === "PONG",
+        postgres: async () => (await deps.sql`SELECT 1 AS ok`).length === 1,
+        // The one Pub/Sub subscription every live client depends on.
+        live: () => deps.hub.subscribed,
+      },
+      metrics: deps.registry,
+      log,
+      healthPaths: ["/health", "/healthz", "/api/health"],
+      extra: () => ({ live_clients: deps.hub.size }),
+      bodyLimitBytes: WEB_BODY_LIMIT_BYTES,
+    }),
+  );
 
   app.use(
     "/api/*",
     apiAccess({ token: deps.config.VIGIL_API_TOKEN, publicRead: deps.config.WEB_PUBLIC_READ }),
-  );
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        c.json({ error: `Cannot read body: larger than ${MAX_BODY_BYTES} bytes` }, 413),
-    }),
   );
   app.route("/api/anomalies", anomalyRoutes(deps));
   app.route("/api/stats", statsRoutes(deps));

@@ -49,3 +49,19 @@ Deno.test("parseWebConfig() names every bad variable and never echoes the token"
     /S3_SECRET_ACCESS_KEY must be set together with the other S3 key variable/,
   );
 });
+
+Deno.test("parseWebConfig() refuses a token a bearer header cannot carry, without echoing it", () => {
+  assert.throws(
+    () => parseWebConfig({ VIGIL_API_TOKEN: "pass word with spaces" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /VIGIL_API_TOKEN must be only A-Z a-z 0-9/);
+      assert.doesNotMatch(error.message, /spaces/);
+      return true;
+    },
+  );
+  assert.equal(
+    parseWebConfig({ VIGIL_API_TOKEN: "abc.DEF-123_~+/==" }).VIGIL_API_TOKEN,
+    "abc.DEF-123_~+/==",
+  );
+});

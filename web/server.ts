@@ -8,6 +8,8 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "@vigil/archive/store";
 import postgres from "postgres";
+import { httpServerOptions } from "@vigil/shared/config";
+import { serve } from "@vigil/shared/http/serve";
 import { createKeys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
@@ -97,22 +99,29 @@ export async function startWebServer(
     archive,
   });
   const hostname = config.WEB_HOST ?? config.HTTP_HOST;
-  const server = Deno.serve({
+  const server = serve(app, {
     port: config.WEB_PORT,
+    ...httpServerOptions(config),
     hostname,
+    log,
     onListen: ({ port }) => {
-      log.info("web listening", { hostname, port, public_read: config.WEB_PUBLIC_READ });
+      log.info("web listening", {
+        hostname,
+        port,
+        public_read: config.WEB_PUBLIC_READ,
+        header_timeout_ms: config.HTTP_HEADER_TIMEOUT,
+      });
       options.onListen?.(port);
     },
-  }, app.fetch);
+  });
   let closing: Promise<void> | undefined;
   return {
-    port: server.addr.port,
+    port: server.port,
     hub,
     close() {
       closing ??= (async () => {
         await hub.close();
-        await server.shutdown();
+        await server.close();
         await closeClients();
       })();
       return closing;

@@ -6,13 +6,22 @@
  * status in the minute of `timestamp` (default: the minute of the newest
  * transaction seen, else now) against the live baseline, with the same code
  * the `status_zscore` rule uses. It changes nothing. 422 for an unknown
- * status or a negative or non-integer count, 400 for a body that is not JSON.
+ * status or a negative or non-integer count, 400 for a body that is not JSON,
+ * 405 for another method, 409 for a status another shard owns, 503 when the
+ * rule is off, 413 for a body over 16 KiB.
  *
  * @module
  */
+import type { Hono } from "hono";
 import { z } from "zod";
-import { formatZodError, timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
+import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
+import { jsonBody } from "@vigil/shared/http/validate";
+import type { Logger } from "@vigil/shared/log";
+import { timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
 import { assessStatus, type ZScoreConfig, type ZScoreState } from "../core/rules/status_zscore.ts";
+
+/** Path of the evaluate endpoint. */
+export const EVALUATE_PATH = "/api/alerts/evaluate";
 
 /** Body of POST /api/alerts/evaluate. */
 export const evaluateRequestSchema = z.object({
@@ -31,60 +40,60 @@ export interface ApiDeps {
   config: ZScoreConfig;
   /** Does this instance own `status` (sharding)? */
   owns(status: string): boolean;
+  log: Logger;
   now?: () => number;
 }
 
-function problem(status: number, error: string): Response {
-  return Response.json({ error }, { status });
-}
-
-/** The API handler; returns undefined for routes it does not serve. */
-export function createApiHandler(deps: ApiDeps): (req: Request) => Promise<Response> | undefined {
+/**
+ * The evaluate route on a guarded app (JSON errors, body limit
+ * {@link SMALL_BODY_LIMIT_BYTES} → 413, control characters in the URL → 400).
+ * Mount it on the detector's ops app with `app.route("/", api)`.
+ */
+export function createEvaluateApp(deps: ApiDeps): Hono {
   const now = deps.now ?? Date.now;
-  return (req) => {
-    const url = new URL(req.url);
-    if (url.pathname !== "/api/alerts/evaluate") return undefined;
-    return evaluate(req);
-  };
-
-  async function evaluate(req: Request): Promise<Response> {
-    if (req.method !== "POST") return problem(405, "use POST");
-    let body: unknown;
-    try {
-      body = await req.json();
-    } catch {
-      return problem(400, 'body must be JSON: {"status": "failed", "count": 12}');
-    }
-    const parsed = evaluateRequestSchema.safeParse(body);
-    if (!parsed.success) return problem(422, formatZodError(parsed.error));
-    const { status, count, timestamp } = parsed.data;
-    if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-      return problem(
-        422,
-        `unknown status "${status.slice(0, 40)}": expected one of ${
-          TRANSACTION_STATUSES.join(", ")
-        }`,
-      );
-    }
-    const live = deps.zscore();
-    if (!live) return problem(503, "the status_zscore rule is disabled");
-    if (!deps.owns(status)) {
-      return problem(409, `status "${status}" is scored by another detector shard`);
-    }
-    const at = timestamp !== undefined
-      ? Date.parse(timestamp)
-      : Number.isFinite(live.watermark)
-      ? live.watermark
-      : now();
-    const a = assessStatus(live.state, deps.config, {
-      status,
-      minute: Math.floor(at / 60_000),
-      count,
-    });
-    return Response.json({
-      ...a,
-      anomalous: a.severity !== null,
-      thresholds: { warning: deps.config.warning, critical: deps.config.critical },
-    });
-  }
+  const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
+  app.post(
+    EVALUATE_PATH,
+    jsonBody(evaluateRequestSchema, {
+      invalidStatus: 422,
+      prefix: "",
+      notJsonMessage: 'body must be JSON: {"status": "failed", "count": 12}',
+    }),
+    (c) => {
+      const { status, count, timestamp } = c.req.valid("json");
+      if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
+        throw httpError(
+          422,
+          `unknown status "${status.slice(0, 40)}": expected one of ${
+            TRANSACTION_STATUSES.join(", ")
+          }`,
+        );
+      }
+      const live = deps.zscore();
+      if (!live) throw httpError(503, "the status_zscore rule is disabled");
+      if (!deps.owns(status)) {
+        throw httpError(409, `status "${status}" is scored by another detector shard`);
+      }
+      const at = timestamp !== undefined
+        ? Date.parse(timestamp)
+        : Number.isFinite(live.watermark)
+        ? live.watermark
+        : now();
+      const a = assessStatus(live.state, deps.config, {
+        status,
+        minute: Math.floor(at / 60_000),
+        count,
+      });
+      return c.json({
+        ...a,
+        anomalous: a.severity !== null,
+        thresholds: { warning: deps.config.warning, critical: deps.config.critical },
+      });
+    },
+  );
+  app.all(EVALUATE_PATH, (c) => {
+    c.header("Allow", "POST");
+    return c.json({ error: "use POST" }, 405);
+  });
+  return app;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createApiHandler } from "./api.ts";
+import { silentLogger } from "@vigil/shared/log";
+import { createEvaluateApp } from "./api.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import { entry, MIN, run, SEC, T0 } from "../core/rules/_testing.ts";
 import type { ZScoreState } from "../core/rules/status_zscore.ts";
@@ -27,27 +28,26 @@ function live(minutes: number) {
 
 function handlerFor(minutes: number, owns: (s: string) => boolean = () => true) {
   const evaluator = live(minutes);
-  const handler = createApiHandler({
+  const app = createEvaluateApp({
     config,
     owns,
     zscore: () => ({
       state: evaluator.ruleState("status_zscore") as ZScoreState,
       watermark: evaluator.watermark(),
     }),
+    log: silentLogger(),
     now: () => T0,
   });
   const call = async (body: unknown, method = "POST") => {
-    const res = await handler(
-      new Request("http://x/api/alerts/evaluate", {
-        method,
-        ...(method === "POST"
-          ? { body: typeof body === "string" ? body : JSON.stringify(body) }
-          : {}),
-      }),
-    )!;
+    const res = await app.request("/api/alerts/evaluate", {
+      method,
+      ...(method === "POST"
+        ? { body: typeof body === "string" ? body : JSON.stringify(body) }
+        : {}),
+    });
     return { status: res.status, body: await res.json() };
   };
-  return { evaluator, call };
+  return { evaluator, app, call };
 }
 
 Deno.test("POST /api/alerts/evaluate scores a count against the live baseline", async () => {
@@ -123,4 +123,57 @@ Deno.test("POST /api/alerts/evaluate answers 409 for a status another shard owns
   const { call } = handlerFor(5, (s) => s !== "denied");
   assert.equal((await call({ status: "denied", count: 1 })).status, 409);
   assert.equal((await call({ status: "failed", count: 1 })).status, 200);
+});
+
+Deno.test("POST /api/alerts/evaluate answers 503 when the status_zscore rule is off", async () => {
+  const app = createEvaluateApp({
+    config,
+    owns: () => true,
+    zscore: () => undefined,
+    log: silentLogger(),
+  });
+  const res = await app.request("/api/alerts/evaluate", {
+    method: "POST",
+    body: JSON.stringify({ status: "failed", count: 1 }),
+  });
+  assert.equal(res.status, 503);
+  assert.deepEqual(await res.json(), { error: "the status_zscore rule is disabled" });
+});
+
+Deno.test("POST /api/alerts/evaluate answers 413 to a 1 MB body without reading it", async () => {
+  const { app } = handlerFor(5);
+  let pulled = 0;
+  const chunk = new TextEncoder().encode(" ".repeat(1024));
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= 1024 * 1024) return controller.close();
+      pulled += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  const res = await app.request("/api/alerts/evaluate", { method: "POST", body });
+  assert.equal(res.status, 413);
+  assert.deepEqual(await res.json(), { error: "Cannot read body: larger than 16384 bytes" });
+  assert.ok(pulled <= 20 * 1024, `read ${pulled} bytes of 1 MB`);
+  const declared = await app.request("/api/alerts/evaluate", {
+    method: "POST",
+    body: chunk,
+    headers: { "content-length": String(1024 * 1024) },
+  });
+  assert.equal(declared.status, 413);
+});
+
+Deno.test("the detector's routes answer 400 to NUL in the query", async () => {
+  const { app } = handlerFor(5);
+  const res = await app.request("/api/alerts/evaluate?x=%00", {
+    method: "POST",
+    body: JSON.stringify({ status: "failed", count: 1 }),
+  });
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error, /must not contain control characters/);
+  const nul = await app.request("/api/alerts/evaluate", {
+    method: "POST",
+    body: JSON.stringify({ status: "fail\u0000ed", count: 1 }),
+  });
+  assert.equal(nul.status, 400);
 });

@@ -1,7 +1,9 @@
 /**
  * `deno task dev` end to end: the dev Kafka and every service come up
- * healthy, events flow into the streams, and a terminal Ctrl-C (SIGINT to
- * the whole foreground process group) stops everything cleanly within 10 s.
+ * healthy, every service refuses oversized bodies (413) and control
+ * characters in URLs (400), events flow into the streams, and a terminal
+ * Ctrl-C (SIGINT to the whole foreground process group) stops everything
+ * cleanly within 10 s.
  */
 import assert from "node:assert/strict";
 import { createKeys } from "@vigil/shared/keys";
@@ -26,15 +28,64 @@ function freePort(): number {
   }
 }
 
-async function healthy(port: number, path = "/health"): Promise<boolean> {
+async function healthy(port: number): Promise<boolean> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, {
       signal: AbortSignal.timeout(1000),
     });
     await res.body?.cancel();
     return res.ok;
   } catch {
     return false;
+  }
+}
+
+/** The resident memory a service reports on its /metrics. */
+async function rssOf(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = /^process_resident_memory_bytes (\S+)$/m.exec(text);
+  assert.ok(m, `port ${port}: /metrics has process_resident_memory_bytes`);
+  return Number(m[1]);
+}
+
+/**
+ * Every service over a real socket: a 1 MB POST answers 413, `?x=%00` 400;
+ * a 64 MB body streamed to an endpoint that reads bodies (detector evaluate,
+ * web silences) answers 413 without the process growing by it.
+ */
+async function hardened(ports: Record<string, number>): Promise<void> {
+  for (const [name, port] of Object.entries(ports)) {
+    const big = await fetch(`http://127.0.0.1:${port}/health`, {
+      method: "POST",
+      body: new Uint8Array(1024 * 1024),
+    });
+    assert.equal(big.status, 413, `${name}: 1 MB POST`);
+    assert.match((await big.json()).error, /^Cannot read body: larger than \d+ bytes$/);
+    const nul = await fetch(`http://127.0.0.1:${port}/health?x=%00`);
+    assert.equal(nul.status, 400, `${name}: ?x=%00`);
+    await nul.body?.cancel();
+  }
+  for (
+    const [name, path] of [
+      ["DETECTOR_PORT", "/api/alerts/evaluate"],
+      ["WEB_PORT", "/api/silences"],
+    ] as const
+  ) {
+    const port = ports[name]!;
+    const before = await rssOf(port);
+    let sent = 0;
+    const chunk = new Uint8Array(1024 * 1024).fill(32);
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ >= 64) return controller.close();
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", body });
+    assert.equal(res.status, 413, `${name}: 64 MB POST`);
+    await res.body?.cancel();
+    const grown = (await rssOf(port)) - before;
+    assert.ok(grown < 32 * 1024 * 1024, `${name}: RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
   }
 }
 
@@ -87,12 +138,13 @@ Deno.test(
             }
           };
           for (const [name, port] of Object.entries(ports)) {
-            const path = name === "WEB_PORT" ? "/api/health" : "/health";
-            await withOutput(waitFor(() => healthy(port, path), {
+            // Every service, the web included, serves /health.
+            await withOutput(waitFor(() => healthy(port), {
               timeoutMs: 90_000,
               what: `${name} healthy`,
             }));
           }
+          await withOutput(hardened(ports));
           const keys = createKeys(prefix);
           await withOutput(waitFor(async () => (await redis.xlen(keys.events("logs"))) > 50, {
             timeoutMs: 30_000,

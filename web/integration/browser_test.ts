@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { serve } from "@vigil/shared/http/serve";
+import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { objectKey } from "@vigil/archive/format";
 import { createDirStore } from "@vigil/archive/store";
@@ -159,9 +161,9 @@ Deno.test(
 
       // Serve the app; live responses can be cut to simulate a dropped connection.
       let cut = new AbortController();
-      const server = Deno.serve(
-        { port: 0, hostname: "127.0.0.1", onListen: () => {} },
-        async (req) => {
+      // Served as in production (behind the request-head guard).
+      const server = serve({
+        async fetch(req) {
           const res = await app.fetch(req);
           if (new URL(req.url).pathname !== "/api/live" || !res.body) return res;
           // Cutting ends the response cleanly (as a proxy dropping it would) and lets go of
@@ -189,8 +191,8 @@ Deno.test(
           });
           return new Response(body, { status: res.status, headers: res.headers });
         },
-      );
-      const base = `http://127.0.0.1:${server.addr.port}`;
+      }, { port: 0, log: silentLogger() });
+      const base = `http://127.0.0.1:${server.port}`;
       const profile = await Deno.makeTempDir({ prefix: "vigil-chromium-" });
       const context = await chromium.launchPersistentContext(profile, {
         executablePath: "/usr/bin/chromium",
@@ -373,7 +375,7 @@ Deno.test(
         await context.close();
         await Deno.remove(profile, { recursive: true }).catch(() => {});
         await hub.close();
-        await server.shutdown();
+        await server.close();
       }
     }, { assets, token: TOKEN, archive: createDirLister(archiveDir) }).finally(() =>
       Deno.remove(archiveDir, { recursive: true })

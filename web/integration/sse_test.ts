@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { serve } from "@vigil/shared/http/serve";
+import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { sampleValue } from "@vigil/shared/metrics";
 import { withWebApp } from "./_helpers.ts";
@@ -41,12 +43,13 @@ Deno.test(
   opts,
   async () => {
     await withWebApp(async ({ app, redis, keys, hub, metrics }) => {
-      const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+      // Served as in production: behind the request-head guard.
+      const server = serve(app, { port: 0, log: silentLogger() });
       const a = new AbortController();
       const b = new AbortController();
       try {
-        const clientA = await connect(server.addr.port, a.signal);
-        const clientB = await connect(server.addr.port, b.signal);
+        const clientA = await connect(server.port, a.signal);
+        const clientB = await connect(server.port, b.signal);
         await waitUntil(() => hub.size === 2, "two hub clients");
         assert.equal(await sampleValue(metrics.sseClients), 2);
         // One Redis subscription serves both.
@@ -85,7 +88,7 @@ Deno.test(
       } finally {
         a.abort();
         b.abort();
-        await server.shutdown();
+        await server.close();
       }
     });
   },
@@ -96,15 +99,16 @@ Deno.test(
   opts,
   async () => {
     await withWebApp(async ({ hub, app }) => {
-      const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+      // Served as in production: behind the request-head guard.
+      const server = serve(app, { port: 0, log: silentLogger() });
       const c = new AbortController();
       try {
-        const client = await connect(server.addr.port, c.signal);
+        const client = await connect(server.port, c.signal);
         const beat = JSON.parse((await client.next("stats", 5000)).data);
         assert.equal(beat.clients, 1);
         assert.deepEqual(beat.stats, { ok: true });
         await waitUntil(() => hub.size === 1, "one client");
-        const refused = await fetch(`http://127.0.0.1:${server.addr.port}/api/live`);
+        const refused = await fetch(`http://127.0.0.1:${server.port}/api/live`);
         assert.equal(refused.status, 503);
         assert.match((await refused.json()).error, /too many clients/);
         await client.cancel();
@@ -112,7 +116,7 @@ Deno.test(
       } finally {
         c.abort();
         await hub.close();
-        await server.shutdown();
+        await server.close();
       }
     }, { heartbeatMs: 300, maxClients: 1 });
   },

@@ -9,7 +9,8 @@ import { ackInputSchema, anomalyListQuerySchema } from "@vigil/shared/schemas/we
 import { findSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { resolveEvidence } from "../evidence.ts";
-import { httpError, parseOr400, queryOf, readJsonBody } from "../http.ts";
+import { httpError } from "@vigil/shared/http/app";
+import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
 import { acknowledgeAnomaly, getAnomaly, listAnomalies } from "../store.ts";
 import { z } from "zod";
 
@@ -20,10 +21,9 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const now = deps.now ?? Date.now;
 
-  app.get("/", async (c) => {
-    const query = parseOr400(anomalyListQuerySchema, queryOf(c), "query");
+  app.get("/", query(anomalyListQuerySchema), async (c) => {
     try {
-      return c.json(await listAnomalies(deps.sql, query));
+      return c.json(await listAnomalies(deps.sql, c.req.valid("query")));
     } catch (error) {
       if (error instanceof RangeError) throw httpError(400, error.message);
       throw error;
@@ -31,7 +31,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   });
 
   app.get("/:id", async (c) => {
-    const id = parseOr400(idSchema, c.req.param("id"), "id");
+    const id = parseOrThrow(idSchema, c.req.param("id"), "id");
     const anomaly = await getAnomaly(deps.sql, id);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
     const [evidence, silences] = await Promise.all([
@@ -48,9 +48,9 @@ export function anomalyRoutes(deps: AppDeps): Hono {
     return c.json({ anomaly, evidence, silenced_by: silence ?? null });
   });
 
-  app.post("/:id/ack", async (c) => {
-    const id = parseOr400(idSchema, c.req.param("id"), "id");
-    const ack = await readJsonBody(c, ackInputSchema);
+  app.post("/:id/ack", jsonBody(ackInputSchema), async (c) => {
+    const id = parseOrThrow(idSchema, c.req.param("id"), "id");
+    const ack = c.req.valid("json");
     const anomaly = await acknowledgeAnomaly(deps.sql, id, ack);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
     deps.log.info("anomaly acknowledged", { id, by: ack.by });

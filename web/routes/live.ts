@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppDeps } from "../deps.ts";
-import { httpError } from "../http.ts";
+import { httpError } from "@vigil/shared/http/app";
 import { serveLiveClient } from "../sse_hub.ts";
 
 /** Routes under `/api/live`. */

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { Asset, StaticAssets } from "../static.ts";
-import { httpError } from "../http.ts";
+import { httpError } from "@vigil/shared/http/app";
 
 function serve(c: Context, asset: Asset, cacheControl: string): Response {
   c.header("ETag", asset.etag);

@@ -7,15 +7,15 @@
 import { Hono } from "hono";
 import { seriesParamsSchema, seriesQuerySchema } from "@vigil/shared/schemas/web_api";
 import type { AppDeps } from "../deps.ts";
-import { parseOr400, queryOf } from "../http.ts";
+import { parseOrThrow, query } from "@vigil/shared/http/validate";
 import { readSeries } from "../series.ts";
 
 /** Routes under `/api/series`. */
 export function seriesRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  app.get("/:type/:entity", async (c) => {
-    const params = parseOr400(seriesParamsSchema, c.req.param(), "path");
-    const q = parseOr400(seriesQuerySchema, queryOf(c), "query");
+  app.get("/:type/:entity", query(seriesQuerySchema), async (c) => {
+    const params = parseOrThrow(seriesParamsSchema, c.req.param(), "path");
+    const q = c.req.valid("query");
     const series = await readSeries(deps.redis, {
       keys: deps.keys,
       type: params.type,

@@ -9,7 +9,8 @@ import { z } from "zod";
 import { silenceInputSchema } from "@vigil/shared/schemas/silence";
 import { createSilence, expireSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
-import { httpError, parseOr400, queryOf, readJsonBody } from "../http.ts";
+import { httpError } from "@vigil/shared/http/app";
+import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
 
 const listQuerySchema = z.strictObject({
   active: z.enum(["true", "false"], { error: "must be true or false" })
@@ -22,16 +23,16 @@ export function silenceRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const now = deps.now ?? Date.now;
 
-  app.get("/", async (c) => {
-    const q = parseOr400(listQuerySchema, queryOf(c), "query");
+  app.get("/", query(listQuerySchema), async (c) => {
+    const q = c.req.valid("query");
     const options = q.active === undefined
       ? { limit: q.limit }
       : { active: q.active, limit: q.limit };
     return c.json({ items: await listSilences(deps.sql, options) });
   });
 
-  app.post("/", async (c) => {
-    const input = await readJsonBody(c, silenceInputSchema);
+  app.post("/", jsonBody(silenceInputSchema), async (c) => {
+    const input = c.req.valid("json");
     try {
       const silence = await createSilence(deps.sql, input, { nowMs: now() });
       deps.log.info("silence created", { id: silence.id, author: silence.author });
@@ -43,7 +44,7 @@ export function silenceRoutes(deps: AppDeps): Hono {
   });
 
   app.delete("/:id", async (c) => {
-    const id = parseOr400(z.string().min(1).max(200), c.req.param("id"), "id");
+    const id = parseOrThrow(z.string().min(1).max(200), c.req.param("id"), "id");
     const silence = await expireSilence(deps.sql, id);
     if (!silence) throw httpError(404, `Cannot find silence ${JSON.stringify(id)}`);
     deps.log.info("silence expired", { id });

@@ -6,7 +6,8 @@
 import { Hono } from "hono";
 import { statsQuerySchema } from "@vigil/shared/schemas/web_api";
 import type { AppDeps } from "../deps.ts";
-import { httpError, parseOr400, queryOf } from "../http.ts";
+import { httpError } from "@vigil/shared/http/app";
+import { query } from "@vigil/shared/http/validate";
 import { anomalyStats } from "../store.ts";
 
 /** Most buckets one request may span. */
@@ -16,8 +17,8 @@ const MAX_BUCKETS = 10_080; // a week of minutes
 export function statsRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const now = deps.now ?? Date.now;
-  app.get("/", async (c) => {
-    const q = parseOr400(statsQuerySchema, queryOf(c), "query");
+  app.get("/", query(statsQuerySchema), async (c) => {
+    const q = c.req.valid("query");
     const bucketMs = q.bucket === "minute" ? 60_000 : 3_600_000;
     const toMs = q.to ?? now();
     const fromMs = q.from ?? toMs - 3_600_000;

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "@vigil/shared/log";
+import { createNotifierApi } from "./http.ts";
+import type { NotifierStore } from "./store.ts";
+
+type Filter = Parameters<NotifierStore["listNotifications"]>[0];
+
+/** The API on a store that records the filters it was asked for. */
+function api() {
+  const asked: Filter[] = [];
+  const app = createNotifierApi({
+    store: {
+      listNotifications(filter) {
+        asked.push(filter);
+        return Promise.resolve([]);
+      },
+    },
+    log: silentLogger(),
+  });
+  return { app, asked };
+}
+
+Deno.test("GET /api/notifications passes the validated filter to the store", async () => {
+  const { app, asked } = api();
+  const res = await app.request("/api/notifications?alert_id=al-1&status=sent&limit=5");
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { notifications: [] });
+  const all = await app.request("/api/notifications?digest_id=d-1");
+  assert.equal(all.status, 200);
+  await all.body?.cancel();
+  assert.deepEqual(asked, [
+    { alertId: "al-1", status: "sent", limit: 5 },
+    { digestId: "d-1", limit: 100 },
+  ]);
+});
+
+Deno.test("GET /api/notifications answers 400 to a bad query without asking the store", async (t) => {
+  for (
+    const [query, message] of [
+      ["status=lost", /status: must be pending, sent or failed/],
+      ["limit=0", /limit/],
+      ["limit=5000", /limit/],
+      ["alert_id=", /alert_id/],
+      ["alertid=x", /alertid/],
+      ["alert_id=%00", /must not contain control characters/],
+      ["x=%00", /must not contain control characters/],
+    ] as const
+  ) {
+    await t.step(query, async () => {
+      const { app, asked } = api();
+      const res = await app.request(`/api/notifications?${query}`);
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).error, message);
+      assert.equal(asked.length, 0);
+    });
+  }
+});
+
+Deno.test("the notifier's API answers 413 to a 1 MB body without reading it, and has no silences", async () => {
+  const { app } = api();
+  let pulled = 0;
+  const chunk = new Uint8Array(1024);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= 1024 * 1024) return controller.close();
+      pulled += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  const res = await app.request("/api/notifications", { method: "POST", body });
+  assert.equal(res.status, 413);
+  assert.ok(pulled <= 20 * 1024, `read ${pulled} bytes of 1 MB`);
+  // Silences are the web's: nothing here.
+  assert.equal((await app.request("/api/silences")).status, 404);
+  const post = await app.request("/api/silences", { method: "POST", body: "{}" });
+  assert.equal(post.status, 404);
+});

@@ -1,0 +1,147 @@
+/**
+ * The base of every Vigil HTTP app: JSON errors (`{"error": "…"}`, never a
+ * stack trace), a JSON 404, and the request guard on every route:
+ *
+ * - a path or query that holds a control character (U+0000–U+001F, U+007F)
+ *   or is not valid UTF-8 once percent-decoded answers 400, before any
+ *   handler sees it (PostgreSQL refuses NUL in text: it used to be a 500);
+ * - a body over the app's limit answers 413 without being read past the
+ *   limit (`Content-Length` is checked first; chunked bodies are counted).
+ *
+ * @module
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { routePath } from "hono/route";
+import type { Logger } from "../log.ts";
+
+/** Body limit of the ops endpoints and small JSON APIs (detector, notifier). */
+export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
+
+/** A 4xx/5xx answer with a JSON body `{error: message}`. */
+export function httpError(status: ContentfulStatusCode, message: string): HTTPException {
+  return new HTTPException(status, { message });
+}
+
+/** Options of {@link createBaseApp}. */
+export interface BaseAppOptions {
+  log: Logger;
+  /** Largest request body; larger answers 413. */
+  bodyLimitBytes: number;
+}
+
+/**
+ * A Hono app with JSON errors, a JSON 404 and {@link guardRequests} on every
+ * route. Services add their routes to it (or mount other apps on it).
+ *
+ * @throws {RangeError} when `bodyLimitBytes` is not a positive integer
+ */
+export function createBaseApp(options: BaseAppOptions): Hono {
+  const app = new Hono();
+  handleErrors(app, options);
+  app.use("*", guardRequests(options));
+  return app;
+}
+
+/**
+ * JSON errors for `app`: an {@link HTTPException} answers its status with
+ * `{error: message}` (or its own response); anything else is logged and
+ * answers `500 {"error": "Internal error; see the server log"}`. Unknown
+ * routes answer `404 {"error": "Not found"}`.
+ */
+export function handleErrors(app: Hono, options: { log: Logger }): void {
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      if (error.res) return error.getResponse();
+      return c.json({ error: error.message || "Request failed" }, error.status);
+    }
+    if (clientGone(error)) {
+      // Reading the body failed because the client went away (or was cut off by the guard).
+      options.log.warn("request cut off", { method: c.req.method, route: routePath(c), error });
+      return c.json({ error: "Cannot read request: the connection closed" }, 400);
+    }
+    options.log.error("request failed", { method: c.req.method, route: routePath(c), error });
+    return c.json({ error: "Internal error; see the server log" }, 500);
+  });
+  app.notFound((c) => c.json({ error: "Not found" }, 404));
+}
+
+/** Errors Deno raises when a request body cannot be read because its connection closed. */
+function clientGone(error: Error): boolean {
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Http ||
+    error instanceof Deno.errors.ConnectionReset;
+}
+
+// A request is guarded once, by the first guard it meets: an app mounted on
+// another (both built on createBaseApp) does not check it twice.
+const guarded = new WeakSet<Context>();
+
+/**
+ * Middleware: refuse control characters and malformed percent-encoding in
+ * the path and query (400), and bodies over `bodyLimitBytes` (413).
+ *
+ * @throws {RangeError} when `bodyLimitBytes` is not a positive integer
+ */
+export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHandler {
+  const max = options.bodyLimitBytes;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(
+      `Cannot guard requests: 'bodyLimitBytes' must be a positive integer: current value is ${max}`,
+    );
+  }
+  const limit = bodyLimit({
+    maxSize: max,
+    onError: (c) => c.json({ error: `Cannot read body: larger than ${max} bytes` }, 413),
+  });
+  return async function guardRequest(c, next) {
+    if (guarded.has(c)) return await next();
+    guarded.add(c);
+    const problem = urlProblem(c.req.url);
+    if (problem) return c.json({ error: problem }, 400);
+    return await limit(c, next);
+  };
+}
+
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function decodeOrNull(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Why a request URL is refused, or null. Exported for tests. */
+export function urlProblem(url: string): string | null {
+  // Raw control characters cannot reach here (the HTTP parser refuses them), and without a
+  // percent sign nothing decodes to one.
+  const at = url.indexOf("%");
+  if (at < 0) return null;
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const queryStart = url.indexOf("?");
+  const hashStart = url.indexOf("#");
+  const end = hashStart < 0 ? url.length : hashStart;
+  const path = url.slice(pathStart < 0 ? 0 : pathStart, queryStart < 0 ? end : queryStart);
+  const decodedPath = decodeOrNull(path);
+  if (decodedPath === null) return "Cannot read path: malformed percent-encoding or not UTF-8";
+  if (CONTROL.test(decodedPath)) return "Cannot read path: must not contain control characters";
+  if (queryStart < 0) return null;
+  for (const pair of url.slice(queryStart + 1, end).split("&")) {
+    const eq = pair.indexOf("=");
+    const rawName = eq < 0 ? pair : pair.slice(0, eq);
+    const name = decodeOrNull(rawName.replaceAll("+", " "));
+    const value = eq < 0 ? "" : decodeOrNull(pair.slice(eq + 1).replaceAll("+", " "));
+    const shown = name === null || CONTROL.test(name) ? "(name)" : name.slice(0, 40);
+    if (name === null || value === null) {
+      return `Cannot read query: ${shown}: malformed percent-encoding or not UTF-8`;
+    }
+    if (CONTROL.test(name) || CONTROL.test(value)) {
+      return `Cannot read query: ${shown}: must not contain control characters`;
+    }
+  }
+  return null;
+}

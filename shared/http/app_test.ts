@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { silentLogger } from "../log.ts";
+import { createBaseApp, guardRequests, httpError, urlProblem } from "./app.ts";
+
+function app() {
+  const a = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
+  a.get("/items/:id", (c) => c.json({ id: c.req.param("id"), q: c.req.query() }));
+  a.post("/items", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+  return a;
+}
+
+/** A body of `size` bytes sent in 1 KiB chunks; `pulled()` says how many bytes were read. */
+function countingBody(size: number) {
+  let pulled = 0;
+  const chunk = new Uint8Array(1024).fill(97);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= size) return controller.close();
+      pulled += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  return { body, pulled: () => pulled };
+}
+
+Deno.test("createBaseApp() answers 400 to control characters in the query or path, never 500", async (t) => {
+  const a = app();
+  for (
+    const [url, message] of [
+      ["/items/1?x=%00", /Cannot read query: x: must not contain control characters/],
+      ["/items/1?entity=a%00b", /entity: must not contain control characters/],
+      ["/items/1?x=%1F", /control characters/],
+      ["/items/1?x=%7F", /control characters/],
+      ["/items/1?%00=1", /\(name\): must not contain control characters/],
+      ["/items/a%00b", /Cannot read path: must not contain control characters/],
+      ["/items/1?x=%ED%A0%80", /x: malformed percent-encoding or not UTF-8/], // a lone surrogate
+      ["/items/1?x=%zz", /malformed percent-encoding/],
+      ["/items/%FF", /Cannot read path: malformed/],
+    ] as const
+  ) {
+    await t.step(url, async () => {
+      const res = await a.request(url);
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).error, message);
+    });
+  }
+  await t.step("ordinary percent-encoding passes", async () => {
+    const res = await a.request("/items/a%20b?x=%C3%A9t%C3%A9&y=a+b&z=%2F");
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { id: "a b", q: { x: "été", y: "a b", z: "/" } });
+  });
+});
+
+Deno.test("urlProblem() accepts a URL without percent signs at once", () => {
+  assert.equal(urlProblem("http://x/items/1?a=b&c"), null);
+  assert.equal(
+    urlProblem("http://x/a?b=%0A#frag"),
+    "Cannot read query: b: must not contain control characters",
+  );
+});
+
+Deno.test("createBaseApp() answers 413 to a body over the limit without reading it all", async () => {
+  const a = app();
+  const ok = await a.request("/items", { method: "POST", body: "x".repeat(1024) });
+  assert.deepEqual(await ok.json(), { bytes: 1024 });
+  // Declared length over the limit: refused before reading.
+  const declared = await a.request("/items", {
+    method: "POST",
+    body: "x".repeat(2000),
+    headers: { "content-length": "2000" },
+  });
+  assert.equal(declared.status, 413);
+  assert.deepEqual(await declared.json(), { error: "Cannot read body: larger than 1024 bytes" });
+  // Streamed (no length): counted as it comes, dropped past the limit.
+  const stream = countingBody(1024 * 1024);
+  const streamed = await a.request("/items", { method: "POST", body: stream.body });
+  assert.equal(streamed.status, 413);
+  assert.ok(stream.pulled() <= 4096, `read ${stream.pulled()} of 1 MiB`);
+});
+
+Deno.test("createBaseApp() applies the limit on every route, unknown ones included", async () => {
+  const a = app();
+  const res = await a.request("/nowhere", {
+    method: "POST",
+    body: "x".repeat(2000),
+    headers: { "content-length": "2000" },
+  });
+  assert.equal(res.status, 413);
+  const missing = await a.request("/nowhere");
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { error: "Not found" });
+});
+
+Deno.test("createBaseApp() answers HTTP errors as JSON and hides unexpected ones", async () => {
+  const logged: string[] = [];
+  const log = { ...silentLogger(), error: (msg: string) => logged.push(msg) };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  a.get("/teapot", () => {
+    throw httpError(418, "Cannot brew: I am a teapot");
+  });
+  a.get("/boom", () => {
+    throw new Error("secret detail");
+  });
+  const teapot = await a.request("/teapot");
+  assert.equal(teapot.status, 418);
+  assert.deepEqual(await teapot.json(), { error: "Cannot brew: I am a teapot" });
+  const boom = await a.request("/boom");
+  assert.equal(boom.status, 500);
+  assert.deepEqual(await boom.json(), { error: "Internal error; see the server log" });
+  assert.deepEqual(logged, ["request failed"]);
+});
+
+Deno.test("guardRequests() checks a request once when apps are mounted on each other", async () => {
+  const outer = createBaseApp({ log: silentLogger(), bodyLimitBytes: 100 });
+  const inner = createBaseApp({ log: silentLogger(), bodyLimitBytes: 10 });
+  inner.post("/in", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+  outer.route("/", inner);
+  const res = await outer.request("/in", { method: "POST", body: "x".repeat(50) });
+  assert.deepEqual(await res.json(), { bytes: 50 }, "the outer app's limit applies");
+});
+
+Deno.test("guardRequests() rejects an invalid limit with a RangeError", () => {
+  assert.throws(() => guardRequests({ bodyLimitBytes: 0 }), RangeError);
+  assert.throws(() => new Hono().use(guardRequests({ bodyLimitBytes: 1.5 })), RangeError);
+});
+
+Deno.test("createBaseApp() logs a body cut off by the client as a warning, not an error", async () => {
+  const logged: string[] = [];
+  const log = {
+    ...silentLogger(),
+    warn: (msg: string) => logged.push(`warn ${msg}`),
+    error: (msg: string) => logged.push(`error ${msg}`),
+  };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  a.post("/read", () => {
+    throw new Deno.errors.BadResource("Cannot read body as underlying resource unavailable");
+  });
+  const res = await a.request("/read", { method: "POST", body: "x" });
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { error: "Cannot read request: the connection closed" });
+  assert.deepEqual(logged, ["warn request cut off"]);
+});

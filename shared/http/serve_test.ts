@@ -1,0 +1,435 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { silentLogger } from "../log.ts";
+import { type HttpServer, serve } from "./serve.ts";
+import { createBaseApp } from "./app.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** An app that echoes method, path and body. */
+function echoApp() {
+  const app = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 * 1024 });
+  app.all("/echo/*", async (c) => {
+    const body = await c.req.text();
+    return c.json({ method: c.req.method, path: c.req.path, body });
+  });
+  app.get("/sse", (c) =>
+    streamSSE(c, async (stream) => {
+      for (let i = 0; i < 3; i++) {
+        await stream.writeSSE({ event: "tick", data: String(i) });
+        await stream.sleep(150);
+      }
+    }));
+  return app;
+}
+
+async function withServer(
+  options: {
+    headerTimeoutMs?: number;
+    bodyTimeoutMs?: number;
+    maxHeaderBytes?: number;
+    app?: Hono;
+  },
+  fn: (server: HttpServer) => Promise<void>,
+): Promise<void> {
+  const server = serve(options.app ?? echoApp(), {
+    port: 0,
+    log: silentLogger(),
+    ...(options.headerTimeoutMs !== undefined ? { headerTimeoutMs: options.headerTimeoutMs } : {}),
+    ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
+    ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
+  });
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** A raw client connection with a byte buffer for reading responses. */
+class RawClient {
+  #buf = new Uint8Array(0);
+  #eof = false;
+  private constructor(readonly conn: Deno.TcpConn) {}
+  static async open(port: number): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+  async send(text: string | Uint8Array): Promise<void> {
+    const bytes = typeof text === "string" ? enc.encode(text) : text;
+    let off = 0;
+    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+  }
+  async #fill(): Promise<boolean> {
+    if (this.#eof) return false;
+    const chunk = new Uint8Array(64 * 1024);
+    let n: number | null;
+    try {
+      n = await this.conn.read(chunk);
+    } catch {
+      n = null; // reset counts as closed
+    }
+    if (n === null) {
+      this.#eof = true;
+      return false;
+    }
+    const joined = new Uint8Array(this.#buf.length + n);
+    joined.set(this.#buf);
+    joined.set(chunk.subarray(0, n), this.#buf.length);
+    this.#buf = joined;
+    return true;
+  }
+  #take(n: number): string {
+    const s = dec.decode(this.#buf.subarray(0, n));
+    this.#buf = this.#buf.subarray(n);
+    return s;
+  }
+  /** Read one response (Content-Length or chunked body). */
+  async response(): Promise<{ status: number; headers: Headers; body: string }> {
+    let end: number;
+    while ((end = dec.decode(this.#buf).indexOf("\r\n\r\n")) < 0) {
+      if (!await this.#fill()) throw new Error(`Connection closed mid-head: ${this.#take(1e6)}`);
+    }
+    const lines = this.#take(end + 4).split("\r\n");
+    const status = Number(lines[0]!.split(" ")[1]);
+    const headers = new Headers();
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(":");
+      if (i > 0) headers.append(l.slice(0, i), l.slice(i + 1).trim());
+    }
+    if (headers.get("transfer-encoding") === "chunked") {
+      let body = "";
+      for (;;) {
+        let lineEnd: number;
+        while ((lineEnd = dec.decode(this.#buf).indexOf("\r\n")) < 0) {
+          if (!await this.#fill()) throw new Error("Connection closed mid-body");
+        }
+        const size = parseInt(this.#take(lineEnd + 2), 16);
+        while (this.#buf.length < size + 2) {
+          if (!await this.#fill()) throw new Error("Connection closed mid-chunk");
+        }
+        body += this.#take(size);
+        this.#take(2);
+        if (size === 0) return { status, headers, body };
+      }
+    }
+    const length = Number(headers.get("content-length") ?? 0);
+    while (this.#buf.length < length) {
+      if (!await this.#fill()) throw new Error("Connection closed mid-body");
+    }
+    return { status, headers, body: this.#take(length) };
+  }
+  /** Read until the server closes (failing after `timeoutMs`); returns everything left. */
+  async rest(timeoutMs = 5000): Promise<string> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.close(); // ends the pending read
+    }, timeoutMs);
+    try {
+      while (await this.#fill()) { /* keep reading */ }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) throw new Error(`The server did not close the connection within ${timeoutMs} ms`);
+    return this.#take(this.#buf.length);
+  }
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "serve() answers 408 and closes a connection whose head is not done in time",
+  opts,
+  async () => {
+    await withServer({ headerTimeoutMs: 300 }, async (server) => {
+      const client = await RawClient.open(server.port);
+      const started = performance.now();
+      await client.send("GET /echo/a HT");
+      const text = await client.rest();
+      const took = performance.now() - started;
+      client.close();
+      assert.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+      assert.match(text, /connection: close/);
+      assert.match(text, /request head not received within 300 ms/);
+      assert.ok(took >= 280 && took < 2000, `closed after ${took} ms`);
+    });
+  },
+);
+
+Deno.test("serve() answers 408 to a connection that sends nothing", opts, async () => {
+  await withServer({ headerTimeoutMs: 200 }, async (server) => {
+    const client = await RawClient.open(server.port);
+    const text = await client.rest();
+    client.close();
+    assert.match(text, /^HTTP\/1\.1 408 /);
+  });
+});
+
+Deno.test(
+  "serve() answers 408 to a body that does not arrive within bodyTimeoutMs of its head",
+  opts,
+  async () => {
+    await withServer({ bodyTimeoutMs: 300 }, async (server) => {
+      // A body in time passes; the keep-alive connection goes on.
+      const client = await RawClient.open(server.port);
+      await client.send("POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab");
+      await new Promise((r) => setTimeout(r, 100));
+      await client.send("cdef");
+      assert.equal(JSON.parse((await client.response()).body).body, "abcdef");
+      // The next one stalls after 2 bytes.
+      const started = performance.now();
+      await client.send("POST /echo/b HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab");
+      const rest = await client.rest();
+      const took = performance.now() - started;
+      client.close();
+      assert.match(rest, /^HTTP\/1\.1 408 /);
+      assert.match(rest, /request body not received within 300 ms/);
+      assert.ok(took >= 280 && took < 2000, `408 after ${took} ms`);
+    });
+  },
+);
+
+Deno.test(
+  "serve() answers 431 to a head over maxHeaderBytes and 414 to a long request line",
+  opts,
+  async () => {
+    await withServer({ maxHeaderBytes: 2048 }, async (server) => {
+      const big = await RawClient.open(server.port);
+      await big.send(`GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(4000)}\r\n\r\n`);
+      const text = await big.rest();
+      big.close();
+      assert.match(text, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+      assert.match(text, /request head larger than 2048 bytes/);
+      const long = await RawClient.open(server.port);
+      await long.send(`GET /echo/${"a".repeat(4000)} HTTP/1.1\r\n\r\n`);
+      assert.match(await long.rest(), /^HTTP\/1\.1 414 /);
+      long.close();
+      // A head just under the limit is served.
+      const ok = await fetch(`http://127.0.0.1:${server.port}/echo/a`, {
+        headers: { "x-big": "a".repeat(1500) },
+      });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+    });
+  },
+);
+
+Deno.test("serve() refuses framing it cannot follow with 400", opts, async () => {
+  await withServer({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    await client.send(
+      "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    const text = await client.rest();
+    client.close();
+    assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(text, /both Content-Length and Transfer-Encoding/);
+  });
+});
+
+Deno.test(
+  "serve() keeps a keep-alive connection: 3 requests (one chunked) get 3 responses",
+  opts,
+  async () => {
+    await withServer({ headerTimeoutMs: 400 }, async (server) => {
+      const client = await RawClient.open(server.port);
+      try {
+        await client.send("GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n");
+        const one = await client.response();
+        assert.equal(one.status, 200);
+        assert.deepEqual(JSON.parse(one.body), { method: "GET", path: "/echo/one", body: "" });
+        await client.send(
+          "POST /echo/two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            "5\r\nhello\r\n",
+        );
+        await new Promise((r) => setTimeout(r, 50)); // the body arrives in two parts
+        await client.send("6\r\n world\r\n0\r\n\r\n");
+        const two = await client.response();
+        assert.deepEqual(JSON.parse(two.body), {
+          method: "POST",
+          path: "/echo/two",
+          body: "hello world",
+        });
+        await client.send("PUT /echo/three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+        const three = await client.response();
+        assert.deepEqual(JSON.parse(three.body), {
+          method: "PUT",
+          path: "/echo/three",
+          body: "abc",
+        });
+
+        // Idle between requests for longer than the head timeout: the connection stays open.
+        await new Promise((r) => setTimeout(r, 700));
+        await client.send("GET /echo/four HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert.equal((await client.response()).status, 200);
+
+        // The next head's clock starts at its first byte: a partial head gets 408.
+        const started = performance.now();
+        await client.send("GET /echo/five HTTP/1.1\r\nHo");
+        const rest = await client.rest();
+        assert.match(rest, /^HTTP\/1\.1 408 /);
+        const took = performance.now() - started;
+        assert.ok(took >= 380 && took < 2000, `408 after ${took} ms`);
+      } finally {
+        client.close();
+      }
+    });
+  },
+);
+
+Deno.test("serve() answers pipelined requests in order", opts, async () => {
+  await withServer({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    try {
+      await client.send(
+        "POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na" +
+          "GET /echo/2 HTTP/1.1\r\nHost: x\r\n\r\n" +
+          "GET /echo/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      );
+      const paths = [];
+      for (let i = 0; i < 3; i++) paths.push(JSON.parse((await client.response()).body).path);
+      assert.deepEqual(paths, ["/echo/1", "/echo/2", "/echo/3"]);
+      assert.equal(await client.rest(), "", "closed after Connection: close");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test(
+  "serve() closes 2,000 connections with partial heads by the deadline and still answers",
+  opts,
+  async () => {
+    await withServer({ headerTimeoutMs: 1500 }, async (server) => {
+      const clients: RawClient[] = [];
+      const started = performance.now();
+      try {
+        for (let i = 0; i < 2000; i += 100) {
+          const batch = await Promise.all(
+            Array.from({ length: 100 }, () => RawClient.open(server.port)),
+          );
+          await Promise.all(batch.map((c) => c.send("GET / HTTP/1.1\r\nX-Slow: ")));
+          clients.push(...batch);
+        }
+        const opened = performance.now() - started;
+        assert.ok(opened < 1500, `2,000 slow clients opened within the deadline (${opened} ms)`);
+        // Meanwhile the server answers.
+        const res = await fetch(`http://127.0.0.1:${server.port}/echo/ok`);
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+        const answers = await Promise.all(clients.map((c) => c.rest()));
+        const took = performance.now() - started;
+        assert.equal(answers.filter((a) => /^HTTP\/1\.1 408 /.test(a)).length, 2000);
+        assert.ok(took < 1500 + opened + 2000, `all closed after ${took} ms`);
+        const after = await fetch(`http://127.0.0.1:${server.port}/echo/after`);
+        assert.equal(after.status, 200);
+        await after.body?.cancel();
+      } finally {
+        for (const c of clients) c.close();
+      }
+    });
+  },
+);
+
+Deno.test("serve() streams server-sent events through as they are written", opts, async () => {
+  await withServer({}, async (server) => {
+    const res = await fetch(`http://127.0.0.1:${server.port}/sse`);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const arrivals: number[] = [];
+    let text = "";
+    const started = performance.now();
+    while (arrivals.length < 3) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      while (arrivals.length < (text.match(/event: tick/g) ?? []).length) {
+        arrivals.push(performance.now() - started);
+      }
+    }
+    await reader.cancel();
+    assert.match(text, /event: tick\ndata: 0\n\n/);
+    // Written 150 ms apart: each arrives on its own, not when the stream ends.
+    assert.ok(arrivals[0]! < 120, `first event after ${arrivals[0]} ms`);
+    assert.ok(arrivals[2]! - arrivals[0]! >= 250, `events spread: ${arrivals.join(", ")}`);
+  });
+});
+
+Deno.test(
+  "serve() of a body-limited app answers 413 to a 64 MB POST without buffering it",
+  opts,
+  async () => {
+    const app = createBaseApp({ log: silentLogger(), bodyLimitBytes: 16 * 1024 });
+    app.post("/upload", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+    await withServer({ app }, async (server) => {
+      const small = await fetch(`http://127.0.0.1:${server.port}/upload`, {
+        method: "POST",
+        body: "x".repeat(1000),
+      });
+      assert.deepEqual(await small.json(), { bytes: 1000 });
+      const before = Deno.memoryUsage().rss;
+      const chunk = new Uint8Array(1024 * 1024).fill(120);
+      let sent = 0;
+      // Chunked (no Content-Length): the limit has to count the bytes as they come.
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 64) return controller.close();
+          sent++;
+          controller.enqueue(chunk);
+        },
+      });
+      const res = await fetch(`http://127.0.0.1:${server.port}/upload`, { method: "POST", body });
+      const grown = Deno.memoryUsage().rss - before;
+      assert.equal(res.status, 413);
+      assert.match((await res.json()).error, /larger than 16384 bytes/);
+      assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
+      assert.ok(sent < 64, `the server stopped reading (${sent} of 64 MB pulled)`);
+    });
+  },
+);
+
+Deno.test("serve() close() ends idle connections and stops accepting", opts, async () => {
+  const server = serve(echoApp(), { port: 0, log: silentLogger() });
+  const idle = await RawClient.open(server.port);
+  await idle.send("GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal((await idle.response()).status, 200);
+  const silent = await RawClient.open(server.port);
+  await server.close();
+  assert.equal(await idle.rest(), "");
+  assert.equal(await silent.rest(), "");
+  idle.close();
+  silent.close();
+  await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+});
+
+Deno.test("serve() with headerTimeoutMs 0 serves with Deno.serve directly", opts, async () => {
+  await withServer({ headerTimeoutMs: 0 }, async (server) => {
+    const res = await fetch(`http://127.0.0.1:${server.port}/echo/x`, {
+      method: "POST",
+      body: "b",
+    });
+    assert.deepEqual(await res.json(), { method: "POST", path: "/echo/x", body: "b" });
+  });
+});
+
+Deno.test("serve() rejects invalid options with a RangeError", () => {
+  assert.throws(
+    () => serve(echoApp(), { port: 0, log: silentLogger(), headerTimeoutMs: -1 }),
+    RangeError,
+  );
+  assert.throws(
+    () => serve(echoApp(), { port: 0, log: silentLogger(), maxHeaderBytes: 10 }),
+    RangeError,
+  );
+  assert.throws(
+    () => serve(echoApp(), { port: 0, log: silentLogger(), bodyTimeoutMs: NaN }),
+    RangeError,
+  );
+});

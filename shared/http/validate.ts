@@ -1,0 +1,115 @@
+/**
+ * zod validation of request bodies, queries and path parameters, as Hono
+ * middleware (handlers read `c.req.valid("json" | "query")`, typed from the
+ * schema) or as a plain parse for values read in the handler.
+ *
+ * Refusals are JSON `{"error": "Cannot read body: count: must not be negative"}`:
+ * 400 by default (`invalidStatus` 422 for a well-formed body with bad values).
+ * A body that is not JSON answers 400 whatever its `Content-Type` says, and
+ * so does a string holding NUL anywhere in a body (PostgreSQL cannot store it).
+ *
+ * @module
+ */
+import type { Env, MiddlewareHandler } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+import { formatZodError } from "../schemas/event.ts";
+import { httpError } from "./app.ts";
+
+/** How a refusal reads. */
+export interface ValidationOptions {
+  /** Status of a value the schema refuses. @default {400} */
+  invalidStatus?: ContentfulStatusCode;
+  /** Text before the zod issues. @default {"Cannot read <body|query|path>: "} */
+  prefix?: string;
+}
+
+/** Options of {@link jsonBody}. */
+export interface JsonBodyOptions extends ValidationOptions {
+  /** Answer (400) to a body that is not JSON. @default {"Cannot read body: not valid JSON"} */
+  notJsonMessage?: string;
+}
+
+/**
+ * Parse `value` with `schema` or throw an HTTP error naming the bad fields.
+ *
+ * @param what `body`, `query`, `path`, `id`… (used in the default prefix)
+ * @throws {HTTPException} `invalidStatus` (400) "Cannot read <what>: <field>: <problem>"
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  options: ValidationOptions = {},
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw httpError(
+      options.invalidStatus ?? 400,
+      `${options.prefix ?? `Cannot read ${what}: `}${formatZodError(result.error)}`,
+    );
+  }
+  return result.data;
+}
+
+/** The path of the first string (key or value) in `value` that holds NUL, or null. */
+export function findNul(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value === "string") return value.includes("\u0000") ? path : null;
+  if (value === null || typeof value !== "object") return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes("\u0000")) return [...path, "(key)"];
+    const found = findNul(v, [...path, k]);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * Middleware: read the body as JSON (whatever its `Content-Type`), validate
+ * it with `schema`; the handler reads the result with `c.req.valid("json")`.
+ */
+export function jsonBody<S extends z.ZodType, E extends Env = Env>(
+  schema: S,
+  options: JsonBodyOptions = {},
+): MiddlewareHandler<E, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
+  return async function validateJsonBody(c, next) {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw httpError(400, options.notJsonMessage ?? "Cannot read body: not valid JSON");
+    }
+    const nul = findNul(body);
+    if (nul) {
+      throw httpError(
+        400,
+        `${options.prefix ?? "Cannot read body: "}${
+          nul.length ? nul.join(".") : "(root)"
+        }: must not contain NUL characters`,
+      );
+    }
+    c.req.addValidatedData("json", parseOrThrow(schema, body, "body", options) as object);
+    await next();
+  };
+}
+
+/**
+ * Middleware: validate the query string (one value per name, the last when
+ * repeated); the handler reads the result with `c.req.valid("query")`.
+ */
+export function query<S extends z.ZodType, E extends Env = Env>(
+  schema: S,
+  options: ValidationOptions = {},
+): MiddlewareHandler<
+  E,
+  string,
+  { in: { query: Record<string, string> }; out: { query: z.output<S> } }
+> {
+  return async function validateQuery(c, next) {
+    c.req.addValidatedData(
+      "query",
+      parseOrThrow(schema, c.req.query(), "query", options) as object,
+    );
+    await next();
+  };
+}

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { silentLogger } from "../log.ts";
+import { createBaseApp } from "./app.ts";
+import { findNul, jsonBody, parseOrThrow, query } from "./validate.ts";
+
+const itemSchema = z.strictObject({ name: z.string().min(1), count: z.number().int().min(0) });
+const listSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(10) });
+
+function app() {
+  const a = createBaseApp({ log: silentLogger(), bodyLimitBytes: 4096 });
+  a.post("/items", jsonBody(itemSchema), (c) => {
+    const item = c.req.valid("json");
+    return c.json({ name: item.name, count: item.count });
+  });
+  a.post(
+    "/strict",
+    jsonBody(itemSchema, { invalidStatus: 422, prefix: "", notJsonMessage: "body must be JSON" }),
+    (c) => c.json(c.req.valid("json")),
+  );
+  a.get("/items", query(listSchema), (c) => c.json({ limit: c.req.valid("query").limit }));
+  return a;
+}
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  app().request(path, { method: "POST", body, headers });
+
+Deno.test("jsonBody() hands the parsed body to the handler, whatever the Content-Type", async () => {
+  const plain = await post("/items", JSON.stringify({ name: "a", count: 2 }));
+  assert.deepEqual(await plain.json(), { name: "a", count: 2 });
+  const typed = await post("/items", JSON.stringify({ name: "b", count: 0 }), {
+    "content-type": "application/json",
+  });
+  assert.deepEqual(await typed.json(), { name: "b", count: 0 });
+});
+
+Deno.test("jsonBody() answers 400 naming the field, or the configured status and wording", async () => {
+  const bad = await post("/items", JSON.stringify({ name: "", count: -1 }));
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /^Cannot read body: name: .*; count: /);
+  const notJson = await post("/items", "{nope", { "content-type": "application/json" });
+  assert.equal(notJson.status, 400);
+  assert.deepEqual(await notJson.json(), { error: "Cannot read body: not valid JSON" });
+  const strict = await post("/strict", JSON.stringify({ name: "a", count: 1.5 }));
+  assert.equal(strict.status, 422);
+  assert.match((await strict.json()).error, /^count: /);
+  const strictNotJson = await post("/strict", "nope");
+  assert.equal(strictNotJson.status, 400);
+  assert.deepEqual(await strictNotJson.json(), { error: "body must be JSON" });
+});
+
+Deno.test("jsonBody() answers 400 to NUL in any string of the body", async () => {
+  const res = await post("/items", JSON.stringify({ name: "a\u0000b", count: 1 }));
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    error: "Cannot read body: name: must not contain NUL characters",
+  });
+  assert.deepEqual(findNul({ a: [{ b: "x" }, { c: "\u0000" }] }), ["a", "1", "c"]);
+  assert.deepEqual(findNul({ ["k\u0000"]: 1 }), ["(key)"]);
+  assert.equal(findNul({ a: "tab\tand\nnewline are fine" }), null);
+});
+
+Deno.test("query() validates the query string with defaults and clear errors", async () => {
+  assert.deepEqual(await (await app().request("/items")).json(), { limit: 10 });
+  assert.deepEqual(await (await app().request("/items?limit=5")).json(), { limit: 5 });
+  const bad = await app().request("/items?limit=0");
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /^Cannot read query: limit: /);
+  const unknown = await app().request("/items?lmit=5");
+  assert.equal(unknown.status, 400);
+  assert.match((await unknown.json()).error, /lmit/);
+});
+
+Deno.test("parseOrThrow() throws an HTTP error with the status and text asked for", () => {
+  assert.equal(parseOrThrow(z.string(), "a", "id"), "a");
+  assert.throws(
+    () => parseOrThrow(z.string().min(2), "a", "id"),
+    (e: Error & { status?: number }) => e.status === 400 && /^Cannot read id: /.test(e.message),
+  );
+});

@@ -1,0 +1,141 @@
+/**
+ * The web's HTTP hardening: ops endpoints at /health and /api/health, body
+ * limit, control characters in URLs and NUL in bodies, in process and over a
+ * real socket through the request-head guard.
+ */
+import assert from "node:assert/strict";
+import { serve } from "@vigil/shared/http/serve";
+import { silentLogger } from "@vigil/shared/log";
+import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const TOKEN = "test-token-0123456789";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+/** A 1 MB body streamed in 1 KiB chunks; `pulled()` says how much the server read. */
+function megabyte() {
+  let pulled = 0;
+  const chunk = new Uint8Array(1024).fill(32);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= 1024 * 1024) return controller.close();
+      pulled += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  return { body, pulled: () => pulled };
+}
+
+Deno.test(
+  "the web serves the same health report at /health, /healthz and /api/health",
+  opts,
+  async () => {
+    await withWebApp(async ({ app }) => {
+      const bodies = [];
+      for (const path of ["/health", "/healthz", "/api/health"]) {
+        const r = await getJson(app, path);
+        assert.equal(r.status, 200, path);
+        assert.match(r.res.headers.get("x-frame-options") ?? "", /DENY/, "security headers");
+        bodies.push(r.body);
+      }
+      assert.deepEqual(bodies[0], {
+        status: "ok",
+        ok: true,
+        checks: { redis: "ok", postgres: "ok", live: "ok" },
+        details: {},
+        live_clients: 0,
+      });
+      assert.deepEqual(bodies[1], bodies[0]);
+      assert.deepEqual(bodies[2], bodies[0]);
+      const metrics = await app.request("/metrics");
+      assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      assert.match(
+        await metrics.text(),
+        /vigil_web_http_requests_total\{route="\/health",status="200"\} 1/,
+      );
+    }, { token: TOKEN, publicRead: false });
+  },
+);
+
+Deno.test("the web answers 413 to a 1 MB body without reading it, on any route", opts, async () => {
+  await withWebApp(async ({ app, sql }) => {
+    await insertAnomalies(sql, [{ id: "k1", detected_at: new Date() }]);
+    for (const [path, headers] of [["/api/anomalies/k1/ack", AUTH], ["/", {}]] as const) {
+      const mb = megabyte();
+      const res = await app.request(path, { method: "POST", body: mb.body, headers });
+      assert.equal(res.status, 413, path);
+      assert.deepEqual(await res.json(), { error: "Cannot read body: larger than 65536 bytes" });
+      assert.ok(mb.pulled() <= 80 * 1024, `${path}: read ${mb.pulled()} bytes of 1 MB`);
+    }
+    const declared = await app.request("/api/silences", {
+      method: "POST",
+      body: "{}",
+      headers: { ...AUTH, "content-length": String(1024 * 1024) },
+    });
+    assert.equal(declared.status, 413);
+  }, { token: TOKEN });
+});
+
+Deno.test("the web answers 400, not 500, to NUL in a query, a path or a body", opts, async () => {
+  await withWebApp(async ({ app, sql }) => {
+    await insertAnomalies(sql, [{ id: "k1", detected_at: new Date() }]);
+    for (
+      const path of [
+        "/api/anomalies?entity=%00",
+        "/api/anomalies?x=%00",
+        "/api/anomalies/a%00b",
+        "/api/series/metrics/a%00b",
+        "/api/series/metrics/x?measure=%00",
+        "/api/silences?active=%00",
+        "/health?x=%00",
+      ]
+    ) {
+      const r = await getJson(app, path);
+      assert.equal(r.status, 400, path);
+      assert.match(r.body.error as string, /must not contain control characters/, path);
+    }
+    const ack = await sendJson(
+      app,
+      "POST",
+      "/api/anomalies/k1/ack",
+      { by: "ann", comment: "a\u0000b" },
+      AUTH,
+    );
+    assert.equal(ack.status, 400);
+    assert.equal(ack.body.error, "Cannot read body: comment: must not contain NUL characters");
+    const silence = await sendJson(app, "POST", "/api/silences", {
+      matchers: { entity: "x\u0000" },
+      duration: "1h",
+      author: "ann",
+    }, AUTH);
+    assert.equal(silence.status, 400);
+  }, { token: TOKEN });
+});
+
+Deno.test(
+  "the web over a real socket: 1 MB POST gets 413, ?entity=%00 gets 400",
+  opts,
+  async () => {
+    await withWebApp(async ({ app }) => {
+      const server = serve(app, { port: 0, log: silentLogger() });
+      try {
+        const base = `http://127.0.0.1:${server.port}`;
+        const big = await fetch(`${base}/api/silences`, {
+          method: "POST",
+          body: new Uint8Array(1024 * 1024),
+          headers: AUTH,
+        });
+        assert.equal(big.status, 413);
+        await big.body?.cancel();
+        const nul = await fetch(`${base}/api/anomalies?entity=%00`);
+        assert.equal(nul.status, 400);
+        await nul.body?.cancel();
+        const health = await fetch(`${base}/health`);
+        assert.equal(health.status, 200);
+        await health.body?.cancel();
+      } finally {
+        await server.close();
+      }
+    }, { token: TOKEN });
+  },
+);
