@@ -1,123 +1,29 @@
 /**
- * Exactly-once append of classified Kafka messages to the Redis streams:
- * each partition batch becomes a few calls of the `bridge_append-5.lua`
- * script (at most `chunkSize` messages each), all sent in one pipeline.
- * The script skips offsets at or below the partition's high-water mark in
- * `vigil:bridge:offsets` and moves the mark atomically with the XADDs. It
- * also records, once, the offsets Kafka deleted before the bridge read them
- * (a `gap` dead letter), see the script's header.
+ * Exactly-once append of classified Kafka messages to the Redis streams.
+ *
+ * A partition batch is routed (shared/partitions.ts): each event to its
+ * type's stream partition, chosen by its entity, and with several partitions
+ * also to a projection stream; dead letters and gap records to the
+ * dead-letter stream. Each target stream gets its own calls of the
+ * `bridge_append-2.lua` script (at most `chunkSize` items each): the script
+ * skips Kafka offsets at or below the high-water of that stream for that
+ * Kafka partition and moves it atomically with the XADDs, so a redelivered
+ * batch never duplicates an entry, whichever targets it had reached before a
+ * crash. A stream and its offsets hash share a hash tag (one slot).
  *
  * @module
  */
-import type { Redis } from "ioredis";
 import type { Keys } from "@vigil/shared/keys";
-import type { EventType } from "@vigil/shared/schemas/event";
+import { partitionOf, PROJECTIONS, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
-import APPEND_LUA from "../shared/lua/bridge_append-5.lua" with { type: "text" };
+import APPEND_LUA from "../shared/lua/bridge_append-2.lua" with { type: "text" };
 
 export { APPEND_LUA };
-
-/** Index of each stream in the script's KEYS (1-based). */
-const KEY_INDEX: Record<EventType | "dlq", string> = {
-  dlq: "2",
-  logs: "3",
-  metrics: "4",
-  transactions: "5",
-};
 
 /** One classified message of a partition batch. */
 export interface BatchItem {
   offset: string;
   classified: Classified;
-}
-
-/** One script call: KEYS and ARGV. */
-export interface ScriptCall {
-  keys: string[];
-  args: string[];
-  /** Messages in this call. */
-  count: number;
-}
-
-/** Options for {@link buildAppendCalls}. */
-export interface BuildOptions {
-  keys: Keys;
-  /** Approximate MAXLEN of the streams. */
-  maxlen: number;
-  /** Ingest time written to every entry (ms). */
-  ingestTs: number;
-  /** Messages per call. @default {500} */
-  chunkSize?: number;
-  /**
-   * Lowest offset the batch accounts for: the first record Kafka returned
-   * (control records included). @default the first item's offset
-   */
-  coverFrom?: string;
-  /** The partition's log start offset, when read (after a `HOLE` answer). */
-  logStart?: string;
-}
-
-/** The script's KEYS for a key builder. */
-export function appendKeys(keys: Keys): string[] {
-  return [
-    keys.bridgeOffsets(),
-    keys.dlq(),
-    keys.events("logs"),
-    keys.events("metrics"),
-    keys.events("transactions"),
-  ];
-}
-
-/**
- * Split one partition's batch (offsets increasing) into script calls. Each
- * call after the first names the previous call's last offset, so a call
- * whose predecessor failed writes nothing.
- */
-export function buildAppendCalls(
-  batch: { topic: string; partition: number; items: readonly BatchItem[] },
-  options: BuildOptions,
-): ScriptCall[] {
-  const chunkSize = options.chunkSize ?? 500;
-  const keys = appendKeys(options.keys);
-  const head = [
-    `${batch.topic}:${batch.partition}`,
-    String(options.maxlen),
-    batch.topic,
-    String(batch.partition),
-    String(options.ingestTs),
-  ];
-  const calls: ScriptCall[] = [];
-  let previous = "";
-  for (let start = 0; start < batch.items.length; start += chunkSize) {
-    const end = Math.min(start + chunkSize, batch.items.length);
-    const first = start === 0;
-    const args = [
-      ...head,
-      previous,
-      first ? options.coverFrom ?? batch.items[0]!.offset : "",
-      first ? options.logStart ?? "" : "",
-    ];
-    for (let i = start; i < end; i++) {
-      const { offset, classified: c } = batch.items[i]!;
-      if (c.kind === "event") args.push(offset, KEY_INDEX[c.type], c.data, c.key, c.traceparent);
-      else {
-        args.push(
-          offset,
-          KEY_INDEX.dlq,
-          c.raw,
-          c.reason,
-          c.encoding,
-          String(c.size),
-          c.sha256,
-          c.key,
-          c.keyEncoding,
-        );
-      }
-    }
-    calls.push({ keys, args, count: end - start });
-    previous = batch.items[end - 1]!.offset;
-  }
-  return calls;
 }
 
 /** Offsets of a partition Kafka deleted before the bridge read them, recorded as a `gap`. */
@@ -127,110 +33,235 @@ export interface Gap {
   count: number;
 }
 
-/** Outcome of one script call. */
-export type CallResult =
-  | { ok: true; appended: number; skipped: number; gap?: Gap }
-  | { ok: false; error: Error };
-
-/** The Redis commands the appender uses. */
-export interface AppendPort {
-  /** SCRIPT LOAD; resolves to the SHA1. */
-  loadScript(lua: string): Promise<string>;
-  /** One pipeline of EVALSHA calls; one result per call, in order. */
-  evalshaAll(sha: string, calls: readonly ScriptCall[]): Promise<CallResult[]>;
+/** One script call: KEYS and ARGV. */
+export interface ScriptCall {
+  keys: [offsets: string, stream: string];
+  args: string[];
+  /** Items in this call. */
+  count: number;
 }
 
-/** {@link AppendPort} over an ioredis client. */
-export function ioredisAppendPort(redis: Pick<Redis, "script" | "pipeline">): AppendPort {
-  return {
-    async loadScript(lua) {
-      return String(await redis.script("LOAD", lua));
-    },
-    async evalshaAll(sha, calls) {
-      const pipeline = redis.pipeline();
-      for (const call of calls) pipeline.evalsha(sha, call.keys.length, ...call.keys, ...call.args);
-      const replies = (await pipeline.exec()) ?? [];
-      return calls.map((_, i) => {
-        const [error, reply] = replies[i] ?? [new Error("no reply"), null];
-        if (error) return { ok: false, error };
-        const [appended, skipped, , gapFrom, gapTo] = reply as [
-          number,
-          number,
-          string,
-          string?,
-          string?,
-        ];
-        const result = { ok: true as const, appended: Number(appended), skipped: Number(skipped) };
-        if (!gapFrom || !gapTo) return result;
-        const count = Number(BigInt(gapTo) - BigInt(gapFrom) + 1n);
-        return { ...result, gap: { from: gapFrom, to: gapTo, count } };
-      });
-    },
-  };
+/** Options of {@link buildAppendCalls}. */
+export interface BuildOptions {
+  keys: Keys;
+  /** Stream partitions (`VIGIL_PARTITIONS`). */
+  partitions: number;
+  /** Approximate MAXLEN of the streams. */
+  maxlen: number;
+  /** Ingest time written to every entry (ms). */
+  ingestTs: number;
+  /** Items per call. @default {500} */
+  chunkSize?: number;
+  /** A gap to record before the batch's messages (dead-letter stream). */
+  gap?: Gap;
+}
+
+/** A stream the batch writes to. */
+type Target = { kind: StreamKind; partition: number } | "dlq";
+
+function targetName(t: Target): string {
+  return t === "dlq" ? "dlq" : `${t.kind}:${t.partition}`;
 }
 
 /**
- * The script found offsets between the partition's high-water and the
- * batch that nobody read: call again with the partition's log start offset.
+ * The script calls of one partition batch (items in offset order): per
+ * target stream, chunks that each name their predecessor's last offset, so a
+ * call whose predecessor failed writes nothing.
  */
-export class HoleError extends Error {
-  override name = "HoleError";
-  constructor(readonly highWater: string, options?: ErrorOptions) {
-    super(`Cannot append batch yet: offsets after ${highWater} were not read`, options);
+export function buildAppendCalls(
+  batch: { topic: string; partition: number; items: readonly BatchItem[] },
+  options: BuildOptions,
+): ScriptCall[] {
+  const { keys, partitions } = options;
+  const chunkSize = options.chunkSize ?? 500;
+  const byTarget = new Map<string, { target: Target; values: string[][] }>();
+  const add = (target: Target, values: string[]) => {
+    const name = targetName(target);
+    let t = byTarget.get(name);
+    if (t === undefined) byTarget.set(name, t = { target, values: [] });
+    t.values.push(values);
+  };
+  if (options.gap) {
+    const g = options.gap;
+    add("dlq", ["g", g.to, g.from, String(g.count)]);
   }
+  for (const { offset, classified: c } of batch.items) {
+    if (c.kind === "dead") {
+      add("dlq", [
+        "d",
+        offset,
+        c.raw,
+        c.reason,
+        c.encoding,
+        String(c.size),
+        c.sha256,
+        c.key,
+        c.keyEncoding,
+      ]);
+      continue;
+    }
+    const r = c.route;
+    add({ kind: c.type, partition: partitionOf(r.entity, partitions) }, [
+      "e",
+      offset,
+      c.data,
+      c.key,
+      c.traceparent,
+    ]);
+    if (partitions <= 1) continue;
+    // The projections of the rules keyed on another field than the stream's entity.
+    if (c.type === "logs" && r.user !== undefined) {
+      const data = JSON.stringify({ timestamp: r.timestamp, user_id: r.user });
+      add({ kind: "logs_by_user", partition: partitionOf(r.user, partitions) }, [
+        "e",
+        offset,
+        data,
+        c.key,
+        c.traceparent,
+      ]);
+    } else if (c.type === "transactions" && r.status !== undefined) {
+      const data = JSON.stringify({ timestamp: r.timestamp, status: r.status });
+      add({ kind: "transactions_by_status", partition: partitionOf(r.status, partitions) }, [
+        "e",
+        offset,
+        data,
+        c.key,
+        c.traceparent,
+      ]);
+    }
+  }
+  const head = (target: Target): [string, string] =>
+    target === "dlq"
+      ? [keys.bridgeOffsets("dlq"), keys.dlq()]
+      : [keys.bridgeOffsets(target), keys.events(target.kind, target.partition)];
+  const calls: ScriptCall[] = [];
+  const common = [
+    `${batch.topic}:${batch.partition}`,
+    String(options.maxlen),
+    batch.topic,
+    String(batch.partition),
+    String(options.ingestTs),
+  ];
+  for (const { target, values } of byTarget.values()) {
+    let previous = "";
+    for (let start = 0; start < values.length; start += chunkSize) {
+      const chunk = values.slice(start, start + chunkSize);
+      calls.push({
+        keys: head(target),
+        args: [...common, previous, ...chunk.flat()],
+        count: chunk.length,
+      });
+      previous = chunk[chunk.length - 1]![1]!;
+    }
+  }
+  return calls;
+}
+
+/** Outcome of one script call. */
+export type CallResult =
+  | { ok: true; appended: number; skipped: number; gaps: number }
+  | { ok: false; error: Error };
+
+/** A hash field to set with the calls (the bridge's progress per Kafka partition). */
+export interface FieldWrite {
+  key: string;
+  field: string;
+  value: string;
+}
+
+/** The Redis commands the appender uses. */
+export interface AppendPort {
+  /** Run every call (pipelined), then `after` when given; one result per call, in order. */
+  runAll(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]>;
 }
 
 /** What an append did. */
 export interface AppendResult {
   appended: number;
   skipped: number;
-  /** A gap recorded by this append. */
-  gap?: Gap;
+  /** Whether the batch's gap record was written now (not a redelivery). */
+  gapRecorded: boolean;
 }
 
-/** Appends script calls; loads the script once and again after NOSCRIPT. */
-export interface Appender {
-  /**
-   * Run every call in one pipeline; throws when any call failed (retry the
-   * whole batch): {@link HoleError} when the batch needs the log start offset.
-   */
-  append(calls: readonly ScriptCall[]): Promise<AppendResult>;
+/** Run a batch's calls; throws when any call failed (retry the whole batch: applied calls are skipped). */
+export async function appendBatch(
+  port: AppendPort,
+  calls: readonly ScriptCall[],
+  after?: FieldWrite,
+): Promise<AppendResult> {
+  const results = await port.runAll(calls, after);
+  const failed = results.find((r) => !r.ok);
+  if (failed) {
+    const error = (failed as { error: Error }).error;
+    throw new Error(`Cannot append batch to Redis: ${error.message}`, { cause: error });
+  }
+  let appended = 0, skipped = 0, gaps = 0;
+  for (const r of results) {
+    if (!r.ok) continue;
+    appended += r.appended;
+    skipped += r.skipped;
+    gaps += r.gaps;
+  }
+  return { appended, skipped, gapRecorded: gaps > 0 };
 }
 
-/** Create an {@link Appender}. */
-export function createAppender(port: AppendPort): Appender {
-  let sha: Promise<string> | undefined;
-  const load = () => (sha ??= port.loadScript(APPEND_LUA).catch((error) => {
-    sha = undefined;
-    throw error;
-  }));
+/** The projections' field names, for documentation and tests. */
+export const PROJECTED_FIELDS = Object.fromEntries(
+  Object.entries(PROJECTIONS).map(([kind, p]) => [kind, p.field]),
+) as Readonly<Record<keyof typeof PROJECTIONS, string>>;
+
+/** Just what {@link ioredisAppendPort} calls on ioredis (a client or a cluster). */
+export interface ScriptClient {
+  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
+  pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };
+  hset(key: string, field: string, value: string): Promise<unknown>;
+}
+
+/**
+ * {@link AppendPort} over ioredis, the script defined as a command (EVALSHA,
+ * falling back to EVAL on a node that does not have it cached). One pipeline
+ * of every call on a single Redis; on a Redis Cluster (`perSlot`), one
+ * pipeline per target stream (its keys share one slot), run concurrently.
+ */
+export function ioredisAppendPort(
+  redis: ScriptClient,
+  options: { perSlot?: boolean } = {},
+): AppendPort {
+  redis.defineCommand("vigilBridgeAppend", { numberOfKeys: 2, lua: APPEND_LUA });
+  async function run(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]> {
+    const pipeline = redis.pipeline() as unknown as {
+      vigilBridgeAppend(...args: string[]): void;
+      hset(key: string, field: string, value: string): void;
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const call of calls) pipeline.vigilBridgeAppend(...call.keys, ...call.args);
+    if (after) pipeline.hset(after.key, after.field, after.value);
+    const replies = (await pipeline.exec()) ?? [];
+    const last = after ? replies[calls.length] : undefined;
+    if (last?.[0]) throw last[0];
+    return calls.map((_, i) => {
+      const [error, reply] = replies[i] ?? [new Error("no reply"), null];
+      if (error) return { ok: false, error };
+      const [appended, skipped, gaps] = reply as [number, number, number, string];
+      return { ok: true, appended: Number(appended), skipped: Number(skipped), gaps: Number(gaps) };
+    });
+  }
   return {
-    async append(calls) {
-      if (calls.length === 0) return { appended: 0, skipped: 0 };
-      for (let attempt = 0;; attempt++) {
-        const results = await port.evalshaAll(await load(), calls);
-        const failed = results.find((r) => !r.ok);
-        if (!failed) {
-          let appended = 0, skipped = 0;
-          let gap: Gap | undefined;
-          for (const r of results) {
-            if (!r.ok) continue;
-            appended += r.appended;
-            skipped += r.skipped;
-            gap ??= r.gap;
-          }
-          return gap ? { appended, skipped, gap } : { appended, skipped };
-        }
-        const error = (failed as { error: Error }).error;
-        if (attempt === 0 && /NOSCRIPT/.test(error.message)) {
-          // Redis restarted or SCRIPT FLUSH: load again and re-run; applied calls are skipped.
-          sha = undefined;
-          continue;
-        }
-        const hole = /HOLE (-?\d+)/.exec(error.message);
-        if (hole) throw new HoleError(hole[1]!, { cause: error });
-        throw new Error(`Cannot append batch to Redis: ${error.message}`, { cause: error });
-      }
+    async runAll(calls, after) {
+      if (!options.perSlot) return await run(calls, after);
+      const groups = new Map<string, number[]>();
+      calls.forEach((c, i) => {
+        const g = groups.get(c.keys[1]);
+        if (g) g.push(i);
+        else groups.set(c.keys[1], [i]);
+      });
+      const out: CallResult[] = new Array(calls.length);
+      await Promise.all([...groups.values()].map(async (indexes) => {
+        const results = await run(indexes.map((i) => calls[i]!));
+        indexes.forEach((i, j) => (out[i] = results[j]!));
+      }));
+      if (after && out.every((r) => r.ok)) await redis.hset(after.key, after.field, after.value);
+      return out;
     },
   };
 }

@@ -1,19 +1,23 @@
 import assert from "node:assert/strict";
 import { createKeys } from "@vigil/shared/keys";
+import { partitionOf } from "@vigil/shared/partitions";
 import {
+  appendBatch,
   type AppendPort,
   type BatchItem,
   buildAppendCalls,
   type CallResult,
-  createAppender,
-  HoleError,
-  type ScriptCall,
 } from "./append.ts";
+import type { RouteFields } from "./classify.ts";
 
 const keys = createKeys("t:");
-const event = (offset: string): BatchItem => ({
+const event = (
+  offset: string,
+  type: "logs" | "metrics" | "transactions",
+  route: RouteFields,
+): BatchItem => ({
   offset,
-  classified: { kind: "event", type: "metrics", data: "{}", key: "k", traceparent: "" },
+  classified: { kind: "event", type, data: `{"o":${offset}}`, key: "k", traceparent: "", route },
 });
 const dead = (offset: string): BatchItem => ({
   offset,
@@ -29,42 +33,43 @@ const dead = (offset: string): BatchItem => ({
     keyEncoding: "utf8",
   },
 });
+const ts = "2025-01-01T00:00:00.000Z";
+const metric = (offset: string, service = "api") =>
+  event(offset, "metrics", { entity: service, timestamp: ts });
 
-Deno.test("buildAppendCalls() chunks a batch and chains each chunk to the previous last offset", () => {
-  const items = [event("10"), dead("11"), event("13"), event("14"), event("15")];
+Deno.test("buildAppendCalls() with one partition: per target stream, chunks chained to the previous last offset", () => {
+  const items = [metric("10"), dead("11"), metric("13"), metric("14"), metric("15")];
   const calls = buildAppendCalls({ topic: "metrics", partition: 2, items }, {
     keys,
+    partitions: 1,
     maxlen: 1000,
     ingestTs: 123,
     chunkSize: 2,
   });
-  assert.equal(calls.length, 3);
-  assert.deepEqual(calls.map((c) => c.count), [2, 2, 1]);
-  assert.deepEqual(calls[0]!.keys, [
-    "t:bridge:offsets",
-    "t:dlq",
-    "t:events:logs",
-    "t:events:metrics",
-    "t:events:transactions",
-  ]);
-  assert.deepEqual(calls[0]!.args.slice(0, 8), [
-    "metrics:2",
-    "1000",
-    "metrics",
-    "2",
-    "123",
-    "",
+  assert.deepEqual(
+    calls.map((c) => [c.keys, c.count, c.args[5]]),
+    [
+      [["t:bridge:offsets:{metrics:0}", "t:events:{metrics:0}"], 2, ""],
+      [["t:bridge:offsets:{metrics:0}", "t:events:{metrics:0}"], 2, "13"],
+      [["t:bridge:offsets:{dlq}", "t:{dlq}"], 1, ""],
+    ],
+  );
+  assert.deepEqual(calls[0]!.args.slice(0, 5), ["metrics:2", "1000", "metrics", "2", "123"]);
+  assert.deepEqual(calls[0]!.args.slice(6), [
+    "e",
     "10",
-    "",
-  ]);
-  assert.deepEqual(calls[0]!.args.slice(8), [
-    "10",
-    "4",
-    "{}",
+    '{"o":10}',
     "k",
     "",
+    "e",
+    "13",
+    '{"o":13}',
+    "k",
+    "",
+  ]);
+  assert.deepEqual(calls[2]!.args.slice(6), [
+    "d",
     "11",
-    "2",
     "",
     "empty: no value",
     "utf8",
@@ -73,63 +78,77 @@ Deno.test("buildAppendCalls() chunks a batch and chains each chunk to the previo
     "k1",
     "utf8",
   ]);
-  // Later chunks name the previous chunk's last offset and carry no cover-from.
-  assert.deepEqual(calls[1]!.args.slice(5, 8), ["11", "", ""]);
-  assert.deepEqual(calls[2]!.args.slice(5, 8), ["14", "", ""]);
-  // After a HOLE answer: the batch's cover-from and the partition's log start.
-  const again = buildAppendCalls({ topic: "metrics", partition: 2, items }, {
-    keys,
-    maxlen: 1000,
-    ingestTs: 123,
-    coverFrom: "7",
-    logStart: "9",
-  });
-  assert.deepEqual(again[0]!.args.slice(5, 8), ["", "7", "9"]);
 });
 
-Deno.test("createAppender() reloads the script once after NOSCRIPT and sums the results", async () => {
-  let loads = 0;
-  let runs = 0;
-  const port: AppendPort = {
-    loadScript: () => Promise.resolve(`sha${++loads}`),
-    evalshaAll: (sha: string, calls: readonly ScriptCall[]): Promise<CallResult[]> => {
-      runs++;
-      if (sha === "sha1") {
-        return Promise.resolve(
-          calls.map(() => ({ ok: false, error: new Error("NOSCRIPT No matching script") })),
-        );
-      }
-      return Promise.resolve(calls.map(() => ({ ok: true, appended: 2, skipped: 1 })));
-    },
-  };
-  const appender = createAppender(port);
-  const call = { keys: [], args: [], count: 3 };
-  assert.deepEqual(await appender.append([call, call]), { appended: 4, skipped: 2 });
-  assert.equal(loads, 2);
-  assert.equal(runs, 2);
-  await assert.rejects(
-    createAppender({
-      loadScript: () => Promise.resolve("x"),
-      evalshaAll: () => Promise.resolve([{ ok: false, error: new Error("GAP previous chunk") }]),
-    }).append([call]),
-    /Cannot append batch to Redis: GAP/,
-  );
-  const hole = await createAppender({
-    loadScript: () => Promise.resolve("x"),
-    evalshaAll: () => Promise.resolve([{ ok: false, error: new Error("ERR HOLE 41 script") }]),
-  }).append([call]).catch((e) => e);
-  assert.ok(hole instanceof HoleError);
-  assert.equal(hole.highWater, "41");
-  const gap = { from: "5", to: "9", count: 5 };
+Deno.test("buildAppendCalls() with several partitions: by entity, plus the projections of user and status", () => {
+  const P = 4;
+  const items = [
+    event("1", "logs", { entity: "checkout", timestamp: ts, user: "u7" }),
+    event("2", "logs", { entity: "checkout", timestamp: ts }), // no user: no projection
+    event("3", "transactions", { entity: "u9", timestamp: ts, status: "failed" }),
+  ];
+  const calls = buildAppendCalls({ topic: "logs", partition: 0, items }, {
+    keys,
+    partitions: P,
+    maxlen: 1000,
+    ingestTs: 1,
+  });
+  const byStream = new Map(calls.map((c) => [c.keys[1], c.args.slice(6)]));
   assert.deepEqual(
-    await createAppender({
-      loadScript: () => Promise.resolve("x"),
-      evalshaAll: () =>
-        Promise.resolve([
-          { ok: true, appended: 1, skipped: 0, gap },
-          { ok: true, appended: 2, skipped: 0 },
-        ]),
-    }).append([call, call]),
-    { appended: 3, skipped: 0, gap },
+    byStream.get(`t:events:{logs:${partitionOf("checkout", P)}}`)?.filter((_, i) => i % 5 === 1),
+    ["1", "2"],
+  );
+  assert.deepEqual(byStream.get(`t:events:{logs_by_user:${partitionOf("u7", P)}}`), [
+    "e",
+    "1",
+    `{"timestamp":"${ts}","user_id":"u7"}`,
+    "k",
+    "",
+  ]);
+  assert.deepEqual(byStream.get(`t:events:{transactions:${partitionOf("u9", P)}}`)?.[1], "3");
+  assert.deepEqual(
+    byStream.get(`t:events:{transactions_by_status:${partitionOf("failed", P)}}`)?.[2],
+    `{"timestamp":"${ts}","status":"failed"}`,
+  );
+  for (const c of calls) {
+    // Stream and offsets share one hash tag (one cluster slot).
+    assert.equal(c.keys[0].match(/\{.*\}/)?.[0], c.keys[1].match(/\{.*\}/)?.[0]);
+  }
+});
+
+Deno.test("buildAppendCalls() puts a gap record first in the dead-letter stream", () => {
+  const calls = buildAppendCalls({ topic: "metrics", partition: 0, items: [metric("50")] }, {
+    keys,
+    partitions: 1,
+    maxlen: 9,
+    ingestTs: 1,
+    gap: { from: "10", to: "49", count: 40 },
+  });
+  const dlq = calls.find((c) => c.keys[1] === "t:{dlq}")!;
+  assert.deepEqual(dlq.args.slice(6), ["g", "49", "10", "40"]);
+});
+
+Deno.test("appendBatch() sums the calls' results and fails the whole batch when one call failed", async () => {
+  const port = (results: CallResult[]): AppendPort => ({ runAll: () => Promise.resolve(results) });
+  const call = { keys: ["a", "b"] as [string, string], args: [], count: 3 };
+  assert.deepEqual(
+    await appendBatch(
+      port([
+        { ok: true, appended: 2, skipped: 1, gaps: 0 },
+        { ok: true, appended: 1, skipped: 0, gaps: 1 },
+      ]),
+      [call, call],
+    ),
+    { appended: 3, skipped: 1, gapRecorded: true },
+  );
+  await assert.rejects(
+    appendBatch(
+      port([
+        { ok: true, appended: 1, skipped: 0, gaps: 0 },
+        { ok: false, error: new Error("GAP previous chunk") },
+      ]),
+      [call, call],
+    ),
+    /Cannot append batch to Redis: GAP/,
   );
 });

@@ -1,22 +1,14 @@
 /**
  * The bridge: one Kafka consumer group over the event topics; each message
  * is classified (valid event or dead letter) and appended exactly once to
- * its Redis stream. Per partition batch, every Redis write goes in one
- * pipeline of Lua calls (dedup by topic/partition/offset, atomic with the
- * XADDs); the Kafka offset is committed only after Redis accepted the batch.
- *
- * Offsets Kafka deleted before the bridge read them (its retention, when the
- * bridge falls behind) are detected per partition: a batch that starts above
- * the partition's high-water + 1 makes the bridge read the partition's log
- * start offset, and the part of the hole below it is recorded once as a
- * `gap` dead letter, counted in `vigil_bridge_skipped_messages_total`,
- * logged at error level and shown by the `kafka_gaps` health check. The
- * part at or above the log start (transaction markers, aborted or
- * compacted records) is not loss and is passed over silently.
+ * its Redis stream partition (append.ts: routed by entity, dedup by Kafka
+ * topic/partition/offset atomically with the XADDs); the Kafka offset is
+ * committed only after Redis accepted the batch. Offsets never read are
+ * detected per partition (gaps.ts).
  *
  * @module
  */
-import type { Admin, EachBatchPayload, Kafka } from "kafkajs";
+import type { EachBatchPayload, Kafka } from "kafkajs";
 import { SpanKind } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
@@ -28,25 +20,24 @@ import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import { failSpan, type Span, startBatchSpan, type Tracer } from "@vigil/shared/telemetry";
 import {
-  type Appender,
+  appendBatch,
   type AppendResult,
   type BatchItem,
   buildAppendCalls,
-  createAppender,
   type Gap,
-  HoleError,
   ioredisAppendPort,
+  type ScriptClient,
 } from "./append.ts";
+import { createGapTracker, createProgress } from "./gaps.ts";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
-
-/** Times a hole before a batch is read again before it is judged against the log start. */
-const HOLE_REREADS = 2;
 
 /** Bridge settings (from {@link BridgeConfig} or a test). */
 export interface BridgeOptions {
   /** Approximate MAXLEN of the streams. @default {1000000} */
   maxlen?: number;
+  /** Stream partitions (`VIGIL_PARTITIONS`). @default {1} */
+  partitions?: number;
   /** Partitions processed concurrently. @default {4} */
   concurrency?: number;
   /** Messages per script call. @default {500} */
@@ -73,7 +64,9 @@ export interface BridgeOptions {
 export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
-  redis: Pick<Redis, "script" | "pipeline" | "ping" | "xlen">;
+  redis: Pick<Redis, "ping" | "xlen" | "hget"> & ScriptClient;
+  /** Redis is a Cluster: one pipeline per slot. @default {false} */
+  cluster?: boolean;
   keys: Keys;
   log: Logger;
   metrics: Registry;
@@ -120,7 +113,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const topics = [...(cfg.topics ?? TOPICS)];
   const groupId = cfg.groupId ?? GROUPS.bridge;
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
-  const appender: Appender = createAppender(ioredisAppendPort(redis));
+  const partitions = cfg.partitions ?? 1;
+  const port = ioredisAppendPort(redis, { perSlot: deps.cluster ?? false });
+  const progress = createProgress(redis, keys);
+  const gaps = createGapTracker({ kafka, log, metrics, gapWarnMs, now });
 
   const messagesTotal = metrics.counter(
     "vigil_bridge_messages_total",
@@ -135,11 +131,6 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const skippedTotal = metrics.counter(
     "vigil_bridge_duplicates_skipped_total",
     "Redelivered messages skipped by the offset dedup",
-  );
-  const lostTotal = metrics.counter(
-    "vigil_bridge_skipped_messages_total",
-    "Messages deleted by Kafka (retention) before the bridge read them, recorded as gaps",
-    ["topic"],
   );
   const redisErrors = metrics.counter(
     "vigil_bridge_redis_errors_total",
@@ -159,87 +150,20 @@ export function createBridge(deps: BridgeDeps): Bridge {
     "Entries in each event stream (XLEN)",
     ["type"],
     async (g) => {
-      for (const type of EVENT_TYPES) g.set({ type }, await redis.xlen(keys.events(type)));
+      for (const type of EVENT_TYPES) {
+        let n = 0;
+        for (let p = 0; p < partitions; p++) n += await redis.xlen(keys.events(type, p));
+        g.set({ type }, n);
+      }
     },
   );
 
-  /** Recent gaps (newest last, at most 20) and totals, for the health check. */
-  const gaps: (Gap & { topic: string; partition: number; at: number })[] = [];
-  let gapCount = 0;
-  let lostCount = 0;
   /**
    * Per partition, the offsets of the last run of batches kafkajs consumed
    * without calling eachBatch (only transaction markers or aborted records):
-   * the next batch accounts for them, so they need no log start read.
+   * the next batch accounts for them.
    */
   const filtered = new Map<string, { first: bigint; last: bigint }>();
-  let admin: Promise<Admin> | undefined;
-  /** Holes before a batch being re-read (see eachBatch), per partition. */
-  const holes = new Map<string, { highWater: string; coverFrom: string; tries: number }>();
-
-  /** The partition's log start offset (earliest retained), read from Kafka. */
-  async function logStart(topic: string, partition: number): Promise<string> {
-    admin ??= (async () => {
-      const a = kafka.admin();
-      await a.connect();
-      return a;
-    })().catch((error) => {
-      admin = undefined;
-      throw error;
-    });
-    const offsets = await (await admin).fetchTopicOffsets(topic);
-    const p = offsets.find((o) => o.partition === partition);
-    if (!p) {
-      throw new Error(`Cannot read the log start of ${topic}/${partition}: no such partition`);
-    }
-    return p.low;
-  }
-
-  async function closeAdmin(): Promise<void> {
-    const a = admin;
-    admin = undefined;
-    if (!a) return;
-    try {
-      await withTimeout((await a).disconnect(), 2000, "admin disconnect");
-    } catch (error) {
-      log.warn("cannot disconnect the admin client", { error });
-    }
-  }
-
-  function recordGap(topic: string, partition: number, gap: Gap): void {
-    gapCount++;
-    lostCount += gap.count;
-    lostTotal.inc({ topic }, gap.count);
-    gaps.push({ topic, partition, ...gap, at: now() });
-    if (gaps.length > 20) gaps.shift();
-    log.error("messages lost: Kafka deleted them before the bridge read them", {
-      topic,
-      partition,
-      from: gap.from,
-      to: gap.to,
-      count: gap.count,
-    });
-  }
-
-  function gapHealth(): boolean | HealthDetail {
-    const last = gaps[gaps.length - 1];
-    if (!last || now() - last.at > gapWarnMs) return true;
-    return {
-      status: "warn",
-      message: "messages were deleted by Kafka before the bridge read them (see the gap " +
-        "dead letters): the bridge falls behind the topics' retention",
-      gaps: gapCount,
-      skipped_messages: lostCount,
-      recent: gaps.slice(-5).map((g) => ({
-        topic: g.topic,
-        partition: g.partition,
-        from: g.from,
-        to: g.to,
-        count: g.count,
-        at: new Date(g.at).toISOString(),
-      })),
-    };
-  }
 
   let inFlight = 0;
   /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
@@ -295,69 +219,59 @@ export function createBridge(deps: BridgeDeps): Bridge {
       if (skippedBefore && skippedBefore.last + 1n === BigInt(coverFrom)) {
         coverFrom = String(skippedBefore.first);
       }
-      const ingestTs = now();
-      const build = (logStartOffset?: string) =>
-        buildAppendCalls({ topic, partition, items }, {
-          keys,
-          maxlen,
-          chunkSize,
-          ingestTs,
-          coverFrom,
-          ...(logStartOffset !== undefined ? { logStart: logStartOffset } : {}),
-        });
-      let calls = build();
+      const last = items[items.length - 1]!.offset;
+      // Offsets before this batch that nobody accounted for: read them again
+      // first, then judge what is left against the log start (gaps.ts).
+      let gap: Gap | undefined;
+      const expected = await progress.last(topic, partition);
+      if (expected !== null && BigInt(coverFrom) > expected + 1n) {
+        const from = (expected + 1n).toString();
+        if (gaps.reread(key, expected, coverFrom) && group.consumer) {
+          log.warn("offsets before this batch were never read, reading them again", {
+            topic,
+            partition,
+            from,
+            batch_from: coverFrom,
+          });
+          span?.end();
+          group.consumer.seek({ topic, partition, offset: from });
+          return; // not resolved: the next fetch starts at `from`
+        }
+        const start = await gaps.logStart(topic, partition);
+        const lostTo = (BigInt(coverFrom) < start ? BigInt(coverFrom) : start) - 1n;
+        if (lostTo > expected) {
+          gap = { from, to: lostTo.toString(), count: Number(lostTo - expected) };
+        }
+      }
+      const calls = buildAppendCalls({ topic, partition, items }, {
+        keys,
+        partitions,
+        maxlen,
+        chunkSize,
+        ingestTs: now(),
+        ...(gap ? { gap } : {}),
+      });
+      const after = { key: progress.key, field: `${topic}:${partition}`, value: last };
       let result: AppendResult;
       for (let attempt = 0;; attempt++) {
         try {
-          result = await appender.append(calls);
+          result = await appendBatch(port, calls, after);
           break;
         } catch (error) {
-          let failure = error;
-          if (error instanceof HoleError) {
-            // Offsets nobody appended lie before this batch. Read them first: the
-            // consumer may have been positioned past them (a rebalance racing a
-            // commit), and skipping them would lose messages. Only a hole that is
-            // still there after re-reading it is judged against the log start.
-            const seen = holes.get(key);
-            const again = seen?.highWater === error.highWater && seen.coverFrom === coverFrom;
-            const tries = again ? seen.tries : 0;
-            if (tries < HOLE_REREADS && group.consumer) {
-              holes.set(key, { highWater: error.highWater, coverFrom, tries: tries + 1 });
-              const from = (BigInt(error.highWater) + 1n).toString();
-              log.warn("offsets before this batch were never appended, reading them again", {
-                topic,
-                partition,
-                from,
-                batch_from: coverFrom,
-              });
-              span?.end();
-              group.consumer.seek({ topic, partition, offset: from });
-              return; // not resolved: the next fetch starts at `from`
-            }
-            try {
-              // Re-read and still a hole: how much of it did Kafka delete?
-              calls = build(await logStart(topic, partition));
-              attempt--;
-              continue;
-            } catch (readError) {
-              failure = readError;
-            }
-          } else {
-            redisErrors.inc();
-          }
+          redisErrors.inc();
           if (!isRunning() || isStale() || group.stopping.aborted) {
-            if (span) failSpan(span, failure).end();
-            throw failure;
+            if (span) failSpan(span, error).end();
+            throw error;
           }
-          log.warn("cannot append batch, retrying", { topic, partition, attempt, error: failure });
+          log.warn("cannot append batch, retrying", { topic, partition, attempt, error });
           await sleep(backoffMs(attempt, { baseMs: 100, capMs: 5000 }));
           await heartbeat();
         }
       }
+      progress.set(topic, partition, BigInt(last));
       filtered.delete(key);
-      holes.delete(key);
-      if (result.gap) recordGap(topic, partition, result.gap);
-      const last = items[items.length - 1]!.offset;
+      gaps.settled(key);
+      if (gap && result.gapRecorded) gaps.record(topic, partition, gap);
       resolveOffset(last);
       const next = (BigInt(last) + 1n).toString();
       // Resolved only now that Redis holds the batch; kafkajs auto-commits
@@ -414,6 +328,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     onJoin: () => {
       resolved.clear(); // offsets of partitions we may no longer own
       filtered.clear();
+      progress.clear(); // another bridge may have moved them on
     },
     instrument(c) {
       // Batches of transaction markers or aborted records only: kafkajs moves past them
@@ -450,18 +365,18 @@ export function createBridge(deps: BridgeDeps): Bridge {
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
       kafka: () => group.healthy,
-      kafka_gaps: gapHealth,
+      kafka_gaps: () => gaps.health(),
     },
     async run(signal) {
       try {
         await group.run(signal);
       } finally {
-        await closeAdmin();
+        await gaps.close();
       }
     },
     async close() {
       await group.close();
-      await closeAdmin();
+      await gaps.close();
     },
   };
 }

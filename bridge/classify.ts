@@ -52,6 +52,8 @@ export type Classified =
     key: string;
     /** W3C traceparent header, "" when absent or malformed. */
     traceparent: string;
+    /** What partitioning needs (shared/partitions.ts). */
+    route: RouteFields;
   }
   | {
     kind: "dead";
@@ -70,6 +72,56 @@ export type Classified =
     /** Encoding of `key`; "" when the message had no key. */
     keyEncoding: "utf8" | "base64" | "";
   };
+
+/**
+ * The fields an event is partitioned by: its entity (service for logs and
+ * metrics, user for transactions), and for the projections its timestamp and
+ * the projected field (a log's `user_id`, a transaction's `status`).
+ */
+export interface RouteFields {
+  entity: string;
+  timestamp: string;
+  /** The log's user (logs only; absent when the log has none). */
+  user?: string;
+  /** The transaction's status (transactions only). */
+  status?: string;
+}
+
+/** The string value of `name` in canonical text (strings hold no quote or backslash there). */
+function canonicalString(text: string, name: string): string | undefined {
+  const head = `"${name}":"`;
+  const at = text.indexOf(head);
+  if (at < 0) return undefined;
+  const from = at + head.length;
+  return text.slice(from, text.indexOf('"', from));
+}
+
+/** Routing fields of canonical text already checked by `isCanonicalText`. */
+function routeOfText(type: EventType, text: string): RouteFields {
+  const timestamp = canonicalString(text, "timestamp")!;
+  if (type === "transactions") {
+    return {
+      entity: canonicalString(text, "user_id")!,
+      timestamp,
+      status: canonicalString(text, "status")!,
+    };
+  }
+  const user = type === "logs" ? canonicalString(text, "user_id") : undefined;
+  const entity = canonicalString(text, "service")!;
+  return user === undefined ? { entity, timestamp } : { entity, timestamp, user };
+}
+
+/** Routing fields of a validated event. */
+function routeOfEvent(type: EventType, event: Record<string, unknown>): RouteFields {
+  const timestamp = String(event.timestamp);
+  if (type === "transactions") {
+    return { entity: String(event.user_id), timestamp, status: String(event.status) };
+  }
+  const entity = String(event.service);
+  return type === "logs" && typeof event.user_id === "string"
+    ? { entity, timestamp, user: event.user_id }
+    : { entity, timestamp };
+}
 
 /** Options for {@link classifyMessage}. */
 export interface ClassifyOptions {
@@ -203,6 +255,7 @@ export function classifyMessage(
       data: text,
       key: message.key ? lossyUtf8(message.key) : "",
       traceparent: traceparentOf(message),
+      route: routeOfText(topic, text),
     };
   }
   let parsed: unknown;
@@ -241,6 +294,7 @@ export function classifyMessage(
     data: result.data,
     key: message.key ? lossyUtf8(message.key) : "",
     traceparent: traceparentOf(message),
+    route: routeOfEvent(type, result.event as unknown as Record<string, unknown>),
   };
 }
 

@@ -5,13 +5,21 @@
  * @module
  */
 import { z } from "zod";
-import { commonEnv, durationVar, kafkaEnv, parseEnv, portVar } from "@vigil/shared/config";
+import {
+  commonEnv,
+  durationVar,
+  kafkaEnv,
+  parseEnv,
+  partitionsEnv,
+  portVar,
+} from "@vigil/shared/config";
 
 const positiveInt = z.coerce.number().int().min(1);
 
 /** Environment schema of the bridge. */
 export const bridgeEnvSchema = z.object({
   ...commonEnv,
+  ...partitionsEnv,
   ...kafkaEnv,
   /** Approximate MAXLEN of every event stream and of the dead-letter stream. */
   BRIDGE_STREAM_MAXLEN: positiveInt.default(1_000_000),

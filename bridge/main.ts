@@ -1,7 +1,7 @@
 /**
  * `deno task bridge`: consumes the Kafka topics logs/metrics/transactions
  * (group `vigil-bridge`) and appends each message exactly once to
- * `vigil:events:<type>` (valid events, in canonical form) or `vigil:dlq` (bad
+ * `vigil:events:{<type>:<p>}` (valid events, in canonical form) or `vigil:{dlq}` (bad
  * input, with the reason; offsets lost to Kafka retention as `gap` entries).
  * Serves /health and /metrics on BRIDGE_PORT.
  *
@@ -15,7 +15,7 @@ import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis } from "@vigil/shared/redis";
+import { createRedis, ensurePartitions } from "@vigil/shared/redis";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
 import { parseBridgeConfig } from "./config.ts";
@@ -26,16 +26,24 @@ const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 const redis = createRedis(config.REDIS_URL, { log, name: "bridge" });
 lifecycle.onShutdown("redis", () => redis.quit());
+const keys = createKeys(config.VIGIL_PREFIX);
+try {
+  await ensurePartitions(redis, keys.meta(), config.VIGIL_PARTITIONS);
+} catch (error) {
+  log.error("cannot start bridge", { error: (error as Error).message });
+  Deno.exit(2);
+}
 const metrics = new Registry();
 const tracer = serviceTracer();
 const bridge = createBridge({
   kafka: createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log }),
   redis,
-  keys: createKeys(config.VIGIL_PREFIX),
+  keys,
   log,
   metrics,
   ...(tracer ? { tracer } : {}),
   config: {
+    partitions: config.VIGIL_PARTITIONS,
     maxlen: config.BRIDGE_STREAM_MAXLEN,
     concurrency: config.BRIDGE_CONCURRENCY,
     chunkSize: config.BRIDGE_CHUNK_SIZE,

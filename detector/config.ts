@@ -4,15 +4,16 @@
  * @module
  */
 import { z } from "zod";
-import { commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
+import { commonEnv, durationVar, parseEnv, partitionsEnv, portVar } from "@vigil/shared/config";
 
 /** Environment schema of the detector. */
 export const detectorEnvSchema = z.object({
   ...commonEnv,
+  ...partitionsEnv,
   /** Port of the HTTP server (/health, /metrics, POST /api/alerts/evaluate). */
   DETECTOR_PORT: portVar.default(9103),
-  /** Consumer name inside the group. @default "detector" (sharded: "detector-s<i>of<n>") */
-  DETECTOR_CONSUMER: z.string().regex(/^[\w.:@-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.:@-]")
+  /** This instance's name among the detectors. @default "<hostname>-<pid>" */
+  DETECTOR_MEMBER: z.string().regex(/^[\w.:@-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.:@-]")
     .optional(),
   /** Pending entries of another consumer idle this long are claimed (XAUTOCLAIM). */
   DETECTOR_CLAIM_IDLE: durationVar.default(30_000),
@@ -30,11 +31,7 @@ export const detectorEnvSchema = z.object({
   SCORE_KEEP: z.coerce.number().int().min(1).max(100_000).default(500),
   /** Window state is checkpointed at most this often (replayed from the stream after it). */
   DETECTOR_CHECKPOINT_INTERVAL: durationVar.default(5000),
-  /** Number of detector shards (instances that split rule state by entity). */
-  DETECTOR_SHARDS: z.coerce.number().int().min(1).max(64).default(1),
-  /** This instance's shard, 0..DETECTOR_SHARDS-1. */
-  DETECTOR_SHARD: z.coerce.number().int().min(0).max(63).default(0),
-  /** Shard lease time to live: a standby takes over this long after the holder stops renewing. */
+  /** Membership and lease time to live: a dead instance's partitions move this long after it stops. */
   DETECTOR_LEASE_TTL: durationVar.pipe(z.number().min(500)).default(10_000),
   /** Without a checkpoint, windows are rebuilt from this much of the stream before the group's cursor. */
   DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
@@ -42,9 +39,6 @@ export const detectorEnvSchema = z.object({
   DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
   /** Approximate MAXLEN of the durable alerts stream. */
   DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
-}).refine((c) => c.DETECTOR_SHARD < c.DETECTOR_SHARDS, {
-  path: ["DETECTOR_SHARD"],
-  message: "must be less than DETECTOR_SHARDS",
 });
 
 /** Resolved detector configuration. */

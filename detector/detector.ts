@@ -1,35 +1,32 @@
 /**
- * The detector service: one consumer per event stream (logs, metrics,
- * transactions), each driving its pipeline (evaluate → persist → publish →
- * checkpoint), under a shard lease; the outbox recovery that publishes
- * stored but unpublished anomalies; the scrape-time gauges; the health of
- * the consumers.
- *
- * Sharding: with `DETECTOR_SHARDS = n`, instance `i` uses its own consumer
- * group (`detector-s<i>of<n>`), reads every entry, and keeps rule state only
- * for entities (service, user, status) whose hash mod n is i. Each window
- * therefore lives in exactly one instance; a second instance with the same
- * shard waits on the lease as a hot standby, and an instance that loses its
- * lease (another took it over) stops consuming and stands by again.
+ * The detector service. The event streams are partitioned
+ * (shared/partitions.ts); each partition of each stream kind is a unit, and
+ * the live detector instances share the units (io/assignment.ts: membership,
+ * one lease per unit). For every unit it owns, an instance runs one
+ * consumer (group `detector`, consumer name = the unit, so a new owner
+ * re-reads its predecessor's pending entries at once) driving the unit's
+ * pipeline (evaluate → persist → publish → checkpoint). Beside: the outbox
+ * recovery that publishes stored but unpublished anomalies, the gauges, and
+ * the consumers' health.
  *
  * @module
  */
-import { fnv1a } from "@vigil/shared/hash";
-import { sleep } from "@vigil/shared/lifecycle";
 import type { Redis } from "ioredis";
+import { sleep } from "@vigil/shared/lifecycle";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
+import { partitionOf, type StreamUnit, unitsFor } from "@vigil/shared/partitions";
 import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
-import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
-import { createEvaluator } from "./core/evaluator.ts";
+import { createEvaluator, type Evaluator } from "./core/evaluator.ts";
+import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
+import { runAssignment } from "./io/assignment.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
-import { createLease } from "./io/lease.ts";
 import { createDetectorMetrics } from "./io/metrics.ts";
 import { createPersistStage } from "./io/persist.ts";
 import { createPipeline, type Pipeline, type PipelineTracing } from "./io/pipeline.ts";
@@ -39,15 +36,17 @@ import type { AnomalyStore } from "./io/store.ts";
 
 /** The settings the detector needs (a subset of DetectorConfig). */
 export interface DetectorSettings {
-  consumer: string;
+  /** This instance's member id (unique per process). */
+  member: string;
+  /** Stream partitions (`VIGIL_PARTITIONS`). */
+  partitions: number;
   batchSize: number;
   blockMs: number;
   claimIdleMs: number;
   maxDeliveries: number;
   checkpointIntervalMs: number;
   rebuildWindowMs: number;
-  shard: number;
-  shards: number;
+  /** Membership and lease time to live: a dead instance's units move after this long. */
   leaseTtlMs: number;
   /** Storage/publish calls time out (and are retried) after this long. */
   ioTimeoutMs: number;
@@ -59,10 +58,10 @@ export interface DetectorSettings {
 
 /** Dependencies of {@link createDetector}. */
 export interface DetectorDeps {
-  /** Connection for commands (publishing, checkpoints, lease, gauges). */
+  /** Connection for commands (publishing, checkpoints, leases, gauges). */
   redis: Redis;
-  /** A dedicated connection per stream for blocking reads. */
-  streamRedis(type: EventType): Redis;
+  /** A dedicated connection for a unit's blocking reads. */
+  streamRedis(unit: string): Redis;
   store: AnomalyStore;
   publisher: Publisher;
   keys: Keys;
@@ -75,22 +74,27 @@ export interface DetectorDeps {
   tracing?: PipelineTracing;
 }
 
+/** A unit this instance consumes. */
+interface Running {
+  unit: StreamUnit;
+  pipeline: Pipeline;
+  consumer: StreamConsumer;
+  stop: AbortController;
+  done: Promise<void>;
+}
+
 /** The running detector. */
 export interface Detector {
   /** Run until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
   /** Health of the consumers: stuck ones make it fail. */
   health(): { ok: boolean; detail: Record<string, unknown> };
-  readonly pipelines: Readonly<Record<EventType, Pipeline>>;
-  readonly group: string;
-  /** Does this shard own `entity`'s state? */
-  owns(entity: string): boolean;
-}
-
-/** Ownership predicate of shard `shard` of `shards`. */
-export function shardOwner(shard: number, shards: number): (entity: string) => boolean {
-  if (shards <= 1) return () => true;
-  return (entity) => fnv1a(entity) % shards === shard;
+  /** The units this instance consumes now. */
+  owned(): string[];
+  /** The evaluator of a unit consumed here, or undefined. */
+  evaluator(unit: string): Evaluator | undefined;
+  /** Live status_zscore state of `status` when this instance owns it; "elsewhere" when another does. */
+  zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
 }
 
 /** Create the detector. */
@@ -98,9 +102,6 @@ export function createDetector(deps: DetectorDeps): Detector {
   const { redis, keys, settings: s, store, publisher } = deps;
   const log = deps.log;
   const now = deps.now ?? Date.now;
-  const tag = s.shards > 1 ? `s${s.shard}of${s.shards}` : "";
-  const group = tag ? `${GROUPS.detector}-${tag}` : GROUPS.detector;
-  const owns = shardOwner(s.shard, s.shards);
   const metrics = createDetectorMetrics(deps.registry);
   const onRetry = (op: string) => metrics.retries.inc({ op });
   const publication = createPublication({
@@ -112,128 +113,111 @@ export function createDetector(deps: DetectorDeps): Detector {
     now,
   });
   const persist = createPersistStage({ store, log, ioTimeoutMs: s.ioTimeoutMs, onRetry });
-  const pipelines = {} as Record<EventType, Pipeline>;
-  for (const type of EVENT_TYPES) {
-    const evaluator = createEvaluator(type, { rules: deps.rules, engine: deps.engine, owns });
-    pipelines[type] = createPipeline({
-      type,
+  const units = new Map(unitsFor(s.partitions).map((u) => [u.name, u]));
+  const running = new Map<string, Running>();
+
+  for (
+    const [name, help] of [
+      ["vigil_detector_stream_length", "Entries in each event stream partition consumed here"],
+      ["vigil_detector_pending", "Entries delivered to the detector and not yet acknowledged"],
+    ] as const
+  ) {
+    deps.registry.gauge(name, help, ["type", "partition"], async (g) => {
+      const list = [...running.values()];
+      const p = redis.pipeline();
+      for (const r of list) {
+        const key = keys.events(r.unit.kind, r.unit.partition);
+        if (name === "vigil_detector_stream_length") p.xlen(key);
+        else p.xpending(key, GROUPS.detector);
+      }
+      const replies = (await p.exec()) ?? [];
+      list.forEach((r, i) => {
+        const [error, value] = replies[i] ?? [];
+        const n = error ? 0 : Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0);
+        g.set({ type: r.unit.kind, partition: String(r.unit.partition) }, n);
+      });
+    });
+  }
+
+  function start(name: string): void {
+    const unit = units.get(name)!;
+    const evaluator = createEvaluator(unit.kind, {
+      rules: deps.rules,
+      engine: deps.engine,
+      partitions: s.partitions,
+    });
+    const pipeline = createPipeline({
+      type: unit.kind,
+      stream: keys.events(unit.kind, unit.partition),
       evaluator,
       persist,
       publication,
       checkpointer: createCheckpointer({
         evaluator,
-        store: createRedisCheckpointStore(redis, keys.detectorState(tag ? `${type}:${tag}` : type)),
+        store: createRedisCheckpointStore(redis, keys.detectorState(unit)),
         intervalMs: s.checkpointIntervalMs,
-        log: log.with({ type }),
+        log: log.with({ unit: name }),
         now,
       }),
-      log,
+      log: log.with({ unit: name }),
       metrics,
       maxAttempts: s.maxDeliveries,
       ...(deps.tracing ? { tracing: deps.tracing } : {}),
       now,
     });
+    const reader = deps.streamRedis(name);
+    const consumer = createStreamConsumer({
+      port: createRedisStreamPort({ redis, reader, dlq: keys.dlq(), source: "detector", now }),
+      stream: keys.events(unit.kind, unit.partition),
+      group: GROUPS.detector,
+      consumer: name,
+      handler: pipeline,
+      log,
+      batchSize: s.batchSize,
+      blockMs: s.blockMs,
+      claimIdleMs: s.claimIdleMs,
+      maxDeliveries: s.maxDeliveries,
+      rebuildWindowMs: s.rebuildWindowMs,
+      ordered: true,
+      isPermanent: isDataError,
+      stuckAfterMs: s.stuckAfterMs ?? 60_000,
+      now,
+    });
+    const stop = new AbortController();
+    const done = consumer.run(stop.signal)
+      .catch((error) => log.error("unit stopped on an error", { unit: name, error }))
+      .then(() => pipeline.flush())
+      .finally(() => reader.disconnect());
+    running.set(name, { unit, pipeline, consumer, stop, done });
   }
-  const consumers = new Map<EventType, StreamConsumer>();
-  let standby = true;
 
-  deps.registry.gauge(
-    "vigil_detector_stream_length",
-    "Entries in each event stream",
-    ["type"],
-    async (g) => {
-      const p = redis.pipeline();
-      for (const type of EVENT_TYPES) p.xlen(keys.events(type));
-      const r = (await p.exec()) ?? [];
-      EVENT_TYPES.forEach((type, i) => g.set({ type }, Number(r[i]?.[1] ?? 0)));
-    },
-  );
-  deps.registry.gauge(
-    "vigil_detector_pending",
-    "Entries delivered to the detector group and not yet acknowledged (XPENDING)",
-    ["type"],
-    async (g) => {
-      const p = redis.pipeline();
-      for (const type of EVENT_TYPES) p.xpending(keys.events(type), group);
-      const r = (await p.exec()) ?? [];
-      EVENT_TYPES.forEach((type, i) => {
-        const [error, value] = r[i] ?? [];
-        g.set({ type }, error ? 0 : Number((value as unknown[] | undefined)?.[0] ?? 0));
-      });
-    },
-  );
-
-  /** Consume every stream until `signal` aborts. */
-  async function consume(signal: AbortSignal): Promise<void> {
-    await retry(() => publication.recover(signal), {
-      signal,
-      baseMs: 200,
-      capMs: 5000,
-      onRetry: logRetry(log, "publish the outbox"),
-    }).catch((error) => {
-      if (!signal.aborted) throw error;
-    });
-    const sweeper = (async () => {
-      const every = s.outboxIntervalMs ?? 30_000;
-      while (!signal.aborted) {
-        await sleep(every, signal).catch(() => {});
-        if (signal.aborted) break;
-        // Rows a timed-out write stored late, or a failed publication left behind.
-        await publication.recover(signal, every).catch((error) => {
-          if (!signal.aborted) log.warn("cannot sweep the outbox", { error });
-        });
-      }
-    })();
-    log.info("detector consuming", {
-      group,
-      consumer: s.consumer,
-      shard: s.shard,
-      shards: s.shards,
-    });
-    await Promise.all(EVENT_TYPES.map((type) => {
-      const reader = deps.streamRedis(type);
-      const port = createRedisStreamPort({
-        redis,
-        reader,
-        dlq: keys.dlq(),
-        source: "detector",
-        now,
-      });
-      const consumer = createStreamConsumer({
-        port,
-        stream: keys.events(type),
-        group,
-        consumer: s.consumer,
-        handler: pipelines[type],
-        log,
-        batchSize: s.batchSize,
-        blockMs: s.blockMs,
-        claimIdleMs: s.claimIdleMs,
-        maxDeliveries: s.maxDeliveries,
-        rebuildWindowMs: s.rebuildWindowMs,
-        ordered: true,
-        isPermanent: isDataError,
-        stuckAfterMs: s.stuckAfterMs ?? 60_000,
-        now,
-      });
-      consumers.set(type, consumer);
-      return consumer.run(signal);
-    }));
-    // Let checkpoints and publication records being written land (a graceful stop replays less).
-    await Promise.all(EVENT_TYPES.map((type) => pipelines[type].flush()));
-    await sweeper;
+  async function stop(name: string): Promise<void> {
+    const r = running.get(name);
+    if (!r) return;
+    r.stop.abort();
+    await r.done;
+    running.delete(name);
   }
 
   return {
-    pipelines,
-    group,
-    owns,
+    owned: () => [...running.keys()].sort(),
+    evaluator: (name) => running.get(name)?.pipeline.evaluator,
+    zscore(status) {
+      const home = s.partitions > 1
+        ? `transactions_by_status:${partitionOf(status, s.partitions)}`
+        : "transactions:0";
+      if (!deps.rules.transactions.status_zscore.enabled) return undefined;
+      const ev = running.get(home)?.pipeline.evaluator;
+      if (!ev) return "elsewhere";
+      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
+      return state ? { state, watermark: ev.watermark() } : undefined;
+    },
     health() {
       const detail: Record<string, unknown> = {};
       let ok = true;
-      for (const [type, c] of consumers) {
-        const st = c.status();
-        detail[type] = st.stuck
+      for (const [name, r] of running) {
+        const st = r.consumer.status();
+        detail[name] = st.stuck
           ? `stuck: no progress for ${Math.round(st.sinceProgressMs / 1000)} s (${
             st.lastError ?? "processing a batch"
           })`
@@ -242,47 +226,43 @@ export function createDetector(deps: DetectorDeps): Detector {
           : "starting";
         if (st.stuck) ok = false;
       }
-      if (standby) detail.lease = "standing by (another instance holds the lease)";
+      if (running.size === 0) detail.units = "none: every unit is consumed by another instance";
       return { ok, detail };
     },
-    async run(outer) {
-      const lease = createLease({
-        redis,
-        key: keys.key("detector", "lease", tag || "all"),
-        owner: s.consumer,
-        ttlMs: s.leaseTtlMs,
-        log,
+    async run(signal) {
+      await retry(() => publication.recover(signal), {
+        signal,
+        baseMs: 200,
+        capMs: 5000,
+        onRetry: logRetry(log, "publish the outbox"),
+      }).catch((error) => {
+        if (!signal.aborted) throw error;
       });
-      while (!outer.aborted) {
-        standby = true;
-        try {
-          await lease.acquire(outer);
-        } catch {
-          break; // aborted while standing by
+      const sweeper = (async () => {
+        const every = s.outboxIntervalMs ?? 30_000;
+        while (!signal.aborted) {
+          await sleep(every, signal).catch(() => {});
+          if (signal.aborted) break;
+          // Rows a timed-out write stored late, or a failed publication left behind.
+          await publication.recover(signal, every).catch((error) => {
+            if (!signal.aborted) log.warn("cannot sweep the outbox", { error });
+          });
         }
-        standby = false;
-        const inner = new AbortController();
-        const onAbort = () => inner.abort(outer.reason);
-        outer.addEventListener("abort", onAbort, { once: true });
-        let lost: string | null = null;
-        const keeper = lease.keep(inner.signal, (reason) => {
-          lost = reason;
-          log.error("lost the lease, stopping consumption and standing by", { reason });
-          inner.abort(new Error(`Cannot keep consuming: ${reason}`));
-        });
-        try {
-          await consume(inner.signal);
-        } finally {
-          outer.removeEventListener("abort", onAbort);
-          inner.abort();
-          await keeper;
-          consumers.clear();
-        }
-        if (!lost) {
-          await lease.release().catch((error) => log.warn("cannot release lease", { error }));
-          break;
-        }
-      }
+      })();
+      log.info("detector running", { member: s.member, partitions: s.partitions });
+      await runAssignment({
+        redis,
+        member: s.member,
+        membersKey: keys.detectorMembers(),
+        units: [...units.keys()],
+        leaseKey: (name) => keys.detectorLease(units.get(name)!),
+        ttlMs: s.leaseTtlMs,
+        control: { start, stop },
+        log,
+        onChange: (owned) => log.debug("units owned", { units: owned }),
+      }, signal);
+      await sweeper;
+      await publication.flush();
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
- * `deno task detector`: reads the event streams `vigil:events:{logs,metrics,
- * transactions}` (consumer group `detector`), applies the rules in
+ * `deno task detector`: consumes its share of the event stream partitions
+ * (`vigil:events:{<kind>:<p>}`, consumer group `detector`; the live
+ * instances share the partitions), applies the rules in
  * `DETECTOR_RULES_FILE` and the statistical engine, stores anomalies in
  * PostgreSQL (`anomaly_events`, migrations applied at start), caches recent
- * scores in Redis, and publishes alerts on `vigil:alerts` (stream) and
+ * scores in Redis, and publishes alerts on `vigil:{alerts}` (stream) and
  * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics and
  * POST /api/alerts/evaluate on DETECTOR_PORT.
  *
@@ -18,16 +19,14 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, type Redis } from "@vigil/shared/redis";
+import { createRedis, ensurePartitions, type Redis } from "@vigil/shared/redis";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { serviceTracer } from "@vigil/shared/telemetry";
-import type { EventType } from "@vigil/shared/schemas/event";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
 import { createEvaluateApp } from "./io/api.ts";
 import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
-import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import { loadRulesConfig } from "./core/rules_config.ts";
 import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
@@ -42,16 +41,10 @@ try {
   log.error("cannot start detector", { error: (error as Error).message });
   Deno.exit(2);
 }
-// One name per shard: only the shard's lease holder reads, so a restarted
-// (or standby) instance re-reads the pending entries of the one before it at
-// once instead of waiting DETECTOR_CLAIM_IDLE to claim them.
-const consumer = config.DETECTOR_CONSUMER ??
-  (config.DETECTOR_SHARDS > 1
-    ? `detector-s${config.DETECTOR_SHARD}of${config.DETECTOR_SHARDS}`
-    : "detector");
+const member = config.DETECTOR_MEMBER ?? `${Deno.hostname()}-${Deno.pid}`;
 const keys = createKeys(config.VIGIL_PREFIX);
-const redis = createRedis(config.REDIS_URL, { log, name: `detector:${consumer}` });
-const streamClients = new Map<EventType, Redis>();
+const redis = createRedis(config.REDIS_URL, { log, name: `detector:${member}` });
+const streamClients = new Set<Redis>();
 const sql = postgres(config.DATABASE_URL, {
   max: 4,
   onnotice: () => {},
@@ -76,22 +69,30 @@ try {
   Deno.exit(1); // stopped while waiting
 }
 
+try {
+  await ensurePartitions(redis, keys.meta(), config.VIGIL_PARTITIONS);
+} catch (error) {
+  log.error("cannot start detector", { error: (error as Error).message });
+  Deno.exit(2);
+}
+
 const registry = new Registry();
 const tracer = serviceTracer();
 const tracing = tracer && createDetectorTracing(tracer);
 const detector = createDetector({
   ...(tracing ? { tracing } : {}),
   redis,
-  streamRedis(type) {
+  streamRedis(unit) {
     const c = createRedis(config.REDIS_URL, {
       log,
-      name: `detector:${consumer}:${type}`,
+      name: `detector:${member}:${unit}`,
       blocking: true,
     });
-    streamClients.set(type, c);
+    streamClients.add(c);
+    c.once("end", () => streamClients.delete(c));
     return c;
   },
-  store: createStore({ sql, keys }),
+  store: createStore({ sql }),
   publisher: await createPublisher({
     redis,
     keys,
@@ -105,15 +106,14 @@ const detector = createDetector({
   rules,
   engine: createStatsEngine() as ScoreEngine<unknown>,
   settings: {
-    consumer,
+    member,
+    partitions: config.VIGIL_PARTITIONS,
     batchSize: config.DETECTOR_BATCH,
     blockMs: config.DETECTOR_BLOCK,
     claimIdleMs: config.DETECTOR_CLAIM_IDLE,
     maxDeliveries: config.DETECTOR_MAX_DELIVERIES,
     checkpointIntervalMs: config.DETECTOR_CHECKPOINT_INTERVAL,
     rebuildWindowMs: config.DETECTOR_REBUILD_WINDOW,
-    shard: config.DETECTOR_SHARD,
-    shards: config.DETECTOR_SHARDS,
     leaseTtlMs: config.DETECTOR_LEASE_TTL,
     ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
   },
@@ -136,12 +136,7 @@ app.route(
   "/",
   createEvaluateApp({
     config: rules.transactions.status_zscore,
-    owns: detector.owns,
-    zscore() {
-      const ev = detector.pipelines.transactions.evaluator;
-      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
-      return state ? { state, watermark: ev.watermark() } : undefined;
-    },
+    zscore: (status) => detector.zscore(status),
     log,
   }),
 );

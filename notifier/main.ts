@@ -1,5 +1,5 @@
 /**
- * Notifier entry point. Consumes alerts from the Redis stream `vigil:alerts`
+ * Notifier entry point. Consumes alerts from the Redis stream `vigil:{alerts}`
  * (consumer group `notifier`), sends grouped digests by email (SMTP or a
  * local `.eml` outbox), Discord, Slack and a generic webhook, records every
  * attempt in PostgreSQL (`notifications`), and serves

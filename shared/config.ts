@@ -128,6 +128,12 @@ export const commonEnv = {
   ...httpEnv,
 };
 
+/** The stream partitioning (bridge and detector must agree; see shared/partitions.ts). */
+export const partitionsEnv = {
+  /** Partitions of every event stream; fixed for an installation (checked against Redis). */
+  VIGIL_PARTITIONS: z.coerce.number().int().min(1).max(256).default(1),
+};
+
 /** Kafka variables (for services that speak Kafka). */
 export const kafkaEnv = {
   /** Bootstrap servers; when unset, `.vigil/kafka_brokers` (from `deno task kafka`), else localhost:9092. */

@@ -2,43 +2,67 @@
  * Every Redis key, stream and channel name Vigil uses, built from one prefix
  * (default `vigil:`). No other module concatenates key strings.
  *
+ * Names in braces are Redis Cluster hash tags: keys that a script or a
+ * transaction touches together share one, so they live in one slot. A
+ * partition of a stream, its bridge offsets, its detector checkpoint and its
+ * lease share `{<kind>:<partition>}`; the dead-letter stream and its bridge
+ * offsets share `{dlq}`; the alerts stream and its publication markers share
+ * `{alerts}`. Quote them in a shell: `redis-cli XLEN 'vigil:events:{logs:0}'`.
+ *
  * | key | kind | what |
  * |---|---|---|
- * | `vigil:events:<type>` | stream | validated events (logs, metrics, transactions) |
- * | `vigil:dlq` | stream | dead letters: raw input + reason |
- * | `vigil:bridge:offsets` | hash | `topic:partition` → last Kafka offset appended (dedup) |
- * | `vigil:alerts` | stream | durable alerts for the notifier |
+ * | `vigil:events:{<kind>:<p>}` | stream | partition p of the events of a kind: `logs`, `metrics`, `transactions`, and with several partitions the projections `logs_by_user`, `transactions_by_status` |
+ * | `vigil:bridge:offsets:{<kind>:<p>}` | hash | `topic:partition` → last Kafka offset appended to that stream (exactly-once) |
+ * | `vigil:{dlq}` | stream | dead letters of every service: raw input (bounded) + reason |
+ * | `vigil:bridge:offsets:{dlq}` | hash | `topic:partition` → last Kafka offset dead-lettered or recorded as a gap |
+ * | `vigil:bridge:progress` | hash | `topic:partition` → last Kafka offset the bridge accounted for (gap detection) |
+ * | `vigil:meta` | hash | `partitions`: the partition count the data was written with |
+ * | `vigil:{alerts}` | stream | durable alerts, read by the notifier (group `notifier`) |
+ * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing) |
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
  * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`) |
- * | `vigil:detector:state:<stream>` | hash | checkpointed window/engine state |
- * | `vigil:detector:cooldown` | hash | cooldown/active condition state |
- * | `vigil:notifier:*` | various | notifier group state |
+ * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state |
+ * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |
+ * | `vigil:detector:members` | sorted set | live detector instances (score: lease expiry, server time) |
  *
  * @module
  */
+import type { StreamKind, StreamUnit } from "./partitions.ts";
 import type { EventType } from "./schemas/event.ts";
 
 /** Key builder bound to a prefix. */
 export interface Keys {
   readonly prefix: string;
-  /** Stream of validated events of one type. */
-  events(type: EventType): string;
+  /** Partition `partition` (default 0) of the stream of a kind. */
+  events(kind: StreamKind, partition?: number): string;
+  /** The stream kind and partition of an events key, or null when `key` is not one. */
+  parseEvents(key: string): { kind: StreamKind; partition: number } | null;
   /** Dead-letter stream. */
   dlq(): string;
-  /** Hash of last appended Kafka offset per `topic:partition` (bridge dedup). */
-  bridgeOffsets(): string;
+  /** The bridge's exactly-once offsets of a stream partition, or of the dead-letter stream. */
+  bridgeOffsets(target: { kind: StreamKind; partition: number } | "dlq"): string;
+  /** Per Kafka `topic:partition`, the last offset the bridge accounted for. */
+  bridgeProgress(): string;
+  /** Installation facts (the partition count). */
+  meta(): string;
   /** Durable alerts stream. */
   alerts(): string;
+  /** Markers of the alerts already appended to {@link Keys.alerts}. */
+  publishedMarkers(): string;
   /** Pub/Sub channel for live alerts. */
   alertsChannel(): string;
   /** Recent scores of one series. */
   scores(type: EventType, entity: string, measure: string): string;
   /** Pattern matching every score key (for SCAN). */
   scoresPattern(): string;
-  /** Detector checkpoint hash for a stream / purpose. */
-  detectorState(name: string): string;
-  /** Any other namespaced key: `prefix + parts.join(":")`. */
-  key(...parts: string[]): string;
+  /** Checkpoint hash of a stream partition. */
+  detectorState(unit: Pick<StreamUnit, "kind" | "partition">): string;
+  /** Lease of a stream partition. */
+  detectorLease(unit: Pick<StreamUnit, "kind" | "partition">): string;
+  /** Live detector instances. */
+  detectorMembers(): string;
+  /** A namespaced key of a tool or a test (benchmarks' scratch streams): `prefix + parts`. */
+  scratch(...parts: string[]): string;
 }
 
 /** Consumer group names. */
@@ -47,25 +71,41 @@ export const GROUPS = {
   bridge: "vigil-bridge",
   /** Kafka group of the raw archive. */
   archive: "vigil-archive",
-  /** Redis stream group of the detector. */
+  /** Redis stream group of the detector (on every event stream partition). */
   detector: "detector",
   /** Redis stream group of the notifier. */
   notifier: "notifier",
 } as const;
 
+const EVENTS = /^events:\{([a-z_]+):(\d{1,3})\}$/;
+
 /** Create the key builder for `prefix` (default `vigil:`). */
 export function createKeys(prefix = "vigil:"): Keys {
   const p = prefix;
+  const tag = (u: { kind: StreamKind; partition: number }) => `{${u.kind}:${u.partition}}`;
   return {
     prefix: p,
-    events: (type) => `${p}events:${type}`,
-    dlq: () => `${p}dlq`,
-    bridgeOffsets: () => `${p}bridge:offsets`,
-    alerts: () => `${p}alerts`,
+    events: (kind, partition = 0) => `${p}events:{${kind}:${partition}}`,
+    parseEvents(key) {
+      if (!key.startsWith(p)) return null;
+      const m = EVENTS.exec(key.slice(p.length));
+      if (!m) return null;
+      const kind = m[1] as StreamKind;
+      const known = ["logs", "metrics", "transactions", "logs_by_user", "transactions_by_status"];
+      return known.includes(kind) ? { kind, partition: Number(m[2]) } : null;
+    },
+    dlq: () => `${p}{dlq}`,
+    bridgeOffsets: (t) => `${p}bridge:offsets:${t === "dlq" ? "{dlq}" : tag(t)}`,
+    bridgeProgress: () => `${p}bridge:progress`,
+    meta: () => `${p}meta`,
+    alerts: () => `${p}{alerts}`,
+    publishedMarkers: () => `${p}{alerts}:published`,
     alertsChannel: () => `${p}alerts:live`,
     scores: (type, entity, measure) => `${p}scores:${type}:${entity}:${measure}`,
     scoresPattern: () => `${p}scores:*`,
-    detectorState: (name) => `${p}detector:state:${name}`,
-    key: (...parts) => `${p}${parts.join(":")}`,
+    detectorState: (u) => `${p}detector:state:${tag(u)}`,
+    detectorLease: (u) => `${p}detector:lease:${tag(u)}`,
+    detectorMembers: () => `${p}detector:members`,
+    scratch: (...parts) => `${p}${parts.join(":")}`,
   };
 }

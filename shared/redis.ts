@@ -53,3 +53,27 @@ export async function createGroup(redis: Redis, stream: string, group: string): 
 }
 
 export type { Redis };
+
+/**
+ * Make sure the data in Redis is partitioned into `partitions`: the first
+ * service to start records it (`vigil:meta` → `partitions`); a service
+ * configured with another count refuses to start, since it would read and
+ * write the wrong stream partitions.
+ *
+ * @throws {Error} naming both counts and what to do
+ */
+export async function ensurePartitions(
+  redis: Pick<Redis, "hsetnx" | "hget">,
+  metaKey: string,
+  partitions: number,
+): Promise<void> {
+  await redis.hsetnx(metaKey, "partitions", String(partitions));
+  const stored = Number(await redis.hget(metaKey, "partitions"));
+  if (stored !== partitions) {
+    throw new Error(
+      `VIGIL_PARTITIONS is ${partitions} but the streams in this Redis were written with ` +
+        `${stored} partitions: set VIGIL_PARTITIONS=${stored}, or drain the pipeline and ` +
+        `change it for every service (docs/operations.md, "Changing the partition count")`,
+    );
+  }
+}

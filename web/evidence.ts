@@ -6,7 +6,6 @@
  * @module
  */
 import type { Evidence } from "@vigil/shared/schemas/alert";
-import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import type { Keys } from "@vigil/shared/keys";
 import { withTimeout } from "@vigil/shared/lifecycle";
@@ -102,9 +101,8 @@ export async function resolveEvidence(
     archiveTimeoutMs?: number;
   },
 ): Promise<EvidenceItem[]> {
-  const allowed = new Set(EVENT_TYPES.map((t) => options.keys.events(t)));
   const readable = evidence.filter((e) =>
-    allowed.has(e.stream) && /^\d{1,20}-\d{1,20}$/.test(e.stream_id)
+    options.keys.parseEvents(e.stream) !== null && /^\d{1,20}-\d{1,20}$/.test(e.stream_id)
   );
   const replies = new Map<Evidence, [Error | null, unknown]>();
   if (readable.length > 0) {

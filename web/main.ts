@@ -3,7 +3,7 @@
  *
  * Consumes: PostgreSQL `anomaly_events` / `silences` (migrated at start),
  * Redis Pub/Sub `vigil:alerts:live` (one subscription for all live clients),
- * event streams `vigil:events:<type>` (evidence), the raw archive (S3
+ * event streams `vigil:events:{<type>:<p>}` (evidence), the raw archive (S3
  * bucket or ARCHIVE_DIR, listed to name each evidence event's object) and
  * score caches `vigil:scores:*` (charts). Produces: JSON API, server-sent events, the
  * page, /metrics and /api/health on WEB_PORT (default 8080).

@@ -113,7 +113,7 @@ Deno.test(
           /vigil_bridge_dead_letters_total\{topic="logs",reason_kind="invalid_json"\} \d+/,
         );
         assert.match(text, /vigil_bridge_stream_length\{type="metrics"\} \d+/);
-        const offsets = await redis.hgetall(keys.bridgeOffsets());
+        const offsets = await redis.hgetall(keys.bridgeProgress());
         assert.equal(Object.keys(offsets).length, 9);
       });
     });

@@ -113,7 +113,7 @@ Deno.test(
           [gap.topic, gap.partition, gap.from, gap.to, gap.count],
           ["logs", 0, "100", String(low - 1), low - 100],
         );
-        assert.equal(await redis.hget(keys.bridgeOffsets(), "logs:0"), String(high - 1));
+        assert.equal(await redis.hget(keys.bridgeProgress(), "logs:0"), String(high - 1));
         const text = await metrics.render();
         assert.match(
           text,

@@ -298,7 +298,7 @@ Deno.test(
         for (const a of after) {
           const [e] = at(a.topic, a.offset);
           assert.equal(e?.stream, keys.events(a.topic), `${a.topic} keeps flowing`);
-          assert.equal(await redis.hget(keys.bridgeOffsets(), `${a.topic}:0`), a.offset);
+          assert.equal(await redis.hget(keys.bridgeProgress(), `${a.topic}:0`), a.offset);
         }
         const text = await metrics.render();
         assert.match(text, /vigil_bridge_messages_total\{type="metrics"\} 4\n/);

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { AnyEvent, EventType } from "@vigil/shared/schemas/event";
+import type { AnyEvent } from "@vigil/shared/schemas/event";
+import { type StreamKind, typeOfKind } from "@vigil/shared/partitions";
 import { type ParsedEntry, traceIdOf } from "./entry.ts";
 import type { RulesConfig } from "./rules_config.ts";
 import type { ScoreEngine } from "./score_engine.ts";
@@ -27,15 +28,20 @@ export interface EvaluatorOptions {
   rules: RulesConfig;
   /** Scorer of the metric_score rule; null disables the rule. */
   engine: ScoreEngine<unknown> | null;
-  /** Does this shard own `entity`'s state? @default every entity */
-  owns?: (entity: string) => boolean;
+  /**
+   * Stream partitions (`VIGIL_PARTITIONS`): with more than one, the rules
+   * keyed on another field than their stream's entity (`user_spike`,
+   * `status_zscore`) run on the projection streams instead. @default {1}
+   */
+  partitions?: number;
   /** Event times beyond ingest time + this do not advance the watermark. @default {60000} */
   futureSkewMs?: number;
 }
 
 /** The rules of one stream with their state. */
 export interface Evaluator {
-  readonly type: EventType;
+  /** The stream kind it evaluates. */
+  readonly kind: StreamKind;
   readonly ruleNames: readonly string[];
   /** Highest (skew-capped) event time seen; -Infinity before any event. */
   watermark(): number;
@@ -60,22 +66,31 @@ export interface Evaluator {
   ruleState(name: string): unknown;
 }
 
-function rulesFor(type: EventType, options: EvaluatorOptions): Rule<unknown, AnyEvent>[] {
-  switch (type) {
-    case "logs":
-      return logRules(options.rules) as Rule<unknown, AnyEvent>[];
-    case "metrics":
-      return metricRules(options.rules, options.engine) as Rule<unknown, AnyEvent>[];
-    case "transactions":
-      return transactionRules(options.rules) as Rule<unknown, AnyEvent>[];
-  }
+/** Rules keyed on another field than their stream's entity, by the projection they run on. */
+const PROJECTED_RULES: Readonly<Record<string, StreamKind>> = {
+  user_spike: "logs_by_user",
+  status_zscore: "transactions_by_status",
+};
+
+/** The rules that run on streams of `kind`. */
+export function rulesFor(kind: StreamKind, options: EvaluatorOptions): Rule<unknown, AnyEvent>[] {
+  const type = typeOfKind(kind);
+  const all = type === "logs"
+    ? logRules(options.rules)
+    : type === "metrics"
+    ? metricRules(options.rules, options.engine)
+    : transactionRules(options.rules);
+  const partitioned = (options.partitions ?? 1) > 1;
+  return (all as Rule<unknown, AnyEvent>[]).filter((r) => {
+    const home = PROJECTED_RULES[r.name];
+    return home === undefined ? kind === type : partitioned ? kind === home : kind === type;
+  });
 }
 
-/** Create the evaluator of stream `type`. */
-export function createEvaluator(type: EventType, options: EvaluatorOptions): Evaluator {
-  const rules = rulesFor(type, options);
+/** Create the evaluator of the streams of `kind`. */
+export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Evaluator {
+  const rules = rulesFor(kind, options);
   const skew = options.futureSkewMs ?? 60_000;
-  const owns = options.owns ?? (() => true);
   let states: unknown[] = rules.map((r) => r.init());
   let watermark = -Infinity;
   let traceparent: string | undefined;
@@ -92,12 +107,12 @@ export function createEvaluator(type: EventType, options: EvaluatorOptions): Eva
   };
   const snapshot = () => ({
     v: 1,
-    type,
+    type: kind,
     watermark: Number.isFinite(watermark) ? watermark : null,
     rules: Object.fromEntries(rules.map((r, i) => [r.name, r.save(states[i])])),
   });
   return {
-    type,
+    kind,
     ruleNames: rules.map((r) => r.name),
     watermark: () => watermark,
     step(entry, sink) {
@@ -116,7 +131,7 @@ export function createEvaluator(type: EventType, options: EvaluatorOptions): Eva
       if (watermark === -Infinity) return;
       for (let i = 0; i < rules.length; i++) rules[i]!.sweep(states[i], watermark, sink);
     },
-    sink: () => collectSink(owns),
+    sink: () => collectSink(),
     save: () => JSON.stringify(snapshot()),
     snapshot,
     load(text) {
@@ -126,8 +141,8 @@ export function createEvaluator(type: EventType, options: EvaluatorOptions): Eva
         watermark?: unknown;
         rules?: unknown;
       };
-      if (raw?.v !== 1 || raw.type !== type || typeof raw.rules !== "object" || !raw.rules) {
-        throw new TypeError(`Cannot load ${type} checkpoint: unknown format`);
+      if (raw?.v !== 1 || raw.type !== kind || typeof raw.rules !== "object" || !raw.rules) {
+        throw new TypeError(`Cannot load ${kind} checkpoint: unknown format`);
       }
       const saved = raw.rules as Record<string, unknown>;
       // A rule added since the checkpoint starts fresh; a removed one is dropped.

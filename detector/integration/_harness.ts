@@ -14,8 +14,16 @@ import { Registry } from "@vigil/shared/metrics";
 import { silentLogger } from "@vigil/shared/log";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import type { EventType } from "@vigil/shared/schemas/event";
+import type { StreamKind } from "@vigil/shared/partitions";
 import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
 import { createDetector, type Detector, type DetectorSettings } from "../detector.ts";
+import {
+  appendBatch,
+  type BatchItem,
+  buildAppendCalls,
+  ioredisAppendPort,
+} from "@vigil/bridge/append";
+import { classifyMessage } from "@vigil/bridge/classify";
 import { createPublisher } from "../io/publisher.ts";
 import { DEFAULT_RULES, type RulesConfig } from "../core/rules_config.ts";
 import { createStore } from "../io/store.ts";
@@ -48,7 +56,7 @@ export async function startDetector(
       conns.push(c);
       return c;
     },
-    store: createStore({ sql: ctx.sql, keys: ctx.keys }),
+    store: createStore({ sql: ctx.sql }),
     publisher: await createPublisher({ redis: ctx.redis, keys: ctx.keys }),
     keys: ctx.keys,
     log: silentLogger(),
@@ -56,15 +64,14 @@ export async function startDetector(
     rules: options.rules ?? DEFAULT_RULES,
     engine: options.engine ?? null,
     settings: {
-      consumer: `test-${crypto.randomUUID().slice(0, 6)}`,
+      member: `test-${crypto.randomUUID().slice(0, 6)}`,
+      partitions: 1,
       batchSize: 500,
       blockMs: 100,
       claimIdleMs: 1000,
       maxDeliveries: 5,
       checkpointIntervalMs: 0,
       rebuildWindowMs: 600_000,
-      shard: 0,
-      shards: 1,
       leaseTtlMs: 3000,
       ioTimeoutMs: 10_000,
       ...options.settings,
@@ -145,17 +152,56 @@ export async function readRows(
     FROM anomaly_events ORDER BY event_time, rule, entity`;
 }
 
-/** Pending count of the detector group on `type`'s stream. */
+/** Pending count of the detector group on `type`'s stream (partition 0, or all of `partitions`). */
 export async function pendingCount(
   redis: Redis,
   keys: Keys,
-  type: EventType,
-  group = "detector",
+  type: StreamKind,
+  partitions = 1,
 ): Promise<number> {
-  try {
-    const r = await redis.xpending(keys.events(type), group) as [number];
-    return Number(r[0]);
-  } catch {
-    return -1;
+  let n = 0;
+  for (let p = 0; p < partitions; p++) {
+    try {
+      const r = await redis.xpending(keys.events(type, p), "detector") as [number];
+      n += Number(r[0]);
+    } catch {
+      // no group yet on that partition: nothing delivered there
+    }
   }
+  return n;
+}
+
+/**
+ * Append events the way the bridge does with `partitions` partitions: through
+ * its classification (canonical form, routing fields) and its routing
+ * (entity partitions, projections).
+ */
+export async function appendRouted(
+  redis: Redis,
+  keys: Keys,
+  type: EventType,
+  events: readonly Record<string, unknown>[],
+  partitions: number,
+): Promise<void> {
+  const encoder = new TextEncoder();
+  const items: BatchItem[] = events.map((e) => {
+    seq++;
+    return {
+      offset: String(seq),
+      classified: classifyMessage({
+        topic: type,
+        partition: 0,
+        offset: String(seq),
+        key: null,
+        value: encoder.encode(JSON.stringify(e)),
+      }),
+    };
+  });
+  const calls = buildAppendCalls({ topic: type, partition: 0, items }, {
+    keys,
+    partitions,
+    maxlen: 1_000_000,
+    ingestTs: Date.now(),
+  });
+  await appendBatch(ioredisAppendPort(redis), calls);
 }

@@ -214,6 +214,7 @@ Deno.test(
       const log = silentLogger();
       const pipeline = createPipeline({
         type: "metrics",
+        stream,
         evaluator,
         persist: createPersistStage({ store, log }),
         publication: createPublication({

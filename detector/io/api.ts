@@ -7,7 +7,7 @@
  * transaction seen, else now) against the live baseline, with the same code
  * the `status_zscore` rule uses. It changes nothing. 422 for an unknown
  * status or a negative or non-integer count, 400 for a body that is not JSON,
- * 405 for another method, 409 for a status another shard owns, 503 when the
+ * 405 for another method, 409 for a status another instance scores, 503 when the
  * rule is off, 413 for a body over 16 KiB.
  *
  * @module
@@ -35,11 +35,13 @@ export const evaluateRequestSchema = z.object({
 
 /** What the API reads from the running detector. */
 export interface ApiDeps {
-  /** Live status_zscore state and the transactions watermark (undefined when the rule is off). */
-  zscore(): { state: ZScoreState; watermark: number } | undefined;
+  /**
+   * Live status_zscore state of `status` and its stream's watermark, when
+   * this instance consumes the partition that holds it; "elsewhere" when
+   * another instance does; undefined when the rule is off.
+   */
+  zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
   config: ZScoreConfig;
-  /** Does this instance own `status` (sharding)? */
-  owns(status: string): boolean;
   log: Logger;
   now?: () => number;
 }
@@ -69,10 +71,10 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
           }`,
         );
       }
-      const live = deps.zscore();
+      const live = deps.zscore(status);
       if (!live) throw httpError(503, "the status_zscore rule is disabled");
-      if (!deps.owns(status)) {
-        throw httpError(409, `status "${status}" is scored by another detector shard`);
+      if (live === "elsewhere") {
+        throw httpError(409, `status "${status}" is scored by another detector instance`);
       }
       const at = timestamp !== undefined
         ? Date.parse(timestamp)

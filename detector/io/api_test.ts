@@ -30,11 +30,13 @@ function handlerFor(minutes: number, owns: (s: string) => boolean = () => true) 
   const evaluator = live(minutes);
   const app = createEvaluateApp({
     config,
-    owns,
-    zscore: () => ({
-      state: evaluator.ruleState("status_zscore") as ZScoreState,
-      watermark: evaluator.watermark(),
-    }),
+    zscore: (status) =>
+      owns(status)
+        ? {
+          state: evaluator.ruleState("status_zscore") as ZScoreState,
+          watermark: evaluator.watermark(),
+        }
+        : "elsewhere",
     log: silentLogger(),
     now: () => T0,
   });
@@ -119,7 +121,7 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
   });
 });
 
-Deno.test("POST /api/alerts/evaluate answers 409 for a status another shard owns", async () => {
+Deno.test("POST /api/alerts/evaluate answers 409 for a status another detector instance scores", async () => {
   const { call } = handlerFor(5, (s) => s !== "denied");
   assert.equal((await call({ status: "denied", count: 1 })).status, 409);
   assert.equal((await call({ status: "failed", count: 1 })).status, 200);
@@ -128,7 +130,6 @@ Deno.test("POST /api/alerts/evaluate answers 409 for a status another shard owns
 Deno.test("POST /api/alerts/evaluate answers 503 when the status_zscore rule is off", async () => {
   const app = createEvaluateApp({
     config,
-    owns: () => true,
     zscore: () => undefined,
     log: silentLogger(),
   });

@@ -99,10 +99,11 @@ export function createPersistStage(options: PersistOptions) {
   return async function persist(
     firings: readonly Firing[],
     resolutions: readonly Resolution[],
+    stream: string,
     signal: AbortSignal,
   ): Promise<Persisted> {
     retried = false;
-    const ins = await isolate("store anomalies", (f) => store.insert(f), firings, signal);
+    const ins = await isolate("store anomalies", (f) => store.insert(f, stream), firings, signal);
     const res = await isolate("resolve anomalies", (r) => store.resolve(r), resolutions, signal);
     const created = ins.rows, resolved = res.rows;
     if (retried) {

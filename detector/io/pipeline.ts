@@ -18,7 +18,7 @@
  * @module
  */
 import type { Logger } from "@vigil/shared/log";
-import type { EventType } from "@vigil/shared/schemas/event";
+import type { StreamKind } from "@vigil/shared/partitions";
 import type { BatchHandler, Delivery, Rejected } from "@vigil/shared/stream_consumer";
 import { type ParsedEntry, parseEntry, traceIdOf } from "../core/entry.ts";
 import type { Evaluator } from "../core/evaluator.ts";
@@ -32,7 +32,7 @@ import type { AnomalyRow } from "./store.ts";
 /** Spans of the detector (detector/io/tracing.ts implements it on OpenTelemetry). */
 export interface PipelineTracing {
   /** A span for the live entries of a batch, linked to their creation contexts. */
-  batch(type: EventType, entries: readonly ParsedEntry[]): { end(error?: unknown): void };
+  batch(type: StreamKind, entries: readonly ParsedEntry[]): { end(error?: unknown): void };
   /**
    * A span for a new anomaly, child of its triggering event's `parent`
    * traceparent; returns the traceparent the alert carries.
@@ -45,7 +45,10 @@ export interface PipelineTracing {
 
 /** Options of {@link createPipeline}. */
 export interface PipelineOptions {
-  type: EventType;
+  /** The stream kind (metric label `type`). */
+  type: StreamKind;
+  /** The stream key (the evidence of anomalies names it). */
+  stream: string;
   evaluator: Evaluator;
   persist: PersistStage;
   publication: Publication;
@@ -148,7 +151,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     try {
       // Stage 2.
       const storeStarted = performance.timeOrigin + performance.now();
-      const stored = await persist(firings, resolutions, signal);
+      const stored = await persist(firings, resolutions, options.stream, signal);
       const storedAt = now();
       const byId = new Map(batch.map((d) => [d.id, d]));
       for (const { item, error } of stored.rejected) {

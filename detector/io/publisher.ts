@@ -20,6 +20,7 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { AnomalyRow } from "./store.ts";
 import type { ScorePoint } from "../core/rules/types.ts";
+import PUBLISH_LUA from "../../shared/lua/publish_alert.lua" with { type: "text" };
 
 /** Options of {@link createPublisher}. */
 export interface PublisherOptions {
@@ -47,8 +48,6 @@ export interface Publisher {
   /** Publish alerts and cache scores in one pipeline; returns the markers appended now. */
   publish(alerts: readonly OutgoingAlert[], scores: readonly ScorePoint[]): Promise<string[]>;
 }
-
-const SCRIPT_URL = new URL("../../shared/lua/publish_alert.lua", import.meta.url);
 
 function isoOrNull(d: Date | null): string | null {
   return d ? d.toISOString() : null;
@@ -87,75 +86,83 @@ export function rowToAlert(
   };
 }
 
-/** Create the publisher; loads the Lua script (needs read access to shared/lua). */
-export async function createPublisher(options: PublisherOptions): Promise<Publisher> {
+/**
+ * Create the publisher. The script is an ioredis command (EVALSHA, EVAL on a
+ * node that lacks it). On a Redis Cluster (`perSlot`) the alerts go in one
+ * pipeline (one slot, `{alerts}`) and each score series in its own.
+ */
+export function createPublisher(options: PublisherOptions & { perSlot?: boolean }): Publisher {
   const { redis, keys } = options;
   const ttl = options.scoreTtlMs ?? 3_600_000;
   const keep = options.scoreKeep ?? 500;
   const maxLen = options.alertsMaxLen ?? 100_000;
   const retention = options.markerRetentionMs ?? 7 * 86_400_000;
   const now = options.now ?? Date.now;
-  const lua = await Deno.readTextFile(SCRIPT_URL);
-  let sha = await redis.script("LOAD", lua) as string;
-  const markers = keys.key("detector", "published");
-
-  async function attempt(
-    alerts: readonly OutgoingAlert[],
-    scores: readonly ScorePoint[],
-  ): Promise<string[]> {
-    const p = redis.pipeline();
-    const t = now();
-    for (const a of alerts) {
-      const json = JSON.stringify({ ...a.alert, stages: { ...a.alert.stages, published: t } });
-      p.evalsha(
-        sha,
-        2,
-        keys.alerts(),
-        markers,
-        a.marker,
-        json,
-        keys.alertsChannel(),
-        t,
-        retention,
-        maxLen,
-      );
-    }
-    // One ZADD per series with all its points (a batch holds many points per series).
-    const series = new Map<string, { points: (string | number)[]; newest: number }>();
-    for (const s of scores) {
-      const key = keys.scores(s.type, s.entity, s.measure);
-      let entry = series.get(key);
-      if (entry === undefined) series.set(key, entry = { points: [], newest: -Infinity });
-      entry.points.push(s.t, `${s.t}:${s.score}:${s.value}`);
-      entry.newest = Math.max(entry.newest, s.t);
-    }
-    for (const [key, { points }] of series) p.zadd(key, ...points);
-    for (const [key, { newest: t }] of series) {
-      p.zremrangebyrank(key, 0, -(keep + 1));
-      p.zremrangebyscore(key, "-inf", `(${t - ttl}`);
-      p.pexpire(key, ttl);
-    }
+  const markers = keys.publishedMarkers();
+  redis.defineCommand("vigilPublishAlert", { numberOfKeys: 2, lua: PUBLISH_LUA });
+  type Pipe = ReturnType<Redis["pipeline"]> & {
+    vigilPublishAlert(...args: (string | number)[]): void;
+  };
+  const exec = async (p: Pipe) => {
     const results = (await p.exec()) ?? [];
-    const appended: string[] = [];
-    for (let i = 0; i < results.length; i++) {
-      const [error, value] = results[i]!;
-      if (error) throw error;
-      if (i < alerts.length && value) appended.push(alerts[i]!.marker);
-    }
-    return appended;
-  }
+    for (const [error] of results) if (error) throw error;
+    return results;
+  };
 
   return {
     async publish(alerts, scores) {
       if (alerts.length === 0 && scores.length === 0) return [];
-      try {
-        return await attempt(alerts, scores);
-      } catch (error) {
-        // Redis restarted and lost the script cache: load it again once.
-        if (!String((error as Error)?.message).includes("NOSCRIPT")) throw error;
-        sha = await redis.script("LOAD", lua) as string;
-        return await attempt(alerts, scores);
+      const t = now();
+      const p = redis.pipeline() as Pipe;
+      for (const a of alerts) {
+        const json = JSON.stringify({ ...a.alert, stages: { ...a.alert.stages, published: t } });
+        p.vigilPublishAlert(
+          keys.alerts(),
+          markers,
+          a.marker,
+          json,
+          keys.alertsChannel(),
+          t,
+          retention,
+          maxLen,
+        );
       }
+      // One ZADD per series with all its points (a batch holds many points per series).
+      const series = new Map<string, { points: (string | number)[]; newest: number }>();
+      for (const s of scores) {
+        const key = keys.scores(s.type, s.entity, s.measure);
+        let entry = series.get(key);
+        if (entry === undefined) series.set(key, entry = { points: [], newest: -Infinity });
+        entry.points.push(s.t, `${s.t}:${s.score}:${s.value}`);
+        entry.newest = Math.max(entry.newest, s.t);
+      }
+      const scoreCommands = (
+        q: Pipe,
+        key: string,
+        e: { points: (string | number)[]; newest: number },
+      ) => {
+        q.zadd(key, ...e.points);
+        q.zremrangebyrank(key, 0, -(keep + 1));
+        q.zremrangebyscore(key, "-inf", `(${e.newest - ttl}`);
+        q.pexpire(key, ttl);
+      };
+      let results;
+      if (!options.perSlot) {
+        for (const [key, e] of series) scoreCommands(p, key, e);
+        results = await exec(p);
+      } else {
+        [results] = await Promise.all([
+          alerts.length > 0 ? exec(p) : Promise.resolve([]),
+          ...[...series].map(([key, e]) => {
+            const q = redis.pipeline() as Pipe;
+            scoreCommands(q, key, e);
+            return exec(q);
+          }),
+        ]);
+      }
+      const appended: string[] = [];
+      for (let i = 0; i < alerts.length; i++) if (results[i]?.[1]) appended.push(alerts[i]!.marker);
+      return appended;
     },
   };
 }

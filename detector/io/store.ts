@@ -12,7 +12,6 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Keys } from "@vigil/shared/keys";
 import type { Firing, Resolution } from "../core/rules/types.ts";
 
 /** A row of `anomaly_events` as read back. */
@@ -44,7 +43,7 @@ export interface AnomalyStore {
    * earlier (a redelivery, a timed-out attempt that committed late) are not
    * returned: if unpublished, the outbox recovery publishes them.
    */
-  insert(firings: readonly Firing[]): Promise<AnomalyRow[]>;
+  insert(firings: readonly Firing[], stream: string): Promise<AnomalyRow[]>;
   /** Resolve open rows; returns the rows resolved now. */
   resolve(resolutions: readonly Resolution[]): Promise<AnomalyRow[]>;
   /** Record that alerts were appended to the alerts stream. */
@@ -70,10 +69,10 @@ function iso(ms: number): string {
 }
 
 /** Create the store over a postgres.js client. */
-export function createStore(deps: { sql: postgres.Sql; keys: Keys }): AnomalyStore {
-  const { sql, keys } = deps;
+export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
+  const { sql } = deps;
   return {
-    async insert(firings) {
+    async insert(firings, stream) {
       if (firings.length === 0) return [];
       const rows = firings.map((f) => ({
         id: f.id,
@@ -87,7 +86,7 @@ export function createStore(deps: { sql: postgres.Sql; keys: Keys }): AnomalySto
         score: f.score !== null && Number.isFinite(f.score) ? f.score : null,
         stream_ids: f.evidence.map((e) => e.id),
         evidence: f.evidence.map((e) => ({
-          stream: keys.events(f.type),
+          stream,
           stream_id: e.id,
           topic: f.type,
           partition: e.partition,

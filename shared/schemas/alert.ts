@@ -1,6 +1,6 @@
 /**
  * Alerts: what the detector publishes for every new (or resolved) anomaly,
- * on the durable alerts stream (`vigil:alerts`, field `alert` = JSON) and the
+ * on the durable alerts stream (`vigil:{alerts}`, field `alert` = JSON) and the
  * live Pub/Sub channel (`vigil:alerts:live`, message = the same JSON).
  *
  * @module

@@ -10,7 +10,7 @@
  * fields and every rule are in `event.ts`.
  *
  * **The bridge's guarantee:** the `data` field of every entry it appends to
- * `vigil:events:<type>` is exactly `canonicalize(type, JSON.parse(data)).data`
+ * `vigil:events:{<type>:<p>}` is exactly `canonicalize(type, JSON.parse(data)).data`
  * (a fixed point: same text, byte for byte), whatever form the message came
  * in, so a consumer can `JSON.parse` it and trust the types without
  * validating again. `bridge/classify_test.ts` checks it on every input form.

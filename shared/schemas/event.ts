@@ -3,7 +3,7 @@
  * definition of the events; TypeScript types come from `z.infer`.
  *
  * Each schema's output is the event's **canonical form**, the one the bridge
- * appends to `vigil:events:<type>` (serialised by `canonicalText` in
+ * appends to `vigil:events:{<type>:<p>}` (serialised by `canonicalText` in
  * `canonical.ts`), so a consumer can `JSON.parse` an entry and trust it:
  *
  * | type | fields, in this order (`?` = omitted when absent) |

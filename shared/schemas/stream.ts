@@ -1,6 +1,6 @@
 /**
  * The shape of entries in the per-type Redis event streams
- * (`vigil:events:<type>`) and the dead-letter stream (`vigil:dlq`).
+ * (`vigil:events:{<type>:<p>}`) and the dead-letter stream (`vigil:{dlq}`).
  *
  * An event stream entry holds the validated, normalised event as JSON plus
  * its Kafka coordinates and ingest time, so an anomaly links back to its
@@ -38,7 +38,7 @@ const hex64 = z.string().regex(/^[\da-f]{64}$/);
 const digits = z.string().regex(/^\d+$/);
 
 /**
- * Fields of a dead-letter entry (`vigil:dlq`), the one definition every
+ * Fields of a dead-letter entry (`vigil:{dlq}`), the one definition every
  * service writes through (bridge: `bridge_append-5.lua`; detector and
  * notifier: {@link deadLetterFields}).
  *

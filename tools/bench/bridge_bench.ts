@@ -277,7 +277,7 @@ try {
       next += 500;
       const p = redis.pipeline();
       for (const [topic, ...fields] of slice) {
-        p.xadd(keys.key("rawxadd", topic!), "MAXLEN", "~", "1000000", "*", ...fields);
+        p.xadd(keys.scratch("rawxadd", topic!), "MAXLEN", "~", "1000000", "*", ...fields);
       }
       await p.exec();
     }
@@ -287,7 +287,7 @@ try {
   // every garbage collection of the bridge runs, and so their figures, dearer than in the
   // real service.
   entries.length = 0;
-  await deletePrefix(redis, keys.key("rawxadd"));
+  await deletePrefix(redis, keys.scratch("rawxadd"));
 
   // 4. Through the bridge: one run per tracing setting (alternating, when comparing), each
   // into fresh stream keys with a fresh consumer group reading all N messages.

@@ -185,7 +185,7 @@ const result = await withPg(async ({ sql, url }) => {
         REDIS_URL: TEST_REDIS_URL,
         VIGIL_PREFIX: prefix,
         DETECTOR_PORT: String(port),
-        DETECTOR_CONSUMER: "bench",
+        DETECTOR_MEMBER: "bench",
         LOG_LEVEL: "warn",
         ...(args.batch ? { DETECTOR_BATCH: args.batch } : {}),
         ...(args.checkpoint ? { DETECTOR_CHECKPOINT_INTERVAL: args.checkpoint } : {}),
@@ -229,7 +229,7 @@ const result = await withPg(async ({ sql, url }) => {
     for (
       const [type, rule] of [["logs", "user_spike"], ["transactions", "user_frequency"]] as const
     ) {
-      const state = await probe.hget(keys.detectorState(type), "state");
+      const state = await probe.hget(keys.detectorState({ kind: type, partition: 0 }), "state");
       const windows = state
         ? (JSON.parse(state).rules?.[rule]?.windows?.windows as [string][] | undefined)
         : undefined;

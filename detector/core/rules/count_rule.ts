@@ -147,7 +147,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     init: () => ({ windows: createWindowSet(), episodes: new Map(), late: 0 }),
     step(state, input, sink) {
       const entity = options.select(input.event);
-      if (entity === undefined || !sink.owns(entity)) return;
+      if (entity === undefined) return;
       if (input.t <= input.watermark - W) {
         state.late++;
         return;

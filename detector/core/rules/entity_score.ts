@@ -156,7 +156,7 @@ export function entityScoreRule(
     init: () => ({ episodes: new Map() }),
     step(state, input, sink) {
       const service = input.event.service;
-      if (!sink.owns(service) || handoff.entryId !== input.ref.id) return;
+      if (handoff.entryId !== input.ref.id) return;
       const scores = wanted ? handoff.scores.filter((m) => wanted.has(m.measure)) : handoff.scores;
       if (scores.length < c.min_measures) return;
       const a = assessEntity(scores, c.method);

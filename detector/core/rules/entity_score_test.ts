@@ -209,19 +209,6 @@ Deno.test("entity_score's episode survives a checkpoint: the reading after resto
   assert.equal(resolved.length, 1);
 });
 
-Deno.test("entity_score only for services this shard owns", () => {
-  const evaluator = createEvaluator("metrics", {
-    rules: rulesWith({}),
-    engine: fakeEngine,
-    owns: (e) => e === "mine",
-  });
-  const sink = evaluator.sink();
-  evaluator.step(entry(T0, reading(1, 1, 1, "theirs")), sink);
-  evaluator.step(entry(T0, reading(1, 1, 1, "mine")), sink);
-  const fired = sink.findings.filter((f) => f.rule === "entity_score" && f.kind === "firing");
-  assert.deepEqual(fired.map((f) => f.entity), ["mine"]);
-});
-
 Deno.test("the shipped entity_score bands are the engine's calibration", async () => {
   const { rulesConfigSchema } = await import("../rules_config.ts");
   const defaults = rulesConfigSchema.parse({}).metrics.entity_score;

@@ -150,7 +150,7 @@ export function cpuSustainedRule(
       const service = input.event.service;
       const cpu = input.event.cpu;
       // A reading without cpu (the simulator's) says nothing about CPU.
-      if (cpu === undefined || !sink.owns(service)) return;
+      if (cpu === undefined) return;
       if (input.t <= input.watermark - W) {
         state.late++;
         return;
@@ -211,7 +211,6 @@ export function metricScoreRule<S>(
     init: () => ({ series: new Map(), episodes: new Map() }),
     step(state, input, sink) {
       const service = input.event.service;
-      if (!sink.owns(service)) return;
       handoff?.begin(input.ref.id, service);
       for (const measure of c.measures) {
         const value = measureOf(input.event, measure);

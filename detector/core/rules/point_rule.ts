@@ -63,7 +63,7 @@ export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> 
     init: () => ({ episodes: new Map() }),
     step(state, input, sink) {
       const v = options.judge(input.event);
-      if (v === undefined || !sink.owns(v.entity)) return;
+      if (v === undefined) return;
       if (!v.holds) {
         if (options.clearOnFalse) conditionFalse(state.episodes, v.entity, input.t, sink.findings);
         return;

@@ -233,7 +233,6 @@ export function statusZScoreRule(
       // History is the stream's, whichever shard owns the status.
       if (state.first === null || minute < state.first) state.first = minute;
       const status = input.event.status;
-      if (!sink.owns(status)) return;
       let perMinute = state.counts.get(status);
       if (!perMinute) {
         perMinute = new Map();

@@ -81,8 +81,6 @@ export interface ScorePoint {
 export interface RuleSink {
   findings: Finding[];
   scores: ScorePoint[];
-  /** Does this detector shard own the state of `entity`? */
-  owns(entity: string): boolean;
 }
 
 /** A rule over the events of one stream. */
@@ -101,7 +99,7 @@ export interface Rule<S, E> {
   load(raw: unknown): S;
 }
 
-/** A sink collecting everything, owning every entity (tests, single instance). */
-export function collectSink(owns: (entity: string) => boolean = () => true): RuleSink {
-  return { findings: [], scores: [], owns };
+/** A sink collecting everything. */
+export function collectSink(): RuleSink {
+  return { findings: [], scores: [] };
 }

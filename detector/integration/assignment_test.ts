@@ -1,0 +1,84 @@
+/** The assignment of stream partitions to detector instances, against the real Redis. */
+import assert from "node:assert/strict";
+import { withRedis } from "@vigil/tools/testing/redis";
+import { waitFor } from "@vigil/tools/testing/wait";
+import { silentLogger } from "@vigil/shared/log";
+import { runAssignment } from "../io/assignment.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const units = ["logs:0", "logs:1", "metrics:0", "metrics:1"];
+
+function member(
+  redis: Parameters<typeof runAssignment>[0]["redis"],
+  keys: { scratch(...p: string[]): string },
+  id: string,
+) {
+  const running = new Set<string>();
+  const stop = new AbortController();
+  const done = runAssignment({
+    redis,
+    member: id,
+    membersKey: keys.scratch("members"),
+    units,
+    leaseKey: (u) => keys.scratch("lease", u),
+    ttlMs: 600,
+    log: silentLogger(),
+    control: {
+      start: (u) => void running.add(u),
+      stop: (u) => Promise.resolve(void running.delete(u)),
+    },
+  }, stop.signal);
+  return { running, stop: () => (stop.abort(), done) };
+}
+
+Deno.test(
+  "runAssignment(): two members split the units, one leaving hands them over",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      const a = member(redis, keys, "a");
+      const b = member(redis, keys, "b");
+      try {
+        await waitFor(() => a.running.size === 2 && b.running.size === 2, { what: "split 2/2" });
+        assert.deepEqual([...a.running, ...b.running].sort(), [...units].sort(), "each unit once");
+        await a.stop(); // leaves cleanly: releases its leases
+        await waitFor(() => b.running.size === 4, { what: "b owns everything", timeoutMs: 3000 });
+        assert.equal(await redis.zscore(keys.scratch("members"), "a"), null, "a left the members");
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    }),
+);
+
+Deno.test(
+  "runAssignment(): a lease that expired with nobody holding it is re-acquired; another's is respected",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      // Another instance (not a member any more) still holds logs:0 for a while.
+      await redis.set(keys.scratch("lease", "logs:0"), "ghost", "PX", 1500);
+      const a = member(redis, keys, "a");
+      try {
+        await waitFor(() => a.running.size === 3, { what: "the free units" });
+        assert.ok(!a.running.has("logs:0"), "not while another holds its lease");
+        await waitFor(() => a.running.size === 4, {
+          what: "logs:0 once its lease expired",
+          timeoutMs: 4000,
+        });
+        // Redis lost a lease (restarted empty): the holder takes it again, keeps consuming.
+        await redis.del(keys.scratch("lease", "metrics:1"));
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(await redis.get(keys.scratch("lease", "metrics:1")), "a");
+        assert.equal(a.running.size, 4);
+        // Another instance takes a lease over: that unit stops here.
+        await redis.set(keys.scratch("lease", "metrics:0"), "intruder", "PX", 10_000);
+        await waitFor(() => !a.running.has("metrics:0"), {
+          what: "metrics:0 stopped",
+          timeoutMs: 2000,
+        });
+      } finally {
+        await a.stop();
+      }
+    }),
+);

@@ -1,0 +1,157 @@
+/**
+ * Which detector instance consumes which stream partition ("unit").
+ *
+ * Every instance heartbeats its membership in one sorted set
+ * (`vigil:detector:members`, score = expiry in Redis server time, so clocks
+ * do not matter) every `ttlMs / 3`. From the live members, every instance
+ * computes the same assignment (units and members sorted, unit i to member
+ * i mod n). A unit is consumed only under its lease
+ * (`vigil:detector:lease:{<kind>:<p>}`, `SET NX PX`, renewed with the
+ * heartbeat): an instance gives up the units no longer assigned to it (after
+ * its consumer finished the batch in hand and its checkpoint), and takes the
+ * newly assigned ones as soon as their lease is free. When an instance dies,
+ * its membership and leases expire after `ttlMs` and the others take over;
+ * when one joins or leaves cleanly, the assignment moves within a heartbeat.
+ *
+ * Redis offers no partition assignment of its own (Kafka consumer groups do,
+ * for the bridge); this is the smallest one that is safe: the lease, not the
+ * assignment, guarantees that one instance at a time consumes a unit.
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "@vigil/shared/log";
+import { sleep } from "@vigil/shared/lifecycle";
+
+/** Heartbeat a member and list the live ones, by Redis server time. Single key. */
+const HEARTBEAT = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)`;
+/** 1 renewed, 2 acquired (it was free), 0 held by another owner. */
+const CLAIM = `local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/** The units assigned to `member` when `members` are live: units and members sorted, i mod n. */
+export function assign(
+  units: readonly string[],
+  members: readonly string[],
+  member: string,
+): string[] {
+  const m = [...members].sort();
+  const i = m.indexOf(member);
+  if (i < 0) return [];
+  return [...units].sort().filter((_, j) => j % m.length === i);
+}
+
+/** What the assignment drives: start and stop the consumption of a unit. */
+export interface UnitControl {
+  /** Start consuming `unit` (its lease is held). */
+  start(unit: string): void;
+  /** Stop consuming `unit`; resolves once its batch in hand and checkpoint are done. */
+  stop(unit: string): Promise<void>;
+}
+
+/** Options of {@link runAssignment}. */
+export interface AssignmentOptions {
+  redis: Redis;
+  /** This instance's member id (unique per process). */
+  member: string;
+  membersKey: string;
+  /** Every unit, and the lease key of each. */
+  units: readonly string[];
+  leaseKey(unit: string): string;
+  ttlMs: number;
+  control: UnitControl;
+  log: Logger;
+  /** Called with the units consumed after every change. */
+  onChange?: (owned: readonly string[]) => void;
+}
+
+/**
+ * Keep this instance's share of the units until `signal` aborts, then stop
+ * them all, release their leases and leave.
+ */
+export async function runAssignment(
+  options: AssignmentOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const { redis, member, units, ttlMs, control } = options;
+  const log = options.log.with({ member });
+  const every = Math.max(50, Math.floor(ttlMs / 3));
+  const owned = new Set<string>();
+  let failing = false;
+
+  async function stopUnit(unit: string, release: boolean): Promise<void> {
+    owned.delete(unit);
+    await control.stop(unit);
+    if (release) {
+      await redis.eval(RELEASE, 1, options.leaseKey(unit), member).catch((error) =>
+        log.warn("cannot release lease", { unit, error })
+      );
+    }
+  }
+
+  async function round(): Promise<void> {
+    const members = await redis.eval(HEARTBEAT, 1, options.membersKey, member, ttlMs) as string[];
+    const wanted = new Set(assign(units, members, member));
+    // Give back what is no longer ours (a member joined), before taking anything.
+    for (const unit of [...owned]) {
+      if (!wanted.has(unit)) {
+        log.info("unit moves to another instance", { unit });
+        await stopUnit(unit, true);
+      }
+    }
+    const p = redis.pipeline();
+    const claims = [...wanted];
+    for (const unit of claims) p.eval(CLAIM, 1, options.leaseKey(unit), member, ttlMs);
+    const replies = (await p.exec()) ?? [];
+    for (let i = 0; i < claims.length; i++) {
+      const unit = claims[i]!;
+      const [error, value] = replies[i] ?? [new Error("no reply"), 0];
+      if (error) throw error;
+      if (Number(value) === 0) {
+        if (owned.has(unit)) {
+          log.error("lease taken over by another instance, stopping the unit", { unit });
+          await stopUnit(unit, false);
+        }
+        continue; // the previous holder has not let go yet: next round
+      }
+      if (!owned.has(unit)) {
+        owned.add(unit);
+        log.info("unit acquired", { unit });
+        control.start(unit);
+      }
+    }
+    options.onChange?.([...owned].sort());
+  }
+
+  try {
+    while (!signal.aborted) {
+      try {
+        await round();
+        if (failing) log.info("assignment: Redis answers again");
+        failing = false;
+      } catch (error) {
+        // Redis down or hung: keep consuming what we hold (nothing progresses without
+        // Redis anyway); leases that expired meanwhile are re-acquired if still free.
+        if (!failing) log.warn("assignment: cannot reach Redis, keeping the units", { error });
+        failing = true;
+      }
+      await sleep(every, signal).catch(() => {});
+    }
+  } finally {
+    await Promise.all([...owned].map((unit) => stopUnit(unit, true)));
+    await redis.zrem(options.membersKey, member).catch(() => {});
+  }
+}
