@@ -11,6 +11,16 @@
  * batch starts there, gets the same key and replaces that object. So no
  * offset is in two objects, and none is missing once the archive caught up.
  *
+ * Gaps: per partition the archive knows the next offset it expects (its
+ * progress object `<prefix>/<topic>/progress/<partition>.json`, written with
+ * every stored object, then the one after the last message it took). A batch that starts further on means Kafka deleted
+ * messages before the archive read them (it fell behind the retention, and
+ * kafkajs reset an out-of-range position): the part of the hole below the
+ * log start is recorded as a gap object
+ * `<prefix>/<topic>/gaps/<partition>-<from>-<to>.json`, counted in
+ * `vigil_archive_skipped_messages_total`, logged and shown by the
+ * `kafka_gaps` health check (shared/kafka_gaps.ts).
+ *
  * Memory: each line goes straight into its object's gzip stream (queued
  * text is compressed every {@link COMPRESS_CHUNK} characters), so an open
  * object costs its compressed size plus the compressor's state; the formula
@@ -20,6 +30,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { GROUPS } from "@vigil/shared/keys";
+import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
@@ -36,6 +47,7 @@ import {
 } from "./format.ts";
 import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
+import { createGapTracker, type Gap } from "@vigil/shared/kafka_gaps";
 
 /** Archive settings. */
 export interface ArchiveOptions {
@@ -55,7 +67,8 @@ export interface ArchiveOptions {
 
 /** Dependencies of {@link createArchive}. */
 export interface ArchiveDeps {
-  kafka: Pick<Kafka, "consumer">;
+  /** Consumer group; admin to read log starts (gap detection). */
+  kafka: Pick<Kafka, "consumer" | "admin">;
   store: ArchiveStore;
   log: Logger;
   metrics: Registry;
@@ -70,7 +83,7 @@ export interface Archive {
   run(signal: AbortSignal): Promise<void>;
   /** Stop (idempotent). */
   close(): Promise<void>;
-  readonly checks: Record<string, () => Promise<boolean> | boolean>;
+  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
 }
 
 /** Characters of lines queued before they are compressed (per open object). */
@@ -118,6 +131,72 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
+  /** Per partition, the next offset expected (gap detection); filled at the first batch. */
+  const expected = new Map<string, bigint | null>();
+  const groupId = config.groupId ?? GROUPS.archive;
+  const gaps = createGapTracker({
+    kafka,
+    log,
+    metrics,
+    service: "archive",
+    gapWarnMs: 3_600_000,
+    now,
+  });
+
+  /**
+   * The archive's own record of where a partition is: the offset after the
+   * last object stored (written before the offset is committed). Kafka's
+   * committed offset cannot serve: once kafkajs found it out of range, it
+   * resets it to "earliest".
+   */
+  const progressKey = (topic: string, partition: number) =>
+    `${prefix}/${topic}/progress/${partition}.json`;
+
+  async function storedProgress(topic: string, partition: number): Promise<bigint | null> {
+    const body = await store.get(progressKey(topic, partition));
+    if (body === null) return null;
+    const next = JSON.parse(new TextDecoder().decode(body)).next;
+    return typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null;
+  }
+
+  /** Record a hole before `first` once (below the log start only), as a gap object. */
+  async function checkHole(topic: string, partition: number, key: string, first: bigint) {
+    let next = expected.get(key);
+    if (next === undefined) {
+      next = await storedProgress(topic, partition);
+      expected.set(key, next);
+    }
+    if (next === null || first <= next) return;
+    const start = await gaps.logStart(topic, partition);
+    const lostTo = (first < start ? first : start) - 1n;
+    if (lostTo < next) return; // transaction markers or compacted records only
+    const gap: Gap = {
+      from: next.toString(),
+      to: lostTo.toString(),
+      count: Number(lostTo - next + 1n),
+    };
+    const body = new TextEncoder().encode(
+      JSON.stringify({
+        topic,
+        partition,
+        ...gap,
+        reason: "deleted by Kafka (retention) before the archive read them",
+        recorded_at: new Date(now()).toISOString(),
+      }) + "\n",
+    );
+    const gapKey = `${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`;
+    for (let attempt = 0;; attempt++) {
+      try {
+        await store.put(gapKey, body);
+        break;
+      } catch (error) {
+        storeErrors.inc();
+        if (group.stopping.aborted && attempt >= 2) throw error;
+        await sleep(backoffMs(attempt, { baseMs: 200, capMs: 10_000 }));
+      }
+    }
+    gaps.record(topic, partition, gap);
+  }
 
   /** Run `fn` after every earlier task of the same partition. */
   function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -160,6 +239,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
       }
     }
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
+    await store.put(
+      progressKey(buffer.topic, buffer.partition),
+      new TextEncoder().encode(JSON.stringify({ next }) + "\n"),
+    );
     // Committing is what allows the next object to start at `next`; on failure
     // the partition is re-read from the committed offset (this object's first).
     await group.consumer!.commitOffsets([{
@@ -188,6 +271,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const key = `${topic}:${partition}`;
     await withLock(key, async () => {
       highWater.set(key, BigInt(batch.highWatermark));
+      const first = batch.firstOffset() ?? batch.messages[0]?.offset;
+      if (first !== undefined && first !== null) {
+        await checkHole(topic, partition, key, BigInt(first));
+      }
+      const lastOffset = batch.messages.at(-1)?.offset;
+      if (lastOffset !== undefined) expected.set(key, BigInt(lastOffset) + 1n);
       const stored = storedUpTo.get(key) ?? -1n;
       for (const m of batch.messages) {
         // Never start an object inside one already stored.
@@ -263,13 +352,14 @@ export function createArchive(deps: ArchiveDeps): Archive {
     buffers.clear();
     storedUpTo.clear();
     highWater.clear();
+    expected.clear();
     // Partitions this member may no longer own must not keep a lag.
     lag.reset();
   };
   const group = createConsumerGroup({
     kafka,
     log,
-    groupId: config.groupId ?? GROUPS.archive,
+    groupId,
     topics,
     sessionTimeoutMs: config.sessionTimeoutMs,
     shutdownTimeoutMs,
@@ -295,6 +385,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     checks: {
       store: () => store.check(),
       kafka: () => group.healthy,
+      kafka_gaps: () => gaps.health(),
     },
     async run(signal) {
       const tick = Math.max(50, Math.min(1000, Math.floor(config.policy.maxAgeMs / 4)));
@@ -308,6 +399,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
         await group.run(signal);
       } finally {
         clearInterval(timer);
+        await gaps.close();
       }
     },
     close: () => group.close(),

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { HeadBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 
 /** The archive's object store. */
 export interface ArchiveStore {
@@ -13,6 +19,8 @@ export interface ArchiveStore {
   readonly location: string;
   /** Store `body` under `key`, replacing any object there. */
   put(key: string, body: Uint8Array): Promise<void>;
+  /** The object under `key`, or null when there is none. */
+  get(key: string): Promise<Uint8Array | null>;
   /** Is the store reachable (health check)? */
   check(): Promise<boolean>;
 }
@@ -55,6 +63,17 @@ export function createS3Store(options: { client: S3Client; bucket: string }): Ar
         }),
       );
     },
+    async get(key) {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+      } catch (error) {
+        if (error instanceof NoSuchKey || (error as { name?: string }).name === "NoSuchKey") {
+          return null;
+        }
+        throw error;
+      }
+    },
     async check() {
       await client.send(new HeadBucketCommand({ Bucket: bucket }));
       return true;
@@ -76,6 +95,17 @@ export function createDirStore(dir: string): ArchiveStore {
       const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       await Deno.writeFile(tmp, body);
       await Deno.rename(tmp, path);
+    },
+    async get(key) {
+      if (key.split("/").some((part) => part === ".." || part === "")) {
+        throw new TypeError(`Cannot read object: bad key "${key}"`);
+      }
+      try {
+        return await Deno.readFile(`${root}/${key}`);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return null;
+        throw error;
+      }
     },
     async check() {
       await Deno.mkdir(root, { recursive: true });

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { Gap } from "@vigil/shared/kafka_gaps";
 import type { Keys } from "@vigil/shared/keys";
 import { partitionOf, PROJECTIONS, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
@@ -26,12 +27,7 @@ export interface BatchItem {
   classified: Classified;
 }
 
-/** Offsets of a partition Kafka deleted before the bridge read them, recorded as a `gap`. */
-export interface Gap {
-  from: string;
-  to: string;
-  count: number;
-}
+export type { Gap };
 
 /** One script call: KEYS and ARGV. */
 export interface ScriptCall {

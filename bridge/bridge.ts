@@ -4,7 +4,7 @@
  * its Redis stream partition (append.ts: routed by entity, dedup by Kafka
  * topic/partition/offset atomically with the XADDs); the Kafka offset is
  * committed only after Redis accepted the batch. Offsets never read are
- * detected per partition (gaps.ts).
+ * detected per partition (shared/kafka_gaps.ts).
  *
  * @module
  */
@@ -24,11 +24,10 @@ import {
   type AppendResult,
   type BatchItem,
   buildAppendCalls,
-  type Gap,
   ioredisAppendPort,
   type ScriptClient,
 } from "./append.ts";
-import { createGapTracker, createProgress } from "./gaps.ts";
+import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
 
@@ -116,7 +115,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const partitions = cfg.partitions ?? 1;
   const port = ioredisAppendPort(redis, { perSlot: deps.cluster ?? false });
   const progress = createProgress(redis, keys);
-  const gaps = createGapTracker({ kafka, log, metrics, gapWarnMs, now });
+  const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 
   const messagesTotal = metrics.counter(
     "vigil_bridge_messages_total",
@@ -221,7 +220,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       }
       const last = items[items.length - 1]!.offset;
       // Offsets before this batch that nobody accounted for: read them again
-      // first, then judge what is left against the log start (gaps.ts).
+      // first, then judge what is left against the log start (shared/kafka_gaps.ts).
       let gap: Gap | undefined;
       const expected = await progress.last(topic, partition);
       if (expected !== null && BigInt(coverFrom) > expected + 1n) {

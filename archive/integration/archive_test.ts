@@ -90,7 +90,8 @@ async function listKeys(s3: S3Client): Promise<string[]> {
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: BUCKET, ...(token ? { ContinuationToken: token } : {}) }),
     );
-    for (const o of page.Contents ?? []) keys.push(o.Key!);
+    // Archived objects only (not the progress and gap records beside them).
+    for (const o of page.Contents ?? []) if (o.Key!.endsWith(".ndjson.gz")) keys.push(o.Key!);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return keys;

@@ -1,29 +1,36 @@
 /**
- * Offsets the bridge never read. Per Kafka partition the bridge remembers
- * the last offset it accounted for (`vigil:bridge:progress`); a batch that
- * starts further on leaves a hole. The hole is first read again (the
- * consumer may have been positioned past offsets nobody appended, when a
- * rebalance raced a commit); a hole that is still there is judged against
+ * Offsets a Kafka consumer (the bridge, the archive) never read. Per
+ * partition the consumer knows the last offset it accounted for; a batch
+ * that starts further on leaves a hole. The bridge first reads a hole again
+ * (the consumer may have been positioned past offsets nobody appended, when
+ * a rebalance raced a commit); a hole that is still there is judged against
  * the partition's log start: the part below it was deleted by Kafka
- * (retention, the bridge fell behind) and is recorded once as a `gap` dead
- * letter, counted in `vigil_bridge_skipped_messages_total`, logged at error
- * level and shown by the `kafka_gaps` health check; the part at or above it
- * holds no message (transaction markers, aborted or compacted records).
+ * (retention: the consumer fell behind) and is recorded once (the bridge: a
+ * `gap` dead letter; the archive: a gap object), counted in
+ * `vigil_<service>_skipped_messages_total`, logged at error level and shown
+ * by the `kafka_gaps` health check; the part at or above it holds no message
+ * (transaction markers, aborted or compacted records).
  *
  * @module
  */
 import type { Admin, Kafka } from "kafkajs";
-import type { HealthDetail } from "@vigil/shared/http/ops_app";
-import type { Keys } from "@vigil/shared/keys";
-import { withTimeout } from "@vigil/shared/lifecycle";
-import type { Logger } from "@vigil/shared/log";
-import type { Registry } from "@vigil/shared/metrics";
-import type { Gap } from "./append.ts";
+import type { HealthDetail } from "./http/ops_app.ts";
+import type { Keys } from "./keys.ts";
+import { withTimeout } from "./lifecycle.ts";
+import type { Logger } from "./log.ts";
+import type { Registry } from "./metrics.ts";
+
+/** Offsets of a partition Kafka deleted before they were read. */
+export interface Gap {
+  from: string;
+  to: string;
+  count: number;
+}
 
 /** Times a hole is read again before it is judged against the log start. */
 export const HOLE_REREADS = 2;
 
-/** Per Kafka partition: the last offset accounted for, cached, read from Redis once. */
+/** Per Kafka partition: the bridge's last offset accounted for, cached, read from Redis once. */
 export function createProgress(
   redis: { hget(key: string, field: string): Promise<string | null> },
   keys: Keys,
@@ -56,13 +63,15 @@ export function createGapTracker(options: {
   kafka: Pick<Kafka, "admin">;
   log: Logger;
   metrics: Registry;
+  /** `bridge` or `archive`: names the metric and the messages. */
+  service: string;
   gapWarnMs: number;
   now: () => number;
 }) {
-  const { kafka, log, now } = options;
+  const { kafka, log, now, service } = options;
   const lostTotal = options.metrics.counter(
-    "vigil_bridge_skipped_messages_total",
-    "Messages deleted by Kafka (retention) before the bridge read them, recorded as gaps",
+    `vigil_${service}_skipped_messages_total`,
+    `Messages deleted by Kafka (retention) before the ${service} read them, recorded as gaps`,
     ["topic"],
   );
   const gaps: (Gap & { topic: string; partition: number; at: number })[] = [];
@@ -111,7 +120,7 @@ export function createGapTracker(options: {
       lostTotal.inc({ topic }, gap.count);
       gaps.push({ topic, partition, ...gap, at: now() });
       if (gaps.length > 20) gaps.shift();
-      log.error("messages lost: Kafka deleted them before the bridge read them", {
+      log.error(`messages lost: Kafka deleted them before the ${service} read them`, {
         topic,
         partition,
         from: gap.from,
@@ -124,8 +133,8 @@ export function createGapTracker(options: {
       if (!last || now() - last.at > options.gapWarnMs) return true;
       return {
         status: "warn",
-        message: "messages were deleted by Kafka before the bridge read them (see the gap " +
-          "dead letters): the bridge falls behind the topics' retention",
+        message: `messages were deleted by Kafka before the ${service} read them (see the ` +
+          `recorded gaps): the ${service} falls behind the topics' retention`,
         gaps: gapCount,
         skipped_messages: lostCount,
         recent: gaps.slice(-5).map((g) => ({
