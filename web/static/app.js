@@ -5,9 +5,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { ApiError, connectLive, getJson } from "./api.js";
 import { StackedBars, TYPES } from "./charts.js";
 import { Detail } from "./detail.js";
+import { ApiDocs } from "./docs.js";
+import { EntityPage } from "./entity.js";
 import { AnomalyList, Filters, matches, PAGE, readUrl, writeUrl } from "./list.js";
-import { html, useTheme } from "./util.js";
-import { Counters, ErrorNote, LiveBadge, TokenField } from "./widgets.js";
+import { NotifyPanel } from "./notify.js";
+import { useZone, zoneName } from "./time.js";
+import { html } from "./util.js";
+import { Counters, ErrorNote, LiveBadge, TokenHelp, TopBar } from "./widgets.js";
 
 const FRESH_MS = 6000;
 
@@ -32,7 +36,7 @@ function App() {
     fromMs: minuteOf(Date.now()) - 59 * 60_000,
     counts: new Map(),
   });
-  const [theme, nextTheme] = useTheme();
+  useZone(); // every time shown re-renders when the zone changes
   const [needToken, setNeedToken] = useState(false);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
@@ -172,41 +176,70 @@ function App() {
     [],
   );
 
-  return html`<div class=${`shell${selected ? " has-detail" : ""}`}>
-    <header class="top">
-      <div class="brand"><span class="logo" aria-hidden="true"></span><h1>Vigil</h1></div>
-      <${LiveBadge} status=${live} />
-      <${Counters} counts=${counts} />
-      <button type="button" class="theme" onClick=${nextTheme} title="Theme">
-        ${theme === "auto" ? "◐ auto" : theme === "dark" ? "● dark" : "○ light"}
-      </button>
-    </header>
-    <main class="main">
-      <section class="card chart-card" aria-label="Anomalies per minute">
-        <div class="card-head"><h2>Last hour, per minute</h2>
-          <div class="legend">${
-    TYPES.map((t) => html`<span key=${t}><i class=${`sw t-${t}`}></i>${t}</span>`)
-  }</div>
-        </div>
-        <${StackedBars} counts=${chart.counts} fromMs=${chart.fromMs} minutes=${60} />
-      </section>
-      <section class="card list-card" aria-label="Anomaly list">
-        <${Filters} filters=${filters} onChange=${setFilters} />
-        ${
-    needToken
-      ? html`
-        <div
-          class="banner">This server needs an API token to read. <${TokenField} onSaved=${loadFirst} /></div>
-      `
-      : null
-  }
-        ${listError && !needToken ? html`<${ErrorNote} error=${listError} />` : null}
-        <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
-          onMore=${loadMore} hasMore=${Boolean(cursor)} loading=${loading} />
-      </section>
-    </main>
-    ${selected ? html`<${Detail} id=${selected} onClose=${close} onUpdated=${updated} />` : null}
-  </div>`;
+  return html`
+    <div class=${`shell${selected ? " has-detail" : ""}`}>
+      <${TopBar}>
+          <${LiveBadge} status=${live} />
+          <${Counters} counts=${counts} />
+        <//>
+        <main class="main">
+          <section class="card chart-card" aria-label="Anomalies per minute">
+            <div class="card-head"><h2>Last hour, per minute <span class="chart-zone">(${zoneName()})</span></h2>
+              <div class="legend">${TYPES.map((t) =>
+                html`<span key=${t}><i class=${`sw t-${t}`}></i>${t}</span>`
+              )}</div>
+            </div>
+            <${StackedBars} counts=${chart.counts} fromMs=${chart.fromMs} minutes=${60} />
+          </section>
+          <${NotifyPanel} />
+          <section class="card list-card" aria-label="Anomaly list">
+            <${Filters} filters=${filters} onChange=${setFilters} />
+            ${needToken
+              ? html`
+                <div class="banner">
+                  <${TokenHelp} error=${listError} reading=${true}
+                    onSaved=${loadFirst} />
+                </div>
+              `
+              : null}
+            ${listError && !needToken ? html`<${ErrorNote} error=${listError} />` : null}
+            <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
+              onMore=${loadMore} hasMore=${Boolean(cursor)} loading=${loading} />
+          </section>
+        </main>
+        ${selected
+          ? html`<${Detail} id=${selected} onClose=${close} onUpdated=${updated} />`
+          : null}
+      </div>
+  `;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+// ---------------------------------------------------------------- views by path
+
+function decodePath(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The view of this URL: the API docs, an entity page, or the live view (`/`, `/alerts/<id>`). */
+function Root() {
+  const path = location.pathname;
+  if (path === "/api/docs") return html`<${ApiDocs} />`;
+  const entity = /^\/entities\/([^/]+)\/?$/.exec(path);
+  if (entity) {
+    const type = new URLSearchParams(location.search).get("type");
+    return html`
+      <${EntityPage} entity=${decodePath(entity[1])}
+        type=${TYPES.includes(type) ? type : undefined} />
+    `;
+  }
+  return html`<${App} />`;
+}
+
+const root = document.getElementById("app");
+// Preact renders next to children it did not create: remove the "Loading Vigil…" placeholder.
+root.replaceChildren();
+render(html`<${Root} />`, root);

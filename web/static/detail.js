@@ -4,6 +4,7 @@ import { getJson } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
 import { fmtTime, fmtValue, html } from "./util.js";
+import { entityPath } from "./list.js";
 import { ErrorNote } from "./widgets.js";
 
 const THRESHOLD_KEYS = /threshold|limit|max|min|upper|lower|bound|expected|baseline|mean|median/i;
@@ -161,7 +162,9 @@ export function Detail({ id, onClose, onUpdated }) {
         a.resolved_at ? ` at ${fmtTime(a.resolved_at)}` : ""
       }</dd></div>
         <div><dt>Type · rule</dt><dd>${a.type} · ${a.rule}</dd></div>
-        <div><dt>Entity</dt><dd>${a.entity}</dd></div>
+        <div><dt>Entity</dt><dd><a class="entity-link" href=${
+        entityPath(a.entity)
+      } title="Entity page: state, recent anomalies, series">${a.entity}</a></dd></div>
         <div><dt>Score</dt><dd>${a.score === null ? "—" : fmtNum(a.score)}</dd></div>
         <div><dt>Event time</dt><dd>${fmtTime(a.event_time)}</dd></div>
         <div><dt>Detected</dt><dd>${fmtTime(a.detected_at)}</dd></div>

@@ -1,29 +1,48 @@
 // The anomaly list: URL state, filters, rows and the virtualised list.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { TYPES } from "./charts.js";
+import { fmtFull } from "./time.js";
 import { ago, html, useNow } from "./util.js";
 
-export const FILTER_KEYS = ["type", "severity", "rule", "entity", "resolved"];
+export const FILTER_KEYS = ["type", "severity", "rule", "entity", "resolved", "acknowledged"];
 export const PAGE = 100;
 const ROW_H = 58;
 
 // ---------------------------------------------------------------- URL state
 
+/** The page's path of an anomaly (digests link here too): `/alerts/<id>`. */
+export function alertPath(id) {
+  return `/alerts/${encodeURIComponent(id)}`;
+}
+
+/** The entity page's path: `/entities/<entity>`. */
+export function entityPath(entity) {
+  return `/entities/${encodeURIComponent(entity)}`;
+}
+
+function decode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Filters from the query; the open anomaly from `/alerts/<id>` or (older links) `?id=`. */
 export function readUrl() {
   const q = new URLSearchParams(location.search);
   const filters = {};
   for (const k of FILTER_KEYS) if (q.get(k)) filters[k] = q.get(k);
-  return { filters, selected: q.get("id") ?? null };
+  const m = /^\/alerts\/([^/]+)\/?$/.exec(location.pathname);
+  return { filters, selected: m ? decode(m[1]) : q.get("id") ?? null };
 }
 
+/** Keep the URL in step: `/alerts/<id>?<filters>` with an anomaly open, else `/?<filters>`. */
 export function writeUrl(filters, selected) {
   const q = new URLSearchParams();
   for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
-  if (selected) q.set("id", selected);
-  const url = q.size ? `?${q}` : location.pathname;
-  if (url !== location.search && !(url === location.pathname && !location.search)) {
-    history.replaceState(null, "", url);
-  }
+  const url = (selected ? alertPath(selected) : "/") + (q.size ? `?${q}` : "");
+  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
 }
 
 /** Whether a live alert belongs in the list under `filters` (same rules as the API). */
@@ -34,6 +53,8 @@ export function matches(a, f) {
   if (f.entity && a.entity !== f.entity) return false;
   if (f.resolved === "true" && !a.resolved_at) return false;
   if (f.resolved === "false" && a.resolved_at) return false;
+  if (f.acknowledged === "true" && !a.acknowledged_at) return false;
+  if (f.acknowledged === "false" && a.acknowledged_at) return false;
   return true;
 }
 
@@ -76,6 +97,14 @@ export function Filters({ filters, onChange }) {
         <option value="true">resolved</option>
       </select>
     </label>
+    <label>Acknowledged
+      <select id="filter-acknowledged" value=${filters.acknowledged ?? ""} onChange=${(e) =>
+    set("acknowledged", e.currentTarget.value)}>
+        <option value="">all</option>
+        <option value="false">not acknowledged</option>
+        <option value="true">acknowledged</option>
+      </select>
+    </label>
     <label>Rule
       <input id="filter-rule" value=${rule} placeholder="any" onInput=${(e) =>
     setRule(e.currentTarget.value)} onBlur=${submit} />
@@ -93,26 +122,36 @@ export function Filters({ filters, onChange }) {
   </form>`;
 }
 
+/** One row: opens the anomaly (click, Enter or Space); its entity links to the entity page. */
 export function Row({ a, fresh, selected, onSelect, now, top }) {
+  const open = () => onSelect(a.id);
   return html`
-    <button type="button" role="listitem"
+    <div role="listitem" tabindex="0"
       class=${`row sev-${a.severity}${fresh ? " fresh" : ""}${selected ? " selected" : ""}${
         a.resolved_at ? " resolved" : ""
       }`}
       style=${{ top: `${top}px`, height: `${ROW_H}px` }}
-      data-id=${a.id} onClick=${() => onSelect(a.id)} aria-current=${selected ? "true" : undefined}>
+      data-id=${a.id} onClick=${open} aria-current=${selected ? "true" : undefined}
+      onKeyDown=${(e) => {
+        if (e.target === e.currentTarget && (e.key === "Enter" || e.key === " ")) {
+          e.preventDefault();
+          open();
+        }
+      }}>
       <span class="line1">
         <span class=${`badge sev-${a.severity}`}>${a.severity}</span>
         <span class="title">${a.title}</span>
-        <span class="time" title=${a.detected_at}>${ago(a.detected_at, now)}</span>
+        <span class="time" title=${fmtFull(a.detected_at)}>${ago(a.detected_at, now)}</span>
       </span>
       <span class="line2">
-          <span class="meta">${a.type} · ${a.rule} · ${a.entity}</span>
+          <span class="meta">${a.type} · ${a.rule} · <a class="entity-link" href=${entityPath(
+            a.entity,
+          )} onClick=${(e) => e.stopPropagation()} title="Entity page">${a.entity}</a></span>
           <span class="msg">${a.message}</span>
           ${a.resolved_at ? html`<span class="tag">resolved</span>` : null}
           ${a.acknowledged_at ? html`<span class="tag">ack</span>` : null}
         </span>
-    </button>
+    </div>
   `;
 }
 

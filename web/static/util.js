@@ -10,19 +10,8 @@ export const SEVERITIES = ["CRITICAL", "WARNING", "INFO"];
 
 // ---------------------------------------------------------------- formatting
 
-export function fmtTime(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  const today = new Date().toDateString() === d.toDateString();
-  return today
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })
-    : d.toLocaleString([], {
-      month: "short",
-      day: "numeric",
-      hour: "2-digit",
-      minute: "2-digit",
-    });
-}
+// Times are formatted in time.js (zone shown, UTC or local as chosen).
+export { fmtTime } from "./time.js";
 
 export function ago(iso, now) {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
