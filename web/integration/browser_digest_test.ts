@@ -142,7 +142,7 @@ Deno.test(
         assert.equal(await page.textContent(".entity-name"), "checkout");
         assert.equal(await page.getAttribute(".entity-state .state", "data-state"), "firing");
         assert.equal(await page.textContent(".open-count"), "1 of 7 anomalies");
-        assert.match((await page.textContent(".last-seen")) ?? "", / UTC \(\d+s ago\)$/);
+        assert.match((await page.textContent(".last-seen")) ?? "", / UTC \((\d+s|1m) ago\)$/);
         assert.equal(await page.locator(".entity-series figure.spark").count(), 2);
         assert.equal(await page.locator(".entity-series path.band-series").count(), 2);
         assert.deepEqual(
