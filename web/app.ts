@@ -9,9 +9,16 @@
  * | `POST /api/anomalies/:id/ack` | acknowledge (token) |
  * | `GET /api/stats` | counts per bucket, type, severity |
  * | `GET /api/series/:type/:entity` | cached values/scores of a series |
+ * | `GET /api/entities/:entity` | an entity's state, recent anomalies and series |
+ * | `GET /api/notifications/summary` | what the notifier sent/planned, per route and channel |
  * | `GET /api/live` | server-sent events: alerts + stats heartbeat |
  * | `GET/POST /api/silences`, `DELETE /api/silences/:id` | silences (mutations: token); the only silences API |
  * | `GET /health` (= `/api/health`, `/healthz`), `GET /metrics` | ops (always open; shared/http/ops_app.ts) |
+ * | `GET /api/openapi.json`, `GET /api/docs` | the API's documentation (always open) |
+ * | `GET /`, `/alerts/:id`, `/entities/:entity`, `/assets/*`, `/vendor/*` | the page |
+ *
+ * Every route is listed in api_routes.ts (the OpenAPI document); a test
+ * checks that the two agree.
  *
  * Every route is guarded (shared/http/app.ts): bodies over 64 KiB answer
  * 413, control characters in the path or query 400.
@@ -27,7 +34,10 @@ import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { apiAccess } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
 import { anomalyRoutes } from "./routes/anomalies.ts";
+import { docsRoutes } from "./routes/docs.ts";
+import { entityRoutes } from "./routes/entities.ts";
 import { liveRoutes } from "./routes/live.ts";
+import { notificationRoutes } from "./routes/notifications.ts";
 import { pageRoutes } from "./routes/page.ts";
 import { seriesRoutes } from "./routes/series.ts";
 import { silenceRoutes } from "./routes/silences.ts";
@@ -93,6 +103,9 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
 
+  // The API's documentation: open too (mounted before the access check).
+  app.route("/", docsRoutes(deps.assets));
+
   app.use(
     "/api/*",
     apiAccess({ token: deps.config.VIGIL_API_TOKEN, publicRead: deps.config.WEB_PUBLIC_READ }),
@@ -100,6 +113,8 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/anomalies", anomalyRoutes(deps));
   app.route("/api/stats", statsRoutes(deps));
   app.route("/api/series", seriesRoutes(deps));
+  app.route("/api/entities", entityRoutes(deps));
+  app.route("/api/notifications", notificationRoutes(deps));
   app.route("/api/silences", silenceRoutes(deps));
   app.route("/api/live", liveRoutes(deps));
   if (deps.assets) app.route("/", pageRoutes(deps.assets));

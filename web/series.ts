@@ -3,9 +3,11 @@
  * (`vigil:scores:<type>:<entity>:<measure>`, a sorted set scored by event
  * time in ms) for charts.
  *
- * Members are parsed tolerantly: JSON `{"ts","value","score"}` (validated
- * with zod), or the colon form `ts:score:value` documented in shared/keys.ts.
- * Points that fit neither are skipped and counted.
+ * Members are parsed tolerantly: JSON `{"ts","value","score","low","high"}`
+ * (validated with zod), or the colon form `ts:score:value[:low:high]`
+ * documented in shared/keys.ts, where `low`/`high` is the band the engine
+ * expected the value in. Points that fit neither are skipped and counted; a
+ * band is kept only when both ends are numbers and `low <= high`.
  *
  * @module
  */
@@ -62,21 +64,32 @@ export function parseScoreMember(member: string, zscore: number): ScorePoint | n
       ? { ...raw, ts: zscore }
       : raw;
     const parsed = scorePointSchema.safeParse(withTs);
-    return parsed.success ? parsed.data : null;
+    return parsed.success ? withBand(parsed.data) : null;
   }
-  // `ts:score:value`, possibly followed by a uniqueness suffix.
+  // `ts:score:value[:low:high]`, possibly followed by a uniqueness suffix.
   const parts = text.split(":");
   if (parts.length < 3) return null;
-  const [ts, score, value] = parts as [string, string, string];
+  const [ts, score, value, low, high] = parts as [string, string, string, string?, string?];
   if (!NUM.test(ts) || !NUM.test(value) || !(NUM.test(score) || score === "" || score === "null")) {
     return null;
   }
+  const band = low !== undefined && high !== undefined && NUM.test(low) && NUM.test(high)
+    ? { low: Number(low), high: Number(high) }
+    : {};
   const parsed = scorePointSchema.safeParse({
     ts: Number(ts),
     value: Number(value),
     score: NUM.test(score) ? Number(score) : null,
+    ...band,
   });
-  return parsed.success ? parsed.data : null;
+  return parsed.success ? withBand(parsed.data) : null;
+}
+
+/** The point with its band only when both ends are there and in order. */
+function withBand(p: ScorePoint): ScorePoint {
+  if (p.low === undefined && p.high === undefined) return p;
+  const { low, high, ...rest } = p;
+  return low !== undefined && high !== undefined && low <= high ? { ...rest, low, high } : rest;
 }
 
 /** Escape Redis glob characters so `text` matches itself in SCAN MATCH. */

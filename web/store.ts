@@ -1,7 +1,9 @@
 /**
- * Reads and the few writes the web service does on PostgreSQL table
- * `anomaly_events` (migration 001): filtered keyset-paged lists, one
- * anomaly, per-bucket counts and acknowledgements.
+ * Reads and the few writes the web service does on PostgreSQL: table
+ * `anomaly_events` (migration 001: filtered keyset-paged lists, one
+ * anomaly, per-bucket counts, an entity's facts, acknowledgements) and,
+ * read only, the notifier's tables (migration 020: what it sent or planned
+ * in a window).
  *
  * @module
  */
@@ -15,6 +17,8 @@ import {
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import type { AckInput, AnomalyListQuery } from "@vigil/shared/schemas/web_api";
 import { type Cursor, decodeCursor, encodeCursor } from "./cursor.ts";
+import type { EntityFacts } from "./entity.ts";
+import type { NotificationFigures } from "./notification_summary.ts";
 
 type Sql = postgres.Sql;
 
@@ -257,4 +261,86 @@ export async function heartbeatStats(
     open += r.open;
   }
   return { last_hour: lastHour, open_last_hour: open };
+}
+
+/** What `anomaly_events` holds about one entity (of one type, when given). */
+export async function entityFacts(
+  sql: Sql,
+  entity: string,
+  type?: EventType | undefined,
+): Promise<EntityFacts> {
+  const rows = await sql<
+    {
+      anomalies: number;
+      open: number;
+      last_anomaly_at: Date | null;
+      last_event_at: Date | null;
+      types: string[] | null;
+    }[]
+  >`
+    SELECT count(*)::int AS anomalies,
+      count(*) FILTER (WHERE resolved_at IS NULL)::int AS open,
+      max(detected_at) AS last_anomaly_at, max(event_time) AS last_event_at,
+      array_agg(DISTINCT type ORDER BY type) AS types
+    FROM anomaly_events
+    WHERE entity = ${entity} AND (${type ?? null}::text IS NULL OR type = ${type ?? ""})`;
+  const r = rows[0];
+  return {
+    anomalies: r?.anomalies ?? 0,
+    open: r?.open ?? 0,
+    last_anomaly_at: r?.last_anomaly_at?.toISOString() ?? null,
+    last_event_at: r?.last_event_at?.toISOString() ?? null,
+    types: (r?.types ?? []).flatMap((t) => EVENT_TYPES.filter((e) => e === t)),
+  };
+}
+
+/**
+ * Count what the notifier sent or planned in `[fromMs, toMs)`, from its
+ * tables (definitions in notification_summary.ts). Four grouped queries,
+ * each on an index of its time column (`pending` uses the partial index of
+ * pending notifications).
+ */
+export async function notificationFigures(
+  sql: Sql,
+  options: { fromMs: number; toMs: number },
+): Promise<NotificationFigures> {
+  const from = new Date(options.fromMs);
+  const to = new Date(options.toMs);
+  const [channels, digests, waiting, intake] = await Promise.all([
+    sql<NotificationFigures["channels"]>`
+      SELECT d.route, n.channel,
+        count(*) FILTER (WHERE n.created_at >= ${from} AND n.created_at < ${to})::int AS planned,
+        count(*) FILTER (WHERE n.sent_at >= ${from} AND n.sent_at < ${to})::int AS sent,
+        count(*) FILTER (WHERE n.status = 'pending')::int AS pending,
+        count(*) FILTER (WHERE n.status = 'failed' AND n.created_at >= ${from}
+          AND n.created_at < ${to})::int AS failed,
+        coalesce(sum(n.alert_count) FILTER (WHERE n.sent_at >= ${from} AND n.sent_at < ${to}),
+          0)::int AS alerts_sent
+      FROM notifications n JOIN notifier_digests d ON d.id = n.digest_id
+      WHERE (n.created_at >= ${from} AND n.created_at < ${to})
+        OR (n.sent_at >= ${from} AND n.sent_at < ${to}) OR n.status = 'pending'
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    sql<NotificationFigures["digests"]>`
+      SELECT route, kind, count(*)::int AS digests, sum(cardinality(alert_ids))::int AS alerts
+      FROM notifier_digests WHERE created_at >= ${from} AND created_at < ${to}
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    // The group key starts with the route's name (`<route>|<labels>`; names hold no "|").
+    sql<NotificationFigures["waiting"]>`
+      SELECT split_part(coalesce(a.group_key, ''), '|', 1) AS route, count(*)::int AS alerts
+      FROM notifier_alerts a
+      WHERE a.received_at >= ${from} AND a.received_at < ${to} AND a.disposition = 'grouped'
+        AND NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+      GROUP BY 1 ORDER BY 1`,
+    sql<NotificationFigures["intake"]>`
+      SELECT disposition, count(*)::int AS alerts FROM notifier_alerts
+      WHERE received_at >= ${from} AND received_at < ${to}
+      GROUP BY 1 ORDER BY 1`,
+  ]);
+  const plain = <T>(rows: readonly T[]): T[] => rows.map((r) => ({ ...r }));
+  return {
+    channels: plain(channels),
+    digests: plain(digests),
+    waiting: plain(waiting),
+    intake: plain(intake),
+  };
 }

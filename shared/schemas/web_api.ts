@@ -28,21 +28,31 @@ export const timeParamSchema = z.union([
 const boolParam = z.enum(["true", "false"], { error: "must be true or false" })
   .transform((s) => s === "true");
 
+/** An anomaly id in a path (`/api/anomalies/:id`, `/alerts/:id`). */
+export const anomalyIdSchema = z.string().min(1).max(500);
+
 /** `GET /api/anomalies` query. */
 export const anomalyListQuerySchema = z.strictObject({
-  type: csvOf(EVENT_TYPES).optional(),
-  severity: z.string().transform((s) => s.toUpperCase()).pipe(csvOf(SEVERITIES)).optional(),
-  rule: z.string().trim().min(1).max(200).optional(),
-  entity: z.string().trim().min(1).max(500).optional(),
+  type: csvOf(EVENT_TYPES).optional()
+    .meta({ description: "Comma list of logs, metrics, transactions", example: "logs,metrics" }),
+  severity: z.string().transform((s) => s.toUpperCase()).pipe(csvOf(SEVERITIES)).optional()
+    .meta({ description: "Comma list of INFO, WARNING, CRITICAL (any case)" }),
+  rule: z.string().trim().min(1).max(200).optional().meta({ description: "Rule name" }),
+  entity: z.string().trim().min(1).max(500).optional()
+    .meta({ description: "Service, user or status" }),
   /** Detected at or after (inclusive). */
-  from: timeParamSchema.optional(),
+  from: timeParamSchema.optional()
+    .meta({ description: "Detected at or after (ISO 8601 with offset, or epoch ms)" }),
   /** Detected before (exclusive). */
-  to: timeParamSchema.optional(),
-  resolved: boolParam.optional(),
-  acknowledged: boolParam.optional(),
+  to: timeParamSchema.optional()
+    .meta({ description: "Detected before (ISO 8601 with offset, or epoch ms)" }),
+  resolved: boolParam.optional().meta({ description: "Only resolved (true) or open (false)" }),
+  acknowledged: boolParam.optional()
+    .meta({ description: "Only acknowledged (true) or unacknowledged (false)" }),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   /** Opaque cursor from a previous page's `next_cursor`. */
-  cursor: z.string().min(1).max(400).optional(),
+  cursor: z.string().min(1).max(400).optional()
+    .meta({ description: "The previous page's next_cursor" }),
 }).refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
   message: "from must be before to",
   path: ["from"],
@@ -73,6 +83,50 @@ export const seriesQuerySchema = z.strictObject({
 });
 export type SeriesQuery = z.infer<typeof seriesQuerySchema>;
 
+/** `GET /api/entities/:entity` path parameters. */
+export const entityParamsSchema = z.object({
+  entity: z.string().min(1).max(500).meta({ description: "Service, user or status" }),
+});
+
+/** `GET /api/entities/:entity` query. */
+export const entityQuerySchema = z.strictObject({
+  type: z.enum(EVENT_TYPES).optional()
+    .meta({ description: "Only this event type (default: every type)" }),
+  limit: z.coerce.number().int().min(1).max(200).default(20)
+    .meta({ description: "Most recent anomalies listed" }),
+  points: z.coerce.number().int().min(1).max(1000).default(300)
+    .meta({ description: "Most cached points per series" }),
+});
+export type EntityQuery = z.infer<typeof entityQuerySchema>;
+
+/** `GET /api/silences` query. */
+export const silenceListQuerySchema = z.strictObject({
+  active: boolParam.optional()
+    .meta({ description: "Only active (true) or pending/expired (false) silences" }),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
+
+/** `DELETE /api/silences/:id` path parameter. */
+export const silenceIdSchema = z.string().min(1).max(200);
+
+/** Longest window of `GET /api/notifications/summary`. */
+export const MAX_SUMMARY_WINDOW_MS = 24 * 3_600_000;
+
+/** `GET /api/notifications/summary` query. */
+export const notificationSummaryQuerySchema = z.strictObject({
+  window: z.string().regex(/^\d{1,4}(m|h)$/, "must be minutes or hours, e.g. 30m or 1h")
+    .transform((s) => Number(s.slice(0, -1)) * (s.endsWith("h") ? 3_600_000 : 60_000))
+    .pipe(
+      z.number().min(60_000, "must be at least 1m").max(
+        MAX_SUMMARY_WINDOW_MS,
+        "must be at most 24h",
+      ),
+    )
+    .prefault("1h")
+    .meta({ description: "How far back from now, e.g. 30m, 1h (default), 24h" }),
+});
+export type NotificationSummaryQuery = z.infer<typeof notificationSummaryQuerySchema>;
+
 /** `POST /api/anomalies/:id/ack` body. */
 export const ackInputSchema = z.strictObject({
   by: z.string().trim().min(1).max(200),
@@ -82,12 +136,16 @@ export type AckInput = z.infer<typeof ackInputSchema>;
 
 /**
  * One point of a score series as stored by the detector. The sorted-set score
- * is the event time in ms; the member is JSON `{"ts","value","score"}` (extra
- * fields ignored). `score` may be null while the model warms up.
+ * is the event time in ms; the member is `ts:score:value[:low:high]` or JSON
+ * `{"ts","value","score","low","high"}` (extra fields ignored). `score` may
+ * be null while the model warms up; `low`/`high` (the band the engine
+ * expected the value in) are there when the detector wrote them.
  */
 export const scorePointSchema = z.object({
   ts: z.number().finite(),
   value: z.number().finite(),
   score: z.number().finite().nullable().default(null),
+  low: z.number().finite().optional(),
+  high: z.number().finite().optional(),
 });
 export type ScorePoint = z.infer<typeof scorePointSchema>;

@@ -8,9 +8,14 @@
  * root deno.json (so the same permissions apply), without the task shell in
  * between, so signals reach them directly.
  *
+ * The web gets a development API token (`VIGIL_API_TOKEN`), created once in
+ * `.vigil/api_token` and printed at start with how to use it (dev_token.ts),
+ * unless `VIGIL_API_TOKEN` is already set.
+ *
  * @module
  */
 import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
+import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
 
 const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
 const COLORS = ["36", "33", "35", "32", "34", "31", "90"];
@@ -59,7 +64,12 @@ const children: { name: string; child: Deno.ChildProcess; done: Promise<Deno.Com
   [];
 const width = Math.max(...["kafka", ...SERVICES].map((s) => s.length));
 
-function start(name: string, index: number, extraArgs: string[] = []) {
+function start(
+  name: string,
+  index: number,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+) {
   const task = tasks[name];
   if (!task) return;
   const argv = splitCommand(task);
@@ -82,6 +92,7 @@ function start(name: string, index: number, extraArgs: string[] = []) {
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
+    env,
   }).spawn();
   pipeLines(child.stdout, prefix);
   pipeLines(child.stderr, prefix);
@@ -137,6 +148,21 @@ async function stopAll(): Promise<void> {
 Deno.addSignalListener("SIGINT", stopAll);
 Deno.addSignalListener("SIGTERM", stopAll);
 
+// Acknowledge and Silence need a token: the web gets the development one.
+const webEnv: Record<string, string> = {};
+if (Deno.env.get("VIGIL_API_TOKEN")) {
+  out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
+} else {
+  try {
+    const token = await ensureDevToken();
+    const webPort = Number(Deno.env.get("WEB_PORT") ?? 8080) || 8080;
+    for (const line of devTokenMessage(token, { webPort })) out(`[dev] ${line}`);
+    webEnv.VIGIL_API_TOKEN = token.token;
+  } catch (error) {
+    out(`[dev] ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+}
 // The dev broker, unless KAFKA_BROKERS points at a real one.
 const external = Deno.env.get("KAFKA_BROKERS");
 if (!external) {
@@ -156,7 +182,9 @@ if (!external) {
 const producerArgs = splitCommand(
   Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
 );
-SERVICES.forEach((name, i) => start(name, i, name === "producer" ? producerArgs : []));
+SERVICES.forEach((name, i) =>
+  start(name, i, name === "producer" ? producerArgs : [], name === "web" ? webEnv : {})
+);
 if (children.length === 0) {
   out("[dev] nothing to run");
   Deno.exit(1);

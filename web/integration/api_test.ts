@@ -62,6 +62,8 @@ Deno.test(
         ["?resolved=true", ["d"]],
         ["?resolved=false&type=metrics", ["a"]],
         ["?acknowledged=true", ["e"]],
+        ["?acknowledged=false", ["d", "c", "b", "a"]],
+        ["?acknowledged=false&resolved=false&type=metrics", ["a"]],
         ["?entity=nobody", []],
       ];
       for (const [query, expected] of cases) {

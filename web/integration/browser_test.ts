@@ -259,7 +259,7 @@ Deno.test(
           undefined,
         );
         await page.screenshot({ path: new URL("page-evidence.png", OUT).pathname });
-        assert.match(page.url(), /[?&]id=xss-1/);
+        assert.equal(new URL(page.url()).pathname, "/alerts/xss-1");
 
         await page.click('.row[data-id="fx-0"]');
         await page.waitForSelector(".detail .spark svg path.line", { timeout: 5000 });
@@ -322,6 +322,10 @@ Deno.test(
         await page.click(".action-form button[type=submit]:text('Acknowledge')");
         await page.waitForSelector(".action-form .error");
         assert.match((await page.textContent(".action-form .error")) ?? "", /bearer token/);
+        // The page says where the token is and what to do with it.
+        const help = (await page.textContent('.action-form .token-help[data-status="401"]')) ?? "";
+        assert.match(help, /need the server's API token/);
+        assert.match(help, /printed at start and kept in \.vigil\/api_token/);
         await page.fill(".action-form .token-input", TOKEN);
         await page.click(".action-form .token button[type=submit]");
         await page.click(".action-form button[type=submit]:text('Acknowledge')");

@@ -5,16 +5,17 @@
  * @module
  */
 import { Hono } from "hono";
-import { ackInputSchema, anomalyListQuerySchema } from "@vigil/shared/schemas/web_api";
+import {
+  ackInputSchema,
+  anomalyIdSchema,
+  anomalyListQuerySchema,
+} from "@vigil/shared/schemas/web_api";
 import { findSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
 import { acknowledgeAnomaly, getAnomaly, listAnomalies } from "../store.ts";
-import { z } from "zod";
-
-const idSchema = z.string().min(1).max(500);
 
 /** Routes under `/api/anomalies`. */
 export function anomalyRoutes(deps: AppDeps): Hono {
@@ -31,7 +32,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   });
 
   app.get("/:id", async (c) => {
-    const id = parseOrThrow(idSchema, c.req.param("id"), "id");
+    const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
     const anomaly = await getAnomaly(deps.sql, id);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
     const [evidence, silences] = await Promise.all([
@@ -49,7 +50,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   });
 
   app.post("/:id/ack", jsonBody(ackInputSchema), async (c) => {
-    const id = parseOrThrow(idSchema, c.req.param("id"), "id");
+    const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
     const ack = c.req.valid("json");
     const anomaly = await acknowledgeAnomaly(deps.sql, id, ack);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);

@@ -1,15 +1,21 @@
 /**
- * The page: `/` (index.html), `/assets/<file>` and `/vendor/<module>`, from
- * memory, with ETags.
+ * The page: `/` (index.html), the views it opens by path (`/alerts/:id`, the
+ * link of digests; `/entities/:entity`), `/assets/<file>` and
+ * `/vendor/<module>`, from memory, with ETags. `/api/docs` is served by
+ * docs.ts (open even when reads need a token).
  *
  * @module
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import { z } from "zod";
+import { anomalyIdSchema, entityParamsSchema } from "@vigil/shared/schemas/web_api";
 import type { Asset, StaticAssets } from "../static.ts";
 import { httpError } from "@vigil/shared/http/app";
+import { parseOrThrow } from "@vigil/shared/http/validate";
 
-function serve(c: Context, asset: Asset, cacheControl: string): Response {
+/** Answer `asset` with its ETag (304 when the client has it). */
+export function serveAsset(c: Context, asset: Asset, cacheControl: string): Response {
   c.header("ETag", asset.etag);
   c.header("Cache-Control", cacheControl);
   if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304);
@@ -17,19 +23,29 @@ function serve(c: Context, asset: Asset, cacheControl: string): Response {
   return c.body(asset.body);
 }
 
+const alertParams = z.object({ id: anomalyIdSchema });
+
 /** Routes of the page. */
 export function pageRoutes(assets: StaticAssets): Hono {
   const app = new Hono();
-  app.get("/", (c) => serve(c, assets.index, "no-cache"));
+  app.get("/", (c) => serveAsset(c, assets.index, "no-cache"));
+  app.get("/alerts/:id", (c) => {
+    parseOrThrow(alertParams, c.req.param(), "path");
+    return serveAsset(c, assets.index, "no-cache");
+  });
+  app.get("/entities/:entity", (c) => {
+    parseOrThrow(entityParamsSchema, c.req.param(), "path");
+    return serveAsset(c, assets.index, "no-cache");
+  });
   app.get("/assets/:name", (c) => {
     const asset = assets.assets.get(c.req.param("name"));
     if (!asset) throw httpError(404, "Cannot find this file");
-    return serve(c, asset, "no-cache");
+    return serveAsset(c, asset, "no-cache");
   });
   app.get("/vendor/:name", (c) => {
     const asset = assets.vendor.get(c.req.param("name"));
     if (!asset) throw httpError(404, "Cannot find this file");
-    return serve(c, asset, "public, max-age=86400");
+    return serveAsset(c, asset, "public, max-age=86400");
   });
   return app;
 }

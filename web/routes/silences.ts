@@ -5,25 +5,19 @@
  * @module
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { silenceInputSchema } from "@vigil/shared/schemas/silence";
+import { silenceIdSchema, silenceListQuerySchema } from "@vigil/shared/schemas/web_api";
 import { createSilence, expireSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
-
-const listQuerySchema = z.strictObject({
-  active: z.enum(["true", "false"], { error: "must be true or false" })
-    .transform((s) => s === "true").optional(),
-  limit: z.coerce.number().int().min(1).max(5000).default(500),
-});
 
 /** Routes under `/api/silences`. */
 export function silenceRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const now = deps.now ?? Date.now;
 
-  app.get("/", query(listQuerySchema), async (c) => {
+  app.get("/", query(silenceListQuerySchema), async (c) => {
     const q = c.req.valid("query");
     const options = q.active === undefined
       ? { limit: q.limit }
@@ -44,7 +38,7 @@ export function silenceRoutes(deps: AppDeps): Hono {
   });
 
   app.delete("/:id", async (c) => {
-    const id = parseOrThrow(z.string().min(1).max(200), c.req.param("id"), "id");
+    const id = parseOrThrow(silenceIdSchema, c.req.param("id"), "id");
     const silence = await expireSilence(deps.sql, id);
     if (!silence) throw httpError(404, `Cannot find silence ${JSON.stringify(id)}`);
     deps.log.info("silence expired", { id });

@@ -2,6 +2,7 @@
 import { h } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
+import { fmtClock, zoneName } from "./time.js";
 
 const html = htm.bind(h);
 
@@ -14,9 +15,7 @@ function niceMax(n) {
   return 10 * p;
 }
 
-function hhmm(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
+const hhmm = fmtClock;
 
 /**
  * Stacked bars: one bar per minute from `fromMs` for `minutes` minutes,
@@ -98,13 +97,17 @@ export function StackedBars({ counts, fromMs, minutes }) {
 }
 
 /**
- * A sparkline of `points` ([{ts, value, score}]) with an optional threshold
- * line, an optional expected band ({low, high}) and a marker at `markTs`.
+ * A sparkline of `points` ([{ts, value, score, low?, high?}]) with an optional
+ * threshold line, an optional expected band ({low, high}), the band the engine
+ * expected at each point (when the points carry `low`/`high`) and a marker at
+ * `markTs`. The caption gives the time span in the chosen zone.
  */
 export function Sparkline({ points, threshold, band, markTs, label }) {
   const W = 320, H = 64, pad = 4;
   if (!points.length) return null;
   const xs = points.map((p) => p.ts), vs = points.map((p) => p.value);
+  const banded = points.filter((p) => typeof p.low === "number" && typeof p.high === "number");
+  for (const p of banded) vs.push(p.low, p.high);
   let minX = Math.min(...xs), maxX = Math.max(...xs);
   if (markTs !== undefined) {
     minX = Math.min(minX, markTs);
@@ -125,16 +128,25 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
   const y = (v) => H - pad - ((v - minY) / (maxY - minY)) * (H - 2 * pad);
   const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.ts).toFixed(1)},${y(p.value).toFixed(1)}`)
     .join("");
+  const at = (p, v) => `${x(p.ts).toFixed(1)},${y(v).toFixed(1)}`;
+  const bandPath = banded.length > 1
+    ? `M${banded.map((p) => at(p, p.high)).join("L")}L${
+      banded.slice().reverse().map((p) => at(p, p.low)).join("L")
+    }Z`
+    : null;
+  const values = points.map((p) => p.value);
   const last = points[points.length - 1];
   return html`
     <figure class="spark">
-      <svg viewBox="0 0 ${W} ${H}" role="img" aria-label=${`Series ${label}`}>
+      <svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img"
+        aria-label=${`Series ${label}`}>
         ${band
           ? html`
             <rect class="band" x=${pad} width=${W - 2 * pad} y=${y(band.high)}
               height=${Math.max(y(band.low) - y(band.high), 1)} />
           `
           : null}
+        ${bandPath ? html`<path class="band-series" d=${bandPath} />` : null}
         ${typeof threshold === "number"
           ? html`<line class="threshold" x1=${pad} x2=${W - pad} y1=${y(threshold)} y2=${
             y(threshold)
@@ -150,14 +162,19 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
       </svg>
       <figcaption>
         <span>${label}</span>
-        <span class="muted"> · ${points.length} points · last ${fmtNum(
-          last.value,
-        )} · range ${fmtNum(Math.min(...vs))}–${fmtNum(Math.max(...vs))}</span>
+        <span class="muted"> · ${points.length} points, ${fmtClock(points[0].ts)}–${fmtClock(
+          last.ts,
+        )} ${zoneName(last.ts)} · last ${fmtNum(last.value)} · range ${fmtNum(
+          Math.min(...values),
+        )}–${fmtNum(Math.max(...values))}</span>
         ${typeof threshold === "number"
           ? html`<span class="muted"> · threshold ${fmtNum(threshold)}</span>`
           : null}
         ${band
           ? html`<span class="muted"> · expected ${fmtNum(band.low)}–${fmtNum(band.high)}</span>`
+          : null}
+        ${banded.length
+          ? html`<span class="muted band-note"> · shaded: the band the engine expected</span>`
           : null}
       </figcaption>
     </figure>

@@ -1,0 +1,180 @@
+/**
+ * zod schemas of the web API's answers, for the OpenAPI document
+ * (`/api/openapi.json`). The API tests parse real answers with them, so
+ * the document cannot drift from what the routes return.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { evidenceSchema, SEVERITIES } from "@vigil/shared/schemas/alert";
+import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { silenceSchema } from "@vigil/shared/schemas/silence";
+import { scorePointSchema } from "@vigil/shared/schemas/web_api";
+
+const iso = z.string().meta({ description: "ISO 8601 time (UTC)" });
+const counts = <K extends readonly [string, ...string[]]>(keys: K) =>
+  z.strictObject(
+    Object.fromEntries(keys.map((k) => [k, z.number().int()])) as {
+      [P in K[number]]: z.ZodNumber;
+    },
+  );
+
+/** `{"error": "…"}`: every refusal and failure. */
+export const errorResponseSchema = z.strictObject({
+  error: z.string().meta({ description: "What is wrong, e.g. Cannot read query: limit: …" }),
+});
+
+/** An anomaly (row of `anomaly_events`). */
+export const anomalySchema = z.strictObject({
+  id: z.string(),
+  status: z.enum(["firing", "resolved"]),
+  detected_at: iso,
+  event_time: iso,
+  type: z.enum(EVENT_TYPES),
+  rule: z.string(),
+  severity: z.enum(SEVERITIES),
+  entity: z.string(),
+  title: z.string(),
+  message: z.string(),
+  score: z.number().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  evidence: z.array(evidenceSchema),
+  resolved_at: iso.nullable(),
+  trace_id: z.string().nullable(),
+  stages: z.record(z.string(), z.unknown())
+    .meta({ description: "Stage timestamps (ms): event, ingest, stored, published, notified" }),
+  acknowledged_at: iso.nullable(),
+  acknowledged_by: z.string().nullable(),
+  ack_comment: z.string().nullable(),
+});
+
+/** `GET /api/anomalies`. */
+export const anomalyPageSchema = z.strictObject({
+  items: z.array(anomalySchema),
+  next_cursor: z.string().nullable().meta({ description: "Pass as cursor; null on the last page" }),
+});
+
+const evidenceItemSchema = evidenceSchema.extend({
+  available: z.boolean().meta({ description: "The stream still holds the entry" }),
+  event: z.unknown(),
+  key: z.string().nullable(),
+  ingest_ts: z.number().nullable(),
+  traceparent: z.string().nullable(),
+  archive: z.strictObject({
+    folder: z.string(),
+    object_pattern: z.string(),
+    object: z.string().nullable(),
+    lookup: z.enum(["found", "not_archived", "unknown"]),
+    url: z.string().nullable(),
+  }),
+  problem: z.string().nullable(),
+}).strict();
+
+/** `GET /api/anomalies/:id`. */
+export const anomalyDetailSchema = z.strictObject({
+  anomaly: anomalySchema,
+  evidence: z.array(evidenceItemSchema),
+  silenced_by: silenceSchema.nullable(),
+});
+
+/** `POST /api/anomalies/:id/ack`. */
+export const ackResponseSchema = z.strictObject({ anomaly: anomalySchema });
+
+/** `GET /api/stats`. */
+export const statsResponseSchema = z.strictObject({
+  from: iso,
+  to: iso,
+  bucket: z.enum(["minute", "hour"]),
+  points: z.array(z.strictObject({
+    t: iso,
+    type: z.string(),
+    severity: z.string(),
+    count: z.number().int(),
+  })),
+  totals: z.strictObject({
+    all: z.number().int(),
+    open: z.number().int(),
+    by_severity: counts(SEVERITIES),
+    by_type: counts(EVENT_TYPES),
+  }),
+});
+
+const seriesSchema = z.strictObject({
+  measure: z.string(),
+  points: z.array(scorePointSchema.strict()).meta({ description: "Oldest first" }),
+  skipped: z.number().int().meta({ description: "Cache members that could not be read" }),
+});
+
+/** `GET /api/series/:type/:entity`. */
+export const seriesResponseSchema = z.strictObject({
+  type: z.enum(EVENT_TYPES),
+  entity: z.string(),
+  series: z.array(seriesSchema),
+});
+
+/** `GET /api/entities/:entity`. */
+export const entityResponseSchema = z.strictObject({
+  entity: z.string(),
+  type: z.enum(EVENT_TYPES).nullable(),
+  types: z.array(z.enum(EVENT_TYPES))
+    .meta({ description: "Types with anomalies or cached series" }),
+  state: z.strictObject({
+    status: z.enum(["firing", "resolved", "quiet"]),
+    anomalies: z.number().int(),
+    open: z.number().int(),
+    last_anomaly_at: iso.nullable(),
+    last_seen_at: iso.nullable()
+      .meta({ description: "Newest event time: a cached score point or an anomaly's event" }),
+  }),
+  anomalies: z.array(anomalySchema).meta({ description: "Newest first" }),
+  series: z.array(seriesSchema.extend({ type: z.enum(EVENT_TYPES) }).strict()),
+});
+
+/** `GET /api/silences`. */
+export const silenceListSchema = z.strictObject({ items: z.array(silenceSchema) });
+/** `POST /api/silences`, `DELETE /api/silences/:id`. */
+export const silenceResponseSchema = z.strictObject({ silence: silenceSchema });
+
+const notificationCounts = {
+  planned: z.number().int().meta({ description: "Notifications planned in the window" }),
+  sent: z.number().int().meta({ description: "Notifications the channel accepted in the window" }),
+  pending: z.number().int().meta({ description: "Notifications still waiting now" }),
+  failed: z.number().int().meta({ description: "Planned in the window and given up" }),
+  alerts_sent: z.number().int(),
+};
+const channelCounts = z.strictObject({ channel: z.string(), ...notificationCounts });
+
+/** `GET /api/notifications/summary`. */
+export const notificationSummarySchema = z.strictObject({
+  from: iso,
+  to: iso,
+  window_ms: z.number().int(),
+  routes: z.array(z.strictObject({
+    route: z.string(),
+    digests: z.number().int(),
+    digests_by_kind: z.record(z.string(), z.number().int()),
+    alerts_in_digests: z.number().int(),
+    waiting_alerts: z.number().int()
+      .meta({ description: "Grouped alerts of the window not in a digest yet" }),
+    channels: z.array(channelCounts),
+  })),
+  channels: z.array(channelCounts),
+  totals: z.strictObject({
+    ...notificationCounts,
+    digests: z.number().int(),
+    waiting_alerts: z.number().int(),
+  }),
+  intake: z.strictObject({
+    alerts: z.number().int(),
+    by_disposition: z.record(z.string(), z.number().int()),
+  }),
+});
+
+/** `GET /health`. */
+export const healthResponseSchema = z.object({
+  status: z.enum(["ok", "warn", "degraded"]),
+  ok: z.boolean(),
+  checks: z.record(z.string(), z.enum(["ok", "warn", "fail"])),
+  details: z.record(z.string(), z.unknown()),
+  live_clients: z.number().int(),
+});

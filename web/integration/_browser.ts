@@ -1,0 +1,85 @@
+/**
+ * Helpers of the web's browser tests: the app served on a real port, and
+ * headless Chromium (playwright-core, /usr/bin/chromium, a fresh profile)
+ * that records console errors.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { serve } from "@vigil/shared/http/serve";
+import { silentLogger } from "@vigil/shared/log";
+
+/** Where the browser tests write their screenshots. */
+export const SCREENSHOTS = new URL("../../test-output/web/", import.meta.url);
+
+/** Chromium flags for these machines (see ENVIRONMENT.md). */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** A browser with one page. */
+export interface TestBrowser {
+  context: BrowserContext;
+  page: Page;
+  /** Console errors and page errors so far. */
+  errors: string[];
+  /** Save a screenshot as `test-output/web/<name>`. */
+  screenshot(name: string, options?: { fullPage?: boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Launch Chromium with a fresh profile. */
+export async function launchBrowser(
+  options: { viewport?: { width: number; height: number }; timezoneId?: string } = {},
+): Promise<TestBrowser> {
+  await Deno.mkdir(SCREENSHOTS, { recursive: true });
+  const profile = await Deno.makeTempDir({ prefix: "vigil-chromium-" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: options.viewport ?? { width: 1360, height: 860 },
+    colorScheme: "light",
+    locale: "en-US",
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  return {
+    context,
+    page,
+    errors,
+    async screenshot(name, o = {}) {
+      await page.screenshot({ path: new URL(name, SCREENSHOTS).pathname, ...o });
+    },
+    async close() {
+      await context.close();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Serve `app` on an ephemeral port as in production (behind the request-head guard). */
+export function serveApp(app: Hono): { base: string; close(): Promise<void> } {
+  const server = serve(app, { port: 0, log: silentLogger() });
+  return { base: `http://127.0.0.1:${server.port}`, close: () => server.close() };
+}
+
+/** Whether the page scrolls sideways (wider than its viewport). */
+export async function scrollsSideways(page: Page): Promise<boolean> {
+  return await page.evaluate(() =>
+    document.documentElement.scrollWidth > document.documentElement.clientWidth
+  );
+}

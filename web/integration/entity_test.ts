@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const T0 = Date.parse("2025-03-01T12:00:00Z");
+
+type Body = {
+  entity: string;
+  types: string[];
+  state: Record<string, unknown>;
+  anomalies: { id: string }[];
+  series: { type: string; measure: string; points: Record<string, number | null>[] }[];
+};
+
+Deno.test(
+  "GET /api/entities/:entity answers its state, recent anomalies and cached series with bands",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql, redis, keys }) => {
+      await insertAnomalies(sql, [
+        { id: "m1", detected_at: new Date(T0 - 600_000), type: "metrics", entity: "checkout" },
+        {
+          id: "m2",
+          detected_at: new Date(T0 - 300_000),
+          event_time: new Date(T0 - 301_000),
+          type: "metrics",
+          entity: "checkout",
+          resolved_at: new Date(T0 - 200_000),
+        },
+        {
+          id: "l1",
+          detected_at: new Date(T0 - 100_000),
+          event_time: new Date(T0 - 101_000),
+          type: "logs",
+          entity: "checkout",
+          resolved_at: new Date(T0 - 50_000),
+        },
+        { id: "other", detected_at: new Date(T0), entity: "search" },
+      ]);
+      // Colon members with and without a band, a JSON member with a band, one malformed band.
+      await redis.zadd(
+        keys.scores("metrics", "checkout", "latency_ms"),
+        T0 - 2000,
+        `${T0 - 2000}:0.1:310:250:400`,
+        T0 - 1000,
+        `${T0 - 1000}:0.95:900:260:410`,
+        T0,
+        `${T0}:0.2:320`,
+      );
+      await redis.zadd(
+        keys.scores("metrics", "checkout", "cpu"),
+        T0 - 500,
+        JSON.stringify({ ts: T0 - 500, value: 0.4, score: 0.1, low: 0.2, high: 0.6 }),
+        T0 + 5000,
+        `${T0 + 5000}:0.1:0.5:0.9:0.1`, // low > high: the band is dropped, the point kept
+      );
+      const r = await getJson(app, "/api/entities/checkout");
+      assert.equal(r.status, 200);
+      const body = r.body as unknown as Body;
+      assert.equal(body.entity, "checkout");
+      assert.deepEqual(body.types, ["logs", "metrics"]);
+      assert.deepEqual(body.state, {
+        status: "firing",
+        anomalies: 3,
+        open: 1,
+        last_anomaly_at: new Date(T0 - 100_000).toISOString(),
+        last_seen_at: new Date(T0 + 5000).toISOString(),
+      });
+      assert.deepEqual(body.anomalies.map((a) => a.id), ["l1", "m2", "m1"]);
+      assert.deepEqual(body.series, [
+        {
+          type: "metrics",
+          measure: "cpu",
+          points: [
+            { ts: T0 - 500, value: 0.4, score: 0.1, low: 0.2, high: 0.6 },
+            { ts: T0 + 5000, value: 0.5, score: 0.1 },
+          ],
+          skipped: 0,
+        },
+        {
+          type: "metrics",
+          measure: "latency_ms",
+          points: [
+            { ts: T0 - 2000, value: 310, score: 0.1, low: 250, high: 400 },
+            { ts: T0 - 1000, value: 900, score: 0.95, low: 260, high: 410 },
+            { ts: T0, value: 320, score: 0.2 },
+          ],
+          skipped: 0,
+        },
+      ]);
+
+      // One type only: its anomalies and state.
+      const logs = (await getJson(app, "/api/entities/checkout?type=logs")).body as unknown as Body;
+      assert.deepEqual(logs.anomalies.map((a) => a.id), ["l1"]);
+      assert.equal(logs.state.status, "resolved");
+      assert.deepEqual(logs.series, []);
+
+      // Unknown entity: quiet, nothing listed.
+      const none = await getJson(app, "/api/entities/nobody");
+      assert.equal(none.status, 200);
+      assert.deepEqual((none.body as unknown as Body).state, {
+        status: "quiet",
+        anomalies: 0,
+        open: 0,
+        last_anomaly_at: null,
+        last_seen_at: null,
+      });
+
+      const limited = await getJson(app, "/api/entities/checkout?limit=1");
+      assert.deepEqual((limited.body as unknown as Body).anomalies.map((a) => a.id), ["l1"]);
+      for (const q of ["type=bogus", "limit=0", "points=5000", "extra=1"]) {
+        const bad = await getJson(app, `/api/entities/checkout?${q}`);
+        assert.equal(bad.status, 400, q);
+        assert.match(bad.body.error as string, /^Cannot read query: /);
+      }
+    });
+  },
+);
+
+Deno.test(
+  "GET /api/entities/:entity takes entities with slashes, spaces and markup",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql }) => {
+      const entity = "team a/<b>checkout?x";
+      await insertAnomalies(sql, [{ id: "w1", detected_at: new Date(T0), entity }]);
+      const r = await getJson(app, `/api/entities/${encodeURIComponent(entity)}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.entity, entity);
+      assert.deepEqual((r.body as unknown as Body).anomalies.map((a) => a.id), ["w1"]);
+      const page = await app.request(`/entities/${encodeURIComponent(entity)}`);
+      assert.equal(page.status, 404, "no page without assets"); // API-only app
+    });
+  },
+);

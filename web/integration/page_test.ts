@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { loadStaticAssets } from "../static.ts";
+import { withWebApp } from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "the page answers at /, /alerts/:id (digest links), /entities/:entity and /api/docs",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    const index = new TextDecoder().decode(assets.index.body);
+    await withWebApp(async ({ app }) => {
+      for (
+        const path of [
+          "/",
+          "/?id=a-1",
+          "/alerts/a-1",
+          `/alerts/${encodeURIComponent("g-1/x y")}`,
+          `/entities/${encodeURIComponent("team a/checkout")}`,
+          "/api/docs",
+        ]
+      ) {
+        const res = await app.request(path);
+        assert.equal(res.status, 200, path);
+        assert.match(res.headers.get("content-type") ?? "", /^text\/html/, path);
+        assert.equal(await res.text(), index, path);
+      }
+      const long = await app.request(`/alerts/${"x".repeat(501)}`);
+      assert.equal(long.status, 400);
+      assert.match((await long.json()).error, /^Cannot read path: id/);
+      const missing = await app.request("/alerts/");
+      assert.equal(missing.status, 404);
+    }, { assets, publicRead: false, token: "test-token-0123456789" });
+  },
+);

@@ -1,0 +1,83 @@
+// Acknowledge and silence forms of the detail view.
+import { useState } from "preact/hooks";
+import { sendJson } from "./api.js";
+import { html } from "./util.js";
+import { ErrorNote, TokenHelp } from "./widgets.js";
+
+export function AckForm({ anomaly, onDone }) {
+  const [by, setBy] = useState(() => localStorage.getItem("vigil.user") ?? "");
+  const [comment, setComment] = useState("");
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      localStorage.setItem("vigil.user", by);
+      const r = await sendJson("POST", `/api/anomalies/${encodeURIComponent(anomaly.id)}/ack`, {
+        by,
+        comment,
+      });
+      onDone(r.anomaly);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <form class="action-form" onSubmit=${submit}>
+      <label>Your name <input id="ack-by" required maxlength="200" value=${by} onInput=${(e) =>
+        setBy(e.currentTarget.value)} /></label>
+      <label>Comment <input id="ack-comment" maxlength="2000" value=${comment} onInput=${(e) =>
+        setComment(e.currentTarget.value)} /></label>
+      <button type="submit" disabled=${busy}>Acknowledge</button>
+      <${ErrorNote} error=${error} />
+      <${TokenHelp} error=${error} />
+    </form>
+  `;
+}
+
+export function SilenceForm({ anomaly, onDone }) {
+  const [author, setAuthor] = useState(() => localStorage.getItem("vigil.user") ?? "");
+  const [duration, setDuration] = useState("1h");
+  const [comment, setComment] = useState("");
+  const [scope, setScope] = useState({ rule: true, entity: true, type: false, severity: false });
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    const matchers = {};
+    for (const k of Object.keys(scope)) if (scope[k]) matchers[k] = anomaly[k];
+    try {
+      const r = await sendJson("POST", "/api/silences", { matchers, duration, author, comment });
+      onDone(r.silence);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return html`
+    <form class="action-form" onSubmit=${submit}>
+      <fieldset><legend>Silence alerts with the same</legend>
+          ${Object.keys(scope).map((k) =>
+            html`<label class="check" key=${k}><input type="checkbox" checked=${scope[k]}
+          onChange=${(e) => setScope({ ...scope, [k]: e.currentTarget.checked })} />
+        ${k} <code>${anomaly[k]}</code></label>`
+          )}
+        </fieldset>
+      <label>For <select value=${duration} onChange=${(e) => setDuration(e.currentTarget.value)}>
+          <option value="30m">30 minutes</option><option value="1h">1 hour</option>
+          <option value="4h">4 hours</option><option value="1d">1 day</option><option value="7d">7 days</option>
+        </select></label>
+      <label>Your name <input id="silence-by" required maxlength="200" value=${author} onInput=${(
+        e,
+      ) => setAuthor(e.currentTarget.value)} /></label>
+      <label>Comment <input id="silence-comment" maxlength="2000" value=${comment} onInput=${(e) =>
+        setComment(e.currentTarget.value)} /></label>
+      <button type="submit">Silence</button>
+      <${ErrorNote} error=${error} />
+      <${TokenHelp} error=${error} />
+    </form>
+  `;
+}

@@ -1,0 +1,245 @@
+// The detail view of one anomaly: facts, actions, values, series, evidence.
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { getJson } from "./api.js";
+import { fmtNum, Sparkline } from "./charts.js";
+import { AckForm, SilenceForm } from "./actions.js";
+import { fmtTime, fmtValue, html } from "./util.js";
+import { entityPath } from "./list.js";
+import { ErrorNote } from "./widgets.js";
+
+const THRESHOLD_KEYS = /threshold|limit|max|min|upper|lower|bound|expected|baseline|mean|median/i;
+
+function DetailsTable({ details }) {
+  const entries = Object.entries(details ?? {});
+  if (!entries.length) return html`<p class="muted">No details recorded.</p>`;
+  return html`
+    <table class="kv">
+      <tbody>${entries.map(([k, v]) =>
+        html`
+          <tr key=${k} class=${THRESHOLD_KEYS.test(k)
+            ? "thr"
+            : /value|observed|actual|count|rate/i.test(k)
+            ? "val"
+            : ""}>
+            <th scope="row">${k}</th>
+            <td>${fmtValue(v)}</td>
+          </tr>
+        `
+      )}</tbody>
+    </table>
+  `;
+}
+
+function SeriesView({ anomaly }) {
+  const [state, setState] = useState({ loading: true, series: [], error: null });
+  useEffect(() => {
+    const ctrl = new AbortController();
+    const t = Date.parse(anomaly.event_time);
+    const measure = typeof anomaly.details?.measure === "string"
+      ? anomaly.details.measure
+      : typeof anomaly.details?.metric === "string"
+      ? anomaly.details.metric
+      : undefined;
+    getJson(
+      `/api/series/${encodeURIComponent(anomaly.type)}/${encodeURIComponent(anomaly.entity)}`,
+      { measure, from: t - 30 * 60_000, to: t + 30 * 60_000, limit: 300 },
+      ctrl.signal,
+    ).then((r) => setState({ loading: false, series: r.series, error: null }))
+      .catch((error) => {
+        if (error.name !== "AbortError") setState({ loading: false, series: [], error });
+      });
+    return () => ctrl.abort();
+  }, [anomaly.id]);
+  if (state.loading) return html`<p class="muted">Loading series…</p>`;
+  if (state.error) return html`<${ErrorNote} error=${state.error} />`;
+  const shown = state.series.filter((s) => s.points.length).slice(0, 4);
+  if (!shown.length) {
+    return html`<p class="muted">No cached values around this time (the cache keeps recent points only).</p>`;
+  }
+  const d = anomaly.details ?? {};
+  const threshold = typeof d.threshold === "number" ? d.threshold : undefined;
+  // The statistical rules record the band they expected the value in.
+  const band = typeof d.expected_low === "number" && typeof d.expected_high === "number"
+    ? { low: d.expected_low, high: d.expected_high }
+    : undefined;
+  // Lines and bands belong to the rule's own measure, when it names one.
+  const own = (s) => typeof d.measure !== "string" || d.measure === s.measure;
+  return html`<div class="sparks">${
+    shown.map((s) =>
+      html`
+        <${Sparkline} key=${s.measure} points=${s.points} label=${s.measure}
+          threshold=${own(s) ? threshold : undefined} band=${own(s) ? band : undefined}
+          markTs=${Date.parse(anomaly.event_time)} />
+      `
+    )
+  }</div>`;
+}
+
+/** Where the raw archive keeps the event: its object, or where it will be. */
+function ArchiveLine({ archive }) {
+  if (archive.lookup === "found") {
+    return html`<div class="ev-sub archive-found">archive object <code>${
+      archive.url ??
+        archive.object
+    }</code></div>`;
+  }
+  const where = archive.url ?? archive.folder;
+  return html`<div class="ev-sub">${
+    archive.lookup === "not_archived" ? "not archived yet; will be under" : "archive folder"
+  } <code>${where}</code> as <code>${archive.object_pattern}</code></div>`;
+}
+
+function Evidence({ items }) {
+  if (!items.length) return html`<p class="muted">No evidence recorded.</p>`;
+  return html`<ul class="evidence">${
+    items.map((e) =>
+      html`<li key=${e.stream_id + e.stream}>
+        <div class="ev-head">
+          <code>${e.topic}</code> partition <code>${e.partition}</code> offset <code>${e.offset}</code>
+          <span class=${e.available ? "tag ok" : "tag"}>${
+        e.available ? "in stream" : "archived"
+      }</span>
+        </div>
+        <div class="ev-sub muted">stream <code>${e.stream}</code> id <code>${e.stream_id}</code>
+          ${
+        e.traceparent
+          ? html`
+            · trace <code>${e.traceparent.split("-")[1] ?? e.traceparent}</code>
+          `
+          : null
+      }</div>
+        <${ArchiveLine} archive=${e.archive} />
+        ${e.problem ? html`<div class="ev-sub muted">${e.problem}</div>` : null}
+        ${
+        e.available
+          ? html`
+            <details>
+              <summary>Event</summary>
+              <pre>${typeof e.event === "string" ? e.event : JSON.stringify(e.event, null, 2)}</pre>
+            </details>
+          `
+          : null
+      }
+      </li>`
+    )
+  }</ul>`;
+}
+
+export function Detail({ id, onClose, onUpdated }) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const [mode, setMode] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const load = useCallback(() => {
+    setError(null);
+    return getJson(`/api/anomalies/${encodeURIComponent(id)}`).then(setData).catch(setError);
+  }, [id]);
+  useEffect(() => {
+    setData(null);
+    setMode(null);
+    setNotice(null);
+    load();
+  }, [id]);
+  useEffect(() => {
+    const onKey = (e) => e.key === "Escape" && onClose();
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  }, [onClose]);
+  const a = data?.anomaly;
+  return html`<aside class="detail" aria-label="Anomaly detail">
+    <header class="detail-head">
+      <button type="button" class="close" onClick=${onClose} aria-label="Close detail">×</button>
+      ${a ? html`<span class=${`badge sev-${a.severity}`}>${a.severity}</span>` : null}
+      <h2>${a ? a.title : error ? "Not available" : "Loading…"}</h2>
+    </header>
+    <${ErrorNote} error=${error} />
+    ${
+    a
+      ? html`<div class="detail-body">
+      <p class="message">${a.message}</p>
+      <dl class="facts">
+        <div><dt>Status</dt><dd>${a.status}${
+        a.resolved_at ? ` at ${fmtTime(a.resolved_at)}` : ""
+      }</dd></div>
+        <div><dt>Type · rule</dt><dd>${a.type} · ${a.rule}</dd></div>
+        <div><dt>Entity</dt><dd><a class="entity-link" href=${
+        entityPath(a.entity)
+      } title="Entity page: state, recent anomalies, series">${a.entity}</a></dd></div>
+        <div><dt>Score</dt><dd>${a.score === null ? "—" : fmtNum(a.score)}</dd></div>
+        <div><dt>Event time</dt><dd>${fmtTime(a.event_time)}</dd></div>
+        <div><dt>Detected</dt><dd>${fmtTime(a.detected_at)}</dd></div>
+        ${
+        a.trace_id
+          ? html`
+            <div>
+              <dt>Trace</dt>
+              <dd><code>${a.trace_id}</code></dd>
+            </div>
+          `
+          : null
+      }
+        ${
+        a.acknowledged_at
+          ? html`
+            <div class="ack">
+              <dt>Acknowledged</dt>
+              <dd>by ${a.acknowledged_by} at ${fmtTime(a.acknowledged_at)}${a.ack_comment
+                ? ` — “${a.ack_comment}”`
+                : ""}</dd>
+            </div>
+          `
+          : null
+      }
+        ${
+        data.silenced_by
+          ? html`
+            <div>
+              <dt>Silenced</dt>
+              <dd>until ${fmtTime(data.silenced_by.ends_at)} by ${data.silenced_by.author}</dd>
+            </div>
+          `
+          : null
+      }
+      </dl>
+      <div class="actions">
+        <button type="button" onClick=${() => setMode(mode === "ack" ? null : "ack")}
+          aria-expanded=${mode === "ack"}>${
+        a.acknowledged_at ? "Re-acknowledge" : "Acknowledge"
+      }</button>
+        <button type="button" onClick=${() => setMode(mode === "silence" ? null : "silence")}
+          aria-expanded=${mode === "silence"}>Silence…</button>
+        <a href=${`/api/anomalies/${
+        encodeURIComponent(a.id)
+      }`} target="_blank" rel="noopener">JSON</a>
+      </div>
+      ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+      ${
+        mode === "ack"
+          ? html`<${AckForm} anomaly=${a} onDone=${(updated) => {
+            setMode(null);
+            setNotice("Acknowledged.");
+            setData({ ...data, anomaly: updated });
+            onUpdated(updated);
+          }} />`
+          : null
+      }
+      ${
+        mode === "silence"
+          ? html`<${SilenceForm} anomaly=${a} onDone=${(s) => {
+            setMode(null);
+            setNotice(`Silenced until ${fmtTime(s.ends_at)}.`);
+            load();
+          }} />`
+          : null
+      }
+      <h3>Values against thresholds</h3>
+      <${DetailsTable} details=${a.details} />
+      <h3>Series around the event</h3>
+      <${SeriesView} anomaly=${a} />
+      <h3>Evidence</h3>
+      <${Evidence} items=${data.evidence} />
+    </div>`
+      : null
+  }
+  </aside>`;
+}

@@ -1,0 +1,163 @@
+// The entity page (/entities/<entity>): a service, user or status — its current state, its
+// cached score series with the band the engine expected, and its recent anomalies.
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { connectLive, getJson } from "./api.js";
+import { Sparkline } from "./charts.js";
+import { alertPath } from "./list.js";
+import { fmtFull, fmtTime, useZone } from "./time.js";
+import { ago, html, useNow } from "./util.js";
+import { ErrorNote, LiveBadge, TopBar } from "./widgets.js";
+
+const STATE_TEXT = {
+  firing: "Firing",
+  resolved: "Resolved",
+  quiet: "No anomalies",
+};
+
+function StateCard({ data, now }) {
+  const s = data.state;
+  return html`
+    <section class="card entity-state" aria-label="Current state">
+      <div class="entity-title">
+        <h2 class="entity-name">${data.entity}</h2>
+        <span class=${`state state-${s.status}`} data-state=${s
+          .status}>${STATE_TEXT[s.status]}</span>
+      </div>
+      <dl class="facts">
+        <div>
+          <dt>Open</dt>
+          <dd class="open-count">${s.open} of ${s.anomalies} anomalies</dd>
+        </div>
+        <div>
+          <dt>Last seen</dt>
+          <dd class="last-seen" title=${s.last_seen_at
+            ? fmtFull(s.last_seen_at)
+            : ""}>${s.last_seen_at
+            ? html`${fmtTime(s.last_seen_at)} <span class="muted">(${
+              ago(s.last_seen_at, now)
+            })</span>`
+            : "—"}</dd>
+        </div>
+        <div>
+          <dt>Last anomaly</dt>
+          <dd>${fmtTime(s.last_anomaly_at)}</dd>
+        </div>
+        <div>
+          <dt>Types</dt>
+          <dd>${data.types.length ? data.types.join(", ") : "—"}</dd>
+        </div>
+      </dl>
+    </section>
+  `;
+}
+
+function SeriesCard({ series }) {
+  return html`<section class="card entity-series" aria-label="Cached series">
+    <div class="card-head"><h2>Measures (detector cache, recent points)</h2></div>
+    ${
+    series.length
+      ? html`<div class="sparks entity-sparks">${
+        series.map((s) =>
+          html`
+            <${Sparkline} key=${s.type + s.measure} points=${s.points}
+              label=${`${s.measure} (${s.type})`} />
+          `
+        )
+      }</div>`
+      : html`<p class="muted pad">No cached values for this entity (the detector keeps about an
+          hour of recent points).</p>`
+  }
+  </section>`;
+}
+
+function AnomalyLinks({ items, now }) {
+  return html`<section class="card entity-anomalies" aria-label="Recent anomalies">
+    <div class="card-head"><h2>Recent anomalies</h2></div>
+    ${
+    items.length
+      ? html`<ul class="links">${
+        items.map((a) =>
+          html`
+            <li key=${a.id}>
+              <a href=${alertPath(a.id)} class=${`alink sev-${a.severity}`} data-id=${a.id}>
+                          <span class=${`badge sev-${a.severity}`}>${a.severity}</span>
+                          <span class="title">${a.title}</span>
+                          <span class="when" title=${fmtFull(a.detected_at)}>${fmtTime(
+                            a.detected_at,
+                          )} · ${ago(a.detected_at, now)}</span>
+                          <span class="meta">${a.type} · ${a.rule}</span>
+                          ${a.resolved_at ? html`<span class="tag">resolved</span>` : null}
+                          ${a.acknowledged_at ? html`<span class="tag">ack</span>` : null}
+                        </a>
+            </li>
+          `
+        )
+      }</ul>`
+      : html`<p class="muted pad">None recorded.</p>`
+  }
+  </section>`;
+}
+
+/** The entity page; `type` narrows it to one event type. */
+export function EntityPage({ entity, type }) {
+  useZone();
+  const now = useNow(5000);
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const [live, setLive] = useState({ state: "connecting" });
+  const load = useCallback(
+    () =>
+      getJson(`/api/entities/${encodeURIComponent(entity)}`, { type, limit: 30 })
+        .then((d) => {
+          setData(d);
+          setError(null);
+        }, setError),
+    [entity, type],
+  );
+  useEffect(() => {
+    document.title = `Vigil · ${entity}`;
+    load();
+    const t = setInterval(load, 30_000);
+    const stop = connectLive({
+      onStatus: (state, info) => setLive({ state, reason: info.reason }),
+      // An alert about this entity: read its state again.
+      onEvent: (name, a) => name === "alert" && a.entity === entity && load(),
+    });
+    return () => {
+      clearInterval(t);
+      stop();
+    };
+  }, [load]);
+  return html`
+    <div class="page entity-page">
+      <${TopBar}>
+        <${LiveBadge} status=${live} />
+        <//>
+        <main class="page-main">
+          <nav class="crumbs"><a href="/">← All anomalies</a>${data?.types.length > 1
+            ? html`
+              · ${[null, ...data.types].map((t) =>
+                html`
+                  <a key=${t ?? "all"} class=${(t ?? undefined) === type
+                    ? "on"
+                    : ""} href=${`/entities/${encodeURIComponent(entity)}${
+                    t ? `?type=${t}` : ""
+                  }`}>${t ?? "all types"}</a>
+                `
+              )}
+            `
+            : null}</nav>
+          <${ErrorNote} error=${error} />
+          ${data
+            ? html`
+              <${StateCard} data=${data} now=${now} />
+              <${SeriesCard} series=${data.series} />
+              <${AnomalyLinks} items=${data.anomalies} now=${now} />
+            `
+            : error
+            ? null
+            : html`<p class="muted pad">Loading…</p>`}
+        </main>
+        </div>
+  `;
+}

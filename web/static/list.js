@@ -1,0 +1,204 @@
+// The anomaly list: URL state, filters, rows and the virtualised list.
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { TYPES } from "./charts.js";
+import { fmtFull } from "./time.js";
+import { ago, html, useNow } from "./util.js";
+
+export const FILTER_KEYS = ["type", "severity", "rule", "entity", "resolved", "acknowledged"];
+export const PAGE = 100;
+const ROW_H = 58;
+
+// ---------------------------------------------------------------- URL state
+
+/** The page's path of an anomaly (digests link here too): `/alerts/<id>`. */
+export function alertPath(id) {
+  return `/alerts/${encodeURIComponent(id)}`;
+}
+
+/** The entity page's path: `/entities/<entity>`. */
+export function entityPath(entity) {
+  return `/entities/${encodeURIComponent(entity)}`;
+}
+
+function decode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Filters from the query; the open anomaly from `/alerts/<id>` or (older links) `?id=`. */
+export function readUrl() {
+  const q = new URLSearchParams(location.search);
+  const filters = {};
+  for (const k of FILTER_KEYS) if (q.get(k)) filters[k] = q.get(k);
+  const m = /^\/alerts\/([^/]+)\/?$/.exec(location.pathname);
+  return { filters, selected: m ? decode(m[1]) : q.get("id") ?? null };
+}
+
+/** Keep the URL in step: `/alerts/<id>?<filters>` with an anomaly open, else `/?<filters>`. */
+export function writeUrl(filters, selected) {
+  const q = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
+  const url = (selected ? alertPath(selected) : "/") + (q.size ? `?${q}` : "");
+  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
+}
+
+/** Whether a live alert belongs in the list under `filters` (same rules as the API). */
+export function matches(a, f) {
+  if (f.type && !f.type.split(",").includes(a.type)) return false;
+  if (f.severity && !f.severity.toUpperCase().split(",").includes(a.severity)) return false;
+  if (f.rule && a.rule !== f.rule) return false;
+  if (f.entity && a.entity !== f.entity) return false;
+  if (f.resolved === "true" && !a.resolved_at) return false;
+  if (f.resolved === "false" && a.resolved_at) return false;
+  if (f.acknowledged === "true" && !a.acknowledged_at) return false;
+  if (f.acknowledged === "false" && a.acknowledged_at) return false;
+  return true;
+}
+
+export function Filters({ filters, onChange }) {
+  const [rule, setRule] = useState(filters.rule ?? "");
+  const [entity, setEntity] = useState(filters.entity ?? "");
+  useEffect(() => {
+    setRule(filters.rule ?? "");
+    setEntity(filters.entity ?? "");
+  }, [filters.rule, filters.entity]);
+  const set = (k, v) => onChange({ ...filters, [k]: v || undefined });
+  const submit = (e) => {
+    e.preventDefault();
+    onChange({ ...filters, rule: rule.trim() || undefined, entity: entity.trim() || undefined });
+  };
+  const any = FILTER_KEYS.some((k) => filters[k]);
+  return html`<form class="filters" onSubmit=${submit} aria-label="Filters">
+    <label>Type
+      <select id="filter-type" value=${filters.type ?? ""} onChange=${(e) =>
+    set("type", e.currentTarget.value)}>
+        <option value="">all</option>
+        ${TYPES.map((t) => html`<option value=${t}>${t}</option>`)}
+      </select>
+    </label>
+    <label>Severity
+      <select id="filter-severity" value=${filters.severity ?? ""} onChange=${(e) =>
+    set("severity", e.currentTarget.value)}>
+        <option value="">all</option>
+        <option value="CRITICAL">critical</option>
+        <option value="WARNING,CRITICAL">warning +</option>
+        <option value="WARNING">warning</option>
+        <option value="INFO">info</option>
+      </select>
+    </label>
+    <label>Status
+      <select id="filter-resolved" value=${filters.resolved ?? ""} onChange=${(e) =>
+    set("resolved", e.currentTarget.value)}>
+        <option value="">all</option>
+        <option value="false">open</option>
+        <option value="true">resolved</option>
+      </select>
+    </label>
+    <label>Acknowledged
+      <select id="filter-acknowledged" value=${filters.acknowledged ?? ""} onChange=${(e) =>
+    set("acknowledged", e.currentTarget.value)}>
+        <option value="">all</option>
+        <option value="false">not acknowledged</option>
+        <option value="true">acknowledged</option>
+      </select>
+    </label>
+    <label>Rule
+      <input id="filter-rule" value=${rule} placeholder="any" onInput=${(e) =>
+    setRule(e.currentTarget.value)} onBlur=${submit} />
+    </label>
+    <label>Entity
+      <input id="filter-entity" value=${entity} placeholder="any" onInput=${(e) =>
+    setEntity(e.currentTarget.value)} onBlur=${submit} />
+    </label>
+    <button type="submit" class="hidden-submit">Apply</button>
+    ${
+    any
+      ? html`<button type="button" class="link" onClick=${() => onChange({})}>Clear</button>`
+      : null
+  }
+  </form>`;
+}
+
+/** One row: opens the anomaly (click, Enter or Space); its entity links to the entity page. */
+export function Row({ a, fresh, selected, onSelect, now, top }) {
+  const open = () => onSelect(a.id);
+  return html`
+    <div role="listitem" tabindex="0"
+      class=${`row sev-${a.severity}${fresh ? " fresh" : ""}${selected ? " selected" : ""}${
+        a.resolved_at ? " resolved" : ""
+      }`}
+      style=${{ top: `${top}px`, height: `${ROW_H}px` }}
+      data-id=${a.id} onClick=${open} aria-current=${selected ? "true" : undefined}
+      onKeyDown=${(e) => {
+        if (e.target === e.currentTarget && (e.key === "Enter" || e.key === " ")) {
+          e.preventDefault();
+          open();
+        }
+      }}>
+      <span class="line1">
+        <span class=${`badge sev-${a.severity}`}>${a.severity}</span>
+        <span class="title">${a.title}</span>
+        <span class="time" title=${fmtFull(a.detected_at)}>${ago(a.detected_at, now)}</span>
+      </span>
+      <span class="line2">
+          <span class="meta">${a.type} · ${a.rule} · <a class="entity-link" href=${entityPath(
+            a.entity,
+          )} onClick=${(e) => e.stopPropagation()} title="Entity page">${a.entity}</a></span>
+          <span class="msg">${a.message}</span>
+          ${a.resolved_at ? html`<span class="tag">resolved</span>` : null}
+          ${a.acknowledged_at ? html`<span class="tag">ack</span>` : null}
+        </span>
+    </div>
+  `;
+}
+
+/** A virtualised list: only the rows in view (plus a margin) are in the DOM. */
+export function AnomalyList({ items, fresh, selected, onSelect, onMore, hasMore, loading }) {
+  const ref = useRef(null);
+  const [view, setView] = useState({ top: 0, height: 600 });
+  const now = useNow(5000);
+  const measure = useCallback(() => {
+    const el = ref.current;
+    if (!el) return;
+    setView({ top: el.scrollTop, height: el.clientHeight });
+    if (hasMore && !loading && el.scrollTop + el.clientHeight > el.scrollHeight - ROW_H * 10) {
+      onMore();
+    }
+  }, [hasMore, loading, onMore]);
+  useEffect(() => {
+    measure();
+    addEventListener("resize", measure);
+    return () => removeEventListener("resize", measure);
+  }, [measure, items.length]);
+  const first = Math.max(0, Math.floor(view.top / ROW_H) - 10);
+  const last = Math.min(items.length, Math.ceil((view.top + view.height) / ROW_H) + 10);
+  const rows = [];
+  for (let i = first; i < last; i++) {
+    const a = items[i];
+    rows.push(html`
+      <${Row} key=${a.id} a=${a} top=${i * ROW_H} now=${now}
+        fresh=${fresh.has(a.id)} selected=${a.id === selected} onSelect=${onSelect} />
+    `);
+  }
+  return html`<div class="list" ref=${ref} onScroll=${measure} role="list" aria-label="Anomalies">
+    <div class="list-inner" style=${{ height: `${items.length * ROW_H}px` }}>${rows}</div>
+    ${
+    items.length === 0 && !loading
+      ? html`<p class="empty">No anomalies match these filters.</p>`
+      : null
+  }
+    <div class="list-foot">
+      <span class="muted count">${items.length}${hasMore ? "+" : ""} shown</span>
+      ${
+    hasMore
+      ? html`<button type="button" class="link" disabled=${loading} onClick=${onMore}>${
+        loading ? "Loading…" : "Load more"
+      }</button>`
+      : null
+  }
+    </div>
+  </div>`;
+}

@@ -1,0 +1,98 @@
+// The notifications panel of the main view: what the notifier sent or planned in the last
+// hour, per route and channel, from GET /api/notifications/summary (the notifier's own tables).
+import { useEffect, useState } from "preact/hooks";
+import { getJson } from "./api.js";
+import { fmtClock, zoneName } from "./time.js";
+import { html } from "./util.js";
+
+const COLUMNS = [
+  ["planned", "planned", "Notifications planned in the hour (one digest on one channel)"],
+  ["sent", "sent", "Accepted by the channel in the hour"],
+  ["pending", "pending", "Still waiting to be sent (any age)"],
+  ["failed", "failed", "Planned in the hour and given up"],
+];
+
+function Counts({ c }) {
+  return COLUMNS.map(([k]) => html`<td key=${k} class=${`n ${k}`}>${c[k]}</td>`);
+}
+
+/** The panel; reloads every minute. */
+export function NotifyPanel() {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    const load = () =>
+      getJson("/api/notifications/summary", { window: "1h" }).then((d) => {
+        setData(d);
+        setError(null);
+      }, setError);
+    load();
+    const t = setInterval(load, 60_000);
+    return () => clearInterval(t);
+  }, []);
+  if (!data) {
+    return error
+      ? html`<p class="card notify-card muted pad">Notifications: ${error.message}</p>`
+      : null;
+  }
+  const t = data.totals;
+  const from = Date.parse(data.from), to = Date.parse(data.to);
+  const intake = Object.entries(data.intake.by_disposition).map(([k, n]) => `${n} ${k}`)
+    .join(", ");
+  return html`
+    <details class="card notify-card" aria-label="Notifications in the last hour">
+      <summary>
+        <span class="notify-title">Notifications, last hour</span>
+        <span
+          class="notify-totals"><b class="sent">${t.sent}</b> sent · <b class="pending">${t
+            .pending}</b>${" "}pending · <b class="failed">${t.failed}</b> failed · ${t
+            .digests} digests${t.waiting_alerts
+            ? ` · ${t.waiting_alerts} alerts waiting for their group's digest`
+            : ""}</span>
+      </summary>
+      <div class="notify-body">
+          <p class="muted">${fmtClock(from)}–${fmtClock(to)} ${zoneName(
+            to,
+          )}, from the notifier's tables. Alerts taken in: ${data.intake.alerts}${intake
+            ? ` (${intake})`
+            : ""}.</p>
+          ${data.routes.length
+            ? html`
+              <div class="table-scroll">
+                <table class="notify-table">
+                  <thead>
+                    <tr><th>Route</th><th>Channel</th>${COLUMNS.map(([k, label, title]) =>
+                      html`<th key=${k} title=${title}>${label}</th>`
+                    )}</tr>
+                  </thead>
+                  <tbody>${data.routes.flatMap((r) => [
+                    ...r.channels.map((c, i) =>
+                      html`
+                        <tr key=${r.route + c.channel} data-route=${r.route} data-channel=${c
+                          .channel}>
+                          <td>${i === 0
+                            ? html`<b>${r.route}</b> <span class="muted">${r.digests} digests${
+                              r.waiting_alerts ? `, ${r.waiting_alerts} waiting` : ""
+                            }</span>`
+                            : null}</td>
+                          <td>${c.channel}</td>
+                          <${Counts} c=${c} />
+                        </tr>
+                      `
+                    ),
+                    r.channels.length ? null : html`
+                      <tr key=${r.route} data-route=${r.route}>
+                        <td><b>${r.route}</b> <span class="muted">${r
+                          .waiting_alerts} waiting</span></td>
+                        <td class="muted" colspan=${COLUMNS.length + 1}>no digest yet</td>
+                      </tr>
+                    `,
+                  ])}</tbody>
+                </table>
+              </div>
+            `
+            : html`<p class="muted">Nothing sent or planned in the last hour.</p>`}
+        </div>
+    </details>
+  `;
+}

@@ -1,0 +1,98 @@
+// Times on the page: every time shows its zone, in UTC (the default, as in digests) or the
+// browser's local zone, as the user picks; the choice is kept in localStorage ("vigil.tz").
+import { useEffect, useState } from "preact/hooks";
+
+const KEY = "vigil.tz";
+const listeners = new Set();
+let zone = load();
+
+function load() {
+  try {
+    return localStorage.getItem(KEY) === "local" ? "local" : "utc";
+  } catch {
+    return "utc";
+  }
+}
+
+/** "utc" or "local". */
+export function getZone() {
+  return zone;
+}
+
+/** Choose "utc" or "local" (kept in this browser); views using useZone() re-render. */
+export function setZone(next) {
+  zone = next === "local" ? "local" : "utc";
+  try {
+    localStorage.setItem(KEY, zone);
+  } catch {
+    // Private mode: the choice lasts for this page only.
+  }
+  for (const l of listeners) l(zone);
+}
+
+/** The current zone; the calling component re-renders when it changes. */
+export function useZone() {
+  const [z, set] = useState(zone);
+  useEffect(() => {
+    listeners.add(set);
+    return () => listeners.delete(set);
+  }, []);
+  return z;
+}
+
+function options(extra) {
+  return { hourCycle: "h23", ...(zone === "utc" ? { timeZone: "UTC" } : {}), ...extra };
+}
+
+/** Short name of the zone at `ms`: "UTC", "GMT+5:30", "CET"… */
+export function zoneName(ms = Date.now()) {
+  if (zone === "utc") return "UTC";
+  return new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(ms)
+    .find((p) => p.type === "timeZoneName")?.value ?? "local";
+}
+
+/** The browser's zone, e.g. "Asia/Kolkata, GMT+5:30". */
+export function localZoneLabel() {
+  const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const short = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(Date.now())
+    .find((p) => p.type === "timeZoneName")?.value;
+  return [name, short].filter(Boolean).join(", ");
+}
+
+function day(ms) {
+  return new Intl.DateTimeFormat("en-CA", options({ dateStyle: "short" })).format(ms);
+}
+
+function toMs(t) {
+  return typeof t === "number" ? t : Date.parse(t);
+}
+
+/** "14:03:12 UTC" today, "Mar 1, 14:03 UTC" on other days; "—" for none. */
+export function fmtTime(t) {
+  if (t === null || t === undefined || t === "") return "—";
+  const ms = toMs(t);
+  if (Number.isNaN(ms)) return String(t);
+  const today = day(ms) === day(Date.now());
+  const f = new Intl.DateTimeFormat(
+    [],
+    options(
+      today
+        ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+        : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+    ),
+  );
+  return `${f.format(ms)} ${zoneName(ms)}`;
+}
+
+/** The full time with date and zone, for tooltips: "2025-03-01 14:03:12 UTC". */
+export function fmtFull(t) {
+  const ms = toMs(t);
+  if (Number.isNaN(ms)) return String(t);
+  const f = new Intl.DateTimeFormat("en-CA", options({ dateStyle: "short", timeStyle: "medium" }));
+  return `${f.format(ms).replace(",", "")} ${zoneName(ms)}`;
+}
+
+/** "14:03" in the chosen zone, for chart axes (whose titles name the zone). */
+export function fmtClock(ms) {
+  return new Intl.DateTimeFormat([], options({ hour: "2-digit", minute: "2-digit" })).format(ms);
+}

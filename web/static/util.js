@@ -1,0 +1,60 @@
+// Shared helpers of the page: htm bound to Preact, formatting, small hooks.
+import { h } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import htm from "htm";
+import { fmtNum } from "./charts.js";
+
+export const html = htm.bind(h);
+
+export const SEVERITIES = ["CRITICAL", "WARNING", "INFO"];
+
+// ---------------------------------------------------------------- formatting
+
+// Times are formatted in time.js (zone shown, UTC or local as chosen).
+export { fmtTime } from "./time.js";
+
+export function ago(iso, now) {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function fmtValue(v) {
+  if (typeof v === "number") return fmtNum(v);
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}
+
+export function useNow(ms) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
+
+// ---------------------------------------------------------------- theme
+
+export const THEMES = ["auto", "light", "dark"];
+export function useTheme() {
+  const [theme, setTheme] = useState(() => {
+    try {
+      return localStorage.getItem("vigil.theme") ?? "auto";
+    } catch {
+      return "auto";
+    }
+  });
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+    try {
+      localStorage.setItem("vigil.theme", theme);
+    } catch {
+      // ignore
+    }
+  }, [theme]);
+  return [theme, () => setTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length])];
+}
