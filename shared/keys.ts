@@ -20,7 +20,7 @@
  * | `vigil:{alerts}` | stream | durable alerts, read by the notifier (group `notifier`) |
  * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing) |
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
- * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`) |
+ * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range) |
  * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state |
  * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |
  * | `vigil:detector:members` | sorted set | live detector instances (score: lease expiry, server time) |

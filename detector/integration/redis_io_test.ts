@@ -100,6 +100,15 @@ Deno.test(
       ]);
       const ttl = await redis.pttl(key);
       assert.ok(ttl > 50_000 && ttl <= 60_000, `expires in about 60 s (${ttl})`);
+      // A statistical score carries its expected range.
+      const banded = keys.scores("metrics", "api", "latency_ms");
+      await publisher.publish([], [{
+        ...point(t0, 0.7),
+        measure: "latency_ms",
+        low: 10,
+        high: 12.5,
+      }]);
+      assert.deepEqual(await redis.zrange(banded, 0, -1), [`${t0}:0.7:70:10:12.5`]);
       // A newer score drops the ones more than 60 s older than it (exactly 60 s stays).
       await publisher.publish([], [point(t0 + 63_000, 0.9)]);
       assert.deepEqual(await redis.zrange(key, 0, -1), [

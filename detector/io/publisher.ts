@@ -7,7 +7,8 @@
  * between XADD and `published_at`) appends nothing: exactly once in the stream.
  *
  * Recent scores: per (type, entity, measure) a sorted set scored by event
- * time, member `<ts>:<score>:<value>`, trimmed to the last `scoreKeep`,
+ * time, member `<ts>:<score>:<value>` (statistical scores add the expected
+ * range: `<ts>:<score>:<value>:<low>:<high>`), trimmed to the last `scoreKeep`,
  * without scores older than `scoreTtlMs` before the series' newest, and
  * expiring after `scoreTtlMs` without a new score. Read one with
  * `redis-cli ZRANGE vigil:scores:metrics:<service>:cpu 0 -1 WITHSCORES`.
@@ -133,7 +134,12 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
         const key = keys.scores(s.type, s.entity, s.measure);
         let entry = series.get(key);
         if (entry === undefined) series.set(key, entry = { points: [], newest: -Infinity });
-        entry.points.push(s.t, `${s.t}:${s.score}:${s.value}`);
+        entry.points.push(
+          s.t,
+          s.low === undefined
+            ? `${s.t}:${s.score}:${s.value}`
+            : `${s.t}:${s.score}:${s.value}:${s.low}:${s.high}`,
+        );
         entry.newest = Math.max(entry.newest, s.t);
       }
       const scoreCommands = (

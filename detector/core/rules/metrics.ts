@@ -225,14 +225,12 @@ export function metricScoreRule<S>(
         state.series.set(key, r.state);
         const score = Number.isFinite(r.score) ? r.score : 0;
         handoff?.scores.push({ measure, value, score });
-        sink.scores.push({
-          type: "metrics",
-          entity: service,
-          measure,
-          t: input.t,
-          score,
-          value,
-        });
+        const { expectedLow: low, expectedHigh: high } = r.explanation;
+        sink.scores.push(
+          Number.isFinite(low) && Number.isFinite(high) && low <= high
+            ? { type: "metrics", entity: service, measure, t: input.t, score, value, low, high }
+            : { type: "metrics", entity: service, measure, t: input.t, score, value },
+        );
         const subject = `${service}/${measure}`;
         if (score < c.bands.clear) {
           conditionFalse(state.episodes, subject, input.t, sink.findings);

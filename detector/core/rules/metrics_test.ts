@@ -131,6 +131,9 @@ Deno.test("metric_score raises bands from the engine's score and caches every sc
     t: T0,
     score: 63.9 / 128,
     value: 63.9,
+    // The engine's expected range, for the page's band.
+    low: 0,
+    high: 50,
   });
 });
 

@@ -75,6 +75,9 @@ export interface ScorePoint {
   t: number;
   score: number;
   value: number;
+  /** The expected range at this point (statistical scores), when the engine has one. */
+  low?: number;
+  high?: number;
 }
 
 /** Where rules write their output, and what they may ask. */
