@@ -16,19 +16,12 @@
  *
  * @module
  */
-import { z } from "zod";
-import { MOCK_PARTITION_RETAINED_BYTES, startMockKafka } from "./kafka_mock.ts";
+import { devKafkaEnvSchema, MOCK_PARTITION_RETAINED_BYTES, startMockKafka } from "./kafka_mock.ts";
 import { KAFKA_BROKERS_FILE, parseEnv } from "@vigil/shared/config";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { createLogger } from "@vigil/shared/log";
 
-const env = parseEnv(
-  "kafka",
-  z.object({
-    KAFKA_DEV_BROKERS: z.coerce.number().int().min(1).max(9).default(3),
-    KAFKA_DEV_PARTITIONS: z.coerce.number().int().min(1).max(256).default(24),
-  }),
-);
+const env = parseEnv("kafka", devKafkaEnvSchema);
 const log = createLogger({ service: "kafka" });
 const cluster = startMockKafka({
   brokers: env.KAFKA_DEV_BROKERS,

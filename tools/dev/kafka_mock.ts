@@ -16,6 +16,15 @@
  *
  * @module
  */
+import { z } from "zod";
+
+/** Environment of `deno task kafka` (documented in docs/configuration.md). */
+export const devKafkaEnvSchema = z.object({
+  /** Brokers of the dev cluster. */
+  KAFKA_DEV_BROKERS: z.coerce.number().int().min(1).max(9).default(3),
+  /** Partitions per topic. */
+  KAFKA_DEV_PARTITIONS: z.coerce.number().int().min(1).max(256).default(24),
+});
 
 const LIBRARY_CANDIDATES = [
   "librdkafka.so.1",
