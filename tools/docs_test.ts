@@ -65,3 +65,58 @@ Deno.test("documentedVariables reads first cells and splits off the runtime sect
   assert.deepEqual([...schema].sort(), ["BAZ", "FOO_BAR"]);
   assert.deepEqual([...other], ["OTEL_X"]);
 });
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces → hyphens. */
+export function anchorOf(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+}
+
+Deno.test("every relative link of README.md and docs/ points at a file and heading that exist", async () => {
+  const root = new URL("../", import.meta.url);
+  const files = ["README.md"];
+  for await (const e of Deno.readDir(new URL("docs/", root))) {
+    if (e.name.endsWith(".md")) files.push(`docs/${e.name}`);
+  }
+  const anchors = new Map<string, Set<string>>();
+  const anchorsOf = async (path: string) => {
+    let set = anchors.get(path);
+    if (!set) {
+      const text = await Deno.readTextFile(new URL(path, root));
+      const headings = text.replace(/```[\s\S]*?```/g, "").matchAll(/^#{1,6} (.+)$/gm);
+      set = new Set([...headings].map((m) => anchorOf(m[1]!)));
+      anchors.set(path, set);
+    }
+    return set;
+  };
+  const broken: string[] = [];
+  for (const file of files) {
+    const text = (await Deno.readTextFile(new URL(file, root))).replace(/```[\s\S]*?```/g, "");
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const link = m[1]!;
+      if (/^[a-z]+:/.test(link)) continue;
+      const [path, anchor] = link.split("#") as [string, string | undefined];
+      const target = path === ""
+        ? file
+        : new URL(path, new URL(file, root)).pathname.slice(root.pathname.length);
+      try {
+        await Deno.stat(new URL(target, root));
+      } catch {
+        broken.push(`${file}: ${link} (no file ${target})`);
+        continue;
+      }
+      if (anchor && target.endsWith(".md") && !(await anchorsOf(target)).has(anchor)) {
+        broken.push(`${file}: ${link} (no heading #${anchor} in ${target})`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
+Deno.test("anchorOf follows GitHub's rule", () => {
+  assert.equal(anchorOf("The dev Kafka's retention"), "the-dev-kafkas-retention");
+  assert.equal(anchorOf("Guarantees, end to end"), "guarantees-end-to-end");
+  assert.equal(
+    anchorOf("Detector: `POST /api/alerts/evaluate` (open)"),
+    "detector-post-apialertsevaluate-open",
+  );
+});
