@@ -6,7 +6,7 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import { createRedis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";

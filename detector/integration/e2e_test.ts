@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel, type Message } from "kafkajs";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type Kafka, Kafka as KafkaClient, logLevel, type Message } from "kafkajs";
 import { topicMessages } from "@vigil/shared/kafka";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
