@@ -35,6 +35,9 @@ export interface RedisTestContext {
   env: Record<string, string>;
 }
 
+/** `withRedis` or `withRedisCluster`: a test body written once runs on either. */
+export type WithRedisTarget = <T>(fn: (ctx: RedisTestContext) => Promise<T>) => Promise<T>;
+
 /** Run `fn` with a client and keys under a fresh `test-<uuid>:` prefix. */
 export async function withRedis<T>(
   fn: (ctx: RedisTestContext & { url: string }) => Promise<T>,
