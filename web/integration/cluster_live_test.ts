@@ -4,26 +4,31 @@
  * `REDIS_CLUSTER_NODES`. Error logs written to the cluster's stream make the
  * detector raise an alert; its publish script (on the master of `{alerts}`)
  * publishes it, and the web's subscriber (on whichever node ioredis chose)
- * must hand it to an SSE client of `GET /api/live`.
+ * must hand it to an SSE client of `GET /api/live`; a real notifier reads it
+ * from the cluster's alerts stream into a digest and acknowledges it.
  */
 import assert from "node:assert/strict";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { withPg } from "@vigil/tools/testing/pg";
 import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
-import { type ServiceProcess, spawnService } from "@vigil/tools/testing/services";
+import { ROOT, type ServiceProcess, spawnService } from "@vigil/tools/testing/services";
+import { waitFor } from "@vigil/tools/testing/wait";
+import { GROUPS } from "@vigil/shared/keys";
 import { SseReader } from "./_sse.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test(
-  "on a Redis Cluster, an alert the detector raises reaches the web's live view",
+  "on a Redis Cluster, an alert the detector raises reaches the web's live view and the notifier",
   opts,
   async () => {
-    await withPg(({ url }) =>
+    await withPg(({ sql, url }) =>
       withRedisCluster(async ({ redis, keys, prefix, env: redisEnv }) => {
         const env = { ...redisEnv, DATABASE_URL: url, VIGIL_PREFIX: prefix, LOG_LEVEL: "info" };
         const services: ServiceProcess[] = [];
         const reading = new AbortController();
+        // Inside ./data: the notifier's task may write only there.
+        const outbox = `./data/test-outbox-${crypto.randomUUID().slice(0, 8)}`;
         try {
           const web = await spawnService("web", { ...env, WEB_PORT: "0" });
           services.push(web);
@@ -36,6 +41,14 @@ Deno.test(
           await live.next("hello");
 
           services.push(await spawnService("detector", { ...env, DETECTOR_PORT: "0" }));
+          services.push(
+            await spawnService("notifier", {
+              ...env,
+              NOTIFIER_PORT: "0",
+              OUTBOX_DIR: outbox,
+              GROUP_WAIT: "1s",
+            }),
+          );
           // 20 ERROR logs of one service within the window: one error_spike.
           const p = redis.pipeline();
           const now = Date.now();
@@ -71,6 +84,11 @@ Deno.test(
           assert.equal(alert.rule, "error_spike");
           assert.equal(alert.entity, "pay");
           assert.equal(await redis.xlen(keys.alerts()), 1, "and once in the durable stream");
+          await waitFor(async () => {
+            const [row] = await sql`SELECT alert_ids FROM notifier_digests`.catch(() => []);
+            const pending = await redis.xpending(keys.alerts(), GROUPS.notifier).catch(() => [1]);
+            return row?.alert_ids?.[0] === alert.id && Number((pending as [number])[0]) === 0;
+          }, { timeoutMs: 30_000, what: "the notifier's digest of the alert, acknowledged" });
         } catch (error) {
           throw new Error(
             `${(error as Error).message}\n${services.map((s) => s.tail(15)).join("\n")}`,
@@ -81,6 +99,7 @@ Deno.test(
         } finally {
           reading.abort();
           for (const s of services.reverse()) await s.stop();
+          await Deno.remove(`${ROOT}${outbox.slice(2)}`, { recursive: true }).catch(() => {});
         }
       })
     );
