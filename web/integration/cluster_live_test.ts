@@ -89,6 +89,43 @@ Deno.test(
             const pending = await redis.xpending(keys.alerts(), GROUPS.notifier).catch(() => [1]);
             return row?.alert_ids?.[0] === alert.id && Number((pending as [number])[0]) === 0;
           }, { timeoutMs: 30_000, what: "the notifier's digest of the alert, acknowledged" });
+
+          // The page's reads on the cluster: the evidence from the stream (pipelined per
+          // slot) and the series of an entity found by SCAN on every master.
+          const detail = await (await fetch(`http://127.0.0.1:${port}/api/anomalies/${alert.id}`))
+            .json();
+          assert.ok(detail.evidence.length > 0);
+          assert.ok(
+            detail.evidence.every((e: { available: boolean }) => e.available),
+            "evidence read",
+          );
+          const measures = [
+            "cpu",
+            "latency_ms",
+            "errors",
+            "queue",
+            "memory",
+            "disk",
+            "threads",
+            "gc",
+          ];
+          const masters = new Set<string>();
+          for (const m of measures) {
+            const key = keys.scores("metrics", "pay", m);
+            await redis.zadd(key, now, `${now}:1.5:${measures.indexOf(m)}`);
+            const slot = Number(await redis.call("CLUSTER", "KEYSLOT", key));
+            const owner =
+              ((await redis.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][])
+                .find(([from, to]) => slot >= from && slot <= to)!;
+            masters.add(String(owner[2][1]));
+          }
+          assert.ok(masters.size > 1, "the series live on several masters");
+          const series = await (await fetch(`http://127.0.0.1:${port}/api/series/metrics/pay`))
+            .json();
+          assert.deepEqual(
+            series.series.map((x: { measure: string }) => x.measure).sort(),
+            [...measures].sort(),
+          );
         } catch (error) {
           throw new Error(
             `${(error as Error).message}\n${services.map((s) => s.tail(15)).join("\n")}`,
