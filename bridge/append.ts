@@ -211,6 +211,8 @@ export interface ScriptClient {
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };
   hset(key: string, field: string, value: string): Promise<unknown>;
+  /** ioredis: true on a cluster client. */
+  readonly isCluster?: boolean;
 }
 
 /**

@@ -10,7 +10,8 @@
  */
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import { SpanKind } from "@opentelemetry/api";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
+import { isCluster } from "@vigil/shared/redis_cluster";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
@@ -64,7 +65,7 @@ export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
   redis: Pick<Redis, "ping" | "xlen" | "hget"> & ScriptClient;
-  /** Redis is a Cluster: one pipeline per slot. @default {false} */
+  /** Redis is a Cluster: one pipeline per slot. @default {redis.isCluster} */
   cluster?: boolean;
   keys: Keys;
   log: Logger;
@@ -113,7 +114,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const groupId = cfg.groupId ?? GROUPS.bridge;
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const partitions = cfg.partitions ?? 1;
-  const port = ioredisAppendPort(redis, { perSlot: deps.cluster ?? false });
+  const port = ioredisAppendPort(redis, { perSlot: deps.cluster ?? isCluster(redis) });
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 

@@ -15,7 +15,7 @@ import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, ensurePartitions } from "@vigil/shared/redis";
+import { createRedis, ensurePartitions, redisConnection } from "@vigil/shared/redis";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
 import { parseBridgeConfig } from "./config.ts";
@@ -24,7 +24,7 @@ const config = configOrExit(() => parseBridgeConfig());
 const log = createLogger({ service: "bridge", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
-const redis = createRedis(config.REDIS_URL, { log, name: "bridge" });
+const redis = createRedis(redisConnection(config), { log, name: "bridge" });
 lifecycle.onShutdown("redis", () => redis.quit());
 const keys = createKeys(config.VIGIL_PREFIX);
 try {

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import { sleep } from "@vigil/shared/lifecycle";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
@@ -20,6 +20,7 @@ import { partitionOf, type StreamUnit, unitsFor } from "@vigil/shared/partitions
 import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
+import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
 import { createEvaluator, type Evaluator } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
@@ -124,13 +125,19 @@ export function createDetector(deps: DetectorDeps): Detector {
   ) {
     deps.registry.gauge(name, help, ["type", "partition"], async (g) => {
       const list = [...running.values()];
-      const p = redis.pipeline();
-      for (const r of list) {
-        const key = keys.events(r.unit.kind, r.unit.partition);
-        if (name === "vigil_detector_stream_length") p.xlen(key);
-        else p.xpending(key, GROUPS.detector);
-      }
-      const replies = (await p.exec()) ?? [];
+      const replies = await pipelineBySlot(
+        redis,
+        list.map((r) => {
+          const key = keys.events(r.unit.kind, r.unit.partition);
+          return {
+            key,
+            add: (p) =>
+              name === "vigil_detector_stream_length"
+                ? p.xlen(key)
+                : p.xpending(key, GROUPS.detector),
+          };
+        }),
+      );
       list.forEach((r, i) => {
         const [error, value] = replies[i] ?? [];
         const n = error ? 0 : Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0);

@@ -19,7 +19,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, ensurePartitions, type Redis } from "@vigil/shared/redis";
+import { createRedis, ensurePartitions, type Redis, redisConnection } from "@vigil/shared/redis";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
@@ -43,7 +43,7 @@ try {
 }
 const member = config.DETECTOR_MEMBER ?? `${Deno.hostname()}-${Deno.pid}`;
 const keys = createKeys(config.VIGIL_PREFIX);
-const redis = createRedis(config.REDIS_URL, { log, name: `detector:${member}` });
+const redis = createRedis(redisConnection(config), { log, name: `detector:${member}` });
 const streamClients = new Set<Redis>();
 const sql = postgres(config.DATABASE_URL, {
   max: 4,
@@ -83,7 +83,7 @@ const detector = createDetector({
   ...(tracing ? { tracing } : {}),
   redis,
   streamRedis(unit) {
-    const c = createRedis(config.REDIS_URL, {
+    const c = createRedis(redisConnection(config), {
       log,
       name: `detector:${member}:${unit}`,
       blocking: true,

@@ -81,8 +81,8 @@ export async function startNotifier(
   const routes = await loadRoutes(config);
   const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
   await migrate(sql, { log });
-  const redis = createRedis(config.redisUrl, { log, name: "notifier" });
-  const reader = createRedis(config.redisUrl, { log, name: "notifier-reader", blocking: true });
+  const redis = createRedis(config.redis, { log, name: "notifier" });
+  const reader = createRedis(config.redis, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);
   const store = createStore(sql);
   const channels = options.channels ?? buildChannels(config);

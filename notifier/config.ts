@@ -15,6 +15,7 @@ import {
   urlVar,
 } from "@vigil/shared/config";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
+import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
 
 const emailList = z.string().transform((s, ctx) => {
   const list = s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -80,7 +81,8 @@ export interface SmtpConfig {
 
 /** The resolved configuration. */
 export interface NotifierConfig {
-  redisUrl: string;
+  /** Redis: a URL, or a cluster's nodes (`REDIS_CLUSTER_NODES`). */
+  redis: RedisConnection;
   databaseUrl: string;
   prefix: string;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -155,7 +157,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
   const e = parseEnv("notifier", notifierEnv, env);
   const smtp = smtpFrom(e);
   const c: NotifierConfig = {
-    redisUrl: e.REDIS_URL,
+    redis: redisConnection(e),
     databaseUrl: e.DATABASE_URL,
     prefix: e.VIGIL_PREFIX,
     logLevel: e.LOG_LEVEL,

@@ -16,7 +16,7 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import type { Tracer } from "@vigil/shared/telemetry";

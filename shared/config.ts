@@ -56,21 +56,24 @@ export const boolVar = z.union([z.boolean(), z.string()]).transform((v, ctx) => 
   return z.NEVER;
 });
 
-/** Comma-separated `host:port` list. */
-export const brokerListVar = z.string().transform((s, ctx) => {
-  const list = s.split(",").map((b) => b.trim()).filter(Boolean);
-  const bad = list.find((b) => !/^[\w.\-\[\]:]+:\d{1,5}$/.test(b));
-  if (list.length === 0 || bad !== undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: `is not a list of host:port (e.g. localhost:9092,localhost:9093)${
-        bad ? `: bad entry "${bad}"` : ""
-      }`,
-    });
-    return z.NEVER;
-  }
-  return list;
-});
+/** Comma-separated `host:port` list; `example` is shown in the error. */
+export function hostPortListVar(example: string) {
+  return z.string().transform((s, ctx) => {
+    const list = s.split(",").map((b) => b.trim()).filter(Boolean);
+    const bad = list.find((b) => !/^[\w.\-\[\]:]+:\d{1,5}$/.test(b));
+    if (list.length === 0 || bad !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `is not a list of host:port (e.g. ${example})${bad ? `: bad entry "${bad}"` : ""}`,
+      });
+      return z.NEVER;
+    }
+    return list;
+  });
+}
+
+/** Comma-separated Kafka `host:port` list. */
+export const brokerListVar = hostPortListVar("localhost:9092,localhost:9093");
 
 /** Variables of every service that serves HTTP (see `shared/http/serve.ts`). */
 export const httpEnv = {
@@ -116,6 +119,11 @@ export const commonEnv = {
   REDIS_URL: urlVar(["redis:", "rediss:"], "redis://127.0.0.1:6379").default(
     "redis://127.0.0.1:6379",
   ),
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,…`); when set, every Redis client is a cluster
+   * client and `REDIS_URL` gives only the credentials and TLS (`rediss:`) for every node.
+   */
+  REDIS_CLUSTER_NODES: hostPortListVar("10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000").optional(),
   /** PostgreSQL connection URL. */
   DATABASE_URL: urlVar(["postgres:", "postgresql:"], "postgres://postgres@127.0.0.1:5432/postgres")
     .default("postgres://postgres@127.0.0.1:5432/postgres"),

@@ -1,11 +1,36 @@
 /**
  * ioredis client factory with sane defaults for services: reconnects
- * forever, fails commands fast while disconnected only when asked to.
+ * forever, fails commands fast while disconnected only when asked to. The
+ * client is a single server's or, with `REDIS_CLUSTER_NODES`, a Redis
+ * Cluster's (ioredis' `Cluster`, which routes each command to its slot's
+ * master); both take the same commands. What differs on a cluster (one
+ * slot per script call and pipeline, SCAN per master) is in
+ * `redis_cluster.ts`.
  *
  * @module
  */
-import { Redis } from "ioredis";
+import { Cluster, Redis as SingleRedis } from "ioredis";
 import type { Logger } from "./log.ts";
+
+/** A Redis client: one server or a Redis Cluster (ioredis `Redis` or `Cluster`). */
+export type Redis = SingleRedis | Cluster;
+
+/** Where Redis is: a URL, or a cluster's seed nodes (with the URL's credentials and TLS). */
+export interface RedisConnection {
+  /** `redis://` or `rediss://` URL; with `clusterNodes`, only its user, password and TLS count. */
+  url: string;
+  /** `host:port` of some cluster nodes (ioredis discovers the rest). */
+  clusterNodes?: readonly string[] | undefined;
+}
+
+/** The connection `REDIS_URL` and `REDIS_CLUSTER_NODES` describe. */
+export function redisConnection(
+  env: { REDIS_URL: string; REDIS_CLUSTER_NODES?: readonly string[] | undefined },
+): RedisConnection {
+  return env.REDIS_CLUSTER_NODES?.length
+    ? { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES }
+    : { url: env.REDIS_URL };
+}
 
 /** Options for {@link createRedis}. */
 export interface RedisOptions {
@@ -16,15 +41,48 @@ export interface RedisOptions {
   blocking?: boolean;
 }
 
-/** Create a Redis client for `url`. */
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  const client = new Redis(url, {
-    connectionName: options.name,
+const reconnectDelay = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+
+/** `host:port` (IPv6 in brackets) as ioredis' node address. */
+export function parseHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(":");
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(s.slice(i + 1)) };
+}
+
+function createCluster(conn: RedisConnection, options: RedisOptions): Cluster {
+  const url = new URL(conn.url);
+  const nodeOptions = {
+    ...(options.name ? { connectionName: options.name } : {}),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.protocol === "rediss:" ? { tls: {} } : {}),
     maxRetriesPerRequest: options.blocking ? null : 20,
     enableAutoPipelining: false,
-    lazyConnect: false,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  };
+  return new Cluster((conn.clusterNodes ?? []).map(parseHostPort), {
+    redisOptions: nodeOptions,
+    clusterRetryStrategy: reconnectDelay,
+    scaleReads: "master",
+    enableOfflineQueue: true,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2000,
   });
+}
+
+/** Create a Redis client for `target` (a URL, or a connection that may name a cluster). */
+export function createRedis(target: string | RedisConnection, options: RedisOptions = {}): Redis {
+  const conn = typeof target === "string" ? { url: target } : target;
+  const client: Redis = conn.clusterNodes?.length
+    ? createCluster(conn, options)
+    : new SingleRedis(conn.url, {
+      ...(options.name ? { connectionName: options.name } : {}),
+      maxRetriesPerRequest: options.blocking ? null : 20,
+      enableAutoPipelining: false,
+      lazyConnect: false,
+      retryStrategy: reconnectDelay,
+    });
   let lastError = "";
   client.on("error", (error: Error) => {
     // ioredis emits the same error on every retry; log changes only.
@@ -52,8 +110,6 @@ export async function createGroup(redis: Redis, stream: string, group: string): 
   }
 }
 
-export type { Redis };
-
 /**
  * Make sure the data in Redis is partitioned into `partitions`: the first
  * service to start records it (`vigil:meta` → `partitions`); a service
@@ -73,7 +129,7 @@ export async function ensurePartitions(
     throw new Error(
       `VIGIL_PARTITIONS is ${partitions} but the streams in this Redis were written with ` +
         `${stored} partitions: set VIGIL_PARTITIONS=${stored}, or drain the pipeline and ` +
-        `change it for every service (docs/operations.md, "Changing the partition count")`,
+        `change it for every service (docs/scaling.md, "What is partitioned, and by what")`,
     );
   }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "./redis.ts";
 import { createGroup } from "./redis.ts";
 import { deadLetterFields, fieldsToObject } from "./schemas/stream.ts";
 

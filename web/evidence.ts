@@ -9,6 +9,7 @@ import type { Evidence } from "@vigil/shared/schemas/alert";
 import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import type { Keys } from "@vigil/shared/keys";
 import { withTimeout } from "@vigil/shared/lifecycle";
+import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { archiveFolder, type ArchiveLister, findArchiveObject } from "./archive_lookup.ts";
 
 /** The Redis commands evidence lookup needs. */
@@ -17,6 +18,8 @@ export interface EvidenceRedis {
     xrange(key: string, start: string, end: string): unknown;
     exec(): Promise<[Error | null, unknown][] | null>;
   };
+  /** ioredis: true on a cluster client (one pipeline per slot). */
+  readonly isCluster?: boolean;
 }
 
 /** Where the raw archive keeps an event. */
@@ -106,9 +109,14 @@ export async function resolveEvidence(
   );
   const replies = new Map<Evidence, [Error | null, unknown]>();
   if (readable.length > 0) {
-    const pipe = redis.pipeline();
-    for (const e of readable) pipe.xrange(e.stream, e.stream_id, e.stream_id);
-    const results = (await pipe.exec()) ?? [];
+    // One pipeline per slot: on a cluster the stream partitions live on different masters.
+    const results = await pipelineBySlot(
+      redis,
+      readable.map((e) => ({
+        key: e.stream,
+        add: (p) => p.xrange(e.stream, e.stream_id, e.stream_id),
+      })),
+    );
     readable.forEach((e, i) => replies.set(e, results[i] ?? [new Error("no reply"), null]));
   }
   const resolved = evidence.map((e) => {

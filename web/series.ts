@@ -14,9 +14,10 @@
 import { type ScorePoint, scorePointSchema } from "@vigil/shared/schemas/web_api";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Keys } from "@vigil/shared/keys";
+import { type ScanClient, scanKeys } from "@vigil/shared/redis_cluster";
 
-/** The Redis commands series lookup needs. */
-export interface SeriesRedis {
+/** The Redis commands series lookup needs (SCAN, and a cluster's masters, through {@link ScanClient}). */
+export interface SeriesRedis extends ScanClient {
   zrevrangebyscore(
     key: string,
     max: number | string,
@@ -26,13 +27,6 @@ export interface SeriesRedis {
     offset: number,
     count: number,
   ): Promise<string[]>;
-  scan(
-    cursor: string,
-    match: "MATCH",
-    pattern: string,
-    count: "COUNT",
-    n: number,
-  ): Promise<[string, string[]]>;
 }
 
 /** One series' points, oldest first. */
@@ -138,17 +132,15 @@ export async function readSeries(
     const base = keys.scores(type, entity, "");
     const pattern = escapeGlob(base) + "*";
     const found = new Set<string>();
-    let cursor = "0";
     let rounds = 0;
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-      cursor = next;
+    // Every master of a cluster in turn (scanKeys); bounded like one SCAN on a single server.
+    for await (const batch of scanKeys(redis, pattern)) {
       for (const k of batch) {
         const m = k.slice(base.length);
         if (m && !m.includes(":")) found.add(m);
       }
-      rounds++;
-    } while (cursor !== "0" && found.size < MAX_MEASURES && rounds < 200);
+      if (found.size >= MAX_MEASURES || ++rounds >= 200) break;
+    }
     measures = [...found].sort().slice(0, MAX_MEASURES);
   }
   const min = options.fromMs ?? "-inf";

@@ -14,7 +14,7 @@ import { createKeys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
-import { createRedis } from "@vigil/shared/redis";
+import { createRedis, redisConnection } from "@vigil/shared/redis";
 import { createApp } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
@@ -49,8 +49,12 @@ export async function startWebServer(
     onnotice: () => {},
     connection: { application_name: "vigil-web" },
   });
-  const redis = createRedis(config.REDIS_URL, { log, name: "vigil-web" });
-  const subscriber = createRedis(config.REDIS_URL, { log, name: "vigil-web-sub", blocking: true });
+  const redis = createRedis(redisConnection(config), { log, name: "vigil-web" });
+  const subscriber = createRedis(redisConnection(config), {
+    log,
+    name: "vigil-web-sub",
+    blocking: true,
+  });
   let s3: S3Client | undefined;
   let archive: ArchiveLister;
   if (config.S3_BUCKET) {

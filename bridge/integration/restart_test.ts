@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { withRedis } from "@vigil/tools/testing/redis";
+import { withRedis, type WithRedisTarget } from "@vigil/tools/testing/redis";
+import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import {
@@ -30,16 +31,16 @@ function startBridge(env: Record<string, string>): Deno.ChildProcess {
   }).spawn();
 }
 
-Deno.test(
-  "bridge/main.ts killed with SIGKILL mid-stream and restarted loses and duplicates nothing",
-  opts,
-  async () => {
+/** Kill `bridge/main.ts` mid-stream on `withTarget`'s Redis, restart it, check exactly once. */
+async function killAndRestart(withTarget: WithRedisTarget, partitions = 1): Promise<void> {
+  {
     await withKafka({ brokers: 1, partitions: 4 }, async (cluster) => {
-      await withRedis(async ({ redis, keys, prefix, url }) => {
+      await withTarget(async ({ redis, keys, prefix, env: redisEnv }) => {
         const kafka = testKafka(cluster.brokers);
         const env = {
+          ...redisEnv,
+          VIGIL_PARTITIONS: String(partitions),
           KAFKA_BROKERS: cluster.bootstrap,
-          REDIS_URL: url,
           VIGIL_PREFIX: prefix,
           BRIDGE_PORT: "0",
           BRIDGE_CHUNK_SIZE: "50",
@@ -52,9 +53,9 @@ Deno.test(
         try {
           for (let round = 0; round < 1; round++) {
             child = startBridge(env);
-            const before = await countAll(redis, keys);
+            const before = await countAll(redis, keys, partitions);
             // Kill while it consumes: entries are arriving and messages keep coming.
-            await waitFor(async () => (await countAll(redis, keys)) > before + 2000, {
+            await waitFor(async () => (await countAll(redis, keys, partitions)) > before + 2000, {
               timeoutMs: 40_000,
               intervalMs: 20,
               what: `bridge round ${round} consuming`,
@@ -69,7 +70,7 @@ Deno.test(
           const sent = await producing;
           assert.ok(sent > 4000);
           const expected = await kafkaCoordinates(kafka, EVENT_TYPES);
-          await waitFor(async () => (await countAll(redis, keys)) >= expected.length, {
+          await waitFor(async () => (await countAll(redis, keys, partitions)) >= expected.length, {
             timeoutMs: 40_000,
             what: "every message in Redis after the restarts",
           });
@@ -77,7 +78,7 @@ Deno.test(
           child.kill("SIGTERM");
           assert.equal((await child.status).code, 0, "graceful exit on SIGTERM");
           child = undefined;
-          assertExactlyOnce(await readAll(redis, keys), expected);
+          assertExactlyOnce(await readAll(redis, keys, partitions), expected);
         } finally {
           stopProducing.abort();
           await producing.catch(() => 0);
@@ -90,5 +91,17 @@ Deno.test(
         }
       });
     });
-  },
+  }
+}
+
+Deno.test(
+  "bridge/main.ts killed with SIGKILL mid-stream and restarted loses and duplicates nothing",
+  opts,
+  () => killAndRestart(withRedis),
+);
+
+Deno.test(
+  "on a Redis Cluster with 4 partitions, bridge/main.ts killed with SIGKILL loses and duplicates nothing",
+  opts,
+  () => killAndRestart(withRedisCluster, 4),
 );

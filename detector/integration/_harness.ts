@@ -6,8 +6,8 @@
  * @module
  */
 import type postgres from "postgres";
-import type { Redis } from "ioredis";
-import { createRedis } from "@vigil/shared/redis";
+import type { Redis } from "@vigil/shared/redis";
+import { createRedis, type RedisConnection } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { Registry } from "@vigil/shared/metrics";
@@ -39,7 +39,13 @@ export interface Running {
 
 /** Start a detector in process; `stop()` aborts it and closes its connections. */
 export async function startDetector(
-  ctx: { sql: postgres.Sql; keys: Keys; redis: Redis },
+  ctx: {
+    sql: postgres.Sql;
+    keys: Keys;
+    redis: Redis;
+    /** Where the stream clients connect. @default {TEST_REDIS_URL} */
+    connection?: RedisConnection;
+  },
   options: {
     settings?: Partial<DetectorSettings>;
     rules?: RulesConfig;
@@ -52,7 +58,7 @@ export async function startDetector(
   const detector = createDetector({
     redis: ctx.redis,
     streamRedis: () => {
-      const c = createRedis(TEST_REDIS_URL, { blocking: true });
+      const c = createRedis(ctx.connection ?? TEST_REDIS_URL, { blocking: true });
       conns.push(c);
       return c;
     },

@@ -4,18 +4,18 @@
  * one after it alerts).
  */
 import assert from "node:assert/strict";
-import { withRedis } from "@vigil/tools/testing/redis";
+import { withRedis, type WithRedisTarget } from "@vigil/tools/testing/redis";
+import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
 import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { appendEvents, pendingCount, readAlerts, readRows } from "./_harness.ts";
 import { spawnService } from "@vigil/tools/testing/services";
 
-Deno.test(
-  "detector killed with SIGKILL mid-batch loses and duplicates no anomaly and keeps its windows",
-  { sanitizeOps: false, sanitizeResources: false },
-  async () => {
+/** Kill the detector (a real process) mid-batch on `withTarget`'s Redis and check the result. */
+async function killAndRestart(withTarget: WithRedisTarget): Promise<void> {
+  {
     await withPg(({ sql, url }) =>
-      withRedis(async ({ redis, keys, prefix }) => {
+      withTarget(async ({ redis, keys, prefix, env: redisEnv }) => {
         const base = Date.now() - 10 * 60_000;
         const at = (ms: number) => new Date(base + ms).toISOString();
         // Phase 1: 60 services x 22 ERROR logs (one error_spike each), noise from
@@ -69,6 +69,7 @@ Deno.test(
         }
 
         const env = {
+          ...redisEnv,
           DATABASE_URL: url,
           VIGIL_PREFIX: prefix,
           DETECTOR_PORT: "0",
@@ -133,5 +134,17 @@ Deno.test(
         }
       })
     );
-  },
+  }
+}
+
+Deno.test(
+  "detector killed with SIGKILL mid-batch loses and duplicates no anomaly and keeps its windows",
+  { sanitizeOps: false, sanitizeResources: false },
+  () => killAndRestart(withRedis),
+);
+
+Deno.test(
+  "on a Redis Cluster, the detector killed with SIGKILL mid-batch loses and duplicates no anomaly",
+  { sanitizeOps: false, sanitizeResources: false },
+  () => killAndRestart(withRedisCluster),
 );

@@ -5,14 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { Kafka, logLevel, type Message } from "kafkajs";
-import type { Redis } from "ioredis";
-import { withRedis } from "@vigil/tools/testing/redis";
+import type { Redis } from "@vigil/shared/redis";
+import { withRedis, type WithRedisTarget } from "@vigil/tools/testing/redis";
+import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
+import { unitsFor } from "@vigil/shared/partitions";
 import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import type { Keys } from "@vigil/shared/keys";
-import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { createBridge } from "@vigil/bridge/bridge";
 import {
@@ -47,13 +49,18 @@ async function produce(brokers: string[], messages: readonly ProducedMessage[]):
   }
 }
 
-/** Every stream entry delivered to the detector group and acknowledged. */
-async function drained(redis: Redis, keys: Keys, total: number): Promise<boolean> {
+/** Every stream entry (of every partition) delivered to the detector group and acknowledged. */
+async function drained(
+  redis: Redis,
+  keys: Keys,
+  total: number,
+  partitions: number,
+): Promise<boolean> {
   let seen = 0;
-  for (const type of EVENT_TYPES) {
-    const stream = keys.events(type);
+  for (const { kind, partition } of unitsFor(partitions)) {
+    const stream = keys.events(kind, partition);
     const len = await redis.xlen(stream);
-    seen += len;
+    if (EVENT_TYPES.includes(kind as EventType)) seen += len;
     if (len === 0) continue;
     const lastId = (await redis.xrevrange(stream, "+", "-", "COUNT", 1))[0]?.[0];
     const groups = (await redis.xinfo("GROUPS", stream) as unknown[][]).map((g) =>
@@ -65,13 +72,22 @@ async function drained(redis: Redis, keys: Keys, total: number): Promise<boolean
   return seen >= total;
 }
 
-/** Run the pipeline over `messages` and return the rows and alerts when everything is processed. */
-async function pipeline(messages: ProducedMessage[]) {
+/**
+ * Run the pipeline over `messages` and return the rows and alerts when
+ * everything is processed; on the test Redis (`withRedis`) or on a Redis
+ * Cluster (`withRedisCluster`), with `partitions` stream partitions.
+ */
+async function pipeline(
+  messages: ProducedMessage[],
+  options: { redis?: WithRedisTarget; partitions?: number } = {},
+) {
+  const withTarget = options.redis ?? withRedis;
+  const partitions = options.partitions ?? 1;
   return await withKafka(
     { brokers: 1, partitions: 3 },
     (cluster) =>
       withPg(({ sql }) =>
-        withRedis(async ({ redis, keys }) => {
+        withTarget(async ({ redis, keys, connection }) => {
           await produce(cluster.brokers, messages);
           const kafka = new Kafka({
             brokers: cluster.brokers,
@@ -84,15 +100,16 @@ async function pipeline(messages: ProducedMessage[]) {
             keys,
             log: silentLogger(),
             metrics: new Registry(),
+            config: { partitions },
           });
           const bridgeStop = new AbortController();
           const bridgeRun = bridge.run(bridgeStop.signal);
-          const d = await startDetector({ sql, keys, redis }, {
+          const d = await startDetector({ sql, keys, redis, connection }, {
             engine: createStatsEngine() as ScoreEngine<unknown>,
-            settings: { batchSize: 1000 },
+            settings: { batchSize: 1000, partitions },
           });
           try {
-            await waitFor(() => drained(redis, keys, messages.length), {
+            await waitFor(() => drained(redis, keys, messages.length, partitions), {
               timeoutMs: 45_000,
               what: `${messages.length} events through bridge and detector`,
             });
@@ -134,10 +151,9 @@ Deno.test("detector finds no anomaly in 2 minutes of normal traffic", opts, asyn
   assert.deepEqual(alerts, []);
 });
 
-Deno.test(
-  "detector finds exactly the anomalies of every labelled scenario, once each",
-  opts,
-  async () => {
+/** The labelled scenarios through the pipeline: exactly their anomalies, each once. */
+async function scenarios(options: Parameters<typeof pipeline>[1] = {}): Promise<void> {
+  {
     const gen = createGenerator({ seed: 12 });
     const now = Date.now();
     const messages = normal(gen, now - 60_000, now - 10_000);
@@ -148,7 +164,7 @@ Deno.test(
       for (const e of inj.expected) expected.add(`${e.rule}|${e.entity}|${e.severity}`);
     });
     messages.push(...normal(gen, now - 5_000, now));
-    const { rows, alerts } = await pipeline(messages);
+    const { rows, alerts } = await pipeline(messages, options);
     const found = rows.map((r) => `${r.rule}|${r.entity}|${r.severity}`);
     assert.deepEqual(
       found.slice().sort(),
@@ -160,7 +176,19 @@ Deno.test(
     assert.equal(firing.length, rows.length, "each once in the alerts stream");
     assert.deepEqual(new Set(firing.map((a) => a.id)), new Set(rows.map((r) => r.id)));
     assert.ok(firing.every((a) => a.trace_id !== null), "trace ids carried from Kafka headers");
-  },
+  }
+}
+
+Deno.test(
+  "detector finds exactly the anomalies of every labelled scenario, once each",
+  opts,
+  () => scenarios(),
+);
+
+Deno.test(
+  "on a 3-master Redis Cluster with 4 partitions, bridge and detector find exactly the scenarios' anomalies, once each",
+  opts,
+  () => scenarios({ redis: withRedisCluster, partitions: 4 }),
 );
 
 Deno.test(

@@ -19,7 +19,8 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
+import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import type { Logger } from "@vigil/shared/log";
 import { sleep } from "@vigil/shared/lifecycle";
 
@@ -112,10 +113,15 @@ export async function runAssignment(
         await stopUnit(unit, true);
       }
     }
-    const p = redis.pipeline();
     const claims = [...wanted];
-    for (const unit of claims) p.eval(CLAIM, 1, options.leaseKey(unit), member, ttlMs);
-    const replies = (await p.exec()) ?? [];
+    // One pipeline per slot: on a cluster the leases live on different masters.
+    const replies = await pipelineBySlot(
+      redis,
+      claims.map((unit) => {
+        const key = options.leaseKey(unit);
+        return { key, add: (p) => p.eval(CLAIM, 1, key, member, ttlMs) };
+      }),
+    );
     for (let i = 0; i < claims.length; i++) {
       const unit = claims[i]!;
       const [error, value] = replies[i] ?? [new Error("no reply"), 0];

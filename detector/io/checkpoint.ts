@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import type { Logger } from "@vigil/shared/log";
 import type { Evaluator } from "../core/evaluator.ts";
 import { stringifyYielding } from "./json_yielding.ts";

@@ -15,7 +15,8 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
+import { isCluster } from "@vigil/shared/redis_cluster";
 import type { Keys } from "@vigil/shared/keys";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import type { EventType } from "@vigil/shared/schemas/event";
@@ -89,11 +90,13 @@ export function rowToAlert(
 
 /**
  * Create the publisher. The script is an ioredis command (EVALSHA, EVAL on a
- * node that lacks it). On a Redis Cluster (`perSlot`) the alerts go in one
- * pipeline (one slot, `{alerts}`) and each score series in its own.
+ * node that lacks it). On a Redis Cluster (`perSlot`, by default when the
+ * client is a cluster) the alerts go in one pipeline (one slot, `{alerts}`)
+ * and each score series in its own.
  */
 export function createPublisher(options: PublisherOptions & { perSlot?: boolean }): Publisher {
   const { redis, keys } = options;
+  const perSlot = options.perSlot ?? isCluster(redis);
   const ttl = options.scoreTtlMs ?? 3_600_000;
   const keep = options.scoreKeep ?? 500;
   const maxLen = options.alertsMaxLen ?? 100_000;
@@ -153,7 +156,7 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
         q.pexpire(key, ttl);
       };
       let results;
-      if (!options.perSlot) {
+      if (!perSlot) {
         for (const [key, e] of series) scoreCommands(p, key, e);
         results = await exec(p);
       } else {

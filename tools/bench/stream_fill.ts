@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import type { Generator, ProducedMessage } from "@vigil/producer/generator";
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type Kafka, Kafka as KafkaClient, logLevel, type Message } from "kafkajs";
 import { topicMessages } from "@vigil/shared/kafka";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
@@ -187,10 +187,18 @@ export interface ReadEntry {
   fields: Record<string, string>;
 }
 
-/** Every entry of the three event streams and the dead-letter stream. */
-export async function readAll(redis: Redis, keys: Keys): Promise<ReadEntry[]> {
+/** Every partition of the three event streams (not the projections), and the dead-letter stream. */
+function bridgedStreams(keys: Keys, partitions: number): string[] {
+  const out = EVENT_TYPES.flatMap((t) =>
+    Array.from({ length: partitions }, (_, p) => keys.events(t, p))
+  );
+  return [...out, keys.dlq()];
+}
+
+/** Every entry of the three event streams (each of `partitions`) and the dead-letter stream. */
+export async function readAll(redis: Redis, keys: Keys, partitions = 1): Promise<ReadEntry[]> {
   const out: ReadEntry[] = [];
-  for (const stream of [...EVENT_TYPES.map((t) => keys.events(t)), keys.dlq()]) {
+  for (const stream of bridgedStreams(keys, partitions)) {
     let start = "-";
     for (;;) {
       const page = await redis.xrange(stream, start, "+", "COUNT", 5000);
@@ -203,9 +211,9 @@ export async function readAll(redis: Redis, keys: Keys): Promise<ReadEntry[]> {
 }
 
 /** Total entries in the event streams and the dead-letter stream. */
-export async function countAll(redis: Redis, keys: Keys): Promise<number> {
+export async function countAll(redis: Redis, keys: Keys, partitions = 1): Promise<number> {
   let n = 0;
-  for (const stream of [...EVENT_TYPES.map((t) => keys.events(t)), keys.dlq()]) {
+  for (const stream of bridgedStreams(keys, partitions)) {
     n += await redis.xlen(stream);
   }
   return n;

@@ -23,14 +23,16 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-function freePort(): number {
+/** A free TCP port on 127.0.0.1 (chosen by the OS). */
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
 }
 
-async function ping(port: number): Promise<boolean> {
+/** Does a Redis server answer PING on `port`? */
+export async function ping(port: number): Promise<boolean> {
   try {
     const c = await Deno.connect({ hostname: "127.0.0.1", port });
     try {

@@ -1,0 +1,123 @@
+/**
+ * What differs on a Redis Cluster, in one place: a pipeline may only touch
+ * one slot (ioredis refuses keys of different masters, and a slot moving
+ * between two commands would split it), and SCAN sees only the node it is
+ * sent to. On a single server these helpers do what a plain pipeline or
+ * SCAN does.
+ *
+ * Scripts are not here: each script's keys share a hash tag
+ * (`shared/keys.ts`), and the bridge's appender and the detector's publisher
+ * group their calls per slot themselves (`perSlot`, on by default on a
+ * cluster).
+ *
+ * @module
+ */
+
+/** Is `redis` a cluster client? */
+export function isCluster(redis: { readonly isCluster?: boolean }): boolean {
+  return redis.isCluster === true;
+}
+
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+    table[i] = crc & 0xffff;
+  }
+  return table;
+})();
+
+/**
+ * The cluster slot of `key` (CRC16/XMODEM of the key, or of its hash tag:
+ * the part between the first `{` and the next `}` when not empty, mod 16384).
+ */
+export function keySlot(key: string): number {
+  let bytes = new TextEncoder().encode(key);
+  const open = bytes.indexOf(0x7b);
+  if (open >= 0) {
+    const close = bytes.indexOf(0x7d, open + 1);
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close);
+  }
+  let crc = 0;
+  for (const b of bytes) crc = ((crc << 8) ^ CRC16_TABLE[((crc >> 8) ^ b) & 0xff]!) & 0xffff;
+  return crc % 16384;
+}
+
+/** Just what {@link pipelineBySlot} needs: pipelines, and whether it is a cluster. */
+export interface PipelineClient<P> {
+  pipeline(): P;
+  readonly isCluster?: boolean;
+}
+
+/** One command of {@link pipelineBySlot}: the key it touches and how to add it to a pipeline. */
+export interface KeyedCommand<P> {
+  key: string;
+  add(pipeline: P): void;
+}
+
+/**
+ * Run commands on different keys: one pipeline on a single server, one per
+ * slot (concurrently) on a cluster. Replies come back in the order of
+ * `commands`, each `[error, reply]` as ioredis gives them.
+ */
+export async function pipelineBySlot<
+  P extends { exec(): Promise<[Error | null, unknown][] | null> },
+>(
+  redis: PipelineClient<P>,
+  commands: readonly KeyedCommand<P>[],
+): Promise<[Error | null, unknown][]> {
+  if (commands.length === 0) return [];
+  const groups = new Map<number, number[]>();
+  commands.forEach((c, i) => {
+    const slot = isCluster(redis) ? keySlot(c.key) : 0;
+    const g = groups.get(slot);
+    if (g) g.push(i);
+    else groups.set(slot, [i]);
+  });
+  const out: [Error | null, unknown][] = new Array(commands.length);
+  await Promise.all([...groups.values()].map(async (indexes) => {
+    const p = redis.pipeline();
+    for (const i of indexes) commands[i]!.add(p);
+    const replies = (await p.exec()) ?? [];
+    indexes.forEach((i, j) => (out[i] = replies[j] ?? [new Error("no reply"), null]));
+  }));
+  return out;
+}
+
+/** Just what {@link scanKeys} needs: SCAN, and on a cluster its masters. */
+export interface ScanClient {
+  scan(
+    cursor: string,
+    match: "MATCH",
+    pattern: string,
+    count: "COUNT",
+    n: number,
+  ): Promise<[string, string[]]>;
+  readonly isCluster?: boolean;
+  /** A cluster's nodes (ioredis `Cluster.nodes`). */
+  nodes?(role: "master"): ScanClient[];
+}
+
+/**
+ * Every key matching `pattern`, in batches as SCAN returns them (empty ones
+ * too, so a caller can bound the rounds); on a cluster each master is
+ * scanned in turn, since a SCAN sees one node's keys. Stop early by leaving
+ * the loop.
+ */
+export async function* scanKeys(
+  redis: ScanClient,
+  pattern: string,
+  options: { count?: number } = {},
+): AsyncGenerator<string[]> {
+  const count = options.count ?? 1000;
+  const targets = isCluster(redis) && redis.nodes ? redis.nodes("master") : [redis];
+  for (const node of targets) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(cursor, "MATCH", pattern, "COUNT", count);
+      cursor = next;
+      yield batch;
+    } while (cursor !== "0");
+  }
+}

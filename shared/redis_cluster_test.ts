@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { keySlot, pipelineBySlot, type ScanClient, scanKeys } from "./redis_cluster.ts";
+
+Deno.test("keySlot() gives the slots of the Redis Cluster specification", () => {
+  assert.equal(keySlot("123456789"), 0x31c3); // the CRC16/XMODEM check value
+  assert.equal(keySlot("foo"), 12182);
+  assert.equal(keySlot("{user1000}.following"), keySlot("{user1000}.followers"));
+  assert.equal(keySlot("vigil:events:{logs:3}"), keySlot("vigil:bridge:offsets:{logs:3}"));
+  assert.equal(keySlot("a{}b"), keySlot("a{}b"), "an empty tag hashes the whole key");
+  assert.notEqual(keySlot("a{}b"), keySlot(""));
+  assert.equal(keySlot("x{tag}y{other}"), keySlot("tag"), "the first tag counts");
+});
+
+/** A fake pipeline that records which keys went together and answers with the key. */
+function fakeClient(cluster: boolean) {
+  const pipelines: string[][] = [];
+  return {
+    pipelines,
+    isCluster: cluster,
+    pipeline() {
+      const keys: string[] = [];
+      pipelines.push(keys);
+      return {
+        get(key: string) {
+          keys.push(key);
+        },
+        exec: () =>
+          Promise.resolve(
+            keys.map((k): [Error | null, unknown] =>
+              k === "bad" ? [new Error("no"), null] : [null, k]
+            ),
+          ),
+      };
+    },
+  };
+}
+
+Deno.test("pipelineBySlot() sends one pipeline on a single server, one per slot on a cluster", async () => {
+  const keys = ["a{1}", "b{2}", "c{1}", "bad"];
+  for (const cluster of [false, true]) {
+    const c = fakeClient(cluster);
+    const replies = await pipelineBySlot(c, keys.map((key) => ({ key, add: (p) => p.get(key) })));
+    assert.deepEqual(replies.map(([e, r]) => e ? e.message : r), ["a{1}", "b{2}", "c{1}", "no"]);
+    if (!cluster) assert.deepEqual(c.pipelines, [keys]);
+    else {
+      assert.equal(c.pipelines.length, 3);
+      for (const p of c.pipelines) assert.equal(new Set(p.map(keySlot)).size, 1, p.join());
+    }
+  }
+  assert.deepEqual(await pipelineBySlot(fakeClient(true), []), []);
+});
+
+Deno.test("scanKeys() scans every master of a cluster to the end", async () => {
+  const node = (pages: string[][]): ScanClient => ({
+    scan(cursor) {
+      const i = Number(cursor);
+      return Promise.resolve([i + 1 < pages.length ? String(i + 1) : "0", pages[i]!]);
+    },
+  });
+  const masters = [node([["a"], [], ["b"]]), node([["c"]])];
+  const cluster: ScanClient = { ...node([["x"]]), isCluster: true, nodes: () => masters };
+  const all: string[] = [];
+  for await (const batch of scanKeys(cluster, "*")) all.push(...batch);
+  assert.deepEqual(all, ["a", "b", "c"]);
+  const single: string[] = [];
+  for await (const batch of scanKeys(node([["x"], ["y"]]), "*")) single.push(...batch);
+  assert.deepEqual(single, ["x", "y"]);
+});
