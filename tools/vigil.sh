@@ -31,6 +31,7 @@ install_packages() {
   command -v pg_ctlcluster >/dev/null 2>&1 || want_pkg postgresql
   if [ "$cmd" = test ]; then
     [ -x /usr/bin/chromium ] || want_pkg chromium
+    command -v docker-compose >/dev/null 2>&1 || want_pkg docker-compose
   fi
   if [ ${#need_pkgs[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_pkgs[*]}"
