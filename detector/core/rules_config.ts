@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { formatZodError } from "@vigil/shared/schemas/event";
+import { formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
 
 const severity = z.enum(SEVERITIES);
@@ -46,8 +46,11 @@ export const rulesConfigSchema = z.object({
     error_spike: countRule(20, 180_000, "CRITICAL"),
     failed_message: z.object({
       enabled: z.boolean().default(true),
-      /** Case-insensitive substring of an ERROR log's message. */
+      /** Case-insensitive substring of the log's message. */
       contains: z.string().min(1).default("failed"),
+      /** Log levels whose messages are looked at (default: ERROR only). */
+      levels: z.array(z.enum(LOG_LEVELS)).min(1, "levels must name at least one level")
+        .default(["ERROR"]),
       severity: severity.default("WARNING"),
     }).prefault({}),
     user_spike: countRule(10, 180_000, "WARNING"),
