@@ -21,7 +21,7 @@ import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
-import { createEvaluator, type Evaluator } from "./core/evaluator.ts";
+import { createEvaluator, type Evaluator, type Reconfigured } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
@@ -93,6 +93,14 @@ export interface Detector {
   owned(): string[];
   /** The evaluator of a unit consumed here, or undefined. */
   evaluator(unit: string): Evaluator | undefined;
+  /**
+   * Put `rules` in force: every unit consumed here reconfigures its evaluator
+   * (between two batches: evaluation is synchronous), and units started later
+   * use them. Returns what changed per unit.
+   */
+  reconfigure(rules: RulesConfig): Record<string, Reconfigured>;
+  /** The rules in force. */
+  rules(): RulesConfig;
   /** Live status_zscore state of `status` when this instance owns it; "elsewhere" when another does. */
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
 }
@@ -115,6 +123,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   const persist = createPersistStage({ store, log, ioTimeoutMs: s.ioTimeoutMs, onRetry });
   const units = new Map(unitsFor(s.partitions).map((u) => [u.name, u]));
   const running = new Map<string, Running>();
+  let rules = deps.rules;
 
   for (
     const [name, help] of [
@@ -142,7 +151,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   function start(name: string): void {
     const unit = units.get(name)!;
     const evaluator = createEvaluator(unit.kind, {
-      rules: deps.rules,
+      rules,
       engine: deps.engine,
       partitions: s.partitions,
     });
@@ -202,11 +211,18 @@ export function createDetector(deps: DetectorDeps): Detector {
   return {
     owned: () => [...running.keys()].sort(),
     evaluator: (name) => running.get(name)?.pipeline.evaluator,
+    rules: () => rules,
+    reconfigure(next) {
+      rules = next;
+      const done: Record<string, Reconfigured> = {};
+      for (const [name, r] of running) done[name] = r.pipeline.evaluator.reconfigure(next);
+      return done;
+    },
     zscore(status) {
       const home = s.partitions > 1
         ? `transactions_by_status:${partitionOf(status, s.partitions)}`
         : "transactions:0";
-      if (!deps.rules.transactions.status_zscore.enabled) return undefined;
+      if (!rules.transactions.status_zscore.enabled) return undefined;
       const ev = running.get(home)?.pipeline.evaluator;
       if (!ev) return "elsewhere";
       const state = ev.ruleState("status_zscore") as ZScoreState | undefined;

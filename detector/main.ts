@@ -5,8 +5,9 @@
  * `DETECTOR_RULES_FILE` and the statistical engine, stores anomalies in
  * PostgreSQL (`anomaly_events`, migrations applied at start), caches recent
  * scores in Redis, and publishes alerts on `vigil:{alerts}` (stream) and
- * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics and
- * POST /api/alerts/evaluate on DETECTOR_PORT.
+ * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics,
+ * POST /api/alerts/evaluate and GET /api/rules on DETECTOR_PORT. The rules
+ * file is read again on SIGHUP and when it changes (io/rules_reload.ts).
  *
  * @module
  */
@@ -25,6 +26,8 @@ import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
 import { createEvaluateApp } from "./io/api.ts";
+import { createRulesApp } from "./io/rules_api.ts";
+import { createRulesReloader } from "./io/rules_reload.ts";
 import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
 import { loadRulesConfig } from "./core/rules_config.ts";
@@ -132,14 +135,25 @@ const app = createOpsApp({
   metrics: registry,
   log,
 });
+const reloader = createRulesReloader({
+  path: config.DETECTOR_RULES_FILE,
+  initial: rules,
+  apply(next) {
+    const changes = detector.reconfigure(next);
+    log.info("rules in force changed", { units: changes });
+  },
+  log,
+  registry,
+});
 app.route(
   "/",
   createEvaluateApp({
-    config: rules.transactions.status_zscore,
+    config: () => detector.rules().transactions.status_zscore,
     zscore: (status) => detector.zscore(status),
     log,
   }),
 );
+app.route("/", createRulesApp({ rules: reloader, log }));
 const ops = serve(app, {
   port: config.DETECTOR_PORT,
   ...httpServerOptions(config),
@@ -148,6 +162,10 @@ const ops = serve(app, {
 });
 lifecycle.onShutdown("ops server", () => ops.close());
 
+const watching = reloader.watch(lifecycle.signal).catch((error) => {
+  log.error("rules file no longer watched", { error });
+});
+lifecycle.onShutdown("rules watch", () => watching);
 const running = detector.run(lifecycle.signal).catch((error) => {
   log.error("detector stopped", { error });
   Deno.exitCode = 1;

@@ -41,7 +41,8 @@ export interface ApiDeps {
    * another instance does; undefined when the rule is off.
    */
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
-  config: ZScoreConfig;
+  /** The rule's settings in force (they change when the rules file is reloaded). */
+  config(): ZScoreConfig;
   log: Logger;
   now?: () => number;
 }
@@ -81,7 +82,8 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
         : Number.isFinite(live.watermark)
         ? live.watermark
         : now();
-      const a = assessStatus(live.state, deps.config, {
+      const config = deps.config();
+      const a = assessStatus(live.state, config, {
         status,
         minute: Math.floor(at / 60_000),
         count,
@@ -89,7 +91,7 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
       return c.json({
         ...a,
         anomalous: a.severity !== null,
-        thresholds: { warning: deps.config.warning, critical: deps.config.critical },
+        thresholds: { warning: config.warning, critical: config.critical },
       });
     },
   );
