@@ -23,6 +23,8 @@ import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
 import { createEvaluator, type Evaluator, type Reconfigured } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
+import { adoptDispatched } from "./core/rules/status_dispatch.ts";
+import type { Firing } from "./core/rules/types.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import { runAssignment } from "./io/assignment.ts";
@@ -101,6 +103,14 @@ export interface Detector {
   reconfigure(rules: RulesConfig): Record<string, Reconfigured>;
   /** The rules in force. */
   rules(): RulesConfig;
+  /**
+   * Store, count and publish an anomaly raised through the API, the way the
+   * pipeline does (PostgreSQL insert as the outbox, then the alerts stream),
+   * then let the live status_zscore rule adopt it (it resolves with the
+   * rule's episode). Idempotent: a firing whose id is stored already
+   * creates and publishes nothing (`created: false`).
+   */
+  dispatch(firing: Firing, signal: AbortSignal): Promise<{ created: boolean; published: boolean }>;
   /** Live status_zscore state of `status` when this instance owns it; "elsewhere" when another does. */
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
 }
@@ -208,26 +218,50 @@ export function createDetector(deps: DetectorDeps): Detector {
     running.delete(name);
   }
 
+  function zscoreOf(status: string): ReturnType<Detector["zscore"]> {
+    const home = s.partitions > 1
+      ? `transactions_by_status:${partitionOf(status, s.partitions)}`
+      : "transactions:0";
+    if (!rules.transactions.status_zscore.enabled) return undefined;
+    const ev = running.get(home)?.pipeline.evaluator;
+    if (!ev) return "elsewhere";
+    const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
+    return state ? { state, watermark: ev.watermark() } : undefined;
+  }
+
   return {
     owned: () => [...running.keys()].sort(),
     evaluator: (name) => running.get(name)?.pipeline.evaluator,
     rules: () => rules,
+    async dispatch(firing, signal) {
+      const stored = await persist([firing], [], "api", signal);
+      const refused = stored.rejected[0];
+      if (refused) throw refused.error;
+      for (const row of stored.created) {
+        metrics.anomalies.inc({ rule: row.rule, severity: row.severity });
+        log.info("anomaly raised", {
+          anomaly_id: row.id,
+          rule: row.rule,
+          severity: row.severity,
+          source: "api",
+        });
+      }
+      const alerts = await publication.publish({
+        firing: stored.created,
+        resolved: [],
+        stages: { stored: now() },
+      }, signal);
+      const live = zscoreOf(firing.entity);
+      if (live && live !== "elsewhere") adoptDispatched(live.state, firing, rules.cooldown);
+      return { created: stored.created.length > 0, published: alerts.length > 0 };
+    },
     reconfigure(next) {
       rules = next;
       const done: Record<string, Reconfigured> = {};
       for (const [name, r] of running) done[name] = r.pipeline.evaluator.reconfigure(next);
       return done;
     },
-    zscore(status) {
-      const home = s.partitions > 1
-        ? `transactions_by_status:${partitionOf(status, s.partitions)}`
-        : "transactions:0";
-      if (!rules.transactions.status_zscore.enabled) return undefined;
-      const ev = running.get(home)?.pipeline.evaluator;
-      if (!ev) return "elsewhere";
-      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
-      return state ? { state, watermark: ev.watermark() } : undefined;
-    },
+    zscore: zscoreOf,
     health() {
       const detail: Record<string, unknown> = {};
       let ok = true;

@@ -6,7 +6,8 @@
  * PostgreSQL (`anomaly_events`, migrations applied at start), caches recent
  * scores in Redis, and publishes alerts on `vigil:{alerts}` (stream) and
  * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics,
- * POST /api/alerts/evaluate and GET /api/rules on DETECTOR_PORT. The rules
+ * POST /api/alerts/evaluate, GET /api/alerts/status and GET /api/rules on
+ * DETECTOR_PORT. The rules
  * file is read again on SIGHUP and when it changes (io/rules_reload.ts).
  *
  * @module
@@ -27,6 +28,7 @@ import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
 import { createEvaluateApp } from "./io/api.ts";
 import { createRulesApp } from "./io/rules_api.ts";
+import { createStatusApp } from "./io/status_api.ts";
 import { createRulesReloader } from "./io/rules_reload.ts";
 import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
@@ -82,6 +84,7 @@ try {
 const registry = new Registry();
 const tracer = serviceTracer();
 const tracing = tracer && createDetectorTracing(tracer);
+const store = createStore({ sql });
 const detector = createDetector({
   ...(tracing ? { tracing } : {}),
   redis,
@@ -95,7 +98,7 @@ const detector = createDetector({
     c.once("end", () => streamClients.delete(c));
     return c;
   },
-  store: createStore({ sql }),
+  store,
   publisher: await createPublisher({
     redis,
     keys,
@@ -150,10 +153,14 @@ app.route(
   createEvaluateApp({
     config: () => detector.rules().transactions.status_zscore,
     zscore: (status) => detector.zscore(status),
+    dispatch: (firing, signal) => detector.dispatch(firing, signal),
+    token: config.VIGIL_API_TOKEN,
+    dispatchTimeoutMs: config.DETECTOR_IO_TIMEOUT + 5000,
     log,
   }),
 );
 app.route("/", createRulesApp({ rules: reloader, log }));
+app.route("/", createStatusApp({ store, redis, keys, log }));
 const ops = serve(app, {
   port: config.DETECTOR_PORT,
   ...httpServerOptions(config),
