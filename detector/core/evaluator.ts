@@ -15,6 +15,7 @@ import type { ScoreEngine } from "./score_engine.ts";
 import { logRules } from "./rules/logs.ts";
 import { metricRules } from "./rules/metrics.ts";
 import { transactionRules } from "./rules/transactions.ts";
+import { noDataEnabled, noDataRule } from "./rules/no_data.ts";
 import {
   collectSink,
   type EventRef,
@@ -99,6 +100,8 @@ export function ruleSettings(rules: RulesConfig, name: string): string {
   const sections: Record<string, unknown>[] = [rules.logs, rules.metrics, rules.transactions];
   const own = name === "metric_score" || name === "entity_score"
     ? [rules.metrics.metric_score, rules.metrics.entity_score]
+    : name === "no_data"
+    ? [{ ...rules.no_data, stream: null }]
     : sections.map((section) => section[name]);
   return JSON.stringify([rules.cooldown, own]);
 }
@@ -111,9 +114,16 @@ export function rulesFor(kind: StreamKind, options: EvaluatorOptions): Rule<unkn
     : type === "metrics"
     ? metricRules(options.rules, options.engine)
     : transactionRules(options.rules);
+  const rules = all as Rule<unknown, AnyEvent>[];
+  if (noDataEnabled(options.rules, type)) {
+    rules.push(noDataRule(options.rules, type) as Rule<unknown, AnyEvent>);
+  }
   const partitioned = (options.partitions ?? 1) > 1;
-  return (all as Rule<unknown, AnyEvent>[]).filter((r) => {
-    const home = PROJECTED_RULES[r.name];
+  return rules.filter((r) => {
+    // no_data follows the status of transactions: it runs where status_zscore does.
+    const home = r.name === "no_data"
+      ? (type === "transactions" ? PROJECTED_RULES.status_zscore : undefined)
+      : PROJECTED_RULES[r.name];
     return home === undefined ? kind === type : partitioned ? kind === home : kind === type;
   });
 }

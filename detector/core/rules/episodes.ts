@@ -141,6 +141,11 @@ export function adoptAnomaly(
   ep.clearAt = Math.max(ep.clearAt, at.clearAt);
 }
 
+/** Whether `subject` has an open (unresolved) anomaly of `severity`. */
+export function isOpen(book: EpisodeBook, subject: string, severity: Severity): boolean {
+  return (book.get(bookKey(subject, severity))?.open.length ?? 0) > 0;
+}
+
 /** The condition is false for `subject` at event time `t`: resolve its open episodes seen true before. */
 export function conditionFalse(
   book: EpisodeBook,
