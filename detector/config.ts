@@ -43,6 +43,8 @@ export const detectorEnvSchema = z.object({
   DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
   /** A PostgreSQL/Redis write that takes longer fails and is retried. */
   DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
+  /** Every stream is checked this often for silence (rules.json `no_data.stream`). */
+  DETECTOR_NO_DATA_CHECK: durationVar.pipe(z.number().min(100)).default(10_000),
   /** Approximate MAXLEN of the durable alerts stream. */
   DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
 });

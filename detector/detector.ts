@@ -24,7 +24,8 @@ import { createRedisStreamPort } from "@vigil/shared/stream_port";
 import { createEvaluator, type Evaluator, type Reconfigured } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import { adoptDispatched } from "./core/rules/status_dispatch.ts";
-import type { Firing } from "./core/rules/types.ts";
+import type { Firing, Resolution } from "./core/rules/types.ts";
+import { runStreamWatch } from "./io/stream_watch.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import { runAssignment } from "./io/assignment.ts";
@@ -56,6 +57,8 @@ export interface DetectorSettings {
   stuckAfterMs?: number;
   /** The outbox is swept for rows left unpublished this often. @default {30000} */
   outboxIntervalMs?: number;
+  /** Streams are checked for silence (rules `no_data.stream`) this often. @default {10000} */
+  streamCheckMs?: number;
 }
 
 /** Dependencies of {@link createDetector}. */
@@ -218,6 +221,39 @@ export function createDetector(deps: DetectorDeps): Detector {
     running.delete(name);
   }
 
+  /**
+   * Store, count and publish findings raised outside a unit's pipeline (the
+   * API's dispatch, the stream watch), the way the pipeline does.
+   */
+  async function emit(
+    firings: Firing[],
+    resolutions: Resolution[],
+    signal: AbortSignal,
+    source: string,
+  ): Promise<{ created: boolean; published: boolean }> {
+    const stored = await persist(firings, resolutions, source, signal);
+    const refused = stored.rejected[0];
+    if (refused) throw refused.error;
+    for (const row of stored.created) {
+      metrics.anomalies.inc({ rule: row.rule, severity: row.severity });
+      log.info("anomaly raised", {
+        anomaly_id: row.id,
+        rule: row.rule,
+        severity: row.severity,
+        source,
+      });
+    }
+    for (const row of stored.resolved) {
+      metrics.resolved.inc({ rule: row.rule, severity: row.severity });
+    }
+    const alerts = await publication.publish({
+      firing: stored.created,
+      resolved: stored.resolved,
+      stages: { stored: now() },
+    }, signal);
+    return { created: stored.created.length > 0, published: alerts.length > 0 };
+  }
+
   function zscoreOf(status: string): ReturnType<Detector["zscore"]> {
     const home = s.partitions > 1
       ? `transactions_by_status:${partitionOf(status, s.partitions)}`
@@ -234,26 +270,10 @@ export function createDetector(deps: DetectorDeps): Detector {
     evaluator: (name) => running.get(name)?.pipeline.evaluator,
     rules: () => rules,
     async dispatch(firing, signal) {
-      const stored = await persist([firing], [], "api", signal);
-      const refused = stored.rejected[0];
-      if (refused) throw refused.error;
-      for (const row of stored.created) {
-        metrics.anomalies.inc({ rule: row.rule, severity: row.severity });
-        log.info("anomaly raised", {
-          anomaly_id: row.id,
-          rule: row.rule,
-          severity: row.severity,
-          source: "api",
-        });
-      }
-      const alerts = await publication.publish({
-        firing: stored.created,
-        resolved: [],
-        stages: { stored: now() },
-      }, signal);
+      const { created, published } = await emit([firing], [], signal, "api");
       const live = zscoreOf(firing.entity);
       if (live && live !== "elsewhere") adoptDispatched(live.state, firing, rules.cooldown);
-      return { created: stored.created.length > 0, published: alerts.length > 0 };
+      return { created, published };
     },
     reconfigure(next) {
       rules = next;
@@ -299,6 +319,18 @@ export function createDetector(deps: DetectorDeps): Detector {
           });
         }
       })();
+      const watch = runStreamWatch({
+        redis,
+        keys,
+        partitions: s.partitions,
+        rules: () => rules,
+        store,
+        owns: (type) => running.has(`${type}:0`),
+        emit: (firings, resolutions, sig) => emit(firings, resolutions, sig, "stream watch"),
+        log,
+        ...(s.streamCheckMs !== undefined ? { intervalMs: s.streamCheckMs } : {}),
+        now,
+      }, signal);
       log.info("detector running", { member: s.member, partitions: s.partitions });
       await runAssignment({
         redis,
@@ -312,6 +344,7 @@ export function createDetector(deps: DetectorDeps): Detector {
         onChange: (owned) => log.debug("units owned", { units: owned }),
       }, signal);
       await sweeper;
+      await watch;
       await publication.flush();
     },
   };

@@ -122,6 +122,7 @@ const detector = createDetector({
     rebuildWindowMs: config.DETECTOR_REBUILD_WINDOW,
     leaseTtlMs: config.DETECTOR_LEASE_TTL,
     ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
+    streamCheckMs: config.DETECTOR_NO_DATA_CHECK,
   },
 });
 

@@ -36,6 +36,16 @@ import {
 } from "./episodes.ts";
 import type { Rule } from "./types.ts";
 
+/** A silence time for titles: "45 s", "10 min", "1.5 h". */
+export function formatSilence(ms: number): string {
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return ms < 60_000
+    ? `${round(ms / 1000)} s`
+    : ms < 3_600_000
+    ? `${round(ms / 60_000)} min`
+    : `${round(ms / 3_600_000)} h`;
+}
+
 /** Open no-data episodes never clear by time: only a new event (or forgetting) resolves them. */
 const NEVER = Number.MAX_SAFE_INTEGER;
 
@@ -120,7 +130,7 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
           cooldownMs: 0,
         }, sink.findings);
         if (id === null) continue;
-        const quiet = Math.round(after / 60_000 * 10) / 10;
+        const quiet = formatSilence(after);
         sink.findings.push({
           kind: "firing",
           id,
@@ -129,10 +139,10 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
           entity,
           severity,
           eventTime: at,
-          title: `No ${type} from ${entity} for ${quiet} min`,
+          title: `No ${type} from ${entity} for ${quiet}`,
           message: `${entity} last reported ${type} at ${
             new Date(t).toISOString()
-          }; nothing since for ${quiet} min of event time while the stream went on`,
+          }; nothing since for ${quiet} of event time while the stream went on`,
           score: null,
           details: { last_seen: new Date(t).toISOString(), after_ms: after, watched: entity },
           evidence: [],
