@@ -20,7 +20,7 @@ import { loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
 
 /** The version of the rules in force. */
 export interface RulesVersion {
-  /** SHA-256 (hex) of the resolved rules as JSON: formatting and comments-free edits do not change it. */
+  /** SHA-256 (hex) of the resolved rules as JSON (keys sorted): reformatting or reordering the file does not change it. */
   hash: string;
   /** When these rules were loaded (ISO 8601). */
   loaded_at: string;
@@ -67,9 +67,15 @@ export interface RulesReloaderOptions {
   sighup?: boolean;
 }
 
-/** Hash of resolved rules (hex SHA-256 of their JSON, fields in schema order). */
+/** Hash of resolved rules: hex SHA-256 of their JSON with every object's keys sorted. */
 export function rulesHash(rules: RulesConfig): string {
-  return createHash("sha256").update(JSON.stringify(rules)).digest("hex");
+  const sorted = (_key: string, value: unknown) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
+      )
+      : value;
+  return createHash("sha256").update(JSON.stringify(rules, sorted)).digest("hex");
 }
 
 /** Create the reloader; nothing is watched before {@link RulesReloader.watch}. */

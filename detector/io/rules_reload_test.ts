@@ -76,6 +76,14 @@ Deno.test("RulesReloader.reload() applies new rules, skips equal ones, rejects b
   );
 });
 
+Deno.test("rulesHash() ignores key order and follows every value", () => {
+  const a = rulesWith({ transactions: { amount_high: { per_currency: { EUR: 5, USD: 6 } } } });
+  const b = rulesWith({ transactions: { amount_high: { per_currency: { USD: 6, EUR: 5 } } } });
+  assert.equal(rulesHash(a), rulesHash(b));
+  assert.notEqual(rulesHash(a), rulesHash(rulesWith({ cooldown: "6m" })));
+  assert.notEqual(rulesHash(a), rulesHash(DEFAULT_RULES));
+});
+
 Deno.test("RulesReloader.watch() reloads on in-place writes and on a file renamed over it", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/rules.json`;
