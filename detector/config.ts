@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { commonEnv, durationVar, parseEnv, partitionsEnv, portVar } from "@vigil/shared/config";
+import { apiTokenVar } from "@vigil/shared/http/bearer";
 
 /** Environment schema of the detector. */
 export const detectorEnvSchema = z.object({
@@ -23,6 +24,11 @@ export const detectorEnvSchema = z.object({
   DETECTOR_BATCH: z.coerce.number().int().min(1).max(50_000).default(2000),
   /** XREADGROUP BLOCK timeout. */
   DETECTOR_BLOCK: durationVar.pipe(z.number().min(1).max(5000)).default(1000),
+  /**
+   * Bearer token of `POST /api/alerts/evaluate` with `"dispatch": true`
+   * (evaluating alone stays open); unset = dispatch answers 503.
+   */
+  VIGIL_API_TOKEN: apiTokenVar.optional(),
   /** Rules file (JSON, validated with zod). */
   DETECTOR_RULES_FILE: z.string().min(1).default("detector/rules.json"),
   /** Expiry of each recent-scores sorted set. */
@@ -37,6 +43,8 @@ export const detectorEnvSchema = z.object({
   DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
   /** A PostgreSQL/Redis write that takes longer fails and is retried. */
   DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
+  /** Every stream is checked this often for silence (rules.json `no_data.stream`). */
+  DETECTOR_NO_DATA_CHECK: durationVar.pipe(z.number().min(100)).default(10_000),
   /** Approximate MAXLEN of the durable alerts stream. */
   DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
 });

@@ -22,8 +22,11 @@ import { logRetry, retry } from "@vigil/shared/retry";
 import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
-import { createEvaluator, type Evaluator } from "./core/evaluator.ts";
+import { createEvaluator, type Evaluator, type Reconfigured } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
+import { adoptDispatched } from "./core/rules/status_dispatch.ts";
+import type { Firing, Resolution } from "./core/rules/types.ts";
+import { runStreamWatch } from "./io/stream_watch.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import { runAssignment } from "./io/assignment.ts";
@@ -55,6 +58,8 @@ export interface DetectorSettings {
   stuckAfterMs?: number;
   /** The outbox is swept for rows left unpublished this often. @default {30000} */
   outboxIntervalMs?: number;
+  /** Streams are checked for silence (rules `no_data.stream`) this often. @default {10000} */
+  streamCheckMs?: number;
 }
 
 /** Dependencies of {@link createDetector}. */
@@ -94,6 +99,22 @@ export interface Detector {
   owned(): string[];
   /** The evaluator of a unit consumed here, or undefined. */
   evaluator(unit: string): Evaluator | undefined;
+  /**
+   * Put `rules` in force: every unit consumed here reconfigures its evaluator
+   * (between two batches: evaluation is synchronous), and units started later
+   * use them. Returns what changed per unit.
+   */
+  reconfigure(rules: RulesConfig): Record<string, Reconfigured>;
+  /** The rules in force. */
+  rules(): RulesConfig;
+  /**
+   * Store, count and publish an anomaly raised through the API, the way the
+   * pipeline does (PostgreSQL insert as the outbox, then the alerts stream),
+   * then let the live status_zscore rule adopt it (it resolves with the
+   * rule's episode). Idempotent: a firing whose id is stored already
+   * creates and publishes nothing (`created: false`).
+   */
+  dispatch(firing: Firing, signal: AbortSignal): Promise<{ created: boolean; published: boolean }>;
   /** Live status_zscore state of `status` when this instance owns it; "elsewhere" when another does. */
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
 }
@@ -116,6 +137,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   const persist = createPersistStage({ store, log, ioTimeoutMs: s.ioTimeoutMs, onRetry });
   const units = new Map(unitsFor(s.partitions).map((u) => [u.name, u]));
   const running = new Map<string, Running>();
+  let rules = deps.rules;
 
   for (
     const [name, help] of [
@@ -149,7 +171,7 @@ export function createDetector(deps: DetectorDeps): Detector {
   function start(name: string): void {
     const unit = units.get(name)!;
     const evaluator = createEvaluator(unit.kind, {
-      rules: deps.rules,
+      rules,
       engine: deps.engine,
       partitions: s.partitions,
     });
@@ -206,19 +228,67 @@ export function createDetector(deps: DetectorDeps): Detector {
     running.delete(name);
   }
 
+  /**
+   * Store, count and publish findings raised outside a unit's pipeline (the
+   * API's dispatch, the stream watch), the way the pipeline does.
+   */
+  async function emit(
+    firings: Firing[],
+    resolutions: Resolution[],
+    signal: AbortSignal,
+    source: string,
+  ): Promise<{ created: boolean; published: boolean }> {
+    const stored = await persist(firings, resolutions, source, signal);
+    const refused = stored.rejected[0];
+    if (refused) throw refused.error;
+    for (const row of stored.created) {
+      metrics.anomalies.inc({ rule: row.rule, severity: row.severity });
+      log.info("anomaly raised", {
+        anomaly_id: row.id,
+        rule: row.rule,
+        severity: row.severity,
+        source,
+      });
+    }
+    for (const row of stored.resolved) {
+      metrics.resolved.inc({ rule: row.rule, severity: row.severity });
+    }
+    const alerts = await publication.publish({
+      firing: stored.created,
+      resolved: stored.resolved,
+      stages: { stored: now() },
+    }, signal);
+    return { created: stored.created.length > 0, published: alerts.length > 0 };
+  }
+
+  function zscoreOf(status: string): ReturnType<Detector["zscore"]> {
+    const home = s.partitions > 1
+      ? `transactions_by_status:${partitionOf(status, s.partitions)}`
+      : "transactions:0";
+    if (!rules.transactions.status_zscore.enabled) return undefined;
+    const ev = running.get(home)?.pipeline.evaluator;
+    if (!ev) return "elsewhere";
+    const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
+    return state ? { state, watermark: ev.watermark() } : undefined;
+  }
+
   return {
     owned: () => [...running.keys()].sort(),
     evaluator: (name) => running.get(name)?.pipeline.evaluator,
-    zscore(status) {
-      const home = s.partitions > 1
-        ? `transactions_by_status:${partitionOf(status, s.partitions)}`
-        : "transactions:0";
-      if (!deps.rules.transactions.status_zscore.enabled) return undefined;
-      const ev = running.get(home)?.pipeline.evaluator;
-      if (!ev) return "elsewhere";
-      const state = ev.ruleState("status_zscore") as ZScoreState | undefined;
-      return state ? { state, watermark: ev.watermark() } : undefined;
+    rules: () => rules,
+    async dispatch(firing, signal) {
+      const { created, published } = await emit([firing], [], signal, "api");
+      const live = zscoreOf(firing.entity);
+      if (live && live !== "elsewhere") adoptDispatched(live.state, firing, rules.cooldown);
+      return { created, published };
     },
+    reconfigure(next) {
+      rules = next;
+      const done: Record<string, Reconfigured> = {};
+      for (const [name, r] of running) done[name] = r.pipeline.evaluator.reconfigure(next);
+      return done;
+    },
+    zscore: zscoreOf,
     health() {
       const detail: Record<string, unknown> = {};
       let ok = true;
@@ -256,6 +326,18 @@ export function createDetector(deps: DetectorDeps): Detector {
           });
         }
       })();
+      const watch = runStreamWatch({
+        redis,
+        keys,
+        partitions: s.partitions,
+        rules: () => rules,
+        store,
+        owns: (type) => running.has(`${type}:0`),
+        emit: (firings, resolutions, sig) => emit(firings, resolutions, sig, "stream watch"),
+        log,
+        ...(s.streamCheckMs !== undefined ? { intervalMs: s.streamCheckMs } : {}),
+        now,
+      }, signal);
       log.info("detector running", { member: s.member, partitions: s.partitions });
       await runAssignment({
         redis,
@@ -269,6 +351,7 @@ export function createDetector(deps: DetectorDeps): Detector {
         onChange: (owned) => log.debug("units owned", { units: owned }),
       }, signal);
       await sweeper;
+      await watch;
       await publication.flush();
     },
   };

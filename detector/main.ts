@@ -5,8 +5,10 @@
  * `DETECTOR_RULES_FILE` and the statistical engine, stores anomalies in
  * PostgreSQL (`anomaly_events`, migrations applied at start), caches recent
  * scores in Redis, and publishes alerts on `vigil:{alerts}` (stream) and
- * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics and
- * POST /api/alerts/evaluate on DETECTOR_PORT.
+ * `vigil:alerts:live` (Pub/Sub). Serves /health, /metrics,
+ * POST /api/alerts/evaluate, GET /api/alerts/status and GET /api/rules on
+ * DETECTOR_PORT. The rules
+ * file is read again on SIGHUP and when it changes (io/rules_reload.ts).
  *
  * @module
  */
@@ -25,6 +27,9 @@ import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
 import { createEvaluateApp } from "./io/api.ts";
+import { createRulesApp } from "./io/rules_api.ts";
+import { createStatusApp } from "./io/status_api.ts";
+import { createRulesReloader } from "./io/rules_reload.ts";
 import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
 import { loadRulesConfig } from "./core/rules_config.ts";
@@ -79,6 +84,7 @@ try {
 const registry = new Registry();
 const tracer = serviceTracer();
 const tracing = tracer && createDetectorTracing(tracer);
+const store = createStore({ sql });
 const detector = createDetector({
   ...(tracing ? { tracing } : {}),
   redis,
@@ -92,7 +98,7 @@ const detector = createDetector({
     c.once("end", () => streamClients.delete(c));
     return c;
   },
-  store: createStore({ sql }),
+  store,
   publisher: await createPublisher({
     redis,
     keys,
@@ -116,6 +122,7 @@ const detector = createDetector({
     rebuildWindowMs: config.DETECTOR_REBUILD_WINDOW,
     leaseTtlMs: config.DETECTOR_LEASE_TTL,
     ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
+    streamCheckMs: config.DETECTOR_NO_DATA_CHECK,
   },
 });
 
@@ -132,14 +139,29 @@ const app = createOpsApp({
   metrics: registry,
   log,
 });
+const reloader = createRulesReloader({
+  path: config.DETECTOR_RULES_FILE,
+  initial: rules,
+  apply(next) {
+    const changes = detector.reconfigure(next);
+    log.info("rules in force changed", { units: changes });
+  },
+  log,
+  registry,
+});
 app.route(
   "/",
   createEvaluateApp({
-    config: rules.transactions.status_zscore,
+    config: () => detector.rules().transactions.status_zscore,
     zscore: (status) => detector.zscore(status),
+    dispatch: (firing, signal) => detector.dispatch(firing, signal),
+    token: config.VIGIL_API_TOKEN,
+    dispatchTimeoutMs: config.DETECTOR_IO_TIMEOUT + 5000,
     log,
   }),
 );
+app.route("/", createRulesApp({ rules: reloader, log }));
+app.route("/", createStatusApp({ store, redis, keys, log }));
 const ops = serve(app, {
   port: config.DETECTOR_PORT,
   ...httpServerOptions(config),
@@ -148,6 +170,10 @@ const ops = serve(app, {
 });
 lifecycle.onShutdown("ops server", () => ops.close());
 
+const watching = reloader.watch(lifecycle.signal).catch((error) => {
+  log.error("rules file no longer watched", { error });
+});
+lifecycle.onShutdown("rules watch", () => watching);
 const running = detector.run(lifecycle.signal).catch((error) => {
   log.error("detector stopped", { error });
   Deno.exitCode = 1;

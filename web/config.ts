@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { boolVar, commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
 import { archiveLocationEnv } from "@vigil/archive/config";
-import { BEARER_TOKEN_PATTERN } from "@vigil/shared/http/bearer";
+import { apiTokenVar } from "@vigil/shared/http/bearer";
 
 /** Environment schema of the web service. */
 export const webEnvSchema = z.object({
@@ -17,10 +17,7 @@ export const webEnvSchema = z.object({
   /** Host the HTTP server binds; defaults to HTTP_HOST. */
   WEB_HOST: z.string().min(1).optional(),
   /** Bearer token for mutating endpoints; unset = they answer 503. */
-  VIGIL_API_TOKEN: z.string().min(8, "must be at least 8 characters").regex(
-    BEARER_TOKEN_PATTERN,
-    "must be only A-Z a-z 0-9 - . _ ~ + / (then =), as a bearer token can carry",
-  ).optional(),
+  VIGIL_API_TOKEN: apiTokenVar.optional(),
   /** Read endpoints open without a token (false: the token is required for them too). */
   WEB_PUBLIC_READ: boolVar.default(true),
   /** Interval of the stats heartbeat sent to live clients. */

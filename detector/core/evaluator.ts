@@ -15,6 +15,7 @@ import type { ScoreEngine } from "./score_engine.ts";
 import { logRules } from "./rules/logs.ts";
 import { metricRules } from "./rules/metrics.ts";
 import { transactionRules } from "./rules/transactions.ts";
+import { noDataEnabled, noDataRule } from "./rules/no_data.ts";
 import {
   collectSink,
   type EventRef,
@@ -64,6 +65,24 @@ export interface Evaluator {
   reset(): void;
   /** Current state of one rule (read-only use: the evaluate endpoint). */
   ruleState(name: string): unknown;
+  /**
+   * Run the rules of `rules` from now on (a reloaded rules file). A rule
+   * whose settings did not change keeps its state as it is; a changed one
+   * gets its predecessor's state (windows, open anomalies) through save and
+   * load, or a fresh state when that is refused; an added one starts fresh; a
+   * removed one is dropped.
+   */
+  reconfigure(rules: RulesConfig): Reconfigured;
+}
+
+/** What {@link Evaluator.reconfigure} did to each rule, by rule name. */
+export interface Reconfigured {
+  kept: string[];
+  changed: string[];
+  added: string[];
+  removed: string[];
+  /** Changed rules whose state could not be carried over (they start fresh). */
+  reset: string[];
 }
 
 /** Rules keyed on another field than their stream's entity, by the projection they run on. */
@@ -71,6 +90,21 @@ const PROJECTED_RULES: Readonly<Record<string, StreamKind>> = {
   user_spike: "logs_by_user",
   status_zscore: "transactions_by_status",
 };
+
+/**
+ * The settings a rule depends on, as text: equal texts mean the rule would
+ * behave the same. `metric_score` and `entity_score` share a hand-off, so
+ * they change together.
+ */
+export function ruleSettings(rules: RulesConfig, name: string): string {
+  const sections: Record<string, unknown>[] = [rules.logs, rules.metrics, rules.transactions];
+  const own = name === "metric_score" || name === "entity_score"
+    ? [rules.metrics.metric_score, rules.metrics.entity_score]
+    : name === "no_data"
+    ? [{ ...rules.no_data, stream: null }]
+    : sections.map((section) => section[name]);
+  return JSON.stringify([rules.cooldown, own]);
+}
 
 /** The rules that run on streams of `kind`. */
 export function rulesFor(kind: StreamKind, options: EvaluatorOptions): Rule<unknown, AnyEvent>[] {
@@ -80,16 +114,24 @@ export function rulesFor(kind: StreamKind, options: EvaluatorOptions): Rule<unkn
     : type === "metrics"
     ? metricRules(options.rules, options.engine)
     : transactionRules(options.rules);
+  const rules = all as Rule<unknown, AnyEvent>[];
+  if (noDataEnabled(options.rules, type)) {
+    rules.push(noDataRule(options.rules, type) as Rule<unknown, AnyEvent>);
+  }
   const partitioned = (options.partitions ?? 1) > 1;
-  return (all as Rule<unknown, AnyEvent>[]).filter((r) => {
-    const home = PROJECTED_RULES[r.name];
+  return rules.filter((r) => {
+    // no_data follows the status of transactions: it runs where status_zscore does.
+    const home = r.name === "no_data"
+      ? (type === "transactions" ? PROJECTED_RULES.status_zscore : undefined)
+      : PROJECTED_RULES[r.name];
     return home === undefined ? kind === type : partitioned ? kind === home : kind === type;
   });
 }
 
 /** Create the evaluator of the streams of `kind`. */
 export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Evaluator {
-  const rules = rulesFor(kind, options);
+  let config = options.rules;
+  let rules = rulesFor(kind, options);
   const skew = options.futureSkewMs ?? 60_000;
   let states: unknown[] = rules.map((r) => r.init());
   let watermark = -Infinity;
@@ -113,7 +155,9 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
   });
   return {
     kind,
-    ruleNames: rules.map((r) => r.name),
+    get ruleNames() {
+      return rules.map((r) => r.name);
+    },
     watermark: () => watermark,
     step(entry, sink) {
       const capped = Math.min(entry.t, entry.ingestTs + skew);
@@ -156,6 +200,38 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
     ruleState(name) {
       const i = rules.findIndex((r) => r.name === name);
       return i < 0 ? undefined : states[i];
+    },
+    reconfigure(next) {
+      const done: Reconfigured = { kept: [], changed: [], added: [], removed: [], reset: [] };
+      const fresh = rulesFor(kind, { ...options, rules: next });
+      const nextRules: Rule<unknown, AnyEvent>[] = [];
+      const nextStates: unknown[] = [];
+      for (const rule of fresh) {
+        const i = rules.findIndex((r) => r.name === rule.name);
+        if (i < 0) {
+          done.added.push(rule.name);
+          nextRules.push(rule);
+          nextStates.push(rule.init());
+        } else if (ruleSettings(config, rule.name) === ruleSettings(next, rule.name)) {
+          done.kept.push(rule.name);
+          nextRules.push(rules[i]!);
+          nextStates.push(states[i]);
+        } else {
+          done.changed.push(rule.name);
+          nextRules.push(rule);
+          try {
+            nextStates.push(rule.load(JSON.parse(JSON.stringify(rules[i]!.save(states[i])))));
+          } catch {
+            done.reset.push(rule.name);
+            nextStates.push(rule.init());
+          }
+        }
+      }
+      for (const r of rules) if (!fresh.some((f) => f.name === r.name)) done.removed.push(r.name);
+      rules = nextRules;
+      states = nextStates;
+      config = next;
+      return done;
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { formatZodError } from "@vigil/shared/schemas/event";
+import { formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
 
 const severity = z.enum(SEVERITIES);
@@ -38,6 +38,43 @@ const bandsSchema = z.object({
   message: "bands must satisfy clear <= warning <= critical",
 });
 
+/** No-data watch of one event type's entities (services of logs and metrics, statuses). */
+function noDataType() {
+  return z.object({
+    /** Off by default: one-shot entities (a batch job, the producer's scenario services) would alert. */
+    enabled: z.boolean().default(false),
+    /** An entity silent this long in event time raises an alert. */
+    after: durationVar.pipe(z.number().min(1000)).default(600_000),
+    severity: severity.default("WARNING"),
+  }).prefault({});
+}
+
+/** Schema of the `no_data` section. */
+const noDataSchema = z.object({
+  logs: noDataType(),
+  metrics: noDataType(),
+  transactions: noDataType(),
+  /**
+   * Entries for single entities: their own silence time, or `enabled: false`
+   * to leave one out. An entry's entity is watched even when its type's watch
+   * is off, from the first event of its stream.
+   */
+  entities: z.array(z.object({
+    type: z.enum(["logs", "metrics", "transactions"]),
+    entity: z.string().min(1).max(256),
+    enabled: z.boolean().default(true),
+    after: durationVar.pipe(z.number().min(1000)).optional(),
+  })).default([]),
+  /** An entity silent this long is forgotten (its alert resolves). */
+  forget_after: durationVar.pipe(z.number().min(60_000)).default(86_400_000),
+  /** A whole stream quiet this long (wall clock: bridge or producer down) raises one alert. */
+  stream: z.object({
+    enabled: z.boolean().default(true),
+    after: durationVar.pipe(z.number().min(1000)).default(300_000),
+    severity: severity.default("CRITICAL"),
+  }).prefault({}),
+}).prefault({});
+
 /** Schema of the rules file. */
 export const rulesConfigSchema = z.object({
   /** Cooldown per (rule, entity, severity): a sustained condition alerts once per cooldown. */
@@ -46,8 +83,11 @@ export const rulesConfigSchema = z.object({
     error_spike: countRule(20, 180_000, "CRITICAL"),
     failed_message: z.object({
       enabled: z.boolean().default(true),
-      /** Case-insensitive substring of an ERROR log's message. */
+      /** Case-insensitive substring of the log's message. */
       contains: z.string().min(1).default("failed"),
+      /** Log levels whose messages are looked at (default: ERROR only). */
+      levels: z.array(z.enum(LOG_LEVELS)).min(1, "levels must name at least one level")
+        .default(["ERROR"]),
       severity: severity.default("WARNING"),
     }).prefault({}),
     user_spike: countRule(10, 180_000, "WARNING"),
@@ -123,6 +163,8 @@ export const rulesConfigSchema = z.object({
       ]),
     }).prefault({}),
   }).prefault({}),
+  /** Entities or whole streams that stop reporting (no_data.ts, stream_silence.ts). */
+  no_data: noDataSchema,
 });
 
 /** Resolved rules configuration. */

@@ -126,6 +126,7 @@ function memoryStore(): AnomalyStore {
     markPublished: () => Promise.resolve(),
     unpublished: () => Promise.resolve({ firing: [], resolved: [] }),
     unpublishedIn: () => Promise.resolve({ firing: [], resolved: [] }),
+    open: () => Promise.resolve([]),
     ping: () => Promise.resolve(true),
   };
 }

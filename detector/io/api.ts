@@ -10,15 +10,27 @@
  * 405 for another method, 409 for a status another instance scores, 503 when the
  * rule is off, 413 for a body over 16 KiB.
  *
+ * With `"dispatch": true` (bearer token `VIGIL_API_TOKEN` required: 401
+ * without it, 503 when none is configured) an anomalous assessment is also
+ * stored, published to the channels and counted, through the detector's own
+ * path (io/dispatch in detector.ts). Optional `"id"` is the caller's
+ * idempotency key; without it the id comes from the content (status, minute,
+ * count, severity). The same request twice stores one anomaly. The answer
+ * gains `dispatch: { anomaly_id, created, published }`, or
+ * `dispatch: { anomaly_id: null, reason }` when there was nothing to raise.
+ *
  * @module
  */
 import type { Hono } from "hono";
 import { z } from "zod";
 import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import { jsonBody } from "@vigil/shared/http/validate";
+import { requireBearer } from "@vigil/shared/http/bearer";
 import type { Logger } from "@vigil/shared/log";
 import { timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
 import { assessStatus, type ZScoreConfig, type ZScoreState } from "../core/rules/status_zscore.ts";
+import { dispatchFiring } from "../core/rules/status_dispatch.ts";
+import type { Firing } from "../core/rules/types.ts";
 
 /** Path of the evaluate endpoint. */
 export const EVALUATE_PATH = "/api/alerts/evaluate";
@@ -31,6 +43,11 @@ export const evaluateRequestSchema = z.object({
     "count must not be negative",
   ),
   timestamp: timestampSchema.optional(),
+  /** Also store, publish and count the anomaly (token required). */
+  dispatch: z.boolean({ error: "dispatch must be true or false" }).optional(),
+  /** Idempotency key of a dispatch (printable, at most 128 characters). */
+  id: z.string().regex(/^[\x21-\x7e]{1,128}$/, "id must be 1-128 printable ASCII characters")
+    .optional(),
 });
 
 /** What the API reads from the running detector. */
@@ -41,7 +58,14 @@ export interface ApiDeps {
    * another instance does; undefined when the rule is off.
    */
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
-  config: ZScoreConfig;
+  /** The rule's settings in force (they change when the rules file is reloaded). */
+  config(): ZScoreConfig;
+  /** Store, count and publish a dispatched anomaly (detector.dispatch). */
+  dispatch?(firing: Firing, signal: AbortSignal): Promise<{ created: boolean; published: boolean }>;
+  /** Bearer token required by `dispatch: true`; undefined = dispatch answers 503. */
+  token?: string | undefined;
+  /** A dispatch that cannot store and publish within this long answers 503. @default {15000} */
+  dispatchTimeoutMs?: number;
   log: Logger;
   now?: () => number;
 }
@@ -54,6 +78,10 @@ export interface ApiDeps {
 export function createEvaluateApp(deps: ApiDeps): Hono {
   const now = deps.now ?? Date.now;
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
+  const bearer = requireBearer({
+    token: deps.token,
+    disabledMessage: "Cannot dispatch: set VIGIL_API_TOKEN on the detector to enable it",
+  });
   app.post(
     EVALUATE_PATH,
     jsonBody(evaluateRequestSchema, {
@@ -61,8 +89,16 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
       prefix: "",
       notJsonMessage: 'body must be JSON: {"status": "failed", "count": 12}',
     }),
-    (c) => {
-      const { status, count, timestamp } = c.req.valid("json");
+    async (c) => {
+      const { status, count, timestamp, dispatch, id } = c.req.valid("json");
+      if (dispatch) {
+        let allowed = false;
+        const refused = await bearer(c, () => {
+          allowed = true;
+          return Promise.resolve();
+        });
+        if (!allowed) return refused ?? c.json({ error: "Cannot dispatch: not authorised" }, 401);
+      }
       if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
         throw httpError(
           422,
@@ -81,16 +117,43 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
         : Number.isFinite(live.watermark)
         ? live.watermark
         : now();
-      const a = assessStatus(live.state, deps.config, {
+      const config = deps.config();
+      const a = assessStatus(live.state, config, {
         status,
         minute: Math.floor(at / 60_000),
         count,
       });
-      return c.json({
+      const answer = {
         ...a,
         anomalous: a.severity !== null,
-        thresholds: { warning: deps.config.warning, critical: deps.config.critical },
+        thresholds: { warning: config.warning, critical: config.critical },
+      };
+      if (!dispatch) return c.json(answer);
+      const firing = dispatchFiring(a, config, {
+        t: timestamp !== undefined ? at : Math.floor(at / 60_000) * 60_000,
+        ...(id !== undefined ? { key: id } : {}),
       });
+      if (!deps.dispatch) throw httpError(503, "Cannot dispatch: not available on this server");
+      if (!firing) {
+        return c.json({
+          ...answer,
+          dispatch: { anomaly_id: null, reason: "not anomalous: nothing to dispatch" },
+        });
+      }
+      let outcome;
+      try {
+        outcome = await deps.dispatch(
+          firing,
+          AbortSignal.timeout(deps.dispatchTimeoutMs ?? 15_000),
+        );
+      } catch (error) {
+        deps.log.warn("cannot dispatch an anomaly", { anomaly_id: firing.id, error });
+        throw httpError(
+          503,
+          "Cannot dispatch now: PostgreSQL or Redis did not accept the anomaly; retry (the request is idempotent)",
+        );
+      }
+      return c.json({ ...answer, dispatch: { anomaly_id: firing.id, ...outcome } });
     },
   );
   app.all(EVALUATE_PATH, (c) => {

@@ -29,7 +29,7 @@ function live(minutes: number) {
 function handlerFor(minutes: number, owns: (s: string) => boolean = () => true) {
   const evaluator = live(minutes);
   const app = createEvaluateApp({
-    config,
+    config: () => config,
     zscore: (status) =>
       owns(status)
         ? {
@@ -129,7 +129,7 @@ Deno.test("POST /api/alerts/evaluate answers 409 for a status another detector i
 
 Deno.test("POST /api/alerts/evaluate answers 503 when the status_zscore rule is off", async () => {
   const app = createEvaluateApp({
-    config,
+    config: () => config,
     zscore: () => undefined,
     log: silentLogger(),
   });

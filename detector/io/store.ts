@@ -61,6 +61,8 @@ export interface AnomalyStore {
     limit: number,
     minAgeMs?: number,
   ): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
+  /** Open (unresolved) anomalies of `rule`, newest first, at most `limit`. */
+  open(rule: string, limit: number): Promise<AnomalyRow[]>;
   ping(): Promise<boolean>;
 }
 
@@ -154,6 +156,11 @@ export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
         WHERE resolved_at IS NOT NULL AND resolved_published_at IS NULL
         ORDER BY resolved_at, id LIMIT ${limit}`;
       return { firing, resolved };
+    },
+    async open(rule, limit) {
+      return await sql<AnomalyRow[]>`
+        SELECT * FROM anomaly_events WHERE rule = ${rule} AND resolved_at IS NULL
+        ORDER BY detected_at DESC, id DESC LIMIT ${limit}`;
     },
     async ping() {
       await sql`SELECT 1`;

@@ -13,10 +13,20 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { z } from "zod";
 import { httpError } from "./app.ts";
 
 /** Characters a bearer token may hold (RFC 6750 `b64token`). */
 export const BEARER_TOKEN_PATTERN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/**
+ * Schema of the `VIGIL_API_TOKEN` variable (web, detector): at least 8
+ * characters a bearer token can carry; unset = the guarded endpoints answer 503.
+ */
+export const apiTokenVar = z.string().min(8, "must be at least 8 characters").regex(
+  BEARER_TOKEN_PATTERN,
+  "must be only A-Z a-z 0-9 - . _ ~ + / (then =), as a bearer token can carry",
+);
 
 /** Options of {@link requireBearer}. */
 export interface BearerOptions {

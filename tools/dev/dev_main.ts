@@ -8,7 +8,8 @@
  * root deno.json (so the same permissions apply), without the task shell in
  * between, so signals reach them directly.
  *
- * The web gets a development API token (`VIGIL_API_TOKEN`), created once in
+ * The web (and the detector, for its evaluate endpoint's dispatch) gets a
+ * development API token (`VIGIL_API_TOKEN`), created once in
  * `.vigil/api_token` and printed at start with how to use it (dev_token.ts),
  * unless `VIGIL_API_TOKEN` is already set.
  *
@@ -183,7 +184,12 @@ const producerArgs = splitCommand(
   Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
 );
 SERVICES.forEach((name, i) =>
-  start(name, i, name === "producer" ? producerArgs : [], name === "web" ? webEnv : {})
+  start(
+    name,
+    i,
+    name === "producer" ? producerArgs : [],
+    name === "web" || name === "detector" ? webEnv : {},
+  )
 );
 if (children.length === 0) {
   out("[dev] nothing to run");

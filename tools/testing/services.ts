@@ -37,7 +37,10 @@ export interface ServiceProcess {
   opsPort(timeoutMs?: number): Promise<number>;
   /** Exit status (resolves when the process ends). */
   readonly status: Promise<Deno.CommandStatus>;
-  /** Send `signal` (SIGKILL, SIGSTOP…) and, unless it only pauses, wait for exit. */
+  /**
+   * Send `signal` (SIGKILL, SIGSTOP…) and wait for exit, unless it only
+   * pauses, resumes or asks for a reload (SIGSTOP, SIGCONT, SIGHUP).
+   */
   kill(signal: Deno.Signal): Promise<Deno.CommandStatus | undefined>;
   /** SIGTERM, then wait for exit (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<Deno.CommandStatus>;
@@ -45,14 +48,23 @@ export interface ServiceProcess {
   tail(n?: number): string;
 }
 
-/** Spawn `deno task <task>`'s command line with `env` and extra program arguments. */
+/**
+ * Spawn `deno task <task>`'s command line with `env` and extra program
+ * arguments. `options.allowRead` adds paths to the task's `--allow-read=`
+ * list (a test's own files, e.g. a rules file in a temporary folder).
+ */
 export async function spawnService(
   task: string,
   env: Record<string, string>,
   args: string[] = [],
+  options: { allowRead?: string[] } = {},
 ): Promise<ServiceProcess> {
+  const extra = options.allowRead ?? [];
+  const flags = (await taskArgs(task)).map((a) =>
+    extra.length > 0 && a.startsWith("--allow-read=") ? `${a},${extra.join(",")}` : a
+  );
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...await taskArgs(task), ...args],
+    args: [...flags, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
@@ -118,7 +130,7 @@ export async function spawnService(
       } catch {
         // already gone
       }
-      return signal === "SIGSTOP" || signal === "SIGCONT" ? undefined : await status;
+      return ["SIGSTOP", "SIGCONT", "SIGHUP"].includes(signal) ? undefined : await status;
     },
     async stop(graceMs = 10_000) {
       if (!exited) {

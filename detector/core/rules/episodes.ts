@@ -57,6 +57,26 @@ function bookKey(subject: string, severity: Severity): string {
   return `${subject}|${severity}`;
 }
 
+/** The episode of `k`, created (never fired) when missing. */
+function episodeOf(book: EpisodeBook, k: string, key: EpisodeKey): Episode {
+  let ep = book.get(k);
+  if (!ep) {
+    ep = {
+      rule: key.rule,
+      type: key.type,
+      entity: key.entity,
+      severity: key.severity,
+      firedAt: -Infinity,
+      until: -Infinity,
+      lastTrue: -Infinity,
+      clearAt: -Infinity,
+      open: [],
+    };
+    book.set(k, ep);
+  }
+  return ep;
+}
+
 function resolve(ep: Episode, at: number, out: Finding[]): void {
   out.push({
     kind: "resolved",
@@ -82,22 +102,9 @@ export function conditionTrue(
 ): string | null {
   const subject = key.subject ?? key.entity;
   const k = bookKey(subject, key.severity);
-  let ep = book.get(k);
-  if (ep && ep.open.length > 0 && at.t >= ep.clearAt) resolve(ep, ep.clearAt, out);
-  if (!ep) {
-    ep = {
-      rule: key.rule,
-      type: key.type,
-      entity: key.entity,
-      severity: key.severity,
-      firedAt: -Infinity,
-      until: -Infinity,
-      lastTrue: -Infinity,
-      clearAt: -Infinity,
-      open: [],
-    };
-    book.set(k, ep);
-  }
+  const found = book.get(k);
+  if (found && found.open.length > 0 && at.t >= found.clearAt) resolve(found, found.clearAt, out);
+  const ep = found ?? episodeOf(book, k, key);
   let id: string | null = null;
   if (at.t >= ep.until) {
     id = anomalyId([key.rule, subject, key.severity, at.t, at.refId]);
@@ -110,6 +117,33 @@ export function conditionTrue(
     ep.clearAt = Math.max(ep.clearAt, at.clearAt);
   }
   return id;
+}
+
+/**
+ * Make an anomaly raised outside the rule (the evaluate endpoint's dispatch)
+ * part of the rule's episode, so it resolves with it (`clearAt`) and starts
+ * the cooldown when none runs. Adopting an id twice changes nothing more.
+ */
+export function adoptAnomaly(
+  book: EpisodeBook,
+  key: EpisodeKey,
+  at: { id: string; t: number; clearAt: number; cooldownMs: number },
+): void {
+  const subject = key.subject ?? key.entity;
+  const k = bookKey(subject, key.severity);
+  const ep = episodeOf(book, k, key);
+  if (!ep.open.includes(at.id)) ep.open.push(at.id);
+  if (at.t >= ep.until) {
+    ep.firedAt = at.t;
+    ep.until = at.t + at.cooldownMs;
+  }
+  ep.lastTrue = Math.max(ep.lastTrue, at.t);
+  ep.clearAt = Math.max(ep.clearAt, at.clearAt);
+}
+
+/** Whether `subject` has an open (unresolved) anomaly of `severity`. */
+export function isOpen(book: EpisodeBook, subject: string, severity: Severity): boolean {
+  return (book.get(bookKey(subject, severity))?.open.length ?? 0) > 0;
 }
 
 /** The condition is false for `subject` at event time `t`: resolve its open episodes seen true before. */

@@ -27,13 +27,14 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
   }
   if (c.failed_message.enabled) {
     const needle = c.failed_message.contains.toLowerCase();
+    const levels = new Set<string>(c.failed_message.levels);
     rules.push(pointRule<LogEvent>({
       name: "failed_message",
       type: "logs",
       severity: c.failed_message.severity,
       cooldownMs: config.cooldown,
       judge: (e) =>
-        e.level === "ERROR" && e.message.toLowerCase().includes(needle)
+        levels.has(e.level) && e.message.toLowerCase().includes(needle)
           ? { entity: e.service, holds: true }
           : undefined,
       describe: (e) => ({

@@ -100,6 +100,43 @@ Deno.test("failed_message fires for ERROR logs containing 'failed', any case", a
   }
 });
 
+Deno.test("failed_message looks at the levels named in rules.json", async (t) => {
+  const rules = rulesWith({ logs: { failed_message: { levels: ["WARNING", "ERROR"] } } });
+  const cases = [
+    { level: "ERROR", fires: 1 },
+    { level: "WARNING", fires: 1 },
+    { level: "INFO", fires: 0 },
+    { level: "DEBUG", fires: 0 },
+  ];
+  for (const c of cases) {
+    await t.step(`${c.level} "payment failed" -> ${c.fires}`, () => {
+      const e = entry(T0, { service: "pay", level: c.level, message: "payment failed" });
+      const r = run("logs", [e], { rules, only: "failed_message" });
+      assert.equal(r.firings.length, c.fires);
+      if (c.fires) assert.equal(r.firings[0]!.details.level, c.level);
+    });
+  }
+  const infoOnly = rulesWith({ logs: { failed_message: { levels: ["INFO"] } } });
+  const errorLog = entry(T0, { service: "pay", level: "ERROR", message: "failed" });
+  assert.equal(
+    run("logs", [errorLog], { rules: infoOnly, only: "failed_message" }).firings.length,
+    0,
+    "ERROR is not looked at when the list leaves it out",
+  );
+});
+
+Deno.test("failed_message levels default to ERROR and refuse an empty or unknown level", () => {
+  assert.deepEqual(rulesWith().logs.failed_message.levels, ["ERROR"]);
+  assert.throws(
+    () => rulesWith({ logs: { failed_message: { levels: [] } } }),
+    /logs\.failed_message\.levels.*at least one level/,
+  );
+  assert.throws(
+    () => rulesWith({ logs: { failed_message: { levels: ["FATAL"] } } }),
+    /logs\.failed_message\.levels/,
+  );
+});
+
 Deno.test("failed_message alerts once per cooldown per service", () => {
   const events = spread(10, T0, 4 * MIN, () => err("pay", "request failed"));
   events.push(entry(T0 + 6 * MIN, err("pay", "request failed")));

@@ -148,6 +148,23 @@ export function assessStatus(
   };
 }
 
+/** Title, message, score and details of an anomaly from assessment `a`. */
+export function describeAssessment(a: ZAssessment, c: ZScoreConfig) {
+  return {
+    title: a.z === null
+      ? `${a.status} transactions without a baseline`
+      : `Unusual number of ${a.status} transactions`,
+    message: `${a.count} ${a.status} transaction(s) in the minute of ${a.minute}: ${a.reason}`,
+    score: a.z,
+    details: {
+      ...a,
+      warning: c.warning,
+      critical: c.critical,
+      min_history_minutes: c.min_history_minutes,
+    } as Record<string, unknown>,
+  };
+}
+
 /** Baseline sums of one status for one minute (what {@link assessStatus} loops over). */
 interface Baseline {
   minute: number;
@@ -271,17 +288,7 @@ export function statusZScoreRule(
         entity: status,
         severity,
         eventTime: input.t,
-        title: a.z === null
-          ? `${status} transactions without a baseline`
-          : `Unusual number of ${status} transactions`,
-        message: `${count} ${status} transaction(s) in the minute of ${a.minute}: ${a.reason}`,
-        score: a.z,
-        details: {
-          ...a,
-          warning: c.warning,
-          critical: c.critical,
-          min_history_minutes: c.min_history_minutes,
-        },
+        ...describeAssessment(a, c),
         evidence: [input.ref],
         traceId: input.traceId,
         ingestTs: input.ingestTs,

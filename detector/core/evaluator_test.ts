@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { createEvaluator, ruleSettings } from "./evaluator.ts";
+import { DEFAULT_RULES } from "./rules_config.ts";
+import { entry, rulesWith, run, SEC, T0 } from "./rules/_testing.ts";
+
+const err = (i: number) => entry(T0 + i * SEC, { service: "pay", level: "ERROR", message: "x" });
+
+Deno.test("Evaluator.reconfigure() keeps the window of a rule whose settings did not change", () => {
+  const evaluator = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  run("logs", Array.from({ length: 19 }, (_, i) => err(i)), { evaluator });
+  const done = evaluator.reconfigure(
+    rulesWith({ logs: { failed_message: { contains: "boom" } } }),
+  );
+  assert.deepEqual(done.kept.sort(), ["error_spike", "user_spike"]);
+  assert.deepEqual(done.changed, ["failed_message"]);
+  const r = run("logs", [err(19)], { evaluator, only: "error_spike" });
+  assert.equal(r.firings.length, 1, "19 before the reload + 1 after = 20: fires");
+  assert.equal(r.firings[0]!.details.count, 20);
+});
+
+Deno.test("Evaluator.reconfigure() carries a changed rule's window into its new settings", () => {
+  const evaluator = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  run("logs", Array.from({ length: 14 }, (_, i) => err(i)), { evaluator });
+  const done = evaluator.reconfigure(rulesWith({ logs: { error_spike: { threshold: 15 } } }));
+  assert.deepEqual(done.changed, ["error_spike"]);
+  assert.deepEqual(done.reset, []);
+  const r = run("logs", [err(14)], { evaluator, only: "error_spike" });
+  assert.equal(r.firings.length, 1, "14 + 1 reaches the new threshold 15");
+});
+
+Deno.test("Evaluator.reconfigure() drops a disabled rule and starts a re-enabled one fresh", () => {
+  const evaluator = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  run("logs", Array.from({ length: 19 }, (_, i) => err(i)), { evaluator });
+  const off = evaluator.reconfigure(rulesWith({ logs: { error_spike: { enabled: false } } }));
+  assert.deepEqual(off.removed, ["error_spike"]);
+  assert.ok(!evaluator.ruleNames.includes("error_spike"));
+  const on = evaluator.reconfigure(DEFAULT_RULES);
+  assert.deepEqual(on.added, ["error_spike"]);
+  assert.equal(run("logs", [err(19)], { evaluator, only: "error_spike" }).firings.length, 0);
+  // The checkpoint names the rules in force.
+  const saved = JSON.parse(evaluator.save()) as { rules: Record<string, unknown> };
+  assert.ok("error_spike" in saved.rules);
+});
+
+Deno.test("ruleSettings() changes with the rule's section or the cooldown, not with others", () => {
+  const base = ruleSettings(DEFAULT_RULES, "error_spike");
+  assert.equal(
+    ruleSettings(rulesWith({ logs: { user_spike: { threshold: 3 } } }), "error_spike"),
+    base,
+  );
+  assert.notEqual(
+    ruleSettings(rulesWith({ logs: { error_spike: { threshold: 3 } } }), "error_spike"),
+    base,
+  );
+  assert.notEqual(ruleSettings(rulesWith({ cooldown: "1m" }), "error_spike"), base);
+  // metric_score and entity_score share a hand-off: they change together.
+  const changed = rulesWith({ metrics: { entity_score: { min_measures: 3 } } });
+  assert.notEqual(
+    ruleSettings(changed, "metric_score"),
+    ruleSettings(DEFAULT_RULES, "metric_score"),
+  );
+});

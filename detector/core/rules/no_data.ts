@@ -1,0 +1,182 @@
+/**
+ * `no_data` per entity: an entity (the service of logs and metrics, the
+ * status of transactions) that was reporting and stops for `after` of event
+ * time raises an alert, which resolves when it reports again.
+ *
+ * Event time, like every rule: an entity is silent when the stream watermark
+ * is `after` past its last event, so the outcome does not depend on batching
+ * or on when the check runs, and replays give the same ids. Consequences:
+ *
+ * - While the whole stream is quiet the watermark stands still and no entity
+ *   alerts: that case is one stream-level alert (stream_silence.ts), not one
+ *   per entity.
+ * - When the stream comes back after a gap longer than the shortest `after`
+ *   (the watermark jumps between two consecutive events), every entity's
+ *   silence is counted from the resumption, not from before the gap: the
+ *   entities get `after` to report again instead of alerting all at once.
+ * - An entity silent for `forget_after` is forgotten and its alert resolves.
+ *
+ * Entries of `no_data.entities` set one entity's own `after`, leave it out
+ * (`enabled: false`), or watch it while its type's watch is off; an entry's
+ * entity is watched from the first event of its stream even if it never
+ * reported.
+ *
+ * @module
+ */
+import type { AnyEvent, EventType } from "@vigil/shared/schemas/event";
+import type { RulesConfig } from "../rules_config.ts";
+import {
+  conditionFalse,
+  conditionTrue,
+  type EpisodeBook,
+  isOpen,
+  loadEpisodes,
+  saveEpisodes,
+  sweepEpisodes,
+} from "./episodes.ts";
+import type { Rule } from "./types.ts";
+
+/** A silence time for titles: "45 s", "10 min", "1.5 h". */
+export function formatSilence(ms: number): string {
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return ms < 60_000
+    ? `${round(ms / 1000)} s`
+    : ms < 3_600_000
+    ? `${round(ms / 60_000)} min`
+    : `${round(ms / 3_600_000)} h`;
+}
+
+/** Open no-data episodes never clear by time: only a new event (or forgetting) resolves them. */
+const NEVER = Number.MAX_SAFE_INTEGER;
+
+/** State of the rule. */
+export interface NoDataState {
+  /** Last event time per entity. */
+  seen: Map<string, number>;
+  /** Watermark before the last event (gap detection); -Infinity before any. */
+  last: number;
+  /** Silence is counted from here at the earliest (the end of the last stream gap). */
+  resumeAt: number;
+  episodes: EpisodeBook;
+}
+
+/** The entity a no-data watch follows in an event of `type`. */
+function entityOf(type: EventType, event: AnyEvent): string {
+  return type === "transactions"
+    ? (event as { status: string }).status
+    : (event as { service: string }).service;
+}
+
+/** Whether the rule runs for `type` under `config` (its type's watch or an entry). */
+export function noDataEnabled(config: RulesConfig, type: EventType): boolean {
+  const c = config.no_data;
+  return c[type].enabled || c.entities.some((e) => e.type === type && e.enabled);
+}
+
+/** Build the rule of `type`. */
+export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataState, AnyEvent> {
+  const c = config.no_data;
+  const typeWatch = c[type];
+  const entries = new Map(c.entities.filter((e) => e.type === type).map((e) => [e.entity, e]));
+  /** This entity's silence time, or null when it is not watched. */
+  const afterOf = (entity: string): number | null => {
+    const e = entries.get(entity);
+    if (e) return e.enabled ? e.after ?? typeWatch.after : null;
+    return typeWatch.enabled ? typeWatch.after : null;
+  };
+  const afters = [
+    ...(typeWatch.enabled ? [typeWatch.after] : []),
+    ...[...entries.values()].filter((e) => e.enabled).map((e) => e.after ?? typeWatch.after),
+  ];
+  const gap = Math.min(...afters);
+  const severity = typeWatch.severity;
+  return {
+    name: "no_data",
+    type,
+    init: () => ({ seen: new Map(), last: -Infinity, resumeAt: -Infinity, episodes: new Map() }),
+    step(state, input, sink) {
+      if (state.last === -Infinity) {
+        // First event of the stream: the entries are expected from here on.
+        for (const [entity, e] of entries) {
+          if (e.enabled && !state.seen.has(entity)) state.seen.set(entity, input.t);
+        }
+      } else if (input.watermark - state.last > gap) {
+        state.resumeAt = input.watermark;
+      }
+      state.last = input.watermark;
+      const entity = entityOf(type, input.event);
+      if (afterOf(entity) === null) return;
+      const before = state.seen.get(entity);
+      if (before === undefined || input.t > before) state.seen.set(entity, input.t);
+      // Reporting again: its open alert resolves.
+      if (state.episodes.size > 0) conditionFalse(state.episodes, entity, input.t, sink.findings);
+    },
+    sweep(state, watermark, sink) {
+      for (const [entity, t] of state.seen) {
+        const after = afterOf(entity);
+        if (after === null || watermark - t >= c.forget_after) {
+          // Forgotten (or no longer watched after a reload): its alert resolves now.
+          state.seen.delete(entity);
+          conditionFalse(state.episodes, entity, watermark, sink.findings);
+          continue;
+        }
+        const since = Math.max(t, state.resumeAt);
+        if (watermark - since < after || isOpen(state.episodes, entity, severity)) continue;
+        const at = since + after;
+        const id = conditionTrue(state.episodes, { rule: "no_data", type, entity, severity }, {
+          t: at,
+          clearAt: NEVER,
+          refId: `last:${t}`,
+          cooldownMs: 0,
+        }, sink.findings);
+        if (id === null) continue;
+        const quiet = formatSilence(after);
+        sink.findings.push({
+          kind: "firing",
+          id,
+          rule: "no_data",
+          type,
+          entity,
+          severity,
+          eventTime: at,
+          title: `No ${type} from ${entity} for ${quiet}`,
+          message: `${entity} last reported ${type} at ${
+            new Date(t).toISOString()
+          }; nothing since for ${quiet} of event time while the stream went on`,
+          score: null,
+          details: { last_seen: new Date(t).toISOString(), after_ms: after, watched: entity },
+          evidence: [],
+          traceId: null,
+          ingestTs: null,
+        });
+      }
+      // Drop resolved episodes (they never clear by time, so this only forgets closed ones).
+      sweepEpisodes(state.episodes, watermark, 0, sink.findings);
+    },
+    save: (s) => ({
+      seen: [...s.seen],
+      last: Number.isFinite(s.last) ? s.last : null,
+      resumeAt: Number.isFinite(s.resumeAt) ? s.resumeAt : null,
+      episodes: saveEpisodes(s.episodes),
+    }),
+    load(raw) {
+      const r = raw as Record<string, unknown> | null;
+      if (!r || typeof r !== "object" || !Array.isArray(r.seen)) {
+        throw new TypeError("Cannot load no_data: no state");
+      }
+      const seen = new Map<string, number>();
+      for (const item of r.seen) {
+        if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "number") {
+          throw new TypeError("Cannot load no_data: malformed entity");
+        }
+        seen.set(item[0], item[1]);
+      }
+      return {
+        seen,
+        last: typeof r.last === "number" ? r.last : -Infinity,
+        resumeAt: typeof r.resumeAt === "number" ? r.resumeAt : -Infinity,
+        episodes: loadEpisodes(r.episodes),
+      };
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import { createEvaluator } from "../evaluator.ts";
+import { entry, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
+import type { ParsedEntry } from "../entry.ts";
+
+const metric = (service: string, t: number) => entry(t, { service, cpu: 20, latency_ms: 100 });
+
+/** Readings every 30 s of each service over [from, to] (minutes after T0), in time order. */
+function readings(services: string[], from: number, to: number): ParsedEntry[] {
+  const out: ParsedEntry[] = [];
+  for (let t = T0 + from * MIN; t <= T0 + to * MIN; t += 30 * SEC) {
+    for (const s of services) out.push(metric(s, t));
+  }
+  return out;
+}
+
+const watched = rulesWith({ no_data: { metrics: { enabled: true, after: "2m" } } });
+
+Deno.test("no_data fires once for an entity silent for `after` while others report, resolves when it returns", () => {
+  const events = [...readings(["a", "b"], 0, 1), ...readings(["b"], 1.5, 5)];
+  const r = run("metrics", events, { rules: watched, only: "no_data" });
+  assert.equal(r.firings.length, 1);
+  const f = r.firings[0]!;
+  assert.equal(f.entity, "a");
+  assert.equal(f.severity, "WARNING");
+  assert.equal(f.eventTime, T0 + 3 * MIN, "last reading at 1 min + 2 min");
+  assert.equal(f.details.last_seen, new Date(T0 + MIN).toISOString());
+  assert.match(f.title, /No metrics from a for 2 min/);
+  assert.equal(r.resolutions.length, 0);
+
+  const back = run("metrics", [metric("a", T0 + 5.5 * MIN)], {
+    evaluator: r.evaluator,
+    only: "no_data",
+  });
+  assert.equal(back.firings.length, 0);
+  assert.equal(back.resolutions.length, 1);
+  assert.deepEqual(back.resolutions[0]!.ids, [f.id]);
+  assert.equal(back.resolutions[0]!.at, T0 + 5.5 * MIN);
+});
+
+Deno.test("no_data does not depend on batching: one sweep at the end gives the same anomaly", () => {
+  const events = [...readings(["a", "b"], 0, 1), ...readings(["b"], 1.5, 5)];
+  const perEntry = run("metrics", events, { rules: watched, only: "no_data" }).firings;
+  const ev = createEvaluator("metrics", { rules: watched, engine: null });
+  const sink = ev.sink();
+  for (const e of events) ev.step(e, sink);
+  ev.sweep(sink);
+  const once = sink.findings.filter((f) => f.rule === "no_data" && f.kind === "firing");
+  assert.deepEqual(once.map((f) => f.kind === "firing" && f.id), perEntry.map((f) => f.id));
+});
+
+Deno.test("no_data: a whole-stream gap alerts no entity; silence counts from the resumption", () => {
+  const events = [
+    ...readings(["a", "b", "c"], 0, 1),
+    ...readings(["a", "b", "c"], 10, 10.5), // the stream was quiet 9 minutes
+    ...readings(["b", "c"], 11, 13),
+  ];
+  const r = run("metrics", events, { rules: watched, only: "no_data" });
+  assert.deepEqual(r.firings.map((f) => [f.entity, f.eventTime]), [["a", T0 + 12.5 * MIN]]);
+  // Resumed with only some entities: the others get `after` from the resumption.
+  const partial = run("metrics", [
+    ...readings(["a", "b"], 0, 1),
+    ...readings(["b"], 10, 13),
+  ], { rules: watched, only: "no_data" });
+  assert.deepEqual(partial.firings.map((f) => [f.entity, f.eventTime]), [["a", T0 + 12 * MIN]]);
+});
+
+Deno.test("no_data entries: own silence time, left out, or watched with the type's watch off", () => {
+  const rules = rulesWith({
+    no_data: {
+      metrics: { enabled: true, after: "2m" },
+      entities: [
+        { type: "metrics", entity: "slow", after: "5m" },
+        { type: "metrics", entity: "batch", enabled: false },
+      ],
+    },
+  });
+  const events = [...readings(["slow", "batch", "b"], 0, 1), ...readings(["b"], 1.5, 7)];
+  const r = run("metrics", events, { rules, only: "no_data" });
+  assert.deepEqual(r.firings.map((f) => [f.entity, f.eventTime]), [["slow", T0 + 6 * MIN]]);
+
+  const entryOnly = rulesWith({
+    no_data: { entities: [{ type: "metrics", entity: "expected", after: "3m" }] },
+  });
+  const e = run("metrics", readings(["a"], 0, 4), { rules: entryOnly, only: "no_data" });
+  assert.deepEqual(
+    e.firings.map((f) => [f.entity, f.eventTime]),
+    [["expected", T0 + 3 * MIN]],
+    "never reported: watched from the stream's first event; a (no entry) is not watched",
+  );
+  assert.equal(
+    run("metrics", readings(["a"], 0, 4), { only: "no_data" }).findings.length,
+    0,
+    "off by default",
+  );
+});
+
+Deno.test("no_data survives a checkpoint and forgets an entity after forget_after", () => {
+  const rules = rulesWith({
+    no_data: { metrics: { enabled: true, after: "2m" }, forget_after: "10m" },
+  });
+  const first = run("metrics", [...readings(["a", "b"], 0, 1), ...readings(["b"], 1.5, 2)], {
+    rules,
+    only: "no_data",
+  });
+  const saved = first.evaluator.save();
+  const restored = createEvaluator("metrics", { rules, engine: null });
+  restored.load(saved);
+  const r = run("metrics", readings(["b"], 2.5, 12), { evaluator: restored, only: "no_data" });
+  assert.equal(r.firings.length, 1, "fired once after the restore");
+  assert.equal(r.firings[0]!.entity, "a");
+  assert.equal(r.resolutions.length, 1, "forgotten 10 min after its last reading: resolved");
+  assert.equal(r.resolutions[0]!.at, T0 + 11 * MIN);
+  const later = run("metrics", readings(["b"], 12.5, 20), { evaluator: restored, only: "no_data" });
+  assert.equal(later.findings.length, 0, "a forgotten entity alerts no more");
+});
+
+Deno.test("no_data of transactions follows the status", () => {
+  const rules = rulesWith({ no_data: { transactions: { enabled: true, after: "2m" } } });
+  let n = 0;
+  const tx = (status: string, t: number) =>
+    entry(t, { transaction_id: `t${++n}`, user_id: `u${n}`, amount: 1, currency: "EUR", status });
+  const events: ParsedEntry[] = [];
+  for (let t = T0; t <= T0 + 5 * MIN; t += 20 * SEC) {
+    events.push(tx("approved", t));
+    if (t <= T0 + MIN) events.push(tx("denied", t + 1));
+  }
+  const r = run("transactions", events, { rules, only: "no_data" });
+  assert.deepEqual(r.firings.map((f) => f.entity), ["denied"]);
+});

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import {
+  adoptOpenStream,
+  checkStream,
+  createStreamSilence,
+  WHOLE_STREAM,
+} from "./stream_silence.ts";
+
+const T0 = Date.UTC(2026, 0, 1);
+const MIN = 60_000;
+const config = { enabled: true, after: 5 * MIN, severity: "CRITICAL" as const };
+
+Deno.test("checkStream() raises one alert for a quiet stream and resolves it when entries come back", () => {
+  const state = createStreamSilence(T0);
+  const last = T0 + MIN;
+  assert.deepEqual(checkStream(state, "metrics", last, T0 + 5 * MIN, config), []);
+  assert.deepEqual(checkStream(state, "metrics", last, last + 5 * MIN - 1, config), []);
+  const [f] = checkStream(state, "metrics", last, last + 5 * MIN, config);
+  assert.equal(f?.kind, "firing");
+  if (f?.kind !== "firing") return;
+  assert.equal(f.entity, WHOLE_STREAM);
+  assert.equal(f.rule, "no_data");
+  assert.equal(f.severity, "CRITICAL");
+  assert.equal(f.eventTime, last + 5 * MIN);
+  assert.equal(f.details.last_append, new Date(last).toISOString());
+  assert.deepEqual(checkStream(state, "metrics", last, last + 60 * MIN, config), [], "once");
+  const [r] = checkStream(state, "metrics", last + 61 * MIN, last + 61 * MIN, config);
+  assert.deepEqual(r, {
+    kind: "resolved",
+    rule: "no_data",
+    type: "metrics",
+    entity: WHOLE_STREAM,
+    severity: "CRITICAL",
+    ids: [f.id],
+    at: last + 61 * MIN,
+  });
+  // Same silence judged by another instance or after a restart: the same id.
+  const other = createStreamSilence(T0);
+  const [again] = checkStream(other, "metrics", last, last + 7 * MIN, config);
+  assert.equal(again?.kind === "firing" && again.id, f.id);
+});
+
+Deno.test("checkStream() ignores a stream that never had an entry and counts from the start", () => {
+  const state = createStreamSilence(T0 + 60 * MIN);
+  assert.deepEqual(checkStream(state, "logs", null, T0 + 600 * MIN, config), []);
+  // Last entry long before the detector started: judged from the start.
+  assert.deepEqual(checkStream(state, "logs", T0, T0 + 64 * MIN, config), []);
+  const [f] = checkStream(state, "logs", T0, T0 + 65 * MIN, config);
+  assert.equal(f?.kind, "firing");
+  assert.equal(f?.kind === "firing" && f.eventTime, T0 + 65 * MIN);
+});
+
+Deno.test("checkStream() resolves adopted alerts and one whose watch was switched off", () => {
+  const state = createStreamSilence(T0);
+  adoptOpenStream(state, "logs", { id: "a", lastAppend: T0 });
+  adoptOpenStream(state, "logs", { id: "b", lastAppend: T0 + MIN });
+  assert.deepEqual(checkStream(state, "logs", T0 + MIN, T0 + 30 * MIN, config), []);
+  const [r] = checkStream(state, "logs", T0 + 31 * MIN, T0 + 31 * MIN, config);
+  assert.deepEqual(r?.kind === "resolved" && r.ids, ["a", "b"]);
+
+  adoptOpenStream(state, "metrics", { id: "c", lastAppend: T0 });
+  const [off] = checkStream(state, "metrics", T0, T0 + 40 * MIN, { ...config, enabled: false });
+  assert.deepEqual(off?.kind === "resolved" && [off.ids, off.at], [["c"], T0 + 40 * MIN]);
+});

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { createLogger } from "@vigil/shared/log";
+import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { waitFor } from "@vigil/tools/testing/wait";
+import { DEFAULT_RULES, type RulesConfig } from "../core/rules_config.ts";
+import { rulesWith } from "../core/rules/_testing.ts";
+import { createRulesReloader, rulesHash } from "./rules_reload.ts";
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    service: "test",
+    level: "debug",
+    write: (l) => lines.push(JSON.parse(l)),
+  });
+  return { lines, log };
+}
+
+Deno.test("RulesReloader.reload() applies new rules, skips equal ones, rejects bad ones", async () => {
+  let next: RulesConfig | Error = DEFAULT_RULES;
+  const applied: RulesConfig[] = [];
+  const { lines, log } = capture();
+  const registry = new Registry();
+  let t = Date.UTC(2026, 0, 1);
+  const r = createRulesReloader({
+    path: "rules.json",
+    initial: DEFAULT_RULES,
+    apply: (rules) => applied.push(rules),
+    log,
+    registry,
+    now: () => t,
+    load: () => next instanceof Error ? Promise.reject(next) : Promise.resolve(next),
+    sighup: false,
+  });
+  const v0 = r.version();
+  assert.equal(v0.hash, rulesHash(DEFAULT_RULES));
+  assert.equal(v0.loaded_at, "2026-01-01T00:00:00.000Z");
+
+  assert.equal(await r.reload("SIGHUP"), "unchanged");
+  assert.equal(applied.length, 0);
+
+  t += 60_000;
+  next = rulesWith({ logs: { error_spike: { threshold: 5 } } });
+  assert.equal(await r.reload("file changed"), "applied");
+  assert.equal(applied.length, 1);
+  assert.equal(r.current().logs.error_spike.threshold, 5);
+  assert.notEqual(r.version().hash, v0.hash);
+  assert.equal(r.version().loaded_at, "2026-01-01T00:01:00.000Z");
+
+  next = new TypeError("Cannot load rules file rules.json: logs.error_spike.threshold: too small");
+  const before = r.version();
+  assert.equal(await r.reload("SIGHUP"), "rejected");
+  assert.equal(applied.length, 1, "nothing applied");
+  assert.equal(r.current().logs.error_spike.threshold, 5, "the rules in force keep running");
+  assert.deepEqual(r.version(), before);
+  assert.match(r.lastRejection()!.reason, /threshold: too small/);
+  assert.equal(r.lastRejection()!.trigger, "SIGHUP");
+  const logged = lines.find((l) =>
+    l.msg === "rules file rejected: the rules in force keep running"
+  );
+  assert.ok(logged, "the rejection is logged");
+  assert.match(String(logged.reason), /threshold: too small/);
+  assert.equal(logged.level, "error");
+
+  assert.equal(
+    await sampleValue(registry.counter("vigil_detector_rules_reloads_total", ""), {
+      result: "rejected",
+    }),
+    1,
+  );
+  assert.equal(
+    await sampleValue(registry.counter("vigil_detector_rules_reloads_total", ""), {
+      result: "applied",
+    }),
+    1,
+  );
+});
+
+Deno.test("rulesHash() ignores key order and follows every value", () => {
+  const a = rulesWith({ transactions: { amount_high: { per_currency: { EUR: 5, USD: 6 } } } });
+  const b = rulesWith({ transactions: { amount_high: { per_currency: { USD: 6, EUR: 5 } } } });
+  assert.equal(rulesHash(a), rulesHash(b));
+  assert.notEqual(rulesHash(a), rulesHash(rulesWith({ cooldown: "6m" })));
+  assert.notEqual(rulesHash(a), rulesHash(DEFAULT_RULES));
+});
+
+Deno.test("RulesReloader.watch() reloads on in-place writes and on a file renamed over it", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.json`;
+  await Deno.writeTextFile(path, "{}");
+  const { log } = capture();
+  const r = createRulesReloader({
+    path,
+    initial: DEFAULT_RULES,
+    apply: () => {},
+    log,
+    debounceMs: 50,
+    sighup: false,
+  });
+  const stop = new AbortController();
+  const watching = r.watch(stop.signal);
+  try {
+    await new Promise((ok) => setTimeout(ok, 100));
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "1m" }));
+    await waitFor(() => r.current().cooldown === 60_000, { timeoutMs: 5000, what: "write" });
+
+    // Saved by renaming a new file over the old one: the watch follows the new file.
+    await Deno.writeTextFile(`${dir}/tmp.json`, JSON.stringify({ cooldown: "2m" }));
+    await Deno.rename(`${dir}/tmp.json`, path);
+    await waitFor(() => r.current().cooldown === 120_000, { timeoutMs: 5000, what: "rename" });
+
+    await Deno.writeTextFile(path, "{ not json");
+    await waitFor(() => r.lastRejection() !== null, { timeoutMs: 5000, what: "rejection" });
+    assert.match(r.lastRejection()!.reason, /not JSON/);
+    assert.equal(r.current().cooldown, 120_000);
+
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "3m" }));
+    await waitFor(() => r.current().cooldown === 180_000, { timeoutMs: 5000, what: "after" });
+    assert.equal(r.lastRejection(), null, "a good file clears the rejection");
+  } finally {
+    stop.abort();
+    await watching;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,93 @@
+/**
+ * `GET /api/alerts/status`: per transaction status, the `status_zscore`
+ * alerts firing now (open rows in PostgreSQL, from the rule or dispatched
+ * through the evaluate endpoint) and the status's last z-score (the newest
+ * completed minute in the recent-scores cache, `vigil:scores:transactions:<status>:count_z`).
+ * Answers the same on every detector instance (it reads only the shared
+ * stores).
+ *
+ * ```json
+ * { "generated_at": "…",
+ *   "statuses": {
+ *     "failed": { "severity": "CRITICAL",
+ *                 "firing": [{ "id": "…", "severity": "CRITICAL", "z": 5, "count": 12,
+ *                              "minute": "…", "detected_at": "…", "title": "…", "source": "rule" }],
+ *                 "last_z": { "minute": "…", "z": 4.2, "count": 11 } },
+ *     "approved": { "severity": null, "firing": [], "last_z": null }, … } }
+ * ```
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import type { Redis } from "ioredis";
+import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
+import type { Keys } from "@vigil/shared/keys";
+import type { Logger } from "@vigil/shared/log";
+import { TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
+import type { AnomalyStore } from "./store.ts";
+
+/** Path of the status endpoint. */
+export const STATUS_PATH = "/api/alerts/status";
+
+/** Most firing alerts listed per status. */
+const LIMIT = 100;
+
+/** A cached score member `<event ms>:<score>:<value>[:low:high]` as a last z. */
+export function parseScoreMember(
+  member: string,
+): { minute: string; z: number; count: number } | null {
+  const [t, z, value] = member.split(":").map(Number);
+  if (t === undefined || z === undefined || value === undefined) return null;
+  if (!Number.isFinite(t) || !Number.isFinite(z) || !Number.isFinite(value)) return null;
+  return { minute: new Date(t).toISOString(), z, count: value };
+}
+
+/** The route on a guarded app; mount it with `app.route("/", …)`. */
+export function createStatusApp(deps: {
+  store: Pick<AnomalyStore, "open">;
+  redis: Pick<Redis, "pipeline">;
+  keys: Keys;
+  log: Logger;
+  now?: () => number;
+}): Hono {
+  const now = deps.now ?? Date.now;
+  const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
+  app.get(STATUS_PATH, async (c) => {
+    const p = deps.redis.pipeline();
+    for (const s of TRANSACTION_STATUSES) {
+      p.zrevrange(deps.keys.scores("transactions", s, "count_z"), 0, 0);
+    }
+    const [rows, replies] = await Promise.all([
+      deps.store.open("status_zscore", LIMIT * TRANSACTION_STATUSES.length),
+      p.exec(),
+    ]);
+    const statuses: Record<string, unknown> = {};
+    TRANSACTION_STATUSES.forEach((status, i) => {
+      const [error, members] = replies?.[i] ?? [];
+      const first = !error && Array.isArray(members) ? members[0] : undefined;
+      const firing = rows.filter((r) => r.entity === status).slice(0, LIMIT).map((r) => {
+        const d = (r.details ?? {}) as Record<string, unknown>;
+        return {
+          id: r.id,
+          severity: r.severity,
+          z: r.score,
+          count: typeof d.count === "number" ? d.count : null,
+          minute: typeof d.minute === "string" ? d.minute : null,
+          detected_at: r.detected_at.toISOString(),
+          event_time: r.event_time.toISOString(),
+          title: r.title,
+          source: d.source === "api" ? "api" : "rule",
+        };
+      });
+      statuses[status] = {
+        severity: firing.some((f) => f.severity === "CRITICAL")
+          ? "CRITICAL"
+          : firing[0]?.severity ?? null,
+        firing,
+        last_z: typeof first === "string" ? parseScoreMember(first) : null,
+      };
+    });
+    return c.json({ generated_at: new Date(now()).toISOString(), statuses });
+  });
+  return app;
+}
