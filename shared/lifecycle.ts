@@ -102,49 +102,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Exponential backoff with full jitter: `min(cap, base·2^attempt)·random`. */
-export function backoffMs(
-  attempt: number,
-  options: { baseMs?: number; capMs?: number; random?: () => number } = {},
-): number {
-  const base = options.baseMs ?? 200;
-  const cap = options.capMs ?? 30_000;
-  const r = (options.random ?? Math.random)();
-  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + (ceiling / 2) * r);
-}
-
-/**
- * Call `fn` until it succeeds, waiting {@link backoffMs} between attempts
- * (logged as "cannot <what>, retrying"). It always makes one attempt, even
- * when `signal` already aborted (finish the work in hand); after a failure an
- * aborted signal ends it with `signal.reason`.
- */
-export async function retrying<T>(
-  what: string,
-  fn: () => Promise<T>,
-  options: {
-    signal: AbortSignal;
-    log: Logger;
-    baseMs: number;
-    capMs: number;
-    /** Called before each wait (e.g. to count retries). */
-    onRetry?: () => void;
-  },
-): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (options.signal.aborted) throw options.signal.reason;
-      options.onRetry?.();
-      const wait = backoffMs(attempt, { baseMs: options.baseMs, capMs: options.capMs });
-      options.log.warn(`cannot ${what}, retrying`, { error, attempt, retry_in_ms: wait });
-      await sleep(wait, options.signal);
-    }
-  }
-}
-
 /** Race `promise` against a timeout; rejects with a TimeoutError-named Error. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
