@@ -33,7 +33,7 @@ import { GROUPS } from "@vigil/shared/keys";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { withTimeout } from "@vigil/shared/lifecycle";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import {
   appendToBuffer,
@@ -45,7 +45,13 @@ import {
   type PartitionBuffer,
   startBuffer,
 } from "./format.ts";
-import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
+import {
+  type ArchiveStore,
+  createGzipWriter,
+  type GzipWriter,
+  putRetrying,
+  type PutRetryOptions,
+} from "./store.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
 import { createGapTracker, type Gap } from "@vigil/shared/kafka_gaps";
 
@@ -118,6 +124,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
     "vigil_archive_store_errors_total",
     "Failed object writes (retried)",
   );
+  const retryPut = (what: string): PutRetryOptions => ({
+    what,
+    log,
+    stopping: group.stopping,
+    onError: () => storeErrors.inc(),
+  });
   const lag = metrics.gauge(
     "vigil_archive_lag",
     "High watermark minus the first offset not yet stored and committed",
@@ -185,16 +197,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
       }) + "\n",
     );
     const gapKey = `${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`;
-    for (let attempt = 0;; attempt++) {
-      try {
-        await store.put(gapKey, body);
-        break;
-      } catch (error) {
-        storeErrors.inc();
-        if (group.stopping.aborted && attempt >= 2) throw error;
-        await sleep(backoffMs(attempt, { baseMs: 200, capMs: 10_000 }));
-      }
-    }
+    await putRetrying(store, gapKey, body, retryPut("store gap record"));
     gaps.record(topic, partition, gap);
   }
 
@@ -227,17 +230,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
       timestamp: buffer.firstTimestamp,
     });
     const body = await open.gz.finish();
-    for (let attempt = 0;; attempt++) {
-      try {
-        await store.put(objKey, body);
-        break;
-      } catch (error) {
-        storeErrors.inc();
-        if (group.stopping.aborted && attempt >= 2) throw error;
-        log.warn("cannot store object, retrying", { key: objKey, attempt, error });
-        await sleep(backoffMs(attempt, { baseMs: 200, capMs: 10_000 }));
-      }
-    }
+    await putRetrying(store, objKey, body, retryPut("store object"));
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
     await store.put(
       progressKey(buffer.topic, buffer.partition),

@@ -12,6 +12,8 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
+import type { Logger } from "@vigil/shared/log";
+import { logRetry, retry } from "@vigil/shared/retry";
 
 /** The archive's object store. */
 export interface ArchiveStore {
@@ -25,7 +27,46 @@ export interface ArchiveStore {
   check(): Promise<boolean>;
 }
 
-/** An S3 bucket as an {@link ArchiveStore}. */
+/** Options of {@link putRetrying}. */
+export interface PutRetryOptions {
+  /** What is stored, for the "cannot <what>, retrying" log line. */
+  what: string;
+  log: Logger;
+  /** Once aborted (shutdown), give up after 3 attempts rather than hold the shutdown. */
+  stopping: AbortSignal;
+  /** Called on every failed put (the store-errors counter). */
+  onError?: () => void;
+}
+
+/**
+ * Put `body` under `key` until the store takes it, on the shared retry loop
+ * (200 ms … 10 s backoff). A put replaces, so a retried put is idempotent.
+ *
+ * @throws the last error when `stopping` aborted and 3 attempts failed
+ */
+export async function putRetrying(
+  store: ArchiveStore,
+  key: string,
+  body: Uint8Array,
+  options: PutRetryOptions,
+): Promise<void> {
+  let attempts = 0;
+  await retry(async (attempt) => {
+    attempts = attempt;
+    try {
+      await store.put(key, body);
+    } catch (error) {
+      options.onError?.();
+      throw error;
+    }
+  }, {
+    baseMs: 200,
+    capMs: 10_000,
+    isRetryable: () => !options.stopping.aborted || attempts < 3,
+    onRetry: logRetry(options.log.with({ key }), options.what),
+  });
+}
+
 /** An S3 client for the archive's settings (`archiveLocationEnv` in config.ts). */
 export function createS3Client(config: {
   S3_REGION: string;
@@ -49,6 +90,7 @@ export function createS3Client(config: {
   });
 }
 
+/** An S3 bucket as an {@link ArchiveStore}. */
 export function createS3Store(options: { client: S3Client; bucket: string }): ArchiveStore {
   const { client, bucket } = options;
   return {

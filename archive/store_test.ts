@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { createDirStore, createGzipWriter, gunzip, gzip } from "./store.ts";
+import { createLogger, silentLogger } from "@vigil/shared/log";
+import {
+  type ArchiveStore,
+  createDirStore,
+  createGzipWriter,
+  gunzip,
+  gzip,
+  putRetrying,
+} from "./store.ts";
 
 Deno.test("createDirStore() writes the key layout and a retry replaces the object", async () => {
   const dir = await Deno.makeTempDir();
@@ -38,4 +46,49 @@ Deno.test("createGzipWriter() streams lines into one gzip member and keeps only 
   await dropped.drain();
   dropped.abort();
   await new Promise((r) => setTimeout(r, 10));
+});
+
+function flakyStore(failures: number): ArchiveStore & { puts: number } {
+  const s = {
+    location: "flaky",
+    puts: 0,
+    put() {
+      s.puts++;
+      return s.puts <= failures ? Promise.reject(new Error("503 Slow Down")) : Promise.resolve();
+    },
+    get: () => Promise.resolve(null),
+    check: () => Promise.resolve(true),
+  };
+  return s;
+}
+
+Deno.test("putRetrying() retries a failing put with one log line per retry and counts errors", async () => {
+  const store = flakyStore(2);
+  const lines: string[] = [];
+  let errors = 0;
+  await putRetrying(store, "raw/k", new Uint8Array([1]), {
+    what: "store object",
+    log: createLogger({ service: "t", write: (l) => lines.push(l) }),
+    stopping: new AbortController().signal,
+    onError: () => errors++,
+  });
+  assert.equal(store.puts, 3);
+  assert.equal(errors, 2);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0]!, /"msg":"cannot store object, retrying".*"key":"raw\/k"/);
+});
+
+Deno.test("putRetrying() gives up after 3 attempts once stopping", async () => {
+  const store = flakyStore(Infinity);
+  const stopping = new AbortController();
+  stopping.abort();
+  await assert.rejects(
+    putRetrying(store, "raw/k", new Uint8Array([1]), {
+      what: "store object",
+      log: silentLogger(),
+      stopping: stopping.signal,
+    }),
+    /503 Slow Down/,
+  );
+  assert.equal(store.puts, 3);
 });

@@ -15,6 +15,7 @@ import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { serviceTracer } from "@vigil/shared/telemetry";
+import { createRetentionMetrics, runRetentionLoop } from "@vigil/shared/retention/run";
 import type { Channel } from "./channels/channel.ts";
 import { createDiscordChannel } from "./channels/discord.ts";
 import { createEmailChannel } from "./channels/email.ts";
@@ -125,6 +126,20 @@ export async function startNotifier(
     },
     controller.signal,
   );
+  // Retention of every service's growing tables: the notifier owns it (light
+  // load, one connection pool); an advisory lock lets one instance run it.
+  const retention = config.retention.enabled
+    ? runRetentionLoop(
+      {
+        sql,
+        log: log.with({ task: "retention" }),
+        metrics: createRetentionMetrics(registry),
+        now: Date.now,
+      },
+      config.retention,
+      { signal: controller.signal },
+    )
+    : Promise.resolve();
   const app = createOpsApp({
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
@@ -155,6 +170,7 @@ export async function startNotifier(
           ["ops server", () => ops.close()],
           ["reader", () => Promise.resolve(reader.disconnect())],
           ["run loop", () => withTimeout(handle.done, 8000, "stop notifier loop")],
+          ["retention", () => withTimeout(retention, 6000, "stop retention")],
           [
             "channels",
             () => Promise.resolve(channels.forEach((c) => (c as { close?(): void }).close?.())),

@@ -14,6 +14,11 @@ import {
   portVar,
   urlVar,
 } from "@vigil/shared/config";
+import {
+  type RetentionConfig,
+  retentionConfig,
+  retentionEnv,
+} from "@vigil/shared/retention/policy";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
 
@@ -68,6 +73,8 @@ export const notifierEnv = z.object({
   WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(
     "http://localhost:8080",
   ),
+  /** Retention of the database's growing tables (the notifier owns it; docs/operations.md). */
+  ...retentionEnv,
 });
 
 /** SMTP settings, resolved. */
@@ -110,6 +117,8 @@ export interface NotifierConfig {
   maxDeliveries: number;
   claimIdleMs: number;
   webBaseUrl: string;
+  /** Retention of old rows (run by one notifier instance at a time). */
+  retention: RetentionConfig;
 }
 
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
@@ -192,6 +201,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     maxDeliveries: e.MAX_DELIVERIES,
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
+    retention: retentionConfig(e),
   };
   c.defaultRoute.channels = configuredChannels(c);
   return c;

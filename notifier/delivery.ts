@@ -11,7 +11,8 @@
  * @module
  */
 import { context, SpanKind, trace } from "@opentelemetry/api";
-import { backoffMs, sleep } from "@vigil/shared/lifecycle";
+import { sleep } from "@vigil/shared/lifecycle";
+import { backoffMs } from "@vigil/shared/retry";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { contextOf, failSpan, linksTo, traceFields, type Tracer } from "@vigil/shared/telemetry";

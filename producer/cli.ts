@@ -58,7 +58,8 @@ Options:
   --scenario-every <d>    inject the next scenario every d (default 30s; 0 = each once at start)
   --seed <n>              PRNG seed (default random); same seed, same events
   --users <n>             user pool size (default max(${DEFAULT_USERS}, what --rate needs))
-  --replay <file.csv>     replay "timestamp,value" or "timestamp,status,count" rows
+  --replay <file.csv>     replay "timestamp,value" or "timestamp,status,count" rows, or raw
+                          transactions, one per row ("timestamp,status,amount,…")
   --speed <n|max>         replay speed factor (default 60: one minute of data per second)
   --service <name>        service of replayed timestamp,value readings (default "replay")
   --field <cpu|latency_ms> metric field of replayed values (default cpu)

@@ -14,6 +14,7 @@
  * | `PRODUCER_MAX_IN_FLIGHT` | `4` | batches in flight (backpressure bound) |
  * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
  * | `PRODUCER_FLUSH_TIMEOUT` | `5s` | bound on the final flush |
+ * | `PRODUCER_CONNECT_TIMEOUT` | `30s` | how long to wait for Kafka at start (one log line per retry) |
  *
  * @module
  */
@@ -38,6 +39,11 @@ export const producerEnvSchema = z.object({
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
   PRODUCER_IDEMPOTENT: boolVar.default(false),
+  /** How long to wait for Kafka at start before the clear error. */
+  PRODUCER_CONNECT_TIMEOUT: durationVar.refine(
+    (ms) => ms >= 1000 && ms <= 600_000,
+    "must be between 1s and 10m",
+  ).default(30_000),
   PRODUCER_FLUSH_TIMEOUT: durationVar.default(5000),
 });
 

@@ -8,7 +8,8 @@
  *   and a slow cluster slows the generator down instead of piling up;
  * - acks = -1 (all in-sync replicas), no compression;
  * - retries: kafkajs retries each request itself; on top of that a batch
- *   that still fails is retried `retries` times with backoff, then its
+ *   that still fails is retried `retries` times with backoff
+ *   (`shared/retry.ts`), then its
  *   messages are counted as errors (at-least-once: a retried batch may be
  *   written twice when the first attempt's response was lost).
  *
@@ -20,7 +21,8 @@
 import type { Message, ProducerBatch, RecordMetadata } from "kafkajs";
 import { SpanKind } from "@opentelemetry/api";
 import { topicMessages } from "@vigil/shared/kafka";
-import { backoffMs, sleep as defaultSleep } from "@vigil/shared/lifecycle";
+import { sleep as defaultSleep } from "@vigil/shared/lifecycle";
+import { logRetry, retry, RetryError } from "@vigil/shared/retry";
 import { type EventType } from "@vigil/shared/schemas/event";
 import { type Logger } from "@vigil/shared/log";
 import {
@@ -160,40 +162,40 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     const spans = options.tracer ? startSpans(options.tracer, batch) : undefined;
     const byTopic = topicMessages(batch, (m) => m.topic, toKafkaMessage);
     const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
-    for (let attempt = 0;; attempt++) {
-      const started = performance.now();
-      try {
+    let retried = 0;
+    try {
+      await retry(async () => {
+        const started = performance.now();
         await options.producer.sendBatch(request);
-        if (spans) endSpans(spans, attempt, undefined);
         options.onBatch?.((performance.now() - started) / 1000, batch.length);
-        stats.batches++;
-        stats.sent += batch.length;
-        for (const { topic, messages } of byTopic) {
-          stats.byTopic[topic as EventType] += messages.length;
-          options.onSent?.(topic as EventType, messages.length);
-        }
-        return;
-      } catch (error) {
-        if (attempt >= retries) {
-          if (spans) endSpans(spans, attempt, error);
-          stats.errors += batch.length;
-          log.error("Cannot deliver batch: giving up", {
-            size: batch.length,
-            attempts: attempt + 1,
-            error,
-          });
-          options.onError?.(batch.length, error);
-          return;
-        }
-        const delay = backoffMs(attempt, { baseMs: options.retryBaseMs ?? 200, capMs: 5000 });
-        log.warn("batch not delivered, retrying", {
-          size: batch.length,
-          attempt: attempt + 1,
-          delay_ms: delay,
-          error,
-        });
-        await wait(delay);
-      }
+      }, {
+        maxAttempts: retries + 1,
+        baseMs: options.retryBaseMs ?? 200,
+        capMs: 5000,
+        sleep: wait,
+        onRetry: (info) => {
+          retried = info.attempt;
+          logRetry(log.with({ size: batch.length }), "deliver batch")(info);
+        },
+      });
+    } catch (failure) {
+      const error = failure instanceof RetryError ? failure.cause : failure;
+      if (spans) endSpans(spans, retried, error);
+      stats.errors += batch.length;
+      log.error("Cannot deliver batch: giving up", {
+        size: batch.length,
+        attempts: retried + 1,
+        error,
+      });
+      options.onError?.(batch.length, error);
+      return;
+    }
+    if (spans) endSpans(spans, retried, undefined);
+    stats.batches++;
+    stats.sent += batch.length;
+    for (const { topic, messages } of byTopic) {
+      stats.byTopic[topic as EventType] += messages.length;
+      options.onSent?.(topic as EventType, messages.length);
     }
   }
 

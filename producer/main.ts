@@ -19,6 +19,7 @@ import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
 import { loadProducerConfig } from "./config.ts";
+import { brokerSource, waitForKafka } from "./connect.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";
 
 const encoder = new TextEncoder();
@@ -48,6 +49,21 @@ const log = createLogger({
 });
 const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
+// No Kafka: one line per retry with a hint, then one clear error (not kafkajs' stack traces).
+try {
+  await waitForKafka({
+    brokers,
+    source: brokerSource(config.KAFKA_BROKERS, brokers),
+    log,
+    timeoutMs: config.PRODUCER_CONNECT_TIMEOUT,
+    signal: lifecycle.signal,
+  });
+} catch (error) {
+  if (lifecycle.signal.aborted) Deno.exit(130);
+  log.error((error as Error).message, { brokers });
+  await lifecycle.shutdown("kafka unreachable");
+  Deno.exit(1);
+}
 const kafka = createKafka({ brokers, clientId: config.KAFKA_CLIENT_ID, log });
 const producer = kafka.producer({
   createPartitioner: Partitioners.DefaultPartitioner,

@@ -9,6 +9,10 @@
  * - `timestamp,status,count`: per-minute transaction counts; each row
  *   becomes `count` transactions of that status spread evenly over its
  *   minute, each by its own user (so no per-user rule fires).
+ * - raw transactions, a header with `timestamp` (or `time`), `status` and
+ *   `amount` (replay_transactions.ts): one transaction per row, at its own
+ *   time, with its status and amount (and its id, user, currency, merchant,
+ *   country when given; otherwise a fresh user per row, USD).
  *
  * Timing: the first row is replayed now; a row `d` ms of data time after
  * the first is sent `d / speed` ms later (`speed` 60 = one minute of data
@@ -16,7 +20,9 @@
  * data's own times shifted so the first row is now (`timestamps: "data"`,
  * which keeps per-minute buckets and window lengths as in the file, so
  * events run ahead of the wall clock when speed > 1), or the moment each is
- * sent (`"emit"`, which compresses the data's time by `speed`).
+ * sent (`"emit"`, which compresses the data's time by `speed`). Raw
+ * transactions are shifted by whole minutes (the first within the minute
+ * before now), so their per-minute grouping is the file's.
  *
  * @module
  */
@@ -26,6 +32,11 @@ import {
   TRANSACTION_STATUSES,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
+import {
+  isRawTransactionHeader,
+  parseRawTransactions,
+  type RawTransaction,
+} from "./replay_transactions.ts";
 import {
   createPrng,
   type Prng,
@@ -40,7 +51,8 @@ export const REPLAY_HEADER = "vigil-replay";
 /** A parsed replay file. */
 export type ReplayData =
   | { kind: "value"; rows: { ts: number; value: number }[] }
-  | { kind: "status"; rows: { ts: number; status: TransactionStatus; count: number }[] };
+  | { kind: "status"; rows: { ts: number; status: TransactionStatus; count: number }[] }
+  | { kind: "transactions"; rows: RawTransaction[] };
 
 function parseTs(raw: string, line: number): number {
   const r = timestampSchema.safeParse(raw);
@@ -65,17 +77,25 @@ export function parseReplayCsv(text: string): ReplayData {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   const headerIndex = lines.findIndex((l) => l.trim() !== "");
   if (headerIndex < 0) throw new SyntaxError("Cannot parse replay file: it is empty");
-  const header = splitCsvLine(lines[headerIndex]!).map((h) => h.toLowerCase()).join(",");
+  const columns = splitCsvLine(lines[headerIndex]!).map((h) => h.toLowerCase());
+  const header = columns.join(",");
   const rows: { ts: number; value: number }[] = [];
   const statusRows: { ts: number; status: TransactionStatus; count: number }[] = [];
   let kind: "value" | "status";
   if (header === "timestamp,value") kind = "value";
   else if (header === "timestamp,status,count") kind = "status";
-  else {
+  else if (isRawTransactionHeader(columns)) {
+    const data: { line: number; cells: string[] }[] = [];
+    for (let i = headerIndex + 1; i < lines.length; i++) {
+      if (lines[i]!.trim() !== "") data.push({ line: i + 1, cells: splitCsvLine(lines[i]!) });
+    }
+    return { kind: "transactions", rows: parseRawTransactions(columns, data) };
+  } else {
     throw new SyntaxError(
       `Cannot parse replay file: header "${
         header.slice(0, 60)
-      }" is neither "timestamp,value" nor "timestamp,status,count"`,
+      }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
+        `(timestamp,status,amount,…)`,
     );
   }
   for (let i = headerIndex + 1; i < lines.length; i++) {
@@ -189,6 +209,30 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
   }
   let n = 0;
   const run = rng.hex(3);
+  if (data.kind === "transactions") {
+    for (const row of data.rows) {
+      const user = row.userId ?? `user-replay-${run}-${++n}`;
+      yield {
+        ts: row.ts,
+        build: (eventTs) => ({
+          topic: "transactions",
+          key: user,
+          value: JSON.stringify({
+            timestamp: new Date(eventTs).toISOString(),
+            transaction_id: row.transactionId ?? `tx-${rng.hex(8)}`,
+            user_id: user,
+            amount: row.amount,
+            currency: row.currency ?? "USD",
+            status: row.status,
+            ...(row.merchant ? { merchant: row.merchant } : {}),
+            ...(row.country ? { country: row.country } : {}),
+          }),
+          headers: headers(),
+        }),
+      };
+    }
+    return;
+  }
   const rows = data.rows;
   // Rows of one minute (one per status) are merged so their transactions interleave in time.
   for (let g = 0; g < rows.length;) {
@@ -250,6 +294,12 @@ export async function* replayMessages(
   const first = next.value.ts;
   const start = now();
   const dueAt = (ts: number) => speed === "max" ? start : start + (ts - first) / speed;
+  // Data time → event time. Raw transactions move by whole minutes, so each
+  // transaction stays in the same minute bucket relative to the others, as
+  // the seed grouped them (the first lands within the minute before now).
+  const shift = data.kind === "transactions"
+    ? Math.floor((start - first) / 60_000) * 60_000
+    : start - first;
   while (!next.done) {
     if (signal?.aborted) return;
     const wait = dueAt(next.value.ts) - now();
@@ -264,9 +314,7 @@ export async function* replayMessages(
     const batch: ProducedMessage[] = [];
     const wall = now();
     while (!next.done && batch.length < maxBatch && dueAt(next.value.ts) <= wall) {
-      const eventTs = (options.timestamps ?? "data") === "data"
-        ? start + (next.value.ts - first)
-        : wall;
+      const eventTs = (options.timestamps ?? "data") === "data" ? next.value.ts + shift : wall;
       batch.push(next.value.build(eventTs));
       next = iterator.next();
     }

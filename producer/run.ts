@@ -17,6 +17,7 @@ import type { ProducerOptions } from "./cli.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
 import { parseReplayCsv, replayMessages } from "./replay.ts";
+import { perMinuteStatusCounts } from "./replay_transactions.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
 
 /** Producer metrics (`vigil_producer_*`) plus a health signal. */
@@ -228,6 +229,16 @@ export async function runProducer(
       throw new Error(`Cannot read replay file ${r.file}: ${(error as Error).message}`);
     });
     const data = parseReplayCsv(text);
+    if (data.kind === "transactions") {
+      const counts = perMinuteStatusCounts(data.rows);
+      const byStatus: Record<string, number> = {};
+      for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
+      log.info("replaying raw transactions, one event each", {
+        transactions: data.rows.length,
+        minutes: new Set(counts.map((c) => c.ts)).size,
+        by_status: byStatus,
+      });
+    }
     const stop = new AbortController();
     const onAbort = () => stop.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });

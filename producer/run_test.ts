@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import { Registry } from "@vigil/shared/metrics";
-import { silentLogger } from "@vigil/shared/log";
+import { createLogger, silentLogger } from "@vigil/shared/log";
 import type { ProducerOptions } from "./cli.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";
@@ -123,6 +123,38 @@ Deno.test("runProducer() replays a CSV file", async () => {
   assert.equal(msgs.length, 25);
   assert.ok(msgs.every((m) => m.topic === "metrics" && m.key === "ec2"));
   assert.equal(msgs[0]!.headers?.["vigil-replay"], "ec2.csv");
+});
+
+Deno.test("runProducer() replays the raw transaction sample, one event per row", async () => {
+  const rec = recorder();
+  const lines: string[] = [];
+  const summary = await runProducer(
+    { producer: rec.producer, log: createLogger({ service: "t", write: (l) => lines.push(l) }) },
+    {
+      ...base,
+      replay: {
+        file: new URL("./testdata/transactions_raw.csv", import.meta.url).pathname,
+        speed: "max",
+        service: "replay",
+        field: "cpu",
+        timestamps: "data",
+      },
+    },
+    new AbortController().signal,
+  );
+  assert.equal(summary.generated, 50);
+  const msgs = rec.messages();
+  assert.equal(msgs.length, 50);
+  assert.ok(msgs.every((m) => m.topic === "transactions"));
+  const failed = msgs.filter((m) => JSON.parse(String(m.value)).status === "failed");
+  assert.equal(failed.length, 10);
+  const start = lines.map((l) => JSON.parse(l)).find((l) =>
+    l.msg === "replaying raw transactions, one event each"
+  );
+  assert.deepEqual(
+    [start?.transactions, start?.minutes, start?.by_status],
+    [50, 4, { approved: 30, denied: 7, reversed: 3, failed: 10 }],
+  );
 });
 
 Deno.test("runProducer() rejects an unreadable replay file with a clear error", async () => {

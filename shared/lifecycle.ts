@@ -102,18 +102,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Exponential backoff with full jitter: `min(cap, base·2^attempt)·random`. */
-export function backoffMs(
-  attempt: number,
-  options: { baseMs?: number; capMs?: number; random?: () => number } = {},
-): number {
-  const base = options.baseMs ?? 200;
-  const cap = options.capMs ?? 30_000;
-  const r = (options.random ?? Math.random)();
-  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + (ceiling / 2) * r);
-}
-
 /** Race `promise` against a timeout; rejects with a TimeoutError-named Error. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

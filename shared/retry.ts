@@ -44,6 +44,8 @@ export interface RetryOptions {
   onRetry?: (info: RetryInfo) => void;
   /** Source of randomness for the jitter (tests). @default {Math.random} */
   random?: () => number;
+  /** The wait itself (tests pass one that does not wait). @default lifecycle's `sleep` */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Raised by {@link retry} when `maxAttempts` attempts all failed; `cause` is the last error. */
@@ -115,7 +117,7 @@ export async function retry<T>(
       if (attempt >= maxAttempts) throw new RetryError(attempt, error);
       const delayMs = backoffMs(attempt - 1, options);
       options.onRetry?.({ error, attempt, delayMs });
-      await sleep(delayMs, options.signal);
+      await (options.sleep ?? sleep)(delayMs, options.signal);
     }
   }
 }

@@ -32,7 +32,6 @@
  * @module
  */
 import type { Logger } from "./log.ts";
-import { sleep } from "./lifecycle.ts";
 import { logRetry, retry } from "./retry.ts";
 import type { DeadLetterEntry, RawEntry, StreamPort } from "./stream_port.ts";
 import { createRecovery, live } from "./stream_recovery.ts";
@@ -195,44 +194,53 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     signal: AbortSignal,
   ): Promise<Rejected[]> {
     if (!options.rerunnable) return await handler.process(batch, signal);
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await handler.process(batch, signal);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        lastError = messageOf(error);
-        if (isPermanent(error) && attempt >= maxAttempts) {
-          const liveEntries = batch.filter((d) => d.live);
-          if (liveEntries.length <= 1) {
-            log.error("entry fails permanently, dead-lettering it", {
-              stream_id: liveEntries[0]?.id,
-              error,
-            });
-            refused += liveEntries.length;
-            return liveEntries.map((d) => ({
-              id: d.id,
-              reason: `processing failed ${attempt} times: ${messageOf(error)}`.slice(0, 1000),
-            }));
-          }
-          const half = Math.ceil(batch.length / 2);
-          log.warn("batch fails permanently, splitting it to find the entries at fault", {
-            entries: batch.length,
+    let attempts = 0;
+    try {
+      return await retry((attempt) => {
+        attempts = attempt;
+        return handler.process(batch, signal);
+      }, {
+        signal,
+        // The wait after failed attempt n is base·2^n, capped, without jitter.
+        baseMs: Math.min(backoff.baseMs * 2, backoff.capMs),
+        capMs: backoff.capMs,
+        jitter: false,
+        isRetryable: (error) => {
+          lastError = messageOf(error);
+          return !(isPermanent(error) && attempts >= maxAttempts);
+        },
+        onRetry: ({ error, attempt, delayMs }) =>
+          log.warn("cannot process batch, retrying", {
             error,
-          });
-          return [
-            ...await processBatch(batch.slice(0, half), signal),
-            ...await processBatch(batch.slice(half), signal),
-          ];
-        }
-        const delayMs = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(attempt, 20));
-        log.warn("cannot process batch, retrying", {
+            attempt,
+            permanent: isPermanent(error),
+            retry_in_ms: delayMs,
+          }),
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // Permanent, `maxAttempts` times: dead-letter a lone entry, else split the batch.
+      const liveEntries = batch.filter((d) => d.live);
+      if (liveEntries.length <= 1) {
+        log.error("entry fails permanently, dead-lettering it", {
+          stream_id: liveEntries[0]?.id,
           error,
-          attempt,
-          permanent: isPermanent(error),
-          retry_in_ms: delayMs,
         });
-        await sleep(delayMs, signal);
+        refused += liveEntries.length;
+        return liveEntries.map((d) => ({
+          id: d.id,
+          reason: `processing failed ${attempts} times: ${messageOf(error)}`.slice(0, 1000),
+        }));
       }
+      const half = Math.ceil(batch.length / 2);
+      log.warn("batch fails permanently, splitting it to find the entries at fault", {
+        entries: batch.length,
+        error,
+      });
+      return [
+        ...await processBatch(batch.slice(0, half), signal),
+        ...await processBatch(batch.slice(half), signal),
+      ];
     }
   }
 

@@ -12,14 +12,61 @@
 #   - pg_ctlcluster --skip-systemctl-redirect <ver> main start                      when PostgreSQL is not answering
 #   - add "host all postgres 127.0.0.1/32 trust" to pg_hba.conf                    when user postgres cannot log in over TCP
 #     (development only; set DATABASE_URL to use your own server and credentials instead)
+#
+# When another apt/dpkg process holds the package lock (unattended-upgrades, another terminal), it
+# waits for it, saying so, up to VIGIL_APT_LOCK_TIMEOUT seconds (default 300), then stops with a
+# message rather than failing at once.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
 cmd=${1:-up}
+# The lock files apt and dpkg take (overridable for tests), and how long to wait for them.
+APT_LOCKS=${VIGIL_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock}
+APT_LOCK_TIMEOUT=${VIGIL_APT_LOCK_TIMEOUT:-300}
 log() { printf '[vigil] %s\n' "$*" >&2; }
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else log "sudo: $*"; sudo "$@"; fi
+}
+
+# A file's lock id as /proc/locks writes it: "<major hex>:<minor hex>:<inode>".
+lock_id() {
+  local dev ino
+  read -r dev ino < <(stat -Lc '%d %i' "$1" 2>/dev/null) || return 1
+  printf '%02x:%02x:%s' $(((dev >> 8) & 0xfff)) $(((dev & 0xff) | ((dev >> 12) & 0xfff00))) "$ino"
+}
+
+# The process holding a lock (fcntl, as dpkg and apt take them, or flock) on file $1; empty if none.
+lock_holder() {
+  local id
+  id=$(lock_id "$1") || return 0
+  awk -v id="$id" '/->/ { next } $6 == id { print $5; exit }' /proc/locks 2>/dev/null || true
+}
+
+process_name() { ps -o comm= -p "$1" 2>/dev/null || echo "?"; }
+
+# Wait (bounded) while another apt/dpkg process holds one of APT_LOCKS.
+wait_for_apt_locks() {
+  local waited=0 f pid held
+  while :; do
+    held="" pid=""
+    for f in $APT_LOCKS; do
+      [ -e "$f" ] || continue
+      pid=$(lock_holder "$f")
+      if [ -n "$pid" ]; then held=$f; break; fi
+    done
+    [ -n "$held" ] || return 0
+    if [ "$waited" -ge "$APT_LOCK_TIMEOUT" ]; then
+      log "another package manager still holds $held (process $pid, $(process_name "$pid")) after ${APT_LOCK_TIMEOUT}s: run this again once it has finished (or set VIGIL_APT_LOCK_TIMEOUT)"
+      return 1
+    fi
+    if [ "$waited" -eq 0 ]; then
+      log "waiting for another package manager to finish: $held is held by process $pid ($(process_name "$pid")), up to ${APT_LOCK_TIMEOUT}s"
+    elif [ $((waited % 30)) -eq 0 ]; then
+      log "still waiting for $held (process $pid), ${waited}s so far"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
 }
 
 need_pkgs=()
@@ -35,8 +82,12 @@ install_packages() {
   fi
   if [ ${#need_pkgs[@]} -gt 0 ]; then
     log "installing Debian packages: ${need_pkgs[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    # apt's own lock timeout covers a package manager that starts between the check and apt.
+    local lock_opt=(-o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT")
+    wait_for_apt_locks || exit 1
+    as_root apt-get "${lock_opt[@]}" update -qq
+    wait_for_apt_locks || exit 1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get "${lock_opt[@]}" install -y -qq "${need_pkgs[@]}" >/dev/null
   fi
 }
 
@@ -89,9 +140,15 @@ setup() {
   deno install --quiet >/dev/null 2>&1 || deno install
 }
 
-case "$cmd" in
-  setup) setup ;;
-  up) setup; exec deno task dev ;;
-  test) setup; exec deno task test ;;
-  *) echo "usage: bash tools/vigil.sh [up|test|setup]" >&2; exit 2 ;;
-esac
+main() {
+  cd "$(dirname "${BASH_SOURCE[0]}")/.."
+  case "$cmd" in
+    setup) setup ;;
+    up) setup; exec deno task dev ;;
+    test) setup; exec deno task test ;;
+    *) echo "usage: bash tools/vigil.sh [up|test|setup]" >&2; exit 2 ;;
+  esac
+}
+
+# Run unless sourced (tests source it to call one function).
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi

@@ -162,7 +162,7 @@ Deno.test(
           new AbortController().signal,
         );
         assert.deepEqual([summary.sent, summary.errors, summary.ok], [2000, 0, true]);
-        const retries = lines.filter((l) => l.includes("batch not delivered, retrying")).length;
+        const retries = lines.filter((l) => l.includes("cannot deliver batch, retrying")).length;
         assert.ok(retries >= 1, `retried ${retries} times`);
         const admin = kafka.admin();
         await admin.connect();

@@ -1,66 +1,105 @@
 /**
- * compose.yaml and its Redis Cluster override are valid Compose files, as
- * `docker-compose config` (Debian's package; it needs no Docker engine) reads
- * them, and the override points every Redis user at the cluster.
- *
- * @module
+ * compose.yaml gives each service the settings it needs: the web reads the
+ * archive's bucket (same S3_* values as the archive, so evidence lookups find
+ * the objects), the notifier has WEBHOOK_URL, and each service's environment
+ * (with compose's `${VAR:-default}` defaults) passes that service's own config
+ * schema; `docker-compose config` (installed by `tools/vigil.sh test`) accepts
+ * compose.yaml and its Redis Cluster override.
  */
 import assert from "node:assert/strict";
+import { parseWebConfig } from "@vigil/web/config";
+import { loadConfig as loadNotifierConfig } from "@vigil/notifier/config";
+import { composeEnvironment, interpolate } from "./compose_env.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const COMPOSE = new URL("../../compose.yaml", import.meta.url);
+const text = await Deno.readTextFile(COMPOSE);
 
-async function composeConfig(...files: string[]): Promise<string> {
-  const args = files.flatMap((f) => ["-f", f]);
+Deno.test("composeEnvironment() reads a service's environment with merged anchors", () => {
+  const env = composeEnvironment(text, "archive");
+  assert.equal(env.OTEL_SERVICE_NAME, "archive");
+  assert.equal(env.REDIS_URL, "redis://redis:6379", "merged from x-vigil-env");
+  assert.equal(env.S3_BUCKET, "vigil-archive");
+  assert.throws(() => composeEnvironment(text, "nope"), /no service "nope"/);
+});
+
+Deno.test("interpolate() applies compose's ${VAR:-default} and ${VAR} forms", () => {
+  assert.equal(interpolate("${A:-x}/${B}", { B: "b" }), "x/b");
+  assert.equal(interpolate("${A:-x}", { A: "a" }), "a");
+  assert.equal(interpolate("${A:-}", {}), "");
+});
+
+Deno.test("compose.yaml: the web has the archive's S3 settings, and its config accepts them", () => {
+  const archive = composeEnvironment(text, "archive");
+  const web = composeEnvironment(text, "web");
+  const s3Keys = Object.keys(archive).filter((k) => k.startsWith("S3_"));
+  assert.ok(s3Keys.length >= 6, `archive S3 keys: ${s3Keys}`);
+  for (const key of s3Keys) assert.equal(web[key], archive[key], `web ${key}`);
+  const resolved = Object.fromEntries(
+    Object.entries(web).map(([k, v]) => [k, interpolate(v, {})]),
+  );
+  const config = parseWebConfig(resolved);
+  assert.equal(config.S3_BUCKET, "vigil-archive");
+  assert.equal(config.S3_ENDPOINT, "http://minio:9000");
+  assert.equal(config.S3_ACCESS_KEY_ID, "vigil-archive");
+});
+
+Deno.test("compose.yaml: the notifier passes WEBHOOK_URL through (empty = off)", () => {
+  const notifier = composeEnvironment(text, "notifier");
+  assert.equal(notifier.WEBHOOK_URL, "${WEBHOOK_URL:-}");
+  const resolve = (vars: Record<string, string>) =>
+    Object.fromEntries(Object.entries(notifier).map(([k, v]) => [k, interpolate(v, vars)]));
+  assert.equal(loadNotifierConfig(resolve({})).webhookUrl, undefined);
+  const on = loadNotifierConfig(resolve({ WEBHOOK_URL: "https://hooks.example.com/vigil" }));
+  assert.equal(on.webhookUrl, "https://hooks.example.com/vigil");
+  assert.ok(on.defaultRoute.channels.includes("webhook"));
+});
+
+/** `docker-compose config` of `files` (Debian's docker-compose parses without an engine). */
+async function composeConfig(files: string[], env: Record<string, string> = {}): Promise<string> {
+  const args = files.flatMap((f) => ["-f", new URL(`../../${f}`, import.meta.url).pathname]);
   const out = await new Deno.Command("docker-compose", {
     args: [...args, "config"],
-    cwd: ROOT,
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `docker-compose ${args.join(" ")} config failed:\n${err}`);
+  assert.equal(out.code, 0, `docker-compose config: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
 }
 
-/** The names of the services of a `docker-compose config` output (two-space indented keys). */
-function servicesOf(config: string): Map<string, string> {
-  const body = config.slice(config.indexOf("\nservices:\n") + 11);
-  const services = new Map<string, string>();
-  for (const block of body.split(/\n(?=  [a-z][\w-]*:\n)/)) {
-    const name = /^ {2}([a-z][\w-]*):\n/.exec(block.startsWith("  ") ? block : `  ${block}`)?.[1];
-    if (name) services.set(name, block);
-    if (/\n[a-z]/.test(block)) break; // the next top-level key (volumes:)
-  }
-  return services;
-}
-
-Deno.test("compose.yaml is valid and starts every Vigil service", async () => {
-  const services = servicesOf(await composeConfig("compose.yaml"));
+Deno.test("docker-compose config accepts compose.yaml and agrees on the web's and the notifier's environment", async () => {
+  const resolved = await composeConfig(["compose.yaml"], {
+    WEBHOOK_URL: "https://hooks.example.com/vigil",
+  });
+  const web = composeEnvironment(resolved, "web");
+  assert.equal(web.S3_BUCKET, "vigil-archive");
+  assert.equal(web.S3_ENDPOINT, "http://minio:9000");
+  assert.equal(
+    composeEnvironment(resolved, "notifier").WEBHOOK_URL,
+    "https://hooks.example.com/vigil",
+  );
   for (const name of ["producer", "bridge", "archive", "detector", "notifier", "web"]) {
-    assert.ok(services.has(name), `service ${name}`);
-    assert.match(
-      services.get(name)!,
-      new RegExp(`- task\\n\\s+- ${name}\\n`),
-      `${name} runs deno task ${name}`,
-    );
+    assert.equal(composeEnvironment(resolved, name).OTEL_SERVICE_NAME, name);
   }
-  assert.ok(!services.has("redis-node-1"), "the cluster nodes belong to the override only");
+  assert.doesNotMatch(resolved, /redis-node-1/, "the cluster nodes belong to the override only");
 });
 
 Deno.test("tools/compose/cluster.yaml puts the bridge, detector, notifier and web on a 3-master cluster", async () => {
-  const services = servicesOf(await composeConfig("compose.yaml", "tools/compose/cluster.yaml"));
-  for (const n of [1, 2, 3]) assert.ok(services.has(`redis-node-${n}`), `redis-node-${n}`);
-  assert.match(services.get("redis-cluster-init")!, /--cluster-yes/);
+  const resolved = await composeConfig(["compose.yaml", "tools/compose/cluster.yaml"]);
+  for (const n of [1, 2, 3]) assert.match(resolved, new RegExp(`\\n  redis-node-${n}:\\n`));
+  assert.match(resolved, /--cluster-yes/);
   for (const name of ["bridge", "detector", "notifier", "web"]) {
-    const block = services.get(name)!;
-    assert.match(
-      block,
-      /REDIS_CLUSTER_NODES: redis-node-1:6379,redis-node-2:6379,redis-node-3:6379/,
+    assert.equal(
+      composeEnvironment(resolved, name).REDIS_CLUSTER_NODES,
+      "redis-node-1:6379,redis-node-2:6379,redis-node-3:6379",
       name,
     );
-    assert.match(block, /redis-cluster-init:\n\s+condition: service_completed_successfully/, name);
   }
   for (const name of ["bridge", "detector"]) {
-    assert.match(services.get(name)!, /VIGIL_PARTITIONS: '6'/, `${name} partitions`);
+    assert.equal(composeEnvironment(resolved, name).VIGIL_PARTITIONS, "6", name);
   }
+  const waits = resolved.match(
+    /redis-cluster-init:\n\s+condition: service_completed_successfully/g,
+  );
+  assert.equal(waits?.length, 4, "bridge, detector, notifier and web wait for the cluster");
 });

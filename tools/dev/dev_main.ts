@@ -4,6 +4,9 @@
  * (SIGTERM, then SIGKILL after 9 s). The producer runs with
  * `DEV_PRODUCER_ARGS` (default `--scenario all --scenario-every 20s`).
  *
+ * Prefixes are coloured only when stdout is a terminal and `NO_COLOR` is
+ * unset (tools/dev/color.ts).
+ *
  * Services are started with the exact command of their `deno task` in the
  * root deno.json (so the same permissions apply), without the task shell in
  * between, so signals reach them directly.
@@ -16,7 +19,9 @@
  * @module
  */
 import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
+import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
+import { taskCommand, type TaskEntry } from "./tasks.ts";
 
 const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
 const COLORS = ["36", "33", "35", "32", "34", "31", "90"];
@@ -60,7 +65,12 @@ const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
   }
 });
 const config = JSON.parse(await Deno.readTextFile("deno.json"));
-const tasks: Record<string, string> = config.tasks ?? {};
+const tasks: Record<string, TaskEntry> = config.tasks ?? {};
+// Prefixes in colour only on a terminal without NO_COLOR (a log file gets plain text).
+const color = colorEnabled({
+  isTerminal: Deno.stdout.isTerminal(),
+  noColor: Deno.env.get("NO_COLOR"),
+});
 const children: { name: string; child: Deno.ChildProcess; done: Promise<Deno.CommandStatus> }[] =
   [];
 const width = Math.max(...["kafka", ...SERVICES].map((s) => s.length));
@@ -71,7 +81,7 @@ function start(
   extraArgs: string[] = [],
   env: Record<string, string> = {},
 ) {
-  const task = tasks[name];
+  const task = taskCommand(tasks, name);
   if (!task) return;
   const argv = splitCommand(task);
   const entry = argv.at(-1);
@@ -82,7 +92,7 @@ function start(
     out(`[dev] ${name}: ${entry} not found, skipped`);
     return;
   }
-  const prefix = `\x1b[${COLORS[index % COLORS.length]}m${name.padEnd(width)} |\x1b[0m`;
+  const prefix = paint(`${name.padEnd(width)} |`, COLORS[index % COLORS.length]!, color);
   // Each service in its own session (setsid execs, so the pid stays the
   // service's): a terminal Ctrl-C reaches only this runner, which then sends
   // every service exactly one SIGTERM, so none mistakes it for a second

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BEARER_TOKEN_PATTERN } from "@vigil/shared/http/bearer";
 import { devTokenMessage, ensureDevToken, randomToken } from "./dev_token.ts";
+import { readTaskCommand } from "./tasks.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -87,8 +88,12 @@ Deno.test("devTokenMessage() says where the token is and how to use it", () => {
 });
 
 /** Run the real dev runner (task flags) in `dir`, whose deno.json has a stand-in web task. */
-async function runDev(dir: string, env: Record<string, string> = {}): Promise<string> {
-  const task = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.dev as string;
+async function runDev(
+  dir: string,
+  env: Record<string, string> = {},
+  options: { raw?: boolean } = {},
+): Promise<string> {
+  const task = (await readTaskCommand(`${ROOT}deno.json`, "dev"))!;
   const flags = task.split(/\s+/).slice(2, -1); // between "deno run" and the entry
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", `--config=${ROOT}deno.json`, ...flags, `${ROOT}tools/dev/dev_main.ts`],
@@ -99,8 +104,8 @@ async function runDev(dir: string, env: Record<string, string> = {}): Promise<st
   }).output();
   // deno-lint-ignore no-control-regex -- the runner colours its prefixes
   const ansi = /\x1b\[[0-9;]*m/g;
-  return (new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr))
-    .replace(ansi, "");
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return options.raw ? text : text.replace(ansi, "");
 }
 
 Deno.test("deno task dev gives the web the token of .vigil/api_token, made once", async () => {
@@ -129,5 +134,23 @@ Deno.test("deno task dev gives the web the token of .vigil/api_token, made once"
     assert.match(own, /VIGIL_API_TOKEN is set: the web uses it/);
     assert.match(own, /web got my-own-token-123456/);
     assert.ok(!own.includes(token));
+  });
+});
+
+Deno.test("deno task dev writes no colour codes when its output is not a terminal", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/show_env.ts`, `console.log("web started");\n`);
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({
+        tasks: {
+          web: { description: "stand-in", command: "deno run --allow-env show_env.ts" },
+        },
+      }),
+    );
+    // NO_COLOR empty counts as unset: only the pipe (not a terminal) keeps colour off.
+    const out = await runDev(dir, { NO_COLOR: "" }, { raw: true });
+    assert.ok(out.includes("web      | web started\n"), out);
+    assert.ok(!out.includes("\x1b["), JSON.stringify(out.slice(0, 300)));
   });
 });

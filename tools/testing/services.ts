@@ -6,15 +6,14 @@
  * @module
  */
 
+import { readTaskCommand } from "../dev/tasks.ts";
+
 /** Repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** `deno run …` arguments of a task in deno.json (without the leading `deno`). */
 export async function taskArgs(task: string): Promise<string[]> {
-  const json = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
-    tasks: Record<string, string>;
-  };
-  const line = json.tasks[task];
+  const line = await readTaskCommand(`${ROOT}deno.json`, task);
   if (!line) throw new Error(`Cannot find task "${task}" in deno.json`);
   const words = line.trim().split(/\s+/);
   if (words[0] !== "deno" || words[1] !== "run") {

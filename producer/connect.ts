@@ -1,0 +1,93 @@
+/**
+ * Before the producer hands its brokers to kafkajs, it checks that one of
+ * them accepts a TCP connection, on the shared retry loop: one log line per
+ * failed attempt (no stack traces), each with a hint of what to do, and one
+ * clear error when the time is up. kafkajs itself would log two lines with a
+ * stack per internal retry for the whole 30 s.
+ *
+ * @module
+ */
+import type { Logger } from "@vigil/shared/log";
+import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
+import { logRetry, retry, RetryError } from "@vigil/shared/retry";
+
+/** Where the broker list came from. */
+export type BrokerSource = "env" | "dev-file" | "default";
+
+/** What to tell the user when Kafka does not answer. */
+export function kafkaHint(source: BrokerSource): string {
+  switch (source) {
+    case "env":
+      return "check KAFKA_BROKERS (host:port of your brokers, comma-separated)";
+    case "dev-file":
+      return `the dev Kafka in ${KAFKA_BROKERS_FILE} does not answer: restart it with ` +
+        "`deno task kafka` (or run everything with `deno task dev`), or set KAFKA_BROKERS";
+    case "default":
+      return "no Kafka found: start the dev Kafka with `deno task kafka` in another terminal " +
+        "(or run everything with `deno task dev`), or set KAFKA_BROKERS to your brokers";
+  }
+}
+
+/** Where the broker list came from, given `KAFKA_BROKERS` and the resolved list. */
+export function brokerSource(configured: string[] | undefined, resolved: string[]): BrokerSource {
+  if (configured?.length) return "env";
+  return resolved.length === 1 && resolved[0] === "localhost:9092" ? "default" : "dev-file";
+}
+
+/** Open and close a TCP connection to `host:port`. */
+export async function tcpProbe(broker: string): Promise<void> {
+  const at = broker.lastIndexOf(":");
+  const hostname = broker.slice(0, at).replace(/^\[|\]$/g, "");
+  const conn = await Deno.connect({ hostname, port: Number(broker.slice(at + 1)) });
+  conn.close();
+}
+
+/** Options of {@link waitForKafka}. */
+export interface WaitForKafkaOptions {
+  brokers: string[];
+  source: BrokerSource;
+  log: Logger;
+  /** Give up after this long. @default {30000} */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** The check of one broker. @default {tcpProbe} */
+  probe?: (broker: string) => Promise<void>;
+  /** Clock (ms). @default {Date.now} */
+  now?: () => number;
+  /** Waits (tests). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/**
+ * Resolve once any broker accepts a connection.
+ *
+ * @throws {Error} "Cannot start producer: Kafka unreachable at …" with the hint, after `timeoutMs`
+ */
+export async function waitForKafka(options: WaitForKafkaOptions): Promise<void> {
+  const { brokers, log } = options;
+  const probe = options.probe ?? tcpProbe;
+  const now = options.now ?? Date.now;
+  const deadline = now() + (options.timeoutMs ?? 30_000);
+  const hint = kafkaHint(options.source);
+  try {
+    const anyBroker = () =>
+      Promise.any(brokers.map((b) => probe(b))).catch((e) => {
+        throw e instanceof AggregateError ? e.errors[0] : e;
+      });
+    await retry(anyBroker, {
+      baseMs: 250,
+      capMs: 5000,
+      isRetryable: () => now() < deadline,
+      onRetry: logRetry(log.with({ brokers: brokers.join(","), hint }), "reach Kafka"),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+  } catch (failure) {
+    if (options.signal?.aborted) throw failure;
+    const error = failure instanceof RetryError ? failure.cause : failure;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Cannot start producer: Kafka unreachable at ${brokers.join(",")} (${reason}); ${hint}`,
+    );
+  }
+}

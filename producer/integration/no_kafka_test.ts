@@ -1,0 +1,47 @@
+/**
+ * The producer started with no Kafka listening: one log line per retry (no
+ * stack traces), each with a hint, then one clear error naming the brokers
+ * and what to do, and exit code 1.
+ */
+import assert from "node:assert/strict";
+import { spawnService } from "@vigil/tools/testing/services";
+
+/** A local port nothing listens on (bound, then closed). */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("producer with no Kafka: one line per retry, a hint, a clear error, exit 1", async () => {
+  const port = closedPort();
+  const producer = await spawnService("producer", {
+    KAFKA_BROKERS: `127.0.0.1:${port}`,
+    PRODUCER_PORT: "0",
+    PRODUCER_CONNECT_TIMEOUT: "4s",
+  }, ["--count", "10"]);
+  const status = await producer.status;
+  const lines = producer.lines();
+  const output = producer.tail(100);
+  assert.equal(status.code, 1, output);
+  assert.ok(lines.every((l) => !l.raw), `only JSON lines:\n${output}`);
+  assert.ok(!/"stack"|\\n\s+at /.test(output), `no stack traces:\n${output}`);
+  const retries = lines.filter((l) => l.msg === "cannot reach Kafka, retrying");
+  // Attempts every 125 ms … 5 s within 4 s: a handful, never dozens.
+  assert.ok(retries.length >= 2 && retries.length <= 8, `retries: ${retries.length}\n${output}`);
+  retries.forEach((l, i) => {
+    assert.equal(l.attempt, i + 1, "one line per attempt");
+    assert.match(String(l.hint), /KAFKA_BROKERS/);
+  });
+  const errors = lines.filter((l) => l.level === "error");
+  assert.equal(errors.length, 1, output);
+  assert.match(
+    String(errors[0]!.msg),
+    new RegExp(
+      `^Cannot start producer: Kafka unreachable at 127\\.0\\.0\\.1:${port} .*KAFKA_BROKERS`,
+    ),
+  );
+  // Nothing but the retries, the error and the shutdown lines.
+  assert.ok(lines.length <= retries.length + 4, output);
+});

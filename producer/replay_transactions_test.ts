@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { parseEvent } from "@vigil/shared/schemas/event";
+import { parseReplayCsv, REPLAY_HEADER, replayMessages } from "./replay.ts";
+import { perMinuteStatusCounts, type RawTransaction } from "./replay_transactions.ts";
+
+const SAMPLE = await Deno.readTextFile(
+  new URL("./testdata/transactions_raw.csv", import.meta.url),
+);
+const MINUTE = 60_000;
+
+function rawRows(text: string): RawTransaction[] {
+  const data = parseReplayCsv(text);
+  assert.equal(data.kind, "transactions");
+  return data.rows as RawTransaction[];
+}
+
+Deno.test("parseReplayCsv() reads a raw transaction CSV: one row per transaction, sorted", () => {
+  const rows = rawRows(SAMPLE);
+  assert.equal(rows.length, 50);
+  assert.deepEqual(rows[0], {
+    ts: Date.parse("2025-07-12T13:00:11Z"),
+    status: "approved",
+    amount: 37.5,
+    transactionId: "tx-0001",
+    userId: "u-2",
+    currency: "USD",
+    merchant: "shop-2",
+    country: "US",
+  });
+  assert.equal(rows[2]!.userId, undefined, "an empty user_id cell is absent");
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1]!.ts <= rows[i]!.ts);
+});
+
+Deno.test("parseReplayCsv() raw form: any column order, `time` for timestamp, only the needed columns", () => {
+  const rows = rawRows(
+    "Amount,Status,Time\n12.5,Failed,1752325200\n3,approved,2025-07-12T13:00:30+02:00\n",
+  );
+  assert.deepEqual(rows, [
+    { ts: Date.parse("2025-07-12T11:00:30Z"), status: "approved", amount: 3 },
+    { ts: Date.parse("2025-07-12T13:00:00Z"), status: "failed", amount: 12.5 },
+  ]);
+});
+
+Deno.test("parseReplayCsv() raw form: bad rows are refused with their line", async (t) => {
+  const cases: [string, RegExp][] = [
+    ["timestamp,status,amount\n2025-07-12 13:00:00,lost,5\n", /line 2: unknown status "lost"/],
+    ["timestamp,status,amount\n2025-07-12 13:00:00,approved,-5\n", /line 2: amount "-5"/],
+    ["timestamp,status,amount\n\nsoon,approved,5\n", /line 3: bad timestamp "soon"/],
+    ["timestamp,status,amount\n2025-07-12 13:00:00,approved\n", /line 2: expected 3 columns/],
+    ["timestamp,status,total\n1,approved,5\n", /nor raw transactions \(timestamp,status,amount/],
+  ];
+  for (const [text, error] of cases) {
+    await t.step(error.source, () => assert.throws(() => parseReplayCsv(text), error));
+  }
+});
+
+Deno.test("perMinuteStatusCounts() groups raw rows per minute and status, as the seed did", () => {
+  const counts = perMinuteStatusCounts(rawRows(SAMPLE)).map((c) =>
+    `${new Date(c.ts).toISOString().slice(11, 16)} ${c.status} ${c.count}`
+  );
+  assert.deepEqual(counts, [
+    "13:00 approved 11",
+    "13:00 denied 1",
+    "13:01 approved 8",
+    "13:01 denied 2",
+    "13:01 reversed 2",
+    "13:02 approved 8",
+    "13:02 denied 3",
+    "13:02 reversed 1",
+    "13:03 approved 3",
+    "13:03 denied 1",
+    "13:03 failed 10",
+  ]);
+});
+
+Deno.test("replayMessages() sends each raw row as a valid transaction, in the file's minutes", async () => {
+  const rows = rawRows(SAMPLE);
+  const now = Date.parse("2026-12-04T22:40:37.250Z");
+  const sent = [];
+  for await (
+    const batch of replayMessages(parseReplayCsv(SAMPLE), { speed: "max", now: () => now })
+  ) sent.push(...batch);
+  assert.equal(sent.length, rows.length);
+  const events = sent.map((m) => {
+    const parsed = parseEvent("transactions", JSON.parse(m.value));
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.reason);
+    assert.equal(m.topic, "transactions");
+    assert.equal(m.key, parsed.event.user_id);
+    assert.equal(m.headers[REPLAY_HEADER], "replay");
+    return parsed.event;
+  });
+  events.forEach((e, i) => {
+    const row = rows[i]!;
+    assert.equal(e.status, row.status);
+    assert.equal(e.amount, row.amount);
+    assert.equal(e.currency, row.currency);
+    if (row.userId) assert.equal(e.user_id, row.userId);
+    if (row.transactionId) assert.equal(e.transaction_id, row.transactionId);
+  });
+  // Rows without a user each get their own.
+  const fresh = events.filter((_, i) => !rows[i]!.userId).map((e) => e.user_id);
+  assert.equal(new Set(fresh).size, fresh.length);
+  // Shifted by whole minutes: the first lands in the minute before now, and the
+  // per-minute status counts of the events are the file's.
+  const shift = Date.parse(events[0]!.timestamp) - rows[0]!.ts;
+  assert.equal(shift % MINUTE, 0);
+  assert.ok(Date.parse(events[0]!.timestamp) <= now);
+  assert.ok(Date.parse(events[0]!.timestamp) > now - MINUTE);
+  const replayed = perMinuteStatusCounts(events.map((e, i) => ({
+    ...rows[i]!,
+    ts: Date.parse(e.timestamp) - shift,
+  })));
+  assert.deepEqual(replayed, perMinuteStatusCounts(rows));
+});
+
+Deno.test("replayMessages() paces raw rows by their own times at the given speed", async () => {
+  let t = 1_000_000;
+  const waits: number[] = [];
+  const text = "timestamp,status,amount\n" +
+    "2025-07-12 13:00:00,approved,1\n2025-07-12 13:00:30,approved,2\n2025-07-12 13:01:30,failed,3\n";
+  const batches = [];
+  for await (
+    const b of replayMessages(parseReplayCsv(text), {
+      speed: 60,
+      now: () => t,
+      sleep: (ms) => {
+        waits.push(ms);
+        t += ms;
+        return Promise.resolve();
+      },
+    })
+  ) batches.push(b.length);
+  assert.deepEqual(batches, [1, 1, 1]);
+  assert.deepEqual(waits, [500, 1000], "30 s and 60 s of data at speed 60");
+});

@@ -1,0 +1,162 @@
+/**
+ * What retention deletes, and when: the tables that grow with traffic, the
+ * time column each is aged by, the rows that must stay whatever their age,
+ * and the environment variables that set each age. Pure: the cutoffs come
+ * from a clock passed in.
+ *
+ * | variable                          | table (and rows deleted with it)                      | default |
+ * | --------------------------------- | ----------------------------------------------------- | ------- |
+ * | `RETENTION_ANOMALY_EVENTS`        | `anomaly_events` (resolved, resolution published)    | 90d     |
+ * | `RETENTION_NOTIFICATIONS`         | `notifier_digests` + `notifications`, `notifier_digest_entries` (none pending) | 90d |
+ * | `RETENTION_NOTIFICATION_ATTEMPTS` | `notification_attempts`                              | 30d     |
+ * | `RETENTION_NOTIFIER_ALERTS`       | `notifier_alerts`                                    | 30d     |
+ * | `RETENTION_SILENCES`              | `silences` (ended or expired that long ago)          | 30d     |
+ *
+ * @module
+ */
+import { z } from "zod";
+import { boolVar, durationVar } from "../config.ts";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Rows of another table that go with each deleted row (deleted first, counted on their own). */
+export interface RetentionChild {
+  table: string;
+  /** Column of the child that holds the parent's {@link RetentionPolicy.key}. */
+  column: string;
+}
+
+/** One table retention ages. */
+export interface RetentionPolicy {
+  table: string;
+  /** The environment variable of its age. */
+  env: string;
+  /** Indexed time column; rows older than the cutoff are candidates. */
+  column: string;
+  /** Extra SQL condition every deleted row must meet too (`$1` is the cutoff). */
+  where?: string;
+  /** Key column the children reference (with `children`). */
+  key?: string;
+  children?: readonly RetentionChild[];
+  /** Age in ms when the variable is unset. */
+  defaultAgeMs: number;
+}
+
+/**
+ * Every table retention looks after, in the order they are pruned. Identifiers
+ * and conditions here are constants of the code, never input.
+ */
+export const RETENTION_POLICIES: readonly RetentionPolicy[] = [
+  {
+    table: "anomaly_events",
+    env: "RETENTION_ANOMALY_EVENTS",
+    column: "detected_at",
+    // Open (still firing) anomalies stay, and so do those whose resolution the
+    // detector has not yet published (its recovery re-reads them).
+    where: "resolved_at IS NOT NULL AND resolved_at < $1 AND resolved_published_at IS NOT NULL",
+    defaultAgeMs: 90 * DAY,
+  },
+  {
+    table: "notifier_digests",
+    env: "RETENTION_NOTIFICATIONS",
+    column: "created_at",
+    // A digest with a channel still being retried stays until it is sent or given up.
+    where: "NOT EXISTS (SELECT 1 FROM notifications n " +
+      "WHERE n.digest_id = notifier_digests.id AND n.status = 'pending')",
+    key: "id",
+    children: [
+      { table: "notifications", column: "digest_id" },
+      { table: "notifier_digest_entries", column: "digest_id" },
+    ],
+    defaultAgeMs: 90 * DAY,
+  },
+  {
+    table: "notification_attempts",
+    env: "RETENTION_NOTIFICATION_ATTEMPTS",
+    column: "at",
+    defaultAgeMs: 30 * DAY,
+  },
+  {
+    table: "notifier_alerts",
+    env: "RETENTION_NOTIFIER_ALERTS",
+    column: "received_at",
+    defaultAgeMs: 30 * DAY,
+  },
+  {
+    table: "silences",
+    env: "RETENTION_SILENCES",
+    column: "ends_at",
+    defaultAgeMs: 30 * DAY,
+  },
+];
+
+/** An age: 0 keeps the table forever, anything else is at least an hour (a bare `30` is 30 ms). */
+const ageVar = durationVar.refine(
+  (ms) => ms === 0 || ms >= HOUR,
+  "must be 0 (keep forever) or at least 1h, with a unit (e.g. 30d, 720h)",
+);
+
+/** Retention's environment variables (the owner, the notifier, spreads them into its schema). */
+export const retentionEnv = {
+  /** Run retention in this process (the notifier; one instance at a time through a lock). */
+  RETENTION_ENABLED: boolVar.default(true),
+  /** Time between runs. */
+  RETENTION_INTERVAL: durationVar.refine(
+    (ms) => ms >= 60_000 && ms <= 7 * DAY,
+    "must be between 1m and 7d",
+  ).default(HOUR),
+  /** Rows deleted per statement (one short transaction each). */
+  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Most batches per table and run (what is left waits for the next run). */
+  RETENTION_MAX_BATCHES: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  ...Object.fromEntries(
+    RETENTION_POLICIES.map((p) => [p.env, ageVar.default(p.defaultAgeMs)]),
+  ) as Record<string, z.ZodDefault<typeof ageVar>>,
+};
+
+/** Retention settings, resolved. */
+export interface RetentionConfig {
+  enabled: boolean;
+  intervalMs: number;
+  batchSize: number;
+  maxBatches: number;
+  /** Age in ms by table name; 0 = keep forever. */
+  ages: Readonly<Record<string, number>>;
+}
+
+/** Resolve {@link retentionEnv}'s parsed values. */
+export function retentionConfig(env: Record<string, unknown>): RetentionConfig {
+  const num = (k: string) => {
+    const v = env[k];
+    if (typeof v !== "number") throw new TypeError(`Cannot configure retention: ${k} is missing`);
+    return v;
+  };
+  return {
+    enabled: env.RETENTION_ENABLED !== false,
+    intervalMs: num("RETENTION_INTERVAL"),
+    batchSize: num("RETENTION_BATCH_SIZE"),
+    maxBatches: num("RETENTION_MAX_BATCHES"),
+    ages: Object.fromEntries(RETENTION_POLICIES.map((p) => [p.table, num(p.env)])),
+  };
+}
+
+/** A table to prune now, and the instant before which its rows go. */
+export interface RetentionCutoff {
+  policy: RetentionPolicy;
+  cutoff: Date;
+}
+
+/** The cutoff of every table with a non-zero age, at `now` (ms). */
+export function retentionCutoffs(
+  ages: Readonly<Record<string, number>>,
+  now: number,
+  policies: readonly RetentionPolicy[] = RETENTION_POLICIES,
+): RetentionCutoff[] {
+  const out: RetentionCutoff[] = [];
+  for (const policy of policies) {
+    const age = ages[policy.table] ?? policy.defaultAgeMs;
+    if (age > 0) out.push({ policy, cutoff: new Date(now - age) });
+  }
+  return out;
+}

@@ -1,0 +1,204 @@
+/**
+ * The retention run: deletes rows older than each table's age
+ * (`RETENTION_POLICIES` in policy.ts) in bounded batches, one short transaction per
+ * batch, so it never holds many locks nor blocks the services' writes:
+ *
+ * - one owner at a time: a run starts only when it takes the session
+ *   advisory lock {@link RETENTION_LOCK_ID} (another instance's run is
+ *   skipped, not queued);
+ * - each batch picks at most `batchSize` rows by the indexed time column,
+ *   `FOR UPDATE SKIP LOCKED` (rows a service is writing are left for the next
+ *   run rather than waited for), and deletes them by `ctid` (their children
+ *   first, by key); `lock_timeout` bounds any other wait;
+ * - at most `maxBatches` batches per table per run; the rest waits for the
+ *   next run.
+ *
+ * Rows deleted are counted in `vigil_retention_deleted_rows_total{table}`.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import type { Logger } from "../log.ts";
+import type { Counter, Registry } from "../metrics.ts";
+import { sleep } from "../lifecycle.ts";
+import { type RetentionConfig, retentionCutoffs, type RetentionPolicy } from "./policy.ts";
+
+/** Session advisory lock held by the instance that runs retention. */
+export const RETENTION_LOCK_ID = 7_131_912; // arbitrary, constant: "vigil retention"
+
+/** Metrics of retention runs. */
+export interface RetentionMetrics {
+  deleted: Counter;
+  runs: Counter;
+}
+
+/** Register retention's metrics on `registry`. */
+export function createRetentionMetrics(registry: Registry): RetentionMetrics {
+  return {
+    deleted: registry.counter(
+      "vigil_retention_deleted_rows_total",
+      "Rows deleted by retention, by table.",
+      ["table"],
+    ),
+    runs: registry.counter(
+      "vigil_retention_runs_total",
+      "Retention runs by outcome (done, skipped: another instance held the lock, failed).",
+      ["outcome"],
+    ),
+  };
+}
+
+/** What a run needs. */
+export interface RetentionDeps {
+  sql: postgres.Sql;
+  log: Logger;
+  metrics: RetentionMetrics;
+  /** Clock (ms). */
+  now: () => number;
+}
+
+/** What one run did: rows deleted by table, and whether rows older than the cutoff remain. */
+export interface RetentionReport {
+  deleted: Record<string, number>;
+  /** Tables whose batch budget ran out before their old rows did. */
+  unfinished: string[];
+}
+
+/** Most time a batch waits for a lock before giving up until the next run. */
+const LOCK_TIMEOUT = "5s";
+
+async function deleteBatch(
+  sql: postgres.Sql,
+  policy: RetentionPolicy,
+  cutoff: Date,
+  limit: number,
+): Promise<Record<string, number>> {
+  const keyCol = policy.children?.length ? `, ${policy.key} AS key` : "";
+  const where = policy.where ? ` AND (${policy.where})` : "";
+  return await sql.begin(async (tx) => {
+    await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    const rows = await tx.unsafe<{ ctid: string; key?: string }[]>(
+      `SELECT ctid::text AS ctid${keyCol} FROM ${policy.table}
+        WHERE ${policy.column} < $1${where}
+        ORDER BY ${policy.column} LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [cutoff, limit],
+    );
+    const counts: Record<string, number> = { [policy.table]: 0 };
+    if (rows.length === 0) return counts;
+    const keys = rows.map((r) => String(r.key));
+    for (const child of policy.children ?? []) {
+      const done = await tx.unsafe(
+        `DELETE FROM ${child.table} WHERE ${child.column} = ANY($1::text[])`,
+        [keys],
+      );
+      counts[child.table] = done.count;
+    }
+    const done = await tx.unsafe(
+      `DELETE FROM ${policy.table} WHERE ctid = ANY($1::tid[])`,
+      [rows.map((r) => r.ctid)],
+    );
+    counts[policy.table] = done.count;
+    return counts;
+  });
+}
+
+/** Prune one table: batches until none is full, the budget is spent or `signal` aborts. */
+async function pruneTable(
+  deps: RetentionDeps,
+  policy: RetentionPolicy,
+  cutoff: Date,
+  config: Pick<RetentionConfig, "batchSize" | "maxBatches">,
+  report: RetentionReport,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let batch = 0;; batch++) {
+    if (signal?.aborted) return;
+    if (batch >= config.maxBatches) {
+      report.unfinished.push(policy.table);
+      return;
+    }
+    const counts = await deleteBatch(deps.sql, policy, cutoff, config.batchSize);
+    for (const [table, n] of Object.entries(counts)) {
+      report.deleted[table] = (report.deleted[table] ?? 0) + n;
+      if (n > 0) deps.metrics.deleted.inc({ table }, n);
+    }
+    if ((counts[policy.table] ?? 0) < config.batchSize) return;
+  }
+}
+
+/**
+ * One retention run over every table with a non-zero age, if this instance
+ * takes the lock. A table whose batch fails (a lock not had within 5 s, a
+ * lost connection) is logged and left for the next run; the others go on.
+ *
+ * @returns the report, or `null` when another instance holds the lock
+ */
+export async function runRetention(
+  deps: RetentionDeps,
+  config: Pick<RetentionConfig, "ages" | "batchSize" | "maxBatches">,
+  options: { signal?: AbortSignal; policies?: readonly RetentionPolicy[] } = {},
+): Promise<RetentionReport | null> {
+  const session = await deps.sql.reserve();
+  try {
+    const [got] = await session<{ locked: boolean }[]>`
+      SELECT pg_try_advisory_lock(${RETENTION_LOCK_ID}) AS locked`;
+    if (!got?.locked) {
+      deps.metrics.runs.inc({ outcome: "skipped" });
+      return null;
+    }
+    try {
+      const report: RetentionReport = { deleted: {}, unfinished: [] };
+      let failed = false;
+      const cutoffs = retentionCutoffs(config.ages, deps.now(), options.policies);
+      for (const { policy, cutoff } of cutoffs) {
+        try {
+          await pruneTable(deps, policy, cutoff, config, report, options.signal);
+        } catch (error) {
+          failed = true;
+          deps.log.warn("cannot prune table, left for the next run", {
+            table: policy.table,
+            error,
+          });
+        }
+      }
+      deps.metrics.runs.inc({ outcome: failed ? "failed" : "done" });
+      return report;
+    } finally {
+      await session`SELECT pg_advisory_unlock(${RETENTION_LOCK_ID})`;
+    }
+  } finally {
+    session.release();
+  }
+}
+
+/**
+ * Run retention every `intervalMs` until `signal` aborts (first run after
+ * `firstDelayMs`, so a restart loop does not prune at every start).
+ */
+export async function runRetentionLoop(
+  deps: RetentionDeps,
+  config: RetentionConfig,
+  options: { signal: AbortSignal; firstDelayMs?: number },
+): Promise<void> {
+  const { signal } = options;
+  let delay = options.firstDelayMs ?? Math.min(config.intervalMs, 60_000);
+  while (!signal.aborted) {
+    try {
+      await sleep(delay, signal);
+    } catch {
+      return; // aborted
+    }
+    delay = config.intervalMs;
+    try {
+      const report = await runRetention(deps, config, { signal });
+      if (report === null) {
+        deps.log.debug("retention skipped: another instance runs it");
+      } else if (Object.values(report.deleted).some((n) => n > 0) || report.unfinished.length) {
+        deps.log.info("retention deleted old rows", { ...report });
+      }
+    } catch (error) {
+      deps.metrics.runs.inc({ outcome: "failed" });
+      deps.log.warn("retention run failed, next run in the interval", { error });
+    }
+  }
+}

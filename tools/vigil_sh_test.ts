@@ -1,0 +1,137 @@
+/**
+ * tools/vigil.sh waits (bounded, with a message) while another process holds
+ * an apt/dpkg lock, instead of failing at once. The lock paths are made
+ * configurable (VIGIL_APT_LOCKS) so the test holds a lock on a temp file,
+ * with flock(1) and, like dpkg, with an fcntl lock (python3).
+ */
+import assert from "node:assert/strict";
+
+const SCRIPT = new URL("./vigil.sh", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+function has(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Hold a lock on `path` for `seconds`; resolves once it is held. */
+async function holdLock(
+  kind: "flock" | "fcntl",
+  path: string,
+  seconds: number,
+): Promise<Deno.ChildProcess> {
+  const child = kind === "flock"
+    ? new Deno.Command("flock", {
+      args: [path, "-c", `echo held; sleep ${seconds}`],
+      stdout: "piped",
+    }).spawn()
+    : new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import fcntl,sys,time\nf=open(sys.argv[1],'w')\nfcntl.lockf(f,fcntl.LOCK_EX)\n" +
+        "print('held',flush=True)\ntime.sleep(float(sys.argv[2]))",
+        path,
+        String(seconds),
+      ],
+      stdout: "piped",
+    }).spawn();
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  assert.match(decoder.decode(value), /held/);
+  // Keep reading to the end: a closed pipe would kill a holder that writes again.
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return child;
+}
+
+/** End the holder if it still runs (test failure paths) and reap it. */
+async function release(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already ended by itself */ }
+  await child.status;
+}
+
+/** Source the script and run wait_for_apt_locks with `locks` and `timeoutS`. */
+async function waitForLocks(locks: string, timeoutS: number) {
+  const started = performance.now();
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `source "${SCRIPT}" && wait_for_apt_locks`],
+    env: { VIGIL_APT_LOCKS: locks, VIGIL_APT_LOCK_TIMEOUT: String(timeoutS) },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stderr: decoder.decode(out.stderr),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+const lockTools = { flock: has("flock"), fcntl: has("python3") };
+
+Deno.test("vigil.sh wait_for_apt_locks returns at once when no lock is held", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/lock`, "");
+    const r = await waitForLocks(`${dir}/lock ${dir}/missing`, 5);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.ok(r.seconds < 2, `${r.seconds}s`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const kind of ["flock", "fcntl"] as const) {
+  Deno.test({
+    name: `vigil.sh wait_for_apt_locks waits for a held ${kind} lock, then goes on`,
+    ignore: !lockTools[kind],
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      const lock = `${dir}/lock-frontend`;
+      await Deno.writeTextFile(lock, "");
+      const holder = await holdLock(kind, lock, 2);
+      try {
+        const r = await waitForLocks(lock, 30);
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(r.seconds >= 1.5, `returned after ${r.seconds}s, while the lock was held`);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `waiting for another package manager to finish: ${lock} is held by process ${holder.pid}`,
+          ),
+        );
+        assert.equal(r.stderr.trim().split("\n").length, 1, "one message, not one per second");
+      } finally {
+        await release(holder);
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "vigil.sh wait_for_apt_locks gives up after VIGIL_APT_LOCK_TIMEOUT with a message",
+  ignore: !lockTools.flock,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const lock = `${dir}/lock`;
+    await Deno.writeTextFile(lock, "");
+    const holder = await holdLock("flock", lock, 6);
+    try {
+      const r = await waitForLocks(lock, 2);
+      assert.equal(r.code, 1);
+      assert.ok(r.seconds >= 1.5 && r.seconds < 10, `${r.seconds}s`);
+      assert.match(r.stderr, /another package manager still holds .* after 2s: run this again/);
+    } finally {
+      await release(holder);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
