@@ -10,6 +10,7 @@ import { createKeys, GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
@@ -75,12 +76,28 @@ export function buildChannels(config: NotifierConfig): (Channel & { close?(): vo
 /** Start the notifier: migrate, connect, serve ops/API, run. */
 export async function startNotifier(
   config: NotifierConfig,
-  options: { log: Logger; channels?: Channel[] },
+  options: {
+    log: Logger;
+    channels?: Channel[];
+    /** Stops waiting for PostgreSQL at start. */
+    signal?: AbortSignal;
+  },
 ): Promise<StartedNotifier> {
   const { log } = options;
   const routes = await loadRoutes(config);
   const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
-  await migrate(sql, { log });
+  // Migrations: retried until PostgreSQL answers (it may start after us).
+  try {
+    await retry(() => migrate(sql, { log }), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      baseMs: 250,
+      capMs: 5000,
+      onRetry: logRetry(log, "apply migrations"),
+    });
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw error;
+  }
   const redis = createRedis(config.redisUrl, { log, name: "notifier" });
   const reader = createRedis(config.redisUrl, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);

@@ -262,20 +262,17 @@ export function runNotifier(
       ).catch((error) => log.error("channel loop crashed", { channel: channel.name, error }))
     );
     const timers = (async () => {
-      for (let failures = 0; !signal.aborted;) {
-        try {
-          await exclusive(runTick);
-          failures = 0;
-          const due = nextDueAt(state, batcherOptions());
-          await sleep(due === null ? 1000 : Math.max(10, Math.min(1000, due - now())), signal);
-        } catch (error) {
-          if (signal.aborted) break;
-          failures++;
-          log.error("cannot run the digest timers, retrying", { error, failures });
-          await sleep(Math.min(10_000, 200 * 2 ** Math.min(failures, 6)), signal).catch(() => {});
-        }
+      while (!signal.aborted) {
+        await retry(() => exclusive(runTick), {
+          signal,
+          baseMs: 200,
+          capMs: 10_000,
+          onRetry: logRetry(log, "run the digest timers"),
+        });
+        const due = nextDueAt(state, batcherOptions());
+        await sleep(due === null ? 1000 : Math.max(10, Math.min(1000, due - now())), signal);
       }
-    })().catch(() => {});
+    })().catch(() => {}); // ends when stopped
     const { key, dlq, group } = deps.stream;
     consumer = createStreamConsumer({
       port: createRedisStreamPort({
