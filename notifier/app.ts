@@ -24,7 +24,8 @@ import { createWebhookChannel } from "./channels/webhook.ts";
 import { configuredChannels, type NotifierConfig } from "./config.ts";
 import { createNotifierApi } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
-import { parseRoutes, type Route } from "./routes.ts";
+import { DEFAULT_INHIBIT_RULES } from "./inhibit.ts";
+import { parseRouting, type Route, type Routing } from "./routes.ts";
 import { createStore } from "./store.ts";
 
 /** A started notifier. */
@@ -39,7 +40,14 @@ export interface StartedNotifier {
 
 /** Resolve the routes: the file's routes (when configured) before the default route. */
 export async function loadRoutes(config: NotifierConfig): Promise<Route[]> {
-  if (!config.routesFile) return [config.defaultRoute];
+  return (await loadRouting(config)).routes;
+}
+
+/** The routes and inhibition rules (the file's, else the default route and rule). */
+export async function loadRouting(config: NotifierConfig): Promise<Routing> {
+  if (!config.routesFile) {
+    return { routes: [config.defaultRoute], inhibitRules: [...DEFAULT_INHIBIT_RULES] };
+  }
   let text: string;
   try {
     text = await Deno.readTextFile(config.routesFile);
@@ -48,7 +56,7 @@ export async function loadRoutes(config: NotifierConfig): Promise<Route[]> {
       `Cannot start notifier: NOTIFIER_ROUTES_FILE cannot be read (${(error as Error).message})`,
     );
   }
-  return parseRoutes(text, config.defaultRoute, configuredChannels(config));
+  return parseRouting(text, config.defaultRoute, configuredChannels(config));
 }
 
 /** Build the channels the configuration enables. */
@@ -84,7 +92,7 @@ export async function startNotifier(
   },
 ): Promise<StartedNotifier> {
   const { log } = options;
-  const routes = await loadRoutes(config);
+  const { routes, inhibitRules } = await loadRouting(config);
   const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
   // Migrations: retried until PostgreSQL answers (it may start after us).
   try {
@@ -127,6 +135,7 @@ export async function startNotifier(
     },
     {
       routes,
+      inhibitRules,
       flapThreshold: config.flapThreshold,
       flapWindowMs: config.flapWindowMs,
       staleAfterMs: config.staleAfterMs,

@@ -48,9 +48,15 @@ export const notifierEnv = z.object({
   DISCORD_WEBHOOK_URL: urlVar(["https:", "http:"], "https://discord.com/api/webhooks/…").optional(),
   SLACK_WEBHOOK_URL: urlVar(["https:", "http:"], "https://hooks.slack.com/services/…").optional(),
   WEBHOOK_URL: urlVar(["https:", "http:"], "https://example.com/hook").optional(),
-  GROUP_BY: groupByVar.default(["type", "severity"]),
+  /**
+   * Labels of the default route's groups. Default: none, one group, so a busy
+   * installation gets at most one digest per GROUP_INTERVAL (12 an hour) per
+   * channel; see docs/notifier.md "Volume".
+   */
+  GROUP_BY: groupByVar.default([]),
   GROUP_WAIT: durationVar.default(30_000),
-  GROUP_INTERVAL: durationVar.default(60_000),
+  /** Alertmanager's default group_interval. */
+  GROUP_INTERVAL: durationVar.default(5 * 60_000),
   REPEAT_INTERVAL: durationVar.default(4 * 3_600_000),
   CRITICAL_IMMEDIATE: boolVar.default(false),
   FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
