@@ -160,7 +160,16 @@ export async function startNotifier(
     metrics: registry,
     log,
   });
-  app.route("/", createNotifierApi({ store, log }));
+  app.route(
+    "/",
+    createNotifierApi({
+      store,
+      log,
+      channels,
+      token: config.apiToken,
+      sendTimeoutMs: config.sendTimeoutMs,
+    }),
+  );
   const ops = serve(app, { port: config.port, ...config.http, log, label: "ops server" });
   log.info("notifier started", {
     channels: channels.map((c) => c.name),

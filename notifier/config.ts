@@ -14,6 +14,7 @@ import {
   portVar,
   urlVar,
 } from "@vigil/shared/config";
+import { BEARER_TOKEN_PATTERN } from "@vigil/shared/http/bearer";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 
 const emailList = z.string().transform((s, ctx) => {
@@ -70,6 +71,11 @@ export const notifierEnv = z.object({
   MAX_DELIVERIES: z.coerce.number().int().min(1).default(5),
   /** Entries of other consumers idle this long are claimed. */
   CLAIM_IDLE: durationVar.default(60_000),
+  /** Bearer token of `POST /api/test-notification` (the web's token); unset = 503. */
+  VIGIL_API_TOKEN: z.string().min(8, "must be at least 8 characters").regex(
+    BEARER_TOKEN_PATTERN,
+    "must be only A-Z a-z 0-9 - . _ ~ + / (then =), as a bearer token can carry",
+  ).optional(),
   WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(
     "http://localhost:8080",
   ),
@@ -114,6 +120,8 @@ export interface NotifierConfig {
   maxDeliveries: number;
   claimIdleMs: number;
   webBaseUrl: string;
+  /** `VIGIL_API_TOKEN`: guards the test notification. */
+  apiToken?: string;
 }
 
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
@@ -196,6 +204,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     maxDeliveries: e.MAX_DELIVERIES,
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
+    ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
   };
   c.defaultRoute.channels = configuredChannels(c);
   return c;

@@ -4,10 +4,12 @@
  * | method | path | what |
  * |---|---|---|
  * | GET | `/api/notifications?alert_id=&digest_id=&status=&limit=` | "was I told?" |
+ * | POST | `/api/test-notification` | send a test digest through every channel (bearer token) |
  *
- * Open like the ops endpoints (the server binds `HTTP_HOST`, 127.0.0.1 by
- * default). Silences are the web's (`/api/silences` there); the notifier only
- * reads the `silences` table to drop alerts.
+ * Reads are open like the ops endpoints (the server binds `HTTP_HOST`,
+ * 127.0.0.1 by default); the test notification needs `Authorization: Bearer
+ * <VIGIL_API_TOKEN>` (503 when unset). Silences are the web's
+ * (`/api/silences` there); the notifier only reads the `silences` table.
  *
  * @module
  */
@@ -16,12 +18,21 @@ import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
+import { requireBearer } from "@vigil/shared/http/bearer";
+import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
+import { sendTestNotification } from "./test_notification.ts";
 
 /** The API routes on a guarded app (JSON errors, 16 KiB body limit, 400 on control characters). */
 export function createNotifierApi(deps: {
   store: Pick<NotifierStore, "listNotifications">;
   log: Logger;
+  /** The configured channels (the test notification goes through each). */
+  channels: readonly Channel[];
+  /** `VIGIL_API_TOKEN`; unset = the test notification answers 503. */
+  token: string | undefined;
+  /** Per-channel timeout of the test notification. */
+  sendTimeoutMs: number;
 }): Hono {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
   app.get("/api/notifications", query(notificationListQuerySchema), async (c) => {
@@ -33,6 +44,13 @@ export function createNotifierApi(deps: {
       limit: q.limit,
     });
     return c.json({ notifications });
+  });
+  app.post("/api/test-notification", requireBearer({ token: deps.token }), async (c) => {
+    const result = await sendTestNotification(deps.channels, {
+      timeoutMs: deps.sendTimeoutMs,
+      log: deps.log,
+    });
+    return c.json(result);
   });
   return app;
 }

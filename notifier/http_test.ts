@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { createNotifierApi } from "./http.ts";
+import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
 
 type Filter = Parameters<NotifierStore["listNotifications"]>[0];
 
 /** The API on a store that records the filters it was asked for. */
-function api() {
+function api(options: { token?: string; channels?: Channel[] } = {}) {
   const asked: Filter[] = [];
   const app = createNotifierApi({
     store: {
@@ -16,6 +17,9 @@ function api() {
       },
     },
     log: silentLogger(),
+    channels: options.channels ?? [],
+    token: options.token,
+    sendTimeoutMs: 1000,
   });
   return { app, asked };
 }
@@ -74,4 +78,57 @@ Deno.test("the notifier's API answers 413 to a 1 MB body without reading it, and
   assert.equal((await app.request("/api/silences")).status, 404);
   const post = await app.request("/api/silences", { method: "POST", body: "{}" });
   assert.equal(post.status, 404);
+});
+
+Deno.test("POST /api/test-notification needs the token and reports each channel's result", async () => {
+  const seen: string[] = [];
+  const channels: Channel[] = [
+    {
+      name: "email",
+      send(digest) {
+        seen.push(digest.kind);
+        return Promise.resolve({ ok: true });
+      },
+    },
+    {
+      name: "webhook",
+      send: () =>
+        Promise.resolve({ ok: false, retryable: false, status: 404, error: "HTTP 404: " }),
+    },
+    { name: "discord", send: () => Promise.reject(new Error("boom")) },
+  ];
+  const off = api({ channels });
+  const disabled = await off.app.request("/api/test-notification", { method: "POST" });
+  assert.equal(disabled.status, 503);
+  assert.match((await disabled.json()).error, /VIGIL_API_TOKEN/);
+  const { app } = api({ channels, token: "test-token-123" });
+  const refused = await app.request("/api/test-notification", {
+    method: "POST",
+    headers: { authorization: "Bearer wrong-token-1" },
+  });
+  assert.equal(refused.status, 401);
+  await refused.body?.cancel();
+  assert.deepEqual(seen, [], "nothing sent without the token");
+  const res = await app.request("/api/test-notification", {
+    method: "POST",
+    headers: { authorization: "Bearer test-token-123" },
+  });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.ok, false);
+  assert.match(body.digest_id, /^t-/);
+  assert.deepEqual(
+    body.results.map((r: { channel: string; ok: boolean; status?: number; error?: string }) => [
+      r.channel,
+      r.ok,
+      r.status,
+      r.error,
+    ]),
+    [
+      ["email", true, undefined, undefined],
+      ["webhook", false, 404, "HTTP 404: "],
+      ["discord", false, undefined, "Cannot send: boom"],
+    ],
+  );
+  assert.deepEqual(seen, ["test"]);
 });

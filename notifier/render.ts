@@ -44,6 +44,7 @@ export function digestSubject(digest: Digest): string {
     `${c.firing[s]} ${s}`
   );
   if (c.resolved) parts.push(`${c.resolved} resolved`);
+  if (digest.kind === "test") return `[Vigil] Test notification — ${digestWindow(digest)}`;
   const reminder = digest.kind === "repeat" ? " (still firing)" : "";
   return `[Vigil] ${parts.join(", ") || "no alerts"} — ${digestWindow(digest)}${reminder}`;
 }

@@ -1,5 +1,5 @@
 /**
- * Query schema of the notifier's HTTP API (`GET /api/notifications`).
+ * Schemas of the notifier's HTTP API (`GET /api/notifications`, `POST /api/test-notification`).
  *
  * @module
  */
@@ -16,3 +16,26 @@ export const notificationListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export type NotificationListQuery = z.infer<typeof notificationListQuerySchema>;
+
+/** One channel's answer to a test notification. */
+export const testChannelResultSchema = z.object({
+  channel: z.string(),
+  ok: z.boolean(),
+  /** Why it failed (never the channel's URL). */
+  error: z.string().optional(),
+  /** HTTP status or SMTP response code, when there was one. */
+  status: z.number().int().optional(),
+  /** Whether the failure looks temporary (5xx, 429, timeout, refused). */
+  retryable: z.boolean().optional(),
+  duration_ms: z.number(),
+});
+
+/** `POST /api/test-notification` (notifier) and `POST /api/notifications/test` (web): the result. */
+export const testNotificationResultSchema = z.object({
+  digest_id: z.string(),
+  sent_at: z.string(),
+  /** True when every channel accepted the test digest. */
+  ok: z.boolean(),
+  results: z.array(testChannelResultSchema),
+});
+export type TestNotificationResult = z.infer<typeof testNotificationResultSchema>;
