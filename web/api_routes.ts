@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { silenceInputSchema } from "@vigil/shared/schemas/silence";
+import { testNotificationResultSchema } from "@vigil/shared/schemas/notifier_api";
 import {
   ackInputSchema,
   anomalyIdSchema,
@@ -134,6 +135,21 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     access: "read",
     query: notificationSummaryQuerySchema,
     responses: { 200: { description: "Summary", schema: notificationSummarySchema }, ...READ },
+  },
+  {
+    method: "POST",
+    path: "/api/notifications/test",
+    tag: "notifications",
+    summary: "Send a test notification through every channel the notifier has",
+    description: "Proxied to the notifier at NOTIFIER_URL (its POST /api/test-notification, " +
+      "with the same VIGIL_API_TOKEN). 200 with each channel's result, failures included.",
+    access: "token",
+    responses: {
+      200: { description: "Each channel's result", schema: testNotificationResultSchema },
+      ...TOKEN,
+      502: err("The notifier cannot be reached, or refused (e.g. a different token)"),
+      503: err("VIGIL_API_TOKEN or NOTIFIER_URL is unset"),
+    },
   },
   {
     method: "GET",

@@ -8,7 +8,7 @@
  * root deno.json (so the same permissions apply), without the task shell in
  * between, so signals reach them directly.
  *
- * The web gets a development API token (`VIGIL_API_TOKEN`), created once in
+ * The web and the notifier get a development API token (`VIGIL_API_TOKEN`), created once in
  * `.vigil/api_token` and printed at start with how to use it (dev_token.ts),
  * unless `VIGIL_API_TOKEN` is already set.
  *
@@ -148,8 +148,13 @@ async function stopAll(): Promise<void> {
 Deno.addSignalListener("SIGINT", stopAll);
 Deno.addSignalListener("SIGTERM", stopAll);
 
-// Acknowledge and Silence need a token: the web gets the development one.
+// Acknowledge and Silence need a token: the web gets the development one, and the
+// notifier too (the page's test notification goes web → notifier with it).
 const webEnv: Record<string, string> = {};
+const notifierEnv: Record<string, string> = {};
+if (!Deno.env.get("NOTIFIER_URL")) {
+  webEnv.NOTIFIER_URL = `http://127.0.0.1:${Number(Deno.env.get("NOTIFIER_PORT") ?? 9104) || 9104}`;
+}
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {
@@ -158,6 +163,7 @@ if (Deno.env.get("VIGIL_API_TOKEN")) {
     const webPort = Number(Deno.env.get("WEB_PORT") ?? 8080) || 8080;
     for (const line of devTokenMessage(token, { webPort })) out(`[dev] ${line}`);
     webEnv.VIGIL_API_TOKEN = token.token;
+    notifierEnv.VIGIL_API_TOKEN = token.token;
   } catch (error) {
     out(`[dev] ${(error as Error).message}`);
     Deno.exit(1);
@@ -183,7 +189,12 @@ const producerArgs = splitCommand(
   Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
 );
 SERVICES.forEach((name, i) =>
-  start(name, i, name === "producer" ? producerArgs : [], name === "web" ? webEnv : {})
+  start(
+    name,
+    i,
+    name === "producer" ? producerArgs : [],
+    name === "web" ? webEnv : name === "notifier" ? notifierEnv : {},
+  )
 );
 if (children.length === 0) {
   out("[dev] nothing to run");

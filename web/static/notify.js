@@ -2,6 +2,7 @@
 // hour, per route and channel, from GET /api/notifications/summary (the notifier's own tables).
 import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./api.js";
+import { TestNotification } from "./test_notify.js";
 import { fmtClock, zoneName } from "./time.js";
 import { html } from "./util.js";
 
@@ -37,6 +38,12 @@ export function NotifyPanel() {
   }
   const t = data.totals;
   const from = Date.parse(data.from), to = Date.parse(data.to);
+  // Alerts kept out of digests on purpose (inhibited by a CRITICAL, routes without channel).
+  const d = data.intake.by_disposition;
+  const quiet = [
+    d.inhibited ? `${d.inhibited} inhibited` : "",
+    d.recorded ? `${d.recorded} recorded only` : "",
+  ].filter(Boolean).map((x) => ` · ${x}`).join("");
   const intake = Object.entries(data.intake.by_disposition).map(([k, n]) => `${n} ${k}`)
     .join(", ");
   return html`
@@ -48,7 +55,7 @@ export function NotifyPanel() {
             .pending}</b>${" "}pending · <b class="failed">${t.failed}</b> failed · ${t
             .digests} digests${t.waiting_alerts
             ? ` · ${t.waiting_alerts} alerts waiting for their group's digest`
-            : ""}</span>
+            : ""}${quiet}</span>
       </summary>
       <div class="notify-body">
           <p class="muted">${fmtClock(from)}–${fmtClock(to)} ${zoneName(
@@ -92,6 +99,7 @@ export function NotifyPanel() {
               </div>
             `
             : html`<p class="muted">Nothing sent or planned in the last hour.</p>`}
+          <${TestNotification} />
         </div>
     </details>
   `;
