@@ -167,6 +167,12 @@ export async function startNotifier(
       log,
       channels,
       token: config.apiToken,
+      preview: {
+        routes,
+        inhibitRules,
+        flapThreshold: config.flapThreshold,
+        flapWindowMs: config.flapWindowMs,
+      },
       sendTimeoutMs: config.sendTimeoutMs,
     }),
   );

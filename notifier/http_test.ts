@@ -3,25 +3,37 @@ import { silentLogger } from "@vigil/shared/log";
 import { createNotifierApi } from "./http.ts";
 import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
+import { loadConfig } from "./config.ts";
+import type { ReplayAlert } from "./preview.ts";
+
+const NOW = Date.parse("2025-03-01T12:00:00Z");
 
 type Filter = Parameters<NotifierStore["listNotifications"]>[0];
 
 /** The API on a store that records the filters it was asked for. */
-function api(options: { token?: string; channels?: Channel[] } = {}) {
+function api(options: { token?: string; channels?: Channel[]; replay?: ReplayAlert[] } = {}) {
   const asked: Filter[] = [];
+  const windows: { fromMs: number; toMs: number }[] = [];
+  const route = { ...loadConfig({}).defaultRoute, channels: ["email" as const] };
   const app = createNotifierApi({
     store: {
       listNotifications(filter) {
         asked.push(filter);
         return Promise.resolve([]);
       },
+      alertsTakenIn({ fromMs, toMs }) {
+        windows.push({ fromMs, toMs });
+        return Promise.resolve({ alerts: options.replay ?? [], truncated: false });
+      },
     },
+    preview: { routes: [route], inhibitRules: [], flapThreshold: 4, flapWindowMs: 3_600_000 },
+    now: () => NOW,
     log: silentLogger(),
     channels: options.channels ?? [],
     token: options.token,
     sendTimeoutMs: 1000,
   });
-  return { app, asked };
+  return { app, asked, windows };
 }
 
 Deno.test("GET /api/notifications passes the validated filter to the store", async () => {
@@ -131,4 +143,46 @@ Deno.test("POST /api/test-notification needs the token and reports each channel'
     ],
   );
   assert.deepEqual(seen, ["test"]);
+});
+
+Deno.test("GET /api/notifications/preview replays the window's alerts through the routes", async () => {
+  const replay: ReplayAlert[] = Array.from({ length: 40 }, (_, i) => {
+    const at = NOW - 3_600_000 + i * 90_000;
+    const iso = new Date(at).toISOString();
+    return {
+      at,
+      alert: {
+        id: `a${i}`,
+        status: "firing",
+        detected_at: iso,
+        event_time: iso,
+        type: "metrics",
+        rule: "latency_high",
+        severity: "WARNING",
+        entity: `svc${i}`,
+        title: "t",
+        message: "m",
+        score: null,
+        details: {},
+        evidence: [],
+        resolved_at: null,
+        trace_id: null,
+        stages: {},
+      },
+    };
+  });
+  const { app, windows } = api({ replay });
+  const res = await app.request("/api/notifications/preview?window=1h");
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.deepEqual(windows, [{ fromMs: NOW - 3_600_000, toMs: NOW }]);
+  // One group, a digest at 30 s then every 5 min while alerts keep coming: 12.
+  assert.equal(body.alerts, 40);
+  assert.equal(body.digests, 12);
+  assert.deepEqual(body.routes, [
+    { route: "default", channels: ["email"], digests: 12, notifications: 12, recorded: 0 },
+  ]);
+  const bad = await app.request("/api/notifications/preview?window=2d");
+  assert.equal(bad.status, 400);
+  await bad.body?.cancel();
 });

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Alert } from "@vigil/shared/schemas/alert";
+import type { RoutePreview, VolumePreview } from "@vigil/shared/schemas/notifier_api";
 import { type BatcherOptions, emptyState, ingest, nextDueAt, tick } from "./batcher.ts";
 import type { Route } from "./routes.ts";
 
@@ -17,33 +18,13 @@ export interface ReplayAlert {
   alert: Alert;
 }
 
-/** Per route: digests and notifications (a digest on one channel) it would have made. */
-export interface RoutePreview {
-  route: string;
-  channels: string[];
-  digests: number;
-  notifications: number;
-  /** Alerts recorded without notifying (a route with no channel). */
-  recorded: number;
-}
-
-/** What {@link previewVolume} answers. */
-export interface VolumePreview {
-  from: string;
-  to: string;
-  alerts: number;
-  digests: number;
-  notifications: number;
-  routes: RoutePreview[];
-}
-
 /**
  * Replay `alerts` (any order) over `[fromMs, toMs)` with `routes` (the last
  * is the default). Timers fire at their due times, as the live loop does.
  */
 export function previewVolume(
   alerts: readonly ReplayAlert[],
-  window: { fromMs: number; toMs: number; routes: readonly Route[] },
+  window: { fromMs: number; toMs: number; routes: readonly Route[]; truncated?: boolean },
   options: Omit<BatcherOptions, "routes" | "silences"> = {},
 ): VolumePreview {
   const opts: BatcherOptions = { ...options, routes: window.routes };
@@ -96,5 +77,6 @@ export function previewVolume(
     digests: routes.reduce((n, r) => n + r.digests, 0),
     notifications: routes.reduce((n, r) => n + r.notifications, 0),
     routes,
+    truncated: window.truncated ?? false,
   };
 }

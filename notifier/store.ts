@@ -8,7 +8,9 @@
  */
 import type postgres from "postgres";
 import type { BatcherState, BatchResult, GroupState, IngestItem } from "./batcher.ts";
+import type { Alert } from "@vigil/shared/schemas/alert";
 import type { Digest } from "./digest.ts";
+import type { ReplayAlert } from "./preview.ts";
 
 type Sql = postgres.Sql;
 
@@ -78,6 +80,13 @@ export interface NotifierStore {
   undelivered(): Promise<number>;
   /** Which of `alertIds` were acknowledged in the web (`anomaly_events.acknowledged_at`). */
   acknowledged(alertIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Alerts taken in during `[fromMs, toMs)`, oldest first, silenced ones
+   * left out, at most `limit` (the newest kept): the preview's input.
+   */
+  alertsTakenIn(
+    window: { fromMs: number; toMs: number; limit: number },
+  ): Promise<{ alerts: ReplayAlert[]; truncated: boolean }>;
   /** Fail pending notifications of channels that are no longer configured. */
   failUnconfigured(channels: readonly string[]): Promise<number>;
   listNotifications(
@@ -275,6 +284,20 @@ export function createStore(sql: Sql): NotifierStore {
         SELECT id FROM anomaly_events
         WHERE id = ANY(${alertIds as string[]}) AND acknowledged_at IS NOT NULL`;
       return new Set(rows.map((r) => r.id));
+    },
+
+    async alertsTakenIn({ fromMs, toMs, limit }) {
+      const rows = await sql<{ alert: Alert; received_at: Date }[]>`
+        SELECT alert, received_at FROM notifier_alerts
+        WHERE received_at >= ${new Date(fromMs)} AND received_at < ${new Date(toMs)}
+          AND disposition <> 'silenced'
+        ORDER BY received_at DESC, stream_id DESC LIMIT ${limit + 1}`;
+      const truncated = rows.length > limit;
+      const alerts = rows.slice(0, limit).reverse().map((r) => ({
+        at: r.received_at.getTime(),
+        alert: r.alert,
+      }));
+      return { alerts, truncated };
     },
 
     async failUnconfigured(channels) {

@@ -168,6 +168,9 @@ export const notificationSummarySchema = z.strictObject({
     alerts: z.number().int(),
     by_disposition: z.record(z.string(), z.number().int()),
   }),
+  notifier_api: z.boolean().meta({
+    description: "NOTIFIER_URL is set: /api/notifications/preview and /test can reach the notifier",
+  }),
 });
 
 /** `GET /health`. */

@@ -8,7 +8,10 @@
  */
 import { z } from "zod";
 import { silenceInputSchema } from "@vigil/shared/schemas/silence";
-import { testNotificationResultSchema } from "@vigil/shared/schemas/notifier_api";
+import {
+  testNotificationResultSchema,
+  volumePreviewSchema,
+} from "@vigil/shared/schemas/notifier_api";
 import {
   ackInputSchema,
   anomalyIdSchema,
@@ -135,6 +138,22 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     access: "read",
     query: notificationSummaryQuerySchema,
     responses: { 200: { description: "Summary", schema: notificationSummarySchema }, ...READ },
+  },
+  {
+    method: "GET",
+    path: "/api/notifications/preview",
+    tag: "notifications",
+    summary: "How many notifications the notifier's current routes would have sent in the window",
+    description: "The notifier (at NOTIFIER_URL) replays the alerts it took in during the window " +
+      "through the routes in force, with its own grouping code, on a simulated clock.",
+    access: "read",
+    query: notificationSummaryQuerySchema,
+    responses: {
+      200: { description: "The preview", schema: volumePreviewSchema },
+      ...READ,
+      502: err("The notifier cannot be reached, or refused"),
+      503: err("NOTIFIER_URL is unset"),
+    },
   },
   {
     method: "POST",

@@ -39,3 +39,32 @@ export const testNotificationResultSchema = z.object({
   results: z.array(testChannelResultSchema),
 });
 export type TestNotificationResult = z.infer<typeof testNotificationResultSchema>;
+
+/** Per route: what it would have made in a preview (notifier/preview.ts). */
+export const routePreviewSchema = z.object({
+  route: z.string(),
+  channels: z.array(z.string()),
+  digests: z.number().int(),
+  /** Digests × the route's channels. */
+  notifications: z.number().int(),
+  /** Alerts recorded without notifying (a route with no channel). */
+  recorded: z.number().int(),
+});
+
+/**
+ * `GET /api/notifications/preview` (notifier, and the web's proxy of it):
+ * the window's alerts replayed through the current routes.
+ */
+export const volumePreviewSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  /** Alerts replayed (taken in during the window, silenced ones left out). */
+  alerts: z.number().int(),
+  digests: z.number().int(),
+  notifications: z.number().int(),
+  routes: z.array(routePreviewSchema),
+  /** True when the window held more alerts than the preview replays (the oldest were left out). */
+  truncated: z.boolean(),
+});
+export type VolumePreview = z.infer<typeof volumePreviewSchema>;
+export type RoutePreview = z.infer<typeof routePreviewSchema>;

@@ -98,6 +98,12 @@ Deno.test(
         }, "the panel showing the inhibited alert");
         await page.click(".notify-card summary");
         assert.match((await page.textContent(".notify-body")) ?? "", /1 inhibited/);
+        // The routes in force, replayed by the notifier: one digest on email and webhook.
+        assert.equal(await page.getAttribute(".notify-preview", "data-notifications"), "2");
+        assert.match(
+          (await page.textContent(".notify-preview")) ?? "",
+          /the hour's 2 alerts make 2 notifications \(1 digest\)/,
+        );
 
         // Without the token: the page says where it is; with it, each channel's result.
         await page.click("#test-notification");

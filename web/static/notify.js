@@ -21,12 +21,20 @@ function Counts({ c }) {
 export function NotifyPanel() {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  const [preview, setPreview] = useState(null);
   useEffect(() => {
-    const load = () =>
+    const load = () => {
       getJson("/api/notifications/summary", { window: "1h" }).then((d) => {
         setData(d);
         setError(null);
+        // The preview needs the notifier (NOTIFIER_URL); left out when it cannot answer.
+        if (!d.notifier_api) return setPreview(null);
+        getJson("/api/notifications/preview", { window: "1h" }).then(
+          setPreview,
+          () => setPreview(null),
+        );
       }, setError);
+    };
     load();
     const t = setInterval(load, 60_000);
     return () => clearInterval(t);
@@ -63,6 +71,12 @@ export function NotifyPanel() {
           )}, from the notifier's tables. Alerts taken in: ${data.intake.alerts}${intake
             ? ` (${intake})`
             : ""}.</p>
+          ${preview
+            ? html`<p class="notify-preview" data-notifications=${preview.notifications}>With the
+                routes in force, the hour's ${preview.alerts} alerts make <b>${preview.notifications} notifications</b> (${preview.digests} digest${
+              preview.digests === 1 ? "" : "s"
+            })${preview.truncated ? " (newest alerts only)" : ""}: replayed by the notifier.</p>`
+            : null}
           ${data.routes.length
             ? html`
               <div class="table-scroll">
