@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Alert } from "@vigil/shared/schemas/alert";
+import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
 import {
   type BatcherOptions,
   type BatcherState,
@@ -31,9 +31,10 @@ export const ROUTE: Route = {
 export const OPTS: BatcherOptions = { routes: [ROUTE], flapThreshold: 4 };
 
 let seq = 0;
+/** A firing WARNING alert at T0 (schema defaults for the rest), with `over` applied. */
 export function alert(over: Partial<Alert> = {}): Alert {
   const id = over.id ?? `a${++seq}`;
-  return {
+  const base = alertSchema.parse({
     id,
     status: "firing",
     detected_at: new Date(T0).toISOString(),
@@ -44,14 +45,8 @@ export function alert(over: Partial<Alert> = {}): Alert {
     entity: `svc-${id}`,
     title: "CPU high",
     message: "cpu 97% > 90%",
-    score: null,
-    details: {},
-    evidence: [],
-    resolved_at: null,
-    trace_id: null,
-    stages: {},
-    ...over,
-  };
+  });
+  return { ...base, ...over };
 }
 let sid = 0;
 export function item(a: Alert): IngestItem {

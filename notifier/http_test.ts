@@ -5,6 +5,7 @@ import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
 import { loadConfig } from "./config.ts";
 import type { ReplayAlert } from "./preview.ts";
+import { alert } from "./_batcher_testing.ts";
 
 const NOW = Date.parse("2025-03-01T12:00:00Z");
 
@@ -151,24 +152,7 @@ Deno.test("GET /api/notifications/preview replays the window's alerts through th
     const iso = new Date(at).toISOString();
     return {
       at,
-      alert: {
-        id: `a${i}`,
-        status: "firing",
-        detected_at: iso,
-        event_time: iso,
-        type: "metrics",
-        rule: "latency_high",
-        severity: "WARNING",
-        entity: `svc${i}`,
-        title: "t",
-        message: "m",
-        score: null,
-        details: {},
-        evidence: [],
-        resolved_at: null,
-        trace_id: null,
-        stages: {},
-      },
+      alert: alert({ id: `a${i}`, detected_at: iso, event_time: iso, entity: `svc${i}` }),
     };
   });
   const { app, windows } = api({ replay });

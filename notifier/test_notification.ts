@@ -8,6 +8,7 @@
  * @module
  */
 import type { Logger } from "@vigil/shared/log";
+import { alertSchema } from "@vigil/shared/schemas/alert";
 import type { TestNotificationResult } from "@vigil/shared/schemas/notifier_api";
 import type { Channel } from "./channels/channel.ts";
 import type { Digest } from "./digest.ts";
@@ -24,22 +25,18 @@ export function testDigest(now: number, id: string): Digest {
     createdAt: now,
     channels: [],
     alerts: [{
-      id,
-      status: "firing",
-      detected_at: at,
-      event_time: at,
-      type: "metrics",
-      rule: "test_notification",
-      severity: "INFO",
-      entity: "vigil",
-      title: "Test notification from Vigil",
-      message: "This is a test notification: this channel works. Nothing is wrong.",
-      score: null,
-      details: {},
-      evidence: [],
-      resolved_at: null,
-      trace_id: null,
-      stages: {},
+      ...alertSchema.parse({
+        id,
+        status: "firing",
+        detected_at: at,
+        event_time: at,
+        type: "metrics",
+        rule: "test_notification",
+        severity: "INFO",
+        entity: "vigil",
+        title: "Test notification from Vigil",
+        message: "This is a test notification: this channel works. Nothing is wrong.",
+      }),
       isNew: true,
       flapping: false,
       resolvedAfterMs: null,

@@ -9,6 +9,7 @@ import { SEVERITIES } from "@vigil/shared/schemas/alert";
 import { loadConfig } from "./config.ts";
 import { previewVolume, type ReplayAlert } from "./preview.ts";
 import type { Route } from "./routes.ts";
+import { alert } from "./_batcher_testing.ts";
 
 const T0 = Date.parse("2025-03-01T10:00:00Z");
 const H = 3_600_000;
@@ -16,26 +17,18 @@ const H = 3_600_000;
 function busyHour(): ReplayAlert[] {
   return Array.from({ length: 360 }, (_, i) => {
     const at = T0 + i * 10_000;
+    const iso = new Date(at).toISOString();
     return {
       at,
-      alert: {
+      alert: alert({
         id: `a${i}`,
-        status: "firing" as const,
-        detected_at: new Date(at).toISOString(),
-        event_time: new Date(at).toISOString(),
+        detected_at: iso,
+        event_time: iso,
         type: EVENT_TYPES[i % EVENT_TYPES.length]!,
         rule: `rule${i % 5}`,
         severity: SEVERITIES[i % SEVERITIES.length]!,
         entity: `svc${i % 40}`,
-        title: "t",
-        message: "m",
-        score: null,
-        details: {},
-        evidence: [],
-        resolved_at: null,
-        trace_id: null,
-        stages: {},
-      },
+      }),
     };
   });
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { withPg } from "@vigil/tools/testing/pg";
 import { withRedis } from "@vigil/tools/testing/redis";
-import { startTcpProxy } from "@vigil/tools/testing/tcp_proxy";
+import { startUrlProxy } from "@vigil/tools/testing/tcp_proxy";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { testEnv } from "./_helpers.ts";
@@ -19,17 +19,11 @@ Deno.test({
   fn: () =>
     withPg(({ sql, url }) =>
       withRedis(async ({ prefix }) => {
-        const target = new URL(url);
-        const proxy = startTcpProxy({
-          hostname: target.hostname,
-          port: Number(target.port || 5432),
-        });
-        const proxied = new URL(url);
-        proxied.host = `127.0.0.1:${proxy.port}`;
+        const proxy = startUrlProxy(url);
         proxy.cut();
         try {
           const starting = startNotifier(
-            loadConfig(testEnv({ prefix, databaseUrl: proxied.href })),
+            loadConfig(testEnv({ prefix, databaseUrl: proxy.url })),
             { log: silentLogger() },
           );
           let settled = false;
