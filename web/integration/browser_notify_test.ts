@@ -10,7 +10,7 @@ import { spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
-import { withWebApp } from "./_helpers.ts";
+import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -77,7 +77,18 @@ Deno.test(
       const browser = await launchBrowser();
       try {
         await notifier.waitForLine((l) => l.msg === "notifier started", "notifier start");
-        for (const a of [alert("crit-1", "CRITICAL"), alert("warn-1", "WARNING")]) {
+        const alerts = [alert("crit-1", "CRITICAL"), alert("warn-1", "WARNING")];
+        // As the detector does: the rows first, then the alerts on the stream.
+        await insertAnomalies(
+          sql,
+          alerts.map((a) => ({
+            ...a,
+            detected_at: new Date(a.detected_at),
+            event_time: new Date(a.event_time),
+            resolved_at: null,
+          })),
+        );
+        for (const a of alerts) {
           await redis.xadd(keys.alerts(), "*", "alert", JSON.stringify(a));
         }
         await waitUntil(async () => {
@@ -134,6 +145,27 @@ Deno.test(
         }
         assert.equal(files.length, 1, "the test email is in the outbox");
         await browser.screenshot("test-notification.png");
+
+        // The WARNING's detail view says it was inhibited, and by which alert.
+        await page.goto(`${web.base}/alerts/warn-1`);
+        await page.waitForSelector(".detail .notifier-fate");
+        assert.equal(
+          await page.getAttribute(".detail .notifier-fate", "data-disposition"),
+          "inhibited",
+        );
+        assert.match(
+          (await page.textContent(".detail .notifier-fate dd")) ?? "",
+          /^inhibited by crit-1 while that alert fires/,
+        );
+        assert.equal(await page.getAttribute(".detail .notifier-fate a", "href"), "/alerts/crit-1");
+        await browser.screenshot("detail-inhibited.png");
+        await page.goto(`${web.base}/alerts/crit-1`);
+        await page.waitForSelector(".detail .message");
+        assert.equal(
+          await page.locator(".detail .notifier-fate").count(),
+          0,
+          "the CRITICAL was sent",
+        );
         assert.deepEqual(browser.errors.filter((e) => !/status of 401/.test(e)), []);
       } finally {
         await browser.close();
