@@ -10,6 +10,7 @@ import { createKeys, GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
@@ -24,7 +25,8 @@ import { createWebhookChannel } from "./channels/webhook.ts";
 import { configuredChannels, type NotifierConfig } from "./config.ts";
 import { createNotifierApi } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
-import { parseRoutes, type Route } from "./routes.ts";
+import { DEFAULT_INHIBIT_RULES } from "./inhibit.ts";
+import { parseRouting, type Route, type Routing } from "./routes.ts";
 import { createStore } from "./store.ts";
 
 /** A started notifier. */
@@ -39,7 +41,14 @@ export interface StartedNotifier {
 
 /** Resolve the routes: the file's routes (when configured) before the default route. */
 export async function loadRoutes(config: NotifierConfig): Promise<Route[]> {
-  if (!config.routesFile) return [config.defaultRoute];
+  return (await loadRouting(config)).routes;
+}
+
+/** The routes and inhibition rules (the file's, else the default route and rule). */
+export async function loadRouting(config: NotifierConfig): Promise<Routing> {
+  if (!config.routesFile) {
+    return { routes: [config.defaultRoute], inhibitRules: [...DEFAULT_INHIBIT_RULES] };
+  }
   let text: string;
   try {
     text = await Deno.readTextFile(config.routesFile);
@@ -48,7 +57,7 @@ export async function loadRoutes(config: NotifierConfig): Promise<Route[]> {
       `Cannot start notifier: NOTIFIER_ROUTES_FILE cannot be read (${(error as Error).message})`,
     );
   }
-  return parseRoutes(text, config.defaultRoute, configuredChannels(config));
+  return parseRouting(text, config.defaultRoute, configuredChannels(config));
 }
 
 /** Build the channels the configuration enables. */
@@ -76,12 +85,28 @@ export function buildChannels(config: NotifierConfig): (Channel & { close?(): vo
 /** Start the notifier: migrate, connect, serve ops/API, run. */
 export async function startNotifier(
   config: NotifierConfig,
-  options: { log: Logger; channels?: Channel[] },
+  options: {
+    log: Logger;
+    channels?: Channel[];
+    /** Stops waiting for PostgreSQL at start. */
+    signal?: AbortSignal;
+  },
 ): Promise<StartedNotifier> {
   const { log } = options;
-  const routes = await loadRoutes(config);
+  const { routes, inhibitRules } = await loadRouting(config);
   const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
-  await migrate(sql, { log });
+  // Migrations: retried until PostgreSQL answers (it may start after us).
+  try {
+    await retry(() => migrate(sql, { log }), {
+      ...(options.signal ? { signal: options.signal } : {}),
+      baseMs: 250,
+      capMs: 5000,
+      onRetry: logRetry(log, "apply migrations"),
+    });
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw error;
+  }
   const redis = createRedis(config.redis, { log, name: "notifier" });
   const reader = createRedis(config.redis, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);
@@ -111,6 +136,7 @@ export async function startNotifier(
     },
     {
       routes,
+      inhibitRules,
       flapThreshold: config.flapThreshold,
       flapWindowMs: config.flapWindowMs,
       staleAfterMs: config.staleAfterMs,
@@ -149,7 +175,22 @@ export async function startNotifier(
     metrics: registry,
     log,
   });
-  app.route("/", createNotifierApi({ store, log }));
+  app.route(
+    "/",
+    createNotifierApi({
+      store,
+      log,
+      channels,
+      token: config.apiToken,
+      preview: {
+        routes,
+        inhibitRules,
+        flapThreshold: config.flapThreshold,
+        flapWindowMs: config.flapWindowMs,
+      },
+      sendTimeoutMs: config.sendTimeoutMs,
+    }),
+  );
   const ops = serve(app, { port: config.port, ...config.http, log, label: "ops server" });
   log.info("notifier started", {
     channels: channels.map((c) => c.name),

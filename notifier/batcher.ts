@@ -14,58 +14,33 @@
  * - a rule/entity that fires more than `flapThreshold` times within
  *   `flapWindowMs` is flapping: never immediate, flagged in digests.
  *
- * Silenced alerts never enter a group (and are dropped from it when a
- * silence starts later). The state is plain JSON so it can be persisted.
+ * Left out of digests: silenced alerts (they never enter a group, and are
+ * dropped from it when a silence starts later); alerts of a route with no
+ * channel (recorded only); inhibited alerts (inhibit.ts: held while their
+ * source fires, announced as new if they outlive it); acknowledged firing
+ * alerts (quiet: no "still firing" repeats; their resolution is still
+ * reported if they had been announced). The state is plain JSON.
  *
  * @module
  */
 import { fnv1aHex } from "@vigil/shared/hash";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { findSilence, type Silence } from "@vigil/shared/silences";
+import { compareDigestAlerts, type Digest, type FlappingEntity } from "./digest.ts";
 import {
-  compareDigestAlerts,
-  type Digest,
-  type DigestAlert,
-  type FlappingEntity,
-} from "./digest.ts";
+  type BatcherState,
+  Draft,
+  flapKey,
+  type GroupAlert,
+  groupKeyFor,
+  type GroupState,
+  routeByName,
+  toDigestAlert,
+} from "./groups.ts";
+import { DEFAULT_INHIBIT_RULES, inhibitorOf, type InhibitRule } from "./inhibit.ts";
 import { type Route, routeFor } from "./routes.ts";
 
-/** One alert held by a group. */
-export interface GroupAlert {
-  alert: Alert;
-  /** Stream entries folded in since the last digest (to acknowledge after it). */
-  streamIds: string[];
-  /** Already told (in a digest or immediately). */
-  notified: boolean;
-  flapping: boolean;
-  /** When the notifier first saw it (ms). */
-  firstSeenAt: number;
-  /** For resolved alerts: when it started firing, if known. */
-  firingSince: string | null;
-}
-
-/** One aggregation group. */
-export interface GroupState {
-  key: string;
-  route: string;
-  labels: Record<string, string>;
-  createdAt: number;
-  /** Time of the last group digest, null before the first. */
-  lastFlushAt: number | null;
-  /** Time anything about this group was last sent (repeat base). */
-  lastSentAt: number | null;
-  /** Changed since the last digest. */
-  dirty: boolean;
-  seq: number;
-  alerts: Record<string, GroupAlert>;
-}
-
-/** The whole batcher state (JSON-serialisable). */
-export interface BatcherState {
-  groups: Record<string, GroupState>;
-  /** `type|rule|entity` → firing times (ms) within the flap window. */
-  flaps: Record<string, number[]>;
-}
+export { type BatcherState, emptyState, type GroupAlert, type GroupState } from "./groups.ts";
 
 /** Options of the batcher. */
 export interface BatcherOptions {
@@ -79,6 +54,10 @@ export interface BatcherOptions {
   staleAfterMs?: number;
   /** Silences in effect (matched at ingest and at every flush). @default {[]} */
   silences?: readonly Silence[];
+  /** Inhibition rules. @default {DEFAULT_INHIBIT_RULES} */
+  inhibitRules?: readonly InhibitRule[];
+  /** Ids of acknowledged alerts (quiet). @default {none} */
+  acknowledged?: ReadonlySet<string>;
 }
 
 /** An alert read from the stream. */
@@ -91,8 +70,12 @@ export interface IngestItem {
 export interface Settled {
   streamId: string;
   alertId: string;
-  disposition: "silenced" | "duplicate";
+  disposition: "silenced" | "duplicate" | "recorded" | "inhibited";
   silenceId?: string;
+  /** `recorded`: the route without a channel. */
+  route?: string;
+  /** `inhibited`: the source alert's id. */
+  inhibitedBy?: string;
 }
 
 /** Result of {@link ingest} and {@link tick}. */
@@ -108,86 +91,35 @@ export interface BatchResult {
   placed: Record<string, string>;
 }
 
-/** An empty state. */
-export function emptyState(): BatcherState {
-  return { groups: {}, flaps: {} };
-}
-
-function groupKeyFor(route: Route, alert: Alert): { key: string; labels: Record<string, string> } {
-  const labels: Record<string, string> = {};
-  for (const l of route.groupBy) labels[l] = String(alert[l]);
-  const key = `${route.name}|${route.groupBy.map((l) => `${l}=${labels[l]}`).join(",")}`;
-  return { key, labels };
-}
-
-function flapKey(alert: Pick<Alert, "type" | "rule" | "entity">): string {
-  return `${alert.type}|${alert.rule}|${alert.entity}`;
-}
-
-function toDigestAlert(g: GroupAlert): DigestAlert {
-  let resolvedAfterMs: number | null = null;
-  if (g.alert.status === "resolved") {
-    const end = Date.parse(g.alert.resolved_at ?? g.alert.detected_at);
-    const start = Date.parse(g.firingSince ?? "");
-    if (!Number.isNaN(end) && !Number.isNaN(start) && end >= start) resolvedAfterMs = end - start;
+/** Firing alerts held in any group (the possible inhibition sources). */
+function firingAlerts(groups: Record<string, GroupState>): Alert[] {
+  const out: Alert[] = [];
+  for (const g of Object.values(groups)) {
+    for (const a of Object.values(g.alerts)) if (a.alert.status === "firing") out.push(a.alert);
   }
-  return {
-    ...g.alert,
-    isNew: g.alert.status === "firing" && !g.notified,
-    flapping: g.flapping,
-    resolvedAfterMs,
-  };
+  return out;
 }
 
-/** A mutable working copy that clones a group on first write. */
-class Draft {
-  readonly groups: Record<string, GroupState>;
-  readonly flaps: Record<string, number[]>;
-  readonly changed = new Set<string>();
-  readonly #cloned = new Set<string>();
-  constructor(state: BatcherState) {
-    this.groups = { ...state.groups };
-    this.flaps = { ...state.flaps };
-  }
-  /** A writable group (cloned once). */
-  write(key: string): GroupState | undefined {
-    const g = this.groups[key];
-    if (!g) return undefined;
-    this.changed.add(key);
-    if (!this.#cloned.has(key)) {
-      const copy: GroupState = { ...g, labels: { ...g.labels }, alerts: {} };
-      for (const [id, a] of Object.entries(g.alerts)) {
-        copy.alerts[id] = { ...a, streamIds: [...a.streamIds] };
+/** Alerts whose inhibiting source stopped firing are released: their group sends again. */
+function releaseInhibited(d: Draft): void {
+  const firing = new Set(firingAlerts(d.groups).map((a) => a.id));
+  for (const [key, g] of Object.entries(d.groups)) {
+    const stale = Object.values(g.alerts).some((a) => a.inhibitedBy && !firing.has(a.inhibitedBy));
+    if (!stale) continue;
+    const w = d.write(key)!;
+    for (const a of Object.values(w.alerts)) {
+      if (a.inhibitedBy && !firing.has(a.inhibitedBy)) {
+        a.inhibitedBy = null;
+        w.dirty = true;
       }
-      this.groups[key] = copy;
-      this.#cloned.add(key);
-      return copy;
     }
-    return g;
   }
-  create(group: GroupState): GroupState {
-    this.groups[group.key] = group;
-    this.#cloned.add(group.key);
-    this.changed.add(group.key);
-    return group;
-  }
-  remove(key: string): void {
-    delete this.groups[key];
-    this.changed.add(key);
-  }
-  state(): BatcherState {
-    return { groups: this.groups, flaps: this.flaps };
-  }
-}
-
-function routeByName(routes: readonly Route[], name: string): Route {
-  return routes.find((r) => r.name === name) ?? routes[routes.length - 1]!;
 }
 
 /**
  * Fold alerts read from the stream into their groups. Returns immediate
  * digests (CRITICAL with `criticalImmediate`), entries settled without a
- * digest (silenced, duplicates) and the changed groups.
+ * digest (silenced, duplicates, recorded only) and the changed groups.
  */
 export function ingest(
   state: BatcherState,
@@ -210,6 +142,10 @@ export function ingest(
       continue;
     }
     const route = routeFor(options.routes, alert);
+    if (route.channels.length === 0) {
+      settled.push({ streamId, alertId: alert.id, disposition: "recorded", route: route.name });
+      continue;
+    }
     const { key, labels } = groupKeyFor(route, alert);
     const existing = d.groups[key]?.alerts[alert.id];
 
@@ -225,17 +161,7 @@ export function ingest(
       d.flaps[fk] = times;
       const flapping = threshold > 0 && times.length > threshold;
       const immediate = route.criticalImmediate && alert.severity === "CRITICAL" && !flapping;
-      const g = d.write(key) ?? d.create({
-        key,
-        route: route.name,
-        labels,
-        createdAt: now,
-        lastFlushAt: null,
-        lastSentAt: null,
-        dirty: false,
-        seq: 0,
-        alerts: {},
-      });
+      const g = d.writeOrCreate(key, route.name, labels, now);
       if (flapping) {
         for (const other of Object.values(g.alerts)) {
           if (flapKey(other.alert) === fk) other.flapping = true;
@@ -275,17 +201,7 @@ export function ingest(
       settled.push({ streamId, alertId: alert.id, disposition: "duplicate" });
       continue;
     }
-    const g = d.write(key) ?? d.create({
-      key,
-      route: route.name,
-      labels,
-      createdAt: now,
-      lastFlushAt: null,
-      lastSentAt: null,
-      dirty: false,
-      seq: 0,
-      alerts: {},
-    });
+    const g = d.writeOrCreate(key, route.name, labels, now);
     g.alerts[alert.id] = {
       alert,
       streamIds: [...(existing?.streamIds ?? []), streamId],
@@ -293,10 +209,12 @@ export function ingest(
       flapping: existing?.flapping ?? false,
       firstSeenAt: existing?.firstSeenAt ?? now,
       firingSince: existing?.firingSince ?? alert.detected_at,
+      inhibitedBy: existing?.inhibitedBy ?? null,
     };
     g.dirty = true;
     placed[streamId] = key;
   }
+  releaseInhibited(d);
   return { state: d.state(), digests, settled, changed: [...d.changed], placed };
 }
 
@@ -332,9 +250,17 @@ export function nextDueAt(state: BatcherState, options: BatcherOptions): number 
   return due;
 }
 
+/** Whether a held alert is shown in the group's digest (else inhibited or quiet). */
+function shown(a: GroupAlert, acknowledged: ReadonlySet<string>): boolean {
+  if (a.inhibitedBy) return a.alert.status === "resolved" && a.notified;
+  if (!acknowledged.has(a.alert.id)) return true;
+  return a.alert.status === "resolved" && a.notified;
+}
+
 /**
  * Advance the clock to `now`: emit every digest that is due, drop resolved
- * and stale alerts, and drop alerts a silence now covers.
+ * and stale alerts, drop alerts a silence now covers, and hold back
+ * inhibited and acknowledged ones.
  */
 export function tick(state: BatcherState, now: number, options: BatcherOptions): BatchResult {
   const d = new Draft(state);
@@ -344,6 +270,9 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
   const staleAfterMs = options.staleAfterMs ?? 86_400_000;
   const window = options.flapWindowMs ?? 3_600_000;
   const threshold = options.flapThreshold ?? 4;
+  const rules = options.inhibitRules ?? DEFAULT_INHIBIT_RULES;
+  const acknowledged = options.acknowledged ?? new Set<string>();
+  const sources = rules.length ? firingAlerts(state.groups) : [];
 
   for (const [fk, times] of Object.entries(state.flaps)) {
     const kept = times.filter((t) => t > now - window);
@@ -357,7 +286,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
     if (due === null || due > now) continue;
     const g = d.write(key)!;
 
-    // Silences that started after the alert arrived, and stale alerts.
+    // Silences that started after the alert arrived, stale alerts, inhibition.
     for (const [id, a] of Object.entries(g.alerts)) {
       const silence = findSilence(silences, a.alert, now);
       if (silence) {
@@ -365,14 +294,33 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
           settled.push({ streamId, alertId: id, disposition: "silenced", silenceId: silence.id });
         }
         delete g.alerts[id];
-      } else if (
-        a.alert.status === "firing" && a.notified && now - a.firstSeenAt >= staleAfterMs
+        continue;
+      }
+      // (A shown alert not told yet waits for its digest, due much sooner.)
+      if (
+        a.alert.status === "firing" && now - a.firstSeenAt >= staleAfterMs &&
+        !(shown(a, acknowledged) && !a.notified)
       ) {
         delete g.alerts[id];
+        continue;
+      }
+      const by = a.alert.status === "firing" ? inhibitorOf(a.alert, sources, rules) : null;
+      if (by) a.inhibitedBy = by;
+      if (a.inhibitedBy) {
+        for (const streamId of a.streamIds) {
+          settled.push({
+            streamId,
+            alertId: id,
+            disposition: "inhibited",
+            inhibitedBy: a.inhibitedBy,
+          });
+        }
+        a.streamIds = [];
       }
     }
 
     const entries = Object.values(g.alerts);
+    const listed = entries.filter((a) => shown(a, acknowledged));
     const firing = entries.filter((a) => a.alert.status === "firing");
     let kind: Digest["kind"] | null = null;
     if (g.dirty) {
@@ -384,10 +332,20 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
     if (
       kind === null && firing.length && g.lastSentAt !== null &&
       g.lastSentAt + route.repeatIntervalMs <= now
-    ) kind = "repeat";
+    ) {
+      kind = "repeat";
+      // Nothing loud left to repeat: re-arm the timer without a digest.
+      if (!listed.some((a) => a.alert.status === "firing")) {
+        g.lastSentAt = now;
+        kind = null;
+      }
+    }
 
-    if (kind !== null && entries.length) {
-      const alerts = entries.map(toDigestAlert).sort(compareDigestAlerts);
+    // A change digest needs news (an alert not told yet, or a resolution):
+    // a group that changed only by inhibited or quiet alerts sends nothing.
+    const news = listed.some((a) => a.alert.status === "resolved" || !a.notified);
+    if (kind !== null && listed.length && (kind !== "digest" || news)) {
+      const alerts = listed.map(toDigestAlert).sort(compareDigestAlerts);
       const flapping = new Map<string, FlappingEntity>();
       for (const a of alerts) {
         if (!a.flapping) continue;
@@ -410,12 +368,15 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
       g.seq++;
       g.lastFlushAt = now;
       g.lastSentAt = now;
+      for (const a of listed) a.notified = true;
+    }
+    const flushed = kind === "digest" || (kind !== null && listed.length > 0);
+    if (flushed) {
       for (const [id, a] of Object.entries(g.alerts)) {
         if (a.alert.status === "resolved") {
           delete g.alerts[id];
           continue;
         }
-        a.notified = true;
         a.streamIds = [];
         // A flapping flag clears once the entity calmed down.
         if (a.flapping && (d.flaps[flapKey(a.alert)] ?? []).length <= threshold) {
@@ -423,8 +384,9 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
         }
       }
     }
-    g.dirty = false;
+    if (flushed) g.dirty = false;
     if (Object.keys(g.alerts).length === 0) d.remove(key);
   }
+  releaseInhibited(d);
   return { state: d.state(), digests, settled, changed: [...d.changed], placed: {} };
 }

@@ -1,73 +1,9 @@
 import assert from "node:assert/strict";
-import type { Alert } from "@vigil/shared/schemas/alert";
 import type { Silence } from "@vigil/shared/silences";
-import {
-  type BatcherOptions,
-  type BatcherState,
-  emptyState,
-  ingest,
-  type IngestItem,
-  nextDueAt,
-  tick,
-} from "./batcher.ts";
+import { type BatcherOptions, emptyState, ingest, nextDueAt, tick } from "./batcher.ts";
 import type { Route } from "./routes.ts";
 import type { Digest } from "./digest.ts";
-
-const T0 = Date.parse("2025-03-01T10:20:00Z");
-const S = 1000;
-const M = 60 * S;
-const H = 60 * M;
-
-const ROUTE: Route = {
-  name: "default",
-  match: {},
-  channels: ["email", "discord"],
-  groupBy: ["type", "severity"],
-  groupWaitMs: 30 * S,
-  groupIntervalMs: 60 * S,
-  repeatIntervalMs: 4 * H,
-  criticalImmediate: false,
-};
-const OPTS: BatcherOptions = { routes: [ROUTE], flapThreshold: 4 };
-
-let seq = 0;
-function alert(over: Partial<Alert> = {}): Alert {
-  const id = over.id ?? `a${++seq}`;
-  return {
-    id,
-    status: "firing",
-    detected_at: new Date(T0).toISOString(),
-    event_time: new Date(T0).toISOString(),
-    type: "metrics",
-    rule: "cpu_high",
-    severity: "WARNING",
-    entity: `svc-${id}`,
-    title: "CPU high",
-    message: "cpu 97% > 90%",
-    score: null,
-    details: {},
-    evidence: [],
-    resolved_at: null,
-    trace_id: null,
-    stages: {},
-    ...over,
-  };
-}
-let sid = 0;
-function item(a: Alert): IngestItem {
-  return { streamId: `${T0}-${++sid}`, alert: a };
-}
-
-/** Ingest then tick at `now`; returns state and digests from both. */
-function step(state: BatcherState, items: IngestItem[], now: number, opts = OPTS) {
-  const a = ingest(state, items, now, opts);
-  const b = tick(a.state, now, opts);
-  return {
-    state: b.state,
-    digests: [...a.digests, ...b.digests],
-    settled: [...a.settled, ...b.settled],
-  };
-}
+import { alert, H, item, M, OPTS, ROUTE, S, step, T0 } from "./_batcher_testing.ts";
 
 Deno.test("tick() holds a new group for group_wait, then sends one digest with all alerts", () => {
   const burst = Array.from(

@@ -19,6 +19,7 @@ import {
   retentionConfig,
   retentionEnv,
 } from "@vigil/shared/retention/policy";
+import { apiTokenVar } from "@vigil/shared/http/bearer";
 import { type ChannelName, groupByVar, type Route } from "./routes.ts";
 import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
 
@@ -54,9 +55,15 @@ export const notifierEnv = z.object({
   DISCORD_WEBHOOK_URL: urlVar(["https:", "http:"], "https://discord.com/api/webhooks/…").optional(),
   SLACK_WEBHOOK_URL: urlVar(["https:", "http:"], "https://hooks.slack.com/services/…").optional(),
   WEBHOOK_URL: urlVar(["https:", "http:"], "https://example.com/hook").optional(),
-  GROUP_BY: groupByVar.default(["type", "severity"]),
+  /**
+   * Labels of the default route's groups. Default: none, one group, so a busy
+   * installation gets at most one digest per GROUP_INTERVAL (12 an hour) per
+   * channel; see docs/notifier.md "Volume".
+   */
+  GROUP_BY: groupByVar.default([]),
   GROUP_WAIT: durationVar.default(30_000),
-  GROUP_INTERVAL: durationVar.default(60_000),
+  /** Alertmanager's default group_interval. */
+  GROUP_INTERVAL: durationVar.default(5 * 60_000),
   REPEAT_INTERVAL: durationVar.default(4 * 3_600_000),
   CRITICAL_IMMEDIATE: boolVar.default(false),
   FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
@@ -70,6 +77,8 @@ export const notifierEnv = z.object({
   MAX_DELIVERIES: z.coerce.number().int().min(1).default(5),
   /** Entries of other consumers idle this long are claimed. */
   CLAIM_IDLE: durationVar.default(60_000),
+  /** Bearer token of `POST /api/test-notification` (the web's token); unset = 503. */
+  VIGIL_API_TOKEN: apiTokenVar.optional(),
   WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(
     "http://localhost:8080",
   ),
@@ -119,6 +128,8 @@ export interface NotifierConfig {
   webBaseUrl: string;
   /** Retention of old rows (run by one notifier instance at a time). */
   retention: RetentionConfig;
+  /** `VIGIL_API_TOKEN`: guards the test notification. */
+  apiToken?: string;
 }
 
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
@@ -202,6 +213,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
     retention: retentionConfig(e),
+    ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
   };
   c.defaultRoute.channels = configuredChannels(c);
   return c;

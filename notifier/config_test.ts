@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "@vigil/shared/config";
 import { loadConfig } from "./config.ts";
-import { parseRoutes } from "./routes.ts";
+import { DEFAULT_INHIBIT_RULES } from "./inhibit.ts";
+import { parseRoutes, parseRouting } from "./routes.ts";
 
 Deno.test("loadConfig() applies the documented defaults", () => {
   const c = loadConfig({});
   assert.equal(c.port, 9104);
-  assert.deepEqual(c.defaultRoute.groupBy, ["type", "severity"]);
+  assert.deepEqual(c.defaultRoute.groupBy, []);
   assert.equal(c.defaultRoute.groupWaitMs, 30_000);
-  assert.equal(c.defaultRoute.groupIntervalMs, 60_000);
+  assert.equal(c.defaultRoute.groupIntervalMs, 5 * 60_000);
   assert.equal(c.defaultRoute.repeatIntervalMs, 4 * 3_600_000);
   assert.equal(c.defaultRoute.criticalImmediate, false);
   assert.deepEqual(c.defaultRoute.channels, ["email"]);
@@ -61,7 +62,7 @@ Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", (
   );
   assert.equal(routes.length, 2);
   assert.equal(routes[0]!.groupWaitMs, 5000);
-  assert.equal(routes[0]!.groupIntervalMs, 60_000);
+  assert.equal(routes[0]!.groupIntervalMs, 5 * 60_000);
   assert.equal(routes[1]!.name, "default");
   assert.throws(
     () =>
@@ -73,4 +74,31 @@ Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", (
     /channel "slack", which is not configured/,
   );
   assert.throws(() => parseRoutes("{", c.defaultRoute, ["email"]), /Cannot load routes: not JSON/);
+});
+
+Deno.test("parseRouting() accepts a record-only route and inhibition rules, default rule otherwise", () => {
+  const c = loadConfig({});
+  const r = parseRouting(
+    JSON.stringify({
+      routes: [{ name: "log-only", match: { severity: "WARNING" }, channels: [] }],
+      inhibit_rules: [{ source: { rule: "host_down" }, target: { type: "metrics" } }],
+    }),
+    c.defaultRoute,
+    ["email"],
+  );
+  assert.deepEqual(r.routes[0]!.channels, []);
+  assert.deepEqual(r.inhibitRules, [
+    { source: { rule: "host_down" }, target: { type: "metrics" }, equal: ["entity"] },
+  ]);
+  const none = parseRouting(JSON.stringify({ routes: [] }), c.defaultRoute, ["email"]);
+  assert.deepEqual(none.inhibitRules, [...DEFAULT_INHIBIT_RULES]);
+  assert.throws(
+    () =>
+      parseRouting(
+        JSON.stringify({ routes: [], inhibit_rules: [{ source: {}, target: { severity: "X" } }] }),
+        c.defaultRoute,
+        ["email"],
+      ),
+    /Cannot load routes: .*inhibit_rules/,
+  );
 });

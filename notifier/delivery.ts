@@ -11,8 +11,7 @@
  * @module
  */
 import { context, SpanKind, trace } from "@opentelemetry/api";
-import { sleep } from "@vigil/shared/lifecycle";
-import { backoffMs } from "@vigil/shared/retry";
+import { backoffMs, logRetry, retry } from "@vigil/shared/retry";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { contextOf, failSpan, linksTo, traceFields, type Tracer } from "@vigil/shared/telemetry";
@@ -114,27 +113,33 @@ export async function runChannel(
   };
 
   // Record an outcome; if PostgreSQL is briefly unavailable, keep trying:
-  // the state must land before anything else happens for this channel.
-  const record = async (rec: Parameters<NotifierStore["recordAttempt"]>[0]) => {
-    for (let i = 0;; i++) {
-      try {
-        await store.recordAttempt(rec);
-        return;
-      } catch (error) {
-        log.warn("cannot record attempt, retrying", { error, digest_id: rec.digestId });
-        await sleep(backoffMs(i, { baseMs: 200, capMs: 5000, random: () => 1 })); // the full step, no jitter
-      }
-    }
-  };
+  // the state must land before anything else happens for this channel
+  // (not cut short by shutdown: the attempt happened).
+  const record = (rec: Parameters<NotifierStore["recordAttempt"]>[0]) =>
+    retry(() => store.recordAttempt(rec), {
+      baseMs: 200,
+      capMs: 5000,
+      jitter: false,
+      onRetry: ({ error, attempt, delayMs }) =>
+        log.warn("cannot record attempt, retrying", {
+          error,
+          attempt,
+          retry_in_ms: delayMs,
+          digest_id: rec.digestId,
+        }),
+    });
 
   while (!signal.aborted) {
     let next;
     try {
-      next = await store.nextPending(channel.name);
-    } catch (error) {
-      log.warn("cannot read pending notifications", { error });
-      await waker.wait(2000, signal);
-      continue;
+      next = await retry(() => store.nextPending(channel.name), {
+        signal,
+        baseMs: 500,
+        capMs: 5000,
+        onRetry: logRetry(log, "read pending notifications"),
+      });
+    } catch {
+      break; // stopped while PostgreSQL was unavailable
     }
     if (!next) {
       await waker.wait(idleMs, signal);
@@ -246,6 +251,7 @@ export async function runChannel(
       continue;
     }
 
+    // The wait is stored (next_attempt_at), not slept, so the loop stays responsive.
     const backoff = backoffMs(attempt - 1, {
       baseMs: options.retryBaseMs ?? 1000,
       capMs: options.retryCapMs ?? 120_000,

@@ -30,8 +30,11 @@ export interface FlappingEntity {
 export interface Digest {
   /** Deterministic id, fixed before the first send: the dedup and idempotency key. */
   id: string;
-  /** `digest`: a group's news; `repeat`: an unchanged group re-sent; `immediate`: one CRITICAL alert. */
-  kind: "digest" | "repeat" | "immediate";
+  /**
+   * `digest`: a group's news; `repeat`: an unchanged group re-sent; `immediate`:
+   * one CRITICAL alert; `test`: a test notification (test_notification.ts).
+   */
+  kind: "digest" | "repeat" | "immediate" | "test";
   route: string;
   groupKey: string;
   groupLabels: Record<string, string>;

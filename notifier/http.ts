@@ -4,10 +4,13 @@
  * | method | path | what |
  * |---|---|---|
  * | GET | `/api/notifications?alert_id=&digest_id=&status=&limit=` | "was I told?" |
+ * | GET | `/api/notifications/preview?window=1h` | the window's alerts replayed through the current routes |
+ * | POST | `/api/test-notification` | send a test digest through every channel (bearer token) |
  *
- * Open like the ops endpoints (the server binds `HTTP_HOST`, 127.0.0.1 by
- * default). Silences are the web's (`/api/silences` there); the notifier only
- * reads the `silences` table to drop alerts.
+ * Reads are open like the ops endpoints (the server binds `HTTP_HOST`,
+ * 127.0.0.1 by default); the test notification needs `Authorization: Bearer
+ * <VIGIL_API_TOKEN>` (503 when unset). Silences are the web's
+ * (`/api/silences` there); the notifier only reads the `silences` table.
  *
  * @module
  */
@@ -16,14 +19,34 @@ import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
+import { notificationSummaryQuerySchema } from "@vigil/shared/schemas/web_api";
+import { requireBearer } from "@vigil/shared/http/bearer";
+import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
+import { sendTestNotification } from "./test_notification.ts";
+import { previewVolume } from "./preview.ts";
+import type { Routing } from "./routes.ts";
+
+/** Most alerts one preview replays (the newest of the window). */
+export const PREVIEW_MAX_ALERTS = 50_000;
 
 /** The API routes on a guarded app (JSON errors, 16 KiB body limit, 400 on control characters). */
 export function createNotifierApi(deps: {
-  store: Pick<NotifierStore, "listNotifications">;
+  store: Pick<NotifierStore, "listNotifications" | "alertsTakenIn">;
+  /** What the preview replays the alerts through: the routes in force. */
+  preview: Routing & { flapThreshold: number; flapWindowMs: number };
+  /** Clock. @default {Date.now} */
+  now?: () => number;
   log: Logger;
+  /** The configured channels (the test notification goes through each). */
+  channels: readonly Channel[];
+  /** `VIGIL_API_TOKEN`; unset = the test notification answers 503. */
+  token: string | undefined;
+  /** Per-channel timeout of the test notification. */
+  sendTimeoutMs: number;
 }): Hono {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
+  const now = deps.now ?? Date.now;
   app.get("/api/notifications", query(notificationListQuerySchema), async (c) => {
     const q = c.req.valid("query");
     const notifications = await deps.store.listNotifications({
@@ -33,6 +56,29 @@ export function createNotifierApi(deps: {
       limit: q.limit,
     });
     return c.json({ notifications });
+  });
+  app.get("/api/notifications/preview", query(notificationSummaryQuerySchema), async (c) => {
+    const toMs = now();
+    const fromMs = toMs - c.req.valid("query").window;
+    const { alerts, truncated } = await deps.store.alertsTakenIn({
+      fromMs,
+      toMs,
+      limit: PREVIEW_MAX_ALERTS,
+    });
+    return c.json(
+      previewVolume(alerts, { fromMs, toMs, routes: deps.preview.routes, truncated }, {
+        inhibitRules: deps.preview.inhibitRules,
+        flapThreshold: deps.preview.flapThreshold,
+        flapWindowMs: deps.preview.flapWindowMs,
+      }),
+    );
+  });
+  app.post("/api/test-notification", requireBearer({ token: deps.token }), async (c) => {
+    const result = await sendTestNotification(deps.channels, {
+      timeoutMs: deps.sendTimeoutMs,
+      log: deps.log,
+    });
+    return c.json(result);
   });
   return app;
 }

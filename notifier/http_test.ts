@@ -1,23 +1,40 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { createNotifierApi } from "./http.ts";
+import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
+import { loadConfig } from "./config.ts";
+import type { ReplayAlert } from "./preview.ts";
+import { alert } from "./_batcher_testing.ts";
+
+const NOW = Date.parse("2025-03-01T12:00:00Z");
 
 type Filter = Parameters<NotifierStore["listNotifications"]>[0];
 
 /** The API on a store that records the filters it was asked for. */
-function api() {
+function api(options: { token?: string; channels?: Channel[]; replay?: ReplayAlert[] } = {}) {
   const asked: Filter[] = [];
+  const windows: { fromMs: number; toMs: number }[] = [];
+  const route = { ...loadConfig({}).defaultRoute, channels: ["email" as const] };
   const app = createNotifierApi({
     store: {
       listNotifications(filter) {
         asked.push(filter);
         return Promise.resolve([]);
       },
+      alertsTakenIn({ fromMs, toMs }) {
+        windows.push({ fromMs, toMs });
+        return Promise.resolve({ alerts: options.replay ?? [], truncated: false });
+      },
     },
+    preview: { routes: [route], inhibitRules: [], flapThreshold: 4, flapWindowMs: 3_600_000 },
+    now: () => NOW,
     log: silentLogger(),
+    channels: options.channels ?? [],
+    token: options.token,
+    sendTimeoutMs: 1000,
   });
-  return { app, asked };
+  return { app, asked, windows };
 }
 
 Deno.test("GET /api/notifications passes the validated filter to the store", async () => {
@@ -74,4 +91,82 @@ Deno.test("the notifier's API answers 413 to a 1 MB body without reading it, and
   assert.equal((await app.request("/api/silences")).status, 404);
   const post = await app.request("/api/silences", { method: "POST", body: "{}" });
   assert.equal(post.status, 404);
+});
+
+Deno.test("POST /api/test-notification needs the token and reports each channel's result", async () => {
+  const seen: string[] = [];
+  const channels: Channel[] = [
+    {
+      name: "email",
+      send(digest) {
+        seen.push(digest.kind);
+        return Promise.resolve({ ok: true });
+      },
+    },
+    {
+      name: "webhook",
+      send: () =>
+        Promise.resolve({ ok: false, retryable: false, status: 404, error: "HTTP 404: " }),
+    },
+    { name: "discord", send: () => Promise.reject(new Error("boom")) },
+  ];
+  const off = api({ channels });
+  const disabled = await off.app.request("/api/test-notification", { method: "POST" });
+  assert.equal(disabled.status, 503);
+  assert.match((await disabled.json()).error, /VIGIL_API_TOKEN/);
+  const { app } = api({ channels, token: "test-token-123" });
+  const refused = await app.request("/api/test-notification", {
+    method: "POST",
+    headers: { authorization: "Bearer wrong-token-1" },
+  });
+  assert.equal(refused.status, 401);
+  await refused.body?.cancel();
+  assert.deepEqual(seen, [], "nothing sent without the token");
+  const res = await app.request("/api/test-notification", {
+    method: "POST",
+    headers: { authorization: "Bearer test-token-123" },
+  });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.ok, false);
+  assert.match(body.digest_id, /^t-/);
+  assert.deepEqual(
+    body.results.map((r: { channel: string; ok: boolean; status?: number; error?: string }) => [
+      r.channel,
+      r.ok,
+      r.status,
+      r.error,
+    ]),
+    [
+      ["email", true, undefined, undefined],
+      ["webhook", false, 404, "HTTP 404: "],
+      ["discord", false, undefined, "Cannot send: boom"],
+    ],
+  );
+  assert.deepEqual(seen, ["test"]);
+});
+
+Deno.test("GET /api/notifications/preview replays the window's alerts through the routes", async () => {
+  const replay: ReplayAlert[] = Array.from({ length: 40 }, (_, i) => {
+    const at = NOW - 3_600_000 + i * 90_000;
+    const iso = new Date(at).toISOString();
+    return {
+      at,
+      alert: alert({ id: `a${i}`, detected_at: iso, event_time: iso, entity: `svc${i}` }),
+    };
+  });
+  const { app, windows } = api({ replay });
+  const res = await app.request("/api/notifications/preview?window=1h");
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.deepEqual(windows, [{ fromMs: NOW - 3_600_000, toMs: NOW }]);
+  // One group, a digest at 30 s then every 5 min while alerts keep coming: 12.
+  assert.equal(body.alerts, 40);
+  assert.equal(body.digests, 12);
+  assert.deepEqual(body.routes, [
+    { route: "default", channels: ["email"], digests: 12, notifications: 12, recorded: 0 },
+  ]);
+  const bad = await app.request("/api/notifications/preview?window=2d");
+  assert.equal(bad.status, 400);
+  await bad.body?.cancel();
 });

@@ -18,7 +18,7 @@ const config = configOrExit(() => loadConfig());
 const log = createLogger({ service: "notifier", level: config.logLevel });
 const lifecycle = createLifecycle({ log });
 try {
-  const notifier = await startNotifier(config, { log });
+  const notifier = await startNotifier(config, { log, signal: lifecycle.signal });
   lifecycle.onShutdown("notifier", () => notifier.close());
 } catch (error) {
   log.error("cannot start notifier", { error });

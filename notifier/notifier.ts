@@ -45,6 +45,7 @@ import {
 } from "./batcher.ts";
 import type { Channel } from "./channels/channel.ts";
 import { type DeliveryOptions, runChannel, Waker } from "./delivery.ts";
+import type { InhibitRule } from "./inhibit.ts";
 import type { Route } from "./routes.ts";
 import type { NotifierStore } from "./store.ts";
 
@@ -70,6 +71,8 @@ export interface NotifierDeps {
 /** Options of {@link runNotifier}. */
 export interface NotifierOptions {
   routes: readonly Route[];
+  /** @default {DEFAULT_INHIBIT_RULES} */
+  inhibitRules?: readonly InhibitRule[];
   flapThreshold: number;
   flapWindowMs: number;
   staleAfterMs: number;
@@ -117,7 +120,7 @@ export function runNotifier(
 
   const alertsTotal = registry.counter(
     "vigil_notifier_alerts_total",
-    "Alert stream entries taken in, by status (firing/resolved/silenced/duplicate/invalid)",
+    "Alert stream entries taken in, by status (firing/resolved/silenced/duplicate/recorded/invalid)",
     ["status"],
   );
   registry.gauge(
@@ -129,18 +132,25 @@ export function runNotifier(
   registry.gauge("vigil_notifier_groups", "Aggregation groups held", [], (g) => {
     g.set(Object.keys(state.groups).length);
   });
+  const inhibitedTotal = registry.counter(
+    "vigil_notifier_inhibited_total",
+    "Alert stream entries left out of digests because a firing source alert inhibits them",
+    [],
+  );
   const deadLetters = registry.counter(
     "vigil_notifier_dead_letters_total",
     "Alert stream entries dead-lettered, by reason",
     ["reason"],
   );
 
-  const batcherOptions = (): BatcherOptions => ({
+  const batcherOptions = (acknowledged?: ReadonlySet<string>): BatcherOptions => ({
     routes: options.routes,
     flapThreshold: options.flapThreshold,
     flapWindowMs: options.flapWindowMs,
     staleAfterMs: options.staleAfterMs,
     silences,
+    ...(options.inhibitRules ? { inhibitRules: options.inhibitRules } : {}),
+    ...(acknowledged ? { acknowledged } : {}),
   });
 
   async function refreshSilences(force = false): Promise<void> {
@@ -184,7 +194,15 @@ export function runNotifier(
         await store.commit({ items: fresh, result: r });
         state = r.state;
         const settledIds = new Set(r.settled.map((s) => s.streamId));
-        for (const s of r.settled) alertsTotal.inc({ status: s.disposition });
+        for (const s of r.settled) {
+          alertsTotal.inc({ status: s.disposition });
+          if (s.disposition === "recorded") {
+            log.info("alert recorded, not notified (route without channel)", {
+              alert_id: s.alertId,
+              route: s.route,
+            });
+          }
+        }
         for (const i of fresh) {
           if (!settledIds.has(i.streamId)) alertsTotal.inc({ status: i.alert.status });
         }
@@ -208,11 +226,15 @@ export function runNotifier(
     const due = nextDueAt(state, batcherOptions());
     if (due === null || due > t) return;
     await refreshSilences();
-    const r = tick(state, t, batcherOptions());
+    // Acknowledged alerts are quiet: read which held alerts the web acknowledged.
+    const held = Object.values(state.groups).flatMap((g) => Object.keys(g.alerts));
+    const r = tick(state, t, batcherOptions(await store.acknowledged(held)));
     if (r.changed.length || r.digests.length || r.settled.length) {
       await store.commit({ items: [], result: r });
     }
     state = r.state;
+    const inhibited = r.settled.filter((s) => s.disposition === "inhibited").length;
+    if (inhibited) inhibitedTotal.inc(inhibited);
     for (const d of r.digests) {
       log.info("digest planned", {
         digest_id: d.id,
@@ -262,20 +284,17 @@ export function runNotifier(
       ).catch((error) => log.error("channel loop crashed", { channel: channel.name, error }))
     );
     const timers = (async () => {
-      for (let failures = 0; !signal.aborted;) {
-        try {
-          await exclusive(runTick);
-          failures = 0;
-          const due = nextDueAt(state, batcherOptions());
-          await sleep(due === null ? 1000 : Math.max(10, Math.min(1000, due - now())), signal);
-        } catch (error) {
-          if (signal.aborted) break;
-          failures++;
-          log.error("cannot run the digest timers, retrying", { error, failures });
-          await sleep(Math.min(10_000, 200 * 2 ** Math.min(failures, 6)), signal).catch(() => {});
-        }
+      while (!signal.aborted) {
+        await retry(() => exclusive(runTick), {
+          signal,
+          baseMs: 200,
+          capMs: 10_000,
+          onRetry: logRetry(log, "run the digest timers"),
+        });
+        const due = nextDueAt(state, batcherOptions());
+        await sleep(due === null ? 1000 : Math.max(10, Math.min(1000, due - now())), signal);
       }
-    })().catch(() => {});
+    })().catch(() => {}); // ends when stopped
     const { key, dlq, group } = deps.stream;
     consumer = createStreamConsumer({
       port: createRedisStreamPort({

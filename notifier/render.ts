@@ -1,12 +1,13 @@
 /**
  * Text for digests, shared by the channels: the subject line, the plain-text
  * and HTML bodies of the email, and small helpers (time window, value vs
- * threshold, link to the web view). Pure.
+ * link to the web view); the value vs threshold cell is figures.ts'. Pure.
  *
  * @module
  */
 import { SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
 import { type Digest, type DigestAlert, digestCounts } from "./digest.ts";
+import { valueVsThreshold } from "./figures.ts";
 
 /** Options for rendering. */
 export interface RenderOptions {
@@ -43,28 +44,9 @@ export function digestSubject(digest: Digest): string {
     `${c.firing[s]} ${s}`
   );
   if (c.resolved) parts.push(`${c.resolved} resolved`);
+  if (digest.kind === "test") return `[Vigil] Test notification — ${digestWindow(digest)}`;
   const reminder = digest.kind === "repeat" ? " (still firing)" : "";
   return `[Vigil] ${parts.join(", ") || "no alerts"} — ${digestWindow(digest)}${reminder}`;
-}
-
-function num(v: unknown): string | null {
-  if (typeof v === "number" && Number.isFinite(v)) {
-    return Math.abs(v) >= 1000 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : v
-      .toPrecision(4).replace(/\.?0+$/, "");
-  }
-  if (typeof v === "string" && v.trim() !== "" && v.length < 40) return v;
-  return null;
-}
-
-/** `97.2 vs 90` from the alert's details (value/observed vs threshold/limit/expected), or "". */
-export function valueVsThreshold(a: Pick<DigestAlert, "details" | "score">): string {
-  const d = a.details;
-  const value = num(d["value"] ?? d["observed"] ?? d["actual"]);
-  const threshold = num(d["threshold"] ?? d["limit"] ?? d["expected"]);
-  if (value !== null && threshold !== null) return `${value} vs ${threshold}`;
-  if (value !== null) return value;
-  if (a.score !== null) return `score ${num(a.score)}`;
-  return "";
 }
 
 /** Link to the alert in the web view. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "./digest.ts";
-import { digestHtml, digestSubject, digestText, valueVsThreshold } from "./render.ts";
+import { digestHtml, digestSubject, digestText } from "./render.ts";
 
 function a(over: Partial<DigestAlert>): DigestAlert {
   return {
@@ -68,16 +68,12 @@ Deno.test("digestText() and digestHtml() list the same alerts with state, value 
     assert.ok(html.includes(`href="http://web:8080/alerts/${id}"`));
   }
   assert.match(text, /resolved after 12 min/);
+  assert.match(text, /resolved at 10:21:00 UTC \(fired at 97\.25 vs 90\)/);
+  assert.match(html, /resolved at 10:21:00 UTC \(fired at 97\.25 vs 90\)/);
   assert.match(html, /resolved after 12 min/);
   assert.match(text, /97\.25 vs 90/);
   assert.match(text, /flapping: 6 alerts within the hour/);
   assert.match(html, /cpu &lt;high&gt;/);
   assert.doesNotMatch(html, /cpu <high>/);
   assert.match(html, /CRITICAL \(2\)[\s\S]*WARNING \(1\)[\s\S]*Resolved \(1\)/);
-});
-
-Deno.test("valueVsThreshold() falls back to value or score", () => {
-  assert.equal(valueVsThreshold({ details: { observed: 5 }, score: null }), "5");
-  assert.equal(valueVsThreshold({ details: {}, score: 3.14159 }), "score 3.142");
-  assert.equal(valueVsThreshold({ details: {}, score: null }), "");
 });

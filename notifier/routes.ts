@@ -8,9 +8,13 @@
  * ```json
  * { "routes": [
  *   { "name": "payments", "match": { "type": "transactions" }, "channels": ["email", "discord"],
- *     "group_by": ["rule"], "group_wait": "10s", "critical_immediate": true }
+ *     "group_by": ["rule"], "group_wait": "10s", "critical_immediate": true },
+ *   { "name": "warnings-log-only", "match": { "severity": "WARNING" }, "channels": [] }
  * ] }
  * ```
+ *
+ * A route with no channel records its alerts (disposition `recorded` in
+ * `notifier_alerts`, a log line) without notifying.
  *
  * @module
  */
@@ -21,9 +25,10 @@ import { formatZodError } from "@vigil/shared/schemas/event";
 import { silenceMatchersSchema } from "@vigil/shared/schemas/silence";
 import type { Alert } from "@vigil/shared/schemas/alert";
 
-/** Alert fields a group can be keyed by (`service` is accepted as an alias of `entity`). */
-export const GROUP_LABELS = ["type", "severity", "rule", "entity"] as const;
-export type GroupLabel = (typeof GROUP_LABELS)[number];
+import { GROUP_LABELS, type GroupLabel } from "./groups.ts";
+import { DEFAULT_INHIBIT_RULES, type InhibitRule, inhibitRuleSchema } from "./inhibit.ts";
+
+export { GROUP_LABELS, type GroupLabel };
 
 /** Channel names. */
 export const CHANNEL_NAMES = ["email", "discord", "slack", "webhook"] as const;
@@ -49,7 +54,8 @@ export const routeFileEntrySchema = z.strictObject({
   name: z.string().regex(/^[\w.-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.-]"),
   /** All given fields must equal the alert's; empty or absent matches everything. */
   match: silenceMatchersSchema.or(z.strictObject({})).default({}),
-  channels: z.array(z.enum(CHANNEL_NAMES)).min(1),
+  /** Empty: record only (alerts are stored and shown, never notified). */
+  channels: z.array(z.enum(CHANNEL_NAMES)),
   group_by: groupByVar.optional(),
   group_wait: durationVar.optional(),
   group_interval: durationVar.optional(),
@@ -58,7 +64,17 @@ export const routeFileEntrySchema = z.strictObject({
 });
 
 /** The routes file. */
-export const routesFileSchema = z.strictObject({ routes: z.array(routeFileEntrySchema) });
+export const routesFileSchema = z.strictObject({
+  routes: z.array(routeFileEntrySchema),
+  /** Inhibition rules (inhibit.ts); absent = the default rule, `[]` = none. */
+  inhibit_rules: z.array(inhibitRuleSchema).optional(),
+});
+
+/** The routing configuration: routes (default last) and inhibition rules. */
+export interface Routing {
+  routes: Route[];
+  inhibitRules: InhibitRule[];
+}
 
 /** A fully resolved route. */
 export interface Route {
@@ -105,6 +121,20 @@ export function parseRoutes(
   defaults: Route,
   configured: readonly ChannelName[],
 ): Route[] {
+  return parseRouting(text, defaults, configured).routes;
+}
+
+/**
+ * {@link parseRoutes}, with the file's inhibition rules (the default rule
+ * when it names none).
+ *
+ * @throws {SyntaxError} "Cannot load routes: …"
+ */
+export function parseRouting(
+  text: string,
+  defaults: Route,
+  configured: readonly ChannelName[],
+): Routing {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -136,5 +166,8 @@ export function parseRoutes(
       criticalImmediate: r.critical_immediate ?? defaults.criticalImmediate,
     };
   });
-  return [...routes, defaults];
+  return {
+    routes: [...routes, defaults],
+    inhibitRules: parsed.data.inhibit_rules ?? [...DEFAULT_INHIBIT_RULES],
+  };
 }

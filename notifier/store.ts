@@ -8,7 +8,9 @@
  */
 import type postgres from "postgres";
 import type { BatcherState, BatchResult, GroupState, IngestItem } from "./batcher.ts";
+import type { Alert } from "@vigil/shared/schemas/alert";
 import type { Digest } from "./digest.ts";
+import type { ReplayAlert } from "./preview.ts";
 
 type Sql = postgres.Sql;
 
@@ -76,6 +78,15 @@ export interface NotifierStore {
    * not in a digest yet, or in a digest still pending on some channel.
    */
   undelivered(): Promise<number>;
+  /** Which of `alertIds` were acknowledged in the web (`anomaly_events.acknowledged_at`). */
+  acknowledged(alertIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Alerts taken in during `[fromMs, toMs)`, oldest first, silenced ones
+   * left out, at most `limit` (the newest kept): the preview's input.
+   */
+  alertsTakenIn(
+    window: { fromMs: number; toMs: number; limit: number },
+  ): Promise<{ alerts: ReplayAlert[]; truncated: boolean }>;
   /** Fail pending notifications of channels that are no longer configured. */
   failUnconfigured(channels: readonly string[]): Promise<number>;
   listNotifications(
@@ -124,23 +135,26 @@ export function createStore(sql: Sql): NotifierStore {
           disposition: s ? s.disposition : "grouped",
           group_key: result.placed[streamId] ?? null,
           silence_id: s?.silenceId ?? null,
+          inhibited_by: s?.inhibitedBy ?? null,
         };
       });
       const itemIds = new Set(items.map((i) => i.streamId));
-      const lateSilenced = result.settled.filter((s) => !itemIds.has(s.streamId));
+      // Settled at a flush (silenced later, inhibited): their rows exist already.
+      const lateSettled = result.settled.filter((s) => !itemIds.has(s.streamId));
       await sql.begin(async (tx) => {
         if (alertRows.length) {
           await tx`INSERT INTO notifier_alerts ${
             tx(alertRows.map((r) => ({ ...r, alert: tx.json(r.alert) })))
           } ON CONFLICT (stream_id) DO NOTHING`;
         }
-        if (lateSilenced.length) {
+        if (lateSettled.length) {
           await tx`UPDATE notifier_alerts a SET disposition = v.disposition,
-              silence_id = NULLIF(v.silence_id, '')
-            FROM unnest(${lateSilenced.map((s) => s.streamId)}::text[],
-              ${lateSilenced.map((s) => s.disposition)}::text[],
-              ${lateSilenced.map((s) => s.silenceId ?? "")}::text[])
-              AS v(stream_id, disposition, silence_id)
+              silence_id = NULLIF(v.silence_id, ''), inhibited_by = NULLIF(v.inhibited_by, '')
+            FROM unnest(${lateSettled.map((s) => s.streamId)}::text[],
+              ${lateSettled.map((s) => s.disposition)}::text[],
+              ${lateSettled.map((s) => s.silenceId ?? "")}::text[],
+              ${lateSettled.map((s) => s.inhibitedBy ?? "")}::text[])
+              AS v(stream_id, disposition, silence_id, inhibited_by)
             WHERE a.stream_id = v.stream_id`;
         }
         const upserts = result.changed.filter((k) => result.state.groups[k]);
@@ -262,6 +276,28 @@ export function createStore(sql: Sql): NotifierStore {
             JOIN notifications n ON n.digest_id = e.digest_id
             WHERE e.stream_id = a.stream_id AND n.status = 'pending'))`;
       return row?.n ?? 0;
+    },
+
+    async acknowledged(alertIds) {
+      if (alertIds.length === 0) return new Set();
+      const rows = await sql<{ id: string }[]>`
+        SELECT id FROM anomaly_events
+        WHERE id = ANY(${alertIds as string[]}) AND acknowledged_at IS NOT NULL`;
+      return new Set(rows.map((r) => r.id));
+    },
+
+    async alertsTakenIn({ fromMs, toMs, limit }) {
+      const rows = await sql<{ alert: Alert; received_at: Date }[]>`
+        SELECT alert, received_at FROM notifier_alerts
+        WHERE received_at >= ${new Date(fromMs)} AND received_at < ${new Date(toMs)}
+          AND disposition <> 'silenced'
+        ORDER BY received_at DESC, stream_id DESC LIMIT ${limit + 1}`;
+      const truncated = rows.length > limit;
+      const alerts = rows.slice(0, limit).reverse().map((r) => ({
+        at: r.received_at.getTime(),
+        alert: r.alert,
+      }));
+      return { alerts, truncated };
     },
 
     async failUnconfigured(channels) {

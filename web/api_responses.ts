@@ -75,6 +75,13 @@ export const anomalyDetailSchema = z.strictObject({
   anomaly: anomalySchema,
   evidence: z.array(evidenceItemSchema),
   silenced_by: silenceSchema.nullable(),
+  notifier: z.strictObject({
+    disposition: z.enum(["inhibited", "recorded"]),
+    inhibited_by: z.string().nullable(),
+  }).nullable().meta({
+    description: "The notifier kept it out of digests: inhibited (by that alert's id), or " +
+      "recorded only (its route has no channel); null otherwise",
+  }),
 });
 
 /** `POST /api/anomalies/:id/ack`. */
@@ -167,6 +174,9 @@ export const notificationSummarySchema = z.strictObject({
   intake: z.strictObject({
     alerts: z.number().int(),
     by_disposition: z.record(z.string(), z.number().int()),
+  }),
+  notifier_api: z.boolean().meta({
+    description: "NOTIFIER_URL is set: /api/notifications/preview and /test can reach the notifier",
   }),
 });
 

@@ -9,6 +9,10 @@
 import { z } from "zod";
 import { silenceInputSchema } from "@vigil/shared/schemas/silence";
 import {
+  testNotificationResultSchema,
+  volumePreviewSchema,
+} from "@vigil/shared/schemas/notifier_api";
+import {
   ackInputSchema,
   anomalyIdSchema,
   anomalyListQuerySchema,
@@ -134,6 +138,37 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     access: "read",
     query: notificationSummaryQuerySchema,
     responses: { 200: { description: "Summary", schema: notificationSummarySchema }, ...READ },
+  },
+  {
+    method: "GET",
+    path: "/api/notifications/preview",
+    tag: "notifications",
+    summary: "How many notifications the notifier's current routes would have sent in the window",
+    description: "The notifier (at NOTIFIER_URL) replays the alerts it took in during the window " +
+      "through the routes in force, with its own grouping code, on a simulated clock.",
+    access: "read",
+    query: notificationSummaryQuerySchema,
+    responses: {
+      200: { description: "The preview", schema: volumePreviewSchema },
+      ...READ,
+      502: err("The notifier cannot be reached, or refused"),
+      503: err("NOTIFIER_URL is unset"),
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/notifications/test",
+    tag: "notifications",
+    summary: "Send a test notification through every channel the notifier has",
+    description: "Proxied to the notifier at NOTIFIER_URL (its POST /api/test-notification, " +
+      "with the same VIGIL_API_TOKEN). 200 with each channel's result, failures included.",
+    access: "token",
+    responses: {
+      200: { description: "Each channel's result", schema: testNotificationResultSchema },
+      ...TOKEN,
+      502: err("The notifier cannot be reached, or refused (e.g. a different token)"),
+      503: err("VIGIL_API_TOKEN or NOTIFIER_URL is unset"),
+    },
   },
   {
     method: "GET",

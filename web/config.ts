@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar } from "@vigil/shared/config";
+import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "@vigil/shared/config";
 import { archiveLocationEnv } from "@vigil/archive/config";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
 
@@ -18,6 +18,12 @@ export const webEnvSchema = z.object({
   WEB_HOST: z.string().min(1).optional(),
   /** Bearer token for mutating endpoints; unset = they answer 503. */
   VIGIL_API_TOKEN: apiTokenVar.optional(),
+  /**
+   * The notifier's base URL (its NOTIFIER_PORT), for the page's "Send test
+   * notification" (`POST /api/notifications/test` is proxied there with
+   * VIGIL_API_TOKEN); unset = that endpoint answers 503.
+   */
+  NOTIFIER_URL: urlVar(["http:", "https:"], "http://127.0.0.1:9104").optional(),
   /** Read endpoints open without a token (false: the token is required for them too). */
   WEB_PUBLIC_READ: boolVar.default(true),
   /** Interval of the stats heartbeat sent to live clients. */

@@ -27,7 +27,7 @@ export interface AppDeps {
   log: Logger;
   config: Pick<
     WebConfig,
-    "VIGIL_API_TOKEN" | "WEB_PUBLIC_READ" | "ARCHIVE_PREFIX" | "S3_BUCKET"
+    "VIGIL_API_TOKEN" | "WEB_PUBLIC_READ" | "ARCHIVE_PREFIX" | "S3_BUCKET" | "NOTIFIER_URL"
   >;
   registry: Registry;
   metrics: WebMetrics;

@@ -3,7 +3,7 @@
  * `anomaly_events` (migration 001: filtered keyset-paged lists, one
  * anomaly, per-bucket counts, an entity's facts, acknowledgements) and,
  * read only, the notifier's tables (migration 020: what it sent or planned
- * in a window).
+ * in a window; 060: which alerts it kept quiet).
  *
  * @module
  */
@@ -343,4 +343,27 @@ export async function notificationFigures(
     waiting: plain(waiting),
     intake: plain(intake),
   };
+}
+
+/** What the notifier did with an alert's firing entry (`notifier_alerts`), when it kept it quiet. */
+export interface NotifierFate {
+  /** `inhibited` (a firing source alert suppressed it) or `recorded` (route without channel). */
+  disposition: "inhibited" | "recorded";
+  /** `inhibited`: the source alert's id. */
+  inhibited_by: string | null;
+}
+
+/**
+ * The notifier's latest record of alert `id` when it was kept out of
+ * digests (inhibited or recorded only), else null. On the alert_id index.
+ */
+export async function notifierFate(sql: Sql, id: string): Promise<NotifierFate | null> {
+  const [row] = await sql<{ disposition: string; inhibited_by: string | null }[]>`
+    SELECT disposition, inhibited_by FROM notifier_alerts
+    WHERE alert_id = ${id} AND status = 'firing'
+    ORDER BY received_at DESC LIMIT 1`;
+  if (row?.disposition === "inhibited" || row?.disposition === "recorded") {
+    return { disposition: row.disposition, inhibited_by: row.inhibited_by };
+  }
+  return null;
 }

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import type { Digest } from "../digest.ts";
 import { postJson } from "./_http.ts";
-import { classifySmtpError, createEmailChannel } from "./email.ts";
+import { discordMessages } from "./discord.ts";
+import { classifySmtpError, createEmailChannel, emailMessage } from "./email.ts";
 import { slackMessages } from "./slack.ts";
-import { createWebhookChannel } from "./webhook.ts";
+import { createWebhookChannel, webhookPayload } from "./webhook.ts";
 
 const digest: Digest = {
   id: "g-1-x-0",
@@ -123,4 +124,32 @@ Deno.test("createEmailChannel() without SMTP writes <digest id>.eml into the out
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Discord, webhook and email show the observed value and threshold, not the score", () => {
+  const latency = {
+    ...digest.alerts[0]!,
+    rule: "latency_high",
+    score: 19314.57,
+    details: { latency_ms: 19314.57, threshold_ms: 500 },
+  };
+  const resolved = {
+    ...latency,
+    id: "r1",
+    status: "resolved" as const,
+    resolved_at: "2025-03-01T10:21:05.000Z",
+    isNew: false,
+  };
+  const d: Digest = { ...digest, alerts: [latency, resolved] };
+  const fields = discordMessages(d, { webBaseUrl: "http://w" })
+    .flatMap((m) => m.embeds.flatMap((e) => e.fields ?? []));
+  assert.match(fields[0]!.value, /19314\.57 ms vs 500 ms/);
+  assert.match(fields[1]!.value, /resolved at 10:21:05 UTC \(fired at 19314\.57 ms vs 500 ms\)/);
+  const payload = webhookPayload(d, { webBaseUrl: "http://w" });
+  const alerts = payload["alerts"] as Record<string, unknown>[];
+  assert.equal(alerts[0]!["value_vs_threshold"], "19314.57 ms vs 500 ms");
+  assert.deepEqual(alerts[0]!["figures"], { observed: "19314.57 ms", threshold: "500 ms" });
+  const mail = emailMessage(d, { webBaseUrl: "http://w", from: "a@b", to: ["c@d"] });
+  assert.match(mail.html, /19314\.57 ms vs 500 ms/);
+  assert.doesNotMatch(mail.html + mail.text, /score 19314/);
 });

@@ -14,8 +14,8 @@ import {
   digestSections,
   digestSubject,
   type RenderOptions,
-  valueVsThreshold,
 } from "../render.ts";
+import { valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn, SendProgress, SendResult } from "./channel.ts";
 import { postJson, sendParts } from "./_http.ts";
 

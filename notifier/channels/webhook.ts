@@ -8,6 +8,7 @@
 import { digestCounts } from "../digest.ts";
 import type { Digest } from "../digest.ts";
 import { digestSubject, type RenderOptions } from "../render.ts";
+import { alertFigures, valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn, SendResult } from "./channel.ts";
 import { postJson } from "./_http.ts";
 
@@ -35,6 +36,9 @@ export function webhookPayload(digest: Digest, options: RenderOptions): Record<s
       message: a.message,
       score: a.score,
       details: a.details,
+      /** The digest's "Value vs threshold" cell, and its parts. */
+      value_vs_threshold: valueVsThreshold(a),
+      figures: alertFigures(a),
       detected_at: a.detected_at,
       event_time: a.event_time,
       resolved_at: a.resolved_at,

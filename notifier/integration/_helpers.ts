@@ -188,6 +188,7 @@ export function testEnv(opts: {
     VIGIL_PREFIX: opts.prefix,
     NOTIFIER_PORT: "0",
     LOG_LEVEL: "warn",
+    GROUP_BY: "type,severity",
     GROUP_WAIT: "1s",
     GROUP_INTERVAL: "2s",
     REPEAT_INTERVAL: "4h",

@@ -45,3 +45,35 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "alertsTakenIn() reads the window's alerts oldest first without silenced ones, newest kept",
+  opts,
+  async () => {
+    await withPg(async ({ sql }) => {
+      await migrate(sql);
+      const store = createStore(sql);
+      const alerts = ["b1", "b2", "b3", "b4"].map((id) => makeAlert({ id }));
+      await store.commit({
+        items: alerts.map((alert, i) => ({ streamId: `2-${i}`, alert })),
+        result: result({
+          settled: [{ streamId: "2-1", alertId: "b2", disposition: "silenced", silenceId: "s" }],
+        }),
+      });
+      const t0 = Date.parse("2025-03-01T12:00:00Z");
+      for (const [i, id] of ["b1", "b2", "b3", "b4"].entries()) {
+        await sql`UPDATE notifier_alerts SET received_at = ${new Date(t0 + i * 60_000)}
+          WHERE alert_id = ${id}`;
+      }
+      const all = await store.alertsTakenIn({ fromMs: t0, toMs: t0 + 3 * 60_000, limit: 10 });
+      assert.deepEqual(all.alerts.map((a) => [a.alert.id, a.at - t0]), [["b1", 0], [
+        "b3",
+        120_000,
+      ]]);
+      assert.equal(all.truncated, false);
+      const some = await store.alertsTakenIn({ fromMs: t0, toMs: t0 + 4 * 60_000, limit: 2 });
+      assert.deepEqual(some.alerts.map((a) => a.alert.id), ["b3", "b4"]);
+      assert.equal(some.truncated, true);
+    });
+  },
+);

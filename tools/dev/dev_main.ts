@@ -11,8 +11,8 @@
  * root deno.json (so the same permissions apply), without the task shell in
  * between, so signals reach them directly.
  *
- * The web (and the detector, for its evaluate endpoint's dispatch) gets a
- * development API token (`VIGIL_API_TOKEN`), created once in
+ * The web, the notifier (for its test notification) and the detector (for its
+ * evaluate endpoint's dispatch) get a development API token (`VIGIL_API_TOKEN`), created once in
  * `.vigil/api_token` and printed at start with how to use it (dev_token.ts),
  * unless `VIGIL_API_TOKEN` is already set.
  *
@@ -159,8 +159,13 @@ async function stopAll(): Promise<void> {
 Deno.addSignalListener("SIGINT", stopAll);
 Deno.addSignalListener("SIGTERM", stopAll);
 
-// Acknowledge and Silence need a token: the web gets the development one.
+// Acknowledge and Silence need a token: the web gets the development one, and the
+// notifier too (the page's test notification goes web → notifier with it).
 const webEnv: Record<string, string> = {};
+const notifierEnv: Record<string, string> = {};
+if (!Deno.env.get("NOTIFIER_URL")) {
+  webEnv.NOTIFIER_URL = `http://127.0.0.1:${Number(Deno.env.get("NOTIFIER_PORT") ?? 9104) || 9104}`;
+}
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {
@@ -169,6 +174,7 @@ if (Deno.env.get("VIGIL_API_TOKEN")) {
     const webPort = Number(Deno.env.get("WEB_PORT") ?? 8080) || 8080;
     for (const line of devTokenMessage(token, { webPort })) out(`[dev] ${line}`);
     webEnv.VIGIL_API_TOKEN = token.token;
+    notifierEnv.VIGIL_API_TOKEN = token.token;
   } catch (error) {
     out(`[dev] ${(error as Error).message}`);
     Deno.exit(1);
@@ -198,7 +204,7 @@ SERVICES.forEach((name, i) =>
     name,
     i,
     name === "producer" ? producerArgs : [],
-    name === "web" || name === "detector" ? webEnv : {},
+    name === "web" || name === "detector" ? webEnv : name === "notifier" ? notifierEnv : {},
   )
 );
 if (children.length === 0) {

@@ -89,3 +89,15 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
     },
   };
 }
+
+/**
+ * A proxy in front of the server of `url` (a `postgres://` or `redis://`
+ * URL), and the same URL pointing at the proxy.
+ */
+export function startUrlProxy(url: string): TcpProxy & { url: string } {
+  const target = new URL(url);
+  const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${proxy.port}`;
+  return Object.assign(proxy, { url: proxied.href });
+}

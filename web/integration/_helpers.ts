@@ -41,6 +41,8 @@ export interface WebTestOptions {
   assets?: StaticAssets;
   maxClients?: number;
   archive?: ArchiveLister;
+  /** The notifier's address (its test notification). */
+  notifierUrl?: string;
 }
 
 /** Run `fn` with the app on a fresh database and Redis prefix; cleans up after. */
@@ -82,6 +84,7 @@ export async function withWebApp<T>(
             WEB_PUBLIC_READ: options.publicRead ?? true,
             ARCHIVE_PREFIX: "raw",
             S3_BUCKET: "vigil-archive",
+            NOTIFIER_URL: options.notifierUrl,
           },
           registry,
           metrics,

@@ -15,7 +15,7 @@ import type { AppDeps } from "../deps.ts";
 import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
-import { acknowledgeAnomaly, getAnomaly, listAnomalies } from "../store.ts";
+import { acknowledgeAnomaly, getAnomaly, listAnomalies, notifierFate } from "../store.ts";
 
 /** Routes under `/api/anomalies`. */
 export function anomalyRoutes(deps: AppDeps): Hono {
@@ -35,7 +35,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
     const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
     const anomaly = await getAnomaly(deps.sql, id);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
-    const [evidence, silences] = await Promise.all([
+    const [evidence, silences, quiet] = await Promise.all([
       resolveEvidence(deps.redis, anomaly.evidence, {
         keys: deps.keys,
         archivePrefix: deps.config.ARCHIVE_PREFIX,
@@ -44,9 +44,10 @@ export function anomalyRoutes(deps: AppDeps): Hono {
         archive: deps.archive,
       }),
       listSilences(deps.sql, { active: true }),
+      notifierFate(deps.sql, id),
     ]);
     const silence = findSilence(silences, anomaly, now());
-    return c.json({ anomaly, evidence, silenced_by: silence ?? null });
+    return c.json({ anomaly, evidence, silenced_by: silence ?? null, notifier: quiet });
   });
 
   app.post("/:id/ack", jsonBody(ackInputSchema), async (c) => {

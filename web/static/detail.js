@@ -191,6 +191,20 @@ export function Detail({ id, onClose, onUpdated }) {
           : null
       }
         ${
+        data.notifier
+          ? html`
+            <div class="notifier-fate" data-disposition=${data.notifier.disposition}>
+              <dt>Notification</dt>
+              <dd>${data.notifier.disposition === "inhibited"
+                ? html`inhibited by <a href=${`/alerts/${
+                  encodeURIComponent(data.notifier.inhibited_by ?? "")
+                }`}>${data.notifier.inhibited_by}</a> while that alert fires (inhibition)`
+                : "recorded only: its route has no channel"}</dd>
+            </div>
+          `
+          : null
+      }
+        ${
         data.silenced_by
           ? html`
             <div>

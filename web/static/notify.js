@@ -2,6 +2,7 @@
 // hour, per route and channel, from GET /api/notifications/summary (the notifier's own tables).
 import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./api.js";
+import { TestNotification } from "./test_notify.js";
 import { fmtClock, zoneName } from "./time.js";
 import { html } from "./util.js";
 
@@ -20,12 +21,20 @@ function Counts({ c }) {
 export function NotifyPanel() {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  const [preview, setPreview] = useState(null);
   useEffect(() => {
-    const load = () =>
+    const load = () => {
       getJson("/api/notifications/summary", { window: "1h" }).then((d) => {
         setData(d);
         setError(null);
+        // The preview needs the notifier (NOTIFIER_URL); left out when it cannot answer.
+        if (!d.notifier_api) return setPreview(null);
+        getJson("/api/notifications/preview", { window: "1h" }).then(
+          setPreview,
+          () => setPreview(null),
+        );
       }, setError);
+    };
     load();
     const t = setInterval(load, 60_000);
     return () => clearInterval(t);
@@ -37,6 +46,12 @@ export function NotifyPanel() {
   }
   const t = data.totals;
   const from = Date.parse(data.from), to = Date.parse(data.to);
+  // Alerts kept out of digests on purpose (inhibited by a CRITICAL, routes without channel).
+  const d = data.intake.by_disposition;
+  const quiet = [
+    d.inhibited ? `${d.inhibited} inhibited` : "",
+    d.recorded ? `${d.recorded} recorded only` : "",
+  ].filter(Boolean).map((x) => ` · ${x}`).join("");
   const intake = Object.entries(data.intake.by_disposition).map(([k, n]) => `${n} ${k}`)
     .join(", ");
   return html`
@@ -48,7 +63,7 @@ export function NotifyPanel() {
             .pending}</b>${" "}pending · <b class="failed">${t.failed}</b> failed · ${t
             .digests} digests${t.waiting_alerts
             ? ` · ${t.waiting_alerts} alerts waiting for their group's digest`
-            : ""}</span>
+            : ""}${quiet}</span>
       </summary>
       <div class="notify-body">
           <p class="muted">${fmtClock(from)}–${fmtClock(to)} ${zoneName(
@@ -56,6 +71,12 @@ export function NotifyPanel() {
           )}, from the notifier's tables. Alerts taken in: ${data.intake.alerts}${intake
             ? ` (${intake})`
             : ""}.</p>
+          ${preview
+            ? html`<p class="notify-preview" data-notifications=${preview.notifications}>With the
+                routes in force, the hour's ${preview.alerts} alerts make <b>${preview.notifications} notifications</b> (${preview.digests} digest${
+              preview.digests === 1 ? "" : "s"
+            })${preview.truncated ? " (newest alerts only)" : ""}: replayed by the notifier.</p>`
+            : null}
           ${data.routes.length
             ? html`
               <div class="table-scroll">
@@ -92,6 +113,7 @@ export function NotifyPanel() {
               </div>
             `
             : html`<p class="muted">Nothing sent or planned in the last hour.</p>`}
+          <${TestNotification} />
         </div>
     </details>
   `;

@@ -1,0 +1,65 @@
+/**
+ * Fixtures of the batcher's unit tests: a clock, a route, alerts, stream items.
+ *
+ * @module
+ */
+import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
+import {
+  type BatcherOptions,
+  type BatcherState,
+  ingest,
+  type IngestItem,
+  tick,
+} from "./batcher.ts";
+import type { Route } from "./routes.ts";
+
+export const T0 = Date.parse("2025-03-01T10:20:00Z");
+export const S = 1000;
+export const M = 60 * S;
+export const H = 60 * M;
+
+export const ROUTE: Route = {
+  name: "default",
+  match: {},
+  channels: ["email", "discord"],
+  groupBy: ["type", "severity"],
+  groupWaitMs: 30 * S,
+  groupIntervalMs: 60 * S,
+  repeatIntervalMs: 4 * H,
+  criticalImmediate: false,
+};
+export const OPTS: BatcherOptions = { routes: [ROUTE], flapThreshold: 4 };
+
+let seq = 0;
+/** A firing WARNING alert at T0 (schema defaults for the rest), with `over` applied. */
+export function alert(over: Partial<Alert> = {}): Alert {
+  const id = over.id ?? `a${++seq}`;
+  const base = alertSchema.parse({
+    id,
+    status: "firing",
+    detected_at: new Date(T0).toISOString(),
+    event_time: new Date(T0).toISOString(),
+    type: "metrics",
+    rule: "cpu_high",
+    severity: "WARNING",
+    entity: `svc-${id}`,
+    title: "CPU high",
+    message: "cpu 97% > 90%",
+  });
+  return { ...base, ...over };
+}
+let sid = 0;
+export function item(a: Alert): IngestItem {
+  return { streamId: `${T0}-${++sid}`, alert: a };
+}
+
+/** Ingest then tick at `now`; returns state and digests from both. */
+export function step(state: BatcherState, items: IngestItem[], now: number, opts = OPTS) {
+  const a = ingest(state, items, now, opts);
+  const b = tick(a.state, now, opts);
+  return {
+    state: b.state,
+    digests: [...a.digests, ...b.digests],
+    settled: [...a.settled, ...b.settled],
+  };
+}

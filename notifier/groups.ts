@@ -1,0 +1,149 @@
+/**
+ * The batcher's state (JSON, persisted per group in `notifier_groups`) and
+ * the copy-on-write draft the reducers change. Pure.
+ *
+ * @module
+ */
+import type { Alert } from "@vigil/shared/schemas/alert";
+import type { DigestAlert } from "./digest.ts";
+import type { Route } from "./routes.ts";
+
+/** Alert fields a group can be keyed by (`service` is accepted as an alias of `entity`). */
+export const GROUP_LABELS = ["type", "severity", "rule", "entity"] as const;
+export type GroupLabel = (typeof GROUP_LABELS)[number];
+
+/** One alert held by a group. */
+export interface GroupAlert {
+  alert: Alert;
+  /** Stream entries folded in since the last digest (to acknowledge after it). */
+  streamIds: string[];
+  /** Already told (in a digest or immediately). */
+  notified: boolean;
+  flapping: boolean;
+  /** When the notifier first saw it (ms). */
+  firstSeenAt: number;
+  /** For resolved alerts: when it started firing, if known. */
+  firingSince: string | null;
+  /** Id of the firing alert that inhibits it (left out of digests meanwhile). */
+  inhibitedBy?: string | null;
+}
+
+/** One aggregation group. */
+export interface GroupState {
+  key: string;
+  route: string;
+  labels: Record<string, string>;
+  createdAt: number;
+  /** Time of the last group digest, null before the first. */
+  lastFlushAt: number | null;
+  /** Time anything about this group was last sent (repeat base). */
+  lastSentAt: number | null;
+  /** Changed since the last digest. */
+  dirty: boolean;
+  seq: number;
+  alerts: Record<string, GroupAlert>;
+}
+
+/** The whole batcher state (JSON-serialisable). */
+export interface BatcherState {
+  groups: Record<string, GroupState>;
+  /** `type|rule|entity` → firing times (ms) within the flap window. */
+  flaps: Record<string, number[]>;
+}
+
+/** An empty state. */
+export function emptyState(): BatcherState {
+  return { groups: {}, flaps: {} };
+}
+
+/** The group key and labels of `alert` on `route`. */
+export function groupKeyFor(
+  route: Route,
+  alert: Alert,
+): { key: string; labels: Record<string, string> } {
+  const labels: Record<string, string> = {};
+  for (const l of route.groupBy) labels[l] = String(alert[l]);
+  const key = `${route.name}|${route.groupBy.map((l) => `${l}=${labels[l]}`).join(",")}`;
+  return { key, labels };
+}
+
+/** `type|rule|entity`: what flapping is counted per. */
+export function flapKey(alert: Pick<Alert, "type" | "rule" | "entity">): string {
+  return `${alert.type}|${alert.rule}|${alert.entity}`;
+}
+
+/** A held alert as a digest shows it. */
+export function toDigestAlert(g: GroupAlert): DigestAlert {
+  let resolvedAfterMs: number | null = null;
+  if (g.alert.status === "resolved") {
+    const end = Date.parse(g.alert.resolved_at ?? g.alert.detected_at);
+    const start = Date.parse(g.firingSince ?? "");
+    if (!Number.isNaN(end) && !Number.isNaN(start) && end >= start) resolvedAfterMs = end - start;
+  }
+  return {
+    ...g.alert,
+    isNew: g.alert.status === "firing" && !g.notified,
+    flapping: g.flapping,
+    resolvedAfterMs,
+  };
+}
+
+/** The route named `name`, else the default (last). */
+export function routeByName(routes: readonly Route[], name: string): Route {
+  return routes.find((r) => r.name === name) ?? routes[routes.length - 1]!;
+}
+
+/** A mutable working copy that clones a group on first write. */
+export class Draft {
+  readonly groups: Record<string, GroupState>;
+  readonly flaps: Record<string, number[]>;
+  readonly changed = new Set<string>();
+  readonly #cloned = new Set<string>();
+  constructor(state: BatcherState) {
+    this.groups = { ...state.groups };
+    this.flaps = { ...state.flaps };
+  }
+  /** A writable group (cloned once). */
+  write(key: string): GroupState | undefined {
+    const g = this.groups[key];
+    if (!g) return undefined;
+    this.changed.add(key);
+    if (!this.#cloned.has(key)) {
+      const copy: GroupState = { ...g, labels: { ...g.labels }, alerts: {} };
+      for (const [id, a] of Object.entries(g.alerts)) {
+        copy.alerts[id] = { ...a, streamIds: [...a.streamIds] };
+      }
+      this.groups[key] = copy;
+      this.#cloned.add(key);
+      return copy;
+    }
+    return g;
+  }
+  /** The writable group `key`, created empty when missing. */
+  writeOrCreate(key: string, route: string, labels: Record<string, string>, now: number) {
+    const existing = this.write(key);
+    if (existing) return existing;
+    const group: GroupState = {
+      key,
+      route,
+      labels,
+      createdAt: now,
+      lastFlushAt: null,
+      lastSentAt: null,
+      dirty: false,
+      seq: 0,
+      alerts: {},
+    };
+    this.groups[key] = group;
+    this.#cloned.add(key);
+    this.changed.add(key);
+    return group;
+  }
+  remove(key: string): void {
+    delete this.groups[key];
+    this.changed.add(key);
+  }
+  state(): BatcherState {
+    return { groups: this.groups, flaps: this.flaps };
+  }
+}

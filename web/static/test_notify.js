@@ -1,0 +1,54 @@
+// "Send test notification" in the notifications panel: POST /api/notifications/test (token),
+// which the web passes to the notifier; shows each channel's result.
+import { useState } from "preact/hooks";
+import { sendJson } from "./api.js";
+import { html } from "./util.js";
+import { ErrorNote, TokenHelp } from "./widgets.js";
+
+function ChannelResult({ r }) {
+  const detail = r.ok
+    ? `sent (${r.duration_ms} ms)`
+    : `failed: ${r.error ?? "unknown error"}${r.retryable ? " (temporary)" : ""}`;
+  return html`
+    <li data-channel=${r.channel} data-ok=${String(r.ok)}
+      class=${r.ok ? "ok" : "failed"}><b>${r.channel}</b> ${r.ok ? "✓" : "✗"} ${detail}</li>
+  `;
+}
+
+/** The button and the last result. */
+export function TestNotification() {
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const send = async () => {
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    try {
+      setResult(await sendJson("POST", "/api/notifications/test"));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  // A 503 for want of NOTIFIER_URL is not a token matter.
+  const tokenError = error && (error.status === 401 || /VIGIL_API_TOKEN/.test(error.message))
+    ? error
+    : null;
+  return html`
+    <div class="test-notify">
+      <button id="test-notification" type="button" disabled=${busy} onClick=${send}>${busy
+        ? "Sending…"
+        : "Send test notification"}</button>
+      ${result
+        ? html`<ul class="test-results" aria-label="Test notification results">${
+          result.results
+            .map((r) => html`<${ChannelResult} key=${r.channel} r=${r} />`)
+        }</ul>`
+        : null}
+      <${ErrorNote} error=${error} />
+      <${TokenHelp} error=${tokenError} />
+    </div>
+  `;
+}
