@@ -33,7 +33,8 @@ import { GROUPS } from "@vigil/shared/keys";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { withTimeout } from "@vigil/shared/lifecycle";
+import { retry } from "@vigil/shared/retry";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import {
   appendToBuffer,
@@ -47,7 +48,8 @@ import {
 } from "./format.ts";
 import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
-import { createGapTracker, type Gap } from "@vigil/shared/kafka_gaps";
+import { createGapTracker } from "@vigil/shared/kafka_gaps";
+import { createArchiveProgress } from "./progress.ts";
 
 /** Archive settings. */
 export interface ArchiveOptions {
@@ -131,8 +133,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
-  /** Per partition, the next offset expected (gap detection); filled at the first batch. */
-  const expected = new Map<string, bigint | null>();
   const groupId = config.groupId ?? GROUPS.archive;
   const gaps = createGapTracker({
     kafka,
@@ -143,60 +143,26 @@ export function createArchive(deps: ArchiveDeps): Archive {
     now,
   });
 
-  /**
-   * The archive's own record of where a partition is: the offset after the
-   * last object stored (written before the offset is committed). Kafka's
-   * committed offset cannot serve: once kafkajs found it out of range, it
-   * resets it to "earliest".
-   */
-  const progressKey = (topic: string, partition: number) =>
-    `${prefix}/${topic}/progress/${partition}.json`;
-
-  async function storedProgress(topic: string, partition: number): Promise<bigint | null> {
-    const body = await store.get(progressKey(topic, partition));
-    if (body === null) return null;
-    const next = JSON.parse(new TextDecoder().decode(body)).next;
-    return typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null;
-  }
-
-  /** Record a hole before `first` once (below the log start only), as a gap object. */
-  async function checkHole(topic: string, partition: number, key: string, first: bigint) {
-    let next = expected.get(key);
-    if (next === undefined) {
-      next = await storedProgress(topic, partition);
-      expected.set(key, next);
-    }
-    if (next === null || first <= next) return;
-    const start = await gaps.logStart(topic, partition);
-    const lostTo = (first < start ? first : start) - 1n;
-    if (lostTo < next) return; // transaction markers or compacted records only
-    const gap: Gap = {
-      from: next.toString(),
-      to: lostTo.toString(),
-      count: Number(lostTo - next + 1n),
-    };
-    const body = new TextEncoder().encode(
-      JSON.stringify({
-        topic,
-        partition,
-        ...gap,
-        reason: "deleted by Kafka (retention) before the archive read them",
-        recorded_at: new Date(now()).toISOString(),
-      }) + "\n",
-    );
-    const gapKey = `${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`;
-    for (let attempt = 0;; attempt++) {
+  /** Store `body` under `key`, retrying until stored (at most 3 attempts once stopping). */
+  function put(key: string, body: Uint8Array): Promise<void> {
+    let attempts = 0;
+    return retry(async (attempt) => {
+      attempts = attempt;
       try {
-        await store.put(gapKey, body);
-        break;
+        await store.put(key, body);
       } catch (error) {
         storeErrors.inc();
-        if (group.stopping.aborted && attempt >= 2) throw error;
-        await sleep(backoffMs(attempt, { baseMs: 200, capMs: 10_000 }));
+        throw error;
       }
-    }
-    gaps.record(topic, partition, gap);
+    }, {
+      baseMs: 200,
+      capMs: 10_000,
+      isRetryable: () => !(group.stopping.aborted && attempts >= 3),
+      onRetry: ({ error, attempt, delayMs }) =>
+        log.warn("cannot store object, retrying", { key, attempt, retry_in_ms: delayMs, error }),
+    });
   }
+  const progress = createArchiveProgress({ store, prefix, gaps, put, now });
 
   /** Run `fn` after every earlier task of the same partition. */
   function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -227,22 +193,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
       timestamp: buffer.firstTimestamp,
     });
     const body = await open.gz.finish();
-    for (let attempt = 0;; attempt++) {
-      try {
-        await store.put(objKey, body);
-        break;
-      } catch (error) {
-        storeErrors.inc();
-        if (group.stopping.aborted && attempt >= 2) throw error;
-        log.warn("cannot store object, retrying", { key: objKey, attempt, error });
-        await sleep(backoffMs(attempt, { baseMs: 200, capMs: 10_000 }));
-      }
-    }
+    await put(objKey, body);
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
-    await store.put(
-      progressKey(buffer.topic, buffer.partition),
-      new TextEncoder().encode(JSON.stringify({ next }) + "\n"),
-    );
+    await progress.save(buffer.topic, buffer.partition, next);
     // Committing is what allows the next object to start at `next`; on failure
     // the partition is re-read from the committed offset (this object's first).
     await group.consumer!.commitOffsets([{
@@ -273,10 +226,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
       highWater.set(key, BigInt(batch.highWatermark));
       const first = batch.firstOffset() ?? batch.messages[0]?.offset;
       if (first !== undefined && first !== null) {
-        await checkHole(topic, partition, key, BigInt(first));
+        await progress.checkHole(topic, partition, BigInt(first));
       }
       const lastOffset = batch.messages.at(-1)?.offset;
-      if (lastOffset !== undefined) expected.set(key, BigInt(lastOffset) + 1n);
+      if (lastOffset !== undefined) progress.expect(topic, partition, BigInt(lastOffset) + 1n);
       const stored = storedUpTo.get(key) ?? -1n;
       for (const m of batch.messages) {
         // Never start an object inside one already stored.
@@ -352,7 +305,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     buffers.clear();
     storedUpTo.clear();
     highWater.clear();
-    expected.clear();
+    progress.clear();
     // Partitions this member may no longer own must not keep a lag.
     lag.reset();
   };
