@@ -30,7 +30,6 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { GROUPS } from "@vigil/shared/keys";
-import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { withTimeout } from "@vigil/shared/lifecycle";
@@ -47,24 +46,17 @@ import {
   startBuffer,
 } from "./format.ts";
 import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
-import { createConsumerGroup } from "@vigil/shared/kafka_group";
+import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
+import type { Worker } from "@vigil/shared/service";
 import { createGapTracker } from "@vigil/shared/kafka_gaps";
 import { createArchiveProgress } from "./progress.ts";
 
-/** Archive settings. */
-export interface ArchiveOptions {
+/** Archive settings (the group is `vigil-archive` by default). */
+export interface ArchiveOptions extends GroupSettings {
   /** First segment of every key. @default {"raw"} */
   prefix?: string;
   /** Flush thresholds. */
   policy: FlushPolicy;
-  /** @default {"vigil-archive"} */
-  groupId?: string;
-  /** @default {TOPICS} */
-  topics?: readonly string[];
-  /** @default {10000} */
-  sessionTimeoutMs?: number;
-  /** Bound on the shutdown. @default {8000} */
-  shutdownTimeoutMs?: number;
 }
 
 /** Dependencies of {@link createArchive}. */
@@ -79,14 +71,11 @@ export interface ArchiveDeps {
   now?: () => number;
 }
 
-/** A running archive. */
-export interface Archive {
-  /** Consume until `signal` aborts (then flush, commit, disconnect) or the consumer fails for good. */
-  run(signal: AbortSignal): Promise<void>;
-  /** Stop (idempotent). */
-  close(): Promise<void>;
-  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
-}
+/**
+ * A running archive: `run` consumes until the signal aborts (then flushes,
+ * commits and disconnects) or the consumer fails for good.
+ */
+export type Archive = Worker;
 
 /** Characters of lines queued before they are compressed (per open object). */
 export const COMPRESS_CHUNK = 64 * 1024;

@@ -11,7 +11,7 @@
 import type { Redis } from "ioredis";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
-import { createOpsApp, type HealthCheck, type MetricsSource } from "./http/ops_app.ts";
+import { createOpsApp, type HealthDetail, type MetricsSource } from "./http/ops_app.ts";
 import { serve, type ServeOptions } from "./http/serve.ts";
 import { ensurePartitions } from "./redis.ts";
 
@@ -61,7 +61,7 @@ export async function ensurePartitionsOrExit(
 /** A consumer that runs until shutdown. */
 export interface Worker {
   /** Its health checks, served on the ops port. */
-  readonly checks: Record<string, HealthCheck>;
+  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
   /** Consume until `signal` aborts, or reject when it failed for good. */
   run(signal: AbortSignal): Promise<void>;
   /** Stop consuming (idempotent). */
