@@ -17,10 +17,11 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { startMockKafka } from "../dev/kafka_mock.ts";
-import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
+import { dropKafkajsTimeoutWarning } from "@vigil/shared/kafka";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createGenerator } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
+import { sendGenerated } from "../testing/bridge.ts";
 import { numberArg, print } from "./_cli.ts";
 
 const RATE = numberArg("rate", 5000);
@@ -107,13 +108,7 @@ try {
     const due = Math.floor(((tick - started) / 1000) * RATE) - sent;
     if (due > 0) {
       const msgs = gen.normal(Date.now(), due);
-      await producer.sendBatch({
-        topicMessages: topicMessages(msgs, (m) => m.topic, (m) => ({
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-        })),
-      });
+      await sendGenerated(producer, msgs);
       sent += msgs.length;
     }
     if (tick >= nextSample) {

@@ -147,42 +147,28 @@ try {
 
   // ---------------------------------------------------------------- API latency
   const day = 86_400_000;
-  const queries: { name: string; query: string; filtered: boolean }[] = [
-    { name: "no filter", query: "limit=50", filtered: false },
-    { name: "type", query: "type=metrics&limit=50", filtered: true },
-    { name: "severity=CRITICAL", query: "severity=CRITICAL&limit=50", filtered: true },
-    {
-      name: "type+severity list",
-      query: "type=logs,transactions&severity=WARNING,CRITICAL&limit=50",
-      filtered: true,
-    },
-    { name: "rule+open", query: "rule=cpu_latency&resolved=false&limit=50", filtered: true },
-    { name: "entity", query: "entity=svc-42&limit=50", filtered: true },
-    {
-      name: "entity+severity",
-      query: "entity=svc-1234&severity=CRITICAL&limit=50",
-      filtered: true,
-    },
-    {
-      name: "time range (day 10)+type",
-      query: `from=${nowMs - 11 * day}&to=${nowMs - 10 * day}&type=transactions&limit=50`,
-      filtered: true,
-    },
-    { name: "open+unacked", query: "resolved=false&acknowledged=false&limit=50", filtered: true },
+  // [name, query, held to the first-page target]
+  const table: [string, string, boolean][] = [
+    ["no filter", "limit=50", false],
+    ["type", "type=metrics&limit=50", true],
+    ["severity=CRITICAL", "severity=CRITICAL&limit=50", true],
+    ["type+severity list", "type=logs,transactions&severity=WARNING,CRITICAL&limit=50", true],
+    ["rule+open", "rule=cpu_latency&resolved=false&limit=50", true],
+    ["entity", "entity=svc-42&limit=50", true],
+    ["entity+severity", "entity=svc-1234&severity=CRITICAL&limit=50", true],
+    [
+      "time range (day 10)+type",
+      `from=${nowMs - 11 * day}&to=${nowMs - 10 * day}&type=transactions&limit=50`,
+      true,
+    ],
+    ["open+unacked", "resolved=false&acknowledged=false&limit=50", true],
     // Reported, not held to the first-page target: 10x the default page size.
-    { name: "rule=keyword, max page", query: "rule=keyword&limit=500", filtered: false },
+    ["rule=keyword, max page", "rule=keyword&limit=500", false],
     // Worst cases: few or no rows match, so an index on one column alone would scan far.
-    {
-      name: "rare: crit+open+acked",
-      query: "severity=CRITICAL&resolved=false&acknowledged=true&limit=50",
-      filtered: true,
-    },
-    {
-      name: "empty: rule of other type",
-      query: "rule=keyword&type=metrics&limit=50",
-      filtered: true,
-    },
+    ["rare: crit+open+acked", "severity=CRITICAL&resolved=false&acknowledged=true&limit=50", true],
+    ["empty: rule of other type", "rule=keyword&type=metrics&limit=50", true],
   ];
+  const queries = table.map(([name, query, filtered]) => ({ name, query, filtered }));
   const latency: {
     name: string;
     query: string;
