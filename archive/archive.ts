@@ -30,7 +30,6 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { GROUPS } from "@vigil/shared/keys";
-import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { withTimeout } from "@vigil/shared/lifecycle";
@@ -45,30 +44,18 @@ import {
   type PartitionBuffer,
   startBuffer,
 } from "./format.ts";
-import {
-  type ArchiveStore,
-  createGzipWriter,
-  type GzipWriter,
-  putRetrying,
-  type PutRetryOptions,
-} from "./store.ts";
-import { createConsumerGroup } from "@vigil/shared/kafka_group";
-import { createGapTracker, type Gap } from "@vigil/shared/kafka_gaps";
+import { type ArchiveStore, createGzipWriter, type GzipWriter, putRetrying } from "./store.ts";
+import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
+import type { Worker } from "@vigil/shared/service";
+import { createGapTracker } from "@vigil/shared/kafka_gaps";
+import { createArchiveProgress } from "./progress.ts";
 
-/** Archive settings. */
-export interface ArchiveOptions {
+/** Archive settings (the group is `vigil-archive` by default). */
+export interface ArchiveOptions extends GroupSettings {
   /** First segment of every key. @default {"raw"} */
   prefix?: string;
   /** Flush thresholds. */
   policy: FlushPolicy;
-  /** @default {"vigil-archive"} */
-  groupId?: string;
-  /** @default {TOPICS} */
-  topics?: readonly string[];
-  /** @default {10000} */
-  sessionTimeoutMs?: number;
-  /** Bound on the shutdown. @default {8000} */
-  shutdownTimeoutMs?: number;
 }
 
 /** Dependencies of {@link createArchive}. */
@@ -83,14 +70,11 @@ export interface ArchiveDeps {
   now?: () => number;
 }
 
-/** A running archive. */
-export interface Archive {
-  /** Consume until `signal` aborts (then flush, commit, disconnect) or the consumer fails for good. */
-  run(signal: AbortSignal): Promise<void>;
-  /** Stop (idempotent). */
-  close(): Promise<void>;
-  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
-}
+/**
+ * A running archive: `run` consumes until the signal aborts (then flushes,
+ * commits and disconnects) or the consumer fails for good.
+ */
+export type Archive = Worker;
 
 /** Characters of lines queued before they are compressed (per open object). */
 export const COMPRESS_CHUNK = 64 * 1024;
@@ -124,12 +108,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
     "vigil_archive_store_errors_total",
     "Failed object writes (retried)",
   );
-  const retryPut = (what: string): PutRetryOptions => ({
-    what,
-    log,
-    stopping: group.stopping,
-    onError: () => storeErrors.inc(),
-  });
   const lag = metrics.gauge(
     "vigil_archive_lag",
     "High watermark minus the first offset not yet stored and committed",
@@ -143,8 +121,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
-  /** Per partition, the next offset expected (gap detection); filled at the first batch. */
-  const expected = new Map<string, bigint | null>();
   const groupId = config.groupId ?? GROUPS.archive;
   const gaps = createGapTracker({
     kafka,
@@ -155,51 +131,15 @@ export function createArchive(deps: ArchiveDeps): Archive {
     now,
   });
 
-  /**
-   * The archive's own record of where a partition is: the offset after the
-   * last object stored (written before the offset is committed). Kafka's
-   * committed offset cannot serve: once kafkajs found it out of range, it
-   * resets it to "earliest".
-   */
-  const progressKey = (topic: string, partition: number) =>
-    `${prefix}/${topic}/progress/${partition}.json`;
-
-  async function storedProgress(topic: string, partition: number): Promise<bigint | null> {
-    const body = await store.get(progressKey(topic, partition));
-    if (body === null) return null;
-    const next = JSON.parse(new TextDecoder().decode(body)).next;
-    return typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null;
-  }
-
-  /** Record a hole before `first` once (below the log start only), as a gap object. */
-  async function checkHole(topic: string, partition: number, key: string, first: bigint) {
-    let next = expected.get(key);
-    if (next === undefined) {
-      next = await storedProgress(topic, partition);
-      expected.set(key, next);
-    }
-    if (next === null || first <= next) return;
-    const start = await gaps.logStart(topic, partition);
-    const lostTo = (first < start ? first : start) - 1n;
-    if (lostTo < next) return; // transaction markers or compacted records only
-    const gap: Gap = {
-      from: next.toString(),
-      to: lostTo.toString(),
-      count: Number(lostTo - next + 1n),
-    };
-    const body = new TextEncoder().encode(
-      JSON.stringify({
-        topic,
-        partition,
-        ...gap,
-        reason: "deleted by Kafka (retention) before the archive read them",
-        recorded_at: new Date(now()).toISOString(),
-      }) + "\n",
-    );
-    const gapKey = `${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`;
-    await putRetrying(store, gapKey, body, retryPut("store gap record"));
-    gaps.record(topic, partition, gap);
-  }
+  /** Store `body` under `key`, retrying until stored (at most 3 attempts once stopping). */
+  const put = (key: string, body: Uint8Array) =>
+    putRetrying(store, key, body, {
+      what: "store object",
+      log,
+      stopping: group.stopping,
+      onError: () => storeErrors.inc(),
+    });
+  const progress = createArchiveProgress({ store, prefix, gaps, put, now });
 
   /** Run `fn` after every earlier task of the same partition. */
   function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -230,12 +170,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
       timestamp: buffer.firstTimestamp,
     });
     const body = await open.gz.finish();
-    await putRetrying(store, objKey, body, retryPut("store object"));
+    await put(objKey, body);
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
-    await store.put(
-      progressKey(buffer.topic, buffer.partition),
-      new TextEncoder().encode(JSON.stringify({ next }) + "\n"),
-    );
+    await progress.save(buffer.topic, buffer.partition, next);
     // Committing is what allows the next object to start at `next`; on failure
     // the partition is re-read from the committed offset (this object's first).
     await group.consumer!.commitOffsets([{
@@ -266,10 +203,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
       highWater.set(key, BigInt(batch.highWatermark));
       const first = batch.firstOffset() ?? batch.messages[0]?.offset;
       if (first !== undefined && first !== null) {
-        await checkHole(topic, partition, key, BigInt(first));
+        await progress.checkHole(topic, partition, BigInt(first));
       }
       const lastOffset = batch.messages.at(-1)?.offset;
-      if (lastOffset !== undefined) expected.set(key, BigInt(lastOffset) + 1n);
+      if (lastOffset !== undefined) progress.expect(topic, partition, BigInt(lastOffset) + 1n);
       const stored = storedUpTo.get(key) ?? -1n;
       for (const m of batch.messages) {
         // Never start an object inside one already stored.
@@ -345,7 +282,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     buffers.clear();
     storedUpTo.clear();
     highWater.clear();
-    expected.clear();
+    progress.clear();
     // Partitions this member may no longer own must not keep a lag.
     lag.reset();
   };

@@ -11,8 +11,7 @@ import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { createOpsApp } from "@vigil/shared/http/ops_app";
-import { serve } from "@vigil/shared/http/serve";
+import { runWorker } from "@vigil/shared/service";
 import { createArchive } from "./archive.ts";
 import { type ArchiveStore, createDirStore, createS3Client, createS3Store } from "./store.ts";
 import { parseArchiveConfig } from "./config.ts";
@@ -47,24 +46,9 @@ const archive = createArchive({
     sessionTimeoutMs: config.ARCHIVE_SESSION_TIMEOUT,
   },
 });
-const ops = serve(
-  createOpsApp({
-    checks: archive.checks,
-    metrics,
-    log,
-  }),
-  { port: config.ARCHIVE_PORT, ...httpServerOptions(config), log, label: "ops server" },
-);
-lifecycle.onShutdown("ops server", () => ops.close());
-lifecycle.onShutdown("kafka consumer", () => archive.close());
-log.info("archive starting", { brokers, location: store.location, prefix: config.ARCHIVE_PREFIX });
-
-try {
-  await archive.run(lifecycle.signal);
-  await lifecycle.shutdown("consumer stopped");
-  Deno.exit(0);
-} catch (error) {
-  log.error("archive failed", { error });
-  await lifecycle.shutdown("archive failed");
-  Deno.exit(1);
-}
+await runWorker({ name: "archive", log, lifecycle }, {
+  worker: archive,
+  metrics,
+  serve: { port: config.ARCHIVE_PORT, ...httpServerOptions(config) },
+  fields: { brokers, location: store.location, prefix: config.ARCHIVE_PREFIX },
+});

@@ -13,9 +13,8 @@ import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { createOpsApp } from "@vigil/shared/http/ops_app";
-import { serve } from "@vigil/shared/http/serve";
-import { createRedis, ensurePartitions, redisConnection } from "@vigil/shared/redis";
+import { createRedis, redisConnection } from "@vigil/shared/redis";
+import { ensurePartitionsOrExit, runWorker } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
 import { parseBridgeConfig } from "./config.ts";
@@ -23,16 +22,15 @@ import { parseBridgeConfig } from "./config.ts";
 const config = configOrExit(() => parseBridgeConfig());
 const log = createLogger({ service: "bridge", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
+const service = { name: "bridge", log, lifecycle };
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 const redis = createRedis(redisConnection(config), { log, name: "bridge" });
 lifecycle.onShutdown("redis", () => redis.quit());
 const keys = createKeys(config.VIGIL_PREFIX);
-try {
-  await ensurePartitions(redis, keys.meta(), config.VIGIL_PARTITIONS);
-} catch (error) {
-  log.error("cannot start bridge", { error: (error as Error).message });
-  Deno.exit(2);
-}
+await ensurePartitionsOrExit(service, redis, {
+  metaKey: keys.meta(),
+  partitions: config.VIGIL_PARTITIONS,
+});
 const metrics = new Registry();
 const tracer = serviceTracer();
 const bridge = createBridge({
@@ -58,24 +56,9 @@ const bridge = createBridge({
     sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT,
   },
 });
-const ops = serve(
-  createOpsApp({
-    checks: bridge.checks,
-    metrics,
-    log,
-  }),
-  { port: config.BRIDGE_PORT, ...httpServerOptions(config), log, label: "ops server" },
-);
-lifecycle.onShutdown("ops server", () => ops.close());
-lifecycle.onShutdown("kafka consumer", () => bridge.close());
-log.info("bridge starting", { brokers, prefix: config.VIGIL_PREFIX });
-
-try {
-  await bridge.run(lifecycle.signal);
-  await lifecycle.shutdown("consumer stopped");
-  Deno.exit(0);
-} catch (error) {
-  log.error("bridge failed", { error });
-  await lifecycle.shutdown("bridge failed");
-  Deno.exit(1);
-}
+await runWorker(service, {
+  worker: bridge,
+  metrics,
+  serve: { port: config.BRIDGE_PORT, ...httpServerOptions(config) },
+  fields: { brokers, prefix: config.VIGIL_PREFIX },
+});

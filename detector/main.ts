@@ -21,7 +21,8 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, ensurePartitions, type Redis, redisConnection } from "@vigil/shared/redis";
+import { createRedis, type Redis, redisConnection } from "@vigil/shared/redis";
+import { ensurePartitionsOrExit } from "@vigil/shared/service";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
@@ -74,12 +75,10 @@ try {
   Deno.exit(1); // stopped while waiting
 }
 
-try {
-  await ensurePartitions(redis, keys.meta(), config.VIGIL_PARTITIONS);
-} catch (error) {
-  log.error("cannot start detector", { error: (error as Error).message });
-  Deno.exit(2);
-}
+await ensurePartitionsOrExit({ name: "detector", log, lifecycle }, redis, {
+  metaKey: keys.meta(),
+  partitions: config.VIGIL_PARTITIONS,
+});
 
 const registry = new Registry();
 const tracer = serviceTracer();

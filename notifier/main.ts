@@ -11,16 +11,14 @@
 import { configOrExit } from "@vigil/shared/config";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
+import { startOrExit } from "@vigil/shared/service";
 import { startNotifier } from "./app.ts";
 import { loadConfig } from "./config.ts";
 
 const config = configOrExit(() => loadConfig());
 const log = createLogger({ service: "notifier", level: config.logLevel });
 const lifecycle = createLifecycle({ log });
-try {
-  const notifier = await startNotifier(config, { log, signal: lifecycle.signal });
-  lifecycle.onShutdown("notifier", () => notifier.close());
-} catch (error) {
-  log.error("cannot start notifier", { error });
-  Deno.exit(1);
-}
+await startOrExit(
+  { name: "notifier", log, lifecycle },
+  () => startNotifier(config, { log, signal: lifecycle.signal }),
+);

@@ -43,96 +43,42 @@
  * @module
  */
 import type { EventType, TransactionStatus } from "@vigil/shared/schemas/event";
+import {
+  clamp,
+  DEBUG_MESSAGES,
+  ERROR_MESSAGES,
+  INFO_MESSAGES,
+  round,
+  transactionEvent,
+  WARNING_MESSAGES,
+} from "./content.ts";
+import { createPrng, nonZeroHex, traceparent } from "./prng.ts";
+import {
+  EXPECT_HEADER,
+  type ProducedMessage,
+  SCENARIO_HEADER,
+  type ScenarioInjection,
+  type ScenarioName,
+  SCENARIOS,
+  TRACEPARENT_HEADER,
+} from "./scenario_types.ts";
+import { scenarioEvents } from "./scenarios.ts";
 
-/**
- * Scenarios only the statistical engine sees (`metric_score`,
- * `entity_score`): a fresh service's normal history, backfilled, ending in a
- * level shift, a variance change, a daytime value at night, or a slow drift.
- * No threshold rule fires on them.
- */
-export const STATISTICAL_SCENARIOS = [
-  "level_shift",
-  "variance_change",
-  "night_value",
-  "slow_drift",
-] as const;
-
-/**
- * Scenario names, as accepted by `--scenario`, in rotation order (the
- * statistical ones interleaved so that each shows within a few rotations).
- */
-export const SCENARIOS = [
-  "error_burst",
-  "level_shift",
-  "failed_messages",
-  "user_log_spike",
-  "variance_change",
-  "cpu_sustained",
-  "latency_spike",
-  "night_value",
-  "cpu_latency",
-  "large_amount",
-  "slow_drift",
-  "high_frequency_user",
-  "failed_tx_burst",
-] as const;
-export type ScenarioName = typeof SCENARIOS[number];
-
-/** The scenarios of threshold and window rules (those before the statistical ones were added). */
-export const RULE_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter(
-  (s) => !(STATISTICAL_SCENARIOS as readonly string[]).includes(s),
-);
-
-/** Is `s` a scenario name? */
-export function isScenarioName(s: string): s is ScenarioName {
-  return (SCENARIOS as readonly string[]).includes(s);
-}
-
-/** Header naming the scenario a message belongs to. */
-export const SCENARIO_HEADER = "vigil-scenario";
-/** Header holding the JSON array of {@link ExpectedAnomaly} of the scenario. */
-export const EXPECT_HEADER = "vigil-expect";
-/** W3C trace context header. */
-export const TRACEPARENT_HEADER = "traceparent";
-
-/** One Kafka message to produce. */
-export interface ProducedMessage {
-  topic: EventType;
-  /** Service (logs, metrics) or user id (transactions): keeps an entity's events ordered. */
-  key: string;
-  /** The event, JSON. */
-  value: string;
-  headers: Record<string, string>;
-  /**
-   * Not sent: the traceparent of the span this message's span is a child of
-   * (a scenario's root span), so a scenario is one tree in the trace UI.
-   */
-  parentTraceparent?: string;
-}
-
-/**
- * An anomaly a scenario is built to cause under the detector's default
- * rules: one entry per distinct (type, rule, entity); the detector may
- * record it once or more (cooldowns), but nothing not listed here.
- */
-export interface ExpectedAnomaly {
-  /** Event type (= alert `type`). */
-  type: EventType;
-  /** Rule name (= alert `rule`), e.g. `error_spike`. */
-  rule: string;
-  entity: string;
-  severity: "WARNING" | "CRITICAL";
-  scenario: ScenarioName;
-}
-
-/** A scenario injection: its messages and the anomalies they must cause. */
-export interface ScenarioInjection {
-  name: ScenarioName;
-  messages: ProducedMessage[];
-  expected: ExpectedAnomaly[];
-  /** Trace id shared by every message of the injection (32 hex). */
-  traceId: string;
-}
+export { FAILED_LOG_TEMPLATES, NORMAL_LOG_TEMPLATES } from "./content.ts";
+export { createPrng, type Prng, traceparent } from "./prng.ts";
+export {
+  EXPECT_HEADER,
+  type ExpectedAnomaly,
+  isScenarioName,
+  type ProducedMessage,
+  RULE_SCENARIOS,
+  SCENARIO_HEADER,
+  type ScenarioInjection,
+  type ScenarioName,
+  SCENARIOS,
+  STATISTICAL_SCENARIOS,
+  TRACEPARENT_HEADER,
+} from "./scenario_types.ts";
 
 /** Options for {@link createGenerator}. */
 export interface GeneratorOptions {
@@ -166,18 +112,6 @@ export interface Generator {
   /** The next enabled scenario in rotation, or undefined when none is enabled. */
   nextScenario(): ScenarioName | undefined;
 }
-
-/**
- * Severity of `entity_score` per statistical scenario: one measure changes,
- * so the combined score (Fisher over cpu, latency_ms and error_rate) of a
- * score-1 measure beside two normal ones is a WARNING.
- */
-const STAT_ENTITY_SEVERITY: Record<typeof STATISTICAL_SCENARIOS[number], "WARNING" | "CRITICAL"> = {
-  level_shift: "WARNING",
-  variance_change: "WARNING",
-  night_value: "WARNING",
-  slow_drift: "WARNING",
-};
 
 /** Services of normal traffic. */
 export const DEFAULT_SERVICES = [
@@ -218,141 +152,6 @@ export function minUsersForRate(rate: number): number {
   return users;
 }
 
-// ---------------------------------------------------------------------------
-// PRNG
-
-/** A seeded pseudo-random source (sfc32 seeded by splitmix32). */
-export interface Prng {
-  /** Uniform in [0, 1). */
-  next(): number;
-  /** Uniform 32-bit unsigned integer. */
-  u32(): number;
-  /** Uniform integer in [min, max]. */
-  int(min: number, max: number): number;
-  /** One element of a non-empty array. */
-  pick<T>(items: readonly T[]): T;
-  /** Standard normal (Box–Muller). */
-  gaussian(): number;
-  /** `bytes` random bytes as lowercase hex. */
-  hex(bytes: number): string;
-}
-
-/** Create a deterministic PRNG from a seed. */
-export function createPrng(seed: number): Prng {
-  let s = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  const splitmix = () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  let a = splitmix(), b = splitmix(), c = splitmix(), d = splitmix();
-  const u32 = () => {
-    const t = (((a + b) >>> 0) + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) >>> 0;
-    return t;
-  };
-  for (let i = 0; i < 12; i++) u32();
-  const next = () => u32() / 4294967296;
-  return {
-    next,
-    u32,
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!,
-    gaussian: () => {
-      const u = 1 - next();
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
-    },
-    hex: (bytes) => {
-      let out = "";
-      for (let i = 0; i < bytes; i += 4) out += u32().toString(16).padStart(8, "0");
-      return out.slice(0, bytes * 2);
-    },
-  };
-}
-
-/** A W3C traceparent: `00-<32 hex trace id>-<16 hex span id>-01` (ids never all zero). */
-export function traceparent(traceId: string, spanId: string): string {
-  return `00-${traceId}-${spanId}-01`;
-}
-
-function nonZeroHex(rng: Prng, bytes: number): string {
-  const h = rng.hex(bytes);
-  return /^0+$/.test(h) ? h.slice(0, -1) + "1" : h;
-}
-
-// ---------------------------------------------------------------------------
-// Content
-
-const INFO_MESSAGES = [
-  (r: Prng) => `GET /api/v1/orders/${r.int(1000, 99999)} 200 in ${r.int(3, 180)} ms`,
-  (r: Prng) => `POST /api/v1/checkout 201 in ${r.int(20, 350)} ms`,
-  () => `session started`,
-  (r: Prng) => `order ord-${r.hex(4)} created`,
-  (r: Prng) => `cache refreshed (${r.int(100, 5000)} entries)`,
-  (r: Prng) => `payment authorised for order ord-${r.hex(4)}`,
-  (r: Prng) => `email queued to template welcome_v${r.int(1, 4)}`,
-  () => `profile updated`,
-];
-const DEBUG_MESSAGES = [
-  (r: Prng) => `cache hit for key product:${r.int(1, 20000)}`,
-  (r: Prng) => `query took ${r.int(1, 40)} ms`,
-  (r: Prng) => `feature flag new_checkout=${r.next() < 0.5 ? "on" : "off"}`,
-];
-const WARNING_MESSAGES = [
-  (r: Prng) => `slow query: ${r.int(500, 1500)} ms on orders_by_user`,
-  (r: Prng) => `retrying upstream call (attempt ${r.int(2, 3)})`,
-  (r: Prng) => `connection pool at ${r.int(75, 90)}% capacity`,
-  () => `deprecated API version v1 used`,
-  (r: Prng) => `rate limit close for client c-${r.hex(3)}`,
-];
-/** Normal ERROR texts: never contain "fail" (the failed_message rule). */
-const ERROR_MESSAGES = [
-  (r: Prng) => `upstream timeout after ${r.int(2, 10) * 1000} ms`,
-  () => `database connection reset by peer`,
-  (r: Prng) => `unexpected response ${r.pick([500, 502, 503, 504])} from upstream`,
-  () => `unhandled exception in request handler`,
-  () => `circuit breaker open for inventory client`,
-];
-/** error_burst texts: ERRORs that are not "failed" messages. */
-const BURST_MESSAGES = [
-  () => `database connection refused`,
-  () => `upstream timeout after 5000 ms`,
-  () => `connection pool exhausted`,
-  () => `out of memory while serialising response`,
-];
-/** failed_messages texts: each contains "failed" in some case. */
-const FAILED_MESSAGES = [
-  (r: Prng) => `payment processing failed for order ord-${r.hex(4)}`,
-  () => `Login FAILED: invalid credentials`,
-  () => `Job Failed after 3 retries`,
-];
-/** Exported for tests: every normal log template (checked for "fail"). */
-export const NORMAL_LOG_TEMPLATES = [
-  ...INFO_MESSAGES,
-  ...DEBUG_MESSAGES,
-  ...WARNING_MESSAGES,
-  ...ERROR_MESSAGES,
-  ...BURST_MESSAGES,
-];
-/** Exported for tests: the failed_messages templates. */
-export const FAILED_LOG_TEMPLATES = FAILED_MESSAGES;
-
-const MERCHANTS = ["Acme Books", "Blue Cafe", "CloudHost", "FreshMart", "GoRide", "PixelStore"];
-const COUNTRIES = ["US", "GB", "DE", "FR", "NL", "ES", "IE"];
-const CURRENCIES = ["USD", "EUR", "GBP"];
-const PROBLEM_STATUSES: readonly TransactionStatus[] = [
-  "denied",
-  "failed",
-  "reversed",
-  "backend_reversed",
-];
-
 interface ServiceShape {
   cpuBase: number;
   cpuAmp: number;
@@ -362,19 +161,6 @@ interface ServiceShape {
   phase: number;
   memBase: number;
 }
-
-/**
- * Deterministic noise-like wobble in about [−3, 3] (three sines of
- * incommensurate frequencies): the statistical scenarios use it instead of the
- * PRNG so that every injection scores the same and its expectations hold.
- */
-function wobble(i: number, channel: number): number {
-  return 1.4 * Math.sin(2.399 * i + channel) + 1.0 * Math.sin(0.913 * i + 2 * channel + 1) +
-    0.6 * Math.sin(5.071 * i + 3 * channel + 2);
-}
-
-const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
-const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
 /**
  * Create a generator. See the module documentation for the guarantees of
@@ -485,28 +271,6 @@ export function createGenerator(options: GeneratorOptions = {}): Generator {
     return message("logs", service, event);
   }
 
-  function amount(): number {
-    return round(clamp(Math.exp(Math.log(45) + rng.gaussian()), 1, 2000), 2);
-  }
-
-  function transaction(
-    nowMs: number,
-    user: string,
-    status: TransactionStatus,
-    value = amount(),
-  ): Record<string, unknown> {
-    return {
-      timestamp: new Date(nowMs).toISOString(),
-      transaction_id: `tx-${rng.hex(8)}`,
-      user_id: user,
-      amount: value,
-      currency: rng.pick(CURRENCIES),
-      status,
-      merchant: rng.pick(MERCHANTS),
-      country: rng.pick(COUNTRIES),
-    };
-  }
-
   function normal(nowMs: number, n: number): ProducedMessage[] {
     const out: ProducedMessage[] = [];
     if (nextMetricAt.size === 0) {
@@ -535,246 +299,16 @@ export function createGenerator(options: GeneratorOptions = {}): Generator {
         txCounter++;
         const user = nextTxUser();
         const status: TransactionStatus = txCounter % 20 === 0 ? "pending" : "approved";
-        out.push(message("transactions", user, transaction(nowMs, user, status)));
+        out.push(message("transactions", user, transactionEvent(rng, nowMs, user, status)));
       }
     }
     return out;
   }
 
-  /** `count` timestamps spread evenly over `spanMs`, the last at `nowMs`. */
-  const spread = (nowMs: number, count: number, spanMs: number) =>
-    Array.from(
-      { length: count },
-      (_, i) => count === 1 ? nowMs : nowMs - spanMs + Math.round((i * spanMs) / (count - 1)),
-    );
-
   function scenario(name: ScenarioName, nowMs: number): ScenarioInjection {
     const n = ++injections;
     const traceId = newTrace();
-    const events: { topic: EventType; key: string; event: Record<string, unknown> }[] = [];
-    const expected: ExpectedAnomaly[] = [];
-    const expect = (
-      type: EventType,
-      rule: string,
-      entity: string,
-      severity: "WARNING" | "CRITICAL",
-    ) => expected.push({ type, rule, entity, severity, scenario: name });
-    const iso = (ms: number) => new Date(ms).toISOString();
-    const reading = (service: string, ms: number, cpu: number, latency: number) =>
-      events.push({
-        topic: "metrics",
-        key: service,
-        event: {
-          timestamp: iso(ms),
-          service,
-          cpu,
-          latency_ms: latency,
-          memory: 512,
-          error_rate: 0.01,
-        },
-      });
-
-    switch (name) {
-      case "error_burst": {
-        // logs/error_spike: ≥ 20 ERRORs for one service within 3 min. 25 in the last 50 s,
-        // none containing "failed" (that would add failed_message).
-        const service = `svc-burst-${tag}-${n}`;
-        for (const ms of spread(nowMs, 25, 50_000)) {
-          events.push({
-            topic: "logs",
-            key: service,
-            event: {
-              timestamp: iso(ms),
-              service,
-              level: "ERROR",
-              message: rng.pick(BURST_MESSAGES)(),
-            },
-          });
-        }
-        expect("logs", "error_spike", service, "CRITICAL");
-        break;
-      }
-      case "failed_messages": {
-        // logs/failed_message: ERROR logs containing "failed"; 3 of them (far below 20).
-        const service = `svc-failed-${tag}-${n}`;
-        spread(nowMs, 3, 10_000).forEach((ms, i) =>
-          events.push({
-            topic: "logs",
-            key: service,
-            event: {
-              timestamp: iso(ms),
-              service,
-              level: "ERROR",
-              message: FAILED_MESSAGES[i % 3]!(rng),
-            },
-          })
-        );
-        expect("logs", "failed_message", service, "WARNING");
-        break;
-      }
-      case "user_log_spike": {
-        // logs/user_spike: ≥ 10 logs of one user within 3 min. 15 INFO/WARNING logs in 60 s.
-        const user = `user-spike-${tag}-${n}`;
-        const service = services[n % services.length]!;
-        spread(nowMs, 15, 60_000).forEach((ms, i) =>
-          events.push({
-            topic: "logs",
-            key: service,
-            event: {
-              timestamp: iso(ms),
-              service,
-              level: i % 4 === 3 ? "WARNING" : "INFO",
-              message: i % 4 === 3
-                ? `rate limit close for client c-${rng.hex(3)}`
-                : `GET /api/v1/profile 200 in ${rng.int(3, 90)} ms`,
-              user_id: user,
-            },
-          })
-        );
-        expect("logs", "user_spike", user, "WARNING");
-        break;
-      }
-      case "cpu_sustained": {
-        // metrics/cpu_sustained: all CPU ≥ 80 over 5 min, ≥ 3 readings spanning ≥ 4 min.
-        // 6 readings one minute apart ending now; latency normal (no latency_high).
-        const service = `svc-cpu-${tag}-${n}`;
-        for (const ms of spread(nowMs, 6, 300_000)) {
-          reading(service, ms, round(85 + rng.next() * 10, 2), round(120 + rng.next() * 150, 1));
-        }
-        expect("metrics", "cpu_sustained", service, "WARNING");
-        break;
-      }
-      case "latency_spike": {
-        // metrics/latency_high: latency > 1000 with normal CPU.
-        const service = `svc-latency-${tag}-${n}`;
-        reading(service, nowMs, round(30 + rng.next() * 20, 2), round(1500 + rng.next() * 1500, 1));
-        expect("metrics", "latency_high", service, "CRITICAL");
-        break;
-      }
-      case "cpu_latency": {
-        // metrics/cpu_and_latency: CPU ≥ 80 and latency > 1000 in one reading; also latency_high.
-        // One reading only, so cpu_sustained (≥ 3 readings) cannot fire.
-        const service = `svc-cpulat-${tag}-${n}`;
-        reading(service, nowMs, round(88 + rng.next() * 10, 2), round(1500 + rng.next() * 1500, 1));
-        expect("metrics", "cpu_and_latency", service, "CRITICAL");
-        expect("metrics", "latency_high", service, "CRITICAL");
-        break;
-      }
-      case "large_amount": {
-        // transactions/amount_high: amount > 10,000 (one approved transaction).
-        const user = `user-large-${tag}-${n}`;
-        events.push({
-          topic: "transactions",
-          key: user,
-          event: transaction(nowMs, user, "approved", round(15_000 + rng.next() * 35_000, 2)),
-        });
-        expect("transactions", "amount_high", user, "CRITICAL");
-        break;
-      }
-      case "high_frequency_user": {
-        // transactions/user_frequency: ≥ 5 transactions of one user within 5 min; 8 in 2 min.
-        const user = `user-freq-${tag}-${n}`;
-        for (const ms of spread(nowMs, 8, 120_000)) {
-          events.push({
-            topic: "transactions",
-            key: user,
-            event: transaction(ms, user, "approved"),
-          });
-        }
-        expect("transactions", "user_frequency", user, "WARNING");
-        break;
-      }
-      case "level_shift":
-      case "variance_change":
-      case "slow_drift": {
-        // A fresh service: one hour of normal readings every 10 s (past the engine's
-        // 300-point early phase), then the last readings change. Expectations are
-        // checked against the real detector rules (detector/rules/scenarios_test.ts).
-        const service = `svc-${name.replace("_", "-")}-${tag}-${n}`;
-        const history = 360;
-        const changed = name === "slow_drift" ? 120 : 20;
-        const total = history + changed;
-        for (let i = 0; i < total; i++) {
-          const ms = nowMs - (total - 1 - i) * 10_000;
-          let cpu = 30 + wobble(i, 0);
-          let latency = 120 + 5 * wobble(i, 1);
-          const k = i - history; // readings since the change (< 0 before)
-          if (k >= 0 && name === "level_shift") latency = 3 * 120 + 5 * wobble(i, 1); // ×3, lasting
-          if (k >= 0 && name === "variance_change") {
-            // Same level, 15 times the spread: alternating large deviations.
-            latency = 120 + (k % 2 === 0 ? 1 : -1) * (75 + 5 * wobble(i, 2));
-          }
-          if (k >= 0 && name === "slow_drift") cpu += (45 * (k + 1)) / changed; // 30 % → 75 % in 20 min
-          events.push({
-            topic: "metrics",
-            key: service,
-            event: {
-              timestamp: iso(ms),
-              service,
-              cpu: round(cpu, 2),
-              latency_ms: round(latency, 1),
-              memory: 512,
-              error_rate: round(clamp(0.002 + 0.001 * wobble(i, 3), 0, 0.01), 4),
-            },
-          });
-        }
-        expect("metrics", "metric_score", service, "CRITICAL");
-        expect("metrics", "entity_score", service, STAT_ENTITY_SEVERITY[name]);
-        break;
-      }
-      case "night_value": {
-        // A fresh service with a daily pattern: latency ~300 ms by day, ~80 ms at night,
-        // every 5 min for 16 days (the engine's likelihood remembers 4000 points: the
-        // first two days, while the daily pattern is new, must have left it). Its night is the
-        // 12 h centred on the last half hour before now (where the readings end), so
-        // every injection is the same series up to a shift by whole half hours of the
-        // engine's time-of-day buckets; the last 6 readings (30 min) are at the daytime
-        // level: normal by day, not at night. The pattern is clean (±0.5 ms) and CPU and
-        // error rate flat, so nothing else in two weeks is unusual.
-        const service = `svc-night-value-${tag}-${n}`;
-        const step = 300_000;
-        const last = Math.floor(nowMs / 1_800_000) * 1_800_000;
-        const total = 16 * 288 + 6;
-        for (let i = 0; i < total; i++) {
-          const ms = last - (total - 1 - i) * step;
-          const d = ((ms - last) % 86_400_000 + 86_400_000) % 86_400_000;
-          const night = d < 21_600_000 || d >= 64_800_000;
-          const day = !night || i >= total - 6;
-          events.push({
-            topic: "metrics",
-            key: service,
-            event: {
-              timestamp: iso(ms),
-              service,
-              cpu: 30,
-              latency_ms: round((day ? 300 : 80) + 0.5 * Math.sin(2.399 * i), 1),
-              memory: 512,
-              error_rate: 0.002,
-            },
-          });
-        }
-        expect("metrics", "metric_score", service, "CRITICAL");
-        expect("metrics", "entity_score", service, STAT_ENTITY_SEVERITY[name]);
-        break;
-      }
-      case "failed_tx_burst": {
-        // transactions/status_zscore: a problem status with no baseline and count > 0 is
-        // CRITICAL (entity = the status). 30 transactions, all in the current minute, each
-        // by a fresh user (no user_frequency). The status rotates denied → failed →
-        // reversed → backend_reversed so successive injections hit different entities.
-        const status = PROBLEM_STATUSES[(n - 1) % PROBLEM_STATUSES.length]!;
-        for (let i = 0; i < 30; i++) {
-          const user = `user-txburst-${tag}-${n}-${i}`;
-          events.push({
-            topic: "transactions",
-            key: user,
-            event: transaction(nowMs, user, status),
-          });
-        }
-        expect("transactions", "status_zscore", status, "CRITICAL");
-        break;
-      }
-    }
+    const { events, expected } = scenarioEvents(name, n, nowMs, { rng, tag, services });
     const headers = { [SCENARIO_HEADER]: name, [EXPECT_HEADER]: JSON.stringify(expected) };
     return {
       name,

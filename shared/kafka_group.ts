@@ -17,6 +17,18 @@ import { sleep, withTimeout } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { backoffMs } from "./retry.ts";
 
+/** The group settings a consumer service takes (each service has its own defaults). */
+export interface GroupSettings {
+  /** Kafka consumer group (the service's own by default). */
+  groupId?: string;
+  /** Topics to consume. @default {TOPICS} */
+  topics?: readonly string[];
+  /** Kafka group session timeout. @default {10000} */
+  sessionTimeoutMs?: number;
+  /** Bound on the shutdown's drain and disconnect. @default {8000} */
+  shutdownTimeoutMs?: number;
+}
+
 /** Options of {@link createConsumerGroup}. */
 export interface ConsumerGroupOptions {
   kafka: Pick<Kafka, "consumer">;

@@ -19,18 +19,9 @@ import {
   silenceInputSchema,
   type SilenceMatchers,
   silenceMatchersSchema,
-  silenceSchema,
 } from "./schemas/silence.ts";
 
-export {
-  type ParsedSilenceInput,
-  type Silence,
-  type SilenceInput,
-  silenceInputSchema,
-  type SilenceMatchers,
-  silenceMatchersSchema,
-  silenceSchema,
-};
+export type { Silence };
 
 /** The fields of an alert a silence can match. */
 export type SilenceableAlert = Pick<Alert, "type" | "rule" | "entity" | "severity">;

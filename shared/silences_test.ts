@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import { silenceInputSchema } from "./schemas/silence.ts";
 import {
   resolveSilenceInput,
-  silenceInputSchema,
   silenceMatches,
   silenceState,
   type SilenceWindow,

@@ -48,6 +48,14 @@ const TOKEN = {
   401: err('Missing or wrong bearer token (WWW-Authenticate: Bearer realm="vigil")'),
   503: err("VIGIL_API_TOKEN is unset: mutations are off"),
 };
+/** Path params `{ id }` of a route on one stored thing. */
+const idParams = (id: z.ZodType) => z.object({ id });
+/** Answers of a route on one stored thing: `ok`, the access errors, and 404. */
+const oneThing = (ok: ResponseDoc, access: Record<number, ResponseDoc>, what: string) => ({
+  200: ok,
+  ...access,
+  404: err(`No ${what} has this id`),
+});
 const html = (description: string): ResponseDoc => ({ description, contentType: "text/html" });
 const page = (path: string, summary: string, params?: z.ZodType): RouteDoc => ({
   method: "GET",
@@ -76,12 +84,12 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     tag: "anomalies",
     summary: "One anomaly with its evidence and the silence that covers it",
     access: "read",
-    params: z.object({ id: anomalyIdSchema }),
-    responses: {
-      200: { description: "The anomaly", schema: anomalyDetailSchema },
-      ...READ,
-      404: err("No anomaly has this id"),
-    },
+    params: idParams(anomalyIdSchema),
+    responses: oneThing(
+      { description: "The anomaly", schema: anomalyDetailSchema },
+      READ,
+      "anomaly",
+    ),
   },
   {
     method: "POST",
@@ -89,13 +97,13 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     tag: "anomalies",
     summary: "Acknowledge an anomaly (who, now, why); a second one replaces the first",
     access: "token",
-    params: z.object({ id: anomalyIdSchema }),
+    params: idParams(anomalyIdSchema),
     body: ackInputSchema,
-    responses: {
-      200: { description: "The updated anomaly", schema: ackResponseSchema },
-      ...TOKEN,
-      404: err("No anomaly has this id"),
-    },
+    responses: oneThing(
+      { description: "The updated anomaly", schema: ackResponseSchema },
+      TOKEN,
+      "anomaly",
+    ),
   },
   {
     method: "GET",
@@ -209,12 +217,12 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     tag: "silences",
     summary: "Expire a silence now (idempotent)",
     access: "token",
-    params: z.object({ id: silenceIdSchema }),
-    responses: {
-      200: { description: "The silence", schema: silenceResponseSchema },
-      ...TOKEN,
-      404: err("No silence has this id"),
-    },
+    params: idParams(silenceIdSchema),
+    responses: oneThing(
+      { description: "The silence", schema: silenceResponseSchema },
+      TOKEN,
+      "silence",
+    ),
   },
   ...["/health", "/healthz", "/api/health"].map((path): RouteDoc => ({
     method: "GET",
@@ -248,9 +256,7 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
   page(
     "/alerts/:id",
     "The live view opened on an anomaly (digest links)",
-    z.object({
-      id: anomalyIdSchema,
-    }),
+    idParams(anomalyIdSchema),
   ),
   page("/entities/:entity", "The entity page", entityParamsSchema),
   {

@@ -13,6 +13,7 @@
 import { configOrExit } from "@vigil/shared/config";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
+import { startOrExit } from "@vigil/shared/service";
 import { parseWebConfig } from "./config.ts";
 import { startWebServer } from "./server.ts";
 
@@ -22,10 +23,4 @@ if (config.VIGIL_API_TOKEN === undefined) {
   log.warn("VIGIL_API_TOKEN is unset: acknowledging and silencing answer 503");
 }
 const lifecycle = createLifecycle({ log });
-try {
-  const server = await startWebServer(config, { log });
-  lifecycle.onShutdown("web server", () => server.close());
-} catch (error) {
-  log.error("Cannot start web", { error });
-  Deno.exit(1);
-}
+await startOrExit({ name: "web", log, lifecycle }, () => startWebServer(config, { log }));

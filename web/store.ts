@@ -8,6 +8,7 @@
  * @module
  */
 import type postgres from "postgres";
+import type { AnomalyEventRow } from "@vigil/shared/anomaly_events";
 import {
   type Evidence,
   evidenceSchema,
@@ -52,27 +53,11 @@ export interface AnomalyPage {
   next_cursor: string | null;
 }
 
-interface AnomalyRow {
-  id: string;
-  detected_at: Date;
-  event_time: Date;
-  type: string;
-  rule: string;
-  severity: string;
-  entity: string;
-  title: string;
-  message: string;
-  score: number | null;
-  evidence: unknown;
-  details: unknown;
-  resolved_at: Date | null;
-  trace_id: string | null;
-  stages: unknown;
+/** The columns the web reads (`COLUMNS`), with the keyset cursor's text. */
+interface AnomalyRow
+  extends Omit<AnomalyEventRow, "stream_ids" | "published_at" | "resolved_published_at"> {
   /** When its alert was published (the `published` stage). */
   published_at?: Date | null;
-  acknowledged_at: Date | null;
-  acknowledged_by: string | null;
-  ack_comment: string | null;
   cursor_ts: string;
 }
 

@@ -12,29 +12,11 @@
  * @module
  */
 import type postgres from "postgres";
+import type { AnomalyEventRow } from "@vigil/shared/anomaly_events";
 import type { Firing, Resolution } from "../core/rules/types.ts";
 
 /** A row of `anomaly_events` as read back. */
-export interface AnomalyRow {
-  id: string;
-  detected_at: Date;
-  event_time: Date;
-  type: string;
-  rule: string;
-  severity: string;
-  entity: string;
-  title: string;
-  message: string;
-  score: number | null;
-  stream_ids: string[];
-  evidence: unknown;
-  details: unknown;
-  resolved_at: Date | null;
-  trace_id: string | null;
-  stages: unknown;
-  published_at: Date | null;
-  resolved_published_at: Date | null;
-}
+export type AnomalyRow = AnomalyEventRow;
 
 /** What the detector stores. */
 export interface AnomalyStore {

@@ -265,6 +265,18 @@ export const EVENT_FIELDS = {
   transactions: Object.keys(transactionFields.shape),
 } as const satisfies Record<string, readonly string[]>;
 
+/** The required known fields of each type (the others are optional). */
+export const REQUIRED_FIELDS = {
+  logs: requiredOf(logFields),
+  metrics: requiredOf(metricFields),
+  transactions: requiredOf(transactionFields),
+} as const satisfies Record<string, readonly string[]>;
+
+function requiredOf(fields: z.ZodObject<Record<string, z.ZodType>>): string[] {
+  return Object.entries(fields.shape).filter(([, f]) => !f.safeParse(undefined).success)
+    .map(([k]) => k);
+}
+
 /** Event types, which are also the Kafka topic names and stream suffixes. */
 export const EVENT_TYPES = ["logs", "metrics", "transactions"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

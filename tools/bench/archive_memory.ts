@@ -17,23 +17,18 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { startMockKafka } from "../dev/kafka_mock.ts";
-import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
+import { dropKafkajsTimeoutWarning } from "@vigil/shared/kafka";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createGenerator } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
+import { sendGenerated } from "../testing/bridge.ts";
+import { numberArg, print } from "./_cli.ts";
 
-const args = Object.fromEntries(
-  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
-);
-const RATE = Number(args.rate ?? 5000);
-const DURATION_S = Number(args.duration ?? 180);
-const SAMPLE_S = Number(args.sample ?? 5);
-const PARTITIONS = Number(args.partitions ?? 6);
-const BROKERS = Number(args.brokers ?? 3);
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
+const RATE = numberArg("rate", 5000);
+const DURATION_S = numberArg("duration", 180);
+const SAMPLE_S = numberArg("sample", 5);
+const PARTITIONS = numberArg("partitions", 6);
+const BROKERS = numberArg("brokers", 3);
 
 /** Resident set size of a process in MiB, from /proc. */
 async function rssMiB(pid: number): Promise<number> {
@@ -113,13 +108,7 @@ try {
     const due = Math.floor(((tick - started) / 1000) * RATE) - sent;
     if (due > 0) {
       const msgs = gen.normal(Date.now(), due);
-      await producer.sendBatch({
-        topicMessages: topicMessages(msgs, (m) => m.topic, (m) => ({
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-        })),
-      });
+      await sendGenerated(producer, msgs);
       sent += msgs.length;
     }
     if (tick >= nextSample) {

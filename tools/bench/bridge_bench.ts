@@ -43,20 +43,14 @@ import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createGenerator } from "@vigil/producer/generator";
 import { tracer, tracingEnabled } from "@vigil/shared/telemetry";
 import { createBridge } from "@vigil/bridge/bridge";
+import { args, numberArg, print } from "./_cli.ts";
 
-const args = Object.fromEntries(
-  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
-);
-const N = Number(args.messages ?? 300_000);
-const PARTITIONS = Number(args.partitions ?? 16);
-const CONCURRENCY = Number(args.concurrency ?? 4);
-const SAMPLED = Number(args.sampled ?? 1);
+const N = numberArg("messages", 300_000);
+const PARTITIONS = numberArg("partitions", 16);
+const CONCURRENCY = numberArg("concurrency", 4);
+const SAMPLED = numberArg("sampled", 1);
 const COMPARE = args.tracing === "compare";
-const ROUNDS = Number(args.rounds ?? 5);
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
+const ROUNDS = numberArg("rounds", 5);
 
 if (COMPARE && !tracingEnabled()) Deno.exit(await runTraced());
 
@@ -103,7 +97,7 @@ async function runTraced(): Promise<number> {
 }
 
 dropKafkajsTimeoutWarning();
-const BROKERS = Number(args.brokers ?? 3);
+const BROKERS = numberArg("brokers", 3);
 const cluster = startMockKafka({ brokers: BROKERS, partitions: PARTITIONS, topics: EVENT_TYPES });
 const kafka = new Kafka({
   brokers: cluster.brokers,

@@ -34,28 +34,18 @@ import { withPg } from "../testing/pg.ts";
 import { createGenerator, minUsersForRate, RULE_SCENARIOS } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
+import { args, numberArg, print } from "./_cli.ts";
 
-const args = Object.fromEntries(
-  Deno.args.map((a) => {
-    const [k, ...v] = a.replace(/^--/, "").split("=");
-    return [k!, v.join("=")];
-  }),
-);
-const EVENTS = Number(args.events ?? 300_000);
-const USERS = Number(args.users ?? 100_000);
-const RATE = Number(args.rate ?? 10_000);
-const SECONDS = Number(args.seconds ?? 20);
+const EVENTS = numberArg("events", 300_000);
+const USERS = numberArg("users", 100_000);
+const RATE = numberArg("rate", 10_000);
+const SECONDS = numberArg("seconds", 20);
 const OUT = args.out ?? "test-output/detector_bench.json";
 /** `--profile=DIR`: run the detector with --cpu-prof into DIR. */
 const PROFILE = args.profile;
 const SHARE = 0.01;
 /** Event-time density of the pre-filled traffic (events per second of event time). */
 const PREFILL_DENSITY = 1000;
-
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;

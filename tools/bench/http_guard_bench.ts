@@ -21,15 +21,8 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
-
-const args = Object.fromEntries(
-  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
-);
-
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
+import { followLive } from "./_live_client.ts";
+import { args, numberArg, print } from "./_cli.ts";
 
 /** Child: serve the app in `mode` and print the port. */
 function runServer(mode: string): void {
@@ -99,31 +92,14 @@ async function measure(port: number, clientCount: number, requests: number): Pro
     seen.push(got);
     const abort = new AbortController();
     aborts.push(abort);
-    const res = await fetch(`${base}/live`, { signal: abort.signal });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let hello!: () => void;
-    const greeted = new Promise<void>((r) => hello = r);
-    (async () => {
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        const at = performance.now();
-        buf += value;
-        let end: number;
-        while ((end = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          if (block.startsWith("event: hello")) hello();
-          const m = /^event: alert\ndata: (\S+)/.exec(block);
-          if (m) {
-            got.set(m[1]!, at);
-            check();
-          }
-        }
-      }
-    })().catch(() => {});
-    await greeted;
+    await followLive(`${base}/live`, {
+      signal: abort.signal,
+      alertId: /^event: alert\ndata: (\S+)/,
+      onAlert(id, at) {
+        got.set(id, at);
+        check();
+      },
+    });
   }));
   const connectMs = performance.now() - connectStarted;
   const connected = await usage();
@@ -157,9 +133,9 @@ async function measure(port: number, clientCount: number, requests: number): Pro
 }
 
 async function runBench(): Promise<void> {
-  const clientCount = Number(args.clients ?? 1000);
-  const requests = Number(args.requests ?? 2000);
-  const roundCount = Number(args.rounds ?? 3);
+  const clientCount = numberArg("clients", 1000);
+  const requests = numberArg("requests", 2000);
+  const roundCount = numberArg("rounds", 3);
   const samples: Record<string, Sample[]> = { plain: [], guard: [] };
   for (let round = 0; round < roundCount; round++) {
     for (const mode of ["plain", "guard"]) {

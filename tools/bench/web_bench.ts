@@ -19,29 +19,22 @@
  *
  * @module
  */
-import postgres from "postgres";
 import { createKeys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { createRedis } from "@vigil/shared/redis";
 import type { Alert } from "@vigil/shared/schemas/alert";
-import { TEST_DATABASE_URL } from "../testing/pg.ts";
+import { createDatabase } from "../testing/pg.ts";
+import { followLive } from "./_live_client.ts";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
+import { args, numberArg, print } from "./_cli.ts";
 
-const args = Object.fromEntries(
-  Deno.args.map((a) => a.replace(/^--/, "").split("=") as [string, string]),
-);
-const ROWS = Number(args.rows ?? 1_000_000);
-const REQUESTS = Number(args.requests ?? 200);
-const CLIENTS = Number(args.clients ?? 1000);
-const ROUNDS = Number(args.rounds ?? 5);
+const ROWS = numberArg("rows", 1_000_000);
+const REQUESTS = numberArg("requests", 200);
+const CLIENTS = numberArg("clients", 1000);
+const ROUNDS = numberArg("rounds", 5);
 const OUT = args.out ?? "test-output/web_bench.json";
 const P99_TARGET_MS = 50;
 const FANOUT_TARGET_MS = 1000;
-
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -53,12 +46,8 @@ const round1 = (n: number) => Math.round(n * 10) / 10;
 
 // ------------------------------------------------------------------ data
 
-const database = `vigil_bench_web_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
-const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-await admin.unsafe(`CREATE DATABASE ${database}`);
-const dbUrl = new URL(TEST_DATABASE_URL);
-dbUrl.pathname = `/${database}`;
-const sql = postgres(dbUrl.href, { max: 2, onnotice: () => {} });
+const db = await createDatabase({ prefix: "vigil_bench_web", connections: 2 });
+const { sql, database } = db;
 const prefix = `bench-web-${crypto.randomUUID().slice(0, 8)}:`;
 const keys = createKeys(prefix);
 const redis = createRedis(TEST_REDIS_URL, { name: "bench-web" });
@@ -122,7 +111,7 @@ try {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", new URL("../../web/main.ts", import.meta.url).pathname],
     env: {
-      DATABASE_URL: dbUrl.href,
+      DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,
       VIGIL_PREFIX: prefix,
       WEB_PORT: "0",
@@ -158,42 +147,28 @@ try {
 
   // ---------------------------------------------------------------- API latency
   const day = 86_400_000;
-  const queries: { name: string; query: string; filtered: boolean }[] = [
-    { name: "no filter", query: "limit=50", filtered: false },
-    { name: "type", query: "type=metrics&limit=50", filtered: true },
-    { name: "severity=CRITICAL", query: "severity=CRITICAL&limit=50", filtered: true },
-    {
-      name: "type+severity list",
-      query: "type=logs,transactions&severity=WARNING,CRITICAL&limit=50",
-      filtered: true,
-    },
-    { name: "rule+open", query: "rule=cpu_latency&resolved=false&limit=50", filtered: true },
-    { name: "entity", query: "entity=svc-42&limit=50", filtered: true },
-    {
-      name: "entity+severity",
-      query: "entity=svc-1234&severity=CRITICAL&limit=50",
-      filtered: true,
-    },
-    {
-      name: "time range (day 10)+type",
-      query: `from=${nowMs - 11 * day}&to=${nowMs - 10 * day}&type=transactions&limit=50`,
-      filtered: true,
-    },
-    { name: "open+unacked", query: "resolved=false&acknowledged=false&limit=50", filtered: true },
+  // [name, query, held to the first-page target]
+  const table: [string, string, boolean][] = [
+    ["no filter", "limit=50", false],
+    ["type", "type=metrics&limit=50", true],
+    ["severity=CRITICAL", "severity=CRITICAL&limit=50", true],
+    ["type+severity list", "type=logs,transactions&severity=WARNING,CRITICAL&limit=50", true],
+    ["rule+open", "rule=cpu_latency&resolved=false&limit=50", true],
+    ["entity", "entity=svc-42&limit=50", true],
+    ["entity+severity", "entity=svc-1234&severity=CRITICAL&limit=50", true],
+    [
+      "time range (day 10)+type",
+      `from=${nowMs - 11 * day}&to=${nowMs - 10 * day}&type=transactions&limit=50`,
+      true,
+    ],
+    ["open+unacked", "resolved=false&acknowledged=false&limit=50", true],
     // Reported, not held to the first-page target: 10x the default page size.
-    { name: "rule=keyword, max page", query: "rule=keyword&limit=500", filtered: false },
+    ["rule=keyword, max page", "rule=keyword&limit=500", false],
     // Worst cases: few or no rows match, so an index on one column alone would scan far.
-    {
-      name: "rare: crit+open+acked",
-      query: "severity=CRITICAL&resolved=false&acknowledged=true&limit=50",
-      filtered: true,
-    },
-    {
-      name: "empty: rule of other type",
-      query: "rule=keyword&type=metrics&limit=50",
-      filtered: true,
-    },
+    ["rare: crit+open+acked", "severity=CRITICAL&resolved=false&acknowledged=true&limit=50", true],
+    ["empty: rule of other type", "rule=keyword&type=metrics&limit=50", true],
   ];
+  const queries = table.map(([name, query, filtered]) => ({ name, query, filtered }));
   const latency: {
     name: string;
     query: string;
@@ -273,34 +248,14 @@ try {
     const abort = new AbortController();
     const client = { seen: new Map<string, number>(), abort };
     clients.push(client);
-    ready.push((async () => {
-      const res = await fetch(`${base}/api/live`, { signal: abort.signal });
-      if (!res.ok || !res.body) throw new Error(`GET /api/live: HTTP ${res.status}`);
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let hello: (() => void) | undefined;
-      const greeted = new Promise<void>((r) => (hello = r));
-      (async () => {
-        let buf = "";
-        while (true) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          const at = performance.now();
-          buf += value;
-          let end: number;
-          while ((end = buf.indexOf("\n\n")) >= 0) {
-            const block = buf.slice(0, end);
-            buf = buf.slice(end + 2);
-            if (block.startsWith("event: hello")) hello?.();
-            const m = /^event: alert\ndata: \{"id":"([^"]+)"/.exec(block);
-            if (m) {
-              client.seen.set(m[1]!, at);
-              for (const w of waiters) w();
-            }
-          }
-        }
-      })().catch(() => {});
-      await greeted;
-    })());
+    ready.push(followLive(`${base}/api/live`, {
+      signal: abort.signal,
+      alertId: /^event: alert\ndata: \{"id":"([^"]+)"/,
+      onAlert(id, at) {
+        client.seen.set(id, at);
+        for (const w of waiters) w();
+      },
+    }));
   }
   await Promise.all(ready);
   const connectMs = performance.now() - connectStarted;
@@ -413,7 +368,5 @@ try {
   }
   await deletePrefix(redis, prefix).catch(() => {});
   redis.disconnect();
-  await sql.end({ timeout: 5 });
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end({ timeout: 5 });
+  await db.drop();
 }

@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { type Kafka, Kafka as KafkaClient, logLevel, type Message } from "kafkajs";
+import { type Kafka, Kafka as KafkaClient, logLevel, type Message, type Producer } from "kafkajs";
 import { topicMessages } from "@vigil/shared/kafka";
 import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
-import { createGenerator } from "@vigil/producer/generator";
+import { createGenerator, type ProducedMessage } from "@vigil/producer/generator";
 
 /** A quiet kafkajs client for tests. */
 export function testKafka(brokers: string[]): Kafka {
@@ -132,6 +132,20 @@ export async function produce(kafka: Kafka, messages: readonly TopicMessage[], c
   }
 }
 
+/** Send generator messages (each to its topic, with its key and headers) in one batch. */
+export async function sendGenerated(
+  producer: Pick<Producer, "sendBatch">,
+  messages: readonly ProducedMessage[],
+): Promise<void> {
+  await producer.sendBatch({
+    topicMessages: topicMessages(messages, (m) => m.topic, (m) => ({
+      key: m.key,
+      value: m.value,
+      headers: m.headers,
+    })),
+  });
+}
+
 /** Keep producing generator messages until `signal` aborts; resolves to the number sent. */
 export async function produceUntil(
   kafka: Kafka,
@@ -145,13 +159,7 @@ export async function produceUntil(
   try {
     while (!signal.aborted) {
       const msgs = gen.normal(Date.now(), options.batch ?? 300);
-      await producer.sendBatch({
-        topicMessages: topicMessages(msgs, (m) => m.topic, (m) => ({
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-        })),
-      });
+      await sendGenerated(producer, msgs);
       sent += msgs.length;
       await new Promise((r) => setTimeout(r, options.pauseMs ?? 20));
     }

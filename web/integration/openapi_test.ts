@@ -1,18 +1,6 @@
 import assert from "node:assert/strict";
 import type { z } from "zod";
-import {
-  ackResponseSchema,
-  anomalyDetailSchema,
-  anomalyPageSchema,
-  entityResponseSchema,
-  errorResponseSchema,
-  healthResponseSchema,
-  notificationSummarySchema,
-  seriesResponseSchema,
-  silenceListSchema,
-  silenceResponseSchema,
-  statsResponseSchema,
-} from "../api_responses.ts";
+import * as api from "../api_responses.ts";
 import { openApiPath } from "../openapi.ts";
 import { loadStaticAssets } from "../static.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
@@ -132,30 +120,30 @@ Deno.test("the documented answer schemas accept the routes' real answers", opts,
       headers: { ...AUTH, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
-    await check(anomalyPageSchema, "/api/anomalies?limit=1");
-    await check(anomalyDetailSchema, "/api/anomalies/a1");
-    await check(ackResponseSchema, "/api/anomalies/a1/ack", post({ by: "ann" }));
-    await check(statsResponseSchema, "/api/stats");
-    const series = await check(seriesResponseSchema, "/api/series/metrics/checkout");
+    await check(api.anomalyPageSchema, "/api/anomalies?limit=1");
+    await check(api.anomalyDetailSchema, "/api/anomalies/a1");
+    await check(api.ackResponseSchema, "/api/anomalies/a1/ack", post({ by: "ann" }));
+    await check(api.statsResponseSchema, "/api/stats");
+    const series = await check(api.seriesResponseSchema, "/api/series/metrics/checkout");
     assert.deepEqual(series.body.series[0].points, [
       { ts: now, value: 900, score: 0.9, low: 100, high: 400 },
     ]);
-    await check(entityResponseSchema, "/api/entities/checkout");
-    await check(notificationSummarySchema, "/api/notifications/summary");
+    await check(api.entityResponseSchema, "/api/entities/checkout");
+    await check(api.notificationSummarySchema, "/api/notifications/summary");
     const created = await check(
-      silenceResponseSchema,
+      api.silenceResponseSchema,
       "/api/silences",
       post({ matchers: { rule: "threshold" }, duration: "1h", author: "ann" }),
     );
     assert.equal(created.status, 201);
-    await check(silenceListSchema, "/api/silences");
+    await check(api.silenceListSchema, "/api/silences");
     await check(
-      silenceResponseSchema,
+      api.silenceResponseSchema,
       `/api/silences/${created.body.silence.id}`,
       { method: "DELETE", headers: AUTH },
     );
-    await check(healthResponseSchema, "/health");
-    const bad = await check(errorResponseSchema, "/api/notifications/summary?window=2d");
+    await check(api.healthResponseSchema, "/health");
+    const bad = await check(api.errorResponseSchema, "/api/notifications/summary?window=2d");
     assert.equal(bad.status, 400);
   }, { token: TOKEN });
 });

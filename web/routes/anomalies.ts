@@ -16,6 +16,7 @@ import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
 import { acknowledgeAnomaly, getAnomaly, listAnomalies, notifierFate } from "../store.ts";
+import { badRequestOnRangeError } from "./_bad_request.ts";
 
 /** Routes under `/api/anomalies`. */
 export function anomalyRoutes(deps: AppDeps): Hono {
@@ -23,12 +24,8 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   const now = deps.now ?? Date.now;
 
   app.get("/", query(anomalyListQuerySchema), async (c) => {
-    try {
-      return c.json(await listAnomalies(deps.sql, c.req.valid("query")));
-    } catch (error) {
-      if (error instanceof RangeError) throw httpError(400, error.message);
-      throw error;
-    }
+    const page = await badRequestOnRangeError(() => listAnomalies(deps.sql, c.req.valid("query")));
+    return c.json(page);
   });
 
   app.get("/:id", async (c) => {

@@ -11,6 +11,7 @@ import { createSilence, expireSilence, listSilences } from "@vigil/shared/silenc
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
+import { badRequestOnRangeError } from "./_bad_request.ts";
 
 /** Routes under `/api/silences`. */
 export function silenceRoutes(deps: AppDeps): Hono {
@@ -27,14 +28,11 @@ export function silenceRoutes(deps: AppDeps): Hono {
 
   app.post("/", jsonBody(silenceInputSchema), async (c) => {
     const input = c.req.valid("json");
-    try {
-      const silence = await createSilence(deps.sql, input, { nowMs: now() });
-      deps.log.info("silence created", { id: silence.id, author: silence.author });
-      return c.json({ silence }, 201);
-    } catch (error) {
-      if (error instanceof RangeError) throw httpError(400, error.message);
-      throw error;
-    }
+    const silence = await badRequestOnRangeError(() =>
+      createSilence(deps.sql, input, { nowMs: now() })
+    );
+    deps.log.info("silence created", { id: silence.id, author: silence.author });
+    return c.json({ silence }, 201);
   });
 
   app.delete("/:id", async (c) => {

@@ -58,6 +58,26 @@ export function matches(a, f) {
   return true;
 }
 
+const SEVERITIES = [
+  ["", "all"],
+  ["CRITICAL", "critical"],
+  ["WARNING,CRITICAL", "warning +"],
+  ["WARNING", "warning"],
+  ["INFO", "info"],
+];
+const STATUSES = [["", "all"], ["false", "open"], ["true", "resolved"]];
+const ACKNOWLEDGED = [["", "all"], ["false", "not acknowledged"], ["true", "acknowledged"]];
+
+/** One filter chosen from a list: `options` are [value, text] pairs. */
+function Choice({ label, name, filters, set, options }) {
+  return html`<label>${label}
+    <select id=${`filter-${name}`} value=${filters[name] ?? ""} onChange=${(e) =>
+    set(name, e.currentTarget.value)}>
+      ${options.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
+    </select>
+  </label>`;
+}
+
 export function Filters({ filters, onChange }) {
   const [rule, setRule] = useState(filters.rule ?? "");
   const [entity, setEntity] = useState(filters.entity ?? "");
@@ -72,39 +92,12 @@ export function Filters({ filters, onChange }) {
   };
   const any = FILTER_KEYS.some((k) => filters[k]);
   return html`<form class="filters" onSubmit=${submit} aria-label="Filters">
-    <label>Type
-      <select id="filter-type" value=${filters.type ?? ""} onChange=${(e) =>
-    set("type", e.currentTarget.value)}>
-        <option value="">all</option>
-        ${TYPES.map((t) => html`<option value=${t}>${t}</option>`)}
-      </select>
-    </label>
-    <label>Severity
-      <select id="filter-severity" value=${filters.severity ?? ""} onChange=${(e) =>
-    set("severity", e.currentTarget.value)}>
-        <option value="">all</option>
-        <option value="CRITICAL">critical</option>
-        <option value="WARNING,CRITICAL">warning +</option>
-        <option value="WARNING">warning</option>
-        <option value="INFO">info</option>
-      </select>
-    </label>
-    <label>Status
-      <select id="filter-resolved" value=${filters.resolved ?? ""} onChange=${(e) =>
-    set("resolved", e.currentTarget.value)}>
-        <option value="">all</option>
-        <option value="false">open</option>
-        <option value="true">resolved</option>
-      </select>
-    </label>
-    <label>Acknowledged
-      <select id="filter-acknowledged" value=${filters.acknowledged ?? ""} onChange=${(e) =>
-    set("acknowledged", e.currentTarget.value)}>
-        <option value="">all</option>
-        <option value="false">not acknowledged</option>
-        <option value="true">acknowledged</option>
-      </select>
-    </label>
+    <${Choice} label="Type" name="type" filters=${filters} set=${set}
+      options=${[["", "all"], ...TYPES.map((t) => [t, t])]} />
+    <${Choice} label="Severity" name="severity" filters=${filters} set=${set} options=${SEVERITIES} />
+    <${Choice} label="Status" name="resolved" filters=${filters} set=${set} options=${STATUSES} />
+    <${Choice} label="Acknowledged" name="acknowledged" filters=${filters} set=${set}
+      options=${ACKNOWLEDGED} />
     <label>Rule
       <input id="filter-rule" value=${rule} placeholder="any" onInput=${(e) =>
     setRule(e.currentTarget.value)} onBlur=${submit} />

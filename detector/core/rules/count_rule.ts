@@ -15,13 +15,8 @@
  */
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
-import {
-  conditionTrue,
-  type EpisodeBook,
-  loadEpisodes,
-  saveEpisodes,
-  sweepEpisodes,
-} from "./episodes.ts";
+import { type EpisodeBook, loadEpisodes, saveEpisodes, sweepEpisodes } from "./episodes.ts";
+import { fire } from "./firing.ts";
 import { type Rule, type RuleInput, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
@@ -102,26 +97,9 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     // Without new events the count drops below the threshold when the
     // (n - threshold + 1)-th oldest event of this window leaves it.
     const clearAt = timeAt(w, S, lo + n - threshold) + W;
-    const id = conditionTrue(
-      state.episodes,
-      {
-        rule: options.name,
-        type: options.type,
-        entity,
-        severity: options.severity,
-      },
-      { t: end, clearAt, refId: input.ref.id, cooldownMs: options.cooldownMs },
-      sink.findings,
-    );
-    if (id === null) return;
-    sink.findings.push({
-      kind: "firing",
-      id,
-      rule: options.name,
-      type: options.type,
-      entity,
-      severity: options.severity,
-      eventTime: end,
+    const key = { rule: options.name, type: options.type, entity, severity: options.severity };
+    const at = { t: end, clearAt, cooldownMs: options.cooldownMs, input, sink };
+    fire(state.episodes, key, at, () => ({
       title: options.title(entity, n),
       message: `${n} events for ${entity} within ${minutes(W)} (threshold ${threshold}), window ${
         new Date(end - W).toISOString()
@@ -136,15 +114,13 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
         first_event: new Date(timeAt(w, S, lo)).toISOString(),
       },
       evidence: refsOf(w, S, Math.max(lo, hi - 50), hi),
-      traceId: input.traceId,
-      ingestTs: input.ingestTs,
-    });
+    }));
   }
 
   return {
     name: options.name,
     type: options.type,
-    init: () => ({ windows: createWindowSet(), episodes: new Map(), late: 0 }),
+    ...windowStateParts(options.name, W, false),
     step(state, input, sink) {
       const entity = options.select(input.event);
       if (entity === undefined) return;
@@ -157,9 +133,23 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
       if (timeAt(w, S, sizeOf(w, S) - 1) === input.t) check(state, w, entity, input.t, input, sink);
       else forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, entity, end, input, sink));
     },
+  };
+}
+
+/**
+ * `init`, `sweep`, `save` and `load` of a rule over per-entity windows of
+ * `windowMs` of event time (`values`: each event carries a value).
+ */
+export function windowStateParts(
+  name: string,
+  windowMs: number,
+  values: boolean,
+): Pick<Rule<CountState, unknown>, "init" | "sweep" | "save" | "load"> {
+  return {
+    init: () => ({ windows: createWindowSet(values), episodes: new Map(), late: 0 }),
     sweep(state, watermark, sink) {
-      pruneWindows(state.windows, watermark - W);
-      sweepEpisodes(state.episodes, watermark, W, sink.findings);
+      pruneWindows(state.windows, watermark - windowMs);
+      sweepEpisodes(state.episodes, watermark, windowMs, sink.findings);
     },
     save: (state) => ({
       windows: saveWindows(state.windows),
@@ -168,7 +158,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     }),
     load(raw) {
       const r = raw as { windows?: unknown; episodes?: unknown; late?: unknown } | null;
-      if (!r || typeof r !== "object") throw new TypeError(`Cannot load ${options.name}: no state`);
+      if (!r || typeof r !== "object") throw new TypeError(`Cannot load ${name}: no state`);
       return {
         windows: loadWindows(r.windows),
         episodes: loadEpisodes(r.episodes),

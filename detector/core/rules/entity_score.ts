@@ -20,17 +20,10 @@
  * @module
  */
 import type { MetricEvent } from "@vigil/shared/schemas/event";
-import type { Severity } from "@vigil/shared/schemas/alert";
 import type { RulesConfig } from "../rules_config.ts";
 import { probabilityToScore, scoreToProbability } from "../score_engine.ts";
-import {
-  conditionFalse,
-  conditionTrue,
-  type EpisodeBook,
-  loadEpisodes,
-  saveEpisodes,
-  sweepEpisodes,
-} from "./episodes.ts";
+import { conditionFalse } from "./episodes.ts";
+import { bandSeverity, type EpisodeState, episodeStateParts, fire } from "./firing.ts";
 import type { Rule } from "./types.ts";
 
 type EntityConfig = RulesConfig["metrics"]["entity_score"];
@@ -131,9 +124,7 @@ export function assessEntity(
 }
 
 /** State of `entity_score`. */
-export interface EntityScoreState {
-  episodes: EpisodeBook;
-}
+export type EntityScoreState = EpisodeState;
 
 function fmtValue(x: number): string {
   return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(4)));
@@ -153,7 +144,7 @@ export function entityScoreRule(
   return {
     name: "entity_score",
     type: "metrics",
-    init: () => ({ episodes: new Map() }),
+    ...episodeStateParts("entity_score", cooldownMs),
     step(state, input, sink) {
       const service = input.event.service;
       if (handoff.entryId !== input.ref.id) return;
@@ -164,74 +155,43 @@ export function entityScoreRule(
         conditionFalse(state.episodes, service, input.t, sink.findings);
         return;
       }
-      const severity: Severity | null = a.score >= c.bands.critical
-        ? "CRITICAL"
-        : a.score >= c.bands.warning
-        ? "WARNING"
-        : null;
+      const severity = bandSeverity(a.score, c.bands);
       if (severity === null) return;
-      const id = conditionTrue(state.episodes, {
-        rule: "entity_score",
-        type: "metrics",
-        entity: service,
-        severity,
-      }, {
-        t: input.t,
-        clearAt: input.t + cooldownMs,
-        refId: input.ref.id,
-        cooldownMs,
-      }, sink.findings);
-      if (id === null) return;
-      const drivers = a.measures.filter((m) => a.drivers.includes(m.measure));
-      const methodName = c.method === "fisher" ? "Fisher" : "Tippett (Šidák)";
-      sink.findings.push({
-        kind: "firing",
-        id,
-        rule: "entity_score",
-        type: "metrics",
-        entity: service,
-        severity,
-        eventTime: input.t,
-        title: `Unusual ${service} across ${a.measures.length} measures, driven by ${
-          a.drivers.join(" and ")
-        }`,
-        message: `${service} scored ${a.score.toFixed(4)} combining ${
-          a.measures.map((m) => m.measure).join(", ")
-        } (${methodName}, p = ${a.p.toExponential(2)}); driven by ${
-          drivers.map((m) =>
-            `${m.measure} = ${fmtValue(m.value)} (score ${m.score.toFixed(2)}, ${
-              Math.round(m.share * 100)
-            } %)`
-          ).join(", ")
-        }`,
-        score: a.score,
-        details: {
-          method: c.method,
+      const key = { rule: "entity_score", type: "metrics", entity: service, severity } as const;
+      const at = { t: input.t, clearAt: input.t + cooldownMs, cooldownMs, input, sink };
+      fire(state.episodes, key, at, () => {
+        const drivers = a.measures.filter((m) => a.drivers.includes(m.measure));
+        const methodName = c.method === "fisher" ? "Fisher" : "Tippett (Šidák)";
+        return {
+          title: `Unusual ${service} across ${a.measures.length} measures, driven by ${
+            a.drivers.join(" and ")
+          }`,
+          message: `${service} scored ${a.score.toFixed(4)} combining ${
+            a.measures.map((m) => m.measure).join(", ")
+          } (${methodName}, p = ${a.p.toExponential(2)}); driven by ${
+            drivers.map((m) =>
+              `${m.measure} = ${fmtValue(m.value)} (score ${m.score.toFixed(2)}, ${
+                Math.round(m.share * 100)
+              } %)`
+            ).join(", ")
+          }`,
           score: a.score,
-          p: a.p,
-          drivers: a.drivers,
-          measures: a.measures.map((m) => ({
-            measure: m.measure,
-            value: m.value,
-            score: m.score,
-            p: m.p,
-            share: m.share,
-          })),
-          bands: c.bands,
-        },
-        evidence: [input.ref],
-        traceId: input.traceId,
-        ingestTs: input.ingestTs,
+          details: {
+            method: c.method,
+            score: a.score,
+            p: a.p,
+            drivers: a.drivers,
+            measures: a.measures.map((m) => ({
+              measure: m.measure,
+              value: m.value,
+              score: m.score,
+              p: m.p,
+              share: m.share,
+            })),
+            bands: c.bands,
+          },
+        };
       });
-    },
-    sweep(state, watermark, sink) {
-      sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
-    },
-    save: (s) => ({ episodes: saveEpisodes(s.episodes) }),
-    load(raw) {
-      const r = raw as { episodes?: unknown } | null;
-      if (!r || typeof r !== "object") throw new TypeError("Cannot load entity_score: no state");
-      return { episodes: loadEpisodes(r.episodes) };
     },
   };
 }

@@ -6,41 +6,31 @@
  * @module
  */
 import type { MetricEvent } from "@vigil/shared/schemas/event";
-import type { Severity } from "@vigil/shared/schemas/alert";
 import type { RulesConfig } from "../rules_config.ts";
 import type { ScoreEngine } from "../score_engine.ts";
 import {
   conditionFalse,
-  conditionTrue,
   type EpisodeBook,
+  type EpisodeKey,
   loadEpisodes,
   saveEpisodes,
-  sweepEpisodes,
 } from "./episodes.ts";
-import { forEachWindowEnd } from "./count_rule.ts";
+import { type CountState, forEachWindowEnd, windowStateParts } from "./count_rule.ts";
+import { bandSeverity, episodeStateParts, fire } from "./firing.ts";
 import { entityScoreRule, ScoreHandoff } from "./entity_score.ts";
 import { pointRule } from "./point_rule.ts";
-import { type Rule, type RuleSink } from "./types.ts";
+import type { Rule, RuleInput, RuleSink } from "./types.ts";
 import {
-  createWindowSet,
   insertEvent,
   liveRangeEndingAt,
-  loadWindows,
-  pruneWindows,
   refsOf,
-  saveWindows,
   timeAt,
   type TimeWindow,
   valueAt,
-  type WindowSet,
 } from "./window.ts";
 
 /** State of `cpu_sustained`. */
-export interface SustainedState {
-  windows: WindowSet;
-  episodes: EpisodeBook;
-  late: number;
-}
+export type SustainedState = CountState;
 
 type SustainedConfig = RulesConfig["metrics"]["cpu_sustained"];
 
@@ -69,13 +59,7 @@ export function cpuSustainedRule(
     w: TimeWindow,
     service: string,
     end: number,
-    input: {
-      t: number;
-      ref: { id: string };
-      traceId: string | null;
-      ingestTs: number;
-      watermark: number;
-    },
+    input: RuleInput<MetricEvent>,
     sink: RuleSink,
   ): void {
     const [lo, hi] = liveRangeEndingAt(w, S, end, W, input.watermark);
@@ -97,55 +81,42 @@ export function cpuSustainedRule(
         break;
       }
     }
-    const id = conditionTrue(
-      state.episodes,
-      {
-        rule: "cpu_sustained",
-        type: "metrics",
-        entity: service,
-        severity: c.severity,
-      },
-      { t: end, clearAt, refId: input.ref.id, cooldownMs },
-      sink.findings,
-    );
-    if (id === null) return;
-    const values: number[] = [];
-    for (let i = lo; i < hi; i++) values.push(valueAt(w, S, i));
-    const min = Math.min(...values);
-    sink.findings.push({
-      kind: "firing",
-      id,
+    const key: EpisodeKey = {
       rule: "cpu_sustained",
       type: "metrics",
       entity: service,
       severity: c.severity,
-      eventTime: end,
-      title: `Sustained high CPU on ${service}`,
-      message: `All ${hi - lo} CPU readings of ${service} over ${
-        Math.round((timeAt(w, S, hi - 1) - timeAt(w, S, lo)) / 1000)
-      } s are >= ${c.cpu}% (lowest ${min}%)`,
-      score: min,
-      details: {
-        readings: values,
-        count: hi - lo,
-        min_cpu: min,
-        threshold: c.cpu,
-        window_ms: W,
-        min_readings: c.min_readings,
-        min_span_ms: c.min_span,
-        span_ms: timeAt(w, S, hi - 1) - timeAt(w, S, lo),
-        window_start: new Date(end - W).toISOString(),
-        window_end: new Date(end).toISOString(),
-      },
-      evidence: refsOf(w, S, Math.max(lo, hi - 50), hi),
-      traceId: input.traceId,
-      ingestTs: input.ingestTs,
+    };
+    fire(state.episodes, key, { t: end, clearAt, cooldownMs, input, sink }, () => {
+      const values: number[] = [];
+      for (let i = lo; i < hi; i++) values.push(valueAt(w, S, i));
+      const min = Math.min(...values);
+      return {
+        title: `Sustained high CPU on ${service}`,
+        message: `All ${hi - lo} CPU readings of ${service} over ${
+          Math.round((timeAt(w, S, hi - 1) - timeAt(w, S, lo)) / 1000)
+        } s are >= ${c.cpu}% (lowest ${min}%)`,
+        score: min,
+        details: {
+          readings: values,
+          count: hi - lo,
+          min_cpu: min,
+          threshold: c.cpu,
+          window_ms: W,
+          min_readings: c.min_readings,
+          min_span_ms: c.min_span,
+          span_ms: timeAt(w, S, hi - 1) - timeAt(w, S, lo),
+          window_start: new Date(end - W).toISOString(),
+          window_end: new Date(end).toISOString(),
+        },
+        evidence: refsOf(w, S, Math.max(lo, hi - 50), hi),
+      };
     });
   }
   return {
     name: "cpu_sustained",
     type: "metrics",
-    init: () => ({ windows: createWindowSet(true), episodes: new Map(), late: 0 }),
+    ...windowStateParts("cpu_sustained", W, true),
     step(state, input, sink) {
       const service = input.event.service;
       const cpu = input.event.cpu;
@@ -157,24 +128,6 @@ export function cpuSustainedRule(
       }
       const w = insertEvent(state.windows, service, input.t, input.ref, cpu);
       forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, service, end, input, sink));
-    },
-    sweep(state, watermark, sink) {
-      pruneWindows(state.windows, watermark - W);
-      sweepEpisodes(state.episodes, watermark, W, sink.findings);
-    },
-    save: (s) => ({
-      windows: saveWindows(s.windows),
-      episodes: saveEpisodes(s.episodes),
-      late: s.late,
-    }),
-    load(raw) {
-      const r = raw as { windows?: unknown; episodes?: unknown; late?: unknown } | null;
-      if (!r || typeof r !== "object") throw new TypeError("Cannot load cpu_sustained: no state");
-      return {
-        windows: loadWindows(r.windows),
-        episodes: loadEpisodes(r.episodes),
-        late: typeof r.late === "number" ? r.late : 0,
-      };
     },
   };
 }
@@ -236,57 +189,38 @@ export function metricScoreRule<S>(
           conditionFalse(state.episodes, subject, input.t, sink.findings);
           continue;
         }
-        const severity: Severity | null = score >= c.bands.critical
-          ? "CRITICAL"
-          : score >= c.bands.warning
-          ? "WARNING"
-          : null;
+        const severity = bandSeverity(score, c.bands);
         if (severity === null) continue;
-        const id = conditionTrue(state.episodes, {
+        const episode: EpisodeKey = {
           rule: "metric_score",
           type: "metrics",
           entity: service,
           subject,
           severity,
-        }, {
-          t: input.t,
-          clearAt: input.t + cooldownMs,
-          refId: input.ref.id,
-          cooldownMs,
-        }, sink.findings);
-        if (id === null) continue;
-        const e = r.explanation;
-        sink.findings.push({
-          kind: "firing",
-          id,
-          rule: "metric_score",
-          type: "metrics",
-          entity: service,
-          severity,
-          eventTime: input.t,
-          title: `Unusual ${measure} on ${service}`,
-          message: `${measure} = ${value} scored ${score.toFixed(4)} (expected ${
-            e.expectedLow.toFixed(2)
-          } .. ${e.expectedHigh.toFixed(2)})${e.summary ? `: ${e.summary}` : ""}`,
-          score,
-          details: {
-            measure,
-            value,
+        };
+        const at = { t: input.t, clearAt: input.t + cooldownMs, cooldownMs, input, sink };
+        fire(state.episodes, episode, at, () => {
+          const e = r.explanation;
+          return {
+            title: `Unusual ${measure} on ${service}`,
+            message: `${measure} = ${value} scored ${score.toFixed(4)} (expected ${
+              e.expectedLow.toFixed(2)
+            } .. ${e.expectedHigh.toFixed(2)})${e.summary ? `: ${e.summary}` : ""}`,
             score,
-            expected_low: e.expectedLow,
-            expected_high: e.expectedHigh,
-            summary: e.summary,
-            bands: c.bands,
-          },
-          evidence: [input.ref],
-          traceId: input.traceId,
-          ingestTs: input.ingestTs,
+            details: {
+              measure,
+              value,
+              score,
+              expected_low: e.expectedLow,
+              expected_high: e.expectedHigh,
+              summary: e.summary,
+              bands: c.bands,
+            },
+          };
         });
       }
     },
-    sweep(state, watermark, sink) {
-      sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
-    },
+    sweep: episodeStateParts("metric_score", cooldownMs).sweep,
     save: (s) => ({
       // A copy now (the snapshot is taken between batches), the text when the checkpoint is
       // written: serialising every series at once would hold the event loop for tens of ms.

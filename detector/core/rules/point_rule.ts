@@ -11,20 +11,12 @@
  */
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
-import {
-  conditionFalse,
-  conditionTrue,
-  type EpisodeBook,
-  loadEpisodes,
-  saveEpisodes,
-  sweepEpisodes,
-} from "./episodes.ts";
+import { conditionFalse } from "./episodes.ts";
+import { type EpisodeState, episodeStateParts, fire } from "./firing.ts";
 import type { Rule } from "./types.ts";
 
 /** State of a point rule. */
-export interface PointState {
-  episodes: EpisodeBook;
-}
+export type PointState = EpisodeState;
 
 /** How one event is judged. */
 export interface Verdict {
@@ -60,7 +52,7 @@ export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> 
   return {
     name,
     type,
-    init: () => ({ episodes: new Map() }),
+    ...episodeStateParts(name, cooldownMs),
     step(state, input, sink) {
       const v = options.judge(input.event);
       if (v === undefined) return;
@@ -68,39 +60,12 @@ export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> 
         if (options.clearOnFalse) conditionFalse(state.episodes, v.entity, input.t, sink.findings);
         return;
       }
-      const id = conditionTrue(state.episodes, { rule: name, type, entity: v.entity, severity }, {
-        t: input.t,
-        clearAt: input.t + cooldownMs,
-        refId: input.ref.id,
-        cooldownMs,
-      }, sink.findings);
-      if (id === null) return;
-      const d = options.describe(input.event);
-      sink.findings.push({
-        kind: "firing",
-        id,
-        rule: name,
-        type,
-        entity: v.entity,
-        severity,
-        eventTime: input.t,
-        title: d.title,
-        message: d.message,
-        score: d.score,
-        details: d.details,
-        evidence: [input.ref],
-        traceId: input.traceId,
-        ingestTs: input.ingestTs,
-      });
-    },
-    sweep(state, watermark, sink) {
-      sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
-    },
-    save: (state) => ({ episodes: saveEpisodes(state.episodes) }),
-    load(raw) {
-      const r = raw as { episodes?: unknown } | null;
-      if (!r || typeof r !== "object") throw new TypeError(`Cannot load ${name}: no state`);
-      return { episodes: loadEpisodes(r.episodes) };
+      fire(
+        state.episodes,
+        { rule: name, type, entity: v.entity, severity },
+        { t: input.t, clearAt: input.t + cooldownMs, cooldownMs, input, sink },
+        () => options.describe(input.event),
+      );
     },
   };
 }

@@ -17,13 +17,8 @@
 import type { TransactionEvent } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
 import type { RulesConfig } from "../rules_config.ts";
-import {
-  conditionTrue,
-  type EpisodeBook,
-  loadEpisodes,
-  saveEpisodes,
-  sweepEpisodes,
-} from "./episodes.ts";
+import { type EpisodeBook, loadEpisodes, saveEpisodes, sweepEpisodes } from "./episodes.ts";
+import { fire } from "./firing.ts";
 import type { Rule } from "./types.ts";
 
 /** Config of the rule. */
@@ -267,31 +262,16 @@ export function statusZScoreRule(
       }
       if (severity === null) return;
       // True for this minute; cleared if the whole next minute is not.
-      const id = conditionTrue(state.episodes, {
+      const key = {
         rule: "status_zscore",
         type: "transactions",
         entity: status,
         severity,
-      }, {
-        t: input.t,
-        clearAt: (minute + 2) * MINUTE,
-        refId: input.ref.id,
-        cooldownMs,
-      }, sink.findings);
-      if (id === null) return; // cooldown: no texts to build
-      const a = assessStatus(state, c, { status, minute, count });
-      sink.findings.push({
-        kind: "firing",
-        id,
-        rule: "status_zscore",
-        type: "transactions",
-        entity: status,
-        severity,
-        eventTime: input.t,
-        ...describeAssessment(a, c),
-        evidence: [input.ref],
-        traceId: input.traceId,
-        ingestTs: input.ingestTs,
+      } as const;
+      const clearAt = (minute + 2) * MINUTE;
+      fire(state.episodes, key, { t: input.t, clearAt, cooldownMs, input, sink }, () => {
+        const a = assessStatus(state, c, { status, minute, count });
+        return describeAssessment(a, c);
       });
     },
     sweep(state, watermark, sink) {

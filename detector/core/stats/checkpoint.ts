@@ -11,7 +11,7 @@ import { z } from "zod";
 import { allocateNetwork, artimeReady, type ArtimeState, rebuildWeightSums } from "./artime.ts";
 import { decodeFloat64, decodeUint16, encodeFloat64, encodeUint16 } from "./codec.ts";
 import { rebuildBlockRange } from "./new_extreme.ts";
-import { allocateSeriesState, RECENT, type SeriesState } from "./series_state.ts";
+import { allocateSeriesState, historyArrays, RECENT, type SeriesState } from "./series_state.ts";
 import { rebuildSorted } from "./sorted_window.ts";
 
 const positiveInt = z.number().int().positive();
@@ -119,14 +119,7 @@ export function serializeState(state: SeriesState): string {
   ]);
   const parts = [
     w.ring,
-    s.seasonMean,
-    s.seasonDev,
-    s.seasonCount,
-    s.rangeMin,
-    s.rangeMax,
-    l.recent,
-    l.blockSum,
-    l.blockSumSq,
+    ...historyArrays(s),
     new Float64Array([l.std]),
     s.recent,
     a.dsRing,

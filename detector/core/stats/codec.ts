@@ -7,12 +7,14 @@
  * @module
  */
 
+// Typed arrays use the host's byte order; every platform Deno runs on is little-endian.
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error("Cannot load the checkpoint codec: the host is not little-endian");
+}
+
 /** Encodes `values` as base64 of their little-endian float64 bytes. */
 export function encodeFloat64(values: Float64Array): string {
-  const bytes = new Uint8Array(values.length * 8);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat64(i * 8, values[i]!, true);
-  return bytesToBase64(bytes);
+  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
 /**
@@ -21,24 +23,12 @@ export function encodeFloat64(values: Float64Array): string {
  * @throws {TypeError} if `text` is not base64 of a whole number of float64s.
  */
 export function decodeFloat64(text: string): Float64Array {
-  const bytes = base64ToBytes(text, "float64");
-  if (bytes.length % 8 !== 0) {
-    throw new TypeError(
-      `Cannot decode float64 data: ${bytes.length} bytes is not a multiple of 8`,
-    );
-  }
-  const view = new DataView(bytes.buffer);
-  const out = new Float64Array(bytes.length / 8);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(i * 8, true);
-  return out;
+  return new Float64Array(base64ToBytes(text, "float64", 8).buffer);
 }
 
 /** Encodes `values` as base64 of their little-endian uint16 bytes. */
 export function encodeUint16(values: Uint16Array): string {
-  const bytes = new Uint8Array(values.length * 2);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) view.setUint16(i * 2, values[i]!, true);
-  return bytesToBase64(bytes);
+  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
 /**
@@ -47,14 +37,7 @@ export function encodeUint16(values: Uint16Array): string {
  * @throws {TypeError} if `text` is not base64 of a whole number of uint16s.
  */
 export function decodeUint16(text: string): Uint16Array {
-  const bytes = base64ToBytes(text, "uint16");
-  if (bytes.length % 2 !== 0) {
-    throw new TypeError(`Cannot decode uint16 data: ${bytes.length} bytes is not a multiple of 2`);
-  }
-  const view = new DataView(bytes.buffer);
-  const out = new Uint16Array(bytes.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = view.getUint16(i * 2, true);
-  return out;
+  return new Uint16Array(base64ToBytes(text, "uint16", 2).buffer);
 }
 
 const ALPHABET = new TextEncoder().encode(
@@ -86,12 +69,18 @@ function bytesToBase64(bytes: Uint8Array): string {
   return ascii.decode(out);
 }
 
-function base64ToBytes(text: string, what: string): Uint8Array {
+/** The bytes of base64 `text`: a whole number of `size`-byte `what` values. */
+function base64ToBytes(text: string, what: string, size: number): Uint8Array<ArrayBuffer> {
   let binary: string;
   try {
     binary = atob(text);
   } catch {
     throw new TypeError(`Cannot decode ${what} data: not valid base64`);
+  }
+  if (binary.length % size !== 0) {
+    throw new TypeError(
+      `Cannot decode ${what} data: ${binary.length} bytes is not a multiple of ${size}`,
+    );
   }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

@@ -183,14 +183,14 @@ export function assertCompatible(s: SeriesState, c: EngineConfig): void {
   s.checkedWith = Object.isFrozen(c) ? c : null;
 }
 
-/** Bytes of typed arrays a state holds in memory (the bounded part; scalars excluded). */
-export function stateBytes(state: SeriesState): number {
+/**
+ * The season, range and likelihood arrays of a state, in the order the
+ * checkpoint writes them (checkpoint.ts).
+ */
+export function historyArrays(state: SeriesState): Float64Array[] {
   const s = state;
-  const a = s.artime;
   const l = s.likelihood;
-  const arrays = [
-    s.window.ring,
-    s.window.sorted,
+  return [
     s.seasonMean,
     s.seasonDev,
     s.seasonCount,
@@ -199,6 +199,17 @@ export function stateBytes(state: SeriesState): number {
     l.recent,
     l.blockSum,
     l.blockSumSq,
+  ];
+}
+
+/** Bytes of typed arrays a state holds in memory (the bounded part; scalars excluded). */
+export function stateBytes(state: SeriesState): number {
+  const s = state;
+  const a = s.artime;
+  const arrays = [
+    s.window.ring,
+    s.window.sorted,
+    ...historyArrays(s),
     s.recent,
     a.dsRing,
     a.initRaw,

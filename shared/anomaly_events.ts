@@ -1,0 +1,35 @@
+/**
+ * The `anomaly_events` table (migrations 001 and 010): the detector writes
+ * it, the web reads and acknowledges, the notifier's summary counts it.
+ *
+ * @module
+ */
+
+/** A row of `anomaly_events` as postgres.js reads it (`SELECT *`). */
+export interface AnomalyEventRow {
+  /** Deterministic: a redelivery maps to the same id. */
+  id: string;
+  detected_at: Date;
+  event_time: Date;
+  type: string;
+  rule: string;
+  severity: string;
+  entity: string;
+  title: string;
+  message: string;
+  score: number | null;
+  /** Redis stream ids of the triggering events. */
+  stream_ids: string[];
+  evidence: unknown;
+  details: unknown;
+  resolved_at: Date | null;
+  trace_id: string | null;
+  stages: unknown;
+  /** When the firing alert was appended to the alerts stream (the outbox). */
+  published_at: Date | null;
+  /** When the resolved alert was appended. */
+  resolved_published_at: Date | null;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  ack_comment: string | null;
+}

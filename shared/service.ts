@@ -1,0 +1,105 @@
+/**
+ * The start-up steps the service mains share. A `main.ts` reads its config,
+ * wires its parts, then hands over to one of these: {@link startOrExit} for
+ * a service whose start returns a running server (web, notifier),
+ * {@link runWorker} for a consumer that runs until shutdown (archive,
+ * bridge). {@link ensurePartitionsOrExit} refuses to start on streams written
+ * with another partition count.
+ *
+ * @module
+ */
+import type { Lifecycle } from "./lifecycle.ts";
+import type { Logger } from "./log.ts";
+import { createOpsApp, type HealthDetail, type MetricsSource } from "./http/ops_app.ts";
+import { serve, type ServeOptions } from "./http/serve.ts";
+import { ensurePartitions, type Redis } from "./redis.ts";
+
+/** What a service main has once its config is read. */
+export interface ServiceContext {
+  /** Names the service in its log lines. */
+  name: string;
+  log: Logger;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * Start the service with `start` and close what it returns at shutdown; when
+ * it cannot start, log "cannot start <name>" and exit 1.
+ */
+export async function startOrExit<T extends { close(): unknown }>(
+  ctx: ServiceContext,
+  start: () => Promise<T>,
+): Promise<T> {
+  try {
+    const running = await start();
+    ctx.lifecycle.onShutdown(ctx.name, () => running.close());
+    return running;
+  } catch (error) {
+    ctx.log.error(`cannot start ${ctx.name}`, { error });
+    Deno.exit(1);
+  }
+}
+
+/**
+ * Record or check the partition count of the streams (`ensurePartitions`);
+ * on a mismatch, log "cannot start <name>" with the reason and exit 2.
+ */
+export async function ensurePartitionsOrExit(
+  ctx: ServiceContext,
+  redis: Pick<Redis, "hsetnx" | "hget">,
+  options: { metaKey: string; partitions: number },
+): Promise<void> {
+  try {
+    await ensurePartitions(redis, options.metaKey, options.partitions);
+  } catch (error) {
+    ctx.log.error(`cannot start ${ctx.name}`, { error: (error as Error).message });
+    Deno.exit(2);
+  }
+}
+
+/** A consumer that runs until shutdown. */
+export interface Worker {
+  /** Its health checks, served on the ops port. */
+  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
+  /** Consume until `signal` aborts, or reject when it failed for good. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Stop consuming (idempotent). */
+  close(): Promise<void>;
+}
+
+/** Options of {@link runWorker}. */
+export interface RunWorkerOptions {
+  worker: Worker;
+  metrics: MetricsSource;
+  /** Where the ops app (health, metrics) listens. */
+  serve: Omit<ServeOptions, "log" | "label">;
+  /** Fields of the "<name> starting" log line. */
+  fields: Record<string, unknown>;
+}
+
+/**
+ * Serve the worker's ops app, log "<name> starting", run the worker until
+ * the lifecycle's signal, then shut down and exit: 0 when it stopped, 1
+ * (logged "<name> failed") when it failed.
+ */
+export async function runWorker(ctx: ServiceContext, options: RunWorkerOptions): Promise<never> {
+  const { log, lifecycle, name } = ctx;
+  const { worker, metrics } = options;
+  const ops = serve(createOpsApp({ checks: worker.checks, metrics, log }), {
+    ...options.serve,
+    log,
+    label: "ops server",
+  });
+  lifecycle.onShutdown("ops server", () => ops.close());
+  lifecycle.onShutdown("kafka consumer", () => worker.close());
+  log.info(`${name} starting`, options.fields);
+  try {
+    await worker.run(lifecycle.signal);
+    await lifecycle.shutdown("consumer stopped");
+    Deno.exit(0);
+  } catch (error) {
+    log.error(`${name} failed`, { error });
+    await lifecycle.shutdown(`${name} failed`);
+    Deno.exit(1);
+  }
+}
