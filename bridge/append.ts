@@ -106,25 +106,20 @@ export function buildAppendCalls(
     ]);
     if (partitions <= 1) continue;
     // The projections of the rules keyed on another field than the stream's entity.
-    if (c.type === "logs" && r.user !== undefined) {
-      const data = JSON.stringify({ timestamp: r.timestamp, user_id: r.user });
-      add({ kind: "logs_by_user", partition: partitionOf(r.user, partitions) }, [
-        "e",
-        offset,
-        data,
-        c.key,
-        c.traceparent,
-      ]);
-    } else if (c.type === "transactions" && r.status !== undefined) {
-      const data = JSON.stringify({ timestamp: r.timestamp, status: r.status });
-      add({ kind: "transactions_by_status", partition: partitionOf(r.status, partitions) }, [
-        "e",
-        offset,
-        data,
-        c.key,
-        c.traceparent,
-      ]);
-    }
+    const projection = c.type === "logs" && r.user !== undefined
+      ? { kind: "logs_by_user" as const, by: r.user, field: { user_id: r.user } }
+      : c.type === "transactions" && r.status !== undefined
+      ? { kind: "transactions_by_status" as const, by: r.status, field: { status: r.status } }
+      : null;
+    if (projection === null) continue;
+    const data = JSON.stringify({ timestamp: r.timestamp, ...projection.field });
+    add({ kind: projection.kind, partition: partitionOf(projection.by, partitions) }, [
+      "e",
+      offset,
+      data,
+      c.key,
+      c.traceparent,
+    ]);
   }
   const head = (target: Target): [string, string] =>
     target === "dlq"

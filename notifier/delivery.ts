@@ -234,17 +234,21 @@ export async function runChannel(
       continue;
     }
 
-    if (!result.retryable) {
-      await record({
+    /** Record this failed attempt as `failed` (for good) or `pending` (retried at `nextAttemptAt`). */
+    const recordFailure = (nextAttemptAt?: number) =>
+      record({
         ...base,
         ok: false,
-        status: "failed",
-        retryable: false,
+        status: nextAttemptAt === undefined ? "failed" : "pending",
+        retryable: nextAttemptAt !== undefined,
         ...(result.status !== undefined ? { statusCode: result.status } : {}),
         error: result.error,
         durationMs,
         at,
+        ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
       });
+    if (!result.retryable) {
+      await recordFailure();
       m.notifications.inc({ channel: channel.name, status: "failed" });
       m.digests.inc({ channel: channel.name, status: "failed" });
       spanLog.error("digest rejected, not retrying", { digest_id: digest.id, error: result.error });
@@ -258,17 +262,7 @@ export async function runChannel(
       ...(options.random ? { random: options.random } : {}),
     });
     const delay = Math.max(backoff, result.retryAfterMs ?? 0);
-    await record({
-      ...base,
-      ok: false,
-      status: "pending",
-      retryable: true,
-      ...(result.status !== undefined ? { statusCode: result.status } : {}),
-      error: result.error,
-      durationMs,
-      at,
-      nextAttemptAt: at + delay,
-    });
+    await recordFailure(at + delay);
     m.notifications.inc({ channel: channel.name, status: "retried" });
     spanLog.warn("send failed, will retry", {
       digest_id: digest.id,

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { FetchFn, SendResult } from "./channel.ts";
+import type { Digest } from "../digest.ts";
+import type { Channel, FetchFn, SendResult } from "./channel.ts";
 
 /** Strip URLs (which may carry tokens) from an error text. */
 export function scrubUrls(text: string): string {
@@ -93,4 +94,21 @@ export async function sendParts<P>(
     await progress?.onPartSent(i + 1);
   }
   return { ok: true, parts: parts.length };
+}
+
+/**
+ * A channel that posts a digest as one or more JSON messages to `url`, in
+ * order, resuming after the parts a previous attempt delivered.
+ */
+export function jsonPartsChannel(
+  name: string,
+  url: string,
+  fetchFn: FetchFn,
+  messages: (digest: Digest) => readonly unknown[],
+): Channel {
+  return {
+    name,
+    send: (digest, signal, progress) =>
+      sendParts(messages(digest), (msg) => postJson(fetchFn, url, msg, { signal }), progress),
+  };
 }

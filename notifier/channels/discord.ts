@@ -16,8 +16,8 @@ import {
   type RenderOptions,
 } from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
-import type { Channel, FetchFn, SendProgress, SendResult } from "./channel.ts";
-import { postJson, sendParts } from "./_http.ts";
+import type { Channel, FetchFn } from "./channel.ts";
+import { jsonPartsChannel } from "./_http.ts";
 
 /** Discord's documented limits. */
 export const DISCORD_LIMITS = {
@@ -162,14 +162,5 @@ export function createDiscordChannel(
   const fetchFn = options.fetch ?? fetch;
   const url = new URL(options.url);
   url.searchParams.set("wait", "true");
-  return {
-    name: "discord",
-    send(digest: Digest, signal: AbortSignal, progress?: SendProgress): Promise<SendResult> {
-      return sendParts(
-        discordMessages(digest, options),
-        (msg) => postJson(fetchFn, url.href, msg, { signal }),
-        progress,
-      );
-    },
-  };
+  return jsonPartsChannel("discord", url.href, fetchFn, (d) => discordMessages(d, options));
 }

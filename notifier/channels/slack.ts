@@ -6,16 +6,11 @@
  * @module
  */
 import type { Digest, DigestAlert } from "../digest.ts";
-import {
-  alertLink,
-  alertState,
-  digestSections,
-  digestSubject,
-  type RenderOptions,
-} from "../render.ts";
+import * as render from "../render.ts";
+import type { RenderOptions } from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
-import type { Channel, FetchFn, SendProgress, SendResult } from "./channel.ts";
-import { postJson, sendParts } from "./_http.ts";
+import type { Channel, FetchFn } from "./channel.ts";
+import { jsonPartsChannel } from "./_http.ts";
 import { clip } from "./discord.ts";
 
 /** Slack's limits (with headroom). */
@@ -35,9 +30,9 @@ function mrkdwnEscape(s: string): string {
 function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unknown> {
   const vt = valueVsThreshold(a);
   const text = `*${mrkdwnEscape(a.rule)}* on *${mrkdwnEscape(a.entity)}* (${a.type}) — ${
-    alertState(a)
+    render.alertState(a)
   }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}\n<${
-    alertLink(a, options)
+    render.alertLink(a, options)
   }|view> · ${a.resolved_at ?? a.detected_at}`;
   return { type: "section", text: { type: "mrkdwn", text: clip(text, SLACK_LIMITS.sectionText) } };
 }
@@ -61,7 +56,7 @@ export function slackMessages(
       }],
     });
   }
-  for (const section of digestSections(digest)) {
+  for (const section of render.digestSections(digest)) {
     blocks.push({
       type: "section",
       text: { type: "mrkdwn", text: `${EMOJI[section.severity]} *${section.title}*` },
@@ -71,7 +66,7 @@ export function slackMessages(
   const chunks: Record<string, unknown>[][] = [];
   for (let i = 0; i < blocks.length; i += max) chunks.push(blocks.slice(i, i + max));
   if (chunks.length === 0) chunks.push([]);
-  const subject = digestSubject(digest);
+  const subject = render.digestSubject(digest);
   return chunks.map((chunk, i) => {
     const title = chunks.length > 1 ? `${subject} (part ${i + 1}/${chunks.length})` : subject;
     return {
@@ -86,14 +81,5 @@ export function createSlackChannel(
   options: RenderOptions & { url: string; fetch?: FetchFn },
 ): Channel {
   const fetchFn = options.fetch ?? fetch;
-  return {
-    name: "slack",
-    send(digest: Digest, signal: AbortSignal, progress?: SendProgress): Promise<SendResult> {
-      return sendParts(
-        slackMessages(digest, options),
-        (msg) => postJson(fetchFn, options.url, msg, { signal }),
-        progress,
-      );
-    },
-  };
+  return jsonPartsChannel("slack", options.url, fetchFn, (d) => slackMessages(d, options));
 }

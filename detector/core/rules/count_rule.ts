@@ -47,9 +47,8 @@ export interface CountRuleOptions<E> {
   type: EventType;
   /** The entity of a matching event, or undefined when the event does not match. */
   select(event: E): string | undefined;
-  threshold: number;
-  windowMs: number;
-  severity: Severity;
+  /** The rules-file entry: fires at `threshold` matching events within `window` ms. */
+  entry: { threshold: number; window: number; severity: Severity };
   cooldownMs: number;
   /** Title of a firing, e.g. `20 ERROR logs from checkout in 3 min`. */
   title(entity: string, count: number): string;
@@ -80,7 +79,7 @@ export function forEachWindowEnd(
 
 /** Build a sliding-window count rule. */
 export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> {
-  const { threshold, windowMs: W } = options;
+  const { threshold, window: W } = options.entry;
 
   function check(
     state: CountState,
@@ -97,7 +96,12 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     // Without new events the count drops below the threshold when the
     // (n - threshold + 1)-th oldest event of this window leaves it.
     const clearAt = timeAt(w, S, lo + n - threshold) + W;
-    const key = { rule: options.name, type: options.type, entity, severity: options.severity };
+    const key = {
+      rule: options.name,
+      type: options.type,
+      entity,
+      severity: options.entry.severity,
+    };
     const at = { t: end, clearAt, cooldownMs: options.cooldownMs, input, sink };
     fire(state.episodes, key, at, () => ({
       title: options.title(entity, n),
@@ -166,4 +170,15 @@ export function windowStateParts(
       };
     },
   };
+}
+
+/** A {@link countRule} per user (`user_spike`, `user_frequency`): events counted by `user_id`. */
+export function perUserCountRule<E extends { user_id?: string | undefined }>(
+  name: string,
+  type: EventType,
+  entry: CountRuleOptions<E>["entry"],
+  cooldownMs: number,
+  title: CountRuleOptions<E>["title"],
+): Rule<CountState, E> {
+  return countRule<E>({ name, type, entry, cooldownMs, title, select: (e) => e.user_id });
 }

@@ -109,3 +109,25 @@ export function episodeStateParts(
     },
   };
 }
+
+/**
+ * Read a checkpointed `[key, value][]` list back into a map: each value must
+ * pass `isValue`, and `restore` turns it into the live value. Throws a
+ * TypeError naming `rule` and `what` for anything else.
+ */
+export function loadKeyed<V, T>(
+  items: unknown,
+  names: { rule: string; what: string },
+  isValue: (v: unknown) => v is V,
+  restore: (v: V) => T,
+): Map<string, T> {
+  if (!Array.isArray(items)) throw new TypeError(`Cannot load ${names.rule}: no state`);
+  const out = new Map<string, T>();
+  for (const item of items) {
+    if (!Array.isArray(item) || typeof item[0] !== "string" || !isValue(item[1])) {
+      throw new TypeError(`Cannot load ${names.rule}: malformed ${names.what}`);
+    }
+    out.set(item[0], restore(item[1]));
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
-import { countRule } from "./count_rule.ts";
+import { countRule, perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import type { Rule } from "./types.ts";
 
@@ -18,9 +18,7 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
       name: "error_spike",
       type: "logs",
       select: (e) => (e.level === "ERROR" ? e.service : undefined),
-      threshold: c.error_spike.threshold,
-      windowMs: c.error_spike.window,
-      severity: c.error_spike.severity,
+      entry: c.error_spike,
       cooldownMs: config.cooldown,
       title: (service, n) => `Error spike on ${service}: ${n} ERROR logs`,
     }));
@@ -46,16 +44,10 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
     }));
   }
   if (c.user_spike.enabled) {
-    rules.push(countRule<LogEvent>({
-      name: "user_spike",
-      type: "logs",
-      select: (e) => e.user_id,
-      threshold: c.user_spike.threshold,
-      windowMs: c.user_spike.window,
-      severity: c.user_spike.severity,
-      cooldownMs: config.cooldown,
-      title: (user, n) => `Log spike for user ${user}: ${n} logs`,
-    }));
+    const title = (user: string, n: number) => `Log spike for user ${user}: ${n} logs`;
+    rules.push(
+      perUserCountRule<LogEvent>("user_spike", "logs", c.user_spike, config.cooldown, title),
+    );
   }
   return rules;
 }

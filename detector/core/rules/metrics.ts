@@ -16,7 +16,7 @@ import {
   saveEpisodes,
 } from "./episodes.ts";
 import { type CountState, forEachWindowEnd, windowStateParts } from "./count_rule.ts";
-import { bandSeverity, episodeStateParts, fire } from "./firing.ts";
+import { bandSeverity, episodeStateParts, fire, loadKeyed } from "./firing.ts";
 import { entityScoreRule, ScoreHandoff } from "./entity_score.ts";
 import { pointRule } from "./point_rule.ts";
 import type { Rule, RuleInput, RuleSink } from "./types.ts";
@@ -228,17 +228,13 @@ export function metricScoreRule<S>(
       episodes: saveEpisodes(s.episodes),
     }),
     load(raw) {
-      const r = raw as { series?: unknown; episodes?: unknown } | null;
-      if (!r || typeof r !== "object" || !Array.isArray(r.series)) {
-        throw new TypeError("Cannot load metric_score: no state");
-      }
-      const series = new Map<string, S>();
-      for (const item of r.series) {
-        if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") {
-          throw new TypeError("Cannot load metric_score: malformed series");
-        }
-        series.set(item[0], engine.restore(item[1]));
-      }
+      const r = (raw ?? {}) as { series?: unknown; episodes?: unknown };
+      const series = loadKeyed(
+        r.series,
+        { rule: "metric_score", what: "series" },
+        (v): v is string => typeof v === "string",
+        (v) => engine.restore(v),
+      );
       return { series, episodes: loadEpisodes(r.episodes) };
     },
   };

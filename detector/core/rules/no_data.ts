@@ -35,6 +35,7 @@ import {
   sweepEpisodes,
 } from "./episodes.ts";
 import type { Rule } from "./types.ts";
+import { loadKeyed } from "./firing.ts";
 
 /** A silence time for titles: "45 s", "10 min", "1.5 h". */
 export function formatSilence(ms: number): string {
@@ -160,17 +161,13 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
       episodes: saveEpisodes(s.episodes),
     }),
     load(raw) {
-      const r = raw as Record<string, unknown> | null;
-      if (!r || typeof r !== "object" || !Array.isArray(r.seen)) {
-        throw new TypeError("Cannot load no_data: no state");
-      }
-      const seen = new Map<string, number>();
-      for (const item of r.seen) {
-        if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "number") {
-          throw new TypeError("Cannot load no_data: malformed entity");
-        }
-        seen.set(item[0], item[1]);
-      }
+      const r = (raw ?? {}) as Record<string, unknown>;
+      const seen = loadKeyed(
+        r.seen,
+        { rule: "no_data", what: "entity" },
+        (v): v is number => typeof v === "number",
+        (v) => v,
+      );
       return {
         seen,
         last: typeof r.last === "number" ? r.last : -Infinity,

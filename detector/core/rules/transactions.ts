@@ -6,7 +6,7 @@
  */
 import type { TransactionEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
-import { countRule } from "./count_rule.ts";
+import { perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import { statusZScoreRule } from "./status_zscore.ts";
 import type { Rule } from "./types.ts";
@@ -43,16 +43,16 @@ export function transactionRules(config: RulesConfig): Rule<unknown, Transaction
     }));
   }
   if (c.user_frequency.enabled) {
-    rules.push(countRule<TransactionEvent>({
-      name: "user_frequency",
-      type: "transactions",
-      select: (e) => e.user_id,
-      threshold: c.user_frequency.threshold,
-      windowMs: c.user_frequency.window,
-      severity: c.user_frequency.severity,
-      cooldownMs: config.cooldown,
-      title: (user, n) => `Frequent transactions by ${user}: ${n}`,
-    }));
+    const title = (user: string, n: number) => `Frequent transactions by ${user}: ${n}`;
+    rules.push(
+      perUserCountRule<TransactionEvent>(
+        "user_frequency",
+        "transactions",
+        c.user_frequency,
+        config.cooldown,
+        title,
+      ),
+    );
   }
   if (c.status_zscore.enabled) rules.push(statusZScoreRule(c.status_zscore, config.cooldown));
   return rules;
