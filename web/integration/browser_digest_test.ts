@@ -116,8 +116,16 @@ Deno.test(
         }, "the notification recorded as sent");
         await notifier.stop();
 
-        // 1. The link opens the page on the anomaly's detail view.
+        // 0. The digest as a mail client shows it (test-output/web/digest.png).
         const { page } = browser;
+        await page.setContent(html);
+        const shown = (await page.textContent("body")) ?? "";
+        for (const text of [alert.message, alert.rule, "Value vs threshold", "view"]) {
+          assert.ok(shown.includes(text), `the digest shows ${text}`);
+        }
+        await browser.screenshot("digest.png", { fullPage: true });
+
+        // 1. The link opens the page on the anomaly's detail view.
         await page.goto(link!);
         await page.waitForSelector(".detail .message");
         assert.equal(await page.textContent(".detail h2"), alert.title);
