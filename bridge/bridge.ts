@@ -14,7 +14,8 @@ import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import { backoffMs, sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { EVENT_TYPES, TOPICS } from "@vigil/shared/schemas/event";
 import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
@@ -251,21 +252,26 @@ export function createBridge(deps: BridgeDeps): Bridge {
         ...(gap ? { gap } : {}),
       });
       const after = { key: progress.key, field: `${topic}:${partition}`, value: last };
+      // Retried until Redis takes it, while this consumer still owns the partition.
       let result: AppendResult;
-      for (let attempt = 0;; attempt++) {
-        try {
-          result = await appendBatch(port, calls, after);
-          break;
-        } catch (error) {
-          redisErrors.inc();
-          if (!isRunning() || isStale() || group.stopping.aborted) {
-            if (span) failSpan(span, error).end();
-            throw error;
-          }
-          log.warn("cannot append batch, retrying", { topic, partition, attempt, error });
-          await sleep(backoffMs(attempt, { baseMs: 100, capMs: 5000 }));
-          await heartbeat();
-        }
+      try {
+        result = await retry(async (attempt) => {
+          if (attempt > 1) await heartbeat();
+          return await appendBatch(port, calls, after);
+        }, {
+          baseMs: 100,
+          capMs: 5000,
+          isRetryable: () => isRunning() && !isStale() && !group.stopping.aborted,
+          onRetry: logRetry(
+            log.with({ topic, partition }),
+            "append batch",
+            () => redisErrors.inc(),
+          ),
+        });
+      } catch (error) {
+        redisErrors.inc();
+        if (span) failSpan(span, error).end();
+        throw error;
       }
       progress.set(topic, partition, BigInt(last));
       filtered.delete(key);
