@@ -29,6 +29,8 @@ export type LogLine = Record<string, unknown> & { msg?: string; level?: string }
 /** A running service. */
 export interface ServiceProcess {
   readonly name: string;
+  /** The process id (the deno process itself: no shell in between). */
+  readonly pid: number;
   /** JSON log lines so far (non-JSON output is kept as `{ msg: "<raw>", raw: true }`). */
   lines(): LogLine[];
   /** Wait for a log line matching `match`; throws with the recent output on timeout or exit. */
@@ -45,14 +47,19 @@ export interface ServiceProcess {
   tail(n?: number): string;
 }
 
-/** Spawn `deno task <task>`'s command line with `env` and extra program arguments. */
+/**
+ * Spawn `deno task <task>`'s command line with `env` and extra program
+ * arguments; `denoFlags` go before the script (e.g. `--cpu-prof`).
+ */
 export async function spawnService(
   task: string,
   env: Record<string, string>,
   args: string[] = [],
+  denoFlags: string[] = [],
 ): Promise<ServiceProcess> {
+  const [run, ...rest] = await taskArgs(task);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...await taskArgs(task), ...args],
+    args: [run!, ...denoFlags, ...rest, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
@@ -101,6 +108,7 @@ export async function spawnService(
   };
   return {
     name: task,
+    pid: child.pid,
     lines: () => lines,
     waitForLine,
     async opsPort(timeoutMs) {
