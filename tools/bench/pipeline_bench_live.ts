@@ -3,9 +3,10 @@
  * archive, detector, notifier, web) running, the producer (`deno task
  * producer`, with every scenario every 20 s) at a steady rate for the
  * duration; per rate, from a fresh installation, whether it was held: lag
- * (events produced but not yet acknowledged by the detector, and not yet
- * archived) never above `maxLag` of events after a 10 s warm-up, everything
- * drained within 30 s of the producer's end, nothing skipped or dead-lettered.
+ * (events produced but not yet acknowledged by the detector) never above
+ * `maxLag` of events after a 10 s warm-up (a third of shorter runs) (the archive's: that plus its flush
+ * interval, 5 s here), everything drained and archived within 35 s of the
+ * producer's end, nothing skipped or dead-lettered.
  * Also ingest → alert p50/p99 (the detector's histogram) and the CPU seconds
  * per 1,000 events of each process over the steady part.
  *
@@ -21,6 +22,9 @@ import {
   startDevKafka,
   waitForLines,
 } from "./pipeline_bench_procs.ts";
+
+/** The archive's flush interval in the live runs (seconds); its lag may be that much more. */
+const ARCHIVE_FLUSH_S = 5;
 
 /** Settings of one live run. */
 export interface LiveOptions {
@@ -112,19 +116,33 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
     await startDetectors(inst, 1, options.partitions);
     const ports = new Map<string, number>();
     for (const service of ["archive", "notifier", "web", "bridge"]) {
-      const p = await inst.start(service);
+      // The archive writes an object per 50,000 messages or ARCHIVE_FLUSH_INTERVAL (60 s by
+      // default): 5 s here, so a run of minutes sees it keep up or not.
+      const env = service === "archive" ? { ARCHIVE_FLUSH_INTERVAL: `${ARCHIVE_FLUSH_S}s` } : {};
+      const p = await inst.start(service, { env });
       ports.set(service, await p.opsPort(60_000));
     }
     ports.set("detector", await inst.procs.get("detector")!.opsPort());
     await waitForLines(inst.procs.get("bridge")!, (l) => l.msg === "consuming", 1, "the bridge");
     const seconds = options.durationMs / 1000;
     const producer: ServiceProcess = await inst.start("producer", {
-      args: ["--rate", String(rate), "--duration", `${seconds}s`, "--scenario", "all"],
+      args: [
+        "--rate",
+        String(rate),
+        "--duration",
+        `${seconds}s`,
+        "--scenario",
+        "all",
+        "--scenario-every",
+        "10s",
+      ],
       env: { PRODUCER_PORT: "0" },
     });
     const producerPort = await producer.opsPort(60_000);
     const procs = () => [...inst!.procs.values(), kafka.proc].filter((p) => p.name !== "producer");
     const started = performance.now();
+    // The first seconds (JIT, connections, first scenario's backfill) are not steady.
+    const warmup = Math.min(10, seconds / 3);
     let produced = 0;
     let maxLag = 0;
     let maxArchiveLag = 0;
@@ -143,7 +161,7 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
       );
       const lag = produced - progress.appended + progress.behind;
       const elapsed = (performance.now() - started) / 1000;
-      if (elapsed >= 10) {
+      if (elapsed >= warmup) {
         maxLag = Math.max(maxLag, lag);
         maxArchiveLag = Math.max(maxArchiveLag, produced - archived);
         steady ??= { cpu: cpuSnapshot(procs()), produced };
@@ -156,7 +174,7 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
     produced = Number(finalLine?.sent ?? produced);
     const endedAt = performance.now();
     let drainedAfter: number | null = null;
-    while (performance.now() - endedAt < 30_000) {
+    while (performance.now() - endedAt < (30 + ARCHIVE_FLUSH_S) * 1000) {
       const p = await streamProgress(inst.redis, inst.keys, options.partitions);
       const archived = metricSum(
         await metricsOf(ports.get("archive")!),
@@ -184,8 +202,11 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
     if (status.code !== 0) reasons.push(`producer exited with ${status.code}`);
     if (achieved < 0.95 * rate) reasons.push(`producer sent only ${Math.round(achieved)}/s`);
     if (maxLag > limit) reasons.push(`lag reached ${maxLag} (> ${limit})`);
-    if (maxArchiveLag > limit) reasons.push(`archive lag reached ${maxArchiveLag} (> ${limit})`);
-    if (drainedAfter === null) reasons.push("not drained 30 s after the producer stopped");
+    const archiveLimit = limit + rate * ARCHIVE_FLUSH_S;
+    if (maxArchiveLag > archiveLimit) {
+      reasons.push(`archive lag reached ${maxArchiveLag} (> ${archiveLimit})`);
+    }
+    if (drainedAfter === null) reasons.push("not drained 35 s after the producer stopped");
     if (skipped > 0) reasons.push(`${skipped} skipped`);
     if (dead > 0) reasons.push(`${dead} dead letters`);
     return {

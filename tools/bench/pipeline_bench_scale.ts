@@ -53,10 +53,16 @@ export interface ScaleConfig {
   /** µs of CPU per event, all instances together. */
   cpu_us_per_event_total: number;
   exact: boolean;
+  /** Anomalies missing or unexpected (when not exact). */
+  anomalies: { missing: string[]; unexpected: string[] };
   /** With several instances: SIGKILL of one until its partitions are leased again (ms). */
   takeover_ms?: number;
   /** ... and until events produced after the kill are all acknowledged (ms). */
   resumed_ms?: number;
+  /** Partitions the killed instance held. */
+  victim_partitions?: number;
+  /** The detectors' warnings and errors (units moving, leases lost), first 20. */
+  warnings: string[];
 }
 
 /** What one scale run measured. */
@@ -100,8 +106,19 @@ async function runConfig(instances: number, options: ScaleOptions): Promise<Scal
       detector_cpu_s: perInstance,
       cpu_us_per_event_per_instance: perInstance.map((c) => Number((c * 1e6 / n).toFixed(1))),
       cpu_us_per_event_total: Number((total * 1e6 / n).toFixed(1)),
-      exact: (await checkAnomalies(inst, traffic.expected)).exact,
+      exact: false,
+      anomalies: { missing: [], unexpected: [] },
+      warnings: detectors.flatMap((d) =>
+        d.lines().filter((l) => l.level === "warn" || l.level === "error").map((l) =>
+          `${d.name}: ${l.msg}${l.unit ? ` ${l.unit}` : ""}${
+            l.error ? ` (${JSON.stringify(l.error).slice(0, 120)})` : ""
+          }`
+        )
+      ).slice(0, 20),
     };
+    const found = await checkAnomalies(inst, traffic.expected);
+    config.exact = found.exact;
+    config.anomalies = { missing: found.missing, unexpected: found.unexpected };
     if (instances > 1) Object.assign(config, await takeover(inst, options, n));
     return config;
   } finally {
@@ -115,10 +132,12 @@ async function takeover(
   inst: Installation,
   options: ScaleOptions,
   drained: number,
-): Promise<{ takeover_ms: number; resumed_ms: number }> {
+): Promise<{ takeover_ms: number; resumed_ms: number; victim_partitions: number }> {
   const victim = inst.procs.get("detector-1")!;
   const member = `bench-${inst.id}-1`;
   const units = kindsFor(options.partitions).length * options.partitions;
+  const held = (await leaseHolders(inst, options.partitions)).filter((h) => h === member).length;
+  if (held === 0) options.say?.(`the instance killed held no partition any more (moved meanwhile)`);
   const killed = performance.now();
   await victim.kill("SIGKILL");
   inst.procs.delete(victim.name);
@@ -136,7 +155,11 @@ async function takeover(
     await new Promise((r) => setTimeout(r, 25));
   }
   const resumed = await waitDrained(inst, drained + more.length, options.partitions, 120_000);
-  return { takeover_ms: takeoverMs, resumed_ms: Math.round(resumed - killed) };
+  return {
+    takeover_ms: takeoverMs,
+    resumed_ms: Math.round(resumed - killed),
+    victim_partitions: held,
+  };
 }
 
 /** 1 detector, then `instances`, each from a fresh dev Kafka and installation. */
