@@ -14,7 +14,7 @@ import type { Redis } from "ioredis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import { sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { sleep } from "@vigil/shared/lifecycle";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { EVENT_TYPES, TOPICS } from "@vigil/shared/schemas/event";
 import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
@@ -31,6 +31,7 @@ import {
 import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
+import { createCommitter } from "./commits.ts";
 
 /** Bridge settings (from {@link BridgeConfig} or a test). */
 export interface BridgeOptions {
@@ -166,8 +167,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const filtered = new Map<string, { first: bigint; last: bigint }>();
 
   let inFlight = 0;
-  /** Next offset per partition whose batch Redis accepted (committed at shutdown). */
-  const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
+  /** Next offset per partition whose batch Redis accepted, committed every second (commits.ts). */
+  const committer = createCommitter({ consumer: () => group.consumer, log });
 
   /** The span of a batch whose handling started at `started` (`performance.now()`). */
   function startSpan(
@@ -279,11 +280,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
       if (gap && result.gapRecorded) gaps.record(topic, partition, gap);
       resolveOffset(last);
       const next = (BigInt(last) + 1n).toString();
-      // Resolved only now that Redis holds the batch; kafkajs auto-commits
-      // resolved offsets every second (a Kafka round trip per batch would
-      // halve throughput), and shutdown commits the rest. A redelivery after
-      // a crash is skipped by the offset dedup in the append script.
-      resolved.set(key, { topic, partition, offset: next });
+      // Resolved only now that Redis holds the batch; committed within a second
+      // (commits.ts), and at shutdown. A redelivery after a crash is skipped by the
+      // offset dedup in the append script.
+      committer.resolve(topic, partition, next);
       if (result.skipped === 0) {
         // Tallied per batch: a labelled increment per message costs more than the rest of
         // the bookkeeping. Events of a batch have its topic's type, but for the
@@ -324,14 +324,13 @@ export function createBridge(deps: BridgeDeps): Bridge {
     shutdownTimeoutMs,
     minBytes: 1,
     runConfig: {
-      autoCommit: true,
-      autoCommitInterval: 1000,
+      autoCommit: false, // kafkajs would commit after every batch: commits.ts does
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: cfg.concurrency ?? 4,
       eachBatch,
     },
     onJoin: () => {
-      resolved.clear(); // offsets of partitions we may no longer own
+      committer.clear(); // offsets of partitions we may no longer own
       filtered.clear();
       progress.clear(); // another bridge may have moved them on
     },
@@ -352,16 +351,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
     // Let the batches in flight append and commit.
     async drain(c, deadline) {
       while (inFlight > 0 && Date.now() < deadline) await sleep(20);
-      if (resolved.size > 0 && group.joined) {
-        try {
-          await withTimeout(
-            c.commitOffsets([...resolved.values()]),
-            Math.max(500, deadline - Date.now()),
-            "final offset commit",
-          );
-        } catch (error) {
-          log.warn("cannot commit final offsets (redelivery will be deduplicated)", { error });
-        }
+      committer.stop();
+      if (group.joined) {
+        await committer.flush({ consumer: c, timeoutMs: Math.max(500, deadline - Date.now()) });
       }
     },
   });
@@ -373,9 +365,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
       kafka_gaps: () => gaps.health(),
     },
     async run(signal) {
+      committer.start();
       try {
         await group.run(signal);
       } finally {
+        committer.stop();
         await gaps.close();
       }
     },

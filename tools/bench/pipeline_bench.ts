@@ -22,7 +22,8 @@
  * median and range), `--partitions` (VIGIL_PARTITIONS, default 1 for drain and
  * live, 4 for scale), `--kafka-partitions` (default 24), `--with=archive,…`
  * (drain), `--rates=5000,10000,20000`, `--duration=5m`, `--max-lag=5s`
- * (live), `--instances=2`, `--lease-ttl=10s` (scale), `--out=test-output/pipeline_bench`.
+ * (live), `--profile=bridge,detector` (drain: V8 CPU profiles of those
+ * processes in `test-output/profiles/`), `--instances=2`, `--lease-ttl=10s` (scale), `--out=test-output/pipeline_bench`.
  *
  * @module
  */
@@ -55,6 +56,7 @@ const { values } = parseArgs({
     "max-lag": { type: "string", default: "5s" },
     instances: { type: "string", default: "2" },
     "lease-ttl": { type: "string" },
+    profile: { type: "string", default: "" },
     out: { type: "string", default: "test-output/pipeline_bench" },
   },
 });
@@ -93,6 +95,7 @@ if (modes.includes("drain")) {
       partitions,
       kafkaPartitions,
       with: values.with!.split(",").filter(Boolean),
+      profile: values.profile!.split(",").filter(Boolean),
       say: (l) => say(`  ${l}`),
     });
     say(

@@ -39,6 +39,8 @@ export interface DrainOptions {
   detectors?: number;
   /** Services started beside the bridge and the detector (archive, notifier, web). */
   with?: readonly string[];
+  /** Services run with `--cpu-prof` (profiles in `test-output/profiles/`). */
+  profile?: readonly string[];
   /** Give up after this long. @default {600000} */
   timeoutMs?: number;
   /** Progress lines. */
@@ -218,7 +220,11 @@ export async function runDrain(options: DrainOptions): Promise<DrainResult> {
       `prefilled ${n} events (${traffic.scenarios} scenarios, ${traffic.expected.length} anomalies expected)`,
     );
     const rawKafkajs = await rawConsume(client, n);
-    inst = await createInstallation({ partitions: options.partitions, brokers: kafka.bootstrap });
+    inst = await createInstallation({
+      partitions: options.partitions,
+      brokers: kafka.bootstrap,
+      ...(options.profile ? { profile: options.profile } : {}),
+    });
     const rawXaddRate = await rawXadd(inst.redis, inst.keys.scratch("rawxadd"), traffic.messages);
     say(`raw kafkajs consume + JSON.parse ${rawKafkajs.perS}/s, raw XADD ${rawXaddRate.perS}/s`);
     traffic.messages.length = 0;
