@@ -22,7 +22,7 @@
  * median and range), `--partitions` (VIGIL_PARTITIONS, default 1 for drain and
  * live, 4 for scale), `--kafka-partitions` (default 24), `--with=archive,…`
  * (drain), `--rates=5000,10000,20000`, `--duration=5m`, `--max-lag=5s`
- * (live), `--profile=bridge,detector` (drain: V8 CPU profiles of those
+ * (live), `--profile=bridge,detector` (drain and live: V8 CPU profiles of those
  * processes in `test-output/profiles/`), `--instances=2`, `--lease-ttl=10s` (scale), `--out=test-output/pipeline_bench`.
  *
  * @module
@@ -117,6 +117,7 @@ if (modes.includes("live")) {
     say(`live run ${i + 1}/${runs}: rates ${rates.join(", ")} for ${values.duration} each`);
     results.push(
       await runLive({
+        profile: values.profile!.split(",").filter(Boolean),
         rates,
         durationMs,
         maxLagMs,

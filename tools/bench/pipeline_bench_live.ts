@@ -35,6 +35,8 @@ export interface LiveOptions {
   maxLagMs: number;
   partitions: number;
   kafkaPartitions: number;
+  /** Services run with `--cpu-prof`. */
+  profile?: readonly string[];
   say?: (line: string) => void;
 }
 
@@ -52,6 +54,8 @@ export interface LiveStep {
   drained_after_s: number | null;
   skipped: number;
   dead_letters: number;
+  /** Events per partition batch the bridge handled (small batches cost more per event). */
+  bridge_events_per_batch: number;
   ingest_to_alert_ms: { p50: number | null; p99: number | null; count: number };
   /** CPU seconds per 1,000 events over the steady part, per process. */
   cpu_s_per_1000: Record<string, number>;
@@ -112,7 +116,11 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
   const kafka = await startDevKafka({ partitions: options.kafkaPartitions });
   let inst: Installation | undefined;
   try {
-    inst = await createInstallation({ partitions: options.partitions, brokers: kafka.bootstrap });
+    inst = await createInstallation({
+      partitions: options.partitions,
+      brokers: kafka.bootstrap,
+      ...(options.profile ? { profile: options.profile } : {}),
+    });
     await startDetectors(inst, 1, options.partitions);
     const ports = new Map<string, number>();
     for (const service of ["archive", "notifier", "web", "bridge"]) {
@@ -139,7 +147,7 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
       env: { PRODUCER_PORT: "0" },
     });
     const producerPort = await producer.opsPort(60_000);
-    const procs = () => [...inst!.procs.values(), kafka.proc].filter((p) => p.name !== "producer");
+    const procs = () => [...inst!.procs.values(), kafka.proc];
     const started = performance.now();
     // The first seconds (JIT, connections, first scenario's backfill) are not steady.
     const warmup = Math.min(10, seconds / 3);
@@ -220,6 +228,10 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
       drained_after_s: drainedAfter,
       skipped,
       dead_letters: dead,
+      bridge_events_per_batch: Number(
+        (produced / Math.max(1, metricSum(bridgeText, "vigil_bridge_batch_seconds_count")))
+          .toFixed(1),
+      ),
       ingest_to_alert_ms: {
         p50: histogramQuantile(detectorText, hist, 0.5),
         p99: histogramQuantile(detectorText, hist, 0.99),
@@ -246,7 +258,9 @@ export async function runLive(options: LiveOptions): Promise<LiveResult> {
     steps.push(step);
     options.say?.(
       `${rate}/s: ${step.held ? "held" : `not held (${step.reasons.join("; ")})`}, ` +
-        `max lag ${step.max_lag}, CPU s/1000 ${JSON.stringify(step.cpu_s_per_1000)}`,
+        `max lag ${step.max_lag}, ${step.bridge_events_per_batch} events per bridge batch, CPU s/1000 ${
+          JSON.stringify(step.cpu_s_per_1000)
+        }`,
     );
     if (!step.held) break;
     highest = rate;
