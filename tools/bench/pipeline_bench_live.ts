@@ -172,8 +172,12 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
       if (elapsed >= warmup) {
         maxLag = Math.max(maxLag, lag);
         maxArchiveLag = Math.max(maxArchiveLag, produced - archived);
-        steady ??= { cpu: cpuSnapshot(procs()), produced };
-        last = { cpu: cpuSnapshot(procs()), produced };
+        const cpu = cpuSnapshot(procs());
+        // Only while every process runs (the producer may just have exited).
+        if (cpu.has("producer")) {
+          steady ??= { cpu, produced };
+          last = { cpu, produced };
+        }
       }
       if (Math.round(elapsed) % 30 === 0) say(`${rate}/s: ${Math.round(elapsed)} s, lag ${lag}`);
     }
