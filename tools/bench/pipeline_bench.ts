@@ -21,8 +21,8 @@
  * Flags: `--events` (default 200000), `--runs` (default 3; figures are the
  * median and range), `--partitions` (VIGIL_PARTITIONS, default 1 for drain and
  * live, 4 for scale), `--kafka-partitions` (default 24), `--with=archive,…`
- * (drain), `--rates=5000,10000,20000`, `--duration=5m`, `--max-lag=5s`
- * (live), `--profile=bridge,detector` (drain and live: V8 CPU profiles of those
+ * (drain), `--rates=5000,10000,20000`, `--duration=5m`, `--max-lag=5s`,
+ * `--linger=5ms` (the producer's PRODUCER_LINGER_MS) (live), `--profile=bridge,detector` (drain and live: V8 CPU profiles of those
  * processes in `test-output/profiles/`), `--instances=2`, `--lease-ttl=10s` (scale), `--out=test-output/pipeline_bench`.
  *
  * @module
@@ -57,6 +57,7 @@ const { values } = parseArgs({
     instances: { type: "string", default: "2" },
     "lease-ttl": { type: "string" },
     profile: { type: "string", default: "" },
+    linger: { type: "string" },
     out: { type: "string", default: "test-output/pipeline_bench" },
   },
 });
@@ -118,6 +119,7 @@ if (modes.includes("live")) {
     results.push(
       await runLive({
         profile: values.profile!.split(",").filter(Boolean),
+        ...(values.linger ? { lingerMs: durationVar.parse(values.linger) } : {}),
         rates,
         durationMs,
         maxLagMs,

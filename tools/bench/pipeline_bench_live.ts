@@ -37,6 +37,8 @@ export interface LiveOptions {
   kafkaPartitions: number;
   /** Services run with `--cpu-prof`. */
   profile?: readonly string[];
+  /** The producer's `PRODUCER_LINGER_MS`. @default the producer's (5 ms) */
+  lingerMs?: number;
   say?: (line: string) => void;
 }
 
@@ -144,7 +146,10 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
         "--scenario-every",
         "10s",
       ],
-      env: { PRODUCER_PORT: "0" },
+      env: {
+        PRODUCER_PORT: "0",
+        ...(options.lingerMs !== undefined ? { PRODUCER_LINGER_MS: String(options.lingerMs) } : {}),
+      },
     });
     const producerPort = await producer.opsPort(60_000);
     const procs = () => [...inst!.procs.values(), kafka.proc];
