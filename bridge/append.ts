@@ -17,6 +17,7 @@ import type { Gap } from "@vigil/shared/kafka_gaps";
 import type { Keys } from "@vigil/shared/keys";
 import { partitionOf, PROJECTIONS, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
+import { createHash } from "node:crypto";
 import APPEND_LUA from "../shared/lua/bridge_append-2.lua" with { type: "text" };
 
 export { APPEND_LUA };
@@ -203,33 +204,56 @@ export const PROJECTED_FIELDS = Object.fromEntries(
 
 /** Just what {@link ioredisAppendPort} calls on ioredis (a client or a cluster). */
 export interface ScriptClient {
-  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };
   hset(key: string, field: string, value: string): Promise<unknown>;
   /** ioredis: true on a cluster client. */
   readonly isCluster?: boolean;
 }
 
+/** SHA-1 of the append script, as EVALSHA names it. */
+const APPEND_SHA = createHash("sha1").update(APPEND_LUA).digest("hex");
+
 /**
- * {@link AppendPort} over ioredis, the script defined as a command (EVALSHA,
- * falling back to EVAL on a node that does not have it cached). One pipeline
- * of every call on a single Redis; on a Redis Cluster (`perSlot`), one
- * pipeline per target stream (its keys share one slot), run concurrently.
+ * {@link AppendPort} over ioredis: EVALSHA, and when a node answers NOSCRIPT
+ * (a restarted or new node, `SCRIPT FLUSH`), the same calls again with EVAL,
+ * which caches the script there. One pipeline of every call on a single
+ * Redis; on a Redis Cluster (`perSlot`), one pipeline per target stream (its
+ * keys share one slot), run concurrently.
+ *
+ * Not ioredis' `defineCommand`: in a pipeline it sends EVAL with the whole
+ * script (4.6 KB) on every call, since it remembers the loaded script per
+ * socket but a pipeline hands it a fresh writer each time; with the small
+ * batches of a steady stream that was a third of the bridge's CPU.
+ * Re-running calls after NOSCRIPT is safe: calls that were applied skip
+ * their offsets (they count as duplicates skipped).
  */
 export function ioredisAppendPort(
   redis: ScriptClient,
   options: { perSlot?: boolean } = {},
 ): AppendPort {
-  redis.defineCommand("vigilBridgeAppend", { numberOfKeys: 2, lua: APPEND_LUA });
-  async function run(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]> {
+  async function runOnce(
+    calls: readonly ScriptCall[],
+    after: FieldWrite | undefined,
+    withSource: boolean,
+  ): Promise<[Error | null, unknown][]> {
     const pipeline = redis.pipeline() as unknown as {
-      vigilBridgeAppend(...args: string[]): void;
+      evalsha(sha: string, numKeys: number, ...args: string[]): void;
+      eval(lua: string, numKeys: number, ...args: string[]): void;
       hset(key: string, field: string, value: string): void;
       exec(): Promise<[Error | null, unknown][] | null>;
     };
-    for (const call of calls) pipeline.vigilBridgeAppend(...call.keys, ...call.args);
+    for (const call of calls) {
+      if (withSource) pipeline.eval(APPEND_LUA, 2, ...call.keys, ...call.args);
+      else pipeline.evalsha(APPEND_SHA, 2, ...call.keys, ...call.args);
+    }
     if (after) pipeline.hset(after.key, after.field, after.value);
-    const replies = (await pipeline.exec()) ?? [];
+    return (await pipeline.exec()) ?? [];
+  }
+  async function run(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]> {
+    let replies = await runOnce(calls, after, false);
+    const noScript = (r: [Error | null, unknown] | undefined) =>
+      r?.[0] instanceof Error && r[0].message.startsWith("NOSCRIPT");
+    if (calls.some((_, i) => noScript(replies[i]))) replies = await runOnce(calls, after, true);
     const last = after ? replies[calls.length] : undefined;
     if (last?.[0]) throw last[0];
     return calls.map((_, i) => {

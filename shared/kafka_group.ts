@@ -40,6 +40,8 @@ export interface ConsumerGroupOptions {
   shutdownTimeoutMs: number;
   /** kafkajs `minBytes` (unset: kafkajs' default). */
   minBytes?: number;
+  /** kafkajs `maxWaitTimeInMs`: how long the broker may hold a fetch for `minBytes`. @default {500} */
+  maxWaitMs?: number;
   /** How to consume (eachBatch and its options). */
   runConfig: ConsumerRunConfig;
   /** Right after the consumer is made, to listen to its instrumentation events. */
@@ -110,7 +112,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       maxBytes: 16 * 1024 * 1024,
       maxBytesPerPartition: 2 * 1024 * 1024,
       ...(options.minBytes !== undefined ? { minBytes: options.minBytes } : {}),
-      maxWaitTimeInMs: 500,
+      maxWaitTimeInMs: options.maxWaitMs ?? 500,
       sessionTimeout,
       heartbeatInterval: Math.min(3000, Math.floor(sessionTimeout / 3)),
     });

@@ -1,6 +1,10 @@
 /** The append script against the real Redis: exactly once per target stream, gaps once. */
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
+import { startRedisServer } from "@vigil/tools/testing/redis_server";
+import { createRedis } from "@vigil/shared/redis";
+import { Redis as IORedis } from "ioredis";
+import { createKeys } from "@vigil/shared/keys";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { appendBatch, type BatchItem, buildAppendCalls, ioredisAppendPort } from "../append.ts";
 
@@ -131,5 +135,49 @@ Deno.test(
       );
       assert.match(dlq[0]!.reason!, /^gap: offsets 10\.\.39 \(30 messages\) were deleted by Kafka/);
     });
+  },
+);
+
+Deno.test(
+  "ioredisAppendPort() sends the script by its SHA-1 and sends the source again to a Redis that lost it",
+  opts,
+  async () => {
+    // A private Redis: SCRIPT FLUSH must not disturb anyone else's scripts.
+    const server = await startRedisServer();
+    const redis = createRedis(server.url, { name: "append-test" });
+    const monitor = new IORedis(server.url); // MONITOR: a single-server client
+    try {
+      const keys = createKeys("t:");
+      const port = ioredisAppendPort(redis);
+      const build = (from: number, n: number) =>
+        buildAppendCalls(
+          {
+            topic: "logs",
+            partition: 0,
+            items: Array.from({ length: n }, (_, i) => item(from + i)),
+          },
+          { keys, partitions: 1, maxlen: 1000, ingestTs: 5 },
+        );
+      const sent: string[] = [];
+      const m = await monitor.monitor();
+      m.on("monitor", (_time: string, args: string[]) => sent.push(String(args[0]).toLowerCase()));
+      const batches = [build(1, 3), ...[0, 1, 2, 3, 4].map((i) => build(10 + 3 * i, 3))];
+      for (const calls of batches) await appendBatch(port, calls); // the first: NOSCRIPT, then EVAL
+      await redis.script("FLUSH");
+      const last = build(100, 3);
+      assert.equal((await appendBatch(port, last)).appended, 3);
+      await new Promise((r) => setTimeout(r, 200));
+      m.disconnect();
+      const count = (name: string) => sent.filter((c) => c === name).length;
+      const calls = [...batches, last].reduce((n, b) => n + b.length, 0);
+      // Every call first by SHA; the source only again after NOSCRIPT (first and last batch).
+      assert.equal(count("evalsha"), calls, sent.join(","));
+      assert.equal(count("eval"), batches[0]!.length + last.length, sent.join(","));
+      assert.ok(calls > count("eval") * 2);
+    } finally {
+      redis.disconnect();
+      monitor.disconnect();
+      await server.close();
+    }
   },
 );

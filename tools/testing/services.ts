@@ -28,6 +28,8 @@ export type LogLine = Record<string, unknown> & { msg?: string; level?: string }
 /** A running service. */
 export interface ServiceProcess {
   readonly name: string;
+  /** The process id (the deno process itself: no shell in between). */
+  readonly pid: number;
   /** JSON log lines so far (non-JSON output is kept as `{ msg: "<raw>", raw: true }`). */
   lines(): LogLine[];
   /** Wait for a log line matching `match`; throws with the recent output on timeout or exit. */
@@ -51,19 +53,20 @@ export interface ServiceProcess {
  * Spawn `deno task <task>`'s command line with `env` and extra program
  * arguments. `options.allowRead` adds paths to the task's `--allow-read=`
  * list (a test's own files, e.g. a rules file in a temporary folder).
+ * `options.denoFlags` go before the script (e.g. `--cpu-prof`).
  */
 export async function spawnService(
   task: string,
   env: Record<string, string>,
   args: string[] = [],
-  options: { allowRead?: string[] } = {},
+  options: { allowRead?: string[]; denoFlags?: string[] } = {},
 ): Promise<ServiceProcess> {
   const extra = options.allowRead ?? [];
-  const flags = (await taskArgs(task)).map((a) =>
+  const [run, ...rest] = (await taskArgs(task)).map((a) =>
     extra.length > 0 && a.startsWith("--allow-read=") ? `${a},${extra.join(",")}` : a
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...flags, ...args],
+    args: [run!, ...(options.denoFlags ?? []), ...rest, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
@@ -112,6 +115,7 @@ export async function spawnService(
   };
   return {
     name: task,
+    pid: child.pid,
     lines: () => lines,
     waitForLine,
     async opsPort(timeoutMs) {
