@@ -195,6 +195,12 @@ if (!external) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+// On the dev Kafka the producer lingers 50 ms: the mock returns one produce batch per
+// partition per fetch, so tiny batches let a consumer fall behind its retention
+// (docs/benchmarks.md, "Live"). A real broker does not need it.
+const producerEnv: Record<string, string> = !external && !Deno.env.get("PRODUCER_LINGER_MS")
+  ? { PRODUCER_LINGER_MS: "50" }
+  : {};
 // The producer injects its labelled anomaly scenarios, so alerts show up within a minute.
 const producerArgs = splitCommand(
   Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
@@ -204,7 +210,13 @@ SERVICES.forEach((name, i) =>
     name,
     i,
     name === "producer" ? producerArgs : [],
-    name === "web" || name === "detector" ? webEnv : name === "notifier" ? notifierEnv : {},
+    name === "web" || name === "detector"
+      ? webEnv
+      : name === "notifier"
+      ? notifierEnv
+      : name === "producer"
+      ? producerEnv
+      : {},
   )
 );
 if (children.length === 0) {
