@@ -154,7 +154,10 @@ export function createDetector(deps: DetectorDeps): Detector {
       publication,
       checkpointer: createCheckpointer({
         evaluator,
-        store: createRedisCheckpointStore(redis, keys.detectorState(unit)),
+        store: createRedisCheckpointStore(redis, {
+          key: keys.detectorState(unit),
+          nextKey: keys.detectorStateNext(unit),
+        }),
         intervalMs: s.checkpointIntervalMs,
         log: log.with({ unit: name }),
         now,

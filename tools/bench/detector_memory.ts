@@ -83,6 +83,8 @@ interface Sample {
   peak_mb: number;
   heap_used_mb: number;
   heap_total_mb: number;
+  /** Memory of ArrayBuffers and other objects outside the V8 heap (`nodejs_external_memory_bytes`). */
+  external_mb: number;
   cpu_s: number;
   written: number;
   backlog: number;
@@ -197,6 +199,9 @@ const result = await withPg(async ({ sql, url }) => {
         peak_mb: mem.peakMb,
         heap_used_mb: heap.usedMb,
         heap_total_mb: heap.totalMb,
+        external_mb: Math.round(
+          (metricValues(text, "nodejs_external_memory_bytes")[0]?.value ?? NaN) / 1024 / 1024,
+        ),
         cpu_s: Number((cpuSecondsOf(child.pid) - cpu0).toFixed(2)),
         written,
         backlog: await backlogOf(probe, streams),
@@ -205,6 +210,7 @@ const result = await withPg(async ({ sql, url }) => {
       samples.push(s);
       print(
         `t=${s.t}s rss=${s.rss_mb} MB (peak ${s.peak_mb}) heap=${s.heap_used_mb}/${s.heap_total_mb} MB ` +
+          `external=${s.external_mb} MB ` +
           `cpu=${s.cpu_s}s written=${s.written} backlog=${s.backlog}` +
           (Object.keys(state).length ? ` state=${JSON.stringify(state)}` : ""),
       );

@@ -6,7 +6,6 @@
  * @module
  */
 import type { MetricEvent } from "@vigil/shared/schemas/event";
-import type { Severity } from "@vigil/shared/schemas/alert";
 import type { RulesConfig } from "../rules_config.ts";
 import type { ScoreEngine } from "../score_engine.ts";
 import {
@@ -19,6 +18,7 @@ import {
 } from "./episodes.ts";
 import { forEachWindowEnd } from "./count_rule.ts";
 import { entityScoreRule, ScoreHandoff } from "./entity_score.ts";
+import { metricScoreRule } from "./metric_score.ts";
 import { pointRule } from "./point_rule.ts";
 import { type Rule, type RuleSink } from "./types.ts";
 import {
@@ -177,145 +177,6 @@ export function cpuSustainedRule(
       };
     },
   };
-}
-
-/** State of `metric_score`: engine state per `service|measure`. */
-export interface ScoreState<S> {
-  series: Map<string, S>;
-  episodes: EpisodeBook;
-}
-
-type ScoreConfig = RulesConfig["metrics"]["metric_score"];
-
-/** A numeric field of a reading, or undefined. */
-function measureOf(event: MetricEvent, measure: string): number | undefined {
-  const v = (event as Record<string, unknown>)[measure];
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-}
-
-/**
- * `metric_score`: every (service, measure) series is scored by the engine;
- * a score at or above the warning/critical band fires, below `clear` resolves.
- * Every score is also emitted for the recent-scores cache, and handed to
- * `entity_score` through `handoff` when given.
- */
-export function metricScoreRule<S>(
-  c: ScoreConfig,
-  cooldownMs: number,
-  engine: ScoreEngine<S>,
-  handoff?: ScoreHandoff,
-): Rule<ScoreState<S>, MetricEvent> {
-  return {
-    name: "metric_score",
-    type: "metrics",
-    init: () => ({ series: new Map(), episodes: new Map() }),
-    step(state, input, sink) {
-      const service = input.event.service;
-      handoff?.begin(input.ref.id, service);
-      for (const measure of c.measures) {
-        const value = measureOf(input.event, measure);
-        if (value === undefined) continue;
-        const key = `${service}|${measure}`;
-        let s = state.series.get(key);
-        if (s === undefined) {
-          s = engine.create();
-          state.series.set(key, s);
-        }
-        const r = engine.update(s, input.t, value);
-        state.series.set(key, r.state);
-        const score = Number.isFinite(r.score) ? r.score : 0;
-        handoff?.scores.push({ measure, value, score });
-        const { expectedLow: low, expectedHigh: high } = r.explanation;
-        sink.scores.push(
-          Number.isFinite(low) && Number.isFinite(high) && low <= high
-            ? { type: "metrics", entity: service, measure, t: input.t, score, value, low, high }
-            : { type: "metrics", entity: service, measure, t: input.t, score, value },
-        );
-        const subject = `${service}/${measure}`;
-        if (score < c.bands.clear) {
-          conditionFalse(state.episodes, subject, input.t, sink.findings);
-          continue;
-        }
-        const severity: Severity | null = score >= c.bands.critical
-          ? "CRITICAL"
-          : score >= c.bands.warning
-          ? "WARNING"
-          : null;
-        if (severity === null) continue;
-        const id = conditionTrue(state.episodes, {
-          rule: "metric_score",
-          type: "metrics",
-          entity: service,
-          subject,
-          severity,
-        }, {
-          t: input.t,
-          clearAt: input.t + cooldownMs,
-          refId: input.ref.id,
-          cooldownMs,
-        }, sink.findings);
-        if (id === null) continue;
-        const e = r.explanation;
-        sink.findings.push({
-          kind: "firing",
-          id,
-          rule: "metric_score",
-          type: "metrics",
-          entity: service,
-          severity,
-          eventTime: input.t,
-          title: `Unusual ${measure} on ${service}`,
-          message: `${measure} = ${value} scored ${score.toFixed(4)} (expected ${
-            e.expectedLow.toFixed(2)
-          } .. ${e.expectedHigh.toFixed(2)})${e.summary ? `: ${e.summary}` : ""}`,
-          score,
-          details: {
-            measure,
-            value,
-            score,
-            expected_low: e.expectedLow,
-            expected_high: e.expectedHigh,
-            summary: e.summary,
-            bands: c.bands,
-          },
-          evidence: [input.ref],
-          traceId: input.traceId,
-          ingestTs: input.ingestTs,
-        });
-      }
-    },
-    sweep(state, watermark, sink) {
-      sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
-    },
-    save: (s) => ({
-      // A copy now (the snapshot is taken between batches), the text when the checkpoint is
-      // written: serialising every series at once would hold the event loop for tens of ms.
-      series: [...s.series].map(([k, v]) => [k, new SerializedLater(engine, structuredClone(v))]),
-      episodes: saveEpisodes(s.episodes),
-    }),
-    load(raw) {
-      const r = raw as { series?: unknown; episodes?: unknown } | null;
-      if (!r || typeof r !== "object" || !Array.isArray(r.series)) {
-        throw new TypeError("Cannot load metric_score: no state");
-      }
-      const series = new Map<string, S>();
-      for (const item of r.series) {
-        if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") {
-          throw new TypeError("Cannot load metric_score: malformed series");
-        }
-        series.set(item[0], engine.restore(item[1]));
-      }
-      return { series, episodes: loadEpisodes(r.episodes) };
-    },
-  };
-}
-
-/** A series state that becomes its serialised text in `JSON.stringify` (via `toJSON`). */
-class SerializedLater<S> {
-  constructor(readonly engine: ScoreEngine<S>, readonly state: S) {}
-  toJSON(): string {
-    return this.engine.serialize(this.state);
-  }
 }
 
 /** The enabled metric rules for `config`. */
