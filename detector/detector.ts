@@ -25,6 +25,7 @@ import { createEvaluator, type Evaluator } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
+import type { StateLimits } from "./core/state_limits.ts";
 import { runAssignment } from "./io/assignment.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
 import { createDetectorMetrics } from "./io/metrics.ts";
@@ -54,6 +55,8 @@ export interface DetectorSettings {
   stuckAfterMs?: number;
   /** The outbox is swept for rows left unpublished this often. @default {30000} */
   outboxIntervalMs?: number;
+  /** Bounds on per-entity state (core/state_limits.ts). @default {DEFAULT_STATE_LIMITS} */
+  stateLimits?: Readonly<StateLimits>;
 }
 
 /** Dependencies of {@link createDetector}. */
@@ -139,12 +142,27 @@ export function createDetector(deps: DetectorDeps): Detector {
     });
   }
 
+  deps.registry.gauge(
+    "vigil_detector_state_entries",
+    "Entities (windows) or series (metric_score) a rule holds, per stream partition consumed here",
+    ["type", "partition", "rule"],
+    (g) => {
+      g.reset();
+      for (const r of running.values()) {
+        for (const { rule, entries } of r.pipeline.evaluator.stateStats()) {
+          g.set({ type: r.unit.kind, partition: String(r.unit.partition), rule }, entries);
+        }
+      }
+    },
+  );
+
   function start(name: string): void {
     const unit = units.get(name)!;
     const evaluator = createEvaluator(unit.kind, {
       rules: deps.rules,
       engine: deps.engine,
       partitions: s.partitions,
+      ...(s.stateLimits ? { limits: s.stateLimits } : {}),
     });
     const pipeline = createPipeline({
       type: unit.kind,

@@ -116,6 +116,11 @@ const detector = createDetector({
     rebuildWindowMs: config.DETECTOR_REBUILD_WINDOW,
     leaseTtlMs: config.DETECTOR_LEASE_TTL,
     ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
+    stateLimits: {
+      seriesIdleMs: config.DETECTOR_SERIES_IDLE_TTL,
+      maxSeries: config.DETECTOR_MAX_SERIES,
+      maxWindowEntities: config.DETECTOR_MAX_WINDOW_ENTITIES,
+    },
   },
 });
 

@@ -25,6 +25,7 @@ import {
 import { type Rule, type RuleInput, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
+  evictOldest,
   insertEvent,
   liveRangeEndingAt,
   loadWindows,
@@ -44,6 +45,8 @@ export interface CountState {
   episodes: EpisodeBook;
   /** Events ignored because they were older than the window. */
   late: number;
+  /** Entities forgotten because of `maxEntities` (since created or loaded). */
+  evicted: number;
 }
 
 /** Options of {@link countRule}. */
@@ -58,6 +61,8 @@ export interface CountRuleOptions<E> {
   cooldownMs: number;
   /** Title of a firing, e.g. `20 ERROR logs from checkout in 3 min`. */
   title(entity: string, count: number): string;
+  /** Entities kept in the windows; the oldest beyond are forgotten at each sweep. @default {Infinity} */
+  maxEntities?: number;
 }
 
 function minutes(ms: number): string {
@@ -86,6 +91,7 @@ export function forEachWindowEnd(
 /** Build a sliding-window count rule. */
 export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> {
   const { threshold, windowMs: W } = options;
+  const maxEntities = options.maxEntities ?? Infinity;
 
   function check(
     state: CountState,
@@ -144,7 +150,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
   return {
     name: options.name,
     type: options.type,
-    init: () => ({ windows: createWindowSet(), episodes: new Map(), late: 0 }),
+    init: () => ({ windows: createWindowSet(), episodes: new Map(), late: 0, evicted: 0 }),
     step(state, input, sink) {
       const entity = options.select(input.event);
       if (entity === undefined) return;
@@ -159,8 +165,10 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
     },
     sweep(state, watermark, sink) {
       pruneWindows(state.windows, watermark - W);
+      state.evicted += evictOldest(state.windows, maxEntities);
       sweepEpisodes(state.episodes, watermark, W, sink.findings);
     },
+    stats: (state) => ({ entries: state.windows.byEntity.size, evicted: state.evicted }),
     save: (state) => ({
       windows: saveWindows(state.windows),
       episodes: saveEpisodes(state.episodes),
@@ -173,6 +181,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
         windows: loadWindows(r.windows),
         episodes: loadEpisodes(r.episodes),
         late: typeof r.late === "number" ? r.late : 0,
+        evicted: 0,
       };
     },
   };

@@ -5,12 +5,16 @@
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import { countRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import type { Rule } from "./types.ts";
 
 /** The enabled log rules for `config`. */
-export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
+export function logRules(
+  config: RulesConfig,
+  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
+): Rule<unknown, LogEvent>[] {
   const c = config.logs;
   const rules: Rule<unknown, LogEvent>[] = [];
   if (c.error_spike.enabled) {
@@ -22,6 +26,7 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
       windowMs: c.error_spike.window,
       severity: c.error_spike.severity,
       cooldownMs: config.cooldown,
+      maxEntities: limits.maxWindowEntities,
       title: (service, n) => `Error spike on ${service}: ${n} ERROR logs`,
     }));
   }
@@ -53,6 +58,7 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
       windowMs: c.user_spike.window,
       severity: c.user_spike.severity,
       cooldownMs: config.cooldown,
+      maxEntities: limits.maxWindowEntities,
       title: (user, n) => `Log spike for user ${user}: ${n} logs`,
     }));
   }

@@ -20,11 +20,18 @@ import {
 } from "./episodes.ts";
 import type { ScoreHandoff } from "./entity_score.ts";
 import type { Rule } from "./types.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 
 /** State of `metric_score`: engine state per `service|measure`. */
 export interface ScoreState<S> {
   series: Map<string, S>;
+  /** Event time of each series' last reading, least recently updated first (the eviction order). */
+  seen: Map<string, number>;
   episodes: EpisodeBook;
+  /** Series forgotten by the limits since the state was created or loaded. */
+  evicted: number;
+  /** Loaded from a checkpoint without `seen`: the series count as seen at the next sweep. */
+  unknownSeen?: boolean;
   /**
    * The series of the last snapshot ({@link Rule.save}), serialised when the
    * checkpoint is written or, if sooner, just before their next update.
@@ -44,18 +51,22 @@ function measureOf(event: MetricEvent, measure: string): number | undefined {
  * `metric_score`: every (service, measure) series is scored by the engine;
  * a score at or above the warning/critical band fires, below `clear` resolves.
  * Every score is also emitted for the recent-scores cache, and handed to
- * `entity_score` through `handoff` when given.
+ * `entity_score` through `handoff` when given. A series idle for
+ * `limits.seriesIdleMs` of event time is forgotten at the next sweep, and
+ * beyond `limits.maxSeries` the least recently updated ones are
+ * (`state_limits.ts`).
  */
 export function metricScoreRule<S>(
   c: ScoreConfig,
   cooldownMs: number,
   engine: ScoreEngine<S>,
   handoff?: ScoreHandoff,
+  limits: Readonly<Pick<StateLimits, "seriesIdleMs" | "maxSeries">> = DEFAULT_STATE_LIMITS,
 ): Rule<ScoreState<S>, MetricEvent> {
   return {
     name: "metric_score",
     type: "metrics",
-    init: () => ({ series: new Map(), episodes: new Map() }),
+    init: () => ({ series: new Map(), seen: new Map(), episodes: new Map(), evicted: 0 }),
     step(state, input, sink) {
       const service = input.event.service;
       handoff?.begin(input.ref.id, service);
@@ -71,6 +82,8 @@ export function metricScoreRule<S>(
         }
         const r = engine.update(s, input.t, value);
         state.series.set(key, r.state);
+        state.seen.delete(key); // to the back: most recently updated
+        state.seen.set(key, input.t);
         const score = Number.isFinite(r.score) ? r.score : 0;
         handoff?.scores.push({ measure, value, score });
         const { expectedLow: low, expectedHigh: high } = r.explanation;
@@ -133,8 +146,10 @@ export function metricScoreRule<S>(
       }
     },
     sweep(state, watermark, sink) {
+      evictSeries(state, watermark, limits);
       sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
     },
+    stats: (state) => ({ entries: state.series.size, evicted: state.evicted }),
     save(s) {
       // Serialising every series at once would hold the event loop for tens of ms, and copying
       // them doubles their memory: each series is serialised when the checkpoint is written or,
@@ -143,10 +158,10 @@ export function metricScoreRule<S>(
       const snapshot = new Map<string, SerializedLater<S>>();
       for (const [k, v] of s.series) snapshot.set(k, new SerializedLater(engine, v));
       s.snapshot = snapshot;
-      return { series: [...snapshot], episodes: saveEpisodes(s.episodes) };
+      return { series: [...snapshot], seen: [...s.seen], episodes: saveEpisodes(s.episodes) };
     },
     load(raw) {
-      const r = raw as { series?: unknown; episodes?: unknown } | null;
+      const r = raw as { series?: unknown; seen?: unknown; episodes?: unknown } | null;
       if (!r || typeof r !== "object" || !Array.isArray(r.series)) {
         throw new TypeError("Cannot load metric_score: no state");
       }
@@ -157,9 +172,52 @@ export function metricScoreRule<S>(
         }
         series.set(item[0], engine.restore(item[1]));
       }
-      return { series, episodes: loadEpisodes(r.episodes) };
+      const seen = new Map<string, number>();
+      if (Array.isArray(r.seen)) {
+        for (const item of r.seen) {
+          if (
+            !Array.isArray(item) || typeof item[0] !== "string" || !series.has(item[0]) ||
+            (typeof item[1] !== "number" && item[1] !== null)
+          ) throw new TypeError("Cannot load metric_score: malformed seen");
+          seen.set(item[0], item[1] ?? NaN); // null: NaN (not known yet) as JSON
+        }
+      }
+      // Written before `seen` existed, or incomplete: every series counts as seen at the next sweep.
+      const unknownSeen = seen.size !== series.size || [...seen.values()].some(Number.isNaN);
+      if (unknownSeen) { for (const k of series.keys()) if (!seen.has(k)) seen.set(k, NaN); }
+      return {
+        series,
+        seen,
+        episodes: loadEpisodes(r.episodes),
+        evicted: 0,
+        ...(unknownSeen ? { unknownSeen } : {}),
+      };
     },
   };
+}
+
+/**
+ * Forget the series idle for `seriesIdleMs` before `watermark`, then the
+ * least recently updated beyond `maxSeries`. O(forgotten): `seen` is in
+ * update order.
+ */
+export function evictSeries<S>(
+  state: ScoreState<S>,
+  watermark: number,
+  limits: Readonly<Pick<StateLimits, "seriesIdleMs" | "maxSeries">>,
+): void {
+  const { seen, series } = state;
+  if (state.unknownSeen) {
+    for (const [k, t] of seen) if (Number.isNaN(t)) seen.set(k, watermark);
+    delete state.unknownSeen;
+  }
+  const cutoff = watermark - limits.seriesIdleMs;
+  for (const [k, t] of seen) {
+    if (t > cutoff && seen.size <= limits.maxSeries) break;
+    seen.delete(k);
+    series.delete(k);
+    state.evicted++;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { MetricEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
 import type { ScoreEngine } from "../score_engine.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import {
   conditionFalse,
   conditionTrue,
@@ -23,6 +24,7 @@ import { pointRule } from "./point_rule.ts";
 import { type Rule, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
+  evictOldest,
   insertEvent,
   liveRangeEndingAt,
   loadWindows,
@@ -40,6 +42,8 @@ export interface SustainedState {
   windows: WindowSet;
   episodes: EpisodeBook;
   late: number;
+  /** Services forgotten because of `maxEntities` (since created or loaded). */
+  evicted: number;
 }
 
 type SustainedConfig = RulesConfig["metrics"]["cpu_sustained"];
@@ -62,6 +66,7 @@ const S = 6;
 export function cpuSustainedRule(
   c: SustainedConfig,
   cooldownMs: number,
+  maxEntities = Infinity,
 ): Rule<SustainedState, MetricEvent> {
   const W = c.window;
   function check(
@@ -145,7 +150,7 @@ export function cpuSustainedRule(
   return {
     name: "cpu_sustained",
     type: "metrics",
-    init: () => ({ windows: createWindowSet(true), episodes: new Map(), late: 0 }),
+    init: () => ({ windows: createWindowSet(true), episodes: new Map(), late: 0, evicted: 0 }),
     step(state, input, sink) {
       const service = input.event.service;
       const cpu = input.event.cpu;
@@ -160,8 +165,10 @@ export function cpuSustainedRule(
     },
     sweep(state, watermark, sink) {
       pruneWindows(state.windows, watermark - W);
+      state.evicted += evictOldest(state.windows, maxEntities);
       sweepEpisodes(state.episodes, watermark, W, sink.findings);
     },
+    stats: (state) => ({ entries: state.windows.byEntity.size, evicted: state.evicted }),
     save: (s) => ({
       windows: saveWindows(s.windows),
       episodes: saveEpisodes(s.episodes),
@@ -174,6 +181,7 @@ export function cpuSustainedRule(
         windows: loadWindows(r.windows),
         episodes: loadEpisodes(r.episodes),
         late: typeof r.late === "number" ? r.late : 0,
+        evicted: 0,
       };
     },
   };
@@ -183,10 +191,13 @@ export function cpuSustainedRule(
 export function metricRules(
   config: RulesConfig,
   engine: ScoreEngine<unknown> | null,
+  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
 ): Rule<unknown, MetricEvent>[] {
   const c = config.metrics;
   const rules: Rule<unknown, MetricEvent>[] = [];
-  if (c.cpu_sustained.enabled) rules.push(cpuSustainedRule(c.cpu_sustained, config.cooldown));
+  if (c.cpu_sustained.enabled) {
+    rules.push(cpuSustainedRule(c.cpu_sustained, config.cooldown, limits.maxWindowEntities));
+  }
   if (c.latency_high.enabled) {
     const limit = c.latency_high.latency_ms;
     rules.push(pointRule<MetricEvent>({
@@ -231,7 +242,7 @@ export function metricRules(
   }
   if (c.metric_score.enabled && engine) {
     const handoff = c.entity_score.enabled ? new ScoreHandoff() : undefined;
-    rules.push(metricScoreRule(c.metric_score, config.cooldown, engine, handoff));
+    rules.push(metricScoreRule(c.metric_score, config.cooldown, engine, handoff, limits));
     if (handoff) rules.push(entityScoreRule(c.entity_score, config.cooldown, handoff));
   }
   return rules;

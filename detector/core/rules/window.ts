@@ -180,6 +180,29 @@ export function pruneWindows(set: WindowSet, cutoff: number): void {
 }
 
 /**
+ * Forget whole entities until at most `max` remain, those whose oldest event
+ * is oldest first (the queue's order; a queue entry of an entity whose window
+ * has no event that old any more is stale and skipped). Returns how many
+ * were forgotten. O(forgotten + stale entries passed).
+ */
+export function evictOldest(set: WindowSet, max: number): number {
+  const { queueT, queueKey, byEntity } = set;
+  let h = set.head;
+  let evicted = 0;
+  while (byEntity.size > max && h < queueT.length) {
+    const key = queueKey[h]!;
+    const w = byEntity.get(key);
+    if (w !== undefined && w[0]! <= queueT[h]!) {
+      byEntity.delete(key);
+      evicted++;
+    }
+    h++;
+  }
+  set.head = h;
+  return evicted;
+}
+
+/**
  * JSON-able snapshot, unaffected by later inserts and prunes:
  * `{ v: 3, stride, windows: [entity, numbers[]][] }` (fast to serialise).
  */
