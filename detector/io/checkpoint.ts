@@ -9,7 +9,7 @@
  * The snapshot is taken between two batches (so it is exactly the state up
  * to `last_id`); serialising and writing it run in the background while the
  * next batches are processed, at most one at a time and at most every
- * `intervalMs`. The text is written chunk by chunk (about 1 MiB each) into
+ * `intervalMs`. The text is written chunk by chunk (about 48 KiB each) into
  * `keys.detectorStateNext(unit)`, each chunk serialised only once the one
  * before is in Redis, then renamed over the checkpoint in one step: a crash
  * mid-write leaves the previous checkpoint whole, and the detector never
@@ -74,7 +74,20 @@ export function createRedisCheckpointStore(
     async save(c) {
       await redis.del(nextKey);
       let n = 0;
-      for await (const chunk of c.chunks) await redis.hset(nextKey, `state:${n++}`, chunk);
+      // A few chunks in flight at once (round trips overlap), never many (memory).
+      const inflight: Promise<void>[] = [];
+      let failed: { error: unknown } | undefined;
+      for await (const chunk of c.chunks) {
+        if (failed) break;
+        inflight.push(
+          redis.hset(nextKey, `state:${n++}`, chunk).then(() => {}, (error) => {
+            failed ??= { error };
+          }),
+        );
+        if (inflight.length >= 8) await inflight.shift();
+      }
+      await Promise.all(inflight);
+      if (failed) throw failed.error;
       await redis.multi()
         .hset(nextKey, { last_id: c.lastId, chunks: String(n), saved_at: String(c.savedAt) })
         .rename(nextKey, key)
