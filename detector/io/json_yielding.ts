@@ -4,7 +4,7 @@
  * than a slice are serialised a slice at a time, yielding to other tasks
  * (the other streams' batches, the HTTP API) whenever `budgetMs` of work
  * has passed, and {@link jsonChunks} hands the text out in chunks of about
- * `chunkChars` (48 KiB by default; the detector writes each chunk of a checkpoint to Redis
+ * `chunkChars` (the detector writes each chunk of a checkpoint to Redis
  * before making the next, so one chunk is in memory at a time, not the whole
  * text). The caller must not change `value` meanwhile (the detector
  * checkpoints a stream between two of its batches; values with a `toJSON`
@@ -13,18 +13,11 @@
  * @module
  */
 
-/**
- * Elements of a long array serialised at once. Small enough that a slice's
- * text (and a chunk: at most `chunkChars` plus one slice) stays under V8's
- * largest regular object (128 KiB): larger strings go to the large-object
- * space, where they live until the next full collection instead of dying
- * young (a checkpoint of 100,000 users is ~50 MB of text every 5 s).
- */
-const SLICE = 128;
+const SLICE = 2048;
 
 /** Options of {@link jsonChunks}. */
 export interface JsonChunksOptions {
-  /** A chunk is handed out once it holds at least this many characters. @default {49152} */
+  /** A chunk is handed out once it holds at least this many characters. @default {1048576} */
   chunkChars?: number;
   /** Yield to other tasks after this much work (ms). @default {5} */
   budgetMs?: number;
@@ -38,7 +31,7 @@ export async function* jsonChunks(
   value: unknown,
   options: JsonChunksOptions = {},
 ): AsyncGenerator<string, void, void> {
-  const chunkChars = options.chunkChars ?? 48 * 1024;
+  const chunkChars = options.chunkChars ?? 1 << 20;
   const budgetMs = options.budgetMs ?? 5;
   let parts: string[] = [];
   let size = 0;
