@@ -102,6 +102,7 @@ export function createEntityTraffic(options: EntityTrafficOptions = {}): EntityT
   let logCursor = 0;
   let txCursor = Math.floor(users / 2);
   let txCredit = 0;
+  let userCredit = 0;
   let metricCursor = 0;
   let nextMetricAt = NaN;
   let txCounter = 0;
@@ -137,7 +138,11 @@ export function createEntityTraffic(options: EntityTrafficOptions = {}): EntityT
       level,
       message: rng.pick(TEXTS[level]),
     };
-    if (rng.next() < LOGS_WITH_USER) event.user_id = pool[logCursor++ % users]!;
+    userCredit += LOGS_WITH_USER; // a fixed share, not a coin flip: per-user counts stay bounded
+    if (userCredit >= 1) {
+      userCredit -= 1;
+      event.user_id = pool[logCursor++ % users]!;
+    }
     return message("logs", service, event);
   }
 
