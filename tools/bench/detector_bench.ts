@@ -34,7 +34,7 @@ import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { createGenerator, minUsersForRate, RULE_SCENARIOS } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
-import { heapOf, rssOf, scrape } from "./proc_stats.ts";
+import { heapOf, rssOf, scrape, terminate } from "./proc_stats.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 
 const args = Object.fromEntries(
@@ -181,14 +181,7 @@ const result = await withPg(async ({ sql, url }) => {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    stopChild = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // exited
-      }
-      await child.status;
-    };
+    stopChild = () => terminate(child);
     const firstRead = await waitFirstRead(probe, streams, 60_000);
     await waitDrained(probe, streams, 600_000);
     const elapsed = (performance.now() - firstRead) / 1000;

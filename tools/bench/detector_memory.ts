@@ -30,7 +30,7 @@ import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { createEntityTraffic, userLoad } from "./entity_traffic.ts";
-import { cpuSecondsOf, heapOf, metricValues, rssOf, scrape } from "./proc_stats.ts";
+import { cpuSecondsOf, heapOf, metricValues, rssOf, scrape, terminate } from "./proc_stats.ts";
 
 const args = Object.fromEntries(
   Deno.args.map((a) => {
@@ -138,14 +138,7 @@ const result = await withPg(async ({ sql, url }) => {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    stopChild = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // exited
-      }
-      await child.status;
-    };
+    stopChild = () => terminate(child);
     // Ready once /metrics answers (migrations applied, consumers starting).
     for (let i = 0; (await scrape(port)) === ""; i++) {
       if (i > 600) throw new Error("Cannot reach the detector's /metrics in 60 s");

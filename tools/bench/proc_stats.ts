@@ -45,3 +45,13 @@ export function heapOf(text: string): { usedMb: number; totalMb: number } {
     Math.round((metricValues(text, name)[0]?.value ?? NaN) / 1024 / 1024);
   return { usedMb: mb("nodejs_heap_size_used_bytes"), totalMb: mb("nodejs_heap_size_total_bytes") };
 }
+
+/** SIGTERM a child process (if it still runs) and wait for it to exit. */
+export async function terminate(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // exited
+  }
+  await child.status;
+}
