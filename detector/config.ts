@@ -45,6 +45,12 @@ export const detectorEnvSchema = z.object({
   DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
   /** Every stream is checked this often for silence (rules.json `no_data.stream`). */
   DETECTOR_NO_DATA_CHECK: durationVar.pipe(z.number().min(100)).default(10_000),
+  /** A statistical series without a reading for this long (event time) is forgotten. */
+  DETECTOR_SERIES_IDLE_TTL: durationVar.pipe(z.number().min(1000)).default(86_400_000),
+  /** Statistical series kept per stream partition (the least recently updated go first). */
+  DETECTOR_MAX_SERIES: z.coerce.number().int().min(1).default(4000),
+  /** Entities kept in one count rule's windows per stream partition (the oldest go first). */
+  DETECTOR_MAX_WINDOW_ENTITIES: z.coerce.number().int().min(1).default(150_000),
   /** Approximate MAXLEN of the durable alerts stream. */
   DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
 });

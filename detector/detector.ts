@@ -29,6 +29,7 @@ import type { Firing, Resolution } from "./core/rules/types.ts";
 import { runStreamWatch } from "./io/stream_watch.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
+import type { StateLimits } from "./core/state_limits.ts";
 import { runAssignment } from "./io/assignment.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
 import { createDetectorMetrics } from "./io/metrics.ts";
@@ -60,6 +61,8 @@ export interface DetectorSettings {
   outboxIntervalMs?: number;
   /** Streams are checked for silence (rules `no_data.stream`) this often. @default {10000} */
   streamCheckMs?: number;
+  /** Bounds on per-entity state (core/state_limits.ts). @default {DEFAULT_STATE_LIMITS} */
+  stateLimits?: Readonly<StateLimits>;
 }
 
 /** Dependencies of {@link createDetector}. */
@@ -168,12 +171,27 @@ export function createDetector(deps: DetectorDeps): Detector {
     });
   }
 
+  deps.registry.gauge(
+    "vigil_detector_state_entries",
+    "Entities (windows) or series (metric_score) a rule holds, per stream partition consumed here",
+    ["type", "partition", "rule"],
+    (g) => {
+      g.reset();
+      for (const r of running.values()) {
+        for (const { rule, entries } of r.pipeline.evaluator.stateStats()) {
+          g.set({ type: r.unit.kind, partition: String(r.unit.partition), rule }, entries);
+        }
+      }
+    },
+  );
+
   function start(name: string): void {
     const unit = units.get(name)!;
     const evaluator = createEvaluator(unit.kind, {
       rules,
       engine: deps.engine,
       partitions: s.partitions,
+      ...(s.stateLimits ? { limits: s.stateLimits } : {}),
     });
     const pipeline = createPipeline({
       type: unit.kind,
@@ -183,7 +201,10 @@ export function createDetector(deps: DetectorDeps): Detector {
       publication,
       checkpointer: createCheckpointer({
         evaluator,
-        store: createRedisCheckpointStore(redis, keys.detectorState(unit)),
+        store: createRedisCheckpointStore(redis, {
+          key: keys.detectorState(unit),
+          nextKey: keys.detectorStateNext(unit),
+        }),
         intervalMs: s.checkpointIntervalMs,
         log: log.with({ unit: name }),
         now,

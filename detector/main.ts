@@ -122,6 +122,11 @@ const detector = createDetector({
     leaseTtlMs: config.DETECTOR_LEASE_TTL,
     ioTimeoutMs: config.DETECTOR_IO_TIMEOUT,
     streamCheckMs: config.DETECTOR_NO_DATA_CHECK,
+    stateLimits: {
+      seriesIdleMs: config.DETECTOR_SERIES_IDLE_TTL,
+      maxSeries: config.DETECTOR_MAX_SERIES,
+      maxWindowEntities: config.DETECTOR_MAX_WINDOW_ENTITIES,
+    },
   },
 });
 

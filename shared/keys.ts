@@ -21,7 +21,8 @@
  * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing) |
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
  * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range) |
- * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state |
+ * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state (`last_id`, `saved_at`, `chunks`, `state:0` … `state:<chunks-1>`) |
+ * | `vigil:detector:state-next:{<kind>:<p>}` | hash | the checkpoint being written, chunk by chunk; renamed over the one above when complete |
  * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |
  * | `vigil:detector:members` | sorted set | live detector instances (score: lease expiry, server time) |
  *
@@ -57,6 +58,8 @@ export interface Keys {
   scoresPattern(): string;
   /** Checkpoint hash of a stream partition. */
   detectorState(unit: Pick<StreamUnit, "kind" | "partition">): string;
+  /** The checkpoint of a stream partition being written (renamed to {@link Keys.detectorState}). */
+  detectorStateNext(unit: Pick<StreamUnit, "kind" | "partition">): string;
   /** Lease of a stream partition. */
   detectorLease(unit: Pick<StreamUnit, "kind" | "partition">): string;
   /** Live detector instances. */
@@ -104,6 +107,7 @@ export function createKeys(prefix = "vigil:"): Keys {
     scores: (type, entity, measure) => `${p}scores:${type}:${entity}:${measure}`,
     scoresPattern: () => `${p}scores:*`,
     detectorState: (u) => `${p}detector:state:${tag(u)}`,
+    detectorStateNext: (u) => `${p}detector:state-next:${tag(u)}`,
     detectorLease: (u) => `${p}detector:lease:${tag(u)}`,
     detectorMembers: () => `${p}detector:members`,
     scratch: (...parts) => `${p}${parts.join(":")}`,

@@ -12,6 +12,7 @@ import { type StreamKind, typeOfKind } from "@vigil/shared/partitions";
 import { type ParsedEntry, traceIdOf } from "./entry.ts";
 import type { RulesConfig } from "./rules_config.ts";
 import type { ScoreEngine } from "./score_engine.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits, type StateStats } from "./state_limits.ts";
 import { logRules } from "./rules/logs.ts";
 import { metricRules } from "./rules/metrics.ts";
 import { transactionRules } from "./rules/transactions.ts";
@@ -37,6 +38,8 @@ export interface EvaluatorOptions {
   partitions?: number;
   /** Event times beyond ingest time + this do not advance the watermark. @default {60000} */
   futureSkewMs?: number;
+  /** Bounds on per-entity state (state_limits.ts). @default {DEFAULT_STATE_LIMITS} */
+  limits?: Readonly<StateLimits>;
 }
 
 /** The rules of one stream with their state. */
@@ -65,6 +68,8 @@ export interface Evaluator {
   reset(): void;
   /** Current state of one rule (read-only use: the evaluate endpoint). */
   ruleState(name: string): unknown;
+  /** Entities held and forgotten, per rule that keeps per-entity state. */
+  stateStats(): ({ rule: string } & StateStats)[];
   /**
    * Run the rules of `rules` from now on (a reloaded rules file). A rule
    * whose settings did not change keeps its state as it is; a changed one
@@ -109,11 +114,12 @@ export function ruleSettings(rules: RulesConfig, name: string): string {
 /** The rules that run on streams of `kind`. */
 export function rulesFor(kind: StreamKind, options: EvaluatorOptions): Rule<unknown, AnyEvent>[] {
   const type = typeOfKind(kind);
+  const limits = options.limits ?? DEFAULT_STATE_LIMITS;
   const all = type === "logs"
-    ? logRules(options.rules)
+    ? logRules(options.rules, limits)
     : type === "metrics"
-    ? metricRules(options.rules, options.engine)
-    : transactionRules(options.rules);
+    ? metricRules(options.rules, options.engine, limits)
+    : transactionRules(options.rules, limits);
   const rules = all as Rule<unknown, AnyEvent>[];
   if (noDataEnabled(options.rules, type)) {
     rules.push(noDataRule(options.rules, type) as Rule<unknown, AnyEvent>);
@@ -232,6 +238,13 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
       states = nextStates;
       config = next;
       return done;
+    },
+    stateStats() {
+      const out: ({ rule: string } & StateStats)[] = [];
+      rules.forEach((r, i) => {
+        if (r.stats) out.push({ rule: r.name, ...r.stats(states[i]) });
+      });
+      return out;
     },
   };
 }

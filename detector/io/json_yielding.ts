@@ -1,63 +1,104 @@
 /**
  * `JSON.stringify` for large states without blocking the event loop for the
- * whole time: arrays longer than a chunk are serialised a chunk at a time,
- * yielding to other tasks (the other streams' batches, the HTTP API)
- * whenever `budgetMs` of work has passed. The caller must not change `value`
- * meanwhile (the detector checkpoints a stream between two of its batches).
+ * whole time, and without holding the whole text at once: arrays longer
+ * than a slice are serialised a slice at a time, yielding to other tasks
+ * (the other streams' batches, the HTTP API) whenever `budgetMs` of work
+ * has passed, and {@link jsonChunks} hands the text out in chunks of about
+ * `chunkChars` (the detector writes each chunk of a checkpoint to Redis
+ * before making the next, so one chunk is in memory at a time, not the whole
+ * text). The caller must not change `value` meanwhile (the detector
+ * checkpoints a stream between two of its batches; values with a `toJSON`
+ * are serialised when reached).
  *
  * @module
  */
 
-const CHUNK = 2048;
+const SLICE = 2048;
 
-/** The same text as `JSON.stringify(value)` for plain data (objects, arrays, numbers, strings). */
-export async function stringifyYielding(value: unknown, budgetMs = 5): Promise<string> {
-  const parts: string[] = [];
+/** Options of {@link jsonChunks}. */
+export interface JsonChunksOptions {
+  /** A chunk is handed out once it holds at least this many characters. @default {1048576} */
+  chunkChars?: number;
+  /** Yield to other tasks after this much work (ms). @default {5} */
+  budgetMs?: number;
+}
+
+/**
+ * The text of `JSON.stringify(value)` (plain data: objects, arrays, numbers,
+ * strings, values with `toJSON`) in consecutive chunks.
+ */
+export async function* jsonChunks(
+  value: unknown,
+  options: JsonChunksOptions = {},
+): AsyncGenerator<string, void, void> {
+  const chunkChars = options.chunkChars ?? 1 << 20;
+  const budgetMs = options.budgetMs ?? 5;
+  let parts: string[] = [];
+  let size = 0;
   let since = performance.now();
+  const push = (s: string) => {
+    parts.push(s);
+    size += s.length;
+  };
+  function* full(): Generator<string, void, void> {
+    if (size < chunkChars) return;
+    const chunk = parts.join("");
+    parts = [];
+    size = 0;
+    yield chunk;
+  }
   const pause = async () => {
     if (performance.now() - since < budgetMs) return;
     await new Promise((r) => setTimeout(r, 0));
     since = performance.now();
   };
-  async function walk(v: unknown): Promise<void> {
+  async function* walk(v: unknown): AsyncGenerator<string, void, void> {
     if (
-      Array.isArray(v) && v.length <= CHUNK && v.some((x) => x !== null && typeof x === "object")
+      Array.isArray(v) && v.length <= SLICE && v.some((x) => x !== null && typeof x === "object")
     ) {
       // Few but possibly large elements (a series' state each): one at a time.
-      parts.push("[");
+      push("[");
       for (let i = 0; i < v.length; i++) {
-        if (i > 0) parts.push(",");
-        await walk(v[i]);
+        if (i > 0) push(",");
+        yield* walk(v[i]);
+        yield* full();
         await pause();
       }
-      parts.push("]");
+      push("]");
       return;
     }
-    if (Array.isArray(v) && v.length > CHUNK) {
-      parts.push("[");
-      for (let i = 0; i < v.length; i += CHUNK) {
-        if (i > 0) parts.push(",");
-        const text = JSON.stringify(v.slice(i, i + CHUNK));
-        parts.push(text.slice(1, -1));
+    if (Array.isArray(v) && v.length > SLICE) {
+      push("[");
+      for (let i = 0; i < v.length; i += SLICE) {
+        if (i > 0) push(",");
+        push(JSON.stringify(v.slice(i, i + SLICE)).slice(1, -1));
+        yield* full();
         await pause();
       }
-      parts.push("]");
+      push("]");
       return;
     }
     if (v !== null && typeof v === "object" && !Array.isArray(v) && v.constructor === Object) {
-      parts.push("{");
+      push("{");
       let first = true;
       for (const [k, x] of Object.entries(v)) {
         if (x === undefined || typeof x === "function" || typeof x === "symbol") continue;
-        parts.push(`${first ? "" : ","}${JSON.stringify(k)}:`);
+        push(`${first ? "" : ","}${JSON.stringify(k)}:`);
         first = false;
-        await walk(x);
+        yield* walk(x);
       }
-      parts.push("}");
+      push("}");
       return;
     }
-    parts.push(JSON.stringify(v) ?? "null");
+    push(JSON.stringify(v) ?? "null");
   }
-  await walk(value);
-  return parts.join("");
+  yield* walk(value);
+  if (size > 0) yield parts.join("");
+}
+
+/** The same text as `JSON.stringify(value)` for plain data, built without blocking (see the module doc). */
+export async function stringifyYielding(value: unknown, budgetMs = 5): Promise<string> {
+  const chunks: string[] = [];
+  for await (const c of jsonChunks(value, { budgetMs, chunkChars: Infinity })) chunks.push(c);
+  return chunks.join("");
 }

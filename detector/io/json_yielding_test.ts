@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { stringifyYielding } from "./json_yielding.ts";
+import { jsonChunks, stringifyYielding } from "./json_yielding.ts";
 
 Deno.test("stringifyYielding() writes exactly what JSON.stringify writes", async () => {
   const big = Array.from({ length: 5000 }, (_, i) => ["user-" + i, [i, i * 1.5, -0, 1e21]]);
@@ -26,4 +26,15 @@ Deno.test("stringifyYielding() lets other tasks run during a large state", async
     clearInterval(timer);
   }
   assert.ok(ticks > 0, "a timer ran while serialising");
+});
+
+Deno.test("jsonChunks() hands out the text in chunks of about chunkChars", async () => {
+  const big = Array.from({ length: 20_000 }, (_, i) => ["user-" + i, [i, i * 1.5]]);
+  const value = { v: 1, big, small: [1, 2], tail: "x" };
+  const chunks: string[] = [];
+  for await (const c of jsonChunks(value, { chunkChars: 50_000, budgetMs: 0 })) chunks.push(c);
+  assert.equal(chunks.join(""), JSON.stringify(value));
+  assert.ok(chunks.length >= 8, `${chunks.length} chunks`);
+  // A chunk is cut at the first boundary past chunkChars: one slice of 2048 elements at most more.
+  for (const c of chunks) assert.ok(c.length < 50_000 + 60_000, `chunk of ${c.length}`);
 });

@@ -17,6 +17,7 @@ export interface DetectorMetrics {
   eventToPublished: ReturnType<Registry["histogram"]>;
   ingestToPublished: ReturnType<Registry["histogram"]>;
   batchSeconds: ReturnType<Registry["histogram"]>;
+  evicted: ReturnType<Registry["counter"]>;
 }
 
 /** Register the detector's metrics on `registry`. */
@@ -67,6 +68,11 @@ export function createDetectorMetrics(registry: Registry): DetectorMetrics {
       "vigil_detector_batch_seconds",
       "Time to evaluate, store and publish one batch",
       ["type"],
+    ),
+    evicted: registry.counter(
+      "vigil_detector_state_evicted_total",
+      "Entities or series forgotten by the state limits (DETECTOR_MAX_*, DETECTOR_SERIES_IDLE_TTL)",
+      ["type", "rule"],
     ),
   };
 }

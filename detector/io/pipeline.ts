@@ -129,6 +129,16 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return { firings, resolutions, scores: sink.scores, live, rejected };
   }
 
+  /** Evictions per rule so far (the state's counts restart at 0 when it is restored). */
+  const evictedSoFar = new Map<string, number>();
+  function countEvictions(): void {
+    for (const { rule, evicted } of evaluator.stateStats()) {
+      const delta = evicted - (evictedSoFar.get(rule) ?? 0);
+      if (delta > 0) metrics.evicted.inc({ type, rule }, delta);
+      evictedSoFar.set(rule, evicted);
+    }
+  }
+
   /** The traceparent of a new anomaly's triggering event: its newest evidence entry of its trace. */
   function triggerOf(row: AnomalyRow, byId: ReadonlyMap<string, ParsedEntry>) {
     for (let i = row.stream_ids.length - 1; i >= 0; i--) {
@@ -141,6 +151,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   async function process(batch: readonly Delivery[], signal: AbortSignal): Promise<Rejected[]> {
     const started = now();
     const { firings, resolutions, scores, live, rejected } = evaluate(batch);
+    countEvictions();
     if (live.length > 0) {
       metrics.events.inc({ type }, live.length);
       for (const rule of evaluator.ruleNames) {

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { createRedisCheckpointStore } from "@vigil/detector/io/checkpoint";
 import { createKeys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { createRedis, type Redis } from "@vigil/shared/redis";
@@ -33,6 +34,7 @@ import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { createGenerator, minUsersForRate, RULE_SCENARIOS } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
+import { heapOf, rssOf, scrape, terminate } from "./proc_stats.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 import { args, numberArg, print } from "./_cli.ts";
 
@@ -86,20 +88,6 @@ async function waitFirstRead(redis: Redis, streams: readonly string[], timeoutMs
   }
 }
 
-/** V8 heap used by the detector, from its /metrics. */
-async function heapOf(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
-  return m ? Math.round(Number(m[1]) / 1024 / 1024) : NaN;
-}
-
-/** Resident and peak resident memory of a process (Linux /proc). */
-function rssOf(pid: number): { rssMb: number; peakMb: number } {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const kb = (name: string) =>
-    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
-  return { rssMb: Math.round(kb("VmRSS") / 1024), peakMb: Math.round(kb("VmHWM") / 1024) };
-}
 const prefix = `bench-det-${crypto.randomUUID().slice(0, 8)}:`;
 const keys = createKeys(prefix);
 const streams = EVENT_TYPES.map((t) => keys.events(t));
@@ -183,14 +171,7 @@ const result = await withPg(async ({ sql, url }) => {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    stopChild = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // exited
-      }
-      await child.status;
-    };
+    stopChild = () => terminate(child);
     const firstRead = await waitFirstRead(probe, streams, 60_000);
     await waitDrained(probe, streams, 600_000);
     const elapsed = (performance.now() - firstRead) / 1000;
@@ -219,19 +200,23 @@ const result = await withPg(async ({ sql, url }) => {
     for (
       const [type, rule] of [["logs", "user_spike"], ["transactions", "user_frequency"]] as const
     ) {
-      const state = await probe.hget(keys.detectorState({ kind: type, partition: 0 }), "state");
+      const unit = { kind: type, partition: 0 };
+      const state = (await createRedisCheckpointStore(probe, {
+        key: keys.detectorState(unit),
+        nextKey: keys.detectorStateNext(unit),
+      }).load())?.state;
       const windows = state
         ? (JSON.parse(state).rules?.[rule]?.windows?.windows as [string][] | undefined)
         : undefined;
       for (const w of windows ?? []) users.add(w[0]);
     }
     const memBusy = rssOf(child.pid);
-    const heapBusyMb = await heapOf(port);
+    const heapBusyMb = heapOf(await scrape(port)).usedMb;
     print(`  right after the backlog: RSS ${memBusy.rssMb} MB, V8 heap used ${heapBusyMb} MB`);
     // V8 gives memory back once allocation calms down (its memory reducer).
     await new Promise((r) => setTimeout(r, 3000));
     const mem = rssOf(child.pid);
-    const heapMb = await heapOf(port);
+    const heapMb = heapOf(await scrape(port)).usedMb;
     print(
       `memory: detector RSS ${mem.rssMb} MB (peak ${mem.peakMb} MB, V8 heap used ${heapMb} MB) with ${users.size} ` +
         `distinct users in windows`,

@@ -20,6 +20,7 @@ import { fire } from "./firing.ts";
 import { type Rule, type RuleInput, type RuleSink } from "./types.ts";
 import {
   createWindowSet,
+  evictOldest,
   insertEvent,
   liveRangeEndingAt,
   loadWindows,
@@ -39,6 +40,8 @@ export interface CountState {
   episodes: EpisodeBook;
   /** Events ignored because they were older than the window. */
   late: number;
+  /** Entities forgotten because of `maxEntities` (since created or loaded). */
+  evicted: number;
 }
 
 /** Options of {@link countRule}. */
@@ -50,6 +53,8 @@ export interface CountRuleOptions<E> {
   /** The rules-file entry: fires at `threshold` matching events within `window` ms. */
   entry: { threshold: number; window: number; severity: Severity };
   cooldownMs: number;
+  /** Entities kept in the windows; beyond, those with the oldest event are forgotten. @default {Infinity} */
+  maxEntities?: number;
   /** Title of a firing, e.g. `20 ERROR logs from checkout in 3 min`. */
   title(entity: string, count: number): string;
 }
@@ -124,7 +129,7 @@ export function countRule<E>(options: CountRuleOptions<E>): Rule<CountState, E> 
   return {
     name: options.name,
     type: options.type,
-    ...windowStateParts(options.name, W, false),
+    ...windowStateParts(options.name, W, false, options.maxEntities),
     step(state, input, sink) {
       const entity = options.select(input.event);
       if (entity === undefined) return;
@@ -148,13 +153,16 @@ export function windowStateParts(
   name: string,
   windowMs: number,
   values: boolean,
-): Pick<Rule<CountState, unknown>, "init" | "sweep" | "save" | "load"> {
+  maxEntities = Infinity,
+): Pick<Rule<CountState, unknown>, "init" | "sweep" | "stats" | "save" | "load"> {
   return {
-    init: () => ({ windows: createWindowSet(values), episodes: new Map(), late: 0 }),
+    init: () => ({ windows: createWindowSet(values), episodes: new Map(), late: 0, evicted: 0 }),
     sweep(state, watermark, sink) {
       pruneWindows(state.windows, watermark - windowMs);
+      state.evicted += evictOldest(state.windows, maxEntities);
       sweepEpisodes(state.episodes, watermark, windowMs, sink.findings);
     },
+    stats: (state) => ({ entries: state.windows.byEntity.size, evicted: state.evicted }),
     save: (state) => ({
       windows: saveWindows(state.windows),
       episodes: saveEpisodes(state.episodes),
@@ -167,6 +175,7 @@ export function windowStateParts(
         windows: loadWindows(r.windows),
         episodes: loadEpisodes(r.episodes),
         late: typeof r.late === "number" ? r.late : 0,
+        evicted: 0,
       };
     },
   };
@@ -179,6 +188,16 @@ export function perUserCountRule<E extends { user_id?: string | undefined }>(
   entry: CountRuleOptions<E>["entry"],
   cooldownMs: number,
   title: CountRuleOptions<E>["title"],
+  maxEntities?: number,
 ): Rule<CountState, E> {
-  return countRule<E>({ name, type, entry, cooldownMs, title, select: (e) => e.user_id });
+  const select = (e: E) => e.user_id;
+  return countRule<E>({
+    name,
+    type,
+    entry,
+    cooldownMs,
+    title,
+    select,
+    ...(maxEntities ? { maxEntities } : {}),
+  });
 }

@@ -5,12 +5,16 @@
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import { countRule, perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import type { Rule } from "./types.ts";
 
 /** The enabled log rules for `config`. */
-export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
+export function logRules(
+  config: RulesConfig,
+  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
+): Rule<unknown, LogEvent>[] {
   const c = config.logs;
   const rules: Rule<unknown, LogEvent>[] = [];
   if (c.error_spike.enabled) {
@@ -19,6 +23,7 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
       type: "logs",
       select: (e) => (e.level === "ERROR" ? e.service : undefined),
       entry: c.error_spike,
+      maxEntities: limits.maxWindowEntities,
       cooldownMs: config.cooldown,
       title: (service, n) => `Error spike on ${service}: ${n} ERROR logs`,
     }));
@@ -46,7 +51,14 @@ export function logRules(config: RulesConfig): Rule<unknown, LogEvent>[] {
   if (c.user_spike.enabled) {
     const title = (user: string, n: number) => `Log spike for user ${user}: ${n} logs`;
     rules.push(
-      perUserCountRule<LogEvent>("user_spike", "logs", c.user_spike, config.cooldown, title),
+      perUserCountRule<LogEvent>(
+        "user_spike",
+        "logs",
+        c.user_spike,
+        config.cooldown,
+        title,
+        limits.maxWindowEntities,
+      ),
     );
   }
   return rules;

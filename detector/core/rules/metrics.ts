@@ -8,16 +8,12 @@
 import type { MetricEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
 import type { ScoreEngine } from "../score_engine.ts";
-import {
-  conditionFalse,
-  type EpisodeBook,
-  type EpisodeKey,
-  loadEpisodes,
-  saveEpisodes,
-} from "./episodes.ts";
+import { conditionFalse, type EpisodeKey } from "./episodes.ts";
 import { type CountState, forEachWindowEnd, windowStateParts } from "./count_rule.ts";
-import { bandSeverity, episodeStateParts, fire, loadKeyed } from "./firing.ts";
+import { fire } from "./firing.ts";
 import { entityScoreRule, ScoreHandoff } from "./entity_score.ts";
+import { metricScoreRule } from "./metric_score.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import { pointRule } from "./point_rule.ts";
 import type { Rule, RuleInput, RuleSink } from "./types.ts";
 import {
@@ -52,6 +48,7 @@ const S = 6;
 export function cpuSustainedRule(
   c: SustainedConfig,
   cooldownMs: number,
+  maxEntities = Infinity,
 ): Rule<SustainedState, MetricEvent> {
   const W = c.window;
   function check(
@@ -116,7 +113,7 @@ export function cpuSustainedRule(
   return {
     name: "cpu_sustained",
     type: "metrics",
-    ...windowStateParts("cpu_sustained", W, true),
+    ...windowStateParts("cpu_sustained", W, true, maxEntities),
     step(state, input, sink) {
       const service = input.event.service;
       const cpu = input.event.cpu;
@@ -132,130 +129,17 @@ export function cpuSustainedRule(
   };
 }
 
-/** State of `metric_score`: engine state per `service|measure`. */
-export interface ScoreState<S> {
-  series: Map<string, S>;
-  episodes: EpisodeBook;
-}
-
-type ScoreConfig = RulesConfig["metrics"]["metric_score"];
-
-/** A numeric field of a reading, or undefined. */
-function measureOf(event: MetricEvent, measure: string): number | undefined {
-  const v = (event as Record<string, unknown>)[measure];
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-}
-
-/**
- * `metric_score`: every (service, measure) series is scored by the engine;
- * a score at or above the warning/critical band fires, below `clear` resolves.
- * Every score is also emitted for the recent-scores cache, and handed to
- * `entity_score` through `handoff` when given.
- */
-export function metricScoreRule<S>(
-  c: ScoreConfig,
-  cooldownMs: number,
-  engine: ScoreEngine<S>,
-  handoff?: ScoreHandoff,
-): Rule<ScoreState<S>, MetricEvent> {
-  return {
-    name: "metric_score",
-    type: "metrics",
-    init: () => ({ series: new Map(), episodes: new Map() }),
-    step(state, input, sink) {
-      const service = input.event.service;
-      handoff?.begin(input.ref.id, service);
-      for (const measure of c.measures) {
-        const value = measureOf(input.event, measure);
-        if (value === undefined) continue;
-        const key = `${service}|${measure}`;
-        let s = state.series.get(key);
-        if (s === undefined) {
-          s = engine.create();
-          state.series.set(key, s);
-        }
-        const r = engine.update(s, input.t, value);
-        state.series.set(key, r.state);
-        const score = Number.isFinite(r.score) ? r.score : 0;
-        handoff?.scores.push({ measure, value, score });
-        const { expectedLow: low, expectedHigh: high } = r.explanation;
-        sink.scores.push(
-          Number.isFinite(low) && Number.isFinite(high) && low <= high
-            ? { type: "metrics", entity: service, measure, t: input.t, score, value, low, high }
-            : { type: "metrics", entity: service, measure, t: input.t, score, value },
-        );
-        const subject = `${service}/${measure}`;
-        if (score < c.bands.clear) {
-          conditionFalse(state.episodes, subject, input.t, sink.findings);
-          continue;
-        }
-        const severity = bandSeverity(score, c.bands);
-        if (severity === null) continue;
-        const episode: EpisodeKey = {
-          rule: "metric_score",
-          type: "metrics",
-          entity: service,
-          subject,
-          severity,
-        };
-        const at = { t: input.t, clearAt: input.t + cooldownMs, cooldownMs, input, sink };
-        fire(state.episodes, episode, at, () => {
-          const e = r.explanation;
-          return {
-            title: `Unusual ${measure} on ${service}`,
-            message: `${measure} = ${value} scored ${score.toFixed(4)} (expected ${
-              e.expectedLow.toFixed(2)
-            } .. ${e.expectedHigh.toFixed(2)})${e.summary ? `: ${e.summary}` : ""}`,
-            score,
-            details: {
-              measure,
-              value,
-              score,
-              expected_low: e.expectedLow,
-              expected_high: e.expectedHigh,
-              summary: e.summary,
-              bands: c.bands,
-            },
-          };
-        });
-      }
-    },
-    sweep: episodeStateParts("metric_score", cooldownMs).sweep,
-    save: (s) => ({
-      // A copy now (the snapshot is taken between batches), the text when the checkpoint is
-      // written: serialising every series at once would hold the event loop for tens of ms.
-      series: [...s.series].map(([k, v]) => [k, new SerializedLater(engine, structuredClone(v))]),
-      episodes: saveEpisodes(s.episodes),
-    }),
-    load(raw) {
-      const r = (raw ?? {}) as { series?: unknown; episodes?: unknown };
-      const series = loadKeyed(
-        r.series,
-        { rule: "metric_score", what: "series" },
-        (v): v is string => typeof v === "string",
-        (v) => engine.restore(v),
-      );
-      return { series, episodes: loadEpisodes(r.episodes) };
-    },
-  };
-}
-
-/** A series state that becomes its serialised text in `JSON.stringify` (via `toJSON`). */
-class SerializedLater<S> {
-  constructor(readonly engine: ScoreEngine<S>, readonly state: S) {}
-  toJSON(): string {
-    return this.engine.serialize(this.state);
-  }
-}
-
 /** The enabled metric rules for `config`. */
 export function metricRules(
   config: RulesConfig,
   engine: ScoreEngine<unknown> | null,
+  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
 ): Rule<unknown, MetricEvent>[] {
   const c = config.metrics;
   const rules: Rule<unknown, MetricEvent>[] = [];
-  if (c.cpu_sustained.enabled) rules.push(cpuSustainedRule(c.cpu_sustained, config.cooldown));
+  if (c.cpu_sustained.enabled) {
+    rules.push(cpuSustainedRule(c.cpu_sustained, config.cooldown, limits.maxWindowEntities));
+  }
   if (c.latency_high.enabled) {
     const limit = c.latency_high.latency_ms;
     rules.push(pointRule<MetricEvent>({
@@ -300,7 +184,7 @@ export function metricRules(
   }
   if (c.metric_score.enabled && engine) {
     const handoff = c.entity_score.enabled ? new ScoreHandoff() : undefined;
-    rules.push(metricScoreRule(c.metric_score, config.cooldown, engine, handoff));
+    rules.push(metricScoreRule(c.metric_score, config.cooldown, engine, handoff, limits));
     if (handoff) rules.push(entityScoreRule(c.entity_score, config.cooldown, handoff));
   }
   return rules;

@@ -6,13 +6,17 @@
  */
 import type { TransactionEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import { perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import { statusZScoreRule } from "./status_zscore.ts";
 import type { Rule } from "./types.ts";
 
 /** The enabled transaction rules for `config`. */
-export function transactionRules(config: RulesConfig): Rule<unknown, TransactionEvent>[] {
+export function transactionRules(
+  config: RulesConfig,
+  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
+): Rule<unknown, TransactionEvent>[] {
   const c = config.transactions;
   const rules: Rule<unknown, TransactionEvent>[] = [];
   if (c.amount_high.enabled) {
@@ -51,6 +55,7 @@ export function transactionRules(config: RulesConfig): Rule<unknown, Transaction
         c.user_frequency,
         config.cooldown,
         title,
+        limits.maxWindowEntities,
       ),
     );
   }

@@ -11,6 +11,7 @@
  */
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
+import type { StateStats } from "../state_limits.ts";
 
 /** Where an event came from: its stream entry id and Kafka coordinates (topic = type). */
 export interface EventRef {
@@ -100,6 +101,8 @@ export interface Rule<S, E> {
   save(state: S): unknown;
   /** State from a snapshot made by {@link Rule.save}. @throws {TypeError} when malformed */
   load(raw: unknown): S;
+  /** How many entities the state holds and how many the limits made it forget (per-entity rules). */
+  stats?(state: S): StateStats;
 }
 
 /** A sink collecting everything. */

@@ -1,6 +1,6 @@
 /**
- * Sorted event-time windows per entity, with an expiry queue so pruning costs
- * O(expired) per sweep instead of O(entities).
+ * Sorted event-time windows per entity, with an expiry index so pruning costs
+ * O(entities with expired events) per sweep instead of O(entities).
  *
  * Memory matters (100,000 users in windows, most with one or two events):
  * an entity's window is one flat array of numbers, `stride` per event,
@@ -9,6 +9,14 @@
  * windows are kept at their exact size. {@link refAt} rebuilds an
  * {@link EventRef} for evidence only.
  *
+ * The expiry index holds one entry per entity (not per event): the entity's
+ * key in the bucket of its oldest event's time (`BUCKET_MS` wide). A sweep
+ * prunes the entities of every bucket wholly before the cutoff and files
+ * each again under its new oldest event, so an expired event stays at most
+ * `BUCKET_MS` past its window (rules count live ranges only, so that does
+ * not change any outcome), and {@link evictOldest} takes entities oldest
+ * first from the same index.
+ *
  * @module
  */
 import type { EventRef } from "./types.ts";
@@ -16,22 +24,64 @@ import type { EventRef } from "./types.ts";
 /** An entity's events, flattened (see the module doc). */
 export type TimeWindow = number[];
 
-/** Windows by entity plus a FIFO of (time, entity) for pruning. */
+/** Windows by entity plus their expiry index (see the module doc). */
 export interface WindowSet {
   byEntity: Map<string, TimeWindow>;
-  queueT: number[];
-  queueKey: string[];
+  /** Bucket number (oldest event time / `BUCKET_MS`, floored) → the entities filed there. */
+  buckets: Map<number, string[]>;
+  /** The bucket numbers in ascending order, from `head` on. */
+  order: number[];
   head: number;
   /** Numbers per event: 5, or 6 with a value. */
   stride: number;
 }
+
+/** Width of the expiry buckets in ms of event time. */
+export const BUCKET_MS = 1000;
 
 /** Below this many numbers a window is reallocated at its exact size on insert. */
 const EXACT_BELOW = 64;
 
 /** An empty window set (`withValues`: keep a numeric value per event). */
 export function createWindowSet(withValues = false): WindowSet {
-  return { byEntity: new Map(), queueT: [], queueKey: [], head: 0, stride: withValues ? 6 : 5 };
+  return {
+    byEntity: new Map(),
+    buckets: new Map(),
+    order: [],
+    head: 0,
+    stride: withValues ? 6 : 5,
+  };
+}
+
+/** File `entity` in the expiry index under its oldest event's time `t`. */
+function fileEntity(set: WindowSet, entity: string, t: number): void {
+  const b = Math.floor(t / BUCKET_MS);
+  const list = set.buckets.get(b);
+  if (list !== undefined) {
+    list.push(entity);
+    return;
+  }
+  set.buckets.set(b, [entity]);
+  const o = set.order;
+  if (o.length === set.head || o[o.length - 1]! < b) {
+    o.push(b);
+    return;
+  }
+  let lo = set.head, hi = o.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (o[mid]! < b) lo = mid + 1;
+    else hi = mid;
+  }
+  o.splice(lo, 0, b);
+}
+
+/** Drop the consumed bucket numbers before `head` once they are many. */
+function compactOrder(set: WindowSet): void {
+  if (set.head > 1024 && set.head * 2 > set.order.length) {
+    set.order = set.order.slice(set.head);
+    set.head = 0;
+  }
 }
 
 /** Index of the first event of `w` with time > x. */
@@ -97,6 +147,7 @@ export function insertEvent(
   if (w === undefined || w.length === 0) {
     w = ev;
     set.byEntity.set(entity, w);
+    fileEntity(set, entity, t);
   } else {
     const n = w.length / s;
     const i = w[(n - 1) * s]! <= t ? n : upperBoundT(w, s, t);
@@ -109,8 +160,6 @@ export function insertEvent(
       w.splice(i * s, 0, ...ev);
     }
   }
-  set.queueT.push(t);
-  set.queueKey.push(entity);
   return w;
 }
 
@@ -163,20 +212,50 @@ export function pruneEntity(
   return rest;
 }
 
-/** Drop events at or before `cutoff` (queue order), deleting empty windows. */
+/**
+ * Drop events at or before `cutoff`, deleting empty windows: every entity
+ * filed in a bucket wholly at or before `cutoff` is pruned and filed again
+ * under its new oldest event.
+ */
 export function pruneWindows(set: WindowSet, cutoff: number): void {
-  const { queueT, queueKey } = set;
-  let h = set.head;
-  while (h < queueT.length && queueT[h]! <= cutoff) {
-    pruneEntity(set, queueKey[h]!, cutoff);
-    h++;
+  const limit = Math.floor(cutoff / BUCKET_MS); // buckets below end at or before cutoff
+  while (set.head < set.order.length && set.order[set.head]! < limit) {
+    const b = set.order[set.head++]!;
+    const list = set.buckets.get(b)!;
+    set.buckets.delete(b);
+    for (const entity of list) {
+      const w = pruneEntity(set, entity, cutoff);
+      // Its new oldest event is after cutoff: filed in a bucket at `limit` or later.
+      if (w !== undefined) fileEntity(set, entity, w[0]!);
+    }
   }
-  if (h > 4096 && h * 2 > queueT.length) {
-    set.queueT = queueT.slice(h);
-    set.queueKey = queueKey.slice(h);
-    h = 0;
+  compactOrder(set);
+}
+
+/**
+ * Forget whole entities until at most `max` remain, those filed under the
+ * oldest events first. Returns how many were forgotten. O(forgotten).
+ */
+export function evictOldest(set: WindowSet, max: number): number {
+  const { byEntity, buckets } = set;
+  let evicted = 0;
+  while (byEntity.size > max && set.head < set.order.length) {
+    const b = set.order[set.head]!;
+    const list = buckets.get(b)!;
+    let i = 0;
+    while (i < list.length && byEntity.size > max) {
+      if (byEntity.delete(list[i]!)) evicted++;
+      i++;
+    }
+    if (i < list.length) {
+      buckets.set(b, list.slice(i));
+    } else {
+      buckets.delete(b);
+      set.head++;
+    }
   }
-  set.head = h;
+  compactOrder(set);
+  return evicted;
 }
 
 /**
@@ -202,7 +281,6 @@ export function loadWindows(raw: unknown): WindowSet {
   ) throw new TypeError("Cannot load windows: unknown format");
   const set = createWindowSet(r.stride === 6);
   const s = set.stride;
-  const all: [number, string][] = [];
   for (const item of r.windows) {
     if (
       !Array.isArray(item) || typeof item[0] !== "string" || !Array.isArray(item[1]) ||
@@ -212,10 +290,7 @@ export function loadWindows(raw: unknown): WindowSet {
     const entity = item[0];
     const w = item[1] as number[];
     set.byEntity.set(entity, w);
-    for (let i = 0; i < w.length; i += s) all.push([w[i]!, entity]);
+    fileEntity(set, entity, w[0]!);
   }
-  all.sort((a, b) => a[0] - b[0]);
-  set.queueT = all.map((x) => x[0]);
-  set.queueKey = all.map((x) => x[1]);
   return set;
 }

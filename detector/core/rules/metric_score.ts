@@ -1,0 +1,233 @@
+/**
+ * `metric_score`: every (service, measure) series of the metrics stream is
+ * scored by the statistical engine (`detector/core/stats/`, through the
+ * `ScoreEngine` port); a score at or above the warning/critical band fires,
+ * below `clear` resolves.
+ *
+ * @module
+ */
+import type { MetricEvent } from "@vigil/shared/schemas/event";
+import type { RulesConfig } from "../rules_config.ts";
+import type { ScoreEngine } from "../score_engine.ts";
+import {
+  conditionFalse,
+  type EpisodeBook,
+  type EpisodeKey,
+  loadEpisodes,
+  saveEpisodes,
+  sweepEpisodes,
+} from "./episodes.ts";
+import { bandSeverity, fire, loadKeyed } from "./firing.ts";
+import type { ScoreHandoff } from "./entity_score.ts";
+import type { Rule } from "./types.ts";
+import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
+
+/** State of `metric_score`: engine state per `service|measure`. */
+export interface ScoreState<S> {
+  series: Map<string, S>;
+  /** Event time of each series' last reading, least recently updated first (the eviction order). */
+  seen: Map<string, number>;
+  episodes: EpisodeBook;
+  /** Series forgotten by the limits since the state was created or loaded. */
+  evicted: number;
+  /** Loaded from a checkpoint without `seen`: the series count as seen at the next sweep. */
+  unknownSeen?: boolean;
+  /**
+   * The series of the last snapshot ({@link Rule.save}), serialised when the
+   * checkpoint is written or, if sooner, just before their next update.
+   */
+  snapshot?: Map<string, SerializedLater<S>>;
+}
+
+type ScoreConfig = RulesConfig["metrics"]["metric_score"];
+
+/** A numeric field of a reading, or undefined. */
+function measureOf(event: MetricEvent, measure: string): number | undefined {
+  const v = (event as Record<string, unknown>)[measure];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/**
+ * `metric_score`: every (service, measure) series is scored by the engine;
+ * a score at or above the warning/critical band fires, below `clear` resolves.
+ * Every score is also emitted for the recent-scores cache, and handed to
+ * `entity_score` through `handoff` when given. A series idle for
+ * `limits.seriesIdleMs` of event time is forgotten at the next sweep, and
+ * beyond `limits.maxSeries` the least recently updated ones are
+ * (`state_limits.ts`).
+ */
+export function metricScoreRule<S>(
+  c: ScoreConfig,
+  cooldownMs: number,
+  engine: ScoreEngine<S>,
+  handoff?: ScoreHandoff,
+  limits: Readonly<Pick<StateLimits, "seriesIdleMs" | "maxSeries">> = DEFAULT_STATE_LIMITS,
+): Rule<ScoreState<S>, MetricEvent> {
+  return {
+    name: "metric_score",
+    type: "metrics",
+    init: () => ({ series: new Map(), seen: new Map(), episodes: new Map(), evicted: 0 }),
+    step(state, input, sink) {
+      const service = input.event.service;
+      handoff?.begin(input.ref.id, service);
+      for (const measure of c.measures) {
+        const value = measureOf(input.event, measure);
+        if (value === undefined) continue;
+        const key = `${service}|${measure}`;
+        let s = state.series.get(key);
+        state.snapshot?.get(key)?.freeze();
+        if (s === undefined) {
+          s = engine.create();
+          state.series.set(key, s);
+        }
+        const r = engine.update(s, input.t, value);
+        state.series.set(key, r.state);
+        state.seen.delete(key); // to the back: most recently updated
+        state.seen.set(key, input.t);
+        const score = Number.isFinite(r.score) ? r.score : 0;
+        handoff?.scores.push({ measure, value, score });
+        const { expectedLow: low, expectedHigh: high } = r.explanation;
+        sink.scores.push(
+          Number.isFinite(low) && Number.isFinite(high) && low <= high
+            ? { type: "metrics", entity: service, measure, t: input.t, score, value, low, high }
+            : { type: "metrics", entity: service, measure, t: input.t, score, value },
+        );
+        const subject = `${service}/${measure}`;
+        if (score < c.bands.clear) {
+          conditionFalse(state.episodes, subject, input.t, sink.findings);
+          continue;
+        }
+        const severity = bandSeverity(score, c.bands);
+        if (severity === null) continue;
+        const episode: EpisodeKey = {
+          rule: "metric_score",
+          type: "metrics",
+          entity: service,
+          subject,
+          severity,
+        };
+        const at = { t: input.t, clearAt: input.t + cooldownMs, cooldownMs, input, sink };
+        fire(state.episodes, episode, at, () => {
+          const e = r.explanation;
+          return {
+            title: `Unusual ${measure} on ${service}`,
+            message: `${measure} = ${value} scored ${score.toFixed(4)} (expected ${
+              e.expectedLow.toFixed(2)
+            } .. ${e.expectedHigh.toFixed(2)})${e.summary ? `: ${e.summary}` : ""}`,
+            score,
+            details: {
+              measure,
+              value,
+              score,
+              expected_low: e.expectedLow,
+              expected_high: e.expectedHigh,
+              summary: e.summary,
+              bands: c.bands,
+            },
+          };
+        });
+      }
+    },
+    sweep(state, watermark, sink) {
+      evictSeries(state, watermark, limits);
+      sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
+    },
+    stats: (state) => ({ entries: state.series.size, evicted: state.evicted }),
+    save(s) {
+      // Serialising every series at once would hold the event loop for tens of ms, and copying
+      // them doubles their memory: each series is serialised when the checkpoint is written or,
+      // if it is updated before, just before that update (copy on write).
+      if (s.snapshot) { for (const later of s.snapshot.values()) later.freeze(); }
+      const snapshot = new Map<string, SerializedLater<S>>();
+      for (const [k, v] of s.series) snapshot.set(k, new SerializedLater(engine, v));
+      s.snapshot = snapshot;
+      return { series: [...snapshot], seen: [...s.seen], episodes: saveEpisodes(s.episodes) };
+    },
+    load(raw) {
+      const r = (raw ?? {}) as { series?: unknown; seen?: unknown; episodes?: unknown };
+      const series = loadKeyed(
+        r.series,
+        { rule: "metric_score", what: "series" },
+        (v): v is string => typeof v === "string",
+        (v) => engine.restore(v),
+      );
+      const seen = new Map<string, number>();
+      if (Array.isArray(r.seen)) {
+        for (const item of r.seen) {
+          if (
+            !Array.isArray(item) || typeof item[0] !== "string" || !series.has(item[0]) ||
+            (typeof item[1] !== "number" && item[1] !== null)
+          ) throw new TypeError("Cannot load metric_score: malformed seen");
+          seen.set(item[0], item[1] ?? NaN); // null: NaN (not known yet) as JSON
+        }
+      }
+      // Written before `seen` existed, or incomplete: every series counts as seen at the next sweep.
+      const unknownSeen = seen.size !== series.size || [...seen.values()].some(Number.isNaN);
+      if (unknownSeen) { for (const k of series.keys()) if (!seen.has(k)) seen.set(k, NaN); }
+      return {
+        series,
+        seen,
+        episodes: loadEpisodes(r.episodes),
+        evicted: 0,
+        ...(unknownSeen ? { unknownSeen } : {}),
+      };
+    },
+  };
+}
+
+/**
+ * Forget the series idle for `seriesIdleMs` before `watermark`, then the
+ * least recently updated beyond `maxSeries`. O(forgotten): `seen` is in
+ * update order.
+ */
+export function evictSeries<S>(
+  state: ScoreState<S>,
+  watermark: number,
+  limits: Readonly<Pick<StateLimits, "seriesIdleMs" | "maxSeries">>,
+): void {
+  const { seen, series } = state;
+  if (state.unknownSeen) {
+    for (const [k, t] of seen) if (Number.isNaN(t)) seen.set(k, watermark);
+    delete state.unknownSeen;
+  }
+  const cutoff = watermark - limits.seriesIdleMs;
+  for (const [k, t] of seen) {
+    if (t > cutoff && seen.size <= limits.maxSeries) break;
+    seen.delete(k);
+    series.delete(k);
+    state.evicted++;
+  }
+}
+
+/**
+ * A series state as it was when the snapshot was taken, which becomes its
+ * serialised text in `JSON.stringify` (via `toJSON`): serialised then, or
+ * earlier by {@link SerializedLater.freeze} before the live state changes.
+ * Serialised once: the text is let go as soon as it is handed out, so a
+ * checkpoint being written never holds every series' text at once.
+ */
+export class SerializedLater<S> {
+  #engine: ScoreEngine<S>;
+  #state: S | undefined;
+  #text: string | undefined;
+  #done = false;
+  constructor(engine: ScoreEngine<S>, state: S) {
+    this.#engine = engine;
+    this.#state = state;
+  }
+  /** Serialise now (the live state is about to change); no-op once done. */
+  freeze(): void {
+    if (this.#state === undefined) return;
+    this.#text = this.#engine.serialize(this.#state);
+    this.#state = undefined;
+  }
+  /** @throws {Error} when serialised before (a snapshot is serialised once) */
+  toJSON(): string {
+    if (this.#done) throw new Error("Cannot serialise a series snapshot twice");
+    this.freeze();
+    const text = this.#text!;
+    this.#text = undefined;
+    this.#done = true;
+    return text;
+  }
+}

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import type { MetricEvent } from "@vigil/shared/schemas/event";
+import { createStatsEngine, ENGINE_SCORE_BANDS, type ScoreEngine } from "../score_engine.ts";
+import { metricScoreRule, type ScoreState } from "./metric_score.ts";
+import { collectSink, type RuleInput } from "./types.ts";
+import { MIN, T0 } from "./_testing.ts";
+
+const CONFIG = { enabled: true, measures: ["cpu", "latency_ms"], bands: ENGINE_SCORE_BANDS };
+
+function reading(service: string, t: number, cpu: number): RuleInput<MetricEvent> {
+  return {
+    event: { timestamp: new Date(t).toISOString(), service, cpu, latency_ms: 100 + cpu },
+    t,
+    ref: { id: `${t}-0`, partition: 0, offset: "0" },
+    ingestTs: t,
+    traceId: null,
+    watermark: t,
+  };
+}
+
+function feed<S>(
+  rule: ReturnType<typeof metricScoreRule<S>>,
+  state: ScoreState<S>,
+  service: string,
+  from: number,
+  n: number,
+) {
+  for (let i = 0; i < n; i++) {
+    rule.step(state, reading(service, T0 + (from + i) * MIN, 40 + (i % 7)), collectSink());
+  }
+}
+
+Deno.test("metric_score save() is the state at the snapshot, however the series change after it", () => {
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const rule = metricScoreRule(CONFIG, 300_000, engine);
+  const state = rule.init();
+  feed(rule, state, "api", 0, 80);
+  feed(rule, state, "db", 0, 30);
+  const snapshot = rule.save(state);
+  // The reference: the same readings, serialised at once.
+  const ref = rule.init();
+  feed(rule, ref, "api", 0, 80);
+  feed(rule, ref, "db", 0, 30);
+  const expected = JSON.stringify(rule.save(ref));
+
+  feed(rule, state, "api", 80, 20); // updated after the snapshot: serialised before the update
+  feed(rule, state, "web", 0, 5); // new since
+  assert.equal(JSON.stringify(snapshot), expected);
+  assert.throws(() => JSON.stringify(snapshot), /twice/, "serialised once: its text is let go");
+  // A second snapshot sees the new state.
+  const second = JSON.parse(JSON.stringify(rule.save(state))) as { series: [string][] };
+  assert.deepEqual(second.series.map((s) => s[0]).sort(), [
+    "api|cpu",
+    "api|latency_ms",
+    "db|cpu",
+    "db|latency_ms",
+    "web|cpu",
+    "web|latency_ms",
+  ]);
+});
+
+const HOUR = 60 * MIN;
+
+Deno.test("metric_score forgets a series idle for seriesIdleMs of event time", () => {
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const limits = { seriesIdleMs: 2 * HOUR, maxSeries: 100 };
+  const rule = metricScoreRule(CONFIG, 300_000, engine, undefined, limits);
+  const state = rule.init();
+  feed(rule, state, "gone", 0, 10); // last reading at T0 + 9 min
+  feed(rule, state, "live", 0, 10);
+  rule.sweep(state, T0 + 9 * MIN + 2 * HOUR - 1, collectSink());
+  assert.equal(state.series.size, 4, "idle for less than the TTL: kept");
+  feed(rule, state, "live", 129, 1);
+  rule.sweep(state, T0 + 129 * MIN, collectSink()); // gone: 2 h since its last reading
+  assert.deepEqual([...state.series.keys()].sort(), ["live|cpu", "live|latency_ms"]);
+  assert.deepEqual(rule.stats!(state), { entries: 2, evicted: 2 });
+  // Seen again, it starts over: a new series.
+  feed(rule, state, "gone", 130, 1);
+  assert.equal((state.series.get("gone|cpu") as { n: number }).n, 1);
+});
+
+Deno.test("metric_score keeps at most maxSeries, the least recently updated forgotten first", () => {
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const rule = metricScoreRule(CONFIG, 300_000, engine, undefined, {
+    seriesIdleMs: 24 * HOUR,
+    maxSeries: 4,
+  });
+  const state = rule.init();
+  feed(rule, state, "a", 0, 3);
+  feed(rule, state, "b", 0, 3);
+  feed(rule, state, "a", 3, 1); // a updated after b: b is the least recent
+  feed(rule, state, "c", 0, 3);
+  rule.sweep(state, T0 + 3 * MIN, collectSink());
+  assert.deepEqual([...state.series.keys()].sort(), [
+    "a|cpu",
+    "a|latency_ms",
+    "c|cpu",
+    "c|latency_ms",
+  ]);
+  assert.equal(rule.stats!(state).evicted, 2);
+  // The order survives a checkpoint: b's successor is the next to go.
+  const restored = rule.load(JSON.parse(JSON.stringify(rule.save(state))));
+  feed(rule, restored, "d", 4, 1);
+  rule.sweep(restored, T0 + 4 * MIN, collectSink());
+  assert.deepEqual([...restored.series.keys()].sort(), [
+    "c|cpu",
+    "c|latency_ms",
+    "d|cpu",
+    "d|latency_ms",
+  ]);
+});
+
+Deno.test("metric_score loads a checkpoint without last-seen times as seen at the next sweep", () => {
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const limits = { seriesIdleMs: HOUR, maxSeries: 100 };
+  const rule = metricScoreRule(CONFIG, 300_000, engine, undefined, limits);
+  const state = rule.init();
+  feed(rule, state, "api", 0, 5);
+  const saved = JSON.parse(JSON.stringify(rule.save(state))) as Record<string, unknown>;
+  delete saved.seen;
+  const restored = rule.load(saved);
+  rule.sweep(restored, T0 + 10 * HOUR, collectSink());
+  assert.equal(restored.series.size, 2, "not forgotten at once");
+  rule.sweep(restored, T0 + 11 * HOUR + 1, collectSink());
+  assert.equal(restored.series.size, 0, "idle for an hour since then");
+});

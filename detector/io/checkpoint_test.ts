@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "@vigil/shared/log";
+import { createEvaluator } from "../core/evaluator.ts";
+import { DEFAULT_RULES } from "../core/rules_config.ts";
+import { type CheckpointWrite, createCheckpointer } from "./checkpoint.ts";
+
+function memoryStore() {
+  const saved: { lastId: string; state: string; savedAt: number }[] = [];
+  return {
+    saved,
+    load: () => Promise.resolve(saved.at(-1) ?? null),
+    async save(c: CheckpointWrite) {
+      let state = "";
+      for await (const chunk of c.chunks) state += chunk;
+      saved.push({ lastId: c.lastId, state, savedAt: c.savedAt });
+    },
+  };
+}
+
+Deno.test("createCheckpointer() waits the state's size at charsPerSecond between checkpoints", async () => {
+  const evaluator = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  const store = memoryStore();
+  let t = 1_000_000;
+  const checkpointer = createCheckpointer({
+    evaluator,
+    store,
+    intervalMs: 1000,
+    log: silentLogger(),
+    now: () => t,
+    charsPerSecond: 100, // the empty logs state is ~200 characters: ~2 s apart
+  });
+  checkpointer.committed("1-0", false);
+  await checkpointer.flush();
+  const size = store.saved[0]!.state.length;
+  assert.ok(size > 150 && size < 400, `state of ${size} characters`);
+  t += 1500; // past intervalMs, not past size / rate
+  checkpointer.committed("2-0", false);
+  await checkpointer.flush();
+  assert.equal(store.saved.length, 1, "postponed");
+  t += Math.ceil((size / 100) * 1000) - 1500;
+  checkpointer.committed("3-0", false);
+  await checkpointer.flush();
+  assert.deepEqual(store.saved.map((c) => c.lastId), ["1-0", "3-0"]);
+  // Idle: what was postponed is written at once.
+  t += 10;
+  checkpointer.committed("4-0", false);
+  await checkpointer.idle();
+  await checkpointer.flush();
+  assert.deepEqual(store.saved.map((c) => c.lastId), ["1-0", "3-0", "4-0"]);
+});
