@@ -31,6 +31,7 @@
  * @module
  */
 import { Kafka, logLevel, type Message } from "kafkajs";
+import { entryFields } from "./stream_fill.ts";
 import { cpuUsage } from "node:process";
 import { startMockKafka } from "../dev/kafka_mock.ts";
 import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
@@ -209,23 +210,7 @@ try {
       const pk = `${m.topic}:${partition}`;
       const offset = perPartition.get(pk) ?? 0;
       perPartition.set(pk, offset + 1);
-      entries.push([
-        m.topic,
-        "data",
-        m.value,
-        "topic",
-        m.topic,
-        "partition",
-        String(partition),
-        "offset",
-        String(offset),
-        "key",
-        m.key,
-        "ingest_ts",
-        String(Date.now()),
-        "traceparent",
-        m.headers.traceparent ?? "",
-      ]);
+      entries.push([m.topic, ...entryFields(m, { partition, offset, ingestTs: Date.now() })]);
       bytes += m.value.length;
     }
     await producer.sendBatch({

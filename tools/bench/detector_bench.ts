@@ -24,6 +24,7 @@
  * @module
  */
 import { createRedisCheckpointStore } from "@vigil/detector/io/checkpoint";
+import { benchDetectorEnv } from "./_detector_env.ts";
 import { createKeys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { createRedis, type Redis } from "@vigil/shared/redis";
@@ -158,13 +159,7 @@ const result = await withPg(async ({ sql, url }) => {
       ],
       cwd: ROOT,
       env: {
-        NO_COLOR: "1",
-        DATABASE_URL: url,
-        REDIS_URL: TEST_REDIS_URL,
-        VIGIL_PREFIX: prefix,
-        DETECTOR_PORT: String(port),
-        DETECTOR_MEMBER: "bench",
-        LOG_LEVEL: "warn",
+        ...benchDetectorEnv({ url, prefix, port, member: "bench" }),
         ...(args.batch ? { DETECTOR_BATCH: args.batch } : {}),
         ...(args.checkpoint ? { DETECTOR_CHECKPOINT_INTERVAL: args.checkpoint } : {}),
       },

@@ -21,6 +21,7 @@
  * @module
  */
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
+import { benchDetectorEnv } from "./_detector_env.ts";
 import { createKeys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { createRedis, type Redis } from "@vigil/shared/redis";
@@ -126,13 +127,7 @@ const result = await withPg(async ({ sql, url }) => {
       args: runArgs,
       cwd: ROOT,
       env: {
-        NO_COLOR: "1",
-        DATABASE_URL: url,
-        REDIS_URL: TEST_REDIS_URL,
-        VIGIL_PREFIX: prefix,
-        DETECTOR_PORT: String(port),
-        DETECTOR_MEMBER: "bench-memory",
-        LOG_LEVEL: "warn",
+        ...benchDetectorEnv({ url, prefix, port, member: "bench-memory" }),
         ...EXTRA_ENV,
       },
       stdout: "inherit",

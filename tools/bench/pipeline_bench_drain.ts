@@ -11,20 +11,12 @@ import type { Keys } from "@vigil/shared/keys";
 import { kindsFor } from "@vigil/shared/partitions";
 import type { Redis } from "@vigil/shared/redis";
 import { GROUPS } from "@vigil/shared/keys";
-import {
-  benchKafka,
-  labelledTraffic,
-  produceAll,
-  rawConsume,
-  type RawRate,
-  rawXadd,
-} from "./pipeline_bench_fill.ts";
+import { prefilledKafka, rawConsume, type RawRate, rawXadd } from "./pipeline_bench_fill.ts";
 import {
   cpuBetween,
   cpuSnapshot,
   createInstallation,
   type Installation,
-  startDevKafka,
   waitForLines,
 } from "./pipeline_bench_procs.ts";
 
@@ -209,13 +201,12 @@ export async function waitDrained(
 /** One drain run from a fresh dev Kafka and installation. */
 export async function runDrain(options: DrainOptions): Promise<DrainResult> {
   const say = options.say ?? (() => {});
-  const kafka = await startDevKafka({ partitions: options.kafkaPartitions });
+  const { kafka, traffic, client, n } = await prefilledKafka(
+    options.kafkaPartitions,
+    options.events,
+  );
   let inst: Installation | undefined;
   try {
-    const traffic = labelledTraffic(options.events, Date.now());
-    const n = traffic.messages.length;
-    const client = benchKafka(kafka.bootstrap);
-    await produceAll(client, traffic.messages);
     say(
       `prefilled ${n} events (${traffic.scenarios} scenarios, ${traffic.expected.length} anomalies expected)`,
     );

@@ -14,6 +14,8 @@ import { topicMessages } from "@vigil/shared/kafka";
 import type { Redis } from "@vigil/shared/redis";
 import { createGenerator, type ProducedMessage, SCENARIOS } from "@vigil/producer/generator";
 import { TOPICS } from "@vigil/shared/schemas/event";
+import { startDevKafka } from "./pipeline_bench_procs.ts";
+import { entryFields } from "./stream_fill.ts";
 
 /** Normal events per second of event time (the generator's guarantees hold at this rate). */
 const NORMAL_RATE = 200;
@@ -161,24 +163,7 @@ export async function rawXadd(
       const p = redis.pipeline();
       for (let i = from; i < Math.min(from + 500, messages.length); i++) {
         const m = messages[i]!;
-        p.xadd(
-          stream,
-          "*",
-          "data",
-          m.value,
-          "topic",
-          m.topic,
-          "partition",
-          "0",
-          "offset",
-          String(i),
-          "key",
-          m.key,
-          "ingest_ts",
-          String(Date.now()),
-          "traceparent",
-          m.headers.traceparent ?? "",
-        );
+        p.xadd(stream, "*", ...entryFields(m, { partition: 0, offset: i, ingestTs: Date.now() }));
       }
       await p.exec();
     }
@@ -190,4 +175,21 @@ export async function rawXadd(
     perS: Math.round(messages.length / seconds),
     cpuUsPerMsg: Number(((cpu.user + cpu.system) / messages.length).toFixed(2)),
   };
+}
+
+/**
+ * A fresh dev Kafka (`kafkaPartitions` per topic) prefilled with `events`
+ * labelled events; the caller stops `kafka.proc`.
+ */
+export async function prefilledKafka(kafkaPartitions: number, events: number) {
+  const kafka = await startDevKafka({ partitions: kafkaPartitions });
+  try {
+    const traffic = labelledTraffic(events, Date.now());
+    const client = benchKafka(kafka.bootstrap);
+    await produceAll(client, traffic.messages);
+    return { kafka, traffic, client, n: traffic.messages.length };
+  } catch (error) {
+    await kafka.proc.stop(3000);
+    throw error;
+  }
 }

@@ -13,7 +13,7 @@
  */
 import { createGenerator } from "@vigil/producer/generator";
 import { kindsFor } from "@vigil/shared/partitions";
-import { benchKafka, labelledTraffic, produceAll } from "./pipeline_bench_fill.ts";
+import { benchKafka, prefilledKafka, produceAll } from "./pipeline_bench_fill.ts";
 import {
   checkAnomalies,
   leaseHolders,
@@ -25,7 +25,6 @@ import {
   cpuSnapshot,
   createInstallation,
   type Installation,
-  startDevKafka,
 } from "./pipeline_bench_procs.ts";
 
 /** Settings of one scale run. */
@@ -72,13 +71,9 @@ export interface ScaleResult {
 }
 
 async function runConfig(instances: number, options: ScaleOptions): Promise<ScaleConfig> {
-  const kafka = await startDevKafka({ partitions: options.kafkaPartitions });
+  const { kafka, traffic, n } = await prefilledKafka(options.kafkaPartitions, options.events);
   let inst: Installation | undefined;
   try {
-    const traffic = labelledTraffic(options.events, Date.now());
-    const n = traffic.messages.length;
-    const client = benchKafka(kafka.bootstrap);
-    await produceAll(client, traffic.messages);
     inst = await createInstallation({ partitions: options.partitions, brokers: kafka.bootstrap });
     const ttl = options.leaseTtlMs;
     const detectors = await startDetectors(

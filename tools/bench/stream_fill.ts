@@ -10,6 +10,29 @@ import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
 import type { Generator, ProducedMessage } from "@vigil/producer/generator";
 
+/** The fields of the stream entry the bridge appends for `m` (traceparent empty when absent). */
+export function entryFields(
+  m: ProducedMessage,
+  at: { partition: number; offset: number; ingestTs: number },
+): string[] {
+  return [
+    "data",
+    m.value,
+    "topic",
+    m.topic,
+    "partition",
+    String(at.partition),
+    "offset",
+    String(at.offset),
+    "key",
+    m.key,
+    "ingest_ts",
+    String(at.ingestTs),
+    "traceparent",
+    m.headers.traceparent ?? "",
+  ];
+}
+
 /** Append `messages` to their streams in one pipeline, as the bridge would. */
 export async function appendMessages(
   redis: Redis,
@@ -20,24 +43,8 @@ export async function appendMessages(
 ): Promise<void> {
   if (messages.length === 0) return;
   const p = redis.pipeline();
-  const ts = String(ingestTs);
   for (const m of messages) {
-    const fields = [
-      "data",
-      m.value,
-      "topic",
-      m.topic,
-      "partition",
-      "0",
-      "offset",
-      String(nextOffset()),
-      "key",
-      m.key,
-      "ingest_ts",
-      ts,
-    ];
-    const tp = m.headers.traceparent;
-    if (tp) fields.push("traceparent", tp);
+    const fields = entryFields(m, { partition: 0, offset: nextOffset(), ingestTs });
     p.xadd(keys.events(m.topic), "*", ...fields);
   }
   const results = (await p.exec()) ?? [];

@@ -9,14 +9,8 @@
 import type { MetricEvent } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
 import type { ScoreEngine } from "../score_engine.ts";
-import {
-  conditionFalse,
-  type EpisodeBook,
-  type EpisodeKey,
-  loadEpisodes,
-  saveEpisodes,
-  sweepEpisodes,
-} from "./episodes.ts";
+import type { EpisodeBook, EpisodeKey } from "./episodes.ts";
+import { conditionFalse, loadEpisodes, saveEpisodes, sweepEpisodes } from "./episodes.ts";
 import { bandSeverity, fire, loadKeyed } from "./firing.ts";
 import type { ScoreHandoff } from "./entity_score.ts";
 import type { Rule } from "./types.ts";
