@@ -18,8 +18,10 @@
  * | `measures[]`, `drivers`, `score`, `bands` (entity_score) | `latency_ms 1930, cpu 97 · score 0.999 (critical ≥ 0.9)` |
  * | `count`, `mean`, `z`, `warning`, `critical` (status_zscore) | `45 in the minute vs mean 3.1 · z 13.5 (critical ≥ 5)` |
  *
- * A resolved row says when it resolved and what it had fired at: the
- * detector's resolution carries no value of its own.
+ * A resolved row says what it resolved at when the detector knew the
+ * reading that cleared it (`resolved_value`, `resolved_details` in the
+ * details' keys): `resolved at 320 ms (threshold 500 ms), 10:21:05 UTC`;
+ * otherwise when it resolved and what it had fired at.
  *
  * @module
  */
@@ -176,13 +178,40 @@ function clock(iso: string | null): string | null {
  * at 1200 ms vs 500 ms)`. "" when the alert has no figure.
  */
 export function valueVsThreshold(
-  a: Pick<Alert, "details" | "score" | "severity" | "status" | "resolved_at">,
+  a: Pick<Alert, "details" | "score" | "severity" | "status" | "resolved_at"> & ResolvedReading,
 ): string {
   const f = alertFigures(a);
   const vt = f.observed && f.threshold ? `${f.observed} vs ${f.threshold}` : f.observed;
   const text = [vt, f.score].filter(Boolean).join(" · ");
   if (a.status !== "resolved") return text;
   const at = clock(a.resolved_at);
+  const cleared = resolvedAt(a);
+  if (cleared) return at ? `${cleared}, ${at}` : cleared;
   const head = at ? `resolved at ${at}` : "resolved";
   return text ? `${head} (fired at ${text})` : head;
+}
+
+/** What a resolved alert resolved at (fields of the alert, optional). */
+type ResolvedReading = Partial<Pick<Alert, "resolved_value" | "resolved_details">>;
+
+/**
+ * `resolved at 320 ms (threshold 500 ms)`: the reading that cleared the
+ * condition, in the firing figures' units; null when the value is unknown.
+ */
+function resolvedAt(
+  a: Pick<Alert, "details" | "score" | "severity"> & ResolvedReading,
+): string | null {
+  const v = a.resolved_value;
+  if (typeof v !== "number" || !Number.isFinite(v)) return null;
+  const reading = rec(a.resolved_details);
+  const f = reading
+    ? alertFigures({ ...a, details: { ...a.details, ...reading } })
+    : { observed: fmtNumber(v) ?? "", threshold: alertFigures(a).threshold };
+  const observed = f.observed.replace(/^lowest /, "");
+  if (!observed) return null;
+  if (!f.threshold) return `resolved at ${observed}`;
+  const limit = /^(expected|mean|no baseline)/.test(f.threshold)
+    ? f.threshold
+    : `threshold ${f.threshold}`;
+  return `resolved at ${observed} (${limit})`;
 }

@@ -108,6 +108,55 @@ Deno.test("valueVsThreshold() says when a resolved alert resolved and what it fi
   );
 });
 
+Deno.test("valueVsThreshold() says what a resolved alert resolved at when the value is known", async (t) => {
+  const resolved = (
+    details: Record<string, unknown>,
+    value: number,
+    reading?: Record<string, unknown>,
+  ) => ({
+    ...row(details, { status: "resolved", resolved_at: "2025-03-01T10:21:05.120Z" }),
+    resolved_value: value,
+    ...(reading ? { resolved_details: reading } : {}),
+  });
+  const cases: [string, ReturnType<typeof resolved>, string][] = [
+    [
+      "latency_high",
+      resolved({ latency_ms: 1200, threshold_ms: 500 }, 320, { latency_ms: 320 }),
+      "resolved at 320 ms (threshold 500 ms), 10:21:05 UTC",
+    ],
+    [
+      "cpu_sustained (the reading that broke the run)",
+      resolved({ min_cpu: 95, threshold: 90, count: 5 }, 42.5, { min_cpu: 42.5 }),
+      "resolved at 42.5% (threshold 90%), 10:21:05 UTC",
+    ],
+    [
+      "metric_score (the expected range at the clearing reading)",
+      resolved(
+        { measure: "latency_ms", value: 1930, expected_low: 100, expected_high: 250, bands: {} },
+        120,
+        { value: 120, expected_low: 90, expected_high: 260, score: 0.1 },
+      ),
+      "resolved at latency_ms 120 (expected 90–260), 10:21:05 UTC",
+    ],
+    [
+      "a value without details: the firing threshold",
+      resolved({ value: 97, threshold: 90 }, 80),
+      "resolved at 80 (threshold 90), 10:21:05 UTC",
+    ],
+  ];
+  for (const [name, input, expected] of cases) {
+    await t.step(name, () => assert.equal(valueVsThreshold(input), expected));
+  }
+  // A null value (the rule did not know it) reads as before.
+  assert.equal(
+    valueVsThreshold({
+      ...resolved({ latency_ms: 1200, threshold_ms: 500 }, 0),
+      resolved_value: null,
+    }),
+    "resolved at 10:21:05 UTC (fired at 1200 ms vs 500 ms)",
+  );
+});
+
 Deno.test("alertFigures() gives the score only for statistical rules", () => {
   assert.equal(alertFigures(row({ value: 1, threshold: 2 }, { score: 1 })).score, undefined);
   assert.equal(

@@ -23,6 +23,10 @@ export interface AnomalyEventRow {
   evidence: unknown;
   details: unknown;
   resolved_at: Date | null;
+  /** The observed value that cleared it, when the rule knew it (migration 075). */
+  resolved_value?: number | null;
+  /** That reading in the firing details' keys (migration 075). */
+  resolved_details?: unknown;
   trace_id: string | null;
   stages: unknown;
   /** When the firing alert was appended to the alerts stream (the outbox). */

@@ -82,10 +82,21 @@ export function rowToAlert(
       details: (row.details ?? {}) as Record<string, unknown>,
       evidence: (Array.isArray(row.evidence) ? row.evidence : []) as Alert["evidence"],
       resolved_at: isoOrNull(row.resolved_at),
+      ...(status === "resolved" ? resolvedReading(row) : {}),
       trace_id: row.trace_id,
       stages: { ...rowStages, ...stages },
     },
   };
+}
+
+/** What a resolved row resolved at (migration 075), when known. */
+function resolvedReading(row: AnomalyRow): Pick<Alert, "resolved_value" | "resolved_details"> {
+  const value = row.resolved_value;
+  if (typeof value !== "number" || !Number.isFinite(value)) return {};
+  const d = row.resolved_details;
+  return d !== null && typeof d === "object" && !Array.isArray(d)
+    ? { resolved_value: value, resolved_details: d as Record<string, unknown> }
+    : { resolved_value: value };
 }
 
 /**

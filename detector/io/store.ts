@@ -5,7 +5,8 @@
  *   ON CONFLICT (id) DO NOTHING RETURNING *` per batch: a redelivered batch
  *   yields the same deterministic ids and creates nothing; it returns only
  *   the rows new now (the ones to publish).
- * - `resolve`: sets `resolved_at` on open rows, returning the rows it changed.
+ * - `resolve`: sets `resolved_at` (and the value it resolved at, migration
+ *   075) on open rows, returning the rows it changed.
  * - `unpublished` / `markPublished`: the outbox (`published_at`,
  *   `resolved_published_at` NULL = still to publish), see publication.ts.
  *
@@ -96,12 +97,17 @@ export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
           RETURNING *`;
     },
     async resolve(resolutions) {
-      const rows: { id: string; at: string }[] = [];
-      for (const r of resolutions) for (const id of r.ids) rows.push({ id, at: iso(r.at) });
+      const rows: { id: string; at: string; value: number | null; details: unknown }[] = [];
+      for (const r of resolutions) {
+        const value = r.value !== undefined && Number.isFinite(r.value) ? r.value : null;
+        for (const id of r.ids) rows.push({ id, at: iso(r.at), value, details: r.details ?? null });
+      }
       if (rows.length === 0) return [];
       return await sql<AnomalyRow[]>`
-        UPDATE anomaly_events a SET resolved_at = r.at
-        FROM jsonb_to_recordset(${sql.json(rows)}::jsonb) AS r(id text, at timestamptz)
+        UPDATE anomaly_events a
+        SET resolved_at = r.at, resolved_value = r.value, resolved_details = r.details
+        FROM jsonb_to_recordset(${sql.json(rows as unknown as postgres.JSONValue)}::jsonb)
+          AS r(id text, at timestamptz, value double precision, details jsonb)
         WHERE a.id = r.id AND a.resolved_at IS NULL
         RETURNING a.*`;
     },

@@ -47,6 +47,10 @@ export const alertSchema = z.object({
   details: z.record(z.string(), z.unknown()).default({}),
   evidence: z.array(evidenceSchema).default([]),
   resolved_at: z.string().nullable().default(null),
+  /** Resolved alerts: the observed value that cleared the condition, when the rule knew it. */
+  resolved_value: z.number().nullable().optional(),
+  /** That reading in the `details` keys (e.g. `{ latency_ms: 320 }`), for display. */
+  resolved_details: z.record(z.string(), z.unknown()).nullable().optional(),
   trace_id: z.string().nullable().default(null),
   /**
    * W3C context of the span that raised the alert (the detector's anomaly

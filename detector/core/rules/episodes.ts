@@ -19,7 +19,7 @@
 import { createHash } from "node:crypto";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
-import type { Finding } from "./types.ts";
+import type { Finding, Reading } from "./types.ts";
 
 /** One (rule, subject, severity) episode. */
 export interface Episode {
@@ -77,7 +77,7 @@ function episodeOf(book: EpisodeBook, k: string, key: EpisodeKey): Episode {
   return ep;
 }
 
-function resolve(ep: Episode, at: number, out: Finding[]): void {
+function resolve(ep: Episode, at: number, out: Finding[], reading?: Reading): void {
   out.push({
     kind: "resolved",
     rule: ep.rule,
@@ -86,8 +86,16 @@ function resolve(ep: Episode, at: number, out: Finding[]): void {
     severity: ep.severity,
     ids: ep.open,
     at,
+    ...(reading === undefined ? {} : readingParts(reading)),
   });
   ep.open = [];
+}
+
+function readingParts(r: Reading): { value?: number; details?: Record<string, unknown> } {
+  const parts: { value?: number; details?: Record<string, unknown> } = {};
+  if (Number.isFinite(r.value)) parts.value = r.value;
+  if (r.details !== undefined) parts.details = r.details;
+  return parts;
 }
 
 /**
@@ -146,16 +154,21 @@ export function isOpen(book: EpisodeBook, subject: string, severity: Severity): 
   return (book.get(bookKey(subject, severity))?.open.length ?? 0) > 0;
 }
 
-/** The condition is false for `subject` at event time `t`: resolve its open episodes seen true before. */
+/**
+ * The condition is false for `subject` at event time `t`: resolve its open
+ * episodes seen true before. `reading` (computed only when something
+ * resolves) is the observation that cleared it, carried by the resolution.
+ */
 export function conditionFalse(
   book: EpisodeBook,
   subject: string,
   t: number,
   out: Finding[],
+  reading?: () => Reading,
 ): void {
   for (const severity of ["WARNING", "CRITICAL", "INFO"] as const) {
     const ep = book.get(bookKey(subject, severity));
-    if (ep && ep.open.length > 0 && t > ep.lastTrue) resolve(ep, t, out);
+    if (ep && ep.open.length > 0 && t > ep.lastTrue) resolve(ep, t, out, reading?.());
   }
 }
 

@@ -88,7 +88,15 @@ export function metricScoreRule<S>(
         );
         const subject = `${service}/${measure}`;
         if (score < c.bands.clear) {
-          conditionFalse(state.episodes, subject, input.t, sink.findings);
+          conditionFalse(state.episodes, subject, input.t, sink.findings, () => ({
+            value,
+            details: {
+              value,
+              score,
+              expected_low: r.explanation.expectedLow,
+              expected_high: r.explanation.expectedHigh,
+            },
+          }));
           continue;
         }
         const severity = bandSeverity(score, c.bands);

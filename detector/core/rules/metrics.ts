@@ -62,7 +62,18 @@ export function cpuSustainedRule(
     const [lo, hi] = liveRangeEndingAt(w, S, end, W, input.watermark);
     if (!sustained(w, lo, hi, c)) {
       if (hi > lo && end >= timeAt(w, S, hi - 1)) {
-        conditionFalse(state.episodes, service, end, sink.findings);
+        conditionFalse(state.episodes, service, end, sink.findings, () => {
+          // The reading that broke the run: the latest one under the threshold, else the last.
+          let i = hi - 1;
+          for (let k = hi - 1; k >= lo; k--) {
+            if (valueAt(w, S, k) < c.cpu) {
+              i = k;
+              break;
+            }
+          }
+          const v = valueAt(w, S, i);
+          return { value: v, details: { min_cpu: v } };
+        });
       }
       return;
     }
@@ -149,6 +160,7 @@ export function metricRules(
       cooldownMs: config.cooldown,
       clearOnFalse: true,
       judge: (e) => ({ entity: e.service, holds: e.latency_ms > limit }),
+      reading: (e) => ({ value: e.latency_ms, details: { latency_ms: e.latency_ms } }),
       describe: (e) => ({
         title: `High latency on ${e.service}`,
         message: `latency ${e.latency_ms} ms > ${limit} ms`,
@@ -168,6 +180,12 @@ export function metricRules(
       judge: (e) => ({
         entity: e.service,
         holds: e.cpu !== undefined && e.cpu >= cpu && e.latency_ms > limit,
+      }),
+      reading: (e) => ({
+        value: e.latency_ms,
+        details: e.cpu === undefined
+          ? { latency_ms: e.latency_ms }
+          : { cpu: e.cpu, latency_ms: e.latency_ms },
       }),
       describe: (e) => ({
         title: `High CPU and latency on ${e.service}`,

@@ -13,7 +13,7 @@ import type { EventType } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
 import { conditionFalse } from "./episodes.ts";
 import { type EpisodeState, episodeStateParts, fire } from "./firing.ts";
-import type { Rule } from "./types.ts";
+import type { Reading, Rule } from "./types.ts";
 
 /** State of a point rule. */
 export type PointState = EpisodeState;
@@ -44,6 +44,8 @@ export interface PointRuleOptions<E> {
   describe(event: E): Description;
   /** Resolve when a later event of the entity does not hold. @default {false} */
   clearOnFalse?: boolean;
+  /** The reading of an event that cleared the condition (its resolution's value), when there is one. */
+  reading?(event: E): Reading;
 }
 
 /** Build a single-event rule. */
@@ -57,7 +59,16 @@ export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> 
       const v = options.judge(input.event);
       if (v === undefined) return;
       if (!v.holds) {
-        if (options.clearOnFalse) conditionFalse(state.episodes, v.entity, input.t, sink.findings);
+        if (options.clearOnFalse) {
+          const reading = options.reading;
+          conditionFalse(
+            state.episodes,
+            v.entity,
+            input.t,
+            sink.findings,
+            reading && (() => reading(input.event)),
+          );
+        }
         return;
       }
       fire(

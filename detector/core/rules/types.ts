@@ -63,6 +63,16 @@ export interface Resolution {
   ids: string[];
   /** Event time at which it cleared (ms). */
   at: number;
+  /** The observed value that cleared it (the reading back under the threshold), when the rule knows it. */
+  value?: number;
+  /** That reading in the firing details' keys (e.g. `{ latency_ms: 320 }`), for display. */
+  details?: Record<string, unknown>;
+}
+
+/** The reading that cleared a condition: see {@link Resolution.value}. */
+export interface Reading {
+  value: number;
+  details?: Record<string, unknown>;
 }
 
 /** Anything a rule reports. */
