@@ -38,4 +38,7 @@ export const retentionStatusSchema = z.strictObject({
   }).nullable().meta({ description: "null: no run recorded yet" }),
   next_run_at: iso.nullable()
     .meta({ description: "finished_at + interval_ms; null when unknown" }),
+  detector_api: z.boolean().meta({
+    description: "DETECTOR_URL is set: /api/system/rules can reach the detector",
+  }),
 });

@@ -44,17 +44,12 @@ export async function recordRetentionRun(
 
 /** The latest recorded run, or null when none was recorded yet. */
 export async function latestRetentionRun(sql: postgres.Sql): Promise<RetentionRunRecord | null> {
-  const [row] = await sql<
-    {
-      started_at: Date;
-      finished_at: Date;
-      outcome: "done" | "failed";
-      deleted: Record<string, number>;
-      unfinished: string[];
-      ages_ms: Record<string, number>;
-      interval_ms: string | null;
-    }[]
-  >`
+  type Row = Omit<RetentionRunRecord, "started_at" | "finished_at" | "interval_ms"> & {
+    started_at: Date;
+    finished_at: Date;
+    interval_ms: string | null; // bigint
+  };
+  const [row] = await sql<Row[]>`
     SELECT started_at, finished_at, outcome, deleted, unfinished, ages_ms, interval_ms
       FROM retention_runs ORDER BY started_at DESC, id DESC LIMIT 1`;
   if (!row) return null;

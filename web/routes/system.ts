@@ -6,7 +6,8 @@
  *   the detector cannot be reached);
  * - `GET /api/system/retention`: the latest retention run recorded in
  *   `retention_runs` by the notifier's retention runner, and when the next
- *   is due.
+ *   is due; `detector_api` says whether DETECTOR_URL is set (the page asks
+ *   for the rules only then).
  *
  * @module
  */
@@ -37,6 +38,7 @@ export function systemRoutes(deps: AppDeps): Hono {
       next_run_at: run?.interval_ms
         ? new Date(Date.parse(run.finished_at) + run.interval_ms).toISOString()
         : null,
+      detector_api: Boolean(deps.config.DETECTOR_URL),
     };
     return c.json(body);
   });

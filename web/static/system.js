@@ -6,20 +6,32 @@ import { getJson } from "./api.js";
 import { fmtFull } from "./time.js";
 import { ago, fmtSpan, html, useNow } from "./util.js";
 
-/** Each loader's answer or error, reloaded every minute. */
-function useLoad(path) {
-  const [state, setState] = useState({ data: null, error: null });
+const NO_DETECTOR = new Error(
+  "the web does not know the detector: set DETECTOR_URL to the detector's address",
+);
+
+/**
+ * The retention status and the rules in force, reloaded every minute; the rules only when
+ * the web knows the detector (DETECTOR_URL), as the notifications panel does for its preview.
+ */
+function useSystem() {
+  const [retention, setRetention] = useState({ data: null, error: null });
+  const [rules, setRules] = useState({ data: null, error: null });
   useEffect(() => {
     const load = () =>
-      getJson(path).then(
-        (data) => setState({ data, error: null }),
-        (error) => setState({ data: null, error }),
-      );
+      getJson("/api/system/retention").then((data) => {
+        setRetention({ data, error: null });
+        if (!data.detector_api) return setRules({ data: null, error: NO_DETECTOR });
+        getJson("/api/system/rules").then(
+          (d) => setRules({ data: d, error: null }),
+          (error) => setRules({ data: null, error }),
+        );
+      }, (error) => setRetention({ data: null, error }));
     load();
     const t = setInterval(load, 60_000);
     return () => clearInterval(t);
-  }, [path]);
-  return state;
+  }, []);
+  return { rules, retention };
 }
 
 function Rules({ data, error, now }) {
@@ -106,8 +118,7 @@ function Retention({ data, error, now }) {
 
 /** The panel (closed by default, like the notifications panel). */
 export function SystemPanel() {
-  const rules = useLoad("/api/system/rules");
-  const retention = useLoad("/api/system/retention");
+  const { rules, retention } = useSystem();
   const now = useNow(30_000);
   const version = rules.data?.version.hash.slice(0, 12);
   const run = retention.data?.last_run;
