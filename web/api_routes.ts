@@ -38,6 +38,7 @@ import {
   silenceResponseSchema,
   statsResponseSchema,
 } from "./api_responses.ts";
+import { detectorRulesSchema, retentionStatusSchema } from "./system_schemas.ts";
 import { openApiDocument, type ResponseDoc, type RouteDoc } from "./openapi.ts";
 
 const err = (description: string): ResponseDoc => ({ description, schema: errorResponseSchema });
@@ -176,6 +177,32 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
       ...TOKEN,
       502: err("The notifier cannot be reached, or refused (e.g. a different token)"),
       503: err("VIGIL_API_TOKEN or NOTIFIER_URL is unset"),
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/system/rules",
+    tag: "system",
+    summary: "The detector's rules in force, their version and the last rejected file",
+    description: "Proxied to the detector at DETECTOR_URL (its GET /api/rules).",
+    access: "read",
+    responses: {
+      200: { description: "The rules in force", schema: detectorRulesSchema },
+      ...READ,
+      502: err("The detector cannot be reached, or answered something else"),
+      503: err("DETECTOR_URL is unset"),
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/system/retention",
+    tag: "system",
+    summary: "The last retention run: rows deleted per table, configured ages, next run",
+    description: "Read from retention_runs, written by the notifier's retention runner.",
+    access: "read",
+    responses: {
+      200: { description: "The last run", schema: retentionStatusSchema },
+      ...READ,
     },
   },
   {

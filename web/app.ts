@@ -11,6 +11,7 @@
  * | `GET /api/series/:type/:entity` | cached values/scores of a series |
  * | `GET /api/entities/:entity` | an entity's state, recent anomalies and series |
  * | `GET /api/notifications/summary` | what the notifier sent/planned, per route and channel |
+ * | `GET /api/system/rules`, `GET /api/system/retention` | the detector's rules in force (proxied to DETECTOR_URL), the last retention run |
  * | `GET /api/live` | server-sent events: alerts + stats heartbeat |
  * | `GET/POST /api/silences`, `DELETE /api/silences/:id` | silences (mutations: token); the only silences API |
  * | `GET /health` (= `/api/health`, `/healthz`), `GET /metrics` | ops (always open; shared/http/ops_app.ts) |
@@ -42,6 +43,7 @@ import { pageRoutes } from "./routes/page.ts";
 import { seriesRoutes } from "./routes/series.ts";
 import { silenceRoutes } from "./routes/silences.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { systemRoutes } from "./routes/system.ts";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -116,6 +118,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/api/entities", entityRoutes(deps));
   app.route("/api/notifications", notificationRoutes(deps));
   app.route("/api/silences", silenceRoutes(deps));
+  app.route("/api/system", systemRoutes(deps));
   app.route("/api/live", liveRoutes(deps));
   if (deps.assets) app.route("/", pageRoutes(deps.assets));
   return app;

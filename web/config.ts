@@ -24,6 +24,12 @@ export const webEnvSchema = z.object({
    * VIGIL_API_TOKEN); unset = that endpoint answers 503.
    */
   NOTIFIER_URL: urlVar(["http:", "https:"], "http://127.0.0.1:9104").optional(),
+  /**
+   * The detector's base URL (its DETECTOR_PORT), for the page's System panel
+   * (`GET /api/system/rules` is proxied to its `GET /api/rules`); unset =
+   * that endpoint answers 503.
+   */
+  DETECTOR_URL: urlVar(["http:", "https:"], "http://127.0.0.1:9103").optional(),
   /** Read endpoints open without a token (false: the token is required for them too). */
   WEB_PUBLIC_READ: boolVar.default(true),
   /** Interval of the stats heartbeat sent to live clients. */

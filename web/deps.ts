@@ -27,7 +27,12 @@ export interface AppDeps {
   log: Logger;
   config: Pick<
     WebConfig,
-    "VIGIL_API_TOKEN" | "WEB_PUBLIC_READ" | "ARCHIVE_PREFIX" | "S3_BUCKET" | "NOTIFIER_URL"
+    | "VIGIL_API_TOKEN"
+    | "WEB_PUBLIC_READ"
+    | "ARCHIVE_PREFIX"
+    | "S3_BUCKET"
+    | "NOTIFIER_URL"
+    | "DETECTOR_URL"
   >;
   registry: Registry;
   metrics: WebMetrics;

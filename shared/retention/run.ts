@@ -13,7 +13,8 @@
  * - at most `maxBatches` batches per table per run; the rest waits for the
  *   next run.
  *
- * Rows deleted are counted in `vigil_retention_deleted_rows_total{table}`.
+ * Rows deleted are counted in `vigil_retention_deleted_rows_total{table}`;
+ * each run that took the lock is recorded in `retention_runs` (runs.ts).
  *
  * @module
  */
@@ -22,6 +23,7 @@ import type { Logger } from "../log.ts";
 import type { Counter, Registry } from "../metrics.ts";
 import { sleep } from "../lifecycle.ts";
 import { type RetentionConfig, retentionCutoffs, type RetentionPolicy } from "./policy.ts";
+import { recordRetentionRun } from "./runs.ts";
 
 /** Session advisory lock held by the instance that runs retention. */
 export const RETENTION_LOCK_ID = 7_131_912; // arbitrary, constant: "vigil retention"
@@ -135,7 +137,9 @@ async function pruneTable(
  */
 export async function runRetention(
   deps: RetentionDeps,
-  config: Pick<RetentionConfig, "ages" | "batchSize" | "maxBatches">,
+  config:
+    & Pick<RetentionConfig, "ages" | "batchSize" | "maxBatches">
+    & Partial<Pick<RetentionConfig, "intervalMs">>,
   options: { signal?: AbortSignal; policies?: readonly RetentionPolicy[] } = {},
 ): Promise<RetentionReport | null> {
   const session = await deps.sql.reserve();
@@ -147,6 +151,7 @@ export async function runRetention(
       return null;
     }
     try {
+      const startedAt = new Date(deps.now()).toISOString();
       const report: RetentionReport = { deleted: {}, unfinished: [] };
       let failed = false;
       const cutoffs = retentionCutoffs(config.ages, deps.now(), options.policies);
@@ -161,7 +166,21 @@ export async function runRetention(
           });
         }
       }
-      deps.metrics.runs.inc({ outcome: failed ? "failed" : "done" });
+      const outcome = failed ? "failed" : "done";
+      deps.metrics.runs.inc({ outcome });
+      try {
+        await recordRetentionRun(deps.sql, {
+          started_at: startedAt,
+          finished_at: new Date(deps.now()).toISOString(),
+          outcome,
+          deleted: report.deleted,
+          unfinished: report.unfinished,
+          ages_ms: { ...config.ages },
+          interval_ms: config.intervalMs ?? null,
+        });
+      } catch (error) {
+        deps.log.warn("cannot record the retention run", { error });
+      }
       return report;
     } finally {
       await session`SELECT pg_advisory_unlock(${RETENTION_LOCK_ID})`;

@@ -166,6 +166,9 @@ const notifierEnv: Record<string, string> = {};
 if (!Deno.env.get("NOTIFIER_URL")) {
   webEnv.NOTIFIER_URL = `http://127.0.0.1:${Number(Deno.env.get("NOTIFIER_PORT") ?? 9104) || 9104}`;
 }
+if (!Deno.env.get("DETECTOR_URL")) {
+  webEnv.DETECTOR_URL = `http://127.0.0.1:${Number(Deno.env.get("DETECTOR_PORT") ?? 9103) || 9103}`;
+}
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {

@@ -43,6 +43,8 @@ export interface WebTestOptions {
   archive?: ArchiveLister;
   /** The notifier's address (its test notification). */
   notifierUrl?: string;
+  /** The detector's address (the rules in force). */
+  detectorUrl?: string;
 }
 
 /** Run `fn` with the app on a fresh database and Redis prefix; cleans up after. */
@@ -85,6 +87,7 @@ export async function withWebApp<T>(
             ARCHIVE_PREFIX: "raw",
             S3_BUCKET: "vigil-archive",
             NOTIFIER_URL: options.notifierUrl,
+            DETECTOR_URL: options.detectorUrl,
           },
           registry,
           metrics,

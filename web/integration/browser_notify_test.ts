@@ -9,7 +9,7 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import { spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
-import { launchBrowser, serveApp } from "./_browser.ts";
+import { freePort, launchBrowser, serveApp } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
@@ -37,14 +37,6 @@ function alert(id: string, severity: Alert["severity"]): Alert {
     trace_id: null,
     stages: {},
   };
-}
-
-/** A port nobody listens on now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 Deno.test(

@@ -17,19 +17,15 @@
  */
 import { Hono } from "hono";
 import { notificationSummaryQuerySchema } from "@vigil/shared/schemas/web_api";
-import type { z } from "zod";
 import {
   testNotificationResultSchema,
   volumePreviewSchema,
 } from "@vigil/shared/schemas/notifier_api";
-import { httpError } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
 import type { AppDeps } from "../deps.ts";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
-
-/** How long the notifier may take (the test notification waits for every channel). */
-const NOTIFIER_TIMEOUT_MS = 60_000;
+import { callService } from "../service_proxy.ts";
 
 /** Routes under `/api/notifications`. */
 export function notificationRoutes(deps: AppDeps): Hono {
@@ -46,7 +42,8 @@ export function notificationRoutes(deps: AppDeps): Hono {
   });
   app.get("/preview", query(notificationSummaryQuerySchema), async (c) => {
     const window = c.req.query("window") ?? "1h";
-    const preview = await callNotifier(deps, {
+    const preview = await callService(deps, {
+      service: "notifier",
       what: "preview notifications",
       path: `/api/notifications/preview?window=${encodeURIComponent(window)}`,
       method: "GET",
@@ -55,7 +52,8 @@ export function notificationRoutes(deps: AppDeps): Hono {
     return c.json(preview);
   });
   app.post("/test", async (c) => {
-    const result = await callNotifier(deps, {
+    const result = await callService(deps, {
+      service: "notifier",
       what: "send a test notification",
       path: "/api/test-notification",
       method: "POST",
@@ -68,58 +66,4 @@ export function notificationRoutes(deps: AppDeps): Hono {
     return c.json(result);
   });
   return app;
-}
-
-/**
- * Call the notifier at NOTIFIER_URL (with VIGIL_API_TOKEN) and validate its
- * answer.
- *
- * @throws {HTTPException} 503 without NOTIFIER_URL; 502 when it cannot be reached, refuses or
- * answers something else
- */
-async function callNotifier<T>(
-  deps: AppDeps,
-  call: { what: string; path: string; method: "GET" | "POST"; schema: z.ZodType<T> },
-): Promise<T> {
-  const base = deps.config.NOTIFIER_URL;
-  if (!base) {
-    throw httpError(
-      503,
-      `Cannot ${call.what}: set NOTIFIER_URL to the notifier's address (e.g. http://127.0.0.1:9104)`,
-    );
-  }
-  let res: Response;
-  try {
-    res = await fetch(new URL(call.path, base), {
-      method: call.method,
-      headers: { authorization: `Bearer ${deps.config.VIGIL_API_TOKEN ?? ""}` },
-      signal: AbortSignal.timeout(NOTIFIER_TIMEOUT_MS),
-    });
-  } catch (error) {
-    throw httpError(
-      502,
-      `Cannot reach the notifier at NOTIFIER_URL: ${(error as Error).message}`.slice(0, 300),
-    );
-  }
-  let body: unknown = null;
-  try {
-    body = await res.json();
-  } catch { /* not JSON: reported below */ }
-  if (!res.ok) {
-    const said = (body as { error?: unknown } | null)?.error;
-    const hint = res.status === 401
-      ? " (set the same VIGIL_API_TOKEN on the web and the notifier)"
-      : "";
-    throw httpError(
-      502,
-      `Cannot ${call.what}: the notifier answered ${res.status}${
-        typeof said === "string" ? `: ${said.slice(0, 200)}` : ""
-      }${hint}`,
-    );
-  }
-  const parsed = call.schema.safeParse(body);
-  if (!parsed.success) {
-    throw httpError(502, `Cannot ${call.what}: the notifier's answer has an unexpected shape`);
-  }
-  return parsed.data;
 }

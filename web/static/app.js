@@ -9,6 +9,7 @@ import { ApiDocs } from "./docs.js";
 import { EntityPage } from "./entity.js";
 import { AnomalyList, Filters, matches, PAGE, readUrl, writeUrl } from "./list.js";
 import { NotifyPanel } from "./notify.js";
+import { SystemPanel } from "./system.js";
 import { useZone, zoneName } from "./time.js";
 import { html } from "./util.js";
 import { Counters, ErrorNote, LiveBadge, TokenHelp, TopBar } from "./widgets.js";
@@ -192,6 +193,7 @@ function App() {
             <${StackedBars} counts=${chart.counts} fromMs=${chart.fromMs} minutes=${60} />
           </section>
           <${NotifyPanel} />
+          <${SystemPanel} />
           <section class="card list-card" aria-label="Anomaly list">
             <${Filters} filters=${filters} onChange=${setFilters} />
             ${needToken

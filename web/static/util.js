@@ -13,12 +13,17 @@ export const SEVERITIES = ["CRITICAL", "WARNING", "INFO"];
 // Times are formatted in time.js (zone shown, UTC or local as chosen).
 export { fmtTime } from "./time.js";
 
+/** A span of time, roughly: "42s", "5m", "3h", "30d". */
+export function fmtSpan(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
 export function ago(iso, now) {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
-  return `${Math.floor(s / 86400)}d ago`;
+  return `${fmtSpan(now - Date.parse(iso))} ago`;
 }
 
 export function fmtValue(v) {

@@ -1,0 +1,63 @@
+/**
+ * The record of retention runs against a real PostgreSQL: a run writes its
+ * row (rows deleted per table, ages, interval), the latest is read back, and
+ * only the last N rows are kept.
+ */
+import assert from "node:assert/strict";
+import { withPg } from "@vigil/tools/testing/pg";
+import { silentLogger } from "../log.ts";
+import { Registry } from "../metrics.ts";
+import { migrate } from "../migrate.ts";
+import { createRetentionMetrics, runRetention } from "../retention/run.ts";
+import { latestRetentionRun, recordRetentionRun } from "../retention/runs.ts";
+
+const NOW = Date.parse("2026-03-01T00:00:00Z");
+const DAY = 86_400_000;
+
+Deno.test("runRetention() records its run; the latest is read back", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    assert.equal(await latestRetentionRun(sql), null);
+    await sql`INSERT INTO silences (id, matchers, starts_at, ends_at, author)
+      VALUES ('s-old', '{}', ${new Date(NOW - 40 * DAY)}, ${new Date(NOW - 31 * DAY)}, 't')`;
+    let t = NOW;
+    const report = await runRetention(
+      {
+        sql,
+        log: silentLogger(),
+        metrics: createRetentionMetrics(new Registry()),
+        now: () => (t += 1000),
+      },
+      { ages: { silences: 30 * DAY }, batchSize: 10, maxBatches: 5, intervalMs: 3_600_000 },
+    );
+    assert.equal(report?.deleted.silences, 1);
+    const run = await latestRetentionRun(sql);
+    assert.ok(run);
+    assert.equal(run.outcome, "done");
+    assert.equal(run.deleted.silences, 1);
+    assert.equal(run.ages_ms.silences, 30 * DAY);
+    assert.equal(run.interval_ms, 3_600_000);
+    assert.ok(Date.parse(run.finished_at) > Date.parse(run.started_at));
+  });
+});
+
+Deno.test("recordRetentionRun() keeps only the last N runs", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    for (let i = 0; i < 5; i++) {
+      const at = new Date(NOW + i * 1000).toISOString();
+      await recordRetentionRun(sql, {
+        started_at: at,
+        finished_at: at,
+        outcome: "done",
+        deleted: { silences: i },
+        unfinished: [],
+        ages_ms: {},
+        interval_ms: null,
+      }, 3);
+    }
+    const rows = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM retention_runs`;
+    assert.equal(rows[0]!.n, 3);
+    assert.equal((await latestRetentionRun(sql))?.deleted.silences, 4);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The record of retention runs (`retention_runs`, migration 076): the runner
+ * writes one row per run that took the lock and keeps the last
+ * {@link RETENTION_RUNS_KEPT}; the web reads the latest for its System panel.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+
+/** Rows kept in `retention_runs` (older ones are deleted by the run that writes). */
+export const RETENTION_RUNS_KEPT = 50;
+
+/** One recorded run. */
+export interface RetentionRunRecord {
+  started_at: string;
+  finished_at: string;
+  outcome: "done" | "failed";
+  /** Rows deleted by table. */
+  deleted: Record<string, number>;
+  unfinished: string[];
+  /** Configured age (ms) by table; 0 = kept forever. */
+  ages_ms: Record<string, number>;
+  /** Time between runs (ms); null when unknown. */
+  interval_ms: number | null;
+}
+
+/** Record a run and delete all but the last `kept` rows, in one transaction. */
+export async function recordRetentionRun(
+  sql: postgres.Sql,
+  run: RetentionRunRecord,
+  kept: number = RETENTION_RUNS_KEPT,
+): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`
+      INSERT INTO retention_runs
+        (started_at, finished_at, outcome, deleted, unfinished, ages_ms, interval_ms)
+      VALUES (${run.started_at}, ${run.finished_at}, ${run.outcome}, ${tx.json(run.deleted)},
+        ${run.unfinished}, ${tx.json(run.ages_ms)}, ${run.interval_ms})`;
+    await tx`
+      DELETE FROM retention_runs WHERE id NOT IN
+        (SELECT id FROM retention_runs ORDER BY started_at DESC, id DESC LIMIT ${kept})`;
+  });
+}
+
+/** The latest recorded run, or null when none was recorded yet. */
+export async function latestRetentionRun(sql: postgres.Sql): Promise<RetentionRunRecord | null> {
+  type Row = Omit<RetentionRunRecord, "started_at" | "finished_at" | "interval_ms"> & {
+    started_at: Date;
+    finished_at: Date;
+    interval_ms: string | null; // bigint
+  };
+  const [row] = await sql<Row[]>`
+    SELECT started_at, finished_at, outcome, deleted, unfinished, ages_ms, interval_ms
+      FROM retention_runs ORDER BY started_at DESC, id DESC LIMIT 1`;
+  if (!row) return null;
+  return {
+    started_at: row.started_at.toISOString(),
+    finished_at: row.finished_at.toISOString(),
+    outcome: row.outcome,
+    deleted: row.deleted,
+    unfinished: row.unfinished,
+    ages_ms: row.ages_ms,
+    interval_ms: row.interval_ms === null ? null : Number(row.interval_ms),
+  };
+}

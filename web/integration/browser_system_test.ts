@@ -1,0 +1,130 @@
+/**
+ * The System panel with real services behind it: a real detector process at
+ * DETECTOR_URL (its rules version, and a bad rules file it rejected while the
+ * old rules kept running) and a retention run of the real runner on the test
+ * database (rows deleted per table, ages, next run). Screenshot:
+ * test-output/web/system.png.
+ */
+import assert from "node:assert/strict";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { RETENTION_POLICIES } from "@vigil/shared/retention/policy";
+import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
+import { spawnService } from "@vigil/tools/testing/services";
+import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
+import { loadStaticAssets } from "../static.ts";
+import { freePort, launchBrowser, serveApp } from "./_browser.ts";
+import { withWebApp } from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const DAY = 86_400_000;
+
+Deno.test(
+  "the System panel shows the detector's rules in force and the last retention run (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    const port = freePort();
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "vigil-system-" }));
+    const rulesFile = `${dir}/rules.json`;
+    await Deno.writeTextFile(
+      rulesFile,
+      JSON.stringify({ logs: { error_spike: { threshold: 5 } } }),
+    );
+    try {
+      await withWebApp(async ({ app, sql, keys, url }) => {
+        const detector = await spawnService(
+          "detector",
+          {
+            REDIS_URL: TEST_REDIS_URL,
+            DATABASE_URL: url,
+            VIGIL_PREFIX: keys.prefix,
+            DETECTOR_PORT: String(port),
+            DETECTOR_RULES_FILE: rulesFile,
+            DETECTOR_BLOCK: "100ms",
+            LOG_LEVEL: "info",
+          },
+          [],
+          { allowRead: [dir] },
+        );
+        const web = serveApp(app);
+        const browser = await launchBrowser();
+        try {
+          await detector.opsPort();
+          // A bad file: rejected with its reason, the rules above keep running.
+          await Deno.writeTextFile(
+            rulesFile,
+            JSON.stringify({ logs: { error_spike: { threshold: 0 } } }),
+          );
+          await detector.waitForLine(
+            (l) => l.msg === "rules file rejected: the rules in force keep running",
+            "the rejection",
+            20_000,
+          );
+          const inForce = await (await fetch(`http://127.0.0.1:${port}/api/rules`)).json() as {
+            version: { hash: string };
+          };
+
+          // Two expired silences, older than the 30 days silences are kept: the real
+          // runner deletes them and records its run.
+          for (const id of ["s-old-1", "s-old-2"]) {
+            await sql`INSERT INTO silences (id, matchers, starts_at, ends_at, author)
+              VALUES (${id}, '{}', ${new Date(Date.now() - 40 * DAY)},
+                ${new Date(Date.now() - 31 * DAY)}, 'test')`;
+          }
+          const report = await runRetention({
+            sql,
+            log: silentLogger(),
+            metrics: createRetentionMetrics(new Registry()),
+            now: Date.now,
+          }, {
+            ages: Object.fromEntries(RETENTION_POLICIES.map((p) => [p.table, p.defaultAgeMs])),
+            batchSize: 1000,
+            maxBatches: 100,
+            intervalMs: 3_600_000,
+          });
+          assert.equal(report?.deleted.silences, 2);
+
+          const { page } = browser;
+          await page.goto(web.base);
+          await page.waitForSelector(".system-card summary");
+          await page.click(".system-card summary");
+          await page.waitForSelector(".system-rules[data-version]");
+          assert.equal(
+            await page.getAttribute(".system-rules", "data-version"),
+            inForce.version.hash,
+          );
+          const rules = (await page.textContent(".system-rules")) ?? "";
+          assert.match(rules, new RegExp(`Version ${inForce.version.hash.slice(0, 12)} from `));
+          assert.ok(rules.includes(rulesFile), "the rules file is named");
+          assert.match(rules, /Entries: .*logs/);
+          assert.match(
+            (await page.textContent(".system-rejected")) ?? "",
+            /Last rejected file \(file changed, .*\): .*logs\.error_spike\.threshold/,
+          );
+          assert.match(
+            (await page.textContent(".system-card summary")) ?? "",
+            /Rules [0-9a-f]{12} · a rules file was rejected · retention ran \d+s ago/,
+          );
+          await page.waitForSelector(".system-retention[data-outcome=done]");
+          assert.match(
+            (await page.textContent(".system-retention p")) ?? "",
+            /Last run \d+s ago \(done\), deleted 2 rows, next in (59m|1h)\./,
+          );
+          const silences = page.locator(".system-retention tr[data-table=silences] td");
+          assert.deepEqual(await silences.allTextContents(), ["silences", "30d", "2"]);
+          const events = page.locator(".system-retention tr[data-table=anomaly_events] td");
+          assert.deepEqual(await events.allTextContents(), ["anomaly_events", "90d", "0"]);
+          await browser.screenshot("system.png");
+          assert.deepEqual(browser.errors, []);
+        } finally {
+          await browser.close();
+          await detector.stop();
+          await web.close();
+        }
+      }, { assets, detectorUrl: `http://127.0.0.1:${port}` });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

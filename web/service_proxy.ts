@@ -1,0 +1,92 @@
+/**
+ * Calls from the web to another Vigil service's HTTP API: the notifier at
+ * `NOTIFIER_URL` (notification preview and test) and the detector at
+ * `DETECTOR_URL` (the rules in force). One place for the 503 when the URL is
+ * unset, the 502 when the service cannot be reached, refuses or answers
+ * something unexpected, and the validation of its answer.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import { httpError } from "@vigil/shared/http/app";
+import type { AppDeps } from "./deps.ts";
+
+/** The services the web calls, with their URL variable and example address. */
+const SERVICES = {
+  notifier: { env: "NOTIFIER_URL", example: "http://127.0.0.1:9104" },
+  detector: { env: "DETECTOR_URL", example: "http://127.0.0.1:9103" },
+} as const;
+
+/** A service the web calls. */
+export type ServiceName = keyof typeof SERVICES;
+
+/** How long a service may take (the test notification waits for every channel). */
+const SERVICE_TIMEOUT_MS = 60_000;
+
+/** One call to a service. */
+export interface ServiceCall<T> {
+  service: ServiceName;
+  /** What the call does, for messages ("send a test notification"). */
+  what: string;
+  path: string;
+  method: "GET" | "POST";
+  schema: z.ZodType<T>;
+}
+
+/**
+ * Call a service at its URL variable (with VIGIL_API_TOKEN as bearer) and
+ * validate its answer.
+ *
+ * @throws {HTTPException} 503 when the URL is unset; 502 when it cannot be
+ * reached, refuses or answers something else
+ */
+export async function callService<T>(
+  deps: Pick<AppDeps, "config">,
+  call: ServiceCall<T>,
+): Promise<T> {
+  const { env, example } = SERVICES[call.service];
+  const base = deps.config[env];
+  if (!base) {
+    throw httpError(
+      503,
+      `Cannot ${call.what}: set ${env} to the ${call.service}'s address (e.g. ${example})`,
+    );
+  }
+  let res: Response;
+  try {
+    res = await fetch(new URL(call.path, base), {
+      method: call.method,
+      headers: { authorization: `Bearer ${deps.config.VIGIL_API_TOKEN ?? ""}` },
+      signal: AbortSignal.timeout(SERVICE_TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw httpError(
+      502,
+      `Cannot reach the ${call.service} at ${env}: ${(error as Error).message}`.slice(0, 300),
+    );
+  }
+  let body: unknown = null;
+  try {
+    body = await res.json();
+  } catch { /* not JSON: reported below */ }
+  if (!res.ok) {
+    const said = (body as { error?: unknown } | null)?.error;
+    const hint = res.status === 401
+      ? ` (set the same VIGIL_API_TOKEN on the web and the ${call.service})`
+      : "";
+    throw httpError(
+      502,
+      `Cannot ${call.what}: the ${call.service} answered ${res.status}${
+        typeof said === "string" ? `: ${said.slice(0, 200)}` : ""
+      }${hint}`,
+    );
+  }
+  const parsed = call.schema.safeParse(body);
+  if (!parsed.success) {
+    throw httpError(
+      502,
+      `Cannot ${call.what}: the ${call.service}'s answer has an unexpected shape`,
+    );
+  }
+  return parsed.data;
+}

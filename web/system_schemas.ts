@@ -1,0 +1,44 @@
+/**
+ * Answers of the System panel's routes (`/api/system/*`): the detector's rules
+ * in force (validated as the detector's `GET /api/rules` answers them) and the
+ * latest recorded retention run.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const iso = z.string().meta({ description: "ISO 8601 instant" });
+
+/** `GET /api/system/rules`: the detector's `GET /api/rules`, passed on. */
+export const detectorRulesSchema = z.object({
+  version: z.object({
+    hash: z.string().meta({ description: "SHA-256 (hex) of the resolved rules" }),
+    loaded_at: iso,
+    source: z.string().meta({ description: "The rules file" }),
+  }),
+  last_rejected: z.object({ at: iso, trigger: z.string(), reason: z.string() }).nullable()
+    .meta({ description: "The last file the detector refused (the old rules kept running)" }),
+  rules: z.record(z.string(), z.unknown())
+    .meta({ description: "The resolved rules (durations in ms)" }),
+});
+
+/** `GET /api/system/retention`. */
+export const retentionStatusSchema = z.strictObject({
+  last_run: z.strictObject({
+    started_at: iso,
+    finished_at: iso,
+    outcome: z.enum(["done", "failed"]),
+    deleted: z.record(z.string(), z.number().int())
+      .meta({ description: "Rows deleted by table" }),
+    unfinished: z.array(z.string())
+      .meta({ description: "Tables whose batch budget ran out (the rest waits for the next run)" }),
+    ages_ms: z.record(z.string(), z.number().int())
+      .meta({ description: "Configured age by table (0 = kept forever)" }),
+    interval_ms: z.number().int().nullable().meta({ description: "Time between runs" }),
+  }).nullable().meta({ description: "null: no run recorded yet" }),
+  next_run_at: iso.nullable()
+    .meta({ description: "finished_at + interval_ms; null when unknown" }),
+  detector_api: z.boolean().meta({
+    description: "DETECTOR_URL is set: /api/system/rules can reach the detector",
+  }),
+});
