@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
@@ -7,25 +6,14 @@ import { objectKey } from "@vigil/archive/format";
 import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { loadStaticAssets } from "../static.ts";
+import { launchBrowser } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
 // playwright and ioredis keep handles the sanitizers would flag; everything is closed in finally.
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const OUT = new URL("../../test-output/web/", import.meta.url);
 const TOKEN = "browser-test-token-42";
 const XSS = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">`;
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 function liveAlert(id: string, now: number): Alert {
   return {
@@ -52,7 +40,6 @@ Deno.test(
   "the page shows live alerts, filters, the detail view and escapes event text (Chromium)",
   opts,
   async () => {
-    await Deno.mkdir(OUT, { recursive: true });
     const assets = await loadStaticAssets();
     const now = Date.now();
     // The raw archive holds the batch of logs partition 0 that began at offset 900.
@@ -193,21 +180,10 @@ Deno.test(
         },
       }, { port: 0, log: silentLogger() });
       const base = `http://127.0.0.1:${server.port}`;
-      const profile = await Deno.makeTempDir({ prefix: "vigil-chromium-" });
-      const context = await chromium.launchPersistentContext(profile, {
-        executablePath: "/usr/bin/chromium",
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1360, height: 860 },
-        colorScheme: "light",
-      });
-      const consoleErrors: string[] = [];
+      const browser = await launchBrowser();
+      const consoleErrors = browser.errors;
       try {
-        const page = context.pages()[0] ?? await context.newPage();
-        page.on("console", (m) => {
-          if (m.type() === "error") consoleErrors.push(m.text());
-        });
-        page.on("pageerror", (e) => consoleErrors.push(String(e)));
+        const { page } = browser;
 
         await page.goto(base + "/");
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
@@ -258,7 +234,7 @@ Deno.test(
           await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned),
           undefined,
         );
-        await page.screenshot({ path: new URL("page-evidence.png", OUT).pathname });
+        await browser.screenshot("page-evidence.png");
         assert.equal(new URL(page.url()).pathname, "/alerts/xss-1");
 
         await page.click('.row[data-id="fx-0"]');
@@ -358,16 +334,16 @@ Deno.test(
         );
         await page.waitForSelector('.row[data-id="live-2"]', { timeout: 2000 });
 
-        await page.screenshot({ path: new URL("page.png", OUT).pathname });
+        await browser.screenshot("page.png");
         await page.emulateMedia({ colorScheme: "dark" });
-        await page.screenshot({ path: new URL("page-dark.png", OUT).pathname });
+        await browser.screenshot("page-dark.png");
         await page.setViewportSize({ width: 390, height: 844 });
         await page.emulateMedia({ colorScheme: "light" });
         await page.click(".detail .close");
-        await page.screenshot({ path: new URL("page-phone.png", OUT).pathname });
+        await browser.screenshot("page-phone.png");
         await page.click('.row[data-id="fx-0"]');
         await page.waitForSelector(".detail .spark svg");
-        await page.screenshot({ path: new URL("page-phone-detail.png", OUT).pathname });
+        await browser.screenshot("page-phone-detail.png");
 
         // The only expected errors: the live stream the test cut on purpose, and the 401 of
         // the acknowledgement tried before the token was given.
@@ -376,8 +352,7 @@ Deno.test(
           ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"],
         );
       } finally {
-        await context.close();
-        await Deno.remove(profile, { recursive: true }).catch(() => {});
+        await browser.close();
         await hub.close();
         await server.close();
       }
