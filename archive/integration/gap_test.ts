@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { produce, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
+import { logBounds, produce, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
 import { createArchive } from "../archive.ts";
 import { createDirStore, gunzip } from "../store.ts";
 
@@ -78,11 +78,7 @@ Deno.test(
         }
         // While it is stopped, ~12 MB more: the mock keeps ~5 MB per partition.
         await produce(kafka, bigLogs(100, 12_000), 200);
-        const admin = kafka.admin();
-        await admin.connect();
-        const [p] = await admin.fetchTopicOffsets("logs");
-        await admin.disconnect();
-        const low = Number(p!.low), high = Number(p!.high);
+        const { low, high } = await logBounds(kafka, "logs");
         assert.ok(low > 100, `the mock deleted the oldest messages (log start ${low})`);
 
         const metrics = new Registry();

@@ -5,7 +5,13 @@ import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { deadLetterSchema } from "@vigil/shared/schemas/stream";
 import { createBridge } from "../bridge.ts";
-import { produce, readAll, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
+import {
+  logBounds,
+  produce,
+  readAll,
+  testKafka,
+  type TopicMessage,
+} from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -73,11 +79,7 @@ Deno.test(
 
         // 2. While it is stopped, ~12 MB more to the one partition: the mock keeps ~5 MB.
         await produce(kafka, bigLogs(100, 12_000), 200);
-        const admin = kafka.admin();
-        await admin.connect();
-        const [p] = await admin.fetchTopicOffsets("logs");
-        await admin.disconnect();
-        const low = Number(p!.low), high = Number(p!.high);
+        const { low, high } = await logBounds(kafka, "logs");
         assert.equal(high, 12_100);
         assert.ok(low > 100, `the mock deleted the oldest messages (log start ${low})`);
 

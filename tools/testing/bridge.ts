@@ -169,6 +169,21 @@ export async function produceUntil(
   return sent;
 }
 
+/** The log start (`low`) and end (`high`) of partition 0 of `topic` now. */
+export async function logBounds(
+  kafka: Kafka,
+  topic: string,
+): Promise<{ low: number; high: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const p = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)!;
+    return { low: Number(p.low), high: Number(p.high) };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Every Kafka offset that exists now: `topic:partition:offset` (low..high-1). */
 export async function kafkaCoordinates(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
   const admin = kafka.admin();
