@@ -11,7 +11,7 @@
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import { SpanKind } from "@opentelemetry/api";
 import type { Redis } from "@vigil/shared/redis";
-import { isCluster } from "@vigil/shared/redis_cluster";
+import { isCluster, pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
@@ -66,7 +66,7 @@ export interface BridgeOptions {
 export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
-  redis: Pick<Redis, "ping" | "xlen" | "hget"> & ScriptClient;
+  redis: Pick<Redis, "ping" | "xlen" | "hget" | "pipeline"> & ScriptClient;
   /** Redis is a Cluster: one pipeline per slot. @default {redis.isCluster} */
   cluster?: boolean;
   keys: Keys;
@@ -152,11 +152,20 @@ export function createBridge(deps: BridgeDeps): Bridge {
     "Entries in each event stream (XLEN)",
     ["type"],
     async (g) => {
-      for (const type of EVENT_TYPES) {
-        let n = 0;
-        for (let p = 0; p < partitions; p++) n += await redis.xlen(keys.events(type, p));
-        g.set({ type }, n);
-      }
+      // One pipeline (one per slot on a cluster) for every partition of every type.
+      const streams = EVENT_TYPES.flatMap((type) =>
+        Array.from({ length: partitions }, (_, p) => ({ type, key: keys.events(type, p) }))
+      );
+      const replies = await pipelineBySlot<ReturnType<Redis["pipeline"]>>(
+        redis,
+        streams.map(({ key }) => ({ key, add: (q) => q.xlen(key) })),
+      );
+      const totals = new Map<string, number>(EVENT_TYPES.map((t) => [t, 0]));
+      streams.forEach(({ type }, i) => {
+        const [error, n] = replies[i] ?? [];
+        if (!error) totals.set(type, totals.get(type)! + Number(n ?? 0));
+      });
+      for (const [type, n] of totals) g.set({ type }, n);
     },
   );
 
