@@ -17,7 +17,12 @@ import type { Gap } from "@vigil/shared/kafka_gaps";
 import type { Keys } from "@vigil/shared/keys";
 import { partitionOf, PROJECTIONS, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
-import { createHash } from "node:crypto";
+import {
+  addScriptCall,
+  execScripted,
+  redisScript,
+  type ScriptPipeline,
+} from "@vigil/shared/redis_script";
 import APPEND_LUA from "../shared/lua/bridge_append-2.lua" with { type: "text" };
 
 export { APPEND_LUA };
@@ -210,50 +215,40 @@ export interface ScriptClient {
   readonly isCluster?: boolean;
 }
 
-/** SHA-1 of the append script, as EVALSHA names it. */
-const APPEND_SHA = createHash("sha1").update(APPEND_LUA).digest("hex");
+/** The append script: keys are the target stream and its offsets hash. */
+const APPEND = redisScript(APPEND_LUA, 2);
 
 /**
- * {@link AppendPort} over ioredis: EVALSHA, and when a node answers NOSCRIPT
- * (a restarted or new node, `SCRIPT FLUSH`), the same calls again with EVAL,
- * which caches the script there. One pipeline of every call on a single
- * Redis; on a Redis Cluster (`perSlot`), one pipeline per target stream (its
- * keys share one slot), run concurrently.
- *
- * Not ioredis' `defineCommand`: in a pipeline it sends EVAL with the whole
- * script (4.6 KB) on every call, since it remembers the loaded script per
- * socket but a pipeline hands it a fresh writer each time; with the small
- * batches of a steady stream that was a third of the bridge's CPU.
- * Re-running calls after NOSCRIPT is safe: calls that were applied skip
- * their offsets (they count as duplicates skipped).
+ * {@link AppendPort} over ioredis: the script by its SHA, its source again
+ * only to a node that answers NOSCRIPT (`shared/redis_script.ts`). One
+ * pipeline of every call on a single Redis; on a Redis Cluster (`perSlot`),
+ * one pipeline per target stream (its keys share one slot), run
+ * concurrently. Re-running calls after NOSCRIPT is safe: calls that were
+ * applied skip their offsets (they count as duplicates skipped).
  */
 export function ioredisAppendPort(
   redis: ScriptClient,
   options: { perSlot?: boolean } = {},
 ): AppendPort {
-  async function runOnce(
-    calls: readonly ScriptCall[],
-    after: FieldWrite | undefined,
-    withSource: boolean,
-  ): Promise<[Error | null, unknown][]> {
-    const pipeline = redis.pipeline() as unknown as {
-      evalsha(sha: string, numKeys: number, ...args: string[]): void;
-      eval(lua: string, numKeys: number, ...args: string[]): void;
+  async function run(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]> {
+    type Pipe = ScriptPipeline & {
       hset(key: string, field: string, value: string): void;
       exec(): Promise<[Error | null, unknown][] | null>;
     };
-    for (const call of calls) {
-      if (withSource) pipeline.eval(APPEND_LUA, 2, ...call.keys, ...call.args);
-      else pipeline.evalsha(APPEND_SHA, 2, ...call.keys, ...call.args);
-    }
-    if (after) pipeline.hset(after.key, after.field, after.value);
-    return (await pipeline.exec()) ?? [];
-  }
-  async function run(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]> {
-    let replies = await runOnce(calls, after, false);
-    const noScript = (r: [Error | null, unknown] | undefined) =>
-      r?.[0] instanceof Error && r[0].message.startsWith("NOSCRIPT");
-    if (calls.some((_, i) => noScript(replies[i]))) replies = await runOnce(calls, after, true);
+    const replies = await execScripted(
+      () => redis.pipeline() as unknown as Pipe,
+      (p, withSource) => {
+        for (const call of calls) {
+          addScriptCall(
+            p,
+            APPEND,
+            [...call.keys, ...call.args],
+            withSource,
+          );
+        }
+        if (after) p.hset(after.key, after.field, after.value);
+      },
+    );
     const last = after ? replies[calls.length] : undefined;
     if (last?.[0]) throw last[0];
     return calls.map((_, i) => {

@@ -23,6 +23,10 @@ import type { EventType } from "@vigil/shared/schemas/event";
 import type { AnomalyRow } from "./store.ts";
 import type { ScorePoint } from "../core/rules/types.ts";
 import PUBLISH_LUA from "../../shared/lua/publish_alert.lua" with { type: "text" };
+import { addScriptCall, execScripted, redisScript } from "@vigil/shared/redis_script";
+
+/** The alert script: keys are the alerts stream and the published markers. */
+const PUBLISH = redisScript(PUBLISH_LUA, 2);
 
 /** Options of {@link createPublisher}. */
 export interface PublisherOptions {
@@ -100,8 +104,8 @@ function resolvedReading(row: AnomalyRow): Pick<Alert, "resolved_value" | "resol
 }
 
 /**
- * Create the publisher. The script is an ioredis command (EVALSHA, EVAL on a
- * node that lacks it). On a Redis Cluster (`perSlot`, by default when the
+ * Create the publisher. The alert script goes by its SHA, its source again
+ * only to a node that answers NOSCRIPT (`shared/redis_script.ts`). On a Redis Cluster (`perSlot`, by default when the
  * client is a cluster) the alerts go in one pipeline (one slot, `{alerts}`)
  * and each score series in its own.
  */
@@ -114,12 +118,10 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
   const retention = options.markerRetentionMs ?? 7 * 86_400_000;
   const now = options.now ?? Date.now;
   const markers = keys.publishedMarkers();
-  redis.defineCommand("vigilPublishAlert", { numberOfKeys: 2, lua: PUBLISH_LUA });
-  type Pipe = ReturnType<Redis["pipeline"]> & {
-    vigilPublishAlert(...args: (string | number)[]): void;
-  };
-  const exec = async (p: Pipe) => {
-    const results = (await p.exec()) ?? [];
+  type Pipe = ReturnType<Redis["pipeline"]>;
+  /** Run what `fill` adds (the alert script by SHA, or with its source after NOSCRIPT); throw on an error. */
+  const exec = async (fill: (p: Pipe, withSource: boolean) => void) => {
+    const results = await execScripted(() => redis.pipeline(), fill);
     for (const [error] of results) if (error) throw error;
     return results;
   };
@@ -128,20 +130,13 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
     async publish(alerts, scores) {
       if (alerts.length === 0 && scores.length === 0) return [];
       const t = now();
-      const p = redis.pipeline() as Pipe;
-      for (const a of alerts) {
+      const alertCalls = alerts.map((a) => {
         const json = JSON.stringify({ ...a.alert, stages: { ...a.alert.stages, published: t } });
-        p.vigilPublishAlert(
-          keys.alerts(),
-          markers,
-          a.marker,
-          json,
-          keys.alertsChannel(),
-          t,
-          retention,
-          maxLen,
-        );
-      }
+        return [keys.alerts(), markers, a.marker, json, keys.alertsChannel(), t, retention, maxLen];
+      });
+      const addAlerts = (p: Pipe, withSource: boolean) => {
+        for (const args of alertCalls) addScriptCall(p, PUBLISH, args, withSource);
+      };
       // One ZADD per series with all its points (a batch holds many points per series).
       const series = new Map<string, { points: (string | number)[]; newest: number }>();
       for (const s of scores) {
@@ -168,16 +163,14 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
       };
       let results;
       if (!perSlot) {
-        for (const [key, e] of series) scoreCommands(p, key, e);
-        results = await exec(p);
+        results = await exec((p, withSource) => {
+          addAlerts(p, withSource);
+          for (const [key, e] of series) scoreCommands(p, key, e);
+        });
       } else {
         [results] = await Promise.all([
-          alerts.length > 0 ? exec(p) : Promise.resolve([]),
-          ...[...series].map(([key, e]) => {
-            const q = redis.pipeline() as Pipe;
-            scoreCommands(q, key, e);
-            return exec(q);
-          }),
+          alerts.length > 0 ? exec(addAlerts) : Promise.resolve([]),
+          ...[...series].map(([key, e]) => exec((q) => scoreCommands(q, key, e))),
         ]);
       }
       const appended: string[] = [];
