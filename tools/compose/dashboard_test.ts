@@ -111,7 +111,7 @@ async function exportedMetrics(): Promise<Map<string, { how: string; names: stri
     names: namesFrom((metrics) =>
       createBridge({
         ...inert,
-        redis: { defineCommand() {} } as unknown as Parameters<typeof createBridge>[0]["redis"],
+        redis: {} as unknown as Parameters<typeof createBridge>[0]["redis"],
         keys: createKeys("metrics-only:"),
         metrics,
       })
