@@ -159,25 +159,32 @@ async function stopAll(): Promise<void> {
 Deno.addSignalListener("SIGINT", stopAll);
 Deno.addSignalListener("SIGTERM", stopAll);
 
-// Acknowledge and Silence need a token: the web gets the development one, and the
-// notifier too (the page's test notification goes web → notifier with it).
-const webEnv: Record<string, string> = {};
-const notifierEnv: Record<string, string> = {};
+// Extra environment per service. Acknowledge and Silence need a token: the web, the
+// notifier (the page's test notification goes web → notifier with it) and the detector
+// (evaluate with dispatch) get the development one; the web finds the others at their ports.
+const env: Record<string, Record<string, string>> = {
+  web: {},
+  notifier: {},
+  detector: {},
+  producer: {},
+};
+const portOf = (name: string, fallback: number) =>
+  Number(Deno.env.get(name) ?? fallback) || fallback;
 if (!Deno.env.get("NOTIFIER_URL")) {
-  webEnv.NOTIFIER_URL = `http://127.0.0.1:${Number(Deno.env.get("NOTIFIER_PORT") ?? 9104) || 9104}`;
+  env.web!.NOTIFIER_URL = `http://127.0.0.1:${portOf("NOTIFIER_PORT", 9104)}`;
 }
 if (!Deno.env.get("DETECTOR_URL")) {
-  webEnv.DETECTOR_URL = `http://127.0.0.1:${Number(Deno.env.get("DETECTOR_PORT") ?? 9103) || 9103}`;
+  env.web!.DETECTOR_URL = `http://127.0.0.1:${portOf("DETECTOR_PORT", 9103)}`;
 }
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {
   try {
     const token = await ensureDevToken();
-    const webPort = Number(Deno.env.get("WEB_PORT") ?? 8080) || 8080;
-    for (const line of devTokenMessage(token, { webPort })) out(`[dev] ${line}`);
-    webEnv.VIGIL_API_TOKEN = token.token;
-    notifierEnv.VIGIL_API_TOKEN = token.token;
+    for (const line of devTokenMessage(token, { webPort: portOf("WEB_PORT", 8080) })) {
+      out(`[dev] ${line}`);
+    }
+    for (const name of ["web", "notifier", "detector"]) env[name]!.VIGIL_API_TOKEN = token.token;
   } catch (error) {
     out(`[dev] ${(error as Error).message}`);
     Deno.exit(1);
@@ -201,9 +208,7 @@ if (!external) {
 // On the dev Kafka the producer lingers 50 ms: the mock returns one produce batch per
 // partition per fetch, so tiny batches let a consumer fall behind its retention
 // (docs/benchmarks.md, "Live"). A real broker does not need it.
-const producerEnv: Record<string, string> = !external && !Deno.env.get("PRODUCER_LINGER_MS")
-  ? { PRODUCER_LINGER_MS: "50" }
-  : {};
+if (!external && !Deno.env.get("PRODUCER_LINGER_MS")) env.producer!.PRODUCER_LINGER_MS = "50";
 // The producer injects its labelled anomaly scenarios, so alerts show up within a minute.
 const producerArgs = splitCommand(
   Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
@@ -213,13 +218,7 @@ SERVICES.forEach((name, i) =>
     name,
     i,
     name === "producer" ? producerArgs : [],
-    name === "web" || name === "detector"
-      ? webEnv
-      : name === "notifier"
-      ? notifierEnv
-      : name === "producer"
-      ? producerEnv
-      : {},
+    env[name] ?? {},
   )
 );
 if (children.length === 0) {
