@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
@@ -49,9 +50,7 @@ Deno.test(
           // Size limits far away: only the time-based flush stores the objects.
           config: { policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 1000 } },
         });
-        const controller = new AbortController();
-        const running = archive.run(controller.signal);
-        try {
+        await withRunning(archive, async () => {
           await waitFor(
             async () => {
               let n = 0;
@@ -67,10 +66,7 @@ Deno.test(
           const lag = lagSamples(await metrics.render());
           assert.equal(lag.size, EVENT_TYPES.length * 2, JSON.stringify([...lag]));
           assert.deepEqual([...lag].filter(([, v]) => v !== 0), []);
-        } finally {
-          controller.abort();
-          await running;
-        }
+        });
       } finally {
         await Deno.remove(dir, { recursive: true });
       }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withRunning } from "@vigil/tools/testing/wait";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
@@ -45,19 +46,14 @@ Deno.test(
           metrics,
           config: { maxEventBytes: 64 * 1024, chunkSize: 100 },
         });
-        const controller = new AbortController();
-        const running = bridge.run(controller.signal);
-        try {
+        await withRunning(bridge, async () => {
           await waitFor(async () => (await countAll(redis, keys)) >= all.length, {
             timeoutMs: 40_000,
             what: "every message in Redis",
           });
           // Nothing more arrives (no duplicates from later batches).
           await new Promise((r) => setTimeout(r, 500));
-        } finally {
-          controller.abort();
-          await running;
-        }
+        });
 
         const entries = await readAll(redis, keys);
         assertExactlyOnce(entries, await kafkaCoordinates(kafka, EVENT_TYPES));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withRunning } from "@vigil/tools/testing/wait";
 import { Buffer } from "node:buffer";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
@@ -253,18 +254,13 @@ Deno.test(
           metrics,
           config: { chunkSize: 7 },
         });
-        const controller = new AbortController();
-        const running = bridge.run(controller.signal);
-        try {
+        await withRunning(bridge, async () => {
           await waitFor(async () => (await countAll(redis, keys)) >= CASES.length + 3, {
             timeoutMs: 40_000,
             what: "every message as an entry or a dead letter",
           });
           await new Promise((r) => setTimeout(r, 300));
-        } finally {
-          controller.abort();
-          await running;
-        }
+        });
 
         const entries = await readAll(redis, keys);
         assert.equal(entries.length, CASES.length + 3, "one entry per message, no more");

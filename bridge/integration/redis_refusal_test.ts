@@ -4,6 +4,7 @@
  * once when Redis takes it again.
  */
 import assert from "node:assert/strict";
+import { withRunning } from "@vigil/tools/testing/wait";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
@@ -36,9 +37,7 @@ Deno.test(
         const metrics = new Registry();
         const bridge = createBridge({ kafka, redis, keys, log: silentLogger(), metrics });
         const errors = metrics.counter("vigil_bridge_redis_errors_total", "");
-        const controller = new AbortController();
-        const running = bridge.run(controller.signal);
-        try {
+        await withRunning(bridge, async () => {
           await waitFor(async () => (await sampleValue(errors)) >= 2, {
             timeoutMs: 30_000,
             what: "the refused append retried",
@@ -52,10 +51,7 @@ Deno.test(
             what: "every message in Redis",
           });
           await new Promise((r) => setTimeout(r, 300));
-        } finally {
-          controller.abort();
-          await running;
-        }
+        });
         assertExactlyOnce(await readAll(redis, keys), await kafkaCoordinates(kafka, EVENT_TYPES));
       });
     });

@@ -16,3 +16,18 @@ export async function waitFor(
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/** Run `worker.run(signal)` while `fn` runs; then abort it and wait until it has stopped. */
+export async function withRunning<T>(
+  worker: { run(signal: AbortSignal): Promise<unknown> },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const running = worker.run(controller.signal);
+  try {
+    return await fn();
+  } finally {
+    controller.abort();
+    await running;
+  }
+}
