@@ -103,3 +103,15 @@ export function spread(
   }
   return out;
 }
+
+/** A fake engine: the score is the value / 128 (exact in binary), so tests choose scores. */
+export const fakeEngine: ScoreEngine<unknown> = {
+  create: () => ({ n: 0 }),
+  update: (state, _t, value) => ({
+    state,
+    score: value / 128,
+    explanation: { expectedLow: 0, expectedHigh: 50, observed: value, summary: "fake" },
+  }),
+  serialize: (s) => JSON.stringify(s),
+  restore: (text) => JSON.parse(text),
+};

@@ -1,26 +1,13 @@
 import assert from "node:assert/strict";
-import { entry, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
+import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
 import { assessEntity, fisherCombine, tippettCombine } from "./entity_score.ts";
 import {
   ENGINE_ALARM_PROBABILITY,
   ENGINE_SCORE_BANDS,
   probabilityToScore,
-  type ScoreEngine,
   scoreToProbability,
 } from "../score_engine.ts";
 import { createEvaluator } from "../evaluator.ts";
-
-/** A fake engine: the score is the value / 128 (exact in binary), so tests choose scores. */
-const fakeEngine: ScoreEngine<unknown> = {
-  create: () => ({ n: 0 }),
-  update: (state, _t, value) => ({
-    state,
-    score: value / 128,
-    explanation: { expectedLow: 0, expectedHigh: 50, observed: value, summary: "fake" },
-  }),
-  serialize: (s) => JSON.stringify(s),
-  restore: (text) => JSON.parse(text),
-};
 
 /** A reading whose three measures score `cpu`, `lat` and `err` under the fake engine. */
 function reading(cpu: number, lat: number, err: number, service = "api") {

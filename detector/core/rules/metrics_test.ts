@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
-import type { ScoreEngine } from "../score_engine.ts";
+import { entry, fakeEngine, MIN, run, SEC, T0 } from "./_testing.ts";
 
 const reading = (cpu: number, latency_ms = 100, service = "api") => ({ service, cpu, latency_ms });
 
@@ -98,18 +97,6 @@ Deno.test("cpu_and_latency needs CPU >= 80 and latency > 1000 in the same readin
     assert.equal(r.firings.length, 0);
   });
 });
-
-/** A fake engine: the score is the value / 100, so tests choose scores directly. */
-const fakeEngine: ScoreEngine<unknown> = {
-  create: () => ({ n: 0 }),
-  update: (state, _t, value) => ({
-    state,
-    score: value / 128, // exact in binary floating point
-    explanation: { expectedLow: 0, expectedHigh: 50, observed: value, summary: "fake" },
-  }),
-  serialize: (s) => JSON.stringify(s),
-  restore: (text) => JSON.parse(text),
-};
 
 Deno.test("metric_score raises bands from the engine's score and caches every score", () => {
   const r = run("metrics", [

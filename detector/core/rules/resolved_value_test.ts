@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
+import { entry, fakeEngine, MIN, run, SEC, T0 } from "./_testing.ts";
 import { conditionFalse, conditionTrue, type EpisodeBook, sweepEpisodes } from "./episodes.ts";
-import type { ScoreEngine } from "../score_engine.ts";
 import type { Finding, Resolution } from "./types.ts";
 
 function reading(cpu: number | undefined, latency_ms = 100, service = "api") {
@@ -66,18 +65,6 @@ Deno.test("cpu_sustained resolves at the reading that broke the run", () => {
   assert.equal(r.resolutions[0]!.at, T0 + 5 * MIN);
   assert.equal(r.resolutions[0]!.value, 42.5);
 });
-
-/** A fake engine: the score is the value / 128. */
-const fakeEngine: ScoreEngine<unknown> = {
-  create: () => ({ n: 0 }),
-  update: (state, _t, value) => ({
-    state,
-    score: value / 128,
-    explanation: { expectedLow: 0, expectedHigh: 50, observed: value, summary: "fake" },
-  }),
-  serialize: (s) => JSON.stringify(s),
-  restore: (text) => JSON.parse(text),
-};
 
 Deno.test("metric_score resolves at the value whose score fell under clear", () => {
   const r = run("metrics", [
