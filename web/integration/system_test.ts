@@ -52,3 +52,30 @@ Deno.test("GET /api/system/rules answers 502 when the detector is down or odd", 
     await odd.shutdown();
   }
 });
+
+Deno.test(
+  "GET /api/system/rules answers 502 within 5 s when the detector hangs",
+  opts,
+  async () => {
+    // Accepts connections and never answers, like a process stopped with SIGSTOP.
+    const hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const c of hung) held.push(c);
+    })();
+    try {
+      await withWebApp(async ({ app }) => {
+        const started = performance.now();
+        const r = await get(app, "/api/system/rules");
+        const ms = performance.now() - started;
+        assert.equal(r.status, 502);
+        assert.match(String(r.body.error), /Cannot reach the detector at DETECTOR_URL/);
+        assert.ok(ms >= 4_500 && ms < 8_000, `answered after ${Math.round(ms)} ms`);
+      }, { detectorUrl: `http://127.0.0.1:${(hung.addr as Deno.NetAddr).port}` });
+    } finally {
+      hung.close();
+      for (const c of held) c.close();
+      await accepting.catch(() => {});
+    }
+  },
+);
