@@ -9,6 +9,7 @@
  * @module
  */
 import { Partitioners } from "kafkajs";
+import { startOrExit } from "@vigil/shared/service";
 import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle, withTimeout } from "@vigil/shared/lifecycle";
@@ -85,15 +86,15 @@ try {
 
 const registry = new Registry();
 const metrics = createProducerMetrics(registry);
-const ops = serve(
-  createOpsApp({
-    checks: { kafka: () => metrics.healthy() },
-    metrics: registry,
-    log,
-  }),
-  { port: config.PRODUCER_PORT, ...httpServerOptions(config), log, label: "ops server" },
-);
-lifecycle.onShutdown("ops server", () => ops.close());
+await startOrExit({ name: "producer", log, lifecycle }, () =>
+  Promise.resolve(serve(
+    createOpsApp({
+      checks: { kafka: () => metrics.healthy() },
+      metrics: registry,
+      log,
+    }),
+    { port: config.PRODUCER_PORT, ...httpServerOptions(config), log, label: "ops server" },
+  )));
 
 const tracer = serviceTracer();
 const running = runProducer(

@@ -85,11 +85,17 @@ export interface RunWorkerOptions {
 export async function runWorker(ctx: ServiceContext, options: RunWorkerOptions): Promise<never> {
   const { log, lifecycle, name } = ctx;
   const { worker, metrics } = options;
-  const ops = serve(createOpsApp({ checks: worker.checks, metrics, log }), {
-    ...options.serve,
-    log,
-    label: "ops server",
-  });
+  let ops: ReturnType<typeof serve>;
+  try {
+    ops = serve(createOpsApp({ checks: worker.checks, metrics, log }), {
+      ...options.serve,
+      log,
+      label: "ops server",
+    });
+  } catch (error) {
+    log.error(`cannot start ${name}`, { error });
+    Deno.exit(1);
+  }
   lifecycle.onShutdown("ops server", () => ops.close());
   lifecycle.onShutdown("kafka consumer", () => worker.close());
   log.info(`${name} starting`, options.fields);

@@ -156,7 +156,12 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
   const handler = (request: Request) => app.fetch(request);
 
   if (headerTimeoutMs === 0) {
-    const server = Deno.serve({ hostname, port: options.port, onListen: () => {} }, handler);
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({ hostname, port: options.port, onListen: () => {} }, handler);
+    } catch (error) {
+      throw listenError(error, hostname, options.port);
+    }
     announce(server.addr.port);
     let closing: Promise<void> | undefined;
     return {
@@ -173,7 +178,7 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
     listener = Deno.listen({ hostname, port: options.port });
   } catch (error) {
     inner.shutdown().catch(() => {});
-    throw error;
+    throw listenError(error, hostname, options.port);
   }
   const port = listener.addr.port;
   const live = new Set<Guarded>();
@@ -392,4 +397,15 @@ class Guarded {
     } catch { /* closed already */ }
     this.#options.onClosed(this);
   }
+}
+
+/** A listen failure that says which address and what to do when it is taken. */
+function listenError(error: unknown, hostname: string, port: number): Error {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new Error(
+      `${hostname}:${port} is already in use (another instance running?): stop it or set this service's port variable`,
+      { cause: error },
+    );
+  }
+  return error as Error;
 }
