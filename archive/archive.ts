@@ -31,7 +31,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
-import type { Registry } from "@vigil/shared/metrics";
+import { declareMetrics, type Registry } from "@vigil/shared/metrics";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import {
@@ -94,25 +94,31 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const topics = [...(config.topics ?? TOPICS)];
   const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 8000;
 
-  const objectsTotal = metrics.counter(
-    "vigil_archive_objects_total",
-    "Objects stored",
-    ["topic"],
-  );
-  const messagesTotal = metrics.counter(
-    "vigil_archive_messages_total",
-    "Messages stored in objects",
-    ["topic"],
-  );
-  const storeErrors = metrics.counter(
-    "vigil_archive_store_errors_total",
-    "Failed object writes (retried)",
-  );
-  const lag = metrics.gauge(
-    "vigil_archive_lag",
-    "High watermark minus the first offset not yet stored and committed",
-    ["topic", "partition"],
-  );
+  const { objectsTotal, messagesTotal, storeErrors, lag } = declareMetrics(metrics, {
+    objectsTotal: {
+      kind: "counter",
+      name: "vigil_archive_objects_total",
+      help: "Objects stored",
+      labels: ["topic"],
+    },
+    messagesTotal: {
+      kind: "counter",
+      name: "vigil_archive_messages_total",
+      help: "Messages stored in objects",
+      labels: ["topic"],
+    },
+    storeErrors: {
+      kind: "counter",
+      name: "vigil_archive_store_errors_total",
+      help: "Failed object writes (retried)",
+    },
+    lag: {
+      kind: "gauge",
+      name: "vigil_archive_lag",
+      help: "High watermark minus the first offset not yet stored and committed",
+      labels: ["topic", "partition"],
+    },
+  });
 
   /** Open objects by partition: the span and size, and the gzip stream of their lines. */
   const buffers = new Map<string, OpenObject>();

@@ -11,13 +11,13 @@
 import type { EachBatchPayload, Kafka } from "kafkajs";
 import { SpanKind } from "@opentelemetry/api";
 import type { Redis } from "@vigil/shared/redis";
-import { isCluster, pipelineBySlot } from "@vigil/shared/redis_cluster";
+import { isCluster } from "@vigil/shared/redis_cluster";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { sleep } from "@vigil/shared/lifecycle";
 import { logRetry, retry } from "@vigil/shared/retry";
-import { EVENT_TYPES, TOPICS } from "@vigil/shared/schemas/event";
+import { TOPICS } from "@vigil/shared/schemas/event";
 import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import { failSpan, type Span, startBatchSpan, type Tracer } from "@vigil/shared/telemetry";
@@ -33,6 +33,7 @@ import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
+import { createBridgeMetrics } from "./metrics.ts";
 
 /** Bridge settings (from {@link BridgeConfig} or a test). */
 export interface BridgeOptions {
@@ -120,54 +121,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 
-  const messagesTotal = metrics.counter(
-    "vigil_bridge_messages_total",
-    "Valid events appended to their stream",
-    ["type"],
-  );
-  const deadTotal = metrics.counter(
-    "vigil_bridge_dead_letters_total",
-    "Messages sent to the dead-letter stream",
-    ["topic", "reason_kind"],
-  );
-  const skippedTotal = metrics.counter(
-    "vigil_bridge_duplicates_skipped_total",
-    "Redelivered messages skipped by the offset dedup",
-  );
-  const redisErrors = metrics.counter(
-    "vigil_bridge_redis_errors_total",
-    "Failed batch appends (retried)",
-  );
-  const batchSeconds = metrics.histogram(
-    "vigil_bridge_batch_seconds",
-    "Time to classify, append and commit one partition batch",
-  );
-  const lag = metrics.gauge(
-    "vigil_bridge_consumer_lag",
-    "High watermark minus the next offset to process",
-    ["topic", "partition"],
-  );
-  metrics.gauge(
-    "vigil_bridge_stream_length",
-    "Entries in each event stream (XLEN)",
-    ["type"],
-    async (g) => {
-      // One pipeline (one per slot on a cluster) for every partition of every type.
-      const streams = EVENT_TYPES.flatMap((type) =>
-        Array.from({ length: partitions }, (_, p) => ({ type, key: keys.events(type, p) }))
-      );
-      const replies = await pipelineBySlot<ReturnType<Redis["pipeline"]>>(
-        redis,
-        streams.map(({ key }) => ({ key, add: (q) => q.xlen(key) })),
-      );
-      const totals = new Map<string, number>(EVENT_TYPES.map((t) => [t, 0]));
-      streams.forEach(({ type }, i) => {
-        const [error, n] = replies[i] ?? [];
-        if (!error) totals.set(type, totals.get(type)! + Number(n ?? 0));
-      });
-      for (const [type, n] of totals) g.set({ type }, n);
-    },
-  );
+  const { messagesTotal, deadTotal, skippedTotal, redisErrors, batchSeconds, lag } =
+    createBridgeMetrics(metrics, { redis, keys, partitions });
 
   /**
    * Per partition, the offsets of the last run of batches kafkajs consumed

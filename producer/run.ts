@@ -11,7 +11,7 @@ import { type EventType } from "@vigil/shared/schemas/event";
 import { SpanKind } from "@opentelemetry/api";
 import { traceFields, traceparentOf, type Tracer } from "@vigil/shared/telemetry";
 import { type Logger } from "@vigil/shared/log";
-import { type Registry } from "@vigil/shared/metrics";
+import { declareMetrics, type Registry } from "@vigil/shared/metrics";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
@@ -32,30 +32,36 @@ export interface ProducerMetrics {
 
 /** Register the producer's metrics on `registry`. */
 export function createProducerMetrics(registry: Registry): ProducerMetrics {
-  const events = registry.counter(
-    "vigil_producer_events_total",
-    "Events acknowledged by Kafka, by type",
-    ["type"],
-  );
-  const errors = registry.counter(
-    "vigil_producer_errors_total",
-    "Events that could not be delivered after every retry",
-  );
-  const scenarios = registry.counter(
-    "vigil_producer_scenarios_total",
-    "Anomaly scenarios injected, by scenario",
-    ["scenario"],
-  );
-  const batches = registry.histogram(
-    "vigil_producer_batch_seconds",
-    "Duration of one sendBatch (acks=all)",
-  );
-  const batchSize = registry.histogram(
-    "vigil_producer_batch_size",
-    "Messages per sendBatch",
-    [],
-    [1, 10, 100, 500, 1000, 5000],
-  );
+  const { events, errors, scenarios, batches, batchSize } = declareMetrics(registry, {
+    events: {
+      kind: "counter",
+      name: "vigil_producer_events_total",
+      help: "Events acknowledged by Kafka, by type",
+      labels: ["type"],
+    },
+    errors: {
+      kind: "counter",
+      name: "vigil_producer_errors_total",
+      help: "Events that could not be delivered after every retry",
+    },
+    scenarios: {
+      kind: "counter",
+      name: "vigil_producer_scenarios_total",
+      help: "Anomaly scenarios injected, by scenario",
+      labels: ["scenario"],
+    },
+    batches: {
+      kind: "histogram",
+      name: "vigil_producer_batch_seconds",
+      help: "Duration of one sendBatch (acks=all)",
+    },
+    batchSize: {
+      kind: "histogram",
+      name: "vigil_producer_batch_size",
+      help: "Messages per sendBatch",
+      buckets: [1, 10, 100, 500, 1000, 5000],
+    },
+  });
   let lastOk = 0;
   let lastError = 0;
   let seq = 0;

@@ -149,6 +149,55 @@ export class Registry implements MetricsExposition {
   }
 }
 
+/** One metric of a service's table: a gauge may have a `collect`, a histogram its `buckets`. */
+export type MetricSpec =
+  | { kind: "counter"; name: string; help: string; labels?: readonly string[] }
+  | {
+    kind: "gauge";
+    name: string;
+    help: string;
+    labels?: readonly string[];
+    collect?: (gauge: client.Gauge) => void | Promise<void>;
+  }
+  | {
+    kind: "histogram";
+    name: string;
+    help: string;
+    labels?: readonly string[];
+    buckets?: readonly number[];
+  };
+
+/** The metrics a table of {@link MetricSpec}s declares, under the table's keys. */
+export type DeclaredMetrics<T extends Record<string, MetricSpec>> = {
+  [K in keyof T]: T[K]["kind"] extends "counter" ? client.Counter
+    : T[K]["kind"] extends "gauge" ? client.Gauge
+    : client.Histogram;
+};
+
+/**
+ * Register a service's metrics from one table, in the table's order: each
+ * entry through {@link Registry.counter}, {@link Registry.gauge} or
+ * {@link Registry.histogram} by its kind.
+ */
+export function declareMetrics<const T extends Record<string, MetricSpec>>(
+  registry: Pick<Registry, "counter" | "gauge" | "histogram">,
+  table: T,
+): DeclaredMetrics<T> {
+  const declare = (spec: MetricSpec) => {
+    switch (spec.kind) {
+      case "counter":
+        return registry.counter(spec.name, spec.help, spec.labels);
+      case "gauge":
+        return registry.gauge(spec.name, spec.help, spec.labels, spec.collect);
+      case "histogram":
+        return registry.histogram(spec.name, spec.help, spec.labels, spec.buckets);
+    }
+  };
+  return Object.fromEntries(
+    Object.entries(table).map(([key, spec]) => [key, declare(spec)]),
+  ) as DeclaredMetrics<T>;
+}
+
 /**
  * The sum of a counter's or gauge's series whose labels include `labels`
  * (tests, benchmarks): one series' value when `labels` names it, the total of

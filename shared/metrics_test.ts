@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LATENCY_BUCKETS, Registry, sampleValue } from "./metrics.ts";
+import { declareMetrics, LATENCY_BUCKETS, Registry, sampleValue } from "./metrics.ts";
 
 /** Sample lines of `text` (no comments, no blank lines). */
 function samples(text: string): string[] {
@@ -70,4 +70,44 @@ Deno.test("Registry has the process metrics, resident memory without reading /pr
   // The /proc-based defaults (zero under Deno's task permissions) are not exported.
   assert.doesNotMatch(text, /^process_(virtual_memory|heap)_bytes|^process_open_fds/m);
   assert.equal(r.names().filter((n) => n === "process_resident_memory_bytes").length, 1);
+});
+
+Deno.test("declareMetrics() registers a table in its order, each by its kind", async () => {
+  const r = new Registry();
+  let collected = 0;
+  const m = declareMetrics(r, {
+    appended: { kind: "counter", name: "vigil_x_appended_total", help: "A", labels: ["type"] },
+    errors: { kind: "counter", name: "vigil_x_errors_total", help: "E" },
+    size: { kind: "histogram", name: "vigil_x_size", help: "S", buckets: [1, 10] },
+    length: {
+      kind: "gauge",
+      name: "vigil_x_length",
+      help: "L",
+      labels: ["type"],
+      collect: (g) => g.set({ type: "logs" }, ++collected),
+    },
+  });
+  m.appended.inc({ type: "logs" }, 2);
+  m.errors.inc();
+  m.size.observe(5);
+  const text = await r.render();
+  assert.deepEqual(r.names().filter((n) => n.startsWith("vigil_x_")), [
+    "vigil_x_appended_total",
+    "vigil_x_errors_total",
+    "vigil_x_size",
+    "vigil_x_length",
+  ]);
+  assert.match(text, /^# HELP vigil_x_appended_total A$/m);
+  assert.match(text, /^# TYPE vigil_x_size histogram$/m);
+  assert.match(text, /^# TYPE vigil_x_length gauge$/m);
+  const lines = samples(text);
+  assert.ok(lines.includes('vigil_x_appended_total{type="logs"} 2'));
+  assert.ok(lines.includes("vigil_x_errors_total 1"));
+  assert.ok(lines.includes('vigil_x_size_bucket{le="10"} 1'));
+  assert.ok(lines.includes('vigil_x_length{type="logs"} 1'));
+  assert.equal(
+    declareMetrics(r, { again: { kind: "counter", name: "vigil_x_errors_total", help: "E" } })
+      .again,
+    m.errors,
+  );
 });

@@ -1,15 +1,20 @@
 /**
  * Calls from the web to another Vigil service's HTTP API: the notifier at
  * `NOTIFIER_URL` (notification preview and test) and the detector at
- * `DETECTOR_URL` (the rules in force). One place for the 503 when the URL is
- * unset, the 502 when the service cannot be reached, refuses or answers
- * something unexpected, and the validation of its answer.
+ * `DETECTOR_URL` (the rules in force). One place for the endpoints called,
+ * the 503 when the URL is unset, the 502 when the service cannot be reached,
+ * refuses or answers something unexpected, and the validation of its answer.
  *
  * @module
  */
 import type { z } from "zod";
 import { httpError } from "@vigil/shared/http/app";
+import {
+  testNotificationResultSchema,
+  volumePreviewSchema,
+} from "@vigil/shared/schemas/notifier_api";
 import type { AppDeps } from "./deps.ts";
+import { detectorRulesSchema } from "./system_schemas.ts";
 
 /** The services the web calls, with their URL variable and example address. */
 const SERVICES = {
@@ -27,27 +32,64 @@ export type ServiceName = keyof typeof SERVICES;
  */
 const SERVICE_TIMEOUT_MS = { GET: 5_000, POST: 20_000 } as const;
 
-/** One call to a service. */
-export interface ServiceCall<T> {
+/** One endpoint of a service that the web calls. */
+interface ServiceCall<T> {
   service: ServiceName;
   /** What the call does, for messages ("send a test notification"). */
   what: string;
   path: string;
   method: "GET" | "POST";
+  /** Its answer. */
   schema: z.ZodType<T>;
 }
 
+/** The endpoints the web calls. */
+const CALLS = {
+  /** The detector's rules in force. */
+  rules: {
+    service: "detector",
+    what: "read the rules in force",
+    path: "/api/rules",
+    method: "GET",
+    schema: detectorRulesSchema,
+  },
+  /** A window's alerts replayed through the notifier's routes (query: `window`). */
+  notificationPreview: {
+    service: "notifier",
+    what: "preview notifications",
+    path: "/api/notifications/preview",
+    method: "GET",
+    schema: volumePreviewSchema,
+  },
+  /** A test digest sent through every channel. */
+  testNotification: {
+    service: "notifier",
+    what: "send a test notification",
+    path: "/api/test-notification",
+    method: "POST",
+    schema: testNotificationResultSchema,
+  },
+} as const satisfies Record<string, ServiceCall<unknown>>;
+
+/** An endpoint the web calls. */
+export type ServiceCallName = keyof typeof CALLS;
+
+/** The validated answer of endpoint `N`. */
+export type ServiceAnswer<N extends ServiceCallName> = z.infer<(typeof CALLS)[N]["schema"]>;
+
 /**
- * Call a service at its URL variable (with VIGIL_API_TOKEN as bearer) and
- * validate its answer.
+ * Call a service's endpoint at its URL variable (with VIGIL_API_TOKEN as
+ * bearer, `query` as the query string) and validate its answer.
  *
  * @throws {HTTPException} 503 when the URL is unset; 502 when it cannot be
  * reached, refuses or answers something else
  */
-export async function callService<T>(
+export async function callService<N extends ServiceCallName>(
   deps: Pick<AppDeps, "config">,
-  call: ServiceCall<T>,
-): Promise<T> {
+  name: N,
+  query: Record<string, string> = {},
+): Promise<ServiceAnswer<N>> {
+  const call: ServiceCall<unknown> = CALLS[name];
   const { env, example } = SERVICES[call.service];
   const base = deps.config[env];
   if (!base) {
@@ -58,7 +100,9 @@ export async function callService<T>(
   }
   let res: Response;
   try {
-    res = await fetch(new URL(call.path, base), {
+    const url = new URL(call.path, base);
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    res = await fetch(url, {
       method: call.method,
       headers: { authorization: `Bearer ${deps.config.VIGIL_API_TOKEN ?? ""}` },
       signal: AbortSignal.timeout(SERVICE_TIMEOUT_MS[call.method]),
@@ -92,5 +136,5 @@ export async function callService<T>(
       `Cannot ${call.what}: the ${call.service}'s answer has an unexpected shape`,
     );
   }
-  return parsed.data;
+  return parsed.data as ServiceAnswer<N>;
 }

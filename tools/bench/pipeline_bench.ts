@@ -36,6 +36,7 @@ import { runScale, type ScaleResult } from "./pipeline_bench_scale.ts";
 import {
   drainSummary,
   liveSummary,
+  type PipelineReport,
   renderMarkdown,
   scaleSummary,
 } from "./pipeline_bench_summary.ts";
@@ -80,7 +81,7 @@ if (unknown) throw new TypeError(`Cannot run the benchmark: unknown mode "${unkn
 const runs = positive("runs", values.runs);
 const events = positive("events", values.events);
 const kafkaPartitions = positive("kafka-partitions", values["kafka-partitions"]);
-const report: Record<string, unknown> = {
+const report: PipelineReport = {
   started: new Date().toISOString(),
   args: Deno.args,
   machine: machine(),

@@ -20,13 +20,19 @@ import {
   waitForLines,
 } from "./pipeline_bench_procs.ts";
 
-/** Settings of one drain run. */
-export interface DrainOptions {
-  events: number;
+/** Settings of one run of every mode (drain, live, scale). */
+export interface RunOptions {
   /** `VIGIL_PARTITIONS`. */
   partitions: number;
   /** Kafka partitions per topic of the dev Kafka. */
   kafkaPartitions: number;
+  /** Progress lines. */
+  say?: (line: string) => void;
+}
+
+/** Settings of one drain run. */
+export interface DrainOptions extends RunOptions {
+  events: number;
   /** Detector instances. @default {1} */
   detectors?: number;
   /** Services started beside the bridge and the detector (archive, notifier, web). */
@@ -35,8 +41,6 @@ export interface DrainOptions {
   profile?: readonly string[];
   /** Give up after this long. @default {600000} */
   timeoutMs?: number;
-  /** Progress lines. */
-  say?: (line: string) => void;
 }
 
 /** What one drain run measured. */

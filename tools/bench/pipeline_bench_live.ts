@@ -13,7 +13,7 @@
  * @module
  */
 import { fetchText, type ServiceProcess } from "../testing/services.ts";
-import { startDetectors, streamProgress } from "./pipeline_bench_drain.ts";
+import { type RunOptions, startDetectors, streamProgress } from "./pipeline_bench_drain.ts";
 import {
   cpuBetween,
   cpuSnapshot,
@@ -27,19 +27,16 @@ import {
 const ARCHIVE_FLUSH_S = 5;
 
 /** Settings of one live run. */
-export interface LiveOptions {
+export interface LiveOptions extends RunOptions {
   /** Rates tried in ascending order until one is not held. */
   rates: readonly number[];
   durationMs: number;
   /** Most lag allowed, as time at the rate. */
   maxLagMs: number;
-  partitions: number;
-  kafkaPartitions: number;
   /** Services run with `--cpu-prof`. */
   profile?: readonly string[];
   /** The producer's `PRODUCER_LINGER_MS`. @default the producer's (5 ms) */
   lingerMs?: number;
-  say?: (line: string) => void;
 }
 
 /** One rate of a live run. */

@@ -17,6 +17,7 @@ import { benchKafka, prefilledKafka, produceAll } from "./pipeline_bench_fill.ts
 import {
   checkAnomalies,
   leaseHolders,
+  type RunOptions,
   startDetectors,
   waitDrained,
 } from "./pipeline_bench_drain.ts";
@@ -28,15 +29,12 @@ import {
 } from "./pipeline_bench_procs.ts";
 
 /** Settings of one scale run. */
-export interface ScaleOptions {
+export interface ScaleOptions extends RunOptions {
   events: number;
-  partitions: number;
   /** Detector instances compared with one. */
   instances: number;
-  kafkaPartitions: number;
   /** `DETECTOR_LEASE_TTL` of the detectors. @default the detector's (10 s) */
   leaseTtlMs?: number;
-  say?: (line: string) => void;
 }
 
 /** One configuration (instance count) of a scale run. */

@@ -7,7 +7,14 @@
 import type { DrainResult } from "./pipeline_bench_drain.ts";
 import type { LiveResult } from "./pipeline_bench_live.ts";
 import type { ScaleResult } from "./pipeline_bench_scale.ts";
-import { fmt, type Spread, spread, spreadByKey, table } from "./pipeline_bench_report.ts";
+import {
+  fmt,
+  type machine,
+  type Spread,
+  spread,
+  spreadByKey,
+  table,
+} from "./pipeline_bench_report.ts";
 
 /** Summary of the drain runs. */
 export function drainSummary(runs: readonly DrainResult[]) {
@@ -55,57 +62,96 @@ export function scaleSummary(runs: readonly ScaleResult[]) {
   }));
 }
 
-function perProcess(rows: Record<string, Spread>): string[][] {
-  return Object.entries(rows).map(([name, s]) => [name, fmt(s)]);
+/** What `bench:pipeline` writes (`.json`) and renders (`.md`): each mode run, with its summary. */
+export interface PipelineReport {
+  started: string;
+  args: string[];
+  machine: ReturnType<typeof machine>;
+  drain?: {
+    partitions: number;
+    with: string | undefined;
+    runs: DrainResult[];
+    summary: ReturnType<typeof drainSummary>;
+  };
+  live?: {
+    partitions: number;
+    duration_ms: number;
+    runs: LiveResult[];
+    summary: ReturnType<typeof liveSummary>;
+  };
+  scale?: {
+    partitions: number;
+    instances: number;
+    runs: ScaleResult[];
+    summary: ReturnType<typeof scaleSummary>;
+  };
+  finished?: string;
+  machine_after?: ReturnType<typeof machine>;
+}
+
+/**
+ * A mode's section of the report: its heading, its measures (name, value)
+ * and the CPU of each process (`cpuHead`: what the figures are).
+ */
+function section(
+  heading: string,
+  measures: string[][],
+  cpuHead: string,
+  cpu: Record<string, Spread>,
+): string[] {
+  const perProcess = Object.entries(cpu).map(([name, s]) => [name, fmt(s)]);
+  return [
+    heading,
+    "",
+    table(["measure", "value"], measures),
+    "",
+    table(["process", cpuHead], perProcess),
+    "",
+  ];
 }
 
 /** The Markdown report of everything measured. */
-export function renderMarkdown(report: Record<string, unknown>): string {
+export function renderMarkdown(report: PipelineReport): string {
   const out: string[] = ["# Pipeline benchmark", ""];
-  const m = report.machine as { cores: number; loadavg: string };
-  const after = report.machine_after as { loadavg: string };
+  const { machine: m, machine_after: after, drain, live, scale } = report;
   out.push(
-    `\`deno task bench:pipeline ${(report.args as string[]).join(" ")}\`, ` +
+    `\`deno task bench:pipeline ${report.args.join(" ")}\`, ` +
       `${report.started} – ${report.finished}, ${m.cores} cores, load average ${m.loadavg} ` +
-      `before and ${after.loadavg} after. Figures are the median (range) of the runs; ` +
+      `before and ${after?.loadavg} after. Figures are the median (range) of the runs; ` +
       `CPU figures (from /proc/<pid>/stat) are what to trust on a shared machine.`,
     "",
   );
-  const drain = report.drain as
-    | { partitions: number; runs: DrainResult[]; summary: ReturnType<typeof drainSummary> }
-    | undefined;
   if (drain) {
     const s = drain.summary;
-    out.push(`## Drain (${drain.runs[0]?.events} events, ${drain.partitions} partition(s))`, "");
     out.push(
-      table(["measure", "value"], [
-        ["bridge + detector, first append → last ack", `${fmt(s.per_s)} events/s`],
-        ["raw kafkajs consume + JSON.parse", `${fmt(s.raw_kafkajs_per_s)} msg/s`],
-        ["raw kafkajs CPU", `${fmt(s.raw_kafkajs_cpu_us_per_msg)} µs/msg`],
-        ["raw pipelined XADD", `${fmt(s.raw_xadd_per_s)} entries/s`],
-        ["ratio pipeline / raw kafkajs", fmt(s.ratio)],
-        ["anomalies exactly the scenarios'", s.exact ? "yes, every run" : "NO (see the JSON)"],
-      ]),
-      "",
-      table(["process", "CPU µs per event"], perProcess(s.cpu_us_per_event)),
-      "",
+      ...section(
+        `## Drain (${drain.runs[0]?.events} events, ${drain.partitions} partition(s))`,
+        [
+          ["bridge + detector, first append → last ack", `${fmt(s.per_s)} events/s`],
+          ["raw kafkajs consume + JSON.parse", `${fmt(s.raw_kafkajs_per_s)} msg/s`],
+          ["raw kafkajs CPU", `${fmt(s.raw_kafkajs_cpu_us_per_msg)} µs/msg`],
+          ["raw pipelined XADD", `${fmt(s.raw_xadd_per_s)} entries/s`],
+          ["ratio pipeline / raw kafkajs", fmt(s.ratio)],
+          ["anomalies exactly the scenarios'", s.exact ? "yes, every run" : "NO (see the JSON)"],
+        ],
+        "CPU µs per event",
+        s.cpu_us_per_event,
+      ),
     );
   }
-  const live = report.live as
-    | { duration_ms: number; runs: LiveResult[]; summary: ReturnType<typeof liveSummary> }
-    | undefined;
   if (live) {
     const s = live.summary;
-    out.push(`## Live (${live.duration_ms / 1000} s per rate, every service of \`up\`)`, "");
     out.push(
-      table(["measure", "value"], [
-        ["highest rate held", `${fmt(s.highest_held)} events/s`],
-        ["ingest → alert p50", `${fmt(s.ingest_to_alert_p50_ms)} ms`],
-        ["ingest → alert p99", `${fmt(s.ingest_to_alert_p99_ms)} ms`],
-      ]),
-      "",
-      table(["process", "CPU s per 1,000 events"], perProcess(s.cpu_s_per_1000)),
-      "",
+      ...section(
+        `## Live (${live.duration_ms / 1000} s per rate, every service of \`up\`)`,
+        [
+          ["highest rate held", `${fmt(s.highest_held)} events/s`],
+          ["ingest → alert p50", `${fmt(s.ingest_to_alert_p50_ms)} ms`],
+          ["ingest → alert p99", `${fmt(s.ingest_to_alert_p99_ms)} ms`],
+        ],
+        "CPU s per 1,000 events",
+        s.cpu_s_per_1000,
+      ),
       table(
         ["run", "rate", "held", "max lag", "drained after", "why not"],
         live.runs.flatMap((r, i) =>
@@ -122,9 +168,6 @@ export function renderMarkdown(report: Record<string, unknown>): string {
       "",
     );
   }
-  const scale = report.scale as
-    | { partitions: number; runs: ScaleResult[]; summary: ReturnType<typeof scaleSummary> }
-    | undefined;
   if (scale) {
     out.push(`## Scale (${scale.partitions} partitions)`, "");
     out.push(

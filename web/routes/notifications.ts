@@ -17,10 +17,6 @@
  */
 import { Hono } from "hono";
 import { notificationSummaryQuerySchema } from "@vigil/shared/schemas/web_api";
-import {
-  testNotificationResultSchema,
-  volumePreviewSchema,
-} from "@vigil/shared/schemas/notifier_api";
 import { query } from "@vigil/shared/http/validate";
 import type { AppDeps } from "../deps.ts";
 import { summarizeNotifications } from "../notification_summary.ts";
@@ -42,23 +38,10 @@ export function notificationRoutes(deps: AppDeps): Hono {
   });
   app.get("/preview", query(notificationSummaryQuerySchema), async (c) => {
     const window = c.req.query("window") ?? "1h";
-    const preview = await callService(deps, {
-      service: "notifier",
-      what: "preview notifications",
-      path: `/api/notifications/preview?window=${encodeURIComponent(window)}`,
-      method: "GET",
-      schema: volumePreviewSchema,
-    });
-    return c.json(preview);
+    return c.json(await callService(deps, "notificationPreview", { window }));
   });
   app.post("/test", async (c) => {
-    const result = await callService(deps, {
-      service: "notifier",
-      what: "send a test notification",
-      path: "/api/test-notification",
-      method: "POST",
-      schema: testNotificationResultSchema,
-    });
+    const result = await callService(deps, "testNotification");
     deps.log.info("test notification requested", {
       digest_id: result.digest_id,
       ok: result.ok,

@@ -16,21 +16,12 @@ import { latestRetentionRun } from "@vigil/shared/retention/runs";
 import type { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { callService } from "../service_proxy.ts";
-import { detectorRulesSchema, type retentionStatusSchema } from "../system_schemas.ts";
+import type { retentionStatusSchema } from "../system_schemas.ts";
 
 /** Routes under `/api/system`. */
 export function systemRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  app.get("/rules", async (c) => {
-    const rules = await callService(deps, {
-      service: "detector",
-      what: "read the rules in force",
-      path: "/api/rules",
-      method: "GET",
-      schema: detectorRulesSchema,
-    });
-    return c.json(rules);
-  });
+  app.get("/rules", async (c) => c.json(await callService(deps, "rules")));
   app.get("/retention", async (c) => {
     const run = await latestRetentionRun(deps.sql);
     const body: z.infer<typeof retentionStatusSchema> = {

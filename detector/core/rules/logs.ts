@@ -4,37 +4,29 @@
  * @module
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
-import type { RulesConfig } from "../rules_config.ts";
-import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import { countRule, perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
-import type { Rule } from "./types.ts";
+import { ruleSet } from "./rule_set.ts";
 
-/** The enabled log rules for `config`. */
-export function logRules(
-  config: RulesConfig,
-  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
-): Rule<unknown, LogEvent>[] {
-  const c = config.logs;
-  const rules: Rule<unknown, LogEvent>[] = [];
-  if (c.error_spike.enabled) {
-    rules.push(countRule<LogEvent>({
+/** The enabled log rules for a config. */
+export const logRules = ruleSet("logs", {
+  error_spike: (entry, config, limits) =>
+    countRule<LogEvent>({
       name: "error_spike",
       type: "logs",
       select: (e) => (e.level === "ERROR" ? e.service : undefined),
-      entry: c.error_spike,
+      entry,
       maxEntities: limits.maxWindowEntities,
       cooldownMs: config.cooldown,
       title: (service, n) => `Error spike on ${service}: ${n} ERROR logs`,
-    }));
-  }
-  if (c.failed_message.enabled) {
-    const needle = c.failed_message.contains.toLowerCase();
-    const levels = new Set<string>(c.failed_message.levels);
-    rules.push(pointRule<LogEvent>({
+    }),
+  failed_message: (entry, config) => {
+    const needle = entry.contains.toLowerCase();
+    const levels = new Set<string>(entry.levels);
+    return pointRule<LogEvent>({
       name: "failed_message",
       type: "logs",
-      severity: c.failed_message.severity,
+      severity: entry.severity,
       cooldownMs: config.cooldown,
       judge: (e) =>
         levels.has(e.level) && e.message.toLowerCase().includes(needle)
@@ -46,20 +38,15 @@ export function logRules(
         score: null,
         details: { level: e.level, contains: needle, log_message: e.message.slice(0, 2000) },
       }),
-    }));
-  }
-  if (c.user_spike.enabled) {
-    const title = (user: string, n: number) => `Log spike for user ${user}: ${n} logs`;
-    rules.push(
-      perUserCountRule<LogEvent>(
-        "user_spike",
-        "logs",
-        c.user_spike,
-        config.cooldown,
-        title,
-        limits.maxWindowEntities,
-      ),
-    );
-  }
-  return rules;
-}
+    });
+  },
+  user_spike: (entry, config, limits) =>
+    perUserCountRule<LogEvent>(
+      "user_spike",
+      "logs",
+      entry,
+      config.cooldown,
+      (user, n) => `Log spike for user ${user}: ${n} logs`,
+      limits.maxWindowEntities,
+    ),
+});

@@ -5,27 +5,20 @@
  * @module
  */
 import type { TransactionEvent } from "@vigil/shared/schemas/event";
-import type { RulesConfig } from "../rules_config.ts";
-import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 import { perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
+import { ruleSet } from "./rule_set.ts";
 import { statusZScoreRule } from "./status_zscore.ts";
-import type { Rule } from "./types.ts";
 
-/** The enabled transaction rules for `config`. */
-export function transactionRules(
-  config: RulesConfig,
-  limits: Readonly<StateLimits> = DEFAULT_STATE_LIMITS,
-): Rule<unknown, TransactionEvent>[] {
-  const c = config.transactions;
-  const rules: Rule<unknown, TransactionEvent>[] = [];
-  if (c.amount_high.enabled) {
-    const { amount, per_currency: perCurrency } = c.amount_high;
+/** The enabled transaction rules for a config. */
+export const transactionRules = ruleSet("transactions", {
+  amount_high: (entry, config) => {
+    const { amount, per_currency: perCurrency } = entry;
     const limitOf = (e: TransactionEvent) => perCurrency[e.currency] ?? amount;
-    rules.push(pointRule<TransactionEvent>({
+    return pointRule<TransactionEvent>({
       name: "amount_high",
       type: "transactions",
-      severity: c.amount_high.severity,
+      severity: entry.severity,
       cooldownMs: config.cooldown,
       judge: (e) => e.amount > limitOf(e) ? { entity: e.user_id, holds: true } : undefined,
       describe(e) {
@@ -44,21 +37,16 @@ export function transactionRules(
           },
         };
       },
-    }));
-  }
-  if (c.user_frequency.enabled) {
-    const title = (user: string, n: number) => `Frequent transactions by ${user}: ${n}`;
-    rules.push(
-      perUserCountRule<TransactionEvent>(
-        "user_frequency",
-        "transactions",
-        c.user_frequency,
-        config.cooldown,
-        title,
-        limits.maxWindowEntities,
-      ),
-    );
-  }
-  if (c.status_zscore.enabled) rules.push(statusZScoreRule(c.status_zscore, config.cooldown));
-  return rules;
-}
+    });
+  },
+  user_frequency: (entry, config, limits) =>
+    perUserCountRule<TransactionEvent>(
+      "user_frequency",
+      "transactions",
+      entry,
+      config.cooldown,
+      (user, n) => `Frequent transactions by ${user}: ${n}`,
+      limits.maxWindowEntities,
+    ),
+  status_zscore: (entry, config) => statusZScoreRule(entry, config.cooldown),
+});

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { HTTPException } from "hono/http-exception";
+import type { AppDeps } from "./deps.ts";
+import { callService } from "./service_proxy.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** A config with only the service URLs and the token set. */
+function config(vars: Record<string, string>): Pick<AppDeps, "config"> {
+  return { config: { VIGIL_API_TOKEN: "t0ken", ...vars } as unknown as AppDeps["config"] };
+}
+
+Deno.test("callService() calls the endpoint by name, with the token and query", opts, async () => {
+  const seen: string[] = [];
+  const preview = {
+    from: "a",
+    to: "b",
+    alerts: 3,
+    digests: 1,
+    notifications: 2,
+    routes: [],
+    truncated: false,
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const url = new URL(req.url);
+    seen.push(`${req.method} ${url.pathname}${url.search} ${req.headers.get("authorization")}`);
+    return Response.json(url.pathname === "/api/test-notification" ? { odd: true } : preview);
+  });
+  try {
+    const deps = config({ NOTIFIER_URL: `http://127.0.0.1:${server.addr.port}` });
+    assert.deepEqual(await callService(deps, "notificationPreview", { window: "2h" }), preview);
+    await assert.rejects(
+      callService(deps, "testNotification"),
+      (e: HTTPException) =>
+        e.status === 502 &&
+        /^Cannot send a test notification: the notifier's answer/.test(e.message),
+    );
+    assert.deepEqual(seen, [
+      "GET /api/notifications/preview?window=2h Bearer t0ken",
+      "POST /api/test-notification Bearer t0ken",
+    ]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("callService() answers 503 naming the URL variable when it is unset", async () => {
+  await assert.rejects(
+    callService(config({}), "rules"),
+    (e: HTTPException) =>
+      e.status === 503 && e.message.startsWith("Cannot read the rules in force: set DETECTOR_URL"),
+  );
+});
