@@ -12,11 +12,14 @@
  * `intervalMs`, and no more often than its size allows at `charsPerSecond`
  * (1 MiB/s by default: 100,000 users in windows make ~24 MB of JSON, so
  * about every 24 s; a crash replays that much more of the stream). The text
- * is written chunk by chunk (about 1 MiB each) into
+ * is written chunk by chunk (about 64 KiB each) into
  * `keys.detectorStateNext(unit)`, each chunk serialised only once the one
  * before is in Redis, then renamed over the checkpoint in one step: a crash
  * mid-write leaves the previous checkpoint whole, and the detector never
- * holds the whole text (tens of MB with 100,000 entities) in memory.
+ * holds the whole text (tens of MB with 100,000 entities) in memory. Every
+ * piece of text stays under V8's large-object size, so a checkpoint's tens
+ * of MB are short-lived young-generation garbage, not old-generation growth
+ * (json_yielding.ts).
  *
  * @module
  */

@@ -13,11 +13,25 @@
  * @module
  */
 
-const SLICE = 2048;
+/**
+ * Arrays of at most this many elements that hold objects are walked element
+ * by element (few but possibly large elements: a series' state each).
+ */
+const FEW = 64;
+/**
+ * Characters a slice of a long array aims at. Pieces, and chunks of
+ * `chunkChars` + one piece, stay under V8's large-object size (128 KiB):
+ * they are born and die in the young generation. Strings above it go
+ * straight to the old generation, where tens of MB of checkpoint text every
+ * few seconds made the heap grow and collect (issue 13).
+ */
+const PIECE_CHARS = 16 * 1024;
+/** Most elements in one slice. */
+const MAX_SLICE = 4096;
 
 /** Options of {@link jsonChunks}. */
 export interface JsonChunksOptions {
-  /** A chunk is handed out once it holds at least this many characters. @default {1048576} */
+  /** A chunk is handed out once it holds at least this many characters. @default {65536} */
   chunkChars?: number;
   /** Yield to other tasks after this much work (ms). @default {5} */
   budgetMs?: number;
@@ -31,7 +45,7 @@ export async function* jsonChunks(
   value: unknown,
   options: JsonChunksOptions = {},
 ): AsyncGenerator<string, void, void> {
-  const chunkChars = options.chunkChars ?? 1 << 20;
+  const chunkChars = options.chunkChars ?? 1 << 16;
   const budgetMs = options.budgetMs ?? 5;
   let parts: string[] = [];
   let size = 0;
@@ -53,10 +67,7 @@ export async function* jsonChunks(
     since = performance.now();
   };
   async function* walk(v: unknown): AsyncGenerator<string, void, void> {
-    if (
-      Array.isArray(v) && v.length <= SLICE && v.some((x) => x !== null && typeof x === "object")
-    ) {
-      // Few but possibly large elements (a series' state each): one at a time.
+    if (Array.isArray(v) && v.length <= FEW && v.some((x) => x !== null && typeof x === "object")) {
       push("[");
       for (let i = 0; i < v.length; i++) {
         if (i > 0) push(",");
@@ -67,11 +78,16 @@ export async function* jsonChunks(
       push("]");
       return;
     }
-    if (Array.isArray(v) && v.length > SLICE) {
+    if (Array.isArray(v) && v.length > FEW) {
+      // Slices sized from the last one's text, so each is about PIECE_CHARS.
       push("[");
-      for (let i = 0; i < v.length; i += SLICE) {
+      let n = 16;
+      for (let i = 0; i < v.length;) {
         if (i > 0) push(",");
-        push(JSON.stringify(v.slice(i, i + SLICE)).slice(1, -1));
+        const text = JSON.stringify(v.slice(i, i + n));
+        push(text.slice(1, -1));
+        i += n;
+        n = Math.max(1, Math.min(MAX_SLICE, Math.floor((n * PIECE_CHARS) / text.length)));
         yield* full();
         await pause();
       }

@@ -38,3 +38,20 @@ Deno.test("jsonChunks() hands out the text in chunks of about chunkChars", async
   // A chunk is cut at the first boundary past chunkChars: one slice of 2048 elements at most more.
   for (const c of chunks) assert.ok(c.length < 50_000 + 60_000, `chunk of ${c.length}`);
 });
+
+Deno.test("jsonChunks() keeps every chunk under V8's large-object size by default", async () => {
+  // A state shaped like 50,000 users' windows plus a few large series: no
+  // chunk may reach 128 KiB, or it is allocated in the old generation.
+  const windows = Array.from({ length: 50_000 }, (_, i) => [
+    "user-" + i,
+    Array.from({ length: 25 }, (_, k) => 1_733_000_000_000 + i * 7 + k),
+  ]);
+  const series = Array.from({ length: 300 }, (_, i) => ({ id: i, xs: Array(400).fill(i + 0.25) }));
+  const value = { v: 1, rules: { user_spike: { windows }, metric_score: { series } } };
+  const chunks: string[] = [];
+  for await (const c of jsonChunks(value, { budgetMs: 0 })) chunks.push(c);
+  assert.equal(chunks.join(""), JSON.stringify(value));
+  const largest = Math.max(...chunks.map((c) => c.length));
+  assert.ok(largest < 128 * 1024, `largest chunk ${largest} characters`);
+  assert.ok(chunks.length > 50, `${chunks.length} chunks`);
+});
