@@ -31,15 +31,18 @@ export type SustainedState = CountState;
 type SustainedConfig = RulesConfig["metrics"]["cpu_sustained"];
 
 /** Is the condition true for readings [lo, hi)? */
-function sustained(w: TimeWindow, lo: number, hi: number, c: SustainedConfig): boolean {
+function sustained(
+  w: TimeWindow,
+  S: number,
+  lo: number,
+  hi: number,
+  c: SustainedConfig,
+): boolean {
   if (hi - lo < c.min_readings) return false;
   if (timeAt(w, S, hi - 1) - timeAt(w, S, lo) < c.min_span) return false;
   for (let i = lo; i < hi; i++) if (valueAt(w, S, i) < c.cpu) return false;
   return true;
 }
-
-/** Stride of the cpu windows (with values). */
-const S = 6;
 
 /**
  * `cpu_sustained`: every CPU reading of a service in `(τ − window, τ]` is at
@@ -59,8 +62,9 @@ export function cpuSustainedRule(
     input: RuleInput<MetricEvent>,
     sink: RuleSink,
   ): void {
+    const S = state.windows.stride;
     const [lo, hi] = liveRangeEndingAt(w, S, end, W, input.watermark);
-    if (!sustained(w, lo, hi, c)) {
+    if (!sustained(w, S, lo, hi, c)) {
       if (hi > lo && end >= timeAt(w, S, hi - 1)) {
         conditionFalse(state.episodes, service, end, sink.findings, () => {
           // The reading that broke the run: the latest one under the threshold, else the last.
@@ -135,6 +139,7 @@ export function cpuSustainedRule(
         return;
       }
       const w = insertEvent(state.windows, service, input.t, input.ref, cpu);
+      const S = state.windows.stride;
       forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, service, end, input, sink));
     },
   };

@@ -2,12 +2,18 @@
  * Sorted event-time windows per entity, with an expiry index so pruning costs
  * O(entities with expired events) per sweep instead of O(entities).
  *
- * Memory matters (100,000 users in windows, most with one or two events):
- * an entity's window is one flat array of numbers, `stride` per event,
- * sorted by time: `t, stream id ms, stream id sequence, partition, offset`
- * (+ `value` for cpu readings). No object or string per event, and small
- * windows are kept at their exact size. {@link refAt} rebuilds an
- * {@link EventRef} for evidence only.
+ * Memory matters (100,000 users in windows, most with a few events): an
+ * entity's window is one flat array of numbers, `stride` per event, sorted
+ * by time. Normally (stride 3, or 4 with a `value` for cpu readings) an
+ * event is `t, stream id, Kafka position`, the stream id `ms-seq` packed as
+ * `ms · 2^11 + seq` and the position as `partition · 2^41 + offset`: exact
+ * in a double while ms < 2^42 (year 2109), seq < 2048, partition < 4096 and
+ * offset < 2^41. A set that meets an event outside those bounds is widened
+ * once to the unpacked layout (stride 5 or 6: `t, ms, seq, partition,
+ * offset`), so every ref stays exact. No object or string per event, and
+ * small windows are kept at their exact size. {@link refAt} rebuilds an
+ * {@link EventRef} for evidence only. Packing saves about 13 MB of heap with
+ * 98,000 users in each of two rules (docs/benchmarks.md, detector memory).
  *
  * The expiry index holds one entry per entity (not per event): the entity's
  * key in the bucket of its oldest event's time (`BUCKET_MS` wide). A sweep
@@ -32,7 +38,7 @@ export interface WindowSet {
   /** The bucket numbers in ascending order, from `head` on. */
   order: number[];
   head: number;
-  /** Numbers per event: 5, or 6 with a value. */
+  /** Numbers per event: 3 packed or 5 unpacked, one more with a value (see the module doc). */
   stride: number;
 }
 
@@ -49,8 +55,62 @@ export function createWindowSet(withValues = false): WindowSet {
     buckets: new Map(),
     order: [],
     head: 0,
-    stride: withValues ? 6 : 5,
+    stride: withValues ? 4 : 3,
   };
+}
+
+/** `ms · SEQ_SPAN + seq` packs a stream id. */
+const SEQ_SPAN = 2 ** 11;
+/** `partition · OFFSET_SPAN + offset` packs a Kafka position. */
+const OFFSET_SPAN = 2 ** 41;
+
+/** Whether events of `stride` are packed. */
+function isPacked(stride: number): boolean {
+  return stride < 5;
+}
+
+/** The stream id and Kafka position of a ref as numbers. */
+function refNumbers(ref: EventRef): [ms: number, seq: number, partition: number, offset: number] {
+  const dash = ref.id.indexOf("-");
+  const ms = dash < 0 ? Number(ref.id) : Number(ref.id.slice(0, dash));
+  const seq = dash < 0 ? 0 : Number(ref.id.slice(dash + 1));
+  return [ms, seq, ref.partition, Number(ref.offset)];
+}
+
+const fits = (x: number, span: number) => Number.isInteger(x) && x >= 0 && x < span;
+
+/** Whether a ref's numbers pack exactly (see the module doc). */
+function packable(ms: number, seq: number, partition: number, offset: number): boolean {
+  return fits(ms, 2 ** 42) && fits(seq, SEQ_SPAN) && fits(partition, 2 ** 12) &&
+    fits(offset, OFFSET_SPAN);
+}
+
+/** Rewrite every window of `set` from one layout to the other (`packed`: to stride 3/4). */
+function relayout(set: WindowSet, packed: boolean): void {
+  const from = set.stride;
+  const to = packed ? from - 2 : from + 2;
+  for (const [entity, w] of set.byEntity) {
+    const out: number[] = [];
+    for (let k = 0; k < w.length; k += from) {
+      const t = w[k]!;
+      const tail = from === 4 || from === 6 ? [w[k + from - 1]!] : [];
+      if (packed) {
+        out.push(t, w[k + 1]! * SEQ_SPAN + w[k + 2]!, w[k + 3]! * OFFSET_SPAN + w[k + 4]!, ...tail);
+      } else {
+        const [ms, seq, partition, offset] = unpack(w, k);
+        out.push(t, ms, seq, partition, offset, ...tail);
+      }
+    }
+    set.byEntity.set(entity, out);
+  }
+  set.stride = to;
+}
+
+/** The stream id and Kafka position of the packed event at `k`. */
+function unpack(w: TimeWindow, k: number): [number, number, number, number] {
+  const id = w[k + 1]!, pos = w[k + 2]!;
+  const ms = Math.floor(id / SEQ_SPAN), partition = Math.floor(pos / OFFSET_SPAN);
+  return [ms, id - ms * SEQ_SPAN, partition, pos - partition * OFFSET_SPAN];
 }
 
 /** File `entity` in the expiry index under its oldest event's time `t`. */
@@ -105,15 +165,18 @@ export function timeAt(w: TimeWindow, stride: number, i: number): number {
   return w[i * stride]!;
 }
 
-/** Value of event `i` (sets with values). */
+/** Value of event `i` (sets with values: the last number of an event). */
 export function valueAt(w: TimeWindow, stride: number, i: number): number {
-  return w[i * stride + 5]!;
+  return w[i * stride + stride - 1]!;
 }
 
 /** The ref of event `i`. */
 export function refAt(w: TimeWindow, stride: number, i: number): EventRef {
   const k = i * stride;
-  return { id: `${w[k + 1]}-${w[k + 2]}`, partition: w[k + 3]!, offset: String(w[k + 4]) };
+  const [ms, seq, partition, offset] = isPacked(stride)
+    ? unpack(w, k)
+    : [w[k + 1]!, w[k + 2]!, w[k + 3]!, w[k + 4]!];
+  return { id: `${ms}-${seq}`, partition, offset: String(offset) };
 }
 
 /** Refs of events [lo, hi). */
@@ -123,14 +186,18 @@ export function refsOf(w: TimeWindow, stride: number, lo: number, hi: number): E
   return out;
 }
 
-/** One event's numbers. Stream ids are `ms-seq`, offsets decimal integers. */
-function pack(stride: number, t: number, ref: EventRef, value: number): number[] {
-  const dash = ref.id.indexOf("-");
-  const ms = dash < 0 ? Number(ref.id) : Number(ref.id.slice(0, dash));
-  const seq = dash < 0 ? 0 : Number(ref.id.slice(dash + 1));
-  return stride === 6
-    ? [t, ms, seq, ref.partition, Number(ref.offset), value]
-    : [t, ms, seq, ref.partition, Number(ref.offset)];
+/**
+ * One event's numbers in `set`'s layout (stream ids are `ms-seq`, offsets
+ * decimal integers); widens the set first when the ref does not pack.
+ */
+function eventNumbers(set: WindowSet, t: number, ref: EventRef, value: number): number[] {
+  const [ms, seq, partition, offset] = refNumbers(ref);
+  if (isPacked(set.stride) && !packable(ms, seq, partition, offset)) relayout(set, false);
+  const ev = isPacked(set.stride)
+    ? [t, ms * SEQ_SPAN + seq, partition * OFFSET_SPAN + offset]
+    : [t, ms, seq, partition, offset];
+  if (set.stride === 4 || set.stride === 6) ev.push(value);
+  return ev;
 }
 
 /** Insert an event into `entity`'s window (kept sorted; late events go in place). */
@@ -141,8 +208,8 @@ export function insertEvent(
   ref: EventRef,
   value = 0,
 ): TimeWindow {
+  const ev = eventNumbers(set, t, ref, value);
   const s = set.stride;
-  const ev = pack(s, t, ref, value);
   let w = set.byEntity.get(entity);
   if (w === undefined || w.length === 0) {
     w = ev;
@@ -260,7 +327,9 @@ export function evictOldest(set: WindowSet, max: number): number {
 
 /**
  * JSON-able snapshot, unaffected by later inserts and prunes:
- * `{ v: 3, stride, windows: [entity, numbers[]][] }` (fast to serialise).
+ * `{ v: 3, stride, windows: [entity, numbers[]][] }` (fast to serialise; a
+ * widening insert rewrites every window, so the snapshot keeps the layout it
+ * names).
  */
 export function saveWindows(set: WindowSet): unknown {
   const out: unknown[] = [];
@@ -276,11 +345,11 @@ export function saveWindows(set: WindowSet): unknown {
 export function loadWindows(raw: unknown): WindowSet {
   const r = raw as { v?: unknown; stride?: unknown; windows?: unknown } | null;
   if (
-    !r || typeof r !== "object" || r.v !== 3 || (r.stride !== 5 && r.stride !== 6) ||
+    !r || typeof r !== "object" || r.v !== 3 || ![3, 4, 5, 6].includes(r.stride as number) ||
     !Array.isArray(r.windows)
   ) throw new TypeError("Cannot load windows: unknown format");
-  const set = createWindowSet(r.stride === 6);
-  const s = set.stride;
+  const set = createWindowSet(r.stride === 4 || r.stride === 6);
+  const s = set.stride = r.stride as number;
   for (const item of r.windows) {
     if (
       !Array.isArray(item) || typeof item[0] !== "string" || !Array.isArray(item[1]) ||
@@ -292,5 +361,16 @@ export function loadWindows(raw: unknown): WindowSet {
     set.byEntity.set(entity, w);
     fileEntity(set, entity, w[0]!);
   }
+  // Saved unpacked (an older detector, or a ref that did not pack): packed when every ref packs.
+  if (!isPacked(s) && [...set.byEntity.values()].every((w) => everyRefPacks(w, s))) {
+    relayout(set, true);
+  }
   return set;
+}
+
+function everyRefPacks(w: TimeWindow, stride: number): boolean {
+  for (let k = 0; k < w.length; k += stride) {
+    if (!packable(w[k + 1]!, w[k + 2]!, w[k + 3]!, w[k + 4]!)) return false;
+  }
+  return true;
 }
