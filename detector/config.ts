@@ -21,7 +21,7 @@ export const detectorEnvSchema = z.object({
   /** An entry delivered more than this many times is dead-lettered. */
   DETECTOR_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
   /** Entries read per XREADGROUP (per stream). */
-  DETECTOR_BATCH: z.coerce.number().int().min(1).max(50_000).default(2000),
+  DETECTOR_BATCH: z.coerce.number().int().min(1).max(50_000).default(500),
   /** XREADGROUP BLOCK timeout. */
   DETECTOR_BLOCK: durationVar.pipe(z.number().min(1).max(5000)).default(1000),
   /**

@@ -1,0 +1,62 @@
+/**
+ * The detector's memory under load, in CI: `deno task bench:memory` for 60 s
+ * (5,000 events/s over 100,000 entities, the real detector process as
+ * `deno task detector` runs it) must keep the peak RSS under 250 MB.
+ *
+ * The full bound (issue 13: ≤ 300 MB for 10 minutes) is the benchmark's; a
+ * minute is what CI affords, and its own bound is set between what the
+ * detector needs now (~200 MB at 60 s) and what it needed before checkpoint
+ * text was kept out of the old generation and the young generation was
+ * capped (~290 MB at 60 s, docs/benchmarks.md#detector-memory), so either
+ * regression fails here.
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "../testing/services.ts";
+
+const LIMIT_MB = 250;
+
+Deno.test({
+  name: "the detector stays under 250 MB RSS for 60 s at 5,000 events/s over 100,000 entities",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const out = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        "tools/bench/detector_memory.ts",
+        "--duration=60s",
+        `--limit=${LIMIT_MB}`,
+        `--out=${out}`,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    const text = await Deno.readTextFile(out);
+    assert.ok(text !== "", `the benchmark wrote no report (exit ${run.code})\n${log}`);
+    const report = JSON.parse(text) as {
+      pass: boolean;
+      load: { achieved_rate: number; drained_after_s: number };
+      detector: { peak_rss_mb: number; rss_mb_start: number };
+      samples: { state: Record<string, number> }[];
+    };
+    const state = report.samples.at(-1)?.state ?? {};
+    // The load really ran and filled the windows (else a low RSS proves nothing).
+    assert.ok(report.load.achieved_rate >= 4500, `load ${report.load.achieved_rate}/s\n${log}`);
+    assert.ok((state.user_spike ?? 0) >= 90_000, `users in windows: ${JSON.stringify(state)}`);
+    assert.ok(report.load.drained_after_s < 60, "the detector kept up");
+    assert.ok(
+      report.detector.peak_rss_mb <= LIMIT_MB,
+      `peak RSS ${report.detector.peak_rss_mb} MB > ${LIMIT_MB} MB\n${log}`,
+    );
+    assert.equal(report.pass, true);
+    assert.equal(run.code, 0, log);
+  } finally {
+    await Deno.remove(out).catch(() => {});
+  }
+});
