@@ -57,12 +57,12 @@ export function cpuSustainedRule(
   function check(
     state: SustainedState,
     w: TimeWindow,
+    S: number,
     service: string,
     end: number,
     input: RuleInput<MetricEvent>,
     sink: RuleSink,
   ): void {
-    const S = state.windows.stride;
     const [lo, hi] = liveRangeEndingAt(w, S, end, W, input.watermark);
     if (!sustained(w, S, lo, hi, c)) {
       if (hi > lo && end >= timeAt(w, S, hi - 1)) {
@@ -140,7 +140,7 @@ export function cpuSustainedRule(
       }
       const w = insertEvent(state.windows, service, input.t, input.ref, cpu);
       const S = state.windows.stride;
-      forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, service, end, input, sink));
+      forEachWindowEnd(w, S, input.t, W, (end) => check(state, w, S, service, end, input, sink));
     },
   };
 }
