@@ -17,45 +17,15 @@
  */
 import { withPg } from "@vigil/tools/testing/pg";
 import { withRedis } from "@vigil/tools/testing/redis";
+import { startDevStack } from "@vigil/tools/testing/dev_stack";
 import { STATISTICAL_SCENARIOS } from "../../producer/generator.ts";
-
-function freePort(): number {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken, try another */ }
-  }
-}
 
 const say = (text: string) => Deno.stdout.write(new TextEncoder().encode(text + "\n"));
 
 if (import.meta.main) {
   await withPg(async ({ url, sql }) => {
     await withRedis(async ({ prefix }) => {
-      const ports = {
-        PRODUCER_PORT: freePort(),
-        BRIDGE_PORT: freePort(),
-        DETECTOR_PORT: freePort(),
-        NOTIFIER_PORT: freePort(),
-        ARCHIVE_PORT: freePort(),
-        WEB_PORT: freePort(),
-      };
-      const env: Record<string, string> = {
-        VIGIL_PREFIX: prefix,
-        DATABASE_URL: url,
-        KAFKA_DEV_PARTITIONS: "2",
-        LOG_LEVEL: "warn",
-        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-      };
-      const child = new Deno.Command("setsid", {
-        args: [Deno.execPath(), "task", "dev"],
-        env,
-        stdout: "null",
-        stderr: "null",
-        stdin: "null",
-      }).spawn();
+      const { child } = startDevStack({ prefix, url, output: "null" });
       const t0 = Date.now();
       const seen = new Set<string>();
       const wanted = STATISTICAL_SCENARIOS.map((s) => `svc-${s.replace("_", "-")}-`);

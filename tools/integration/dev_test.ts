@@ -10,23 +10,9 @@ import { createKeys } from "@vigil/shared/keys";
 import { waitFor } from "../testing/kafka.ts";
 import { withPg } from "../testing/pg.ts";
 import { withRedis } from "../testing/redis.ts";
+import { startDevStack } from "../testing/dev_stack.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-/**
- * A free port below the kernel's ephemeral range (32768+), so that no
- * outgoing connection or `port: 0` listener of a test running in parallel
- * can take it between this check and the service binding it.
- */
-function freePort(): number {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken, try another */ }
-  }
-}
 
 async function healthy(port: number): Promise<boolean> {
   try {
@@ -95,31 +81,12 @@ Deno.test(
   async () => {
     await withPg(async ({ url }) => {
       await withRedis(async ({ redis, prefix }) => {
-        const ports = {
-          PRODUCER_PORT: freePort(),
-          BRIDGE_PORT: freePort(),
-          DETECTOR_PORT: freePort(),
-          NOTIFIER_PORT: freePort(),
-          ARCHIVE_PORT: freePort(),
-          WEB_PORT: freePort(),
-        };
-        const env: Record<string, string> = {
-          VIGIL_PREFIX: prefix,
-          DATABASE_URL: url,
-          KAFKA_DEV_PARTITIONS: "2",
-          DEV_PRODUCER_ARGS: "--rate 100",
-          LOG_LEVEL: "warn",
-          ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-        };
-        // setsid: the runner leads its own process group, like a shell job, so a
-        // "terminal" SIGINT can go to the whole group as Ctrl-C does.
-        const child = new Deno.Command("setsid", {
-          args: [Deno.execPath(), "task", "dev"],
-          env,
-          stdout: "piped",
-          stderr: "piped",
-          stdin: "null",
-        }).spawn();
+        const { child, ports } = startDevStack({
+          prefix,
+          url,
+          env: { DEV_PRODUCER_ARGS: "--rate 100" },
+          output: "piped",
+        });
         let output = "";
         const decoder = new TextDecoder();
         const collect = async (s: ReadableStream<Uint8Array>) => {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { freePort } from "./ports.ts";
 
 /** A private Redis server. */
 export interface RedisServer {
@@ -21,14 +22,6 @@ export interface RedisServer {
   resume(): void;
   /** Stop it and remove its data. */
   close(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (chosen by the OS). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Does a Redis server answer PING on `port`? */

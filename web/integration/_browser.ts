@@ -71,14 +71,6 @@ export async function launchBrowser(
   };
 }
 
-/** A port nobody listens on now. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /** Serve `app` on an ephemeral port as in production (behind the request-head guard). */
 export function serveApp(app: Hono): { base: string; close(): Promise<void> } {
   const server = serve(app, { port: 0, log: silentLogger() });

@@ -9,7 +9,8 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import { spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
-import { freePort, launchBrowser, serveApp } from "./_browser.ts";
+import { freePort } from "@vigil/tools/testing/ports";
+import { launchBrowser, serveApp } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 

@@ -13,7 +13,8 @@ import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/ru
 import { spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
-import { freePort, launchBrowser, serveApp } from "./_browser.ts";
+import { freePort } from "@vigil/tools/testing/ports";
+import { launchBrowser, serveApp } from "./_browser.ts";
 import { withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -6,7 +6,7 @@
  * retention run, is browser_system_test.ts.)
  */
 import assert from "node:assert/strict";
-import { freePort } from "./_browser.ts";
+import { freePort } from "@vigil/tools/testing/ports";
 import { withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -1,0 +1,49 @@
+/**
+ * `deno task dev` as a test or a tool starts it: its own Redis prefix,
+ * PostgreSQL database and ports, in its own process group (so a "terminal"
+ * Ctrl-C can go to the whole group, as a shell job gets it).
+ *
+ * @module
+ */
+import { stablePort } from "./ports.ts";
+
+/** The ops and web ports of a dev stack, by their variable. */
+export type DevPorts = Record<
+  "PRODUCER_PORT" | "BRIDGE_PORT" | "DETECTOR_PORT" | "NOTIFIER_PORT" | "ARCHIVE_PORT" | "WEB_PORT",
+  number
+>;
+
+/**
+ * Start `deno task dev` with its own `prefix`, database `url` and ports (2
+ * dev Kafka partitions, warn-level logs, `env` added) under `setsid`.
+ */
+export function startDevStack(options: {
+  prefix: string;
+  url: string;
+  env?: Record<string, string>;
+  output: "piped" | "null";
+}): { child: Deno.ChildProcess; ports: DevPorts } {
+  const ports: DevPorts = {
+    PRODUCER_PORT: stablePort(),
+    BRIDGE_PORT: stablePort(),
+    DETECTOR_PORT: stablePort(),
+    NOTIFIER_PORT: stablePort(),
+    ARCHIVE_PORT: stablePort(),
+    WEB_PORT: stablePort(),
+  };
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "dev"],
+    env: {
+      VIGIL_PREFIX: options.prefix,
+      DATABASE_URL: options.url,
+      KAFKA_DEV_PARTITIONS: "2",
+      LOG_LEVEL: "warn",
+      ...options.env,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    },
+    stdout: options.output,
+    stderr: options.output,
+    stdin: "null",
+  }).spawn();
+  return { child, ports };
+}

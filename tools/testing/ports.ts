@@ -1,0 +1,28 @@
+/**
+ * Free TCP ports on 127.0.0.1 for tests and tools.
+ *
+ * @module
+ */
+
+/** A free TCP port on 127.0.0.1 chosen by the OS, for a listener started at once. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768+), for a service
+ * that binds it seconds later: no outgoing connection or `port: 0` listener
+ * of a test running in parallel can take it meanwhile.
+ */
+export function stablePort(): number {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken, try another */ }
+  }
+}
