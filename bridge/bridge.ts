@@ -31,12 +31,12 @@ import {
 } from "./append.ts";
 import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
 import { classifyMessage } from "./classify.ts";
-import { createConsumerGroup } from "@vigil/shared/kafka_group";
+import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics } from "./metrics.ts";
 
-/** Bridge settings (from {@link BridgeConfig} or a test). */
-export interface BridgeOptions {
+/** Bridge settings (from {@link BridgeConfig} or a test; the group is `vigil-bridge` by default). */
+export interface BridgeOptions extends GroupSettings {
   /** Approximate MAXLEN of the streams. @default {1000000} */
   maxlen?: number;
   /** Stream partitions (`VIGIL_PARTITIONS`). @default {1} */
@@ -53,14 +53,6 @@ export interface BridgeOptions {
   extraLimits?: ExtraLimits;
   /** The `kafka_gaps` health check warns this long after a gap. @default {3600000} */
   gapWarnMs?: number;
-  /** Kafka consumer group. @default {"vigil-bridge"} */
-  groupId?: string;
-  /** Topics to consume. @default {TOPICS} */
-  topics?: readonly string[];
-  /** Kafka group session timeout. @default {10000} */
-  sessionTimeoutMs?: number;
-  /** Bound on the shutdown's drain and disconnect. @default {8000} */
-  shutdownTimeoutMs?: number;
 }
 
 /** Dependencies of {@link createBridge}. */
