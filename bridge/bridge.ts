@@ -59,9 +59,8 @@ export interface BridgeOptions extends GroupSettings {
 export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
-  redis: Pick<Redis, "ping" | "xlen" | "hget" | "pipeline"> & ScriptClient;
-  /** Redis is a Cluster: one pipeline per slot. @default {redis.isCluster} */
-  cluster?: boolean;
+  /** One pipeline per slot when this is a cluster client (`isCluster`). */
+  redis: Pick<Redis, "ping" | "hget" | "pipeline"> & ScriptClient;
   keys: Keys;
   log: Logger;
   metrics: Registry;
@@ -109,7 +108,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const groupId = cfg.groupId ?? GROUPS.bridge;
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const partitions = cfg.partitions ?? 1;
-  const port = ioredisAppendPort(redis, { perSlot: deps.cluster ?? isCluster(redis) });
+  const port = ioredisAppendPort(redis, { perSlot: isCluster(redis) });
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 
