@@ -31,12 +31,12 @@ import {
 } from "./append.ts";
 import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
 import { classifyMessage } from "./classify.ts";
-import { createConsumerGroup } from "@vigil/shared/kafka_group";
+import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics } from "./metrics.ts";
 
-/** Bridge settings (from {@link BridgeConfig} or a test). */
-export interface BridgeOptions {
+/** Bridge settings (from {@link BridgeConfig} or a test; the group is `vigil-bridge` by default). */
+export interface BridgeOptions extends GroupSettings {
   /** Approximate MAXLEN of the streams. @default {1000000} */
   maxlen?: number;
   /** Stream partitions (`VIGIL_PARTITIONS`). @default {1} */
@@ -53,23 +53,14 @@ export interface BridgeOptions {
   extraLimits?: ExtraLimits;
   /** The `kafka_gaps` health check warns this long after a gap. @default {3600000} */
   gapWarnMs?: number;
-  /** Kafka consumer group. @default {"vigil-bridge"} */
-  groupId?: string;
-  /** Topics to consume. @default {TOPICS} */
-  topics?: readonly string[];
-  /** Kafka group session timeout. @default {10000} */
-  sessionTimeoutMs?: number;
-  /** Bound on the shutdown's drain and disconnect. @default {8000} */
-  shutdownTimeoutMs?: number;
 }
 
 /** Dependencies of {@link createBridge}. */
 export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
-  redis: Pick<Redis, "ping" | "xlen" | "hget" | "pipeline"> & ScriptClient;
-  /** Redis is a Cluster: one pipeline per slot. @default {redis.isCluster} */
-  cluster?: boolean;
+  /** One pipeline per slot when this is a cluster client (`isCluster`). */
+  redis: Pick<Redis, "ping" | "hget" | "pipeline"> & ScriptClient;
   keys: Keys;
   log: Logger;
   metrics: Registry;
@@ -117,7 +108,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const groupId = cfg.groupId ?? GROUPS.bridge;
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const partitions = cfg.partitions ?? 1;
-  const port = ioredisAppendPort(redis, { perSlot: deps.cluster ?? isCluster(redis) });
+  const port = ioredisAppendPort(redis, { perSlot: isCluster(redis) });
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { withRedis } from "@vigil/tools/testing/redis";
-import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { waitFor } from "@vigil/tools/testing/kafka";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { deadLetterSchema } from "@vigil/shared/schemas/stream";
@@ -9,8 +8,8 @@ import {
   logBounds,
   produce,
   readAll,
-  testKafka,
   type TopicMessage,
+  withKafkaAndRedis,
 } from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -36,9 +35,9 @@ Deno.test(
   "createBridge() records offsets Kafka deleted while it was stopped as one exact gap, and appends the rest once",
   opts,
   async () => {
-    await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
-      await withRedis(async ({ redis, keys }) => {
-        const kafka = testKafka(cluster.brokers);
+    await withKafkaAndRedis(
+      { brokers: 1, partitions: 1, topics: ["logs"] },
+      async ({ kafka, redis, keys }) => {
         const lines: Record<string, unknown>[] = [];
         const log = createLogger({
           service: "bridge",
@@ -133,7 +132,7 @@ Deno.test(
           ],
           ["logs", 0, "100", String(low - 1), low - 100],
         );
-      });
-    });
+      },
+    );
   },
 );

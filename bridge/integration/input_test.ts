@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { Buffer } from "node:buffer";
-import { withRedis } from "@vigil/tools/testing/redis";
-import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { waitFor } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { canonicalize } from "@vigil/shared/schemas/canonical";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import { deadLetterSchema, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import { createBridge } from "../bridge.ts";
-import { countAll, produce, readAll, testKafka } from "@vigil/tools/testing/bridge";
+import { countAll, produce, readAll, withKafkaAndRedis } from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const TS = "2025-01-02T03:04:05.000Z";
@@ -219,86 +218,83 @@ Deno.test(
   "the bridge turns every unplanned input into a canonical entry or a dead letter with its reason, and keeps flowing",
   opts,
   async () => {
-    await withKafka({ brokers: 1, partitions: 1 }, async (cluster) => {
-      await withRedis(async ({ redis, keys }) => {
-        const kafka = testKafka(cluster.brokers);
-        // Each topic has one partition: offsets count the cases of the topic in order.
-        const offsetOf = new Map<Case, string>();
-        const next = new Map<string, number>();
-        for (const c of CASES) {
-          const n = next.get(c.topic) ?? 0;
-          offsetOf.set(c, String(n));
-          next.set(c.topic, n + 1);
-        }
-        // After all of them, one valid message per topic must still be appended.
-        const after = EVENT_TYPES.map((topic) => ({
-          topic,
-          offset: String(next.get(topic) ?? 0),
-          value: topic === "logs"
-            ? logOf()
-            : topic === "metrics"
-            ? `{"timestamp":"${TS}","service":"z","cpu":1,"latency_ms":2}`
-            : txOf('"u-after"'),
-        }));
-        await produce(kafka, [
-          ...CASES.map((c) => ({ topic: c.topic, message: { key: "k", value: c.value } })),
-          ...after.map((a) => ({ topic: a.topic, message: { key: "k", value: a.value } })),
-        ], 1);
+    await withKafkaAndRedis({ brokers: 1, partitions: 1 }, async ({ kafka, redis, keys }) => {
+      // Each topic has one partition: offsets count the cases of the topic in order.
+      const offsetOf = new Map<Case, string>();
+      const next = new Map<string, number>();
+      for (const c of CASES) {
+        const n = next.get(c.topic) ?? 0;
+        offsetOf.set(c, String(n));
+        next.set(c.topic, n + 1);
+      }
+      // After all of them, one valid message per topic must still be appended.
+      const after = EVENT_TYPES.map((topic) => ({
+        topic,
+        offset: String(next.get(topic) ?? 0),
+        value: topic === "logs"
+          ? logOf()
+          : topic === "metrics"
+          ? `{"timestamp":"${TS}","service":"z","cpu":1,"latency_ms":2}`
+          : txOf('"u-after"'),
+      }));
+      await produce(kafka, [
+        ...CASES.map((c) => ({ topic: c.topic, message: { key: "k", value: c.value } })),
+        ...after.map((a) => ({ topic: a.topic, message: { key: "k", value: a.value } })),
+      ], 1);
 
-        const metrics = new Registry();
-        const bridge = createBridge({
-          kafka,
-          redis,
-          keys,
-          log: silentLogger(),
-          metrics,
-          config: { chunkSize: 7 },
-        });
-        await withRunning(bridge, async () => {
-          await waitFor(async () => (await countAll(redis, keys)) >= CASES.length + 3, {
-            timeoutMs: 40_000,
-            what: "every message as an entry or a dead letter",
-          });
-          await new Promise((r) => setTimeout(r, 300));
-        });
-
-        const entries = await readAll(redis, keys);
-        assert.equal(entries.length, CASES.length + 3, "one entry per message, no more");
-        const at = (topic: string, offset: string) =>
-          entries.filter((e) => e.fields.topic === topic && e.fields.offset === offset);
-        for (const c of CASES) {
-          const found = at(c.topic, offsetOf.get(c)!);
-          assert.equal(found.length, 1, c.name);
-          const e = found[0]!;
-          if ("dead" in c.expect) {
-            assert.equal(
-              e.stream,
-              keys.dlq(),
-              `${c.name}: ${JSON.stringify(e.fields).slice(0, 200)}`,
-            );
-            const d = deadLetterSchema.parse(e.fields);
-            assert.equal(d.reason.split(":")[0], c.expect.dead, `${c.name}: ${d.reason}`);
-            assert.equal(d.key, "k");
-            const bytes = typeof c.value === "string" ? Buffer.from(c.value) : c.value;
-            assert.equal(d.size, bytes.length, c.name);
-            assert.ok(d.raw.length <= 4096 * 2, `${c.name}: a bounded raw prefix`);
-          } else {
-            assert.equal(e.stream, keys.events(c.expect.stream), c.name);
-            const entry = streamEntrySchema.parse(e.fields);
-            assert.equal(entry.data, c.expect.data, c.name);
-            // The guarantee a consumer relies on: data is the canonical text already.
-            const again = canonicalize(c.expect.stream, JSON.parse(entry.data));
-            assert.ok(again.ok && again.data === entry.data, c.name);
-          }
-        }
-        for (const a of after) {
-          const [e] = at(a.topic, a.offset);
-          assert.equal(e?.stream, keys.events(a.topic), `${a.topic} keeps flowing`);
-          assert.equal(await redis.hget(keys.bridgeProgress(), `${a.topic}:0`), a.offset);
-        }
-        const text = await metrics.render();
-        assert.match(text, /vigil_bridge_messages_total\{type="metrics"\} 4\n/);
+      const metrics = new Registry();
+      const bridge = createBridge({
+        kafka,
+        redis,
+        keys,
+        log: silentLogger(),
+        metrics,
+        config: { chunkSize: 7 },
       });
+      await withRunning(bridge, async () => {
+        await waitFor(async () => (await countAll(redis, keys)) >= CASES.length + 3, {
+          timeoutMs: 40_000,
+          what: "every message as an entry or a dead letter",
+        });
+        await new Promise((r) => setTimeout(r, 300));
+      });
+
+      const entries = await readAll(redis, keys);
+      assert.equal(entries.length, CASES.length + 3, "one entry per message, no more");
+      const at = (topic: string, offset: string) =>
+        entries.filter((e) => e.fields.topic === topic && e.fields.offset === offset);
+      for (const c of CASES) {
+        const found = at(c.topic, offsetOf.get(c)!);
+        assert.equal(found.length, 1, c.name);
+        const e = found[0]!;
+        if ("dead" in c.expect) {
+          assert.equal(
+            e.stream,
+            keys.dlq(),
+            `${c.name}: ${JSON.stringify(e.fields).slice(0, 200)}`,
+          );
+          const d = deadLetterSchema.parse(e.fields);
+          assert.equal(d.reason.split(":")[0], c.expect.dead, `${c.name}: ${d.reason}`);
+          assert.equal(d.key, "k");
+          const bytes = typeof c.value === "string" ? Buffer.from(c.value) : c.value;
+          assert.equal(d.size, bytes.length, c.name);
+          assert.ok(d.raw.length <= 4096 * 2, `${c.name}: a bounded raw prefix`);
+        } else {
+          assert.equal(e.stream, keys.events(c.expect.stream), c.name);
+          const entry = streamEntrySchema.parse(e.fields);
+          assert.equal(entry.data, c.expect.data, c.name);
+          // The guarantee a consumer relies on: data is the canonical text already.
+          const again = canonicalize(c.expect.stream, JSON.parse(entry.data));
+          assert.ok(again.ok && again.data === entry.data, c.name);
+        }
+      }
+      for (const a of after) {
+        const [e] = at(a.topic, a.offset);
+        assert.equal(e?.stream, keys.events(a.topic), `${a.topic} keeps flowing`);
+        assert.equal(await redis.hget(keys.bridgeProgress(), `${a.topic}:0`), a.offset);
+      }
+      const text = await metrics.render();
+      assert.match(text, /vigil_bridge_messages_total\{type="metrics"\} 4\n/);
     });
   },
 );

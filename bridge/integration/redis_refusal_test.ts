@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
-import { withRedis } from "@vigil/tools/testing/redis";
-import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { waitFor } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
@@ -17,8 +16,8 @@ import {
   kafkaCoordinates,
   produce,
   readAll,
-  testKafka,
   validMessages,
+  withKafkaAndRedis,
 } from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -27,33 +26,30 @@ Deno.test(
   "createBridge() retries a batch Redis refuses and appends it once when Redis takes it",
   opts,
   async () => {
-    await withKafka({ brokers: 1, partitions: 2 }, async (cluster) => {
-      await withRedis(async ({ redis, keys }) => {
-        const kafka = testKafka(cluster.brokers);
-        const messages = validMessages(600);
-        // A string where the logs stream goes: every XADD to it fails (WRONGTYPE) in Redis.
-        await redis.set(keys.events("logs"), "not a stream");
-        await produce(kafka, messages);
-        const metrics = new Registry();
-        const bridge = createBridge({ kafka, redis, keys, log: silentLogger(), metrics });
-        const errors = metrics.counter("vigil_bridge_redis_errors_total", "");
-        await withRunning(bridge, async () => {
-          await waitFor(async () => (await sampleValue(errors)) >= 2, {
-            timeoutMs: 30_000,
-            what: "the refused append retried",
-          });
-          const logs = messages.filter((m) => m.topic === "logs").length;
-          assert.ok(logs > 0);
-          assert.equal(await redis.type(keys.events("logs")), "string", "no log appended");
-          await redis.del(keys.events("logs"));
-          await waitFor(async () => (await countAll(redis, keys)) >= messages.length, {
-            timeoutMs: 30_000,
-            what: "every message in Redis",
-          });
-          await new Promise((r) => setTimeout(r, 300));
+    await withKafkaAndRedis({ brokers: 1, partitions: 2 }, async ({ kafka, redis, keys }) => {
+      const messages = validMessages(600);
+      // A string where the logs stream goes: every XADD to it fails (WRONGTYPE) in Redis.
+      await redis.set(keys.events("logs"), "not a stream");
+      await produce(kafka, messages);
+      const metrics = new Registry();
+      const bridge = createBridge({ kafka, redis, keys, log: silentLogger(), metrics });
+      const errors = metrics.counter("vigil_bridge_redis_errors_total", "");
+      await withRunning(bridge, async () => {
+        await waitFor(async () => (await sampleValue(errors)) >= 2, {
+          timeoutMs: 30_000,
+          what: "the refused append retried",
         });
-        assertExactlyOnce(await readAll(redis, keys), await kafkaCoordinates(kafka, EVENT_TYPES));
+        const logs = messages.filter((m) => m.topic === "logs").length;
+        assert.ok(logs > 0);
+        assert.equal(await redis.type(keys.events("logs")), "string", "no log appended");
+        await redis.del(keys.events("logs"));
+        await waitFor(async () => (await countAll(redis, keys)) >= messages.length, {
+          timeoutMs: 30_000,
+          what: "every message in Redis",
+        });
+        await new Promise((r) => setTimeout(r, 300));
       });
+      assertExactlyOnce(await readAll(redis, keys), await kafkaCoordinates(kafka, EVENT_TYPES));
     });
   },
 );

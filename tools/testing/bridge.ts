@@ -1,6 +1,6 @@
 /**
- * Helpers shared by the bridge's integration tests: message builders,
- * background producing and the exactly-once check.
+ * Helpers shared by the bridge's integration tests: the Kafka and Redis
+ * setup, message builders, background producing and the exactly-once check.
  *
  * @module
  */
@@ -13,6 +13,9 @@ import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { createGenerator, type ProducedMessage } from "@vigil/producer/generator";
+import type { MockKafkaCluster, MockKafkaOptions } from "../dev/kafka_mock.ts";
+import { withKafka } from "./kafka.ts";
+import { type RedisTestContext, withRedis } from "./redis.ts";
 
 /** A quiet kafkajs client for tests. */
 export function testKafka(brokers: string[]): Kafka {
@@ -22,6 +25,21 @@ export function testKafka(brokers: string[]): Kafka {
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 100, retries: 30, maxRetryTime: 1000 },
   });
+}
+
+/**
+ * Run `fn` with a fresh mock Kafka cluster (`options`), a Redis under a fresh
+ * prefix (`withRedis`) and a quiet kafkajs client of that cluster: the setup
+ * of every bridge integration test.
+ */
+export function withKafkaAndRedis<T>(
+  options: MockKafkaOptions,
+  fn: (ctx: RedisTestContext & { kafka: Kafka; cluster: MockKafkaCluster }) => Promise<T>,
+): Promise<T> {
+  return withKafka(
+    options,
+    (cluster) => withRedis((ctx) => fn({ ...ctx, kafka: testKafka(cluster.brokers), cluster })),
+  );
 }
 
 /** A message to produce to a topic. */
