@@ -137,10 +137,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
     now,
   });
 
-  /** Store `body` under `key`, retrying until stored (at most 3 attempts once stopping). */
-  const put = (key: string, body: Uint8Array) =>
+  /** Store `body` under `key` (`what`: for the retry log), retrying until stored (at most 3 attempts once stopping). */
+  const put = (key: string, body: Uint8Array, what = "store object") =>
     putRetrying(store, key, body, {
-      what: "store object",
+      what,
       log,
       stopping: group.stopping,
       onError: () => storeErrors.inc(),

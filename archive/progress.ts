@@ -31,7 +31,7 @@ export function createArchiveProgress(deps: {
   prefix: string;
   gaps: ReturnType<typeof createGapTracker>;
   /** Store a gap object (retrying). */
-  put: (key: string, body: Uint8Array) => Promise<void>;
+  put: (key: string, body: Uint8Array, what?: string) => Promise<void>;
   now: () => number;
 }): ArchiveProgress {
   const { store, prefix, gaps, now } = deps;
@@ -73,7 +73,11 @@ export function createArchiveProgress(deps: {
         reason: "deleted by Kafka (retention) before the archive read them",
         recorded_at: new Date(now()).toISOString(),
       });
-      await deps.put(`${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`, body);
+      await deps.put(
+        `${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`,
+        body,
+        "store gap record",
+      );
       gaps.record(topic, partition, gap);
     },
     expect(topic, partition, next) {
