@@ -111,10 +111,3 @@ export async function* jsonChunks(
   yield* walk(value);
   if (size > 0) yield parts.join("");
 }
-
-/** The same text as `JSON.stringify(value)` for plain data, built without blocking (see the module doc). */
-export async function stringifyYielding(value: unknown, budgetMs = 5): Promise<string> {
-  const chunks: string[] = [];
-  for await (const c of jsonChunks(value, { budgetMs, chunkChars: Infinity })) chunks.push(c);
-  return chunks.join("");
-}
