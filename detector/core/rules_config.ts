@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/event";
+import { EVENT_TYPES, formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
 
 const severity = z.enum(SEVERITIES);
@@ -60,7 +60,7 @@ const noDataSchema = z.object({
    * is off, from the first event of its stream.
    */
   entities: z.array(z.object({
-    type: z.enum(["logs", "metrics", "transactions"]),
+    type: z.enum(EVENT_TYPES),
     entity: z.string().min(1).max(256),
     enabled: z.boolean().default(true),
     after: durationVar.pipe(z.number().min(1000)).optional(),

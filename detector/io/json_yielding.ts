@@ -81,7 +81,7 @@ export async function* jsonChunks(
     if (Array.isArray(v) && v.length > FEW) {
       // Slices sized from the last one's text, so each is about PIECE_CHARS.
       push("[");
-      let n = 16;
+      let n = 1; // one at first: 16 large elements (metric_score series) can pass PIECE_CHARS
       for (let i = 0; i < v.length;) {
         if (i > 0) push(",");
         const text = JSON.stringify(v.slice(i, i + n));
@@ -110,11 +110,4 @@ export async function* jsonChunks(
   }
   yield* walk(value);
   if (size > 0) yield parts.join("");
-}
-
-/** The same text as `JSON.stringify(value)` for plain data, built without blocking (see the module doc). */
-export async function stringifyYielding(value: unknown, budgetMs = 5): Promise<string> {
-  const chunks: string[] = [];
-  for await (const c of jsonChunks(value, { budgetMs, chunkChars: Infinity })) chunks.push(c);
-  return chunks.join("");
 }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { jsonChunks, stringifyYielding } from "./json_yielding.ts";
+import { jsonChunks } from "./json_yielding.ts";
+
+/** The whole text of {@link jsonChunks} as one string. */
+async function stringifyYielding(value: unknown, budgetMs: number): Promise<string> {
+  const chunks: string[] = [];
+  for await (const c of jsonChunks(value, { budgetMs, chunkChars: Infinity })) chunks.push(c);
+  return chunks.join("");
+}
 
 Deno.test("stringifyYielding() writes exactly what JSON.stringify writes", async () => {
   const big = Array.from({ length: 5000 }, (_, i) => ["user-" + i, [i, i * 1.5, -0, 1e21]]);

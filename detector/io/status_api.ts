@@ -19,7 +19,8 @@
  * @module
  */
 import type { Hono } from "hono";
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
+import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import type { Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
@@ -45,7 +46,7 @@ export function parseScoreMember(
 /** The route on a guarded app; mount it with `app.route("/", …)`. */
 export function createStatusApp(deps: {
   store: Pick<AnomalyStore, "open">;
-  redis: Pick<Redis, "pipeline">;
+  redis: Pick<Redis, "pipeline" | "isCluster">;
   keys: Keys;
   log: Logger;
   now?: () => number;
@@ -53,17 +54,20 @@ export function createStatusApp(deps: {
   const now = deps.now ?? Date.now;
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
   app.get(STATUS_PATH, async (c) => {
-    const p = deps.redis.pipeline();
-    for (const s of TRANSACTION_STATUSES) {
-      p.zrevrange(deps.keys.scores("transactions", s, "count_z"), 0, 0);
-    }
+    // One pipeline per slot: on a cluster the score keys live on different masters.
     const [rows, replies] = await Promise.all([
       deps.store.open("status_zscore", LIMIT * TRANSACTION_STATUSES.length),
-      p.exec(),
+      pipelineBySlot(
+        deps.redis,
+        TRANSACTION_STATUSES.map((s) => {
+          const key = deps.keys.scores("transactions", s, "count_z");
+          return { key, add: (p) => p.zrevrange(key, 0, 0) };
+        }),
+      ),
     ]);
     const statuses: Record<string, unknown> = {};
     TRANSACTION_STATUSES.forEach((status, i) => {
-      const [error, members] = replies?.[i] ?? [];
+      const [error, members] = replies[i] ?? [];
       const first = !error && Array.isArray(members) ? members[0] : undefined;
       const firing = rows.filter((r) => r.entity === status).slice(0, LIMIT).map((r) => {
         const d = (r.details ?? {}) as Record<string, unknown>;

@@ -12,8 +12,9 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Redis } from "@vigil/shared/redis";
 import { sleep } from "@vigil/shared/lifecycle";
+import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import type { Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
@@ -29,7 +30,7 @@ import type { AnomalyStore } from "./store.ts";
 
 /** Dependencies of {@link runStreamWatch}. */
 export interface StreamWatchDeps {
-  redis: Pick<Redis, "pipeline">;
+  redis: Pick<Redis, "pipeline" | "isCluster">;
   keys: Keys;
   partitions: number;
   rules(): RulesConfig;
@@ -46,15 +47,21 @@ export interface StreamWatchDeps {
 
 /** Newest append time (ms) over the partitions of `type`'s stream, null when all are empty. */
 export async function lastAppend(
-  redis: Pick<Redis, "pipeline">,
+  redis: Pick<Redis, "pipeline" | "isCluster">,
   keys: Keys,
   type: EventType,
   partitions: number,
 ): Promise<number | null> {
-  const p = redis.pipeline();
-  for (let i = 0; i < partitions; i++) p.xrevrange(keys.events(type, i), "+", "-", "COUNT", 1);
+  // One pipeline per slot: on a cluster the partitions live on different masters.
+  const replies = await pipelineBySlot(
+    redis,
+    Array.from({ length: partitions }, (_, i) => {
+      const key = keys.events(type, i);
+      return { key, add: (p) => p.xrevrange(key, "+", "-", "COUNT", 1) };
+    }),
+  );
   let newest: number | null = null;
-  for (const [error, reply] of (await p.exec()) ?? []) {
+  for (const [error, reply] of replies) {
     if (error) throw error;
     const id = Array.isArray(reply) ? (reply[0] as [string] | undefined)?.[0] : undefined;
     const ms = id === undefined ? NaN : Number(id.split("-")[0]);
