@@ -26,7 +26,7 @@ import { configuredChannels, type NotifierConfig } from "./config.ts";
 import { createNotifierApi } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
 import { DEFAULT_INHIBIT_RULES } from "./inhibit.ts";
-import { parseRouting, type Route, type Routing } from "./routes.ts";
+import { parseRouting, type Routing } from "./routes.ts";
 import { createStore } from "./store.ts";
 
 /** A started notifier. */
@@ -37,11 +37,6 @@ export interface StartedNotifier {
   readonly ready: Promise<void>;
   /** Stop and close everything (idempotent). */
   close(): Promise<void>;
-}
-
-/** Resolve the routes: the file's routes (when configured) before the default route. */
-export async function loadRoutes(config: NotifierConfig): Promise<Route[]> {
-  return (await loadRouting(config)).routes;
 }
 
 /** The routes and inhibition rules (the file's, else the default route and rule). */

@@ -120,13 +120,7 @@ export async function runChannel(
       baseMs: 200,
       capMs: 5000,
       jitter: false,
-      onRetry: ({ error, attempt, delayMs }) =>
-        log.warn("cannot record attempt, retrying", {
-          error,
-          attempt,
-          retry_in_ms: delayMs,
-          digest_id: rec.digestId,
-        }),
+      onRetry: logRetry(log.with({ digest_id: rec.digestId }), "record attempt"),
     });
 
   while (!signal.aborted) {

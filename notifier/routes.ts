@@ -28,8 +28,6 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import { GROUP_LABELS, type GroupLabel } from "./groups.ts";
 import { DEFAULT_INHIBIT_RULES, type InhibitRule, inhibitRuleSchema } from "./inhibit.ts";
 
-export { GROUP_LABELS, type GroupLabel };
-
 /** Channel names. */
 export const CHANNEL_NAMES = ["email", "discord", "slack", "webhook"] as const;
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -70,15 +70,20 @@ const evidenceItemSchema = evidenceSchema.extend({
   problem: z.string().nullable(),
 }).strict();
 
+/** What the notifier did with an alert it kept out of digests (`notifier_alerts`). */
+export const notifierFateSchema = z.strictObject({
+  /** `inhibited` (a firing source alert suppressed it) or `recorded` (route without channel). */
+  disposition: z.enum(["inhibited", "recorded"]),
+  /** `inhibited`: the source alert's id. */
+  inhibited_by: z.string().nullable(),
+});
+
 /** `GET /api/anomalies/:id`. */
 export const anomalyDetailSchema = z.strictObject({
   anomaly: anomalySchema,
   evidence: z.array(evidenceItemSchema),
   silenced_by: silenceSchema.nullable(),
-  notifier: z.strictObject({
-    disposition: z.enum(["inhibited", "recorded"]),
-    inhibited_by: z.string().nullable(),
-  }).nullable().meta({
+  notifier: notifierFateSchema.nullable().meta({
     description: "The notifier kept it out of digests: inhibited (by that alert's id), or " +
       "recorded only (its route has no channel); null otherwise",
   }),

@@ -8,6 +8,7 @@
  * @module
  */
 import type postgres from "postgres";
+import type { z } from "zod";
 import type { AnomalyEventRow } from "@vigil/shared/anomaly_events";
 import {
   type Evidence,
@@ -20,6 +21,7 @@ import type { AckInput, AnomalyListQuery } from "@vigil/shared/schemas/web_api";
 import { type Cursor, decodeCursor, encodeCursor } from "./cursor.ts";
 import type { EntityFacts } from "./entity.ts";
 import type { NotificationFigures } from "./notification_summary.ts";
+import type { notifierFateSchema } from "./api_responses.ts";
 
 type Sql = postgres.Sql;
 
@@ -331,12 +333,7 @@ export async function notificationFigures(
 }
 
 /** What the notifier did with an alert's firing entry (`notifier_alerts`), when it kept it quiet. */
-export interface NotifierFate {
-  /** `inhibited` (a firing source alert suppressed it) or `recorded` (route without channel). */
-  disposition: "inhibited" | "recorded";
-  /** `inhibited`: the source alert's id. */
-  inhibited_by: string | null;
-}
+export type NotifierFate = z.infer<typeof notifierFateSchema>;
 
 /**
  * The notifier's latest record of alert `id` when it was kept out of
