@@ -64,6 +64,11 @@ const SEQ_SPAN = 2 ** 11;
 /** `partition · OFFSET_SPAN + offset` packs a Kafka position. */
 const OFFSET_SPAN = 2 ** 41;
 
+/** A stream id packed (see the module doc; for `packable` refs only). */
+const packId = (ms: number, seq: number) => ms * SEQ_SPAN + seq;
+/** A Kafka position packed (see the module doc; for `packable` refs only). */
+const packPos = (partition: number, offset: number) => partition * OFFSET_SPAN + offset;
+
 /** Whether events of `stride` are packed. */
 function isPacked(stride: number): boolean {
   return stride < 5;
@@ -95,7 +100,7 @@ function relayout(set: WindowSet, packed: boolean): void {
       const t = w[k]!;
       const tail = from === 4 || from === 6 ? [w[k + from - 1]!] : [];
       if (packed) {
-        out.push(t, w[k + 1]! * SEQ_SPAN + w[k + 2]!, w[k + 3]! * OFFSET_SPAN + w[k + 4]!, ...tail);
+        out.push(t, packId(w[k + 1]!, w[k + 2]!), packPos(w[k + 3]!, w[k + 4]!), ...tail);
       } else {
         const [ms, seq, partition, offset] = unpack(w, k);
         out.push(t, ms, seq, partition, offset, ...tail);
@@ -194,7 +199,7 @@ function eventNumbers(set: WindowSet, t: number, ref: EventRef, value: number): 
   const [ms, seq, partition, offset] = refNumbers(ref);
   if (isPacked(set.stride) && !packable(ms, seq, partition, offset)) relayout(set, false);
   const ev = isPacked(set.stride)
-    ? [t, ms * SEQ_SPAN + seq, partition * OFFSET_SPAN + offset]
+    ? [t, packId(ms, seq), packPos(partition, offset)]
     : [t, ms, seq, partition, offset];
   if (set.stride === 4 || set.stride === 6) ev.push(value);
   return ev;
