@@ -15,6 +15,7 @@ import { createRedis, type Redis } from "@vigil/shared/redis";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { TEST_DATABASE_URL } from "../testing/pg.ts";
 import { ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
+import { cpuSecondsOf } from "./proc_stats.ts";
 
 /**
  * Every process the benchmark started and has not stopped: a Ctrl-C stops
@@ -35,24 +36,12 @@ async function spawnTracked(...args: Parameters<typeof spawnService>): Promise<S
   return proc;
 }
 
-/** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`; 100 on Linux). */
-const CLK_TCK = 100;
-
-/** CPU seconds (user + system, every thread) a live process has used, from `/proc/<pid>/stat`. */
-export function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the command name (which may hold spaces) in parentheses: utime is the 14th
-  // field of the line, the 12th after ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
 /** CPU seconds of each named process now. */
 export function cpuSnapshot(procs: Iterable<ServiceProcess>): Map<string, number> {
   const out = new Map<string, number>();
   for (const p of procs) {
     try {
-      out.set(p.name, cpuSeconds(p.pid));
+      out.set(p.name, cpuSecondsOf(p.pid));
     } catch {
       // exited
     }
