@@ -32,22 +32,17 @@ import { withPg } from "../testing/pg.ts";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { createEntityTraffic, userLoad } from "./entity_traffic.ts";
 import { cpuSecondsOf, heapOf, metricValues, rssOf, scrape, terminate } from "./proc_stats.ts";
+import { args, numberArg, print } from "./_cli.ts";
 
-const args = Object.fromEntries(
-  Deno.args.map((a) => {
-    const [k, ...v] = a.replace(/^--/, "").split("=");
-    return [k!, v.join("=")];
-  }),
-);
-const RATE = Number(args.rate ?? 5000);
+const RATE = numberArg("rate", 5000);
 /** `--duration`: `10m`, `90s`, or plain seconds. */
 const DURATION_S = /^\d+$/.test(args.duration ?? "")
   ? Number(args.duration)
   : durationVar.parse(args.duration ?? "10m") / 1000;
-const SAMPLE_S = Number(args.sample ?? 5);
-const USERS = Number(args.users ?? 98_000);
-const SERVICES = Number(args.services ?? 500);
-const LIMIT_MB = Number(args.limit ?? 300);
+const SAMPLE_S = numberArg("sample", 5);
+const USERS = numberArg("users", 98_000);
+const SERVICES = numberArg("services", 500);
+const LIMIT_MB = numberArg("limit", 300);
 const OUT = args.out ?? "test-output/detector_memory.json";
 const EXTRA_ENV = Object.fromEntries(
   (args.env ? args.env.split(",") : []).map((kv) => {
@@ -55,11 +50,6 @@ const EXTRA_ENV = Object.fromEntries(
     return [k!, v.join("=")];
   }),
 );
-
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
