@@ -31,6 +31,7 @@ import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { createEntityTraffic, userLoad } from "./entity_traffic.ts";
+import { freePort } from "../testing/ports.ts";
 import { cpuSecondsOf, heapOf, metricValues, rssOf, scrape, terminate } from "./proc_stats.ts";
 import { args, numberArg, print } from "./_cli.ts";
 
@@ -105,9 +106,7 @@ let stopChild = async () => {};
 const result = await withPg(async ({ sql, url }) => {
   try {
     await migrate(sql);
-    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (free.addr as Deno.NetAddr).port;
-    free.close();
+    const port = freePort();
     const task = await taskArgs("detector");
     const runArgs = args.v8
       ? [...task.filter((a) => !a.startsWith("--v8-flags=")).slice(0, -1), `--v8-flags=${args.v8}`]
