@@ -12,7 +12,8 @@ import type { Keys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { Registry } from "@vigil/shared/metrics";
 import { silentLogger } from "@vigil/shared/log";
-import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
+import { TEST_REDIS_URL, withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { StreamKind } from "@vigil/shared/partitions";
 import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
@@ -37,6 +38,13 @@ export interface Running {
   done: Promise<void>;
 }
 
+/** What {@link startDetector} may change of the test detector. */
+export interface StartOptions {
+  settings?: Partial<DetectorSettings>;
+  rules?: RulesConfig;
+  engine?: ScoreEngine<unknown> | null;
+}
+
 /** Start a detector in process; `stop()` aborts it and closes its connections. */
 export async function startDetector(
   ctx: {
@@ -46,11 +54,7 @@ export async function startDetector(
     /** Where the stream clients connect. @default {TEST_REDIS_URL} */
     connection?: RedisConnection;
   },
-  options: {
-    settings?: Partial<DetectorSettings>;
-    rules?: RulesConfig;
-    engine?: ScoreEngine<unknown> | null;
-  } = {},
+  options: StartOptions = {},
 ): Promise<Running> {
   await migrate(ctx.sql);
   const conns: Redis[] = [];
@@ -95,6 +99,26 @@ export async function startDetector(
       for (const c of conns) c.disconnect();
     },
   };
+}
+
+/**
+ * Run `fn` against one detector started in process on a fresh database and
+ * key prefix; the detector is stopped afterwards, whatever `fn` did.
+ */
+export async function withDetector(
+  options: StartOptions,
+  fn: (ctx: { sql: postgres.Sql; redis: Redis; keys: Keys; d: Running }) => Promise<void>,
+): Promise<void> {
+  await withPg(({ sql }) =>
+    withRedis(async ({ redis, keys }) => {
+      const d = await startDetector({ sql, keys, redis }, options);
+      try {
+        await fn({ sql, redis, keys, d });
+      } finally {
+        await d.stop();
+      }
+    })
+  );
 }
 
 let seq = 0;
