@@ -9,11 +9,11 @@
  *
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { createKeys, type Keys } from "@vigil/shared/keys";
 import { createRedis, type Redis } from "@vigil/shared/redis";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
-import { TEST_DATABASE_URL } from "../testing/pg.ts";
+import { createDatabase } from "../testing/pg.ts";
 import { ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
 import { cpuSecondsOf } from "./proc_stats.ts";
 
@@ -94,18 +94,13 @@ export interface InstallationOptions {
 export async function createInstallation(options: InstallationOptions): Promise<Installation> {
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
   const prefix = `bench-${id}:`;
-  const database = `vigil_bench_${id}`;
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${database}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${database}`;
-  const sql = postgres(url.href, { max: 2, onnotice: () => {} });
+  const db = await createDatabase({ prefix: "vigil_bench", connections: 2 });
   const redis = createRedis(TEST_REDIS_URL, { name: "bench-pipeline" });
   const procs = new Map<string, ServiceProcess>();
   const dataDir = `./data/bench-${id}`;
   const env = (extra: Record<string, string> = {}) => ({
     REDIS_URL: TEST_REDIS_URL,
-    DATABASE_URL: url.href,
+    DATABASE_URL: db.url,
     VIGIL_PREFIX: prefix,
     VIGIL_PARTITIONS: String(options.partitions),
     KAFKA_BROKERS: options.brokers,
@@ -124,8 +119,8 @@ export async function createInstallation(options: InstallationOptions): Promise<
     id,
     keys: createKeys(prefix),
     redis,
-    sql,
-    databaseUrl: url.href,
+    sql: db.sql,
+    databaseUrl: db.url,
     env,
     procs,
     async start(task, o = {}) {
@@ -144,9 +139,7 @@ export async function createInstallation(options: InstallationOptions): Promise<
     },
     async close() {
       await Promise.allSettled([...procs.values()].map((p) => p.stop(5000)));
-      await sql.end({ timeout: 5 });
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
-      await admin.end({ timeout: 5 });
+      await db.drop().catch(() => {});
       await deletePrefix(redis, prefix);
       redis.disconnect();
       await Deno.remove(`${ROOT}${dataDir.slice(2)}`, { recursive: true }).catch(() => {});
