@@ -32,6 +32,7 @@ import { withPg } from "../testing/pg.ts";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { createEntityTraffic, userLoad } from "./entity_traffic.ts";
 import { freePort } from "../testing/ports.ts";
+import { waitFor } from "../testing/wait.ts";
 import { cpuSecondsOf, heapOf, metricValues, rssOf, scrape, terminate } from "./proc_stats.ts";
 import { args, numberArg, print } from "./_cli.ts";
 
@@ -124,10 +125,10 @@ const result = await withPg(async ({ sql, url }) => {
     }).spawn();
     stopChild = () => terminate(child);
     // Ready once /metrics answers (migrations applied, consumers starting).
-    for (let i = 0; (await scrape(port)) === ""; i++) {
-      if (i > 600) throw new Error("Cannot reach the detector's /metrics in 60 s");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(async () => (await scrape(port)) !== "", {
+      timeoutMs: 60_000,
+      what: "the detector's /metrics",
+    });
     const startRss = rssOf(child.pid).rssMb;
     print(`detector pid ${child.pid}: ${runArgs.join(" ")}; RSS at start ${startRss} MB`);
 
