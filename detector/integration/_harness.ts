@@ -8,7 +8,7 @@
 import type postgres from "postgres";
 import type { Redis } from "@vigil/shared/redis";
 import { createRedis, type RedisConnection } from "@vigil/shared/redis";
-import type { Keys } from "@vigil/shared/keys";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { Registry } from "@vigil/shared/metrics";
 import { silentLogger } from "@vigil/shared/log";
@@ -192,13 +192,29 @@ export async function pendingCount(
   let n = 0;
   for (let p = 0; p < partitions; p++) {
     try {
-      const r = await redis.xpending(keys.events(type, p), "detector") as [number];
+      const r = await redis.xpending(keys.events(type, p), GROUPS.detector) as [number];
       n += Number(r[0]);
     } catch {
       // no group yet on that partition: nothing delivered there
     }
   }
   return n;
+}
+
+/**
+ * Has the detector group on `type`'s stream (partition 0) read up to
+ * `lastId` and acknowledged everything it read?
+ */
+export async function consumedUpTo(
+  redis: Redis,
+  keys: Keys,
+  type: StreamKind,
+  lastId: string,
+): Promise<boolean> {
+  const groups = await redis.xinfo("GROUPS", keys.events(type)) as unknown[][];
+  const g = groups.find((x) => x[1] === GROUPS.detector);
+  return g?.[g.indexOf("last-delivered-id") + 1] === lastId &&
+    (await pendingCount(redis, keys, type)) === 0;
 }
 
 /**

@@ -14,7 +14,7 @@ import { waitFor } from "@vigil/tools/testing/wait";
 import { createEvaluateApp } from "../io/api.ts";
 import { createStatusApp } from "../io/status_api.ts";
 import { createStore } from "../io/store.ts";
-import { appendEvents, pendingCount, readAlerts, withDetector } from "./_harness.ts";
+import { appendEvents, consumedUpTo, readAlerts, withDetector } from "./_harness.ts";
 
 const MIN = 60_000;
 const TOKEN = "dispatch-test-token";
@@ -40,12 +40,7 @@ Deno.test(
         for (let i = 0; i < 5; i++) events.push(tx(base + m * MIN + i * 10_000));
       }
       const ids = await appendEvents(redis, keys, "transactions", events);
-      const consumed = async (last: string) => {
-        const groups = await redis.xinfo("GROUPS", keys.events("transactions")) as unknown[][];
-        const g = groups.find((x) => x[1] === "detector");
-        return g?.[g.indexOf("last-delivered-id") + 1] === last &&
-          (await pendingCount(redis, keys, "transactions")) === 0;
-      };
+      const consumed = (last: string) => consumedUpTo(redis, keys, "transactions", last);
       await waitFor(() => consumed(ids.at(-1)!), { what: "the baseline consumed" });
 
       const app = new Hono();
