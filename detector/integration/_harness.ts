@@ -8,11 +8,12 @@
 import type postgres from "postgres";
 import type { Redis } from "@vigil/shared/redis";
 import { createRedis, type RedisConnection } from "@vigil/shared/redis";
-import type { Keys } from "@vigil/shared/keys";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { Registry } from "@vigil/shared/metrics";
 import { silentLogger } from "@vigil/shared/log";
-import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
+import { TEST_REDIS_URL, withRedis } from "@vigil/tools/testing/redis";
+import { withPg } from "@vigil/tools/testing/pg";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { StreamKind } from "@vigil/shared/partitions";
 import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
@@ -37,6 +38,13 @@ export interface Running {
   done: Promise<void>;
 }
 
+/** What {@link startDetector} may change of the test detector. */
+export interface StartOptions {
+  settings?: Partial<DetectorSettings>;
+  rules?: RulesConfig;
+  engine?: ScoreEngine<unknown> | null;
+}
+
 /** Start a detector in process; `stop()` aborts it and closes its connections. */
 export async function startDetector(
   ctx: {
@@ -46,11 +54,7 @@ export async function startDetector(
     /** Where the stream clients connect. @default {TEST_REDIS_URL} */
     connection?: RedisConnection;
   },
-  options: {
-    settings?: Partial<DetectorSettings>;
-    rules?: RulesConfig;
-    engine?: ScoreEngine<unknown> | null;
-  } = {},
+  options: StartOptions = {},
 ): Promise<Running> {
   await migrate(ctx.sql);
   const conns: Redis[] = [];
@@ -95,6 +99,26 @@ export async function startDetector(
       for (const c of conns) c.disconnect();
     },
   };
+}
+
+/**
+ * Run `fn` against one detector started in process on a fresh database and
+ * key prefix; the detector is stopped afterwards, whatever `fn` did.
+ */
+export async function withDetector(
+  options: StartOptions,
+  fn: (ctx: { sql: postgres.Sql; redis: Redis; keys: Keys; d: Running }) => Promise<void>,
+): Promise<void> {
+  await withPg(({ sql }) =>
+    withRedis(async ({ redis, keys }) => {
+      const d = await startDetector({ sql, keys, redis }, options);
+      try {
+        await fn({ sql, redis, keys, d });
+      } finally {
+        await d.stop();
+      }
+    })
+  );
 }
 
 let seq = 0;
@@ -168,13 +192,29 @@ export async function pendingCount(
   let n = 0;
   for (let p = 0; p < partitions; p++) {
     try {
-      const r = await redis.xpending(keys.events(type, p), "detector") as [number];
+      const r = await redis.xpending(keys.events(type, p), GROUPS.detector) as [number];
       n += Number(r[0]);
     } catch {
       // no group yet on that partition: nothing delivered there
     }
   }
   return n;
+}
+
+/**
+ * Has the detector group on `type`'s stream (partition 0) read up to
+ * `lastId` and acknowledged everything it read?
+ */
+export async function consumedUpTo(
+  redis: Redis,
+  keys: Keys,
+  type: StreamKind,
+  lastId: string,
+): Promise<boolean> {
+  const groups = await redis.xinfo("GROUPS", keys.events(type)) as unknown[][];
+  const g = groups.find((x) => x[1] === GROUPS.detector);
+  return g?.[g.indexOf("last-delivered-id") + 1] === lastId &&
+    (await pendingCount(redis, keys, type)) === 0;
 }
 
 /**

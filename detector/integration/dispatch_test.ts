@@ -10,13 +10,11 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { silentLogger } from "@vigil/shared/log";
 import { sampleValue } from "@vigil/shared/metrics";
-import { withRedis } from "@vigil/tools/testing/redis";
-import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { createEvaluateApp } from "../io/api.ts";
 import { createStatusApp } from "../io/status_api.ts";
 import { createStore } from "../io/store.ts";
-import { appendEvents, pendingCount, readAlerts, startDetector } from "./_harness.ts";
+import { appendEvents, consumedUpTo, readAlerts, withDetector } from "./_harness.ts";
 
 const MIN = 60_000;
 const TOKEN = "dispatch-test-token";
@@ -25,123 +23,112 @@ Deno.test(
   "evaluate with dispatch stores, publishes and counts one anomaly; status lists it until it resolves",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
-    await withPg(({ sql }) =>
-      withRedis(async ({ redis, keys }) => {
-        const d = await startDetector({ sql, keys, redis });
-        try {
-          const base = Math.floor(Date.now() / MIN) * MIN - 45 * MIN;
-          let n = 0;
-          const tx = (t: number) => ({
-            timestamp: new Date(t).toISOString(),
-            transaction_id: `t${++n}`,
-            user_id: `u${n}`,
-            amount: 12,
-            currency: "EUR",
+    await withDetector({}, async ({ sql, redis, keys, d }) => {
+      const base = Math.floor(Date.now() / MIN) * MIN - 45 * MIN;
+      let n = 0;
+      const tx = (t: number) => ({
+        timestamp: new Date(t).toISOString(),
+        transaction_id: `t${++n}`,
+        user_id: `u${n}`,
+        amount: 12,
+        currency: "EUR",
+        status: "approved",
+      });
+      // 40 minutes of 5 approved per minute: the baseline.
+      const events = [];
+      for (let m = 0; m < 40; m++) {
+        for (let i = 0; i < 5; i++) events.push(tx(base + m * MIN + i * 10_000));
+      }
+      const ids = await appendEvents(redis, keys, "transactions", events);
+      const consumed = (last: string) => consumedUpTo(redis, keys, "transactions", last);
+      await waitFor(() => consumed(ids.at(-1)!), { what: "the baseline consumed" });
+
+      const app = new Hono();
+      app.route(
+        "/",
+        createEvaluateApp({
+          config: () => d.detector.rules().transactions.status_zscore,
+          zscore: (s) => d.detector.zscore(s),
+          dispatch: (f, signal) => d.detector.dispatch(f, signal),
+          token: TOKEN,
+          log: silentLogger(),
+        }),
+      );
+      app.route(
+        "/",
+        createStatusApp({ store: createStore({ sql }), redis, keys, log: silentLogger() }),
+      );
+      const dispatch = async () => {
+        const res = await app.request("/api/alerts/evaluate", {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({
             status: "approved",
-          });
-          // 40 minutes of 5 approved per minute: the baseline.
-          const events = [];
-          for (let m = 0; m < 40; m++) {
-            for (let i = 0; i < 5; i++) events.push(tx(base + m * MIN + i * 10_000));
-          }
-          const ids = await appendEvents(redis, keys, "transactions", events);
-          const consumed = async (last: string) => {
-            const groups = await redis.xinfo("GROUPS", keys.events("transactions")) as unknown[][];
-            const g = groups.find((x) => x[1] === "detector");
-            return g?.[g.indexOf("last-delivered-id") + 1] === last &&
-              (await pendingCount(redis, keys, "transactions")) === 0;
-          };
-          await waitFor(() => consumed(ids.at(-1)!), { what: "the baseline consumed" });
+            count: 60,
+            timestamp: new Date(base + 40 * MIN + 30_000).toISOString(),
+            dispatch: true,
+          }),
+        });
+        assert.equal(res.status, 200);
+        return await res.json();
+      };
+      const first = await dispatch();
+      assert.equal(first.severity, "CRITICAL");
+      assert.equal(first.z, 55, "(60 - 5) / max(0, 1)");
+      assert.equal(first.dispatch.created, true);
+      assert.equal(first.dispatch.published, true);
+      const again = await dispatch();
+      assert.equal(again.dispatch.anomaly_id, first.dispatch.anomaly_id);
+      assert.equal(again.dispatch.created, false);
+      const id = first.dispatch.anomaly_id as string;
 
-          const app = new Hono();
-          app.route(
-            "/",
-            createEvaluateApp({
-              config: () => d.detector.rules().transactions.status_zscore,
-              zscore: (s) => d.detector.zscore(s),
-              dispatch: (f, signal) => d.detector.dispatch(f, signal),
-              token: TOKEN,
-              log: silentLogger(),
-            }),
-          );
-          app.route(
-            "/",
-            createStatusApp({ store: createStore({ sql }), redis, keys, log: silentLogger() }),
-          );
-          const dispatch = async () => {
-            const res = await app.request("/api/alerts/evaluate", {
-              method: "POST",
-              headers: { authorization: `Bearer ${TOKEN}` },
-              body: JSON.stringify({
-                status: "approved",
-                count: 60,
-                timestamp: new Date(base + 40 * MIN + 30_000).toISOString(),
-                dispatch: true,
-              }),
-            });
-            assert.equal(res.status, 200);
-            return await res.json();
-          };
-          const first = await dispatch();
-          assert.equal(first.severity, "CRITICAL");
-          assert.equal(first.z, 55, "(60 - 5) / max(0, 1)");
-          assert.equal(first.dispatch.created, true);
-          assert.equal(first.dispatch.published, true);
-          const again = await dispatch();
-          assert.equal(again.dispatch.anomaly_id, first.dispatch.anomaly_id);
-          assert.equal(again.dispatch.created, false);
-          const id = first.dispatch.anomaly_id as string;
+      // Stored once, published once on the alerts stream, counted once.
+      const rows = await sql`SELECT id, rule, entity, severity, score, details->>'source' AS source,
+        published_at IS NOT NULL AS published FROM anomaly_events`;
+      assert.equal(rows.length, 1);
+      assert.deepEqual(
+        [rows[0]!.id, rows[0]!.rule, rows[0]!.entity, rows[0]!.severity, rows[0]!.score],
+        [id, "status_zscore", "approved", "CRITICAL", 55],
+      );
+      assert.equal(rows[0]!.source, "api");
+      await waitFor(async () =>
+        (await sql`SELECT published_at FROM anomaly_events`)[0]!
+          .published_at !== null, { what: "publication recorded" });
+      const alerts = (await readAlerts(redis, keys)).filter((a) => a.id === id);
+      assert.deepEqual(alerts.map((a) => a.status), ["firing"]);
+      const counter = d.registry.counter("vigil_detector_anomalies_total", "");
+      assert.equal(
+        await sampleValue(counter, { rule: "status_zscore", severity: "CRITICAL" }),
+        1,
+      );
 
-          // Stored once, published once on the alerts stream, counted once.
-          const rows =
-            await sql`SELECT id, rule, entity, severity, score, details->>'source' AS source,
-            published_at IS NOT NULL AS published FROM anomaly_events`;
-          assert.equal(rows.length, 1);
-          assert.deepEqual(
-            [rows[0]!.id, rows[0]!.rule, rows[0]!.entity, rows[0]!.severity, rows[0]!.score],
-            [id, "status_zscore", "approved", "CRITICAL", 55],
-          );
-          assert.equal(rows[0]!.source, "api");
-          await waitFor(async () =>
-            (await sql`SELECT published_at FROM anomaly_events`)[0]!
-              .published_at !== null, { what: "publication recorded" });
-          const alerts = (await readAlerts(redis, keys)).filter((a) => a.id === id);
-          assert.deepEqual(alerts.map((a) => a.status), ["firing"]);
-          const counter = d.registry.counter("vigil_detector_anomalies_total", "");
-          assert.equal(
-            await sampleValue(counter, { rule: "status_zscore", severity: "CRITICAL" }),
-            1,
-          );
+      // Firing now, with its z-score and the status's last cached z.
+      const status = async () => (await (await app.request("/api/alerts/status")).json()).statuses;
+      const s1 = await status();
+      assert.equal(s1.approved.severity, "CRITICAL");
+      assert.deepEqual(
+        s1.approved.firing.map((f: Record<string, unknown>) => [f.id, f.z, f.count, f.source]),
+        [[id, 55, 60, "api"]],
+      );
+      assert.equal(s1.approved.last_z.count, 5, "the last completed minute had 5");
+      assert.equal(s1.failed.severity, null);
+      assert.deepEqual(s1.failed.firing, []);
 
-          // Firing now, with its z-score and the status's last cached z.
-          const status = async () =>
-            (await (await app.request("/api/alerts/status")).json()).statuses;
-          const s1 = await status();
-          assert.equal(s1.approved.severity, "CRITICAL");
-          assert.deepEqual(
-            s1.approved.firing.map((f: Record<string, unknown>) => [f.id, f.z, f.count, f.source]),
-            [[id, 55, 60, "api"]],
-          );
-          assert.equal(s1.approved.last_z.count, 5, "the last completed minute had 5");
-          assert.equal(s1.failed.severity, null);
-          assert.deepEqual(s1.failed.firing, []);
-
-          // The stream moves past the dispatched minute: the rule's episode resolves it.
-          const later = await appendEvents(redis, keys, "transactions", [tx(base + 43 * MIN)]);
-          await waitFor(() => consumed(later[0]!), { what: "the later transaction consumed" });
-          await waitFor(async () =>
-            (await readAlerts(redis, keys)).some((a) => a.id === id && a.status === "resolved"), {
-            what: "the resolved alert",
-          });
-          const [row] = await sql`SELECT resolved_at FROM anomaly_events WHERE id = ${id}`;
-          assert.equal((row!.resolved_at as Date).getTime(), base + 42 * MIN);
-          const s2 = await status();
-          assert.equal(s2.approved.severity, null);
-          assert.deepEqual(s2.approved.firing, []);
-        } finally {
-          await d.stop();
-        }
-      })
-    );
+      // The stream moves past the dispatched minute: the rule's episode resolves it.
+      const later = await appendEvents(redis, keys, "transactions", [tx(base + 43 * MIN)]);
+      await waitFor(() => consumed(later[0]!), { what: "the later transaction consumed" });
+      await waitFor(
+        async () =>
+          (await readAlerts(redis, keys)).some((a) => a.id === id && a.status === "resolved"),
+        {
+          what: "the resolved alert",
+        },
+      );
+      const [row] = await sql`SELECT resolved_at FROM anomaly_events WHERE id = ${id}`;
+      assert.equal((row!.resolved_at as Date).getTime(), base + 42 * MIN);
+      const s2 = await status();
+      assert.equal(s2.approved.severity, null);
+      assert.deepEqual(s2.approved.firing, []);
+    });
   },
 );

@@ -10,7 +10,7 @@ import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { type LogLine, spawnService } from "@vigil/tools/testing/services";
-import { appendEvents, pendingCount, readRows } from "./_harness.ts";
+import { appendEvents, consumedUpTo, readRows } from "./_harness.ts";
 
 interface RulesReply {
   version: { hash: string; loaded_at: string; source: string };
@@ -65,12 +65,9 @@ Deno.test(
               message: "boom",
             });
             const ids = await appendEvents(redis, keys, "logs", [0, 1, 2, 3].map(error));
-            await waitFor(async () => {
-              const groups = await redis.xinfo("GROUPS", keys.events("logs")) as unknown[][];
-              const g = groups.find((x) => x[1] === "detector");
-              const last = g?.[g.indexOf("last-delivered-id") + 1];
-              return last === ids.at(-1) && (await pendingCount(redis, keys, "logs")) === 0;
-            }, { what: "4 errors consumed before the reload" });
+            await waitFor(() => consumedUpTo(redis, keys, "logs", ids.at(-1)!), {
+              what: "4 errors consumed before the reload",
+            });
             assert.equal((await readRows(sql)).length, 0, "4 errors: under the threshold 5");
 
             // 1. The file changes (the target of the link, in place): failed_message changes,

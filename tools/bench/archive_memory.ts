@@ -23,6 +23,7 @@ import { createGenerator } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { sendGenerated } from "../testing/bridge.ts";
 import { numberArg, print } from "./_cli.ts";
+import { metricSum, rssOf, scrape } from "./proc_stats.ts";
 
 const RATE = numberArg("rate", 5000);
 const DURATION_S = numberArg("duration", 180);
@@ -30,23 +31,10 @@ const SAMPLE_S = numberArg("sample", 5);
 const PARTITIONS = numberArg("partitions", 6);
 const BROKERS = numberArg("brokers", 3);
 
-/** Resident set size of a process in MiB, from /proc. */
-async function rssMiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
-}
-
-/** Messages archived so far, from the archive's /metrics. */
+/** Messages archived so far, from the archive's /metrics (NaN while it does not answer). */
 async function archived(port: number): Promise<number> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    let n = 0;
-    for (const m of text.matchAll(/^vigil_archive_messages_total\{[^}]*\} (\d+)$/gm)) n += +m[1]!;
-    return n;
-  } catch {
-    return NaN;
-  }
+  const text = await scrape(port);
+  return text ? metricSum(text, "vigil_archive_messages_total") : NaN;
 }
 
 dropKafkajsTimeoutWarning();
@@ -114,7 +102,7 @@ try {
     if (tick >= nextSample) {
       nextSample += SAMPLE_S * 1000;
       const t = Math.round((tick - started) / 1000);
-      const rss = await rssMiB(child.pid);
+      const rss = rssOf(child.pid).rssMb;
       samples.push({ t, rss });
       print(
         `t=${t}s rss=${rss.toFixed(0)} MiB sent=${sent} archived=${await archived(port)}`,

@@ -35,6 +35,7 @@ import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { createGenerator, minUsersForRate, RULE_SCENARIOS } from "@vigil/producer/generator";
 import { ROOT, taskArgs } from "../testing/services.ts";
+import { freePort } from "../testing/ports.ts";
 import { heapOf, rssOf, scrape, terminate } from "./proc_stats.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 import { args, numberArg, print } from "./_cli.ts";
@@ -146,9 +147,7 @@ const result = await withPg(async ({ sql, url }) => {
     );
 
     // -- Detector: the real service, as `deno task detector` runs it ------
-    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (free.addr as Deno.NetAddr).port;
-    free.close();
+    const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",

@@ -31,23 +31,20 @@ import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { withPg } from "../testing/pg.ts";
 import { ROOT, taskArgs } from "../testing/services.ts";
 import { createEntityTraffic, userLoad } from "./entity_traffic.ts";
+import { freePort } from "../testing/ports.ts";
+import { waitFor } from "../testing/wait.ts";
 import { cpuSecondsOf, heapOf, metricValues, rssOf, scrape, terminate } from "./proc_stats.ts";
+import { args, numberArg, print } from "./_cli.ts";
 
-const args = Object.fromEntries(
-  Deno.args.map((a) => {
-    const [k, ...v] = a.replace(/^--/, "").split("=");
-    return [k!, v.join("=")];
-  }),
-);
-const RATE = Number(args.rate ?? 5000);
+const RATE = numberArg("rate", 5000);
 /** `--duration`: `10m`, `90s`, or plain seconds. */
 const DURATION_S = /^\d+$/.test(args.duration ?? "")
   ? Number(args.duration)
   : durationVar.parse(args.duration ?? "10m") / 1000;
-const SAMPLE_S = Number(args.sample ?? 5);
-const USERS = Number(args.users ?? 98_000);
-const SERVICES = Number(args.services ?? 500);
-const LIMIT_MB = Number(args.limit ?? 300);
+const SAMPLE_S = numberArg("sample", 5);
+const USERS = numberArg("users", 98_000);
+const SERVICES = numberArg("services", 500);
+const LIMIT_MB = numberArg("limit", 300);
 const OUT = args.out ?? "test-output/detector_memory.json";
 const EXTRA_ENV = Object.fromEntries(
   (args.env ? args.env.split(",") : []).map((kv) => {
@@ -55,11 +52,6 @@ const EXTRA_ENV = Object.fromEntries(
     return [k!, v.join("=")];
   }),
 );
-
-const encoder = new TextEncoder();
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -115,9 +107,7 @@ let stopChild = async () => {};
 const result = await withPg(async ({ sql, url }) => {
   try {
     await migrate(sql);
-    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (free.addr as Deno.NetAddr).port;
-    free.close();
+    const port = freePort();
     const task = await taskArgs("detector");
     const runArgs = args.v8
       ? [...task.filter((a) => !a.startsWith("--v8-flags=")).slice(0, -1), `--v8-flags=${args.v8}`]
@@ -135,10 +125,10 @@ const result = await withPg(async ({ sql, url }) => {
     }).spawn();
     stopChild = () => terminate(child);
     // Ready once /metrics answers (migrations applied, consumers starting).
-    for (let i = 0; (await scrape(port)) === ""; i++) {
-      if (i > 600) throw new Error("Cannot reach the detector's /metrics in 60 s");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(async () => (await scrape(port)) !== "", {
+      timeoutMs: 60_000,
+      what: "the detector's /metrics",
+    });
     const startRss = rssOf(child.pid).rssMb;
     print(`detector pid ${child.pid}: ${runArgs.join(" ")}; RSS at start ${startRss} MB`);
 

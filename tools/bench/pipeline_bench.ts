@@ -41,6 +41,7 @@ import {
   scaleSummary,
 } from "./pipeline_bench_summary.ts";
 import { machine } from "./pipeline_bench_report.ts";
+import { print as say } from "./_cli.ts";
 
 dropKafkajsTimeoutWarning();
 const { values } = parseArgs({
@@ -62,10 +63,6 @@ const { values } = parseArgs({
     out: { type: "string", default: "test-output/pipeline_bench" },
   },
 });
-const encoder = new TextEncoder();
-function say(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
 function positive(name: string, v: string | undefined): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) {

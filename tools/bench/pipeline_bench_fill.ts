@@ -10,12 +10,12 @@
  */
 import { Kafka, logLevel } from "kafkajs";
 import { cpuUsage } from "node:process";
-import { topicMessages } from "@vigil/shared/kafka";
 import type { Redis } from "@vigil/shared/redis";
 import { createGenerator, type ProducedMessage, SCENARIOS } from "@vigil/producer/generator";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { startDevKafka } from "./pipeline_bench_procs.ts";
 import { entryFields } from "./stream_fill.ts";
+import { sendGenerated } from "../testing/bridge.ts";
 
 /** Normal events per second of event time (the generator's guarantees hold at this rate). */
 const NORMAL_RATE = 200;
@@ -71,13 +71,7 @@ export async function produceAll(
   try {
     for (let i = 0; i < messages.length; i += 5000) {
       const slice = messages.slice(i, i + 5000);
-      await producer.sendBatch({
-        topicMessages: topicMessages(slice, (m) => m.topic, (m) => ({
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-        })),
-      });
+      await sendGenerated(producer, slice);
     }
   } finally {
     await producer.disconnect();

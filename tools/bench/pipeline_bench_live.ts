@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { fetchText, type ServiceProcess } from "../testing/services.ts";
+import type { ServiceProcess } from "../testing/services.ts";
+import { metricSum, scrape } from "./proc_stats.ts";
 import { type RunOptions, startDetectors, streamProgress } from "./pipeline_bench_drain.ts";
 import {
   cpuBetween,
@@ -67,18 +68,6 @@ export interface LiveResult {
   highest_held: number;
 }
 
-/** Sum of the samples of a metric in a Prometheus exposition (`name{…} value` lines). */
-export function metricSum(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== " " && rest[0] !== "{") continue;
-    sum += Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
-  }
-  return sum;
-}
-
 /** A quantile (seconds → ms) of a Prometheus histogram, interpolated within its bucket. */
 export function histogramQuantile(text: string, name: string, q: number): number | null {
   const buckets = new Map<number, number>();
@@ -103,10 +92,6 @@ export function histogramQuantile(text: string, name: string, q: number): number
     prevCount = count;
   }
   return null;
-}
-
-async function metricsOf(port: number): Promise<string> {
-  return await fetchText(`http://127.0.0.1:${port}/metrics`) ?? "";
 }
 
 /** One rate from a fresh dev Kafka and installation. */
@@ -162,11 +147,11 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
     producer.status.then(() => (exited = true));
     while (!exited) {
       await new Promise((r) => setTimeout(r, 1000));
-      const text = await metricsOf(producerPort);
+      const text = await scrape(producerPort);
       if (text) produced = metricSum(text, "vigil_producer_events_total");
       const progress = await streamProgress(inst.redis, inst.keys, options.partitions);
       const archived = metricSum(
-        await metricsOf(ports.get("archive")!),
+        await scrape(ports.get("archive")!),
         "vigil_archive_messages_total",
       );
       const lag = produced - progress.appended + progress.behind;
@@ -191,7 +176,7 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
     while (performance.now() - endedAt < (30 + ARCHIVE_FLUSH_S) * 1000) {
       const p = await streamProgress(inst.redis, inst.keys, options.partitions);
       const archived = metricSum(
-        await metricsOf(ports.get("archive")!),
+        await scrape(ports.get("archive")!),
         "vigil_archive_messages_total",
       );
       if (p.appended >= produced && p.settled && archived >= produced) {
@@ -200,9 +185,9 @@ async function runStep(rate: number, options: LiveOptions): Promise<LiveStep> {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    const bridgeText = await metricsOf(ports.get("bridge")!);
-    const archiveText = await metricsOf(ports.get("archive")!);
-    const detectorText = await metricsOf(ports.get("detector")!);
+    const bridgeText = await scrape(ports.get("bridge")!);
+    const archiveText = await scrape(ports.get("archive")!);
+    const detectorText = await scrape(ports.get("detector")!);
     const skipped = metricSum(bridgeText, "vigil_bridge_skipped_messages_total") +
       metricSum(archiveText, "vigil_archive_skipped_messages_total");
     const dead = metricSum(bridgeText, "vigil_bridge_dead_letters_total") +

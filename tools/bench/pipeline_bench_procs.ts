@@ -9,12 +9,13 @@
  *
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { createKeys, type Keys } from "@vigil/shared/keys";
 import { createRedis, type Redis } from "@vigil/shared/redis";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
-import { TEST_DATABASE_URL } from "../testing/pg.ts";
+import { createDatabase } from "../testing/pg.ts";
 import { ROOT, type ServiceProcess, spawnService } from "../testing/services.ts";
+import { cpuSecondsOf } from "./proc_stats.ts";
 
 /**
  * Every process the benchmark started and has not stopped: a Ctrl-C stops
@@ -35,24 +36,12 @@ async function spawnTracked(...args: Parameters<typeof spawnService>): Promise<S
   return proc;
 }
 
-/** Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`; 100 on Linux). */
-const CLK_TCK = 100;
-
-/** CPU seconds (user + system, every thread) a live process has used, from `/proc/<pid>/stat`. */
-export function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the command name (which may hold spaces) in parentheses: utime is the 14th
-  // field of the line, the 12th after ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
 /** CPU seconds of each named process now. */
 export function cpuSnapshot(procs: Iterable<ServiceProcess>): Map<string, number> {
   const out = new Map<string, number>();
   for (const p of procs) {
     try {
-      out.set(p.name, cpuSeconds(p.pid));
+      out.set(p.name, cpuSecondsOf(p.pid));
     } catch {
       // exited
     }
@@ -105,18 +94,13 @@ export interface InstallationOptions {
 export async function createInstallation(options: InstallationOptions): Promise<Installation> {
   const id = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
   const prefix = `bench-${id}:`;
-  const database = `vigil_bench_${id}`;
-  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${database}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${database}`;
-  const sql = postgres(url.href, { max: 2, onnotice: () => {} });
+  const db = await createDatabase({ prefix: "vigil_bench", connections: 2 });
   const redis = createRedis(TEST_REDIS_URL, { name: "bench-pipeline" });
   const procs = new Map<string, ServiceProcess>();
   const dataDir = `./data/bench-${id}`;
   const env = (extra: Record<string, string> = {}) => ({
     REDIS_URL: TEST_REDIS_URL,
-    DATABASE_URL: url.href,
+    DATABASE_URL: db.url,
     VIGIL_PREFIX: prefix,
     VIGIL_PARTITIONS: String(options.partitions),
     KAFKA_BROKERS: options.brokers,
@@ -135,8 +119,8 @@ export async function createInstallation(options: InstallationOptions): Promise<
     id,
     keys: createKeys(prefix),
     redis,
-    sql,
-    databaseUrl: url.href,
+    sql: db.sql,
+    databaseUrl: db.url,
     env,
     procs,
     async start(task, o = {}) {
@@ -155,9 +139,7 @@ export async function createInstallation(options: InstallationOptions): Promise<
     },
     async close() {
       await Promise.allSettled([...procs.values()].map((p) => p.stop(5000)));
-      await sql.end({ timeout: 5 });
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
-      await admin.end({ timeout: 5 });
+      await db.drop().catch(() => {});
       await deletePrefix(redis, prefix);
       redis.disconnect();
       await Deno.remove(`${ROOT}${dataDir.slice(2)}`, { recursive: true }).catch(() => {});

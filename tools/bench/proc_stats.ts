@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { fetchText } from "../testing/services.ts";
 
 /** Resident and peak resident memory of a process in MB (VmRSS, VmHWM of `/proc/<pid>/status`). */
 export function rssOf(pid: number): { rssMb: number; peakMb: number } {
@@ -30,13 +31,14 @@ export function metricValues(text: string, name: string): { labels: string; valu
   return out;
 }
 
+/** Sum of the samples of Prometheus metric `name` in `text` (every label set). */
+export function metricSum(text: string, name: string): number {
+  return metricValues(text, name).reduce((sum, s) => sum + (s.value || 0), 0);
+}
+
 /** A service's /metrics text (empty when it does not answer). */
 export async function scrape(port: number): Promise<string> {
-  try {
-    return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  } catch {
-    return "";
-  }
+  return await fetchText(`http://127.0.0.1:${port}/metrics`) ?? "";
 }
 
 /** V8 heap used and total in MB, from a /metrics text (prom-client's `nodejs_heap_size_*`). */

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { ROOT } from "@vigil/tools/testing/services";
 
-async function bench(out: string, args: string[]): Promise<Record<string, unknown>> {
+/** Run the bench with `args` and return its JSON report (its report files are removed). */
+async function bench(args: string[]): Promise<Record<string, unknown>> {
+  const out = `test-output/pipeline_bench_smoke_${crypto.randomUUID().slice(0, 8)}`;
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "tools/bench/pipeline_bench.ts", `--out=${out}`, ...args],
     cwd: ROOT,
@@ -16,7 +18,10 @@ async function bench(out: string, args: string[]): Promise<Record<string, unknow
   assert.equal(code, 0, text);
   const md = await Deno.readTextFile(`${ROOT}${out}.md`);
   assert.match(md, /^# Pipeline benchmark/);
-  return JSON.parse(await Deno.readTextFile(`${ROOT}${out}.json`));
+  const report = JSON.parse(await Deno.readTextFile(`${ROOT}${out}.json`));
+  await Deno.remove(`${ROOT}${out}.json`);
+  await Deno.remove(`${ROOT}${out}.md`);
+  return report;
 }
 
 Deno.test("bench:pipeline drain, scale and live run and report what they must", async () => {
@@ -25,8 +30,7 @@ Deno.test("bench:pipeline drain, scale and live run and report what they must", 
 });
 
 async function drainAndScale(): Promise<void> {
-  const out = `test-output/pipeline_bench_smoke_${crypto.randomUUID().slice(0, 8)}`;
-  const report = await bench(out, [
+  const report = await bench([
     "--mode=drain,scale",
     "--events=3000",
     "--runs=1",
@@ -71,13 +75,10 @@ async function drainAndScale(): Promise<void> {
   assert.equal(two!.instances, 2);
   assert.equal(two!.cpu_us_per_event_per_instance.length, 2);
   assert.ok(two!.takeover_ms! >= 0 && two!.resumed_ms! >= two!.takeover_ms!);
-  await Deno.remove(`${ROOT}${out}.json`);
-  await Deno.remove(`${ROOT}${out}.md`);
 }
 
 async function live(): Promise<void> {
-  const out = `test-output/pipeline_bench_smoke_${crypto.randomUUID().slice(0, 8)}`;
-  const report = await bench(out, [
+  const report = await bench([
     "--mode=live",
     "--rates=200",
     "--duration=8s",
@@ -96,6 +97,4 @@ async function live(): Promise<void> {
   for (const p of ["bridge", "detector", "archive", "notifier", "web", "kafka"]) {
     assert.ok(p in run.steps[0]!.cpu_s_per_1000, `CPU of ${p}`);
   }
-  await Deno.remove(`${ROOT}${out}.json`);
-  await Deno.remove(`${ROOT}${out}.md`);
 }

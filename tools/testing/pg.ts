@@ -40,8 +40,11 @@ export async function createDatabase(
     database,
     async drop() {
       await sql.end({ timeout: 5 });
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end({ timeout: 5 });
+      try {
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      } finally {
+        await admin.end({ timeout: 5 });
+      }
     },
   };
 }
