@@ -96,7 +96,11 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
  */
 export function startUrlProxy(url: string): TcpProxy & { url: string } {
   const target = new URL(url);
-  const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+  const defaultPort = target.protocol.startsWith("redis") ? 6379 : 5432;
+  const proxy = startTcpProxy({
+    hostname: target.hostname,
+    port: Number(target.port || defaultPort),
+  });
   const proxied = new URL(url);
   proxied.host = `127.0.0.1:${proxy.port}`;
   return Object.assign(proxy, { url: proxied.href });
