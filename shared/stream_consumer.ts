@@ -262,12 +262,15 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     }
     const tooOften = dead.length;
     const rejected = work.length > 0 ? await processBatch(work, signal) : [];
-    const byId = new Map(batch.map((d) => [d.id, d]));
-    for (const r of rejected) {
-      dead.push({ id: r.id, reason: r.reason, fields: byId.get(r.id)?.fields ?? null });
+    if (rejected.length > 0) {
+      const byId = new Map(batch.map((d) => [d.id, d]));
+      for (const r of rejected) {
+        dead.push({ id: r.id, reason: r.reason, fields: byId.get(r.id)?.fields ?? null });
+      }
     }
-    const deadIds = new Set(dead.map((d) => d.id));
-    const ack = batch.filter((d) => d.live && !deadIds.has(d.id)).map((d) => d.id);
+    const deadIds = dead.length > 0 ? new Set(dead.map((d) => d.id)) : undefined;
+    const ack: string[] = [];
+    for (const d of batch) if (d.live && !deadIds?.has(d.id)) ack.push(d.id);
     if (ack.length > 0 || dead.length > 0) {
       await redis("acknowledge entries", () => port.ack(stream, group, ack, dead), signal);
     }
