@@ -30,7 +30,7 @@ import { runStreamWatch } from "./io/stream_watch.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import type { StateLimits } from "./core/state_limits.ts";
-import { runAssignment } from "./io/assignment.ts";
+import { renewLease, runAssignment } from "./io/assignment.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
 import { createDetectorMetrics } from "./io/metrics.ts";
 import { createPersistStage } from "./io/persist.ts";
@@ -187,6 +187,32 @@ export function createDetector(deps: DetectorDeps): Detector {
 
   function start(name: string): void {
     const unit = units.get(name)!;
+    const stop = new AbortController();
+    /**
+     * Before each batch: renew the unit's lease. Not held (another instance
+     * took the unit over, or it expired while this one was busy or cut off):
+     * wait until the assignment either stops the unit (aborting `signal`, the
+     * batch left unacknowledged to the new owner) or takes the lease again.
+     */
+    const fence = async (signal: AbortSignal) => {
+      const key = keys.detectorLease(unit);
+      let said = false;
+      for (;;) {
+        try {
+          if (await renewLease(redis, key, s.member, s.leaseTtlMs)) {
+            if (said) log.info("lease of the unit held again, consuming", { unit: name });
+            return;
+          }
+          if (!said) log.warn("lease of the unit not held, batch on hold", { unit: name });
+        } catch (error) {
+          if (!said) {
+            log.warn("cannot renew the lease of the unit, batch on hold", { unit: name, error });
+          }
+        }
+        said = true;
+        await sleep(Math.min(1000, Math.max(50, s.leaseTtlMs / 3)), signal);
+      }
+    };
     const evaluator = createEvaluator(unit.kind, {
       rules,
       engine: deps.engine,
@@ -213,6 +239,7 @@ export function createDetector(deps: DetectorDeps): Detector {
       metrics,
       maxAttempts: s.maxDeliveries,
       ...(deps.tracing ? { tracing: deps.tracing } : {}),
+      fence,
       now,
     });
     const reader = deps.streamRedis(name);
@@ -233,7 +260,6 @@ export function createDetector(deps: DetectorDeps): Detector {
       stuckAfterMs: s.stuckAfterMs ?? 60_000,
       now,
     });
-    const stop = new AbortController();
     const done = consumer.run(stop.signal)
       .catch((error) => log.error("unit stopped on an error", { unit: name, error }))
       .then(() => pipeline.flush())

@@ -42,6 +42,24 @@ end
 return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** 1 renewed, 0 not held by ARGV[1] (taken over, or expired): never acquires. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+
+/**
+ * Renew `member`'s lease on `key` for `ttlMs` if it still holds it; false when
+ * it does not (another instance took the unit over, or the lease expired).
+ * A consumer calls it before each batch: a busy instance keeps its lease, and
+ * one that lost it stops before evaluating what the new owner will process.
+ */
+export async function renewLease(
+  redis: Redis,
+  key: string,
+  member: string,
+  ttlMs: number,
+): Promise<boolean> {
+  return Number(await redis.eval(RENEW, 1, key, member, ttlMs)) === 1;
+}
 
 /** The units assigned to `member` when `members` are live: units and members sorted, i mod n. */
 export function assign(

@@ -12,6 +12,9 @@
  *    triggering event's trace context, plus the recent scores (publication.ts).
  * 4. **checkpoint**: after the consumer acknowledged the batch (checkpoint.ts).
  *
+ * Before stage 1 the `fence` renews this instance's lease on the stream; a
+ * lost lease stops the batch before it changes any state.
+ *
  * Stages 2 and 3 retry until they succeed: the consumer acknowledges nothing
  * before, and the evaluation is never repeated for the same batch.
  *
@@ -58,6 +61,13 @@ export interface PipelineOptions {
   /** Attempts of a rule step that throws before the entry is dead-lettered. @default {5} */
   maxAttempts?: number;
   tracing?: PipelineTracing;
+  /**
+   * Awaited before each batch, before anything is evaluated: resolves while
+   * this instance may consume the stream (it renews its lease), rejects once
+   * `signal` aborts because it may not (the batch is left, unevaluated and
+   * unacknowledged, to the new owner).
+   */
+  fence?: (signal: AbortSignal) => Promise<void>;
   now?: () => number;
 }
 
@@ -149,6 +159,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   async function process(batch: readonly Delivery[], signal: AbortSignal): Promise<Rejected[]> {
+    // Before evaluating: a retried batch then never counts its events twice.
+    await options.fence?.(signal);
     const started = now();
     const { firings, resolutions, scores, live, rejected } = evaluate(batch);
     countEvictions();
@@ -164,10 +176,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const storeStarted = performance.timeOrigin + performance.now();
       const stored = await persist(firings, resolutions, options.stream, signal);
       const storedAt = now();
-      const byId = new Map(batch.map((d) => [d.id, d]));
+      // Built only when PostgreSQL refused a finding (rare), not per batch.
+      let byId: Map<string, Delivery> | undefined;
       for (const { item, error } of stored.rejected) {
         // The entry that triggered an anomaly that cannot be stored carries the error.
         const trigger = item.kind === "firing" ? item.evidence.at(-1)?.id : undefined;
+        byId ??= new Map(batch.map((d) => [d.id, d]));
         if (trigger && byId.get(trigger)?.live && !rejected.some((r) => r.id === trigger)) {
           rejected.push({
             id: trigger,
