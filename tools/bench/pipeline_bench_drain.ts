@@ -17,6 +17,7 @@ import {
   cpuSnapshot,
   createInstallation,
   type Installation,
+  localRedisProcess,
   waitForLines,
 } from "./pipeline_bench_procs.ts";
 
@@ -230,7 +231,8 @@ export async function runDrain(options: DrainOptions): Promise<DrainResult> {
     }
     const bridge = await inst.start("bridge");
     await waitForLines(bridge, (l) => l.msg === "consuming", 1, "the bridge consuming");
-    const procs = () => [...inst!.procs.values(), kafka.proc];
+    const redisServer = await localRedisProcess(inst.redis);
+    const procs = () => [...inst!.procs.values(), kafka.proc, ...redisServer];
     let start = 0;
     let before = new Map<string, number>();
     const end = await waitDrained(inst, n, options.partitions, options.timeoutMs ?? 600_000, () => {

@@ -37,7 +37,7 @@ async function spawnTracked(...args: Parameters<typeof spawnService>): Promise<S
 }
 
 /** CPU seconds of each named process now. */
-export function cpuSnapshot(procs: Iterable<ServiceProcess>): Map<string, number> {
+export function cpuSnapshot(procs: Iterable<{ name: string; pid: number }>): Map<string, number> {
   const out = new Map<string, number>();
   for (const p of procs) {
     try {
@@ -47,6 +47,21 @@ export function cpuSnapshot(procs: Iterable<ServiceProcess>): Map<string, number
     }
   }
   return out;
+}
+
+/**
+ * The local Redis server as a process to measure (`INFO server` names its
+ * pid), or nothing when it is not on this machine (a remote or cluster URL).
+ */
+export async function localRedisProcess(redis: Redis): Promise<{ name: string; pid: number }[]> {
+  try {
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]);
+    if (!Number.isInteger(pid)) return [];
+    cpuSecondsOf(pid); // readable here: a local process
+    return [{ name: "redis", pid }];
+  } catch {
+    return [];
+  }
 }
 
 /** CPU seconds used between two snapshots, per process name. */
