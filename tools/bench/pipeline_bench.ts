@@ -100,7 +100,13 @@ if (modes.includes("drain")) {
     say(
       `  ${r.per_s} events/s (ratio ${r.ratio}), CPU µs/event ${
         JSON.stringify(r.cpu_us_per_event)
-      }, exact: ${r.exact}`,
+      }, exact: ${r.exact}${
+        r.exact
+          ? ""
+          : ` (missing ${JSON.stringify(r.anomalies.missing)}, unexpected ${
+            JSON.stringify(r.anomalies.unexpected)
+          })`
+      }`,
     );
     results.push(r);
   }
