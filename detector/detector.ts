@@ -90,6 +90,8 @@ interface Running {
   consumer: StreamConsumer;
   stop: AbortController;
   done: Promise<void>;
+  /** Its consumer has stopped (asked to, lease lost at a batch's fence, or an error). */
+  ended: boolean;
 }
 
 /** The running detector. */
@@ -198,19 +200,26 @@ export function createDetector(deps: DetectorDeps): Detector {
       const key = keys.detectorLease(unit);
       let said = false;
       for (;;) {
+        let held: boolean;
         try {
-          if (await renewLease(redis, key, s.member, s.leaseTtlMs)) {
-            if (said) log.info("lease of the unit held again, consuming", { unit: name });
-            return;
-          }
-          if (!said) log.warn("lease of the unit not held, batch on hold", { unit: name });
+          held = await renewLease(redis, key, s.member, s.leaseTtlMs);
         } catch (error) {
+          // Redis unreachable: whether the lease is still ours is unknown; wait and ask again.
           if (!said) {
             log.warn("cannot renew the lease of the unit, batch on hold", { unit: name, error });
           }
+          said = true;
+          await sleep(Math.min(1000, Math.max(50, s.leaseTtlMs / 3)), signal);
+          continue;
         }
-        said = true;
-        await sleep(Math.min(1000, Math.max(50, s.leaseTtlMs / 3)), signal);
+        if (held) return;
+        // Lost (taken over, or expired while this instance was busy or cut off): stop here. The
+        // assignment starts the unit again, from its checkpoint, if the lease becomes ours again.
+        log.warn("lease of the unit lost: stopping it, its batch left to the lease holder", {
+          unit: name,
+        });
+        stop.abort();
+        throw new Error(`The lease of ${name} is no longer held by ${s.member}`);
       }
     };
     const evaluator = createEvaluator(unit.kind, {
@@ -260,11 +269,22 @@ export function createDetector(deps: DetectorDeps): Detector {
       stuckAfterMs: s.stuckAfterMs ?? 60_000,
       now,
     });
-    const done = consumer.run(stop.signal)
+    const entry: Running = {
+      unit,
+      pipeline,
+      consumer,
+      stop,
+      done: Promise.resolve(),
+      ended: false,
+    };
+    entry.done = consumer.run(stop.signal)
       .catch((error) => log.error("unit stopped on an error", { unit: name, error }))
       .then(() => pipeline.flush())
-      .finally(() => reader.disconnect());
-    running.set(name, { unit, pipeline, consumer, stop, done });
+      .finally(() => {
+        reader.disconnect();
+        entry.ended = true;
+      });
+    running.set(name, entry);
   }
 
   async function stop(name: string): Promise<void> {
@@ -393,7 +413,11 @@ export function createDetector(deps: DetectorDeps): Detector {
         units: [...units.keys()],
         leaseKey: (name) => keys.detectorLease(units.get(name)!),
         ttlMs: s.leaseTtlMs,
-        control: { start, stop },
+        control: {
+          start,
+          stop,
+          isRunning: (name) => running.get(name)?.ended === false,
+        },
         log,
         onChange: (owned) => log.debug("units owned", { units: owned }),
       }, signal);

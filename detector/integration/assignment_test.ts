@@ -14,6 +14,7 @@ function member(
   id: string,
 ) {
   const running = new Set<string>();
+  const starts: string[] = [];
   const stop = new AbortController();
   const done = runAssignment({
     redis,
@@ -24,11 +25,12 @@ function member(
     ttlMs: 600,
     log: silentLogger(),
     control: {
-      start: (u) => void running.add(u),
+      start: (u) => void (running.add(u), starts.push(u)),
       stop: (u) => Promise.resolve(void running.delete(u)),
+      isRunning: (u) => running.has(u),
     },
   }, stop.signal);
-  return { running, stop: () => (stop.abort(), done) };
+  return { running, starts, stop: () => (stop.abort(), done) };
 }
 
 Deno.test(
@@ -77,6 +79,35 @@ Deno.test(
           what: "metrics:0 stopped",
           timeoutMs: 2000,
         });
+      } finally {
+        await a.stop();
+      }
+    }),
+);
+
+Deno.test(
+  "runAssignment(): a unit that stopped by itself is started again while its lease is ours, not when another holds it",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      const a = member(redis, keys, "a");
+      try {
+        await waitFor(() => a.running.size === 4, { what: "every unit" });
+        // Its consumer ended on its own (an error): the lease is still a's.
+        a.running.delete("logs:1");
+        await waitFor(() => a.running.has("logs:1"), {
+          what: "logs:1 started again",
+          timeoutMs: 2000,
+        });
+        assert.equal(a.starts.filter((u) => u === "logs:1").length, 2);
+        // Lost at a batch's fence to another instance: stopped, and not started while that one holds it.
+        await redis.set(keys.scratch("lease", "logs:0"), "intruder", "PX", 1200);
+        a.running.delete("logs:0");
+        await new Promise((r) => setTimeout(r, 600));
+        assert.ok(!a.running.has("logs:0"), "not while another holds its lease");
+        // The intruder's lease expires: a takes the unit again and starts it afresh.
+        await waitFor(() => a.running.has("logs:0"), { what: "logs:0 back", timeoutMs: 3000 });
+        assert.equal(await redis.get(keys.scratch("lease", "logs:0")), "a");
       } finally {
         await a.stop();
       }

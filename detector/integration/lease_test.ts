@@ -38,8 +38,8 @@ Deno.test(
         "logs",
         Array.from({ length: 24 }, (_, i) => log(i + 1)),
       );
-      // Either the next batch is read and held at the fence, or the assignment
-      // stopped the unit first: in both cases nothing is processed.
+      // Either the next batch is read and the unit stops at its fence, or the
+      // assignment stopped the unit first: in both cases nothing is processed.
       await new Promise((r) => setTimeout(r, 2500)); // several batch and lease rounds
       const held = await readRows(sql);
       assert.equal(held.length, 0, `nothing stored without the lease: ${JSON.stringify(held)}`);

@@ -79,6 +79,12 @@ export interface UnitControl {
   start(unit: string): void;
   /** Stop consuming `unit`; resolves once its batch in hand and checkpoint are done. */
   stop(unit: string): Promise<void>;
+  /**
+   * Whether `unit` is still being consumed: false once its consumer stopped
+   * by itself (its lease found lost before a batch, or an error). Such a unit
+   * is started again, afresh, while its lease is (or becomes) this instance's.
+   */
+  isRunning(unit: string): boolean;
 }
 
 /** Options of {@link runAssignment}. */
@@ -124,13 +130,21 @@ export async function runAssignment(
   async function round(): Promise<void> {
     const members = await redis.eval(HEARTBEAT, 1, options.membersKey, member, ttlMs) as string[];
     const wanted = new Set(assign(units, members, member));
-    // Give back what is no longer ours (a member joined), before taking anything.
+    // Give back what is no longer ours (a member joined), before taking anything; and settle a
+    // unit that stopped by itself, to claim and start it again below. All at once: each stop
+    // waits for its unit's batch in hand and checkpoint, and one after the other they could
+    // outlast the TTL while this round sends no heartbeat.
+    const stops: Promise<void>[] = [];
     for (const unit of [...owned]) {
       if (!wanted.has(unit)) {
         log.info("unit moves to another instance", { unit });
-        await stopUnit(unit, true);
+        stops.push(stopUnit(unit, true));
+      } else if (!control.isRunning(unit)) {
+        log.info("unit stopped by itself, starting it again when its lease is ours", { unit });
+        stops.push(stopUnit(unit, false));
       }
     }
+    await Promise.all(stops);
     const claims = [...wanted];
     // One pipeline per slot: on a cluster the leases live on different masters.
     const replies = await pipelineBySlot(

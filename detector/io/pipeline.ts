@@ -13,7 +13,7 @@
  * 4. **checkpoint**: after the consumer acknowledged the batch (checkpoint.ts).
  *
  * Before stage 1 the `fence` renews this instance's lease on the stream; a
- * lost lease stops the batch before it changes any state.
+ * lost lease stops the unit before the batch changes any state.
  *
  * Stages 2 and 3 retry until they succeed: the consumer acknowledges nothing
  * before, and the evaluation is never repeated for the same batch.
@@ -63,9 +63,9 @@ export interface PipelineOptions {
   tracing?: PipelineTracing;
   /**
    * Awaited before each batch, before anything is evaluated: resolves while
-   * this instance may consume the stream (it renews its lease), rejects once
-   * `signal` aborts because it may not (the batch is left, unevaluated and
-   * unacknowledged, to the new owner).
+   * this instance may consume the stream (it renews its lease), rejects when
+   * it may not any more (its consumer stops; the batch is left, unevaluated
+   * and unacknowledged, to the lease holder).
    */
   fence?: (signal: AbortSignal) => Promise<void>;
   now?: () => number;
