@@ -74,39 +74,12 @@ function isPacked(stride: number): boolean {
   return stride < 5;
 }
 
-/**
- * The numbers of the ref read last: every count rule of an event inserts the
- * same ref, so its id and offset are read once per event, not once per rule.
- * Compared by value (the strings are the same objects, so that is cheap).
- */
-const last = { id: "", partition: NaN, offset: "", ms: 0, seq: 0, off: 0 };
-
-/** `Number(s.slice(from, to))`, without the slice for up to 15 plain digits. */
-function digits(s: string, from: number, to: number): number {
-  if (to <= from || to - from > 15) return Number(s.slice(from, to));
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return Number(s.slice(from, to));
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/** Read a ref's stream id (`ms` or `ms-seq`) and offset into {@link last}. */
-function readRef(ref: EventRef): typeof last {
-  if (ref.id === last.id && ref.offset === last.offset && ref.partition === last.partition) {
-    return last;
-  }
-  const id = ref.id;
-  const dash = id.indexOf("-");
-  last.ms = dash < 0 ? digits(id, 0, id.length) : digits(id, 0, dash);
-  last.seq = dash < 0 ? 0 : digits(id, dash + 1, id.length);
-  last.off = digits(ref.offset, 0, ref.offset.length);
-  last.id = id;
-  last.offset = ref.offset;
-  last.partition = ref.partition;
-  return last;
+/** The stream id and Kafka position of a ref as numbers. */
+function refNumbers(ref: EventRef): [ms: number, seq: number, partition: number, offset: number] {
+  const dash = ref.id.indexOf("-");
+  const ms = dash < 0 ? Number(ref.id) : Number(ref.id.slice(0, dash));
+  const seq = dash < 0 ? 0 : Number(ref.id.slice(dash + 1));
+  return [ms, seq, ref.partition, Number(ref.offset)];
 }
 
 const fits = (x: number, span: number) => Number.isInteger(x) && x >= 0 && x < span;
@@ -223,19 +196,13 @@ export function refsOf(w: TimeWindow, stride: number, lo: number, hi: number): E
  * decimal integers); widens the set first when the ref does not pack.
  */
 function eventNumbers(set: WindowSet, t: number, ref: EventRef, value: number): number[] {
-  const { ms, seq, off } = readRef(ref);
-  const partition = ref.partition;
-  if (isPacked(set.stride) && !packable(ms, seq, partition, off)) relayout(set, false);
-  switch (set.stride) {
-    case 3:
-      return [t, packId(ms, seq), packPos(partition, off)];
-    case 4:
-      return [t, packId(ms, seq), packPos(partition, off), value];
-    case 5:
-      return [t, ms, seq, partition, off];
-    default:
-      return [t, ms, seq, partition, off, value];
-  }
+  const [ms, seq, partition, offset] = refNumbers(ref);
+  if (isPacked(set.stride) && !packable(ms, seq, partition, offset)) relayout(set, false);
+  const ev = isPacked(set.stride)
+    ? [t, packId(ms, seq), packPos(partition, offset)]
+    : [t, ms, seq, partition, offset];
+  if (set.stride === 4 || set.stride === 6) ev.push(value);
+  return ev;
 }
 
 /** Insert an event into `entity`'s window (kept sorted; late events go in place). */

@@ -72,25 +72,6 @@ Deno.test("refs come back exactly from the packed layout, at its bounds too", ()
   assert.deepEqual([0, 1, 2].map((i) => valueAt(w, set.stride, i)), [50, 51, 52]);
 });
 
-Deno.test("each ref is read by value: refs inserted one after another that differ in one part", () => {
-  const set = createWindowSet();
-  const refs = [
-    { id: "1733000000000-5", partition: 3, offset: "10" },
-    { id: "1733000000000-5", partition: 3, offset: "11" }, // same id, another offset
-    { id: "1733000000000-5", partition: 4, offset: "11" }, // another partition
-    { id: "1733000000000-6", partition: 4, offset: "11" }, // another seq
-    { id: "1733000000001", partition: 4, offset: "12" }, // an id without seq: seq 0
-  ];
-  // The same ref object again, and equal refs, as every count rule of an event inserts it.
-  for (const [i, r] of refs.entries()) {
-    insertEvent(set, "a", 1000 + i, r);
-    insertEvent(set, "b", 1000 + i, { ...r });
-  }
-  const expected = refs.map((r) => (r.id.includes("-") ? r : { ...r, id: `${r.id}-0` }));
-  assert.deepEqual(refsOf(set.byEntity.get("a")!, set.stride, 0, 5), expected);
-  assert.deepEqual(refsOf(set.byEntity.get("b")!, set.stride, 0, 5), expected);
-});
-
 Deno.test("a ref that does not pack widens the set once, every ref and value kept", () => {
   for (
     const odd of [
