@@ -20,7 +20,6 @@ import { partitionOf, type StreamUnit, unitsFor } from "@vigil/shared/partitions
 import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
-import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
 import { createEvaluator, type Evaluator, type Reconfigured } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
@@ -30,9 +29,9 @@ import { runStreamWatch } from "./io/stream_watch.ts";
 import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import type { StateLimits } from "./core/state_limits.ts";
-import { renewLease, runAssignment } from "./io/assignment.ts";
+import { leaseFence, runAssignment } from "./io/assignment.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
-import { createDetectorMetrics } from "./io/metrics.ts";
+import { createDetectorMetrics, registerUnitGauges } from "./io/metrics.ts";
 import { createPersistStage } from "./io/persist.ts";
 import { createPipeline, type Pipeline, type PipelineTracing } from "./io/pipeline.ts";
 import { createPublication } from "./io/publication.ts";
@@ -144,84 +143,19 @@ export function createDetector(deps: DetectorDeps): Detector {
   const running = new Map<string, Running>();
   let rules = deps.rules;
 
-  for (
-    const [name, help] of [
-      ["vigil_detector_stream_length", "Entries in each event stream partition consumed here"],
-      ["vigil_detector_pending", "Entries delivered to the detector and not yet acknowledged"],
-    ] as const
-  ) {
-    deps.registry.gauge(name, help, ["type", "partition"], async (g) => {
-      const list = [...running.values()];
-      const replies = await pipelineBySlot(
-        redis,
-        list.map((r) => {
-          const key = keys.events(r.unit.kind, r.unit.partition);
-          return {
-            key,
-            add: (p) =>
-              name === "vigil_detector_stream_length"
-                ? p.xlen(key)
-                : p.xpending(key, GROUPS.detector),
-          };
-        }),
-      );
-      list.forEach((r, i) => {
-        const [error, value] = replies[i] ?? [];
-        const n = error ? 0 : Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0);
-        g.set({ type: r.unit.kind, partition: String(r.unit.partition) }, n);
-      });
-    });
-  }
-
-  deps.registry.gauge(
-    "vigil_detector_state_entries",
-    "Entities (windows) or series (metric_score) a rule holds, per stream partition consumed here",
-    ["type", "partition", "rule"],
-    (g) => {
-      g.reset();
-      for (const r of running.values()) {
-        for (const { rule, entries } of r.pipeline.evaluator.stateStats()) {
-          g.set({ type: r.unit.kind, partition: String(r.unit.partition), rule }, entries);
-        }
-      }
-    },
-  );
+  registerUnitGauges(deps.registry, redis, keys, () => running.values());
 
   function start(name: string): void {
     const unit = units.get(name)!;
     const stop = new AbortController();
-    /**
-     * Before each batch: renew the unit's lease. Not held (another instance
-     * took the unit over, or it expired while this one was busy or cut off):
-     * wait until the assignment either stops the unit (aborting `signal`, the
-     * batch left unacknowledged to the new owner) or takes the lease again.
-     */
-    const fence = async (signal: AbortSignal) => {
-      const key = keys.detectorLease(unit);
-      let said = false;
-      for (;;) {
-        let held: boolean;
-        try {
-          held = await renewLease(redis, key, s.member, s.leaseTtlMs);
-        } catch (error) {
-          // Redis unreachable: whether the lease is still ours is unknown; wait and ask again.
-          if (!said) {
-            log.warn("cannot renew the lease of the unit, batch on hold", { unit: name, error });
-          }
-          said = true;
-          await sleep(Math.min(1000, Math.max(50, s.leaseTtlMs / 3)), signal);
-          continue;
-        }
-        if (held) return;
-        // Lost (taken over, or expired while this instance was busy or cut off): stop here. The
-        // assignment starts the unit again, from its checkpoint, if the lease becomes ours again.
-        log.warn("lease of the unit lost: stopping it, its batch left to the lease holder", {
-          unit: name,
-        });
-        stop.abort();
-        throw new Error(`The lease of ${name} is no longer held by ${s.member}`);
-      }
-    };
+    const fence = leaseFence({
+      redis,
+      key: keys.detectorLease(unit),
+      member: s.member,
+      ttlMs: s.leaseTtlMs,
+      log: log.with({ unit: name }),
+      onLost: () => stop.abort(),
+    });
     const evaluator = createEvaluator(unit.kind, {
       rules,
       engine: deps.engine,

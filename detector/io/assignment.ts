@@ -61,6 +61,45 @@ export async function renewLease(
   return Number(await redis.eval(RENEW, 1, key, member, ttlMs)) === 1;
 }
 
+/**
+ * The fence a unit's pipeline awaits before each batch (io/pipeline.ts):
+ * renews the lease. Lost (another instance took the unit over, or it expired
+ * while this one was busy or cut off): calls `onLost` (which stops the unit)
+ * and rejects, so the batch is left unevaluated and unacknowledged to the
+ * lease holder; the assignment starts the unit again if the lease becomes
+ * this instance's. Redis unreachable: whether the lease is still held is
+ * unknown, so it asks again every third of the TTL (at most 1 s) until it
+ * knows or `signal` aborts.
+ */
+export function leaseFence(options: {
+  redis: Redis;
+  key: string;
+  member: string;
+  ttlMs: number;
+  log: Logger;
+  onLost: () => void;
+}): (signal: AbortSignal) => Promise<void> {
+  const { redis, key, member, ttlMs, log } = options;
+  return async (signal) => {
+    let said = false;
+    for (;;) {
+      let held: boolean;
+      try {
+        held = await renewLease(redis, key, member, ttlMs);
+      } catch (error) {
+        if (!said) log.warn("cannot renew the lease of the unit, batch on hold", { error });
+        said = true;
+        await sleep(Math.min(1000, Math.max(50, ttlMs / 3)), signal);
+        continue;
+      }
+      if (held) return;
+      log.warn("lease of the unit lost: stopping it, its batch left to the lease holder");
+      options.onLost();
+      throw new Error(`The lease ${key} is no longer held by ${member}`);
+    }
+  };
+}
+
 /** The units assigned to `member` when `members` are live: units and members sorted, i mod n. */
 export function assign(
   units: readonly string[],

@@ -3,7 +3,12 @@
  *
  * @module
  */
+import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Registry } from "@vigil/shared/metrics";
+import type { StreamUnit } from "@vigil/shared/partitions";
+import type { Redis } from "@vigil/shared/redis";
+import { pipelineBySlot } from "@vigil/shared/redis_cluster";
+import type { Evaluator } from "../core/evaluator.ts";
 
 /** Metrics of the detector (one set per process, shared by the streams). */
 export interface DetectorMetrics {
@@ -75,4 +80,59 @@ export function createDetectorMetrics(registry: Registry): DetectorMetrics {
       ["type", "rule"],
     ),
   };
+}
+
+/**
+ * Gauges of the units consumed here, read at scrape time: stream length and
+ * pending entries of each (one pipeline per cluster slot), and the entries
+ * each rule holds.
+ */
+export function registerUnitGauges(
+  registry: Registry,
+  redis: Redis,
+  keys: Keys,
+  units: () => Iterable<{ unit: StreamUnit; pipeline: { evaluator: Evaluator } }>,
+): void {
+  for (
+    const [name, help] of [
+      ["vigil_detector_stream_length", "Entries in each event stream partition consumed here"],
+      ["vigil_detector_pending", "Entries delivered to the detector and not yet acknowledged"],
+    ] as const
+  ) {
+    registry.gauge(name, help, ["type", "partition"], async (g) => {
+      const list = [...units()];
+      const replies = await pipelineBySlot(
+        redis,
+        list.map((r) => {
+          const key = keys.events(r.unit.kind, r.unit.partition);
+          return {
+            key,
+            add: (p) =>
+              name === "vigil_detector_stream_length"
+                ? p.xlen(key)
+                : p.xpending(key, GROUPS.detector),
+          };
+        }),
+      );
+      list.forEach((r, i) => {
+        const [error, value] = replies[i] ?? [];
+        const n = error ? 0 : Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0);
+        g.set({ type: r.unit.kind, partition: String(r.unit.partition) }, n);
+      });
+    });
+  }
+
+  registry.gauge(
+    "vigil_detector_state_entries",
+    "Entities (windows) or series (metric_score) a rule holds, per stream partition consumed here",
+    ["type", "partition", "rule"],
+    (g) => {
+      g.reset();
+      for (const r of units()) {
+        for (const { rule, entries } of r.pipeline.evaluator.stateStats()) {
+          g.set({ type: r.unit.kind, partition: String(r.unit.partition), rule }, entries);
+        }
+      }
+    },
+  );
 }
