@@ -16,6 +16,7 @@ import postgres from "postgres";
 import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
+import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
@@ -40,6 +41,8 @@ import { createStore } from "./io/store.ts";
 const config = configOrExit(() => loadDetectorConfig());
 const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
+// A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).
+survivePostgresWriteRace(log);
 let rules;
 try {
   rules = await loadRulesConfig(config.DETECTOR_RULES_FILE);

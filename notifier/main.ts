@@ -10,6 +10,7 @@
  */
 import { configOrExit } from "@vigil/shared/config";
 import { createLifecycle } from "@vigil/shared/lifecycle";
+import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
 import { createLogger } from "@vigil/shared/log";
 import { startOrExit } from "@vigil/shared/service";
 import { startNotifier } from "./app.ts";
@@ -18,6 +19,8 @@ import { loadConfig } from "./config.ts";
 const config = configOrExit(() => loadConfig());
 const log = createLogger({ service: "notifier", level: config.logLevel });
 const lifecycle = createLifecycle({ log });
+// A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).
+survivePostgresWriteRace(log);
 await startOrExit(
   { name: "notifier", log, lifecycle },
   () => startNotifier(config, { log, signal: lifecycle.signal }),

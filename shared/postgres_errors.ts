@@ -18,3 +18,38 @@ export function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
 }
+
+/**
+ * The postgres.js write race: after a connection closed, a small write it had
+ * deferred with `setImmediate` runs `socket.write` on a null socket
+ * (porsager/postgres#1154 and #1208, denoland/deno#34667; postgres 3.4.9 on
+ * Deno 2.9.6). It is thrown from the timer, outside any query's promise, so
+ * nothing can catch it and it would end the process in the middle of a
+ * PostgreSQL outage.
+ */
+export function isPostgresWriteRace(error: unknown): boolean {
+  const stack = error instanceof TypeError ? error.stack ?? "" : "";
+  return /reading 'write'/.test(stack) && /\bnextWrite\b/.test(stack) &&
+    /postgres\/src\/connection\.js/.test(stack);
+}
+
+/**
+ * Keep the process running through {@link isPostgresWriteRace}: the query
+ * the write belonged to was already rejected with CONNECTION_CLOSED when the
+ * connection closed (and every query of a service has a timeout and is
+ * retried), so the write is moot. Logged as a warning and counted in
+ * `onRace`. Any other uncaught error still ends the process.
+ */
+export function survivePostgresWriteRace(
+  log: { warn(msg: string, fields?: Record<string, unknown>): void },
+  onRace?: () => void,
+): void {
+  globalThis.addEventListener("error", (event) => {
+    if (!isPostgresWriteRace(event.error)) return;
+    event.preventDefault();
+    onRace?.();
+    log.warn("postgres.js wrote to a closed connection (a known driver bug), ignored", {
+      error: event.error,
+    });
+  });
+}

@@ -12,6 +12,7 @@
  */
 import { configOrExit } from "@vigil/shared/config";
 import { createLifecycle } from "@vigil/shared/lifecycle";
+import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
 import { createLogger } from "@vigil/shared/log";
 import { startOrExit } from "@vigil/shared/service";
 import { parseWebConfig } from "./config.ts";
@@ -23,4 +24,6 @@ if (config.VIGIL_API_TOKEN === undefined) {
   log.warn("VIGIL_API_TOKEN is unset: acknowledging and silencing answer 503");
 }
 const lifecycle = createLifecycle({ log });
+// A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).
+survivePostgresWriteRace(log);
 await startOrExit({ name: "web", log, lifecycle }, () => startWebServer(config, { log }));
