@@ -56,11 +56,6 @@ export interface PipelineOptions {
   persist: PersistStage;
   publication: Publication;
   checkpointer: Checkpointer;
-  log: Logger;
-  metrics: DetectorMetrics;
-  /** Attempts of a rule step that throws before the entry is dead-lettered. @default {5} */
-  maxAttempts?: number;
-  tracing?: PipelineTracing;
   /**
    * Awaited before each batch, before anything is evaluated: resolves while
    * this instance may consume the stream (it renews its lease), rejects when
@@ -68,6 +63,11 @@ export interface PipelineOptions {
    * and unacknowledged, to the lease holder).
    */
   fence?: (signal: AbortSignal) => Promise<void>;
+  log: Logger;
+  metrics: DetectorMetrics;
+  /** Attempts of a rule step that throws before the entry is dead-lettered. @default {5} */
+  maxAttempts?: number;
+  tracing?: PipelineTracing;
   now?: () => number;
 }
 
