@@ -89,8 +89,6 @@ interface Running {
   consumer: StreamConsumer;
   stop: AbortController;
   done: Promise<void>;
-  /** Its consumer has stopped (asked to, lease lost at a batch's fence, or an error). */
-  ended: boolean;
 }
 
 /** The running detector. */
@@ -203,30 +201,22 @@ export function createDetector(deps: DetectorDeps): Detector {
       stuckAfterMs: s.stuckAfterMs ?? 60_000,
       now,
     });
-    const entry: Running = {
-      unit,
-      pipeline,
-      consumer,
-      stop,
-      done: Promise.resolve(),
-      ended: false,
-    };
-    entry.done = consumer.run(stop.signal)
+    const done = consumer.run(stop.signal)
       .catch((error) => log.error("unit stopped on an error", { unit: name, error }))
       .then(() => pipeline.flush())
       .finally(() => {
         reader.disconnect();
-        entry.ended = true;
+        // Ended (asked to, lease lost at a batch's fence, or an error): no longer running.
+        if (running.get(name)?.done === done) running.delete(name);
       });
-    running.set(name, entry);
+    running.set(name, { unit, pipeline, consumer, stop, done });
   }
 
   async function stop(name: string): Promise<void> {
     const r = running.get(name);
     if (!r) return;
     r.stop.abort();
-    await r.done;
-    running.delete(name);
+    await r.done; // its end takes it out of `running`
   }
 
   /**
@@ -350,7 +340,7 @@ export function createDetector(deps: DetectorDeps): Detector {
         control: {
           start,
           stop,
-          isRunning: (name) => running.get(name)?.ended === false,
+          isRunning: (name) => running.has(name),
         },
         log,
         onChange: (owned) => log.debug("units owned", { units: owned }),
