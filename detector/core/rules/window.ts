@@ -74,6 +74,11 @@ function isPacked(stride: number): boolean {
   return stride < 5;
 }
 
+/** Whether events of `stride` end with a value (strides 4 and 6). */
+function hasValue(stride: number): boolean {
+  return stride % 2 === 0;
+}
+
 /** The stream id and Kafka position of a ref as numbers. */
 function refNumbers(ref: EventRef): [ms: number, seq: number, partition: number, offset: number] {
   const dash = ref.id.indexOf("-");
@@ -98,7 +103,7 @@ function relayout(set: WindowSet, packed: boolean): void {
     const out: number[] = [];
     for (let k = 0; k < w.length; k += from) {
       const t = w[k]!;
-      const tail = from === 4 || from === 6 ? [w[k + from - 1]!] : [];
+      const tail = hasValue(from) ? [w[k + from - 1]!] : [];
       if (packed) {
         out.push(t, packId(w[k + 1]!, w[k + 2]!), packPos(w[k + 3]!, w[k + 4]!), ...tail);
       } else {
@@ -201,7 +206,7 @@ function eventNumbers(set: WindowSet, t: number, ref: EventRef, value: number): 
   const ev = isPacked(set.stride)
     ? [t, packId(ms, seq), packPos(partition, offset)]
     : [t, ms, seq, partition, offset];
-  if (set.stride === 4 || set.stride === 6) ev.push(value);
+  if (hasValue(set.stride)) ev.push(value);
   return ev;
 }
 
@@ -353,7 +358,7 @@ export function loadWindows(raw: unknown): WindowSet {
     !r || typeof r !== "object" || r.v !== 3 || ![3, 4, 5, 6].includes(r.stride as number) ||
     !Array.isArray(r.windows)
   ) throw new TypeError("Cannot load windows: unknown format");
-  const set = createWindowSet(r.stride === 4 || r.stride === 6);
+  const set = createWindowSet(hasValue(r.stride as number));
   const s = set.stride = r.stride as number;
   for (const item of r.windows) {
     if (
