@@ -46,19 +46,9 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
-/**
- * Renew `member`'s lease on `key` for `ttlMs` if it still holds it; false when
- * it does not (another instance took the unit over, or the lease expired).
- * A consumer calls it before each batch: a busy instance keeps its lease, and
- * one that lost it stops before evaluating what the new owner will process.
- */
-export async function renewLease(
-  redis: Redis,
-  key: string,
-  member: string,
-  ttlMs: number,
-): Promise<boolean> {
-  return Number(await redis.eval(RENEW, 1, key, member, ttlMs)) === 1;
+/** A member's heartbeat and lease rounds: a third of the TTL (at least 50 ms). */
+function roundMs(ttlMs: number): number {
+  return Math.max(50, Math.floor(ttlMs / 3));
 }
 
 /**
@@ -85,11 +75,11 @@ export function leaseFence(options: {
     for (;;) {
       let held: boolean;
       try {
-        held = await renewLease(redis, key, member, ttlMs);
+        held = Number(await redis.eval(RENEW, 1, key, member, ttlMs)) === 1;
       } catch (error) {
         if (!said) log.warn("cannot renew the lease of the unit, batch on hold", { error });
         said = true;
-        await sleep(Math.min(1000, Math.max(50, ttlMs / 3)), signal);
+        await sleep(Math.min(1000, roundMs(ttlMs)), signal);
         continue;
       }
       if (held) return;
@@ -152,7 +142,7 @@ export async function runAssignment(
 ): Promise<void> {
   const { redis, member, units, ttlMs, control } = options;
   const log = options.log.with({ member });
-  const every = Math.max(50, Math.floor(ttlMs / 3));
+  const every = roundMs(ttlMs);
   const owned = new Set<string>();
   let failing = false;
 

@@ -159,7 +159,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   async function process(batch: readonly Delivery[], signal: AbortSignal): Promise<Rejected[]> {
-    // Before evaluating: a retried batch then never counts its events twice.
+    // Before evaluating: a unit that stops here has changed no state.
     await options.fence?.(signal);
     const started = now();
     const { firings, resolutions, scores, live, rejected } = evaluate(batch);
