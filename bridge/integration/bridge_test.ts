@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { EVENT_SCHEMAS, EVENT_TYPES, isEventType } from "@vigil/shared/schemas/event";
 import { deadLetterSchema, streamEntrySchema } from "@vigil/shared/schemas/stream";
-import { createBridge } from "../bridge.ts";
 import {
   assertExactlyOnce,
   countAll,
   kafkaCoordinates,
   malformedMessages,
   produce,
+  quietBridge,
   readAll,
   validMessages,
   withKafkaAndRedis,
@@ -35,14 +34,10 @@ Deno.test(
       await produce(kafka, all);
 
       const metrics = new Registry();
-      const bridge = createBridge({
-        kafka,
-        redis,
-        keys,
-        log: silentLogger(),
-        metrics,
-        config: { maxEventBytes: 64 * 1024, chunkSize: 100 },
-      });
+      const bridge = quietBridge({ kafka, redis, keys }, {
+        maxEventBytes: 64 * 1024,
+        chunkSize: 100,
+      }, metrics);
       await withRunning(bridge, async () => {
         await waitFor(async () => (await countAll(redis, keys)) >= all.length, {
           timeoutMs: 40_000,

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
 import { GROUPS } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
-import { createBridge } from "../bridge.ts";
 import {
   assertExactlyOnce,
   countAll,
   kafkaCoordinates,
   produceUntil,
+  quietBridge,
   readAll,
   testKafka,
 } from "@vigil/tools/testing/bridge";
@@ -27,14 +25,7 @@ Deno.test(
         cluster.setCoordinator("group", GROUPS.bridge, 1);
         for (const topic of EVENT_TYPES) cluster.setLeader(topic, 0, 2);
         const kafka = testKafka(cluster.brokers);
-        const bridge = createBridge({
-          kafka,
-          redis,
-          keys,
-          log: silentLogger(),
-          metrics: new Registry(),
-          config: { sessionTimeoutMs: 6000 },
-        });
+        const bridge = quietBridge({ kafka, redis, keys }, { sessionTimeoutMs: 6000 });
         const stopBridge = new AbortController();
         const running = bridge.run(stopBridge.signal);
         const stopProducing = new AbortController();

@@ -2,13 +2,17 @@ import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { Buffer } from "node:buffer";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { canonicalize } from "@vigil/shared/schemas/canonical";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import { deadLetterSchema, streamEntrySchema } from "@vigil/shared/schemas/stream";
-import { createBridge } from "../bridge.ts";
-import { countAll, produce, readAll, withKafkaAndRedis } from "@vigil/tools/testing/bridge";
+import {
+  countAll,
+  produce,
+  quietBridge,
+  readAll,
+  withKafkaAndRedis,
+} from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const TS = "2025-01-02T03:04:05.000Z";
@@ -243,14 +247,7 @@ Deno.test(
       ], 1);
 
       const metrics = new Registry();
-      const bridge = createBridge({
-        kafka,
-        redis,
-        keys,
-        log: silentLogger(),
-        metrics,
-        config: { chunkSize: 7 },
-      });
+      const bridge = quietBridge({ kafka, redis, keys }, { chunkSize: 7 }, metrics);
       await withRunning(bridge, async () => {
         await waitFor(async () => (await countAll(redis, keys)) >= CASES.length + 3, {
           timeoutMs: 40_000,

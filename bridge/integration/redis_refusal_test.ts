@@ -6,15 +6,14 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
-import { createBridge } from "../bridge.ts";
 import {
   assertExactlyOnce,
   countAll,
   kafkaCoordinates,
   produce,
+  quietBridge,
   readAll,
   validMessages,
   withKafkaAndRedis,
@@ -32,7 +31,7 @@ Deno.test(
       await redis.set(keys.events("logs"), "not a stream");
       await produce(kafka, messages);
       const metrics = new Registry();
-      const bridge = createBridge({ kafka, redis, keys, log: silentLogger(), metrics });
+      const bridge = quietBridge({ kafka, redis, keys }, {}, metrics);
       const errors = metrics.counter("vigil_bridge_redis_errors_total", "");
       await withRunning(bridge, async () => {
         await waitFor(async () => (await sampleValue(errors)) >= 2, {

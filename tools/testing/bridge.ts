@@ -13,6 +13,9 @@ import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { createGenerator, type ProducedMessage } from "@vigil/producer/generator";
+import { type Bridge, type BridgeOptions, createBridge } from "@vigil/bridge/bridge";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
 import type { MockKafkaCluster, MockKafkaOptions } from "../dev/kafka_mock.ts";
 import { withKafka } from "./kafka.ts";
 import { type RedisTestContext, withRedis } from "./redis.ts";
@@ -40,6 +43,16 @@ export function withKafkaAndRedis<T>(
     options,
     (cluster) => withRedis((ctx) => fn({ ...ctx, kafka: testKafka(cluster.brokers), cluster })),
   );
+}
+
+/** A bridge over a test's Kafka and Redis that logs nothing (`metrics`: to read its counters). */
+export function quietBridge(
+  ctx: { kafka: Kafka; redis: Redis; keys: Keys },
+  config: BridgeOptions = {},
+  metrics: Registry = new Registry(),
+): Bridge {
+  const { kafka, redis, keys } = ctx;
+  return createBridge({ kafka, redis, keys, log: silentLogger(), metrics, config });
 }
 
 /** A message to produce to a topic. */
