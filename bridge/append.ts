@@ -202,11 +202,6 @@ export async function appendBatch(
   return { appended, skipped, gapRecorded: gaps > 0 };
 }
 
-/** The projections' field names, for documentation and tests. */
-export const PROJECTED_FIELDS = Object.fromEntries(
-  Object.entries(PROJECTIONS).map(([kind, p]) => [kind, p.field]),
-) as Readonly<Record<keyof typeof PROJECTIONS, string>>;
-
 /** Just what {@link ioredisAppendPort} calls on ioredis (a client or a cluster). */
 export interface ScriptClient {
   pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { redact } from "./log.ts";
+import { MAX_PARTITIONS } from "./partitions.ts";
 
 /** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
 export const KAFKA_BROKERS_FILE = ".vigil/kafka_brokers";
@@ -139,7 +140,7 @@ export const commonEnv = {
 /** The stream partitioning (bridge and detector must agree; see shared/partitions.ts). */
 export const partitionsEnv = {
   /** Partitions of every event stream; fixed for an installation (checked against Redis). */
-  VIGIL_PARTITIONS: z.coerce.number().int().min(1).max(256).default(1),
+  VIGIL_PARTITIONS: z.coerce.number().int().min(1).max(MAX_PARTITIONS).default(1),
 };
 
 /** Kafka variables (for services that speak Kafka). */

@@ -39,11 +39,6 @@ export const PROJECTIONS: Readonly<
   transactions_by_status: { type: "transactions", field: "status" },
 };
 
-/** Is `s` a stream kind? */
-export function isStreamKind(s: string): s is StreamKind {
-  return (STREAM_KINDS as readonly string[]).includes(s);
-}
-
 /** The event type a stream kind holds (a projection holds its source type's events, reduced). */
 export function typeOfKind(kind: StreamKind): EventType {
   return kind === "logs_by_user" || kind === "transactions_by_status"

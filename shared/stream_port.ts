@@ -85,7 +85,11 @@ export function previousId(id: string): string {
 type Reply = [string, string[] | null][];
 
 function entries(reply: unknown): RawEntry[] {
-  return ((reply ?? []) as Reply).map(([id, fields]) => ({ id, fields }));
+  // A plain loop: destructuring each [id, fields] pair allocates an iterator per entry.
+  const pairs = (reply ?? []) as Reply;
+  const out = new Array<RawEntry>(pairs.length);
+  for (let i = 0; i < pairs.length; i++) out[i] = { id: pairs[i]![0], fields: pairs[i]![1] };
+  return out;
 }
 
 /** Options of {@link createRedisStreamPort}. */

@@ -1,22 +1,22 @@
 /**
  * The detector's memory under load, in CI: `deno task bench:memory` for 60 s
  * (5,000 events/s over 100,000 entities, the real detector process as
- * `deno task detector` runs it) must keep the peak RSS under 250 MB.
+ * `deno task detector` runs it) must keep the peak RSS under 275 MB.
  *
  * The full bound (issue 13: ≤ 300 MB for 10 minutes) is the benchmark's; a
  * minute is what CI affords, and its own bound is set between what the
- * detector needs now (~200 MB at 60 s) and what it needed before checkpoint
- * text was kept out of the old generation and the young generation was
- * capped (~290 MB at 60 s, docs/benchmarks.md#detector-memory), so either
- * regression fails here.
+ * detector needs now (235–245 MB at 60 s with the task's 32 MB semi-spaces)
+ * and what it needed before checkpoint text was kept out of the old
+ * generation (~285 MB at 60 s with semi-spaces of only 8 MB,
+ * docs/benchmarks.md#detector-memory), so that regression fails here.
  */
 import assert from "node:assert/strict";
 import { ROOT } from "../testing/services.ts";
 
-const LIMIT_MB = 250;
+const LIMIT_MB = 275;
 
 Deno.test({
-  name: "the detector stays under 250 MB RSS for 60 s at 5,000 events/s over 100,000 entities",
+  name: "the detector stays under 275 MB RSS for 60 s at 5,000 events/s over 100,000 entities",
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
