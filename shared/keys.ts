@@ -20,7 +20,7 @@
  * | `vigil:{alerts}` | stream | durable alerts, read by the notifier (group `notifier`) |
  * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing) |
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
- * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range) |
+ * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range; `score_member.ts`) |
  * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state (`last_id`, `saved_at`, `chunks`, `state:0` … `state:<chunks-1>`) |
  * | `vigil:detector:state-next:{<kind>:<p>}` | hash | the checkpoint being written, chunk by chunk; renamed over the one above when complete |
  * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |

@@ -3,15 +3,13 @@
  * (`vigil:scores:<type>:<entity>:<measure>`, a sorted set scored by event
  * time in ms) for charts.
  *
- * Members are parsed tolerantly: JSON `{"ts","value","score","low","high"}`
- * (validated with zod), or the colon form `ts:score:value[:low:high]`
- * documented in shared/keys.ts, where `low`/`high` is the band the engine
- * expected the value in. Points that fit neither are skipped and counted; a
- * band is kept only when both ends are numbers and `low <= high`.
+ * Members are read by `parseScoreMember` (`shared/score_member.ts`); points
+ * it cannot read are skipped and counted.
  *
  * @module
  */
-import { type ScorePoint, scorePointSchema } from "@vigil/shared/schemas/web_api";
+import type { ScorePoint } from "@vigil/shared/schemas/web_api";
+import { parseScoreMember } from "@vigil/shared/score_member";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Keys } from "@vigil/shared/keys";
 import { type ScanClient, scanKeys } from "@vigil/shared/redis_cluster";
@@ -35,55 +33,6 @@ export interface Series {
   points: ScorePoint[];
   /** Members that could not be parsed. */
   skipped: number;
-}
-
-const NUM = /^-?\d+(?:\.\d+)?(?:e[-+]?\d+)?$/i;
-
-/**
- * Parse one sorted-set member; `zscore` (the event time) is the fallback
- * timestamp. Pure.
- *
- * @returns the point, or null when the member has neither supported form
- */
-export function parseScoreMember(member: string, zscore: number): ScorePoint | null {
-  const text = member.trim();
-  if (text.startsWith("{")) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      return null;
-    }
-    const withTs = typeof raw === "object" && raw !== null && !("ts" in raw)
-      ? { ...raw, ts: zscore }
-      : raw;
-    const parsed = scorePointSchema.safeParse(withTs);
-    return parsed.success ? withBand(parsed.data) : null;
-  }
-  // `ts:score:value[:low:high]`, possibly followed by a uniqueness suffix.
-  const parts = text.split(":");
-  if (parts.length < 3) return null;
-  const [ts, score, value, low, high] = parts as [string, string, string, string?, string?];
-  if (!NUM.test(ts) || !NUM.test(value) || !(NUM.test(score) || score === "" || score === "null")) {
-    return null;
-  }
-  const band = low !== undefined && high !== undefined && NUM.test(low) && NUM.test(high)
-    ? { low: Number(low), high: Number(high) }
-    : {};
-  const parsed = scorePointSchema.safeParse({
-    ts: Number(ts),
-    value: Number(value),
-    score: NUM.test(score) ? Number(score) : null,
-    ...band,
-  });
-  return parsed.success ? withBand(parsed.data) : null;
-}
-
-/** The point with its band only when both ends are there and in order. */
-function withBand(p: ScorePoint): ScorePoint {
-  if (p.low === undefined && p.high === undefined) return p;
-  const { low, high, ...rest } = p;
-  return low !== undefined && high !== undefined && low <= high ? { ...rest, low, high } : rest;
 }
 
 /** Escape Redis glob characters so `text` matches itself in SCAN MATCH. */

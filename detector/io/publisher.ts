@@ -18,6 +18,7 @@
 import type { Redis } from "@vigil/shared/redis";
 import { isCluster } from "@vigil/shared/redis_cluster";
 import type { Keys } from "@vigil/shared/keys";
+import { scoreMember } from "@vigil/shared/score_member";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { AnomalyRow } from "./store.ts";
@@ -143,12 +144,7 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
         const key = keys.scores(s.type, s.entity, s.measure);
         let entry = series.get(key);
         if (entry === undefined) series.set(key, entry = { points: [], newest: -Infinity });
-        entry.points.push(
-          s.t,
-          s.low === undefined
-            ? `${s.t}:${s.score}:${s.value}`
-            : `${s.t}:${s.score}:${s.value}:${s.low}:${s.high}`,
-        );
+        entry.points.push(s.t, scoreMember(s));
         entry.newest = Math.max(entry.newest, s.t);
       }
       const scoreCommands = (

@@ -24,6 +24,7 @@ import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import type { Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
+import { parseScoreMember } from "@vigil/shared/score_member";
 import { TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
 import type { AnomalyStore } from "./store.ts";
 
@@ -33,14 +34,12 @@ export const STATUS_PATH = "/api/alerts/status";
 /** Most firing alerts listed per status. */
 const LIMIT = 100;
 
-/** A cached score member `<event ms>:<score>:<value>[:low:high]` as a last z. */
-export function parseScoreMember(
-  member: string,
-): { minute: string; z: number; count: number } | null {
-  const [t, z, value] = member.split(":").map(Number);
-  if (t === undefined || z === undefined || value === undefined) return null;
-  if (!Number.isFinite(t) || !Number.isFinite(z) || !Number.isFinite(value)) return null;
-  return { minute: new Date(t).toISOString(), z, count: value };
+/** The last z of a status: the newest member of its `count_z` score cache. */
+function lastZ(member: string): { minute: string; z: number; count: number } | null {
+  const p = parseScoreMember(member, 0);
+  return p && p.score !== null
+    ? { minute: new Date(p.ts).toISOString(), z: p.score, count: p.value }
+    : null;
 }
 
 /** The route on a guarded app; mount it with `app.route("/", …)`. */
@@ -88,7 +87,7 @@ export function createStatusApp(deps: {
           ? "CRITICAL"
           : firing[0]?.severity ?? null,
         firing,
-        last_z: typeof first === "string" ? parseScoreMember(first) : null,
+        last_z: typeof first === "string" ? lastZ(first) : null,
       };
     });
     return c.json({ generated_at: new Date(now()).toISOString(), statuses });
