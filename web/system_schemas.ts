@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { retentionRunSchema } from "@vigil/shared/retention/runs";
 import { z } from "zod";
 
 const iso = z.string().meta({ description: "ISO 8601 instant" });
@@ -24,18 +25,7 @@ export const detectorRulesSchema = z.object({
 
 /** `GET /api/system/retention`. */
 export const retentionStatusSchema = z.strictObject({
-  last_run: z.strictObject({
-    started_at: iso,
-    finished_at: iso,
-    outcome: z.enum(["done", "failed"]),
-    deleted: z.record(z.string(), z.number().int())
-      .meta({ description: "Rows deleted by table" }),
-    unfinished: z.array(z.string())
-      .meta({ description: "Tables whose batch budget ran out (the rest waits for the next run)" }),
-    ages_ms: z.record(z.string(), z.number().int())
-      .meta({ description: "Configured age by table (0 = kept forever)" }),
-    interval_ms: z.number().int().nullable().meta({ description: "Time between runs" }),
-  }).nullable().meta({ description: "null: no run recorded yet" }),
+  last_run: retentionRunSchema.nullable().meta({ description: "null: no run recorded yet" }),
   next_run_at: iso.nullable()
     .meta({ description: "finished_at + interval_ms; null when unknown" }),
   detector_api: z.boolean().meta({

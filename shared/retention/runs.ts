@@ -6,23 +6,26 @@
  * @module
  */
 import type postgres from "postgres";
+import { z } from "zod";
 
 /** Rows kept in `retention_runs` (older ones are deleted by the run that writes). */
 export const RETENTION_RUNS_KEPT = 50;
 
-/** One recorded run. */
-export interface RetentionRunRecord {
-  started_at: string;
-  finished_at: string;
-  outcome: "done" | "failed";
-  /** Rows deleted by table. */
-  deleted: Record<string, number>;
-  unfinished: string[];
-  /** Configured age (ms) by table; 0 = kept forever. */
-  ages_ms: Record<string, number>;
-  /** Time between runs (ms); null when unknown. */
-  interval_ms: number | null;
-}
+const iso = z.string().meta({ description: "ISO 8601 instant" });
+
+/** One recorded run (also the `last_run` of the web's `GET /api/system/retention`). */
+export const retentionRunSchema = z.strictObject({
+  started_at: iso,
+  finished_at: iso,
+  outcome: z.enum(["done", "failed"]),
+  deleted: z.record(z.string(), z.number().int()).meta({ description: "Rows deleted by table" }),
+  unfinished: z.array(z.string())
+    .meta({ description: "Tables whose batch budget ran out (the rest waits for the next run)" }),
+  ages_ms: z.record(z.string(), z.number().int())
+    .meta({ description: "Configured age by table (0 = kept forever)" }),
+  interval_ms: z.number().int().nullable().meta({ description: "Time between runs" }),
+});
+export type RetentionRunRecord = z.infer<typeof retentionRunSchema>;
 
 /** Record a run and delete all but the last `kept` rows, in one transaction. */
 export async function recordRetentionRun(
