@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Logger } from "@vigil/shared/log";
+import { errorMessage, type Logger } from "@vigil/shared/log";
 import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
 import { logRetry, retry, RetryError } from "@vigil/shared/retry";
 
@@ -85,7 +85,7 @@ export async function waitForKafka(options: WaitForKafkaOptions): Promise<void> 
   } catch (failure) {
     if (options.signal?.aborted) throw failure;
     const error = failure instanceof RetryError ? failure.cause : failure;
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new Error(
       `Cannot start producer: Kafka unreachable at ${brokers.join(",")} (${reason}); ${hint}`,
     );

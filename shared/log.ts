@@ -110,6 +110,11 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
   };
 }
 
+/** An error's message (`String(error)` for what is not an `Error`). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** A logger that drops everything (tests). */
 export function silentLogger(): Logger {
   return createLogger({ service: "test", level: "error", write: () => {} });

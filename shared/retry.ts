@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Logger } from "./log.ts";
+import { errorMessage, type Logger } from "./log.ts";
 import { sleep } from "./lifecycle.ts";
 
 /** What {@link RetryOptions.onRetry} is told before each wait. */
@@ -53,7 +53,7 @@ export class RetryError extends Error {
   /** Attempts made. */
   readonly attempts: number;
   constructor(attempts: number, cause: unknown) {
-    super(`Retrying stopped after ${attempts} attempts: ${messageOf(cause)}`, { cause });
+    super(`Retrying stopped after ${attempts} attempts: ${errorMessage(cause)}`, { cause });
     this.name = "RetryError";
     this.attempts = attempts;
   }
@@ -132,8 +132,4 @@ export function logRetry(
     count?.();
     log.warn(`cannot ${what}, retrying`, { error, attempt, retry_in_ms: delayMs });
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

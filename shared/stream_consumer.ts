@@ -31,7 +31,7 @@
  *
  * @module
  */
-import type { Logger } from "./log.ts";
+import { errorMessage, type Logger } from "./log.ts";
 import { logRetry, retry } from "./retry.ts";
 import type { DeadLetterEntry, RawEntry, StreamPort } from "./stream_port.ts";
 import { createRecovery, live } from "./stream_recovery.ts";
@@ -144,10 +144,6 @@ export interface StreamConsumer {
   status(): ConsumerStatus;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Create the consumer of one stream. */
 export function createStreamConsumer(options: StreamConsumerOptions): StreamConsumer {
   const { port, stream, group, consumer, handler } = options;
@@ -177,13 +173,15 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     retry(() =>
       fn().catch(async (error) => {
         // Redis came back without our data (restarted without persistence): recreate the group.
-        if (/NOGROUP/.test(messageOf(error))) await port.createGroup(stream, group).catch(() => {});
+        if (/NOGROUP/.test(errorMessage(error))) {
+          await port.createGroup(stream, group).catch(() => {});
+        }
         throw error;
       }), {
       signal,
       ...backoff,
       onRetry: (info) => {
-        lastError = `cannot ${what}: ${messageOf(info.error)}`;
+        lastError = `cannot ${what}: ${errorMessage(info.error)}`;
         logRetry(log, what)(info);
       },
     });
@@ -206,7 +204,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         capMs: backoff.capMs,
         jitter: false,
         isRetryable: (error) => {
-          lastError = messageOf(error);
+          lastError = errorMessage(error);
           return !(isPermanent(error) && attempts >= maxAttempts);
         },
         onRetry: ({ error, attempt, delayMs }) =>
@@ -229,7 +227,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         refused += liveEntries.length;
         return liveEntries.map((d) => ({
           id: d.id,
-          reason: `processing failed ${attempts} times: ${messageOf(error)}`.slice(0, 1000),
+          reason: `processing failed ${attempts} times: ${errorMessage(error)}`.slice(0, 1000),
         }));
       }
       const half = Math.ceil(batch.length / 2);

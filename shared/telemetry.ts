@@ -28,7 +28,7 @@ import {
   TraceFlags,
   type Tracer,
 } from "@opentelemetry/api";
-import { type LogFields, redact } from "./log.ts";
+import { errorMessage, type LogFields, redact } from "./log.ts";
 
 export type { Span, Tracer };
 
@@ -159,10 +159,9 @@ export function traceparentOf(span: Span): string | undefined {
 
 /** Mark `span` failed: status ERROR with the error's message, redacted and bounded. */
 export function failSpan(span: Span, error: unknown): Span {
-  const message = error instanceof Error ? error.message : String(error);
   return span.setStatus({
     code: SpanStatusCode.ERROR,
-    message: String(redact(message)).slice(0, 1024),
+    message: String(redact(errorMessage(error))).slice(0, 1024),
   });
 }
 

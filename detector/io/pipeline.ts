@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { Logger } from "@vigil/shared/log";
+import { errorMessage, type Logger } from "@vigil/shared/log";
 import type { StreamKind } from "@vigil/shared/partitions";
 import type { BatchHandler, Delivery, Rejected } from "@vigil/shared/stream_consumer";
 import { type ParsedEntry, parseEntry, traceIdOf } from "../core/entry.ts";
@@ -78,10 +78,6 @@ export interface Pipeline extends BatchHandler {
   flush(): Promise<void>;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Create the handler of one stream. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { type, evaluator, persist, publication, checkpointer, metrics, tracing } = options;
@@ -117,7 +113,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (d.live) {
           rejected.push({
             id: d.id,
-            reason: `rule evaluation failed ${maxAttempts} times: ${messageOf(error)}`,
+            reason: `rule evaluation failed ${maxAttempts} times: ${errorMessage(error)}`,
           });
         }
       } else if (d.live) {
@@ -185,7 +181,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (trigger && byId.get(trigger)?.live && !rejected.some((r) => r.id === trigger)) {
           rejected.push({
             id: trigger,
-            reason: `anomaly ${item.rule} of this event cannot be stored: ${messageOf(error)}`
+            reason: `anomaly ${item.rule} of this event cannot be stored: ${errorMessage(error)}`
               .slice(0, 1000),
           });
         }

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { sleep } from "@vigil/shared/lifecycle";
-import type { Logger } from "@vigil/shared/log";
+import { errorMessage, type Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
 
@@ -103,7 +103,7 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
     try {
       next = await load(path);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       rejection = { at: new Date(now()).toISOString(), trigger, reason };
       log.error("rules file rejected: the rules in force keep running", {
         trigger,
