@@ -15,7 +15,7 @@
  */
 import type { Gap } from "@vigil/shared/kafka_gaps";
 import type { Keys } from "@vigil/shared/keys";
-import { partitionOf, PROJECTIONS, type StreamKind } from "@vigil/shared/partitions";
+import { partitionOf, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
 import {
   addScriptCall,
