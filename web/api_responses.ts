@@ -9,9 +9,8 @@ import { z } from "zod";
 import { evidenceSchema, SEVERITIES } from "@vigil/shared/schemas/alert";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { silenceSchema } from "@vigil/shared/schemas/silence";
-import { scorePointSchema } from "@vigil/shared/schemas/web_api";
+import { isoTimeSchema as iso, scorePointSchema } from "@vigil/shared/schemas/web_api";
 
-const iso = z.string().meta({ description: "ISO 8601 time (UTC)" });
 const counts = <K extends readonly [string, ...string[]]>(keys: K) =>
   z.strictObject(
     Object.fromEntries(keys.map((k) => [k, z.number().int()])) as {

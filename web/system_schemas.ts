@@ -7,8 +7,7 @@
  */
 import { retentionRunSchema } from "@vigil/shared/retention/runs";
 import { z } from "zod";
-
-const iso = z.string().meta({ description: "ISO 8601 instant" });
+import { isoTimeSchema as iso } from "@vigil/shared/schemas/web_api";
 
 /** `GET /api/system/rules`: the detector's `GET /api/rules`, passed on. */
 export const detectorRulesSchema = z.object({

@@ -7,11 +7,10 @@
  */
 import type postgres from "postgres";
 import { z } from "zod";
+import { isoTimeSchema as iso } from "../schemas/web_api.ts";
 
 /** Rows kept in `retention_runs` (older ones are deleted by the run that writes). */
 export const RETENTION_RUNS_KEPT = 50;
-
-const iso = z.string().meta({ description: "ISO 8601 instant" });
 
 /** One recorded run (also the `last_run` of the web's `GET /api/system/retention`). */
 export const retentionRunSchema = z.strictObject({

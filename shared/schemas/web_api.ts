@@ -19,6 +19,9 @@ function csvOf<T extends readonly [string, ...string[]]>(values: T) {
     .pipe(z.array(z.enum(values)).min(1));
 }
 
+/** A time in an answer, as `Date.prototype.toISOString` writes it. */
+export const isoTimeSchema = z.string().meta({ description: "ISO 8601 time (UTC)" });
+
 /** A point in time: ISO 8601 with offset, or epoch milliseconds; parsed to epoch ms. */
 export const timeParamSchema = z.union([
   z.string().regex(/^\d{1,15}$/).transform(Number),
