@@ -13,6 +13,7 @@ import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { deadLetterSchema, fieldsToObject } from "@vigil/shared/schemas/stream";
 import { alertSchema } from "@vigil/shared/schemas/alert";
+import { testAlert } from "@vigil/tools/testing/alert";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { createPublisher, type OutgoingAlert } from "../io/publisher.ts";
 import { createStreamConsumer, type Delivery } from "@vigil/shared/stream_consumer";
@@ -34,19 +35,7 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 function alert(id: string): OutgoingAlert {
   return {
     marker: id,
-    alert: alertSchema.parse({
-      id,
-      status: "firing",
-      detected_at: new Date().toISOString(),
-      event_time: new Date().toISOString(),
-      type: "logs",
-      rule: "error_spike",
-      severity: "CRITICAL",
-      entity: "checkout",
-      title: "t",
-      message: "m",
-      stages: { ingest: 1 },
-    }),
+    alert: testAlert({ id, type: "logs", rule: "error_spike", stages: { ingest: 1 } }),
   };
 }
 

@@ -22,7 +22,7 @@
 import { createKeys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { createRedis } from "@vigil/shared/redis";
-import type { Alert } from "@vigil/shared/schemas/alert";
+import { testAlert } from "../testing/alert.ts";
 import { createDatabase } from "../testing/pg.ts";
 import { followLive } from "./_live_client.ts";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
@@ -269,24 +269,7 @@ try {
   const fanout: { round: number; all_ms: number; p50_ms: number; p99_ms: number }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const id = `bench-alert-${round}-${crypto.randomUUID().slice(0, 8)}`;
-    const alert: Alert = {
-      id,
-      status: "firing",
-      detected_at: new Date().toISOString(),
-      event_time: new Date().toISOString(),
-      type: "metrics",
-      rule: "latency_threshold",
-      severity: "CRITICAL",
-      entity: "svc-1",
-      title: "p99 latency above 500 ms",
-      message: "latency 950 ms > 500 ms",
-      score: 950,
-      details: { latency_ms: 950, threshold_ms: 500 },
-      evidence: [],
-      resolved_at: null,
-      trace_id: null,
-      stages: {},
-    };
+    const alert = testAlert({ id, entity: "svc-1" });
     const allSeen = new Promise<void>((resolve, reject) => {
       const check = () => {
         if (clients.every((c) => c.seen.has(id))) {

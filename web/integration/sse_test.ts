@@ -3,30 +3,14 @@ import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { sampleValue } from "@vigil/shared/metrics";
+import { testAlert } from "@vigil/tools/testing/alert";
 import { withWebApp } from "./_helpers.ts";
 import { SseReader, waitUntil } from "./_sse.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 function alert(id: string, message = "p99 latency 950 ms > 500 ms"): Alert {
-  return {
-    id,
-    status: "firing",
-    detected_at: new Date().toISOString(),
-    event_time: new Date().toISOString(),
-    type: "metrics",
-    rule: "threshold",
-    severity: "CRITICAL",
-    entity: "checkout",
-    title: "latency high",
-    message,
-    score: 4.2,
-    details: { value: 950, threshold: 500 },
-    evidence: [],
-    resolved_at: null,
-    trace_id: null,
-    stages: {},
-  };
+  return testAlert({ id, message });
 }
 
 async function connect(port: number, signal: AbortSignal): Promise<SseReader> {

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import { DEFAULT_ENGINE_CONFIG } from "./config.ts";
-import {
-  extremeTolerance,
-  isNewExtreme,
-  learnRange,
-  type Range,
-  recentRange,
-} from "./new_extreme.ts";
 import { createSeriesState, type SeriesState } from "./series_state.ts";
+import { extremeTolerance, isNewExtreme, learnRange, recentRange } from "./new_extreme.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;
 
-function range(s: SeriesState): Range {
+function range(s: SeriesState) {
   return recentRange(s, { lo: NaN, hi: NaN, span: NaN });
 }
 
