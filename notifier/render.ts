@@ -49,6 +49,22 @@ export function digestSubject(digest: Digest): string {
   return `[Vigil] ${parts.join(", ") || "no alerts"} — ${digestWindow(digest)}${reminder}`;
 }
 
+const LINE_BREAKS = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/g;
+const INVISIBLE =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text that came with an event (an entity, a log message) on one line: every
+ * line break (CR, LF, VT, FF, NEL, U+2028, U+2029) becomes ` ↵ `, a tab a
+ * space, any other control or bidirectional control character U+FFFD. A log
+ * line can then neither add lines to a digest (a fake alert, a link) nor
+ * reorder the text after it.
+ */
+export function oneLine(s: string): string {
+  return s.replace(LINE_BREAKS, " ↵ ").replaceAll("\t", " ").replace(INVISIBLE, "\uFFFD");
+}
+
 /** Link to the alert in the web view. */
 export function alertLink(a: Pick<DigestAlert, "id">, options: RenderOptions): string {
   return `${options.webBaseUrl.replace(/\/+$/, "")}/alerts/${encodeURIComponent(a.id)}`;
@@ -95,13 +111,16 @@ export function digestSections(
 
 function flappingNote(digest: Digest): string[] {
   return digest.flapping.map((f) =>
-    `${f.rule} on ${f.entity} (${f.type}) is flapping: ${f.changes} alerts within the hour; ` +
+    `${f.rule} on ${
+      oneLine(f.entity)
+    } (${f.type}) is flapping: ${f.changes} alerts within the hour; ` +
     `it is reported in digests only.`
   );
 }
 
 function groupLine(digest: Digest): string {
-  const labels = Object.entries(digest.groupLabels).map(([k, v]) => `${k}=${v}`).join(", ");
+  const labels = Object.entries(digest.groupLabels).map(([k, v]) => `${k}=${oneLine(v)}`)
+    .join(", ");
   return `Group: ${labels || "all"} (route ${digest.route})`;
 }
 
@@ -116,9 +135,11 @@ export function digestText(digest: Digest, options: RenderOptions): string {
       const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
       const vt = valueVsThreshold(a);
       lines.push(
-        `- ${when} UTC  [${a.severity}] ${a.rule} on ${a.entity} (${a.type}) — ${alertState(a)}`,
+        `- ${when} UTC  [${a.severity}] ${a.rule} on ${oneLine(a.entity)} (${a.type}) — ${
+          alertState(a)
+        }`,
       );
-      lines.push(`  ${a.message}${vt ? ` (${vt})` : ""}`);
+      lines.push(`  ${oneLine(a.message)}${vt ? ` (${vt})` : ""}`);
       lines.push(`  ${alertLink(a, options)}`);
     }
     lines.push("");
@@ -175,8 +196,10 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
         `<tr>` +
           `<td style="${cell};white-space:nowrap">${e(when)}</td>` +
           `<td style="${cell}">${e(a.rule)}</td>` +
-          `<td style="${cell}">${e(a.entity)} <span style="color:#888">(${e(a.type)})</span></td>` +
-          `<td style="${cell}">${e(a.message)}</td>` +
+          `<td style="${cell}">${e(oneLine(a.entity))} <span style="color:#888">(${
+            e(a.type)
+          })</span></td>` +
+          `<td style="${cell}">${e(oneLine(a.message))}</td>` +
           `<td style="${cell}">${e(valueVsThreshold(a))}</td>` +
           `<td style="${cell}">${e(alertState(a))}</td>` +
           `<td style="${cell}"><a href="${e(alertLink(a, options))}">view</a></td>` +

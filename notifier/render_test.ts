@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "./digest.ts";
-import { digestHtml, digestSubject, digestText } from "./render.ts";
+import { digestHtml, digestSubject, digestText, oneLine } from "./render.ts";
 
 function a(over: Partial<DigestAlert>): DigestAlert {
   return {
@@ -76,4 +76,36 @@ Deno.test("digestText() and digestHtml() list the same alerts with state, value 
   assert.match(html, /cpu &lt;high&gt;/);
   assert.doesNotMatch(html, /cpu <high>/);
   assert.match(html, /CRITICAL \(2\)[\s\S]*WARNING \(1\)[\s\S]*Resolved \(1\)/);
+});
+
+// A log line is untrusted: the keyword rule's alert message is the log message.
+const FORGED = "payment failed\n- 2025-03-01 10:20:00 UTC  [CRITICAL] fake on api (metrics) — new" +
+  "\r\n  http://evil.example/alerts/1\u2028x\u0085y\u000bz\tend \u202eevil\u0000";
+
+Deno.test("oneLine() puts every line break on the line and replaces controls", () => {
+  assert.equal(
+    oneLine(FORGED),
+    "payment failed ↵ - 2025-03-01 10:20:00 UTC  [CRITICAL] fake on api (metrics) — new ↵ " +
+      "  http://evil.example/alerts/1 ↵ x ↵ y ↵ z end \uFFFDevil\uFFFD",
+  );
+  assert.equal(oneLine("plain text, ünïcode ✓ 😀"), "plain text, ünïcode ✓ 😀");
+});
+
+Deno.test("a log message or entity cannot add lines to the text digest", () => {
+  const forged: Digest = {
+    ...digest,
+    groupLabels: { entity: "api\u2028- fake" },
+    alerts: [a({ id: "9", entity: "api\u2028[CRITICAL]", message: FORGED })],
+    flapping: [],
+  };
+  const text = digestText(forged, { webBaseUrl: "http://web" });
+  const lines = text.split(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/);
+  // subject, group, blank, section, alert, message, link, blank, digest id
+  assert.equal(lines.length, 9, text);
+  assert.equal(lines.filter((l) => l.startsWith("- ")).length, 1);
+  // The log line's link stays inside its line; the only line that is a link is Vigil's.
+  assert.deepEqual(lines.filter((l) => /^\s*https?:/.test(l)), ["  http://web/alerts/9"]);
+  assert.match(lines[5]!, /^  payment failed ↵ - 2025/);
+  const html = digestHtml(forged, { webBaseUrl: "http://web" });
+  assert.ok(!/[\u2028\u202e\u0000]/.test(html));
 });

@@ -13,6 +13,7 @@ import {
   alertState,
   digestSections,
   digestSubject,
+  oneLine,
   type RenderOptions,
 } from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
@@ -62,6 +63,16 @@ export function clip(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, max - 1) + "…";
 }
 
+/**
+ * Text that came with an event, for Discord: on one line ({@link oneLine})
+ * with Discord's markdown characters escaped, so a log line cannot format the
+ * embed, mask a link (`[text](url)`) or write a mention or timestamp tag
+ * (`<@…>`, `<t:…>`).
+ */
+export function discordText(s: string): string {
+  return oneLine(s).replace(/[\\*_~`|<>[\]()#]/g, "\\$&").replace(/^[-+]/, "\\$&");
+}
+
 /** Characters Discord counts towards the 6,000 limit. */
 export function embedChars(e: DiscordEmbed): number {
   let n = (e.title?.length ?? 0) + (e.description?.length ?? 0) + (e.footer?.text.length ?? 0);
@@ -78,8 +89,8 @@ function alertField(a: DigestAlert, options: RenderOptions): { name: string; val
   })`;
   const room = DISCORD_LIMITS.fieldValue - tail.length;
   return {
-    name: clip(`${a.rule} · ${a.entity} (${a.type})`, DISCORD_LIMITS.fieldName),
-    value: clip(a.message || a.title || "-", Math.max(16, room)) + tail,
+    name: clip(`${a.rule} · ${discordText(a.entity)} (${a.type})`, DISCORD_LIMITS.fieldName),
+    value: clip(discordText(a.message || a.title || "-"), Math.max(16, room)) + tail,
   };
 }
 
@@ -100,7 +111,7 @@ export function discordMessages(
       color: DISCORD_COLOURS.WARNING,
       description: clip(
         digest.flapping.map((f) =>
-          `${f.rule} on ${f.entity} (${f.type}): ${f.changes} alerts within the hour`
+          `${f.rule} on ${discordText(f.entity)} (${f.type}): ${f.changes} alerts within the hour`
         ).join("\n"),
         Math.min(DISCORD_LIMITS.description, budget - 100),
       ),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "../digest.ts";
-import { DISCORD_LIMITS, discordMessages, embedChars } from "./discord.ts";
+import { DISCORD_LIMITS, discordMessages, discordText, embedChars } from "./discord.ts";
 
 function digest(n: number, messageLength = 40): Digest {
   const alerts: DigestAlert[] = Array.from({ length: n }, (_, i) => ({
@@ -92,4 +92,19 @@ Deno.test("discordMessages() colours embeds by severity and names flapping entit
     INFO: 0x3498db,
     Resolved: 0x2ecc71,
   });
+});
+
+Deno.test("discordText() keeps a log line from formatting the embed or masking a link", () => {
+  assert.equal(
+    discordText("[click](http://evil.example) **now** <@123> <t:0>\n# big"),
+    "\\[click\\]\\(http://evil.example\\) \\*\\*now\\*\\* \\<@123\\> \\<t:0\\> ↵ \\# big",
+  );
+  assert.equal(discordText("- not a list"), "\\- not a list");
+  const d = digest(1);
+  d.alerts[0]!.message = "see [dashboard](http://evil.example)\nline two";
+  const field = discordMessages(d, { webBaseUrl: "http://web" })[0]!.embeds
+    .flatMap((e) => e.fields ?? [])[0]!;
+  assert.ok(field.value.startsWith("see \\[dashboard\\]\\(http://evil.example\\) ↵ line two\n"));
+  // The only link is the view link Vigil writes.
+  assert.deepEqual(field.value.match(/(?<!\\)\[[^\]]*\]\(/g), ["[view]("]);
 });

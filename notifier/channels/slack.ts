@@ -23,8 +23,9 @@ const EMOJI = {
   RESOLVED: ":white_check_mark:",
 } as const;
 
+/** Text for Slack mrkdwn: on one line, with `&`, `<` and `>` escaped (no link or mention tags). */
 function mrkdwnEscape(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return render.oneLine(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unknown> {
@@ -50,7 +51,9 @@ export function slackMessages(
       elements: [{
         type: "mrkdwn",
         text: clip(
-          `:warning: ${f.rule} on ${f.entity} is flapping (${f.changes} alerts within the hour): digest-only`,
+          `:warning: ${f.rule} on ${
+            mrkdwnEscape(f.entity)
+          } is flapping (${f.changes} alerts within the hour): digest-only`,
           3000,
         ),
       }],
