@@ -40,6 +40,7 @@ import {
   cleanExtras,
   DEFAULT_EXTRA_LIMITS,
   type ExtraLimits,
+  forbiddenInIdentifierAt,
   isCleanIdentifier,
   isCleanText,
 } from "./hygiene.ts";
@@ -47,10 +48,15 @@ import { canonicalTime } from "./canonical_text.ts";
 
 export { canonicalTime, isCanonicalText } from "./canonical_text.ts";
 
-/** A name the schema keeps as is: a string of 1..max chars without surrounding whitespace. */
+/**
+ * A name the schema keeps as is: a clean identifier of 1..max chars without
+ * surrounding whitespace. `clean` text has no lone surrogate and no C0
+ * control, but may hold the other characters identifiers refuse.
+ */
 function isName(v: unknown, max: number, clean: boolean): boolean {
   return typeof v === "string" && v.length >= 1 && v.length <= max &&
-    v.trim().length === v.length && (clean || isCleanIdentifier(v));
+    v.trim().length === v.length &&
+    (clean ? forbiddenInIdentifierAt(v) === -1 : isCleanIdentifier(v));
 }
 
 function optionalName(v: unknown, max: number, clean: boolean): boolean {

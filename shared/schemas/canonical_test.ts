@@ -154,8 +154,12 @@ Deno.test("fastEvent() leaves every unclean or reordered value to zod", () => {
     fastEvent("logs", JSON.parse(JSON.stringify(log).slice(0, -1) + ',"__proto__":1}')),
     null,
   );
-  // Told the text has no escapes (so no such character), it trusts the strings.
-  assert.ok(fastEvent("logs", { ...log, user_id: "u\u0000" }, { clean: true }));
+  // Told the text has no escapes (so no C0 control, no lone surrogate), it still checks ids
+  // for what JSON carries unescaped: a line separator, a bidirectional control, a C1 control.
+  for (const user_id of ["u\u2028", "u\u202e", "u\u0085", "u\u007f"]) {
+    assert.equal(fastEvent("logs", { ...log, user_id }, { clean: true }), null, user_id);
+  }
+  assert.ok(fastEvent("logs", { ...log, message: "m\u2028\u202e" }, { clean: true }));
 });
 
 Deno.test("isCanonicalText() accepts only texts that are their own canonical form", async (t) => {
@@ -202,6 +206,14 @@ Deno.test("isCanonicalText() accepts only texts that are their own canonical for
       ["metrics", `{"timestamp":"${TS}","service":"a","cpu":101,"latency_ms":1}`],
       ["transactions", JSON.stringify({ ...tx, currency: "eur" })],
       ["transactions", JSON.stringify({ ...tx, amount: 0 })],
+      // Raw (unescaped) characters an identifier refuses.
+      ...["\u007f", "\u0085", "\u2028", "\u2029", "\u202e", "\u2066"].flatMap((c) =>
+        [
+          ["logs", l.replace('"api"', `"a${c}pi"`)],
+          ["transactions", JSON.stringify({ ...tx, user_id: `u${c}` })],
+          ["transactions", JSON.stringify({ ...tx, merchant: `${c}m` })],
+        ] as [EventType, string][]
+      ),
     ];
     for (const [type, text] of misses) assert.equal(isCanonicalText(type, text), false, text);
     assert.ok(check("metrics", `{"timestamp":"${TS}","service":"a","cpu":1e-7,"latency_ms":1}`));
@@ -212,7 +224,7 @@ Deno.test("isCanonicalText() accepts only texts that are their own canonical for
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
-    const alphabet = ' ,:{}[]"\\0123456789.eE-+abcxyzAPIT\u0000\u2028é';
+    const alphabet = ' ,:{}[]"\\0123456789.eE-+abcxyzAPIT\u0000\u2028\u202e\u0085\u007fé';
     const gen = createGenerator({ seed: 13 });
     const base = gen.normal(Date.UTC(2025, 0, 1), 300);
     let accepted = 0;

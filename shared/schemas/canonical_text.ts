@@ -12,6 +12,7 @@ import {
   REQUIRED_FIELDS,
   TRANSACTION_STATUSES,
 } from "./event.ts";
+import { forbiddenInIdentifierAt } from "./hygiene.ts";
 
 const MIN_TIME = Date.UTC(1970, 0, 1);
 const MAX_TIME = Date.UTC(2200, 0, 1);
@@ -128,9 +129,9 @@ function hasControl(s: string): boolean {
   return false;
 }
 
-/** A name the schema keeps as is, in raw JSON text (no control character). */
+/** A name the schema keeps as is, in raw JSON text (no character identifiers refuse). */
 function isRawName(v: string, max: number): boolean {
-  if (v.length < 1 || v.length > max || hasControl(v)) return false;
+  if (v.length < 1 || v.length > max || forbiddenInIdentifierAt(v) !== -1) return false;
   // Printable ASCII at both ends cannot be trimmed; anything else may be white space.
   const a = v.charCodeAt(0), z = v.charCodeAt(v.length - 1);
   return (a > 32 && a < 127 && z > 32 && z < 127) || v.trim().length === v.length;

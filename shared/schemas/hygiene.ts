@@ -6,9 +6,12 @@
  * Rules (the why is in `docs/ingest.md`):
  *
  * - **Identifiers** (`service`, `user_id`, `transaction_id`, `merchant`):
- *   no C0 control character (U+0000–U+001F, tab and newlines included) and
- *   no lone surrogate. Rejected, never repaired: two different raw ids must
- *   never become one entity.
+ *   no control character (C0 U+0000–U+001F with tab and newlines, DEL, C1
+ *   U+0080–U+009F), no line or paragraph separator (U+2028, U+2029), no
+ *   bidirectional control (U+202A–U+202E, U+2066–U+2069) and no lone
+ *   surrogate: an id is shown in digests, chat and the web, where such a
+ *   character breaks the line or reorders the text after it. Rejected, never
+ *   repaired: two different raw ids must never become one entity.
  * - **Free text** (`message`, and every string inside an extra field): tab,
  *   LF and CR are kept; every other C0 control character (NUL included) and
  *   every lone surrogate becomes U+FFFD, as a lossy UTF-8 decoder would do.
@@ -69,8 +72,6 @@ export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 // deno-lint-ignore no-control-regex
-const ANY_C0 = /[\u0000-\u001f]/;
-// deno-lint-ignore no-control-regex
 const BAD_TEXT_C0 = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
 // deno-lint-ignore no-control-regex
 const BAD_TEXT_C0_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
@@ -97,18 +98,40 @@ function loneSurrogateAt(s: string): number {
   return -1;
 }
 
-/** Is `s` a clean identifier: no C0 control character, no lone surrogate? */
+/**
+ * Index of the first code unit of `s` an identifier may not hold (a control
+ * character, U+2028, U+2029 or a bidirectional control), or -1. Lone
+ * surrogates are not looked for.
+ */
+export function forbiddenInIdentifierAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x7f) {
+      if (c < 0x20) return i;
+    } else if (
+      c <= 0x9f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
+    ) return i;
+  }
+  return -1;
+}
+
+/** Is `s` a clean identifier: no forbidden character ({@link forbiddenInIdentifierAt}), no lone surrogate? */
 export function isCleanIdentifier(s: string): boolean {
-  return !ANY_C0.test(s) && s.isWellFormed();
+  return forbiddenInIdentifierAt(s) === -1 && s.isWellFormed();
+}
+
+function characterKind(c: number): string {
+  if (c === 0x2028) return "line separator";
+  if (c === 0x2029) return "paragraph separator";
+  return c >= 0x202a ? "bidirectional control" : "control character";
 }
 
 /** Why `s` cannot be an identifier (first problem), or undefined when it is clean. */
 export function identifierProblem(s: string): string | undefined {
-  const m = ANY_C0.exec(s);
-  if (m) {
-    return `control character ${
-      codePoint(m[0].charCodeAt(0))
-    } at position ${m.index} is not allowed`;
+  const at = forbiddenInIdentifierAt(s);
+  if (at !== -1) {
+    const c = s.charCodeAt(at);
+    return `${characterKind(c)} ${codePoint(c)} at position ${at} is not allowed`;
   }
   if (s.isWellFormed()) return undefined;
   const i = loneSurrogateAt(s);

@@ -36,7 +36,7 @@ Deno.test("findDuplicateKey() finds a key repeated in one object, at any depth, 
   }
 });
 
-Deno.test("identifierProblem() names the first control character or lone surrogate", () => {
+Deno.test("identifierProblem() names the first control, separator, bidi control or lone surrogate", () => {
   assert.equal(identifierProblem("user-42"), undefined);
   assert.equal(identifierProblem("caf\u00e9 \ud83d\ude00"), undefined);
   assert.equal(
@@ -57,8 +57,28 @@ Deno.test("identifierProblem() names the first control character or lone surroga
   );
   assert.equal(isCleanIdentifier("a\tb"), false);
   assert.equal(isCleanIdentifier("a b"), true);
-  // DEL and C1 controls are not C0: kept (PostgreSQL stores them).
-  assert.equal(isCleanIdentifier("a\u007f\u0085"), true);
+  // What breaks a line or reorders text where ids are shown: refused too.
+  for (
+    const [id, problem] of [
+      ["a\u007f", "control character U+007F at position 1"],
+      ["a\u0085", "control character U+0085 at position 1"],
+      ["\u009fa", "control character U+009F at position 0"],
+      ["a\u2028b", "line separator U+2028 at position 1"],
+      ["a\u2029", "paragraph separator U+2029 at position 1"],
+      ["ab\u202a", "bidirectional control U+202A at position 2"],
+      ["\u202etxt.exe", "bidirectional control U+202E at position 0"],
+      ["a\u2066b\u2069", "bidirectional control U+2066 at position 1"],
+    ]
+  ) {
+    assert.equal(identifierProblem(id!), `${problem} is not allowed`);
+    assert.equal(isCleanIdentifier(id!), false);
+  }
+  // Their neighbours are ordinary characters.
+  for (
+    const id of ["a~", "a\u00a0b", "\u00e9", "a\u2027", "a\u202fb", "a\u2065", "a\u206a", "\u200f"]
+  ) {
+    assert.equal(isCleanIdentifier(id), true, id);
+  }
 });
 
 Deno.test("cleanText() keeps tab, LF and CR and replaces other C0 controls and lone surrogates", () => {
