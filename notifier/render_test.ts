@@ -105,7 +105,7 @@ Deno.test("a log message or entity cannot add lines to the text digest", () => {
   assert.equal(lines.filter((l) => l.startsWith("- ")).length, 1);
   // The log line's link stays inside its line; the only line that is a link is Vigil's.
   assert.deepEqual(lines.filter((l) => /^\s*https?:/.test(l)), ["  http://web/alerts/9"]);
-  assert.match(lines[5]!, /^  payment failed ↵ - 2025/);
+  assert.ok(lines[5]!.startsWith("  payment failed ↵ - 2025"), lines[5]);
   const html = digestHtml(forged, { webBaseUrl: "http://web" });
-  assert.ok(!/[\u2028\u202e\u0000]/.test(html));
+  for (const c of ["\u2028", "\u202e", "\u0000"]) assert.ok(!html.includes(c), c);
 });
