@@ -9,7 +9,10 @@
  * skips Kafka offsets at or below the high-water of that stream for that
  * Kafka partition and moves it atomically with the XADDs, so a redelivered
  * batch never duplicates an entry, whichever targets it had reached before a
- * crash. A stream and its offsets hash share a hash tag (one slot).
+ * crash. A high-water the partition's log does not reach (its high watermark
+ * is at or below it: the topic was created again, or another cluster
+ * answers) starts again instead of skipping the new log as redeliveries. A
+ * stream and its offsets hash share a hash tag (one slot).
  *
  * @module
  */
@@ -71,7 +74,17 @@ function targetName(t: Target): string {
  * call whose predecessor failed writes nothing.
  */
 export function buildAppendCalls(
-  batch: { topic: string; partition: number; items: readonly BatchItem[] },
+  batch: {
+    topic: string;
+    partition: number;
+    items: readonly BatchItem[];
+    /**
+     * The partition's high watermark when the batch was fetched (kafkajs
+     * `batch.highWatermark`): a stored high-water at or above it means the
+     * log was reset, and the script starts it again. Absent: not checked.
+     */
+    highWatermark?: string | undefined;
+  },
   options: BuildOptions,
 ): ScriptCall[] {
   const { keys, partitions } = options;
@@ -132,6 +145,7 @@ export function buildAppendCalls(
       ? [keys.bridgeOffsets("dlq"), keys.dlq()]
       : [keys.bridgeOffsets(target), keys.events(target.kind, target.partition)];
   const calls: ScriptCall[] = [];
+  const logEnd = /^\d+$/.test(batch.highWatermark ?? "") ? batch.highWatermark! : "";
   const common = [
     `${batch.topic}:${batch.partition}`,
     String(options.maxlen),
@@ -145,7 +159,7 @@ export function buildAppendCalls(
       const chunk = values.slice(start, start + chunkSize);
       calls.push({
         keys: head(target),
-        args: [...common, previous, ...chunk.flat()],
+        args: [...common, previous, logEnd, ...chunk.flat()],
         count: chunk.length,
       });
       previous = chunk[chunk.length - 1]![1]!;
@@ -156,7 +170,7 @@ export function buildAppendCalls(
 
 /** Outcome of one script call. */
 export type CallResult =
-  | { ok: true; appended: number; skipped: number; gaps: number }
+  | { ok: true; appended: number; skipped: number; gaps: number; reset: boolean }
   | { ok: false; error: Error };
 
 /** A hash field to set with the calls (the bridge's progress per Kafka partition). */
@@ -178,6 +192,8 @@ export interface AppendResult {
   skipped: number;
   /** Whether the batch's gap record was written now (not a redelivery). */
   gapRecorded: boolean;
+  /** Whether a target's high-water was above the partition's log end, so started again. */
+  logReset: boolean;
 }
 
 /** Run a batch's calls; throws when any call failed (retry the whole batch: applied calls are skipped). */
@@ -192,14 +208,15 @@ export async function appendBatch(
     const error = (failed as { error: Error }).error;
     throw new Error(`Cannot append batch to Redis: ${error.message}`, { cause: error });
   }
-  let appended = 0, skipped = 0, gaps = 0;
+  let appended = 0, skipped = 0, gaps = 0, logReset = false;
   for (const r of results) {
     if (!r.ok) continue;
     appended += r.appended;
     skipped += r.skipped;
     gaps += r.gaps;
+    logReset ||= r.reset;
   }
-  return { appended, skipped, gapRecorded: gaps > 0 };
+  return { appended, skipped, gapRecorded: gaps > 0, logReset };
 }
 
 /** Just what {@link ioredisAppendPort} calls on ioredis (a client or a cluster). */
@@ -249,8 +266,14 @@ export function ioredisAppendPort(
     return calls.map((_, i) => {
       const [error, reply] = replies[i] ?? [new Error("no reply"), null];
       if (error) return { ok: false, error };
-      const [appended, skipped, gaps] = reply as [number, number, number, string];
-      return { ok: true, appended: Number(appended), skipped: Number(skipped), gaps: Number(gaps) };
+      const [appended, skipped, gaps, , reset] = reply as [number, number, number, string, number];
+      return {
+        ok: true,
+        appended: Number(appended),
+        skipped: Number(skipped),
+        gaps: Number(gaps),
+        reset: Number(reset) === 1,
+      };
     });
   }
   return {

@@ -55,7 +55,7 @@ Deno.test("buildAppendCalls() with one partition: per target stream, chunks chai
     ],
   );
   assert.deepEqual(calls[0]!.args.slice(0, 5), ["metrics:2", "1000", "metrics", "2", "123"]);
-  assert.deepEqual(calls[0]!.args.slice(6), [
+  assert.deepEqual(calls[0]!.args.slice(7), [
     "e",
     "10",
     '{"o":10}',
@@ -67,7 +67,7 @@ Deno.test("buildAppendCalls() with one partition: per target stream, chunks chai
     "k",
     "",
   ]);
-  assert.deepEqual(calls[2]!.args.slice(6), [
+  assert.deepEqual(calls[2]!.args.slice(7), [
     "d",
     "11",
     "",
@@ -93,7 +93,7 @@ Deno.test("buildAppendCalls() with several partitions: by entity, plus the proje
     maxlen: 1000,
     ingestTs: 1,
   });
-  const byStream = new Map(calls.map((c) => [c.keys[1], c.args.slice(6)]));
+  const byStream = new Map(calls.map((c) => [c.keys[1], c.args.slice(7)]));
   assert.deepEqual(
     byStream.get(`t:events:{logs:${partitionOf("checkout", P)}}`)?.filter((_, i) => i % 5 === 1),
     ["1", "2"],
@@ -125,7 +125,20 @@ Deno.test("buildAppendCalls() puts a gap record first in the dead-letter stream"
     gap: { from: "10", to: "49", count: 40 },
   });
   const dlq = calls.find((c) => c.keys[1] === "t:{dlq}")!;
-  assert.deepEqual(dlq.args.slice(6), ["g", "49", "10", "40"]);
+  assert.deepEqual(dlq.args.slice(7), ["g", "49", "10", "40"]);
+});
+
+Deno.test("buildAppendCalls() passes the partition's high watermark when it is a number", () => {
+  const build = (highWatermark?: string) =>
+    buildAppendCalls({ topic: "metrics", partition: 0, items: [metric("50")], highWatermark }, {
+      keys,
+      partitions: 1,
+      maxlen: 9,
+      ingestTs: 1,
+    })[0]!.args[6];
+  assert.equal(build("51"), "51");
+  assert.equal(build(undefined), "");
+  assert.equal(build("-1"), "");
 });
 
 Deno.test("appendBatch() sums the calls' results and fails the whole batch when one call failed", async () => {
@@ -134,17 +147,17 @@ Deno.test("appendBatch() sums the calls' results and fails the whole batch when 
   assert.deepEqual(
     await appendBatch(
       port([
-        { ok: true, appended: 2, skipped: 1, gaps: 0 },
-        { ok: true, appended: 1, skipped: 0, gaps: 1 },
+        { ok: true, appended: 2, skipped: 1, gaps: 0, reset: false },
+        { ok: true, appended: 1, skipped: 0, gaps: 1, reset: true },
       ]),
       [call, call],
     ),
-    { appended: 3, skipped: 1, gapRecorded: true },
+    { appended: 3, skipped: 1, gapRecorded: true, logReset: true },
   );
   await assert.rejects(
     appendBatch(
       port([
-        { ok: true, appended: 1, skipped: 0, gaps: 0 },
+        { ok: true, appended: 1, skipped: 0, gaps: 0, reset: false },
         { ok: false, error: new Error("GAP previous chunk") },
       ]),
       [call, call],

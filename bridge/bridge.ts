@@ -112,7 +112,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 
-  const { messagesTotal, deadTotal, skippedTotal, redisErrors, batchSeconds, lag } =
+  const { messagesTotal, deadTotal, skippedTotal, logResets, redisErrors, batchSeconds, lag } =
     createBridgeMetrics(metrics, { redis, keys, partitions });
 
   /**
@@ -200,7 +200,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
           gap = { from, to: lostTo.toString(), count: Number(lostTo - expected) };
         }
       }
-      const calls = buildAppendCalls({ topic, partition, items }, {
+      const calls = buildAppendCalls({
+        topic,
+        partition,
+        items,
+        highWatermark: batch.highWatermark,
+      }, {
         keys,
         partitions,
         maxlen,
@@ -229,6 +234,19 @@ export function createBridge(deps: BridgeDeps): Bridge {
         redisErrors.inc();
         if (span) failSpan(span, error).end();
         throw error;
+      }
+      if (result.logReset) {
+        logResets.inc({ topic });
+        log.warn(
+          "the partition's log ends below what was appended from it (topic created again, or another cluster): appending from the new log",
+          {
+            topic,
+            partition,
+            high_watermark: batch.highWatermark,
+            appended_up_to: expected?.toString(),
+            from: coverFrom,
+          },
+        );
       }
       progress.set(topic, partition, BigInt(last));
       filtered.delete(key);

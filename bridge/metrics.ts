@@ -56,6 +56,13 @@ export function createBridgeMetrics(registry: Registry, source: BridgeStreams) {
       name: "vigil_bridge_duplicates_skipped_total",
       help: "Redelivered messages skipped by the offset dedup",
     },
+    logResets: {
+      kind: "counter",
+      name: "vigil_bridge_log_resets_total",
+      help:
+        "Batches whose Kafka partition log ended below what the bridge had appended from it (topic created again, or another cluster): appended from the new log instead of skipped",
+      labels: ["topic"],
+    },
     redisErrors: {
       kind: "counter",
       name: "vigil_bridge_redis_errors_total",

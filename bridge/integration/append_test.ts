@@ -53,12 +53,14 @@ Deno.test(
         appended: 10,
         skipped: 0,
         gapRecorded: false,
+        logReset: false,
       });
       // A redelivered, larger batch: the first 10 are skipped.
       assert.deepEqual(await appendBatch(port, build(items)), {
         appended: 15,
         skipped: 10,
         gapRecorded: false,
+        logReset: false,
       });
       assert.deepEqual((await appendBatch(port, build(items))).appended, 0);
       const target = { kind: "logs" as const, partition: 0 };
@@ -100,6 +102,57 @@ Deno.test(
 );
 
 Deno.test(
+  "bridge_append-2.lua starts a partition again when its log was reset below the high-water",
+  opts,
+  async () => {
+    await withRedis(async ({ redis, keys }) => {
+      const port = ioredisAppendPort(redis);
+      const build = (list: BatchItem[], highWatermark?: string) =>
+        buildAppendCalls({ topic: "logs", partition: 3, items: list, highWatermark }, {
+          keys,
+          partitions: 1,
+          maxlen: 1000,
+          ingestTs: 5,
+          chunkSize: 2,
+        });
+      const old = Array.from({ length: 9 }, (_, i) => item(100 + i)); // offsets 100..108
+      assert.equal((await appendBatch(port, build(old, "109"))).appended, 9);
+      // A redelivery is still a redelivery: the log reaches past the high-water.
+      assert.deepEqual(await appendBatch(port, build(old.slice(5), "109")), {
+        appended: 0,
+        skipped: 4,
+        gapRecorded: false,
+        logReset: false,
+      });
+      // Without the high watermark the script cannot tell: the new log would be skipped.
+      const fresh = Array.from({ length: 5 }, (_, i) => item(1 + i)); // offsets 1..5 of a new log
+      assert.equal((await appendBatch(port, build(fresh))).skipped, 5);
+      // The topic was created again: its log ends at 6, below the high-water 108
+      // (events and dead letters alike, in chunks of 2).
+      assert.deepEqual(await appendBatch(port, build(fresh, "6")), {
+        appended: 5,
+        skipped: 0,
+        gapRecorded: false,
+        logReset: true,
+      });
+      const target = { kind: "logs" as const, partition: 0 };
+      assert.equal(await redis.hget(keys.bridgeOffsets(target), "logs:3"), "5");
+      assert.equal(await redis.hget(keys.bridgeOffsets("dlq"), "logs:3"), "4");
+      // And from there on, exactly once again.
+      assert.deepEqual(await appendBatch(port, build(fresh, "6")), {
+        appended: 0,
+        skipped: 5,
+        gapRecorded: false,
+        logReset: false,
+      });
+      const offsets = (await redis.xrange(keys.events("logs"), "-", "+"))
+        .map(([, f]) => fieldsToObject(f).offset);
+      assert.deepEqual(offsets.slice(-4), ["1", "2", "3", "5"]);
+    });
+  },
+);
+
+Deno.test(
   "bridge_append-2.lua records a gap once, and the progress write goes with the batch",
   opts,
   async () => {
@@ -119,6 +172,7 @@ Deno.test(
         appended: 2,
         skipped: 0,
         gapRecorded: true,
+        logReset: false,
       });
       assert.equal(await redis.hget(keys.bridgeProgress(), "logs:2"), "51");
       // Redelivered with the same gap: nothing new.
@@ -126,6 +180,7 @@ Deno.test(
         appended: 0,
         skipped: 3,
         gapRecorded: false,
+        logReset: false,
       });
       const dlq = (await redis.xrange(keys.dlq(), "-", "+")).map(([, f]) => fieldsToObject(f));
       assert.equal(dlq.length, 1);

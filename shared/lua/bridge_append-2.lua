@@ -18,13 +18,19 @@
   ARGV[6] last offset of the previous chunk to this stream of the same batch,
           "" for the first chunk: when the stored high-water is below it (that
           chunk failed), nothing is written, so no offset can be skipped
-  ARGV[7..] items, offsets increasing, each a kind then its values:
+  ARGV[7] the partition's high watermark in Kafka when the batch was fetched
+          ("" = unknown). First chunk only: a stored high-water at or above it
+          names an offset the partition's log does not hold, so the log was
+          reset (topic deleted and created again, or another cluster behind
+          the same address): the high-water starts again from -1 instead of
+          skipping the new log's messages as redeliveries
+  ARGV[8..] items, offsets increasing, each a kind then its values:
     "e" event:       offset, data, message key, traceparent ("" = none)       (5 values)
     "d" dead letter: offset, raw, reason, encoding, size, sha256, key,
                      key_encoding ("" = the message had no key)             (9 values)
     "g" gap:         last offset of the gap, first offset, count             (4 values)
 
-  Output: { appended, skipped, gaps appended, high-water }
+  Output: { appended, skipped, gaps appended, high-water, 1 when the log was reset else 0 }
           error "GAP ..." when the previous chunk was not applied
           error "APPEND ..." when an XADD failed (the high-water then covers
           exactly the entries appended before it)
@@ -41,12 +47,17 @@ if stored then hw = tonumber(stored) end
 if ARGV[6] ~= '' and hw < tonumber(ARGV[6]) then
   return redis.error_reply('GAP previous chunk ending at ' .. ARGV[6] .. ' not applied, high-water ' .. hw)
 end
+local reset = 0
+if ARGV[6] == '' and ARGV[7] ~= '' and hw >= tonumber(ARGV[7]) then
+  hw = -1
+  reset = 1
+end
 
 local last = hw
 local appended = 0
 local skipped = 0
 local gaps = 0
-local i = 7
+local i = 8
 while i <= #ARGV do
   local kind = ARGV[i]
   local offset = ARGV[i + 1]
@@ -91,7 +102,11 @@ while i <= #ARGV do
       if not (type(r) == 'table' and r.err) then gaps = gaps + 1 end
     end
     if type(r) == 'table' and r.err then
-      if last > hw then redis.call('HSET', KEYS[1], field, string.format('%d', last)) end
+      if last > hw then
+        redis.call('HSET', KEYS[1], field, string.format('%d', last))
+      elseif reset == 1 then
+        redis.call('HDEL', KEYS[1], field)
+      end
       return redis.error_reply('APPEND failed at offset ' .. offset .. ': ' .. r.err)
     end
     if kind ~= 'g' then appended = appended + 1 end
@@ -100,5 +115,9 @@ while i <= #ARGV do
   i = i + stride
 end
 
-if last > hw then redis.call('HSET', KEYS[1], field, string.format('%d', last)) end
-return { appended, skipped, gaps, string.format('%d', last) }
+if last > hw then
+  redis.call('HSET', KEYS[1], field, string.format('%d', last))
+elseif reset == 1 then
+  redis.call('HDEL', KEYS[1], field)
+end
+return { appended, skipped, gaps, string.format('%d', last), reset }

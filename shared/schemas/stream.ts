@@ -39,7 +39,7 @@ const digits = z.string().regex(/^\d+$/);
 
 /**
  * Fields of a dead-letter entry (`vigil:{dlq}`), the one definition every
- * service writes through (bridge: `bridge_append-5.lua`; detector and
+ * service writes through (bridge: `bridge_append-2.lua`; detector and
  * notifier: {@link deadLetterFields}).
  *
  * | field | meaning |
