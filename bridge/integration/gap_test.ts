@@ -6,30 +6,16 @@ import { deadLetterSchema } from "@vigil/shared/schemas/stream";
 import { createBridge } from "../bridge.ts";
 import {
   logBounds,
+  numberedLogs,
   produce,
   readAll,
-  type TopicMessage,
   withKafkaAndRedis,
 } from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 /** `n` valid log events of about 1 KB each, numbered from `from`. */
-function bigLogs(from: number, n: number): TopicMessage[] {
-  const pad = "x".repeat(900);
-  return Array.from({ length: n }, (_, i) => ({
-    topic: "logs",
-    message: {
-      key: "svc",
-      value: JSON.stringify({
-        timestamp: new Date(Date.UTC(2025, 0, 1) + from + i).toISOString(),
-        service: "svc",
-        level: "INFO",
-        message: `n=${from + i} ${pad}`,
-      }),
-    },
-  }));
-}
+const bigLogs = (from: number, n: number) => numberedLogs(from, n, 900);
 
 Deno.test(
   "createBridge() records offsets Kafka deleted while it was stopped as one exact gap, and appends the rest once",

@@ -5,25 +5,9 @@ import { withRedis } from "@vigil/tools/testing/redis";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createBridge } from "../bridge.ts";
-import { produce, readAll, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
+import { numberedLogs, produce, readAll, testKafka } from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-/** `n` valid log events numbered from `from`. */
-function logs(from: number, n: number): TopicMessage[] {
-  return Array.from({ length: n }, (_, i) => ({
-    topic: "logs",
-    message: {
-      key: "svc",
-      value: JSON.stringify({
-        timestamp: new Date(Date.UTC(2025, 0, 1) + from + i).toISOString(),
-        service: "svc",
-        level: "INFO",
-        message: `n=${from + i}`,
-      }),
-    },
-  }));
-}
 
 Deno.test(
   "createBridge() appends a partition's new log from its start when Kafka's log ends below what it appended",
@@ -62,7 +46,7 @@ Deno.test(
 
       // 1. The first cluster: offsets 0..59 appended.
       await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
-        await produce(testKafka(cluster.brokers), logs(0, 60), 60);
+        await produce(testKafka(cluster.brokers), numberedLogs(0, 60), 60);
         await bridgeUntil(cluster.brokers, new Registry(), async () => (await length()) === 60);
       });
 
@@ -70,7 +54,7 @@ Deno.test(
       //    again): offsets start at 0 again, and its log ends (25) below 59.
       const metrics = new Registry();
       await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
-        await produce(testKafka(cluster.brokers), logs(1000, 25), 25);
+        await produce(testKafka(cluster.brokers), numberedLogs(1000, 25), 25);
         await bridgeUntil(cluster.brokers, metrics, async () => (await length()) === 85);
       });
 

@@ -73,6 +73,26 @@ export function validMessages(n: number, seed = 1): TopicMessage[] {
   return out;
 }
 
+/**
+ * `n` valid `logs` events of service `svc`, numbered from `from` in their
+ * message (`n=<number>`, then `pad` characters of padding), a millisecond apart.
+ */
+export function numberedLogs(from: number, n: number, pad = 0): TopicMessage[] {
+  const padding = pad > 0 ? " " + "x".repeat(pad) : "";
+  return Array.from({ length: n }, (_, i) => ({
+    topic: "logs",
+    message: {
+      key: "svc",
+      value: JSON.stringify({
+        timestamp: new Date(Date.UTC(2025, 0, 1) + from + i).toISOString(),
+        service: "svc",
+        level: "INFO",
+        message: `n=${from + i}${padding}`,
+      }),
+    },
+  }));
+}
+
 /** The dead-letter reason kind each malformed message must get. */
 export interface Malformed extends TopicMessage {
   expect: string;
