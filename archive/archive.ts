@@ -21,6 +21,11 @@
  * `vigil_archive_skipped_messages_total`, logged and shown by the
  * `kafka_gaps` health check (shared/kafka_gaps.ts).
  *
+ * A log that started again (its high watermark below the progress record:
+ * the topic was created again, or another cluster answers) is archived
+ * under its own name (`objectKey`'s `log`), so its objects never replace
+ * the old log's; counted in `vigil_archive_log_resets_total`.
+ *
  * Memory: each line goes straight into its object's gzip stream (queued
  * text is compressed every {@link COMPRESS_CHUNK} characters), so an open
  * object costs its compressed size plus the compressor's state; the formula
@@ -83,6 +88,8 @@ export const COMPRESS_CHUNK = 64 * 1024;
 interface OpenObject {
   buffer: PartitionBuffer;
   gz: GzipWriter;
+  /** The partition's log name when the object was started (`progress.ts` logOf). */
+  log: number;
 }
 
 /** Create the raw archive. */
@@ -94,7 +101,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const topics = [...(config.topics ?? TOPICS)];
   const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 8000;
 
-  const { objectsTotal, messagesTotal, storeErrors, lag } = declareMetrics(metrics, {
+  const { objectsTotal, messagesTotal, storeErrors, logResets, lag } = declareMetrics(metrics, {
     objectsTotal: {
       kind: "counter",
       name: "vigil_archive_objects_total",
@@ -111,6 +118,13 @@ export function createArchive(deps: ArchiveDeps): Archive {
       kind: "counter",
       name: "vigil_archive_store_errors_total",
       help: "Failed object writes (retried)",
+    },
+    logResets: {
+      kind: "counter",
+      name: "vigil_archive_log_resets_total",
+      help:
+        "Partition logs that started again below the archive's progress (topic created again, another cluster): archived under a new log name",
+      labels: ["topic"],
     },
     lag: {
       kind: "gauge",
@@ -166,15 +180,19 @@ export function createArchive(deps: ArchiveDeps): Archive {
     lag.set({ topic, partition }, Math.max(0, Number(hw - pending)));
   }
 
-  /** Store an open object and commit past it; throws when either failed for good. */
-  async function flush(key: string, open: OpenObject): Promise<void> {
-    const { buffer } = open;
-    const objKey = objectKey(prefix, {
+  const keyOf = ({ buffer, log }: OpenObject) =>
+    objectKey(prefix, {
       topic: buffer.topic,
       partition: buffer.partition,
       offset: buffer.firstOffset,
       timestamp: buffer.firstTimestamp,
+      log,
     });
+
+  /** Store an open object and commit past it; throws when either failed for good. */
+  async function flush(key: string, open: OpenObject): Promise<void> {
+    const { buffer } = open;
+    const objKey = keyOf(open);
     const body = await open.gz.finish();
     await put(objKey, body);
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
@@ -195,6 +213,30 @@ export function createArchive(deps: ArchiveDeps): Archive {
     log.debug("stored object", { key: objKey, messages: buffer.count, bytes: body.length });
   }
 
+  /**
+   * The partition's log started again: what is open of the old log is stored
+   * as it is (not committed: its offsets mean nothing in the new log), and
+   * the new log is archived from its first offset under its own name.
+   */
+  async function logReset(key: string, topic: string, partition: number, from: string) {
+    logResets.inc({ topic });
+    const open = buffers.get(key);
+    log.warn(
+      "the partition's log ends below what was archived from it (topic created again, or another cluster): archiving the new log under its own name",
+      {
+        topic,
+        partition,
+        from,
+        log: progress.logOf(topic, partition),
+        open_messages: open?.buffer.count ?? 0,
+      },
+    );
+    storedUpTo.delete(key);
+    if (!open) return;
+    buffers.delete(key);
+    await put(keyOf(open), await open.gz.finish(), "store the old log's open object");
+  }
+
   /** Drop an open object (not stored; its partition is re-read from the committed offset). */
   function discard(key: string, open: OpenObject): void {
     if (buffers.get(key) === open) buffers.delete(key);
@@ -208,8 +250,13 @@ export function createArchive(deps: ArchiveDeps): Archive {
     await withLock(key, async () => {
       highWater.set(key, BigInt(batch.highWatermark));
       const first = batch.firstOffset() ?? batch.messages[0]?.offset;
-      if (first !== undefined && first !== null) {
-        await progress.checkHole(topic, partition, BigInt(first));
+      if (first !== undefined && first !== null && batch.messages.length > 0) {
+        const checked = await progress.check(topic, partition, {
+          first: BigInt(first),
+          highWatermark: BigInt(batch.highWatermark),
+          firstTimestamp: Number(batch.messages[0]!.timestamp),
+        });
+        if (checked === "reset") await logReset(key, topic, partition, first);
       }
       const lastOffset = batch.messages.at(-1)?.offset;
       if (lastOffset !== undefined) progress.expect(topic, partition, BigInt(lastOffset) + 1n);
@@ -236,7 +283,11 @@ export function createArchive(deps: ArchiveDeps): Archive {
         const line = archiveLine(message);
         if (open) appendToBuffer(open.buffer, message, line);
         else {
-          open = { buffer: startBuffer(message, line, now()), gz: createGzipWriter() };
+          open = {
+            buffer: startBuffer(message, line, now()),
+            gz: createGzipWriter(),
+            log: progress.logOf(topic, partition),
+          };
           buffers.set(key, open);
         }
         open.gz.add(line + "\n");

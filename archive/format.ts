@@ -67,14 +67,19 @@ export function decodeField(text: string | null, encoding: Encoding): Uint8Array
 /**
  * Object key of a batch: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz`,
  * dated by the first message's Kafka timestamp (UTC), so a retry of the
- * same batch writes the same key.
+ * same batch writes the same key. A partition log that started again (the
+ * topic created again, another cluster) is told apart by `log`, the Kafka
+ * timestamp (ms) of the first message the archive read from it:
+ * `<partition>-<firstOffset>.log<ms>.ndjson.gz`, so its objects never
+ * replace the old log's of the same offsets.
  */
 export function objectKey(
   prefix: string,
-  first: { topic: string; partition: number; offset: string; timestamp: string },
+  first: { topic: string; partition: number; offset: string; timestamp: string; log?: number },
 ): string {
+  const log = first.log ? `.log${first.log}` : "";
   return archiveFolder(prefix, first.topic, Number(first.timestamp)) +
-    `${first.partition}-${first.offset}${OBJECT_SUFFIX}`;
+    `${first.partition}-${first.offset}${log}${OBJECT_SUFFIX}`;
 }
 
 /** File name ending of every archive object. */

@@ -52,6 +52,12 @@ Deno.test("objectKey() is derived from topic, first message time, partition and 
     objectKey("", { ...first, timestamp: "bogus" }),
     "metrics/dt=1970-01-01/hour=00/4-1200.ndjson.gz",
   );
+  // A log that started again names its objects apart from the old log's.
+  assert.equal(
+    objectKey("raw", { ...first, log: 1764922500123 }),
+    "raw/metrics/dt=2025-03-09/hour=07/4-1200.log1764922500123.ndjson.gz",
+  );
+  assert.equal(objectKey("raw", { ...first, log: 0 }), objectKey("raw", first));
 });
 
 Deno.test("isFull() and isDue() cut a buffer by count, bytes or age", () => {

@@ -14,8 +14,21 @@ import type { ArchiveStore } from "./store.ts";
 
 /** Where each partition is, and its holes. */
 export interface ArchiveProgress {
-  /** Record a hole before `first` once (below the log start only), as a gap object. */
-  checkHole(topic: string, partition: number, first: bigint): Promise<void>;
+  /**
+   * Before a batch that starts at `first` (the Kafka timestamp of its first
+   * message `firstTimestamp`): when the partition's high watermark is below
+   * the next offset expected, its log started again (topic created again,
+   * another cluster): the new log is named by `firstTimestamp` from now on
+   * (recorded at once) and `"reset"` is returned. Otherwise a hole before
+   * `first` is recorded once (below the log start only), as a gap object.
+   */
+  check(
+    topic: string,
+    partition: number,
+    batch: { first: bigint; highWatermark: bigint; firstTimestamp: number },
+  ): Promise<"reset" | "ok">;
+  /** The partition's log name for object keys: 0 for the first log, else the first timestamp of a log that started again. */
+  logOf(topic: string, partition: number): number;
   /** The next offset expected in a partition, after a batch. */
   expect(topic: string, partition: number, next: bigint): void;
   /** Write the progress record: `next` is the offset after the last object stored. */
@@ -37,30 +50,55 @@ export function createArchiveProgress(deps: {
   const { store, prefix, gaps, now } = deps;
   /** Per partition, the next offset expected (gap detection); filled at the first batch. */
   const expected = new Map<string, bigint | null>();
+  /** Per partition, the log name ({@link ArchiveProgress.logOf}); read with `expected`. */
+  const logs = new Map<string, number>();
 
   const progressKey = (topic: string, partition: number) =>
     `${prefix}/${topic}/progress/${partition}.json`;
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
 
-  async function storedProgress(topic: string, partition: number): Promise<bigint | null> {
+  async function storedProgress(
+    topic: string,
+    partition: number,
+  ): Promise<{ next: bigint | null; log: number }> {
     const body = await store.get(progressKey(topic, partition));
-    if (body === null) return null;
-    const next = JSON.parse(new TextDecoder().decode(body)).next;
-    return typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null;
+    if (body === null) return { next: null, log: 0 };
+    const { next, log } = JSON.parse(new TextDecoder().decode(body));
+    return {
+      next: typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null,
+      log: Number.isSafeInteger(log) && log > 0 ? log : 0,
+    };
   }
 
+  const save = (topic: string, partition: number, next: string) => {
+    const log = logs.get(`${topic}:${partition}`) ?? 0;
+    return store.put(progressKey(topic, partition), json(log ? { next, log } : { next }));
+  };
+
   return {
-    async checkHole(topic, partition, first) {
+    async check(topic, partition, { first, highWatermark, firstTimestamp }) {
       const key = `${topic}:${partition}`;
       let next = expected.get(key);
       if (next === undefined) {
-        next = await storedProgress(topic, partition);
+        const stored = await storedProgress(topic, partition);
+        next = stored.next;
         expected.set(key, next);
+        logs.set(key, stored.log);
       }
-      if (next === null || first <= next) return;
+      if (next !== null && highWatermark < next) {
+        // Never 0 (the first log's name), and never the log's own name again.
+        const name = Number.isSafeInteger(firstTimestamp) && firstTimestamp > 0
+          ? firstTimestamp
+          : now();
+        logs.set(key, name === logs.get(key) ? name + 1 : name);
+        expected.set(key, null);
+        await save(topic, partition, first.toString());
+        return "reset";
+      }
+      if (next === null || first <= next) return "ok";
       const start = await gaps.logStart(topic, partition);
       const lostTo = (first < start ? first : start) - 1n;
-      if (lostTo < next) return; // transaction markers or compacted records only
+      if (lostTo < next) return "ok"; // transaction markers or compacted records only
       const gap: Gap = {
         from: next.toString(),
         to: lostTo.toString(),
@@ -79,15 +117,18 @@ export function createArchiveProgress(deps: {
         "store gap record",
       );
       gaps.record(topic, partition, gap);
+      return "ok";
+    },
+    logOf(topic, partition) {
+      return logs.get(`${topic}:${partition}`) ?? 0;
     },
     expect(topic, partition, next) {
       expected.set(`${topic}:${partition}`, next);
     },
-    save(topic, partition, next) {
-      return store.put(progressKey(topic, partition), json({ next }));
-    },
+    save,
     clear() {
       expected.clear();
+      logs.clear();
     },
   };
 }

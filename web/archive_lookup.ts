@@ -6,7 +6,9 @@
  *
  *     <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz
  *
- * dated by the batch's FIRST message's Kafka timestamp (UTC). So the event
+ * (`<partition>-<firstOffset>.log<ms>.ndjson.gz` for a log that started
+ * again, see {@link pickObject}), dated by the batch's FIRST message's Kafka
+ * timestamp (UTC). So the event
  * at offset `o` is in the object of its partition with the greatest
  * `firstOffset <= o`, in the folder of its own hour or, when its batch began
  * in the previous hour, of that one. Listing those folders (by key
@@ -88,21 +90,31 @@ export function createDirLister(dir: string): ArchiveLister {
 
 /**
  * Of `keys` (objects of one partition), the one whose batch holds `offset`:
- * the greatest first offset not above it. Pure.
+ * the greatest first offset not above it, in the partition's log of the
+ * event. A log that started again (topic created again, another cluster) is
+ * named by the Kafka time of its first message (`<partition>-<first>.log<ms>`,
+ * archive/format.ts `objectKey`); the event's log is the newest one named
+ * at or before `timeMs` (its Kafka time, about; the first log when absent
+ * from the keys). Without `timeMs`, the newest log. Pure.
  */
 export function pickObject(
   keys: readonly string[],
   partition: number,
   offset: string,
+  timeMs = Infinity,
 ): string | null {
   if (!/^\d+$/.test(offset)) return null;
   const target = BigInt(offset);
-  const re = new RegExp(`(?:^|/)${partition}-(\\d+)\\.ndjson\\.gz$`);
-  let best: { key: string; first: bigint } | null = null;
-  for (const key of keys) {
+  const re = new RegExp(`(?:^|/)${partition}-(\\d+)(?:\\.log(\\d+))?\\.ndjson\\.gz$`);
+  const parsed = keys.flatMap((key) => {
     const m = re.exec(key);
-    if (!m) continue;
-    const first = BigInt(m[1]!);
+    return m ? [{ key, first: BigInt(m[1]!), log: m[2] ? Number(m[2]) : 0 }] : [];
+  });
+  let log = 0;
+  for (const p of parsed) if (p.log <= timeMs && p.log > log) log = p.log;
+  let best: { key: string; first: bigint } | null = null;
+  for (const { key, first, log: l } of parsed) {
+    if (l !== log) continue;
     if (first <= target && (best === null || first > best.first)) best = { key, first };
   }
   return best?.key ?? null;
@@ -130,5 +142,5 @@ export async function findArchiveObject(
     ),
   ];
   const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
-  return pickObject(keys, where.partition, where.offset);
+  return pickObject(keys, where.partition, where.offset, where.timeMs);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { objectKey } from "@vigil/archive/format";
 import { createDirStore } from "@vigil/archive/store";
+import { objectKey } from "@vigil/archive/format";
 import { archiveFolder, createDirLister, findArchiveObject, pickObject } from "./archive_lookup.ts";
 
 const T = Date.parse("2025-03-01T13:00:20Z");
@@ -36,6 +36,28 @@ Deno.test("pickObject() takes the batch with the greatest first offset not above
   assert.equal(pickObject(keys, 10, "300"), keys[3]);
   assert.equal(pickObject(keys, 1, "300"), null);
   assert.equal(pickObject(keys, 0, "x"), null);
+});
+
+Deno.test("pickObject() looks in the log of the event when the partition's log started again", () => {
+  const T = Date.UTC(2025, 2, 1, 12, 30);
+  const key = (offset: string, log?: number) =>
+    objectKey("raw", {
+      topic: "logs",
+      partition: 0,
+      offset,
+      timestamp: String(T),
+      ...(log ? { log } : {}),
+    });
+  const keys = [key("0"), key("500"), key("0", T), key("40", T)]; // the first log; the one created again at T
+  assert.equal(keys[3], `raw/logs/dt=2025-03-01/hour=12/0-40.log${T}.ndjson.gz`);
+  // Offset 45 exists in both logs: the event's time tells which.
+  assert.equal(pickObject(keys, 0, "45", T - 60_000), keys[0]);
+  assert.equal(pickObject(keys, 0, "45", T + 5_000), keys[3]);
+  assert.equal(pickObject(keys, 0, "600", T - 60_000), keys[1]);
+  // A new-log event is looked for in the new log only, never in the old log's objects.
+  assert.equal(pickObject(keys, 0, "600", T + 5_000), keys[3]);
+  assert.equal(pickObject(keys.slice(0, 2), 0, "45", T + 5_000), keys[0]);
+  assert.equal(pickObject(keys, 0, "45"), keys[3]);
 });
 
 Deno.test(

@@ -1,0 +1,103 @@
+/**
+ * The partition's log starts again (another cluster, a topic created again):
+ * the new log is archived under its own name; no object of the old log is
+ * replaced.
+ */
+import assert from "node:assert/strict";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { createLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { numberedLogs, produce, testKafka } from "@vigil/tools/testing/bridge";
+import { createArchive } from "../archive.ts";
+import { createDirStore, gunzip } from "../store.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** Every archived line, by object (path relative to `dir`). */
+async function archived(dir: string): Promise<Map<string, { offset: string; value: string }[]>> {
+  const out = new Map<string, { offset: string; value: string }[]>();
+  async function walk(path: string) {
+    for await (const e of Deno.readDir(path)) {
+      if (e.isDirectory) await walk(`${path}/${e.name}`);
+      else if (e.name.endsWith(".ndjson.gz")) {
+        const lines = (await gunzip(await Deno.readFile(`${path}/${e.name}`))).split("\n")
+          .filter(Boolean).map((l) => JSON.parse(l));
+        out.set(`${path}/${e.name}`.slice(dir.length + 1), lines);
+      }
+    }
+  }
+  await walk(dir).catch(() => {});
+  return out;
+}
+
+const count = async (dir: string) =>
+  [...(await archived(dir)).values()].reduce((n, lines) => n + lines.length, 0);
+
+Deno.test(
+  "createArchive() archives a partition log that started again under its own name, replacing nothing",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vigil-archive-reset-" });
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "archive",
+      level: "warn",
+      write: (line) => lines.push(JSON.parse(line)),
+    });
+    const archiveUntil = async (brokers: string[], metrics: Registry, n: number) => {
+      const archive = createArchive({
+        kafka: testKafka(brokers),
+        store: createDirStore(dir),
+        log,
+        metrics,
+        config: {
+          topics: ["logs"],
+          policy: { maxMessages: 20, maxBytes: 1 << 30, maxAgeMs: 300 },
+        },
+      });
+      const controller = new AbortController();
+      const running = archive.run(controller.signal);
+      try {
+        await waitFor(async () => (await count(dir)) === n, {
+          timeoutMs: 30_000,
+          what: `${n} messages archived`,
+        });
+      } finally {
+        controller.abort();
+        await running;
+      }
+    };
+    try {
+      // 1. The first log: offsets 0..49, in objects of at most 20.
+      await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
+        await produce(testKafka(cluster.brokers), numberedLogs(0, 50), 50);
+        await archiveUntil(cluster.brokers, new Registry(), 50);
+      });
+      const before = await archived(dir);
+
+      // 2. Another cluster: offsets 0..29 again, other messages, within the same hour.
+      const metrics = new Registry();
+      await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
+        await produce(testKafka(cluster.brokers), numberedLogs(1000, 30), 30);
+        await archiveUntil(cluster.brokers, metrics, 80);
+      });
+      const after = await archived(dir);
+
+      // Every object of the first log is still there, unchanged.
+      for (const [path, content] of before) assert.deepEqual(after.get(path), content, path);
+      // The new log's objects carry its name, and hold its 30 messages once.
+      const fresh = [...after.keys()].filter((p) => !before.has(p));
+      assert.ok(fresh.length >= 2, JSON.stringify(fresh));
+      for (const p of fresh) assert.match(p, /\/0-\d+\.log\d+\.ndjson\.gz$/);
+      const values = fresh.flatMap((p) => after.get(p)!).map((l) => JSON.parse(l.value).message);
+      assert.deepEqual(values.sort(), Array.from({ length: 30 }, (_, i) => `n=${1000 + i}`).sort());
+      assert.match(await metrics.render(), /vigil_archive_log_resets_total\{topic="logs"\} 1\n/);
+      assert.equal(lines.filter((l) => /log ends below/.test(String(l.msg))).length, 1);
+      const progress = JSON.parse(await Deno.readTextFile(`${dir}/raw/logs/progress/0.json`));
+      assert.equal(progress.next, "30");
+      assert.ok(progress.log > 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
