@@ -82,6 +82,34 @@ export function objectKey(
     `${first.partition}-${first.offset}${log}${OBJECT_SUFFIX}`;
 }
 
+/**
+ * Key of a partition's progress record, `<prefix>/<topic>/progress/<partition>.json`
+ * (archive/progress.ts writes it, the web reads it). Pure.
+ */
+export function progressKey(prefix: string, topic: string, partition: number): string {
+  const p = prefix.replace(/^\/+|\/+$/g, "");
+  return `${p ? p + "/" : ""}${topic}/progress/${partition}.json`;
+}
+
+/** A progress record: the offset after the last object stored, and the log's name (0: the first). */
+export interface ProgressRecord {
+  next: bigint | null;
+  log: number;
+}
+
+/** Read a progress record (anything unreadable reads as no progress). Pure. */
+export function parseProgress(body: Uint8Array): ProgressRecord {
+  try {
+    const { next, log } = JSON.parse(new TextDecoder().decode(body));
+    return {
+      next: typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null,
+      log: Number.isSafeInteger(log) && log > 0 ? log : 0,
+    };
+  } catch {
+    return { next: null, log: 0 };
+  }
+}
+
 /** File name ending of every archive object. */
 export const OBJECT_SUFFIX = ".ndjson.gz";
 

@@ -11,6 +11,7 @@
  */
 import type { createGapTracker, Gap } from "@vigil/shared/kafka_gaps";
 import type { ArchiveStore } from "./store.ts";
+import { parseProgress, progressKey, type ProgressRecord } from "./format.ts";
 
 /** Where each partition is, and its holes. */
 export interface ArchiveProgress {
@@ -53,26 +54,16 @@ export function createArchiveProgress(deps: {
   /** Per partition, the log name ({@link ArchiveProgress.logOf}); read with `expected`. */
   const logs = new Map<string, number>();
 
-  const progressKey = (topic: string, partition: number) =>
-    `${prefix}/${topic}/progress/${partition}.json`;
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
 
-  async function storedProgress(
-    topic: string,
-    partition: number,
-  ): Promise<{ next: bigint | null; log: number }> {
-    const body = await store.get(progressKey(topic, partition));
-    if (body === null) return { next: null, log: 0 };
-    const { next, log } = JSON.parse(new TextDecoder().decode(body));
-    return {
-      next: typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null,
-      log: Number.isSafeInteger(log) && log > 0 ? log : 0,
-    };
+  async function storedProgress(topic: string, partition: number): Promise<ProgressRecord> {
+    const body = await store.get(progressKey(prefix, topic, partition));
+    return body === null ? { next: null, log: 0 } : parseProgress(body);
   }
 
   const save = (topic: string, partition: number, next: string) => {
     const log = logs.get(`${topic}:${partition}`) ?? 0;
-    return store.put(progressKey(topic, partition), json(log ? { next, log } : { next }));
+    return store.put(progressKey(prefix, topic, partition), json(log ? { next, log } : { next }));
   };
 
   return {

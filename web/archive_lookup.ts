@@ -17,7 +17,8 @@
  * @module
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { archiveFolder, OBJECT_SUFFIX } from "@vigil/archive/format";
+import { archiveFolder, OBJECT_SUFFIX, parseProgress, progressKey } from "@vigil/archive/format";
+import { createDirStore, createS3Store } from "@vigil/archive/store";
 
 export { archiveFolder };
 
@@ -27,6 +28,8 @@ export interface ArchiveLister {
   readonly location: string;
   /** Keys that start with `prefix` (which ends inside one folder). */
   list(prefix: string): Promise<string[]>;
+  /** A small object (a progress record), or null when there is none. */
+  read(key: string): Promise<Uint8Array | null>;
 }
 
 /** Most keys read from one folder listing (a folder holds one hour of batches). */
@@ -35,8 +38,10 @@ const MAX_KEYS = 10_000;
 /** An S3 bucket as an {@link ArchiveLister} (ListObjectsV2, paginated, bounded). */
 export function createS3Lister(options: { client: S3Client; bucket: string }): ArchiveLister {
   const { client, bucket } = options;
+  const store = createS3Store({ client, bucket });
   return {
     location: `s3://${bucket}`,
+    read: (key) => store.get(key),
     async list(prefix) {
       const keys: string[] = [];
       // Paged by StartAfter (the last key seen) rather than continuation tokens: plain,
@@ -63,8 +68,17 @@ export function createS3Lister(options: { client: S3Client; bucket: string }): A
 /** The archive's local folder (ARCHIVE_DIR) as an {@link ArchiveLister}. */
 export function createDirLister(dir: string): ArchiveLister {
   const root = dir.replace(/\/+$/, "");
+  const store = createDirStore(root);
   return {
     location: root,
+    async read(key) {
+      try {
+        return await store.get(key);
+      } catch (error) {
+        if (error instanceof TypeError) return null; // a key the store refuses (`..`)
+        throw error;
+      }
+    },
     async list(prefix) {
       const slash = prefix.lastIndexOf("/");
       const folder = prefix.slice(0, slash + 1);
@@ -105,10 +119,9 @@ export function pickObject(
 ): string | null {
   if (!/^\d+$/.test(offset)) return null;
   const target = BigInt(offset);
-  const re = new RegExp(`(?:^|/)${partition}-(\\d+)(?:\\.log(\\d+))?\\.ndjson\\.gz$`);
   const parsed = keys.flatMap((key) => {
-    const m = re.exec(key);
-    return m ? [{ key, first: BigInt(m[1]!), log: m[2] ? Number(m[2]) : 0 }] : [];
+    const name = objectName(key, partition);
+    return name ? [{ key, ...name }] : [];
   });
   let log = 0;
   for (const p of parsed) if (p.log <= timeMs && p.log > log) log = p.log;
@@ -123,13 +136,18 @@ export function pickObject(
 /**
  * Find the object holding `topic`/`partition`/`offset`, whose Kafka time is
  * about `timeMs` (the bridge's ingest time, else the anomaly's event time).
+ * The newest object of a partition may end before the offset (the rest is
+ * still in the archive's open buffer): then its progress record, read with
+ * `read`, tells (the offset after the last object stored).
  *
  * @param list a lister, memoised per call site so events sharing a folder list it once
+ * @param read reads the progress record (memoised likewise); without it the newest object is taken
  * @returns the object key, or null when the archive has not stored it (yet)
  */
 export async function findArchiveObject(
   list: (prefix: string) => Promise<string[]>,
   where: { prefix: string; topic: string; partition: number; offset: string; timeMs: number },
+  read?: (key: string) => Promise<Uint8Array | null>,
 ): Promise<string | null> {
   const hour = 3_600_000;
   // Its own hour, the previous one (a batch that began before the hour turned) and the
@@ -142,5 +160,26 @@ export async function findArchiveObject(
     ),
   ];
   const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
-  return pickObject(keys, where.partition, where.offset, where.timeMs);
+  const picked = pickObject(keys, where.partition, where.offset, where.timeMs);
+  if (picked === null || read === undefined) return picked;
+  const name = objectName(picked, where.partition)!;
+  const newest = keys.every((k) => {
+    const n = objectName(k, where.partition);
+    return n === null || n.log !== name.log || n.first <= name.first;
+  });
+  if (!newest) return picked;
+  // Unreadable (no such record, credentials that may only list): keep what the listing says.
+  const body = await read(progressKey(where.prefix, where.topic, where.partition))
+    .catch(() => null);
+  if (body === null) return picked;
+  const progress = parseProgress(body);
+  // A newer log started: this log ended, its newest object holds the rest of it.
+  if (progress.log !== name.log || progress.next === null) return picked;
+  return BigInt(where.offset) < progress.next ? picked : null;
+}
+
+/** First offset and log name of an object key of `partition`, or null. */
+function objectName(key: string, partition: number): { first: bigint; log: number } | null {
+  const m = new RegExp(`(?:^|/)${partition}-(\\d+)(?:\\.log(\\d+))?\\.ndjson\\.gz$`).exec(key);
+  return m ? { first: BigInt(m[1]!), log: m[2] ? Number(m[2]) : 0 } : null;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createDirStore } from "@vigil/archive/store";
-import { objectKey } from "@vigil/archive/format";
+import { objectKey, progressKey } from "@vigil/archive/format";
 import { archiveFolder, createDirLister, findArchiveObject, pickObject } from "./archive_lookup.ts";
 
 const T = Date.parse("2025-03-01T13:00:20Z");
@@ -100,6 +100,39 @@ Deno.test(
       assert.equal(await find("499", T), null);
       assert.deepEqual(await createDirLister(`${dir}/nothing`).list("raw/logs/x/0-"), []);
       assert.deepEqual(await lister.list("../etc/0-"), []);
+
+      // With the progress record: the newest object ends before offset `next`.
+      const read = (key: string) => lister.read(key);
+      const findRead = (offset: string, timeMs: number) =>
+        findArchiveObject(
+          list,
+          { prefix: "raw", topic: "logs", partition: 0, offset, timeMs },
+          read,
+        );
+      const progress = (record: unknown) =>
+        store.put(
+          progressKey("raw", "logs", 0),
+          new TextEncoder().encode(JSON.stringify(record)),
+        );
+      assert.equal(
+        await findRead("720", T + 20_000),
+        "raw/logs/dt=2025-03-01/hour=13/0-620.ndjson.gz",
+      );
+      await progress({ next: "700" }); // 620..699 stored; 700.. still in the open buffer
+      assert.equal(
+        await findRead("699", T + 20_000),
+        "raw/logs/dt=2025-03-01/hour=13/0-620.ndjson.gz",
+      );
+      assert.equal(await findRead("720", T + 20_000), null);
+      // An older object is complete whatever the record says.
+      assert.equal(await findRead("610", T), "raw/logs/dt=2025-03-01/hour=12/0-500.ndjson.gz");
+      // The record of a newer log: this log ended, its newest object holds the rest.
+      await progress({ next: "30", log: T + 60_000 });
+      assert.equal(
+        await findRead("720", T + 20_000),
+        "raw/logs/dt=2025-03-01/hour=13/0-620.ndjson.gz",
+      );
+      assert.equal(await lister.read("../etc/passwd"), null);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -174,6 +174,16 @@ export async function resolveEvidence(
     }
     return p;
   };
+  const reads = new Map<string, Promise<Uint8Array | null>>();
+  const read = (key: string) => {
+    let p = reads.get(key);
+    if (!p) {
+      p = options.archive!.read(key);
+      p.catch(() => {}); // observed below, like the listings
+      reads.set(key, p);
+    }
+    return p;
+  };
   return await Promise.all(resolved.map(async ({ base, timeMs }) => {
     let object: string | null = null;
     let lookup: ArchiveLocation["lookup"] = "unknown";
@@ -186,7 +196,7 @@ export async function resolveEvidence(
             partition: base.partition,
             offset: base.offset,
             timeMs,
-          }),
+          }, read),
           options.archiveTimeoutMs ?? 3000,
           "list the archive",
         );
