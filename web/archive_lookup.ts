@@ -137,8 +137,9 @@ export function pickObject(
  * Find the object holding `topic`/`partition`/`offset`, whose Kafka time is
  * about `timeMs` (the bridge's ingest time, else the anomaly's event time).
  * The newest object of a partition may end before the offset (the rest is
- * still in the archive's open buffer): then its progress record, read with
- * `read`, tells (the offset after the last object stored).
+ * still in the archive's open buffer), and a log that started again may not
+ * have stored any object yet: the partition's progress record, read with
+ * `read` (the offset after the last object stored, and the log's name), tells.
  *
  * @param list a lister, memoised per call site so events sharing a folder list it once
  * @param read reads the progress record (memoised likewise); without it the newest object is taken
@@ -162,20 +163,20 @@ export async function findArchiveObject(
   const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
   const picked = pickObject(keys, where.partition, where.offset, where.timeMs);
   if (picked === null || read === undefined) return picked;
-  const name = objectName(picked, where.partition)!;
-  const newest = keys.every((k) => {
-    const n = objectName(k, where.partition);
-    return n === null || n.log !== name.log || n.first <= name.first;
-  });
-  if (!newest) return picked;
   // Unreadable (no such record, credentials that may only list): keep what the listing says.
   const body = await read(progressKey(where.prefix, where.topic, where.partition))
     .catch(() => null);
   if (body === null) return picked;
   const progress = parseProgress(body);
-  // A newer log started: this log ended, its newest object holds the rest of it.
-  if (progress.log !== name.log || progress.next === null) return picked;
-  return BigInt(where.offset) < progress.next ? picked : null;
+  const name = objectName(picked, where.partition)!;
+  // The log started again at or before the event, and none of its objects is stored yet.
+  if (progress.log > name.log && progress.log <= where.timeMs) return null;
+  if (progress.log !== name.log || progress.next === null) return picked; // that log ended
+  const newest = keys.every((k) => {
+    const n = objectName(k, where.partition);
+    return n === null || n.log !== name.log || n.first <= name.first;
+  });
+  return !newest || BigInt(where.offset) < progress.next ? picked : null;
 }
 
 /** First offset and log name of an object key of `partition`, or null. */

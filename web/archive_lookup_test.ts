@@ -126,12 +126,14 @@ Deno.test(
       assert.equal(await findRead("720", T + 20_000), null);
       // An older object is complete whatever the record says.
       assert.equal(await findRead("610", T), "raw/logs/dt=2025-03-01/hour=12/0-500.ndjson.gz");
-      // The record of a newer log: this log ended, its newest object holds the rest.
-      await progress({ next: "30", log: T + 60_000 });
+      // The record of a newer log: this log ended, its newest object holds the rest...
+      await progress({ next: "0", log: T + 60_000 });
       assert.equal(
         await findRead("720", T + 20_000),
         "raw/logs/dt=2025-03-01/hour=13/0-620.ndjson.gz",
       );
+      // ...and an event of the new log, none of whose objects is stored yet, is not archived.
+      assert.equal(await findRead("610", T + 61_000), null);
       assert.equal(await lister.read("../etc/passwd"), null);
     } finally {
       await Deno.remove(dir, { recursive: true });
