@@ -11,14 +11,16 @@
  * batch never duplicates an entry, whichever targets it had reached before a
  * crash. A high-water the partition's log does not reach (its high watermark
  * is at or below it: the topic was created again, or another cluster
- * answers) starts again instead of skipping the new log as redeliveries. A
+ * answers) starts again instead of skipping the new log as redeliveries:
+ * the bridge deletes it from every stream ({@link offsetHashes}) when its
+ * progress record shows the reset, the script per stream otherwise. A
  * stream and its offsets hash share a hash tag (one slot).
  *
  * @module
  */
 import type { Gap } from "@vigil/shared/kafka_gaps";
 import type { Keys } from "@vigil/shared/keys";
-import { partitionOf, type StreamKind } from "@vigil/shared/partitions";
+import { kindsFor, partitionOf, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
 import {
   addScriptCall,
@@ -184,6 +186,22 @@ export interface FieldWrite {
 export interface AppendPort {
   /** Run every call (pipelined), then `after` when given; one result per call, in order. */
   runAll(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]>;
+  /** Delete `field` (a Kafka partition, `topic:partition`) from every hash in `hashes`. */
+  forget(hashes: readonly string[], field: string): Promise<void>;
+}
+
+/**
+ * Every offsets hash a Kafka partition's messages may have moved: each
+ * stream partition of each kind in use, and the dead letters'. When the
+ * partition's log started again, its field goes from all of them, so no
+ * stream the new log has not reached yet keeps the old log's high-water.
+ */
+export function offsetHashes(keys: Keys, partitions: number): string[] {
+  const out = kindsFor(partitions).flatMap((kind) =>
+    Array.from({ length: partitions }, (_, partition) => keys.bridgeOffsets({ kind, partition }))
+  );
+  out.push(keys.bridgeOffsets("dlq"));
+  return out;
 }
 
 /** What an append did. */
@@ -223,6 +241,7 @@ export async function appendBatch(
 export interface ScriptClient {
   pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };
   hset(key: string, field: string, value: string): Promise<unknown>;
+  hdel(key: string, field: string): Promise<unknown>;
   /** ioredis: true on a cluster client. */
   readonly isCluster?: boolean;
 }
@@ -277,6 +296,10 @@ export function ioredisAppendPort(
     });
   }
   return {
+    async forget(hashes, field) {
+      // Rare (a log that started again): one command per hash, each in its own slot.
+      await Promise.all(hashes.map((hash) => redis.hdel(hash, field)));
+    },
     async runAll(calls, after) {
       if (!options.perSlot) return await run(calls, after);
       const groups = new Map<string, number[]>();

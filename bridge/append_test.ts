@@ -142,7 +142,10 @@ Deno.test("buildAppendCalls() passes the partition's high watermark when it is a
 });
 
 Deno.test("appendBatch() sums the calls' results and fails the whole batch when one call failed", async () => {
-  const port = (results: CallResult[]): AppendPort => ({ runAll: () => Promise.resolve(results) });
+  const port = (results: CallResult[]): AppendPort => ({
+    runAll: () => Promise.resolve(results),
+    forget: () => Promise.resolve(),
+  });
   const call = { keys: ["a", "b"] as [string, string], args: [], count: 3 };
   assert.deepEqual(
     await appendBatch(

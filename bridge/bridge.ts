@@ -27,6 +27,7 @@ import {
   type BatchItem,
   buildAppendCalls,
   ioredisAppendPort,
+  offsetHashes,
   type ScriptClient,
 } from "./append.ts";
 import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
@@ -109,6 +110,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const partitions = cfg.partitions ?? 1;
   const port = ioredisAppendPort(redis, { perSlot: isCluster(redis) });
+  const hashes = offsetHashes(keys, partitions);
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 
@@ -200,6 +202,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
           gap = { from, to: lostTo.toString(), count: Number(lostTo - expected) };
         }
       }
+      // The partition's log does not reach the offset appended last: it started again.
+      const logReset = expected !== null && BigInt(batch.highWatermark) <= expected;
+      if (logReset) await port.forget(hashes, `${topic}:${partition}`);
       const calls = buildAppendCalls({
         topic,
         partition,
@@ -235,7 +240,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
         if (span) failSpan(span, error).end();
         throw error;
       }
-      if (result.logReset) {
+      if (logReset || result.logReset) {
         logResets.inc({ topic });
         log.warn(
           "the partition's log ends below what was appended from it (topic created again, or another cluster): appending from the new log",
