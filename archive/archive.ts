@@ -54,6 +54,7 @@ import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_gro
 import type { Worker } from "@vigil/shared/service";
 import { createGapTracker } from "@vigil/shared/kafka_gaps";
 import { createArchiveProgress } from "./progress.ts";
+import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 
 /** Archive settings (the group is `vigil-archive` by default). */
 export interface ArchiveOptions extends GroupSettings {
@@ -375,6 +376,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
       kafka_gaps: () => gaps.health(),
     },
     async run(signal) {
+      const cluster = await kafkaClusterId(kafka, { signal, log });
+      if (cluster !== null) progress.setCluster(cluster);
       const tick = Math.max(50, Math.min(1000, Math.floor(config.policy.maxAgeMs / 4)));
       let ticking = false;
       const timer = setInterval(() => {

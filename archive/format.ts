@@ -91,22 +91,27 @@ export function progressKey(prefix: string, topic: string, partition: number): s
   return `${p ? p + "/" : ""}${topic}/progress/${partition}.json`;
 }
 
-/** A progress record: the offset after the last object stored, and the log's name (0: the first). */
+/**
+ * A progress record: the offset after the last object stored, the log's name
+ * (0: the first) and the Kafka cluster it was read from (null: not recorded).
+ */
 export interface ProgressRecord {
   next: bigint | null;
   log: number;
+  cluster: string | null;
 }
 
 /** Read a progress record (anything unreadable reads as no progress). Pure. */
 export function parseProgress(body: Uint8Array): ProgressRecord {
   try {
-    const { next, log } = JSON.parse(new TextDecoder().decode(body));
+    const { next, log, cluster } = JSON.parse(new TextDecoder().decode(body));
     return {
       next: typeof next === "string" && /^\d+$/.test(next) ? BigInt(next) : null,
       log: Number.isSafeInteger(log) && log > 0 ? log : 0,
+      cluster: typeof cluster === "string" && cluster !== "" ? cluster : null,
     };
   } catch {
-    return { next: null, log: 0 };
+    return { next: null, log: 0, cluster: null };
   }
 }
 

@@ -18,8 +18,8 @@ export interface ArchiveProgress {
   /**
    * Before a batch that starts at `first` (the Kafka timestamp of its first
    * message `firstTimestamp`): when the partition's high watermark is below
-   * the next offset expected, its log started again (topic created again,
-   * another cluster): the new log is named by `firstTimestamp` from now on
+   * the next offset expected, or its record names another Kafka cluster,
+   * its log started again (topic created again, another cluster): the new log is named by `firstTimestamp` from now on
    * (recorded at once) and `"reset"` is returned. Otherwise a hole before
    * `first` is recorded once (below the log start only), as a gap object.
    */
@@ -36,6 +36,8 @@ export interface ArchiveProgress {
   save(topic: string, partition: number, next: string): Promise<void>;
   /** Forget the expected offsets (a new generation re-reads the progress records). */
   clear(): void;
+  /** The id of the Kafka cluster read now: a record of another cluster is a reset too. */
+  setCluster(id: string): void;
 }
 
 /** Create the progress record of an archive. */
@@ -53,30 +55,34 @@ export function createArchiveProgress(deps: {
   const expected = new Map<string, bigint | null>();
   /** Per partition, the log name ({@link ArchiveProgress.logOf}); read with `expected`. */
   const logs = new Map<string, number>();
+  let cluster: string | null = null;
 
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
 
   async function storedProgress(topic: string, partition: number): Promise<ProgressRecord> {
     const body = await store.get(progressKey(prefix, topic, partition));
-    return body === null ? { next: null, log: 0 } : parseProgress(body);
+    return body === null ? { next: null, log: 0, cluster: null } : parseProgress(body);
   }
 
   const save = (topic: string, partition: number, next: string) => {
     const log = logs.get(`${topic}:${partition}`) ?? 0;
-    return store.put(progressKey(prefix, topic, partition), json(log ? { next, log } : { next }));
+    const record = { next, ...(log ? { log } : {}), ...(cluster ? { cluster } : {}) };
+    return store.put(progressKey(prefix, topic, partition), json(record));
   };
 
   return {
     async check(topic, partition, { first, highWatermark, firstTimestamp }) {
       const key = `${topic}:${partition}`;
       let next = expected.get(key);
+      let otherCluster = false;
       if (next === undefined) {
         const stored = await storedProgress(topic, partition);
         next = stored.next;
         expected.set(key, next);
         logs.set(key, stored.log);
+        otherCluster = stored.cluster !== null && cluster !== null && stored.cluster !== cluster;
       }
-      if (next !== null && highWatermark < next) {
+      if (next !== null && (highWatermark < next || otherCluster)) {
         // Never 0 (the first log's name), and never the log's own name again.
         const name = Number.isSafeInteger(firstTimestamp) && firstTimestamp > 0
           ? firstTimestamp
@@ -120,6 +126,9 @@ export function createArchiveProgress(deps: {
     clear() {
       expected.clear();
       logs.clear();
+    },
+    setCluster(id) {
+      cluster = id;
     },
   };
 }

@@ -31,6 +31,7 @@ import {
   type ScriptClient,
 } from "./append.ts";
 import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
+import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
@@ -61,7 +62,7 @@ export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
   /** One pipeline per slot when this is a cluster client (`isCluster`). */
-  redis: Pick<Redis, "ping" | "hget" | "pipeline"> & ScriptClient;
+  redis: Pick<Redis, "ping" | "hget" | "pipeline" | "set" | "del"> & ScriptClient;
   keys: Keys;
   log: Logger;
   metrics: Registry;
@@ -341,6 +342,25 @@ export function createBridge(deps: BridgeDeps): Bridge {
     },
   });
 
+  /**
+   * The offsets kept in Redis belong to one Kafka cluster: when another one
+   * answers now (Kafka replaced, a dev Kafka restarted), they are dropped, so
+   * no message of its logs is skipped as a redelivery.
+   */
+  async function forgetOtherCluster(signal: AbortSignal): Promise<void> {
+    const id = await kafkaClusterId(kafka, { signal, log });
+    if (id === null) return;
+    const previous = await redis.set(keys.bridgeCluster(), id, "GET");
+    if (previous === null || previous === id) return;
+    await Promise.all([...hashes, keys.bridgeProgress()].map((key) => redis.del(key)));
+    progress.clear();
+    for (const topic of topics) logResets.inc({ topic });
+    log.warn("another Kafka cluster answers: the offsets of the previous one are forgotten", {
+      previous,
+      cluster: id,
+    });
+  }
+
   return {
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
@@ -348,6 +368,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       kafka_gaps: () => gaps.health(),
     },
     async run(signal) {
+      await forgetOtherCluster(signal);
       committer.start();
       try {
         await group.run(signal);

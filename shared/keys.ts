@@ -44,6 +44,8 @@ export interface Keys {
   bridgeOffsets(target: { kind: StreamKind; partition: number } | "dlq"): string;
   /** Per Kafka `topic:partition`, the last offset the bridge accounted for. */
   bridgeProgress(): string;
+  /** String: id of the Kafka cluster the bridge's offsets belong to. */
+  bridgeCluster(): string;
   /** Installation facts (the partition count). */
   meta(): string;
   /** Durable alerts stream. */
@@ -100,6 +102,7 @@ export function createKeys(prefix = "vigil:"): Keys {
     dlq: () => `${p}{dlq}`,
     bridgeOffsets: (t) => `${p}bridge:offsets:${t === "dlq" ? "{dlq}" : tag(t)}`,
     bridgeProgress: () => `${p}bridge:progress`,
+    bridgeCluster: () => `${p}bridge:cluster`,
     meta: () => `${p}meta`,
     alerts: () => `${p}{alerts}`,
     publishedMarkers: () => `${p}{alerts}:published`,
