@@ -87,8 +87,23 @@ export function objectKey(
  * (archive/progress.ts writes it, the web reads it). Pure.
  */
 export function progressKey(prefix: string, topic: string, partition: number): string {
+  return `${topicFolder(prefix, topic)}progress/${partition}.json`;
+}
+
+/** Key of a gap record, `<prefix>/<topic>/gaps/<partition>-<from>-<to>.json`. Pure. */
+export function gapKey(
+  prefix: string,
+  topic: string,
+  partition: number,
+  gap: { from: string; to: string },
+): string {
+  return `${topicFolder(prefix, topic)}gaps/${partition}-${gap.from}-${gap.to}.json`;
+}
+
+/** `<prefix>/<topic>/`, the prefix without leading or trailing slashes (none when empty). */
+function topicFolder(prefix: string, topic: string): string {
   const p = prefix.replace(/^\/+|\/+$/g, "");
-  return `${p ? p + "/" : ""}${topic}/progress/${partition}.json`;
+  return `${p ? p + "/" : ""}${topic}/`;
 }
 
 /**

@@ -3,9 +3,11 @@ import {
   appendToBuffer,
   archiveLine,
   decodeField,
+  gapKey,
   isDue,
   isFull,
   objectKey,
+  progressKey,
   startBuffer,
 } from "./format.ts";
 
@@ -81,4 +83,13 @@ Deno.test("isFull() and isDue() cut a buffer by count, bytes or age", () => {
   appendToBuffer(buffer, m("8"), "z");
   assert.equal(isFull(buffer, policy), true);
   assert.equal(isFull(startBuffer(m("1"), "x".repeat(2000), 0), policy), true);
+});
+
+Deno.test("progressKey() and gapKey() read like object keys, whatever slashes the prefix has", () => {
+  assert.equal(progressKey("raw", "logs", 3), "raw/logs/progress/3.json");
+  assert.equal(progressKey("", "logs", 3), "logs/progress/3.json");
+  assert.equal(progressKey("/a/b/", "logs", 3), "a/b/logs/progress/3.json");
+  const gap = { from: "10", to: "39" };
+  assert.equal(gapKey("raw", "logs", 3, gap), "raw/logs/gaps/3-10-39.json");
+  assert.equal(gapKey("", "logs", 3, gap), "logs/gaps/3-10-39.json");
 });

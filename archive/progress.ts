@@ -11,7 +11,7 @@
  */
 import type { createGapTracker, Gap } from "@vigil/shared/kafka_gaps";
 import type { ArchiveStore } from "./store.ts";
-import { parseProgress, progressKey, type ProgressRecord } from "./format.ts";
+import { gapKey, parseProgress, progressKey, type ProgressRecord } from "./format.ts";
 
 /** Where each partition is, and its holes. */
 export interface ArchiveProgress {
@@ -109,7 +109,7 @@ export function createArchiveProgress(deps: {
         recorded_at: new Date(now()).toISOString(),
       });
       await deps.put(
-        `${prefix}/${topic}/gaps/${partition}-${gap.from}-${gap.to}.json`,
+        gapKey(prefix, topic, partition, gap),
         body,
         "store gap record",
       );
