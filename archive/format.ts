@@ -83,6 +83,18 @@ export function objectKey(
 }
 
 /**
+ * First offset and log name (0: the first log) of an object key of
+ * `partition`, as {@link objectKey} writes it; null for any other key. Pure.
+ */
+export function parseObjectKey(
+  key: string,
+  partition: number,
+): { first: bigint; log: number } | null {
+  const m = new RegExp(`(?:^|/)${partition}-(\\d+)(?:\\.log(\\d+))?\\.ndjson\\.gz$`).exec(key);
+  return m ? { first: BigInt(m[1]!), log: m[2] ? Number(m[2]) : 0 } : null;
+}
+
+/**
  * Key of a partition's progress record, `<prefix>/<topic>/progress/<partition>.json`
  * (archive/progress.ts writes it, the web reads it). Pure.
  */

@@ -7,6 +7,7 @@ import {
   isDue,
   isFull,
   objectKey,
+  parseObjectKey,
   progressKey,
   startBuffer,
 } from "./format.ts";
@@ -92,4 +93,15 @@ Deno.test("progressKey() and gapKey() read like object keys, whatever slashes th
   const gap = { from: "10", to: "39" };
   assert.equal(gapKey("raw", "logs", 3, gap), "raw/logs/gaps/3-10-39.json");
   assert.equal(gapKey("", "logs", 3, gap), "logs/gaps/3-10-39.json");
+});
+
+Deno.test("parseObjectKey() reads back what objectKey() writes, for its partition only", () => {
+  const first = { topic: "logs", partition: 4, offset: "1200", timestamp: "0" };
+  assert.deepEqual(parseObjectKey(objectKey("raw", first), 4), { first: 1200n, log: 0 });
+  assert.deepEqual(parseObjectKey(objectKey("raw", { ...first, log: 77 }), 4), {
+    first: 1200n,
+    log: 77,
+  });
+  assert.equal(parseObjectKey(objectKey("raw", first), 14), null);
+  assert.equal(parseObjectKey("raw/logs/x/4-1.ndjson.gz.tmp", 4), null);
 });

@@ -17,7 +17,13 @@
  * @module
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { archiveFolder, OBJECT_SUFFIX, parseProgress, progressKey } from "@vigil/archive/format";
+import {
+  archiveFolder,
+  OBJECT_SUFFIX,
+  parseObjectKey,
+  parseProgress,
+  progressKey,
+} from "@vigil/archive/format";
 import { createDirStore, createS3Store } from "@vigil/archive/store";
 
 export { archiveFolder };
@@ -120,7 +126,7 @@ export function pickObject(
   if (!/^\d+$/.test(offset)) return null;
   const target = BigInt(offset);
   const parsed = keys.flatMap((key) => {
-    const name = objectName(key, partition);
+    const name = parseObjectKey(key, partition);
     return name ? [{ key, ...name }] : [];
   });
   let log = 0;
@@ -168,19 +174,13 @@ export async function findArchiveObject(
     .catch(() => null);
   if (body === null) return picked;
   const progress = parseProgress(body);
-  const name = objectName(picked, where.partition)!;
+  const name = parseObjectKey(picked, where.partition)!;
   // The log started again at or before the event, and none of its objects is stored yet.
   if (progress.log > name.log && progress.log <= where.timeMs) return null;
   if (progress.log !== name.log || progress.next === null) return picked; // that log ended
   const newest = keys.every((k) => {
-    const n = objectName(k, where.partition);
+    const n = parseObjectKey(k, where.partition);
     return n === null || n.log !== name.log || n.first <= name.first;
   });
   return !newest || BigInt(where.offset) < progress.next ? picked : null;
-}
-
-/** First offset and log name of an object key of `partition`, or null. */
-function objectName(key: string, partition: number): { first: bigint; log: number } | null {
-  const m = new RegExp(`(?:^|/)${partition}-(\\d+)(?:\\.log(\\d+))?\\.ndjson\\.gz$`).exec(key);
-  return m ? { first: BigInt(m[1]!), log: m[2] ? Number(m[2]) : 0 } : null;
 }
