@@ -164,30 +164,14 @@ export async function resolveEvidence(
     }
     return { base, timeMs };
   });
-  const listings = new Map<string, Promise<string[]>>();
-  const list = (prefix: string) => {
-    let p = listings.get(prefix);
-    if (!p) {
-      p = options.archive!.list(prefix);
-      p.catch(() => {}); // observed below; a listing that outlives its timeout must not go unhandled
-      listings.set(prefix, p);
-    }
-    return p;
-  };
-  const reads = new Map<string, Promise<Uint8Array | null>>();
-  const read = (key: string) => {
-    let p = reads.get(key);
-    if (!p) {
-      p = options.archive!.read(key);
-      p.catch(() => {}); // observed below, like the listings
-      reads.set(key, p);
-    }
-    return p;
-  };
+  // Events sharing a folder or a partition list it, and read its progress record, once.
+  const archive = options.archive;
+  const list = archive ? once((prefix: string) => archive.list(prefix)) : undefined;
+  const read = archive ? once((key: string) => archive.read(key)) : undefined;
   return await Promise.all(resolved.map(async ({ base, timeMs }) => {
     let object: string | null = null;
     let lookup: ArchiveLocation["lookup"] = "unknown";
-    if (options.archive) {
+    if (list) {
       try {
         object = await withTimeout(
           findArchiveObject(list, {
@@ -217,4 +201,21 @@ export async function resolveEvidence(
       }, timeMs),
     };
   }));
+}
+
+/**
+ * `fn` called at most once per argument. A promise that outlives its caller's
+ * timeout must not go unhandled, so each is observed here too.
+ */
+function once<T>(fn: (arg: string) => Promise<T>): (arg: string) => Promise<T> {
+  const calls = new Map<string, Promise<T>>();
+  return (arg) => {
+    let p = calls.get(arg);
+    if (!p) {
+      p = fn(arg);
+      p.catch(() => {});
+      calls.set(arg, p);
+    }
+    return p;
+  };
 }
