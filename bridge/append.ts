@@ -186,8 +186,11 @@ export interface FieldWrite {
 export interface AppendPort {
   /** Run every call (pipelined), then `after` when given; one result per call, in order. */
   runAll(calls: readonly ScriptCall[], after?: FieldWrite): Promise<CallResult[]>;
-  /** Delete `field` (a Kafka partition, `topic:partition`) from every hash in `hashes`. */
-  forget(hashes: readonly string[], field: string): Promise<void>;
+  /**
+   * Delete `field` (a Kafka partition, `topic:partition`) from every hash in
+   * `hashes`; without `field`, the hashes themselves (every partition).
+   */
+  forget(hashes: readonly string[], field?: string): Promise<void>;
 }
 
 /**
@@ -242,6 +245,7 @@ export interface ScriptClient {
   pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };
   hset(key: string, field: string, value: string): Promise<unknown>;
   hdel(key: string, field: string): Promise<unknown>;
+  del(key: string): Promise<unknown>;
   /** ioredis: true on a cluster client. */
   readonly isCluster?: boolean;
 }
@@ -298,7 +302,9 @@ export function ioredisAppendPort(
   return {
     async forget(hashes, field) {
       // Rare (a log that started again): one command per hash, each in its own slot.
-      await Promise.all(hashes.map((hash) => redis.hdel(hash, field)));
+      await Promise.all(
+        hashes.map((hash) => field === undefined ? redis.del(hash) : redis.hdel(hash, field)),
+      );
     },
     async runAll(calls, after) {
       if (!options.perSlot) return await run(calls, after);

@@ -62,7 +62,7 @@ export interface BridgeDeps {
   /** Consumer group; admin only to read a partition's log start after a hole. */
   kafka: Pick<Kafka, "consumer" | "admin">;
   /** One pipeline per slot when this is a cluster client (`isCluster`). */
-  redis: Pick<Redis, "ping" | "hget" | "pipeline" | "set" | "del"> & ScriptClient;
+  redis: Pick<Redis, "ping" | "hget" | "pipeline" | "set"> & ScriptClient;
   keys: Keys;
   log: Logger;
   metrics: Registry;
@@ -352,7 +352,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     if (id === null) return;
     const previous = await redis.set(keys.bridgeCluster(), id, "GET");
     if (previous === null || previous === id) return;
-    await Promise.all([...hashes, keys.bridgeProgress()].map((key) => redis.del(key)));
+    await port.forget([...hashes, keys.bridgeProgress()]);
     progress.clear();
     for (const topic of topics) logResets.inc({ topic });
     log.warn("another Kafka cluster answers: the offsets of the previous one are forgotten", {
