@@ -1,12 +1,12 @@
 /**
- * The gates of `deno task ok` that are not tests, run by the tests too, so
+ * The gates that are not tests (format, lint, type check), run as tests, so
  * that CI (which runs `deno task test`) refuses unformatted code, lint
  * findings and type errors in files no test imports.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { ROOT } from "./testing/services.ts";
+import { runDeno } from "./testing/services.ts";
 
 for (
   const [what, args] of [
@@ -16,14 +16,7 @@ for (
   ] as const
 ) {
   Deno.test(`${what} finds nothing`, async () => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [...args],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, `${what} failed:\n${text.slice(-4000)}`);
+    const { code, text } = await runDeno(args);
+    assert.equal(code, 0, `${what} failed:\n${text.slice(-4000)}`);
   });
 }

@@ -51,7 +51,16 @@ function harness({ redis, keys }: RedisTestContext) {
     });
   const bad = (): TopicMessage => ({ topic: "logs", message: { key: "svc", value: "{" } });
 
-  return { lines, startBridge, until, bad };
+  /** Run a bridge on `brokers` until the streams hold `events` and `dead`, then stop it. */
+  const runUntil = async (brokers: string[], metrics: Registry, events: number, dead: number) => {
+    const stop = startBridge(brokers, metrics);
+    try {
+      await until(events, dead);
+    } finally {
+      await stop();
+    }
+  };
+  return { lines, startBridge, until, runUntil, bad };
 }
 
 Deno.test(
@@ -60,16 +69,11 @@ Deno.test(
   async () => {
     await withRedis(async (ctx) => {
       const { redis, keys } = ctx;
-      const { lines, startBridge, until, bad } = harness(ctx);
+      const { lines, startBridge, until, runUntil, bad } = harness(ctx);
       // 1. The first cluster: offsets 0..58 valid, 59 a dead letter.
       await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
         await produce(testKafka(cluster.brokers), [...numberedLogs(0, 59), bad()], 60);
-        const stop = startBridge(cluster.brokers, new Registry());
-        try {
-          await until(59, 1);
-        } finally {
-          await stop();
-        }
+        await runUntil(cluster.brokers, new Registry(), 59, 1);
       });
 
       // 2. The topic created again (played by a second mock that the bridge is told is the
@@ -129,27 +133,17 @@ Deno.test(
   async () => {
     await withRedis(async (ctx) => {
       const { redis, keys } = ctx;
-      const { lines, startBridge, until } = harness(ctx);
+      const { lines, runUntil } = harness(ctx);
       const metrics = new Registry();
       await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
         await produce(testKafka(cluster.brokers), numberedLogs(0, 30), 30);
-        const stop = startBridge(cluster.brokers, new Registry());
-        try {
-          await until(30, 0);
-        } finally {
-          await stop();
-        }
+        await runUntil(cluster.brokers, new Registry(), 30, 0);
         // Another cluster, whose log is already past offset 29 when the bridge starts: its
         // high watermark cannot tell, the cluster id does. (The first one stays up: the mock
         // names a cluster after its address, which a cluster started later could reuse.)
         await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (other) => {
           await produce(testKafka(other.brokers), numberedLogs(1000, 100), 100);
-          const stop = startBridge(other.brokers, metrics);
-          try {
-            await until(130, 0);
-          } finally {
-            await stop();
-          }
+          await runUntil(other.brokers, metrics, 130, 0);
         });
       });
       const events = (await readAll(redis, keys)).filter((e) => e.stream === keys.events("logs"));

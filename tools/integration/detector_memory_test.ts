@@ -11,7 +11,7 @@
  * docs/benchmarks.md#detector-memory), so that regression fails here.
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../testing/services.ts";
+import { runDeno } from "../testing/services.ts";
 
 const LIMIT_MB = 275;
 
@@ -22,21 +22,15 @@ Deno.test({
 }, async () => {
   const out = await Deno.makeTempFile({ suffix: ".json" });
   try {
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "tools/bench/detector_memory.ts",
-        "--duration=60s",
-        `--limit=${LIMIT_MB}`,
-        `--out=${out}`,
-      ],
-      cwd: ROOT,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    const run = await runDeno([
+      "run",
+      "--allow-all",
+      "tools/bench/detector_memory.ts",
+      "--duration=60s",
+      `--limit=${LIMIT_MB}`,
+      `--out=${out}`,
+    ]);
+    const log = run.text;
     const text = await Deno.readTextFile(out);
     assert.ok(text !== "", `the benchmark wrote no report (exit ${run.code})\n${log}`);
     const report = JSON.parse(text) as {

@@ -11,6 +11,19 @@ import { readTaskCommand } from "../dev/tasks.ts";
 /** Repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
+/** Run `deno <args>` in the repository (no colour) and wait: its exit code and all it printed. */
+export async function runDeno(args: readonly string[]): Promise<{ code: number; text: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code: out.code, text: decoder.decode(out.stdout) + decoder.decode(out.stderr) };
+}
+
 /** `deno run …` arguments of a task in deno.json (without the leading `deno`). */
 export async function taskArgs(task: string): Promise<string[]> {
   const line = await readTaskCommand(`${ROOT}deno.json`, task);
