@@ -6,7 +6,8 @@
  * Refusals are JSON `{"error": "Cannot read body: count: must not be negative"}`:
  * 400 by default (`invalidStatus` 422 for a well-formed body with bad values).
  * A body that is not JSON answers 400 whatever its `Content-Type` says, and
- * so does a string holding NUL anywhere in a body (PostgreSQL cannot store it).
+ * so does a string holding NUL or a lone surrogate anywhere in a body
+ * (PostgreSQL cannot store either).
  *
  * @module
  */
@@ -14,6 +15,7 @@ import type { Env, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { formatZodError } from "../schemas/event.ts";
+import { unstorableTextProblem } from "../schemas/hygiene.ts";
 import { httpError } from "./app.ts";
 
 /** How a refusal reads. */
@@ -52,14 +54,43 @@ export function parseOrThrow<S extends z.ZodType>(
   return result.data;
 }
 
-/** The path of the first string (key or value) in `value` that holds NUL, or null. */
-export function findNul(value: unknown, path: string[] = []): string[] | null {
-  if (typeof value === "string") return value.includes("\u0000") ? path : null;
-  if (value === null || typeof value !== "object") return null;
-  for (const [k, v] of Object.entries(value)) {
-    if (k.includes("\u0000")) return [...path, "(key)"];
-    const found = findNul(v, [...path, k]);
-    if (found) return found;
+/** A string in a body that PostgreSQL cannot store: where (keys and indexes) and why. */
+export interface UnstorableText {
+  path: string[];
+  problem: string;
+}
+
+/**
+ * The first string (key or value) in `value` holding NUL or a lone surrogate,
+ * or null. Iterative: a body within the 64 KiB limit can nest ~32,000 levels,
+ * deeper than a recursive walk's call stack.
+ */
+export function findUnstorableText(value: unknown): UnstorableText | null {
+  type Item = { value: unknown; key: string; parent: Item | null };
+  const pathOf = (item: Item | null, last?: string): string[] => {
+    const path = last === undefined ? [] : [last];
+    for (let at = item; at?.parent; at = at.parent) path.push(at.key);
+    return path.reverse();
+  };
+  const stack: Item[] = [{ value, key: "", parent: null }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const v = item.value;
+    if (typeof v === "string") {
+      const problem = unstorableTextProblem(v);
+      if (problem) return { path: pathOf(item), problem };
+    } else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v);
+      for (const [k] of entries) {
+        const problem = unstorableTextProblem(k);
+        if (problem) return { path: pathOf(item, "(key)"), problem };
+      }
+      // Pushed in reverse so the first field is looked at first.
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]!;
+        stack.push({ value: child, key, parent: item });
+      }
+    }
   }
   return null;
 }
@@ -79,13 +110,13 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
     } catch {
       throw httpError(400, options.notJsonMessage ?? "Cannot read body: not valid JSON");
     }
-    const nul = findNul(body);
-    if (nul) {
+    const bad = findUnstorableText(body);
+    if (bad) {
       throw httpError(
         400,
         `${options.prefix ?? "Cannot read body: "}${
-          nul.length ? nul.join(".") : "(root)"
-        }: must not contain NUL characters`,
+          bad.path.length ? bad.path.join(".") : "(root)"
+        }: ${bad.problem}`,
       );
     }
     c.req.addValidatedData("json", parseOrThrow(schema, body, "body", options) as object);

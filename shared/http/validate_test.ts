@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { silentLogger } from "../log.ts";
 import { createBaseApp } from "./app.ts";
-import { findNul, jsonBody, parseOrThrow, query } from "./validate.ts";
+import { findUnstorableText, jsonBody, parseOrThrow, query } from "./validate.ts";
 
 const itemSchema = z.strictObject({ name: z.string().min(1), count: z.number().int().min(0) });
 const listSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(10) });
 
-function app() {
-  const a = createBaseApp({ log: silentLogger(), bodyLimitBytes: 4096 });
+function app(bodyLimitBytes = 4096) {
+  const a = createBaseApp({ log: silentLogger(), bodyLimitBytes });
   a.post("/items", jsonBody(itemSchema), (c) => {
     const item = c.req.valid("json");
     return c.json({ name: item.name, count: item.count });
@@ -55,9 +55,41 @@ Deno.test("jsonBody() answers 400 to NUL in any string of the body", async () =>
   assert.deepEqual(await res.json(), {
     error: "Cannot read body: name: must not contain NUL characters",
   });
-  assert.deepEqual(findNul({ a: [{ b: "x" }, { c: "\u0000" }] }), ["a", "1", "c"]);
-  assert.deepEqual(findNul({ ["k\u0000"]: 1 }), ["(key)"]);
-  assert.equal(findNul({ a: "tab\tand\nnewline are fine" }), null);
+  const nul = "must not contain NUL characters";
+  assert.deepEqual(findUnstorableText({ a: [{ b: "x" }, { c: "\u0000" }] }), {
+    path: ["a", "1", "c"],
+    problem: nul,
+  });
+  assert.deepEqual(findUnstorableText({ a: { ["k\u0000"]: 1 } }), {
+    path: ["a", "(key)"],
+    problem: nul,
+  });
+  assert.equal(findUnstorableText({ a: "tab\tand\nnewline are fine", b: "\ud83d\ude00" }), null);
+});
+
+Deno.test("jsonBody() answers 400 to a lone surrogate in any string of the body", async () => {
+  // JSON text may escape a lone surrogate; PostgreSQL refuses it ("invalid input syntax for type json").
+  const res = await post("/items", '{"name": "a\\ud800", "count": 1}');
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    error: "Cannot read body: name: lone surrogate U+D800 at position 1 is not allowed",
+  });
+  assert.deepEqual(findUnstorableText([["x", "\udfffy"]]), {
+    path: ["0", "1"],
+    problem: "lone surrogate U+DFFF at position 0 is not allowed",
+  });
+});
+
+Deno.test("jsonBody() answers 400, not a stack overflow, to a body nested 30,000 deep", async () => {
+  const big = (body: string) => app(1 << 20).request("/items", { method: "POST", body });
+  const deep = '{"a":'.repeat(30_000) + "1" + "}".repeat(30_000);
+  const res = await big(deep);
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error, /^Cannot read body: /);
+  const deepArray = "[".repeat(30_000) + '"\\u0000"' + "]".repeat(30_000);
+  const nul = await big(deepArray);
+  assert.equal(nul.status, 400);
+  assert.match((await nul.json()).error, /^Cannot read body: 0\.0\.0\..*: must not contain NUL/);
 });
 
 Deno.test("query() validates the query string with defaults and clear errors", async () => {

@@ -82,7 +82,7 @@ function codePoint(c: number): string {
 }
 
 /** Position and code unit of the first lone surrogate in `s`, or -1. */
-function loneSurrogateAt(s: string): number {
+export function loneSurrogateAt(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0xd800 || c > 0xdfff) continue;
@@ -124,6 +124,17 @@ function characterKind(c: number): string {
   if (c === 0x2028) return "line separator";
   if (c === 0x2029) return "paragraph separator";
   return c >= 0x202a ? "bidirectional control" : "control character";
+}
+
+/**
+ * Why PostgreSQL cannot store `s` as text or jsonb (NUL, or a lone surrogate,
+ * which is not UTF-8), or undefined when it can.
+ */
+export function unstorableTextProblem(s: string): string | undefined {
+  if (s.includes("\u0000")) return "must not contain NUL characters";
+  if (s.isWellFormed()) return undefined;
+  const i = loneSurrogateAt(s);
+  return `lone surrogate ${codePoint(s.charCodeAt(i))} at position ${i} is not allowed`;
 }
 
 /** Why `s` cannot be an identifier (first problem), or undefined when it is clean. */
