@@ -36,6 +36,7 @@ import {
   isRawTransactionHeader,
   parseRawTransactions,
   type RawTransaction,
+  shownCell,
 } from "./replay_transactions.ts";
 import {
   createPrng,
@@ -58,7 +59,7 @@ function parseTs(raw: string, line: number): number {
   const r = timestampSchema.safeParse(raw);
   if (!r.success) {
     throw new SyntaxError(
-      `Cannot parse replay file: line ${line}: bad timestamp "${raw.slice(0, 40)}"`,
+      `Cannot parse replay file: line ${line}: bad timestamp "${shownCell(raw)}"`,
     );
   }
   return Date.parse(r.data);
@@ -112,7 +113,7 @@ export function parseReplayCsv(text: string): ReplayData {
       const value = Number(cells[1]);
       if (cells[1] === "" || !Number.isFinite(value)) {
         throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: value "${cells[1]}" is not a number`,
+          `Cannot parse replay file: line ${line}: value "${shownCell(cells[1]!)}" is not a number`,
         );
       }
       rows.push({ ts: parseTs(cells[0]!, line), value });
@@ -125,13 +126,15 @@ export function parseReplayCsv(text: string): ReplayData {
       const status = cells[1]!.toLowerCase();
       if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
         throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: unknown status "${cells[1]}"`,
+          `Cannot parse replay file: line ${line}: unknown status "${shownCell(cells[1]!)}"`,
         );
       }
       const count = Number(cells[2]);
       if (!Number.isInteger(count) || count < 0) {
         throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: count "${cells[2]}" is not a whole number ≥ 0`,
+          `Cannot parse replay file: line ${line}: count "${
+            shownCell(cells[2]!)
+          }" is not a whole number ≥ 0`,
         );
       }
       statusRows.push({ ts: parseTs(cells[0]!, line), status: status as TransactionStatus, count });

@@ -56,6 +56,11 @@ function fail(line: number, what: string): never {
   throw new SyntaxError(`Cannot parse replay file: line ${line}: ${what}`);
 }
 
+/** A cell as an error message quotes it: its first 40 characters (a file may hold anything). */
+export function shownCell(cell: string): string {
+  return cell.length <= 40 ? cell : `${cell.slice(0, 40)}…`;
+}
+
 /**
  * Parse the data rows of a raw transaction CSV (`columns` from its header).
  * Rows come back sorted by time.
@@ -77,14 +82,14 @@ export function parseRawTransactions(
     }
     const rawTs = cells[tsCol]!;
     const ts = timestampSchema.safeParse(rawTs);
-    if (!ts.success) fail(line, `bad timestamp "${rawTs.slice(0, 40)}"`);
+    if (!ts.success) fail(line, `bad timestamp "${shownCell(rawTs)}"`);
     const status = cells[statusCol]!.toLowerCase();
     if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-      fail(line, `unknown status "${cells[statusCol]}"`);
+      fail(line, `unknown status "${shownCell(cells[statusCol]!)}"`);
     }
     const amount = Number(cells[amountCol]);
     if (cells[amountCol] === "" || !Number.isFinite(amount) || amount <= 0) {
-      fail(line, `amount "${cells[amountCol]}" is not a number > 0`);
+      fail(line, `amount "${shownCell(cells[amountCol]!)}" is not a number > 0`);
     }
     const row: RawTransaction = {
       ts: Date.parse(ts.data),
