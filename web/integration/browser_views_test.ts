@@ -132,6 +132,15 @@ Deno.test(
         await page.goto(`${web.base}/?id=k-4`);
         await page.waitForSelector(".detail .message");
         assert.equal(new URL(page.url()).pathname, "/alerts/k-4");
+        // An anomaly of the first minute of 1970 (the evaluate API accepts one): its chart asks
+        // for the half hour around it, clamped to the epoch (a negative `from` answered 400).
+        await insertAnomalies(sql, [{
+          id: "epoch",
+          detected_at: new Date(now),
+          event_time: new Date(0),
+        }]);
+        await page.goto(`${web.base}/alerts/epoch`);
+        await page.waitForSelector("text=No cached values around this time");
         assert.deepEqual(browser.errors, []);
       } finally {
         await browser.close();

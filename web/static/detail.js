@@ -42,7 +42,8 @@ function SeriesView({ anomaly }) {
       : undefined;
     getJson(
       `/api/series/${encodeURIComponent(anomaly.type)}/${encodeURIComponent(anomaly.entity)}`,
-      { measure, from: t - 30 * 60_000, to: t + 30 * 60_000, limit: 300 },
+      // Clamped to the epoch: an anomaly reported for 1970 (evaluate API) has no half hour before.
+      { measure, from: Math.max(0, t - 30 * 60_000), to: t + 30 * 60_000, limit: 300 },
       ctrl.signal,
     ).then((r) => setState({ loading: false, series: r.series, error: null }))
       .catch((error) => {
