@@ -1,12 +1,19 @@
 /**
  * Graceful shutdown: one `AbortSignal` fired by SIGINT/SIGTERM. The first
  * signal starts a drain; a second signal, or the force timer (default 10 s),
- * exits at once. Cleanups run in reverse order of registration, each in its
- * own try/catch, and `shutdown()` is idempotent.
+ * exits at once. A signal repeated within {@link REPEATED_SIGNAL_MS} of the
+ * first is the same request delivered twice, not a second one: Ctrl-C in a
+ * terminal reaches the whole foreground process group, so a service run by
+ * `deno task` gets SIGINT from the terminal and again from `deno task`, which
+ * forwards it. Cleanups run in reverse order of registration, each in its own
+ * try/catch, and `shutdown()` is idempotent.
  *
  * @module
  */
 import type { Logger } from "./log.ts";
+
+/** A signal this soon after the first is a duplicate delivery, ignored (ms). */
+export const REPEATED_SIGNAL_MS = 1000;
 
 /** Options for {@link createLifecycle}. */
 export interface LifecycleOptions {
@@ -37,7 +44,8 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
   const controller = new AbortController();
   const cleanups: { name: string; fn: () => unknown }[] = [];
   let closing: Promise<void> | undefined;
-  let signals = 0;
+  /** When the first signal arrived (performance.now()), once one did. */
+  let firstSignalAt: number | undefined;
 
   const shutdown = (reason = "shutdown requested"): Promise<void> => {
     if (closing) return closing;
@@ -64,13 +72,18 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
 
   if (options.handleSignals ?? true) {
     const onSignal = (sig: string) => {
-      signals++;
-      if (signals > 1) {
+      const t = performance.now();
+      if (firstSignalAt === undefined) {
+        firstSignalAt = t;
+        shutdown(sig);
+      } else if (t - firstSignalAt < REPEATED_SIGNAL_MS) {
+        log.info("signal delivered twice (terminal and deno task), still shutting down", {
+          signal: sig,
+        });
+      } else {
         log.warn("second signal, forcing exit", { signal: sig });
         exit(130);
-        return;
       }
-      shutdown(sig);
     };
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(sig, () => onSignal(sig));

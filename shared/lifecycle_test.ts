@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { REPEATED_SIGNAL_MS } from "./lifecycle.ts";
+
+/**
+ * A child process with a lifecycle whose cleanup takes 1.5 s, sent SIGINT
+ * twice `gapMs` apart (real signals: what a terminal's Ctrl-C and `deno task`
+ * forwarding it do). Its exit code and log.
+ */
+async function interruptTwice(gapMs: number): Promise<{ code: number; out: string }> {
+  const lifecycle = new URL("./lifecycle.ts", import.meta.url).href;
+  const log = new URL("./log.ts", import.meta.url).href;
+  const code = `
+    const { createLifecycle } = await import(${JSON.stringify(lifecycle)});
+    const { createLogger } = await import(${JSON.stringify(log)});
+    const lc = createLifecycle({ log: createLogger({ service: "t" }), forceAfterMs: 5000 });
+    lc.onShutdown("slow", () => new Promise((r) => setTimeout(r, 1500)));
+    const held = setInterval(() => {}, 1000);
+    lc.onShutdown("timer", () => clearInterval(held));
+    console.log("ready");
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, gapMs));
+  child.kill("SIGINT");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  const status = await child.status;
+  await child.stderr.cancel();
+  return { code: status.code, out };
+}
+
+Deno.test("a SIGINT repeated at once (terminal + deno task) still drains and stops cleanly", async () => {
+  const { code, out } = await interruptTwice(5);
+  assert.equal(code, 0, out);
+  assert.match(out, /signal delivered twice/);
+  assert.match(out, /"msg":"stopped"/);
+  assert.doesNotMatch(out, /forcing exit/);
+});
+
+Deno.test("a second SIGINT after the first one's moment forces the exit", async () => {
+  const { code, out } = await interruptTwice(REPEATED_SIGNAL_MS + 200);
+  assert.equal(code, 130, out);
+  assert.match(out, /second signal, forcing exit/);
+  assert.doesNotMatch(out, /"msg":"stopped"/);
+});
