@@ -169,6 +169,8 @@ export async function startDevKafka(
   const proc = await spawnTracked("kafka", {
     KAFKA_DEV_PARTITIONS: String(options.partitions),
     KAFKA_DEV_BROKERS: String(options.brokers ?? 3),
+    // The services get `bootstrap`: leave the checkout's .vigil/kafka_brokers alone.
+    KAFKA_DEV_BROKERS_FILE: "none",
     LOG_LEVEL: "warn",
   });
   const line = await proc.waitForLine(

@@ -18,7 +18,6 @@
  *
  * @module
  */
-import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
 import { taskCommand, type TaskEntry } from "./tasks.ts";
@@ -39,6 +38,7 @@ function splitCommand(cmd: string): string[] {
 async function pipeLines(
   stream: ReadableStream<Uint8Array>,
   prefix: string,
+  onLine?: (line: string) => void,
 ): Promise<void> {
   const reader = stream.getReader();
   const decoder = new TextDecoder();
@@ -51,6 +51,7 @@ async function pipeLines(
     while ((i = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
+      onLine?.(line);
       out(`${prefix} ${line}`);
     }
   }
@@ -80,6 +81,7 @@ function start(
   index: number,
   extraArgs: string[] = [],
   env: Record<string, string> = {},
+  onLine?: (line: string) => void,
 ) {
   const task = taskCommand(tasks, name);
   if (!task) return;
@@ -105,7 +107,7 @@ function start(
     stdin: "null",
     env,
   }).spawn();
-  pipeLines(child.stdout, prefix);
+  pipeLines(child.stdout, prefix, onLine);
   pipeLines(child.stderr, prefix);
   const done = child.status.then((s) => {
     out(`[dev] ${name} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`);
@@ -190,19 +192,33 @@ if (Deno.env.get("VIGIL_API_TOKEN")) {
     Deno.exit(1);
   }
 }
-// The dev broker, unless KAFKA_BROKERS points at a real one.
+// The dev broker, unless KAFKA_BROKERS points at a real one. Its address goes to every
+// service in KAFKA_BROKERS, taken from its own output, not from .vigil/kafka_brokers: another
+// dev stack in this checkout (a test's) may rewrite that file at any time.
 const external = Deno.env.get("KAFKA_BROKERS");
 if (!external) {
+  const bootstrap = Promise.withResolvers<string>();
+  start("kafka", 6, [], {}, (line) => {
+    const m = /^KAFKA_BROKERS=(\S+)$/.exec(line);
+    if (m) bootstrap.resolve(m[1]!);
+  });
+  const timer = setTimeout(() => bootstrap.reject(new Error("no address within 15 s")), 15_000);
+  children.find((c) => c.name === "kafka")?.done.then(() =>
+    bootstrap.reject(new Error("it exited"))
+  );
   try {
-    await Deno.remove(KAFKA_BROKERS_FILE);
-  } catch { /* none */ }
-  start("kafka", 6);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await Deno.readTextFile(KAFKA_BROKERS_FILE)).trim()) break;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
+    const brokers = await bootstrap.promise;
+    for (const name of SERVICES) (env[name] ??= {}).KAFKA_BROKERS = brokers;
+  } catch (error) {
+    out(`[dev] the dev Kafka did not start (${(error as Error).message}): see its lines above`);
+    for (const c of children) {
+      try {
+        c.child.kill("SIGTERM");
+      } catch { /* gone */ }
+    }
+    Deno.exit(1);
+  } finally {
+    clearTimeout(timer);
   }
 }
 // On the dev Kafka the producer lingers 50 ms: the mock returns one produce batch per

@@ -1,10 +1,13 @@
 /**
  * `deno task kafka`: runs the development Kafka (librdkafka's mock cluster)
- * until Ctrl-C. Prints the bootstrap servers and writes them to
- * `.vigil/kafka_brokers`, where services and tests look when `KAFKA_BROKERS`
- * is not set.
+ * until Ctrl-C. Prints the bootstrap servers (`KAFKA_BROKERS=…` on stdout)
+ * and writes them to `.vigil/kafka_brokers`, where services and tests look
+ * when `KAFKA_BROKERS` is not set; at exit it removes the file if it still
+ * names this cluster.
  *
- * Env: `KAFKA_DEV_BROKERS` (default 3), `KAFKA_DEV_PARTITIONS` (default 24).
+ * Env: `KAFKA_DEV_BROKERS` (default 3), `KAFKA_DEV_PARTITIONS` (default 24),
+ * `KAFKA_DEV_BROKERS_FILE` (default `.vigil/kafka_brokers`; `none`: no file,
+ * for a dev stack of a test that must not redirect the user's own).
  *
  * Retention: the mock keeps at most 5 MiB of record batches per partition
  * (and at most 100,000 batches), dropping whole produce batches from the
@@ -17,7 +20,7 @@
  * @module
  */
 import { devKafkaEnvSchema, MOCK_PARTITION_RETAINED_BYTES, startMockKafka } from "./kafka_mock.ts";
-import { KAFKA_BROKERS_FILE, parseEnv } from "@vigil/shared/config";
+import { parseEnv } from "@vigil/shared/config";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { createLogger } from "@vigil/shared/log";
 
@@ -28,14 +31,18 @@ const cluster = startMockKafka({
   partitions: env.KAFKA_DEV_PARTITIONS,
   topics: TOPICS,
 });
-await Deno.mkdir(".vigil", { recursive: true });
-await Deno.writeTextFile(KAFKA_BROKERS_FILE, cluster.bootstrap + "\n");
+const file = env.KAFKA_DEV_BROKERS_FILE === "none" ? "" : env.KAFKA_DEV_BROKERS_FILE;
+if (file) {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  if (dir) await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(file, cluster.bootstrap + "\n");
+}
 log.info("dev kafka started", {
   bootstrap: cluster.bootstrap,
   brokers: env.KAFKA_DEV_BROKERS,
   partitions: env.KAFKA_DEV_PARTITIONS,
   topics: TOPICS,
-  file: KAFKA_BROKERS_FILE,
+  file: file || null,
   retention_per_topic_mib: env.KAFKA_DEV_PARTITIONS * MOCK_PARTITION_RETAINED_BYTES / 1048576,
 });
 await Deno.stdout.write(new TextEncoder().encode(`KAFKA_BROKERS=${cluster.bootstrap}\n`));
@@ -44,8 +51,7 @@ const stop = Promise.withResolvers<void>();
 for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.resolve());
 await stop.promise;
 try {
-  const current = await Deno.readTextFile(KAFKA_BROKERS_FILE);
-  if (current.trim() === cluster.bootstrap) await Deno.remove(KAFKA_BROKERS_FILE);
+  if (file && (await Deno.readTextFile(file)).trim() === cluster.bootstrap) await Deno.remove(file);
 } catch { /* already gone */ }
 cluster.close();
 log.info("dev kafka stopped");

@@ -24,6 +24,8 @@ export const devKafkaEnvSchema = z.object({
   KAFKA_DEV_BROKERS: z.coerce.number().int().min(1).max(9).default(3),
   /** Partitions per topic. */
   KAFKA_DEV_PARTITIONS: z.coerce.number().int().min(1).max(256).default(24),
+  /** Where to write the bootstrap servers for services started on their own; `none`: nowhere. */
+  KAFKA_DEV_BROKERS_FILE: z.string().default(".vigil/kafka_brokers"),
 });
 
 const LIBRARY_CANDIDATES = [

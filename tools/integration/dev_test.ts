@@ -81,6 +81,11 @@ Deno.test(
   async () => {
     await withPg(async ({ url }) => {
       await withRedis(async ({ redis, prefix }) => {
+        // A user's `up` in this checkout keeps its brokers file: this stack's services get
+        // their Kafka from the runner (a shared file sent a running stack's producer to the
+        // test's Kafka, and its removal at the end left the user's stack without one).
+        const brokersFile = () => Deno.readTextFile(".vigil/kafka_brokers").catch(() => null);
+        const brokersBefore = await brokersFile();
         const { child, ports } = startDevStack({
           prefix,
           url,
@@ -117,6 +122,7 @@ Deno.test(
             timeoutMs: 30_000,
             what: "events bridged into the logs stream",
           }));
+          assert.equal(await brokersFile(), brokersBefore, ".vigil/kafka_brokers untouched");
           // Ctrl-C: SIGINT to the process group (the runner's pid is its pgid).
           const started = Date.now();
           Deno.kill(-child.pid, "SIGINT");
@@ -133,6 +139,7 @@ Deno.test(
           }
           assert.doesNotMatch(output, /forcing exit/, "no service saw a second signal");
           assert.match(output, /\[dev\] all stopped/);
+          assert.equal(await brokersFile(), brokersBefore, ".vigil/kafka_brokers untouched");
         } finally {
           if (!stopped) {
             try {

@@ -37,6 +37,8 @@ export function startDevStack(options: {
       VIGIL_PREFIX: options.prefix,
       DATABASE_URL: options.url,
       KAFKA_DEV_PARTITIONS: "2",
+      // Its services get the address from the runner: leave the user's .vigil/kafka_brokers alone.
+      KAFKA_DEV_BROKERS_FILE: "none",
       LOG_LEVEL: "warn",
       ...options.env,
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
