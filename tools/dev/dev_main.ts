@@ -1,7 +1,9 @@
 /**
  * `deno task dev`: the dev Kafka plus every Vigil service in one terminal.
- * Each output line is prefixed with its service name; Ctrl-C stops them all
- * (SIGTERM, then SIGKILL after 9 s). The producer runs with
+ * Each output line is prefixed with its service name; Ctrl-C, SIGTERM or a
+ * closed terminal (SIGHUP) stops them all (SIGTERM, then SIGKILL after 9 s),
+ * and a runner that dies otherwise takes them with it (each service gets
+ * SIGTERM from the kernel: `setpriv --pdeathsig`). The producer runs with
  * `DEV_PRODUCER_ARGS` (default `--scenario all --scenario-every 20s`).
  *
  * Prefixes are coloured only when stdout is a terminal and `NO_COLOR` is
@@ -58,13 +60,16 @@ async function pipeLines(
   if (buf) out(`${prefix} ${buf}`);
 }
 
-const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const which = (...paths: string[]) =>
+  paths.find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+const SETSID = which("/usr/bin/setsid", "/bin/setsid");
+const SETPRIV = which("/usr/bin/setpriv", "/bin/setpriv");
 const config = JSON.parse(await Deno.readTextFile("deno.json"));
 const tasks: Record<string, TaskEntry> = config.tasks ?? {};
 // Prefixes in colour only on a terminal without NO_COLOR (a log file gets plain text).
@@ -96,12 +101,19 @@ function start(
   }
   const prefix = paint(`${name.padEnd(width)} |`, COLORS[index % COLORS.length]!, color);
   // Each service in its own session (setsid execs, so the pid stays the
-  // service's): a terminal Ctrl-C reaches only this runner, which then sends
-  // every service exactly one SIGTERM, so none mistakes it for a second
-  // "force" signal.
-  const args = [...argv.slice(1), ...extraArgs];
-  const child = new Deno.Command(SETSID ?? Deno.execPath(), {
-    args: SETSID ? [Deno.execPath(), ...args] : args,
+  // service's): a terminal Ctrl-C reaches only this runner, which stops the
+  // services first and the broker last. And each gets SIGTERM when this runner
+  // dies however it dies (setpriv --pdeathsig, util-linux like setsid): a
+  // runner killed with SIGKILL left every service running, ports held.
+  const command = [
+    ...(SETSID ? [SETSID] : []),
+    ...(SETPRIV ? [SETPRIV, "--pdeathsig", "TERM"] : []),
+    Deno.execPath(),
+    ...argv.slice(1),
+    ...extraArgs,
+  ];
+  const child = new Deno.Command(command[0]!, {
+    args: command.slice(1),
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -158,8 +170,8 @@ async function stopAll(): Promise<void> {
   out("[dev] all stopped");
   Deno.exit(0);
 }
-Deno.addSignalListener("SIGINT", stopAll);
-Deno.addSignalListener("SIGTERM", stopAll);
+// SIGHUP: the terminal was closed.
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(sig, stopAll);
 
 // Extra environment per service. Acknowledge and Silence need a token: the web, the
 // notifier (the page's test notification goes web → notifier with it) and the detector

@@ -153,3 +153,43 @@ Deno.test(
     });
   },
 );
+
+for (
+  const [how, signal] of [
+    ["its terminal closed (SIGHUP)", "SIGHUP"],
+    ["the runner killed (SIGKILL)", "SIGKILL"],
+  ] as const
+) {
+  Deno.test(`deno task dev: ${how} stops every service`, opts, async () => {
+    await withPg(async ({ url }) => {
+      await withRedis(async ({ prefix }) => {
+        const { child, ports } = startDevStack({
+          prefix,
+          url,
+          env: { DEV_PRODUCER_ARGS: "--rate 20" },
+          output: "null",
+        });
+        try {
+          for (const [name, port] of Object.entries(ports)) {
+            await waitFor(() => healthy(port), { timeoutMs: 90_000, what: `${name} healthy` });
+          }
+          // The runner's process group: a closed terminal sends it SIGHUP; SIGKILL leaves
+          // the services (each in its own session) to notice their parent is gone.
+          Deno.kill(-child.pid, signal);
+          await child.status;
+          for (const [name, port] of Object.entries(ports)) {
+            await waitFor(async () => !(await healthy(port)), {
+              timeoutMs: 15_000,
+              what: `${name} stopped`,
+            });
+          }
+        } finally {
+          try {
+            Deno.kill(-child.pid, "SIGKILL");
+          } catch { /* gone */ }
+          await child.status;
+        }
+      });
+    });
+  });
+}
