@@ -82,7 +82,7 @@ function codePoint(c: number): string {
 }
 
 /** Position and code unit of the first lone surrogate in `s`, or -1. */
-export function loneSurrogateAt(s: string): number {
+function loneSurrogateAt(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0xd800 || c > 0xdfff) continue;
@@ -132,6 +132,11 @@ function characterKind(c: number): string {
  */
 export function unstorableTextProblem(s: string): string | undefined {
   if (s.includes("\u0000")) return "must not contain NUL characters";
+  return loneSurrogateProblem(s);
+}
+
+/** The first lone surrogate of `s`, as a reason, or undefined when there is none. */
+function loneSurrogateProblem(s: string): string | undefined {
   if (s.isWellFormed()) return undefined;
   const i = loneSurrogateAt(s);
   return `lone surrogate ${codePoint(s.charCodeAt(i))} at position ${i} is not allowed`;
@@ -144,9 +149,7 @@ export function identifierProblem(s: string): string | undefined {
     const c = s.charCodeAt(at);
     return `${characterKind(c)} ${codePoint(c)} at position ${at} is not allowed`;
   }
-  if (s.isWellFormed()) return undefined;
-  const i = loneSurrogateAt(s);
-  return `lone surrogate ${codePoint(s.charCodeAt(i))} at position ${i} is not allowed`;
+  return loneSurrogateProblem(s);
 }
 
 /** Does free text `s` need {@link cleanText} (a C0 control other than tab/LF/CR, or a lone surrogate)? */
