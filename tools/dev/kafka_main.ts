@@ -31,7 +31,7 @@ const cluster = startMockKafka({
   partitions: env.KAFKA_DEV_PARTITIONS,
   topics: TOPICS,
 });
-const file = env.KAFKA_DEV_BROKERS_FILE === "none" ? "" : env.KAFKA_DEV_BROKERS_FILE;
+const file = env.KAFKA_DEV_BROKERS_FILE;
 if (file) {
   const dir = file.slice(0, file.lastIndexOf("/"));
   if (dir) await Deno.mkdir(dir, { recursive: true });
@@ -42,7 +42,7 @@ log.info("dev kafka started", {
   brokers: env.KAFKA_DEV_BROKERS,
   partitions: env.KAFKA_DEV_PARTITIONS,
   topics: TOPICS,
-  file: file || null,
+  file,
   retention_per_topic_mib: env.KAFKA_DEV_PARTITIONS * MOCK_PARTITION_RETAINED_BYTES / 1048576,
 });
 await Deno.stdout.write(new TextEncoder().encode(`KAFKA_BROKERS=${cluster.bootstrap}\n`));

@@ -17,6 +17,7 @@
  * @module
  */
 import { z } from "zod";
+import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
 
 /** Environment of `deno task kafka` (documented in docs/configuration.md). */
 export const devKafkaEnvSchema = z.object({
@@ -24,8 +25,9 @@ export const devKafkaEnvSchema = z.object({
   KAFKA_DEV_BROKERS: z.coerce.number().int().min(1).max(9).default(3),
   /** Partitions per topic. */
   KAFKA_DEV_PARTITIONS: z.coerce.number().int().min(1).max(256).default(24),
-  /** Where to write the bootstrap servers for services started on their own; `none`: nowhere. */
-  KAFKA_DEV_BROKERS_FILE: z.string().default(".vigil/kafka_brokers"),
+  /** Where to write the bootstrap servers for services started on their own; `none` (null): nowhere. */
+  KAFKA_DEV_BROKERS_FILE: z.string().default(KAFKA_BROKERS_FILE)
+    .transform((path) => path === "none" ? null : path),
 });
 
 const LIBRARY_CANDIDATES = [
