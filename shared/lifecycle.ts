@@ -15,6 +15,26 @@ import type { Logger } from "./log.ts";
 /** A signal this soon after the first is a duplicate delivery, ignored (ms). */
 export const REPEATED_SIGNAL_MS = 1000;
 
+/**
+ * Tell apart the shutdown signals a process receives: the first, the same
+ * request delivered again within {@link REPEATED_SIGNAL_MS} (a terminal's
+ * Ctrl-C reaches the whole process group and `deno task` forwards it too),
+ * or a second request (which forces the exit).
+ */
+export function signalSeries(
+  now: () => number = () => performance.now(),
+): () => "first" | "repeated" | "second" {
+  let first: number | undefined;
+  return () => {
+    const t = now();
+    if (first === undefined) {
+      first = t;
+      return "first";
+    }
+    return t - first < REPEATED_SIGNAL_MS ? "repeated" : "second";
+  };
+}
+
 /** Options for {@link createLifecycle}. */
 export interface LifecycleOptions {
   log: Logger;
@@ -44,8 +64,6 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
   const controller = new AbortController();
   const cleanups: { name: string; fn: () => unknown }[] = [];
   let closing: Promise<void> | undefined;
-  /** When the first signal arrived (performance.now()), once one did. */
-  let firstSignalAt: number | undefined;
 
   const shutdown = (reason = "shutdown requested"): Promise<void> => {
     if (closing) return closing;
@@ -71,12 +89,11 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
   };
 
   if (options.handleSignals ?? true) {
+    const nextSignal = signalSeries();
     const onSignal = (sig: string) => {
-      const t = performance.now();
-      if (firstSignalAt === undefined) {
-        firstSignalAt = t;
-        shutdown(sig);
-      } else if (t - firstSignalAt < REPEATED_SIGNAL_MS) {
+      const kind = nextSignal();
+      if (kind === "first") shutdown(sig);
+      else if (kind === "repeated") {
         log.info("signal delivered twice (terminal and deno task), still shutting down", {
           signal: sig,
         });

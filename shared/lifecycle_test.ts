@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { REPEATED_SIGNAL_MS } from "./lifecycle.ts";
+import { REPEATED_SIGNAL_MS, signalSeries } from "./lifecycle.ts";
 
 /**
  * A child process with a lifecycle whose cleanup takes 1.5 s, sent SIGINT
@@ -56,4 +56,14 @@ Deno.test("a second SIGINT after the first one's moment forces the exit", async 
   assert.equal(code, 130, out);
   assert.match(out, /second signal, forcing exit/);
   assert.doesNotMatch(out, /"msg":"stopped"/);
+});
+
+Deno.test("signalSeries() tells the first signal, a repeated delivery and a second request apart", () => {
+  let t = 0;
+  const next = signalSeries(() => t);
+  assert.equal(next(), "first");
+  t = REPEATED_SIGNAL_MS - 1;
+  assert.equal(next(), "repeated");
+  t = REPEATED_SIGNAL_MS;
+  assert.equal(next(), "second");
 });

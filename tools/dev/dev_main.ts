@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { signalSeries } from "@vigil/shared/lifecycle";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
 import { taskCommand, type TaskEntry } from "./tasks.ts";
@@ -129,12 +130,12 @@ function start(
 }
 
 let stopping = false;
-let stoppingSince = 0;
+// One Ctrl-C can arrive twice (the terminal and `deno task`); only a second press forces.
+const nextSignal = signalSeries();
 async function stopAll(): Promise<void> {
-  // One Ctrl-C can arrive twice: from the terminal to the whole process group
-  // and forwarded by `deno task`. Only a second press (later than 1 s) forces.
-  if (stopping && Date.now() - stoppingSince < 1000) return;
-  if (stopping) {
+  const kind = nextSignal();
+  if (kind === "repeated") return;
+  if (kind === "second") {
     for (const c of children) {
       try {
         c.child.kill("SIGKILL");
@@ -143,7 +144,6 @@ async function stopAll(): Promise<void> {
     Deno.exit(130);
   }
   stopping = true;
-  stoppingSince = Date.now();
   out("[dev] stopping every service (Ctrl-C again to force)");
   // Services first, the broker last.
   const services = children.filter((c) => c.name !== "kafka");
