@@ -128,8 +128,9 @@ export interface ProgressRecord {
   cluster: string | null;
 }
 
-/** Read a progress record (anything unreadable reads as no progress). Pure. */
-export function parseProgress(body: Uint8Array): ProgressRecord {
+/** Read a progress record (none, or anything unreadable, reads as no progress). Pure. */
+export function parseProgress(body: Uint8Array | null): ProgressRecord {
+  if (body === null) return { next: null, log: 0, cluster: null };
   try {
     const { next, log, cluster } = JSON.parse(new TextDecoder().decode(body));
     return {
@@ -138,7 +139,7 @@ export function parseProgress(body: Uint8Array): ProgressRecord {
       cluster: typeof cluster === "string" && cluster !== "" ? cluster : null,
     };
   } catch {
-    return { next: null, log: 0, cluster: null };
+    return parseProgress(null);
   }
 }
 

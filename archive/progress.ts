@@ -60,8 +60,7 @@ export function createArchiveProgress(deps: {
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
 
   async function storedProgress(topic: string, partition: number): Promise<ProgressRecord> {
-    const body = await store.get(progressKey(prefix, topic, partition));
-    return body === null ? { next: null, log: 0, cluster: null } : parseProgress(body);
+    return parseProgress(await store.get(progressKey(prefix, topic, partition)));
   }
 
   const save = (topic: string, partition: number, next: string) => {
