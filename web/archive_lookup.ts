@@ -123,20 +123,36 @@ export function pickObject(
   offset: string,
   timeMs = Infinity,
 ): string | null {
-  if (!/^\d+$/.test(offset)) return null;
-  const target = BigInt(offset);
-  const parsed = keys.flatMap((key) => {
+  return choose(parseKeys(keys, partition), offset, timeMs)?.key ?? null;
+}
+
+/** An object key of one partition with its first offset and log name. */
+interface ParsedKey {
+  key: string;
+  first: bigint;
+  log: number;
+}
+
+/** The keys of `partition` among `keys`, parsed (others dropped). */
+function parseKeys(keys: readonly string[], partition: number): ParsedKey[] {
+  return keys.flatMap((key) => {
     const name = parseObjectKey(key, partition);
     return name ? [{ key, ...name }] : [];
   });
+}
+
+/** {@link pickObject} over parsed keys. */
+function choose(parsed: readonly ParsedKey[], offset: string, timeMs: number): ParsedKey | null {
+  if (!/^\d+$/.test(offset)) return null;
+  const target = BigInt(offset);
   let log = 0;
   for (const p of parsed) if (p.log <= timeMs && p.log > log) log = p.log;
-  let best: { key: string; first: bigint } | null = null;
-  for (const { key, first, log: l } of parsed) {
-    if (l !== log) continue;
-    if (first <= target && (best === null || first > best.first)) best = { key, first };
+  let best: ParsedKey | null = null;
+  for (const p of parsed) {
+    if (p.log !== log) continue;
+    if (p.first <= target && (best === null || p.first > best.first)) best = p;
   }
-  return best?.key ?? null;
+  return best;
 }
 
 /**
@@ -167,20 +183,17 @@ export async function findArchiveObject(
     ),
   ];
   const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
-  const picked = pickObject(keys, where.partition, where.offset, where.timeMs);
-  if (picked === null || read === undefined) return picked;
+  const parsed = parseKeys(keys, where.partition);
+  const picked = choose(parsed, where.offset, where.timeMs);
+  if (picked === null || read === undefined) return picked?.key ?? null;
   // Unreadable (no such record, credentials that may only list): keep what the listing says.
   const body = await read(progressKey(where.prefix, where.topic, where.partition))
     .catch(() => null);
-  if (body === null) return picked;
+  if (body === null) return picked.key;
   const progress = parseProgress(body);
-  const name = parseObjectKey(picked, where.partition)!;
   // The log started again at or before the event, and none of its objects is stored yet.
-  if (progress.log > name.log && progress.log <= where.timeMs) return null;
-  if (progress.log !== name.log || progress.next === null) return picked; // that log ended
-  const newest = keys.every((k) => {
-    const n = parseObjectKey(k, where.partition);
-    return n === null || n.log !== name.log || n.first <= name.first;
-  });
-  return !newest || BigInt(where.offset) < progress.next ? picked : null;
+  if (progress.log > picked.log && progress.log <= where.timeMs) return null;
+  if (progress.log !== picked.log || progress.next === null) return picked.key; // that log ended
+  const newest = parsed.every((p) => p.log !== picked.log || p.first <= picked.first);
+  return !newest || BigInt(where.offset) < progress.next ? picked.key : null;
 }
