@@ -58,6 +58,16 @@ local appended = 0
 local skipped = 0
 local gaps = 0
 local i = 8
+
+-- The high-water after what was appended (also before a failed XADD): moved
+-- forward, or, for a log that started again and got nothing yet, removed.
+local function record_high_water()
+  if last > hw then
+    redis.call('HSET', KEYS[1], field, string.format('%d', last))
+  elseif reset == 1 then
+    redis.call('HDEL', KEYS[1], field)
+  end
+end
 while i <= #ARGV do
   local kind = ARGV[i]
   local offset = ARGV[i + 1]
@@ -102,11 +112,7 @@ while i <= #ARGV do
       if not (type(r) == 'table' and r.err) then gaps = gaps + 1 end
     end
     if type(r) == 'table' and r.err then
-      if last > hw then
-        redis.call('HSET', KEYS[1], field, string.format('%d', last))
-      elseif reset == 1 then
-        redis.call('HDEL', KEYS[1], field)
-      end
+      record_high_water()
       return redis.error_reply('APPEND failed at offset ' .. offset .. ': ' .. r.err)
     end
     if kind ~= 'g' then appended = appended + 1 end
@@ -115,9 +121,5 @@ while i <= #ARGV do
   i = i + stride
 end
 
-if last > hw then
-  redis.call('HSET', KEYS[1], field, string.format('%d', last))
-elseif reset == 1 then
-  redis.call('HDEL', KEYS[1], field)
-end
+record_high_water()
 return { appended, skipped, gaps, string.format('%d', last), reset }
