@@ -173,7 +173,6 @@ export function ingest(
         notified: immediate,
         flapping,
         firstSeenAt: now,
-        firingSince: alert.detected_at,
       };
       placed[streamId] = key;
       if (immediate) {
@@ -208,7 +207,6 @@ export function ingest(
       notified: existing?.notified ?? false,
       flapping: existing?.flapping ?? false,
       firstSeenAt: existing?.firstSeenAt ?? now,
-      firingSince: existing?.firingSince ?? alert.detected_at,
       inhibitedBy: existing?.inhibitedBy ?? null,
     };
     g.dirty = true;

@@ -100,6 +100,30 @@ Deno.test("tick() reports a resolved alert in the next digest with its duration,
   assert.deepEqual(r.state.groups, {}, "empty group removed");
 });
 
+Deno.test("a resolved alert's duration is in event time, whatever the detector's clock said", () => {
+  // A replay of 2015 data: detected today, event times in 2015, 40 min apart.
+  const at = (iso: string) => new Date(Date.parse(iso)).toISOString();
+  const a = alert({
+    id: "old",
+    event_time: at("2015-06-01T08:00:00Z"),
+    detected_at: new Date(T0).toISOString(),
+  });
+  const resolved = {
+    ...a,
+    status: "resolved" as const,
+    resolved_at: at("2015-06-01T08:40:00Z"),
+    detected_at: new Date(T0 + S).toISOString(),
+  };
+  let r = step(emptyState(), [item(a)], T0);
+  r = step(r.state, [], T0 + 30 * S);
+  r = step(r.state, [item(resolved)], T0 + 2 * M);
+  assert.equal(r.digests[0]!.alerts[0]!.resolvedAfterMs, 40 * M);
+  // The resolution alone (its firing alert went to an earlier notifier state): the same.
+  const alone = step(emptyState(), [item({ ...resolved, id: "old2" })], T0);
+  const d = step(alone.state, [], T0 + 30 * S).digests[0]!;
+  assert.equal(d.alerts[0]!.resolvedAfterMs, 40 * M);
+});
+
 Deno.test("ingest() settles duplicates and silenced alerts without a digest", () => {
   const a = alert({ id: "dup", entity: "api" });
   let r = step(emptyState(), [item(a)], T0);

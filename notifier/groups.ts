@@ -22,8 +22,6 @@ export interface GroupAlert {
   flapping: boolean;
   /** When the notifier first saw it (ms). */
   firstSeenAt: number;
-  /** For resolved alerts: when it started firing, if known. */
-  firingSince: string | null;
   /** Id of the firing alert that inhibits it (left out of digests meanwhile). */
   inhibitedBy?: string | null;
 }
@@ -76,8 +74,9 @@ export function flapKey(alert: Pick<Alert, "type" | "rule" | "entity">): string 
 export function toDigestAlert(g: GroupAlert): DigestAlert {
   let resolvedAfterMs: number | null = null;
   if (g.alert.status === "resolved") {
-    const end = Date.parse(g.alert.resolved_at ?? g.alert.detected_at);
-    const start = Date.parse(g.firingSince ?? "");
+    // Both in event time (the anomaly's, and the one that cleared it).
+    const end = Date.parse(g.alert.resolved_at ?? "");
+    const start = Date.parse(g.alert.event_time);
     if (!Number.isNaN(end) && !Number.isNaN(start) && end >= start) resolvedAfterMs = end - start;
   }
   return {

@@ -19,8 +19,14 @@ function hhmm(ms: number): string {
   return new Date(ms).toISOString().slice(11, 16);
 }
 
+/**
+ * When it happened, in event time like the rules: the anomaly's event time,
+ * or for a resolved alert the event time that cleared it. (`detected_at` is
+ * the detector's clock: mixed with event times, a replay of old data gave a
+ * window from its year to today.)
+ */
 function alertTime(a: DigestAlert): number {
-  const t = Date.parse(a.status === "resolved" ? a.resolved_at ?? a.detected_at : a.detected_at);
+  const t = Date.parse(a.status === "resolved" ? a.resolved_at ?? a.event_time : a.event_time);
   return Number.isNaN(t) ? 0 : t;
 }
 

@@ -109,3 +109,20 @@ Deno.test("a log message or entity cannot add lines to the text digest", () => {
   const html = digestHtml(forged, { webBaseUrl: "http://web" });
   for (const c of ["\u2028", "\u202e", "\u0000"]) assert.ok(!html.includes(c), c);
 });
+
+Deno.test("digestSubject() gives the window in event time (a replay of old data, detected today)", () => {
+  const old = {
+    ...digest,
+    alerts: [
+      a({ id: "1", event_time: "2015-06-01T08:00:00.000Z" }),
+      a({
+        id: "2",
+        event_time: "2015-06-01T08:00:00.000Z",
+        status: "resolved",
+        resolved_at: "2015-06-01T08:40:00.000Z",
+      }),
+    ],
+  };
+  assert.equal(digestSubject(old), "[Vigil] 1 CRITICAL, 1 resolved — 08:00–08:40 UTC");
+  assert.match(digestText(old, { webBaseUrl: "http://web" }), /2015-06-01 08:00:00/);
+});

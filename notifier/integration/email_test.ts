@@ -23,12 +23,12 @@ Deno.test({
         const notifier = await startNotifier(config, { log: silentLogger() });
         try {
           await notifier.ready;
-          // 50 alerts whose detection times span one minute: 30 CRITICAL, 20 WARNING.
+          // 50 alerts whose event times span one minute: 30 CRITICAL, 20 WARNING.
           const base = Date.parse("2025-03-01T10:20:30Z");
           const alerts = Array.from({ length: 50 }, (_, i) =>
             makeAlert({
               severity: i % 5 < 3 ? "CRITICAL" : "WARNING",
-              detected_at: new Date(base + i * 1000).toISOString(),
+              event_time: new Date(base + i * 1000).toISOString(),
               message: `value <${i}> & more`,
             }));
           await publish(redis, keys, alerts);
