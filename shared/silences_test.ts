@@ -70,6 +70,31 @@ Deno.test("silenceInputSchema rejects bodies without matchers or end", () => {
   );
 });
 
+Deno.test("silenceInputSchema refuses control and bidirectional characters in names, keeps comments free", () => {
+  const body = (over: Record<string, unknown>) => ({
+    matchers: { rule: "x" },
+    duration: "1h",
+    author: "ann",
+    ...over,
+  });
+  const problem = (over: Record<string, unknown>) => {
+    const r = silenceInputSchema.safeParse(body(over));
+    return r.success ? null : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+  // U+202E shows "ann" + reversed text: the author would read as someone else.
+  assert.deepEqual(problem({ author: "\u202eeva" }), [
+    "author: bidirectional control U+202E at position 0 is not allowed",
+  ]);
+  assert.deepEqual(problem({ author: "ann\u0007" }), [
+    "author: control character U+0007 at position 3 is not allowed",
+  ]);
+  assert.deepEqual(problem({ matchers: { entity: "api\nfake line" } }), [
+    "matchers.entity: control character U+000A at position 3 is not allowed",
+  ]);
+  assert.equal(problem({ author: "  Zoë Ångström  ", comment: "two\nlines" }), null);
+  assert.equal(silenceInputSchema.parse(body({ author: "  ann " })).author, "ann");
+});
+
 Deno.test("resolveSilenceInput() resolves duration from starts_at and rejects past ends", () => {
   const r = resolveSilenceInput({ matchers: { rule: "x" }, duration: "2h", author: "ann" }, T0);
   assert.equal(r.startsAt.getTime(), T0);

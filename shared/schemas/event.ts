@@ -119,7 +119,7 @@ export const timestampSchema = z.custom<string | number>(
  * An identifier or name: a string without control characters or lone
  * surrogates (rejected, see hygiene.ts), trimmed, 1..max characters.
  */
-const identifier = (max: number) =>
+export const identifier = (max: number) =>
   z.string().superRefine((s, ctx) => {
     const problem = identifierProblem(s);
     if (problem) ctx.addIssue({ code: "custom", message: problem });

@@ -8,14 +8,14 @@
  * @module
  */
 import { z } from "zod";
-import { EVENT_TYPES } from "./event.ts";
+import { EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 
 /** What a silence matches: every given field must equal the alert's; at least one is required. */
 export const silenceMatchersSchema = z.strictObject({
   type: z.enum(EVENT_TYPES).optional(),
-  rule: z.string().trim().min(1).max(200).optional(),
-  entity: z.string().trim().min(1).max(500).optional(),
+  rule: identifier(200).optional(),
+  entity: identifier(500).optional(),
   severity: z.enum(SEVERITIES).optional(),
 }).refine(
   (m) => Object.values(m).some((v) => v !== undefined),
@@ -41,7 +41,8 @@ export const silenceInputSchema = z.strictObject({
   ends_at: isoDate.optional(),
   /** Alternative to `ends_at`: `30m`, `2h`, `1d`. */
   duration: durationText.optional(),
-  author: z.string().trim().min(1).max(200),
+  /** A name, like an identifier: one line, no control or bidirectional control character. */
+  author: identifier(200),
   comment: z.string().max(2000).default(""),
 }).refine((s) => (s.ends_at === undefined) !== (s.duration === undefined), {
   message: "give exactly one of ends_at or duration",

@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { EVENT_TYPES } from "./event.ts";
+import { EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 
 /** A comma-separated list of values of `values` (1..n distinct entries). */
@@ -132,7 +132,8 @@ export type NotificationSummaryQuery = z.infer<typeof notificationSummaryQuerySc
 
 /** `POST /api/anomalies/:id/ack` body. */
 export const ackInputSchema = z.strictObject({
-  by: z.string().trim().min(1).max(200),
+  /** A name, like an identifier: one line, no control or bidirectional control character. */
+  by: identifier(200),
   comment: z.string().max(2000).default(""),
 });
 export type AckInput = z.infer<typeof ackInputSchema>;

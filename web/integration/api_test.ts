@@ -285,6 +285,11 @@ Deno.test(
       const bad = await sendJson(app, "POST", "/api/anomalies/k1/ack", { comment: "x" }, AUTH);
       assert.equal(bad.status, 400);
       assert.match(bad.body.error as string, /Cannot read body: by/);
+      const spoof = await sendJson(app, "POST", "/api/anomalies/k1/ack", {
+        by: "\u202eecila",
+      }, AUTH);
+      assert.equal(spoof.status, 400);
+      assert.match(spoof.body.error as string, /by: bidirectional control U\+202E/);
       const notJson = await sendJson(app, "POST", "/api/anomalies/k1/ack", "{nope", AUTH);
       assert.equal(notJson.status, 400);
       assert.match(notJson.body.error as string, /not valid JSON/);
