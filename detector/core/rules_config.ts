@@ -14,11 +14,19 @@ const severity = z.enum(SEVERITIES);
 const count = z.number().int().min(1);
 const measureName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/);
 
+/**
+ * A count window: at most a day, since it holds every event it counts (a
+ * 90-day error window on a busy service would hold months of events).
+ */
+const countWindow = durationVar.pipe(
+  z.number().min(1).max(86_400_000, "must be at most 24h (1d): the window holds every event in it"),
+);
+
 function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITICAL") {
   return z.object({
     enabled: z.boolean().default(true),
     threshold: count.default(threshold),
-    window: durationVar.pipe(z.number().min(1)).default(windowMs),
+    window: countWindow.default(windowMs),
     severity: severity.default(sev),
   }).prefault({});
 }
@@ -97,7 +105,7 @@ export const rulesConfigSchema = z.object({
       enabled: z.boolean().default(true),
       /** Every reading in the window must be at or above this (percent). */
       cpu: z.number().min(0).max(100).default(80),
-      window: durationVar.pipe(z.number().min(1)).default(300_000),
+      window: countWindow.default(300_000),
       min_readings: count.default(3),
       /** The readings must span at least this long. */
       min_span: durationVar.default(240_000),

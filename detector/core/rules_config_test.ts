@@ -5,3 +5,26 @@ Deno.test("detector/rules.json as shipped holds exactly the defaults", async () 
   const text = await Deno.readTextFile(new URL("../rules.json", import.meta.url));
   assert.deepEqual(parseRulesConfig(JSON.parse(text)), DEFAULT_RULES);
 });
+
+Deno.test("parseRulesConfig() bounds count windows at a day, naming the field", () => {
+  assert.equal(
+    parseRulesConfig({ logs: { error_spike: { window: "1d" } } }).logs.error_spike.window,
+    86_400_000,
+  );
+  for (
+    const [value, field] of [
+      [{ logs: { error_spike: { window: "99999d" } } }, "logs.error_spike.window"],
+      [
+        { transactions: { user_frequency: { window: 86_400_001 } } },
+        "transactions.user_frequency.window",
+      ],
+      [{ metrics: { cpu_sustained: { window: "25h" } } }, "metrics.cpu_sustained.window"],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseRulesConfig(value),
+      (e: Error) => e.message.includes(field) && e.message.includes("must be at most 24h"),
+      field,
+    );
+  }
+});
