@@ -86,15 +86,23 @@ try {
 
 const registry = new Registry();
 const metrics = createProducerMetrics(registry);
-await startOrExit({ name: "producer", log, lifecycle }, () =>
-  Promise.resolve(serve(
-    createOpsApp({
-      checks: { kafka: () => metrics.healthy() },
-      metrics: registry,
-      log,
-    }),
-    { port: config.PRODUCER_PORT, ...httpServerOptions(config), log, label: "ops server" },
-  )));
+const ops = createOpsApp({ checks: { kafka: () => metrics.healthy() }, metrics: registry, log });
+const opsOptions = { ...httpServerOptions(config), log, label: "ops server" };
+// Several producers on one machine are common (a replay beside `up`'s producer): when the
+// default port is taken, the ops server takes a free one. A port set in PRODUCER_PORT is kept.
+const portNamed = (Deno.env.get("PRODUCER_PORT") ?? "").trim() !== "";
+await startOrExit({ name: "producer", log, lifecycle }, () => {
+  try {
+    return Promise.resolve(serve(ops, { port: config.PRODUCER_PORT, ...opsOptions }));
+  } catch (error) {
+    if (portNamed || !((error as Error).cause instanceof Deno.errors.AddrInUse)) throw error;
+    log.warn("ops port in use (another producer?): serving on a free port", {
+      port: config.PRODUCER_PORT,
+      hint: "set PRODUCER_PORT to choose one",
+    });
+    return Promise.resolve(serve(ops, { port: 0, ...opsOptions }));
+  }
+});
 
 const tracer = serviceTracer();
 const running = runProducer(
