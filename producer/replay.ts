@@ -3,9 +3,11 @@
  *
  * Two forms, told apart by the header line:
  * - `timestamp,value` (the NAB files): one metric reading per row for one
- *   service, the value in `cpu` (clamped to 0–100) or `latency_ms`; the
- *   other field gets a steady, normal value (CPU 30 %, latency 120 ms, with
- *   a little bounded noise).
+ *   service, the value in `cpu` (clamped to 0–100) or `latency_ms`. Only
+ *   that field carries data: `cpu` is optional and left out; `latency_ms`,
+ *   which every reading must have, is 0 when the value goes to `cpu` (a flat
+ *   series, which nothing scores: made-up noise there raised alerts about
+ *   data nobody sent).
  * - `timestamp,status,count`: per-minute transaction counts; each row
  *   becomes `count` transactions of that status spread evenly over its
  *   minute, each by its own user (so no per-user rule fires).
@@ -182,7 +184,6 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
     [TRACEPARENT_HEADER]: traceparent(rng.hex(16), rng.hex(8)),
     [REPLAY_HEADER]: options.source ?? "replay",
   });
-  const noise = () => rng.next() + rng.next() + rng.next() - 1.5;
   if (data.kind === "value") {
     const service = options.service ?? "replay";
     const field = options.field ?? "cpu";
@@ -196,8 +197,8 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
           const event = {
             timestamp: new Date(eventTs).toISOString(),
             service,
-            cpu: field === "cpu" ? value : Math.round((30 + 2 * noise()) * 100) / 100,
-            latency_ms: field === "latency_ms" ? value : Math.round((120 + 10 * noise()) * 10) / 10,
+            ...(field === "cpu" ? { cpu: value } : {}),
+            latency_ms: field === "latency_ms" ? value : 0,
           };
           return {
             topic: "metrics",

@@ -105,7 +105,8 @@ Deno.test("replayMessages() divides inter-event time by the speed and shifts tim
     assert.match(m.headers.traceparent!, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const parsed = parseEvent("metrics", JSON.parse(m.value));
     assert.ok(parsed.ok);
-    assert.ok(parsed.event.latency_ms >= 80 && parsed.event.latency_ms <= 160);
+    // Only the replayed field carries data; latency_ms, required, is a flat 0.
+    assert.equal(parsed.event.latency_ms, 0);
   }
 });
 
@@ -122,7 +123,7 @@ Deno.test("replayMessages() puts the value in latency_ms with field latency_ms",
   const { all } = await collect(NAB, { speed: "max", field: "latency_ms", ...fakeClock() });
   const events = all.map((m) => JSON.parse(m.value));
   assert.deepEqual(events.map((e) => e.latency_ms), [51.846, 44.508, 141.5, 0]);
-  for (const e of events) assert.ok(e.cpu >= 25 && e.cpu <= 35);
+  for (const e of events) assert.equal("cpu" in e, false, "cpu is optional: left out");
 });
 
 Deno.test("replayMessages() at speed max never sleeps and respects maxBatch", async () => {
