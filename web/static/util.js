@@ -22,8 +22,10 @@ export function fmtSpan(ms) {
   return `${Math.floor(s / 86400)}d`;
 }
 
+/** "5m ago"; a time ahead of `now` by more than a few seconds of clock skew: "in 79d". */
 export function ago(iso, now) {
-  return `${fmtSpan(now - Date.parse(iso))} ago`;
+  const ms = now - Date.parse(iso);
+  return ms < -5000 ? `in ${fmtSpan(-ms)}` : `${fmtSpan(ms)} ago`;
 }
 
 export function fmtValue(v) {

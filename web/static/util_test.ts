@@ -1,0 +1,11 @@
+import assert from "node:assert/strict";
+import { ago } from "./util.js";
+
+Deno.test("ago() says how long ago, or how far ahead for a time in the future", () => {
+  const now = Date.parse("2026-12-05T13:00:00Z");
+  assert.equal(ago("2026-12-05T12:55:00Z", now), "5m ago");
+  assert.equal(ago("2026-12-05T13:00:03Z", now), "0s ago", "a few seconds of clock skew");
+  // An event stamped ahead of the clock (a replay's data time, a producer's clock).
+  assert.equal(ago("2027-02-22T07:36:00Z", now), "in 78d");
+  assert.equal(ago("2026-12-05T15:30:00Z", now), "in 2h");
+});
