@@ -19,12 +19,11 @@ import { createLifecycle } from "@vigil/shared/lifecycle";
 import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { migrate } from "@vigil/shared/migrate";
+import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis, redisConnection } from "@vigil/shared/redis";
 import { ensurePartitionsOrExit } from "@vigil/shared/service";
-import { logRetry, retry } from "@vigil/shared/retry";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
@@ -66,16 +65,13 @@ lifecycle.onShutdown("redis", () => {
   for (const c of streamClients.values()) c.disconnect();
 });
 
-// Migrations: retried until PostgreSQL answers (it may start after us).
+// Migrations: retried until PostgreSQL answers (it may start after us); a refused
+// DATABASE_URL (user, password, database) stops the start with what to fix.
 try {
-  await retry(() => migrate(sql, { log }), {
-    signal: lifecycle.signal,
-    baseMs: 250,
-    capMs: 5000,
-    onRetry: logRetry(log, "apply migrations"),
-  });
-} catch {
-  Deno.exit(1); // stopped while waiting
+  await migrateAtStart(sql, { log, signal: lifecycle.signal });
+} catch (error) {
+  if (!lifecycle.signal.aborted) log.error("cannot start detector", { error });
+  Deno.exit(1);
 }
 
 await ensurePartitionsOrExit({ name: "detector", log, lifecycle }, redis, {

@@ -9,8 +9,7 @@ import postgres from "postgres";
 import { createKeys, GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { migrate } from "@vigil/shared/migrate";
-import { logRetry, retry } from "@vigil/shared/retry";
+import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis } from "@vigil/shared/redis";
@@ -90,14 +89,10 @@ export async function startNotifier(
   const { log } = options;
   const { routes, inhibitRules } = await loadRouting(config);
   const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
-  // Migrations: retried until PostgreSQL answers (it may start after us).
+  // Migrations: retried until PostgreSQL answers (it may start after us); a refused
+  // DATABASE_URL (user, password, database) rejects at once with what to fix.
   try {
-    await retry(() => migrate(sql, { log }), {
-      ...(options.signal ? { signal: options.signal } : {}),
-      baseMs: 250,
-      capMs: 5000,
-      onRetry: logRetry(log, "apply migrations"),
-    });
+    await migrateAtStart(sql, { log, ...(options.signal ? { signal: options.signal } : {}) });
   } catch (error) {
     await sql.end({ timeout: 1 });
     throw error;

@@ -9,6 +9,8 @@
  */
 import type postgres from "postgres";
 import type { Logger } from "./log.ts";
+import { connectionSettingsProblem } from "./postgres_errors.ts";
+import { logRetry, retry } from "./retry.ts";
 
 const LOCK_ID = 7_131_911; // arbitrary, constant: "vigil migrations"
 
@@ -64,4 +66,30 @@ export async function migrate(
     }
   });
   return applied;
+}
+
+/**
+ * {@link migrate} at a service's start: retried while PostgreSQL cannot be
+ * reached (it may start after the service), until `signal` aborts (rejects
+ * with its reason). When PostgreSQL answers but refuses DATABASE_URL's user,
+ * password or database, waiting will not help: rejects at once with an
+ * Error that says what to fix.
+ */
+export async function migrateAtStart(
+  sql: postgres.Sql,
+  options: { log: Logger; signal?: AbortSignal; migrations?: Migration[] },
+): Promise<number[]> {
+  const { log, signal, migrations } = options;
+  try {
+    return await retry(() => migrate(sql, { log, ...(migrations ? { migrations } : {}) }), {
+      ...(signal ? { signal } : {}),
+      baseMs: 250,
+      capMs: 5000,
+      isRetryable: (error) => connectionSettingsProblem(error) === undefined,
+      onRetry: logRetry(log, "apply migrations"),
+    });
+  } catch (error) {
+    const problem = connectionSettingsProblem(error);
+    throw problem ? new Error(problem, { cause: error }) : error;
+  }
 }

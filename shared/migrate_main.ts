@@ -8,6 +8,7 @@ import { z } from "zod";
 import { commonEnv, configOrExit, parseEnv } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { migrate } from "./migrate.ts";
+import { connectionSettingsProblem } from "./postgres_errors.ts";
 
 const config = configOrExit(() =>
   parseEnv(
@@ -21,7 +22,7 @@ try {
   const applied = await migrate(sql, { log });
   log.info("migrations up to date", { applied });
 } catch (error) {
-  log.error("migration failed", { error });
+  log.error("migration failed", { error: connectionSettingsProblem(error) ?? error });
   Deno.exitCode = 1;
 } finally {
   await sql.end({ timeout: 5 });

@@ -20,6 +20,26 @@ export function isDataError(error: unknown): boolean {
 }
 
 /**
+ * Why PostgreSQL refused the connection settings themselves (SQLSTATE class
+ * 28, invalid authorization: unknown role, wrong password, no `pg_hba.conf`
+ * entry; 3D000, no such database; 42501, no privilege to create the tables),
+ * as a message that says what to fix, or undefined for anything else
+ * (PostgreSQL not up yet, a network error), which waiting may cure.
+ */
+export function connectionSettingsProblem(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !/^(28[0-9A-Z]{3}|3D000|42501)$/.test(code)) return undefined;
+  const what = code === "3D000"
+    ? "the database name"
+    : code === "42501"
+    ? "the user (it must be allowed to create tables)"
+    : "the user or password (or pg_hba.conf)";
+  return `PostgreSQL refused DATABASE_URL: ${
+    (error as Error).message
+  }: fix ${what} in DATABASE_URL`;
+}
+
+/**
  * The postgres.js write race: after a connection closed, a small write it had
  * deferred with `setImmediate` runs `socket.write` on a null socket
  * (porsager/postgres#1154 and #1208, denoland/deno#34667; postgres 3.4.9 on

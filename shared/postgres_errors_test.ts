@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isDataError, isPostgresWriteRace } from "./postgres_errors.ts";
+import { connectionSettingsProblem, isDataError, isPostgresWriteRace } from "./postgres_errors.ts";
 
 /** A TypeError with the stack postgres.js 3.4.9 throws from its deferred write. */
 function writeRace(): TypeError {
@@ -15,6 +15,21 @@ Deno.test("isDataError() knows the SQLSTATE classes of data errors only", () => 
   assert.ok(isDataError({ code: "23505" }));
   assert.ok(!isDataError({ code: "08006" }));
   assert.ok(!isDataError(null));
+});
+
+Deno.test("connectionSettingsProblem() names what to fix for refused settings only", () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  assert.equal(
+    connectionSettingsProblem(pgError("28P01", 'password authentication failed for user "vigil"')),
+    'PostgreSQL refused DATABASE_URL: password authentication failed for user "vigil": fix the user or password (or pg_hba.conf) in DATABASE_URL',
+  );
+  assert.match(connectionSettingsProblem(pgError("3D000", "x"))!, /fix the database name/);
+  assert.match(connectionSettingsProblem(pgError("42501", "x"))!, /allowed to create tables/);
+  // Not up yet, or gone: waiting may cure these.
+  for (const code of ["08006", "57P03", "53300", "ECONNREFUSED"]) {
+    assert.equal(connectionSettingsProblem(pgError(code, "x")), undefined, code);
+  }
+  assert.equal(connectionSettingsProblem(null), undefined);
 });
 
 Deno.test("isPostgresWriteRace() matches the driver's deferred write to a closed socket only", () => {

@@ -24,7 +24,8 @@ export interface ServiceContext {
 
 /**
  * Start the service with `start` and close what it returns at shutdown; when
- * it cannot start, log "cannot start <name>" and exit 1.
+ * it cannot start, log "cannot start <name>" and exit 1 (without the error
+ * line when it was stopped while waiting for a dependency).
  */
 export async function startOrExit<T extends { close(): unknown }>(
   ctx: ServiceContext,
@@ -35,7 +36,7 @@ export async function startOrExit<T extends { close(): unknown }>(
     ctx.lifecycle.onShutdown(ctx.name, () => running.close());
     return running;
   } catch (error) {
-    ctx.log.error(`cannot start ${ctx.name}`, { error });
+    if (!ctx.lifecycle.signal.aborted) ctx.log.error(`cannot start ${ctx.name}`, { error });
     Deno.exit(1);
   }
 }

@@ -26,4 +26,7 @@ if (config.VIGIL_API_TOKEN === undefined) {
 const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).
 survivePostgresWriteRace(log);
-await startOrExit({ name: "web", log, lifecycle }, () => startWebServer(config, { log }));
+await startOrExit(
+  { name: "web", log, lifecycle },
+  () => startWebServer(config, { log, signal: lifecycle.signal }),
+);

@@ -13,7 +13,7 @@ import { serve } from "@vigil/shared/http/serve";
 import { createKeys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { migrate } from "@vigil/shared/migrate";
+import { migrateAtStart } from "@vigil/shared/migrate";
 import { createRedis, redisConnection } from "@vigil/shared/redis";
 import { createApp } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
@@ -39,7 +39,13 @@ export interface WebServer {
  */
 export async function startWebServer(
   config: WebConfig,
-  options: { log: Logger; sqlMax?: number; onListen?: (port: number) => void },
+  options: {
+    log: Logger;
+    sqlMax?: number;
+    onListen?: (port: number) => void;
+    /** Stops waiting for PostgreSQL at start. */
+    signal?: AbortSignal;
+  },
 ): Promise<WebServer> {
   const { log } = options;
   const keys = createKeys(config.VIGIL_PREFIX);
@@ -73,7 +79,8 @@ export async function startWebServer(
   const metrics = createWebMetrics(registry);
   let hub: SseHub;
   try {
-    await migrate(sql, { log });
+    // Waits for PostgreSQL like the detector and notifier; a refused DATABASE_URL stops the start.
+    await migrateAtStart(sql, { log, ...(options.signal ? { signal: options.signal } : {}) });
     hub = createSseHub({
       subscriber,
       channel: keys.alertsChannel(),

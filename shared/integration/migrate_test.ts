@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { loadMigrations, migrate } from "../migrate.ts";
+import { loadMigrations, migrate, migrateAtStart } from "../migrate.ts";
+import { createLogger } from "../log.ts";
 import { withPg } from "@vigil/tools/testing/pg";
 
 Deno.test("migrate() applies every migration once, even when started concurrently", async () => {
@@ -32,5 +33,55 @@ Deno.test("migrate() rolls back a failing migration and records nothing", async 
     const [r] = await sql`SELECT to_regclass('t1') AS t, to_regclass('schema_migrations') AS m`;
     assert.equal(r?.t, null);
     assert.equal(r?.m, null);
+  });
+});
+
+Deno.test("migrateAtStart() stops at once on a refused DATABASE_URL and waits for an unreachable one", async () => {
+  await withPg(async ({ url }) => {
+    const lines: string[] = [];
+    const log = createLogger({ service: "t", level: "warn", write: (l) => lines.push(l) });
+    const at = (change: (u: URL) => void) => {
+      const u = new URL(url);
+      change(u);
+      return postgres(u.href, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+    };
+    const cases: [string, (u: URL) => void, RegExp][] = [
+      [
+        "unknown role",
+        (u) => u.username = "vigil_no_such_role",
+        /^Error: PostgreSQL refused DATABASE_URL: role "vigil_no_such_role" does not exist: fix the user or password/,
+      ],
+      [
+        "no such database",
+        (u) => u.pathname = "/vigil_no_such_db",
+        /^Error: PostgreSQL refused DATABASE_URL: database "vigil_no_such_db" does not exist: fix the database name/,
+      ],
+    ];
+    for (const [name, change, message] of cases) {
+      const sql = at(change);
+      try {
+        const started = performance.now();
+        await assert.rejects(migrateAtStart(sql, { log }), message, name);
+        assert.ok(performance.now() - started < 5000, `${name}: not retried`);
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    }
+    assert.equal(lines.length, 0, `no retry line for a refused URL: ${lines.join("\n")}`);
+
+    // Nothing listening: retried (one warning per attempt) until the signal aborts.
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const sql = at((u) => u.port = String(port));
+    try {
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(new Error("stopped")), 1500);
+      await assert.rejects(migrateAtStart(sql, { log, signal: stop.signal }), /^Error: stopped$/);
+      const retries = lines.filter((l) => l.includes("cannot apply migrations, retrying"));
+      assert.ok(retries.length >= 2, lines.join("\n"));
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
   });
 });
