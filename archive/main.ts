@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
+import {
+  configOrExit,
+  httpServerOptions,
+  requirePathAccess,
+  resolveKafkaBrokers,
+} from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
@@ -16,7 +21,19 @@ import { createArchive } from "./archive.ts";
 import { type ArchiveStore, createDirStore, createS3Client, createS3Store } from "./store.ts";
 import { parseArchiveConfig } from "./config.ts";
 
-const config = configOrExit(() => parseArchiveConfig());
+const config = configOrExit(() => {
+  const c = parseArchiveConfig();
+  if (!c.S3_BUCKET) {
+    requirePathAccess(
+      "archive",
+      "ARCHIVE_DIR",
+      c.ARCHIVE_DIR,
+      ["read", "write"],
+      "a folder under ./data",
+    );
+  }
+  return c;
+});
 const log = createLogger({ service: "archive", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);

@@ -202,13 +202,6 @@ export async function loadRulesConfig(path: string): Promise<RulesConfig> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      // `deno task detector` grants read access to detector/rules.json only.
-      throw new TypeError(
-        `Cannot load rules file ${path}: the detector may not read it (deno task detector may read ` +
-          `detector/rules.json only): put the rules there, or add the path to the task's --allow-read`,
-      );
-    }
     throw new TypeError(`Cannot load rules file ${path}: ${(error as Error).message}`);
   }
   let value: unknown;
