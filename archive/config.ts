@@ -5,7 +5,15 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, kafkaEnv, parseEnv, portVar } from "@vigil/shared/config";
+import {
+  boolVar,
+  commonEnv,
+  durationVar,
+  kafkaEnv,
+  parseEnv,
+  pathVar,
+  portVar,
+} from "@vigil/shared/config";
 
 const positiveInt = z.coerce.number().int().min(1);
 
@@ -26,7 +34,7 @@ export const archiveLocationEnv = {
   /** First path segment of every object key. */
   ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").default("raw"),
   /** Local folder used when S3_BUCKET is unset. */
-  ARCHIVE_DIR: z.string().min(1).default("./data/archive"),
+  ARCHIVE_DIR: pathVar(["read", "write"], "a folder under ./data").default("./data/archive"),
 };
 
 /** Environment schema of the raw archive. */

@@ -6,12 +6,7 @@
  *
  * @module
  */
-import {
-  configOrExit,
-  httpServerOptions,
-  requirePathAccess,
-  resolveKafkaBrokers,
-} from "@vigil/shared/config";
+import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
@@ -21,19 +16,7 @@ import { createArchive } from "./archive.ts";
 import { type ArchiveStore, createDirStore, createS3Client, createS3Store } from "./store.ts";
 import { parseArchiveConfig } from "./config.ts";
 
-const config = configOrExit(() => {
-  const c = parseArchiveConfig();
-  if (!c.S3_BUCKET) {
-    requirePathAccess(
-      "archive",
-      "ARCHIVE_DIR",
-      c.ARCHIVE_DIR,
-      ["read", "write"],
-      "a folder under ./data",
-    );
-  }
-  return c;
-});
+const config = configOrExit(() => parseArchiveConfig());
 const log = createLogger({ service: "archive", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);

@@ -4,7 +4,14 @@
  * @module
  */
 import { z } from "zod";
-import { commonEnv, durationVar, parseEnv, partitionsEnv, portVar } from "@vigil/shared/config";
+import {
+  commonEnv,
+  durationVar,
+  parseEnv,
+  partitionsEnv,
+  pathVar,
+  portVar,
+} from "@vigil/shared/config";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
 
 /** Environment schema of the detector. */
@@ -30,7 +37,9 @@ export const detectorEnvSchema = z.object({
    */
   VIGIL_API_TOKEN: apiTokenVar.optional(),
   /** Rules file (JSON, validated with zod). */
-  DETECTOR_RULES_FILE: z.string().min(1).default("detector/rules.json"),
+  DETECTOR_RULES_FILE: pathVar(["read"], "detector/rules.json (edit it)").default(
+    "detector/rules.json",
+  ),
   /** Expiry of each recent-scores sorted set. */
   SCORE_TTL: durationVar.pipe(z.number().min(1000)).default(3_600_000),
   /** Scores kept per series. */

@@ -13,7 +13,7 @@
  * @module
  */
 import postgres from "postgres";
-import { configOrExit, httpServerOptions, requirePathAccess } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
@@ -37,17 +37,7 @@ import { loadRulesConfig } from "./core/rules_config.ts";
 import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
 
-const config = configOrExit(() => {
-  const c = loadDetectorConfig();
-  requirePathAccess(
-    "detector",
-    "DETECTOR_RULES_FILE",
-    c.DETECTOR_RULES_FILE,
-    ["read"],
-    "detector/rules.json (edit it)",
-  );
-  return c;
-});
+const config = configOrExit(() => loadDetectorConfig());
 const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).

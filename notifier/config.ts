@@ -11,6 +11,7 @@ import {
   durationVar,
   httpServerOptions,
   parseEnv,
+  pathVar,
   portVar,
   urlVar,
 } from "@vigil/shared/config";
@@ -42,7 +43,7 @@ export const notifierEnv = z.object({
   NOTIFIER_PORT: portVar.default(9104),
   /** Consumer name in the `notifier` group (stable across restarts, so own pending entries are re-read). */
   NOTIFIER_CONSUMER: z.string().regex(/^[\w.-]{1,64}$/).default("notifier-1"),
-  NOTIFIER_ROUTES_FILE: z.string().optional(),
+  NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data or .vigil").optional(),
   SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587").optional(),
   SMTP_HOST: z.string().optional(),
   SMTP_PORT: portVar.optional(),
@@ -51,7 +52,7 @@ export const notifierEnv = z.object({
   SMTP_SECURE: boolVar.optional(),
   EMAIL_FROM: z.string().default("Vigil <vigil@localhost>"),
   EMAIL_TO: emailList.default(["ops@localhost"]),
-  OUTBOX_DIR: z.string().default("./data/outbox"),
+  OUTBOX_DIR: pathVar(["read", "write"], "a folder under ./data").default("./data/outbox"),
   DISCORD_WEBHOOK_URL: urlVar(["https:", "http:"], "https://discord.com/api/webhooks/…").optional(),
   SLACK_WEBHOOK_URL: urlVar(["https:", "http:"], "https://hooks.slack.com/services/…").optional(),
   WEBHOOK_URL: urlVar(["https:", "http:"], "https://example.com/hook").optional(),

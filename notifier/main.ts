@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { configOrExit, requirePathAccess } from "@vigil/shared/config";
+import { configOrExit } from "@vigil/shared/config";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
 import { createLogger } from "@vigil/shared/log";
@@ -16,29 +16,7 @@ import { startOrExit } from "@vigil/shared/service";
 import { startNotifier } from "./app.ts";
 import { loadConfig } from "./config.ts";
 
-const config = configOrExit(() => {
-  const c = loadConfig();
-  if (c.routesFile) {
-    requirePathAccess(
-      "notifier",
-      "NOTIFIER_ROUTES_FILE",
-      c.routesFile,
-      ["read"],
-      "a file under ./data or .vigil",
-    );
-  }
-  // Digests go to the outbox folder when no SMTP server is set.
-  if (!c.smtp) {
-    requirePathAccess(
-      "notifier",
-      "OUTBOX_DIR",
-      c.outboxDir,
-      ["read", "write"],
-      "a folder under ./data",
-    );
-  }
-  return c;
-});
+const config = configOrExit(() => loadConfig());
 const log = createLogger({ service: "notifier", level: config.logLevel });
 const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).

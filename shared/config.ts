@@ -197,30 +197,26 @@ export async function resolveKafkaBrokers(configured: string[] | undefined): Pro
 }
 
 /**
- * Refuse at start a path setting (`ARCHIVE_DIR`, `OUTBOX_DIR`, a rules or
- * routes file) the process may not use. A `deno task` grants access to named
- * paths only (least privilege), and Deno's own error, raised at the first use
- * (an archive batch, a digest), says to pass `--allow-read`, which a task's
- * user does not do.
- *
- * @throws {ConfigError} naming the variable, the task and what to do
+ * A path setting (`ARCHIVE_DIR`, `OUTBOX_DIR`, a rules or routes file),
+ * refused at start when the process may not use it. A `deno task` grants
+ * access to named paths only (least privilege), and Deno's own error, raised
+ * at the first use (an archive batch, a digest), says to pass `--allow-read`,
+ * which a task's user does not do. `hint` says where the task may: `a folder
+ * under ./data`.
  */
-export function requirePathAccess(
-  service: string,
-  variable: string,
-  path: string,
-  access: readonly ("read" | "write")[],
-  /** Where the task may: `a folder under ./data`. */
-  hint: string,
-): void {
-  for (const name of access) {
-    if (Deno.permissions.querySync({ name, path }).state === "granted") continue;
-    throw new ConfigError(
-      `Cannot start ${service}: ${variable}=${path}: \`deno task ${service}\` may not ${name} there ` +
-        `(a task may use only the paths its line in deno.json names): use ${hint}, or add this ` +
-        `path to the task's --allow-${name}`,
+export function pathVar(access: readonly ("read" | "write")[], hint: string) {
+  return z.string().min(1).superRefine((path, ctx) => {
+    const missing = access.filter((name) =>
+      Deno.permissions.querySync({ name, path }).state !== "granted"
     );
-  }
+    if (missing.length === 0) return;
+    ctx.addIssue({
+      code: "custom",
+      message: `is outside what this service's deno task may ${missing.join(" and ")} (a task ` +
+        `may use only the paths its line in deno.json names): use ${hint}, or add the path to ` +
+        `the task's ${missing.map((m) => `--allow-${m}`).join(" and ")}`,
+    });
+  });
 }
 
 /** Run `fn` and turn a {@link ConfigError} into a clean exit with status 2. */

@@ -5,7 +5,15 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, commonEnv, durationVar, parseEnv, portVar, urlVar } from "@vigil/shared/config";
+import {
+  boolVar,
+  commonEnv,
+  durationVar,
+  parseEnv,
+  pathVar,
+  portVar,
+  urlVar,
+} from "@vigil/shared/config";
 import { archiveLocationEnv } from "@vigil/archive/config";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
 
@@ -38,6 +46,8 @@ export const webEnvSchema = z.object({
   WEB_MAX_SSE_CLIENTS: z.coerce.number().int().min(1).default(5000),
   /** The archive's location, listed to find evidence objects (the archive's own settings). */
   ...archiveLocationEnv,
+  /** The archive's folder (S3_BUCKET unset), which the web only reads. */
+  ARCHIVE_DIR: pathVar(["read"], "a folder under ./data/archive").default("./data/archive"),
 }).superRefine((env, ctx) => {
   if (env.S3_BUCKET && Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
     ctx.addIssue({

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { configOrExit, requirePathAccess } from "@vigil/shared/config";
+import { configOrExit } from "@vigil/shared/config";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
 import { createLogger } from "@vigil/shared/log";
@@ -18,20 +18,7 @@ import { startOrExit } from "@vigil/shared/service";
 import { parseWebConfig } from "./config.ts";
 import { startWebServer } from "./server.ts";
 
-const config = configOrExit(() => {
-  const c = parseWebConfig();
-  // Evidence lookups list the archive's folder when there is no bucket.
-  if (!c.S3_BUCKET) {
-    requirePathAccess(
-      "web",
-      "ARCHIVE_DIR",
-      c.ARCHIVE_DIR,
-      ["read"],
-      "a folder under ./data/archive",
-    );
-  }
-  return c;
-});
+const config = configOrExit(() => parseWebConfig());
 const log = createLogger({ service: "web", level: config.LOG_LEVEL });
 if (config.VIGIL_API_TOKEN === undefined) {
   log.warn("VIGIL_API_TOKEN is unset: acknowledging and silencing answer 503");

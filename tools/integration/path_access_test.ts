@@ -8,12 +8,12 @@
 import assert from "node:assert/strict";
 import { spawnService } from "@vigil/tools/testing/services";
 
-const CASES: [task: string, variable: string, access: string, hint: string][] = [
-  ["archive", "ARCHIVE_DIR", "read", "a folder under ./data"],
-  ["web", "ARCHIVE_DIR", "read", "a folder under ./data/archive"],
-  ["notifier", "OUTBOX_DIR", "read", "a folder under ./data"],
-  ["notifier", "NOTIFIER_ROUTES_FILE", "read", "a file under ./data or .vigil"],
-  ["detector", "DETECTOR_RULES_FILE", "read", "detector/rules.json (edit it)"],
+const CASES: [task: string, variable: string, access: string[], hint: string][] = [
+  ["archive", "ARCHIVE_DIR", ["read", "write"], "a folder under ./data"],
+  ["web", "ARCHIVE_DIR", ["read"], "a folder under ./data/archive"],
+  ["notifier", "OUTBOX_DIR", ["read", "write"], "a folder under ./data"],
+  ["notifier", "NOTIFIER_ROUTES_FILE", ["read"], "a file under ./data or .vigil"],
+  ["detector", "DETECTOR_RULES_FILE", ["read"], "detector/rules.json (edit it)"],
 ];
 
 Deno.test("a path setting the task may not use stops the service at start, saying what to do", async () => {
@@ -40,9 +40,10 @@ Deno.test("a path setting the task may not use stops the service at start, sayin
       assert.deepEqual(
         service.lines().map((l) => l.msg),
         [
-          `Cannot start ${task}: ${variable}=${path}: \`deno task ${task}\` may not ${access} there ` +
-          `(a task may use only the paths its line in deno.json names): use ${hint}, or add this ` +
-          `path to the task's --allow-${access}`,
+          `Cannot start ${task}: ${variable} is outside what this service's deno task may ` +
+          `${access.join(" and ")} (a task may use only the paths its line in deno.json names): ` +
+          `use ${hint}, or add the path to the task's ` +
+          `${access.map((a) => `--allow-${a}`).join(" and ")} (got "${path}")`,
         ],
         `${task} ${variable}`,
       );
