@@ -170,7 +170,9 @@ export function createDetector(deps: DetectorDeps): Detector {
         evaluator,
         store: createRedisCheckpointStore(redis, {
           key: keys.detectorState(unit),
-          nextKey: keys.detectorStateNext(unit),
+          nextKey: keys.detectorStateNext(unit, s.member),
+          leaseKey: keys.detectorLease(unit),
+          member: s.member,
         }),
         intervalMs: s.checkpointIntervalMs,
         log: log.with({ unit: name }),

@@ -22,7 +22,7 @@
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
  * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range; `score_member.ts`) |
  * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state (`last_id`, `saved_at`, `chunks`, `state:0` … `state:<chunks-1>`) |
- * | `vigil:detector:state-next:{<kind>:<p>}` | hash | the checkpoint being written, chunk by chunk; renamed over the one above when complete |
+ * | `vigil:detector:state-next:{<kind>:<p>}:<member>` | hash | the checkpoint a detector instance is writing, chunk by chunk (expires after 10 min); renamed over the one above when complete, if that instance still holds the lease |
  * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |
  * | `vigil:detector:members` | sorted set | live detector instances (score: lease expiry, server time) |
  *
@@ -60,8 +60,12 @@ export interface Keys {
   scoresPattern(): string;
   /** Checkpoint hash of a stream partition. */
   detectorState(unit: Pick<StreamUnit, "kind" | "partition">): string;
-  /** The checkpoint of a stream partition being written (renamed to {@link Keys.detectorState}). */
-  detectorStateNext(unit: Pick<StreamUnit, "kind" | "partition">): string;
+  /**
+   * The checkpoint of a stream partition that detector instance `member` is
+   * writing (renamed to {@link Keys.detectorState}); one per writer, so two
+   * instances (one stalled past its lease) never mix their chunks.
+   */
+  detectorStateNext(unit: Pick<StreamUnit, "kind" | "partition">, member: string): string;
   /** Lease of a stream partition. */
   detectorLease(unit: Pick<StreamUnit, "kind" | "partition">): string;
   /** Live detector instances. */
@@ -110,7 +114,7 @@ export function createKeys(prefix = "vigil:"): Keys {
     scores: (type, entity, measure) => `${p}scores:${type}:${entity}:${measure}`,
     scoresPattern: () => `${p}scores:*`,
     detectorState: (u) => `${p}detector:state:${tag(u)}`,
-    detectorStateNext: (u) => `${p}detector:state-next:${tag(u)}`,
+    detectorStateNext: (u, member) => `${p}detector:state-next:${tag(u)}:${member}`,
     detectorLease: (u) => `${p}detector:lease:${tag(u)}`,
     detectorMembers: () => `${p}detector:members`,
     scratch: (...parts) => `${p}${parts.join(":")}`,

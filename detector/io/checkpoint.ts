@@ -12,10 +12,14 @@
  * `intervalMs`, and no more often than its size allows at `charsPerSecond`
  * (1 MiB/s by default: 100,000 users in windows make ~24 MB of JSON, so
  * about every 24 s; a crash replays that much more of the stream). The text
- * is written chunk by chunk (about 64 KiB each) into
- * `keys.detectorStateNext(unit)`, each chunk serialised only once the one
- * before is in Redis, then renamed over the checkpoint in one step: a crash
- * mid-write leaves the previous checkpoint whole, and the detector never
+ * is written chunk by chunk (about 64 KiB each) into this instance's
+ * `keys.detectorStateNext(unit, member)`, each chunk serialised only once the
+ * one before is in Redis, then renamed over the checkpoint in one step, by a
+ * script that first checks the unit's lease is still this instance's: a
+ * crash mid-write leaves the previous checkpoint whole, an instance that
+ * stalled past its lease (cut off from Redis, paused) cannot overwrite the
+ * newer checkpoint of the instance that took the unit over nor mix its
+ * chunks into it, and the detector never
  * holds the whole text (tens of MB with 100,000 entities) in memory. Every
  * piece of text stays under V8's large-object size, so a checkpoint's tens
  * of MB are short-lived young-generation garbage, not old-generation growth
@@ -49,15 +53,33 @@ export interface CheckpointStore {
   save(checkpoint: CheckpointWrite): Promise<void>;
 }
 
+/** A writer's chunks left by a crash mid-write expire after this. */
+const NEXT_TTL_MS = 600_000;
+
 /**
- * A checkpoint store on the Redis hash `key`, written through `nextKey` (same
- * hash tag: RENAME needs both in one slot).
+ * Complete a checkpoint: its fields, then RENAME over the current one
+ * (without the write's expiry), only while `ARGV[1]` holds the lease
+ * (KEYS: next, state, lease, one slot). 1 saved, 0 lease lost (write dropped).
+ */
+const COMMIT = `if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'last_id', ARGV[2], 'chunks', ARGV[3], 'saved_at', ARGV[4])
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('PERSIST', KEYS[2])
+return 1`;
+
+/**
+ * A checkpoint store on the Redis hash `key`, written through `nextKey`
+ * (this writer's own) under the lease `leaseKey` held by `member` (one hash
+ * tag for the three: the commit script and RENAME need one slot).
  */
 export function createRedisCheckpointStore(
   redis: Redis,
-  keys: { key: string; nextKey: string },
+  keys: { key: string; nextKey: string; leaseKey: string; member: string },
 ): CheckpointStore {
-  const { key, nextKey } = keys;
+  const { key, nextKey, leaseKey, member } = keys;
   return {
     async load() {
       const h = await redis.hgetall(key);
@@ -80,14 +102,24 @@ export function createRedisCheckpointStore(
     async save(c) {
       await redis.del(nextKey);
       let n = 0;
-      for await (const chunk of c.chunks) await redis.hset(nextKey, `state:${n++}`, chunk);
-      await redis.multi()
-        .hset(nextKey, { last_id: c.lastId, chunks: String(n), saved_at: String(c.savedAt) })
-        .rename(nextKey, key)
-        .exec()
-        .then((replies) => {
-          for (const [error] of replies ?? []) if (error) throw error;
-        });
+      for await (const chunk of c.chunks) {
+        await redis.hset(nextKey, `state:${n++}`, chunk);
+        if (n === 1) await redis.pexpire(nextKey, NEXT_TTL_MS);
+      }
+      const saved = await redis.eval(
+        COMMIT,
+        3,
+        nextKey,
+        key,
+        leaseKey,
+        member,
+        c.lastId,
+        String(n),
+        String(c.savedAt),
+      );
+      if (Number(saved) !== 1) {
+        throw new Error("Cannot save checkpoint: the unit's lease is no longer this instance's");
+      }
     },
   };
 }

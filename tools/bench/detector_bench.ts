@@ -202,7 +202,9 @@ const result = await withPg(async ({ sql, url }) => {
       const unit = { kind: type, partition: 0 };
       const state = (await createRedisCheckpointStore(probe, {
         key: keys.detectorState(unit),
-        nextKey: keys.detectorStateNext(unit),
+        nextKey: keys.detectorStateNext(unit, "bench"),
+        leaseKey: keys.detectorLease(unit),
+        member: "bench",
       }).load())?.state;
       const windows = state
         ? (JSON.parse(state).rules?.[rule]?.windows?.windows as [string][] | undefined)
