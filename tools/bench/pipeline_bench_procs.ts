@@ -113,6 +113,8 @@ export async function createInstallation(options: InstallationOptions): Promise<
   const redis = createRedis(TEST_REDIS_URL, { name: "bench-pipeline" });
   const procs = new Map<string, ServiceProcess>();
   const dataDir = `./data/bench-${id}`;
+  // Under ./data/archive: the web task may read only there (its evidence lookups).
+  const archiveDir = `./data/archive/bench-${id}`;
   const env = (extra: Record<string, string> = {}) => ({
     REDIS_URL: TEST_REDIS_URL,
     DATABASE_URL: db.url,
@@ -126,7 +128,7 @@ export async function createInstallation(options: InstallationOptions): Promise<
     NOTIFIER_PORT: "0",
     WEB_PORT: "0",
     PRODUCER_PORT: "0",
-    ARCHIVE_DIR: `${dataDir}/archive`,
+    ARCHIVE_DIR: archiveDir,
     OUTBOX_DIR: `${dataDir}/outbox`,
     ...extra,
   });
@@ -157,7 +159,9 @@ export async function createInstallation(options: InstallationOptions): Promise<
       await db.drop().catch(() => {});
       await deletePrefix(redis, prefix);
       redis.disconnect();
-      await Deno.remove(`${ROOT}${dataDir.slice(2)}`, { recursive: true }).catch(() => {});
+      for (const dir of [dataDir, archiveDir]) {
+        await Deno.remove(`${ROOT}${dir.slice(2)}`, { recursive: true }).catch(() => {});
+      }
     },
   };
 }
