@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
 import { formatZodError } from "@vigil/shared/schemas/event";
+import type { ReplayData } from "./replay.ts";
 import {
   DEFAULT_USERS,
   isScenarioName,
@@ -23,6 +24,8 @@ export interface ReplaySettings {
   service: string;
   field: "cpu" | "latency_ms";
   timestamps: "data" | "emit";
+  /** The file already read and parsed (`loadReplay`); else it is read at the run's start. */
+  data?: ReplayData;
 }
 
 /** What the producer does, from the command line. */

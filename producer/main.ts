@@ -19,6 +19,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
+import { loadReplay } from "./replay.ts";
 import { loadProducerConfig } from "./config.ts";
 import { brokerSource, waitForKafka } from "./connect.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";
@@ -49,6 +50,15 @@ const log = createLogger({
   ...(isTerminal ? { write: (line: string) => write(`\r\x1b[2K${line}\n`) } : {}),
 });
 const lifecycle = createLifecycle({ log });
+// A replay file is read and checked first: a missing file or a bad row is told before Kafka is.
+if (options.replay) {
+  try {
+    options.replay.data = await loadReplay(options.replay.file);
+  } catch (error) {
+    log.error("Cannot run producer", { error });
+    Deno.exit(1);
+  }
+}
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 // No Kafka: one line per retry with a hint, then one clear error (not kafkajs' stack traces).
 try {

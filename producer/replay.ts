@@ -72,6 +72,23 @@ function splitCsvLine(line: string): string[] {
 }
 
 /**
+ * Read and parse the replay file at `path` (before anything is sent, so a
+ * missing file or a bad row is reported before Kafka is even contacted).
+ *
+ * @throws {Error} naming the file when it cannot be read
+ * @throws {SyntaxError} naming the line, for an unknown header or a bad row
+ */
+export async function loadReplay(
+  path: string,
+  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
+): Promise<ReplayData> {
+  const text = await readTextFile(path).catch((error) => {
+    throw new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
+  });
+  return parseReplayCsv(text);
+}
+
+/**
  * Parse a replay CSV (either form). Rows are sorted by time.
  *
  * @throws {SyntaxError} naming the line, for an unknown header or a bad row

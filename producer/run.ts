@@ -16,7 +16,7 @@ import { withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
-import { parseReplayCsv, replayMessages } from "./replay.ts";
+import { loadReplay, replayMessages } from "./replay.ts";
 import { perMinuteStatusCounts } from "./replay_transactions.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
 
@@ -231,10 +231,7 @@ export async function runProducer(
 
   if (options.replay) {
     const r = options.replay;
-    const text = await (deps.readTextFile ?? Deno.readTextFile)(r.file).catch((error) => {
-      throw new Error(`Cannot read replay file ${r.file}: ${(error as Error).message}`);
-    });
-    const data = parseReplayCsv(text);
+    const data = r.data ?? await loadReplay(r.file, deps.readTextFile);
     if (data.kind === "transactions") {
       const counts = perMinuteStatusCounts(data.rows);
       const byStatus: Record<string, number> = {};

@@ -45,3 +45,32 @@ Deno.test("producer with no Kafka: one line per retry, a hint, a clear error, ex
   // Nothing but the retries, the error and the shutdown lines.
   assert.ok(lines.length <= retries.length + 4, output);
 });
+
+Deno.test("producer with a replay file it cannot use: says so before trying Kafka, exit 1", async () => {
+  for (
+    const [file, message] of [
+      [
+        "/nonexistent/replay.csv",
+        /^Cannot read replay file \/nonexistent\/replay\.csv: No such file/,
+      ],
+      ["README.md", /^Cannot parse replay file: header /],
+    ] as const
+  ) {
+    const producer = await spawnService("producer", {
+      KAFKA_BROKERS: `127.0.0.1:${closedPort()}`,
+      PRODUCER_PORT: "0",
+      PRODUCER_CONNECT_TIMEOUT: "4s",
+    }, ["--replay", file]);
+    const status = await producer.status;
+    const output = producer.tail(20);
+    assert.equal(status.code, 1, output);
+    const lines = producer.lines();
+    assert.equal(lines.filter((l) => l.msg === "cannot reach Kafka, retrying").length, 0, output);
+    const error = lines.find((l) => l.level === "error");
+    assert.match(
+      String((error?.error as { message?: string } | undefined)?.message),
+      message,
+      output,
+    );
+  }
+});
