@@ -113,7 +113,7 @@ export function parseReplayCsv(text: string): ReplayData {
   } else {
     throw new SyntaxError(
       `Cannot parse replay file: header "${
-        header.slice(0, 60)
+        lines[headerIndex]!.trim().slice(0, 60)
       }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
         `(timestamp,status,amount,…)`,
     );

@@ -48,6 +48,7 @@ Deno.test("parseReplayCsv() raw form: bad rows are refused with their line", asy
     ["timestamp,status,amount\n\nsoon,approved,5\n", /line 3: bad timestamp "soon"/],
     ["timestamp,status,amount\n2025-07-12 13:00:00,approved\n", /line 2: expected 3 columns/],
     ["timestamp,status,total\n1,approved,5\n", /nor raw transactions \(timestamp,status,amount/],
+    ["Time,Status,Total\n1,approved,5\n", /header "Time,Status,Total" is not/],
   ];
   for (const [text, error] of cases) {
     await t.step(error.source, () => assert.throws(() => parseReplayCsv(text), error));
