@@ -36,7 +36,8 @@
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
-import { declareMetrics, type Registry } from "@vigil/shared/metrics";
+import type { Registry } from "@vigil/shared/metrics";
+import { createArchiveMetrics } from "./metrics.ts";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import {
@@ -85,6 +86,11 @@ export type Archive = Worker;
 /** Characters of lines queued before they are compressed (per open object). */
 export const COMPRESS_CHUNK = 64 * 1024;
 
+const LOG_RESET =
+  "the partition's log ends below what was archived from it (topic created again): archiving the new log under its own name";
+const OTHER_CLUSTER =
+  "another Kafka cluster answers: each of its partition logs is archived under its own name";
+
 /** An object being written: its buffer (span, size) and the gzip stream of its lines. */
 interface OpenObject {
   buffer: PartitionBuffer;
@@ -102,38 +108,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const topics = [...(config.topics ?? TOPICS)];
   const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 8000;
 
-  const { objectsTotal, messagesTotal, storeErrors, logResets, lag } = declareMetrics(metrics, {
-    objectsTotal: {
-      kind: "counter",
-      name: "vigil_archive_objects_total",
-      help: "Objects stored",
-      labels: ["topic"],
-    },
-    messagesTotal: {
-      kind: "counter",
-      name: "vigil_archive_messages_total",
-      help: "Messages stored in objects",
-      labels: ["topic"],
-    },
-    storeErrors: {
-      kind: "counter",
-      name: "vigil_archive_store_errors_total",
-      help: "Failed object writes (retried)",
-    },
-    logResets: {
-      kind: "counter",
-      name: "vigil_archive_log_resets_total",
-      help:
-        "Partition logs that started again below the archive's progress (topic created again, another cluster): archived under a new log name",
-      labels: ["topic"],
-    },
-    lag: {
-      kind: "gauge",
-      name: "vigil_archive_lag",
-      help: "High watermark minus the first offset not yet stored and committed",
-      labels: ["topic", "partition"],
-    },
-  });
+  const { objectsTotal, messagesTotal, storeErrors, logResets, lag } = createArchiveMetrics(
+    metrics,
+  );
 
   /** Open objects by partition: the span and size, and the gzip stream of their lines. */
   const buffers = new Map<string, OpenObject>();
@@ -142,6 +119,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
+  /** The Kafka cluster read (null: unknown); a change of cluster is told once. */
+  let clusterId: string | null = null;
+  let otherClusterSaid = false;
   const groupId = config.groupId ?? GROUPS.archive;
   const gaps = createGapTracker({
     kafka,
@@ -219,19 +199,28 @@ export function createArchive(deps: ArchiveDeps): Archive {
    * as it is (not committed: its offsets mean nothing in the new log), and
    * the new log is archived from its first offset under its own name.
    */
-  async function logReset(key: string, topic: string, partition: number, from: string) {
-    logResets.inc({ topic });
+  async function logReset(
+    key: string,
+    b: { topic: string; partition: number },
+    from: string,
+    otherCluster: boolean,
+  ) {
+    logResets.inc({ topic: b.topic });
     const open = buffers.get(key);
-    log.warn(
-      "the partition's log ends below what was archived from it (topic created again, or another cluster): archiving the new log under its own name",
-      {
-        topic,
-        partition,
-        from,
-        log: progress.logOf(topic, partition),
-        open_messages: open?.buffer.count ?? 0,
-      },
-    );
+    const fields = {
+      topic: b.topic,
+      partition: b.partition,
+      from,
+      log: progress.logOf(b.topic, b.partition),
+      open_messages: open?.buffer.count ?? 0,
+    };
+    if (!otherCluster) log.warn(LOG_RESET, fields);
+    else {
+      // Every partition at once (a dev Kafka started again): one warning, each partition at info.
+      if (!otherClusterSaid) log.warn(OTHER_CLUSTER, { cluster: clusterId });
+      otherClusterSaid = true;
+      log.info("archiving the new cluster's log of the partition under its own name", fields);
+    }
     storedUpTo.delete(key);
     if (!open) return;
     buffers.delete(key);
@@ -257,7 +246,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
           highWatermark: BigInt(batch.highWatermark),
           firstTimestamp: Number(batch.messages[0]!.timestamp),
         });
-        if (checked === "reset") await logReset(key, topic, partition, first);
+        if (checked !== "ok") await logReset(key, batch, first, checked === "other-cluster");
       }
       const lastOffset = batch.messages.at(-1)?.offset;
       if (lastOffset !== undefined) progress.expect(topic, partition, BigInt(lastOffset) + 1n);
@@ -376,8 +365,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
       kafka_gaps: () => gaps.health(),
     },
     async run(signal) {
-      const cluster = await kafkaClusterId(kafka, { signal, log });
-      if (cluster !== null) progress.setCluster(cluster);
+      clusterId = await kafkaClusterId(kafka, { signal, log });
+      if (clusterId !== null) progress.setCluster(clusterId);
       const tick = Math.max(50, Math.min(1000, Math.floor(config.policy.maxAgeMs / 4)));
       let ticking = false;
       const timer = setInterval(() => {

@@ -20,14 +20,15 @@ export interface ArchiveProgress {
    * message `firstTimestamp`): when the partition's high watermark is below
    * the next offset expected, or its record names another Kafka cluster,
    * its log started again (topic created again, another cluster): the new log is named by `firstTimestamp` from now on
-   * (recorded at once) and `"reset"` is returned. Otherwise a hole before
+   * (recorded at once) and `"reset"` is returned (`"other-cluster"` when the
+   * record names another cluster). Otherwise a hole before
    * `first` is recorded once (below the log start only), as a gap object.
    */
   check(
     topic: string,
     partition: number,
     batch: { first: bigint; highWatermark: bigint; firstTimestamp: number },
-  ): Promise<"reset" | "ok">;
+  ): Promise<"reset" | "other-cluster" | "ok">;
   /** The partition's log name for object keys: 0 for the first log, else the first timestamp of a log that started again. */
   logOf(topic: string, partition: number): number;
   /** The next offset expected in a partition, after a batch. */
@@ -89,7 +90,7 @@ export function createArchiveProgress(deps: {
         logs.set(key, name === logs.get(key) ? name + 1 : name);
         expected.set(key, null);
         await save(topic, partition, first.toString());
-        return "reset";
+        return otherCluster ? "other-cluster" : "reset";
       }
       if (next === null || first <= next) return "ok";
       const start = await gaps.logStart(topic, partition);
