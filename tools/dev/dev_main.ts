@@ -23,7 +23,7 @@
 import { signalSeries } from "@vigil/shared/lifecycle";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
-import { taskCommand, type TaskEntry } from "./tasks.ts";
+import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
 
 const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
 const COLORS = ["36", "33", "35", "32", "34", "31", "90"];
@@ -61,16 +61,7 @@ async function pipeLines(
   if (buf) out(`${prefix} ${buf}`);
 }
 
-const which = (...paths: string[]) =>
-  paths.find((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
 const SETSID = which("/usr/bin/setsid", "/bin/setsid");
-const SETPRIV = which("/usr/bin/setpriv", "/bin/setpriv");
 const config = JSON.parse(await Deno.readTextFile("deno.json"));
 const tasks: Record<string, TaskEntry> = config.tasks ?? {};
 // Prefixes in colour only on a terminal without NO_COLOR (a log file gets plain text).
@@ -108,7 +99,7 @@ function start(
   // runner killed with SIGKILL left every service running, ports held.
   const command = [
     ...(SETSID ? [SETSID] : []),
-    ...(SETPRIV ? [SETPRIV, "--pdeathsig", "TERM"] : []),
+    ...DIE_WITH_PARENT,
     Deno.execPath(),
     ...argv.slice(1),
     ...extraArgs,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readTaskCommand } from "../dev/tasks.ts";
+import { DIE_WITH_PARENT, readTaskCommand } from "../dev/tasks.ts";
 
 /** Repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -78,8 +78,10 @@ export async function spawnService(
   const [run, ...rest] = (await taskArgs(task)).map((a) =>
     extra.length > 0 && a.startsWith("--allow-read=") ? `${a},${extra.join(",")}` : a
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [run!, ...(options.denoFlags ?? []), ...rest, ...args],
+  // A test or benchmark that dies (an uncaught error, SIGKILL) takes its services with it.
+  const [command, ...prefix] = [...DIE_WITH_PARENT, Deno.execPath()];
+  const child = new Deno.Command(command!, {
+    args: [...prefix, run!, ...(options.denoFlags ?? []), ...rest, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
