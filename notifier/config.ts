@@ -43,7 +43,7 @@ export const notifierEnv = z.object({
   NOTIFIER_PORT: portVar.default(9104),
   /** Consumer name in the `notifier` group (stable across restarts, so own pending entries are re-read). */
   NOTIFIER_CONSUMER: z.string().regex(/^[\w.-]{1,64}$/).default("notifier-1"),
-  NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data or .vigil").optional(),
+  NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data").optional(),
   SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587").optional(),
   SMTP_HOST: z.string().optional(),
   SMTP_PORT: portVar.optional(),

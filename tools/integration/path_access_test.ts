@@ -12,7 +12,7 @@ const CASES: [task: string, variable: string, access: string[], hint: string][] 
   ["archive", "ARCHIVE_DIR", ["read", "write"], "a folder under ./data"],
   ["web", "ARCHIVE_DIR", ["read"], "a folder under ./data/archive"],
   ["notifier", "OUTBOX_DIR", ["read", "write"], "a folder under ./data"],
-  ["notifier", "NOTIFIER_ROUTES_FILE", ["read"], "a file under ./data or .vigil"],
+  ["notifier", "NOTIFIER_ROUTES_FILE", ["read"], "a file under ./data"],
   ["detector", "DETECTOR_RULES_FILE", ["read"], "detector/rules.json (edit it)"],
 ];
 
