@@ -21,7 +21,7 @@ import {
   retentionEnv,
 } from "@vigil/shared/retention/policy";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
-import { type ChannelName, groupByVar, type Route } from "./routes.ts";
+import { type ChannelName, digestIntervalVar, groupByVar, type Route } from "./routes.ts";
 import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
 
 const emailList = z.string().transform((s, ctx) => {
@@ -64,8 +64,8 @@ export const notifierEnv = z.object({
   GROUP_BY: groupByVar.default([]),
   GROUP_WAIT: durationVar.default(30_000),
   /** Alertmanager's default group_interval. */
-  GROUP_INTERVAL: durationVar.default(5 * 60_000),
-  REPEAT_INTERVAL: durationVar.default(4 * 3_600_000),
+  GROUP_INTERVAL: digestIntervalVar.default(5 * 60_000),
+  REPEAT_INTERVAL: digestIntervalVar.default(4 * 3_600_000),
   CRITICAL_IMMEDIATE: boolVar.default(false),
   FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
   FLAP_WINDOW: durationVar.default(3_600_000),

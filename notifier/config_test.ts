@@ -45,6 +45,30 @@ Deno.test("loadConfig() names the bad variable and hides secrets", () => {
   );
 });
 
+Deno.test("group and repeat intervals are at least a second, in the environment and in routes", () => {
+  // 0 re-sent a "still firing" repeat on every tick of the batcher: an email storm.
+  for (const [name, value] of [["REPEAT_INTERVAL", "0"], ["GROUP_INTERVAL", "500ms"]] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        e.message.includes(`${name} must be at least 1s (0 would send a digest on every tick)`),
+      name,
+    );
+  }
+  assert.equal(loadConfig({ REPEAT_INTERVAL: "1s" }).defaultRoute.repeatIntervalMs, 1000);
+  const c = loadConfig({});
+  assert.throws(
+    () =>
+      parseRoutes(
+        JSON.stringify({ routes: [{ name: "x", repeat_interval: "0s" }] }),
+        c.defaultRoute,
+        ["email"],
+      ),
+    /repeat_interval: must be at least 1s/,
+  );
+});
+
 Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", () => {
   const c = loadConfig({ DISCORD_WEBHOOK_URL: "https://d/x" });
   const routes = parseRoutes(

@@ -32,6 +32,14 @@ import { DEFAULT_INHIBIT_RULES, type InhibitRule, inhibitRuleSchema } from "./in
 export const CHANNEL_NAMES = ["email", "discord", "slack", "webhook"] as const;
 export type ChannelName = (typeof CHANNEL_NAMES)[number];
 
+/**
+ * A group interval or repeat interval: at least a second (0 would send a
+ * digest, or a "still firing" repeat, on every tick of the batcher).
+ */
+export const digestIntervalVar = durationVar.pipe(
+  z.number().min(1000, "must be at least 1s (0 would send a digest on every tick)"),
+);
+
 /** `type,severity` or `["type","severity"]` → labels (`service` = `entity`). */
 export const groupByVar = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
   const list = (typeof v === "string" ? v.split(",") : v).map((s) => s.trim().toLowerCase())
@@ -56,8 +64,8 @@ export const routeFileEntrySchema = z.strictObject({
   channels: z.array(z.enum(CHANNEL_NAMES)),
   group_by: groupByVar.optional(),
   group_wait: durationVar.optional(),
-  group_interval: durationVar.optional(),
-  repeat_interval: durationVar.optional(),
+  group_interval: digestIntervalVar.optional(),
+  repeat_interval: digestIntervalVar.optional(),
   critical_immediate: z.boolean().optional(),
 });
 
