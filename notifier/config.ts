@@ -44,7 +44,9 @@ export const notifierEnv = z.object({
   /** Consumer name in the `notifier` group (stable across restarts, so own pending entries are re-read). */
   NOTIFIER_CONSUMER: z.string().regex(/^[\w.-]{1,64}$/).default("notifier-1"),
   NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data").optional(),
-  SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587").optional(),
+  SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587")
+    .refine((u) => new URL(u).hostname !== "", "names no host (e.g. smtp://mail.example.com:587)")
+    .optional(),
   SMTP_HOST: z.string().optional(),
   SMTP_PORT: portVar.optional(),
   SMTP_USER: z.string().optional(),

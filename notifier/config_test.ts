@@ -45,6 +45,13 @@ Deno.test("loadConfig() names the bad variable and hides secrets", () => {
   );
 });
 
+Deno.test("loadConfig() refuses an SMTP_URL without a host", () => {
+  assert.throws(
+    () => loadConfig({ SMTP_URL: "smtp://" }),
+    (e: Error) => e instanceof ConfigError && /SMTP_URL names no host/.test(e.message),
+  );
+});
+
 Deno.test("group and repeat intervals are at least a second, in the environment and in routes", () => {
   // 0 re-sent a "still firing" repeat on every tick of the batcher: an email storm.
   for (const [name, value] of [["REPEAT_INTERVAL", "0"], ["GROUP_INTERVAL", "500ms"]] as const) {
