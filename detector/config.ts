@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import {
+  claimIdleVar,
   commonEnv,
   durationVar,
   parseEnv,
@@ -24,7 +25,7 @@ export const detectorEnvSchema = z.object({
   DETECTOR_MEMBER: z.string().regex(/^[\w.:@-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.:@-]")
     .optional(),
   /** Pending entries of another consumer idle this long are claimed (XAUTOCLAIM). */
-  DETECTOR_CLAIM_IDLE: durationVar.default(30_000),
+  DETECTOR_CLAIM_IDLE: claimIdleVar.default(30_000),
   /** An entry delivered more than this many times is dead-lettered. */
   DETECTOR_MAX_DELIVERIES: z.coerce.number().int().min(1).max(1000).default(5),
   /** Entries read per XREADGROUP (per stream). */

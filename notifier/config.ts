@@ -7,6 +7,7 @@
 import { z } from "zod";
 import {
   boolVar,
+  claimIdleVar,
   commonEnv,
   durationVar,
   httpServerOptions,
@@ -79,7 +80,7 @@ export const notifierEnv = z.object({
   /** Stream entries delivered this often without being stored are dead-lettered. */
   MAX_DELIVERIES: z.coerce.number().int().min(1).default(5),
   /** Entries of other consumers idle this long are claimed. */
-  CLAIM_IDLE: durationVar.default(60_000),
+  CLAIM_IDLE: claimIdleVar.default(60_000),
   /** Bearer token of `POST /api/test-notification` (the web's token); unset = 503. */
   VIGIL_API_TOKEN: apiTokenVar.optional(),
   WEB_BASE_URL: urlVar(["http:", "https:"], "http://localhost:8080").default(

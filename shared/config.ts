@@ -197,6 +197,15 @@ export async function resolveKafkaBrokers(configured: string[] | undefined): Pro
 }
 
 /**
+ * How long a pending stream entry of another consumer stays idle before it
+ * is claimed (XAUTOCLAIM): at least a second, or entries still being
+ * processed would be taken from the instance handling them.
+ */
+export const claimIdleVar = durationVar.pipe(
+  z.number().min(1000, "must be at least 1s (entries in progress would be taken over)"),
+);
+
+/**
  * A path setting (`ARCHIVE_DIR`, `OUTBOX_DIR`, a rules or routes file),
  * refused at start when the process may not use it. A `deno task` grants
  * access to named paths only (least privilege), and Deno's own error, raised

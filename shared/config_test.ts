@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   boolVar,
   brokerListVar,
+  claimIdleVar,
   commonEnv,
   ConfigError,
   durationVar,
@@ -185,4 +186,10 @@ Deno.test("parseEnv() reads the HTTP guard's variables: defaults, 0 = off, clear
     errorOf({ HTTP_MAX_HEADER_BYTES: "100" }),
     /HTTP_MAX_HEADER_BYTES must be at least 1024/,
   );
+});
+
+Deno.test("claimIdleVar: at least a second (0 would take entries in progress from their consumer)", () => {
+  assert.equal(claimIdleVar.parse("1s"), 1000);
+  assert.equal(claimIdleVar.parse("30s"), 30_000);
+  for (const v of ["0", "500ms"]) assert.equal(claimIdleVar.safeParse(v).success, false, v);
 });
