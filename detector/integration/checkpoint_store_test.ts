@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
+import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
 import { waitFor } from "@vigil/tools/testing/wait";
 import type { Keys } from "@vigil/shared/keys";
 import type { StreamUnit } from "@vigil/shared/partitions";
@@ -63,34 +64,44 @@ Deno.test("createRedisCheckpointStore() loads a checkpoint written in one field"
     assert.deepEqual(await store.load(), { lastId: "9-1", state: "{}", savedAt: 3 });
   }));
 
+/** A takeover while the old owner is paused mid-write (see the tests below). */
+async function staleWriter(redis: Redis, keys: Keys) {
+  const unit = { kind: "logs" as const, partition: 1 };
+  const stale = storeOf(redis, keys, unit, "a");
+  const owner = storeOf(redis, keys, unit, "b");
+  // "a" starts writing under its lease and stalls mid-write (cut off, paused) ...
+  await redis.set(keys.detectorLease(unit), "a");
+  let resume!: () => void;
+  const paused = new Promise<void>((r) => resume = r);
+  const staleWrite = stale.save({
+    lastId: "1-0",
+    chunks: (async function* () {
+      yield '{"old":';
+      await paused;
+      yield "1}";
+    })(),
+    savedAt: 1,
+  });
+  await waitFor(async () => (await redis.exists(keys.detectorStateNext(unit, "a"))) === 1);
+  assert.ok((await redis.pttl(keys.detectorStateNext(unit, "a"))) > 0, "a crashed write expires");
+  // ... its lease expires, "b" takes the unit over and checkpoints, chunk by chunk.
+  await redis.set(keys.detectorLease(unit), "b");
+  await owner.save({ lastId: "5-0", chunks: chunksOf(['{"new":', "[1,2]", "}"]), savedAt: 5 });
+  const newer = { lastId: "5-0", state: '{"new":[1,2]}', savedAt: 5 };
+  assert.deepEqual(await owner.load(), newer);
+  // "a" wakes up and finishes: refused, and nothing of it is left.
+  resume();
+  await assert.rejects(staleWrite, /lease is no longer this instance's/);
+  assert.deepEqual(await owner.load(), newer);
+  assert.equal(await redis.exists(keys.detectorStateNext(unit, "a")), 0);
+  assert.equal(await redis.pttl(keys.detectorState(unit)), -1, "the checkpoint does not expire");
+}
+
 Deno.test("createRedisCheckpointStore(): an instance that lost the lease neither overwrites nor mixes into the new owner's checkpoint", () =>
-  withRedis(async ({ redis, keys }) => {
-    const unit = { kind: "logs" as const, partition: 1 };
-    const stale = storeOf(redis, keys, unit, "a");
-    const owner = storeOf(redis, keys, unit, "b");
-    // "a" starts writing under its lease and stalls mid-write (cut off, paused) ...
-    await redis.set(keys.detectorLease(unit), "a");
-    let resume!: () => void;
-    const paused = new Promise<void>((r) => resume = r);
-    const staleWrite = stale.save({
-      lastId: "1-0",
-      chunks: (async function* () {
-        yield '{"old":';
-        await paused;
-        yield "1}";
-      })(),
-      savedAt: 1,
-    });
-    await waitFor(async () => (await redis.exists(keys.detectorStateNext(unit, "a"))) === 1);
-    assert.ok((await redis.pttl(keys.detectorStateNext(unit, "a"))) > 0, "a crashed write expires");
-    // ... its lease expires, "b" takes the unit over and checkpoints, chunk by chunk.
-    await redis.set(keys.detectorLease(unit), "b");
-    await owner.save({ lastId: "5-0", chunks: chunksOf(['{"new":', "[1,2]", "}"]), savedAt: 5 });
-    const newer = { lastId: "5-0", state: '{"new":[1,2]}', savedAt: 5 };
-    assert.deepEqual(await owner.load(), newer);
-    // "a" wakes up and finishes: refused, and nothing of it is left.
-    resume();
-    await assert.rejects(staleWrite, /lease is no longer this instance's/);
-    assert.deepEqual(await owner.load(), newer);
-    assert.equal(await redis.exists(keys.detectorStateNext(unit, "a")), 0);
-  }));
+  withRedis(({ redis, keys }) => staleWriter(redis, keys)));
+
+Deno.test(
+  "createRedisCheckpointStore() on a Redis Cluster: the same, its keys in one slot",
+  { sanitizeOps: false, sanitizeResources: false },
+  () => withRedisCluster(({ redis, keys }) => staleWriter(redis, keys)),
+);
