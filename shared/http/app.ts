@@ -47,9 +47,11 @@ export function createBaseApp(options: BaseAppOptions): Hono {
 
 /**
  * JSON errors for `app`: an {@link HTTPException} answers its status with
- * `{error: message}` (or its own response); anything else is logged and
- * answers `500 {"error": "Internal error; see the server log"}`. Unknown
- * routes answer `404 {"error": "Not found"}`.
+ * `{error: message}` (or its own response); PostgreSQL or Redis out of reach
+ * ({@link dependencyDown}) answers `503` with `Retry-After`, logged as a
+ * warning; anything else is logged and answers `500 {"error": "Internal
+ * error; see the server log"}`. Unknown routes answer `404 {"error": "Not
+ * found"}`.
  */
 export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.onError((error, c) => {
@@ -62,10 +64,53 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
       options.log.warn("request cut off", { method: c.req.method, route: routePath(c), error });
       return c.json({ error: "Cannot read request: the connection closed" }, 400);
     }
+    if (dependencyDown(error)) {
+      options.log.warn("request failed: a database is out of reach", {
+        method: c.req.method,
+        route: routePath(c),
+        error,
+      });
+      c.header("Retry-After", "5");
+      return c.json({ error: "Service unavailable: a database is out of reach; retry later" }, 503);
+    }
     options.log.error("request failed", { method: c.req.method, route: routePath(c), error });
     return c.json({ error: "Internal error; see the server log" }, 500);
   });
   app.notFound((c) => c.json({ error: "Not found" }, 404));
+}
+
+/** Socket errors (postgres.js and ioredis pass them on with their `code`). */
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+]);
+/** postgres.js's own connection errors. */
+const POSTGRES_CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/**
+ * PostgreSQL or Redis out of reach, not a fault of the request: a socket
+ * error, postgres.js's connection errors, PostgreSQL's SQLSTATE class 08
+ * (connection exception), 57P01–57P03 (shutting down, starting up) and 53300
+ * (too many connections), and ioredis' closed connection or exhausted
+ * retries.
+ */
+function dependencyDown(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (SOCKET_CODES.has(code) || POSTGRES_CONNECTION_CODES.has(code)) return true;
+    if (/^(08[0-9A-Z]{3}|57P0[123]|53300)$/.test(code)) return true;
+  }
+  return error.name === "MaxRetriesPerRequestError" || error.message === "Connection is closed.";
 }
 
 /** Errors Deno raises when a request body cannot be read because its connection closed. */

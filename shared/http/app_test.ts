@@ -111,6 +111,44 @@ Deno.test("createBaseApp() answers HTTP errors as JSON and hides unexpected ones
   assert.deepEqual(logged, ["request failed"]);
 });
 
+Deno.test("createBaseApp() answers 503 with Retry-After when a database is out of reach", async () => {
+  const warned: string[] = [];
+  const errors: string[] = [];
+  const log = {
+    ...silentLogger(),
+    warn: (msg: string) => warned.push(msg),
+    error: (msg: string) => errors.push(msg),
+  };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  const down = (message: string, code?: string) => Object.assign(new Error(message), { code });
+  const cases: Error[] = [
+    down("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED"), // PostgreSQL stopped
+    down("write CONNECTION_CLOSED 127.0.0.1:5432", "CONNECTION_CLOSED"), // postgres.js
+    down("terminating connection due to administrator command", "57P01"), // PostgreSQL shutdown
+    down("the database system is starting up", "57P03"),
+    new Error("Connection is closed."), // ioredis
+  ];
+  cases.forEach((error, i) =>
+    a.get(`/down/${i}`, () => {
+      throw error;
+    })
+  );
+  a.get("/data-error", () => {
+    throw down("invalid input syntax for type json", "22P02");
+  });
+  for (let i = 0; i < cases.length; i++) {
+    const res = await a.request(`/down/${i}`);
+    assert.equal(res.status, 503, cases[i]!.message);
+    assert.equal(res.headers.get("retry-after"), "5");
+    assert.deepEqual(await res.json(), {
+      error: "Service unavailable: a database is out of reach; retry later",
+    });
+  }
+  assert.equal((await a.request("/data-error")).status, 500, "a data error is not an outage");
+  assert.equal(warned.length, cases.length);
+  assert.deepEqual(errors, ["request failed"]);
+});
+
 Deno.test("guardRequests() checks a request once when apps are mounted on each other", async () => {
   const outer = createBaseApp({ log: silentLogger(), bodyLimitBytes: 100 });
   const inner = createBaseApp({ log: silentLogger(), bodyLimitBytes: 10 });

@@ -45,6 +45,8 @@ export interface WebTestOptions {
   notifierUrl?: string;
   /** The detector's address (the rules in force). */
   detectorUrl?: string;
+  /** The app's own PostgreSQL client for the test database's URL (e.g. through a proxy). */
+  appSql?: (url: string) => Sql;
 }
 
 /** Run `fn` with the app on a fresh database and Redis prefix; cleans up after. */
@@ -76,7 +78,7 @@ export async function withWebApp<T>(
       try {
         await hub.start();
         const deps: AppDeps = {
-          sql,
+          sql: options.appSql?.(url) ?? sql,
           redis,
           hub,
           keys,
