@@ -10,7 +10,12 @@
  */
 import { Partitioners } from "kafkajs";
 import { startOrExit } from "@vigil/shared/service";
-import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
+import {
+  configOrExit,
+  httpServerOptions,
+  isEnvSet,
+  resolveKafkaBrokers,
+} from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle, withTimeout } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
@@ -100,7 +105,7 @@ const ops = createOpsApp({ checks: { kafka: () => metrics.healthy() }, metrics: 
 const opsOptions = { ...httpServerOptions(config), log, label: "ops server" };
 // Several producers on one machine are common (a replay beside `up`'s producer): when the
 // default port is taken, the ops server takes a free one. A port set in PRODUCER_PORT is kept.
-const portNamed = (Deno.env.get("PRODUCER_PORT") ?? "").trim() !== "";
+const portNamed = isEnvSet(Deno.env.toObject(), "PRODUCER_PORT");
 await startOrExit({ name: "producer", log, lifecycle }, () => {
   try {
     return Promise.resolve(serve(ops, { port: config.PRODUCER_PORT, ...opsOptions }));

@@ -154,6 +154,12 @@ export const kafkaEnv = {
 /** Variables whose value is never echoed in an error (URL credentials are redacted in any). */
 const SECRET_VAR = /PASS|SECRET|TOKEN|KEY|WEBHOOK|AUTH|CREDENTIAL/i;
 
+/** Whether `name` is set in `env`: an empty or blank value means unset, as in `VAR= cmd`. */
+export function isEnvSet(env: Record<string, string | undefined>, name: string): boolean {
+  const v = env[name];
+  return v !== undefined && v.trim() !== "";
+}
+
 /**
  * Parse the environment with `schema`, or throw a {@link ConfigError} that
  * names every bad variable: `Cannot start detector: REDIS_URL is not a valid URL …`.
@@ -163,9 +169,8 @@ export function parseEnv<S extends z.ZodObject>(
   schema: S,
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Readonly<z.infer<S>> {
-  // Empty (or blank) strings mean "unset", as in most shells' `VAR= cmd`.
   const cleaned: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v;
+  for (const [k, v] of Object.entries(env)) if (isEnvSet(env, k)) cleaned[k] = v!;
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     const problems = result.error.issues.map((i) => {
