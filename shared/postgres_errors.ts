@@ -1,8 +1,11 @@
 /**
- * Which PostgreSQL errors say "this data can never be stored" rather than
- * "try again later". Retrying the former is pointless: the consumers isolate
- * the entries at fault and dead-letter them (see `shared/stream_consumer.ts`
- * and the detector's persist stage).
+ * What a PostgreSQL error says: "this data can never be stored"
+ * ({@link isDataError}: retrying is pointless, the consumers isolate the
+ * entries at fault and dead-letter them, see `shared/stream_consumer.ts` and
+ * the detector's persist stage), "PostgreSQL is out of reach"
+ * ({@link isConnectionError}: try again later; HTTP answers 503), or "the
+ * connection settings are wrong" ({@link connectionSettingsProblem}: stop at
+ * start and say what to fix).
  *
  * @module
  */
@@ -17,6 +20,37 @@
 export function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+}
+
+/** Socket errors (postgres.js passes them on with their `code`). */
+const SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+]);
+/** postgres.js's own connection errors. */
+const POSTGRES_CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/**
+ * PostgreSQL out of reach rather than refusing the statement: a socket
+ * error, postgres.js's connection errors, SQLSTATE class 08 (connection
+ * exception), 57P01–57P03 (shutting down, starting up) and 53300 (too many
+ * connections).
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return SOCKET_CODES.has(code) || POSTGRES_CONNECTION_CODES.has(code) ||
+    /^(08[0-9A-Z]{3}|57P0[123]|53300)$/.test(code);
 }
 
 /**

@@ -16,6 +16,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { routePath } from "hono/route";
 import type { Logger } from "../log.ts";
+import { isConnectionError } from "../postgres_errors.ts";
 
 /** Body limit of the ops endpoints and small JSON APIs (detector, notifier). */
 export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
@@ -79,38 +80,14 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.notFound((c) => c.json({ error: "Not found" }, 404));
 }
 
-/** Socket errors (postgres.js and ioredis pass them on with their `code`). */
-const SOCKET_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EPIPE",
-]);
-/** postgres.js's own connection errors. */
-const POSTGRES_CONNECTION_CODES = new Set([
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-]);
-
 /**
- * PostgreSQL or Redis out of reach, not a fault of the request: a socket
- * error, postgres.js's connection errors, PostgreSQL's SQLSTATE class 08
- * (connection exception), 57P01–57P03 (shutting down, starting up) and 53300
- * (too many connections), and ioredis' closed connection or exhausted
- * retries.
+ * PostgreSQL or Redis out of reach, not a fault of the request
+ * ({@link isConnectionError}; ioredis: a closed connection or exhausted
+ * retries).
  */
 function dependencyDown(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") {
-    if (SOCKET_CODES.has(code) || POSTGRES_CONNECTION_CODES.has(code)) return true;
-    if (/^(08[0-9A-Z]{3}|57P0[123]|53300)$/.test(code)) return true;
-  }
-  return error.name === "MaxRetriesPerRequestError" || error.message === "Connection is closed.";
+  return isConnectionError(error) || error.name === "MaxRetriesPerRequestError" ||
+    error.message === "Connection is closed.";
 }
 
 /** Errors Deno raises when a request body cannot be read because its connection closed. */
