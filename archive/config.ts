@@ -17,6 +17,9 @@ import {
 
 const positiveInt = z.coerce.number().int().min(1);
 
+/** The archive's folder when there is no bucket (the archive writes it, the web reads it). */
+export const DEFAULT_ARCHIVE_DIR = "./data/archive";
+
 /**
  * Where the raw archive lives: the archive writes there, the web reads
  * evidence objects from there (spread into both services' env schemas).
@@ -34,7 +37,7 @@ export const archiveLocationEnv = {
   /** First path segment of every object key. */
   ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").default("raw"),
   /** Local folder used when S3_BUCKET is unset. */
-  ARCHIVE_DIR: pathVar(["read", "write"], "a folder under ./data").default("./data/archive"),
+  ARCHIVE_DIR: pathVar(["read", "write"], "a folder under ./data").default(DEFAULT_ARCHIVE_DIR),
 };
 
 /** Environment schema of the raw archive. */

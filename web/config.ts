@@ -14,7 +14,7 @@ import {
   portVar,
   urlVar,
 } from "@vigil/shared/config";
-import { archiveLocationEnv } from "@vigil/archive/config";
+import { archiveLocationEnv, DEFAULT_ARCHIVE_DIR } from "@vigil/archive/config";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
 
 /** Environment schema of the web service. */
@@ -47,7 +47,9 @@ export const webEnvSchema = z.object({
   /** The archive's location, listed to find evidence objects (the archive's own settings). */
   ...archiveLocationEnv,
   /** The archive's folder (S3_BUCKET unset), which the web only reads. */
-  ARCHIVE_DIR: pathVar(["read"], "a folder under ./data/archive").default("./data/archive"),
+  ARCHIVE_DIR: pathVar(["read"], `a folder under ${DEFAULT_ARCHIVE_DIR}`).default(
+    DEFAULT_ARCHIVE_DIR,
+  ),
 }).superRefine((env, ctx) => {
   if (env.S3_BUCKET && Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
     ctx.addIssue({
