@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnEval } from "@vigil/tools/testing/eval_process";
 import { REPEATED_SIGNAL_MS, signalSeries } from "./lifecycle.ts";
 
 /**
@@ -18,28 +19,14 @@ async function interruptTwice(gapMs: number): Promise<{ code: number; out: strin
     lc.onShutdown("timer", () => clearInterval(held));
     console.log("ready");
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += value;
-  }
-  child.kill("SIGINT");
+  const proc = spawnEval(code);
+  await proc.readUntil("ready");
+  proc.child.kill("SIGINT");
   await new Promise((r) => setTimeout(r, gapMs));
-  child.kill("SIGINT");
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += value;
-  }
-  const status = await child.status;
-  await child.stderr.cancel();
+  proc.child.kill("SIGINT");
+  const out = await proc.readAll();
+  const status = await proc.child.status;
+  await proc.cancel();
   return { code: status.code, out };
 }
 

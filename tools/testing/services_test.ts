@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DIE_WITH_PARENT } from "../dev/tasks.ts";
 import { ROOT } from "./services.ts";
+import { spawnEval } from "./eval_process.ts";
 import { waitFor } from "./wait.ts";
 
 const alive = (pid: number) => {
@@ -24,28 +25,17 @@ Deno.test({
       console.log(JSON.stringify({ pid: kafka.pid }));
       await new Promise(() => {});
     `;
-    const parent = new Deno.Command(Deno.execPath(), {
-      args: ["eval", code],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
+    const parent = spawnEval(code, { cwd: ROOT, stderr: "inherit" });
+    const text = await parent.readUntil("\n");
     const { pid } = JSON.parse(text.split("\n")[0]!) as { pid: number };
     try {
       assert.ok(alive(pid), "the service runs");
-      parent.kill("SIGKILL");
-      await parent.status;
+      parent.child.kill("SIGKILL");
+      await parent.child.status;
       await waitFor(() => !alive(pid), { timeoutMs: 10_000, what: "the orphaned service to stop" });
     } finally {
       if (alive(pid)) Deno.kill(pid, "SIGKILL");
-      await reader.cancel().catch(() => {});
+      await parent.cancel();
     }
   },
 });
