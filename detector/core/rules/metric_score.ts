@@ -113,9 +113,8 @@ export function metricScoreRule<S>(
           const e = r.explanation;
           return {
             title: `Unusual ${measure} on ${service}`,
-            message: `${measure} = ${value} scored ${score.toFixed(4)} (expected ${
-              e.expectedLow.toFixed(2)
-            } .. ${e.expectedHigh.toFixed(2)})${e.summary ? `: ${e.summary}` : ""}`,
+            // The engine's sentence already says the value, the range and the score.
+            message: `${measure}: ${e.summary}`,
             score,
             details: {
               measure,

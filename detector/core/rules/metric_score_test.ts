@@ -124,3 +124,18 @@ Deno.test("metric_score loads a checkpoint without last-seen times as seen at th
   rule.sweep(restored, T0 + 11 * HOUR + 1, collectSink());
   assert.equal(restored.series.size, 0, "idle for an hour since then");
 });
+
+Deno.test("metric_score's message is the engine's sentence once, not the range twice", () => {
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const rule = metricScoreRule(CONFIG, 300_000, engine);
+  const state = rule.init();
+  feed(rule, state, "api", 0, 400);
+  const sink = collectSink();
+  const spike = reading("api", T0 + 400 * MIN, 400);
+  rule.step(state, spike, sink);
+  const finding = sink.findings.find((f) => f.kind === "firing" && f.details.measure === "cpu");
+  assert.ok(finding?.kind === "firing", "the spike fires");
+  const summary = finding.details.summary as string;
+  assert.match(summary, /^Observed 400, above the expected range [\d.]+ to [\d.]+ /);
+  assert.equal(finding.message, `cpu: ${summary}`);
+});
