@@ -44,7 +44,10 @@ export function fmtNumber(v: unknown): string | null {
   }
   if (Number.isInteger(v)) return String(v);
   if (Math.abs(v) >= 1000) return String(Math.round(v * 100) / 100);
-  return v.toPrecision(4).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  // Trailing zeros of the digits only (1.000e-10 → 1e-10).
+  const [digits, exponent] = v.toPrecision(4).split("e");
+  const trimmed = digits!.includes(".") ? digits!.replace(/\.?0+$/, "") : digits!;
+  return exponent ? `${trimmed}e${exponent}` : trimmed;
 }
 
 function rec(v: unknown): Record<string, unknown> | null {

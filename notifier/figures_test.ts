@@ -170,5 +170,7 @@ Deno.test("fmtNumber() keeps integers, 4 significant digits below 1000, 2 decima
   assert.equal(fmtNumber(0.999341), "0.9993");
   assert.equal(fmtNumber(3.1), "3.1");
   assert.equal(fmtNumber(19314.5712), "19314.57");
+  assert.equal(fmtNumber(1.12754903556502e-10), "1.128e-10");
+  assert.equal(fmtNumber(1e-10), "1e-10", "zeros of the digits trimmed, not of the exponent");
   assert.equal(fmtNumber(Number.NaN), null);
 });

@@ -185,5 +185,8 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
 export function fmtNum(v) {
   if (typeof v !== "number" || !Number.isFinite(v)) return String(v);
   if (Math.abs(v) >= 1000 || Number.isInteger(v)) return v.toLocaleString();
-  return v.toPrecision(4).replace(/\.?0+$/, "");
+  // Trailing zeros of the digits only: 1.128e-10 keeps its exponent's 0.
+  const [digits, exponent] = v.toPrecision(4).split("e");
+  const trimmed = digits.includes(".") ? digits.replace(/\.?0+$/, "") : digits;
+  return exponent ? `${trimmed}e${exponent}` : trimmed;
 }

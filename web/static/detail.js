@@ -9,6 +9,11 @@ import { ErrorNote } from "./widgets.js";
 
 const THRESHOLD_KEYS = /threshold|limit|max|min|upper|lower|bound|expected|baseline|mean|median/i;
 
+// A list of records (an entity score's measures): one line each.
+const isListOfObjects = (v) =>
+  Array.isArray(v) && v.length > 0 &&
+  v.every((x) => x !== null && typeof x === "object" && !Array.isArray(x));
+
 function DetailsTable({ details }) {
   const entries = Object.entries(details ?? {});
   if (!entries.length) return html`<p class="muted">No details recorded.</p>`;
@@ -22,7 +27,9 @@ function DetailsTable({ details }) {
             ? "val"
             : ""}>
             <th scope="row">${k}</th>
-            <td>${fmtValue(v)}</td>
+            <td>${isListOfObjects(v)
+              ? html`<ul>${v.map((x, i) => html`<li key=${i}>${fmtValue(x)}</li>`)}</ul>`
+              : fmtValue(v)}</td>
           </tr>
         `
       )}</tbody>

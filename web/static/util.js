@@ -28,11 +28,22 @@ export function ago(iso, now) {
   return ms < -5000 ? `in ${fmtSpan(-ms)}` : `${fmtSpan(ms)} ago`;
 }
 
+/**
+ * A detail's value: numbers rounded, a list of plain values "a, b", an object
+ * of plain values "clear 0.3 · warning 0.5" (a rule's bands); anything
+ * deeper as JSON.
+ */
 export function fmtValue(v) {
   if (typeof v === "number") return fmtNum(v);
   if (v === null || v === undefined) return "—";
   if (typeof v === "string") return v;
-  return JSON.stringify(v);
+  if (typeof v !== "object") return String(v);
+  const plain = (x) => x === null || typeof x !== "object";
+  if (Array.isArray(v)) return v.every(plain) ? v.map(fmtValue).join(", ") : JSON.stringify(v);
+  const entries = Object.entries(v);
+  return entries.every(([, x]) => plain(x))
+    ? entries.map(([k, x]) => `${k} ${fmtValue(x)}`).join(" · ")
+    : JSON.stringify(v);
 }
 
 export function useNow(ms) {

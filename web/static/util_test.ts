@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ago } from "./util.js";
+import { ago, fmtValue } from "./util.js";
 
 Deno.test("ago() says how long ago, or how far ahead for a time in the future", () => {
   const now = Date.parse("2026-12-05T13:00:00Z");
@@ -8,4 +8,16 @@ Deno.test("ago() says how long ago, or how far ahead for a time in the future", 
   // An event stamped ahead of the clock (a replay's data time, a producer's clock).
   assert.equal(ago("2027-02-22T07:36:00Z", now), "in 78d");
   assert.equal(ago("2026-12-05T15:30:00Z", now), "in 2h");
+});
+
+Deno.test("fmtValue() shows a detail's plain objects and lists as text, deeper ones as JSON", () => {
+  assert.equal(
+    fmtValue({ clear: 0.3, warning: 0.5, critical: 0.9 }),
+    "clear 0.3 · warning 0.5 · critical 0.9",
+  );
+  assert.equal(fmtValue(["cpu", "latency_ms"]), "cpu, latency_ms");
+  assert.equal(fmtValue(true), "true");
+  assert.equal(fmtValue(null), "—");
+  assert.equal(fmtValue({ a: { b: 1 } }), '{"a":{"b":1}}');
+  assert.equal(fmtValue([{ a: 1 }]), '[{"a":1}]');
 });
