@@ -33,7 +33,42 @@ function retryAfterMs(res: Response, body: string): number | undefined {
   return undefined;
 }
 
-/** POST `body` as JSON to `url`; 2xx → ok, 429/5xx/408/network → retryable, other 4xx → not. */
+/** What is read of an error answer's body, at most (for the error text and `retry_after`). */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** The start of a body, at most `max` bytes; the rest is not read (a receiver may send without end). */
+async function readPrefix(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } catch {
+    // cut off or timed out: what was read is enough for an error text
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(all.subarray(0, max));
+}
+
+/**
+ * POST `body` as JSON to `url`; 2xx → ok, 429/5xx/408/network → retryable,
+ * other 4xx → not. A redirect is not followed and fails for good: fetch
+ * would follow a 301/302/303 with a GET without the body, and the receiver's
+ * answer to that GET would count as delivered.
+ */
 export async function postJson(
   fetchFn: FetchFn,
   url: string,
@@ -47,6 +82,7 @@ export async function postJson(
       headers: { "content-type": "application/json", ...options.headers },
       body: JSON.stringify(body),
       signal: options.signal,
+      redirect: "manual",
     });
   } catch (error) {
     const e = error as Error;
@@ -57,8 +93,22 @@ export async function postJson(
       error: scrubUrls(`request failed: ${what || e.message}`).slice(0, 300),
     };
   }
-  const text = await res.text().catch(() => "");
-  if (res.ok) return { ok: true };
+  if (res.ok) {
+    res.body?.cancel().catch(() => {});
+    return { ok: true };
+  }
+  if (res.status >= 300 && res.status < 400) {
+    res.body?.cancel().catch(() => {});
+    return {
+      ok: false,
+      retryable: false,
+      status: res.status,
+      error: `HTTP ${res.status}: the URL redirects (${
+        res.headers.has("location") ? "to another address" : "without a Location"
+      }); a redirected POST may lose its body, so it is not followed: set the channel's URL to the address it redirects to`,
+    };
+  }
+  const text = await readPrefix(res, MAX_ERROR_BODY);
   const snippet = scrubUrls(text).slice(0, 200);
   if (res.status === 429) {
     const wait = retryAfterMs(res, text);

@@ -153,3 +153,50 @@ Deno.test("Discord, webhook and email show the observed value and threshold, not
   assert.match(mail.html, /19314\.57 ms vs 500 ms/);
   assert.doesNotMatch(mail.html + mail.text, /score 19314/);
 });
+
+/** A real HTTP receiver on a free loopback port. */
+function receiver(handler: (req: Request) => Response | Promise<Response>) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+Deno.test("postJson() does not follow a redirect: fetch would re-send the POST as a GET without the digest", async () => {
+  const seen: string[] = [];
+  const hook = receiver(async (req) => {
+    const path = new URL(req.url).pathname;
+    seen.push(`${req.method} ${path} ${(await req.text()).length}`);
+    // http:// → https:// style: the new address answers 200 to anything, a GET too.
+    return path === "/moved"
+      ? new Response(null, { status: 302, headers: { location: "/hook" } })
+      : new Response("ok");
+  });
+  try {
+    const r = await postJson(fetch, `${hook.url}/moved`, { digest: "d1" }, { signal });
+    assert.ok(!r.ok && !r.retryable && r.status === 302, JSON.stringify(r));
+    assert.match(r.error, /redirects .*set the channel's URL to the address it redirects to/);
+    assert.deepEqual(seen, ["POST /moved 15"], "not sent on as a GET and recorded as delivered");
+    assert.deepEqual(await postJson(fetch, `${hook.url}/hook`, {}, { signal }), { ok: true });
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("postJson() reads only the start of an error body: a receiver may send one without end", async () => {
+  const hook = receiver(() => {
+    const chunk = new TextEncoder().encode("overloaded ".repeat(1000));
+    // An endless body: 11 kB chunks as fast as they are read.
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(chunk) });
+    return new Response(body, { status: 503 });
+  });
+  try {
+    const r = await postJson(fetch, hook.url, {}, { signal: AbortSignal.timeout(20_000) });
+    assert.ok(!r.ok && r.retryable && r.status === 503, JSON.stringify(r));
+    assert.match(
+      r.error,
+      /^HTTP 503: overloaded overloaded/,
+      "the answer read, not cut off by the timeout",
+    );
+  } finally {
+    await hook.close();
+  }
+});
