@@ -15,7 +15,7 @@ import type { Env, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { formatZodError } from "../schemas/event.ts";
-import { unstorableTextProblem } from "../schemas/hygiene.ts";
+import { findDuplicateKey, unstorableTextProblem } from "../schemas/hygiene.ts";
 import { httpError } from "./app.ts";
 
 /** How a refusal reads. */
@@ -96,19 +96,33 @@ export function findUnstorableText(value: unknown): UnstorableText | null {
 }
 
 /**
- * Middleware: read the body as JSON (whatever its `Content-Type`), validate
- * it with `schema`; the handler reads the result with `c.req.valid("json")`.
+ * Middleware: read the body as JSON (whatever its `Content-Type`; a key
+ * repeated in one object is refused, as the bridge refuses it in events),
+ * validate it with `schema`; the handler reads the result with
+ * `c.req.valid("json")`.
  */
 export function jsonBody<S extends z.ZodType, E extends Env = Env>(
   schema: S,
   options: JsonBodyOptions = {},
 ): MiddlewareHandler<E, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
   return async function validateJsonBody(c, next) {
+    let text: string;
     let body: unknown;
     try {
-      body = await c.req.json();
+      text = await c.req.text();
+      body = JSON.parse(text);
     } catch {
       throw httpError(400, options.notJsonMessage ?? "Cannot read body: not valid JSON");
+    }
+    // JSON.parse keeps the last of a repeated key; a proxy or a log may read the first.
+    const duplicate = findDuplicateKey(text);
+    if (duplicate !== undefined) {
+      throw httpError(
+        400,
+        `${options.prefix ?? "Cannot read body: "}duplicate key ${
+          JSON.stringify(duplicate.slice(0, 100))
+        }`,
+      );
     }
     const bad = findUnstorableText(body);
     if (bad) {

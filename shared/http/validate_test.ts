@@ -92,6 +92,17 @@ Deno.test("jsonBody() answers 400, not a stack overflow, to a body nested 30,000
   assert.match((await nul.json()).error, /^Cannot read body: 0\.0\.0\..*: must not contain NUL/);
 });
 
+Deno.test("jsonBody() answers 400 to a key repeated in one object, as the bridge does for events", async () => {
+  const res = await post("/items", '{"name": "alice", "count": 1, "name": "mallory"}');
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { error: 'Cannot read body: duplicate key "name"' });
+  const escaped = await post("/strict", '{"name": "a", "count": 1, "n\\u0061me": "b"}');
+  assert.equal(escaped.status, 400, "the same key however it is escaped");
+  assert.deepEqual(await escaped.json(), { error: 'duplicate key "name"' });
+  const ok = await post("/items", '{"name": "a", "count": 1}');
+  assert.equal(ok.status, 200);
+});
+
 Deno.test("query() validates the query string with defaults and clear errors", async () => {
   assert.deepEqual(await (await app().request("/items")).json(), { limit: 10 });
   assert.deepEqual(await (await app().request("/items?limit=5")).json(), { limit: 5 });
