@@ -105,6 +105,13 @@ Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", (
     /channel "slack", which is not configured/,
   );
   assert.throws(() => parseRoutes("{", c.defaultRoute, ["email"]), /Cannot load routes: not JSON/);
+  // A route whose "match" is written twice: JSON.parse would keep only the second.
+  const twice = `{"routes": [{"name": "payments", "match": {"type": "transactions"},
+    "channels": ["email"], "match": {"severity": "INFO"}}]}`;
+  assert.throws(
+    () => parseRoutes(twice, c.defaultRoute, ["email"]),
+    /^SyntaxError: Cannot load routes: key "match" appears twice in one object \(JSON keeps only the last\): remove or merge one$/,
+  );
 });
 
 Deno.test("parseRouting() accepts a record-only route and inhibition rules, default rule otherwise", () => {

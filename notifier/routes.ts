@@ -22,6 +22,7 @@ import { matchersMatch } from "@vigil/shared/silences";
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
 import { formatZodError } from "@vigil/shared/schemas/event";
+import { findDuplicateKey } from "@vigil/shared/schemas/hygiene";
 import { silenceMatchersSchema } from "@vigil/shared/schemas/silence";
 import type { Alert } from "@vigil/shared/schemas/alert";
 
@@ -146,6 +147,14 @@ export function parseRouting(
     json = JSON.parse(text);
   } catch (error) {
     throw new SyntaxError(`Cannot load routes: not JSON (${(error as Error).message})`);
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    throw new SyntaxError(
+      `Cannot load routes: key ${
+        JSON.stringify(duplicate)
+      } appears twice in one object (JSON keeps only the last): remove or merge one`,
+    );
   }
   const parsed = routesFileSchema.safeParse(json);
   if (!parsed.success) {
