@@ -12,10 +12,48 @@
  *
  * @module
  */
-import type { Consumer, ConsumerRunConfig, Kafka } from "kafkajs";
+import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from "kafkajs";
 import { sleep, withTimeout } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { backoffMs } from "./retry.ts";
+
+/**
+ * How long a batch in flight keeps its member in the group by heartbeating
+ * (Kafka's own `max.poll.interval.ms` default). kafkajs heartbeats only
+ * between batches or when `eachBatch` asks; a batch waiting on a store out
+ * of reach (Redis restarting, S3 stalled) would otherwise miss the session
+ * timeout, and the group would move every partition for an outage that no
+ * other member can do better against. Past this bound the group may.
+ */
+export const BATCH_HEARTBEAT_LIMIT_MS = 300_000;
+
+/** How often a waiting batch heartbeats (kafkajs sends at most one per `heartbeatInterval`). */
+const BATCH_HEARTBEAT_EVERY_MS = 1000;
+
+/** `config` whose `eachBatch` heartbeats while it runs, for at most {@link BATCH_HEARTBEAT_LIMIT_MS}. */
+export function keepingMembership(
+  config: ConsumerRunConfig,
+  limitMs = BATCH_HEARTBEAT_LIMIT_MS,
+): ConsumerRunConfig {
+  const eachBatch = config.eachBatch;
+  if (!eachBatch) return config;
+  return {
+    ...config,
+    async eachBatch(payload: EachBatchPayload) {
+      const started = Date.now();
+      const timer = setInterval(() => {
+        if (Date.now() - started > limitMs) return clearInterval(timer);
+        // A rejected heartbeat (rebalance under way) is the runner's to act on after the batch.
+        payload.heartbeat().catch(() => {});
+      }, BATCH_HEARTBEAT_EVERY_MS);
+      try {
+        await eachBatch(payload);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}
 
 /** The group settings a consumer service takes (each service has its own defaults). */
 export interface GroupSettings {
@@ -142,7 +180,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     try {
       await c.connect();
       await c.subscribe({ topics: [...topics], fromBeginning: true });
-      await c.run(options.runConfig);
+      await c.run(keepingMembership(options.runConfig));
     } catch (error) {
       if (signal.aborted) return undefined;
       crashed = error as Error;
