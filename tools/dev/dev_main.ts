@@ -120,6 +120,24 @@ function start(
   children.push({ name, child, done });
 }
 
+/** The services' ports (`[name, variable, default]`) something already listens on. */
+function portsInUse(
+  ports: readonly (readonly [string, string, number])[],
+): (readonly [string, string, number])[] {
+  const host = Deno.env.get("HTTP_HOST") || "127.0.0.1";
+  return ports.flatMap(([name, variable, fallback]) => {
+    const port = Number(Deno.env.get(variable) || fallback) || fallback;
+    const hostname = name === "web" ? Deno.env.get("WEB_HOST") || host : host;
+    try {
+      Deno.listen({ hostname, port }).close();
+      return [];
+    } catch (error) {
+      // Another address than this runner may use: the service itself will tell.
+      return error instanceof Deno.errors.AddrInUse ? [[name, variable, port] as const] : [];
+    }
+  });
+}
+
 let stopping = false;
 // One Ctrl-C can arrive twice (the terminal and `deno task`); only a second press forces.
 const nextSignal = signalSeries();
@@ -163,6 +181,27 @@ async function stopAll(): Promise<void> {
 }
 // SIGHUP: the terminal was closed.
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(sig, stopAll);
+
+// A second `up` (or `deno task dev`) beside a running one would start a second dev Kafka,
+// point .vigil/kafka_brokers at it and then see every service but the producer exit with
+// "port in use": say so once, before starting anything.
+const busy = portsInUse([
+  ["bridge", "BRIDGE_PORT", 9102],
+  ["detector", "DETECTOR_PORT", 9103],
+  ["notifier", "NOTIFIER_PORT", 9104],
+  ["archive", "ARCHIVE_PORT", 9107],
+  ["web", "WEB_PORT", 8080],
+]);
+if (busy.length > 0) {
+  out(
+    `[dev] cannot start: ${
+      busy.map(([name, variable, port]) => `${port} (${name}, ${variable})`).join(", ")
+    } already in use. Is Vigil already running (bash tools/vigil.sh up or deno task dev in another terminal)? Stop it first, or set ${
+      busy.map(([, variable]) => variable).join(", ")
+    } to free ports.`,
+  );
+  Deno.exit(1);
+}
 
 // Extra environment per service. Acknowledge and Silence need a token: the web, the
 // notifier (the page's test notification goes web → notifier with it) and the detector

@@ -3,7 +3,8 @@
  * until Ctrl-C. Prints the bootstrap servers (`KAFKA_BROKERS=…` on stdout)
  * and writes them to `.vigil/kafka_brokers`, where services and tests look
  * when `KAFKA_BROKERS` is not set; at exit it removes the file if it still
- * names this cluster.
+ * names this cluster. A second dev Kafka with the same file refuses to start
+ * (the first holds `<file>.lock`).
  *
  * Env: `KAFKA_DEV_BROKERS` (default 3), `KAFKA_DEV_PARTITIONS` (default 24),
  * `KAFKA_DEV_BROKERS_FILE` (default `.vigil/kafka_brokers`; `none`: no file,
@@ -26,17 +27,31 @@ import { createLogger } from "@vigil/shared/log";
 
 const env = parseEnv("kafka", devKafkaEnvSchema);
 const log = createLogger({ service: "kafka" });
+const file = env.KAFKA_DEV_BROKERS_FILE;
+if (file) {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  if (dir) await Deno.mkdir(dir, { recursive: true });
+  // One dev Kafka per brokers file: a second one would point the file (and every
+  // service or replay started after it) at itself. The lock goes with the process,
+  // however it ends.
+  const lock = await Deno.open(`${file}.lock`, { create: true, write: true });
+  const locked = await Promise.race([
+    lock.lock(true).then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000)),
+  ]);
+  if (!locked) {
+    log.error(
+      `a dev Kafka already runs with ${file} (it holds ${file}.lock): stop it first, or use it with KAFKA_BROKERS=$(cat ${file})`,
+    );
+    Deno.exit(1);
+  }
+}
 const cluster = startMockKafka({
   brokers: env.KAFKA_DEV_BROKERS,
   partitions: env.KAFKA_DEV_PARTITIONS,
   topics: TOPICS,
 });
-const file = env.KAFKA_DEV_BROKERS_FILE;
-if (file) {
-  const dir = file.slice(0, file.lastIndexOf("/"));
-  if (dir) await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(file, cluster.bootstrap + "\n");
-}
+if (file) await Deno.writeTextFile(file, cluster.bootstrap + "\n");
 log.info("dev kafka started", {
   bootstrap: cluster.bootstrap,
   brokers: env.KAFKA_DEV_BROKERS,

@@ -11,6 +11,7 @@ import { waitFor } from "../testing/kafka.ts";
 import { withPg } from "../testing/pg.ts";
 import { withRedis } from "../testing/redis.ts";
 import { startDevStack } from "../testing/dev_stack.ts";
+import { stablePort } from "../testing/ports.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -193,3 +194,53 @@ for (
     });
   });
 }
+
+Deno.test(
+  "deno task dev beside a running one refuses at once, naming the ports, and starts no dev Kafka",
+  opts,
+  async () => {
+    // What a second `up` finds: the first one's web and detector listening.
+    const taken = [
+      Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+      Deno.listen({
+        hostname: "127.0.0.1",
+        port: 0,
+      }),
+    ];
+    const [web, detector] = taken.map((l) => (l.addr as Deno.NetAddr).port);
+    try {
+      // In its own process group, so a runner that does not refuse can be stopped whole.
+      const child = new Deno.Command("setsid", {
+        args: [Deno.execPath(), "task", "dev"],
+        env: {
+          KAFKA_DEV_BROKERS_FILE: "none",
+          BRIDGE_PORT: String(stablePort()),
+          NOTIFIER_PORT: String(stablePort()),
+          ARCHIVE_PORT: String(stablePort()),
+          WEB_PORT: String(web),
+          DETECTOR_PORT: String(detector),
+        },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const started = setTimeout(() => Deno.kill(-child.pid, "SIGINT"), 30_000);
+      const [status, stdout] = await Promise.all([
+        child.status,
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+      ]);
+      clearTimeout(started);
+      assert.equal(status.code, 1);
+      assert.match(
+        stdout,
+        new RegExp(
+          `\\[dev\\] cannot start: ${detector} \\(detector, DETECTOR_PORT\\), ${web} \\(web, WEB_PORT\\) already in use\\. Is Vigil already running`,
+        ),
+      );
+      assert.doesNotMatch(stdout, /^kafka /m, "no dev Kafka started");
+    } finally {
+      for (const l of taken) l.close();
+    }
+  },
+);

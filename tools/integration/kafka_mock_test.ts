@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { KafkaApiKey, KafkaErrorCode, startMockKafka } from "../dev/kafka_mock.ts";
 import { withKafka } from "../testing/kafka.ts";
+import { ROOT, spawnService } from "../testing/services.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -97,3 +98,42 @@ Deno.test("startMockKafka() broker down/up and leader moves keep every message",
 Deno.test("startMockKafka() rejects a broker count below 1", () => {
   assert.throws(() => startMockKafka({ brokers: 0 }), RangeError);
 });
+
+Deno.test(
+  "deno task kafka: a second dev Kafka with the same brokers file refuses, and the file keeps naming the first",
+  opts,
+  async () => {
+    const dir = `.vigil/test-${crypto.randomUUID().slice(0, 8)}`;
+    const file = `${dir}/kafka_brokers`;
+    const env = { KAFKA_DEV_BROKERS_FILE: file, KAFKA_DEV_PARTITIONS: "1", LOG_LEVEL: "info" };
+    const first = await spawnService("kafka", env);
+    try {
+      const started = await first.waitForLine((l) => l.msg === "dev kafka started", "started");
+      const second = await spawnService("kafka", env);
+      const outcome = await Promise.race([
+        second.status.then((s) => s.code),
+        second.waitForLine((l) => l.msg === "dev kafka started", "a second start")
+          .then(() => "started", () => "exited"),
+      ]);
+      if (outcome === "started") await second.stop();
+      assert.equal(outcome === "exited" ? (await second.status).code : outcome, 1, second.tail());
+      assert.ok(
+        second.lines().some((l) =>
+          l.level === "error" &&
+          l.msg ===
+            `a dev Kafka already runs with ${file} (it holds ${file}.lock): stop it first, or use it with KAFKA_BROKERS=$(cat ${file})`
+        ),
+        second.tail(),
+      );
+      assert.equal((await Deno.readTextFile(`${ROOT}${file}`)).trim(), started.bootstrap);
+      // Once the first is gone (its lock with it), a new one starts.
+      await first.stop();
+      const third = await spawnService("kafka", env);
+      await third.waitForLine((l) => l.msg === "dev kafka started", "started after the first");
+      await third.stop();
+    } finally {
+      await first.stop().catch(() => {});
+      await Deno.remove(`${ROOT}${dir}`, { recursive: true }).catch(() => {});
+    }
+  },
+);
