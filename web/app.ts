@@ -30,7 +30,7 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
-import { guardRequests, handleErrors } from "@vigil/shared/http/app";
+import { deadline, guardRequests, handleErrors } from "@vigil/shared/http/app";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { apiAccess } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
@@ -46,6 +46,12 @@ import { statsRoutes } from "./routes/stats.ts";
 import { systemRoutes } from "./routes/system.ts";
 
 export type { AppDeps } from "./deps.ts";
+
+/** A request that reads or writes PostgreSQL or Redis answers 503 when it takes longer. */
+export const WEB_REQUEST_DEADLINE_MS = 10_000;
+
+/** Routes without the deadline: the live stream, and proxies with their own timeouts. */
+const PROXIED = /^\/api\/(live|notifications\/(test|preview)|system\/rules)\/?$/;
 
 /** Largest accepted request body. */
 export const WEB_BODY_LIMIT_BYTES = 64 * 1024;
@@ -112,6 +118,10 @@ export function createApp(deps: AppDeps): Hono {
     "/api/*",
     apiAccess({ token: deps.config.VIGIL_API_TOKEN, publicRead: deps.config.WEB_PUBLIC_READ }),
   );
+  // Reads and writes of PostgreSQL and Redis answer within a deadline (503 after it). The
+  // live stream lasts, and the proxies to the notifier and detector have their own timeouts.
+  const dbDeadline = deadline(deps.requestDeadlineMs ?? WEB_REQUEST_DEADLINE_MS);
+  app.use("/api/*", (c, next) => PROXIED.test(c.req.path) ? next() : dbDeadline(c, next));
   app.route("/api/anomalies", anomalyRoutes(deps));
   app.route("/api/stats", statsRoutes(deps));
   app.route("/api/series", seriesRoutes(deps));

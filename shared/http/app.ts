@@ -12,6 +12,7 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { timeout } from "hono/timeout";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { routePath } from "hono/route";
@@ -56,7 +57,7 @@ export function createBaseApp(options: BaseAppOptions): Hono {
  */
 export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.onError((error, c) => {
-    if (error instanceof HTTPException) {
+    if (error instanceof HTTPException && !(error instanceof DeadlineError)) {
       if (error.res) return error.getResponse();
       return c.json({ error: error.message || "Request failed" }, error.status);
     }
@@ -80,13 +81,33 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.notFound((c) => c.json({ error: "Not found" }, 404));
 }
 
+/** What {@link deadline} raises: the handler was still waiting when its time was up. */
+export class DeadlineError extends HTTPException {
+  constructor(readonly ms: number) {
+    super(503, { message: `no answer within ${ms / 1000} s` });
+    this.name = "DeadlineError";
+  }
+}
+
+/**
+ * Middleware: a handler that has not answered within `ms` answers 503 with
+ * `Retry-After`, as for a database out of reach (its work is let go). A
+ * query waits as long as an outage lasts when postgres.js reconnects instead
+ * of failing (a PostgreSQL behind a proxy that accepts and closes
+ * connections), and a request with it.
+ */
+export function deadline(ms: number): MiddlewareHandler {
+  return timeout(ms, () => new DeadlineError(ms));
+}
+
 /**
  * PostgreSQL or Redis out of reach, not a fault of the request
  * ({@link isConnectionError}; ioredis: a closed connection or exhausted
- * retries).
+ * retries), or no answer before a {@link deadline}.
  */
 function dependencyDown(error: Error): boolean {
-  return isConnectionError(error) || error.name === "MaxRetriesPerRequestError" ||
+  return error instanceof DeadlineError || isConnectionError(error) ||
+    error.name === "MaxRetriesPerRequestError" ||
     error.message === "Connection is closed.";
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { silentLogger } from "../log.ts";
-import { createBaseApp, guardRequests, httpError, urlProblem } from "./app.ts";
+import { createBaseApp, deadline, guardRequests, httpError, urlProblem } from "./app.ts";
 
 function app() {
   const a = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
@@ -147,6 +147,24 @@ Deno.test("createBaseApp() answers 503 with Retry-After when a database is out o
   assert.equal((await a.request("/data-error")).status, 500, "a data error is not an outage");
   assert.equal(warned.length, cases.length);
   assert.deepEqual(errors, ["request failed"]);
+});
+
+Deno.test("deadline() answers 503 with Retry-After when the handler is still waiting", async () => {
+  const warned: unknown[] = [];
+  const log = { ...silentLogger(), warn: (_: string, f?: unknown) => warned.push(f) };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  // postgres.js reconnecting without end: the query neither answers nor fails.
+  const never = Promise.withResolvers<Response>();
+  a.get("/waits", deadline(50), () => never.promise);
+  a.get("/quick", deadline(50), (c) => c.json({ ok: true }));
+  const res = await a.request("/waits");
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "5");
+  assert.deepEqual(await res.json(), {
+    error: "Service unavailable: a database is out of reach; retry later",
+  });
+  assert.match(JSON.stringify(warned), /"ms":50,"name":"DeadlineError"/, "logged as a warning");
+  assert.deepEqual(await (await a.request("/quick")).json(), { ok: true });
 });
 
 Deno.test("guardRequests() checks a request once when apps are mounted on each other", async () => {

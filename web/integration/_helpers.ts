@@ -47,6 +47,8 @@ export interface WebTestOptions {
   detectorUrl?: string;
   /** The app's own PostgreSQL client for the test database's URL (e.g. through a proxy). */
   appSql?: (url: string) => Sql;
+  /** The app's deadline for requests reading PostgreSQL or Redis (ms). */
+  requestDeadlineMs?: number;
 }
 
 /** Run `fn` with the app on a fresh database and Redis prefix; cleans up after. */
@@ -94,6 +96,7 @@ export async function withWebApp<T>(
           registry,
           metrics,
           assets: options.assets,
+          ...(options.requestDeadlineMs ? { requestDeadlineMs: options.requestDeadlineMs } : {}),
           archive: options.archive,
         };
         const app = createApp(deps);

@@ -1,12 +1,15 @@
 /**
  * PostgreSQL out of reach while the web runs (a TCP proxy between them is
  * cut): the API answers 503 with Retry-After, as docs/operations.md says,
- * not 500, and answers again once PostgreSQL is back.
+ * not 500, and answers again once PostgreSQL is back; the page says what
+ * it cannot read (not "0 critical") and recovers without a reload.
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { startUrlProxy, type TcpProxy } from "@vigil/tools/testing/tcp_proxy";
-import { getJson, withWebApp } from "./_helpers.ts";
+import { loadStaticAssets } from "../static.ts";
+import { launchBrowser, serveApp } from "./_browser.ts";
+import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
 Deno.test({
   name: "the web answers 503 with Retry-After while PostgreSQL is out of reach, 200 again after",
@@ -28,6 +31,79 @@ Deno.test({
         proxy!.restore();
         assert.equal((await getJson(app, "/api/anomalies")).status, 200);
       }, {
+        appSql: (url) => {
+          proxy = startUrlProxy(url);
+          return appSql = postgres(proxy.url, { max: 2, onnotice: () => {}, connect_timeout: 2 });
+        },
+      });
+    } finally {
+      await appSql?.end({ timeout: 1 });
+      await proxy?.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the page says what it cannot read while PostgreSQL is out of reach, and recovers by itself (Chromium)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const assets = await loadStaticAssets();
+    let proxy: (TcpProxy & { url: string }) | undefined;
+    let appSql: postgres.Sql | undefined;
+    try {
+      await withWebApp(async ({ app, sql }) => {
+        await insertAnomalies(sql, [{
+          id: "outage-1",
+          detected_at: new Date(Date.now() - 60_000),
+          title: "seen after the outage",
+          severity: "CRITICAL",
+        }]);
+        // The web was reading PostgreSQL, then PostgreSQL went out of reach.
+        assert.equal((await getJson(app, "/api/anomalies")).status, 200);
+        proxy!.cut();
+        const web = serveApp(app);
+        const browser = await launchBrowser();
+        const { page } = browser;
+        try {
+          await page.goto(`${web.base}/`);
+          await page.waitForSelector(".list-card p.error");
+          assert.match(
+            (await page.textContent(".list-card p.error")) ?? "",
+            /^Service unavailable: a database is out of reach; retry later \(trying again by itself\)$/,
+          );
+          await page.waitForSelector(".chart-card p.error");
+          assert.match(
+            (await page.textContent(".chart-card p.error")) ?? "",
+            /^Cannot read the last hour: Service unavailable/,
+          );
+          // Not "0 critical": unknown.
+          assert.equal(await page.textContent(".counter.sev-CRITICAL .n"), "–");
+          assert.equal(await page.locator(".list .empty").count(), 0, "no 'nothing matches'");
+          await browser.screenshot("page-db-out-of-reach.png");
+          proxy!.restore();
+          // Retry-After: 5 → the page asks again within seconds, without a reload.
+          await page.waitForSelector('.row[data-id="outage-1"]', { timeout: 20_000 });
+          await page.waitForFunction(
+            () => document.querySelector(".counter.sev-CRITICAL .n")?.textContent === "1",
+            undefined,
+            { timeout: 20_000 },
+          );
+          assert.equal(await page.locator(".list-card p.error").count(), 0);
+          assert.equal(await page.locator(".chart-card p.error").count(), 0);
+          assert.deepEqual(
+            browser.errors.filter((e) => !/status of 503/.test(e)),
+            [],
+            "no page error besides the 503s the browser logs",
+          );
+        } finally {
+          await browser.close();
+          await web.close();
+        }
+      }, {
+        assets,
+        requestDeadlineMs: 2000,
         appSql: (url) => {
           proxy = startUrlProxy(url);
           return appSql = postgres(proxy.url, { max: 2, onnotice: () => {}, connect_timeout: 2 });

@@ -30,11 +30,26 @@ function headers(extra = {}) {
 
 /** An API failure with the server's message and status. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, retryAfterMs = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
+    /** The server's Retry-After, in ms, when it sent one. */
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * How long to wait before asking again after `error`, or null when asking
+ * again will not help (a 4xx): a 503 while a database is out of reach (its
+ * Retry-After), a 502/504 from a proxy, or no answer at all (fetch failed).
+ */
+export function retryDelayMs(error) {
+  if (error instanceof ApiError) {
+    if (![429, 502, 503, 504].includes(error.status)) return null;
+    return Math.min(Math.max(error.retryAfterMs ?? 5000, 1000), 60_000);
+  }
+  return error instanceof TypeError ? 5000 : null;
 }
 
 async function handle(res) {
@@ -45,7 +60,12 @@ async function handle(res) {
     // Not JSON (proxy error page…): fall through with a generic message.
   }
   if (!res.ok) {
-    throw new ApiError(res.status, body?.error ?? `Request failed (HTTP ${res.status})`);
+    const seconds = Number(res.headers.get("retry-after") ?? NaN);
+    throw new ApiError(
+      res.status,
+      body?.error ?? `Request failed (HTTP ${res.status})`,
+      Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null,
+    );
   }
   return body;
 }

@@ -2,7 +2,7 @@
 // text is rendered as a Preact text node (never as HTML).
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, connectLive, getJson } from "./api.js";
+import { ApiError, connectLive, getJson, retryDelayMs } from "./api.js";
 import { StackedBars, TYPES } from "./charts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
@@ -45,8 +45,15 @@ function App() {
 
   useEffect(() => writeUrl(filters, selected), [filters, selected]);
 
+  // A read that failed for a passing reason (a database out of reach: 503) is asked again
+  // by itself, at the server's Retry-After, so the page recovers without a reload.
+  const listRetry = useRef(null);
+  const statsRetry = useRef(null);
+  const [statsError, setStatsError] = useState(null);
+
   const loadFirst = useCallback(async () => {
     const seq = ++loadSeq.current;
+    clearTimeout(listRetry.current);
     setLoading(true);
     try {
       const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
@@ -59,6 +66,8 @@ function App() {
       if (seq !== loadSeq.current) return;
       setListError(err);
       if (err instanceof ApiError && err.status === 401) setNeedToken(true);
+      const wait = retryDelayMs(err);
+      if (wait !== null) listRetry.current = setTimeout(() => loadFirst(), wait);
     } finally {
       if (seq === loadSeq.current) setLoading(false);
     }
@@ -84,6 +93,7 @@ function App() {
   }, [cursor, loading]);
 
   const loadStats = useCallback(async () => {
+    clearTimeout(statsRetry.current);
     const to = minuteOf(Date.now()) + 60_000;
     const from = to - 60 * 60_000;
     try {
@@ -101,8 +111,12 @@ function App() {
         last_hour: r.totals.by_severity,
         open_last_hour: r.totals.open,
       }));
-    } catch {
-      // The chart keeps its last data; the list shows API errors.
+      setStatsError(null);
+    } catch (err) {
+      // The chart and counters keep what they last showed ("–" if nothing yet), with the error.
+      setStatsError(err);
+      const wait = retryDelayMs(err);
+      if (wait !== null) statsRetry.current = setTimeout(() => loadStats(), wait);
     }
   }, []);
 
@@ -113,7 +127,11 @@ function App() {
   useEffect(() => {
     loadStats();
     const t = setInterval(loadStats, 60_000);
-    return () => clearInterval(t);
+    return () => {
+      clearInterval(t);
+      clearTimeout(statsRetry.current);
+      clearTimeout(listRetry.current);
+    };
   }, []);
 
   const onAlert = useCallback((a) => {
@@ -191,6 +209,8 @@ function App() {
               )}</div>
             </div>
             <${StackedBars} counts=${chart.counts} fromMs=${chart.fromMs} minutes=${60} />
+            <${ErrorNote} error=${statsError} prefix="Cannot read the last hour: "
+              retrying=${retryDelayMs(statsError) !== null} />
           </section>
           <${NotifyPanel} />
           <${SystemPanel} />
@@ -204,9 +224,15 @@ function App() {
                 </div>
               `
               : null}
-            ${listError && !needToken ? html`<${ErrorNote} error=${listError} />` : null}
+            ${listError && !needToken
+              ? html`
+                <${ErrorNote} error=${listError}
+                  retrying=${retryDelayMs(listError) !== null} />
+              `
+              : null}
             <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
-              onMore=${loadMore} hasMore=${Boolean(cursor)} loading=${loading} />
+              onMore=${loadMore} hasMore=${Boolean(cursor)} loading=${loading}
+              failed=${Boolean(listError) && items.length === 0} />
           </section>
         </main>
         ${selected

@@ -149,7 +149,10 @@ export function Row({ a, fresh, selected, onSelect, now, top }) {
 }
 
 /** A virtualised list: only the rows in view (plus a margin) are in the DOM. */
-export function AnomalyList({ items, fresh, selected, onSelect, onMore, hasMore, loading }) {
+/** The virtualised list; `failed`: the list could not be read (no "nothing matches" then). */
+export function AnomalyList(
+  { items, fresh, selected, onSelect, onMore, hasMore, loading, failed = false },
+) {
   const ref = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
   const now = useNow(5000);
@@ -179,7 +182,7 @@ export function AnomalyList({ items, fresh, selected, onSelect, onMore, hasMore,
   return html`<div class="list" ref=${ref} onScroll=${measure} role="list" aria-label="Anomalies">
     <div class="list-inner" style=${{ height: `${items.length * ROW_H}px` }}>${rows}</div>
     ${
-    items.length === 0 && !loading
+    items.length === 0 && !loading && !failed
       ? html`<p class="empty">No anomalies match these filters.</p>`
       : null
   }

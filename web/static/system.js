@@ -133,7 +133,9 @@ export function SystemPanel() {
           ? html`<code>${version}</code>`
           : "unknown"}${rejected}${" · "}retention ${run
           ? `ran ${ago(run.finished_at, now)}`
-          : "not run yet"}</span>
+          : retention.data
+          ? "not run yet"
+          : "unknown"}</span>
       </summary>
       <div class="notify-body">
         <${Rules} ...${rules} now=${now} />

@@ -47,19 +47,20 @@ export function LiveBadge({ status }) {
   `;
 }
 
+/** The last hour's counts by severity; "–" until they are known (not loaded, or unreadable). */
 export function Counters({ counts }) {
   return html`<div class="counters" aria-label="Anomalies in the last hour">
     ${
     SEVERITIES.map((s) =>
       html`<div class=${`counter sev-${s}`} key=${s}>
         <span class="n">${
-        counts.last_hour?.[s] ?? 0
+        counts.last_hour ? counts.last_hour[s] ?? 0 : "–"
       }</span><span class="l">${s.toLowerCase()}</span>
       </div>`
     )
   }
     <div class="counter open"><span class="n">${
-    counts.open_last_hour ?? 0
+    counts.open_last_hour ?? "–"
   }</span><span class="l">open</span></div>
   </div>`;
 }
@@ -116,7 +117,9 @@ export function TokenHelp({ error, onSaved, reading = false }) {
   </div>`;
 }
 
-export function ErrorNote({ error }) {
+export function ErrorNote({ error, prefix = "", retrying = false }) {
   if (!error) return null;
-  return html`<p class="error" role="alert">${error.message}</p>`;
+  return html`<p class="error" role="alert">${prefix}${error.message}${
+    retrying ? " (trying again by itself)" : ""
+  }</p>`;
 }
