@@ -67,7 +67,8 @@ Deno.test({
         const browser = await launchBrowser();
         const { page } = browser;
         try {
-          await page.goto(`${web.base}/`);
+          // Opened from a digest's link while PostgreSQL is out of reach.
+          await page.goto(`${web.base}/alerts/outage-1`);
           await page.waitForSelector(".list-card p.error");
           assert.match(
             (await page.textContent(".list-card p.error")) ?? "",
@@ -78,6 +79,11 @@ Deno.test({
             (await page.textContent(".chart-card p.error")) ?? "",
             /^Cannot read the last hour: Service unavailable/,
           );
+          await page.waitForSelector(".detail p.error");
+          assert.match(
+            (await page.textContent(".detail p.error")) ?? "",
+            /^Service unavailable: .* \(trying again by itself\)$/,
+          );
           // Not "0 critical": unknown.
           assert.equal(await page.textContent(".counter.sev-CRITICAL .n"), "–");
           assert.equal(await page.locator(".list .empty").count(), 0, "no 'nothing matches'");
@@ -87,6 +93,11 @@ Deno.test({
           await page.waitForSelector('.row[data-id="outage-1"]', { timeout: 20_000 });
           await page.waitForFunction(
             () => document.querySelector(".counter.sev-CRITICAL .n")?.textContent === "1",
+            undefined,
+            { timeout: 20_000 },
+          );
+          await page.waitForFunction(
+            () => document.querySelector(".detail h2")?.textContent === "seen after the outage",
             undefined,
             { timeout: 20_000 },
           );

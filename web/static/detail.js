@@ -1,6 +1,6 @@
 // The detail view of one anomaly: facts, actions, values, series, evidence.
-import { useCallback, useEffect, useState } from "preact/hooks";
-import { getJson } from "./api.js";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { getJson, retryDelayMs } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
 import { fmtTime, fmtValue, html } from "./util.js";
@@ -138,15 +138,23 @@ export function Detail({ id, onClose, onUpdated }) {
   const [error, setError] = useState(null);
   const [mode, setMode] = useState(null);
   const [notice, setNotice] = useState(null);
+  const retry = useRef(null);
   const load = useCallback(() => {
+    clearTimeout(retry.current);
     setError(null);
-    return getJson(`/api/anomalies/${encodeURIComponent(id)}`).then(setData).catch(setError);
+    return getJson(`/api/anomalies/${encodeURIComponent(id)}`).then(setData).catch((err) => {
+      setError(err);
+      // A database out of reach (503): asked again at its Retry-After, as the list is.
+      const wait = retryDelayMs(err);
+      if (wait !== null) retry.current = setTimeout(load, wait);
+    });
   }, [id]);
   useEffect(() => {
     setData(null);
     setMode(null);
     setNotice(null);
     load();
+    return () => clearTimeout(retry.current);
   }, [id]);
   useEffect(() => {
     const onKey = (e) => e.key === "Escape" && onClose();
@@ -160,7 +168,7 @@ export function Detail({ id, onClose, onUpdated }) {
       ${a ? html`<span class=${`badge sev-${a.severity}`}>${a.severity}</span>` : null}
       <h2>${a ? a.title : error ? "Not available" : "Loading…"}</h2>
     </header>
-    <${ErrorNote} error=${error} />
+    <${ErrorNote} error=${error} retrying=${retryDelayMs(error) !== null} />
     ${
     a
       ? html`<div class="detail-body">
