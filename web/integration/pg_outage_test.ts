@@ -11,34 +11,48 @@ import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
+/** The web's PostgreSQL client through a TCP proxy the test can cut; `close()` ends both. */
+function proxiedSql() {
+  let proxy: (TcpProxy & { url: string }) | undefined;
+  let sql: postgres.Sql | undefined;
+  return {
+    get proxy() {
+      return proxy!;
+    },
+    connect(url: string): postgres.Sql {
+      proxy = startUrlProxy(url);
+      return sql = postgres(proxy.url, { max: 2, onnotice: () => {}, connect_timeout: 2 });
+    },
+    async close() {
+      await sql?.end({ timeout: 1 });
+      await proxy?.close();
+    },
+  };
+}
+
 Deno.test({
   name: "the web answers 503 with Retry-After while PostgreSQL is out of reach, 200 again after",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    let proxy: (TcpProxy & { url: string }) | undefined;
-    let appSql: postgres.Sql | undefined;
+    const db = proxiedSql();
     try {
       await withWebApp(async ({ app }) => {
         assert.equal((await getJson(app, "/api/anomalies")).status, 200);
-        proxy!.cut();
+        db.proxy.cut();
         const res = await app.request("/api/anomalies");
         assert.equal(res.status, 503);
         assert.equal(res.headers.get("retry-after"), "5");
         assert.deepEqual(await res.json(), {
           error: "Service unavailable: a database is out of reach; retry later",
         });
-        proxy!.restore();
+        db.proxy.restore();
         assert.equal((await getJson(app, "/api/anomalies")).status, 200);
       }, {
-        appSql: (url) => {
-          proxy = startUrlProxy(url);
-          return appSql = postgres(proxy.url, { max: 2, onnotice: () => {}, connect_timeout: 2 });
-        },
+        appSql: (url) => db.connect(url),
       });
     } finally {
-      await appSql?.end({ timeout: 1 });
-      await proxy?.close();
+      await db.close();
     }
   },
 });
@@ -50,8 +64,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const assets = await loadStaticAssets();
-    let proxy: (TcpProxy & { url: string }) | undefined;
-    let appSql: postgres.Sql | undefined;
+    const db = proxiedSql();
     try {
       await withWebApp(async ({ app, sql }) => {
         await insertAnomalies(sql, [{
@@ -62,7 +75,7 @@ Deno.test({
         }]);
         // The web was reading PostgreSQL, then PostgreSQL went out of reach.
         assert.equal((await getJson(app, "/api/anomalies")).status, 200);
-        proxy!.cut();
+        db.proxy.cut();
         const web = serveApp(app);
         const browser = await launchBrowser();
         const { page } = browser;
@@ -88,7 +101,7 @@ Deno.test({
           assert.equal(await page.textContent(".counter.sev-CRITICAL .n"), "–");
           assert.equal(await page.locator(".list .empty").count(), 0, "no 'nothing matches'");
           await browser.screenshot("page-db-out-of-reach.png");
-          proxy!.restore();
+          db.proxy.restore();
           // Retry-After: 5 → the page asks again within seconds, without a reload.
           await page.waitForSelector('.row[data-id="outage-1"]', { timeout: 20_000 });
           await page.waitForFunction(
@@ -115,14 +128,10 @@ Deno.test({
       }, {
         assets,
         requestDeadlineMs: 2000,
-        appSql: (url) => {
-          proxy = startUrlProxy(url);
-          return appSql = postgres(proxy.url, { max: 2, onnotice: () => {}, connect_timeout: 2 });
-        },
+        appSql: (url) => db.connect(url),
       });
     } finally {
-      await appSql?.end({ timeout: 1 });
-      await proxy?.close();
+      await db.close();
     }
   },
 });
