@@ -47,7 +47,7 @@ import { systemRoutes } from "./routes/system.ts";
 
 export type { AppDeps } from "./deps.ts";
 
-/** A request that reads or writes PostgreSQL or Redis answers 503 when it takes longer. */
+/** A GET of the API (it reads PostgreSQL or Redis) answers 503 when it takes longer. */
 export const WEB_REQUEST_DEADLINE_MS = 10_000;
 
 /** Routes without the deadline: the live stream, and proxies with their own timeouts. */
@@ -118,10 +118,15 @@ export function createApp(deps: AppDeps): Hono {
     "/api/*",
     apiAccess({ token: deps.config.VIGIL_API_TOKEN, publicRead: deps.config.WEB_PUBLIC_READ }),
   );
-  // Reads and writes of PostgreSQL and Redis answer within a deadline (503 after it). The
-  // live stream lasts, and the proxies to the notifier and detector have their own timeouts.
+  // Reads of PostgreSQL and Redis answer within a deadline (503 after it). Not writes: one
+  // that lands after a 503 would be made twice by the retry the 503 asks for (a silence has
+  // no idempotency key). The live stream lasts, and the proxies to the notifier and detector
+  // have their own timeouts.
   const dbDeadline = deadline(deps.requestDeadlineMs ?? WEB_REQUEST_DEADLINE_MS);
-  app.use("/api/*", (c, next) => PROXIED.test(c.req.path) ? next() : dbDeadline(c, next));
+  app.use(
+    "/api/*",
+    (c, next) => c.req.method !== "GET" || PROXIED.test(c.req.path) ? next() : dbDeadline(c, next),
+  );
   app.route("/api/anomalies", anomalyRoutes(deps));
   app.route("/api/stats", statsRoutes(deps));
   app.route("/api/series", seriesRoutes(deps));

@@ -40,7 +40,7 @@ export interface AppDeps {
   archive?: ArchiveLister | undefined;
   /** The page; omitted = API only. */
   assets?: StaticAssets | undefined;
-  /** Requests reading PostgreSQL or Redis answer 503 after this long. @default {WEB_REQUEST_DEADLINE_MS} */
+  /** API reads (GET) answer 503 after this long. @default {WEB_REQUEST_DEADLINE_MS} */
   requestDeadlineMs?: number;
   /** Clock. @default Date.now */
   now?: () => number;
