@@ -117,9 +117,10 @@ export function httpServerOptions(
 /** Variables every service shares. */
 export const commonEnv = {
   /** Redis connection URL. */
-  REDIS_URL: urlVar(["redis:", "rediss:"], "redis://127.0.0.1:6379").default(
-    "redis://127.0.0.1:6379",
-  ),
+  REDIS_URL: urlVar(["redis:", "rediss:"], "redis://127.0.0.1:6379").refine(
+    (s) => /^\/?(\d{1,5})?$/.test(URL.parse(s)?.pathname ?? ""),
+    "names no database number after the host (e.g. redis://127.0.0.1:6379/0)",
+  ).default("redis://127.0.0.1:6379"),
   /**
    * Seed nodes of a Redis Cluster (`host:port,…`); when set, every Redis client is a cluster
    * client and `REDIS_URL` gives only the credentials and TLS (`rediss:`) for every node.

@@ -84,6 +84,11 @@ Deno.test("parseEnv() errors name the service and every bad variable", async (t)
       { REDIS_URL: "localhost:6379" },
       /^Cannot start detector: REDIS_URL is not a valid URL \(expected e\.g\. redis:\/\/127\.0\.0\.1:6379\) \(got "localhost:6379"\)$/,
     ],
+    [
+      "no database number",
+      { REDIS_URL: "redis://cache:6379/main" },
+      /^Cannot start detector: REDIS_URL names no database number after the host \(e\.g\. redis:\/\/127\.0\.0\.1:6379\/0\) \(got "redis:\/\/cache:6379\/main"\)$/,
+    ],
     ["wrong protocol", { DATABASE_URL: "mysql://db/x" }, /DATABASE_URL is not a valid URL/],
     ["bad level", { LOG_LEVEL: "verbose" }, /LOG_LEVEL .*\(got "verbose"\)/],
     ["port too big", { PORT: "70000" }, /PORT .*\(got "70000"\)/],

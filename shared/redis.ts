@@ -85,6 +85,14 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
     });
   let lastError = "";
   client.on("error", (error: Error) => {
+    // ioredis goes on with database 0 when its SELECT fails: every key would land there.
+    if (/DB index is out of range|invalid DB index/i.test(error.message)) {
+      options.log?.error(
+        "REDIS_URL selects a database this Redis does not have (see its 'databases' setting): fix the number after the host in REDIS_URL",
+        { error: error.message, client: options.name },
+      );
+      Deno.exit(2);
+    }
     // ioredis emits the same error on every retry; log changes only.
     if (error.message !== lastError) {
       lastError = error.message;

@@ -1,0 +1,30 @@
+/**
+ * A REDIS_URL naming a database the server does not have: ioredis logs the
+ * failed SELECT and goes on with database 0, so every key would land in
+ * another database than asked. The service stops instead, saying what to fix.
+ */
+import assert from "node:assert/strict";
+import { spawnEval } from "@vigil/tools/testing/eval_process";
+
+Deno.test("createRedis() stops the process when REDIS_URL's database does not exist (not database 0)", async () => {
+  const code = `
+    import { createRedis } from "${new URL("../redis.ts", import.meta.url).href}";
+    import { createLogger } from "${new URL("../log.ts", import.meta.url).href}";
+    const redis = createRedis("redis://127.0.0.1:6379/99", {
+      log: createLogger({ service: "test" }),
+      name: "test",
+    });
+    await redis.set("vigil-test:redis-database", "1", "EX", 5);
+    console.log(JSON.stringify({ msg: "wrote to database 0" }));
+    Deno.exit(0);
+  `;
+  const child = spawnEval(code);
+  const [out, status] = await Promise.all([child.readAll(), child.child.status]);
+  await child.cancel();
+  assert.equal(status.code, 2, out);
+  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 1, out);
+  assert.equal(lines[0].level, "error");
+  assert.match(lines[0].msg, /^REDIS_URL selects a database this Redis does not have/);
+  assert.equal(lines[0].error, "ERR DB index is out of range");
+});
