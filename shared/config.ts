@@ -184,6 +184,14 @@ export function parseEnv<S extends z.ZodObject>(
     });
     throw new ConfigError(`Cannot start ${service}: ${problems.join("; ")}`);
   }
+  // A Redis Cluster has database 0 only: a number in REDIS_URL would be ignored.
+  const { REDIS_URL: url, REDIS_CLUSTER_NODES: nodes } = result.data as Record<string, unknown>;
+  const db = typeof url === "string" ? URL.parse(url)?.pathname.replace(/^\//, "") : "";
+  if (Array.isArray(nodes) && nodes.length > 0 && db && Number(db) !== 0) {
+    throw new ConfigError(
+      `Cannot start ${service}: REDIS_URL names database ${db}, but a Redis Cluster (REDIS_CLUSTER_NODES) has only database 0: remove "/${db}" from REDIS_URL`,
+    );
+  }
   return Object.freeze(result.data);
 }
 

@@ -198,3 +198,21 @@ Deno.test("claimIdleVar: at least a second (0 would take entries in progress fro
   assert.equal(claimIdleVar.parse("30s"), 30_000);
   for (const v of ["0", "500ms"]) assert.equal(claimIdleVar.safeParse(v).success, false, v);
 });
+
+Deno.test("parseEnv() refuses a database number in REDIS_URL with a Redis Cluster (it has only 0)", () => {
+  const nodes = "10.0.0.1:7000,10.0.0.2:7000";
+  assert.equal(
+    errorOf({ REDIS_URL: "redis://:pw@x:6379/3", REDIS_CLUSTER_NODES: nodes }),
+    'Cannot start detector: REDIS_URL names database 3, but a Redis Cluster (REDIS_CLUSTER_NODES) has only database 0: remove "/3" from REDIS_URL',
+  );
+  for (const url of ["redis://:pw@x:6379", "redis://x:6379/", "redis://x:6379/0"]) {
+    assert.equal(
+      parseEnv("detector", schema, { REDIS_URL: url, REDIS_CLUSTER_NODES: nodes }).REDIS_URL,
+      url,
+    );
+  }
+  assert.equal(
+    parseEnv("detector", schema, { REDIS_URL: "redis://x:6379/3" }).REDIS_URL,
+    "redis://x:6379/3",
+  );
+});
