@@ -97,6 +97,15 @@ Deno.test({
             (await page.textContent(".detail p.error")) ?? "",
             /^Service unavailable: .* \(trying again by itself\)$/,
           );
+          // The entity page, open in another tab.
+          const entityPage = await browser.context.newPage();
+          await entityPage.goto(`${web.base}/entities/checkout`);
+          await entityPage.waitForSelector("p.error");
+          assert.match(
+            (await entityPage.textContent("p.error")) ?? "",
+            /^Service unavailable: .* \(trying again by itself\)$/,
+          );
+          assert.equal(await page.locator(".list-foot .count").count(), 0, "not '0 shown'");
           // Not "0 critical": unknown.
           assert.equal(await page.textContent(".counter.sev-CRITICAL .n"), "–");
           assert.equal(await page.locator(".list .empty").count(), 0, "no 'nothing matches'");
@@ -115,6 +124,9 @@ Deno.test({
             { timeout: 20_000 },
           );
           assert.equal(await page.locator(".list-card p.error").count(), 0);
+          // Sooner than the entity page's own 30 s reload.
+          await entityPage.waitForSelector("h2.entity-name", { timeout: 15_000 });
+          assert.equal(await entityPage.textContent("h2.entity-name"), "checkout");
           assert.equal(await page.locator(".chart-card p.error").count(), 0);
           assert.deepEqual(
             browser.errors.filter((e) => !/status of 503/.test(e)),

@@ -1,7 +1,7 @@
 // The entity page (/entities/<entity>): a service, user or status — its current state, its
 // cached score series with the band the engine expected, and its recent anomalies.
-import { useCallback, useEffect, useState } from "preact/hooks";
-import { connectLive, getJson } from "./api.js";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { connectLive, getJson, retryDelayMs } from "./api.js";
 import { Sparkline } from "./charts.js";
 import { alertPath } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
@@ -105,15 +105,20 @@ export function EntityPage({ entity, type }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [live, setLive] = useState({ state: "connecting" });
-  const load = useCallback(
-    () =>
-      getJson(`/api/entities/${encodeURIComponent(entity)}`, { type, limit: 30 })
-        .then((d) => {
-          setData(d);
-          setError(null);
-        }, setError),
-    [entity, type],
-  );
+  const retry = useRef(null);
+  const load = useCallback(() => {
+    clearTimeout(retry.current);
+    return getJson(`/api/entities/${encodeURIComponent(entity)}`, { type, limit: 30 })
+      .then((d) => {
+        setData(d);
+        setError(null);
+      }, (err) => {
+        setError(err);
+        // A database out of reach (503): asked again at its Retry-After, not only every 30 s.
+        const wait = retryDelayMs(err);
+        if (wait !== null) retry.current = setTimeout(load, wait);
+      });
+  }, [entity, type]);
   useEffect(() => {
     document.title = `Vigil · ${entity}`;
     load();
@@ -125,6 +130,7 @@ export function EntityPage({ entity, type }) {
     });
     return () => {
       clearInterval(t);
+      clearTimeout(retry.current);
       stop();
     };
   }, [load]);
@@ -147,7 +153,7 @@ export function EntityPage({ entity, type }) {
               )}
             `
             : null}</nav>
-          <${ErrorNote} error=${error} />
+          <${ErrorNote} error=${error} retrying=${retryDelayMs(error) !== null} />
           ${data
             ? html`
               <${StateCard} data=${data} now=${now} />

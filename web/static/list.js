@@ -187,7 +187,11 @@ export function AnomalyList(
       : null
   }
     <div class="list-foot">
-      <span class="muted count">${items.length}${hasMore ? "+" : ""} shown</span>
+      ${
+    failed
+      ? null
+      : html`<span class="muted count">${items.length}${hasMore ? "+" : ""} shown</span>`
+  }
       ${
     hasMore
       ? html`<button type="button" class="link" disabled=${loading} onClick=${onMore}>${
