@@ -35,7 +35,11 @@ export const archiveLocationEnv = {
   /** Path-style URLs (MinIO, s3rver need true). */
   S3_FORCE_PATH_STYLE: boolVar.default(true),
   /** First path segment of every object key. */
-  ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").default("raw"),
+  ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").refine(
+    // Leading and trailing slashes are dropped in object keys (archive/format.ts).
+    (p) => p.split("/").every((part) => part !== "." && part !== ".."),
+    "must not have a . or .. part (the local archive refuses such object keys)",
+  ).default("raw"),
   /** Local folder used when S3_BUCKET is unset. */
   ARCHIVE_DIR: pathVar(["read", "write"], "a folder under ./data").default(DEFAULT_ARCHIVE_DIR),
 };
