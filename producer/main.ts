@@ -26,7 +26,7 @@ import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
 import { loadReplay } from "./replay.ts";
 import { loadProducerConfig } from "./config.ts";
-import { brokerSource, waitForKafka } from "./connect.ts";
+import { brokerSource, kafkaHint, waitForKafka } from "./connect.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";
 
 const encoder = new TextEncoder();
@@ -91,10 +91,22 @@ lifecycle.onShutdown(
   "kafka producer",
   () => withTimeout(producer.disconnect(), 3000, "disconnect the Kafka producer"),
 );
+// A port that accepts connections but is not Kafka's (a wrong port: Redis, a web server)
+// passes the probe above and never answers kafkajs: say so within the same timeout.
 try {
-  await withTimeout(producer.connect(), 30_000, `connect to Kafka at ${brokers.join(",")}`);
+  await withTimeout(
+    producer.connect(),
+    config.PRODUCER_CONNECT_TIMEOUT,
+    `connect to Kafka at ${brokers.join(",")}`,
+  );
 } catch (error) {
-  log.error("Cannot start producer: Kafka unreachable", { brokers, error });
+  if (lifecycle.signal.aborted) Deno.exit(130);
+  log.error(
+    `Cannot start producer: ${brokers.join(",")} accepts connections but did not answer as ` +
+      `a Kafka broker within ${config.PRODUCER_CONNECT_TIMEOUT / 1000} s (is it another ` +
+      `service's port?); ${kafkaHint(brokerSource(config.KAFKA_BROKERS, brokers))}`,
+    { brokers, error },
+  );
   await lifecycle.shutdown("kafka unreachable");
   Deno.exit(1);
 }

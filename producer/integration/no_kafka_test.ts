@@ -74,3 +74,39 @@ Deno.test("producer with a replay file it cannot use: says so before trying Kafk
     );
   }
 });
+
+Deno.test(
+  "producer pointed at a port that is not Kafka's: says so within PRODUCER_CONNECT_TIMEOUT, exit 1",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // Accepts connections and answers nothing, like another service's port.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) held.push(conn);
+    })();
+    try {
+      const producer = await spawnService("producer", {
+        KAFKA_BROKERS: `127.0.0.1:${port}`,
+        PRODUCER_PORT: "0",
+        PRODUCER_CONNECT_TIMEOUT: "2s",
+      }, ["--count", "10"]);
+      const status = await producer.status;
+      const output = producer.tail(100);
+      assert.equal(status.code, 1, output);
+      const errors = producer.lines().filter((l) =>
+        l.level === "error" && l.component !== "kafkajs"
+      );
+      assert.equal(errors.length, 1, output);
+      assert.equal(
+        errors[0]!.msg,
+        `Cannot start producer: 127.0.0.1:${port} accepts connections but did not answer as a Kafka broker within 2 s (is it another service's port?); check KAFKA_BROKERS (host:port of your brokers, comma-separated)`,
+      );
+    } finally {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const c of held) c.close();
+    }
+  },
+);
