@@ -2,6 +2,8 @@
 // and the live stream (server-sent events read with fetch, so the token can be
 // sent as a header) with automatic reconnection.
 
+import { useEffect, useMemo, useRef } from "preact/hooks";
+
 const TOKEN_KEY = "vigil.token";
 
 /** The API token saved in this browser, or "". */
@@ -50,6 +52,25 @@ export function retryDelayMs(error) {
     return Math.min(Math.max(error.retryAfterMs ?? 5000, 1000), 60_000);
   }
   return error instanceof TypeError ? 5000 : null;
+}
+
+/**
+ * Asking again after a read failed for a passing reason ({@link retryDelayMs}):
+ * `after(error, fn)` calls `fn` once the delay has passed (nothing when asking
+ * again will not help), `cancel()` forgets it; a component that goes away
+ * cancels it. So a page recovers from an outage without a reload.
+ */
+export function useRetry() {
+  const timer = useRef(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useMemo(() => ({
+    cancel: () => clearTimeout(timer.current),
+    after(error, fn) {
+      clearTimeout(timer.current);
+      const wait = retryDelayMs(error);
+      if (wait !== null) timer.current = setTimeout(fn, wait);
+    },
+  }), []);
 }
 
 async function handle(res) {

@@ -2,7 +2,7 @@
 // text is rendered as a Preact text node (never as HTML).
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, connectLive, getJson, retryDelayMs } from "./api.js";
+import { ApiError, connectLive, getJson, retryDelayMs, useRetry } from "./api.js";
 import { StackedBars, TYPES } from "./charts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
@@ -47,13 +47,13 @@ function App() {
 
   // A read that failed for a passing reason (a database out of reach: 503) is asked again
   // by itself, at the server's Retry-After, so the page recovers without a reload.
-  const listRetry = useRef(null);
-  const statsRetry = useRef(null);
+  const listRetry = useRetry();
+  const statsRetry = useRetry();
   const [statsError, setStatsError] = useState(null);
 
   const loadFirst = useCallback(async () => {
     const seq = ++loadSeq.current;
-    clearTimeout(listRetry.current);
+    listRetry.cancel();
     setLoading(true);
     try {
       const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
@@ -66,8 +66,7 @@ function App() {
       if (seq !== loadSeq.current) return;
       setListError(err);
       if (err instanceof ApiError && err.status === 401) setNeedToken(true);
-      const wait = retryDelayMs(err);
-      if (wait !== null) listRetry.current = setTimeout(() => loadFirst(), wait);
+      listRetry.after(err, () => loadFirst());
     } finally {
       if (seq === loadSeq.current) setLoading(false);
     }
@@ -93,7 +92,7 @@ function App() {
   }, [cursor, loading]);
 
   const loadStats = useCallback(async () => {
-    clearTimeout(statsRetry.current);
+    statsRetry.cancel();
     const to = minuteOf(Date.now()) + 60_000;
     const from = to - 60 * 60_000;
     try {
@@ -115,8 +114,7 @@ function App() {
     } catch (err) {
       // The chart and counters keep what they last showed ("–" if nothing yet), with the error.
       setStatsError(err);
-      const wait = retryDelayMs(err);
-      if (wait !== null) statsRetry.current = setTimeout(() => loadStats(), wait);
+      statsRetry.after(err, () => loadStats());
     }
   }, []);
 
@@ -127,11 +125,7 @@ function App() {
   useEffect(() => {
     loadStats();
     const t = setInterval(loadStats, 60_000);
-    return () => {
-      clearInterval(t);
-      clearTimeout(statsRetry.current);
-      clearTimeout(listRetry.current);
-    };
+    return () => clearInterval(t);
   }, []);
 
   const onAlert = useCallback((a) => {

@@ -1,6 +1,6 @@
 // The detail view of one anomaly: facts, actions, values, series, evidence.
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { getJson, retryDelayMs } from "./api.js";
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { getJson, retryDelayMs, useRetry } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
 import { fmtTime, fmtValue, html } from "./util.js";
@@ -138,15 +138,13 @@ export function Detail({ id, onClose, onUpdated }) {
   const [error, setError] = useState(null);
   const [mode, setMode] = useState(null);
   const [notice, setNotice] = useState(null);
-  const retry = useRef(null);
+  const retry = useRetry();
   const load = useCallback(() => {
-    clearTimeout(retry.current);
+    retry.cancel();
     setError(null);
     return getJson(`/api/anomalies/${encodeURIComponent(id)}`).then(setData).catch((err) => {
       setError(err);
-      // A database out of reach (503): asked again at its Retry-After, as the list is.
-      const wait = retryDelayMs(err);
-      if (wait !== null) retry.current = setTimeout(load, wait);
+      retry.after(err, load); // a database out of reach (503): as the list does
     });
   }, [id]);
   useEffect(() => {
@@ -154,7 +152,6 @@ export function Detail({ id, onClose, onUpdated }) {
     setMode(null);
     setNotice(null);
     load();
-    return () => clearTimeout(retry.current);
   }, [id]);
   useEffect(() => {
     const onKey = (e) => e.key === "Escape" && onClose();

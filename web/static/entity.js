@@ -1,7 +1,7 @@
 // The entity page (/entities/<entity>): a service, user or status — its current state, its
 // cached score series with the band the engine expected, and its recent anomalies.
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { connectLive, getJson, retryDelayMs } from "./api.js";
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { connectLive, getJson, retryDelayMs, useRetry } from "./api.js";
 import { Sparkline } from "./charts.js";
 import { alertPath } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
@@ -105,18 +105,16 @@ export function EntityPage({ entity, type }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [live, setLive] = useState({ state: "connecting" });
-  const retry = useRef(null);
+  const retry = useRetry();
   const load = useCallback(() => {
-    clearTimeout(retry.current);
+    retry.cancel();
     return getJson(`/api/entities/${encodeURIComponent(entity)}`, { type, limit: 30 })
       .then((d) => {
         setData(d);
         setError(null);
       }, (err) => {
         setError(err);
-        // A database out of reach (503): asked again at its Retry-After, not only every 30 s.
-        const wait = retryDelayMs(err);
-        if (wait !== null) retry.current = setTimeout(load, wait);
+        retry.after(err, load); // a database out of reach (503): not only every 30 s
       });
   }, [entity, type]);
   useEffect(() => {
@@ -130,7 +128,6 @@ export function EntityPage({ entity, type }) {
     });
     return () => {
       clearInterval(t);
-      clearTimeout(retry.current);
       stop();
     };
   }, [load]);
