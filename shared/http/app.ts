@@ -57,15 +57,12 @@ export function createBaseApp(options: BaseAppOptions): Hono {
  */
 export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.onError((error, c) => {
-    if (error instanceof HTTPException && !(error instanceof DeadlineError)) {
-      if (error.res) return error.getResponse();
-      return c.json({ error: error.message || "Request failed" }, error.status);
-    }
     if (clientGone(error)) {
       // Reading the body failed because the client went away (or was cut off by the guard).
       options.log.warn("request cut off", { method: c.req.method, route: routePath(c), error });
       return c.json({ error: "Cannot read request: the connection closed" }, 400);
     }
+    // Before HTTPException: a deadline's error is one (hono/timeout wants one), and an outage.
     if (dependencyDown(error)) {
       options.log.warn("request failed: a database is out of reach", {
         method: c.req.method,
@@ -74,6 +71,10 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
       });
       c.header("Retry-After", "5");
       return c.json({ error: "Service unavailable: a database is out of reach; retry later" }, 503);
+    }
+    if (error instanceof HTTPException) {
+      if (error.res) return error.getResponse();
+      return c.json({ error: error.message || "Request failed" }, error.status);
     }
     options.log.error("request failed", { method: c.req.method, route: routePath(c), error });
     return c.json({ error: "Internal error; see the server log" }, 500);
