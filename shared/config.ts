@@ -114,11 +114,17 @@ export function httpServerOptions(
   };
 }
 
+/** The database number a Redis URL names after the host ("" for none), or null if its path is not one. */
+function redisDatabase(url: string): string | null {
+  const m = /^\/?(\d{1,5})?$/.exec(URL.parse(url)?.pathname ?? "");
+  return m ? m[1] ?? "" : null;
+}
+
 /** Variables every service shares. */
 export const commonEnv = {
   /** Redis connection URL. */
   REDIS_URL: urlVar(["redis:", "rediss:"], "redis://127.0.0.1:6379").refine(
-    (s) => /^\/?(\d{1,5})?$/.test(URL.parse(s)?.pathname ?? ""),
+    (s) => redisDatabase(s) !== null,
     "names no database number after the host (e.g. redis://127.0.0.1:6379/0)",
   ).default("redis://127.0.0.1:6379"),
   /**
@@ -186,7 +192,7 @@ export function parseEnv<S extends z.ZodObject>(
   }
   // A Redis Cluster has database 0 only: a number in REDIS_URL would be ignored.
   const { REDIS_URL: url, REDIS_CLUSTER_NODES: nodes } = result.data as Record<string, unknown>;
-  const db = typeof url === "string" ? URL.parse(url)?.pathname.replace(/^\//, "") : "";
+  const db = typeof url === "string" ? redisDatabase(url) : null;
   if (Array.isArray(nodes) && nodes.length > 0 && db && Number(db) !== 0) {
     throw new ConfigError(
       `Cannot start ${service}: REDIS_URL names database ${db}, but a Redis Cluster (REDIS_CLUSTER_NODES) has only database 0: remove "/${db}" from REDIS_URL`,
