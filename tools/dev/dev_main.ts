@@ -120,20 +120,31 @@ function start(
   children.push({ name, child, done });
 }
 
-/** The services' ports (`[name, variable, default]`) something already listens on. */
-function portsInUse(
-  ports: readonly (readonly [string, string, number])[],
-): (readonly [string, string, number])[] {
+/** The HTTP port of each service the runner must find free (variable, its default). */
+const PORTS = {
+  bridge: ["BRIDGE_PORT", 9102],
+  detector: ["DETECTOR_PORT", 9103],
+  notifier: ["NOTIFIER_PORT", 9104],
+  archive: ["ARCHIVE_PORT", 9107],
+  web: ["WEB_PORT", 8080],
+} as const;
+
+/** A service's port: its variable when set (and a number), else the default. */
+const portOf = (name: string, fallback: number) =>
+  Number(Deno.env.get(name) || fallback) || fallback;
+
+/** The services whose port something already listens on: `[name, variable, port]`. */
+function portsInUse(): [string, string, number][] {
   const host = Deno.env.get("HTTP_HOST") || "127.0.0.1";
-  return ports.flatMap(([name, variable, fallback]) => {
-    const port = Number(Deno.env.get(variable) || fallback) || fallback;
+  return Object.entries(PORTS).flatMap(([name, [variable, fallback]]) => {
+    const port = portOf(variable, fallback);
     const hostname = name === "web" ? Deno.env.get("WEB_HOST") || host : host;
     try {
       Deno.listen({ hostname, port }).close();
       return [];
     } catch (error) {
       // Another address than this runner may use: the service itself will tell.
-      return error instanceof Deno.errors.AddrInUse ? [[name, variable, port] as const] : [];
+      return error instanceof Deno.errors.AddrInUse ? [[name, variable, port]] : [];
     }
   });
 }
@@ -185,13 +196,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListen
 // A second `up` (or `deno task dev`) beside a running one would start a second dev Kafka,
 // point .vigil/kafka_brokers at it and then see every service but the producer exit with
 // "port in use": say so once, before starting anything.
-const busy = portsInUse([
-  ["bridge", "BRIDGE_PORT", 9102],
-  ["detector", "DETECTOR_PORT", 9103],
-  ["notifier", "NOTIFIER_PORT", 9104],
-  ["archive", "ARCHIVE_PORT", 9107],
-  ["web", "WEB_PORT", 8080],
-]);
+const busy = portsInUse();
 if (busy.length > 0) {
   out(
     `[dev] cannot start: ${
@@ -212,20 +217,18 @@ const env: Record<string, Record<string, string>> = {
   detector: {},
   producer: {},
 };
-const portOf = (name: string, fallback: number) =>
-  Number(Deno.env.get(name) ?? fallback) || fallback;
 if (!Deno.env.get("NOTIFIER_URL")) {
-  env.web!.NOTIFIER_URL = `http://127.0.0.1:${portOf("NOTIFIER_PORT", 9104)}`;
+  env.web!.NOTIFIER_URL = `http://127.0.0.1:${portOf(...PORTS.notifier)}`;
 }
 if (!Deno.env.get("DETECTOR_URL")) {
-  env.web!.DETECTOR_URL = `http://127.0.0.1:${portOf("DETECTOR_PORT", 9103)}`;
+  env.web!.DETECTOR_URL = `http://127.0.0.1:${portOf(...PORTS.detector)}`;
 }
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {
   try {
     const token = await ensureDevToken();
-    for (const line of devTokenMessage(token, { webPort: portOf("WEB_PORT", 8080) })) {
+    for (const line of devTokenMessage(token, { webPort: portOf(...PORTS.web) })) {
       out(`[dev] ${line}`);
     }
     for (const name of ["web", "notifier", "detector"]) env[name]!.VIGIL_API_TOKEN = token.token;
