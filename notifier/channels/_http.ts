@@ -40,27 +40,22 @@ const MAX_ERROR_BODY = 64 * 1024;
 async function readPrefix(res: Response, max: number): Promise<string> {
   if (!res.body) return "";
   const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const decoder = new TextDecoder();
+  let text = "";
+  let left = max;
   try {
-    while (size < max) {
+    while (left > 0) {
       const { done, value } = await reader.read();
       if (done) break;
-      chunks.push(value);
-      size += value.length;
+      text += decoder.decode(value.subarray(0, left), { stream: true });
+      left -= value.length;
     }
   } catch {
     // cut off or timed out: what was read is enough for an error text
   } finally {
     reader.cancel().catch(() => {});
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(all.subarray(0, max));
+  return text + decoder.decode();
 }
 
 /**
