@@ -25,16 +25,13 @@ import { backoffMs } from "./retry.ts";
  * timeout, and the group would move every partition for an outage that no
  * other member can do better against. Past this bound the group may.
  */
-export const BATCH_HEARTBEAT_LIMIT_MS = 300_000;
+const BATCH_HEARTBEAT_LIMIT_MS = 300_000;
 
 /** How often a waiting batch heartbeats (kafkajs sends at most one per `heartbeatInterval`). */
 const BATCH_HEARTBEAT_EVERY_MS = 1000;
 
 /** `config` whose `eachBatch` heartbeats while it runs, for at most {@link BATCH_HEARTBEAT_LIMIT_MS}. */
-export function keepingMembership(
-  config: ConsumerRunConfig,
-  limitMs = BATCH_HEARTBEAT_LIMIT_MS,
-): ConsumerRunConfig {
+function keepingMembership(config: ConsumerRunConfig): ConsumerRunConfig {
   const eachBatch = config.eachBatch;
   if (!eachBatch) return config;
   return {
@@ -42,7 +39,7 @@ export function keepingMembership(
     async eachBatch(payload: EachBatchPayload) {
       const started = Date.now();
       const timer = setInterval(() => {
-        if (Date.now() - started > limitMs) return clearInterval(timer);
+        if (Date.now() - started > BATCH_HEARTBEAT_LIMIT_MS) return clearInterval(timer);
         // A rejected heartbeat (rebalance under way) is the runner's to act on after the batch.
         payload.heartbeat().catch(() => {});
       }, BATCH_HEARTBEAT_EVERY_MS);
