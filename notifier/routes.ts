@@ -22,7 +22,7 @@ import { matchersMatch } from "@vigil/shared/silences";
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
 import { formatZodError } from "@vigil/shared/schemas/event";
-import { findDuplicateKey } from "@vigil/shared/schemas/hygiene";
+import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
 import { silenceMatchersSchema } from "@vigil/shared/schemas/silence";
 import type { Alert } from "@vigil/shared/schemas/alert";
 
@@ -148,14 +148,8 @@ export function parseRouting(
   } catch (error) {
     throw new SyntaxError(`Cannot load routes: not JSON (${(error as Error).message})`);
   }
-  const duplicate = findDuplicateKey(text);
-  if (duplicate !== undefined) {
-    throw new SyntaxError(
-      `Cannot load routes: key ${
-        JSON.stringify(duplicate)
-      } appears twice in one object (JSON keeps only the last): remove or merge one`,
-    );
-  }
+  const duplicate = duplicateKeyProblem(text);
+  if (duplicate) throw new SyntaxError(`Cannot load routes: ${duplicate}`);
   const parsed = routesFileSchema.safeParse(json);
   if (!parsed.success) {
     throw new SyntaxError(`Cannot load routes: ${formatZodError(parsed.error)}`);

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
 import { EVENT_TYPES, formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
-import { findDuplicateKey } from "@vigil/shared/schemas/hygiene";
+import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
 
 const severity = z.enum(SEVERITIES);
 const count = z.number().int().min(1);
@@ -211,13 +211,7 @@ export async function loadRulesConfig(path: string): Promise<RulesConfig> {
   } catch (error) {
     throw new TypeError(`Cannot load rules file ${path}: not JSON: ${(error as Error).message}`);
   }
-  const duplicate = findDuplicateKey(text);
-  if (duplicate !== undefined) {
-    throw new TypeError(
-      `Cannot load rules file ${path}: key ${
-        JSON.stringify(duplicate)
-      } appears twice in one object (JSON keeps only the last): remove or merge one`,
-    );
-  }
+  const duplicate = duplicateKeyProblem(text);
+  if (duplicate) throw new TypeError(`Cannot load rules file ${path}: ${duplicate}`);
   return parseRulesConfig(value, `rules file ${path}`);
 }

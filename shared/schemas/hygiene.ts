@@ -348,3 +348,16 @@ export function findDuplicateKey(text: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What to say of a JSON file (rules, routes) that sets a key twice in one
+ * object, or undefined when none does: `JSON.parse` would keep only the last.
+ */
+export function duplicateKeyProblem(text: string): string | undefined {
+  const key = findDuplicateKey(text);
+  return key === undefined
+    ? undefined
+    : `key ${
+      JSON.stringify(key)
+    } appears twice in one object (JSON keeps only the last): remove or merge one`;
+}
