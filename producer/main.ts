@@ -65,11 +65,12 @@ if (options.replay) {
   }
 }
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
+const source = brokerSource(config.KAFKA_BROKERS, brokers);
 // No Kafka: one line per retry with a hint, then one clear error (not kafkajs' stack traces).
 try {
   await waitForKafka({
     brokers,
-    source: brokerSource(config.KAFKA_BROKERS, brokers),
+    source,
     log,
     timeoutMs: config.PRODUCER_CONNECT_TIMEOUT,
     signal: lifecycle.signal,
@@ -104,7 +105,7 @@ try {
   log.error(
     `Cannot start producer: ${brokers.join(",")} accepts connections but did not answer as ` +
       `a Kafka broker within ${config.PRODUCER_CONNECT_TIMEOUT / 1000} s (is it another ` +
-      `service's port?); ${kafkaHint(brokerSource(config.KAFKA_BROKERS, brokers))}`,
+      `service's port?); ${kafkaHint(source)}`,
     { brokers, error },
   );
   await lifecycle.shutdown("kafka unreachable");
