@@ -3,7 +3,9 @@
  * Each output line is prefixed with its service name; Ctrl-C, SIGTERM or a
  * closed terminal (SIGHUP) stops them all (SIGTERM, then SIGKILL after 9 s),
  * and a runner that dies otherwise takes them with it (each service gets
- * SIGTERM from the kernel: `setpriv --pdeathsig`). The producer runs with
+ * SIGTERM from the kernel: `setpriv --pdeathsig`). A service that dies by
+ * itself is started again after a delay (not after exit 0 or a configuration
+ * error, exit 2); when the dev Kafka exits, everything stops. The producer runs with
  * `DEV_PRODUCER_ARGS` (default `--scenario all --scenario-every 20s`).
  *
  * Prefixes are coloured only when stdout is a terminal and `NO_COLOR` is
@@ -73,6 +75,21 @@ const children: { name: string; child: Deno.ChildProcess; done: Promise<Deno.Com
   [];
 const width = Math.max(...["kafka", ...SERVICES].map((s) => s.length));
 
+/** Why a service's exit is final: no restart (undefined: restart it). */
+function finalExit(name: string, s: Deno.CommandStatus): string | undefined {
+  if (stopping || name === "kafka" || (s.code === 0 && !s.signal)) return "";
+  if (s.code === 2) {
+    return ": its configuration is wrong (its lines above say what to fix); not restarted";
+  }
+  return undefined;
+}
+
+/** Restart delays: 1 s doubling to 30 s, back to 1 s after a minute of running. */
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_MS = 60_000;
+const stopRequested = Promise.withResolvers<void>();
+
 function start(
   name: string,
   index: number,
@@ -104,20 +121,51 @@ function start(
     ...argv.slice(1),
     ...extraArgs,
   ];
-  const child = new Deno.Command(command[0]!, {
-    args: command.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-    env,
-  }).spawn();
-  pipeLines(child.stdout, prefix, onLine);
-  pipeLines(child.stderr, prefix);
-  const done = child.status.then((s) => {
-    out(`[dev] ${name} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`);
-    return s;
-  });
-  children.push({ name, child, done });
+  const spawn = () => {
+    const child = new Deno.Command(command[0]!, {
+      args: command.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      env,
+    }).spawn();
+    pipeLines(child.stdout, prefix, onLine);
+    pipeLines(child.stderr, prefix);
+    return child;
+  };
+  // A service that dies by itself (a crash, an out-of-memory kill, kill -9) is started again
+  // after a delay, as compose.yaml's `restart: unless-stopped` does; one that ends cleanly
+  // (exit 0) or on a configuration error (exit 2) is not, and the dev Kafka is not (its data
+  // and address would be new: see below).
+  const record = { name, child: spawn(), done: Promise.resolve({} as Deno.CommandStatus) };
+  record.done = (async () => {
+    let delay = RESTART_MIN_MS;
+    for (;;) {
+      const startedAt = Date.now();
+      const s = await record.child.status;
+      const how = `${name} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`;
+      const final = finalExit(name, s);
+      if (final !== undefined) {
+        out(`[dev] ${how}${final}`);
+        return s;
+      }
+      if (Date.now() - startedAt >= RESTART_RESET_MS) delay = RESTART_MIN_MS;
+      out(`[dev] ${how}; starting it again in ${delay / 1000} s`);
+      let timer: number | undefined;
+      await Promise.race([
+        new Promise((resolve) => timer = setTimeout(resolve, delay)),
+        stopRequested.promise,
+      ]);
+      clearTimeout(timer);
+      if (stopping) {
+        out(`[dev] ${name} not started again: stopping`);
+        return s;
+      }
+      delay = Math.min(delay * 2, RESTART_MAX_MS);
+      record.child = spawn();
+    }
+  })();
+  children.push(record);
 }
 
 /** The HTTP port of each service the runner must find free (variable, its default). */
@@ -152,7 +200,7 @@ function portsInUse(): [string, string, number][] {
 let stopping = false;
 // One Ctrl-C can arrive twice (the terminal and `deno task`); only a second press forces.
 const nextSignal = signalSeries();
-async function stopAll(): Promise<void> {
+async function stopAll(exitCode = 0): Promise<void> {
   const kind = nextSignal();
   if (kind === "repeated") return;
   if (kind === "second") {
@@ -164,6 +212,7 @@ async function stopAll(): Promise<void> {
     Deno.exit(130);
   }
   stopping = true;
+  stopRequested.resolve();
   out("[dev] stopping every service (Ctrl-C again to force)");
   // Services first, the broker last.
   const services = children.filter((c) => c.name !== "kafka");
@@ -188,10 +237,12 @@ async function stopAll(): Promise<void> {
   }
   clearTimeout(timer);
   out("[dev] all stopped");
-  Deno.exit(0);
+  Deno.exit(exitCode);
 }
 // SIGHUP: the terminal was closed.
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) Deno.addSignalListener(sig, stopAll);
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(sig, () => stopAll());
+}
 
 // A second `up` (or `deno task dev`) beside a running one would start a second dev Kafka,
 // point .vigil/kafka_brokers at it and then see every service but the producer exit with
@@ -254,6 +305,15 @@ if (!external) {
   try {
     const brokers = await bootstrap.promise;
     for (const name of SERVICES) (env[name] ??= {}).KAFKA_BROKERS = brokers;
+    // The dev Kafka keeps its data in memory: one started again would be empty, at another
+    // address, so every service would be left without its broker. Stop them all and say so.
+    children.find((c) => c.name === "kafka")?.done.then(() => {
+      if (stopping) return;
+      out(
+        "[dev] the dev Kafka exited, its messages with it: stopping every service (run up again)",
+      );
+      stopAll(1);
+    });
   } catch (error) {
     out(`[dev] the dev Kafka did not start (${(error as Error).message}): see its lines above`);
     for (const c of children) {

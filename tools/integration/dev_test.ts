@@ -1,7 +1,8 @@
 /**
  * `deno task dev` end to end: the dev Kafka and every service come up
  * healthy, every service refuses oversized bodies (413) and control
- * characters in URLs (400), events flow into the streams, and a terminal
+ * characters in URLs (400), events flow into the streams, a service killed
+ * with SIGKILL is started again, and a terminal
  * Ctrl-C (SIGINT to the whole foreground process group) stops everything
  * cleanly within 10 s.
  */
@@ -25,6 +26,20 @@ async function healthy(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The pid of the process running `entry` with `VIGIL_PREFIX=prefix` (Linux /proc). */
+async function pidOf(entry: string, prefix: string): Promise<number | undefined> {
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmdline = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
+      if (!cmdline.split("\0").includes(entry)) continue;
+      const environ = await Deno.readTextFile(`/proc/${e.name}/environ`);
+      if (environ.split("\0").includes(`VIGIL_PREFIX=${prefix}`)) return Number(e.name);
+    } catch { /* gone, or not ours to read */ }
+  }
+  return undefined;
 }
 
 /** The resident memory a service reports on its /metrics. */
@@ -124,6 +139,21 @@ Deno.test(
             what: "events bridged into the logs stream",
           }));
           assert.equal(await brokersFile(), brokersBefore, ".vigil/kafka_brokers untouched");
+          // A service that dies by itself (kill -9) is started again, as compose restarts it.
+          const detector = await pidOf("detector/main.ts", prefix);
+          assert.ok(detector, "the detector's process");
+          Deno.kill(detector, "SIGKILL");
+          await withOutput(waitFor(
+            () =>
+              /\[dev\] detector exited with code 137 \(SIGKILL\); starting it again in 1 s/.test(
+                output,
+              ),
+            { timeoutMs: 10_000, what: "the runner starting the detector again" },
+          ));
+          await withOutput(waitFor(async () => {
+            const pid = await pidOf("detector/main.ts", prefix);
+            return pid !== undefined && pid !== detector && await healthy(ports.DETECTOR_PORT);
+          }, { timeoutMs: 60_000, what: "a new detector healthy" }));
           // Ctrl-C: SIGINT to the process group (the runner's pid is its pgid).
           const started = Date.now();
           Deno.kill(-child.pid, "SIGINT");
