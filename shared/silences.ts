@@ -139,6 +139,10 @@ export function resolveSilenceInput(
   } else {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$/.exec(p.duration ?? "");
     endsAt = new Date(startsAt.getTime() + Number(m?.[1]) * (DURATION_UNIT_MS[m?.[2] ?? ""] ?? 0));
+    // Past the last time a Date holds (year 275760), not "before it starts".
+    if (Number.isNaN(endsAt.getTime())) {
+      throw new RangeError(`Cannot create silence: duration "${p.duration}" is too long`);
+    }
   }
   if (!(endsAt.getTime() > startsAt.getTime())) {
     throw new RangeError("Cannot create silence: ends_at must be after starts_at");

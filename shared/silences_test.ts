@@ -111,6 +111,11 @@ Deno.test("resolveSilenceInput() resolves duration from starts_at and rejects pa
     /Cannot create silence: ends_at is in the past/,
   );
   assert.throws(
+    () =>
+      resolveSilenceInput({ matchers: { rule: "x" }, duration: "99999999999h", author: "a" }, T0),
+    /Cannot create silence: duration "99999999999h" is too long/,
+  );
+  assert.throws(
     () => resolveSilenceInput({ matchers: {}, duration: "1h", author: "ann" }, T0),
     /Cannot create silence: matchers/,
   );
