@@ -139,7 +139,11 @@ Deno.test(
         const row = page.locator('.notify-table tr[data-route="default"][data-channel="email"]');
         assert.equal(await row.locator("td.sent").textContent(), "1");
         assert.equal(await row.locator("td.planned").textContent(), "1");
-        assert.match((await page.textContent(".notify-totals")) ?? "", /1 sent · 0 pending/);
+        // One of each is said in the singular: "1 digest", not "1 digests".
+        assert.match(
+          (await page.textContent(".notify-totals")) ?? "",
+          /1 sent · 0 pending · 0 failed · 1 digest(?!s)/,
+        );
         await page.click(".notify-card summary");
         await browser.screenshot("detail-from-digest.png");
 

@@ -162,7 +162,9 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
       </svg>
       <figcaption>
         <span>${label}</span>
-        <span class="muted"> · ${points.length} points, ${fmtClock(points[0].ts)}–${fmtClock(
+        <span class="muted"> · ${count(points.length, "point")}, ${fmtClock(
+          points[0].ts,
+        )}–${fmtClock(
           last.ts,
         )} ${zoneName(last.ts)} · last ${fmtNum(last.value)} · range ${fmtNum(
           Math.min(...values),
@@ -179,6 +181,11 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
       </figcaption>
     </figure>
   `;
+}
+
+/** "1 digest", "2 digests", "1,042 rows": a count and its noun, singular for one. */
+export function count(n, noun, plural = `${noun}s`) {
+  return `${fmtNum(n)} ${n === 1 ? noun : plural}`;
 }
 
 /** Format a number compactly. */

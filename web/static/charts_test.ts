@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fmtNum } from "./charts.js";
+import { count, fmtNum } from "./charts.js";
 
 Deno.test("fmtNum() rounds to 4 significant digits and keeps an exponent whole", () => {
   assert.equal(fmtNum(0.8286691561188123), "0.8287");
@@ -12,4 +12,12 @@ Deno.test("fmtNum() rounds to 4 significant digits and keeps an exponent whole",
   assert.equal(fmtNum(2.5e-20), "2.5e-20");
   assert.equal(fmtNum(1234.5), (1234.5).toLocaleString());
   assert.equal(fmtNum(42), "42");
+});
+
+Deno.test("count() says one in the singular and the rest in the plural", () => {
+  assert.equal(count(1, "digest"), "1 digest");
+  assert.equal(count(0, "digest"), "0 digests");
+  assert.equal(count(1042, "row"), "1,042 rows");
+  assert.equal(count(1, "anomaly", "anomalies"), "1 anomaly");
+  assert.equal(count(2, "anomaly", "anomalies"), "2 anomalies");
 });

@@ -5,7 +5,7 @@ import { connectLive, getJson, retryDelayMs, useRetry } from "./api.js";
 import { Sparkline } from "./charts.js";
 import { alertPath } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
-import { ago, html, useNow } from "./util.js";
+import { ago, count, html, useNow } from "./util.js";
 import { ErrorNote, LiveBadge, TopBar } from "./widgets.js";
 
 const STATE_TEXT = {
@@ -26,7 +26,7 @@ function StateCard({ data, now }) {
       <dl class="facts">
         <div>
           <dt>Open</dt>
-          <dd class="open-count">${s.open} of ${s.anomalies} anomalies</dd>
+          <dd class="open-count">${s.open} of ${count(s.anomalies, "anomaly", "anomalies")}</dd>
         </div>
         <div>
           <dt>Last seen</dt>

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./api.js";
 import { TestNotification } from "./test_notify.js";
 import { fmtClock, zoneName } from "./time.js";
-import { html } from "./util.js";
+import { count, html } from "./util.js";
 
 const COLUMNS = [
   ["planned", "planned", "Notifications planned in the hour (one digest on one channel)"],
@@ -60,9 +60,11 @@ export function NotifyPanel() {
         <span class="notify-title">Notifications, last hour</span>
         <span
           class="notify-totals"><b class="sent">${t.sent}</b> sent · <b class="pending">${t
-            .pending}</b>${" "}pending · <b class="failed">${t.failed}</b> failed · ${t
-            .digests} digests${t.waiting_alerts
-            ? ` · ${t.waiting_alerts} alerts waiting for their group's digest`
+            .pending}</b>${" "}pending · <b class="failed">${t.failed}</b> failed · ${count(
+              t.digests,
+              "digest",
+            )}${t.waiting_alerts
+            ? ` · ${count(t.waiting_alerts, "alert")} waiting for their group's digest`
             : ""}${quiet}</span>
       </summary>
       <div class="notify-body">
@@ -73,9 +75,14 @@ export function NotifyPanel() {
             : ""}.</p>
           ${preview
             ? html`<p class="notify-preview" data-notifications=${preview.notifications}>With the
-                routes in force, the hour's ${preview.alerts} alerts make <b>${preview.notifications} notifications</b> (${preview.digests} digest${
-              preview.digests === 1 ? "" : "s"
-            })${preview.truncated ? " (newest alerts only)" : ""}: replayed by the notifier.</p>`
+                routes in force, the hour's ${count(preview.alerts, "alert")} make <b>${
+              count(
+                preview.notifications,
+                "notification",
+              )
+            }</b> (${count(preview.digests, "digest")})${
+              preview.truncated ? " (newest alerts only)" : ""
+            }: replayed by the notifier.</p>`
             : null}
           ${data.routes.length
             ? html`
@@ -92,9 +99,9 @@ export function NotifyPanel() {
                         <tr key=${r.route + c.channel} data-route=${r.route} data-channel=${c
                           .channel}>
                           <td>${i === 0
-                            ? html`<b>${r.route}</b> <span class="muted">${r.digests} digests${
-                              r.waiting_alerts ? `, ${r.waiting_alerts} waiting` : ""
-                            }</span>`
+                            ? html`<b>${r.route}</b> <span class="muted">${
+                              count(r.digests, "digest")
+                            }${r.waiting_alerts ? `, ${r.waiting_alerts} waiting` : ""}</span>`
                             : null}</td>
                           <td>${c.channel}</td>
                           <${Counts} c=${c} />

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./api.js";
 import { fmtFull } from "./time.js";
-import { ago, fmtSpan, html, useNow } from "./util.js";
+import { ago, count, fmtSpan, html, useNow } from "./util.js";
 
 const NO_DETECTOR = new Error(
   "the web does not know the detector: set DETECTOR_URL to the detector's address",
@@ -89,7 +89,7 @@ function Retention({ data, error, now }) {
       <p>Last run <span title=${fmtFull(run.started_at)}>${ago(
         run.finished_at,
         now,
-      )}</span>${` (${run.outcome}), deleted ${total} rows${when}.${unfinished}`}</p>
+      )}</span>${` (${run.outcome}), deleted ${count(total, "row")}${when}.${unfinished}`}</p>
       <div class="table-scroll">
         <table class="notify-table">
           <thead>

@@ -4,6 +4,8 @@ import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { fmtNum } from "./charts.js";
 
+export { count } from "./charts.js";
+
 export const html = htm.bind(h);
 
 export const SEVERITIES = ["CRITICAL", "WARNING", "INFO"];
