@@ -9,7 +9,7 @@
  * | `HTTP_HOST` | `127.0.0.1` | ops server bind address |
  * | `HTTP_HEADER_TIMEOUT`, `HTTP_BODY_TIMEOUT`, `HTTP_MAX_HEADER_BYTES` | `10s`, `30s`, `32768` | request guard (docs/configuration.md) |
  * | `LOG_LEVEL` | `info` | debug, info, warn, error |
- * | `PRODUCER_LINGER_MS` | `5` | wait for more messages before a partial batch |
+ * | `PRODUCER_LINGER_MS` | `5` (`50` on the dev Kafka) | wait for more messages before a partial batch |
  * | `PRODUCER_MAX_BATCH` | `1000` | messages per `sendBatch` |
  * | `PRODUCER_MAX_IN_FLIGHT` | `4` | batches in flight (backpressure bound) |
  * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
@@ -35,7 +35,8 @@ export const producerEnvSchema = z.object({
   ...httpEnv,
   ...kafkaEnv,
   PRODUCER_PORT: portVar.default(9101),
-  PRODUCER_LINGER_MS: durationVar.default(5),
+  /** Unset: 5 ms, or 50 on the dev Kafka (`lingerMs` in connect.ts). */
+  PRODUCER_LINGER_MS: durationVar.optional(),
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
   PRODUCER_IDEMPOTENT: boolVar.default(false),

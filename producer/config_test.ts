@@ -5,7 +5,7 @@ import { loadProducerConfig } from "./config.ts";
 Deno.test("loadProducerConfig() applies defaults", () => {
   const c = loadProducerConfig({});
   assert.equal(c.PRODUCER_PORT, 9101);
-  assert.equal(c.PRODUCER_LINGER_MS, 5);
+  assert.equal(c.PRODUCER_LINGER_MS, undefined, "5 ms, or 50 on the dev Kafka: lingerMs()");
   assert.equal(c.PRODUCER_MAX_BATCH, 1000);
   assert.equal(c.PRODUCER_MAX_IN_FLIGHT, 4);
   assert.equal(c.PRODUCER_IDEMPOTENT, false);

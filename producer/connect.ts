@@ -34,6 +34,18 @@ export function brokerSource(configured: string[] | undefined, resolved: string[
   return resolved.length === 1 && resolved[0] === "localhost:9092" ? "default" : "dev-file";
 }
 
+/**
+ * How long the producer waits to fill a batch: `PRODUCER_LINGER_MS` when set,
+ * else 50 ms on the dev Kafka (found through its brokers file) and 5 ms
+ * elsewhere. The dev Kafka (librdkafka's mock) serves one produce batch per
+ * partition per fetch and keeps 5 MiB per partition: 5 ms batches at a few
+ * thousand events/s cannot be read as fast as they come, and it deletes them
+ * before the bridge reads them (docs/benchmarks.md). `deno task dev` sets 50 too.
+ */
+export function lingerMs(source: BrokerSource, configured: number | undefined): number {
+  return configured ?? (source === "dev-file" ? 50 : 5);
+}
+
 /** Open and close a TCP connection to `host:port`. */
 export async function tcpProbe(broker: string): Promise<void> {
   const at = broker.lastIndexOf(":");

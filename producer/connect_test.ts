@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLogger } from "@vigil/shared/log";
-import { brokerSource, kafkaHint, waitForKafka } from "./connect.ts";
+import { brokerSource, kafkaHint, lingerMs, waitForKafka } from "./connect.ts";
 
 function recorder() {
   const lines: Record<string, unknown>[] = [];
@@ -61,4 +61,12 @@ Deno.test("brokerSource() and kafkaHint() point at deno task kafka or KAFKA_BROK
   assert.match(kafkaHint("default"), /`deno task kafka`.*KAFKA_BROKERS/);
   assert.match(kafkaHint("dev-file"), /\.vigil\/kafka_brokers.*`deno task kafka`/);
   assert.match(kafkaHint("env"), /KAFKA_BROKERS/);
+});
+
+Deno.test("lingerMs(): PRODUCER_LINGER_MS when set, else 50 ms on the dev Kafka and 5 ms elsewhere", () => {
+  assert.equal(lingerMs("dev-file", undefined), 50);
+  assert.equal(lingerMs("env", undefined), 5);
+  assert.equal(lingerMs("default", undefined), 5);
+  assert.equal(lingerMs("dev-file", 5), 5);
+  assert.equal(lingerMs("env", 20), 20);
 });

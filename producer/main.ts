@@ -26,7 +26,7 @@ import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
 import { loadReplay } from "./replay.ts";
 import { loadProducerConfig } from "./config.ts";
-import { brokerSource, kafkaHint, waitForKafka } from "./connect.ts";
+import { brokerSource, kafkaHint, lingerMs, waitForKafka } from "./connect.ts";
 import { createProducerMetrics, runProducer } from "./run.ts";
 
 const encoder = new TextEncoder();
@@ -144,7 +144,7 @@ const running = runProducer(
   {
     ...options,
     sink: {
-      lingerMs: config.PRODUCER_LINGER_MS,
+      lingerMs: lingerMs(source, config.PRODUCER_LINGER_MS),
       maxBatch: config.PRODUCER_MAX_BATCH,
       // kafkajs' idempotent producer is only safe with one request in flight.
       maxInFlight: config.PRODUCER_IDEMPOTENT ? 1 : config.PRODUCER_MAX_IN_FLIGHT,

@@ -227,6 +227,7 @@ export async function runProducer(
     scenarios: options.scenarios,
     seed: options.seed,
     users: options.users,
+    linger_ms: options.sink?.lingerMs ?? null,
   });
 
   if (options.replay) {
