@@ -49,6 +49,10 @@ const archive = createArchive({
 await runWorker({ name: "archive", log, lifecycle }, {
   worker: archive,
   metrics,
-  serve: { port: config.ARCHIVE_PORT, ...httpServerOptions(config) },
+  serve: {
+    port: config.ARCHIVE_PORT,
+    ...httpServerOptions(config),
+    settings: { port: "ARCHIVE_PORT" },
+  },
   fields: { brokers, location: store.location, prefix: config.ARCHIVE_PREFIX },
 });

@@ -59,6 +59,10 @@ const bridge = createBridge({
 await runWorker(service, {
   worker: bridge,
   metrics,
-  serve: { port: config.BRIDGE_PORT, ...httpServerOptions(config) },
+  serve: {
+    port: config.BRIDGE_PORT,
+    ...httpServerOptions(config),
+    settings: { port: "BRIDGE_PORT" },
+  },
   fields: { brokers, prefix: config.VIGIL_PREFIX },
 });

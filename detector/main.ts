@@ -165,12 +165,20 @@ app.route(
 );
 app.route("/", createRulesApp({ rules: reloader, log }));
 app.route("/", createStatusApp({ store, redis, keys, log }));
-const ops = serve(app, {
-  port: config.DETECTOR_PORT,
-  ...httpServerOptions(config),
-  log,
-  label: "ops server",
-});
+let ops: ReturnType<typeof serve>;
+try {
+  ops = serve(app, {
+    port: config.DETECTOR_PORT,
+    ...httpServerOptions(config),
+    log,
+    label: "ops server",
+    settings: { port: "DETECTOR_PORT" },
+  });
+} catch (error) {
+  log.error("cannot start detector", { error });
+  await lifecycle.shutdown("cannot start");
+  Deno.exit(1);
+}
 lifecycle.onShutdown("ops server", () => ops.close());
 
 const watching = reloader.watch(lifecycle.signal).catch((error) => {

@@ -181,7 +181,13 @@ export async function startNotifier(
       sendTimeoutMs: config.sendTimeoutMs,
     }),
   );
-  const ops = serve(app, { port: config.port, ...config.http, log, label: "ops server" });
+  const ops = serve(app, {
+    port: config.port,
+    ...config.http,
+    log,
+    label: "ops server",
+    settings: { port: "NOTIFIER_PORT" },
+  });
   log.info("notifier started", {
     channels: channels.map((c) => c.name),
     routes: routes.map((r) => r.name),

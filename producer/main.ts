@@ -115,7 +115,12 @@ try {
 const registry = new Registry();
 const metrics = createProducerMetrics(registry);
 const ops = createOpsApp({ checks: { kafka: () => metrics.healthy() }, metrics: registry, log });
-const opsOptions = { ...httpServerOptions(config), log, label: "ops server" };
+const opsOptions = {
+  ...httpServerOptions(config),
+  log,
+  label: "ops server",
+  settings: { port: "PRODUCER_PORT" },
+};
 // Several producers on one machine are common (a replay beside `up`'s producer): when the
 // default port is taken, the ops server takes a free one. A port set in PRODUCER_PORT is kept.
 const portNamed = isEnvSet(Deno.env.toObject(), "PRODUCER_PORT");

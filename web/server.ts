@@ -115,6 +115,7 @@ export async function startWebServer(
     ...httpServerOptions(config),
     hostname,
     log,
+    settings: { port: "WEB_PORT", host: config.WEB_HOST ? "WEB_HOST" : "HTTP_HOST" },
     onListen: ({ port }) => {
       log.info("web listening", {
         hostname,

@@ -56,6 +56,8 @@ export interface ServeOptions {
   log: Logger;
   /** Names the server in its "<label> listening" log line. @default {"http server"} */
   label?: string;
+  /** The settings that chose the port and host, named when it cannot listen. */
+  settings?: { port: string; host?: string };
   /** Called once listening, instead of the default log line. */
   onListen?: (addr: { hostname: string; port: number }) => void;
 }
@@ -126,7 +128,7 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
     try {
       server = Deno.serve({ hostname, port: options.port, onListen: () => {} }, handler);
     } catch (error) {
-      throw listenError(error, hostname, options.port);
+      throw listenError(error, hostname, options);
     }
     announce(server.addr.port);
     let closing: Promise<void> | undefined;
@@ -144,7 +146,7 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
     listener = Deno.listen({ hostname, port: options.port });
   } catch (error) {
     inner.shutdown().catch(() => {});
-    throw listenError(error, hostname, options.port);
+    throw listenError(error, hostname, options);
   }
   const port = listener.addr.port;
   const live = new Set<Guarded>();
@@ -194,12 +196,20 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
 }
 
 /** A listen failure that says which address and what to do when it is taken. */
-function listenError(error: unknown, hostname: string, port: number): Error {
+function listenError(error: unknown, hostname: string, options: ServeOptions): Error {
+  const where = `${hostname}:${options.port}`;
+  const port = options.settings?.port ?? "this service's port variable";
   if (error instanceof Deno.errors.AddrInUse) {
     return new Error(
-      `${hostname}:${port} is already in use (another instance running?): stop it or set this service's port variable`,
+      `${where} is already in use (another instance running?): stop it or set ${port}`,
       { cause: error },
     );
   }
-  return error as Error;
+  // A host that does not resolve or is not this machine's, a port below 1024 without the right.
+  return new Error(
+    `cannot listen on ${where}: ${(error as Error).message}; check ${
+      options.settings?.host ?? "HTTP_HOST"
+    } and ${port}`,
+    { cause: error },
+  );
 }

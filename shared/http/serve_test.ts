@@ -163,6 +163,39 @@ Deno.test(
   },
 );
 
+Deno.test("serve() says which setting to change when it cannot listen", opts, () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    for (const headerTimeoutMs of [0, 10_000]) { // plain Deno.serve, and the guard
+      assert.throws(
+        () =>
+          serve(echoApp(), {
+            port: taken.addr.port,
+            headerTimeoutMs,
+            log: silentLogger(),
+            settings: { port: "DETECTOR_PORT" },
+          }),
+        new RegExp(
+          `^Error: 127\\.0\\.0\\.1:${taken.addr.port} is already in use \\(another instance running\\?\\): stop it or set DETECTOR_PORT$`,
+        ),
+      );
+    }
+  } finally {
+    taken.close();
+  }
+  // A host that does not resolve: the error names the host setting (was only "failed to lookup").
+  assert.throws(
+    () =>
+      serve(echoApp(), {
+        port: 0,
+        hostname: "999.1.1.1",
+        log: silentLogger(),
+        settings: { port: "WEB_PORT", host: "WEB_HOST" },
+      }),
+    /^Error: cannot listen on 999\.1\.1\.1:0: .+; check WEB_HOST and WEB_PORT$/,
+  );
+});
+
 Deno.test("serve() answers 408 to a connection that sends nothing", opts, async () => {
   await withServer({ headerTimeoutMs: 200 }, async (server) => {
     const client = await RawClient.open(server.port);
