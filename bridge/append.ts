@@ -14,12 +14,15 @@
  * answers) starts again instead of skipping the new log as redeliveries:
  * the bridge deletes it from every stream ({@link offsetHashes}) when its
  * progress record shows the reset, the script per stream otherwise. A
- * stream and its offsets hash share a hash tag (one slot).
+ * stream and its offsets hash share a hash tag (one slot). MAXLEN never
+ * trims what the detector has not processed: a call that would is refused
+ * ("FULL …") and retried until the detector caught up, with the Kafka
+ * offsets uncommitted, so Kafka keeps the messages meanwhile.
  *
  * @module
  */
 import type { Gap } from "@vigil/shared/kafka_gaps";
-import type { Keys } from "@vigil/shared/keys";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
 import { kindsFor, partitionOf, type StreamKind } from "@vigil/shared/partitions";
 import type { Classified } from "./classify.ts";
 import {
@@ -161,7 +164,14 @@ export function buildAppendCalls(
       const chunk = values.slice(start, start + chunkSize);
       calls.push({
         keys: head(target),
-        args: [...common, previous, logEnd, ...chunk.flat()],
+        // The detector's group protects its unprocessed entries from MAXLEN (the script's FULL).
+        args: [
+          ...common,
+          previous,
+          logEnd,
+          target === "dlq" ? "" : GROUPS.detector,
+          ...chunk.flat(),
+        ],
         count: chunk.length,
       });
       previous = chunk[chunk.length - 1]![1]!;

@@ -55,7 +55,9 @@ Deno.test("buildAppendCalls() with one partition: per target stream, chunks chai
     ],
   );
   assert.deepEqual(calls[0]!.args.slice(0, 5), ["metrics:2", "1000", "metrics", "2", "123"]);
-  assert.deepEqual(calls[0]!.args.slice(7), [
+  // The group whose unprocessed entries MAXLEN must not trim: the detector's; none for the dlq.
+  assert.deepEqual(calls.map((c) => c.args[7]), ["detector", "detector", ""]);
+  assert.deepEqual(calls[0]!.args.slice(8), [
     "e",
     "10",
     '{"o":10}',
@@ -67,7 +69,7 @@ Deno.test("buildAppendCalls() with one partition: per target stream, chunks chai
     "k",
     "",
   ]);
-  assert.deepEqual(calls[2]!.args.slice(7), [
+  assert.deepEqual(calls[2]!.args.slice(8), [
     "d",
     "11",
     "",
@@ -93,7 +95,7 @@ Deno.test("buildAppendCalls() with several partitions: by entity, plus the proje
     maxlen: 1000,
     ingestTs: 1,
   });
-  const byStream = new Map(calls.map((c) => [c.keys[1], c.args.slice(7)]));
+  const byStream = new Map(calls.map((c) => [c.keys[1], c.args.slice(8)]));
   assert.deepEqual(
     byStream.get(`t:events:{logs:${partitionOf("checkout", P)}}`)?.filter((_, i) => i % 5 === 1),
     ["1", "2"],
@@ -125,7 +127,7 @@ Deno.test("buildAppendCalls() puts a gap record first in the dead-letter stream"
     gap: { from: "10", to: "49", count: 40 },
   });
   const dlq = calls.find((c) => c.keys[1] === "t:{dlq}")!;
-  assert.deepEqual(dlq.args.slice(7), ["g", "49", "10", "40"]);
+  assert.deepEqual(dlq.args.slice(8), ["g", "49", "10", "40"]);
 });
 
 Deno.test("buildAppendCalls() passes the partition's high watermark when it is a number", () => {

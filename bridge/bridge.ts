@@ -36,6 +36,7 @@ import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics } from "./metrics.ts";
+import { createStreamFull } from "./stream_full.ts";
 
 /** Bridge settings (from {@link BridgeConfig} or a test; the group is `vigil-bridge` by default). */
 export interface BridgeOptions extends GroupSettings {
@@ -115,8 +116,17 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const progress = createProgress(redis, keys);
   const gaps = createGapTracker({ kafka, log, metrics, service: "bridge", gapWarnMs, now });
 
-  const { messagesTotal, deadTotal, skippedTotal, logResets, redisErrors, batchSeconds, lag } =
-    createBridgeMetrics(metrics, { redis, keys, partitions });
+  const {
+    messagesTotal,
+    deadTotal,
+    skippedTotal,
+    logResets,
+    redisErrors,
+    streamFull,
+    batchSeconds,
+    lag,
+  } = createBridgeMetrics(metrics, { redis, keys, partitions });
+  const full = createStreamFull({ log, counter: streamFull, now });
 
   /**
    * Per partition, the offsets of the last run of batches kafkajs consumed
@@ -230,11 +240,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
           baseMs: 100,
           capMs: 5000,
           isRetryable: () => isRunning() && !isStale() && !group.stopping.aborted,
-          onRetry: logRetry(
-            log.with({ topic, partition }),
-            "append batch",
-            () => redisErrors.inc(),
-          ),
+          onRetry: (info) => {
+            if (full.seen(info.error, { topic, partition, retry_in_ms: info.delayMs })) return;
+            logRetry(log.with({ topic, partition }), "append batch", () => redisErrors.inc())(info);
+          },
         });
       } catch (error) {
         redisErrors.inc();
@@ -366,6 +375,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       redis: async () => (await redis.ping()) === "PONG",
       kafka: () => group.healthy,
       kafka_gaps: () => gaps.health(),
+      streams: () => full.health(),
     },
     async run(signal) {
       await forgetOtherCluster(signal);

@@ -21,7 +21,10 @@ export const bridgeEnvSchema = z.object({
   ...commonEnv,
   ...partitionsEnv,
   ...kafkaEnv,
-  /** Approximate MAXLEN of every event stream and of the dead-letter stream. */
+  /**
+   * Approximate MAXLEN of every event stream and of the dead-letter stream; entries the
+   * detector has not processed are never trimmed (appends wait instead).
+   */
   BRIDGE_STREAM_MAXLEN: positiveInt.default(1_000_000),
   /** Port of the ops server (/health, /metrics). */
   BRIDGE_PORT: portVar.default(9102),
@@ -43,6 +46,10 @@ export const bridgeEnvSchema = z.object({
   BRIDGE_GAP_WARN_FOR: durationVar.default(3_600_000),
   /** Kafka group session timeout: how soon a crashed bridge's partitions move on. */
   BRIDGE_SESSION_TIMEOUT: durationVar.pipe(z.number().min(6000).max(300_000)).default(10_000),
+}).refine((c) => c.BRIDGE_STREAM_MAXLEN >= 10 * c.BRIDGE_CHUNK_SIZE, {
+  // Appends wait while the detector has more left than MAXLEN keeps: a few chunks must fit.
+  message: "must be at least 10 × BRIDGE_CHUNK_SIZE",
+  path: ["BRIDGE_STREAM_MAXLEN"],
 });
 
 /** Resolved bridge configuration. */

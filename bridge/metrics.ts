@@ -68,6 +68,12 @@ export function createBridgeMetrics(registry: Registry, source: BridgeStreams) {
       name: "vigil_bridge_redis_errors_total",
       help: "Failed batch appends (retried)",
     },
+    streamFull: {
+      kind: "counter",
+      name: "vigil_bridge_stream_full_total",
+      help:
+        "Appends refused because the detector has not processed enough of the stream (BRIDGE_STREAM_MAXLEN): retried, nothing trimmed unread",
+    },
     batchSeconds: {
       kind: "histogram",
       name: "vigil_bridge_batch_seconds",

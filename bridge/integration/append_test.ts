@@ -102,6 +102,59 @@ Deno.test(
 );
 
 Deno.test(
+  "bridge_append-2.lua never trims what the detector has not processed: FULL until it catches up",
+  opts,
+  async () => {
+    await withRedis(async ({ redis, keys }) => {
+      const port = ioredisAppendPort(redis);
+      const stream = keys.events("logs");
+      await redis.xgroup("CREATE", stream, "detector", "0", "MKSTREAM");
+      // Events only (no dead letters), 6 per batch, MAXLEN 10.
+      const batch = (from: number) =>
+        buildAppendCalls({
+          topic: "logs",
+          partition: 0,
+          items: Array.from({ length: 6 }, (_, i) => item(from + i * 4 + 1)),
+        }, { keys, partitions: 1, maxlen: 10, ingestTs: 5 });
+      assert.equal((await appendBatch(port, batch(0))).appended, 6);
+      // 6 unread + 6 new > 10: refused, nothing written (MAXLEN would have trimmed unread entries).
+      await assert.rejects(
+        appendBatch(port, batch(100)),
+        /FULL .*events:\{logs:0\}: 6 entries not yet processed by consumer group detector \(MAXLEN 10\)/,
+      );
+      assert.equal(await redis.xlen(stream), 6);
+      // Read but not acknowledged (pending): still not processed.
+      const read = await redis.xreadgroup(
+        "GROUP",
+        "detector",
+        "c",
+        "COUNT",
+        "6",
+        "STREAMS",
+        stream,
+        ">",
+      ) as [string, [string, string[]][]][];
+      const ids = read[0]![1].map(([id]) => id);
+      await assert.rejects(appendBatch(port, batch(100)), /FULL .*: 6 entries not yet processed/);
+      // Acknowledged: the next batch goes in, and a redelivery of it is skipped, not refused.
+      await redis.xack(stream, "detector", ...ids);
+      assert.equal((await appendBatch(port, batch(100))).appended, 6);
+      assert.equal((await appendBatch(port, batch(100))).skipped, 6);
+      assert.equal(await redis.xlen(stream), 12, "MAXLEN ~ trims only whole nodes");
+      // The dead-letter stream has no group: trimmed by MAXLEN as before.
+      const dead = (from: number) =>
+        buildAppendCalls({
+          topic: "logs",
+          partition: 0,
+          items: Array.from({ length: 8 }, (_, i) => item(from + i * 4)),
+        }, { keys, partitions: 1, maxlen: 10, ingestTs: 5 });
+      await appendBatch(port, dead(1000));
+      assert.equal((await appendBatch(port, dead(2000))).appended, 8);
+    });
+  },
+);
+
+Deno.test(
   "bridge_append-2.lua starts a partition again when its log was reset below the high-water",
   opts,
   async () => {

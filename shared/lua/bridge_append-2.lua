@@ -24,7 +24,14 @@
           reset (topic deleted and created again, or another cluster behind
           the same address): the high-water starts again from -1 instead of
           skipping the new log's messages as redeliveries
-  ARGV[8..] items, offsets increasing, each a kind then its values:
+  ARGV[8] the consumer group that reads the stream ("" = none, the dead-letter
+          stream): XADD's MAXLEN trims the oldest entries whether the group
+          read them or not, so when the entries the group has not acknowledged
+          (pending + lag) and this chunk's new items would not all fit in
+          MAXLEN, nothing is written and the call answers "FULL ...": the
+          bridge waits (its Kafka offsets stay uncommitted) until the group
+          has caught up, instead of trimming what it has not processed
+  ARGV[9..] items, offsets increasing, each a kind then its values:
     "e" event:       offset, data, message key, traceparent ("" = none)       (5 values)
     "d" dead letter: offset, raw, reason, encoding, size, sha256, key,
                      key_encoding ("" = the message had no key)             (9 values)
@@ -32,6 +39,7 @@
 
   Output: { appended, skipped, gaps appended, high-water, 1 when the log was reset else 0 }
           error "GAP ..." when the previous chunk was not applied
+          error "FULL ..." when the group has too much left to process (ARGV[8])
           error "APPEND ..." when an XADD failed (the high-water then covers
           exactly the entries appended before it)
 ]]
@@ -57,7 +65,37 @@ local last = hw
 local appended = 0
 local skipped = 0
 local gaps = 0
-local i = 8
+local i = 9
+
+-- Backpressure: what the group has not acknowledged yet, plus this chunk's new items, must fit.
+-- Items of a stream with a group are events (5 values each); a stream that can take them all
+-- without trimming needs no look at the group (XLEN is O(1), XINFO GROUPS a little more).
+local length = ARGV[8] ~= '' and redis.pcall('XLEN', KEYS[2])
+if type(length) == 'number' and length + (#ARGV - 8) / 5 > tonumber(maxlen) then
+  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[2])
+  for _, g in ipairs(groups.err and {} or groups) do
+    local name, pending, lag
+    for k = 1, #g, 2 do
+      if g[k] == 'name' then name = g[k + 1]
+      elseif g[k] == 'pending' then pending = g[k + 1]
+      elseif g[k] == 'lag' then lag = g[k + 1] end
+    end
+    if name == ARGV[8] then
+      -- lag is nil when Redis cannot tell it (entries deleted past the group's position):
+      -- count every entry then.
+      local left = pending + (lag or length)
+      local new = 0
+      for j = 10, #ARGV, 5 do
+        if tonumber(ARGV[j]) > hw then new = new + 1 end
+      end
+      if left > 0 and new > 0 and left + new > tonumber(maxlen) then
+        return redis.error_reply('FULL ' .. KEYS[2] .. ': ' .. left ..
+          ' entries not yet processed by consumer group ' .. name .. ' (MAXLEN ' .. maxlen ..
+          '): waiting for it to catch up')
+      end
+    end
+  end
+end
 
 -- The high-water after what was appended (also before a failed XADD): moved
 -- forward, or, for a log that started again and got nothing yet, removed.

@@ -35,7 +35,7 @@ import { entryFields } from "./stream_fill.ts";
 import { cpuUsage } from "node:process";
 import { startMockKafka } from "../dev/kafka_mock.ts";
 import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
-import { createKeys } from "@vigil/shared/keys";
+import { createKeys, GROUPS } from "@vigil/shared/keys";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { createRedis } from "@vigil/shared/redis";
@@ -133,6 +133,10 @@ interface BridgeRun {
 /** Run the bridge over all N messages into fresh keys; `traced` hands it the tracer. */
 async function runBridge(index: number, traced: boolean): Promise<BridgeRun> {
   const runKeys = createKeys(`${prefix}run${index}:`);
+  // The detector's group, as in a deployment: the append script checks what it has left.
+  for (const type of EVENT_TYPES) {
+    await redis.xgroup("CREATE", runKeys.events(type), GROUPS.detector, "0", "MKSTREAM");
+  }
   const metrics = new Registry();
   let onBridgeBatch = () => {};
   const bridge = createBridge({
