@@ -40,6 +40,39 @@ function alert(id: string): OutgoingAlert {
 }
 
 Deno.test(
+  "publisher never trims alerts the notifier has not processed: the stream grows past MAXLEN instead",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      await redis.xgroup("CREATE", keys.alerts(), "notifier", "0", "MKSTREAM");
+      const publisher = await createPublisher({ redis, keys, alertsMaxLen: 100 });
+      const ids = Array.from({ length: 300 }, (_, i) => `u${i}`);
+      for (let i = 0; i < ids.length; i += 50) {
+        await publisher.publish(ids.slice(i, i + 50).map(alert), []);
+      }
+      // MAXLEN ~ 100 would have trimmed 100 or more of them, unread.
+      assert.equal(await redis.xlen(keys.alerts()), 300);
+      // Once the notifier has processed them, the stream is trimmed again.
+      const read = await redis.xreadgroup(
+        "GROUP",
+        "notifier",
+        "n",
+        "COUNT",
+        "300",
+        "STREAMS",
+        keys.alerts(),
+        ">",
+      ) as [string, [string, string[]][]][];
+      const entries = read[0]![1];
+      assert.deepEqual(entries.map(([, f]) => JSON.parse(f[1]!).id), ids);
+      await redis.xack(keys.alerts(), "notifier", ...entries.map(([id]) => id));
+      await publisher.publish([alert("v1")], []);
+      const length = await redis.xlen(keys.alerts());
+      assert.ok(length <= 201, `trimmed to about MAXLEN again: ${length}`);
+    }),
+);
+
+Deno.test(
   "publisher appends and publishes each alert once, after which it is a no-op",
   opts,
   () =>

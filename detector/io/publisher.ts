@@ -17,7 +17,7 @@
  */
 import type { Redis } from "@vigil/shared/redis";
 import { isCluster } from "@vigil/shared/redis_cluster";
-import type { Keys } from "@vigil/shared/keys";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
 import { scoreMember } from "@vigil/shared/score_member";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import type { EventType } from "@vigil/shared/schemas/event";
@@ -133,7 +133,17 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
       const t = now();
       const alertCalls = alerts.map((a) => {
         const json = JSON.stringify({ ...a.alert, stages: { ...a.alert.stages, published: t } });
-        return [keys.alerts(), markers, a.marker, json, keys.alertsChannel(), t, retention, maxLen];
+        return [
+          keys.alerts(),
+          markers,
+          a.marker,
+          json,
+          keys.alertsChannel(),
+          t,
+          retention,
+          maxLen,
+          GROUPS.notifier, // its unprocessed alerts are not trimmed
+        ];
       });
       const addAlerts = (p: Pipe, withSource: boolean) => {
         for (const args of alertCalls) addScriptCall(p, PUBLISH, args, withSource);

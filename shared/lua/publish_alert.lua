@@ -13,13 +13,38 @@
   ARGV[4]  now, ms since epoch
   ARGV[5]  marker retention, ms
   ARGV[6]  approximate MAXLEN of the alerts stream
+  ARGV[7]  the consumer group that reads it (the notifier's): MAXLEN trims the
+           oldest entries whether the group read them or not, so while the group
+           has MAXLEN or more alerts left to process the stream grows instead of
+           being trimmed (the detector is not held up; nothing unsent is lost)
 
   Output: the new stream entry id, or false (nil) when the marker was already published.
 ]]
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return false
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'alert', ARGV[2])
+local maxlen = tonumber(ARGV[6])
+local length = redis.call('XLEN', KEYS[1])
+local trim = true
+if length + 1 > maxlen then
+  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+  for _, g in ipairs(groups.err and {} or groups) do
+    local name, pending, lag
+    for k = 1, #g, 2 do
+      if g[k] == 'name' then name = g[k + 1]
+      elseif g[k] == 'pending' then pending = g[k + 1]
+      elseif g[k] == 'lag' then lag = g[k + 1] end
+    end
+    -- lag is nil when Redis cannot tell it: count every entry then.
+    if name == ARGV[7] and pending + (lag or length) + 1 > maxlen then trim = false end
+  end
+end
+local id
+if trim then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'alert', ARGV[2])
+else
+  id = redis.call('XADD', KEYS[1], '*', 'alert', ARGV[2])
+end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[4]) - tonumber(ARGV[5]))
 redis.call('PUBLISH', ARGV[3], ARGV[2])
