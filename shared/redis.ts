@@ -43,6 +43,25 @@ export interface RedisOptions {
 
 const reconnectDelay = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
+/** Whether this process has looked at the eviction policy (once, by its first client with a logger). */
+let evictionChecked = false;
+
+/**
+ * Warn when Redis may evict any key under memory pressure (`maxmemory-policy
+ * allkeys-*`): streams, pending entries, offsets and checkpoints have no TTL,
+ * and evicting them loses events without a trace (BullMQ warns the same way).
+ */
+async function checkEviction(client: Redis, log: Logger): Promise<void> {
+  const info = await client.info("memory");
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy?.startsWith("allkeys-")) {
+    log.warn(
+      `Redis may evict any key when it runs out of memory (maxmemory-policy ${policy}): streams and offsets would be lost without a trace; set maxmemory-policy noeviction (or volatile-lru)`,
+      { policy },
+    );
+  }
+}
+
 /** `host:port` (IPv6 in brackets) as ioredis' node address. */
 export function parseHostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(":");
@@ -102,6 +121,11 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
   client.on("ready", () => {
     if (lastError) options.log?.info("redis reconnected", { client: options.name });
     lastError = "";
+    const log = options.log;
+    if (log && !options.blocking && !evictionChecked) {
+      evictionChecked = true;
+      checkEviction(client, log).catch(() => {}); // INFO refused (a restricted user): no check
+    }
   });
   return client;
 }
