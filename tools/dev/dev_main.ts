@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { signalSeries } from "@vigil/shared/lifecycle";
+import { signalSeries, sleep } from "@vigil/shared/lifecycle";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
 import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
@@ -88,7 +88,7 @@ function finalExit(name: string, s: Deno.CommandStatus): string | undefined {
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 30_000;
 const RESTART_RESET_MS = 60_000;
-const stopRequested = Promise.withResolvers<void>();
+const cancelRestarts = new AbortController();
 
 function start(
   name: string,
@@ -151,12 +151,7 @@ function start(
       }
       if (Date.now() - startedAt >= RESTART_RESET_MS) delay = RESTART_MIN_MS;
       out(`[dev] ${how}; starting it again in ${delay / 1000} s`);
-      let timer: number | undefined;
-      await Promise.race([
-        new Promise((resolve) => timer = setTimeout(resolve, delay)),
-        stopRequested.promise,
-      ]);
-      clearTimeout(timer);
+      await sleep(delay, cancelRestarts.signal).catch(() => {}); // cut short by stopAll
       if (stopping) {
         out(`[dev] ${name} not started again: stopping`);
         return s;
@@ -212,7 +207,7 @@ async function stopAll(exitCode = 0): Promise<void> {
     Deno.exit(130);
   }
   stopping = true;
-  stopRequested.resolve();
+  cancelRestarts.abort();
   out("[dev] stopping every service (Ctrl-C again to force)");
   // Services first, the broker last.
   const services = children.filter((c) => c.name !== "kafka");
