@@ -9,11 +9,18 @@
 import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
 import { createLifecycle } from "@vigil/shared/lifecycle";
-import { createLogger } from "@vigil/shared/log";
+import { createLogger, errorMessage } from "@vigil/shared/log";
+import { retry } from "@vigil/shared/retry";
 import { Registry } from "@vigil/shared/metrics";
 import { runWorker } from "@vigil/shared/service";
 import { createArchive } from "./archive.ts";
-import { type ArchiveStore, createDirStore, createS3Client, createS3Store } from "./store.ts";
+import {
+  type ArchiveStore,
+  createDirStore,
+  createS3Client,
+  createS3Store,
+  storeRefusal,
+} from "./store.ts";
 import { parseArchiveConfig } from "./config.ts";
 
 const config = configOrExit(() => parseArchiveConfig());
@@ -28,6 +35,28 @@ if (config.S3_BUCKET) {
   store = createS3Store({ client, bucket: config.S3_BUCKET });
 } else {
   store = createDirStore(config.ARCHIVE_DIR);
+}
+
+// The store first: a bucket that does not exist or refuses access stops the archive here with
+// what to fix (it failed every batch, one kafkajs stack trace per partition); one that does not
+// answer yet is waited for.
+try {
+  await retry(() => store.check(), {
+    signal: lifecycle.signal,
+    baseMs: 500,
+    capMs: 5000,
+    isRetryable: (error) => storeRefusal(error, store.location) === undefined,
+    onRetry: ({ error, delayMs }) =>
+      log.warn("cannot reach the archive store, retrying", {
+        location: store.location,
+        error: errorMessage(error),
+        retry_in_ms: delayMs,
+      }),
+  });
+} catch (error) {
+  if (lifecycle.signal.aborted) Deno.exit(130);
+  log.error(`cannot start archive: ${storeRefusal(error, store.location) ?? errorMessage(error)}`);
+  Deno.exit(2);
 }
 
 const metrics = new Registry();

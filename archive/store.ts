@@ -12,7 +12,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import type { Logger } from "@vigil/shared/log";
+import { errorMessage, type Logger } from "@vigil/shared/log";
 import { logRetry, retry } from "@vigil/shared/retry";
 
 /** The archive's object store. */
@@ -25,6 +25,27 @@ export interface ArchiveStore {
   get(key: string): Promise<Uint8Array | null>;
   /** Is the store reachable (health check)? */
   check(): Promise<boolean>;
+}
+
+/**
+ * Why the store cannot be used however long one waits (the bucket does not
+ * exist, access is refused, the folder cannot be written), or undefined for
+ * a failure worth waiting out (the store not answering yet).
+ */
+export function storeRefusal(error: unknown, location: string): string | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata
+    ?.httpStatusCode;
+  if (status === 404) {
+    return `${location} does not exist: create the bucket, or fix S3_BUCKET (and S3_ENDPOINT)`;
+  }
+  if (status === 401 || status === 403) {
+    return `S3 refuses access to ${location} (HTTP ${status}): check S3_ACCESS_KEY_ID, ` +
+      "S3_SECRET_ACCESS_KEY and the bucket's policy";
+  }
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotADirectory) {
+    return `cannot write ${location} (${errorMessage(error)}): fix ARCHIVE_DIR`;
+  }
+  return undefined;
 }
 
 /** Options of {@link putRetrying}. */

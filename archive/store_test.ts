@@ -7,6 +7,7 @@ import {
   gunzip,
   gzip,
   putRetrying,
+  storeRefusal,
 } from "./store.ts";
 
 Deno.test("createDirStore() writes the key layout and a retry replaces the object", async () => {
@@ -91,4 +92,17 @@ Deno.test("putRetrying() gives up after 3 attempts once stopping", async () => {
     /503 Slow Down/,
   );
   assert.equal(store.puts, 3);
+});
+
+Deno.test("storeRefusal() tells a missing bucket and refused access from a store not answering yet", () => {
+  const http = (httpStatusCode: number) =>
+    Object.assign(new Error("x"), { $metadata: { httpStatusCode } });
+  assert.match(storeRefusal(http(404), "s3://b")!, /^s3:\/\/b does not exist: create the bucket/);
+  assert.match(storeRefusal(http(403), "s3://b")!, /^S3 refuses access to s3:\/\/b \(HTTP 403\)/);
+  assert.equal(storeRefusal(http(503), "s3://b"), undefined);
+  assert.equal(storeRefusal(new Error("connect ECONNREFUSED 127.0.0.1:9000"), "s3://b"), undefined);
+  assert.match(
+    storeRefusal(new Deno.errors.PermissionDenied("no"), "./data/archive")!,
+    /fix ARCHIVE_DIR$/,
+  );
 });
