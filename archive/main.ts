@@ -8,6 +8,7 @@
  */
 import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
+import { afterKafka, brokerSource } from "@vigil/shared/kafka_connect";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger, errorMessage } from "@vigil/shared/log";
 import { retry } from "@vigil/shared/retry";
@@ -76,7 +77,11 @@ const archive = createArchive({
   },
 });
 await runWorker({ name: "archive", log, lifecycle }, {
-  worker: archive,
+  worker: afterKafka(archive, {
+    brokers,
+    source: brokerSource(config.KAFKA_BROKERS, brokers),
+    log,
+  }),
   metrics,
   serve: {
     port: config.ARCHIVE_PORT,

@@ -9,6 +9,7 @@
  */
 import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
+import { afterKafka, brokerSource } from "@vigil/shared/kafka_connect";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
@@ -57,7 +58,11 @@ const bridge = createBridge({
   },
 });
 await runWorker(service, {
-  worker: bridge,
+  worker: afterKafka(bridge, {
+    brokers,
+    source: brokerSource(config.KAFKA_BROKERS, brokers),
+    log,
+  }),
   metrics,
   serve: {
     port: config.BRIDGE_PORT,

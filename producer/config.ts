@@ -19,6 +19,7 @@
  * @module
  */
 import { z } from "zod";
+import type { BrokerSource } from "@vigil/shared/kafka_connect";
 import {
   boolVar,
   commonEnv,
@@ -35,7 +36,7 @@ export const producerEnvSchema = z.object({
   ...httpEnv,
   ...kafkaEnv,
   PRODUCER_PORT: portVar.default(9101),
-  /** Unset: 5 ms, or 50 on the dev Kafka (`lingerMs` in connect.ts). */
+  /** Unset: 5 ms, or 50 on the dev Kafka ({@link lingerMs}). */
   PRODUCER_LINGER_MS: durationVar.optional(),
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
@@ -60,4 +61,16 @@ export function loadProducerConfig(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): ProducerConfig {
   return parseEnv("producer", producerEnvSchema, env);
+}
+
+/**
+ * How long the producer waits to fill a batch: `PRODUCER_LINGER_MS` when set,
+ * else 50 ms on the dev Kafka (found through its brokers file) and 5 ms
+ * elsewhere. The dev Kafka (librdkafka's mock) serves one produce batch per
+ * partition per fetch and keeps 5 MiB per partition: 5 ms batches at a few
+ * thousand events/s cannot be read as fast as they come, and it deletes them
+ * before the bridge reads them (docs/benchmarks.md). `deno task dev` sets 50 too.
+ */
+export function lingerMs(source: BrokerSource, configured: number | undefined): number {
+  return configured ?? (source === "dev-file" ? 50 : 5);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "@vigil/shared/config";
-import { loadProducerConfig } from "./config.ts";
+import { lingerMs, loadProducerConfig } from "./config.ts";
 
 Deno.test("loadProducerConfig() applies defaults", () => {
   const c = loadProducerConfig({});
@@ -29,4 +29,12 @@ Deno.test("loadProducerConfig() reads values and names a bad variable", () => {
       e instanceof ConfigError && /Cannot start producer: PRODUCER_PORT/.test(e.message),
   );
   assert.throws(() => loadProducerConfig({ KAFKA_BROKERS: "nohost" }), /KAFKA_BROKERS/);
+});
+
+Deno.test("lingerMs(): PRODUCER_LINGER_MS when set, else 50 ms on the dev Kafka and 5 ms elsewhere", () => {
+  assert.equal(lingerMs("dev-file", undefined), 50);
+  assert.equal(lingerMs("env", undefined), 5);
+  assert.equal(lingerMs("default", undefined), 5);
+  assert.equal(lingerMs("dev-file", 5), 5);
+  assert.equal(lingerMs("env", 20), 20);
 });

@@ -25,8 +25,8 @@ import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
 import { loadReplay } from "./replay.ts";
-import { loadProducerConfig } from "./config.ts";
-import { brokerSource, kafkaHint, lingerMs, waitForKafka } from "./connect.ts";
+import { lingerMs, loadProducerConfig } from "./config.ts";
+import { brokerSource, kafkaHint, waitForKafka } from "@vigil/shared/kafka_connect";
 import { createProducerMetrics, runProducer } from "./run.ts";
 
 const encoder = new TextEncoder();

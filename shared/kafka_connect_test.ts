@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createLogger } from "@vigil/shared/log";
-import { brokerSource, kafkaHint, lingerMs, waitForKafka } from "./connect.ts";
+import { createLogger } from "./log.ts";
+import { afterKafka, brokerSource, kafkaHint, waitForKafka } from "./kafka_connect.ts";
 
 function recorder() {
   const lines: Record<string, unknown>[] = [];
@@ -63,10 +63,37 @@ Deno.test("brokerSource() and kafkaHint() point at deno task kafka or KAFKA_BROK
   assert.match(kafkaHint("env"), /KAFKA_BROKERS/);
 });
 
-Deno.test("lingerMs(): PRODUCER_LINGER_MS when set, else 50 ms on the dev Kafka and 5 ms elsewhere", () => {
-  assert.equal(lingerMs("dev-file", undefined), 50);
-  assert.equal(lingerMs("env", undefined), 5);
-  assert.equal(lingerMs("default", undefined), 5);
-  assert.equal(lingerMs("dev-file", 5), 5);
-  assert.equal(lingerMs("env", 20), 20);
+Deno.test("afterKafka() runs the worker once a broker accepts connections, and not at all when stopped first", async () => {
+  const { lines, log } = recorder();
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = free.addr.port;
+  free.close(); // nothing listens there yet
+  let ran = 0;
+  const worker = {
+    checks: { kafka: () => false },
+    run: (_signal: AbortSignal) => {
+      ran++;
+      return Promise.resolve();
+    },
+    close: () => Promise.resolve(),
+  };
+  const wrapped = afterKafka(worker, { brokers: [`127.0.0.1:${port}`], source: "env", log });
+  assert.equal(wrapped.checks, worker.checks);
+  let listener: Deno.TcpListener | undefined;
+  const opened = setTimeout(() => listener = Deno.listen({ hostname: "127.0.0.1", port }), 600);
+  try {
+    await wrapped.run(new AbortController().signal);
+    assert.equal(ran, 1);
+    assert.ok(lines.length >= 1, "waited with a line per attempt");
+    assert.equal(lines[0]!.msg, "cannot reach Kafka, retrying");
+    assert.match(String(lines[0]!.hint), /check KAFKA_BROKERS/);
+  } finally {
+    clearTimeout(opened);
+    listener?.close();
+  }
+  // Stopped while waiting: it ends without running the worker.
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 300);
+  await wrapped.run(stop.signal);
+  assert.equal(ran, 1);
 });

@@ -1,15 +1,16 @@
 /**
- * Before the producer hands its brokers to kafkajs, it checks that one of
- * them accepts a TCP connection, on the shared retry loop: one log line per
- * failed attempt (no stack traces), each with a hint of what to do, and one
- * clear error when the time is up. kafkajs itself would log two lines with a
- * stack per internal retry for the whole 30 s.
+ * Before a service hands its brokers to kafkajs (the producer, the bridge,
+ * the archive), it checks that one of them accepts a TCP connection, on the
+ * shared retry loop: one log line per failed attempt (no stack traces), each
+ * with a hint of what to do, and, with a time limit, one clear error when the
+ * time is up. kafkajs itself logs two error lines with a stack per internal
+ * retry (about 90 a minute).
  *
  * @module
  */
-import { errorMessage, type Logger } from "@vigil/shared/log";
-import { KAFKA_BROKERS_FILE } from "@vigil/shared/config";
-import { logRetry, retry, RetryError } from "@vigil/shared/retry";
+import { errorMessage, type Logger } from "./log.ts";
+import { KAFKA_BROKERS_FILE } from "./config.ts";
+import { logRetry, retry, RetryError } from "./retry.ts";
 
 /** Where the broker list came from. */
 export type BrokerSource = "env" | "dev-file" | "default";
@@ -34,18 +35,6 @@ export function brokerSource(configured: string[] | undefined, resolved: string[
   return resolved.length === 1 && resolved[0] === "localhost:9092" ? "default" : "dev-file";
 }
 
-/**
- * How long the producer waits to fill a batch: `PRODUCER_LINGER_MS` when set,
- * else 50 ms on the dev Kafka (found through its brokers file) and 5 ms
- * elsewhere. The dev Kafka (librdkafka's mock) serves one produce batch per
- * partition per fetch and keeps 5 MiB per partition: 5 ms batches at a few
- * thousand events/s cannot be read as fast as they come, and it deletes them
- * before the bridge reads them (docs/benchmarks.md). `deno task dev` sets 50 too.
- */
-export function lingerMs(source: BrokerSource, configured: number | undefined): number {
-  return configured ?? (source === "dev-file" ? 50 : 5);
-}
-
 /** Open and close a TCP connection to `host:port`. */
 export async function tcpProbe(broker: string): Promise<void> {
   const at = broker.lastIndexOf(":");
@@ -59,8 +48,10 @@ export interface WaitForKafkaOptions {
   brokers: string[];
   source: BrokerSource;
   log: Logger;
-  /** Give up after this long. @default {30000} */
+  /** Give up after this long (Infinity: wait as long as it takes). @default {30000} */
   timeoutMs?: number;
+  /** Names the service in the error. @default {"producer"} */
+  service?: string;
   signal?: AbortSignal;
   /** The check of one broker. @default {tcpProbe} */
   probe?: (broker: string) => Promise<void>;
@@ -73,7 +64,7 @@ export interface WaitForKafkaOptions {
 /**
  * Resolve once any broker accepts a connection.
  *
- * @throws {Error} "Cannot start producer: Kafka unreachable at …" with the hint, after `timeoutMs`
+ * @throws {Error} "Cannot start <service>: Kafka unreachable at …" with the hint, after `timeoutMs`
  */
 export async function waitForKafka(options: WaitForKafkaOptions): Promise<void> {
   const { brokers, log } = options;
@@ -99,7 +90,41 @@ export async function waitForKafka(options: WaitForKafkaOptions): Promise<void> 
     const error = failure instanceof RetryError ? failure.cause : failure;
     const reason = errorMessage(error);
     throw new Error(
-      `Cannot start producer: Kafka unreachable at ${brokers.join(",")} (${reason}); ${hint}`,
+      `Cannot start ${options.service ?? "producer"}: Kafka unreachable at ${
+        brokers.join(",")
+      } (${reason}); ${hint}`,
     );
   }
+}
+
+/** What {@link afterKafka} wraps: a consumer that runs until its signal aborts. */
+export interface KafkaWorker {
+  readonly checks: Record<string, () => unknown>;
+  run(signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `worker`, whose `run` first waits, as long as it takes, for one of
+ * `brokers` to accept a connection (one line per attempt with the hint, not
+ * kafkajs' two stack traces per internal retry); stopped meanwhile, it ends.
+ */
+export function afterKafka<W extends KafkaWorker>(
+  worker: W,
+  options: { brokers: string[]; source: BrokerSource; log: Logger },
+): W {
+  return {
+    ...worker,
+    checks: worker.checks,
+    close: () => worker.close(),
+    async run(signal: AbortSignal) {
+      try {
+        await waitForKafka({ ...options, timeoutMs: Infinity, signal });
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      await worker.run(signal);
+    },
+  };
 }
