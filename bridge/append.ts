@@ -32,8 +32,7 @@ import {
   type ScriptPipeline,
 } from "@vigil/shared/redis_script";
 import APPEND_LUA from "../shared/lua/bridge_append-2.lua" with { type: "text" };
-
-export { APPEND_LUA };
+import GROUP_LEFT_LUA from "../shared/lua/group_left.lua" with { type: "text" };
 
 /** One classified message of a partition batch. */
 export interface BatchItem {
@@ -261,7 +260,7 @@ export interface ScriptClient {
 }
 
 /** The append script: keys are the target stream and its offsets hash. */
-const APPEND = redisScript(APPEND_LUA, 2);
+const APPEND = redisScript(`${GROUP_LEFT_LUA}\n${APPEND_LUA}`, 2);
 
 /**
  * {@link AppendPort} over ioredis: the script by its SHA, its source again

@@ -24,10 +24,11 @@ import type { EventType } from "@vigil/shared/schemas/event";
 import type { AnomalyRow } from "./store.ts";
 import type { ScorePoint } from "../core/rules/types.ts";
 import PUBLISH_LUA from "../../shared/lua/publish_alert.lua" with { type: "text" };
+import GROUP_LEFT_LUA from "../../shared/lua/group_left.lua" with { type: "text" };
 import { addScriptCall, execScripted, redisScript } from "@vigil/shared/redis_script";
 
 /** The alert script: keys are the alerts stream and the published markers. */
-const PUBLISH = redisScript(PUBLISH_LUA, 2);
+const PUBLISH = redisScript(`${GROUP_LEFT_LUA}\n${PUBLISH_LUA}`, 2);
 
 /** Options of {@link createPublisher}. */
 export interface PublisherOptions {

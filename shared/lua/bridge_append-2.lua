@@ -72,27 +72,17 @@ local i = 9
 -- without trimming needs no look at the group (XLEN is O(1), XINFO GROUPS a little more).
 local length = ARGV[8] ~= '' and redis.pcall('XLEN', KEYS[2])
 if type(length) == 'number' and length + (#ARGV - 8) / 5 > tonumber(maxlen) then
-  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[2])
-  for _, g in ipairs(groups.err and {} or groups) do
-    local name, pending, lag
-    for k = 1, #g, 2 do
-      if g[k] == 'name' then name = g[k + 1]
-      elseif g[k] == 'pending' then pending = g[k + 1]
-      elseif g[k] == 'lag' then lag = g[k + 1] end
+  -- group_left: shared/lua/group_left.lua, prepended to this script.
+  local left = group_left(KEYS[2], ARGV[8], length)
+  if left and left > 0 then
+    local new = 0
+    for j = 10, #ARGV, 5 do
+      if tonumber(ARGV[j]) > hw then new = new + 1 end
     end
-    if name == ARGV[8] then
-      -- lag is nil when Redis cannot tell it (entries deleted past the group's position):
-      -- count every entry then.
-      local left = pending + (lag or length)
-      local new = 0
-      for j = 10, #ARGV, 5 do
-        if tonumber(ARGV[j]) > hw then new = new + 1 end
-      end
-      if left > 0 and new > 0 and left + new > tonumber(maxlen) then
-        return redis.error_reply('FULL ' .. KEYS[2] .. ': ' .. left ..
-          ' entries not yet processed by consumer group ' .. name .. ' (MAXLEN ' .. maxlen ..
-          '): waiting for it to catch up')
-      end
+    if new > 0 and left + new > tonumber(maxlen) then
+      return redis.error_reply('FULL ' .. KEYS[2] .. ': ' .. left ..
+        ' entries not yet processed by consumer group ' .. ARGV[8] .. ' (MAXLEN ' .. maxlen ..
+        '): waiting for it to catch up')
     end
   end
 end

@@ -25,20 +25,9 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
 end
 local maxlen = tonumber(ARGV[6])
 local length = redis.call('XLEN', KEYS[1])
-local trim = true
-if length + 1 > maxlen then
-  local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
-  for _, g in ipairs(groups.err and {} or groups) do
-    local name, pending, lag
-    for k = 1, #g, 2 do
-      if g[k] == 'name' then name = g[k + 1]
-      elseif g[k] == 'pending' then pending = g[k + 1]
-      elseif g[k] == 'lag' then lag = g[k + 1] end
-    end
-    -- lag is nil when Redis cannot tell it: count every entry then.
-    if name == ARGV[7] and pending + (lag or length) + 1 > maxlen then trim = false end
-  end
-end
+-- group_left: shared/lua/group_left.lua, prepended to this script.
+local left = length + 1 > maxlen and group_left(KEYS[1], ARGV[7], length)
+local trim = not (left and left + 1 > maxlen)
 local id
 if trim then
   id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*', 'alert', ARGV[2])
