@@ -115,7 +115,6 @@ export function afterKafka<W extends KafkaWorker>(
 ): W {
   return {
     ...worker,
-    checks: worker.checks,
     close: () => worker.close(),
     async run(signal: AbortSignal) {
       try {
