@@ -7,7 +7,7 @@ import { StackedBars, TYPES } from "./charts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
 import { EntityPage } from "./entity.js";
-import { AnomalyList, Filters, matches, PAGE, readUrl, writeUrl } from "./list.js";
+import { AnomalyList, Filters, mergeLive, PAGE, readUrl, writeUrl } from "./list.js";
 import { NotifyPanel } from "./notify.js";
 import { SystemPanel } from "./system.js";
 import { useZone, zoneName } from "./time.js";
@@ -15,6 +15,10 @@ import { html } from "./util.js";
 import { Counters, ErrorNote, LiveBadge, TokenHelp, TopBar } from "./widgets.js";
 
 const FRESH_MS = 6000;
+/** Live alerts are applied together, at most this often. */
+const LIVE_FLUSH_MS = 150;
+/** Live alerts never grow the list past this many rows (the oldest go; scrolling loads them). */
+const MAX_LIVE_ROWS = 5000;
 
 // ---------------------------------------------------------------- the app
 
@@ -51,8 +55,12 @@ function App() {
   const statsRetry = useRetry();
   const [statsError, setStatsError] = useState(null);
 
+  /** Rows were dropped from the end by live alerts: the next page starts after the last row. */
+  const trimmed = useRef(false);
+
   const loadFirst = useCallback(async () => {
     const seq = ++loadSeq.current;
+    trimmed.current = false;
     listRetry.cancel();
     setLoading(true);
     try {
@@ -73,11 +81,16 @@ function App() {
   }, []);
 
   const loadMore = useCallback(async () => {
-    if (!cursor || loading) return;
+    if (!(cursor || trimmed.current) || loading) return;
     const seq = loadSeq.current;
     setLoading(true);
     try {
-      const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE, cursor });
+      // After dropped rows, from the last row shown (its millisecond included: seen rows are
+      // skipped below); else where the last page ended.
+      const last = items[items.length - 1];
+      const from = trimmed.current && last ? { to: Date.parse(last.detected_at) + 1 } : { cursor };
+      trimmed.current = false;
+      const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE, ...from });
       if (seq !== loadSeq.current) return;
       setItems((old) => {
         const have = new Set(old.map((a) => a.id));
@@ -89,7 +102,7 @@ function App() {
     } finally {
       if (seq === loadSeq.current) setLoading(false);
     }
-  }, [cursor, loading]);
+  }, [cursor, loading, items]);
 
   const loadStats = useCallback(async () => {
     statsRetry.cancel();
@@ -128,42 +141,52 @@ function App() {
     return () => clearInterval(t);
   }, []);
 
-  const onAlert = useCallback((a) => {
-    const isNew = { current: true };
+  const liveQueue = useRef([]);
+  const liveTimer = useRef(null);
+  const flushLive = useCallback(() => {
+    liveTimer.current = null;
+    const batch = liveQueue.current.splice(0);
+    if (batch.length === 0) return;
     setItems((old) => {
-      const i = old.findIndex((x) => x.id === a.id);
-      if (i >= 0) {
-        isNew.current = false;
-        const copy = old.slice();
-        copy[i] = { ...old[i], ...a };
-        return copy;
-      }
-      if (!matches(a, filtersRef.current)) return old;
-      return [{ ...a, acknowledged_at: null, acknowledged_by: null, ack_comment: null }, ...old];
+      const r = mergeLive(old, batch, filtersRef.current, MAX_LIVE_ROWS);
+      if (r.dropped > 0) trimmed.current = true;
+      return r.items;
     });
-    setFresh((old) => new Set(old).add(a.id));
+    const ids = batch.map((a) => a.id);
+    setFresh((old) => new Set([...old, ...ids]));
     setTimeout(() =>
       setFresh((old) => {
         const n = new Set(old);
-        n.delete(a.id);
+        for (const id of ids) n.delete(id);
         return n;
       }), FRESH_MS);
-    if (a.status === "firing") {
-      setCounts((old) => ({
+    const firing = batch.filter((a) => a.status === "firing");
+    if (firing.length === 0) return;
+    setCounts((old) => {
+      const lastHour = { ...old.last_hour };
+      for (const a of firing) lastHour[a.severity] = (lastHour[a.severity] ?? 0) + 1;
+      return {
         ...old,
-        last_hour: { ...old.last_hour, [a.severity]: (old.last_hour?.[a.severity] ?? 0) + 1 },
-        open_last_hour: (old.open_last_hour ?? 0) + 1,
-      }));
-      setChart((old) => {
+        last_hour: lastHour,
+        open_last_hour: (old.open_last_hour ?? 0) + firing.length,
+      };
+    });
+    setChart((old) => {
+      const m = new Map(old.counts);
+      for (const a of firing) {
         const t = minuteOf(Date.parse(a.detected_at));
-        const m = new Map(old.counts);
         const c = { ...(m.get(t) ?? {}) };
         c[a.type] = (c[a.type] ?? 0) + 1;
         m.set(t, c);
-        const fromMs = Math.max(old.fromMs, minuteOf(Date.now()) - 59 * 60_000);
-        return { fromMs, counts: m };
-      });
-    }
+      }
+      const fromMs = Math.max(old.fromMs, minuteOf(Date.now()) - 59 * 60_000);
+      return { fromMs, counts: m };
+    });
+  }, []);
+  useEffect(() => () => clearTimeout(liveTimer.current ?? undefined), []);
+  const onAlert = useCallback((a) => {
+    liveQueue.current.push(a);
+    liveTimer.current ??= setTimeout(flushLive, LIVE_FLUSH_MS);
   }, []);
 
   useEffect(() =>
@@ -225,7 +248,7 @@ function App() {
               `
               : null}
             <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
-              onMore=${loadMore} hasMore=${Boolean(cursor)} loading=${loading}
+              onMore=${loadMore} hasMore=${Boolean(cursor) || trimmed.current} loading=${loading}
               failed=${Boolean(listError) && items.length === 0} />
           </section>
         </main>

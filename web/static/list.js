@@ -58,6 +58,44 @@ export function matches(a, f) {
   return true;
 }
 
+/**
+ * The list after a batch of live alerts (in arrival order): an alert already
+ * listed updates its row, a new one that matches `filters` goes on top. Live
+ * additions never make the list longer than `max` rows or than it was: the
+ * oldest rows are dropped (`dropped` says how many). One pass over the list
+ * per batch, not per alert: an alert storm (thousands a second) froze the
+ * page for a minute when each alert copied the whole list.
+ */
+export function mergeLive(old, batch, filters, max) {
+  const index = new Map();
+  old.forEach((x, i) => index.set(x.id, i));
+  let rows = null; // a copy, once a listed row changes
+  const added = [];
+  const addedAt = new Map();
+  for (const a of batch) {
+    const i = index.get(a.id);
+    if (i !== undefined) {
+      rows ??= old.slice();
+      rows[i] = { ...rows[i], ...a };
+      continue;
+    }
+    const j = addedAt.get(a.id);
+    if (j !== undefined) {
+      added[j] = { ...added[j], ...a };
+      continue;
+    }
+    if (!matches(a, filters)) continue;
+    addedAt.set(a.id, added.length);
+    added.push({ ...a, acknowledged_at: null, acknowledged_by: null, ack_comment: null });
+  }
+  if (added.length === 0) return { items: rows ?? old, dropped: 0 };
+  const all = [...added.reverse(), ...(rows ?? old)];
+  const keep = Math.max(max, old.length);
+  return all.length > keep
+    ? { items: all.slice(0, keep), dropped: all.length - keep }
+    : { items: all, dropped: 0 };
+}
+
 const SEVERITIES = [
   ["", "all"],
   ["CRITICAL", "critical"],
