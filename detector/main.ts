@@ -23,7 +23,7 @@ import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis, redisConnection } from "@vigil/shared/redis";
-import { ensurePartitionsOrExit } from "@vigil/shared/service";
+import { ensurePartitionsOrExit, startOrExit } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
 import { createDetector } from "./detector.ts";
@@ -165,21 +165,15 @@ app.route(
 );
 app.route("/", createRulesApp({ rules: reloader, log }));
 app.route("/", createStatusApp({ store, redis, keys, log }));
-let ops: ReturnType<typeof serve>;
-try {
-  ops = serve(app, {
+// Its port taken: "cannot start detector" and exit 1, as every service says it.
+await startOrExit({ name: "detector", log, lifecycle }, () =>
+  Promise.resolve(serve(app, {
     port: config.DETECTOR_PORT,
     ...httpServerOptions(config),
     log,
     label: "ops server",
     settings: { port: "DETECTOR_PORT" },
-  });
-} catch (error) {
-  log.error("cannot start detector", { error });
-  await lifecycle.shutdown("cannot start");
-  Deno.exit(1);
-}
-lifecycle.onShutdown("ops server", () => ops.close());
+  })));
 
 const watching = reloader.watch(lifecycle.signal).catch((error) => {
   log.error("rules file no longer watched", { error });
