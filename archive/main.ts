@@ -11,7 +11,7 @@ import { createKafka } from "@vigil/shared/kafka";
 import { afterKafka, brokerSource } from "@vigil/shared/kafka_connect";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger, errorMessage } from "@vigil/shared/log";
-import { retry } from "@vigil/shared/retry";
+import { logRetry, retry } from "@vigil/shared/retry";
 import { Registry } from "@vigil/shared/metrics";
 import { runWorker } from "@vigil/shared/service";
 import { createArchive } from "./archive.ts";
@@ -47,12 +47,7 @@ try {
     baseMs: 500,
     capMs: 5000,
     isRetryable: (error) => storeRefusal(error, store.location) === undefined,
-    onRetry: ({ error, delayMs }) =>
-      log.warn("cannot reach the archive store, retrying", {
-        location: store.location,
-        error: errorMessage(error),
-        retry_in_ms: delayMs,
-      }),
+    onRetry: logRetry(log.with({ location: store.location }), "reach the archive store"),
   });
 } catch (error) {
   if (lifecycle.signal.aborted) Deno.exit(130);
