@@ -2,7 +2,7 @@
 // text is rendered as a Preact text node (never as HTML).
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, connectLive, getJson, retryDelayMs, useRetry } from "./api.js";
+import { ApiError, connectLive, getJson, useRetry } from "./api.js";
 import { StackedBars, TYPES } from "./charts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
@@ -226,8 +226,7 @@ function App() {
               )}</div>
             </div>
             <${StackedBars} counts=${chart.counts} fromMs=${chart.fromMs} minutes=${60} />
-            <${ErrorNote} error=${statsError} prefix="Cannot read the last hour: "
-              retrying=${retryDelayMs(statsError) !== null} />
+            <${ErrorNote} error=${statsError} prefix="Cannot read the last hour: " retries />
           </section>
           <${NotifyPanel} />
           <${SystemPanel} />
@@ -241,12 +240,7 @@ function App() {
                 </div>
               `
               : null}
-            ${listError && !needToken
-              ? html`
-                <${ErrorNote} error=${listError}
-                  retrying=${retryDelayMs(listError) !== null} />
-              `
-              : null}
+            ${listError && !needToken ? html`<${ErrorNote} error=${listError} retries />` : null}
             <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
               onMore=${loadMore} hasMore=${Boolean(cursor) || trimmed.current} loading=${loading}
               failed=${Boolean(listError) && items.length === 0} />

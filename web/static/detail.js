@@ -1,6 +1,6 @@
 // The detail view of one anomaly: facts, actions, values, series, evidence.
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { getJson, retryDelayMs, useRetry } from "./api.js";
+import { getJson, useRetry } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
 import { fmtTime, fmtValue, html } from "./util.js";
@@ -165,7 +165,7 @@ export function Detail({ id, onClose, onUpdated }) {
       ${a ? html`<span class=${`badge sev-${a.severity}`}>${a.severity}</span>` : null}
       <h2>${a ? a.title : error ? "Not available" : "Loading…"}</h2>
     </header>
-    <${ErrorNote} error=${error} retrying=${retryDelayMs(error) !== null} />
+    <${ErrorNote} error=${error} retries />
     ${
     a
       ? html`<div class="detail-body">

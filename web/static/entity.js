@@ -1,7 +1,7 @@
 // The entity page (/entities/<entity>): a service, user or status — its current state, its
 // cached score series with the band the engine expected, and its recent anomalies.
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { connectLive, getJson, retryDelayMs, useRetry } from "./api.js";
+import { connectLive, getJson, useRetry } from "./api.js";
 import { Sparkline } from "./charts.js";
 import { alertPath } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
@@ -150,7 +150,7 @@ export function EntityPage({ entity, type }) {
               )}
             `
             : null}</nav>
-          <${ErrorNote} error=${error} retrying=${retryDelayMs(error) !== null} />
+          <${ErrorNote} error=${error} retries />
           ${data
             ? html`
               <${StateCard} data=${data} now=${now} />

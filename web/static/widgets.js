@@ -1,7 +1,7 @@
 // Small components shared by the views: top bar (zone and theme), live badge, counters,
 // token field and help, error note.
 import { useState } from "preact/hooks";
-import { ApiError, getToken, setToken } from "./api.js";
+import { ApiError, getToken, retryDelayMs, setToken } from "./api.js";
 import { getZone, localZoneLabel, setZone } from "./time.js";
 import { html, SEVERITIES, useTheme } from "./util.js";
 
@@ -117,9 +117,13 @@ export function TokenHelp({ error, onSaved, reading = false }) {
   </div>`;
 }
 
-export function ErrorNote({ error, prefix = "", retrying = false }) {
+/**
+ * An error's message. `retries`: the view asks again by itself (`useRetry`), so an error
+ * worth asking again for ({@link retryDelayMs}) says so.
+ */
+export function ErrorNote({ error, prefix = "", retries = false }) {
   if (!error) return null;
   return html`<p class="error" role="alert">${prefix}${error.message}${
-    retrying ? " (trying again by itself)" : ""
+    retries && retryDelayMs(error) !== null ? " (trying again by itself)" : ""
   }</p>`;
 }
