@@ -75,15 +75,6 @@ const children: { name: string; child: Deno.ChildProcess; done: Promise<Deno.Com
   [];
 const width = Math.max(...["kafka", ...SERVICES].map((s) => s.length));
 
-/** Why a service's exit is final: no restart (undefined: restart it). */
-function finalExit(name: string, s: Deno.CommandStatus): string | undefined {
-  if (stopping || name === "kafka" || (s.code === 0 && !s.signal)) return "";
-  if (s.code === 2) {
-    return ": its configuration is wrong (its lines above say what to fix); not restarted";
-  }
-  return undefined;
-}
-
 /** Restart delays: 1 s doubling to 30 s, back to 1 s after a minute of running. */
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 30_000;
@@ -137,16 +128,21 @@ function start(
   // after a delay, as compose.yaml's `restart: unless-stopped` does; one that ends cleanly
   // (exit 0) or on a configuration error (exit 2) is not, and the dev Kafka is not (its data
   // and address would be new: see below).
-  const record = { name, child: spawn(), done: Promise.resolve({} as Deno.CommandStatus) };
-  record.done = (async () => {
+  let child = spawn();
+  const supervise = async () => {
     let delay = RESTART_MIN_MS;
     for (;;) {
       const startedAt = Date.now();
-      const s = await record.child.status;
+      const s = await child.status;
       const how = `${name} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`;
-      const final = finalExit(name, s);
-      if (final !== undefined) {
-        out(`[dev] ${how}${final}`);
+      if (stopping || name === "kafka" || (s.code === 0 && !s.signal)) {
+        out(`[dev] ${how}`);
+        return s;
+      }
+      if (s.code === 2) {
+        out(
+          `[dev] ${how}: its configuration is wrong (its lines above say what to fix); not restarted`,
+        );
         return s;
       }
       if (Date.now() - startedAt >= RESTART_RESET_MS) delay = RESTART_MIN_MS;
@@ -157,10 +153,17 @@ function start(
         return s;
       }
       delay = Math.min(delay * 2, RESTART_MAX_MS);
-      record.child = spawn();
+      child = spawn();
     }
-  })();
-  children.push(record);
+  };
+  // `child` is the current process: stopAll signals whichever is running.
+  children.push({
+    name,
+    get child() {
+      return child;
+    },
+    done: supervise(),
+  });
 }
 
 /** The HTTP port of each service the runner must find free (variable, its default). */
