@@ -35,11 +35,7 @@ if (file) {
   // service or replay started after it) at itself. The lock goes with the process,
   // however it ends.
   const lock = await Deno.open(`${file}.lock`, { create: true, write: true });
-  const locked = await Promise.race([
-    lock.lock(true).then(() => true),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), 1000)),
-  ]);
-  if (!locked) {
+  if (!(await lock.tryLock(true))) {
     log.error(
       `a dev Kafka already runs with ${file} (it holds ${file}.lock): stop it first, or use it with KAFKA_BROKERS=$(cat ${file})`,
     );
