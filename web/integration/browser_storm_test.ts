@@ -3,7 +3,7 @@
  * seconds are applied in batches, the list keeps the newest 5,000 (the page
  * froze for over a minute on 20,000 when each alert copied the whole list),
  * and scrolling to the end still reaches the older anomalies behind the
- * dropped rows.
+ * dropped rows, also when that first read fails.
  */
 import assert from "node:assert/strict";
 import type { Alert } from "@vigil/shared/schemas/alert";
@@ -70,15 +70,39 @@ Deno.test(
         assert.match((await page.textContent(".list-foot .count")) ?? "", /^5000\+ shown$/);
         assert.equal(browser.errors.length, 0, browser.errors.join("\n"));
         // Scrolling to the end loads from the last row shown: the rows before the storm come back.
-        for (let i = 0; i < 20; i++) {
+        // The first such read fails (503, Retry-After 1): the page says so and asks again by
+        // itself instead of losing its way to the older rows.
+        let failedOnce = false;
+        await page.route("**/api/anomalies?*", async (route) => {
+          if (!failedOnce && new URL(route.request().url()).searchParams.has("to")) {
+            failedOnce = true;
+            return await route.fulfill({
+              status: 503,
+              headers: { "retry-after": "1", "content-type": "application/json" },
+              body: JSON.stringify({ error: "database unavailable" }),
+            });
+          }
+          await route.continue();
+        });
+        const deadline = Date.now() + 20_000;
+        let sawNote = false;
+        while (Date.now() < deadline) {
           await page.evaluate(() => {
             const list = document.querySelector(".list")!;
             list.scrollTop = list.scrollHeight;
           });
           await page.waitForTimeout(200);
+          const notes = await page.locator(".list-card .error").allTextContents();
+          sawNote ||= notes.some((t) => t.startsWith("Cannot load older anomalies: database"));
           if (await page.locator('.row[data-id="before-00"]').count() > 0) break;
         }
-        assert.equal(await page.locator('.row[data-id="before-00"]').count(), 1);
+        const state = `footer "${await page.textContent(".list-foot")}", notes ${
+          JSON.stringify(await page.locator(".list-card .error").allTextContents())
+        }`;
+        assert.ok(failedOnce, `no read with "to" after the storm (${state})`);
+        assert.ok(sawNote, `the failed read was not shown (${state})`);
+        assert.equal(await page.locator('.row[data-id="before-00"]').count(), 1, state);
+        assert.equal(await page.locator(".list-card .error").count(), 0, state);
       } finally {
         await browser.close();
         await close();

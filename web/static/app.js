@@ -52,6 +52,9 @@ function App() {
   // A read that failed for a passing reason (a database out of reach: 503) is asked again
   // by itself, at the server's Retry-After, so the page recovers without a reload.
   const listRetry = useRetry();
+  const moreRetry = useRetry();
+  /** Reading the next page failed: shown, and loading by scrolling pauses until it is asked again. */
+  const [moreError, setMoreError] = useState(null);
   const statsRetry = useRetry();
   const [statsError, setStatsError] = useState(null);
 
@@ -62,6 +65,8 @@ function App() {
     const seq = ++loadSeq.current;
     trimmed.current = false;
     listRetry.cancel();
+    moreRetry.cancel();
+    setMoreError(null);
     setLoading(true);
     try {
       const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
@@ -90,15 +95,23 @@ function App() {
       const last = items[items.length - 1];
       const from = trimmed.current && last ? { to: Date.parse(last.detected_at) + 1 } : { cursor };
       trimmed.current = false;
-      const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE, ...from });
-      if (seq !== loadSeq.current) return;
-      setItems((old) => {
-        const have = new Set(old.map((a) => a.id));
-        return [...old, ...r.items.filter((a) => !have.has(a.id))];
-      });
-      setCursor(r.next_cursor);
-    } catch (err) {
-      setListError(err);
+      try {
+        const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE, ...from });
+        if (seq !== loadSeq.current) return;
+        setItems((old) => {
+          const have = new Set(old.map((a) => a.id));
+          return [...old, ...r.items.filter((a) => !have.has(a.id))];
+        });
+        setCursor(r.next_cursor);
+        setMoreError(null);
+      } catch (err) {
+        if (seq !== loadSeq.current) return;
+        // The rows behind the end stay reachable: the same page is asked again ("Load more",
+        // or by itself after a passing failure), not dropped with the failed request.
+        if ("to" in from) trimmed.current = true;
+        setMoreError(err);
+        moreRetry.after(err, () => setMoreError(null));
+      }
     } finally {
       if (seq === loadSeq.current) setLoading(false);
     }
@@ -243,7 +256,8 @@ function App() {
             ${listError && !needToken ? html`<${ErrorNote} error=${listError} retries />` : null}
             <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
               onMore=${loadMore} hasMore=${Boolean(cursor) || trimmed.current} loading=${loading}
-              failed=${Boolean(listError) && items.length === 0} />
+              paused=${Boolean(moreError)} failed=${Boolean(listError) && items.length === 0} />
+            <${ErrorNote} error=${moreError} prefix="Cannot load older anomalies: " retries />
           </section>
         </main>
         ${selected

@@ -186,10 +186,14 @@ export function Row({ a, fresh, selected, onSelect, now, top }) {
   `;
 }
 
-/** A virtualised list: only the rows in view (plus a margin) are in the DOM. */
-/** The virtualised list; `failed`: the list could not be read (no "nothing matches" then). */
+/**
+ * A virtualised list: only the rows in view (plus a margin) are in the DOM. Scrolling near the
+ * end calls `onMore` unless `paused` (the last page failed: no request loop against a failing
+ * server; the "Load more" button still asks). `failed`: the list could not be read (no "nothing
+ * matches" then).
+ */
 export function AnomalyList(
-  { items, fresh, selected, onSelect, onMore, hasMore, loading, failed = false },
+  { items, fresh, selected, onSelect, onMore, hasMore, loading, paused = false, failed = false },
 ) {
   const ref = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
@@ -198,10 +202,13 @@ export function AnomalyList(
     const el = ref.current;
     if (!el) return;
     setView({ top: el.scrollTop, height: el.clientHeight });
-    if (hasMore && !loading && el.scrollTop + el.clientHeight > el.scrollHeight - ROW_H * 10) {
+    if (
+      hasMore && !loading && !paused &&
+      el.scrollTop + el.clientHeight > el.scrollHeight - ROW_H * 10
+    ) {
       onMore();
     }
-  }, [hasMore, loading, onMore]);
+  }, [hasMore, loading, paused, onMore]);
   useEffect(() => {
     measure();
     addEventListener("resize", measure);
