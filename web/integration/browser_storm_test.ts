@@ -110,3 +110,59 @@ Deno.test(
     }, { assets });
   },
 );
+
+Deno.test(
+  "an entity page reads its entity again at most once a second in a storm of alerts about it",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql, redis, keys, hub }) => {
+      const now = Date.now();
+      await insertAnomalies(sql, [
+        { id: "e-before", detected_at: new Date(now - 60_000), entity: "checkout" },
+      ]);
+      const { base, close } = serveApp(app);
+      const browser = await launchBrowser();
+      try {
+        const { page } = browser;
+        let reads = 0;
+        page.on("request", (r) => {
+          if (new URL(r.url()).pathname === "/api/entities/checkout") reads++;
+        });
+        await page.goto(base + "/entities/checkout");
+        await page.waitForSelector('a[data-id="e-before"]', { timeout: 10_000 });
+        await waitUntil(() => hub.size === 1, "the page's live connection");
+        const before = reads;
+        for (let i = 0; i < 2000; i += 500) {
+          const p = redis.pipeline();
+          for (let j = i; j < i + 500; j++) {
+            p.publish(
+              keys.alertsChannel(),
+              JSON.stringify({ ...stormAlert(j, now), entity: "checkout" }),
+            );
+          }
+          await p.exec();
+        }
+        // The last alert of the storm is about a row stored after every read so far began:
+        // the merged reads still end with one that shows it.
+        await insertAnomalies(sql, [{
+          id: "e-last",
+          detected_at: new Date(now),
+          entity: "checkout",
+        }]);
+        await redis.publish(
+          keys.alertsChannel(),
+          JSON.stringify({ ...stormAlert(2000, now), id: "e-last", entity: "checkout" }),
+        );
+        await page.waitForSelector('a[data-id="e-last"]', { timeout: 15_000 });
+        await page.waitForTimeout(1500);
+        const during = reads - before;
+        assert.ok(during >= 1 && during <= 10, `${during} reads of the entity for 2,001 alerts`);
+        assert.equal(browser.errors.length, 0, browser.errors.join("\n"));
+      } finally {
+        await browser.close();
+        await close();
+      }
+    }, { assets });
+  },
+);

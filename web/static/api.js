@@ -73,6 +73,54 @@ export function useRetry() {
   }), []);
 }
 
+// Browsers' timers refuse to be called as methods of another object: wrapped.
+const browserClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id),
+};
+
+/**
+ * `task` (a function returning a promise) run at most once at a time and at most every `gapMs`:
+ * calls while it runs or within the gap are merged into one run after it, so a burst of live
+ * alerts costs a request or two, not one each (and answers cannot arrive out of order). Returns
+ * the function to call, with `cancel()` for unmounting.
+ *
+ * @param {() => Promise<unknown>} task
+ * @param {number} gapMs
+ * @param {{ now(): number, setTimeout(fn: () => void, ms: number): unknown,
+ *   clearTimeout(id: unknown): void }} [clock] timers (a test's hand-driven clock)
+ */
+export function coalesce(task, gapMs, clock = browserClock) {
+  let running = false;
+  let again = false;
+  let timer;
+  let last = -Infinity;
+  const run = async () => {
+    timer = undefined;
+    running = true;
+    again = false;
+    last = clock.now();
+    try {
+      await task();
+    } catch {
+      // The task reports its own failures; the next call runs it again.
+    }
+    running = false;
+    if (again) ask();
+  };
+  const ask = () => {
+    if (running) again = true;
+    else timer ??= clock.setTimeout(run, Math.max(0, last + gapMs - clock.now()));
+  };
+  ask.cancel = () => {
+    clock.clearTimeout(timer);
+    timer = undefined;
+    again = false;
+  };
+  return ask;
+}
+
 async function handle(res) {
   let body = null;
   try {

@@ -1,7 +1,7 @@
 // The entity page (/entities/<entity>): a service, user or status — its current state, its
 // cached score series with the band the engine expected, and its recent anomalies.
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { connectLive, getJson, useRetry } from "./api.js";
+import { coalesce, connectLive, getJson, useRetry } from "./api.js";
 import { Sparkline } from "./charts.js";
 import { alertPath } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
@@ -119,15 +119,19 @@ export function EntityPage({ entity, type }) {
   }, [entity, type]);
   useEffect(() => {
     document.title = `Vigil · ${entity}`;
-    load();
-    const t = setInterval(load, 30_000);
+    // Reads are merged (at most one a second, one at a time): a storm of alerts about this
+    // entity must not queue a request per alert.
+    const reload = coalesce(load, 1000);
+    reload();
+    const t = setInterval(reload, 30_000);
     const stop = connectLive({
       onStatus: (state, info) => setLive({ state, reason: info.reason }),
       // An alert about this entity: read its state again.
-      onEvent: (name, a) => name === "alert" && a.entity === entity && load(),
+      onEvent: (name, a) => name === "alert" && a.entity === entity && reload(),
     });
     return () => {
       clearInterval(t);
+      reload.cancel();
       stop();
     };
   }, [load]);

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { coalesce } from "./api.js";
+
+/** A hand-driven clock: timers fire only when `advance` passes them. */
+function manualClock() {
+  let now = 0;
+  let next = 1;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  return {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => {
+      timers.set(next, { at: now + ms, fn });
+      return next++;
+    },
+    clearTimeout: (id: number | undefined) => void timers.delete(id ?? -1),
+    async advance(ms: number) {
+      now += ms;
+      for (const [id, t] of [...timers].sort((a, b) => a[1].at - b[1].at)) {
+        if (t.at > now) continue;
+        timers.delete(id);
+        t.fn();
+        await new Promise((r) => setTimeout(r, 0)); // let the task's promise settle
+      }
+    },
+  };
+}
+
+Deno.test("coalesce() merges a burst of calls into one run, then one more after the gap", async () => {
+  const clock = manualClock();
+  let runs = 0;
+  const ask = coalesce(() => Promise.resolve(void runs++), 1000, clock);
+  for (let i = 0; i < 500; i++) ask();
+  await clock.advance(0);
+  assert.equal(runs, 1, "the first call runs at once");
+  for (let i = 0; i < 500; i++) ask();
+  await clock.advance(999);
+  assert.equal(runs, 1, "the next run waits for the gap");
+  await clock.advance(1);
+  assert.equal(runs, 2, "the 500 calls since are one run");
+  await clock.advance(5000);
+  assert.equal(runs, 2, "nothing asked, nothing run");
+});
+
+Deno.test("coalesce() never overlaps runs: a call during a run runs once after it", async () => {
+  const clock = manualClock();
+  let runs = 0;
+  let active = 0;
+  let finish = () => {};
+  const ask = coalesce(
+    () => {
+      runs++;
+      assert.equal(++active, 1, "one run at a time");
+      return new Promise<void>((r) => finish = () => (active--, r()));
+    },
+    0,
+    clock,
+  );
+  ask();
+  await clock.advance(0);
+  ask();
+  ask();
+  await clock.advance(10_000);
+  assert.equal(runs, 1, "still running: the calls wait");
+  finish();
+  await clock.advance(0);
+  await clock.advance(0);
+  assert.equal(runs, 2);
+  finish();
+  await clock.advance(0);
+  assert.equal(runs, 2);
+});
+
+Deno.test("coalesce() keeps going after a failed run, and cancel() drops what was asked", async () => {
+  const clock = manualClock();
+  let runs = 0;
+  const ask = coalesce(() => (runs++, Promise.reject(new Error("down"))), 100, clock);
+  ask();
+  await clock.advance(0);
+  ask();
+  await clock.advance(100);
+  assert.equal(runs, 2, "a failure does not stop later runs");
+  ask();
+  ask.cancel();
+  await clock.advance(1000);
+  assert.equal(runs, 2);
+});
