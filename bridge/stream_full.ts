@@ -3,7 +3,8 @@
  * ("FULL …", `bridge_append-2.lua`) when the detector's group has more left
  * to process than MAXLEN would keep, so that nothing is trimmed unread. The
  * batch is retried (its Kafka offsets stay uncommitted, Kafka keeps the
- * messages); this counts, logs and reports it on `/health` (`streams`).
+ * messages); this counts, logs (one line per `logEveryMs` while it lasts, not
+ * one per retried batch) and reports it on `/health` (`streams`).
  *
  * @module
  */
@@ -18,13 +19,18 @@ export interface StreamFullOptions {
   now: () => number;
   /** How long the health check warns after the last refusal. @default {30000} */
   warnMs?: number;
+  /** At most one log line per this long; the next says how many refusals it covers. @default {10000} */
+  logEveryMs?: number;
 }
 
 /** Create the tracker of refused appends. */
 export function createStreamFull(options: StreamFullOptions) {
   const { log, counter, now } = options;
   const warnMs = options.warnMs ?? 30_000;
+  const logEveryMs = options.logEveryMs ?? 10_000;
   let last: { at: number; detail: string } | undefined;
+  let loggedAt = -Infinity;
+  let unlogged = 0;
   return {
     /** Whether `error` is the script's FULL (then counted and logged), not a Redis failure. */
     seen(error: unknown, fields: Record<string, unknown>): boolean {
@@ -33,10 +39,16 @@ export function createStreamFull(options: StreamFullOptions) {
       if (at < 0) return false;
       counter.inc();
       last = { at: now(), detail: message.slice(at + 5) };
-      log.warn("stream full, waiting for the detector before appending more", {
-        ...fields,
-        detail: last.detail,
-      });
+      unlogged++;
+      if (last.at - loggedAt >= logEveryMs) {
+        log.warn("stream full, waiting for the detector before appending more", {
+          ...fields,
+          detail: last.detail,
+          refusals: unlogged,
+        });
+        loggedAt = last.at;
+        unlogged = 0;
+      }
       return true;
     },
     /** `warn` for `warnMs` after the last refusal. */

@@ -155,6 +155,41 @@ Deno.test(
 );
 
 Deno.test(
+  "bridge_append-2.lua keeps a stream the detector never read: its group is made at the start",
+  opts,
+  async () => {
+    await withRedis(async ({ redis, keys }) => {
+      const port = ioredisAppendPort(redis);
+      const stream = keys.events("logs");
+      const batch = (from: number) =>
+        buildAppendCalls({
+          topic: "logs",
+          partition: 0,
+          items: Array.from({ length: 6 }, (_, i) => item(from + i * 4 + 1)),
+        }, { keys, partitions: 1, maxlen: 10, ingestTs: 5 });
+      assert.equal((await appendBatch(port, batch(0))).appended, 6);
+      // No detector has started yet: MAXLEN would trim its first entries before it ever reads.
+      await assert.rejects(appendBatch(port, batch(100)), /FULL .*: 6 entries not yet processed/);
+      assert.equal(await redis.xlen(stream), 6);
+      // The detector, started now, reads every entry from the first.
+      const read = await redis.xreadgroup(
+        "GROUP",
+        "detector",
+        "c",
+        "COUNT",
+        "100",
+        "STREAMS",
+        stream,
+        ">",
+      ) as [string, [string, string[]][]][];
+      assert.equal(read[0]![1].length, 6);
+      await redis.xack(stream, "detector", ...read[0]![1].map(([id]) => id));
+      assert.equal((await appendBatch(port, batch(100))).appended, 6);
+    });
+  },
+);
+
+Deno.test(
   "bridge_append-2.lua starts a partition again when its log was reset below the high-water",
   opts,
   async () => {

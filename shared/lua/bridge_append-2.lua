@@ -30,7 +30,8 @@
           (pending + lag) and this chunk's new items would not all fit in
           MAXLEN, nothing is written and the call answers "FULL ...": the
           bridge waits (its Kafka offsets stay uncommitted) until the group
-          has caught up, instead of trimming what it has not processed
+          has caught up, instead of trimming what it has not processed. A
+          stream that reaches MAXLEN before the group exists gets it (at 0)
   ARGV[9..] items, offsets increasing, each a kind then its values:
     "e" event:       offset, data, message key, traceparent ("" = none)       (5 values)
     "d" dead letter: offset, raw, reason, encoding, size, sha256, key,
@@ -74,7 +75,13 @@ local length = ARGV[8] ~= '' and redis.pcall('XLEN', KEYS[2])
 if type(length) == 'number' and length + (#ARGV - 8) / 5 > tonumber(maxlen) then
   -- group_left: shared/lua/group_left.lua, prepended to this script.
   local left = group_left(KEYS[2], ARGV[8], length)
-  if left and left > 0 then
+  if not left then
+    -- No group yet (the bridge ran before the detector ever started): made here at the stream's
+    -- start, as the detector makes it, so nothing is trimmed before the detector first reads.
+    redis.call('XGROUP', 'CREATE', KEYS[2], ARGV[8], '0')
+    left = length
+  end
+  if left > 0 then
     local new = 0
     for j = 10, #ARGV, 5 do
       if tonumber(ARGV[j]) > hw then new = new + 1 end
