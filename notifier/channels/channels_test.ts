@@ -101,6 +101,31 @@ Deno.test("classifySmtpError() retries connection problems and 4xx, not permanen
   assert.ok(!rejected.ok && !rejected.retryable && rejected.status === 550);
 });
 
+Deno.test("createEmailChannel() names the SMTP server that never answered", async () => {
+  // A server that accepts the connection and never greets (a firewall, a wrong port).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const ch = createEmailChannel({
+    webBaseUrl: "http://web",
+    from: "vigil@example.com",
+    to: ["ops@example.com"],
+    smtp: { host: "127.0.0.1", port: listener.addr.port, secure: false, timeoutMs: 300 },
+  });
+  try {
+    const r = await ch.send(digest, signal);
+    assert.ok(!r.ok && r.retryable);
+    assert.match(r.error, new RegExp(`^SMTP 127\\.0\\.0\\.1:${listener.addr.port}: ETIMEDOUT: `));
+  } finally {
+    ch.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+  }
+});
+
 Deno.test("createEmailChannel() without SMTP writes <digest id>.eml into the outbox", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -58,15 +58,19 @@ export function emailMessage(
   };
 }
 
-/** Classify a nodemailer error: SMTP 5xx is permanent, everything else is retried. */
-export function classifySmtpError(error: unknown): SendResult {
+/**
+ * Classify a nodemailer error: SMTP 5xx is permanent, everything else is retried. `server`
+ * ("host:port") names the server in the text: nodemailer's own ("ETIMEDOUT: Timeout") does not.
+ */
+export function classifySmtpError(error: unknown, server?: string): SendResult {
   const e = error as { message?: string; code?: string; responseCode?: number };
   const code = typeof e.responseCode === "number" ? e.responseCode : undefined;
   const permanent = code !== undefined && code >= 500 && code < 600;
-  const text = scrubUrls(`${e.code ? `${e.code}: ` : ""}${e.message ?? String(error)}`).slice(
-    0,
-    300,
-  );
+  const text = scrubUrls(
+    `${server ? `SMTP ${server}: ` : ""}${e.code ? `${e.code}: ` : ""}${
+      e.message ?? String(error)
+    }`,
+  ).slice(0, 300);
   return {
     ok: false,
     retryable: !permanent,
@@ -112,6 +116,7 @@ export function createEmailChannel(
 ): Channel & { readonly mode: "smtp" | "outbox"; close(): void } {
   const transport = options.transport ??
     (options.smtp ? smtpTransport(options.smtp) : undefined);
+  const server = options.smtp && `${options.smtp.host}:${options.smtp.port}`;
   if (transport) {
     return {
       name: "email",
@@ -123,7 +128,7 @@ export function createEmailChannel(
           await transport.sendMail(emailMessage(digest, options));
           return { ok: true };
         } catch (error) {
-          return classifySmtpError(error);
+          return classifySmtpError(error, server);
         }
       },
       close: () => transport.close?.(),
