@@ -8,11 +8,24 @@
 import { SMTPServer } from "smtp-server";
 import { type ParsedMail, simpleParser } from "mailparser";
 import type { Redis } from "@vigil/shared/redis";
-import type { Keys } from "@vigil/shared/keys";
+import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 
 let counter = 0;
+
+/**
+ * Alerts the notifier group has not acknowledged, read or not (pending + lag): XPENDING alone
+ * is 0 before the notifier has read anything, so "settled" would hold at once on a busy machine.
+ */
+export async function unsettled(redis: Redis, keys: Keys): Promise<number> {
+  const groups = await redis.xinfo("GROUPS", keys.alerts()) as unknown[][];
+  for (const g of groups) {
+    const f = Object.fromEntries(g.flatMap((v, i) => (i % 2 === 0 ? [[v, g[i + 1]]] : [])));
+    if (f.name === GROUPS.notifier) return Number(f.pending) + Number(f.lag ?? Infinity);
+  }
+  return Infinity;
+}
 
 /** An alert JSON with sensible defaults. */
 export function makeAlert(over: Partial<Alert> = {}): Alert {

@@ -2,12 +2,20 @@ import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { type Sql, withPg } from "@vigil/tools/testing/pg";
 import { silentLogger } from "@vigil/shared/log";
-import { GROUPS, type Keys } from "@vigil/shared/keys";
+import type { Keys } from "@vigil/shared/keys";
 import type { Redis } from "@vigil/shared/redis";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import type { DiscordMessage } from "../channels/discord.ts";
-import { type FakeHook, makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.ts";
+import {
+  type FakeHook,
+  makeAlert,
+  publish,
+  startFakeHook,
+  testEnv,
+  unsettled,
+  waitFor,
+} from "./_helpers.ts";
 
 interface Ctx {
   sql: Sql;
@@ -38,11 +46,6 @@ async function withDiscordNotifier(fn: (ctx: Ctx) => Promise<void>): Promise<voi
       }
     });
   });
-}
-
-async function pending(redis: Redis, keys: Keys): Promise<number> {
-  const p = await redis.xpending(keys.alerts(), GROUPS.notifier) as [number];
-  return p[0];
 }
 
 async function discordRow(sql: Sql) {
@@ -97,7 +100,7 @@ Deno.test({
         new URL(discord.requests[0]!.path, "http://x").pathname,
         "/api/webhooks/1/secret-token",
       );
-      await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
+      await waitFor(async () => (await unsettled(redis, keys)) === 0, "acknowledged");
     }),
 });
 
@@ -150,7 +153,7 @@ Deno.test({
         [false, 503],
         [true, null],
       ]);
-      await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
+      await waitFor(async () => (await unsettled(redis, keys)) === 0, "acknowledged");
     }),
 });
 
@@ -169,7 +172,7 @@ Deno.test({
       assert.match(row.error ?? "", /HTTP 400/);
       assert.doesNotMatch(row.error ?? "", /secret-token/, "no webhook URL in errors");
       // Final on every channel (email went to the outbox): the entry is acknowledged.
-      await waitFor(async () => (await pending(redis, keys)) === 0, "acknowledged");
+      await waitFor(async () => (await unsettled(redis, keys)) === 0, "acknowledged");
     }),
 });
 
@@ -182,7 +185,7 @@ Deno.test({
       const good = Array.from({ length: 4 }, () => makeAlert());
       const bad = makeAlert({ entity: "db\u00001" });
       await publish(redis, keys, [good[0]!, good[1]!, bad, good[2]!, good[3]!]);
-      await waitFor(async () => (await pending(redis, keys)) === 0, "everything settled");
+      await waitFor(async () => (await unsettled(redis, keys)) === 0, "everything settled");
       const dlq = await redis.xrange(keys.dlq(), "-", "+");
       assert.equal(dlq.length, 1, "only the refused alert is dead-lettered");
       const fields = Object.fromEntries(

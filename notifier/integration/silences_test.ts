@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import { silentLogger } from "@vigil/shared/log";
-import { GROUPS } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { createSilence, expireSilence } from "@vigil/shared/silences";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
-import { makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.ts";
+import { makeAlert, publish, startFakeHook, testEnv, unsettled, waitFor } from "./_helpers.ts";
 
 // Silences are created and expired through the web API, which stores them with
 // shared/silences.ts; the notifier only reads the table. So the test writes them the same way.
@@ -39,10 +38,7 @@ Deno.test({
           hook.accepted().flatMap((r) =>
             (r.body as { alerts: { id: string }[] }).alerts.map((a) => a.id)
           );
-        const pendingIsZero = async () => {
-          const p = await redis.xpending(keys.alerts(), GROUPS.notifier) as [number];
-          return p[0] === 0;
-        };
+        const pendingIsZero = async () => (await unsettled(redis, keys)) === 0;
         const dispositionOf = async (alertId: string) =>
           (await sql<{ disposition: string; silence_id: string | null }[]>`
             SELECT disposition, silence_id FROM notifier_alerts WHERE alert_id = ${alertId}`)[0];

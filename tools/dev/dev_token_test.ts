@@ -87,6 +87,14 @@ Deno.test("devTokenMessage() says where the token is and how to use it", () => {
   assert.match(lines, /http:\/\/localhost:8080\/api\/anomalies\/<id>\/ack/);
 });
 
+/** A port nothing listens on now. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr;
+  l.close();
+  return port;
+}
+
 /** Run the real dev runner (task flags) in `dir`, whose deno.json has a stand-in web task. */
 async function runDev(
   dir: string,
@@ -98,7 +106,16 @@ async function runDev(
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", `--config=${ROOT}deno.json`, ...flags, `${ROOT}tools/dev/dev_main.ts`],
     cwd: dir,
-    env: { KAFKA_BROKERS: "127.0.0.1:1", NO_COLOR: "1", ...env },
+    // Free ports: the runner refuses to start beside a running Vigil (its default ports taken).
+    env: {
+      KAFKA_BROKERS: "127.0.0.1:1",
+      NO_COLOR: "1",
+      ...Object.fromEntries(
+        ["BRIDGE_PORT", "DETECTOR_PORT", "NOTIFIER_PORT", "ARCHIVE_PORT", "WEB_PORT"]
+          .map((name) => [name, String(freePort())]),
+      ),
+      ...env,
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
