@@ -32,6 +32,23 @@ export function dropKafkajsTimeoutWarning(): void {
   }) as typeof process.emitWarning;
 }
 
+/**
+ * The level a kafkajs log line is written at. An offset out of range (Kafka deleted messages
+ * before the consumer read them) is logged by kafkajs as two errors per partition and fetch,
+ * dozens a second while a consumer chases the retention; the bridge and the archive record
+ * and log each such gap themselves (`kafka_gaps.ts`: "messages lost: …"), so kafkajs' own
+ * lines about it go to debug. Every other line keeps its level.
+ */
+export function kafkajsLevel(
+  level: logLevel,
+  message: string,
+  fields: { error?: unknown },
+): logLevel {
+  const outOfRange = message.startsWith("Offset out of range") ||
+    (typeof fields.error === "string" && fields.error.includes("offset is not within the range"));
+  return outOfRange ? logLevel.DEBUG : level;
+}
+
 /** Options for {@link createKafka}. */
 export interface KafkaOptions {
   brokers: string[];
@@ -53,8 +70,9 @@ export function createKafka(options: KafkaOptions): Kafka {
     logCreator: () => ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _t, logger: _l, ...rest } = log;
       const fields = { namespace, ...rest };
-      if (level === logLevel.ERROR) klog.error(message, fields);
-      else if (level === logLevel.WARN) klog.warn(message, fields);
+      const shown = kafkajsLevel(level, message, rest);
+      if (shown === logLevel.ERROR) klog.error(message, fields);
+      else if (shown === logLevel.WARN) klog.warn(message, fields);
       else klog.debug(message, fields);
     },
   });
