@@ -9,7 +9,7 @@
  * | `HTTP_HOST` | `127.0.0.1` | ops server bind address |
  * | `HTTP_HEADER_TIMEOUT`, `HTTP_BODY_TIMEOUT`, `HTTP_MAX_HEADER_BYTES` | `10s`, `30s`, `32768` | request guard (docs/configuration.md) |
  * | `LOG_LEVEL` | `info` | debug, info, warn, error |
- * | `PRODUCER_LINGER_MS` | `5` (`50` on the dev Kafka) | wait for more messages before a partial batch |
+ * | `PRODUCER_LINGER_MS` | `5` (`200` on the dev Kafka) | wait for more messages before a partial batch |
  * | `PRODUCER_MAX_BATCH` | `1000` | messages per `sendBatch` |
  * | `PRODUCER_MAX_IN_FLIGHT` | `4` | batches in flight (backpressure bound) |
  * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
@@ -36,7 +36,7 @@ export const producerEnvSchema = z.object({
   ...httpEnv,
   ...kafkaEnv,
   PRODUCER_PORT: portVar.default(9101),
-  /** Unset: 5 ms, or 50 on the dev Kafka ({@link lingerMs}). */
+  /** Unset: 5 ms, or 200 on the dev Kafka ({@link lingerMs}). */
   PRODUCER_LINGER_MS: durationVar.optional(),
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
@@ -63,14 +63,20 @@ export function loadProducerConfig(
   return parseEnv("producer", producerEnvSchema, env);
 }
 
+/** The producer's linger on the dev Kafka when `PRODUCER_LINGER_MS` is unset (`deno task dev` too). */
+export const DEV_KAFKA_LINGER_MS = 200;
+
 /**
  * How long the producer waits to fill a batch: `PRODUCER_LINGER_MS` when set,
- * else 50 ms on the dev Kafka (found through its brokers file) and 5 ms
- * elsewhere. The dev Kafka (librdkafka's mock) serves one produce batch per
- * partition per fetch and keeps 5 MiB per partition: 5 ms batches at a few
- * thousand events/s cannot be read as fast as they come, and it deletes them
- * before the bridge reads them (docs/benchmarks.md). `deno task dev` sets 50 too.
+ * else {@link DEV_KAFKA_LINGER_MS} on the dev Kafka (found through its brokers
+ * file) and 5 ms elsewhere. The dev Kafka (librdkafka's mock) serves one
+ * produce batch per partition per fetch and finds a fetch's offset by walking
+ * the partition's list of batches (up to 5 MiB of them): every batch costs a
+ * walk per consumer group, so small batches saturate it once its retention is
+ * full (at 1,700 events/s in 50 ms batches, about 5 minutes in), and it deletes
+ * messages before the bridge reads them. 200 ms caps the batches at 72
+ * partitions / 0.2 s = 360 a second at any rate (docs/benchmarks.md).
  */
 export function lingerMs(source: BrokerSource, configured: number | undefined): number {
-  return configured ?? (source === "dev-file" ? 50 : 5);
+  return configured ?? (source === "dev-file" ? DEV_KAFKA_LINGER_MS : 5);
 }

@@ -5,7 +5,7 @@ import { lingerMs, loadProducerConfig } from "./config.ts";
 Deno.test("loadProducerConfig() applies defaults", () => {
   const c = loadProducerConfig({});
   assert.equal(c.PRODUCER_PORT, 9101);
-  assert.equal(c.PRODUCER_LINGER_MS, undefined, "5 ms, or 50 on the dev Kafka: lingerMs()");
+  assert.equal(c.PRODUCER_LINGER_MS, undefined, "5 ms, or 200 on the dev Kafka: lingerMs()");
   assert.equal(c.PRODUCER_MAX_BATCH, 1000);
   assert.equal(c.PRODUCER_MAX_IN_FLIGHT, 4);
   assert.equal(c.PRODUCER_IDEMPOTENT, false);
@@ -31,8 +31,8 @@ Deno.test("loadProducerConfig() reads values and names a bad variable", () => {
   assert.throws(() => loadProducerConfig({ KAFKA_BROKERS: "nohost" }), /KAFKA_BROKERS/);
 });
 
-Deno.test("lingerMs(): PRODUCER_LINGER_MS when set, else 50 ms on the dev Kafka and 5 ms elsewhere", () => {
-  assert.equal(lingerMs("dev-file", undefined), 50);
+Deno.test("lingerMs(): PRODUCER_LINGER_MS when set, else 200 ms on the dev Kafka and 5 ms elsewhere", () => {
+  assert.equal(lingerMs("dev-file", undefined), 200);
   assert.equal(lingerMs("env", undefined), 5);
   assert.equal(lingerMs("default", undefined), 5);
   assert.equal(lingerMs("dev-file", 5), 5);

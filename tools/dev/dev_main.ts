@@ -23,6 +23,7 @@
  * @module
  */
 import { signalSeries, sleep } from "@vigil/shared/lifecycle";
+import { DEV_KAFKA_LINGER_MS } from "@vigil/producer/config";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
 import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
@@ -324,10 +325,12 @@ if (!external) {
     clearTimeout(timer);
   }
 }
-// On the dev Kafka the producer lingers 50 ms: the mock returns one produce batch per
-// partition per fetch, so tiny batches let a consumer fall behind its retention
-// (docs/benchmarks.md, "Live"). A real broker does not need it.
-if (!external && !Deno.env.get("PRODUCER_LINGER_MS")) env.producer!.PRODUCER_LINGER_MS = "50";
+// On the dev Kafka the producer lingers longer (DEV_KAFKA_LINGER_MS): the mock returns one
+// produce batch per partition per fetch and walks its list of batches to find the offset, so
+// small batches saturate it (docs/benchmarks.md, "Live"). A real broker does not need it.
+if (!external && !Deno.env.get("PRODUCER_LINGER_MS")) {
+  env.producer!.PRODUCER_LINGER_MS = String(DEV_KAFKA_LINGER_MS);
+}
 // The producer injects its labelled anomaly scenarios, so alerts show up within a minute.
 const producerArgs = splitCommand(
   Deno.env.get("DEV_PRODUCER_ARGS") ?? "--scenario all --scenario-every 20s",
