@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { startRedisServer } from "@vigil/tools/testing/redis_server";
-import { createRedis } from "@vigil/shared/redis";
+import { createRedis, type Redis } from "@vigil/shared/redis";
 import { Redis as IORedis } from "ioredis";
-import { createKeys } from "@vigil/shared/keys";
+import { createKeys, type Keys } from "@vigil/shared/keys";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { appendBatch, type BatchItem, buildAppendCalls, ioredisAppendPort } from "../append.ts";
 
@@ -101,6 +101,30 @@ Deno.test(
   },
 );
 
+/** Six events of logs/0 from offset `from` + 1 (every 4th), for a stream of MAXLEN 10. */
+function sixEvents(keys: Keys, from: number) {
+  return buildAppendCalls({
+    topic: "logs",
+    partition: 0,
+    items: Array.from({ length: 6 }, (_, i) => item(from + i * 4 + 1)),
+  }, { keys, partitions: 1, maxlen: 10, ingestTs: 5 });
+}
+
+/** Read up to `count` new entries of `stream` as the detector's group; their ids. */
+async function readAsDetector(redis: Redis, stream: string, count: number): Promise<string[]> {
+  const read = await redis.xreadgroup(
+    "GROUP",
+    "detector",
+    "c",
+    "COUNT",
+    count,
+    "STREAMS",
+    stream,
+    ">",
+  ) as [string, [string, string[]][]][] | null;
+  return (read?.[0]?.[1] ?? []).map(([id]) => id);
+}
+
 Deno.test(
   "bridge_append-2.lua never trims what the detector has not processed: FULL until it catches up",
   opts,
@@ -109,37 +133,23 @@ Deno.test(
       const port = ioredisAppendPort(redis);
       const stream = keys.events("logs");
       await redis.xgroup("CREATE", stream, "detector", "0", "MKSTREAM");
-      // Events only (no dead letters), 6 per batch, MAXLEN 10.
-      const batch = (from: number) =>
-        buildAppendCalls({
-          topic: "logs",
-          partition: 0,
-          items: Array.from({ length: 6 }, (_, i) => item(from + i * 4 + 1)),
-        }, { keys, partitions: 1, maxlen: 10, ingestTs: 5 });
-      assert.equal((await appendBatch(port, batch(0))).appended, 6);
+      assert.equal((await appendBatch(port, sixEvents(keys, 0))).appended, 6);
       // 6 unread + 6 new > 10: refused, nothing written (MAXLEN would have trimmed unread entries).
       await assert.rejects(
-        appendBatch(port, batch(100)),
+        appendBatch(port, sixEvents(keys, 100)),
         /FULL .*events:\{logs:0\}: 6 entries not yet processed by consumer group detector \(MAXLEN 10\)/,
       );
       assert.equal(await redis.xlen(stream), 6);
       // Read but not acknowledged (pending): still not processed.
-      const read = await redis.xreadgroup(
-        "GROUP",
-        "detector",
-        "c",
-        "COUNT",
-        "6",
-        "STREAMS",
-        stream,
-        ">",
-      ) as [string, [string, string[]][]][];
-      const ids = read[0]![1].map(([id]) => id);
-      await assert.rejects(appendBatch(port, batch(100)), /FULL .*: 6 entries not yet processed/);
+      const ids = await readAsDetector(redis, stream, 6);
+      await assert.rejects(
+        appendBatch(port, sixEvents(keys, 100)),
+        /FULL .*: 6 entries not yet processed/,
+      );
       // Acknowledged: the next batch goes in, and a redelivery of it is skipped, not refused.
       await redis.xack(stream, "detector", ...ids);
-      assert.equal((await appendBatch(port, batch(100))).appended, 6);
-      assert.equal((await appendBatch(port, batch(100))).skipped, 6);
+      assert.equal((await appendBatch(port, sixEvents(keys, 100))).appended, 6);
+      assert.equal((await appendBatch(port, sixEvents(keys, 100))).skipped, 6);
       assert.equal(await redis.xlen(stream), 12, "MAXLEN ~ trims only whole nodes");
       // The dead-letter stream has no group: trimmed by MAXLEN as before.
       const dead = (from: number) =>
@@ -161,30 +171,18 @@ Deno.test(
     await withRedis(async ({ redis, keys }) => {
       const port = ioredisAppendPort(redis);
       const stream = keys.events("logs");
-      const batch = (from: number) =>
-        buildAppendCalls({
-          topic: "logs",
-          partition: 0,
-          items: Array.from({ length: 6 }, (_, i) => item(from + i * 4 + 1)),
-        }, { keys, partitions: 1, maxlen: 10, ingestTs: 5 });
-      assert.equal((await appendBatch(port, batch(0))).appended, 6);
+      assert.equal((await appendBatch(port, sixEvents(keys, 0))).appended, 6);
       // No detector has started yet: MAXLEN would trim its first entries before it ever reads.
-      await assert.rejects(appendBatch(port, batch(100)), /FULL .*: 6 entries not yet processed/);
+      await assert.rejects(
+        appendBatch(port, sixEvents(keys, 100)),
+        /FULL .*: 6 entries not yet processed/,
+      );
       assert.equal(await redis.xlen(stream), 6);
       // The detector, started now, reads every entry from the first.
-      const read = await redis.xreadgroup(
-        "GROUP",
-        "detector",
-        "c",
-        "COUNT",
-        "100",
-        "STREAMS",
-        stream,
-        ">",
-      ) as [string, [string, string[]][]][];
-      assert.equal(read[0]![1].length, 6);
-      await redis.xack(stream, "detector", ...read[0]![1].map(([id]) => id));
-      assert.equal((await appendBatch(port, batch(100))).appended, 6);
+      const ids = await readAsDetector(redis, stream, 100);
+      assert.equal(ids.length, 6);
+      await redis.xack(stream, "detector", ...ids);
+      assert.equal((await appendBatch(port, sixEvents(keys, 100))).appended, 6);
     });
   },
 );
