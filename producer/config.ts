@@ -11,7 +11,7 @@
  * | `LOG_LEVEL` | `info` | debug, info, warn, error |
  * | `PRODUCER_LINGER_MS` | `5` (`200` on the dev Kafka) | wait for more messages before a partial batch |
  * | `PRODUCER_MAX_BATCH` | `1000` | messages per `sendBatch` |
- * | `PRODUCER_MAX_IN_FLIGHT` | `4` | batches in flight (backpressure bound) |
+ * | `PRODUCER_MAX_IN_FLIGHT` | `1` | batches in flight (backpressure bound); above 1 a key's messages may land out of order |
  * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
  * | `PRODUCER_FLUSH_TIMEOUT` | `5s` | bound on the final flush |
  * | `PRODUCER_CONNECT_TIMEOUT` | `30s` | how long to wait for Kafka at start (one log line per retry) |
@@ -39,7 +39,7 @@ export const producerEnvSchema = z.object({
   /** Unset: 5 ms, or 200 on the dev Kafka ({@link lingerMs}). */
   PRODUCER_LINGER_MS: durationVar.optional(),
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
-  PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(4),
+  PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(1),
   PRODUCER_IDEMPOTENT: boolVar.default(false),
   /** How long to wait for Kafka at start before the clear error. */
   PRODUCER_CONNECT_TIMEOUT: durationVar.refine(

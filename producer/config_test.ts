@@ -7,7 +7,7 @@ Deno.test("loadProducerConfig() applies defaults", () => {
   assert.equal(c.PRODUCER_PORT, 9101);
   assert.equal(c.PRODUCER_LINGER_MS, undefined, "5 ms, or 200 on the dev Kafka: lingerMs()");
   assert.equal(c.PRODUCER_MAX_BATCH, 1000);
-  assert.equal(c.PRODUCER_MAX_IN_FLIGHT, 4);
+  assert.equal(c.PRODUCER_MAX_IN_FLIGHT, 1, "one batch in flight: every key's order kept");
   assert.equal(c.PRODUCER_IDEMPOTENT, false);
   assert.equal(c.PRODUCER_FLUSH_TIMEOUT, 5000);
   assert.equal(c.KAFKA_BROKERS, undefined);

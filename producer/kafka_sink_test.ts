@@ -106,6 +106,38 @@ Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (bac
   assert.equal(sink.stats().sent, 500);
 });
 
+Deno.test("createKafkaSink() by default sends a batch only once the one before is acknowledged", async () => {
+  // kafkajs does not order concurrent sendBatch calls: only one at a time keeps each key's
+  // messages in the order they were generated (and a retried batch before the next one).
+  const held: (() => void)[] = [];
+  const fake = fakeProducer(() => new Promise<void>((r) => held.push(r)));
+  const sink = createKafkaSink({ producer: fake.producer, log: silentLogger(), maxBatch: 100 });
+  const sending = sink.send(messages(300));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(fake.batches.length, 1, "the second batch waits for the first");
+  while (sink.stats().sent < 300) {
+    held.shift()?.();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await sending;
+  await sink.flush();
+  assert.equal(fake.maxActive(), 1);
+  const keys = fake.batches.flatMap((b) => (b.topicMessages ?? []).flatMap((t) => t.messages))
+    .map((m) => Number(String(m.key).slice(1)));
+  assert.deepEqual(
+    [...keys].sort((a, b) => a - b),
+    Array.from({ length: 300 }, (_, i) => i),
+  );
+  // Batches in generation order: every key of batch n below every key of batch n + 1.
+  const ranges = fake.batches.map((b) => {
+    const ks = (b.topicMessages ?? []).flatMap((t) => t.messages).map((m) =>
+      Number(String(m.key).slice(1))
+    );
+    return [Math.min(...ks), Math.max(...ks)];
+  });
+  for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i - 1]![1]! < ranges[i]![0]!);
+});
+
 Deno.test("createKafkaSink() retries a failed batch, then counts it as errors", async (t) => {
   await t.step("a batch that fails twice is delivered on the third attempt", async () => {
     const fake = fakeProducer((call) => {
