@@ -24,6 +24,8 @@ export interface ScoreState<S> {
   episodes: EpisodeBook;
   /** Series forgotten by the limits since the state was created or loaded. */
   evicted: number;
+  /** Readings older than their series' last one, not scored (since created or loaded). */
+  late: number;
   /** Loaded from a checkpoint without `seen`: the series count as seen at the next sweep. */
   unknownSeen?: boolean;
   /**
@@ -48,7 +50,8 @@ function measureOf(event: MetricEvent, measure: string): number | undefined {
  * `entity_score` through `handoff` when given. A series idle for
  * `limits.seriesIdleMs` of event time is forgotten at the next sweep, and
  * beyond `limits.maxSeries` the least recently updated ones are
- * (`state_limits.ts`).
+ * (`state_limits.ts`). A reading older than its series' last is not scored
+ * (counted in `late`): the engine learns each series in time order.
  */
 export function metricScoreRule<S>(
   c: ScoreConfig,
@@ -60,7 +63,7 @@ export function metricScoreRule<S>(
   return {
     name: "metric_score",
     type: "metrics",
-    init: () => ({ series: new Map(), seen: new Map(), episodes: new Map(), evicted: 0 }),
+    init: () => ({ series: new Map(), seen: new Map(), episodes: new Map(), evicted: 0, late: 0 }),
     step(state, input, sink) {
       const service = input.event.service;
       handoff?.begin(input.ref.id, service);
@@ -68,6 +71,13 @@ export function metricScoreRule<S>(
         const value = measureOf(input.event, measure);
         if (value === undefined) continue;
         const key = `${service}|${measure}`;
+        // The engine is causal: it learns a series in time order. A reading older than the
+        // series' last (a producer that reordered, a backfill sent out of order) would be
+        // scored as the next point, stamped with its old time: skipped and counted instead.
+        if (input.t < (state.seen.get(key) ?? -Infinity)) {
+          state.late++;
+          continue;
+        }
         let s = state.series.get(key);
         state.snapshot?.get(key)?.freeze();
         if (s === undefined) {
@@ -170,6 +180,7 @@ export function metricScoreRule<S>(
         seen,
         episodes: loadEpisodes(r.episodes),
         evicted: 0,
+        late: 0,
         ...(unknownSeen ? { unknownSeen } : {}),
       };
     },

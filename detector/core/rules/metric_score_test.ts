@@ -139,3 +139,23 @@ Deno.test("metric_score's message is the engine's sentence once, not the range t
   assert.match(summary, /^Observed 400, above the expected range [\d.]+ to [\d.]+ /);
   assert.equal(finding.message, `cpu: ${summary}`);
 });
+
+Deno.test("metric_score skips a reading older than its series' last one, and counts it", () => {
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const rule = metricScoreRule(CONFIG, 300_000, engine);
+  const state = rule.init();
+  feed(rule, state, "api", 0, 30); // readings up to T0 + 29 min
+  const sink = collectSink();
+  // A reading 16 days old arrives after them (a backfill sent out of order): not scored.
+  rule.step(state, reading("api", T0 - 16 * 24 * HOUR, 45), sink);
+  assert.equal(sink.scores.length, 0);
+  assert.equal(state.late, 2, "one per measure");
+  assert.equal((state.series.get("api|cpu") as { n: number }).n, 30, "not learned");
+  // Same time as the last reading: not late (two readings of one moment).
+  rule.step(state, reading("api", T0 + 29 * MIN, 45), sink);
+  assert.equal(sink.scores.length, 2);
+  // A series of its own is not held back by another's time.
+  rule.step(state, reading("db", T0 - HOUR, 45), sink);
+  assert.equal(sink.scores.length, 4);
+  assert.equal(state.late, 2);
+});
