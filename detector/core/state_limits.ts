@@ -46,4 +46,9 @@ export interface StateStats {
   entries: number;
   /** Entities (or series) forgotten by the limits since the state was created or loaded. */
   evicted: number;
+  /**
+   * Events the rule ignored as late: behind its window (count rules, kept in the checkpoint) or
+   * older than their series' last reading (`metric_score`, since created or loaded).
+   */
+  late?: number;
 }

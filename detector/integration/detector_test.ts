@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { waitFor } from "@vigil/tools/testing/kafka";
+import { sampleValue } from "@vigil/shared/metrics";
+import { createStatsEngine } from "../core/score_engine.ts";
 import { appendEvents, pendingCount, readAlerts, readRows, withDetector } from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -106,5 +108,44 @@ Deno.test(
       ]);
       assert.equal(d.detector.health().ok, true);
     });
+  },
+);
+
+Deno.test(
+  "a reading older than its series' last one is counted as late, not scored into an alert",
+  opts,
+  async () => {
+    await withDetector(
+      { engine: createStatsEngine() as never },
+      async ({ sql, redis, keys, d }) => {
+        const t0 = Date.now() - 3_600_000;
+        const reading = (t: number, latency: number) => ({
+          timestamp: new Date(t).toISOString(),
+          service: "api",
+          cpu: 30 + (t / 60_000) % 3,
+          latency_ms: latency,
+        });
+        // An hour of steady readings, then one 16 days old at a very different level: the
+        // out-of-order tail of a backfill.
+        const steady = Array.from(
+          { length: 60 },
+          (_, i) => reading(t0 + i * 60_000, 100 + (i % 5)),
+        );
+        await appendEvents(redis, keys, "metrics", steady);
+        const [old] = await appendEvents(redis, keys, "metrics", [
+          reading(t0 - 16 * 86_400_000, 900),
+        ]);
+        await waitFor(async () => (await pendingCount(redis, keys, "metrics")) === 0, {
+          what: "all acknowledged",
+        });
+        const counter = d.registry.counter("vigil_detector_late_events_total", "");
+        await waitFor(
+          async () => await sampleValue(counter, { type: "metrics", rule: "metric_score" }) === 2,
+          { what: `the reading ${old} counted as late for cpu and latency_ms` },
+        );
+        const rows = await readRows(sql);
+        assert.deepEqual(rows.filter((r) => r.rule === "metric_score"), [], "no alert from it");
+      },
+    );
   },
 );

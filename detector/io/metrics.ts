@@ -23,6 +23,7 @@ export interface DetectorMetrics {
   ingestToPublished: ReturnType<Registry["histogram"]>;
   batchSeconds: ReturnType<Registry["histogram"]>;
   evicted: ReturnType<Registry["counter"]>;
+  late: ReturnType<Registry["counter"]>;
 }
 
 /** Register the detector's metrics on `registry`. */
@@ -77,6 +78,11 @@ export function createDetectorMetrics(registry: Registry): DetectorMetrics {
     evicted: registry.counter(
       "vigil_detector_state_evicted_total",
       "Entities or series forgotten by the state limits (DETECTOR_MAX_*, DETECTOR_SERIES_IDLE_TTL)",
+      ["type", "rule"],
+    ),
+    late: registry.counter(
+      "vigil_detector_late_events_total",
+      "Events a rule ignored as late: behind its window, or older than their series' last reading",
       ["type", "rule"],
     ),
   };

@@ -135,13 +135,21 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return { firings, resolutions, scores: sink.scores, live, rejected };
   }
 
-  /** Evictions per rule so far (the state's counts restart at 0 when it is restored). */
+  /**
+   * Evictions and late events per rule so far: the state's counts are what it holds (evictions
+   * restart at 0 when it is restored, a count rule's late events come back from the checkpoint),
+   * so the counters take what was added since the last look, and a restore moves the baseline.
+   */
   const evictedSoFar = new Map<string, number>();
-  function countEvictions(): void {
-    for (const { rule, evicted } of evaluator.stateStats()) {
-      const delta = evicted - (evictedSoFar.get(rule) ?? 0);
-      if (delta > 0) metrics.evicted.inc({ type, rule }, delta);
+  const lateSoFar = new Map<string, number>();
+  function countStateStats(record = true): void {
+    for (const { rule, evicted, late = 0 } of evaluator.stateStats()) {
+      const gone = evicted - (evictedSoFar.get(rule) ?? 0);
+      if (record && gone > 0) metrics.evicted.inc({ type, rule }, gone);
       evictedSoFar.set(rule, evicted);
+      const behind = late - (lateSoFar.get(rule) ?? 0);
+      if (record && behind > 0) metrics.late.inc({ type, rule }, behind);
+      lateSoFar.set(rule, late);
     }
   }
 
@@ -159,7 +167,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     await options.fence?.(signal);
     const started = now();
     const { firings, resolutions, scores, live, rejected } = evaluate(batch);
-    countEvictions();
+    countStateStats();
     if (live.length > 0) {
       metrics.events.inc({ type }, live.length);
       for (const rule of evaluator.ruleNames) {
@@ -259,7 +267,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   return {
     evaluator,
-    restore: () => checkpointer.restore(),
+    async restore() {
+      const restored = await checkpointer.restore();
+      countStateStats(false);
+      return restored;
+    },
     process,
     committed(lastId, force) {
       checkpointer.committed(lastId, force);

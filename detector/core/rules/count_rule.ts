@@ -162,7 +162,11 @@ export function windowStateParts(
       state.evicted += evictOldest(state.windows, maxEntities);
       sweepEpisodes(state.episodes, watermark, windowMs, sink.findings);
     },
-    stats: (state) => ({ entries: state.windows.byEntity.size, evicted: state.evicted }),
+    stats: (state) => ({
+      entries: state.windows.byEntity.size,
+      evicted: state.evicted,
+      late: state.late,
+    }),
     save: (state) => ({
       windows: saveWindows(state.windows),
       episodes: saveEpisodes(state.episodes),

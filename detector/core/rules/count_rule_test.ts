@@ -21,7 +21,7 @@ Deno.test("count rules keep at most maxWindowEntities, the oldest forgotten firs
   const users = ["u1", "u2", "u3", "u4", "u5"];
   run("transactions", users.map((u, i) => entry(T0 + i * SEC, tx(u))), { evaluator });
   const stats = evaluator.stateStats().find((s) => s.rule === "user_frequency");
-  assert.deepEqual(stats, { rule: "user_frequency", entries: 3, evicted: 2 });
+  assert.deepEqual(stats, { rule: "user_frequency", entries: 3, evicted: 2, late: 0 });
   // u1 and u2 (oldest) were forgotten: four more of u1 make only 4 in its window, no firing;
   // five more of u5 (kept) fire.
   const more = [

@@ -143,7 +143,7 @@ export function metricScoreRule<S>(
       evictSeries(state, watermark, limits);
       sweepEpisodes(state.episodes, watermark, cooldownMs, sink.findings);
     },
-    stats: (state) => ({ entries: state.series.size, evicted: state.evicted }),
+    stats: (state) => ({ entries: state.series.size, evicted: state.evicted, late: state.late }),
     save(s) {
       // Serialising every series at once would hold the event loop for tens of ms, and copying
       // them doubles their memory: each series is serialised when the checkpoint is written or,

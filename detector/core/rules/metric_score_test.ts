@@ -73,7 +73,7 @@ Deno.test("metric_score forgets a series idle for seriesIdleMs of event time", (
   feed(rule, state, "live", 129, 1);
   rule.sweep(state, T0 + 129 * MIN, collectSink()); // gone: 2 h since its last reading
   assert.deepEqual([...state.series.keys()].sort(), ["live|cpu", "live|latency_ms"]);
-  assert.deepEqual(rule.stats!(state), { entries: 2, evicted: 2 });
+  assert.deepEqual(rule.stats!(state), { entries: 2, evicted: 2, late: 0 });
   // Seen again, it starts over: a new series.
   feed(rule, state, "gone", 130, 1);
   assert.equal((state.series.get("gone|cpu") as { n: number }).n, 1);
