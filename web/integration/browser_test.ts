@@ -246,7 +246,8 @@ Deno.test(
         // 4. A thousand rows: scrolling pages them in, and only the rows in view are in the DOM.
         const shown = async () =>
           Number(/^(\d+)/.exec((await page.textContent(".list-foot .count")) ?? "")?.[1]);
-        for (let i = 0; i < 40 && (await shown()) < 1042; i++) {
+        // Paging in takes several reads: a deadline, not a count of tries (slow machines).
+        for (const until = Date.now() + 20_000; Date.now() < until && (await shown()) < 1042;) {
           await page.evaluate(() => {
             const list = document.querySelector(".list")!;
             list.scrollTop = list.scrollHeight;
