@@ -7,8 +7,13 @@
  */
 import assert from "node:assert/strict";
 import type { Alert } from "@vigil/shared/schemas/alert";
-import { launchBrowser, serveApp } from "./_browser.ts";
-import { insertAnomalies, withWebApp } from "./_helpers.ts";
+import { launchBrowser, serveApp, type TestBrowser } from "./_browser.ts";
+import {
+  type AnomalyFixture,
+  insertAnomalies,
+  type WebTestContext,
+  withWebApp,
+} from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 import { loadStaticAssets } from "../static.ts";
 
@@ -35,36 +40,67 @@ function stormAlert(i: number, now: number): Alert {
   };
 }
 
+/** What a storm test gets: the web app's context, the page's base URL, Chromium, the start time. */
+interface StormContext extends WebTestContext {
+  base: string;
+  browser: TestBrowser;
+  now: number;
+}
+
+/** Run `fn` with `rows(now)` stored, the web app served and Chromium open on nothing yet. */
+async function withStormPage(
+  rows: (now: number) => AnomalyFixture[],
+  fn: (ctx: StormContext) => Promise<void>,
+): Promise<void> {
+  const assets = await loadStaticAssets();
+  await withWebApp(async (ctx) => {
+    const now = Date.now();
+    await insertAnomalies(ctx.sql, rows(now));
+    const { base, close } = serveApp(ctx.app);
+    const browser = await launchBrowser();
+    try {
+      await fn({ ...ctx, base, browser, now });
+    } finally {
+      await browser.close();
+      await close();
+    }
+  }, { assets });
+}
+
+/** Publish storm alerts `from` … `to - 1` (with `over` on each) live, 500 per pipeline. */
+async function publishStorm(
+  { redis, keys, now }: StormContext,
+  from: number,
+  to: number,
+  over: Partial<Alert> = {},
+): Promise<void> {
+  for (let i = from; i < to; i += 500) {
+    const p = redis.pipeline();
+    for (let j = i; j < Math.min(i + 500, to); j++) {
+      p.publish(keys.alertsChannel(), JSON.stringify({ ...stormAlert(j, now), ...over }));
+    }
+    await p.exec();
+  }
+}
+
 Deno.test(
   "the live view stays responsive in an alert storm and still pages to older rows",
   opts,
   async () => {
-    const assets = await loadStaticAssets();
-    await withWebApp(async ({ app, sql, redis, keys, hub }) => {
-      const now = Date.now();
-      await insertAnomalies(
-        sql,
+    await withStormPage(
+      (now) =>
         Array.from({ length: 30 }, (_, i) => ({
           id: `before-${String(i).padStart(2, "0")}`,
           detected_at: new Date(now - 3_600_000 - i * 1000),
           title: `before the storm ${i}`,
         })),
-      );
-      const { base, close } = serveApp(app);
-      const browser = await launchBrowser();
-      try {
+      async (ctx) => {
+        const { base, browser, hub } = ctx;
         const { page } = browser;
         await page.goto(base + "/");
         await page.waitForSelector('.row[data-id="before-00"]', { timeout: 10_000 });
         await waitUntil(() => hub.size === 1, "the page's live connection");
-        const total = 6000;
-        for (let i = 0; i < total; i += 500) {
-          const p = redis.pipeline();
-          for (let j = i; j < i + 500; j++) {
-            p.publish(keys.alertsChannel(), JSON.stringify(stormAlert(j, now)));
-          }
-          await p.exec();
-        }
+        await publishStorm(ctx, 0, 6000);
         await page.waitForSelector('.row[data-id="storm-05999"]', { timeout: 15_000 });
         // The newest 5,000 are kept; the rest (and the rows before the storm) are behind the end.
         assert.match((await page.textContent(".list-foot .count")) ?? "", /^5000\+ shown$/);
@@ -109,11 +145,8 @@ Deno.test(
         assert.equal(await page.locator('.row[data-id="before-29"]').count(), 1, state);
         assert.match(state, /footer "5030 shown"/, "the 5,000 kept and the 30 from before");
         assert.equal(await page.locator(".list-card .error").count(), 0, state);
-      } finally {
-        await browser.close();
-        await close();
-      }
-    }, { assets });
+      },
+    );
   },
 );
 
@@ -121,15 +154,10 @@ Deno.test(
   "an entity page reads its entity again at most once a second in a storm of alerts about it",
   opts,
   async () => {
-    const assets = await loadStaticAssets();
-    await withWebApp(async ({ app, sql, redis, keys, hub }) => {
-      const now = Date.now();
-      await insertAnomalies(sql, [
-        { id: "e-before", detected_at: new Date(now - 60_000), entity: "checkout" },
-      ]);
-      const { base, close } = serveApp(app);
-      const browser = await launchBrowser();
-      try {
+    await withStormPage(
+      (now) => [{ id: "e-before", detected_at: new Date(now - 60_000), entity: "checkout" }],
+      async (ctx) => {
+        const { base, browser, hub, sql, redis, keys, now } = ctx;
         const { page } = browser;
         let reads = 0;
         page.on("request", (r) => {
@@ -139,16 +167,7 @@ Deno.test(
         await page.waitForSelector('a[data-id="e-before"]', { timeout: 10_000 });
         await waitUntil(() => hub.size === 1, "the page's live connection");
         const before = reads;
-        for (let i = 0; i < 2000; i += 500) {
-          const p = redis.pipeline();
-          for (let j = i; j < i + 500; j++) {
-            p.publish(
-              keys.alertsChannel(),
-              JSON.stringify({ ...stormAlert(j, now), entity: "checkout" }),
-            );
-          }
-          await p.exec();
-        }
+        await publishStorm(ctx, 0, 2000, { entity: "checkout" });
         // The last alert of the storm is about a row stored after every read so far began:
         // the merged reads still end with one that shows it.
         await insertAnomalies(sql, [{
@@ -165,10 +184,7 @@ Deno.test(
         const during = reads - before;
         assert.ok(during >= 1 && during <= 10, `${during} reads of the entity for 2,001 alerts`);
         assert.equal(browser.errors.length, 0, browser.errors.join("\n"));
-      } finally {
-        await browser.close();
-        await close();
-      }
-    }, { assets });
+      },
+    );
   },
 );
