@@ -38,7 +38,7 @@ import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
 import { createKeys, GROUPS } from "@vigil/shared/keys";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
-import { createRedis } from "@vigil/shared/redis";
+import { createGroup, createRedis } from "@vigil/shared/redis";
 import { deletePrefix, TEST_REDIS_URL } from "../testing/redis.ts";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { createGenerator } from "@vigil/producer/generator";
@@ -135,7 +135,7 @@ async function runBridge(index: number, traced: boolean): Promise<BridgeRun> {
   const runKeys = createKeys(`${prefix}run${index}:`);
   // The detector's group, as in a deployment: the append script checks what it has left.
   for (const type of EVENT_TYPES) {
-    await redis.xgroup("CREATE", runKeys.events(type), GROUPS.detector, "0", "MKSTREAM");
+    await createGroup(redis, runKeys.events(type), GROUPS.detector);
   }
   const metrics = new Registry();
   let onBridgeBatch = () => {};

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { BEARER_TOKEN_PATTERN } from "@vigil/shared/http/bearer";
 import { devTokenMessage, ensureDevToken, randomToken } from "./dev_token.ts";
 import { readTaskCommand } from "./tasks.ts";
+import { stablePort } from "../testing/ports.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -87,14 +88,6 @@ Deno.test("devTokenMessage() says where the token is and how to use it", () => {
   assert.match(lines, /http:\/\/localhost:8080\/api\/anomalies\/<id>\/ack/);
 });
 
-/** A port nothing listens on now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr;
-  l.close();
-  return port;
-}
-
 /** Run the real dev runner (task flags) in `dir`, whose deno.json has a stand-in web task. */
 async function runDev(
   dir: string,
@@ -112,7 +105,7 @@ async function runDev(
       NO_COLOR: "1",
       ...Object.fromEntries(
         ["BRIDGE_PORT", "DETECTOR_PORT", "NOTIFIER_PORT", "ARCHIVE_PORT", "WEB_PORT"]
-          .map((name) => [name, String(freePort())]),
+          .map((name) => [name, String(stablePort())]),
       ),
       ...env,
     },
