@@ -140,16 +140,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
    * restart at 0 when it is restored, a count rule's late events come back from the checkpoint),
    * so the counters take what was added since the last look, and a restore moves the baseline.
    */
-  const evictedSoFar = new Map<string, number>();
-  const lateSoFar = new Map<string, number>();
+  const soFar = { evicted: new Map<string, number>(), late: new Map<string, number>() };
   function countStateStats(record = true): void {
-    for (const { rule, evicted, late = 0 } of evaluator.stateStats()) {
-      const gone = evicted - (evictedSoFar.get(rule) ?? 0);
-      if (record && gone > 0) metrics.evicted.inc({ type, rule }, gone);
-      evictedSoFar.set(rule, evicted);
-      const behind = late - (lateSoFar.get(rule) ?? 0);
-      if (record && behind > 0) metrics.late.inc({ type, rule }, behind);
-      lateSoFar.set(rule, late);
+    for (const stats of evaluator.stateStats()) {
+      for (const what of ["evicted", "late"] as const) {
+        const total = stats[what] ?? 0;
+        const added = total - (soFar[what].get(stats.rule) ?? 0);
+        if (record && added > 0) metrics[what].inc({ type, rule: stats.rule }, added);
+        soFar[what].set(stats.rule, total);
+      }
     }
   }
 
