@@ -2,7 +2,7 @@
 // text is rendered as a Preact text node (never as HTML).
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, connectLive, getJson, useRetry } from "./api.js";
+import { ApiError, coalesce, connectLive, getJson, useRetry } from "./api.js";
 import { StackedBars, TYPES } from "./charts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
@@ -155,9 +155,7 @@ function App() {
   }, []);
 
   const liveQueue = useRef([]);
-  const liveTimer = useRef(null);
   const flushLive = useCallback(() => {
-    liveTimer.current = null;
     const batch = liveQueue.current.splice(0);
     if (batch.length === 0) return;
     setItems((old) => {
@@ -196,10 +194,13 @@ function App() {
       return { fromMs, counts: m };
     });
   }, []);
-  useEffect(() => () => clearTimeout(liveTimer.current ?? undefined), []);
+  // Alerts arriving together are applied together: one flush at a time, at most every
+  // LIVE_FLUSH_MS (the entity page merges its reloads the same way).
+  const liveFlush = useMemo(() => coalesce(async () => flushLive(), LIVE_FLUSH_MS), []);
+  useEffect(() => () => liveFlush.cancel(), []);
   const onAlert = useCallback((a) => {
     liveQueue.current.push(a);
-    liveTimer.current ??= setTimeout(flushLive, LIVE_FLUSH_MS);
+    liveFlush();
   }, []);
 
   useEffect(() =>
