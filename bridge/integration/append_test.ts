@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { startRedisServer } from "@vigil/tools/testing/redis_server";
-import { createRedis, type Redis } from "@vigil/shared/redis";
+import { createGroup, createRedis, type Redis } from "@vigil/shared/redis";
 import { Redis as IORedis } from "ioredis";
-import { createKeys, type Keys } from "@vigil/shared/keys";
+import { createKeys, GROUPS, type Keys } from "@vigil/shared/keys";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { appendBatch, type BatchItem, buildAppendCalls, ioredisAppendPort } from "../append.ts";
 
@@ -114,7 +114,7 @@ function sixEvents(keys: Keys, from: number) {
 async function readAsDetector(redis: Redis, stream: string, count: number): Promise<string[]> {
   const read = await redis.xreadgroup(
     "GROUP",
-    "detector",
+    GROUPS.detector,
     "c",
     "COUNT",
     count,
@@ -132,7 +132,7 @@ Deno.test(
     await withRedis(async ({ redis, keys }) => {
       const port = ioredisAppendPort(redis);
       const stream = keys.events("logs");
-      await redis.xgroup("CREATE", stream, "detector", "0", "MKSTREAM");
+      await createGroup(redis, stream, GROUPS.detector);
       assert.equal((await appendBatch(port, sixEvents(keys, 0))).appended, 6);
       // 6 unread + 6 new > 10: refused, nothing written (MAXLEN would have trimmed unread entries).
       await assert.rejects(
@@ -147,7 +147,7 @@ Deno.test(
         /FULL .*: 6 entries not yet processed/,
       );
       // Acknowledged: the next batch goes in, and a redelivery of it is skipped, not refused.
-      await redis.xack(stream, "detector", ...ids);
+      await redis.xack(stream, GROUPS.detector, ...ids);
       assert.equal((await appendBatch(port, sixEvents(keys, 100))).appended, 6);
       assert.equal((await appendBatch(port, sixEvents(keys, 100))).skipped, 6);
       assert.equal(await redis.xlen(stream), 12, "MAXLEN ~ trims only whole nodes");
@@ -181,7 +181,7 @@ Deno.test(
       // The detector, started now, reads every entry from the first.
       const ids = await readAsDetector(redis, stream, 100);
       assert.equal(ids.length, 6);
-      await redis.xack(stream, "detector", ...ids);
+      await redis.xack(stream, GROUPS.detector, ...ids);
       assert.equal((await appendBatch(port, sixEvents(keys, 100))).appended, 6);
     });
   },

@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { GROUPS } from "@vigil/shared/keys";
+import { createGroup } from "@vigil/shared/redis";
 import { numberedLogs, produce, quietBridge, withKafkaAndRedis } from "@vigil/tools/testing/bridge";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -20,7 +22,7 @@ Deno.test(
   async () => {
     await withKafkaAndRedis({ brokers: 1, partitions: 2 }, async ({ kafka, redis, keys }) => {
       const stream = keys.events("logs");
-      await redis.xgroup("CREATE", stream, "detector", "0", "MKSTREAM");
+      await createGroup(redis, stream, GROUPS.detector);
       const total = 3000;
       await produce(kafka, numberedLogs(0, total));
       const metrics = new Registry();
@@ -43,7 +45,7 @@ Deno.test(
         await waitFor(async () => {
           const reply = await redis.xreadgroup(
             "GROUP",
-            "detector",
+            GROUPS.detector,
             "d",
             "COUNT",
             "500",
@@ -56,7 +58,7 @@ Deno.test(
           if (entries.length > 0) {
             await redis.xack(
               stream,
-              "detector",
+              GROUPS.detector,
               ...entries.map(([id]) => id),
             );
           }
