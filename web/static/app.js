@@ -196,7 +196,7 @@ function App() {
   }, []);
   // Alerts arriving together are applied together: one flush at a time, at most every
   // LIVE_FLUSH_MS (the entity page merges its reloads the same way).
-  const liveFlush = useMemo(() => coalesce(async () => flushLive(), LIVE_FLUSH_MS), []);
+  const liveFlush = useMemo(() => coalesce(() => Promise.resolve(flushLive()), LIVE_FLUSH_MS), []);
   useEffect(() => () => liveFlush.cancel(), []);
   const onAlert = useCallback((a) => {
     liveQueue.current.push(a);
