@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import { silentLogger } from "@vigil/shared/log";
 import type { ProducedMessage } from "./generator.ts";
-import { type BatchProducer, createKafkaSink } from "./kafka_sink.ts";
+import { type BatchProducer, createKafkaSink, type KafkaSink } from "./kafka_sink.ts";
 import type { ReceivedSpan } from "@vigil/tools/testing/otel";
 
 function messages(n: number, from = 0): ProducedMessage[] {
@@ -40,6 +40,29 @@ function fakeProducer(behaviour: (call: number) => Promise<void> | void = () => 
       batches.map((b) => (b.topicMessages ?? []).reduce((n, t) => n + t.messages.length, 0)),
     maxActive: () => maxActive,
   };
+}
+
+/** A fake producer whose answers wait until released. */
+function heldProducer() {
+  const held: (() => void)[] = [];
+  const fake = fakeProducer(() => new Promise<void>((r) => held.push(r)));
+  return {
+    fake,
+    /** Release held answers one by one until `sink` has `total` messages acknowledged. */
+    async releaseUntil(sink: KafkaSink, total: number) {
+      while (sink.stats().sent < total) {
+        held.shift()?.();
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    },
+  };
+}
+
+/** The numbers of a batch's message keys (`k12` → 12), in the batch's order. */
+function keyNumbers(batch: ProducerBatch): number[] {
+  return (batch.topicMessages ?? []).flatMap((t) => t.messages).map((m) =>
+    Number(String(m.key).slice(1))
+  );
 }
 
 Deno.test("createKafkaSink() sends full batches across topics with acks=-1 and no compression", async () => {
@@ -82,8 +105,7 @@ Deno.test("createKafkaSink() sends a partial batch after lingerMs without a flus
 });
 
 Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (backpressure)", async () => {
-  const held: (() => void)[] = [];
-  const fake = fakeProducer(() => new Promise<void>((r) => held.push(r)));
+  const { fake, releaseUntil } = heldProducer();
   const sink = createKafkaSink({
     producer: fake.producer,
     log: silentLogger(),
@@ -96,10 +118,7 @@ Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (bac
   assert.equal(fake.batches.length, 2, "only two batches in flight");
   assert.equal(accepted, false, "send() waits while the window is full");
   // Release responses one by one until everything is through.
-  while (sink.stats().sent < 500) {
-    held.shift()?.();
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await releaseUntil(sink, 500);
   await sending;
   await sink.flush();
   assert.equal(fake.maxActive(), 2);
@@ -109,32 +128,22 @@ Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (bac
 Deno.test("createKafkaSink() by default sends a batch only once the one before is acknowledged", async () => {
   // kafkajs does not order concurrent sendBatch calls: only one at a time keeps each key's
   // messages in the order they were generated (and a retried batch before the next one).
-  const held: (() => void)[] = [];
-  const fake = fakeProducer(() => new Promise<void>((r) => held.push(r)));
+  const { fake, releaseUntil } = heldProducer();
   const sink = createKafkaSink({ producer: fake.producer, log: silentLogger(), maxBatch: 100 });
   const sending = sink.send(messages(300));
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(fake.batches.length, 1, "the second batch waits for the first");
-  while (sink.stats().sent < 300) {
-    held.shift()?.();
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await releaseUntil(sink, 300);
   await sending;
   await sink.flush();
   assert.equal(fake.maxActive(), 1);
-  const keys = fake.batches.flatMap((b) => (b.topicMessages ?? []).flatMap((t) => t.messages))
-    .map((m) => Number(String(m.key).slice(1)));
+  const keys = fake.batches.flatMap(keyNumbers);
   assert.deepEqual(
     [...keys].sort((a, b) => a - b),
     Array.from({ length: 300 }, (_, i) => i),
   );
   // Batches in generation order: every key of batch n below every key of batch n + 1.
-  const ranges = fake.batches.map((b) => {
-    const ks = (b.topicMessages ?? []).flatMap((t) => t.messages).map((m) =>
-      Number(String(m.key).slice(1))
-    );
-    return [Math.min(...ks), Math.max(...ks)];
-  });
+  const ranges = fake.batches.map(keyNumbers).map((ks) => [Math.min(...ks), Math.max(...ks)]);
   for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i - 1]![1]! < ranges[i]![0]!);
 });
 
