@@ -34,6 +34,8 @@ export const archiveLocationEnv = {
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Path-style URLs (MinIO, s3rver need true). */
   S3_FORCE_PATH_STYLE: boolVar.default(true),
+  /** Longest wait for one S3 request (the SDK tries 3 times); a store that never answers fails. */
+  S3_REQUEST_TIMEOUT: durationVar.pipe(z.number().min(1000).max(600_000)).default(30_000),
   /** First path segment of every object key. */
   ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").refine(
     // Leading and trailing slashes are dropped in object keys (archive/format.ts).

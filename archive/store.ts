@@ -95,10 +95,19 @@ export function createS3Client(config: {
   S3_ENDPOINT?: string | undefined;
   S3_ACCESS_KEY_ID?: string | undefined;
   S3_SECRET_ACCESS_KEY?: string | undefined;
+  S3_REQUEST_TIMEOUT: number;
 }): S3Client {
   return new S3Client({
     region: config.S3_REGION,
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    // Without a deadline a store that accepts the connection and never answers (or a connection
+    // dropped on the way without a reset) holds the request forever: the archive stops archiving
+    // and says nothing. The SDK's requestTimeout only warns unless told to throw.
+    requestHandler: {
+      connectionTimeout: Math.min(5000, config.S3_REQUEST_TIMEOUT),
+      requestTimeout: config.S3_REQUEST_TIMEOUT,
+      throwOnRequestTimeout: true,
+    },
     ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
     ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
       ? {

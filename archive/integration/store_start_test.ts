@@ -33,3 +33,44 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "archive with a store that accepts connections and never answers gives up on each request after S3_REQUEST_TIMEOUT",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) held.push(conn); // read nothing, answer nothing
+    })().catch(() => {});
+    const archive = await spawnService("archive", {
+      S3_BUCKET: "silent-bucket",
+      S3_ENDPOINT: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+      S3_ACCESS_KEY_ID: "key",
+      S3_SECRET_ACCESS_KEY: "secret",
+      S3_REQUEST_TIMEOUT: "1s",
+      KAFKA_BROKERS: "127.0.0.1:1", // never reached
+      ARCHIVE_PORT: "0",
+    });
+    try {
+      // Before: the first request waited forever and the archive logged nothing at all.
+      const line = await archive.waitForLine(
+        (l) => l.msg === "cannot reach the archive store, retrying",
+        "a retry of the store check",
+        20_000,
+      );
+      assert.match(
+        String((line.error as { message?: string } | undefined)?.message),
+        /1000 ms requestTimeout/,
+        archive.tail(),
+      );
+      assert.ok(held.length >= 3, `the SDK tried 3 times: ${held.length} connections`);
+    } finally {
+      archive.kill("SIGKILL");
+      await archive.status;
+      listener.close();
+      for (const conn of held) conn.close();
+      await accepting;
+    }
+  },
+);
