@@ -299,6 +299,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
 
   /** Flush buffers that are due (or all of them). Failures drop the buffer and rewind. */
   async function flushDue(all: boolean): Promise<void> {
+    // One line for all the partitions that failed together (a rebalance fails every one of them).
+    const failed: string[] = [];
+    let firstError: unknown;
     const tasks = [...buffers].map(([key, open]) =>
       withLock(key, async () => {
         const buffer = open.buffer;
@@ -306,7 +309,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
         try {
           await flush(key, open);
         } catch (error) {
-          log.warn("cannot flush partition, it will be re-read", { key, error });
+          if (failed.push(key) === 1) firstError = error;
           discard(key, open);
           try {
             group.consumer?.seek({
@@ -321,6 +324,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
       })
     );
     await Promise.all(tasks);
+    if (failed.length > 0) {
+      log.warn(`cannot flush ${failed.length} partition(s), they will be re-read`, {
+        keys: failed.slice(0, 20),
+        error: firstError,
+      });
+    }
   }
 
   const clearBuffers = () => {
@@ -361,7 +370,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
   return {
     checks: {
       store: () => store.check(),
-      kafka: () => group.healthy,
+      kafka: () => group.health(),
       kafka_gaps: () => gaps.health(),
     },
     async run(signal) {

@@ -373,7 +373,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
   return {
     checks: {
       redis: async () => (await redis.ping()) === "PONG",
-      kafka: () => group.healthy,
+      kafka: () => group.health(),
       kafka_gaps: () => gaps.health(),
       streams: () => full.health(),
     },

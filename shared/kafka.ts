@@ -32,21 +32,38 @@ export function dropKafkajsTimeoutWarning(): void {
   }) as typeof process.emitWarning;
 }
 
+/** kafkajs' messages for a member that must rejoin its group (it is told on every request). */
+const REJOIN_ERRORS = new Set([
+  "The coordinator is not aware of this member",
+  "The group is rebalancing, so a rejoin is needed",
+  "Specified group generation id is not valid",
+]);
+
 /**
- * The level a kafkajs log line is written at. An offset out of range (Kafka deleted messages
- * before the consumer read them) is logged by kafkajs as two errors per partition and fetch,
- * dozens a second while a consumer chases the retention; the bridge and the archive record
- * and log each such gap themselves (`kafka_gaps.ts`: "messages lost: …"), so kafkajs' own
- * lines about it go to debug. Every other line keeps its level.
+ * The level a kafkajs log line is written at. Every line keeps its level except:
+ * - an offset out of range (Kafka deleted messages before the consumer read them), logged by
+ *   kafkajs as two errors per partition and fetch, dozens a second while a consumer chases the
+ *   retention; the bridge and the archive record and log each such gap themselves
+ *   (`kafka_gaps.ts`: "messages lost: …"), so kafkajs' own lines about it go to debug;
+ * - a member that must rejoin its group (its session expired while Kafka or the process was
+ *   stalled): kafkajs logs one error per request that was refused for it (75 lines for one
+ *   15-second stall of the dev Kafka), then rejoins and says so once; the refused requests go to
+ *   debug and the rejoin is a warning, as kafkajs' own line for a rebalance is.
  */
 export function kafkajsLevel(
   level: logLevel,
   message: string,
   fields: { error?: unknown },
 ): logLevel {
+  const error = typeof fields.error === "string" ? fields.error : "";
   const outOfRange = message.startsWith("Offset out of range") ||
-    (typeof fields.error === "string" && fields.error.includes("offset is not within the range"));
-  return outOfRange ? logLevel.DEBUG : level;
+    error.includes("offset is not within the range");
+  if (outOfRange) return logLevel.DEBUG;
+  if (message.startsWith("Response ") && REJOIN_ERRORS.has(error)) return logLevel.DEBUG;
+  if (message === "The coordinator is not aware of this member, re-joining the group") {
+    return Math.max(level, logLevel.WARN); // kafkajs: ERROR 1 < WARN 2 < DEBUG 5
+  }
+  return level;
 }
 
 /** Options for {@link createKafka}. */

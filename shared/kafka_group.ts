@@ -13,6 +13,7 @@
  * @module
  */
 import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from "kafkajs";
+import type { HealthDetail } from "./http/ops_app.ts";
 import { sleep, withTimeout } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { backoffMs } from "./retry.ts";
@@ -79,6 +80,8 @@ export interface ConsumerGroupOptions {
   maxWaitMs?: number;
   /** How to consume (eachBatch and its options). */
   runConfig: ConsumerRunConfig;
+  /** The clock of the health check. @default {Date.now} */
+  now?: () => number;
   /** Right after the consumer is made, to listen to its instrumentation events. */
   instrument?: (consumer: Consumer) => void;
   /** On every group join: the assignment may have changed. */
@@ -100,8 +103,13 @@ export interface ConsumerGroup {
   readonly consumer: Consumer | undefined;
   /** Member of the group now. */
   readonly joined: boolean;
-  /** Joined and not failed for good (for the health check). */
-  readonly healthy: boolean;
+  /**
+   * The health check: fails before the member joined, after kafkajs gave up
+   * on it (until it joined again), and while Kafka has answered neither a fetch nor a heartbeat for
+   * two session timeouts (a broker that stalls keeps its connections open,
+   * and kafkajs reports nothing until its requests time out).
+   */
+  health(): boolean | HealthDetail;
   /** Aborted when shutdown begins. */
   readonly stopping: AbortSignal;
   /** Consume until `signal` aborts, then shut down; a consumer kafkajs gave up on is replaced. */
@@ -117,6 +125,10 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
   let joined = false;
   let crashed: Error | undefined;
   let closing: Promise<void> | undefined;
+  const now = options.now ?? Date.now;
+  const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
+  /** When Kafka last answered this member (a join, a fetch or a heartbeat). */
+  let answeredAt = now();
   const stopped = new AbortController();
 
   async function stop(): Promise<void> {
@@ -141,7 +153,6 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
 
   /** One consumer's life: undefined when `signal` aborted, else the error kafkajs gave up on. */
   async function runOnce(signal: AbortSignal): Promise<Error | undefined> {
-    const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
     const c = options.kafka.consumer({
       groupId: options.groupId,
       maxBytes: 16 * 1024 * 1024,
@@ -155,7 +166,13 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     crashed = undefined;
     options.instrument?.(c);
     const failed = Promise.withResolvers<Error>();
+    const answered = () => {
+      answeredAt = now();
+    };
+    c.on(c.events.FETCH, answered);
+    c.on(c.events.HEARTBEAT, answered);
     c.on(c.events.GROUP_JOIN, (e) => {
+      answered();
       joined = true;
       crashed = undefined;
       options.onJoin?.();
@@ -194,8 +211,15 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     get joined() {
       return joined;
     },
-    get healthy() {
-      return joined && !crashed;
+    health() {
+      if (!joined || crashed) return false;
+      const silentMs = now() - answeredAt;
+      if (silentMs <= 2 * sessionTimeout) return true;
+      const seconds = Math.round(silentMs / 1000);
+      return {
+        status: "fail",
+        message: `no answer from Kafka for ${seconds} s (no fetch, no heartbeat)`,
+      };
     },
     stopping: stopped.signal,
     async run(signal) {

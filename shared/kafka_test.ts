@@ -23,3 +23,35 @@ Deno.test("kafkajsLevel() moves kafkajs' offset-out-of-range lines to debug, kee
   );
   assert.equal(kafkajsLevel(logLevel.WARN, "Connection timeout", {}), logLevel.WARN);
 });
+
+Deno.test("kafkajsLevel() moves the refused requests of a member that must rejoin to debug and its rejoin to warn", () => {
+  // Seen on `up` after the dev Kafka stalled 15 s: the bridge and archive sessions expired and
+  // kafkajs logged 75 error lines (one per refused heartbeat and commit), then rejoined.
+  for (
+    const error of [
+      "The coordinator is not aware of this member",
+      "The group is rebalancing, so a rejoin is needed",
+      "Specified group generation id is not valid",
+    ]
+  ) {
+    assert.equal(
+      kafkajsLevel(logLevel.ERROR, "Response Heartbeat(key: 12, version: 3)", { error }),
+      logLevel.DEBUG,
+    );
+  }
+  assert.equal(
+    kafkajsLevel(
+      logLevel.ERROR,
+      "The coordinator is not aware of this member, re-joining the group",
+      {},
+    ),
+    logLevel.WARN,
+  );
+  // A refused request for another reason keeps its level.
+  assert.equal(
+    kafkajsLevel(logLevel.ERROR, "Response OffsetCommit(key: 8, version: 5)", {
+      error: "Not authorized to access group",
+    }),
+    logLevel.ERROR,
+  );
+});

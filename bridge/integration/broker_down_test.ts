@@ -32,7 +32,8 @@ Deno.test(
         const producing = produceUntil(kafka, stopProducing.signal, { batch: 150, pauseMs: 20 });
         try {
           await waitFor(
-            async () => (await bridge.checks.kafka!()) && (await countAll(redis, keys)) > 1000,
+            async () =>
+              (await bridge.checks.kafka!()) === true && (await countAll(redis, keys)) > 1000,
             {
               timeoutMs: 30_000,
               what: "the bridge joined and consuming",
@@ -60,6 +61,47 @@ Deno.test(
           stopProducing.abort();
           await producing.catch(() => 0);
           stopBridge.abort();
+          await running;
+        }
+      });
+    });
+  },
+);
+
+Deno.test(
+  "createBridge()'s kafka check fails while Kafka stalls without closing connections, and recovers",
+  opts,
+  async () => {
+    await withKafka({ brokers: 1, partitions: 2 }, async (cluster) => {
+      await withRedis(async ({ redis, keys }) => {
+        const kafka = testKafka(cluster.brokers);
+        // Two session timeouts without an answer fail the check: 12 s here.
+        const bridge = quietBridge({ kafka, redis, keys }, { sessionTimeoutMs: 6000 });
+        const stop = new AbortController();
+        const running = bridge.run(stop.signal);
+        try {
+          await waitFor(async () => (await bridge.checks.kafka!()) === true, {
+            timeoutMs: 30_000,
+            what: "the bridge joined",
+          });
+          // The broker answers nothing for 20 s (its connections stay open). Before: the check
+          // said ok throughout, as it did on `up` while the dev Kafka was stopped (SIGSTOP).
+          cluster.setRtt(1, 20_000);
+          let message = "";
+          await waitFor(async () => {
+            const result = await bridge.checks.kafka!();
+            if (typeof result !== "object" || result.status !== "fail") return false;
+            message = String(result.message);
+            return true;
+          }, { timeoutMs: 19_000, what: "the kafka check failing" });
+          assert.match(message, /^no answer from Kafka for \d+ s/);
+          cluster.setRtt(1, 0);
+          await waitFor(async () => (await bridge.checks.kafka!()) === true, {
+            timeoutMs: 60_000,
+            what: "the kafka check passing again",
+          });
+        } finally {
+          stop.abort();
           await running;
         }
       });
