@@ -64,6 +64,8 @@ export interface KafkaSinkOptions {
   onSent?: (topic: EventType, count: number) => void;
   /** Called when a batch is given up. */
   onError?: (count: number, error: unknown) => void;
+  /** Called when a batch's first attempt begins (then `onBatch` or `onError` once). */
+  onBatchStart?: () => void;
   /** Called after every successful `sendBatch` with its duration. */
   onBatch?: (seconds: number, size: number) => void;
   /** Wait between retries (tests). */
@@ -170,6 +172,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     const byTopic = topicMessages(batch, (m) => m.topic, toKafkaMessage);
     const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
     let retried = 0;
+    options.onBatchStart?.();
     try {
       await retry(async () => {
         const started = performance.now();

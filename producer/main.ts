@@ -114,7 +114,7 @@ try {
 
 const registry = new Registry();
 const metrics = createProducerMetrics(registry);
-const ops = createOpsApp({ checks: { kafka: () => metrics.healthy() }, metrics: registry, log });
+const ops = createOpsApp({ checks: { kafka: () => metrics.health() }, metrics: registry, log });
 const opsOptions = {
   ...httpServerOptions(config),
   log,

@@ -12,6 +12,7 @@ import { SpanKind } from "@opentelemetry/api";
 import { traceFields, traceparentOf, type Tracer } from "@vigil/shared/telemetry";
 import { type Logger } from "@vigil/shared/log";
 import { declareMetrics, type Registry } from "@vigil/shared/metrics";
+import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
@@ -23,15 +24,30 @@ import { createStatusReporter, type StatusOutput } from "./status.ts";
 /** Producer metrics (`vigil_producer_*`) plus a health signal. */
 export interface ProducerMetrics {
   sent(topic: EventType, n: number): void;
+  /** A batch was given up (`n` messages). */
   error(n: number): void;
   scenario(name: ScenarioName): void;
+  /** A batch's first attempt began. */
+  batchStarted(): void;
+  /** A batch was acknowledged. */
   batch(seconds: number, size: number): void;
-  /** False while the latest batch outcome was a failure. */
-  healthy(): boolean;
+  /**
+   * The health check: fails while the latest batch outcome was a failure, and
+   * while a batch has waited {@link STALLED_BATCH_MS} for Kafka's
+   * acknowledgement (a broker that stalls keeps its connections open, and
+   * kafkajs gives up on a request only after 30 s, then retries).
+   */
+  health(): boolean | HealthDetail;
 }
 
+/** How long a batch may wait for Kafka's acknowledgement before the health check fails. */
+export const STALLED_BATCH_MS = 15_000;
+
 /** Register the producer's metrics on `registry`. */
-export function createProducerMetrics(registry: Registry): ProducerMetrics {
+export function createProducerMetrics(
+  registry: Registry,
+  now: () => number = Date.now,
+): ProducerMetrics {
   const { events, errors, scenarios, batches, batchSize } = declareMetrics(registry, {
     events: {
       kind: "counter",
@@ -65,19 +81,30 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
   let lastOk = 0;
   let lastError = 0;
   let seq = 0;
+  /** Start times of the batches in flight, oldest first. */
+  const waiting: number[] = [];
   return {
     sent: (topic, n) => events.inc({ type: topic }, n),
     error: (n) => {
       errors.inc(n);
+      waiting.shift();
       lastError = ++seq;
     },
     scenario: (name) => scenarios.inc({ scenario: name }),
+    batchStarted: () => waiting.push(now()),
     batch: (seconds, size) => {
       batches.observe(seconds);
       batchSize.observe(size);
+      waiting.shift();
       lastOk = ++seq;
     },
-    healthy: () => lastError <= lastOk,
+    health() {
+      if (lastError > lastOk) return false;
+      const waitedMs = waiting.length > 0 ? now() - waiting[0]! : 0;
+      if (waitedMs <= STALLED_BATCH_MS) return true;
+      const seconds = Math.round(waitedMs / 1000);
+      return { status: "fail", message: `Kafka has not acknowledged a batch for ${seconds} s` };
+    },
   };
 }
 
@@ -162,6 +189,7 @@ export async function runProducer(
     ...options.sink,
     onSent: (topic, n) => metrics?.sent(topic, n),
     onError: (n) => metrics?.error(n),
+    onBatchStart: () => metrics?.batchStarted(),
     onBatch: (s, size) => metrics?.batch(s, size),
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });

@@ -4,7 +4,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { createLogger, silentLogger } from "@vigil/shared/log";
 import type { ProducerOptions } from "./cli.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
-import { createProducerMetrics, runProducer } from "./run.ts";
+import { createProducerMetrics, runProducer, STALLED_BATCH_MS } from "./run.ts";
 
 function recorder(fail = false) {
   const batches: ProducerBatch[] = [];
@@ -82,7 +82,7 @@ Deno.test("runProducer() reports undeliverable events and not ok", async () => {
     new AbortController().signal,
   );
   assert.deepEqual([summary.sent, summary.errors, summary.ok], [0, 50, false]);
-  assert.equal(metrics.healthy(), false);
+  assert.equal(metrics.health(), false);
   assert.match(await registry.render(), /vigil_producer_errors_total 50/);
 });
 
@@ -195,4 +195,48 @@ Deno.test("runProducer() draws a live line on a terminal", async () => {
     /sent [\d,]+ \| [\d,]+\/s \| errors 0 \| logs [\d,]+ metrics [\d,]+ transactions/,
   );
   assert.match(out, /sent 3,000 .*\n$/);
+});
+
+Deno.test("the producer's health check fails while a batch waits for Kafka past STALLED_BATCH_MS", async () => {
+  let t = 0;
+  const metrics = createProducerMetrics(new Registry(), () => t);
+  assert.equal(metrics.health(), true);
+  metrics.batchStarted();
+  t = STALLED_BATCH_MS;
+  assert.equal(metrics.health(), true);
+  t = STALLED_BATCH_MS + 5_000; // Before: ok for as long as Kafka said nothing.
+  assert.deepEqual(metrics.health(), {
+    status: "fail",
+    message: "Kafka has not acknowledged a batch for 20 s",
+  });
+  metrics.batch(20, 10);
+  assert.equal(metrics.health(), true);
+  // A later batch waits from its own start, not from an earlier one's.
+  metrics.batchStarted();
+  t += 10_000;
+  assert.equal(metrics.health(), true);
+  metrics.error(10); // given up: a failure until the next batch is acknowledged
+  assert.equal(metrics.health(), false);
+  metrics.batchStarted();
+  metrics.batch(0.01, 10);
+  assert.equal(metrics.health(), true);
+  // Wired through runProducer: a batch Kafka holds fails the check, its acknowledgement clears it.
+  const held = Promise.withResolvers<RecordMetadata[]>();
+  let sent = 0;
+  const stalled: BatchProducer = {
+    sendBatch: () => ++sent === 1 ? held.promise : Promise.resolve([]),
+  };
+  t = 0;
+  const wired = createProducerMetrics(new Registry(), () => t);
+  const run = runProducer(
+    { producer: stalled, log: silentLogger(), metrics: wired },
+    { ...base, count: 50 },
+    new AbortController().signal,
+  );
+  while (sent === 0) await new Promise((r) => setTimeout(r, 5));
+  t = STALLED_BATCH_MS + 1000;
+  assert.equal(typeof wired.health(), "object");
+  held.resolve([]);
+  assert.equal((await run).sent, 50);
+  assert.equal(wired.health(), true);
 });
