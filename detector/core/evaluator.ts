@@ -2,8 +2,11 @@
  * The evaluator of one stream: runs every rule of the stream's type over its
  * entries, in stream order, keeping the stream watermark
  * (highest event time seen, capped at ingest time + `futureSkewMs` so one
- * clock-skewed producer cannot push every window forward). Pure: no I/O, no
- * clock; its whole state serialises to one JSON string for checkpoints.
+ * clock-skewed producer cannot push every window forward). Rules see an
+ * event's time capped at the watermark: an event stamped beyond ingest time +
+ * `futureSkewMs` (a clock years ahead) is evaluated at the watermark, so it
+ * cannot hold a series, a window or an episode in the future. Pure: no I/O,
+ * no clock; its whole state serialises to one JSON string for checkpoints.
  *
  * @module
  */
@@ -170,7 +173,8 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
       if (capped > watermark) watermark = capped;
       const ref: EventRef = { id: entry.id, partition: entry.partition, offset: entry.offset };
       input.event = entry.event;
-      input.t = entry.t;
+      // Unchanged unless the event is beyond ingest time + skew (then watermark < entry.t).
+      input.t = Math.min(entry.t, watermark);
       input.ref = ref;
       input.ingestTs = entry.ingestTs;
       traceparent = entry.traceparent;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createEvaluator, ruleSettings } from "./evaluator.ts";
 import { DEFAULT_RULES } from "./rules_config.ts";
-import { entry, rulesWith, run, SEC, T0 } from "./rules/_testing.ts";
+import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "./rules/_testing.ts";
 
 const err = (i: number) => entry(T0 + i * SEC, { service: "pay", level: "ERROR", message: "x" });
 
@@ -59,4 +59,31 @@ Deno.test("ruleSettings() changes with the rule's section or the cooldown, not w
     ruleSettings(changed, "metric_score"),
     ruleSettings(DEFAULT_RULES, "metric_score"),
   );
+});
+
+Deno.test("an event stamped far in the future is evaluated at the watermark: it cannot hold a series or an episode there", () => {
+  // Before: a reading stamped 2150 became its series' last reading, so every real one after it
+  // was skipped as late (no metric_score any more), and its latency_high episode stayed open
+  // until 2150, silencing the next real spike; the anomalies were stamped 2150.
+  const evaluator = createEvaluator("metrics", { rules: DEFAULT_RULES, engine: fakeEngine });
+  const reading = (t: number, latency: number, ingestTs = t) =>
+    entry(t, { service: "api", latency_ms: latency }, ingestTs);
+  const quiet = Array.from({ length: 30 }, (_, i) => reading(T0 + i * 10 * SEC, 10));
+  run("metrics", quiet, { evaluator });
+  const now = T0 + 300 * SEC;
+  const future = run("metrics", [reading(Date.UTC(2150, 0, 1), 5000, now)], { evaluator });
+  assert.deepEqual(
+    future.firings.map((f) => [f.rule, f.eventTime]).sort(),
+    [["latency_high", now + 60 * SEC], ["metric_score", now + 60 * SEC]],
+    "stamped at ingest time + the 60 s skew, not in 2150",
+  );
+  // Half an hour later (past every cooldown), a real spike: both rules fire again.
+  const later = now + 30 * MIN;
+  const real = run("metrics", [reading(later, 5000)], { evaluator });
+  assert.deepEqual(real.firings.map((f) => [f.rule, f.eventTime]).sort(), [
+    ["latency_high", later],
+    ["metric_score", later],
+  ]);
+  assert.equal(real.scores.length, 1, "scored, not skipped as late");
+  assert.equal(real.scores[0]!.t, later);
 });

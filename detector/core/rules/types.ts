@@ -23,7 +23,7 @@ export interface EventRef {
 /** One event as the rules see it. */
 export interface RuleInput<E> {
   event: E;
-  /** Event time, ms since epoch. */
+  /** Event time, ms since epoch, capped at {@link watermark} (a clock far ahead does not count). */
   t: number;
   ref: EventRef;
   /** When the bridge appended the entry (ms). */
