@@ -12,7 +12,18 @@ export function scrubUrls(text: string): string {
   return text.replace(/\bhttps?:\/\/[^\s)"']+/gi, "<url>");
 }
 
+/**
+ * The longest wait a receiver's Retry-After is honoured for: a receiver that answers
+ * `Retry-After: 999999999` (or a date years ahead) would otherwise hold its digest for decades.
+ */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
 function retryAfterMs(res: Response, body: string): number | undefined {
+  const asked = askedRetryAfterMs(res, body);
+  return asked === undefined ? undefined : Math.min(asked, MAX_RETRY_AFTER_MS);
+}
+
+function askedRetryAfterMs(res: Response, body: string): number | undefined {
   try {
     const json: unknown = JSON.parse(body);
     if (json && typeof json === "object" && "retry_after" in json) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Digest } from "../digest.ts";
-import { postJson } from "./_http.ts";
+import { MAX_RETRY_AFTER_MS, postJson } from "./_http.ts";
 import { discordMessages } from "./discord.ts";
 import { classifySmtpError, createEmailChannel, emailMessage } from "./email.ts";
 import { slackMessages } from "./slack.ts";
@@ -52,6 +52,17 @@ Deno.test("postJson() classifies answers: 2xx ok, 429/5xx retryable, 4xx final",
     signal,
   });
   assert.ok(!hdr.ok && hdr.retryAfterMs === 3000);
+  // A wait of decades (a bogus header, a date years ahead) is honoured for an hour at most.
+  for (
+    const [body, headers] of [
+      ["", { "retry-after": "999999999" }],
+      ["", { "retry-after": "Fri, 01 Jan 2100 00:00:00 GMT" }],
+      ['{"retry_after": 1e12}', {}],
+    ] as const
+  ) {
+    const far = await postJson(reply(429, body, headers), "http://x", {}, { signal });
+    assert.ok(!far.ok && far.retryAfterMs === MAX_RETRY_AFTER_MS, JSON.stringify(far));
+  }
   const r503 = await postJson(reply(503), "http://x", {}, { signal });
   assert.ok(!r503.ok && r503.retryable && r503.status === 503);
   const r404 = await postJson(reply(404, "no_service"), "http://x", {}, { signal });
