@@ -80,8 +80,6 @@ export interface ConsumerGroupOptions {
   maxWaitMs?: number;
   /** How to consume (eachBatch and its options). */
   runConfig: ConsumerRunConfig;
-  /** The clock of the health check. @default {Date.now} */
-  now?: () => number;
   /** Right after the consumer is made, to listen to its instrumentation events. */
   instrument?: (consumer: Consumer) => void;
   /** On every group join: the assignment may have changed. */
@@ -105,9 +103,10 @@ export interface ConsumerGroup {
   readonly joined: boolean;
   /**
    * The health check: fails before the member joined, after kafkajs gave up
-   * on it (until it joined again), and while Kafka has answered neither a fetch nor a heartbeat for
-   * two session timeouts (a broker that stalls keeps its connections open,
-   * and kafkajs reports nothing until its requests time out).
+   * on it (until it joined again), and while Kafka has answered neither a
+   * fetch nor a heartbeat for two session timeouts (a broker that stalls
+   * keeps its connections open, and kafkajs reports nothing until its
+   * requests time out).
    */
   health(): boolean | HealthDetail;
   /** Aborted when shutdown begins. */
@@ -125,7 +124,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
   let joined = false;
   let crashed: Error | undefined;
   let closing: Promise<void> | undefined;
-  const now = options.now ?? Date.now;
+  const now = Date.now;
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
   /** When Kafka last answered this member (a join, a fetch or a heartbeat). */
   let answeredAt = now();
