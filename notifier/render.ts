@@ -115,6 +115,62 @@ export function digestSections(
   return out;
 }
 
+/**
+ * Rows an email digest lists at most. An alert storm made digests of tens of
+ * thousands of rows (20,000 alerts: 22 MB of text and HTML), over the size an
+ * ordinary mail server takes (Postfix refuses above 10 MB by default, with a
+ * permanent 5xx), so the storm was never mailed at all. Past this, each
+ * section says how many it leaves out and links to them in the web view.
+ */
+export const EMAIL_MAX_ROWS = 500;
+
+/** Characters of an alert's message an email row shows (the web view has all of it). */
+export const EMAIL_MAX_MESSAGE = 1000;
+
+/** A digest section as an email lists it: its first rows, and how many are left out. */
+interface ShownSection {
+  title: string;
+  severity: Severity | "RESOLVED";
+  alerts: DigestAlert[];
+  hidden: number;
+}
+
+/** The sections an email lists: {@link EMAIL_MAX_ROWS} rows in all, in section order. */
+function emailSections(digest: Digest): ShownSection[] {
+  let budget = EMAIL_MAX_ROWS;
+  return digestSections(digest).map((section) => {
+    const alerts = section.alerts.slice(0, Math.max(0, budget));
+    budget -= alerts.length;
+    return { ...section, alerts, hidden: section.alerts.length - alerts.length };
+  });
+}
+
+/** The web view's list of what a section left out (its severity or resolved, and the group's type). */
+function hiddenLink(digest: Digest, section: ShownSection, options: RenderOptions): string {
+  const q = new URLSearchParams();
+  const type = digest.groupLabels.type;
+  if (type) q.set("type", type);
+  if (section.severity === "RESOLVED") q.set("resolved", "true");
+  else {
+    q.set("severity", section.severity);
+    q.set("resolved", "false");
+  }
+  return `${options.webBaseUrl.replace(/\/+$/, "")}/?${q}`;
+}
+
+function hiddenNote(section: ShownSection): string {
+  const what = section.severity === "RESOLVED" ? "resolved" : section.severity;
+  return `… and ${section.hidden} more ${what} alert${
+    section.hidden === 1 ? "" : "s"
+  } not listed here (an email lists ${EMAIL_MAX_ROWS} at most)`;
+}
+
+/** An alert's message for an email row: one line, at most {@link EMAIL_MAX_MESSAGE} characters. */
+function emailMessageText(a: DigestAlert): string {
+  const text = oneLine(a.message);
+  return text.length <= EMAIL_MAX_MESSAGE ? text : `${text.slice(0, EMAIL_MAX_MESSAGE)}…`;
+}
+
 function flappingNote(digest: Digest): string[] {
   return digest.flapping.map((f) =>
     `${f.rule} on ${
@@ -135,7 +191,7 @@ export function digestText(digest: Digest, options: RenderOptions): string {
   const lines: string[] = [digestSubject(digest), groupLine(digest), ""];
   for (const note of flappingNote(digest)) lines.push(`! ${note}`);
   if (digest.flapping.length) lines.push("");
-  for (const section of digestSections(digest)) {
+  for (const section of emailSections(digest)) {
     lines.push(`== ${section.title} ==`);
     for (const a of section.alerts) {
       const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
@@ -145,8 +201,11 @@ export function digestText(digest: Digest, options: RenderOptions): string {
           alertState(a)
         }`,
       );
-      lines.push(`  ${oneLine(a.message)}${vt ? ` (${vt})` : ""}`);
+      lines.push(`  ${emailMessageText(a)}${vt ? ` (${vt})` : ""}`);
       lines.push(`  ${alertLink(a, options)}`);
+    }
+    if (section.hidden > 0) {
+      lines.push(hiddenNote(section), `  ${hiddenLink(digest, section, options)}`);
     }
     lines.push("");
   }
@@ -186,16 +245,18 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
       }</p>`,
     );
   }
-  for (const section of digestSections(digest)) {
+  for (const section of emailSections(digest)) {
     const colour = SECTION_COLOURS[section.severity];
-    parts.push(
-      `<h3 style="margin:16px 0 4px 0;color:${colour}">${e(section.title)}</h3>`,
-      `<table cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%">`,
-      `<tr style="background:#f4f4f4">${
-        ["Time (UTC)", "Rule", "Entity", "Message", "Value vs threshold", "State", ""]
-          .map((h) => `<th style="${cell}">${h}</th>`).join("")
-      }</tr>`,
-    );
+    parts.push(`<h3 style="margin:16px 0 4px 0;color:${colour}">${e(section.title)}</h3>`);
+    if (section.alerts.length > 0) {
+      parts.push(
+        `<table cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%">`,
+        `<tr style="background:#f4f4f4">${
+          ["Time (UTC)", "Rule", "Entity", "Message", "Value vs threshold", "State", ""]
+            .map((h) => `<th style="${cell}">${h}</th>`).join("")
+        }</tr>`,
+      );
+    }
     for (const a of section.alerts) {
       const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
       parts.push(
@@ -205,14 +266,21 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
           `<td style="${cell}">${e(oneLine(a.entity))} <span style="color:#888">(${
             e(a.type)
           })</span></td>` +
-          `<td style="${cell}">${e(oneLine(a.message))}</td>` +
+          `<td style="${cell}">${e(emailMessageText(a))}</td>` +
           `<td style="${cell}">${e(valueVsThreshold(a))}</td>` +
           `<td style="${cell}">${e(alertState(a))}</td>` +
           `<td style="${cell}"><a href="${e(alertLink(a, options))}">view</a></td>` +
           `</tr>`,
       );
     }
-    parts.push(`</table>`);
+    if (section.alerts.length > 0) parts.push(`</table>`);
+    if (section.hidden > 0) {
+      parts.push(
+        `<p style="margin:4px 0 0 0;color:#555">${e(hiddenNote(section))}: <a href="${
+          e(hiddenLink(digest, section, options))
+        }">view them</a></p>`,
+      );
+    }
   }
   parts.push(
     `<p style="margin-top:16px;color:#888;font-size:12px">Digest ${e(digest.id)}</p>`,

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "./digest.ts";
-import { digestHtml, digestSubject, digestText, oneLine } from "./render.ts";
+import {
+  digestHtml,
+  digestSubject,
+  digestText,
+  EMAIL_MAX_MESSAGE,
+  EMAIL_MAX_ROWS,
+  oneLine,
+} from "./render.ts";
 
 function a(over: Partial<DigestAlert>): DigestAlert {
   return {
@@ -125,4 +132,48 @@ Deno.test("digestSubject() gives the window in event time (a replay of old data,
   };
   assert.equal(digestSubject(old), "[Vigil] 1 CRITICAL, 1 resolved — 08:00–08:40 UTC");
   assert.match(digestText(old, { webBaseUrl: "http://web" }), /2015-06-01 08:00:00/);
+});
+
+Deno.test("an email digest of an alert storm lists EMAIL_MAX_ROWS rows and links to the rest", () => {
+  // 20,000 alerts rendered 3.8 MB of text and 18.4 MB of HTML: over a default Postfix's 10 MB.
+  const storm: Digest = {
+    ...digest,
+    groupLabels: {},
+    flapping: [],
+    alerts: Array.from({ length: 20_000 }, (_, i) =>
+      a({
+        id: `s${i}`,
+        severity: i < 400 ? "CRITICAL" : "WARNING",
+        status: i >= 19_990 ? "resolved" : "firing",
+        resolved_at: i >= 19_990 ? "2025-03-01T10:21:00.000Z" : null,
+        message: i === 0 ? "x".repeat(5000) : `cpu ${i}`,
+      })),
+  };
+  const options = { webBaseUrl: "https://vigil.example/" };
+  const text = digestText(storm, options);
+  const html = digestHtml(storm, options);
+  assert.ok(text.length + html.length < 1_000_000, `${text.length + html.length} characters`);
+  assert.equal(text.match(/\/alerts\/s\d+/g)?.length, EMAIL_MAX_ROWS);
+  assert.match(digestSubject(storm), /^\[Vigil\] 400 CRITICAL, 19590 WARNING, 10 resolved/);
+  // The sections in order: all 400 CRITICAL, then 100 WARNING, then none of the resolved.
+  assert.match(text, /== CRITICAL \(400\) ==\n/);
+  assert.doesNotMatch(text, /more CRITICAL/);
+  assert.match(
+    text,
+    /… and 19490 more WARNING alerts not listed here \(an email lists 500 at most\)\n {2}https:\/\/vigil\.example\/\?severity=WARNING&resolved=false\n/,
+  );
+  assert.match(
+    text,
+    /== Resolved \(10\) ==\n… and 10 more resolved alerts not listed here \(an email lists 500 at most\)\n {2}https:\/\/vigil\.example\/\?resolved=true\n/,
+  );
+  assert.match(
+    html,
+    /and 19490 more WARNING alerts[^<]*: <a href="https:\/\/vigil\.example\/\?severity=WARNING&amp;resolved=false">view them<\/a>/,
+  );
+  // A 5,000-character log line shows its first EMAIL_MAX_MESSAGE characters.
+  assert.ok(text.includes(`  ${"x".repeat(EMAIL_MAX_MESSAGE)}…`));
+  assert.ok(!text.includes("x".repeat(EMAIL_MAX_MESSAGE + 1)));
+  // A group by type links to the list of its type.
+  const typed = digestText({ ...storm, groupLabels: { type: "metrics" } }, options);
+  assert.match(typed, /\?type=metrics&severity=WARNING&resolved=false/);
 });

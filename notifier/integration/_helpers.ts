@@ -147,8 +147,11 @@ export interface TestSmtp {
   close(): Promise<void>;
 }
 
-/** Start an in-process SMTP server; `port` 0 picks a free one. */
-export async function startSmtp(port = 0): Promise<TestSmtp> {
+/**
+ * Start an in-process SMTP server; `port` 0 picks a free one. With `maxBytes` it refuses a
+ * larger message with 552, as a mail server's size limit does (Postfix: 10 MB by default).
+ */
+export async function startSmtp(port = 0, options: { maxBytes?: number } = {}): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
   let server: SMTPServer | null = null;
   let actualPort = port;
@@ -157,8 +160,13 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
       authOptional: true,
       disabledCommands: ["STARTTLS", "AUTH"],
       logger: false,
+      ...(options.maxBytes ? { size: options.maxBytes } : {}),
       onData(stream, _session, callback) {
         simpleParser(stream).then((mail) => {
+          if (stream.sizeExceeded) {
+            const refusal = new Error("Message exceeds fixed maximum message size");
+            return callback(Object.assign(refusal, { responseCode: 552 }));
+          }
           messages.push(mail);
           callback();
         }, (error: Error) => callback(error));
