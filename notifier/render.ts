@@ -116,28 +116,28 @@ export function digestSections(
 }
 
 /**
- * Rows an email digest lists at most. An alert storm made digests of tens of
- * thousands of rows (20,000 alerts: 22 MB of text and HTML), over the size an
- * ordinary mail server takes (Postfix refuses above 10 MB by default, with a
- * permanent 5xx), so the storm was never mailed at all. Past this, each
- * section says how many it leaves out and links to them in the web view.
+ * Rows a digest lists at most (email, Discord, Slack; the webhook carries
+ * every alert). An alert storm made digests of tens of thousands of rows
+ * (20,000 alerts: 22 MB of email, which a default Postfix refuses for good
+ * with 552, so the storm was never mailed; 800 Discord messages). Past this,
+ * each section says how many it leaves out and links to them in the web view.
  */
-export const EMAIL_MAX_ROWS = 500;
+export const DIGEST_MAX_ROWS = 500;
 
 /** Characters of an alert's message an email row shows (the web view has all of it). */
 export const EMAIL_MAX_MESSAGE = 1000;
 
-/** A digest section as an email lists it: its first rows, and how many are left out. */
-interface ShownSection {
+/** A digest section as a message lists it: its first rows, and how many are left out. */
+export interface ListedSection {
   title: string;
   severity: Severity | "RESOLVED";
   alerts: DigestAlert[];
   hidden: number;
 }
 
-/** The sections an email lists: {@link EMAIL_MAX_ROWS} rows in all, in section order. */
-function emailSections(digest: Digest): ShownSection[] {
-  let budget = EMAIL_MAX_ROWS;
+/** The sections a message lists: {@link DIGEST_MAX_ROWS} rows in all, in section order. */
+export function listedSections(digest: Pick<Digest, "alerts">): ListedSection[] {
+  let budget = DIGEST_MAX_ROWS;
   return digestSections(digest).map((section) => {
     const alerts = section.alerts.slice(0, Math.max(0, budget));
     budget -= alerts.length;
@@ -146,7 +146,11 @@ function emailSections(digest: Digest): ShownSection[] {
 }
 
 /** The web view's list of what a section left out (its severity or resolved, and the group's type). */
-function hiddenLink(digest: Digest, section: ShownSection, options: RenderOptions): string {
+export function hiddenLink(
+  digest: Pick<Digest, "groupLabels">,
+  section: ListedSection,
+  options: RenderOptions,
+): string {
   const q = new URLSearchParams();
   const type = digest.groupLabels.type;
   if (type) q.set("type", type);
@@ -158,11 +162,12 @@ function hiddenLink(digest: Digest, section: ShownSection, options: RenderOption
   return `${options.webBaseUrl.replace(/\/+$/, "")}/?${q}`;
 }
 
-function hiddenNote(section: ShownSection): string {
+/** `… and 1500 more CRITICAL alerts not listed here (a digest lists 500 at most)`. */
+export function hiddenNote(section: ListedSection): string {
   const what = section.severity === "RESOLVED" ? "resolved" : section.severity;
   return `… and ${section.hidden} more ${what} alert${
     section.hidden === 1 ? "" : "s"
-  } not listed here (an email lists ${EMAIL_MAX_ROWS} at most)`;
+  } not listed here (a digest lists ${DIGEST_MAX_ROWS} at most)`;
 }
 
 /** An alert's message for an email row: one line, at most {@link EMAIL_MAX_MESSAGE} characters. */
@@ -191,7 +196,7 @@ export function digestText(digest: Digest, options: RenderOptions): string {
   const lines: string[] = [digestSubject(digest), groupLine(digest), ""];
   for (const note of flappingNote(digest)) lines.push(`! ${note}`);
   if (digest.flapping.length) lines.push("");
-  for (const section of emailSections(digest)) {
+  for (const section of listedSections(digest)) {
     lines.push(`== ${section.title} ==`);
     for (const a of section.alerts) {
       const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
@@ -245,7 +250,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
       }</p>`,
     );
   }
-  for (const section of emailSections(digest)) {
+  for (const section of listedSections(digest)) {
     const colour = SECTION_COLOURS[section.severity];
     parts.push(`<h3 style="margin:16px 0 4px 0;color:${colour}">${e(section.title)}</h3>`);
     if (section.alerts.length > 0) {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "./digest.ts";
 import {
+  DIGEST_MAX_ROWS,
   digestHtml,
   digestSubject,
   digestText,
   EMAIL_MAX_MESSAGE,
-  EMAIL_MAX_ROWS,
   oneLine,
 } from "./render.ts";
 
@@ -134,7 +134,7 @@ Deno.test("digestSubject() gives the window in event time (a replay of old data,
   assert.match(digestText(old, { webBaseUrl: "http://web" }), /2015-06-01 08:00:00/);
 });
 
-Deno.test("an email digest of an alert storm lists EMAIL_MAX_ROWS rows and links to the rest", () => {
+Deno.test("an email digest of an alert storm lists DIGEST_MAX_ROWS rows and links to the rest", () => {
   // 20,000 alerts rendered 3.8 MB of text and 18.4 MB of HTML: over a default Postfix's 10 MB.
   const storm: Digest = {
     ...digest,
@@ -153,18 +153,18 @@ Deno.test("an email digest of an alert storm lists EMAIL_MAX_ROWS rows and links
   const text = digestText(storm, options);
   const html = digestHtml(storm, options);
   assert.ok(text.length + html.length < 1_000_000, `${text.length + html.length} characters`);
-  assert.equal(text.match(/\/alerts\/s\d+/g)?.length, EMAIL_MAX_ROWS);
+  assert.equal(text.match(/\/alerts\/s\d+/g)?.length, DIGEST_MAX_ROWS);
   assert.match(digestSubject(storm), /^\[Vigil\] 400 CRITICAL, 19590 WARNING, 10 resolved/);
   // The sections in order: all 400 CRITICAL, then 100 WARNING, then none of the resolved.
   assert.match(text, /== CRITICAL \(400\) ==\n/);
   assert.doesNotMatch(text, /more CRITICAL/);
   assert.match(
     text,
-    /… and 19490 more WARNING alerts not listed here \(an email lists 500 at most\)\n {2}https:\/\/vigil\.example\/\?severity=WARNING&resolved=false\n/,
+    /… and 19490 more WARNING alerts not listed here \(a digest lists 500 at most\)\n {2}https:\/\/vigil\.example\/\?severity=WARNING&resolved=false\n/,
   );
   assert.match(
     text,
-    /== Resolved \(10\) ==\n… and 10 more resolved alerts not listed here \(an email lists 500 at most\)\n {2}https:\/\/vigil\.example\/\?resolved=true\n/,
+    /== Resolved \(10\) ==\n… and 10 more resolved alerts not listed here \(a digest lists 500 at most\)\n {2}https:\/\/vigil\.example\/\?resolved=true\n/,
   );
   assert.match(
     html,

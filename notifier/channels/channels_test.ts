@@ -4,6 +4,7 @@ import { MAX_RETRY_AFTER_MS, postJson } from "./_http.ts";
 import { discordMessages } from "./discord.ts";
 import { classifySmtpError, createEmailChannel, emailMessage } from "./email.ts";
 import { slackMessages } from "./slack.ts";
+import { DIGEST_MAX_ROWS } from "../render.ts";
 import { createWebhookChannel, webhookPayload } from "./webhook.ts";
 
 const digest: Digest = {
@@ -97,6 +98,21 @@ Deno.test("slackMessages() splits above 50 blocks and keeps every alert", () => 
   assert.ok(msgs.every((m) => m.blocks.length <= 50));
   const text = JSON.stringify(msgs);
   for (const a of digest.alerts) assert.ok(text.includes(`/alerts/${a.id}|view`));
+});
+
+Deno.test("slackMessages() lists DIGEST_MAX_ROWS alerts of a storm and links to the rest", () => {
+  // Before: 20,000 alerts made 409 messages.
+  const alerts = Array.from({ length: 20_000 }, (_, i) => ({ ...digest.alerts[0]!, id: `s${i}` }));
+  const msgs = slackMessages({ ...digest, alerts }, { webBaseUrl: "http://web" });
+  assert.ok(msgs.length <= 12, `${msgs.length} messages`);
+  const text = JSON.stringify(msgs);
+  assert.equal(text.match(/\/alerts\/s\d+\|view/g)?.length, DIGEST_MAX_ROWS);
+  assert.ok(
+    text.includes(
+      "… and 19500 more WARNING alerts not listed here (a digest lists 500 at most): " +
+        "<http://web/?severity=WARNING&amp;resolved=false|view them>",
+    ),
+  );
 });
 
 Deno.test("classifySmtpError() retries connection problems and 4xx, not permanent 5xx", () => {

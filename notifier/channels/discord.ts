@@ -1,8 +1,10 @@
 /**
  * Discord webhook: embeds coloured by severity, one field per alert, split
  * into as many messages as Discord's limits need (10 embeds and 6,000
- * characters per message, 25 fields per embed). Nothing is dropped; an
- * over-long single text is cut with an explicit "…". 429 answers carry
+ * characters per message, 25 fields per embed). A digest lists
+ * `DIGEST_MAX_ROWS` alerts at most; a section with more ends with a field
+ * saying how many more and linking to them. An over-long single text is cut
+ * with an explicit "…". 429 answers carry
  * `retry_after`, which the retry stage honours.
  *
  * @module
@@ -11,8 +13,10 @@ import type { Digest, DigestAlert } from "../digest.ts";
 import {
   alertLink,
   alertState,
-  digestSections,
   digestSubject,
+  hiddenLink,
+  hiddenNote,
+  listedSections,
   oneLine,
   type RenderOptions,
 } from "../render.ts";
@@ -117,11 +121,19 @@ export function discordMessages(
       ),
     });
   }
-  for (const section of digestSections(digest)) {
+  for (const section of listedSections(digest)) {
     let current: DiscordEmbed | null = null;
     let part = 0;
-    for (const a of section.alerts) {
-      const field = alertField(a, options);
+    const fields = section.alerts.map((a) => alertField(a, options));
+    if (section.hidden > 0) {
+      fields.push({
+        name: "…",
+        value: `${hiddenNote(section).slice(2)}: [view them](${
+          hiddenLink(digest, section, options)
+        })`,
+      });
+    }
+    for (const field of fields) {
       const fieldChars = field.name.length + field.value.length;
       if (
         current === null || (current.fields?.length ?? 0) >= DISCORD_LIMITS.fieldsPerEmbed ||

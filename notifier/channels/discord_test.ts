@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "../digest.ts";
 import { DISCORD_LIMITS, discordMessages, discordText, embedChars } from "./discord.ts";
+import { DIGEST_MAX_ROWS } from "../render.ts";
 
 function digest(n: number, messageLength = 40): Digest {
   const alerts: DigestAlert[] = Array.from({ length: n }, (_, i) => ({
@@ -107,4 +108,28 @@ Deno.test("discordText() keeps a log line from formatting the embed or masking a
   assert.ok(field.value.startsWith("see \\[dashboard\\]\\(http://evil.example\\) ↵ line two\n"));
   // The only link is the view link Vigil writes.
   assert.deepEqual(field.value.match(/(?<!\\)\[[^\]]*\]\(/g), ["[view]("]);
+});
+
+Deno.test("discordMessages() lists DIGEST_MAX_ROWS alerts of a storm and links to the rest", () => {
+  // Before: 20,000 alerts made 800 messages (Discord takes 5 per 2 s per webhook).
+  const storm = { ...digest(20_000), flapping: [] };
+  const msgs = discordMessages(storm, { webBaseUrl: "http://x/" });
+  checkLimits(msgs);
+  assert.ok(msgs.length <= 25, `${msgs.length} messages`);
+  const fields = msgs.flatMap((m) => m.embeds.flatMap((e) => e.fields ?? []));
+  const rows = fields.filter((f) => f.name !== "…");
+  assert.equal(rows.length, DIGEST_MAX_ROWS);
+  // 20,000 alerts: every 7th resolved, the rest CRITICAL/WARNING/INFO in turn; the 500 rows
+  // are CRITICAL ones, so every section says what it leaves out, with a link.
+  const notes = fields.filter((f) => f.name === "…").map((f) => f.value);
+  assert.equal(notes.length, 4);
+  assert.match(
+    notes[0]!,
+    /^and 5214 more CRITICAL alerts not listed here \(a digest lists 500 at most\): \[view them\]\(http:\/\/x\/\?severity=CRITICAL&resolved=false\)$/,
+  );
+  assert.match(notes[3]!, /^and 2857 more resolved alerts .*\(http:\/\/x\/\?resolved=true\)$/);
+  assert.match(
+    msgs[0]!.content,
+    /^\*\*\[Vigil\] 5714 CRITICAL, 5715 WARNING, 5714 INFO, 2857 resolved/,
+  );
 });

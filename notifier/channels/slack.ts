@@ -1,7 +1,9 @@
 /**
  * Slack incoming webhook: Block Kit sections per severity, one section per
  * alert, split into several messages above Slack's 50 blocks per message
- * (and 3,000 characters per text). Slack's 429 carries `Retry-After`.
+ * (and 3,000 characters per text); `DIGEST_MAX_ROWS` alerts at most, then a
+ * line saying how many more with a link to them. Slack's 429 carries
+ * `Retry-After`.
  *
  * @module
  */
@@ -59,12 +61,19 @@ export function slackMessages(
       }],
     });
   }
-  for (const section of render.digestSections(digest)) {
+  for (const section of render.listedSections(digest)) {
     blocks.push({
       type: "section",
       text: { type: "mrkdwn", text: `${EMOJI[section.severity]} *${section.title}*` },
     });
     for (const a of section.alerts) blocks.push(alertBlock(a, options));
+    if (section.hidden > 0) {
+      const link = render.hiddenLink(digest, section, options).replaceAll("&", "&amp;");
+      blocks.push({
+        type: "context",
+        elements: [{ type: "mrkdwn", text: `${render.hiddenNote(section)}: <${link}|view them>` }],
+      });
+    }
   }
   const chunks: Record<string, unknown>[][] = [];
   for (let i = 0; i < blocks.length; i += max) chunks.push(blocks.slice(i, i + max));

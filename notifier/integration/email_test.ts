@@ -178,7 +178,7 @@ Deno.test({
           assert.equal(text.match(/\/alerts\//g)?.length, 500, "500 rows, each with its link");
           assert.match(
             text,
-            /… and 1500 more CRITICAL alerts not listed here \(an email lists 500 at most\)\n {2}http:\/\/localhost:8080\/\?type=metrics&severity=CRITICAL&resolved=false/,
+            /… and 1500 more CRITICAL alerts not listed here \(a digest lists 500 at most\)\n {2}http:\/\/localhost:8080\/\?type=metrics&severity=CRITICAL&resolved=false/,
           );
           assert.match(
             String(mail.html),
