@@ -39,7 +39,18 @@ export interface RedisOptions {
   name?: string;
   /** For clients that block (XREADGROUP BLOCK, SUBSCRIBE): never give up a command. @default {false} */
   blocking?: boolean;
+  /**
+   * With `log`: say when Redis is connected but does not answer (a hung
+   * server keeps the connection open; commands then wait without an error, and
+   * nothing was logged). A PING every half of this; while one is unanswered, a
+   * warning every `watchMs`, and a line when Redis answers again. 0: off.
+   * @default {0}
+   */
+  watchMs?: number;
 }
+
+/** The services' {@link RedisOptions.watchMs}: a hung Redis is logged after 10 s. */
+export const REDIS_WATCH_MS = 10_000;
 
 const reconnectDelay = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
@@ -60,6 +71,38 @@ async function checkEviction(client: Redis, log: Logger): Promise<void> {
       { policy },
     );
   }
+}
+
+/** Log while `client` is connected and its PING goes unanswered ({@link RedisOptions.watchMs}). */
+function watchAnswers(client: Redis, log: Logger, name: string | undefined, everyMs: number) {
+  let askedAt: number | undefined; // when the PING in flight was sent
+  let warned = false;
+  let warnedAt = 0;
+  const seconds = (ms: number) => Math.round(ms / 1000);
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (askedAt !== undefined) {
+      if (now - askedAt >= everyMs && now - warnedAt >= everyMs) {
+        warned = true;
+        warnedAt = now;
+        log.warn(`Redis has not answered for ${seconds(now - askedAt)} s (connected, no reply)`, {
+          client: name,
+        });
+      }
+      return;
+    }
+    if (client.status !== "ready") return; // disconnected: the "redis error" lines say so
+    const sent = now;
+    askedAt = sent;
+    client.ping().then(() => {
+      if (warned) {
+        log.info(`Redis answers again after ${seconds(Date.now() - sent)} s`, { client: name });
+      }
+      warned = false;
+    }, () => {}).finally(() => askedAt = undefined);
+  }, Math.max(50, Math.floor(everyMs / 2)));
+  Deno.unrefTimer(timer);
+  client.once("end", () => clearInterval(timer));
 }
 
 /** `host:port` (IPv6 in brackets) as ioredis' node address. */
@@ -118,6 +161,9 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
       options.log?.warn("redis error", { error: error.message, client: options.name });
     }
   });
+  if (options.log && options.watchMs) {
+    watchAnswers(client, options.log, options.name, options.watchMs);
+  }
   client.on("ready", () => {
     if (lastError) options.log?.info("redis reconnected", { client: options.name });
     lastError = "";
