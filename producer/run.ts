@@ -170,6 +170,30 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * `send`, or until `msLeft` passes or `signal` aborts while it waits (the sink's
+ * backpressure: a batch Kafka does not acknowledge holds every later one).
+ * False when it stopped waiting; what was handed to the sink stays pending,
+ * for the bounded final flush to send or report.
+ */
+async function sendUntil(send: Promise<void>, msLeft: number, signal: AbortSignal) {
+  send.catch(() => {}); // the sink logs its failures; one left behind must not go unhandled
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort = () => {};
+  const stop = new Promise<boolean>((resolve) => {
+    if (Number.isFinite(msLeft)) timer = setTimeout(() => resolve(false), Math.max(0, msLeft));
+    onAbort = () => resolve(false);
+    if (signal.aborted) resolve(false);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([send.then(() => true), stop]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
  * Run the producer until `--count`, `--duration`, the end of a replay or
  * `signal`. Never throws for delivery problems: they are in the summary.
  *
@@ -291,10 +315,10 @@ export async function runProducer(
       ) {
         const take = batch.length <= limit - generated ? batch : batch.slice(0, limit - generated);
         await injectDue(now());
-        await sink.send(take);
+        const sent = await sendUntil(sink.send(take), Infinity, stop.signal);
         generated += take.length;
         status.update(snapshot());
-        if (generated >= limit || now() >= deadline) break;
+        if (!sent || generated >= limit || now() >= deadline) break;
       }
     } finally {
       clearTimeout(timer);
@@ -324,8 +348,10 @@ export async function runProducer(
       }
       n = Math.min(n, limit - generated);
       if (n > 0) {
-        await sink.send(gen.normal(t, n));
+        // Before: a Kafka that stopped answering held this send, and `--duration 4m` ran 11 min.
+        const sent = await sendUntil(sink.send(gen.normal(t, n)), deadline - now(), signal);
         generated += n;
+        if (!sent) break;
       }
       status.update(snapshot());
       if (options.rate === "max") {

@@ -240,3 +240,22 @@ Deno.test("the producer's health check fails while a batch waits for Kafka past 
   assert.equal((await run).sent, 50);
   assert.equal(wired.health(), true);
 });
+
+Deno.test("runProducer() stops at --duration while Kafka holds a batch, and reports what it could not send", async () => {
+  // A Kafka that stopped answering: the first batch never comes back.
+  const never: BatchProducer = { sendBatch: () => new Promise(() => {}) };
+  const started = Date.now();
+  const summary = await runProducer(
+    { producer: never, log: silentLogger() },
+    { ...base, durationMs: 300, flushTimeoutMs: 200, sink: { maxBatch: 10 } },
+    new AbortController().signal,
+  );
+  const took = Date.now() - started;
+  assert.ok(took < 2000, `stopped after ${took} ms`); // before: never (the send waited forever)
+  assert.equal(summary.sent, 0);
+  assert.ok(
+    summary.undelivered > 0 && summary.undelivered === summary.generated,
+    JSON.stringify(summary),
+  );
+  assert.equal(summary.ok, false);
+});
