@@ -170,26 +170,21 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * `send`, or until `msLeft` passes or `signal` aborts while it waits (the sink's
- * backpressure: a batch Kafka does not acknowledge holds every later one).
- * False when it stopped waiting; what was handed to the sink stays pending,
- * for the bounded final flush to send or report.
+ * `send`, or until `stop` aborts while it waits (the sink's backpressure: a
+ * batch Kafka does not acknowledge holds every later one). False when it
+ * stopped waiting; what was handed to the sink stays pending, for the bounded
+ * final flush to send or report.
  */
-async function sendUntil(send: Promise<void>, msLeft: number, signal: AbortSignal) {
+async function sendUntil(send: Promise<void>, stop: AbortSignal): Promise<boolean> {
   send.catch(() => {}); // the sink logs its failures; one left behind must not go unhandled
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort = () => {};
-  const stop = new Promise<boolean>((resolve) => {
-    if (Number.isFinite(msLeft)) timer = setTimeout(() => resolve(false), Math.max(0, msLeft));
-    onAbort = () => resolve(false);
-    if (signal.aborted) resolve(false);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  const stopped = Promise.withResolvers<boolean>();
+  const onStop = () => stopped.resolve(false);
+  if (stop.aborted) onStop();
+  stop.addEventListener("abort", onStop, { once: true });
   try {
-    return await Promise.race([send.then(() => true), stop]);
+    return await Promise.race([send.then(() => true), stopped.promise]);
   } finally {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
+    stop.removeEventListener("abort", onStop);
   }
 }
 
@@ -282,26 +277,28 @@ export async function runProducer(
     linger_ms: options.sink?.lingerMs ?? null,
   });
 
-  if (options.replay) {
-    const r = options.replay;
-    const data = r.data ?? await loadReplay(r.file, deps.readTextFile);
-    if (data.kind === "transactions") {
-      const counts = perMinuteStatusCounts(data.rows);
-      const byStatus: Record<string, number> = {};
-      for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
-      log.info("replaying raw transactions, one event each", {
-        transactions: data.rows.length,
-        minutes: new Set(counts.map((c) => c.ts)).size,
-        by_status: byStatus,
-      });
-    }
-    const stop = new AbortController();
-    const onAbort = () => stop.abort(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    const timer = Number.isFinite(deadline)
-      ? setTimeout(() => stop.abort(new Error("duration reached")), deadline - start)
-      : undefined;
-    try {
+  // The run stops at the caller's signal or at --duration, also while a send waits on Kafka.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  const timer = Number.isFinite(deadline)
+    ? setTimeout(() => stop.abort(new Error("duration reached")), deadline - start)
+    : undefined;
+  try {
+    if (options.replay) {
+      const r = options.replay;
+      const data = r.data ?? await loadReplay(r.file, deps.readTextFile);
+      if (data.kind === "transactions") {
+        const counts = perMinuteStatusCounts(data.rows);
+        const byStatus: Record<string, number> = {};
+        for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
+        log.info("replaying raw transactions, one event each", {
+          transactions: data.rows.length,
+          minutes: new Set(counts.map((c) => c.ts)).size,
+          by_status: byStatus,
+        });
+      }
       for await (
         const batch of replayMessages(data, {
           speed: r.speed,
@@ -315,53 +312,53 @@ export async function runProducer(
       ) {
         const take = batch.length <= limit - generated ? batch : batch.slice(0, limit - generated);
         await injectDue(now());
-        const sent = await sendUntil(sink.send(take), Infinity, stop.signal);
+        const sent = await sendUntil(sink.send(take), stop.signal);
         generated += take.length;
         status.update(snapshot());
         if (!sent || generated >= limit || now() >= deadline) break;
       }
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    }
-  } else {
-    // Pacing: `base`/`baseCount` anchor the schedule; when the loop falls more than a
-    // second behind (stall, backpressure) the schedule is re-anchored instead of bursting.
-    let base = start;
-    let baseCount = 0;
-    while (!signal.aborted && generated < limit) {
-      const t = now();
-      if (t >= deadline) break;
-      await injectDue(t);
-      let n: number;
-      if (options.rate === "max") {
-        n = CHUNK;
-      } else {
-        let due = Math.floor(((t - base) * options.rate) / 1000) + 1 - (generated - baseCount);
-        if (due > options.rate + 1) {
-          log.debug("behind schedule, re-anchoring", { behind: due });
-          base = t;
-          baseCount = generated;
-          due = 1;
+    } else {
+      // Pacing: `base`/`baseCount` anchor the schedule; when the loop falls more than a
+      // second behind (stall, backpressure) the schedule is re-anchored instead of bursting.
+      let base = start;
+      let baseCount = 0;
+      while (!signal.aborted && generated < limit) {
+        const t = now();
+        if (t >= deadline) break;
+        await injectDue(t);
+        let n: number;
+        if (options.rate === "max") {
+          n = CHUNK;
+        } else {
+          let due = Math.floor(((t - base) * options.rate) / 1000) + 1 - (generated - baseCount);
+          if (due > options.rate + 1) {
+            log.debug("behind schedule, re-anchoring", { behind: due });
+            base = t;
+            baseCount = generated;
+            due = 1;
+          }
+          n = Math.min(due, CHUNK);
         }
-        n = Math.min(due, CHUNK);
-      }
-      n = Math.min(n, limit - generated);
-      if (n > 0) {
-        // Before: a Kafka that stopped answering held this send, and `--duration 4m` ran 11 min.
-        const sent = await sendUntil(sink.send(gen.normal(t, n)), deadline - now(), signal);
-        generated += n;
-        if (!sent) break;
-      }
-      status.update(snapshot());
-      if (options.rate === "max") {
-        await pause(0, signal); // let timers and I/O run
-      } else if (n < CHUNK) {
-        const nextDue = base + ((generated - baseCount) * 1000) / options.rate;
-        const wait = Math.min(Math.max(TICK_MS, nextDue - now()), nextScenarioAt - now(), 1000);
-        await pause(Math.max(TICK_MS, wait), signal);
+        n = Math.min(n, limit - generated);
+        if (n > 0) {
+          // Before: a Kafka that stopped answering held this send, and `--duration 4m` ran 11 min.
+          const sent = await sendUntil(sink.send(gen.normal(t, n)), stop.signal);
+          generated += n;
+          if (!sent) break;
+        }
+        status.update(snapshot());
+        if (options.rate === "max") {
+          await pause(0, signal); // let timers and I/O run
+        } else if (n < CHUNK) {
+          const nextDue = base + ((generated - baseCount) * 1000) / options.rate;
+          const wait = Math.min(Math.max(TICK_MS, nextDue - now()), nextScenarioAt - now(), 1000);
+          await pause(Math.max(TICK_MS, wait), signal);
+        }
       }
     }
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
   }
 
   const flushTimeoutMs = options.flushTimeoutMs ?? 5000;
