@@ -71,9 +71,14 @@ export function oneLine(s: string): string {
   return s.replace(LINE_BREAKS, " ↵ ").replaceAll("\t", " ").replace(INVISIBLE, "\uFFFD");
 }
 
+/** `path` (from its leading slash) in the web view. */
+function webUrl(options: RenderOptions, path: string): string {
+  return `${options.webBaseUrl.replace(/\/+$/, "")}${path}`;
+}
+
 /** Link to the alert in the web view. */
 export function alertLink(a: Pick<DigestAlert, "id">, options: RenderOptions): string {
-  return `${options.webBaseUrl.replace(/\/+$/, "")}/alerts/${encodeURIComponent(a.id)}`;
+  return webUrl(options, `/alerts/${encodeURIComponent(a.id)}`);
 }
 
 /** `12 min`, `1 h 5 min`, `40 s`. */
@@ -159,13 +164,13 @@ export function hiddenLink(
     q.set("severity", section.severity);
     q.set("resolved", "false");
   }
-  return `${options.webBaseUrl.replace(/\/+$/, "")}/?${q}`;
+  return webUrl(options, `/?${q}`);
 }
 
-/** `… and 1500 more CRITICAL alerts not listed here (a digest lists 500 at most)`. */
+/** `and 1500 more CRITICAL alerts not listed here (a digest lists 500 at most)`. */
 export function hiddenNote(section: ListedSection): string {
   const what = section.severity === "RESOLVED" ? "resolved" : section.severity;
-  return `… and ${section.hidden} more ${what} alert${
+  return `and ${section.hidden} more ${what} alert${
     section.hidden === 1 ? "" : "s"
   } not listed here (a digest lists ${DIGEST_MAX_ROWS} at most)`;
 }
@@ -210,7 +215,7 @@ export function digestText(digest: Digest, options: RenderOptions): string {
       lines.push(`  ${alertLink(a, options)}`);
     }
     if (section.hidden > 0) {
-      lines.push(hiddenNote(section), `  ${hiddenLink(digest, section, options)}`);
+      lines.push(`… ${hiddenNote(section)}`, `  ${hiddenLink(digest, section, options)}`);
     }
     lines.push("");
   }
@@ -281,7 +286,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
     if (section.alerts.length > 0) parts.push(`</table>`);
     if (section.hidden > 0) {
       parts.push(
-        `<p style="margin:4px 0 0 0;color:#555">${e(hiddenNote(section))}: <a href="${
+        `<p style="margin:4px 0 0 0;color:#555">… ${e(hiddenNote(section))}: <a href="${
           e(hiddenLink(digest, section, options))
         }">view them</a></p>`,
       );

@@ -128,9 +128,7 @@ export function discordMessages(
     if (section.hidden > 0) {
       fields.push({
         name: "…",
-        value: `${hiddenNote(section).slice(2)}: [view them](${
-          hiddenLink(digest, section, options)
-        })`,
+        value: `${hiddenNote(section)}: [view them](${hiddenLink(digest, section, options)})`,
       });
     }
     for (const field of fields) {

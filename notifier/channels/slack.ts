@@ -68,11 +68,9 @@ export function slackMessages(
     });
     for (const a of section.alerts) blocks.push(alertBlock(a, options));
     if (section.hidden > 0) {
-      const link = render.hiddenLink(digest, section, options).replaceAll("&", "&amp;");
-      blocks.push({
-        type: "context",
-        elements: [{ type: "mrkdwn", text: `${render.hiddenNote(section)}: <${link}|view them>` }],
-      });
+      const link = mrkdwnEscape(render.hiddenLink(digest, section, options));
+      const text = `… ${render.hiddenNote(section)}: <${link}|view them>`;
+      blocks.push({ type: "context", elements: [{ type: "mrkdwn", text }] });
     }
   }
   const chunks: Record<string, unknown>[][] = [];
