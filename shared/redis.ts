@@ -76,14 +76,12 @@ async function checkEviction(client: Redis, log: Logger): Promise<void> {
 /** Log while `client` is connected and its PING goes unanswered ({@link RedisOptions.watchMs}). */
 function watchAnswers(client: Redis, log: Logger, name: string | undefined, everyMs: number) {
   let askedAt: number | undefined; // when the PING in flight was sent
-  let warned = false;
-  let warnedAt = 0;
+  let warnedAt = 0; // of the last warning about it; 0: none
   const seconds = (ms: number) => Math.round(ms / 1000);
   const timer = setInterval(() => {
     const now = Date.now();
     if (askedAt !== undefined) {
       if (now - askedAt >= everyMs && now - warnedAt >= everyMs) {
-        warned = true;
         warnedAt = now;
         log.warn(`Redis has not answered for ${seconds(now - askedAt)} s (connected, no reply)`, {
           client: name,
@@ -92,13 +90,12 @@ function watchAnswers(client: Redis, log: Logger, name: string | undefined, ever
       return;
     }
     if (client.status !== "ready") return; // disconnected: the "redis error" lines say so
-    const sent = now;
-    askedAt = sent;
+    askedAt = now;
     client.ping().then(() => {
-      if (warned) {
-        log.info(`Redis answers again after ${seconds(Date.now() - sent)} s`, { client: name });
+      if (warnedAt) {
+        log.info(`Redis answers again after ${seconds(Date.now() - now)} s`, { client: name });
       }
-      warned = false;
+      warnedAt = 0;
     }, () => {}).finally(() => askedAt = undefined);
   }, Math.max(50, Math.floor(everyMs / 2)));
   Deno.unrefTimer(timer);
