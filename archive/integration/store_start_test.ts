@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { withS3rver } from "@vigil/tools/testing/s3";
 import { spawnService } from "@vigil/tools/testing/services";
+import { startSilentServer } from "@vigil/tools/testing/silent_server";
 
 Deno.test(
   "archive with a bucket that does not exist says so at start and exits 2",
@@ -38,14 +39,10 @@ Deno.test(
   "archive with a store that accepts connections and never answers gives up on each request after S3_REQUEST_TIMEOUT",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const held: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) held.push(conn); // read nothing, answer nothing
-    })().catch(() => {});
+    const silent = startSilentServer();
     const archive = await spawnService("archive", {
       S3_BUCKET: "silent-bucket",
-      S3_ENDPOINT: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+      S3_ENDPOINT: `http://127.0.0.1:${silent.port}`,
       S3_ACCESS_KEY_ID: "key",
       S3_SECRET_ACCESS_KEY: "secret",
       S3_REQUEST_TIMEOUT: "1s",
@@ -64,13 +61,14 @@ Deno.test(
         /1000 ms requestTimeout/,
         archive.tail(),
       );
-      assert.ok(held.length >= 3, `the SDK tried 3 times: ${held.length} connections`);
+      assert.ok(
+        silent.connections >= 3,
+        `the SDK tried 3 times: ${silent.connections} connections`,
+      );
     } finally {
       archive.kill("SIGKILL");
       await archive.status;
-      listener.close();
-      for (const conn of held) conn.close();
-      await accepting;
+      await silent.close();
     }
   },
 );

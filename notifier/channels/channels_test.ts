@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { startSilentServer } from "@vigil/tools/testing/silent_server";
 import type { Digest } from "../digest.ts";
 import { MAX_RETRY_AFTER_MS, postJson } from "./_http.ts";
 import { discordMessages } from "./discord.ts";
@@ -130,26 +131,20 @@ Deno.test("classifySmtpError() retries connection problems and 4xx, not permanen
 
 Deno.test("createEmailChannel() names the SMTP server that never answered", async () => {
   // A server that accepts the connection and never greets (a firewall, a wrong port).
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn);
-  })();
+  const silent = startSilentServer();
   const ch = createEmailChannel({
     webBaseUrl: "http://web",
     from: "vigil@example.com",
     to: ["ops@example.com"],
-    smtp: { host: "127.0.0.1", port: listener.addr.port, secure: false, timeoutMs: 300 },
+    smtp: { host: "127.0.0.1", port: silent.port, secure: false, timeoutMs: 300 },
   });
   try {
     const r = await ch.send(digest, signal);
     assert.ok(!r.ok && r.retryable);
-    assert.match(r.error, new RegExp(`^SMTP 127\\.0\\.0\\.1:${listener.addr.port}: ETIMEDOUT: `));
+    assert.match(r.error, new RegExp(`^SMTP 127\\.0\\.0\\.1:${silent.port}: ETIMEDOUT: `));
   } finally {
     ch.close();
-    listener.close();
-    await accepting.catch(() => {});
-    for (const c of held) c.close();
+    await silent.close();
   }
 });
 
