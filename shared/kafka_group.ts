@@ -124,10 +124,9 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
   let joined = false;
   let crashed: Error | undefined;
   let closing: Promise<void> | undefined;
-  const now = Date.now;
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
   /** When Kafka last answered this member (a join, a fetch or a heartbeat). */
-  let answeredAt = now();
+  let answeredAt = Date.now();
   const stopped = new AbortController();
 
   async function stop(): Promise<void> {
@@ -166,7 +165,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     options.instrument?.(c);
     const failed = Promise.withResolvers<Error>();
     const answered = () => {
-      answeredAt = now();
+      answeredAt = Date.now();
     };
     c.on(c.events.FETCH, answered);
     c.on(c.events.HEARTBEAT, answered);
@@ -212,7 +211,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     },
     health() {
       if (!joined || crashed) return false;
-      const silentMs = now() - answeredAt;
+      const silentMs = Date.now() - answeredAt;
       if (silentMs <= 2 * sessionTimeout) return true;
       const seconds = Math.round(silentMs / 1000);
       return {
