@@ -34,6 +34,7 @@ import {
   TRANSACTION_STATUSES,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
+import { parseCsv } from "./csv.ts";
 import {
   isRawTransactionHeader,
   parseRawTransactions,
@@ -67,10 +68,6 @@ function parseTs(raw: string, line: number): number {
   return Date.parse(r.data);
 }
 
-function splitCsvLine(line: string): string[] {
-  return line.split(",").map((c) => c.trim().replace(/^"(.*)"$/, "$1").trim());
-}
-
 /**
  * Read and parse the replay file at `path` (before anything is sent, so a
  * missing file or a bad row is reported before Kafka is even contacted).
@@ -94,10 +91,9 @@ export async function loadReplay(
  * @throws {SyntaxError} naming the line, for an unknown header or a bad row
  */
 export function parseReplayCsv(text: string): ReplayData {
-  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
-  const headerIndex = lines.findIndex((l) => l.trim() !== "");
-  if (headerIndex < 0) throw new SyntaxError("Cannot parse replay file: it is empty");
-  const columns = splitCsvLine(lines[headerIndex]!).map((h) => h.toLowerCase());
+  const records = parseCsv(text);
+  if (records.length === 0) throw new SyntaxError("Cannot parse replay file: it is empty");
+  const columns = records[0]!.cells.map((h) => h.toLowerCase());
   const header = columns.join(",");
   const rows: { ts: number; value: number }[] = [];
   const statusRows: { ts: number; status: TransactionStatus; count: number }[] = [];
@@ -105,24 +101,16 @@ export function parseReplayCsv(text: string): ReplayData {
   if (header === "timestamp,value") kind = "value";
   else if (header === "timestamp,status,count") kind = "status";
   else if (isRawTransactionHeader(columns)) {
-    const data: { line: number; cells: string[] }[] = [];
-    for (let i = headerIndex + 1; i < lines.length; i++) {
-      if (lines[i]!.trim() !== "") data.push({ line: i + 1, cells: splitCsvLine(lines[i]!) });
-    }
-    return { kind: "transactions", rows: parseRawTransactions(columns, data) };
+    return { kind: "transactions", rows: parseRawTransactions(columns, records.slice(1)) };
   } else {
     throw new SyntaxError(
       `Cannot parse replay file: header "${
-        lines[headerIndex]!.trim().slice(0, 60)
+        records[0]!.cells.join(",").slice(0, 60)
       }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
         `(timestamp,status,amount,…)`,
     );
   }
-  for (let i = headerIndex + 1; i < lines.length; i++) {
-    const raw = lines[i]!;
-    if (raw.trim() === "") continue;
-    const line = i + 1;
-    const cells = splitCsvLine(raw);
+  for (const { line, cells } of records.slice(1)) {
     if (kind === "value") {
       if (cells.length !== 2) {
         throw new SyntaxError(

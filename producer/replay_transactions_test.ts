@@ -41,6 +41,18 @@ Deno.test("parseReplayCsv() raw form: any column order, `time` for timestamp, on
   ]);
 });
 
+Deno.test("parseReplayCsv() raw form: a spreadsheet's export, quoted cells with commas and CRLF", () => {
+  const rows = rawRows(
+    "\uFEFFTimestamp,Status,Amount,Merchant\r\n" +
+      '2025-07-12 13:00:11,approved,12.5,"Acme, Inc."\r\n' +
+      '2025-07-12 13:00:12,"denied","7","Bob\'s ""Shop"""\r\n',
+  );
+  assert.deepEqual(rows.map((r) => [r.status, r.amount, r.merchant]), [
+    ["approved", 12.5, "Acme, Inc."],
+    ["denied", 7, 'Bob\'s "Shop"'],
+  ]);
+});
+
 Deno.test("parseReplayCsv() raw form: bad rows are refused with their line", async (t) => {
   const cases: [string, RegExp][] = [
     ["timestamp,status,amount\n2025-07-12 13:00:00,lost,5\n", /line 2: unknown status "lost"/],
@@ -49,6 +61,10 @@ Deno.test("parseReplayCsv() raw form: bad rows are refused with their line", asy
     ["timestamp,status,amount\n2025-07-12 13:00:00,approved\n", /line 2: expected 3 columns/],
     ["timestamp,status,total\n1,approved,5\n", /nor raw transactions \(timestamp,status,amount/],
     ["Time,Status,Total\n1,approved,5\n", /header "Time,Status,Total" is not/],
+    [
+      'timestamp,status,amount\n1,approved,"5\n2,approved,5\n',
+      /line 2: a quoted cell is not closed/,
+    ],
   ];
   for (const [text, error] of cases) {
     await t.step(error.source, () => assert.throws(() => parseReplayCsv(text), error));
