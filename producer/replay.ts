@@ -19,12 +19,13 @@
  * Timing: the first row is replayed now; a row `d` ms of data time after
  * the first is sent `d / speed` ms later (`speed` 60 = one minute of data
  * per second; `"max"` = no waiting). Event timestamps are, by default, the
- * data's own times shifted so the first row is now (`timestamps: "data"`,
- * which keeps per-minute buckets and window lengths as in the file, so
- * events run ahead of the wall clock when speed > 1), or the moment each is
- * sent (`"emit"`, which compresses the data's time by `speed`). Raw
- * transactions are shifted by whole minutes (the first within the minute
- * before now), so their per-minute grouping is the file's.
+ * data's own times shifted so that none is after the moment it is sent
+ * (`timestamps: "data"`, which keeps per-minute buckets and window lengths
+ * as in the file): up to speed 1 the first row is stamped now; faster, the
+ * last row is stamped when it is sent and the earlier ones lie in the past.
+ * Or the moment each is sent (`"emit"`, which compresses the data's time by
+ * `speed`). Per-minute counts and raw transactions are shifted by whole
+ * minutes, so their per-minute grouping is the file's.
  *
  * @module
  */
@@ -163,7 +164,7 @@ export interface ReplayOptions {
   service?: string;
   /** Which metric field the value goes to. @default {"cpu"} */
   field?: "cpu" | "latency_ms";
-  /** Event timestamps: the data's times shifted to now, or the send time. @default {"data"} */
+  /** Event timestamps: the data's, shifted to no later than sent; or the send time. @default {"data"} */
   timestamps?: "data" | "emit";
   /** PRNG seed (amounts, ids, trace ids). @default {1} */
   seed?: number;
@@ -279,6 +280,12 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
   }
 }
 
+/** The data time of the last event `data` makes (a per-minute count spreads over its minute). */
+function lastTime(data: ReplayData): number {
+  const last = data.rows.at(-1)!.ts;
+  return data.kind === "status" ? last + 59_999 : last;
+}
+
 /**
  * Replay `data` as batches of messages, each batch yielded when it is due
  * (see the module documentation for timing and timestamps). Ends early,
@@ -303,12 +310,18 @@ export async function* replayMessages(
   const first = next.value.ts;
   const start = now();
   const dueAt = (ts: number) => speed === "max" ? start : start + (ts - first) / speed;
-  // Data time → event time. Raw transactions move by whole minutes, so each
-  // transaction stays in the same minute bucket relative to the others, as
-  // the seed grouped them (the first lands within the minute before now).
-  const shift = data.kind === "transactions"
-    ? Math.floor((start - first) / 60_000) * 60_000
-    : start - first;
+  // Data time → event time: the file's own spacing, shifted so that no event
+  // is stamped after the moment it is sent (a detector takes a time ahead of
+  // arrival for a wrong clock). Up to speed 1 the first row is stamped now;
+  // faster, the last row is stamped when it is sent, the first `span × (1 −
+  // 1/speed)` before now. Per-minute counts and raw transactions move by
+  // whole minutes, so each event stays in its minute bucket, as the file
+  // grouped them.
+  const span = lastTime(data) - first;
+  const ahead = speed === "max" ? span : Math.max(0, span * (1 - 1 / speed));
+  const shift = data.kind === "value"
+    ? start - first - ahead
+    : Math.floor((start - first - ahead) / 60_000) * 60_000;
   while (!next.done) {
     if (signal?.aborted) return;
     const wait = dueAt(next.value.ts) - now();

@@ -83,19 +83,20 @@ Deno.test("parseReplayCsv() rejects bad input with the line number", async (t) =
   }
 });
 
-Deno.test("replayMessages() divides inter-event time by the speed and shifts timestamps to now", async () => {
+Deno.test("replayMessages() divides inter-event time by the speed; no event is stamped after it is sent", async () => {
   const clock = fakeClock();
   const { batches, all } = await collect(NAB, { speed: 60, service: "ec2", ...clock });
   // 5 minutes of data between rows at speed 60 = 5 s of wall time.
   assert.deepEqual(clock.waits, [5000, 5000, 5000]);
   assert.equal(batches.length, 4);
   const events = all.map((m) => JSON.parse(m.value));
-  // Data timestamps keep their spacing, shifted so the first is the start.
+  // Data timestamps keep their spacing, shifted so the last is stamped when it
+  // is sent (15 s after the start): a time ahead of arrival is a wrong clock.
   assert.deepEqual(events.map((e) => Date.parse(e.timestamp) - 1_000_000), [
-    0,
-    300_000,
-    600_000,
-    900_000,
+    -885_000,
+    -585_000,
+    -285_000,
+    15_000,
   ]);
   assert.deepEqual(events.map((e) => e.cpu), [51.846, 44.508, 100, 0]);
   for (const m of all) {
@@ -148,8 +149,11 @@ Deno.test("replayMessages() expands per-minute status counts into transactions",
     assert.equal(m.key, p.event.user_id);
     return p.event;
   });
+  // Shifted by whole minutes, the first transaction at the start of its minute.
+  const first = Date.parse(events[0]!.timestamp);
+  assert.equal(first % 60_000, 0);
   const minuteOf = (e: { timestamp: string }) =>
-    Math.floor((Date.parse(e.timestamp) - Date.UTC(2025, 0, 1)) / 60_000);
+    Math.floor((Date.parse(e.timestamp) - first) / 60_000);
   const count = (minute: number, status: string) =>
     events.filter((e) => minuteOf(e) === minute && e.status === status).length;
   assert.deepEqual([count(0, "approved"), count(0, "denied"), count(1, "approved")], [4, 2, 3]);
@@ -159,6 +163,8 @@ Deno.test("replayMessages() expands per-minute status counts into transactions",
   assert.deepEqual(ts, [...ts].sort((a, b) => a - b));
   // The last transaction is 100 s of data after the first (00:01:40): 100/60 s at speed 60.
   assert.equal(clock.waits.reduce((a, b) => a + b, 0), Math.ceil(100_000 / 60));
+  // None is stamped after the moment it was sent.
+  assert.ok(ts.at(-1)! <= clock.now(), `${ts.at(-1)} > ${clock.now()}`);
 });
 
 Deno.test("replayMessages() stops when the signal aborts", async () => {

@@ -117,12 +117,13 @@ Deno.test("replayMessages() sends each raw row as a valid transaction, in the fi
   // Rows without a user each get their own.
   const fresh = events.filter((_, i) => !rows[i]!.userId).map((e) => e.user_id);
   assert.equal(new Set(fresh).size, fresh.length);
-  // Shifted by whole minutes: the first lands in the minute before now, and the
-  // per-minute status counts of the events are the file's.
+  // Shifted by whole minutes: all are sent now, so the last lands in the
+  // minute before now (none after it), and the per-minute status counts of
+  // the events are the file's.
   const shift = Date.parse(events[0]!.timestamp) - rows[0]!.ts;
   assert.equal(shift % MINUTE, 0);
-  assert.ok(Date.parse(events[0]!.timestamp) <= now);
-  assert.ok(Date.parse(events[0]!.timestamp) > now - MINUTE);
+  assert.ok(Date.parse(events.at(-1)!.timestamp) <= now);
+  assert.ok(Date.parse(events.at(-1)!.timestamp) > now - MINUTE);
   const replayed = perMinuteStatusCounts(events.map((e, i) => ({
     ...rows[i]!,
     ts: Date.parse(e.timestamp) - shift,
