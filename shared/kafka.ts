@@ -66,6 +66,37 @@ export function kafkajsLevel(
   return level;
 }
 
+/** How often one kafkajs warning or error is written while it repeats. */
+export const KAFKAJS_REPEAT_MS = 60_000;
+
+/**
+ * Repeats of one line: kafkajs writes a warning or error per attempt
+ * (`Connection error: connect ECONNREFUSED …` and `Failed to connect to seed
+ * broker` on every retry of every broker: 46 lines in 45 s from a producer
+ * whose Kafka went away). `seen(key)` answers whether a line is written: the
+ * first of a key, then at most one per `everyMs`, with how many were held
+ * back since the last one written.
+ */
+export function createRepeatFilter(
+  everyMs: number,
+  now: () => number = Date.now,
+): (key: string) => { write: boolean; held: number } {
+  const last = new Map<string, { at: number; held: number }>();
+  return (key) => {
+    const t = now();
+    const entry = last.get(key);
+    if (entry && t - entry.at < everyMs) {
+      entry.held++;
+      return { write: false, held: 0 };
+    }
+    if (last.size >= 1000) {
+      for (const [k, e] of last) if (t - e.at >= everyMs) last.delete(k);
+    }
+    last.set(key, { at: t, held: 0 });
+    return { write: true, held: entry?.held ?? 0 };
+  };
+}
+
 /** Options for {@link createKafka}. */
 export interface KafkaOptions {
   brokers: string[];
@@ -77,6 +108,7 @@ export interface KafkaOptions {
 export function createKafka(options: KafkaOptions): Kafka {
   dropKafkajsTimeoutWarning();
   const klog = options.log.with({ component: "kafkajs" });
+  const seen = createRepeatFilter(KAFKAJS_REPEAT_MS);
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -88,9 +120,12 @@ export function createKafka(options: KafkaOptions): Kafka {
       const { message, timestamp: _t, logger: _l, ...rest } = log;
       const fields = { namespace, ...rest };
       const shown = kafkajsLevel(level, message, rest);
-      if (shown === logLevel.ERROR) klog.error(message, fields);
-      else if (shown === logLevel.WARN) klog.warn(message, fields);
-      else klog.debug(message, fields);
+      if (shown !== logLevel.ERROR && shown !== logLevel.WARN) return klog.debug(message, fields);
+      const { write, held } = seen(`${namespace} ${message}`);
+      if (!write) return klog.debug(message, fields);
+      const line = held ? { ...fields, repeated: held } : fields;
+      if (shown === logLevel.ERROR) klog.error(message, line);
+      else klog.warn(message, line);
     },
   });
 }
