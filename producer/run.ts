@@ -163,6 +163,8 @@ export interface RunSummary {
 
 const CHUNK = 1000;
 const TICK_MS = 10;
+/** How often the progress is offered a redraw besides each loop turn (a terminal redraws every 250 ms). */
+const PROGRESS_TICK_MS = 250;
 
 /** Wait `ms`, or less when `signal` aborts (never rejects). */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -285,6 +287,8 @@ export async function runProducer(
   const timer = Number.isFinite(deadline)
     ? setTimeout(() => stop.abort(new Error("duration reached")), deadline - start)
     : undefined;
+  // While a send waits on Kafka the progress goes on (0/s, pending growing); it froze on the last rate.
+  const ticker = setInterval(() => status.update(snapshot()), PROGRESS_TICK_MS);
   try {
     if (options.replay) {
       const r = options.replay;
@@ -358,6 +362,7 @@ export async function runProducer(
     }
   } finally {
     clearTimeout(timer);
+    clearInterval(ticker);
     signal.removeEventListener("abort", onAbort);
   }
 

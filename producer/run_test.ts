@@ -259,3 +259,26 @@ Deno.test("runProducer() stops at --duration while Kafka holds a batch, and repo
   );
   assert.equal(summary.ok, false);
 });
+
+Deno.test("runProducer() keeps the live line going while Kafka holds a batch: 0/s, not the last rate", async () => {
+  let first = true;
+  const held: BatchProducer = {
+    // The first batch is acknowledged, then Kafka stops answering.
+    sendBatch: () => first ? (first = false, Promise.resolve([])) : new Promise(() => {}),
+  };
+  const lines: string[] = [];
+  await runProducer(
+    {
+      producer: held,
+      log: silentLogger(),
+      output: { isTerminal: true, write: (l) => lines.push(l) },
+    },
+    { ...base, rate: 200, durationMs: 1500, flushTimeoutMs: 100, sink: { maxBatch: 10 } },
+    new AbortController().signal,
+  );
+  const drawn = lines.filter((l) => !l.endsWith("\n"));
+  // Before: the line was redrawn only between sends, so it froze on the last rate.
+  assert.ok(drawn.length >= 3, JSON.stringify(lines));
+  assert.match(drawn.at(-1)!, /\| 0\/s \|/);
+  assert.match(drawn.at(-1)!, /pending [1-9]/);
+});
