@@ -25,9 +25,10 @@ import { apiTokenVar } from "@vigil/shared/http/bearer";
 import { type ChannelName, digestIntervalVar, groupByVar, type Route } from "./routes.ts";
 import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
 
+const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
 const emailList = z.string().transform((s, ctx) => {
   const list = s.split(",").map((x) => x.trim()).filter(Boolean);
-  const bad = list.find((x) => !/^[^\s@]+@[^\s@]+$/.test(x));
+  const bad = list.find((x) => !ADDRESS.test(x));
   if (list.length === 0 || bad !== undefined) {
     ctx.addIssue({
       code: "custom",
@@ -53,7 +54,11 @@ export const notifierEnv = z.object({
   SMTP_USER: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
   SMTP_SECURE: boolVar.optional(),
-  EMAIL_FROM: z.string().default("Vigil <vigil@localhost>"),
+  /** An address, alone or after a display name: `vigil@example.com`, `Vigil <vigil@example.com>`. */
+  EMAIL_FROM: z.string().trim().refine(
+    (s) => ADDRESS.test(/^[^<>]*<([^<>]*)>$/.exec(s)?.[1] ?? s),
+    'is not an email address ("vigil@example.com" or "Vigil <vigil@example.com>")',
+  ).default("Vigil <vigil@localhost>"),
   EMAIL_TO: emailList.default(["ops@localhost"]),
   OUTBOX_DIR: pathVar(["read", "write"], "a folder under ./data").default("./data/outbox"),
   DISCORD_WEBHOOK_URL: urlVar(["https:", "http:"], "https://discord.com/api/webhooks/…").optional(),

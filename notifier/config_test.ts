@@ -45,6 +45,23 @@ Deno.test("loadConfig() names the bad variable and hides secrets", () => {
   );
 });
 
+Deno.test("loadConfig() takes EMAIL_FROM as an address, alone or with a name, and refuses anything else", () => {
+  assert.equal(loadConfig({}).emailFrom, "Vigil <vigil@localhost>");
+  assert.equal(loadConfig({ EMAIL_FROM: "ops@example.com" }).emailFrom, "ops@example.com");
+  assert.equal(
+    loadConfig({ EMAIL_FROM: " Vigil Alerts <alerts@example.com> " }).emailFrom,
+    "Vigil Alerts <alerts@example.com>",
+  );
+  for (const bad of ["vigil", "Vigil <vigil>", "Vigil <a@b> <c@d>", "a@b c@d"]) {
+    assert.throws(
+      () => loadConfig({ EMAIL_FROM: bad }),
+      (e: Error) =>
+        e instanceof ConfigError && /EMAIL_FROM is not an email address/.test(e.message),
+      bad,
+    );
+  }
+});
+
 Deno.test("loadConfig() refuses an SMTP_URL without a host", () => {
   assert.throws(
     () => loadConfig({ SMTP_URL: "smtp://" }),
