@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
@@ -55,6 +55,33 @@ const PROXIED = /^\/api\/(live|notifications\/(test|preview)|system\/rules)\/?$/
 
 /** Largest accepted request body. */
 export const WEB_BODY_LIMIT_BYTES = 64 * 1024;
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/**
+ * A browser that opens a wrong address (a GET that accepts HTML, outside the
+ * API and the ops paths) gets its error as a page with a way back to the
+ * live view, not as the API's `{"error": …}`; the status stays.
+ */
+const htmlErrors: MiddlewareHandler = async (c, next) => {
+  await next();
+  const { status, headers } = c.res;
+  if (
+    status < 400 || c.req.method !== "GET" || /^\/(api\/|metrics|health)/.test(c.req.path) ||
+    !c.req.header("accept")?.includes("text/html") ||
+    !headers.get("content-type")?.startsWith("application/json")
+  ) return;
+  const body = await c.res.clone().json().catch(() => ({})) as { error?: unknown };
+  const message = typeof body.error === "string" ? body.error : `Error ${status}`;
+  c.res = new Response(
+    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Vigil · ${
+      escapeHtml(message)
+    }</title><link rel="stylesheet" href="/assets/style.css"></head>\n<body><main class="error-page"><h1>${
+      escapeHtml(message)
+    }</h1><p><a href="/">Back to the live view</a></p></main></body></html>\n`,
+    { status, headers: { "content-type": "text/html; charset=utf-8" } },
+  );
+};
 
 /** Build the app. Nothing starts here: serve it with shared/http/serve.ts. */
 export function createApp(deps: AppDeps): Hono {
@@ -91,6 +118,7 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
   handleErrors(app, { log });
+  app.use("*", htmlErrors);
   app.use("*", guardRequests({ bodyLimitBytes: WEB_BODY_LIMIT_BYTES }));
 
   // Ops endpoints: always open (mounted before the access check).

@@ -57,6 +57,37 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "a browser that opens a wrong address gets a page with a way back, the API keeps JSON",
+  opts,
+  async () => {
+    await withWebApp(async ({ app }) => {
+      const html = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+      for (
+        const [path, status, message] of [
+          ["/nope", 404, "Not found"],
+          ["/alerts/%ZZ", 400, "Cannot read path: malformed percent-encoding or not UTF-8"],
+          ["/entities/a%00b", 400, "Cannot read path: must not contain control characters"],
+        ] as const
+      ) {
+        const res = await app.request(path, { headers: html });
+        assert.equal(res.status, status, path);
+        assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8", path);
+        assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'self'/);
+        const text = await res.text();
+        assert.ok(text.includes(`<h1>${message}</h1>`), text);
+        assert.ok(text.includes('<a href="/">Back to the live view</a>'), text);
+      }
+      // Before: every one of them answered the API's {"error": …} to the browser.
+      for (const [path, headers] of [["/api/nope", html], ["/nope", {}]] as const) {
+        const res = await app.request(path, { headers });
+        assert.equal(res.status, 404, path);
+        assert.deepEqual(await res.json(), { error: "Not found" }, path);
+      }
+    });
+  },
+);
+
 Deno.test("the web answers 413 to a 1 MB body without reading it, on any route", opts, async () => {
   await withWebApp(async ({ app, sql }) => {
     await insertAnomalies(sql, [{ id: "k1", detected_at: new Date() }]);
