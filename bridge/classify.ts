@@ -48,7 +48,7 @@ export type Classified =
      * already is exactly that text, else the canonical serialisation.
      */
     data: string;
-    /** Message key as UTF-8 ("" when absent). */
+    /** Message key as UTF-8, its first 4 KiB ("" when absent). */
     key: string;
     /** W3C traceparent header, "" when absent or malformed. */
     traceparent: string;
@@ -140,6 +140,17 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 
 /** Lossy UTF-8 decode (invalid sequences become U+FFFD) through Buffer, several times faster than TextDecoder on short values. */
+/** Most bytes of a valid event's key kept in its entry (Kafka allows a key of a megabyte). */
+export const MAX_KEY_BYTES = 4096;
+
+/** A valid event's key as its entry keeps it: UTF-8, its first {@link MAX_KEY_BYTES} bytes and "…". */
+function entryKey(key: Uint8Array | null): string {
+  if (!key) return "";
+  return key.length <= MAX_KEY_BYTES
+    ? lossyUtf8(key)
+    : `${lossyUtf8(key.subarray(0, MAX_KEY_BYTES))}…`;
+}
+
 function lossyUtf8(bytes: Uint8Array): string {
   const b = Buffer.isBuffer(bytes)
     ? bytes
@@ -253,7 +264,7 @@ export function classifyMessage(
       kind: "event",
       type: topic,
       data: text,
-      key: message.key ? lossyUtf8(message.key) : "",
+      key: entryKey(message.key),
       traceparent: traceparentOf(message),
       route: routeOfText(topic, text),
     };
@@ -292,7 +303,7 @@ export function classifyMessage(
     kind: "event",
     type,
     data: result.data,
-    key: message.key ? lossyUtf8(message.key) : "",
+    key: entryKey(message.key),
     traceparent: traceparentOf(message),
     route: routeOfEvent(type, result.event as unknown as Record<string, unknown>),
   };

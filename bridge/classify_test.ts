@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createGenerator, SCENARIOS } from "@vigil/producer/generator";
 import { parseEvent } from "@vigil/shared/schemas/event";
 import { canonicalize } from "@vigil/shared/schemas/canonical";
-import { classifyMessage, type RawMessage } from "./classify.ts";
+import { classifyMessage, MAX_KEY_BYTES, type RawMessage } from "./classify.ts";
 
 const enc = new TextEncoder();
 const ts = "2025-01-02T03:04:05.000Z";
@@ -42,6 +42,18 @@ Deno.test("classifyMessage() turns a valid event into normalised JSON with key a
   const data = JSON.parse(c.data);
   assert.equal(data.timestamp, ts);
   assert.equal(data.currency, "EUR");
+});
+
+Deno.test("classifyMessage() keeps the first 4 KiB of a valid event's key, not a megabyte", () => {
+  const event = JSON.stringify({ timestamp: ts, service: "svc", cpu: 1, latency_ms: 2 });
+  // Before: a 400 KB key went whole into the stream entry and every answer showing its evidence.
+  const long = classifyMessage(msg("metrics", event, { key: enc.encode("k".repeat(400_000)) }));
+  assert.equal(long.kind, "event");
+  assert.equal(long.key, "k".repeat(MAX_KEY_BYTES) + "…");
+  const exact = classifyMessage(msg("metrics", event, { key: enc.encode("é".repeat(2048)) }));
+  assert.equal(exact.key, "é".repeat(2048), "a key of 4096 bytes is kept whole");
+  const none = classifyMessage(msg("metrics", event, { key: null }));
+  assert.equal(none.key, "");
 });
 
 Deno.test("classifyMessage() drops a malformed traceparent but keeps the event", () => {
