@@ -122,8 +122,9 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
     minY = Math.min(minY, band.low);
     maxY = Math.max(maxY, band.high);
   }
-  if (maxX === minX) maxX = minX + 1;
-  if (maxY === minY) maxY = minY + 1;
+  // One time or one value: centred, not in a corner.
+  if (maxX === minX) [minX, maxX] = [minX - 1, maxX + 1];
+  if (maxY === minY) [minY, maxY] = [minY - 1, maxY + 1];
   const x = (v) => pad + ((v - minX) / (maxX - minX)) * (W - 2 * pad);
   const y = (v) => H - pad - ((v - minY) / (maxY - minY)) * (H - 2 * pad);
   const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.ts).toFixed(1)},${y(p.value).toFixed(1)}`)
@@ -156,6 +157,9 @@ export function Sparkline({ points, threshold, band, markTs, label }) {
           ? html`<line class="mark" x1=${x(markTs)} x2=${x(markTs)} y1=${pad} y2=${H - pad} />`
           : null}
         <path class="line" d=${d} />
+        ${points.length === 1
+          ? html`<circle class="dot" cx=${x(last.ts)} cy=${y(last.value)} r="2.5" />`
+          : null}
         ${points.filter((p) => typeof p.score === "number" && Math.abs(p.score) >= 3).map((p) =>
           html`<circle class="hot" cx=${x(p.ts)} cy=${y(p.value)} r="2.5" />`
         )}
