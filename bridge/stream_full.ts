@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { errorMessage, type Logger } from "@vigil/shared/log";
+import { createRepeatFilter, errorMessage, type Logger } from "@vigil/shared/log";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
 
 /** Options of {@link createStreamFull}. */
@@ -29,8 +29,7 @@ export function createStreamFull(options: StreamFullOptions) {
   const warnMs = options.warnMs ?? 30_000;
   const logEveryMs = options.logEveryMs ?? 10_000;
   let last: { at: number; detail: string } | undefined;
-  let loggedAt = -Infinity;
-  let unlogged = 0;
+  const seenRefusal = createRepeatFilter(logEveryMs, now);
   return {
     /** Whether `error` is the script's FULL (then counted and logged), not a Redis failure. */
     seen(error: unknown, fields: Record<string, unknown>): boolean {
@@ -39,15 +38,13 @@ export function createStreamFull(options: StreamFullOptions) {
       if (at < 0) return false;
       counter.inc();
       last = { at: now(), detail: message.slice(at + 5) };
-      unlogged++;
-      if (last.at - loggedAt >= logEveryMs) {
+      const { write, held } = seenRefusal("full");
+      if (write) {
         log.warn("stream full, waiting for the detector before appending more", {
           ...fields,
           detail: last.detail,
-          refusals: unlogged,
+          refusals: held + 1,
         });
-        loggedAt = last.at;
-        unlogged = 0;
       }
       return true;
     },

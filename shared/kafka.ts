@@ -7,7 +7,7 @@
  */
 import process from "node:process";
 import { Kafka, type LogEntry, logLevel, type Message, type TopicMessages } from "kafkajs";
-import type { Logger } from "./log.ts";
+import { createRepeatFilter, type Logger } from "./log.ts";
 
 let warningFilterInstalled = false;
 
@@ -66,36 +66,13 @@ export function kafkajsLevel(
   return level;
 }
 
-/** How often one kafkajs warning or error is written while it repeats. */
-export const KAFKAJS_REPEAT_MS = 60_000;
-
 /**
- * Repeats of one line: kafkajs writes a warning or error per attempt
- * (`Connection error: connect ECONNREFUSED …` and `Failed to connect to seed
- * broker` on every retry of every broker: 46 lines in 45 s from a producer
- * whose Kafka went away). `seen(key)` answers whether a line is written: the
- * first of a key, then at most one per `everyMs`, with how many were held
- * back since the last one written.
+ * How often one kafkajs warning or error is written while it repeats: kafkajs
+ * writes one per attempt (`Connection error: connect ECONNREFUSED …` and
+ * `Failed to connect to seed broker` on every retry of every broker: 46 lines
+ * in 45 s from a producer whose Kafka went away).
  */
-export function createRepeatFilter(
-  everyMs: number,
-  now: () => number = Date.now,
-): (key: string) => { write: boolean; held: number } {
-  const last = new Map<string, { at: number; held: number }>();
-  return (key) => {
-    const t = now();
-    const entry = last.get(key);
-    if (entry && t - entry.at < everyMs) {
-      entry.held++;
-      return { write: false, held: 0 };
-    }
-    if (last.size >= 1000) {
-      for (const [k, e] of last) if (t - e.at >= everyMs) last.delete(k);
-    }
-    last.set(key, { at: t, held: 0 });
-    return { write: true, held: entry?.held ?? 0 };
-  };
-}
+export const KAFKAJS_REPEAT_MS = 60_000;
 
 /** Options for {@link createKafka}. */
 export interface KafkaOptions {

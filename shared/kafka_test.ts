@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { logLevel } from "kafkajs";
-import { createRepeatFilter, kafkajsLevel } from "./kafka.ts";
+import { kafkajsLevel } from "./kafka.ts";
 
 Deno.test("kafkajsLevel() moves kafkajs' offset-out-of-range lines to debug, keeps the rest", () => {
   // The two lines kafkajs writes per partition and fetch when retention deleted unread messages
@@ -54,18 +54,4 @@ Deno.test("kafkajsLevel() moves the refused requests of a member that must rejoi
     }),
     logLevel.ERROR,
   );
-});
-
-Deno.test("createRepeatFilter() writes a repeated line once a minute, saying how many it held back", () => {
-  let t = 0;
-  const seen = createRepeatFilter(60_000, () => t);
-  const key = "Connection Connection error: connect ECONNREFUSED 127.0.0.1:9092";
-  assert.deepEqual(seen(key), { write: true, held: 0 });
-  const written = [];
-  for (t = 1000; t < 150_000; t += 1000) {
-    const r = seen(key);
-    if (r.write) written.push([t, r.held]);
-  }
-  assert.deepEqual(written, [[60_000, 59], [120_000, 59]]);
-  assert.deepEqual(seen("another line"), { write: true, held: 0 }, "each line has its own count");
 });

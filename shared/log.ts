@@ -110,6 +110,32 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
   };
 }
 
+/**
+ * Repeats of one log line (kafkajs' connection error on every retry, the
+ * bridge's refused appends): `seen(key)` answers whether a line is written:
+ * the first of a key, then at most one per `everyMs`, with how many were
+ * held back since the last one written.
+ */
+export function createRepeatFilter(
+  everyMs: number,
+  now: () => number = Date.now,
+): (key: string) => { write: boolean; held: number } {
+  const last = new Map<string, { at: number; held: number }>();
+  return (key) => {
+    const t = now();
+    const entry = last.get(key);
+    if (entry && t - entry.at < everyMs) {
+      entry.held++;
+      return { write: false, held: 0 };
+    }
+    if (last.size >= 1000) {
+      for (const [k, e] of last) if (t - e.at >= everyMs) last.delete(k);
+    }
+    last.set(key, { at: t, held: 0 });
+    return { write: true, held: entry?.held ?? 0 };
+  };
+}
+
 /** An error's message (`String(error)` for what is not an `Error`). */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

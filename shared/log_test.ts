@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { createLogger, type LoggerOptions, redact, silentLogger } from "./log.ts";
+import {
+  createLogger,
+  createRepeatFilter,
+  type LoggerOptions,
+  redact,
+  silentLogger,
+} from "./log.ts";
 import { traceFields } from "./telemetry.ts";
 
 function capture(options: Partial<LoggerOptions> = {}) {
@@ -168,4 +174,18 @@ Deno.test("silentLogger() writes nothing", () => {
   const log = silentLogger();
   log.error("nothing");
   assert.equal(log.enabled("info"), false);
+});
+
+Deno.test("createRepeatFilter() writes a repeated line once a minute, saying how many it held back", () => {
+  let t = 0;
+  const seen = createRepeatFilter(60_000, () => t);
+  const key = "Connection Connection error: connect ECONNREFUSED 127.0.0.1:9092";
+  assert.deepEqual(seen(key), { write: true, held: 0 });
+  const written = [];
+  for (t = 1000; t < 150_000; t += 1000) {
+    const r = seen(key);
+    if (r.write) written.push([t, r.held]);
+  }
+  assert.deepEqual(written, [[60_000, 59], [120_000, 59]]);
+  assert.deepEqual(seen("another line"), { write: true, held: 0 }, "each line has its own count");
 });
