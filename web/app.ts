@@ -27,7 +27,9 @@
  * @module
  */
 import { Hono, type MiddlewareHandler } from "hono";
+import { html } from "hono/html";
 import { routePath } from "hono/route";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
 import { deadline, guardRequests, handleErrors } from "@vigil/shared/http/app";
@@ -56,8 +58,6 @@ const PROXIED = /^\/api\/(live|notifications\/(test|preview)|system\/rules)\/?$/
 /** Largest accepted request body. */
 export const WEB_BODY_LIMIT_BYTES = 64 * 1024;
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-
 /**
  * A browser that opens a wrong address (a GET that accepts HTML, outside the
  * API and the ops paths) gets its error as a page with a way back to the
@@ -73,13 +73,24 @@ const htmlErrors: MiddlewareHandler = async (c, next) => {
   ) return;
   const body = await c.res.clone().json().catch(() => ({})) as { error?: unknown };
   const message = typeof body.error === "string" ? body.error : `Error ${status}`;
-  c.res = new Response(
-    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Vigil · ${
-      escapeHtml(message)
-    }</title><link rel="stylesheet" href="/assets/style.css"></head>\n<body><main class="error-page"><h1>${
-      escapeHtml(message)
-    }</h1><p><a href="/">Back to the live view</a></p></main></body></html>\n`,
-    { status, headers: { "content-type": "text/html; charset=utf-8" } },
+  c.res = await c.html(
+    html`
+      <!doctype html>
+      <html lang="en">
+        <head>
+          <meta charset="utf-8">
+          <title>Vigil · ${message}</title>
+          <link rel="stylesheet" href="/assets/style.css">
+        </head>
+        <body>
+          <main class="error-page">
+            <h1>${message}</h1>
+            <p><a href="/">Back to the live view</a></p>
+          </main>
+        </body>
+      </html>
+    `,
+    status as ContentfulStatusCode,
   );
 };
 
