@@ -158,38 +158,43 @@ Deno.test({
     "startNotifier() mails an alert storm to a server with a size limit: the digest lists 500 rows and links to the rest",
   ...OPTS,
   fn: () =>
-    withSmtpNotifier({ maxBytes: 1024 * 1024 }, async ({ sql, redis, keys, smtp }) => {
-      const storm = Array.from({ length: 2000 }, () => makeAlert({ severity: "CRITICAL" }));
-      await publish(redis, keys, storm);
-      // Before: every row listed (1.3 MB), refused with 552 and recorded failed for good.
-      await waitFor(
-        async () => {
-          const [row] = await sql<{ status: string }[]>`
+    // GROUP_WAIT 5 s: the 2,000 alerts must all be taken in before the digest (inside the whole
+    // parallel suite, the default 1 s test wait closed it after 1,842).
+    withSmtpNotifier(
+      { maxBytes: 1024 * 1024, env: { GROUP_WAIT: "5s" } },
+      async ({ sql, redis, keys, smtp }) => {
+        const storm = Array.from({ length: 2000 }, () => makeAlert({ severity: "CRITICAL" }));
+        await publish(redis, keys, storm);
+        // Before: every row listed (1.3 MB), refused with 552 and recorded failed for good.
+        await waitFor(
+          async () => {
+            const [row] = await sql<{ status: string }[]>`
           SELECT status FROM notifications WHERE channel = 'email'`;
-          return row && row.status !== "pending" ? row : undefined;
-        },
-        "the digest sent or failed",
-        30_000,
-      );
-      const rows = await sql<{ status: string; alert_count: number; error: string | null }[]>`
+            return row && row.status !== "pending" ? row : undefined;
+          },
+          "the digest sent or failed",
+          30_000,
+        );
+        const rows = await sql<{ status: string; alert_count: number; error: string | null }[]>`
         SELECT status, alert_count, error FROM notifications WHERE channel = 'email'`;
-      assert.deepEqual(
-        rows.map((r) => [r.status, r.alert_count]),
-        [["sent", 2000]],
-        rows[0]?.error ?? "",
-      );
-      assert.equal(smtp.messages.length, 1);
-      const mail = smtp.messages[0]!;
-      assert.equal(mail.subject?.startsWith("[Vigil] 2000 CRITICAL"), true, mail.subject);
-      const text = mail.text!;
-      assert.equal(text.match(/\/alerts\//g)?.length, 500, "500 rows, each with its link");
-      assert.match(
-        text,
-        /… and 1500 more CRITICAL alerts not listed here \(a digest lists 500 at most\)\n {2}http:\/\/localhost:8080\/\?type=metrics&severity=CRITICAL&resolved=false/,
-      );
-      assert.match(
-        String(mail.html),
-        /and 1500 more CRITICAL alerts[^<]*: <a href="http:\/\/localhost:8080\/\?type=metrics&amp;severity=CRITICAL&amp;resolved=false">view them<\/a>/,
-      );
-    }),
+        assert.deepEqual(
+          rows.map((r) => [r.status, r.alert_count]),
+          [["sent", 2000]],
+          rows[0]?.error ?? "",
+        );
+        assert.equal(smtp.messages.length, 1);
+        const mail = smtp.messages[0]!;
+        assert.equal(mail.subject?.startsWith("[Vigil] 2000 CRITICAL"), true, mail.subject);
+        const text = mail.text!;
+        assert.equal(text.match(/\/alerts\//g)?.length, 500, "500 rows, each with its link");
+        assert.match(
+          text,
+          /… and 1500 more CRITICAL alerts not listed here \(a digest lists 500 at most\)\n {2}http:\/\/localhost:8080\/\?type=metrics&severity=CRITICAL&resolved=false/,
+        );
+        assert.match(
+          String(mail.html),
+          /and 1500 more CRITICAL alerts[^<]*: <a href="http:\/\/localhost:8080\/\?type=metrics&amp;severity=CRITICAL&amp;resolved=false">view them<\/a>/,
+        );
+      },
+    ),
 });
