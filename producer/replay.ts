@@ -29,13 +29,13 @@
  *
  * @module
  */
+import { parseCsv } from "@vigil/shared/csv";
 import { sleep as sharedSleep } from "@vigil/shared/lifecycle";
 import {
   timestampSchema,
   TRANSACTION_STATUSES,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
-import { parseCsv } from "./csv.ts";
 import {
   isRawTransactionHeader,
   parseRawTransactions,
@@ -92,7 +92,7 @@ export async function loadReplay(
  * @throws {SyntaxError} naming the line, for an unknown header or a bad row
  */
 export function parseReplayCsv(text: string): ReplayData {
-  const records = parseCsv(text);
+  const records = parseCsv(text, "Cannot parse replay file");
   if (records.length === 0) throw new SyntaxError("Cannot parse replay file: it is empty");
   const columns = records[0]!.cells.map((h) => h.toLowerCase());
   const header = columns.join(",");

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { parseCsv } from "@vigil/shared/csv";
 import { createStatsEngine, type ScoreEngine } from "../core/score_engine.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "../core/stats/engine.ts";
 
@@ -80,13 +81,15 @@ export function scoreCsv(
   engine: ScoreEngine = createStatsEngine() as ScoreEngine,
   alarmScore: number = DEFAULT_ENGINE_CONFIG.alarmScore,
 ): { csv: string; points: number; missing: number; alarms: number; maxScore: number } {
-  const lines = text.split(/\r?\n/);
-  const header = (lines[0] ?? "").split(",").map((h) => h.trim().replace(/^"|"$/g, ""));
+  const [head, ...rows] = parseCsv(text, `Cannot backtest ${name}`);
+  const header = head?.cells ?? [];
   const ti = header.indexOf("timestamp");
   const vi = header.indexOf("value");
   if (ti < 0 || vi < 0) {
     throw new TypeError(
-      `Cannot backtest ${name}: header needs timestamp and value columns, got "${lines[0] ?? ""}"`,
+      `Cannot backtest ${name}: header needs timestamp and value columns, got "${
+        header.join(",")
+      }"`,
     );
   }
   let state = engine.create();
@@ -95,15 +98,12 @@ export function scoreCsv(
   let missing = 0;
   let alarms = 0;
   let maxScore = 0;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.trim() === "") continue;
-    const cols = line.split(",");
-    const tsText = (cols[ti] ?? "").trim();
-    const valueText = (cols[vi] ?? "").trim();
+  for (const { line, cells } of rows) {
+    const tsText = cells[ti] ?? "";
+    const valueText = cells[vi] ?? "";
     const ts = parseTimestamp(tsText);
     if (!Number.isFinite(ts)) {
-      throw new TypeError(`Cannot backtest ${name}: line ${i + 1}: bad timestamp "${tsText}"`);
+      throw new TypeError(`Cannot backtest ${name}: line ${line}: bad timestamp "${tsText}"`);
     }
     const value = valueText === "" ? NaN : Number(valueText);
     if (!Number.isFinite(value)) missing++;

@@ -68,3 +68,12 @@ Deno.test("runBacktest writes the NAB layout and a summary", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("scoreCsv() reads a spreadsheet's export: byte-order mark, quoted header, CRLF", () => {
+  // Before: the header's first cell was "\uFEFFtimestamp", and the file was refused.
+  const r = scoreCsv(
+    '\uFEFF"timestamp","value"\r\n2025-01-01 00:00:00,1\r\n2025-01-01 00:05:00,"2"\r\n',
+  );
+  assert.equal(r.points, 2);
+  assert.equal(r.missing, 0);
+});

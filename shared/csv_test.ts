@@ -25,7 +25,7 @@ Deno.test("parseCsv() skips blank lines and reads a last line without a line bre
 
 Deno.test("parseCsv() names the line of a quoted cell that is not closed", () => {
   assert.throws(
-    () => parseCsv('a,b\n1,2\n3,"open\n4,5\n'),
+    () => parseCsv('a,b\n1,2\n3,"open\n4,5\n', "Cannot parse replay file"),
     {
       name: "SyntaxError",
       message: "Cannot parse replay file: line 3: a quoted cell is not closed",

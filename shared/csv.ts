@@ -1,5 +1,5 @@
 /**
- * CSV records as RFC 4180 writes them, for replay files.
+ * CSV records as RFC 4180 writes them (replay files, backtests).
  *
  * @module
  */
@@ -16,9 +16,10 @@ export interface CsvRecord {
  * Cells are trimmed; blank lines and a leading byte-order mark are skipped;
  * lines end with LF or CRLF.
  *
+ * @param what how the error begins (`Cannot parse replay file`)
  * @throws {SyntaxError} naming the line of a quoted cell that is not closed
  */
-export function parseCsv(text: string): CsvRecord[] {
+export function parseCsv(text: string, what = "Cannot read CSV"): CsvRecord[] {
   const records: CsvRecord[] = [];
   let cells: string[] = [];
   let cell = "";
@@ -57,7 +58,7 @@ export function parseCsv(text: string): CsvRecord[] {
     } else cell += c;
   }
   if (inQuotes) {
-    throw new SyntaxError(`Cannot parse replay file: line ${start}: a quoted cell is not closed`);
+    throw new SyntaxError(`${what}: line ${start}: a quoted cell is not closed`);
   }
   endRecord();
   return records;
