@@ -14,7 +14,7 @@ import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { createRedis, REDIS_WATCH_MS, redisConnection } from "@vigil/shared/redis";
+import { createRedis, redisConnection } from "@vigil/shared/redis";
 import { ensurePartitionsOrExit, runWorker } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
@@ -25,11 +25,7 @@ const log = createLogger({ service: "bridge", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 const service = { name: "bridge", log, lifecycle };
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
-const redis = createRedis(redisConnection(config), {
-  log,
-  name: "bridge",
-  watchMs: REDIS_WATCH_MS,
-});
+const redis = createRedis(redisConnection(config), { log, name: "bridge" });
 lifecycle.onShutdown("redis", () => redis.quit());
 const keys = createKeys(config.VIGIL_PREFIX);
 await ensurePartitionsOrExit(service, redis, {

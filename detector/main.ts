@@ -22,7 +22,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, type Redis, REDIS_WATCH_MS, redisConnection } from "@vigil/shared/redis";
+import { createRedis, type Redis, redisConnection } from "@vigil/shared/redis";
 import { ensurePartitionsOrExit, startOrExit } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig } from "./config.ts";
@@ -51,11 +51,7 @@ try {
 }
 const member = config.DETECTOR_MEMBER ?? `${Deno.hostname()}-${Deno.pid}`;
 const keys = createKeys(config.VIGIL_PREFIX);
-const redis = createRedis(redisConnection(config), {
-  log,
-  name: `detector:${member}`,
-  watchMs: REDIS_WATCH_MS,
-});
+const redis = createRedis(redisConnection(config), { log, name: `detector:${member}` });
 const streamClients = new Set<Redis>();
 const sql = postgres(config.DATABASE_URL, {
   max: 4,

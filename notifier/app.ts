@@ -12,7 +12,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, REDIS_WATCH_MS } from "@vigil/shared/redis";
+import { createRedis } from "@vigil/shared/redis";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createRetentionMetrics, runRetentionLoop } from "@vigil/shared/retention/run";
@@ -97,7 +97,7 @@ export async function startNotifier(
     await sql.end({ timeout: 1 });
     throw error;
   }
-  const redis = createRedis(config.redis, { log, name: "notifier", watchMs: REDIS_WATCH_MS });
+  const redis = createRedis(config.redis, { log, name: "notifier" });
   const reader = createRedis(config.redis, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);
   const store = createStore(sql);

@@ -44,13 +44,13 @@ export interface RedisOptions {
    * server keeps the connection open; commands then wait without an error, and
    * nothing was logged). A PING every half of this; while one is unanswered, a
    * warning every `watchMs`, and a line when Redis answers again. 0: off.
-   * @default {0}
+   * @default {REDIS_WATCH_MS}, 0 for a blocking client (its PING would wait behind its BLOCK)
    */
   watchMs?: number;
 }
 
-/** The services' {@link RedisOptions.watchMs}: a hung Redis is logged after 10 s. */
-export const REDIS_WATCH_MS = 10_000;
+/** The default {@link RedisOptions.watchMs}: a hung Redis is logged after 10 s. */
+const REDIS_WATCH_MS = 10_000;
 
 const reconnectDelay = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
@@ -158,9 +158,8 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
       options.log?.warn("redis error", { error: error.message, client: options.name });
     }
   });
-  if (options.log && options.watchMs) {
-    watchAnswers(client, options.log, options.name, options.watchMs);
-  }
+  const watchMs = options.watchMs ?? (options.blocking ? 0 : REDIS_WATCH_MS);
+  if (options.log && watchMs) watchAnswers(client, options.log, options.name, watchMs);
   client.on("ready", () => {
     if (lastError) options.log?.info("redis reconnected", { client: options.name });
     lastError = "";

@@ -14,7 +14,7 @@ import { createKeys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
-import { createRedis, REDIS_WATCH_MS, redisConnection } from "@vigil/shared/redis";
+import { createRedis, redisConnection } from "@vigil/shared/redis";
 import { createApp } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
@@ -55,11 +55,7 @@ export async function startWebServer(
     onnotice: () => {},
     connection: { application_name: "vigil-web" },
   });
-  const redis = createRedis(redisConnection(config), {
-    log,
-    name: "vigil-web",
-    watchMs: REDIS_WATCH_MS,
-  });
+  const redis = createRedis(redisConnection(config), { log, name: "vigil-web" });
   const subscriber = createRedis(redisConnection(config), {
     log,
     name: "vigil-web-sub",
