@@ -175,10 +175,14 @@ export function hiddenNote(section: ListedSection): string {
   } not listed here (a digest lists ${DIGEST_MAX_ROWS} at most)`;
 }
 
-/** An alert's message for an email row: one line, at most {@link EMAIL_MAX_MESSAGE} characters. */
+/** Cut `s` to `max` characters, marking the cut. */
+export function clip(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, max - 1) + "…";
+}
+
+/** An alert's message for an email row: one line, its first {@link EMAIL_MAX_MESSAGE} characters and "…". */
 function emailMessageText(a: DigestAlert): string {
-  const text = oneLine(a.message);
-  return text.length <= EMAIL_MAX_MESSAGE ? text : `${text.slice(0, EMAIL_MAX_MESSAGE)}…`;
+  return clip(oneLine(a.message), EMAIL_MAX_MESSAGE + 1);
 }
 
 function flappingNote(digest: Digest): string[] {

@@ -13,6 +13,7 @@ import type { Digest, DigestAlert } from "../digest.ts";
 import {
   alertLink,
   alertState,
+  clip,
   digestSubject,
   hiddenLink,
   hiddenNote,
@@ -60,11 +61,6 @@ export interface DiscordMessage {
   content: string;
   embeds: DiscordEmbed[];
   allowed_mentions: { parse: never[] };
-}
-
-/** Cut `s` to `max` characters, marking the cut. */
-export function clip(s: string, max: number): string {
-  return s.length <= max ? s : s.slice(0, max - 1) + "…";
 }
 
 /**

@@ -13,7 +13,6 @@ import type { RenderOptions } from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn } from "./channel.ts";
 import { jsonPartsChannel } from "./_http.ts";
-import { clip } from "./discord.ts";
 
 /** Slack's limits (with headroom). */
 export const SLACK_LIMITS = { blocksPerMessage: 50, sectionText: 3000 } as const;
@@ -37,7 +36,10 @@ function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unkn
   }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}\n<${
     render.alertLink(a, options)
   }|view> · ${a.resolved_at ?? a.detected_at}`;
-  return { type: "section", text: { type: "mrkdwn", text: clip(text, SLACK_LIMITS.sectionText) } };
+  return {
+    type: "section",
+    text: { type: "mrkdwn", text: render.clip(text, SLACK_LIMITS.sectionText) },
+  };
 }
 
 /** Render a digest into Slack messages within the limits. Pure. */
@@ -52,7 +54,7 @@ export function slackMessages(
       type: "context",
       elements: [{
         type: "mrkdwn",
-        text: clip(
+        text: render.clip(
           `:warning: ${f.rule} on ${
             mrkdwnEscape(f.entity)
           } is flapping (${f.changes} alerts within the hour): digest-only`,
@@ -81,7 +83,10 @@ export function slackMessages(
     const title = chunks.length > 1 ? `${subject} (part ${i + 1}/${chunks.length})` : subject;
     return {
       text: title,
-      blocks: [{ type: "header", text: { type: "plain_text", text: clip(title, 150) } }, ...chunk],
+      blocks: [
+        { type: "header", text: { type: "plain_text", text: render.clip(title, 150) } },
+        ...chunk,
+      ],
     };
   });
 }
