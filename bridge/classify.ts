@@ -139,7 +139,6 @@ const DEFAULT_OPTIONS: ClassifyOptions = {};
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
 
-/** Lossy UTF-8 decode (invalid sequences become U+FFFD) through Buffer, several times faster than TextDecoder on short values. */
 /** Most bytes of a valid event's key kept in its entry (Kafka allows a key of a megabyte). */
 export const MAX_KEY_BYTES = 4096;
 
@@ -151,6 +150,7 @@ function entryKey(key: Uint8Array | null): string {
     : `${lossyUtf8(key.subarray(0, MAX_KEY_BYTES))}…`;
 }
 
+/** Lossy UTF-8 decode (invalid sequences become U+FFFD) through Buffer, several times faster than TextDecoder on short values. */
 function lossyUtf8(bytes: Uint8Array): string {
   const b = Buffer.isBuffer(bytes)
     ? bytes
