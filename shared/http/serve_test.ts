@@ -422,7 +422,9 @@ Deno.test(
       const grown = Deno.memoryUsage().rss - before;
       assert.equal(res.status, 413);
       assert.match((await res.json()).error, /larger than 16384 bytes/);
-      assert.ok(grown < 32 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
+      // Under the whole parallel suite the RSS is that of every test file in the process (it grew by
+      // 34.3 MB once): the bound is below the 64 MB that buffering the body would hold, with room.
+      assert.ok(grown < 48 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
       assert.ok(sent < 64, `the server stopped reading (${sent} of 64 MB pulled)`);
     });
   },
