@@ -3,7 +3,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { getJson, useRetry } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
-import { fmtTime, fmtValue, html } from "./util.js";
+import { fmtTime, fmtValue, html, shown } from "./util.js";
 import { entityPath } from "./list.js";
 import { ErrorNote } from "./widgets.js";
 
@@ -123,7 +123,9 @@ function Evidence({ items }) {
           ? html`
             <details>
               <summary>Event</summary>
-              <pre>${typeof e.event === "string" ? e.event : JSON.stringify(e.event, null, 2)}</pre>
+              <pre>${shown(
+                typeof e.event === "string" ? e.event : JSON.stringify(e.event, null, 2),
+              )}</pre>
             </details>
           `
           : null
@@ -169,7 +171,7 @@ export function Detail({ id, onClose, onUpdated }) {
     ${
     a
       ? html`<div class="detail-body">
-      <p class="message">${a.message}</p>
+      <p class="message">${shown(a.message)}</p>
       <dl class="facts">
         <div><dt>Status</dt><dd>${a.status}${
         a.resolved_at ? ` at ${fmtTime(a.resolved_at)}` : ""

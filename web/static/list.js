@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { TYPES } from "./charts.js";
 import { fmtFull } from "./time.js";
-import { ago, html, useNow } from "./util.js";
+import { ago, html, shown, useNow } from "./util.js";
 
 export const FILTER_KEYS = ["type", "severity", "rule", "entity", "resolved", "acknowledged"];
 export const PAGE = 100;
@@ -178,7 +178,7 @@ export function Row({ a, fresh, selected, onSelect, now, top }) {
           <span class="meta">${a.type} · ${a.rule} · <a class="entity-link" href=${entityPath(
             a.entity,
           )} onClick=${(e) => e.stopPropagation()} title="Entity page">${a.entity}</a></span>
-          <span class="msg">${a.message}</span>
+          <span class="msg">${shown(a.message)}</span>
           ${a.resolved_at ? html`<span class="tag">resolved</span>` : null}
           ${a.acknowledged_at ? html`<span class="tag">ack</span>` : null}
         </span>

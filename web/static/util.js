@@ -30,6 +30,20 @@ export function ago(iso, now) {
   return ms < -5000 ? `in ${fmtSpan(-ms)}` : `${fmtSpan(ms)} ago`;
 }
 
+// deno-lint-ignore no-control-regex
+const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text that came with an event (a log message, an extra field) as the page
+ * shows it: every control character but tab and line breaks, and every
+ * bidirectional control, becomes U+FFFD, as in a digest (notifier/render.ts).
+ * A right-to-left override in a log line would otherwise show `evil` as
+ * `live` and reorder what follows it.
+ */
+export function shown(text) {
+  return text.replace(HIDDEN, "\uFFFD");
+}
+
 /**
  * A detail's value: numbers rounded, a list of plain values "a, b", an object
  * of plain values "clear 0.3 · warning 0.5" (a rule's bands); anything
@@ -38,14 +52,16 @@ export function ago(iso, now) {
 export function fmtValue(v) {
   if (typeof v === "number") return fmtNum(v);
   if (v === null || v === undefined) return "—";
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return shown(v);
   if (typeof v !== "object") return String(v);
   const plain = (x) => x === null || typeof x !== "object";
-  if (Array.isArray(v)) return v.every(plain) ? v.map(fmtValue).join(", ") : JSON.stringify(v);
+  if (Array.isArray(v)) {
+    return v.every(plain) ? v.map(fmtValue).join(", ") : shown(JSON.stringify(v));
+  }
   const entries = Object.entries(v);
   return entries.every(([, x]) => plain(x))
     ? entries.map(([k, x]) => `${k} ${fmtValue(x)}`).join(" · ")
-    : JSON.stringify(v);
+    : shown(JSON.stringify(v));
 }
 
 export function useNow(ms) {

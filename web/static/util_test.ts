@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ago, fmtValue } from "./util.js";
+import { ago, fmtValue, shown } from "./util.js";
 
 Deno.test("ago() says how long ago, or how far ahead for a time in the future", () => {
   const now = Date.parse("2026-12-05T13:00:00Z");
@@ -20,4 +20,23 @@ Deno.test("fmtValue() shows a detail's plain objects and lists as text, deeper o
   assert.equal(fmtValue(null), "—");
   assert.equal(fmtValue({ a: { b: 1 } }), '{"a":{"b":1}}');
   assert.equal(fmtValue([{ a: 1 }]), '[{"a":1}]');
+});
+
+Deno.test("shown() marks bidirectional and other hidden controls of event text, keeps line breaks", () => {
+  // A right-to-left override would show "evil" as "live" and reorder the rest of the line.
+  assert.equal(shown("lone \u202Eevil\u202C end"), "lone \uFFFDevil\uFFFD end");
+  assert.equal(
+    shown("a\u2066b\u2069c\u200Fd"),
+    "a\uFFFDb\uFFFDc\u200Fd",
+    "isolates marked, a mark kept",
+  );
+  assert.equal(shown("x\u001b[31mred\u0085y\u007f"), "x\uFFFD[31mred\uFFFDy\uFFFD");
+  assert.equal(shown("line 1\n\tline 2\r\n"), "line 1\n\tline 2\r\n");
+  assert.equal(
+    shown("مرحبا payment failed"),
+    "مرحبا payment failed",
+    "right-to-left text itself is kept",
+  );
+  assert.equal(fmtValue("a\u202Eb"), "a\uFFFDb", "a detail's text value");
+  assert.equal(fmtValue({ m: { x: "a\u202Eb" } }), '{"m":{"x":"a\uFFFDb"}}', "a detail's JSON");
 });
