@@ -296,6 +296,14 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
   },
   {
     method: "GET",
+    path: "/favicon.ico",
+    tag: "page",
+    summary: "The page's icon (SVG), for browsers that ask for it by this name",
+    access: "open",
+    responses: { 200: { description: "The icon (ETag)" } },
+  },
+  {
+    method: "GET",
     path: "/vendor/:name",
     tag: "page",
     summary: "preact, preact/hooks and htm from node_modules",

@@ -16,7 +16,7 @@
  * | `GET/POST /api/silences`, `DELETE /api/silences/:id` | silences (mutations: token); the only silences API |
  * | `GET /health` (= `/api/health`, `/healthz`), `GET /metrics` | ops (always open; shared/http/ops_app.ts) |
  * | `GET /api/openapi.json`, `GET /api/docs` | the API's documentation (always open) |
- * | `GET /`, `/alerts/:id`, `/entities/:entity`, `/assets/*`, `/vendor/*` | the page |
+ * | `GET /`, `/alerts/:id`, `/entities/:entity`, `/assets/*`, `/favicon.ico`, `/vendor/*` | the page |
  *
  * Every route is listed in api_routes.ts (the OpenAPI document); a test
  * checks that the two agree.

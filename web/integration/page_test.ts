@@ -34,3 +34,20 @@ Deno.test(
     }, { assets, publicRead: false, token: "test-token-0123456789" });
   },
 );
+
+Deno.test(
+  "GET /favicon.ico, which a browser asks for on the API's JSON, answers the page's icon",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app }) => {
+      const res = await app.request("/favicon.ico");
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "image/svg+xml");
+      assert.deepEqual(
+        new Uint8Array(await res.arrayBuffer()),
+        assets.assets.get("favicon.svg")?.body,
+      );
+    }, { assets, publicRead: false, token: "test-token-0123456789" });
+  },
+);

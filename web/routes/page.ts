@@ -1,7 +1,7 @@
 /**
  * The page: `/` (index.html), the views it opens by path (`/alerts/:id`, the
- * link of digests; `/entities/:entity`), `/assets/<file>` and
- * `/vendor/<module>`, from memory, with ETags. `/api/docs` is served by
+ * link of digests; `/entities/:entity`), `/assets/<file>`, `/favicon.ico`
+ * (the page's icon) and `/vendor/<module>`, from memory, with ETags. `/api/docs` is served by
  * docs.ts (open even when reads need a token).
  *
  * @module
@@ -41,6 +41,12 @@ export function pageRoutes(assets: StaticAssets): Hono {
     const asset = assets.assets.get(c.req.param("name"));
     if (!asset) throw httpError(404, "Cannot find this file");
     return serveAsset(c, asset, "no-cache");
+  });
+  // What a browser asks for by itself on a page without a <link rel="icon">: the API's JSON.
+  app.get("/favicon.ico", (c) => {
+    const icon = assets.assets.get("favicon.svg");
+    if (!icon) throw httpError(404, "Cannot find this file");
+    return serveAsset(c, icon, "public, max-age=86400");
   });
   app.get("/vendor/:name", (c) => {
     const asset = assets.vendor.get(c.req.param("name"));
