@@ -232,6 +232,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const after = { key: progress.key, field: `${topic}:${partition}`, value: last };
       // Retried until Redis takes it, while this consumer still owns the partition.
       let result: AppendResult;
+      const logAppend = logRetry(
+        log.with({ topic, partition }),
+        "append batch",
+        () => redisErrors.inc(),
+      );
       try {
         result = await retry(async (attempt) => {
           if (attempt > 1) await heartbeat();
@@ -242,7 +247,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           isRetryable: () => isRunning() && !isStale() && !group.stopping.aborted,
           onRetry: (info) => {
             if (full.seen(info.error, { topic, partition, retry_in_ms: info.delayMs })) return;
-            logRetry(log.with({ topic, partition }), "append batch", () => redisErrors.inc())(info);
+            logAppend(info);
           },
         });
       } catch (error) {

@@ -173,6 +173,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
     let retried = 0;
     options.onBatchStart?.();
+    const logDeliveryRetry = logRetry(log.with({ size: batch.length }), "deliver batch");
     try {
       await retry(async () => {
         const started = performance.now();
@@ -185,7 +186,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
         sleep: wait,
         onRetry: (info) => {
           retried = info.attempt;
-          logRetry(log.with({ size: batch.length }), "deliver batch")(info);
+          logDeliveryRetry(info);
         },
       });
     } catch (failure) {

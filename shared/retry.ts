@@ -122,14 +122,31 @@ export async function retry<T>(
   }
 }
 
-/** An `onRetry` that logs "cannot <what>, retrying" at warn level with the error and the wait. */
+/** After its first three, a retry loop logs at most one attempt per this long. */
+export const RETRY_LOG_EVERY_MS = 60_000;
+
+/**
+ * An `onRetry` that logs "cannot <what>, retrying" with the error, the attempt
+ * and the wait: at warn level the first three attempts of the loop, then at
+ * most one per `everyMs` (the others at debug), so an outage of an hour writes
+ * a line a minute per loop, not one per attempt. Make one per retry loop: the
+ * closure remembers when it last wrote.
+ */
 export function logRetry(
   log: Logger,
   what: string,
   count?: () => void,
+  options: { everyMs?: number; now?: () => number } = {},
 ): (info: RetryInfo) => void {
+  const everyMs = options.everyMs ?? RETRY_LOG_EVERY_MS;
+  const now = options.now ?? Date.now;
+  let lastAt = -Infinity;
   return ({ error, attempt, delayMs }) => {
     count?.();
-    log.warn(`cannot ${what}, retrying`, { error, attempt, retry_in_ms: delayMs });
+    const fields = { error, attempt, retry_in_ms: delayMs };
+    const t = now();
+    if (attempt > 3 && t - lastAt < everyMs) return log.debug(`cannot ${what}, retrying`, fields);
+    lastAt = t;
+    log.warn(`cannot ${what}, retrying`, fields);
   };
 }

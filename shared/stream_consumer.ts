@@ -169,8 +169,9 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     progressAt = now();
     lastError = null;
   };
-  const redis = <T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> =>
-    retry(() =>
+  const redis = <T>(what: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> => {
+    const logRedisRetry = logRetry(log, what);
+    return retry(() =>
       fn().catch(async (error) => {
         // Redis came back without our data (restarted without persistence): recreate the group.
         if (/NOGROUP/.test(errorMessage(error))) {
@@ -182,9 +183,10 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
       ...backoff,
       onRetry: (info) => {
         lastError = `cannot ${what}: ${errorMessage(info.error)}`;
-        logRetry(log, what)(info);
+        logRedisRetry(info);
       },
     });
+  };
 
   /** Process `batch` (re-runnable handlers: retry, split, dead-letter what fails alone). */
   async function processBatch(

@@ -28,7 +28,7 @@
  * @module
  */
 import type { Redis } from "@vigil/shared/redis";
-import type { Logger } from "@vigil/shared/log";
+import { createRepeatFilter, type Logger } from "@vigil/shared/log";
 import type { Evaluator } from "../core/evaluator.ts";
 import { jsonChunks } from "./json_yielding.ts";
 
@@ -159,6 +159,9 @@ export function createCheckpointer(options: {
   /** Last committed id not covered by a checkpoint yet. */
   let unsaved: string | null = null;
   let inflight: Promise<void> | null = null;
+  /** A failing save is retried at every commit (a second apart): warn once a minute. */
+  const failure = createRepeatFilter(60_000, now);
+  let failures = 0;
 
   function save(lastId: string, t: number): void {
     lastSaved = t;
@@ -175,10 +178,15 @@ export function createCheckpointer(options: {
         };
         await store.save({ lastId, chunks: counted(), savedAt: t });
         lastChars = chars;
+        if (failures) log.info("checkpoint saved again", { failures });
+        failures = 0;
       } catch (error) {
         // Not fatal: the next checkpoint covers it; a crash meanwhile replays a little more.
         unsaved ??= lastId;
-        log.warn("cannot save checkpoint", { error });
+        failures++;
+        const { write, held } = failure("save");
+        if (write) log.warn("cannot save checkpoint", held ? { error, repeated: held } : { error });
+        else log.debug("cannot save checkpoint", { error });
       } finally {
         inflight = null;
       }

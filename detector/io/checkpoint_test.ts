@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { createLogger, silentLogger } from "@vigil/shared/log";
 import { createEvaluator } from "../core/evaluator.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import { type CheckpointWrite, createCheckpointer } from "./checkpoint.ts";
@@ -47,4 +47,41 @@ Deno.test("createCheckpointer() waits the state's size at charsPerSecond between
   await checkpointer.idle();
   await checkpointer.flush();
   assert.deepEqual(store.saved.map((c) => c.lastId), ["1-0", "3-0", "4-0"]);
+});
+
+Deno.test("createCheckpointer() warns of a failing save once a minute, then says it saved again", async () => {
+  const evaluator = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  const store = memoryStore();
+  let failing = true;
+  const lines: Record<string, unknown>[] = [];
+  let t = 1_000_000;
+  const checkpointer = createCheckpointer({
+    evaluator,
+    store: {
+      load: store.load,
+      save: (c) => failing ? Promise.reject(new Error("OOM command not allowed")) : store.save(c),
+    },
+    intervalMs: 1000,
+    log: createLogger({ service: "test", level: "debug", write: (l) => lines.push(JSON.parse(l)) }),
+    now: () => t,
+  });
+  // Redis refuses for 90 s; the detector commits (and tries a checkpoint) every second.
+  for (let i = 1; i <= 90; i++, t += 1000) {
+    checkpointer.committed(`${i}-0`, false);
+    await checkpointer.flush();
+  }
+  const warned = lines.filter((l) => l.level === "warn");
+  assert.deepEqual(warned.map((l) => [l.msg, l.repeated]), [
+    ["cannot save checkpoint", undefined],
+    ["cannot save checkpoint", 59],
+  ]);
+  assert.equal(lines.filter((l) => l.level === "debug").length, 88, "the others at debug");
+  failing = false;
+  checkpointer.committed("91-0", false);
+  await checkpointer.flush();
+  assert.deepEqual(store.saved.map((c) => c.lastId), ["91-0"]);
+  assert.deepEqual(
+    lines.filter((l) => l.level === "info").map((l) => [l.msg, l.failures]),
+    [["checkpoint saved again", 90]],
+  );
 });
