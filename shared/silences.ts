@@ -118,6 +118,9 @@ const DURATION_UNIT_MS: Record<string, number> = {
   d: 86_400_000,
 };
 
+/** The first instant a silence cannot end at: year 10000. */
+const LAST_END_MS = Date.UTC(10000, 0, 1);
+
 /**
  * Validate a create body and resolve its window. Pure.
  *
@@ -139,10 +142,14 @@ export function resolveSilenceInput(
   } else {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$/.exec(p.duration ?? "");
     endsAt = new Date(startsAt.getTime() + Number(m?.[1]) * (DURATION_UNIT_MS[m?.[2] ?? ""] ?? 0));
-    // Past the last time a Date holds (year 275760), not "before it starts".
-    if (Number.isNaN(endsAt.getTime())) {
-      throw new RangeError(`Cannot create silence: duration "${p.duration}" is too long`);
-    }
+  }
+  // PostgreSQL reads ISO years up to 9999 (a Date holds more, or NaN past year 275760).
+  if (!(endsAt.getTime() < LAST_END_MS)) {
+    throw new RangeError(
+      p.duration === undefined
+        ? "Cannot create silence: ends_at is after 9999-12-31"
+        : `Cannot create silence: duration "${p.duration}" is too long (it would end after 9999-12-31)`,
+    );
   }
   if (!(endsAt.getTime() > startsAt.getTime())) {
     throw new RangeError("Cannot create silence: ends_at must be after starts_at");

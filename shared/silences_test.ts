@@ -115,6 +115,30 @@ Deno.test("resolveSilenceInput() resolves duration from starts_at and rejects pa
       resolveSilenceInput({ matchers: { rule: "x" }, duration: "99999999999h", author: "a" }, T0),
     /Cannot create silence: duration "99999999999h" is too long/,
   );
+  // PostgreSQL refused a silence ending past year 9999 ("time zone displacement out of range"): a 500.
+  assert.throws(
+    () =>
+      resolveSilenceInput({
+        matchers: { rule: "x" },
+        starts_at: "9999-12-31T23:59:59Z",
+        duration: "1d",
+        author: "a",
+      }, T0),
+    /^RangeError: Cannot create silence: duration "1d" is too long \(it would end after 9999-12-31\)$/,
+  );
+  assert.throws(
+    () =>
+      resolveSilenceInput(
+        { matchers: { rule: "x" }, ends_at: "9999-12-31T23:59:59-12:00", author: "a" },
+        T0,
+      ),
+    /^RangeError: Cannot create silence: ends_at is after 9999-12-31$/,
+  );
+  const last = resolveSilenceInput(
+    { matchers: { rule: "x" }, ends_at: "9999-12-31T23:59:59.999Z", author: "a" },
+    T0,
+  );
+  assert.equal(last.endsAt.toISOString(), "9999-12-31T23:59:59.999Z");
   assert.throws(
     () => resolveSilenceInput({ matchers: {}, duration: "1h", author: "ann" }, T0),
     /Cannot create silence: matchers/,
