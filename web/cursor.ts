@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { z } from "zod";
 
 /** The position after which the next page starts (newest first). */
 export interface Cursor {
@@ -33,6 +34,16 @@ export function encodeCursor(cursor: Cursor): string {
   return toBase64Url(JSON.stringify([cursor.ts, cursor.id]));
 }
 
+/** A `detected_at` PostgreSQL can compare with: a real instant of years 1 to 9999. */
+const cursorSchema = z.tuple([
+  z.string().regex(TS).refine((ts) => {
+    const ms = Date.parse(ts);
+    return ts >= "0001" && !Number.isNaN(ms) &&
+      new Date(ms).toISOString().slice(0, 19) === ts.slice(0, 19); // not Feb 30, not 24:00
+  }),
+  z.string().min(1).max(500).refine((id) => !id.includes("\0")),
+]);
+
 /**
  * Decode a cursor from {@link encodeCursor}.
  *
@@ -45,11 +56,7 @@ export function decodeCursor(text: string): Cursor {
   } catch {
     throw new RangeError("Cannot read cursor: not a cursor from next_cursor");
   }
-  if (
-    !Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== "string" ||
-    typeof parsed[1] !== "string" || !TS.test(parsed[0]) || parsed[1].length === 0
-  ) {
-    throw new RangeError("Cannot read cursor: not a cursor from next_cursor");
-  }
-  return { ts: parsed[0], id: parsed[1] };
+  const cursor = cursorSchema.safeParse(parsed);
+  if (!cursor.success) throw new RangeError("Cannot read cursor: not a cursor from next_cursor");
+  return { ts: cursor.data[0], id: cursor.data[1] };
 }

@@ -136,6 +136,10 @@ Deno.test("GET /api/anomalies answers 400 with a clear message for bad queries",
       ["?resolved=maybe", /resolved: must be true or false/],
       ["?colour=red", /Unrecognized key|colour/],
       ["?cursor=not-a-cursor", /Cannot read cursor/],
+      // Times PostgreSQL cannot read (a 500 before): year 0, past year 9999.
+      ["?from=0000-01-01T00:00:00Z", /from: must be between 0001-01-01 and 9999-12-31/],
+      ["?to=9999-12-31T23:59:59-12:00", /to: must be between 0001-01-01 and 9999-12-31/],
+      ["?to=253402300800000", /to: must be between 0001-01-01 and 9999-12-31/],
     ];
     for (const [query, pattern] of cases) {
       const { status, body, res } = await getJson(app, `/api/anomalies${query}`);
