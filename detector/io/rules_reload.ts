@@ -136,17 +136,23 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
   }
 
   /**
-   * Watch the file, scheduling a reload after each change, until the file is
-   * replaced or removed (the watch follows the old file then) or `signal`
-   * aborts. Returns false when the file cannot be watched (missing).
+   * Watch the file, scheduling a reload after each change (and once at once
+   * when `readNow`), until the file is replaced or removed (the watch follows
+   * the old file then) or `signal` aborts. Returns false when the file cannot
+   * be watched (missing).
    */
-  async function follow(signal: AbortSignal, schedule: () => void): Promise<boolean> {
+  async function follow(
+    signal: AbortSignal,
+    schedule: () => void,
+    readNow: boolean,
+  ): Promise<boolean> {
     let watcher: Deno.FsWatcher;
     try {
       watcher = Deno.watchFs(path, { recursive: false });
     } catch {
       return false;
     }
+    if (readNow) schedule();
     const close = () => watcher.close();
     signal.addEventListener("abort", close, { once: true });
     try {
@@ -181,23 +187,22 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
         timer = setTimeout(() => void reload("file changed"), debounceMs);
       };
       if (sighup) Deno.addSignalListener("SIGHUP", onHup);
-      let warned = false, gone = false;
+      // A save by git checkout (and some editors) removes the file and writes it again a
+      // moment later: look for it every 250 ms, warn once it stayed away 1 s.
+      let missing = 0;
       try {
         while (!signal.aborted) {
-          if (await follow(signal, schedule)) {
-            warned = false;
+          // Watched again after a gap: the file is new, read it.
+          if (await follow(signal, schedule, missing > 0)) {
+            missing = 0;
             continue;
           }
-          if (!warned) {
+          if (++missing === 4) {
             log.warn("cannot watch the rules file: reloads on SIGHUP only until it is back", {
               path,
             });
-            warned = true;
           }
-          await sleep(1000, signal).catch(() => {});
-          const there = await Deno.stat(path).then(() => true, () => false);
-          if (there && gone) schedule(); // back after a removal: read it
-          gone = !there;
+          await sleep(250, signal).catch(() => {});
         }
       } finally {
         clearTimeout(timer);

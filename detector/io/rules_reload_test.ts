@@ -123,3 +123,51 @@ Deno.test("RulesReloader.watch() reloads on in-place writes and on a file rename
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RulesReloader.watch() follows a file replaced by git checkout quietly, warns when it stays away", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.json`;
+  await Deno.writeTextFile(path, "{}");
+  const { lines, log } = capture();
+  const r = createRulesReloader({
+    path,
+    initial: DEFAULT_RULES,
+    apply: () => {},
+    log,
+    debounceMs: 50,
+    sighup: false,
+  });
+  const stop = new AbortController();
+  const watching = r.watch(stop.signal);
+  const warned = () =>
+    lines.filter((l) =>
+      l.msg === "cannot watch the rules file: reloads on SIGHUP only until it is back"
+    );
+  try {
+    await new Promise((ok) => setTimeout(ok, 100));
+    // git checkout, some editors: the file is removed, then written again a moment later.
+    await Deno.remove(path);
+    await new Promise((ok) => setTimeout(ok, 20));
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "4m" }));
+    await waitFor(() => r.current().cooldown === 240_000, { timeoutMs: 5000, what: "replaced" });
+    await new Promise((ok) => setTimeout(ok, 1500));
+    assert.deepEqual(warned(), [], "no warning for a replaced file");
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "5m" }));
+    await waitFor(() => r.current().cooldown === 300_000, {
+      timeoutMs: 5000,
+      what: "watched again",
+    });
+
+    // Removed for a while: one warning, then read again when it is back.
+    await Deno.remove(path);
+    await waitFor(() => warned().length === 1, { timeoutMs: 5000, what: "warning" });
+    await new Promise((ok) => setTimeout(ok, 2500));
+    assert.equal(warned().length, 1, "warned once");
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "6m" }));
+    await waitFor(() => r.current().cooldown === 360_000, { timeoutMs: 5000, what: "back" });
+  } finally {
+    stop.abort();
+    await watching;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
