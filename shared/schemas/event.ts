@@ -21,8 +21,8 @@
  *   surrogate: rejected), trimmed, 1..128 (merchant 256) characters.
  * - `user_id`, `transaction_id`: the same, or a non-negative safe integer
  *   turned into its decimal string (`42` → `"42"`).
- * - `level`: upper-cased, one of {@link LOG_LEVELS}; `status`: one of
- *   {@link TRANSACTION_STATUSES} as is; `currency`/`country`: upper-cased
+ * - `level`: upper-cased, one of {@link LOG_LEVELS}; `status`: lower-cased,
+ *   one of {@link TRANSACTION_STATUSES}; `currency`/`country`: upper-cased
  *   ISO 4217 / ISO 3166 alpha-2 letters.
  * - `message`: free text up to 16,384 characters; NUL, other C0 controls
  *   but tab/LF/CR and lone surrogates become U+FFFD.
@@ -193,7 +193,7 @@ const transactionFields = z.object({
   currency: z.string().regex(/^[A-Za-z]{3}$/, "currency must be an ISO 4217 code").transform((
     s,
   ) => s.toUpperCase()),
-  status: z.enum(TRANSACTION_STATUSES),
+  status: z.string().transform((s) => s.toLowerCase()).pipe(z.enum(TRANSACTION_STATUSES)),
   merchant: identifier(256).optional(),
   country: z.string().regex(/^[A-Za-z]{2}$/, "country must be an ISO 3166 alpha-2 code")
     .transform((s) => s.toUpperCase()).optional(),

@@ -120,7 +120,9 @@ Deno.test("transactionEventSchema checks amount, currency and status", async (t)
     ["status reversed", { status: "reversed" }, true],
     ["status backend_reversed", { status: "backend_reversed" }, true],
     ["status unknown", { status: "refunded" }, false],
-    ["status in upper case", { status: "APPROVED" }, false],
+    // Like level, currency and country: a payment system writing APPROVED is not dead-lettered.
+    ["status in upper case is lower-cased", { status: "APPROVED" }, true, { status: "approved" }],
+    ["status mixed case", { status: "Backend_Reversed" }, true, { status: "backend_reversed" }],
     ["missing user_id", { user_id: undefined }, false],
   ];
   for (const [name, patch, ok, expected] of cases) {
