@@ -123,7 +123,7 @@ export async function retry<T>(
 }
 
 /** After its first three, a retry loop logs at most one attempt per this long. */
-export const RETRY_LOG_EVERY_MS = 60_000;
+const RETRY_LOG_EVERY_MS = 60_000;
 
 /**
  * An `onRetry` that logs "cannot <what>, retrying" with the error, the attempt
