@@ -116,8 +116,9 @@ Deno.test(
           severity: "CRITICAL",
           entity: "auth<b>",
           title: `Injected ${XSS}`,
-          message: `Event says ${XSS}`,
-          details: { sample: XSS, value: 3, threshold: 1 },
+          // A right-to-left override would show "evil" as "live": the page marks it.
+          message: `Event says ${XSS} \u202Eevil\u202C`,
+          details: { sample: `${XSS} \u202Eevil`, value: 3, threshold: 1 },
           evidence: [{ stream, stream_id: streamId!, topic: "logs", partition: 0, offset: "981" }],
         },
       ]);
@@ -219,7 +220,28 @@ Deno.test(
         // 3. The detail view opens with message, values, sparkline, evidence.
         await page.click('.row[data-id="xss-1"]');
         await page.waitForSelector(".detail .message");
-        assert.equal(await page.textContent(".detail .message"), `Event says ${XSS}`);
+        assert.equal(
+          await page.textContent(".detail .message"),
+          `Event says ${XSS} \uFFFDevil\uFFFD`,
+        );
+        assert.equal(
+          await page.textContent('.row[data-id="xss-1"] .msg'),
+          `Event says ${XSS} \uFFFDevil\uFFFD`,
+        );
+        assert.ok(
+          (await page.locator(".detail table").allTextContents()).join("").includes(
+            `${XSS} \uFFFDevil`,
+          ),
+          "a detail's text value",
+        );
+        // The list holds list items only (the "Load more" button sits beside it).
+        assert.ok(
+          await page.evaluate(() =>
+            [...document.querySelectorAll("[role=list]")].every((l) =>
+              [...l.children].every((c) => c.getAttribute("role") === "listitem")
+            )
+          ),
+        );
         await page.waitForSelector(".detail .evidence li");
         assert.equal(
           await page.textContent(".detail .evidence .archive-found code"),

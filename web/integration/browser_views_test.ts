@@ -169,6 +169,8 @@ Deno.test("the API docs page renders /api/openapi.json offline (Chromium)", opts
       await page.goto(`${web.base}/api/docs`);
       await page.waitForSelector(".op");
       assert.equal(await page.locator("article.op").count(), operations);
+      // Headings in order for screen readers: h2 (tag) > h3 (operation) > h4 (its parts).
+      assert.equal(await page.locator("article.op > h3.op-head").count(), operations);
       const op = page.locator('article.op[data-method="get"][data-path="/api/entities/{entity}"]');
       assert.equal(await op.locator(".op-summary").count(), 1);
       assert.deepEqual(await op.locator(".params th code").allTextContents(), [

@@ -64,13 +64,13 @@ function Operation({ method, path, op }) {
   const body = op.requestBody?.content?.["application/json"]?.schema;
   const access = op["x-access"];
   return html`<article class="op" id=${op.operationId} data-method=${method} data-path=${path}>
-    <header class="op-head">
+    <h3 class="op-head">
       <span class=${`method m-${method}`}>${method.toUpperCase()}</span>
       <code class="op-path">${path}</code>
       ${
     access ? html`<span class=${`tag access-${access}`}>${ACCESS[access] ?? access}</span>` : null
   }
-    </header>
+    </h3>
     <p class="op-summary">${op.summary}</p>
     ${
     (op.description ?? "").split("\n\n").filter(Boolean).map((p) =>

@@ -224,8 +224,10 @@ export function AnomalyList(
         fresh=${fresh.has(a.id)} selected=${a.id === selected} onSelect=${onSelect} />
     `);
   }
-  return html`<div class="list" ref=${ref} onScroll=${measure} role="list" aria-label="Anomalies">
-    <div class="list-inner" style=${{ height: `${items.length * ROW_H}px` }}>${rows}</div>
+  return html`<div class="list" ref=${ref} onScroll=${measure}>
+    <div class="list-inner" style=${{
+    height: `${items.length * ROW_H}px`,
+  }} role="list" aria-label="Anomalies">${rows}</div>
     ${
     items.length === 0 && !loading && !failed
       ? html`<p class="empty">No anomalies match these filters.</p>`
