@@ -235,17 +235,20 @@ export function escapeHtml(s: string): string {
 
 const SECTION_COLOURS: Record<Severity | "RESOLVED", string> = {
   CRITICAL: "#c0392b",
-  WARNING: "#d68910",
+  WARNING: "#935700",
   INFO: "#2874a6",
   RESOLVED: "#1e8449",
 };
 
-/** The HTML body: inline styles and tables only, for ordinary mail clients. */
+/**
+ * The HTML body: inline styles and tables only, for ordinary mail clients;
+ * every text colour reads at WCAG AA (4.5:1) on white.
+ */
 export function digestHtml(digest: Digest, options: RenderOptions): string {
   const e = escapeHtml;
   const cell = "padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left";
   const parts: string[] = [
-    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${
       e(digestSubject(digest))
     }</title></head>`,
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
@@ -254,7 +257,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
   ];
   for (const note of flappingNote(digest)) {
     parts.push(
-      `<p style="margin:0 0 8px 0;padding:6px;background:#fdebd0;border-left:4px solid #d68910">${
+      `<p style="margin:0 0 8px 0;padding:6px;background:#fdebd0;border-left:4px solid #935700">${
         e(note)
       }</p>`,
     );
@@ -266,7 +269,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
       parts.push(
         `<table cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%">`,
         `<tr style="background:#f4f4f4">${
-          ["Time (UTC)", "Rule", "Entity", "Message", "Value vs threshold", "State", ""]
+          ["Time (UTC)", "Rule", "Entity", "Message", "Value vs threshold", "State", "Link"]
             .map((h) => `<th style="${cell}">${h}</th>`).join("")
         }</tr>`,
       );
@@ -277,7 +280,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
         `<tr>` +
           `<td style="${cell};white-space:nowrap">${e(when)}</td>` +
           `<td style="${cell}">${e(a.rule)}</td>` +
-          `<td style="${cell}">${e(oneLine(a.entity))} <span style="color:#888">(${
+          `<td style="${cell}">${e(oneLine(a.entity))} <span style="color:#666">(${
             e(a.type)
           })</span></td>` +
           `<td style="${cell}">${e(emailMessageText(a))}</td>` +
@@ -297,7 +300,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
     }
   }
   parts.push(
-    `<p style="margin-top:16px;color:#888;font-size:12px">Digest ${e(digest.id)}</p>`,
+    `<p style="margin-top:16px;color:#666;font-size:12px">Digest ${e(digest.id)}</p>`,
     `</body></html>`,
   );
   return parts.join("\n");
