@@ -311,6 +311,21 @@ Deno.test(
         assert.equal(await page.inputValue("#filter-type"), "logs");
         await page.selectOption("#filter-type", "");
         await page.waitForSelector('.row[data-id="live-1"]');
+        // By keyboard: Enter in the entity field applies it, and Tab from there never lands
+        // on something off screen (the form's submit button is for Enter only).
+        await page.fill("#filter-entity", "auth<b>");
+        await page.press("#filter-entity", "Enter");
+        await page.waitForFunction(() => document.querySelectorAll(".row").length === 1);
+        assert.match(page.url(), /[?&]entity=auth%3Cb%3E/);
+        await page.focus("#filter-entity");
+        await page.keyboard.press("Tab");
+        assert.ok(
+          await page.evaluate(() => document.activeElement!.getBoundingClientRect().left >= 0),
+          await page.evaluate(() => document.activeElement!.outerHTML.slice(0, 120)),
+        );
+        await page.fill("#filter-entity", "");
+        await page.press("#filter-entity", "Enter");
+        await page.waitForSelector('.row[data-id="live-1"]');
         await page.click('.row[data-id="fx-0"]');
         await page.waitForSelector(".detail .spark svg path.line", { timeout: 5000 });
 

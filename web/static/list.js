@@ -144,7 +144,7 @@ export function Filters({ filters, onChange }) {
       <input id="filter-entity" value=${entity} placeholder="any" onInput=${(e) =>
     setEntity(e.currentTarget.value)} onBlur=${submit} />
     </label>
-    <button type="submit" class="hidden-submit">Apply</button>
+    <button type="submit" class="hidden-submit" tabindex="-1">Apply</button>
     ${
     any
       ? html`<button type="button" class="link" onClick=${() => onChange({})}>Clear</button>`
