@@ -6,17 +6,21 @@ import { useEffect, useMemo, useRef } from "preact/hooks";
 
 const TOKEN_KEY = "vigil.token";
 
-/** The API token saved in this browser, or "". */
+/** The token when the browser refuses storage (private mode, storage disabled). */
+let memoryToken = "";
+
+/** The API token saved in this browser (or held for this page), or "". */
 export function getToken() {
   try {
-    return localStorage.getItem(TOKEN_KEY) ?? "";
+    return localStorage.getItem(TOKEN_KEY) ?? memoryToken;
   } catch {
-    return "";
+    return memoryToken;
   }
 }
 
 /** Save (or clear with "") the API token. */
 export function setToken(token) {
+  memoryToken = token;
   try {
     if (token) localStorage.setItem(TOKEN_KEY, token);
     else localStorage.removeItem(TOKEN_KEY);

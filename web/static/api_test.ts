@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { coalesce } from "./api.js";
+import { coalesce, getToken, setToken } from "./api.js";
 
 /** A hand-driven clock: timers fire only when `advance` passes them. */
 function manualClock() {
@@ -83,4 +83,33 @@ Deno.test("coalesce() keeps going after a failed run, and cancel() drops what wa
   ask.cancel();
   await clock.advance(1000);
   assert.equal(runs, 2);
+});
+
+Deno.test("setToken() keeps the token for the page when the browser refuses storage", () => {
+  const storage = Object.getOwnPropertyDescriptor(globalThis, "localStorage");
+  const refusing = {
+    getItem: () => null,
+    setItem: () => {
+      throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+    },
+    removeItem: () => {},
+  };
+  Object.defineProperty(globalThis, "localStorage", { value: refusing, configurable: true });
+  try {
+    setToken("tok-0123456789");
+    assert.equal(getToken(), "tok-0123456789", "held in memory, not asked again");
+    setToken("");
+    assert.equal(getToken(), "");
+    Object.defineProperty(globalThis, "localStorage", {
+      get() {
+        throw new DOMException("Access is denied", "SecurityError");
+      },
+      configurable: true,
+    });
+    setToken("tok-abcdefghij");
+    assert.equal(getToken(), "tok-abcdefghij", "storage disabled altogether");
+  } finally {
+    if (storage) Object.defineProperty(globalThis, "localStorage", storage);
+    else delete (globalThis as { localStorage?: unknown }).localStorage;
+  }
 });
