@@ -233,3 +233,53 @@ Deno.test(
     }, { assets });
   },
 );
+
+Deno.test(
+  "a browser that refuses storage still acknowledges and silences, asked for the token once (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    const token = "storage-token-0123456789";
+    await withWebApp(async ({ app, sql }) => {
+      await insertAnomalies(sql, [{ id: "ps-1", detected_at: new Date(), title: "private mode" }]);
+      const web = serveApp(app);
+      const browser = await launchBrowser();
+      const { page } = browser;
+      // Storage disabled (a policy, some private modes): every access throws.
+      await page.addInitScript(() =>
+        Object.defineProperty(globalThis, "localStorage", {
+          get() {
+            throw new DOMException("Access is denied for this document.", "SecurityError");
+          },
+        })
+      );
+      try {
+        await page.goto(`${web.base}/alerts/ps-1`);
+        await page.waitForSelector(".detail .facts");
+        await page.click(".detail .actions button:text('Acknowledge')");
+        await page.fill("#ack-by", "dana");
+        await page.click(".action-form button[type=submit]:text('Acknowledge')");
+        await page.waitForSelector(".action-form .token-input");
+        await page.fill(".action-form .token-input", token);
+        await page.click(".action-form .token button[type=submit]");
+        await page.click(".action-form button[type=submit]:text('Acknowledge')");
+        await page.waitForSelector(".detail .notice:text('Acknowledged.')");
+        // The token is still known to the page: the silence goes through without asking.
+        await page.click(".detail .actions button:text('Silence…')");
+        await page.fill("#silence-by", "dana");
+        await page.click(".action-form button[type=submit]:text('Silence')");
+        await page.waitForSelector(".detail .notice:text('Silenced until')");
+        const [row] = await sql`SELECT acknowledged_by FROM anomaly_events WHERE id = 'ps-1'`;
+        assert.equal(row?.acknowledged_by, "dana");
+        assert.equal((await sql`SELECT 1 FROM silences`).length, 1);
+        // The one 401: the first acknowledgement, before the token was given.
+        assert.deepEqual(browser.errors, [
+          "Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+        ]);
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets, token, publicRead: true });
+  },
+);

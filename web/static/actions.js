@@ -1,11 +1,11 @@
 // Acknowledge and silence forms of the detail view.
 import { useState } from "preact/hooks";
 import { sendJson } from "./api.js";
-import { html } from "./util.js";
+import { html, loadSetting, saveSetting } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
 
 export function AckForm({ anomaly, onDone }) {
-  const [by, setBy] = useState(() => localStorage.getItem("vigil.user") ?? "");
+  const [by, setBy] = useState(() => loadSetting("vigil.user", ""));
   const [comment, setComment] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -14,7 +14,7 @@ export function AckForm({ anomaly, onDone }) {
     setBusy(true);
     setError(null);
     try {
-      localStorage.setItem("vigil.user", by);
+      saveSetting("vigil.user", by);
       const r = await sendJson("POST", `/api/anomalies/${encodeURIComponent(anomaly.id)}/ack`, {
         by,
         comment,
@@ -40,7 +40,7 @@ export function AckForm({ anomaly, onDone }) {
 }
 
 export function SilenceForm({ anomaly, onDone }) {
-  const [author, setAuthor] = useState(() => localStorage.getItem("vigil.user") ?? "");
+  const [author, setAuthor] = useState(() => loadSetting("vigil.user", ""));
   const [duration, setDuration] = useState("1h");
   const [comment, setComment] = useState("");
   const [scope, setScope] = useState({ rule: true, entity: true, type: false, severity: false });

@@ -73,24 +73,34 @@ export function useNow(ms) {
   return now;
 }
 
+// ---------------------------------------------------------------- settings
+
+/** A setting kept in this browser, or `fallback` (none yet, or storage refused). */
+export function loadSetting(key, fallback) {
+  try {
+    return localStorage.getItem(key) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Keep a setting in this browser; one that refuses storage (private mode) forgets it. */
+export function saveSetting(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Private mode or storage disabled: it lasts for this page only.
+  }
+}
+
 // ---------------------------------------------------------------- theme
 
 export const THEMES = ["auto", "light", "dark"];
 export function useTheme() {
-  const [theme, setTheme] = useState(() => {
-    try {
-      return localStorage.getItem("vigil.theme") ?? "auto";
-    } catch {
-      return "auto";
-    }
-  });
+  const [theme, setTheme] = useState(() => loadSetting("vigil.theme", "auto"));
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
-    try {
-      localStorage.setItem("vigil.theme", theme);
-    } catch {
-      // ignore
-    }
+    saveSetting("vigil.theme", theme);
   }, [theme]);
   return [theme, () => setTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length])];
 }
