@@ -84,11 +84,12 @@ Deno.test("rulesHash() ignores key order and follows every value", () => {
   assert.notEqual(rulesHash(a), rulesHash(DEFAULT_RULES));
 });
 
-Deno.test("RulesReloader.watch() reloads on in-place writes and on a file renamed over it", async () => {
+/** A reloader watching `rules.json` (`{}`) in a new folder, with a short debounce. */
+async function watchedFile() {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/rules.json`;
   await Deno.writeTextFile(path, "{}");
-  const { log } = capture();
+  const { lines, log } = capture();
   const r = createRulesReloader({
     path,
     initial: DEFAULT_RULES,
@@ -99,6 +100,21 @@ Deno.test("RulesReloader.watch() reloads on in-place writes and on a file rename
   });
   const stop = new AbortController();
   const watching = r.watch(stop.signal);
+  return {
+    dir,
+    path,
+    r,
+    lines,
+    async close() {
+      stop.abort();
+      await watching;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("RulesReloader.watch() reloads on in-place writes and on a file renamed over it", async () => {
+  const { dir, path, r, close } = await watchedFile();
   try {
     await new Promise((ok) => setTimeout(ok, 100));
     await Deno.writeTextFile(path, JSON.stringify({ cooldown: "1m" }));
@@ -118,27 +134,12 @@ Deno.test("RulesReloader.watch() reloads on in-place writes and on a file rename
     await waitFor(() => r.current().cooldown === 180_000, { timeoutMs: 5000, what: "after" });
     assert.equal(r.lastRejection(), null, "a good file clears the rejection");
   } finally {
-    stop.abort();
-    await watching;
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
 
 Deno.test("RulesReloader.watch() follows a file replaced by git checkout quietly, warns when it stays away", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/rules.json`;
-  await Deno.writeTextFile(path, "{}");
-  const { lines, log } = capture();
-  const r = createRulesReloader({
-    path,
-    initial: DEFAULT_RULES,
-    apply: () => {},
-    log,
-    debounceMs: 50,
-    sighup: false,
-  });
-  const stop = new AbortController();
-  const watching = r.watch(stop.signal);
+  const { path, r, lines, close } = await watchedFile();
   const warned = () =>
     lines.filter((l) =>
       l.msg === "cannot watch the rules file: reloads on SIGHUP only until it is back"
@@ -166,8 +167,6 @@ Deno.test("RulesReloader.watch() follows a file replaced by git checkout quietly
     await Deno.writeTextFile(path, JSON.stringify({ cooldown: "6m" }));
     await waitFor(() => r.current().cooldown === 360_000, { timeoutMs: 5000, what: "back" });
   } finally {
-    stop.abort();
-    await watching;
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
