@@ -119,6 +119,7 @@ export async function startNotifier(
       },
       store,
       sql,
+      connectLock: () => postgres(config.databaseUrl, { max: 1, onnotice: () => {} }),
       channels,
       log,
       registry,

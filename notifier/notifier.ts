@@ -47,6 +47,7 @@ import type { Channel } from "./channels/channel.ts";
 import { type DeliveryOptions, runChannel, Waker } from "./delivery.ts";
 import type { InhibitRule } from "./inhibit.ts";
 import type { Route } from "./routes.ts";
+import { acquireInstanceLock, type InstanceLock } from "./instance_lock.ts";
 import type { NotifierStore } from "./store.ts";
 
 /** Dependencies of {@link runNotifier}. */
@@ -60,6 +61,8 @@ export interface NotifierDeps {
   store: NotifierStore;
   /** For silences (shared/silences.ts). */
   sql: postgres.Sql;
+  /** A new client of one connection, for the instance lock (instance_lock.ts). */
+  connectLock: () => postgres.Sql;
   channels: readonly Channel[];
   log: Logger;
   registry: Registry;
@@ -256,7 +259,12 @@ export function runNotifier(
     }
   };
 
-  const done = (async () => {
+  /** Another notifier holds the instance lock: this one waits. */
+  let standby = false;
+
+  /** Run while this instance holds the lock (`run` aborts when it stops or loses it). */
+  async function active(run: AbortSignal): Promise<void> {
+    const signal = run;
     const channelNames = deps.channels.map((c) => c.name);
     // Start-up, retried until the dependencies answer.
     try {
@@ -334,6 +342,29 @@ export function runNotifier(
     });
     waker.wake();
     await Promise.all([...loops, timers]);
+  }
+
+  const done = (async () => {
+    // One notifier at a time (instance_lock.ts): a second one stands by here.
+    while (!signal.aborted) {
+      let lock: InstanceLock;
+      try {
+        lock = await acquireInstanceLock(deps.connectLock, {
+          log,
+          signal,
+          onWait: () => standby = true,
+        });
+      } catch {
+        return; // stopped while waiting
+      }
+      standby = false;
+      try {
+        await active(AbortSignal.any([signal, lock.lost]));
+      } finally {
+        consumer = undefined;
+        await lock.release();
+      }
+    }
   })();
 
   return {
@@ -342,6 +373,7 @@ export function runNotifier(
     },
     done,
     health() {
+      if (standby) return { ok: true, detail: "standby: another notifier is running" };
       const st = consumer?.status();
       if (!st) return { ok: true, detail: "starting" };
       if (st.stuck) {
