@@ -332,7 +332,7 @@ Deno.test(
         // 6. Acknowledge and silence from the detail view; the token is asked for when needed.
         await page.click(".detail .actions button:text('Acknowledge')");
         await page.fill("#ack-by", "carol");
-        await page.fill("#ack-comment", "on it");
+        await page.fill("#ack-comment", "on it \u202Eevil");
         await page.click(".action-form button[type=submit]:text('Acknowledge')");
         await page.waitForSelector(".action-form .error");
         assert.match((await page.textContent(".action-form .error")) ?? "", /bearer token/);
@@ -346,8 +346,16 @@ Deno.test(
         await page.waitForSelector(".detail .notice:text('Acknowledged.')");
         const [acked] = await sql`
           SELECT acknowledged_by, ack_comment FROM anomaly_events WHERE id = 'fx-0'`;
-        assert.deepEqual({ ...acked }, { acknowledged_by: "carol", ack_comment: "on it" });
+        assert.deepEqual({ ...acked }, {
+          acknowledged_by: "carol",
+          ack_comment: "on it \u202Eevil",
+        });
         await page.waitForSelector(".detail .facts .ack");
+        // The comment is text anyone could write: its override is marked, as in event text.
+        assert.match(
+          (await page.textContent(".detail .facts .ack dd")) ?? "",
+          /“on it \uFFFDevil”$/,
+        );
         await page.click(".detail .actions button:text('Silence…')");
         assert.equal(await page.inputValue("#silence-by"), "carol");
         await page.click(".action-form button[type=submit]:text('Silence')");

@@ -199,7 +199,7 @@ export function Detail({ id, onClose, onUpdated }) {
             <div class="ack">
               <dt>Acknowledged</dt>
               <dd>by ${a.acknowledged_by} at ${fmtTime(a.acknowledged_at)}${a.ack_comment
-                ? ` — “${a.ack_comment}”`
+                ? ` — “${shown(a.ack_comment)}”`
                 : ""}</dd>
             </div>
           `
