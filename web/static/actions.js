@@ -1,7 +1,8 @@
 // Acknowledge and silence forms of the detail view.
 import { useState } from "preact/hooks";
 import { sendJson } from "./api.js";
-import { html, loadSetting, saveSetting } from "./util.js";
+import { loadSetting, saveSetting } from "./settings.js";
+import { html } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
 
 export function AckForm({ anomaly, onDone }) {

@@ -3,30 +3,18 @@
 // sent as a header) with automatic reconnection.
 
 import { useEffect, useMemo, useRef } from "preact/hooks";
+import { loadSetting, saveSetting } from "./settings.js";
 
 const TOKEN_KEY = "vigil.token";
 
-/** The token when the browser refuses storage (private mode, storage disabled). */
-let memoryToken = "";
-
 /** The API token saved in this browser (or held for this page), or "". */
 export function getToken() {
-  try {
-    return localStorage.getItem(TOKEN_KEY) ?? memoryToken;
-  } catch {
-    return memoryToken;
-  }
+  return loadSetting(TOKEN_KEY, "");
 }
 
 /** Save (or clear with "") the API token. */
 export function setToken(token) {
-  memoryToken = token;
-  try {
-    if (token) localStorage.setItem(TOKEN_KEY, token);
-    else localStorage.removeItem(TOKEN_KEY);
-  } catch {
-    // Private mode: the token lives only in memory for this page.
-  }
+  saveSetting(TOKEN_KEY, token);
 }
 
 function headers(extra = {}) {

@@ -1,18 +1,11 @@
 // Times on the page: every time shows its zone, in UTC (the default, as in digests) or the
 // browser's local zone, as the user picks; the choice is kept in localStorage ("vigil.tz").
 import { useEffect, useState } from "preact/hooks";
+import { loadSetting, saveSetting } from "./settings.js";
 
 const KEY = "vigil.tz";
 const listeners = new Set();
-let zone = load();
-
-function load() {
-  try {
-    return localStorage.getItem(KEY) === "local" ? "local" : "utc";
-  } catch {
-    return "utc";
-  }
-}
+let zone = loadSetting(KEY, "utc") === "local" ? "local" : "utc";
 
 /** "utc" or "local". */
 export function getZone() {
@@ -22,11 +15,7 @@ export function getZone() {
 /** Choose "utc" or "local" (kept in this browser); views using useZone() re-render. */
 export function setZone(next) {
   zone = next === "local" ? "local" : "utc";
-  try {
-    localStorage.setItem(KEY, zone);
-  } catch {
-    // Private mode: the choice lasts for this page only.
-  }
+  saveSetting(KEY, zone);
   for (const l of listeners) l(zone);
 }
 

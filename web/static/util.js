@@ -3,6 +3,7 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { fmtNum } from "./charts.js";
+import { loadSetting, saveSetting } from "./settings.js";
 
 export { count } from "./charts.js";
 
@@ -71,26 +72,6 @@ export function useNow(ms) {
     return () => clearInterval(t);
   }, [ms]);
   return now;
-}
-
-// ---------------------------------------------------------------- settings
-
-/** A setting kept in this browser, or `fallback` (none yet, or storage refused). */
-export function loadSetting(key, fallback) {
-  try {
-    return localStorage.getItem(key) ?? fallback;
-  } catch {
-    return fallback;
-  }
-}
-
-/** Keep a setting in this browser; one that refuses storage (private mode) forgets it. */
-export function saveSetting(key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // Private mode or storage disabled: it lasts for this page only.
-  }
 }
 
 // ---------------------------------------------------------------- theme
