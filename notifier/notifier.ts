@@ -262,9 +262,8 @@ export function runNotifier(
   /** Another notifier holds the instance lock: this one waits. */
   let standby = false;
 
-  /** Run while this instance holds the lock (`run` aborts when it stops or loses it). */
-  async function active(run: AbortSignal): Promise<void> {
-    const signal = run;
+  /** Run while this instance holds the lock (`signal` aborts when it stops or loses it). */
+  async function active(signal: AbortSignal): Promise<void> {
     const channelNames = deps.channels.map((c) => c.name);
     // Start-up, retried until the dependencies answer.
     try {
