@@ -138,6 +138,8 @@ export interface ClassifyOptions {
 const DEFAULT_OPTIONS: ClassifyOptions = {};
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
 
 /** Most bytes of a valid event's key kept in its entry (Kafka allows a key of a megabyte). */
 export const MAX_KEY_BYTES = 4096;
@@ -309,12 +311,19 @@ export function classifyMessage(
   };
 }
 
-/** The message's W3C traceparent header, normalised, or "" when absent or malformed. */
+/**
+ * The message's W3C traceparent header, normalised, or "" when absent or
+ * malformed, or one the W3C Trace Context says to ignore: version `ff`, an
+ * all-zero trace id or parent id (no trace can be continued from those).
+ */
 function traceparentOf(message: RawMessage): string {
   let traceparent = headerString(message.headers, "traceparent");
   if (!isCanonicalTraceparent(traceparent) && !TRACEPARENT.test(traceparent)) {
     traceparent = traceparent.trim().toLowerCase();
-    if (!TRACEPARENT.test(traceparent)) traceparent = "";
+    if (!TRACEPARENT.test(traceparent)) return "";
   }
-  return traceparent;
+  return traceparent.startsWith("ff") || traceparent.startsWith(ZERO_TRACE, 3) ||
+      traceparent.startsWith(ZERO_SPAN, 36)
+    ? ""
+    : traceparent;
 }

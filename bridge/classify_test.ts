@@ -70,6 +70,27 @@ Deno.test("classifyMessage() drops a malformed traceparent but keeps the event",
   }
 });
 
+Deno.test("classifyMessage() drops a traceparent the W3C says to ignore: version ff, zero ids", () => {
+  const ids = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7";
+  for (
+    const [header, kept] of [
+      [`00-${ids}-01`, true],
+      [`ff-${ids}-01`, false],
+      [`FF-${ids}-01`, false],
+      [`00-${"0".repeat(32)}-00f067aa0ba902b7-01`, false],
+      [`00-4bf92f3577b34da6a3ce929d0e0e4736-${"0".repeat(16)}-01`, false],
+    ] as const
+  ) {
+    const c = classifyMessage(
+      msg("logs", JSON.stringify({ timestamp: ts, service: "a", level: "info", message: "m" }), {
+        headers: { traceparent: header },
+      }),
+    );
+    assert.equal(c.kind, "event");
+    if (c.kind === "event") assert.equal(c.traceparent, kept ? header : "", header);
+  }
+});
+
 Deno.test("classifyMessage() dead-letters bad input with a reason kind", async (t) => {
   const cases: [string, RawMessage, string, "utf8" | "base64"][] = [
     ["unknown topic", msg("other", "{}"), "unknown_topic", "utf8"],
