@@ -36,12 +36,16 @@ import type { Firing } from "../core/rules/types.ts";
 export const EVALUATE_PATH = "/api/alerts/evaluate";
 
 /** Body of POST /api/alerts/evaluate. */
+/** Largest count the evaluate API takes (a minute of transactions; beyond a safe integer, counts lose precision). */
+const MAX_COUNT = 1_000_000_000;
+
 export const evaluateRequestSchema = z.object({
-  status: z.string().min(1),
-  count: z.number({ error: "count must be a number" }).int("count must be an integer").min(
-    0,
-    "count must not be negative",
-  ),
+  /** Any case, like a transaction's status ("FAILED" is "failed"). */
+  status: z.string().min(1).transform((s) => s.toLowerCase()),
+  count: z.number({ error: "count must be a number" })
+    .min(0, "count must not be negative")
+    .max(MAX_COUNT, `count must be at most ${MAX_COUNT}`)
+    .int("count must be an integer"),
   timestamp: timestampSchema.optional(),
   /** Also store, publish and count the anomaly (token required). */
   dispatch: z.boolean({ error: "dispatch must be true or false" }).optional(),

@@ -103,6 +103,8 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
     [{ status: "failed", count: "3" }, /count must be a number/],
     [{ count: 3 }, /status/],
     [{ status: "failed", count: 1, timestamp: "yesterday" }, /timestamp/],
+    [{ status: "failed", count: 1e308 }, /count must be at most 1000000000/],
+    [{ status: "failed", count: 1, id: "a\u0000b" }, /id: must not contain NUL/],
   ];
   for (const [body, message] of cases) {
     await t.step(JSON.stringify(body), async () => {
@@ -119,6 +121,13 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
     const r = await call(undefined, "GET");
     assert.equal(r.status, 405);
   });
+});
+
+Deno.test("POST /api/alerts/evaluate takes a status in any case, like a transaction's", async () => {
+  const { call } = handlerFor(5);
+  const r = await call({ status: "FAILED", count: 3, timestamp: T0 });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.status, "failed");
 });
 
 Deno.test("POST /api/alerts/evaluate answers 409 for a status another detector instance scores", async () => {
@@ -164,7 +173,7 @@ Deno.test("POST /api/alerts/evaluate answers 413 to a 1 MB body without reading 
   assert.equal(declared.status, 413);
 });
 
-Deno.test("the detector's routes answer 400 to NUL in the query", async () => {
+Deno.test("the detector's routes answer 400 to NUL in the query, 422 to NUL in a value", async () => {
   const { app } = handlerFor(5);
   const res = await app.request("/api/alerts/evaluate?x=%00", {
     method: "POST",
@@ -176,5 +185,5 @@ Deno.test("the detector's routes answer 400 to NUL in the query", async () => {
     method: "POST",
     body: JSON.stringify({ status: "fail\u0000ed", count: 1 }),
   });
-  assert.equal(nul.status, 400);
+  assert.equal(nul.status, 422);
 });
