@@ -122,6 +122,19 @@ Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", (
     /channel "slack", which is not configured/,
   );
   assert.throws(() => parseRoutes("{", c.defaultRoute, ["email"]), /Cannot load routes: not JSON/);
+  // A bad matcher names its field and what is wrong with it.
+  const bad = (match: unknown) => () =>
+    parseRoutes(
+      JSON.stringify({ routes: [{ name: "x", match, channels: [] }] }),
+      c.defaultRoute,
+      ["email"],
+    );
+  assert.throws(
+    bad({ severity: "critical" }),
+    /routes\.0\.match\.severity: Invalid option: expected one of "INFO"\|"WARNING"\|"CRITICAL"/,
+  );
+  assert.throws(bad({ typo: "x" }), /routes\.0\.match: Unrecognized key: "typo"/);
+  assert.deepEqual(bad({})()[0]!.match, {}, "an empty match matches every alert");
   // A route whose "match" is written twice: JSON.parse would keep only the second.
   const twice = `{"routes": [{"name": "payments", "match": {"type": "transactions"},
     "channels": ["email"], "match": {"severity": "INFO"}}]}`;

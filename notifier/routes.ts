@@ -23,7 +23,7 @@ import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
 import { formatZodError } from "@vigil/shared/schemas/event";
 import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
-import { silenceMatchersSchema } from "@vigil/shared/schemas/silence";
+import { alertMatchersSchema } from "@vigil/shared/schemas/silence";
 import type { Alert } from "@vigil/shared/schemas/alert";
 
 import { GROUP_LABELS, type GroupLabel } from "./groups.ts";
@@ -60,7 +60,7 @@ export const groupByVar = z.union([z.string(), z.array(z.string())]).transform((
 export const routeFileEntrySchema = z.strictObject({
   name: z.string().regex(/^[\w.-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.-]"),
   /** All given fields must equal the alert's; empty or absent matches everything. */
-  match: silenceMatchersSchema.or(z.strictObject({})).default({}),
+  match: alertMatchersSchema.default({}),
   /** Empty: record only (alerts are stored and shown, never notified). */
   channels: z.array(z.enum(CHANNEL_NAMES)),
   group_by: groupByVar.optional(),

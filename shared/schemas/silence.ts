@@ -11,13 +11,19 @@ import { z } from "zod";
 import { EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 
-/** What a silence matches: every given field must equal the alert's; at least one is required. */
-export const silenceMatchersSchema = z.strictObject({
+/**
+ * Fields of an alert to match: every given one must equal the alert's; none
+ * matches every alert (a route's `match`).
+ */
+export const alertMatchersSchema = z.strictObject({
   type: z.enum(EVENT_TYPES).optional(),
   rule: identifier(200).optional(),
   entity: identifier(500).optional(),
   severity: z.enum(SEVERITIES).optional(),
-}).refine(
+});
+
+/** What a silence matches: {@link alertMatchersSchema} naming at least one field. */
+export const silenceMatchersSchema = alertMatchersSchema.refine(
   (m) => Object.values(m).some((v) => v !== undefined),
   "must name at least one of type, rule, entity, severity",
 );
