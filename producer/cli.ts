@@ -73,23 +73,31 @@ Options:
 Environment: KAFKA_BROKERS, KAFKA_CLIENT_ID, PRODUCER_PORT (default 9101), LOG_LEVEL, …
 `;
 
-const positiveInt = z.coerce.number().int().min(1);
+/** A whole number from 1 to `max`, said so when it is not. */
+const positiveInt = (max: number) => {
+  const error = `must be a whole number from 1 to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(1, { error }).max(max, { error });
+};
+const RATE_ERROR = "must be a number of events per second (0 < n ≤ 1000000) or max";
 const rateSchema = z.union([
   z.literal("max"),
-  z.coerce.number().positive().max(1_000_000),
-], { error: "must be a number of events per second (0 < n ≤ 1000000) or max" });
+  z.coerce.number().positive({ error: RATE_ERROR }).max(1_000_000, { error: RATE_ERROR }),
+], { error: RATE_ERROR });
+const SPEED_ERROR = "must be a positive speed factor or max";
+const SEED_ERROR = "must be a whole number from 0 to 4294967295";
 
 const flagsSchema = z.object({
   rate: rateSchema.default(200),
-  count: positiveInt.max(Number.MAX_SAFE_INTEGER).optional(),
+  count: positiveInt(Number.MAX_SAFE_INTEGER).optional(),
   duration: durationVar.pipe(z.number().positive()).optional(),
   scenario: z.string().optional(),
   "scenario-every": durationVar.default(30_000),
-  seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
-  users: positiveInt.max(10_000_000).optional(),
+  seed: z.coerce.number({ error: SEED_ERROR }).int({ error: SEED_ERROR })
+    .min(0, { error: SEED_ERROR }).max(0xffffffff, { error: SEED_ERROR }).optional(),
+  users: positiveInt(10_000_000).optional(),
   replay: z.string().min(1).optional(),
-  speed: z.union([z.literal("max"), z.coerce.number().positive()], {
-    error: "must be a positive speed factor or max",
+  speed: z.union([z.literal("max"), z.coerce.number().positive({ error: SPEED_ERROR })], {
+    error: SPEED_ERROR,
   }).optional(),
   service: z.string().trim().min(1).max(128).optional(),
   field: z.enum(["cpu", "latency_ms"]).optional(),

@@ -90,9 +90,14 @@ Deno.test("parseCli() returns help for --help and -h", () => {
 Deno.test("parseCli() rejects bad flags with a message naming them", async (t) => {
   const cases: [string[], RegExp][] = [
     [["--rate", "fast"], /--rate/],
-    [["--rate", "0"], /--rate/],
+    [["--rate", "0"], /--rate: must be a number of events per second/],
+    [["--rate=-5"], /--rate: must be a number of events per second/],
     [["--count", "-1"], /--count/],
-    [["--count", "1.5"], /--count/],
+    [["--count", "1.5"], /--count: must be a whole number from 1 to/],
+    [["--count", "0"], /--count: must be a whole number from 1 to/],
+    [["--users", "1e9"], /--users: must be a whole number from 1 to 10000000/],
+    [["--seed", "1.5"], /--seed: must be a whole number from 0 to 4294967295/],
+    [["--replay", "a.csv", "--speed=-1"], /--speed: must be a positive speed factor or max/],
     [["--duration", "soon"], /--duration/],
     [["--scenario", "meteor"], /unknown scenario "meteor"/],
     [["--speed", "2"], /--speed needs --replay/],
