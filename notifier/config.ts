@@ -47,7 +47,12 @@ export const notifierEnv = z.object({
   NOTIFIER_CONSUMER: z.string().regex(/^[\w.-]{1,64}$/).default("notifier-1"),
   NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data").optional(),
   SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587")
-    .refine((u) => new URL(u).hostname !== "", "names no host (e.g. smtp://mail.example.com:587)")
+    // Runs after urlVar's check even when that failed: an unparsable URL is left to its message
+    // (a throw here would end the process with the URL, password included, in a stack trace).
+    .refine(
+      (u) => !URL.canParse(u) || new URL(u).hostname !== "",
+      "names no host (e.g. smtp://mail.example.com:587)",
+    )
     .optional(),
   SMTP_HOST: z.string().optional(),
   SMTP_PORT: portVar.optional(),
@@ -144,7 +149,8 @@ export interface NotifierConfig {
 function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
   if (e.SMTP_URL) {
     const u = new URL(e.SMTP_URL);
-    const secure = e.SMTP_SECURE ?? u.protocol === "smtps:";
+    // TLS from the first byte for smtps: and for port 465, as with SMTP_HOST/SMTP_PORT.
+    const secure = e.SMTP_SECURE ?? (u.protocol === "smtps:" || u.port === "465");
     return {
       host: u.hostname,
       port: u.port ? Number(u.port) : secure ? 465 : 587,

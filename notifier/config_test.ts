@@ -69,6 +69,27 @@ Deno.test("loadConfig() refuses an SMTP_URL without a host", () => {
   );
 });
 
+Deno.test("loadConfig() refuses an SMTP_URL it cannot parse with a ConfigError that hides the password", () => {
+  // The host check threw a TypeError with the URL in it: a crash printing the password.
+  for (const bad of ["smtp://user:hunter2secret@", "smtp://user:hunter2secret@[mail"]) {
+    assert.throws(
+      () => loadConfig({ SMTP_URL: bad }),
+      (e: Error) =>
+        e instanceof ConfigError && /SMTP_URL is not a valid URL/.test(e.message) &&
+        !e.message.includes("hunter2secret"),
+      bad,
+    );
+  }
+});
+
+Deno.test("loadConfig() turns TLS on for an SMTP_URL on port 465, as for SMTP_PORT 465", () => {
+  assert.equal(loadConfig({ SMTP_URL: "smtp://u:p@mail.example.com:465" }).smtp?.secure, true);
+  assert.equal(loadConfig({ SMTP_HOST: "mail.example.com", SMTP_PORT: "465" }).smtp?.secure, true);
+  assert.equal(loadConfig({ SMTP_URL: "smtp://u:p@mail.example.com:587" }).smtp?.secure, false);
+  const forced = loadConfig({ SMTP_URL: "smtp://mail.example.com:465", SMTP_SECURE: "false" });
+  assert.equal(forced.smtp?.secure, false);
+});
+
 Deno.test("group and repeat intervals are at least a second, in the environment and in routes", () => {
   // 0 re-sent a "still firing" repeat on every tick of the batcher: an email storm.
   for (const [name, value] of [["REPEAT_INTERVAL", "0"], ["GROUP_INTERVAL", "500ms"]] as const) {
