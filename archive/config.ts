@@ -7,12 +7,12 @@
 import { z } from "zod";
 import {
   boolVar,
-  commonEnv,
   durationVar,
   kafkaEnv,
   parseEnv,
   pathVar,
   portVar,
+  serviceEnv,
 } from "@vigil/shared/config";
 
 const positiveInt = z.coerce.number().int().min(1);
@@ -48,7 +48,7 @@ export const archiveLocationEnv = {
 
 /** Environment schema of the raw archive. */
 export const archiveEnvSchema = z.object({
-  ...commonEnv,
+  ...serviceEnv,
   ...kafkaEnv,
   /** Port of the archive's ops server. */
   ARCHIVE_PORT: portVar.default(9107),

@@ -13,3 +13,13 @@ Deno.test("ARCHIVE_PREFIX may not climb out of the archive folder", () => {
     assert.equal(parseArchiveConfig({ ARCHIVE_PREFIX: prefix }).ARCHIVE_PREFIX, prefix || "raw");
   }
 });
+
+Deno.test("the archive reads only its own stores: a bad REDIS_URL or DATABASE_URL does not stop it", () => {
+  const c = parseArchiveConfig({
+    REDIS_URL: "http://not-redis",
+    DATABASE_URL: "mysql://x",
+    VIGIL_PREFIX: "a b",
+  });
+  assert.equal(c.ARCHIVE_PORT, 9107);
+  assert.equal("REDIS_URL" in c || "DATABASE_URL" in c, false);
+});

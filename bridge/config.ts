@@ -6,19 +6,21 @@
  */
 import { z } from "zod";
 import {
-  commonEnv,
   durationVar,
   kafkaEnv,
   parseEnv,
   partitionsEnv,
   portVar,
+  redisEnv,
+  serviceEnv,
 } from "@vigil/shared/config";
 
 const positiveInt = z.coerce.number().int().min(1);
 
 /** Environment schema of the bridge. */
 export const bridgeEnvSchema = z.object({
-  ...commonEnv,
+  ...redisEnv,
+  ...serviceEnv,
   ...partitionsEnv,
   ...kafkaEnv,
   /**

@@ -120,8 +120,8 @@ function redisDatabase(url: string): string | null {
   return m ? m[1] ?? "" : null;
 }
 
-/** Variables every service shares. */
-export const commonEnv = {
+/** Redis variables (bridge, detector, notifier, web). */
+export const redisEnv = {
   /** Redis connection URL. */
   REDIS_URL: urlVar(["redis:", "rediss:"], "redis://127.0.0.1:6379").refine(
     (s) => redisDatabase(s) !== null,
@@ -132,17 +132,31 @@ export const commonEnv = {
    * client and `REDIS_URL` gives only the credentials and TLS (`rediss:`) for every node.
    */
   REDIS_CLUSTER_NODES: hostPortListVar("10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000").optional(),
-  /** PostgreSQL connection URL. */
-  DATABASE_URL: urlVar(["postgres:", "postgresql:"], "postgres://postgres@127.0.0.1:5432/postgres")
-    .default("postgres://postgres@127.0.0.1:5432/postgres"),
   /** Prefix of every Redis key, stream and channel. */
   VIGIL_PREFIX: z.string().regex(/^[\w.:-]{1,64}$/, "must be 1-64 of [A-Za-z0-9_.:-]").default(
     "vigil:",
   ),
+};
+
+/** PostgreSQL connection URL (detector, notifier, web, migrations). */
+export const databaseEnv = {
+  DATABASE_URL: urlVar(["postgres:", "postgresql:"], "postgres://postgres@127.0.0.1:5432/postgres")
+    .default("postgres://postgres@127.0.0.1:5432/postgres"),
+};
+
+/**
+ * Variables of every long-running service: log level and HTTP serving. A
+ * service reads only the stores it uses, so a bad value of another one's
+ * (the archive and a bad `REDIS_URL`) does not stop it.
+ */
+export const serviceEnv = {
   /** Minimum log level. */
   LOG_LEVEL: z.string().toLowerCase().pipe(z.enum(LOG_LEVEL_NAMES)).default("info"),
   ...httpEnv,
 };
+
+/** Variables of the services that use Redis and PostgreSQL (detector, notifier, web). */
+export const commonEnv = { ...redisEnv, ...databaseEnv, ...serviceEnv };
 
 /** The stream partitioning (bridge and detector must agree; see shared/partitions.ts). */
 export const partitionsEnv = {
