@@ -51,6 +51,14 @@ export const webEnvSchema = z.object({
     DEFAULT_ARCHIVE_DIR,
   ),
 }).superRefine((env, ctx) => {
+  if (!env.WEB_PUBLIC_READ && !env.VIGIL_API_TOKEN) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WEB_PUBLIC_READ"],
+      message:
+        "false needs VIGIL_API_TOKEN (without it every read would answer 503): set the token",
+    });
+  }
   if (env.S3_BUCKET && Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
     ctx.addIssue({
       code: "custom",

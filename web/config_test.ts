@@ -44,6 +44,11 @@ Deno.test("parseWebConfig() names every bad variable and never echoes the token"
       return true;
     },
   );
+  // Every read would answer 503: a setting that cannot work stops the web at start.
+  assert.throws(
+    () => parseWebConfig({ WEB_PUBLIC_READ: "false" }),
+    /^ConfigError: Cannot start web: WEB_PUBLIC_READ false needs VIGIL_API_TOKEN/,
+  );
   assert.throws(
     () => parseWebConfig({ S3_BUCKET: "archive", S3_ACCESS_KEY_ID: "AKIA" }),
     /S3_SECRET_ACCESS_KEY must be set together with the other S3 key variable/,
