@@ -104,7 +104,6 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
     [{ count: 3 }, /status/],
     [{ status: "failed", count: 1, timestamp: "yesterday" }, /timestamp/],
     [{ status: "failed", count: 1e308 }, /count must be at most 1000000000/],
-    [{ status: "failed", count: 1, id: "a\u0000b" }, /id: must not contain NUL/],
   ];
   for (const [body, message] of cases) {
     await t.step(JSON.stringify(body), async () => {
@@ -173,7 +172,7 @@ Deno.test("POST /api/alerts/evaluate answers 413 to a 1 MB body without reading 
   assert.equal(declared.status, 413);
 });
 
-Deno.test("the detector's routes answer 400 to NUL in the query, 422 to NUL in a value", async () => {
+Deno.test("the detector's routes answer 400 to NUL in the query or the body", async () => {
   const { app } = handlerFor(5);
   const res = await app.request("/api/alerts/evaluate?x=%00", {
     method: "POST",
@@ -185,5 +184,5 @@ Deno.test("the detector's routes answer 400 to NUL in the query, 422 to NUL in a
     method: "POST",
     body: JSON.stringify({ status: "fail\u0000ed", count: 1 }),
   });
-  assert.equal(nul.status, 422);
+  assert.equal(nul.status, 400);
 });

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import * as api from "../api_responses.ts";
 import { openApiPath } from "../openapi.ts";
 import { loadStaticAssets } from "../static.ts";
+import { retentionStatusSchema } from "../system_schemas.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -143,6 +144,7 @@ Deno.test("the documented answer schemas accept the routes' real answers", opts,
       { method: "DELETE", headers: AUTH },
     );
     await check(api.healthResponseSchema, "/health");
+    await check(retentionStatusSchema, "/api/system/retention");
     const bad = await check(api.errorResponseSchema, "/api/notifications/summary?window=2d");
     assert.equal(bad.status, 400);
   }, { token: TOKEN });
