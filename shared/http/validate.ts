@@ -127,7 +127,7 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
     const bad = findUnstorableText(body);
     if (bad) {
       throw httpError(
-        options.invalidStatus ?? 400,
+        400,
         `${options.prefix ?? "Cannot read body: "}${
           bad.path.length ? bad.path.join(".") : "(root)"
         }: ${bad.problem}`,
