@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { logLevel } from "kafkajs";
-import { kafkajsLevel } from "./kafka.ts";
+import { createKafka, kafkajsLevel } from "./kafka.ts";
+import { createLogger } from "./log.ts";
 
 Deno.test("kafkajsLevel() moves kafkajs' offset-out-of-range lines to debug, keeps the rest", () => {
   // The two lines kafkajs writes per partition and fetch when retention deleted unread messages
@@ -54,4 +55,24 @@ Deno.test("kafkajsLevel() moves the refused requests of a member that must rejoi
     }),
     logLevel.ERROR,
   );
+});
+
+Deno.test("createKafka() writes a repeating kafkajs error once a minute, the repeats at debug", () => {
+  // kafkajs writes one line per retry of every broker while Kafka is down (46 in 45 s).
+  const lines: { level: string; msg: string; repeated?: number }[] = [];
+  const log = createLogger({
+    service: "t",
+    level: "debug",
+    write: (l) => lines.push(JSON.parse(l)),
+  });
+  const kafka = createKafka({ brokers: ["127.0.0.1:1"], clientId: "t", log });
+  const klog = kafka.logger().namespace("Connection");
+  for (let i = 0; i < 5; i++) klog.error("Connection error: connect ECONNREFUSED 127.0.0.1:1", {});
+  klog.warn("another warning", {});
+  const shown = lines.filter((l) => l.level !== "debug").map((l) => `${l.level} ${l.msg}`);
+  assert.deepEqual(shown, [
+    "error Connection error: connect ECONNREFUSED 127.0.0.1:1",
+    "warn another warning",
+  ]);
+  assert.equal(lines.filter((l) => l.level === "debug").length, 4, "the repeats at debug");
 });

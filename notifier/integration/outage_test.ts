@@ -113,3 +113,60 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "startNotifier() gives a channel that keeps failing up after GIVE_UP_AFTER, recorded failed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withPg(async ({ sql, url }) => {
+      await withRedis(async ({ redis, keys, prefix }) => {
+        const hook = startFakeHook();
+        hook.respond = () => Response.json({ error: "maintenance" }, { status: 503 });
+        const config = loadConfig(testEnv({
+          prefix,
+          databaseUrl: url,
+          extra: { WEBHOOK_URL: hook.url, GROUP_WAIT: "200ms", GIVE_UP_AFTER: "3s" },
+        }));
+        const notifier = await startNotifier(config, { log: silentLogger() });
+        try {
+          await notifier.ready;
+          const alert = makeAlert({ severity: "CRITICAL" });
+          await publish(redis, keys, [alert]);
+          const [row] = await waitFor(
+            async () => {
+              const rows = await sql<{ status: string; error: string | null; attempts: number }[]>`
+              SELECT status, error, attempts FROM notifications
+              WHERE channel = 'webhook' AND status = 'failed'`;
+              return rows.length ? rows : null;
+            },
+            "the webhook notification given up",
+            15_000,
+          );
+          assert.match(row!.error ?? "", /^gave up after \d+ attempts$/);
+          assert.ok(row!.attempts >= 2, `retried before giving up (${row!.attempts} attempts)`);
+          const calls = hook.requests.length;
+          assert.ok(calls >= 2 && hook.accepted().length === 0);
+          await new Promise((r) => setTimeout(r, 2000));
+          assert.equal(hook.requests.length, calls, "no attempt after giving up");
+          const [email] = await sql<{ status: string }[]>`
+            SELECT status FROM notifications WHERE channel = 'email'`;
+          assert.equal(email!.status, "sent", "the other channel is not held back");
+          const metrics = await notifier.registry.prom.metrics();
+          assert.match(
+            metrics,
+            /vigil_notifier_digests_total\{channel="webhook",status="failed"\} 1\n/,
+          );
+          assert.match(
+            metrics,
+            /vigil_notifier_notifications_total\{channel="webhook",status="retried"\} [1-9]/,
+          );
+        } finally {
+          await notifier.close();
+          await hook.close();
+        }
+      });
+    });
+  },
+});

@@ -91,11 +91,24 @@ export const RETENTION_POLICIES: readonly RetentionPolicy[] = [
   },
 ];
 
-/** An age: 0 keeps the table forever, anything else is at least an hour (a bare `30` is 30 ms). */
-const ageVar = durationVar.refine(
-  (ms) => ms === 0 || ms >= HOUR,
-  "must be 0 (keep forever) or at least 1h, with a unit (e.g. 30d, 720h)",
-);
+const AGE_RULE = "must be 0 (keep forever) or at least 1h, with a unit (e.g. 30d, 720h)";
+
+/**
+ * An age: 0 keeps the table forever, anything else is at least an hour and
+ * has a unit. A bare number would be milliseconds: `7776000` meant as 90 days
+ * in seconds would delete everything older than 2 hours.
+ */
+const ageVar = z.string().refine(
+  (s) => !/^\s*\d+(?:\.\d+)?\s*$/.test(s) || Number(s) === 0,
+  AGE_RULE,
+)
+  .transform((s, ctx) => {
+    const parsed = durationVar.safeParse(s);
+    if (parsed.success) return parsed.data;
+    ctx.addIssue({ code: "custom", message: parsed.error.issues[0]?.message ?? AGE_RULE });
+    return z.NEVER;
+  })
+  .refine((ms) => ms === 0 || ms >= HOUR, AGE_RULE);
 
 /** Retention's environment variables (the owner, the notifier, spreads them into its schema). */
 export const retentionEnv = {

@@ -28,6 +28,11 @@ Deno.test("retentionEnv rejects an age without a unit (30 = 30 ms) and accepts 0
     () => parseEnv("notifier", schema, { RETENTION_ANOMALY_EVENTS: "30" }),
     /RETENTION_ANOMALY_EVENTS must be 0 \(keep forever\) or at least 1h/,
   );
+  // 90 days in seconds would be 2 h in milliseconds: refused, not read as 2 h.
+  assert.throws(
+    () => parseEnv("notifier", schema, { RETENTION_NOTIFICATIONS: "7776000" }),
+    /RETENTION_NOTIFICATIONS must be 0 \(keep forever\) or at least 1h, with a unit/,
+  );
   assert.throws(
     () => parseEnv("notifier", schema, { RETENTION_SILENCES: "soon" }),
     /RETENTION_SILENCES is not a duration/,
