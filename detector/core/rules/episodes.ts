@@ -8,7 +8,7 @@
  * - A condition that holds at event time `t` fires when it never fired or
  *   `t >= firedAt + cooldown`; otherwise it only extends the open episode.
  * - It resolves when seen false after its last true observation
- *   (`conditionFalse`), or when the watermark passes `clearAt` (`sweep`), with
+ *   (`conditionFalse`), or once the watermark is past `clearAt` (`sweep`), with
  *   `resolved_at = clearAt`. Because that time comes from the events, the
  *   outcome does not depend on when the sweep runs (batch boundaries).
  * - Anomaly ids are a hash of rule|subject|severity|event time|stream id, so
@@ -111,7 +111,10 @@ export function conditionTrue(
   const subject = key.subject ?? key.entity;
   const k = bookKey(subject, key.severity);
   const found = book.get(k);
-  if (found && found.open.length > 0 && at.t >= found.clearAt) resolve(found, found.clearAt, out);
+  // Strictly after: an observation at `clearAt` itself holds the condition with no gap between
+  // (the window lost its oldest event at that instant and gained this one), so it extends the
+  // episode instead of resolving it and keeping the next one quiet for a cooldown.
+  if (found && found.open.length > 0 && at.t > found.clearAt) resolve(found, found.clearAt, out);
   const ep = found ?? episodeOf(book, k, key);
   let id: string | null = null;
   if (at.t >= ep.until) {
@@ -183,7 +186,8 @@ export function sweepEpisodes(
   out: Finding[],
 ): void {
   for (const [k, ep] of book) {
-    if (ep.open.length > 0 && watermark >= ep.clearAt) resolve(ep, ep.clearAt, out);
+    // Past `clearAt`, not at it: an event at that very instant may still extend the episode.
+    if (ep.open.length > 0 && watermark > ep.clearAt) resolve(ep, ep.clearAt, out);
     if (ep.open.length === 0 && watermark >= ep.until + retainMs) book.delete(k);
   }
 }

@@ -172,3 +172,13 @@ Deno.test("user_spike fires at 10 logs of any level for one user within 3 minute
     "logs without a user are not counted",
   );
 });
+
+Deno.test("error_spike stays one episode while ERROR logs keep coming at the threshold rate", () => {
+  // One ERROR every 9 s keeps exactly 20 in every 3-minute window: the oldest leaves the
+  // window as the next arrives, which must not resolve the spike.
+  const events = Array.from({ length: 120 }, (_, i) => entry(T0 + i * 9 * SEC, err()));
+  const r = run("logs", events, { only: "error_spike" });
+  assert.equal(r.resolutions.length, 0, "never resolved while it holds");
+  // Once per cooldown (5 min) while it holds: at the 20th error, then the first after 5 min.
+  assert.deepEqual(r.firings.map((f) => (f.eventTime - T0) / SEC), [171, 477, 783]);
+});

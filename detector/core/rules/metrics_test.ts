@@ -172,3 +172,16 @@ Deno.test("metric rules take readings without cpu (the simulator's) for their la
   const slow = run("metrics", [entry(T0, noCpu(5000))]);
   assert.deepEqual(slow.firings.map((f) => f.rule), ["latency_high"]);
 });
+
+Deno.test("a sustained condition stays one episode while it holds: readings a minute apart at 95%", () => {
+  // The window lost its oldest reading at the very instant the next one came: resolving
+  // there made a firing/resolved pair every cooldown (5 min) for a CPU that never came down.
+  const events = Array.from({ length: 21 }, (_, i) => entry(T0 + i * MIN, reading(95)));
+  events.push(entry(T0 + 21 * MIN, reading(20)));
+  const r = run("metrics", events, { only: "cpu_sustained" });
+  // Once per cooldown while it holds, one resolution (of every open id) when it clears.
+  assert.deepEqual(r.firings.map((f) => (f.eventTime - T0) / MIN), [4, 9, 14, 19]);
+  assert.equal(r.resolutions.length, 1);
+  assert.equal(r.resolutions[0]!.at, T0 + 21 * MIN, "resolved by the low reading");
+  assert.deepEqual(r.resolutions[0]!.ids, r.firings.map((f) => f.id));
+});

@@ -27,6 +27,8 @@ Deno.test("conditionFalse() carries the clearing reading; a sweep resolves witho
 
   conditionTrue(book, KEY, { t: 200, clearAt: 300, refId: "2-0", cooldownMs: 100 }, out);
   sweepEpisodes(book, 300, 0, out);
+  assert.equal(out.length, 1, "not at clearAt itself: an event at that instant may extend it");
+  sweepEpisodes(book, 301, 0, out);
   const swept = out.at(-1) as Resolution;
   assert.equal(swept.at, 300);
   assert.equal("value" in swept, false, "resolved by time: no value");
