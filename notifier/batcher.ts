@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { fnv1aHex } from "@vigil/shared/hash";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { findSilence, type Silence } from "@vigil/shared/silences";
@@ -134,11 +135,17 @@ export function ingest(
   const threshold = options.flapThreshold ?? 4;
   const window = options.flapWindowMs ?? 3_600_000;
   const silences = options.silences ?? [];
+  let heldAt: Map<string, string> | undefined; // alert id → group key, built on the first need
 
   for (const { streamId, alert } of items) {
     const silence = findSilence(silences, alert, now);
     if (silence) {
       settled.push({ streamId, alertId: alert.id, disposition: "silenced", silenceId: silence.id });
+      // A resolution muted by a silence still ends the firing copy a group holds: else that copy
+      // came back as "still firing" in every repeat once the silence ended, until STALE_AFTER.
+      if (alert.status === "resolved") {
+        holdResolution(d, routeFor(options.routes, alert), alert, () => heldAt ??= heldKeys(d));
+      }
       continue;
     }
     const route = routeFor(options.routes, alert);
@@ -146,8 +153,15 @@ export function ingest(
       settled.push({ streamId, alertId: alert.id, disposition: "recorded", route: route.name });
       continue;
     }
-    const { key, labels } = groupKeyFor(route, alert);
-    const existing = d.groups[key]?.alerts[alert.id];
+    let { key, labels } = groupKeyFor(route, alert);
+    let existing = d.groups[key]?.alerts[alert.id];
+    if (!existing && alert.status === "resolved") {
+      // Grouped under other routes or labels (changed across a restart): resolve it where it is
+      // held, or its firing copy stays "still firing" there until STALE_AFTER.
+      const heldIn = (heldAt ??= heldKeys(d)).get(alert.id);
+      const g = heldIn === undefined ? undefined : d.groups[heldIn];
+      if (g) [key, labels, existing] = [g.key, g.labels, g.alerts[alert.id]];
+    }
 
     if (alert.status === "firing") {
       if (existing && existing.alert.status === "firing") {
@@ -216,6 +230,43 @@ export function ingest(
   return { state: d.state(), digests, settled, changed: [...d.changed], placed };
 }
 
+/** Which group holds each alert (by id). */
+function heldKeys(d: Draft): Map<string, string> {
+  const at = new Map<string, string>();
+  for (const [key, g] of Object.entries(d.groups)) for (const id in g.alerts) at.set(id, key);
+  return at;
+}
+
+/**
+ * A resolution that arrived silenced: the group's firing copy of the alert
+ * becomes resolved (it then leaves the group at its next turn, silently
+ * while the silence lasts, as a resolution once it ended).
+ */
+function holdResolution(
+  d: Draft,
+  route: Route,
+  alert: Alert,
+  heldAt: () => Map<string, string>,
+): void {
+  let key: string | undefined = route.channels.length ? groupKeyFor(route, alert).key : undefined;
+  if (key === undefined || !d.groups[key]?.alerts[alert.id]) key = heldAt().get(alert.id);
+  const held = key === undefined ? undefined : d.groups[key]?.alerts[alert.id];
+  if (!held || key === undefined || held.alert.status !== "firing") return;
+  const g = d.write(key)!;
+  g.alerts[alert.id] = { ...held, alert };
+  g.dirty = true;
+}
+
+/**
+ * A group's digest id: its key's SHA-256 (96 bits: two groups created in one
+ * intake must not share an id, which a 32-bit hash of the key let happen, and
+ * the store keeps only the first digest of an id), creation time, sequence.
+ */
+function groupDigestId(key: string, createdAt: number, seq: number): string {
+  const hash = createHash("sha256").update(key).digest("hex").slice(0, 24);
+  return `g-${hash}-${createdAt.toString(36)}-${seq}`;
+}
+
 /** When `group` next needs attention (ms), or null when never. */
 export function groupDueAt(group: GroupState, route: Route, staleAfterMs: number): number | null {
   let due: number | null = null;
@@ -234,7 +285,21 @@ export function groupDueAt(group: GroupState, route: Route, staleAfterMs: number
     consider(group.lastSentAt + route.repeatIntervalMs);
   }
   for (const a of firing) consider(a.firstSeenAt + staleAfterMs);
+  // An emptied group is kept one group interval after its last digest (see forgetAt).
+  const forget = forgetAt(group, route);
+  if (forget !== null && Object.keys(group.alerts).length === 0) consider(forget);
   return due;
+}
+
+/**
+ * When an emptied group may be forgotten: one group interval after its last
+ * digest. Forgotten at once, the next alert of its key made a new group that
+ * sent after GROUP_WAIT (30 s) instead of GROUP_INTERVAL (5 min): an alert
+ * every 40 s, each resolving at once, made 90 digests an hour where the
+ * interval promises at most 12. Null: never sent, forgotten at once.
+ */
+function forgetAt(group: GroupState, route: Route): number | null {
+  return group.lastFlushAt === null ? null : group.lastFlushAt + route.groupIntervalMs;
 }
 
 /** The earliest time any group needs attention, or null. */
@@ -352,7 +417,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
         flapping.set(fk, { type: a.type, rule: a.rule, entity: a.entity, changes });
       }
       digests.push({
-        id: `g-${fnv1aHex(key)}-${g.createdAt.toString(36)}-${g.seq}`,
+        id: groupDigestId(key, g.createdAt, g.seq),
         kind,
         route: route.name,
         groupKey: key,
@@ -383,7 +448,9 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
       }
     }
     if (flushed) g.dirty = false;
-    if (Object.keys(g.alerts).length === 0) d.remove(key);
+    if (Object.keys(g.alerts).length === 0 && !((forgetAt(g, route) ?? -Infinity) > now)) {
+      d.remove(key);
+    }
   }
   releaseInhibited(d);
   return { state: d.state(), digests, settled, changed: [...d.changed], placed: {} };

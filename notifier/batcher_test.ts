@@ -97,7 +97,11 @@ Deno.test("tick() reports a resolved alert in the next digest with its duration,
   assert.equal(d.alerts.length, 1);
   assert.equal(d.alerts[0]!.status, "resolved");
   assert.equal(d.alerts[0]!.resolvedAfterMs, 12 * M);
-  assert.deepEqual(r.state.groups, {}, "empty group removed");
+  // Kept empty one group interval, so the next alert of its key waits for that interval.
+  assert.deepEqual(Object.values(r.state.groups).map((g) => Object.keys(g.alerts)), [[]]);
+  assert.equal(nextDueAt(r.state, OPTS), T0 + 12 * M + 60 * S);
+  r = step(r.state, [], T0 + 12 * M + 60 * S);
+  assert.deepEqual(r.state.groups, {}, "empty group removed after the group interval");
 });
 
 Deno.test("a resolved alert's duration is in event time, whatever the detector's clock said", () => {
@@ -231,4 +235,100 @@ Deno.test("tick() drops a firing alert never resolved after staleAfterMs", () =>
   r = step(r.state, [], T0 + H, opts);
   assert.equal(r.digests.length, 0);
   assert.deepEqual(r.state.groups, {});
+});
+
+Deno.test("a resolution that arrives during a silence ends the firing copy the group holds", () => {
+  // Announced, then silenced while it resolves: the group held its firing copy and, once the
+  // silence ended, repeated it as "still firing" every REPEAT_INTERVAL until STALE_AFTER.
+  const a = alert({ id: "fired", entity: "db" });
+  let r = step(emptyState(), [item(a)], T0);
+  r = step(r.state, [], T0 + 30 * S);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((x) => x.id)), [["fired"]]);
+  const silence: Silence = {
+    id: "s1",
+    matchers: { entity: "db" },
+    starts_at: new Date(T0 + M).toISOString(),
+    ends_at: new Date(T0 + 11 * M).toISOString(),
+    author: "ann",
+    comment: "",
+    created_at: new Date(T0 + M).toISOString(),
+    expired_at: null,
+  };
+  const during = { ...OPTS, silences: [silence] };
+  const resolved = {
+    ...a,
+    status: "resolved" as const,
+    resolved_at: new Date(T0 + 5 * M).toISOString(),
+  };
+  r = step(r.state, [item(resolved)], T0 + 5 * M, during);
+  assert.deepEqual(r.settled.map((s) => [s.disposition, s.alertId]), [["silenced", "fired"]]);
+  assert.equal(r.digests.length, 0, "silent while the silence lasts");
+  // Well after the silence and past a repeat interval: nothing "still firing".
+  const later = tick(r.state, T0 + 5 * H, OPTS);
+  assert.equal(later.digests.length, 0);
+  assert.deepEqual(later.state.groups, {});
+});
+
+Deno.test("two groups created in one intake get different digest ids, even when their keys' 32-bit hashes collide", () => {
+  // FNV-1a (32 bits) of these two group keys is the same (f303d453): the second digest shared
+  // the first one's id and the store, which keeps the first digest of an id, dropped it.
+  const opts: BatcherOptions = { routes: [{ ...ROUTE, groupBy: ["entity"] }] };
+  const r = step(
+    emptyState(),
+    [
+      item(alert({ entity: "user-10gzzq" })),
+      item(alert({ entity: "user-14r0g5p" })),
+    ],
+    T0,
+    opts,
+  );
+  const t = tick(r.state, T0 + 30 * S, opts);
+  assert.equal(t.digests.length, 2);
+  assert.notEqual(t.digests[0]!.id, t.digests[1]!.id);
+});
+
+Deno.test("a resolution finds its alert in the group that holds it after the grouping changed", () => {
+  // GROUP_BY changed across a restart: the resolution's group key under the new labels held
+  // nothing, so the old group's firing copy repeated "still firing" until STALE_AFTER.
+  const before: BatcherOptions = { routes: [{ ...ROUTE, groupBy: [] }] };
+  const after: BatcherOptions = { routes: [{ ...ROUTE, groupBy: ["severity"] }] };
+  const a = alert({ id: "moved" });
+  let r = step(emptyState(), [item(a)], T0, before);
+  r = step(r.state, [], T0 + 30 * S, before);
+  assert.equal(r.digests.length, 1);
+  const resolvedAt = new Date(T0 + H).toISOString();
+  r = step(r.state, [item({ ...a, status: "resolved", resolved_at: resolvedAt })], T0 + H, after);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((x) => [x.id, x.status])), [[[
+    "moved",
+    "resolved",
+  ]]]);
+  const later = tick(r.state, T0 + 10 * H, after);
+  assert.equal(later.digests.length, 0, 'no "still firing" repeat');
+  assert.deepEqual(later.state.groups, {});
+});
+
+Deno.test("a silenced resolution also finds its alert after the grouping changed", () => {
+  const before: BatcherOptions = { routes: [{ ...ROUTE, groupBy: [] }] };
+  const a = alert({ id: "moved2", entity: "db" });
+  let r = step(emptyState(), [item(a)], T0, before);
+  r = step(r.state, [], T0 + 30 * S, before);
+  const silence: Silence = {
+    id: "s1",
+    matchers: { entity: "db" },
+    starts_at: new Date(T0).toISOString(),
+    ends_at: new Date(T0 + 2 * H).toISOString(),
+    author: "ann",
+    comment: "",
+    created_at: new Date(T0).toISOString(),
+    expired_at: null,
+  };
+  const after: BatcherOptions = {
+    routes: [{ ...ROUTE, groupBy: ["severity"] }],
+    silences: [silence],
+  };
+  const resolvedAt = new Date(T0 + H).toISOString();
+  r = step(r.state, [item({ ...a, status: "resolved", resolved_at: resolvedAt })], T0 + H, after);
+  const later = tick(r.state, T0 + 10 * H, { routes: after.routes });
+  assert.equal(later.digests.length, 0);
+  assert.deepEqual(later.state.groups, {});
 });

@@ -55,18 +55,24 @@ export function previewVolume(
       }
     }
   };
+  // Time of the latest intake: like the live loop, a timer that fell due before it runs then,
+  // not back in time (a digest stamped earlier would shorten the group's next interval).
+  let clock = -Infinity;
   const runTimers = (until: number) => {
     for (let last = -Infinity;;) {
       const due = nextDueAt(state, opts);
+      if (due === null || due > until) return;
+      const at = Math.max(due, clock);
       // A due time that does not move after its tick would spin: stop there.
-      if (due === null || due > until || due <= last) return;
-      last = due;
-      count(tick(state, due, opts));
+      if (at <= last) return;
+      last = at;
+      count(tick(state, at, opts));
     }
   };
   sorted.forEach((a, i) => {
     runTimers(a.at);
     count(ingest(state, [{ streamId: `replay-${i}`, alert: a.alert }], a.at, opts));
+    clock = a.at;
   });
   runTimers(window.toMs - 1);
   const routes = [...perRoute.values()];

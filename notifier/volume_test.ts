@@ -67,3 +67,64 @@ Deno.test("previewVolume() counts notifications per route and channel", () => {
     12,
   ]]);
 });
+
+Deno.test("alerts that fire and resolve one after another still get at most one digest per interval", () => {
+  // Each alert resolves 5 s after it fired and the next fires 35 s later: every group emptied
+  // before the next alert. Forgetting the emptied group at once made each alert a new group,
+  // sent after GROUP_WAIT: 90 digests in the hour instead of at most 12 (+ the last resolution).
+  const route = loadConfig({}).defaultRoute;
+  const replay: ReplayAlert[] = [];
+  for (let i = 0; i < 90; i++) {
+    const at = T0 + i * 40_000;
+    const fired = alert({
+      id: `f${i}`,
+      detected_at: new Date(at).toISOString(),
+      event_time: new Date(at).toISOString(),
+    });
+    replay.push({ at, alert: fired });
+    const resolvedAt = new Date(at + 5_000).toISOString();
+    replay.push({
+      at: at + 5_000,
+      alert: { ...fired, status: "resolved", resolved_at: resolvedAt, detected_at: resolvedAt },
+    });
+  }
+  const p = previewVolume(replay, { fromMs: T0, toMs: T0 + H, routes: [route] });
+  assert.ok(p.digests <= 13, `${p.digests} digests`);
+});
+
+Deno.test("previewVolume() runs a timer that fell due before the latest alert at that alert, as the notifier does", () => {
+  // P and X fire at 0 (one digest at 30 s); X resolves at 1000 s (sent at once: the interval
+  // is long past); Y1 and Y2 fire at 1010 s and 1020 s, sent together one interval after the
+  // 1000 s digest. Ticking back in time at the due time stamped that digest before the
+  // resolution, so Y1 went alone and Y2 after it: 4 digests where the notifier sends 3.
+  const route = loadConfig({}).defaultRoute;
+  const at = (s: number) => T0 + s * 1000;
+  const fire = (id: string, s: number): ReplayAlert => ({
+    at: at(s),
+    alert: alert({
+      id,
+      entity: id,
+      detected_at: new Date(at(s)).toISOString(),
+      event_time: new Date(at(s)).toISOString(),
+    }),
+  });
+  const x = fire("X", 0);
+  const resolved = new Date(at(1000)).toISOString();
+  const replay = [
+    fire("P", 0),
+    x,
+    {
+      at: at(1000),
+      alert: {
+        ...x.alert,
+        status: "resolved" as const,
+        resolved_at: resolved,
+        detected_at: resolved,
+      },
+    },
+    fire("Y1", 1010),
+    fire("Y2", 1020),
+  ];
+  const p = previewVolume(replay, { fromMs: T0, toMs: T0 + H, routes: [route] });
+  assert.equal(p.digests, 3);
+});

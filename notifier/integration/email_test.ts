@@ -77,7 +77,7 @@ Deno.test({
           assert.match(html, /97 vs 90/);
           assert.match(html, /value &lt;\d+&gt; &amp; more/, "HTML escaped");
           assert.match(text, /97 vs 90/);
-          assert.match(String(m.messageId), /^<g-[0-9a-f]{8}-.*@vigil\.notifier>$/);
+          assert.match(String(m.messageId), /^<g-[0-9a-f]{24}-.*@vigil\.notifier>$/);
           for (const a of alerts) {
             const link = `http://localhost:8080/alerts/${a.id}`;
             if (text.includes(link)) {
