@@ -3,6 +3,13 @@
  * cooldowns of every rule, validated with zod. Every field has a default, so
  * `{}` is a valid file; durations accept `180000`, `"3m"`, `"90s"`.
  *
+ * Every object of the file is strict: a key it does not know (a misspelt rule
+ * `"error_spik"`, a misspelt setting `"treshold"`) is an error naming it,
+ * never a setting silently dropped for its default. Settings that contradict
+ * each other so that a rule could never fire (a `min_span` as long as the
+ * `window`, a `warning` band above `critical`, a no-data `after` at or past
+ * `forget_after`…) are errors naming both fields.
+ *
  * @module
  */
 import { z } from "zod";
@@ -11,9 +18,50 @@ import { EVENT_TYPES, formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/e
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
 import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
 
+/**
+ * An object schema that refuses unknown keys, naming them and the keys it
+ * knows: `logs: Unrecognized key: "error_spik" (known: error_spike, …)`.
+ */
+function strictObject<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `Unrecognized key${issue.keys.length === 1 ? "" : "s"}: ${
+          issue.keys.map((k) => JSON.stringify(k)).join(", ")
+        } (known: ${known})`
+        : undefined,
+  });
+}
+
+/** A duration in milliseconds as written in the file: 300000 → "5m". */
+function formatDuration(ms: number): string {
+  for (
+    const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const
+  ) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 const severity = z.enum(SEVERITIES);
 const count = z.number().int().min(1);
 const measureName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/);
+
+/**
+ * A list of measures, each at most once: a measure listed twice would be
+ * scored twice per reading (the engine learning each point twice) and count
+ * as two measures for `entity_score`.
+ */
+function measureList(min: number) {
+  return z.array(measureName).min(min).superRefine((list, ctx) => {
+    list.forEach((m, i) => {
+      if (list.indexOf(m) !== i) {
+        ctx.addIssue({ code: "custom", path: [i], message: `"${m}" is listed twice` });
+      }
+    });
+  });
+}
 
 /**
  * A count window: at most a day, since it holds every event it counts (a
@@ -24,7 +72,7 @@ const countWindow = durationVar.pipe(
 );
 
 function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITICAL") {
-  return z.object({
+  return strictObject({
     enabled: z.boolean().default(true),
     threshold: count.default(threshold),
     window: countWindow.default(windowMs),
@@ -38,18 +86,34 @@ function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITIC
  * its alarm score (the NAB threshold of `docs/statistics.md`), a suppressed
  * repeat alarm within one incident scores 0.3, unremarkable points ~0.03.
  */
-const bandsSchema = z.object({
+const bandsSchema = strictObject({
   warning: z.number().min(0).max(1).default(0.5),
   critical: z.number().min(0).max(1).default(0.9),
   /** A reading scoring below this clears an active metric_score anomaly. */
   clear: z.number().min(0).max(1).default(0.3),
-}).prefault({}).refine((b) => b.clear <= b.warning && b.warning <= b.critical, {
-  message: "bands must satisfy clear <= warning <= critical",
-});
+}).superRefine((b, ctx) => {
+  // clear <= warning <= critical (equal is fine: warning = critical raises only CRITICAL).
+  if (b.warning > b.critical) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["warning"],
+      message:
+        `must be at most critical (warning ${b.warning}, critical ${b.critical}): a score at critical is CRITICAL, so WARNING could never be raised`,
+    });
+  }
+  if (b.clear > b.warning) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["clear"],
+      message:
+        `must be at most warning (clear ${b.clear}, warning ${b.warning}): a score below clear clears the anomaly, so scores between them could never raise it`,
+    });
+  }
+}).prefault({});
 
 /** No-data watch of one event type's entities (services of logs and metrics, statuses). */
 function noDataType() {
-  return z.object({
+  return strictObject({
     /** Off by default: one-shot entities (a batch job, the producer's scenario services) would alert. */
     enabled: z.boolean().default(false),
     /** An entity silent this long in event time raises an alert. */
@@ -59,7 +123,7 @@ function noDataType() {
 }
 
 /** Schema of the `no_data` section. */
-const noDataSchema = z.object({
+const noDataSchema = strictObject({
   logs: noDataType(),
   metrics: noDataType(),
   transactions: noDataType(),
@@ -68,7 +132,7 @@ const noDataSchema = z.object({
    * to leave one out. An entry's entity is watched even when its type's watch
    * is off, from the first event of its stream.
    */
-  entities: z.array(z.object({
+  entities: z.array(strictObject({
     type: z.enum(EVENT_TYPES),
     entity: z.string().min(1).max(256),
     enabled: z.boolean().default(true),
@@ -77,20 +141,53 @@ const noDataSchema = z.object({
   /** An entity silent this long is forgotten (its alert resolves). */
   forget_after: durationVar.pipe(z.number().min(60_000)).default(86_400_000),
   /** A whole stream quiet this long (wall clock: bridge or producer down) raises one alert. */
-  stream: z.object({
+  stream: strictObject({
     enabled: z.boolean().default(true),
     after: durationVar.pipe(z.number().min(1000)).default(300_000),
     severity: severity.default("CRITICAL"),
   }).prefault({}),
+}).superRefine((c, ctx) => {
+  // An entity silent for forget_after is forgotten before the check for `after`:
+  // an `after` in use at or past it could never alert (a watch that is off is not checked).
+  const tooLate = (after: number, path: (string | number)[]) => {
+    if (after < c.forget_after) return;
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: `must be shorter than forget_after (after ${formatDuration(after)}, forget_after ${
+        formatDuration(c.forget_after)
+      }): a silent entity is forgotten before it could alert`,
+    });
+  };
+  for (const type of EVENT_TYPES) {
+    // A type's `after` is also that of its enabled entries that set none.
+    const inUse = c[type].enabled ||
+      c.entities.some((e) => e.type === type && e.enabled && e.after === undefined);
+    if (inUse) tooLate(c[type].after, [type, "after"]);
+  }
+  const seen = new Map<string, number>();
+  c.entities.forEach((e, i) => {
+    if (e.enabled && e.after !== undefined) tooLate(e.after, ["entities", i, "after"]);
+    const key = `${e.type}\u0000${e.entity}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else {
+      ctx.addIssue({
+        code: "custom",
+        path: ["entities", i],
+        message: `${e.type} entity "${e.entity}" is listed twice (also at entities.${first})`,
+      });
+    }
+  });
 }).prefault({});
 
 /** Schema of the rules file. */
-export const rulesConfigSchema = z.object({
+export const rulesConfigSchema = strictObject({
   /** Cooldown per (rule, entity, severity): a sustained condition alerts once per cooldown. */
   cooldown: durationVar.default(300_000),
-  logs: z.object({
+  logs: strictObject({
     error_spike: countRule(20, 180_000, "CRITICAL"),
-    failed_message: z.object({
+    failed_message: strictObject({
       enabled: z.boolean().default(true),
       /** Case-insensitive substring of the log's message. */
       contains: z.string().min(1).default("failed"),
@@ -101,52 +198,92 @@ export const rulesConfigSchema = z.object({
     }).prefault({}),
     user_spike: countRule(10, 180_000, "WARNING"),
   }).prefault({}),
-  metrics: z.object({
-    cpu_sustained: z.object({
+  metrics: strictObject({
+    cpu_sustained: strictObject({
       enabled: z.boolean().default(true),
       /** Every reading in the window must be at or above this (percent). */
       cpu: z.number().min(0).max(100).default(80),
       window: countWindow.default(300_000),
       min_readings: count.default(3),
-      /** The readings must span at least this long. */
+      /** The readings must span at least this long (less than the window). */
       min_span: durationVar.default(240_000),
       severity: severity.default("WARNING"),
+    }).superRefine((c, ctx) => {
+      // The readings are those in (τ − window, τ]: they span less than the window.
+      if (c.min_span < c.window) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["min_span"],
+        message: `must be shorter than window (min_span ${formatDuration(c.min_span)}, window ${
+          formatDuration(c.window)
+        }): the readings in a window span less than the window, so the rule could never fire`,
+      });
     }).prefault({}),
-    latency_high: z.object({
+    latency_high: strictObject({
       enabled: z.boolean().default(true),
       /** Fires when latency_ms is strictly above this. */
       latency_ms: z.number().min(0).default(1000),
       severity: severity.default("CRITICAL"),
     }).prefault({}),
-    cpu_and_latency: z.object({
+    cpu_and_latency: strictObject({
       enabled: z.boolean().default(true),
       cpu: z.number().min(0).max(100).default(80),
       latency_ms: z.number().min(0).default(1000),
       severity: severity.default("CRITICAL"),
     }).prefault({}),
-    metric_score: z.object({
+    metric_score: strictObject({
       enabled: z.boolean().default(true),
       /** Numeric fields of a metric reading that are scored, one series per (service, field). */
-      measures: z.array(measureName).min(1).default(["cpu", "latency_ms", "error_rate"]),
+      measures: measureList(1).default(["cpu", "latency_ms", "error_rate"]),
       bands: bandsSchema,
     }).prefault({}),
     /**
      * One score per service across its measures (as scored by metric_score;
      * off when metric_score is off).
      */
-    entity_score: z.object({
+    entity_score: strictObject({
       enabled: z.boolean().default(true),
       /** Fisher's method, or Tippett's minimum p with Šidák's correction. */
       method: z.enum(["fisher", "tippett"]).default("fisher"),
       /** Measures combined (default: every measure metric_score scores). */
-      measures: z.array(measureName).min(2).optional(),
+      measures: measureList(2).optional(),
       /** Fewest measures a reading must have scored for a combined score. */
       min_measures: z.number().int().min(2).default(2),
       bands: bandsSchema,
     }).prefault({}),
+  }).superRefine((m, ctx) => {
+    // entity_score combines what metric_score scored: checked while both are on.
+    const e = m.entity_score;
+    const scored = m.metric_score.measures;
+    if (!e.enabled || !m.metric_score.enabled) return;
+    let unscored = false;
+    e.measures?.forEach((measure, i) => {
+      if (scored.includes(measure)) return;
+      unscored = true;
+      ctx.addIssue({
+        code: "custom",
+        path: ["entity_score", "measures", i],
+        message: `"${measure}" is not in metric_score.measures (${
+          scored.join(", ")
+        }): entity_score combines only the measures metric_score scores`,
+      });
+    });
+    const combined = e.measures ?? scored;
+    if (!unscored && e.min_measures > combined.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["entity_score", "min_measures"],
+        message:
+          `must be at most the number of measures combined (min_measures ${e.min_measures}, ${
+            e.measures ? "entity_score.measures" : "metric_score.measures"
+          }: ${
+            combined.join(", ")
+          }): entity_score could never fire (or switch it off: enabled false)`,
+      });
+    }
   }).prefault({}),
-  transactions: z.object({
-    amount_high: z.object({
+  transactions: strictObject({
+    amount_high: strictObject({
       enabled: z.boolean().default(true),
       /** Fires when amount is strictly above this, in the event's currency. */
       amount: z.number().positive().default(10_000),
@@ -155,7 +292,7 @@ export const rulesConfigSchema = z.object({
       severity: severity.default("CRITICAL"),
     }).prefault({}),
     user_frequency: countRule(5, 300_000, "WARNING"),
-    status_zscore: z.object({
+    status_zscore: strictObject({
       enabled: z.boolean().default(true),
       /** Minutes of baseline before the current minute. */
       baseline_minutes: z.number().int().min(2).max(1440).default(60),
@@ -170,6 +307,15 @@ export const rulesConfigSchema = z.object({
         "reversed",
         "backend_reversed",
       ]),
+    }).superRefine((c, ctx) => {
+      // Equal is fine (only CRITICAL); above, a z past warning is already CRITICAL.
+      if (c.warning <= c.critical) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["warning"],
+        message:
+          `must be at most critical (warning ${c.warning}, critical ${c.critical}): a z above critical is CRITICAL, so WARNING could never be raised`,
+      });
     }).prefault({}),
   }).prefault({}),
   /** Entities or whole streams that stop reporting (no_data.ts, stream_silence.ts). */

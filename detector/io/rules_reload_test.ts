@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { waitFor } from "@vigil/tools/testing/wait";
-import { DEFAULT_RULES, type RulesConfig } from "../core/rules_config.ts";
+import { DEFAULT_RULES, loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
 import { rulesWith } from "../core/rules/_testing.ts";
 import { createRulesReloader, rulesHash } from "./rules_reload.ts";
 
@@ -82,6 +82,49 @@ Deno.test("rulesHash() ignores key order and follows every value", () => {
   assert.equal(rulesHash(a), rulesHash(b));
   assert.notEqual(rulesHash(a), rulesHash(rulesWith({ cooldown: "6m" })));
   assert.notEqual(rulesHash(a), rulesHash(DEFAULT_RULES));
+});
+
+Deno.test("RulesReloader.reload() rejects a file with a misspelt key or a min_span past its window", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.json`;
+  try {
+    await Deno.writeTextFile(path, JSON.stringify({ logs: { error_spike: { threshold: 5 } } }));
+    const initial = await loadRulesConfig(path);
+    const applied: RulesConfig[] = [];
+    const { log } = capture();
+    const r = createRulesReloader({
+      path,
+      initial,
+      apply: (rules) => applied.push(rules),
+      log,
+      sighup: false,
+    });
+    const before = r.version();
+    for (
+      const [rules, reason] of [
+        // A misspelt rule or setting would be ignored, its defaults silently in force.
+        [{ logs: { error_spik: { threshold: 3 } } }, /logs: Unrecognized key: "error_spik"/],
+        [
+          { logs: { error_spike: { treshold: 3 } } },
+          /logs\.error_spike: Unrecognized key: "treshold"/,
+        ],
+        [
+          { metrics: { cpu_sustained: { window: "5m", min_span: "10m" } } },
+          /metrics\.cpu_sustained\.min_span: must be shorter than window \(min_span 10m, window 5m\)/,
+        ],
+      ] as const
+    ) {
+      await Deno.writeTextFile(path, JSON.stringify(rules));
+      assert.equal(await r.reload("SIGHUP"), "rejected", JSON.stringify(rules));
+      assert.match(r.lastRejection()!.reason, reason);
+      assert.ok(r.lastRejection()!.reason.startsWith(`Cannot load rules file ${path}: `));
+      assert.deepEqual(r.version(), before, "the rules in force keep running");
+      assert.equal(r.current().logs.error_spike.threshold, 5);
+    }
+    assert.equal(applied.length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** A reloader watching `rules.json` (`{}`) in a new folder, with a short debounce. */
