@@ -278,7 +278,9 @@ export function statusZScoreRule(
       const current = Math.floor(watermark / MINUTE);
       // Emit z of completed minutes for the scores cache.
       if (state.first !== null) {
-        const from = Math.max(state.emitted ?? current - 2, current - 5) + 1;
+        // Every completed minute since the last emitted one, back as far as counts are kept: a
+        // batch spanning more than a few minutes (catch-up after lag) left gaps in the cache.
+        const from = Math.max(state.emitted ?? current - 2, current - keep) + 1;
         for (let m = from; m < current; m++) {
           for (const [status, perMinute] of state.counts) {
             const count = perMinute.get(m) ?? 0;

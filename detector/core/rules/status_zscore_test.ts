@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
+import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { assessStatus, BaselineCache } from "./status_zscore.ts";
 
@@ -206,4 +207,31 @@ Deno.test("BaselineCache.severity() equals assessStatus() through late writes an
   }
   assert.equal(checked, 20_000);
   assert.ok(flagged > 100 && flagged < 19_000, `${flagged} flagged`);
+});
+
+Deno.test("the count_z scores cover every completed minute, however the entries are batched", () => {
+  // A batch spanning more than 5 minutes of event time (catch-up after lag) skipped minutes.
+  const entries = Array.from(
+    { length: 1500 },
+    (_, i) =>
+      entry(T0 + i * 2 * SEC, {
+        transaction_id: `t${i}`,
+        user_id: "u",
+        amount: 5,
+        currency: "USD",
+        status: "approved",
+      }),
+  );
+  const minutes = (batch: number) => {
+    const evaluator = createEvaluator("transactions", { rules: DEFAULT_RULES, engine: null });
+    const sink = evaluator.sink();
+    entries.forEach((e, i) => {
+      evaluator.step(e, sink);
+      if ((i + 1) % batch === 0 || i === entries.length - 1) evaluator.sweep(sink);
+    });
+    return sink.scores.filter((p) => p.measure === "count_z").map((p) => (p.t - T0) / MIN);
+  };
+  const each = minutes(1);
+  assert.ok(each.length >= 15, `${each.length} minutes scored`);
+  assert.deepEqual(minutes(500), each);
 });
