@@ -58,6 +58,12 @@ export interface NoDataState {
   last: number;
   /** Silence is counted from here at the earliest (the end of the last stream gap). */
   resumeAt: number;
+  /**
+   * The `entities` entries already watched from an event of the stream: one
+   * added later (a reload, a restart with a new file) is watched from the
+   * next event, so an expected entity that never reports alerts too.
+   */
+  expected: Set<string>;
   episodes: EpisodeBook;
 }
 
@@ -90,18 +96,28 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
     ...[...entries.values()].filter((e) => e.enabled).map((e) => e.after ?? typeWatch.after),
   ];
   const gap = Math.min(...afters);
+  const expectedEntities = [...entries.values()].filter((e) => e.enabled).map((e) => e.entity);
   const severity = typeWatch.severity;
   return {
     name: "no_data",
     type,
-    init: () => ({ seen: new Map(), last: -Infinity, resumeAt: -Infinity, episodes: new Map() }),
+    init: () => ({
+      seen: new Map(),
+      last: -Infinity,
+      resumeAt: -Infinity,
+      expected: new Set(),
+      episodes: new Map(),
+    }),
     step(state, input, sink) {
-      if (state.last === -Infinity) {
-        // First event of the stream: the entries are expected from here on.
-        for (const [entity, e] of entries) {
-          if (e.enabled && !state.seen.has(entity)) state.seen.set(entity, input.t);
+      if (state.expected.size < expectedEntities.length) {
+        // Entries not watched yet (first event of the stream, or added since): expected from here.
+        for (const entity of expectedEntities) {
+          if (state.expected.has(entity)) continue;
+          state.expected.add(entity);
+          if (!state.seen.has(entity)) state.seen.set(entity, input.t);
         }
-      } else if (input.watermark - state.last > gap) {
+      }
+      if (state.last !== -Infinity && input.watermark - state.last > gap) {
         state.resumeAt = input.watermark;
       }
       state.last = input.watermark;
@@ -158,6 +174,7 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
       seen: [...s.seen],
       last: Number.isFinite(s.last) ? s.last : null,
       resumeAt: Number.isFinite(s.resumeAt) ? s.resumeAt : null,
+      expected: [...s.expected],
       episodes: saveEpisodes(s.episodes),
     }),
     load(raw) {
@@ -172,6 +189,10 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
         seen,
         last: typeof r.last === "number" ? r.last : -Infinity,
         resumeAt: typeof r.resumeAt === "number" ? r.resumeAt : -Infinity,
+        // A checkpoint from before the field: the entities it watches were seeded.
+        expected: new Set(
+          Array.isArray(r.expected) ? r.expected.filter((e) => typeof e === "string") : seen.keys(),
+        ),
         episodes: loadEpisodes(r.episodes),
       };
     },

@@ -128,3 +128,26 @@ Deno.test("no_data of transactions follows the status", () => {
   const r = run("transactions", events, { rules, only: "no_data" });
   assert.deepEqual(r.firings.map((f) => f.entity), ["denied"]);
 });
+
+Deno.test("no_data: an entry added later (a reload, a restart with a new file) is watched from then", () => {
+  // Entries were seeded at the stream's first event only: one added afterwards that never
+  // reported was never watched, so it never alerted.
+  const before = rulesWith({ no_data: { metrics: { enabled: true, after: "2m" } } });
+  const after = rulesWith({
+    no_data: {
+      metrics: { enabled: true, after: "2m" },
+      entities: [{ type: "metrics", entity: "expected", after: "3m" }],
+    },
+  });
+  const first = run("metrics", readings(["a"], 0, 2), { rules: before, only: "no_data" });
+  const saved = first.evaluator.save();
+  const reloaded = first.evaluator;
+  reloaded.reconfigure(after);
+  const r = run("metrics", readings(["a"], 2.5, 7), { evaluator: reloaded, only: "no_data" });
+  assert.deepEqual(r.firings.map((f) => [f.entity, f.eventTime]), [["expected", T0 + 5.5 * MIN]]);
+
+  const restored = createEvaluator("metrics", { rules: after, engine: null });
+  restored.load(saved);
+  const s = run("metrics", readings(["a"], 2.5, 7), { evaluator: restored, only: "no_data" });
+  assert.deepEqual(s.firings.map((f) => [f.entity, f.eventTime]), [["expected", T0 + 5.5 * MIN]]);
+});
