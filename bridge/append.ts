@@ -220,19 +220,38 @@ export function offsetHashes(keys: Keys, partitions: number): string[] {
 export interface AppendResult {
   appended: number;
   skipped: number;
-  /** Whether the batch's gap record was written now (not a redelivery). */
+  /** Whether the batch's gap record was written by this attempt (not a redelivery). */
   gapRecorded: boolean;
   /** Whether a target's high-water was above the partition's log end, so started again. */
   logReset: boolean;
 }
 
-/** Run a batch's calls; throws when any call failed (retry the whole batch: applied calls are skipped). */
+/**
+ * What a batch's calls wrote over all its attempts. A retried batch's calls
+ * that were applied before (the dead-letter stream's, when an event
+ * stream's call was refused) answer their items as skipped, so what the
+ * failed attempt wrote is only known from that attempt.
+ */
+export interface AppendTally {
+  /** Gap records written. */
+  gaps: number;
+}
+
+/**
+ * Run a batch's calls; throws when any call failed (retry the whole batch:
+ * applied calls are skipped). `tally`, when given, gets what the applied
+ * calls wrote, of a failed attempt too.
+ */
 export async function appendBatch(
   port: AppendPort,
   calls: readonly ScriptCall[],
   after?: FieldWrite,
+  tally?: AppendTally,
 ): Promise<AppendResult> {
   const results = await port.runAll(calls, after);
+  if (tally) {
+    for (const r of results) if (r.ok) tally.gaps += r.gaps;
+  }
   const failed = results.find((r) => !r.ok);
   if (failed) {
     const error = (failed as { error: Error }).error;

@@ -24,6 +24,7 @@ import { failSpan, type Span, startBatchSpan, type Tracer } from "@vigil/shared/
 import {
   appendBatch,
   type AppendResult,
+  type AppendTally,
   type BatchItem,
   buildAppendCalls,
   ioredisAppendPort,
@@ -232,6 +233,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
       const after = { key: progress.key, field: `${topic}:${partition}`, value: last };
       // Retried until Redis takes it, while this consumer still owns the partition.
       let result: AppendResult;
+      // What the attempts wrote: a retry skips what an attempt refused in part had written.
+      const written: AppendTally = { gaps: 0 };
       const logAppend = logRetry(
         log.with({ topic, partition }),
         "append batch",
@@ -240,7 +243,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       try {
         result = await retry(async (attempt) => {
           if (attempt > 1) await heartbeat();
-          return await appendBatch(port, calls, after);
+          return await appendBatch(port, calls, after, written);
         }, {
           baseMs: 100,
           capMs: 5000,
@@ -271,7 +274,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
       progress.set(topic, partition, BigInt(last));
       filtered.delete(key);
       gaps.settled(key);
-      if (gap && result.gapRecorded) gaps.record(topic, partition, gap);
+      if (gap && written.gaps > 0) {
+        // One gap dead letter, written now (a redelivered batch's gap is skipped by the script).
+        gaps.record(topic, partition, gap);
+        deadTotal.inc({ topic, reason_kind: "gap" });
+      }
       resolveOffset(last);
       const next = (BigInt(last) + 1n).toString();
       // Resolved only now that Redis holds the batch; committed within a second

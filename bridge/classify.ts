@@ -58,7 +58,11 @@ export type Classified =
   | {
     kind: "dead";
     reasonKind: ReasonKind;
-    /** One-line reason, e.g. `invalid_schema: amount: Too small: …`. */
+    /**
+     * One-line reason, e.g. `invalid_schema: amount: Too small: …`: line
+     * breaks, other control characters, bidirectional controls and lone
+     * surrogates as JSON escapes ({@link oneLine}).
+     */
     reason: string;
     /** First bytes of the value (at most `deadRawBytes`): UTF-8 text, or base64 when not valid UTF-8. */
     raw: string;
@@ -207,12 +211,39 @@ function canonicalOptions(options: ClassifyOptions, clean: boolean): CanonicalOp
   return clean ? pair[0] : pair[1];
 }
 
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f]/g;
+/**
+ * What a reason never holds as is: C0 controls, DEL and C1 controls (NEL
+ * U+0085 among them), the line and paragraph separators U+2028 and U+2029,
+ * the bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
+ * U+2066–U+2069) and lone surrogates.
+ */
+const UNSHOWN =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** A reason on one line: control characters become spaces, lone surrogates U+FFFD. */
-function oneLine(s: string): string {
-  return s.replace(CONTROL, " ").toWellFormed();
+/** JSON's short escapes. */
+const SHORT_ESCAPES: Record<string, string> = {
+  "\b": "\\b",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\f": "\\f",
+  "\r": "\\r",
+};
+
+function escapeUnshown(c: string): string {
+  return SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * A reason on one line, in the order it was written: each character of
+ * {@link UNSHOWN} becomes its JSON escape (`\n`, `\t`, `\u2028`, `\u202e`,
+ * `\ud800`), visible, so a terminal (`redis-cli XREVRANGE`) or a page can
+ * neither break the line nor reorder the text after it. Quoted parts
+ * (`JSON.stringify` of a topic, a key, a timestamp) stay valid JSON strings
+ * of the same text. The entry's `raw` keeps the bytes themselves.
+ */
+export function oneLine(s: string): string {
+  return s.replace(UNSHOWN, escapeUnshown);
 }
 
 function dead(

@@ -230,6 +230,79 @@ Deno.test("classifyMessage() keeps the key, a bounded raw prefix, the size and S
   assert.ok(binaryKey.kind === "dead" && binaryKey.keyEncoding === "base64");
 });
 
+/**
+ * What a reason must not hold: a line break for some viewer (C0, NEL and the
+ * other C1 controls, DEL, U+2028, U+2029), a bidirectional control.
+ */
+const UNSHOWN =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+Deno.test("classifyMessage() writes a reason on one line: line breaks and bidirectional controls as escapes, raw kept", () => {
+  const log = (extra: string) =>
+    `{"timestamp":"${ts}","service":"api","level":"INFO","message":"m"${extra}}`;
+  const escaped = (chars: string) =>
+    [...chars].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+  // JSON.parse's message shows a short text whole: three characters at a time.
+  const parseExcerpts = [
+    "\u2028\u2029\u0085",
+    "\u202a\u202e\u2066",
+    "\u2069\u200e\u200f",
+    "\u061c\u007f\u009b",
+  ]
+    .map((chars): [string, RawMessage, string] => [
+      `${escaped(chars)} in JSON.parse's excerpt of the text`,
+      msg("logs", `["${chars}",}`),
+      `invalid_json: Unexpected token '}', "["${escaped(chars)}",}" is not valid JSON`,
+    ]);
+  const cases: [string, RawMessage, string | RegExp][] = [
+    [
+      "a line separator in an extra field's key, echoed in the path",
+      msg("logs", log(',"a\u2028b":1')),
+      "invalid_schema: a\\u2028b: key: line separator U+2028 at position 1 is not allowed",
+    ],
+    [
+      "the same key written as a JSON escape",
+      msg("logs", log(',"a\\u2028b":1')),
+      "invalid_schema: a\\u2028b: key: line separator U+2028 at position 1 is not allowed",
+    ],
+    [
+      "a right-to-left override in a timestamp's excerpt",
+      msg("logs", `{"timestamp":"2025\u202e-01-02","service":"api","level":"INFO","message":"m"}`),
+      'invalid_schema: timestamp: not an ISO 8601 timestamp: "2025\\u202e-01-02"',
+    ],
+    ...parseExcerpts,
+    [
+      "a pretty-printed text in JSON.parse's excerpt",
+      msg("logs", '{\n\t"a": \r\n}'),
+      /^invalid_json: .*"\{\\n\\t"a": \\r\\n\}"/,
+    ],
+    [
+      "a line separator in the topic",
+      msg("lo\u2028gs", "{}"),
+      'unknown_topic: topic "lo\\u2028gs"',
+    ],
+    [
+      "a surrogate pair cut by the reason's bound",
+      msg("logs", log(`,"${"k".repeat(499)}\u{1f600}":1e999`)),
+      /k\\ud83d$/,
+    ],
+  ];
+  for (const [name, input, expected] of cases) {
+    for (const fast of [true, false]) {
+      const c = classifyMessage(input, { fast });
+      assert.ok(c.kind === "dead", name);
+      if (c.kind !== "dead") continue;
+      if (typeof expected === "string") assert.equal(c.reason, expected, name);
+      else assert.match(c.reason, expected, name);
+      assert.ok(!UNSHOWN.test(c.reason), `${name}: ${JSON.stringify(c.reason)}`);
+      assert.ok(c.reason.isWellFormed(), name);
+      // The raw prefix is evidence: the bytes as they came.
+      assert.equal(c.raw, new TextDecoder().decode(input.value!), name);
+    }
+  }
+});
+
 /** Hostile and unusual inputs, with the outcome each must get. */
 function hostile(): [string, RawMessage, string][] {
   const t = ts;
@@ -345,8 +418,7 @@ Deno.test("classifyMessage() gives the same outcome by the fast path and by zod,
         JSON.stringify(fast).slice(0, 300),
       );
       if (fast.kind === "dead") {
-        // deno-lint-ignore no-control-regex
-        assert.ok(!/[\u0000-\u001f]/.test(fast.reason), "a one-line reason");
+        assert.ok(!UNSHOWN.test(fast.reason), "a one-line reason");
         assert.ok(fast.reason.isWellFormed());
         return;
       }

@@ -48,7 +48,8 @@ export function createBridgeMetrics(registry: Registry, source: BridgeStreams) {
     deadTotal: {
       kind: "counter",
       name: "vigil_bridge_dead_letters_total",
-      help: "Messages sent to the dead-letter stream",
+      help:
+        "Dead letters written to the dead-letter stream: messages by the kind of their reason, and gap records (reason_kind gap, one per gap, whatever its count)",
       labels: ["topic", "reason_kind"],
     },
     skippedTotal: {

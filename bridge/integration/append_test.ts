@@ -280,6 +280,40 @@ Deno.test(
 );
 
 Deno.test(
+  "appendBatch() tallies the gap an attempt wrote before another stream refused the batch: the retry skips it",
+  opts,
+  async () => {
+    await withRedis(async ({ redis, keys }) => {
+      const port = ioredisAppendPort(redis);
+      const stream = keys.events("logs");
+      await createGroup(redis, stream, GROUPS.detector);
+      assert.equal((await appendBatch(port, sixEvents(keys, 0))).appended, 6);
+      // A batch with a gap: the dead-letter stream takes the gap, the event stream is full.
+      const gap = { from: "30", to: "99", count: 70 };
+      const calls = buildAppendCalls({
+        topic: "logs",
+        partition: 0,
+        items: Array.from({ length: 6 }, (_, i) => item(100 + i * 4 + 1)),
+      }, { keys, partitions: 1, maxlen: 10, ingestTs: 5, gap });
+      const written = { gaps: 0 };
+      await assert.rejects(appendBatch(port, calls, undefined, written), /FULL /);
+      assert.deepEqual(written, { gaps: 1 });
+      assert.equal(await redis.xlen(keys.dlq()), 1);
+      // The detector caught up: the retry appends the events and skips the gap it had written.
+      await redis.xack(stream, GROUPS.detector, ...await readAsDetector(redis, stream, 6));
+      const retried = await appendBatch(port, calls, undefined, written);
+      assert.deepEqual(retried, { appended: 6, skipped: 1, gapRecorded: false, logReset: false });
+      assert.deepEqual(written, { gaps: 1 }, "one gap written over the attempts");
+      assert.equal(await redis.xlen(keys.dlq()), 1);
+      // A redelivery of the whole batch writes nothing.
+      const again = { gaps: 0 };
+      assert.equal((await appendBatch(port, calls, undefined, again)).skipped, 7);
+      assert.deepEqual(again, { gaps: 0 });
+    });
+  },
+);
+
+Deno.test(
   "ioredisAppendPort() sends the script by its SHA-1 and sends the source again to a Redis that lost it",
   opts,
   async () => {
