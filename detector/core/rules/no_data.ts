@@ -34,7 +34,7 @@ import {
   saveEpisodes,
   sweepEpisodes,
 } from "./episodes.ts";
-import type { Rule } from "./types.ts";
+import type { Rule, RuleSink } from "./types.ts";
 import { loadKeyed } from "./firing.ts";
 
 /** A silence time for titles: "45 s", "10 min", "1.5 h". */
@@ -98,6 +98,52 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
   const gap = Math.min(...afters);
   const expectedEntities = [...entries.values()].filter((e) => e.enabled).map((e) => e.entity);
   const severity = typeWatch.severity;
+  /**
+   * Raise the alert of `entity` (last event at `t`) when the stream went on
+   * for `after` without it, as of `watermark`. Called by the sweep for every
+   * entity, and within a batch where the sweep would come too late: for an
+   * entity that reports again (its silence ends with this event) and for
+   * every entity before a stream gap moves `resumeAt` on. So the outcome does
+   * not depend on where the batches end.
+   */
+  const fireIfSilent = (
+    state: NoDataState,
+    entity: string,
+    t: number,
+    after: number,
+    watermark: number,
+    sink: RuleSink,
+  ): void => {
+    const since = Math.max(t, state.resumeAt);
+    if (watermark - since < after || isOpen(state.episodes, entity, severity)) return;
+    const at = since + after;
+    const id = conditionTrue(state.episodes, { rule: "no_data", type, entity, severity }, {
+      t: at,
+      clearAt: NEVER,
+      refId: `last:${t}`,
+      cooldownMs: 0,
+    }, sink.findings);
+    if (id === null) return;
+    const quiet = formatSilence(after);
+    sink.findings.push({
+      kind: "firing",
+      id,
+      rule: "no_data",
+      type,
+      entity,
+      severity,
+      eventTime: at,
+      title: `No ${type} from ${entity} for ${quiet}`,
+      message: `${entity} last reported ${type} at ${
+        new Date(t).toISOString()
+      }; nothing since for ${quiet} of event time while the stream went on`,
+      score: null,
+      details: { last_seen: new Date(t).toISOString(), after_ms: after, watched: entity },
+      evidence: [],
+      traceId: null,
+      ingestTs: null,
+    });
+  };
   return {
     name: "no_data",
     type,
@@ -118,12 +164,21 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
         }
       }
       if (state.last !== -Infinity && input.watermark - state.last > gap) {
+        // A stream gap: silences up to its start count, those across it do not.
+        for (const [entity, t] of state.seen) {
+          const after = afterOf(entity);
+          if (after !== null) fireIfSilent(state, entity, t, after, state.last, sink);
+        }
         state.resumeAt = input.watermark;
       }
       state.last = input.watermark;
       const entity = entityOf(type, input.event);
       if (afterOf(entity) === null) return;
       const before = state.seen.get(entity);
+      // Its silence ends here: raised first if it lasted `after` (then resolved just below).
+      if (before !== undefined && input.t > before) {
+        fireIfSilent(state, entity, before, afterOf(entity)!, input.t, sink);
+      }
       if (before === undefined || input.t > before) state.seen.set(entity, input.t);
       // Reporting again: its open alert resolves.
       if (state.episodes.size > 0) conditionFalse(state.episodes, entity, input.t, sink.findings);
@@ -137,35 +192,7 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
           conditionFalse(state.episodes, entity, watermark, sink.findings);
           continue;
         }
-        const since = Math.max(t, state.resumeAt);
-        if (watermark - since < after || isOpen(state.episodes, entity, severity)) continue;
-        const at = since + after;
-        const id = conditionTrue(state.episodes, { rule: "no_data", type, entity, severity }, {
-          t: at,
-          clearAt: NEVER,
-          refId: `last:${t}`,
-          cooldownMs: 0,
-        }, sink.findings);
-        if (id === null) continue;
-        const quiet = formatSilence(after);
-        sink.findings.push({
-          kind: "firing",
-          id,
-          rule: "no_data",
-          type,
-          entity,
-          severity,
-          eventTime: at,
-          title: `No ${type} from ${entity} for ${quiet}`,
-          message: `${entity} last reported ${type} at ${
-            new Date(t).toISOString()
-          }; nothing since for ${quiet} of event time while the stream went on`,
-          score: null,
-          details: { last_seen: new Date(t).toISOString(), after_ms: after, watched: entity },
-          evidence: [],
-          traceId: null,
-          ingestTs: null,
-        });
+        fireIfSilent(state, entity, t, after, watermark, sink);
       }
       // Drop resolved episodes (they never clear by time, so this only forgets closed ones).
       sweepEpisodes(state.episodes, watermark, 0, sink.findings);

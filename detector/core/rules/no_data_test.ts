@@ -151,3 +151,39 @@ Deno.test("no_data: an entry added later (a reload, a restart with a new file) i
   const s = run("metrics", readings(["a"], 2.5, 7), { evaluator: restored, only: "no_data" });
   assert.deepEqual(s.firings.map((f) => [f.entity, f.eventTime]), [["expected", T0 + 5.5 * MIN]]);
 });
+
+Deno.test("no_data does not depend on batching when the silence ends or the stream pauses within a batch", async (t) => {
+  const findingsOf = (events: ParsedEntry[], perEntry: boolean) => {
+    const ev = createEvaluator("metrics", { rules: watched, engine: null });
+    const sink = ev.sink();
+    for (const e of events) {
+      ev.step(e, sink);
+      if (perEntry) ev.sweep(sink);
+    }
+    ev.sweep(sink);
+    return sink.findings.filter((f) => f.rule === "no_data")
+      .map((f) => [f.kind, f.entity, f.kind === "firing" ? f.eventTime : f.at]);
+  };
+  await t.step("a silent for 3 min, then back, all in one batch", () => {
+    // One sweep at the end saw a reporting again and never raised its silence.
+    const events = [
+      ...readings(["a", "b"], 0, 1),
+      ...readings(["b"], 1.5, 4),
+      ...readings(["a", "b"], 4.5, 5),
+    ];
+    const each = findingsOf(events, true);
+    assert.deepEqual(each, [["firing", "a", T0 + 3 * MIN], ["resolved", "a", T0 + 4.5 * MIN]]);
+    assert.deepEqual(findingsOf(events, false), each);
+  });
+  await t.step("a silent while b reports, then the whole stream pauses, in one batch", () => {
+    // The pause moved the silence's start past a's alert before the sweep came.
+    const events = [
+      ...readings(["a", "b"], 0, 1),
+      ...readings(["b"], 1.5, 5),
+      ...readings(["a", "b"], 20, 21),
+    ];
+    const each = findingsOf(events, true);
+    assert.deepEqual(each.slice(0, 1), [["firing", "a", T0 + 3 * MIN]]);
+    assert.deepEqual(findingsOf(events, false), each);
+  });
+});
