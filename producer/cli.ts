@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { formatZodError } from "@vigil/shared/schemas/event";
+import { formatZodError, identifier } from "@vigil/shared/schemas/event";
 import type { ReplayData } from "./replay.ts";
 import {
   DEFAULT_USERS,
@@ -99,7 +99,9 @@ const flagsSchema = z.object({
   speed: z.union([z.literal("max"), z.coerce.number().positive({ error: SPEED_ERROR })], {
     error: SPEED_ERROR,
   }).optional(),
-  service: z.string().trim().min(1).max(128).optional(),
+  // The event schema's own rule for `service` (no control character, trimmed, 1..128): a name
+  // it refuses would have every replayed reading dead-lettered by the bridge.
+  service: identifier(128).optional(),
   field: z.enum(["cpu", "latency_ms"]).optional(),
   timestamps: z.enum(["data", "emit"]).optional(),
 });

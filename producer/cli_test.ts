@@ -79,6 +79,7 @@ Deno.test("parseCli() reads replay flags with defaults", () => {
     ]).replay,
     { file: "x.csv", speed: "max", service: "ec2", field: "latency_ms", timestamps: "emit" },
   );
+  assert.equal(options(["--replay", "x.csv", "--service", " ec2 "]).replay?.service, "ec2");
 });
 
 Deno.test("parseCli() returns help for --help and -h", () => {
@@ -102,6 +103,13 @@ Deno.test("parseCli() rejects bad flags with a message naming them", async (t) =
     [["--scenario", "meteor"], /unknown scenario "meteor"/],
     [["--speed", "2"], /--speed needs --replay/],
     [["--replay", "a.csv", "--field", "memory"], /--field/],
+    // The event schema's rule for service: every replayed reading would be dead-lettered.
+    [
+      ["--replay", "a.csv", "--service", "a\u0001b"],
+      /--service: control character U\+0001 at position 1 is not allowed/,
+    ],
+    [["--replay", "a.csv", "--service", "a\u2028b"], /--service: line separator U\+2028/],
+    [["--replay", "a.csv", "--service", " "], /--service: Too small/],
     [["--bogus"], /Unknown option '--bogus'/],
     [["extra"], /positional/],
   ];

@@ -58,7 +58,7 @@ const lifecycle = createLifecycle({ log });
 // A replay file is read and checked first: a missing file or a bad row is told before Kafka is.
 if (options.replay) {
   try {
-    options.replay.data = await loadReplay(options.replay.file);
+    options.replay.data = await loadReplay(options.replay.file, Deno.readTextFile, options.replay);
   } catch (error) {
     log.error("Cannot run producer", { error });
     Deno.exit(1);

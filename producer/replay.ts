@@ -1,16 +1,22 @@
 /**
  * Replay mode: a CSV file replayed as events.
  *
- * Two forms, told apart by the header line:
+ * Three forms, told apart by the header line:
  * - `timestamp,value` (the NAB files): one metric reading per row for one
- *   service, the value in `cpu` (clamped to 0–100) or `latency_ms`. Only
- *   that field carries data: `cpu` is optional and left out; `latency_ms`,
- *   which every reading must have, is 0 when the value goes to `cpu` (a flat
- *   series, which nothing scores: made-up noise there raised alerts about
- *   data nobody sent).
- * - `timestamp,status,count`: per-minute transaction counts; each row
- *   becomes `count` transactions of that status spread evenly over its
- *   minute, each by its own user (so no per-user rule fires).
+ *   service, the value in `cpu` (clamped to 0–100) or `latency_ms` (negative
+ *   = 0). Only that field carries data: `cpu` is optional and left out;
+ *   `latency_ms`, which every reading must have, is 0 when the value goes to
+ *   `cpu` (a flat series, which nothing scores: made-up noise there raised
+ *   alerts about data nobody sent). Each reading is checked with the metric
+ *   schema (a latency above its bound is refused with its line): by the parse
+ *   when it is told the field, else by {@link replayMessages} before it sends
+ *   anything.
+ * - `timestamp,status,count`: per-minute transaction counts, 0 to
+ *   {@link MAX_MINUTE_COUNT} a row; each row becomes `count` transactions of
+ *   that status spread evenly over the minute its time falls in (from the
+ *   start of that minute, UTC: a row stamped 13:00:30 counts 13:00), each by
+ *   its own user (so no per-user rule fires). They are made one at a time,
+ *   never a minute's worth in memory.
  * - raw transactions, a header with `timestamp` (or `time`), `status` and
  *   `amount` (replay_transactions.ts): one transaction per row, at its own
  *   time, with its status and amount (and its id, user, currency, merchant,
@@ -29,19 +35,26 @@
  *
  * @module
  */
-import { parseCsv } from "@vigil/shared/csv";
 import { sleep as sharedSleep } from "@vigil/shared/lifecycle";
+import { rawTransactionEvent } from "./replay_transactions.ts";
 import {
-  timestampSchema,
-  TRANSACTION_STATUSES,
-  type TransactionStatus,
-} from "@vigil/shared/schemas/event";
-import {
-  isRawTransactionHeader,
-  parseRawTransactions,
-  type RawTransaction,
-  shownCell,
-} from "./replay_transactions.ts";
+  checkReadings,
+  metricEvent,
+  minuteOf,
+  type ReplayData,
+  replayService,
+  type StatusRow,
+} from "./replay_csv.ts";
+
+export {
+  loadReplay,
+  MAX_MINUTE_COUNT,
+  parseReplayCsv,
+  type ReplayData,
+  type ReplayParseOptions,
+  type StatusRow,
+  type ValueRow,
+} from "./replay_csv.ts";
 import {
   createPrng,
   type Prng,
@@ -52,109 +65,6 @@ import {
 
 /** Header telling consumers a message comes from a replayed file. */
 export const REPLAY_HEADER = "vigil-replay";
-
-/** A parsed replay file. */
-export type ReplayData =
-  | { kind: "value"; rows: { ts: number; value: number }[] }
-  | { kind: "status"; rows: { ts: number; status: TransactionStatus; count: number }[] }
-  | { kind: "transactions"; rows: RawTransaction[] };
-
-function parseTs(raw: string, line: number): number {
-  const r = timestampSchema.safeParse(raw);
-  if (!r.success) {
-    throw new SyntaxError(
-      `Cannot parse replay file: line ${line}: bad timestamp "${shownCell(raw)}"`,
-    );
-  }
-  return Date.parse(r.data);
-}
-
-/**
- * Read and parse the replay file at `path` (before anything is sent, so a
- * missing file or a bad row is reported before Kafka is even contacted).
- *
- * @throws {Error} naming the file when it cannot be read
- * @throws {SyntaxError} naming the line, for an unknown header or a bad row
- */
-export async function loadReplay(
-  path: string,
-  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
-): Promise<ReplayData> {
-  const text = await readTextFile(path).catch((error) => {
-    throw new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
-  });
-  return parseReplayCsv(text);
-}
-
-/**
- * Parse a replay CSV (either form). Rows are sorted by time.
- *
- * @throws {SyntaxError} naming the line, for an unknown header or a bad row
- */
-export function parseReplayCsv(text: string): ReplayData {
-  const records = parseCsv(text, "Cannot parse replay file");
-  if (records.length === 0) throw new SyntaxError("Cannot parse replay file: it is empty");
-  const columns = records[0]!.cells.map((h) => h.toLowerCase());
-  const header = columns.join(",");
-  const rows: { ts: number; value: number }[] = [];
-  const statusRows: { ts: number; status: TransactionStatus; count: number }[] = [];
-  let kind: "value" | "status";
-  if (header === "timestamp,value") kind = "value";
-  else if (header === "timestamp,status,count") kind = "status";
-  else if (isRawTransactionHeader(columns)) {
-    return { kind: "transactions", rows: parseRawTransactions(columns, records.slice(1)) };
-  } else {
-    throw new SyntaxError(
-      `Cannot parse replay file: header "${
-        records[0]!.cells.join(",").slice(0, 60)
-      }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
-        `(timestamp,status,amount,…)`,
-    );
-  }
-  for (const { line, cells } of records.slice(1)) {
-    if (kind === "value") {
-      if (cells.length !== 2) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: expected 2 columns, got ${cells.length}`,
-        );
-      }
-      const value = Number(cells[1]);
-      if (cells[1] === "" || !Number.isFinite(value)) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: value "${shownCell(cells[1]!)}" is not a number`,
-        );
-      }
-      rows.push({ ts: parseTs(cells[0]!, line), value });
-    } else {
-      if (cells.length !== 3) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: expected 3 columns, got ${cells.length}`,
-        );
-      }
-      const status = cells[1]!.toLowerCase();
-      if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: unknown status "${shownCell(cells[1]!)}"`,
-        );
-      }
-      const count = Number(cells[2]);
-      if (!Number.isInteger(count) || count < 0) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: count "${
-            shownCell(cells[2]!)
-          }" is not a whole number ≥ 0`,
-        );
-      }
-      statusRows.push({ ts: parseTs(cells[0]!, line), status: status as TransactionStatus, count });
-    }
-  }
-  if (kind === "value") {
-    rows.sort((a, b) => a.ts - b.ts);
-    return { kind, rows };
-  }
-  statusRows.sort((a, b) => a.ts - b.ts);
-  return { kind, rows: statusRows };
-}
 
 /** Options for {@link replayMessages}. */
 export interface ReplayOptions {
@@ -191,28 +101,19 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
     [REPLAY_HEADER]: options.source ?? "replay",
   });
   if (data.kind === "value") {
-    const service = options.service ?? "replay";
+    const service = replayService(options.service ?? "replay");
     const field = options.field ?? "cpu";
     for (const row of data.rows) {
       yield {
         ts: row.ts,
-        build: (eventTs) => {
-          const value = field === "cpu"
-            ? Math.min(100, Math.max(0, row.value))
-            : Math.max(0, row.value);
-          const event = {
-            timestamp: new Date(eventTs).toISOString(),
-            service,
-            ...(field === "cpu" ? { cpu: value } : {}),
-            latency_ms: field === "latency_ms" ? value : 0,
-          };
-          return {
-            topic: "metrics",
-            key: service,
-            value: JSON.stringify(event),
-            headers: headers(),
-          };
-        },
+        build: (eventTs) => ({
+          topic: "metrics",
+          key: service,
+          value: JSON.stringify(
+            metricEvent(row.value, field, service, new Date(eventTs).toISOString()),
+          ),
+          headers: headers(),
+        }),
       };
     }
     return;
@@ -227,16 +128,14 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
         build: (eventTs) => ({
           topic: "transactions",
           key: user,
-          value: JSON.stringify({
-            timestamp: new Date(eventTs).toISOString(),
-            transaction_id: row.transactionId ?? `tx-${rng.hex(8)}`,
-            user_id: user,
-            amount: row.amount,
-            currency: row.currency ?? "USD",
-            status: row.status,
-            ...(row.merchant ? { merchant: row.merchant } : {}),
-            ...(row.country ? { country: row.country } : {}),
-          }),
+          value: JSON.stringify(
+            rawTransactionEvent(
+              row,
+              new Date(eventTs).toISOString(),
+              row.transactionId ?? `tx-${rng.hex(8)}`,
+              user,
+            ),
+          ),
           headers: headers(),
         }),
       };
@@ -244,52 +143,101 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
     return;
   }
   const rows = data.rows;
-  // Rows of one minute (one per status) are merged so their transactions interleave in time.
+  // Rows of one minute (one per status, or several) are merged so their transactions interleave.
   for (let g = 0; g < rows.length;) {
+    const minute = minuteOf(rows[g]!.ts);
     let end = g;
-    while (end < rows.length && rows[end]!.ts === rows[g]!.ts) end++;
-    const minute: Planned[] = [];
-    for (const row of rows.slice(g, end)) {
-      for (let i = 0; i < row.count; i++) {
-        const user = `user-replay-${run}-${++n}`;
-        minute.push({
-          ts: row.ts + Math.floor((i * 60_000) / row.count),
-          build: (eventTs) => {
-            const amount = Math.min(2000, Math.max(1, Math.exp(Math.log(45) + rng.gaussian())));
-            const event = {
-              timestamp: new Date(eventTs).toISOString(),
-              transaction_id: `tx-${rng.hex(8)}`,
-              user_id: user,
-              amount: Math.round(amount * 100) / 100,
-              currency: "USD",
-              status: row.status,
-            };
-            return {
-              topic: "transactions",
-              key: user,
-              value: JSON.stringify(event),
-              headers: headers(),
-            };
-          },
-        });
-      }
+    while (end < rows.length && minuteOf(rows[end]!.ts) === minute) end++;
+    for (const { row, ts } of spreadMinute(rows.slice(g, end), minute)) {
+      const user = `user-replay-${run}-${++n}`;
+      yield {
+        ts,
+        build: (eventTs) => {
+          const amount = Math.min(2000, Math.max(1, Math.exp(Math.log(45) + rng.gaussian())));
+          const event = {
+            timestamp: new Date(eventTs).toISOString(),
+            transaction_id: `tx-${rng.hex(8)}`,
+            user_id: user,
+            amount: Math.round(amount * 100) / 100,
+            currency: "USD",
+            status: row.status,
+          };
+          return {
+            topic: "transactions",
+            key: user,
+            value: JSON.stringify(event),
+            headers: headers(),
+          };
+        },
+      };
     }
-    minute.sort((x, y) => x.ts - y.ts);
-    yield* minute;
     g = end;
+  }
+}
+
+/**
+ * The transactions of the per-minute `rows` of one `minute`, in time order,
+ * made one at a time (a row may count a million, a minute hold many rows):
+ * a row's `i`-th of `count` is at `minute + ⌊i × 60 s / count⌋`, so all stay
+ * in that minute; ties go by row order. A heap of one cursor per row merges
+ * the rows.
+ */
+function* spreadMinute(
+  rows: readonly StatusRow[],
+  minute: number,
+): Generator<{ row: StatusRow; ts: number }> {
+  interface Cursor {
+    row: StatusRow;
+    order: number;
+    i: number;
+    ts: number;
+  }
+  const heap: Cursor[] = [];
+  const before = (a: Cursor, b: Cursor) => a.ts < b.ts || (a.ts === b.ts && a.order < b.order);
+  const swap = (x: number, y: number) => ([heap[x], heap[y]] = [heap[y]!, heap[x]!]);
+  const down = (k: number) => {
+    for (;;) {
+      const l = 2 * k + 1;
+      const r = l + 1;
+      let m = k;
+      if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+      if (m === k) return;
+      swap(k, m);
+      k = m;
+    }
+  };
+  // Every cursor starts at the minute's start, in row order: already a heap.
+  rows.forEach((row, order) => {
+    if (row.count > 0) heap.push({ row, order, i: 0, ts: minute });
+  });
+  while (heap.length > 0) {
+    const top = heap[0]!;
+    yield { row: top.row, ts: top.ts };
+    if (++top.i < top.row.count) {
+      top.ts = minute + Math.floor((top.i * 60_000) / top.row.count);
+    } else {
+      heap[0] = heap.at(-1)!;
+      heap.pop();
+    }
+    down(0);
   }
 }
 
 /** The data time of the last event `data` makes (a per-minute count spreads over its minute). */
 function lastTime(data: ReplayData): number {
   const last = data.rows.at(-1)!.ts;
-  return data.kind === "status" ? last + 59_999 : last;
+  return data.kind === "status" ? minuteOf(last) + 59_999 : last;
 }
 
 /**
  * Replay `data` as batches of messages, each batch yielded when it is due
  * (see the module documentation for timing and timestamps). Ends early,
- * without error, when `signal` aborts.
+ * without error, when `signal` aborts. Before anything is yielded, every
+ * `timestamp,value` reading is checked as the metric event it makes.
+ *
+ * @throws {RangeError} for a bad speed or service
+ * @throws {SyntaxError} naming the line of a reading the metric schema refuses
  */
 export async function* replayMessages(
   data: ReplayData,
@@ -303,6 +251,11 @@ export async function* replayMessages(
   const rng = createPrng(options.seed ?? 1);
   if (speed !== "max" && !(speed > 0)) {
     throw new RangeError(`Cannot replay: speed must be > 0 (got ${speed})`);
+  }
+  // The field is known only now when the file was parsed without it (`loadReplay(path)`):
+  // a reading the bridge would dead-letter stops the replay before anything is sent.
+  if (data.kind === "value") {
+    checkReadings(data.rows, options.field ?? "cpu", options.service ?? "replay");
   }
   const iterator = plan(data, options, rng);
   let next = iterator.next();

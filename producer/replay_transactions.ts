@@ -7,19 +7,23 @@
  * `status` and `amount` are required; `transaction_id`, `user_id`,
  * `currency` (default USD), `merchant` and `country` are used when present;
  * any other column is ignored. Each row becomes one transaction event with
- * its own time, status and amount. Grouped per minute, the rows give the
+ * its own time, status and amount; that event is checked with the real
+ * transaction schema as the file is parsed, so a row the bridge would
+ * dead-letter (a control character in an id, an amount above the cap, a
+ * currency of 4 letters, …) stops the replay with its line before anything
+ * is sent. Grouped per minute, the rows give the
  * seed's monitoring series, `perMinuteStatusCounts`: what the detector's
  * per-minute status rule (`status_zscore`) counts from the replayed events.
  *
  * @module
  */
 import {
-  timestampSchema,
   TRANSACTION_STATUSES,
+  transactionEventSchema,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
 
-/** One raw transaction row. */
+/** One raw transaction row (the optional values as the schema normalises them). */
 export interface RawTransaction {
   ts: number;
   status: TransactionStatus;
@@ -56,16 +60,54 @@ function fail(line: number, what: string): never {
   throw new SyntaxError(`Cannot parse replay file: line ${line}: ${what}`);
 }
 
-/** A cell as an error message quotes it: its first 40 characters (a file may hold anything). */
+/**
+ * A cell as an error message quotes it: its first 40 characters (a file may
+ * hold anything), control characters and line separators written `\uXXXX`
+ * (the very characters an error may be about).
+ */
 export function shownCell(cell: string): string {
-  return cell.length <= 40 ? cell : `${cell.slice(0, 40)}…`;
+  const shown = cell.length <= 40 ? cell : `${cell.slice(0, 40)}…`;
+  return shown.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /**
+ * The transaction event `row` becomes, stamped `timestamp`; `transactionId`
+ * and `userId` stand in for the row's own when it has none. The replay sends
+ * it and the parse checks it: one builder, so what is checked is what is sent.
+ */
+export function rawTransactionEvent(
+  row: RawTransaction,
+  timestamp: string,
+  transactionId: string,
+  userId: string,
+): Record<string, unknown> {
+  return {
+    timestamp,
+    transaction_id: row.transactionId ?? transactionId,
+    user_id: row.userId ?? userId,
+    amount: row.amount,
+    currency: row.currency ?? "USD",
+    status: row.status,
+    ...(row.merchant ? { merchant: row.merchant } : {}),
+    ...(row.country ? { country: row.country } : {}),
+  };
+}
+
+/** Stand-ins of the generated ids, checked in place of a missing transaction_id or user_id. */
+const SAMPLE_TRANSACTION_ID = "tx-00000000";
+const SAMPLE_USER_ID = "user-replay-000000-1";
+
+/**
  * Parse the data rows of a raw transaction CSV (`columns` from its header).
- * Rows come back sorted by time.
+ * Rows come back sorted by time. Each row's event is validated with the
+ * transaction schema the bridge applies (`transactionEventSchema`).
  *
- * @throws {SyntaxError} naming the line, for a bad timestamp, status or amount
+ * @throws {SyntaxError} naming the line, for a bad timestamp, status or
+ * amount, or any value the transaction schema refuses (with its reason)
  */
 export function parseRawTransactions(
   columns: readonly string[],
@@ -75,14 +117,15 @@ export function parseRawTransactions(
   const tsCol = at("timestamp") >= 0 ? at("timestamp") : at("time");
   const statusCol = at("status");
   const amountCol = at("amount");
+  /** The cell an event field came from (the timestamp's from its column, `time` or `timestamp`). */
+  const cellOf = (cells: string[], field: string) =>
+    cells[field === "timestamp" ? tsCol : at(field)];
   const out: RawTransaction[] = [];
   for (const { line, cells } of rows) {
     if (cells.length !== columns.length) {
       fail(line, `expected ${columns.length} columns, got ${cells.length}`);
     }
     const rawTs = cells[tsCol]!;
-    const ts = timestampSchema.safeParse(rawTs);
-    if (!ts.success) fail(line, `bad timestamp "${shownCell(rawTs)}"`);
     const status = cells[statusCol]!.toLowerCase();
     if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
       fail(line, `unknown status "${shownCell(cells[statusCol]!)}"`);
@@ -91,15 +134,42 @@ export function parseRawTransactions(
     if (cells[amountCol] === "" || !Number.isFinite(amount) || amount <= 0) {
       fail(line, `amount "${shownCell(cells[amountCol]!)}" is not a number > 0`);
     }
-    const row: RawTransaction = {
-      ts: Date.parse(ts.data),
-      status: status as TransactionStatus,
-      amount,
-    };
+    const given: RawTransaction = { ts: 0, status: status as TransactionStatus, amount };
     for (const [column, key] of Object.entries(OPTIONAL)) {
       const value = at(column) >= 0 ? cells[at(column)] : undefined;
-      if (value) row[key] = value;
+      if (value) given[key] = value;
     }
+    // The event this row becomes, checked as the bridge will check it (the
+    // timestamp as written: the schema reads it, once, for both).
+    const checked = transactionEventSchema.safeParse(
+      rawTransactionEvent(given, rawTs, SAMPLE_TRANSACTION_ID, SAMPLE_USER_ID),
+    );
+    if (!checked.success) {
+      const issues = checked.error.issues;
+      if (issues.some((i) => i.path[0] === "timestamp")) {
+        fail(line, `bad timestamp "${shownCell(rawTs)}"`);
+      }
+      fail(
+        line,
+        issues.slice(0, 3).map((i) => {
+          const field = String(i.path[0] ?? "(row)");
+          const cell = cellOf(cells, field);
+          return `${field}${cell === undefined ? "" : ` "${shownCell(cell)}"`}: ${i.message}`;
+        }).join("; "),
+      );
+    }
+    const event = checked.data;
+    const row: RawTransaction = {
+      ts: Date.parse(event.timestamp),
+      status: event.status,
+      amount: event.amount,
+    };
+    // The values given, as the schema normalises them (trimmed ids, upper-case codes).
+    if (given.transactionId) row.transactionId = event.transaction_id;
+    if (given.userId) row.userId = event.user_id;
+    if (given.currency) row.currency = event.currency;
+    if (given.merchant && event.merchant) row.merchant = event.merchant;
+    if (given.country && event.country) row.country = event.country;
     out.push(row);
   }
   return out.sort((a, b) => a.ts - b.ts);

@@ -292,7 +292,7 @@ export async function runProducer(
   try {
     if (options.replay) {
       const r = options.replay;
-      const data = r.data ?? await loadReplay(r.file, deps.readTextFile);
+      const data = r.data ?? await loadReplay(r.file, deps.readTextFile, r);
       if (data.kind === "transactions") {
         const counts = perMinuteStatusCounts(data.rows);
         const byStatus: Record<string, number> = {};
