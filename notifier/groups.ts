@@ -1,9 +1,11 @@
 /**
- * The batcher's state (JSON, persisted per group in `notifier_groups`) and
- * the copy-on-write draft the reducers change. Pure.
+ * The batcher's state (JSON, persisted per group in `notifier_groups`), the
+ * copy-on-write draft the reducers change, and the reducers' helpers over
+ * groups (inhibition release, where an alert is held, digest ids). Pure.
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import type { DigestAlert } from "./digest.ts";
 import type { Route } from "./routes.ts";
@@ -145,4 +147,77 @@ export class Draft {
   state(): BatcherState {
     return { groups: this.groups, flaps: this.flaps };
   }
+}
+
+/** Firing alerts held in any group (the possible inhibition sources). */
+export function firingAlerts(groups: Record<string, GroupState>): Alert[] {
+  const out: Alert[] = [];
+  for (const g of Object.values(groups)) {
+    for (const a of Object.values(g.alerts)) if (a.alert.status === "firing") out.push(a.alert);
+  }
+  return out;
+}
+
+/** Alerts whose inhibiting source stopped firing are released: their group sends again. */
+export function releaseInhibited(d: Draft): void {
+  const firing = new Set(firingAlerts(d.groups).map((a) => a.id));
+  for (const [key, g] of Object.entries(d.groups)) {
+    const stale = Object.values(g.alerts).some((a) => a.inhibitedBy && !firing.has(a.inhibitedBy));
+    if (!stale) continue;
+    const w = d.write(key)!;
+    for (const a of Object.values(w.alerts)) {
+      if (a.inhibitedBy && !firing.has(a.inhibitedBy)) {
+        a.inhibitedBy = null;
+        w.dirty = true;
+      }
+    }
+  }
+}
+
+/** Which group holds each alert (by id). */
+export function heldKeys(d: Draft): Map<string, string> {
+  const at = new Map<string, string>();
+  for (const [key, g] of Object.entries(d.groups)) for (const id in g.alerts) at.set(id, key);
+  return at;
+}
+
+/**
+ * A resolution that arrived silenced: the group's firing copy of the alert
+ * becomes resolved (it then leaves the group at its next turn, silently
+ * while the silence lasts, as a resolution once it ended).
+ */
+export function holdResolution(
+  d: Draft,
+  route: Route,
+  alert: Alert,
+  heldAt: () => Map<string, string>,
+): void {
+  let key: string | undefined = route.channels.length ? groupKeyFor(route, alert).key : undefined;
+  if (key === undefined || !d.groups[key]?.alerts[alert.id]) key = heldAt().get(alert.id);
+  const held = key === undefined ? undefined : d.groups[key]?.alerts[alert.id];
+  if (!held || key === undefined || held.alert.status !== "firing") return;
+  const g = d.write(key)!;
+  g.alerts[alert.id] = { ...held, alert };
+  g.dirty = true;
+}
+
+/**
+ * A group's digest id: its key's SHA-256 (96 bits: two groups created in one
+ * intake must not share an id, which a 32-bit hash of the key let happen, and
+ * the store keeps only the first digest of an id), creation time, sequence.
+ */
+export function groupDigestId(key: string, createdAt: number, seq: number): string {
+  const hash = createHash("sha256").update(key).digest("hex").slice(0, 24);
+  return `g-${hash}-${createdAt.toString(36)}-${seq}`;
+}
+
+/**
+ * When an emptied group may be forgotten: one group interval after its last
+ * digest. Forgotten at once, the next alert of its key made a new group that
+ * sent after GROUP_WAIT (30 s) instead of GROUP_INTERVAL (5 min): an alert
+ * every 40 s, each resolving at once, made 90 digests an hour where the
+ * interval promises at most 12. Null: never sent, forgotten at once.
+ */
+export function forgetAt(group: GroupState, route: Route): number | null {
+  return group.lastFlushAt === null ? null : group.lastFlushAt + route.groupIntervalMs;
 }
