@@ -9,7 +9,6 @@
  * @module
  */
 import type { EachBatchPayload, Kafka } from "kafkajs";
-import { SpanKind } from "@opentelemetry/api";
 import type { Redis } from "@vigil/shared/redis";
 import { isCluster } from "@vigil/shared/redis_cluster";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
@@ -20,7 +19,7 @@ import { logRetry, retry } from "@vigil/shared/retry";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import type { ExtraLimits } from "@vigil/shared/schemas/hygiene";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
-import { failSpan, type Span, startBatchSpan, type Tracer } from "@vigil/shared/telemetry";
+import { failSpan, type Tracer } from "@vigil/shared/telemetry";
 import {
   appendBatch,
   type AppendResult,
@@ -37,6 +36,7 @@ import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics } from "./metrics.ts";
+import { startBridgeSpan } from "./span.ts";
 import { createStreamFull } from "./stream_full.ts";
 
 /** Bridge settings (from {@link BridgeConfig} or a test; the group is `vigil-bridge` by default). */
@@ -140,29 +140,6 @@ export function createBridge(deps: BridgeDeps): Bridge {
   /** Next offset per partition whose batch Redis accepted, committed every second (commits.ts). */
   const committer = createCommitter({ consumer: () => group.consumer, log });
 
-  /** The span of a batch whose handling started at `started` (`performance.now()`). */
-  function startSpan(
-    tracer: Tracer,
-    batch: EachBatchPayload["batch"],
-    items: BatchItem[],
-    started: number,
-  ): Span {
-    const contexts: string[] = [];
-    for (const { classified: c } of items) if (c.kind === "event") contexts.push(c.traceparent);
-    return startBatchSpan(tracer, `process ${batch.topic}`, contexts, {
-      kind: SpanKind.CONSUMER,
-      startTime: performance.timeOrigin + started,
-      attributes: {
-        "messaging.system": "kafka",
-        "messaging.operation.type": "process",
-        "messaging.destination.name": batch.topic,
-        "messaging.destination.partition.id": String(batch.partition),
-        "messaging.consumer.group.name": groupId,
-        "messaging.batch.message_count": items.length,
-      },
-    });
-  }
-
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
@@ -181,7 +158,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
           ),
         };
       }
-      const span = deps.tracer ? startSpan(deps.tracer, batch, items, started) : undefined;
+      const span = deps.tracer
+        ? startBridgeSpan(deps.tracer, batch, items, started, groupId)
+        : undefined;
       // The lowest offset this batch accounts for: its first record (control records
       // included), or the first of the filtered batches just before it.
       const key = `${topic}\u0000${partition}`;
