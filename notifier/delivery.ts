@@ -184,7 +184,17 @@ export async function runChannel(
     const sendDigest = () =>
       channel.send(digest, AbortSignal.timeout(sendTimeoutMs), {
         partsSent: next.partsSent,
-        onPartSent: (n) => store.setPartsSent(digest.id, channel.name, n),
+        // A part the channel accepted is recorded before the next is sent, retried until
+        // PostgreSQL takes it: a failure here made the whole send fail, and its retry sent
+        // the accepted part again (Discord and Slack have no idempotency key).
+        onPartSent: (n) =>
+          retry(() => store.setPartsSent(digest.id, channel.name, n), {
+            signal,
+            baseMs: 200,
+            capMs: 5000,
+            jitter: false,
+            onRetry: logRetry(log.with({ digest_id: digest.id }), "record part sent"),
+          }),
       });
     // Traced, the channel's own requests (Deno's fetch spans) are the span's children.
     const sending = span

@@ -106,6 +106,41 @@ Deno.test({
 
 Deno.test({
   ...OPTS,
+  name: "a part Discord accepted is not sent again when PostgreSQL refuses to record it once",
+  fn: () =>
+    withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
+      // The first record of a sent part fails (a sequence is not rolled back with it).
+      await sql.unsafe(`
+        CREATE SEQUENCE parts_refusals;
+        CREATE FUNCTION refuse_first_part() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.parts_sent > OLD.parts_sent AND nextval('parts_refusals') = 1 THEN
+            RAISE EXCEPTION 'injected: cannot record the part';
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_first_part BEFORE UPDATE ON notifications
+          FOR EACH ROW EXECUTE FUNCTION refuse_first_part();`);
+      discord.respond = ({ n }) => Response.json({ id: String(n) });
+      const alerts = Array.from({ length: 120 }, () =>
+        makeAlert({ message: "disk almost full ".repeat(8) }));
+      await publish(redis, keys, alerts);
+      await waitFor(async () =>
+        (await discordRow(sql))[0]?.status === "sent", "discord sent");
+      const [seq] = await sql<{ refusals: string }[]>`
+        SELECT last_value::text AS refusals FROM parts_refusals`;
+      assert.ok(Number(seq!.refusals) >= 2, "the first record was refused, then taken");
+      const accepted = discord.accepted().map((r) => r.body as DiscordMessage);
+      assert.ok(accepted.length >= 3, `split into ${accepted.length} messages`);
+      const values = accepted.flatMap((m) => m.embeds.flatMap((e) => e.fields ?? []))
+        .map((f) => f.value);
+      assert.equal(values.length, 120, "every alert once: no part sent twice");
+      assert.match(accepted[1]!.content, new RegExp(`part 2/${accepted.length}`));
+    }),
+});
+
+Deno.test({
+  ...OPTS,
   name: "discord channel honours retry_after of a 429",
   fn: () =>
     withDiscordNotifier(async ({ sql, redis, keys, discord }) => {
