@@ -94,6 +94,12 @@ Deno.test(
       assert.deepEqual(logs.anomalies.map((a) => a.id), ["l1"]);
       assert.equal(logs.state.status, "resolved");
       assert.deepEqual(logs.series, []);
+      // Narrowed to one type, the page still learns the others (its links back to them).
+      assert.deepEqual(logs.types, ["logs", "metrics"]);
+      const metrics = (await getJson(app, "/api/entities/checkout?type=metrics"))
+        .body as unknown as Body;
+      assert.deepEqual(metrics.types, ["logs", "metrics"]);
+      assert.equal(metrics.series.length, 2);
 
       // Unknown entity: quiet, nothing listed.
       const none = await getJson(app, "/api/entities/nobody");

@@ -20,26 +20,30 @@ export function entityRoutes(deps: AppDeps): Hono {
   app.get("/:entity", query(entityQuerySchema), async (c) => {
     const { entity } = parseOrThrow(entityParamsSchema, c.req.param(), "path");
     const q = c.req.valid("query");
-    const types = q.type ? [q.type] : [...EVENT_TYPES];
-    const [facts, page, perType] = await Promise.all([
+    // Every type's facts and series, so `types` still lists them all when the page is
+    // narrowed to one (it offered no way back to the others); the other types' series are read
+    // one point deep, only to know they exist.
+    const [facts, allFacts, page, perType] = await Promise.all([
       entityFacts(deps.sql, entity, q.type),
+      q.type ? entityFacts(deps.sql, entity) : undefined,
       listAnomalies(deps.sql, {
         entity,
         ...(q.type ? { type: [q.type] } : {}),
         limit: q.limit,
       }),
-      Promise.all(types.map(async (type) => {
+      Promise.all(EVENT_TYPES.map(async (type) => {
         const series = await readSeries(deps.redis, {
           keys: deps.keys,
           type,
           entity,
-          limit: q.points,
+          limit: !q.type || type === q.type ? q.points : 1,
         });
         return series.filter((s) => s.points.length > 0).map((s) => ({ type, ...s }));
       })),
     ]);
-    const series = perType.flat();
-    const seen = new Set([...facts.types, ...series.map((s) => s.type)]);
+    const all = perType.flat();
+    const series = q.type ? all.filter((s) => s.type === q.type) : all;
+    const seen = new Set([...(allFacts ?? facts).types, ...all.map((s) => s.type)]);
     return c.json({
       entity,
       type: q.type ?? null,
