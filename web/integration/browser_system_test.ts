@@ -126,6 +126,19 @@ Deno.test(
           assert.deepEqual(await events.allTextContents(), ["anomaly_events", "90d", "0"]);
           await browser.screenshot("system.png");
           assert.deepEqual(browser.errors, []);
+
+          // PostgreSQL out of reach: retention cannot be read, the detector's rules still are
+          // (they were asked for only after retention answered: "Rules: loading…" for good).
+          await page.route("**/api/system/retention", (route) =>
+            route.fulfill({
+              status: 503,
+              contentType: "application/json",
+              body: JSON.stringify({ error: "Cannot read retention runs: database unreachable" }),
+            }));
+          await page.reload();
+          await page.waitForSelector(".system-card summary");
+          await page.click(".system-card summary");
+          await page.waitForSelector(".system-rules[data-version]", { timeout: 10_000 });
         } finally {
           await browser.close();
           await detector.stop();

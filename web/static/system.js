@@ -18,15 +18,22 @@ function useSystem() {
   const [retention, setRetention] = useState({ data: null, error: null });
   const [rules, setRules] = useState({ data: null, error: null });
   useEffect(() => {
+    const loadRules = () =>
+      getJson("/api/system/rules").then(
+        (d) => setRules({ data: d, error: null }),
+        (error) => setRules({ data: null, error }),
+      );
+    // The rules come from the detector: asked for even when retention (PostgreSQL) cannot be
+    // read, which then cannot say whether the web knows the detector (the proxy answers that).
     const load = () =>
       getJson("/api/system/retention").then((data) => {
         setRetention({ data, error: null });
         if (!data.detector_api) return setRules({ data: null, error: NO_DETECTOR });
-        getJson("/api/system/rules").then(
-          (d) => setRules({ data: d, error: null }),
-          (error) => setRules({ data: null, error }),
-        );
-      }, (error) => setRetention({ data: null, error }));
+        loadRules();
+      }, (error) => {
+        setRetention({ data: null, error });
+        loadRules();
+      });
     load();
     const t = setInterval(load, 60_000);
     return () => clearInterval(t);
