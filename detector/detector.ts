@@ -199,6 +199,8 @@ export function createDetector(deps: DetectorDeps): Detector {
       maxDeliveries: s.maxDeliveries,
       rebuildWindowMs: s.rebuildWindowMs,
       ordered: true,
+      // No read once the lease is lost: entries read after another owner took over stayed pending.
+      beforeRead: fence,
       isPermanent: isDataError,
       stuckAfterMs: s.stuckAfterMs ?? 60_000,
       now,

@@ -98,6 +98,12 @@ export interface StreamConsumerOptions {
    * @default {false}
    */
   ordered?: boolean;
+  /**
+   * Awaited before each read of new entries; throws when this consumer may
+   * read no more (the detector's lease lost): a read issued after another
+   * owner took over would leave entries pending that nobody processes.
+   */
+  beforeRead?: (signal: AbortSignal) => Promise<void>;
   /** An entry delivered more often is dead-lettered unprocessed. @default {5} */
   maxDeliveries?: number;
   /** Without a checkpoint, replay this far back before the group's cursor. @default {600000} */
@@ -303,8 +309,9 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     progressed,
   });
 
-  const readNew = (signal: AbortSignal, block: boolean) =>
-    redis(
+  const readNew = async (signal: AbortSignal, block: boolean) => {
+    await options.beforeRead?.(signal);
+    return await redis(
       "read new entries",
       () =>
         port.readGroup(stream, group, consumer, {
@@ -314,6 +321,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         }),
       signal,
     );
+  };
 
   return {
     status() {

@@ -344,3 +344,26 @@ Deno.test("compareIds() orders stream ids numerically", () => {
   assert.equal(compareIds("10-1", "10-1"), 0);
   assert.equal(compareIds("11-0", "10-99"), 1);
 });
+
+Deno.test("createStreamConsumer() reads nothing more once beforeRead says it may not (a lease lost)", async () => {
+  // A detector that stalled past its lease read a batch ahead after another instance took the
+  // partition over: those entries stayed pending for nobody to process.
+  const s = fakeStream(() => 0);
+  s.add(25);
+  const stop = new AbortController();
+  const r = recorder(null, stop, 1000);
+  let reads = 0;
+  const beforeRead = () => {
+    if (++reads > 1) {
+      stop.abort(); // as the detector's fence does (onLost) before it rejects
+      return Promise.reject(new Error("lease lost"));
+    }
+    return Promise.resolve();
+  };
+  const bound = setTimeout(() => stop.abort(), 2000); // ends the run even if reads go on
+  await createStreamConsumer(options(s, r.handler, { batchSize: 10, ordered: true, beforeRead }))
+    .run(stop.signal);
+  clearTimeout(bound);
+  assert.equal(r.seen.length, 10, "the batch read while the lease was held");
+  assert.equal(s.pel.size, 0, "no entry read after the lease was lost");
+});
