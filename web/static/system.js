@@ -59,7 +59,10 @@ function Rules({ data, error, now }) {
         ? html`
           <p
             class="system-rejected">Last rejected file (${rejected
-              .trigger}, ${ago(rejected.at, now)}; the rules above kept running): ${rejected
+              .trigger}, <span title=${fmtFull(rejected.at)}>${ago(
+                rejected.at,
+                now,
+              )}</span>; the rules above kept running): ${rejected
               .reason}</p>
         `
         : html`<p class="muted">No rejected file since the detector started.</p>`}
@@ -93,7 +96,7 @@ function Retention({ data, error, now }) {
   return html`
     <div class="system-retention" data-outcome=${run.outcome}>
       <h4>Retention</h4>
-      <p>Last run <span title=${fmtFull(run.started_at)}>${ago(
+      <p>Last run <span title=${fmtFull(run.finished_at)}>${ago(
         run.finished_at,
         now,
       )}</span>${` (${run.outcome}), deleted ${count(total, "row")}${when}.${unfinished}`}</p>
@@ -139,7 +142,7 @@ export function SystemPanel() {
         <span class="notify-totals">Rules ${version
           ? html`<code>${version}</code>`
           : "unknown"}${rejected}${" · "}retention ${run
-          ? `ran ${ago(run.finished_at, now)}`
+          ? html`ran <span title=${fmtFull(run.finished_at)}>${ago(run.finished_at, now)}</span>`
           : retention.data
           ? "not run yet"
           : "unknown"}</span>
