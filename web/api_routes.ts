@@ -209,7 +209,8 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     method: "GET",
     path: "/api/live",
     tag: "live",
-    summary: "Server-sent events: hello, alert (each published alert), stats (heartbeat)",
+    summary:
+      "Server-sent events: hello, alert (each published alert), stats (heartbeat; ping when the stats cannot be read), bye",
     access: "read",
     responses: {
       200: { description: "An event stream", contentType: "text/event-stream" },

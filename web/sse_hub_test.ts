@@ -103,3 +103,22 @@ Deno.test("createSseHub() beats at once for the first client and greets later on
   assert.equal(JSON.parse(second[0]!).stats.n, 1);
   await hub.close();
 });
+
+Deno.test("createSseHub() still beats (ping) when the stats cannot be read", async () => {
+  // The page drops a stream silent for 45 s: without a beat it reconnected every 45 s while
+  // PostgreSQL was out of reach.
+  const pubsub = fakePubSub();
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics: createWebMetrics(new Registry()),
+    heartbeat: { intervalMs: 60_000, collect: () => Promise.reject(new Error("database down")) },
+  });
+  await hub.start();
+  const got: string[] = [];
+  hub.add({ send: (m) => got.push(m.event), close() {} });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(got, ["ping"]);
+  await hub.close();
+});

@@ -174,6 +174,8 @@ function App() {
     const firing = batch.filter((a) => a.status === "firing");
     if (firing.length === 0) return;
     setCounts((old) => {
+      // Counts never read ("–": the last hour is out of reach) are not made up from live alerts.
+      if (old.last_hour === undefined) return old;
       const lastHour = { ...old.last_hour };
       for (const a of firing) lastHour[a.severity] = (lastHour[a.severity] ?? 0) + 1;
       return {
