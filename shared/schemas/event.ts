@@ -150,6 +150,13 @@ const id = (max: number) =>
 const numberIn = (min: number, max: number) =>
   z.number().min(min).max(max).overwrite((n) => (n === 0 ? 0 : n));
 
+/**
+ * ASCII case folding: "any case" is the ASCII letters' (toUpperCase would also
+ * read a dotless ı as I and the Kelvin sign as k, turning "ınfo" into INFO).
+ */
+const asciiUpper = (s: string) => s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+const asciiLower = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+
 /** Log levels. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 
@@ -157,7 +164,7 @@ export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 const logFields = z.object({
   timestamp: timestampSchema,
   service: identifier(128),
-  level: z.string().transform((s) => s.toUpperCase()).pipe(z.enum(LOG_LEVELS)),
+  level: z.string().transform(asciiUpper).pipe(z.enum(LOG_LEVELS)),
   message: z.string().max(16_384).overwrite(cleanText),
   user_id: id(128).optional(),
 });
@@ -193,7 +200,7 @@ const transactionFields = z.object({
   currency: z.string().regex(/^[A-Za-z]{3}$/, "currency must be an ISO 4217 code").transform((
     s,
   ) => s.toUpperCase()),
-  status: z.string().transform((s) => s.toLowerCase()).pipe(z.enum(TRANSACTION_STATUSES)),
+  status: z.string().transform(asciiLower).pipe(z.enum(TRANSACTION_STATUSES)),
   merchant: identifier(256).optional(),
   country: z.string().regex(/^[A-Za-z]{2}$/, "country must be an ISO 3166 alpha-2 code")
     .transform((s) => s.toUpperCase()).optional(),

@@ -123,6 +123,8 @@ Deno.test("transactionEventSchema checks amount, currency and status", async (t)
     // Like level, currency and country: a payment system writing APPROVED is not dead-lettered.
     ["status in upper case is lower-cased", { status: "APPROVED" }, true, { status: "approved" }],
     ["status mixed case", { status: "Backend_Reversed" }, true, { status: "backend_reversed" }],
+    // Any ASCII case only: the Kelvin sign is not a k.
+    ["status with a Kelvin sign", { status: "bac\u212Aend_reversed" }, false],
     ["missing user_id", { user_id: undefined }, false],
   ];
   for (const [name, patch, ok, expected] of cases) {
@@ -148,6 +150,8 @@ Deno.test("logEventSchema upper-cases the level and rejects unknown levels", asy
     ["debug", "debug", "DEBUG"],
     ["WARN is not a level", "WARN", undefined],
     ["FATAL is not a level", "FATAL", undefined],
+    // ASCII case only: toUpperCase reads the dotless ı as I.
+    ["a dotless ı is not an i", "\u0131nfo", undefined],
   ];
   for (const [name, level, expected] of cases) {
     await t.step(name, () => {
