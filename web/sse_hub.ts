@@ -121,6 +121,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
       broadcast(lastStats);
     } catch (error) {
       log.warn("heartbeat stats failed", { error });
+      lastStats = undefined; // not greeted with figures from before the failure
       // Still a beat: the page treats a stream silent for 45 s as dead, and dropped and
       // reconnected it every 45 s while PostgreSQL was out of reach.
       broadcast({ event: "ping", data: JSON.stringify({ ts: new Date().toISOString() }) });

@@ -122,3 +122,29 @@ Deno.test("createSseHub() still beats (ping) when the stats cannot be read", asy
   assert.deepEqual(got, ["ping"]);
   await hub.close();
 });
+
+Deno.test("createSseHub() greets no client with stats from before they failed", async () => {
+  let fail = false;
+  const hub = createSseHub({
+    subscriber: fakePubSub().client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics: createWebMetrics(new Registry()),
+    heartbeat: {
+      intervalMs: 20,
+      collect: () => fail ? Promise.reject(new Error("database down")) : Promise.resolve({ n: 1 }),
+    },
+  });
+  await hub.start();
+  const first: string[] = [];
+  hub.add({ send: (m) => first.push(m.event), close() {} });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(first[0], "stats");
+  fail = true; // PostgreSQL out of reach from the next beat on
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(first.at(-1), "ping");
+  const later: string[] = [];
+  hub.add({ send: (m) => later.push(m.event), close() {} });
+  assert.deepEqual(later, [], "no greeting with the figures of before the failure");
+  await hub.close();
+});
