@@ -12,6 +12,7 @@
 import type postgres from "postgres";
 import type { Logger } from "@vigil/shared/log";
 import { sleep, withTimeout } from "@vigil/shared/lifecycle";
+import { logRetry } from "@vigil/shared/retry";
 
 /** Session advisory lock of the running notifier (retention uses 7_131_912). */
 export const NOTIFIER_LOCK_ID = 7_131_913; // arbitrary, constant: "vigil notifier"
@@ -52,6 +53,9 @@ export async function acquireInstanceLock(
   const pollMs = options.pollMs ?? 2000;
   const checkMs = options.checkMs ?? 5000;
   let warned = false;
+  // The first three failures, then one a minute (PostgreSQL down: every poll failed aloud).
+  const failed = logRetry(log, "take the notifier lock");
+  let failures = 0;
   while (true) {
     signal.throwIfAborted();
     const db = connect();
@@ -78,7 +82,7 @@ export async function acquireInstanceLock(
         });
       }
     } catch (error) {
-      log.warn("cannot take the notifier lock, retrying", { error });
+      failed({ error, attempt: ++failures, delayMs: pollMs });
     }
     await db.end({ timeout: 1 }).catch(() => {});
     await sleep(pollMs, signal);
