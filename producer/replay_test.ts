@@ -77,6 +77,11 @@ Deno.test("parseReplayCsv() rejects bad input with the line number", async (t) =
     ["timestamp,value\nyesterday,1\n", /line 2: bad timestamp/],
     ["timestamp,value\n2014-02-14 14:30:00,1,2\n", /line 2: expected 2 columns/],
     ["timestamp,status,count\n2024-01-01T00:00:00Z,lost,1\n", /line 2: unknown status "lost"/],
+    // ASCII case only, as the schema: the Kelvin sign is not a k.
+    [
+      "timestamp,status,count\n2024-01-01T00:00:00Z,bac\u212Aend_reversed,1\n",
+      /line 2: unknown status/,
+    ],
     ["timestamp,status,count\n2024-01-01T00:00:00Z,denied,1.5\n", /line 2: count "1.5"/],
     // A huge cell is quoted by its first 40 characters, not whole into the log line.
     [`timestamp,value\n2014-02-14 14:30:00,${"9".repeat(200_000)}\n`, /value "9{40}…" is not/],

@@ -126,7 +126,7 @@ export function parseRawTransactions(
       fail(line, `expected ${columns.length} columns, got ${cells.length}`);
     }
     const rawTs = cells[tsCol]!;
-    const status = cells[statusCol]!.toLowerCase();
+    const status = cells[statusCol]!.replace(/[A-Z]+/g, (m) => m.toLowerCase()); // ASCII case, as the schema
     if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
       fail(line, `unknown status "${shownCell(cells[statusCol]!)}"`);
     }
