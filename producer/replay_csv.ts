@@ -7,6 +7,7 @@
  */
 import { parseCsv } from "@vigil/shared/csv";
 import {
+  asciiLower,
   formatZodError,
   identifier,
   metricEventSchema,
@@ -198,7 +199,7 @@ export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): 
           `Cannot parse replay file: line ${line}: expected 3 columns, got ${cells.length}`,
         );
       }
-      const status = cells[1]!.replace(/[A-Z]+/g, (m) => m.toLowerCase()); // ASCII case, as the schema
+      const status = asciiLower(cells[1]!);
       if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
         throw new SyntaxError(
           `Cannot parse replay file: line ${line}: unknown status "${shownCell(cells[1]!)}"`,

@@ -18,6 +18,7 @@
  * @module
  */
 import {
+  asciiLower,
   TRANSACTION_STATUSES,
   transactionEventSchema,
   type TransactionStatus,
@@ -126,7 +127,7 @@ export function parseRawTransactions(
       fail(line, `expected ${columns.length} columns, got ${cells.length}`);
     }
     const rawTs = cells[tsCol]!;
-    const status = cells[statusCol]!.replace(/[A-Z]+/g, (m) => m.toLowerCase()); // ASCII case, as the schema
+    const status = asciiLower(cells[statusCol]!);
     if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
       fail(line, `unknown status "${shownCell(cells[statusCol]!)}"`);
     }

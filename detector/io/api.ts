@@ -27,7 +27,7 @@ import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/
 import { jsonBody } from "@vigil/shared/http/validate";
 import { requireBearer } from "@vigil/shared/http/bearer";
 import type { Logger } from "@vigil/shared/log";
-import { timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
+import { asciiLower, timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
 import { assessStatus, type ZScoreConfig, type ZScoreState } from "../core/rules/status_zscore.ts";
 import { dispatchFiring } from "../core/rules/status_dispatch.ts";
 import type { Firing } from "../core/rules/types.ts";
@@ -41,7 +41,7 @@ const MAX_COUNT = 1_000_000_000;
 
 export const evaluateRequestSchema = z.object({
   /** Any case, like a transaction's status ("FAILED" is "failed"). */
-  status: z.string().min(1).transform((s) => s.toLowerCase()),
+  status: z.string().min(1).transform(asciiLower),
   count: z.number({ error: "count must be a number" })
     .min(0, "count must not be negative")
     .max(MAX_COUNT, `count must be at most ${MAX_COUNT}`)

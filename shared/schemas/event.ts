@@ -154,8 +154,9 @@ const numberIn = (min: number, max: number) =>
  * ASCII case folding: "any case" is the ASCII letters' (toUpperCase would also
  * read a dotless ı as I and the Kelvin sign as k, turning "ınfo" into INFO).
  */
-const asciiUpper = (s: string) => s.replace(/[a-z]+/g, (m) => m.toUpperCase());
-const asciiLower = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+export const asciiUpper = (s: string): string => s.replace(/[a-z]+/g, (m) => m.toUpperCase());
+/** See {@link asciiUpper}. */
+export const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 
 /** Log levels. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
