@@ -14,7 +14,7 @@ import {
   isCanonicalText,
 } from "@vigil/shared/schemas/canonical";
 import { type EventType, eventTypeOf, isEventType } from "@vigil/shared/schemas/event";
-import { type ExtraLimits, findDuplicateKey } from "@vigil/shared/schemas/hygiene";
+import { escapeUnshown, type ExtraLimits, findDuplicateKey } from "@vigil/shared/schemas/hygiene";
 import { DEFAULT_DEAD_LETTER_RAW_BYTES, rawExcerpt } from "@vigil/shared/schemas/stream";
 import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 
@@ -61,7 +61,7 @@ export type Classified =
     /**
      * One-line reason, e.g. `invalid_schema: amount: Too small: …`: line
      * breaks, other control characters, bidirectional controls and lone
-     * surrogates as JSON escapes ({@link oneLine}).
+     * surrogates as JSON escapes ({@link escapeUnshown}).
      */
     reason: string;
     /** First bytes of the value (at most `deadRawBytes`): UTF-8 text, or base64 when not valid UTF-8. */
@@ -211,41 +211,6 @@ function canonicalOptions(options: ClassifyOptions, clean: boolean): CanonicalOp
   return clean ? pair[0] : pair[1];
 }
 
-/**
- * What a reason never holds as is: C0 controls, DEL and C1 controls (NEL
- * U+0085 among them), the line and paragraph separators U+2028 and U+2029,
- * the bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
- * U+2066–U+2069) and lone surrogates.
- */
-const UNSHOWN =
-  // deno-lint-ignore no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-/** JSON's short escapes. */
-const SHORT_ESCAPES: Record<string, string> = {
-  "\b": "\\b",
-  "\t": "\\t",
-  "\n": "\\n",
-  "\f": "\\f",
-  "\r": "\\r",
-};
-
-function escapeUnshown(c: string): string {
-  return SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-}
-
-/**
- * A reason on one line, in the order it was written: each character of
- * {@link UNSHOWN} becomes its JSON escape (`\n`, `\t`, `\u2028`, `\u202e`,
- * `\ud800`), visible, so a terminal (`redis-cli XREVRANGE`) or a page can
- * neither break the line nor reorder the text after it. Quoted parts
- * (`JSON.stringify` of a topic, a key, a timestamp) stay valid JSON strings
- * of the same text. The entry's `raw` keeps the bytes themselves.
- */
-export function oneLine(s: string): string {
-  return s.replace(UNSHOWN, escapeUnshown);
-}
-
 function dead(
   reasonKind: ReasonKind,
   detail: string,
@@ -258,7 +223,7 @@ function dead(
   return {
     kind: "dead",
     reasonKind,
-    reason: oneLine(`${reasonKind}: ${detail}`),
+    reason: escapeUnshown(`${reasonKind}: ${detail}`),
     raw: excerpt.raw,
     encoding: excerpt.encoding,
     size: excerpt.size,

@@ -23,6 +23,7 @@ import {
   transactionEventSchema,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
+import { escapeUnshown } from "@vigil/shared/schemas/hygiene";
 
 /** One raw transaction row (the optional values as the schema normalises them). */
 export interface RawTransaction {
@@ -63,16 +64,11 @@ function fail(line: number, what: string): never {
 
 /**
  * A cell as an error message quotes it: its first 40 characters (a file may
- * hold anything), control characters and line separators written `\uXXXX`
- * (the very characters an error may be about).
+ * hold anything), on one line with its hidden characters escaped
+ * (`escapeUnshown`: the very characters an error may be about).
  */
 export function shownCell(cell: string): string {
-  const shown = cell.length <= 40 ? cell : `${cell.slice(0, 40)}…`;
-  return shown.replace(
-    // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return escapeUnshown(cell.length <= 40 ? cell : `${cell.slice(0, 40)}…`);
 }
 
 /**

@@ -152,6 +152,42 @@ export function identifierProblem(s: string): string | undefined {
   return loneSurrogateProblem(s);
 }
 
+/**
+ * What {@link escapeUnshown} writes as an escape: C0 controls, DEL and C1
+ * controls (NEL U+0085 among them), the line and paragraph separators U+2028
+ * and U+2029, the bidirectional controls (U+061C, U+200E, U+200F,
+ * U+202A–U+202E, U+2066–U+2069) and lone surrogates.
+ */
+const UNSHOWN =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** JSON's short escapes. */
+const SHORT_ESCAPES: Record<string, string> = {
+  "\b": "\\b",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\f": "\\f",
+  "\r": "\\r",
+};
+
+function escapeOne(c: string): string {
+  return SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * `s` on one line, in the order it was written: each character of
+ * {@link UNSHOWN} becomes its JSON escape (`\n`, `\t`, `\u2028`, `\u202e`,
+ * `\ud800`), visible, so a terminal (`redis-cli XREVRANGE`) or a page can
+ * neither break the line nor reorder the text after it, and the reader sees
+ * which character it was (the bridge's dead-letter reasons, the replay's
+ * error messages). Quoted parts (`JSON.stringify` of a key) stay valid JSON
+ * strings of the same text.
+ */
+export function escapeUnshown(s: string): string {
+  return s.replace(UNSHOWN, escapeOne);
+}
+
 /** Does free text `s` need {@link cleanText} (a C0 control other than tab/LF/CR, or a lone surrogate)? */
 export function isCleanText(s: string): boolean {
   return !BAD_TEXT_C0.test(s) && s.isWellFormed();
