@@ -12,6 +12,7 @@
 import type postgres from "postgres";
 import type { Alert } from "./schemas/alert.ts";
 import { formatZodError } from "./schemas/event.ts";
+import { POSTGRES_LAST_MS } from "./schemas/hygiene.ts";
 import {
   type ParsedSilenceInput,
   type Silence,
@@ -118,9 +119,6 @@ const DURATION_UNIT_MS: Record<string, number> = {
   d: 86_400_000,
 };
 
-/** The first instant a silence cannot end at: year 10000. */
-const LAST_END_MS = Date.UTC(10000, 0, 1);
-
 /**
  * Validate a create body and resolve its window. Pure.
  *
@@ -144,7 +142,7 @@ export function resolveSilenceInput(
     endsAt = new Date(startsAt.getTime() + Number(m?.[1]) * (DURATION_UNIT_MS[m?.[2] ?? ""] ?? 0));
   }
   // PostgreSQL reads ISO years up to 9999 (a Date holds more, or NaN past year 275760).
-  if (!(endsAt.getTime() < LAST_END_MS)) {
+  if (!(endsAt.getTime() <= POSTGRES_LAST_MS)) {
     throw new RangeError(
       p.duration === undefined
         ? "Cannot create silence: ends_at is after 9999-12-31"

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { isPostgresTime } from "@vigil/shared/schemas/hygiene";
 
 /** The position after which the next page starts (newest first). */
 export interface Cursor {
@@ -38,7 +39,7 @@ export function encodeCursor(cursor: Cursor): string {
 const cursorSchema = z.tuple([
   z.string().regex(TS).refine((ts) => {
     const ms = Date.parse(ts);
-    return ts >= "0001" && !Number.isNaN(ms) &&
+    return isPostgresTime(ms) &&
       new Date(ms).toISOString().slice(0, 19) === ts.slice(0, 19); // not Feb 30, not 24:00
   }),
   z.string().min(1).max(500).refine((id) => !id.includes("\0")),

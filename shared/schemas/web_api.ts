@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
+import { isPostgresTime } from "./hygiene.ts";
 
 /** A comma-separated list of values of `values` (1..n distinct entries). */
 function csvOf<T extends readonly [string, ...string[]]>(values: T) {
@@ -22,10 +23,6 @@ function csvOf<T extends readonly [string, ...string[]]>(values: T) {
 /** A time in an answer, as `Date.prototype.toISOString` writes it. */
 export const isoTimeSchema = z.string().meta({ description: "ISO 8601 time (UTC)" });
 
-/** The first and last instants PostgreSQL reads back from an ISO time: years 1 to 9999. */
-const FIRST_TIME_MS = Date.parse("0001-01-01T00:00:00Z");
-const LAST_TIME_MS = Date.parse("9999-12-31T23:59:59.999Z");
-
 /**
  * A point in time: ISO 8601 with offset, or epoch milliseconds; parsed to
  * epoch ms, in years 1 to 9999 (PostgreSQL refuses year 0 and five-digit years).
@@ -34,7 +31,7 @@ export const timeParamSchema = z.union([
   z.string().regex(/^\d{1,15}$/).transform(Number),
   z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
 ], { error: "must be an ISO 8601 time with offset or epoch milliseconds" })
-  .refine((ms) => ms >= FIRST_TIME_MS && ms <= LAST_TIME_MS, {
+  .refine(isPostgresTime, {
     error: "must be between 0001-01-01 and 9999-12-31 (UTC)",
   });
 
