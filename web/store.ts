@@ -250,12 +250,16 @@ export async function heartbeatStats(
   return { last_hour: lastHour, open_last_hour: open };
 }
 
-/** What `anomaly_events` holds about one entity (of one type, when given). */
+/**
+ * What `anomaly_events` holds about one entity (of one type, when given);
+ * `types` lists every type it has anomalies of, whatever `type` narrows.
+ */
 export async function entityFacts(
   sql: Sql,
   entity: string,
   type?: EventType | undefined,
 ): Promise<EntityFacts> {
+  const of = sql`(${type ?? null}::text IS NULL OR type = ${type ?? ""})`;
   const rows = await sql<
     {
       anomalies: number;
@@ -265,12 +269,13 @@ export async function entityFacts(
       types: string[] | null;
     }[]
   >`
-    SELECT count(*)::int AS anomalies,
-      count(*) FILTER (WHERE resolved_at IS NULL)::int AS open,
-      max(detected_at) AS last_anomaly_at, max(event_time) AS last_event_at,
+    SELECT count(*) FILTER (WHERE ${of})::int AS anomalies,
+      count(*) FILTER (WHERE ${of} AND resolved_at IS NULL)::int AS open,
+      max(detected_at) FILTER (WHERE ${of}) AS last_anomaly_at,
+      max(event_time) FILTER (WHERE ${of}) AS last_event_at,
       array_agg(DISTINCT type ORDER BY type) AS types
     FROM anomaly_events
-    WHERE entity = ${entity} AND (${type ?? null}::text IS NULL OR type = ${type ?? ""})`;
+    WHERE entity = ${entity}`;
   const r = rows[0];
   return {
     anomalies: r?.anomalies ?? 0,

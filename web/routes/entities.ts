@@ -20,12 +20,11 @@ export function entityRoutes(deps: AppDeps): Hono {
   app.get("/:entity", query(entityQuerySchema), async (c) => {
     const { entity } = parseOrThrow(entityParamsSchema, c.req.param(), "path");
     const q = c.req.valid("query");
-    // Every type's facts and series, so `types` still lists them all when the page is
-    // narrowed to one (it offered no way back to the others); the other types' series are read
-    // one point deep, only to know they exist.
-    const [facts, allFacts, page, perType] = await Promise.all([
+    // Every type's series, so `types` still lists them all when the page is narrowed to one
+    // (it offered no way back to the others): the other types' are read one point deep, only to
+    // know they exist. `facts.types` is every type's too.
+    const [facts, page, perType] = await Promise.all([
       entityFacts(deps.sql, entity, q.type),
-      q.type ? entityFacts(deps.sql, entity) : undefined,
       listAnomalies(deps.sql, {
         entity,
         ...(q.type ? { type: [q.type] } : {}),
@@ -43,7 +42,7 @@ export function entityRoutes(deps: AppDeps): Hono {
     ]);
     const all = perType.flat();
     const series = q.type ? all.filter((s) => s.type === q.type) : all;
-    const seen = new Set([...(allFacts ?? facts).types, ...all.map((s) => s.type)]);
+    const seen = new Set([...facts.types, ...all.map((s) => s.type)]);
     return c.json({
       entity,
       type: q.type ?? null,
