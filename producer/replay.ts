@@ -252,10 +252,11 @@ export async function* replayMessages(
   if (speed !== "max" && !(speed > 0)) {
     throw new RangeError(`Cannot replay: speed must be > 0 (got ${speed})`);
   }
-  // The field is known only now when the file was parsed without it (`loadReplay(path)`):
-  // a reading the bridge would dead-letter stops the replay before anything is sent.
-  if (data.kind === "value") {
-    checkReadings(data.rows, options.field ?? "cpu", options.service ?? "replay");
+  // Unless the parse checked the readings for this field (the producer passes it), it is
+  // known only now: a reading the bridge would dead-letter stops the replay before any send.
+  const field = options.field ?? "cpu";
+  if (data.kind === "value" && data.checkedFor !== field) {
+    checkReadings(data.rows, field, options.service ?? "replay");
   }
   const iterator = plan(data, options, rng);
   let next = iterator.next();

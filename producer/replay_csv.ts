@@ -45,7 +45,12 @@ export interface StatusRow {
 
 /** A parsed replay file. */
 export type ReplayData =
-  | { kind: "value"; rows: ValueRow[] }
+  | {
+    kind: "value";
+    rows: ValueRow[];
+    /** The metric field the readings were checked for at parse time, if any. */
+    checkedFor?: "cpu" | "latency_ms";
+  }
   | { kind: "status"; rows: StatusRow[] }
   | { kind: "transactions"; rows: RawTransaction[] };
 
@@ -219,8 +224,9 @@ export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): 
   }
   if (kind === "value") {
     rows.sort((a, b) => a.ts - b.ts);
-    if (options.field) checkReadings(rows, options.field, options.service ?? "replay");
-    return { kind, rows };
+    if (!options.field) return { kind, rows };
+    checkReadings(rows, options.field, options.service ?? "replay");
+    return { kind, rows, checkedFor: options.field };
   }
   statusRows.sort((a, b) => a.ts - b.ts);
   return { kind, rows: statusRows };
