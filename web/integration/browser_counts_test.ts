@@ -3,6 +3,7 @@
  * from live alerts (Chromium).
  */
 import assert from "node:assert/strict";
+import { testAlert } from "@vigil/tools/testing/alert";
 import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { withWebApp } from "./_helpers.ts";
@@ -27,27 +28,9 @@ Deno.test(
         await page.goto(web.base + "/");
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
         await waitUntil(() => hub.size === 1, "the page's live connection");
-        const now = Date.now();
         await redis.publish(
           keys.alertsChannel(),
-          JSON.stringify({
-            id: "live-while-down",
-            status: "firing",
-            detected_at: new Date(now).toISOString(),
-            event_time: new Date(now).toISOString(),
-            type: "metrics",
-            rule: "latency_high",
-            severity: "CRITICAL",
-            entity: "checkout",
-            title: "High latency on checkout",
-            message: "latency 2100 ms > 1000 ms",
-            score: null,
-            details: {},
-            evidence: [],
-            resolved_at: null,
-            trace_id: null,
-            stages: {},
-          }),
+          JSON.stringify(testAlert({ id: "live-while-down", severity: "CRITICAL" })),
         );
         await page.waitForSelector('.row[data-id="live-while-down"]', { timeout: 5000 });
         await page.waitForTimeout(500); // the live merge (150 ms) has run
