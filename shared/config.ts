@@ -21,7 +21,12 @@ export class ConfigError extends Error {
 
 const LOG_LEVEL_NAMES = ["debug", "info", "warn", "error"] as const;
 
-/** A URL with one of the given protocols. */
+/**
+ * A URL with one of the given protocols. A value that is none stops the
+ * checks there (`abort`), so a refinement chained after this one may parse
+ * the URL (zod runs the next checks after a failed one otherwise, and a
+ * throw there ended a service with the URL, password included, in a trace).
+ */
 export function urlVar(protocols: readonly string[], example: string) {
   return z.string().trim().refine((s) => {
     try {
@@ -29,7 +34,7 @@ export function urlVar(protocols: readonly string[], example: string) {
     } catch {
       return false;
     }
-  }, `is not a valid URL (expected e.g. ${example})`);
+  }, { error: `is not a valid URL (expected e.g. ${example})`, abort: true });
 }
 
 /** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
