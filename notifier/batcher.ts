@@ -35,6 +35,7 @@ import {
   forgetAt,
   type GroupAlert,
   groupDigestId,
+  groupHolding,
   groupKeyFor,
   type GroupState,
   heldKeys,
@@ -134,14 +135,13 @@ export function ingest(
       continue;
     }
     let { key, labels } = groupKeyFor(route, alert);
-    let existing = d.groups[key]?.alerts[alert.id];
-    if (!existing && alert.status === "resolved") {
-      // Grouped under other routes or labels (changed across a restart): resolve it where it is
-      // held, or its firing copy stays "still firing" there until STALE_AFTER.
-      const heldIn = (heldAt ??= heldKeys(d)).get(alert.id);
-      const g = heldIn === undefined ? undefined : d.groups[heldIn];
-      if (g) [key, labels, existing] = [g.key, g.labels, g.alerts[alert.id]];
+    if (alert.status === "resolved") {
+      // Resolved where it is held (grouped under other routes or labels, changed across a
+      // restart), or its firing copy stays "still firing" there until STALE_AFTER.
+      const holding = groupHolding(d, key, alert.id, () => heldAt ??= heldKeys(d));
+      if (holding !== undefined) [key, labels] = [holding, d.groups[holding]!.labels];
     }
+    const existing = d.groups[key]?.alerts[alert.id];
 
     if (alert.status === "firing") {
       if (existing && existing.alert.status === "firing") {

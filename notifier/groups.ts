@@ -192,13 +192,29 @@ export function holdResolution(
   alert: Alert,
   heldAt: () => Map<string, string>,
 ): void {
-  let key: string | undefined = route.channels.length ? groupKeyFor(route, alert).key : undefined;
-  if (key === undefined || !d.groups[key]?.alerts[alert.id]) key = heldAt().get(alert.id);
-  const held = key === undefined ? undefined : d.groups[key]?.alerts[alert.id];
-  if (!held || key === undefined || held.alert.status !== "firing") return;
-  const g = d.write(key)!;
+  const own = route.channels.length ? groupKeyFor(route, alert).key : undefined;
+  const key = groupHolding(d, own, alert.id, heldAt);
+  const held = key === undefined ? undefined : d.groups[key]!.alerts[alert.id]!;
+  if (!held || held.alert.status !== "firing") return;
+  const g = d.write(key!)!;
   g.alerts[alert.id] = { ...held, alert };
   g.dirty = true;
+}
+
+/**
+ * The key of the group holding alert `alertId`: `own` (its route's group now)
+ * when it is there, else wherever it is held (grouped under other routes or
+ * labels, changed across a restart), else undefined.
+ */
+export function groupHolding(
+  d: Draft,
+  own: string | undefined,
+  alertId: string,
+  heldAt: () => Map<string, string>,
+): string | undefined {
+  if (own !== undefined && d.groups[own]?.alerts[alertId]) return own;
+  const key = heldAt().get(alertId);
+  return key !== undefined && d.groups[key]?.alerts[alertId] ? key : undefined;
 }
 
 /**
