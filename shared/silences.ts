@@ -12,7 +12,7 @@
 import type postgres from "postgres";
 import type { Alert } from "./schemas/alert.ts";
 import { formatZodError } from "./schemas/event.ts";
-import { POSTGRES_LAST_MS } from "./schemas/hygiene.ts";
+import { POSTGRES_LAST_MS } from "./schemas/web_api.ts";
 import {
   type ParsedSilenceInput,
   type Silence,

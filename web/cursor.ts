@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { isPostgresTime } from "@vigil/shared/schemas/hygiene";
+import { isPostgresTime } from "@vigil/shared/schemas/web_api";
 
 /** The position after which the next page starts (newest first). */
 export interface Cursor {

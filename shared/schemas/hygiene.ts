@@ -188,16 +188,6 @@ export function escapeUnshown(s: string): string {
   return s.replace(UNSHOWN, escapeOne);
 }
 
-/** The first and last instants PostgreSQL reads back from an ISO time (years 1 to 9999). */
-export const POSTGRES_FIRST_MS = Date.parse("0001-01-01T00:00:00Z");
-/** See {@link POSTGRES_FIRST_MS}. */
-export const POSTGRES_LAST_MS = Date.parse("9999-12-31T23:59:59.999Z");
-
-/** Whether PostgreSQL can store and compare `ms` as a timestamp (no year 0, no five-digit year). */
-export function isPostgresTime(ms: number): boolean {
-  return ms >= POSTGRES_FIRST_MS && ms <= POSTGRES_LAST_MS;
-}
-
 /** Does free text `s` need {@link cleanText} (a C0 control other than tab/LF/CR, or a lone surrogate)? */
 export function isCleanText(s: string): boolean {
   return !BAD_TEXT_C0.test(s) && s.isWellFormed();

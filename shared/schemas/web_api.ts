@@ -12,7 +12,6 @@
 import { z } from "zod";
 import { EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
-import { isPostgresTime } from "./hygiene.ts";
 
 /** A comma-separated list of values of `values` (1..n distinct entries). */
 function csvOf<T extends readonly [string, ...string[]]>(values: T) {
@@ -22,6 +21,16 @@ function csvOf<T extends readonly [string, ...string[]]>(values: T) {
 
 /** A time in an answer, as `Date.prototype.toISOString` writes it. */
 export const isoTimeSchema = z.string().meta({ description: "ISO 8601 time (UTC)" });
+
+/** The first and last instants PostgreSQL reads back from an ISO time (years 1 to 9999). */
+export const POSTGRES_FIRST_MS = Date.parse("0001-01-01T00:00:00Z");
+/** See {@link POSTGRES_FIRST_MS}. */
+export const POSTGRES_LAST_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
+/** Whether PostgreSQL can store and compare `ms` as a timestamp (no year 0, no five-digit year). */
+export function isPostgresTime(ms: number): boolean {
+  return ms >= POSTGRES_FIRST_MS && ms <= POSTGRES_LAST_MS;
+}
 
 /**
  * A point in time: ISO 8601 with offset, or epoch milliseconds; parsed to
