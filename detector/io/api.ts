@@ -116,11 +116,20 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
         ? live.watermark
         : now();
       const config = deps.config();
-      const a = assessStatus(live.state, config, {
-        status,
-        minute: Math.floor(at / 60_000),
-        count,
-      });
+      const minute = Math.floor(at / 60_000);
+      // The rule ignores such a minute as late, and no longer holds the counts of its baseline.
+      const oldest = Math.floor(live.watermark / 60_000) - config.baseline_minutes;
+      if (minute < oldest) {
+        throw httpError(
+          422,
+          `timestamp: the minute ${
+            new Date(minute * 60_000).toISOString()
+          } is older than the live baseline (the ${config.baseline_minutes} minutes before the newest transaction, from ${
+            new Date(oldest * 60_000).toISOString()
+          })`,
+        );
+      }
+      const a = assessStatus(live.state, config, { status, minute, count });
       const answer = {
         ...a,
         anomalous: a.severity !== null,

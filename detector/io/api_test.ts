@@ -81,6 +81,21 @@ Deno.test("POST /api/alerts/evaluate without a timestamp uses the newest transac
   assert.equal(r.body.severity, "WARNING");
 });
 
+Deno.test("POST /api/alerts/evaluate refuses a minute older than the live baseline, as the rule does", async () => {
+  // 3 hours of 10 approved a minute: the counts of hours ago are no longer held, and they were
+  // taken as empty: 13 approved at the end of the first hour came back CRITICAL (mean 0, z 13)
+  // where the rule, in its time, found it a WARNING (mean 10, z 3).
+  const { call } = handlerFor(180);
+  const old = await call({ status: "approved", count: 13, timestamp: T0 + 60 * MIN });
+  assert.equal(old.status, 422);
+  assert.match(old.body.error, /^timestamp: the minute 2025-01-01T01:00:00.000Z is older than/);
+  // The oldest minute the rule still takes (its late horizon) is scored on its whole baseline.
+  const oldest = await call({ status: "approved", count: 13, timestamp: T0 + 119 * MIN });
+  assert.equal(oldest.status, 200);
+  assert.equal(oldest.body.mean, 10);
+  assert.equal(oldest.body.severity, "WARNING");
+});
+
 Deno.test("POST /api/alerts/evaluate without a baseline: problem statuses are CRITICAL", async () => {
   const { call } = handlerFor(5);
   const failed = await call({ status: "failed", count: 1 });

@@ -153,6 +153,26 @@ Deno.test("the same stream gives the same anomalies whatever the batch size", ()
   assert.deepEqual(spikes.map((f) => (f as { entity: string }).entity), ["c"]);
 });
 
+Deno.test("a reading back to normal after the cooldown resolves the same whatever the batch size", () => {
+  // latency_high of api clears one cooldown (5 min) after its last high reading. web moves the
+  // watermark past that, then api reads normal: swept between the two, the episode resolved at
+  // its clearAt; in one batch the normal reading resolved it a minute later, with its value.
+  const events = [
+    entry(T0, reading(10, 1500)),
+    entry(T0 + 6 * MIN, reading(10, 100, "web")),
+    entry(T0 + 6 * MIN + SEC, reading(10, 320)),
+  ];
+  const reference = inBatches("metrics", events, 1);
+  assert.deepEqual(
+    reference.filter((f) => (f as { kind: string }).kind === "resolved")
+      .map((f) => [(f as { rule: string }).rule, (f as { at: number }).at]),
+    [["latency_high", T0 + 5 * MIN]],
+  );
+  for (const size of [2, 3]) {
+    assert.deepEqual(inBatches("metrics", events, size), reference, `batch size ${size}`);
+  }
+});
+
 Deno.test("a firing carries the trace id of the entry that fired it, and only that one", () => {
   const trace = "4bf92f3577b34da6a3ce929d0e0e4736";
   const traced = {

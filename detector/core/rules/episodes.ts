@@ -161,6 +161,8 @@ export function isOpen(book: EpisodeBook, subject: string, severity: Severity): 
  * The condition is false for `subject` at event time `t`: resolve its open
  * episodes seen true before. `reading` (computed only when something
  * resolves) is the observation that cleared it, carried by the resolution.
+ * An episode whose `clearAt` is before `t` had cleared by then: it resolves
+ * at `clearAt` without a reading, as a sweep between the two would have.
  */
 export function conditionFalse(
   book: EpisodeBook,
@@ -171,7 +173,9 @@ export function conditionFalse(
 ): void {
   for (const severity of ["WARNING", "CRITICAL", "INFO"] as const) {
     const ep = book.get(bookKey(subject, severity));
-    if (ep && ep.open.length > 0 && t > ep.lastTrue) resolve(ep, t, out, reading?.());
+    if (!ep || ep.open.length === 0 || t <= ep.lastTrue) continue;
+    if (t > ep.clearAt) resolve(ep, ep.clearAt, out);
+    else resolve(ep, t, out, reading?.());
   }
 }
 

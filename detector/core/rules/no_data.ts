@@ -175,9 +175,11 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
       const entity = entityOf(type, input.event);
       if (afterOf(entity) === null) return;
       const before = state.seen.get(entity);
-      // Its silence ends here: raised first if it lasted `after` (then resolved just below).
+      // Its silence ends here: raised first if it lasted `after` (then resolved just below). As of
+      // the watermark, not the event's time: a late event's silence ran on to the watermark, as a
+      // sweep just before it saw.
       if (before !== undefined && input.t > before) {
-        fireIfSilent(state, entity, before, afterOf(entity)!, input.t, sink);
+        fireIfSilent(state, entity, before, afterOf(entity)!, input.watermark, sink);
       }
       if (before === undefined || input.t > before) state.seen.set(entity, input.t);
       // Reporting again: its open alert resolves.

@@ -186,4 +186,31 @@ Deno.test("no_data does not depend on batching when the silence ends or the stre
     assert.deepEqual(each.slice(0, 1), [["firing", "a", T0 + 3 * MIN]]);
     assert.deepEqual(findingsOf(events, false), each);
   });
+  await t.step("a silent while b reports, then a late reading of a, in one batch", () => {
+    // An agent that buffers: a's reading of 1.25 min arrives at 4 min. Judged at its own time,
+    // not at the watermark, it hid a's silence from the batch's sweep, which then raised another
+    // anomaly (another id: a replay with other batch boundaries stored a second one).
+    const events = [
+      ...readings(["a", "b"], 0, 1),
+      ...readings(["b"], 1.5, 4),
+      metric("a", T0 + 1.25 * MIN),
+      ...readings(["b"], 4.5, 5),
+    ];
+    const ids = (perEntry: boolean) => {
+      const ev = createEvaluator("metrics", { rules: watched, engine: null });
+      const sink = ev.sink();
+      for (const e of events) {
+        ev.step(e, sink);
+        if (perEntry) ev.sweep(sink);
+      }
+      ev.sweep(sink);
+      return sink.findings.filter((f) => f.rule === "no_data" && f.kind === "firing")
+        .map((f) => f.kind === "firing" && f.id);
+    };
+    const each = findingsOf(events, true);
+    // The late reading says nothing of a after 1.25 min: the alert stays open.
+    assert.deepEqual(each, [["firing", "a", T0 + 3 * MIN]]);
+    assert.deepEqual(findingsOf(events, false), each);
+    assert.deepEqual(ids(false), ids(true));
+  });
 });

@@ -223,7 +223,12 @@ export function statusZScoreRule(
   } = {},
 ): Rule<ZScoreState, TransactionEvent> {
   const useCache = options.baselineCache ?? true;
-  const keep = c.baseline_minutes + 2;
+  // Scores of completed minutes are emitted this far back at most.
+  const emitBack = c.baseline_minutes + 2;
+  // Counts are kept for the baseline of the oldest minute still taken (late events go back
+  // `baseline_minutes`, and their minute's baseline as far again): a dropped minute would count
+  // as empty in it.
+  const keep = 2 * c.baseline_minutes + 2;
   // Baseline sums per state object (a loaded checkpoint is a new object, so a new cache).
   const caches = new WeakMap<ZScoreState, BaselineCache>();
   const cacheOf = (state: ZScoreState) => {
@@ -278,9 +283,9 @@ export function statusZScoreRule(
       const current = Math.floor(watermark / MINUTE);
       // Emit z of completed minutes for the scores cache.
       if (state.first !== null) {
-        // Every completed minute since the last emitted one, back as far as counts are kept: a
+        // Every completed minute since the last emitted one, at most `emitBack` minutes back: a
         // batch spanning more than a few minutes (catch-up after lag) left gaps in the cache.
-        const from = Math.max(state.emitted ?? current - 2, current - keep) + 1;
+        const from = Math.max(state.emitted ?? current - 2, current - emitBack) + 1;
         for (let m = from; m < current; m++) {
           for (const [status, perMinute] of state.counts) {
             const count = perMinute.get(m) ?? 0;

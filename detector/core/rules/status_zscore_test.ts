@@ -235,3 +235,20 @@ Deno.test("the count_z scores cover every completed minute, however the entries 
   assert.ok(each.length >= 15, `${each.length} minutes scored`);
   assert.deepEqual(minutes(500), each);
 });
+
+Deno.test("status_zscore: a late transaction is scored against its minute's whole baseline", () => {
+  // 2 hours of 100 approved a minute (spread over each minute), then one approved transaction of
+  // 55 minutes ago: accepted as late (its minute is within the last 60). Its minute's baseline
+  // reaches 115 minutes back; with only 62 minutes of counts kept, the 53 dropped minutes counted
+  // as empty and the late transaction raised a false alarm (z ≈ 2.8).
+  const approved = { user_id: "u1", amount: 5, currency: "EUR", status: "approved" };
+  const events = [];
+  for (let m = 0; m < 120; m++) {
+    for (let i = 0; i < 100; i++) {
+      events.push(entry(T0 + m * MIN + i * 600, { transaction_id: `s${m}-${i}`, ...approved }));
+    }
+  }
+  events.push(entry(T0 + 65 * MIN + 30 * SEC, { transaction_id: "late", ...approved }));
+  const r = run("transactions", events, { only: "status_zscore" });
+  assert.deepEqual(r.firings.map((f) => [f.severity, f.details.z]), []);
+});
