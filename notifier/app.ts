@@ -178,6 +178,7 @@ export async function startNotifier(
         inhibitRules,
         flapThreshold: config.flapThreshold,
         flapWindowMs: config.flapWindowMs,
+        staleAfterMs: config.staleAfterMs,
       },
       sendTimeoutMs: config.sendTimeoutMs,
     }),

@@ -10,7 +10,7 @@
  * - an unchanged group with firing alerts is re-sent after `repeatIntervalMs`;
  * - resolved alerts are reported in the next digest, then forgotten;
  * - with `criticalImmediate`, a new CRITICAL alert goes out at once in its own
- *   digest (and does not make its group send again);
+ *   digest (and does not make its group send again), unless it is inhibited;
  * - a rule/entity that fires more than `flapThreshold` times within
  *   `flapWindowMs` is flapping: never immediate, flagged in digests.
  *
@@ -44,7 +44,7 @@ import {
   routeByName,
   toDigestAlert,
 } from "./groups.ts";
-import { DEFAULT_INHIBIT_RULES, inhibitorOf, type InhibitRule } from "./inhibit.ts";
+import { DEFAULT_INHIBIT_RULES, inhibitable, inhibitorOf, type InhibitRule } from "./inhibit.ts";
 import { type Route, routeFor } from "./routes.ts";
 
 export { type BatcherState, emptyState, type GroupAlert, type GroupState } from "./groups.ts";
@@ -116,6 +116,7 @@ export function ingest(
   const threshold = options.flapThreshold ?? 4;
   const window = options.flapWindowMs ?? 3_600_000;
   const silences = options.silences ?? [];
+  const rules = options.inhibitRules ?? DEFAULT_INHIBIT_RULES;
   let heldAt: Map<string, string> | undefined; // alert id → group key, built on the first need
 
   for (const { streamId, alert } of items) {
@@ -154,7 +155,9 @@ export function ingest(
       times.push(now);
       d.flaps[fk] = times;
       const flapping = threshold > 0 && times.length > threshold;
-      const immediate = route.criticalImmediate && alert.severity === "CRITICAL" && !flapping;
+      // An inhibited CRITICAL waits for its group's turn, which leaves it out (as a digest does).
+      const immediate = route.criticalImmediate && alert.severity === "CRITICAL" && !flapping &&
+        !(inhibitable(alert, rules) && inhibitorOf(alert, firingAlerts(d.groups), rules));
       const g = d.writeOrCreate(key, route.name, labels, now);
       if (flapping) {
         for (const other of Object.values(g.alerts)) {

@@ -125,3 +125,33 @@ Deno.test("tick() sends no still-firing repeat for an acknowledged alert, and re
     "resolved",
   ]]]);
 });
+
+Deno.test("ingest() does not send an inhibited CRITICAL at once (critical_immediate); its group holds it", () => {
+  const route: Route = { ...ONE_GROUP, criticalImmediate: true };
+  const opts: BatcherOptions = {
+    routes: [route],
+    inhibitRules: [{
+      source: { rule: "host_down" },
+      target: { type: "metrics" },
+      equal: ["entity"],
+    }],
+  };
+  const down = alert({ id: "down", rule: "host_down", type: "logs", entity: "web-1" });
+  let r = step(emptyState(), [item(down)], T0, opts);
+  r = step(r.state, [], T0 + 30 * S, opts);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((a) => a.id)), [["down"]]);
+  // The host is down: its CPU CRITICAL is inhibited, not sent at once.
+  const cpu = alert({ id: "cpu", severity: "CRITICAL", type: "metrics", entity: "web-1" });
+  const other = alert({ id: "other", severity: "CRITICAL", type: "metrics", entity: "db-1" });
+  const now = T0 + 40 * S;
+  const i = ingest(r.state, [item(cpu), item(other)], now, opts);
+  assert.deepEqual(i.digests.map((d) => [d.kind, d.alerts.map((a) => a.id)]), [
+    ["immediate", ["other"]],
+  ]);
+  // The group's next turn records it as inhibited and does not list it.
+  const t = tick(i.state, nextDueAt(i.state, opts)!, opts);
+  assert.deepEqual(t.settled.map((s) => [s.alertId, s.disposition, s.inhibitedBy]), [
+    ["cpu", "inhibited", "down"],
+  ]);
+  assert.deepEqual(t.digests.flatMap((d) => d.alerts.map((a) => a.id)), []);
+});

@@ -34,7 +34,7 @@ export const PREVIEW_MAX_ALERTS = 50_000;
 export function createNotifierApi(deps: {
   store: Pick<NotifierStore, "listNotifications" | "alertsTakenIn">;
   /** What the preview replays the alerts through: the routes in force. */
-  preview: Routing & { flapThreshold: number; flapWindowMs: number };
+  preview: Routing & { flapThreshold: number; flapWindowMs: number; staleAfterMs: number };
   /** Clock. @default {Date.now} */
   now?: () => number;
   log: Logger;
@@ -70,6 +70,7 @@ export function createNotifierApi(deps: {
         inhibitRules: deps.preview.inhibitRules,
         flapThreshold: deps.preview.flapThreshold,
         flapWindowMs: deps.preview.flapWindowMs,
+        staleAfterMs: deps.preview.staleAfterMs,
       }),
     );
   });

@@ -12,10 +12,18 @@ const NOW = Date.parse("2025-03-01T12:00:00Z");
 type Filter = Parameters<NotifierStore["listNotifications"]>[0];
 
 /** The API on a store that records the filters it was asked for. */
-function api(options: { token?: string; channels?: Channel[]; replay?: ReplayAlert[] } = {}) {
+function api(
+  options: {
+    token?: string;
+    channels?: Channel[];
+    replay?: ReplayAlert[];
+    env?: Record<string, string>;
+  } = {},
+) {
   const asked: Filter[] = [];
   const windows: { fromMs: number; toMs: number }[] = [];
-  const route = { ...loadConfig({}).defaultRoute, channels: ["email" as const] };
+  const config = loadConfig(options.env ?? {});
+  const route = { ...config.defaultRoute, channels: ["email" as const] };
   const app = createNotifierApi({
     store: {
       listNotifications(filter) {
@@ -27,7 +35,13 @@ function api(options: { token?: string; channels?: Channel[]; replay?: ReplayAle
         return Promise.resolve({ alerts: options.replay ?? [], truncated: false });
       },
     },
-    preview: { routes: [route], inhibitRules: [], flapThreshold: 4, flapWindowMs: 3_600_000 },
+    preview: {
+      routes: [route],
+      inhibitRules: [],
+      flapThreshold: 4,
+      flapWindowMs: 3_600_000,
+      staleAfterMs: config.staleAfterMs,
+    },
     now: () => NOW,
     log: silentLogger(),
     channels: options.channels ?? [],
@@ -169,4 +183,18 @@ Deno.test("GET /api/notifications/preview replays the window's alerts through th
   const bad = await app.request("/api/notifications/preview?window=2d");
   assert.equal(bad.status, 400);
   await bad.body?.cancel();
+});
+
+Deno.test("GET /api/notifications/preview drops firing alerts after STALE_AFTER, as the notifier does", async () => {
+  // One alert that never resolves, a day ago: a digest after GROUP_WAIT, a reminder an hour
+  // later; at 2 h it is stale and leaves its group, so no more reminders.
+  const at = NOW - 24 * 3_600_000;
+  const iso = new Date(at).toISOString();
+  const { app } = api({
+    replay: [{ at, alert: alert({ id: "stuck", detected_at: iso, event_time: iso }) }],
+    env: { REPEAT_INTERVAL: "1h", STALE_AFTER: "2h" },
+  });
+  const res = await app.request("/api/notifications/preview?window=24h");
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).digests, 2);
 });

@@ -54,3 +54,8 @@ export function inhibitorOf(
   }
   return null;
 }
+
+/** Whether some rule targets `alert` (else no firing source need be looked for). */
+export function inhibitable(alert: Labelled, rules: readonly InhibitRule[]): boolean {
+  return rules.some((rule) => matchersMatch(rule.target, alert));
+}

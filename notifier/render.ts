@@ -25,7 +25,9 @@ function hhmm(ms: number): string {
  * the detector's clock: mixed with event times, a replay of old data gave a
  * window from its year to today.)
  */
-function alertTime(a: DigestAlert): number {
+export function alertTime(
+  a: Pick<DigestAlert, "status" | "event_time" | "resolved_at">,
+): number {
   const t = Date.parse(a.status === "resolved" ? a.resolved_at ?? a.event_time : a.event_time);
   return Number.isNaN(t) ? 0 : t;
 }

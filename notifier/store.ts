@@ -75,7 +75,8 @@ export interface NotifierStore {
   recordAttempt(rec: AttemptRecord): Promise<void>;
   /**
    * Alerts taken in (grouped, last 2 days) whose delivery is not final:
-   * not in a digest yet, or in a digest still pending on some channel.
+   * not in a digest yet (and not acknowledged: quiet, never sent), or in a
+   * digest still pending on some channel.
    */
   undelivered(): Promise<number>;
   /** Which of `alertIds` were acknowledged in the web (`anomaly_events.acknowledged_at`). */
@@ -270,7 +271,10 @@ export function createStore(sql: Sql): NotifierStore {
       const [row] = await sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM notifier_alerts a
         WHERE a.disposition = 'grouped' AND a.received_at > now() - interval '2 days' AND (
-          NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+          (NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+            -- acknowledged before a digest told it: quiet, it never will be
+            AND NOT EXISTS (SELECT 1 FROM anomaly_events ev
+              WHERE ev.id = a.alert_id AND ev.acknowledged_at IS NOT NULL))
           OR EXISTS (
             SELECT 1 FROM notifier_digest_entries e
             JOIN notifications n ON n.digest_id = e.digest_id

@@ -247,3 +247,31 @@ Deno.test("postJson() reads only the start of an error body: a receiver may send
     await hook.close();
   }
 });
+
+Deno.test("Discord and Slack rows show the event time, as email does (a replay of old data, detected today)", () => {
+  const base = digest.alerts[0]!;
+  const old: Digest = {
+    ...digest,
+    alerts: [
+      { ...base, id: "f", event_time: "2015-06-01T08:00:00.000Z" },
+      {
+        ...base,
+        id: "r",
+        status: "resolved",
+        event_time: "2015-06-01T08:00:00.000Z",
+        resolved_at: "2015-06-01T08:40:00.000Z",
+      },
+    ],
+  };
+  const unix = (iso: string) => Date.parse(iso) / 1000;
+  const fields = discordMessages(old, { webBaseUrl: "http://web" })
+    .flatMap((m) => m.embeds.flatMap((e) => e.fields ?? []));
+  assert.equal(fields.length, 2);
+  assert.ok(fields[0]!.value.includes(`<t:${unix("2015-06-01T08:00:00Z")}:t>`), fields[0]!.value);
+  assert.ok(fields[1]!.value.includes(`<t:${unix("2015-06-01T08:40:00Z")}:t>`), fields[1]!.value);
+  const texts = slackMessages(old, { webBaseUrl: "http://web" })
+    .flatMap((m) => m.blocks.map((b) => JSON.stringify(b)));
+  assert.ok(texts.some((t) => t.includes("2015-06-01T08:00:00.000Z")), "the firing row");
+  assert.ok(texts.some((t) => t.includes("2015-06-01T08:40:00.000Z")), "the resolved row");
+  assert.ok(!texts.some((t) => t.includes("2025-03-01T10:20:10")), "not the detector's clock");
+});

@@ -13,6 +13,7 @@ import type { Digest, DigestAlert } from "../digest.ts";
 import {
   alertLink,
   alertState,
+  alertTime,
   clip,
   digestSubject,
   hiddenLink,
@@ -82,8 +83,9 @@ export function embedChars(e: DiscordEmbed): number {
 
 function alertField(a: DigestAlert, options: RenderOptions): { name: string; value: string } {
   const vt = valueVsThreshold(a);
-  const unix = Math.floor(Date.parse(a.resolved_at ?? a.detected_at) / 1000);
-  const when = Number.isFinite(unix) ? `<t:${unix}:t>` : a.detected_at;
+  // Event time, like every channel (detected_at is the detector's clock).
+  const at = alertTime(a);
+  const when = at > 0 ? `<t:${Math.floor(at / 1000)}:t>` : a.event_time;
   const tail = `\n${vt ? `${vt} · ` : ""}${alertState(a)} · ${when} · [view](${
     alertLink(a, options)
   })`;

@@ -31,11 +31,13 @@ function mrkdwnEscape(s: string): string {
 
 function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unknown> {
   const vt = valueVsThreshold(a);
+  // Event time, like every channel (detected_at is the detector's clock).
+  const at = render.alertTime(a);
   const text = `*${mrkdwnEscape(a.rule)}* on *${mrkdwnEscape(a.entity)}* (${a.type}) — ${
     render.alertState(a)
   }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}\n<${
     render.alertLink(a, options)
-  }|view> · ${a.resolved_at ?? a.detected_at}`;
+  }|view> · ${at > 0 ? new Date(at).toISOString() : a.event_time}`;
   return {
     type: "section",
     text: { type: "mrkdwn", text: render.clip(text, SLACK_LIMITS.sectionText) },

@@ -11,6 +11,7 @@ import { silentLogger } from "@vigil/shared/log";
 import { migrate } from "@vigil/shared/migrate";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { startNotifier } from "../app.ts";
+import { createStore } from "../store.ts";
 import { loadConfig } from "../config.ts";
 import { makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.ts";
 
@@ -147,5 +148,29 @@ Deno.test({
       for (const d of sent().filter((d) => d.kind === "repeat")) {
         assert.deepEqual(d.alerts.map((a) => a.id), [loud.id], "only the unacknowledged one");
       }
+    }),
+});
+
+Deno.test({
+  name: "an alert acknowledged before its digest is not counted as pending delivery",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    setup({ GROUP_WAIT: "300ms" })(async ({ sql, publish, sent }) => {
+      const acked = makeAlert({ id: "a-acked" });
+      // Acknowledged in the web (live view) before the group's first digest.
+      await sql`INSERT INTO anomaly_events (id, event_time, type, rule, severity, entity, title,
+          message, acknowledged_at, acknowledged_by)
+        VALUES (${acked.id}, now(), ${acked.type}, ${acked.rule}, ${acked.severity},
+          ${acked.entity}, ${acked.title}, ${acked.message}, now(), 'ann')`;
+      await publish([acked]);
+      await waitFor(async () => {
+        const [g] = await sql<{ dirty: boolean }[]>`
+          SELECT (state->>'dirty')::boolean AS dirty FROM notifier_groups`;
+        return g?.dirty === false;
+      }, "the group's turn");
+      assert.deepEqual(sent(), [], "nothing sent: it is quiet");
+      const store = createStore(sql);
+      assert.equal(await store.undelivered(), 0, "it will never be sent: not pending");
     }),
 });

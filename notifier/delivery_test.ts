@@ -1,0 +1,96 @@
+/**
+ * The delivery loop with an in-memory store and channel (no I/O).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { alert } from "./_batcher_testing.ts";
+import type { Channel } from "./channels/channel.ts";
+import type { Digest, DigestAlert } from "./digest.ts";
+import { runChannel, Waker } from "./delivery.ts";
+import type { AttemptRecord, NotifierStore, PendingNotification } from "./store.ts";
+
+const NOW = Date.parse("2025-03-01T12:00:00Z");
+const MIN = 60_000;
+
+function digestAlert(over: Partial<DigestAlert>): DigestAlert {
+  return { ...alert(over), isNew: false, flapping: false, resolvedAfterMs: null, ...over };
+}
+
+/** A store holding `pending` (sent in order) that records each attempt. */
+function memoryStore(pending: PendingNotification[]) {
+  const attempts: AttemptRecord[] = [];
+  const store = {
+    nextPending: () => {
+      const done = new Set(attempts.filter((a) => a.status !== "pending").map((a) => a.digestId));
+      return Promise.resolve(pending.find((p) => !done.has(p.digest.id)) ?? null);
+    },
+    setPartsSent: () => Promise.resolve(),
+    recordAttempt: (rec: AttemptRecord) => {
+      attempts.push(rec);
+      return Promise.resolve();
+    },
+  } as unknown as NotifierStore;
+  return { store, attempts };
+}
+
+/** Run the loop over `pending` until every digest reached a final state. */
+async function deliver(pending: PendingNotification[], channel: Channel, registry: Registry) {
+  const { store, attempts } = memoryStore(pending);
+  const ac = new AbortController();
+  const loop = runChannel(
+    { channel, store, log: silentLogger(), registry, waker: new Waker() },
+    ac.signal,
+    { now: () => NOW, idleMs: 5 },
+  );
+  while (attempts.filter((a) => a.status !== "pending").length < pending.length) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  ac.abort();
+  await loop;
+  return attempts;
+}
+
+/** The sample count of a histogram in the exposition. */
+async function histogramCount(registry: Registry, name: string, channel: string) {
+  const line = (await registry.render()).split("\n")
+    .find((l) => l.startsWith(`${name}_count{channel="${channel}"}`));
+  return line === undefined ? 0 : Number(line.split(" ").pop());
+}
+
+Deno.test("event_to_notified observes each alert once: when it is new, not again as still firing or resolved", async () => {
+  const ok: Channel = { name: "email", send: () => Promise.resolve({ ok: true }) };
+  const digest: Digest = {
+    id: "g-1",
+    kind: "digest",
+    route: "default",
+    groupKey: "default|",
+    groupLabels: {},
+    createdAt: NOW,
+    channels: ["email"],
+    alerts: [
+      // New in this digest: 30 s from its event to the channel.
+      digestAlert({ id: "new", isNew: true, stages: { event: NOW - 30_000 } }),
+      // Announced two hours ago, listed again as still firing.
+      digestAlert({ id: "old", stages: { event: NOW - 120 * MIN } }),
+      // Announced an hour ago, now resolved (its stages are the firing event's).
+      digestAlert({ id: "done", status: "resolved", stages: { event: NOW - 60 * MIN } }),
+    ],
+    flapping: [],
+    streamIds: [],
+  };
+  const registry = new Registry();
+  const attempts = await deliver(
+    [{ digest, channel: "email", attempts: 0, partsSent: 0, createdAt: NOW, nextAttemptAt: NOW }],
+    ok,
+    registry,
+  );
+  assert.deepEqual(attempts.map((a) => a.status), ["sent"]);
+  assert.equal(
+    await histogramCount(registry, "vigil_notifier_event_to_notified_seconds", "email"),
+    1,
+    "only the new alert's latency is observed",
+  );
+});
