@@ -219,18 +219,22 @@ export function groupDueAt(group: GroupState, route: Route, staleAfterMs: number
   const consider = (t: number) => {
     if (due === null || t < due) due = t;
   };
-  if (group.dirty) {
-    consider(
-      group.lastFlushAt === null
-        ? group.createdAt + route.groupWaitMs
-        : group.lastFlushAt + route.groupIntervalMs,
-    );
-  }
+  const turn = group.dirty
+    ? group.lastFlushAt === null
+      ? group.createdAt + route.groupWaitMs
+      : group.lastFlushAt + route.groupIntervalMs
+    : null;
+  if (turn !== null) consider(turn);
   const firing = Object.values(group.alerts).filter((a) => a.alert.status === "firing");
   if (firing.length && group.lastSentAt !== null) {
     consider(group.lastSentAt + route.repeatIntervalMs);
   }
-  for (const a of firing) consider(a.firstSeenAt + staleAfterMs);
+  // A stale alert not told yet waits for the group's turn (tick keeps it for its digest): its
+  // stale time alone would leave the group due, with nothing to do, until then.
+  for (const a of firing) {
+    const stale = a.firstSeenAt + staleAfterMs;
+    consider(turn !== null && !a.notified ? Math.max(stale, turn) : stale);
+  }
   // An emptied group is kept one group interval after its last digest (see forgetAt).
   const forget = forgetAt(group, route);
   if (forget !== null && Object.keys(group.alerts).length === 0) consider(forget);

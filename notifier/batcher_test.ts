@@ -237,6 +237,33 @@ Deno.test("tick() drops a firing alert never resolved after staleAfterMs", () =>
   assert.deepEqual(r.state.groups, {});
 });
 
+Deno.test("a stale alert waiting for its first digest does not keep its group due (STALE_AFTER < GROUP_INTERVAL)", () => {
+  // STALE_AFTER 1 min, GROUP_INTERVAL 5 min: b arrives after the first digest and is stale
+  // before the group's next turn, which still tells it. Its stale time passed, the group kept
+  // answering "due now" without anything to do: the notifier's timer spun every 10 ms.
+  const route = { ...ROUTE, groupBy: [], groupIntervalMs: 5 * M };
+  const opts = { routes: [route], staleAfterMs: M };
+  let r = step(emptyState(), [item(alert({ id: "a" }))], T0, opts);
+  r = step(r.state, [], T0 + 30 * S, opts);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((x) => x.id)), [["a"]]);
+  r = step(r.state, [item(alert({ id: "b" }))], T0 + 40 * S, opts);
+  // a turns stale at T0 + 1 min (told already: it leaves), b at T0 + 1 min 40 s.
+  r = step(r.state, [], nextDueAt(r.state, opts)!, opts);
+  const turn = T0 + 30 * S + 5 * M;
+  let last = T0 + M;
+  for (let i = 0; i < 3 && last < turn; i++) {
+    const due = nextDueAt(r.state, opts)!;
+    assert.ok(due > last, `due again at ${(due - T0) / S} s after a turn then`);
+    r = step(r.state, [], due, opts);
+    last = due;
+  }
+  assert.equal(last, turn);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((x) => x.id)), [["b"]]);
+  // Told, it leaves as stale at the next tick.
+  r = step(r.state, [], nextDueAt(r.state, opts)!, opts);
+  assert.deepEqual(Object.values(r.state.groups).map((g) => Object.keys(g.alerts)), [[]]);
+});
+
 Deno.test("a resolution that arrives during a silence ends the firing copy the group holds", () => {
   // Announced, then silenced while it resolves: the group held its firing copy and, once the
   // silence ended, repeated it as "still firing" every REPEAT_INTERVAL until STALE_AFTER.
