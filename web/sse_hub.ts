@@ -22,8 +22,9 @@ export interface SseMessage {
 export interface PubSubClient {
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
-  on(event: "message", listener: (channel: string, message: string) => void): unknown;
-  off(event: "message", listener: (channel: string, message: string) => void): unknown;
+  /** `message` (channel, message); `ready`: connected (again: ioredis then re-subscribes). */
+  on(event: "message" | "ready", listener: (...args: string[]) => void): unknown;
+  off(event: "message" | "ready", listener: (...args: string[]) => void): unknown;
   /** Connection state (ioredis: "ready" when connected; it re-subscribes after a reconnect). */
   readonly status?: string;
 }
@@ -109,6 +110,19 @@ export function createSseHub(options: SseHubOptions): SseHub {
     broadcast({ event: "alert", data: JSON.stringify(parsed.data) });
   };
 
+  /**
+   * The subscriber connected again after it was cut (a Redis restart or failover, the pubsub
+   * output buffer limit): what was published meanwhile never arrives, and the pages would say
+   * "Live" without it. Their streams end, so they reconnect and read the list again.
+   */
+  const onReady = () => {
+    if (!started || closed || clients.size === 0) return;
+    log.warn("live subscription was cut and is back; ending live streams so pages reload", {
+      clients: clients.size,
+    });
+    for (const c of [...clients]) c.close("live alerts were interrupted");
+  };
+
   const beat = async () => {
     if (collecting || !options.heartbeat || clients.size === 0) return;
     collecting = true;
@@ -153,6 +167,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
     async start() {
       subscriber.on("message", onMessage);
       await subscriber.subscribe(channel);
+      subscriber.on("ready", onReady);
       started = true;
       log.info("subscribed to live alerts", { channel });
     },
@@ -175,6 +190,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
       subscriber.off("message", onMessage);
+      subscriber.off("ready", onReady);
       try {
         await subscriber.unsubscribe(channel);
       } catch (error) {

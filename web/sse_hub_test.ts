@@ -5,14 +5,22 @@ import { createWebMetrics } from "./metrics.ts";
 import { createSseHub, type PubSubClient, serveLiveClient, type SseSink } from "./sse_hub.ts";
 
 function fakePubSub() {
-  const listeners = new Set<(ch: string, msg: string) => void>();
+  const listeners = {
+    message: new Set<(...args: string[]) => void>(),
+    ready: new Set<() => void>(),
+  };
   const client: PubSubClient = {
     subscribe: () => Promise.resolve(1),
     unsubscribe: () => Promise.resolve(0),
-    on: (_e, l) => listeners.add(l),
-    off: (_e, l) => listeners.delete(l),
+    on: (e, l) => listeners[e].add(l),
+    off: (e, l) => listeners[e].delete(l),
   };
-  return { client, publish: (ch: string, msg: string) => listeners.forEach((l) => l(ch, msg)) };
+  return {
+    client,
+    publish: (ch: string, msg: string) => listeners.message.forEach((l) => l(ch, msg)),
+    /** The connection is ready (again). */
+    ready: () => listeners.ready.forEach((l) => l()),
+  };
 }
 
 /** A sink whose writes block until `release()` (a client that does not read). */
@@ -147,4 +155,26 @@ Deno.test("createSseHub() greets no client with stats from before they failed", 
   hub.add({ send: (m) => later.push(m.event), close() {} });
   assert.deepEqual(later, [], "no greeting with the figures of before the failure");
   await hub.close();
+});
+
+Deno.test("createSseHub() ends every stream when the subscriber connects again (alerts were missed)", async () => {
+  const pubsub = fakePubSub();
+  const metrics = createWebMetrics(new Registry());
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics,
+  });
+  pubsub.ready(); // the first connection: nothing to miss yet
+  await hub.start();
+  const got: string[] = [];
+  const remove = hub.add({ send: (m) => got.push(m.event), close: () => got.push("closed") });
+  pubsub.ready(); // connected again after a cut
+  assert.deepEqual(got, ["closed"]);
+  remove();
+  assert.equal(hub.size, 0);
+  await hub.close();
+  pubsub.ready();
+  assert.deepEqual(got, ["closed"]);
 });

@@ -195,7 +195,10 @@ export interface Stats {
   };
 }
 
-/** Counts of anomalies detected in `[fromMs, toMs)` per `bucket`, type and severity. */
+/**
+ * Counts of anomalies detected in `[fromMs, toMs)` per `bucket` (UTC minutes or hours, whatever
+ * the server's or session's TimeZone: a half-hour zone shifted hour buckets), type and severity.
+ */
 export async function anomalyStats(
   sql: Sql,
   options: { fromMs: number; toMs: number; bucket: "minute" | "hour" },
@@ -203,7 +206,8 @@ export async function anomalyStats(
   const rows = await sql<
     { t: Date; type: string; severity: string; count: number; open: number }[]
   >`
-    SELECT date_trunc(${options.bucket}, detected_at) AS t, type, severity, count(*)::int AS count,
+    SELECT date_trunc(${options.bucket}, detected_at, 'UTC') AS t, type, severity,
+      count(*)::int AS count,
       count(*) FILTER (WHERE resolved_at IS NULL)::int AS open
     FROM anomaly_events
     WHERE detected_at >= ${new Date(options.fromMs)} AND detected_at < ${new Date(options.toMs)}

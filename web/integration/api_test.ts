@@ -523,3 +523,37 @@ Deno.test("GET /api/health reports a lost live subscription as degraded (503)", 
     assert.deepEqual(health.body.checks, { redis: "ok", postgres: "ok", live: "fail" });
   });
 });
+
+Deno.test(
+  "GET /api/anomalies/:id names its silence among more than 500 active ones (the notifier reads all)",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql }) => {
+      const now = Date.now();
+      const row = (id: string, entity: string, createdMs: number) => ({
+        id,
+        matchers: sql.json({ entity }),
+        starts_at: new Date(now - 3_600_000),
+        ends_at: new Date(now + 3_600_000),
+        author: "ops",
+        comment: "",
+        created_at: new Date(createdMs),
+      });
+      // The covering silence is the oldest; 500 newer ones are about other entities.
+      await sql`INSERT INTO silences ${
+        sql([
+          row("covering", "checkout", now - 600_000),
+          ...Array.from({ length: 500 }, (_, i) => row(`other-${i}`, `host-${i}`, now - i)),
+        ])
+      }`;
+      await insertAnomalies(sql, [{
+        id: "s-many",
+        detected_at: new Date(now),
+        entity: "checkout",
+      }]);
+      const detail = await getJson(app, "/api/anomalies/s-many");
+      assert.equal(detail.status, 200);
+      assert.equal((detail.body.silenced_by as { id: string } | null)?.id, "covering");
+    });
+  },
+);

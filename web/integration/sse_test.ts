@@ -105,3 +105,35 @@ Deno.test(
     }, { heartbeatMs: 300, maxClients: 1 });
   },
 );
+
+Deno.test(
+  "GET /api/live ends the streams when the live subscription was cut: the page reloads what it missed",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, redis, keys, hub, subscriber }) => {
+      const server = serve(app, { port: 0, log: silentLogger() });
+      const a = new AbortController();
+      const b = new AbortController();
+      try {
+        const clientA = await connect(server.port, a.signal);
+        await waitUntil(() => hub.size === 1, "the hub client");
+        // Redis drops the web's subscriber (a restart, a failover, the pubsub output buffer
+        // limit): alerts published until it has subscribed again never reach the stream.
+        const port = (subscriber as unknown as { stream: { localPort: number } }).stream.localPort;
+        await redis.client("KILL", "ADDR", `127.0.0.1:${port}`);
+        // The stream ends, so the page reconnects and reloads the list, as after its own drop.
+        assert.equal(await clientA.ended(5000), true, "the stream stayed open");
+        await waitUntil(() => hub.subscribed && hub.size === 0, "the subscription back");
+        const clientB = await connect(server.port, b.signal);
+        await waitUntil(() => hub.size === 1, "the new hub client");
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("after-cut")));
+        assert.equal(JSON.parse((await clientB.next("alert")).data).id, "after-cut");
+        await clientB.cancel();
+      } finally {
+        a.abort();
+        b.abort();
+        await server.close();
+      }
+    });
+  },
+);

@@ -10,7 +10,7 @@ import {
   anomalyIdSchema,
   anomalyListQuerySchema,
 } from "@vigil/shared/schemas/web_api";
-import { findSilence, listSilences } from "@vigil/shared/silences";
+import { activeSilences, findSilence } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
@@ -40,7 +40,8 @@ export function anomalyRoutes(deps: AppDeps): Hono {
         fallbackTimeMs: Date.parse(anomaly.event_time),
         archive: deps.archive,
       }),
-      listSilences(deps.sql, { active: true }),
+      // Every active silence, as the notifier reads them (a list page of 500 missed older ones).
+      activeSilences(deps.sql, now()),
       notifierFate(deps.sql, id),
     ]);
     const silence = findSilence(silences, anomaly, now());

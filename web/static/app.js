@@ -60,9 +60,16 @@ function App() {
 
   /** Rows were dropped from the end by live alerts: the next page starts after the last row. */
   const trimmed = useRef(false);
+  /**
+   * Live alerts applied while the first page is read: the page replaces the list, so they are
+   * applied again on top of it (an alert stored after the server read the page, or a resolution,
+   * was lost when it reached the old list just before the page).
+   */
+  const sinceLoad = useRef(null);
 
   const loadFirst = useCallback(async () => {
     const seq = ++loadSeq.current;
+    const live = sinceLoad.current = [];
     trimmed.current = false;
     listRetry.cancel();
     moreRetry.cancel();
@@ -71,7 +78,7 @@ function App() {
     try {
       const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
       if (seq !== loadSeq.current) return;
-      setItems(r.items);
+      setItems(mergeLive(r.items, live, filtersRef.current, MAX_LIVE_ROWS).items);
       setCursor(r.next_cursor);
       setListError(null);
       setNeedToken(false);
@@ -82,6 +89,7 @@ function App() {
       listRetry.after(err, () => loadFirst());
     } finally {
       if (seq === loadSeq.current) setLoading(false);
+      if (sinceLoad.current === live) sinceLoad.current = null;
     }
   }, []);
 
@@ -158,6 +166,7 @@ function App() {
   const flushLive = useCallback(() => {
     const batch = liveQueue.current.splice(0);
     if (batch.length === 0) return;
+    if (sinceLoad.current) { for (const a of batch) sinceLoad.current.push(a); }
     setItems((old) => {
       const r = mergeLive(old, batch, filtersRef.current, MAX_LIVE_ROWS);
       if (r.dropped > 0) trimmed.current = true;

@@ -1,0 +1,48 @@
+/**
+ * `GET /api/stats` buckets are UTC minutes and hours, whatever time zone the
+ * PostgreSQL server (or its session) runs in: `initdb` sets the server's zone
+ * to the machine's, and `date_trunc` on a timestamptz truncates in it.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const T0 = Date.parse("2025-03-01T10:00:00Z");
+
+Deno.test(
+  "GET /api/stats: hour buckets start on UTC hours with PostgreSQL in Asia/Kolkata",
+  opts,
+  async () => {
+    let appSql: postgres.Sql | undefined;
+    try {
+      await withWebApp(async ({ app, sql }) => {
+        await insertAnomalies(sql, [
+          { id: "h-1", detected_at: new Date(T0 + 10 * 60_000) },
+          { id: "h-2", detected_at: new Date(T0 + 40 * 60_000) },
+          { id: "h-3", detected_at: new Date(T0 + 70 * 60_000) },
+        ]);
+        const [row] = await appSql!`SELECT current_setting('TimeZone') AS zone`;
+        assert.equal(row?.zone, "Asia/Kolkata");
+        const { status, body } = await getJson(
+          app,
+          `/api/stats?bucket=hour&from=${T0}&to=${T0 + 2 * 3_600_000}`,
+        );
+        assert.equal(status, 200);
+        assert.deepEqual(
+          (body.points as { t: string; count: number }[]).map((p) => [p.t, p.count]),
+          [["2025-03-01T10:00:00.000Z", 2], ["2025-03-01T11:00:00.000Z", 1]],
+        );
+      }, {
+        appSql: (url) =>
+          appSql = postgres(url, {
+            max: 2,
+            onnotice: () => {},
+            connection: { TimeZone: "Asia/Kolkata" },
+          }),
+      });
+    } finally {
+      await appSql?.end({ timeout: 1 });
+    }
+  },
+);
