@@ -346,13 +346,20 @@ export type NotifierFate = z.infer<typeof notifierFateSchema>;
 
 /**
  * The notifier's latest record of alert `id` when it was kept out of
- * digests (inhibited or recorded only), else null. On the alert_id index.
+ * digests (inhibited or recorded only), else null. An inhibited alert a
+ * notification listed since (released when its source resolved) was told
+ * after all: null. On the alert_id index and notifications' alert_ids index.
  */
 export async function notifierFate(sql: Sql, id: string): Promise<NotifierFate | null> {
-  const [row] = await sql<{ disposition: string; inhibited_by: string | null }[]>`
-    SELECT disposition, inhibited_by FROM notifier_alerts
-    WHERE alert_id = ${id} AND status = 'firing'
-    ORDER BY received_at DESC LIMIT 1`;
+  const [row] = await sql<{ disposition: string; inhibited_by: string | null; told: boolean }[]>`
+    SELECT a.disposition, a.inhibited_by, a.disposition = 'inhibited' AND EXISTS (
+        SELECT 1 FROM notifications n
+        WHERE n.alert_ids @> ARRAY[a.alert_id] AND n.created_at >= a.received_at
+      ) AS told
+    FROM notifier_alerts a
+    WHERE a.alert_id = ${id} AND a.status = 'firing'
+    ORDER BY a.received_at DESC LIMIT 1`;
+  if (row?.told) return null;
   if (row?.disposition === "inhibited" || row?.disposition === "recorded") {
     return { disposition: row.disposition, inhibited_by: row.inhibited_by };
   }

@@ -557,3 +557,27 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "GET /api/anomalies/:id: an inhibited alert released and then sent is no longer 'inhibited'",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql }) => {
+      const now = Date.now();
+      await insertAnomalies(sql, [{ id: "w-1", detected_at: new Date(now), entity: "api" }]);
+      // The notifier took it in while a CRITICAL of api fired: inhibited.
+      await sql`INSERT INTO notifier_alerts (stream_id, alert_id, status, type, rule, severity,
+          entity, alert, disposition, inhibited_by, received_at)
+        VALUES ('1-1', 'w-1', 'firing', 'metrics', 'cpu_high', 'WARNING', 'api', '{}',
+          'inhibited', 'c-1', ${new Date(now - 60_000)})`;
+      const fate = async () => (await getJson(app, "/api/anomalies/w-1")).body.notifier;
+      assert.deepEqual(await fate(), { disposition: "inhibited", inhibited_by: "c-1" });
+      // The CRITICAL resolved: the WARNING was released and its group's digest told it.
+      await sql`INSERT INTO notifier_digests (id, kind, route, group_key, created_at, alert_ids,
+          digest) VALUES ('g-1', 'digest', 'default', 'default|', ${new Date(now)}, '{w-1}', '{}')`;
+      await sql`INSERT INTO notifications (digest_id, channel, alert_ids, alert_count, status,
+          created_at) VALUES ('g-1', 'email', '{w-1}', 1, 'sent', ${new Date(now)})`;
+      assert.equal(await fate(), null, "it was notified after all");
+    });
+  },
+);
