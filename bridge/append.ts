@@ -31,6 +31,7 @@ import {
   redisScript,
   type ScriptPipeline,
 } from "@vigil/shared/redis_script";
+import { type AppendTally, type Counted, tallyCall } from "./tally.ts";
 import APPEND_LUA from "../shared/lua/bridge_append-2.lua" with { type: "text" };
 import GROUP_LEFT_LUA from "../shared/lua/group_left.lua" with { type: "text" };
 
@@ -40,7 +41,8 @@ export interface BatchItem {
   classified: Classified;
 }
 
-export type { Gap };
+export type { AppendTally, Gap };
+export { createTally } from "./tally.ts";
 
 /** One script call: KEYS and ARGV. */
 export interface ScriptCall {
@@ -48,6 +50,8 @@ export interface ScriptCall {
   args: string[];
   /** Items in this call. */
   count: number;
+  /** What each item counts as once written ({@link AppendTally}). */
+  counts: Counted[];
 }
 
 /** Options of {@link buildAppendCalls}. */
@@ -93,16 +97,17 @@ export function buildAppendCalls(
 ): ScriptCall[] {
   const { keys, partitions } = options;
   const chunkSize = options.chunkSize ?? 500;
-  const byTarget = new Map<string, { target: Target; values: string[][] }>();
-  const add = (target: Target, values: string[]) => {
+  const byTarget = new Map<string, { target: Target; values: string[][]; counts: Counted[] }>();
+  const add = (target: Target, values: string[], counted: Counted) => {
     const name = targetName(target);
     let t = byTarget.get(name);
-    if (t === undefined) byTarget.set(name, t = { target, values: [] });
+    if (t === undefined) byTarget.set(name, t = { target, values: [], counts: [] });
     t.values.push(values);
+    t.counts.push(counted);
   };
   if (options.gap) {
     const g = options.gap;
-    add("dlq", ["g", g.to, g.from, String(g.count)]);
+    add("dlq", ["g", g.to, g.from, String(g.count)], "gap");
   }
   for (const { offset, classified: c } of batch.items) {
     if (c.kind === "dead") {
@@ -116,7 +121,7 @@ export function buildAppendCalls(
         c.sha256,
         c.key,
         c.keyEncoding,
-      ]);
+      ], c);
       continue;
     }
     const r = c.route;
@@ -126,7 +131,7 @@ export function buildAppendCalls(
       c.data,
       c.key,
       c.traceparent,
-    ]);
+    ], c);
     if (partitions <= 1) continue;
     // The projections of the rules keyed on another field than the stream's entity.
     const projection = c.type === "logs" && r.user !== undefined
@@ -142,7 +147,7 @@ export function buildAppendCalls(
       data,
       c.key,
       c.traceparent,
-    ]);
+    ], null);
   }
   const head = (target: Target): [string, string] =>
     target === "dlq"
@@ -157,7 +162,7 @@ export function buildAppendCalls(
     String(batch.partition),
     String(options.ingestTs),
   ];
-  for (const { target, values } of byTarget.values()) {
+  for (const { target, values, counts } of byTarget.values()) {
     let previous = "";
     for (let start = 0; start < values.length; start += chunkSize) {
       const chunk = values.slice(start, start + chunkSize);
@@ -172,6 +177,7 @@ export function buildAppendCalls(
           ...chunk.flat(),
         ],
         count: chunk.length,
+        counts: counts.slice(start, start + chunkSize),
       });
       previous = chunk[chunk.length - 1]![1]!;
     }
@@ -184,11 +190,17 @@ export type CallResult =
   | { ok: true; appended: number; skipped: number; gaps: number; reset: boolean }
   | { ok: false; error: Error };
 
-/** A hash field to set with the calls (the bridge's progress per Kafka partition). */
+/**
+ * A hash field to set with the calls (the bridge's progress per Kafka
+ * partition), only when Redis took every call: a batch refused in part is not
+ * accounted for.
+ */
 export interface FieldWrite {
   key: string;
   field: string;
   value: string;
+  /** The field's value now (null: absent), put back when a call failed. */
+  previous: string | null;
 }
 
 /** The Redis commands the appender uses. */
@@ -227,20 +239,9 @@ export interface AppendResult {
 }
 
 /**
- * What a batch's calls wrote over all its attempts. A retried batch's calls
- * that were applied before (the dead-letter stream's, when an event
- * stream's call was refused) answer their items as skipped, so what the
- * failed attempt wrote is only known from that attempt.
- */
-export interface AppendTally {
-  /** Gap records written. */
-  gaps: number;
-}
-
-/**
  * Run a batch's calls; throws when any call failed (retry the whole batch:
- * applied calls are skipped). `tally`, when given, gets what the applied
- * calls wrote, of a failed attempt too.
+ * applied calls are skipped). `tally`, when given (the same over a batch's
+ * attempts), gets what the applied calls wrote, of a failed attempt too.
  */
 export async function appendBatch(
   port: AppendPort,
@@ -250,7 +251,7 @@ export async function appendBatch(
 ): Promise<AppendResult> {
   const results = await port.runAll(calls, after);
   if (tally) {
-    for (const r of results) if (r.ok) tally.gaps += r.gaps;
+    results.forEach((r, i) => r.ok && tallyCall(tally, i, calls[i]!.counts, r.skipped));
   }
   const failed = results.find((r) => !r.ok);
   if (failed) {
@@ -314,7 +315,7 @@ export function ioredisAppendPort(
     );
     const last = after ? replies[calls.length] : undefined;
     if (last?.[0]) throw last[0];
-    return calls.map((_, i) => {
+    const results: CallResult[] = calls.map((_, i) => {
       const [error, reply] = replies[i] ?? [new Error("no reply"), null];
       if (error) return { ok: false, error };
       const [appended, skipped, gaps, , reset] = reply as [number, number, number, string, number];
@@ -326,6 +327,12 @@ export function ioredisAppendPort(
         reset: Number(reset) === 1,
       };
     });
+    // Pipelined with the calls (no round trip more per batch): undone when one failed.
+    if (after && results.some((r) => !r.ok)) {
+      if (after.previous === null) await redis.hdel(after.key, after.field);
+      else await redis.hset(after.key, after.field, after.previous);
+    }
+    return results;
   }
   return {
     async forget(hashes, field) {

@@ -7,6 +7,7 @@ import {
   type BatchItem,
   buildAppendCalls,
   type CallResult,
+  createTally,
 } from "./append.ts";
 import type { RouteFields } from "./classify.ts";
 
@@ -148,7 +149,7 @@ Deno.test("appendBatch() sums the calls' results and fails the whole batch when 
     runAll: () => Promise.resolve(results),
     forget: () => Promise.resolve(),
   });
-  const call = { keys: ["a", "b"] as [string, string], args: [], count: 3 };
+  const call = { keys: ["a", "b"] as [string, string], args: [], count: 3, counts: [] };
   assert.deepEqual(
     await appendBatch(
       port([
@@ -169,4 +170,60 @@ Deno.test("appendBatch() sums the calls' results and fails the whole batch when 
     ),
     /Cannot append batch to Redis: GAP/,
   );
+});
+
+Deno.test("appendBatch() counts each call once, by the attempt that applied it, with a tally kept over the attempts", async () => {
+  const items = [metric("10"), dead("11"), metric("12"), metric("13"), metric("14")];
+  const calls = buildAppendCalls({ topic: "metrics", partition: 0, items }, {
+    keys,
+    partitions: 1,
+    maxlen: 1000,
+    ingestTs: 1,
+    chunkSize: 2,
+    gap: { from: "3", to: "9", count: 7 },
+  });
+  // Dead letters: the gap, 11; events 10,12 | 13,14.
+  const classified = items.map((i) => i.classified);
+  assert.deepEqual(calls.map((c) => c.counts), [
+    ["gap", classified[1]],
+    [classified[0], classified[2]],
+    [classified[3], classified[4]],
+  ]);
+  const ok = (appended: number, skipped: number, gaps = 0): CallResult => ({
+    ok: true,
+    appended,
+    skipped,
+    gaps,
+    reset: false,
+  });
+  const refused: CallResult = { ok: false, error: new Error("FULL stream") };
+  const attempts = [
+    // The first events chunk had been appended before a crash: 10 is redelivered, 12 new.
+    [ok(1, 0, 1), ok(1, 1), refused],
+    // The retry finds what the first attempt wrote: skipped, but not redelivered.
+    [ok(0, 2), ok(0, 2), ok(2, 0)],
+  ];
+  let attempt = 0;
+  const port: AppendPort = {
+    runAll: () => Promise.resolve(attempts[attempt++]!),
+    forget: () => Promise.resolve(),
+  };
+  const tally = createTally();
+  await assert.rejects(appendBatch(port, calls, undefined, tally), /FULL/);
+  await appendBatch(port, calls, undefined, tally);
+  assert.deepEqual(tally.events, new Map([["metrics", 3]]));
+  assert.deepEqual(tally.dead, new Map([["empty", 1]]));
+  assert.equal(tally.gaps, 1);
+  assert.equal(tally.duplicates, 1);
+});
+
+Deno.test("buildAppendCalls() counts an event once, not its copy in a projection stream", () => {
+  const items = [event("7", "logs", { entity: "api", timestamp: ts, user: "u1" })];
+  const calls = buildAppendCalls({ topic: "logs", partition: 0, items }, {
+    keys,
+    partitions: 2,
+    maxlen: 1000,
+    ingestTs: 1,
+  });
+  assert.deepEqual(calls.map((c) => c.counts), [[items[0]!.classified], [null]]);
 });

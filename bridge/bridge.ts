@@ -23,9 +23,9 @@ import { failSpan, type Tracer } from "@vigil/shared/telemetry";
 import {
   appendBatch,
   type AppendResult,
-  type AppendTally,
   type BatchItem,
   buildAppendCalls,
+  createTally,
   ioredisAppendPort,
   offsetHashes,
   type ScriptClient,
@@ -209,11 +209,16 @@ export function createBridge(deps: BridgeDeps): Bridge {
         ingestTs: now(),
         ...(gap ? { gap } : {}),
       });
-      const after = { key: progress.key, field: `${topic}:${partition}`, value: last };
+      const after = {
+        key: progress.key,
+        field: `${topic}:${partition}`,
+        value: last,
+        previous: expected === null ? null : expected.toString(),
+      };
       // Retried until Redis takes it, while this consumer still owns the partition.
       let result: AppendResult;
       // What the attempts wrote: a retry skips what an attempt refused in part had written.
-      const written: AppendTally = { gaps: 0 };
+      const written = createTally();
       const logAppend = logRetry(
         log.with({ topic, partition }),
         "append batch",
@@ -264,27 +269,14 @@ export function createBridge(deps: BridgeDeps): Bridge {
       // (commits.ts), and at shutdown. A redelivery after a crash is skipped by the
       // offset dedup in the append script.
       committer.resolve(topic, partition, next);
-      if (result.skipped === 0) {
-        // Tallied per batch: a labelled increment per message costs more than the rest of
-        // the bookkeeping. Events of a batch have its topic's type, but for the
-        // simulator's metric readings on `logs`.
-        let events = 0;
-        let rerouted = 0;
-        const dead = new Map<string, number>();
-        for (const { classified: c } of items) {
-          if (c.kind === "event") {
-            if (c.type === topic) events++;
-            else rerouted++;
-          } else dead.set(c.reasonKind, (dead.get(c.reasonKind) ?? 0) + 1);
-        }
-        if (events > 0) messagesTotal.inc({ type: topic }, events);
-        if (rerouted > 0) messagesTotal.inc({ type: "metrics" }, rerouted);
-        for (const [reason_kind, n] of dead) deadTotal.inc({ topic, reason_kind }, n);
-      } else {
-        skippedTotal.inc(result.skipped);
-      }
+      // Tallied per batch (a labelled increment per message costs more than the rest of the
+      // bookkeeping), by what the attempts wrote: events by type (the simulator's readings on
+      // `logs` are metrics), dead letters by kind; redelivered messages apart.
+      for (const [type, n] of written.events) messagesTotal.inc({ type }, n);
+      for (const [reason_kind, n] of written.dead) deadTotal.inc({ topic, reason_kind }, n);
+      if (written.duplicates > 0) skippedTotal.inc(written.duplicates);
       if (span) {
-        if (result.skipped > 0) span.setAttribute("vigil.batch_duplicates", result.skipped);
+        if (written.duplicates > 0) span.setAttribute("vigil.batch_duplicates", written.duplicates);
         span.end();
       }
       lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - Number(next)));

@@ -6,7 +6,13 @@ import { createGroup, createRedis, type Redis } from "@vigil/shared/redis";
 import { Redis as IORedis } from "ioredis";
 import { createKeys, GROUPS, type Keys } from "@vigil/shared/keys";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
-import { appendBatch, type BatchItem, buildAppendCalls, ioredisAppendPort } from "../append.ts";
+import {
+  appendBatch,
+  type BatchItem,
+  buildAppendCalls,
+  createTally,
+  ioredisAppendPort,
+} from "../append.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const ts = "2025-01-01T00:00:00.000Z";
@@ -253,7 +259,7 @@ Deno.test(
         ingestTs: 7,
         gap,
       });
-      const after = { key: keys.bridgeProgress(), field: "logs:2", value: "51" };
+      const after = { key: keys.bridgeProgress(), field: "logs:2", value: "51", previous: null };
       assert.deepEqual(await appendBatch(port, calls, after), {
         appended: 2,
         skipped: 0,
@@ -295,20 +301,23 @@ Deno.test(
         partition: 0,
         items: Array.from({ length: 6 }, (_, i) => item(100 + i * 4 + 1)),
       }, { keys, partitions: 1, maxlen: 10, ingestTs: 5, gap });
-      const written = { gaps: 0 };
+      const written = createTally();
       await assert.rejects(appendBatch(port, calls, undefined, written), /FULL /);
-      assert.deepEqual(written, { gaps: 1 });
+      assert.equal(written.gaps, 1);
       assert.equal(await redis.xlen(keys.dlq()), 1);
       // The detector caught up: the retry appends the events and skips the gap it had written.
       await redis.xack(stream, GROUPS.detector, ...await readAsDetector(redis, stream, 6));
       const retried = await appendBatch(port, calls, undefined, written);
       assert.deepEqual(retried, { appended: 6, skipped: 1, gapRecorded: false, logReset: false });
-      assert.deepEqual(written, { gaps: 1 }, "one gap written over the attempts");
+      assert.equal(written.gaps, 1, "one gap written over the attempts");
+      // Counted once: the six events, no redelivery (the gap was this batch's own).
+      assert.deepEqual([...written.events], [["logs", 6]]);
+      assert.equal(written.duplicates, 0);
       assert.equal(await redis.xlen(keys.dlq()), 1);
       // A redelivery of the whole batch writes nothing.
-      const again = { gaps: 0 };
+      const again = createTally();
       assert.equal((await appendBatch(port, calls, undefined, again)).skipped, 7);
-      assert.deepEqual(again, { gaps: 0 });
+      assert.deepEqual([again.gaps, again.events.size, again.duplicates], [0, 0, 6]);
     });
   },
 );

@@ -24,7 +24,8 @@ Deno.test(
       const stream = keys.events("logs");
       await createGroup(redis, stream, GROUPS.detector);
       const total = 3000;
-      await produce(kafka, numberedLogs(0, total));
+      // Batches of 300 for chunks of 100: a batch is refused after its first chunk was taken.
+      await produce(kafka, numberedLogs(0, total), 300);
       const metrics = new Registry();
       const bridge = quietBridge({ kafka, redis, keys }, { maxlen: 1000, chunkSize: 100 }, metrics);
       const full = metrics.counter("vigil_bridge_stream_full_total", "");
@@ -65,6 +66,10 @@ Deno.test(
           return seen.length >= total;
         }, { timeoutMs: 60_000, what: `the detector reading all ${total} messages` });
         assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i));
+        // Counted once each, though a refused batch's retry skips the chunks its attempts took.
+        const text = await metrics.render();
+        assert.match(text, new RegExp(`\nvigil_bridge_messages_total\\{type="logs"\\} ${total}\n`));
+        assert.match(text, /\nvigil_bridge_duplicates_skipped_total 0\n/, "none redelivered");
       });
     });
   },
