@@ -180,6 +180,20 @@ export const kafkaEnv = {
 /** Variables whose value is never echoed in an error (URL credentials are redacted in any). */
 const SECRET_VAR = /PASS|SECRET|TOKEN|KEY|WEBHOOK|AUTH|CREDENTIAL/i;
 
+/**
+ * A refused value as an error may show it: {@link redact}ed, and with the
+ * `user:password` before the last `@` cut even when the value is no URL
+ * (`postgres//u:pw@db`, a password with a space or an unencoded `@`), which
+ * `redact` cannot tell from text.
+ */
+function shownValue(value: string): string {
+  const at = value.lastIndexOf("@");
+  const colon = value.indexOf(":");
+  if (at < 0 || colon < 0 || colon > at) return String(redact(value));
+  const scheme = /^[a-z][a-z0-9+.-]*:\/*/i.exec(value)?.[0] ?? "";
+  return `${scheme}***${redact(value.slice(at))}`;
+}
+
 /** Whether `name` is set in `env`: an empty or blank value means unset, as in `VAR= cmd`. */
 export function isEnvSet(env: Record<string, string | undefined>, name: string): boolean {
   const v = env[name];
@@ -204,7 +218,7 @@ export function parseEnv<S extends z.ZodObject>(
       const got = cleaned[key];
       const shown = got === undefined
         ? ""
-        : ` (got "${SECRET_VAR.test(key) ? "***" : String(redact(got)).slice(0, 80)}")`;
+        : ` (got "${SECRET_VAR.test(key) ? "***" : shownValue(got).slice(0, 80)}")`;
       return `${key} ${i.message}${shown}`;
     });
     throw new ConfigError(`Cannot start ${service}: ${problems.join("; ")}`);

@@ -119,6 +119,24 @@ Deno.test("parseEnv() never echoes secrets in its errors", () => {
   assert.ok(!url.includes("s3cret"), url);
 });
 
+Deno.test("parseEnv() never echoes the password of a mistyped URL", async (t) => {
+  const cases: [string, string][] = [
+    ["postgres//vigil:s3cret@db:5432/vigil", "***@db:5432/vigil"], // the colon forgotten
+    ["redis://:s3cret word@cache:99999", "redis://***@cache:99999"], // a space, a bad port
+    ["redis://vigil:s3c@ret@cache:99999", "redis://***@cache:99999"], // an unencoded @
+  ];
+  for (const [value, shown] of cases) {
+    await t.step(value, () => {
+      const message = errorOf({ REDIS_URL: value });
+      assert.match(message, /REDIS_URL is not a valid URL/);
+      assert.ok(!/s3c|ret/.test(message), message);
+      assert.ok(message.includes(`(got "${shown}")`), message);
+    });
+  }
+  // Values without credentials are shown as they are.
+  assert.match(errorOf({ REDIS_URL: "cache:6379" }), /\(got "cache:6379"\)/);
+});
+
 Deno.test("durationVar accepts ms, s, m, h, d and bare milliseconds", async (t) => {
   const cases: [string | number, number][] = [
     ["500", 500],

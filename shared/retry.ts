@@ -136,14 +136,20 @@ export function logRetry(
   log: Logger,
   what: string,
   count?: () => void,
-  options: { everyMs?: number; now?: () => number } = {},
+  options: {
+    everyMs?: number;
+    now?: () => number;
+    /** More fields of each line, from the failed attempt. */
+    fields?: (info: RetryInfo) => Record<string, unknown>;
+  } = {},
 ): (info: RetryInfo) => void {
   const everyMs = options.everyMs ?? RETRY_LOG_EVERY_MS;
   const now = options.now ?? Date.now;
   let lastAt = -Infinity;
-  return ({ error, attempt, delayMs }) => {
+  return (info) => {
+    const { error, attempt, delayMs } = info;
     count?.();
-    const fields = { error, attempt, retry_in_ms: delayMs };
+    const fields = { error, attempt, retry_in_ms: delayMs, ...options.fields?.(info) };
     const t = now();
     if (attempt > 3 && t - lastAt < everyMs) return log.debug(`cannot ${what}, retrying`, fields);
     lastAt = t;

@@ -201,6 +201,12 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
   ): Promise<Rejected[]> {
     if (!options.rerunnable) return await handler.process(batch, signal);
     let attempts = 0;
+    // One retry loop: its first three failures at warn, then one a minute (an outage of
+    // PostgreSQL retried every 5 s would otherwise write 12 warnings a minute).
+    const logBatchRetry = logRetry(log, "process batch", undefined, {
+      now,
+      fields: ({ error }) => ({ permanent: isPermanent(error) }),
+    });
     try {
       return await retry((attempt) => {
         attempts = attempt;
@@ -215,13 +221,7 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
           lastError = errorMessage(error);
           return !(isPermanent(error) && attempts >= maxAttempts);
         },
-        onRetry: ({ error, attempt, delayMs }) =>
-          log.warn("cannot process batch, retrying", {
-            error,
-            attempt,
-            permanent: isPermanent(error),
-            retry_in_ms: delayMs,
-          }),
+        onRetry: logBatchRetry,
       });
     } catch (error) {
       if (signal.aborted) throw error;

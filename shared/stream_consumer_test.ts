@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "./log.ts";
+import { createLogger, silentLogger } from "./log.ts";
 import {
   type BatchHandler,
   compareIds,
@@ -366,4 +366,41 @@ Deno.test("createStreamConsumer() reads nothing more once beforeRead says it may
   clearTimeout(bound);
   assert.equal(r.seen.length, 10, "the batch read while the lease was held");
   assert.equal(s.pel.size, 0, "no entry read after the lease was lost");
+});
+
+Deno.test("createStreamConsumer() re-runnable: a batch failing through an outage logs its first three retries, then one a minute", async () => {
+  // PostgreSQL down for 10 minutes under the notifier: the batch is retried every few seconds.
+  let clock = 0;
+  const s = fakeStream(() => clock);
+  s.add(1);
+  const stop = new AbortController();
+  const lines: { level: string; msg: string; attempt?: number; permanent?: boolean }[] = [];
+  const log = createLogger({
+    service: "test",
+    level: "debug",
+    write: (l) => lines.push(JSON.parse(l)),
+  });
+  let failures = 0;
+  const handler: BatchHandler = {
+    process() {
+      if (failures++ < 120) {
+        clock += 5000;
+        return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432"));
+      }
+      queueMicrotask(() => stop.abort());
+      return Promise.resolve([]);
+    },
+  };
+  await createStreamConsumer(options(s, handler, {
+    log,
+    rerunnable: true,
+    backoff: { baseMs: 1, capMs: 2 },
+    now: () => clock,
+  })).run(stop.signal);
+  assert.equal(s.pel.size, 0, "acknowledged once PostgreSQL is back");
+  const retries = lines.filter((l) => l.msg === "cannot process batch, retrying");
+  assert.equal(retries.length, 120, "every attempt is logged");
+  const warned = retries.filter((l) => l.level === "warn");
+  assert.deepEqual(warned.map((l) => l.attempt), [1, 2, 3, 15, 27, 39, 51, 63, 75, 87, 99, 111]);
+  assert.ok(warned.every((l) => l.permanent === false));
 });

@@ -177,6 +177,21 @@ Deno.test("runRetention() deletes at most batchSize × maxBatches rows per table
   });
 });
 
+Deno.test("runRetention() does not report a table unfinished when its last full batch took the last old row", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    for (let i = 0; i < 20; i++) await notifierAlert(sql, `${i}-0`, ago(40 + i));
+    await notifierAlert(sql, "young-0", ago(1));
+    const d = deps(sql);
+    const only = RETENTION_POLICIES.filter((p) => p.table === "notifier_alerts");
+    const report = await runRetention(d, { ages: AGES, batchSize: 10, maxBatches: 2 }, {
+      policies: only,
+    });
+    assert.deepEqual(report, { deleted: { notifier_alerts: 20 }, unfinished: [] });
+    assert.deepEqual(await ids(sql, "notifier_alerts", "stream_id"), ["young-0"]);
+  });
+});
+
 Deno.test("runRetention() is skipped while another instance holds the lock", async () => {
   await withPg(async ({ sql }) => {
     await migrate(sql);

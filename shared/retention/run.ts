@@ -104,6 +104,16 @@ async function deleteBatch(
   });
 }
 
+/** Whether `policy.table` still holds a row retention would delete at `cutoff`. */
+async function hasOldRows(sql: postgres.Sql, policy: RetentionPolicy, cutoff: Date) {
+  const where = policy.where ? ` AND (${policy.where})` : "";
+  const rows = await sql.unsafe(
+    `SELECT 1 FROM ${policy.table} WHERE ${policy.column} < $1${where} LIMIT 1`,
+    [cutoff],
+  );
+  return rows.length > 0;
+}
+
 /** Prune one table: batches until none is full, the budget is spent or `signal` aborts. */
 async function pruneTable(
   deps: RetentionDeps,
@@ -116,7 +126,8 @@ async function pruneTable(
   for (let batch = 0;; batch++) {
     if (signal?.aborted) return;
     if (batch >= config.maxBatches) {
-      report.unfinished.push(policy.table);
+      // The last batch was full: unfinished only if old rows are left (not when it took the last).
+      if (await hasOldRows(deps.sql, policy, cutoff)) report.unfinished.push(policy.table);
       return;
     }
     const counts = await deleteBatch(deps.sql, policy, cutoff, config.batchSize);
