@@ -1,6 +1,8 @@
 /**
  * Versioned SQL migrations: `shared/migrations/NNN_name.sql`, applied in
- * order, each in its own transaction, recorded in `schema_migrations`.
+ * order, recorded in `schema_migrations`. The pending ones run in one
+ * transaction: one that fails rolls them all back, so the schema is never
+ * left between two versions.
  * A PostgreSQL advisory lock makes concurrent starts safe. Every service
  * that uses PostgreSQL calls {@link migrate} at start; `deno task db:migrate`
  * runs it alone.
@@ -62,9 +64,14 @@ export async function migrate(
       await tx.unsafe(m.sql);
       await tx`INSERT INTO schema_migrations (version, name) VALUES (${m.version}, ${m.name})`;
       applied.push(m.version);
-      options.log?.info("migration applied", { version: m.version, name: m.name });
     }
   });
+  // Only once committed: a later migration failing rolls back the earlier ones too.
+  for (const m of migrations) {
+    if (applied.includes(m.version)) {
+      options.log?.info("migration applied", { version: m.version, name: m.name });
+    }
+  }
   return applied;
 }
 

@@ -366,7 +366,11 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
           else if (entries.length === 0) await handler.idle?.();
           if (!options.ordered && now() - lastClaim >= claimIdleMs / 2) {
             lastClaim = now();
-            await handle(await recovery.claimOthers(signal, false), signal);
+            // XAUTOCLAIM cannot filter by owner: after a batch that took longer than
+            // claimIdleMs, it hands back the batch read ahead meanwhile, which is handled next.
+            const ahead = prefetched && new Set((await prefetched).map((e) => e.id));
+            const claimed = await recovery.claimOthers(signal, false);
+            await handle(ahead ? claimed.filter((d) => !ahead.has(d.id)) : claimed, signal);
           }
         }
         // Stopping: a batch read ahead is already delivered to this consumer;

@@ -404,3 +404,37 @@ Deno.test("createStreamConsumer() re-runnable: a batch failing through an outage
   assert.deepEqual(warned.map((l) => l.attempt), [1, 2, 3, 15, 27, 39, 51, 63, 75, 87, 99, 111]);
   assert.ok(warned.every((l) => l.permanent === false));
 });
+
+Deno.test("createStreamConsumer() claiming others' entries after a slow batch does not take back the batch read ahead", async () => {
+  // Before: the first batch took longer than claimIdleMs (PostgreSQL hanging), so the batch
+  // read ahead meanwhile was idle that long too; XAUTOCLAIM, which cannot filter by owner,
+  // handed it back to this consumer, which processed it, then processed it again as read ahead
+  // (counted twice in onAck.live).
+  let clock = 0;
+  const s = fakeStream(() => clock);
+  s.add(25); // a backlog: batches of 10 are read one ahead
+  const stop = new AbortController();
+  const seen: string[] = [];
+  let acked = 0;
+  const handler: BatchHandler = {
+    async process(batch) {
+      if (seen.length === 0) {
+        // The first batch hangs past claimIdleMs while the next one is read ahead.
+        await new Promise((r) => setTimeout(r, 10));
+        clock += 40_000;
+      }
+      seen.push(...batch.map((d) => d.id));
+      if (seen.length >= 25) queueMicrotask(() => stop.abort());
+      return [];
+    },
+  };
+  await createStreamConsumer(options(s, handler, {
+    batchSize: 10,
+    now: () => clock,
+    onAck: ({ live }) => (acked += live),
+  })).run(stop.signal);
+  const ids = Array.from({ length: 25 }, (_, i) => `${1001 + i}-0`);
+  assert.deepEqual(seen, ids, "each entry once, in stream order");
+  assert.equal(acked, 25);
+  assert.equal(s.pel.size, 0);
+});

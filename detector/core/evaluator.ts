@@ -65,8 +65,14 @@ export interface Evaluator {
    * serialised later (its JSON is {@link Evaluator.save}'s text).
    */
   snapshot(): unknown;
-  /** Replace the state by a saved one. @throws {TypeError} when malformed */
-  load(text: string): void;
+  /**
+   * Replace the state by a saved one. A rule whose saved state cannot be
+   * loaded (under changed settings, or written by another version) starts
+   * fresh, as on a reload; the others keep theirs.
+   * @returns the names of the rules that started fresh that way
+   * @throws {TypeError} when the text is not a checkpoint of this kind
+   */
+  load(text: string): string[];
   /** Back to the fresh state (nothing seen). */
   reset(): void;
   /** Current state of one rule (read-only use: the evaluate endpoint). */
@@ -200,8 +206,18 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
       }
       const saved = raw.rules as Record<string, unknown>;
       // A rule added since the checkpoint starts fresh; a removed one is dropped.
-      states = rules.map((r) => (r.name in saved ? r.load(saved[r.name]) : r.init()));
+      const reset: string[] = [];
+      states = rules.map((r) => {
+        if (!(r.name in saved)) return r.init();
+        try {
+          return r.load(saved[r.name]);
+        } catch {
+          reset.push(r.name);
+          return r.init();
+        }
+      });
       watermark = typeof raw.watermark === "number" ? raw.watermark : -Infinity;
+      return reset;
     },
     reset() {
       states = rules.map((r) => r.init());

@@ -87,3 +87,23 @@ Deno.test("an event stamped far in the future is evaluated at the watermark: it 
   assert.equal(real.scores.length, 1, "scored, not skipped as late");
   assert.equal(real.scores[0]!.t, later);
 });
+
+Deno.test("Evaluator.load() starts fresh only the rule whose saved state cannot be loaded, as a reload does", () => {
+  // Before: one rule's state refused (a restart with a changed rules file, or a checkpoint of an
+  // older detector) threw for the whole checkpoint, so every rule was rebuilt from only
+  // DETECTOR_REBUILD_WINDOW of stream: "19 errors so far" was lost with it.
+  const before = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  run("logs", Array.from({ length: 19 }, (_, i) => err(i)), { evaluator: before });
+  const saved = JSON.parse(before.save()) as { rules: Record<string, unknown> };
+  saved.rules.user_spike = "a state this detector cannot load";
+  const after = createEvaluator("logs", {
+    rules: rulesWith({ logs: { user_spike: { threshold: 3 } } }),
+    engine: null,
+  });
+  assert.deepEqual(after.load(JSON.stringify(saved)), ["user_spike"]);
+  assert.equal(after.watermark(), before.watermark());
+  const r = run("logs", [err(19)], { evaluator: after, only: "error_spike" });
+  assert.equal(r.firings.length, 1, "19 before the restart + 1 after = 20: fires");
+  // A checkpoint that is not one at all is still refused whole.
+  assert.throws(() => after.load(JSON.stringify({ v: 2 })), TypeError);
+});

@@ -203,10 +203,11 @@ export function createCheckpointer(options: {
           log.info("no checkpoint: windows are rebuilt from the stream");
           return null;
         }
-        evaluator.load(c.state);
+        const reset = evaluator.load(c.state);
         log.info("checkpoint restored", {
           last_id: c.lastId,
           saved_at: new Date(c.savedAt).toISOString(),
+          ...(reset.length ? { reset } : {}),
         });
         return c.lastId;
       } catch (error) {

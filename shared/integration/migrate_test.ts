@@ -25,14 +25,28 @@ Deno.test("migrate() applies every migration once, even when started concurrentl
 
 Deno.test("migrate() rolls back a failing migration and records nothing", async () => {
   await withPg(async ({ sql }) => {
+    const lines: { msg: string; version?: number }[] = [];
+    const log = createLogger({
+      service: "t",
+      level: "info",
+      write: (l) => lines.push(JSON.parse(l)),
+    });
     const bad = [
       { version: 1, name: "ok", sql: "CREATE TABLE t1 (x int)" },
       { version: 2, name: "bad", sql: "CREATE TABLE t2 (x nonexistent_type)" },
     ];
-    await assert.rejects(migrate(sql, { migrations: bad }));
+    await assert.rejects(migrate(sql, { log, migrations: bad }));
     const [r] = await sql`SELECT to_regclass('t1') AS t, to_regclass('schema_migrations') AS m`;
     assert.equal(r?.t, null);
     assert.equal(r?.m, null);
+    // Before: "migration applied" was logged for version 1, which the rollback undid.
+    assert.deepEqual(lines.filter((l) => l.msg === "migration applied"), []);
+    // Logged once committed.
+    assert.deepEqual(await migrate(sql, { log, migrations: bad.slice(0, 1) }), [1]);
+    assert.deepEqual(
+      lines.filter((l) => l.msg === "migration applied").map((l) => l.version),
+      [1],
+    );
   });
 });
 
