@@ -11,8 +11,12 @@
  * timestamp (UTC). So the event
  * at offset `o` is in the object of its partition with the greatest
  * `firstOffset <= o`, in the folder of its own hour or, when its batch began
- * in the previous hour, of that one. Listing those folders (by key
- * prefix `<folder><partition>-`) finds it; nothing is downloaded.
+ * in the previous hour, of that one. The web does not know the Kafka
+ * timestamp: it lies about between the event's own time and the bridge's
+ * ingest time, hours apart when the bridge catches up after an outage, so
+ * the folders around both and those between are listed (bounded, see
+ * {@link lookupFolders}). Listing them (by key prefix
+ * `<folder><partition>-`) finds it; nothing is downloaded.
  *
  * @module
  */
@@ -156,8 +160,36 @@ function choose(parsed: readonly ParsedKey[], offset: string, timeMs: number): P
 }
 
 /**
+ * Folders (at most {@link MAX_FOLDERS}) where a batch whose first message's Kafka
+ * time is about one of `times` can be: every hour from the one before the
+ * earliest time to the one after the latest; when those are more than
+ * {@link MAX_FOLDERS} (times more than a day apart), the hour of each time and
+ * the hours on either side. Invalid times are ignored. Pure.
+ */
+export function lookupFolders(prefix: string, topic: string, times: readonly number[]): string[] {
+  const valid = times.filter((t) => Number.isFinite(t) && t >= 0);
+  if (valid.length === 0) valid.push(0);
+  const first = Math.floor((Math.min(...valid) - HOUR) / HOUR) * HOUR;
+  const last = Math.max(...valid) + HOUR;
+  const span: number[] = [];
+  for (let t = first; t <= last && span.length <= MAX_FOLDERS; t += HOUR) span.push(t);
+  const hours = span.length <= MAX_FOLDERS ? span : valid.flatMap((t) => [t - HOUR, t, t + HOUR]);
+  return [...new Set(hours.map((t) => archiveFolder(prefix, topic, t)))];
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Most folders listed for one event: 26 hours, so a bridge that caught up to
+ * a day behind the producer still finds the events of the outage.
+ */
+export const MAX_FOLDERS = 26;
+
+/**
  * Find the object holding `topic`/`partition`/`offset`, whose Kafka time is
- * about `timeMs` (the bridge's ingest time, else the anomaly's event time).
+ * about `timeMs` (the bridge's ingest time, else the anomaly's event time) or,
+ * when the bridge lagged, as early as `eventTimeMs` (the event's own time):
+ * see {@link lookupFolders}.
  * The newest object of a partition may end before the offset (the rest is
  * still in the archive's open buffer), and a log that started again may not
  * have stored any object yet: the partition's progress record, read with
@@ -169,19 +201,22 @@ function choose(parsed: readonly ParsedKey[], offset: string, timeMs: number): P
  */
 export async function findArchiveObject(
   list: (prefix: string) => Promise<string[]>,
-  where: { prefix: string; topic: string; partition: number; offset: string; timeMs: number },
+  where: {
+    prefix: string;
+    topic: string;
+    partition: number;
+    offset: string;
+    timeMs: number;
+    eventTimeMs?: number | undefined;
+  },
   read?: (key: string) => Promise<Uint8Array | null>,
 ): Promise<string | null> {
-  const hour = 3_600_000;
-  // Its own hour, the previous one (a batch that began before the hour turned) and the
+  // Around each time: the previous hour (a batch that began before the hour turned) and the
   // next one (a producer clock ahead of the bridge's).
-  const folders = [
-    ...new Set(
-      [where.timeMs, where.timeMs - hour, where.timeMs + hour].map((t) =>
-        archiveFolder(where.prefix, where.topic, t)
-      ),
-    ),
-  ];
+  const folders = lookupFolders(where.prefix, where.topic, [
+    where.timeMs,
+    ...(where.eventTimeMs === undefined ? [] : [where.eventTimeMs]),
+  ]);
   const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
   const parsed = parseKeys(keys, where.partition);
   const picked = choose(parsed, where.offset, where.timeMs);

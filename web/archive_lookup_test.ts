@@ -140,3 +140,52 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "findArchiveObject() finds a batch filed hours before the bridge ingested it (bridge lag)",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vigil-web-archive-" });
+    try {
+      const store = createDirStore(dir);
+      const put = (offset: string, ms: number) =>
+        store.put(
+          objectKey("raw", { topic: "logs", partition: 0, offset, timestamp: String(ms) }),
+          new Uint8Array([1]),
+        );
+      // Produced at 13:00:20 (Kafka time), archived then; the bridge was down and caught up 5 h later.
+      await put("500", T - 20_000);
+      await put("900", T + 5 * 3_600_000); // what Kafka received after the outage
+      const lister = createDirLister(dir);
+      const calls: string[] = [];
+      const list = (prefix: string) => {
+        calls.push(prefix);
+        return lister.list(prefix);
+      };
+      const where = { prefix: "raw", topic: "logs", partition: 0, offset: "610" };
+      const ingest = T + 5 * 3_600_000 + 30_000;
+      assert.equal(
+        await findArchiveObject(list, { ...where, timeMs: ingest, eventTimeMs: T }),
+        "raw/logs/dt=2025-03-01/hour=13/0-500.ndjson.gz",
+      );
+      // Every hour from the one before the event's to the one after its ingestion: 12..19.
+      assert.equal(new Set(calls).size, 8);
+      // Times further apart than a day: the three hours around each, never every hour between.
+      calls.length = 0;
+      const late = T + 40 * 3_600_000;
+      assert.equal(
+        await findArchiveObject(list, { ...where, timeMs: late, eventTimeMs: T }),
+        "raw/logs/dt=2025-03-01/hour=13/0-500.ndjson.gz",
+      );
+      assert.deepEqual(calls.sort(), [
+        "raw/logs/dt=2025-03-01/hour=12/0-",
+        "raw/logs/dt=2025-03-01/hour=13/0-",
+        "raw/logs/dt=2025-03-01/hour=14/0-",
+        "raw/logs/dt=2025-03-03/hour=04/0-",
+        "raw/logs/dt=2025-03-03/hour=05/0-",
+        "raw/logs/dt=2025-03-03/hour=06/0-",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

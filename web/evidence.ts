@@ -88,7 +88,9 @@ export function archiveLocation(
  * Resolve evidence entries: read each event back from its stream (only the
  * service's own event streams are read, whatever the row says).
  *
- * @param options.fallbackTimeMs time used for the archive folder when the entry is gone (the anomaly's event time)
+ * @param options.fallbackTimeMs time used for the archive folder when the entry is gone (the anomaly's event time);
+ *   with the event's own time (else this one) the archive is also looked up around the time the
+ *   event was produced, hours before the bridge's ingest time when the bridge lagged
  * @param options.archive lister of the raw archive; each folder is listed once per call
  * @param options.archiveTimeoutMs give up listing after this long (lookup `unknown`) @default {3000}
  */
@@ -131,6 +133,7 @@ export async function resolveEvidence(
     };
     const reply = replies.get(e);
     let timeMs = options.fallbackTimeMs;
+    let eventTimeMs = options.fallbackTimeMs;
     if (!reply) {
       base.problem = "not one of this service's event streams";
     } else if (reply[0]) {
@@ -155,6 +158,7 @@ export async function resolveEvidence(
           timeMs = parsed.data.ingest_ts;
           try {
             base.event = JSON.parse(parsed.data.data);
+            eventTimeMs = eventTime(base.event) ?? eventTimeMs;
           } catch {
             base.event = parsed.data.data;
             base.problem = "event data is not valid JSON";
@@ -162,13 +166,13 @@ export async function resolveEvidence(
         }
       }
     }
-    return { base, timeMs };
+    return { base, timeMs, eventTimeMs };
   });
   // Events sharing a folder or a partition list it, and read its progress record, once.
   const archive = options.archive;
   const list = archive ? once((prefix: string) => archive.list(prefix)) : undefined;
   const read = archive ? once((key: string) => archive.read(key)) : undefined;
-  return await Promise.all(resolved.map(async ({ base, timeMs }) => {
+  return await Promise.all(resolved.map(async ({ base, timeMs, eventTimeMs }) => {
     let object: string | null = null;
     let lookup: ArchiveLocation["lookup"] = "unknown";
     if (list) {
@@ -180,6 +184,7 @@ export async function resolveEvidence(
             partition: base.partition,
             offset: base.offset,
             timeMs,
+            eventTimeMs,
           }, read),
           options.archiveTimeoutMs ?? 3000,
           "list the archive",
@@ -201,6 +206,13 @@ export async function resolveEvidence(
       }, timeMs),
     };
   }));
+}
+
+/** The event's own time (its `timestamp`, ms), when it has a valid one. */
+function eventTime(event: unknown): number | null {
+  const ts = (event as { timestamp?: unknown } | null)?.timestamp;
+  const ms = typeof ts === "string" ? Date.parse(ts) : NaN;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 /**

@@ -270,6 +270,59 @@ Deno.test(
 );
 
 Deno.test(
+  "GET /api/anomalies/:id finds the archive object of an event the bridge ingested hours late",
+  opts,
+  async () => {
+    // The archive read the event from Kafka at once (its batch began at 12:00:10, Kafka time);
+    // the bridge was down and appended it to the stream five hours later.
+    const archiveDir = await Deno.makeTempDir({ prefix: "vigil-web-archive-" });
+    const store = createDirStore(archiveDir);
+    const key = objectKey("raw", {
+      topic: "metrics",
+      partition: 3,
+      offset: "100",
+      timestamp: String(T0 + 10_000),
+    });
+    await store.put(key, new Uint8Array([1]));
+    await withWebApp(async ({ app, sql, redis, keys }) => {
+      const stream = keys.events("metrics");
+      const event = { timestamp: new Date(T0 + 15_000).toISOString(), service: "checkout" };
+      const id = await redis.xadd(
+        stream,
+        "*",
+        "data",
+        JSON.stringify(event),
+        "topic",
+        "metrics",
+        "partition",
+        "3",
+        "offset",
+        "120",
+        "key",
+        "checkout",
+        "ingest_ts",
+        String(T0 + 5 * 3_600_000 + 40_000),
+      );
+      await insertAnomalies(sql, [{
+        id: "late1",
+        detected_at: new Date(T0 + 5 * 3_600_000 + 41_000),
+        event_time: new Date(T0 + 15_000),
+        evidence: [{ stream, stream_id: id!, topic: "metrics", partition: 3, offset: "120" }],
+      }]);
+      const { status, body } = await getJson(app, "/api/anomalies/late1");
+      assert.equal(status, 200);
+      const [item] = body.evidence as { available: boolean; archive: Record<string, unknown> }[];
+      assert.equal(item!.available, true);
+      assert.equal(item!.archive.lookup, "found");
+      assert.equal(item!.archive.object, key);
+      assert.equal(item!.archive.folder, "raw/metrics/dt=2025-03-01/hour=12/");
+    }, { archive: createDirLister(archiveDir) }).finally(() =>
+      Deno.remove(archiveDir, { recursive: true })
+    );
+  },
+);
+
+Deno.test(
   "POST /api/anomalies/:id/ack requires the bearer token and records who, when and why",
   opts,
   async () => {

@@ -4,6 +4,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, coalesce, connectLive, getJson, useRetry } from "./api.js";
 import { StackedBars, TYPES } from "./charts.js";
+import { addDelta, forgetOld, liveDelta, noteResolved } from "./counts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
 import { EntityPage } from "./entity.js";
@@ -66,6 +67,8 @@ function App() {
    * was lost when it reached the old list just before the page).
    */
   const sinceLoad = useRef(null);
+  /** Alerts of the last hour the page knows resolved (id → detected ms): counted down once. */
+  const resolvedIds = useRef(new Map());
 
   const loadFirst = useCallback(async () => {
     const seq = ++loadSeq.current;
@@ -78,6 +81,7 @@ function App() {
     try {
       const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
       if (seq !== loadSeq.current) return;
+      noteResolved(resolvedIds.current, r.items, Date.now());
       setItems(mergeLive(r.items, live, filtersRef.current, MAX_LIVE_ROWS).items);
       setCursor(r.next_cursor);
       setListError(null);
@@ -106,6 +110,7 @@ function App() {
       try {
         const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE, ...from });
         if (seq !== loadSeq.current) return;
+        noteResolved(resolvedIds.current, r.items, Date.now());
         setItems((old) => {
           const have = new Set(old.map((a) => a.id));
           return [...old, ...r.items.filter((a) => !have.has(a.id))];
@@ -139,6 +144,7 @@ function App() {
         m.set(t, c);
       }
       setChart({ fromMs: from, counts: m });
+      forgetOld(resolvedIds.current, Date.now());
       setCounts((old) => ({
         ...old,
         last_hour: r.totals.by_severity,
@@ -180,19 +186,11 @@ function App() {
         for (const id of ids) n.delete(id);
         return n;
       }), FRESH_MS);
+    // Firing alerts count, resolutions of the last hour count down the open ones (once each).
+    const delta = liveDelta(batch, resolvedIds.current, Date.now());
+    setCounts((old) => addDelta(old, delta));
     const firing = batch.filter((a) => a.status === "firing");
     if (firing.length === 0) return;
-    setCounts((old) => {
-      // Counts never read ("–": the last hour is out of reach) are not made up from live alerts.
-      if (old.last_hour === undefined) return old;
-      const lastHour = { ...old.last_hour };
-      for (const a of firing) lastHour[a.severity] = (lastHour[a.severity] ?? 0) + 1;
-      return {
-        ...old,
-        last_hour: lastHour,
-        open_last_hour: (old.open_last_hour ?? 0) + firing.length,
-      };
-    });
     setChart((old) => {
       const m = new Map(old.counts);
       for (const a of firing) {
