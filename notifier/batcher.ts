@@ -32,6 +32,7 @@ import {
   Draft,
   firingAlerts,
   flapKey,
+  flappingEntity,
   forgetAt,
   type GroupAlert,
   groupDigestId,
@@ -350,10 +351,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
       const alerts = listed.map(toDigestAlert).sort(compareDigestAlerts);
       const flapping = new Map<string, FlappingEntity>();
       for (const a of alerts) {
-        if (!a.flapping) continue;
-        const fk = flapKey(a);
-        const changes = (d.flaps[fk] ?? []).length;
-        flapping.set(fk, { type: a.type, rule: a.rule, entity: a.entity, changes });
+        if (a.flapping) flapping.set(flapKey(a), flappingEntity(a, d.flaps, window));
       }
       digests.push({
         id: groupDigestId(key, g.createdAt, g.seq),

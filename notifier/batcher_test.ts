@@ -174,6 +174,19 @@ Deno.test("ingest() sends CRITICAL at once when configured, and the group stays 
   assert.equal(r.digests.length, 1, "non-critical still waits for the digest");
 });
 
+Deno.test("a digest's flapping entry carries the FLAP_WINDOW its firings were counted in", () => {
+  const opts: BatcherOptions = { routes: [ROUTE], flapThreshold: 1, flapWindowMs: 15 * M };
+  const all: Digest[] = [];
+  let r = step(emptyState(), [item(alert({ id: "f0", entity: "api" }))], T0, opts);
+  r = step(r.state, [item(alert({ id: "f1", entity: "api" }))], T0 + 5 * M, opts);
+  all.push(...r.digests);
+  r = step(r.state, [], T0 + 10 * M, opts);
+  all.push(...r.digests);
+  const d = all.find((d) => d.flapping.length > 0);
+  assert.ok(d, "the digest names the flapping entity");
+  assert.deepEqual(d.flapping.map((f) => [f.changes, f.windowMs]), [[2, 15 * M]]);
+});
+
 Deno.test("ingest() demotes a flapping rule/entity to digest-only and the digest says so", () => {
   const opts: BatcherOptions = {
     routes: [{ ...ROUTE, criticalImmediate: true, groupIntervalMs: 0 }],
@@ -203,6 +216,7 @@ Deno.test("ingest() demotes a flapping rule/entity to digest-only and the digest
     rule: "cpu_high",
     entity: "api",
     changes: 4,
+    windowMs: 3_600_000,
   });
   // An hour later it is calm again: immediate once more.
   const r = step(

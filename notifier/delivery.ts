@@ -76,6 +76,15 @@ export interface DeliveryDeps {
   tracer?: Tracer;
 }
 
+/** `vigil_notifier_digests_total{channel,status}`: notifications that reached a final state. */
+export function digestsCounter(registry: Registry) {
+  return registry.counter(
+    "vigil_notifier_digests_total",
+    "Digests that reached a final state, by channel and status (sent/failed)",
+    ["channel", "status"],
+  );
+}
+
 /** Run one channel's delivery loop until `signal` aborts. An in-flight send is finished first. */
 export async function runChannel(
   deps: DeliveryDeps,
@@ -89,11 +98,7 @@ export async function runChannel(
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
   const giveUpAfterMs = options.giveUpAfterMs ?? 86_400_000;
   const m = {
-    digests: deps.registry.counter(
-      "vigil_notifier_digests_total",
-      "Digests that reached a final state, by channel and status (sent/failed)",
-      ["channel", "status"],
-    ),
+    digests: digestsCounter(deps.registry),
     notifications: deps.registry.counter(
       "vigil_notifier_notifications_total",
       "Send attempts by channel and outcome (sent/failed/retried)",
@@ -217,7 +222,9 @@ export async function runChannel(
     m.seconds.observe({ channel: channel.name }, durationMs / 1000);
 
     if (result.ok) {
-      await record({ ...base, ok: true, status: "sent", durationMs, at });
+      // Accepted but not by everyone (SMTP recipients refused): sent, with who was left out.
+      const warning = result.warning ? { error: result.warning } : {};
+      await record({ ...base, ok: true, status: "sent", ...warning, durationMs, at });
       m.notifications.inc({ channel: channel.name, status: "sent" });
       m.digests.inc({ channel: channel.name, status: "sent" });
       // Each alert once, in the digest that first tells it: a change digest lists the group's
@@ -235,6 +242,12 @@ export async function runChannel(
         attempt,
         trace_ids: traceIds,
       });
+      if (result.warning) {
+        spanLog.warn("digest sent, not to everyone", {
+          digest_id: digest.id,
+          warning: result.warning,
+        });
+      }
       continue;
     }
 

@@ -94,3 +94,28 @@ Deno.test("event_to_notified observes each alert once: when it is new, not again
     "only the new alert's latency is observed",
   );
 });
+
+Deno.test("a digest accepted for some recipients only is sent, with the refused ones recorded", async () => {
+  const warning =
+    "SMTP 127.0.0.1:25 refused 1 of 2 recipients: gone@example.com (550 No such user)";
+  const partly: Channel = { name: "email", send: () => Promise.resolve({ ok: true, warning }) };
+  const digest: Digest = {
+    id: "g-2",
+    kind: "digest",
+    route: "default",
+    groupKey: "default|",
+    groupLabels: {},
+    createdAt: NOW,
+    channels: ["email"],
+    alerts: [digestAlert({ id: "a", isNew: true })],
+    flapping: [],
+    streamIds: [],
+  };
+  const registry = new Registry();
+  const attempts = await deliver(
+    [{ digest, channel: "email", attempts: 0, partsSent: 0, createdAt: NOW, nextAttemptAt: NOW }],
+    partly,
+    registry,
+  );
+  assert.deepEqual(attempts.map((a) => [a.status, a.ok, a.error]), [["sent", true, warning]]);
+});

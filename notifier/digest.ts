@@ -24,6 +24,8 @@ export interface FlappingEntity {
   entity: string;
   /** Firing transitions within the window. */
   changes: number;
+  /** The flap window (`FLAP_WINDOW`, ms) they were counted in; absent in digests stored before it was. */
+  windowMs?: number;
 }
 
 /** One digest of a group (or an immediate CRITICAL message). */

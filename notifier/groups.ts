@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Alert } from "@vigil/shared/schemas/alert";
-import type { DigestAlert } from "./digest.ts";
+import type { DigestAlert, FlappingEntity } from "./digest.ts";
 import type { Route } from "./routes.ts";
 
 /** Alert fields a group can be keyed by (`service` is accepted as an alias of `entity`). */
@@ -70,6 +70,16 @@ export function groupKeyFor(
 /** `type|rule|entity`: what flapping is counted per. */
 export function flapKey(alert: Pick<Alert, "type" | "rule" | "entity">): string {
   return `${alert.type}|${alert.rule}|${alert.entity}`;
+}
+
+/** A digest's entry for a flapping rule/entity: its firings within the flap window `windowMs`. */
+export function flappingEntity(
+  alert: Pick<Alert, "type" | "rule" | "entity">,
+  flaps: Readonly<Record<string, number[]>>,
+  windowMs: number,
+): FlappingEntity {
+  const { type, rule, entity } = alert;
+  return { type, rule, entity, changes: flaps[flapKey(alert)]?.length ?? 0, windowMs };
 }
 
 /** A held alert as a digest shows it. */

@@ -44,7 +44,7 @@ import {
   tick,
 } from "./batcher.ts";
 import type { Channel } from "./channels/channel.ts";
-import { type DeliveryOptions, runChannel, Waker } from "./delivery.ts";
+import { type DeliveryOptions, digestsCounter, runChannel, Waker } from "./delivery.ts";
 import type { InhibitRule } from "./inhibit.ts";
 import type { Route } from "./routes.ts";
 import { acquireInstanceLock, type InstanceLock } from "./instance_lock.ts";
@@ -121,6 +121,7 @@ export function runNotifier(
     return run;
   };
 
+  const digestsTotal = digestsCounter(registry);
   const alertsTotal = registry.counter(
     "vigil_notifier_alerts_total",
     "Alert stream entries taken in, by status (firing/resolved/silenced/duplicate/recorded/invalid)",
@@ -269,7 +270,14 @@ export function runNotifier(
     try {
       await retry(async () => {
         const failed = await store.failUnconfigured(channelNames);
-        if (failed) log.warn("failed notifications of unconfigured channels", { count: failed });
+        // Final, as a digest a channel refused: counted in digests_total{status="failed"}.
+        for (const channel of failed) digestsTotal.inc({ channel, status: "failed" });
+        if (failed.length) {
+          log.warn("failed notifications of unconfigured channels", {
+            count: failed.length,
+            channels: [...new Set(failed)],
+          });
+        }
         state = await store.loadState();
         await refreshSilences(true);
       }, { signal, baseMs: 500, capMs: 10_000, onRetry: logRetry(log, "start") });

@@ -6,7 +6,7 @@
  * @module
  */
 import { SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
-import { type Digest, type DigestAlert, digestCounts } from "./digest.ts";
+import { type Digest, type DigestAlert, digestCounts, type FlappingEntity } from "./digest.ts";
 import { valueVsThreshold } from "./figures.ts";
 
 /** Options for rendering. */
@@ -187,11 +187,18 @@ function emailMessageText(a: DigestAlert): string {
   return clip(oneLine(a.message), EMAIL_MAX_MESSAGE + 1);
 }
 
+/**
+ * `6 alerts within 15 min`: a flapping entity's count in the `FLAP_WINDOW` it was counted in
+ * (a digest stored before it recorded its window: "within the flap window").
+ */
+export function flapCount(f: FlappingEntity): string {
+  const within = f.windowMs ? formatDuration(f.windowMs) : "the flap window";
+  return `${f.changes} alerts within ${within}`;
+}
+
 function flappingNote(digest: Digest): string[] {
   return digest.flapping.map((f) =>
-    `${f.rule} on ${
-      oneLine(f.entity)
-    } (${f.type}) is flapping: ${f.changes} alerts within the hour; ` +
+    `${f.rule} on ${oneLine(f.entity)} (${f.type}) is flapping: ${flapCount(f)}; ` +
     `it is reported in digests only.`
   );
 }

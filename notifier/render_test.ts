@@ -9,6 +9,9 @@ import {
   EMAIL_MAX_MESSAGE,
   oneLine,
 } from "./render.ts";
+import { discordMessages } from "./channels/discord.ts";
+import { slackMessages } from "./channels/slack.ts";
+import { webhookPayload } from "./channels/webhook.ts";
 
 function a(over: Partial<DigestAlert>): DigestAlert {
   return {
@@ -80,7 +83,7 @@ Deno.test("digestText() and digestHtml() list the same alerts with state, value 
   assert.match(html, /resolved at 10:21:00 UTC \(fired at 97\.25 vs 90\)/);
   assert.match(html, /resolved after 12 min/);
   assert.match(text, /97\.25 vs 90/);
-  assert.match(text, /flapping: 6 alerts within the hour/);
+  assert.match(text, /flapping: 6 alerts within the flap window/);
   assert.match(html, /cpu &lt;high&gt;/);
   assert.doesNotMatch(html, /cpu <high>/);
   assert.match(html, /CRITICAL \(2\)[\s\S]*WARNING \(1\)[\s\S]*Resolved \(1\)/);
@@ -191,4 +194,35 @@ Deno.test("digestHtml() writes every text at WCAG AA contrast, with a language a
   }
   assert.match(html, /^<!DOCTYPE html><html lang="en">/);
   assert.doesNotMatch(html, /<th[^>]*><\/th>/, "no empty column header");
+});
+
+Deno.test("the flapping note names the FLAP_WINDOW it was counted in, in every channel", () => {
+  const opts = { webBaseUrl: "http://web" };
+  const flap = digest.flapping[0]!;
+  const texts = (d: Digest) => [
+    digestText(d, opts),
+    digestHtml(d, opts),
+    JSON.stringify(discordMessages(d, opts)),
+    JSON.stringify(slackMessages(d, opts)),
+  ];
+  for (
+    const [windowMs, said] of [[15 * 60_000, "within 15 min"], [6 * 3_600_000, "within 6 h"], [
+      3_600_000,
+      "within 1 h",
+    ]] as const
+  ) {
+    for (const t of texts({ ...digest, flapping: [{ ...flap, windowMs }] })) {
+      assert.ok(t.includes(`6 alerts ${said}`), `${said}: ${t.slice(0, 400)}`);
+      assert.ok(!t.includes("within the hour"), t.slice(0, 400));
+    }
+  }
+  // A digest stored before the window was recorded: readable, no window made up.
+  for (const t of texts({ ...digest, flapping: [{ ...flap }] })) {
+    assert.ok(t.includes("6 alerts within the flap window"), t.slice(0, 400));
+  }
+  const hook = (d: Digest) => webhookPayload(d, opts)["flapping"];
+  assert.deepEqual(hook({ ...digest, flapping: [{ ...flap, windowMs: 900_000 }] }), [
+    { ...flap, window_ms: 900_000 },
+  ]);
+  assert.deepEqual(hook(digest), [{ ...flap, window_ms: null }]);
 });

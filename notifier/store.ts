@@ -88,8 +88,8 @@ export interface NotifierStore {
   alertsTakenIn(
     window: { fromMs: number; toMs: number; limit: number },
   ): Promise<{ alerts: ReplayAlert[]; truncated: boolean }>;
-  /** Fail pending notifications of channels that are no longer configured. */
-  failUnconfigured(channels: readonly string[]): Promise<number>;
+  /** Fail pending notifications of channels that are no longer configured; the channel of each. */
+  failUnconfigured(channels: readonly string[]): Promise<string[]>;
   listNotifications(
     filter: { alertId?: string; digestId?: string; status?: string; limit?: number },
   ): Promise<NotificationRow[]>;
@@ -305,11 +305,11 @@ export function createStore(sql: Sql): NotifierStore {
     },
 
     async failUnconfigured(channels) {
-      const rows = await sql`UPDATE notifications
+      const rows = await sql<{ channel: string }[]>`UPDATE notifications
         SET status = 'failed', error = 'channel is not configured'
         WHERE status = 'pending' AND NOT (channel = ANY(${channels as string[]}))
-        RETURNING digest_id`;
-      return rows.length;
+        RETURNING channel`;
+      return rows.map((r) => r.channel);
     },
 
     async listNotifications(filter) {

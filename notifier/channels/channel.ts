@@ -14,7 +14,12 @@ import type { Digest } from "../digest.ts";
 
 /** Outcome of one send attempt. */
 export type SendResult =
-  | { ok: true; parts?: number }
+  | {
+    ok: true;
+    parts?: number;
+    /** Accepted, but not by everyone: SMTP recipients the server refused (recorded and logged). */
+    warning?: string;
+  }
   | {
     ok: false;
     retryable: boolean;

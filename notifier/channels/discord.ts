@@ -16,6 +16,7 @@ import {
   alertTime,
   clip,
   digestSubject,
+  flapCount,
   hiddenLink,
   hiddenNote,
   listedSections,
@@ -113,7 +114,7 @@ export function discordMessages(
       color: DISCORD_COLOURS.WARNING,
       description: clip(
         digest.flapping.map((f) =>
-          `${f.rule} on ${discordText(f.entity)} (${f.type}): ${f.changes} alerts within the hour`
+          `${f.rule} on ${discordText(f.entity)} (${f.type}): ${flapCount(f)}`
         ).join("\n"),
         Math.min(DISCORD_LIMITS.description, budget - 100),
       ),

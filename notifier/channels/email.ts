@@ -27,7 +27,9 @@ export interface MailMessage {
 
 /** The one nodemailer call we use (a narrow port). */
 export interface MailTransport {
-  sendMail(message: MailMessage): Promise<{ message?: unknown; accepted?: unknown[] }>;
+  sendMail(message: MailMessage): Promise<
+    { message?: unknown; accepted?: unknown[]; rejected?: unknown[]; rejectedErrors?: unknown[] }
+  >;
   close?(): void;
 }
 
@@ -79,6 +81,30 @@ export function classifySmtpError(error: unknown, server?: string): SendResult {
   };
 }
 
+/**
+ * The recipients an SMTP server refused while it accepted others (nodemailer then resolves, with
+ * them in `rejected`): `SMTP host:port refused 1 of 2 recipients: a@x (550 No such user)`, or
+ * undefined when it refused none.
+ */
+export function rejectedRecipients(
+  info: { rejected?: unknown[]; rejectedErrors?: unknown[] },
+  recipients: number,
+  server?: string,
+): string | undefined {
+  const rejected = info.rejected ?? [];
+  if (rejected.length === 0) return undefined;
+  const errors = (info.rejectedErrors ?? []) as { recipient?: unknown; response?: unknown }[];
+  const list = rejected.map((r) => {
+    const response = errors.find((e) => e?.recipient === r)?.response;
+    return typeof response === "string" ? `${r} (${response})` : String(r);
+  });
+  return scrubUrls(
+    `SMTP${server ? ` ${server}` : ""} refused ${rejected.length} of ${recipients} recipients: ${
+      list.join(", ")
+    }`,
+  ).slice(0, 300);
+}
+
 /** nodemailer SMTP transport for `smtp`. */
 export function smtpTransport(smtp: SmtpSettings): MailTransport {
   const t = smtp.timeoutMs ?? 10_000;
@@ -123,12 +149,33 @@ export function createEmailChannel(
       mode: "smtp",
       async send(digest: Digest, signal: AbortSignal): Promise<SendResult> {
         if (signal.aborted) return { ok: false, retryable: true, error: "aborted" };
+        // nodemailer takes no AbortSignal, and its connection, greeting and socket timeouts
+        // run one after another (a slow server answering each step within them held a send
+        // for several SEND_TIMEOUTs): the attempt ends when `signal` aborts. The abandoned
+        // conversation may still deliver; the retry's email has the same Message-ID.
+        const sending = transport.sendMail(emailMessage(digest, options));
+        sending.catch(() => {}); // abandoned at the abort: its outcome is not awaited
+        let onAbort!: () => void;
+        const aborted = new Promise<"aborted">((resolve) => {
+          onAbort = () => resolve("aborted");
+          signal.addEventListener("abort", onAbort, { once: true });
+        });
         try {
-          // nodemailer has no AbortSignal; its own timeouts bound the call.
-          await transport.sendMail(emailMessage(digest, options));
-          return { ok: true };
+          const info = await Promise.race([sending, aborted]);
+          if (info === "aborted") {
+            const within = options.smtp?.timeoutMs ? ` within ${options.smtp.timeoutMs} ms` : "";
+            return {
+              ok: false,
+              retryable: true,
+              error: `SMTP${server ? ` ${server}:` : ":"} no answer${within} (SEND_TIMEOUT)`,
+            };
+          }
+          const warning = rejectedRecipients(info, options.to.length, server);
+          return warning ? { ok: true, warning } : { ok: true };
         } catch (error) {
           return classifySmtpError(error, server);
+        } finally {
+          signal.removeEventListener("abort", onAbort);
         }
       },
       close: () => transport.close?.(),

@@ -57,9 +57,9 @@ export function slackMessages(
       elements: [{
         type: "mrkdwn",
         text: render.clip(
-          `:warning: ${f.rule} on ${
-            mrkdwnEscape(f.entity)
-          } is flapping (${f.changes} alerts within the hour): digest-only`,
+          `:warning: ${f.rule} on ${mrkdwnEscape(f.entity)} is flapping (${
+            render.flapCount(f)
+          }): digest-only`,
           3000,
         ),
       }],

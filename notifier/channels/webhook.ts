@@ -23,7 +23,8 @@ export function webhookPayload(digest: Digest, options: RenderOptions): Record<s
     group: digest.groupLabels,
     created_at: new Date(digest.createdAt).toISOString(),
     counts: digestCounts(digest),
-    flapping: digest.flapping,
+    // `window_ms`: the FLAP_WINDOW of `changes` (null in digests stored before it was recorded).
+    flapping: digest.flapping.map(({ windowMs, ...f }) => ({ ...f, window_ms: windowMs ?? null })),
     web_url: options.webBaseUrl,
     alerts: digest.alerts.map((a) => ({
       id: a.id,

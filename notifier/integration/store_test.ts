@@ -3,7 +3,12 @@ import { migrate } from "@vigil/shared/migrate";
 import { withPg } from "@vigil/tools/testing/pg";
 import { type BatchResult, emptyState } from "../batcher.ts";
 import { createStore } from "../store.ts";
-import { makeAlert } from "./_helpers.ts";
+import { makeAlert, testEnv } from "./_helpers.ts";
+import type { Digest } from "../digest.ts";
+import { startNotifier } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import { silentLogger } from "@vigil/shared/log";
+import { withRedis } from "@vigil/tools/testing/redis";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -74,6 +79,51 @@ Deno.test(
       const some = await store.alertsTakenIn({ fromMs: t0, toMs: t0 + 4 * 60_000, limit: 2 });
       assert.deepEqual(some.alerts.map((a) => a.alert.id), ["b3", "b4"]);
       assert.equal(some.truncated, true);
+    });
+  },
+);
+
+Deno.test(
+  "a notification failed because its channel is no longer configured counts in digests_total",
+  opts,
+  async () => {
+    await withPg(async ({ sql, url }) => {
+      await withRedis(async ({ prefix }) => {
+        await migrate(sql);
+        // Planned for Discord; the notifier restarts without DISCORD_WEBHOOK_URL.
+        const d: Digest = {
+          id: "g-unconfigured-0",
+          kind: "digest",
+          route: "default",
+          groupKey: "default|",
+          groupLabels: {},
+          createdAt: Date.now(),
+          channels: ["discord"],
+          alerts: [{ ...makeAlert({}), isNew: true, flapping: false, resolvedAfterMs: null }],
+          flapping: [],
+          streamIds: [],
+        };
+        await createStore(sql).commit({ items: [], result: result({ digests: [d] }) });
+        const outbox = `./data/test-outbox-${crypto.randomUUID().slice(0, 8)}`;
+        const config = loadConfig(
+          testEnv({ prefix, databaseUrl: url, extra: { OUTBOX_DIR: outbox } }),
+        );
+        const notifier = await startNotifier(config, { log: silentLogger() });
+        try {
+          await notifier.ready;
+          const [row] = await sql<{ status: string; error: string }[]>`
+            SELECT status, error FROM notifications WHERE digest_id = ${d.id}`;
+          assert.deepEqual(row, { status: "failed", error: "channel is not configured" });
+          assert.match(
+            await notifier.registry.render(),
+            /vigil_notifier_digests_total\{channel="discord",status="failed"\} 1/,
+            "a digest that reached its final state (failed) is counted",
+          );
+        } finally {
+          await notifier.close();
+          await Deno.remove(outbox, { recursive: true }).catch(() => {});
+        }
+      });
     });
   },
 );
