@@ -310,6 +310,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
           await flush(key, open);
         } catch (error) {
           if (failed.push(key) === 1) firstError = error;
+          // Only the record or the commit fails here (the store is retried until stopping): the
+          // object is stored, so gap detection goes on after it (flush_failure_test.ts).
           discard(key, open);
           try {
             group.consumer?.seek({

@@ -13,7 +13,7 @@
  * | `PRODUCER_MAX_BATCH` | `1000` | messages per `sendBatch` |
  * | `PRODUCER_MAX_IN_FLIGHT` | `1` | batches in flight (backpressure bound); above 1 a key's messages may land out of order |
  * | `PRODUCER_IDEMPOTENT` | `false` | kafkajs idempotent producer (forces 1 batch in flight) |
- * | `PRODUCER_FLUSH_TIMEOUT` | `5s` | bound on the final flush |
+ * | `PRODUCER_FLUSH_TIMEOUT` | `5s` | bound on the final flush (Ctrl-C waits it plus 5 s, at least 10 s) |
  * | `PRODUCER_CONNECT_TIMEOUT` | `30s` | how long to wait for Kafka at start (one log line per retry) |
  *
  * @module

@@ -208,7 +208,8 @@ export function createGenerator(options: GeneratorOptions = {}): Generator {
   const weights = { logs: 3, transactions: 2 };
   const current = { logs: 0, transactions: 0 };
   let txCounter = 0;
-  let injections = 0;
+  /** Injections so far per scenario: `n` of {@link scenarioEvents} counts only its own. */
+  const injections = new Map<ScenarioName, number>();
   let rotation = 0;
 
   const noise = () => rng.next() * 2 - 1 + rng.next() * 2 - 1 + rng.next() * 2 - 1;
@@ -306,7 +307,8 @@ export function createGenerator(options: GeneratorOptions = {}): Generator {
   }
 
   function scenario(name: ScenarioName, nowMs: number): ScenarioInjection {
-    const n = ++injections;
+    const n = (injections.get(name) ?? 0) + 1;
+    injections.set(name, n);
     const traceId = newTrace();
     const { events, expected } = scenarioEvents(name, n, nowMs, { rng, tag, services });
     const headers = { [SCENARIO_HEADER]: name, [EXPECT_HEADER]: JSON.stringify(expected) };

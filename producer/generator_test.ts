@@ -320,3 +320,19 @@ Deno.test("createGenerator().nextScenario() rotates through the enabled scenario
   ]);
   assert.equal(createGenerator({ scenarios: [] }).nextScenario(), undefined);
 });
+
+Deno.test("createGenerator(): failed_tx_burst cycles its statuses amid other scenarios", () => {
+  // Four scenarios in rotation: counting every injection would give failed_tx_burst
+  // the same status each time.
+  const g = createGenerator({
+    seed: 5,
+    scenarios: ["error_burst", "latency_spike", "large_amount", "failed_tx_burst"],
+  });
+  const statuses: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const name = g.nextScenario()!;
+    const inj = g.scenario(name, T0 + i * 1000);
+    if (name === "failed_tx_burst") statuses.push(inj.expected[0]!.entity);
+  }
+  assert.deepEqual(statuses, ["denied", "failed", "reversed", "backend_reversed"]);
+});

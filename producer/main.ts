@@ -54,7 +54,12 @@ const log = createLogger({
   // On a terminal, a log line first clears the live status line.
   ...(isTerminal ? { write: (line: string) => write(`\r\x1b[2K${line}\n`) } : {}),
 });
-const lifecycle = createLifecycle({ log });
+// Ctrl-C waits for the final flush (PRODUCER_FLUSH_TIMEOUT) and the disconnect (3 s) before
+// the forced exit, so a flush timeout longer than the usual 10 s still ends in the summary.
+const lifecycle = createLifecycle({
+  log,
+  forceAfterMs: Math.max(10_000, config.PRODUCER_FLUSH_TIMEOUT + 5000),
+});
 // A replay file is read and checked first: a missing file or a bad row is told before Kafka is.
 if (options.replay) {
   try {

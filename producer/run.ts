@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { sleep } from "@vigil/shared/lifecycle";
 import { type EventType } from "@vigil/shared/schemas/event";
 import { SpanKind } from "@opentelemetry/api";
 import { traceFields, traceparentOf, type Tracer } from "@vigil/shared/telemetry";
@@ -20,6 +19,7 @@ import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./ka
 import { loadReplay, replayMessages } from "./replay.ts";
 import { perMinuteStatusCounts } from "./replay_transactions.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
+import { pause, sendUntil } from "./waits.ts";
 
 /** Producer metrics (`vigil_producer_*`) plus a health signal. */
 export interface ProducerMetrics {
@@ -166,30 +166,6 @@ const TICK_MS = 10;
 /** How often the progress is offered a redraw besides each loop turn (a terminal redraws every 250 ms). */
 const PROGRESS_TICK_MS = 250;
 
-/** Wait `ms`, or less when `signal` aborts (never rejects). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return sleep(ms, signal).catch(() => {});
-}
-
-/**
- * `send`, or until `stop` aborts while it waits (the sink's backpressure: a
- * batch Kafka does not acknowledge holds every later one). False when it
- * stopped waiting; what was handed to the sink stays pending, for the bounded
- * final flush to send or report.
- */
-async function sendUntil(send: Promise<void>, stop: AbortSignal): Promise<boolean> {
-  send.catch(() => {}); // the sink logs its failures; one left behind must not go unhandled
-  const stopped = Promise.withResolvers<boolean>();
-  const onStop = () => stopped.resolve(false);
-  if (stop.aborted) onStop();
-  stop.addEventListener("abort", onStop, { once: true });
-  try {
-    return await Promise.race([send.then(() => true), stopped.promise]);
-  } finally {
-    stop.removeEventListener("abort", onStop);
-  }
-}
-
 /**
  * Run the producer until `--count`, `--duration`, the end of a replay or
  * `signal`. Never throws for delivery problems: they are in the summary.
@@ -233,7 +209,10 @@ export async function runProducer(
   let onceLeft = options.scenarioEveryMs === 0 ? options.scenarios.length : Infinity;
   const snapshot = () => ({ ...sink.stats(), scenarios: injected.length });
 
-  const injectDue = async (t: number) => {
+  // The run stops at the caller's signal or at --duration, also while a send waits on Kafka.
+  const stop = new AbortController();
+  /** Inject the scenarios due at `t`; false when the run stopped while one waited on Kafka. */
+  const injectDue = async (t: number): Promise<boolean> => {
     while (t >= nextScenarioAt && onceLeft > 0) {
       const name = gen.nextScenario();
       if (!name) break;
@@ -245,7 +224,7 @@ export async function runProducer(
       });
       const root = span && traceparentOf(span);
       if (root) { for (const m of inj.messages) m.parentTraceparent = root; }
-      await sink.send(inj.messages);
+      const sent = await sendUntil(sink.send(inj.messages), stop.signal);
       span?.end();
       // Traced, the messages carry the scenario span's trace; else the generator's.
       const traceId = span?.spanContext().traceId ?? inj.traceId;
@@ -265,7 +244,9 @@ export async function runProducer(
       });
       onceLeft--;
       nextScenarioAt = options.scenarioEveryMs === 0 ? nextScenarioAt : t + options.scenarioEveryMs;
+      if (!sent) return false;
     }
+    return true;
   };
 
   log.info("producer started", {
@@ -279,8 +260,6 @@ export async function runProducer(
     linger_ms: options.sink?.lingerMs ?? null,
   });
 
-  // The run stops at the caller's signal or at --duration, also while a send waits on Kafka.
-  const stop = new AbortController();
   const onAbort = () => stop.abort(signal.reason);
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
@@ -315,7 +294,7 @@ export async function runProducer(
         }, stop.signal)
       ) {
         const take = batch.length <= limit - generated ? batch : batch.slice(0, limit - generated);
-        await injectDue(now());
+        if (!(await injectDue(now()))) break;
         const sent = await sendUntil(sink.send(take), stop.signal);
         generated += take.length;
         status.update(snapshot());
@@ -329,7 +308,7 @@ export async function runProducer(
       while (!signal.aborted && generated < limit) {
         const t = now();
         if (t >= deadline) break;
-        await injectDue(t);
+        if (!(await injectDue(t))) break;
         let n: number;
         if (options.rate === "max") {
           n = CHUNK;

@@ -282,3 +282,38 @@ Deno.test("runProducer() keeps the live line going while Kafka holds a batch: 0/
   assert.match(drawn.at(-1)!, /\| 0\/s \|/);
   assert.match(drawn.at(-1)!, /pending [1-9]/);
 });
+
+Deno.test({
+  name: "runProducer() stops at --duration while Kafka holds a scenario's batch",
+  // Before the fix the run never ended: its timers outlive the failed test.
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  // A Kafka that stopped answering, and a scenario due: its send waits on Kafka too.
+  const never: BatchProducer = { sendBatch: () => new Promise(() => {}) };
+  const started = Date.now();
+  const running = runProducer(
+    { producer: never, log: silentLogger() },
+    {
+      ...base,
+      rate: 100,
+      scenarios: ["large_amount"],
+      scenarioEveryMs: 100,
+      durationMs: 400,
+      flushTimeoutMs: 200,
+      sink: { maxBatch: 10 },
+    },
+    new AbortController().signal,
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const summary = await Promise.race([
+    running,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("still running after 3 s")), 3000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  const took = Date.now() - started;
+  assert.ok(took < 2000, `stopped after ${took} ms`); // before: never (the scenario's send waited)
+  assert.equal(summary.sent, 0);
+  assert.equal(summary.ok, false);
+});

@@ -1,0 +1,144 @@
+/**
+ * A timed flush that fails after its object was stored (the progress record
+ * or the commit fails): the object is dropped from memory and the partition
+ * read again from the object's first offset. When Kafka deletes those offsets
+ * before the re-read (retention), gap detection must go on from the offset
+ * after the stored object: below it everything is archived (a gap there would
+ * be a false one), above it what Kafka deleted is a gap (none would be a
+ * silent loss). Every offset ends up archived or in a gap, never both.
+ */
+import assert from "node:assert/strict";
+import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
+import { KafkaApiKey } from "@vigil/tools/dev/kafka_mock";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { logBounds, produce, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
+import { createArchive } from "../archive.ts";
+import { type ArchiveStore, createDirStore, gunzip } from "../store.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+/** Kafka's OFFSET_METADATA_TOO_LARGE: a commit error kafkajs does not retry. */
+const OFFSET_METADATA_TOO_LARGE = 12;
+
+function bigLogs(from: number, n: number): TopicMessage[] {
+  const pad = "x".repeat(900);
+  return Array.from({ length: n }, (_, i) => ({
+    topic: "logs",
+    message: { key: "svc", value: `{"n":${from + i},"pad":"${pad}"}` },
+  }));
+}
+
+async function files(dir: string, suffix: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(path: string) {
+    for await (const e of Deno.readDir(path)) {
+      if (e.isDirectory) await walk(`${path}/${e.name}`);
+      else if (e.name.endsWith(suffix)) out.push(`${path}/${e.name}`);
+    }
+  }
+  await walk(dir).catch(() => {});
+  return out.sort();
+}
+
+async function archivedOffsets(dir: string): Promise<number[]> {
+  const offsets: number[] = [];
+  for (const f of await files(dir, ".ndjson.gz")) {
+    for (const line of (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean)) {
+      offsets.push(Number(JSON.parse(line).offset));
+    }
+  }
+  return offsets.sort((a, b) => a - b);
+}
+
+async function gapRecords(dir: string): Promise<{ from: number; to: number }[]> {
+  const out = [];
+  for (const f of (await files(dir, ".json")).filter((f) => f.includes("/gaps/"))) {
+    const g = JSON.parse(await Deno.readTextFile(f));
+    out.push({ from: Number(g.from), to: Number(g.to) });
+  }
+  return out;
+}
+
+for (const step of ["progress record", "commit"] as const) {
+  Deno.test(
+    `createArchive(): a timed flush whose ${step} fails, then retention: no false gap, no loss`,
+    opts,
+    async () => {
+      await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
+        const dir = await Deno.makeTempDir({ prefix: "vigil-archive-flush-fail-" });
+        try {
+          const kafka = testKafka(cluster.brokers);
+          const inner = createDirStore(dir);
+          let armed = true;
+          let deleted = false;
+          // The first progress record: Kafka deletes the object's offsets (and more) first,
+          // then the record or the commit after it fails.
+          const store: ArchiveStore = {
+            location: inner.location,
+            get: (key) => inner.get(key),
+            check: () => inner.check(),
+            async put(key, body) {
+              if (!armed || !key.includes("/progress/")) return await inner.put(key, body);
+              armed = false;
+              await produce(kafka, bigLogs(100, 12_000), 200);
+              deleted = true;
+              if (step === "progress record") throw new Error("store unavailable");
+              await inner.put(key, body);
+              cluster.pushRequestErrors(KafkaApiKey.OffsetCommit, [OFFSET_METADATA_TOO_LARGE]);
+            },
+          };
+          await produce(kafka, bigLogs(0, 100), 100);
+          const metrics = new Registry();
+          const archive = createArchive({
+            kafka,
+            store,
+            log: silentLogger(),
+            metrics,
+            config: {
+              topics: ["logs"],
+              // Producing the 12 MB inside the store takes seconds: stay in the group.
+              sessionTimeoutMs: 60_000,
+              policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 500 },
+            },
+          });
+          const controller = new AbortController();
+          const running = archive.run(controller.signal);
+          let low = 0;
+          let high = 0;
+          try {
+            await waitFor(async () => {
+              if (!deleted) return false;
+              ({ low, high } = await logBounds(kafka, "logs"));
+              const archived = new Set(await archivedOffsets(dir));
+              const gapped = (await gapRecords(dir)).reduce((n, g) => n + g.to - g.from + 1, 0);
+              return archived.size + gapped >= high;
+            }, { timeoutMs: 60_000, what: "every offset archived or in a gap" });
+          } finally {
+            controller.abort();
+            await running;
+          }
+          assert.ok(low > 100, `the mock deleted the re-read offsets (log start ${low})`);
+          const archived = await archivedOffsets(dir);
+          const gaps = await gapRecords(dir);
+          // The stored object holds 0–99; what the archive read before the deletion is archived
+          // too. Each offset below the log start is archived or in the one gap, never both.
+          assert.equal(gaps.length, 1, JSON.stringify(gaps));
+          const gap = gaps[0]!;
+          assert.ok(gap.from >= 100 && gap.to === low - 1, JSON.stringify(gaps));
+          assert.deepEqual([...new Set(archived)], [
+            ...Array.from({ length: gap.from }, (_, i) => i),
+            ...Array.from({ length: high - low }, (_, i) => low + i),
+          ]);
+          assert.match(
+            await metrics.render(),
+            new RegExp(
+              `vigil_archive_skipped_messages_total\\{topic="logs"\\} ${low - gap.from}\\n`,
+            ),
+          );
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      });
+    },
+  );
+}
