@@ -177,10 +177,32 @@ export interface PartitionBuffer {
   lastOffset: string;
   /** Lines (messages) in the buffer. */
   count: number;
-  /** Characters of the lines, newlines included (uncompressed size, for the flush policy). */
+  /** UTF-8 bytes of the lines, newlines included (uncompressed size, for the flush policy). */
   bytes: number;
   /** When the first line was buffered (ms, wall clock). */
   startedAt: number;
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * The UTF-8 size of `s` as the object will hold it (a lone surrogate is
+ * written as U+FFFD, 3 bytes). `ARCHIVE_FLUSH_BYTES` is bytes: counted in
+ * UTF-16 units, lines of CJK text made objects up to 3 times that size.
+ */
+export function utf8Length(s: string): number {
+  if (!NON_ASCII.test(s)) return s.length;
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
 }
 
 /** A new buffer starting with `m` (its encoded `line`). */
@@ -192,7 +214,7 @@ export function startBuffer(m: ArchiveMessage, line: string, now: number): Parti
     firstTimestamp: m.timestamp,
     lastOffset: m.offset,
     count: 1,
-    bytes: line.length + 1,
+    bytes: utf8Length(line) + 1,
     startedAt: now,
   };
 }
@@ -200,7 +222,7 @@ export function startBuffer(m: ArchiveMessage, line: string, now: number): Parti
 /** Count `m` (its encoded `line`) in `buffer` (offsets must increase). */
 export function appendToBuffer(buffer: PartitionBuffer, m: ArchiveMessage, line: string): void {
   buffer.count++;
-  buffer.bytes += line.length + 1;
+  buffer.bytes += utf8Length(line) + 1;
   buffer.lastOffset = m.offset;
 }
 

@@ -10,6 +10,7 @@ import {
   parseObjectKey,
   progressKey,
   startBuffer,
+  utf8Length,
 } from "./format.ts";
 
 const enc = new TextEncoder();
@@ -84,6 +85,19 @@ Deno.test("isFull() and isDue() cut a buffer by count, bytes or age", () => {
   appendToBuffer(buffer, m("8"), "z");
   assert.equal(isFull(buffer, policy), true);
   assert.equal(isFull(startBuffer(m("1"), "x".repeat(2000), 0), policy), true);
+});
+
+Deno.test("a buffer's bytes are the UTF-8 size of its lines (ARCHIVE_FLUSH_BYTES is bytes)", () => {
+  const m = { topic: "t", partition: 0, offset: "1", timestamp: "0", key: null, value: null };
+  // 400 CJK characters are 1,200 bytes: over a 1,000-byte bound, though 400 UTF-16 units.
+  const cjk = "日".repeat(400);
+  const policy = { maxMessages: 100, maxBytes: 1000, maxAgeMs: 5000 };
+  assert.equal(startBuffer(m, cjk, 0).bytes, 1201);
+  assert.equal(isFull(startBuffer(m, cjk, 0), policy), true);
+  for (const s of ["", "ascii", "é", "日本", "😀", "a\ud800b", "\udc00", "x😀é日\ud83d"]) {
+    const expected = enc.encode(s).length; // a lone surrogate is encoded as U+FFFD
+    assert.equal(utf8Length(s), expected, JSON.stringify(s));
+  }
 });
 
 Deno.test("progressKey() and gapKey() read like object keys, whatever slashes the prefix has", () => {
