@@ -14,6 +14,11 @@ export interface ScoreExplanation {
   expectedHigh: number;
   observed: number;
   summary: string;
+  /**
+   * An alarm-level score was capped because the series alarmed shortly before (the engine's
+   * cooldown): the incident goes on, already reported.
+   */
+  suppressed?: boolean;
 }
 
 /** What the detector needs from a streaming scorer. */

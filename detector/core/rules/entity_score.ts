@@ -33,6 +33,8 @@ export interface MeasureScore {
   measure: string;
   value: number;
   score: number;
+  /** The engine capped an alarm-level score: this measure's alarm was reported shortly before. */
+  suppressed?: boolean;
 }
 
 /**
@@ -123,6 +125,20 @@ export function assessEntity(
   return { score: probabilityToScore(p), p, measures, drivers };
 }
 
+/**
+ * Whether a combined score reaches the alarm level only through measures the
+ * engine capped within their cooldown (`suppressed`: their alarm was reported
+ * moments ago): without them the rest is below the warning band. Such a score
+ * raises nothing new, nor does it resolve anything, as a capped score does
+ * for `metric_score`; otherwise several capped scores of one incident would
+ * combine into a fresh alarm on every reading past the cooldown.
+ */
+function alreadyReported(scores: readonly MeasureScore[], c: EntityConfig): boolean {
+  if (!scores.some((m) => m.suppressed)) return false;
+  const fresh = scores.map((m) => m.suppressed ? { ...m, score: 0 } : m);
+  return bandSeverity(assessEntity(fresh, c.method).score, c.bands) === null;
+}
+
 /** State of `entity_score`. */
 export type EntityScoreState = EpisodeState;
 
@@ -156,7 +172,7 @@ export function entityScoreRule(
         return;
       }
       const severity = bandSeverity(a.score, c.bands);
-      if (severity === null) return;
+      if (severity === null || alreadyReported(scores, c)) return;
       const key = { rule: "entity_score", type: "metrics", entity: service, severity } as const;
       const at = { t: input.t, clearAt: input.t + cooldownMs, cooldownMs, input, sink };
       fire(state.episodes, key, at, () => {

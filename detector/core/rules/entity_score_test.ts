@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
+import { gaussian, prng } from "../stats/_series_testing.ts";
 import { assessEntity, fisherCombine, tippettCombine } from "./entity_score.ts";
 import {
+  createStatsEngine,
   ENGINE_ALARM_PROBABILITY,
   ENGINE_SCORE_BANDS,
   probabilityToScore,
+  type ScoreEngine,
   scoreToProbability,
 } from "../score_engine.ts";
 import { createEvaluator } from "../evaluator.ts";
@@ -180,6 +183,55 @@ Deno.test("entity_score needs min_measures scored measures, and only its configu
     assert.throws(() => rulesWith({ metrics: { entity_score: { method: "max" } } }), /method/);
     assert.throws(() => rulesWith({ metrics: { entity_score: { min_measures: 1 } } }));
   });
+});
+
+Deno.test("entity_score raises one alarm per incident, not one from the engine's capped scores", () => {
+  // An outage on every measure of a service (10 s readings): each series alarms once, then the
+  // engine caps its scores at 0.3 for its cooldown. Three capped scores combined (Fisher) make
+  // 0.69: entity_score raised a WARNING on the very next reading and again every cooldown.
+  const noise = gaussian(prng(3));
+  const entries = Array.from({ length: 700 }, (_, i) => {
+    const bad = i >= 500;
+    return entry(T0 + i * 10 * SEC, {
+      service: "api",
+      cpu: (bad ? 85 : 30) + 2 * noise(),
+      latency_ms: (bad ? 900 : 120) + 5 * noise(),
+      error_rate: Math.max(0, (bad ? 0.2 : 0.01) + 0.002 * noise()),
+    });
+  });
+  const r = run("metrics", entries, { engine: createStatsEngine() as ScoreEngine<unknown> });
+  const at = (rule: string) =>
+    r.firings.filter((f) => f.rule === rule).map((f) => [f.severity, (f.eventTime - T0) / 10_000]);
+  assert.deepEqual(at("metric_score"), [["CRITICAL", 500], ["CRITICAL", 500], ["CRITICAL", 500]]);
+  assert.deepEqual(at("entity_score"), [["CRITICAL", 500]]);
+});
+
+Deno.test("entity_score still alarms on fresh evidence beside capped scores", () => {
+  // The fake engine's scores, with 0.3 marked as the engine's cap (suppressed).
+  const capping: ScoreEngine<unknown> = {
+    ...fakeEngine,
+    update(state, t, value) {
+      const r = fakeEngine.update(state, t, value);
+      return { ...r, explanation: { ...r.explanation, suppressed: r.score === 0.3 } };
+    },
+  };
+  const r = run("metrics", [
+    entry(T0, reading(1, 1, 1)), // CRITICAL
+    entry(T0 + 5 * MIN, reading(0.3, 0.3, 0.3)), // capped only: nothing new, nothing resolved
+    entry(T0 + 6 * MIN, reading(0.3, 0.3, 1)), // a fresh alarm on error_rate: fires
+    entry(T0 + 7 * MIN, reading(0.3, 0.3, 0.36)), // capped and moderate (0.36 alone < warning)
+  ], { engine: capping, only: "entity_score" });
+  assert.deepEqual(r.firings.map((f) => [f.severity, f.eventTime]), [
+    ["CRITICAL", T0],
+    ["CRITICAL", T0 + 6 * MIN],
+  ]);
+  assert.equal(r.resolutions.length, 1, "the first CRITICAL resolves at its clearAt only");
+  // Without the cap marks the same capped readings combine into alarms.
+  const plain = run("metrics", [entry(T0, reading(0.3, 0.3, 0.3))], {
+    engine: fakeEngine,
+    only: "entity_score",
+  });
+  assert.equal(plain.firings.length, 1);
 });
 
 Deno.test("entity_score's episode survives a checkpoint: the reading after restore resolves it", () => {

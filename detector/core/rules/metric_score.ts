@@ -89,8 +89,8 @@ export function metricScoreRule<S>(
         state.seen.delete(key); // to the back: most recently updated
         state.seen.set(key, input.t);
         const score = Number.isFinite(r.score) ? r.score : 0;
-        handoff?.scores.push({ measure, value, score });
-        const { expectedLow: low, expectedHigh: high } = r.explanation;
+        const { expectedLow: low, expectedHigh: high, suppressed } = r.explanation;
+        handoff?.scores.push({ measure, value, score, suppressed: suppressed === true });
         sink.scores.push(
           Number.isFinite(low) && Number.isFinite(high) && low <= high
             ? { type: "metrics", entity: service, measure, t: input.t, score, value, low, high }

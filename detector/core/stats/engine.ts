@@ -98,11 +98,22 @@ const evidence: Evidence = {
 const fused: Fused = { score: 0, reason: "normal", detail: NaN, suppressed: false };
 
 /**
+ * Largest magnitude the engine learns and scores a value at: beyond it a
+ * value counts as ±VALUE_LIMIT (its explanation still shows it as seen). The
+ * engine's arithmetic (ARTime's sum of a downsampling window, the margins
+ * beyond the range, the expected range) stays finite below ~1e307, where a
+ * reading near `Number.MAX_VALUE` would turn the state into ±Infinity and NaN
+ * for good, and its checkpoint into one that cannot be restored.
+ */
+export const VALUE_LIMIT = 1e300;
+
+/**
  * Scores one point and advances the series state.
  *
  * Mutates and returns `state` (no copy, for speed). A non-finite `value`
  * (NaN, ±Infinity: a missing point) scores 0 and leaves the learned state
- * unchanged apart from the `missing` count. Gaps in time need no special
+ * unchanged apart from the `missing` count; a finite value beyond
+ * ±{@link VALUE_LIMIT} is learned and scored as ±VALUE_LIMIT. Gaps in time need no special
  * handling; the time-of-day baseline uses `timestamp`, the rest counts points.
  *
  * @param timestamp epoch milliseconds (UTC) of the point.
@@ -125,7 +136,8 @@ export function update(
     s.missing++;
     return { state: s, score: 0, explanation: missingExplanation(value, s.n, c) };
   }
-  const x = value + 0; // -0 → 0, so a restored (re-sorted) window is bit-identical
+  // -0 → 0, so a restored (re-sorted) window is bit-identical.
+  const x = value > VALUE_LIMIT ? VALUE_LIMIT : value < -VALUE_LIMIT ? -VALUE_LIMIT : value + 0;
   if (s.n === 0) s.firstTs = timestamp;
   s.n++;
   s.lastTs = timestamp;
@@ -162,7 +174,7 @@ export function update(
   const explanation = new LazyExplanation(
     b.center - band,
     b.center + band,
-    x,
+    value + 0,
     b.baseline,
     f.reason,
     f.suppressed,

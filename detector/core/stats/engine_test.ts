@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createSeriesState, DEFAULT_ENGINE_CONFIG, update, type UpdateResult } from "./engine.ts";
+import {
+  createSeriesState,
+  DEFAULT_ENGINE_CONFIG,
+  restoreState,
+  serializeState,
+  update,
+  type UpdateResult,
+} from "./engine.ts";
 import { dailySeries, feed, scoresOf, STEP_MS, T0 } from "./_series_testing.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;
@@ -41,6 +48,31 @@ Deno.test("scores stay in [0, 1] and are 0 while warming up", () => {
   assert.ok(rs.slice(0, C.warmupPoints).every((r) => r.score === 0));
   assert.equal(rs[0]!.explanation.reason, "warming-up");
   assert.ok(max(scoresOf(rs.slice(C.warmupPoints))) === 1, "the wild values are alarms");
+});
+
+Deno.test("readings near Number.MAX_VALUE alarm and leave a finite state that restores", () => {
+  // A gauge that reports the float maximum (a sentinel, an overflowed counter) for a while:
+  // ARTime's downsampling sum, the baselines' deviations and the range margins overflowed to
+  // ±Infinity and NaN for good, and the checkpoint of the series could not be restored.
+  const { ts, values } = dailySeries({ points: 2400, seed: 4 });
+  for (let i = 1000; i < 1012; i++) values[i] = Number.MAX_VALUE;
+  const s = createSeriesState();
+  const rs = feed(s, ts.slice(0, 1500), values.slice(0, 1500));
+  assert.equal(rs[1000]!.score, 1, "the first one is a new extreme");
+  assert.equal(rs[1000]!.explanation.observed, Number.MAX_VALUE, "shown as seen");
+  assert.match(rs[1000]!.explanation.summary, /^Observed 1\.798e\+308, above the expected range/);
+  for (const r of rs.slice(C.warmupPoints)) {
+    assert.ok(r.score >= 0 && r.score <= 1, `score ${r.score}`);
+    assert.ok(Number.isFinite(r.explanation.expectedLow), "expected range finite (low)");
+    assert.ok(Number.isFinite(r.explanation.expectedHigh), "expected range finite (high)");
+  }
+  const restored = restoreState(serializeState(s)); // threw: "ARTime dsMa is not finite"
+  for (const k of ["errRecent", "errSeason", "diffMean"] as const) {
+    assert.ok(Number.isFinite(s[k]), `${k} ${s[k]}`);
+  }
+  assert.ok(Number.isFinite(s.artime.dsMa), `ARTime's running average ${s.artime.dsMa}`);
+  const after = feed(restored, ts.slice(1500), values.slice(1500));
+  assert.deepEqual(scoresOf(after), scoresOf(feed(s, ts.slice(1500), values.slice(1500))));
 });
 
 Deno.test("a constant series scores a tiny change low and a real change high", () => {
