@@ -6,6 +6,7 @@ import type { NotifierStore } from "./store.ts";
 import { loadConfig } from "./config.ts";
 import type { ReplayAlert } from "./preview.ts";
 import { alert } from "./_batcher_testing.ts";
+import { testNotificationResultSchema } from "@vigil/shared/schemas/notifier_api";
 
 const NOW = Date.parse("2025-03-01T12:00:00Z");
 
@@ -158,6 +159,25 @@ Deno.test("POST /api/test-notification needs the token and reports each channel'
     ],
   );
   assert.deepEqual(seen, ["test"]);
+});
+
+Deno.test("POST /api/test-notification reports the recipients an email left out", async () => {
+  const warning = "SMTP mail:587 refused 1 of 2 recipients: gone@example.com (550 no such user)";
+  const channels: Channel[] = [{
+    name: "email",
+    send: () => Promise.resolve({ ok: true, warning }),
+  }];
+  const { app } = api({ channels, token: "test-token-123" });
+  const res = await app.request("/api/test-notification", {
+    method: "POST",
+    headers: { authorization: "Bearer test-token-123" },
+  });
+  assert.equal(res.status, 200);
+  const body = testNotificationResultSchema.parse(await res.json());
+  assert.equal(body.ok, true);
+  assert.deepEqual(body.results.map((r) => [r.channel, r.ok, r.warning]), [
+    ["email", true, warning],
+  ]);
 });
 
 Deno.test("GET /api/notifications/preview replays the window's alerts through the routes", async () => {

@@ -64,7 +64,10 @@ export async function sendTestNotification(
       }),
     );
     const duration_ms = Math.round(performance.now() - started);
-    if (r.ok) return { channel: channel.name, ok: true, duration_ms };
+    if (r.ok) {
+      const warning = r.warning ? { warning: r.warning } : {};
+      return { channel: channel.name, ok: true, ...warning, duration_ms };
+    }
     return {
       channel: channel.name,
       ok: false,

@@ -12,7 +12,8 @@
  * - `pending`: notifications still waiting to be sent now, of any age;
  * - `failed`: notifications planned in the window that were given up;
  * - `waiting_alerts`: alerts taken in during the window, grouped, and not in
- *   any digest yet (the group's next digest will carry them);
+ *   any digest yet (the group's next digest will carry them), acknowledged
+ *   ones left out (the notifier keeps those quiet: no digest will carry them);
  * - `intake`: alerts taken in during the window by what became of them
  *   (`grouped`, `silenced`, `duplicate`, …).
  *

@@ -44,6 +44,34 @@ Deno.test("callService() calls the endpoint by name, with the token and query", 
   }
 });
 
+Deno.test(
+  "callService() keeps the warning of a channel that was accepted by some only",
+  opts,
+  async () => {
+    const answer = {
+      digest_id: "t-1",
+      sent_at: "2025-03-01T10:20:00.000Z",
+      ok: true,
+      results: [{
+        channel: "email",
+        ok: true,
+        warning: "SMTP mail:587 refused 1 of 2 recipients: gone@example.com (550 no such user)",
+        duration_ms: 41,
+      }],
+    };
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => Response.json(answer),
+    );
+    try {
+      const deps = config({ NOTIFIER_URL: `http://127.0.0.1:${server.addr.port}` });
+      assert.deepEqual(await callService(deps, "testNotification"), answer);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
+
 Deno.test("callService() answers 503 naming the URL variable when it is unset", async () => {
   await assert.rejects(
     callService(config({}), "rules"),

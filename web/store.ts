@@ -321,11 +321,14 @@ export async function notificationFigures(
       FROM notifier_digests WHERE created_at >= ${from} AND created_at < ${to}
       GROUP BY 1, 2 ORDER BY 1, 2`,
     // The group key starts with the route's name (`<route>|<labels>`; names hold no "|").
+    // An alert acknowledged before a digest told it is quiet: no digest will carry it.
     sql<NotificationFigures["waiting"]>`
       SELECT split_part(coalesce(a.group_key, ''), '|', 1) AS route, count(*)::int AS alerts
       FROM notifier_alerts a
       WHERE a.received_at >= ${from} AND a.received_at < ${to} AND a.disposition = 'grouped'
         AND NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+        AND NOT EXISTS (SELECT 1 FROM anomaly_events ev
+          WHERE ev.id = a.alert_id AND ev.acknowledged_at IS NOT NULL)
       GROUP BY 1 ORDER BY 1`,
     sql<NotificationFigures["intake"]>`
       SELECT disposition, count(*)::int AS alerts FROM notifier_alerts

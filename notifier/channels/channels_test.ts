@@ -196,6 +196,18 @@ Deno.test("Discord, webhook and email show the observed value and threshold, not
   const alerts = payload["alerts"] as Record<string, unknown>[];
   assert.equal(alerts[0]!["value_vs_threshold"], "19314.57 ms vs 500 ms");
   assert.deepEqual(alerts[0]!["figures"], { observed: "19314.57 ms", threshold: "500 ms" });
+  assert.equal(alerts[1]!["resolved_value"], null, "not known: null");
+  // A resolution whose reading is known: a program gets the value, not only the text.
+  const cleared = { ...resolved, resolved_value: 320, resolved_details: { latency_ms: 320 } };
+  const [hooked] = webhookPayload({ ...digest, alerts: [cleared] }, { webBaseUrl: "http://w" })[
+    "alerts"
+  ] as Record<string, unknown>[];
+  assert.equal(
+    hooked!["value_vs_threshold"],
+    "resolved at 320 ms (threshold 500 ms), 10:21:05 UTC",
+  );
+  assert.equal(hooked!["resolved_value"], 320);
+  assert.deepEqual(hooked!["resolved_details"], { latency_ms: 320 });
   const mail = emailMessage(d, { webBaseUrl: "http://w", from: "a@b", to: ["c@d"] });
   assert.match(mail.html, /19314\.57 ms vs 500 ms/);
   assert.doesNotMatch(mail.html + mail.text, /score 19314/);

@@ -43,6 +43,9 @@ export function webhookPayload(digest: Digest, options: RenderOptions): Record<s
       detected_at: a.detected_at,
       event_time: a.event_time,
       resolved_at: a.resolved_at,
+      // The reading that cleared it (`figures` are the firing ones); null when not known.
+      resolved_value: a.resolved_value ?? null,
+      resolved_details: a.resolved_details ?? null,
       trace_id: a.trace_id,
       is_new: a.isNew,
       flapping: a.flapping,

@@ -23,6 +23,8 @@ export const testChannelResultSchema = z.object({
   ok: z.boolean(),
   /** Why it failed (never the channel's URL). */
   error: z.string().optional(),
+  /** Accepted, but not by everyone (e.g. SMTP recipients the server refused). */
+  warning: z.string().optional(),
   /** HTTP status or SMTP response code, when there was one. */
   status: z.number().int().optional(),
   /** Whether the failure looks temporary (5xx, 429, timeout, refused). */

@@ -170,3 +170,55 @@ Deno.test(
     await Deno.remove(`${ROOT}${outbox}`, { recursive: true });
   },
 );
+
+Deno.test(
+  "the test notification result names the recipients an email left out",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    const warning = "SMTP mail:587 refused 1 of 2 recipients: gone@example.com (550 no such user)";
+    // A notifier whose SMTP server refused one of the two recipients.
+    const notifier = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+      if (new URL(req.url).pathname !== "/api/test-notification") {
+        return Response.json({ error: "not here" }, { status: 404 });
+      }
+      return Response.json({
+        digest_id: "t-1",
+        sent_at: new Date().toISOString(),
+        ok: true,
+        results: [{ channel: "email", ok: true, warning, duration_ms: 41 }],
+      });
+    });
+    try {
+      await withWebApp(async ({ app }) => {
+        const web = serveApp(app);
+        const browser = await launchBrowser();
+        try {
+          const { page } = browser;
+          await page.goto(web.base);
+          await page.waitForSelector(".notify-card summary");
+          await page.click(".notify-card summary");
+          await page.click("#test-notification");
+          await page.waitForSelector('.test-notify .token-help[data-status="401"]');
+          await page.fill(".test-notify .token-input", TOKEN);
+          await page.click(".test-notify .token button[type=submit]");
+          await page.click("#test-notification");
+          await page.waitForSelector(".test-results li[data-channel=email]");
+          assert.equal(
+            await page.getAttribute(".test-results li[data-channel=email]", "data-warning"),
+            "true",
+          );
+          assert.match(
+            (await page.textContent(".test-results li[data-channel=email]")) ?? "",
+            /sent \(41 ms\), but SMTP mail:587 refused 1 of 2 recipients: gone@example\.com/,
+          );
+        } finally {
+          await browser.close();
+          await web.close();
+        }
+      }, { assets, token: TOKEN, notifierUrl: `http://127.0.0.1:${notifier.addr.port}` });
+    } finally {
+      await notifier.shutdown();
+    }
+  },
+);

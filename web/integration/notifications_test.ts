@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Sql } from "@vigil/tools/testing/pg";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
-import { getJson, withWebApp } from "./_helpers.ts";
+import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const T0 = Date.parse("2025-03-01T12:00:00Z");
@@ -217,6 +217,37 @@ Deno.test(
       });
       const day = await getJson(app, "/api/notifications/summary?window=24h");
       assert.equal((day.body.totals as { sent: number }).sent, 2);
+    });
+  },
+);
+
+Deno.test(
+  "an alert acknowledged before its group's digest is not counted as waiting for it",
+  opts,
+  async () => {
+    await withWebApp(async ({ sql }) => {
+      // The notifier keeps an acknowledged alert out of digests (quiet): no digest will carry it.
+      await intake(sql, {
+        streamId: "3-1",
+        receivedMs: T0 - 10 * 60_000,
+        disposition: "grouped",
+        route: "default",
+      });
+      await intake(sql, {
+        streamId: "3-2",
+        receivedMs: T0 - 5 * 60_000,
+        disposition: "grouped",
+        route: "default",
+      });
+      await insertAnomalies(sql, [{
+        id: "al-3-1",
+        detected_at: at(T0 - 10 * 60_000),
+        acknowledged_at: at(T0 - 9 * 60_000),
+      }, { id: "al-3-2", detected_at: at(T0 - 5 * 60_000) }]);
+      const figures = await notificationFigures(sql, { fromMs: FROM, toMs: T0 });
+      const s = summarizeNotifications(figures, { fromMs: FROM, toMs: T0 });
+      assert.equal(s.totals.waiting_alerts, 1, "only the unacknowledged one waits");
+      assert.deepEqual(s.routes.map((r) => [r.route, r.waiting_alerts]), [["default", 1]]);
     });
   },
 );

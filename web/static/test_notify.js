@@ -6,12 +6,14 @@ import { html } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
 
 function ChannelResult({ r }) {
+  // Accepted, but not by everyone (an email some recipients refused): say who was left out.
   const detail = r.ok
-    ? `sent (${r.duration_ms} ms)`
+    ? `sent (${r.duration_ms} ms)${r.warning ? `, but ${r.warning}` : ""}`
     : `failed: ${r.error ?? "unknown error"}${r.retryable ? " (temporary)" : ""}`;
+  const cls = r.ok ? (r.warning ? "ok warning" : "ok") : "failed";
   return html`
-    <li data-channel=${r.channel} data-ok=${String(r.ok)}
-      class=${r.ok ? "ok" : "failed"}><b>${r.channel}</b> ${r.ok ? "✓" : "✗"} ${detail}</li>
+    <li data-channel=${r.channel} data-ok=${String(r.ok)} data-warning=${r.warning ? "true" : null}
+      class=${cls}><b>${r.channel}</b> ${r.ok ? "✓" : "✗"} ${detail}</li>
   `;
 }
 
