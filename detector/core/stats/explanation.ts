@@ -37,12 +37,26 @@ export interface Explanation {
   /** One human sentence, e.g. "Observed 93.1, above the expected range 38.2 to 45.9 …". */
   summary: string;
 }
-/** A number for a sentence: 4 significant digits, exponent notation when tiny or huge. */
-export function fmt(x: number): string {
+/**
+ * A number for a sentence: 4 significant digits (a whole number from 10,000
+ * on: not 1,234,567 shown as 1235000), exponent notation when tiny or huge.
+ * With `others` (the bounds it is compared with), as many more digits as
+ * tell it from each of them it differs from, so a value just past a bound
+ * never reads as equal to it ("38.05, above the expected range … to 38.05").
+ */
+export function fmt(x: number, others: readonly number[] = []): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
-  if (a !== 0 && (a >= 1e7 || a < 1e-4)) return x.toExponential(3);
-  return String(Number(x.toPrecision(4)));
+  const at = (digits: number) =>
+    a !== 0 && (a >= 1e7 || a < 1e-4)
+      ? x.toExponential(digits - 1)
+      : a >= 1e4 && digits <= 7
+      ? String(Math.round(x))
+      : String(Number(x.toPrecision(digits)));
+  const shown = others.filter((o) => Number.isFinite(o) && o !== x).map((o) => fmt(o));
+  let text = at(4);
+  for (let digits = 5; digits <= 15 && shown.includes(text); digits++) text = at(digits);
+  return text;
 }
 
 /** The UTC time-of-day span of bucket `b` of `buckets`, e.g. `18:00–18:30 UTC`. */
@@ -98,7 +112,9 @@ export class LazyExplanation implements Explanation {
 /** The sentence of an explanation. */
 export function summarize(e: LazyExplanation): string {
   const c = e.config;
-  const seen = `Observed ${fmt(e.observed)}`;
+  // With the digits that tell it from the bounds the sentence compares it with.
+  const bounds = [e.expectedLow, e.expectedHigh, e.rangeLo, e.rangeHi];
+  const seen = `Observed ${fmt(e.observed, bounds)}`;
   switch (e.reason) {
     case "missing":
       return `Value missing or not a finite number (${e.observed}); skipped.`;

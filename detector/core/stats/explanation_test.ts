@@ -32,6 +32,21 @@ Deno.test("fmt() keeps 4 significant digits and switches to exponents for tiny o
   assert.equal(fmt(NaN), "NaN");
 });
 
+Deno.test("fmt() shows whole numbers from 10,000 on, and the digits that tell a value from its bound", () => {
+  assert.equal(fmt(1_234_567), "1234567");
+  assert.equal(fmt(12_345.6), "12346");
+  assert.equal(fmt(9_999.44), "9999");
+  // Just past the bound: as many digits as tell them apart, none when they are equal.
+  assert.equal(fmt(38.0512, [32.22, 38.0498]), "38.051");
+  assert.equal(fmt(38.05, [32.22, 38.05]), "38.05");
+  assert.equal(fmt(1_234_567.4, [1_234_567.2]), "1234567.4");
+  assert.equal(fmt(12_345_678, [12_345_600]), "1.2346e+7");
+  assert.equal(
+    explain({ observed: 38.0512 }).summary.slice(0, 60),
+    "Observed 38.051, above the expected range 32.22 to 38.05 (us",
+  );
+});
+
 Deno.test("bucketLabel() gives the UTC span of a time-of-day bucket", () => {
   assert.equal(bucketLabel(36, 48), "18:00–18:30 UTC");
   assert.equal(bucketLabel(47, 48), "23:30–00:00 UTC");
