@@ -112,6 +112,14 @@ start_redis() {
 pg_ok() { PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; }
 
 start_postgres() {
+  # Your own server (DATABASE_URL; for the tests TEST_DATABASE_URL): the local one and its
+  # pg_hba.conf are left alone.
+  local var=DATABASE_URL
+  if [ "$cmd" = test ]; then var=TEST_DATABASE_URL; fi
+  if [ -n "${!var:-}" ]; then
+    log "$var is set: not starting or configuring a local PostgreSQL"
+    return
+  fi
   if pg_ok; then return; fi
   local ver
   ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)

@@ -135,3 +135,72 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Source the script and run start_postgres for `cmd` with `env`, where PostgreSQL answers but
+ * refuses user postgres (psql fails, pg_isready succeeds) and every root command is only
+ * recorded: a stub `sudo` (and `id` saying "not root") writes its arguments to `sudo.log`.
+ */
+async function startPostgresStubbed(cmd: string, env: Record<string, string>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    const stub = async (name: string, body: string) => {
+      await Deno.writeTextFile(`${dir}/${name}`, `#!/bin/sh\n${body}\n`);
+      await Deno.chmod(`${dir}/${name}`, 0o755);
+    };
+    await stub("psql", "exit 1");
+    await stub("pg_isready", "exit 0");
+    await stub("id", "echo 1000");
+    await stub("sudo", `echo "$*" >> "${dir}/sudo.log"`);
+    const out = await new Deno.Command("bash", {
+      args: ["-c", `source "${SCRIPT}" && cmd=${cmd} && start_postgres`],
+      env: { ...env, PATH: `${dir}:${Deno.env.get("PATH")}` },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const sudo = await Deno.readTextFile(`${dir}/sudo.log`).catch(() => "");
+    return { code: out.code, stderr: decoder.decode(out.stderr), sudo };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const hasLocalPostgres = (() => {
+  try {
+    return Deno.statSync("/etc/postgresql").isDirectory;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test("vigil.sh up with DATABASE_URL set leaves the local PostgreSQL and its pg_hba.conf alone", async () => {
+  const url = "postgres://vigil:secret@db.example.com:5432/vigil";
+  const cases: [string, Record<string, string>][] = [
+    ["up", { DATABASE_URL: url }],
+    ["test", { TEST_DATABASE_URL: url }],
+  ];
+  for (const [cmd, env] of cases) {
+    const r = await startPostgresStubbed(cmd, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.sudo, "", `${cmd}: no root command`);
+    assert.match(r.stderr, /DATABASE_URL is set: not starting or configuring a local PostgreSQL/);
+  }
+});
+
+Deno.test({
+  name: "vigil.sh up without DATABASE_URL lets user postgres in over TCP (the stubs are used)",
+  ignore: !hasLocalPostgres,
+  async fn() {
+    // `test` with only DATABASE_URL set: the tests use TEST_DATABASE_URL (the local server).
+    const cases: [string, Record<string, string>][] = [
+      ["up", {}],
+      ["test", { DATABASE_URL: "postgres://x@y/z" }],
+    ];
+    for (const [cmd, env] of cases) {
+      const r = await startPostgresStubbed(cmd, env);
+      assert.equal(r.code, 1, "still refused after the (stubbed) change");
+      assert.match(r.sudo, /sed -i 1i host all postgres 127\.0\.0\.1\/32 trust/);
+    }
+  },
+});

@@ -18,6 +18,7 @@ import { createWebMetrics } from "@vigil/web/metrics";
 import { createBridge } from "@vigil/bridge/bridge";
 import { createArchive } from "@vigil/archive/archive";
 import { createDetectorMetrics } from "@vigil/detector/io/metrics";
+import { composeEnvironment } from "./compose_env.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const DASHBOARD = new URL("tools/compose/grafana/dashboards/vigil.json", ROOT);
@@ -213,4 +214,40 @@ Deno.test("every metric the Vigil dashboard queries is exported by a service", a
   for (const prefix of ["vigil_producer_", "vigil_bridge_", "vigil_detector_", "vigil_notifier_"]) {
     assert.ok([...used].some((n) => n.startsWith(prefix)), `no panel uses ${prefix}*`);
   }
+});
+
+Deno.test("Prometheus scrapes every replica of a scaled service, and the dashboard sums them right", async () => {
+  const prometheus = await Deno.readTextFile(
+    new URL("tools/compose/prometheus/prometheus.yml", ROOT),
+  );
+  const compose = await Deno.readTextFile(new URL("compose.yaml", ROOT));
+  const jobs = new Map(
+    prometheus.split(/^\s*- job_name: /m).slice(1).map((block) => {
+      const [name, ...rest] = block.split("\n");
+      return [name!.trim(), rest.join("\n")] as const;
+    }),
+  );
+  // With `--scale detector=3` (tools/compose/cluster.yaml) a static "detector:9103" target
+  // reaches one replica at random on each scrape: their counters mix into one series.
+  for (
+    const [service, variable] of [
+      ["producer", "PRODUCER_PORT"],
+      ["bridge", "BRIDGE_PORT"],
+      ["archive", "ARCHIVE_PORT"],
+      ["detector", "DETECTOR_PORT"],
+      ["notifier", "NOTIFIER_PORT"],
+      ["web", "WEB_PORT"],
+    ]
+  ) {
+    const port = composeEnvironment(compose, service!)[variable!];
+    const job = jobs.get(service!);
+    assert.ok(job, `a job "${service}"`);
+    assert.doesNotMatch(job, /static_configs/, `${service}: one target per replica, not a name`);
+    assert.match(job, new RegExp(`names: \\["${service}"\\]\\s+type: A\\s+port: ${port}\\b`));
+  }
+  // A gauge every bridge reports alike (the length of the same streams) is not added up.
+  const dashboard = await loadDashboard();
+  const exprs = allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  const streamLength = exprs.filter((e) => e?.includes("vigil_bridge_stream_length"));
+  assert.deepEqual(streamLength, ["max by (type) (vigil_bridge_stream_length)"]);
 });

@@ -32,8 +32,21 @@ const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"
 const COLORS = ["36", "33", "35", "32", "34", "31", "90"];
 const encoder = new TextEncoder();
 
+/** False once the output is gone: the terminal was closed (EIO) or a pipe's reader left (EPIPE). */
+let output = true;
+
+/**
+ * Print a line, while there is somewhere to print it. A closed terminal must not end the
+ * runner on its next line: Deno would then kill every service and the dev Kafka with
+ * SIGKILL (no drain; the dev Kafka's brokers file left behind) instead of stopping them.
+ */
 function out(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
+  if (!output) return;
+  try {
+    Deno.stdout.writeSync(encoder.encode(line + "\n"));
+  } catch {
+    output = false;
+  }
 }
 
 function splitCommand(cmd: string): string[] {

@@ -1,7 +1,8 @@
 /**
  * `deno task kafka`: runs the development Kafka (librdkafka's mock cluster)
- * until Ctrl-C. Prints the bootstrap servers (`KAFKA_BROKERS=…` on stdout)
- * and writes them to `.vigil/kafka_brokers`, where services and tests look
+ * until Ctrl-C (or until its terminal is closed). Prints the bootstrap
+ * servers (`KAFKA_BROKERS=…` on stdout) and writes them to
+ * `.vigil/kafka_brokers`, where services and tests look
  * when `KAFKA_BROKERS` is not set; at exit it removes the file if it still
  * names this cluster. A second dev Kafka with the same file refuses to start
  * (the first holds `<file>.lock`).
@@ -59,7 +60,10 @@ log.info("dev kafka started", {
 await Deno.stdout.write(new TextEncoder().encode(`KAFKA_BROKERS=${cluster.bootstrap}\n`));
 
 const stop = Promise.withResolvers<void>();
-for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.resolve());
+// SIGHUP: its terminal was closed (by default it would end at once, leaving the file behind).
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(sig, () => stop.resolve());
+}
 await stop.promise;
 try {
   if (file && (await Deno.readTextFile(file)).trim() === cluster.bootstrap) await Deno.remove(file);

@@ -226,6 +226,68 @@ for (
 }
 
 Deno.test(
+  "deno task dev in a terminal that is closed stops every service cleanly, the dev Kafka last",
+  opts,
+  async () => {
+    await withPg(async ({ url }) => {
+      await withRedis(async ({ prefix }) => {
+        // The dev Kafka removes its brokers file when it is stopped (SIGTERM), not when it is
+        // killed: a file left behind means the runner died and Deno killed its children.
+        const dir = `.vigil/test-${crypto.randomUUID().slice(0, 8)}`;
+        const brokersFile = `${dir}/kafka_brokers`;
+        // A real pseudo-terminal (`script`, util-linux): closing it (its master side) hangs
+        // the terminal up: SIGHUP, and every later write of the runner fails with EIO.
+        const { child, ports } = startDevStack({
+          prefix,
+          url,
+          env: { DEV_PRODUCER_ARGS: "--rate 20", KAFKA_DEV_BROKERS_FILE: brokersFile },
+          output: "piped",
+          terminal: true,
+        });
+        const draining = Promise.all([
+          child.stdout!.pipeTo(new WritableStream()),
+          child.stderr!.pipeTo(new WritableStream()),
+        ]).catch(() => {});
+        try {
+          for (const [name, port] of Object.entries(ports)) {
+            await waitFor(() => healthy(port), { timeoutMs: 90_000, what: `${name} healthy` });
+          }
+          assert.ok(await Deno.stat(brokersFile), "the dev Kafka wrote its brokers file");
+          const runner = await pidOf("tools/dev/dev_main.ts", prefix);
+          assert.ok(runner, "the runner's process");
+          // The terminal window closed: `script` (the terminal's master side) is gone.
+          child.kill("SIGKILL");
+          await child.status;
+          await draining;
+          await waitFor(async () => !(await pidOf("tools/dev/dev_main.ts", prefix)), {
+            timeoutMs: 15_000,
+            what: "the runner gone",
+          });
+          for (const [name, port] of Object.entries(ports)) {
+            await waitFor(async () => !(await healthy(port)), {
+              timeoutMs: 5_000,
+              what: `${name} stopped`,
+            });
+          }
+          await assert.rejects(
+            Deno.stat(brokersFile),
+            Deno.errors.NotFound,
+            "the dev Kafka was stopped, not killed (its brokers file is removed)",
+          );
+        } finally {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* gone */ }
+          const runner = await pidOf("tools/dev/dev_main.ts", prefix);
+          if (runner) Deno.kill(runner, "SIGKILL");
+          await Deno.remove(dir, { recursive: true }).catch(() => {});
+        }
+      });
+    });
+  },
+);
+
+Deno.test(
   "deno task dev beside a running one refuses at once, naming the ports, and starts no dev Kafka",
   opts,
   async () => {

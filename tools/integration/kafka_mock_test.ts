@@ -137,3 +137,25 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "deno task kafka: its terminal closed (SIGHUP) stops it, removing its brokers file",
+  opts,
+  async () => {
+    const dir = `.vigil/test-${crypto.randomUUID().slice(0, 8)}`;
+    const file = `${dir}/kafka_brokers`;
+    const env = { KAFKA_DEV_BROKERS_FILE: file, KAFKA_DEV_PARTITIONS: "1", LOG_LEVEL: "info" };
+    const kafka = await spawnService("kafka", env);
+    try {
+      await kafka.waitForLine((l) => l.msg === "dev kafka started", "started");
+      assert.ok(await Deno.stat(`${ROOT}${file}`));
+      // A file left naming a cluster that is gone sends every service started on its own there.
+      Deno.kill(kafka.pid, "SIGHUP");
+      await kafka.status;
+      await assert.rejects(Deno.stat(`${ROOT}${file}`), Deno.errors.NotFound, kafka.tail());
+    } finally {
+      await kafka.stop().catch(() => {});
+      await Deno.remove(`${ROOT}${dir}`, { recursive: true }).catch(() => {});
+    }
+  },
+);

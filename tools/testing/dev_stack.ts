@@ -15,13 +15,16 @@ export type DevPorts = Record<
 
 /**
  * Start `deno task dev` with its own `prefix`, database `url` and ports (2
- * dev Kafka partitions, warn-level logs, `env` added) under `setsid`.
+ * dev Kafka partitions, warn-level logs, `env` added) under `setsid`, or with
+ * `terminal` in a pseudo-terminal of its own (`script`, util-linux: killing
+ * the child closes that terminal, as closing its window does).
  */
 export function startDevStack(options: {
   prefix: string;
   url: string;
   env?: Record<string, string>;
   output: "piped" | "null";
+  terminal?: boolean;
 }): { child: Deno.ChildProcess; ports: DevPorts } {
   const ports: DevPorts = {
     PRODUCER_PORT: stablePort(),
@@ -31,8 +34,11 @@ export function startDevStack(options: {
     ARCHIVE_PORT: stablePort(),
     WEB_PORT: stablePort(),
   };
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "task", "dev"],
+  const [command, args]: [string, string[]] = options.terminal
+    ? ["script", ["-qfec", `'${Deno.execPath()}' task dev`, "/dev/null"]]
+    : ["setsid", [Deno.execPath(), "task", "dev"]];
+  const child = new Deno.Command(command, {
+    args,
     env: {
       VIGIL_PREFIX: options.prefix,
       DATABASE_URL: options.url,
@@ -45,7 +51,8 @@ export function startDevStack(options: {
     },
     stdout: options.output,
     stderr: options.output,
-    stdin: "null",
+    // A terminal's input stays open (script stops when its input ends).
+    stdin: options.terminal ? "piped" : "null",
   }).spawn();
   return { child, ports };
 }
