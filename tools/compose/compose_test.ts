@@ -54,6 +54,14 @@ Deno.test("compose.yaml: the notifier passes WEBHOOK_URL through (empty = off)",
   assert.ok(on.defaultRoute.channels.includes("webhook"));
 });
 
+Deno.test("compose.yaml: the web, the notifier and the detector share VIGIL_API_TOKEN", () => {
+  // Without it the detector answered an evaluate with "dispatch": true 503 under compose.
+  for (const service of ["web", "notifier", "detector"]) {
+    const env = composeEnvironment(text, service);
+    assert.equal(env.VIGIL_API_TOKEN, "${VIGIL_API_TOKEN:-}", service);
+  }
+});
+
 /** `docker-compose config` of `files` (Debian's docker-compose parses without an engine). */
 async function composeConfig(files: string[], env: Record<string, string> = {}): Promise<string> {
   const args = files.flatMap((f) => ["-f", new URL(`../../${f}`, import.meta.url).pathname]);
