@@ -18,6 +18,8 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
   let down = false;
+  /** Cuts so far: a connection whose upstream was still connecting during one is cut too. */
+  let cuts = 0;
   const tasks = new Set<Promise<void>>();
 
   function closeQuietly(c: Deno.Conn): void {
@@ -48,10 +50,15 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
 
   async function serve(client: Deno.Conn): Promise<void> {
     if (down) return closeQuietly(client);
+    const cutsBefore = cuts;
     let upstream: Deno.Conn;
     try {
       upstream = await Deno.connect(target);
     } catch {
+      return closeQuietly(client);
+    }
+    if (down || cuts !== cutsBefore) {
+      closeQuietly(upstream);
       return closeQuietly(client);
     }
     open.add(client);
@@ -75,6 +82,7 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
     port: (listener.addr as Deno.NetAddr).port,
     cut() {
       down = true;
+      cuts++;
       for (const c of [...open]) closeQuietly(c);
     },
     restore() {
@@ -82,6 +90,7 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
     },
     async close() {
       down = true;
+      cuts++;
       listener.close();
       for (const c of [...open]) closeQuietly(c);
       await accepting;
