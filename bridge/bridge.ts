@@ -35,7 +35,7 @@ import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
-import { createBridgeMetrics } from "./metrics.ts";
+import { createBridgeMetrics, keepLagOf } from "./metrics.ts";
 import { startBridgeSpan } from "./span.ts";
 import { createStreamFull } from "./stream_full.ts";
 
@@ -305,10 +305,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
       partitionsConsumedConcurrently: cfg.concurrency ?? 4,
       eachBatch,
     },
-    onJoin: () => {
+    onJoin: (assignment) => {
       committer.clear(); // offsets of partitions we may no longer own
       filtered.clear();
       progress.clear(); // another bridge may have moved them on
+      void keepLagOf(lag, assignment);
     },
     instrument(c) {
       // Batches of transaction markers or aborted records only: kafkajs moves past them

@@ -82,8 +82,8 @@ export interface ConsumerGroupOptions {
   runConfig: ConsumerRunConfig;
   /** Right after the consumer is made, to listen to its instrumentation events. */
   instrument?: (consumer: Consumer) => void;
-  /** On every group join: the assignment may have changed. */
-  onJoin?: () => void;
+  /** On every group join, with this member's partitions per topic: the assignment may have changed. */
+  onJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** On every crash, restarting or not. */
   onCrash?: () => void;
   /** Once consuming. */
@@ -173,7 +173,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       answered();
       joined = true;
       crashed = undefined;
-      options.onJoin?.();
+      options.onJoin?.(e.payload.memberAssignment);
       log.info("joined consumer group", { assignment: e.payload.memberAssignment });
     });
     c.on(c.events.CRASH, (e) => {

@@ -120,6 +120,8 @@ export function registerUnitGauges(
           };
         }),
       );
+      // Only the units consumed here now: one that moved to another instance is exported there.
+      g.reset();
       list.forEach((r, i) => {
         const [error, value] = replies[i] ?? [];
         const n = error ? 0 : Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0);
