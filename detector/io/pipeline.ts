@@ -227,8 +227,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           });
         }
       }
+      // A row resolved before its firing was published (stored by an instance that stopped before
+      // publishing it, e.g. the previous lease holder) goes out firing first: published later by
+      // the outbox, the firing would follow its resolution and stay open at the notifier.
+      const created = new Set(stored.created.map((r) => r.id));
+      const unannounced = stored.resolved.filter((r) =>
+        r.published_at === null && !created.has(r.id)
+      );
       const alerts = await publication.publish({
-        firing: stored.created,
+        firing: unannounced.length > 0 ? [...stored.created, ...unannounced] : stored.created,
         resolved: stored.resolved,
         scores,
         stages: { stored: storedAt },
@@ -237,7 +244,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const publishedAt = now();
       for (const s of anomalySpans) s.end();
       for (const a of alerts) {
-        if (a.alert.status !== "firing") continue;
+        if (a.alert.status !== "firing" || !created.has(a.alert.id)) continue;
         metrics.eventToPublished.observe(
           { type },
           Math.max(0, publishedAt - Date.parse(a.alert.event_time)) / 1000,

@@ -93,17 +93,22 @@ export function createPublication(options: {
     async recover(signal, minAgeMs = 0) {
       let total = 0;
       for (;;) {
-        const { firing, resolved } = await io(
+        const { firing, resolved: unpublished } = await io(
           "read the outbox",
           () => store.unpublished(500, minAgeMs),
           signal,
         );
+        // A resolution goes out with its firing or after it, never first (the notifier would
+        // take the firing that follows for a new alert): one whose firing is still in the
+        // outbox, past this pass or too young, waits for it.
+        const ids = new Set(firing.map((r) => r.id));
+        const resolved = unpublished.filter((r) => r.published_at !== null || ids.has(r.id));
         if (firing.length === 0 && resolved.length === 0) return total;
         await publish({ firing, resolved }, signal);
         await marking;
         total += firing.length + resolved.length;
         log.info("outbox: published stored anomalies", { rows: firing.length + resolved.length });
-        if (firing.length < 500 && resolved.length < 500) return total;
+        if (firing.length < 500 && unpublished.length < 500) return total;
       }
     },
     flush: () => marking,

@@ -78,7 +78,8 @@ export async function runStreamWatch(deps: StreamWatchDeps, signal: AbortSignal)
   const log = deps.log.with({ part: "stream watch" });
 
   async function adoptStored(type: EventType): Promise<void> {
-    for (const row of await deps.store.open("no_data", 1000)) {
+    // Only the stream-level rows: open per-entity alerts, however many, must not crowd them out.
+    for (const row of await deps.store.open("no_data", 1000, WHOLE_STREAM)) {
       const d = (row.details ?? {}) as Record<string, unknown>;
       if (row.type !== type || row.entity !== WHOLE_STREAM || d.scope !== "stream") continue;
       const last = Date.parse(String(d.last_append));
