@@ -84,6 +84,25 @@ Deno.test("tick() re-sends an unchanged group after repeat_interval", () => {
   assert.deepEqual(r.digests[0]!.streamIds, []);
 });
 
+Deno.test("a digest marks the alerts it tells first: new ones, and ones resolved before any digest", () => {
+  const told = alert({ id: "told" });
+  let r = step(emptyState(), [item(told)], T0);
+  r = step(r.state, [], T0 + 30 * S);
+  assert.deepEqual(r.digests[0]!.alerts.map((a) => [a.id, a.isNew, a.firstTold]), [
+    ["told", true, true],
+  ]);
+  // "brief" fires and resolves between two digests; "told" resolves after its digest.
+  const brief = alert({ id: "brief" });
+  const resolved = (a: typeof told) => ({ ...a, status: "resolved" as const });
+  r = step(r.state, [item(brief)], T0 + 40 * S);
+  r = step(r.state, [item(resolved(brief)), item(resolved(told))], T0 + 50 * S);
+  r = step(r.state, [], T0 + 90 * S);
+  assert.deepEqual(
+    r.digests[0]!.alerts.map((a) => [a.id, a.status, a.isNew, a.firstTold]).sort(),
+    [["brief", "resolved", false, true], ["told", "resolved", false, false]],
+  );
+});
+
 Deno.test("tick() reports a resolved alert in the next digest with its duration, then forgets it", () => {
   const a = alert({ id: "r1" });
   let r = step(emptyState(), [item(a)], T0);

@@ -227,11 +227,12 @@ export async function runChannel(
       await record({ ...base, ok: true, status: "sent", ...warning, durationMs, at });
       m.notifications.inc({ channel: channel.name, status: "sent" });
       m.digests.inc({ channel: channel.name, status: "sent" });
-      // Each alert once, in the digest that first tells it: a change digest lists the group's
-      // older alerts again (still firing, resolved), whose event is hours old by then.
+      // Each alert once, in the digest that first tells it (new, or resolved before any digest
+      // told it firing): a change digest lists the group's older alerts again (still firing,
+      // resolved), whose event is hours old by then.
       for (const a of digest.alerts) {
         const ev = a.stages.event;
-        if (a.isNew && typeof ev === "number" && ev > 0 && at >= ev) {
+        if ((a.firstTold ?? a.isNew) && typeof ev === "number" && ev > 0 && at >= ev) {
           m.e2e.observe({ channel: channel.name }, (at - ev) / 1000);
         }
       }

@@ -60,7 +60,7 @@ async function histogramCount(registry: Registry, name: string, channel: string)
   return line === undefined ? 0 : Number(line.split(" ").pop());
 }
 
-Deno.test("event_to_notified observes each alert once: when it is new, not again as still firing or resolved", async () => {
+Deno.test("event_to_notified observes each alert once, in the digest that first tells it (new, or resolved before any digest), not again", async () => {
   const ok: Channel = { name: "email", send: () => Promise.resolve({ ok: true }) };
   const digest: Digest = {
     id: "g-1",
@@ -77,6 +77,13 @@ Deno.test("event_to_notified observes each alert once: when it is new, not again
       digestAlert({ id: "old", stages: { event: NOW - 120 * MIN } }),
       // Announced an hour ago, now resolved (its stages are the firing event's).
       digestAlert({ id: "done", status: "resolved", stages: { event: NOW - 60 * MIN } }),
+      // Fired and resolved within the group interval: this digest is the first to tell it.
+      digestAlert({
+        id: "brief",
+        status: "resolved",
+        firstTold: true,
+        stages: { event: NOW - 4 * MIN },
+      }),
     ],
     flapping: [],
     streamIds: [],
@@ -90,8 +97,8 @@ Deno.test("event_to_notified observes each alert once: when it is new, not again
   assert.deepEqual(attempts.map((a) => a.status), ["sent"]);
   assert.equal(
     await histogramCount(registry, "vigil_notifier_event_to_notified_seconds", "email"),
-    1,
-    "only the new alert's latency is observed",
+    2,
+    "only the latency of the alerts this digest tells first",
   );
 });
 

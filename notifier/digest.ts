@@ -11,6 +11,11 @@ import type { Alert, Severity } from "@vigil/shared/schemas/alert";
 export interface DigestAlert extends Alert {
   /** First time this firing alert appears in a digest. */
   isNew: boolean;
+  /**
+   * First digest to tell this alert at all: new, or resolved before any digest told it
+   * firing (absent in digests stored before it was: read as `isNew`).
+   */
+  firstTold?: boolean;
   /** Its rule/entity is flapping (demoted to digest-only). */
   flapping: boolean;
   /** For resolved alerts: how long it fired, when known. */

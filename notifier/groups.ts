@@ -94,6 +94,7 @@ export function toDigestAlert(g: GroupAlert): DigestAlert {
   return {
     ...g.alert,
     isNew: g.alert.status === "firing" && !g.notified,
+    firstTold: !g.notified,
     flapping: g.flapping,
     resolvedAfterMs,
   };
