@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sleep } from "@vigil/shared/lifecycle";
+import { ABORTED, sleep, untilAborted } from "@vigil/shared/lifecycle";
 
 /** Wait `ms`, or less when `signal` aborts (never rejects). */
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -16,17 +16,8 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
  * `send`, or until `stop` aborts while it waits (the sink's backpressure: a
  * batch Kafka does not acknowledge holds every later one). False when it
  * stopped waiting; what was handed to the sink stays pending, for the bounded
- * final flush to send or report.
+ * final flush to send or report (the sink logs its failures).
  */
 export async function sendUntil(send: Promise<void>, stop: AbortSignal): Promise<boolean> {
-  send.catch(() => {}); // the sink logs its failures; one left behind must not go unhandled
-  const stopped = Promise.withResolvers<boolean>();
-  const onStop = () => stopped.resolve(false);
-  if (stop.aborted) onStop();
-  stop.addEventListener("abort", onStop, { once: true });
-  try {
-    return await Promise.race([send.then(() => true), stopped.promise]);
-  } finally {
-    stop.removeEventListener("abort", onStop);
-  }
+  return (await untilAborted(send, stop)) !== ABORTED;
 }

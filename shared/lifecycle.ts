@@ -132,6 +132,31 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** What {@link untilAborted} answers when `signal` aborted first. */
+export const ABORTED: unique symbol = Symbol("aborted");
+
+/**
+ * `promise`'s value, or {@link ABORTED} as soon as `signal` aborts (before or
+ * while it waits), for a call that takes no signal of its own (a Kafka send
+ * under backpressure, nodemailer). The promise left behind goes on; its
+ * rejection is observed here, so it never goes unhandled.
+ */
+export async function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<T | typeof ABORTED> {
+  promise.catch(() => {});
+  const aborted = Promise.withResolvers<typeof ABORTED>();
+  const onAbort = () => aborted.resolve(ABORTED);
+  if (signal.aborted) onAbort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([promise, aborted.promise]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
 /** Race `promise` against a timeout; rejects with a TimeoutError-named Error. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnEval } from "@vigil/tools/testing/eval_process";
-import { REPEATED_SIGNAL_MS, signalSeries } from "./lifecycle.ts";
+import { ABORTED, REPEATED_SIGNAL_MS, signalSeries, untilAborted } from "./lifecycle.ts";
 
 /**
  * A child process with a lifecycle whose cleanup takes 1.5 s, sent SIGINT
@@ -53,4 +53,16 @@ Deno.test("signalSeries() tells the first signal, a repeated delivery and a seco
   assert.equal(next(), "repeated");
   t = REPEATED_SIGNAL_MS;
   assert.equal(next(), "second");
+});
+
+Deno.test("untilAborted() answers the value, or ABORTED once the signal aborts, before or while waiting", async () => {
+  assert.equal(await untilAborted(Promise.resolve(7), new AbortController().signal), 7);
+  const ac = new AbortController();
+  const never = Promise.withResolvers<number>();
+  const waiting = untilAborted(never.promise, ac.signal);
+  ac.abort();
+  assert.equal(await waiting, ABORTED);
+  assert.equal(await untilAborted(never.promise, ac.signal), ABORTED, "already aborted");
+  never.reject(new Error("late failure")); // observed: not an unhandled rejection
+  await assert.rejects(untilAborted(Promise.reject(new Error("x")), new AbortController().signal));
 });

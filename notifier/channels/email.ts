@@ -9,6 +9,7 @@
  * @module
  */
 import nodemailer from "nodemailer";
+import { ABORTED, untilAborted } from "@vigil/shared/lifecycle";
 import type { Digest } from "../digest.ts";
 import { digestHtml, digestSubject, digestText, type RenderOptions } from "../render.ts";
 import type { Channel, SendResult } from "./channel.ts";
@@ -153,16 +154,12 @@ export function createEmailChannel(
         // run one after another (a slow server answering each step within them held a send
         // for several SEND_TIMEOUTs): the attempt ends when `signal` aborts. The abandoned
         // conversation may still deliver; the retry's email has the same Message-ID.
-        const sending = transport.sendMail(emailMessage(digest, options));
-        sending.catch(() => {}); // abandoned at the abort: its outcome is not awaited
-        let onAbort!: () => void;
-        const aborted = new Promise<"aborted">((resolve) => {
-          onAbort = () => resolve("aborted");
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
         try {
-          const info = await Promise.race([sending, aborted]);
-          if (info === "aborted") {
+          const info = await untilAborted(
+            transport.sendMail(emailMessage(digest, options)),
+            signal,
+          );
+          if (info === ABORTED) {
             const within = options.smtp?.timeoutMs ? ` within ${options.smtp.timeoutMs} ms` : "";
             return {
               ok: false,
@@ -174,8 +171,6 @@ export function createEmailChannel(
           return warning ? { ok: true, warning } : { ok: true };
         } catch (error) {
           return classifySmtpError(error, server);
-        } finally {
-          signal.removeEventListener("abort", onAbort);
         }
       },
       close: () => transport.close?.(),
