@@ -251,3 +251,23 @@ export async function appendRouted(
   });
   await appendBatch(ioredisAppendPort(redis), calls);
 }
+
+/**
+ * A migrated PostgreSQL, a Redis with its own prefix, and the anomaly store on
+ * them: the setup of the tests of one I/O stage against the real servers.
+ */
+export function withStoreAndRedis(
+  fn: (t: {
+    sql: postgres.Sql;
+    redis: Redis;
+    keys: Keys;
+    store: ReturnType<typeof createStore>;
+  }) => Promise<void>,
+): Promise<void> {
+  return withPg(({ sql }) =>
+    withRedis(async ({ redis, keys }) => {
+      await migrate(sql);
+      await fn({ sql, redis, keys, store: createStore({ sql }) });
+    })
+  );
+}

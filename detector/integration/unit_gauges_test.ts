@@ -3,7 +3,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { unitsFor } from "@vigil/shared/partitions";
 import { withRedis } from "@vigil/tools/testing/redis";
 import type { Evaluator } from "../core/evaluator.ts";
-import { registerUnitGauges } from "./metrics.ts";
+import { registerUnitGauges } from "../io/metrics.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
