@@ -28,7 +28,12 @@ import { jsonBody } from "@vigil/shared/http/validate";
 import { requireBearer } from "@vigil/shared/http/bearer";
 import type { Logger } from "@vigil/shared/log";
 import { asciiLower, timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
-import { assessStatus, type ZScoreConfig, type ZScoreState } from "../core/rules/status_zscore.ts";
+import {
+  assessStatus,
+  oldestTakenMinute,
+  type ZScoreConfig,
+  type ZScoreState,
+} from "../core/rules/status_zscore.ts";
 import { dispatchFiring } from "../core/rules/status_dispatch.ts";
 import type { Firing } from "../core/rules/types.ts";
 
@@ -118,7 +123,7 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
       const config = deps.config();
       const minute = Math.floor(at / 60_000);
       // The rule ignores such a minute as late, and no longer holds the counts of its baseline.
-      const oldest = Math.floor(live.watermark / 60_000) - config.baseline_minutes;
+      const oldest = oldestTakenMinute(live.watermark, config);
       if (minute < oldest) {
         throw httpError(
           422,

@@ -85,6 +85,15 @@ function severityWithoutBaseline(c: ZScoreConfig, status: string, count: number)
 }
 
 /**
+ * The oldest minute the rule still takes at stream watermark `watermarkMs`: an
+ * older one is late (ignored), and the counts of its baseline are no longer all
+ * held. The evaluate API refuses such a minute for the same reason.
+ */
+export function oldestTakenMinute(watermarkMs: number, c: Pick<ZScoreConfig, "baseline_minutes">) {
+  return Math.floor(watermarkMs / MINUTE) - c.baseline_minutes;
+}
+
+/**
  * Score `count` transactions of `status` in `minute` (epoch minutes) against
  * the counts of the previous minutes in `state`. Pure: `state` is not changed.
  */
@@ -242,8 +251,7 @@ export function statusZScoreRule(
     init: () => ({ first: null, counts: new Map(), episodes: new Map(), emitted: null, late: 0 }),
     step(state, input, sink) {
       const minute = Math.floor(input.t / MINUTE);
-      const current = Math.floor(input.watermark / MINUTE);
-      if (minute < current - c.baseline_minutes) {
+      if (minute < oldestTakenMinute(input.watermark, c)) {
         state.late++;
         return;
       }
