@@ -48,9 +48,7 @@ export { createTally } from "./tally.ts";
 export interface ScriptCall {
   keys: [offsets: string, stream: string];
   args: string[];
-  /** Items in this call. */
-  count: number;
-  /** What each item counts as once written ({@link AppendTally}). */
+  /** Its items, each with what it counts as once written ({@link AppendTally}). */
   counts: Counted[];
 }
 
@@ -176,7 +174,6 @@ export function buildAppendCalls(
           target === "dlq" ? "" : GROUPS.detector,
           ...chunk.flat(),
         ],
-        count: chunk.length,
         counts: counts.slice(start, start + chunkSize),
       });
       previous = chunk[chunk.length - 1]![1]!;

@@ -48,7 +48,7 @@ Deno.test("buildAppendCalls() with one partition: per target stream, chunks chai
     chunkSize: 2,
   });
   assert.deepEqual(
-    calls.map((c) => [c.keys, c.count, c.args[5]]),
+    calls.map((c) => [c.keys, c.counts.length, c.args[5]]),
     [
       [["t:bridge:offsets:{metrics:0}", "t:events:{metrics:0}"], 2, ""],
       [["t:bridge:offsets:{metrics:0}", "t:events:{metrics:0}"], 2, "13"],
@@ -149,7 +149,7 @@ Deno.test("appendBatch() sums the calls' results and fails the whole batch when 
     runAll: () => Promise.resolve(results),
     forget: () => Promise.resolve(),
   });
-  const call = { keys: ["a", "b"] as [string, string], args: [], count: 3, counts: [] };
+  const call = { keys: ["a", "b"] as [string, string], args: [], counts: [] };
   assert.deepEqual(
     await appendBatch(
       port([
