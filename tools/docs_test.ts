@@ -120,3 +120,8 @@ Deno.test("anchorOf follows GitHub's rule", () => {
     "detector-post-apialertsevaluate-open",
   );
 });
+
+Deno.test("README.md stays an overview: at most 15,000 bytes, the rest lives under docs/", async () => {
+  const readme = await Deno.readFile(new URL("../README.md", import.meta.url));
+  assert.ok(readme.byteLength <= 15_000, `README.md is ${readme.byteLength} bytes`);
+});
