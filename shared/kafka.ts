@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { Kafka, type LogEntry, logLevel, type Message, type TopicMessages } from "kafkajs";
+import { registerKafkaCodecs } from "./kafka_codecs.ts";
 import { createRepeatFilter, type Logger } from "./log.ts";
 
 let warningFilterInstalled = false;
@@ -81,9 +82,10 @@ export interface KafkaOptions {
   log: Logger;
 }
 
-/** Create a kafkajs client. */
+/** Create a kafkajs client (that also reads snappy, LZ4 and zstd batches: `kafka_codecs.ts`). */
 export function createKafka(options: KafkaOptions): Kafka {
   dropKafkajsTimeoutWarning();
+  registerKafkaCodecs();
   const klog = options.log.with({ component: "kafkajs" });
   const seen = createRepeatFilter(KAFKAJS_REPEAT_MS);
   return new Kafka({
