@@ -12,7 +12,7 @@
 import type postgres from "postgres";
 import type { Alert } from "./schemas/alert.ts";
 import { formatZodError } from "./schemas/event.ts";
-import { POSTGRES_LAST_MS } from "./schemas/web_api.ts";
+import { POSTGRES_FIRST_MS, POSTGRES_LAST_MS } from "./schemas/web_api.ts";
 import {
   type ParsedSilenceInput,
   type Silence,
@@ -141,7 +141,10 @@ export function resolveSilenceInput(
     const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$/.exec(p.duration ?? "");
     endsAt = new Date(startsAt.getTime() + Number(m?.[1]) * (DURATION_UNIT_MS[m?.[2] ?? ""] ?? 0));
   }
-  // PostgreSQL reads ISO years up to 9999 (a Date holds more, or NaN past year 275760).
+  // PostgreSQL reads ISO years 1 to 9999 (a Date holds more, or NaN past year 275760).
+  if (!(startsAt.getTime() >= POSTGRES_FIRST_MS)) {
+    throw new RangeError("Cannot create silence: starts_at is before 0001-01-01");
+  }
   if (!(endsAt.getTime() <= POSTGRES_LAST_MS)) {
     throw new RangeError(
       p.duration === undefined

@@ -134,6 +134,23 @@ Deno.test("resolveSilenceInput() resolves duration from starts_at and rejects pa
       ),
     /^RangeError: Cannot create silence: ends_at is after 9999-12-31$/,
   );
+  // And one starting before year 1 (year 0 in UTC, also from an offset): a 500 as well.
+  for (const startsAt of ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"]) {
+    assert.throws(
+      () =>
+        resolveSilenceInput(
+          {
+            matchers: { rule: "x" },
+            starts_at: startsAt,
+            ends_at: "2099-01-01T00:00:00Z",
+            author: "a",
+          },
+          T0,
+        ),
+      /^RangeError: Cannot create silence: starts_at is before 0001-01-01$/,
+      startsAt,
+    );
+  }
   const last = resolveSilenceInput(
     { matchers: { rule: "x" }, ends_at: "9999-12-31T23:59:59.999Z", author: "a" },
     T0,

@@ -157,14 +157,17 @@ export function createApp(deps: AppDeps): Hono {
     "/api/*",
     apiAccess({ token: deps.config.VIGIL_API_TOKEN, publicRead: deps.config.WEB_PUBLIC_READ }),
   );
-  // Reads of PostgreSQL and Redis answer within a deadline (503 after it). Not writes: one
-  // that lands after a 503 would be made twice by the retry the 503 asks for (a silence has
-  // no idempotency key). The live stream lasts, and the proxies to the notifier and detector
-  // have their own timeouts.
+  // Reads (GET, HEAD) of PostgreSQL and Redis answer within a deadline (503 after it). Not
+  // writes: one that lands after a 503 would be made twice by the retry the 503 asks for (a
+  // silence has no idempotency key). The live stream lasts, and the proxies to the notifier
+  // and detector have their own timeouts.
   const dbDeadline = deadline(deps.requestDeadlineMs ?? WEB_REQUEST_DEADLINE_MS);
   app.use(
     "/api/*",
-    (c, next) => c.req.method !== "GET" || PROXIED.test(c.req.path) ? next() : dbDeadline(c, next),
+    (c, next) =>
+      (c.req.method !== "GET" && c.req.method !== "HEAD") || PROXIED.test(c.req.path)
+        ? next()
+        : dbDeadline(c, next),
   );
   app.route("/api/anomalies", anomalyRoutes(deps));
   app.route("/api/stats", statsRoutes(deps));

@@ -138,9 +138,22 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
   };
 }
 
+/** The first name given twice in `url`'s query string, or undefined. */
+export function repeatedQueryName(url: string): string | undefined {
+  if (!url.includes("?")) return undefined;
+  const seen = new Set<string>();
+  for (const name of new URL(url).searchParams.keys()) {
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
 /**
- * Middleware: validate the query string (one value per name, the last when
- * repeated); the handler reads the result with `c.req.valid("query")`.
+ * Middleware: validate the query string, one value per name: a name given
+ * twice answers 400 (`?type=logs&type=metrics` read as the first alone would
+ * list only the logs and say nothing about the metrics); the handler reads the
+ * result with `c.req.valid("query")`.
  */
 export function query<S extends z.ZodType, E extends Env = Env>(
   schema: S,
@@ -151,6 +164,15 @@ export function query<S extends z.ZodType, E extends Env = Env>(
   { in: { query: Record<string, string> }; out: { query: z.output<S> } }
 > {
   return async function validateQuery(c, next) {
+    const repeated = repeatedQueryName(c.req.url);
+    if (repeated !== undefined) {
+      throw httpError(
+        400,
+        `${options.prefix ?? "Cannot read query: "}${
+          repeated.slice(0, 40)
+        }: given twice; give it once (a comma list where it takes several: type=logs,metrics)`,
+      );
+    }
     c.req.addValidatedData(
       "query",
       parseOrThrow(schema, c.req.query(), "query", options) as object,

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
+import type { Sql } from "@vigil/tools/testing/pg";
 import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -170,3 +171,58 @@ Deno.test(
     }, { token: TOKEN });
   },
 );
+
+Deno.test(
+  "a query name given twice answers 400 naming it, not the first value alone",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql }) => {
+      await insertAnomalies(sql, [
+        { id: "l1", detected_at: new Date(), type: "logs", severity: "WARNING" },
+        { id: "m1", detected_at: new Date(), type: "metrics", severity: "CRITICAL" },
+      ]);
+      // A client sending a list the common way got only the logs, and no word about it.
+      for (
+        const [path, name] of [
+          ["/api/anomalies?type=logs&type=metrics", "type"],
+          ["/api/anomalies?severity=WARNING&severity=CRITICAL", "severity"],
+          ["/api/anomalies?limit=1&limit=500", "limit"],
+          ["/api/stats?bucket=hour&bucket=minute", "bucket"],
+          ["/api/silences?active=true&active=", "active"],
+        ]
+      ) {
+        const r = await getJson(app, path!);
+        assert.equal(r.status, 400, path);
+        assert.match(
+          r.body.error as string,
+          new RegExp(`^Cannot read query: ${name}: given twice`),
+        );
+      }
+      const list = await getJson(app, "/api/anomalies?type=logs,metrics");
+      assert.equal(list.status, 200);
+      assert.equal((list.body.items as unknown[]).length, 2);
+    });
+  },
+);
+
+Deno.test("HEAD of an API read answers 503 at the deadline, as its GET does", opts, async () => {
+  // PostgreSQL that never answers (postgres.js queueing queries while it reconnects).
+  const stalled = new Proxy(function () {}, {
+    apply: () => new Promise(() => {}),
+    get: () => () => new Promise(() => {}),
+  }) as unknown as Sql;
+  await withWebApp(async ({ app }) => {
+    for (const method of ["GET", "HEAD"]) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const res = await Promise.race([
+        Promise.resolve(app.request("/api/anomalies", { method })),
+        new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 2000)),
+      ]);
+      clearTimeout(timer);
+      assert.ok(res, `${method} still waiting after 2 s`);
+      await res.body?.cancel();
+      assert.equal(res.status, 503, method);
+      assert.equal(res.headers.get("retry-after"), "5", method);
+    }
+  }, { appSql: () => stalled, requestDeadlineMs: 200 });
+});

@@ -137,3 +137,32 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "HEAD /api/live answers the stream's headers without taking a client slot",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, hub }) => {
+      const server = serve(app, { port: 0, log: silentLogger() });
+      const c = new AbortController();
+      try {
+        // A monitor or a link checker probing the stream: HEAD has no body to end.
+        for (let i = 0; i < 3; i++) {
+          const head = await fetch(`http://127.0.0.1:${server.port}/api/live`, { method: "HEAD" });
+          assert.equal(head.status, 200);
+          assert.match(head.headers.get("content-type") ?? "", /text\/event-stream/);
+          await head.body?.cancel();
+        }
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(hub.size, 0, "a HEAD request left a live client behind");
+        // So the one slot is still free for a page.
+        const client = await connect(server.port, c.signal);
+        await waitUntil(() => hub.size === 1, "the page's client");
+        await client.cancel();
+      } finally {
+        c.abort();
+        await server.close();
+      }
+    }, { maxClients: 1 });
+  },
+);

@@ -46,3 +46,19 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "GET /api/stats: a `to` in the first hour of year 1 answers, not 500 (the default from)",
+  opts,
+  async () => {
+    await withWebApp(async ({ app }) => {
+      // The default `from` (an hour before `to`) fell in year 0, which PostgreSQL refuses.
+      const early = await getJson(app, "/api/stats?to=0001-01-01T00:30:00Z");
+      assert.equal(early.status, 200, JSON.stringify(early.body));
+      assert.equal(early.body.from, "0001-01-01T00:00:00.000Z");
+      const first = await getJson(app, "/api/stats?to=0001-01-01T00:00:00Z");
+      assert.equal(first.status, 400);
+      assert.match(first.body.error as string, /from: must be before to/);
+    });
+  },
+);

@@ -22,6 +22,14 @@ export function liveRoutes(deps: AppDeps): Hono {
       throw httpError(503, "Cannot open live stream: too many clients, retry later");
     }
     c.header("X-Accel-Buffering", "no");
+    // HEAD is served by this handler and its body dropped unread (Hono): a stream started for
+    // it never ends, and held a client slot (WEB_MAX_SSE_CLIENTS) until its queue overflowed.
+    if (c.req.method === "HEAD") {
+      return c.body(null, 200, {
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+      });
+    }
     return streamSSE(c, async (stream) => {
       await stream.writeSSE({
         event: "hello",

@@ -4,7 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { statsQuerySchema } from "@vigil/shared/schemas/web_api";
+import { POSTGRES_FIRST_MS, statsQuerySchema } from "@vigil/shared/schemas/web_api";
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
@@ -21,7 +21,8 @@ export function statsRoutes(deps: AppDeps): Hono {
     const q = c.req.valid("query");
     const bucketMs = q.bucket === "minute" ? 60_000 : 3_600_000;
     const toMs = q.to ?? now();
-    const fromMs = q.from ?? toMs - 3_600_000;
+    // Not before year 1: PostgreSQL refuses year 0 (a `to` in year 1's first hour was a 500).
+    const fromMs = q.from ?? Math.max(toMs - 3_600_000, POSTGRES_FIRST_MS);
     if (!(fromMs < toMs)) throw httpError(400, "Cannot read query: from: must be before to");
     if ((toMs - fromMs) / bucketMs > MAX_BUCKETS) {
       throw httpError(
