@@ -6,6 +6,7 @@
  * @module
  */
 import { SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
+import { cutText } from "@vigil/shared/text";
 import { type Digest, type DigestAlert, digestCounts, type FlappingEntity } from "./digest.ts";
 import { valueVsThreshold } from "./figures.ts";
 
@@ -131,6 +132,9 @@ export function digestSections(
  */
 export const DIGEST_MAX_ROWS = 500;
 
+/** Flapping rule/entity pairs a digest names at most (each listed row also says "flapping"). */
+export const DIGEST_MAX_FLAPPING = 20;
+
 /** Characters of an alert's message an email row shows (the web view has all of it). */
 export const EMAIL_MAX_MESSAGE = 1000;
 
@@ -177,9 +181,12 @@ export function hiddenNote(section: ListedSection): string {
   } not listed here (a digest lists ${DIGEST_MAX_ROWS} at most)`;
 }
 
-/** Cut `s` to `max` characters, marking the cut. */
+/**
+ * Cut `s` to `max` characters, marking the cut; never between the two halves
+ * of a character (a lone surrogate is not UTF-8: JSON carries it as `\ud83d`).
+ */
 export function clip(s: string, max: number): string {
-  return s.length <= max ? s : s.slice(0, max - 1) + "…";
+  return s.length <= max ? s : cutText(s, max - 1) + "…";
 }
 
 /** An alert's message for an email row: one line, its first {@link EMAIL_MAX_MESSAGE} characters and "…". */
@@ -196,11 +203,31 @@ export function flapCount(f: FlappingEntity): string {
   return `${f.changes} alerts within ${within}`;
 }
 
+/**
+ * The flapping rule/entity pairs a message names: the first {@link DIGEST_MAX_FLAPPING}, and
+ * how many it leaves out (a storm that lasts makes every entity of it flapping).
+ */
+export function listedFlapping(
+  digest: Pick<Digest, "flapping">,
+): { flapping: FlappingEntity[]; hidden: number } {
+  const flapping = digest.flapping.slice(0, DIGEST_MAX_FLAPPING);
+  return { flapping, hidden: digest.flapping.length - flapping.length };
+}
+
+/** `and 3980 more rule/entity pairs are flapping (a digest names 20 at most)`. */
+export function hiddenFlappingNote(hidden: number): string {
+  return `and ${hidden} more rule/entity pair${hidden === 1 ? " is" : "s are"} flapping ` +
+    `(a digest names ${DIGEST_MAX_FLAPPING} at most)`;
+}
+
 function flappingNote(digest: Digest): string[] {
-  return digest.flapping.map((f) =>
+  const { flapping, hidden } = listedFlapping(digest);
+  const notes = flapping.map((f) =>
     `${f.rule} on ${oneLine(f.entity)} (${f.type}) is flapping: ${flapCount(f)}; ` +
     `it is reported in digests only.`
   );
+  if (hidden > 0) notes.push(`… ${hiddenFlappingNote(hidden)}`);
+  return notes;
 }
 
 function groupLine(digest: Digest): string {
@@ -256,6 +283,9 @@ const SECTION_COLOURS: Record<Severity | "RESOLVED", string> = {
 export function digestHtml(digest: Digest, options: RenderOptions): string {
   const e = escapeHtml;
   const cell = "padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left";
+  // Event text (an entity, a log line quoting a URL) may hold no place to break: without these,
+  // one long word widened the table past the window and pushed the "view" links out of sight.
+  const wrap = `${cell};word-break:break-word;overflow-wrap:anywhere`;
   const parts: string[] = [
     `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${
       e(digestSubject(digest))
@@ -289,10 +319,10 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
         `<tr>` +
           `<td style="${cell};white-space:nowrap">${e(when)}</td>` +
           `<td style="${cell}">${e(a.rule)}</td>` +
-          `<td style="${cell}">${e(oneLine(a.entity))} <span style="color:#666">(${
+          `<td style="${wrap}">${e(oneLine(a.entity))} <span style="color:#666">(${
             e(a.type)
           })</span></td>` +
-          `<td style="${cell}">${e(emailMessageText(a))}</td>` +
+          `<td style="${wrap}">${e(emailMessageText(a))}</td>` +
           `<td style="${cell}">${e(valueVsThreshold(a))}</td>` +
           `<td style="${cell}">${e(alertState(a))}</td>` +
           `<td style="${cell}"><a href="${e(alertLink(a, options))}">view</a></td>` +

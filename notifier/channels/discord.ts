@@ -3,7 +3,7 @@
  * into as many messages as Discord's limits need (10 embeds and 6,000
  * characters per message, 25 fields per embed). A digest lists
  * `DIGEST_MAX_ROWS` alerts at most; a section with more ends with a field
- * saying how many more and linking to them. An over-long single text is cut
+ * saying how many more and linking to them (flapping pairs: `DIGEST_MAX_FLAPPING`). An over-long single text is cut
  * with an explicit "…". 429 answers carry
  * `retry_after`, which the retry stage honours.
  *
@@ -17,8 +17,10 @@ import {
   clip,
   digestSubject,
   flapCount,
+  hiddenFlappingNote,
   hiddenLink,
   hiddenNote,
+  listedFlapping,
   listedSections,
   oneLine,
   type RenderOptions,
@@ -109,15 +111,17 @@ export function discordMessages(
   const budget = Math.min(options.budget ?? DISCORD_LIMITS.charsPerMessage, 6000);
   const embeds: DiscordEmbed[] = [];
   if (digest.flapping.length) {
+    const { flapping, hidden } = listedFlapping(digest);
+    const lines = flapping.map((f) =>
+      `${f.rule} on ${discordText(f.entity)} (${f.type}): ${flapCount(f)}`
+    ).join("\n");
+    // How many more is said even when the names are cut.
+    const more = hidden > 0 ? `\n… ${hiddenFlappingNote(hidden)}` : "";
+    const room = Math.min(DISCORD_LIMITS.description, budget - 100) - more.length;
     embeds.push({
       title: "Flapping (digest-only)",
       color: DISCORD_COLOURS.WARNING,
-      description: clip(
-        digest.flapping.map((f) =>
-          `${f.rule} on ${discordText(f.entity)} (${f.type}): ${flapCount(f)}`
-        ).join("\n"),
-        Math.min(DISCORD_LIMITS.description, budget - 100),
-      ),
+      description: clip(lines, room) + more,
     });
   }
   for (const section of listedSections(digest)) {

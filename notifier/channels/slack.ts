@@ -2,7 +2,7 @@
  * Slack incoming webhook: Block Kit sections per severity, one section per
  * alert, split into several messages above Slack's 50 blocks per message
  * (and 3,000 characters per text); `DIGEST_MAX_ROWS` alerts at most, then a
- * line saying how many more with a link to them. Slack's 429 carries
+ * line saying how many more with a link to them (flapping pairs: `DIGEST_MAX_FLAPPING`). Slack's 429 carries
  * `Retry-After`.
  *
  * @module
@@ -51,7 +51,8 @@ export function slackMessages(
 ): { text: string; blocks: Record<string, unknown>[] }[] {
   const max = Math.min(options.blocksPerMessage ?? SLACK_LIMITS.blocksPerMessage, 50) - 1;
   const blocks: Record<string, unknown>[] = [];
-  for (const f of digest.flapping) {
+  const flapping = render.listedFlapping(digest);
+  for (const f of flapping.flapping) {
     blocks.push({
       type: "context",
       elements: [{
@@ -64,6 +65,10 @@ export function slackMessages(
         ),
       }],
     });
+  }
+  if (flapping.hidden > 0) {
+    const text = `:warning: … ${render.hiddenFlappingNote(flapping.hidden)}`;
+    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text }] });
   }
   for (const section of render.listedSections(digest)) {
     blocks.push({

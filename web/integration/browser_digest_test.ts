@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { simpleParser } from "mailparser";
 import type { Alert } from "@vigil/shared/schemas/alert";
+import type { Digest } from "../../notifier/digest.ts";
+import { digestHtml } from "../../notifier/render.ts";
 import { spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
@@ -193,5 +195,47 @@ Deno.test(
         await Deno.remove(`${ROOT}${outbox}`, { recursive: true }).catch(() => {});
       }
     }, { assets });
+  },
+);
+
+Deno.test(
+  "an email digest keeps its 'view' links in sight when a log line carries a long URL",
+  opts,
+  async () => {
+    // A log line quoting a URL and a user id of 128 characters, neither with a place to break:
+    // the table grew to 3,126 px in an 800 px window and every "view" link was off-screen.
+    const now = Date.parse("2025-03-01T10:20:00Z");
+    const base = digestAlert(now);
+    const url = `https://api.example.com/v1/payments/${"4f0c9a1e".repeat(30)}?trace=1`;
+    const digest: Digest = {
+      id: "g-wide-1",
+      kind: "digest",
+      route: "default",
+      groupKey: "default|",
+      groupLabels: {},
+      createdAt: now,
+      channels: ["email"],
+      flapping: [],
+      streamIds: [],
+      alerts: [
+        { ...base, id: "w1", rule: "failed_message", message: `GET ${url} failed` },
+        { ...base, id: "w2", entity: `user_${"9".repeat(123)}` },
+      ].map((a) => ({ ...a, isNew: true, flapping: false, resolvedAfterMs: null })),
+    };
+    const browser = await launchBrowser({ viewport: { width: 800, height: 900 } });
+    try {
+      const { page } = browser;
+      await page.setContent(digestHtml(digest, { webBaseUrl: "http://web" }));
+      assert.equal(await scrollsSideways(page), false, "the digest fits 800 px");
+      const rights = await page.locator("a").evaluateAll((links) =>
+        links.map((l) => l.getBoundingClientRect().right)
+      );
+      assert.equal(rights.length, 2);
+      for (const r of rights) assert.ok(r <= 800, `a "view" link ends at ${r} px`);
+      assert.ok((await page.textContent("body"))?.includes(url), "the URL is shown whole");
+      await browser.screenshot("digest-long-text.png", { fullPage: true });
+    } finally {
+      await browser.close();
+    }
   },
 );

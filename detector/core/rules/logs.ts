@@ -4,6 +4,7 @@
  * @module
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
+import { cutText } from "@vigil/shared/text";
 import { countRule, perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import { ruleSet } from "./rule_set.ts";
@@ -34,9 +35,9 @@ export const logRules = ruleSet("logs", {
           : undefined,
       describe: (e) => ({
         title: `Failure reported by ${e.service}`,
-        message: e.message.slice(0, 500),
+        message: cutText(e.message, 500),
         score: null,
-        details: { level: e.level, contains: needle, log_message: e.message.slice(0, 2000) },
+        details: { level: e.level, contains: needle, log_message: cutText(e.message, 2000) },
       }),
     });
   },

@@ -100,6 +100,19 @@ Deno.test("failed_message fires for ERROR logs containing 'failed', any case", a
   }
 });
 
+Deno.test("failed_message cuts a long message without splitting a character (a lone surrogate: jsonb refuses the batch)", () => {
+  for (const at of [499, 1999]) {
+    const message = "x".repeat(at) + "😀 failed " + "y".repeat(3000);
+    const r = run("logs", [entry(T0, { service: "pay", level: "ERROR", message })], {
+      only: "failed_message",
+    });
+    const f = r.firings[0]!;
+    assert.ok(f.message.isWellFormed(), `message, emoji at ${at}`);
+    assert.ok(String(f.details.log_message).isWellFormed(), `log_message, emoji at ${at}`);
+    assert.ok(JSON.stringify(f).isWellFormed() && !JSON.stringify(f).includes("\\ud83d"));
+  }
+});
+
 Deno.test("failed_message looks at the levels named in rules.json", async (t) => {
   const rules = rulesWith({ logs: { failed_message: { levels: ["WARNING", "ERROR"] } } });
   const cases = [
