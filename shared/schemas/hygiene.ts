@@ -99,9 +99,9 @@ function loneSurrogateAt(s: string): number {
 }
 
 /**
- * Index of the first code unit of `s` an identifier may not hold (a control
- * character, U+2028, U+2029 or a bidirectional control), or -1. Lone
- * surrogates are not looked for.
+ * Index of the first code unit of `s` an identifier may not hold (a control character, U+2028,
+ * U+2029 or a bidirectional control, marks too: two RLMs in user-123456 show it as user-125634),
+ * or -1. Lone surrogates are not looked for.
  */
 export function forbiddenInIdentifierAt(s: string): number {
   for (let i = 0; i < s.length; i++) {
@@ -109,7 +109,8 @@ export function forbiddenInIdentifierAt(s: string): number {
     if (c < 0x7f) {
       if (c < 0x20) return i;
     } else if (
-      c <= 0x9f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
+      c <= 0x9f || c === 0x061c || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069)
     ) return i;
   }
   return -1;
@@ -123,7 +124,7 @@ export function isCleanIdentifier(s: string): boolean {
 function characterKind(c: number): string {
   if (c === 0x2028) return "line separator";
   if (c === 0x2029) return "paragraph separator";
-  return c >= 0x202a ? "bidirectional control" : "control character";
+  return c >= 0x0600 ? "bidirectional control" : "control character"; // U+061C, U+200E, …
 }
 
 /**

@@ -68,6 +68,10 @@ Deno.test("identifierProblem() names the first control, separator, bidi control 
       ["ab\u202a", "bidirectional control U+202A at position 2"],
       ["\u202etxt.exe", "bidirectional control U+202E at position 0"],
       ["a\u2066b\u2069", "bidirectional control U+2066 at position 1"],
+      // Marks too: two right-to-left marks show user-12\u200f34\u200f56 as "user-125634", another user.
+      ["user-12\u200f34\u200f56", "bidirectional control U+200F at position 7"],
+      ["a\u200e", "bidirectional control U+200E at position 1"],
+      ["a\u061c", "bidirectional control U+061C at position 1"],
     ]
   ) {
     assert.equal(identifierProblem(id!), `${problem} is not allowed`);
@@ -75,7 +79,7 @@ Deno.test("identifierProblem() names the first control, separator, bidi control 
   }
   // Their neighbours are ordinary characters.
   for (
-    const id of ["a~", "a\u00a0b", "\u00e9", "a\u2027", "a\u202fb", "a\u2065", "a\u206a", "\u200f"]
+    const id of ["a~", "a\u00a0b", "\u00e9", "a\u2027", "a\u202fb", "a\u2065", "a\u206a", "a\u200d"]
   ) {
     assert.equal(isCleanIdentifier(id), true, id);
   }
