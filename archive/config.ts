@@ -7,12 +7,14 @@
 import { z } from "zod";
 import {
   boolVar,
+  durationBetween,
   durationVar,
   kafkaEnv,
   parseEnv,
   pathVar,
   portVar,
   serviceEnv,
+  urlVar,
 } from "@vigil/shared/config";
 
 const positiveInt = z.coerce.number().int().min(1);
@@ -26,7 +28,7 @@ export const DEFAULT_ARCHIVE_DIR = "./data/archive";
  */
 export const archiveLocationEnv = {
   /** S3 endpoint (MinIO, s3rver, …); unset with S3_BUCKET set means AWS. */
-  S3_ENDPOINT: z.string().url().optional(),
+  S3_ENDPOINT: urlVar(["http:", "https:"], "http://minio:9000").optional(),
   /** Bucket; when unset the archive is the local folder ARCHIVE_DIR instead of S3. */
   S3_BUCKET: z.string().min(3).max(63).optional(),
   S3_REGION: z.string().min(1).default("us-east-1"),
@@ -35,7 +37,7 @@ export const archiveLocationEnv = {
   /** Path-style URLs (MinIO, s3rver need true). */
   S3_FORCE_PATH_STYLE: boolVar.default(true),
   /** Longest wait for one S3 request (the SDK tries 3 times); a store that never answers fails. */
-  S3_REQUEST_TIMEOUT: durationVar.pipe(z.number().min(1000).max(600_000)).default(30_000),
+  S3_REQUEST_TIMEOUT: durationBetween(1000, 600_000).default(30_000),
   /** First path segment of every object key. */
   ARCHIVE_PREFIX: z.string().regex(/^[\w.\-/]*$/, "must be [A-Za-z0-9_.-/]").refine(
     // Leading and trailing slashes are dropped in object keys (archive/format.ts).
@@ -60,7 +62,7 @@ export const archiveEnvSchema = z.object({
   /** … or this long after its first message was buffered. */
   ARCHIVE_FLUSH_INTERVAL: durationVar.default(60_000),
   /** Kafka group session timeout of the archive consumer. */
-  ARCHIVE_SESSION_TIMEOUT: durationVar.pipe(z.number().min(6000).max(300_000)).default(10_000),
+  ARCHIVE_SESSION_TIMEOUT: durationBetween(6000, 300_000).default(10_000),
 }).superRefine((env, ctx) => {
   if (env.S3_BUCKET && Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
     ctx.addIssue({

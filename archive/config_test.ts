@@ -23,3 +23,25 @@ Deno.test("the archive reads only its own stores: a bad REDIS_URL or DATABASE_UR
   assert.equal(c.ARCHIVE_PORT, 9107);
   assert.equal("REDIS_URL" in c || "DATABASE_URL" in c, false);
 });
+
+Deno.test("S3_ENDPOINT without a scheme stops the archive at start (it waited for the store forever)", () => {
+  assert.equal(
+    parseArchiveConfig({ S3_ENDPOINT: "https://s3.example.com" }).S3_ENDPOINT,
+    "https://s3.example.com",
+  );
+  assert.throws(
+    () => parseArchiveConfig({ S3_BUCKET: "vigil", S3_ENDPOINT: "minio:9000" }),
+    /^ConfigError: Cannot start archive: S3_ENDPOINT is not a valid URL/,
+  );
+});
+
+Deno.test("archive timeouts out of range are refused in units, not in bare milliseconds", () => {
+  assert.throws(
+    () => parseArchiveConfig({ ARCHIVE_SESSION_TIMEOUT: "5s" }),
+    /ARCHIVE_SESSION_TIMEOUT must be between 6s and 5m \(got "5s"\)/,
+  );
+  assert.throws(
+    () => parseArchiveConfig({ S3_REQUEST_TIMEOUT: "500ms" }),
+    /S3_REQUEST_TIMEOUT must be between 1s and 10m \(got "500ms"\)/,
+  );
+});

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import {
+  durationBetween,
   durationVar,
   kafkaEnv,
   parseEnv,
@@ -47,7 +48,7 @@ export const bridgeEnvSchema = z.object({
   /** The `kafka_gaps` health check warns this long after messages were lost to retention. */
   BRIDGE_GAP_WARN_FOR: durationVar.default(3_600_000),
   /** Kafka group session timeout: how soon a crashed bridge's partitions move on. */
-  BRIDGE_SESSION_TIMEOUT: durationVar.pipe(z.number().min(6000).max(300_000)).default(10_000),
+  BRIDGE_SESSION_TIMEOUT: durationBetween(6000, 300_000).default(10_000),
 }).refine((c) => c.BRIDGE_STREAM_MAXLEN >= 10 * c.BRIDGE_CHUNK_SIZE, {
   // Appends wait while the detector has more left than MAXLEN keeps: a few chunks must fit.
   message: "must be at least 10 × BRIDGE_CHUNK_SIZE",

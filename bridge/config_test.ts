@@ -9,3 +9,14 @@ Deno.test("the bridge reads Redis, not PostgreSQL: a bad DATABASE_URL does not s
     /^ConfigError: Cannot start bridge: REDIS_URL is not a valid URL/,
   );
 });
+
+Deno.test("BRIDGE_SESSION_TIMEOUT out of range is refused in units, not in bare milliseconds", () => {
+  assert.equal(parseBridgeConfig({ BRIDGE_SESSION_TIMEOUT: "30s" }).BRIDGE_SESSION_TIMEOUT, 30_000);
+  for (const v of ["5s", "10m"]) {
+    assert.throws(
+      () => parseBridgeConfig({ BRIDGE_SESSION_TIMEOUT: v }),
+      /^ConfigError: Cannot start bridge: BRIDGE_SESSION_TIMEOUT must be between 6s and 5m/,
+      v,
+    );
+  }
+});

@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   claimIdleVar,
   commonEnv,
+  durationBetween,
   durationVar,
   parseEnv,
   partitionsEnv,
@@ -31,7 +32,7 @@ export const detectorEnvSchema = z.object({
   /** Entries read per XREADGROUP (per stream). */
   DETECTOR_BATCH: z.coerce.number().int().min(1).max(50_000).default(500),
   /** XREADGROUP BLOCK timeout. */
-  DETECTOR_BLOCK: durationVar.pipe(z.number().min(1).max(5000)).default(1000),
+  DETECTOR_BLOCK: durationBetween(1, 5000).default(1000),
   /**
    * Bearer token of `POST /api/alerts/evaluate` with `"dispatch": true`
    * (evaluating alone stays open); unset = dispatch answers 503.
@@ -42,21 +43,23 @@ export const detectorEnvSchema = z.object({
     "detector/rules.json",
   ),
   /** Expiry of each recent-scores sorted set. */
-  SCORE_TTL: durationVar.pipe(z.number().min(1000)).default(3_600_000),
+  SCORE_TTL: durationVar.pipe(z.number().min(1000, "must be at least 1s")).default(3_600_000),
   /** Scores kept per series. */
   SCORE_KEEP: z.coerce.number().int().min(1).max(100_000).default(500),
   /** Window state is checkpointed at most this often (replayed from the stream after it). */
   DETECTOR_CHECKPOINT_INTERVAL: durationVar.default(5000),
   /** Membership and lease time to live: a dead instance's partitions move this long after it stops. */
-  DETECTOR_LEASE_TTL: durationVar.pipe(z.number().min(500)).default(10_000),
+  DETECTOR_LEASE_TTL: durationBetween(500, 3_600_000).default(10_000),
   /** Without a checkpoint, windows are rebuilt from this much of the stream before the group's cursor. */
   DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
   /** A PostgreSQL/Redis write that takes longer fails and is retried. */
-  DETECTOR_IO_TIMEOUT: durationVar.pipe(z.number().min(100)).default(10_000),
+  DETECTOR_IO_TIMEOUT: durationBetween(100, 600_000).default(10_000),
   /** Every stream is checked this often for silence (rules.json `no_data.stream`). */
-  DETECTOR_NO_DATA_CHECK: durationVar.pipe(z.number().min(100)).default(10_000),
+  DETECTOR_NO_DATA_CHECK: durationBetween(100, 3_600_000).default(10_000),
   /** A statistical series without a reading for this long (event time) is forgotten. */
-  DETECTOR_SERIES_IDLE_TTL: durationVar.pipe(z.number().min(1000)).default(86_400_000),
+  DETECTOR_SERIES_IDLE_TTL: durationVar.pipe(z.number().min(1000, "must be at least 1s")).default(
+    86_400_000,
+  ),
   /** Statistical series kept per stream partition (the least recently updated go first). */
   DETECTOR_MAX_SERIES: z.coerce.number().int().min(1).default(4000),
   /** Entities kept in one count rule's windows per stream partition (the oldest go first). */

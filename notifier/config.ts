@@ -9,7 +9,9 @@ import {
   boolVar,
   claimIdleVar,
   commonEnv,
+  durationBetween,
   durationVar,
+  formatDuration,
   httpServerOptions,
   parseEnv,
   pathVar,
@@ -49,7 +51,11 @@ export const notifierEnv = z.object({
   SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587")
     .refine((u) => new URL(u).hostname !== "", "names no host (e.g. smtp://mail.example.com:587)")
     .optional(),
-  SMTP_HOST: z.string().optional(),
+  /** A host name or address alone: `mail.example.com:587` failed every send (no such host). */
+  SMTP_HOST: z.string().trim().refine(
+    (h) => /^[\w.-]+$/.test(h) || (/^[0-9a-f:.]+$/i.test(h) && h.split(":").length > 2),
+    "is not a host name or address (the port goes in SMTP_PORT; or set SMTP_URL)",
+  ).optional(),
   SMTP_PORT: portVar.optional(),
   SMTP_USER: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
@@ -78,10 +84,19 @@ export const notifierEnv = z.object({
   FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
   FLAP_WINDOW: durationVar.default(3_600_000),
   STALE_AFTER: durationVar.default(24 * 3_600_000),
-  RETRY_BASE: durationVar.default(1000),
+  RETRY_BASE: durationVar.pipe(
+    z.number().min(100, "must be at least 100ms (0 would retry a failing channel without a pause)"),
+  ).default(1000),
+  /** At least RETRY_BASE (checked below). */
   RETRY_CAP: durationVar.default(120_000),
-  GIVE_UP_AFTER: durationVar.default(24 * 3_600_000),
-  SEND_TIMEOUT: durationVar.default(10_000),
+  GIVE_UP_AFTER: durationVar.pipe(
+    z.number().min(
+      1000,
+      "must be at least 1s (0 would give every digest up before its first send)",
+    ),
+  ).default(24 * 3_600_000),
+  /** A timer (AbortSignal.timeout): 0, or past 2^31-1 ms, ended every send at once. */
+  SEND_TIMEOUT: durationBetween(1000, 600_000, "0 would end every send at once").default(10_000),
   /** Stream entries delivered this often without being stored are dead-lettered. */
   MAX_DELIVERIES: z.coerce.number().int().min(1).default(5),
   /** Entries of other consumers idle this long are claimed. */
@@ -93,6 +108,16 @@ export const notifierEnv = z.object({
   ),
   /** Retention of the database's growing tables (the notifier owns it; docs/operations.md). */
   ...retentionEnv,
+}).superRefine((e, ctx) => {
+  // The backoff is min(RETRY_CAP, RETRY_BASE·2^n): a smaller cap silently replaced the base.
+  if (e.RETRY_CAP < e.RETRY_BASE) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["RETRY_CAP"],
+      message: `must be at least RETRY_BASE (${formatDuration(e.RETRY_BASE)}): raise it or ` +
+        "lower RETRY_BASE",
+    });
+  }
 });
 
 /** SMTP settings, resolved. */

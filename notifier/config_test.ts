@@ -191,3 +191,45 @@ Deno.test("parseRouting() accepts a record-only route and inhibition rules, defa
     /Cannot load routes: .*inhibit_rules/,
   );
 });
+
+Deno.test("delivery durations that would break every send stop the notifier at start", async (t) => {
+  const refused = (env: Record<string, string>, message: RegExp) =>
+    assert.throws(
+      () => loadConfig(env),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
+  await t.step("SEND_TIMEOUT: 0 or past a timer's limit aborted every send at once", () => {
+    assert.equal(loadConfig({ SEND_TIMEOUT: "1m" }).sendTimeoutMs, 60_000);
+    for (const v of ["0", "500ms", "30d"]) {
+      refused({ SEND_TIMEOUT: v }, /SEND_TIMEOUT must be between 1s and 10m/);
+    }
+  });
+  await t.step("GIVE_UP_AFTER 0 gave every digest up before its first send", () => {
+    assert.equal(loadConfig({ GIVE_UP_AFTER: "3s" }).giveUpAfterMs, 3000);
+    refused({ GIVE_UP_AFTER: "0" }, /GIVE_UP_AFTER must be at least 1s/);
+  });
+  await t.step("RETRY_BASE 0 retried a failing channel in a tight loop", () => {
+    assert.equal(loadConfig({ RETRY_BASE: "100ms" }).retryBaseMs, 100);
+    refused({ RETRY_BASE: "0" }, /RETRY_BASE must be at least 100ms/);
+  });
+  await t.step("RETRY_CAP below RETRY_BASE (the base was silently ignored)", () => {
+    refused({ RETRY_BASE: "5m" }, /RETRY_CAP must be at least RETRY_BASE/);
+    assert.equal(loadConfig({ RETRY_BASE: "5m", RETRY_CAP: "10m" }).retryCapMs, 600_000);
+  });
+});
+
+Deno.test("SMTP_HOST is a host alone: a port or scheme in it failed every send (no such host)", () => {
+  assert.equal(loadConfig({ SMTP_HOST: "mail.example.com" }).smtp?.host, "mail.example.com");
+  assert.equal(loadConfig({ SMTP_HOST: "::1" }).smtp?.host, "::1");
+  for (const v of ["mail.example.com:587", "smtp://mail.example.com", "mail example"]) {
+    assert.throws(
+      () => loadConfig({ SMTP_HOST: v }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /SMTP_HOST is not a host name or address \(the port goes in SMTP_PORT; or set SMTP_URL\)/
+          .test(e.message),
+      v,
+    );
+  }
+});

@@ -23,6 +23,7 @@ import type { BrokerSource } from "@vigil/shared/kafka_connect";
 import {
   boolVar,
   commonEnv,
+  durationBetween,
   durationVar,
   httpEnv,
   kafkaEnv,
@@ -37,7 +38,7 @@ export const producerEnvSchema = z.object({
   ...kafkaEnv,
   PRODUCER_PORT: portVar.default(9101),
   /** Unset: 5 ms, or 200 on the dev Kafka ({@link lingerMs}). */
-  PRODUCER_LINGER_MS: durationVar.optional(),
+  PRODUCER_LINGER_MS: durationBetween(0, 60_000).optional(),
   PRODUCER_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PRODUCER_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(1),
   PRODUCER_IDEMPOTENT: boolVar.default(false),
@@ -46,7 +47,9 @@ export const producerEnvSchema = z.object({
     (ms) => ms >= 1000 && ms <= 600_000,
     "must be between 1s and 10m",
   ).default(30_000),
-  PRODUCER_FLUSH_TIMEOUT: durationVar.default(5000),
+  /** Bound on the final flush; Ctrl-C waits it plus 5 s (a timer: bounded). */
+  PRODUCER_FLUSH_TIMEOUT: durationBetween(1000, 3_600_000, "0 would give up the flush at once")
+    .default(5000),
 });
 
 /** The producer's resolved configuration. */

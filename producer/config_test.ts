@@ -38,3 +38,25 @@ Deno.test("lingerMs(): PRODUCER_LINGER_MS when set, else 200 ms on the dev Kafka
   assert.equal(lingerMs("dev-file", 5), 5);
   assert.equal(lingerMs("env", 20), 20);
 });
+
+Deno.test("PRODUCER_FLUSH_TIMEOUT and PRODUCER_LINGER_MS stay within what a timer can wait", () => {
+  // 0 gave up the final flush at once (every buffered message lost, exit 1); past 2^31-1 ms
+  // the timers fired at once, and Ctrl-C forced the exit without waiting for the flush.
+  assert.equal(
+    loadProducerConfig({ PRODUCER_FLUSH_TIMEOUT: "1h" }).PRODUCER_FLUSH_TIMEOUT,
+    3_600_000,
+  );
+  for (const v of ["0", "500ms", "2h", "30d"]) {
+    assert.throws(
+      () => loadProducerConfig({ PRODUCER_FLUSH_TIMEOUT: v }),
+      /^ConfigError: Cannot start producer: PRODUCER_FLUSH_TIMEOUT must be between 1s and 1h/,
+      v,
+    );
+  }
+  assert.equal(loadProducerConfig({ PRODUCER_LINGER_MS: "0" }).PRODUCER_LINGER_MS, 0);
+  assert.equal(loadProducerConfig({ PRODUCER_LINGER_MS: "1m" }).PRODUCER_LINGER_MS, 60_000);
+  assert.throws(
+    () => loadProducerConfig({ PRODUCER_LINGER_MS: "30d" }),
+    /PRODUCER_LINGER_MS must be between 0 and 1m/,
+  );
+});

@@ -52,6 +52,35 @@ export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) 
   return Number(m[1]) * unit;
 }).pipe(z.number().min(0));
 
+const DURATION_UNITS: readonly [string, number][] = [
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+];
+
+/** `ms` in the largest unit that divides it (`1h`, `30s`, `100ms`), for messages. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0";
+  for (const [unit, size] of DURATION_UNITS) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/**
+ * A duration from `minMs` to `maxMs`; `why` says what a value outside would
+ * do. One that times a timer needs a bound: past 2^31-1 ms (about 24.8 days)
+ * `setTimeout` and `setInterval` fire at once, so a "very long" value made a
+ * busy loop or an immediate timeout.
+ */
+export function durationBetween(minMs: number, maxMs: number, why?: string) {
+  return durationVar.refine(
+    (ms) => ms >= minMs && ms <= maxMs,
+    `must be between ${formatDuration(minMs)} and ${formatDuration(maxMs)}${
+      why ? ` (${why})` : ""
+    }`,
+  );
+}
+
 /** `true/false/1/0/yes/no`. */
 export const boolVar = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
   if (typeof v === "boolean") return v;
@@ -62,15 +91,20 @@ export const boolVar = z.union([z.boolean(), z.string()]).transform((v, ctx) => 
   return z.NEVER;
 });
 
-/** Comma-separated `host:port` list; `example` is shown in the error. */
+/** Comma-separated `host:port` list (port 1-65535); `example` is shown in the error. */
 export function hostPortListVar(example: string) {
   return z.string().transform((s, ctx) => {
     const list = s.split(",").map((b) => b.trim()).filter(Boolean);
-    const bad = list.find((b) => !/^[\w.\-\[\]:]+:\d{1,5}$/.test(b));
+    const bad = list.find((b) => {
+      const port = /^[\w.\-\[\]:]+:(\d{1,5})$/.exec(b)?.[1];
+      return port === undefined || Number(port) < 1 || Number(port) > 65535;
+    });
     if (list.length === 0 || bad !== undefined) {
       ctx.addIssue({
         code: "custom",
-        message: `is not a list of host:port (e.g. ${example})${bad ? `: bad entry "${bad}"` : ""}`,
+        message: `is not a list of host:port, port 1-65535 (e.g. ${example})${
+          bad ? `: bad entry "${bad}"` : ""
+        }`,
       });
       return z.NEVER;
     }
@@ -78,8 +112,15 @@ export function hostPortListVar(example: string) {
   });
 }
 
-/** Comma-separated Kafka `host:port` list. */
-export const brokerListVar = hostPortListVar("localhost:9092,localhost:9093");
+/**
+ * Comma-separated Kafka `host:port` list. No IPv6 address: kafkajs 2.2 cuts a
+ * broker at its first ":" (`[::1]:9092` became host "["), and retried forever.
+ */
+export const brokerListVar = hostPortListVar("localhost:9092,localhost:9093").refine(
+  (list) => !list.some((b) => b.startsWith("[") || b.split(":").length > 2),
+  "names an IPv6 address, which the Kafka client cannot connect to: use a host name that " +
+    "resolves to it (e.g. localhost, or a line in /etc/hosts)",
+);
 
 /** Variables of every service that serves HTTP (see `shared/http/serve.ts`). */
 export const httpEnv = {
@@ -146,6 +187,12 @@ export const redisEnv = {
 /** PostgreSQL connection URL (detector, notifier, web, migrations). */
 export const databaseEnv = {
   DATABASE_URL: urlVar(["postgres:", "postgresql:"], "postgres://postgres@127.0.0.1:5432/postgres")
+    // postgres.js 3.4 cuts the host at its first ":" (`[::1]` became "["): it retried forever.
+    .refine(
+      (s) => !new URL(s).hostname.startsWith("["),
+      "names an IPv6 address, which the PostgreSQL client cannot connect to from a URL: use a " +
+        "host name that resolves to it (e.g. localhost, or a line in /etc/hosts)",
+    )
     .default("postgres://postgres@127.0.0.1:5432/postgres"),
 };
 

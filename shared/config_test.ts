@@ -161,7 +161,6 @@ Deno.test("durationVar accepts ms, s, m, h, d and bare milliseconds", async (t) 
 Deno.test("brokerListVar splits, trims and validates host:port entries", () => {
   assert.deepEqual(brokerListVar.parse("a:1,b.example:9092"), ["a:1", "b.example:9092"]);
   assert.deepEqual(brokerListVar.parse(" a:1 , ,b:2 "), ["a:1", "b:2"]);
-  assert.deepEqual(brokerListVar.parse("[::1]:9092"), ["[::1]:9092"]);
   assert.equal(brokerListVar.safeParse("").success, false);
   assert.equal(brokerListVar.safeParse(",").success, false);
   assert.equal(brokerListVar.safeParse("a:1,b").success, false);
@@ -232,5 +231,49 @@ Deno.test("parseEnv() refuses a database number in REDIS_URL with a Redis Cluste
   assert.equal(
     parseEnv("detector", schema, { REDIS_URL: "redis://x:6379/3" }).REDIS_URL,
     "redis://x:6379/3",
+  );
+});
+
+Deno.test("brokerListVar refuses a port outside 1-65535 (kafkajs and ioredis retried it forever)", () => {
+  for (const bad of ["a:0", "a:65536", "a:99999", "a:9092,b:70000"]) {
+    assert.equal(brokerListVar.safeParse(bad).success, false, bad);
+  }
+  assert.match(
+    errorOf({ KAFKA_BROKERS: "kafka:99999" }),
+    /KAFKA_BROKERS .*bad entry "kafka:99999"/,
+  );
+  assert.match(
+    errorOf({ REDIS_CLUSTER_NODES: "10.0.0.1:7000,10.0.0.2:70000" }),
+    /REDIS_CLUSTER_NODES .*bad entry "10.0.0.2:70000"/,
+  );
+  assert.deepEqual(brokerListVar.parse("a:1,b:65535"), ["a:1", "b:65535"]);
+});
+
+Deno.test('DATABASE_URL with an IPv6 literal stops the service (postgres.js connected to host "[" forever)', () => {
+  assert.match(
+    errorOf({ DATABASE_URL: "postgres://postgres@[::1]:5432/postgres" }),
+    /^Cannot start detector: DATABASE_URL names an IPv6 address, which the PostgreSQL client cannot connect to from a URL: use a host name/,
+  );
+  assert.equal(
+    parseEnv("detector", schema, { DATABASE_URL: "postgres://u:p@db.example:5433/vigil" })
+      .DATABASE_URL,
+    "postgres://u:p@db.example:5433/vigil",
+  );
+});
+
+Deno.test('KAFKA_BROKERS with an IPv6 address stops the service (kafkajs connected to host "[" forever)', () => {
+  for (const v of ["[::1]:9092", "a:9092,[fe80::1]:9092", "::1:9092"]) {
+    assert.match(
+      errorOf({ KAFKA_BROKERS: v }),
+      /^Cannot start detector: KAFKA_BROKERS names an IPv6 address, which the Kafka client cannot connect to: use a host name/,
+      v,
+    );
+  }
+  // A Redis Cluster's nodes may be IPv6 (shared/redis.ts parses them).
+  assert.deepEqual(
+    parseEnv("detector", schema, { REDIS_CLUSTER_NODES: "[::1]:7000" }).REDIS_CLUSTER_NODES,
+    [
+      "[::1]:7000",
+    ],
   );
 });

@@ -8,7 +8,7 @@ import { z } from "zod";
 import {
   boolVar,
   commonEnv,
-  durationVar,
+  durationBetween,
   parseEnv,
   pathVar,
   portVar,
@@ -40,8 +40,15 @@ export const webEnvSchema = z.object({
   DETECTOR_URL: urlVar(["http:", "https:"], "http://127.0.0.1:9103").optional(),
   /** Read endpoints open without a token (false: the token is required for them too). */
   WEB_PUBLIC_READ: boolVar.default(true),
-  /** Interval of the stats heartbeat sent to live clients. */
-  WEB_HEARTBEAT_INTERVAL: durationVar.pipe(z.number().min(1000)).default(10_000),
+  /**
+   * Interval of the stats heartbeat sent to live clients; below the page's 45 s
+   * watchdog (web/static/api.js), which takes a silent stream for dead and reconnects.
+   */
+  WEB_HEARTBEAT_INTERVAL: durationBetween(
+    1000,
+    30_000,
+    "the page takes a live stream silent for 45 s as dead and reconnects",
+  ).default(10_000),
   /** Most live (SSE) clients at once; more get 503. */
   WEB_MAX_SSE_CLIENTS: z.coerce.number().int().min(1).default(5000),
   /** The archive's location, listed to find evidence objects (the archive's own settings). */

@@ -70,3 +70,30 @@ Deno.test("parseWebConfig() refuses a token a bearer header cannot carry, withou
     "abc.DEF-123_~+/==",
   );
 });
+
+Deno.test("WEB_HEARTBEAT_INTERVAL beats within the page's 45 s watchdog", () => {
+  // The page drops a live stream silent for 45 s and reconnects; past 2^31-1 ms the
+  // interval fired every millisecond.
+  assert.equal(parseWebConfig({ WEB_HEARTBEAT_INTERVAL: "30s" }).WEB_HEARTBEAT_INTERVAL, 30_000);
+  for (const v of ["45s", "1m", "30d"]) {
+    assert.throws(
+      () => parseWebConfig({ WEB_HEARTBEAT_INTERVAL: v }),
+      /^ConfigError: Cannot start web: WEB_HEARTBEAT_INTERVAL must be between 1s and 30s/,
+      v,
+    );
+  }
+});
+
+Deno.test("S3_ENDPOINT must be an http(s) URL (minio:9000 was taken as a URL of scheme minio:)", () => {
+  assert.equal(
+    parseWebConfig({ S3_ENDPOINT: "http://minio:9000" }).S3_ENDPOINT,
+    "http://minio:9000",
+  );
+  for (const v of ["minio:9000", "localhost:9000", "ftp://minio"]) {
+    assert.throws(
+      () => parseWebConfig({ S3_ENDPOINT: v }),
+      /^ConfigError: Cannot start web: S3_ENDPOINT is not a valid URL \(expected e\.g\. http:\/\/minio:9000\)/,
+      v,
+    );
+  }
+});

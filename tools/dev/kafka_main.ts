@@ -22,11 +22,11 @@
  * @module
  */
 import { devKafkaEnvSchema, MOCK_PARTITION_RETAINED_BYTES, startMockKafka } from "./kafka_mock.ts";
-import { parseEnv } from "@vigil/shared/config";
+import { configOrExit, parseEnv } from "@vigil/shared/config";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { createLogger } from "@vigil/shared/log";
 
-const env = parseEnv("kafka", devKafkaEnvSchema);
+const env = configOrExit(() => parseEnv("kafka", devKafkaEnvSchema));
 const log = createLogger({ service: "kafka" });
 const file = env.KAFKA_DEV_BROKERS_FILE;
 if (file) {
