@@ -11,15 +11,14 @@
  * batch starts there, gets the same key and replaces that object. So no
  * offset is in two objects, and none is missing once the archive caught up.
  *
- * Gaps: per partition the archive knows the next offset it expects (its
- * progress object `<prefix>/<topic>/progress/<partition>.json`, written with
- * every stored object, then the one after the last message it took). A batch that starts further on means Kafka deleted
- * messages before the archive read them (it fell behind the retention, and
- * kafkajs reset an out-of-range position): the part of the hole below the
- * log start is recorded as a gap object
+ * Gaps: per partition the archive knows the next offset it expects (its progress object
+ * `<prefix>/<topic>/progress/<partition>.json`, written with every stored object, then the one
+ * after the last message it took). A batch that starts further on means Kafka deleted messages
+ * before the archive read them (it fell behind the retention, and kafkajs reset an out-of-range
+ * position): the part of the hole below the log start is recorded as a gap object
  * `<prefix>/<topic>/gaps/<partition>-<from>-<to>.json`, counted in
- * `vigil_archive_skipped_messages_total`, logged and shown by the
- * `kafka_gaps` health check (shared/kafka_gaps.ts).
+ * `vigil_archive_skipped_messages_total`, logged and shown by the `kafka_gaps` health check
+ * (shared/kafka_gaps.ts).
  *
  * A log that started again (its high watermark below the progress record:
  * the topic was created again, or another cluster answers) is archived
@@ -161,14 +160,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
     lag.set({ topic, partition }, Math.max(0, Number(hw - pending)));
   }
 
-  const keyOf = ({ buffer, log }: OpenObject) =>
-    objectKey(prefix, {
-      topic: buffer.topic,
-      partition: buffer.partition,
-      offset: buffer.firstOffset,
-      timestamp: buffer.firstTimestamp,
-      log,
-    });
+  const keyOf = ({ buffer: b, log }: OpenObject) =>
+    objectKey(prefix, { ...b, offset: b.firstOffset, timestamp: b.firstTimestamp, log });
 
   /** Store an open object and commit past it; throws when either failed for good. */
   async function flush(key: string, open: OpenObject): Promise<void> {
@@ -233,6 +226,28 @@ export function createArchive(deps: ArchiveDeps): Archive {
     open.gz.abort();
   }
 
+  /**
+   * {@link flush}; when it failed, its error (not thrown: kafkajs retries no error of ours from
+   * eachBatch, its consumer crashes), the object dropped (its gzip stream is finished) and the
+   * partition read again from the object's first offset. Only the record or the commit fails here
+   * (the store is retried until stopping): the object is stored, so gap detection goes on after it.
+   */
+  async function flushOrRewind(key: string, open: OpenObject): Promise<{ error: unknown } | null> {
+    try {
+      await flush(key, open);
+      return null;
+    } catch (error) {
+      discard(key, open);
+      const { topic, partition, firstOffset: offset } = open.buffer;
+      try {
+        group.consumer?.seek({ topic, partition, offset });
+      } catch {
+        // Not assigned any more: the new owner re-reads from the committed offset.
+      }
+      return { error };
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat } = payload;
     const { topic, partition } = batch;
@@ -284,7 +299,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
         if (open.gz.queued >= COMPRESS_CHUNK) await open.gz.drain();
         resolveOffset(m.offset);
         if (isFull(open.buffer, config.policy)) {
-          await flush(key, open);
+          const failure = await flushOrRewind(key, open);
+          if (failure) {
+            return log.warn("cannot flush partition, it will be re-read", { key, ...failure });
+          }
           await heartbeat();
         }
       }
@@ -304,25 +322,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
     let firstError: unknown;
     const tasks = [...buffers].map(([key, open]) =>
       withLock(key, async () => {
-        const buffer = open.buffer;
-        if (buffers.get(key) !== open || !(all || isDue(buffer, config.policy, now()))) return;
-        try {
-          await flush(key, open);
-        } catch (error) {
-          if (failed.push(key) === 1) firstError = error;
-          // Only the record or the commit fails here (the store is retried until stopping): the
-          // object is stored, so gap detection goes on after it (flush_failure_test.ts).
-          discard(key, open);
-          try {
-            group.consumer?.seek({
-              topic: buffer.topic,
-              partition: buffer.partition,
-              offset: buffer.firstOffset,
-            });
-          } catch {
-            // Not assigned any more: the new owner re-reads from the committed offset.
-          }
-        }
+        if (buffers.get(key) !== open || !(all || isDue(open.buffer, config.policy, now()))) return;
+        const failure = await flushOrRewind(key, open); // flush_failure_test.ts
+        if (failure && failed.push(key) === 1) firstError = failure.error;
       })
     );
     await Promise.all(tasks);

@@ -146,12 +146,20 @@ export function parseProgress(body: Uint8Array | null): ProgressRecord {
 /** File name ending of every archive object. */
 export const OBJECT_SUFFIX = ".ndjson.gz";
 
+/** Last ms whose date reads `YYYY-MM-DD` (9999-12-31T23:59:59.999Z). */
+const LAST_DATED_MS = 253_402_300_799_999;
+
 /**
  * Folder (with trailing slash) of the objects whose batch began at `timeMs`
- * (invalid or negative times count as 0): `<prefix>/<topic>/dt=…/hour=…/`. Pure.
+ * (invalid or negative times count as 0, and so do times after year 9999: a
+ * Kafka timestamp is any int64 the producer set, and a Date holds neither
+ * those past ±8.64e15 nor a year of five digits as `YYYY-MM-DD`):
+ * `<prefix>/<topic>/dt=…/hour=…/`. Pure.
  */
 export function archiveFolder(prefix: string, topic: string, timeMs: number): string {
-  const d = new Date(Number.isFinite(timeMs) && timeMs >= 0 ? timeMs : 0);
+  const d = new Date(
+    Number.isFinite(timeMs) && timeMs >= 0 && timeMs <= LAST_DATED_MS ? timeMs : 0,
+  );
   const iso = d.toISOString();
   const p = prefix.replace(/^\/+|\/+$/g, "");
   return `${p ? p + "/" : ""}${topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;

@@ -62,6 +62,17 @@ Deno.test("objectKey() is derived from topic, first message time, partition and 
     "raw/metrics/dt=2025-03-09/hour=07/4-1200.log1764922500123.ndjson.gz",
   );
   assert.equal(objectKey("raw", { ...first, log: 0 }), objectKey("raw", first));
+  // Kafka timestamps are any int64: past a Date, or past year 9999, they count as 0 too.
+  for (const timestamp of ["9000000000000000", "253402300800000", "-5"]) {
+    assert.equal(
+      objectKey("raw", { ...first, timestamp }),
+      "raw/metrics/dt=1970-01-01/hour=00/4-1200.ndjson.gz",
+    );
+  }
+  assert.equal(
+    objectKey("raw", { ...first, timestamp: "253402300799999" }),
+    "raw/metrics/dt=9999-12-31/hour=23/4-1200.ndjson.gz",
+  );
 });
 
 Deno.test("isFull() and isDue() cut a buffer by count, bytes or age", () => {

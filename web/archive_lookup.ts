@@ -36,7 +36,7 @@ export { archiveFolder };
 export interface ArchiveLister {
   /** `s3://bucket` or the local folder, for display. */
   readonly location: string;
-  /** Keys that start with `prefix` (which ends inside one folder). */
+  /** Keys that start with `prefix` (which ends inside one folder); throws past 10,000 of them. */
   list(prefix: string): Promise<string[]>;
   /** A small object (a progress record), or null when there is none. */
   read(key: string): Promise<Uint8Array | null>;
@@ -45,9 +45,19 @@ export interface ArchiveLister {
 /** Most keys read from one folder listing (a folder holds one hour of batches). */
 const MAX_KEYS = 10_000;
 
+/**
+ * More than `max` keys under `prefix`: the ones not read may hold the event (keys sort as
+ * text, `4-9999` after `4-10000`), so no object can be named (lookup `unknown`).
+ */
+function tooManyKeys(prefix: string, max: number): Error {
+  return new Error(`Cannot list ${prefix}*: more than ${max} objects`);
+}
+
 /** An S3 bucket as an {@link ArchiveLister} (ListObjectsV2, paginated, bounded). */
-export function createS3Lister(options: { client: S3Client; bucket: string }): ArchiveLister {
-  const { client, bucket } = options;
+export function createS3Lister(
+  options: { client: S3Client; bucket: string; maxKeys?: number },
+): ArchiveLister {
+  const { client, bucket, maxKeys = MAX_KEYS } = options;
   const store = createS3Store({ client, bucket });
   return {
     location: `s3://${bucket}`,
@@ -57,7 +67,7 @@ export function createS3Lister(options: { client: S3Client; bucket: string }): A
       // Paged by StartAfter (the last key seen) rather than continuation tokens: plain,
       // stateless, and understood by every S3-compatible server.
       let after: string | undefined;
-      while (keys.length < MAX_KEYS) {
+      for (;;) {
         const page = await client.send(
           new ListObjectsV2Command({
             Bucket: bucket,
@@ -68,6 +78,7 @@ export function createS3Lister(options: { client: S3Client; bucket: string }): A
         const batch = (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
         keys.push(...batch);
         if (!page.IsTruncated || batch.length === 0) break;
+        if (keys.length >= maxKeys) throw tooManyKeys(prefix, maxKeys);
         after = batch[batch.length - 1];
       }
       return keys;
@@ -76,7 +87,7 @@ export function createS3Lister(options: { client: S3Client; bucket: string }): A
 }
 
 /** The archive's local folder (ARCHIVE_DIR) as an {@link ArchiveLister}. */
-export function createDirLister(dir: string): ArchiveLister {
+export function createDirLister(dir: string, maxKeys = MAX_KEYS): ArchiveLister {
   const root = dir.replace(/\/+$/, "");
   const store = createDirStore(root);
   return {
@@ -99,9 +110,9 @@ export function createDirLister(dir: string): ArchiveLister {
         for await (const e of Deno.readDir(`${root}/${folder}`)) {
           // Temp files of an unfinished write end in `.tmp`; only finished objects count.
           if (e.isFile && e.name.startsWith(start) && e.name.endsWith(OBJECT_SUFFIX)) {
+            if (keys.length >= maxKeys) throw tooManyKeys(prefix, maxKeys);
             keys.push(folder + e.name);
           }
-          if (keys.length >= MAX_KEYS) break;
         }
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return [];

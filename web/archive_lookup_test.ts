@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { createDirStore } from "@vigil/archive/store";
 import { objectKey, progressKey } from "@vigil/archive/format";
-import { archiveFolder, createDirLister, findArchiveObject, pickObject } from "./archive_lookup.ts";
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  archiveFolder,
+  createDirLister,
+  createS3Lister,
+  findArchiveObject,
+  pickObject,
+} from "./archive_lookup.ts";
 
 const T = Date.parse("2025-03-01T13:00:20Z");
 
@@ -184,6 +191,56 @@ Deno.test(
         "raw/logs/dt=2025-03-03/hour=05/0-",
         "raw/logs/dt=2025-03-03/hour=06/0-",
       ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+/** `n` object keys of partition 4 in one folder, one batch per offset, as S3 lists them (sorted). */
+function manyKeys(folder: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${folder}4-${i}.ndjson.gz`).sort();
+}
+
+Deno.test(
+  "findArchiveObject() never names a wrong object when a folder holds more keys than it lists",
+  async () => {
+    const folder = archiveFolder("raw", "logs", T);
+    const keys = manyKeys(folder, 1_050);
+    // S3 (ListObjectsV2, 100 keys a page here, in key order: "4-999" after "4-1049").
+    const pages: string[] = [];
+    const client = {
+      send(command: { input: { Prefix: string; StartAfter?: string } }) {
+        const { Prefix, StartAfter } = command.input;
+        pages.push(StartAfter ?? "");
+        const rest = keys.filter((k) => k.startsWith(Prefix) && k > (StartAfter ?? ""));
+        return Promise.resolve({
+          Contents: rest.slice(0, 100).map((Key) => ({ Key })),
+          IsTruncated: rest.length > 100,
+        });
+      },
+    } as unknown as S3Client;
+    const s3 = createS3Lister({ client, bucket: "b", maxKeys: 1_000 });
+    // Past the first page: the 161 keys under `4-1` are read whole.
+    assert.equal((await s3.list(`${folder}4-1`)).length, 161);
+    assert.equal(pages.length, 2);
+    // The local folder (directory order), the same keys.
+    const dir = await Deno.makeTempDir({ prefix: "vigil-web-archive-many-" });
+    try {
+      await Deno.mkdir(`${dir}/${folder}`, { recursive: true });
+      for (const k of keys) Deno.writeFileSync(`${dir}/${k}`, new Uint8Array());
+      for (const lister of [s3, createDirLister(dir, 1_000)]) {
+        const where = { prefix: "raw", topic: "logs", partition: 4, timeMs: T };
+        for (const offset of ["995", "1049", "5"]) {
+          // The object of the event, or no answer (`unknown`): never another batch's.
+          const found = await findArchiveObject((p) => lister.list(p), { ...where, offset })
+            .catch(() => "unknown");
+          assert.ok(
+            found === "unknown" || found === `${folder}4-${offset}.ndjson.gz`,
+            `${lister.location} ${offset}: ${found}`,
+          );
+        }
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

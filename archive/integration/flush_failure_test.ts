@@ -142,3 +142,54 @@ for (const step of ["progress record", "commit"] as const) {
     },
   );
 }
+
+Deno.test(
+  "createArchive(): a size flush whose progress record fails once is stored again at once",
+  opts,
+  async () => {
+    await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
+      const dir = await Deno.makeTempDir({ prefix: "vigil-archive-size-flush-fail-" });
+      try {
+        const kafka = testKafka(cluster.brokers);
+        const inner = createDirStore(dir);
+        let failures = 0;
+        // One S3 hiccup (503 SlowDown past the SDK's own attempts) on the first progress record.
+        const store: ArchiveStore = {
+          location: inner.location,
+          get: (key) => inner.get(key),
+          check: () => inner.check(),
+          async put(key, body) {
+            if (key.includes("/progress/") && failures++ === 0) throw new Error("SlowDown");
+            await inner.put(key, body);
+          },
+        };
+        await produce(kafka, bigLogs(0, 100), 100);
+        const archive = createArchive({
+          kafka,
+          store,
+          log: silentLogger(),
+          metrics: new Registry(),
+          config: {
+            topics: ["logs"],
+            policy: { maxMessages: 30, maxBytes: 1 << 30, maxAgeMs: 300 },
+          },
+        });
+        const controller = new AbortController();
+        const running = archive.run(controller.signal);
+        try {
+          await waitFor(async () => new Set(await archivedOffsets(dir)).size === 100, {
+            timeoutMs: 4000,
+            what: "every offset archived",
+          });
+        } finally {
+          controller.abort();
+          await running;
+        }
+        const archived = await archivedOffsets(dir);
+        assert.equal(archived.length, 100, "each offset in one object");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+);
