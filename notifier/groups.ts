@@ -248,3 +248,39 @@ export function groupDigestId(key: string, createdAt: number, seq: number): stri
 export function forgetAt(group: GroupState, route: Route): number | null {
   return group.lastFlushAt === null ? null : group.lastFlushAt + route.groupIntervalMs;
 }
+
+/**
+ * The state with no time after `now`. After the clock was set back (NTP
+ * stepping it, a VM restored, a standby on a host whose clock is behind), a
+ * group's last digest "in the future" held its next one until the clock
+ * caught up: an hour back, a new alert was told an hour late. The same
+ * object when nothing is ahead of `now`.
+ */
+export function notAfter(state: BatcherState, now: number): BatcherState {
+  const at = (t: number) => Math.min(t, now);
+  let groups = state.groups;
+  for (const [key, g] of Object.entries(state.groups)) {
+    const alerts = Object.values(g.alerts);
+    if (
+      g.createdAt <= now && (g.lastFlushAt ?? now) <= now && (g.lastSentAt ?? now) <= now &&
+      alerts.every((a) => a.firstSeenAt <= now)
+    ) continue;
+    if (groups === state.groups) groups = { ...groups };
+    groups[key] = {
+      ...g,
+      createdAt: at(g.createdAt),
+      lastFlushAt: g.lastFlushAt === null ? null : at(g.lastFlushAt),
+      lastSentAt: g.lastSentAt === null ? null : at(g.lastSentAt),
+      alerts: Object.fromEntries(
+        Object.entries(g.alerts).map(([id, a]) => [id, { ...a, firstSeenAt: at(a.firstSeenAt) }]),
+      ),
+    };
+  }
+  let flaps = state.flaps;
+  for (const [k, times] of Object.entries(state.flaps)) {
+    if (times.every((t) => t <= now)) continue;
+    if (flaps === state.flaps) flaps = { ...flaps };
+    flaps[k] = times.map(at);
+  }
+  return groups === state.groups && flaps === state.flaps ? state : { groups, flaps };
+}

@@ -45,6 +45,7 @@ import {
 } from "./batcher.ts";
 import type { Channel } from "./channels/channel.ts";
 import { type DeliveryOptions, digestsCounter, runChannel, Waker } from "./delivery.ts";
+import { notAfter } from "./groups.ts";
 import type { InhibitRule } from "./inhibit.ts";
 import type { Route } from "./routes.ts";
 import { acquireInstanceLock, type InstanceLock } from "./instance_lock.ts";
@@ -194,7 +195,7 @@ export function runNotifier(
         const fresh = items.filter((i) => !known.has(i.streamId));
         if (fresh.length === 0) return;
         await refreshSilences();
-        const r = ingest(state, fresh, now(), batcherOptions());
+        const r = ingest(notAfter(state, now()), fresh, now(), batcherOptions());
         await store.commit({ items: fresh, result: r });
         state = r.state;
         const settledIds = new Set(r.settled.map((s) => s.streamId));
@@ -227,6 +228,7 @@ export function runNotifier(
   /** The timers: digests that are due. */
   async function runTick(): Promise<void> {
     const t = now();
+    state = notAfter(state, t); // the clock set back: no timer waits for it to catch up
     const due = nextDueAt(state, batcherOptions());
     if (due === null || due > t) return;
     await refreshSilences();

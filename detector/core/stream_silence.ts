@@ -13,6 +13,13 @@
  * from the type and the last append time, so instances, restarts and retries
  * name the same anomaly.
  *
+ * The append time is Redis's clock, `now` the detector's: an entry id that
+ * changed since the previous check was appended after that check, whatever
+ * the two clocks say, so silence is counted from then at the earliest (and
+ * never from a time after `now`). A detector clock minutes ahead of Redis's
+ * otherwise saw every check's newest entry as minutes old: a live stream
+ * alerted and resolved every other check.
+ *
  * @module
  */
 import type { EventType } from "@vigil/shared/schemas/event";
@@ -36,11 +43,25 @@ export interface StreamSilence {
   open: Map<EventType, { ids: string[]; lastAppend: number }>;
   /** When the detector started (ms). */
   startedAt: number;
+  /** Per type, the newest append seen at the last check, when silence counts from, and when. */
+  seen: Map<EventType, { lastAppend: number; since: number; checkedAt: number }>;
 }
 
 /** Fresh state. */
 export function createStreamSilence(startedAt: number): StreamSilence {
-  return { open: new Map(), startedAt };
+  return { open: new Map(), startedAt, seen: new Map() };
+}
+
+/** When the silence of `type` counts from (detector clock), after the newest append `lastAppend`. */
+function silenceSince(state: StreamSilence, type: EventType, lastAppend: number, now: number) {
+  const prev = state.seen.get(type);
+  const since = prev === undefined
+    ? Math.min(now, lastAppend)
+    : lastAppend === prev.lastAppend
+    ? prev.since
+    : Math.min(now, Math.max(lastAppend, prev.checkedAt));
+  state.seen.set(type, { lastAppend, since, checkedAt: now });
+  return since;
 }
 
 /**
@@ -54,6 +75,7 @@ export function checkStream(
   now: number,
   config: StreamSilenceConfig,
 ): Finding[] {
+  const seenSince = lastAppend === null ? null : silenceSince(state, type, lastAppend, now);
   const open = state.open.get(type);
   if (open) {
     const back = lastAppend !== null && lastAppend > open.lastAppend;
@@ -69,8 +91,8 @@ export function checkStream(
       at: back ? lastAppend : now,
     }];
   }
-  if (!config.enabled || lastAppend === null) return [];
-  const since = Math.max(lastAppend, state.startedAt);
+  if (!config.enabled || lastAppend === null || seenSince === null) return [];
+  const since = Math.max(seenSince, state.startedAt);
   if (now - since < config.after) return [];
   const id = anomalyId(["no_data", WHOLE_STREAM, type, lastAppend]);
   state.open.set(type, { ids: [id], lastAppend });

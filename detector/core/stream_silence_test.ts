@@ -62,3 +62,46 @@ Deno.test("checkStream() resolves adopted alerts and one whose watch was switche
   const [off] = checkStream(state, "metrics", T0, T0 + 40 * MIN, { ...config, enabled: false });
   assert.deepEqual(off?.kind === "resolved" && [off.ids, off.at], [["c"], T0 + 40 * MIN]);
 });
+
+Deno.test("checkStream() goes by entries coming in, not by how the entry ids' clock compares with its own", async (t) => {
+  await t.step(
+    "a detector clock 6 min ahead of Redis's: no alert while entries keep coming",
+    () => {
+      // Entry ids carry Redis's clock; the detector's runs 6 min ahead. Every 10 s check saw a
+      // stream "silent for 6 min", alerted, resolved at the next entry, alerted again: a CRITICAL
+      // alert every 20 s for a stream that never stopped.
+      const skew = 6 * MIN;
+      const state = createStreamSilence(T0 + skew); // started (its clock) as the first check
+      const findings = [];
+      for (let s = 0; s <= 30 * 60; s += 10) {
+        findings.push(...checkStream(state, "logs", T0 + s * 1000, T0 + skew + s * 1000, config));
+      }
+      assert.deepEqual(findings, []);
+      // Once the entries stop, the alert comes `after` (5 min) of the detector's clock after the
+      // check before the one that saw the last entry (it was appended between the two).
+      const last = T0 + 30 * MIN;
+      const before = last + skew - 10_000;
+      assert.deepEqual(checkStream(state, "logs", last, before + 5 * MIN - 1, config), []);
+      const [f] = checkStream(state, "logs", last, before + 5 * MIN, config);
+      assert.equal(f?.kind === "firing" && f.eventTime, before + 5 * MIN);
+    },
+  );
+  await t.step(
+    "a Redis clock 20 min ahead: a stream that stops is caught after 5 min, not 25",
+    () => {
+      const skew = 20 * MIN;
+      const state = createStreamSilence(T0);
+      for (let s = 0; s <= 10 * 60; s += 10) {
+        assert.deepEqual(
+          checkStream(state, "logs", T0 + skew + s * 1000, T0 + s * 1000, config),
+          [],
+        );
+      }
+      const stopped = T0 + 10 * MIN; // the detector's clock when the last entry came
+      const last = stopped + skew;
+      assert.deepEqual(checkStream(state, "logs", last, stopped + 5 * MIN - 1, config), []);
+      const [f] = checkStream(state, "logs", last, stopped + 5 * MIN, config);
+      assert.equal(f?.kind, "firing");
+    },
+  );
+});

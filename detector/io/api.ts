@@ -6,9 +6,10 @@
  * status in the minute of `timestamp` (default: the minute of the newest
  * transaction seen, else now) against the live baseline, with the same code
  * the `status_zscore` rule uses. It changes nothing. 422 for an unknown
- * status or a negative or non-integer count, 400 for a body that is not JSON,
- * 405 for another method, 409 for a status another instance scores, 503 when the
- * rule is off, 413 for a body over 16 KiB.
+ * status or a negative or non-integer count, a minute older than the live
+ * baseline or ahead of the newest transaction (+ 60 s), 400 for a body that
+ * is not JSON, 405 for another method, 409 for a status another instance
+ * scores, 503 when the rule is off, 413 for a body over 16 KiB.
  *
  * With `"dispatch": true` (bearer token `VIGIL_API_TOKEN` required: 401
  * without it, 503 when none is configured) an anomalous assessment is also
@@ -36,6 +37,9 @@ import {
 } from "../core/rules/status_zscore.ts";
 import { dispatchFiring } from "../core/rules/status_dispatch.ts";
 import type { Firing } from "../core/rules/types.ts";
+
+/** A timestamp this far past the newest transaction is still taken (the evaluator's skew). */
+const FUTURE_SKEW_MS = 60_000;
 
 /** Path of the evaluate endpoint. */
 export const EVALUATE_PATH = "/api/alerts/evaluate";
@@ -132,6 +136,21 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
           } is older than the live baseline (the ${config.baseline_minutes} minutes before the newest transaction, from ${
             new Date(oldest * 60_000).toISOString()
           })`,
+        );
+      }
+      // Nor a minute ahead of the stream (a caller's local time read as UTC, a clock ahead): its
+      // baseline would be minutes that have not happened yet, taken as empty, and a dispatch
+      // would hold the rule's episode and cooldown of the status open until that minute.
+      const newest = Number.isFinite(live.watermark) ? live.watermark : now();
+      const latest = Math.floor((newest + FUTURE_SKEW_MS) / 60_000);
+      if (minute > latest) {
+        throw httpError(
+          422,
+          `timestamp: the minute ${
+            new Date(minute * 60_000).toISOString()
+          } is ahead of the newest transaction (${
+            new Date(newest).toISOString()
+          }): its baseline has not happened yet`,
         );
       }
       const a = assessStatus(live.state, config, { status, minute, count });

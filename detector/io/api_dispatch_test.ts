@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { createEvaluateApp } from "./api.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
-import { T0 } from "../core/rules/_testing.ts";
+import { entry, MIN, run, SEC, T0 } from "../core/rules/_testing.ts";
 import type { ZScoreState } from "../core/rules/status_zscore.ts";
+import { adoptDispatched } from "../core/rules/status_dispatch.ts";
 import type { Firing } from "../core/rules/types.ts";
 
 const TOKEN = "test-token-123";
@@ -100,4 +101,62 @@ Deno.test("POST /api/alerts/evaluate with dispatch of a normal count dispatches 
   const badId = await call({ status: "failed", count: 1, dispatch: true, id: "a b" });
   assert.equal(badId.status, 422);
   assert.match(badId.body.error, /id must be 1-128 printable ASCII/);
+});
+
+Deno.test("POST /api/alerts/evaluate refuses a minute ahead of the newest transaction, which would hold the rule's cooldown there", async () => {
+  // An hour of 10 approved and 1 failed a minute, as the live rule saw it.
+  const events = [];
+  let n = 0;
+  const tx = (t: number, status: string) =>
+    entry(t, { transaction_id: `t${++n}`, user_id: `u${n}`, amount: 5, currency: "EUR", status });
+  for (let m = 0; m < 60; m++) {
+    for (let i = 0; i < 10; i++) events.push(tx(T0 + m * MIN + i * 5 * SEC, "approved"));
+    events.push(tx(T0 + m * MIN + 55 * SEC, "failed"));
+  }
+  const { evaluator } = run("transactions", events);
+  const state = evaluator.ruleState("status_zscore") as ZScoreState;
+  const app = createEvaluateApp({
+    config: () => DEFAULT_RULES.transactions.status_zscore,
+    zscore: () => ({ state, watermark: evaluator.watermark() }),
+    dispatch(firing) {
+      adoptDispatched(state, firing, DEFAULT_RULES.cooldown);
+      return Promise.resolve({ created: true, published: true });
+    },
+    token: TOKEN,
+    log: silentLogger(),
+  });
+  const call = async (body: unknown) => {
+    const res = await app.request("/api/alerts/evaluate", {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  // The caller's local time (UTC+2) written without an offset is read as UTC: 2 hours ahead.
+  // Its baseline is two hours of minutes that have not happened (empty): 1 failed scored z 1,
+  // 5 failed CRITICAL, and once adopted the rule's episode and cooldown of failed ran until then.
+  const ahead = await call({
+    status: "failed",
+    count: 5,
+    timestamp: new Date(T0 + 3 * 60 * MIN).toISOString().slice(0, 19).replace("T", " "),
+    dispatch: true,
+  });
+  assert.equal(ahead.status, 422);
+  assert.match(
+    ahead.body.error,
+    /^timestamp: the minute 2025-01-01T03:00:00.000Z is ahead of the newest transaction \(2025-01-01T00:59:55.000Z\)/,
+  );
+  // The next minute (a caller's clock a little ahead of the stream) is taken.
+  const next = await call({ status: "failed", count: 1, timestamp: T0 + 60 * MIN + 30 * SEC });
+  assert.equal(next.status, 200);
+  assert.equal(next.body.severity, null);
+  // The live rule still raises the real burst of failed a minute later.
+  const burst = [];
+  for (let i = 0; i < 10; i++) burst.push(tx(T0 + 61 * MIN + i * SEC, "failed"));
+  const after = run("transactions", burst, { evaluator, only: "status_zscore" });
+  assert.deepEqual(after.firings.map((f) => [f.entity, f.severity]), [["failed", "WARNING"], [
+    "failed",
+    "CRITICAL",
+  ]]);
 });

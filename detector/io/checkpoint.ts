@@ -219,7 +219,8 @@ export function createCheckpointer(options: {
     committed(lastId, force) {
       const t = now();
       const gap = Math.max(intervalMs, (lastChars / rate) * 1000);
-      if (inflight !== null || (!force && t - lastSaved < gap)) unsaved = lastId;
+      // A clock set back (t before the last checkpoint) would hold checkpoints until it caught up.
+      if (inflight !== null || (!force && t >= lastSaved && t - lastSaved < gap)) unsaved = lastId;
       else save(lastId, t);
     },
     async idle() {

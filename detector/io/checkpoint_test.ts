@@ -85,3 +85,27 @@ Deno.test("createCheckpointer() warns of a failing save once a minute, then says
     [["checkpoint saved again", 90]],
   );
 });
+
+Deno.test("createCheckpointer() keeps checkpointing after the clock steps back", async () => {
+  // NTP (or a VM resumed from a snapshot) sets the clock back an hour after a checkpoint: the time
+  // since it was negative for an hour, so none was written for an hour under load, and a crash
+  // then replayed (or, past the stream's length, lost) an hour of windows.
+  const evaluator = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
+  const store = memoryStore();
+  let t = 10_000_000;
+  const checkpointer = createCheckpointer({
+    evaluator,
+    store,
+    intervalMs: 1000,
+    log: silentLogger(),
+    now: () => t,
+  });
+  checkpointer.committed("1-0", false);
+  await checkpointer.flush();
+  t -= 3_600_000;
+  for (let i = 2; i <= 5; i++, t += 1000) {
+    checkpointer.committed(`${i}-0`, false);
+    await checkpointer.flush();
+  }
+  assert.deepEqual(store.saved.map((c) => c.lastId), ["1-0", "2-0", "3-0", "4-0", "5-0"]);
+});

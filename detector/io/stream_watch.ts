@@ -93,6 +93,7 @@ export async function runStreamWatch(deps: StreamWatchDeps, signal: AbortSignal)
       if (!deps.owns(type)) {
         judged.delete(type);
         state.open.delete(type);
+        state.seen.delete(type);
         continue;
       }
       try {

@@ -30,6 +30,13 @@ export interface Episode {
   firedAt: number;
   /** End of the cooldown that started at `firedAt`. */
   until: number;
+  /**
+   * The stream watermark when it fired plus the cooldown: when the events of
+   * the cooldown have arrived. Later than `until` for an entity whose events
+   * lag the stream (a producer clock behind the others): the episode is kept
+   * until then, or every batch of its late events fired again.
+   */
+  untilSeen: number;
   lastTrue: number;
   clearAt: number;
   open: string[];
@@ -68,6 +75,7 @@ function episodeOf(book: EpisodeBook, k: string, key: EpisodeKey): Episode {
       severity: key.severity,
       firedAt: -Infinity,
       until: -Infinity,
+      untilSeen: -Infinity,
       lastTrue: -Infinity,
       clearAt: -Infinity,
       open: [],
@@ -105,7 +113,14 @@ function readingParts(r: Reading): { value?: number; details?: Record<string, un
 export function conditionTrue(
   book: EpisodeBook,
   key: EpisodeKey,
-  at: { t: number; clearAt: number; refId: string; cooldownMs: number },
+  at: {
+    t: number;
+    clearAt: number;
+    refId: string;
+    cooldownMs: number;
+    /** The stream watermark now (@default {at.t}). */
+    watermark?: number;
+  },
   out: Finding[],
 ): string | null {
   const subject = key.subject ?? key.entity;
@@ -121,6 +136,7 @@ export function conditionTrue(
     id = anomalyId([key.rule, subject, key.severity, at.t, at.refId]);
     ep.firedAt = at.t;
     ep.until = at.t + at.cooldownMs;
+    ep.untilSeen = Math.max(at.watermark ?? at.t, at.t) + at.cooldownMs;
     ep.open.push(id);
   }
   if (ep.open.length > 0) {
@@ -181,7 +197,8 @@ export function conditionFalse(
 
 /**
  * Resolve episodes whose `clearAt` the watermark passed; forget episodes whose
- * cooldown ended more than `retainMs` (the accepted lateness) ago.
+ * cooldown ended more than `retainMs` (the accepted lateness) ago, in event
+ * time and in stream time (`untilSeen`).
  */
 export function sweepEpisodes(
   book: EpisodeBook,
@@ -192,7 +209,9 @@ export function sweepEpisodes(
   for (const [k, ep] of book) {
     // Past `clearAt`, not at it: an event at that very instant may still extend the episode.
     if (ep.open.length > 0 && watermark > ep.clearAt) resolve(ep, ep.clearAt, out);
-    if (ep.open.length === 0 && watermark >= ep.until + retainMs) book.delete(k);
+    if (ep.open.length === 0 && watermark >= Math.max(ep.until, ep.untilSeen) + retainMs) {
+      book.delete(k);
+    }
   }
 }
 
@@ -203,6 +222,7 @@ export function saveEpisodes(book: EpisodeBook): unknown {
     open: ep.open.slice(),
     firedAt: Number.isFinite(ep.firedAt) ? ep.firedAt : null,
     until: Number.isFinite(ep.until) ? ep.until : null,
+    untilSeen: Number.isFinite(ep.untilSeen) ? ep.untilSeen : null,
     lastTrue: Number.isFinite(ep.lastTrue) ? ep.lastTrue : null,
     clearAt: Number.isFinite(ep.clearAt) ? ep.clearAt : null,
   }]);
@@ -229,6 +249,7 @@ export function loadEpisodes(raw: unknown): EpisodeBook {
       severity: e.severity as Severity,
       firedAt: num(e.firedAt),
       until: num(e.until),
+      untilSeen: num(e.untilSeen),
       lastTrue: num(e.lastTrue),
       clearAt: num(e.clearAt),
       open: e.open.map(String),

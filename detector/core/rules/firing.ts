@@ -33,7 +33,7 @@ export interface FiringAt {
   /** When it clears without new evidence. */
   clearAt: number;
   cooldownMs: number;
-  input: Pick<RuleInput<unknown>, "ref" | "traceId" | "ingestTs">;
+  input: Pick<RuleInput<unknown>, "ref" | "traceId" | "ingestTs" | "watermark">;
   sink: RuleSink;
 }
 
@@ -51,7 +51,7 @@ export function fire(
   const id = conditionTrue(
     book,
     key,
-    { t, clearAt, refId: input.ref.id, cooldownMs },
+    { t, clearAt, refId: input.ref.id, cooldownMs, watermark: input.watermark },
     sink.findings,
   );
   if (id === null) return false;

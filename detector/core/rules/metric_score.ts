@@ -19,14 +19,21 @@ import { DEFAULT_STATE_LIMITS, type StateLimits } from "../state_limits.ts";
 /** State of `metric_score`: engine state per `service|measure`. */
 export interface ScoreState<S> {
   series: Map<string, S>;
-  /** Event time of each series' last reading, least recently updated first (the eviction order). */
+  /** Event time of each series' last reading (an older reading is late). */
   seen: Map<string, number>;
+  /**
+   * Stream watermark at each series' last reading, least recently updated
+   * first (the eviction order). Idleness is counted in stream time: a series
+   * whose readings lag the stream (a backfill replayed beside live traffic)
+   * is not idle while it reports.
+   */
+  touched: Map<string, number>;
   episodes: EpisodeBook;
   /** Series forgotten by the limits since the state was created or loaded. */
   evicted: number;
   /** Readings older than their series' last one, not scored (since created or loaded). */
   late: number;
-  /** Loaded from a checkpoint without `seen`: the series count as seen at the next sweep. */
+  /** Loaded from a checkpoint without `seen`: every series counts as seen at the next sweep. */
   unknownSeen?: boolean;
   /**
    * The series of the last snapshot ({@link Rule.save}), serialised when the
@@ -63,7 +70,14 @@ export function metricScoreRule<S>(
   return {
     name: "metric_score",
     type: "metrics",
-    init: () => ({ series: new Map(), seen: new Map(), episodes: new Map(), evicted: 0, late: 0 }),
+    init: () => ({
+      series: new Map(),
+      seen: new Map(),
+      touched: new Map(),
+      episodes: new Map(),
+      evicted: 0,
+      late: 0,
+    }),
     step(state, input, sink) {
       const service = input.event.service;
       handoff?.begin(input.ref.id, service);
@@ -86,8 +100,9 @@ export function metricScoreRule<S>(
         }
         const r = engine.update(s, input.t, value);
         state.series.set(key, r.state);
-        state.seen.delete(key); // to the back: most recently updated
         state.seen.set(key, input.t);
+        state.touched.delete(key); // to the back: most recently updated
+        state.touched.set(key, input.watermark);
         const score = Number.isFinite(r.score) ? r.score : 0;
         const { expectedLow: low, expectedHigh: high, suppressed } = r.explanation;
         handoff?.scores.push({ measure, value, score, suppressed: suppressed === true });
@@ -152,10 +167,20 @@ export function metricScoreRule<S>(
       const snapshot = new Map<string, SerializedLater<S>>();
       for (const [k, v] of s.series) snapshot.set(k, new SerializedLater(engine, v));
       s.snapshot = snapshot;
-      return { series: [...snapshot], seen: [...s.seen], episodes: saveEpisodes(s.episodes) };
+      return {
+        series: [...snapshot],
+        seen: [...s.seen],
+        touched: [...s.touched],
+        episodes: saveEpisodes(s.episodes),
+      };
     },
     load(raw) {
-      const r = (raw ?? {}) as { series?: unknown; seen?: unknown; episodes?: unknown };
+      const r = (raw ?? {}) as {
+        series?: unknown;
+        seen?: unknown;
+        touched?: unknown;
+        episodes?: unknown;
+      };
       const series = loadKeyed(
         r.series,
         { rule: "metric_score", what: "series" },
@@ -175,9 +200,25 @@ export function metricScoreRule<S>(
       // Written before `seen` existed, or incomplete: every series counts as seen at the next sweep.
       const unknownSeen = seen.size !== series.size || [...seen.values()].some(Number.isNaN);
       if (unknownSeen) { for (const k of series.keys()) if (!seen.has(k)) seen.set(k, NaN); }
+      const touched = new Map<string, number>();
+      if (Array.isArray(r.touched)) {
+        for (const item of r.touched) {
+          if (
+            !Array.isArray(item) || typeof item[0] !== "string" || !series.has(item[0]) ||
+            typeof item[1] !== "number"
+          ) throw new TypeError("Cannot load metric_score: malformed touched");
+          touched.set(item[0], item[1]);
+        }
+      }
+      // Written before `touched`: the last event times, in their order (the eviction order then).
+      if (touched.size !== series.size) {
+        touched.clear();
+        for (const [k, t] of seen) touched.set(k, t);
+      }
       return {
         series,
         seen,
+        touched,
         episodes: loadEpisodes(r.episodes),
         evicted: 0,
         late: 0,
@@ -188,23 +229,25 @@ export function metricScoreRule<S>(
 }
 
 /**
- * Forget the series idle for `seriesIdleMs` before `watermark`, then the
- * least recently updated beyond `maxSeries`. O(forgotten): `seen` is in
- * update order.
+ * Forget the series idle for `seriesIdleMs` of stream time before
+ * `watermark`, then the least recently updated beyond `maxSeries`.
+ * O(forgotten): `touched` is in update order, and so in watermark order.
  */
 export function evictSeries<S>(
   state: ScoreState<S>,
   watermark: number,
   limits: Readonly<Pick<StateLimits, "seriesIdleMs" | "maxSeries">>,
 ): void {
-  const { seen, series } = state;
+  const { seen, touched, series } = state;
   if (state.unknownSeen) {
     for (const [k, t] of seen) if (Number.isNaN(t)) seen.set(k, watermark);
+    for (const [k, t] of touched) if (Number.isNaN(t)) touched.set(k, watermark);
     delete state.unknownSeen;
   }
   const cutoff = watermark - limits.seriesIdleMs;
-  for (const [k, t] of seen) {
-    if (t > cutoff && seen.size <= limits.maxSeries) break;
+  for (const [k, t] of touched) {
+    if (t > cutoff && touched.size <= limits.maxSeries) break;
+    touched.delete(k);
     seen.delete(k);
     series.delete(k);
     state.evicted++;

@@ -117,7 +117,8 @@ Deno.test("metric_score loads a checkpoint without last-seen times as seen at th
   const state = rule.init();
   feed(rule, state, "api", 0, 5);
   const saved = JSON.parse(JSON.stringify(rule.save(state))) as Record<string, unknown>;
-  delete saved.seen;
+  delete saved.seen; // written before `seen` (and `touched`) existed
+  delete saved.touched;
   const restored = rule.load(saved);
   rule.sweep(restored, T0 + 10 * HOUR, collectSink());
   assert.equal(restored.series.size, 2, "not forgotten at once");
@@ -158,4 +159,30 @@ Deno.test("metric_score skips a reading older than its series' last one, and cou
   rule.step(state, reading("db", T0 - HOUR, 45), sink);
   assert.equal(sink.scores.length, 4);
   assert.equal(state.late, 2);
+});
+
+Deno.test("metric_score keeps learning a series replayed days behind the stream's watermark", () => {
+  // A 3-day-old file replayed beside live traffic: the live service holds the watermark at now,
+  // the replayed one follows its own time. Swept after every entry (a batch of one), the replayed
+  // series was forgotten whenever it was the least recently updated, so it never left its warm-up.
+  const engine = createStatsEngine() as ScoreEngine<unknown>;
+  const rule = metricScoreRule(CONFIG, 300_000, engine);
+  const state = rule.init();
+  const back = 3 * 24 * HOUR;
+  for (let i = 0; i < 100; i++) {
+    const now = T0 + i * MIN;
+    for (const [service, t] of [["old", now - back], ["live", now]] as const) {
+      const r = reading(service, t, 40 + (i % 7));
+      rule.step(state, { ...r, watermark: now }, collectSink());
+      rule.sweep(state, now, collectSink());
+    }
+  }
+  assert.equal(rule.stats!(state).evicted, 0);
+  assert.equal((state.series.get("old|cpu") as { n: number }).n, 100);
+  // Through a checkpoint, and forgotten once it stops: a day of stream time without a reading.
+  const restored = rule.load(JSON.parse(JSON.stringify(rule.save(state))));
+  rule.sweep(restored, T0 + 99 * MIN + 24 * HOUR - 1, collectSink());
+  assert.equal(restored.series.size, 4);
+  rule.sweep(restored, T0 + 99 * MIN + 24 * HOUR, collectSink());
+  assert.deepEqual([...restored.series.keys()], []);
 });
