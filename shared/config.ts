@@ -40,16 +40,19 @@ export function urlVar(protocols: readonly string[], example: string) {
 /** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
 export const portVar = z.coerce.number().int().min(0).max(65535);
 
-/** A duration in milliseconds; accepts `500`, `500ms`, `30s`, `5m`, `4h`. */
+/**
+ * A duration in whole milliseconds; accepts `500`, `500ms`, `30s`, `5m`, `4h`. Rounded: a
+ * fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`), which takes integers only.
+ */
 export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  if (typeof v === "number") return v;
+  if (typeof v === "number") return Math.round(v);
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
   if (!m) {
     ctx.addIssue({ code: "custom", message: `is not a duration (e.g. 500ms, 30s, 5m, 4h)` });
     return z.NEVER;
   }
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"] ?? 1;
-  return Number(m[1]) * unit;
+  return Math.round(Number(m[1]) * unit);
 }).pipe(z.number().min(0));
 
 const DURATION_UNITS: readonly [string, number][] = [

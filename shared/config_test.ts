@@ -148,6 +148,11 @@ Deno.test("durationVar accepts ms, s, m, h, d and bare milliseconds", async (t) 
     ["1d", 86_400_000],
     ["0", 0],
     [250, 250],
+    // Whole milliseconds: Redis refuses `PX 1234.5` ("value is not an integer").
+    ["1.2345s", 1235],
+    ["0.0001h", 360],
+    ["10.4", 10],
+    [2.5, 3],
   ];
   for (const [input, ms] of cases) {
     await t.step(String(input), () => assert.equal(durationVar.parse(input), ms));
