@@ -100,7 +100,9 @@ export async function callService<N extends ServiceCallName>(
   }
   let res: Response;
   try {
-    const url = new URL(call.path, base);
+    // Appended to the URL's own path (a service behind a reverse proxy at /vigil/notifier/): an
+    // absolute path given to new URL() replaced it.
+    const url = new URL(base.replace(/\/+$/, "") + call.path);
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
     res = await fetch(url, {
       method: call.method,

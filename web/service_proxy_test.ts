@@ -79,3 +79,29 @@ Deno.test("callService() answers 503 naming the URL variable when it is unset", 
       e.status === 503 && e.message.startsWith("Cannot read the rules in force: set DETECTOR_URL"),
   );
 });
+
+Deno.test(
+  "callService() keeps the path of a service URL behind a reverse proxy (NOTIFIER_URL=http://host/notifier/)",
+  opts,
+  async () => {
+    const seen: string[] = [];
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+      seen.push(new URL(req.url).pathname);
+      return Response.json({ rules: [] }, { status: 404 });
+    });
+    try {
+      for (const base of ["/vigil/detector", "/vigil/detector/"]) {
+        await callService(
+          config({ DETECTOR_URL: `http://127.0.0.1:${server.addr.port}${base}` }),
+          "rules",
+        ).catch(() => {});
+      }
+      assert.deepEqual(seen, [
+        "/vigil/detector/api/rules",
+        "/vigil/detector/api/rules",
+      ]);
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
