@@ -108,7 +108,16 @@ export function createS3Client(config: {
       requestTimeout: config.S3_REQUEST_TIMEOUT,
       throwOnRequestTimeout: true,
     },
-    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+    // An S3-compatible store (MinIO, Ceph, R2, B2, …): no flexible checksums, which the SDK sends
+    // on every PUT by default since 2025 (x-amz-checksum-crc32) and some such stores refuse or
+    // cannot check (the AWS-documented setting for third-party stores). AWS itself keeps them.
+    ...(config.S3_ENDPOINT
+      ? {
+        endpoint: config.S3_ENDPOINT,
+        requestChecksumCalculation: "WHEN_REQUIRED" as const,
+        responseChecksumValidation: "WHEN_REQUIRED" as const,
+      }
+      : {}),
     ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
       ? {
         credentials: {

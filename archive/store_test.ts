@@ -4,6 +4,8 @@ import {
   type ArchiveStore,
   createDirStore,
   createGzipWriter,
+  createS3Client,
+  createS3Store,
   gunzip,
   gzip,
   putRetrying,
@@ -105,4 +107,30 @@ Deno.test("storeRefusal() tells a missing bucket and refused access from a store
     storeRefusal(new Deno.errors.PermissionDenied("no"), "./data/archive")!,
     /fix ARCHIVE_DIR$/,
   );
+});
+
+Deno.test("createS3Client() with S3_ENDPOINT sends no flexible checksums, which S3-compatible stores may refuse", async () => {
+  const seen: string[][] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.arrayBuffer();
+    seen.push(
+      [...req.headers.keys()].filter((h) => h.includes("checksum") || h === "x-amz-trailer"),
+    );
+    return new Response(null, { status: 200, headers: { etag: '"0"' } });
+  });
+  try {
+    const client = createS3Client({
+      S3_REGION: "us-east-1",
+      S3_FORCE_PATH_STYLE: true,
+      S3_ENDPOINT: `http://127.0.0.1:${server.addr.port}`,
+      S3_ACCESS_KEY_ID: "k",
+      S3_SECRET_ACCESS_KEY: "s",
+      S3_REQUEST_TIMEOUT: 5000,
+    });
+    await createS3Store({ client, bucket: "b" }).put("raw/x.ndjson.gz", new Uint8Array([1, 2, 3]));
+    client.destroy();
+    assert.deepEqual(seen, [[]], "a PUT with no x-amz-checksum-* / x-amz-trailer header");
+  } finally {
+    await server.shutdown();
+  }
 });
