@@ -36,7 +36,8 @@ const LIBRARY_CANDIDATES = [
   "/usr/lib/aarch64-linux-gnu/librdkafka.so.1",
 ];
 
-const SYMBOLS = {
+/** librdkafka's client functions: a configuration, a client, its end. */
+export const RDKAFKA_CLIENT_SYMBOLS = {
   rd_kafka_conf_new: { parameters: [], result: "pointer" },
   rd_kafka_conf_set: {
     parameters: ["pointer", "buffer", "buffer", "buffer", "usize"],
@@ -44,6 +45,10 @@ const SYMBOLS = {
   },
   rd_kafka_new: { parameters: ["i32", "pointer", "buffer", "usize"], result: "pointer" },
   rd_kafka_destroy: { parameters: ["pointer"], result: "void" },
+} as const;
+
+const SYMBOLS = {
+  ...RDKAFKA_CLIENT_SYMBOLS,
   rd_kafka_mock_cluster_new: { parameters: ["pointer", "i32"], result: "pointer" },
   rd_kafka_mock_cluster_destroy: { parameters: ["pointer"], result: "void" },
   rd_kafka_mock_cluster_bootstraps: { parameters: ["pointer"], result: "pointer" },
@@ -140,11 +145,14 @@ function cstr(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s + "\0");
 }
 
-function openLibrary(): Lib {
+/** Load librdkafka with `symbols`. */
+export function openRdkafka<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> {
   let lastError: unknown;
   for (const path of LIBRARY_CANDIDATES) {
     try {
-      return Deno.dlopen(path, SYMBOLS);
+      return Deno.dlopen(path, symbols);
     } catch (error) {
       lastError = error;
     }
@@ -167,7 +175,7 @@ export function startMockKafka(options: MockKafkaOptions = {}): MockKafkaCluster
   }
   const partitionsDefault = options.partitions ?? 6;
   const replicationDefault = Math.min(options.replicationFactor ?? 3, brokerCount);
-  const lib = openLibrary();
+  const lib: Lib = openRdkafka(SYMBOLS);
   const sym = lib.symbols;
   const conf = sym.rd_kafka_conf_new();
   const errbuf = new Uint8Array(512);

@@ -6,14 +6,10 @@
  *
  * @module
  */
+import { openRdkafka, RDKAFKA_CLIENT_SYMBOLS } from "../dev/kafka_mock.ts";
 
 const SYMBOLS = {
-  rd_kafka_conf_new: { parameters: [], result: "pointer" },
-  rd_kafka_conf_set: {
-    parameters: ["pointer", "buffer", "buffer", "buffer", "usize"],
-    result: "i32",
-  },
-  rd_kafka_new: { parameters: ["i32", "pointer", "buffer", "usize"], result: "pointer" },
+  ...RDKAFKA_CLIENT_SYMBOLS,
   rd_kafka_topic_new: { parameters: ["pointer", "buffer", "pointer"], result: "pointer" },
   rd_kafka_produce: {
     parameters: ["pointer", "i32", "i32", "buffer", "usize", "buffer", "usize", "pointer"],
@@ -23,7 +19,6 @@ const SYMBOLS = {
   rd_kafka_flush: { parameters: ["pointer", "i32"], result: "i32" },
   rd_kafka_outq_len: { parameters: ["pointer"], result: "i32" },
   rd_kafka_topic_destroy: { parameters: ["pointer"], result: "void" },
-  rd_kafka_destroy: { parameters: ["pointer"], result: "void" },
 } as const;
 
 /** librdkafka's `compression.codec` values. */
@@ -55,7 +50,7 @@ export function produceWithLibrdkafka(
   codec: Codec,
   messages: readonly RdMessage[],
 ): void {
-  const lib = Deno.dlopen("librdkafka.so.1", SYMBOLS);
+  const lib = openRdkafka(SYMBOLS);
   const sym = lib.symbols;
   const err = new Uint8Array(512);
   const errText = () => new TextDecoder().decode(err.subarray(0, err.indexOf(0)));
