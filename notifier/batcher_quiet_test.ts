@@ -43,6 +43,35 @@ Deno.test("inhibitorOf() matches source and target on the equal labels, never it
   assert.equal(inhibitorOf(alert({ severity: "WARNING", entity: "api" }), [crit], []), null);
 });
 
+Deno.test("tick() does not let alerts matching both source and target inhibit each other", () => {
+  // "A CRITICAL hides the other metrics alerts of its service": latency_high and cpu_and_latency
+  // (both CRITICAL metrics, one reading) each match both sides, and each hid the other.
+  const opts: BatcherOptions = {
+    ...OPTS,
+    inhibitRules: [{
+      source: { severity: "CRITICAL" },
+      target: { type: "metrics" },
+      equal: ["entity"],
+    }],
+  };
+  const latency = alert({
+    id: "latency",
+    rule: "latency_high",
+    severity: "CRITICAL",
+    entity: "api",
+  });
+  const both = alert({ id: "both", rule: "cpu_and_latency", severity: "CRITICAL", entity: "api" });
+  const warn = alert({ id: "warn", rule: "metric_score", severity: "WARNING", entity: "api" });
+  let r = step(emptyState(), [item(latency), item(both), item(warn)], T0, opts);
+  r = step(r.state, [], T0 + 30 * S, opts);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((a) => a.id).sort()), [["both", "latency"]]);
+  assert.deepEqual(r.settled.map((s) => [s.alertId, s.disposition]), [["warn", "inhibited"]]);
+  // A source matching only the source side still inhibits one that matches both.
+  const logs = alert({ id: "logs", type: "logs", severity: "CRITICAL", entity: "api" });
+  assert.equal(inhibitorOf(latency, [logs, both], opts.inhibitRules!), "logs");
+  assert.equal(inhibitorOf(latency, [both], opts.inhibitRules!), null);
+});
+
 Deno.test("tick() leaves a WARNING out while a CRITICAL of its entity fires, then announces it", () => {
   const crit = alert({ id: "crit", severity: "CRITICAL", entity: "api" });
   const warn = alert({ id: "warn", severity: "WARNING", entity: "api" });

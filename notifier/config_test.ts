@@ -192,6 +192,48 @@ Deno.test("parseRouting() accepts a record-only route and inhibition rules, defa
   );
 });
 
+Deno.test("parseRouting() refuses a route an earlier one leaves nothing to (first match wins)", () => {
+  const c = loadConfig({});
+  const routing = (routes: unknown[]) =>
+    parseRouting(JSON.stringify({ routes }), c.defaultRoute, ["email"]);
+  // A catch-all first: the payments route never saw an alert, silently.
+  assert.throws(
+    () =>
+      routing([
+        { name: "everything", channels: ["email"] },
+        { name: "payments", match: { type: "transactions" }, channels: [] },
+      ]),
+    /^SyntaxError: Cannot load routes: route "payments" can never match: route "everything" before it matches every alert it would \(the first match wins\): move it up or narrow "everything"$/,
+  );
+  assert.throws(
+    () =>
+      routing([
+        { name: "tx", match: { type: "transactions" }, channels: [] },
+        {
+          name: "tx-critical",
+          match: { type: "transactions", severity: "CRITICAL" },
+          channels: [],
+        },
+      ]),
+    /route "tx-critical" can never match: route "tx" before it/,
+  );
+  // Narrower first, or disjoint: both reachable.
+  const ok = routing([
+    { name: "tx-critical", match: { type: "transactions", severity: "CRITICAL" }, channels: [] },
+    { name: "tx", match: { type: "transactions" }, channels: [] },
+    { name: "logs", match: { type: "logs" }, channels: [] },
+    { name: "rest", channels: [] },
+  ]);
+  assert.deepEqual(ok.routes.map((r) => r.name), ["tx-critical", "tx", "logs", "rest", "default"]);
+});
+
+Deno.test("parseRouting() reads a file saved with a byte order mark", () => {
+  const c = loadConfig({});
+  // Notepad and some editors on Windows save UTF-8 with a BOM: refused as "Unexpected token".
+  const r = parseRouting('\uFEFF{"routes": []}', c.defaultRoute, ["email"]);
+  assert.deepEqual(r.routes.map((x) => x.name), ["default"]);
+});
+
 Deno.test("delivery durations that would break every send stop the notifier at start", async (t) => {
   const refused = (env: Record<string, string>, message: RegExp) =>
     assert.throws(

@@ -38,7 +38,11 @@ type Labelled = Pick<Alert, "id" | "type" | "rule" | "entity" | "severity">;
 
 /**
  * The id of a firing source that inhibits `alert`, or null. An alert never
- * inhibits itself; `sources` are the firing alerts held (any group).
+ * inhibits itself; `sources` are the firing alerts held (any group). As in
+ * Alertmanager, an alert matching both sides of a rule is not inhibited by one
+ * that also matches both: two CRITICALs of one service under "a CRITICAL
+ * hides the metrics alerts of its service" each hid the other, and neither
+ * was sent.
  */
 export function inhibitorOf(
   alert: Labelled,
@@ -47,8 +51,10 @@ export function inhibitorOf(
 ): string | null {
   for (const rule of rules) {
     if (!matchersMatch(rule.target, alert)) continue;
+    const bothSides = matchersMatch(rule.source, alert);
     for (const s of sources) {
       if (s.id === alert.id || !matchersMatch(rule.source, s)) continue;
+      if (bothSides && matchersMatch(rule.target, s)) continue;
       if (rule.equal.every((l) => s[l] === alert[l])) return s.id;
     }
   }

@@ -131,6 +131,11 @@ export function parseRoutes(
   return parseRouting(text, defaults, configured).routes;
 }
 
+/** A route's matchers (entries sorted by key) as one text. */
+function matchKey(entries: [string, unknown][]): string {
+  return JSON.stringify(entries);
+}
+
 /**
  * {@link parseRoutes}, with the file's inhibition rules (the default rule
  * when it names none).
@@ -142,6 +147,8 @@ export function parseRouting(
   defaults: Route,
   configured: readonly ChannelName[],
 ): Routing {
+  // A byte order mark (Notepad's UTF-8) is not JSON; JSON readers may ignore it (RFC 8259 8.1).
+  if (text.startsWith("\uFEFF")) text = text.slice(1);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -155,9 +162,22 @@ export function parseRouting(
     throw new SyntaxError(`Cannot load routes: ${formatZodError(parsed.error)}`);
   }
   const names = new Set<string>([defaults.name]);
+  // First match wins: a route after one whose matchers are a subset of its own gets nothing.
+  // The earlier routes by their matchers, so each route looks up its own subsets (at most 16).
+  const byMatch = new Map<string, string>();
   const routes: Route[] = parsed.data.routes.map((r) => {
     if (names.has(r.name)) throw new SyntaxError(`Cannot load routes: duplicate name "${r.name}"`);
     names.add(r.name);
+    const entries = Object.entries(r.match).filter(([, v]) => v !== undefined).sort();
+    for (let subset = 0; subset < 1 << entries.length; subset++) {
+      const before = byMatch.get(matchKey(entries.filter((_, i) => subset & (1 << i))));
+      if (before === undefined) continue;
+      throw new SyntaxError(
+        `Cannot load routes: route "${r.name}" can never match: route "${before}" before it ` +
+          `matches every alert it would (the first match wins): move it up or narrow "${before}"`,
+      );
+    }
+    byMatch.set(matchKey(entries), r.name);
     const missing = r.channels.find((c) => !configured.includes(c));
     if (missing) {
       throw new SyntaxError(

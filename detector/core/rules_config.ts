@@ -14,7 +14,12 @@
  */
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { EVENT_TYPES, formatZodError, LOG_LEVELS } from "@vigil/shared/schemas/event";
+import {
+  EVENT_TYPES,
+  formatZodError,
+  LOG_LEVELS,
+  TRANSACTION_STATUSES,
+} from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
 import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
 
@@ -47,6 +52,12 @@ function formatDuration(ms: number): string {
 const severity = z.enum(SEVERITIES);
 const count = z.number().int().min(1);
 const measureName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/);
+const statuses = TRANSACTION_STATUSES as readonly string[];
+/** A transaction status as the bridge writes it (lower case): another never matches. */
+const transactionStatus = z.string().refine(
+  (s) => statuses.includes(s),
+  `is not a transaction status (${statuses.join(", ")})`,
+);
 
 /**
  * A list of measures, each at most once: a measure listed twice would be
@@ -168,6 +179,18 @@ const noDataSchema = strictObject({
   const seen = new Map<string, number>();
   c.entities.forEach((e, i) => {
     if (e.enabled && e.after !== undefined) tooLate(e.after, ["entities", i, "after"]);
+    // The entity of transactions is the status, lower-cased by the bridge: another never reports.
+    if (
+      e.type === "transactions" && !(TRANSACTION_STATUSES as readonly string[]).includes(e.entity)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["entities", i, "entity"],
+        message: `"${e.entity}" is not a transaction status (${
+          statuses.join(", ")
+        }): the entity of transactions is the status`,
+      });
+    }
     const key = `${e.type}\u0000${e.entity}`;
     const first = seen.get(key);
     if (first === undefined) seen.set(key, i);
@@ -300,8 +323,8 @@ export const rulesConfigSchema = strictObject({
       min_history_minutes: z.number().int().min(1).max(1440).default(30),
       warning: z.number().default(2.5),
       critical: z.number().default(4),
-      /** Statuses alerted CRITICAL on any count while there is no baseline yet. */
-      problem_statuses: z.array(z.string()).default([
+      /** Statuses alerted CRITICAL on any count while there is no baseline yet (lower case, as the bridge writes them). */
+      problem_statuses: z.array(transactionStatus).default([
         "denied",
         "failed",
         "reversed",
@@ -351,6 +374,8 @@ export async function loadRulesConfig(path: string): Promise<RulesConfig> {
   } catch (error) {
     throw new TypeError(`Cannot load rules file ${path}: ${(error as Error).message}`);
   }
+  // A byte order mark (Notepad's UTF-8) is not JSON; JSON readers may ignore it (RFC 8259 8.1).
+  if (text.startsWith("\uFEFF")) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -262,7 +262,7 @@ Deno.test("parseRulesConfig() refuses a no_data after at or past forget_after, a
       metrics: { enabled: true, after: "2m" },
       entities: [
         { type: "logs", entity: "a", after: "1m" },
-        { type: "transactions", entity: "b", after: "1h", enabled: false },
+        { type: "transactions", entity: "pending", after: "1h", enabled: false },
       ],
     },
   });
@@ -284,6 +284,37 @@ Deno.test("parseRulesConfig() refuses a no_data after at or past forget_after, a
       },
     }).includes('no_data.entities.2: logs entity "a" is listed twice (also at entities.0)'),
   );
+});
+
+Deno.test("parseRulesConfig() refuses a transaction status it does not know (it would never match)", () => {
+  // Statuses are lower-cased by the bridge: "Failed" or "faild" never matched, silently.
+  assert.ok(
+    rejection({ transactions: { status_zscore: { problem_statuses: ["failed", "Faild"] } } })
+      .includes(
+        "transactions.status_zscore.problem_statuses.1: is not a transaction status (approved, denied,",
+      ),
+  );
+  assert.ok(
+    rejection({ no_data: { entities: [{ type: "transactions", entity: "Denied" }] } }).includes(
+      'no_data.entities.0.entity: "Denied" is not a transaction status (approved, denied,',
+    ),
+  );
+  const ok = parseRulesConfig({
+    transactions: { status_zscore: { problem_statuses: ["denied"] } },
+    no_data: { entities: [{ type: "transactions", entity: "failed" }] },
+  });
+  assert.deepEqual(ok.transactions.status_zscore.problem_statuses, ["denied"]);
+});
+
+Deno.test("loadRulesConfig() reads a file saved with a byte order mark", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    // Notepad and some editors on Windows save UTF-8 with a BOM: refused as "Unexpected token".
+    await Deno.writeTextFile(path, '\uFEFF{"logs": {"error_spike": {"threshold": 5}}}');
+    assert.equal((await loadRulesConfig(path)).logs.error_spike.threshold, 5);
+  } finally {
+    await Deno.remove(path);
+  }
 });
 
 Deno.test("the rules examples of docs/detector.md load", async () => {

@@ -114,6 +114,8 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
     }
     const hash = rulesHash(next);
     if (hash === version.hash) {
+      // A rejected edit reverted: the file is good again (and in force).
+      rejection = null;
       log.info("rules file read: no change", { trigger, hash });
       return "unchanged";
     }

@@ -76,6 +76,25 @@ Deno.test("RulesReloader.reload() applies new rules, skips equal ones, rejects b
   );
 });
 
+Deno.test("RulesReloader.reload() clears the rejection once the file is good again, also unchanged", async () => {
+  let next: RulesConfig | Error = DEFAULT_RULES;
+  const r = createRulesReloader({
+    path: "rules.json",
+    initial: DEFAULT_RULES,
+    apply: () => {},
+    log: capture().log,
+    load: () => next instanceof Error ? Promise.reject(next) : Promise.resolve(next),
+    sighup: false,
+  });
+  next = new TypeError("Cannot load rules file rules.json: logs: Unrecognized key");
+  assert.equal(await r.reload("file changed"), "rejected");
+  assert.ok(r.lastRejection());
+  // The edit reverted (git checkout): the file read is the rules in force, nothing is rejected.
+  next = DEFAULT_RULES;
+  assert.equal(await r.reload("file changed"), "unchanged");
+  assert.equal(r.lastRejection(), null, "GET /api/rules no longer shows the reverted file");
+});
+
 Deno.test("rulesHash() ignores key order and follows every value", () => {
   const a = rulesWith({ transactions: { amount_high: { per_currency: { EUR: 5, USD: 6 } } } });
   const b = rulesWith({ transactions: { amount_high: { per_currency: { USD: 6, EUR: 5 } } } });
@@ -211,5 +230,45 @@ Deno.test("RulesReloader.watch() follows a file replaced by git checkout quietly
     await waitFor(() => r.current().cooldown === 360_000, { timeoutMs: 5000, what: "back" });
   } finally {
     await close();
+  }
+});
+
+Deno.test("RulesReloader.watch() sees a Kubernetes ConfigMap update (the ..data link swapped, the old version removed)", async () => {
+  const dir = await Deno.makeTempDir();
+  // The kubelet's layout: rules.json -> ..data/rules.json, ..data -> ..<version>.
+  const version = async (name: string, rules: unknown) => {
+    await Deno.mkdir(`${dir}/${name}`);
+    await Deno.writeTextFile(`${dir}/${name}/rules.json`, JSON.stringify(rules));
+  };
+  await version("..v1", {});
+  await Deno.symlink("..v1", `${dir}/..data`);
+  await Deno.symlink("..data/rules.json", `${dir}/rules.json`);
+  const r = createRulesReloader({
+    path: `${dir}/rules.json`,
+    initial: DEFAULT_RULES,
+    apply: () => {},
+    log: capture().log,
+    debounceMs: 50,
+    sighup: false,
+  });
+  const stop = new AbortController();
+  const watching = r.watch(stop.signal);
+  try {
+    await new Promise((ok) => setTimeout(ok, 100));
+    for (const [v, old, cooldown] of [["..v2", "..v1", "1m"], ["..v3", "..v2", "2m"]] as const) {
+      // The kubelet's atomic update: new version, link renamed over ..data, old version removed.
+      await version(v, { cooldown });
+      await Deno.symlink(v, `${dir}/..data_tmp`);
+      await Deno.rename(`${dir}/..data_tmp`, `${dir}/..data`);
+      await Deno.remove(`${dir}/${old}`, { recursive: true });
+      await waitFor(() => r.current().cooldown === (cooldown === "1m" ? 60_000 : 120_000), {
+        timeoutMs: 5000,
+        what: `ConfigMap update to ${v}`,
+      });
+    }
+  } finally {
+    stop.abort();
+    await watching;
+    await Deno.remove(dir, { recursive: true });
   }
 });
