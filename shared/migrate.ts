@@ -3,9 +3,11 @@
  * order, recorded in `schema_migrations`. The pending ones run in one
  * transaction: one that fails rolls them all back, so the schema is never
  * left between two versions.
- * A PostgreSQL advisory lock makes concurrent starts safe. Every service
- * that uses PostgreSQL calls {@link migrate} at start; `deno task db:migrate`
- * runs it alone.
+ * A PostgreSQL advisory lock makes concurrent starts safe; a table lock not had
+ * within {@link TABLE_LOCK_TIMEOUT} rolls back and tries again, so a pending
+ * ALTER TABLE never queues the table's readers behind a long transaction.
+ * Every service that uses PostgreSQL calls {@link migrate} at start;
+ * `deno task db:migrate` runs it alone.
  *
  * @module
  */
@@ -15,6 +17,14 @@ import { connectionSettingsProblem } from "./postgres_errors.ts";
 import { logRetry, retry } from "./retry.ts";
 
 const LOCK_ID = 7_131_911; // arbitrary, constant: "vigil migrations"
+/**
+ * Most time a migration waits for a table lock (not the advisory lock, which waits as long as
+ * another migrator runs): a lock requested behind a long transaction (a pg_dump) makes every
+ * query of the table queue behind it until it is granted.
+ */
+export const TABLE_LOCK_TIMEOUT = "2s";
+/** SQLSTATE lock_not_available: {@link TABLE_LOCK_TIMEOUT} ran out. */
+const LOCK_NOT_AVAILABLE = "55P03";
 
 /** One migration file. */
 export interface Migration {
@@ -43,22 +53,57 @@ export async function loadMigrations(
   return out;
 }
 
-/** Apply pending migrations; returns the versions applied now. */
+/**
+ * Apply pending migrations; returns the versions applied now. Tried again while a table lock
+ * is not had in time (logged), until `signal` aborts.
+ */
 export async function migrate(
   sql: postgres.Sql,
-  options: { log?: Logger; migrations?: Migration[] } = {},
+  options: { log?: Logger; migrations?: Migration[]; signal?: AbortSignal } = {},
 ): Promise<number[]> {
   const migrations = options.migrations ?? await loadMigrations();
+  const { log, signal } = options;
+  return await retry(() => migrateOnce(sql, migrations, log), {
+    ...(signal ? { signal } : {}),
+    baseMs: 250,
+    capMs: 5000,
+    isRetryable: (error) => (error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE,
+    ...(log ? { onRetry: logRetry(log, "apply migrations: a table is in use") } : {}),
+  });
+}
+
+async function migrateOnce(
+  sql: postgres.Sql,
+  migrations: Migration[],
+  log: Logger | undefined,
+): Promise<number[]> {
   const applied: number[] = [];
+  let unknown: number[] = [];
+  let elsewhere: { schema: string | null; other: string } | undefined;
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${LOCK_ID})`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    await tx.unsafe(`SET LOCAL lock_timeout = '${TABLE_LOCK_TIMEOUT}'`);
+    // Created only when missing from the schema new tables go to (the first of search_path):
+    // CREATE TABLE IF NOT EXISTS needs the right to create even when the table exists (a
+    // user limited to rows, migrated by `deno task db:migrate`).
+    const [found] = await tx<{ schema: string | null; here: boolean; other: string | null }[]>`
+      SELECT current_schema() AS schema,
+        to_regclass(quote_ident(current_schema()) || '.schema_migrations') IS NOT NULL AS here,
+        (SELECT relnamespace::regnamespace::text FROM pg_class
+          WHERE oid = to_regclass('schema_migrations')) AS other`;
+    if (!found?.here) {
+      await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now())`;
+      if (found?.other) elsewhere = { schema: found.schema, other: found.other };
+    }
     const done = new Set(
       (await tx<{ version: number }[]>`SELECT version FROM schema_migrations`).map((r) =>
         r.version
       ),
     );
+    const known = new Set(migrations.map((m) => m.version));
+    unknown = [...done].filter((v) => !known.has(v)).sort((a, b) => a - b);
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await tx.unsafe(m.sql);
@@ -66,10 +111,25 @@ export async function migrate(
       applied.push(m.version);
     }
   });
+  if (elsewhere !== undefined) {
+    // A schema earlier in search_path than an existing installation (one named after the
+    // user, "$user", created later): its new, empty tables now hide the installation's.
+    log?.warn(
+      "created the tables in the first schema of search_path, but a later one already has them",
+      elsewhere,
+    );
+  }
+  if (unknown.length > 0) {
+    // A rolled-back deploy: the schema may lack what this code expects (a dropped column).
+    log?.warn(
+      "the database schema is newer than this code: it has migrations this code does not know",
+      { unknown, latest: migrations.at(-1)?.version ?? null },
+    );
+  }
   // Only once committed: a later migration failing rolls back the earlier ones too.
   for (const m of migrations) {
     if (applied.includes(m.version)) {
-      options.log?.info("migration applied", { version: m.version, name: m.name });
+      log?.info("migration applied", { version: m.version, name: m.name });
     }
   }
   return applied;
@@ -88,7 +148,8 @@ export async function migrateAtStart(
 ): Promise<number[]> {
   const { log, signal, migrations } = options;
   try {
-    return await retry(() => migrate(sql, { log, ...(migrations ? { migrations } : {}) }), {
+    const opts = { log, ...(migrations ? { migrations } : {}), ...(signal ? { signal } : {}) };
+    return await retry(() => migrate(sql, opts), {
       ...(signal ? { signal } : {}),
       baseMs: 250,
       capMs: 5000,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { loadMigrations, migrate, migrateAtStart } from "../migrate.ts";
 import { createLogger } from "../log.ts";
-import { withPg } from "@vigil/tools/testing/pg";
+import { connectionSettingsProblem } from "../postgres_errors.ts";
+import { TEST_DATABASE_URL, withPg } from "@vigil/tools/testing/pg";
 
 Deno.test("migrate() applies every migration once, even when started concurrently", async () => {
   await withPg(async ({ sql, url }) => {
@@ -47,6 +48,132 @@ Deno.test("migrate() rolls back a failing migration and records nothing", async 
       lines.filter((l) => l.msg === "migration applied").map((l) => l.version),
       [1],
     );
+  });
+});
+
+Deno.test("migrate() with nothing pending needs no right to create: a user limited to rows starts", async () => {
+  // Migrated by `deno task db:migrate` as the owner; the services run as a user that may only
+  // read and write rows. Before: every start ran CREATE TABLE IF NOT EXISTS schema_migrations,
+  // refused ("permission denied for schema public"), so no service could start.
+  const role = `vigil_rows_${crypto.randomUUID().replaceAll("-", "").slice(0, 8)}`;
+  const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE ROLE ${role} LOGIN PASSWORD 'rows'`);
+  try {
+    await withPg(async ({ sql, url, database }) => {
+      await migrate(sql);
+      await sql.unsafe(`REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+        GRANT CONNECT ON DATABASE ${database} TO ${role};
+        GRANT USAGE ON SCHEMA public TO ${role};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role};
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const u = new URL(url);
+      u.username = role;
+      u.password = "rows";
+      const limited = postgres(u.href, { max: 1, onnotice: () => {} });
+      try {
+        assert.deepEqual(await migrate(limited), []);
+        // A pending migration still needs the right, and says so.
+        const next = { version: 999_999, name: "next", sql: "CREATE TABLE t_next (x int)" };
+        const error = await migrate(limited, { migrations: [...await loadMigrations(), next] })
+          .then(() => undefined, (e: unknown) => e);
+        assert.match(connectionSettingsProblem(error) ?? String(error), /fix the user/);
+      } finally {
+        await limited.end({ timeout: 5 });
+      }
+    });
+  } finally {
+    await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+    await admin.end({ timeout: 5 });
+  }
+});
+
+Deno.test("migrate() says so when a schema earlier in search_path hides the tables", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    // A schema named after the user ("$user", first in the default search_path) created later:
+    // the migrations go there (as a deliberate second installation in its own schema would),
+    // and its empty tables hide the data from every service. Before: not a word.
+    const [me] = await sql<{ u: string }[]>`SELECT current_user AS u`;
+    await sql.unsafe(`CREATE SCHEMA "${me!.u}"`);
+    const lines: { level: string; msg: string; schema?: string; other?: string }[] = [];
+    const log = createLogger({
+      service: "t",
+      level: "warn",
+      write: (l) => lines.push(JSON.parse(l)),
+    });
+    assert.equal((await migrate(sql, { log })).length, (await loadMigrations()).length);
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.schema, l.other]),
+      [[
+        "created the tables in the first schema of search_path, but a later one already has them",
+        me!.u,
+        "public",
+      ]],
+    );
+    lines.length = 0;
+    assert.deepEqual(await migrate(sql, { log }), []);
+    assert.deepEqual(lines, [], "said once, when the tables are created");
+  });
+});
+
+Deno.test("migrate() warns when the database was migrated by a newer version of the code", async () => {
+  await withPg(async ({ sql }) => {
+    const all = await loadMigrations();
+    await migrate(sql);
+    const lines: { level: string; msg: string; unknown?: number[]; latest?: number }[] = [];
+    const log = createLogger({
+      service: "t",
+      level: "info",
+      write: (l) => lines.push(JSON.parse(l)),
+    });
+    // A rolled-back deploy: this code knows one migration fewer than the database has.
+    assert.deepEqual(await migrate(sql, { log, migrations: all.slice(0, -1) }), []);
+    const warned = lines.filter((l) => l.level === "warn");
+    assert.equal(warned.length, 1, JSON.stringify(lines));
+    assert.match(warned[0]!.msg, /newer/);
+    assert.deepEqual(warned[0]!.unknown, [all.at(-1)!.version]);
+    assert.equal(warned[0]!.latest, all.at(-2)!.version);
+    lines.length = 0;
+    assert.deepEqual(await migrate(sql, { log, migrations: all }), []);
+    assert.deepEqual(lines, [], "nothing to say when the code knows every migration");
+  });
+});
+
+Deno.test("migrate() waiting for a table lock does not stall the table's readers", async () => {
+  await withPg(async ({ sql }) => {
+    const all = await loadMigrations();
+    await migrate(sql);
+    const next = { version: 999_999, name: "alter", sql: "ALTER TABLE anomaly_events ADD x int" };
+    const lines: { msg: string }[] = [];
+    const log = createLogger({
+      service: "t",
+      level: "warn",
+      write: (l) => lines.push(JSON.parse(l)),
+    });
+    // A long transaction that read the table (a pg_dump, a report): the pending ALTER TABLE
+    // waits for it, and every query of the table queues behind the ALTER.
+    const holder = await sql.reserve();
+    let migrating: Promise<number[]> | undefined;
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT count(*) FROM anomaly_events`;
+      migrating = migrate(sql, { log, migrations: [...all, next] });
+      await new Promise((r) => setTimeout(r, 300));
+      const started = performance.now();
+      // Before: blocked until the holder ends (here cut by the statement timeout at 4 s).
+      await sql.begin(async (tx) => {
+        await tx`SET LOCAL statement_timeout = '4s'`;
+        await tx`SELECT count(*) FROM anomaly_events`;
+      });
+      const waited = performance.now() - started;
+      assert.ok(waited < 3500, `reader waited ${waited} ms`);
+      await holder`COMMIT`;
+    } finally {
+      holder.release();
+    }
+    // Tried again until it had the lock.
+    assert.deepEqual(await migrating, [999_999]);
+    assert.ok(lines.some((l) => l.msg.startsWith("cannot apply migrations: a table is in use")));
   });
 });
 
