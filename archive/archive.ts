@@ -36,7 +36,7 @@ import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import { GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
-import { createArchiveMetrics } from "./metrics.ts";
+import { createArchiveMetrics, createPartitionLag } from "./metrics.ts";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import {
@@ -55,6 +55,7 @@ import type { Worker } from "@vigil/shared/service";
 import { createGapTracker } from "@vigil/shared/kafka_gaps";
 import { createArchiveProgress } from "./progress.ts";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
+import { createWriteHealth } from "@vigil/shared/write_health";
 
 /** Archive settings (the group is `vigil-archive` by default). */
 export interface ArchiveOptions extends GroupSettings {
@@ -62,6 +63,11 @@ export interface ArchiveOptions extends GroupSettings {
   prefix?: string;
   /** Flush thresholds. */
   policy: FlushPolicy;
+  /**
+   * The `store` health check fails once the store refused an object's writes
+   * this long (a full disk, S3 denying PutObject). @default {60000}
+   */
+  stuckAfterMs?: number;
 }
 
 /** Dependencies of {@link createArchive}. */
@@ -110,11 +116,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const { objectsTotal, messagesTotal, storeErrors, logResets, lag } = createArchiveMetrics(
     metrics,
   );
+  const lags = createPartitionLag(lag);
 
   /** Open objects by partition: the span and size, and the gzip stream of their lines. */
   const buffers = new Map<string, OpenObject>();
-  /** Per partition, the high watermark of its last batch (for the lag after a flush). */
-  const highWater = new Map<string, bigint>();
   /** Per partition, the offset after the last stored object in this generation. */
   const storedUpTo = new Map<string, bigint>();
   const locks = new Map<string, Promise<unknown>>();
@@ -131,6 +136,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     now,
   });
 
+  const writes = createWriteHealth({ what: "object write", stuckAfterMs: config.stuckAfterMs });
   /** Store `body` under `key` (`what`: for the retry log), retrying until stored (at most 3 attempts once stopping). */
   const put = (key: string, body: Uint8Array, what = "store object") =>
     putRetrying(store, key, body, {
@@ -138,6 +144,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
       log,
       stopping: group.stopping,
       onError: () => storeErrors.inc(),
+      writes,
     });
   const progress = createArchiveProgress({ store, prefix, gaps, put, now });
 
@@ -147,17 +154,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const next = previous.catch(() => {}).then(fn);
     locks.set(key, next);
     return next;
-  }
-
-  /**
-   * The lag gauge of a partition: its last high watermark minus the first
-   * offset not yet stored and committed (the open object's first, else the
-   * offset after the last stored object).
-   */
-  function setLag(key: string, topic: string, partition: number, pending: bigint): void {
-    const hw = highWater.get(key);
-    if (hw === undefined) return;
-    lag.set({ topic, partition }, Math.max(0, Number(hw - pending)));
   }
 
   const keyOf = ({ buffer: b, log }: OpenObject) =>
@@ -183,7 +179,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     objectsTotal.inc({ topic: buffer.topic });
     messagesTotal.inc({ topic: buffer.topic }, buffer.count);
     // Caught up once no batch comes any more: the lag must say so now.
-    setLag(key, buffer.topic, buffer.partition, BigInt(next));
+    lags.set(key, buffer.topic, buffer.partition, BigInt(next));
     log.debug("stored object", { key: objKey, messages: buffer.count, bytes: body.length });
   }
 
@@ -253,7 +249,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const { topic, partition } = batch;
     const key = `${topic}:${partition}`;
     await withLock(key, async () => {
-      highWater.set(key, BigInt(batch.highWatermark));
+      lags.watermark(key, BigInt(batch.highWatermark));
       const first = batch.firstOffset() ?? batch.messages[0]?.offset;
       if (first !== undefined && first !== null && batch.messages.length > 0) {
         const checked = await progress.check(topic, partition, {
@@ -310,7 +306,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
       const pending = open
         ? BigInt(open.buffer.firstOffset)
         : BigInt(batch.messages.at(-1)?.offset ?? BigInt(batch.highWatermark) - 1n) + 1n;
-      setLag(key, topic, partition, pending);
+      lags.set(key, topic, partition, pending);
     });
     await heartbeat();
   }
@@ -341,10 +337,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
     for (const open of buffers.values()) open.gz.abort();
     buffers.clear();
     storedUpTo.clear();
-    highWater.clear();
     progress.clear();
-    // Partitions this member may no longer own must not keep a lag.
-    lag.reset();
+    lags.clear();
   };
   const group = createConsumerGroup({
     kafka,
@@ -373,7 +367,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
 
   return {
     checks: {
-      store: () => store.check(),
+      store: () => writes.check(() => store.check()),
       kafka: () => group.health(),
       kafka_gaps: () => gaps.health(),
     },

@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { errorMessage, type Logger } from "@vigil/shared/log";
 import { logRetry, retry } from "@vigil/shared/retry";
+import type { WriteHealth } from "@vigil/shared/write_health";
 
 /** The archive's object store. */
 export interface ArchiveStore {
@@ -57,6 +58,8 @@ export interface PutRetryOptions {
   stopping: AbortSignal;
   /** Called on every failed put (the store-errors counter). */
   onError?: () => void;
+  /** Told of every failed and stored put, by key (the `store` health check). */
+  writes?: Pick<WriteHealth, "failed" | "stored">;
 }
 
 /**
@@ -78,8 +81,10 @@ export async function putRetrying(
       await store.put(key, body);
     } catch (error) {
       options.onError?.();
+      options.writes?.failed(key, error);
       throw error;
     }
+    options.writes?.stored(key);
   }, {
     baseMs: 200,
     capMs: 10_000,

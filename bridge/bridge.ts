@@ -38,6 +38,7 @@ import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics, keepLagOf } from "./metrics.ts";
 import { startBridgeSpan } from "./span.ts";
 import { createStreamFull } from "./stream_full.ts";
+import { createWriteHealth } from "@vigil/shared/write_health";
 
 /** Bridge settings (from {@link BridgeConfig} or a test; the group is `vigil-bridge` by default). */
 export interface BridgeOptions extends GroupSettings {
@@ -57,6 +58,8 @@ export interface BridgeOptions extends GroupSettings {
   extraLimits?: ExtraLimits;
   /** The `kafka_gaps` health check warns this long after a gap. @default {3600000} */
   gapWarnMs?: number;
+  /** The `redis` health check fails once a partition's appends were refused this long. @default {60000} */
+  appendStuckAfterMs?: number;
 }
 
 /** Dependencies of {@link createBridge}. */
@@ -89,7 +92,7 @@ export interface Bridge {
   /** Stop (idempotent); resolves when disconnected. */
   close(): Promise<void>;
   /** Health checks for the ops server (`kafka_gaps` warns with the detail of recent gaps). */
-  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
+  readonly checks: Record<string, () => Promise<boolean | HealthDetail> | boolean | HealthDetail>;
 }
 
 /** Create the bridge. */
@@ -128,6 +131,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
     lag,
   } = createBridgeMetrics(metrics, { redis, keys, partitions });
   const full = createStreamFull({ log, counter: streamFull, now });
+  // Redis answering PING and refusing every append (out of memory, a read-only replica).
+  const appends = createWriteHealth({
+    what: "append",
+    stuckAfterMs: cfg.appendStuckAfterMs ?? 60_000,
+  });
 
   /**
    * Per partition, the offsets of the last run of batches kafkajs consumed
@@ -170,6 +178,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
         coverFrom = String(skippedBefore.first);
       }
       const last = items[items.length - 1]!.offset;
+      // Lag until Redis takes the batch: one retried for long (Redis refusing, the stream full)
+      // showed the lag of the last batch appended, or none.
+      lag.set(
+        { topic, partition },
+        Math.max(0, Number(batch.highWatermark) - Number(items[0]!.offset)),
+      );
       // Offsets before this batch that nobody accounted for: read them again
       // first, then judge what is left against the log start (shared/kafka_gaps.ts).
       let gap: Gap | undefined;
@@ -234,6 +248,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           isRetryable: () => isRunning() && !isStale() && !group.stopping.aborted,
           onRetry: (info) => {
             if (full.seen(info.error, { topic, partition, retry_in_ms: info.delayMs })) return;
+            appends.failed(`${topic}:${partition}`, info.error);
             logAppend(info);
           },
         });
@@ -256,6 +271,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
         );
       }
       progress.set(topic, partition, BigInt(last));
+      appends.stored(`${topic}:${partition}`);
       filtered.delete(key);
       gaps.settled(key);
       if (gap && written.gaps > 0) {
@@ -356,7 +372,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
 
   return {
     checks: {
-      redis: async () => (await redis.ping()) === "PONG",
+      redis: () => appends.check(async () => (await redis.ping()) === "PONG"),
       kafka: () => group.health(),
       kafka_gaps: () => gaps.health(),
       streams: () => full.health(),

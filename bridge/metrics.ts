@@ -36,7 +36,11 @@ export async function keepLagOf(
 /** Register the bridge's metrics on `registry`. */
 export function createBridgeMetrics(registry: Registry, source: BridgeStreams) {
   const { redis, keys, partitions } = source;
-  /** XLEN of every partition of every type, summed per type. */
+  /**
+   * XLEN of every partition of every type, summed per type. A type with a
+   * partition Redis answered with an error (down longer than ioredis retries)
+   * keeps its last value: counted as empty, its length would drop.
+   */
   const collectStreamLengths = async (g: Gauge) => {
     // One pipeline (one per slot on a cluster) for every partition of every type.
     const streams = EVENT_TYPES.flatMap((type) =>
@@ -49,7 +53,8 @@ export function createBridgeMetrics(registry: Registry, source: BridgeStreams) {
     const totals = new Map<string, number>(EVENT_TYPES.map((t) => [t, 0]));
     streams.forEach(({ type }, i) => {
       const [error, n] = replies[i] ?? [];
-      if (!error) totals.set(type, totals.get(type)! + Number(n ?? 0));
+      if (error) totals.delete(type);
+      else if (totals.has(type)) totals.set(type, totals.get(type)! + Number(n ?? 0));
     });
     for (const [type, n] of totals) g.set({ type }, n);
   };

@@ -128,14 +128,15 @@ export function runNotifier(
     "Alert stream entries taken in, by status (firing/resolved/silenced/duplicate/recorded/invalid)",
     ["status"],
   );
+  // Only while active (`consumer` set): a standby reports 0, as dashboards sum the instances.
   registry.gauge(
     "vigil_notifier_pending_alerts",
     "Alerts taken in whose delivery is not final yet (waiting for their group's digest, or in a digest still pending on a channel)",
     [],
-    async (g) => g.set(await store.undelivered()),
+    async (g) => g.set(consumer ? await store.undelivered() : 0),
   );
   registry.gauge("vigil_notifier_groups", "Aggregation groups held", [], (g) => {
-    g.set(Object.keys(state.groups).length);
+    g.set(consumer ? Object.keys(state.groups).length : 0);
   });
   const inhibitedTotal = registry.counter(
     "vigil_notifier_inhibited_total",

@@ -55,12 +55,24 @@ const PROC_METRICS = [
   "process_max_fds",
 ];
 
+/**
+ * Most time a scrape waits for a gauge's `collect`. A Redis or PostgreSQL that
+ * is down or hung holds the collect's query (ioredis retries it 20 times), and a
+ * scrape that waits for it times out at the scraper (Prometheus' default 10 s,
+ * the compose stack's 5 s): the service would look down, all its metrics gone,
+ * during the very outage they tell about.
+ */
+export const COLLECT_TIMEOUT_MS = 1000;
+
 /** One service's metrics: a prom-client registry with the default metrics. */
 export class Registry implements MetricsExposition {
   /** The prom-client registry itself. */
   readonly prom: client.Registry = new client.Registry();
+  readonly #collectTimeoutMs: number;
 
-  constructor() {
+  /** @param options.collectTimeoutMs @default {COLLECT_TIMEOUT_MS} */
+  constructor(options: { collectTimeoutMs?: number } = {}) {
+    this.#collectTimeoutMs = options.collectTimeoutMs ?? COLLECT_TIMEOUT_MS;
     client.collectDefaultMetrics({ register: this.prom });
     for (const name of PROC_METRICS) this.prom.removeSingleMetric(name);
     new client.Gauge({
@@ -96,7 +108,9 @@ export class Registry implements MetricsExposition {
 
   /**
    * A gauge; `collect` runs before each scrape to refresh it. A collect that
-   * fails leaves the last values: the scrape itself must not fail.
+   * fails, or takes longer than the registry's collect timeout, leaves the
+   * last values: the scrape itself must neither fail nor wait. A collect still
+   * running is not started again; the next scrape waits for that one.
    */
   gauge(
     name: string,
@@ -104,6 +118,8 @@ export class Registry implements MetricsExposition {
     labelNames: readonly string[] = [],
     collect?: (gauge: client.Gauge) => void | Promise<void>,
   ): client.Gauge {
+    const timeoutMs = this.#collectTimeoutMs;
+    let running: Promise<void> | undefined;
     return this.#existing(name, client.Gauge) ?? new client.Gauge({
       name,
       help,
@@ -112,11 +128,16 @@ export class Registry implements MetricsExposition {
       ...(collect
         ? {
           async collect(this: client.Gauge) {
-            try {
-              await collect(this);
-            } catch {
-              // The last values stay.
-            }
+            running ??= Promise.resolve()
+              .then(() => collect(this))
+              .catch(() => {}) // the last values stay
+              .finally(() => (running = undefined));
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            await Promise.race([
+              running,
+              new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+            ]);
+            clearTimeout(timer);
           },
         }
         : {}),

@@ -111,3 +111,26 @@ Deno.test("declareMetrics() registers a table in its order, each by its kind", a
     m.errors,
   );
 });
+
+Deno.test("Registry.gauge() answers the scrape with the last values when a collect hangs", async () => {
+  // A Redis or PostgreSQL that is down or hung holds a collect's query (ioredis retries it 20
+  // times): /metrics must answer before the scraper gives up, or the service looks dead.
+  const r = new Registry({ collectTimeoutMs: 50 });
+  let calls = 0;
+  let hang = false;
+  const never = new Promise<void>(() => {});
+  r.gauge("vigil_x_length", "L", ["type"], async (g) => {
+    calls++;
+    if (hang) await never;
+    g.set({ type: "logs" }, 7);
+  });
+  assert.ok(samples(await r.render()).includes('vigil_x_length{type="logs"} 7'));
+  hang = true;
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    const text = await r.render();
+    assert.ok(performance.now() - started < 1000, "answered without waiting for the collect");
+    assert.ok(samples(text).includes('vigil_x_length{type="logs"} 7'), "the last value kept");
+  }
+  assert.equal(calls, 2, "a collect still running is not started again on every scrape");
+});

@@ -61,7 +61,7 @@ export async function ensurePartitionsOrExit(
 /** A consumer that runs until shutdown. */
 export interface Worker {
   /** Its health checks, served on the ops port. */
-  readonly checks: Record<string, () => Promise<boolean> | boolean | HealthDetail>;
+  readonly checks: Record<string, () => Promise<boolean | HealthDetail> | boolean | HealthDetail>;
   /** Consume until `signal` aborts, or reject when it failed for good. */
   run(signal: AbortSignal): Promise<void>;
   /** Stop consuming (idempotent). */

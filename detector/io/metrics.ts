@@ -105,6 +105,8 @@ export function registerUnitGauges(
       ["vigil_detector_pending", "Entries delivered to the detector and not yet acknowledged"],
     ] as const
   ) {
+    /** The last value read of each unit: kept while Redis answers its command with an error. */
+    const last = new Map<string, number>();
     registry.gauge(name, help, ["type", "partition"], async (g) => {
       const list = [...units()];
       const replies = await pipelineBySlot(
@@ -122,11 +124,24 @@ export function registerUnitGauges(
       );
       // Only the units consumed here now: one that moved to another instance is exported there.
       g.reset();
+      const read = new Map<string, number>();
       list.forEach((r, i) => {
+        const labels = { type: r.unit.kind, partition: String(r.unit.partition) };
+        const id = `${labels.type}:${labels.partition}`;
         const [error, value] = replies[i] ?? [];
-        const n = error ? 0 : Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0);
-        g.set({ type: r.unit.kind, partition: String(r.unit.partition) }, n);
+        // No stream or group yet: nothing in it. Any other error (Redis down longer than ioredis
+        // retries): the last value, not a 0 that would read as "caught up".
+        const n = !error
+          ? Array.isArray(value) ? Number(value[0] ?? 0) : Number(value ?? 0)
+          : /^NOGROUP|no such key/i.test(error.message)
+          ? 0
+          : last.get(id);
+        if (n === undefined) return;
+        read.set(id, n);
+        g.set(labels, n);
       });
+      last.clear();
+      for (const [id, n] of read) last.set(id, n);
     });
   }
 
