@@ -11,6 +11,8 @@ import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
+const TOKEN = "outage-test-token-42";
+
 /** The web's PostgreSQL client through a TCP proxy the test can cut; `close()` ends both. */
 function proxiedSql() {
   let proxy: (TcpProxy & { url: string }) | undefined;
@@ -128,6 +130,34 @@ Deno.test({
           await entityPage.waitForSelector("h2.entity-name", { timeout: 15_000 });
           assert.equal(await entityPage.textContent("h2.entity-name"), "checkout");
           assert.equal(await page.locator(".chart-card p.error").count(), 0);
+
+          // Out of reach again: a filter chosen now shows no rows of the old filter, and an
+          // acknowledgement says the database is out of reach, not that the token is missing.
+          await page.evaluate((t) => localStorage.setItem("vigil.token", t), TOKEN);
+          db.proxy.cut();
+          await page.selectOption("#filter-type", "logs");
+          await page.waitForSelector(".list-card p.error");
+          assert.equal(await page.locator('.row[data-id="outage-1"]').count(), 0);
+          // Writes have no deadline (a retried write would be made twice) and wait on this
+          // proxy: the acknowledgement gets the server's answer for PostgreSQL out of reach.
+          const outage = await app.request("/api/anomalies");
+          assert.equal(outage.status, 503);
+          const body = await outage.text();
+          await page.route(/\/ack$/, (route) =>
+            route.fulfill({
+              status: 503,
+              headers: Object.fromEntries(outage.headers),
+              body,
+            }));
+          await page.click(".detail .actions button:text('Acknowledge')");
+          await page.fill("#ack-by", "carol");
+          await page.click(".action-form button[type=submit]:text('Acknowledge')");
+          await page.waitForSelector(".action-form .error", { timeout: 10_000 });
+          assert.equal(
+            await page.textContent(".action-form .error"),
+            "Service unavailable: a database is out of reach; retry later",
+          );
+          assert.equal(await page.locator(".action-form .token-help").count(), 0);
           assert.deepEqual(
             browser.errors.filter((e) => !/status of 503/.test(e)),
             [],
@@ -139,6 +169,7 @@ Deno.test({
         }
       }, {
         assets,
+        token: TOKEN,
         requestDeadlineMs: 2000,
         appSql: (url) => db.connect(url),
       });

@@ -17,9 +17,21 @@ export function setToken(token) {
   saveSetting(TOKEN_KEY, token);
 }
 
+/** What a bearer token may hold (as the server's `VIGIL_API_TOKEN`, shared/http/bearer.ts). */
+const TOKEN_PATTERN = /^[A-Za-z0-9._~+/-]+=*$/;
+
+/** Why `token` cannot be an API token (a stray character pasted with it…), or null. */
+export function tokenProblem(token) {
+  if (!token) return "The token is empty.";
+  return TOKEN_PATTERN.test(token)
+    ? null
+    : "A token holds only A-Z a-z 0-9 - . _ ~ + / (then =): check what was pasted.";
+}
+
 function headers(extra = {}) {
   const token = getToken();
-  return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
+  // A saved token no header can carry made every request fail, reads included: not sent.
+  return token && !tokenProblem(token) ? { ...extra, authorization: `Bearer ${token}` } : extra;
 }
 
 /** An API failure with the server's message and status. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { coalesce, getToken, setToken } from "./api.js";
+import { coalesce, getJson, getToken, setToken, tokenProblem } from "./api.js";
 
 /** A hand-driven clock: timers fire only when `advance` passes them. */
 function manualClock() {
@@ -112,4 +112,31 @@ Deno.test("setToken() keeps the token for the page when the browser refuses stor
     if (storage) Object.defineProperty(globalThis, "localStorage", storage);
     else delete (globalThis as { localStorage?: unknown }).localStorage;
   }
+});
+
+Deno.test("a saved token a header cannot carry is not sent: reads still work", async () => {
+  const realFetch = globalThis.fetch;
+  const sent: (string | null)[] = [];
+  // As browsers do, the headers are built first: a character beyond Latin-1 throws there.
+  globalThis.fetch = (_url: string | URL | Request, init?: RequestInit) => {
+    sent.push(new Headers(init?.headers).get("authorization"));
+    return Promise.resolve(Response.json({ items: [] }));
+  };
+  try {
+    setToken("tok\u2019en-0123456789"); // a curly quote pasted with it
+    assert.deepEqual(await getJson("/api/anomalies"), { items: [] });
+    setToken("tok-0123456789");
+    await getJson("/api/anomalies");
+    assert.deepEqual(sent, [null, "Bearer tok-0123456789"]);
+  } finally {
+    globalThis.fetch = realFetch;
+    setToken("");
+  }
+});
+
+Deno.test("tokenProblem() says why a pasted token cannot be one", () => {
+  assert.equal(tokenProblem("Zm9vYmFyYmF6cXV4-_.~+/=="), null);
+  assert.match(tokenProblem("tok\u2019en") ?? "", /only A-Z a-z 0-9/);
+  assert.match(tokenProblem("two words") ?? "", /only A-Z a-z 0-9/);
+  assert.match(tokenProblem("") ?? "", /empty/);
 });

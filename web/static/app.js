@@ -8,7 +8,7 @@ import { addDelta, forgetOld, liveDelta, noteResolved } from "./counts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
 import { EntityPage } from "./entity.js";
-import { AnomalyList, Filters, mergeLive, PAGE, readUrl, writeUrl } from "./list.js";
+import { AnomalyList, Filters, filtersKey, mergeLive, PAGE, readUrl, writeUrl } from "./list.js";
 import { NotifyPanel } from "./notify.js";
 import { SystemPanel } from "./system.js";
 import { useZone, zoneName } from "./time.js";
@@ -46,9 +46,31 @@ function App() {
   const [needToken, setNeedToken] = useState(false);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
+  const cursorRef = useRef(cursor);
+  cursorRef.current = cursor;
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+  /** Live alerts about the open anomaly so far: its detail reads it again (resolved…). */
+  const [detailNews, setDetailNews] = useState(0);
   const loadSeq = useRef(0);
 
-  useEffect(() => writeUrl(filters, selected), [filters, selected]);
+  // The address follows the view. Opening or closing an anomaly and choosing filters are steps
+  // of the browser's history (Back closes the detail, then undoes a filter; it used to leave
+  // Vigil); the first address (a digest's link, `/?id=`) is only rewritten.
+  const written = useRef(false);
+  useEffect(() => {
+    writeUrl(filters, selected, written.current);
+    written.current = true;
+  }, [filters, selected]);
+  useEffect(() => {
+    const onPop = () => {
+      const url = readUrl();
+      setFilters(url.filters);
+      setSelected(url.selected);
+    };
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
 
   // A read that failed for a passing reason (a database out of reach: 503) is asked again
   // by itself, at the server's Retry-After, so the page recovers without a reload.
@@ -82,7 +104,8 @@ function App() {
       const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
       if (seq !== loadSeq.current) return;
       noteResolved(resolvedIds.current, r.items, Date.now());
-      setItems(mergeLive(r.items, live, filtersRef.current, MAX_LIVE_ROWS).items);
+      const more = Boolean(r.next_cursor);
+      setItems(mergeLive(r.items, live, filtersRef.current, MAX_LIVE_ROWS, more).items);
       setCursor(r.next_cursor);
       setListError(null);
       setNeedToken(false);
@@ -158,9 +181,18 @@ function App() {
     }
   }, []);
 
+  // Other filters: the rows shown are not their answer. The list empties (so it starts at the
+  // top, at their newest rows, not where the old list was scrolled), then reads them.
+  const filterKey = filtersKey(filters);
+  const readKey = useRef(filterKey);
   useEffect(() => {
+    if (readKey.current !== filterKey) {
+      readKey.current = filterKey;
+      setItems([]);
+      setCursor(null);
+    }
     loadFirst();
-  }, [filters]);
+  }, [filterKey]);
 
   useEffect(() => {
     loadStats();
@@ -174,11 +206,13 @@ function App() {
     if (batch.length === 0) return;
     if (sinceLoad.current) { for (const a of batch) sinceLoad.current.push(a); }
     setItems((old) => {
-      const r = mergeLive(old, batch, filtersRef.current, MAX_LIVE_ROWS);
+      const more = Boolean(cursorRef.current) || trimmed.current;
+      const r = mergeLive(old, batch, filtersRef.current, MAX_LIVE_ROWS, more);
       if (r.dropped > 0) trimmed.current = true;
       return r.items;
     });
     const ids = batch.map((a) => a.id);
+    if (ids.includes(selectedRef.current)) setDetailNews((n) => n + 1);
     setFresh((old) => new Set([...old, ...ids]));
     setTimeout(() =>
       setFresh((old) => {
@@ -229,7 +263,13 @@ function App() {
     }), []);
 
   const select = useCallback((id) => setSelected(id), []);
-  const close = useCallback(() => setSelected(null), []);
+  const close = useCallback(() => {
+    // Focus goes back to the row the detail was opened from (when it is in view).
+    const id = selectedRef.current;
+    const from = id === null ? null : document.querySelector(`.row[data-id="${CSS.escape(id)}"]`);
+    setSelected(null);
+    if (document.activeElement?.closest(".detail")) from?.focus();
+  }, []);
   const updated = useCallback(
     (a) => setItems((old) => old.map((x) => (x.id === a.id ? { ...x, ...a } : x))),
     [],
@@ -271,7 +311,10 @@ function App() {
           </section>
         </main>
         ${selected
-          ? html`<${Detail} id=${selected} onClose=${close} onUpdated=${updated} />`
+          ? html`
+            <${Detail} id=${selected} news=${detailNews} onClose=${close}
+              onUpdated=${updated} />
+          `
           : null}
       </div>
   `;

@@ -1,5 +1,5 @@
 // The detail view of one anomaly: facts, actions, values, series, evidence.
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { getJson, useRetry } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
@@ -135,33 +135,51 @@ function Evidence({ items }) {
   }</ul>`;
 }
 
-export function Detail({ id, onClose, onUpdated }) {
+/** The detail view of anomaly `id`; read again when `news` changes (a live alert about it). */
+export function Detail({ id, news = 0, onClose, onUpdated }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [mode, setMode] = useState(null);
   const [notice, setNotice] = useState(null);
   const retry = useRetry();
+  const shownId = useRef(id);
+  shownId.current = id;
   const load = useCallback(() => {
     retry.cancel();
     setError(null);
-    return getJson(`/api/anomalies/${encodeURIComponent(id)}`).then(setData).catch((err) => {
+    // A late answer about an anomaly no longer open is dropped: it showed (and its buttons
+    // acknowledged) that one under the address and the row of the one opened since.
+    const current = () => shownId.current === id;
+    return getJson(`/api/anomalies/${encodeURIComponent(id)}`).then((d) => {
+      if (current()) setData(d);
+    }, (err) => {
+      if (!current()) return;
       setError(err);
       retry.after(err, load); // a database out of reach (503): as the list does
     });
   }, [id]);
+  // Focus moves in (keyboard users reach its buttons with a Tab or two, not past every row).
+  const box = useRef(null);
   useEffect(() => {
     setData(null);
     setMode(null);
     setNotice(null);
     load();
+    box.current?.focus({ preventScroll: true });
   }, [id]);
+  const seenNews = useRef(news);
+  useEffect(() => {
+    if (seenNews.current === news) return;
+    seenNews.current = news;
+    load();
+  }, [news]);
   useEffect(() => {
     const onKey = (e) => e.key === "Escape" && onClose();
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, [onClose]);
   const a = data?.anomaly;
-  return html`<aside class="detail" aria-label="Anomaly detail">
+  return html`<aside class="detail" aria-label="Anomaly detail" ref=${box} tabindex="-1">
     <header class="detail-head">
       <button type="button" class="close" onClick=${onClose} aria-label="Close detail">×</button>
       ${a ? html`<span class=${`badge sev-${a.severity}`}>${a.severity}</span>` : null}

@@ -28,21 +28,51 @@ function decode(text) {
   }
 }
 
+const LISTS = { type: TYPES, severity: ["INFO", "WARNING", "CRITICAL"] };
+
+/**
+ * A filter from a link as the API reads it (and live alerts are matched): trimmed; a list of
+ * types or severities (any case) in the order the filter's choices use. A value the API refuses
+ * is kept, for its message.
+ */
+export function normalFilter(key, value) {
+  const order = LISTS[key];
+  if (!order) return value.trim();
+  const parts = [
+    ...new Set(value.split(",").map((x) => key === "severity" ? x.trim().toUpperCase() : x.trim())),
+  ];
+  if (!parts.every((p) => order.includes(p))) return value.trim();
+  return parts.sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(",");
+}
+
 /** Filters from the query; the open anomaly from `/alerts/<id>` or (older links) `?id=`. */
 export function readUrl() {
   const q = new URLSearchParams(location.search);
   const filters = {};
-  for (const k of FILTER_KEYS) if (q.get(k)) filters[k] = q.get(k);
+  for (const k of FILTER_KEYS) {
+    const value = normalFilter(k, q.get(k) ?? "");
+    if (value) filters[k] = value;
+  }
   const m = /^\/alerts\/([^/]+)\/?$/.exec(location.pathname);
   return { filters, selected: m ? decode(m[1]) : q.get("id") ?? null };
 }
 
-/** Keep the URL in step: `/alerts/<id>?<filters>` with an anomaly open, else `/?<filters>`. */
-export function writeUrl(filters, selected) {
+/**
+ * Keep the URL in step: `/alerts/<id>?<filters>` with an anomaly open, else `/?<filters>`; a new
+ * history entry when `push`, else the current one rewritten.
+ */
+export function writeUrl(filters, selected, push = false) {
   const q = new URLSearchParams();
   for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
   const url = (selected ? alertPath(selected) : "/") + (q.size ? `?${q}` : "");
-  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
+  if (url === location.pathname + location.search) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+/** The filters as one string: equal for equal filters. */
+export function filtersKey(filters) {
+  return JSON.stringify(FILTER_KEYS.map((k) => filters[k] ?? ""));
 }
 
 /** Whether a live alert belongs in the list under `filters` (same rules as the API). */
@@ -60,13 +90,17 @@ export function matches(a, f) {
 
 /**
  * The list after a batch of live alerts (in arrival order): an alert already
- * listed updates its row, a new one that matches `filters` goes on top. Live
- * additions never make the list longer than `max` rows or than it was: the
- * oldest rows are dropped (`dropped` says how many). One pass over the list
- * per batch, not per alert: an alert storm (thousands a second) froze the
- * page for a minute when each alert copied the whole list.
+ * listed updates its row; one not listed that matches `filters` takes its
+ * place by detection time, newest first, as the API orders them (a new
+ * anomaly on top; the resolution of an older one among its neighbours, not
+ * on top as if it were news). One older than every listed row is left to the
+ * next page when `more` (the server has more rows), else goes at the end.
+ * Live additions never make the list longer than `max` rows or than it was:
+ * the oldest rows are dropped (`dropped` says how many). One pass over the
+ * list per batch, not per alert: an alert storm (thousands a second) froze
+ * the page for a minute when each alert copied the whole list.
  */
-export function mergeLive(old, batch, filters, max) {
+export function mergeLive(old, batch, filters, max, more = false) {
   const index = new Map();
   old.forEach((x, i) => index.set(x.id, i));
   let rows = null; // a copy, once a listed row changes
@@ -89,11 +123,28 @@ export function mergeLive(old, batch, filters, max) {
     added.push({ ...a, acknowledged_at: null, acknowledged_by: null, ack_comment: null });
   }
   if (added.length === 0) return { items: rows ?? old, dropped: 0 };
-  const all = [...added.reverse(), ...(rows ?? old)];
+  // Newest first; the latest arrival first among equals (a stable sort of the reversed batch).
+  const fresh = added.reverse().sort((a, b) => detectedMs(b) - detectedMs(a));
+  const listed = rows ?? old;
+  const all = [];
+  let j = 0;
+  for (const a of fresh) {
+    const t = detectedMs(a);
+    while (j < listed.length && detectedMs(listed[j]) > t) all.push(listed[j++]);
+    if (j === listed.length && more) break; // older than every row: its page brings it
+    all.push(a);
+  }
+  while (j < listed.length) all.push(listed[j++]);
   const keep = Math.max(max, old.length);
   return all.length > keep
     ? { items: all.slice(0, keep), dropped: all.length - keep }
     : { items: all, dropped: 0 };
+}
+
+/** When an alert was detected (ms); without a time, the newest. */
+function detectedMs(a) {
+  const ms = Date.parse(a.detected_at);
+  return Number.isNaN(ms) ? Infinity : ms;
 }
 
 const SEVERITIES = [
@@ -108,10 +159,14 @@ const ACKNOWLEDGED = [["", "all"], ["false", "not acknowledged"], ["true", "ackn
 
 /** One filter chosen from a list: `options` are [value, text] pairs. */
 function Choice({ label, name, filters, set, options }) {
+  const current = filters[name] ?? "";
+  // A value from a link that is none of the choices (`logs,metrics`) still shows.
+  const other = options.some(([value]) => value === current) ? null : current;
   return html`<label>${label}
-    <select id=${`filter-${name}`} value=${filters[name] ?? ""} onChange=${(e) =>
+    <select id=${`filter-${name}`} value=${current} onChange=${(e) =>
     set(name, e.currentTarget.value)}>
       ${options.map(([value, text]) => html`<option value=${value}>${text}</option>`)}
+      ${other === null ? null : html`<option value=${other}>${other}</option>`}
     </select>
   </label>`;
 }

@@ -44,3 +44,23 @@ Deno.test("mergeLive() never grows the list past max (or what it was), dropping 
   assert.equal(s.items.length, 5000);
   assert.equal(s.items[0].id, "s19999");
 });
+
+Deno.test("mergeLive() places an unlisted anomaly by its detection time, not on top", () => {
+  const t = (m: number) => new Date(Date.UTC(2026, 0, 1, 12, m)).toISOString();
+  const old = [10, 8, 6].map((m) => ({ id: `r${m}`, type: "logs", detected_at: t(m) }));
+  const resolved = (m: number) => ({
+    id: `x${m}`,
+    type: "logs",
+    status: "resolved",
+    detected_at: t(m),
+    resolved_at: t(11),
+  });
+  const fresh = { id: "new", type: "logs", status: "firing", detected_at: t(11) };
+  // The server has more rows: one older than every listed row comes with its page.
+  const more = mergeLive(old, [resolved(7), fresh, resolved(2)], {}, 10, true);
+  assert.deepEqual(more.items.map((x: Row) => x.id), ["new", "r10", "r8", "x7", "r6"]);
+  assert.equal(more.dropped, 0);
+  // The whole list is loaded: it goes at the end.
+  const all = mergeLive(old, [resolved(2)], {}, 10, false);
+  assert.deepEqual(all.items.map((x: Row) => x.id), ["r10", "r8", "r6", "x2"]);
+});

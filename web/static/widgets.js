@@ -1,7 +1,7 @@
 // Small components shared by the views: top bar (zone and theme), live badge, counters,
 // token field and help, error note.
 import { useState } from "preact/hooks";
-import { ApiError, getToken, retryDelayMs, setToken } from "./api.js";
+import { ApiError, getToken, retryDelayMs, setToken, tokenProblem } from "./api.js";
 import { getZone, localZoneLabel, setZone } from "./time.js";
 import { html, SEVERITIES, useTheme } from "./util.js";
 
@@ -67,22 +67,33 @@ export function Counters({ counts }) {
 
 export function TokenField({ onSaved }) {
   const [value, setValue] = useState(getToken());
+  const [problem, setProblem] = useState(null);
   return html`
     <form class="token" onSubmit=${(e) => {
       e.preventDefault();
-      setToken(value.trim());
+      const token = value.trim();
+      // Saving nothing forgets the saved token.
+      const wrong = token ? tokenProblem(token) : null;
+      setProblem(wrong);
+      if (wrong) return;
+      setToken(token);
       onSaved?.();
     }}>
       <label>API token <input class="token-input" type="password" autocomplete="off" value=${value}
           onInput=${(e) => setValue(e.currentTarget.value)} /></label>
       <button type="submit">Save</button>
+      ${problem ? html`<p class="error token-problem" role="alert">${problem}</p>` : null}
     </form>
   `;
 }
 
-/** Whether `error` is the server refusing for want of the token (401) or of any token (503). */
+/**
+ * Whether `error` is the server refusing for want of the token (401) or of any token (503 that
+ * names `VIGIL_API_TOKEN`; a 503 for a database out of reach is a passing failure, not this).
+ */
 export function isTokenRefusal(error) {
-  return error instanceof ApiError && (error.status === 401 || error.status === 503);
+  return error instanceof ApiError &&
+    (error.status === 401 || (error.status === 503 && /VIGIL_API_TOKEN/.test(error.message)));
 }
 
 /**
