@@ -210,6 +210,13 @@ Deno.test(
           tabs.push(await focused());
         }
         assert.equal(tabs.at(-1), "detail Acknowledge", tabs.join(" | "));
+        // Escape in a field leaves the field, its text kept; the next one closes the detail.
+        await page.keyboard.press("Enter");
+        await page.fill("#ack-comment", "looking into it");
+        await page.keyboard.press("Escape");
+        assert.equal(await page.locator(".detail").count(), 1, "the detail stays open");
+        assert.equal(await page.inputValue("#ack-comment"), "looking into it");
+        assert.match((await focused()) ?? "", /^detail/);
         await page.keyboard.press("Escape");
         await page.waitForSelector(".detail", { state: "detached" });
         assert.equal(await focused(), id(6));

@@ -174,7 +174,15 @@ export function Detail({ id, news = 0, onClose, onUpdated }) {
     load();
   }, [news]);
   useEffect(() => {
-    const onKey = (e) => e.key === "Escape" && onClose();
+    const onKey = (e) => {
+      if (e.key !== "Escape") return;
+      // In a field, Escape leaves the field with its text kept (a comment half written was lost
+      // with the detail); the next Escape closes the detail.
+      const field = e.target instanceof Element &&
+        e.target.closest(".detail input, .detail textarea, .detail select");
+      if (field) return box.current?.focus();
+      onClose();
+    };
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, [onClose]);
