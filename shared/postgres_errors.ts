@@ -56,15 +56,20 @@ export function isConnectionError(error: unknown): boolean {
 /**
  * Why PostgreSQL refused the connection settings themselves (SQLSTATE class
  * 28, invalid authorization: unknown role, wrong password, no `pg_hba.conf`
- * entry; 3D000, no such database; 42501, no privilege to create the tables),
+ * entry; 3D000, no such database; 42501, no privilege to create the tables;
+ * 3F000, no schema of `search_path` exists to create them in),
  * as a message that says what to fix, or undefined for anything else
  * (PostgreSQL not up yet, a network error), which waiting may cure.
  */
 export function connectionSettingsProblem(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== "string" || !/^(28[0-9A-Z]{3}|3D000|42501)$/.test(code)) return undefined;
+  if (typeof code !== "string" || !/^(28[0-9A-Z]{3}|3D000|3F000|42501)$/.test(code)) {
+    return undefined;
+  }
   const what = code === "3D000"
     ? "the database name"
+    : code === "3F000"
+    ? "search_path (create its schema first, or name one that exists)"
     : code === "42501"
     ? "the user (it must be allowed to create tables)"
     : "the user or password (or pg_hba.conf)";

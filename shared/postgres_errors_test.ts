@@ -25,6 +25,11 @@ Deno.test("connectionSettingsProblem() names what to fix for refused settings on
   );
   assert.match(connectionSettingsProblem(pgError("3D000", "x"))!, /fix the database name/);
   assert.match(connectionSettingsProblem(pgError("42501", "x"))!, /allowed to create tables/);
+  // `?search_path=vigil` with no schema vigil: retried for ever as if PostgreSQL were not up.
+  assert.match(
+    connectionSettingsProblem(pgError("3F000", "no schema has been selected to create in"))!,
+    /: fix search_path \(create its schema first/,
+  );
   // Not up yet, or gone: waiting may cure these.
   for (const code of ["08006", "57P03", "53300", "ECONNREFUSED"]) {
     assert.equal(connectionSettingsProblem(pgError(code, "x")), undefined, code);
