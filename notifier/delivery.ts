@@ -157,17 +157,23 @@ export async function runChannel(
     const base = { digestId: digest.id, channel: channel.name, attempt, alertIds };
 
     if (t - next.createdAt > giveUpAfterMs) {
+      // The last failure stays in the row (the API's `error`): "gave up" alone said not why.
+      const last = next.lastError ? `; the last: ${next.lastError}` : "";
       await record({
         ...base,
         ok: false,
         status: "failed",
         retryable: false,
-        error: `gave up after ${next.attempts} attempts`,
+        error: `gave up after ${next.attempts} attempts${last}`.slice(0, 1000),
         durationMs: 0,
         at: t,
       });
       m.digests.inc({ channel: channel.name, status: "failed" });
-      log.error("gave up on digest", { digest_id: digest.id, attempts: next.attempts });
+      log.error("gave up on digest", {
+        digest_id: digest.id,
+        attempts: next.attempts,
+        ...(next.lastError ? { last_error: next.lastError } : {}),
+      });
       continue;
     }
 

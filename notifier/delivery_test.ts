@@ -126,3 +126,45 @@ Deno.test("a digest accepted for some recipients only is sent, with the refused 
   );
   assert.deepEqual(attempts.map((a) => [a.status, a.ok, a.error]), [["sent", true, warning]]);
 });
+
+Deno.test("a notification given up after GIVE_UP_AFTER keeps why its attempts failed", async () => {
+  let sends = 0;
+  const down: Channel = {
+    name: "webhook",
+    send: () => {
+      sends++;
+      return Promise.resolve({ ok: false, retryable: true, error: "HTTP 503: maintenance" });
+    },
+  };
+  const digest: Digest = {
+    id: "g-3",
+    kind: "digest",
+    route: "default",
+    groupKey: "default|",
+    groupLabels: {},
+    createdAt: NOW - 25 * 60 * MIN,
+    channels: ["webhook"],
+    alerts: [digestAlert({ id: "a", isNew: true })],
+    flapping: [],
+    streamIds: [],
+  };
+  const attempts = await deliver(
+    [{
+      digest,
+      channel: "webhook",
+      attempts: 700,
+      partsSent: 0,
+      createdAt: digest.createdAt,
+      nextAttemptAt: NOW,
+      lastError: "HTTP 503: maintenance",
+    }],
+    down,
+    new Registry(),
+  );
+  assert.equal(sends, 0, "not tried again");
+  // Before: "gave up after 700 attempts", the reason gone from the row the API shows.
+  assert.deepEqual(attempts.map((a) => [a.status, a.error]), [[
+    "failed",
+    "gave up after 700 attempts; the last: HTTP 503: maintenance",
+  ]]);
+});

@@ -22,6 +22,8 @@ export interface PendingNotification {
   partsSent: number;
   createdAt: number;
   nextAttemptAt: number;
+  /** Why the last attempt failed (kept in the row when the notification is given up). */
+  lastError?: string | null;
 }
 
 /** The outcome of one attempt, to record. */
@@ -212,8 +214,9 @@ export function createStore(sql: Sql): NotifierStore {
           parts_sent: number;
           created_at: Date;
           next_attempt_at: Date;
+          error: string | null;
         }[]
-      >`SELECT d.digest, n.attempts, n.parts_sent, n.created_at, n.next_attempt_at
+      >`SELECT d.digest, n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.error
         FROM notifications n JOIN notifier_digests d ON d.id = n.digest_id
         WHERE n.channel = ${channel} AND n.status = 'pending'
         ORDER BY n.created_at, n.digest_id LIMIT 1`;
@@ -226,6 +229,7 @@ export function createStore(sql: Sql): NotifierStore {
         partsSent: r.parts_sent,
         createdAt: r.created_at.getTime(),
         nextAttemptAt: r.next_attempt_at.getTime(),
+        lastError: r.error,
       };
     },
 

@@ -53,7 +53,7 @@ export function redact(value: unknown, key = "", depth = 0): unknown {
   if (typeof value === "string") {
     return value.replace(URL_USERINFO, "$1***@")
       .replace(SECRET_QUERY, "$1***")
-      .replace(/(discord(?:app)?\.com\/api\/webhooks\/\d+\/)[\w-]+/gi, "$1***")
+      .replace(/(discord(?:app)?\.com\/api\/(?:v\d+\/)?webhooks\/\d+\/)[\w-]+/gi, "$1***")
       .replace(/(hooks\.slack\.com\/services\/)[\w/]+/gi, "$1***");
   }
   if (value instanceof Error) {

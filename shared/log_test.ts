@@ -109,6 +109,7 @@ Deno.test("createLogger() redacts secret fields and URL credentials", () => {
     userOnly: "https://ghp_tokenonly@github.example/x",
     query: "https://api.example/v1?token=qtok&page=2&access_token=atok",
     discord: "posting to https://discord.com/api/webhooks/123456/webhooktok-en_1 failed",
+    discordV10: "posting to https://discord.com/api/v10/webhooks/123456/v10tok-en_1 failed",
     slack: "https://hooks.slack.com/services/T000/B000/slacktok",
     error: new Error("connect to smtp://mailer:smtppass@mail:25 refused"),
     empty_password: null,
@@ -133,6 +134,7 @@ Deno.test("createLogger() redacts secret fields and URL credentials", () => {
       "qtok",
       "atok",
       "webhooktok",
+      "v10tok",
       "slacktok",
       "smtppass",
     ]

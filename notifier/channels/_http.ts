@@ -18,18 +18,20 @@ export function scrubUrls(text: string): string {
  */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
-function retryAfterMs(res: Response, body: string): number | undefined {
-  const asked = askedRetryAfterMs(res, body);
+function retryAfterMs(res: Response, body: string, inSeconds: boolean): number | undefined {
+  const asked = askedRetryAfterMs(res, body, inSeconds);
   return asked === undefined ? undefined : Math.min(asked, MAX_RETRY_AFTER_MS);
 }
 
-function askedRetryAfterMs(res: Response, body: string): number | undefined {
+function askedRetryAfterMs(res: Response, body: string, inSeconds: boolean): number | undefined {
   try {
     const json: unknown = JSON.parse(body);
     if (json && typeof json === "object" && "retry_after" in json) {
       const v = Number((json as { retry_after: unknown }).retry_after);
-      // Discord: seconds (float). Very old API versions used ms; values > 1000 are taken as ms.
-      if (Number.isFinite(v) && v >= 0) return v > 1000 ? v : Math.ceil(v * 1000);
+      // Discord API v8+: seconds (float); v6 (an unversioned URL): ms. Unknown: > 1000 is ms.
+      if (Number.isFinite(v) && v >= 0) {
+        return inSeconds || v <= 1000 ? Math.ceil(v * 1000) : v;
+      }
     }
   } catch {
     // not JSON: fall back to the header
@@ -70,8 +72,8 @@ async function readPrefix(res: Response, max: number): Promise<string> {
 }
 
 /**
- * POST `body` as JSON to `url`; 2xx → ok, 429/5xx/408/network → retryable,
- * other 4xx → not. A redirect is not followed and fails for good: fetch
+ * POST `body` as JSON to `url`; 2xx → ok, 429/5xx/408/network → retryable (and 409 to an
+ * `Idempotency-Key`), other 4xx → not. A redirect is not followed and fails for good: fetch
  * would follow a 301/302/303 with a GET without the body, and the receiver's
  * answer to that GET would count as delivered.
  */
@@ -79,7 +81,12 @@ export async function postJson(
   fetchFn: FetchFn,
   url: string,
   body: unknown,
-  options: { signal: AbortSignal; headers?: Record<string, string> },
+  options: {
+    signal: AbortSignal;
+    headers?: Record<string, string>;
+    /** The body's `retry_after` is in seconds (Discord API v8+), however large. */
+    retryAfterSeconds?: boolean;
+  },
 ): Promise<SendResult> {
   let res: Response;
   try {
@@ -117,7 +124,7 @@ export async function postJson(
   const text = await readPrefix(res, MAX_ERROR_BODY);
   const snippet = scrubUrls(text).slice(0, 200);
   if (res.status === 429) {
-    const wait = retryAfterMs(res, text);
+    const wait = retryAfterMs(res, text, options.retryAfterSeconds ?? false);
     return {
       ok: false,
       retryable: true,
@@ -126,7 +133,10 @@ export async function postJson(
       ...(wait !== undefined ? { retryAfterMs: wait } : {}),
     };
   }
-  const retryable = res.status >= 500 || res.status === 408;
+  // A 409 to a request with an Idempotency-Key: the receiver is still processing an earlier copy
+  // (a timed-out attempt; IETF idempotency-key draft, Stripe); a retry gets its stored answer.
+  const inProgress = res.status === 409 && new Headers(options.headers).has("idempotency-key");
+  const retryable = res.status >= 500 || res.status === 408 || inProgress;
   return { ok: false, retryable, status: res.status, error: `HTTP ${res.status}: ${snippet}` };
 }
 
@@ -161,10 +171,15 @@ export function jsonPartsChannel(
   url: string,
   fetchFn: FetchFn,
   messages: (digest: Digest) => readonly unknown[],
+  post: { retryAfterSeconds?: boolean } = {},
 ): Channel {
   return {
     name,
     send: (digest, signal, progress) =>
-      sendParts(messages(digest), (msg) => postJson(fetchFn, url, msg, { signal }), progress),
+      sendParts(
+        messages(digest),
+        (msg) => postJson(fetchFn, url, msg, { ...post, signal }),
+        progress,
+      ),
   };
 }

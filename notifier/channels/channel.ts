@@ -1,7 +1,8 @@
 /**
  * The channel contract (Alertmanager's `Notify(ctx, alerts) (retry bool, err)`):
  * a channel sends one digest and says whether a failure is worth retrying.
- * 5xx, 429, timeouts and refused connections are retryable; other 4xx (and
+ * 5xx, 429, 408, timeouts and refused connections are retryable (and the
+ * webhook's 409: its Idempotency-Key still in progress); other 4xx (and
  * permanent SMTP 5xx) are not.
  *
  * A channel that splits a digest into several messages (Discord, Slack)

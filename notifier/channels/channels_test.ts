@@ -287,3 +287,33 @@ Deno.test("Discord and Slack rows show the event time, as email does (a replay o
   assert.ok(texts.some((t) => t.includes("2015-06-01T08:40:00.000Z")), "the resolved row");
   assert.ok(!texts.some((t) => t.includes("2025-03-01T10:20:10")), "not the detector's clock");
 });
+
+Deno.test("the webhook retries a 409 to its Idempotency-Key: the receiver still works on the first copy", async () => {
+  // A receiver de-duplicating by Idempotency-Key as the IETF draft says: while a key's first
+  // request is being processed, a retry of it is answered 409; once done, its answer again.
+  const done = new Map<string, Response>();
+  const busy = new Set<string>();
+  const hook = receiver(async (req) => {
+    const key = req.headers.get("idempotency-key") ?? "";
+    await req.arrayBuffer();
+    if (done.has(key)) return done.get(key)!.clone();
+    if (busy.has(key)) return Response.json({ error: "request in progress" }, { status: 409 });
+    busy.add(key);
+    await new Promise((r) => setTimeout(r, 600)); // slower than the attempt's timeout
+    done.set(key, new Response("stored"));
+    busy.delete(key);
+    return done.get(key)!.clone();
+  });
+  const ch = createWebhookChannel({ url: hook.url, webBaseUrl: "http://web" });
+  try {
+    const first = await ch.send(digest, AbortSignal.timeout(200));
+    assert.ok(!first.ok && first.retryable, JSON.stringify(first));
+    const retry = await ch.send(digest, AbortSignal.timeout(200));
+    // Before: a 4xx, failed for good, though the first copy was still being taken in.
+    assert.ok(!retry.ok && retry.retryable && retry.status === 409, JSON.stringify(retry));
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(await ch.send(digest, AbortSignal.timeout(1000)), { ok: true });
+  } finally {
+    await hook.close();
+  }
+});

@@ -179,12 +179,38 @@ export function discordMessages(
   });
 }
 
+/** Discord's own hosts (discord.com, its ptb/canary builds, the former discordapp.com). */
+const DISCORD_HOST = /^(?:(?:ptb|canary)\.)?discord(?:app)?\.com$/i;
+
+/** The API version Vigil asks of Discord for an unversioned webhook URL. */
+export const DISCORD_API_VERSION = 10;
+
+/**
+ * The URL to post to, and whether a 429's `retry_after` is in seconds. The webhook URL the
+ * Discord app copies (`/api/webhooks/…`) names no API version, so it is v6, whose `retry_after`
+ * (and `Retry-After`) are milliseconds: read as seconds, a wait of 300 ms held the channel for
+ * 5 minutes. Such a URL of a Discord host is pinned to v{@link DISCORD_API_VERSION} (seconds).
+ */
+export function discordWebhookUrl(raw: string): { url: string; retryAfterSeconds: boolean } {
+  const url = new URL(raw);
+  if (DISCORD_HOST.test(url.hostname)) {
+    url.pathname = url.pathname.replace(
+      /^\/api\/webhooks\//,
+      `/api/v${DISCORD_API_VERSION}/webhooks/`,
+    );
+  }
+  url.searchParams.set("wait", "true");
+  const version = Number(url.pathname.match(/^\/api\/v(\d+)\//)?.[1] ?? 0);
+  return { url: url.href, retryAfterSeconds: DISCORD_HOST.test(url.hostname) && version >= 8 };
+}
+
 /** Create the Discord channel. */
 export function createDiscordChannel(
   options: RenderOptions & { url: string; fetch?: FetchFn; budget?: number },
 ): Channel {
   const fetchFn = options.fetch ?? fetch;
-  const url = new URL(options.url);
-  url.searchParams.set("wait", "true");
-  return jsonPartsChannel("discord", url.href, fetchFn, (d) => discordMessages(d, options));
+  const { url, retryAfterSeconds } = discordWebhookUrl(options.url);
+  return jsonPartsChannel("discord", url, fetchFn, (d) => discordMessages(d, options), {
+    retryAfterSeconds,
+  });
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { Digest, DigestAlert } from "../digest.ts";
-import { DISCORD_LIMITS, discordMessages, discordText, embedChars } from "./discord.ts";
+import {
+  createDiscordChannel,
+  DISCORD_LIMITS,
+  discordMessages,
+  discordText,
+  embedChars,
+} from "./discord.ts";
 import { DIGEST_MAX_ROWS } from "../render.ts";
 
 function digest(n: number, messageLength = 40): Digest {
@@ -132,4 +138,51 @@ Deno.test("discordMessages() lists DIGEST_MAX_ROWS alerts of a storm and links t
     msgs[0]!.content,
     /^\*\*\[Vigil\] 5714 CRITICAL, 5715 WARNING, 5714 INFO, 2857 resolved/,
   );
+});
+
+/**
+ * Discord's 429, as its API versions answer it: the unversioned URL the app copies
+ * (`/api/webhooks/…`) is API v6, whose `retry_after` (and `Retry-After`) are milliseconds;
+ * v8 and later send seconds (discord-api-docs issues 2360 and 4722).
+ */
+function discord429(asked: string[], waitMs: number) {
+  return (input: string | URL | Request) => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    asked.push(url.pathname + url.search);
+    const version = Number(url.pathname.match(/^\/api\/v(\d+)\//)?.[1] ?? 6);
+    const retryAfter = version >= 8 ? waitMs / 1000 : waitMs;
+    return Promise.resolve(Response.json(
+      { message: "You are being rate limited.", retry_after: retryAfter, global: false },
+      { status: 429, headers: { "retry-after": String(Math.ceil(retryAfter)) } },
+    ));
+  };
+}
+
+Deno.test("the Discord channel waits what Discord asks, also for the unversioned URL the app copies", async () => {
+  for (
+    const [url, path] of [
+      ["https://discord.com/api/webhooks/1/tok", "/api/v10/webhooks/1/tok?wait=true"],
+      ["https://discordapp.com/api/webhooks/1/tok?thread_id=7", "/api/v10/webhooks/1/tok"],
+      ["https://canary.discord.com/api/v9/webhooks/1/tok", "/api/v9/webhooks/1/tok?wait=true"],
+    ] as const
+  ) {
+    const asked: string[] = [];
+    const ch = createDiscordChannel({
+      url,
+      webBaseUrl: "http://web",
+      fetch: discord429(asked, 300),
+    });
+    const r = await ch.send(digest(1), new AbortController().signal);
+    // Before: v6's 300 (ms) was read as 300 s, holding every later digest for 5 minutes.
+    assert.ok(!r.ok && r.retryable && r.retryAfterMs === 300, `${url}: ${JSON.stringify(r)}`);
+    assert.ok(asked[0]!.startsWith(path), `${url} posted to ${asked[0]}`);
+  }
+  // A wait longer than 1,000 s in seconds (v8+) is not taken for milliseconds.
+  const ch = createDiscordChannel({
+    url: "https://discord.com/api/webhooks/1/tok",
+    webBaseUrl: "http://web",
+    fetch: discord429([], 1_500_000),
+  });
+  const r = await ch.send(digest(1), new AbortController().signal);
+  assert.ok(!r.ok && r.retryAfterMs === 1_500_000, JSON.stringify(r));
 });
