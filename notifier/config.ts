@@ -60,6 +60,8 @@ export const notifierEnv = z.object({
   SMTP_USER: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
   SMTP_SECURE: boolVar.optional(),
+  /** STARTTLS required before AUTH (default: with a user, on a server that is not this host). */
+  SMTP_REQUIRE_TLS: boolVar.optional(),
   /** An address, alone or after a display name: `vigil@example.com`, `Vigil <vigil@example.com>`. */
   EMAIL_FROM: z.string().trim().refine(
     (s) => ADDRESS.test(/^[^<>]*<([^<>]*)>$/.exec(s)?.[1] ?? s),
@@ -125,8 +127,22 @@ export interface SmtpConfig {
   host: string;
   port: number;
   secure: boolean;
+  /** STARTTLS required (`SMTP_REQUIRE_TLS`): the password never goes out in clear. */
+  requireTls: boolean;
   user?: string;
   password?: string;
+}
+
+/** A loopback host: a relay on this machine, reached without crossing a network. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
+
+/**
+ * `SMTP_REQUIRE_TLS`, else on when a password would be sent to another machine: nodemailer
+ * sends AUTH in clear to a server that offers no STARTTLS (misconfigured, or the offer
+ * stripped on the way), so the password was readable on the network.
+ */
+function requireTls(e: z.infer<typeof notifierEnv>, host: string, user: string | undefined) {
+  return e.SMTP_REQUIRE_TLS ?? (user !== undefined && user !== "" && !LOOPBACK.test(host));
 }
 
 /** The resolved configuration. */
@@ -171,11 +187,13 @@ function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
     const u = new URL(e.SMTP_URL);
     // TLS from the first byte for smtps: and for port 465, as with SMTP_HOST/SMTP_PORT.
     const secure = e.SMTP_SECURE ?? (u.protocol === "smtps:" || u.port === "465");
+    const user = u.username ? decodeURIComponent(u.username) : undefined;
     return {
       host: u.hostname,
       port: u.port ? Number(u.port) : secure ? 465 : 587,
       secure,
-      ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
+      requireTls: !secure && requireTls(e, u.hostname, user),
+      ...(user ? { user } : {}),
       ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     };
   }
@@ -185,6 +203,7 @@ function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
       host: e.SMTP_HOST,
       port: e.SMTP_PORT ?? (secure ? 465 : 587),
       secure,
+      requireTls: !secure && requireTls(e, e.SMTP_HOST, e.SMTP_USER),
       ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
       ...(e.SMTP_PASSWORD ? { password: e.SMTP_PASSWORD } : {}),
     };

@@ -27,6 +27,7 @@ Deno.test("loadConfig() reads SMTP_URL and channel URLs", () => {
     host: "mail.example.com",
     port: 465,
     secure: true,
+    requireTls: false, // TLS from the first byte already
     user: "me@x.com",
     password: "p@ss",
   });
@@ -88,6 +89,19 @@ Deno.test("loadConfig() turns TLS on for an SMTP_URL on port 465, as for SMTP_PO
   assert.equal(loadConfig({ SMTP_URL: "smtp://u:p@mail.example.com:587" }).smtp?.secure, false);
   const forced = loadConfig({ SMTP_URL: "smtp://mail.example.com:465", SMTP_SECURE: "false" });
   assert.equal(forced.smtp?.secure, false);
+});
+
+Deno.test("loadConfig() requires STARTTLS before a password goes to another machine (SMTP_REQUIRE_TLS)", () => {
+  const tls = (env: Record<string, string>) => loadConfig(env).smtp?.requireTls;
+  assert.equal(tls({ SMTP_URL: "smtp://u:p@mail.example.com:587" }), true);
+  assert.equal(tls({ SMTP_HOST: "mail.example.com", SMTP_USER: "u", SMTP_PASSWORD: "p" }), true);
+  // No password to protect, a relay on this host, TLS from the first byte, or said otherwise.
+  assert.equal(tls({ SMTP_URL: "smtp://mail.example.com:25" }), false);
+  assert.equal(tls({ SMTP_URL: "smtp://u:p@127.0.0.1:1025" }), false);
+  assert.equal(tls({ SMTP_URL: "smtp://u:p@localhost:1025" }), false);
+  assert.equal(tls({ SMTP_URL: "smtps://u:p@mail.example.com" }), false);
+  assert.equal(tls({ SMTP_URL: "smtp://u:p@mail.example.com", SMTP_REQUIRE_TLS: "false" }), false);
+  assert.equal(tls({ SMTP_URL: "smtp://127.0.0.1:25", SMTP_REQUIRE_TLS: "true" }), true);
 });
 
 Deno.test("group and repeat intervals are at least a second, in the environment and in routes", () => {

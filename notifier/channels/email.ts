@@ -41,6 +41,11 @@ export interface SmtpSettings {
   secure: boolean;
   user?: string;
   password?: string;
+  /**
+   * Without `secure`: refuse to go on (and to send the password) unless the server upgrades
+   * to TLS with STARTTLS. @default {false}
+   */
+  requireTls?: boolean;
   /** Connection/greeting/socket timeouts. @default {10000} */
   timeoutMs?: number;
 }
@@ -113,6 +118,7 @@ export function smtpTransport(smtp: SmtpSettings): MailTransport {
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
+    ...(smtp.requireTls ? { requireTLS: true } : {}),
     ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? "" } } : {}),
     connectionTimeout: t,
     greetingTimeout: t,

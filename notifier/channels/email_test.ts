@@ -120,3 +120,63 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "createEmailChannel() with requireTls sends no password to a server that offers no STARTTLS",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // nodemailer sent AUTH in clear to such a server (misconfigured, or the offer stripped).
+    const passwords: string[] = [];
+    const server = new SMTPServer({
+      disabledCommands: ["STARTTLS"],
+      allowInsecureAuth: true,
+      logger: false,
+      closeTimeout: 100,
+      disableReverseLookup: true,
+      onAuth(auth, _session, cb) {
+        passwords.push(String(auth.password));
+        cb(null, { user: auth.username });
+      },
+      onData(stream, _session, cb) {
+        stream.resume();
+        stream.on("end", () => cb());
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const addr = server.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : 0;
+    const smtp = {
+      host: "127.0.0.1",
+      port,
+      secure: false,
+      user: "u",
+      password: "hunter2",
+      timeoutMs: 5000,
+    };
+    const send = async (requireTls: boolean) => {
+      const ch = createEmailChannel({
+        webBaseUrl: "http://web",
+        from: "vigil@example.com",
+        to: ["ops@example.com"],
+        smtp: { ...smtp, requireTls },
+      });
+      try {
+        return await ch.send(digest, AbortSignal.timeout(5000));
+      } finally {
+        ch.close();
+      }
+    };
+    try {
+      const refused = await send(true);
+      assert.equal(refused.ok, false);
+      assert.deepEqual(passwords, [], "no password sent");
+      assert.match(refused.ok ? "" : refused.error, /STARTTLS/i);
+      assert.equal((await send(false)).ok, true, "told otherwise (SMTP_REQUIRE_TLS=false)");
+      assert.deepEqual(passwords, ["hunter2"]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  },
+});
