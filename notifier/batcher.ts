@@ -45,7 +45,12 @@ import {
   routeByName,
   toDigestAlert,
 } from "./groups.ts";
-import { DEFAULT_INHIBIT_RULES, inhibitable, inhibitorOf, type InhibitRule } from "./inhibit.ts";
+import {
+  createInhibitor,
+  DEFAULT_INHIBIT_RULES,
+  inhibitable,
+  type InhibitRule,
+} from "./inhibit.ts";
 import { type Route, routeFor } from "./routes.ts";
 
 export { type BatcherState, emptyState, type GroupAlert, type GroupState } from "./groups.ts";
@@ -158,7 +163,7 @@ export function ingest(
       const flapping = threshold > 0 && times.length > threshold;
       // An inhibited CRITICAL waits for its group's turn, which leaves it out (as a digest does).
       const immediate = route.criticalImmediate && alert.severity === "CRITICAL" && !flapping &&
-        !(inhibitable(alert, rules) && inhibitorOf(alert, firingAlerts(d.groups), rules));
+        !(inhibitable(alert, rules) && createInhibitor(firingAlerts(d.groups), rules)(alert));
       const g = d.writeOrCreate(key, route.name, labels, now);
       if (flapping) {
         for (const other of Object.values(g.alerts)) {
@@ -275,7 +280,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
   const threshold = options.flapThreshold ?? 4;
   const rules = options.inhibitRules ?? DEFAULT_INHIBIT_RULES;
   const acknowledged = options.acknowledged ?? new Set<string>();
-  const sources = rules.length ? firingAlerts(state.groups) : [];
+  const inhibitor = createInhibitor(rules.length ? firingAlerts(state.groups) : [], rules);
 
   for (const [fk, times] of Object.entries(state.flaps)) {
     const kept = times.filter((t) => t > now - window);
@@ -307,7 +312,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
         delete g.alerts[id];
         continue;
       }
-      const by = a.alert.status === "firing" ? inhibitorOf(a.alert, sources, rules) : null;
+      const by = a.alert.status === "firing" ? inhibitor(a.alert) : null;
       if (by) a.inhibitedBy = by;
       if (a.inhibitedBy) {
         for (const streamId of a.streamIds) {

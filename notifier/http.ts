@@ -15,7 +15,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
+import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
@@ -24,11 +24,14 @@ import { requireBearer } from "@vigil/shared/http/bearer";
 import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
 import { sendTestNotification } from "./test_notification.ts";
-import { previewVolume } from "./preview.ts";
+import { previewVolumeAsync } from "./preview.ts";
 import type { Routing } from "./routes.ts";
 
 /** Most alerts one preview replays (the newest of the window). */
 export const PREVIEW_MAX_ALERTS = 50_000;
+
+/** A preview whose replay takes longer answers 503 (the web gives up on it after 5 s). */
+export const PREVIEW_BUDGET_MS = 4_000;
 
 /** The API routes on a guarded app (JSON errors, 16 KiB body limit, 400 on control characters). */
 export function createNotifierApi(deps: {
@@ -44,6 +47,8 @@ export function createNotifierApi(deps: {
   token: string | undefined;
   /** Per-channel timeout of the test notification. */
   sendTimeoutMs: number;
+  /** @default {PREVIEW_BUDGET_MS} */
+  previewBudgetMs?: number;
 }): Hono {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
   const now = deps.now ?? Date.now;
@@ -57,22 +62,44 @@ export function createNotifierApi(deps: {
     });
     return c.json({ notifications });
   });
-  app.get("/api/notifications/preview", query(notificationSummaryQuerySchema), async (c) => {
+  const preview = async (windowMs: number) => {
     const toMs = now();
-    const fromMs = toMs - c.req.valid("query").window;
+    const fromMs = toMs - windowMs;
     const { alerts, truncated } = await deps.store.alertsTakenIn({
       fromMs,
       toMs,
       limit: PREVIEW_MAX_ALERTS,
     });
-    return c.json(
-      previewVolume(alerts, { fromMs, toMs, routes: deps.preview.routes, truncated }, {
+    return await previewVolumeAsync(
+      alerts,
+      { fromMs, toMs, routes: deps.preview.routes, truncated },
+      {
         inhibitRules: deps.preview.inhibitRules,
         flapThreshold: deps.preview.flapThreshold,
         flapWindowMs: deps.preview.flapWindowMs,
         staleAfterMs: deps.preview.staleAfterMs,
-      }),
+      },
+      { budgetMs: deps.previewBudgetMs ?? PREVIEW_BUDGET_MS },
     );
+  };
+  // One replay at a time: every open page asks each minute, and requests for the window being
+  // replayed share it.
+  let running: { windowMs: number; result: ReturnType<typeof preview> } | undefined;
+  app.get("/api/notifications/preview", query(notificationSummaryQuerySchema), async (c) => {
+    const windowMs = c.req.valid("query").window;
+    if (running && running.windowMs !== windowMs) {
+      throw httpError(503, "Cannot preview: another preview is running, retry in a few seconds");
+    }
+    if (!running) {
+      const result = preview(windowMs).finally(() => (running = undefined));
+      running = { windowMs, result };
+    }
+    try {
+      return c.json(await running.result);
+    } catch (error) {
+      if (error instanceof RangeError) throw httpError(503, error.message);
+      throw error;
+    }
   });
   app.post("/api/test-notification", requireBearer({ token: deps.token }), async (c) => {
     const result = await sendTestNotification(deps.channels, {

@@ -19,6 +19,7 @@ function api(
     channels?: Channel[];
     replay?: ReplayAlert[];
     env?: Record<string, string>;
+    previewBudgetMs?: number;
   } = {},
 ) {
   const asked: Filter[] = [];
@@ -48,6 +49,7 @@ function api(
     channels: options.channels ?? [],
     token: options.token,
     sendTimeoutMs: 1000,
+    ...(options.previewBudgetMs ? { previewBudgetMs: options.previewBudgetMs } : {}),
   });
   return { app, asked, windows };
 }
@@ -217,4 +219,43 @@ Deno.test("GET /api/notifications/preview drops firing alerts after STALE_AFTER,
   const res = await app.request("/api/notifications/preview?window=24h");
   assert.equal(res.status, 200);
   assert.equal((await res.json()).digests, 2);
+});
+
+Deno.test("GET /api/notifications/preview of an alert storm neither holds the notifier's loop nor runs twice", async () => {
+  // 2,000 alerts of distinct entities held at once: the replay costs seconds. The page asks for
+  // it every minute; run in one go it held the notifier's loop (intake, digests, /health) all
+  // along, and every open page started another one.
+  const replay: ReplayAlert[] = Array.from({ length: 2000 }, (_, i) => {
+    const at = NOW - 3_600_000 + i * 1_800;
+    const iso = new Date(at).toISOString();
+    return {
+      at,
+      alert: alert({ id: `s${i}`, detected_at: iso, event_time: iso, entity: `svc${i}` }),
+    };
+  });
+  const { app, windows } = api({ replay, previewBudgetMs: 300 });
+  let last = performance.now();
+  let longest = 0;
+  const beat = setInterval(() => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+  }, 5);
+  try {
+    const started = performance.now();
+    const [a, b] = await Promise.all([
+      app.request("/api/notifications/preview?window=1h"),
+      app.request("/api/notifications/preview?window=1h"),
+    ]);
+    const took = performance.now() - started;
+    assert.equal(a.status, 503);
+    assert.equal(b.status, 503);
+    assert.match((await a.json()).error, /too many alerts to replay .*shorter window/);
+    await b.body?.cancel();
+    assert.equal(windows.length, 1, "the second request shares the replay running");
+    assert.ok(took < 2000, `answered after ${took.toFixed(0)} ms`);
+    assert.ok(longest < 200, `the loop was held ${longest.toFixed(0)} ms`);
+  } finally {
+    clearInterval(beat);
+  }
 });

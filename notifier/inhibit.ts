@@ -42,23 +42,53 @@ type Labelled = Pick<Alert, "id" | "type" | "rule" | "entity" | "severity">;
  * Alertmanager, an alert matching both sides of a rule is not inhibited by one
  * that also matches both: two CRITICALs of one service under "a CRITICAL
  * hides the metrics alerts of its service" each hid the other, and neither
- * was sent.
+ * was sent. For many alerts against the same sources, {@link createInhibitor}.
  */
 export function inhibitorOf(
   alert: Labelled,
   sources: readonly Labelled[],
   rules: readonly InhibitRule[],
 ): string | null {
-  for (const rule of rules) {
-    if (!matchersMatch(rule.target, alert)) continue;
-    const bothSides = matchersMatch(rule.source, alert);
-    for (const s of sources) {
-      if (s.id === alert.id || !matchersMatch(rule.source, s)) continue;
-      if (bothSides && matchersMatch(rule.target, s)) continue;
-      if (rule.equal.every((l) => s[l] === alert[l])) return s.id;
+  return createInhibitor(sources, rules)(alert);
+}
+
+/**
+ * {@link inhibitorOf} against fixed `sources`, indexed per rule by the values
+ * of its `equal` labels: each alert looks only at the sources sharing them
+ * (comparing every held alert with every source took seconds per digest with
+ * 20,000 alerts held). Same answer, the first such source in `sources` order.
+ */
+export function createInhibitor(
+  sources: readonly Labelled[],
+  rules: readonly InhibitRule[],
+): (alert: Labelled) => string | null {
+  const keyOf = (a: Labelled, rule: InhibitRule) => JSON.stringify(rule.equal.map((l) => a[l]));
+  let index: Map<string, Labelled[]>[] | undefined; // built on the first alert a rule targets
+  const build = () =>
+    rules.map((rule) => {
+      const byKey = new Map<string, Labelled[]>();
+      for (const s of sources) {
+        if (!matchersMatch(rule.source, s)) continue;
+        const key = keyOf(s, rule);
+        const list = byKey.get(key);
+        if (list) list.push(s);
+        else byKey.set(key, [s]);
+      }
+      return byKey;
+    });
+  return (alert) => {
+    for (const [i, rule] of rules.entries()) {
+      if (!matchersMatch(rule.target, alert)) continue;
+      index ??= build();
+      const bothSides = matchersMatch(rule.source, alert);
+      for (const s of index[i]!.get(keyOf(alert, rule)) ?? []) {
+        if (s.id === alert.id) continue;
+        if (bothSides && matchersMatch(rule.target, s)) continue;
+        return s.id;
+      }
     }
-  }
-  return null;
+    return null;
+  };
 }
 
 /** Whether some rule targets `alert` (else no firing source need be looked for). */

@@ -24,9 +24,65 @@ export interface ReplayAlert {
  */
 export function previewVolume(
   alerts: readonly ReplayAlert[],
-  window: { fromMs: number; toMs: number; routes: readonly Route[]; truncated?: boolean },
+  window: PreviewWindow,
   options: Omit<BatcherOptions, "routes" | "silences"> = {},
 ): VolumePreview {
+  const steps = replay(alerts, window, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** The window of a preview and the routes replayed. */
+export interface PreviewWindow {
+  fromMs: number;
+  toMs: number;
+  routes: readonly Route[];
+  truncated?: boolean;
+}
+
+/**
+ * {@link previewVolume} without holding the event loop: the replay gives way
+ * every `sliceMs` of work (the notifier's intake, digests and /health go on),
+ * and gives up after `budgetMs`. Thousands of alerts held at once cost seconds
+ * (each step of the batcher copies and scans the state it holds).
+ *
+ * @throws {RangeError} "Cannot preview: …" when the replay takes longer than `budgetMs`
+ */
+export async function previewVolumeAsync(
+  alerts: readonly ReplayAlert[],
+  window: PreviewWindow,
+  options: Omit<BatcherOptions, "routes" | "silences">,
+  limits: { budgetMs: number; sliceMs?: number },
+): Promise<VolumePreview> {
+  const sliceMs = limits.sliceMs ?? 20;
+  const started = performance.now();
+  let slice = started;
+  const steps = replay(alerts, window, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    const t = performance.now();
+    if (t - started > limits.budgetMs) {
+      throw new RangeError(
+        `Cannot preview: too many alerts to replay within ${limits.budgetMs / 1000} s ` +
+          `(${alerts.length} in the window); ask for a shorter window`,
+      );
+    }
+    if (t - slice >= sliceMs) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      slice = performance.now();
+    }
+  }
+}
+
+/** The replay of {@link previewVolume}, one step per alert. */
+function* replay(
+  alerts: readonly ReplayAlert[],
+  window: PreviewWindow,
+  options: Omit<BatcherOptions, "routes" | "silences">,
+): Generator<void, VolumePreview> {
   const opts: BatcherOptions = { ...options, routes: window.routes };
   const perRoute = new Map<string, RoutePreview>(
     window.routes.map((r) => [r.name, {
@@ -69,11 +125,12 @@ export function previewVolume(
       count(tick(state, at, opts));
     }
   };
-  sorted.forEach((a, i) => {
+  for (const [i, a] of sorted.entries()) {
     runTimers(a.at);
     count(ingest(state, [{ streamId: `replay-${i}`, alert: a.alert }], a.at, opts));
     clock = a.at;
-  });
+    yield;
+  }
   runTimers(window.toMs - 1);
   const routes = [...perRoute.values()];
   return {

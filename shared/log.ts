@@ -38,7 +38,11 @@ export interface LoggerOptions {
 
 const SECRET_KEY = /pass(word)?|secret|token|webhook|authorization|api[_-]?key|credential/i;
 
-const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi;
+/**
+ * The userinfo after a URL's `://`. Anchored on `://`, not on the scheme before it: a long run
+ * of scheme characters with no `://` made each start in the run scan to its end (quadratic).
+ */
+const URL_USERINFO = /(:\/\/)[^/\s@]+@/g;
 const SECRET_QUERY =
   /([?&](?:access_token|token|api[_-]?key|apikey|key|password|pass|secret|sig|signature|x-amz-signature|x-amz-credential)=)[^&#\s]+/gi;
 const MAX_DEPTH = 4;

@@ -172,6 +172,21 @@ Deno.test("redact() keeps ordinary values and cuts off deep nesting instead of l
   assert.equal((parsed()[0]!.circular as Record<string, unknown>).name, "loop");
 });
 
+Deno.test("redact() takes linear time on long text without a URL (event data in a dead letter)", () => {
+  // A scheme-like run (letters, digits, `+.-`) with no `://` after it: the userinfo pattern tried
+  // every start in the run and scanned to its end, 3 s for 64 KiB (a log message, an extra field).
+  for (const text of ["a".repeat(65_536), "a.".repeat(32_768), "x://".repeat(16_384)]) {
+    const started = performance.now();
+    assert.equal(redact(text), text);
+    const ms = performance.now() - started;
+    assert.ok(ms < 200, `${ms.toFixed(0)} ms for ${JSON.stringify(text.slice(0, 8))}…`);
+  }
+  assert.equal(
+    redact("see ftp://u:p@host/x and git+ssh://key@h"),
+    "see ftp://***@host/x and git+ssh://***@h",
+  );
+});
+
 Deno.test("silentLogger() writes nothing", () => {
   const log = silentLogger();
   log.error("nothing");

@@ -231,6 +231,9 @@ export type ExtrasResult =
   }
   | { ok: false; path: (string | number)[]; message: string };
 
+/** The reason of extra fields over {@link ExtraLimits.maxBytes}. */
+const tooLarge = (limits: ExtraLimits) => `extra fields larger than ${limits.maxBytes} bytes`;
+
 class Reject {
   constructor(readonly path: (string | number)[], readonly message: string) {}
 }
@@ -263,6 +266,10 @@ function cleanValue(
       if (depth >= limits.maxDepth) {
         throw new Reject(path, `nested deeper than ${limits.maxDepth} levels`);
       }
+      // Each item takes a byte and a comma (a key `"":0,`): too many cannot fit, whatever they hold.
+      const keys = Array.isArray(v) ? [] : Object.keys(v);
+      const least = Array.isArray(v) ? 2 * v.length : 4 * (keys.length - PROTOTYPE_KEYS.size);
+      if (least > limits.maxBytes) throw new Reject([], tooLarge(limits));
       if (Array.isArray(v)) {
         const out = new Array(v.length);
         for (let i = 0; i < v.length; i++) {
@@ -271,7 +278,7 @@ function cleanValue(
         return out;
       }
       const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v)) {
+      for (const k of keys) {
         if (PROTOTYPE_KEYS.has(k)) {
           state.changed = true;
           continue;
@@ -316,23 +323,13 @@ export function cleanExtras(
       const problem = identifierProblem(k);
       if (problem) return { ok: false, path: [k], message: `key: ${problem}` };
       if (entries.length === limits.maxFields) {
-        return {
-          ok: false,
-          path: [],
-          message: `more than ${limits.maxFields} extra fields`,
-        };
+        return { ok: false, path: [], message: `more than ${limits.maxFields} extra fields` };
       }
       const value = cleanValue(event[k], [k], 0, limits, state);
       entries.push([k, value]);
       const part = JSON.stringify(k) + ":" + JSON.stringify(value);
       bytes += utf8Length(part) + (parts.length > 0 ? 1 : 0);
-      if (bytes > limits.maxBytes) {
-        return {
-          ok: false,
-          path: [],
-          message: `extra fields larger than ${limits.maxBytes} bytes`,
-        };
-      }
+      if (bytes > limits.maxBytes) return { ok: false, path: [], message: tooLarge(limits) };
       parts.push(part);
     }
   } catch (error) {

@@ -123,3 +123,22 @@ Deno.test("cleanExtras() reports the path of the first problem and whether it ch
     /'maxBytes' must be a positive integer/,
   );
 });
+
+Deno.test("cleanExtras() refuses a field with more items than maxBytes can hold before copying them", () => {
+  // A 1 MiB message holds half a million array items or 100,000 keys: each was cleaned and
+  // copied, then serialised, before the size was looked at (~250 ms per message at the bridge).
+  const limits = resolveExtraLimits();
+  const tooLarge = { ok: false, path: [], message: "extra fields larger than 8192 bytes" };
+  const items = new Array(2_000_000).fill(0);
+  const started = performance.now();
+  assert.deepEqual(cleanExtras({ x: items }, ["x"], limits), tooLarge);
+  const ms = performance.now() - started;
+  assert.ok(ms < 20, `${ms.toFixed(0)} ms`);
+  const keys = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 0]));
+  assert.deepEqual(cleanExtras({ x: { nested: [keys] } }, ["x"], limits), tooLarge);
+  // Below the bound, items are cleaned and measured as before.
+  assert.ok(cleanExtras({ x: new Array(4_090).fill(0) }, ["x"], limits).ok);
+  assert.deepEqual(cleanExtras({ x: new Array(4_096).fill(10) }, ["x"], limits), tooLarge);
+  const protos = JSON.parse(`{"__proto__":1,"constructor":2,"prototype":3,"k":"v"}`);
+  assert.ok(cleanExtras({ x: protos }, ["x"], { ...limits, maxBytes: 13 }).ok);
+});
