@@ -30,6 +30,8 @@ const MINUTE = 60_000;
 export interface ZScoreState {
   /** First minute (epoch minutes) with a transaction of any status; null before any. */
   first: number | null;
+  /** Oldest minute whose counts are all held (older were dropped; absent: all since `first`). */
+  keptFrom?: number | null;
   counts: Map<string, Map<number, number>>;
   episodes: EpisodeBook;
   /** Last completed minute whose z-scores were emitted for the scores cache. */
@@ -68,6 +70,22 @@ function baselineSums(
   return { sum, sq };
 }
 
+/** Fields of the state a baseline is computed from. */
+type BaselineState = Pick<ZScoreState, "first" | "counts" | "keptFrom">;
+
+/**
+ * Baseline minutes of `minute`: never before `keptFrom` (after a raise of `baseline_minutes`, the
+ * dropped minutes would count as empty). Null, not scored at all (no false alarm), when fewer
+ * remain than a fresh stream is ever scored on.
+ */
+function baselineLength(state: BaselineState, c: ZScoreConfig, minute: number, history: number) {
+  const n = Math.min(c.baseline_minutes, history);
+  if (state.keptFrom === null || state.keptFrom === undefined) return n;
+  const held = minute - state.keptFrom;
+  if (held >= n) return n;
+  return held < Math.min(c.baseline_minutes, c.min_history_minutes) ? null : held;
+}
+
 /** z of `count` against `n` minutes summing to `sum` (squares `sq`), std floored at 1. */
 function zOf(count: number, n: number, sum: number, sq: number) {
   const mean = sum / n;
@@ -98,7 +116,7 @@ export function oldestTakenMinute(watermarkMs: number, c: Pick<ZScoreConfig, "ba
  * the counts of the previous minutes in `state`. Pure: `state` is not changed.
  */
 export function assessStatus(
-  state: Pick<ZScoreState, "first" | "counts">,
+  state: BaselineState,
   c: ZScoreConfig,
   at: { status: string; minute: number; count: number },
 ): ZAssessment {
@@ -128,7 +146,12 @@ export function assessStatus(
         }`,
     };
   }
-  const n = Math.min(c.baseline_minutes, history);
+  const n = baselineLength(state, c, minute, history);
+  if (n === null) {
+    const from = new Date(state.keptFrom! * MINUTE).toISOString();
+    const reason = `not scored: the counts before ${from} are no longer held`;
+    return { ...base, severity: null, z: null, mean: null, std: null, baseline_minutes: 0, reason };
+  }
   const { sum, sq } = baselineSums(state, status, minute, n);
   const { mean, std, z } = zOf(count, n, sum, sq);
   const severity = severityOfZ(c, z);
@@ -173,7 +196,8 @@ export function describeAssessment(a: ZAssessment, c: ZScoreConfig) {
 interface Baseline {
   minute: number;
   first: number;
-  n: number;
+  keptFrom: number | null;
+  n: number | null;
   sum: number;
   sq: number;
 }
@@ -203,7 +227,7 @@ export class BaselineCache {
 
   /** What `assessStatus(state, c, { status, minute, count }).severity` is. */
   severity(
-    state: Pick<ZScoreState, "first" | "counts">,
+    state: BaselineState,
     c: ZScoreConfig,
     status: string,
     minute: number,
@@ -213,12 +237,14 @@ export class BaselineCache {
     const history = Math.max(0, minute - first);
     if (history < c.min_history_minutes) return severityWithoutBaseline(c, status, count);
     let b = this.#byStatus.get(status);
-    if (b === undefined || b.minute !== minute || b.first !== first) {
-      const n = Math.min(c.baseline_minutes, history);
-      b = { minute, first, n, ...baselineSums(state, status, minute, n) };
+    const keptFrom = state.keptFrom ?? null;
+    if (b === undefined || b.minute !== minute || b.first !== first || b.keptFrom !== keptFrom) {
+      const n = baselineLength(state, c, minute, history);
+      const sums = n === null ? { sum: 0, sq: 0 } : baselineSums(state, status, minute, n);
+      b = { minute, first, keptFrom, n, ...sums };
       this.#byStatus.set(status, b);
     }
-    return severityOfZ(c, zOf(count, b.n, b.sum, b.sq).z);
+    return b.n === null ? null : severityOfZ(c, zOf(count, b.n, b.sum, b.sq).z);
   }
 }
 
@@ -317,11 +343,15 @@ export function statusZScoreRule(
           if (m < current - keep) (perMinute.delete(m), dropped = true);
         }
       }
-      if (dropped) caches.get(state)?.clear();
+      if (dropped) {
+        state.keptFrom = Math.max(state.keptFrom ?? -Infinity, current - keep);
+        caches.get(state)?.clear();
+      }
       sweepEpisodes(state.episodes, watermark, c.baseline_minutes * MINUTE, sink.findings);
     },
     save: (s) => ({
       first: s.first,
+      keptFrom: s.keptFrom ?? null,
       counts: [...s.counts].map(([k, v]) => [k, [...v]]),
       episodes: saveEpisodes(s.episodes),
       emitted: s.emitted,
@@ -345,8 +375,17 @@ export function statusZScoreRule(
           })),
         );
       }
+      const first = typeof r.first === "number" ? r.first : null;
+      // Saved before keptFrom: older minutes than the oldest held may have been dropped.
+      let keptFrom = typeof r.keptFrom === "number" ? r.keptFrom : null;
+      if (!("keptFrom" in r) && first !== null) {
+        let held = Infinity;
+        for (const v of counts.values()) for (const m of v.keys()) held = Math.min(held, m);
+        if (Number.isFinite(held) && held > first) keptFrom = held;
+      }
       return {
-        first: typeof r.first === "number" ? r.first : null,
+        first,
+        keptFrom,
         counts,
         episodes: loadEpisodes(r.episodes),
         emitted: typeof r.emitted === "number" ? r.emitted : null,

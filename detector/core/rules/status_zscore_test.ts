@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
+import { entry, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
 import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { assessStatus, BaselineCache } from "./status_zscore.ts";
@@ -176,7 +176,11 @@ Deno.test("BaselineCache.severity() equals assessStatus() through late writes an
   let seed = 11;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const statuses = ["approved", "denied", "failed"];
-  const state = { first: null as number | null, counts: new Map<string, Map<number, number>>() };
+  const state = {
+    first: null as number | null,
+    keptFrom: null as number | null,
+    counts: new Map<string, Map<number, number>>(),
+  };
   const cache = new BaselineCache();
   let current = M0;
   let checked = 0, flagged = 0;
@@ -194,6 +198,8 @@ Deno.test("BaselineCache.severity() equals assessStatus() through late writes an
       for (const pm of state.counts.values()) {
         for (const m of pm.keys()) if (m < current - 62) pm.delete(m);
       }
+      // As the rule's sweep: no baseline reaches before the oldest minute still held.
+      state.keptFrom = Math.max(state.keptFrom ?? -Infinity, current - 62);
       cache.clear();
     }
     // Ask about the written minute or the current one (a cached baseline a late write changed).
@@ -251,4 +257,59 @@ Deno.test("status_zscore: a late transaction is scored against its minute's whol
   events.push(entry(T0 + 65 * MIN + 30 * SEC, { transaction_id: "late", ...approved }));
   const r = run("transactions", events, { only: "status_zscore" });
   assert.deepEqual(r.firings.map((f) => [f.severity, f.details.z]), []);
+});
+
+Deno.test("status_zscore: raising baseline_minutes never counts dropped minutes as empty", async (t) => {
+  // 300 minutes of a steady 10 approved/min under baseline_minutes 60 (counts kept 122 minutes),
+  // then baseline_minutes 240 and a spike to 20 in minute 300. The 118 minutes dropped before the
+  // raise counted as 0 in the new baseline (mean 5.1, std 5.0): WARNING at 18, no CRITICAL.
+  let k = 0;
+  const tx = (t: number, status = "approved") =>
+    entry(t, { transaction_id: `r${++k}`, user_id: "u", amount: 5, currency: "EUR", status });
+  const steady: ReturnType<typeof tx>[] = [];
+  for (let m = 0; m < 300; m++) {
+    for (let i = 0; i < 10; i++) steady.push(tx(T0 + m * MIN + i * 5 * SEC));
+  }
+  const raised = rulesWith({ transactions: { status_zscore: { baseline_minutes: 240 } } });
+  const spike = () => Array.from({ length: 20 }, (_, i) => tx(T0 + 300 * MIN + i * SEC));
+  const expectSpike = (evaluator: ReturnType<typeof createEvaluator>) => {
+    const r = run("transactions", spike(), { evaluator, only: "status_zscore" });
+    const got = r.firings.map((f) => [f.severity, f.details.count, f.details.mean, f.details.std]);
+    assert.deepEqual(got, [["WARNING", 13, 10, 0], ["CRITICAL", 15, 10, 0]]);
+  };
+  const before = () => run("transactions", steady, { only: "status_zscore" }).evaluator;
+  await t.step("live reload", () => {
+    const evaluator = before();
+    assert.deepEqual(evaluator.reconfigure(raised).changed, ["status_zscore"]);
+    expectSpike(evaluator);
+  });
+  await t.step("restart from a checkpoint, also one written without keptFrom", () => {
+    const saved = before().save();
+    const old = JSON.parse(saved);
+    delete old.rules.status_zscore.keptFrom;
+    for (const text of [saved, JSON.stringify(old)]) {
+      const evaluator = createEvaluator("transactions", { rules: raised, engine: null });
+      assert.deepEqual(evaluator.load(text), []);
+      expectSpike(evaluator);
+    }
+  });
+  await t.step("a late minute whose baseline was dropped is not scored (no false alarm)", () => {
+    const evaluator = before();
+    evaluator.reconfigure(raised);
+    // Minute 100: within the new 240-minute late horizon, but its baseline's counts are gone.
+    const r = run("transactions", [tx(T0 + 100 * MIN, "failed")], {
+      evaluator,
+      only: "status_zscore",
+    });
+    assert.deepEqual(r.firings, []);
+    const state = evaluator.ruleState("status_zscore") as Parameters<typeof assessStatus>[0];
+    const a = assessStatus(state, raised.transactions.status_zscore, {
+      status: "failed",
+      minute: M0 + 100,
+      count: 1,
+    });
+    assert.equal(a.severity, null);
+    assert.equal(a.z, null);
+    assert.match(a.reason, /not scored: the counts before .* are no longer held/);
+  });
 });
