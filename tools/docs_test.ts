@@ -91,8 +91,12 @@ Deno.test("every relative link of README.md and docs/ points at a file and headi
   const broken: string[] = [];
   for (const file of files) {
     const text = (await Deno.readTextFile(new URL(file, root))).replace(/```[\s\S]*?```/g, "");
-    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+    for (const m of text.matchAll(/\]\(([^)\s]*)\)/g)) {
       const link = m[1]!;
+      if (link === "") {
+        broken.push(`${file}: ${m[0]} (empty link target)`);
+        continue;
+      }
       if (/^[a-z]+:/.test(link)) continue;
       const [path, anchor] = link.split("#") as [string, string | undefined];
       const target = path === ""
