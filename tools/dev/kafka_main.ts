@@ -31,7 +31,18 @@ const log = createLogger({ service: "kafka" });
 const file = env.KAFKA_DEV_BROKERS_FILE;
 if (file) {
   const dir = file.slice(0, file.lastIndexOf("/"));
-  if (dir) await Deno.mkdir(dir, { recursive: true });
+  try {
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${file}.lock`, "", { append: true });
+  } catch (error) {
+    // `deno task kafka` may write only under .vigil/: a path elsewhere ended in a stack trace.
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    log.error(
+      `Cannot start kafka: KAFKA_DEV_BROKERS_FILE ${file} is outside .vigil/, where the task may ` +
+        `write: use a path under .vigil/, or none`,
+    );
+    Deno.exit(2);
+  }
   // One dev Kafka per brokers file: a second one would point the file (and every
   // service or replay started after it) at itself. The lock goes with the process,
   // however it ends.

@@ -17,6 +17,12 @@ const CASES: [task: string, env: Record<string, string>, message: string][] = [
   ],
   [
     "kafka",
+    { KAFKA_DEV_BROKERS_FILE: "/tmp/vigil-no-access/kafka_brokers" },
+    "Cannot start kafka: KAFKA_DEV_BROKERS_FILE /tmp/vigil-no-access/kafka_brokers is outside " +
+    ".vigil/, where the task may write: use a path under .vigil/, or none",
+  ],
+  [
+    "kafka",
     { KAFKA_DEV_PARTITIONS: "0", KAFKA_DEV_BROKERS_FILE: "none" },
     'Cannot start kafka: KAFKA_DEV_PARTITIONS Too small: expected number to be >=1 (got "0")',
   ],
