@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { type BatcherOptions, emptyState, ingest, nextDueAt, tick } from "./batcher.ts";
-import { inhibitorOf } from "./inhibit.ts";
+import { createInhibitor, type InhibitRule } from "./inhibit.ts";
+
+/** The source that inhibits `alert` among `sources`, or null. */
+const inhibitorOf = (
+  alert: Parameters<ReturnType<typeof createInhibitor>>[0],
+  sources: Parameters<typeof createInhibitor>[0],
+  rules: readonly InhibitRule[],
+) => createInhibitor(sources, rules)(alert);
 import type { Route } from "./routes.ts";
 import { alert, H, item, M, ROUTE, S, step, T0 } from "./_batcher_testing.ts";
 
@@ -29,7 +36,7 @@ Deno.test("ingest() records alerts of a route without channel and plans no diges
   assert.deepEqual(later.digests.flatMap((d) => d.alerts.map((a) => a.id)), [c.id]);
 });
 
-Deno.test("inhibitorOf() matches source and target on the equal labels, never itself", () => {
+Deno.test("createInhibitor() matches source and target on the equal labels, never itself", () => {
   const rules = [{
     source: { severity: "CRITICAL" as const },
     target: { severity: "WARNING" as const },

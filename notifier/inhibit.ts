@@ -37,26 +37,17 @@ export const DEFAULT_INHIBIT_RULES: readonly InhibitRule[] = [
 type Labelled = Pick<Alert, "id" | "type" | "rule" | "entity" | "severity">;
 
 /**
- * The id of a firing source that inhibits `alert`, or null. An alert never
- * inhibits itself; `sources` are the firing alerts held (any group). As in
+ * For an alert, the id of a firing source among `sources` that inhibits it, or
+ * null. An alert never inhibits itself; `sources` are the firing alerts held (any group). As in
  * Alertmanager, an alert matching both sides of a rule is not inhibited by one
  * that also matches both: two CRITICALs of one service under "a CRITICAL
  * hides the metrics alerts of its service" each hid the other, and neither
- * was sent. For many alerts against the same sources, {@link createInhibitor}.
- */
-export function inhibitorOf(
-  alert: Labelled,
-  sources: readonly Labelled[],
-  rules: readonly InhibitRule[],
-): string | null {
-  return createInhibitor(sources, rules)(alert);
-}
-
-/**
- * {@link inhibitorOf} against fixed `sources`, indexed per rule by the values
- * of its `equal` labels: each alert looks only at the sources sharing them
- * (comparing every held alert with every source took seconds per digest with
- * 20,000 alerts held). Same answer, the first such source in `sources` order.
+ * was sent.
+ *
+ * Indexed per rule by the values of its `equal` labels: each alert looks only
+ * at the sources sharing them (comparing every held alert with every source
+ * took seconds per digest with 20,000 alerts held); the first such source in
+ * `sources` order.
  */
 export function createInhibitor(
   sources: readonly Labelled[],
