@@ -39,7 +39,7 @@ export interface EvaluatorOptions {
    * `status_zscore`) run on the projection streams instead. @default {1}
    */
   partitions?: number;
-  /** Event times beyond ingest time + this do not advance the watermark. @default {60000} */
+  /** Event times beyond ingest time + this do not advance the watermark. @default {DEFAULT_FUTURE_SKEW_MS} */
   futureSkewMs?: number;
   /** Bounds on per-entity state (state_limits.ts). @default {DEFAULT_STATE_LIMITS} */
   limits?: Readonly<StateLimits>;
@@ -143,11 +143,14 @@ export function rulesFor(kind: StreamKind, options: EvaluatorOptions): Rule<unkn
   });
 }
 
+/** How far ahead of its ingest time an event may be and still advance the watermark. */
+export const DEFAULT_FUTURE_SKEW_MS = 60_000;
+
 /** Create the evaluator of the streams of `kind`. */
 export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Evaluator {
   let config = options.rules;
   let rules = rulesFor(kind, options);
-  const skew = options.futureSkewMs ?? 60_000;
+  const skew = options.futureSkewMs ?? DEFAULT_FUTURE_SKEW_MS;
   let states: unknown[] = rules.map((r) => r.init());
   let watermark = -Infinity;
   let traceparent: string | undefined;

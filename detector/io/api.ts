@@ -36,10 +36,8 @@ import {
   type ZScoreState,
 } from "../core/rules/status_zscore.ts";
 import { dispatchFiring } from "../core/rules/status_dispatch.ts";
+import { DEFAULT_FUTURE_SKEW_MS } from "../core/evaluator.ts";
 import type { Firing } from "../core/rules/types.ts";
-
-/** A timestamp this far past the newest transaction is still taken (the evaluator's skew). */
-const FUTURE_SKEW_MS = 60_000;
 
 /** Path of the evaluate endpoint. */
 export const EVALUATE_PATH = "/api/alerts/evaluate";
@@ -142,7 +140,7 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
       // baseline would be minutes that have not happened yet, taken as empty, and a dispatch
       // would hold the rule's episode and cooldown of the status open until that minute.
       const newest = Number.isFinite(live.watermark) ? live.watermark : now();
-      const latest = Math.floor((newest + FUTURE_SKEW_MS) / 60_000);
+      const latest = Math.floor((newest + DEFAULT_FUTURE_SKEW_MS) / 60_000);
       if (minute > latest) {
         throw httpError(
           422,
