@@ -31,9 +31,13 @@ const log = createLogger({ service: "kafka" });
 const file = env.KAFKA_DEV_BROKERS_FILE;
 if (file) {
   const dir = file.slice(0, file.lastIndexOf("/"));
+  // One dev Kafka per brokers file: a second one would point the file (and every
+  // service or replay started after it) at itself. The lock goes with the process,
+  // however it ends.
+  let lock: Deno.FsFile;
   try {
     if (dir) await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeTextFile(`${file}.lock`, "", { append: true });
+    lock = await Deno.open(`${file}.lock`, { create: true, write: true });
   } catch (error) {
     // `deno task kafka` may write only under .vigil/: a path elsewhere ended in a stack trace.
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
@@ -43,10 +47,6 @@ if (file) {
     );
     Deno.exit(2);
   }
-  // One dev Kafka per brokers file: a second one would point the file (and every
-  // service or replay started after it) at itself. The lock goes with the process,
-  // however it ends.
-  const lock = await Deno.open(`${file}.lock`, { create: true, write: true });
   if (!(await lock.tryLock(true))) {
     log.error(
       `a dev Kafka already runs with ${file} (it holds ${file}.lock): stop it first, or use it with KAFKA_BROKERS=$(cat ${file})`,
