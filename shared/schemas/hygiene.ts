@@ -267,15 +267,17 @@ function cleanValue(
         throw new Reject(path, `nested deeper than ${limits.maxDepth} levels`);
       }
       // Each item takes a byte and a comma (a key `"":0,`): too many cannot fit, whatever they hold.
-      const keys = Array.isArray(v) ? [] : Object.keys(v);
-      const least = Array.isArray(v) ? 2 * v.length : 4 * (keys.length - PROTOTYPE_KEYS.size);
-      if (least > limits.maxBytes) throw new Reject([], tooLarge(limits));
       if (Array.isArray(v)) {
+        if (2 * v.length > limits.maxBytes) throw new Reject([], tooLarge(limits));
         const out = new Array(v.length);
         for (let i = 0; i < v.length; i++) {
           out[i] = cleanValue(v[i], [...path, i], depth + 1, limits, state);
         }
         return out;
+      }
+      const keys = Object.keys(v);
+      if (4 * (keys.length - PROTOTYPE_KEYS.size) > limits.maxBytes) {
+        throw new Reject([], tooLarge(limits));
       }
       const out: Record<string, unknown> = {};
       for (const k of keys) {
