@@ -106,7 +106,7 @@ export function registerUnitGauges(
     ] as const
   ) {
     /** The last value read of each unit: kept while Redis answers its command with an error. */
-    const last = new Map<string, number>();
+    let last = new Map<string, number>();
     registry.gauge(name, help, ["type", "partition"], async (g) => {
       const list = [...units()];
       const replies = await pipelineBySlot(
@@ -140,8 +140,7 @@ export function registerUnitGauges(
         read.set(id, n);
         g.set(labels, n);
       });
-      last.clear();
-      for (const [id, n] of read) last.set(id, n);
+      last = read;
     });
   }
 
