@@ -7,41 +7,12 @@ import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
-import { logBounds, produce, testKafka, type TopicMessage } from "@vigil/tools/testing/bridge";
+import { logBounds, produce, testKafka } from "@vigil/tools/testing/bridge";
 import { createArchive } from "../archive.ts";
-import { createDirStore, gunzip } from "../store.ts";
+import { createDirStore } from "../store.ts";
+import { archivedOffsets, bigLogs, files } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-function bigLogs(from: number, n: number): TopicMessage[] {
-  const pad = "x".repeat(900);
-  return Array.from({ length: n }, (_, i) => ({
-    topic: "logs",
-    message: { key: "svc", value: `{"n":${from + i},"pad":"${pad}"}` },
-  }));
-}
-
-async function files(dir: string, suffix: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(path: string) {
-    for await (const e of Deno.readDir(path)) {
-      if (e.isDirectory) await walk(`${path}/${e.name}`);
-      else if (e.name.endsWith(suffix)) out.push(`${path}/${e.name}`);
-    }
-  }
-  await walk(dir).catch(() => {});
-  return out.sort();
-}
-
-async function archivedOffsets(dir: string): Promise<number[]> {
-  const offsets: number[] = [];
-  for (const f of await files(dir, ".ndjson.gz")) {
-    for (const line of (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean)) {
-      offsets.push(Number(JSON.parse(line).offset));
-    }
-  }
-  return offsets.sort((a, b) => a - b);
-}
 
 Deno.test(
   "createArchive() records the offsets Kafka deleted while it was stopped as one exact gap",

@@ -7,6 +7,7 @@ import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { produce, testKafka, validMessages } from "@vigil/tools/testing/bridge";
 import { createArchive } from "../archive.ts";
 import { createDirStore, gunzip } from "../store.ts";
+import { files as objectFiles } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -16,18 +17,6 @@ function lagSamples(text: string): Map<string, number> {
   for (const m of text.matchAll(/^vigil_archive_lag\{topic="(\w+)",partition="(\d+)"\} (\d+)$/gm)) {
     out.set(`${m[1]}/${m[2]}`, Number(m[3]));
   }
-  return out;
-}
-
-async function objectFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(path: string) {
-    for await (const e of Deno.readDir(path)) {
-      if (e.isDirectory) await walk(`${path}/${e.name}`);
-      else if (e.name.endsWith(".ndjson.gz")) out.push(`${path}/${e.name}`);
-    }
-  }
-  await walk(dir).catch(() => {});
   return out;
 }
 

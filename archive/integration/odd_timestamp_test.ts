@@ -12,20 +12,9 @@ import { Registry } from "@vigil/shared/metrics";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
 import { createArchive } from "../archive.ts";
 import { createDirStore, gunzip } from "../store.ts";
+import { files as objectFiles } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function objectFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(path: string) {
-    for await (const e of Deno.readDir(path)) {
-      if (e.isDirectory) await walk(`${path}/${e.name}`);
-      else if (e.name.endsWith(".ndjson.gz")) out.push(`${path}/${e.name}`);
-    }
-  }
-  await walk(dir).catch(() => {});
-  return out.sort();
-}
 
 Deno.test(
   "createArchive() stores messages whose Kafka timestamp a Date cannot hold, in readable folders",

@@ -1,0 +1,41 @@
+/**
+ * Helpers shared by the archive's integration tests: messages to produce and
+ * what a local archive folder holds.
+ *
+ * @module
+ */
+import type { TopicMessage } from "@vigil/tools/testing/bridge";
+import { gunzip } from "../store.ts";
+
+/** `n` `logs` messages of about 1 KB, numbered from `from`. */
+export function bigLogs(from: number, n: number): TopicMessage[] {
+  const pad = "x".repeat(900);
+  return Array.from({ length: n }, (_, i) => ({
+    topic: "logs",
+    message: { key: "svc", value: `{"n":${from + i},"pad":"${pad}"}` },
+  }));
+}
+
+/** The files under `dir` whose name ends with `suffix` (archived objects by default), sorted. */
+export async function files(dir: string, suffix = ".ndjson.gz"): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(path: string) {
+    for await (const e of Deno.readDir(path)) {
+      if (e.isDirectory) await walk(`${path}/${e.name}`);
+      else if (e.name.endsWith(suffix)) out.push(`${path}/${e.name}`);
+    }
+  }
+  await walk(dir).catch(() => {});
+  return out.sort();
+}
+
+/** The Kafka offsets of every line of every object under `dir`, sorted (repeats kept). */
+export async function archivedOffsets(dir: string): Promise<number[]> {
+  const offsets: number[] = [];
+  for (const f of await files(dir)) {
+    for (const line of (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean)) {
+      offsets.push(Number(JSON.parse(line).offset));
+    }
+  }
+  return offsets.sort((a, b) => a - b);
+}
