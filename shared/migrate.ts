@@ -6,6 +6,10 @@
  * A PostgreSQL advisory lock makes concurrent starts safe; a table lock not had
  * within {@link TABLE_LOCK_TIMEOUT} rolls back and tries again, so a pending
  * ALTER TABLE never queues the table's readers behind a long transaction.
+ * No statement_timeout applies to them (a database's or role's is for the
+ * services' queries).
+ * A version recorded under another name than this code's file of it (another
+ * branch's migration N) is refused: {@link MigrationConflictError}.
  * Every service that uses PostgreSQL calls {@link migrate} at start;
  * `deno task db:migrate` runs it alone.
  *
@@ -26,6 +30,30 @@ export const TABLE_LOCK_TIMEOUT = "2s";
 /** SQLSTATE lock_not_available: {@link TABLE_LOCK_TIMEOUT} ran out. */
 const LOCK_NOT_AVAILABLE = "55P03";
 
+/**
+ * A version recorded in `schema_migrations` under another name than this code's file of that
+ * version: the database was migrated by another version or branch of Vigil, whose migration
+ * N made a different change. Waiting will not help; {@link migrateAtStart} rejects at once.
+ */
+export class MigrationConflictError extends Error {
+  /** The versions that differ, with the recorded name and this code's. */
+  readonly conflicts: { version: number; recorded: string; expected: string }[];
+  constructor(conflicts: { version: number; recorded: string; expected: string }[]) {
+    const list = conflicts.map((c) =>
+      `version ${c.version} is recorded as "${c.recorded}", this code's is "${c.expected}"`
+    ).join("; ");
+    const [first] = conflicts;
+    super(
+      `Cannot migrate: the database was migrated by another version or branch of Vigil: ${list}. ` +
+        "Run the code that migrated it or restore a backup from before; if both make the same " +
+        `change, record this code's name: UPDATE schema_migrations SET name = '${first?.expected}' ` +
+        `WHERE version = ${first?.version}`,
+    );
+    this.name = "MigrationConflictError";
+    this.conflicts = conflicts;
+  }
+}
+
 /** One migration file. */
 export interface Migration {
   version: number;
@@ -33,14 +61,22 @@ export interface Migration {
   sql: string;
 }
 
-/** Read `NNN_name.sql` files from `dir` (default: this module's `migrations/`). */
+/**
+ * Read `NNN_name.sql` files from `dir` (default: this module's `migrations/`). Any other
+ * `.sql` file there is refused: a misnamed migration would never be applied.
+ */
 export async function loadMigrations(
   dir: string | URL = new URL("./migrations/", import.meta.url),
 ): Promise<Migration[]> {
   const out: Migration[] = [];
   for await (const entry of Deno.readDir(dir)) {
     const m = /^(\d+)_([\w-]+)\.sql$/.exec(entry.name);
-    if (!entry.isFile || !m) continue;
+    if (!entry.isFile || !entry.name.toLowerCase().endsWith(".sql")) continue;
+    if (!m) {
+      throw new Error(
+        `Cannot migrate: ${entry.name} is not named NNN_name.sql (digits, "_", letters, digits, "_" or "-")`,
+      );
+    }
     const path = typeof dir === "string" ? `${dir}/${entry.name}` : new URL(entry.name, dir);
     out.push({ version: Number(m[1]), name: m[2]!, sql: await Deno.readTextFile(path) });
   }
@@ -81,6 +117,9 @@ async function migrateOnce(
   let unknown: number[] = [];
   let elsewhere: { schema: string | null; other: string } | undefined;
   await sql.begin(async (tx) => {
+    // A statement_timeout set for the services' queries would cancel the wait for another
+    // migrator and a long migration (an index on a large table) at every start.
+    await tx.unsafe("SET LOCAL statement_timeout = 0");
     await tx`SELECT pg_advisory_xact_lock(${LOCK_ID})`;
     await tx.unsafe(`SET LOCAL lock_timeout = '${TABLE_LOCK_TIMEOUT}'`);
     // Created only when missing from the schema new tables go to (the first of search_path):
@@ -97,11 +136,17 @@ async function migrateOnce(
         applied_at timestamptz NOT NULL DEFAULT now())`;
       if (found?.other) elsewhere = { schema: found.schema, other: found.other };
     }
-    const done = new Set(
-      (await tx<{ version: number }[]>`SELECT version FROM schema_migrations`).map((r) =>
-        r.version
-      ),
+    const recorded = new Map(
+      (await tx<{ version: number; name: string }[]>`SELECT version, name FROM schema_migrations`)
+        .map((r) => [r.version, r.name]),
     );
+    const done = new Set(recorded.keys());
+    // Applied under another name: another branch's migration N (refused, as Flyway does).
+    const conflicts = migrations.filter((m) =>
+      done.has(m.version) && recorded.get(m.version) !== m.name
+    )
+      .map((m) => ({ version: m.version, recorded: recorded.get(m.version)!, expected: m.name }));
+    if (conflicts.length > 0) throw new MigrationConflictError(conflicts);
     const known = new Set(migrations.map((m) => m.version));
     unknown = [...done].filter((v) => !known.has(v)).sort((a, b) => a - b);
     for (const m of migrations) {
@@ -140,20 +185,24 @@ async function migrateOnce(
  * reached (it may start after the service), until `signal` aborts (rejects
  * with its reason). When PostgreSQL answers but refuses DATABASE_URL's user,
  * password or database, waiting will not help: rejects at once with an
- * Error that says what to fix.
+ * Error that says what to fix; so it does with a {@link MigrationConflictError}.
  */
 export async function migrateAtStart(
   sql: postgres.Sql,
   options: { log: Logger; signal?: AbortSignal; migrations?: Migration[] },
 ): Promise<number[]> {
-  const { log, signal, migrations } = options;
+  const { log, signal } = options;
+  // Read once, before any retry: a misnamed file is not worth waiting for.
+  const migrations = options.migrations ?? await loadMigrations();
   try {
-    const opts = { log, ...(migrations ? { migrations } : {}), ...(signal ? { signal } : {}) };
+    const opts = { log, migrations, ...(signal ? { signal } : {}) };
     return await retry(() => migrate(sql, opts), {
       ...(signal ? { signal } : {}),
       baseMs: 250,
       capMs: 5000,
-      isRetryable: (error) => connectionSettingsProblem(error) === undefined,
+      isRetryable: (error) =>
+        !(error instanceof MigrationConflictError) &&
+        connectionSettingsProblem(error) === undefined,
       onRetry: logRetry(log, "apply migrations"),
     });
   } catch (error) {

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import postgres from "postgres";
 import { z } from "zod";
 import { commonEnv, configOrExit, parseEnv } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { migrate } from "./migrate.ts";
+import { connectPostgres } from "./postgres.ts";
 import { connectionSettingsProblem } from "./postgres_errors.ts";
 
 const config = configOrExit(() =>
@@ -17,7 +17,7 @@ const config = configOrExit(() =>
   )
 );
 const log = createLogger({ service: "migrate", level: config.LOG_LEVEL });
-const sql = postgres(config.DATABASE_URL, { max: 1, onnotice: () => {} });
+const sql = connectPostgres(config.DATABASE_URL, { max: 1 });
 try {
   const applied = await migrate(sql, { log });
   log.info("migrations up to date", { applied });

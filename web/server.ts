@@ -7,7 +7,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "@vigil/archive/store";
-import postgres from "postgres";
+import { connectPostgres } from "@vigil/shared/postgres";
 import { httpServerOptions } from "@vigil/shared/config";
 import { serve } from "@vigil/shared/http/serve";
 import { createKeys } from "@vigil/shared/keys";
@@ -50,9 +50,8 @@ export async function startWebServer(
   const { log } = options;
   const keys = createKeys(config.VIGIL_PREFIX);
   const assets = await loadStaticAssets();
-  const sql = postgres(config.DATABASE_URL, {
+  const sql = connectPostgres(config.DATABASE_URL, {
     max: options.sqlMax ?? 10,
-    onnotice: () => {},
     connection: { application_name: "vigil-web" },
   });
   const redis = createRedis(redisConnection(config), { log, name: "vigil-web" });

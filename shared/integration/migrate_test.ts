@@ -24,6 +24,28 @@ Deno.test("migrate() applies every migration once, even when started concurrentl
   });
 });
 
+Deno.test("loadMigrations() refuses a .sql file not named NNN_name.sql", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/001_base.sql`, "CREATE TABLE t1 (x int)");
+    await Deno.writeTextFile(`${dir}/README.md`, "not a migration");
+    assert.deepEqual((await loadMigrations(dir)).map((m) => m.version), [1]);
+    // Before: skipped without a word, so the change it makes never reached any database.
+    for (const name of ["002-add_y.sql", "002_add.y.sql", "002_add_y.SQL"]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "ALTER TABLE t1 ADD y int");
+      await assert.rejects(
+        loadMigrations(dir),
+        new RegExp(
+          `^Error: Cannot migrate: ${name.replaceAll(".", "\\.")} is not named NNN_name\\.sql`,
+        ),
+      );
+      await Deno.remove(`${dir}/${name}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("migrate() rolls back a failing migration and records nothing", async () => {
   await withPg(async ({ sql }) => {
     const lines: { msg: string; version?: number }[] = [];
@@ -136,6 +158,60 @@ Deno.test("migrate() warns when the database was migrated by a newer version of 
     lines.length = 0;
     assert.deepEqual(await migrate(sql, { log, migrations: all }), []);
     assert.deepEqual(lines, [], "nothing to say when the code knows every migration");
+  });
+});
+
+Deno.test("migrate() refuses a database whose migration N has another name, and migrateAtStart() stops at once", async () => {
+  await withPg(async ({ sql }) => {
+    const mine = [
+      { version: 1, name: "base", sql: "CREATE TABLE t1 (x int)" },
+      { version: 2, name: "add_y", sql: "ALTER TABLE t1 ADD y int" },
+    ];
+    // Another branch's 2 made another change, then this code (with a 3) starts on it.
+    await migrate(sql, {
+      migrations: [mine[0]!, { version: 2, name: "add_z", sql: "ALTER TABLE t1 ADD z text" }],
+    });
+    const next = { version: 3, name: "t3", sql: "CREATE TABLE t3 (x int)" };
+    const message =
+      /^MigrationConflictError: Cannot migrate: the database was migrated by another version or branch of Vigil: version 2 is recorded as "add_z", this code's is "add_y"\. .*UPDATE schema_migrations SET name = 'add_y' WHERE version = 2$/;
+    // Before: accepted silently (3 applied, t1 without y: queries of y failed later).
+    await assert.rejects(migrate(sql, { migrations: [...mine, next] }), message);
+    const [r] = await sql`SELECT to_regclass('t3') AS t3`;
+    assert.equal(r?.t3, null, "nothing applied");
+    const lines: string[] = [];
+    const log = createLogger({ service: "t", level: "warn", write: (l) => lines.push(l) });
+    const started = performance.now();
+    const error = await migrateAtStart(sql, { log, migrations: [...mine, next] })
+      .then(() => undefined, (e: unknown) => e);
+    assert.equal((error as Error).name, "MigrationConflictError", String(error));
+    assert.deepEqual((error as { conflicts?: unknown }).conflicts, [{
+      version: 2,
+      recorded: "add_z",
+      expected: "add_y",
+    }]);
+    assert.ok(performance.now() - started < 2000, "not retried");
+    assert.deepEqual(lines, []);
+  });
+});
+
+Deno.test("migrate() is not cut by a statement_timeout set for the services' queries", async () => {
+  await withPg(async ({ sql, url, database }) => {
+    // A managed database's guard for the application's queries; a migration rewriting or
+    // indexing a large table takes longer. Before: cancelled and rolled back at every start.
+    await sql.unsafe(`ALTER DATABASE ${database} SET statement_timeout = '300ms'`);
+    const guarded = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const long = {
+        version: 1,
+        name: "long",
+        sql: "SELECT pg_sleep(0.6); CREATE TABLE t1 (x int)",
+      };
+      assert.deepEqual(await migrate(guarded, { migrations: [long] }), [1]);
+      const [r] = await guarded<{ t: string }[]>`SELECT current_setting('statement_timeout') AS t`;
+      assert.equal(r?.t, "300ms", "the services' own queries keep it");
+    } finally {
+      await guarded.end({ timeout: 5 });
+    }
   });
 });
 

@@ -41,6 +41,52 @@ Deno.test("runRetention() records its run; the latest is read back", async () =>
   });
 });
 
+Deno.test("runRetention() cut by shutdown is recorded interrupted with the tables left, not done", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    for (let i = 0; i < 25; i++) {
+      await sql`INSERT INTO notifier_alerts (stream_id, alert_id, status, type, rule, severity,
+        entity, alert, disposition, received_at) VALUES (${`${i}-0`}, 'a', 'firing', 'metrics',
+        'r', 'WARNING', 'e', '{}', 'grouped', ${new Date(NOW - (40 + i) * DAY)})`;
+    }
+    await sql`INSERT INTO silences (id, matchers, starts_at, ends_at, author)
+      VALUES ('s-old', '{}', ${new Date(NOW - 40 * DAY)}, ${new Date(NOW - 31 * DAY)}, 't')`;
+    const registry = new Registry();
+    const metrics = createRetentionMetrics(registry);
+    const shutdown = new AbortController();
+    // The notifier stops while the first batch runs.
+    const inc = metrics.deleted.inc.bind(metrics.deleted) as (l: object, n: number) => void;
+    (metrics.deleted as { inc: unknown }).inc = (labels: object, n: number) => {
+      inc(labels, n);
+      shutdown.abort(new Error("shutdown"));
+    };
+    const deps = { sql, log: silentLogger(), metrics, now: () => NOW };
+    const ages = {
+      anomaly_events: 0,
+      notifier_digests: 0,
+      notification_attempts: 0,
+      notifier_alerts: 30 * DAY,
+      silences: 30 * DAY,
+    };
+    const report = await runRetention(deps, { ages, batchSize: 10, maxBatches: 100 }, {
+      signal: shutdown.signal,
+    });
+    assert.deepEqual(report?.deleted, { notifier_alerts: 10 });
+    // Before: recorded "done" with nothing unfinished, though 15 alerts and the silence were left.
+    const run = await latestRetentionRun(sql);
+    assert.equal(run?.outcome, "interrupted");
+    assert.deepEqual(run?.unfinished, ["notifier_alerts", "silences"]);
+    assert.match(await registry.render(), /vigil_retention_runs_total\{outcome="interrupted"\} 1/);
+    // The next run (the next start's) finishes the work and is done.
+    const next = await runRetention(
+      { ...deps, metrics: createRetentionMetrics(new Registry()) },
+      { ages, batchSize: 10, maxBatches: 100 },
+    );
+    assert.deepEqual(next, { deleted: { notifier_alerts: 15, silences: 1 }, unfinished: [] });
+    assert.equal((await latestRetentionRun(sql))?.outcome, "done");
+  });
+});
+
 Deno.test("recordRetentionRun() keeps only the last N runs", async () => {
   await withPg(async ({ sql }) => {
     await migrate(sql);

@@ -14,7 +14,8 @@
  *   next run.
  *
  * Rows deleted are counted in `vigil_retention_deleted_rows_total{table}`;
- * each run that took the lock is recorded in `retention_runs` (runs.ts).
+ * each run that took the lock is recorded in `retention_runs` (runs.ts): done,
+ * failed, or interrupted (cut by shutdown).
  *
  * @module
  */
@@ -44,7 +45,8 @@ export function createRetentionMetrics(registry: Registry): RetentionMetrics {
     ),
     runs: registry.counter(
       "vigil_retention_runs_total",
-      "Retention runs by outcome (done, skipped: another instance held the lock, failed).",
+      "Retention runs by outcome (done, skipped: another instance held the lock, failed, " +
+        "interrupted: cut by shutdown).",
       ["outcome"],
     ),
   };
@@ -62,7 +64,7 @@ export interface RetentionDeps {
 /** What one run did: rows deleted by table, and whether rows older than the cutoff remain. */
 export interface RetentionReport {
   deleted: Record<string, number>;
-  /** Tables whose batch budget ran out before their old rows did. */
+  /** Tables whose batch budget ran out before their old rows did, or that shutdown cut. */
   unfinished: string[];
 }
 
@@ -114,7 +116,12 @@ async function hasOldRows(sql: postgres.Sql, policy: RetentionPolicy, cutoff: Da
   return rows.length > 0;
 }
 
-/** Prune one table: batches until none is full, the budget is spent or `signal` aborts. */
+/**
+ * Prune one table: batches until none is full, the budget is spent or `signal` aborts.
+ * Added to `report.unfinished` when the budget ran out with old rows left, or the signal aborted.
+ *
+ * @returns false when `signal` aborted before the table was done
+ */
 async function pruneTable(
   deps: RetentionDeps,
   policy: RetentionPolicy,
@@ -122,20 +129,24 @@ async function pruneTable(
   config: Pick<RetentionConfig, "batchSize" | "maxBatches">,
   report: RetentionReport,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   for (let batch = 0;; batch++) {
-    if (signal?.aborted) return;
+    if (signal?.aborted) {
+      // Shutdown: whatever is left waits for the next run, and the record says so.
+      report.unfinished.push(policy.table);
+      return false;
+    }
     if (batch >= config.maxBatches) {
       // The last batch was full: unfinished only if old rows are left (not when it took the last).
       if (await hasOldRows(deps.sql, policy, cutoff)) report.unfinished.push(policy.table);
-      return;
+      return true;
     }
     const counts = await deleteBatch(deps.sql, policy, cutoff, config.batchSize);
     for (const [table, n] of Object.entries(counts)) {
       report.deleted[table] = (report.deleted[table] ?? 0) + n;
       if (n > 0) deps.metrics.deleted.inc({ table }, n);
     }
-    if ((counts[policy.table] ?? 0) < config.batchSize) return;
+    if ((counts[policy.table] ?? 0) < config.batchSize) return true;
   }
 }
 
@@ -143,6 +154,8 @@ async function pruneTable(
  * One retention run over every table with a non-zero age, if this instance
  * takes the lock. A table whose batch fails (a lock not had within 5 s, a
  * lost connection) is logged and left for the next run; the others go on.
+ * When `signal` aborts (shutdown) the run stops after its current batch and
+ * is recorded `interrupted`, with the tables it did not finish in `unfinished`.
  *
  * @returns the report, or `null` when another instance holds the lock
  */
@@ -165,10 +178,12 @@ export async function runRetention(
       const startedAt = new Date(deps.now()).toISOString();
       const report: RetentionReport = { deleted: {}, unfinished: [] };
       let failed = false;
+      let interrupted = false;
       const cutoffs = retentionCutoffs(config.ages, deps.now(), options.policies);
       for (const { policy, cutoff } of cutoffs) {
         try {
-          await pruneTable(deps, policy, cutoff, config, report, options.signal);
+          const whole = await pruneTable(deps, policy, cutoff, config, report, options.signal);
+          if (!whole) interrupted = true;
         } catch (error) {
           failed = true;
           deps.log.warn("cannot prune table, left for the next run", {
@@ -177,7 +192,7 @@ export async function runRetention(
           });
         }
       }
-      const outcome = failed ? "failed" : "done";
+      const outcome = failed ? "failed" : interrupted ? "interrupted" : "done";
       deps.metrics.runs.inc({ outcome });
       try {
         await recordRetentionRun(deps.sql, {

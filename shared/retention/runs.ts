@@ -16,10 +16,14 @@ export const RETENTION_RUNS_KEPT = 50;
 export const retentionRunSchema = z.strictObject({
   started_at: iso,
   finished_at: iso,
-  outcome: z.enum(["done", "failed"]),
+  outcome: z.enum(["done", "failed", "interrupted"])
+    .meta({ description: "interrupted: cut by shutdown (the tables left are in unfinished)" }),
   deleted: z.record(z.string(), z.number().int()).meta({ description: "Rows deleted by table" }),
   unfinished: z.array(z.string())
-    .meta({ description: "Tables whose batch budget ran out (the rest waits for the next run)" }),
+    .meta({
+      description:
+        "Tables whose batch budget ran out or that shutdown cut (the rest waits for the next run)",
+    }),
   ages_ms: z.record(z.string(), z.number().int())
     .meta({ description: "Configured age by table (0 = kept forever)" }),
   interval_ms: z.number().int().nullable().meta({ description: "Time between runs" }),
