@@ -9,12 +9,14 @@ import {
   commonEnv,
   durationBetween,
   durationVar,
+  formatDuration,
   parseEnv,
   partitionsEnv,
   pathVar,
   portVar,
 } from "@vigil/shared/config";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
+import { loadRulesConfig, type RulesConfig } from "./core/rules_config.ts";
 
 /** Environment schema of the detector. */
 export const detectorEnvSchema = z.object({
@@ -52,8 +54,11 @@ export const detectorEnvSchema = z.object({
   DETECTOR_LEASE_TTL: durationBetween(500, 3_600_000).default(10_000),
   /** Without a checkpoint, windows are rebuilt from this much of the stream before the group's cursor. */
   DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
-  /** A PostgreSQL/Redis write that takes longer fails and is retried. */
-  DETECTOR_IO_TIMEOUT: durationBetween(100, 600_000).default(10_000),
+  /**
+   * A PostgreSQL/Redis write that takes longer fails and is retried; shorter than
+   * DETECTOR_LEASE_TTL (checked below). @default half of DETECTOR_LEASE_TTL, at most 10s
+   */
+  DETECTOR_IO_TIMEOUT: durationBetween(100, 600_000).optional(),
   /** Every stream is checked this often for silence (rules.json `no_data.stream`). */
   DETECTOR_NO_DATA_CHECK: durationBetween(100, 3_600_000).default(10_000),
   /** A statistical series without a reading for this long (event time) is forgotten. */
@@ -66,14 +71,63 @@ export const detectorEnvSchema = z.object({
   DETECTOR_MAX_WINDOW_ENTITIES: z.coerce.number().int().min(1).default(150_000),
   /** Approximate MAXLEN of the durable alerts stream. */
   DETECTOR_ALERTS_MAXLEN: z.coerce.number().int().min(1000).default(100_000),
+}).superRefine((e, ctx) => {
+  // A write stalled to its timeout just after the lease's last renewal would outlast the lease:
+  // another instance takes the partition over while the write may still commit (stored twice).
+  const ttl = e.DETECTOR_LEASE_TTL;
+  if (e.DETECTOR_IO_TIMEOUT === undefined || e.DETECTOR_IO_TIMEOUT < ttl) return;
+  ctx.addIssue({
+    code: "custom",
+    path: ["DETECTOR_IO_TIMEOUT"],
+    message: `must be shorter than DETECTOR_LEASE_TTL (${formatDuration(ttl)}; unset, it is half ` +
+      "of it): a write stalled that long would outlast the lease, and another instance could " +
+      "store its batch again: lower it or raise DETECTOR_LEASE_TTL",
+  });
 });
 
 /** Resolved detector configuration. */
-export type DetectorConfig = z.infer<typeof detectorEnvSchema>;
+export type DetectorConfig = Omit<z.infer<typeof detectorEnvSchema>, "DETECTOR_IO_TIMEOUT"> & {
+  DETECTOR_IO_TIMEOUT: number;
+};
 
 /** Parse the detector's environment; throws a ConfigError naming the bad variables. */
 export function loadDetectorConfig(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Readonly<DetectorConfig> {
-  return parseEnv("detector", detectorEnvSchema, env);
+  const e = parseEnv("detector", detectorEnvSchema, env);
+  const io = e.DETECTOR_IO_TIMEOUT ?? Math.min(10_000, Math.floor(e.DETECTOR_LEASE_TTL / 2));
+  return Object.freeze({ ...e, DETECTOR_IO_TIMEOUT: io });
+}
+
+/**
+ * Why `rules` cannot be rebuilt from `rebuildWindowMs` (`DETECTOR_REBUILD_WINDOW`)
+ * of the stream: a count window of a rule that is on is longer, so without a
+ * checkpoint it would count only part of its window. Null when they fit.
+ */
+export function rebuildWindowProblem(rules: RulesConfig, rebuildWindowMs: number): string | null {
+  const windows = [
+    ["logs.error_spike", rules.logs.error_spike],
+    ["logs.user_spike", rules.logs.user_spike],
+    ["metrics.cpu_sustained", rules.metrics.cpu_sustained],
+    ["transactions.user_frequency", rules.transactions.user_frequency],
+  ] as const;
+  const [at, rule] = windows.find(([, r]) => r.enabled && r.window > rebuildWindowMs) ?? [];
+  if (!rule) return null;
+  const [w, r] = [formatDuration(rule.window), formatDuration(rebuildWindowMs)];
+  return `${at}.window: must be at most DETECTOR_REBUILD_WINDOW (window ${w}, ` +
+    `DETECTOR_REBUILD_WINDOW ${r}): without a checkpoint the windows are rebuilt from only ` +
+    `${r} of the stream: shorten the window or raise DETECTOR_REBUILD_WINDOW`;
+}
+
+/**
+ * The rules file at `path`, validated, whose count windows fit in
+ * `rebuildWindowMs`: at start, and on every reload (a file the detector could
+ * not start with is refused while it runs too).
+ * @throws {TypeError} "Cannot load rules file …" naming the field
+ */
+export async function loadDetectorRules(path: string, rebuildWindowMs: number) {
+  const rules = await loadRulesConfig(path);
+  const problem = rebuildWindowProblem(rules, rebuildWindowMs);
+  if (problem) throw new TypeError(`Cannot load rules file ${path}: ${problem}`);
+  return rules;
 }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import { connectPostgres } from "@vigil/shared/postgres";
 import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
@@ -25,7 +25,7 @@ import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis, redisConnection } from "@vigil/shared/redis";
 import { ensurePartitionsOrExit, startOrExit } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
-import { loadDetectorConfig } from "./config.ts";
+import { loadDetectorConfig, loadDetectorRules } from "./config.ts";
 import { createDetector } from "./detector.ts";
 import { createEvaluateApp } from "./io/api.ts";
 import { createRulesApp } from "./io/rules_api.ts";
@@ -33,7 +33,6 @@ import { createStatusApp } from "./io/status_api.ts";
 import { createRulesReloader } from "./io/rules_reload.ts";
 import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
-import { loadRulesConfig } from "./core/rules_config.ts";
 import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
 
@@ -42,9 +41,11 @@ const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).
 survivePostgresWriteRace(log);
+// Its count windows must fit in DETECTOR_REBUILD_WINDOW, at start and on every reload.
+const loadRules = (path: string) => loadDetectorRules(path, config.DETECTOR_REBUILD_WINDOW);
 let rules;
 try {
-  rules = await loadRulesConfig(config.DETECTOR_RULES_FILE);
+  rules = await loadRules(config.DETECTOR_RULES_FILE);
 } catch (error) {
   log.error("cannot start detector", { error: (error as Error).message });
   Deno.exit(2);
@@ -53,9 +54,8 @@ const member = config.DETECTOR_MEMBER ?? `${Deno.hostname()}-${Deno.pid}`;
 const keys = createKeys(config.VIGIL_PREFIX);
 const redis = createRedis(redisConnection(config), { log, name: `detector:${member}` });
 const streamClients = new Set<Redis>();
-const sql = postgres(config.DATABASE_URL, {
+const sql = connectPostgres(config.DATABASE_URL, {
   max: 4,
-  onnotice: () => {},
   connect_timeout: 5,
   idle_timeout: 60,
 });
@@ -145,6 +145,7 @@ const app = createOpsApp({
 const reloader = createRulesReloader({
   path: config.DETECTOR_RULES_FILE,
   initial: rules,
+  load: loadRules,
   apply(next) {
     const changes = detector.reconfigure(next);
     log.info("rules in force changed", { units: changes });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import { connectPostgres } from "@vigil/shared/postgres";
 import { createKeys, GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
@@ -51,7 +51,7 @@ export async function loadRouting(config: NotifierConfig): Promise<Routing> {
       `Cannot start notifier: NOTIFIER_ROUTES_FILE cannot be read (${(error as Error).message})`,
     );
   }
-  return parseRouting(text, config.defaultRoute, configuredChannels(config));
+  return parseRouting(text, config.defaultRoute, configuredChannels(config), config.staleAfterMs);
 }
 
 /** Build the channels the configuration enables. */
@@ -88,7 +88,7 @@ export async function startNotifier(
 ): Promise<StartedNotifier> {
   const { log } = options;
   const { routes, inhibitRules } = await loadRouting(config);
-  const sql = postgres(config.databaseUrl, { max: 6, onnotice: () => {} });
+  const sql = connectPostgres(config.databaseUrl, { max: 6 });
   // Migrations: retried until PostgreSQL answers (it may start after us); a refused
   // DATABASE_URL (user, password, database) rejects at once with what to fix.
   try {
@@ -119,7 +119,7 @@ export async function startNotifier(
       },
       store,
       sql,
-      connectLock: () => postgres(config.databaseUrl, { max: 1, onnotice: () => {} }),
+      connectLock: () => connectPostgres(config.databaseUrl, { max: 1 }),
       channels,
       log,
       registry,

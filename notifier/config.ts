@@ -24,7 +24,13 @@ import {
   retentionEnv,
 } from "@vigil/shared/retention/policy";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
-import { type ChannelName, digestIntervalVar, groupByVar, type Route } from "./routes.ts";
+import {
+  type ChannelName,
+  digestIntervalVar,
+  groupByVar,
+  leastStaleAfter,
+  type Route,
+} from "./routes.ts";
 import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
 
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
@@ -85,6 +91,7 @@ export const notifierEnv = z.object({
   CRITICAL_IMMEDIATE: boolVar.default(false),
   FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
   FLAP_WINDOW: durationVar.default(3_600_000),
+  /** Longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and GROUP_INTERVAL (checked below). */
   STALE_AFTER: durationVar.default(24 * 3_600_000),
   RETRY_BASE: durationVar.pipe(
     z.number().min(100, "must be at least 100ms (0 would retry a failing channel without a pause)"),
@@ -118,6 +125,21 @@ export const notifierEnv = z.object({
       path: ["RETRY_CAP"],
       message: `must be at least RETRY_BASE (${formatDuration(e.RETRY_BASE)}): raise it or ` +
         "lower RETRY_BASE",
+    });
+  }
+  // A firing alert leaves its group at STALE_AFTER: earlier than its first repeat, none is sent.
+  const least = leastStaleAfter({
+    groupWaitMs: e.GROUP_WAIT,
+    groupIntervalMs: e.GROUP_INTERVAL,
+    repeatIntervalMs: e.REPEAT_INTERVAL,
+  });
+  if (e.STALE_AFTER <= least) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["STALE_AFTER"],
+      message: "must be longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and " +
+        `GROUP_INTERVAL (${formatDuration(least)}): a firing alert would leave its group ` +
+        `before its first "still firing" repeat: raise it or lower REPEAT_INTERVAL`,
     });
   }
 });

@@ -289,3 +289,35 @@ Deno.test("SMTP_HOST is a host alone: a port or scheme in it failed every send (
     );
   }
 });
+
+Deno.test("STALE_AFTER leaves room for a repeat: a firing alert dropped first was never repeated", () => {
+  // STALE_AFTER=1h with REPEAT_INTERVAL=4h: the alert left its group before its first repeat.
+  for (
+    const [env, total] of [
+      [{ STALE_AFTER: "1h" }, "245m"],
+      [{ STALE_AFTER: "4h" }, "245m"],
+      [{ STALE_AFTER: "245m" }, "245m"],
+      [{ STALE_AFTER: "2h", REPEAT_INTERVAL: "1h", GROUP_WAIT: "1h" }, "2h"],
+    ] as const
+  ) {
+    assert.throws(
+      () => loadConfig(env),
+      (e: Error) =>
+        e instanceof ConfigError && !e.message.includes("\n") &&
+        e.message.startsWith(
+          `Cannot start notifier: STALE_AFTER must be longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and GROUP_INTERVAL (${total})`,
+        ),
+      JSON.stringify(env),
+    );
+  }
+  assert.equal(loadConfig({ STALE_AFTER: "246m" }).staleAfterMs, 246 * 60_000);
+  assert.equal(loadConfig({ STALE_AFTER: "1h", REPEAT_INTERVAL: "30m" }).staleAfterMs, 3_600_000);
+  // A route's own timers too (the file is read at start).
+  const c = loadConfig({});
+  const route = (r: object) => JSON.stringify({ routes: [{ name: "x", channels: [], ...r }] });
+  assert.throws(
+    () => parseRouting(route({ repeat_interval: "1d" }), c.defaultRoute, ["email"], 86_400_000),
+    /^SyntaxError: Cannot load routes: route "x": STALE_AFTER \(1d\) must be longer than its repeat_interval plus the longer of its group_wait and group_interval \(1445m\)/,
+  );
+  parseRouting(route({ repeat_interval: "23h" }), c.defaultRoute, ["email"], 86_400_000);
+});

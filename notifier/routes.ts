@@ -20,7 +20,7 @@
  */
 import { matchersMatch } from "@vigil/shared/silences";
 import { z } from "zod";
-import { durationVar } from "@vigil/shared/config";
+import { durationVar, formatDuration } from "@vigil/shared/config";
 import { formatZodError } from "@vigil/shared/schemas/event";
 import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
 import { alertMatchersSchema } from "@vigil/shared/schemas/silence";
@@ -40,6 +40,18 @@ export type ChannelName = (typeof CHANNEL_NAMES)[number];
 export const digestIntervalVar = durationVar.pipe(
   z.number().min(1000, "must be at least 1s (0 would send a digest on every tick)"),
 );
+
+/**
+ * The least `STALE_AFTER` that lets a route's firing alert be repeated once:
+ * it is first sent within the longer of group_wait and group_interval of its
+ * arrival, repeated a repeat interval later, and leaves its group (never
+ * repeated) at `STALE_AFTER` after its arrival. `STALE_AFTER` must exceed it.
+ */
+export function leastStaleAfter(
+  r: Pick<Route, "groupWaitMs" | "groupIntervalMs" | "repeatIntervalMs">,
+): number {
+  return r.repeatIntervalMs + Math.max(r.groupWaitMs, r.groupIntervalMs);
+}
 
 /** `type,severity` or `["type","severity"]` → labels (`service` = `entity`). */
 export const groupByVar = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
@@ -140,12 +152,16 @@ function matchKey(entries: [string, unknown][]): string {
  * {@link parseRoutes}, with the file's inhibition rules (the default rule
  * when it names none).
  *
+ * Given `staleAfterMs` (`STALE_AFTER`), a route whose timers leave no repeat
+ * before it ({@link leastStaleAfter}) is refused.
+ *
  * @throws {SyntaxError} "Cannot load routes: …"
  */
 export function parseRouting(
   text: string,
   defaults: Route,
   configured: readonly ChannelName[],
+  staleAfterMs?: number,
 ): Routing {
   // A byte order mark (Notepad's UTF-8) is not JSON; JSON readers may ignore it (RFC 8259 8.1).
   if (text.startsWith("\uFEFF")) text = text.slice(1);
@@ -184,7 +200,7 @@ export function parseRouting(
         `Cannot load routes: route "${r.name}" uses channel "${missing}", which is not configured`,
       );
     }
-    return {
+    const route: Route = {
       name: r.name,
       match: r.match,
       channels: [...new Set(r.channels)],
@@ -194,6 +210,15 @@ export function parseRouting(
       repeatIntervalMs: r.repeat_interval ?? defaults.repeatIntervalMs,
       criticalImmediate: r.critical_immediate ?? defaults.criticalImmediate,
     };
+    if (staleAfterMs !== undefined && staleAfterMs <= leastStaleAfter(route)) {
+      throw new SyntaxError(
+        `Cannot load routes: route "${r.name}": STALE_AFTER (${formatDuration(staleAfterMs)}) ` +
+          "must be longer than its repeat_interval plus the longer of its group_wait and " +
+          `group_interval (${formatDuration(leastStaleAfter(route))}): a firing alert would ` +
+          "leave its group before its first repeat: lower its repeat_interval or raise STALE_AFTER",
+      );
+    }
+    return route;
   });
   return {
     routes: [...routes, defaults],

@@ -125,10 +125,24 @@ export const brokerListVar = hostPortListVar("localhost:9092,localhost:9093").re
     "resolves to it (e.g. localhost, or a line in /etc/hosts)",
 );
 
+/**
+ * An address to listen on: a host name or IP address alone (IPv6 bare or in
+ * brackets). With a port (`0.0.0.0:8080`) the service failed only at its
+ * listen, after connecting to everything else, and exited 1. `portHint` names
+ * where the port goes.
+ */
+export function listenHostVar(portHint: string) {
+  return z.string().trim().refine((h) => {
+    const ip = /^\[(.*)\]$/.exec(h)?.[1] ?? h;
+    return /^[\w.-]+$/.test(h) ||
+      (/^[0-9a-f:.]+(%[\w.-]+)?$/i.test(ip) && ip.split(":").length > 2);
+  }, `is not a host name or address alone (the port goes in ${portHint})`);
+}
+
 /** Variables of every service that serves HTTP (see `shared/http/serve.ts`). */
 export const httpEnv = {
   /** Host the ops/HTTP server binds. */
-  HTTP_HOST: z.string().default("127.0.0.1"),
+  HTTP_HOST: listenHostVar("this service's *_PORT variable").default("127.0.0.1"),
   /** Most time to receive a request head; 0 turns the guard off (behind a proxy that has one). */
   HTTP_HEADER_TIMEOUT: durationVar.refine(
     (ms) => ms === 0 || (ms >= 100 && ms <= 600_000),

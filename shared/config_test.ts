@@ -282,3 +282,21 @@ Deno.test('KAFKA_BROKERS with an IPv6 address stops the service (kafkajs connect
     ],
   );
 });
+
+Deno.test("HTTP_HOST is a host alone: with a port it failed to listen only after connecting (exit 1)", () => {
+  for (
+    const host of ["0.0.0.0", "localhost", "my-host.internal", "::", "::1", "[::1]", " 0.0.0.0 "]
+  ) {
+    assert.equal(parseEnv("detector", schema, { HTTP_HOST: host }).HTTP_HOST, host.trim(), host);
+  }
+  for (const host of ["0.0.0.0:8080", "localhost:9103", "[::1]:8080", "http://0.0.0.0", "a b"]) {
+    const message = errorOf({ HTTP_HOST: host });
+    assert.ok(
+      message.startsWith(
+        "Cannot start detector: HTTP_HOST is not a host name or address alone (the port goes in " +
+          "this service's *_PORT variable)",
+      ) && message.includes(`(got "${host}")`) && !message.includes("\n"),
+      message,
+    );
+  }
+});

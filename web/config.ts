@@ -9,6 +9,7 @@ import {
   boolVar,
   commonEnv,
   durationBetween,
+  listenHostVar,
   parseEnv,
   pathVar,
   portVar,
@@ -23,7 +24,7 @@ export const webEnvSchema = z.object({
   /** Port of the HTTP server (API, page, /metrics). */
   WEB_PORT: portVar.default(8080),
   /** Host the HTTP server binds; defaults to HTTP_HOST. */
-  WEB_HOST: z.string().min(1).optional(),
+  WEB_HOST: listenHostVar("WEB_PORT").optional(),
   /** Bearer token for mutating endpoints; unset = they answer 503. */
   VIGIL_API_TOKEN: apiTokenVar.optional(),
   /**

@@ -97,3 +97,15 @@ Deno.test("S3_ENDPOINT must be an http(s) URL (minio:9000 was taken as a URL of 
     );
   }
 });
+
+Deno.test("WEB_HOST is a host alone: with a port the web failed to listen only after connecting", () => {
+  assert.equal(parseWebConfig({ WEB_HOST: "0.0.0.0" }).WEB_HOST, "0.0.0.0");
+  assert.throws(
+    () => parseWebConfig({ WEB_HOST: "0.0.0.0:8080" }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.message ===
+        "Cannot start web: WEB_HOST is not a host name or address alone (the port goes in " +
+          `WEB_PORT) (got "0.0.0.0:8080")`,
+  );
+});

@@ -8,12 +8,13 @@
  * never a setting silently dropped for its default. Settings that contradict
  * each other so that a rule could never fire (a `min_span` as long as the
  * `window`, a `warning` band above `critical`, a no-data `after` at or past
- * `forget_after`…) are errors naming both fields.
+ * `forget_after`…) are errors naming both fields, and so are thresholds that
+ * an ordinary reading passes (a cooldown under 1s, a z-score, band or cpu of 0).
  *
  * @module
  */
 import { z } from "zod";
-import { durationVar } from "@vigil/shared/config";
+import { durationVar, formatDuration } from "@vigil/shared/config";
 import {
   EVENT_TYPES,
   formatZodError,
@@ -39,18 +40,13 @@ function strictObject<T extends z.ZodRawShape>(shape: T) {
   });
 }
 
-/** A duration in milliseconds as written in the file: 300000 → "5m". */
-function formatDuration(ms: number): string {
-  for (
-    const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const
-  ) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 const severity = z.enum(SEVERITIES);
 const count = z.number().int().min(1);
+/** A threshold above 0: at 0 an ordinary reading (any cpu or score, an average minute's z) passes it. */
+const aboveZero = (max?: number) => {
+  const n = z.number().gt(0, "must be above 0 (an ordinary reading would pass it: alerts on all)");
+  return max === undefined ? n : n.max(max);
+};
 const measureName = z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/);
 const statuses = TRANSACTION_STATUSES as readonly string[];
 /** A transaction status as the bridge writes it (lower case): another never matches. */
@@ -98,8 +94,8 @@ function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITIC
  * repeat alarm within one incident scores 0.3, unremarkable points ~0.03.
  */
 const bandsSchema = strictObject({
-  warning: z.number().min(0).max(1).default(0.5),
-  critical: z.number().min(0).max(1).default(0.9),
+  warning: aboveZero(1).default(0.5),
+  critical: aboveZero(1).default(0.9),
   /** A reading scoring below this clears an active metric_score anomaly. */
   clear: z.number().min(0).max(1).default(0.3),
 }).superRefine((b, ctx) => {
@@ -207,7 +203,9 @@ const noDataSchema = strictObject({
 /** Schema of the rules file. */
 export const rulesConfigSchema = strictObject({
   /** Cooldown per (rule, entity, severity): a sustained condition alerts once per cooldown. */
-  cooldown: durationVar.default(300_000),
+  cooldown: durationVar.pipe(
+    z.number().min(1000, "must be at least 1s (0 alerts on every matching event)"),
+  ).default(300_000),
   logs: strictObject({
     error_spike: countRule(20, 180_000, "CRITICAL"),
     failed_message: strictObject({
@@ -225,7 +223,7 @@ export const rulesConfigSchema = strictObject({
     cpu_sustained: strictObject({
       enabled: z.boolean().default(true),
       /** Every reading in the window must be at or above this (percent). */
-      cpu: z.number().min(0).max(100).default(80),
+      cpu: aboveZero(100).default(80),
       window: countWindow.default(300_000),
       min_readings: count.default(3),
       /** The readings must span at least this long (less than the window). */
@@ -250,7 +248,7 @@ export const rulesConfigSchema = strictObject({
     }).prefault({}),
     cpu_and_latency: strictObject({
       enabled: z.boolean().default(true),
-      cpu: z.number().min(0).max(100).default(80),
+      cpu: aboveZero(100).default(80),
       latency_ms: z.number().min(0).default(1000),
       severity: severity.default("CRITICAL"),
     }).prefault({}),
@@ -321,8 +319,8 @@ export const rulesConfigSchema = strictObject({
       baseline_minutes: z.number().int().min(2).max(1440).default(60),
       /** Minutes of history needed before z is trusted. */
       min_history_minutes: z.number().int().min(1).max(1440).default(30),
-      warning: z.number().default(2.5),
-      critical: z.number().default(4),
+      warning: aboveZero().default(2.5),
+      critical: aboveZero().default(4),
       /** Statuses alerted CRITICAL on any count while there is no baseline yet (lower case, as the bridge writes them). */
       problem_statuses: z.array(transactionStatus).default([
         "denied",

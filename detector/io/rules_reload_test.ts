@@ -5,6 +5,7 @@ import { waitFor } from "@vigil/tools/testing/wait";
 import { DEFAULT_RULES, loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
 import { rulesWith } from "../core/rules/_testing.ts";
 import { createRulesReloader, rulesHash } from "./rules_reload.ts";
+import { loadDetectorRules } from "../config.ts";
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -131,6 +132,12 @@ Deno.test("RulesReloader.reload() rejects a file with a misspelt key or a min_sp
           { metrics: { cpu_sustained: { window: "5m", min_span: "10m" } } },
           /metrics\.cpu_sustained\.min_span: must be shorter than window \(min_span 10m, window 5m\)/,
         ],
+        // A cooldown of 0 alerted on every matching event; a z of -1 on every ordinary minute.
+        [{ cooldown: 0 }, /cooldown: must be at least 1s/],
+        [
+          { transactions: { status_zscore: { warning: -1 } } },
+          /transactions\.status_zscore\.warning: must be above 0/,
+        ],
       ] as const
     ) {
       await Deno.writeTextFile(path, JSON.stringify(rules));
@@ -141,6 +148,36 @@ Deno.test("RulesReloader.reload() rejects a file with a misspelt key or a min_sp
       assert.equal(r.current().logs.error_spike.threshold, 5);
     }
     assert.equal(applied.length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RulesReloader.reload() with the detector's loader refuses a window DETECTOR_REBUILD_WINDOW cannot rebuild", async () => {
+  // Taken while running, such a file stopped the detector at its next start.
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.json`;
+  try {
+    await Deno.writeTextFile(path, "{}");
+    const applied: RulesConfig[] = [];
+    const r = createRulesReloader({
+      path,
+      initial: await loadDetectorRules(path, 600_000),
+      load: (p) => loadDetectorRules(p, 600_000),
+      apply: (rules) => applied.push(rules),
+      log: capture().log,
+      sighup: false,
+    });
+    await Deno.writeTextFile(path, JSON.stringify({ logs: { error_spike: { window: "30m" } } }));
+    assert.equal(await r.reload("SIGHUP"), "rejected");
+    assert.match(
+      r.lastRejection()!.reason,
+      /logs\.error_spike\.window: must be at most DETECTOR_REBUILD_WINDOW \(window 30m, DETECTOR_REBUILD_WINDOW 10m\)/,
+    );
+    assert.equal(r.current().logs.error_spike.window, 180_000, "the rules in force keep running");
+    await Deno.writeTextFile(path, JSON.stringify({ logs: { error_spike: { window: "10m" } } }));
+    assert.equal(await r.reload("SIGHUP"), "applied");
+    assert.equal(applied.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -16,6 +16,13 @@ const CASES: [task: string, env: Record<string, string>, message: string][] = [
     'stream silent for 45 s as dead and reconnects) (got "1m")',
   ],
   [
+    // Was exit 1, at the listen, after connecting to Redis and PostgreSQL.
+    "detector",
+    { HTTP_HOST: "0.0.0.0:9103" },
+    "Cannot start detector: HTTP_HOST is not a host name or address alone (the port goes in " +
+    `this service's *_PORT variable) (got "0.0.0.0:9103")`,
+  ],
+  [
     "kafka",
     { KAFKA_DEV_BROKERS_FILE: "/tmp/vigil-no-access/kafka_brokers" },
     "Cannot start kafka: KAFKA_DEV_BROKERS_FILE /tmp/vigil-no-access/kafka_brokers is outside " +
