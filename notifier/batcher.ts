@@ -41,6 +41,7 @@ import {
   type GroupState,
   heldKeys,
   holdResolution,
+  recordFiring,
   releaseInhibited,
   routeByName,
   toDigestAlert,
@@ -157,10 +158,7 @@ export function ingest(
         continue;
       }
       const fk = flapKey(alert);
-      const times = (d.flaps[fk] ?? []).filter((t) => t > now - window);
-      times.push(now);
-      d.flaps[fk] = times;
-      const flapping = threshold > 0 && times.length > threshold;
+      const flapping = threshold > 0 && recordFiring(d.flaps, alert, now, window) > threshold;
       // An inhibited CRITICAL waits for its group's turn, which leaves it out (as a digest does).
       const immediate = route.criticalImmediate && alert.severity === "CRITICAL" && !flapping &&
         !(inhibitable(alert, rules) && createInhibitor(firingAlerts(d.groups), rules)(alert));

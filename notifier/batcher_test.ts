@@ -216,7 +216,8 @@ Deno.test("ingest() demotes a flapping rule/entity to digest-only and the digest
   const all: Digest[] = [];
   for (let i = 0; i < 5; i++) {
     const now = T0 + i * 10 * M;
-    const a = alert({ id: `f${i}`, entity: "api", severity: "CRITICAL" });
+    const at = new Date(now).toISOString();
+    const a = alert({ id: `f${i}`, entity: "api", severity: "CRITICAL", detected_at: at });
     let r = step(state, [item(a)], now, opts);
     immediate.push(r.digests.filter((d) => d.kind === "immediate").length);
     const res = { ...a, status: "resolved" as const, resolved_at: new Date(now + M).toISOString() };
@@ -240,7 +241,12 @@ Deno.test("ingest() demotes a flapping rule/entity to digest-only and the digest
   // An hour later it is calm again: immediate once more.
   const r = step(
     state,
-    [item(alert({ id: "g", entity: "api", severity: "CRITICAL" }))],
+    [item(alert({
+      id: "g",
+      entity: "api",
+      severity: "CRITICAL",
+      detected_at: new Date(T0 + 3 * H).toISOString(),
+    }))],
     T0 + 3 * H,
     opts,
   );
@@ -391,4 +397,40 @@ Deno.test("a silenced resolution also finds its alert after the grouping changed
   const later = tick(r.state, T0 + 10 * H, { routes: after.routes });
   assert.equal(later.digests.length, 0);
   assert.deepEqual(later.state.groups, {});
+});
+
+Deno.test("firings are counted for flapping at their detection time, not when taken in", () => {
+  // The notifier was down for 3 hours; the detector raised cpu_high on api once an hour.
+  // Taken in together, four firings an hour apart are not flapping: the CRITICAL is told now.
+  const opts: BatcherOptions = {
+    routes: [{ ...ROUTE, criticalImmediate: true }],
+    flapThreshold: 3,
+  };
+  const backlog = [0, 1, 2, 3].map((i) =>
+    alert({
+      id: `b${i}`,
+      entity: "api",
+      severity: "CRITICAL",
+      detected_at: new Date(T0 + i * 61 * M).toISOString(),
+    })
+  );
+  const now = T0 + 3 * H + 5 * M;
+  const r = ingest(emptyState(), backlog.map(item), now, opts);
+  const told = r.digests.filter((d) => d.kind === "immediate").length;
+  assert.equal(told, 4, "each firing is told at once: none is flapping");
+  // Four firings within 30 minutes of detection, taken in later together: flapping.
+  const burst = [0, 1, 2, 3].map((i) =>
+    alert({
+      id: `c${i}`,
+      entity: "web",
+      severity: "CRITICAL",
+      detected_at: new Date(T0 + i * 10 * M).toISOString(),
+    })
+  );
+  const r2 = ingest(emptyState(), burst.map(item), now, opts);
+  assert.equal(r2.digests.filter((d) => d.kind === "immediate").length, 3, "the 4th is flapping");
+  // A detection time ahead of the notifier's clock counts as now.
+  const ahead = alert({ id: "z", entity: "db", detected_at: new Date(now + H).toISOString() });
+  const r3 = ingest(emptyState(), [item(ahead)], now, opts);
+  assert.deepEqual(r3.state.flaps["metrics|cpu_high|db"], [now]);
 });

@@ -6,7 +6,8 @@
  * jitter)` before trying again. A down channel holds back only itself.
  *
  * Ordering within a channel is kept (head of line): while the oldest digest
- * backs off, the younger ones wait behind it.
+ * backs off, the younger ones wait behind it. What a channel says it
+ * delivered (parts, email recipients) is recorded, and a retry skips it.
  *
  * @module
  */
@@ -155,6 +156,8 @@ export async function runChannel(
     const traceIds = [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))]
       .slice(0, 20);
     const base = { digestId: digest.id, channel: channel.name, attempt, alertIds };
+    /** The recipients that had their answer in this attempt: recorded with it. */
+    const told = (r: SendResult) => (r.recipients ? { recipients: r.recipients } : {});
 
     if (t - next.createdAt > giveUpAfterMs) {
       // The last failure stays in the row (the API's `error`): "gave up" alone said not why.
@@ -195,6 +198,8 @@ export async function runChannel(
     const sendDigest = () =>
       channel.send(digest, AbortSignal.timeout(sendTimeoutMs), {
         partsSent: next.partsSent,
+        // Email: the recipients that had their answer; a retry goes to the others only.
+        recipientsDone: next.recipientsDone ?? {},
         // A part the channel accepted is recorded before the next is sent, retried until
         // PostgreSQL takes it: a failure here made the whole send fail, and its retry sent
         // the accepted part again (Discord and Slack have no idempotency key).
@@ -230,7 +235,15 @@ export async function runChannel(
     if (result.ok) {
       // Accepted but not by everyone (SMTP recipients refused): sent, with who was left out.
       const warning = result.warning ? { error: result.warning } : {};
-      await record({ ...base, ok: true, status: "sent", ...warning, durationMs, at });
+      await record({
+        ...base,
+        ok: true,
+        status: "sent",
+        ...warning,
+        ...told(result),
+        durationMs,
+        at,
+      });
       m.notifications.inc({ channel: channel.name, status: "sent" });
       m.digests.inc({ channel: channel.name, status: "sent" });
       // Each alert once, in the digest that first tells it (new, or resolved before any digest
@@ -267,6 +280,7 @@ export async function runChannel(
         retryable: nextAttemptAt !== undefined,
         ...(result.status !== undefined ? { statusCode: result.status } : {}),
         error: result.error,
+        ...told(result),
         durationMs,
         at,
         ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),

@@ -72,6 +72,26 @@ export function flapKey(alert: Pick<Alert, "type" | "rule" | "entity">): string 
   return `${alert.type}|${alert.rule}|${alert.entity}`;
 }
 
+/**
+ * Record a firing of `alert`'s rule/entity in `flaps`; returns how many fired within `windowMs`
+ * of it. A firing counts at its detection time (never ahead of `now`), not when the notifier
+ * takes it in: after an outage, firings hours apart arrive together and are not flapping.
+ */
+export function recordFiring(
+  flaps: Record<string, number[]>,
+  alert: Pick<Alert, "type" | "rule" | "entity" | "detected_at">,
+  now: number,
+  windowMs: number,
+): number {
+  const fk = flapKey(alert);
+  const detected = Date.parse(alert.detected_at);
+  const at = Number.isNaN(detected) ? now : Math.min(detected, now);
+  const times = (flaps[fk] ?? []).filter((t) => t > at - windowMs);
+  times.push(at);
+  flaps[fk] = times;
+  return times.filter((t) => t <= at).length;
+}
+
 /** A digest's entry for a flapping rule/entity: its firings within the flap window `windowMs`. */
 export function flappingEntity(
   alert: Pick<Alert, "type" | "rule" | "entity">,

@@ -24,6 +24,8 @@ export interface PendingNotification {
   nextAttemptAt: number;
   /** Why the last attempt failed (kept in the row when the notification is given up). */
   lastError?: string | null;
+  /** Email recipients that had their final answer in earlier attempts (not sent to again). */
+  recipientsDone?: Record<string, string>;
 }
 
 /** The outcome of one attempt, to record. */
@@ -42,6 +44,8 @@ export interface AttemptRecord {
   /** Alert ids of the digest (for stages.notified on anomaly_events). */
   alertIds: string[];
   at: number;
+  /** Recipients that had their final answer in this attempt (merged into `recipients_done`). */
+  recipients?: Record<string, string>;
 }
 
 /** One row of `notifications` for the API. */
@@ -215,8 +219,10 @@ export function createStore(sql: Sql): NotifierStore {
           created_at: Date;
           next_attempt_at: Date;
           error: string | null;
+          recipients_done: Record<string, string>;
         }[]
-      >`SELECT d.digest, n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.error
+      >`SELECT d.digest, n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.error,
+          n.recipients_done
         FROM notifications n JOIN notifier_digests d ON d.id = n.digest_id
         WHERE n.channel = ${channel} AND n.status = 'pending'
         ORDER BY n.created_at, n.digest_id LIMIT 1`;
@@ -230,6 +236,7 @@ export function createStore(sql: Sql): NotifierStore {
         createdAt: r.created_at.getTime(),
         nextAttemptAt: r.next_attempt_at.getTime(),
         lastError: r.error,
+        recipientsDone: r.recipients_done,
       };
     },
 
@@ -251,7 +258,8 @@ export function createStore(sql: Sql): NotifierStore {
             attempts = ${rec.attempt}, status = ${rec.status}, error = ${rec.error ?? null},
             last_attempt_at = ${at},
             sent_at = ${rec.status === "sent" ? at : null},
-            next_attempt_at = ${new Date(rec.nextAttemptAt ?? rec.at)}
+            next_attempt_at = ${new Date(rec.nextAttemptAt ?? rec.at)},
+            recipients_done = recipients_done || ${tx.json(rec.recipients ?? {})}
           WHERE digest_id = ${rec.digestId} AND channel = ${rec.channel}`;
         if (rec.status === "sent") {
           // Per-alert stages of this notification: the alert's own stages plus `notified`.

@@ -73,9 +73,10 @@ async function readPrefix(res: Response, max: number): Promise<string> {
 
 /**
  * POST `body` as JSON to `url`; 2xx → ok, 429/5xx/408/network → retryable (and 409 to an
- * `Idempotency-Key`), other 4xx → not. A redirect is not followed and fails for good: fetch
- * would follow a 301/302/303 with a GET without the body, and the receiver's
- * answer to that GET would count as delivered.
+ * `Idempotency-Key`), other 4xx → not; a 429's or 503's `Retry-After` (or `retry_after`) is
+ * the wait asked, at most {@link MAX_RETRY_AFTER_MS}. A redirect is not followed and fails for
+ * good: fetch would follow a 301/302/303 with a GET without the body, and the receiver's answer
+ * to that GET would count as delivered.
  */
 export async function postJson(
   fetchFn: FetchFn,
@@ -123,13 +124,16 @@ export async function postJson(
   }
   const text = await readPrefix(res, MAX_ERROR_BODY);
   const snippet = scrubUrls(text).slice(0, 200);
-  if (res.status === 429) {
+  // 429 and 503 (down for maintenance, RFC 9110 §10.2.3) may say when to come back: a 503's
+  // `Retry-After` was not read, and the digest came back after 1 s, 2 s, 4 s, ….
+  if (res.status === 429 || res.status === 503) {
     const wait = retryAfterMs(res, text, options.retryAfterSeconds ?? false);
+    const after = wait !== undefined ? `, retry after ${wait} ms` : "";
     return {
       ok: false,
       retryable: true,
-      status: 429,
-      error: `rate limited (429)${wait !== undefined ? `, retry after ${wait} ms` : ""}`,
+      status: res.status,
+      error: res.status === 429 ? `rate limited (429)${after}` : `HTTP 503${after}: ${snippet}`,
       ...(wait !== undefined ? { retryAfterMs: wait } : {}),
     };
   }

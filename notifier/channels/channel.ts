@@ -7,11 +7,19 @@
  *
  * A channel that splits a digest into several messages (Discord, Slack)
  * reports each accepted part through `progress`, so a retry resumes after
- * the last accepted part instead of re-sending it.
+ * the last accepted part instead of re-sending it. Email reports each
+ * recipient's answer (`recipients`, recorded with the attempt), so a retry
+ * goes only to those the server refused for now (greylisting).
  *
  * @module
  */
 import type { Digest } from "../digest.ts";
+
+/**
+ * Recipients that had their final answer, not to be sent to again: `accepted`, or the SMTP
+ * server's permanent refusal (`550 No such user`).
+ */
+export type RecipientsDone = Record<string, string>;
 
 /** Outcome of one send attempt. */
 export type SendResult =
@@ -20,9 +28,13 @@ export type SendResult =
     parts?: number;
     /** Accepted, but not by everyone: SMTP recipients the server refused (recorded and logged). */
     warning?: string;
+    /** The recipients that had their final answer in this attempt (recorded with it). */
+    recipients?: RecipientsDone;
   }
   | {
     ok: false;
+    /** The recipients that had their final answer in this attempt (recorded with it). */
+    recipients?: RecipientsDone;
     retryable: boolean;
     /** The server asked to wait this long (429 `retry_after`). */
     retryAfterMs?: number;
@@ -37,6 +49,8 @@ export interface SendProgress {
   partsSent: number;
   /** Record that parts `0 … partsSent-1` were accepted. */
   onPartSent(partsSent: number): Promise<void>;
+  /** Recipients that had their final answer in earlier attempts (skip them). */
+  recipientsDone?: Readonly<RecipientsDone>;
 }
 
 /** One notification channel. */

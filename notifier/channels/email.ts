@@ -2,7 +2,10 @@
  * Email over SMTP with nodemailer: subject with severity counts and window,
  * an HTML body (tables per severity) and a plain-text twin. The Message-ID is
  * derived from the digest id, so a re-delivery after a crash is recognisable
- * (and deduplicated by clients that do). Without SMTP settings, digests are
+ * (and deduplicated by clients that do). A recipient the server refuses for
+ * now (4xx: greylisting) makes the attempt a retry for the recipients without
+ * an answer only; the others' answers are returned (`recipients`) and recorded
+ * with the attempt. Without SMTP settings, digests are
  * written as `<digest id>.eml` files into an outbox folder (idempotent:
  * the same digest overwrites the same file).
  *
@@ -24,6 +27,8 @@ export interface MailMessage {
   html: string;
   messageId: string;
   headers: Record<string, string>;
+  /** SMTP envelope, when it differs from the headers (a retry to some recipients only). */
+  envelope?: { from: string; to: string[] };
 }
 
 /** The one nodemailer call we use (a narrow port). */
@@ -87,28 +92,93 @@ export function classifySmtpError(error: unknown, server?: string): SendResult {
   };
 }
 
+/** A recipient the SMTP server refused, with its answer (`451 Greylisted, try later`). */
+interface Refusal {
+  recipient: string;
+  response: string;
+  code?: number;
+}
+
+/** `a@x (550 No such user), b@x (451 …)`. */
+function refusalList(refused: readonly { recipient: string; response: string }[]): string {
+  return refused.map((r) => (r.response ? `${r.recipient} (${r.response})` : r.recipient)).join(
+    ", ",
+  );
+}
+
 /**
- * The recipients an SMTP server refused while it accepted others (nodemailer then resolves, with
- * them in `rejected`): `SMTP host:port refused 1 of 2 recipients: a@x (550 No such user)`, or
- * undefined when it refused none.
+ * The answers to one SMTP envelope: of `sent`, those the server refused (nodemailer's
+ * `rejectedErrors`) for now (4xx: greylisting, a full mailbox) or for good (5xx), and the
+ * rest, accepted (all refused when `allRefused`: nodemailer threw).
  */
-export function rejectedRecipients(
-  info: { rejected?: unknown[]; rejectedErrors?: unknown[] },
-  recipients: number,
-  server?: string,
-): string | undefined {
-  const rejected = info.rejected ?? [];
-  if (rejected.length === 0) return undefined;
-  const errors = (info.rejectedErrors ?? []) as { recipient?: unknown; response?: unknown }[];
-  const list = rejected.map((r) => {
-    const response = errors.find((e) => e?.recipient === r)?.response;
-    return typeof response === "string" ? `${r} (${response})` : String(r);
-  });
-  return scrubUrls(
-    `SMTP${server ? ` ${server}` : ""} refused ${rejected.length} of ${recipients} recipients: ${
-      list.join(", ")
-    }`,
+export function recipientAnswers(
+  sent: readonly string[],
+  rejectedErrors: unknown,
+  allRefused = false,
+): { accepted: string[]; later: Refusal[]; never: Refusal[] } {
+  const errors = (Array.isArray(rejectedErrors) ? rejectedErrors : []) as {
+    recipient?: unknown;
+    response?: unknown;
+    responseCode?: unknown;
+  }[];
+  const same = (a: unknown, b: string) =>
+    typeof a === "string" && a.toLowerCase() === b.toLowerCase();
+  const out = { accepted: [] as string[], later: [] as Refusal[], never: [] as Refusal[] };
+  for (const recipient of sent) {
+    const e = errors.find((x) => same(x?.recipient, recipient));
+    if (!e && !allRefused) {
+      out.accepted.push(recipient);
+      continue;
+    }
+    const response = typeof e?.response === "string" ? e.response : "";
+    const code = typeof e?.responseCode === "number"
+      ? e.responseCode
+      : Number(response.match(/^\d{3}/)?.[0]) || undefined;
+    const refusal = { recipient, response, ...(code !== undefined ? { code } : {}) };
+    (code !== undefined && code >= 400 && code < 500 ? out.later : out.never).push(refusal);
+  }
+  return out;
+}
+
+/** The outcome of a send whose envelope the server answered recipient by recipient. */
+function answered(
+  answers: ReturnType<typeof recipientAnswers>,
+  options: { to: string[]; server?: string; done?: Readonly<Record<string, string>> },
+): SendResult | undefined {
+  const { accepted, later, never } = answers;
+  const at = `SMTP${options.server ? ` ${options.server}` : ""}`;
+  const recipients: Record<string, string> = {};
+  for (const r of accepted) recipients[r] = "accepted";
+  for (const r of never) recipients[r.recipient] = r.response || "refused";
+  // With `done` (the delivery loop, which records `recipients`): retried for those refused for
+  // now. Without (a test notification, not retried), they are refused like the rest.
+  if (options.done && later.length > 0) {
+    const forGood = never.length ? `; for good: ${refusalList(never)}` : "";
+    return {
+      ok: false,
+      retryable: true,
+      recipients,
+      error: scrubUrls(
+        `${at} refused ${later.length} of ${options.to.length} recipients for now (retried): ${
+          refusalList(later)
+        }${forGood}`,
+      ).slice(0, 300),
+      ...(later[0]!.code !== undefined ? { status: later[0]!.code } : {}),
+    };
+  }
+  const all = { ...options.done, ...recipients };
+  if (!Object.values(all).includes("accepted")) return undefined; // nobody got it: an error
+  const refused = [
+    ...options.to.flatMap((r) =>
+      all[r] !== undefined && all[r] !== "accepted" ? [{ recipient: r, response: all[r]! }] : []
+    ),
+    ...(options.done ? [] : later),
+  ];
+  if (refused.length === 0) return { ok: true, recipients };
+  const warning = scrubUrls(
+    `${at} refused ${refused.length} of ${options.to.length} recipients: ${refusalList(refused)}`,
   ).slice(0, 300);
+  return { ok: true, warning, recipients };
 }
 
 /** nodemailer SMTP transport for `smtp`. */
@@ -154,17 +224,29 @@ export function createEmailChannel(
     return {
       name: "email",
       mode: "smtp",
-      async send(digest: Digest, signal: AbortSignal): Promise<SendResult> {
+      async send(digest, signal, progress): Promise<SendResult> {
         if (signal.aborted) return { ok: false, retryable: true, error: "aborted" };
+        // A retry goes to the recipients still without a final answer (greylisted), with the
+        // same Message-ID and To: header; those who got the digest do not get it twice.
+        const done = progress?.recipientsDone ?? (progress ? {} : undefined);
+        const to = options.to.filter((r) => done?.[r] === undefined);
+        const told = { to: options.to, ...(server ? { server } : {}), ...(done ? { done } : {}) };
+        if (to.length === 0) {
+          return answered({ accepted: [], later: [], never: [] }, told) ??
+            {
+              ok: false,
+              retryable: false,
+              error: `SMTP${server ? ` ${server}` : ""}: all refused`,
+            };
+        }
+        const message = emailMessage(digest, options);
+        if (to.length < options.to.length) message.envelope = { from: options.from, to };
         // nodemailer takes no AbortSignal, and its connection, greeting and socket timeouts
         // run one after another (a slow server answering each step within them held a send
         // for several SEND_TIMEOUTs): the attempt ends when `signal` aborts. The abandoned
         // conversation may still deliver; the retry's email has the same Message-ID.
         try {
-          const info = await untilAborted(
-            transport.sendMail(emailMessage(digest, options)),
-            signal,
-          );
+          const info = await untilAborted(transport.sendMail(message), signal);
           if (info === ABORTED) {
             const within = options.smtp?.timeoutMs ? ` within ${options.smtp.timeoutMs} ms` : "";
             return {
@@ -173,10 +255,13 @@ export function createEmailChannel(
               error: `SMTP${server ? ` ${server}:` : ":"} no answer${within} (SEND_TIMEOUT)`,
             };
           }
-          const warning = rejectedRecipients(info, options.to.length, server);
-          return warning ? { ok: true, warning } : { ok: true };
+          return answered(recipientAnswers(to, info.rejectedErrors), told) ?? { ok: true };
         } catch (error) {
-          return classifySmtpError(error, server);
+          // All refused (nodemailer throws, with the answer to the last): some maybe for now.
+          const e = error as { code?: unknown; command?: unknown; rejectedErrors?: unknown };
+          const each = e?.code === "EENVELOPE" && e.command === "RCPT TO" &&
+            answered(recipientAnswers(to, e.rejectedErrors, true), told);
+          return each || classifySmtpError(error, server);
         }
       },
       close: () => transport.close?.(),

@@ -23,11 +23,15 @@ const digest: Digest = {
 };
 
 /**
- * An SMTP server on a free loopback port that refuses the recipients in `refuse` (550) and
- * waits `delayMs` before its greeting and each answer of the envelope and data.
+ * An SMTP server on a free loopback port that refuses the recipients in `refuse` (550), those in
+ * `greylist` the first time it sees each (451, as greylisting does), and waits `delayMs` before
+ * its greeting and each answer of the envelope and data.
  */
-async function smtpServer(options: { refuse?: string[]; delayMs?: number }) {
+async function smtpServer(options: { refuse?: string[]; greylist?: string[]; delayMs?: number }) {
   const delivered: string[][] = [];
+  /** The raw header block of each message delivered. */
+  const headers: string[] = [];
+  const greylisted = new Set<string>();
   const later = (cb: () => void) => setTimeout(cb, options.delayMs ?? 0);
   const server = new SMTPServer({
     authOptional: true,
@@ -39,15 +43,22 @@ async function smtpServer(options: { refuse?: string[]; delayMs?: number }) {
     onMailFrom: (_address, _session, cb) => later(() => cb()),
     onRcptTo(address, _session, cb) {
       later(() => {
-        if (!options.refuse?.includes(address.address)) return cb();
-        cb(Object.assign(new Error(`No such user ${address.address}`), { responseCode: 550 }));
+        const a = address.address;
+        if (options.greylist?.includes(a) && !greylisted.has(a)) {
+          greylisted.add(a);
+          return cb(Object.assign(new Error(`Greylisted ${a}, try later`), { responseCode: 451 }));
+        }
+        if (!options.refuse?.includes(a)) return cb();
+        cb(Object.assign(new Error(`No such user ${a}`), { responseCode: 550 }));
       });
     },
     onData(stream, session, cb) {
-      stream.resume();
+      let raw = "";
+      stream.on("data", (chunk: Uint8Array) => raw += new TextDecoder().decode(chunk));
       stream.on("end", () =>
         later(() => {
           delivered.push(session.envelope.rcptTo.map((r) => r.address));
+          headers.push(raw.split("\r\n\r\n")[0]!);
           cb();
         }));
     },
@@ -58,6 +69,7 @@ async function smtpServer(options: { refuse?: string[]; delayMs?: number }) {
   return {
     port,
     delivered,
+    headers,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -83,6 +95,101 @@ Deno.test({
         r.warning ?? "",
         /^SMTP 127\.0\.0\.1:\d+ refused 1 of 2 recipients: gone@example\.com \(550 No such user gone@example\.com\)$/,
       );
+    } finally {
+      ch.close();
+      await smtp.close();
+    }
+  },
+});
+
+/** The progress the delivery loop passes: the recipients that had their answer already. */
+const progress = (recipientsDone: Record<string, string> = {}) => ({
+  partsSent: 0,
+  onPartSent: () => Promise.resolve(),
+  recipientsDone,
+});
+
+Deno.test({
+  name:
+    "createEmailChannel() retries only the recipients the SMTP server refused for now (greylisting)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const smtp = await smtpServer({ greylist: ["grey@example.com"], refuse: ["gone@example.com"] });
+    const to = ["ops@example.com", "grey@example.com", "gone@example.com"];
+    const ch = createEmailChannel({
+      webBaseUrl: "http://web",
+      from: "Vigil <vigil@example.com>",
+      to,
+      smtp: { host: "127.0.0.1", port: smtp.port, secure: false, timeoutMs: 5000 },
+    });
+    try {
+      // Before: sent, with grey@ named in a warning; it never got this digest.
+      const first = await ch.send(digest, AbortSignal.timeout(5000), progress());
+      assert.ok(!first.ok && first.retryable && first.status === 451, JSON.stringify(first));
+      assert.match(
+        first.error,
+        /^SMTP 127\.0\.0\.1:\d+ refused 1 of 3 recipients for now \(retried\): grey@example\.com \(451 Greylisted grey@example\.com, try later\); for good: gone@example\.com \(550 No such user gone@example\.com\)$/,
+      );
+      assert.deepEqual(first.recipients, {
+        "ops@example.com": "accepted",
+        "gone@example.com": "550 No such user gone@example.com",
+      });
+      assert.deepEqual(smtp.delivered, [["ops@example.com"]]);
+
+      const second = await ch.send(digest, AbortSignal.timeout(5000), progress(first.recipients));
+      assert.ok(second.ok, JSON.stringify(second));
+      assert.deepEqual(second.recipients, { "grey@example.com": "accepted" });
+      assert.match(
+        second.warning ?? "",
+        /^SMTP 127\.0\.0\.1:\d+ refused 1 of 3 recipients: gone@example\.com \(550 No such user gone@example\.com\)$/,
+      );
+      assert.deepEqual(smtp.delivered, [["ops@example.com"], ["grey@example.com"]], "no 2nd copy");
+      // The same email: one Message-ID, addressed to all of them.
+      const ids = smtp.headers.map((h) => h.match(/^Message-ID: (.*)$/im)?.[1]);
+      assert.deepEqual(ids, ["<g-1-x-0@vigil.notifier>", "<g-1-x-0@vigil.notifier>"]);
+      for (const h of smtp.headers) {
+        assert.match(h, /^To: ops@example\.com, grey@example\.com, gone@example\.com$/m);
+      }
+
+      // Every recipient had its answer (a crash before the row said sent): nothing is sent.
+      const third = await ch.send(
+        digest,
+        AbortSignal.timeout(5000),
+        progress({ ...first.recipients, ...second.recipients }),
+      );
+      assert.ok(third.ok && /refused 1 of 3 recipients: gone@/.test(third.warning ?? ""));
+      assert.equal(smtp.delivered.length, 2);
+    } finally {
+      ch.close();
+      await smtp.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "createEmailChannel() retries a greylisted recipient when the server refused all, one of them for good",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const smtp = await smtpServer({ greylist: ["grey@example.com"], refuse: ["gone@example.com"] });
+    const ch = createEmailChannel({
+      webBaseUrl: "http://web",
+      from: "vigil@example.com",
+      to: ["grey@example.com", "gone@example.com"],
+      smtp: { host: "127.0.0.1", port: smtp.port, secure: false, timeoutMs: 5000 },
+    });
+    try {
+      // Before: the last answer (550) made the digest failed for good, grey@ never got it.
+      const first = await ch.send(digest, AbortSignal.timeout(5000), progress());
+      assert.ok(!first.ok && first.retryable, JSON.stringify(first));
+      assert.deepEqual(first.recipients, {
+        "gone@example.com": "550 No such user gone@example.com",
+      });
+      const second = await ch.send(digest, AbortSignal.timeout(5000), progress(first.recipients));
+      assert.ok(second.ok && /refused 1 of 2 recipients: gone@/.test(second.warning ?? ""));
+      assert.deepEqual(smtp.delivered, [["grey@example.com"]]);
     } finally {
       ch.close();
       await smtp.close();

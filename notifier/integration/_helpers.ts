@@ -141,6 +141,8 @@ export function startFakeHook(path = "/hook"): FakeHook {
 export interface TestSmtp {
   port: number;
   messages: ParsedMail[];
+  /** The envelope recipients of each message in `messages`. */
+  envelopes: string[][];
   /** Connections refused from now on. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -149,10 +151,15 @@ export interface TestSmtp {
 
 /**
  * Start an in-process SMTP server; `port` 0 picks a free one. With `maxBytes` it refuses a
- * larger message with 552, as a mail server's size limit does (Postfix: 10 MB by default).
+ * larger message with 552, as a mail server's size limit does (Postfix: 10 MB by default);
+ * `refuse` answers a recipient with the refusal it returns (`[451, "Greylisted"]`), if any.
  */
-export async function startSmtp(port = 0, options: { maxBytes?: number } = {}): Promise<TestSmtp> {
+export async function startSmtp(
+  port = 0,
+  options: { maxBytes?: number; refuse?: (recipient: string) => [number, string] | undefined } = {},
+): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
+  const envelopes: string[][] = [];
   let server: SMTPServer | null = null;
   let actualPort = port;
   const listen = async () => {
@@ -161,13 +168,19 @@ export async function startSmtp(port = 0, options: { maxBytes?: number } = {}): 
       disabledCommands: ["STARTTLS", "AUTH"],
       logger: false,
       ...(options.maxBytes ? { size: options.maxBytes } : {}),
-      onData(stream, _session, callback) {
+      onRcptTo(address, _session, callback) {
+        const refusal = options.refuse?.(address.address);
+        if (!refusal) return callback();
+        callback(Object.assign(new Error(refusal[1]), { responseCode: refusal[0] }));
+      },
+      onData(stream, session, callback) {
         simpleParser(stream).then((mail) => {
           if (stream.sizeExceeded) {
             const refusal = new Error("Message exceeds fixed maximum message size");
             return callback(Object.assign(refusal, { responseCode: 552 }));
           }
           messages.push(mail);
+          envelopes.push(session.envelope.rcptTo.map((r) => r.address));
           callback();
         }, (error: Error) => callback(error));
       },
@@ -191,6 +204,7 @@ export async function startSmtp(port = 0, options: { maxBytes?: number } = {}): 
       return actualPort;
     },
     messages,
+    envelopes,
     stop,
     start: listen,
     close: stop,
