@@ -91,6 +91,12 @@ export const anomalyDetailSchema = z.strictObject({
 /** `POST /api/anomalies/:id/ack`. */
 export const ackResponseSchema = z.strictObject({ anomaly: anomalySchema });
 
+/** `POST /api/anomalies/:id/ack` of an anomaly acknowledged already (409): the first stands. */
+export const ackConflictSchema = z.strictObject({
+  error: z.string().meta({ description: "Already acknowledged by whom, when" }),
+  anomaly: anomalySchema.meta({ description: "The anomaly with the acknowledgement that stands" }),
+});
+
 /** `GET /api/stats`. */
 export const statsResponseSchema = z.strictObject({
   from: iso,

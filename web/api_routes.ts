@@ -26,6 +26,7 @@ import {
   statsQuerySchema,
 } from "@vigil/shared/schemas/web_api";
 import {
+  ackConflictSchema,
   ackResponseSchema,
   anomalyDetailSchema,
   anomalyPageSchema,
@@ -96,15 +97,21 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     method: "POST",
     path: "/api/anomalies/:id/ack",
     tag: "anomalies",
-    summary: "Acknowledge an anomaly (who, now, why); a second one replaces the first",
+    summary: "Acknowledge an anomaly (who, now, why); the first acknowledgement stands",
     access: "token",
     params: idParams(anomalyIdSchema),
     body: ackInputSchema,
-    responses: oneThing(
-      { description: "The updated anomaly", schema: ackResponseSchema },
-      TOKEN,
-      "anomaly",
-    ),
+    responses: {
+      ...oneThing(
+        { description: "The updated anomaly", schema: ackResponseSchema },
+        TOKEN,
+        "anomaly",
+      ),
+      409: {
+        description: "Acknowledged already: nothing changed; who, when and why in `anomaly`",
+        schema: ackConflictSchema,
+      },
+    },
   },
   {
     method: "GET",

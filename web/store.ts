@@ -161,22 +161,30 @@ export async function getAnomaly(sql: Sql, id: string): Promise<Anomaly | null> 
 }
 
 /**
- * Record who acknowledged an anomaly, when (now) and why. A second
- * acknowledgement replaces the first.
+ * Record who acknowledged an anomaly, when (now) and why. The first
+ * acknowledgement stands: a second one (two people at the same moment
+ * included: the row's lock orders them) changes nothing and gets the
+ * anomaly as acknowledged, with `acknowledged: false`; the same one again (a
+ * retry whose answer was lost: same `by` and comment) gets `acknowledged: true`.
  *
- * @returns the updated anomaly, or null when no anomaly has this id
+ * @returns the anomaly and whether this call acknowledged it, or null when no anomaly has this id
  */
 export async function acknowledgeAnomaly(
   sql: Sql,
   id: string,
   ack: AckInput,
-): Promise<Anomaly | null> {
+): Promise<{ anomaly: Anomaly; acknowledged: boolean } | null> {
   const rows = await sql<AnomalyRow[]>`
     UPDATE anomaly_events
     SET acknowledged_at = now(), acknowledged_by = ${ack.by}, ack_comment = ${ack.comment}
-    WHERE id = ${id}
+    WHERE id = ${id} AND acknowledged_at IS NULL
     RETURNING ${COLUMNS(sql)}`;
-  return rows[0] ? toAnomaly(rows[0]) : null;
+  if (rows[0]) return { anomaly: toAnomaly(rows[0]), acknowledged: true };
+  const existing = await getAnomaly(sql, id);
+  if (!existing) return null;
+  // The same acknowledgement again (a retry whose answer was lost) is done, not a conflict.
+  const same = existing.acknowledged_by === ack.by && existing.ack_comment === ack.comment;
+  return { anomaly: existing, acknowledged: same };
 }
 
 /** Counts per bucket, type and severity. */

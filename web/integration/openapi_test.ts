@@ -124,6 +124,8 @@ Deno.test("the documented answer schemas accept the routes' real answers", opts,
     await check(api.anomalyPageSchema, "/api/anomalies?limit=1");
     await check(api.anomalyDetailSchema, "/api/anomalies/a1");
     await check(api.ackResponseSchema, "/api/anomalies/a1/ack", post({ by: "ann" }));
+    const again = await check(api.ackConflictSchema, "/api/anomalies/a1/ack", post({ by: "bo" }));
+    assert.equal(again.status, 409);
     await check(api.statsResponseSchema, "/api/stats");
     const series = await check(api.seriesResponseSchema, "/api/series/metrics/checkout");
     assert.deepEqual(series.body.series[0].points, [

@@ -51,8 +51,16 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   app.post("/:id/ack", jsonBody(ackInputSchema), async (c) => {
     const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
     const ack = c.req.valid("json");
-    const anomaly = await acknowledgeAnomaly(deps.sql, id, ack);
-    if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
+    const done = await acknowledgeAnomaly(deps.sql, id, ack);
+    if (!done) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
+    const { anomaly } = done;
+    if (!done.acknowledged) {
+      // The first acknowledgement stands; the answer says whose it is (the page shows it).
+      const error = `Cannot acknowledge anomaly ${JSON.stringify(id)}: already acknowledged by ${
+        JSON.stringify(anomaly.acknowledged_by)
+      } at ${anomaly.acknowledged_at}`;
+      return c.json({ error, anomaly }, 409);
+    }
     deps.log.info("anomaly acknowledged", { id, by: ack.by });
     return c.json({ anomaly });
   });

@@ -1,10 +1,14 @@
 // Acknowledge and silence forms of the detail view.
 import { useState } from "preact/hooks";
-import { sendJson } from "./api.js";
+import { ApiError, sendJson } from "./api.js";
 import { loadSetting, saveSetting } from "./settings.js";
 import { html } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
 
+/**
+ * Acknowledge `anomaly`: `onDone(anomaly, already)`; `already` when someone acknowledged it first
+ * (409: theirs stands, and `anomaly` carries it).
+ */
 export function AckForm({ anomaly, onDone }) {
   const [by, setBy] = useState(() => loadSetting("vigil.user", ""));
   const [comment, setComment] = useState("");
@@ -20,8 +24,11 @@ export function AckForm({ anomaly, onDone }) {
         by,
         comment,
       });
-      onDone(r.anomaly);
+      onDone(r.anomaly, false);
     } catch (err) {
+      if (err instanceof ApiError && err.status === 409 && err.body?.anomaly) {
+        return onDone(err.body.anomaly, true);
+      }
       setError(err);
     } finally {
       setBusy(false);
@@ -46,8 +53,12 @@ export function SilenceForm({ anomaly, onDone }) {
   const [comment, setComment] = useState("");
   const [scope, setScope] = useState({ rule: true, entity: true, type: false, severity: false });
   const [error, setError] = useState(null);
+  // One silence per press: a double click made two.
+  const [busy, setBusy] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
+    if (busy) return;
+    setBusy(true);
     setError(null);
     const matchers = {};
     for (const k of Object.keys(scope)) if (scope[k]) matchers[k] = anomaly[k];
@@ -56,6 +67,8 @@ export function SilenceForm({ anomaly, onDone }) {
       onDone(r.silence);
     } catch (err) {
       setError(err);
+    } finally {
+      setBusy(false);
     }
   };
   return html`
@@ -76,7 +89,7 @@ export function SilenceForm({ anomaly, onDone }) {
       ) => setAuthor(e.currentTarget.value)} /></label>
       <label>Comment <input id="silence-comment" maxlength="2000" value=${comment} onInput=${(e) =>
         setComment(e.currentTarget.value)} /></label>
-      <button type="submit">Silence</button>
+      <button type="submit" disabled=${busy}>Silence</button>
       <${ErrorNote} error=${error} />
       <${TokenHelp} error=${error} />
     </form>

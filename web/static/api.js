@@ -36,12 +36,14 @@ function headers(extra = {}) {
 
 /** An API failure with the server's message and status. */
 export class ApiError extends Error {
-  constructor(status, message, retryAfterMs = null) {
+  constructor(status, message, retryAfterMs = null, body = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     /** The server's Retry-After, in ms, when it sent one. */
     this.retryAfterMs = retryAfterMs;
+    /** The answer's JSON (a 409 of an acknowledgement carries the one that stands). */
+    this.body = body;
   }
 }
 
@@ -138,6 +140,7 @@ async function handle(res) {
       res.status,
       body?.error ?? `Request failed (HTTP ${res.status})`,
       Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : null,
+      body,
     );
   }
   return body;

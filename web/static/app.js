@@ -8,7 +8,17 @@ import { addDelta, forgetOld, liveDelta, noteResolved } from "./counts.js";
 import { Detail } from "./detail.js";
 import { ApiDocs } from "./docs.js";
 import { EntityPage } from "./entity.js";
-import { AnomalyList, Filters, filtersKey, mergeLive, PAGE, readUrl, writeUrl } from "./list.js";
+import {
+  AnomalyList,
+  Filters,
+  filtersKey,
+  matches,
+  mergeLive,
+  PAGE,
+  parseFilters,
+  readUrl,
+  writeUrl,
+} from "./list.js";
 import { NotifyPanel } from "./notify.js";
 import { SystemPanel } from "./system.js";
 import { useZone, zoneName } from "./time.js";
@@ -48,6 +58,8 @@ function App() {
   filtersRef.current = filters;
   const cursorRef = useRef(cursor);
   cursorRef.current = cursor;
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
   /** Live alerts about the open anomaly so far: its detail reads it again (resolved…). */
@@ -92,7 +104,12 @@ function App() {
   /** Alerts of the last hour the page knows resolved (id → detected ms): counted down once. */
   const resolvedIds = useRef(new Map());
 
-  const loadFirst = useCallback(async () => {
+  /**
+   * Read the list from its newest row: one page, or with `keep` (after a reconnection) down to the
+   * oldest row loaded (pages of up to 500, at most MAX_LIVE_ROWS rows), so the rows the user
+   * scrolled to stay where they are, as they are now, with what was missed meanwhile.
+   */
+  const loadFirst = useCallback(async (keep = false) => {
     const seq = ++loadSeq.current;
     const live = sinceLoad.current = [];
     trimmed.current = false;
@@ -101,19 +118,30 @@ function App() {
     setMoreError(null);
     setLoading(true);
     try {
-      const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE });
-      if (seq !== loadSeq.current) return;
-      noteResolved(resolvedIds.current, r.items, Date.now());
-      const more = Boolean(r.next_cursor);
-      setItems(mergeLive(r.items, live, filtersRef.current, MAX_LIVE_ROWS, more).items);
-      setCursor(r.next_cursor);
+      const loaded = keep ? itemsRef.current : [];
+      const oldest = loaded.length ? Date.parse(loaded[loaded.length - 1].detected_at) : Infinity;
+      const rows = [];
+      let next;
+      do {
+        const limit = Math.min(500, Math.max(PAGE, loaded.length - rows.length + 1));
+        const r = await getJson("/api/anomalies", { ...filtersRef.current, limit, cursor: next });
+        if (seq !== loadSeq.current) return;
+        rows.push(...r.items);
+        next = r.next_cursor;
+      } while (
+        next && rows.length < MAX_LIVE_ROWS &&
+        Date.parse(rows[rows.length - 1].detected_at) > oldest
+      );
+      noteResolved(resolvedIds.current, rows, Date.now());
+      setItems(mergeLive(rows, live, filtersRef.current, MAX_LIVE_ROWS, Boolean(next)).items);
+      setCursor(next);
       setListError(null);
       setNeedToken(false);
     } catch (err) {
       if (seq !== loadSeq.current) return;
       setListError(err);
       if (err instanceof ApiError && err.status === 401) setNeedToken(true);
-      listRetry.after(err, () => loadFirst());
+      listRetry.after(err, () => loadFirst(keep));
     } finally {
       if (seq === loadSeq.current) setLoading(false);
       if (sinceLoad.current === live) sinceLoad.current = null;
@@ -251,9 +279,11 @@ function App() {
       onStatus: (state, info) => {
         setLive({ state, reason: info.reason });
         if (state === "live" && info.reconnected) {
-          // Alerts published while disconnected are not replayed: reload what is on screen.
-          loadFirst();
+          // Alerts published while disconnected are not replayed: read again what is loaded
+          // (not only the first page: the user stays where they scrolled) and the open anomaly.
+          loadFirst(true);
           loadStats();
+          if (selectedRef.current !== null) setDetailNews((n) => n + 1);
         }
       },
       onEvent: (name, data) => {
@@ -270,8 +300,17 @@ function App() {
     setSelected(null);
     if (document.activeElement?.closest(".detail")) from?.focus();
   }, []);
+  // An anomaly changed from the detail (acknowledged): its row follows, and leaves a list whose
+  // filters it no longer matches ("not acknowledged"), as a read of the list would.
   const updated = useCallback(
-    (a) => setItems((old) => old.map((x) => (x.id === a.id ? { ...x, ...a } : x))),
+    (a) =>
+      setItems((old) =>
+        old.flatMap((x) => {
+          if (x.id !== a.id) return [x];
+          const row = { ...x, ...a };
+          return matches(row, filtersRef.current) ? [row] : [];
+        })
+      ),
     [],
   );
 
@@ -306,13 +345,14 @@ function App() {
             ${listError && !needToken ? html`<${ErrorNote} error=${listError} retries />` : null}
             <${AnomalyList} items=${items} fresh=${fresh} selected=${selected} onSelect=${select}
               onMore=${loadMore} hasMore=${Boolean(cursor) || trimmed.current} loading=${loading}
-              paused=${Boolean(moreError)} failed=${Boolean(listError) && items.length === 0} />
+              paused=${Boolean(moreError)} failed=${Boolean(listError) && items.length === 0}
+              filters=${filters} />
             <${ErrorNote} error=${moreError} prefix="Cannot load older anomalies: " retries />
           </section>
         </main>
         ${selected
           ? html`
-            <${Detail} id=${selected} news=${detailNews} onClose=${close}
+            <${Detail} id=${selected} news=${detailNews} filters=${filters} onClose=${close}
               onUpdated=${updated} />
           `
           : null}
@@ -336,10 +376,13 @@ function Root() {
   if (path === "/api/docs") return html`<${ApiDocs} />`;
   const entity = /^\/entities\/([^/]+)\/?$/.exec(path);
   if (entity) {
-    const type = new URLSearchParams(location.search).get("type");
+    const q = new URLSearchParams(location.search);
+    const type = q.get("type");
+    // The list's filters it was opened from (`?list=`): its way back restores them.
+    const list = parseFilters(new URLSearchParams(q.get("list") ?? ""));
     return html`
       <${EntityPage} entity=${decodePath(entity[1])}
-        type=${TYPES.includes(type) ? type : undefined} />
+        type=${TYPES.includes(type) ? type : undefined} list=${list} />
     `;
   }
   return html`<${App} />`;

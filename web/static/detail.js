@@ -136,7 +136,7 @@ function Evidence({ items }) {
 }
 
 /** The detail view of anomaly `id`; read again when `news` changes (a live alert about it). */
-export function Detail({ id, news = 0, onClose, onUpdated }) {
+export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [mode, setMode] = useState(null);
@@ -204,7 +204,7 @@ export function Detail({ id, news = 0, onClose, onUpdated }) {
       }</dd></div>
         <div><dt>Type · rule</dt><dd>${a.type} · ${a.rule}</dd></div>
         <div><dt>Entity</dt><dd><a class="entity-link" href=${
-        entityPath(a.entity)
+        entityPath(a.entity, filters)
       } title="Entity page: state, recent anomalies, series">${a.entity}</a></dd></div>
         <div><dt>Score</dt><dd>${a.score === null ? "—" : fmtNum(a.score)}</dd></div>
         <div><dt>Event time</dt><dd>${fmtTime(a.event_time)}</dd></div>
@@ -257,10 +257,14 @@ export function Detail({ id, news = 0, onClose, onUpdated }) {
       }
       </dl>
       <div class="actions">
-        <button type="button" onClick=${() => setMode(mode === "ack" ? null : "ack")}
-          aria-expanded=${mode === "ack"}>${
-        a.acknowledged_at ? "Re-acknowledge" : "Acknowledge"
-      }</button>
+        ${
+        a.acknowledged_at
+          ? null
+          : html`<button type="button" onClick=${() =>
+            setMode(mode === "ack" ? null : "ack")} aria-expanded=${
+            mode === "ack"
+          }>Acknowledge</button>`
+      }
         <button type="button" onClick=${() => setMode(mode === "silence" ? null : "silence")}
           aria-expanded=${mode === "silence"}>Silence…</button>
         <a href=${`/api/anomalies/${
@@ -270,9 +274,12 @@ export function Detail({ id, news = 0, onClose, onUpdated }) {
       ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
       ${
         mode === "ack"
-          ? html`<${AckForm} anomaly=${a} onDone=${(updated) => {
+          ? html`<${AckForm} anomaly=${a} onDone=${(updated, already) => {
             setMode(null);
-            setNotice("Acknowledged.");
+            // Someone acknowledged it first: theirs stands, shown above.
+            setNotice(
+              already ? `Already acknowledged by ${updated.acknowledged_by}.` : "Acknowledged.",
+            );
             setData({ ...data, anomaly: updated });
             onUpdated(updated);
           }} />`

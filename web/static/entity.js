@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { coalesce, connectLive, getJson, useRetry } from "./api.js";
 import { Sparkline } from "./charts.js";
-import { alertPath } from "./list.js";
+import { alertPath, entityPath, filtersQuery } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
 import { ago, count, html, useNow } from "./util.js";
 import { ErrorNote, LiveBadge, TopBar } from "./widgets.js";
@@ -70,7 +70,7 @@ function SeriesCard({ series }) {
   </section>`;
 }
 
-function AnomalyLinks({ items, now }) {
+function AnomalyLinks({ items, now, query }) {
   return html`<section class="card entity-anomalies" aria-label="Recent anomalies">
     <div class="card-head"><h2>Recent anomalies</h2></div>
     ${
@@ -79,7 +79,7 @@ function AnomalyLinks({ items, now }) {
         items.map((a) =>
           html`
             <li key=${a.id}>
-              <a href=${alertPath(a.id)} class=${`alink sev-${a.severity}`} data-id=${a.id}>
+              <a href=${alertPath(a.id) + query} class=${`alink sev-${a.severity}`} data-id=${a.id}>
                           <span class=${`badge sev-${a.severity}`}>${a.severity}</span>
                           <span class="title">${a.title}</span>
                           <span class="when" title=${fmtFull(a.detected_at)}>${fmtTime(
@@ -98,8 +98,20 @@ function AnomalyLinks({ items, now }) {
   </section>`;
 }
 
-/** The entity page; `type` narrows it to one event type. */
-export function EntityPage({ entity, type }) {
+/** The entity page narrowed to type `t` (all types when null), the list's filters kept. */
+function typePath(entity, t, list) {
+  const path = entityPath(entity, list);
+  if (!t) return path;
+  return path + (path.includes("?") ? "&" : "?") + `type=${encodeURIComponent(t)}`;
+}
+
+/**
+ * The entity page; `type` narrows it to one event type. `list`: the filters of the list it was
+ * opened from, kept by its links back to the list (and to its anomalies, opened in that list).
+ */
+export function EntityPage({ entity, type, list = {} }) {
+  const listQuery = filtersQuery(list);
+  const query = listQuery ? `?${listQuery}` : "";
   useZone();
   const now = useNow(5000);
   const [data, setData] = useState(null);
@@ -125,7 +137,11 @@ export function EntityPage({ entity, type }) {
     reload();
     const t = setInterval(reload, 30_000);
     const stop = connectLive({
-      onStatus: (state, info) => setLive({ state, reason: info.reason }),
+      onStatus: (state, info) => {
+        setLive({ state, reason: info.reason });
+        // Alerts published while disconnected are not replayed: read the state again.
+        if (state === "live" && info.reconnected) reload();
+      },
       // An alert about this entity: read its state again.
       onEvent: (name, a) => name === "alert" && a.entity === entity && reload(),
     });
@@ -141,15 +157,13 @@ export function EntityPage({ entity, type }) {
         <${LiveBadge} status=${live} />
         <//>
         <main class="page-main">
-          <nav class="crumbs"><a href="/">← All anomalies</a>${data?.types.length > 1
+          <nav class="crumbs"><a href=${`/${query}`}>← All anomalies</a>${data?.types.length > 1
             ? html`
               · ${[null, ...data.types].map((t) =>
                 html`
                   <a key=${t ?? "all"} class=${(t ?? undefined) === type
                     ? "on"
-                    : ""} href=${`/entities/${encodeURIComponent(entity)}${
-                    t ? `?type=${t}` : ""
-                  }`}>${t ?? "all types"}</a>
+                    : ""} href=${typePath(entity, t, list)}>${t ?? "all types"}</a>
                 `
               )}
             `
@@ -159,7 +173,7 @@ export function EntityPage({ entity, type }) {
             ? html`
               <${StateCard} data=${data} now=${now} />
               <${SeriesCard} series=${data.series} />
-              <${AnomalyLinks} items=${data.anomalies} now=${now} />
+              <${AnomalyLinks} items=${data.anomalies} now=${now} query=${query} />
             `
             : error
             ? null

@@ -15,9 +15,30 @@ export function alertPath(id) {
   return `/alerts/${encodeURIComponent(id)}`;
 }
 
-/** The entity page's path: `/entities/<entity>`. */
-export function entityPath(entity) {
-  return `/entities/${encodeURIComponent(entity)}`;
+/**
+ * The entity page's path: `/entities/<entity>`, with the list's `filters` in `?list=` (its own
+ * `type` is the entity page's): its way back to the list restores them.
+ */
+export function entityPath(entity, filters = {}) {
+  const q = filtersQuery(filters);
+  return `/entities/${encodeURIComponent(entity)}${q ? `?list=${encodeURIComponent(q)}` : ""}`;
+}
+
+/** The filters as a query (`type=logs&acknowledged=false`, "" for none), in a fixed order. */
+export function filtersQuery(filters) {
+  const q = new URLSearchParams();
+  for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
+  return q.toString();
+}
+
+/** The filters of a query (`URLSearchParams`), as the API reads them; unknown keys are left out. */
+export function parseFilters(q) {
+  const filters = {};
+  for (const k of FILTER_KEYS) {
+    const value = normalFilter(k, q.get(k) ?? "");
+    if (value) filters[k] = value;
+  }
+  return filters;
 }
 
 function decode(text) {
@@ -48,13 +69,8 @@ export function normalFilter(key, value) {
 /** Filters from the query; the open anomaly from `/alerts/<id>` or (older links) `?id=`. */
 export function readUrl() {
   const q = new URLSearchParams(location.search);
-  const filters = {};
-  for (const k of FILTER_KEYS) {
-    const value = normalFilter(k, q.get(k) ?? "");
-    if (value) filters[k] = value;
-  }
   const m = /^\/alerts\/([^/]+)\/?$/.exec(location.pathname);
-  return { filters, selected: m ? decode(m[1]) : q.get("id") ?? null };
+  return { filters: parseFilters(q), selected: m ? decode(m[1]) : q.get("id") ?? null };
 }
 
 /**
@@ -62,9 +78,8 @@ export function readUrl() {
  * history entry when `push`, else the current one rewritten.
  */
 export function writeUrl(filters, selected, push = false) {
-  const q = new URLSearchParams();
-  for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
-  const url = (selected ? alertPath(selected) : "/") + (q.size ? `?${q}` : "");
+  const q = filtersQuery(filters);
+  const url = (selected ? alertPath(selected) : "/") + (q ? `?${q}` : "");
   if (url === location.pathname + location.search) return;
   if (push) history.pushState(null, "", url);
   else history.replaceState(null, "", url);
@@ -90,7 +105,8 @@ export function matches(a, f) {
 
 /**
  * The list after a batch of live alerts (in arrival order): an alert already
- * listed updates its row; one not listed that matches `filters` takes its
+ * listed updates its row; one not listed that matches `filters` (a resolution
+ * only without an acknowledged filter: an alert does not tell it) takes its
  * place by detection time, newest first, as the API orders them (a new
  * anomaly on top; the resolution of an older one among its neighbours, not
  * on top as if it were news). One older than every listed row is left to the
@@ -119,6 +135,9 @@ export function mergeLive(old, batch, filters, max, more = false) {
       continue;
     }
     if (!matches(a, filters)) continue;
+    // An alert does not say whether its anomaly was acknowledged: under an acknowledged filter,
+    // the resolution of one not listed (acknowledged, most likely) is left to a read of the list.
+    if (filters.acknowledged && a.status !== "firing") continue;
     addedAt.set(a.id, added.length);
     added.push({ ...a, acknowledged_at: null, acknowledged_by: null, ack_comment: null });
   }
@@ -209,7 +228,7 @@ export function Filters({ filters, onChange }) {
 }
 
 /** One row: opens the anomaly (click, Enter or Space); its entity links to the entity page. */
-export function Row({ a, fresh, selected, onSelect, now, top }) {
+export function Row({ a, fresh, selected, onSelect, now, top, filters }) {
   const open = () => onSelect(a.id);
   return html`
     <div role="listitem" tabindex="0"
@@ -232,6 +251,7 @@ export function Row({ a, fresh, selected, onSelect, now, top }) {
       <span class="line2">
           <span class="meta">${a.type} · ${a.rule} · <a class="entity-link" href=${entityPath(
             a.entity,
+            filters,
           )} onClick=${(e) => e.stopPropagation()} title="Entity page">${a.entity}</a></span>
           <span class="msg">${shown(a.message)}</span>
           ${a.resolved_at ? html`<span class="tag">resolved</span>` : null}
@@ -248,7 +268,18 @@ export function Row({ a, fresh, selected, onSelect, now, top }) {
  * matches" then).
  */
 export function AnomalyList(
-  { items, fresh, selected, onSelect, onMore, hasMore, loading, paused = false, failed = false },
+  {
+    items,
+    fresh,
+    selected,
+    onSelect,
+    onMore,
+    hasMore,
+    loading,
+    paused = false,
+    failed = false,
+    filters = {},
+  },
 ) {
   const ref = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
@@ -276,7 +307,8 @@ export function AnomalyList(
     const a = items[i];
     rows.push(html`
       <${Row} key=${a.id} a=${a} top=${i * ROW_H} now=${now}
-        fresh=${fresh.has(a.id)} selected=${a.id === selected} onSelect=${onSelect} />
+        fresh=${fresh.has(a.id)} selected=${a.id === selected} onSelect=${onSelect}
+        filters=${filters} />
     `);
   }
   return html`<div class="list" ref=${ref} onScroll=${measure}>

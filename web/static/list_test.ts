@@ -64,3 +64,17 @@ Deno.test("mergeLive() places an unlisted anomaly by its detection time, not on 
   const all = mergeLive(old, [resolved(2)], {}, 10, false);
   assert.deepEqual(all.items.map((x: Row) => x.id), ["r10", "r8", "r6", "x2"]);
 });
+
+Deno.test("mergeLive() leaves out the resolution of an unlisted anomaly under an acknowledged filter", () => {
+  // A live alert does not say whether the anomaly was acknowledged: under "not acknowledged",
+  // the resolution of one left out of the list (acknowledged) used to join it as not acknowledged.
+  const old = [row("a1", { acknowledged_at: null })];
+  const resolution = row("a2", { status: "resolved" });
+  const fresh = row("a3", { status: "firing" });
+  const notAcked = mergeLive(old, [resolution, fresh], { acknowledged: "false" }, 10);
+  assert.deepEqual(notAcked.items.map((x: Row) => x.id), ["a3", "a1"]);
+  // A listed row is updated in place; without that filter the resolution joins the list.
+  const listed = mergeLive([row("a2")], [resolution], { acknowledged: "false" }, 10);
+  assert.equal(listed.items[0].status, "resolved");
+  assert.deepEqual(mergeLive(old, [resolution], {}, 10).items.map((x: Row) => x.id), ["a2", "a1"]);
+});
