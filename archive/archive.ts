@@ -1,34 +1,36 @@
 /**
- * The raw archive: its own consumer group (`vigil-archive`, so it never
- * competes with the bridge) stores every raw message, byte for byte, as
- * gzipped NDJSON objects keyed `<prefix>/<topic>/dt=…/hour=…/<partition>-<firstOffset>.ndjson.gz`.
+ * The raw archive: its own consumer group (`vigil-archive`, so it never competes with the bridge)
+ * stores every raw message, byte for byte, as gzipped NDJSON objects keyed
+ * `<prefix>/<topic>/dt=…/hour=…/<partition>-<firstOffset>.ndjson.gz`.
  *
- * Exactly-once in the archive: per partition, objects are written one
- * after the other and the Kafka offset after an object's last message is
- * committed before the next object is started. After a crash the partition
- * is re-read from the committed offset, which is always the first offset of
- * the one object that may have been stored without its commit; the re-read
- * batch starts there, gets the same key and replaces that object. So no
- * offset is in two objects, and none is missing once the archive caught up.
+ * Exactly-once in the archive: per partition, objects are written one after the other and the Kafka
+ * offset after an object's last message is committed before the next object is started. After a
+ * crash the partition is re-read from the committed offset, which is always the first offset of the
+ * one object that may have been stored without its commit; the re-read batch starts there, gets the
+ * same key and replaces that object. So no offset is in two objects, and none is missing once the
+ * archive caught up.
  *
- * Gaps: per partition the archive knows the next offset it expects (its progress object
- * `<prefix>/<topic>/progress/<partition>.json`, written with every stored object, then the one
- * after the last message it took). A batch that starts further on means Kafka deleted messages
- * before the archive read them (it fell behind the retention, and kafkajs reset an out-of-range
- * position): the part of the hole below the log start is recorded as a gap object
- * `<prefix>/<topic>/gaps/<partition>-<from>-<to>.json`, counted in
- * `vigil_archive_skipped_messages_total`, logged and shown by the `kafka_gaps` health check
- * (shared/kafka_gaps.ts).
+ * Rebalances: a put of an old owner landing after the new owner's object of the same key (which may
+ * hold more offsets, committed past) would lose those. So work belongs to the group generation it
+ * was read in (`generation.ts`): once that ends (a heartbeat answered "rebalance in progress" or
+ * "unknown member", a join, a crash) its retried puts stop, the request in flight is aborted (S3
+ * `abortSignal`), nothing is committed for it and its waiting batches are dropped
+ * (`rebalance_test.ts`). Left open, as no put is fenced without conditional writes: a request the
+ * store had received landing after the new owner's (which must fetch and flush first), and a member
+ * expelled unheard (cut off from Kafka, not from the store) retrying until Kafka answers it.
  *
- * A log that started again (its high watermark below the progress record:
- * the topic was created again, or another cluster answers) is archived
- * under its own name (`objectKey`'s `log`), so its objects never replace
- * the old log's; counted in `vigil_archive_log_resets_total`.
+ * Gaps: a batch starting past the next offset expected (the progress object
+ * `<prefix>/<topic>/progress/<partition>.json`) means Kafka deleted messages unread: the part below
+ * the log start is recorded as a gap object (`docs/ingest.md`, "Gaps").
  *
- * Memory: each line goes straight into its object's gzip stream (queued
- * text is compressed every {@link COMPRESS_CHUNK} characters), so an open
- * object costs its compressed size plus the compressor's state; the formula
- * with the flush settings is in `docs/ingest.md` ("Archive memory").
+ * A log that started again (its high watermark below the progress record: the topic was created
+ * again, or another cluster answers) is archived under its own name (`objectKey`'s `log`), so its
+ * objects never replace the old log's; counted in `vigil_archive_log_resets_total`.
+ *
+ * Memory: each line goes straight into its object's gzip stream (queued text is compressed every
+ * {@link COMPRESS_CHUNK} characters), so an open object costs its compressed size plus the
+ * compressor's state; the formula with the flush settings is in `docs/ingest.md` ("Archive
+ * memory").
  *
  * @module
  */
@@ -56,6 +58,7 @@ import { createGapTracker } from "@vigil/shared/kafka_gaps";
 import { createArchiveProgress } from "./progress.ts";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { createWriteHealth } from "@vigil/shared/write_health";
+import { createGeneration } from "./generation.ts";
 
 /** Archive settings (the group is `vigil-archive` by default). */
 export interface ArchiveOptions extends GroupSettings {
@@ -102,6 +105,8 @@ interface OpenObject {
   gz: GzipWriter;
   /** The partition's log name when the object was started (`progress.ts` logOf). */
   log: number;
+  /** The group generation it was read in: its puts and commit stop once that ended. */
+  signal: AbortSignal;
 }
 
 /** Create the raw archive. */
@@ -137,12 +142,14 @@ export function createArchive(deps: ArchiveDeps): Archive {
   });
 
   const writes = createWriteHealth({ what: "object write", stuckAfterMs: config.stuckAfterMs });
-  /** Store `body` under `key` (`what`: for the retry log), retrying until stored (at most 3 attempts once stopping). */
-  const put = (key: string, body: Uint8Array, what = "store object") =>
+  const generation = createGeneration();
+  /** Store `body` under `key` (`what`: for the retry log), retrying until stored, `signal` (its generation) aborted, or 3 attempts once stopping. */
+  const put = (key: string, body: Uint8Array, what = "store object", signal?: AbortSignal) =>
     putRetrying(store, key, body, {
       what,
       log,
       stopping: group.stopping,
+      signal,
       onError: () => storeErrors.inc(),
       writes,
     });
@@ -164,11 +171,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const { buffer } = open;
     const objKey = keyOf(open);
     const body = await open.gz.finish();
-    await put(objKey, body);
+    await put(objKey, body, "store object", open.signal);
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
-    await progress.save(buffer.topic, buffer.partition, next);
+    await progress.save(buffer.topic, buffer.partition, next, open.signal);
     // Committing is what allows the next object to start at `next`; on failure
     // the partition is re-read from the committed offset (this object's first).
+    open.signal.throwIfAborted(); // kafkajs would commit with its current generation
     await group.consumer!.commitOffsets([{
       topic: buffer.topic,
       partition: buffer.partition,
@@ -213,7 +221,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     storedUpTo.delete(key);
     if (!open) return;
     buffers.delete(key);
-    await put(keyOf(open), await open.gz.finish(), "store the old log's open object");
+    await put(keyOf(open), await open.gz.finish(), "store the old log's open object", open.signal);
   }
 
   /** Drop an open object (not stored; its partition is re-read from the committed offset). */
@@ -225,8 +233,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /**
    * {@link flush}; when it failed, its error (not thrown: kafkajs retries no error of ours from
    * eachBatch, its consumer crashes), the object dropped (its gzip stream is finished) and the
-   * partition read again from the object's first offset. Only the record or the commit fails here
-   * (the store is retried until stopping): the object is stored, so gap detection goes on after it.
+   * partition read again from the object's first offset: the record or the commit failed (the
+   * store is retried until stopping) or the object's generation ended (perhaps not stored).
    */
   async function flushOrRewind(key: string, open: OpenObject): Promise<{ error: unknown } | null> {
     try {
@@ -248,7 +256,9 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const { batch, resolveOffset, heartbeat } = payload;
     const { topic, partition } = batch;
     const key = `${topic}:${partition}`;
+    const signal = generation.signal; // the batch's generation
     await withLock(key, async () => {
+      if (signal.aborted) return; // the partition may be another member's: re-read after the join
       lags.watermark(key, BigInt(batch.highWatermark));
       const first = batch.firstOffset() ?? batch.messages[0]?.offset;
       if (first !== undefined && first !== null && batch.messages.length > 0) {
@@ -272,15 +282,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
           discard(key, open);
           open = undefined;
         }
-        const message = {
-          topic,
-          partition,
-          offset: m.offset,
-          timestamp: m.timestamp,
-          key: m.key,
-          value: m.value,
-          headers: m.headers,
-        };
+        const { offset, timestamp, key: k, value, headers } = m;
+        const message = { topic, partition, offset, timestamp, key: k, value, headers };
         const line = archiveLine(message);
         if (open) appendToBuffer(open.buffer, message, line);
         else {
@@ -288,6 +291,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
             buffer: startBuffer(message, line, now()),
             gz: createGzipWriter(),
             log: progress.logOf(topic, partition),
+            signal,
           };
           buffers.set(key, open);
         }
@@ -334,6 +338,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
 
   const clearBuffers = () => {
     // A new generation (or a restart) re-reads every partition from its committed offset.
+    generation.begin(); // the old one's puts stop
     for (const open of buffers.values()) open.gz.abort();
     buffers.clear();
     storedUpTo.clear();
@@ -355,6 +360,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     },
     onJoin: clearBuffers,
     onCrash: clearBuffers,
+    onRebalance: () => generation.end(), // rebalance_test.ts
     onRunning: () => log.info("archiving", { topics, location: store.location, prefix }),
     async drain(_consumer: Consumer, deadline: number) {
       try {

@@ -33,8 +33,11 @@ export interface ArchiveProgress {
   logOf(topic: string, partition: number): number;
   /** The next offset expected in a partition, after a batch. */
   expect(topic: string, partition: number, next: bigint): void;
-  /** Write the progress record: `next` is the offset after the last object stored. */
-  save(topic: string, partition: number, next: string): Promise<void>;
+  /**
+   * Write the progress record: `next` is the offset after the last object stored; not once
+   * `signal` (the object's generation) aborted.
+   */
+  save(topic: string, partition: number, next: string, signal?: AbortSignal): Promise<void>;
   /** Forget the expected offsets (a new generation re-reads the progress records). */
   clear(): void;
   /** The id of the Kafka cluster read now: a record of another cluster is a reset too. */
@@ -64,10 +67,10 @@ export function createArchiveProgress(deps: {
     return parseProgress(await store.get(progressKey(prefix, topic, partition)));
   }
 
-  const save = (topic: string, partition: number, next: string) => {
+  const save = (topic: string, partition: number, next: string, signal?: AbortSignal) => {
     const log = logs.get(`${topic}:${partition}`) ?? 0;
     const record = { next, ...(log ? { log } : {}), ...(cluster ? { cluster } : {}) };
-    return store.put(progressKey(prefix, topic, partition), json(record));
+    return store.put(progressKey(prefix, topic, partition), json(record), signal);
   };
 
   return {

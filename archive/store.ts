@@ -20,8 +20,11 @@ import type { WriteHealth } from "@vigil/shared/write_health";
 export interface ArchiveStore {
   /** Where objects go, for logs (`s3://bucket` or a path). */
   readonly location: string;
-  /** Store `body` under `key`, replacing any object there. */
-  put(key: string, body: Uint8Array): Promise<void>;
+  /**
+   * Store `body` under `key`, replacing any object there. Once `signal` aborts the put is not
+   * made, or the request in flight is aborted (the store may still complete what it received).
+   */
+  put(key: string, body: Uint8Array, signal?: AbortSignal): Promise<void>;
   /** The object under `key`, or null when there is none. */
   get(key: string): Promise<Uint8Array | null>;
   /** Is the store reachable (health check)? */
@@ -56,6 +59,11 @@ export interface PutRetryOptions {
   log: Logger;
   /** Once aborted (shutdown), give up after 3 attempts rather than hold the shutdown. */
   stopping: AbortSignal;
+  /**
+   * The put's claim (the consumer group generation its object was read in): once aborted, no
+   * further attempt is made, the one in flight is aborted and the put throws the signal's reason.
+   */
+  signal?: AbortSignal | undefined;
   /** Called on every failed put (the store-errors counter). */
   onError?: () => void;
   /** Told of every failed and stored put, by key (the `store` health check). */
@@ -67,6 +75,7 @@ export interface PutRetryOptions {
  * (200 ms … 10 s backoff). A put replaces, so a retried put is idempotent.
  *
  * @throws the last error when `stopping` aborted and 3 attempts failed
+ * @throws `signal`'s reason once it aborted
  */
 export async function putRetrying(
   store: ArchiveStore,
@@ -75,11 +84,14 @@ export async function putRetrying(
   options: PutRetryOptions,
 ): Promise<void> {
   let attempts = 0;
+  const { signal } = options;
   await retry(async (attempt) => {
     attempts = attempt;
+    signal?.throwIfAborted();
     try {
-      await store.put(key, body);
+      await store.put(key, body, signal);
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       options.onError?.();
       options.writes?.failed(key, error);
       throw error;
@@ -89,6 +101,7 @@ export async function putRetrying(
     baseMs: 200,
     capMs: 10_000,
     isRetryable: () => !options.stopping.aborted || attempts < 3,
+    ...(signal ? { signal } : {}),
     onRetry: logRetry(options.log.with({ key }), options.what),
   });
 }
@@ -139,7 +152,7 @@ export function createS3Store(options: { client: S3Client; bucket: string }): Ar
   const { client, bucket } = options;
   return {
     location: `s3://${bucket}`,
-    async put(key, body) {
+    async put(key, body, signal) {
       await client.send(
         new PutObjectCommand({
           Bucket: bucket,
@@ -147,6 +160,7 @@ export function createS3Store(options: { client: S3Client; bucket: string }): Ar
           Body: body,
           ContentType: "application/gzip",
         }),
+        signal ? { abortSignal: signal } : {},
       );
     },
     async get(key) {
@@ -172,7 +186,7 @@ export function createDirStore(dir: string): ArchiveStore {
   const root = dir.replace(/\/+$/, "");
   return {
     location: root,
-    async put(key, body) {
+    async put(key, body, signal) {
       if (key.split("/").some((part) => part === ".." || part === "")) {
         throw new TypeError(`Cannot store object: bad key "${key}"`);
       }
@@ -180,6 +194,10 @@ export function createDirStore(dir: string): ArchiveStore {
       await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
       const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       await Deno.writeFile(tmp, body);
+      if (signal?.aborted) {
+        await Deno.remove(tmp).catch(() => {});
+        signal.throwIfAborted();
+      }
       await Deno.rename(tmp, path);
     },
     async get(key) {

@@ -96,6 +96,64 @@ Deno.test("putRetrying() gives up after 3 attempts once stopping", async () => {
   assert.equal(store.puts, 3);
 });
 
+Deno.test("putRetrying() stops once its signal aborts: no further attempt, the one in flight told", async () => {
+  const store = flakyStore(Infinity);
+  const generation = new AbortController();
+  let errors = 0;
+  const putting = putRetrying(store, "raw/k", new Uint8Array([1]), {
+    what: "store object",
+    log: silentLogger(),
+    stopping: new AbortController().signal,
+    signal: generation.signal,
+    onError: () => errors++,
+  });
+  await new Promise((r) => setTimeout(r, 50)); // in its first backoff (100–200 ms)
+  generation.abort(new Error("generation ended"));
+  await assert.rejects(putting, /generation ended/);
+  assert.equal(store.puts, 1);
+  assert.equal(errors, 1);
+  // An aborted put in flight is no store error; an aborted signal makes no attempt.
+  let told: AbortSignal | undefined;
+  const inFlight = new AbortController();
+  const hanging: ArchiveStore = {
+    ...store,
+    put: (_key, _body, signal) =>
+      new Promise((_, reject) => {
+        told = signal;
+        signal?.addEventListener("abort", () => reject(new Error("aborted")));
+      }),
+  };
+  const options = { what: "w", log: silentLogger(), stopping: new AbortController().signal };
+  const put = putRetrying(hanging, "raw/k", new Uint8Array([1]), {
+    ...options,
+    signal: inFlight.signal,
+    onError: () => errors++,
+  });
+  inFlight.abort(new Error("generation ended"));
+  await assert.rejects(put, /generation ended/);
+  assert.equal(told, inFlight.signal);
+  assert.equal(errors, 1);
+  await assert.rejects(
+    putRetrying(store, "raw/k", new Uint8Array([1]), { ...options, signal: inFlight.signal }),
+    /generation ended/,
+  );
+  assert.equal(store.puts, 1);
+});
+
+Deno.test("createDirStore() stores nothing once the put's signal aborted", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const aborted = AbortSignal.abort(new Error("generation ended"));
+    await assert.rejects(
+      createDirStore(dir).put("raw/a/0-0.ndjson.gz", new Uint8Array([1]), aborted),
+      /generation ended/,
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dir}/raw/a`)], [], "no object, no temp file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("storeRefusal() tells a missing bucket and refused access from a store not answering yet", () => {
   const http = (httpStatusCode: number) =>
     Object.assign(new Error("x"), { $metadata: { httpStatusCode } });

@@ -31,8 +31,22 @@ const BATCH_HEARTBEAT_LIMIT_MS = 300_000;
 /** How often a waiting batch heartbeats (kafkajs sends at most one per `heartbeatInterval`). */
 const BATCH_HEARTBEAT_EVERY_MS = 1000;
 
-/** `config` whose `eachBatch` heartbeats while it runs, for at most {@link BATCH_HEARTBEAT_LIMIT_MS}. */
-function keepingMembership(config: ConsumerRunConfig): ConsumerRunConfig {
+/** Heartbeat answers that end this member's generation: its partitions may be handed on. */
+const GENERATION_ENDED = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "FENCED_INSTANCE_ID",
+]);
+
+/**
+ * `config` whose `eachBatch` heartbeats while it runs, for at most {@link BATCH_HEARTBEAT_LIMIT_MS};
+ * `onRebalance` hears of a heartbeat that says the generation ended.
+ */
+function keepingMembership(
+  config: ConsumerRunConfig,
+  onRebalance?: () => void,
+): ConsumerRunConfig {
   const eachBatch = config.eachBatch;
   if (!eachBatch) return config;
   return {
@@ -42,7 +56,9 @@ function keepingMembership(config: ConsumerRunConfig): ConsumerRunConfig {
       const timer = setInterval(() => {
         if (Date.now() - started > BATCH_HEARTBEAT_LIMIT_MS) return clearInterval(timer);
         // A rejected heartbeat (rebalance under way) is the runner's to act on after the batch.
-        payload.heartbeat().catch(() => {});
+        payload.heartbeat().catch((error) => {
+          if (GENERATION_ENDED.has((error as { type?: string }).type ?? "")) onRebalance?.();
+        });
       }, BATCH_HEARTBEAT_EVERY_MS);
       try {
         await eachBatch(payload);
@@ -84,6 +100,11 @@ export interface ConsumerGroupOptions {
   instrument?: (consumer: Consumer) => void;
   /** On every group join, with this member's partitions per topic: the assignment may have changed. */
   onJoin?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
+  /**
+   * When this member learns its generation ended before it joins again (a rebalance under way, or
+   * it was expelled): its partitions may be another member's from now on.
+   */
+  onRebalance?: () => void;
   /** On every crash, restarting or not. */
   onCrash?: () => void;
   /** Once consuming. */
@@ -176,6 +197,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       options.onJoin?.(e.payload.memberAssignment);
       log.info("joined consumer group", { assignment: e.payload.memberAssignment });
     });
+    c.on(c.events.REBALANCING, () => options.onRebalance?.());
     c.on(c.events.CRASH, (e) => {
       const error = e.payload.error;
       log.error("consumer crashed", { error, restart: e.payload.restart });
@@ -192,7 +214,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     try {
       await c.connect();
       await c.subscribe({ topics: [...topics], fromBeginning: true });
-      await c.run(keepingMembership(options.runConfig));
+      await c.run(keepingMembership(options.runConfig, options.onRebalance));
     } catch (error) {
       if (signal.aborted) return undefined;
       crashed = error as Error;

@@ -39,3 +39,15 @@ export async function archivedOffsets(dir: string): Promise<number[]> {
   }
   return offsets.sort((a, b) => a - b);
 }
+
+/** `partition:offset` of every line of every object under `dir`, sorted (repeats kept). */
+export async function archivedCoordinates(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of await files(dir)) {
+    for (const line of (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean)) {
+      const { partition, offset } = JSON.parse(line);
+      out.push(`${partition}:${offset}`);
+    }
+  }
+  return out.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+}
