@@ -7,8 +7,10 @@ import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
 import {
   type BatcherOptions,
   type BatcherState,
+  emptyState,
   ingest,
   type IngestItem,
+  nextDueAt,
   tick,
 } from "./batcher.ts";
 import type { Route } from "./routes.ts";
@@ -62,4 +64,21 @@ export function step(state: BatcherState, items: IngestItem[], now: number, opts
     digests: [...a.digests, ...b.digests],
     settled: [...a.settled, ...b.settled],
   };
+}
+
+const STORM_OPTS: BatcherOptions = { routes: [{ ...ROUTE, groupBy: [] }] };
+
+/**
+ * The alert storm of `batcher_scale_test.ts` and `batcher_bench.ts`: `n` held alerts, half
+ * CRITICAL, a quarter WARNINGs of their entities (inhibited), a quarter WARNINGs of others.
+ */
+export function stormState(n: number) {
+  const items = Array.from({ length: n }, (_, i) =>
+    item(alert({
+      id: `s${i}`,
+      entity: i < n / 2 ? `svc${i}` : i < (3 * n) / 4 ? `svc${i - n / 2}` : `other${i}`,
+      severity: i < n / 2 ? "CRITICAL" : "WARNING",
+    })));
+  const state = ingest(emptyState(), items, T0, STORM_OPTS).state;
+  return { state, due: nextDueAt(state, STORM_OPTS)!, opts: STORM_OPTS };
 }
