@@ -56,7 +56,7 @@ export const detectorEnvSchema = z.object({
   DETECTOR_REBUILD_WINDOW: durationVar.default(600_000),
   /**
    * A PostgreSQL/Redis write that takes longer fails and is retried; shorter than
-   * DETECTOR_LEASE_TTL (checked below). @default half of DETECTOR_LEASE_TTL, at most 10s
+   * DETECTOR_LEASE_TTL (at most equal: checked below). @default half of DETECTOR_LEASE_TTL, at most 10s
    */
   DETECTOR_IO_TIMEOUT: durationBetween(100, 600_000).optional(),
   /** Every stream is checked this often for silence (rules.json `no_data.stream`). */
@@ -75,11 +75,13 @@ export const detectorEnvSchema = z.object({
   // A write stalled to its timeout just after the lease's last renewal would outlast the lease:
   // another instance takes the partition over while the write may still commit (stored twice).
   const ttl = e.DETECTOR_LEASE_TTL;
-  if (e.DETECTOR_IO_TIMEOUT === undefined || e.DETECTOR_IO_TIMEOUT < ttl) return;
+  // Equal (the default before 2026-12-06, perhaps spelled out in a manifest) is let through.
+  if (e.DETECTOR_IO_TIMEOUT === undefined || e.DETECTOR_IO_TIMEOUT <= ttl) return;
   ctx.addIssue({
     code: "custom",
     path: ["DETECTOR_IO_TIMEOUT"],
-    message: `must be shorter than DETECTOR_LEASE_TTL (${formatDuration(ttl)}; unset, it is half ` +
+    message:
+      `must not be longer than DETECTOR_LEASE_TTL (${formatDuration(ttl)}; unset, it is half ` +
       "of it): a write stalled that long would outlast the lease, and another instance could " +
       "store its batch again: lower it or raise DETECTOR_LEASE_TTL",
   });

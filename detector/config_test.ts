@@ -75,7 +75,7 @@ Deno.test("loadDetectorRules() refuses a count window longer than DETECTOR_REBUI
   }
 });
 
-Deno.test("DETECTOR_IO_TIMEOUT is below DETECTOR_LEASE_TTL: a stalled write must not outlast the lease", () => {
+Deno.test("DETECTOR_IO_TIMEOUT is at most DETECTOR_LEASE_TTL: a stalled write must not outlast the lease", () => {
   // Both were 10s: one write stalled to its timeout let another instance take the partition over
   // while it could still commit, and store the batch's anomalies a second time.
   const d = loadDetectorConfig({});
@@ -84,13 +84,16 @@ Deno.test("DETECTOR_IO_TIMEOUT is below DETECTOR_LEASE_TTL: a stalled write must
   // Unset, it follows the TTL: half of it, at most 10s.
   assert.equal(loadDetectorConfig({ DETECTOR_LEASE_TTL: "1s" }).DETECTOR_IO_TIMEOUT, 500);
   assert.equal(loadDetectorConfig({ DETECTOR_LEASE_TTL: "1m" }).DETECTOR_IO_TIMEOUT, 10_000);
-  for (const [ttl, io] of [["10s", "10s"], ["10s", "30s"], ["1s", "5s"]]) {
+  // Set equal to it (the old default, spelled out in a manifest): still accepted on upgrade.
+  const equal = { DETECTOR_LEASE_TTL: "10s", DETECTOR_IO_TIMEOUT: "10s" };
+  assert.equal(loadDetectorConfig(equal).DETECTOR_IO_TIMEOUT, 10_000);
+  for (const [ttl, io] of [["10s", "11s"], ["10s", "30s"], ["1s", "5s"]]) {
     assert.throws(
       () => loadDetectorConfig({ DETECTOR_LEASE_TTL: ttl, DETECTOR_IO_TIMEOUT: io }),
       (e: Error) =>
         e.name === "ConfigError" &&
         e.message.startsWith(
-          `Cannot start detector: DETECTOR_IO_TIMEOUT must be shorter than DETECTOR_LEASE_TTL (${ttl}; unset, it is half of it): a write stalled`,
+          `Cannot start detector: DETECTOR_IO_TIMEOUT must not be longer than DETECTOR_LEASE_TTL (${ttl}; unset, it is half of it): a write stalled`,
         ) && !e.message.includes("\n"),
       `${ttl} ${io}`,
     );

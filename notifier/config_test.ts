@@ -314,10 +314,25 @@ Deno.test("STALE_AFTER leaves room for a repeat: a firing alert dropped first wa
   assert.equal(loadConfig({ STALE_AFTER: "1h", REPEAT_INTERVAL: "30m" }).staleAfterMs, 3_600_000);
   // A route's own timers too (the file is read at start).
   const c = loadConfig({});
-  const route = (r: object) => JSON.stringify({ routes: [{ name: "x", channels: [], ...r }] });
+  const route = (r: object) =>
+    JSON.stringify({ routes: [{ name: "x", channels: ["email"], ...r }] });
   assert.throws(
     () => parseRouting(route({ repeat_interval: "1d" }), c.defaultRoute, ["email"], 86_400_000),
     /^SyntaxError: Cannot load routes: route "x": STALE_AFTER \(1d\) must be longer than its repeat_interval plus the longer of its group_wait and group_interval \(1445m\)/,
   );
   parseRouting(route({ repeat_interval: "23h" }), c.defaultRoute, ["email"], 86_400_000);
+});
+
+Deno.test("a record-only route's timers are not held against STALE_AFTER (it sends nothing)", () => {
+  // A route muted by emptying its channels keeps its timers: the previous release took the file,
+  // and with no group and no message there is no repeat to miss. Before: the notifier exited 2.
+  const c = loadConfig({});
+  const file = JSON.stringify({
+    routes: [{ name: "muted", match: { rule: "x" }, channels: [], repeat_interval: "1d" }],
+  });
+  const routing = parseRouting(file, c.defaultRoute, ["email"], 86_400_000);
+  assert.deepEqual(routing.routes.map((r) => [r.name, r.channels]), [
+    ["muted", []],
+    ["default", c.defaultRoute.channels],
+  ]);
 });

@@ -152,8 +152,8 @@ function matchKey(entries: [string, unknown][]): string {
  * {@link parseRoutes}, with the file's inhibition rules (the default rule
  * when it names none).
  *
- * Given `staleAfterMs` (`STALE_AFTER`), a route whose timers leave no repeat
- * before it ({@link leastStaleAfter}) is refused.
+ * Given `staleAfterMs` (`STALE_AFTER`), a route with channels whose timers
+ * leave no repeat before it ({@link leastStaleAfter}) is refused.
  *
  * @throws {SyntaxError} "Cannot load routes: …"
  */
@@ -210,7 +210,9 @@ export function parseRouting(
       repeatIntervalMs: r.repeat_interval ?? defaults.repeatIntervalMs,
       criticalImmediate: r.critical_immediate ?? defaults.criticalImmediate,
     };
-    if (staleAfterMs !== undefined && staleAfterMs <= leastStaleAfter(route)) {
+    // A record-only route (no channels) groups and sends nothing: no repeat to miss.
+    const sends = route.channels.length > 0;
+    if (sends && staleAfterMs !== undefined && staleAfterMs <= leastStaleAfter(route)) {
       throw new SyntaxError(
         `Cannot load routes: route "${r.name}": STALE_AFTER (${formatDuration(staleAfterMs)}) ` +
           "must be longer than its repeat_interval plus the longer of its group_wait and " +
