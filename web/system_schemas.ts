@@ -26,7 +26,13 @@ export const detectorRulesSchema = z.object({
 export const retentionStatusSchema = z.strictObject({
   last_run: retentionRunSchema.nullable().meta({ description: "null: no run recorded yet" }),
   next_run_at: iso.nullable()
-    .meta({ description: "finished_at + interval_ms; null when unknown" }),
+    .meta({
+      description: "When the notifier that recorded last_run runs the next, as it plans it: " +
+        "finished_at + interval_ms, or after a catch-up pause as long as the run took " +
+        "(10 s at least) when tables were left unfinished. null when unknown: no interval, " +
+        "or the run was cut by shutdown (the next is a minute after the notifier starts). " +
+        "A restart runs it a minute after start; another instance may run it sooner.",
+    }),
   detector_api: z.boolean().meta({
     description: "DETECTOR_URL is set: /api/system/rules can reach the detector",
   }),

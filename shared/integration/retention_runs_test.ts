@@ -107,3 +107,53 @@ Deno.test("recordRetentionRun() keeps only the last N runs", async () => {
     assert.equal((await latestRetentionRun(sql))?.deleted.silences, 4);
   });
 });
+
+Deno.test("a run recorded after the clock was set back is the latest and is kept", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    const record = (at: number, n: number) =>
+      recordRetentionRun(sql, {
+        started_at: new Date(at).toISOString(),
+        finished_at: new Date(at + 1000).toISOString(),
+        outcome: "done",
+        deleted: { silences: n },
+        unfinished: [],
+        ages_ms: {},
+        interval_ms: 3_600_000,
+      }, 3);
+    for (let i = 0; i < 3; i++) await record(NOW + i * 3_600_000, i);
+    // The notifier's clock is set back a day (NTP correction, a host restored from a snapshot).
+    await record(NOW - DAY, 99);
+    // Before: the old runs came first by started_at; the new one was deleted by its own write.
+    assert.equal((await latestRetentionRun(sql))?.deleted.silences, 99);
+    const rows = await sql<{ n: number }[]>`
+      SELECT (deleted->>'silences')::int AS n FROM retention_runs ORDER BY id`;
+    assert.deepEqual(rows.map((r) => r.n), [1, 2, 99]);
+  });
+});
+
+Deno.test("a table retention cannot prune (missing) is named in the failed run's record", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    await sql`INSERT INTO silences (id, matchers, starts_at, ends_at, author)
+      VALUES ('s-old', '{}', ${new Date(NOW - 40 * DAY)}, ${new Date(NOW - 31 * DAY)}, 't')`;
+    // Renamed by hand (or a restore that left it out): every batch of it fails.
+    await sql`ALTER TABLE notification_attempts RENAME TO notification_attempts_gone`;
+    const report = await runRetention(
+      {
+        sql,
+        log: silentLogger(),
+        metrics: createRetentionMetrics(new Registry()),
+        now: () => NOW,
+      },
+      { ages: { silences: 30 * DAY }, batchSize: 10, maxBatches: 5, intervalMs: 3_600_000 },
+    );
+    // The other tables are pruned.
+    assert.equal(report?.deleted.silences, 1);
+    const run = await latestRetentionRun(sql);
+    assert.equal(run?.outcome, "failed");
+    // Before: "failed" with no table named (only the notifier's log said which).
+    assert.deepEqual(run?.failed, ["notification_attempts"]);
+    assert.deepEqual(run?.unfinished, []);
+  });
+});

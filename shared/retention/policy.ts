@@ -173,3 +173,22 @@ export function retentionCutoffs(
   }
   return out;
 }
+
+/** Shortest pause before a catch-up run (after a run that left tables unfinished). */
+export const CATCH_UP_PAUSE_MS = 10_000;
+
+/**
+ * Time from the end of a run to the next one: the interval after a run that finished every
+ * table; after one that left tables unfinished (batch budget spent), a catch-up pause as long
+ * as the run took, at least `minPauseMs` and at most the interval. So a table that grows faster
+ * than one run's budget per interval is worked off, while retention deletes at most about half
+ * the time.
+ */
+export function nextRetentionDelayMs(
+  run: { unfinished: readonly string[]; tookMs: number },
+  intervalMs: number,
+  minPauseMs: number = CATCH_UP_PAUSE_MS,
+): number {
+  if (run.unfinished.length === 0) return intervalMs;
+  return Math.min(intervalMs, Math.max(minPauseMs, run.tookMs));
+}

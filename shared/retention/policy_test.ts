@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { parseEnv } from "../config.ts";
-import { RETENTION_POLICIES, retentionConfig, retentionCutoffs, retentionEnv } from "./policy.ts";
+import {
+  CATCH_UP_PAUSE_MS,
+  nextRetentionDelayMs,
+  RETENTION_POLICIES,
+  retentionConfig,
+  retentionCutoffs,
+  retentionEnv,
+} from "./policy.ts";
 
 const DAY = 86_400_000;
 const schema = z.object(retentionEnv);
@@ -66,4 +73,17 @@ Deno.test("retentionCutoffs() takes each age back from the clock and skips age 0
   // Tables missing from `ages` use their default.
   assert.equal(byTable.silences, "2026-01-30T00:00:00.000Z");
   assert.equal(cutoffs.length, RETENTION_POLICIES.length - 1);
+});
+
+Deno.test("nextRetentionDelayMs(): the interval when done, a bounded catch-up pause when not", () => {
+  const HOUR = 3_600_000;
+  assert.equal(nextRetentionDelayMs({ unfinished: [], tookMs: 90_000 }, HOUR), HOUR);
+  const left = ["notifier_alerts"];
+  // A quick run: the minimum pause; a long one: as long again (deleting at most half the time).
+  assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: 2_000 }, HOUR), CATCH_UP_PAUSE_MS);
+  assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: 90_000 }, HOUR), 90_000);
+  // Never more than the interval; a clock set back during the run: the minimum.
+  assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: 2 * HOUR }, HOUR), HOUR);
+  assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: -HOUR }, HOUR), CATCH_UP_PAUSE_MS);
+  assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: 0 }, HOUR, 50), 50);
 });

@@ -11,7 +11,8 @@
  *   run rather than waited for), and deletes them by `ctid` (their children
  *   first, by key); `lock_timeout` bounds any other wait;
  * - at most `maxBatches` batches per table per run; the rest waits for the
- *   next run.
+ *   next run, which then comes after a short catch-up pause rather than the
+ *   interval ({@link runRetentionLoop}).
  *
  * Rows deleted are counted in `vigil_retention_deleted_rows_total{table}`;
  * each run that took the lock is recorded in `retention_runs` (runs.ts): done,
@@ -23,7 +24,12 @@ import type postgres from "postgres";
 import type { Logger } from "../log.ts";
 import type { Counter, Registry } from "../metrics.ts";
 import { sleep } from "../lifecycle.ts";
-import { type RetentionConfig, retentionCutoffs, type RetentionPolicy } from "./policy.ts";
+import {
+  nextRetentionDelayMs,
+  type RetentionConfig,
+  retentionCutoffs,
+  type RetentionPolicy,
+} from "./policy.ts";
 import { recordRetentionRun } from "./runs.ts";
 
 /** Session advisory lock held by the instance that runs retention. */
@@ -154,6 +160,7 @@ async function pruneTable(
  * One retention run over every table with a non-zero age, if this instance
  * takes the lock. A table whose batch fails (a lock not had within 5 s, a
  * lost connection) is logged and left for the next run; the others go on.
+ * The record names the failed tables (`failed`).
  * When `signal` aborts (shutdown) the run stops after its current batch and
  * is recorded `interrupted`, with the tables it did not finish in `unfinished`.
  *
@@ -177,7 +184,7 @@ export async function runRetention(
     try {
       const startedAt = new Date(deps.now()).toISOString();
       const report: RetentionReport = { deleted: {}, unfinished: [] };
-      let failed = false;
+      const failed: string[] = [];
       let interrupted = false;
       const cutoffs = retentionCutoffs(config.ages, deps.now(), options.policies);
       for (const { policy, cutoff } of cutoffs) {
@@ -185,14 +192,14 @@ export async function runRetention(
           const whole = await pruneTable(deps, policy, cutoff, config, report, options.signal);
           if (!whole) interrupted = true;
         } catch (error) {
-          failed = true;
+          failed.push(policy.table);
           deps.log.warn("cannot prune table, left for the next run", {
             table: policy.table,
             error,
           });
         }
       }
-      const outcome = failed ? "failed" : interrupted ? "interrupted" : "done";
+      const outcome = failed.length ? "failed" : interrupted ? "interrupted" : "done";
       deps.metrics.runs.inc({ outcome });
       try {
         await recordRetentionRun(deps.sql, {
@@ -201,6 +208,7 @@ export async function runRetention(
           outcome,
           deleted: report.deleted,
           unfinished: report.unfinished,
+          failed,
           ages_ms: { ...config.ages },
           interval_ms: config.intervalMs ?? null,
         });
@@ -218,12 +226,16 @@ export async function runRetention(
 
 /**
  * Run retention every `intervalMs` until `signal` aborts (first run after
- * `firstDelayMs`, so a restart loop does not prune at every start).
+ * `firstDelayMs`, so a restart loop does not prune at every start). A run that
+ * left tables unfinished (batch budget spent) is followed by a catch-up run
+ * after a pause as long as it took (at least `catchUpPauseMs`, at most the
+ * interval: {@link nextRetentionDelayMs}), until none is left; a run skipped
+ * for another instance's lock waits the interval (that instance catches up).
  */
 export async function runRetentionLoop(
   deps: RetentionDeps,
   config: RetentionConfig,
-  options: { signal: AbortSignal; firstDelayMs?: number },
+  options: { signal: AbortSignal; firstDelayMs?: number; catchUpPauseMs?: number },
 ): Promise<void> {
   const { signal } = options;
   let delay = options.firstDelayMs ?? Math.min(config.intervalMs, 60_000);
@@ -235,11 +247,20 @@ export async function runRetentionLoop(
     }
     delay = config.intervalMs;
     try {
+      const started = deps.now();
       const report = await runRetention(deps, config, { signal });
       if (report === null) {
         deps.log.debug("retention skipped: another instance runs it");
-      } else if (Object.values(report.deleted).some((n) => n > 0) || report.unfinished.length) {
-        deps.log.info("retention deleted old rows", { ...report });
+        continue;
+      }
+      const tookMs = deps.now() - started;
+      delay = nextRetentionDelayMs(
+        { unfinished: report.unfinished, tookMs },
+        config.intervalMs,
+        options.catchUpPauseMs,
+      );
+      if (Object.values(report.deleted).some((n) => n > 0) || report.unfinished.length) {
+        deps.log.info("retention deleted old rows", { ...report, next_run_in_ms: delay });
       }
     } catch (error) {
       deps.metrics.runs.inc({ outcome: "failed" });

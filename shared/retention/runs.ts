@@ -1,5 +1,5 @@
 /**
- * The record of retention runs (`retention_runs`, migration 076): the runner
+ * The record of retention runs (`retention_runs`, migrations 076, 078, 079): the runner
  * writes one row per run that took the lock and keeps the last
  * {@link RETENTION_RUNS_KEPT}; the web reads the latest for its System panel.
  *
@@ -24,31 +24,39 @@ export const retentionRunSchema = z.strictObject({
       description:
         "Tables whose batch budget ran out or that shutdown cut (the rest waits for the next run)",
     }),
+  failed: z.array(z.string())
+    .meta({
+      description: "Tables that could not be pruned (an error; the notifier's log says which)",
+    }),
   ages_ms: z.record(z.string(), z.number().int())
     .meta({ description: "Configured age by table (0 = kept forever)" }),
   interval_ms: z.number().int().nullable().meta({ description: "Time between runs" }),
 });
 export type RetentionRunRecord = z.infer<typeof retentionRunSchema>;
 
-/** Record a run and delete all but the last `kept` rows, in one transaction. */
+/**
+ * Record a run and delete all but the last `kept` rows, in one transaction. "Last" is by
+ * insertion (`id`; runs are one at a time under the lock), not by `started_at`: a clock set
+ * back would otherwise make the new run older than the kept ones, and delete it at once.
+ */
 export async function recordRetentionRun(
   sql: postgres.Sql,
-  run: RetentionRunRecord,
+  run: Omit<RetentionRunRecord, "failed"> & { failed?: string[] },
   kept: number = RETENTION_RUNS_KEPT,
 ): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`
       INSERT INTO retention_runs
-        (started_at, finished_at, outcome, deleted, unfinished, ages_ms, interval_ms)
+        (started_at, finished_at, outcome, deleted, unfinished, failed, ages_ms, interval_ms)
       VALUES (${run.started_at}, ${run.finished_at}, ${run.outcome}, ${tx.json(run.deleted)},
-        ${run.unfinished}, ${tx.json(run.ages_ms)}, ${run.interval_ms})`;
+        ${run.unfinished}, ${run.failed ?? []}, ${tx.json(run.ages_ms)}, ${run.interval_ms})`;
     await tx`
       DELETE FROM retention_runs WHERE id NOT IN
-        (SELECT id FROM retention_runs ORDER BY started_at DESC, id DESC LIMIT ${kept})`;
+        (SELECT id FROM retention_runs ORDER BY id DESC LIMIT ${kept})`;
   });
 }
 
-/** The latest recorded run, or null when none was recorded yet. */
+/** The latest recorded run (the last written), or null when none was recorded yet. */
 export async function latestRetentionRun(sql: postgres.Sql): Promise<RetentionRunRecord | null> {
   type Row = Omit<RetentionRunRecord, "started_at" | "finished_at" | "interval_ms"> & {
     started_at: Date;
@@ -56,8 +64,8 @@ export async function latestRetentionRun(sql: postgres.Sql): Promise<RetentionRu
     interval_ms: string | null; // bigint
   };
   const [row] = await sql<Row[]>`
-    SELECT started_at, finished_at, outcome, deleted, unfinished, ages_ms, interval_ms
-      FROM retention_runs ORDER BY started_at DESC, id DESC LIMIT 1`;
+    SELECT started_at, finished_at, outcome, deleted, unfinished, failed, ages_ms, interval_ms
+      FROM retention_runs ORDER BY id DESC LIMIT 1`;
   if (!row) return null;
   return {
     started_at: row.started_at.toISOString(),
@@ -65,6 +73,7 @@ export async function latestRetentionRun(sql: postgres.Sql): Promise<RetentionRu
     outcome: row.outcome,
     deleted: row.deleted,
     unfinished: row.unfinished,
+    failed: row.failed,
     ages_ms: row.ages_ms,
     interval_ms: row.interval_ms === null ? null : Number(row.interval_ms),
   };

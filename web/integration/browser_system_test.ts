@@ -2,7 +2,9 @@
  * The System panel with real services behind it: a real detector process at
  * DETECTOR_URL (its rules version, and a bad rules file it rejected while the
  * old rules kept running) and a retention run of the real runner on the test
- * database (rows deleted per table, ages, next run). Screenshot:
+ * database (rows deleted per table, ages, next run; a run cut by shutdown, one
+ * that spent its batch budget, an overdue one, one that failed on a missing
+ * table). Screenshot:
  * test-output/web/system.png.
  */
 import assert from "node:assert/strict";
@@ -10,6 +12,7 @@ import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { RETENTION_POLICIES } from "@vigil/shared/retention/policy";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
+import { recordRetentionRun } from "@vigil/shared/retention/runs";
 import { type LogLine, spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
@@ -125,6 +128,65 @@ Deno.test(
           const events = page.locator(".system-retention tr[data-table=anomaly_events] td");
           assert.deepEqual(await events.allTextContents(), ["anomaly_events", "90d", "0"]);
           await browser.screenshot("system.png");
+          assert.deepEqual(browser.errors, []);
+
+          // Runs of the real runner that left tables unfinished, each shown for what it was.
+          const retention = (maxBatches: number, signal?: AbortSignal) =>
+            runRetention({
+              sql,
+              log: silentLogger(),
+              metrics: createRetentionMetrics(new Registry()),
+              now: Date.now,
+            }, {
+              ages: Object.fromEntries(RETENTION_POLICIES.map((p) => [p.table, p.defaultAgeMs])),
+              batchSize: 1,
+              maxBatches,
+              intervalMs: 3_600_000,
+            }, signal ? { signal } : {});
+          const lastRun = async (outcome: string) => {
+            await page.reload();
+            await page.click(".system-card summary");
+            await page.waitForSelector(`.system-retention[data-outcome=${outcome}]`);
+            return (await page.textContent(".system-retention p")) ?? "";
+          };
+          // Cut by shutdown (before its first batch). Before: "batch budget spent".
+          const shutdown = new AbortController();
+          shutdown.abort(new Error("shutdown"));
+          await retention(100, shutdown.signal);
+          const cut = await lastRun("interrupted");
+          assert.match(cut, /\(interrupted\), deleted 0 rows\. Unfinished \(cut by shutdown; /);
+          assert.match(cut, /: anomaly_events, notifier_digests, .*silences\.$/);
+          assert.doesNotMatch(cut, /budget|next in|due/);
+          // Two expired silences and a budget of one: a catch-up run follows within seconds.
+          // Before: "next in 59m".
+          for (const id of ["s-old-3", "s-old-4"]) {
+            await sql`INSERT INTO silences (id, matchers, starts_at, ends_at, author)
+              VALUES (${id}, '{}', ${new Date(Date.now() - 40 * DAY)},
+                ${new Date(Date.now() - 31 * DAY)}, 'test')`;
+          }
+          assert.deepEqual((await retention(1))?.unfinished, ["silences"]);
+          assert.match(
+            await lastRun("done"),
+            /deleted 1 row, next (in \d+s|due now)\. Unfinished \(batch budget spent; a catch-up run follows\): silences\.$/,
+          );
+          // No run for three hours (no notifier runs retention): overdue, not "due now".
+          await recordRetentionRun(sql, {
+            started_at: new Date(Date.now() - 3 * 3_600_000).toISOString(),
+            finished_at: new Date(Date.now() - 3 * 3_600_000).toISOString(),
+            outcome: "done",
+            deleted: {},
+            unfinished: [],
+            ages_ms: {},
+            interval_ms: 3_600_000,
+          });
+          assert.match(await lastRun("done"), /deleted 0 rows, next was due 2h ago\.$/);
+          // A table missing: the run fails on it and prunes the others; the panel names it.
+          await sql`ALTER TABLE notification_attempts RENAME TO notification_attempts_gone`;
+          await retention(100);
+          assert.match(
+            await lastRun("failed"),
+            /\(failed\), .*\. Failed: notification_attempts \(left for the next run; /,
+          );
           assert.deepEqual(browser.errors, []);
 
           // PostgreSQL out of reach: retention cannot be read, the detector's rules still are

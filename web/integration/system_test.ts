@@ -2,10 +2,14 @@
  * `/api/system/*` on the web without the services behind them: the rules
  * answer 503 without DETECTOR_URL and 502 when the detector is down or
  * answers something that is not its rules; the retention status says when no
- * run was recorded. (The success path, with a real detector and a real
+ * run was recorded, and when the next run really comes after runs of the real
+ * runner (done, budget spent, cut by shutdown). (The success path, with a real detector and a real
  * retention run, is browser_system_test.ts.)
  */
 import assert from "node:assert/strict";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
 import { freePort } from "@vigil/tools/testing/ports";
 import { withWebApp } from "./_helpers.ts";
 
@@ -29,6 +33,62 @@ Deno.test("GET /api/system/* without DETECTOR_URL and before any retention run",
     assert.deepEqual(retention.body, { last_run: null, next_run_at: null, detector_api: false });
   });
 });
+
+Deno.test(
+  "GET /api/system/retention: next_run_at is when the notifier runs it next",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql }) => {
+      const HOUR = 3_600_000;
+      const DAY = 24 * HOUR;
+      const ages = { notifier_alerts: 30 * DAY };
+      for (let i = 0; i < 25; i++) {
+        await sql`INSERT INTO notifier_alerts (stream_id, alert_id, status, type, rule, severity,
+        entity, alert, disposition, received_at) VALUES (${`${i}-0`}, 'a', 'firing', 'metrics',
+        'r', 'WARNING', 'e', '{}', 'grouped', ${new Date(Date.now() - 40 * DAY)})`;
+      }
+      const run = (maxBatches: number, signal?: AbortSignal) =>
+        runRetention(
+          {
+            sql,
+            log: silentLogger(),
+            metrics: createRetentionMetrics(new Registry()),
+            now: Date.now,
+          },
+          { ages, batchSize: 10, maxBatches, intervalMs: HOUR },
+          signal ? { signal } : {},
+        );
+      const status = async () => {
+        const body = (await get(app, "/api/system/retention")).body as {
+          last_run: { finished_at: string; unfinished: string[]; outcome: string };
+          next_run_at: string | null;
+        };
+        const after = body.next_run_at === null
+          ? null
+          : Date.parse(body.next_run_at) - Date.parse(body.last_run.finished_at);
+        return { ...body, after };
+      };
+      // Budget spent: a catch-up run follows after a short pause (10 s here: the run was quick).
+      // Before: finished_at + the interval, an hour.
+      await run(1);
+      const spent = await status();
+      assert.deepEqual(spent.last_run.unfinished, ["notifier_alerts"]);
+      assert.equal(spent.after, 10_000);
+      // Cut by shutdown: the notifier stopped, the next run is a minute after it starts again.
+      const stop = new AbortController();
+      stop.abort(new Error("shutdown"));
+      await run(1, stop.signal);
+      const cut = await status();
+      assert.equal(cut.last_run.outcome, "interrupted");
+      assert.equal(cut.next_run_at, null);
+      // Every table finished: the interval.
+      await run(10);
+      const done = await status();
+      assert.deepEqual([done.last_run.outcome, done.last_run.unfinished], ["done", []]);
+      assert.equal(done.after, HOUR);
+    });
+  },
+);
 
 Deno.test("GET /api/system/rules answers 502 when the detector is down or odd", opts, async () => {
   await withWebApp(async ({ app }) => {

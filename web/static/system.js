@@ -89,9 +89,25 @@ function Retention({ data, error, now }) {
   const tables = Object.keys({ ...run.ages_ms, ...run.deleted });
   const total = Object.values(run.deleted).reduce((a, n) => a + n, 0);
   const next = data.next_run_at ? Date.parse(data.next_run_at) - now : null;
-  const when = next === null ? "" : next > 0 ? `, next in ${fmtSpan(next)}` : ", next due now";
-  const unfinished = run.unfinished.length
-    ? ` Unfinished (batch budget spent): ${run.unfinished.join(", ")}.`
+  // Overdue by more than a minute (the page reloads every minute): the run is long, or no
+  // notifier runs retention any more; "due now" for hours would hide that.
+  const when = next === null
+    ? ""
+    : next > 0
+    ? `, next in ${fmtSpan(next)}`
+    : next > -60_000
+    ? ", next due now"
+    : `, next was due ${fmtSpan(-next)} ago`;
+  // Cut by shutdown: the notifier's next start goes on. Budget spent: a catch-up run follows.
+  const unfinished = !run.unfinished.length
+    ? ""
+    : run.outcome === "interrupted"
+    ? ` Unfinished (cut by shutdown; the next run, a minute after the notifier starts, goes on): ${
+      run.unfinished.join(", ")
+    }.`
+    : ` Unfinished (batch budget spent; a catch-up run follows): ${run.unfinished.join(", ")}.`;
+  const failed = run.failed?.length
+    ? ` Failed: ${run.failed.join(", ")} (left for the next run; the notifier's log says why).`
     : "";
   return html`
     <div class="system-retention" data-outcome=${run.outcome}>
@@ -99,7 +115,9 @@ function Retention({ data, error, now }) {
       <p>Last run <span title=${fmtFull(run.finished_at)}>${ago(
         run.finished_at,
         now,
-      )}</span>${` (${run.outcome}), deleted ${count(total, "row")}${when}.${unfinished}`}</p>
+      )}</span>${` (${run.outcome}), deleted ${
+        count(total, "row")
+      }${when}.${unfinished}${failed}`}</p>
       <div class="table-scroll">
         <table class="notify-table">
           <thead>
