@@ -20,6 +20,7 @@
  * | `vigil:{alerts}` | stream | durable alerts, read by the notifier (group `notifier`) |
  * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing) |
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
+ * | `vigil:acks:live` | pub/sub | acknowledgements made on any web instance, for live views |
  * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range; `score_member.ts`) |
  * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state (`last_id`, `saved_at`, `chunks`, `state:0` … `state:<chunks-1>`) |
  * | `vigil:detector:state-next:{<kind>:<p>}:<member>` | hash | the checkpoint a detector instance is writing, chunk by chunk (expires after 10 min); renamed over the one above when complete, if that instance still holds the lease |
@@ -54,6 +55,8 @@ export interface Keys {
   publishedMarkers(): string;
   /** Pub/Sub channel for live alerts. */
   alertsChannel(): string;
+  /** Pub/Sub channel for acknowledgements (every web instance tells its live views). */
+  acksChannel(): string;
   /** Recent scores of one series. */
   scores(type: EventType, entity: string, measure: string): string;
   /** Pattern matching every score key (for SCAN). */
@@ -111,6 +114,7 @@ export function createKeys(prefix = "vigil:"): Keys {
     alerts: () => `${p}{alerts}`,
     publishedMarkers: () => `${p}{alerts}:published`,
     alertsChannel: () => `${p}alerts:live`,
+    acksChannel: () => `${p}acks:live`,
     scores: (type, entity, measure) => `${p}scores:${type}:${entity}:${measure}`,
     scoresPattern: () => `${p}scores:*`,
     detectorState: (u) => `${p}detector:state:${tag(u)}`,

@@ -91,6 +91,17 @@ export const anomalyDetailSchema = z.strictObject({
 /** `POST /api/anomalies/:id/ack`. */
 export const ackResponseSchema = z.strictObject({ anomaly: anomalySchema });
 
+/**
+ * The `ack` event of `GET /api/live`: an anomaly acknowledged on any web instance (published on
+ * `vigil:acks:live`); a page applies it to its row as to one acknowledged from its own detail.
+ */
+export const ackEventSchema = anomalySchema.pick({
+  id: true,
+  entity: true,
+  acknowledged_by: true,
+  ack_comment: true,
+}).extend({ acknowledged_at: iso });
+
 /** `POST /api/anomalies/:id/ack` of an anomaly acknowledged already (409): the first stands. */
 export const ackConflictSchema = z.strictObject({
   error: z.string().meta({ description: "Already acknowledged by whom, when" }),

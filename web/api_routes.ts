@@ -217,7 +217,7 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     path: "/api/live",
     tag: "live",
     summary:
-      "Server-sent events: hello, alert (each published alert), stats (heartbeat; ping when the stats cannot be read), bye",
+      "Server-sent events: hello, alert (each published alert), ack (an anomaly acknowledged on any web instance), stats (heartbeat; ping when the stats cannot be read), bye",
     access: "read",
     responses: {
       200: { description: "An event stream", contentType: "text/event-stream" },

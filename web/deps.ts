@@ -16,7 +16,11 @@ import type { SseHub } from "./sse_hub.ts";
 import type { StaticAssets } from "./static.ts";
 
 /** The Redis commands the web app uses (on its command connection). */
-export type WebRedis = EvidenceRedis & SeriesRedis & { ping(): Promise<string> };
+export type WebRedis = EvidenceRedis & SeriesRedis & {
+  ping(): Promise<string>;
+  /** Acknowledgements, to every web instance's live views. */
+  publish(channel: string, message: string): Promise<number>;
+};
 
 /** Dependencies of the web app. */
 export interface AppDeps {

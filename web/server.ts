@@ -83,6 +83,7 @@ export async function startWebServer(
     hub = createSseHub({
       subscriber,
       channel: keys.alertsChannel(),
+      ackChannel: keys.acksChannel(),
       log,
       metrics,
       maxClients: config.WEB_MAX_SSE_CLIENTS,

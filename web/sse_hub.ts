@@ -1,15 +1,18 @@
 /**
- * Live fan-out: ONE Redis Pub/Sub subscription (`vigil:alerts:live`) serves
- * every connected SSE client. Each alert is validated once, serialised once
- * and handed to every client's queue; a client whose queue overflows (it
+ * Live fan-out: ONE Redis Pub/Sub subscription (`vigil:alerts:live`, and
+ * `vigil:acks:live`: acknowledgements made on any web instance) serves every
+ * connected SSE client. Each message is validated once, serialised once and
+ * handed to every client's queue (event `alert` or `ack`); a client whose queue overflows (it
  * does not read) is dropped. While clients are connected, a small stats
  * heartbeat is computed once per interval and sent to all of them.
  *
  * @module
  */
+import type { z } from "zod";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { formatZodError } from "@vigil/shared/schemas/event";
 import type { Logger } from "@vigil/shared/log";
+import { ackEventSchema } from "./api_responses.ts";
 import type { WebMetrics } from "./metrics.ts";
 
 /** One server-sent event. */
@@ -20,8 +23,8 @@ export interface SseMessage {
 
 /** The Redis commands of the dedicated subscriber connection. */
 export interface PubSubClient {
-  subscribe(channel: string): Promise<unknown>;
-  unsubscribe(channel: string): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
   /** `message` (channel, message); `ready`: connected (again: ioredis then re-subscribes). */
   on(event: "message" | "ready", listener: (...args: string[]) => void): unknown;
   off(event: "message" | "ready", listener: (...args: string[]) => void): unknown;
@@ -65,7 +68,10 @@ export interface SseHub {
 /** Options for {@link createSseHub}. */
 export interface SseHubOptions {
   subscriber: PubSubClient;
+  /** Channel of live alerts (event `alert`). */
   channel: string;
+  /** Channel of acknowledgements (event `ack`); omitted = none. */
+  ackChannel?: string;
   log: Logger;
   metrics: WebMetrics;
   /** Most clients at once. @default {5000} */
@@ -90,24 +96,36 @@ export function createSseHub(options: SseHubOptions): SseHub {
     for (const c of clients) c.send(message);
   };
 
+  /** What each channel carries: its event, schema and, for alerts, its counter. */
+  const sources = new Map<string, { event: string; schema: z.ZodType; counted: boolean }>([
+    [channel, { event: "alert", schema: alertSchema, counted: true }],
+  ]);
+  if (options.ackChannel) {
+    sources.set(options.ackChannel, { event: "ack", schema: ackEventSchema, counted: false });
+  }
+  const channels = [...sources.keys()];
+
   const onMessage = (ch: string, text: string) => {
-    if (ch !== channel) return;
+    const source = sources.get(ch);
+    if (!source) return;
+    const { event, counted } = source;
+    const what = event === "alert" ? "live alert" : "live acknowledgement";
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
-      metrics.alertsReceived.inc({ result: "invalid" });
-      log.warn("live alert is not JSON; skipped", { bytes: text.length });
+      if (counted) metrics.alertsReceived.inc({ result: "invalid" });
+      log.warn(`${what} is not JSON; skipped`, { bytes: text.length });
       return;
     }
-    const parsed = alertSchema.safeParse(raw);
+    const parsed = source.schema.safeParse(raw);
     if (!parsed.success) {
-      metrics.alertsReceived.inc({ result: "invalid" });
-      log.warn("live alert is invalid; skipped", { reason: formatZodError(parsed.error) });
+      if (counted) metrics.alertsReceived.inc({ result: "invalid" });
+      log.warn(`${what} is invalid; skipped`, { reason: formatZodError(parsed.error) });
       return;
     }
-    metrics.alertsReceived.inc({ result: "ok" });
-    broadcast({ event: "alert", data: JSON.stringify(parsed.data) });
+    if (counted) metrics.alertsReceived.inc({ result: "ok" });
+    broadcast({ event, data: JSON.stringify(parsed.data) });
   };
 
   /**
@@ -166,10 +184,10 @@ export function createSseHub(options: SseHubOptions): SseHub {
     },
     async start() {
       subscriber.on("message", onMessage);
-      await subscriber.subscribe(channel);
+      await subscriber.subscribe(...channels);
       subscriber.on("ready", onReady);
       started = true;
-      log.info("subscribed to live alerts", { channel });
+      log.info("subscribed to live alerts", { channels });
     },
     add(client) {
       if (closed) throw new RangeError("Cannot add live client: shutting down");
@@ -192,7 +210,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
       subscriber.off("message", onMessage);
       subscriber.off("ready", onReady);
       try {
-        await subscriber.unsubscribe(channel);
+        await subscriber.unsubscribe(...channels);
       } catch (error) {
         log.warn("unsubscribe failed", { error });
       }

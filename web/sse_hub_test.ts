@@ -178,3 +178,32 @@ Deno.test("createSseHub() ends every stream when the subscriber connects again (
   pubsub.ready();
   assert.deepEqual(got, ["closed"]);
 });
+
+Deno.test("createSseHub() hands a valid acknowledgement of its ack channel to every client as an ack event", async () => {
+  const pubsub = fakePubSub();
+  const metrics = createWebMetrics(new Registry());
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    ackChannel: "acks",
+    log: silentLogger(),
+    metrics,
+  });
+  await hub.start();
+  const got: { event: string; data: unknown }[] = [];
+  hub.add({ send: (m) => got.push({ event: m.event, data: JSON.parse(m.data) }), close() {} });
+  const ack = {
+    id: "a-1",
+    entity: "pay",
+    acknowledged_at: "2026-01-02T03:04:05.000Z",
+    acknowledged_by: "alice",
+    ack_comment: null,
+  };
+  pubsub.publish("acks", "{not json");
+  pubsub.publish("acks", JSON.stringify({ ...ack, acknowledged_at: null }));
+  pubsub.publish("acks", JSON.stringify(ack));
+  assert.deepEqual(got, [{ event: "ack", data: ack }]);
+  // Not alerts: the alerts' counter does not count them.
+  assert.equal(await sampleValue(metrics.alertsReceived, { result: "invalid" }), 0);
+  await hub.close();
+});

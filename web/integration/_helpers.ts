@@ -31,6 +31,11 @@ export interface WebTestContext {
   metrics: WebMetrics;
   registry: Registry;
   url: string;
+  /**
+   * Another web instance on the same database and Redis (as behind a load balancer): its own
+   * subscriber, hub and app. Closed with the first.
+   */
+  instance(): Promise<{ app: Hono; hub: SseHub }>;
 }
 
 /** Options for {@link withWebApp}. */
@@ -59,26 +64,29 @@ export async function withWebApp<T>(
   return await withPg(({ sql, url }) =>
     withRedis(async ({ redis, keys }) => {
       await migrate(sql);
-      const subscriber = createRedis(TEST_REDIS_URL, { name: "test-sub", blocking: true });
-      const registry = new Registry();
-      const metrics = createWebMetrics(registry);
-      const hub = createSseHub({
-        subscriber,
-        channel: keys.alertsChannel(),
-        log: silentLogger(),
-        metrics,
-        maxClients: options.maxClients ?? 100,
-        ...(options.heartbeatMs
-          ? {
-            heartbeat: {
-              intervalMs: options.heartbeatMs,
-              collect: () => Promise.resolve({ ok: true }),
-            },
-          }
-          : {}),
-      });
-      try {
-        await hub.start();
+      const instances: { hub: SseHub; subscriber: Redis }[] = [];
+      /** One web instance: its own subscriber, hub, metrics and app on the shared stores. */
+      const build = () => {
+        const subscriber = createRedis(TEST_REDIS_URL, { name: "test-sub", blocking: true });
+        const registry = new Registry();
+        const metrics = createWebMetrics(registry);
+        const hub = createSseHub({
+          subscriber,
+          channel: keys.alertsChannel(),
+          ackChannel: keys.acksChannel(),
+          log: silentLogger(),
+          metrics,
+          maxClients: options.maxClients ?? 100,
+          ...(options.heartbeatMs
+            ? {
+              heartbeat: {
+                intervalMs: options.heartbeatMs,
+                collect: () => Promise.resolve({ ok: true }),
+              },
+            }
+            : {}),
+        });
+        instances.push({ hub, subscriber });
         const deps: AppDeps = {
           sql: options.appSql?.(url) ?? sql,
           redis,
@@ -99,11 +107,33 @@ export async function withWebApp<T>(
           ...(options.requestDeadlineMs ? { requestDeadlineMs: options.requestDeadlineMs } : {}),
           archive: options.archive,
         };
-        const app = createApp(deps);
-        return await fn({ app, sql, redis, keys, hub, subscriber, metrics, registry, url });
+        return { app: createApp(deps), hub, subscriber, metrics, registry };
+      };
+      try {
+        const { app, hub, subscriber, metrics, registry } = build();
+        await hub.start();
+        const instance = async () => {
+          const another = build();
+          await another.hub.start();
+          return { app: another.app, hub: another.hub };
+        };
+        return await fn({
+          app,
+          sql,
+          redis,
+          keys,
+          hub,
+          subscriber,
+          metrics,
+          registry,
+          url,
+          instance,
+        });
       } finally {
-        await hub.close();
-        subscriber.disconnect();
+        for (const { hub, subscriber } of instances) {
+          await hub.close();
+          subscriber.disconnect();
+        }
       }
     })
   );

@@ -1,6 +1,7 @@
 /**
  * `GET /api/anomalies`, `GET /api/anomalies/:id` (with evidence) and
- * `POST /api/anomalies/:id/ack`.
+ * `POST /api/anomalies/:id/ack` (told to the live views of every web
+ * instance on `vigil:acks:live`).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import {
 } from "@vigil/shared/schemas/web_api";
 import { activeSilences, findSilence } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
+import { ackEventSchema } from "../api_responses.ts";
 import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
@@ -62,6 +64,18 @@ export function anomalyRoutes(deps: AppDeps): Hono {
       return c.json({ error, anomaly }, 409);
     }
     deps.log.info("anomaly acknowledged", { id, by: ack.by });
+    // Every web instance's live views apply it at once (they read it from the list only on its
+    // next read before). Not awaited: it is stored, and Redis out of reach must not hold the answer.
+    const event = ackEventSchema.parse({
+      id,
+      entity: anomaly.entity,
+      acknowledged_at: anomaly.acknowledged_at,
+      acknowledged_by: anomaly.acknowledged_by,
+      ack_comment: anomaly.ack_comment,
+    });
+    deps.redis.publish(deps.keys.acksChannel(), JSON.stringify(event)).catch((error) =>
+      deps.log.warn("acknowledgement not told to live views", { id, error })
+    );
     return c.json({ anomaly });
   });
 

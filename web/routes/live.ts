@@ -1,7 +1,8 @@
 /**
  * `GET /api/live`: server-sent events. Events: `hello` (on connect), `alert`
- * (each alert published on the live channel, JSON as shared/schemas/alert.ts)
- * and `stats` (heartbeat: last hour's counts by severity). Every client is
+ * (each alert published on the live channel, JSON as shared/schemas/alert.ts),
+ * `ack` (an anomaly acknowledged on any web instance, JSON as `ackEventSchema`
+ * of api_responses.ts) and `stats` (heartbeat: last hour's counts by severity). Every client is
  * served by the app's single {@link SseHub} subscription.
  *
  * @module

@@ -10,9 +10,10 @@ import { ApiDocs } from "./docs.js";
 import { EntityPage } from "./entity.js";
 import {
   AnomalyList,
+  applyUpdate,
   Filters,
   filtersKey,
-  matches,
+  focusList,
   mergeLive,
   PAGE,
   parseFilters,
@@ -96,11 +97,13 @@ function App() {
   /** Rows were dropped from the end by live alerts: the next page starts after the last row. */
   const trimmed = useRef(false);
   /**
-   * Live alerts applied while the first page is read: the page replaces the list, so they are
-   * applied again on top of it (an alert stored after the server read the page, or a resolution,
-   * was lost when it reached the old list just before the page).
+   * Live alerts and acknowledgements applied while the first page is read: the page replaces the
+   * list, so they are applied again on top of it (an alert stored after the server read the page,
+   * a resolution or an acknowledgement, was lost when it reached the old list just before).
    */
   const sinceLoad = useRef(null);
+  /** The open anomaly's row as it was when it last changed (it may have left the list since). */
+  const gone = useRef(null);
   /** Alerts of the last hour the page knows resolved (id → detected ms): counted down once. */
   const resolvedIds = useRef(new Map());
 
@@ -111,7 +114,7 @@ function App() {
    */
   const loadFirst = useCallback(async (keep = false) => {
     const seq = ++loadSeq.current;
-    const live = sinceLoad.current = [];
+    const live = sinceLoad.current = { alerts: [], acks: [] };
     trimmed.current = false;
     listRetry.cancel();
     moreRetry.cancel();
@@ -133,7 +136,8 @@ function App() {
         Date.parse(rows[rows.length - 1].detected_at) > oldest
       );
       noteResolved(resolvedIds.current, rows, Date.now());
-      setItems(mergeLive(rows, live, filtersRef.current, MAX_LIVE_ROWS, Boolean(next)).items);
+      const merged = mergeLive(rows, live.alerts, filtersRef.current, MAX_LIVE_ROWS, Boolean(next));
+      setItems(live.acks.reduce((l, a) => applyUpdate(l, a, filtersRef.current), merged.items));
       setCursor(next);
       setListError(null);
       setNeedToken(false);
@@ -232,7 +236,7 @@ function App() {
   const flushLive = useCallback(() => {
     const batch = liveQueue.current.splice(0);
     if (batch.length === 0) return;
-    if (sinceLoad.current) { for (const a of batch) sinceLoad.current.push(a); }
+    if (sinceLoad.current) { for (const a of batch) sinceLoad.current.alerts.push(a); }
     setItems((old) => {
       const more = Boolean(cursorRef.current) || trimmed.current;
       const r = mergeLive(old, batch, filtersRef.current, MAX_LIVE_ROWS, more);
@@ -273,6 +277,18 @@ function App() {
     liveQueue.current.push(a);
     liveFlush();
   }, []);
+  // An anomaly changed (acknowledged from the detail, or on any page: an `ack` live event): its
+  // row follows, and leaves a list whose filters it no longer matches, as a read would.
+  const updated = useCallback((a) => {
+    const row = itemsRef.current.find((x) => x.id === a.id);
+    if (row && a.id === selectedRef.current) gone.current = row;
+    sinceLoad.current?.acks.push(a);
+    setItems((old) => applyUpdate(old, a, filtersRef.current));
+  }, []);
+  const onAck = useCallback((a) => {
+    updated(a);
+    if (a.id === selectedRef.current) setDetailNews((n) => n + 1); // its detail shows who
+  }, []);
 
   useEffect(() =>
     connectLive({
@@ -288,31 +304,18 @@ function App() {
       },
       onEvent: (name, data) => {
         if (name === "alert") onAlert(data);
+        else if (name === "ack") onAck(data);
         else if (name === "stats" && data.stats) setCounts(data.stats);
       },
     }), []);
 
   const select = useCallback((id) => setSelected(id), []);
   const close = useCallback(() => {
-    // Focus goes back to the row the detail was opened from (when it is in view).
-    const id = selectedRef.current;
-    const from = id === null ? null : document.querySelector(`.row[data-id="${CSS.escape(id)}"]`);
+    // Focus goes back to the row the detail was opened from, or the one in its place, or the list.
+    const inDetail = document.activeElement?.closest(".detail");
     setSelected(null);
-    if (document.activeElement?.closest(".detail")) from?.focus();
+    if (inDetail) focusList(selectedRef.current, itemsRef.current, gone.current);
   }, []);
-  // An anomaly changed from the detail (acknowledged): its row follows, and leaves a list whose
-  // filters it no longer matches ("not acknowledged"), as a read of the list would.
-  const updated = useCallback(
-    (a) =>
-      setItems((old) =>
-        old.flatMap((x) => {
-          if (x.id !== a.id) return [x];
-          const row = { ...x, ...a };
-          return matches(row, filtersRef.current) ? [row] : [];
-        })
-      ),
-    [],
-  );
 
   return html`
     <div class=${`shell${selected ? " has-detail" : ""}`}>

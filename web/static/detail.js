@@ -4,7 +4,7 @@ import { getJson, useRetry } from "./api.js";
 import { fmtNum, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
 import { fmtTime, fmtValue, html, shown } from "./util.js";
-import { entityPath } from "./list.js";
+import { alertLink, entityPath } from "./list.js";
 import { ErrorNote } from "./widgets.js";
 
 const THRESHOLD_KEYS = /threshold|limit|max|min|upper|lower|bound|expected|baseline|mean|median/i;
@@ -175,12 +175,13 @@ export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
   }, [news]);
   useEffect(() => {
     const onKey = (e) => {
-      if (e.key !== "Escape") return;
+      if (e.key !== "Escape" || e.defaultPrevented) return;
       // In a field, Escape leaves the field with its text kept (a comment half written was lost
-      // with the detail); the next Escape closes the detail.
+      // with the detail); the next Escape closes the detail. A field outside it (a filter of the
+      // list) keeps its Escape: typing there is not about the detail.
       const field = e.target instanceof Element &&
-        e.target.closest(".detail input, .detail textarea, .detail select");
-      if (field) return box.current?.focus();
+        e.target.closest("input, textarea, select, [contenteditable]");
+      if (field) return field.closest(".detail") ? box.current?.focus() : undefined;
       onClose();
     };
     addEventListener("keydown", onKey);
@@ -237,9 +238,12 @@ export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
             <div class="notifier-fate" data-disposition=${data.notifier.disposition}>
               <dt>Notification</dt>
               <dd>${data.notifier.disposition === "inhibited"
-                ? html`inhibited by <a href=${`/alerts/${
-                  encodeURIComponent(data.notifier.inhibited_by ?? "")
-                }`}>${data.notifier.inhibited_by}</a> while that alert fires (inhibition)`
+                ? html`inhibited by <a href=${
+                  alertLink(
+                    data.notifier.inhibited_by ?? "",
+                    filters,
+                  )
+                }>${data.notifier.inhibited_by}</a> while that alert fires (inhibition)`
                 : "recorded only: its route has no channel"}</dd>
             </div>
           `

@@ -15,6 +15,12 @@ export function alertPath(id) {
   return `/alerts/${encodeURIComponent(id)}`;
 }
 
+/** An anomaly opened in the list under `filters`: `/alerts/<id>?<filters>`. */
+export function alertLink(id, filters = {}) {
+  const q = filtersQuery(filters);
+  return alertPath(id) + (q ? `?${q}` : "");
+}
+
 /**
  * The entity page's path: `/entities/<entity>`, with the list's `filters` in `?list=` (its own
  * `type` is the entity page's): its way back to the list restores them.
@@ -79,7 +85,7 @@ export function readUrl() {
  */
 export function writeUrl(filters, selected, push = false) {
   const q = filtersQuery(filters);
-  const url = (selected ? alertPath(selected) : "/") + (q ? `?${q}` : "");
+  const url = selected ? alertLink(selected, filters) : "/" + (q ? `?${q}` : "");
   if (url === location.pathname + location.search) return;
   if (push) history.pushState(null, "", url);
   else history.replaceState(null, "", url);
@@ -158,6 +164,32 @@ export function mergeLive(old, batch, filters, max, more = false) {
   return all.length > keep
     ? { items: all.slice(0, keep), dropped: all.length - keep }
     : { items: all, dropped: 0 };
+}
+
+/**
+ * The list after anomaly `a` changed (acknowledged here or on another page, `a` holding what
+ * changed): its row follows, and leaves a list whose `filters` it no longer matches ("not
+ * acknowledged"), as a read of the list would. The same list when it is not listed.
+ */
+export function applyUpdate(items, a, filters) {
+  const i = items.findIndex((x) => x.id === a.id);
+  if (i < 0) return items;
+  const row = { ...items[i], ...a };
+  return matches(row, filters) ? items.with(i, row) : [...items.slice(0, i), ...items.slice(i + 1)];
+}
+
+/**
+ * Focus the list as the detail of `id` closes: its row when in view; else, when the row left the
+ * list (`gone`: it as it was listed), the row now in its place; else the list itself.
+ */
+export function focusList(id, items, gone) {
+  const rowOf = (x) => document.querySelector(`.row[data-id="${CSS.escape(x)}"]`);
+  let row = id === null ? null : rowOf(id);
+  if (!row && gone?.id === id) {
+    const next = items.find((x) => detectedMs(x) <= detectedMs(gone)) ?? items.at(-1);
+    row = next ? rowOf(next.id) : null;
+  }
+  (row ?? document.querySelector(".list [role=list]"))?.focus({ preventScroll: !row });
 }
 
 /** When an alert was detected (ms); without a time, the newest. */
@@ -314,7 +346,7 @@ export function AnomalyList(
   return html`<div class="list" ref=${ref} onScroll=${measure}>
     <div class="list-inner" style=${{
     height: `${items.length * ROW_H}px`,
-  }} role="list" aria-label="Anomalies">${rows}</div>
+  }} role="list" aria-label="Anomalies" tabindex="-1">${rows}</div>
     ${
     items.length === 0 && !loading && !failed
       ? html`<p class="empty">No anomalies match these filters.</p>`

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mergeLive } from "./list.js";
+import { alertLink, applyUpdate, mergeLive } from "./list.js";
 
 type Row = { id: string; status?: string; type?: string; acknowledged_at?: string | null };
 const row = (id: string, extra: Partial<Row> = {}): Row => ({ id, type: "logs", ...extra });
@@ -77,4 +77,28 @@ Deno.test("mergeLive() leaves out the resolution of an unlisted anomaly under an
   const listed = mergeLive([row("a2")], [resolution], { acknowledged: "false" }, 10);
   assert.equal(listed.items[0].status, "resolved");
   assert.deepEqual(mergeLive(old, [resolution], {}, 10).items.map((x: Row) => x.id), ["a2", "a1"]);
+});
+
+Deno.test("applyUpdate() changes a listed row, and takes it out when it leaves the filters", () => {
+  const old = [row("a"), row("b"), row("c")];
+  const ack = { id: "b", acknowledged_at: "2026-01-02T03:04:05.000Z" };
+  const all = applyUpdate(old, ack, {});
+  assert.deepEqual(all.map((x: Row) => [x.id, x.acknowledged_at ?? null]), [
+    ["a", null],
+    ["b", ack.acknowledged_at],
+    ["c", null],
+  ]);
+  assert.equal(all[1].type, "logs", "what the update does not say is kept");
+  const open = applyUpdate(old, ack, { acknowledged: "false" });
+  assert.deepEqual(open.map((x: Row) => x.id), ["a", "c"]);
+  assert.equal(applyUpdate(old, { ...ack, id: "z" }, {}), old, "not listed: the same list");
+  assert.equal(old[1]!.acknowledged_at, undefined, "the old list is not changed");
+});
+
+Deno.test("alertLink() opens an anomaly in the list under its filters", () => {
+  assert.equal(alertLink("a/1"), "/alerts/a%2F1");
+  assert.equal(
+    alertLink("a1", { acknowledged: "false", type: "logs" }),
+    "/alerts/a1?type=logs&acknowledged=false",
+  );
 });

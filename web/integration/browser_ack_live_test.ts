@@ -1,0 +1,156 @@
+/**
+ * Acknowledgements are live: two pages on two web instances sharing Redis
+ * and PostgreSQL (as behind a load balancer). When one operator
+ * acknowledges, the other page's row changes within a second (it leaves a
+ * "not acknowledged" list; an open detail shows who), and an
+ * acknowledgement told while the list is read is not undone by the read.
+ */
+import assert from "node:assert/strict";
+import type { Page, Response, Route } from "playwright-core";
+import { loadStaticAssets } from "../static.ts";
+import { launchBrowser, serveApp } from "./_browser.ts";
+import { insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
+import { waitUntil } from "./_sse.ts";
+
+// playwright and ioredis keep handles; everything is closed in finally.
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const TOKEN = "browser-ack-live-token-7";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+/** How soon another page must show an acknowledgement. */
+const LIVE_MS = 1000;
+
+const ids = (page: Page) =>
+  page.locator(".row").evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.id));
+
+async function acknowledge(page: Page, id: string, comment: string): Promise<void> {
+  await page.click(`.row[data-id="${id}"]`);
+  await page.waitForSelector(`.detail h2:text('anomaly ${id}')`);
+  await page.click(".detail .actions button:text-is('Acknowledge')");
+  await page.fill("#ack-comment", comment);
+  await page.click(".action-form button[type=submit]");
+  await page.waitForSelector(".detail .notice:text('Acknowledged.')");
+}
+
+Deno.test(
+  "an acknowledgement on one web instance shows on a page of another within a second (Chromium, two instances)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql, hub, instance }) => {
+      const now = Date.now();
+      await insertAnomalies(
+        sql,
+        [1, 2, 3].map((i) => ({ id: `a${i}`, detected_at: new Date(now - i * 60_000) })),
+      );
+      const second = await instance();
+      const web1 = serveApp(app);
+      const web2 = serveApp(second.app);
+      const browser = await launchBrowser();
+      await browser.context.addInitScript((token) => {
+        localStorage.setItem("vigil.token", token);
+        localStorage.setItem("vigil.user", "carol");
+      }, TOKEN);
+      // Carol on instance 1 works down the "not acknowledged" list; Bob on instance 2 sees all,
+      // with a1 open.
+      const carol = browser.page;
+      const bob = await browser.context.newPage();
+      const bobErrors: string[] = [];
+      bob.on("console", (m) => m.type() === "error" && bobErrors.push(m.text()));
+      bob.on("pageerror", (e) => bobErrors.push(String(e)));
+      try {
+        await carol.goto(`${web1.base}/?acknowledged=false`);
+        await bob.goto(`${web2.base}/alerts/a1`);
+        for (const page of [carol, bob]) {
+          await page.waitForSelector('.row[data-id="a3"]');
+          await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
+        }
+        await bob.waitForSelector(".detail h2:text('anomaly a1')");
+        await waitUntil(() => hub.size === 1 && second.hub.size === 1, "a live page on each");
+
+        // Carol acknowledges a2: Bob's row says so.
+        await acknowledge(carol, "a2", "looking");
+        await bob.waitForSelector('.row[data-id="a2"] .tag:text-is("ack")', { timeout: LIVE_MS });
+
+        // Dave acknowledges a1 through instance 1's API: it leaves Carol's list, and Bob's open
+        // detail shows who, with nothing left to acknowledge.
+        const dave = await sendJson(app, "POST", "/api/anomalies/a1/ack", {
+          by: "dave",
+          comment: "mine",
+        }, AUTH);
+        assert.equal(dave.status, 200);
+        await carol.waitForFunction(() => !document.querySelector('.row[data-id="a1"]'), null, {
+          timeout: LIVE_MS,
+        });
+        await bob.waitForSelector(".detail .facts .ack dd:text-matches('^by dave at .*“mine”$')", {
+          timeout: LIVE_MS,
+        });
+        assert.equal(
+          await bob.locator(".detail .actions button:text-is('Acknowledge')").count(),
+          0,
+        );
+        assert.equal(await bob.locator('.row[data-id="a1"] .tag:text-is("ack")').count(), 1);
+
+        // Bob acknowledges a3 on instance 2: Carol's list has nothing left.
+        await bob.click(".detail .close");
+        await acknowledge(bob, "a3", "done");
+        await carol.waitForSelector(".list .empty", { timeout: LIVE_MS });
+        assert.deepEqual(await ids(carol), []);
+        assert.equal(await carol.textContent(".list-foot .count"), "0 shown");
+        assert.deepEqual(await ids(bob), ["a1", "a2", "a3"]);
+        assert.deepEqual(browser.errors, []);
+        assert.deepEqual(bobErrors, []);
+      } finally {
+        await browser.close();
+        await web1.close();
+        await web2.close();
+      }
+    }, { assets, token: TOKEN });
+  },
+);
+
+Deno.test(
+  "an acknowledgement told while the list is read stays applied (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql, hub }) => {
+      const now = Date.now();
+      await insertAnomalies(
+        sql,
+        [1, 2].map((i) => ({ id: `r${i}`, detected_at: new Date(now - i * 60_000) })),
+      );
+      const web = serveApp(app);
+      const browser = await launchBrowser();
+      const { page } = browser;
+      // The first read of the list is answered by the server, then held back by the test.
+      let release!: (held: { route: Route; response: Awaited<ReturnType<Route["fetch"]>> }) => void;
+      const held = new Promise<Parameters<typeof release>[0]>((r) => release = r);
+      let first = true;
+      await page.route(/\/api\/anomalies\?/, async (route) => {
+        if (!first) return await route.continue();
+        first = false;
+        release({ route, response: await route.fetch() });
+      });
+      try {
+        await page.goto(`${web.base}/?acknowledged=false`);
+        const { route, response } = await held;
+        await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
+        await waitUntil(() => hub.size === 1, "the page's live connection");
+        // Acknowledged after the server read the page: the page's answer still lists r1.
+        const ack = await sendJson(app, "POST", "/api/anomalies/r1/ack", { by: "dave" }, AUTH);
+        assert.equal(ack.status, 200);
+        await page.waitForTimeout(300); // the page has the ack event
+        const answered = page.waitForResponse((r: Response) => r.url().includes("/api/anomalies?"));
+        await route.fulfill({ response });
+        await answered;
+        await page.waitForSelector('.row[data-id="r2"]');
+        await page.waitForTimeout(300); // the page applies the answer
+        assert.deepEqual(await ids(page), ["r2"]);
+        assert.deepEqual(browser.errors, []);
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets, token: TOKEN });
+  },
+);
