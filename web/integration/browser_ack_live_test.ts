@@ -154,3 +154,32 @@ Deno.test(
     }, { assets, token: TOKEN });
   },
 );
+
+Deno.test(
+  "an acknowledgement shows on an open entity page at once, not at its 30 s reload (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql, hub }) => {
+      await insertAnomalies(sql, [{ id: "e1", detected_at: new Date(Date.now() - 60_000) }]);
+      const web = serveApp(app);
+      const browser = await launchBrowser();
+      const { page } = browser;
+      try {
+        await page.goto(`${web.base}/entities/checkout`);
+        await page.waitForSelector('.entity-anomalies a[data-id="e1"]');
+        await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
+        await waitUntil(() => hub.size === 1, "the page's live connection");
+        assert.equal(await page.locator('a[data-id="e1"] .tag:text-is("ack")').count(), 0);
+        const ack = await sendJson(app, "POST", "/api/anomalies/e1/ack", { by: "dave" }, AUTH);
+        assert.equal(ack.status, 200);
+        // Before: the entity page listened to alerts only; the tag came with its 30 s reload.
+        await page.waitForSelector('a[data-id="e1"] .tag:text-is("ack")', { timeout: 2 * LIVE_MS });
+        assert.deepEqual(browser.errors, []);
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets, token: TOKEN });
+  },
+);

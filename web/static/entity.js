@@ -142,8 +142,8 @@ export function EntityPage({ entity, type, list = {} }) {
         // Alerts published while disconnected are not replayed: read the state again.
         if (state === "live" && info.reconnected) reload();
       },
-      // An alert about this entity: read its state again.
-      onEvent: (name, a) => name === "alert" && a.entity === entity && reload(),
+      // An alert or an acknowledgement about this entity: read its state again.
+      onEvent: (name, a) => (name === "alert" || name === "ack") && a.entity === entity && reload(),
     });
     return () => {
       clearInterval(t);
