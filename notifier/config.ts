@@ -91,8 +91,11 @@ export const notifierEnv = z.object({
   CRITICAL_IMMEDIATE: boolVar.default(false),
   FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
   FLAP_WINDOW: durationVar.default(3_600_000),
-  /** Longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and GROUP_INTERVAL (checked below). */
-  STALE_AFTER: durationVar.default(24 * 3_600_000),
+  /**
+   * Longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and GROUP_INTERVAL (checked below).
+   * @default 24h, or that plus REPEAT_INTERVAL when longer (`staleAfterDefault`)
+   */
+  STALE_AFTER: durationVar.optional(),
   RETRY_BASE: durationVar.pipe(
     z.number().min(100, "must be at least 100ms (0 would retry a failing channel without a pause)"),
   ).default(1000),
@@ -133,7 +136,7 @@ export const notifierEnv = z.object({
     groupIntervalMs: e.GROUP_INTERVAL,
     repeatIntervalMs: e.REPEAT_INTERVAL,
   });
-  if (e.STALE_AFTER <= least) {
+  if (e.STALE_AFTER !== undefined && e.STALE_AFTER <= least) {
     ctx.addIssue({
       code: "custom",
       path: ["STALE_AFTER"],
@@ -143,6 +146,21 @@ export const notifierEnv = z.object({
     });
   }
 });
+
+/**
+ * `STALE_AFTER` unset: 24 h, or time for a repeat and another interval when `REPEAT_INTERVAL` is
+ * that long (`REPEAT_INTERVAL=24h` alone stopped the notifier at start: no repeat before 24 h).
+ */
+function staleAfterDefault(
+  e: { GROUP_WAIT: number; GROUP_INTERVAL: number; REPEAT_INTERVAL: number },
+): number {
+  const least = leastStaleAfter({
+    groupWaitMs: e.GROUP_WAIT,
+    groupIntervalMs: e.GROUP_INTERVAL,
+    repeatIntervalMs: e.REPEAT_INTERVAL,
+  });
+  return Math.max(24 * 3_600_000, least + e.REPEAT_INTERVAL);
+}
 
 /** SMTP settings, resolved. */
 export interface SmtpConfig {
@@ -280,7 +298,7 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     },
     flapThreshold: e.FLAP_THRESHOLD,
     flapWindowMs: e.FLAP_WINDOW,
-    staleAfterMs: e.STALE_AFTER,
+    staleAfterMs: e.STALE_AFTER ?? staleAfterDefault(e),
     retryBaseMs: e.RETRY_BASE,
     retryCapMs: e.RETRY_CAP,
     giveUpAfterMs: e.GIVE_UP_AFTER,

@@ -323,6 +323,17 @@ Deno.test("STALE_AFTER leaves room for a repeat: a firing alert dropped first wa
   parseRouting(route({ repeat_interval: "23h" }), c.defaultRoute, ["email"], 86_400_000);
 });
 
+Deno.test("STALE_AFTER unset follows a long REPEAT_INTERVAL: REPEAT_INTERVAL=24h alone starts", () => {
+  // Before: REPEAT_INTERVAL=24h with the default STALE_AFTER (24h) stopped the notifier at start.
+  const H = 3_600_000;
+  assert.equal(loadConfig({}).staleAfterMs, 24 * H);
+  assert.equal(loadConfig({ REPEAT_INTERVAL: "6h" }).staleAfterMs, 24 * H);
+  // A repeat after 24h5m (its first send within GROUP_INTERVAL, 5m), and another interval.
+  assert.equal(loadConfig({ REPEAT_INTERVAL: "24h" }).staleAfterMs, 48 * H + 5 * 60_000);
+  // Set, it is checked as before.
+  assert.throws(() => loadConfig({ REPEAT_INTERVAL: "24h", STALE_AFTER: "24h" }), ConfigError);
+});
+
 Deno.test("a record-only route's timers are not held against STALE_AFTER (it sends nothing)", () => {
   // A route muted by emptying its channels keeps its timers: the previous release took the file,
   // and with no group and no message there is no repeat to miss. Before: the notifier exited 2.
