@@ -5,7 +5,8 @@
  * `DIGEST_MAX_ROWS` alerts at most; a section with more ends with a field
  * saying how many more and linking to them (flapping pairs: `DIGEST_MAX_FLAPPING`). An over-long single text is cut
  * with an explicit "…". 429 answers carry
- * `retry_after`, which the retry stage honours.
+ * `retry_after`, which the retry stage honours; an answer saying the webhook's bucket is empty
+ * (`X-RateLimit-Remaining: 0`) holds the next post until it resets ({@link discordPacedFetch}).
  *
  * @module
  */
@@ -27,7 +28,7 @@ import {
 } from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn } from "./channel.ts";
-import { jsonPartsChannel } from "./_http.ts";
+import { jsonPartsChannel, MAX_RETRY_AFTER_MS } from "./_http.ts";
 
 /** Discord's documented limits. */
 export const DISCORD_LIMITS = {
@@ -204,11 +205,63 @@ export function discordWebhookUrl(raw: string): { url: string; retryAfterSeconds
   return { url: url.href, retryAfterSeconds: DISCORD_HOST.test(url.hostname) && version >= 8 };
 }
 
+/** A header's number, if the answer has it. */
+function headerNumber(res: Response, name: string): number | undefined {
+  const h = res.headers.get(name);
+  const n = h === null || h.trim() === "" ? NaN : Number(h);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Wait `ms`, or until `signal` aborts (then reject, saying what was waited for). */
+function pause(ms: number, signal: AbortSignal | null | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `the attempt ended waiting ${Math.ceil(ms)} ms for Discord's rate limit to reset`,
+        ),
+      );
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", stop);
+      resolve();
+    }, ms);
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+  });
+}
+
+/**
+ * `fetchFn`, keeping to the webhook's bucket: when an answer says none remain
+ * (`X-RateLimit-Remaining: 0`), the next post waits its `X-RateLimit-Reset-After` (seconds; at
+ * most {@link MAX_RETRY_AFTER_MS}), never past that post's signal: an aborted wait fails the
+ * post (retryable) without a request. Before, the next part of a digest was posted at once,
+ * answered 429, and its attempt ended as a retry (Discord bans an IP past 10,000 invalid
+ * requests in 10 minutes). An answer without these headers changes nothing.
+ */
+export function discordPacedFetch(fetchFn: FetchFn, now = () => performance.now()): FetchFn {
+  let resetAt = 0;
+  return async (input, init) => {
+    const wait = resetAt - now();
+    if (wait > 0) await pause(wait, init?.signal);
+    const res = await fetchFn(input, init);
+    const remaining = headerNumber(res, "x-ratelimit-remaining");
+    const resetAfter = headerNumber(res, "x-ratelimit-reset-after");
+    if (remaining !== undefined) {
+      resetAt = remaining <= 0 && resetAfter !== undefined && resetAfter > 0
+        ? now() + Math.min(resetAfter * 1000, MAX_RETRY_AFTER_MS)
+        : 0;
+    }
+    return res;
+  };
+}
+
 /** Create the Discord channel. */
 export function createDiscordChannel(
   options: RenderOptions & { url: string; fetch?: FetchFn; budget?: number },
 ): Channel {
-  const fetchFn = options.fetch ?? fetch;
+  const fetchFn = discordPacedFetch(options.fetch ?? fetch);
   const { url, retryAfterSeconds } = discordWebhookUrl(options.url);
   return jsonPartsChannel("discord", url, fetchFn, (d) => discordMessages(d, options), {
     retryAfterSeconds,

@@ -186,3 +186,98 @@ Deno.test("the Discord channel waits what Discord asks, also for the unversioned
   const r = await ch.send(digest(1), new AbortController().signal);
   assert.ok(!r.ok && r.retryAfterMs === 1_500_000, JSON.stringify(r));
 });
+
+/**
+ * A local Discord standing in for a webhook's bucket: each answer says `X-RateLimit-Remaining`
+ * (0 when `remaining` is 0) and `X-RateLimit-Reset-After`; a post before the reset is answered 429.
+ */
+function discordBucket(headers: { remaining: number; resetAfter: number } | null) {
+  const posts: { at: number; status: number }[] = [];
+  let resetAt = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    const at = performance.now();
+    if (at < resetAt) {
+      posts.push({ at, status: 429 });
+      const retryAfter = (resetAt - at) / 1000;
+      return Response.json({ message: "You are being rate limited.", retry_after: retryAfter }, {
+        status: 429,
+      });
+    }
+    posts.push({ at, status: 200 });
+    if (!headers) return Response.json({ id: "1" });
+    if (headers.remaining === 0) resetAt = at + headers.resetAfter * 1000;
+    return Response.json({ id: "1" }, {
+      headers: {
+        "x-ratelimit-limit": "5",
+        "x-ratelimit-remaining": String(headers.remaining),
+        "x-ratelimit-reset-after": String(headers.resetAfter),
+        "x-ratelimit-bucket": "abcd",
+      },
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/api/webhooks/1/tok`,
+    posts,
+    close: () => server.shutdown(),
+  };
+}
+
+/** A digest of 60 alerts in 3 messages or more, and the parts recorded as sent. */
+function parted(url: string) {
+  const options = { url, webBaseUrl: "http://web", budget: 4000 };
+  const parts = discordMessages(digest(60), options).length;
+  assert.ok(parts >= 3, `${parts} parts`);
+  const sent: number[] = [];
+  const progress = { partsSent: 0, onPartSent: (n: number) => Promise.resolve(void sent.push(n)) };
+  return { channel: createDiscordChannel(options), parts, sent, progress };
+}
+
+Deno.test("the Discord channel waits X-RateLimit-Reset-After before the next part when none remain", async () => {
+  const hook = discordBucket({ remaining: 0, resetAfter: 0.5 });
+  try {
+    const { channel, parts, progress } = parted(hook.url);
+    const r = await channel.send(digest(60), AbortSignal.timeout(10_000), progress);
+    // Before: the next part was posted at once, answered 429, and the attempt ended as a retry.
+    assert.deepEqual(r, { ok: true, parts }, JSON.stringify(hook.posts));
+    assert.deepEqual(hook.posts.map((p) => p.status), Array(parts).fill(200), "no 429 provoked");
+    for (let i = 1; i < parts; i++) {
+      const gap = hook.posts[i]!.at - hook.posts[i - 1]!.at;
+      assert.ok(gap >= 500, `part ${i + 1} came ${gap} ms after part ${i}`);
+    }
+  } finally {
+    await hook.close();
+  }
+});
+
+Deno.test("the Discord channel posts parts back to back while its bucket has room or says nothing", async () => {
+  for (const headers of [null, { remaining: 3, resetAfter: 2 }]) {
+    const hook = discordBucket(headers);
+    try {
+      const { channel, parts, progress } = parted(hook.url);
+      const start = performance.now();
+      const r = await channel.send(digest(60), AbortSignal.timeout(10_000), progress);
+      assert.deepEqual(r, { ok: true, parts });
+      assert.equal(hook.posts.length, parts);
+      assert.ok(performance.now() - start < 1500, `${JSON.stringify(headers)}: no pause`);
+    } finally {
+      await hook.close();
+    }
+  }
+});
+
+Deno.test("the Discord channel never waits for its bucket past the attempt's signal", async () => {
+  const hook = discordBucket({ remaining: 0, resetAfter: 30 });
+  try {
+    const { channel, parts, sent, progress } = parted(hook.url);
+    const start = performance.now();
+    const r = await channel.send(digest(60), AbortSignal.timeout(300), progress);
+    assert.ok(performance.now() - start < 2000, "ended with the attempt");
+    assert.ok(!r.ok && r.retryable, JSON.stringify(r));
+    assert.match(r.error, new RegExp(`^part 2/${parts}: .*rate limit`));
+    assert.deepEqual(sent, [1], "part 1 is recorded; the retry resumes at part 2");
+    assert.deepEqual(hook.posts.map((p) => p.status), [200], "no 429 provoked");
+  } finally {
+    await hook.close();
+  }
+});
