@@ -10,6 +10,8 @@
  * services' queries).
  * A version recorded under another name than this code's file of it (another
  * branch's migration N) is refused: {@link MigrationConflictError}.
+ * A migration PostgreSQL refuses for good (its SQL, the data, the rights) is
+ * reported with its version and name: {@link MigrationFailedError}.
  * Every service that uses PostgreSQL calls {@link migrate} at start;
  * `deno task db:migrate` runs it alone.
  *
@@ -52,6 +54,54 @@ export class MigrationConflictError extends Error {
     this.name = "MigrationConflictError";
     this.conflicts = conflicts;
   }
+}
+
+/**
+ * A migration PostgreSQL refused for a reason that waiting will not cure: an error in its SQL or
+ * a schema changed by hand (SQLSTATE class 42), rows that break a constraint it adds (23, 22),
+ * no right to change the schema (42501). {@link migrateAtStart} rejects at once; `code` is the
+ * SQLSTATE and `cause` PostgreSQL's error. Transient errors (connection, shutdown, resources,
+ * serialization failure, deadlock, lock timeout) are passed on as they are and retried.
+ */
+export class MigrationFailedError extends Error {
+  readonly version: number;
+  readonly migration: string;
+  /** The SQLSTATE. */
+  readonly code: string;
+  constructor(m: Migration, code: string, cause: unknown) {
+    const todo = /^(22|23)/.test(code)
+      ? "rows in the database break what it requires: fix the data, then start again"
+      : code === "42501"
+      ? "DATABASE_URL's user may not change the schema: run `deno task db:migrate` as a user " +
+        'with the right to create tables (their owner), see docs/operations.md "Rights"'
+      : "it does not fit this database (an error in the file, or a table changed by hand): " +
+        "fix that, then start again";
+    super(
+      `Cannot migrate: migration ${m.version} (${m.name}) failed with SQLSTATE ${code}: ` +
+        `${(cause as Error).message}: ${todo}; nothing was applied and it is not retried`,
+      { cause },
+    );
+    this.name = "MigrationFailedError";
+    this.version = m.version;
+    this.migration = m.name;
+    this.code = code;
+  }
+}
+
+/**
+ * SQLSTATEs worth waiting for: connection (08), serialization failure and deadlock (40),
+ * insufficient resources (53), operator intervention (57: shutdown, cancel), system (58, XX),
+ * lock not available and object in use (55P03, 55006).
+ */
+const TRANSIENT_SQLSTATE = /^(08|40|53|57|58|XX)[0-9A-Z]{3}$|^55(P03|006)$/;
+
+/** A PostgreSQL error (not a socket's) of a migration's SQL, as what to rethrow. */
+function migrationError(m: Migration, error: unknown): unknown {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  if (name !== "PostgresError" || typeof code !== "string" || TRANSIENT_SQLSTATE.test(code)) {
+    return error;
+  }
+  return new MigrationFailedError(m, code, error);
 }
 
 /** One migration file. */
@@ -151,7 +201,11 @@ async function migrateOnce(
     unknown = [...done].filter((v) => !known.has(v)).sort((a, b) => a - b);
     for (const m of migrations) {
       if (done.has(m.version)) continue;
-      await tx.unsafe(m.sql);
+      try {
+        await tx.unsafe(m.sql);
+      } catch (error) {
+        throw migrationError(m, error);
+      }
       await tx`INSERT INTO schema_migrations (version, name) VALUES (${m.version}, ${m.name})`;
       applied.push(m.version);
     }
@@ -185,7 +239,8 @@ async function migrateOnce(
  * reached (it may start after the service), until `signal` aborts (rejects
  * with its reason). When PostgreSQL answers but refuses DATABASE_URL's user,
  * password or database, waiting will not help: rejects at once with an
- * Error that says what to fix; so it does with a {@link MigrationConflictError}.
+ * Error that says what to fix; so it does with a {@link MigrationConflictError}
+ * and a {@link MigrationFailedError} (a migration that can never succeed).
  */
 export async function migrateAtStart(
   sql: postgres.Sql,
@@ -201,11 +256,12 @@ export async function migrateAtStart(
       baseMs: 250,
       capMs: 5000,
       isRetryable: (error) =>
-        !(error instanceof MigrationConflictError) &&
+        !(error instanceof MigrationConflictError) && !(error instanceof MigrationFailedError) &&
         connectionSettingsProblem(error) === undefined,
       onRetry: logRetry(log, "apply migrations"),
     });
   } catch (error) {
+    if (error instanceof MigrationFailedError) throw error; // says which migration, and why
     const problem = connectionSettingsProblem(error);
     throw problem ? new Error(problem, { cause: error }) : error;
   }

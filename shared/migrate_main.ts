@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { commonEnv, configOrExit, parseEnv } from "./config.ts";
 import { createLogger } from "./log.ts";
-import { migrate } from "./migrate.ts";
+import { migrate, MigrationConflictError, MigrationFailedError } from "./migrate.ts";
 import { connectPostgres } from "./postgres.ts";
 import { connectionSettingsProblem } from "./postgres_errors.ts";
 
@@ -22,7 +22,11 @@ try {
   const applied = await migrate(sql, { log });
   log.info("migrations up to date", { applied });
 } catch (error) {
-  log.error("migration failed", { error: connectionSettingsProblem(error) ?? error });
+  // A migration refused for good says which and what to do itself (no "refused DATABASE_URL").
+  const named = error instanceof MigrationFailedError || error instanceof MigrationConflictError;
+  log.error("migration failed", {
+    error: named ? error : connectionSettingsProblem(error) ?? error,
+  });
   Deno.exitCode = 1;
 } finally {
   await sql.end({ timeout: 5 });

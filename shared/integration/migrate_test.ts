@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { loadMigrations, migrate, migrateAtStart } from "../migrate.ts";
 import { createLogger } from "../log.ts";
-import { connectionSettingsProblem } from "../postgres_errors.ts";
 import { TEST_DATABASE_URL, withPg } from "@vigil/tools/testing/pg";
 
 Deno.test("migrate() applies every migration once, even when started concurrently", async () => {
@@ -94,11 +93,15 @@ Deno.test("migrate() with nothing pending needs no right to create: a user limit
       const limited = postgres(u.href, { max: 1, onnotice: () => {} });
       try {
         assert.deepEqual(await migrate(limited), []);
-        // A pending migration still needs the right, and says so.
+        // A pending migration still needs the right, and says so, naming it, at once.
         const next = { version: 999_999, name: "next", sql: "CREATE TABLE t_next (x int)" };
-        const error = await migrate(limited, { migrations: [...await loadMigrations(), next] })
-          .then(() => undefined, (e: unknown) => e);
-        assert.match(connectionSettingsProblem(error) ?? String(error), /fix the user/);
+        const log = createLogger({ service: "t", level: "warn", write: () => {} });
+        const started = performance.now();
+        await assert.rejects(
+          migrateAtStart(limited, { log, migrations: [...await loadMigrations(), next] }),
+          /^MigrationFailedError: Cannot migrate: migration 999999 \(next\) failed with SQLSTATE 42501: permission denied for schema public: .*run `deno task db:migrate` as a user with the right to create tables.*"Rights"/,
+        );
+        assert.ok(performance.now() - started < 2000, "not retried");
       } finally {
         await limited.end({ timeout: 5 });
       }
@@ -305,5 +308,75 @@ Deno.test("migrateAtStart() stops at once on a refused DATABASE_URL and waits fo
     } finally {
       await sql.end({ timeout: 1 });
     }
+  });
+});
+
+Deno.test("migrateAtStart() stops at once on a migration that can never succeed, naming it", async () => {
+  await withPg(async ({ sql }) => {
+    const base = { version: 1, name: "base", sql: "CREATE TABLE t1 (x int)" };
+    await migrate(sql, { migrations: [base] });
+    await sql`INSERT INTO t1 VALUES (1), (1), (-1)`;
+    const lines: string[] = [];
+    const log = createLogger({ service: "t", level: "warn", write: (l) => lines.push(l) });
+    const cases: [string, string, RegExp][] = [
+      [
+        "syntax error",
+        "ALTER TABLE t1 ADD y int; CREAT INDEX t1_y ON t1 (y)",
+        /SQLSTATE 42601: syntax error at or near "CREAT": it does not fit this database/,
+      ],
+      [
+        "undefined column",
+        "CREATE INDEX t1_z ON t1 (z)",
+        /SQLSTATE 42703: column "z" does not exist: it does not fit this database/,
+      ],
+      [
+        "unique_violation",
+        "CREATE UNIQUE INDEX t1_x ON t1 (x)",
+        /SQLSTATE 23505: could not create unique index "t1_x": rows in the database break what it requires: fix the data/,
+      ],
+      [
+        "check_violation",
+        "ALTER TABLE t1 ADD CONSTRAINT t1_pos CHECK (x > 0)",
+        /SQLSTATE 23514: check constraint "t1_pos" of relation "t1" is violated by some row: .*fix the data/,
+      ],
+    ];
+    for (const [name, bad, message] of cases) {
+      const started = performance.now();
+      // Before: retried for ever, one "cannot apply migrations, retrying" line every 5 s.
+      const error = await migrateAtStart(sql, {
+        log,
+        signal: AbortSignal.timeout(3000), // ends the retries of the code before
+        migrations: [base, { version: 2, name: "ok", sql: "CREATE TABLE t2 (x int)" }, {
+          version: 3,
+          name: "bad_one",
+          sql: bad,
+        }],
+      }).then(() => undefined, (e: unknown) => e);
+      assert.ok(performance.now() - started < 2000, `${name}: not retried`);
+      assert.match(
+        String(error),
+        /^MigrationFailedError: Cannot migrate: migration 3 \(bad_one\) failed with SQLSTATE /,
+        name,
+      );
+      assert.match(String(error), message, name);
+      assert.equal((error as { version?: number }).version, 3);
+      const [r] = await sql`SELECT to_regclass('t2') AS t2`;
+      assert.equal(r?.t2, null, `${name}: nothing applied`);
+    }
+    assert.equal(lines.length, 0, lines.join("\n"));
+
+    // A transient error (here a serialization failure every time) is still retried.
+    const flaky = {
+      version: 2,
+      name: "flaky",
+      sql: "DO $$ BEGIN RAISE EXCEPTION 'busy' USING ERRCODE = 'serialization_failure'; END $$",
+    };
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error("stopped")), 1500);
+    await assert.rejects(
+      migrateAtStart(sql, { log, signal: stop.signal, migrations: [base, flaky] }),
+      /^Error: stopped$/,
+    );
+    assert.ok(lines.filter((l) => l.includes("retrying")).length >= 2, lines.join("\n"));
   });
 });
