@@ -83,3 +83,32 @@ export async function scrollsSideways(page: Page): Promise<boolean> {
     document.documentElement.scrollWidth > document.documentElement.clientWidth
   );
 }
+
+/**
+ * `res` whose body ends cleanly once `signal` aborts (as a proxy dropping the connection would),
+ * letting go of the app's stream so the hub sees the client leave: a live stream to cut in a test.
+ */
+export function cuttable(res: Response, signal: AbortSignal): Response {
+  if (!res.body) return res;
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      signal.addEventListener("abort", () => {
+        try {
+          controller.close();
+        } catch { /* already closed */ }
+        reader.cancel().catch(() => {});
+      }, { once: true });
+    },
+    async pull(controller) {
+      const next = await reader.read().catch(() => ({ done: true as const }));
+      if (signal.aborted) return;
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      reader.cancel().catch(() => {});
+    },
+  });
+  return new Response(body, { status: res.status, headers: res.headers });
+}

@@ -9,7 +9,7 @@ import type { Hono } from "hono";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import { loadStaticAssets } from "../static.ts";
-import { launchBrowser } from "./_browser.ts";
+import { cuttable, launchBrowser } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
@@ -29,28 +29,7 @@ function serveWithLiveSwitch(app: Hono) {
       if (live && down) return Response.json({ error: "down for the test" }, { status: 503 });
       const res = await app.fetch(req);
       if (!live || !res.body) return res;
-      const reader = res.body.getReader();
-      const signal = cut.signal;
-      const body = new ReadableStream<Uint8Array>({
-        start(controller) {
-          signal.addEventListener("abort", () => {
-            try {
-              controller.close();
-            } catch { /* already closed */ }
-            reader.cancel().catch(() => {});
-          }, { once: true });
-        },
-        async pull(controller) {
-          const next = await reader.read().catch(() => ({ done: true as const }));
-          if (signal.aborted) return;
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
-        },
-        cancel() {
-          reader.cancel().catch(() => {});
-        },
-      });
-      return new Response(body, { status: res.status, headers: res.headers });
+      return cuttable(res, cut.signal);
     },
   }, { port: 0, log: silentLogger() });
   return {

@@ -6,7 +6,7 @@ import { objectKey } from "@vigil/archive/format";
 import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { loadStaticAssets } from "../static.ts";
-import { launchBrowser } from "./_browser.ts";
+import { cuttable, launchBrowser } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
@@ -156,28 +156,7 @@ Deno.test(
           if (new URL(req.url).pathname !== "/api/live" || !res.body) return res;
           // Cutting ends the response cleanly (as a proxy dropping it would) and lets go of
           // the app's stream, so the hub sees the client leave.
-          const reader = res.body.getReader();
-          const signal = cut.signal;
-          const body = new ReadableStream<Uint8Array>({
-            start(controller) {
-              signal.addEventListener("abort", () => {
-                try {
-                  controller.close();
-                } catch { /* already closed */ }
-                reader.cancel().catch(() => {});
-              }, { once: true });
-            },
-            async pull(controller) {
-              const next = await reader.read().catch(() => ({ done: true as const }));
-              if (signal.aborted) return;
-              if (next.done) controller.close();
-              else controller.enqueue(next.value);
-            },
-            cancel() {
-              reader.cancel().catch(() => {});
-            },
-          });
-          return new Response(body, { status: res.status, headers: res.headers });
+          return cuttable(res, cut.signal);
         },
       }, { port: 0, log: silentLogger() });
       const base = `http://127.0.0.1:${server.port}`;
