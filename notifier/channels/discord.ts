@@ -29,6 +29,7 @@ import {
 import { valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn } from "./channel.ts";
 import { jsonPartsChannel, MAX_RETRY_AFTER_MS } from "./_http.ts";
+import { sleep } from "@vigil/shared/lifecycle";
 
 /** Discord's documented limits. */
 export const DISCORD_LIMITS = {
@@ -212,26 +213,6 @@ function headerNumber(res: Response, name: string): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-/** Wait `ms`, or until `signal` aborts (then reject, saying what was waited for). */
-function pause(ms: number, signal: AbortSignal | null | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stop = () => {
-      clearTimeout(timer);
-      reject(
-        new Error(
-          `the attempt ended waiting ${Math.ceil(ms)} ms for Discord's rate limit to reset`,
-        ),
-      );
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", stop);
-      resolve();
-    }, ms);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener("abort", stop, { once: true });
-  });
-}
-
 /**
  * `fetchFn`, keeping to the webhook's bucket: when an answer says none remain
  * (`X-RateLimit-Remaining: 0`), the next post waits its `X-RateLimit-Reset-After` (seconds; at
@@ -244,7 +225,13 @@ export function discordPacedFetch(fetchFn: FetchFn, now = () => performance.now(
   let resetAt = 0;
   return async (input, init) => {
     const wait = resetAt - now();
-    if (wait > 0) await pause(wait, init?.signal);
+    if (wait > 0) {
+      await sleep(wait, init?.signal ?? undefined).catch(() => {
+        throw new Error(
+          `the attempt ended waiting ${Math.ceil(wait)} ms for Discord's rate limit to reset`,
+        );
+      });
+    }
     const res = await fetchFn(input, init);
     const remaining = headerNumber(res, "x-ratelimit-remaining");
     const resetAfter = headerNumber(res, "x-ratelimit-reset-after");
