@@ -19,7 +19,7 @@
  */
 import type postgres from "postgres";
 import type { Logger } from "./log.ts";
-import { connectionSettingsProblem } from "./postgres_errors.ts";
+import { connectionSettingsProblem, isTransientSqlState } from "./postgres_errors.ts";
 import { logRetry, retry } from "./retry.ts";
 
 const LOCK_ID = 7_131_911; // arbitrary, constant: "vigil migrations"
@@ -88,17 +88,10 @@ export class MigrationFailedError extends Error {
   }
 }
 
-/**
- * SQLSTATEs worth waiting for: connection (08), serialization failure and deadlock (40),
- * insufficient resources (53), operator intervention (57: shutdown, cancel), system (58, XX),
- * lock not available and object in use (55P03, 55006).
- */
-const TRANSIENT_SQLSTATE = /^(08|40|53|57|58|XX)[0-9A-Z]{3}$|^55(P03|006)$/;
-
 /** A PostgreSQL error (not a socket's) of a migration's SQL, as what to rethrow. */
 function migrationError(m: Migration, error: unknown): unknown {
   const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
-  if (name !== "PostgresError" || typeof code !== "string" || TRANSIENT_SQLSTATE.test(code)) {
+  if (name !== "PostgresError" || typeof code !== "string" || isTransientSqlState(code)) {
     return error;
   }
   return new MigrationFailedError(m, code, error);

@@ -54,6 +54,15 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 /**
+ * A SQLSTATE waiting may cure: connection (08), serialization failure and deadlock (40),
+ * insufficient resources (53), operator intervention (57: shutdown, cancel), system (58, XX),
+ * lock not available and object in use (55P03, 55006). Any other refuses the statement for good.
+ */
+export function isTransientSqlState(code: string): boolean {
+  return /^(08|40|53|57|58|XX)[0-9A-Z]{3}$|^55(P03|006)$/.test(code);
+}
+
+/**
  * Why PostgreSQL refused the connection settings themselves (SQLSTATE class
  * 28, invalid authorization: unknown role, wrong password, no `pg_hba.conf`
  * entry; 3D000, no such database; 42501, no privilege to create the tables;
