@@ -11,6 +11,7 @@
  * @module
  */
 import client from "prom-client";
+import { withTimeout } from "./lifecycle.ts";
 
 export type { Counter, Gauge, Histogram } from "prom-client";
 
@@ -132,12 +133,8 @@ export class Registry implements MetricsExposition {
               .then(() => collect(this))
               .catch(() => {}) // the last values stay
               .finally(() => (running = undefined));
-            let timer: ReturnType<typeof setTimeout> | undefined;
-            await Promise.race([
-              running,
-              new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-            ]);
-            clearTimeout(timer);
+            // Past the timeout the last values stay (the collect goes on for the next scrape).
+            await withTimeout(running, timeoutMs, "collect").catch(() => {});
           },
         }
         : {}),
