@@ -29,25 +29,25 @@ export async function files(dir: string, suffix = ".ndjson.gz"): Promise<string[
   return out.sort();
 }
 
-/** The Kafka offsets of every line of every object under `dir`, sorted (repeats kept). */
-export async function archivedOffsets(dir: string): Promise<number[]> {
-  const offsets: number[] = [];
+/** `{partition, offset}` of every line of every object under `dir`, in file order. */
+async function archivedLines(dir: string): Promise<{ partition: number; offset: string }[]> {
+  const out: { partition: number; offset: string }[] = [];
   for (const f of await files(dir)) {
     for (const line of (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean)) {
-      offsets.push(Number(JSON.parse(line).offset));
+      const { partition, offset } = JSON.parse(line);
+      out.push({ partition, offset });
     }
   }
-  return offsets.sort((a, b) => a - b);
+  return out;
+}
+
+/** The Kafka offsets of every line of every object under `dir`, sorted (repeats kept). */
+export async function archivedOffsets(dir: string): Promise<number[]> {
+  return (await archivedLines(dir)).map((l) => Number(l.offset)).sort((a, b) => a - b);
 }
 
 /** `partition:offset` of every line of every object under `dir`, sorted (repeats kept). */
 export async function archivedCoordinates(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const f of await files(dir)) {
-    for (const line of (await gunzip(await Deno.readFile(f))).split("\n").filter(Boolean)) {
-      const { partition, offset } = JSON.parse(line);
-      out.push(`${partition}:${offset}`);
-    }
-  }
-  return out.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  return (await archivedLines(dir)).map((l) => `${l.partition}:${l.offset}`)
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
 }
