@@ -131,11 +131,7 @@ export const notifierEnv = z.object({
     });
   }
   // A firing alert leaves its group at STALE_AFTER: earlier than its first repeat, none is sent.
-  const least = leastStaleAfter({
-    groupWaitMs: e.GROUP_WAIT,
-    groupIntervalMs: e.GROUP_INTERVAL,
-    repeatIntervalMs: e.REPEAT_INTERVAL,
-  });
+  const least = defaultLeastStaleAfter(e);
   if (e.STALE_AFTER !== undefined && e.STALE_AFTER <= least) {
     ctx.addIssue({
       code: "custom",
@@ -147,19 +143,23 @@ export const notifierEnv = z.object({
   }
 });
 
-/**
- * `STALE_AFTER` unset: 24 h, or time for a repeat and another interval when `REPEAT_INTERVAL` is
- * that long (`REPEAT_INTERVAL=24h` alone stopped the notifier at start: no repeat before 24 h).
- */
-function staleAfterDefault(
-  e: { GROUP_WAIT: number; GROUP_INTERVAL: number; REPEAT_INTERVAL: number },
-): number {
-  const least = leastStaleAfter({
+type DefaultTimers = { GROUP_WAIT: number; GROUP_INTERVAL: number; REPEAT_INTERVAL: number };
+
+/** {@link leastStaleAfter} of the default route's timers. */
+function defaultLeastStaleAfter(e: DefaultTimers): number {
+  return leastStaleAfter({
     groupWaitMs: e.GROUP_WAIT,
     groupIntervalMs: e.GROUP_INTERVAL,
     repeatIntervalMs: e.REPEAT_INTERVAL,
   });
-  return Math.max(24 * 3_600_000, least + e.REPEAT_INTERVAL);
+}
+
+/**
+ * `STALE_AFTER` unset: 24 h, or time for a repeat and another interval when `REPEAT_INTERVAL` is
+ * that long (`REPEAT_INTERVAL=24h` alone stopped the notifier at start: no repeat before 24 h).
+ */
+function staleAfterDefault(e: DefaultTimers): number {
+  return Math.max(24 * 3_600_000, defaultLeastStaleAfter(e) + e.REPEAT_INTERVAL);
 }
 
 /** SMTP settings, resolved. */

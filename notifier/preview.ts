@@ -8,6 +8,7 @@
  * @module
  */
 import type { Alert } from "@vigil/shared/schemas/alert";
+import { sleep } from "@vigil/shared/lifecycle";
 import type { RoutePreview, VolumePreview } from "@vigil/shared/schemas/notifier_api";
 import { type BatcherOptions, emptyState, ingest, nextDueAt, tick } from "./batcher.ts";
 import type { Route } from "./routes.ts";
@@ -71,7 +72,7 @@ export async function previewVolumeAsync(
       );
     }
     if (t - slice >= sliceMs) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await sleep(0);
       slice = performance.now();
     }
   }

@@ -212,11 +212,12 @@ export function parseRouting(
     };
     // A record-only route (no channels) groups and sends nothing: no repeat to miss.
     const sends = route.channels.length > 0;
-    if (sends && staleAfterMs !== undefined && staleAfterMs <= leastStaleAfter(route)) {
+    const least = leastStaleAfter(route);
+    if (sends && staleAfterMs !== undefined && staleAfterMs <= least) {
       throw new SyntaxError(
         `Cannot load routes: route "${r.name}": STALE_AFTER (${formatDuration(staleAfterMs)}) ` +
           "must be longer than its repeat_interval plus the longer of its group_wait and " +
-          `group_interval (${formatDuration(leastStaleAfter(route))}): a firing alert would ` +
+          `group_interval (${formatDuration(least)}): a firing alert would ` +
           "leave its group before its first repeat: lower its repeat_interval or raise STALE_AFTER",
       );
     }

@@ -172,7 +172,7 @@ function answered(
     ...options.to.flatMap((r) =>
       all[r] !== undefined && all[r] !== "accepted" ? [{ recipient: r, response: all[r]! }] : []
     ),
-    ...(options.done ? [] : later),
+    ...later, // refused for now, not retried: only without `done` (else returned above)
   ];
   if (refused.length === 0) return { ok: true, recipients };
   const warning = scrubUrls(
