@@ -12,7 +12,7 @@ import {
   AnomalyList,
   applyUpdate,
   Filters,
-  filtersKey,
+  filtersQuery,
   focusList,
   mergeLive,
   PAGE,
@@ -215,7 +215,7 @@ function App() {
 
   // Other filters: the rows shown are not their answer. The list empties (so it starts at the
   // top, at their newest rows, not where the old list was scrolled), then reads them.
-  const filterKey = filtersKey(filters);
+  const filterKey = filtersQuery(filters);
   const readKey = useRef(filterKey);
   useEffect(() => {
     if (readKey.current !== filterKey) {

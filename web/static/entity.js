@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { coalesce, connectLive, getJson, useRetry } from "./api.js";
 import { Sparkline } from "./charts.js";
-import { alertPath, entityPath, filtersQuery } from "./list.js";
+import { alertLink, entityPath, filtersQuery } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
 import { ago, count, html, useNow } from "./util.js";
 import { ErrorNote, LiveBadge, TopBar } from "./widgets.js";
@@ -70,7 +70,7 @@ function SeriesCard({ series }) {
   </section>`;
 }
 
-function AnomalyLinks({ items, now, query }) {
+function AnomalyLinks({ items, now, list }) {
   return html`<section class="card entity-anomalies" aria-label="Recent anomalies">
     <div class="card-head"><h2>Recent anomalies</h2></div>
     ${
@@ -79,7 +79,7 @@ function AnomalyLinks({ items, now, query }) {
         items.map((a) =>
           html`
             <li key=${a.id}>
-              <a href=${alertPath(a.id) + query} class=${`alink sev-${a.severity}`} data-id=${a.id}>
+              <a href=${alertLink(a.id, list)} class=${`alink sev-${a.severity}`} data-id=${a.id}>
                           <span class=${`badge sev-${a.severity}`}>${a.severity}</span>
                           <span class="title">${a.title}</span>
                           <span class="when" title=${fmtFull(a.detected_at)}>${fmtTime(
@@ -173,7 +173,7 @@ export function EntityPage({ entity, type, list = {} }) {
             ? html`
               <${StateCard} data=${data} now=${now} />
               <${SeriesCard} series=${data.series} />
-              <${AnomalyLinks} items=${data.anomalies} now=${now} query=${query} />
+              <${AnomalyLinks} items=${data.anomalies} now=${now} list=${list} />
             `
             : error
             ? null

@@ -30,7 +30,10 @@ export function entityPath(entity, filters = {}) {
   return `/entities/${encodeURIComponent(entity)}${q ? `?list=${encodeURIComponent(q)}` : ""}`;
 }
 
-/** The filters as a query (`type=logs&acknowledged=false`, "" for none), in a fixed order. */
+/**
+ * The filters as a query (`type=logs&acknowledged=false`, "" for none), in a fixed order: equal
+ * for equal filters.
+ */
 export function filtersQuery(filters) {
   const q = new URLSearchParams();
   for (const k of FILTER_KEYS) if (filters[k]) q.set(k, filters[k]);
@@ -89,11 +92,6 @@ export function writeUrl(filters, selected, push = false) {
   if (url === location.pathname + location.search) return;
   if (push) history.pushState(null, "", url);
   else history.replaceState(null, "", url);
-}
-
-/** The filters as one string: equal for equal filters. */
-export function filtersKey(filters) {
-  return JSON.stringify(FILTER_KEYS.map((k) => filters[k] ?? ""));
 }
 
 /** Whether a live alert belongs in the list under `filters` (same rules as the API). */
