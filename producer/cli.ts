@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { formatZodError, identifier } from "@vigil/shared/schemas/event";
+import { eventName, formatZodError } from "@vigil/shared/schemas/event";
 import type { ReplayData } from "./replay.ts";
 import {
   DEFAULT_USERS,
@@ -101,7 +101,7 @@ const flagsSchema = z.object({
   }).optional(),
   // The event schema's own rule for `service` (no control character, trimmed, 1..128): a name
   // it refuses would have every replayed reading dead-lettered by the bridge.
-  service: identifier(128).optional(),
+  service: eventName(128).optional(),
   field: z.enum(["cpu", "latency_ms"]).optional(),
   timestamps: z.enum(["data", "emit"]).optional(),
 });

@@ -8,8 +8,8 @@
 import { parseCsv } from "@vigil/shared/csv";
 import {
   asciiLower,
+  eventName,
   formatZodError,
-  identifier,
   metricEventSchema,
   timestampSchema,
   TRANSACTION_STATUSES,
@@ -74,7 +74,7 @@ export function minuteOf(ts: number): number {
  * @throws {RangeError} with the schema's reason
  */
 export function replayService(service: string): string {
-  const r = identifier(128).safeParse(service);
+  const r = eventName(128).safeParse(service);
   if (!r.success) {
     throw new RangeError(
       `Cannot replay: service "${shownCell(service)}": ${

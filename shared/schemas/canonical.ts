@@ -32,6 +32,7 @@ import {
   type AnyEvent,
   EVENT_FIELDS,
   type EventType,
+  isDotSegment,
   LOG_LEVELS,
   parseEvent,
   TRANSACTION_STATUSES,
@@ -55,7 +56,7 @@ export { canonicalTime, isCanonicalText } from "./canonical_text.ts";
  */
 function isName(v: unknown, max: number, clean: boolean): boolean {
   return typeof v === "string" && v.length >= 1 && v.length <= max &&
-    v.trim().length === v.length &&
+    v.trim().length === v.length && !isDotSegment(v) &&
     (clean ? forbiddenInIdentifierAt(v) === -1 : isCleanIdentifier(v));
 }
 

@@ -162,6 +162,24 @@ Deno.test("fastEvent() leaves every unclean or reordered value to zod", () => {
   assert.ok(fastEvent("logs", { ...log, message: "m\u2028\u202e" }, { clean: true }));
 });
 
+Deno.test('canonicalize() refuses "." and ".." as an identifier by the fast paths too', () => {
+  const l = `{"timestamp":"${TS}","service":"api","level":"ERROR","message":"x"}`;
+  const cases: [EventType, string][] = [
+    ["logs", l.replace('"api"', '"."')],
+    ["logs", l.replace('"api"', '".."')],
+    ["logs", l.replace("}", ',"user_id":".."}')],
+    ["metrics", JSON.stringify({ ...metric, service: ".." })],
+    ["transactions", JSON.stringify({ ...tx, user_id: "." })],
+    ["transactions", JSON.stringify({ ...tx, merchant: ".." })],
+  ];
+  for (const [type, text] of cases) {
+    assert.equal(isCanonicalText(type, text), false, text);
+    const { fast, zod } = bothPaths(type, text);
+    assert.equal(fast.ok, false, text);
+    assert.deepEqual(fast, zod, text);
+  }
+});
+
 Deno.test("isCanonicalText() accepts only texts that are their own canonical form", async (t) => {
   const check = (type: EventType, text: string) => {
     if (!isCanonicalText(type, text)) return false;

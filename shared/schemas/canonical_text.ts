@@ -8,6 +8,7 @@
 import {
   EVENT_FIELDS,
   type EventType,
+  isDotSegment,
   LOG_LEVELS,
   REQUIRED_FIELDS,
   TRANSACTION_STATUSES,
@@ -131,7 +132,9 @@ function hasControl(s: string): boolean {
 
 /** A name the schema keeps as is, in raw JSON text (no character identifiers refuse). */
 function isRawName(v: string, max: number): boolean {
-  if (v.length < 1 || v.length > max || forbiddenInIdentifierAt(v) !== -1) return false;
+  if (v.length < 1 || v.length > max || forbiddenInIdentifierAt(v) !== -1 || isDotSegment(v)) {
+    return false;
+  }
   // Printable ASCII at both ends cannot be trimmed; anything else may be white space.
   const a = v.charCodeAt(0), z = v.charCodeAt(v.length - 1);
   return (a > 32 && a < 127 && z > 32 && z < 127) || v.trim().length === v.length;

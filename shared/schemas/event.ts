@@ -18,7 +18,7 @@
  *   (number or numeric string; below 1e10 = seconds) → ISO 8601 UTC with
  *   milliseconds, `2025-01-02T03:04:05.000Z`, between 1970 and 2200.
  * - `service`, `merchant`: identifiers (no control character, no lone
- *   surrogate: rejected), trimmed, 1..128 (merchant 256) characters.
+ *   surrogate, not `.` or `..`: rejected), trimmed, 1..128 (merchant 256) characters.
  * - `user_id`, `transaction_id`: the same, or a non-negative safe integer
  *   turned into its decimal string (`42` → `"42"`).
  * - `level`: upper-cased, one of {@link LOG_LEVELS}; `status`: lower-cased,
@@ -126,7 +126,22 @@ export const identifier = (max: number) =>
   }).trim().min(1).max(max);
 
 /**
- * An id: an {@link identifier}, or a non-negative safe integer turned into
+ * An event's identifier: an {@link identifier} other than `.` and `..`, which
+ * no URL path can carry (browsers and `fetch` remove them from
+ * `/entities/<name>`, even percent-encoded), so the page could not show it.
+ */
+export const eventName = (max: number) =>
+  identifier(max).refine((s) => !isDotSegment(s), {
+    error: (issue) => `${JSON.stringify(issue.input)} cannot be an identifier (not in a URL path)`,
+  });
+
+/** Is `s` a URL dot segment (`.` or `..`)? */
+export function isDotSegment(s: string): boolean {
+  return s === "." || s === "..";
+}
+
+/**
+ * An id: an {@link eventName}, or a non-negative safe integer turned into
  * its decimal string (`42` → `"42"`); larger integers lost precision in the
  * JSON parse already, so they are rejected.
  */
@@ -144,7 +159,7 @@ const id = (max: number) =>
       return z.NEVER;
     }
     return String(v);
-  }).pipe(identifier(max));
+  }).pipe(eventName(max));
 
 /** A finite number in `[min, max]`; `-0` becomes `0`. */
 const numberIn = (min: number, max: number) =>
@@ -164,7 +179,7 @@ export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 /** Fields of a log line, in canonical order. */
 const logFields = z.object({
   timestamp: timestampSchema,
-  service: identifier(128),
+  service: eventName(128),
   level: z.string().transform(asciiUpper).pipe(z.enum(LOG_LEVELS)),
   message: z.string().max(16_384).overwrite(cleanText),
   user_id: id(128).optional(),
@@ -173,7 +188,7 @@ const logFields = z.object({
 /** Fields of a metric reading, in canonical order. */
 const metricFields = z.object({
   timestamp: timestampSchema,
-  service: identifier(128),
+  service: eventName(128),
   /** Optional: the simulator's readings have latency and error rate only. */
   cpu: numberIn(0, 100).optional(),
   latency_ms: numberIn(0, 86_400_000),
@@ -202,7 +217,7 @@ const transactionFields = z.object({
     s,
   ) => s.toUpperCase()),
   status: z.string().transform(asciiLower).pipe(z.enum(TRANSACTION_STATUSES)),
-  merchant: identifier(256).optional(),
+  merchant: eventName(256).optional(),
   country: z.string().regex(/^[A-Za-z]{2}$/, "country must be an ISO 3166 alpha-2 code")
     .transform((s) => s.toUpperCase()).optional(),
 });

@@ -243,6 +243,25 @@ Deno.test("parseEvent() rejects control characters and lone surrogates in identi
   assert.ok(pair.ok);
 });
 
+Deno.test('parseEvent() refuses "." and ".." as an identifier (no URL path can carry them), keeps "..."', () => {
+  const refused: ["logs" | "metrics" | "transactions", Record<string, unknown>, string][] = [
+    ["metrics", { ...metric, service: "." }, "service"],
+    ["logs", { ...log, service: " .. " }, "service"],
+    ["logs", { ...log, user_id: ".." }, "user_id"],
+    ["transactions", { ...tx, user_id: "." }, "user_id"],
+    ["transactions", { ...tx, transaction_id: ".." }, "transaction_id"],
+    ["transactions", { ...tx, merchant: "." }, "merchant"],
+  ];
+  for (const [type, value, field] of refused) {
+    const r = parseEvent(type, value);
+    assert.ok(!r.ok, JSON.stringify(value));
+    assert.match(r.reason, new RegExp(`^${field}: "\\.{1,2}" cannot be an identifier`));
+  }
+  for (const name of ["...", ".a", "a.", "./", "~"]) {
+    assert.ok(parseEvent("metrics", { ...metric, service: name }).ok, name);
+  }
+});
+
 Deno.test("parseEvent() replaces NUL, other C0 controls and lone surrogates in a message, keeps tab/LF/CR", () => {
   const r = parseEvent("logs", { ...log, message: "a\u0000b\tc\nd\re\u0007f\ud800g\udfff" });
   assert.ok(r.ok);
