@@ -14,7 +14,7 @@ export interface RedisServer {
   readonly url: string;
   /** Stop it (SIGTERM, waits for exit). */
   stop(): Promise<void>;
-  /** Start it again on the same port with the same data. */
+  /** Start it again on the same port with the same data (none unless persistent). */
   start(): Promise<void>;
   /** Freeze it (SIGSTOP): connections stay open, nothing answers. */
   pause(): void;
@@ -41,8 +41,15 @@ export async function ping(port: number): Promise<boolean> {
   }
 }
 
-/** Start a private Redis server (needs `redis-server` on PATH). */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Start a private Redis server (needs `redis-server` on PATH). With
+ * `persistent: false` it keeps nothing (no append-only file, like the
+ * development Redis): a restart comes back empty.
+ */
+export async function startRedisServer(
+  options: { persistent?: boolean } = {},
+): Promise<RedisServer> {
+  const persistent = options.persistent ?? true;
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "vigil-redis-" });
   let child: Deno.ChildProcess | null = null;
@@ -56,7 +63,7 @@ export async function startRedisServer(): Promise<RedisServer> {
         "--save",
         "",
         "--appendonly",
-        "yes",
+        persistent ? "yes" : "no",
         "--appendfsync",
         "always",
         "--dir",
