@@ -86,11 +86,18 @@ export function embedChars(e: DiscordEmbed): number {
   return n;
 }
 
-function alertField(a: DigestAlert, options: RenderOptions): { name: string; value: string } {
+function alertField(
+  a: DigestAlert,
+  options: RenderOptions,
+  createdAt: number,
+): { name: string; value: string } {
   const vt = valueVsThreshold(a);
-  // Event time, like every channel (detected_at is the detector's clock).
+  // Event time, like every channel (detected_at is the detector's clock), in each reader's zone:
+  // the time of day (`:t`), or date and time (`:f`) for one over a day before the digest (a
+  // replay, a backlog), which a bare `14:03` would pass off as today's.
   const at = alertTime(a);
-  const when = at > 0 ? `<t:${Math.floor(at / 1000)}:t>` : a.event_time;
+  const style = createdAt - at > 86_400_000 ? "f" : "t";
+  const when = at > 0 ? `<t:${Math.floor(at / 1000)}:${style}>` : a.event_time;
   const tail = `\n${vt ? `${vt} · ` : ""}${alertState(a)} · ${when} · [view](${
     alertLink(a, options)
   })`;
@@ -129,7 +136,7 @@ export function discordMessages(
   for (const section of listedSections(digest)) {
     let current: DiscordEmbed | null = null;
     let part = 0;
-    const fields = section.alerts.map((a) => alertField(a, options));
+    const fields = section.alerts.map((a) => alertField(a, options, digest.createdAt));
     if (section.hidden > 0) {
       fields.push({
         name: "…",

@@ -101,6 +101,26 @@ Deno.test("discordMessages() colours embeds by severity and names flapping entit
   });
 });
 
+Deno.test("discordMessages() dates an alert more than a day older than its digest (a replay)", () => {
+  const d = digest(2);
+  // A replayed event of 2024: Discord's `:t` tag shows a bare `14:03`, read as today's.
+  d.alerts[1] = { ...d.alerts[1]!, event_time: "2024-03-01T14:03:00.000Z" };
+  const values = discordMessages(d, { webBaseUrl: "http://x" }).flatMap((m) =>
+    m.embeds.flatMap((e) => e.fields ?? []).map((f) => f.value)
+  );
+  const tag = (v: string | undefined) => /<t:(\d+):(\w)>/.exec(v ?? "")?.slice(1);
+  // The digest's own time: the time of day (in each reader's zone, as Discord shows it).
+  assert.deepEqual(tag(values.find((v) => v.includes("/alerts/a0"))), [
+    String(Date.parse("2025-03-01T10:20:00Z") / 1000),
+    "t",
+  ]);
+  // Long before: date and time.
+  assert.deepEqual(tag(values.find((v) => v.includes("/alerts/a1"))), [
+    String(Date.parse("2024-03-01T14:03:00Z") / 1000),
+    "f",
+  ]);
+});
+
 Deno.test("discordText() keeps a log line from formatting the embed or masking a link", () => {
   assert.equal(
     discordText("[click](http://evil.example) **now** <@123> <t:0>\n# big"),

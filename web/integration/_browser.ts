@@ -38,7 +38,12 @@ export interface TestBrowser {
 
 /** Launch Chromium with a fresh profile. */
 export async function launchBrowser(
-  options: { viewport?: { width: number; height: number }; timezoneId?: string } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    timezoneId?: string;
+    /** The browser's language (`navigator.language`, Intl's default); en-US unless given. */
+    locale?: string;
+  } = {},
 ): Promise<TestBrowser> {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   const profile = await Deno.makeTempDir({ prefix: "vigil-chromium-" });
@@ -48,7 +53,7 @@ export async function launchBrowser(
     args: CHROMIUM_ARGS,
     viewport: options.viewport ?? { width: 1360, height: 860 },
     colorScheme: "light",
-    locale: "en-US",
+    locale: options.locale ?? "en-US",
     ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   const page = context.pages()[0] ?? await context.newPage();

@@ -192,10 +192,13 @@ export function count(n, noun, plural = `${noun}s`) {
   return `${fmtNum(n)} ${n === 1 ? noun : plural}`;
 }
 
-/** Format a number compactly. */
+/**
+ * Format a number compactly, alike in every browser language (`1,234`, `1.234`): in German
+ * the browser's own format made 1234 read `1.234`, in Arabic some digits Arabic-Indic.
+ */
 export function fmtNum(v) {
   if (typeof v !== "number" || !Number.isFinite(v)) return String(v);
-  if (Math.abs(v) >= 1000 || Number.isInteger(v)) return v.toLocaleString();
+  if (Math.abs(v) >= 1000 || Number.isInteger(v)) return v.toLocaleString("en-US");
   // Trailing zeros of the digits only: 1.128e-10 keeps its exponent's 0.
   const [digits, exponent] = v.toPrecision(4).split("e");
   const trimmed = digits.includes(".") ? digits.replace(/\.?0+$/, "") : digits;

@@ -4,6 +4,9 @@ import { useEffect, useState } from "preact/hooks";
 import { loadSetting, saveSetting } from "./settings.js";
 
 const KEY = "vigil.tz";
+// The page is in English: times read alike in every browser language (`14:03:12 GMT+5:30`, not
+// `١٤:٠٣:١٢ غرينتش+٥:٣٠` in Arabic or `14 h 03 min 12 s HNT` in Canadian French).
+const LOCALE = "en-US";
 const listeners = new Set();
 let zone = loadSetting(KEY, "utc") === "local" ? "local" : "utc";
 
@@ -36,14 +39,14 @@ function options(extra) {
 /** Short name of the zone at `ms`: "UTC", "GMT+5:30", "CET"… */
 export function zoneName(ms = Date.now()) {
   if (zone === "utc") return "UTC";
-  return new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(ms)
+  return new Intl.DateTimeFormat(LOCALE, { timeZoneName: "short" }).formatToParts(ms)
     .find((p) => p.type === "timeZoneName")?.value ?? "local";
 }
 
 /** The browser's zone, e.g. "Asia/Kolkata, GMT+5:30". */
 export function localZoneLabel() {
   const name = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const short = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(Date.now())
+  const short = new Intl.DateTimeFormat(LOCALE, { timeZoneName: "short" }).formatToParts(Date.now())
     .find((p) => p.type === "timeZoneName")?.value;
   return [name, short].filter(Boolean).join(", ");
 }
@@ -56,18 +59,22 @@ function toMs(t) {
   return typeof t === "number" ? t : Date.parse(t);
 }
 
-/** "14:03:12 UTC" today, "Mar 1, 14:03 UTC" on other days; "—" for none. */
+/**
+ * "14:03:12 UTC" today, "Mar 1, 14:03 UTC" on other days, "Mar 1, 2024, 14:03 UTC" in other
+ * years (a replayed event); "—" for none.
+ */
 export function fmtTime(t) {
   if (t === null || t === undefined || t === "") return "—";
   const ms = toMs(t);
   if (Number.isNaN(ms)) return String(t);
-  const today = day(ms) === day(Date.now());
+  const [d, now] = [day(ms), day(Date.now())];
+  const year = d.slice(0, 4) === now.slice(0, 4) ? {} : { year: "numeric" };
   const f = new Intl.DateTimeFormat(
-    [],
+    LOCALE,
     options(
-      today
+      d === now
         ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
-        : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+        : { ...year, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
     ),
   );
   return `${f.format(ms)} ${zoneName(ms)}`;
@@ -83,5 +90,7 @@ export function fmtFull(t) {
 
 /** "14:03" in the chosen zone, for chart axes (whose titles name the zone). */
 export function fmtClock(ms) {
-  return new Intl.DateTimeFormat([], options({ hour: "2-digit", minute: "2-digit" })).format(ms);
+  return new Intl.DateTimeFormat(LOCALE, options({ hour: "2-digit", minute: "2-digit" })).format(
+    ms,
+  );
 }
