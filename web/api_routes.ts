@@ -44,11 +44,17 @@ import { openApiDocument, type ResponseDoc, type RouteDoc } from "./openapi.ts";
 
 const err = (description: string): ResponseDoc => ({ description, schema: errorResponseSchema });
 const BAD = { 400: err("Bad query, path or body: the message names the field") };
-const READ = { ...BAD, 401: err("Reads need the token (WEB_PUBLIC_READ=false)") };
+const OUT_OF_REACH = "PostgreSQL or Redis is out of reach (Retry-After: 5; also a read still " +
+  "waiting after 10 s): retry later";
+const READ = {
+  ...BAD,
+  401: err("Reads need the token (WEB_PUBLIC_READ=false)"),
+  503: err(OUT_OF_REACH),
+};
 const TOKEN = {
   ...BAD,
   401: err('Missing or wrong bearer token (WWW-Authenticate: Bearer realm="vigil")'),
-  503: err("VIGIL_API_TOKEN is unset: mutations are off"),
+  503: err(`VIGIL_API_TOKEN is unset: mutations are off; or ${OUT_OF_REACH}`),
 };
 /** Path params `{ id }` of a route on one stored thing. */
 const idParams = (id: z.ZodType) => z.object({ id });

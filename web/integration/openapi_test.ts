@@ -174,3 +174,28 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "every API route that reads or writes PostgreSQL or Redis documents its 503 (Retry-After)",
+  opts,
+  async () => {
+    const { webOpenApiDocument } = await import("../api_routes.ts");
+    const doc = webOpenApiDocument() as {
+      paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>;
+    };
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      if (!path.startsWith("/api/") || path === "/api/openapi.json" || path === "/api/docs") {
+        continue;
+      }
+      if (path === "/api/health") continue;
+      for (const [method, op] of Object.entries(item)) {
+        const answer = op.responses["503"]?.description ?? "";
+        if (!/Retry-After|database|notifier|detector|live clients/i.test(answer)) {
+          missing.push(`${method.toUpperCase()} ${path}: ${answer || "no 503"}`);
+        }
+      }
+    }
+    assert.deepEqual(missing, []);
+  },
+);

@@ -51,3 +51,31 @@ Deno.test(
     }, { assets, publicRead: false, token: "test-token-0123456789" });
   },
 );
+
+Deno.test(
+  "the page's files answer 304 to If-None-Match lists and weak ETags (a proxy's gzip weakens them)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    const etag = assets.assets.get("app.js")!.etag;
+    await withWebApp(async ({ app }) => {
+      for (
+        const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, `"a",W/${etag} , "b"`, "*"]
+      ) {
+        const res = await app.request("/assets/app.js", {
+          headers: { "if-none-match": ifNoneMatch },
+        });
+        assert.equal(res.status, 304, ifNoneMatch);
+        assert.equal(res.headers.get("etag"), etag);
+        await res.body?.cancel();
+      }
+      for (const ifNoneMatch of ['"other"', `"x${etag.slice(1)}`, ""]) {
+        const res = await app.request("/assets/app.js", {
+          headers: { "if-none-match": ifNoneMatch },
+        });
+        assert.equal(res.status, 200, ifNoneMatch);
+        await res.body?.cancel();
+      }
+    }, { assets });
+  },
+);

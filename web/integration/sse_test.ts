@@ -166,3 +166,22 @@ Deno.test(
     }, { maxClients: 1 });
   },
 );
+
+Deno.test(
+  "vigil_web_sse_messages_total counts the hello every client gets, as the messages after it",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, metrics }) => {
+      const server = serve(app, { port: 0, log: silentLogger() });
+      const abort = new AbortController();
+      try {
+        const client = await connect(server.port, abort.signal);
+        assert.equal(await sampleValue(metrics.sseMessages, { event: "hello" }), 1);
+        await client.cancel();
+      } finally {
+        abort.abort();
+        await server.close();
+      }
+    });
+  },
+);

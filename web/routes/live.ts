@@ -12,12 +12,13 @@ import { streamSSE } from "hono/streaming";
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { serveLiveClient } from "../sse_hub.ts";
+import { noQuery } from "./_bad_request.ts";
 
 /** Routes under `/api/live`. */
 export function liveRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const now = deps.now ?? Date.now;
-  app.get("/", (c) => {
+  app.get("/", noQuery, (c) => {
     // Refuse before the stream starts, so a full hub answers a plain 503.
     if (deps.hub.size >= deps.hub.capacity) {
       throw httpError(503, "Cannot open live stream: too many clients, retry later");
@@ -37,11 +38,13 @@ export function liveRoutes(deps: AppDeps): Hono {
         data: JSON.stringify({ ts: new Date(now()).toISOString() }),
         retry: 3000,
       });
+      deps.metrics.sseMessages.inc({ event: "hello" });
       try {
         await serveLiveClient(deps.hub, stream, { metrics: deps.metrics });
       } catch (error) {
         if (error instanceof RangeError) {
           await stream.writeSSE({ event: "bye", data: JSON.stringify({ reason: error.message }) });
+          deps.metrics.sseMessages.inc({ event: "bye" });
           return;
         }
         throw error;

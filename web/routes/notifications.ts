@@ -22,6 +22,7 @@ import type { AppDeps } from "../deps.ts";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
 import { callService } from "../service_proxy.ts";
+import { noQuery } from "./_bad_request.ts";
 
 /** Routes under `/api/notifications`. */
 export function notificationRoutes(deps: AppDeps): Hono {
@@ -40,7 +41,7 @@ export function notificationRoutes(deps: AppDeps): Hono {
     const window = c.req.query("window") ?? "1h";
     return c.json(await callService(deps, "notificationPreview", { window }));
   });
-  app.post("/test", async (c) => {
+  app.post("/test", noQuery, async (c) => {
     const result = await callService(deps, "testNotification");
     deps.log.info("test notification requested", {
       digest_id: result.digest_id,

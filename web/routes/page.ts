@@ -14,11 +14,22 @@ import type { Asset, StaticAssets } from "../static.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { parseOrThrow } from "@vigil/shared/http/validate";
 
+/**
+ * Whether an `If-None-Match` header names `etag`: `*`, or a comma list compared weakly
+ * (RFC 9110 13.1.2: `W/"x"` matches `"x"`; a proxy that compresses weakens the ETag it passes on).
+ */
+export function ifNoneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === "*") return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+  return header.split(",").some((tag) => opaque(tag) === opaque(etag));
+}
+
 /** Answer `asset` with its ETag (304 when the client has it). */
 export function serveAsset(c: Context, asset: Asset, cacheControl: string): Response {
   c.header("ETag", asset.etag);
   c.header("Cache-Control", cacheControl);
-  if (c.req.header("if-none-match") === asset.etag) return c.body(null, 304);
+  if (ifNoneMatch(c.req.header("if-none-match"), asset.etag)) return c.body(null, 304);
   c.header("Content-Type", asset.contentType);
   return c.body(asset.body);
 }

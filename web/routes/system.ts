@@ -17,6 +17,7 @@ import { latestRetentionRun, type RetentionRunRecord } from "@vigil/shared/reten
 import type { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { callService } from "../service_proxy.ts";
+import { noQuery } from "./_bad_request.ts";
 import type { retentionStatusSchema } from "../system_schemas.ts";
 
 /**
@@ -36,8 +37,8 @@ function nextRunAt(run: RetentionRunRecord | null): string | null {
 /** Routes under `/api/system`. */
 export function systemRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  app.get("/rules", async (c) => c.json(await callService(deps, "rules")));
-  app.get("/retention", async (c) => {
+  app.get("/rules", noQuery, async (c) => c.json(await callService(deps, "rules")));
+  app.get("/retention", noQuery, async (c) => {
     const run = await latestRetentionRun(deps.sql);
     const body: z.infer<typeof retentionStatusSchema> = {
       last_run: run,
