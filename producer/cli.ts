@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { durationVar } from "@vigil/shared/config";
-import { eventName, formatZodError } from "@vigil/shared/schemas/event";
+import { eventName } from "@vigil/shared/schemas/event";
 import type { ReplayData } from "./replay.ts";
 import {
   DEFAULT_USERS,
@@ -92,8 +92,9 @@ const flagsSchema = z.object({
   duration: durationVar.pipe(z.number().positive()).optional(),
   scenario: z.string().optional(),
   "scenario-every": durationVar.default(30_000),
-  seed: z.coerce.number({ error: SEED_ERROR }).int({ error: SEED_ERROR })
-    .min(0, { error: SEED_ERROR }).max(0xffffffff, { error: SEED_ERROR }).optional(),
+  // Digits only: coerced, an empty `--seed=` was seed 0.
+  seed: z.string().regex(/^\s*\d+\s*$/, { error: SEED_ERROR }).transform(Number)
+    .pipe(z.number().max(0xffffffff, { error: SEED_ERROR })).optional(),
   users: positiveInt(10_000_000).optional(),
   replay: z.string().min(1).optional(),
   speed: z.union([z.literal("max"), z.coerce.number().positive({ error: SPEED_ERROR })], {
@@ -109,15 +110,16 @@ const flagsSchema = z.object({
 function parseScenarios(raw: string | undefined): ScenarioName[] {
   if (raw === undefined) return [];
   const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
-  if (names.includes("all")) return [...SCENARIOS];
-  const unknown = names.filter((n) => !isScenarioName(n));
-  if (unknown.length) {
-    throw new TypeError(
-      `Cannot parse arguments: unknown scenario "${unknown[0]}" (known: ${
-        SCENARIOS.join(", ")
-      }, all)`,
-    );
+  const known = `(known: ${SCENARIOS.join(", ")}, all)`;
+  // A typo beside "all" is told too, and an empty list is no silent "no scenario".
+  if (names.length === 0) {
+    throw new TypeError(`Cannot parse arguments: --scenario: names no scenario ${known}`);
   }
+  const unknown = names.filter((n) => n !== "all" && !isScenarioName(n));
+  if (unknown.length) {
+    throw new TypeError(`Cannot parse arguments: unknown scenario "${unknown[0]}" ${known}`);
+  }
+  if (names.includes("all")) return [...SCENARIOS];
   return names as ScenarioName[];
 }
 
@@ -160,7 +162,12 @@ export function parseCli(args: string[], randomSeed: () => number): CliResult {
   const { help: _help, ...rest } = values;
   const parsed = flagsSchema.safeParse(rest);
   if (!parsed.success) {
-    const reason = formatZodError(parsed.error).replace(/^(\S+): /, "--$1: ");
+    // One message per flag, each named as typed (`--count: …`), not twice for one flag.
+    const seen = new Set<string>();
+    const reason = parsed.error.issues.filter((i) => {
+      const flag = i.path.join(".");
+      return !seen.has(flag) && seen.add(flag);
+    }).map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ");
     throw new TypeError(`Cannot parse arguments: ${reason}`);
   }
   const f = parsed.data;
@@ -170,6 +177,11 @@ export function parseCli(args: string[], randomSeed: () => number): CliResult {
         throw new TypeError(`Cannot parse arguments: --${flag} needs --replay`);
       }
     }
+  }
+  if (f.replay !== undefined && rest.rate !== undefined) {
+    throw new TypeError(
+      "Cannot parse arguments: --rate does not apply to --replay (a replay is paced by --speed)",
+    );
   }
   const rate = f.rate;
   const options: ProducerOptions = {

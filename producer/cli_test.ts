@@ -112,6 +112,19 @@ Deno.test("parseCli() rejects bad flags with a message naming them", async (t) =
     [["--replay", "a.csv", "--service", " "], /--service: Too small/],
     [["--bogus"], /Unknown option '--bogus'/],
     [["extra"], /positional/],
+    // Before: an empty seed was read as seed 0, and these ran with no scenario or all but the typo.
+    [["--seed", ""], /--seed: must be a whole number from 0 to 4294967295/],
+    [["--seed="], /--seed: must be a whole number from 0 to 4294967295/],
+    [["--scenario", ""], /--scenario: names no scenario/],
+    [["--scenario", " , "], /--scenario: names no scenario/],
+    [["--scenario", "all,meteor"], /unknown scenario "meteor"/],
+    // Before: ignored, the replay paced by --speed as if --rate were not there.
+    [["--replay", "a.csv", "--rate", "5"], /--rate does not apply to --replay/],
+    // Before: "--count: must be …; count: must be …", one flag's message twice.
+    [
+      ["--count", "9007199254740993"],
+      /^Cannot parse arguments: --count: must be a whole number from 1 to \d+$/,
+    ],
   ];
   for (const [args, re] of cases) {
     await t.step(args.join(" "), () => {

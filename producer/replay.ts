@@ -37,6 +37,7 @@
  */
 import { sleep as sharedSleep } from "@vigil/shared/lifecycle";
 import { rawTransactionEvent } from "./replay_transactions.ts";
+import { MAX_TIMER_MS } from "./waits.ts";
 import {
   checkReadings,
   metricEvent,
@@ -281,7 +282,8 @@ export async function* replayMessages(
     const wait = dueAt(next.value.ts) - now();
     if (wait > 0) {
       try {
-        await sleep(Math.ceil(wait), signal);
+        // A timer holds at most ~24.8 days (a tiny --speed); the loop waits again for the rest.
+        await sleep(Math.min(Math.ceil(wait), MAX_TIMER_MS), signal);
       } catch {
         return; // aborted
       }

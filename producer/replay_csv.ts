@@ -16,6 +16,7 @@ import {
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
 import {
+  decimalNumber,
   isRawTransactionHeader,
   parseRawTransactions,
   type RawTransaction,
@@ -171,18 +172,30 @@ export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): 
   const header = columns.join(",");
   const rows: ValueRow[] = [];
   const statusRows: StatusRow[] = [];
-  let kind: "value" | "status";
+  let kind: "value" | "status" | "transactions";
   if (header === "timestamp,value") kind = "value";
   else if (header === "timestamp,status,count") kind = "status";
-  else if (isRawTransactionHeader(columns)) {
-    return { kind: "transactions", rows: parseRawTransactions(columns, records.slice(1)) };
-  } else {
+  else if (isRawTransactionHeader(columns)) kind = "transactions";
+  else {
     throw new SyntaxError(
       `Cannot parse replay file: header "${
         records[0]!.cells.join(",").slice(0, 60)
       }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
-        `(timestamp,status,amount,…)`,
+        `(timestamp,status,amount,…)${
+          columns.length === 1 && /[;\t]/.test(header)
+            ? "; cells are separated by commas, not ; or tabs"
+            : ""
+        }`,
     );
+  }
+  // A header alone replayed nothing and the producer exited 0, as if it had worked.
+  if (records.length === 1) {
+    throw new SyntaxError(
+      `Cannot parse replay file: it has a header but no rows ("${shownCell(header)}")`,
+    );
+  }
+  if (kind === "transactions") {
+    return { kind, rows: parseRawTransactions(columns, records.slice(1)) };
   }
   for (const { line, cells } of records.slice(1)) {
     if (kind === "value") {
@@ -191,8 +204,8 @@ export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): 
           `Cannot parse replay file: line ${line}: expected 2 columns, got ${cells.length}`,
         );
       }
-      const value = Number(cells[1]);
-      if (cells[1] === "" || !Number.isFinite(value)) {
+      const value = decimalNumber(cells[1]!);
+      if (!Number.isFinite(value)) {
         throw new SyntaxError(
           `Cannot parse replay file: line ${line}: value "${shownCell(cells[1]!)}" is not a number`,
         );
@@ -211,8 +224,8 @@ export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): 
         );
       }
       // An empty cell is no count (Number("") would read it as 0).
-      const count = Number(cells[2]);
-      if (cells[2] === "" || !Number.isInteger(count) || count < 0 || count > MAX_MINUTE_COUNT) {
+      const count = decimalNumber(cells[2]!);
+      if (!Number.isInteger(count) || count < 0 || count > MAX_MINUTE_COUNT) {
         throw new SyntaxError(
           `Cannot parse replay file: line ${line}: count "${
             shownCell(cells[2]!)

@@ -72,7 +72,22 @@ Deno.test("parseReplayCsv() reads timestamp,status,count and sorts rows by time"
 Deno.test("parseReplayCsv() rejects bad input with the line number", async (t) => {
   const cases: [string, RegExp][] = [
     ["", /empty/],
+    // Before: a header alone replayed nothing and the producer exited 0, as if it had worked.
+    ["timestamp,value\n", /header but no rows/],
+    ["timestamp,status,count\r\n\r\n", /header but no rows/],
+    ["timestamp,status,amount\n", /header but no rows/],
     ["time,val\n1,2\n", /header "time,val"/],
+    // Number() reads hexadecimal and binary: "0x10" was replayed as 16.
+    ["timestamp,value\n2014-02-14 14:30:00,0x10\n", /line 2: value "0x10" is not a number/],
+    ["timestamp,status,count\n2024-01-01T00:00:00Z,denied,0b11\n", /line 2: count "0b11"/],
+    ["timestamp,status,amount\n2024-01-01T00:00:00Z,denied,0x10\n", /line 2: amount "0x10"/],
+    // Which of two status columns? Before: the first, silently.
+    [
+      "timestamp,status,amount,status\n2024-01-01T00:00:00Z,approved,5,failed\n",
+      /header: column "status" appears twice/,
+    ],
+    // A spreadsheet's `;` or tab export: say what the separator must be.
+    ["timestamp;value\n2014-02-14 14:30:00;1\n", /separated by commas, not ; or tabs/],
     ["timestamp,value\n2014-02-14 14:30:00,abc\n", /line 2: value "abc"/],
     ["timestamp,value\nyesterday,1\n", /line 2: bad timestamp/],
     ["timestamp,value\n2014-02-14 14:30:00,1,2\n", /line 2: expected 2 columns/],
@@ -194,6 +209,28 @@ Deno.test("replayMessages() stops when the signal aborts", async () => {
     got.push(b);
   }
   assert.equal(got.length, 1);
+});
+
+Deno.test("replayMessages() at a tiny speed waits in steps a timer can hold (no 1 ms spin)", async () => {
+  const controller = new AbortController();
+  const waits: number[] = [];
+  const sleep = (ms: number, signal?: AbortSignal) => {
+    waits.push(ms);
+    if (waits.length === 2) controller.abort(new Error("stop"));
+    return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+  };
+  let t = 0;
+  const now = () => (t += 1); // the clock barely moves: a long wait must not be cut to 1 ms
+  const got: ProducedMessage[][] = [];
+  for await (
+    const b of replayMessages(parseReplayCsv(NAB), { speed: 1e-6, sleep, now }, controller.signal)
+  ) {
+    got.push(b);
+  }
+  assert.equal(got.length, 1);
+  // 5 minutes of data at speed 1e-6 is 3e11 ms; setTimeout holds at most 2^31 - 1 ms, and
+  // a longer delay fires after 1 ms (TimeoutOverflowWarning), so the replay spun.
+  assert.ok(waits.length > 0 && waits.every((ms) => ms <= 2 ** 31 - 1), JSON.stringify(waits));
 });
 
 Deno.test("replayMessages() rejects a non-positive speed", async () => {

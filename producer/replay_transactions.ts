@@ -58,6 +58,14 @@ export function isRawTransactionHeader(columns: readonly string[]): boolean {
     columns.includes("status") && columns.includes("amount");
 }
 
+/**
+ * A cell as a decimal number (`12`, `-3.5`, `.5`, `1e3`), NaN otherwise:
+ * `Number()` alone read `""` as 0 and `0x10` as 16.
+ */
+export function decimalNumber(cell: string): number {
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(cell) ? Number(cell) : NaN;
+}
+
 function fail(line: number, what: string): never {
   throw new SyntaxError(`Cannot parse replay file: line ${line}: ${what}`);
 }
@@ -110,6 +118,11 @@ export function parseRawTransactions(
   columns: readonly string[],
   rows: readonly { line: number; cells: string[] }[],
 ): RawTransaction[] {
+  for (const name of ["timestamp", "time", "status", "amount", ...Object.keys(OPTIONAL)]) {
+    if (columns.indexOf(name) !== columns.lastIndexOf(name)) {
+      throw new SyntaxError(`Cannot parse replay file: header: column "${name}" appears twice`);
+    }
+  }
   const at = (name: string) => columns.indexOf(name);
   const tsCol = at("timestamp") >= 0 ? at("timestamp") : at("time");
   const statusCol = at("status");
@@ -127,8 +140,8 @@ export function parseRawTransactions(
     if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
       fail(line, `unknown status "${shownCell(cells[statusCol]!)}"`);
     }
-    const amount = Number(cells[amountCol]);
-    if (cells[amountCol] === "" || !Number.isFinite(amount) || amount <= 0) {
+    const amount = decimalNumber(cells[amountCol]!);
+    if (!Number.isFinite(amount) || amount <= 0) {
       fail(line, `amount "${shownCell(cells[amountCol]!)}" is not a number > 0`);
     }
     const given: RawTransaction = { ts: 0, status: status as TransactionStatus, amount };

@@ -19,7 +19,7 @@ import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./ka
 import { loadReplay, replayMessages } from "./replay.ts";
 import { perMinuteStatusCounts } from "./replay_transactions.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
-import { pause, sendUntil } from "./waits.ts";
+import { abortAfter, pause, sendUntil } from "./waits.ts";
 
 /** Producer metrics (`vigil_producer_*`) plus a health signal. */
 export interface ProducerMetrics {
@@ -166,6 +166,9 @@ const TICK_MS = 10;
 /** How often the progress is offered a redraw besides each loop turn (a terminal redraws every 250 ms). */
 const PROGRESS_TICK_MS = 250;
 
+/** The name a replayed file is known by (the `vigil-replay` header): its base name. */
+const replaySource = (file: string) => file.split("/").at(-1) ?? file;
+
 /**
  * Run the producer until `--count`, `--duration`, the end of a replay or
  * `signal`. Never throws for delivery problems: they are in the summary.
@@ -251,7 +254,10 @@ export async function runProducer(
 
   log.info("producer started", {
     mode: options.replay ? "replay" : "generate",
-    rate: options.rate,
+    // A replay is paced by --speed; --rate does not apply to it.
+    ...(options.replay
+      ? { file: replaySource(options.replay.file), speed: options.replay.speed }
+      : { rate: options.rate }),
     count: options.count ?? null,
     duration_ms: options.durationMs ?? null,
     scenarios: options.scenarios,
@@ -263,8 +269,8 @@ export async function runProducer(
   const onAbort = () => stop.abort(signal.reason);
   if (signal.aborted) onAbort();
   signal.addEventListener("abort", onAbort, { once: true });
-  const timer = Number.isFinite(deadline)
-    ? setTimeout(() => stop.abort(new Error("duration reached")), deadline - start)
+  const cancelTimer = Number.isFinite(deadline)
+    ? abortAfter(deadline - start, stop, new Error("duration reached"))
     : undefined;
   // While a send waits on Kafka the progress goes on (0/s, pending growing); it froze on the last rate.
   const ticker = setInterval(() => status.update(snapshot()), PROGRESS_TICK_MS);
@@ -289,7 +295,7 @@ export async function runProducer(
           field: r.field,
           timestamps: r.timestamps,
           seed: options.seed,
-          source: r.file.split("/").at(-1) ?? r.file,
+          source: replaySource(r.file),
           now,
         }, stop.signal)
       ) {
@@ -340,7 +346,7 @@ export async function runProducer(
       }
     }
   } finally {
-    clearTimeout(timer);
+    cancelTimer?.();
     clearInterval(ticker);
     signal.removeEventListener("abort", onAbort);
   }

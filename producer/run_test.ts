@@ -125,6 +125,25 @@ Deno.test("runProducer() replays a CSV file", async () => {
   assert.equal(msgs[0]!.headers?.["vigil-replay"], "ec2.csv");
 });
 
+Deno.test("runProducer() honours a --duration longer than a timer holds (30d): the replay runs to its end", async () => {
+  const rec = recorder();
+  // 5 readings a minute apart at speed 600: 400 ms of replay.
+  const csv = "timestamp,value\n" +
+    Array.from({ length: 5 }, (_, i) => `${1_700_000_000 + i * 60},${50 + i}`).join("\n");
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger(), readTextFile: () => Promise.resolve(csv) },
+    {
+      ...base,
+      durationMs: 30 * 86_400_000,
+      replay: { file: "x.csv", speed: 600, service: "s", field: "cpu", timestamps: "data" },
+    },
+    new AbortController().signal,
+  );
+  // Before: setTimeout(30 days) fired after 1 ms, so the run stopped after the first reading.
+  assert.equal(summary.generated, 5);
+  assert.equal(rec.messages().length, 5);
+});
+
 Deno.test("runProducer() replays the raw transaction sample, one event per row", async () => {
   const rec = recorder();
   const lines: string[] = [];
@@ -148,6 +167,12 @@ Deno.test("runProducer() replays the raw transaction sample, one event per row",
   assert.ok(msgs.every((m) => m.topic === "transactions"));
   const failed = msgs.filter((m) => JSON.parse(String(m.value)).status === "failed");
   assert.equal(failed.length, 10);
+  // Before: the start line of a replay gave the generator's rate (200) and no file nor speed.
+  const started = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "producer started");
+  assert.deepEqual(
+    [started?.mode, started?.rate, started?.file, started?.speed],
+    ["replay", undefined, "transactions_raw.csv", "max"],
+  );
   const start = lines.map((l) => JSON.parse(l)).find((l) =>
     l.msg === "replaying raw transactions, one event each"
   );

@@ -21,3 +21,26 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
 export async function sendUntil(send: Promise<void>, stop: AbortSignal): Promise<boolean> {
   return (await untilAborted(send, stop)) !== ABORTED;
 }
+
+/** The longest delay `setTimeout` holds (2^31 − 1 ms, ~24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Abort `controller` with `reason` after `ms`, also beyond {@link MAX_TIMER_MS}
+ * (`--duration 30d`): the timer is re-armed in steps it can hold.
+ *
+ * @returns a function that cancels the timer
+ */
+export function abortAfter(ms: number, controller: AbortController, reason: Error): () => void {
+  const end = Date.now() + ms;
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (left: number) => {
+    timer = setTimeout(() => {
+      const rest = end - Date.now();
+      if (rest > 0) arm(rest);
+      else controller.abort(reason);
+    }, Math.min(left, MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}

@@ -19,6 +19,7 @@
 
 import { parseArgs, runBacktest } from "./backtest.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "../core/stats/engine.ts";
+import { runTool } from "./tool_main.ts";
 
 /** Named variants: the shipped configuration with some fields overridden. */
 export const VARIANTS: Readonly<Record<string, Partial<EngineConfig>>> = {
@@ -46,7 +47,13 @@ export const VARIANTS: Readonly<Record<string, Partial<EngineConfig>>> = {
 
 async function main(): Promise<number> {
   const enc = new TextEncoder();
-  const args = parseArgs(Deno.args);
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(Deno.args);
+  } catch (e) {
+    await Deno.stderr.write(enc.encode((e as Error).message + "\n"));
+    return 2;
+  }
   for (const [name, override] of Object.entries(VARIANTS)) {
     const config: EngineConfig = { ...DEFAULT_ENGINE_CONFIG, ...override };
     const s = await runBacktest(args.input, `${args.out.replace(/\/+$/, "")}/${name}`, { config });
@@ -57,4 +64,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) await runTool("ablation", main);

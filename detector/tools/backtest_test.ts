@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { parseArgs, parseTimestamp, runBacktest, scoreCsv } from "./backtest.ts";
+import { formatSummary, parseArgs, parseTimestamp, runBacktest, scoreCsv } from "./backtest.ts";
 import { createStatsEngine } from "../core/score_engine.ts";
+import { parseCsv } from "@vigil/shared/csv";
+import { timestampSchema } from "@vigil/shared/schemas/event";
 import { dailySeries } from "../core/stats/_series_testing.ts";
 
 function csvOf(ts: number[], values: number[]): string {
@@ -76,4 +78,58 @@ Deno.test("scoreCsv() reads a spreadsheet's export: byte-order mark, quoted head
   );
   assert.equal(r.points, 2);
   assert.equal(r.missing, 0);
+});
+
+Deno.test("scoreCsv() writes a well-formed CSV when a cell holds a comma or a quote", () => {
+  // Before: cells were written back raw, so `"1,5"` made a row of four cells.
+  const r = scoreCsv('timestamp,value\n2025-01-01 00:00:00,"1,5"\n"2025-01-01 00:05:00",2\n');
+  const rows = parseCsv(r.csv);
+  assert.deepEqual(rows.map((row) => row.cells.length), [3, 3, 3]);
+  assert.deepEqual(rows[1]!.cells.slice(0, 2), ["2025-01-01 00:00:00", "1,5"]);
+  assert.equal(r.missing, 1);
+});
+
+Deno.test("scoreCsv() finds the timestamp and value columns in any case, as the replay does", () => {
+  // Before: "Timestamp,Value" (a spreadsheet's export) was refused.
+  const r = scoreCsv("Timestamp,VALUE\n2025-01-01 00:00:00,1\n");
+  assert.equal(r.points, 1);
+});
+
+Deno.test("parseTimestamp refuses what the event schema refuses, instead of guessing", () => {
+  // Before: Date.parse rolled Feb 30 over to Mar 2 and read "Jan 1 2025" in the local zone.
+  for (const bad of ["2025-02-30 00:00:00", "Jan 1 2025", "2025/01/01 00:00:00", "-1"]) {
+    assert.ok(Number.isNaN(parseTimestamp(bad)), bad);
+  }
+  // A daily series' date alone is midnight UTC.
+  assert.equal(parseTimestamp("2025-01-02"), Date.UTC(2025, 0, 2));
+  assert.equal(parseTimestamp("2025-01-02T03:04:05+0200"), Date.UTC(2025, 0, 2, 1, 4, 5));
+});
+
+Deno.test("runBacktest tells a file whose rows go back in time (a newest-first export)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { ts, values } = dailySeries({ points: 50, seed: 4 });
+    const [head, ...rows] = csvOf(ts, values).trim().split("\n");
+    await Deno.writeTextFile(`${dir}/desc.csv`, [head, ...rows.reverse()].join("\n") + "\n");
+    const summary = await runBacktest(`${dir}/desc.csv`, `${dir}/out`);
+    // Before: scored bottom to top without a word, the series running backwards in time.
+    assert.equal(summary.files[0]!.backwards, 49);
+    assert.match(formatSummary(summary), /49 rows earlier than the row before .*sort it by time/);
+    assert.equal(scoreCsv(csvOf(ts, values)).backwards, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseTimestamp's fast path for NAB's form answers as the event schema does", () => {
+  for (const y of ["1969", "1970", "2025", "2200", "2201"]) {
+    for (const md of ["00-01", "01-00", "02-28", "02-29", "02-30", "04-31", "12-31", "13-01"]) {
+      for (const hms of ["00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60"]) {
+        for (const text of [`${y}-${md} ${hms}`, `${y}-${md}T${hms}`]) {
+          const r = timestampSchema.safeParse(text);
+          assert.ok(Object.is(parseTimestamp(text), r.success ? Date.parse(r.data) : NaN), text);
+        }
+      }
+    }
+  }
 });

@@ -18,6 +18,7 @@
  */
 
 import { z } from "zod";
+import { runTool } from "./tool_main.ts";
 
 /** One window's outcome. */
 export interface WindowDelay {
@@ -123,4 +124,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) await runTool("delay_report", main);

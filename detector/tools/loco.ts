@@ -25,11 +25,12 @@
  *
  * @module
  */
-
-import { z } from "zod";
 import { runBacktest } from "./backtest.ts";
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from "../core/stats/engine.ts";
 import { nabScoreSchema } from "./nab_report.ts";
+import { assertWritable, runTool } from "./tool_main.ts";
+import { type LocoArgs, optimisedSchema, parseLocoArgs, score, USAGE } from "./loco_cli.ts";
+export { type LocoArgs, parseLocoArgs } from "./loco_cli.ts";
 
 /** NAB profiles reported, in order. */
 export const PROFILES = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"] as const;
@@ -325,84 +326,13 @@ export function formatReport(
   return lines.join("\n") + "\n";
 }
 
-/** Parsed command line. */
-export interface LocoArgs {
-  input: string;
-  out: string;
-  scorer: string;
-}
-
-const USAGE =
-  "usage: deno task validate:stats <NAB data folder> [--out <folder>] [--scorer <nab_score.py>]";
-
-/**
- * Parses the command line. The scorer defaults to `<input>/../../tools/nab_score.py`
- * (the layout of `../shared`).
- *
- * @throws {TypeError} with the usage text on a bad command line.
- */
-export function parseLocoArgs(args: readonly string[]): LocoArgs {
-  let input: string | undefined;
-  let out = "test-output/loco";
-  let scorer: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const value = (name: string) => {
-      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
-      if (!v) throw new TypeError(`Cannot parse arguments: ${name} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (a === "--out" || a.startsWith("--out=")) out = value("--out");
-    else if (a === "--scorer" || a.startsWith("--scorer=")) scorer = value("--scorer");
-    else if (a.startsWith("-")) {
-      throw new TypeError(`Cannot parse arguments: unknown option ${a}\n${USAGE}`);
-    } else if (input === undefined) input = a;
-    else throw new TypeError(`Cannot parse arguments: unexpected ${a}\n${USAGE}`);
-  }
-  if (!input) throw new TypeError(`Cannot parse arguments: need the NAB data folder\n${USAGE}`);
-  const base = input.replace(/\/+$/, "");
-  return {
-    input: base,
-    out: out.replace(/\/+$/, ""),
-    scorer: scorer ?? `${base}/../../tools/nab_score.py`,
-  };
-}
-
-const optimisedSchema = z.object({
-  results: z.array(z.object({
-    profiles: z.record(z.string(), z.object({ normalized: z.number(), threshold: z.number() })),
-  })).min(1),
-});
-
-async function score(args: LocoArgs, dir: string, json: string, threshold?: number) {
-  const cmd = new Deno.Command("python3", {
-    args: [
-      args.scorer,
-      dir,
-      "--labels",
-      `${args.input}/labels.json`,
-      "--data-dir",
-      args.input,
-      "--detector",
-      "vigil",
-      "-q",
-      "--json",
-      json,
-      ...(threshold === undefined ? [] : ["--threshold", String(threshold)]),
-    ],
-    stdout: "null",
-    stderr: "piped",
-  });
-  const r = await cmd.output();
-  if (!r.success) {
-    throw new Error(`nab_score.py failed on ${dir}: ${new TextDecoder().decode(r.stderr)}`);
-  }
-  return JSON.parse(await Deno.readTextFile(json)) as unknown;
-}
-
 async function main(): Promise<number> {
   const enc = new TextEncoder();
   const say = (t: string) => Deno.stderr.write(enc.encode(t + "\n"));
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    await Deno.stdout.write(enc.encode(USAGE + "\n"));
+    return 0;
+  }
   let args: LocoArgs;
   try {
     args = parseLocoArgs(Deno.args);
@@ -410,6 +340,7 @@ async function main(): Promise<number> {
     await say((e as Error).message);
     return 2;
   }
+  assertWritable(args.out, "under test-output/ (the task's --allow-write)");
   const cands = candidates();
   const shipped = cands.findIndex((c) => isShipped(c));
   const all: CandidateScores[] = [];
@@ -465,4 +396,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) await runTool("validate:stats", main);

@@ -19,6 +19,7 @@
  */
 
 import { z } from "zod";
+import { reasonOf, runTool } from "./tool_main.ts";
 
 /** One file's figures in `nab_score.py --json` output. */
 export const perFileSchema = z.object({
@@ -118,14 +119,34 @@ export function formatReport(json: unknown): string {
   return lines.join("\n") + "\n";
 }
 
-if (import.meta.main) {
-  const path = Deno.args[0];
-  if (!path) {
-    await Deno.stderr.write(
-      new TextEncoder().encode("usage: nab_report.ts <nab_score.py --json output>\n"),
-    );
-    Deno.exit(2);
+/** Reads the JSON at `path` and formats it (the command line's work). */
+export async function reportFile(path: string): Promise<string> {
+  const text = await Deno.readTextFile(path);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`${path}: ${(error as Error).message}`);
   }
-  const text = formatReport(JSON.parse(await Deno.readTextFile(path)));
-  await Deno.stdout.write(new TextEncoder().encode(text));
+  const r = nabScoreSchema.safeParse(json);
+  if (!r.success) {
+    throw new TypeError(
+      `${path} is not what nab_score.py --json writes (${reasonOf(r.error)})`,
+    );
+  }
+  return formatReport(r.data);
+}
+
+if (import.meta.main) {
+  await runTool("nab_report", async () => {
+    const path = Deno.args[0];
+    if (!path) {
+      await Deno.stderr.write(
+        new TextEncoder().encode("usage: nab_report.ts <nab_score.py --json output>\n"),
+      );
+      return 2;
+    }
+    await Deno.stdout.write(new TextEncoder().encode(await reportFile(path)));
+    return 0;
+  });
 }
