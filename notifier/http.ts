@@ -4,7 +4,7 @@
  * | method | path | what |
  * |---|---|---|
  * | GET | `/api/notifications?alert_id=&digest_id=&status=&limit=` | "was I told?" |
- * | GET | `/api/notifications/preview?window=1h` | the window's alerts replayed through the current routes |
+ * | GET | `/api/notifications/preview?window=1h` | the window's alerts replayed through the current routes (503 + `Retry-After` when busy or too long) |
  * | POST | `/api/test-notification` | send a test digest through every channel (bearer token) |
  *
  * Reads are open like the ops endpoints (the server binds `HTTP_HOST`,
@@ -15,7 +15,8 @@
  * @module
  */
 import type { Hono } from "hono";
-import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
+import { HTTPException } from "hono/http-exception";
+import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
@@ -32,6 +33,19 @@ export const PREVIEW_MAX_ALERTS = 50_000;
 
 /** A preview whose replay takes longer answers 503 (the web gives up on it after 5 s). */
 export const PREVIEW_BUDGET_MS = 4_000;
+
+/** Seconds a busy or too long preview asks the caller to wait (as a database out of reach does). */
+export const PREVIEW_RETRY_AFTER_S = 5;
+
+/** 503 `{error}` with `Retry-After`: a preview later may well succeed. */
+function previewUnavailable(message: string): HTTPException {
+  return new HTTPException(503, {
+    res: Response.json({ error: message }, {
+      status: 503,
+      headers: { "Retry-After": String(PREVIEW_RETRY_AFTER_S) },
+    }),
+  });
+}
 
 /** The API routes on a guarded app (JSON errors, 16 KiB body limit, 400 on control characters). */
 export function createNotifierApi(deps: {
@@ -88,7 +102,9 @@ export function createNotifierApi(deps: {
   app.get("/api/notifications/preview", query(notificationSummaryQuerySchema), async (c) => {
     const windowMs = c.req.valid("query").window;
     if (running && running.windowMs !== windowMs) {
-      throw httpError(503, "Cannot preview: another preview is running, retry in a few seconds");
+      throw previewUnavailable(
+        "Cannot preview: another preview is running, retry in a few seconds",
+      );
     }
     if (!running) {
       const result = preview(windowMs).finally(() => (running = undefined));
@@ -97,7 +113,7 @@ export function createNotifierApi(deps: {
     try {
       return c.json(await running.result);
     } catch (error) {
-      if (error instanceof RangeError) throw httpError(503, error.message);
+      if (error instanceof RangeError) throw previewUnavailable(error.message);
       throw error;
     }
   });

@@ -73,6 +73,8 @@ Deno.test("GET /api/notifications answers 400 to a bad query without asking the 
     const [query, message] of [
       ["status=lost", /status: must be pending, sent or failed/],
       ["limit=0", /limit/],
+      ["limit=abc", /^Cannot read query: limit: must be a whole number from 1 to 1000$/],
+      ["limit=1e2", /limit: must be a whole number from 1 to 1000/],
       ["limit=5000", /limit/],
       ["alert_id=", /alert_id/],
       ["alertid=x", /alertid/],
@@ -250,6 +252,9 @@ Deno.test("GET /api/notifications/preview of an alert storm neither holds the no
     const took = performance.now() - started;
     assert.equal(a.status, 503);
     assert.equal(b.status, 503);
+    // Like every 503 that a retry may cure (a database out of reach, a deadline).
+    assert.equal(a.headers.get("retry-after"), "5");
+    assert.equal(b.headers.get("retry-after"), "5");
     assert.match((await a.json()).error, /too many alerts to replay .*shorter window/);
     await b.body?.cancel();
     assert.equal(windows.length, 1, "the second request shares the replay running");
@@ -258,4 +263,22 @@ Deno.test("GET /api/notifications/preview of an alert storm neither holds the no
   } finally {
     clearInterval(beat);
   }
+});
+
+Deno.test("GET /api/notifications/preview of another window while one runs answers 503 with Retry-After", async () => {
+  const replay: ReplayAlert[] = Array.from({ length: 2000 }, (_, i) => {
+    const at = NOW - 3_600_000 + i * 1_800;
+    const iso = new Date(at).toISOString();
+    return {
+      at,
+      alert: alert({ id: `r${i}`, detected_at: iso, event_time: iso, entity: `s${i}` }),
+    };
+  });
+  const { app } = api({ replay, previewBudgetMs: 200 });
+  const first = app.request("/api/notifications/preview?window=1h");
+  const other = await app.request("/api/notifications/preview?window=2h");
+  assert.equal(other.status, 503);
+  assert.equal(other.headers.get("retry-after"), "5");
+  assert.match((await other.json()).error, /another preview is running/);
+  await (await first).body?.cancel();
 });

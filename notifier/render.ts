@@ -33,7 +33,11 @@ export function alertTime(
   return Number.isNaN(t) ? 0 : t;
 }
 
-/** `10:20–10:21 UTC` over the alerts' times (a date is added when they span days). */
+/**
+ * `10:20–10:21 UTC` over the alerts' times; `2015-06-01 08:00–08:40 UTC` when
+ * they are of another day than the digest (a replay, a backlog), and a date on
+ * each end when they span days.
+ */
 export function digestWindow(digest: Pick<Digest, "alerts" | "createdAt">): string {
   const times = digest.alerts.map(alertTime).filter((t) => t > 0);
   if (times.length === 0) times.push(digest.createdAt);
@@ -43,7 +47,10 @@ export function digestWindow(digest: Pick<Digest, "alerts" | "createdAt">): stri
   if (day(from) !== day(to)) {
     return `${day(from)} ${hhmm(from)}–${day(to)} ${hhmm(to)} UTC`;
   }
-  return hhmm(from) === hhmm(to) ? `${hhmm(from)} UTC` : `${hhmm(from)}–${hhmm(to)} UTC`;
+  const date = day(from) === day(digest.createdAt) ? "" : `${day(from)} `;
+  return hhmm(from) === hhmm(to)
+    ? `${date}${hhmm(from)} UTC`
+    : `${date}${hhmm(from)}–${hhmm(to)} UTC`;
 }
 
 /** `[Vigil] 3 CRITICAL, 5 WARNING — 10:20–10:21 UTC` (resolved counted; repeats marked). */

@@ -136,8 +136,31 @@ Deno.test("digestSubject() gives the window in event time (a replay of old data,
       }),
     ],
   };
-  assert.equal(digestSubject(old), "[Vigil] 1 CRITICAL, 1 resolved — 08:00–08:40 UTC");
+  // A replay or a backlog: the window's day is not the digest's, so the subject says which.
+  assert.equal(
+    digestSubject(old),
+    "[Vigil] 1 CRITICAL, 1 resolved — 2015-06-01 08:00–08:40 UTC",
+  );
   assert.match(digestText(old, { webBaseUrl: "http://web" }), /2015-06-01 08:00:00/);
+  // One minute of yesterday, and a window spanning two days (each dated, as before).
+  const yesterday = { ...digest, alerts: [a({ id: "1", event_time: "2025-02-28T23:59:10Z" })] };
+  assert.equal(digestSubject(yesterday), "[Vigil] 1 CRITICAL — 2025-02-28 23:59 UTC");
+  const span = {
+    ...digest,
+    alerts: [
+      a({ id: "1", event_time: "2025-02-28T23:50:00Z" }),
+      a({ id: "2", event_time: "2025-03-01T00:10:00Z" }),
+    ],
+  };
+  assert.equal(
+    digestSubject(span),
+    "[Vigil] 2 CRITICAL — 2025-02-28 23:50–2025-03-01 00:10 UTC",
+  );
+  // Today's window keeps its short form.
+  assert.equal(
+    digestSubject(digest),
+    "[Vigil] 2 CRITICAL, 1 WARNING, 1 resolved — 10:20–10:21 UTC",
+  );
 });
 
 Deno.test("an email digest of an alert storm lists DIGEST_MAX_ROWS rows and links to the rest", () => {

@@ -174,7 +174,7 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
       200: { description: "The preview", schema: volumePreviewSchema },
       ...READ,
       502: err("The notifier cannot be reached, or refused"),
-      503: err("NOTIFIER_URL is unset"),
+      503: err("NOTIFIER_URL is unset, or the notifier is busy (its Retry-After passed on)"),
     },
   },
   {

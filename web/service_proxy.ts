@@ -3,11 +3,13 @@
  * `NOTIFIER_URL` (notification preview and test) and the detector at
  * `DETECTOR_URL` (the rules in force). One place for the endpoints called,
  * the 503 when the URL is unset, the 502 when the service cannot be reached,
- * refuses or answers something unexpected, and the validation of its answer.
+ * refuses or answers something unexpected (its 503 with `Retry-After`, a
+ * passing state, stays a 503 with it), and the validation of its answer.
  *
  * @module
  */
 import type { z } from "zod";
+import { HTTPException } from "hono/http-exception";
 import { httpError } from "@vigil/shared/http/app";
 import {
   testNotificationResultSchema,
@@ -81,8 +83,9 @@ export type ServiceAnswer<N extends ServiceCallName> = z.infer<(typeof CALLS)[N]
  * Call a service's endpoint at its URL variable (with VIGIL_API_TOKEN as
  * bearer, `query` as the query string) and validate its answer.
  *
- * @throws {HTTPException} 503 when the URL is unset; 502 when it cannot be
- * reached, refuses or answers something else
+ * @throws {HTTPException} 503 when the URL is unset, or the service answered
+ * 503 with `Retry-After` (passed on); 502 when it cannot be reached, refuses
+ * or answers something else
  */
 export async function callService<N extends ServiceCallName>(
   deps: Pick<AppDeps, "config">,
@@ -124,12 +127,22 @@ export async function callService<N extends ServiceCallName>(
     const hint = res.status === 401
       ? ` (set the same VIGIL_API_TOKEN on the web and the ${call.service})`
       : "";
-    throw httpError(
-      502,
-      `Cannot ${call.what}: the ${call.service} answered ${res.status}${
-        typeof said === "string" ? `: ${said.slice(0, 200)}` : ""
-      }${hint}`,
-    );
+    const message = `Cannot ${call.what}: the ${call.service} answered ${res.status}${
+      typeof said === "string" ? `: ${said.slice(0, 200)}` : ""
+    }${hint}`;
+    // A 503 with Retry-After (a busy preview, the service's database out of reach) is passed on as
+    // such, so the client waits and retries; anything else is the web's 502.
+    const retryAfter = res.headers.get("retry-after");
+    if (res.status === 503 && retryAfter !== null && /^\d{1,5}$/.test(retryAfter)) {
+      throw new HTTPException(503, {
+        message,
+        res: Response.json({ error: message }, {
+          status: 503,
+          headers: { "Retry-After": retryAfter },
+        }),
+      });
+    }
+    throw httpError(502, message);
   }
   const parsed = call.schema.safeParse(body);
   if (!parsed.success) {

@@ -105,3 +105,44 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "callService() passes on a 503 with Retry-After (a busy preview) as 503 with it, others as 502",
+  opts,
+  async () => {
+    let answer = () =>
+      Response.json(
+        { error: "Cannot preview: another preview is running, retry in a few seconds" },
+        {
+          status: 503,
+          headers: { "Retry-After": "5" },
+        },
+      );
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => answer(),
+    );
+    try {
+      const deps = config({ NOTIFIER_URL: `http://127.0.0.1:${server.addr.port}` });
+      const busy = await callService(deps, "notificationPreview", { window: "1h" }).then(
+        () => assert.fail("accepted"),
+        (e: HTTPException) => e,
+      );
+      assert.equal(busy.status, 503);
+      const res = busy.getResponse();
+      assert.equal(res.headers.get("retry-after"), "5");
+      assert.deepEqual(await res.json(), {
+        error:
+          "Cannot preview notifications: the notifier answered 503: Cannot preview: another preview is running, retry in a few seconds",
+      });
+      // A 503 without Retry-After (the notifier has no token): a setup to fix, not to wait for.
+      answer = () => Response.json({ error: "no token" }, { status: 503 });
+      await assert.rejects(
+        callService(deps, "testNotification"),
+        (e: HTTPException) => e.status === 502 && /answered 503: no token/.test(e.message),
+      );
+    } finally {
+      await server.shutdown();
+    }
+  },
+);

@@ -6,9 +6,9 @@
  * status in the minute of `timestamp` (default: the minute of the newest
  * transaction seen, else now) against the live baseline, with the same code
  * the `status_zscore` rule uses. It changes nothing. 422 for an unknown
- * status or a negative or non-integer count, a minute older than the live
- * baseline or ahead of the newest transaction (+ 60 s), 400 for a body that
- * is not JSON, 405 for another method, 409 for a status another instance
+ * status or a count that is not an integer from 0 to 1,000,000,000, a minute older than the live
+ * baseline or ahead of the newest transaction (+ 60 s), or a key it does not
+ * know, 400 for a body that is not JSON, 405 for another method, 409 for a status another instance
  * scores, 503 when the rule is off, 413 for a body over 16 KiB.
  *
  * With `"dispatch": true` (bearer token `VIGIL_API_TOKEN` required: 401
@@ -42,17 +42,17 @@ import type { Firing } from "../core/rules/types.ts";
 /** Path of the evaluate endpoint. */
 export const EVALUATE_PATH = "/api/alerts/evaluate";
 
-/** Body of POST /api/alerts/evaluate. */
 /** Largest count the evaluate API takes (a minute of transactions; beyond a safe integer, counts lose precision). */
 const MAX_COUNT = 1_000_000_000;
 
-export const evaluateRequestSchema = z.object({
+/** Body of POST /api/alerts/evaluate (a key it does not know is refused: a misspelled one is never ignored). */
+export const evaluateRequestSchema = z.strictObject({
   /** Any case, like a transaction's status ("FAILED" is "failed"). */
   status: z.string().min(1).transform(asciiLower),
-  count: z.number({ error: "count must be a number" })
-    .min(0, "count must not be negative")
-    .max(MAX_COUNT, `count must be at most ${MAX_COUNT}`)
-    .int("count must be an integer"),
+  count: z.number({ error: "count must be a number" }).refine(
+    (n) => Number.isInteger(n) && n >= 0 && n <= MAX_COUNT,
+    `count must be an integer from 0 to ${MAX_COUNT.toLocaleString("en-US")}`,
+  ),
   timestamp: timestampSchema.optional(),
   /** Also store, publish and count the anomaly (token required). */
   dispatch: z.boolean({ error: "dispatch must be true or false" }).optional(),

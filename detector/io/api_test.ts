@@ -113,12 +113,12 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
   const { call } = handlerFor(5);
   const cases: [unknown, RegExp][] = [
     [{ status: "lost", count: 1 }, /unknown status "lost": expected one of approved, denied/],
-    [{ status: "failed", count: -1 }, /count must not be negative/],
+    [{ status: "failed", count: -1 }, /count must be an integer from 0 to/],
     [{ status: "failed", count: 1.5 }, /count must be an integer/],
     [{ status: "failed", count: "3" }, /count must be a number/],
     [{ count: 3 }, /status/],
     [{ status: "failed", count: 1, timestamp: "yesterday" }, /timestamp/],
-    [{ status: "failed", count: 1e308 }, /count must be at most 1000000000/],
+    [{ status: "failed", count: 1e308 }, /count must be an integer from 0 to 1,000,000,000/],
   ];
   for (const [body, message] of cases) {
     await t.step(JSON.stringify(body), async () => {
@@ -135,6 +135,32 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
     const r = await call(undefined, "GET");
     assert.equal(r.status, 405);
   });
+});
+
+Deno.test("POST /api/alerts/evaluate answers 422 naming a misspelled key, never ignores it", async (t) => {
+  const { call } = handlerFor(5);
+  const cases: [unknown, string][] = [
+    [{ status: "failed", count: 12, timestmap: T0 }, "timestmap"],
+    [{ status: "failed", count: 12, dispach: true }, "dispach"],
+  ];
+  for (const [body, key] of cases) {
+    await t.step(key, async () => {
+      const r = await call(body);
+      assert.equal(r.status, 422);
+      assert.match(r.body.error, new RegExp(`Unrecognized key: "${key}"`));
+    });
+  }
+});
+
+Deno.test("POST /api/alerts/evaluate names the range of a count too large for it", async () => {
+  const { call } = handlerFor(5);
+  for (const count of [1e20, 1e308, 1_000_000_001, -1]) {
+    const r = await call({ status: "failed", count });
+    assert.equal(r.status, 422);
+    assert.equal(r.body.error, "count: count must be an integer from 0 to 1,000,000,000");
+  }
+  const fraction = await call({ status: "failed", count: 1.5 });
+  assert.equal(fraction.body.error, "count: count must be an integer from 0 to 1,000,000,000");
 });
 
 Deno.test("POST /api/alerts/evaluate takes a status in any case, like a transaction's", async () => {

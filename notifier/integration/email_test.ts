@@ -61,10 +61,11 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 500));
         assert.equal(smtp.messages.length, 2, "one digest per group (type, severity)");
 
+        // Event times of 2025, sent today: the subject dates the window.
         const subjects = smtp.messages.map((m) => m.subject).sort();
         assert.deepEqual(subjects, [
-          "[Vigil] 20 WARNING — 10:20–10:21 UTC",
-          "[Vigil] 30 CRITICAL — 10:20–10:21 UTC",
+          "[Vigil] 20 WARNING — 2025-03-01 10:20–10:21 UTC",
+          "[Vigil] 30 CRITICAL — 2025-03-01 10:20–10:21 UTC",
         ]);
         const seen = new Map<string, number>();
         for (const m of smtp.messages) {

@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from "zod";
+import { queryCount } from "./web_api.ts";
 
 /** Delivery states of a notification (one digest on one channel). */
 export const NOTIFICATION_STATUSES = ["pending", "sent", "failed"] as const;
@@ -13,7 +14,7 @@ export const notificationListQuerySchema = z.strictObject({
   alert_id: z.string().min(1).max(500).optional(),
   digest_id: z.string().min(1).max(500).optional(),
   status: z.enum(NOTIFICATION_STATUSES, { error: "must be pending, sent or failed" }).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: queryCount(1000, 100),
 });
 export type NotificationListQuery = z.infer<typeof notificationListQuerySchema>;
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { EVENT_TYPES, identifier } from "./event.ts";
+import { asciiUpper, EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 
 /**
@@ -19,7 +19,8 @@ export const alertMatchersSchema = z.strictObject({
   type: z.enum(EVENT_TYPES).optional(),
   rule: identifier(200).optional(),
   entity: identifier(500).optional(),
-  severity: z.enum(SEVERITIES).optional(),
+  /** Any case, stored upper case (as `/api/anomalies?severity=` and events' levels). */
+  severity: z.string().transform(asciiUpper).pipe(z.enum(SEVERITIES)).optional(),
 });
 
 /** What a silence matches: {@link alertMatchersSchema} naming at least one field. */

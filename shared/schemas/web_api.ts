@@ -19,6 +19,17 @@ function csvOf<T extends readonly [string, ...string[]]>(values: T) {
     .pipe(z.array(z.enum(values)).min(1));
 }
 
+/**
+ * A count in a query (`limit`, `points`): decimal digits only (`0x10`, `1e2`
+ * and ` 5` are refused, as `Number()` would read them), from 1 to `max`.
+ */
+export function queryCount(max: number, fallback: number) {
+  const message = `must be a whole number from 1 to ${max}`;
+  return z.string().regex(/^\d{1,10}$/, message).transform(Number)
+    .pipe(z.number().min(1, message).max(max, message))
+    .default(fallback);
+}
+
 /** A time in an answer, as `Date.prototype.toISOString` writes it. */
 export const isoTimeSchema = z.string().meta({ description: "ISO 8601 time (UTC)" });
 
@@ -39,7 +50,15 @@ export function isPostgresTime(ms: number): boolean {
 export const timeParamSchema = z.union([
   z.string().regex(/^\d{1,15}$/).transform(Number),
   z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-], { error: "must be an ISO 8601 time with offset or epoch milliseconds" })
+], {
+  // `+01:00` unencoded in a URL arrives as ` 01:00`: say so, else the time looks right.
+  error: (issue) =>
+    typeof issue.input === "string" && /\s\d{2}:?\d{2}$/.test(issue.input)
+      ? `must be an ISO 8601 time with offset or epoch milliseconds: its "+" arrived as a space; write it %2B in a URL (${
+        issue.input.slice(-40).replace(/\s(\d{2}:?\d{2})$/, "%2B$1")
+      })`
+      : "must be an ISO 8601 time with offset or epoch milliseconds",
+})
   .refine(isPostgresTime, {
     error: "must be between 0001-01-01 and 9999-12-31 (UTC)",
   });
@@ -68,7 +87,7 @@ export const anomalyListQuerySchema = z.strictObject({
   resolved: boolParam.optional().meta({ description: "Only resolved (true) or open (false)" }),
   acknowledged: boolParam.optional()
     .meta({ description: "Only acknowledged (true) or unacknowledged (false)" }),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: queryCount(500, 50),
   /** Opaque cursor from a previous page's `next_cursor`. */
   cursor: z.string().min(1).max(400).optional()
     .meta({ description: "The previous page's next_cursor" }),
@@ -94,11 +113,15 @@ export const seriesParamsSchema = z.object({
 
 /** `GET /api/series/:type/:entity` query. Without `measure`, every measure of the entity. */
 export const seriesQuerySchema = z.strictObject({
-  measure: z.string().trim().min(1).max(200).regex(/^[^*?[\]\\]+$/, "must not hold * ? [ ] \\")
+  measure: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters")
+    .regex(/^[^*?[\]\\]*$/, "must not contain *, ?, [, ] or \\")
     .optional(),
   from: timeParamSchema.optional(),
   to: timeParamSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(5000).default(500),
+  limit: queryCount(5000, 500),
+}).refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
+  message: "from must be before to",
+  path: ["from"],
 });
 export type SeriesQuery = z.infer<typeof seriesQuerySchema>;
 
@@ -111,9 +134,9 @@ export const entityParamsSchema = z.object({
 export const entityQuerySchema = z.strictObject({
   type: z.enum(EVENT_TYPES).optional()
     .meta({ description: "Only this event type (default: every type)" }),
-  limit: z.coerce.number().int().min(1).max(200).default(20)
+  limit: queryCount(200, 20)
     .meta({ description: "Most recent anomalies listed" }),
-  points: z.coerce.number().int().min(1).max(1000).default(300)
+  points: queryCount(1000, 300)
     .meta({ description: "Most cached points per series" }),
 });
 export type EntityQuery = z.infer<typeof entityQuerySchema>;
@@ -122,7 +145,7 @@ export type EntityQuery = z.infer<typeof entityQuerySchema>;
 export const silenceListQuerySchema = z.strictObject({
   active: boolParam.optional()
     .meta({ description: "Only active (true) or pending/expired (false) silences" }),
-  limit: z.coerce.number().int().min(1).max(5000).default(500),
+  limit: queryCount(5000, 500),
 });
 
 /** `DELETE /api/silences/:id` path parameter. */
