@@ -40,19 +40,42 @@ export function urlVar(protocols: readonly string[], example: string) {
 /** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
 export const portVar = z.coerce.number().int().min(0).max(65535);
 
+/** Milliseconds of each duration unit. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** One `<number><unit>` of a duration, read from where the last one ended. */
+const DURATION_PART = /\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/y;
+
 /**
- * A duration in whole milliseconds; accepts `500`, `500ms`, `30s`, `5m`, `4h`. Rounded: a
+ * A duration's milliseconds (unrounded): bare milliseconds (`500`), or one or more
+ * `<number><unit>` in a row, as Prometheus and Alertmanager write them (`30s`, `1.5h`,
+ * `1h30m`, `1d 12h`); `undefined` for anything else.
+ */
+export function parseDurationMs(text: string): number | undefined {
+  const s = text.trim();
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s);
+  let total = 0;
+  for (let i = 0; i < s.length || i === 0;) {
+    DURATION_PART.lastIndex = i;
+    const m = DURATION_PART.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    i = DURATION_PART.lastIndex;
+  }
+  return total;
+}
+
+/**
+ * A duration in whole milliseconds; accepts `500`, `500ms`, `30s`, `5m`, `4h`, `1h30m`. Rounded: a
  * fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`), which takes integers only.
  */
 export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) => {
   if (typeof v === "number") return Math.round(v);
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
-  if (!m) {
-    ctx.addIssue({ code: "custom", message: `is not a duration (e.g. 500ms, 30s, 5m, 4h)` });
+  const ms = parseDurationMs(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)` });
     return z.NEVER;
   }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"] ?? 1;
-  return Math.round(Number(m[1]) * unit);
+  return Math.round(ms);
 }).pipe(z.number().min(0));
 
 const DURATION_UNITS: readonly [string, number][] = [

@@ -137,7 +137,7 @@ Deno.test("parseEnv() never echoes the password of a mistyped URL", async (t) =>
   assert.match(errorOf({ REDIS_URL: "cache:6379" }), /\(got "cache:6379"\)/);
 });
 
-Deno.test("durationVar accepts ms, s, m, h, d and bare milliseconds", async (t) => {
+Deno.test("durationVar accepts ms, s, m, h, d, several in a row, and bare milliseconds", async (t) => {
   const cases: [string | number, number][] = [
     ["500", 500],
     ["500ms", 500],
@@ -153,11 +153,18 @@ Deno.test("durationVar accepts ms, s, m, h, d and bare milliseconds", async (t) 
     ["0.0001h", 360],
     ["10.4", 10],
     [2.5, 3],
+    // Several units in a row, as Prometheus and Alertmanager write them.
+    ["1h30m", 5_400_000],
+    ["1d 12h", 129_600_000],
+    ["2m30s500ms", 150_500],
+    [" 1h 0.5m ", 3_630_000],
   ];
   for (const [input, ms] of cases) {
     await t.step(String(input), () => assert.equal(durationVar.parse(input), ms));
   }
-  for (const bad of ["", "5 minutes", "1w", "-1s", "s", "1.s"]) {
+  for (
+    const bad of ["", "5 minutes", "1w", "-1s", "s", "1.s", "1h30", "h1", "1hm", "1h,30m", "1h-30m"]
+  ) {
     assert.equal(durationVar.safeParse(bad).success, false, bad);
   }
   assert.equal(durationVar.safeParse(-1).success, false);
