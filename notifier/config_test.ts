@@ -165,9 +165,11 @@ Deno.test("parseRoutes() inherits defaults and rejects unconfigured channels", (
       ["email"],
     );
   assert.throws(
-    bad({ severity: "critical" }),
+    bad({ severity: "loud" }),
     /routes\.0\.match\.severity: Invalid option: expected one of "INFO"\|"WARNING"\|"CRITICAL"/,
   );
+  // A severity in any case, as a silence's and the API's filter take it.
+  assert.deepEqual(bad({ severity: "critical" })()[0]!.match, { severity: "CRITICAL" });
   assert.throws(bad({ typo: "x" }), /routes\.0\.match: Unrecognized key: "typo"/);
   assert.deepEqual(bad({})()[0]!.match, {}, "an empty match matches every alert");
   // A route whose "match" is written twice: JSON.parse would keep only the second.
