@@ -8,10 +8,11 @@
 # What it may do, and why it needs root (it uses sudo when not root):
 #   - npm install -g deno@2.9.6                    when `deno` is missing
 #   - apt-get install librdkafka1 redis-server postgresql (+ chromium for tests)   when missing
-#   - redis-server --daemonize yes --port 6379 --save ""                           when Redis is not answering
 #   - pg_ctlcluster --skip-systemctl-redirect <ver> main start                      when PostgreSQL is not answering
 #   - add "host all postgres 127.0.0.1/32 trust" to pg_hba.conf                    when user postgres cannot log in over TCP
 #     (development only; set DATABASE_URL to use your own server and credentials instead)
+# Not root and no sudo: it stops, naming the command to run as root. Without root it may start
+#   - redis-server --daemonize yes --port 6379 --save ""                           when Redis is not answering
 #
 # When another apt/dpkg process holds the package lock (unattended-upgrades, another terminal), it
 # waits for it, saying so, up to VIGIL_APT_LOCK_TIMEOUT seconds (default 300), then stops with a
@@ -25,7 +26,13 @@ APT_LOCKS=${VIGIL_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var
 APT_LOCK_TIMEOUT=${VIGIL_APT_LOCK_TIMEOUT:-300}
 log() { printf '[vigil] %s\n' "$*" >&2; }
 as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; else log "sudo: $*"; sudo "$@"; fi
+  if [ "$(id -u)" = 0 ]; then "$@"; return; fi
+  if ! command -v sudo >/dev/null 2>&1; then
+    log "this step needs root and sudo is not installed: run \`$*\` as root, then this again"
+    exit 1
+  fi
+  log "sudo: $*"
+  sudo "$@"
 }
 
 # A file's lock id as /proc/locks writes it: "<major hex>:<minor hex>:<inode>".
@@ -103,8 +110,9 @@ install_deno() {
 
 start_redis() {
   if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
+  # As this user: a port above 1024, and nothing written (--save "", no AOF).
   log "starting Redis on 127.0.0.1:6379"
-  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
   for _ in $(seq 1 50); do redis-cli ping >/dev/null 2>&1 && return; sleep 0.1; done
   log "Redis did not start"; exit 1
 }
@@ -144,8 +152,22 @@ setup() {
   install_deno
   start_redis
   start_postgres
+  install_npm_packages
+}
+
+# `deno install` from deno.lock; once more with its output shown when the quiet try fails.
+install_npm_packages() {
   log "installing npm dependencies (deno install)"
-  deno install --quiet >/dev/null 2>&1 || deno install
+  deno install --quiet >/dev/null 2>&1 && return
+  local out
+  out=$(mktemp)
+  if deno install 2>&1 | tee "$out" >&2; then rm -f "$out"; return; fi
+  # Deno trusts its own (Mozilla) roots, not the system's: a proxy that re-signs TLS fails here.
+  if grep -qi "certificate" "$out"; then
+    log "deno install could not verify the npm registry's certificate: if a proxy re-signs TLS and its CA is in the system store, run again with DENO_TLS_CA_STORE=mozilla,system (or DENO_CERT=<its CA file>)"
+  fi
+  rm -f "$out"
+  exit 1
 }
 
 main() {

@@ -204,3 +204,86 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Source the script as a user who is not root (a stub `id`), with stubs for `names` from
+ * `bodies` and nothing else of ours on PATH but the system's, and run `call`. Each stub
+ * also records its arguments in `<name>.log`.
+ */
+async function runAsUser(call: string, bodies: Record<string, string>, withSudo: boolean) {
+  const dir = await Deno.makeTempDir();
+  try {
+    const stubs: Record<string, string> = { id: "echo 1000", ...bodies };
+    if (withSudo) stubs.sudo ??= `echo "$*" >> "${dir}/sudo.log"`;
+    for (const [name, body] of Object.entries(stubs)) {
+      await Deno.writeTextFile(
+        `${dir}/${name}`,
+        `#!/bin/sh\necho "$*" >> "${dir}/${name}.log"\n${body.replaceAll("$DIR", dir)}\n`,
+      );
+      await Deno.chmod(`${dir}/${name}`, 0o755);
+    }
+    // Only the stubs and the basic system tools: no real sudo, redis-server or deno.
+    const bin = `${dir}/bin`;
+    await Deno.mkdir(bin);
+    for (const tool of ["sh", "bash", "cat", "grep", "seq", "sleep", "rm", "mktemp", "tee"]) {
+      for (const d of ["/usr/bin", "/bin"]) {
+        try {
+          await Deno.symlink(`${d}/${tool}`, `${bin}/${tool}`);
+          Deno.statSync(`${bin}/${tool}`);
+          break;
+        } catch {
+          await Deno.remove(`${bin}/${tool}`).catch(() => {});
+        }
+      }
+    }
+    const out = await new Deno.Command(`${bin}/bash`, {
+      args: ["-c", `source "${SCRIPT}" && ${call}`],
+      env: { PATH: `${dir}:${bin}`, HOME: dir },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const log = (name: string) => Deno.readTextFile(`${dir}/${name}.log`).catch(() => "");
+    return {
+      code: out.code,
+      stderr: decoder.decode(out.stderr),
+      sudo: await log("sudo"),
+      redisServer: await log("redis-server"),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("vigil.sh as a user without sudo names the command to run as root instead of 'sudo: command not found'", async () => {
+  const r = await runAsUser("as_root apt-get install -y redis-server", {}, false);
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.stderr, /command not found/);
+  assert.match(
+    r.stderr,
+    /needs root and sudo is not installed: run `apt-get install -y redis-server` as root, then this again/,
+  );
+});
+
+Deno.test("vigil.sh starts Redis as the user, without sudo (port 6379 needs no root)", async () => {
+  for (const withSudo of [false, true]) {
+    const r = await runAsUser("start_redis", {
+      // Not answering until redis-server has run.
+      "redis-cli": `[ -e "$DIR/started" ]`,
+      "redis-server": `: > "$DIR/started"`,
+    }, withSudo);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.sudo, "", "no sudo");
+    assert.match(r.redisServer, /--daemonize yes --bind 127\.0\.0\.1 --port 6379/);
+  }
+});
+
+Deno.test("vigil.sh says what to do when deno install cannot verify the registry's certificate", async () => {
+  const r = await runAsUser("install_npm_packages", {
+    deno:
+      `echo 'error: Failed caching npm package: invalid peer certificate: UnknownIssuer' >&2; exit 1`,
+  }, true);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /invalid peer certificate: UnknownIssuer/, "deno's own error is shown");
+  assert.match(r.stderr, /DENO_TLS_CA_STORE=mozilla,system/);
+});

@@ -258,15 +258,17 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 // A second `up` (or `deno task dev`) beside a running one would start a second dev Kafka,
 // point .vigil/kafka_brokers at it and then see every service but the producer exit with
-// "port in use": say so once, before starting anything.
+// "port in use": say so once, before starting anything. Free ports alone are not enough for a
+// second stack: with the same Redis prefix both bridges append to the same streams (one's
+// Kafka offsets taken for the other's duplicates), with the same database both pages show both.
 const busy = portsInUse();
 if (busy.length > 0) {
   out(
     `[dev] cannot start: ${
       busy.map(([name, variable, port]) => `${port} (${name}, ${variable})`).join(", ")
-    } already in use. Is Vigil already running (bash tools/vigil.sh up or deno task dev in another terminal)? Stop it first, or set ${
+    } already in use. Is Vigil already running (bash tools/vigil.sh up or deno task dev in another terminal)? Stop it first, or, for a second stack beside it, set ${
       busy.map(([, variable]) => variable).join(", ")
-    } to free ports.`,
+    } to free ports, VIGIL_PREFIX to another Redis prefix and DATABASE_URL to another database (sharing them mixes the two stacks' events and anomalies): docs/operations.md#a-second-stack-on-one-machine`,
   );
   Deno.exit(1);
 }
