@@ -4,7 +4,6 @@
  * @module
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
-import { escapeUnshown } from "@vigil/shared/schemas/hygiene";
 import { cutText } from "@vigil/shared/text";
 import { countRule, perUserCountRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
@@ -36,9 +35,7 @@ export const logRules = ruleSet("logs", {
           : undefined,
       describe: (e) => ({
         title: `Failure reported by ${e.service}`,
-        // On one line, its bidirectional controls visible: a page row, a digest line or a
-        // Discord field shows it beside other text, which U+202E would reorder.
-        message: escapeUnshown(cutText(e.message, 500)),
+        message: cutText(e.message, 500),
         score: null,
         details: { level: e.level, contains: needle, log_message: cutText(e.message, 2000) },
       }),

@@ -113,18 +113,6 @@ Deno.test("failed_message cuts a long message without splitting a character (a l
   }
 });
 
-Deno.test("failed_message shows the log's line breaks and bidirectional controls as escapes in the alert message", () => {
-  // U+202E would show "payment failed: order 9" reversed after it in a page row, a digest line or
-  // Discord; a line break would split a digest's row. The event and details keep the text as sent.
-  const message = "payment failed for \u202Eredro\nsecond line\u2028";
-  const r = run("logs", [entry(T0, { service: "pay", level: "ERROR", message })], {
-    only: "failed_message",
-  });
-  const f = r.firings[0]!;
-  assert.equal(f.message, "payment failed for \\u202eredro\\nsecond line\\u2028");
-  assert.equal(f.details.log_message, message);
-});
-
 Deno.test("failed_message looks at the levels named in rules.json", async (t) => {
   const rules = rulesWith({ logs: { failed_message: { levels: ["WARNING", "ERROR"] } } });
   const cases = [
