@@ -43,6 +43,8 @@ export async function launchBrowser(
     timezoneId?: string;
     /** The browser's language (`navigator.language`, Intl's default); en-US unless given. */
     locale?: string;
+    /** Let the test inject scripts (axe-core) past the page's Content-Security-Policy. */
+    bypassCSP?: boolean;
   } = {},
 ): Promise<TestBrowser> {
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
@@ -54,6 +56,7 @@ export async function launchBrowser(
     viewport: options.viewport ?? { width: 1360, height: 860 },
     colorScheme: "light",
     locale: options.locale ?? "en-US",
+    ...(options.bypassCSP ? { bypassCSP: true } : {}),
     ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   const page = context.pages()[0] ?? await context.newPage();

@@ -1,15 +1,28 @@
 // Acknowledge and silence forms of the detail view.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, sendJson } from "./api.js";
 import { loadSetting, saveSetting } from "./settings.js";
 import { html } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
 
+/** A form's first field takes focus when it opens (its button said "expanded"; typing goes in). */
+function useFirstField() {
+  const form = useRef(null);
+  useEffect(() => form.current?.querySelector("input, select")?.focus(), []);
+  return form;
+}
+
+/** The form's Cancel: closes it, nothing sent (focus goes back to the button that opened it). */
+function Cancel({ onCancel }) {
+  return html`<button type="button" class="cancel" onClick=${onCancel}>Cancel</button>`;
+}
+
 /**
  * Acknowledge `anomaly`: `onDone(anomaly, already)`; `already` when someone acknowledged it first
  * (409: theirs stands, and `anomaly` carries it).
  */
-export function AckForm({ anomaly, onDone }) {
+export function AckForm({ anomaly, onDone, onCancel }) {
+  const form = useFirstField();
   const [by, setBy] = useState(() => loadSetting("vigil.user", ""));
   const [comment, setComment] = useState("");
   const [error, setError] = useState(null);
@@ -35,19 +48,21 @@ export function AckForm({ anomaly, onDone }) {
     }
   };
   return html`
-    <form class="action-form" onSubmit=${submit}>
+    <form class="action-form" ref=${form} onSubmit=${submit}>
       <label>Your name <input id="ack-by" required maxlength="200" value=${by} onInput=${(e) =>
         setBy(e.currentTarget.value)} /></label>
       <label>Comment <input id="ack-comment" maxlength="2000" value=${comment} onInput=${(e) =>
         setComment(e.currentTarget.value)} /></label>
       <button type="submit" disabled=${busy}>Acknowledge</button>
+      <${Cancel} onCancel=${onCancel} />
       <${ErrorNote} error=${error} />
       <${TokenHelp} error=${error} />
     </form>
   `;
 }
 
-export function SilenceForm({ anomaly, onDone }) {
+export function SilenceForm({ anomaly, onDone, onCancel }) {
+  const form = useFirstField();
   const [author, setAuthor] = useState(() => loadSetting("vigil.user", ""));
   const [duration, setDuration] = useState("1h");
   const [comment, setComment] = useState("");
@@ -72,7 +87,7 @@ export function SilenceForm({ anomaly, onDone }) {
     }
   };
   return html`
-    <form class="action-form" onSubmit=${submit}>
+    <form class="action-form" ref=${form} onSubmit=${submit}>
       <fieldset><legend>Silence alerts with the same</legend>
           ${Object.keys(scope).map((k) =>
             html`<label class="check" key=${k}><input type="checkbox" checked=${scope[k]}
@@ -90,6 +105,7 @@ export function SilenceForm({ anomaly, onDone }) {
       <label>Comment <input id="silence-comment" maxlength="2000" value=${comment} onInput=${(e) =>
         setComment(e.currentTarget.value)} /></label>
       <button type="submit" disabled=${busy}>Silence</button>
+      <${Cancel} onCancel=${onCancel} />
       <${ErrorNote} error=${error} />
       <${TokenHelp} error=${error} />
     </form>

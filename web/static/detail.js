@@ -135,8 +135,34 @@ function Evidence({ items }) {
   }</ul>`;
 }
 
+/**
+ * On a phone the detail is a full-screen sheet over the page: the rest of the page is inert while
+ * it is open (Tab walked onto the list and header hidden under it; screen readers read them).
+ * `onClose` wrapped: the page is no longer inert when the list takes focus back.
+ */
+function useSheet(box, onClose) {
+  useEffect(() => {
+    const sheet = matchMedia("(max-width: 820px)");
+    const self = box.current;
+    const others = [...(self?.parentElement?.children ?? [])].filter((e) => e !== self);
+    const apply = () => {
+      for (const e of others) e.inert = sheet.matches;
+    };
+    apply();
+    sheet.addEventListener("change", apply);
+    return () => {
+      sheet.removeEventListener("change", apply);
+      for (const e of others) e.inert = false;
+    };
+  }, []);
+  return useCallback(() => {
+    for (const e of box.current?.parentElement?.children ?? []) e.inert = false;
+    onClose();
+  }, [onClose]);
+}
+
 /** The detail view of anomaly `id`; read again when `news` changes (a live alert about it). */
-export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
+export function Detail({ id, news = 0, filters = {}, onClose: close, onUpdated }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [mode, setMode] = useState(null);
@@ -160,6 +186,7 @@ export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
   }, [id]);
   // Focus moves in (keyboard users reach its buttons with a Tab or two, not past every row).
   const box = useRef(null);
+  const onClose = useSheet(box, close);
   useEffect(() => {
     setData(null);
     setMode(null);
@@ -187,6 +214,26 @@ export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, [onClose]);
+  // A form closed (sent or cancelled): focus goes back to a button of the actions, not to the
+  // page's start (the button pressed went with the form).
+  const actions = useRef(null);
+  const refocus = useRef(null);
+  const closeForm = (next) => {
+    refocus.current = next;
+    setMode(null);
+  };
+  useEffect(() => {
+    if (mode !== null || !refocus.current || !actions.current) return;
+    // Not taken from where the user went meanwhile (an answer comes late).
+    const at = document.activeElement;
+    if (at && at !== document.body && !box.current?.contains(at)) {
+      return void (refocus.current = null);
+    }
+    const buttons = actions.current.querySelectorAll("button");
+    const next = actions.current.querySelector(`[data-action="${refocus.current}"]`);
+    refocus.current = null;
+    (next ?? buttons[0])?.focus();
+  });
   const a = data?.anomaly;
   return html`<aside class="detail" aria-label="Anomaly detail" ref=${box} tabindex="-1">
     <header class="detail-head">
@@ -260,26 +307,29 @@ export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
           : null
       }
       </dl>
-      <div class="actions">
+      <div class="actions" ref=${actions}>
         ${
-        a.acknowledged_at
-          ? null
-          : html`<button type="button" onClick=${() =>
-            setMode(mode === "ack" ? null : "ack")} aria-expanded=${
-            mode === "ack"
-          }>Acknowledge</button>`
+        a.acknowledged_at ? null : html`
+          <button type="button" data-action="ack" onClick=${() =>
+            setMode(mode === "ack" ? null : "ack")}
+            aria-expanded=${mode === "ack"}>Acknowledge</button>
+        `
       }
-        <button type="button" onClick=${() => setMode(mode === "silence" ? null : "silence")}
+        <button type="button" data-action="silence" onClick=${() =>
+        setMode(mode === "silence" ? null : "silence")}
           aria-expanded=${mode === "silence"}>Silence…</button>
         <a href=${`/api/anomalies/${
         encodeURIComponent(a.id)
       }`} target="_blank" rel="noopener">JSON</a>
       </div>
-      ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+      <p class=${notice ? "notice" : "sr-only"} role="status">${notice}</p>
       ${
         mode === "ack"
-          ? html`<${AckForm} anomaly=${a} onDone=${(updated, already) => {
-            setMode(null);
+          ? html`<${AckForm} anomaly=${a} onCancel=${() => closeForm("ack")} onDone=${(
+            updated,
+            already,
+          ) => {
+            closeForm("silence"); // the Acknowledge button goes: the next action
             // Someone acknowledged it first: theirs stands, shown above.
             setNotice(
               already ? `Already acknowledged by ${updated.acknowledged_by}.` : "Acknowledged.",
@@ -291,8 +341,10 @@ export function Detail({ id, news = 0, filters = {}, onClose, onUpdated }) {
       }
       ${
         mode === "silence"
-          ? html`<${SilenceForm} anomaly=${a} onDone=${(s) => {
-            setMode(null);
+          ? html`<${SilenceForm} anomaly=${a} onCancel=${() => closeForm("silence")} onDone=${(
+            s,
+          ) => {
+            closeForm("silence");
             setNotice(`Silenced until ${fmtTime(s.ends_at)}.`);
             load();
           }} />`

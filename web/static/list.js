@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { TYPES } from "./charts.js";
 import { fmtFull } from "./time.js";
 import { ago, html, shown, useNow } from "./util.js";
+import { LiveNews } from "./widgets.js";
 
 export const FILTER_KEYS = ["type", "severity", "rule", "entity", "resolved", "acknowledged"];
 export const PAGE = 100;
@@ -342,6 +343,7 @@ export function AnomalyList(
     `);
   }
   return html`<div class="list" ref=${ref} onScroll=${measure}>
+    <${LiveNews} items=${items} fresh=${fresh} />
     <div class="list-inner" style=${{
     height: `${items.length * ROW_H}px`,
   }} role="list" aria-label="Anomalies" tabindex="-1">${rows}</div>

@@ -1,6 +1,6 @@
 // Small components shared by the views: top bar (zone and theme), live badge, counters,
 // token field and help, error note.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, getToken, retryDelayMs, setToken, tokenProblem } from "./api.js";
 import { getZone, localZoneLabel, setZone } from "./time.js";
 import { html, SEVERITIES, useTheme } from "./util.js";
@@ -16,7 +16,9 @@ export function TopBar({ children }) {
       <${ZoneSelect} />
       <a class="docs-link" href="/api/docs">API</a>
       <button type="button" class="theme" onClick=${nextTheme} title="Theme">
-        ${theme === "auto" ? "◐ auto" : theme === "dark" ? "● dark" : "○ light"}
+        <span class="sr-only">Theme: </span><span aria-hidden="true">${
+    theme === "auto" ? "◐" : theme === "dark" ? "●" : "○"
+  }</span> ${theme}
       </button>
     </div>
   </header>`;
@@ -49,7 +51,7 @@ export function LiveBadge({ status }) {
 
 /** The last hour's counts by severity; "–" until they are known (not loaded, or unreadable). */
 export function Counters({ counts }) {
-  return html`<div class="counters" aria-label="Anomalies in the last hour">
+  return html`<div class="counters" role="group" aria-label="Anomalies in the last hour">
     ${
     SEVERITIES.map((s) =>
       html`<div class=${`counter sev-${s}`} key=${s}>
@@ -137,4 +139,52 @@ export function ErrorNote({ error, prefix = "", retries = false }) {
   return html`<p class="error" role="alert">${prefix}${error.message}${
     retries && retryDelayMs(error) !== null ? " (trying again by itself)" : ""
   }</p>`;
+}
+
+/** Live alerts are told to screen readers at most this often (a storm is one message). */
+const NEWS_MS = 5000;
+
+/**
+ * A polite live region telling screen readers of live alerts that reached the list (`fresh`
+ * rows): "2 new anomalies, newest: CRITICAL …; 1 resolved", gathered for a second, then at most
+ * every NEWS_MS.
+ */
+export function LiveNews({ items, fresh }) {
+  const [text, setText] = useState("");
+  const seen = useRef(new Set());
+  const tally = useRef({ added: 0, resolved: 0, newest: null });
+  const timer = useRef(null);
+  useEffect(() => {
+    for (const id of seen.current) if (!fresh.has(id)) seen.current.delete(id);
+    const ids = [...fresh].filter((id) => !seen.current.has(id));
+    if (ids.length === 0) return;
+    const byId = new Map(items.map((a) => [a.id, a]));
+    const t = tally.current;
+    for (const id of ids) {
+      seen.current.add(id);
+      const a = byId.get(id);
+      if (!a) continue; // not in the list (other filters)
+      if (a.resolved_at) t.resolved++;
+      else {
+        t.added++;
+        if (!t.newest || Date.parse(a.detected_at) > Date.parse(t.newest.detected_at)) t.newest = a;
+      }
+    }
+    const tell = () => {
+      const { added, resolved, newest } = tally.current;
+      if (added + resolved === 0) return void (timer.current = null);
+      tally.current = { added: 0, resolved: 0, newest: null };
+      const parts = [];
+      if (added === 1) parts.push(`New anomaly: ${newest.severity} ${newest.title}`);
+      else if (added) {
+        parts.push(`${added} new anomalies, newest: ${newest.severity} ${newest.title}`);
+      }
+      if (resolved) parts.push(`${resolved} resolved`);
+      setText(parts.join("; "));
+      timer.current = setTimeout(tell, NEWS_MS);
+    };
+    if (timer.current === null && t.added + t.resolved > 0) timer.current = setTimeout(tell, 1000);
+  }, [fresh]);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return html`<p class="sr-only live-news" role="status" aria-atomic="true">${text}</p>`;
 }
