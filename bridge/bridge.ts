@@ -103,17 +103,14 @@ export function createBridge(deps: BridgeDeps): Bridge {
   const cfg = deps.config ?? {};
   const maxlen = cfg.maxlen ?? 1_000_000;
   const chunkSize = cfg.chunkSize ?? 500;
-  const maxEventBytes = cfg.maxEventBytes ?? 1_048_576;
-  const deadRawBytes = cfg.deadRawBytes ?? 4096;
   const gapWarnMs = cfg.gapWarnMs ?? 3_600_000;
   const classifyOptions = {
-    maxBytes: maxEventBytes,
-    deadRawBytes,
+    maxBytes: cfg.maxEventBytes ?? 1_048_576,
+    deadRawBytes: cfg.deadRawBytes ?? 4096,
     ...(cfg.extraLimits ? { limits: cfg.extraLimits } : {}),
   };
   const topics = [...(cfg.topics ?? TOPICS)];
   const groupId = cfg.groupId ?? GROUPS.bridge;
-  const shutdownTimeoutMs = cfg.shutdownTimeoutMs ?? 8000;
   const partitions = cfg.partitions ?? 1;
   const port = ioredisAppendPort(redis, { perSlot: isCluster(redis) });
   const hashes = offsetHashes(keys, partitions);
@@ -309,7 +306,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
     groupId,
     topics,
     sessionTimeoutMs: cfg.sessionTimeoutMs,
-    shutdownTimeoutMs,
+    shutdownTimeoutMs: cfg.shutdownTimeoutMs ?? 8000,
     // A fetch waits up to 100 ms for 64 KiB rather than returning with the first record:
     // at a steady rate that halves the dev Kafka's CPU per event (bench:pipeline --mode=live)
     // for at most 100 ms more Kafka → Redis latency at low rates.
@@ -354,13 +351,15 @@ export function createBridge(deps: BridgeDeps): Bridge {
   /**
    * The offsets kept in Redis belong to one Kafka cluster: when another one
    * answers now (Kafka replaced, a dev Kafka restarted), they are dropped, so
-   * no message of its logs is skipped as a redelivery.
+   * no message of its logs is skipped as a redelivery. The cluster is marked
+   * again every 10 s while the bridge runs (`run`): Redis that lost its data
+   * lost the mark too, and a Kafka replaced later would not be told apart.
    */
-  async function forgetOtherCluster(signal: AbortSignal): Promise<void> {
+  async function forgetOtherCluster(signal: AbortSignal): Promise<string | null> {
     const id = await kafkaClusterId(kafka, { signal, log });
-    if (id === null) return;
+    if (id === null) return null;
     const previous = await redis.set(keys.bridgeCluster(), id, "GET");
-    if (previous === null || previous === id) return;
+    if (previous === null || previous === id) return id;
     await port.forget([...hashes, keys.bridgeProgress()]);
     progress.clear();
     for (const topic of topics) logResets.inc({ topic });
@@ -368,6 +367,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
       previous,
       cluster: id,
     });
+    return id;
   }
 
   return {
@@ -378,11 +378,16 @@ export function createBridge(deps: BridgeDeps): Bridge {
       streams: () => full.health(),
     },
     async run(signal) {
-      await forgetOtherCluster(signal);
+      const cluster = await forgetOtherCluster(signal);
       committer.start();
+      const mark = cluster === null ? undefined : setInterval(
+        () => void redis.set(keys.bridgeCluster(), cluster, "NX").catch(() => {}),
+        10_000,
+      );
       try {
         await group.run(signal);
       } finally {
+        clearInterval(mark);
         committer.stop();
         await gaps.close();
       }

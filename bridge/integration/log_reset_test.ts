@@ -1,7 +1,7 @@
 /** A Kafka whose logs start again (topic created again, another cluster): nothing skipped. */
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { type RedisTestContext, withRedis } from "@vigil/tools/testing/redis";
+import { deletePrefix, type RedisTestContext, withRedis } from "@vigil/tools/testing/redis";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { createLogger, silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
@@ -156,6 +156,46 @@ Deno.test(
       assert.doesNotMatch(text, /vigil_bridge_duplicates_skipped_total [1-9]/);
       assert.equal(lines.filter((l) => /another Kafka cluster/.test(String(l.msg))).length, 1);
       assert.equal(await redis.hget(keys.bridgeProgress(), "logs:0"), "99");
+    });
+  },
+);
+
+Deno.test(
+  "createBridge() marks its Kafka cluster again after Redis lost its data, so a later replacement is still told",
+  opts,
+  async () => {
+    await withRedis(async (ctx) => {
+      const { redis, keys, prefix } = ctx;
+      const { lines, startBridge, until, runUntil } = harness(ctx);
+      const metrics = new Registry();
+      await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (cluster) => {
+        await produce(testKafka(cluster.brokers), numberedLogs(0, 30), 30);
+        const stop = startBridge(cluster.brokers, new Registry());
+        try {
+          await until(30, 0);
+          // Redis loses everything while the bridge runs (restarted without persistence).
+          await deletePrefix(redis, prefix);
+          await produce(testKafka(cluster.brokers), numberedLogs(30, 10), 10);
+          await until(10, 0);
+          await waitFor(async () => (await redis.get(keys.bridgeCluster())) !== null, {
+            timeoutMs: 15_000,
+            what: "the cluster marked again",
+          });
+        } finally {
+          await stop();
+        }
+        // Another cluster whose log is already past offset 39: only the mark can tell.
+        await withKafka({ brokers: 1, partitions: 1, topics: ["logs"] }, async (other) => {
+          await produce(testKafka(other.brokers), numberedLogs(1000, 100), 100);
+          await runUntil(other.brokers, metrics, 110, 0);
+        });
+      });
+      const events = (await readAll(redis, keys)).filter((e) => e.stream === keys.events("logs"));
+      assert.deepEqual(
+        events.slice(10).map((e) => e.fields.offset),
+        Array.from({ length: 100 }, (_, i) => String(i)),
+      );
+      assert.equal(lines.filter((l) => /another Kafka cluster/.test(String(l.msg))).length, 1);
     });
   },
 );
