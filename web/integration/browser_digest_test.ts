@@ -137,7 +137,7 @@ Deno.test(
         assert.equal(await page.locator("#app .boot").count(), 0, "placeholder gone");
         assert.ok(!(await page.textContent("#app"))?.includes("Loading Vigil"));
         // The panel shows what the notifier just did, from its tables.
-        await page.click(".notify-card summary");
+        await page.click(".notify-card:not(.system-card) summary");
         const row = page.locator('.notify-table tr[data-route="default"][data-channel="email"]');
         assert.equal(await row.locator("td.sent").textContent(), "1");
         assert.equal(await row.locator("td.planned").textContent(), "1");
@@ -146,7 +146,7 @@ Deno.test(
           (await page.textContent(".notify-totals")) ?? "",
           /1 sent · 0 pending · 0 failed · 1 digest(?!s)/,
         );
-        await page.click(".notify-card summary");
+        await page.click(".notify-card:not(.system-card) summary");
         await browser.screenshot("detail-from-digest.png");
 
         // 2. The entity page, linked from the detail view.

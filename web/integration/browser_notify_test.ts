@@ -91,16 +91,16 @@ Deno.test(
 
         const { page } = browser;
         await page.goto(web.base);
-        await page.waitForSelector(".notify-card summary");
+        await page.waitForSelector(".notify-card:not(.system-card) summary");
         // The panel loads once a minute: reload until it has the inhibited alert.
         await waitUntil(async () => {
           const text = (await page.textContent(".notify-totals")) ?? "";
           if (text.includes("1 inhibited")) return true;
           await page.reload();
-          await page.waitForSelector(".notify-card summary");
+          await page.waitForSelector(".notify-card:not(.system-card) summary");
           return false;
         }, "the panel showing the inhibited alert");
-        await page.click(".notify-card summary");
+        await page.click(".notify-card:not(.system-card) summary");
         assert.match((await page.textContent(".notify-body")) ?? "", /1 inhibited/);
         // The routes in force, replayed by the notifier: one digest on email and webhook.
         assert.equal(await page.getAttribute(".notify-preview", "data-notifications"), "2");
@@ -196,8 +196,8 @@ Deno.test(
         try {
           const { page } = browser;
           await page.goto(web.base);
-          await page.waitForSelector(".notify-card summary");
-          await page.click(".notify-card summary");
+          await page.waitForSelector(".notify-card:not(.system-card) summary");
+          await page.click(".notify-card:not(.system-card) summary");
           await page.click("#test-notification");
           await page.waitForSelector('.test-notify .token-help[data-status="401"]');
           await page.fill(".test-notify .token-input", TOKEN);
