@@ -15,8 +15,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
-import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
+import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import { query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
@@ -36,16 +35,6 @@ export const PREVIEW_BUDGET_MS = 4_000;
 
 /** Seconds a busy or too long preview asks the caller to wait (as a database out of reach does). */
 export const PREVIEW_RETRY_AFTER_S = 5;
-
-/** 503 `{error}` with `Retry-After`: a preview later may well succeed. */
-function previewUnavailable(message: string): HTTPException {
-  return new HTTPException(503, {
-    res: Response.json({ error: message }, {
-      status: 503,
-      headers: { "Retry-After": String(PREVIEW_RETRY_AFTER_S) },
-    }),
-  });
-}
 
 /** The API routes on a guarded app (JSON errors, 16 KiB body limit, 400 on control characters). */
 export function createNotifierApi(deps: {
@@ -102,9 +91,9 @@ export function createNotifierApi(deps: {
   app.get("/api/notifications/preview", query(notificationSummaryQuerySchema), async (c) => {
     const windowMs = c.req.valid("query").window;
     if (running && running.windowMs !== windowMs) {
-      throw previewUnavailable(
-        "Cannot preview: another preview is running, retry in a few seconds",
-      );
+      throw httpError(503, "Cannot preview: another preview is running, retry in a few seconds", {
+        retryAfterS: PREVIEW_RETRY_AFTER_S,
+      });
     }
     if (!running) {
       const result = preview(windowMs).finally(() => (running = undefined));
@@ -113,7 +102,9 @@ export function createNotifierApi(deps: {
     try {
       return c.json(await running.result);
     } catch (error) {
-      if (error instanceof RangeError) throw previewUnavailable(error.message);
+      if (error instanceof RangeError) {
+        throw httpError(503, error.message, { retryAfterS: PREVIEW_RETRY_AFTER_S });
+      }
       throw error;
     }
   });

@@ -9,7 +9,6 @@
  * @module
  */
 import type { z } from "zod";
-import { HTTPException } from "hono/http-exception";
 import { httpError } from "@vigil/shared/http/app";
 import {
   testNotificationResultSchema,
@@ -134,13 +133,7 @@ export async function callService<N extends ServiceCallName>(
     // such, so the client waits and retries; anything else is the web's 502.
     const retryAfter = res.headers.get("retry-after");
     if (res.status === 503 && retryAfter !== null && /^\d{1,5}$/.test(retryAfter)) {
-      throw new HTTPException(503, {
-        message,
-        res: Response.json({ error: message }, {
-          status: 503,
-          headers: { "Retry-After": retryAfter },
-        }),
-      });
+      throw httpError(503, message, { retryAfterS: retryAfter });
     }
     throw httpError(502, message);
   }

@@ -22,9 +22,21 @@ import { isConnectionError } from "../postgres_errors.ts";
 /** Body limit of the ops endpoints and small JSON APIs (detector, notifier). */
 export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
 
-/** A 4xx/5xx answer with a JSON body `{error: message}`. */
-export function httpError(status: ContentfulStatusCode, message: string): HTTPException {
-  return new HTTPException(status, { message });
+/**
+ * A 4xx/5xx answer with a JSON body `{error: message}`; with `retryAfterS`, a
+ * `Retry-After` header too (a 503 that a later request may well not get).
+ */
+export function httpError(
+  status: ContentfulStatusCode,
+  message: string,
+  options: { retryAfterS?: number | string } = {},
+): HTTPException {
+  if (options.retryAfterS === undefined) return new HTTPException(status, { message });
+  const headers = { "Retry-After": String(options.retryAfterS) };
+  return new HTTPException(status, {
+    message,
+    res: Response.json({ error: message }, { status, headers }),
+  });
 }
 
 /** Options of {@link createBaseApp}. */
