@@ -6,12 +6,11 @@
  * @module
  */
 import { z } from "zod";
+import { formatZodError } from "@vigil/shared/schemas/event";
 
 /** The reason an error gives, on one line (a zod error as its issues, not its JSON). */
 export function reasonOf(error: unknown): string {
-  if (error instanceof z.ZodError) {
-    return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-  }
+  if (error instanceof z.ZodError) return formatZodError(error);
   return error instanceof Error ? error.message : String(error);
 }
 
