@@ -296,9 +296,9 @@ Deno.test("STALE_AFTER leaves room for a repeat: a firing alert dropped first wa
   // STALE_AFTER=1h with REPEAT_INTERVAL=4h: the alert left its group before its first repeat.
   for (
     const [env, total] of [
-      [{ STALE_AFTER: "1h" }, "245m"],
-      [{ STALE_AFTER: "4h" }, "245m"],
-      [{ STALE_AFTER: "245m" }, "245m"],
+      [{ STALE_AFTER: "1h" }, "4h5m"],
+      [{ STALE_AFTER: "4h" }, "4h5m"],
+      [{ STALE_AFTER: "245m" }, "4h5m"],
       [{ STALE_AFTER: "2h", REPEAT_INTERVAL: "1h", GROUP_WAIT: "1h" }, "2h"],
     ] as const
   ) {
@@ -320,7 +320,7 @@ Deno.test("STALE_AFTER leaves room for a repeat: a firing alert dropped first wa
     JSON.stringify({ routes: [{ name: "x", channels: ["email"], ...r }] });
   assert.throws(
     () => parseRouting(route({ repeat_interval: "1d" }), c.defaultRoute, ["email"], 86_400_000),
-    /^SyntaxError: Cannot load routes: route "x": STALE_AFTER \(1d\) must be longer than its repeat_interval plus the longer of its group_wait and group_interval \(1445m\)/,
+    /^SyntaxError: Cannot load routes: route "x": STALE_AFTER \(1d\) must be longer than its repeat_interval plus the longer of its group_wait and group_interval \(1d5m\)/,
   );
   parseRouting(route({ repeat_interval: "23h" }), c.defaultRoute, ["email"], 86_400_000);
 });

@@ -85,11 +85,19 @@ const DURATION_UNITS: readonly [string, number][] = [
   ["s", 1000],
 ];
 
-/** `ms` in the largest unit that divides it (`1h`, `30s`, `100ms`), for messages. */
+/**
+ * `ms` as `durationVar` reads it, for messages: `1h`, `30s`, `100ms`, and `1d5m` rather than
+ * `1445m` when no one unit divides it.
+ */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0";
-  for (const [unit, size] of DURATION_UNITS) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
+  let rest = Math.round(ms);
+  let out = "";
+  for (const [unit, size] of DURATION_UNITS) {
+    if (rest >= size) out += `${Math.floor(rest / size)}${unit}`;
+    rest %= size;
+  }
+  return rest ? `${out}${rest}ms` : out;
 }
 
 /**

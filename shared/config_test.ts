@@ -7,6 +7,7 @@ import {
   commonEnv,
   ConfigError,
   durationVar,
+  formatDuration,
   httpServerOptions,
   kafkaEnv,
   parseEnv,
@@ -168,6 +169,25 @@ Deno.test("durationVar accepts ms, s, m, h, d, several in a row, and bare millis
     assert.equal(durationVar.safeParse(bad).success, false, bad);
   }
   assert.equal(durationVar.safeParse(-1).success, false);
+});
+
+Deno.test("formatDuration() writes what durationVar reads: one unit, or several in a row", () => {
+  // A message once said `1445m` for a day and 5 minutes.
+  const cases: [number, string][] = [
+    [0, "0"],
+    [250, "250ms"],
+    [30_000, "30s"],
+    [300_000, "5m"],
+    [14_400_000, "4h"],
+    [86_400_000, "1d"],
+    [86_700_000, "1d5m"],
+    [14_700_000, "4h5m"],
+    [150_500, "2m30s500ms"],
+  ];
+  for (const [ms, text] of cases) {
+    assert.equal(formatDuration(ms), text);
+    assert.equal(durationVar.parse(text), ms);
+  }
 });
 
 Deno.test("brokerListVar splits, trims and validates host:port entries", () => {

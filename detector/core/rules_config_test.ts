@@ -270,7 +270,7 @@ Deno.test("parseRulesConfig() refuses a no_data after at or past forget_after, a
     rejection({
       no_data: { forget_after: "1h", entities: [{ type: "logs", entity: "a", after: "90m" }] },
     }).includes(
-      "no_data.entities.0.after: must be shorter than forget_after (after 90m, forget_after 1h)",
+      "no_data.entities.0.after: must be shorter than forget_after (after 1h30m, forget_after 1h)",
     ),
   );
   assert.ok(
