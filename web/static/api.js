@@ -1,8 +1,8 @@
 // Talking to the Vigil web API: JSON requests with the optional bearer token,
-// and the live stream (server-sent events read with fetch, so the token can be
-// sent as a header) with automatic reconnection.
+// and the live stream (live.js), one connection shared by every tab of the page.
 
 import { useEffect, useMemo, useRef } from "preact/hooks";
+import { openLive } from "./live.js";
 import { loadSetting, saveSetting } from "./settings.js";
 
 const TOKEN_KEY = "vigil.token";
@@ -15,6 +15,7 @@ export function getToken() {
 /** Save (or clear with "") the API token. */
 export function setToken(token) {
   saveSetting(TOKEN_KEY, token);
+  for (const told of tokenListeners) told();
 }
 
 /** What a bearer token may hold (as the server's `VIGIL_API_TOKEN`, shared/http/bearer.ts). */
@@ -167,94 +168,75 @@ export async function sendJson(method, path, body) {
   );
 }
 
+/** Told when a token is saved: the live connection tries again with it at once. */
+const tokenListeners = new Set();
+
 /**
  * Keep a live connection to /api/live. Calls onEvent(name, data) for every
  * event and onStatus("connecting" | "live" | "reconnecting", info) on
  * changes; reconnects with capped backoff. Returns a stop function.
+ *
+ * Every tab of the page shares one connection, held by a shared worker
+ * (live_worker.js): browsers open at most 6 HTTP/1.1 connections to a host,
+ * and with one per tab a seventh tab never loaded. Without SharedWorker
+ * (Chrome on Android), or if it fails, the tab holds its own.
  */
 export function connectLive({ onEvent, onStatus }) {
-  let stopped = false;
-  let controller = null;
-  let attempt = 0;
-  let timer = null;
-
-  const schedule = (reason) => {
-    if (stopped) return;
-    const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() / 2);
-    attempt++;
-    onStatus("reconnecting", { reason, retryInMs: Math.round(delay) });
-    timer = setTimeout(run, delay);
-  };
-
-  const run = async () => {
-    if (stopped) return;
-    controller = new AbortController();
-    onStatus(attempt === 0 ? "connecting" : "reconnecting", {});
-    let res;
-    try {
-      res = await fetch("/api/live", {
-        headers: headers({ accept: "text/event-stream" }),
-        signal: controller.signal,
-        cache: "no-store",
-      });
-    } catch {
-      return schedule("network error");
-    }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      return schedule(res.status === 401 ? "token required" : `HTTP ${res.status}`);
-    }
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    // The server sends a heartbeat every few seconds; silence this long means a dead link.
-    let watchdog = null;
-    const kick = () => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => controller.abort(), 45_000);
+  const auth = () => headers().authorization ?? null;
+  let stopOwn = null;
+  const own = () => {
+    const live = openLive({ headers, onEvent, onStatus });
+    tokenListeners.add(live.wake);
+    stopOwn = () => {
+      tokenListeners.delete(live.wake);
+      live.stop();
     };
-    kick();
-    try {
-      while (true) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        kick();
-        buffer += value.replaceAll("\r\n", "\n");
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let name = "message";
-          const data = [];
-          for (const line of block.split("\n")) {
-            if (line.startsWith("event:")) name = line.slice(6).trim();
-            else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-          }
-          if (!data.length) continue;
-          let parsed;
-          try {
-            parsed = JSON.parse(data.join("\n"));
-          } catch {
-            continue;
-          }
-          if (name === "hello") {
-            onStatus("live", { reconnected: attempt > 0 });
-            attempt = 0;
-          }
-          onEvent(name, parsed);
-        }
-      }
-    } catch {
-      // Connection dropped: reconnect below.
-    } finally {
-      clearTimeout(watchdog);
-    }
-    schedule("connection closed");
   };
-
-  run();
+  let worker = null;
+  try {
+    if (typeof SharedWorker === "function") {
+      // The name carries the messages' version (live_worker.js).
+      worker = new SharedWorker(new URL("./live_worker.js", import.meta.url), {
+        type: "module",
+        name: "vigil-live-1",
+      });
+    }
+  } catch {
+    worker = null;
+  }
+  if (!worker) {
+    own();
+    return () => stopOwn();
+  }
+  const port = worker.port;
+  let closed = false;
+  port.onmessage = ({ data: m }) => {
+    if (closed) return;
+    if (m.type === "event") onEvent(m.name, m.data);
+    else if (m.type === "status") onStatus(m.state, m.info);
+  };
+  const open = () => port.postMessage({ type: "open", authorization: auth() });
+  const close = () => port.postMessage({ type: "close" });
+  const token = () => port.postMessage({ type: "token", authorization: auth() });
+  // The worker's script did not load (an older server, a proxy): this tab connects itself.
+  worker.onerror = () => {
+    if (closed || stopOwn) return;
+    closed = true;
+    own();
+  };
+  // Back from the back-forward cache: the worker had been told the tab went.
+  const show = (e) => e.persisted && !closed && open();
+  tokenListeners.add(token);
+  addEventListener("pagehide", close);
+  addEventListener("pageshow", show);
+  open();
   return () => {
-    stopped = true;
-    clearTimeout(timer);
-    controller?.abort();
+    tokenListeners.delete(token);
+    removeEventListener("pagehide", close);
+    removeEventListener("pageshow", show);
+    if (!closed) close();
+    closed = true;
+    port.close();
+    stopOwn?.();
   };
 }
