@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import { openLive } from "./live.js";
 import { loadSetting, saveSetting } from "./settings.js";
+import { noteServerDate } from "./time.js";
 
 const TOKEN_KEY = "vigil.token";
 
@@ -129,6 +130,7 @@ export function coalesce(task, gapMs, clock = browserClock) {
 }
 
 async function handle(res) {
+  noteServerDate(res.headers.get("date"));
   let body = null;
   try {
     body = await res.json();

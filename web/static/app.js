@@ -22,7 +22,7 @@ import {
 } from "./list.js";
 import { NotifyPanel } from "./notify.js";
 import { SystemPanel } from "./system.js";
-import { useZone, zoneName } from "./time.js";
+import { serverNow, useZone, zoneName } from "./time.js";
 import { html } from "./util.js";
 import { Counters, ErrorNote, LiveBadge, TokenHelp, TopBar } from "./widgets.js";
 
@@ -50,7 +50,7 @@ function App() {
   const [live, setLive] = useState({ state: "connecting" });
   const [counts, setCounts] = useState({});
   const [chart, setChart] = useState({
-    fromMs: minuteOf(Date.now()) - 59 * 60_000,
+    fromMs: minuteOf(serverNow()) - 59 * 60_000,
     counts: new Map(),
   });
   useZone(); // every time shown re-renders when the zone changes
@@ -135,7 +135,7 @@ function App() {
         next && rows.length < MAX_LIVE_ROWS &&
         Date.parse(rows[rows.length - 1].detected_at) > oldest
       );
-      noteResolved(resolvedIds.current, rows, Date.now());
+      noteResolved(resolvedIds.current, rows, serverNow());
       const merged = mergeLive(rows, live.alerts, filtersRef.current, MAX_LIVE_ROWS, Boolean(next));
       setItems(live.acks.reduce((l, a) => applyUpdate(l, a, filtersRef.current), merged.items));
       setCursor(next);
@@ -165,7 +165,7 @@ function App() {
       try {
         const r = await getJson("/api/anomalies", { ...filtersRef.current, limit: PAGE, ...from });
         if (seq !== loadSeq.current) return;
-        noteResolved(resolvedIds.current, r.items, Date.now());
+        noteResolved(resolvedIds.current, r.items, serverNow());
         setItems((old) => {
           const have = new Set(old.map((a) => a.id));
           return [...old, ...r.items.filter((a) => !have.has(a.id))];
@@ -185,12 +185,14 @@ function App() {
     }
   }, [cursor, loading, items]);
 
-  const loadStats = useCallback(async () => {
+  const loadStats = useCallback(async (again = false) => {
     statsRetry.cancel();
-    const to = minuteOf(Date.now()) + 60_000;
+    const to = minuteOf(serverNow()) + 60_000;
     const from = to - 60 * 60_000;
     try {
       const r = await getJson("/api/stats", { from, to, bucket: "minute" });
+      // The answer set the clock right (serverNow): then its hour is the one to read.
+      if (!again && minuteOf(serverNow()) + 60_000 !== to) return loadStats(true);
       const m = new Map();
       for (const p of r.points) {
         const t = Date.parse(p.t);
@@ -199,7 +201,7 @@ function App() {
         m.set(t, c);
       }
       setChart({ fromMs: from, counts: m });
-      forgetOld(resolvedIds.current, Date.now());
+      forgetOld(resolvedIds.current, serverNow());
       setCounts((old) => ({
         ...old,
         last_hour: r.totals.by_severity,
@@ -253,7 +255,7 @@ function App() {
         return n;
       }), FRESH_MS);
     // Firing alerts count, resolutions of the last hour count down the open ones (once each).
-    const delta = liveDelta(batch, resolvedIds.current, Date.now());
+    const delta = liveDelta(batch, resolvedIds.current, serverNow());
     setCounts((old) => addDelta(old, delta));
     const firing = batch.filter((a) => a.status === "firing");
     if (firing.length === 0) return;
@@ -265,7 +267,7 @@ function App() {
         c[a.type] = (c[a.type] ?? 0) + 1;
         m.set(t, c);
       }
-      const fromMs = Math.max(old.fromMs, minuteOf(Date.now()) - 59 * 60_000);
+      const fromMs = Math.max(old.fromMs, minuteOf(serverNow()) - 59 * 60_000);
       return { fromMs, counts: m };
     });
   }, []);

@@ -51,6 +51,36 @@ export function localZoneLabel() {
   return [name, short].filter(Boolean).join(", ");
 }
 
+// The server's clock as this browser sees it. A browser whose clock was minutes off drew the
+// wrong last hour (missing the newest anomalies, or empty minutes to come), counted the wrong
+// ones and showed a fresh anomaly detected "in 9m".
+let skewMs = 0;
+const clockListeners = new Set();
+
+/** Now by the server's clock (the `Date` of its last answers), in ms since the epoch. */
+export function serverNow() {
+  return Date.now() + skewMs;
+}
+
+/**
+ * Note an answer's `Date` header (`header`), received at `receivedAt` by this browser's clock.
+ * Whole seconds, so only an offset past 2 s counts; the clock set right again, it goes back to 0.
+ */
+export function noteServerDate(header, receivedAt = Date.now()) {
+  const t = Date.parse(header ?? "");
+  if (Number.isNaN(t)) return;
+  const offset = t + 500 - receivedAt;
+  if (Math.abs(offset - skewMs) <= 2000) return;
+  skewMs = Math.abs(offset) > 2000 ? offset : 0;
+  for (const l of clockListeners) l();
+}
+
+/** Call `fn` when serverNow() moved (a clock found off); returns the function that stops it. */
+export function onClockChange(fn) {
+  clockListeners.add(fn);
+  return () => clockListeners.delete(fn);
+}
+
 function day(ms) {
   return new Intl.DateTimeFormat("en-CA", options({ dateStyle: "short" })).format(ms);
 }
@@ -67,7 +97,7 @@ export function fmtTime(t) {
   if (t === null || t === undefined || t === "") return "—";
   const ms = toMs(t);
   if (Number.isNaN(ms)) return String(t);
-  const [d, now] = [day(ms), day(Date.now())];
+  const [d, now] = [day(ms), day(serverNow())];
   const year = d.slice(0, 4) === now.slice(0, 4) ? {} : { year: "numeric" };
   const f = new Intl.DateTimeFormat(
     LOCALE,

@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { fmtNum } from "./charts.js";
 import { loadSetting, saveSetting } from "./settings.js";
+import { onClockChange, serverNow } from "./time.js";
 
 export { count } from "./charts.js";
 
@@ -66,10 +67,15 @@ export function fmtValue(v) {
 }
 
 export function useNow(ms) {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(serverNow());
   useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
+    const tick = () => setNow(serverNow());
+    const t = setInterval(tick, ms);
+    const stop = onClockChange(tick);
+    return () => {
+      clearInterval(t);
+      stop();
+    };
   }, [ms]);
   return now;
 }
