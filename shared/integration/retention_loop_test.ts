@@ -148,3 +148,43 @@ Deno.test("runRetentionLoop() catch-up runs of several instances still run one a
     }
   });
 });
+
+Deno.test("runRetentionLoop() tries a run that failed again after a short pause, not the interval", async () => {
+  await withPg(async ({ sql }) => {
+    await migrate(sql);
+    await oldAlerts(sql, 5);
+    // PostgreSQL out of reach for the first run: its session cannot be had.
+    let refused = 0;
+    const flaky = new Proxy(sql, {
+      get(target, key, receiver) {
+        if (key === "reserve" && refused === 0) {
+          refused++;
+          return () =>
+            Promise.reject(Object.assign(new Error("refused"), { code: "ECONNREFUSED" }));
+        }
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    const d = { ...deps(sql), sql: flaky };
+    const controller = new AbortController();
+    const config = { enabled: true, intervalMs: HOUR, batchSize: 10, maxBatches: 2, ages: AGES };
+    const loop = runRetentionLoop(d, config, {
+      signal: controller.signal,
+      firstDelayMs: 0,
+      failedPauseMs: 50,
+    });
+    try {
+      // Before: the failed run was followed by the next an hour later.
+      await waitFor(async () => (await left(sql)) === 0, {
+        timeoutMs: 10_000,
+        what: "the run after the failed one",
+      });
+      assert.equal(refused, 1);
+      assert.deepEqual((await runs(sql)).map((r) => [r.outcome, r.deleted]), [["done", 5]]);
+      assert.match(await d.registry.render(), /vigil_retention_runs_total\{outcome="failed"\} 1/);
+    } finally {
+      controller.abort(new Error("stop"));
+      await loop;
+    }
+  });
+});

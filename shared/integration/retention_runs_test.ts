@@ -82,7 +82,11 @@ Deno.test("runRetention() cut by shutdown is recorded interrupted with the table
       { ...deps, metrics: createRetentionMetrics(new Registry()) },
       { ages, batchSize: 10, maxBatches: 100 },
     );
-    assert.deepEqual(next, { deleted: { notifier_alerts: 15, silences: 1 }, unfinished: [] });
+    assert.deepEqual(next, {
+      deleted: { notifier_alerts: 15, silences: 1 },
+      unfinished: [],
+      failed: [],
+    });
     assert.equal((await latestRetentionRun(sql))?.outcome, "done");
   });
 });

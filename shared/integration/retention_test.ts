@@ -118,7 +118,7 @@ Deno.test("runRetention() deletes old rows of every table and keeps what must st
       notifier_alerts: 1,
       silences: 1,
     };
-    assert.deepEqual(report, { deleted, unfinished: [] });
+    assert.deepEqual(report, { deleted, unfinished: [], failed: [] });
     assert.deepEqual(await ids(sql, "anomaly_events", "id"), [
       "new",
       "old-open",
@@ -161,7 +161,11 @@ Deno.test("runRetention() deletes at most batchSize × maxBatches rows per table
     const first = await runRetention(d, { ages: AGES, batchSize: 10, maxBatches: 2 }, {
       policies: only,
     });
-    assert.deepEqual(first, { deleted: { notifier_alerts: 20 }, unfinished: ["notifier_alerts"] });
+    assert.deepEqual(first, {
+      deleted: { notifier_alerts: 20 },
+      unfinished: ["notifier_alerts"],
+      failed: [],
+    });
     // Oldest first: the 5 youngest of the old rows remain.
     assert.deepEqual((await ids(sql, "notifier_alerts", "stream_id")).sort(), [
       "0-0",
@@ -173,7 +177,7 @@ Deno.test("runRetention() deletes at most batchSize × maxBatches rows per table
     const second = await runRetention(d, { ages: AGES, batchSize: 10, maxBatches: 2 }, {
       policies: only,
     });
-    assert.deepEqual(second, { deleted: { notifier_alerts: 5 }, unfinished: [] });
+    assert.deepEqual(second, { deleted: { notifier_alerts: 5 }, unfinished: [], failed: [] });
   });
 });
 
@@ -187,7 +191,7 @@ Deno.test("runRetention() does not report a table unfinished when its last full 
     const report = await runRetention(d, { ages: AGES, batchSize: 10, maxBatches: 2 }, {
       policies: only,
     });
-    assert.deepEqual(report, { deleted: { notifier_alerts: 20 }, unfinished: [] });
+    assert.deepEqual(report, { deleted: { notifier_alerts: 20 }, unfinished: [], failed: [] });
     assert.deepEqual(await ids(sql, "notifier_alerts", "stream_id"), ["young-0"]);
   });
 });

@@ -177,18 +177,24 @@ export function retentionCutoffs(
 /** Shortest pause before a catch-up run (after a run that left tables unfinished). */
 export const CATCH_UP_PAUSE_MS = 10_000;
 
+/** Pause before trying again after a run that failed, or failed for some tables. */
+export const FAILED_RUN_PAUSE_MS = 60_000;
+
 /**
  * Time from the end of a run to the next one: the interval after a run that finished every
  * table; after one that left tables unfinished (batch budget spent), a catch-up pause as long
  * as the run took, at least `minPauseMs` and at most the interval. So a table that grows faster
  * than one run's budget per interval is worked off, while retention deletes at most about half
- * the time.
+ * the time. After a run that failed for some tables, `failedPauseMs` (at most the interval).
  */
 export function nextRetentionDelayMs(
-  run: { unfinished: readonly string[]; tookMs: number },
+  run: { unfinished: readonly string[]; tookMs: number; failed?: readonly string[] },
   intervalMs: number,
   minPauseMs: number = CATCH_UP_PAUSE_MS,
+  failedPauseMs: number = FAILED_RUN_PAUSE_MS,
 ): number {
+  // A table refused (a lock not had, a connection lost): tried again in a minute, not an hour.
+  if (run.failed?.length) return Math.min(intervalMs, failedPauseMs);
   if (run.unfinished.length === 0) return intervalMs;
   return Math.min(intervalMs, Math.max(minPauseMs, run.tookMs));
 }

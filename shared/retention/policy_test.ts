@@ -75,8 +75,9 @@ Deno.test("retentionCutoffs() takes each age back from the clock and skips age 0
   assert.equal(cutoffs.length, RETENTION_POLICIES.length - 1);
 });
 
+const HOUR = 3_600_000;
+
 Deno.test("nextRetentionDelayMs(): the interval when done, a bounded catch-up pause when not", () => {
-  const HOUR = 3_600_000;
   assert.equal(nextRetentionDelayMs({ unfinished: [], tookMs: 90_000 }, HOUR), HOUR);
   const left = ["notifier_alerts"];
   // A quick run: the minimum pause; a long one: as long again (deleting at most half the time).
@@ -86,4 +87,18 @@ Deno.test("nextRetentionDelayMs(): the interval when done, a bounded catch-up pa
   assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: 2 * HOUR }, HOUR), HOUR);
   assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: -HOUR }, HOUR), CATCH_UP_PAUSE_MS);
   assert.equal(nextRetentionDelayMs({ unfinished: left, tookMs: 0 }, HOUR, 50), 50);
+});
+
+Deno.test("nextRetentionDelayMs(): a run that failed for a table is tried again in a minute", () => {
+  // It used to wait the whole interval: an hour more of growth after a blip.
+  assert.equal(
+    nextRetentionDelayMs({ unfinished: [], tookMs: 0, failed: ["silences"] }, HOUR),
+    60_000,
+  );
+  assert.equal(
+    nextRetentionDelayMs({ unfinished: ["x"], tookMs: 0, failed: ["silences"] }, HOUR),
+    60_000,
+  );
+  assert.equal(nextRetentionDelayMs({ unfinished: [], tookMs: 0, failed: ["x"] }, 30_000), 30_000);
+  assert.equal(nextRetentionDelayMs({ unfinished: [], tookMs: 0, failed: [] }, HOUR), HOUR);
 });

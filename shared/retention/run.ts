@@ -72,6 +72,8 @@ export interface RetentionReport {
   deleted: Record<string, number>;
   /** Tables whose batch budget ran out before their old rows did, or that shutdown cut. */
   unfinished: string[];
+  /** Tables whose batch failed (a lock not had within 5 s, a lost connection). */
+  failed: string[];
 }
 
 /** Most time a batch waits for a lock before giving up until the next run. */
@@ -183,8 +185,8 @@ export async function runRetention(
     }
     try {
       const startedAt = new Date(deps.now()).toISOString();
-      const report: RetentionReport = { deleted: {}, unfinished: [] };
-      const failed: string[] = [];
+      const report: RetentionReport = { deleted: {}, unfinished: [], failed: [] };
+      const failed = report.failed;
       let interrupted = false;
       const cutoffs = retentionCutoffs(config.ages, deps.now(), options.policies);
       for (const { policy, cutoff } of cutoffs) {
@@ -230,12 +232,19 @@ export async function runRetention(
  * left tables unfinished (batch budget spent) is followed by a catch-up run
  * after a pause as long as it took (at least `catchUpPauseMs`, at most the
  * interval: {@link nextRetentionDelayMs}), until none is left; a run skipped
- * for another instance's lock waits the interval (that instance catches up).
+ * for another instance's lock waits the interval (that instance catches up). A run that
+ * failed (PostgreSQL out of reach), or failed for some tables, is tried again after
+ * `failedPauseMs` (a minute; at most the interval): it used to wait the whole interval.
  */
 export async function runRetentionLoop(
   deps: RetentionDeps,
   config: RetentionConfig,
-  options: { signal: AbortSignal; firstDelayMs?: number; catchUpPauseMs?: number },
+  options: {
+    signal: AbortSignal;
+    firstDelayMs?: number;
+    catchUpPauseMs?: number;
+    failedPauseMs?: number;
+  },
 ): Promise<void> {
   const { signal } = options;
   let delay = options.firstDelayMs ?? Math.min(config.intervalMs, 60_000);
@@ -255,16 +264,26 @@ export async function runRetentionLoop(
       }
       const tookMs = deps.now() - started;
       delay = nextRetentionDelayMs(
-        { unfinished: report.unfinished, tookMs },
+        { unfinished: report.unfinished, tookMs, failed: report.failed },
         config.intervalMs,
         options.catchUpPauseMs,
+        options.failedPauseMs,
       );
-      if (Object.values(report.deleted).some((n) => n > 0) || report.unfinished.length) {
+      if (
+        Object.values(report.deleted).some((n) => n > 0) || report.unfinished.length ||
+        report.failed.length
+      ) {
         deps.log.info("retention deleted old rows", { ...report, next_run_in_ms: delay });
       }
     } catch (error) {
       deps.metrics.runs.inc({ outcome: "failed" });
-      deps.log.warn("retention run failed, next run in the interval", { error });
+      delay = nextRetentionDelayMs(
+        { unfinished: [], tookMs: 0, failed: ["*"] },
+        config.intervalMs,
+        options.catchUpPauseMs,
+        options.failedPauseMs,
+      );
+      deps.log.warn("retention run failed", { error, next_run_in_ms: delay });
     }
   }
 }

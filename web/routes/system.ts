@@ -23,14 +23,17 @@ import type { retentionStatusSchema } from "../system_schemas.ts";
 /**
  * When the instance that recorded `run` runs retention next, as its loop plans it: the
  * interval after a run that finished every table, a catch-up pause after one that left
- * tables unfinished. Null when unknown: no interval recorded, or the run was cut by shutdown
+ * tables unfinished, a minute after one that failed for some tables. Null when unknown: no interval recorded, or the run was cut by shutdown
  * (the next is a minute after the notifier starts again).
  */
 function nextRunAt(run: RetentionRunRecord | null): string | null {
   if (!run?.interval_ms || run.outcome === "interrupted") return null;
   const finished = Date.parse(run.finished_at);
   const tookMs = finished - Date.parse(run.started_at);
-  const delay = nextRetentionDelayMs({ unfinished: run.unfinished, tookMs }, run.interval_ms);
+  const delay = nextRetentionDelayMs(
+    { unfinished: run.unfinished, tookMs, failed: run.failed },
+    run.interval_ms,
+  );
   return new Date(finished + delay).toISOString();
 }
 
