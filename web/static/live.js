@@ -3,17 +3,35 @@
 // connection for every tab of the page, or in the page itself where there is no SharedWorker.
 // No imports: a worker has no import map.
 
+/** The server sends a heartbeat every few seconds (at most 30): silence this long is a dead link. */
+export const SILENCE_MS = 45_000;
+
+const wallClock = {
+  now: () => Date.now(),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id),
+};
+
 /**
  * Keep a live connection to /api/live. Calls onEvent(name, data) for every event and
  * onStatus("connecting" | "live" | "reconnecting", info) on changes; reconnects with capped
  * backoff. `headers()` gives each attempt's request headers (the token saved meanwhile).
  * Returns `stop()`, and `wake()` to try again at once while waiting to (a token was saved).
  *
+ * A link is dead after {@link SILENCE_MS} without a byte, by the wall clock, checked every few
+ * seconds: a computer waking from sleep sees it at once (a timer set before the sleep fired up to
+ * 45 s after the wake, the page showing "Live" meanwhile). The network back (`online`) reconnects.
+ *
  * @param {{ headers: () => Record<string, string>,
  *   onEvent: (name: string, data: unknown) => void,
- *   onStatus: (state: string, info: Record<string, unknown>) => void }} options
+ *   onStatus: (state: string, info: Record<string, unknown>) => void,
+ *   fetch?: typeof fetch,
+ *   clock?: { now(): number, setInterval(fn: () => void, ms: number): unknown,
+ *     clearInterval(id: unknown): void } }} options
  */
-export function openLive({ headers, onEvent, onStatus }) {
+export function openLive(
+  { headers, onEvent, onStatus, fetch = globalThis.fetch.bind(globalThis), clock = wallClock },
+) {
   let stopped = false;
   let controller = null;
   let attempt = 0;
@@ -48,18 +66,15 @@ export function openLive({ headers, onEvent, onStatus }) {
     }
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
-    // The server sends a heartbeat every few seconds; silence this long means a dead link.
-    let watchdog = null;
-    const kick = () => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => controller.abort(), 45_000);
-    };
-    kick();
+    let heard = clock.now();
+    const watchdog = clock.setInterval(() => {
+      if (clock.now() - heard > SILENCE_MS) controller.abort();
+    }, 5000);
     try {
       while (true) {
         const { done, value } = await reader.read();
         if (done) break;
-        kick();
+        heard = clock.now();
         buffer += value.replaceAll("\r\n", "\n");
         let end;
         while ((end = buffer.indexOf("\n\n")) >= 0) {
@@ -88,22 +103,27 @@ export function openLive({ headers, onEvent, onStatus }) {
     } catch {
       // Connection dropped: reconnect below.
     } finally {
-      clearTimeout(watchdog);
+      clock.clearInterval(watchdog);
     }
     schedule("connection closed");
   };
 
+  // The network is back: the connection held through its loss is surely dead.
+  const online = () => (timer === null ? controller?.abort() : wake());
+  globalThis.addEventListener?.("online", online);
+  const wake = () => {
+    if (stopped || timer === null) return;
+    clearTimeout(timer);
+    run();
+  };
   run();
   return {
     stop() {
       stopped = true;
       clearTimeout(timer);
       controller?.abort();
+      globalThis.removeEventListener?.("online", online);
     },
-    wake() {
-      if (stopped || timer === null) return;
-      clearTimeout(timer);
-      run();
-    },
+    wake,
   };
 }
