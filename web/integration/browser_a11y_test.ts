@@ -1,7 +1,8 @@
 /**
  * axe-core on the page's views (the list, the detail view, the Silence form, the token prompt,
  * the entity page, the API docs page) in light and dark colour schemes on a desktop, and on a
- * 390×844 phone: no serious or critical violation. One browser for the file.
+ * 390×844 phone: no serious or critical violation; in forced colours (Windows' high contrast) the
+ * chart's legend and the open anomaly's row still show. One browser for the file.
  */
 import assert from "node:assert/strict";
 import axe from "axe-core";
@@ -102,6 +103,23 @@ Deno.test(
           await scan(`${at} API docs`);
         }
         assert.deepEqual(found, []);
+        // Windows' high contrast (forced colours) keeps the chart's bars in colour but took the
+        // legend's swatches and the open anomaly's row highlight away.
+        await page.emulateMedia({ colorScheme: "light", forcedColors: "active" });
+        await page.setViewportSize({ width: 1360, height: 860 });
+        await page.goto(`${web.base}/alerts/x1`);
+        await page.waitForSelector('.row.selected[data-id="x1"]');
+        await page.waitForSelector(".chart .bar.t-logs");
+        const looks = await page.evaluate(() => {
+          const style = (s: string) => getComputedStyle(document.querySelector(s)!);
+          return {
+            swatch: style(".legend .sw.t-logs").backgroundColor,
+            bar: style(".chart .bar.t-logs").fill,
+            selected: style(".row.selected").outlineStyle,
+          };
+        });
+        assert.equal(looks.swatch, looks.bar);
+        assert.notEqual(looks.selected, "none");
         assert.deepEqual(browser.errors.filter((e) => !/\b401\b/.test(e)), []);
       } finally {
         await browser.close();
