@@ -95,7 +95,7 @@ Deno.test(
   opts,
   async () => {
     const assets = await loadStaticAssets();
-    await withWebApp(async ({ app, sql }) => {
+    await withWebApp(async ({ app, sql, redis, keys }) => {
       const now = Date.now();
       await insertAnomalies(
         sql,
@@ -139,8 +139,20 @@ Deno.test(
           detected_at: new Date(now),
           event_time: new Date(0),
         }]);
+        // checkout has a series, with no point around 1970.
+        await redis.zadd(keys.scores("metrics", "checkout", "latency_ms"), now, `${now}:0.1:120`);
         await page.goto(`${web.base}/alerts/epoch`);
         await page.waitForSelector("text=No cached values around this time");
+        // A log's anomaly has no series at all, fresh or not: said so, not "recent points only".
+        await insertAnomalies(sql, [{
+          id: "log-1",
+          detected_at: new Date(now),
+          type: "logs",
+          rule: "error_spike",
+          entity: "svc-log",
+        }]);
+        await page.goto(`${web.base}/alerts/log-1`);
+        await page.waitForSelector(".detail >> text=No series is cached for this entity");
         assert.deepEqual(browser.errors, []);
       } finally {
         await browser.close();

@@ -97,6 +97,14 @@ export function StackedBars({ counts, fromMs, minutes }) {
 }
 
 /**
+ * Why an entity has no series (the detail and the entity page): a log's or a user's anomaly has
+ * none at all, and "the cache keeps recent points only" misled about a fresh one.
+ */
+export const NO_SERIES = "No series is cached for this entity: the detector keeps about an hour " +
+  "of recent scores, for metrics (per service and measure) and transaction statuses (per " +
+  "minute) only.";
+
+/**
  * A sparkline of `points` ([{ts, value, score, low?, high?}]) with an optional
  * threshold line, an optional expected band ({low, high}), the band the engine
  * expected at each point (when the points carry `low`/`high`) and a marker at

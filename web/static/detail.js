@@ -1,7 +1,7 @@
 // The detail view of one anomaly: facts, actions, values, series, evidence.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { getJson, useRetry } from "./api.js";
-import { fmtNum, Sparkline } from "./charts.js";
+import { fmtNum, NO_SERIES, Sparkline } from "./charts.js";
 import { AckForm, SilenceForm } from "./actions.js";
 import { fmtTime, fmtValue, html, shown } from "./util.js";
 import { alertLink, entityPath } from "./list.js";
@@ -61,6 +61,7 @@ function SeriesView({ anomaly }) {
   if (state.loading) return html`<p class="muted">Loading series…</p>`;
   if (state.error) return html`<${ErrorNote} error=${state.error} />`;
   const shown = state.series.filter((s) => s.points.length).slice(0, 4);
+  if (!state.series.length) return html`<p class="muted">${NO_SERIES}</p>`;
   if (!shown.length) {
     return html`<p class="muted">No cached values around this time (the cache keeps recent points only).</p>`;
   }

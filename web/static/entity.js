@@ -2,7 +2,7 @@
 // cached score series with the band the engine expected, and its recent anomalies.
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { coalesce, connectLive, getJson, useRetry } from "./api.js";
-import { Sparkline } from "./charts.js";
+import { NO_SERIES, Sparkline } from "./charts.js";
 import { alertLink, entityPath, filtersQuery } from "./list.js";
 import { fmtFull, fmtTime, useZone } from "./time.js";
 import { ago, count, html, useNow } from "./util.js";
@@ -64,8 +64,7 @@ function SeriesCard({ series }) {
           `
         )
       }</div>`
-      : html`<p class="muted pad">No cached values for this entity (the detector keeps about an
-          hour of recent points).</p>`
+      : html`<p class="muted pad">${NO_SERIES}</p>`
   }
   </section>`;
 }
