@@ -302,6 +302,10 @@ Deno.test(
           await page.evaluate(() => document.activeElement!.getBoundingClientRect().left >= 0),
           await page.evaluate(() => document.activeElement!.outerHTML.slice(0, 120)),
         );
+        // Entities match exactly, and an empty answer says so (a part of a name finds nothing).
+        await page.fill("#filter-entity", "aut");
+        await page.press("#filter-entity", "Enter");
+        await page.waitForSelector(".list .empty:has-text('Rule and entity match exactly.')");
         await page.fill("#filter-entity", "");
         await page.press("#filter-entity", "Enter");
         await page.waitForSelector('.row[data-id="live-1"]');

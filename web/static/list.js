@@ -349,7 +349,9 @@ export function AnomalyList(
   }} role="list" aria-label="Anomalies" tabindex="-1">${rows}</div>
     ${
     items.length === 0 && !loading && !failed
-      ? html`<p class="empty">No anomalies match these filters.</p>`
+      ? html`<p class="empty">No anomalies match these filters.${
+        filters.rule || filters.entity ? " Rule and entity match exactly." : ""
+      }</p>`
       : null
   }
     <div class="list-foot">
