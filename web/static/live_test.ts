@@ -15,6 +15,18 @@ function stream() {
   };
 }
 
+/** A fetch answering each request with a new {@link stream}, kept in `streams`. */
+function server() {
+  const streams: ReturnType<typeof stream>[] = [];
+  const fetch = (_url: RequestInfo | URL, init?: RequestInit) => {
+    const s = stream();
+    streams.push(s);
+    init!.signal!.addEventListener("abort", s.abort);
+    return Promise.resolve(new Response(s.body, { status: 200 }));
+  };
+  return { streams, fetch };
+}
+
 Deno.test("openLive() takes a link silent past SILENCE_MS by the wall clock as dead: a wake from sleep reconnects at once", async () => {
   let now = 1_000_000;
   const ticks = new Set<() => void>();
@@ -23,13 +35,7 @@ Deno.test("openLive() takes a link silent past SILENCE_MS by the wall clock as d
     setInterval: (fn: () => void) => (ticks.add(fn), fn),
     clearInterval: (fn: unknown) => void ticks.delete(fn as () => void),
   };
-  const streams: ReturnType<typeof stream>[] = [];
-  const fetch = (_url: RequestInfo | URL, init?: RequestInit) => {
-    const s = stream();
-    streams.push(s);
-    init!.signal!.addEventListener("abort", s.abort);
-    return Promise.resolve(new Response(s.body, { status: 200 }));
-  };
+  const { streams, fetch } = server();
   const states: string[] = [];
   const events: string[] = [];
   const live = openLive({
@@ -67,13 +73,7 @@ Deno.test("openLive() takes a link silent past SILENCE_MS by the wall clock as d
 });
 
 Deno.test("openLive() reconnects at once when the network is back (online)", async () => {
-  const streams: ReturnType<typeof stream>[] = [];
-  const fetch = (_url: RequestInfo | URL, init?: RequestInit) => {
-    const s = stream();
-    streams.push(s);
-    init!.signal!.addEventListener("abort", s.abort);
-    return Promise.resolve(new Response(s.body, { status: 200 }));
-  };
+  const { streams, fetch } = server();
   const states: string[] = [];
   const live = openLive({
     headers: () => ({}),
