@@ -25,6 +25,7 @@ import type { Logger } from "../log.ts";
 import type { Counter, Registry } from "../metrics.ts";
 import { sleep } from "../lifecycle.ts";
 import {
+  FAILED_RUN_PAUSE_MS,
   nextRetentionDelayMs,
   type RetentionConfig,
   retentionCutoffs,
@@ -277,12 +278,7 @@ export async function runRetentionLoop(
       }
     } catch (error) {
       deps.metrics.runs.inc({ outcome: "failed" });
-      delay = nextRetentionDelayMs(
-        { unfinished: [], tookMs: 0, failed: ["*"] },
-        config.intervalMs,
-        options.catchUpPauseMs,
-        options.failedPauseMs,
-      );
+      delay = Math.min(config.intervalMs, options.failedPauseMs ?? FAILED_RUN_PAUSE_MS);
       deps.log.warn("retention run failed", { error, next_run_in_ms: delay });
     }
   }

@@ -30,7 +30,7 @@ function open() {
 }
 
 /** A tab's token changed: the next attempt carries it, at once when one is waiting. */
-function useToken(value) {
+function takeToken(value) {
   if (value === authorization) return;
   authorization = value;
   live?.wake();
@@ -41,7 +41,7 @@ self.addEventListener("connect", (e) => {
   port.onmessage = ({ data: m }) => {
     if (m?.type === "open") {
       ports.add(port);
-      useToken(m.authorization ?? null);
+      takeToken(m.authorization ?? null);
       open();
       // What the connection is now (a tab joining a live connection missed nothing).
       port.postMessage({
@@ -50,7 +50,7 @@ self.addEventListener("connect", (e) => {
         info: { ...status.info, reconnected: false },
       });
     } else if (m?.type === "token") {
-      useToken(m.authorization ?? null);
+      takeToken(m.authorization ?? null);
     } else if (m?.type === "close") {
       ports.delete(port);
       // The last tab gone (or moved to a view without live news): closed unless one comes back.
