@@ -1,7 +1,8 @@
 /**
  * Many tabs of the page in one browser (Chromium): they share one live connection. Browsers open
  * at most 6 HTTP/1.1 connections to a host, and with a live connection per tab the seventh tab of
- * the page never loaded (its index.html waited for a free connection).
+ * the page never loaded (its index.html waited for a free connection). Without SharedWorker, each
+ * tab connects itself, as before.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -92,6 +93,37 @@ Deno.test(
         // The last tab gone, the connection goes too.
         await last!.close();
         await waitUntil(() => ctx.hub.size === 0, "the live connection to end with the last tab");
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets });
+  },
+);
+
+Deno.test(
+  "without SharedWorker (Chrome on Android) each tab holds its own live connection (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async (ctx) => {
+      const web = serveApp(ctx.app);
+      const browser = await launchBrowser();
+      try {
+        await browser.context.addInitScript(() => {
+          delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+        });
+        const pages = [browser.page, await browser.context.newPage()];
+        for (const page of pages) {
+          await page.goto(web.base + "/");
+          await live(page);
+        }
+        await waitUntil(() => ctx.hub.size === 2, "a live connection per tab");
+        await publish(ctx, tabAlert("own-1"));
+        for (const page of pages) {
+          await page.waitForSelector('.row[data-id="own-1"]', { timeout: 5000 });
+        }
+        assert.deepEqual(browser.errors, []);
       } finally {
         await browser.close();
         await web.close();
