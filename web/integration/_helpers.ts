@@ -17,7 +17,9 @@ import type { ArchiveLister } from "../archive_lookup.ts";
 import type { AppDeps } from "../deps.ts";
 import { createWebMetrics, type WebMetrics } from "../metrics.ts";
 import { createSseHub, type SseHub } from "../sse_hub.ts";
-import type { StaticAssets } from "../static.ts";
+import { loadStaticAssets, type StaticAssets } from "../static.ts";
+import { serve } from "@vigil/shared/http/serve";
+import { launchBrowser, type TestBrowser } from "./_browser.ts";
 
 /** Everything a web integration test gets. */
 export interface WebTestContext {
@@ -203,4 +205,39 @@ export async function sendJson(
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() as Record<string, unknown> };
+}
+
+/** What {@link withBrowserPage} gives: the web app's context, its address, and Chromium. */
+export interface BrowserPageContext extends WebTestContext {
+  base: string;
+  browser: TestBrowser;
+}
+
+/**
+ * Run `fn` with the page's files loaded, the app served on a real port and Chromium open (on
+ * nothing yet); everything closed after. `observe` sees each request with its answer.
+ */
+export async function withBrowserPage(
+  fn: (ctx: BrowserPageContext) => Promise<void>,
+  options: Omit<WebTestOptions, "assets"> & {
+    observe?: (req: Request, res: Response) => void;
+  } = {},
+): Promise<void> {
+  const assets = await loadStaticAssets();
+  await withWebApp(async (ctx) => {
+    const server = serve({
+      async fetch(req) {
+        const res = await ctx.app.fetch(req);
+        options.observe?.(req, res);
+        return res;
+      },
+    }, { port: 0, log: silentLogger() });
+    const browser = await launchBrowser();
+    try {
+      await fn({ ...ctx, base: `http://127.0.0.1:${server.port}`, browser });
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  }, { ...options, assets });
 }

@@ -5,9 +5,7 @@
  * "in 9m".
  */
 import assert from "node:assert/strict";
-import { loadStaticAssets } from "../static.ts";
-import { launchBrowser, serveApp } from "./_browser.ts";
-import { insertAnomalies, withWebApp } from "./_helpers.ts";
+import { insertAnomalies, withBrowserPage } from "./_helpers.ts";
 
 // playwright and ioredis keep handles; everything is closed in finally.
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -30,36 +28,27 @@ function skewClock(skewMs: number) {
 Deno.test(
   "a browser clock 10 minutes behind: the last hour, its counters and 'ago' follow the server (Chromium)",
   opts,
-  async () => {
-    const assets = await loadStaticAssets();
-    await withWebApp(async ({ app, sql }) => {
+  () =>
+    withBrowserPage(async ({ sql, base, browser }) => {
       const now = Date.now();
       await insertAnomalies(sql, [
         { id: "fresh", detected_at: new Date(now - 90_000), severity: "CRITICAL" },
         { id: "old", detected_at: new Date(now - 65 * 60_000), severity: "WARNING" },
       ]);
-      const web = serveApp(app);
-      const browser = await launchBrowser();
       const { page } = browser;
-      try {
-        await page.addInitScript(skewClock, -10 * 60_000);
-        await page.goto(web.base + "/");
-        assert.ok(await page.evaluate(() => Date.now()) < Date.now() - 9 * 60_000);
-        await page.waitForSelector('.row[data-id="fresh"]');
-        const counter = (s: string) => page.textContent(`.counter.sev-${s} .n`);
-        await page.waitForFunction(() =>
-          document.querySelector(".counter.sev-CRITICAL .n")?.textContent !== "–"
-        );
-        assert.equal(await counter("CRITICAL"), "1");
-        assert.equal(await counter("WARNING"), "0");
-        assert.equal(await page.textContent('.row[data-id="fresh"] .time'), "1m ago");
-        // The chart's last hour is the server's: one bar, in its second-to-last minute or so.
-        assert.equal(await page.locator(".chart-card rect.t-metrics").count(), 1);
-        assert.deepEqual(browser.errors, []);
-      } finally {
-        await browser.close();
-        await web.close();
-      }
-    }, { assets });
-  },
+      await page.addInitScript(skewClock, -10 * 60_000);
+      await page.goto(base + "/");
+      assert.ok(await page.evaluate(() => Date.now()) < Date.now() - 9 * 60_000);
+      await page.waitForSelector('.row[data-id="fresh"]');
+      const counter = (s: string) => page.textContent(`.counter.sev-${s} .n`);
+      await page.waitForFunction(() =>
+        document.querySelector(".counter.sev-CRITICAL .n")?.textContent !== "–"
+      );
+      assert.equal(await counter("CRITICAL"), "1");
+      assert.equal(await counter("WARNING"), "0");
+      assert.equal(await page.textContent('.row[data-id="fresh"] .time'), "1m ago");
+      // The chart's last hour is the server's: one bar, in its second-to-last minute or so.
+      assert.equal(await page.locator(".chart-card rect.t-metrics").count(), 1);
+      assert.deepEqual(browser.errors, []);
+    }),
 );
