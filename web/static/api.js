@@ -2,7 +2,7 @@
 // and the live stream (live.js), one connection shared by every tab of the page.
 
 import { useEffect, useMemo, useRef } from "preact/hooks";
-import { openLive } from "./live.js";
+import { browserClock, openLive } from "./live.js";
 import { loadSetting, saveSetting } from "./settings.js";
 import { noteServerDate } from "./time.js";
 
@@ -80,13 +80,6 @@ export function useRetry() {
     },
   }), []);
 }
-
-// Browsers' timers refuse to be called as methods of another object: wrapped.
-const browserClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-};
 
 /**
  * `task` (a function returning a promise) run at most once at a time and at most every `gapMs`:
