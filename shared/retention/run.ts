@@ -187,7 +187,6 @@ export async function runRetention(
     try {
       const startedAt = new Date(deps.now()).toISOString();
       const report: RetentionReport = { deleted: {}, unfinished: [], failed: [] };
-      const failed = report.failed;
       let interrupted = false;
       const cutoffs = retentionCutoffs(config.ages, deps.now(), options.policies);
       for (const { policy, cutoff } of cutoffs) {
@@ -195,14 +194,14 @@ export async function runRetention(
           const whole = await pruneTable(deps, policy, cutoff, config, report, options.signal);
           if (!whole) interrupted = true;
         } catch (error) {
-          failed.push(policy.table);
+          report.failed.push(policy.table);
           deps.log.warn("cannot prune table, left for the next run", {
             table: policy.table,
             error,
           });
         }
       }
-      const outcome = failed.length ? "failed" : interrupted ? "interrupted" : "done";
+      const outcome = report.failed.length ? "failed" : interrupted ? "interrupted" : "done";
       deps.metrics.runs.inc({ outcome });
       try {
         await recordRetentionRun(deps.sql, {
@@ -211,7 +210,7 @@ export async function runRetention(
           outcome,
           deleted: report.deleted,
           unfinished: report.unfinished,
-          failed,
+          failed: report.failed,
           ages_ms: { ...config.ages },
           interval_ms: config.intervalMs ?? null,
         });

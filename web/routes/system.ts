@@ -23,8 +23,9 @@ import type { retentionStatusSchema } from "../system_schemas.ts";
 /**
  * When the instance that recorded `run` runs retention next, as its loop plans it: the
  * interval after a run that finished every table, a catch-up pause after one that left
- * tables unfinished, a minute after one that failed for some tables. Null when unknown: no interval recorded, or the run was cut by shutdown
- * (the next is a minute after the notifier starts again).
+ * tables unfinished, a minute after one that failed for some tables. Null when unknown: no
+ * interval recorded, or the run was cut by shutdown (the next is a minute after the notifier
+ * starts again).
  */
 function nextRunAt(run: RetentionRunRecord | null): string | null {
   if (!run?.interval_ms || run.outcome === "interrupted") return null;
