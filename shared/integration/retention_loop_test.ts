@@ -68,9 +68,10 @@ Deno.test("runRetentionLoop() follows a run that spent its batch budget with cat
     });
     try {
       // 20 rows per run: three runs, the last two catch-ups. Before: one run, then an hour.
-      await waitFor(async () => (await left(sql)) === 0, {
+      // The last run's record is written after its deletions: both awaited.
+      await waitFor(async () => (await left(sql)) === 0 && (await runs(sql)).length === 3, {
         timeoutMs: 10_000,
-        what: "the backlog worked off",
+        what: "the backlog worked off and its three runs recorded",
       });
       const recorded = await runs(sql);
       assert.deepEqual(recorded.map((r) => r.deleted), [20, 20, 5]);
@@ -175,9 +176,9 @@ Deno.test("runRetentionLoop() tries a run that failed again after a short pause,
     });
     try {
       // Before: the failed run was followed by the next an hour later.
-      await waitFor(async () => (await left(sql)) === 0, {
+      await waitFor(async () => (await left(sql)) === 0 && (await runs(sql)).length === 1, {
         timeoutMs: 10_000,
-        what: "the run after the failed one",
+        what: "the run after the failed one, recorded",
       });
       assert.equal(refused, 1);
       assert.deepEqual((await runs(sql)).map((r) => [r.outcome, r.deleted]), [["done", 5]]);
