@@ -120,3 +120,42 @@ export function cuttable(res: Response, signal: AbortSignal): Response {
   });
   return new Response(body, { status: res.status, headers: res.headers });
 }
+
+/**
+ * Record every state the page's live badge shows from now on. A state shown briefly (reconnecting
+ * for half a second) can fall between two polls of `waitForSelector` on a loaded machine; a
+ * mutation observer sees each one. `seen(state)` waits until the badge has shown `state`.
+ */
+export async function watchLiveStates(
+  page: Page,
+): Promise<{ seen(state: string, timeout?: number): Promise<void> }> {
+  await page.evaluate(() => {
+    const w = globalThis as unknown as { liveStates: string[] };
+    w.liveStates = [];
+    const note = (state: string | null | undefined) => {
+      if (state && w.liveStates.at(-1) !== state) w.liveStates.push(state);
+    };
+    note(document.querySelector<HTMLElement>(".live")?.dataset.state);
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === "attributes" && (r.target as Element).matches(".live")) note(r.oldValue);
+      }
+      note(document.querySelector<HTMLElement>(".live")?.dataset.state);
+    }).observe(document.body, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ["data-state"],
+      attributeOldValue: true,
+    });
+  });
+  return {
+    async seen(state, timeout = 15_000) {
+      await page.waitForFunction(
+        (s) => (globalThis as unknown as { liveStates: string[] }).liveStates.includes(s),
+        state,
+        { timeout },
+      );
+    },
+  };
+}

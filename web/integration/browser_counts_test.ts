@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { testAlert } from "@vigil/tools/testing/alert";
 import { loadStaticAssets } from "../static.ts";
-import { launchBrowser, serveApp } from "./_browser.ts";
+import { launchBrowser, serveApp, watchLiveStates } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
@@ -112,8 +112,9 @@ Deno.test(
         // The subscription is cut and back at once: the web ends the stream, the page
         // reconnects and reads the last hour again.
         const reloaded = page.waitForResponse((r) => r.url().includes("/api/stats"));
+        const states = await watchLiveStates(page);
         subscriber.disconnect(true);
-        await page.waitForSelector('.live[data-state="reconnecting"]', { timeout: 5000 });
+        await states.seen("reconnecting");
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
         await reloaded;
         await waitUntil(() => hub.size === 1, "the page's live connection again");

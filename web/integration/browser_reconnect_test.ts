@@ -95,7 +95,7 @@ Deno.test(
 
         // Disconnected: meanwhile a new anomaly is stored and the open one is resolved.
         web.drop();
-        await page.waitForSelector('.live[data-state="reconnecting"]', { timeout: 5000 });
+        await page.waitForSelector('.live[data-state="reconnecting"]', { timeout: 15_000 });
         await waitUntil(() => hub.size === 0, "the page's live connection to end");
         await insertAnomalies(sql, [{
           id: "missed-1",
@@ -154,7 +154,7 @@ Deno.test(
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
         await page.waitForSelector('.entity-anomalies a[data-id="e1"]');
         web.drop();
-        await page.waitForSelector('.live[data-state="reconnecting"]', { timeout: 5000 });
+        await page.waitForSelector('.live[data-state="reconnecting"]', { timeout: 15_000 });
         await waitUntil(() => hub.size === 0, "the page's live connection to end");
         await insertAnomalies(sql, [{ id: "e2", detected_at: new Date() }]);
         web.restore();

@@ -6,7 +6,7 @@ import { objectKey } from "@vigil/archive/format";
 import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { loadStaticAssets } from "../static.ts";
-import { cuttable, launchBrowser } from "./_browser.ts";
+import { cuttable, launchBrowser, watchLiveStates } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
 
@@ -352,9 +352,10 @@ Deno.test(
 
         // 7. The live connection drops: the page says so, reconnects by itself, and still receives.
         await page.waitForSelector('.live[data-state="live"]');
+        const states = await watchLiveStates(page);
         cut.abort();
         cut = new AbortController();
-        await page.waitForSelector('.live[data-state="reconnecting"]', { timeout: 5000 });
+        await states.seen("reconnecting");
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
         const again = liveAlert("live-2", Date.now());
         await redis.publish(
