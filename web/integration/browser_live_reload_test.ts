@@ -69,10 +69,16 @@ Deno.test(
         await route.fulfill({ response });
         await answered;
         await page.waitForTimeout(500); // the page applies the answer
-        const rows = await page.locator(".row").evaluateAll((els) =>
-          els.map((e) => [e.getAttribute("data-id"), e.classList.contains("resolved")])
-        );
-        assert.deepEqual(rows, [["race-1", false], ["old-1", true]]);
+        const rows = () =>
+          page.locator(".row").evaluateAll((els) =>
+            els.map((e) => [e.getAttribute("data-id"), e.classList.contains("resolved")])
+          );
+        const want = [["race-1", false], ["old-1", true]];
+        await waitUntil(
+          async () => JSON.stringify(await rows()) === JSON.stringify(want),
+          "the page's rows",
+        ).catch(() => {});
+        assert.deepEqual(await rows(), want);
         assert.deepEqual(browser.errors, []);
       } finally {
         await browser.close();
