@@ -73,7 +73,7 @@ Deno.test(
         await page.fill("#ack-comment", "me too");
         await page.click(".action-form button[type=submit]");
         // The page says so and shows the acknowledgement that stands; the row leaves the list.
-        await page.waitForSelector(".detail .notice", { timeout: 3000 });
+        await page.waitForSelector(".detail .notice", { timeout: 5000 });
         assert.match(
           (await page.textContent(".detail .notice")) ?? "",
           /Already acknowledged by bob/,

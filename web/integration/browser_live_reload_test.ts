@@ -64,7 +64,7 @@ Deno.test(
         const channel = keys.alertsChannel();
         await redis.publish(channel, JSON.stringify(alert("race-1", now)));
         await redis.publish(channel, JSON.stringify(alert("old-1", now - 60_000, now)));
-        await page.waitForSelector('.row[data-id="race-1"]', { timeout: 2000 });
+        await page.waitForSelector('.row[data-id="race-1"]', { timeout: 5000 });
         const answered = page.waitForResponse((r: Response) => r.url().includes("/api/anomalies?"));
         await route.fulfill({ response });
         await answered;

@@ -116,7 +116,7 @@ Deno.test(
           await page.evaluate(() => document.querySelector(".list")!.scrollTop),
           scrolled,
         );
-        await page.waitForSelector(`.row[data-id="${id(249)}"]`, { timeout: 1000 });
+        await page.waitForSelector(`.row[data-id="${id(249)}"]`, { timeout: 5000 });
         await page.evaluate(() => {
           document.querySelector(".list")!.scrollTop = 0;
         });

@@ -104,7 +104,7 @@ Deno.test(
           title: fresh.title,
         }]);
         await redis.publish(keys.alertsChannel(), JSON.stringify(fresh));
-        await page.waitForSelector('.row[data-id="st-new"]', { timeout: 2000 });
+        await page.waitForSelector('.row[data-id="st-new"]', { timeout: 5000 });
         await page.waitForTimeout(300);
         assert.deepEqual(
           await page.locator(".row").evaluateAll((els) =>
@@ -234,7 +234,7 @@ Deno.test(
             alert(id(8), at(8), { status: "resolved", resolved_at: new Date().toISOString() }),
           ),
         );
-        await page.waitForSelector(`.row.resolved[data-id="${id(8)}"]`, { timeout: 2000 });
+        await page.waitForSelector(`.row.resolved[data-id="${id(8)}"]`, { timeout: 5000 });
         await page.waitForSelector(".detail .facts dd:text-matches('^resolved at')", {
           timeout: 2000,
         });

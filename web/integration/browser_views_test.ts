@@ -276,7 +276,7 @@ Deno.test(
         // request of the page fail, reads included).
         await page.fill(".action-form .token-input", `${token}\u2019`);
         await page.click(".action-form .token button[type=submit]");
-        await page.waitForSelector(".action-form .token-problem", { timeout: 2000 });
+        await page.waitForSelector(".action-form .token-problem", { timeout: 5000 });
         assert.match((await page.textContent(".token-problem")) ?? "", /only A-Z a-z 0-9/);
         await page.fill(".action-form .token-input", token);
         await page.click(".action-form .token button[type=submit]");
