@@ -6,8 +6,9 @@
  * Refusals are JSON `{"error": "Cannot read body: count: must not be negative"}`:
  * 400 by default (`invalidStatus` 422 for a well-formed body with bad values).
  * A body that is not JSON answers 400 whatever its `Content-Type` says, and
- * so does a string holding NUL or a lone surrogate anywhere in a body
- * (PostgreSQL cannot store either).
+ * so does one that is not UTF-8 (a lossy decode would store U+FFFD) or a
+ * string holding NUL or a lone surrogate anywhere in a body (PostgreSQL
+ * cannot store either).
  *
  * @module
  */
@@ -106,10 +107,13 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
   options: JsonBodyOptions = {},
 ): MiddlewareHandler<E, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
   return async function validateJsonBody(c, next) {
-    let text: string;
+    // Strict: a lossy decode would turn bytes that are not UTF-8 into U+FFFD, stored silently.
+    const text = strictUtf8(new Uint8Array(await c.req.arrayBuffer()));
+    if (text === null) {
+      throw httpError(400, `${options.prefix ?? "Cannot read body: "}not valid UTF-8`);
+    }
     let body: unknown;
     try {
-      text = await c.req.text();
       body = JSON.parse(text);
     } catch {
       throw httpError(400, options.notJsonMessage ?? "Cannot read body: not valid JSON");
@@ -136,6 +140,17 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
     c.req.addValidatedData("json", parseOrThrow(schema, body, "body", options) as object);
     await next();
   };
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** `bytes` as UTF-8 text (a leading byte order mark skipped), or null when they are not UTF-8. */
+function strictUtf8(bytes: Uint8Array): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** The first name given twice in `url`'s query string, or undefined. */

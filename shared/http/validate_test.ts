@@ -80,6 +80,29 @@ Deno.test("jsonBody() answers 400 to a lone surrogate in any string of the body"
   });
 });
 
+Deno.test("jsonBody() answers 400 to a body that is not UTF-8, instead of storing U+FFFD", async () => {
+  // Raw bytes of a lone surrogate (CESU-8), an overlong "/" and bytes no UTF-8 has: a lossy
+  // decode turned each into U+FFFD, so an acknowledgement or a silence stored "��" silently.
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+  for (const bad of [[0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xff, 0xfe]]) {
+    const body = new Uint8Array([...utf8('{"name": "a'), ...bad, ...utf8('", "count": 1}')]);
+    const res = await app().request("/items", { method: "POST", body });
+    assert.equal(res.status, 400, `bytes ${bad}`);
+    assert.deepEqual(await res.json(), { error: "Cannot read body: not valid UTF-8" });
+  }
+  const strict = await app().request("/strict", {
+    method: "POST",
+    body: new Uint8Array([...utf8('{"name": "'), 0xff, ...utf8('", "count": 1}')]),
+  });
+  assert.equal(strict.status, 400);
+  assert.deepEqual(await strict.json(), { error: "not valid UTF-8" });
+  // A byte order mark is still allowed (and skipped), as are real non-ASCII characters.
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...utf8('{"name": "é😀", "count": 1}')]);
+  const ok = await app().request("/items", { method: "POST", body: bom });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { name: "é😀", count: 1 });
+});
+
 Deno.test("jsonBody() answers 400, not a stack overflow, to a body nested 30,000 deep", async () => {
   const big = (body: string) => app(1 << 20).request("/items", { method: "POST", body });
   const deep = '{"a":'.repeat(30_000) + "1" + "}".repeat(30_000);

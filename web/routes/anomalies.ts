@@ -18,7 +18,7 @@ import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
 import { acknowledgeAnomaly, getAnomaly, listAnomalies, notifierFate } from "../store.ts";
-import { badRequestOnRangeError } from "./_bad_request.ts";
+import { badRequestOnRangeError, noQuery } from "./_bad_request.ts";
 
 /** Routes under `/api/anomalies`. */
 export function anomalyRoutes(deps: AppDeps): Hono {
@@ -30,7 +30,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
     return c.json(page);
   });
 
-  app.get("/:id", async (c) => {
+  app.get("/:id", noQuery, async (c) => {
     const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
     const anomaly = await getAnomaly(deps.sql, id);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
@@ -50,7 +50,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
     return c.json({ anomaly, evidence, silenced_by: silence ?? null, notifier: quiet });
   });
 
-  app.post("/:id/ack", jsonBody(ackInputSchema), async (c) => {
+  app.post("/:id/ack", noQuery, jsonBody(ackInputSchema), async (c) => {
     const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
     const ack = c.req.valid("json");
     const done = await acknowledgeAnomaly(deps.sql, id, ack);

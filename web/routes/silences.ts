@@ -11,7 +11,7 @@ import { createSilence, expireSilence, listSilences } from "@vigil/shared/silenc
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
-import { badRequestOnRangeError } from "./_bad_request.ts";
+import { badRequestOnRangeError, noQuery } from "./_bad_request.ts";
 
 /** Routes under `/api/silences`. */
 export function silenceRoutes(deps: AppDeps): Hono {
@@ -26,7 +26,7 @@ export function silenceRoutes(deps: AppDeps): Hono {
     return c.json({ items: await listSilences(deps.sql, options) });
   });
 
-  app.post("/", jsonBody(silenceInputSchema), async (c) => {
+  app.post("/", noQuery, jsonBody(silenceInputSchema), async (c) => {
     const input = c.req.valid("json");
     const silence = await badRequestOnRangeError(() =>
       createSilence(deps.sql, input, { nowMs: now() })
@@ -35,7 +35,7 @@ export function silenceRoutes(deps: AppDeps): Hono {
     return c.json({ silence }, 201);
   });
 
-  app.delete("/:id", async (c) => {
+  app.delete("/:id", noQuery, async (c) => {
     const id = parseOrThrow(silenceIdSchema, c.req.param("id"), "id");
     const silence = await expireSilence(deps.sql, id);
     if (!silence) throw httpError(404, `Cannot find silence ${JSON.stringify(id)}`);
