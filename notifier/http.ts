@@ -16,7 +16,7 @@
  */
 import type { Hono } from "hono";
 import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
-import { query } from "@vigil/shared/http/validate";
+import { noQuery, query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
 import { notificationSummaryQuerySchema } from "@vigil/shared/schemas/web_api";
@@ -108,7 +108,7 @@ export function createNotifierApi(deps: {
       throw error;
     }
   });
-  app.post("/api/test-notification", requireBearer({ token: deps.token }), async (c) => {
+  app.post("/api/test-notification", noQuery, requireBearer({ token: deps.token }), async (c) => {
     const result = await sendTestNotification(deps.channels, {
       timeoutMs: deps.sendTimeoutMs,
       log: deps.log,

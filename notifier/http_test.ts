@@ -141,6 +141,14 @@ Deno.test("POST /api/test-notification needs the token and reports each channel'
   assert.equal(refused.status, 401);
   await refused.body?.cancel();
   assert.deepEqual(seen, [], "nothing sent without the token");
+  // A query it does not take (`?channel=email` sent to every channel) answers 400, sends nothing.
+  const queried = await app.request("/api/test-notification?channel=email", {
+    method: "POST",
+    headers: { authorization: "Bearer test-token-123" },
+  });
+  assert.equal(queried.status, 400);
+  assert.match((await queried.json()).error, /Unrecognized key: "channel"/);
+  assert.deepEqual(seen, [], "nothing sent for a refused query");
   const res = await app.request("/api/test-notification", {
     method: "POST",
     headers: { authorization: "Bearer test-token-123" },

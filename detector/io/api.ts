@@ -25,7 +25,7 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
-import { jsonBody } from "@vigil/shared/http/validate";
+import { jsonBody, noQuery } from "@vigil/shared/http/validate";
 import { requireBearer } from "@vigil/shared/http/bearer";
 import type { Logger } from "@vigil/shared/log";
 import { asciiLower, timestampSchema, TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
@@ -95,6 +95,7 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
   });
   app.post(
     EVALUATE_PATH,
+    noQuery, // `?dispatch=true` would answer without dispatching
     jsonBody(evaluateRequestSchema, {
       invalidStatus: 422,
       prefix: "",

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { createEvaluateApp } from "./api.ts";
+import { createRulesApp } from "./rules_api.ts";
+import { createStatusApp } from "./status_api.ts";
+import { createKeys } from "@vigil/shared/keys";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import { entry, MIN, run, SEC, T0 } from "../core/rules/_testing.ts";
 import type { ZScoreState } from "../core/rules/status_zscore.ts";
@@ -226,4 +229,42 @@ Deno.test("the detector's routes answer 400 to NUL in the query or the body", as
     body: JSON.stringify({ status: "fail\u0000ed", count: 1 }),
   });
   assert.equal(nul.status, 400);
+});
+
+Deno.test("the detector's routes answer 400 to a query name they do not take", async () => {
+  // `?dispatch=true` answered 200 without dispatching; the others answered as if filtered.
+  const { app, evaluator } = handlerFor(5);
+  const seen = evaluator.watermark();
+  const evaluate = await app.request("/api/alerts/evaluate?dispatch=true", {
+    method: "POST",
+    body: JSON.stringify({ status: "failed", count: 1 }),
+  });
+  assert.equal(evaluate.status, 400);
+  assert.deepEqual(await evaluate.json(), {
+    error: 'Cannot read query: (root): Unrecognized key: "dispatch"',
+  });
+  assert.equal(evaluator.watermark(), seen);
+  const untouched = () => {
+    throw new Error("read despite the refused query");
+  };
+  const rules = createRulesApp({
+    rules: { current: untouched, version: untouched, lastRejection: untouched },
+    log: silentLogger(),
+  });
+  const status = createStatusApp({
+    store: { open: untouched },
+    redis: { pipeline: untouched, isCluster: false },
+    keys: createKeys("vigil:"),
+    log: silentLogger(),
+  });
+  for (
+    const [a, path] of [[rules, "/api/rules?rule=x"], [
+      status,
+      "/api/alerts/status?status=failed",
+    ]] as const
+  ) {
+    const res = await a.request(path);
+    assert.equal(res.status, 400, path);
+    assert.match((await res.json()).error, /^Cannot read query: \(root\): Unrecognized key/);
+  }
 });

@@ -13,6 +13,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import { noQuery } from "@vigil/shared/http/validate";
 import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
 import type { Logger } from "@vigil/shared/log";
 import type { RulesReloader } from "./rules_reload.ts";
@@ -25,7 +26,7 @@ export function createRulesApp(
   deps: { rules: Pick<RulesReloader, "current" | "version" | "lastRejection">; log: Logger },
 ): Hono {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
-  app.get(RULES_PATH, (c) =>
+  app.get(RULES_PATH, noQuery, (c) =>
     c.json({
       version: deps.rules.version(),
       last_rejected: deps.rules.lastRejection(),

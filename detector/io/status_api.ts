@@ -19,6 +19,7 @@
  * @module
  */
 import type { Hono } from "hono";
+import { noQuery } from "@vigil/shared/http/validate";
 import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { createBaseApp, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
@@ -52,7 +53,7 @@ export function createStatusApp(deps: {
 }): Hono {
   const now = deps.now ?? Date.now;
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
-  app.get(STATUS_PATH, async (c) => {
+  app.get(STATUS_PATH, noQuery, async (c) => {
     // One pipeline per slot: on a cluster the score keys live on different masters.
     const [rows, replies] = await Promise.all([
       deps.store.open("status_zscore", LIMIT * TRANSACTION_STATUSES.length),

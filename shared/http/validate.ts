@@ -14,7 +14,7 @@
  */
 import type { Env, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { z } from "zod";
+import { z } from "zod";
 import { formatZodError } from "../schemas/event.ts";
 import { findDuplicateKey, unstorableTextProblem } from "../schemas/hygiene.ts";
 import { httpError } from "./app.ts";
@@ -195,3 +195,10 @@ export function query<S extends z.ZodType, E extends Env = Env>(
     await next();
   };
 }
+
+/**
+ * Middleware of a route that takes no query: any name answers 400, as an unknown name does on
+ * the routes that take some (`POST /api/silences?dry_run=true` created a silence, and
+ * `/api/system/rules?rule=x` answered every rule).
+ */
+export const noQuery = query(z.strictObject({}));

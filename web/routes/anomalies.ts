@@ -16,9 +16,9 @@ import type { AppDeps } from "../deps.ts";
 import { ackEventSchema } from "../api_responses.ts";
 import { resolveEvidence } from "../evidence.ts";
 import { httpError } from "@vigil/shared/http/app";
-import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
+import { jsonBody, noQuery, parseOrThrow, query } from "@vigil/shared/http/validate";
 import { acknowledgeAnomaly, getAnomaly, listAnomalies, notifierFate } from "../store.ts";
-import { badRequestOnRangeError, noQuery } from "./_bad_request.ts";
+import { badRequestOnRangeError } from "./_bad_request.ts";
 
 /** Routes under `/api/anomalies`. */
 export function anomalyRoutes(deps: AppDeps): Hono {

@@ -12,7 +12,7 @@ import { streamSSE } from "hono/streaming";
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { serveLiveClient } from "../sse_hub.ts";
-import { noQuery } from "./_bad_request.ts";
+import { noQuery } from "@vigil/shared/http/validate";
 
 /** Routes under `/api/live`. */
 export function liveRoutes(deps: AppDeps): Hono {

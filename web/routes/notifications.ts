@@ -22,7 +22,7 @@ import type { AppDeps } from "../deps.ts";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
 import { callService } from "../service_proxy.ts";
-import { noQuery } from "./_bad_request.ts";
+import { noQuery } from "@vigil/shared/http/validate";
 
 /** Routes under `/api/notifications`. */
 export function notificationRoutes(deps: AppDeps): Hono {

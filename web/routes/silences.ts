@@ -10,8 +10,8 @@ import { silenceIdSchema, silenceListQuerySchema } from "@vigil/shared/schemas/w
 import { createSilence, expireSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { httpError } from "@vigil/shared/http/app";
-import { jsonBody, parseOrThrow, query } from "@vigil/shared/http/validate";
-import { badRequestOnRangeError, noQuery } from "./_bad_request.ts";
+import { jsonBody, noQuery, parseOrThrow, query } from "@vigil/shared/http/validate";
+import { badRequestOnRangeError } from "./_bad_request.ts";
 
 /** Routes under `/api/silences`. */
 export function silenceRoutes(deps: AppDeps): Hono {

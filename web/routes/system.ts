@@ -17,7 +17,7 @@ import { latestRetentionRun, type RetentionRunRecord } from "@vigil/shared/reten
 import type { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { callService } from "../service_proxy.ts";
-import { noQuery } from "./_bad_request.ts";
+import { noQuery } from "@vigil/shared/http/validate";
 import type { retentionStatusSchema } from "../system_schemas.ts";
 
 /**
