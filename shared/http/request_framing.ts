@@ -58,6 +58,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/;
 const latin1 = new TextDecoder("latin1");
+/** Deno's HTTP server answers a bare 400 to more header fields than this. */
+const MAX_HEADER_FIELDS = 128;
+/** A control character (a bare CR included) in a header line: only HTAB is allowed there. */
+// deno-lint-ignore no-control-regex
+const HEADER_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 type State =
   | "head"
@@ -308,17 +313,30 @@ export function parseHead(
   const version = m[4] === "0" ? "HTTP/1.0" : "HTTP/1.1";
   const lengths: string[] = [];
   const codings: string[] = [];
+  let fields = 0;
+  let hosts = 0;
   for (const line of lines.slice(at + 1)) {
     if (line === "") break;
+    // What Deno's HTTP server refuses with an empty 400 is refused here first, in JSON.
+    if (++fields > MAX_HEADER_FIELDS) {
+      return { status: 431, message: `more than ${MAX_HEADER_FIELDS} header fields` };
+    }
     if (line[0] === " " || line[0] === "\t") {
       return { status: 400, message: "obsolete line folding in headers" };
     }
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) return { status: 400, message: "malformed header line" };
+    if (HEADER_CONTROL.test(line)) {
+      return { status: 400, message: `control character in header ${name.slice(0, 40)}` };
+    }
     const lower = name.toLowerCase();
+    if (lower === "host" && ++hosts > 1) return { status: 400, message: "Host given twice" };
     if (lower !== "content-length" && lower !== "transfer-encoding") continue;
     const items = line.slice(colon + 1).split(",").map((s) => s.trim()).filter((s) => s !== "");
+    if (lower === "content-length" && items.length > 1) {
+      return { status: 400, message: "bad or conflicting Content-Length" };
+    }
     (lower === "content-length" ? lengths : codings).push(...items);
   }
   let body: BodyFraming = { kind: "none" };

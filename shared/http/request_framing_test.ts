@@ -119,6 +119,14 @@ Deno.test("RequestFramer refuses ambiguous or unsupported framing", async (t) =>
     ["POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, /HTTP\/1\.0/],
     ["GET / HTTP/1.1\r\nX: a\r\n  folded\r\n\r\n", 400, /folding/],
     ["GET / HTTP/1.1\r\nBad Name: a\r\n\r\n", 400, /header/],
+    // Deno's server answers these with an empty 400: refused first, in JSON.
+    ["POST / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nab", 400, /Content-Length/],
+    ["GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, /Host given twice/],
+    ["GET / HTTP/1.1\r\nX-A: a\x00b\r\n\r\n", 400, /control character in header X-A/],
+    ["GET / HTTP/1.1\r\nLast-Event-ID: 1\x01\r\n\r\n", 400, /control character/],
+    ["GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n", 400, /control character/],
+    ["GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n", 400, /control character/],
+    [`GET / HTTP/1.1\r\n${"X: a\r\n".repeat(129)}\r\n`, 431, /more than 128 header fields/],
     ["GET /\r\n\r\n", 400, /request line/],
     ["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, /HTTP\/2\.0/],
     ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, /chunk size/],
@@ -136,7 +144,9 @@ Deno.test("RequestFramer refuses ambiguous or unsupported framing", async (t) =>
 });
 
 Deno.test("RequestFramer accepts repeated equal lengths and chunked after other codings", () => {
-  const a = parseHead(enc.encode("POST / HTTP/1.1\r\nContent-Length: 4, 4\r\n\r\n"));
+  const a = parseHead(
+    enc.encode("POST / HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\n"),
+  );
   assert.deepEqual("body" in a && a.body, { kind: "length", length: 4 });
   const b = parseHead(enc.encode("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"));
   assert.deepEqual("body" in b && b.body, { kind: "chunked" });
