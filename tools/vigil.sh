@@ -104,7 +104,9 @@ install_deno() {
   fi
   command -v npm >/dev/null 2>&1 || { log "Node.js/npm is required to install Deno"; exit 1; }
   log "installing Deno ${DENO_VERSION} with npm"
-  as_root npm install -g "deno@${DENO_VERSION}" >/dev/null 2>&1
+  # Only npm's stdout is dropped: as_root's message (the command to run as root) and npm's
+  # errors go to stderr.
+  as_root npm install -g "deno@${DENO_VERSION}" >/dev/null
   hash -r
 }
 

@@ -287,3 +287,13 @@ Deno.test("vigil.sh says what to do when deno install cannot verify the registry
   assert.match(r.stderr, /invalid peer certificate: UnknownIssuer/, "deno's own error is shown");
   assert.match(r.stderr, /DENO_TLS_CA_STORE=mozilla,system/);
 });
+
+Deno.test("vigil.sh as a user without sudo and without deno names the npm command to run as root", async () => {
+  const r = await runAsUser("install_deno", { npm: "exit 0" }, false);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /installing Deno 2\.9\.6 with npm/);
+  assert.match(
+    r.stderr,
+    /needs root and sudo is not installed: run `npm install -g deno@2\.9\.6` as root, then this again/,
+  );
+});

@@ -26,6 +26,7 @@ import { signalSeries, sleep } from "@vigil/shared/lifecycle";
 import { DEV_KAFKA_LINGER_MS } from "@vigil/producer/config";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
+import { portOf as portOfEnv, PORTS, serviceEnv } from "./service_env.ts";
 import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
 
 const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
@@ -180,18 +181,9 @@ function start(
   });
 }
 
-/** The HTTP port of each service the runner must find free (variable, its default). */
-const PORTS = {
-  bridge: ["BRIDGE_PORT", 9102],
-  detector: ["DETECTOR_PORT", 9103],
-  notifier: ["NOTIFIER_PORT", 9104],
-  archive: ["ARCHIVE_PORT", 9107],
-  web: ["WEB_PORT", 8080],
-} as const;
-
 /** A service's port: its variable when set (and a number), else the default. */
 const portOf = (name: string, fallback: number) =>
-  Number(Deno.env.get(name) || fallback) || fallback;
+  portOfEnv((n) => Deno.env.get(n), name, fallback);
 
 /** The services whose port something already listens on: `[name, variable, port]`. */
 function portsInUse(): [string, string, number][] {
@@ -275,19 +267,9 @@ if (busy.length > 0) {
 
 // Extra environment per service. Acknowledge and Silence need a token: the web, the
 // notifier (the page's test notification goes web → notifier with it) and the detector
-// (evaluate with dispatch) get the development one; the web finds the others at their ports.
-const env: Record<string, Record<string, string>> = {
-  web: {},
-  notifier: {},
-  detector: {},
-  producer: {},
-};
-if (!Deno.env.get("NOTIFIER_URL")) {
-  env.web!.NOTIFIER_URL = `http://127.0.0.1:${portOf(...PORTS.notifier)}`;
-}
-if (!Deno.env.get("DETECTOR_URL")) {
-  env.web!.DETECTOR_URL = `http://127.0.0.1:${portOf(...PORTS.detector)}`;
-}
+// (evaluate with dispatch) get the development one; the web finds the others at their ports,
+// the notifier's digests link to this stack's page (service_env.ts).
+const env = serviceEnv((name) => Deno.env.get(name));
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {
