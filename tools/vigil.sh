@@ -157,15 +157,20 @@ setup() {
   install_npm_packages
 }
 
-# `deno install` from deno.lock; once more with its output shown when the quiet try fails.
+# `deno install` from deno.lock; once more with its output shown when the quiet try fails, unless
+# it failed on a certificate (a second try fails the same way, minutes later).
 install_npm_packages() {
   log "installing npm dependencies (deno install)"
-  deno install --quiet >/dev/null 2>&1 && return
   local out
   out=$(mktemp)
-  if deno install 2>&1 | tee "$out" >&2; then rm -f "$out"; return; fi
+  if deno install --quiet >"$out" 2>&1 || { ! grep -qi "certificate" "$out" &&
+    deno install 2>&1 | tee "$out" >&2; }; then
+    rm -f "$out"
+    return
+  fi
   # Deno trusts its own (Mozilla) roots, not the system's: a proxy that re-signs TLS fails here.
   if grep -qi "certificate" "$out"; then
+    cat "$out" >&2
     log "deno install could not verify the npm registry's certificate: if a proxy re-signs TLS and its CA is in the system store, run again with DENO_TLS_CA_STORE=mozilla,system (or DENO_CERT=<its CA file>)"
   fi
   rm -f "$out"

@@ -249,6 +249,7 @@ async function runAsUser(call: string, bodies: Record<string, string>, withSudo:
       stderr: decoder.decode(out.stderr),
       sudo: await log("sudo"),
       redisServer: await log("redis-server"),
+      deno: await log("deno"),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -286,6 +287,23 @@ Deno.test("vigil.sh says what to do when deno install cannot verify the registry
   assert.equal(r.code, 1);
   assert.match(r.stderr, /invalid peer certificate: UnknownIssuer/, "deno's own error is shown");
   assert.match(r.stderr, /DENO_TLS_CA_STORE=mozilla,system/);
+  // Said after one try: a second failed the same way (each retries for minutes).
+  assert.equal(r.deno, "install --quiet\n");
+});
+
+Deno.test("vigil.sh tries deno install once more, its output shown, after another failure", async () => {
+  const r = await runAsUser("install_npm_packages", {
+    deno:
+      `[ "$1 $2" = "install --quiet" ] && { echo 'error: connection reset' >&2; exit 1; }; exit 0`,
+  }, true);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.deno, "install --quiet\ninstall\n");
+  const failing = await runAsUser("install_npm_packages", {
+    deno: `echo 'error: connection reset' >&2; exit 1`,
+  }, true);
+  assert.equal(failing.code, 1);
+  assert.match(failing.stderr, /connection reset/, "the second try's output is shown");
+  assert.doesNotMatch(failing.stderr, /DENO_TLS_CA_STORE/);
 });
 
 Deno.test("vigil.sh as a user without sudo and without deno names the npm command to run as root", async () => {
