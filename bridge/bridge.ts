@@ -9,7 +9,7 @@
  * @module
  */
 import type { EachBatchPayload, Kafka } from "kafkajs";
-import type { Redis } from "@vigil/shared/redis";
+import { type Redis, redisHealth } from "@vigil/shared/redis";
 import { isCluster } from "@vigil/shared/redis_cluster";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
@@ -372,7 +372,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
 
   return {
     checks: {
-      redis: () => appends.check(async () => (await redis.ping()) === "PONG"),
+      redis: () => appends.check(() => redisHealth(redis)),
       kafka: () => group.health(),
       kafka_gaps: () => gaps.health(),
       streams: () => full.health(),

@@ -22,7 +22,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis, type Redis, redisConnection } from "@vigil/shared/redis";
+import { createRedis, type Redis, redisConnection, redisHealth } from "@vigil/shared/redis";
 import { ensurePartitionsOrExit, startOrExit } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig, loadDetectorRules } from "./config.ts";
@@ -131,7 +131,7 @@ const detector = createDetector({
 
 const app = createOpsApp({
   checks: {
-    redis: async () => (await redis.ping()) === "PONG",
+    redis: () => redisHealth(redis),
     postgres: async () => {
       await sql`SELECT 1`;
       return true;

@@ -12,7 +12,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
-import { createRedis } from "@vigil/shared/redis";
+import { createRedis, redisHealth } from "@vigil/shared/redis";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createRetentionMetrics, runRetentionLoop } from "@vigil/shared/retention/run";
@@ -159,7 +159,7 @@ export async function startNotifier(
     : Promise.resolve();
   const app = createOpsApp({
     checks: {
-      redis: async () => (await redis.ping()) === "PONG",
+      redis: () => redisHealth(redis),
       postgres: async () => (await sql`SELECT 1 AS ok`).length === 1,
       intake: () => handle.health(),
     },

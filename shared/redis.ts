@@ -11,6 +11,7 @@
  */
 import { Cluster, Redis as SingleRedis } from "ioredis";
 import type { Logger } from "./log.ts";
+import type { HealthDetail } from "./http/ops_app.ts";
 
 /** A Redis client: one server or a Redis Cluster (ioredis `Redis` or `Cluster`). */
 export type Redis = SingleRedis | Cluster;
@@ -130,6 +131,24 @@ function createCluster(conn: RedisConnection, options: RedisOptions): Cluster {
   });
 }
 
+/** The last connection error of each client {@link createRedis} made, until it is ready again. */
+const lastErrors = new WeakMap<object, string>();
+
+/**
+ * Health check of a Redis client: PING answers PONG. A client that is not connected fails at
+ * once, saying why (`not connected: connect ECONNREFUSED 127.0.0.1:6379`): its PING would wait in
+ * the offline queue and the check fail as "timed out", as for a Redis that hangs.
+ */
+export async function redisHealth(
+  client: { ping(): Promise<string>; status?: string },
+): Promise<boolean | HealthDetail> {
+  if (client.status !== undefined && client.status !== "ready") {
+    const why = lastErrors.get(client);
+    return { status: "fail", message: `not connected (${client.status})${why ? `: ${why}` : ""}` };
+  }
+  return (await client.ping()) === "PONG";
+}
+
 /** Create a Redis client for `target` (a URL, or a connection that may name a cluster). */
 export function createRedis(target: string | RedisConnection, options: RedisOptions = {}): Redis {
   const conn = typeof target === "string" ? { url: target } : target;
@@ -144,6 +163,7 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
     });
   let lastError = "";
   client.on("error", (error: Error) => {
+    lastErrors.set(client, error.message);
     // ioredis goes on with database 0 when its SELECT fails: every key would land there.
     if (/DB index is out of range|invalid DB index/i.test(error.message)) {
       options.log?.error(
@@ -161,6 +181,7 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
   const watchMs = options.watchMs ?? (options.blocking ? 0 : REDIS_WATCH_MS);
   if (options.log && watchMs) watchAnswers(client, options.log, options.name, watchMs);
   client.on("ready", () => {
+    lastErrors.delete(client);
     if (lastError) options.log?.info("redis reconnected", { client: options.name });
     lastError = "";
     const log = options.log;

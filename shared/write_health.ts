@@ -34,7 +34,7 @@ export interface WriteHealth {
   /** `true`, or `fail` naming the keys whose writes were refused for `stuckAfterMs`. */
   health(): true | HealthDetail;
   /** A store's health check: {@link health}'s `fail`, else what `storeCheck` (PING, HEAD) says. */
-  check(storeCheck: () => Promise<boolean>): Promise<boolean | HealthDetail>;
+  check(storeCheck: () => Promise<boolean | HealthDetail>): Promise<boolean | HealthDetail>;
 }
 
 /** Create the tracker. */

@@ -46,6 +46,7 @@ import { seriesRoutes } from "./routes/series.ts";
 import { silenceRoutes } from "./routes/silences.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { redisHealth } from "@vigil/shared/redis";
 
 export type { AppDeps } from "./deps.ts";
 
@@ -137,7 +138,7 @@ export function createApp(deps: AppDeps): Hono {
     "/",
     createOpsApp({
       checks: {
-        redis: async () => (await deps.redis.ping()) === "PONG",
+        redis: () => redisHealth(deps.redis),
         postgres: async () => (await deps.sql`SELECT 1 AS ok`).length === 1,
         // The one Pub/Sub subscription every live client depends on.
         live: () => deps.hub.subscribed,
