@@ -232,7 +232,18 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       return joined;
     },
     health() {
-      if (!joined || crashed) return false;
+      if (crashed) {
+        return {
+          status: "fail",
+          message: `kafkajs gave up on the consumer: ${crashed.message}`.slice(0, 300),
+        };
+      }
+      if (!joined) {
+        return {
+          status: "fail",
+          message: "not a member of the consumer group yet (waiting for Kafka)",
+        };
+      }
       const silentMs = Date.now() - answeredAt;
       if (silentMs <= 2 * sessionTimeout) return true;
       const seconds = Math.round(silentMs / 1000);
