@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor } from "@vigil/tools/testing/wait";
-import { silentLogger } from "@vigil/shared/log";
-import { runAssignment } from "../io/assignment.ts";
+import { createLogger, silentLogger } from "@vigil/shared/log";
+import { leaseFence, runAssignment } from "../io/assignment.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const units = ["logs:0", "logs:1", "metrics:0", "metrics:1"];
@@ -112,4 +112,40 @@ Deno.test(
         await a.stop();
       }
     }),
+);
+
+Deno.test(
+  "the lease fence says whether the lease expired or another instance holds it",
+  opts,
+  async () => {
+    // A lone detector back from a Redis outage longer than the TTL said its batch was "left to
+    // the lease holder", when there was none.
+    await withRedis(async ({ redis, keys }) => {
+      const key = keys.scratch("lease", "logs:0");
+      const said: string[] = [];
+      let lost = 0;
+      const fence = leaseFence({
+        redis,
+        key,
+        member: "a",
+        ttlMs: 5000,
+        log: createLogger({ service: "test", write: (line) => said.push(JSON.parse(line).msg) }),
+        onLost: () => lost++,
+      });
+      const signal = new AbortController().signal;
+      await redis.set(key, "a", "PX", 5000);
+      await fence(signal);
+      assert.ok(Number(await redis.pttl(key)) > 4000, "renewed");
+      await redis.del(key);
+      await assert.rejects(fence(signal), /no longer held by a/);
+      await redis.set(key, "b", "PX", 5000);
+      await assert.rejects(fence(signal), /no longer held by a/);
+      assert.equal(lost, 2);
+      assert.deepEqual(said, [
+        "lease of the unit expired: stopping it, its batch left to whoever acquires it (this instance too, at its next round)",
+        "lease of the unit lost to another instance: stopping it, its batch left to it",
+      ]);
+      assert.equal(await redis.get(key), "b", "another's lease untouched");
+    });
+  },
 );

@@ -43,8 +43,9 @@ return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
 /** 1 renewed, 0 not held by ARGV[1] (taken over, or expired): never acquires. */
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RENEW = `local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif holder then return 0 else return -1 end`;
 
 /** A member's heartbeat and lease rounds: a third of the TTL (at least 50 ms). */
 function roundMs(ttlMs: number): number {
@@ -73,17 +74,25 @@ export function leaseFence(options: {
   return async (signal) => {
     let said = false;
     for (;;) {
-      let held: boolean;
+      let renewed: number;
       try {
-        held = Number(await redis.eval(RENEW, 1, key, member, ttlMs)) === 1;
+        renewed = Number(await redis.eval(RENEW, 1, key, member, ttlMs));
       } catch (error) {
         if (!said) log.warn("cannot renew the lease of the unit, batch on hold", { error });
         said = true;
         await sleep(Math.min(1000, roundMs(ttlMs)), signal);
         continue;
       }
-      if (held) return;
-      log.warn("lease of the unit lost: stopping it, its batch left to the lease holder");
+      if (renewed === 1) return;
+      // Expired (no renewal within the TTL: Redis out of reach, this instance paused): a lone
+      // detector acquires it again; taken (another instance holds it now): that one goes on.
+      if (renewed === -1) {
+        log.warn(
+          "lease of the unit expired: stopping it, its batch left to whoever acquires it (this instance too, at its next round)",
+        );
+      } else {log.warn(
+          "lease of the unit lost to another instance: stopping it, its batch left to it",
+        );}
       options.onLost();
       throw new Error(`The lease ${key} is no longer held by ${member}`);
     }
