@@ -136,7 +136,7 @@ const lastErrors = new WeakMap<object, string>();
 
 /**
  * Health check of a Redis client: PING answers PONG. A client that is not connected fails at
- * once, saying why (`not connected: connect ECONNREFUSED 127.0.0.1:6379`): its PING would wait in
+ * once, saying why (`not connected (reconnecting): connect ECONNREFUSED 127.0.0.1:6379`): its PING would wait in
  * the offline queue and the check fail as "timed out", as for a Redis that hangs.
  */
 export async function redisHealth(

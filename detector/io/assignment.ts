@@ -42,10 +42,14 @@ end
 return 0`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
-/** 1 renewed, 0 not held by ARGV[1] (taken over, or expired): never acquires. */
+/** 1 renewed, 0 held by another (taken over), -1 held by none (expired): never acquires. */
 const RENEW = `local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 elseif holder then return 0 else return -1 end`;
+
+const LEASE_EXPIRED =
+  "lease of the unit expired: stopping it, its batch left to whoever acquires it (this instance too, at its next round)";
+const LEASE_TAKEN = "lease of the unit lost to another instance: stopping it, its batch left to it";
 
 /** A member's heartbeat and lease rounds: a third of the TTL (at least 50 ms). */
 function roundMs(ttlMs: number): number {
@@ -86,13 +90,7 @@ export function leaseFence(options: {
       if (renewed === 1) return;
       // Expired (no renewal within the TTL: Redis out of reach, this instance paused): a lone
       // detector acquires it again; taken (another instance holds it now): that one goes on.
-      if (renewed === -1) {
-        log.warn(
-          "lease of the unit expired: stopping it, its batch left to whoever acquires it (this instance too, at its next round)",
-        );
-      } else {log.warn(
-          "lease of the unit lost to another instance: stopping it, its batch left to it",
-        );}
+      log.warn(renewed === -1 ? LEASE_EXPIRED : LEASE_TAKEN);
       options.onLost();
       throw new Error(`The lease ${key} is no longer held by ${member}`);
     }
