@@ -60,7 +60,8 @@ Options:
                           ${SCENARIOS.join(", ")}
   --scenario-every <d>    inject the next scenario every d (default 30s; 0 = each once at start)
   --seed <n>              PRNG seed (default random); same seed, same events
-  --users <n>             user pool size (default max(${DEFAULT_USERS}, what --rate needs))
+  --users <n>             user pool size, at most 10000000 (default max(${DEFAULT_USERS}, what
+                          --rate needs), capped there)
   --replay <file.csv>     replay "timestamp,value" or "timestamp,status,count" rows, or raw
                           transactions, one per row ("timestamp,status,amount,…")
   --speed <n|max>         replay speed factor (default 60: one minute of data per second)
@@ -72,6 +73,9 @@ Options:
 
 Environment: KAFKA_BROKERS, KAFKA_CLIENT_ID, PRODUCER_PORT (default 9101), LOG_LEVEL, …
 `;
+
+/** Largest user pool (`--users`, and the default a high `--rate` asks for: 75 M ids ran out of memory). */
+const MAX_USERS = 10_000_000;
 
 /** A whole number from 1 to `max`, said so when it is not. */
 const positiveInt = (max: number) => {
@@ -95,7 +99,7 @@ const flagsSchema = z.object({
   // Digits only: coerced, an empty `--seed=` was seed 0.
   seed: z.string().regex(/^\s*\d+\s*$/, { error: SEED_ERROR }).transform(Number)
     .pipe(z.number().max(0xffffffff, { error: SEED_ERROR })).optional(),
-  users: positiveInt(10_000_000).optional(),
+  users: positiveInt(MAX_USERS).optional(),
   replay: z.string().min(1).optional(),
   speed: z.union([z.literal("max"), z.coerce.number().positive({ error: SPEED_ERROR })], {
     error: SPEED_ERROR,
@@ -190,7 +194,9 @@ export function parseCli(args: string[], randomSeed: () => number): CliResult {
     scenarioEveryMs: f["scenario-every"],
     seed: f.seed ?? (randomSeed() >>> 0),
     users: f.users ??
-      (rate === "max" ? DEFAULT_USERS : Math.max(DEFAULT_USERS, minUsersForRate(rate))),
+      (rate === "max"
+        ? DEFAULT_USERS
+        : Math.min(MAX_USERS, Math.max(DEFAULT_USERS, minUsersForRate(rate)))),
   };
   if (f.count !== undefined) options.count = f.count;
   if (f.duration !== undefined) options.durationMs = f.duration;

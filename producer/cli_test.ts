@@ -56,6 +56,12 @@ Deno.test("parseCli() grows the user pool with the rate", () => {
   assert.equal(options(["--rate", "1000", "--users", "10"]).users, 10);
 });
 
+Deno.test("parseCli() caps the rate's user pool at the --users maximum", () => {
+  // --rate 1000000 is accepted; its pool of 75,000,001 user ids ran the
+  // producer out of memory (4 GB) before it sent anything.
+  assert.equal(options(["--rate", "1000000"]).users, 10_000_000);
+});
+
 Deno.test("parseCli() reads replay flags with defaults", () => {
   assert.deepEqual(options(["--replay", "data.csv"]).replay, {
     file: "data.csv",
