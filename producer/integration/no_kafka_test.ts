@@ -110,3 +110,48 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "producer interrupted while it starts (a big replay file read, Kafka connecting) stops there: no start, no 'finished'",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // A port that accepts and answers nothing: connecting would wait PRODUCER_CONNECT_TIMEOUT.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of listener) held.push(conn);
+    })();
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = `${dir}/big.csv`;
+      const t0 = Date.parse("2025-01-01T00:00:00Z");
+      const rows = Array.from({ length: 400_000 }, (_, i) => `${t0 + i * 1000},${i % 97}`);
+      await Deno.writeTextFile(file, `timestamp,value\n${rows.join("\n")}\n`);
+      const started = Date.now();
+      const producer = await spawnService("producer", {
+        KAFKA_BROKERS: `127.0.0.1:${port}`,
+        PRODUCER_PORT: "0",
+        PRODUCER_CONNECT_TIMEOUT: "60s",
+      }, ["--replay", file]);
+      await new Promise((r) => setTimeout(r, 1500)); // started, reading the file
+      await producer.kill("SIGINT");
+      const status = await producer.status;
+      const output = producer.tail(40);
+      assert.equal(status.code, 130, output);
+      assert.ok(
+        Date.now() - started < 20_000,
+        `stopped at once, not after kafkajs' 30 s:\n${output}`,
+      );
+      const said = producer.lines().map((l) => l.msg);
+      for (const msg of ["producer started", "finished", "ops server listening"]) {
+        assert.ok(!said.includes(msg), `"${msg}" after Ctrl-C:\n${output}`);
+      }
+    } finally {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const c of held) c.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
