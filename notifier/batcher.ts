@@ -310,7 +310,8 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
         delete g.alerts[id];
         continue;
       }
-      const by = a.alert.status === "firing" ? inhibitor(a.alert) : null;
+      // A resolution never announced (it fired and resolved before a digest) is inhibited too.
+      const by = a.alert.status === "firing" || !a.notified ? inhibitor(a.alert) : null;
       if (by) a.inhibitedBy = by;
       if (a.inhibitedBy) {
         for (const streamId of a.streamIds) {

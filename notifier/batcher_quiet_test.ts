@@ -124,6 +124,22 @@ Deno.test("tick() drops the resolution of an alert that was inhibited all along"
   assert.equal(Object.values(r.state.groups)[0]!.alerts["warn"], undefined, "forgotten");
 });
 
+Deno.test("tick() drops an inhibited alert that fired and resolved before its first digest", () => {
+  // The producer's level_shift: the CRITICAL metric_score and the WARNING entity_score of one
+  // service arrive together, the WARNING already resolved; its resolution was sent, never its firing.
+  const crit = alert({ id: "crit", severity: "CRITICAL", entity: "api" });
+  const warn = alert({ id: "warn", severity: "WARNING", entity: "api" });
+  let r = step(
+    emptyState(),
+    [item(crit), item(warn), item({ ...warn, status: "resolved" })],
+    T0,
+    OPTS,
+  );
+  r = step(r.state, [], T0 + 30 * S, OPTS);
+  assert.deepEqual(r.digests.map((d) => d.alerts.map((a) => a.id)), [["crit"]]);
+  assert.equal(Object.values(r.state.groups)[0]!.alerts["warn"], undefined, "forgotten");
+});
+
 Deno.test("tick() with inhibitRules [] sends both", () => {
   const opts = { ...OPTS, inhibitRules: [] };
   const r = ingest(
