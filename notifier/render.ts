@@ -33,6 +33,11 @@ export function alertTime(
   return Number.isNaN(t) ? 0 : t;
 }
 
+/** A row's time as every channel but Discord (each reader's zone) shows it: `2025-03-01 10:20:09`, UTC. */
+export function rowTime(a: Pick<DigestAlert, "status" | "event_time" | "resolved_at">): string {
+  return new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
+}
+
 /**
  * `10:20–10:21 UTC` over the alerts' times; `2015-06-01 08:00–08:40 UTC` when
  * they are of another day than the digest (a replay, a backlog), and a date on
@@ -251,7 +256,7 @@ export function digestText(digest: Digest, options: RenderOptions): string {
   for (const section of listedSections(digest)) {
     lines.push(`== ${section.title} ==`);
     for (const a of section.alerts) {
-      const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
+      const when = rowTime(a);
       const vt = valueVsThreshold(a);
       lines.push(
         `- ${when} UTC  [${a.severity}] ${a.rule} on ${oneLine(a.entity)} (${a.type}) — ${
@@ -321,7 +326,7 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
       );
     }
     for (const a of section.alerts) {
-      const when = new Date(alertTime(a)).toISOString().slice(0, 19).replace("T", " ");
+      const when = rowTime(a);
       parts.push(
         `<tr>` +
           `<td style="${cell};white-space:nowrap">${e(when)}</td>` +

@@ -37,7 +37,7 @@ function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unkn
     render.alertState(a)
   }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}\n<${
     render.alertLink(a, options)
-  }|view> · ${at > 0 ? new Date(at).toISOString() : a.event_time}`;
+  }|view> · ${at > 0 ? `${render.rowTime(a)} UTC` : a.event_time}`;
   return {
     type: "section",
     text: { type: "mrkdwn", text: render.clip(text, SLACK_LIMITS.sectionText) },
