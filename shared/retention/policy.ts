@@ -181,6 +181,17 @@ export const CATCH_UP_PAUSE_MS = 10_000;
 export const FAILED_RUN_PAUSE_MS = 60_000;
 
 /**
+ * Time to the next run after one that failed, for some tables or as a whole (a lock not had, a
+ * connection lost): `failedPauseMs`, at most the interval; tried again in a minute, not an hour.
+ */
+export function failedRunDelayMs(
+  intervalMs: number,
+  failedPauseMs: number = FAILED_RUN_PAUSE_MS,
+): number {
+  return Math.min(intervalMs, failedPauseMs);
+}
+
+/**
  * Time from the end of a run to the next one: the interval after a run that finished every
  * table; after one that left tables unfinished (batch budget spent), a catch-up pause as long
  * as the run took, at least `minPauseMs` and at most the interval. So a table that grows faster
@@ -193,8 +204,7 @@ export function nextRetentionDelayMs(
   minPauseMs: number = CATCH_UP_PAUSE_MS,
   failedPauseMs: number = FAILED_RUN_PAUSE_MS,
 ): number {
-  // A table refused (a lock not had, a connection lost): tried again in a minute, not an hour.
-  if (run.failed?.length) return Math.min(intervalMs, failedPauseMs);
+  if (run.failed?.length) return failedRunDelayMs(intervalMs, failedPauseMs);
   if (run.unfinished.length === 0) return intervalMs;
   return Math.min(intervalMs, Math.max(minPauseMs, run.tookMs));
 }

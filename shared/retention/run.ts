@@ -25,7 +25,7 @@ import type { Logger } from "../log.ts";
 import type { Counter, Registry } from "../metrics.ts";
 import { sleep } from "../lifecycle.ts";
 import {
-  FAILED_RUN_PAUSE_MS,
+  failedRunDelayMs,
   nextRetentionDelayMs,
   type RetentionConfig,
   retentionCutoffs,
@@ -277,7 +277,7 @@ export async function runRetentionLoop(
       }
     } catch (error) {
       deps.metrics.runs.inc({ outcome: "failed" });
-      delay = Math.min(config.intervalMs, options.failedPauseMs ?? FAILED_RUN_PAUSE_MS);
+      delay = failedRunDelayMs(config.intervalMs, options.failedPauseMs);
       deps.log.warn("retention run failed", { error, next_run_in_ms: delay });
     }
   }
