@@ -131,7 +131,10 @@ function createCluster(conn: RedisConnection, options: RedisOptions): Cluster {
   });
 }
 
-/** The last connection error of each client {@link createRedis} made, until it is ready again. */
+/**
+ * The last error of each client {@link createRedis} made, until it is ready again: told once
+ * (ioredis repeats it on every retry), and named by {@link redisHealth}.
+ */
 const lastErrors = new WeakMap<object, string>();
 
 /**
@@ -161,8 +164,8 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
       lazyConnect: false,
       retryStrategy: reconnectDelay,
     });
-  let lastError = "";
   client.on("error", (error: Error) => {
+    const before = lastErrors.get(client);
     lastErrors.set(client, error.message);
     // ioredis goes on with database 0 when its SELECT fails: every key would land there.
     if (/DB index is out of range|invalid DB index/i.test(error.message)) {
@@ -173,17 +176,14 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
       Deno.exit(2);
     }
     // ioredis emits the same error on every retry; log changes only.
-    if (error.message !== lastError) {
-      lastError = error.message;
+    if (error.message !== before) {
       options.log?.warn("redis error", { error: error.message, client: options.name });
     }
   });
   const watchMs = options.watchMs ?? (options.blocking ? 0 : REDIS_WATCH_MS);
   if (options.log && watchMs) watchAnswers(client, options.log, options.name, watchMs);
   client.on("ready", () => {
-    lastErrors.delete(client);
-    if (lastError) options.log?.info("redis reconnected", { client: options.name });
-    lastError = "";
+    if (lastErrors.delete(client)) options.log?.info("redis reconnected", { client: options.name });
     const log = options.log;
     if (log && !options.blocking && !evictionChecked) {
       evictionChecked = true;
