@@ -88,7 +88,7 @@ try {
     signal: lifecycle.signal,
   });
 } catch (error) {
-  if (lifecycle.signal.aborted) Deno.exit(130);
+  stopIfInterrupted();
   log.error((error as Error).message, { brokers });
   await lifecycle.shutdown("kafka unreachable");
   Deno.exit(1);
@@ -113,7 +113,7 @@ try {
     `connect to Kafka at ${brokers.join(",")}`,
   );
 } catch (error) {
-  if (lifecycle.signal.aborted) Deno.exit(130);
+  stopIfInterrupted();
   log.error(
     `Cannot start producer: ${brokers.join(",")} accepts connections but did not answer as ` +
       `a Kafka broker within ${config.PRODUCER_CONNECT_TIMEOUT / 1000} s (is it another ` +

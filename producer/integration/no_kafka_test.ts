@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnService } from "@vigil/tools/testing/services";
+import { startSilentServer } from "@vigil/tools/testing/silent_server";
 
 /** A local port nothing listens on (bound, then closed). */
 function closedPort(): number {
@@ -80,12 +81,8 @@ Deno.test(
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
     // Accepts connections and answers nothing, like another service's port.
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    const held: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) held.push(conn);
-    })();
+    const silent = startSilentServer();
+    const port = silent.port;
     try {
       const producer = await spawnService("producer", {
         KAFKA_BROKERS: `127.0.0.1:${port}`,
@@ -104,9 +101,7 @@ Deno.test(
         `Cannot start producer: 127.0.0.1:${port} accepts connections but did not answer as a Kafka broker within 2 s (is it another service's port?); check KAFKA_BROKERS (host:port of your brokers, comma-separated)`,
       );
     } finally {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const c of held) c.close();
+      await silent.close();
     }
   },
 );
@@ -116,12 +111,8 @@ Deno.test(
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
     // A port that accepts and answers nothing: connecting would wait PRODUCER_CONNECT_TIMEOUT.
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    const held: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) held.push(conn);
-    })();
+    const silent = startSilentServer();
+    const port = silent.port;
     const dir = await Deno.makeTempDir();
     try {
       const file = `${dir}/big.csv`;
@@ -148,9 +139,7 @@ Deno.test(
         assert.ok(!said.includes(msg), `"${msg}" after Ctrl-C:\n${output}`);
       }
     } finally {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const c of held) c.close();
+      await silent.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
