@@ -26,7 +26,7 @@ import { signalSeries, sleep } from "@vigil/shared/lifecycle";
 import { DEV_KAFKA_LINGER_MS } from "@vigil/producer/config";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
-import { portOf as portOfEnv, PORTS, serviceEnv } from "./service_env.ts";
+import { PORTS, serviceEnv, servicePort } from "./service_env.ts";
 import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
 
 const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
@@ -181,15 +181,15 @@ function start(
   });
 }
 
-/** A service's port: its variable when set (and a number), else the default. */
-const portOf = (name: string, fallback: number) =>
-  portOfEnv((n) => Deno.env.get(n), name, fallback);
+/** This runner's environment, as service_env.ts reads it. */
+const getEnv = (name: string) => Deno.env.get(name);
 
 /** The services whose port something already listens on: `[name, variable, port]`. */
 function portsInUse(): [string, string, number][] {
   const host = Deno.env.get("HTTP_HOST") || "127.0.0.1";
-  return Object.entries(PORTS).flatMap(([name, [variable, fallback]]) => {
-    const port = portOf(variable, fallback);
+  return (Object.keys(PORTS) as (keyof typeof PORTS)[]).flatMap((name) => {
+    const [variable] = PORTS[name];
+    const port = servicePort(getEnv, name);
     const hostname = name === "web" ? Deno.env.get("WEB_HOST") || host : host;
     try {
       Deno.listen({ hostname, port }).close();
@@ -269,13 +269,13 @@ if (busy.length > 0) {
 // notifier (the page's test notification goes web → notifier with it) and the detector
 // (evaluate with dispatch) get the development one; the web finds the others at their ports,
 // the notifier's digests link to this stack's page (service_env.ts).
-const env = serviceEnv((name) => Deno.env.get(name));
+const env = serviceEnv(getEnv);
 if (Deno.env.get("VIGIL_API_TOKEN")) {
   out("[dev] VIGIL_API_TOKEN is set: the web uses it (no development token)");
 } else {
   try {
     const token = await ensureDevToken();
-    for (const line of devTokenMessage(token, { webPort: portOf(...PORTS.web) })) {
+    for (const line of devTokenMessage(token, { webPort: servicePort(getEnv, "web") })) {
       out(`[dev] ${line}`);
     }
     for (const name of ["web", "notifier", "detector"]) env[name]!.VIGIL_API_TOKEN = token.token;

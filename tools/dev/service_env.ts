@@ -19,12 +19,14 @@ export const PORTS = {
 export type GetEnv = (name: string) => string | undefined;
 
 /** A service's port: its variable when set (and a number), else the default. */
-export const portOf = (get: GetEnv, name: string, fallback: number): number =>
-  Number(get(name) || fallback) || fallback;
+export function servicePort(get: GetEnv, service: keyof typeof PORTS): number {
+  const [name, fallback] = PORTS[service];
+  return Number(get(name) || fallback) || fallback;
+}
 
 /** Extra environment per service, for what the user's environment does not already set. */
 export function serviceEnv(get: GetEnv): Record<string, Record<string, string>> {
-  const port = (service: keyof typeof PORTS) => portOf(get, PORTS[service][0], PORTS[service][1]);
+  const port = (service: keyof typeof PORTS) => servicePort(get, service);
   const env: Record<string, Record<string, string>> = {
     web: {},
     notifier: {},
