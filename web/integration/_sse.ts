@@ -1,8 +1,10 @@
 /**
- * Test helper: a minimal server-sent events reader over a fetch response.
+ * Test helpers: a minimal server-sent events reader over a fetch response, and waits for
+ * what a live update changes.
  *
  * @module
  */
+import assert from "node:assert/strict";
 
 /** One parsed event. */
 export interface SseEvent {
@@ -84,4 +86,19 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Assert that `read()` comes to equal `want` within `timeoutMs` (what a page shows once a loaded
+ * machine has applied an update); the assertion's message shows the last value read.
+ */
+export async function assertEventually<T>(
+  read: () => Promise<T>,
+  want: T,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const same = async () => JSON.stringify(await read()) === JSON.stringify(want);
+  await waitUntil(same, what, timeoutMs).catch(() => {});
+  assert.deepEqual(await read(), want, what);
 }

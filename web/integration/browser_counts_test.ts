@@ -7,7 +7,7 @@ import { testAlert } from "@vigil/tools/testing/alert";
 import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp, watchLiveStates } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
-import { waitUntil } from "./_sse.ts";
+import { assertEventually, waitUntil } from "./_sse.ts";
 
 Deno.test(
   'the counters stay "–" while the last hour cannot be read, live alerts or not (Chromium)',
@@ -87,14 +87,11 @@ Deno.test(
         const countersAre = async (open: number, warning: number, what: string) => {
           await page.waitForTimeout(500); // the live merge (150 ms) has run
           // On a loaded machine it may run later: read until it shows, for a while.
-          const want = [String(open), String(warning)];
-          let got: (string | null)[] = [];
-          for (const until = Date.now() + 10_000; Date.now() < until;) {
-            got = [await counter("open"), await counter("sev-WARNING")];
-            if (got.join() === want.join()) break;
-            await page.waitForTimeout(100);
-          }
-          assert.deepEqual(got, want, what);
+          await assertEventually(
+            async () => [await counter("open"), await counter("sev-WARNING")],
+            [String(open), String(warning)],
+            what,
+          );
         };
         await page.goto(web.base + "/");
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });

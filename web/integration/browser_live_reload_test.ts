@@ -9,7 +9,7 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
-import { waitUntil } from "./_sse.ts";
+import { assertEventually, waitUntil } from "./_sse.ts";
 
 // playwright and ioredis keep handles; everything is closed in finally.
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -73,12 +73,7 @@ Deno.test(
           page.locator(".row").evaluateAll((els) =>
             els.map((e) => [e.getAttribute("data-id"), e.classList.contains("resolved")])
           );
-        const want = [["race-1", false], ["old-1", true]];
-        await waitUntil(
-          async () => JSON.stringify(await rows()) === JSON.stringify(want),
-          "the page's rows",
-        ).catch(() => {});
-        assert.deepEqual(await rows(), want);
+        await assertEventually(rows, [["race-1", false], ["old-1", true]], "the page's rows");
         assert.deepEqual(browser.errors, []);
       } finally {
         await browser.close();
