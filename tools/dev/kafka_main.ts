@@ -54,6 +54,13 @@ if (file) {
     Deno.exit(1);
   }
 }
+// Listening before the cluster starts and the file is written: a signal in between (a test or a
+// user reacting to the "started" line) would otherwise end the process by default, leaving the
+// file naming a cluster that is gone. SIGHUP: its terminal was closed.
+const stop = Promise.withResolvers<void>();
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  Deno.addSignalListener(sig, () => stop.resolve());
+}
 const cluster = startMockKafka({
   brokers: env.KAFKA_DEV_BROKERS,
   partitions: env.KAFKA_DEV_PARTITIONS,
@@ -70,11 +77,6 @@ log.info("dev kafka started", {
 });
 await Deno.stdout.write(new TextEncoder().encode(`KAFKA_BROKERS=${cluster.bootstrap}\n`));
 
-const stop = Promise.withResolvers<void>();
-// SIGHUP: its terminal was closed (by default it would end at once, leaving the file behind).
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  Deno.addSignalListener(sig, () => stop.resolve());
-}
 await stop.promise;
 try {
   if (file && (await Deno.readTextFile(file)).trim() === cluster.bootstrap) await Deno.remove(file);
