@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { durationVar } from "@vigil/shared/config";
+import { flagDurationVar } from "@vigil/shared/config";
 import { eventName } from "@vigil/shared/schemas/event";
 import type { ReplayData } from "./replay.ts";
 import {
@@ -93,9 +93,9 @@ const SEED_ERROR = "must be a whole number from 0 to 4294967295";
 const flagsSchema = z.object({
   rate: rateSchema.default(200),
   count: positiveInt(Number.MAX_SAFE_INTEGER).optional(),
-  duration: durationVar.pipe(z.number().positive()).optional(),
+  duration: flagDurationVar.pipe(z.number().positive()).optional(),
   scenario: z.string().optional(),
-  "scenario-every": durationVar.default(30_000),
+  "scenario-every": flagDurationVar.default(30_000),
   // Digits only: coerced, an empty `--seed=` was seed 0.
   seed: z.string().regex(/^\s*\d+\s*$/, { error: SEED_ERROR }).transform(Number)
     .pipe(z.number().max(0xffffffff, { error: SEED_ERROR })).optional(),

@@ -106,6 +106,9 @@ Deno.test("parseCli() rejects bad flags with a message naming them", async (t) =
     [["--seed", "1.5"], /--seed: must be a whole number from 0 to 4294967295/],
     [["--replay", "a.csv", "--speed=-1"], /--speed: must be a positive speed factor or max/],
     [["--duration", "soon"], /--duration/],
+    // Before: 60 ms, the run stopped before it sent anything.
+    [["--duration", "60"], /--duration: needs a unit \(e\.g\. 500ms, 30s, 5m, 1h\)/],
+    [["--scenario-every", "10"], /--scenario-every: needs a unit/],
     [["--scenario", "meteor"], /unknown scenario "meteor"/],
     [["--speed", "2"], /--speed needs --replay/],
     [["--replay", "a.csv", "--field", "memory"], /--field/],
