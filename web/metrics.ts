@@ -5,6 +5,12 @@
  */
 import type { Counter, Gauge, Histogram, Registry } from "@vigil/shared/metrics";
 
+/**
+ * The `route` of a request the request-head guard answered itself (408, 414, 431, 400, 505, 503
+ * of `shared/http/serve.ts`): it never reached the app's routing.
+ */
+export const UNROUTED = "unrouted";
+
 /** The web service's metrics. */
 export interface WebMetrics {
   /** `vigil_web_http_requests_total{route,status}` */

@@ -18,7 +18,7 @@ import { createRedis, redisConnection } from "@vigil/shared/redis";
 import { createApp } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
-import { createWebMetrics } from "./metrics.ts";
+import { createWebMetrics, UNROUTED } from "./metrics.ts";
 import { createSseHub, type SseHub } from "./sse_hub.ts";
 import { loadStaticAssets } from "./static.ts";
 import { heartbeatStats } from "./store.ts";
@@ -116,6 +116,7 @@ export async function startWebServer(
     hostname,
     log,
     settings: { port: "WEB_PORT", host: config.WEB_HOST ? "WEB_HOST" : "HTTP_HOST" },
+    onRefused: (status) => metrics.requests.inc({ route: UNROUTED, status }),
     onListen: ({ port }) => {
       log.info("web listening", {
         hostname,

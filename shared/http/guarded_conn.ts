@@ -52,6 +52,8 @@ export interface GuardOptions {
   connectInner: () => Promise<Deno.TcpConn>;
   log: Logger;
   onClosed: (g: Guarded) => void;
+  /** A request answered here (`serve.ts` `onRefused`). */
+  onRefused?: (status: number) => void;
 }
 
 /** One client connection behind the guard. */
@@ -66,6 +68,8 @@ export class Guarded {
   #draining = false;
   #drained = 0;
   #closed = false;
+  /** A head went to the inner server and its body is still coming: the app has the request. */
+  #inBody = false;
 
   constructor(conn: Deno.TcpConn, options: GuardOptions) {
     this.#conn = conn;
@@ -104,12 +108,16 @@ export class Guarded {
           } else if (step.kind === "head") {
             if (!step.complete) continue;
             this.#disarm();
-            if (step.head.body.kind !== "none") this.#arm("body");
+            this.#inBody = step.head.body.kind !== "none";
+            if (this.#inBody) this.#arm("body");
             const upstream = this.#upstream ?? await this.#connect();
             if (!upstream) return;
             await writeAll(upstream, step.head.raw);
           } else {
-            if (step.complete) this.#disarm();
+            if (step.complete) {
+              this.#disarm();
+              this.#inBody = false;
+            }
             await writeAll(this.#upstream!, part);
           }
         }
@@ -181,6 +189,12 @@ export class Guarded {
   async #refuse(status: FramingErrorStatus | 408 | 503, message: string): Promise<void> {
     if (this.#draining || this.#closed) return;
     this.#options.log.debug("request refused", { status, reason: message });
+    // Told only of requests the app never saw: not one whose body this refuses (the app answers
+    // and counts it once the body fails), nor a connection that sent nothing at all (its first
+    // head's clock runs from accept: a browser's preconnect made no request).
+    if (!this.#inBody && !(status === 408 && this.#framer.atBoundary)) {
+      this.#options.onRefused?.(status);
+    }
     this.#upstream?.close();
     this.#upstream = undefined;
     this.#draining = true;

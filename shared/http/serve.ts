@@ -60,6 +60,13 @@ export interface ServeOptions {
   settings?: { port: string; host?: string };
   /** Called once listening, instead of the default log line. */
   onListen?: (addr: { hostname: string; port: number }) => void;
+  /**
+   * Told of each request the guard answers before the app sees it (408, 414, 431, 400, 505, 503):
+   * for the app's request counter. Not of a request whose body it refuses (408 past
+   * `bodyTimeoutMs`, a malformed chunk): the app has it and answers it when its body fails; nor
+   * of a connection closed at its head timeout without a byte sent (a browser's preconnect).
+   */
+  onRefused?: (status: number) => void;
 }
 
 /** A running server. */
@@ -171,6 +178,7 @@ export function serve(app: FetchApp, options: ServeOptions): HttpServer {
         connectInner: () => Deno.connect(innerAddr),
         log,
         onClosed: (g) => live.delete(g),
+        ...(options.onRefused ? { onRefused: options.onRefused } : {}),
       });
       live.add(guarded);
       guarded.run();

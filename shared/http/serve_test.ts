@@ -31,6 +31,7 @@ async function withServer(
     bodyTimeoutMs?: number;
     maxHeaderBytes?: number;
     app?: Hono;
+    onRefused?: (status: number) => void;
   },
   fn: (server: HttpServer) => Promise<void>,
 ): Promise<void> {
@@ -40,6 +41,7 @@ async function withServer(
     ...(options.headerTimeoutMs !== undefined ? { headerTimeoutMs: options.headerTimeoutMs } : {}),
     ...(options.maxHeaderBytes !== undefined ? { maxHeaderBytes: options.maxHeaderBytes } : {}),
     ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
+    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
   });
   try {
     await fn(server);
@@ -251,6 +253,43 @@ Deno.test(
       assert.equal(ok.status, 200);
       await ok.body?.cancel();
     });
+  },
+);
+
+Deno.test(
+  "serve() tells onRefused of the requests it answers before the app, not of silent connections or bodies",
+  opts,
+  async () => {
+    const told: number[] = [];
+    const onRefused = (status: number) => told.push(status);
+    await withServer(
+      { headerTimeoutMs: 200, bodyTimeoutMs: 200, maxHeaderBytes: 2048, onRefused },
+      async (server) => {
+        const answer = async (text: string) => {
+          const client = await RawClient.open(server.port);
+          if (text) await client.send(text);
+          const rest = await client.rest();
+          client.close();
+          return Number(rest.split(" ")[1]);
+        };
+        // Answered here, the app never saw them: told.
+        assert.equal(
+          await answer(`GET /echo/a HTTP/1.1\r\nX-Big: ${"a".repeat(4000)}\r\n\r\n`),
+          431,
+        );
+        assert.equal(await answer(`GET /echo/${"a".repeat(4000)} HTTP/1.1\r\n\r\n`), 414);
+        assert.equal(await answer("POST /echo/a HTTP/1.1\r\nContent-Length: x\r\n\r\n"), 400);
+        assert.equal(await answer("GET /echo/a HTTP/1.1\r\nHost: x\r\n"), 408);
+        // A connection that sends nothing (a browser's preconnect) made no request; a body that
+        // stalls is the app's request (it answers and counts it when the body fails).
+        assert.equal(await answer(""), 408);
+        assert.equal(await answer("POST /echo/a HTTP/1.1\r\nContent-Length: 6\r\n\r\nab"), 408);
+        // The app's own answers are not told either.
+        const ok = await fetch(`http://127.0.0.1:${server.port}/echo/a`);
+        await ok.body?.cancel();
+        assert.deepEqual(told, [431, 414, 400, 408]);
+      },
+    );
   },
 );
 
