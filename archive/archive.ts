@@ -59,6 +59,7 @@ import { createArchiveProgress } from "./progress.ts";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { createWriteHealth } from "@vigil/shared/write_health";
 import { createGeneration } from "./generation.ts";
+import { createRetryRounds } from "@vigil/shared/retry";
 
 /** Archive settings (the group is `vigil-archive` by default). */
 export interface ArchiveOptions extends GroupSettings {
@@ -85,10 +86,7 @@ export interface ArchiveDeps {
   now?: () => number;
 }
 
-/**
- * A running archive: `run` consumes until the signal aborts (then flushes,
- * commits and disconnects) or the consumer fails for good.
- */
+/** A running archive: `run` consumes until the signal aborts (then flushes, commits and disconnects) or the consumer fails for good. */
 export type Archive = Worker;
 
 /** Characters of lines queued before they are compressed (per open object). */
@@ -143,11 +141,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
 
   const writes = createWriteHealth({ what: "object write", stuckAfterMs: config.stuckAfterMs });
   const generation = createGeneration();
-  /** Store `body` under `key` (`what`: for the retry log), retrying until stored, `signal` (its generation) aborted, or 3 attempts once stopping. */
+  const putRounds = createRetryRounds(log, "store objects", { now }); // reported on the tick
+  /** Store `body` under `key` (`what`: for the retry log), retrying until stored, `signal` (its generation) aborted, or 3 attempts once stopping; every put logs to `putRounds` (a full disk fails them all at once: one warning a round). */
   const put = (key: string, body: Uint8Array, what = "store object", signal?: AbortSignal) =>
     putRetrying(store, key, body, {
       what,
-      log,
+      rounds: putRounds,
       stopping: group.stopping,
       signal,
       onError: () => storeErrors.inc(),
@@ -383,6 +382,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
       const tick = Math.max(50, Math.min(1000, Math.floor(config.policy.maxAgeMs / 4)));
       let ticking = false;
       const timer = setInterval(() => {
+        putRounds.report();
         if (ticking || group.stopping.aborted) return;
         ticking = true;
         flushDue(false).finally(() => (ticking = false));
@@ -391,6 +391,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
         await group.run(signal);
       } finally {
         clearInterval(timer);
+        putRounds.report();
         await gaps.close();
       }
     },

@@ -12,8 +12,8 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { errorMessage, type Logger } from "@vigil/shared/log";
-import { logRetry, retry } from "@vigil/shared/retry";
+import { errorMessage } from "@vigil/shared/log";
+import { retry, type RetryRounds } from "@vigil/shared/retry";
 import type { WriteHealth } from "@vigil/shared/write_health";
 
 /** The archive's object store. */
@@ -54,9 +54,10 @@ export function storeRefusal(error: unknown, location: string): string | undefin
 
 /** Options of {@link putRetrying}. */
 export interface PutRetryOptions {
-  /** What is stored, for the "cannot <what>, retrying" log line. */
+  /** What is stored, for the log lines of its attempts. */
   what: string;
-  log: Logger;
+  /** The log of every put loop of the archive: one warning for all the objects failing together. */
+  rounds: RetryRounds;
   /** Once aborted (shutdown), give up after 3 attempts rather than hold the shutdown. */
   stopping: AbortSignal;
   /**
@@ -84,26 +85,30 @@ export async function putRetrying(
   options: PutRetryOptions,
 ): Promise<void> {
   let attempts = 0;
-  const { signal } = options;
-  await retry(async (attempt) => {
-    attempts = attempt;
-    signal?.throwIfAborted();
-    try {
-      await store.put(key, body, signal);
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      options.onError?.();
-      options.writes?.failed(key, error);
-      throw error;
-    }
-    options.writes?.stored(key);
-  }, {
-    baseMs: 200,
-    capMs: 10_000,
-    isRetryable: () => !options.stopping.aborted || attempts < 3,
-    ...(signal ? { signal } : {}),
-    onRetry: logRetry(options.log.with({ key }), options.what),
-  });
+  const { signal, rounds } = options;
+  try {
+    await retry(async (attempt) => {
+      attempts = attempt;
+      signal?.throwIfAborted();
+      try {
+        await store.put(key, body, signal);
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        options.onError?.();
+        options.writes?.failed(key, error);
+        throw error;
+      }
+      options.writes?.stored(key);
+    }, {
+      baseMs: 200,
+      capMs: 10_000,
+      isRetryable: () => !options.stopping.aborted || attempts < 3,
+      ...(signal ? { signal } : {}),
+      onRetry: (info) => rounds.failed(key, info, { what: options.what }),
+    });
+  } finally {
+    rounds.ended(key);
+  }
 }
 
 /** An S3 client for the archive's settings (`archiveLocationEnv` in config.ts). */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createRetryRounds } from "@vigil/shared/retry";
 import {
   type ArchiveStore,
   createDirStore,
@@ -65,20 +66,35 @@ function flakyStore(failures: number): ArchiveStore & { puts: number } {
   return s;
 }
 
-Deno.test("putRetrying() retries a failing put with one log line per retry and counts errors", async () => {
+Deno.test("putRetrying() retries a failing put, a debug line per retry, the warning on report", async () => {
   const store = flakyStore(2);
-  const lines: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    service: "t",
+    level: "debug",
+    write: (l) => lines.push(JSON.parse(l)),
+  });
+  const rounds = createRetryRounds(log, "store objects");
   let errors = 0;
   await putRetrying(store, "raw/k", new Uint8Array([1]), {
     what: "store object",
-    log: createLogger({ service: "t", write: (l) => lines.push(l) }),
+    rounds,
     stopping: new AbortController().signal,
     onError: () => errors++,
   });
   assert.equal(store.puts, 3);
   assert.equal(errors, 2);
-  assert.equal(lines.length, 2);
-  assert.match(lines[0]!, /"msg":"cannot store object, retrying".*"key":"raw\/k"/);
+  assert.deepEqual(lines.map((l) => [l.level, l.msg, l.key, l.what]), [
+    ["debug", "cannot store objects, retrying", "raw/k", "store object"],
+    ["debug", "cannot store objects, retrying", "raw/k", "store object"],
+  ]);
+  // Stored before the round was told: one warning (nothing is failing any more), no recovery.
+  rounds.report();
+  assert.equal(lines.length, 3);
+  assert.deepEqual(
+    [lines[2]!.level, lines[2]!.failing, lines[2]!.attempts, lines[2]!.what],
+    ["warn", 0, 2, "store object"],
+  );
 });
 
 Deno.test("putRetrying() gives up after 3 attempts once stopping", async () => {
@@ -88,7 +104,7 @@ Deno.test("putRetrying() gives up after 3 attempts once stopping", async () => {
   await assert.rejects(
     putRetrying(store, "raw/k", new Uint8Array([1]), {
       what: "store object",
-      log: silentLogger(),
+      rounds: createRetryRounds(silentLogger(), "store objects"),
       stopping: stopping.signal,
     }),
     /503 Slow Down/,
@@ -102,7 +118,7 @@ Deno.test("putRetrying() stops once its signal aborts: no further attempt, the o
   let errors = 0;
   const putting = putRetrying(store, "raw/k", new Uint8Array([1]), {
     what: "store object",
-    log: silentLogger(),
+    rounds: createRetryRounds(silentLogger(), "store objects"),
     stopping: new AbortController().signal,
     signal: generation.signal,
     onError: () => errors++,
@@ -123,7 +139,11 @@ Deno.test("putRetrying() stops once its signal aborts: no further attempt, the o
         signal?.addEventListener("abort", () => reject(new Error("aborted")));
       }),
   };
-  const options = { what: "w", log: silentLogger(), stopping: new AbortController().signal };
+  const options = {
+    what: "w",
+    rounds: createRetryRounds(silentLogger(), "store objects"),
+    stopping: new AbortController().signal,
+  };
   const put = putRetrying(hanging, "raw/k", new Uint8Array([1]), {
     ...options,
     signal: inFlight.signal,

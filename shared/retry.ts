@@ -156,3 +156,80 @@ export function logRetry(
     log.warn(`cannot ${what}, retrying`, fields);
   };
 }
+
+/** One log for many retry loops of the same kind ({@link createRetryRounds}). */
+export interface RetryRounds {
+  /** The `onRetry` of the loop of `key` (an object, a partition); `fields` go on its lines. */
+  failed(key: string, info: RetryInfo, fields?: Record<string, unknown>): void;
+  /** The loop of `key` ended: its write went through, it gave up or was aborted. */
+  ended(key: string): void;
+  /**
+   * Write what failed since the last line, when due: call it on a tick (a round of loops
+   * failing together is gathered until then) and once at the end.
+   */
+  report(): void;
+}
+
+/**
+ * Many retry loops of one kind that fail together (the archive's per-object puts on a full disk:
+ * 38 loops each warning of its first three attempts wrote 114 lines in a second, then 38 a
+ * minute): each attempt at debug, and at warn "cannot <what>, retrying" once per round, with
+ * how many loops are failing now (`failing`, `keys`: the first 10), the failed attempts since
+ * the last line and the first error among them; then at most one per `everyMs` while it
+ * lasts. When every loop of a warned outage ended, once at info "can <what> again" (with the
+ * failed attempts of the whole outage).
+ */
+export function createRetryRounds(
+  log: Logger,
+  what: string,
+  options: { everyMs?: number; now?: () => number } = {},
+): RetryRounds {
+  const everyMs = options.everyMs ?? RETRY_LOG_EVERY_MS;
+  const now = options.now ?? Date.now;
+  /** Loops whose last attempt failed, by key. */
+  const failing = new Set<string>();
+  let attempts = 0;
+  /** The first failed attempt since the last line: its error and fields. */
+  let first: Record<string, unknown> = {};
+  let lastAt = -Infinity;
+  /** Failed attempts of the outage a warning told of. */
+  let warned = 0;
+  return {
+    failed(key, info, fields = {}) {
+      failing.add(key);
+      if (attempts++ === 0) first = { ...fields, error: info.error };
+      log.debug(`cannot ${what}, retrying`, {
+        key,
+        ...fields,
+        error: info.error,
+        attempt: info.attempt,
+        retry_in_ms: info.delayMs,
+      });
+    },
+    ended(key) {
+      failing.delete(key);
+    },
+    report() {
+      const t = now();
+      if (attempts > 0 && t - lastAt >= everyMs) {
+        lastAt = t;
+        // A blip (every loop went through since) is this one line; an outage is told its end.
+        if (failing.size > 0) warned += attempts;
+        log.warn(`cannot ${what}, retrying`, {
+          failing: failing.size,
+          keys: [...failing].slice(0, 10),
+          attempts,
+          ...first,
+        });
+        attempts = 0;
+        first = {};
+      }
+      if (warned > 0 && failing.size === 0) {
+        log.info(`can ${what} again`, { attempts: warned + attempts });
+        warned = 0;
+        attempts = 0;
+        first = {};
+      }
+    },
+  };
+}

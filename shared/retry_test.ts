@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { createLogger } from "./log.ts";
-import { backoffMs, logRetry, retry, RetryError, type RetryInfo } from "./retry.ts";
+import {
+  backoffMs,
+  createRetryRounds,
+  logRetry,
+  retry,
+  RetryError,
+  type RetryInfo,
+} from "./retry.ts";
 
 const noWait = () => Promise.resolve();
 
@@ -95,4 +102,51 @@ Deno.test("logRetry() warns of the first three attempts, then once a minute, the
   assert.deepEqual((warned[0]!.error as { message: string }).message, "OOM");
   assert.equal(lines.filter((l) => l.level === "debug").length, 60 - 7);
   assert.equal(counted, 60, "every attempt is counted");
+});
+
+Deno.test("createRetryRounds() warns once per round for all the loops failing, then once a minute, then their end", () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ service: "test", write: (l) => lines.push(JSON.parse(l)) });
+  let t = 0;
+  const rounds = createRetryRounds(log, "store objects", { now: () => t });
+  const keys = Array.from({ length: 38 }, (_, i) => `raw/logs/${i}`);
+  // A full disk: 38 loops each fail three times in the first second (the first error is told).
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    keys.forEach((k, i) =>
+      rounds.failed(k, { error: new Error(`ENOSPC ${i}`), attempt, delayMs: 200 * attempt }, {
+        what: "store object",
+      })
+    );
+    rounds.report();
+    t += 300;
+  }
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.level, "warn");
+  assert.equal(lines[0]!.msg, "cannot store objects, retrying");
+  assert.equal(lines[0]!.failing, 38);
+  assert.equal(lines[0]!.attempts, 38);
+  assert.equal(lines[0]!.what, "store object");
+  assert.equal((lines[0]!.error as { message: string }).message, "ENOSPC 0");
+  assert.deepEqual(lines[0]!.keys, keys.slice(0, 10));
+  // Then every 10 s for three minutes: a warning a minute, with the attempts since the last.
+  for (let s = 0; s <= 180; s += 10, t += 10_000) {
+    keys.forEach((k) => rounds.failed(k, { error: new Error("ENOSPC"), attempt: 4, delayMs: 1e4 }));
+    rounds.report();
+  }
+  const warned = lines.filter((l) => l.level === "warn");
+  assert.equal(warned.length, 4);
+  assert.equal(warned[1]!.attempts, 76 + 38 * 7);
+  assert.equal(warned[3]!.attempts, 38 * 6);
+  // Half the objects stored: still failing; all of them: one line at info.
+  keys.slice(0, 19).forEach((k) => rounds.ended(k));
+  t += 60_000;
+  rounds.report();
+  assert.equal(lines.length, 4, "nothing failed since the last line, nothing ended the outage");
+  keys.slice(19).forEach((k) => rounds.ended(k));
+  rounds.report();
+  rounds.report();
+  assert.equal(lines.length, 5);
+  assert.equal(lines[4]!.level, "info");
+  assert.equal(lines[4]!.msg, "can store objects again");
+  assert.equal(lines[4]!.attempts, 38 * 3 + 38 * 19);
 });
