@@ -35,7 +35,7 @@ import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
-import { createBridgeMetrics, keepLagOf } from "./metrics.ts";
+import { createBridgeMetrics } from "./metrics.ts";
 import { startBridgeSpan } from "./span.ts";
 import { createStreamFull } from "./stream_full.ts";
 import { createWriteHealth } from "@vigil/shared/write_health";
@@ -318,12 +318,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
       partitionsConsumedConcurrently: cfg.concurrency ?? 4,
       eachBatch,
     },
-    onJoin: (assignment) => {
+    onJoin: () => {
       committer.clear(); // offsets of partitions we may no longer own
       filtered.clear();
       progress.clear(); // another bridge may have moved them on
-      void keepLagOf(lag, assignment);
     },
+    lag, // pruned at each join, emptied at a crash
     instrument(c) {
       // Batches of transaction markers or aborted records only: kafkajs moves past them
       // without calling eachBatch; remember them so the next batch accounts for them.

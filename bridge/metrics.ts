@@ -18,21 +18,6 @@ export interface BridgeStreams {
   partitions: number;
 }
 
-/**
- * After a group join, take out the lag of the partitions this bridge no
- * longer owns: their new owner exports theirs, and a stale copy would be
- * summed with it (and stay frozen) on the dashboards.
- */
-export async function keepLagOf(
-  lag: Gauge,
-  assignment: Readonly<Record<string, readonly number[]>>,
-): Promise<void> {
-  for (const { labels } of (await lag.get()).values) {
-    const owned = assignment[String(labels.topic)] ?? [];
-    if (!owned.includes(Number(labels.partition))) lag.remove(labels);
-  }
-}
-
 /** Register the bridge's metrics on `registry`. */
 export function createBridgeMetrics(registry: Registry, source: BridgeStreams) {
   const { redis, keys, partitions } = source;

@@ -62,12 +62,15 @@ export interface KafkaSinkOptions {
   retryBaseMs?: number;
   /** Called after a batch is acknowledged, per topic. */
   onSent?: (topic: EventType, count: number) => void;
-  /** Called when a batch is given up. */
-  onError?: (count: number, error: unknown) => void;
-  /** Called when a batch's first attempt begins (then `onBatch` or `onError` once). */
-  onBatchStart?: () => void;
-  /** Called after every successful `sendBatch` with its duration. */
-  onBatch?: (seconds: number, size: number) => void;
+  /** Called when batch `id` is given up. */
+  onError?: (count: number, error: unknown, id: number) => void;
+  /**
+   * Called when batch `id` (1, 2, …) begins its first attempt; then `onBatch` or `onError`
+   * once with the same id (with `maxInFlight` above 1, not in the order they began).
+   */
+  onBatchStart?: (id: number) => void;
+  /** Called after every successful `sendBatch` of batch `id` with its duration. */
+  onBatch?: (seconds: number, size: number, id: number) => void;
   /** Wait between retries (tests). */
   sleep?: (ms: number) => Promise<void>;
   /**
@@ -133,6 +136,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
   };
   let buffer: ProducedMessage[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let batchIds = 0;
   const inFlight = new Set<Promise<void>>();
   // Dispatches run one after another, so the in-flight bound is never overshot.
   let gate: Promise<void> = Promise.resolve();
@@ -172,13 +176,14 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     const byTopic = topicMessages(batch, (m) => m.topic, toKafkaMessage);
     const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
     let retried = 0;
-    options.onBatchStart?.();
+    const id = ++batchIds;
+    options.onBatchStart?.(id);
     const logDeliveryRetry = logRetry(log.with({ size: batch.length }), "deliver batch");
     try {
       await retry(async () => {
         const started = performance.now();
         await options.producer.sendBatch(request);
-        options.onBatch?.((performance.now() - started) / 1000, batch.length);
+        options.onBatch?.((performance.now() - started) / 1000, batch.length, id);
       }, {
         maxAttempts: retries + 1,
         baseMs: options.retryBaseMs ?? 200,
@@ -198,7 +203,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
         attempts: retried + 1,
         error,
       });
-      options.onError?.(batch.length, error);
+      options.onError?.(batch.length, error, id);
       return;
     }
     if (spans) endSpans(spans, retried, undefined);

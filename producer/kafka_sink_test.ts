@@ -106,11 +106,15 @@ Deno.test("createKafkaSink() sends a partial batch after lingerMs without a flus
 
 Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (backpressure)", async () => {
   const { fake, releaseUntil } = heldProducer();
+  const started: number[] = [];
+  const acked: number[] = [];
   const sink = createKafkaSink({
     producer: fake.producer,
     log: silentLogger(),
     maxBatch: 100,
     maxInFlight: 2,
+    onBatchStart: (id) => started.push(id),
+    onBatch: (_s, _size, id) => acked.push(id),
   });
   let accepted = false;
   const sending = sink.send(messages(500)).then(() => accepted = true);
@@ -123,6 +127,9 @@ Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (bac
   await sink.flush();
   assert.equal(fake.maxActive(), 2);
   assert.equal(sink.stats().sent, 500);
+  // Each batch is told by its id (the producer's health follows each one in flight).
+  assert.deepEqual(started, [1, 2, 3, 4, 5]);
+  assert.deepEqual([...acked].sort(), [1, 2, 3, 4, 5]);
 });
 
 Deno.test("createKafkaSink() by default sends a batch only once the one before is acknowledged", async () => {

@@ -10,10 +10,9 @@ import { type EventType } from "@vigil/shared/schemas/event";
 import { SpanKind } from "@opentelemetry/api";
 import { traceFields, traceparentOf, type Tracer } from "@vigil/shared/telemetry";
 import { type Logger } from "@vigil/shared/log";
-import { declareMetrics, type Registry } from "@vigil/shared/metrics";
-import type { HealthDetail } from "@vigil/shared/http/ops_app";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
+import type { ProducerMetrics } from "./metrics.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
 import { loadReplay, replayMessages } from "./replay.ts";
@@ -21,92 +20,7 @@ import { perMinuteStatusCounts } from "./replay_transactions.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
 import { abortAfter, pause, sendUntil } from "./waits.ts";
 
-/** Producer metrics (`vigil_producer_*`) plus a health signal. */
-export interface ProducerMetrics {
-  sent(topic: EventType, n: number): void;
-  /** A batch was given up (`n` messages). */
-  error(n: number): void;
-  scenario(name: ScenarioName): void;
-  /** A batch's first attempt began. */
-  batchStarted(): void;
-  /** A batch was acknowledged. */
-  batch(seconds: number, size: number): void;
-  /**
-   * The health check: fails while the latest batch outcome was a failure, and
-   * while a batch has waited {@link STALLED_BATCH_MS} for Kafka's
-   * acknowledgement (a broker that stalls keeps its connections open, and
-   * kafkajs gives up on a request only after 30 s, then retries).
-   */
-  health(): boolean | HealthDetail;
-}
-
-/** How long a batch may wait for Kafka's acknowledgement before the health check fails. */
-export const STALLED_BATCH_MS = 15_000;
-
-/** Register the producer's metrics on `registry`. */
-export function createProducerMetrics(
-  registry: Registry,
-  now: () => number = Date.now,
-): ProducerMetrics {
-  const { events, errors, scenarios, batches, batchSize } = declareMetrics(registry, {
-    events: {
-      kind: "counter",
-      name: "vigil_producer_events_total",
-      help: "Events acknowledged by Kafka, by type",
-      labels: ["type"],
-    },
-    errors: {
-      kind: "counter",
-      name: "vigil_producer_errors_total",
-      help: "Events that could not be delivered after every retry",
-    },
-    scenarios: {
-      kind: "counter",
-      name: "vigil_producer_scenarios_total",
-      help: "Anomaly scenarios injected, by scenario",
-      labels: ["scenario"],
-    },
-    batches: {
-      kind: "histogram",
-      name: "vigil_producer_batch_seconds",
-      help: "Duration of one sendBatch (acks=all)",
-    },
-    batchSize: {
-      kind: "histogram",
-      name: "vigil_producer_batch_size",
-      help: "Messages per sendBatch",
-      buckets: [1, 10, 100, 500, 1000, 5000],
-    },
-  });
-  let lastOk = 0;
-  let lastError = 0;
-  let seq = 0;
-  /** Start times of the batches in flight, oldest first. */
-  const waiting: number[] = [];
-  return {
-    sent: (topic, n) => events.inc({ type: topic }, n),
-    error: (n) => {
-      errors.inc(n);
-      waiting.shift();
-      lastError = ++seq;
-    },
-    scenario: (name) => scenarios.inc({ scenario: name }),
-    batchStarted: () => waiting.push(now()),
-    batch: (seconds, size) => {
-      batches.observe(seconds);
-      batchSize.observe(size);
-      waiting.shift();
-      lastOk = ++seq;
-    },
-    health() {
-      if (lastError > lastOk) return false;
-      const waitedMs = waiting.length > 0 ? now() - waiting[0]! : 0;
-      if (waitedMs <= STALLED_BATCH_MS) return true;
-      const seconds = Math.round(waitedMs / 1000);
-      return { status: "fail", message: `Kafka has not acknowledged a batch for ${seconds} s` };
-    },
-  };
-}
+export { createProducerMetrics, type ProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";
 
 /** Dependencies of {@link runProducer}. */
 export interface ProducerDeps {
@@ -188,9 +102,9 @@ export async function runProducer(
     log,
     ...options.sink,
     onSent: (topic, n) => metrics?.sent(topic, n),
-    onError: (n) => metrics?.error(n),
-    onBatchStart: () => metrics?.batchStarted(),
-    onBatch: (s, size) => metrics?.batch(s, size),
+    onError: (n, error, id) => metrics?.error(n, error, id),
+    onBatchStart: (id) => metrics?.batchStarted(id),
+    onBatch: (s, size, id) => metrics?.batch(s, size, id),
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
   const gen = createGenerator({

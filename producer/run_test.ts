@@ -82,7 +82,14 @@ Deno.test("runProducer() reports undeliverable events and not ok", async () => {
     new AbortController().signal,
   );
   assert.deepEqual([summary.sent, summary.errors, summary.ok], [0, 50, false]);
-  assert.equal(metrics.health(), false);
+  // Before: a bare `false`. Now it says what failed and why.
+  const health = metrics.health();
+  assert.ok(typeof health === "object" && health.status === "fail", JSON.stringify(health));
+  assert.match(
+    String(health.message),
+    /^Kafka has not acknowledged a batch for \d+ s: 1 batch \(50 events\) given up after every retry$/,
+  );
+  assert.equal(health.error, "broker down");
   assert.match(await registry.render(), /vigil_producer_errors_total 50/);
 });
 
@@ -226,7 +233,7 @@ Deno.test("the producer's health check fails while a batch waits for Kafka past 
   let t = 0;
   const metrics = createProducerMetrics(new Registry(), () => t);
   assert.equal(metrics.health(), true);
-  metrics.batchStarted();
+  metrics.batchStarted(1);
   t = STALLED_BATCH_MS;
   assert.equal(metrics.health(), true);
   t = STALLED_BATCH_MS + 5_000; // Before: ok for as long as Kafka said nothing.
@@ -234,16 +241,31 @@ Deno.test("the producer's health check fails while a batch waits for Kafka past 
     status: "fail",
     message: "Kafka has not acknowledged a batch for 20 s",
   });
-  metrics.batch(20, 10);
+  metrics.batch(20, 10, 1);
   assert.equal(metrics.health(), true);
   // A later batch waits from its own start, not from an earlier one's.
-  metrics.batchStarted();
+  metrics.batchStarted(2);
   t += 10_000;
   assert.equal(metrics.health(), true);
-  metrics.error(10); // given up: a failure until the next batch is acknowledged
-  assert.equal(metrics.health(), false);
-  metrics.batchStarted();
-  metrics.batch(0.01, 10);
+  // Given up: a failure until the next batch is acknowledged, saying since when and why.
+  metrics.error(10, new Error("broker down"), 2);
+  t += 2_000;
+  assert.deepEqual(metrics.health(), {
+    status: "fail",
+    message:
+      "Kafka has not acknowledged a batch for 12 s: 1 batch (10 events) given up after every retry",
+    error: "broker down",
+  });
+  metrics.batchStarted(3);
+  metrics.error(1_000, "refused", 3);
+  assert.deepEqual(metrics.health(), {
+    status: "fail",
+    message:
+      "Kafka has not acknowledged a batch for 12 s: 2 batches (1,010 events) given up after every retry",
+    error: "refused",
+  });
+  metrics.batchStarted(4);
+  metrics.batch(0.01, 10, 4);
   assert.equal(metrics.health(), true);
   // Wired through runProducer: a batch Kafka holds fails the check, its acknowledgement clears it.
   const held = Promise.withResolvers<RecordMetadata[]>();
@@ -264,6 +286,48 @@ Deno.test("the producer's health check fails while a batch waits for Kafka past 
   held.resolve([]);
   assert.equal((await run).sent, 50);
   assert.equal(wired.health(), true);
+});
+
+Deno.test("the producer's health check follows each batch in flight when more than one is (PRODUCER_MAX_IN_FLIGHT)", () => {
+  let t = 0;
+  const metrics = createProducerMetrics(new Registry(), () => t);
+  metrics.batchStarted(1);
+  t = 10_000;
+  metrics.batchStarted(2);
+  t = 12_000;
+  metrics.batch(2, 10, 2); // the later batch is acknowledged first
+  t = STALLED_BATCH_MS + 1_000;
+  // Before: the acknowledgement took out the oldest start, batch 1's, and the check passed.
+  assert.deepEqual(metrics.health(), {
+    status: "fail",
+    message: "Kafka has not acknowledged a batch for 16 s",
+  });
+  metrics.batch(16, 10, 1);
+  assert.equal(metrics.health(), true);
+  // One given up while another waits: the failure shows, then the other's acknowledgement clears it.
+  metrics.batchStarted(3);
+  metrics.batchStarted(4);
+  metrics.error(10, new Error("broker down"), 3);
+  assert.equal(typeof metrics.health(), "object");
+  metrics.batch(0.5, 10, 4);
+  assert.equal(metrics.health(), true);
+  // Given up after another's acknowledgement: not acknowledged since that one, not since its start.
+  metrics.batchStarted(6);
+  t += 4_000;
+  metrics.batchStarted(7);
+  metrics.batch(0.1, 10, 7);
+  t += 1_000;
+  metrics.error(10, new Error("broker down"), 6);
+  t += 2_000;
+  assert.match(JSON.stringify(metrics.health()), /for 3 s: 1 batch/);
+  metrics.batchStarted(8);
+  metrics.batch(0.1, 10, 8);
+  // An acknowledgement of a batch it never saw start (or twice) moves no other's start.
+  metrics.batchStarted(5);
+  t += 1_000;
+  metrics.batch(0.1, 10, 99);
+  t += STALLED_BATCH_MS;
+  assert.equal(typeof metrics.health(), "object");
 });
 
 Deno.test("runProducer() stops at --duration while Kafka holds a batch, and reports what it could not send", async () => {

@@ -16,6 +16,7 @@ import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from "kafka
 import type { HealthDetail } from "./http/ops_app.ts";
 import { sleep, withTimeout } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
+import type { Gauge } from "./metrics.ts";
 import { backoffMs } from "./retry.ts";
 
 /**
@@ -69,6 +70,17 @@ function keepingMembership(
   };
 }
 
+/** Take out of `lag` the partitions `assignment` does not hold. */
+async function keepLagOf(
+  lag: Gauge,
+  assignment: Readonly<Record<string, readonly number[]>>,
+): Promise<void> {
+  for (const { labels } of (await lag.get()).values) {
+    const owned = assignment[String(labels.topic)] ?? [];
+    if (!owned.includes(Number(labels.partition))) lag.remove(labels);
+  }
+}
+
 /** The group settings a consumer service takes (each service has its own defaults). */
 export interface GroupSettings {
   /** Kafka consumer group (the service's own by default). */
@@ -107,6 +119,13 @@ export interface ConsumerGroupOptions {
   onRebalance?: () => void;
   /** On every crash, restarting or not. */
   onCrash?: () => void;
+  /**
+   * The member's lag gauge (labels `topic`, `partition`): at each join, the partitions it no
+   * longer owns are taken out (their new owner exports theirs, and a stale copy would be summed
+   * with it); at each crash, every one (nothing is consumed until it joins again: a frozen lag
+   * would read as current).
+   */
+  lag?: Gauge;
   /** Once consuming. */
   onRunning?: () => void;
   /**
@@ -195,6 +214,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       joined = true;
       crashed = undefined;
       options.onJoin?.(e.payload.memberAssignment);
+      if (options.lag) void keepLagOf(options.lag, e.payload.memberAssignment);
       log.info("joined consumer group", { assignment: e.payload.memberAssignment });
     });
     c.on(c.events.REBALANCING, () => options.onRebalance?.());
@@ -202,6 +222,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       const error = e.payload.error;
       log.error("consumer crashed", { error, restart: e.payload.restart });
       options.onCrash?.();
+      options.lag?.reset();
       if (!e.payload.restart) {
         crashed = error;
         failed.resolve(error);

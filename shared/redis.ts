@@ -145,11 +145,19 @@ const lastErrors = new WeakMap<object, string>();
 export async function redisHealth(
   client: { ping(): Promise<string>; status?: string },
 ): Promise<boolean | HealthDetail> {
-  if (client.status !== undefined && client.status !== "ready") {
-    const why = lastErrors.get(client);
-    return { status: "fail", message: `not connected (${client.status})${why ? `: ${why}` : ""}` };
-  }
+  const why = notConnected(client);
+  if (why !== undefined) return { status: "fail", message: why };
   return (await client.ping()) === "PONG";
+}
+
+/**
+ * Why a Redis client is not connected (`not connected (reconnecting): connect ECONNREFUSED …`,
+ * with its last error when {@link createRedis} made it), or undefined when it is ready.
+ */
+export function notConnected(client: { status?: string }): string | undefined {
+  if (client.status === undefined || client.status === "ready") return undefined;
+  const why = lastErrors.get(client);
+  return `not connected (${client.status})${why ? `: ${why}` : ""}`;
 }
 
 /** Create a Redis client for `target` (a URL, or a connection that may name a cluster). */

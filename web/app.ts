@@ -141,7 +141,7 @@ export function createApp(deps: AppDeps): Hono {
         redis: () => redisHealth(deps.redis),
         postgres: async () => (await deps.sql`SELECT 1 AS ok`).length === 1,
         // The one Pub/Sub subscription every live client depends on.
-        live: () => deps.hub.subscribed,
+        live: () => deps.hub.health(),
       },
       metrics: deps.registry,
       log,

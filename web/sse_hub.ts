@@ -12,6 +12,8 @@ import type { z } from "zod";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { formatZodError } from "@vigil/shared/schemas/event";
 import type { Logger } from "@vigil/shared/log";
+import type { HealthDetail } from "@vigil/shared/http/ops_app";
+import { notConnected } from "@vigil/shared/redis";
 import { ackEventSchema } from "./api_responses.ts";
 import type { WebMetrics } from "./metrics.ts";
 
@@ -25,9 +27,12 @@ export interface SseMessage {
 export interface PubSubClient {
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
-  /** `message` (channel, message); `ready`: connected (again: ioredis then re-subscribes). */
-  on(event: "message" | "ready", listener: (...args: string[]) => void): unknown;
-  off(event: "message" | "ready", listener: (...args: string[]) => void): unknown;
+  /**
+   * `message` (channel, message); `ready`: connected (again: ioredis then re-subscribes);
+   * `close`: the connection closed.
+   */
+  on(event: "message" | "ready" | "close", listener: (...args: string[]) => void): unknown;
+  off(event: "message" | "ready" | "close", listener: (...args: string[]) => void): unknown;
   /** Connection state (ioredis: "ready" when connected; it re-subscribes after a reconnect). */
   readonly status?: string;
 }
@@ -51,6 +56,12 @@ export interface SseHub {
    * subscriber connection ready (for the health check).
    */
   readonly subscribed: boolean;
+  /**
+   * The health check: fails before `start`, after `close`, and while the subscriber is not
+   * connected, saying since when and why (`live alerts cut for 12 s: subscriber not connected
+   * (reconnecting): connect ECONNREFUSED …`).
+   */
+  health(): true | HealthDetail;
   /** Subscribe to the channel; call once before serving. */
   start(): Promise<void>;
   /**
@@ -78,6 +89,8 @@ export interface SseHubOptions {
   maxClients?: number;
   /** Stats heartbeat; omitted = none. */
   heartbeat?: { intervalMs: number; collect: () => Promise<unknown> };
+  /** @default {Date.now} */
+  now?: () => number;
 }
 
 /** Create the hub (not yet subscribed: call `start()`). */
@@ -91,6 +104,10 @@ export function createSseHub(options: SseHubOptions): SseHub {
   let started = false;
   /** The latest heartbeat, sent to clients as they connect. */
   let lastStats: SseMessage | undefined;
+  const now = options.now ?? Date.now;
+  /** When the subscriber's connection closed, until it is ready again. */
+  let cutAt: number | undefined;
+  const onClose = () => void (cutAt ??= now());
 
   const broadcast = (message: SseMessage) => {
     for (const c of clients) c.send(message);
@@ -134,6 +151,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
    * "Live" without it. Their streams end, so they reconnect and read the list again.
    */
   const onReady = () => {
+    cutAt = undefined;
     if (!started || closed || clients.size === 0) return;
     log.warn("live subscription was cut and is back; ending live streams so pages reload", {
       clients: clients.size,
@@ -173,17 +191,27 @@ export function createSseHub(options: SseHubOptions): SseHub {
     }
   };
 
+  const health = (): true | HealthDetail => {
+    if (closed) return { status: "fail", message: "shutting down" };
+    if (!started) return { status: "fail", message: "not subscribed to live alerts yet" };
+    const why = notConnected(subscriber);
+    if (why === undefined) return true;
+    const seconds = Math.round((now() - (cutAt ??= now())) / 1000);
+    return { status: "fail", message: `live alerts cut for ${seconds} s: subscriber ${why}` };
+  };
+
   return {
     get size() {
       return clients.size;
     },
     capacity: maxClients,
     get subscribed() {
-      return started && !closed &&
-        (subscriber.status === undefined || subscriber.status === "ready");
+      return health() === true;
     },
+    health,
     async start() {
       subscriber.on("message", onMessage);
+      subscriber.on("close", onClose);
       await subscriber.subscribe(...channels);
       subscriber.on("ready", onReady);
       started = true;
@@ -209,6 +237,7 @@ export function createSseHub(options: SseHubOptions): SseHub {
       timer = undefined;
       subscriber.off("message", onMessage);
       subscriber.off("ready", onReady);
+      subscriber.off("close", onClose);
       try {
         await subscriber.unsubscribe(...channels);
       } catch (error) {

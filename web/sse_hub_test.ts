@@ -8,18 +8,31 @@ function fakePubSub() {
   const listeners = {
     message: new Set<(...args: string[]) => void>(),
     ready: new Set<() => void>(),
+    close: new Set<() => void>(),
   };
+  let status = "ready";
   const client: PubSubClient = {
     subscribe: () => Promise.resolve(1),
     unsubscribe: () => Promise.resolve(0),
     on: (e, l) => listeners[e].add(l),
     off: (e, l) => listeners[e].delete(l),
+    get status() {
+      return status;
+    },
   };
   return {
     client,
     publish: (ch: string, msg: string) => listeners.message.forEach((l) => l(ch, msg)),
     /** The connection is ready (again). */
-    ready: () => listeners.ready.forEach((l) => l()),
+    ready: () => {
+      status = "ready";
+      listeners.ready.forEach((l) => l());
+    },
+    /** The connection closed; ioredis is now `next` (e.g. "reconnecting"). */
+    cut: (next: string) => {
+      status = next;
+      listeners.close.forEach((l) => l());
+    },
   };
 }
 
@@ -155,6 +168,35 @@ Deno.test("createSseHub() greets no client with stats from before they failed", 
   hub.add({ send: (m) => later.push(m.event), close() {} });
   assert.deepEqual(later, [], "no greeting with the figures of before the failure");
   await hub.close();
+});
+
+Deno.test("createSseHub()'s health says why live alerts cannot arrive, and since when", async () => {
+  let t = 0;
+  const pubsub = fakePubSub();
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics: createWebMetrics(new Registry()),
+    now: () => t,
+  });
+  // Before: a bare `false` in every case.
+  assert.deepEqual(hub.health(), { status: "fail", message: "not subscribed to live alerts yet" });
+  await hub.start();
+  assert.equal(hub.health(), true);
+  t = 5_000;
+  pubsub.cut("reconnecting");
+  t = 17_000;
+  assert.deepEqual(hub.health(), {
+    status: "fail",
+    message: "live alerts cut for 12 s: subscriber not connected (reconnecting)",
+  });
+  assert.equal(hub.subscribed, false);
+  pubsub.ready();
+  assert.equal(hub.health(), true);
+  assert.equal(hub.subscribed, true);
+  await hub.close();
+  assert.deepEqual(hub.health(), { status: "fail", message: "shutting down" });
 });
 
 Deno.test("createSseHub() ends every stream when the subscriber connects again (alerts were missed)", async () => {

@@ -5,7 +5,7 @@
  * copy frozen at its last value.
  */
 import assert from "node:assert/strict";
-import type { Kafka } from "kafkajs";
+import { type Kafka, Kafka as KafkaClient, logLevel } from "kafkajs";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
@@ -83,6 +83,52 @@ Deno.test(
         stopB.abort();
         await runA;
         await runB;
+      }
+    });
+  },
+);
+
+Deno.test(
+  "createBridge() stops exporting the consumer lag while its consumer has crashed (Kafka down)",
+  opts,
+  async () => {
+    await withKafkaAndRedis({ brokers: 1, partitions: 2 }, async (ctx) => {
+      await produce(ctx.kafka, validMessages(600));
+      // kafkajs gives up on its requests after a few retries: the consumer crashes soon.
+      const kafka = new KafkaClient({
+        brokers: ctx.cluster.brokers,
+        clientId: "bridge-test",
+        logLevel: logLevel.NOTHING,
+        retry: { initialRetryTime: 100, retries: 2, maxRetryTime: 300 },
+      });
+      const a = bridgeOf({ ...ctx, kafka }, `lag-${crypto.randomUUID().slice(0, 8)}`);
+      const stop = new AbortController();
+      const run = a.bridge.run(stop.signal);
+      try {
+        await waitFor(async () => (await a.lagged()).length === 6, {
+          timeoutMs: 30_000,
+          what: "the lag of all 6 partitions",
+        });
+        ctx.cluster.brokerDown(1);
+        // Before: the last values stayed until the bridge joined the group again.
+        await waitFor(async () => (await a.lagged()).length === 0, {
+          timeoutMs: 60_000,
+          what: "no lag exported while the consumer is down",
+        });
+        await waitFor(async () => (await a.bridge.checks.kafka!()) !== true, {
+          timeoutMs: 60_000,
+          what: "the kafka check failing",
+        });
+        assert.deepEqual(await a.lagged(), [], "a lag exported while Kafka is down");
+        ctx.cluster.brokerUp(1);
+        await produce(ctx.kafka, validMessages(60, 2));
+        await waitFor(async () => (await a.lagged()).length > 0, {
+          timeoutMs: 90_000,
+          what: "the lag exported again once consuming",
+        });
+      } finally {
+        stop.abort();
+        await run;
       }
     });
   },

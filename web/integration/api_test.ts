@@ -574,6 +574,11 @@ Deno.test("GET /api/health reports a lost live subscription as degraded (503)", 
     assert.equal(health.status, 503);
     assert.equal(health.body.status, "degraded");
     assert.deepEqual(health.body.checks, { redis: "ok", postgres: "ok", live: "fail" });
+    // Before: no detail at all.
+    assert.match(
+      (health.body.details as { live: { message: string } }).live.message,
+      /^live alerts cut for \d+ s: subscriber not connected \(end\)$/,
+    );
   });
 });
 
