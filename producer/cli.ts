@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { flagDurationVar } from "@vigil/shared/config";
 import { eventName } from "@vigil/shared/schemas/event";
-import type { ReplayData } from "./replay.ts";
+import type { Replay } from "./replay.ts";
 import {
   DEFAULT_USERS,
   isScenarioName,
@@ -24,8 +24,8 @@ export interface ReplaySettings {
   service: string;
   field: "cpu" | "latency_ms";
   timestamps: "data" | "emit";
-  /** The file already read and parsed (`loadReplay`); else it is read at the run's start. */
-  data?: ReplayData;
+  /** The file already opened and checked (`openReplay`); else it is read at the run's start. */
+  data?: Replay;
 }
 
 /** What the producer does, from the command line. */
@@ -62,8 +62,9 @@ Options:
   --seed <n>              PRNG seed (default random); same seed, same events
   --users <n>             user pool size, at most 10000000 (default max(${DEFAULT_USERS}, what
                           --rate needs), capped there)
-  --replay <file.csv>     replay "timestamp,value" or "timestamp,status,count" rows, or raw
-                          transactions, one per row ("timestamp,status,amount,…")
+  --replay <file.csv|->   replay "timestamp,value" or "timestamp,status,count" rows, or raw
+                          transactions, one per row ("timestamp,status,amount,…");
+                          - reads standard input
   --speed <n|max>         replay speed factor (default 60: one minute of data per second)
   --service <name>        service of replayed timestamp,value readings (default "replay")
   --field <cpu|latency_ms> metric field of replayed values (default cpu)

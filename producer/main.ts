@@ -1,10 +1,11 @@
 /**
  * `deno task producer`: generates realistic logs, metric readings and
- * transactions (or replays a CSV) and produces them to the Kafka topics
- * `logs`, `metrics` and `transactions`, keyed by service or user, each with
- * a W3C `traceparent` header; labelled anomaly scenarios on demand. Serves
- * `/health` and `/metrics` on PRODUCER_PORT. Exits 0 when every event was
- * delivered, 1 otherwise, 2 on bad flags or config.
+ * transactions (or replays a CSV, from a file or standard input) and
+ * produces them to the Kafka topics `logs`, `metrics` and `transactions`,
+ * keyed by service or user, each with a W3C `traceparent` header; labelled
+ * anomaly scenarios on demand. Serves `/health` and `/metrics` on
+ * PRODUCER_PORT. Exits 0 when every event was delivered, 1 otherwise, 2 on
+ * bad flags or config.
  *
  * @module
  */
@@ -24,7 +25,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
-import { loadReplay } from "./replay.ts";
+import { openReplay } from "./replay.ts";
 import { lingerMs, loadProducerConfig } from "./config.ts";
 import { brokerSource, kafkaHint, waitForKafka } from "@vigil/shared/kafka_connect";
 import { createProducerMetrics, runProducer } from "./run.ts";
@@ -60,21 +61,26 @@ const lifecycle = createLifecycle({
   log,
   forceAfterMs: Math.max(10_000, config.PRODUCER_FLUSH_TIMEOUT + 5000),
 });
+/**
+ * Ctrl-C before the producer runs (while a big replay file is read, or while it connects) stops
+ * it there: it went on to start, sent nothing and said "finished" after "stopped", with exit
+ * code 0.
+ */
+const stopIfInterrupted = () => lifecycle.signal.aborted && Deno.exit(130);
 // A replay file is read and checked first: a missing file or a bad row is told before Kafka is.
+// It is read in chunks (replay_source.ts): Ctrl-C stops the reading at once.
 if (options.replay) {
   try {
-    options.replay.data = await loadReplay(options.replay.file, Deno.readTextFile, options.replay);
+    options.replay.data = await openReplay(options.replay.file, {
+      ...options.replay,
+      signal: lifecycle.signal,
+    });
   } catch (error) {
+    stopIfInterrupted();
     log.error("Cannot run producer", { error });
     Deno.exit(1);
   }
 }
-/**
- * Ctrl-C before the producer runs (while a big replay file is parsed, which holds the event loop,
- * or while it connects) stops it there: it went on to start, sent nothing and said "finished"
- * after "stopped", with exit code 0.
- */
-const stopIfInterrupted = () => lifecycle.signal.aborted && Deno.exit(130);
 stopIfInterrupted();
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 const source = brokerSource(config.KAFKA_BROKERS, brokers);

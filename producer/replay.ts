@@ -42,10 +42,15 @@ import {
   checkReadings,
   metricEvent,
   minuteOf,
-  type ReplayData,
+  type ReplayRow,
   replayService,
   type StatusRow,
+  type ValueRow,
 } from "./replay_csv.ts";
+import type { RawTransaction } from "./replay_transactions.ts";
+import type { Replay } from "./replay_source.ts";
+
+export { openReplay, type Replay, type ReplayStream } from "./replay_source.ts";
 
 export {
   loadReplay,
@@ -95,8 +100,15 @@ interface Planned {
   build: (eventTs: number) => ProducedMessage;
 }
 
+/** The rows of `data` in time order, in chunks: all at once when held, else as read. */
+function rowChunks(
+  data: Replay,
+): AsyncIterable<readonly ReplayRow[]> | Iterable<readonly ReplayRow[]> {
+  return "streamed" in data ? data.rows() : [data.rows];
+}
+
 /** The messages to send, in data-time order, built lazily (a file may hold millions). */
-function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<Planned> {
+async function* plan(data: Replay, options: ReplayOptions, rng: Prng): AsyncGenerator<Planned> {
   const headers = () => ({
     [TRACEPARENT_HEADER]: traceparent(rng.hex(16), rng.hex(8)),
     [REPLAY_HEADER]: options.source ?? "replay",
@@ -104,52 +116,53 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
   if (data.kind === "value") {
     const service = replayService(options.service ?? "replay");
     const field = options.field ?? "cpu";
-    for (const row of data.rows) {
-      yield {
-        ts: row.ts,
-        build: (eventTs) => ({
-          topic: "metrics",
-          key: service,
-          value: JSON.stringify(
-            metricEvent(row.value, field, service, new Date(eventTs).toISOString()),
-          ),
-          headers: headers(),
-        }),
-      };
+    for await (const chunk of rowChunks(data)) {
+      for (const row of chunk as ValueRow[]) {
+        yield {
+          ts: row.ts,
+          build: (eventTs) => ({
+            topic: "metrics",
+            key: service,
+            value: JSON.stringify(
+              metricEvent(row.value, field, service, new Date(eventTs).toISOString()),
+            ),
+            headers: headers(),
+          }),
+        };
+      }
     }
     return;
   }
   let n = 0;
   const run = rng.hex(3);
   if (data.kind === "transactions") {
-    for (const row of data.rows) {
-      const user = row.userId ?? `user-replay-${run}-${++n}`;
-      yield {
-        ts: row.ts,
-        build: (eventTs) => ({
-          topic: "transactions",
-          key: user,
-          value: JSON.stringify(
-            rawTransactionEvent(
-              row,
-              new Date(eventTs).toISOString(),
-              row.transactionId ?? `tx-${rng.hex(8)}`,
-              user,
+    for await (const chunk of rowChunks(data)) {
+      for (const row of chunk as RawTransaction[]) {
+        const user = row.userId ?? `user-replay-${run}-${++n}`;
+        yield {
+          ts: row.ts,
+          build: (eventTs) => ({
+            topic: "transactions",
+            key: user,
+            value: JSON.stringify(
+              rawTransactionEvent(
+                row,
+                new Date(eventTs).toISOString(),
+                row.transactionId ?? `tx-${rng.hex(8)}`,
+                user,
+              ),
             ),
-          ),
-          headers: headers(),
-        }),
-      };
+            headers: headers(),
+          }),
+        };
+      }
     }
     return;
   }
-  const rows = data.rows;
   // Rows of one minute (one per status, or several) are merged so their transactions interleave.
-  for (let g = 0; g < rows.length;) {
-    const minute = minuteOf(rows[g]!.ts);
-    let end = g;
-    while (end < rows.length && minuteOf(rows[end]!.ts) === minute) end++;
-    for (const { row, ts } of spreadMinute(rows.slice(g, end), minute)) {
+  let group: StatusRow[] = [];
+  const spread = function* (rows: StatusRow[]): Generator<Planned> {
+    for (const { row, ts } of spreadMinute(rows, minuteOf(rows[0]!.ts))) {
       const user = `user-replay-${run}-${++n}`;
       yield {
         ts,
@@ -172,8 +185,17 @@ function* plan(data: ReplayData, options: ReplayOptions, rng: Prng): Generator<P
         },
       };
     }
-    g = end;
+  };
+  for await (const chunk of rowChunks(data)) {
+    for (const row of chunk as StatusRow[]) {
+      if (group.length > 0 && minuteOf(row.ts) !== minuteOf(group[0]!.ts)) {
+        yield* spread(group);
+        group = [];
+      }
+      group.push(row);
+    }
   }
+  if (group.length > 0) yield* spread(group);
 }
 
 /**
@@ -226,8 +248,8 @@ function* spreadMinute(
 }
 
 /** The data time of the last event `data` makes (a per-minute count spreads over its minute). */
-function lastTime(data: ReplayData): number {
-  const last = data.rows.at(-1)!.ts;
+function lastTime(data: Replay): number {
+  const last = "streamed" in data ? data.last : data.rows.at(-1)!.ts;
   return data.kind === "status" ? minuteOf(last) + 59_999 : last;
 }
 
@@ -241,14 +263,11 @@ function lastTime(data: ReplayData): number {
  * @throws {SyntaxError} naming the line of a reading the metric schema refuses
  */
 export async function* replayMessages(
-  data: ReplayData,
+  data: Replay,
   options: ReplayOptions = {},
   signal?: AbortSignal,
 ): AsyncGenerator<ProducedMessage[]> {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? sharedSleep;
   const speed = options.speed ?? 1;
-  const maxBatch = options.maxBatch ?? 500;
   const rng = createPrng(options.seed ?? 1);
   if (speed !== "max" && !(speed > 0)) {
     throw new RangeError(`Cannot replay: speed must be > 0 (got ${speed})`);
@@ -257,10 +276,31 @@ export async function* replayMessages(
   // known only now: a reading the bridge would dead-letter stops the replay before any send.
   const field = options.field ?? "cpu";
   if (data.kind === "value" && data.checkedFor !== field) {
+    if ("streamed" in data) {
+      throw new RangeError(`Cannot replay: the readings were checked for ${data.checkedFor}`);
+    }
     checkReadings(data.rows, field, options.service ?? "replay");
   }
   const iterator = plan(data, options, rng);
-  let next = iterator.next();
+  try {
+    yield* paced(iterator, data, options, signal);
+  } finally {
+    await iterator.return(undefined); // closes a file read as it is sent
+  }
+}
+
+/** The planned messages in batches, each yielded when due. */
+async function* paced(
+  iterator: AsyncGenerator<Planned>,
+  data: Replay,
+  options: ReplayOptions,
+  signal?: AbortSignal,
+): AsyncGenerator<ProducedMessage[]> {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? sharedSleep;
+  const speed = options.speed ?? 1;
+  const maxBatch = options.maxBatch ?? 500;
+  let next = await iterator.next();
   if (next.done) return;
   const first = next.value.ts;
   const start = now();
@@ -294,7 +334,7 @@ export async function* replayMessages(
     while (!next.done && batch.length < maxBatch && dueAt(next.value.ts) <= wall) {
       const eventTs = (options.timestamps ?? "data") === "data" ? next.value.ts + shift : wall;
       batch.push(next.value.build(eventTs));
-      next = iterator.next();
+      next = await iterator.next();
     }
     if (batch.length) yield batch;
   }

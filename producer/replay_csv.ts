@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseCsv } from "@vigil/shared/csv";
+import { type CsvRecord, parseCsv } from "@vigil/shared/csv";
 import {
   asciiLower,
   eventName,
@@ -18,8 +18,8 @@ import {
 import {
   decimalNumber,
   isRawTransactionHeader,
-  parseRawTransactions,
   type RawTransaction,
+  rawTransactionParser,
   shownCell,
 } from "./replay_transactions.ts";
 
@@ -115,17 +115,20 @@ export function checkReadings(
   service: string,
 ) {
   const name = replayService(service);
-  for (const row of rows) {
-    const timestamp = new Date(row.ts).toISOString();
-    const r = metricEventSchema.safeParse(metricEvent(row.value, field, name, timestamp));
-    if (!r.success) {
-      const where = row.line !== undefined ? `line ${row.line}` : `the reading at ${timestamp}`;
-      throw new SyntaxError(
-        `Cannot parse replay file: ${where}: value ${row.value} is not a valid ${field} (${
-          formatZodError(r.error)
-        })`,
-      );
-    }
+  for (const row of rows) checkReading(row, field, name);
+}
+
+/** {@link checkReadings} of one reading, `service` already checked. */
+function checkReading(row: ValueRow, field: "cpu" | "latency_ms", service: string) {
+  const timestamp = new Date(row.ts).toISOString();
+  const r = metricEventSchema.safeParse(metricEvent(row.value, field, service, timestamp));
+  if (!r.success) {
+    const where = row.line !== undefined ? `line ${row.line}` : `the reading at ${timestamp}`;
+    throw new SyntaxError(
+      `Cannot parse replay file: ${where}: value ${row.value} is not a valid ${field} (${
+        formatZodError(r.error)
+      })`,
+    );
   }
 }
 
@@ -157,90 +160,139 @@ export async function loadReplay(
   return parseReplayCsv(text, options);
 }
 
+/** A parsed row of any form. */
+export type ReplayRow = ValueRow | StatusRow | RawTransaction;
+
+/** Reads the rows of one replay file, record by record, as its header says. */
+export interface ReplayRowParser {
+  kind: ReplayData["kind"];
+  /**
+   * The row a record makes, checked (raw transactions with the transaction
+   * schema; readings with the metric schema when `options.field` is given).
+   *
+   * @throws {SyntaxError} naming the line of a bad row
+   */
+  parse(record: CsvRecord): ReplayRow;
+}
+
 /**
- * Parse a replay CSV (any form). Rows are sorted by time. Raw transactions
- * are checked with the transaction schema; `timestamp,value` readings with
- * the metric schema when `options.field` is given.
+ * The row parser of the file whose first record is `header`.
+ *
+ * @throws {SyntaxError} for an unknown header
+ * @throws {RangeError} for a bad `options.service`
+ */
+export function replayRowParser(
+  header: CsvRecord,
+  options: ReplayParseOptions = {},
+): ReplayRowParser {
+  const columns = header.cells.map((h) => h.toLowerCase());
+  const joined = columns.join(",");
+  if (joined === "timestamp,value") {
+    const field = options.field;
+    const service = field && replayService(options.service ?? "replay");
+    return {
+      kind: "value",
+      parse: ({ line, cells }) => {
+        if (cells.length !== 2) {
+          throw new SyntaxError(
+            `Cannot parse replay file: line ${line}: expected 2 columns, got ${cells.length}`,
+          );
+        }
+        const value = decimalNumber(cells[1]!);
+        if (!Number.isFinite(value)) {
+          throw new SyntaxError(
+            `Cannot parse replay file: line ${line}: value "${
+              shownCell(cells[1]!)
+            }" is not a number`,
+          );
+        }
+        const row = { ts: parseTs(cells[0]!, line), value, line };
+        if (field) checkReading(row, field, service!);
+        return row;
+      },
+    };
+  }
+  if (joined === "timestamp,status,count") return { kind: "status", parse: statusRow };
+  if (isRawTransactionHeader(columns)) {
+    return { kind: "transactions", parse: rawTransactionParser(columns) };
+  }
+  throw new SyntaxError(
+    `Cannot parse replay file: header "${
+      header.cells.join(",").slice(0, 60)
+    }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
+      `(timestamp,status,amount,…)${
+        columns.length === 1 && /[;\t]/.test(joined)
+          ? "; cells are separated by commas, not ; or tabs"
+          : ""
+      }`,
+  );
+}
+
+function statusRow({ line, cells }: CsvRecord): StatusRow {
+  if (cells.length !== 3) {
+    throw new SyntaxError(
+      `Cannot parse replay file: line ${line}: expected 3 columns, got ${cells.length}`,
+    );
+  }
+  const status = asciiLower(cells[1]!);
+  if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
+    throw new SyntaxError(
+      `Cannot parse replay file: line ${line}: unknown status "${shownCell(cells[1]!)}"`,
+    );
+  }
+  // An empty cell is no count (Number("") would read it as 0).
+  const count = decimalNumber(cells[2]!);
+  if (!Number.isInteger(count) || count < 0 || count > MAX_MINUTE_COUNT) {
+    throw new SyntaxError(
+      `Cannot parse replay file: line ${line}: count "${
+        shownCell(cells[2]!)
+      }" is not a whole number from 0 to ${MAX_MINUTE_COUNT} (transactions in the minute)`,
+    );
+  }
+  return { ts: parseTs(cells[0]!, line), status: status as TransactionStatus, count };
+}
+
+/** A header alone replayed nothing and the producer exited 0, as if it had worked. */
+export function noRowsError(header: CsvRecord): SyntaxError {
+  return new SyntaxError(
+    `Cannot parse replay file: it has a header but no rows ("${
+      shownCell(header.cells.map((h) => h.toLowerCase()).join(","))
+    }")`,
+  );
+}
+
+/** The error of a file without a single record. */
+export const emptyError = () => new SyntaxError("Cannot parse replay file: it is empty");
+
+/**
+ * Parse a replay CSV (any form). Rows are sorted by time (a stable sort:
+ * rows of the same time keep the file's order). Raw transactions are checked
+ * with the transaction schema; `timestamp,value` readings with the metric
+ * schema when `options.field` is given.
  *
  * @throws {SyntaxError} naming the line, for an unknown header or a bad row
  * @throws {RangeError} for a bad `options.service`
  */
 export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): ReplayData {
   const records = parseCsv(text, "Cannot parse replay file");
-  if (records.length === 0) throw new SyntaxError("Cannot parse replay file: it is empty");
-  const columns = records[0]!.cells.map((h) => h.toLowerCase());
-  const header = columns.join(",");
-  const rows: ValueRow[] = [];
-  const statusRows: StatusRow[] = [];
-  let kind: "value" | "status" | "transactions";
-  if (header === "timestamp,value") kind = "value";
-  else if (header === "timestamp,status,count") kind = "status";
-  else if (isRawTransactionHeader(columns)) kind = "transactions";
-  else {
-    throw new SyntaxError(
-      `Cannot parse replay file: header "${
-        records[0]!.cells.join(",").slice(0, 60)
-      }" is not "timestamp,value", "timestamp,status,count" nor raw transactions ` +
-        `(timestamp,status,amount,…)${
-          columns.length === 1 && /[;\t]/.test(header)
-            ? "; cells are separated by commas, not ; or tabs"
-            : ""
-        }`,
-    );
-  }
-  // A header alone replayed nothing and the producer exited 0, as if it had worked.
-  if (records.length === 1) {
-    throw new SyntaxError(
-      `Cannot parse replay file: it has a header but no rows ("${shownCell(header)}")`,
-    );
-  }
-  if (kind === "transactions") {
-    return { kind, rows: parseRawTransactions(columns, records.slice(1)) };
-  }
-  for (const { line, cells } of records.slice(1)) {
-    if (kind === "value") {
-      if (cells.length !== 2) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: expected 2 columns, got ${cells.length}`,
-        );
-      }
-      const value = decimalNumber(cells[1]!);
-      if (!Number.isFinite(value)) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: value "${shownCell(cells[1]!)}" is not a number`,
-        );
-      }
-      rows.push({ ts: parseTs(cells[0]!, line), value, line });
-    } else {
-      if (cells.length !== 3) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: expected 3 columns, got ${cells.length}`,
-        );
-      }
-      const status = asciiLower(cells[1]!);
-      if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: unknown status "${shownCell(cells[1]!)}"`,
-        );
-      }
-      // An empty cell is no count (Number("") would read it as 0).
-      const count = decimalNumber(cells[2]!);
-      if (!Number.isInteger(count) || count < 0 || count > MAX_MINUTE_COUNT) {
-        throw new SyntaxError(
-          `Cannot parse replay file: line ${line}: count "${
-            shownCell(cells[2]!)
-          }" is not a whole number from 0 to ${MAX_MINUTE_COUNT} (transactions in the minute)`,
-        );
-      }
-      statusRows.push({ ts: parseTs(cells[0]!, line), status: status as TransactionStatus, count });
-    }
-  }
+  if (records.length === 0) throw emptyError();
+  const parser = replayRowParser(records[0]!, options);
+  if (records.length === 1) throw noRowsError(records[0]!);
+  const rows = records.slice(1).map(parser.parse).sort((a, b) => a.ts - b.ts);
+  return heldReplay(parser.kind, rows, options.field);
+}
+
+/** The replay of rows in memory, sorted by time. */
+export function heldReplay(
+  kind: ReplayData["kind"],
+  rows: ReplayRow[],
+  checkedFor: ReplayParseOptions["field"],
+): ReplayData {
   if (kind === "value") {
-    rows.sort((a, b) => a.ts - b.ts);
-    if (!options.field) return { kind, rows };
-    checkReadings(rows, options.field, options.service ?? "replay");
-    return { kind, rows, checkedFor: options.field };
+    const data = { kind, rows: rows as ValueRow[] };
+    return checkedFor ? { ...data, checkedFor } : data;
   }
-  statusRows.sort((a, b) => a.ts - b.ts);
-  return { kind, rows: statusRows };
+  return kind === "status"
+    ? { kind, rows: rows as StatusRow[] }
+    : { kind, rows: rows as RawTransaction[] };
 }

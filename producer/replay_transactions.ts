@@ -118,6 +118,18 @@ export function parseRawTransactions(
   columns: readonly string[],
   rows: readonly { line: number; cells: string[] }[],
 ): RawTransaction[] {
+  return rows.map(rawTransactionParser(columns)).sort((a, b) => a.ts - b.ts);
+}
+
+/**
+ * The parser of one data row of a raw transaction CSV (`columns` from its
+ * header): see {@link parseRawTransactions}.
+ *
+ * @throws {SyntaxError} for a column named twice in the header
+ */
+export function rawTransactionParser(
+  columns: readonly string[],
+): (record: { line: number; cells: string[] }) => RawTransaction {
   for (const name of ["timestamp", "time", "status", "amount", ...Object.keys(OPTIONAL)]) {
     if (columns.indexOf(name) !== columns.lastIndexOf(name)) {
       throw new SyntaxError(`Cannot parse replay file: header: column "${name}" appears twice`);
@@ -130,8 +142,7 @@ export function parseRawTransactions(
   /** The cell an event field came from (the timestamp's from its column, `time` or `timestamp`). */
   const cellOf = (cells: string[], field: string) =>
     cells[field === "timestamp" ? tsCol : at(field)];
-  const out: RawTransaction[] = [];
-  for (const { line, cells } of rows) {
+  return ({ line, cells }) => {
     if (cells.length !== columns.length) {
       fail(line, `expected ${columns.length} columns, got ${cells.length}`);
     }
@@ -180,9 +191,8 @@ export function parseRawTransactions(
     if (given.currency) row.currency = event.currency;
     if (given.merchant && event.merchant) row.merchant = event.merchant;
     if (given.country && event.country) row.country = event.country;
-    out.push(row);
-  }
-  return out.sort((a, b) => a.ts - b.ts);
+    return row;
+  };
 }
 
 /**

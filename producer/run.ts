@@ -16,7 +16,7 @@ import type { ProducerMetrics } from "./metrics.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
 import { loadReplay, replayMessages } from "./replay.ts";
-import { perMinuteStatusCounts } from "./replay_transactions.ts";
+import { transactionsSummary } from "./replay_source.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
 import { abortAfter, pause, sendUntil } from "./waits.ts";
 
@@ -80,8 +80,8 @@ const TICK_MS = 10;
 /** How often the progress is offered a redraw besides each loop turn (a terminal redraws every 250 ms). */
 const PROGRESS_TICK_MS = 250;
 
-/** The name a replayed file is known by (the `vigil-replay` header): its base name. */
-const replaySource = (file: string) => file.split("/").at(-1) ?? file;
+/** The name a replayed file is known by (the `vigil-replay` header): its base name; `-` is stdin. */
+const replaySource = (file: string) => file === "-" ? "stdin" : file.split("/").at(-1) ?? file;
 
 /**
  * Run the producer until `--count`, `--duration`, the end of a replay or
@@ -193,14 +193,7 @@ export async function runProducer(
       const r = options.replay;
       const data = r.data ?? await loadReplay(r.file, deps.readTextFile, r);
       if (data.kind === "transactions") {
-        const counts = perMinuteStatusCounts(data.rows);
-        const byStatus: Record<string, number> = {};
-        for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
-        log.info("replaying raw transactions, one event each", {
-          transactions: data.rows.length,
-          minutes: new Set(counts.map((c) => c.ts)).size,
-          by_status: byStatus,
-        });
+        log.info("replaying raw transactions, one event each", transactionsSummary(data));
       }
       for await (
         const batch of replayMessages(data, {

@@ -66,13 +66,18 @@ export interface ServiceProcess {
  * Spawn `deno task <task>`'s command line with `env` and extra program
  * arguments. `options.allowRead` adds paths to the task's `--allow-read=`
  * list (a test's own files, e.g. a rules file in a temporary folder).
- * `options.denoFlags` go before the script (e.g. `--cpu-prof`).
+ * `options.denoFlags` go before the script (e.g. `--cpu-prof`). `options.stdin`
+ * is piped to its standard input (else it has none).
  */
 export async function spawnService(
   task: string,
   env: Record<string, string>,
   args: string[] = [],
-  options: { allowRead?: string[]; denoFlags?: string[] } = {},
+  options: {
+    allowRead?: string[];
+    denoFlags?: string[];
+    stdin?: ReadableStream<Uint8Array>;
+  } = {},
 ): Promise<ServiceProcess> {
   const extra = options.allowRead ?? [];
   const [run, ...rest] = (await taskArgs(task)).map((a) =>
@@ -84,10 +89,12 @@ export async function spawnService(
     args: [...prefix, run!, ...(options.denoFlags ?? []), ...rest, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
-    stdin: "null",
+    stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // A service that exits before reading it all closes the pipe: not the test's error.
+  options.stdin?.pipeTo(child.stdin).catch(() => {});
   const lines: LogLine[] = [];
   let exited = false;
   const drain = async (stream: ReadableStream<Uint8Array>) => {

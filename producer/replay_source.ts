@@ -1,0 +1,224 @@
+/**
+ * Opening a replay file (replay.ts) without holding its text: it is read in
+ * chunks and parsed record by record, so its memory does not grow with its
+ * size (the whole text and its cells were ~15× the file: 4 GB for 200 MB),
+ * and the event loop turns between chunks (Ctrl-C, timers).
+ *
+ * A regular file is read twice. First through, before anything is sent
+ * (before Kafka is contacted), every row is parsed and checked, and the
+ * file's first and last times noted (the replay's stamping needs the last);
+ * then the replay reads it again as it sends, row by row. A file whose rows
+ * are not in time order cannot be sent as it is read: its rows (parsed, not
+ * its text) are then held and sorted, as are those of standard input (`-`)
+ * and of a pipe, which can be read only once.
+ *
+ * @module
+ */
+import { type CsvRecord, readCsv } from "@vigil/shared/csv";
+import { perMinuteStatusCounts, type RawTransaction } from "./replay_transactions.ts";
+import {
+  emptyError,
+  heldReplay,
+  minuteOf,
+  noRowsError,
+  type ReplayData,
+  type ReplayParseOptions,
+  type ReplayRow,
+  replayRowParser,
+} from "./replay_csv.ts";
+
+/** A replay read from its file as it is sent (a regular file, its rows in time order). */
+export interface ReplayStream {
+  kind: ReplayData["kind"];
+  streamed: true;
+  /** Data time of the first row and of the last. */
+  first: number;
+  last: number;
+  /** Rows in the file. */
+  count: number;
+  /** The metric field the readings were checked for. */
+  checkedFor: "cpu" | "latency_ms";
+  /** Raw transactions: the minutes they fall in and the totals by status. */
+  minutes: number;
+  byStatus: Record<string, number>;
+  /** The rows again, from the file, in chunks as read. */
+  rows(): AsyncIterable<readonly ReplayRow[]>;
+}
+
+/** A replay: its rows held (a parsed text, standard input, a pipe, an unsorted file) or streamed. */
+export type Replay = ReplayData | ReplayStream;
+
+/** How a replay file is opened. */
+export interface OpenReplayOptions extends ReplayParseOptions {
+  field: "cpu" | "latency_ms";
+  /** Stops the reading (an AbortError, or the signal's reason). */
+  signal?: AbortSignal;
+  /** What `-` reads. @default Deno.stdin.readable */
+  stdin?: () => ReadableStream<Uint8Array>;
+}
+
+const WHAT = "Cannot parse replay file";
+
+/** The records of `path` (`-`: standard input), the file's read errors named with it. */
+async function* records(
+  path: string,
+  options: Pick<OpenReplayOptions, "signal" | "stdin">,
+): AsyncGenerator<CsvRecord[]> {
+  const readError = (error: unknown) =>
+    error instanceof SyntaxError || options.signal?.aborted
+      ? error
+      : new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
+  let stream: ReadableStream<Uint8Array>;
+  try {
+    stream = path === "-"
+      ? (options.stdin ?? (() => Deno.stdin.readable))()
+      : (await Deno.open(path)).readable;
+  } catch (error) {
+    throw readError(error);
+  }
+  // Aborted, a read waiting on an idle input (a pipe, a terminal) ends at once.
+  const signal = options.signal;
+  if (signal) stream = stream.pipeThrough(new TransformStream(), { signal });
+  try {
+    for await (const batch of readCsv(stream, WHAT)) {
+      options.signal?.throwIfAborted();
+      yield batch;
+    }
+  } catch (error) {
+    throw readError(error);
+  }
+}
+
+/**
+ * Read and check the replay file at `path` (`-`: standard input), before
+ * anything is sent: a missing file or a bad row is reported before Kafka is
+ * even contacted. See the module documentation for what is held.
+ *
+ * @throws {Error} naming the file when it cannot be read
+ * @throws {SyntaxError} naming the line, for an unknown header or a bad row
+ * @throws {RangeError} for a bad `options.service`
+ */
+export async function openReplay(path: string, options: OpenReplayOptions): Promise<Replay> {
+  let regular = false;
+  if (path !== "-") {
+    const info = await Deno.stat(path).catch((error) => {
+      throw new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
+    });
+    if (info.isDirectory) throw new Error(`Cannot read replay file ${path}: it is a directory`);
+    regular = info.isFile;
+  }
+  return (regular && await scan(path, options)) || await hold(path, options);
+}
+
+/** Every row of the file, parsed, checked and sorted by time (stable: ties keep the file's order). */
+async function hold(path: string, options: OpenReplayOptions): Promise<ReplayData> {
+  let parser: ReturnType<typeof replayRowParser> | undefined;
+  let header: CsvRecord | undefined;
+  const rows: ReplayRow[] = [];
+  for await (const batch of records(path, options)) {
+    for (const record of batch) {
+      if (parser) rows.push(parser.parse(record));
+      else parser = replayRowParser(header = record, options);
+    }
+  }
+  if (!parser || !header) throw emptyError();
+  if (rows.length === 0) throw noRowsError(header);
+  rows.sort((a, b) => a.ts - b.ts);
+  return heldReplay(parser.kind, rows, options.field);
+}
+
+/**
+ * The first pass over a regular file: every row checked, its times noted.
+ * Undefined for a file whose rows are not in time order (held instead).
+ */
+async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStream | undefined> {
+  let parser: ReturnType<typeof replayRowParser> | undefined;
+  let header: CsvRecord | undefined;
+  let count = 0;
+  let first = NaN;
+  let last = -Infinity;
+  let minutes = 0;
+  const byStatus: Record<string, number> = {};
+  for await (const batch of records(path, options)) {
+    for (const record of batch) {
+      if (!parser) {
+        parser = replayRowParser(header = record, options);
+        continue;
+      }
+      const row = parser.parse(record);
+      if (row.ts < last) return undefined; // not in time order: hold and sort
+      if (count++ === 0) first = row.ts;
+      if (parser.kind === "transactions") {
+        if (minuteOf(row.ts) !== minuteOf(last)) minutes++;
+        const status = (row as RawTransaction).status;
+        byStatus[status] = (byStatus[status] ?? 0) + 1;
+      }
+      last = row.ts;
+    }
+  }
+  if (!parser || !header) throw emptyError();
+  if (count === 0) throw noRowsError(header);
+  const kind = parser.kind;
+  return {
+    kind,
+    streamed: true,
+    first,
+    last,
+    count,
+    checkedFor: options.field,
+    minutes,
+    byStatus,
+    rows: () => reread(path, options, kind, count),
+  };
+}
+
+/** The rows of `path` again, as the first pass found them (else it changed since: an error). */
+async function* reread(
+  path: string,
+  options: OpenReplayOptions,
+  kind: ReplayData["kind"],
+  count: number,
+): AsyncGenerator<ReplayRow[]> {
+  const changed = (what: string) =>
+    new Error(`Cannot replay ${path}: the file changed while it was replayed (${what})`);
+  let parser: ReturnType<typeof replayRowParser> | undefined;
+  let last = -Infinity;
+  let n = 0;
+  try {
+    // No signal: the replay stops by itself when aborted, and closes this reading.
+    for await (const batch of records(path, {})) {
+      const rows: ReplayRow[] = [];
+      for (const record of batch) {
+        if (!parser) {
+          parser = replayRowParser(record, options);
+          if (parser.kind !== kind) throw changed("another header");
+          continue;
+        }
+        const row = parser.parse(record);
+        if (row.ts < last) throw changed(`line ${record.line} is out of time order`);
+        last = row.ts;
+        rows.push(row);
+      }
+      n += rows.length;
+      if (rows.length > 0) yield rows;
+    }
+  } catch (error) {
+    throw error instanceof SyntaxError ? changed(error.message) : error;
+  }
+  if (n !== count) throw changed(`${n} rows, not ${count}`);
+}
+
+/** What the start log line says of a replay of raw transactions. */
+export function transactionsSummary(data: Replay) {
+  if ("streamed" in data) {
+    return { transactions: data.count, minutes: data.minutes, by_status: data.byStatus };
+  }
+  const counts = perMinuteStatusCounts(data.rows as RawTransaction[]);
+  const byStatus: Record<string, number> = {};
+  for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
+  return {
+    transactions: data.rows.length,
+    minutes: new Set(counts.map((c) => c.ts)).size,
+    by_status: byStatus,
+  };
+}
