@@ -12,6 +12,7 @@
 import { Cluster, Redis as SingleRedis } from "ioredis";
 import type { Logger } from "./log.ts";
 import type { HealthDetail } from "./http/ops_app.ts";
+import { clusterProblems, type HealthNode } from "./redis_cluster.ts";
 
 /** A Redis client: one server or a Redis Cluster (ioredis `Redis` or `Cluster`). */
 export type Redis = SingleRedis | Cluster;
@@ -140,13 +141,24 @@ const lastErrors = new WeakMap<object, string>();
 /**
  * Health check of a Redis client: PING answers PONG. A client that is not connected fails at
  * once, saying why (`not connected (reconnecting): connect ECONNREFUSED 127.0.0.1:6379`): its PING would wait in
- * the offline queue and the check fail as "timed out", as for a Redis that hangs.
+ * the offline queue and the check fail as "timed out", as for a Redis that hangs. On a cluster
+ * every master must answer and report `cluster_state:ok` ({@link clusterProblems}).
  */
 export async function redisHealth(
-  client: { ping(): Promise<string>; status?: string },
+  client: {
+    ping(): Promise<string>;
+    status?: string;
+    readonly isCluster?: boolean;
+    nodes?(role: "master"): object[];
+  },
 ): Promise<boolean | HealthDetail> {
   const why = notConnected(client);
   if (why !== undefined) return { status: "fail", message: why };
+  if (client.isCluster && client.nodes) {
+    // ioredis' nodes: clients of their own (typed loosely by the services' narrow Redis types).
+    const problems = await clusterProblems(client.nodes("master") as HealthNode[]);
+    return problems.length === 0 || { status: "fail", message: problems.join("; ") };
+  }
   return (await client.ping()) === "PONG";
 }
 

@@ -121,3 +121,51 @@ export async function* scanKeys(
     } while (cursor !== "0");
   }
 }
+
+/** Just what {@link clusterProblems} needs of a master (an ioredis node). */
+export interface HealthNode {
+  readonly status?: string;
+  readonly options: { host?: string; port?: number };
+  call(command: "CLUSTER", sub: "INFO"): Promise<unknown>;
+}
+
+/** What a CLUSTER INFO reply says is wrong: `cluster_state` not ok, slots failing or suspected. */
+function infoProblem(info: string): string | null {
+  const field = (name: string) => new RegExp(`^${name}:(\\w+)`, "m").exec(info)?.[1];
+  const wrong = [
+    field("cluster_state") === "ok" ? "" : `cluster_state:${field("cluster_state") ?? "?"}`,
+    ...["cluster_slots_fail", "cluster_slots_pfail"].map((name) =>
+      Number(field(name) ?? 0) > 0 ? `${name}:${field(name)}` : ""
+    ),
+  ].filter(Boolean);
+  return wrong.length ? wrong.join(", ") : null;
+}
+
+/**
+ * What is wrong with a cluster, one `host:port: …` per master that does not
+ * answer CLUSTER INFO within `timeoutMs`, reports a `cluster_state` other
+ * than `ok` (a master down and not replaced: every write is refused), or
+ * sees slots failing or suspected (`cluster_slots_pfail`: a master stopped
+ * answering and its replica has not taken over yet); empty when every master
+ * is fine. A health check's PING reaches one node of ioredis' choosing and
+ * answers PONG meanwhile.
+ */
+export async function clusterProblems(
+  masters: readonly HealthNode[],
+  timeoutMs = 1500,
+): Promise<string[]> {
+  const problems = await Promise.all(masters.map(async (node) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => {
+      const state = node.status === "ready" || node.status === "wait" ? "" : ` (${node.status})`;
+      timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms${state}`), timeoutMs);
+    });
+    const asked = node.call("CLUSTER", "INFO").then(
+      (info) => infoProblem(String(info)),
+      (error: Error) => error.message,
+    );
+    const problem = await Promise.race([asked, late]).finally(() => clearTimeout(timer));
+    return problem === null ? null : `${node.options.host}:${node.options.port}: ${problem}`;
+  }));
+  return problems.filter((p): p is string => p !== null);
+}

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { keySlot, pipelineBySlot, type ScanClient, scanKeys } from "./redis_cluster.ts";
+import {
+  clusterProblems,
+  keySlot,
+  pipelineBySlot,
+  type ScanClient,
+  scanKeys,
+} from "./redis_cluster.ts";
 
 Deno.test("keySlot() gives the slots of the Redis Cluster specification", () => {
   assert.equal(keySlot("123456789"), 0x31c3); // the CRC16/XMODEM check value
@@ -65,4 +71,34 @@ Deno.test("scanKeys() scans every master of a cluster to the end", async () => {
   const single: string[] = [];
   for await (const batch of scanKeys(node([["x"], ["y"]]), "*")) single.push(...batch);
   assert.deepEqual(single, ["x", "y"]);
+});
+
+Deno.test("clusterProblems() names the masters that do not answer, fail, or see slots failing", async () => {
+  const node = (port: number, reply: string | null | Error) => ({
+    status: "ready",
+    options: { host: "127.0.0.1", port },
+    call: () =>
+      reply instanceof Error
+        ? Promise.reject(reply)
+        : reply === null
+        ? new Promise<unknown>(() => {})
+        : Promise.resolve(reply),
+  });
+  const ok = "cluster_state:ok\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\n";
+  assert.deepEqual(await clusterProblems([node(1, ok), node(2, ok)]), []);
+  assert.deepEqual(
+    await clusterProblems([
+      node(1, "cluster_state:fail\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:5461\r\n"),
+      node(2, null),
+      node(3, new Error("Connection is closed.")),
+      // a master down and not yet replaced: the others still say ok, its slots in PFAIL
+      node(4, "cluster_state:ok\r\ncluster_slots_pfail:5461\r\ncluster_slots_fail:0\r\n"),
+    ], 50),
+    [
+      "127.0.0.1:1: cluster_state:fail, cluster_slots_fail:5461",
+      "127.0.0.1:2: no answer within 50 ms",
+      "127.0.0.1:3: Connection is closed.",
+      "127.0.0.1:4: cluster_slots_pfail:5461",
+    ],
+  );
 });
