@@ -148,6 +148,8 @@ Deno.test(
         const controller = new AbortController();
         const running = archive.run(controller.signal);
         try {
+          // "At once" counts from the failure: the group join before it took over 4 s under load.
+          await waitFor(() => failures > 0, { what: "the failed progress record" });
           await waitFor(async () => new Set(await archivedOffsets(dir)).size === 100, {
             timeoutMs: 4000,
             what: "every offset archived",

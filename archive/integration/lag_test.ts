@@ -50,8 +50,14 @@ Deno.test(
             },
             { timeoutMs: 30_000, what: "every message stored" },
           );
-          // Caught up: no batch comes any more, and the gauge must say 0 everywhere.
-          await new Promise((r) => setTimeout(r, 300));
+          // Caught up: no batch comes any more, and the gauge must say 0 everywhere (set once
+          // the stored object's offsets are committed, a Kafka round trip after the file shows).
+          const settled = (lag: Map<string, number>) =>
+            lag.size === EVENT_TYPES.length * 2 && [...lag.values()].every((v) => v === 0);
+          await waitFor(async () => settled(lagSamples(await metrics.render())), {
+            timeoutMs: 10_000,
+            what: "the lag gauge at 0 everywhere",
+          }).catch(() => {});
           const lag = lagSamples(await metrics.render());
           assert.equal(lag.size, EVENT_TYPES.length * 2, JSON.stringify([...lag]));
           assert.deepEqual([...lag].filter(([, v]) => v !== 0), []);

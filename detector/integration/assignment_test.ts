@@ -44,7 +44,7 @@ Deno.test(
         await waitFor(() => a.running.size === 2 && b.running.size === 2, { what: "split 2/2" });
         assert.deepEqual([...a.running, ...b.running].sort(), [...units].sort(), "each unit once");
         await a.stop(); // leaves cleanly: releases its leases
-        await waitFor(() => b.running.size === 4, { what: "b owns everything", timeoutMs: 3000 });
+        await waitFor(() => b.running.size === 4, { what: "b owns everything" });
         assert.equal(await redis.zscore(keys.scratch("members"), "a"), null, "a left the members");
       } finally {
         await a.stop();
@@ -66,18 +66,17 @@ Deno.test(
         assert.ok(!a.running.has("logs:0"), "not while another holds its lease");
         await waitFor(() => a.running.size === 4, {
           what: "logs:0 once its lease expired",
-          timeoutMs: 4000,
         });
         // Redis lost a lease (restarted empty): the holder takes it again, keeps consuming.
         await redis.del(keys.scratch("lease", "metrics:1"));
-        await new Promise((r) => setTimeout(r, 500));
-        assert.equal(await redis.get(keys.scratch("lease", "metrics:1")), "a");
+        await waitFor(async () => (await redis.get(keys.scratch("lease", "metrics:1"))) === "a", {
+          what: "metrics:1's lease taken again by a",
+        });
         assert.equal(a.running.size, 4);
         // Another instance takes a lease over: that unit stops here.
         await redis.set(keys.scratch("lease", "metrics:0"), "intruder", "PX", 10_000);
         await waitFor(() => !a.running.has("metrics:0"), {
           what: "metrics:0 stopped",
-          timeoutMs: 2000,
         });
       } finally {
         await a.stop();
@@ -97,7 +96,6 @@ Deno.test(
         a.running.delete("logs:1");
         await waitFor(() => a.running.has("logs:1"), {
           what: "logs:1 started again",
-          timeoutMs: 2000,
         });
         assert.equal(a.starts.filter((u) => u === "logs:1").length, 2);
         // Lost at a batch's fence to another instance: stopped, and not started while that one holds it.
@@ -106,7 +104,7 @@ Deno.test(
         await new Promise((r) => setTimeout(r, 600));
         assert.ok(!a.running.has("logs:0"), "not while another holds its lease");
         // The intruder's lease expires: a takes the unit again and starts it afresh.
-        await waitFor(() => a.running.has("logs:0"), { what: "logs:0 back", timeoutMs: 3000 });
+        await waitFor(() => a.running.has("logs:0"), { what: "logs:0 back" });
         assert.equal(await redis.get(keys.scratch("lease", "logs:0")), "a");
       } finally {
         await a.stop();

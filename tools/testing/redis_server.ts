@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { freePort } from "./ports.ts";
+import { stablePort } from "./ports.ts";
 
 /** A private Redis server. */
 export interface RedisServer {
@@ -50,7 +50,8 @@ export async function startRedisServer(
   options: { persistent?: boolean } = {},
 ): Promise<RedisServer> {
   const persistent = options.persistent ?? true;
-  const port = freePort();
+  // Below the ephemeral range: a restart (seconds later) finds the port still free.
+  const port = stablePort();
   const dir = await Deno.makeTempDir({ prefix: "vigil-redis-" });
   let child: Deno.ChildProcess | null = null;
   const start = async () => {

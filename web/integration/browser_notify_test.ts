@@ -9,7 +9,7 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import { spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
-import { freePort } from "@vigil/tools/testing/ports";
+import { stablePort } from "@vigil/tools/testing/ports";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
@@ -45,7 +45,7 @@ Deno.test(
   opts,
   async () => {
     const assets = await loadStaticAssets();
-    const port = freePort();
+    const port = stablePort(); // the service binds it seconds later
     // Under ./data: the notifier task may write there only.
     const outbox = `data/test-outbox-notify-${crypto.randomUUID().slice(0, 8)}`;
     const hook = Deno.serve(

@@ -251,3 +251,59 @@ Deno.test(
     }, { assets });
   },
 );
+
+Deno.test(
+  "two quick Backs keep the steps Forward redoes (Chromium)",
+  opts,
+  async () => {
+    // The page wrote a render's address in an effect: a Back that came before it ran (a loaded
+    // machine, a quick user) had that older address pushed as a new step, and Forward was lost.
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql }) => {
+      await insertAnomalies(
+        sql,
+        Array.from({ length: 10 }, (_, i) => ({
+          id: id(i),
+          detected_at: new Date(Date.now() - 60_000 - i * 60_000),
+          type: i % 2 ? "metrics" as const : "logs" as const,
+          entity: "svc-a",
+          title: `anomaly ${id(i)}`,
+        })),
+      );
+      const web = serveApp(app);
+      const browser = await launchBrowser();
+      const { page } = browser;
+      try {
+        await page.goto(`${web.base}/`);
+        await page.waitForSelector(`.row[data-id="${id(0)}"]`);
+        await page.selectOption("#filter-type", "logs");
+        await page.waitForURL((u) => u.search === "?type=logs");
+        await page.click(`.row[data-id="${id(2)}"]`);
+        await page.waitForURL((u) => u.pathname === `/alerts/${id(2)}`);
+        await page.evaluate(async () => {
+          const popped = () => new Promise((r) => addEventListener("popstate", r, { once: true }));
+          history.back();
+          await popped();
+          // The first Back is rendered; the main thread stays busy (a loaded machine) while the
+          // second Back comes, before the render's effects.
+          history.back();
+          const busy = performance.now();
+          while (performance.now() - busy < 300) { /* busy */ }
+          await popped();
+          // The page's effects run at most 35 ms after its render.
+          await new Promise((r) => setTimeout(r, 200));
+        });
+        assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, "/");
+        await page.goForward();
+        await page.waitForURL((u) => u.search === "?type=logs");
+        await page.waitForFunction(() =>
+          (document.querySelector("#filter-type") as HTMLSelectElement | null)?.value === "logs"
+        );
+        assert.deepEqual(browser.errors, []);
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets });
+  },
+);

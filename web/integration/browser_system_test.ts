@@ -16,7 +16,7 @@ import { recordRetentionRun } from "@vigil/shared/retention/runs";
 import { type LogLine, spawnService } from "@vigil/tools/testing/services";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
 import { loadStaticAssets } from "../static.ts";
-import { freePort } from "@vigil/tools/testing/ports";
+import { stablePort } from "@vigil/tools/testing/ports";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { withWebApp } from "./_helpers.ts";
 
@@ -28,7 +28,7 @@ Deno.test(
   opts,
   async () => {
     const assets = await loadStaticAssets();
-    const port = freePort();
+    const port = stablePort(); // the service binds it seconds later
     const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "vigil-system-" }));
     const rulesFile = `${dir}/rules.json`;
     await Deno.writeTextFile(

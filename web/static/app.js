@@ -18,7 +18,7 @@ import {
   PAGE,
   parseFilters,
   readUrl,
-  writeUrl,
+  useAddress,
 } from "./list.js";
 import { NotifyPanel } from "./notify.js";
 import { SystemPanel } from "./system.js";
@@ -67,23 +67,11 @@ function App() {
   const [detailNews, setDetailNews] = useState(0);
   const loadSeq = useRef(0);
 
-  // The address follows the view. Opening or closing an anomaly and choosing filters are steps
-  // of the browser's history (Back closes the detail, then undoes a filter; it used to leave
-  // Vigil); the first address (a digest's link, `/?id=`) is only rewritten.
-  const written = useRef(false);
-  useEffect(() => {
-    writeUrl(filters, selected, written.current);
-    written.current = true;
-  }, [filters, selected]);
-  useEffect(() => {
-    const onPop = () => {
-      const url = readUrl();
-      setFilters(url.filters);
-      setSelected(url.selected);
-    };
-    addEventListener("popstate", onPop);
-    return () => removeEventListener("popstate", onPop);
-  }, []);
+  // The address follows the view; Back and Forward bring the view of theirs.
+  useAddress(filters, selected, (url) => {
+    setFilters(url.filters);
+    setSelected(url.selected);
+  });
 
   // A read that failed for a passing reason (a database out of reach: 503) is asked again
   // by itself, at the server's Retry-After, so the page recovers without a reload.

@@ -95,6 +95,32 @@ export function writeUrl(filters, selected, push = false) {
   else history.replaceState(null, "", url);
 }
 
+/**
+ * The address follows the view: opening or closing an anomaly and choosing filters are steps of
+ * the browser's history (Back closes the detail, then undoes a filter; it used to leave Vigil);
+ * the first address (a digest's link, `/?id=`) is only rewritten. Back and Forward give `onPop`
+ * the address read. A render's address is not written when a Back or Forward came before its
+ * effect ran (two quick Backs): the address is newer, and writing the older one as a new step
+ * threw away the steps Forward redoes.
+ */
+export function useAddress(filters, selected, onPop) {
+  const written = useRef(false);
+  const pops = useRef(0);
+  const popsAtRender = pops.current;
+  useEffect(() => {
+    if (popsAtRender === pops.current) writeUrl(filters, selected, written.current);
+    written.current = true;
+  }, [filters, selected]);
+  useEffect(() => {
+    const pop = () => {
+      pops.current++;
+      onPop(readUrl());
+    };
+    addEventListener("popstate", pop);
+    return () => removeEventListener("popstate", pop);
+  }, []);
+}
+
 /** Whether a live alert belongs in the list under `filters` (same rules as the API). */
 export function matches(a, f) {
   if (f.type && !f.type.split(",").includes(a.type)) return false;
