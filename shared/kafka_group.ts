@@ -143,7 +143,7 @@ export interface ConsumerGroup {
   readonly joined: boolean;
   /**
    * The health check: fails before the member joined, after kafkajs gave up
-   * on it (until it joined again), and while Kafka has answered neither a
+   * on it or while it restarts it after a crash (until it joined again), and while Kafka has answered neither a
    * fetch nor a heartbeat for two session timeouts (a broker that stalls
    * keeps its connections open, and kafkajs reports nothing until its
    * requests time out).
@@ -163,6 +163,8 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
   let consumer: Consumer | undefined;
   let joined = false;
   let crashed: Error | undefined;
+  /** A crash kafkajs restarts the consumer after: not a member until it joins again. */
+  let restarting: Error | undefined;
   let closing: Promise<void> | undefined;
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
   /** When Kafka last answered this member (a join, a fetch or a heartbeat). */
@@ -213,6 +215,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       answered();
       joined = true;
       crashed = undefined;
+      restarting = undefined;
       options.onJoin?.(e.payload.memberAssignment);
       if (options.lag) void keepLagOf(options.lag, e.payload.memberAssignment);
       log.info("joined consumer group", { assignment: e.payload.memberAssignment });
@@ -226,6 +229,9 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       if (!e.payload.restart) {
         crashed = error;
         failed.resolve(error);
+      } else {
+        restarting = error;
+        joined = false;
       }
     });
     const aborted = new Promise<undefined>((resolve) => {
@@ -257,6 +263,12 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
         return {
           status: "fail",
           message: `kafkajs gave up on the consumer: ${crashed.message}`.slice(0, 300),
+        };
+      }
+      if (restarting && !joined) {
+        return {
+          status: "fail",
+          message: `the consumer crashed, kafkajs restarts it: ${restarting.message}`.slice(0, 300),
         };
       }
       if (!joined) {

@@ -22,3 +22,51 @@ Deno.test("a consumer group's health says why it fails before it joined, not a b
     message: "not a member of the consumer group yet (waiting for Kafka)",
   });
 });
+
+Deno.test("a consumer group's health fails while kafkajs restarts a crashed consumer, until it joins again", async () => {
+  // A crash kafkajs restarts itself (a broker gone, a request refused) left the member "joined":
+  // /health said ok until two session timeouts had passed without an answer (about 20 s).
+  const handlers = new Map<string, (e: unknown) => void>();
+  const events = {
+    FETCH: "fetch",
+    HEARTBEAT: "heartbeat",
+    GROUP_JOIN: "join",
+    REBALANCING: "rb",
+    CRASH: "crash",
+  };
+  const consumer = {
+    events,
+    on: (name: string, fn: (e: unknown) => void) => void handlers.set(name, fn),
+    connect: () => Promise.resolve(),
+    subscribe: () => Promise.resolve(),
+    run: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+    pause: () => {},
+  };
+  const group = createConsumerGroup({
+    kafka: { consumer: () => consumer } as unknown as Pick<Kafka, "consumer">,
+    log: silentLogger(),
+    groupId: "g",
+    topics: ["logs"],
+    shutdownTimeoutMs: 1000,
+    runConfig: { eachBatch: () => Promise.resolve() },
+    drain: () => Promise.resolve(),
+  });
+  const stop = new AbortController();
+  const running = group.run(stop.signal);
+  await new Promise((r) => setTimeout(r, 0));
+  handlers.get("join")!({ payload: { memberAssignment: { logs: [0] } } });
+  assert.equal(group.health(), true);
+  handlers.get("crash")!({
+    payload: { error: new Error("Connection error: ECONNREFUSED"), restart: true },
+  });
+  assert.deepEqual(group.health(), {
+    status: "fail",
+    message: "the consumer crashed, kafkajs restarts it: Connection error: ECONNREFUSED",
+  });
+  assert.equal(group.joined, false);
+  handlers.get("join")!({ payload: { memberAssignment: { logs: [0] } } });
+  assert.equal(group.health(), true);
+  stop.abort();
+  await running;
+});
