@@ -78,22 +78,11 @@ export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) 
   return Math.round(ms);
 }).pipe(z.number().min(0));
 
-/**
- * A duration given on a command line (`--duration 30s`): as {@link durationVar}, but a number needs
- * its unit (bare `0` aside). `--duration 60` read as 60 ms stopped a run before it sent anything, where
- * the one typing it most likely meant seconds.
- */
-export const flagDurationVar = z.string().transform((s, ctx) => {
-  const parsed = /^\s*\d+(?:\.\d+)?\s*$/.test(s) && Number(s) !== 0
-    ? undefined
-    : durationVar.safeParse(s);
-  if (parsed?.success) return parsed.data;
-  ctx.addIssue({
-    code: "custom",
-    message: parsed?.error.issues[0]?.message ?? "needs a unit (e.g. 500ms, 30s, 5m, 1h)",
-  });
-  return z.NEVER;
-});
+/** A duration on a command line: a number needs its unit (`--duration 60` was 60 ms), bare 0 aside. */
+export const flagDurationVar = z.string().refine(
+  (s) => Number(s) === 0 || !/^\s*\d+(?:\.\d+)?\s*$/.test(s),
+  "needs a unit (e.g. 500ms, 30s, 5m, 1h)",
+).pipe(durationVar as unknown as z.ZodType<number, string>);
 
 const DURATION_UNITS: readonly [string, number][] = [
   ["d", 86_400_000],
