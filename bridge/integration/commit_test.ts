@@ -50,7 +50,8 @@ Deno.test(
           timeoutMs: 30_000,
           what: "every message in Redis",
         });
-        // Committed up to the end of every partition within a couple of intervals.
+        // Committed up to the end of every partition soon after (about a second; the deadline is
+        // for a busy machine: the rate below is over the time it took).
         await waitFor(async () => {
           for (const topic of EVENT_TYPES) {
             const ends = await admin.fetchTopicOffsets(topic);
@@ -61,7 +62,7 @@ Deno.test(
             }
           }
           return true;
-        }, { timeoutMs: 5000, what: "every offset committed" });
+        }, { timeoutMs: 30_000, what: "every offset committed" });
         const seconds = (performance.now() - started) / 1000;
         assert.ok(batches > 50, `${batches} batches`);
         assert.ok(

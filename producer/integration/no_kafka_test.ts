@@ -4,16 +4,9 @@
  * and what to do, and exit code 1.
  */
 import assert from "node:assert/strict";
+import { closedPort } from "@vigil/tools/testing/ports";
 import { spawnService } from "@vigil/tools/testing/services";
 import { startSilentServer } from "@vigil/tools/testing/silent_server";
-
-/** A local port nothing listens on (bound, then closed). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 Deno.test("producer with no Kafka: one line per retry, a hint, a clear error, exit 1", async () => {
   const port = closedPort();

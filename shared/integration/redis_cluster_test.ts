@@ -63,7 +63,7 @@ Deno.test(
           c.disconnect();
         }
         await waitFor(() => got.length === cluster.nodes.length, {
-          timeoutMs: 5000,
+          timeoutMs: 15_000,
           what: "messages",
         });
         assert.deepEqual(got.sort(), [...cluster.nodes].sort());

@@ -265,7 +265,7 @@ Deno.test(
           });
           for (const [name, port] of Object.entries(ports)) {
             await waitFor(async () => !(await healthy(port)), {
-              timeoutMs: 5_000,
+              timeoutMs: 15_000,
               what: `${name} stopped`,
             });
           }

@@ -26,3 +26,19 @@ export function stablePort(): number {
     } catch { /* taken, try another */ }
   }
 }
+
+/**
+ * A port nothing listens on, for a test of "cannot connect": between
+ * {@link stablePort}'s range and the kernel's ephemeral range (32768+, where
+ * `port: 0` listeners and outgoing connections take theirs), so no test
+ * running in parallel binds it meanwhile ({@link freePort}'s could be).
+ */
+export function closedPort(): number {
+  for (;;) {
+    const port = 32_000 + Math.floor(Math.random() * 768);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken by something outside the tests, try another */ }
+  }
+}

@@ -22,6 +22,24 @@ const LIVE_MS = 1000;
 const ids = (page: Page) =>
   page.locator(".row").evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.id));
 
+/**
+ * Init script: counts the `ack` events the page's live connection hands it (through the shared
+ * worker's port, api.js), in `globalThis.liveAcks`, before the page's own handler runs.
+ */
+function countLiveAcks() {
+  const g = globalThis as unknown as { liveAcks: number; SharedWorker: typeof SharedWorker };
+  g.liveAcks = 0;
+  const Native = g.SharedWorker;
+  g.SharedWorker = class extends Native {
+    constructor(...args: ConstructorParameters<typeof SharedWorker>) {
+      super(...args);
+      this.port.addEventListener("message", ({ data }) => {
+        if (data?.type === "event" && data.name === "ack") g.liveAcks++;
+      });
+    }
+  };
+}
+
 async function acknowledge(page: Page, id: string, comment: string): Promise<void> {
   await page.click(`.row[data-id="${id}"]`);
   await page.waitForSelector(`.detail h2:text('anomaly ${id}')`);
@@ -122,6 +140,7 @@ Deno.test(
       const web = serveApp(app);
       const browser = await launchBrowser();
       const { page } = browser;
+      await browser.context.addInitScript(countLiveAcks);
       // The first read of the list is answered by the server, then held back by the test.
       let release!: (held: { route: Route; response: Awaited<ReturnType<Route["fetch"]>> }) => void;
       const held = new Promise<Parameters<typeof release>[0]>((r) => release = r);
@@ -139,7 +158,14 @@ Deno.test(
         // Acknowledged after the server read the page: the page's answer still lists r1.
         const ack = await sendJson(app, "POST", "/api/anomalies/r1/ack", { by: "dave" }, AUTH);
         assert.equal(ack.status, 200);
-        await page.waitForTimeout(300); // the page has the ack event
+        // The page has the ack event (a fixed wait let it come after the answer on a busy machine).
+        await page.waitForFunction(
+          () => (globalThis as { liveAcks?: number }).liveAcks === 1,
+          null,
+          {
+            timeout: 15_000,
+          },
+        );
         const answered = page.waitForResponse((r: Response) => r.url().includes("/api/anomalies?"));
         await route.fulfill({ response });
         await answered;

@@ -234,9 +234,10 @@ Deno.test(
             alert(id(8), at(8), { status: "resolved", resolved_at: new Date().toISOString() }),
           ),
         );
-        await page.waitForSelector(`.row.resolved[data-id="${id(8)}"]`, { timeout: 5000 });
+        // The detail has no timed reload: only the live alert can tell it (generous for a busy CI).
+        await page.waitForSelector(`.row.resolved[data-id="${id(8)}"]`, { timeout: 15_000 });
         await page.waitForSelector(".detail .facts dd:text-matches('^resolved at')", {
-          timeout: 2000,
+          timeout: 15_000,
         });
 
         // 4. A list in a link the select does not offer still shows what is applied.

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
-import { freePort } from "@vigil/tools/testing/ports";
+import { closedPort } from "@vigil/tools/testing/ports";
 import { withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -96,7 +96,7 @@ Deno.test("GET /api/system/rules answers 502 when the detector is down or odd", 
     assert.equal(r.status, 502);
     assert.match(String(r.body.error), /Cannot reach the detector at DETECTOR_URL/);
     assert.equal((await get(app, "/api/system/retention")).body.detector_api, true);
-  }, { detectorUrl: `http://127.0.0.1:${freePort()}` });
+  }, { detectorUrl: `http://127.0.0.1:${closedPort()}` });
 
   const odd = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
