@@ -168,7 +168,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
     checkedFor: options.field,
     minutes,
     byStatus,
-    rows: () => reread(path, options, kind, count),
+    rows: () => reread(path, options, kind, count, last),
   };
 }
 
@@ -178,6 +178,7 @@ async function* reread(
   options: OpenReplayOptions,
   kind: ReplayData["kind"],
   count: number,
+  lastChecked: number,
 ): AsyncGenerator<ReplayRow[]> {
   const changed = (what: string) =>
     new Error(`Cannot replay ${path}: the file changed while it was replayed (${what})`);
@@ -196,10 +197,12 @@ async function* reread(
         }
         const row = parser.parse(record);
         if (row.ts < last) throw changed(`line ${record.line} is out of time order`);
+        // Rows appended since the check are not sent: the stamping took the checked last time.
+        if (++n > count) throw changed(`more than ${count} rows`);
+        if (row.ts > lastChecked) throw changed(`line ${record.line} is after the last time`);
         last = row.ts;
         rows.push(row);
       }
-      n += rows.length;
       if (rows.length > 0) yield rows;
     }
   } catch (error) {

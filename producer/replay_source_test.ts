@@ -224,3 +224,23 @@ Deno.test("openReplay() stops when its signal aborts while its input is idle (Ct
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("openReplay() streamed: rows appended while it is replayed are not sent (stamped ahead of the clock)", async () => {
+  await withFile(readings(100), async (path) => {
+    const data = await openReplay(path, OPEN);
+    // Appended by another process: rows after the last one checked, whose times the stamping
+    // did not take into account (they were sent, stamped up to their data time ahead of now).
+    await Deno.writeTextFile(path, readings(200));
+    const sent: ProducedMessage[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const b of replayMessages(data, { speed: "max" })) sent.push(...b);
+      },
+      { message: /the file changed while it was replayed \(more than 100 rows\)/ },
+    );
+    assert.ok(sent.length <= 100, `${sent.length} events sent`);
+    const checked = Date.UTC(2025, 0, 1) + 99_000;
+    const times = sent.map((m) => Date.parse(JSON.parse(m.value as string).timestamp));
+    assert.ok(times.every((t) => t - times[0]! <= checked - Date.UTC(2025, 0, 1)));
+  });
+});

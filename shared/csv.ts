@@ -25,6 +25,9 @@ export interface CsvReader {
   end(): CsvRecord[];
 }
 
+/** The most characters one record may take (a line never ended, a quote never closed). */
+export const MAX_CSV_RECORD = 1 << 20;
+
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const LF = 0x0a;
@@ -34,7 +37,10 @@ const CR = 0x0d;
  * A reader of CSV text in pieces. Cells are separated by commas; a cell in
  * double quotes may hold commas, line breaks and doubled quotes (`""`).
  * Cells are trimmed; blank lines and a leading byte-order mark are skipped;
- * lines end with LF, CRLF or CR.
+ * lines end with LF, CRLF or CR. A record longer than {@link MAX_CSV_RECORD}
+ * characters is refused with its line: a line never ended or a quote never
+ * closed would otherwise take all memory (a 200 MB quoted cell: the heap's
+ * 4 GB, then a crash).
  *
  * @param what how the error begins (`Cannot parse replay file`)
  */
@@ -42,21 +48,34 @@ export function createCsvReader(what = "Cannot read CSV"): CsvReader {
   let cells: string[] = [];
   let cell = "";
   let quoted = false; // the cell in hand began with a quote
+  let blank = true; // the cell in hand is white space so far (a quote may still open it)
   let inQuotes = false;
   let afterQuote = false; // in quotes, a quote seen: a doubled one, or the closing one
   let skipLf = false; // a CR ended the last record: an LF right after it is the same line break
   let atStart = true;
   let line = 1;
   let start = 1;
+  let size = 0; // characters of the record in hand
+  const grow = (n: number) => {
+    size += n;
+    if (size <= MAX_CSV_RECORD) return;
+    throw new SyntaxError(
+      `${what}: line ${start}: a record longer than ${MAX_CSV_RECORD} characters${
+        inQuotes ? " (a quoted cell not closed?)" : ""
+      }`,
+    );
+  };
   const endCell = () => {
     cells.push(cell.trim());
     cell = "";
     quoted = false;
+    blank = true;
   };
   const endRecord = (out: CsvRecord[]) => {
     endCell();
     if (cells.length > 1 || cells[0] !== "") out.push({ line: start, cells });
     cells = [];
+    size = 0;
   };
   return {
     push(text) {
@@ -75,18 +94,21 @@ export function createCsvReader(what = "Cannot read CSV"): CsvReader {
         if (afterQuote) {
           afterQuote = false;
           if (c === QUOTE) {
+            grow(1);
             cell += '"';
             continue;
           }
           inQuotes = false;
         }
+        if (inQuotes || (c !== LF && c !== CR)) grow(1); // a line break ends the record instead
         if (inQuotes) {
           if (c === QUOTE) afterQuote = true;
           else {
             if (c === LF) line++;
             cell += text[i];
           }
-        } else if (c === QUOTE && !quoted && cell.trim() === "") {
+        } else if (c === QUOTE && !quoted && blank) {
+          // Not cell.trim(): it copied the cell at each quote (a 1 MB line of x" took 200 s).
           quoted = inQuotes = true;
           cell = "";
         } else if (c === COMMA) endCell();
@@ -101,7 +123,10 @@ export function createCsvReader(what = "Cannot read CSV"): CsvReader {
             const d = text.charCodeAt(j);
             if (d === COMMA || d === LF || d === CR || d === QUOTE) break;
           }
-          cell += text.slice(i, j);
+          grow(j - i - 1);
+          const run = text.slice(i, j);
+          if (blank && run.trim() !== "") blank = false;
+          cell += run;
           i = j - 1;
         }
       }

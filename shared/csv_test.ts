@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createCsvReader, type CsvRecord, parseCsv, readCsv } from "./csv.ts";
+import { createCsvReader, type CsvRecord, MAX_CSV_RECORD, parseCsv, readCsv } from "./csv.ts";
 
 Deno.test("parseCsv() reads quoted cells: commas, doubled quotes, line breaks", () => {
   const text = "\uFEFFtime,merchant,note\r\n" +
@@ -76,4 +76,60 @@ Deno.test("readCsv() reads a byte stream in chunks: UTF-8 split anywhere, an ope
     );
     assert.deepEqual(records, [{ line: 1, cells: ["a", "b"] }, { line: 2, cells: ["1", "é€"] }]);
   }
+});
+
+/** `head`, then `fill` over and over in 64 KiB chunks, up to 8 MiB: `pulls` counts the chunks read. */
+const longLine = (head: string, fill: string) => {
+  const encoder = new TextEncoder();
+  const chunk = encoder.encode(fill.repeat(65_536 / fill.length));
+  const read = { pulls: 0 };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (read.pulls === 128) return controller.close();
+      controller.enqueue(read.pulls++ === 0 ? encoder.encode(head) : chunk);
+    },
+  });
+  return { stream, read };
+};
+
+Deno.test("readCsv() stops a record that never ends, naming its line (a 300 MB line, a quote left open)", async (t) => {
+  const cases = [
+    ["a line without a line break", "a,b\n1,", "x"],
+    ["a quoted cell not closed", 'a,b\n1,"', "x\n"],
+    ["a line of commas", "a,b\n1", ","],
+  ] as const;
+  for (const [name, head, fill] of cases) {
+    await t.step(name, async () => {
+      const { stream, read } = longLine(head, fill);
+      await assert.rejects(
+        async () => {
+          for await (const _ of readCsv(stream, "Cannot parse replay file"));
+        },
+        {
+          name: "SyntaxError",
+          message: `Cannot parse replay file: line 2: a record longer than ${MAX_CSV_RECORD} ` +
+            `characters${fill === "x\n" ? " (a quoted cell not closed?)" : ""}`,
+        },
+      );
+      // Stopped once past the bound (the 300 MB line was held whole, a longer one failed with
+      // "Invalid string length"; a 200 MB quoted cell took the heap's 4 GB).
+      assert.ok(read.pulls <= MAX_CSV_RECORD / 65_536 + 3, `${read.pulls} chunks read`);
+    });
+  }
+});
+
+Deno.test("createCsvReader() takes a record up to its bound, in any pieces", () => {
+  const cell = "x".repeat(MAX_CSV_RECORD - 4);
+  for (const text of [`a,${cell}\n`, `a,"${cell.slice(2)}"\n`]) {
+    const reader = createCsvReader();
+    const records = [...reader.push(text.slice(0, 7)), ...reader.push(text.slice(7))];
+    assert.equal(records.length, 1);
+    assert.throws(() => parseCsv(`a,x${text}`), /line 1: a record longer than/);
+  }
+});
+
+Deno.test('parseCsv() opens a quote after white space only, else keeps it (a long line of x" is read once)', () => {
+  assert.deepEqual(parseCsv(' a , \t"b,c" ,x"y"\n'), [{ line: 1, cells: ["a", "b,c", 'x"y"'] }]);
+  const line = 'x"'.repeat(200_000);
+  assert.deepEqual(parseCsv(`a,${line}\n`), [{ line: 1, cells: ["a", line] }]);
 });
