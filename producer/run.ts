@@ -46,7 +46,15 @@ export interface RunTuning {
   >;
   /** Bound on the final flush. @default {5000} */
   flushTimeoutMs?: number;
+  /**
+   * Most injections the summary lists (the newest): `up`'s producer injects one every
+   * `--scenario-every` for as long as it runs, and kept them all. @default {KEPT_SCENARIOS}
+   */
+  keptScenarios?: number;
 }
+
+/** Injections a summary lists at most (the newest; ~1 KB each). */
+export const KEPT_SCENARIOS = 1000;
 
 /** One scenario injection, as reported in the summary. */
 export interface InjectedScenario {
@@ -69,7 +77,10 @@ export interface RunSummary {
   byTopic: Record<EventType, number>;
   /** Normal or replayed messages generated (what `--count` counts). */
   generated: number;
+  /** The newest injections, at most `keptScenarios`. */
   scenarios: InjectedScenario[];
+  /** Every injection of the run. */
+  scenarioCount: number;
   elapsedMs: number;
   /** True when every generated message was acknowledged. */
   ok: boolean;
@@ -121,10 +132,12 @@ export async function runProducer(
   const deadline = options.durationMs !== undefined ? start + options.durationMs : Infinity;
   const limit = options.count ?? Infinity;
   const injected: InjectedScenario[] = [];
+  const kept = Math.max(0, options.keptScenarios ?? KEPT_SCENARIOS);
+  let scenarioCount = 0;
   let generated = 0;
   let nextScenarioAt = options.scenarios.length ? start : Infinity;
   let onceLeft = options.scenarioEveryMs === 0 ? options.scenarios.length : Infinity;
-  const snapshot = () => ({ ...sink.stats(), scenarios: injected.length });
+  const snapshot = () => ({ ...sink.stats(), scenarios: scenarioCount });
 
   // The run stops at the caller's signal or at --duration, also while a send waits on Kafka.
   const stop = new AbortController();
@@ -153,6 +166,8 @@ export async function runProducer(
         traceId,
         expected: inj.expected,
       });
+      scenarioCount++;
+      if (injected.length > kept) injected.splice(0, injected.length - kept);
       log.info("scenario injected", {
         ...(span ? traceFields(span) : { trace_id: traceId }),
         scenario: name,
@@ -276,6 +291,7 @@ export async function runProducer(
     byTopic: stats.byTopic,
     generated,
     scenarios: injected,
+    scenarioCount,
     elapsedMs: now() - start,
     ok: stats.errors === 0 && stats.pending === 0,
   };
@@ -284,7 +300,7 @@ export async function runProducer(
     errors: summary.errors,
     undelivered: summary.undelivered,
     generated,
-    scenarios: injected.length,
+    scenarios: scenarioCount,
     elapsed_ms: summary.elapsedMs,
   });
   return summary;

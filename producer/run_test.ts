@@ -406,3 +406,19 @@ Deno.test({
   assert.equal(summary.sent, 0);
   assert.equal(summary.ok, false);
 });
+
+Deno.test("runProducer() keeps only the newest scenarios in its summary (an endless run injects forever)", async () => {
+  const rec = recorder();
+  const summary = await runProducer(
+    { producer: rec.producer, log: silentLogger() },
+    {
+      ...base,
+      count: 100,
+      scenarios: ["error_burst", "large_amount", "cpu_sustained", "latency_spike", "level_shift"],
+      keptScenarios: 2,
+    },
+    new AbortController().signal,
+  );
+  assert.equal(summary.scenarioCount, 5);
+  assert.deepEqual(summary.scenarios.map((s) => s.name), ["latency_spike", "level_shift"]);
+});
