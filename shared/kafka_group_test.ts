@@ -3,13 +3,10 @@ import type { Kafka } from "kafkajs";
 import { silentLogger } from "./log.ts";
 import { createConsumerGroup } from "./kafka_group.ts";
 
-Deno.test("a consumer group's health says why it fails before it joined, not a bare fail", () => {
-  // With no broker answering, the bridge's and archive's /health said `kafka: fail`, nothing else.
-  const group = createConsumerGroup({
-    kafka: { consumer: () => assert.fail("nothing connects before run()") } as Pick<
-      Kafka,
-      "consumer"
-    >,
+/** A group of topic `logs` on `kafka`, doing nothing with its batches. */
+const groupOn = (kafka: unknown) =>
+  createConsumerGroup({
+    kafka: kafka as Pick<Kafka, "consumer">,
     log: silentLogger(),
     groupId: "g",
     topics: ["logs"],
@@ -17,6 +14,10 @@ Deno.test("a consumer group's health says why it fails before it joined, not a b
     runConfig: { eachBatch: () => Promise.resolve() },
     drain: () => Promise.resolve(),
   });
+
+Deno.test("a consumer group's health says why it fails before it joined, not a bare fail", () => {
+  // With no broker answering, the bridge's and archive's /health said `kafka: fail`, nothing else.
+  const group = groupOn({ consumer: () => assert.fail("nothing connects before run()") });
   assert.deepEqual(group.health(), {
     status: "fail",
     message: "not a member of the consumer group yet (waiting for Kafka)",
@@ -43,15 +44,7 @@ Deno.test("a consumer group's health fails while kafkajs restarts a crashed cons
     disconnect: () => Promise.resolve(),
     pause: () => {},
   };
-  const group = createConsumerGroup({
-    kafka: { consumer: () => consumer } as unknown as Pick<Kafka, "consumer">,
-    log: silentLogger(),
-    groupId: "g",
-    topics: ["logs"],
-    shutdownTimeoutMs: 1000,
-    runConfig: { eachBatch: () => Promise.resolve() },
-    drain: () => Promise.resolve(),
-  });
+  const group = groupOn({ consumer: () => consumer });
   const stop = new AbortController();
   const running = group.run(stop.signal);
   await new Promise((r) => setTimeout(r, 0));

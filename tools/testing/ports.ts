@@ -12,19 +12,24 @@ export function freePort(): number {
   return port;
 }
 
+/** A free port from `from` to `from + count - 1`, chosen at random. */
+function freePortIn(from: number, count: number): number {
+  for (;;) {
+    const port = from + Math.floor(Math.random() * count);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken, try another */ }
+  }
+}
+
 /**
  * A free port below the kernel's ephemeral range (32768+), for a service
  * that binds it seconds later: no outgoing connection or `port: 0` listener
  * of a test running in parallel can take it meanwhile.
  */
 export function stablePort(): number {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken, try another */ }
-  }
+  return freePortIn(20_000, 12_000);
 }
 
 /**
@@ -34,11 +39,5 @@ export function stablePort(): number {
  * running in parallel binds it meanwhile ({@link freePort}'s could be).
  */
 export function closedPort(): number {
-  for (;;) {
-    const port = 32_000 + Math.floor(Math.random() * 768);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken by something outside the tests, try another */ }
-  }
+  return freePortIn(32_000, 768);
 }
