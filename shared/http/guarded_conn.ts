@@ -68,8 +68,6 @@ export class Guarded {
   #draining = false;
   #drained = 0;
   #closed = false;
-  /** A head went to the inner server and its body is still coming: the app has the request. */
-  #inBody = false;
 
   constructor(conn: Deno.TcpConn, options: GuardOptions) {
     this.#conn = conn;
@@ -108,16 +106,12 @@ export class Guarded {
           } else if (step.kind === "head") {
             if (!step.complete) continue;
             this.#disarm();
-            this.#inBody = step.head.body.kind !== "none";
-            if (this.#inBody) this.#arm("body");
+            if (step.head.body.kind !== "none") this.#arm("body");
             const upstream = this.#upstream ?? await this.#connect();
             if (!upstream) return;
             await writeAll(upstream, step.head.raw);
           } else {
-            if (step.complete) {
-              this.#disarm();
-              this.#inBody = false;
-            }
+            if (step.complete) this.#disarm();
             await writeAll(this.#upstream!, part);
           }
         }
@@ -189,10 +183,11 @@ export class Guarded {
   async #refuse(status: FramingErrorStatus | 408 | 503, message: string): Promise<void> {
     if (this.#draining || this.#closed) return;
     this.#options.log.debug("request refused", { status, reason: message });
-    // Told only of requests the app never saw: not one whose body this refuses (the app answers
-    // and counts it once the body fails), nor a connection that sent nothing at all (its first
-    // head's clock runs from accept: a browser's preconnect made no request).
-    if (!this.#inBody && !(status === 408 && this.#framer.atBoundary)) {
+    // Told only of requests the app never saw: not one whose body this refuses (the framer past
+    // its head: the app answers and counts it once the body fails), nor a connection that sent
+    // nothing at all (its first head's clock runs from accept: a browser's preconnect made no
+    // request).
+    if (this.#framer.inHead && !(status === 408 && this.#framer.atBoundary)) {
       this.#options.onRefused?.(status);
     }
     this.#upstream?.close();
