@@ -162,9 +162,8 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
   const { log, topics } = options;
   let consumer: Consumer | undefined;
   let joined = false;
-  let crashed: Error | undefined;
-  /** A crash kafkajs restarts the consumer after: not a member until it joins again. */
-  let restarting: Error | undefined;
+  /** The last crash until the member joins again; `restart`: kafkajs restarts the consumer. */
+  let crashed: { error: Error; restart: boolean } | undefined;
   let closing: Promise<void> | undefined;
   const sessionTimeout = options.sessionTimeoutMs ?? 10_000;
   /** When Kafka last answered this member (a join, a fetch or a heartbeat). */
@@ -215,7 +214,6 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       answered();
       joined = true;
       crashed = undefined;
-      restarting = undefined;
       options.onJoin?.(e.payload.memberAssignment);
       if (options.lag) void keepLagOf(options.lag, e.payload.memberAssignment);
       log.info("joined consumer group", { assignment: e.payload.memberAssignment });
@@ -226,13 +224,9 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       log.error("consumer crashed", { error, restart: e.payload.restart });
       options.onCrash?.();
       options.lag?.reset();
-      if (!e.payload.restart) {
-        crashed = error;
-        failed.resolve(error);
-      } else {
-        restarting = error;
-        joined = false;
-      }
+      crashed = { error, restart: e.payload.restart };
+      if (e.payload.restart) joined = false; // not a member until it joins again
+      else failed.resolve(error);
     });
     const aborted = new Promise<undefined>((resolve) => {
       if (signal.aborted) resolve(undefined);
@@ -244,7 +238,7 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       await c.run(keepingMembership(options.runConfig, options.onRebalance));
     } catch (error) {
       if (signal.aborted) return undefined;
-      crashed = error as Error;
+      crashed = { error: error as Error, restart: false };
       return error as Error;
     }
     options.onRunning?.();
@@ -260,16 +254,10 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
     },
     health() {
       if (crashed) {
-        return {
-          status: "fail",
-          message: `kafkajs gave up on the consumer: ${crashed.message}`.slice(0, 300),
-        };
-      }
-      if (restarting && !joined) {
-        return {
-          status: "fail",
-          message: `the consumer crashed, kafkajs restarts it: ${restarting.message}`.slice(0, 300),
-        };
+        const what = crashed.restart
+          ? "the consumer crashed, kafkajs restarts it"
+          : "kafkajs gave up on the consumer";
+        return { status: "fail", message: `${what}: ${crashed.error.message}`.slice(0, 300) };
       }
       if (!joined) {
         return {
