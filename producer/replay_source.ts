@@ -15,7 +15,7 @@
  * @module
  */
 import { type CsvRecord, readCsv } from "@vigil/shared/csv";
-import { perMinuteStatusCounts, type RawTransaction } from "./replay_transactions.ts";
+import type { RawTransaction } from "./replay_transactions.ts";
 import {
   emptyError,
   heldReplay,
@@ -38,9 +38,8 @@ export interface ReplayStream {
   count: number;
   /** The metric field the readings were checked for. */
   checkedFor: "cpu" | "latency_ms";
-  /** Raw transactions: the minutes they fall in and the totals by status. */
-  minutes: number;
-  byStatus: Record<string, number>;
+  /** Raw transactions: what the start log line says of them. */
+  transactions: TransactionsSummary;
   /** The rows again, from the file, in chunks as read. */
   rows(): AsyncIterable<readonly ReplayRow[]>;
 }
@@ -137,8 +136,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
   let count = 0;
   let first = NaN;
   let last = -Infinity;
-  let minutes = 0;
-  const byStatus: Record<string, number> = {};
+  const transactions = countTransactions();
   for await (const batch of records(path, options)) {
     for (const record of batch) {
       if (!parser) {
@@ -148,11 +146,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
       const row = parser.parse(record);
       if (row.ts < last) return undefined; // not in time order: hold and sort
       if (count++ === 0) first = row.ts;
-      if (parser.kind === "transactions") {
-        if (minuteOf(row.ts) !== minuteOf(last)) minutes++;
-        const status = (row as RawTransaction).status;
-        byStatus[status] = (byStatus[status] ?? 0) + 1;
-      }
+      if (parser.kind === "transactions") transactions.add(row as RawTransaction);
       last = row.ts;
     }
   }
@@ -166,8 +160,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
     last,
     count,
     checkedFor: options.field,
-    minutes,
-    byStatus,
+    transactions: transactions.summary(),
     rows: () => reread(path, options, kind, count, last),
   };
 }
@@ -212,16 +205,32 @@ async function* reread(
 }
 
 /** What the start log line says of a replay of raw transactions. */
-export function transactionsSummary(data: Replay) {
-  if ("streamed" in data) {
-    return { transactions: data.count, minutes: data.minutes, by_status: data.byStatus };
-  }
-  const counts = perMinuteStatusCounts(data.rows as RawTransaction[]);
-  const byStatus: Record<string, number> = {};
-  for (const c of counts) byStatus[c.status] = (byStatus[c.status] ?? 0) + c.count;
+export type TransactionsSummary = {
+  transactions: number;
+  /** Minutes (UTC) the transactions fall in. */
+  minutes: number;
+  by_status: Record<string, number>;
+};
+
+/** A {@link TransactionsSummary} counted row by row, the rows in time order. */
+function countTransactions() {
+  const summary: TransactionsSummary = { transactions: 0, minutes: 0, by_status: {} };
+  let last = -Infinity;
   return {
-    transactions: data.rows.length,
-    minutes: new Set(counts.map((c) => c.ts)).size,
-    by_status: byStatus,
+    add(row: RawTransaction) {
+      summary.transactions++;
+      if (minuteOf(row.ts) !== minuteOf(last)) summary.minutes++;
+      last = row.ts;
+      summary.by_status[row.status] = (summary.by_status[row.status] ?? 0) + 1;
+    },
+    summary: () => summary,
   };
+}
+
+/** What the start log line says of a replay of raw transactions. */
+export function transactionsSummary(data: Replay): TransactionsSummary {
+  if ("streamed" in data) return data.transactions;
+  const counted = countTransactions();
+  for (const row of data.rows as RawTransaction[]) counted.add(row);
+  return counted.summary();
 }
