@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { withTimeout } from "./lifecycle.ts";
 
 /** Is `redis` a cluster client? */
 export function isCluster(redis: { readonly isCluster?: boolean }): boolean {
@@ -155,16 +156,15 @@ export async function clusterProblems(
   timeoutMs = 1500,
 ): Promise<string[]> {
   const problems = await Promise.all(masters.map(async (node) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<string>((resolve) => {
-      const state = node.status === "ready" || node.status === "wait" ? "" : ` (${node.status})`;
-      timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms${state}`), timeoutMs);
-    });
-    const asked = node.call("CLUSTER", "INFO").then(
-      (info) => infoProblem(String(info)),
-      (error: Error) => error.message,
-    );
-    const problem = await Promise.race([asked, late]).finally(() => clearTimeout(timer));
+    const state = node.status === "ready" || node.status === "wait" ? "" : ` (${node.status})`;
+    const problem = await withTimeout(node.call("CLUSTER", "INFO"), timeoutMs, "ask CLUSTER INFO")
+      .then(
+        (info) => infoProblem(String(info)),
+        (error: Error) =>
+          error.name === "TimeoutError"
+            ? `no answer within ${timeoutMs} ms${state}`
+            : error.message,
+      );
     return problem === null ? null : `${node.options.host}:${node.options.port}: ${problem}`;
   }));
   return problems.filter((p): p is string => p !== null);
