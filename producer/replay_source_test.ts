@@ -7,20 +7,11 @@ import {
   replayMessages,
   type ReplayOptions,
 } from "./replay.ts";
+import { withCsv } from "./_testing.ts";
 
 const SAMPLE = await Deno.readTextFile(
   new URL("./testdata/transactions_raw.csv", import.meta.url),
 );
-
-async function withFile<T>(text: string, fn: (path: string) => Promise<T>): Promise<T> {
-  const path = await Deno.makeTempFile({ suffix: ".csv" });
-  try {
-    await Deno.writeTextFile(path, text);
-    return await fn(path);
-  } finally {
-    await Deno.remove(path);
-  }
-}
 
 /** Every batch a replay of `data` yields, on a clock its sleeps advance. */
 async function batches(data: Replay, options: ReplayOptions = {}): Promise<ProducedMessage[][]> {
@@ -64,7 +55,7 @@ Deno.test("openReplay() of a file replays exactly what its text does, streamed w
   for (const [name, text] of Object.entries(FILES)) {
     await t.step(name, async () => {
       const held = await batches(parseReplayCsv(text, OPEN), { seed: 7 });
-      await withFile(text, async (path) => {
+      await withCsv(text, async (path) => {
         const data = await openReplay(path, OPEN);
         const sorted = !/not in time order/.test(name);
         assert.equal("streamed" in data, sorted, "a file in time order is read as it is sent");
@@ -77,7 +68,7 @@ Deno.test("openReplay() of a file replays exactly what its text does, streamed w
 });
 
 Deno.test("openReplay() streamed, stops mid-file without leaving the file open", async () => {
-  await withFile(readings(20_000), async (path) => {
+  await withCsv(readings(20_000), async (path) => {
     const data = await openReplay(path, OPEN);
     const stop = new AbortController();
     let n = 0;
@@ -143,7 +134,7 @@ Deno.test("openReplay() refuses a bad file as parseReplayCsv does, with its line
         }
         assert.fail("parseReplayCsv() accepted it");
       })();
-      await withFile(text, async (path) => {
+      await withCsv(text, async (path) => {
         await assert.rejects(() => openReplay(path, OPEN), {
           name: expected.name,
           message: expected.message,
@@ -153,7 +144,7 @@ Deno.test("openReplay() refuses a bad file as parseReplayCsv does, with its line
   }
   await t.step("a latency the metric schema refuses", async () => {
     const text = "timestamp,value\n2025-01-01T00:00:00Z,1\n2025-01-01T00:00:01Z,90000000\n";
-    await withFile(text, async (path) => {
+    await withCsv(text, async (path) => {
       await assert.rejects(() => openReplay(path, { ...OPEN, field: "latency_ms" }), {
         name: "SyntaxError",
         message: /^Cannot parse replay file: line 3: value 90000000 is not a valid latency_ms/,
@@ -173,7 +164,7 @@ Deno.test("openReplay() refuses a bad file as parseReplayCsv does, with its line
 });
 
 Deno.test("openReplay() streamed: a file changed after it was checked stops the replay with an error", async () => {
-  await withFile(readings(100), async (path) => {
+  await withCsv(readings(100), async (path) => {
     const data = await openReplay(path, OPEN);
     await Deno.writeTextFile(path, readings(100).replace(/,42\n/, ",x\n"));
     await assert.rejects(() => batches(data, { speed: "max" }), {
@@ -189,7 +180,7 @@ Deno.test("openReplay() streamed: a file changed after it was checked stops the 
 });
 
 Deno.test("openReplay() stops reading when its signal aborts", async () => {
-  await withFile(readings(20_000), async (path) => {
+  await withCsv(readings(20_000), async (path) => {
     const stop = new AbortController();
     stop.abort();
     await assert.rejects(() => openReplay(path, { ...OPEN, signal: stop.signal }), {
@@ -226,7 +217,7 @@ Deno.test("openReplay() stops when its signal aborts while its input is idle (Ct
 });
 
 Deno.test("openReplay() streamed: rows appended while it is replayed are not sent (stamped ahead of the clock)", async () => {
-  await withFile(readings(100), async (path) => {
+  await withCsv(readings(100), async (path) => {
     const data = await openReplay(path, OPEN);
     // Appended by another process: rows after the last one checked, whose times the stamping
     // did not take into account (they were sent, stamped up to their data time ahead of now).

@@ -8,18 +8,9 @@ import {
   replayMessages,
   type ReplayOptions,
 } from "./replay.ts";
+import { withCsv } from "./_testing.ts";
 
 const DOC = await Deno.readTextFile(new URL("../docs/events.md", import.meta.url));
-
-async function withCsv<T>(text: string, fn: (path: string) => Promise<T>): Promise<T> {
-  const path = await Deno.makeTempFile({ suffix: ".csv" });
-  try {
-    await Deno.writeTextFile(path, text);
-    return await fn(path);
-  } finally {
-    await Deno.remove(path);
-  }
-}
 
 /** A fake clock whose sleep advances it, recording every wait. */
 function fakeClock(start = 1_000_000) {

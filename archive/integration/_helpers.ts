@@ -51,3 +51,15 @@ export async function archivedCoordinates(dir: string): Promise<string[]> {
   return (await archivedLines(dir)).map((l) => `${l.partition}:${l.offset}`)
     .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
 }
+
+/**
+ * Put a file where the objects of `logs` on 2026-01-01 go under the folder store at `dir`:
+ * every object write fails (as on a full disk) while the store's check and reads pass. Its path:
+ * removed, writes go through again.
+ */
+export async function blockObjectFolder(dir: string): Promise<string> {
+  const blocker = `${dir}/raw/logs/dt=2026-01-01`;
+  await Deno.mkdir(`${dir}/raw/logs`, { recursive: true });
+  await Deno.writeTextFile(blocker, "in the way");
+  return blocker;
+}

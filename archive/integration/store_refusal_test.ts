@@ -11,6 +11,7 @@ import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
 import { createArchive } from "../archive.ts";
 import { createDirStore } from "../store.ts";
+import { blockObjectFolder } from "./_helpers.ts";
 
 Deno.test(
   "the archive's /health fails store while the store refuses every object, and recovers",
@@ -21,9 +22,7 @@ Deno.test(
       try {
         // A file where the objects' folder goes: the store's check (the root folder) and reads
         // pass, every object write fails, as on a disk that refuses writes.
-        const blocker = `${dir}/raw/logs/dt=2026-01-01`;
-        await Deno.mkdir(`${dir}/raw/logs`, { recursive: true });
-        await Deno.writeTextFile(blocker, "in the way");
+        const blocker = await blockObjectFolder(dir);
         const kafka = testKafka(cluster.brokers);
         const timestamp = String(Date.UTC(2026, 0, 1, 12));
         await produce(kafka, [{
