@@ -183,7 +183,8 @@ lifecycle.onShutdown("drain", () => running.catch(() => {}));
 let code = 0;
 try {
   const summary = await running;
-  code = summary.ok ? 0 : 1;
+  // Ctrl-C before a replay's, --count's or --duration's end: not done (`producer --replay f && …`).
+  code = summary.interrupted ? 130 : summary.ok ? 0 : 1;
 } catch (error) {
   log.error("Cannot run producer", { error });
   code = 1;

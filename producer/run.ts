@@ -84,6 +84,11 @@ export interface RunSummary {
   elapsedMs: number;
   /** True when every generated message was acknowledged. */
   ok: boolean;
+  /**
+   * True when the caller's signal (Ctrl-C) stopped a run that has an end of its own (a
+   * replay's last row, `--count`, `--duration`) before that end; an open-ended run is never.
+   */
+  interrupted: boolean;
 }
 
 const CHUNK = 1000;
@@ -135,6 +140,8 @@ export async function runProducer(
   const kept = Math.max(0, options.keptScenarios ?? KEPT_SCENARIOS);
   let scenarioCount = 0;
   let generated = 0;
+  /** The run reached its own end: the replay's last row, `--count` or `--duration`. */
+  let ended = false;
   let nextScenarioAt = options.scenarios.length ? start : Infinity;
   let onceLeft = options.scenarioEveryMs === 0 ? options.scenarios.length : Infinity;
   const snapshot = () => ({ ...sink.stats(), scenarios: scenarioCount });
@@ -228,6 +235,7 @@ export async function runProducer(
         status.update(snapshot());
         if (!sent || generated >= limit || now() >= deadline) break;
       }
+      ended = !signal.aborted || generated >= limit || now() >= deadline;
     } else {
       // Pacing: `base`/`baseCount` anchor the schedule; when the loop falls more than a
       // second behind (stall, backpressure) the schedule is re-anchored instead of bursting.
@@ -266,6 +274,7 @@ export async function runProducer(
           await pause(Math.max(TICK_MS, wait), signal);
         }
       }
+      ended = generated >= limit || now() >= deadline;
     }
   } finally {
     cancelTimer?.();
@@ -294,6 +303,8 @@ export async function runProducer(
     scenarioCount,
     elapsedMs: now() - start,
     ok: stats.errors === 0 && stats.pending === 0,
+    interrupted: signal.aborted && !ended &&
+      (options.replay !== undefined || limit < Infinity || deadline < Infinity),
   };
   log.info("producer stopped", {
     sent: summary.sent,
@@ -302,6 +313,7 @@ export async function runProducer(
     generated,
     scenarios: scenarioCount,
     elapsed_ms: summary.elapsedMs,
+    ...(summary.interrupted ? { interrupted: true } : {}),
   });
   return summary;
 }

@@ -104,6 +104,43 @@ Deno.test("runProducer() stops when the signal aborts", async () => {
   );
   assert.ok(summary.generated > 0 && summary.generated <= 40, `generated ${summary.generated}`);
   assert.equal(summary.sent, summary.generated);
+  // An open-ended run has no end to miss: Ctrl-C is how it ends.
+  assert.equal(summary.interrupted, false);
+});
+
+Deno.test("runProducer() says a replay, --count or --duration stopped by the signal before its end is interrupted", async () => {
+  // Readings a minute apart at speed 1: the replay would take 29 minutes.
+  const csv = "timestamp,value\n" +
+    Array.from({ length: 30 }, (_, i) => `${1_700_000_000 + i * 60},${50 + i}`).join("\n");
+  const replay = {
+    file: "x.csv",
+    speed: 1,
+    service: "s",
+    field: "cpu",
+    timestamps: "data",
+  } as const;
+  for (
+    const options of [
+      { ...base, replay },
+      { ...base, rate: 100, count: 1_000_000 },
+      { ...base, rate: 100, durationMs: 3_600_000 },
+    ]
+  ) {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("SIGINT")), 200);
+    const summary = await runProducer(
+      {
+        producer: recorder().producer,
+        log: silentLogger(),
+        readTextFile: () => Promise.resolve(csv),
+      },
+      options,
+      controller.signal,
+    );
+    assert.ok(summary.generated > 0, `generated ${summary.generated}`);
+    assert.equal(summary.interrupted, true, JSON.stringify(Object.keys(options)));
+    assert.equal(summary.ok, true);
+  }
 });
 
 Deno.test("runProducer() replays a CSV file", async () => {
@@ -130,6 +167,7 @@ Deno.test("runProducer() replays a CSV file", async () => {
   assert.equal(msgs.length, 25);
   assert.ok(msgs.every((m) => m.topic === "metrics" && m.key === "ec2"));
   assert.equal(msgs[0]!.headers?.["vigil-replay"], "ec2.csv");
+  assert.equal(summary.interrupted, false);
 });
 
 Deno.test("runProducer() honours a --duration longer than a timer holds (30d): the replay runs to its end", async () => {
@@ -149,6 +187,7 @@ Deno.test("runProducer() honours a --duration longer than a timer holds (30d): t
   // Before: setTimeout(30 days) fired after 1 ms, so the run stopped after the first reading.
   assert.equal(summary.generated, 5);
   assert.equal(rec.messages().length, 5);
+  assert.equal(summary.interrupted, false);
 });
 
 Deno.test("runProducer() replays the raw transaction sample, one event per row", async () => {

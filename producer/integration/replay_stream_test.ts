@@ -69,10 +69,14 @@ Deno.test(
             peak < 400e6,
             `peak RSS ${Math.round(peak / 1e6)} MB for a ${size / 1e6} MB file`,
           );
+          // Ctrl-C before the replay's end: exit 130, so `producer --replay f && next` stops.
           await producer.kill("SIGINT");
           const output = producer.tail(20);
-          assert.equal((await producer.status).code, 0, output);
-          assert.ok(producer.lines().some((l) => l.msg === "producer stopped"), output);
+          assert.equal((await producer.status).code, 130, output);
+          assert.ok(
+            producer.lines().some((l) => l.msg === "producer stopped" && l.interrupted === true),
+            output,
+          );
         } finally {
           await producer.stop();
         }
