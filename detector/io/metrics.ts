@@ -4,7 +4,7 @@
  * @module
  */
 import { GROUPS, type Keys } from "@vigil/shared/keys";
-import type { Registry } from "@vigil/shared/metrics";
+import type { Counter, Histogram, Registry } from "@vigil/shared/metrics";
 import type { StreamUnit } from "@vigil/shared/partitions";
 import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
@@ -12,18 +12,18 @@ import type { Evaluator } from "../core/evaluator.ts";
 
 /** Metrics of the detector (one set per process, shared by the streams). */
 export interface DetectorMetrics {
-  events: ReturnType<Registry["counter"]>;
-  ruleEvaluations: ReturnType<Registry["counter"]>;
-  anomalies: ReturnType<Registry["counter"]>;
-  resolved: ReturnType<Registry["counter"]>;
-  deadLetters: ReturnType<Registry["counter"]>;
-  retries: ReturnType<Registry["counter"]>;
-  eventToStored: ReturnType<Registry["histogram"]>;
-  eventToPublished: ReturnType<Registry["histogram"]>;
-  ingestToPublished: ReturnType<Registry["histogram"]>;
-  batchSeconds: ReturnType<Registry["histogram"]>;
-  evicted: ReturnType<Registry["counter"]>;
-  late: ReturnType<Registry["counter"]>;
+  events: Counter;
+  ruleEvaluations: Counter;
+  anomalies: Counter;
+  resolved: Counter;
+  deadLetters: Counter;
+  retries: Counter;
+  eventToStored: Histogram;
+  eventToPublished: Histogram;
+  ingestToPublished: Histogram;
+  batchSeconds: Histogram;
+  evicted: Counter;
+  late: Counter;
 }
 
 /** Register the detector's metrics on `registry`. */
