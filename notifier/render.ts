@@ -73,14 +73,15 @@ export function digestSubject(digest: Digest): string {
 const LINE_BREAKS = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/g;
 const INVISIBLE =
   // deno-lint-ignore no-control-regex
-  /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u202a-\u202e\u2066-\u2069]/g;
+  /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Text that came with an event (an entity, a log message) on one line: every
  * line break (CR, LF, VT, FF, NEL, U+2028, U+2029) becomes ` ↵ `, a tab a
- * space, any other control or bidirectional control character U+FFFD. A log
- * line can then neither add lines to a digest (a fake alert, a link) nor
- * reorder the text after it.
+ * space, any other control or bidirectional control character (the marks
+ * U+061C, U+200E, U+200F included: `12\u200f34\u200f56` shows as 125634)
+ * U+FFFD. A log line can then neither add lines to a digest (a fake alert, a
+ * link) nor reorder the text after it.
  */
 export function oneLine(s: string): string {
   return s.replace(LINE_BREAKS, " ↵ ").replaceAll("\t", " ").replace(INVISIBLE, "\uFFFD");

@@ -104,6 +104,26 @@ Deno.test("oneLine() puts every line break on the line and replaces controls", (
   assert.equal(oneLine("plain text, ünïcode ✓ 😀"), "plain text, ünïcode ✓ 😀");
 });
 
+Deno.test("oneLine() replaces the bidirectional marks, which reorder the digits of a log line", () => {
+  // Shown as is, "amount 12\u200f34\u200f56 EUR" reads "amount 125634 EUR" in a mail client,
+  // Slack or Discord (the marks U+200E, U+200F, U+061C are bidirectional controls, docs/ingest.md).
+  assert.equal(
+    oneLine("amount 12\u200f34\u200f56 EUR to 99\u061c88\u061c77 \u200e"),
+    "amount 12\uFFFD34\uFFFD56 EUR to 99\uFFFD88\uFFFD77 \uFFFD",
+  );
+  const marked: Digest = {
+    ...digest,
+    alerts: [a({ id: "9", message: "refund failed: amount 12\u200f34\u200f56 EUR" })],
+    flapping: [],
+  };
+  const html = digestHtml(marked, { webBaseUrl: "http://web" });
+  const text = digestText(marked, { webBaseUrl: "http://web" });
+  for (const body of [html, text]) {
+    assert.ok(!/[\u061c\u200e\u200f]/.test(body), body);
+    assert.ok(body.includes("12\uFFFD34\uFFFD56"), body);
+  }
+});
+
 Deno.test("a log message or entity cannot add lines to the text digest", () => {
   const forged: Digest = {
     ...digest,

@@ -32,15 +32,17 @@ export function ago(iso, now) {
   return ms < -5000 ? `in ${fmtSpan(-ms)}` : `${fmtSpan(ms)} ago`;
 }
 
-// deno-lint-ignore no-control-regex
-const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const HIDDEN =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Text that came with an event (a log message, an extra field) as the page
  * shows it: every control character but tab and line breaks, and every
  * bidirectional control, becomes U+FFFD, as in a digest (notifier/render.ts).
  * A right-to-left override in a log line would otherwise show `evil` as
- * `live` and reorder what follows it.
+ * `live` and reorder what follows it; the marks (U+061C, U+200E, U+200F)
+ * reorder too: `12\u200f34\u200f56` shows as 125634.
  */
 export function shown(text) {
   return text.replace(HIDDEN, "\uFFFD");

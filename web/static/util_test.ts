@@ -22,14 +22,17 @@ Deno.test("fmtValue() shows a detail's plain objects and lists as text, deeper o
   assert.equal(fmtValue([{ a: 1 }]), '[{"a":1}]');
 });
 
+Deno.test("shown() marks the bidirectional marks: two right-to-left marks reorder digits", () => {
+  // "amount 12\u200f34\u200f56 EUR" is displayed "amount 125634 EUR" (and 99\u061c88\u061c77 as 997788).
+  assert.equal(shown("amount 12\u200f34\u200f56 EUR"), "amount 12\uFFFD34\uFFFD56 EUR");
+  assert.equal(shown("99\u061c88\u061c77 \u200e"), "99\uFFFD88\uFFFD77 \uFFFD");
+  assert.equal(fmtValue("acct 12\u200f34"), "acct 12\uFFFD34", "a detail's text value");
+});
+
 Deno.test("shown() marks bidirectional and other hidden controls of event text, keeps line breaks", () => {
   // A right-to-left override would show "evil" as "live" and reorder the rest of the line.
   assert.equal(shown("lone \u202Eevil\u202C end"), "lone \uFFFDevil\uFFFD end");
-  assert.equal(
-    shown("a\u2066b\u2069c\u200Fd"),
-    "a\uFFFDb\uFFFDc\u200Fd",
-    "isolates marked, a mark kept",
-  );
+  assert.equal(shown("a\u2066b\u2069c"), "a\uFFFDb\uFFFDc", "isolates marked");
   assert.equal(shown("x\u001b[31mred\u0085y\u007f"), "x\uFFFD[31mred\uFFFDy\uFFFD");
   assert.equal(shown("line 1\n\tline 2\r\n"), "line 1\n\tline 2\r\n");
   assert.equal(
