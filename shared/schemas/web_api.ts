@@ -114,7 +114,8 @@ export const seriesParamsSchema = z.object({
 /** `GET /api/series/:type/:entity` query. Without `measure`, every measure of the entity. */
 export const seriesQuerySchema = z.strictObject({
   measure: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters")
-    .regex(/^[^*?[\]\\]*$/, "must not contain *, ?, [, ] or \\")
+    // No ':' either: in vigil:scores:<type>:<entity>:<measure> it would name another entity's key.
+    .regex(/^[^:*?[\]\\]*$/, "must not contain :, *, ?, [, ] or \\")
     .optional(),
   from: timeParamSchema.optional(),
   to: timeParamSchema.optional(),

@@ -59,7 +59,12 @@ Deno.test("series: an empty or wildcard measure says what is wrong, once", () =>
   assert.equal(refusal(seriesQuerySchema, { measure: "  " }), "measure: must not be empty");
   assert.equal(
     refusal(seriesQuerySchema, { measure: "lat*" }),
-    "measure: must not contain *, ?, [, ] or \\",
+    "measure: must not contain :, *, ?, [, ] or \\",
+  );
+  // vigil:scores:<type>:<entity>:<measure>: a ':' in the measure names another entity's key.
+  assert.equal(
+    refusal(seriesQuerySchema, { measure: "eu:latency_ms" }),
+    "measure: must not contain :, *, ?, [, ] or \\",
   );
   assert.equal(seriesQuerySchema.parse({ measure: " latency_ms " }).measure, "latency_ms");
 });

@@ -530,6 +530,38 @@ Deno.test("GET /api/series/:type/:entity reads cached points tolerantly", opts, 
 });
 
 Deno.test(
+  "GET /api/series: a measure with ':' cannot read another entity's series",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, redis, keys }) => {
+      // Entity "pay:eu:cpu" measure "latency_ms" and entity "pay" measure "eu:cpu:latency_ms" name
+      // the same key: the answer would give one entity's readings as another's.
+      await redis.zadd(keys.scores("metrics", "pay:eu:cpu", "latency_ms"), T0, `${T0}:0.1:900`);
+      const own = await getJson(
+        app,
+        `/api/series/metrics/${encodeURIComponent("pay:eu:cpu")}?measure=latency_ms`,
+      );
+      assert.equal((own.body.series as { points: unknown[] }[])[0]!.points.length, 1);
+      for (
+        const [entity, measure] of [["pay", "eu:cpu:latency_ms"], [
+          "pay:eu",
+          "cpu:latency_ms",
+        ]] as const
+      ) {
+        const other = await getJson(
+          app,
+          `/api/series/metrics/${encodeURIComponent(entity)}?measure=${
+            encodeURIComponent(measure)
+          }`,
+        );
+        assert.equal(other.status, 400, JSON.stringify(other.body));
+        assert.match(other.body.error as string, /measure: must not contain :/);
+      }
+    });
+  },
+);
+
+Deno.test(
   "createApp() sets security headers, counts requests by route, and hides internal errors",
   opts,
   async () => {
