@@ -232,11 +232,27 @@ Deno.test("classifyMessage() keeps the key, a bounded raw prefix, the size and S
 
 /**
  * What a reason must not hold: a line break for some viewer (C0, NEL and the
- * other C1 controls, DEL, U+2028, U+2029), a bidirectional control.
+ * other C1 controls, DEL, U+2028, U+2029), a bidirectional control, the
+ * invisible byte order mark.
  */
 const UNSHOWN =
   // deno-lint-ignore no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+
+Deno.test("classifyMessage() names a byte order mark before the JSON, visibly", () => {
+  // Shown as is, the BOM is invisible: the reason read `Unexpected token '', "{"timesta"...`.
+  const value = `\ufeff{"timestamp":"${ts}","service":"api","cpu":1,"latency_ms":1}`;
+  for (const fast of [true, false]) {
+    const c = classifyMessage(msg("metrics", value), { fast });
+    assert.ok(c.kind === "dead");
+    assert.equal(
+      c.reason,
+      `invalid_json: Unexpected token '\\ufeff', "\\ufeff{"timesta"... is not valid JSON`,
+    );
+    assert.ok(!UNSHOWN.test(c.reason), c.reason);
+    assert.equal(c.raw, value, "the raw prefix keeps the bytes as they came");
+  }
+});
 
 Deno.test("classifyMessage() writes a reason on one line: line breaks and bidirectional controls as escapes, raw kept", () => {
   const log = (extra: string) =>

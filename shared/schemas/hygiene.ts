@@ -157,11 +157,12 @@ export function identifierProblem(s: string): string | undefined {
  * What {@link escapeUnshown} writes as an escape: C0 controls, DEL and C1
  * controls (NEL U+0085 among them), the line and paragraph separators U+2028
  * and U+2029, the bidirectional controls (U+061C, U+200E, U+200F,
- * U+202A–U+202E, U+2066–U+2069) and lone surrogates.
+ * U+202A–U+202E, U+2066–U+2069), the byte order mark U+FEFF (invisible: a
+ * message that starts with one read `Unexpected token ''`) and lone surrogates.
  */
 const UNSHOWN =
   // deno-lint-ignore no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** JSON's short escapes. */
 const SHORT_ESCAPES: Record<string, string> = {
