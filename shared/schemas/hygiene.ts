@@ -100,21 +100,32 @@ function loneSurrogateAt(s: string): number {
 
 /**
  * Index of the first code unit of `s` an identifier may not hold (a control character, U+2028,
- * U+2029 or a bidirectional control, marks too: two RLMs in user-123456 show it as user-125634),
- * or -1. Lone surrogates are not looked for.
+ * U+2029, a bidirectional control, marks too: two RLMs in user-123456 show it as user-125634,
+ * or an invisible character: `pay\u200bments` would show as a second `payments`), or -1. Lone
+ * surrogates are not looked for.
  */
 export function forbiddenInIdentifierAt(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x7f) {
       if (c < 0x20) return i;
-    } else if (
-      c <= 0x9f || c === 0x061c || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) ||
-      (c >= 0x2066 && c <= 0x2069)
-    ) return i;
+    } else if (c <= 0x9f || isBidiControl(c) || isInvisible(c)) return i;
   }
   return -1;
 }
+
+/** U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069 (also U+2028–U+2029, for brevity). */
+const isBidiControl = (c: number) =>
+  c === 0x061c || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+  (c >= 0x2066 && c <= 0x2069);
+
+/**
+ * Characters that show as nothing and join nothing: the soft hyphen U+00AD, the zero width space
+ * U+200B, the word joiner and invisible operators U+2060–U+2064, the byte order mark U+FEFF. (The
+ * zero width joiners U+200C and U+200D are kept: scripts and emoji sequences need them.)
+ */
+const isInvisible = (c: number) =>
+  c === 0x00ad || c === 0x200b || (c >= 0x2060 && c <= 0x2064) || c === 0xfeff;
 
 /** Is `s` a clean identifier: no forbidden character ({@link forbiddenInIdentifierAt}), no lone surrogate? */
 export function isCleanIdentifier(s: string): boolean {
@@ -124,7 +135,8 @@ export function isCleanIdentifier(s: string): boolean {
 function characterKind(c: number): string {
   if (c === 0x2028) return "line separator";
   if (c === 0x2029) return "paragraph separator";
-  return c >= 0x0600 ? "bidirectional control" : "control character"; // U+061C, U+200E, …
+  if (isInvisible(c)) return "invisible character";
+  return isBidiControl(c) ? "bidirectional control" : "control character";
 }
 
 /**

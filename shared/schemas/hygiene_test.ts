@@ -72,6 +72,12 @@ Deno.test("identifierProblem() names the first control, separator, bidi control 
       ["user-12\u200f34\u200f56", "bidirectional control U+200F at position 7"],
       ["a\u200e", "bidirectional control U+200E at position 1"],
       ["a\u061c", "bidirectional control U+061C at position 1"],
+      // Invisible: pay\u200bments and \ufeffpayments show as a second "payments".
+      ["pay\u200bments", "invisible character U+200B at position 3"],
+      ["\ufeffpayments", "invisible character U+FEFF at position 0"],
+      ["pay\u00adments", "invisible character U+00AD at position 3"],
+      ["a\u2060", "invisible character U+2060 at position 1"],
+      ["a\u2064", "invisible character U+2064 at position 1"],
     ]
   ) {
     assert.equal(identifierProblem(id!), `${problem} is not allowed`);
@@ -79,7 +85,21 @@ Deno.test("identifierProblem() names the first control, separator, bidi control 
   }
   // Their neighbours are ordinary characters.
   for (
-    const id of ["a~", "a\u00a0b", "\u00e9", "a\u2027", "a\u202fb", "a\u2065", "a\u206a", "a\u200d"]
+    const id of [
+      "a~",
+      "a\u00a0b",
+      "\u00e9",
+      "a\u2027",
+      "a\u202fb",
+      "a\u2065",
+      "a\u206a",
+      // The zero width (non-)joiners: Persian words and emoji sequences (👩‍💻) need them.
+      "a\u200d",
+      "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+      "\u{1f469}\u200d\u{1f4bb}",
+      "a\u00ac\u00ae",
+      "a\ufefe",
+    ]
   ) {
     assert.equal(isCleanIdentifier(id), true, id);
   }
