@@ -140,7 +140,12 @@ export async function listAnomalies(sql: Sql, query: AnomalyListQuery): Promise<
       query.acknowledged ? sql`acknowledged_at IS NOT NULL` : sql`acknowledged_at IS NULL`,
     );
   }
-  if (cursor) conds.push(sql`(detected_at, id) < (${cursor.ts}::timestamptz, ${cursor.id})`);
+  // `::text` first: a parameter typed timestamptz is serialised by postgres.js through a JS Date,
+  // which keeps milliseconds only, and the rows sharing the cursor's microseconds (one batch's
+  // now()) were skipped.
+  if (cursor) {
+    conds.push(sql`(detected_at, id) < (${cursor.ts}::text::timestamptz, ${cursor.id})`);
+  }
   const where = conds.length === 0 ? sql`TRUE` : conds.reduce((acc, c) => sql`${acc} AND ${c}`);
   const rows = await sql<AnomalyRow[]>`
     SELECT ${COLUMNS(sql)} FROM anomaly_events WHERE ${where}

@@ -124,6 +124,37 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "GET /api/anomalies pages rows sharing a sub-millisecond detected_at (one batch's now()) one by one",
+  opts,
+  async () => {
+    await withWebApp(async ({ app, sql }) => {
+      // The detector stores a batch's anomalies in one transaction: detected_at = now(), the same
+      // microseconds for all of them. A cursor cut to milliseconds skipped the rest of the batch.
+      const at = new Date("2025-06-01T10:00:00Z");
+      await insertAnomalies(
+        sql,
+        ["b1", "b2", "b3", "b4", "c1"].map((id) => ({ id, detected_at: at })),
+      );
+      await sql`UPDATE anomaly_events SET detected_at = '2025-06-01T10:00:00.123456Z'
+        WHERE id LIKE 'b%'`;
+      await sql`UPDATE anomaly_events SET detected_at = '2025-06-01T09:00:00.000001Z'
+        WHERE id = 'c1'`;
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 10; pages++) {
+        const q: string = cursor ? `&cursor=${cursor}` : "";
+        const { status, body } = await getJson(app, `/api/anomalies?limit=1${q}`);
+        assert.equal(status, 200);
+        seen.push(...ids(body));
+        cursor = body.next_cursor as string | null;
+        if (!cursor) break;
+      }
+      assert.deepEqual(seen, ["b4", "b3", "b2", "b1", "c1"]);
+    });
+  },
+);
+
 Deno.test("GET /api/anomalies answers 400 with a clear message for bad queries", opts, async () => {
   await withWebApp(async ({ app }) => {
     const cases: [string, RegExp][] = [
