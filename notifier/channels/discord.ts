@@ -86,6 +86,9 @@ export function embedChars(e: DiscordEmbed): number {
   return n;
 }
 
+/** An alert this close before its digest shows its time of day alone (`<t:…:t>`). */
+const BARE_TIME_WITHIN_MS = 3_600_000;
+
 function alertField(
   a: DigestAlert,
   options: RenderOptions,
@@ -93,10 +96,11 @@ function alertField(
 ): { name: string; value: string } {
   const vt = valueVsThreshold(a);
   // Event time, like every channel (detected_at is the detector's clock), in each reader's zone:
-  // the time of day (`:t`), or date and time (`:f`) for one over a day before the digest (a
-  // replay, a backlog), which a bare `14:03` would pass off as today's.
+  // the time of day (`:t`) within an hour of the digest, else date and time (`:f`). Which day an
+  // older time falls on depends on the reader's zone: a bare `14:03` in a "(still firing)" repeat
+  // at 10:21 UTC, for an alert of 14:03 UTC the day before, read as this afternoon's.
   const at = alertTime(a);
-  const style = createdAt - at > 86_400_000 ? "f" : "t";
+  const style = createdAt - at > BARE_TIME_WITHIN_MS ? "f" : "t";
   const when = at > 0 ? `<t:${Math.floor(at / 1000)}:${style}>` : a.event_time;
   const tail = `\n${vt ? `${vt} · ` : ""}${alertState(a)} · ${when} · [view](${
     alertLink(a, options)

@@ -121,6 +121,26 @@ Deno.test("discordMessages() dates an alert more than a day older than its diges
   ]);
 });
 
+Deno.test("discordMessages() dates an alert of hours before its digest (a repeat): a bare time reads as today's", () => {
+  const d = digest(3);
+  // A "(still firing)" repeat at 10:21 UTC lists an alert fired at 14:03 UTC the day before, 20 h
+  // earlier: a bare `14:03` (`:t`, in the reader's zone) reads as this afternoon's, still to come.
+  d.kind = "repeat";
+  d.alerts[1] = { ...d.alerts[1]!, event_time: "2025-02-28T14:03:00.000Z" };
+  // And one fired 90 min before: in Asia/Kolkata 10:21 UTC is 15:51, 08:51 UTC 14:21, the same
+  // day; in America/Los_Angeles 02:21 and 00:51; in Pacific/Chatham (+13:45) 00:06 on Mar 2 and
+  // 22:36 on Mar 1: which day depends on the reader, so the date is written.
+  d.alerts[2] = { ...d.alerts[2]!, event_time: "2025-03-01T08:51:00.000Z" };
+  const values = discordMessages(d, { webBaseUrl: "http://x" }).flatMap((m) =>
+    m.embeds.flatMap((e) => e.fields ?? []).map((f) => f.value)
+  );
+  const style = (id: string) =>
+    /<t:\d+:(\w)>/.exec(values.find((v) => v.includes(`/alerts/${id}`)) ?? "")?.[1];
+  assert.equal(style("a0"), "t"); // a minute before the digest: the time of day
+  assert.equal(style("a1"), "f");
+  assert.equal(style("a2"), "f");
+});
+
 Deno.test("discordText() keeps a log line from formatting the embed or masking a link", () => {
   assert.equal(
     discordText("[click](http://evil.example) **now** <@123> <t:0>\n# big"),
