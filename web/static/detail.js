@@ -66,22 +66,40 @@ function SeriesView({ anomaly }) {
     return html`<p class="muted">No cached values around this time (the cache keeps recent points only).</p>`;
   }
   const d = anomaly.details ?? {};
-  const threshold = typeof d.threshold === "number" ? d.threshold : undefined;
   // The statistical rules record the band they expected the value in.
   const band = typeof d.expected_low === "number" && typeof d.expected_high === "number"
     ? { low: d.expected_low, high: d.expected_high }
     : undefined;
-  // Lines and bands belong to the rule's own measure, when it names one.
+  // Bands belong to the rule's own measure, when it names one.
   const own = (s) => typeof d.measure !== "string" || d.measure === s.measure;
   return html`<div class="sparks">${
     shown.map((s) =>
       html`
         <${Sparkline} key=${s.measure} points=${s.points} label=${s.measure}
-          threshold=${own(s) ? threshold : undefined} band=${own(s) ? band : undefined}
+          threshold=${seriesThreshold(d, s.measure)} band=${own(s) ? band : undefined}
           markTs=${Date.parse(anomaly.event_time)} />
       `
     )
   }</div>`;
+}
+
+/**
+ * The threshold line of the cached series `measure` in the detail of an anomaly with `details`:
+ * the rule's threshold when it belongs to that measure, read from the details' shape (the
+ * `measure` they name; `cpu_threshold`, `latency_threshold_ms`; `threshold` or `threshold_ms`
+ * beside the measure's own value, `latency_ms`, or its lowest or highest, `min_cpu`), else none.
+ * A rule naming no measure used to have its threshold drawn on every series: `cpu_sustained`'s
+ * 80 % on error_rate and latency_ms, while `latency_high`'s 1000 ms showed on none.
+ */
+export function seriesThreshold(details, measure) {
+  const d = details ?? {};
+  const num = (v) => typeof v === "number" && Number.isFinite(v);
+  const own = d[`${measure}_threshold`] ?? d[`${measure.replace(/_ms$/, "")}_threshold_ms`];
+  if (num(own)) return own;
+  const t = num(d.threshold) ? d.threshold : num(d.threshold_ms) ? d.threshold_ms : undefined;
+  if (t === undefined) return undefined;
+  if (typeof d.measure === "string") return d.measure === measure ? t : undefined;
+  return [measure, `min_${measure}`, `max_${measure}`].some((k) => num(d[k])) ? t : undefined;
 }
 
 /** Where the raw archive keeps the event: its object, or where it will be. */
