@@ -20,6 +20,11 @@ export interface DigestAlert extends Alert {
   flapping: boolean;
   /** For resolved alerts: how long it fired, when known. */
   resolvedAfterMs: number | null;
+  /**
+   * The web path its "view" link opens, when not its anomaly (`/alerts/<id>`): the test
+   * notification's alert is stored nowhere, so it links to the live view (`/`).
+   */
+  webPath?: string;
 }
 
 /** A rule/entity pair that changed state too often within the flap window. */

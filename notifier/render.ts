@@ -92,9 +92,9 @@ function webUrl(options: RenderOptions, path: string): string {
   return `${options.webBaseUrl.replace(/\/+$/, "")}${path}`;
 }
 
-/** Link to the alert in the web view. */
-export function alertLink(a: Pick<DigestAlert, "id">, options: RenderOptions): string {
-  return webUrl(options, `/alerts/${encodeURIComponent(a.id)}`);
+/** Link to the alert in the web view (or to its `webPath`: the test notification's, the live view). */
+export function alertLink(a: Pick<DigestAlert, "id" | "webPath">, options: RenderOptions): string {
+  return webUrl(options, a.webPath ?? `/alerts/${encodeURIComponent(a.id)}`);
 }
 
 /** `12 min`, `1 h 5 min`, `40 s`. */
