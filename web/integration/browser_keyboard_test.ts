@@ -201,7 +201,14 @@ Deno.test("the live view by keyboard and screen reader (Chromium)", opts, async 
       await page.keyboard.press("Enter"); // saves the token only
       await page.waitForFunction(() => localStorage.getItem("vigil.token") !== null);
       assert.equal(await page.locator(".detail .notice").count(), 0);
-      await tabTo(page, ".action-form button[type=submit]:text-is('Acknowledge')", 10, true);
+      // The refusal and its help go; focus is on the form's button, and a note says to press it.
+      await page.waitForSelector(".action-form .token-saved");
+      assert.equal(await page.locator(".action-form .token-help, .action-form .error").count(), 0);
+      assert.ok(
+        await page.locator(".action-form button[type=submit]:text-is('Acknowledge')")
+          .evaluate((el) => el === document.activeElement),
+        "focus on Acknowledge after Save",
+      );
       await page.keyboard.press("Enter");
       await page.waitForSelector(".detail .notice:text('Acknowledged.')");
       assert.ok(await inDetail(page), "focus stays in the detail");

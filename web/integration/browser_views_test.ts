@@ -281,7 +281,19 @@ Deno.test(
         await page.fill(".action-form .token-input", token);
         await page.click(".action-form .token button[type=submit]");
         assert.equal(await page.locator(".token-problem").count(), 0);
+        // Saved: the 401 and "paste it below" go (they stayed, as if the token had not been
+        // taken), and the form says to press Acknowledge again.
+        await page.waitForSelector(".action-form .token-saved", { timeout: 5000 });
+        assert.equal(
+          (await page.textContent(".action-form .token-saved"))?.trim(),
+          "Token saved in this browser: press Acknowledge again.",
+        );
+        assert.equal(
+          await page.locator(".action-form .error, .action-form .token-help").count(),
+          0,
+        );
         await page.click(".action-form button[type=submit]:text('Acknowledge')");
+        assert.equal(await page.locator(".action-form .token-saved").count(), 0);
         await page.waitForSelector(".detail .notice:text('Acknowledged.')");
         // The token is still known to the page: the silence goes through without asking.
         await page.click(".detail .actions button:text('Silence…')");

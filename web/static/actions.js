@@ -12,6 +12,26 @@ function useFirstField() {
   return form;
 }
 
+/**
+ * A token saved after a refusal: the refusal and its help go, focus goes to the form's button, and
+ * a note says to press it again (`again`). Before, the 401 and "paste it below" stayed after Save,
+ * as if the token had not been taken.
+ */
+export function useTokenSaved(setError) {
+  const button = useRef(null);
+  const [saved, setSaved] = useState(false);
+  const onSaved = () => {
+    setError(null);
+    setSaved(true);
+    button.current?.focus();
+  };
+  const note = (again) =>
+    saved
+      ? html`<p class="token-saved" role="status">Token saved in this browser: press ${again} again.</p>`
+      : null;
+  return { button, onSaved, note, reset: () => setSaved(false) };
+}
+
 /** The form's Cancel: closes it, nothing sent (focus goes back to the button that opened it). */
 function Cancel({ onCancel }) {
   return html`<button type="button" class="cancel" onClick=${onCancel}>Cancel</button>`;
@@ -27,10 +47,12 @@ export function AckForm({ anomaly, onDone, onCancel }) {
   const [comment, setComment] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const token = useTokenSaved(setError);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
+    token.reset();
     try {
       saveSetting("vigil.user", by);
       const r = await sendJson("POST", `/api/anomalies/${encodeURIComponent(anomaly.id)}/ack`, {
@@ -53,10 +75,11 @@ export function AckForm({ anomaly, onDone, onCancel }) {
         setBy(e.currentTarget.value)} /></label>
       <label>Comment <input id="ack-comment" maxlength="2000" value=${comment} onInput=${(e) =>
         setComment(e.currentTarget.value)} /></label>
-      <button type="submit" disabled=${busy}>Acknowledge</button>
+      <button type="submit" ref=${token.button} disabled=${busy}>Acknowledge</button>
       <${Cancel} onCancel=${onCancel} />
       <${ErrorNote} error=${error} />
-      <${TokenHelp} error=${error} />
+      ${token.note("Acknowledge")}
+      <${TokenHelp} error=${error} onSaved=${token.onSaved} />
     </form>
   `;
 }
@@ -70,11 +93,13 @@ export function SilenceForm({ anomaly, onDone, onCancel }) {
   const [error, setError] = useState(null);
   // One silence per press: a double click made two.
   const [busy, setBusy] = useState(false);
+  const token = useTokenSaved(setError);
   const submit = async (e) => {
     e.preventDefault();
     if (busy) return;
     setBusy(true);
     setError(null);
+    token.reset();
     const matchers = {};
     for (const k of Object.keys(scope)) if (scope[k]) matchers[k] = anomaly[k];
     try {
@@ -104,10 +129,11 @@ export function SilenceForm({ anomaly, onDone, onCancel }) {
       ) => setAuthor(e.currentTarget.value)} /></label>
       <label>Comment <input id="silence-comment" maxlength="2000" value=${comment} onInput=${(e) =>
         setComment(e.currentTarget.value)} /></label>
-      <button type="submit" disabled=${busy}>Silence</button>
+      <button type="submit" ref=${token.button} disabled=${busy}>Silence</button>
       <${Cancel} onCancel=${onCancel} />
       <${ErrorNote} error=${error} />
-      <${TokenHelp} error=${error} />
+      ${token.note("Silence")}
+      <${TokenHelp} error=${error} onSaved=${token.onSaved} />
     </form>
   `;
 }

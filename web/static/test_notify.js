@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { sendJson } from "./api.js";
 import { html } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
+import { useTokenSaved } from "./actions.js";
 
 function ChannelResult({ r }) {
   // Accepted, but not by everyone (an email some recipients refused): say who was left out.
@@ -22,10 +23,12 @@ export function TestNotification() {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
+  const token = useTokenSaved(setError);
   const send = async () => {
     setBusy(true);
     setError(null);
     setResult(null);
+    token.reset();
     try {
       setResult(await sendJson("POST", "/api/notifications/test"));
     } catch (err) {
@@ -40,9 +43,8 @@ export function TestNotification() {
     : null;
   return html`
     <div class="test-notify">
-      <button id="test-notification" type="button" disabled=${busy} onClick=${send}>${busy
-        ? "Sending…"
-        : "Send test notification"}</button>
+      <button id="test-notification" type="button" ref=${token.button} disabled=${busy}
+        onClick=${send}>${busy ? "Sending…" : "Send test notification"}</button>
       ${result
         ? html`<ul class="test-results" aria-label="Test notification results">${
           result.results
@@ -50,7 +52,8 @@ export function TestNotification() {
         }</ul>`
         : null}
       <${ErrorNote} error=${error} />
-      <${TokenHelp} error=${tokenError} />
+      ${token.note("Send test notification")}
+      <${TokenHelp} error=${tokenError} onSaved=${token.onSaved} />
     </div>
   `;
 }
