@@ -21,13 +21,16 @@ function csvOf<T extends readonly [string, ...string[]]>(values: T) {
 
 /**
  * A count in a query (`limit`, `points`): decimal digits only (`0x10`, `1e2`
- * and ` 5` are refused, as `Number()` would read them), from 1 to `max`.
+ * and ` 5` are refused, as `Number()` would read them), from 1 to `max`. Its
+ * description (`what`, the range, the default) is what the OpenAPI document
+ * and the API docs page say of it: the pattern alone told neither.
  */
-export function queryCount(max: number, fallback: number) {
+export function queryCount(max: number, fallback: number, what = "How many to answer") {
   const message = `must be a whole number from 1 to ${max}`;
   return z.string().regex(/^\d{1,10}$/, message).transform(Number)
     .pipe(z.number().min(1, message).max(max, message))
-    .default(fallback);
+    .default(fallback)
+    .meta({ description: `${what}: a whole number from 1 to ${max} (default ${fallback})` });
 }
 
 /** A time in an answer, as `Date.prototype.toISOString` writes it. */
@@ -135,10 +138,8 @@ export const entityParamsSchema = z.object({
 export const entityQuerySchema = z.strictObject({
   type: z.enum(EVENT_TYPES).optional()
     .meta({ description: "Only this event type (default: every type)" }),
-  limit: queryCount(200, 20)
-    .meta({ description: "Most recent anomalies listed" }),
-  points: queryCount(1000, 300)
-    .meta({ description: "Most cached points per series" }),
+  limit: queryCount(200, 20, "Most recent anomalies listed"),
+  points: queryCount(1000, 300, "Most cached points per series"),
 });
 export type EntityQuery = z.infer<typeof entityQuerySchema>;
 
