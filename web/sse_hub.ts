@@ -188,6 +188,9 @@ export function createSseHub(options: SseHubOptions): SseHub {
     } else if (clients.size === 0 && timer !== undefined) {
       clearInterval(timer);
       timer = undefined;
+      // No beats until the next client: these figures grow old, and the first page to come
+      // back would be greeted with them (its counters going back until the fresh beat).
+      lastStats = undefined;
     }
   };
 

@@ -125,6 +125,29 @@ Deno.test("createSseHub() beats at once for the first client and greets later on
   await hub.close();
 });
 
+Deno.test("createSseHub() greets the first client after a quiet spell with fresh stats only", async () => {
+  const pubsub = fakePubSub();
+  let collected = 0;
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics: createWebMetrics(new Registry()),
+    heartbeat: { intervalMs: 60_000, collect: () => Promise.resolve({ n: ++collected }) },
+  });
+  await hub.start();
+  const remove = hub.add({ send() {}, close() {} });
+  await new Promise((r) => setTimeout(r, 0));
+  remove(); // nobody watches: no beats, the last stats grow old
+  const next: number[] = [];
+  hub.add({ send: (m) => next.push(JSON.parse(m.data).stats.n), close() {} });
+  await new Promise((r) => setTimeout(r, 0));
+  // Greeted with the figures of the last client's time (an hour ago, say), the page's counters
+  // went back to them until the fresh beat.
+  assert.deepEqual(next, [2]);
+  await hub.close();
+});
+
 Deno.test("createSseHub() still beats (ping) when the stats cannot be read", async () => {
   // The page drops a stream silent for 45 s: without a beat it reconnected every 45 s while
   // PostgreSQL was out of reach.
