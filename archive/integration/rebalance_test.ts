@@ -77,12 +77,14 @@ for (const busy of [false, true]) {
           let released = false;
           let refused = 0;
           const storedAfterRelease: string[] = [];
+          const attemptedAt = new Map<string, number>(); // A's latest attempt per object key
           const storeA: ArchiveStore = {
             location: inner.location,
             get: (key) => inner.get(key),
             check: () => inner.check(),
             async put(key, body) {
               if (!key.endsWith(".ndjson.gz")) return await inner.put(key, body);
+              attemptedAt.set(key, Date.now());
               if (!released) {
                 refused++;
                 throw new Error("store unavailable");
@@ -157,7 +159,13 @@ for (const busy of [false, true]) {
                 warnings.some((l) => l.includes("will be re-read") && l.includes(`logs:${moved}`))),
             { timeoutMs: 30_000, what: "A's partition stored, A's put of B's partition settled" },
           );
-          await new Promise((r) => setTimeout(r, 500));
+          // Not only 500 ms: until A's next attempt at the moved partition's object would have come
+          // (its retries are at most 10 s apart), so a put that outlived the rebalance has landed.
+          const lastAttempt = Math.max(
+            0,
+            ...[...attemptedAt].filter(([k]) => k.endsWith(movedKey)).map(([, at]) => at),
+          );
+          await new Promise((r) => setTimeout(r, Math.max(500, lastAttempt + 12_000 - Date.now())));
           assert.deepEqual(
             await archivedCoordinates(dir),
             [0, 1].flatMap((p) => range(p, p === moved ? first + more : first)),

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { startRedisServer } from "@vigil/tools/testing/redis_server";
+import { waitFor } from "@vigil/tools/testing/wait";
 import { createGroup, createRedis, type Redis } from "@vigil/shared/redis";
 import { Redis as IORedis } from "ioredis";
 import { createKeys, GROUPS, type Keys } from "@vigil/shared/keys";
@@ -350,7 +351,9 @@ Deno.test(
       await redis.script("FLUSH");
       const last = build(100, 3);
       assert.equal((await appendBatch(port, last)).appended, 3);
-      await new Promise((r) => setTimeout(r, 200));
+      // MONITOR tells commands in the order Redis ran them: once this one is seen, so are all above.
+      await redis.echo("the last command");
+      await waitFor(() => sent.includes("echo"), { timeoutMs: 30_000, what: "MONITOR's ECHO" });
       m.disconnect();
       const count = (name: string) => sent.filter((c) => c === name).length;
       const calls = [...batches, last].reduce((n, b) => n + b.length, 0);

@@ -90,8 +90,13 @@ async function gapAfterRestart(refuseEvents: boolean) {
           async () => (await redis.xlen(keys.events("logs"))) === 100 + high - low,
           { timeoutMs: 60_000, what: "every retained message appended" },
         );
-        await new Promise((r) => setTimeout(r, 500));
-        const health = await second.bridge.checks.kafka_gaps!();
+        // The gap is recorded after its batch's append returns: wait for it, not a fixed time.
+        const gapsHealth = () => second.bridge.checks.kafka_gaps!();
+        await waitFor(async () => {
+          const h = await gapsHealth();
+          return typeof h === "object" && h.status === "warn";
+        }, { timeoutMs: 30_000, what: "the kafka_gaps warning" });
+        const health = await gapsHealth();
         assert.ok(typeof health === "object" && health.status === "warn", JSON.stringify(health));
         assert.equal(health.skipped_messages, low - 100);
       } finally {

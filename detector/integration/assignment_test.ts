@@ -58,8 +58,9 @@ Deno.test(
   opts,
   () =>
     withRedis(async ({ redis, keys }) => {
-      // Another instance (not a member any more) still holds logs:0 for a while.
-      await redis.set(keys.scratch("lease", "logs:0"), "ghost", "PX", 1500);
+      // Another instance (not a member any more) still holds logs:0 for a while (5 s: longer than
+      // a's start and first round take on a busy machine).
+      await redis.set(keys.scratch("lease", "logs:0"), "ghost", "PX", 5000);
       const a = member(redis, keys, "a");
       try {
         await waitFor(() => a.running.size === 3, { what: "the free units" });
@@ -99,9 +100,15 @@ Deno.test(
         });
         assert.equal(a.starts.filter((u) => u === "logs:1").length, 2);
         // Lost at a batch's fence to another instance: stopped, and not started while that one holds it.
-        await redis.set(keys.scratch("lease", "logs:0"), "intruder", "PX", 1200);
+        await redis.set(keys.scratch("lease", "logs:0"), "intruder", "PX", 5000);
         a.running.delete("logs:0");
+        // Two of a's rounds (every 200 ms; its heartbeat is a round's first step) have seen the
+        // unit stopped, however busy the machine, while the intruder still holds the lease.
+        const beat = async () => Number(await redis.zscore(keys.scratch("members"), "a"));
+        const since = await beat();
         await new Promise((r) => setTimeout(r, 600));
+        await waitFor(async () => (await beat()) >= since + 400, { what: "two rounds of a" });
+        assert.ok(await redis.pttl(keys.scratch("lease", "logs:0")) > 0, "the intruder's lease");
         assert.ok(!a.running.has("logs:0"), "not while another holds its lease");
         // The intruder's lease expires: a takes the unit again and starts it afresh.
         await waitFor(() => a.running.has("logs:0"), { what: "logs:0 back" });

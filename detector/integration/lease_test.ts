@@ -40,7 +40,15 @@ Deno.test(
       );
       // Either the next batch is read and the unit stops at its fence, or the
       // assignment stopped the unit first: in both cases nothing is processed.
+      const heartbeat = async () =>
+        Number((await redis.zrange(keys.detectorMembers(), 0, -1, "WITHSCORES"))[1] ?? 0);
+      const beat = await heartbeat();
       await new Promise((r) => setTimeout(r, 2500)); // several batch and lease rounds
+      // However busy the machine: the detector's heartbeat (a lease round's first step, every
+      // 1 s at this TTL) moved on by two rounds since the takeover.
+      await waitFor(async () => (await heartbeat()) >= beat + 2000, {
+        what: "two lease rounds since the takeover",
+      });
       const held = await readRows(sql);
       assert.equal(held.length, 0, `nothing stored without the lease: ${JSON.stringify(held)}`);
       assert.equal(await consumedUpTo(redis, keys, "logs", ids.at(-1)!), false, "not acknowledged");
