@@ -27,10 +27,9 @@
  * again, or another cluster answers) is archived under its own name (`objectKey`'s `log`), so its
  * objects never replace the old log's; counted in `vigil_archive_log_resets_total`.
  *
- * Memory: each line goes straight into its object's gzip stream (queued text is compressed every
- * {@link COMPRESS_CHUNK} characters), so an open object costs its compressed size plus the
- * compressor's state; the formula with the flush settings is in `docs/ingest.md` ("Archive
- * memory").
+ * Memory: each line goes straight into its object's gzip stream (text queued is compressed every
+ * {@link COMPRESS_CHUNK} chars), so an open object costs its compressed size plus the compressor's
+ * state; the formula with the flush settings is in `docs/ingest.md` ("Archive memory").
  *
  * @module
  */
@@ -142,13 +141,14 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const writes = createWriteHealth({ what: "object write", stuckAfterMs: config.stuckAfterMs });
   const generation = createGeneration();
   const putRounds = createRetryRounds(log, "store objects", { now }); // reported on the tick
-  /** Store `body` under `key` (`what`: for the retry log), retrying until stored, `signal` (its generation) aborted, or 3 attempts once stopping; every put logs to `putRounds` (a full disk fails them all at once: one warning a round). */
-  const put = (key: string, body: Uint8Array, what = "store object", signal?: AbortSignal) =>
+  /** Store `body` under `key` (`what`: for the retry log; `open`: the object stored), retrying until stored, its generation ended, or 3 attempts once stopping; every put logs to `putRounds` (a full disk fails them all at once: one warning a round). */
+  const put = (key: string, body: Uint8Array, what = "store object", open?: OpenObject) =>
     putRetrying(store, key, body, {
       what,
       rounds: putRounds,
       stopping: group.stopping,
-      signal,
+      signal: open?.signal,
+      lastOffset: open?.buffer.lastOffset, // S3 metadata: the web checks the object holds an event
       onError: () => storeErrors.inc(),
       writes,
     });
@@ -170,7 +170,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     const { buffer } = open;
     const objKey = keyOf(open);
     const body = await open.gz.finish();
-    await put(objKey, body, "store object", open.signal);
+    await put(objKey, body, "store object", open);
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
     await progress.save(buffer.topic, buffer.partition, next, open.signal);
     // Committing is what allows the next object to start at `next`; on failure
@@ -220,7 +220,7 @@ export function createArchive(deps: ArchiveDeps): Archive {
     storedUpTo.delete(key);
     if (!open) return;
     buffers.delete(key);
-    await put(keyOf(open), await open.gz.finish(), "store the old log's open object", open.signal);
+    await put(keyOf(open), await open.gz.finish(), "store the old log's open object", open);
   }
 
   /** Drop an open object (not stored; its partition is re-read from the committed offset). */

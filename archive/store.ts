@@ -23,13 +23,22 @@ export interface ArchiveStore {
   /**
    * Store `body` under `key`, replacing any object there. Once `signal` aborts the put is not
    * made, or the request in flight is aborted (the store may still complete what it received).
+   * `lastOffset`: the offset of the object's last message, kept where the store can (S3 user
+   * metadata {@link LAST_OFFSET_META}) for the web's evidence lookup.
    */
-  put(key: string, body: Uint8Array, signal?: AbortSignal): Promise<void>;
+  put(key: string, body: Uint8Array, signal?: AbortSignal, lastOffset?: string): Promise<void>;
   /** The object under `key`, or null when there is none. */
   get(key: string): Promise<Uint8Array | null>;
   /** Is the store reachable (health check)? */
   check(): Promise<boolean>;
 }
+
+/**
+ * S3 user metadata (`x-amz-meta-vigil-last-offset`) of an archive object: the offset of its last
+ * message. The web reads it with one HeadObject to check that an object it found by its key (first
+ * offset) holds an event (web/archive_span.ts).
+ */
+export const LAST_OFFSET_META = "vigil-last-offset";
 
 /**
  * Why the store cannot be used however long one waits (the bucket does not
@@ -65,6 +74,8 @@ export interface PutRetryOptions {
    * further attempt is made, the one in flight is aborted and the put throws the signal's reason.
    */
   signal?: AbortSignal | undefined;
+  /** The offset of the object's last message ({@link ArchiveStore.put}). */
+  lastOffset?: string | undefined;
   /** Called on every failed put (the store-errors counter). */
   onError?: () => void;
   /** Told of every failed and stored put, by key (the `store` health check). */
@@ -91,7 +102,7 @@ export async function putRetrying(
       attempts = attempt;
       signal?.throwIfAborted();
       try {
-        await store.put(key, body, signal);
+        await store.put(key, body, signal, options.lastOffset);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         options.onError?.();
@@ -157,13 +168,14 @@ export function createS3Store(options: { client: S3Client; bucket: string }): Ar
   const { client, bucket } = options;
   return {
     location: `s3://${bucket}`,
-    async put(key, body, signal) {
+    async put(key, body, signal, lastOffset) {
       await client.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
           Body: body,
           ContentType: "application/gzip",
+          ...(lastOffset === undefined ? {} : { Metadata: { [LAST_OFFSET_META]: lastOffset } }),
         }),
         signal ? { abortSignal: signal } : {},
       );
@@ -186,7 +198,10 @@ export function createS3Store(options: { client: S3Client; bucket: string }): Ar
   };
 }
 
-/** A local folder as an {@link ArchiveStore}; writes are atomic (temp file + rename). */
+/**
+ * A local folder as an {@link ArchiveStore}; writes are atomic (temp file + rename). A folder keeps
+ * no metadata: the web reads an object to learn its last offset.
+ */
 export function createDirStore(dir: string): ArchiveStore {
   const root = dir.replace(/\/+$/, "");
   return {

@@ -63,7 +63,7 @@ const evidenceItemSchema = evidenceSchema.extend({
     folder: z.string(),
     object_pattern: z.string(),
     object: z.string().nullable(),
-    lookup: z.enum(["found", "not_archived", "unknown"]),
+    lookup: z.enum(["found", "not_archived", "elsewhere", "unknown"]),
     url: z.string().nullable(),
   }),
   problem: z.string().nullable(),

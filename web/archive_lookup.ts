@@ -29,6 +29,12 @@ import {
   progressKey,
 } from "@vigil/archive/format";
 import { createDirStore, createS3Store } from "@vigil/archive/store";
+import {
+  createLastOffsetCache,
+  dirLastOffset,
+  type LastOffsetCache,
+  s3LastOffset,
+} from "./archive_span.ts";
 
 export { archiveFolder };
 
@@ -40,6 +46,8 @@ export interface ArchiveLister {
   list(prefix: string): Promise<string[]>;
   /** A small object (a progress record), or null when there is none. */
   read(key: string): Promise<Uint8Array | null>;
+  /** An object's last offset (read once when settled; archive_span.ts). */
+  lastOffset: LastOffsetCache["lastOffset"];
 }
 
 /** Most keys read from one folder listing (a folder holds one hour of batches). */
@@ -62,6 +70,7 @@ export function createS3Lister(
   return {
     location: `s3://${bucket}`,
     read: (key) => store.get(key),
+    lastOffset: createLastOffsetCache(s3LastOffset(client, bucket)).lastOffset,
     async list(prefix) {
       const keys: string[] = [];
       // Paged by StartAfter (the last key seen) rather than continuation tokens: plain,
@@ -92,6 +101,7 @@ export function createDirLister(dir: string, maxKeys = MAX_KEYS): ArchiveLister 
   const store = createDirStore(root);
   return {
     location: root,
+    lastOffset: createLastOffsetCache(dirLastOffset(root)).lastOffset,
     async read(key) {
       try {
         return await store.get(key);
@@ -197,6 +207,16 @@ const HOUR = 3_600_000;
 export const MAX_FOLDERS = 26;
 
 /**
+ * What the lookup of an event found: `found`, `object` holds it;
+ * `not_archived`, no object holds it yet; `elsewhere`, the archive stored it
+ * (its progress record is past it) in an object filed under an hour not
+ * listed; `unknown`, the listing cannot tell (no progress record).
+ */
+export type ArchiveFind =
+  | { lookup: "found"; object: string }
+  | { lookup: "not_archived" | "elsewhere" | "unknown"; object: null };
+
+/**
  * Find the object holding `topic`/`partition`/`offset`, whose Kafka time is
  * about `timeMs` (the bridge's ingest time, else the anomaly's event time) or,
  * when the bridge lagged, as early as `eventTimeMs` (the event's own time):
@@ -205,10 +225,14 @@ export const MAX_FOLDERS = 26;
  * still in the archive's open buffer), and a log that started again may not
  * have stored any object yet: the partition's progress record, read with
  * `read` (the offset after the last object stored, and the log's name), tells.
+ * The object picked may also end before the offset when the next one is filed
+ * under an hour not listed: `lastOffset` (archive_span.ts) checks it.
  *
  * @param list a lister, memoised per call site so events sharing a folder list it once
  * @param read reads the progress record (memoised likewise); without it the newest object is taken
- * @returns the object key, or null when the archive has not stored it (yet)
+ *   when it holds the offset, and one that ends before it answers `unknown`
+ * @param lastOffset an object's last offset; without it the object picked is trusted
+ * @throws when an object listed cannot be read (lookup `unknown`)
  */
 export async function findArchiveObject(
   list: (prefix: string) => Promise<string[]>,
@@ -221,7 +245,8 @@ export async function findArchiveObject(
     eventTimeMs?: number | undefined;
   },
   read?: (key: string) => Promise<Uint8Array | null>,
-): Promise<string | null> {
+  lastOffset?: LastOffsetCache["lastOffset"],
+): Promise<ArchiveFind> {
   // Around each time: the previous hour (a batch that began before the hour turned) and the
   // next one (a producer clock ahead of the bridge's).
   const folders = lookupFolders(where.prefix, where.topic, [
@@ -231,15 +256,36 @@ export async function findArchiveObject(
   const keys = (await Promise.all(folders.map((f) => list(`${f}${where.partition}-`)))).flat();
   const parsed = parseKeys(keys, where.partition);
   const picked = choose(parsed, where.offset, where.timeMs);
-  if (picked === null || read === undefined) return picked?.key ?? null;
-  // Unreadable (no such record, credentials that may only list): keep what the listing says.
-  const body = await read(progressKey(where.prefix, where.topic, where.partition))
-    .catch(() => null);
-  if (body === null) return picked.key;
-  const progress = parseProgress(body);
-  // The log started again at or before the event, and none of its objects is stored yet.
-  if (progress.log > picked.log && progress.log <= where.timeMs) return null;
-  if (progress.log !== picked.log || progress.next === null) return picked.key; // that log ended
-  const newest = parsed.every((p) => p.log !== picked.log || p.first <= picked.first);
-  return !newest || BigInt(where.offset) < progress.next ? picked.key : null;
+  // Unreadable (no such record, credentials that may only list): the listing and the object tell.
+  const body = read
+    ? await read(progressKey(where.prefix, where.topic, where.partition)).catch(() => null)
+    : null;
+  const progress = body === null ? null : parseProgress(body);
+  const offset = /^\d+$/.test(where.offset) ? BigInt(where.offset) : null;
+  // Stored past the offset, in the log of the event (the newest log named at or before its time).
+  const stored = (log: number | null) =>
+    offset !== null && progress !== null && progress.next !== null && offset < progress.next &&
+    (log === null ? progress.log <= where.timeMs : progress.log === log);
+  if (picked === null) return stored(null) ? ELSEWHERE : NOT_ARCHIVED;
+  if (progress !== null) {
+    // The log started again at or before the event, and none of its objects is stored yet.
+    if (progress.log > picked.log && progress.log <= where.timeMs) return NOT_ARCHIVED;
+    const newest = parsed.every((p) => p.log !== picked.log || p.first <= picked.first);
+    if (progress.log === picked.log && newest && !stored(picked.log)) return NOT_ARCHIVED;
+  }
+  if (lastOffset === undefined || offset === null) return { lookup: "found", object: picked.key };
+  // Never replaced once a later object of its log is listed, or stored past its end (committed).
+  const later = parsed.some((p) => p.log === picked.log && p.first > picked.first);
+  const last = await lastOffset(picked.key, (last) =>
+    later ||
+    (progress?.log === picked.log && progress.next !== null && progress.next > last + 1n));
+  if (last === null) throw new Error(`Cannot read ${picked.key}: it is gone`);
+  if (last >= offset) return { lookup: "found", object: picked.key };
+  // The object ends before the event; the next one is not in the folders listed.
+  if (progress === null) return { lookup: "unknown", object: null };
+  if (progress.log === picked.log) return stored(picked.log) ? ELSEWHERE : NOT_ARCHIVED;
+  return ELSEWHERE; // that log ended: the archive stored what it read of it
 }
+
+const NOT_ARCHIVED: ArchiveFind = { lookup: "not_archived", object: null };
+const ELSEWHERE: ArchiveFind = { lookup: "elsewhere", object: null };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createDirStore } from "@vigil/archive/store";
-import { objectKey, progressKey } from "@vigil/archive/format";
+import { createDirStore, gzip } from "@vigil/archive/store";
+import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   archiveFolder,
@@ -94,7 +94,8 @@ Deno.test(
         return lister.list(prefix);
       };
       const find = (offset: string, timeMs: number) =>
-        findArchiveObject(list, { prefix: "raw", topic: "logs", partition: 0, offset, timeMs });
+        findArchiveObject(list, { prefix: "raw", topic: "logs", partition: 0, offset, timeMs })
+          .then((r) => r.object);
       // Ingested at 13:00:20, in the batch that began in the previous hour.
       assert.equal(await find("610", T), "raw/logs/dt=2025-03-01/hour=12/0-500.ndjson.gz");
       assert.deepEqual(calls.sort(), [
@@ -115,7 +116,7 @@ Deno.test(
           list,
           { prefix: "raw", topic: "logs", partition: 0, offset, timeMs },
           read,
-        );
+        ).then((r) => r.object);
       const progress = (record: unknown) =>
         store.put(
           progressKey("raw", "logs", 0),
@@ -171,7 +172,7 @@ Deno.test(
       const where = { prefix: "raw", topic: "logs", partition: 0, offset: "610" };
       const ingest = T + 5 * 3_600_000 + 30_000;
       assert.equal(
-        await findArchiveObject(list, { ...where, timeMs: ingest, eventTimeMs: T }),
+        (await findArchiveObject(list, { ...where, timeMs: ingest, eventTimeMs: T })).object,
         "raw/logs/dt=2025-03-01/hour=13/0-500.ndjson.gz",
       );
       // Every hour from the one before the event's to the one after its ingestion: 12..19.
@@ -180,7 +181,7 @@ Deno.test(
       calls.length = 0;
       const late = T + 40 * 3_600_000;
       assert.equal(
-        await findArchiveObject(list, { ...where, timeMs: late, eventTimeMs: T }),
+        (await findArchiveObject(list, { ...where, timeMs: late, eventTimeMs: T })).object,
         "raw/logs/dt=2025-03-01/hour=13/0-500.ndjson.gz",
       );
       assert.deepEqual(calls.sort(), [
@@ -234,13 +235,73 @@ Deno.test(
         for (const offset of ["995", "1049", "5"]) {
           // The object of the event, or no answer (`unknown`): never another batch's.
           const found = await findArchiveObject((p) => lister.list(p), { ...where, offset })
-            .catch(() => "unknown");
+            .then((r) => r.object, () => "unknown");
           assert.ok(
             found === "unknown" || found === `${folder}4-${offset}.ndjson.gz`,
             `${lister.location} ${offset}: ${found}`,
           );
         }
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "findArchiveObject() names an object only once it holds the event (its last offset checked)",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vigil-web-archive-reach-" });
+    try {
+      const store = createDirStore(dir);
+      const lines = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, i) =>
+          archiveLine({
+            topic: "logs",
+            partition: 0,
+            offset: String(from + i),
+            timestamp: String(T),
+            key: null,
+            value: new TextEncoder().encode("{}"),
+          }) + "\n").join("");
+      const key = objectKey("raw", {
+        topic: "logs",
+        partition: 0,
+        offset: "500",
+        timestamp: String(T),
+      });
+      await store.put(key, await gzip(lines(500, 509)));
+      const progress = (next: string) =>
+        store.put(progressKey("raw", "logs", 0), new TextEncoder().encode(`{"next":"${next}"}`));
+      const lister = createDirLister(dir);
+      const find = (offset: string, timeMs = T) =>
+        findArchiveObject(
+          (p) => lister.list(p),
+          { prefix: "raw", topic: "logs", partition: 0, offset, timeMs },
+          (k) => lister.read(k),
+          lister.lastOffset,
+        );
+      // No progress record: held, or the listing cannot tell.
+      assert.deepEqual(await find("509"), { lookup: "found", object: key });
+      assert.deepEqual(await find("510"), { lookup: "unknown", object: null });
+      // The archive is past it: stored in an object filed under an hour not listed.
+      await progress("600");
+      assert.deepEqual(await find("510"), { lookup: "elsewhere", object: null });
+      assert.deepEqual(await find("400"), { lookup: "elsewhere", object: null });
+      // Not stored yet.
+      await progress("510");
+      assert.deepEqual(await find("510"), { lookup: "not_archived", object: null });
+      assert.deepEqual(await find("400"), { lookup: "elsewhere", object: null }); // stored before
+      // An object that is not archive lines cannot tell: no answer (lookup `unknown`).
+      const bad = objectKey("raw", {
+        topic: "logs",
+        partition: 0,
+        offset: "700",
+        timestamp: String(T),
+      });
+      await store.put(bad, new Uint8Array([1]));
+      await progress("800");
+      await assert.rejects(find("750"));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -24,17 +24,26 @@ export interface EvidenceRedis {
 
 /** Where the raw archive keeps an event. */
 export interface ArchiveLocation {
-  /** Folder of the object: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/`. */
+  /**
+   * Folder of the object: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/`; `elsewhere`: the topic's
+   * folder, `<prefix>/<topic>/`.
+   */
   folder: string;
-  /** Objects of this partition in that folder: `<partition>-<firstOffset>.ndjson.gz`. */
+  /**
+   * Objects of this partition in that folder: `<partition>-<firstOffset>.ndjson.gz`;
+   * `elsewhere`: the same under every hour folder, `dt=*\/hour=*\/<partition>-*.ndjson.gz`.
+   */
   object_pattern: string;
   /** Key of the object that holds the event, when the archive lister found it. */
   object: string | null;
   /**
    * `found`: `object` holds the event; `not_archived`: no object covers it yet (the
-   * archive flushes batches every minute or so); `unknown`: the archive could not be listed.
+   * archive flushes batches every minute or so); `elsewhere`: the archive stored it (its
+   * progress record is past the offset), in an object filed under an hour not searched (a
+   * Kafka timestamp far from the event's time), the one of the partition with the greatest
+   * first offset not above the event's; `unknown`: the archive could not be listed or read.
    */
-  lookup: "found" | "not_archived" | "unknown";
+  lookup: "found" | "not_archived" | "elsewhere" | "unknown";
   /** `s3://bucket/<object or folder>` when a bucket is configured, else null. */
   url: string | null;
 }
@@ -72,12 +81,16 @@ export function archiveLocation(
   timeMs: number,
 ): ArchiveLocation {
   const object = options.object ?? null;
+  const elsewhere = options.lookup === "elsewhere";
+  const hour = archiveFolder(options.prefix, options.topic, timeMs);
   const folder = object
     ? object.slice(0, object.lastIndexOf("/") + 1)
-    : archiveFolder(options.prefix, options.topic, timeMs);
+    : elsewhere
+    ? hour.replace(/dt=[^/]*\/hour=[^/]*\/$/, "")
+    : hour;
   return {
     folder,
-    object_pattern: `${options.partition}-*.ndjson.gz`,
+    object_pattern: `${elsewhere ? "dt=*/hour=*/" : ""}${options.partition}-*.ndjson.gz`,
     object,
     lookup: options.lookup ?? (object ? "found" : "unknown"),
     url: options.bucket ? `s3://${options.bucket}/${object ?? folder}` : null,
@@ -92,7 +105,7 @@ export function archiveLocation(
  *   with the event's own time (else this one) the archive is also looked up around the time the
  *   event was produced, hours before the bridge's ingest time when the bridge lagged
  * @param options.archive lister of the raw archive; each folder is listed once per call
- * @param options.archiveTimeoutMs give up listing after this long (lookup `unknown`) @default {3000}
+ * @param options.archiveTimeoutMs give up listing (and reading objects) after this long (lookup `unknown`) @default {3000}
  */
 export async function resolveEvidence(
   redis: EvidenceRedis,
@@ -175,21 +188,25 @@ export async function resolveEvidence(
   return await Promise.all(resolved.map(async ({ base, timeMs, eventTimeMs }) => {
     let object: string | null = null;
     let lookup: ArchiveLocation["lookup"] = "unknown";
-    if (list) {
+    if (list && archive) {
       try {
-        object = await withTimeout(
-          findArchiveObject(list, {
-            prefix: options.archivePrefix,
-            topic: base.topic,
-            partition: base.partition,
-            offset: base.offset,
-            timeMs,
-            eventTimeMs,
-          }, read),
+        ({ object, lookup } = await withTimeout(
+          findArchiveObject(
+            list,
+            {
+              prefix: options.archivePrefix,
+              topic: base.topic,
+              partition: base.partition,
+              offset: base.offset,
+              timeMs,
+              eventTimeMs,
+            },
+            read,
+            archive.lastOffset,
+          ),
           options.archiveTimeoutMs ?? 3000,
           "list the archive",
-        );
-        lookup = object ? "found" : "not_archived";
+        ));
       } catch {
         lookup = "unknown";
       }

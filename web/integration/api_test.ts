@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { objectKey } from "@vigil/archive/format";
-import { createDirStore } from "@vigil/archive/store";
+import { archiveLine, objectKey } from "@vigil/archive/format";
+import { createDirStore, gzip } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
 
@@ -9,6 +9,20 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 const TOKEN = "test-token-0123456789";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const T0 = Date.parse("2025-03-01T12:00:00Z");
+
+/** An archive object's body as the archive writes it: the lines of offsets `from`..`to`. */
+function archived(partition: number, from: number, to: number, ms: number): Promise<Uint8Array> {
+  const lines = Array.from({ length: to - from + 1 }, (_, i) =>
+    archiveLine({
+      topic: "metrics",
+      partition,
+      offset: String(from + i),
+      timestamp: String(ms),
+      key: null,
+      value: new TextEncoder().encode("{}"),
+    }) + "\n");
+  return gzip(lines.join(""));
+}
 
 type Item = { id: string; detected_at: string; status: string; severity: string };
 const ids = (body: Record<string, unknown>) => (body.items as Item[]).map((i) => i.id);
@@ -198,7 +212,7 @@ Deno.test(
         offset: "30",
         timestamp: at(T0 + 3_630_000),
       }),
-      new Uint8Array([1]),
+      await archived(2, 30, 49, T0 + 3_630_000),
     );
     await store.put(
       objectKey("raw", {
@@ -207,7 +221,7 @@ Deno.test(
         offset: "0",
         timestamp: at(T0 + 600_000),
       }),
-      new Uint8Array([1]),
+      await archived(1, 0, 9, T0 + 600_000),
     );
     await withWebApp(async ({ app, sql, redis, keys }) => {
       const stream = keys.events("metrics");
@@ -314,7 +328,7 @@ Deno.test(
       offset: "100",
       timestamp: String(T0 + 10_000),
     });
-    await store.put(key, new Uint8Array([1]));
+    await store.put(key, await archived(3, 100, 130, T0 + 10_000));
     await withWebApp(async ({ app, sql, redis, keys }) => {
       const stream = keys.events("metrics");
       const event = { timestamp: new Date(T0 + 15_000).toISOString(), service: "checkout" };

@@ -48,7 +48,7 @@ Deno.test(
         offset: "995",
         timeMs: t + 60_000,
       });
-      assert.equal(found, "raw/transactions/dt=2025-06-01/hour=08/4-990.ndjson.gz");
+      assert.equal(found.object, "raw/transactions/dt=2025-06-01/hour=08/4-990.ndjson.gz");
       const none = await findArchiveObject((p) => lister.list(p), {
         prefix: "raw",
         topic: "transactions",
@@ -56,7 +56,7 @@ Deno.test(
         offset: "1",
         timeMs: t,
       });
-      assert.equal(none, null);
+      assert.equal(none.object, null);
     });
   },
 );

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
-import { objectKey } from "@vigil/archive/format";
-import { createDirStore } from "@vigil/archive/store";
+import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
+import { createDirStore, gzip } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { loadStaticAssets } from "../static.ts";
 import { cuttable, launchBrowser, watchLiveStates } from "./_browser.ts";
@@ -50,7 +50,22 @@ Deno.test(
       offset: "900",
       timestamp: String(now - 20_000),
     });
-    await createDirStore(archiveDir).put(archivedKey, new Uint8Array([1]));
+    // Offsets 900..999; the archive stored up to 1099, the rest filed under another hour.
+    const lines = Array.from({ length: 100 }, (_, i) =>
+      archiveLine({
+        topic: "logs",
+        partition: 0,
+        offset: String(900 + i),
+        timestamp: String(now - 20_000),
+        key: null,
+        value: new TextEncoder().encode("{}"),
+      }) + "\n");
+    const archiveStore = createDirStore(archiveDir);
+    await archiveStore.put(archivedKey, await gzip(lines.join("")));
+    await archiveStore.put(
+      progressKey("raw", "logs", 0),
+      new TextEncoder().encode('{"next":"1100"}'),
+    );
     await withWebApp(async ({ app, sql, redis, keys, hub }) => {
       // Fixtures: a realistic hour of anomalies, one carrying HTML in its text fields.
       const kinds = [
@@ -119,7 +134,10 @@ Deno.test(
           // A right-to-left override would show "evil" as "live": the page marks it.
           message: `Event says ${XSS} \u202Eevil\u202C`,
           details: { sample: `${XSS} \u202Eevil`, value: 3, threshold: 1 },
-          evidence: [{ stream, stream_id: streamId!, topic: "logs", partition: 0, offset: "981" }],
+          evidence: [
+            { stream, stream_id: streamId!, topic: "logs", partition: 0, offset: "981" },
+            { stream, stream_id: "1-0", topic: "logs", partition: 0, offset: "1005" },
+          ],
         },
       ]);
       // A thousand older anomalies (two to three hours ago, never logs): the list pages and
@@ -223,6 +241,11 @@ Deno.test(
         assert.equal(
           await page.textContent(".detail .evidence .archive-found code"),
           `s3://vigil-archive/${archivedKey}`,
+        );
+        // Archived, in an object filed under an hour the lookup did not search.
+        assert.match(
+          (await page.textContent(".detail .evidence .archive-elsewhere")) ?? "",
+          /^archived under an hour not searched; look in s3:\/\/vigil-archive\/raw\/logs\/ as dt=\*\/hour=\*\/0-\*\.ndjson\.gz, the one with the greatest first offset/,
         );
         await page.click(".detail .evidence summary");
         assert.match(

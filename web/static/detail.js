@@ -102,7 +102,7 @@ export function seriesThreshold(details, measure) {
   return [measure, `min_${measure}`, `max_${measure}`].some((k) => num(d[k])) ? t : undefined;
 }
 
-/** Where the raw archive keeps the event: its object, or where it will be. */
+/** Where the raw archive keeps the event: its object, where to look for it, or where it will be. */
 function ArchiveLine({ archive }) {
   if (archive.lookup === "found") {
     return html`<div class="ev-sub archive-found">archive object <code>${
@@ -111,9 +111,21 @@ function ArchiveLine({ archive }) {
     }</code></div>`;
   }
   const where = archive.url ?? archive.folder;
-  return html`<div class="ev-sub">${
-    archive.lookup === "not_archived" ? "not archived yet; will be under" : "archive folder"
-  } <code>${where}</code> as <code>${archive.object_pattern}</code></div>`;
+  // `elsewhere`: stored, but dated by a Kafka timestamp far from the event's time, under an hour
+  // the lookup did not search.
+  const elsewhere = archive.lookup === "elsewhere";
+  const label = elsewhere
+    ? "archived under an hour not searched; look in"
+    : archive.lookup === "not_archived"
+    ? "not archived yet; will be under"
+    : "archive folder";
+  const which = elsewhere ? ", the one with the greatest first offset not above this event's" : "";
+  const cls = elsewhere ? "ev-sub archive-elsewhere" : "ev-sub";
+  const pattern = archive.object_pattern;
+  return html`
+    <div
+      class=${cls}>${label} <code>${where}</code> as <code>${pattern}</code>${which}</div>
+  `;
 }
 
 function Evidence({ items }) {
