@@ -14,7 +14,8 @@ import {
   isCanonicalText,
 } from "@vigil/shared/schemas/canonical";
 import { type EventType, eventTypeOf, isEventType } from "@vigil/shared/schemas/event";
-import { escapeUnshown, type ExtraLimits, findDuplicateKey } from "@vigil/shared/schemas/hygiene";
+import { findDuplicateKey } from "@vigil/shared/schemas/duplicate_keys";
+import { escapeUnshown, type ExtraLimits } from "@vigil/shared/schemas/hygiene";
 import { DEFAULT_DEAD_LETTER_RAW_BYTES, rawExcerpt } from "@vigil/shared/schemas/stream";
 import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 

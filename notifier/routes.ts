@@ -22,7 +22,7 @@ import { matchersMatch } from "@vigil/shared/silences";
 import { z } from "zod";
 import { durationVar, formatDuration } from "@vigil/shared/config";
 import { formatZodError } from "@vigil/shared/schemas/event";
-import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
+import { duplicateKeyProblem } from "@vigil/shared/schemas/duplicate_keys";
 import { alertMatchersSchema } from "@vigil/shared/schemas/silence";
 import type { Alert } from "@vigil/shared/schemas/alert";
 

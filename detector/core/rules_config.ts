@@ -22,7 +22,7 @@ import {
   TRANSACTION_STATUSES,
 } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
-import { duplicateKeyProblem } from "@vigil/shared/schemas/hygiene";
+import { duplicateKeyProblem } from "@vigil/shared/schemas/duplicate_keys";
 
 /**
  * An object schema that refuses unknown keys, naming them and the keys it

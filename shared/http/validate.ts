@@ -16,7 +16,8 @@ import type { Env, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { formatZodError } from "../schemas/event.ts";
-import { findDuplicateKey, unstorableTextProblem } from "../schemas/hygiene.ts";
+import { findDuplicateKey } from "../schemas/duplicate_keys.ts";
+import { unstorableTextProblem } from "../schemas/hygiene.ts";
 import { httpError } from "./app.ts";
 
 /** How a refusal reads. */
