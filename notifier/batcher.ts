@@ -170,14 +170,15 @@ export function ingest(
       }
       g.alerts[alert.id] = {
         alert,
-        streamIds: immediate ? [] : [streamId],
+        streamIds: [...(existing?.streamIds ?? []), ...(immediate ? [] : [streamId])],
         notified: immediate,
         flapping,
         firstSeenAt: now,
       };
       placed[streamId] = key;
       if (immediate) {
-        g.lastSentAt = now;
+        // Only a base for a group that sent nothing yet: its other alerts' repeat stays due.
+        g.lastSentAt ??= now;
         digests.push({
           id: `i-${fnv1aHex(key)}-${streamId}`,
           kind: "immediate",
@@ -230,7 +231,8 @@ export function groupDueAt(group: GroupState, route: Route, staleAfterMs: number
     : null;
   if (turn !== null) consider(turn);
   const firing = Object.values(group.alerts).filter((a) => a.alert.status === "firing");
-  if (firing.length && group.lastSentAt !== null) {
+  // A changed group waits for its turn (repeat_interval < group_interval sent changes sooner).
+  if (firing.length && group.lastSentAt !== null && !group.dirty) {
     consider(group.lastSentAt + route.repeatIntervalMs);
   }
   // A stale alert not told yet waits for the group's turn (tick keeps it for its digest): its
@@ -337,7 +339,7 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
       if (at <= now) kind = "digest";
     }
     if (
-      kind === null && firing.length && g.lastSentAt !== null &&
+      kind === null && !g.dirty && firing.length && g.lastSentAt !== null &&
       g.lastSentAt + route.repeatIntervalMs <= now
     ) {
       kind = "repeat";

@@ -63,8 +63,17 @@ export function groupKeyFor(
 ): { key: string; labels: Record<string, string> } {
   const labels: Record<string, string> = {};
   for (const l of route.groupBy) labels[l] = String(alert[l]);
-  const key = `${route.name}|${route.groupBy.map((l) => `${l}=${labels[l]}`).join(",")}`;
+  const key = `${route.name}|${route.groupBy.map((l) => `${l}=${keyValue(labels[l]!)}`).join(",")}`;
   return { key, labels };
+}
+
+/**
+ * A label value in a group key, its separators escaped: an entity is untrusted text, and
+ * `entity=a,rule=b` + `rule=c` was the key of `entity=a` + `rule=b,rule=c` too (one group).
+ * Values without `%`, `,`, `=` or `|` (every ordinary one) keep the key they had.
+ */
+function keyValue(value: string): string {
+  return value.replace(/[%,=|]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** `type|rule|entity`: what flapping is counted per. */
@@ -192,12 +201,16 @@ export function firingAlerts(groups: Record<string, GroupState>): Alert[] {
 /** Alerts whose inhibiting source stopped firing are released: their group sends again. */
 export function releaseInhibited(d: Draft): void {
   const firing = new Set(firingAlerts(d.groups).map((a) => a.id));
+  // One that resolved while inhibited, never announced, is not released: it is dropped at its
+  // group's turn (released, it was told as "resolved" though its firing never was).
+  const released = (a: GroupAlert) =>
+    !!a.inhibitedBy && !firing.has(a.inhibitedBy) &&
+    !(a.alert.status === "resolved" && !a.notified);
   for (const [key, g] of Object.entries(d.groups)) {
-    const stale = Object.values(g.alerts).some((a) => a.inhibitedBy && !firing.has(a.inhibitedBy));
-    if (!stale) continue;
+    if (!Object.values(g.alerts).some(released)) continue;
     const w = d.write(key)!;
     for (const a of Object.values(w.alerts)) {
-      if (a.inhibitedBy && !firing.has(a.inhibitedBy)) {
+      if (released(a)) {
         a.inhibitedBy = null;
         w.dirty = true;
       }

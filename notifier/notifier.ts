@@ -25,7 +25,7 @@ import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { formatZodError } from "@vigil/shared/schemas/event";
-import { activeSilences, type Silence } from "@vigil/shared/silences";
+import { activeSilences, type Silence, silencesDue } from "@vigil/shared/silences";
 import {
   createStreamConsumer,
   type Delivery,
@@ -160,7 +160,7 @@ export function runNotifier(
   });
 
   async function refreshSilences(force = false): Promise<void> {
-    if (!force && now() - silencesAt < 1000) return;
+    if (!force && !silencesDue(silencesAt, now())) return;
     silences = await activeSilences(deps.sql, now());
     silencesAt = now();
   }

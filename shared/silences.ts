@@ -233,3 +233,12 @@ export async function activeSilences(sql: Sql, nowMs: number): Promise<Silence[]
     ORDER BY created_at, id`;
   return rows.map(toSilence);
 }
+
+/**
+ * Whether silences read at `readAtMs` are to be read again at `nowMs`: after `maxAgeMs`, or at
+ * once when the clock was set back past the read (else a change made in the web waited for the
+ * clock to catch up: an hour back, a new silence muted nothing for an hour).
+ */
+export function silencesDue(readAtMs: number, nowMs: number, maxAgeMs = 1000): boolean {
+  return !(nowMs >= readAtMs && nowMs - readAtMs < maxAgeMs);
+}

@@ -3,6 +3,7 @@ import { silenceInputSchema } from "./schemas/silence.ts";
 import {
   resolveSilenceInput,
   silenceMatches,
+  silencesDue,
   silenceState,
   type SilenceWindow,
 } from "./silences.ts";
@@ -160,4 +161,12 @@ Deno.test("resolveSilenceInput() resolves duration from starts_at and rejects pa
     () => resolveSilenceInput({ matchers: {}, duration: "1h", author: "ann" }, T0),
     /Cannot create silence: matchers/,
   );
+});
+
+Deno.test("silencesDue() re-reads after a second, and at once after the clock was set back", () => {
+  assert.equal(silencesDue(-Infinity, T0), true, "never read");
+  assert.equal(silencesDue(T0, T0 + 999), false);
+  assert.equal(silencesDue(T0, T0 + 1000), true);
+  // The clock set back an hour: a silence created meanwhile must not wait an hour.
+  assert.equal(silencesDue(T0, T0 - 60 * 60_000), true);
 });
