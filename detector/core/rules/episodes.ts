@@ -168,6 +168,23 @@ export function adoptAnomaly(
   ep.clearAt = Math.max(ep.clearAt, at.clearAt);
 }
 
+/**
+ * Resolve `subject`'s open episode of `severity` at its `clearAt` when that is at or before `t`.
+ * For a condition held per period (status_zscore's minute: `clearAt` is the end of the next one),
+ * an observation at `clearAt` itself is in a later period: the condition had cleared by then,
+ * unlike a sliding window's, which {@link conditionTrue} extends at that instant.
+ */
+export function resolveClearedBy(
+  book: EpisodeBook,
+  subject: string,
+  severity: Severity,
+  t: number,
+  out: Finding[],
+): void {
+  const ep = book.get(bookKey(subject, severity));
+  if (ep && ep.open.length > 0 && t >= ep.clearAt) resolve(ep, ep.clearAt, out);
+}
+
 /** Whether `subject` has an open (unresolved) anomaly of `severity`. */
 export function isOpen(book: EpisodeBook, subject: string, severity: Severity): boolean {
   return (book.get(bookKey(subject, severity))?.open.length ?? 0) > 0;
@@ -176,7 +193,8 @@ export function isOpen(book: EpisodeBook, subject: string, severity: Severity): 
 /**
  * The condition is false for `subject` at event time `t`: resolve its open
  * episodes seen true before. `reading` (computed only when something
- * resolves) is the observation that cleared it, carried by the resolution.
+ * resolves) is the observation that cleared it, carried by the resolution
+ * (undefined: it cleared by time, not by this observation).
  * An episode whose `clearAt` is before `t` had cleared by then: it resolves
  * at `clearAt` without a reading, as a sweep between the two would have.
  */
@@ -185,7 +203,7 @@ export function conditionFalse(
   subject: string,
   t: number,
   out: Finding[],
-  reading?: () => Reading,
+  reading?: () => Reading | undefined,
 ): void {
   for (const severity of ["WARNING", "CRITICAL", "INFO"] as const) {
     const ep = book.get(bookKey(subject, severity));

@@ -67,16 +67,13 @@ export function cpuSustainedRule(
     if (!sustained(w, S, lo, hi, c)) {
       if (hi > lo && end >= timeAt(w, S, hi - 1)) {
         conditionFalse(state.episodes, service, end, sink.findings, () => {
-          // The reading that broke the run: the latest one under the threshold, else the last.
-          let i = hi - 1;
+          // The reading that broke the run: the latest one under the threshold. None: the run
+          // ended by time (too few readings left at `clearAt`), not by a reading.
           for (let k = hi - 1; k >= lo; k--) {
-            if (valueAt(w, S, k) < c.cpu) {
-              i = k;
-              break;
-            }
+            const v = valueAt(w, S, k);
+            if (v < c.cpu) return { value: v, details: { min_cpu: v } };
           }
-          const v = valueAt(w, S, i);
-          return { value: v, details: { min_cpu: v } };
+          return undefined;
         });
       }
       return;
@@ -182,10 +179,12 @@ export function metricRules(
       severity: c.cpu_and_latency.severity,
       cooldownMs: config.cooldown,
       clearOnFalse: true,
-      judge: (e) => ({
-        entity: e.service,
-        holds: e.cpu !== undefined && e.cpu >= cpu && e.latency_ms > limit,
-      }),
+      // A reading without cpu (the simulator's) says nothing of CPU: it clears only by latency.
+      judge: (e) =>
+        e.cpu === undefined && e.latency_ms > limit ? undefined : {
+          entity: e.service,
+          holds: e.cpu !== undefined && e.cpu >= cpu && e.latency_ms > limit,
+        },
       reading: (e) => ({
         value: e.latency_ms,
         details: e.cpu === undefined

@@ -173,6 +173,24 @@ Deno.test("metric rules take readings without cpu (the simulator's) for their la
   assert.deepEqual(slow.firings.map((f) => f.rule), ["latency_high"]);
 });
 
+Deno.test("cpu_and_latency: a reading without cpu clears it only by its latency", async (t) => {
+  const noCpu = (latency_ms: number) => ({ service: "api", latency_ms, error_rate: 0.01 });
+  await t.step("a slow reading without cpu says nothing of CPU: still open", () => {
+    // It resolved the anomaly with `resolved_value` 5000: "back under the threshold".
+    const r = run("metrics", [entry(T0, reading(95, 1500)), entry(T0 + 10 * SEC, noCpu(5000))], {
+      only: "cpu_and_latency",
+    });
+    assert.equal(r.firings.length, 1);
+    assert.deepEqual(r.resolutions, []);
+  });
+  await t.step("a fast reading without cpu: latency back under the threshold, resolved", () => {
+    const r = run("metrics", [entry(T0, reading(95, 1500)), entry(T0 + 10 * SEC, noCpu(300))], {
+      only: "cpu_and_latency",
+    });
+    assert.deepEqual(r.resolutions.map((x) => [x.at, x.value]), [[T0 + 10 * SEC, 300]]);
+  });
+});
+
 Deno.test("a sustained condition stays one episode while it holds: readings a minute apart at 95%", () => {
   // The window lost its oldest reading at the very instant the next one came: resolving
   // there made a firing/resolved pair every cooldown (5 min) for a CPU that never came down.

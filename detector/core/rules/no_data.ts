@@ -144,6 +144,33 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
       ingestTs: null,
     });
   };
+  /**
+   * Forget `entity` (last event at `t`) when it was silent for `forget_after` as of `watermark`,
+   * or is no longer watched: its silence is raised first if it lasted `after` before then, and
+   * its alert resolves at `t + forget_after`, in event time. So the outcome does not depend on
+   * which sweep (or which event of a batch) sees it first. Returns whether it was forgotten.
+   */
+  const forgetIfGone = (
+    state: NoDataState,
+    entity: string,
+    t: number,
+    watermark: number,
+    sink: RuleSink,
+  ): boolean => {
+    const after = afterOf(entity);
+    if (after !== null && watermark - t < c.forget_after) return false;
+    state.seen.delete(entity);
+    // No longer watched after a reload: resolved now.
+    if (after === null) conditionFalse(state.episodes, entity, watermark, sink.findings);
+    else {
+      const gone = t + c.forget_after;
+      if (Math.max(t, state.resumeAt) + after < gone) {
+        fireIfSilent(state, entity, t, after, gone, sink);
+      }
+      conditionFalse(state.episodes, entity, gone, sink.findings);
+    }
+    return true;
+  };
   return {
     name: "no_data",
     type,
@@ -163,18 +190,24 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
           if (!state.seen.has(entity)) state.seen.set(entity, input.t);
         }
       }
-      if (state.last !== -Infinity && input.watermark - state.last > gap) {
+      const previous = state.last;
+      if (previous !== -Infinity && input.watermark - previous > gap) {
         // A stream gap: silences up to its start count, those across it do not.
         for (const [entity, t] of state.seen) {
+          if (forgetIfGone(state, entity, t, previous, sink)) continue;
           const after = afterOf(entity);
-          if (after !== null) fireIfSilent(state, entity, t, after, state.last, sink);
+          if (after !== null) fireIfSilent(state, entity, t, after, previous, sink);
         }
         state.resumeAt = input.watermark;
       }
       state.last = input.watermark;
       const entity = entityOf(type, input.event);
       if (afterOf(entity) === null) return;
-      const before = state.seen.get(entity);
+      let before = state.seen.get(entity);
+      // Forgotten before this event (as a sweep just before it saw): back as a new entity.
+      if (before !== undefined && forgetIfGone(state, entity, before, previous, sink)) {
+        before = undefined;
+      }
       // Its silence ends here: raised first if it lasted `after` (then resolved just below). As of
       // the watermark, not the event's time: a late event's silence ran on to the watermark, as a
       // sweep just before it saw.
@@ -187,14 +220,9 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
     },
     sweep(state, watermark, sink) {
       for (const [entity, t] of state.seen) {
-        const after = afterOf(entity);
-        if (after === null || watermark - t >= c.forget_after) {
-          // Forgotten (or no longer watched after a reload): its alert resolves now.
-          state.seen.delete(entity);
-          conditionFalse(state.episodes, entity, watermark, sink.findings);
-          continue;
+        if (!forgetIfGone(state, entity, t, watermark, sink)) {
+          fireIfSilent(state, entity, t, afterOf(entity)!, watermark, sink);
         }
-        fireIfSilent(state, entity, t, after, watermark, sink);
       }
       // Drop resolved episodes (they never clear by time, so this only forgets closed ones).
       sweepEpisodes(state.episodes, watermark, 0, sink.findings);

@@ -214,3 +214,51 @@ Deno.test("no_data does not depend on batching when the silence ends or the stre
     assert.deepEqual(ids(false), ids(true));
   });
 });
+
+Deno.test("no_data does not depend on batching when a batch spans forget_after", async (t) => {
+  const rules = rulesWith({
+    no_data: { metrics: { enabled: true, after: "2m" }, forget_after: "10m" },
+  });
+  const findingsOf = (events: ParsedEntry[], batch: number) => {
+    const ev = createEvaluator("metrics", { rules, engine: null });
+    const sink = ev.sink();
+    for (let i = 0; i < events.length; i += batch) {
+      for (const e of events.slice(i, i + batch)) ev.step(e, sink);
+      ev.sweep(sink);
+    }
+    return sink.findings.filter((f) => f.rule === "no_data")
+      .map((f) => [f.kind, f.entity, f.kind === "firing" ? f.eventTime : f.at]);
+  };
+  await t.step("a silent for 12 min while b reports", () => {
+    // One sweep at the end forgot a before raising its silence: no alert at all; and the
+    // resolution was stamped with the watermark of whichever sweep forgot it.
+    const events = [...readings(["a", "b"], 0, 0), ...readings(["b"], 0.5, 12)];
+    const expected = [["firing", "a", T0 + 2 * MIN], ["resolved", "a", T0 + 10 * MIN]];
+    for (const batch of [1, 7, 100]) {
+      assert.deepEqual(findingsOf(events, batch), expected, `batch ${batch}`);
+    }
+  });
+  await t.step("a silent for 12 min, then back, in one batch", () => {
+    // Forgotten at 10 min: back at 12.5 min it is a new entity, its alert already resolved.
+    const events = [
+      ...readings(["a", "b"], 0, 0),
+      ...readings(["b"], 0.5, 12),
+      ...readings(["a", "b"], 12.5, 13),
+    ];
+    const expected = [["firing", "a", T0 + 2 * MIN], ["resolved", "a", T0 + 10 * MIN]];
+    for (const batch of [1, 7, 100]) {
+      assert.deepEqual(findingsOf(events, batch), expected, `batch ${batch}`);
+    }
+  });
+  await t.step("a silent for 12 min, then the whole stream pauses, in one batch", () => {
+    const events = [
+      ...readings(["a", "b"], 0, 0),
+      ...readings(["b"], 0.5, 12),
+      ...readings(["b"], 30, 31),
+    ];
+    const expected = [["firing", "a", T0 + 2 * MIN], ["resolved", "a", T0 + 10 * MIN]];
+    for (const batch of [1, 7, 100]) {
+      assert.deepEqual(findingsOf(events, batch), expected, `batch ${batch}`);
+    }
+  });
+});

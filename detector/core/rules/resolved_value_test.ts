@@ -68,6 +68,26 @@ Deno.test("cpu_sustained resolves at the reading that broke the run", () => {
   assert.equal(r.resolutions[0]!.value, 42.5);
 });
 
+Deno.test("cpu_sustained cleared by time carries no value, also when a high reading comes at that instant", () => {
+  // Readings at 0, 2 and 4 min fire at 4 min; the one of 0 min leaves the window at 5 min, and
+  // two readings are too few: cleared by time at 5 min. A 95 % reading at 5 min did not clear
+  // it (it is no reading back under the threshold): it said `resolved_value` 95 and `min_cpu` 95,
+  // where 1 ms later it says nothing.
+  for (const t of [T0 + 5 * MIN, T0 + 5 * MIN + 1]) {
+    const r = run("metrics", [
+      entry(T0, reading(95)),
+      entry(T0 + 2 * MIN, reading(95)),
+      entry(T0 + 4 * MIN, reading(95)),
+      entry(t, reading(95)),
+    ], { only: "cpu_sustained" });
+    assert.equal(r.firings.length, 1);
+    assert.equal(r.resolutions.length, 1);
+    assert.equal(r.resolutions[0]!.at, T0 + 5 * MIN);
+    assert.equal(r.resolutions[0]!.value, undefined, `reading at ${t - T0} ms`);
+    assert.equal(r.resolutions[0]!.details, undefined, `reading at ${t - T0} ms`);
+  }
+});
+
 Deno.test("metric_score resolves at the value whose score fell under clear", () => {
   const r = run("metrics", [
     entry(T0, reading(50, 116)),

@@ -17,7 +17,8 @@
 import type { TransactionEvent } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
 import type { RulesConfig } from "../rules_config.ts";
-import { type EpisodeBook, loadEpisodes, saveEpisodes, sweepEpisodes } from "./episodes.ts";
+import type { EpisodeBook } from "./episodes.ts";
+import { loadEpisodes, resolveClearedBy, saveEpisodes, sweepEpisodes } from "./episodes.ts";
 import { fire } from "./firing.ts";
 import type { Rule } from "./types.ts";
 
@@ -308,6 +309,8 @@ export function statusZScoreRule(
         severity,
       } as const;
       const clearAt = (minute + 2) * MINUTE;
+      // Cleared when the whole next minute ended, even if this transaction is at that instant.
+      resolveClearedBy(state.episodes, status, severity, input.t, sink.findings);
       fire(state.episodes, key, { t: input.t, clearAt, cooldownMs, input, sink }, () => {
         const a = assessStatus(state, c, { status, minute, count });
         return describeAssessment(a, c);

@@ -107,6 +107,34 @@ Deno.test("status_zscore fires during a burst and resolves after a quiet minute"
   assert.equal(after.resolutions[0]!.at, T0 + 42 * MIN);
 });
 
+Deno.test("status_zscore resolves after a whole normal minute, also when the next anomalous one starts at :00.000", () => {
+  let k = 0;
+  const tx = (t: number, status: string) =>
+    entry(t, { transaction_id: `z${++k}`, user_id: `u${k}`, amount: 5, currency: "EUR", status });
+  const rules = rulesWith({ cooldown: "1m" });
+  // No baseline yet: any failed transaction is CRITICAL. Minute 0 failed, minute 1 normal,
+  // minute 2 failed from its first millisecond (timestamps to the second land there often).
+  const findings = (third: number) =>
+    run("transactions", [
+      tx(T0, "failed"),
+      tx(T0 + MIN + 30 * SEC, "approved"),
+      tx(third, "failed"),
+      tx(T0 + 2 * MIN + 30 * SEC, "approved"),
+    ], { rules, only: "status_zscore" }).findings
+      .map((f) => [f.kind, f.kind === "firing" ? f.eventTime : f.at]);
+  // The anomaly of minute 0 resolves when minute 1 ends; the failure of minute 2 is a new one.
+  assert.deepEqual(findings(T0 + 2 * MIN + 1), [
+    ["firing", T0],
+    ["resolved", T0 + 2 * MIN],
+    ["firing", T0 + 2 * MIN + 1],
+  ]);
+  assert.deepEqual(findings(T0 + 2 * MIN), [
+    ["firing", T0],
+    ["resolved", T0 + 2 * MIN],
+    ["firing", T0 + 2 * MIN],
+  ]);
+});
+
 Deno.test("status_zscore: failed transactions without a baseline are CRITICAL once per cooldown", () => {
   let k = 0;
   const events = [];
