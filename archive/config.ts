@@ -48,6 +48,26 @@ export const archiveLocationEnv = {
   ARCHIVE_DIR: pathVar(["read", "write"], "a folder under ./data").default(DEFAULT_ARCHIVE_DIR),
 };
 
+/**
+ * S3 settings that would not be read: without S3_BUCKET the archive is the local folder (an
+ * S3_ENDPOINT set alone archived to ./data/archive, and the web looked there).
+ */
+export function s3WithoutBucket(
+  env: { S3_BUCKET?: string | undefined } & Record<string, unknown>,
+  ctx: z.RefinementCtx,
+) {
+  if (env.S3_BUCKET) return;
+  for (const name of ["S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]) {
+    if (env[name] === undefined) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: [name],
+      message: "needs S3_BUCKET (without it the archive is the local folder ARCHIVE_DIR): set " +
+        "S3_BUCKET, or unset it",
+    });
+  }
+}
+
 /** Environment schema of the raw archive. */
 export const archiveEnvSchema = z.object({
   ...serviceEnv,
@@ -64,6 +84,7 @@ export const archiveEnvSchema = z.object({
   /** Kafka group session timeout of the archive consumer. */
   ARCHIVE_SESSION_TIMEOUT: durationBetween(6000, 300_000).default(10_000),
 }).superRefine((env, ctx) => {
+  s3WithoutBucket(env, ctx);
   if (env.S3_BUCKET && Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
     ctx.addIssue({
       code: "custom",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseArchiveConfig } from "./config.ts";
+import { ConfigError } from "@vigil/shared/config";
 
 Deno.test("ARCHIVE_PREFIX may not climb out of the archive folder", () => {
   for (const prefix of ["..", "../etc", "raw/../../x", "./raw"]) {
@@ -26,7 +27,7 @@ Deno.test("the archive reads only its own stores: a bad REDIS_URL or DATABASE_UR
 
 Deno.test("S3_ENDPOINT without a scheme stops the archive at start (it waited for the store forever)", () => {
   assert.equal(
-    parseArchiveConfig({ S3_ENDPOINT: "https://s3.example.com" }).S3_ENDPOINT,
+    parseArchiveConfig({ S3_BUCKET: "vigil", S3_ENDPOINT: "https://s3.example.com" }).S3_ENDPOINT,
     "https://s3.example.com",
   );
   assert.throws(
@@ -44,4 +45,34 @@ Deno.test("archive timeouts out of range are refused in units, not in bare milli
     () => parseArchiveConfig({ S3_REQUEST_TIMEOUT: "500ms" }),
     /S3_REQUEST_TIMEOUT must be between 1s and 10m \(got "500ms"\)/,
   );
+});
+
+Deno.test("S3 settings without S3_BUCKET stop the archive at start (it archived to ARCHIVE_DIR instead)", () => {
+  for (
+    const env of [
+      { S3_ENDPOINT: "http://minio:9000" },
+      { S3_ACCESS_KEY_ID: "AKIA", S3_SECRET_ACCESS_KEY: "secret-secret" },
+    ]
+  ) {
+    assert.throws(
+      () => parseArchiveConfig(env),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        new RegExp(
+          `^Cannot start archive: ${
+            Object.keys(env)[0]
+          } needs S3_BUCKET \\(without it the archive is the local folder ARCHIVE_DIR\\)`,
+        ).test(e.message) && !e.message.includes("secret-secret"),
+      JSON.stringify(env),
+    );
+  }
+  const c = parseArchiveConfig({
+    S3_BUCKET: "vigil",
+    S3_ENDPOINT: "http://minio:9000",
+    S3_ACCESS_KEY_ID: "AKIA",
+    S3_SECRET_ACCESS_KEY: "secret",
+  });
+  assert.equal(c.S3_ENDPOINT, "http://minio:9000");
+  // Empty means unset (`S3_ENDPOINT=` in a compose file).
+  assert.equal(parseArchiveConfig({ S3_ENDPOINT: "", S3_ACCESS_KEY_ID: " " }).S3_BUCKET, undefined);
 });

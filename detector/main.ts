@@ -13,7 +13,7 @@
  * @module
  */
 import { connectPostgres } from "@vigil/shared/postgres";
-import { configOrExit, httpServerOptions } from "@vigil/shared/config";
+import { ConfigError, configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
@@ -71,7 +71,7 @@ try {
   await migrateAtStart(sql, { log, signal: lifecycle.signal });
 } catch (error) {
   if (!lifecycle.signal.aborted) log.error("cannot start detector", { error });
-  Deno.exit(1);
+  Deno.exit(error instanceof ConfigError ? 2 : 1); // a refused DATABASE_URL: 2, not restarted
 }
 
 await ensurePartitionsOrExit({ name: "detector", log, lifecycle }, redis, {

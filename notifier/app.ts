@@ -6,6 +6,7 @@
  * @module
  */
 import { connectPostgres } from "@vigil/shared/postgres";
+import { ConfigError } from "@vigil/shared/config";
 import { createKeys, GROUPS } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
@@ -43,15 +44,35 @@ export async function loadRouting(config: NotifierConfig): Promise<Routing> {
   if (!config.routesFile) {
     return { routes: [config.defaultRoute], inhibitRules: [...DEFAULT_INHIBIT_RULES] };
   }
+  // A ConfigError: the notifier stops with exit 2 (deno task dev restarted it, and it failed again).
   let text: string;
   try {
     text = await Deno.readTextFile(config.routesFile);
   } catch (error) {
-    throw new Error(
+    throw new ConfigError(
       `Cannot start notifier: NOTIFIER_ROUTES_FILE cannot be read (${(error as Error).message})`,
     );
   }
-  return parseRouting(text, config.defaultRoute, configuredChannels(config), config.staleAfterMs);
+  try {
+    return parseRouting(text, config.defaultRoute, configuredChannels(config), config.staleAfterMs);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, { cause: error });
+  }
+}
+
+/**
+ * The outbox folder, created at start: one that cannot be (OUTBOX_DIR naming a file) failed every
+ * digest, retried until GIVE_UP_AFTER, while the notifier ran as if all was well.
+ */
+async function checkOutbox(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot start notifier: OUTBOX_DIR ${dir} cannot be used (${(error as Error).message}): ` +
+        "fix OUTBOX_DIR (a folder under ./data)",
+    );
+  }
 }
 
 /** Build the channels the configuration enables. */
@@ -88,6 +109,7 @@ export async function startNotifier(
 ): Promise<StartedNotifier> {
   const { log } = options;
   const { routes, inhibitRules } = await loadRouting(config);
+  if (!config.smtp) await checkOutbox(config.outboxDir);
   const sql = connectPostgres(config.databaseUrl, { max: 6 });
   // Migrations: retried until PostgreSQL answers (it may start after us); a refused
   // DATABASE_URL (user, password, database) rejects at once with what to fix.

@@ -130,6 +130,7 @@ export const notifierEnv = z.object({
         "lower RETRY_BASE",
     });
   }
+  smtpUnread(e, ctx);
   // A firing alert leaves its group at STALE_AFTER: earlier than its first repeat, none is sent.
   const least = defaultLeastStaleAfter(e);
   if (e.STALE_AFTER !== undefined && e.STALE_AFTER <= least) {
@@ -142,6 +143,47 @@ export const notifierEnv = z.object({
     });
   }
 });
+
+/**
+ * SMTP settings that would not be read: without SMTP_HOST or SMTP_URL they were dropped and mail
+ * went to the outbox; with SMTP_URL the URL's host, port, user and password win (an SMTP_PASSWORD
+ * beside it was never sent, and every send failed at the server's AUTH).
+ */
+function smtpUnread(
+  e: Partial<Record<(typeof SMTP_PARTS)[number] | "SMTP_URL" | "SMTP_HOST", unknown>>,
+  ctx: z.RefinementCtx,
+) {
+  const set = SMTP_PARTS.filter((name) => e[name] !== undefined);
+  if (e.SMTP_URL !== undefined) {
+    for (const name of ["SMTP_HOST", ...set] as const) {
+      if (e[name] === undefined || name === "SMTP_SECURE" || name === "SMTP_REQUIRE_TLS") continue;
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "is not read with SMTP_URL (the URL names the host, port, user and password: " +
+          "smtp://user:pass@host:587): put it in SMTP_URL, or unset SMTP_URL and use SMTP_HOST",
+      });
+    }
+  } else if (e.SMTP_HOST === undefined) {
+    for (const name of set) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "needs SMTP_HOST or SMTP_URL (without either, mail goes to OUTBOX_DIR): set " +
+          "the server, or unset it",
+      });
+    }
+  }
+}
+
+/** The SMTP settings that go with SMTP_HOST (SMTP_SECURE and SMTP_REQUIRE_TLS with SMTP_URL too). */
+const SMTP_PARTS = [
+  "SMTP_PORT",
+  "SMTP_USER",
+  "SMTP_PASSWORD",
+  "SMTP_SECURE",
+  "SMTP_REQUIRE_TLS",
+] as const;
 
 type DefaultTimers = { GROUP_WAIT: number; GROUP_INTERVAL: number; REPEAT_INTERVAL: number };
 

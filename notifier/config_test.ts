@@ -349,3 +349,68 @@ Deno.test("a record-only route's timers are not held against STALE_AFTER (it sen
     ["default", c.defaultRoute.channels],
   ]);
 });
+
+Deno.test("SMTP settings that would not be read stop the notifier at start (mail went to the outbox, or AUTH was never sent)", () => {
+  const refused = (env: Record<string, string>, message: RegExp) =>
+    assert.throws(
+      () => loadConfig(env),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
+  // No server: every one of these was dropped, and mail went to OUTBOX_DIR.
+  for (
+    const name of ["SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_SECURE", "SMTP_REQUIRE_TLS"]
+  ) {
+    const value = name === "SMTP_PORT"
+      ? "2525"
+      : name.endsWith("SECURE") || name.endsWith("TLS")
+      ? "true"
+      : "secret";
+    refused(
+      { [name]: value },
+      new RegExp(
+        `${name} needs SMTP_HOST or SMTP_URL \\(without either, mail goes to OUTBOX_DIR\\)`,
+      ),
+    );
+  }
+  // With SMTP_URL, the URL names the host, port, user and password: these were dropped.
+  for (const name of ["SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD"]) {
+    const value = name === "SMTP_PORT" ? "2525" : name === "SMTP_HOST" ? "other.example.com" : "u";
+    refused(
+      { SMTP_URL: "smtp://mail.example.com:587", [name]: value },
+      new RegExp(`${name} is not read with SMTP_URL`),
+    );
+  }
+  // A password is never echoed.
+  assert.throws(
+    () => loadConfig({ SMTP_URL: "smtp://mail.example.com", SMTP_PASSWORD: "hunter2hunter2" }),
+    (e: Error) => !e.message.includes("hunter2"),
+  );
+  // What the docs allow: SMTP_SECURE and SMTP_REQUIRE_TLS with SMTP_URL, the five with SMTP_HOST.
+  assert.equal(
+    loadConfig({ SMTP_URL: "smtp://mail.example.com:465", SMTP_SECURE: "false" }).smtp?.secure,
+    false,
+  );
+  assert.equal(
+    loadConfig({ SMTP_URL: "smtp://mail.example.com", SMTP_REQUIRE_TLS: "true" }).smtp?.requireTls,
+    true,
+  );
+  const full = loadConfig({
+    SMTP_HOST: "mail.example.com",
+    SMTP_PORT: "2525",
+    SMTP_USER: "u",
+    SMTP_PASSWORD: "p",
+    SMTP_SECURE: "false",
+    SMTP_REQUIRE_TLS: "false",
+  }).smtp;
+  assert.deepEqual(full, {
+    host: "mail.example.com",
+    port: 2525,
+    secure: false,
+    requireTls: false,
+    user: "u",
+    password: "p",
+  });
+  // Empty means unset (`SMTP_USER=` in a compose file).
+  assert.equal(loadConfig({ SMTP_USER: "", SMTP_PASSWORD: " " }).smtp, undefined);
+});

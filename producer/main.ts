@@ -120,6 +120,18 @@ try {
   );
 } catch (error) {
   stopIfInterrupted();
+  // An answer that refuses the idempotent producer (the dev Kafka has no producer ids) was
+  // reported as "did not answer within 30 s" at once, with a hint to restart the dev Kafka.
+  if (config.PRODUCER_IDEMPOTENT && (error as Error).name !== "TimeoutError") {
+    log.error(
+      `Cannot start producer: Kafka at ${brokers.join(",")} refused an idempotent producer ` +
+        `(${(error as Error).message}): PRODUCER_IDEMPOTENT needs a Kafka that supports it ` +
+        "(the dev Kafka does not): unset it",
+      { brokers },
+    );
+    await lifecycle.shutdown("kafka refused the idempotent producer");
+    Deno.exit(2);
+  }
   log.error(
     `Cannot start producer: ${brokers.join(",")} accepts connections but did not answer as ` +
       `a Kafka broker within ${config.PRODUCER_CONNECT_TIMEOUT / 1000} s (is it another ` +

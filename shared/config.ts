@@ -64,15 +64,19 @@ export function parseDurationMs(text: string): number | undefined {
   return total;
 }
 
+/** 1000 years: longer ones (`8.64e+27` ms) failed in Redis, `Date` and PostgreSQL, at every use. */
+export const MAX_DURATION_MS = 365_000 * 86_400_000;
 /**
- * A duration in whole milliseconds; accepts `500`, `500ms`, `30s`, `5m`, `4h`, `1h30m`. Rounded: a
- * fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`), which takes integers only.
+ * A duration in whole milliseconds, at most {@link MAX_DURATION_MS}; accepts `500`, `500ms`, `30s`,
+ * `1h30m`. Rounded: a fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`).
  */
 export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  if (typeof v === "number") return Math.round(v);
-  const ms = parseDurationMs(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: `is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)` });
+  const ms = typeof v === "number" ? v : parseDurationMs(v);
+  if (ms === undefined || !(ms <= MAX_DURATION_MS)) {
+    const message = ms === undefined
+      ? "is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)"
+      : "is longer than 365000d (1000 years), the longest duration Vigil takes";
+    ctx.addIssue({ code: "custom", message });
     return z.NEVER;
   }
   return Math.round(ms);

@@ -327,3 +327,24 @@ Deno.test("HTTP_HOST is a host alone: with a port it failed to listen only after
     );
   }
 });
+
+Deno.test("durationVar refuses a duration longer than 365000d: it failed later in Redis, Date or PostgreSQL", () => {
+  // DETECTOR_CLAIM_IDLE=99999999999999999999d started, then every XAUTOCLAIM failed
+  // ("ERR Invalid min-idle-time argument"), retried forever.
+  assert.equal(durationVar.parse("365000d"), 365_000 * 86_400_000);
+  for (const bad of ["365001d", "99999999999999999999d", "9".repeat(400), "8760001h"]) {
+    const result = durationVar.safeParse(bad);
+    assert.equal(result.success, false, bad);
+    assert.match(
+      result.error!.issues[0]!.message,
+      /is longer than 365000d \(1000 years\), the longest duration Vigil takes/,
+      bad,
+    );
+  }
+  assert.equal(durationVar.safeParse(Infinity).success, false);
+  const schema = z.object({ CLAIM_IDLE: durationVar.default(1000) });
+  assert.throws(
+    () => parseEnv("detector", schema, { CLAIM_IDLE: "99999999999999999999d" }),
+    /^ConfigError: Cannot start detector: CLAIM_IDLE is longer than 365000d \(1000 years\)/,
+  );
+});

@@ -21,6 +21,7 @@ import type postgres from "postgres";
 import type { Logger } from "./log.ts";
 import { connectionSettingsProblem, isTransientSqlState } from "./postgres_errors.ts";
 import { logRetry, retry } from "./retry.ts";
+import { ConfigError } from "./config.ts";
 
 const LOCK_ID = 7_131_911; // arbitrary, constant: "vigil migrations"
 /**
@@ -256,6 +257,7 @@ export async function migrateAtStart(
   } catch (error) {
     if (error instanceof MigrationFailedError) throw error; // says which migration, and why
     const problem = connectionSettingsProblem(error);
-    throw problem ? new Error(problem, { cause: error }) : error;
+    // A ConfigError: the service stops with exit 2, as for any other bad setting.
+    throw problem ? new ConfigError(problem, { cause: error }) : error;
   }
 }

@@ -195,6 +195,15 @@ export function createRedis(target: string | RedisConnection, options: RedisOpti
       );
       Deno.exit(2);
     }
+    // A refused user or password is refused on every retry: the service stopped later (exit 1 or
+    // 2, depending on which command failed first) without naming the setting.
+    if (/^(WRONGPASS|NOAUTH)\b/.test(error.message)) {
+      options.log?.error(
+        "Redis refused the user or password of REDIS_URL: fix them in REDIS_URL (redis://user:password@host:port)",
+        { error: error.message, client: options.name },
+      );
+      Deno.exit(2);
+    }
     // ioredis emits the same error on every retry; log changes only.
     if (error.message !== before) {
       options.log?.warn("redis error", { error: error.message, client: options.name });

@@ -13,6 +13,7 @@ import type { Logger } from "./log.ts";
 import { createOpsApp, type HealthDetail, type MetricsSource } from "./http/ops_app.ts";
 import { serve, type ServeOptions } from "./http/serve.ts";
 import { ensurePartitions, type Redis } from "./redis.ts";
+import { ConfigError } from "./config.ts";
 
 /** What a service main has once its config is read. */
 export interface ServiceContext {
@@ -24,8 +25,9 @@ export interface ServiceContext {
 
 /**
  * Start the service with `start` and close what it returns at shutdown; when
- * it cannot start, log "cannot start <name>" and exit 1 (without the error
- * line when it was stopped while waiting for a dependency).
+ * it cannot start, log "cannot start <name>" and exit 1, or 2 for a {@link ConfigError} (a setting
+ * found wrong while starting: `deno task dev` does not restart it), without the error line when it
+ * was stopped while waiting for a dependency.
  */
 export async function startOrExit<T extends { close(): unknown }>(
   ctx: ServiceContext,
@@ -37,7 +39,7 @@ export async function startOrExit<T extends { close(): unknown }>(
     return running;
   } catch (error) {
     if (!ctx.lifecycle.signal.aborted) ctx.log.error(`cannot start ${ctx.name}`, { error });
-    Deno.exit(1);
+    Deno.exit(error instanceof ConfigError ? 2 : 1);
   }
 }
 

@@ -15,7 +15,7 @@ import {
   portVar,
   urlVar,
 } from "@vigil/shared/config";
-import { archiveLocationEnv, DEFAULT_ARCHIVE_DIR } from "@vigil/archive/config";
+import { archiveLocationEnv, DEFAULT_ARCHIVE_DIR, s3WithoutBucket } from "@vigil/archive/config";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
 
 /** Environment schema of the web service. */
@@ -59,6 +59,7 @@ export const webEnvSchema = z.object({
     DEFAULT_ARCHIVE_DIR,
   ),
 }).superRefine((env, ctx) => {
+  s3WithoutBucket(env, ctx);
   if (!env.WEB_PUBLIC_READ && !env.VIGIL_API_TOKEN) {
     ctx.addIssue({
       code: "custom",

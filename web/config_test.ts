@@ -86,7 +86,7 @@ Deno.test("WEB_HEARTBEAT_INTERVAL beats within the page's 45 s watchdog", () => 
 
 Deno.test("S3_ENDPOINT must be an http(s) URL (minio:9000 was taken as a URL of scheme minio:)", () => {
   assert.equal(
-    parseWebConfig({ S3_ENDPOINT: "http://minio:9000" }).S3_ENDPOINT,
+    parseWebConfig({ S3_BUCKET: "vigil", S3_ENDPOINT: "http://minio:9000" }).S3_ENDPOINT,
     "http://minio:9000",
   );
   for (const v of ["minio:9000", "localhost:9000", "ftp://minio"]) {
@@ -107,5 +107,16 @@ Deno.test("WEB_HOST is a host alone: with a port the web failed to listen only a
       e.message ===
         "Cannot start web: WEB_HOST is not a host name or address alone (the port goes in " +
           `WEB_PORT) (got "0.0.0.0:8080")`,
+  );
+});
+
+Deno.test("S3 settings without S3_BUCKET stop the web at start (it looked up evidence in ARCHIVE_DIR)", () => {
+  assert.throws(
+    () => parseWebConfig({ S3_ENDPOINT: "http://minio:9000" }),
+    /^ConfigError: Cannot start web: S3_ENDPOINT needs S3_BUCKET \(without it the archive is the local folder ARCHIVE_DIR\)/,
+  );
+  assert.throws(
+    () => parseWebConfig({ S3_ACCESS_KEY_ID: "AKIA", S3_SECRET_ACCESS_KEY: "secret" }),
+    /S3_ACCESS_KEY_ID needs S3_BUCKET/,
   );
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { closedPort } from "@vigil/tools/testing/ports";
 import { spawnService } from "@vigil/tools/testing/services";
 import { startSilentServer } from "@vigil/tools/testing/silent_server";
+import { withKafka } from "@vigil/tools/testing/kafka";
 
 Deno.test("producer with no Kafka: one line per retry, a hint, a clear error, exit 1", async () => {
   const port = closedPort();
@@ -137,3 +138,25 @@ Deno.test(
     }
   },
 );
+
+Deno.test("producer with PRODUCER_IDEMPOTENT on the dev Kafka: says the setting needs a real Kafka, exit 2", async () => {
+  // It said the brokers "did not answer as a Kafka broker within 30 s" (after 20 ms), and to
+  // restart a dev Kafka that was running fine.
+  await withKafka({ topics: ["logs", "metrics", "transactions"] }, async (cluster) => {
+    const producer = await spawnService("producer", {
+      KAFKA_BROKERS: cluster.bootstrap,
+      PRODUCER_PORT: "0",
+      PRODUCER_IDEMPOTENT: "true",
+    }, ["--count", "10"]);
+    const status = await producer.status;
+    const output = producer.tail(20);
+    assert.equal(status.code, 2, output);
+    const errors = producer.lines().filter((l) => l.level === "error");
+    assert.equal(errors.length, 1, output);
+    assert.match(
+      String(errors[0]!.msg),
+      /^Cannot start producer: Kafka at .* refused an idempotent producer \(.+\): PRODUCER_IDEMPOTENT needs a Kafka that supports it \(the dev Kafka does not\): unset it/,
+    );
+    assert.doesNotMatch(output, /did not answer as a Kafka broker/);
+  });
+});

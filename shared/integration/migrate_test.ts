@@ -269,17 +269,17 @@ Deno.test("migrateAtStart() stops at once on a refused DATABASE_URL and waits fo
       [
         "unknown role",
         (u) => u.username = "vigil_no_such_role",
-        /^Error: PostgreSQL refused DATABASE_URL: role "vigil_no_such_role" does not exist: fix the user or password/,
+        /^ConfigError: PostgreSQL refused DATABASE_URL: role "vigil_no_such_role" does not exist: fix the user or password/,
       ],
       [
         "no such database",
         (u) => u.pathname = "/vigil_no_such_db",
-        /^Error: PostgreSQL refused DATABASE_URL: database "vigil_no_such_db" does not exist: fix the database name/,
+        /^ConfigError: PostgreSQL refused DATABASE_URL: database "vigil_no_such_db" does not exist: fix the database name/,
       ],
       [
         "search_path naming no schema that exists",
         (u) => u.searchParams.set("search_path", "vigil_no_such_schema"),
-        /^Error: PostgreSQL refused DATABASE_URL: no schema has been selected to create in: fix search_path/,
+        /^ConfigError: PostgreSQL refused DATABASE_URL: no schema has been selected to create in: fix search_path/,
       ],
     ];
     for (const [name, change, message] of cases) {

@@ -43,3 +43,52 @@ Deno.test("a bad setting stops each service task at start: exit 2, one line, no 
     assert.deepEqual(service.lines().map((l) => l.msg), [message], task);
   }));
 });
+
+/** DATABASE_URL of the test server, naming a database it does not have. */
+function missingDatabaseUrl(): string {
+  const url = new URL(
+    Deno.env.get("TEST_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
+  );
+  url.pathname = "/vigil_no_such_db";
+  return url.href;
+}
+
+Deno.test("a setting found wrong while starting stops the service with exit 2 too, not 1 (restarted by deno task dev)", async () => {
+  const cases: [task: string, env: Record<string, string>, error: RegExp][] = [
+    [
+      "notifier",
+      { NOTIFIER_ROUTES_FILE: "./data/vigil-no-such-routes.json", NOTIFIER_PORT: "0" },
+      /^Cannot start notifier: NOTIFIER_ROUTES_FILE cannot be read \(No such file/,
+    ],
+    ...["detector", "notifier", "web"].map((task): [string, Record<string, string>, RegExp] => [
+      task,
+      { DATABASE_URL: missingDatabaseUrl(), [`${task.toUpperCase()}_PORT`]: "0" },
+      /^PostgreSQL refused DATABASE_URL: database "vigil_no_such_db" does not exist: fix the database name in DATABASE_URL/,
+    ]),
+  ];
+  // OUTBOX_DIR naming a file: every digest failed to be written, retried until GIVE_UP_AFTER.
+  const file = "data/vigil-outbox-is-a-file";
+  await Deno.mkdir(new URL("../../data", import.meta.url), { recursive: true });
+  await Deno.writeTextFile(new URL(`../../${file}`, import.meta.url), "not a folder\n");
+  cases.push([
+    "notifier",
+    { OUTBOX_DIR: `./${file}`, NOTIFIER_PORT: "0" },
+    /^Cannot start notifier: OUTBOX_DIR \.\/data\/vigil-outbox-is-a-file cannot be used \(File exists/,
+  ]);
+  await Promise.all(cases.map(async ([task, env, error]) => {
+    const service = await spawnService(task, env);
+    // One that starts anyway is stopped: the test fails instead of waiting for it.
+    let timer: number | undefined;
+    const status = await Promise.race([
+      service.status,
+      new Promise<undefined>((resolve) => timer = setTimeout(resolve, 30_000)),
+    ]).finally(() => clearTimeout(timer)) ?? await service.stop();
+    const output = service.tail(20);
+    assert.equal(status.code, 2, `${task}:\n${output}`);
+    const errors = service.lines().filter((l) => l.level === "error");
+    assert.equal(errors.length, 1, `${task}:\n${output}`);
+    assert.equal(errors[0]!.msg, `cannot start ${task}`, output);
+    assert.match(String((errors[0]!.error as { message?: string })?.message), error, output);
+    assert.doesNotMatch(output, /\\n\s+at /, "no stack trace");
+  })).finally(() => Deno.remove(new URL(`../../${file}`, import.meta.url)));
+});
