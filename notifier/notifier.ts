@@ -202,12 +202,12 @@ export function runNotifier(
         const settledIds = new Set(r.settled.map((s) => s.streamId));
         for (const s of r.settled) {
           alertsTotal.inc({ status: s.disposition });
-          if (s.disposition === "recorded") {
-            log.info("alert recorded, not notified (route without channel)", {
-              alert_id: s.alertId,
-              route: s.route,
-            });
-          }
+          if (s.disposition !== "recorded") continue;
+          log.info("alert recorded, not notified (route without channel)", {
+            alert_id: s.alertId,
+            status: fresh.find((i) => i.streamId === s.streamId)?.alert.status, // firing, resolved
+            route: s.route,
+          });
         }
         for (const i of fresh) {
           if (!settledIds.has(i.streamId)) alertsTotal.inc({ status: i.alert.status });

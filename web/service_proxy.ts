@@ -10,6 +10,7 @@
  */
 import type { z } from "zod";
 import { httpError } from "@vigil/shared/http/app";
+import { fetchErrorText } from "@vigil/shared/http/fetch_error";
 import {
   testNotificationResultSchema,
   volumePreviewSchema,
@@ -114,7 +115,7 @@ export async function callService<N extends ServiceCallName>(
   } catch (error) {
     throw httpError(
       502,
-      `Cannot reach the ${call.service} at ${env}: ${(error as Error).message}`.slice(0, 300),
+      `Cannot reach the ${call.service} at ${env}: ${fetchErrorText(error)}`.slice(0, 300),
     );
   }
   let body: unknown = null;

@@ -146,3 +146,29 @@ Deno.test(
     }
   },
 );
+
+/** A port nothing listens on (one just closed). */
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test(
+  "callService() says why the service cannot be reached (connection refused), not only 'fetch failed'",
+  opts,
+  async () => {
+    // Deno's fetch rejects with "fetch failed" and the reason in `cause`: the 502 a stopped
+    // notifier gave read "Cannot reach the notifier at NOTIFIER_URL: fetch failed".
+    const deps = config({ NOTIFIER_URL: `http://127.0.0.1:${closedPort()}` });
+    const e = await callService(deps, "notificationPreview", { window: "1h" }).then(
+      () => assert.fail("accepted"),
+      (e: HTTPException) => e,
+    );
+    assert.equal(e.status, 502);
+    assert.match(e.message, /^Cannot reach the notifier at NOTIFIER_URL: /);
+    assert.match(e.message, /Connection refused/);
+    assert.doesNotMatch(e.message, /http:\/\//, "no URL in an answer a public reader gets");
+  },
+);

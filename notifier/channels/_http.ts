@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { fetchErrorText } from "@vigil/shared/http/fetch_error";
 import type { Digest } from "../digest.ts";
 import type { Channel, FetchFn, SendResult } from "./channel.ts";
 
@@ -104,7 +105,7 @@ export async function postJson(
     return {
       ok: false,
       retryable: true,
-      error: scrubUrls(`request failed: ${what || e.message}`).slice(0, 300),
+      error: scrubUrls(`request failed: ${what || fetchErrorText(e)}`).slice(0, 300),
     };
   }
   if (res.ok) {

@@ -319,3 +319,16 @@ Deno.test("the webhook retries a 409 to its Idempotency-Key: the receiver still 
     await hook.close();
   }
 });
+
+Deno.test("postJson() says why a receiver cannot be reached (connection refused), without its URL", async () => {
+  // Deno's fetch rejects with "fetch failed" and the reason in `cause`: a webhook on a stopped
+  // server was recorded as "request failed: fetch failed", refused and unknown host alike.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const r = await postJson(fetch, `http://127.0.0.1:${port}/hook?token=s3cret`, {}, { signal });
+  assert.ok(!r.ok && r.retryable, JSON.stringify(r));
+  assert.match(r.error, /^request failed: /);
+  assert.match(r.error, /Connection refused/);
+  assert.doesNotMatch(r.error, /s3cret|127\.0\.0\.1/, r.error);
+});

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
-import { silentLogger } from "@vigil/shared/log";
+import { createLogger, type Logger, silentLogger } from "@vigil/shared/log";
 import { migrate } from "@vigil/shared/migrate";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { startNotifier } from "../app.ts";
@@ -17,7 +17,7 @@ import { makeAlert, publish, startFakeHook, testEnv, waitFor } from "./_helpers.
 
 type Sent = { kind: string; alerts: { id: string; status: string }[] };
 
-function setup(extra: Record<string, string>, routes?: unknown) {
+function setup(extra: Record<string, string>, routes?: unknown, log: Logger = silentLogger()) {
   return async (
     fn: (ctx: {
       sql: import("postgres").Sql;
@@ -43,7 +43,7 @@ function setup(extra: Record<string, string>, routes?: unknown) {
             ...extra,
           },
         }));
-        const notifier = await startNotifier(config, { log: silentLogger() });
+        const notifier = await startNotifier(config, { log });
         try {
           await notifier.ready;
           await fn({
@@ -87,6 +87,35 @@ Deno.test({
         SELECT count(*)::int AS n FROM notifications WHERE ${warn.id} = ANY(alert_ids)`;
       assert.equal(n!.n, 0, "no notification carries it");
     }),
+});
+
+Deno.test({
+  name: "the log line of an alert recorded only says whether it fired or resolved",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    // A firing and its resolution taken in together (a short episode) were two identical lines
+    // `alert recorded, not notified` with the same alert_id: read as one alert logged twice.
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({
+      service: "notifier",
+      level: "info",
+      write: (line) => lines.push(JSON.parse(line)),
+    });
+    const routes = { routes: [{ name: "log-only", match: { severity: "WARNING" }, channels: [] }] };
+    await setup({}, routes, log)(async ({ publish }) => {
+      const fired = makeAlert({ id: "a-short", severity: "WARNING" });
+      const resolved = { ...fired, status: "resolved" as const, resolved_at: fired.event_time };
+      await publish([fired, resolved]);
+      const recorded = () =>
+        lines.filter((l) => l.msg === "alert recorded, not notified (route without channel)");
+      await waitFor(() => recorded().length >= 2, "both entries recorded");
+      assert.deepEqual(
+        recorded().map((l) => [l.alert_id, l.status, l.route]),
+        [["a-short", "firing", "log-only"], ["a-short", "resolved", "log-only"]],
+      );
+    });
+  },
 });
 
 Deno.test({

@@ -27,6 +27,7 @@ import { DEV_KAFKA_LINGER_MS } from "@vigil/producer/config";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
 import { PORTS, serviceEnv, servicePort } from "./service_env.ts";
+import { exitPlan } from "./supervise.ts";
 import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
 
 const SERVICES = ["bridge", "archive", "detector", "notifier", "web", "producer"] as const;
@@ -149,19 +150,10 @@ function start(
     for (;;) {
       const startedAt = Date.now();
       const s = await child.status;
-      const how = `${name} exited with code ${s.code}${s.signal ? ` (${s.signal})` : ""}`;
-      if (stopping || name === "kafka" || (s.code === 0 && !s.signal)) {
-        out(`[dev] ${how}`);
-        return s;
-      }
-      if (s.code === 2) {
-        out(
-          `[dev] ${how}: its configuration is wrong (its lines above say what to fix); not restarted`,
-        );
-        return s;
-      }
       if (Date.now() - startedAt >= RESTART_RESET_MS) delay = RESTART_MIN_MS;
-      out(`[dev] ${how}; starting it again in ${delay / 1000} s`);
+      const plan = exitPlan(name, s, { stopping, delayMs: delay });
+      out(plan.line);
+      if (!plan.restart) return s;
       await sleep(delay, cancelRestarts.signal).catch(() => {}); // cut short by stopAll
       if (stopping) {
         out(`[dev] ${name} not started again: stopping`);
