@@ -138,6 +138,7 @@ const app = createOpsApp({
     },
     // The detail (which consumer is stuck, since when, how much is pending) is listed in /health.
     consumers: () => detector.health(),
+    rules: () => reloader.health(), // warn: the file on disk was rejected
   },
   metrics: registry,
   log,

@@ -97,6 +97,13 @@ Deno.test(
             const r2 = await rules();
             assert.equal(r2.version.hash, r1.version.hash);
             assert.match(r2.last_rejected!.reason, /logs\.error_spike\.threshold/);
+            // /health stays 200 but warns: a restart would refuse the file on disk.
+            const health = async () =>
+              await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+            const h2 = await health();
+            assert.equal(h2.status, "warn", JSON.stringify(h2));
+            assert.equal(h2.checks.rules, "warn");
+            assert.match(h2.details.rules.reason, /logs\.error_spike\.threshold/);
             // Still detecting with the old rules: a failed_message on "boom!".
             await appendEvents(redis, keys, "logs", [{ ...error(5), message: "BOOM! again" }]);
             await waitFor(
@@ -119,6 +126,7 @@ Deno.test(
             assert.equal(r3.rules.cooldown, 60_000);
             assert.equal(r3.rules.logs.error_spike.threshold, 20, "b.json: the defaults");
             assert.equal(r3.last_rejected, null);
+            assert.equal((await health()).checks.rules, "ok");
             assert.ok(
               detector.lines().some((l) => l.msg === "rules in force changed"),
               "the evaluators were reconfigured",

@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { sleep } from "@vigil/shared/lifecycle";
 import { errorMessage, type Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
+import type { HealthCheckResult } from "@vigil/shared/http/ops_app";
 import { loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
 
 /** The version of the rules in force. */
@@ -43,6 +44,11 @@ export interface RulesReloader {
   current(): RulesConfig;
   version(): RulesVersion;
   lastRejection(): RulesRejection | null;
+  /**
+   * The `rules` health check: `warn` while the file on disk is rejected. The rules in force keep
+   * running, but a restart (a crash's too) would refuse the file and stop the detector.
+   */
+  health(): HealthCheckResult;
   /** Read the file again now (`trigger` is logged: "SIGHUP", "file changed"…). */
   reload(trigger: string): Promise<ReloadOutcome>;
   /** Reload on SIGHUP and on changes of the file until `signal` aborts. */
@@ -178,6 +184,14 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
     current: () => rules,
     version: () => version,
     lastRejection: () => rejection,
+    health: () =>
+      rejection === null ? true : {
+        status: "warn",
+        problem: "the rules file on disk was rejected: the rules in force keep running, but a " +
+          "restart would refuse the file and stop the detector; fix or revert it",
+        rejected_at: rejection.at,
+        reason: rejection.reason,
+      },
     reload,
     async watch(signal) {
       const sighup = options.sighup ?? true;

@@ -77,7 +77,7 @@ Deno.test("RulesReloader.reload() applies new rules, skips equal ones, rejects b
   );
 });
 
-Deno.test("RulesReloader.reload() clears the rejection once the file is good again, also unchanged", async () => {
+Deno.test("RulesReloader.reload() clears the rejection (and the rules health warning) once the file is good again, also unchanged", async () => {
   let next: RulesConfig | Error = DEFAULT_RULES;
   const r = createRulesReloader({
     path: "rules.json",
@@ -87,13 +87,20 @@ Deno.test("RulesReloader.reload() clears the rejection once the file is good aga
     load: () => next instanceof Error ? Promise.reject(next) : Promise.resolve(next),
     sighup: false,
   });
+  assert.equal(r.health(), true);
   next = new TypeError("Cannot load rules file rules.json: logs: Unrecognized key");
   assert.equal(await r.reload("file changed"), "rejected");
   assert.ok(r.lastRejection());
+  // /health warns: a restart (a crash's) would refuse the file and stop the detector.
+  const health = r.health() as Record<string, unknown>;
+  assert.equal(health.status, "warn");
+  assert.match(String(health.problem), /a restart would refuse the file/);
+  assert.equal(health.reason, "Cannot load rules file rules.json: logs: Unrecognized key");
   // The edit reverted (git checkout): the file read is the rules in force, nothing is rejected.
   next = DEFAULT_RULES;
   assert.equal(await r.reload("file changed"), "unchanged");
   assert.equal(r.lastRejection(), null, "GET /api/rules no longer shows the reverted file");
+  assert.equal(r.health(), true);
 });
 
 Deno.test("rulesHash() ignores key order and follows every value", () => {
