@@ -124,7 +124,7 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     path: "/api/stats",
     tag: "anomalies",
     summary: "Counts per minute or hour, type and severity (default: the last hour)",
-    description: "At most 10,080 buckets per request.",
+    description: "A range of at most 10,080 buckets' length per request.",
     access: "read",
     query: statsQuerySchema,
     responses: { 200: { description: "Counts", schema: statsResponseSchema }, ...READ },

@@ -3,7 +3,7 @@
  * another DateStyle: timestamps still read back as written.
  */
 import assert from "node:assert/strict";
-import { createDatabase, TEST_DATABASE_URL } from "@vigil/tools/testing/pg";
+import { createDatabase, TEST_DATABASE_URL, withPg } from "@vigil/tools/testing/pg";
 import postgres from "postgres";
 import { migrate } from "../migrate.ts";
 import { connectPostgres } from "../postgres.ts";
@@ -74,3 +74,32 @@ Deno.test("every service opens PostgreSQL through connectPostgres()", async () =
   // Before: detector, notifier, web and db:migrate each called postgres() without DateStyle.
   assert.deepEqual(offenders, []);
 });
+
+// Before: RangeError "Invalid time value" (Paris's local mean time before 1911), and 0050 as 1950.
+Deno.test(
+  "connectPostgres() reads back years 1 to 99 and 1800 in a database set to Europe/Paris",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    await withPg(async ({ sql, url, database }) => {
+      await sql.unsafe(`ALTER DATABASE ${database} SET timezone = 'Europe/Paris'`);
+      const client = connectPostgres(url, { max: 1 });
+      try {
+        const times = [
+          "0001-01-01T00:00:00.000Z",
+          "0050-06-15T12:00:00.000Z",
+          "1800-01-01T00:00:00.000Z",
+          "2026-03-01T10:20:30.123Z",
+          "9999-12-31T23:59:59.999Z",
+        ];
+        for (const t of times) {
+          const [row] = await client<{ t: Date; back: Date }[]>`
+            SELECT ${t}::timestamptz AS t, ${new Date(t)} AS back`;
+          assert.equal(row!.t.toISOString(), t);
+          assert.equal(row!.back.toISOString(), t);
+        }
+      } finally {
+        await client.end({ timeout: 1 });
+      }
+    });
+  },
+);

@@ -46,17 +46,27 @@ export function isPostgresTime(ms: number): boolean {
   return ms >= POSTGRES_FIRST_MS && ms <= POSTGRES_LAST_MS;
 }
 
+const SUB_MS = "must be to the millisecond at most (3 decimals): a finer time cannot be " +
+  "compared exactly";
+
 /**
  * A point in time: ISO 8601 with offset, or epoch milliseconds; parsed to
  * epoch ms, in years 1 to 9999 (PostgreSQL refuses year 0 and five-digit years).
  */
 export const timeParamSchema = z.union([
   z.string().regex(/^\d{1,15}$/).transform(Number),
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+  // Milliseconds at most: the time is kept as epoch ms, and a finer one (`.000500`) was cut to
+  // `.000`, so `from` took rows before it and `to` left out rows before it.
+  z.iso.datetime({ offset: true }).refine((s) => !/\.\d{3}\d*[1-9]/.test(s), {
+    error: SUB_MS,
+  }).transform((s) => Date.parse(s)),
 ], {
   // `+01:00` unencoded in a URL arrives as ` 01:00`: say so, else the time looks right.
   error: (issue) =>
-    typeof issue.input === "string" && /\s\d{2}:?\d{2}$/.test(issue.input)
+    issue.code === "invalid_union" &&
+      issue.errors.some((branch) => branch.some((i) => i.message === SUB_MS))
+      ? SUB_MS
+      : typeof issue.input === "string" && /\s\d{2}:?\d{2}$/.test(issue.input)
       ? `must be an ISO 8601 time with offset or epoch milliseconds: its "+" arrived as a space; write it %2B in a URL (${
         issue.input.slice(-40).replace(/\s(\d{2}:?\d{2})$/, "%2B$1")
       })`

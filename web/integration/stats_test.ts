@@ -58,7 +58,7 @@ Deno.test(
       assert.equal(early.body.from, "0001-01-01T00:00:00.000Z");
       const first = await getJson(app, "/api/stats?to=0001-01-01T00:00:00Z");
       assert.equal(first.status, 400);
-      assert.match(first.body.error as string, /from: must be before to/);
+      assert.match(first.body.error as string, /from: from must be before to/);
     });
   },
 );

@@ -23,7 +23,7 @@ export function statsRoutes(deps: AppDeps): Hono {
     const toMs = q.to ?? now();
     // Not before year 1: PostgreSQL refuses year 0 (a `to` in year 1's first hour was a 500).
     const fromMs = q.from ?? Math.max(toMs - 3_600_000, POSTGRES_FIRST_MS);
-    if (!(fromMs < toMs)) throw httpError(400, "Cannot read query: from: must be before to");
+    if (!(fromMs < toMs)) throw httpError(400, "Cannot read query: from: from must be before to");
     if ((toMs - fromMs) / bucketMs > MAX_BUCKETS) {
       throw httpError(
         400,
