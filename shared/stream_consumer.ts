@@ -309,9 +309,11 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     progressed,
   });
 
+  /** Ordered: the newest entry this consumer received (its recovery left nothing pending). */
+  let received = "0-0";
   const readNew = async (signal: AbortSignal, block: boolean) => {
     await options.beforeRead?.(signal);
-    return await redis(
+    const read = await redis(
       "read new entries",
       () =>
         port.readGroup(stream, group, consumer, {
@@ -321,6 +323,11 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
         }),
       signal,
     );
+    // An ordered consumer never claims its own idle entries later: catch a lost reply here.
+    if (!options.ordered) return read;
+    const entries = await recovery.withUnreceived(received, read, signal);
+    if (entries.length > 0) received = entries[entries.length - 1]!.id;
+    return entries;
   };
 
   return {

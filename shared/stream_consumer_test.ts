@@ -438,3 +438,100 @@ Deno.test("createStreamConsumer() claiming others' entries after a slow batch do
   assert.equal(acked, 25);
   assert.equal(s.pel.size, 0);
 });
+
+for (const resent of [false, true]) {
+  Deno.test(
+    `createStreamConsumer() ordered: entries delivered by a read whose reply was lost are processed, in order (${
+      resent ? "ioredis re-sends the read" : "the read is retried"
+    })`,
+    async () => {
+      // Redis answered an XREADGROUP > (its entries now pending for this consumer) but the reply
+      // never arrived (connection reset; ioredis re-sends the command on reconnect, or the read is
+      // retried): the next read returned the entries after them. Before, they stayed pending for
+      // nobody until a restart, whose replay then acknowledged them unprocessed as "covered by the
+      // checkpoint" (the checkpoint had moved past them): events lost, anomalies never raised.
+      const s = fakeStream(() => 0);
+      s.add(30);
+      const read = s.port.readGroup;
+      let lost = 0;
+      const port: StreamPort = {
+        ...s.port,
+        async readGroup(stream, group, consumer, o) {
+          const got = await read(stream, group, consumer, o);
+          if (o.id === ">" && got.length > 0 && got[0]!.id === "1011-0" && lost++ === 0) {
+            if (resent) return await read(stream, group, consumer, o); // the answer of the resend
+            throw new Error("Connection is closed."); // delivered by Redis, reply lost
+          }
+          return got;
+        },
+      };
+      const stop = new AbortController();
+      const r = recorder(null, stop, 30);
+      const bound = setTimeout(() => stop.abort(), 2000);
+      await createStreamConsumer({
+        ...options(s, r.handler, {
+          ordered: true,
+          batchSize: 10,
+          backoff: { baseMs: 1, capMs: 2 },
+        }),
+        port,
+      }).run(stop.signal);
+      clearTimeout(bound);
+      assert.equal(lost, 1);
+      const ids = Array.from({ length: 30 }, (_, i) => `${1001 + i}-0`);
+      assert.deepEqual(r.seen.map((d) => d.id), ids, "every entry once, in stream order");
+      assert.equal(s.pel.size, 0, "nothing left pending");
+      assert.deepEqual(
+        r.committed,
+        [...r.committed].sort(compareIds),
+        "checkpoint ids only move on",
+      );
+    },
+  );
+}
+
+for (const during of ["lastDeliveredId", "pending"] as const) {
+  Deno.test(`createStreamConsumer() replay: an entry delivered to this consumer name while the replay starts is processed once, for real (during ${during})`, async () => {
+    // A stale instance of the same unit (its lease lost, its read retried) was delivered an entry
+    // between the replay's read of the pending entries and of the group's last-delivered id: the
+    // replay took it for acknowledged (state only) and it stayed pending, processed by nobody.
+    const s = fakeStream(() => 0);
+    s.add(5);
+    s.deliver("me", 2); // 1001, 1002 pending from before the restart
+    for (const id of ["1001-0", "1002-0"]) s.pel.delete(id); // … acknowledged
+    const { pending, lastDeliveredId } = s.port;
+    let stale = false, calls = 0;
+    const staleRead = () => {
+      stale = true;
+      s.deliver("me", 1); // 1003, read by the stale instance
+    };
+    const port: StreamPort = {
+      ...s.port,
+      async pending(stream, group, o) {
+        const got = await pending(stream, group, o);
+        // The first read of the whole list waits for others' entries; the second is the replay's.
+        if (during === "pending" && o.consumer === undefined && ++calls === 2) staleRead();
+        return got;
+      },
+      async lastDeliveredId(stream, group) {
+        const got = await lastDeliveredId(stream, group);
+        if (during === "lastDeliveredId") staleRead();
+        return got;
+      },
+    };
+    const stop = new AbortController();
+    const r = recorder("1002-0", stop, 3);
+    const bound = setTimeout(() => stop.abort(), 2000);
+    await createStreamConsumer({ ...options(s, r.handler, { ordered: true }), port }).run(
+      stop.signal,
+    );
+    clearTimeout(bound);
+    assert.ok(stale);
+    assert.deepEqual(r.seen.map((d) => [d.id, d.live]), [
+      ["1003-0", true],
+      ["1004-0", true],
+      ["1005-0", true],
+    ]);
+    assert.equal(s.pel.size, 0);
+  });
+}

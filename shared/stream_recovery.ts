@@ -137,8 +137,10 @@ export function createRecovery(ctx: RecoveryContext) {
 
   /** Replay from `checkpoint` (or the rebuild window) to the group's last-delivered id. */
   async function replay(checkpoint: string | null, signal: AbortSignal): Promise<void> {
-    const pel = new Map((await allPending(signal)).map((p) => [p.id, p.deliveries]));
+    // The cursor first: an entry delivered after it (to a stale instance of the same consumer
+    // name) is past `end`, left to the reads that follow, not replayed as acknowledged.
     const end = await redis("read group info", () => port.lastDeliveredId(stream, group), signal);
+    const pel = new Map((await allPending(signal)).map((p) => [p.id, p.deliveries]));
     let from = checkpoint ?? rebuildStart(end);
     for (const id of pel.keys()) {
       if (checkpoint === null && compareIds(id, from) <= 0) from = previousId(id);
@@ -179,7 +181,7 @@ export function createRecovery(ctx: RecoveryContext) {
       }
     }
     // Pending entries not replayed are covered by the checkpoint or gone from the stream.
-    const leftover = [...pel.keys()].filter((id) => !seen.has(id));
+    const leftover = [...pel.keys()].filter((id) => !seen.has(id) && compareIds(id, end) <= 0);
     if (leftover.length > 0) {
       await redis(
         "acknowledge covered entries",
@@ -212,10 +214,44 @@ export function createRecovery(ctx: RecoveryContext) {
     }
   }
 
+  /**
+   * `entries` just read (XREADGROUP >) preceded by this consumer's pending entries after `after`,
+   * the newest it received: entries Redis delivered to it by a read whose reply never arrived (a
+   * connection reset, ioredis re-sending the read on reconnect, a retried read). Left alone they
+   * stay pending for nobody until a restart, whose replay acknowledges them unprocessed once the
+   * checkpoint has moved past them. In stream order; at most `batchSize` (the rest of `entries`
+   * stays pending after them and is found by the next call).
+   */
+  async function withUnreceived(
+    after: string,
+    entries: RawEntry[],
+    signal: AbortSignal,
+  ): Promise<RawEntry[]> {
+    const end = entries.length > 0 ? previousId(entries[0]!.id) : "+";
+    if (end !== "+" && compareIds(end, after) <= 0) return entries;
+    const missed = await redis(
+      "read pending entries",
+      () => port.pending(stream, group, { start: `(${after}`, end, count: 1, consumer }),
+      signal,
+    );
+    if (missed.length === 0) return entries;
+    log.warn(
+      "entries delivered to this consumer were never received (a reply lost): reading them",
+      {
+        first: missed[0]!.id,
+      },
+    );
+    return await redis(
+      "read own pending entries",
+      () => port.readGroup(stream, group, consumer, { id: after, count: batchSize }),
+      signal,
+    );
+  }
+
   function rebuildStart(end: string): string {
     const ms = Number(end.split("-")[0]);
     return ms <= rebuildWindowMs ? "0-0" : `${ms - rebuildWindowMs}-0`;
   }
 
-  return { claimOthers, countRestart, replay, ownPending };
+  return { claimOthers, countRestart, replay, ownPending, withUnreceived };
 }

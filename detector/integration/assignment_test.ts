@@ -68,7 +68,8 @@ Deno.test(
         await waitFor(() => a.running.size === 4, {
           what: "logs:0 once its lease expired",
         });
-        // Redis lost a lease (restarted empty): the holder takes it again, keeps consuming.
+        // Redis lost a lease (restarted empty): the holder takes it again and starts the unit
+        // afresh (it cannot tell whether another instance held the lease meanwhile).
         await redis.del(keys.scratch("lease", "metrics:1"));
         await waitFor(async () => (await redis.get(keys.scratch("lease", "metrics:1"))) === "a", {
           what: "metrics:1's lease taken again by a",
@@ -153,4 +154,63 @@ Deno.test(
       assert.equal(await redis.get(key), "b", "another's lease untouched");
     });
   },
+);
+
+Deno.test(
+  "runAssignment(): a unit whose lease lapsed while this instance was cut off is started afresh, never resumed",
+  opts,
+  () =>
+    withRedis(async ({ redis, keys }) => {
+      // a cut off from Redis past its TTL: another instance took logs:0 over, consumed it, and
+      // left (a deploy) before a got through again. a's round found the lease free and took it
+      // back (CLAIM: acquired) while its unit was still running with the windows it had before
+      // the other's entries: it went on from them, missing what the other had consumed, and
+      // checkpointed that state as covering it. Started afresh, it restores the other's
+      // checkpoint and replays from there.
+      let cut = false;
+      const guarded = new Proxy(redis, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            if (cut) throw new Error("connect ETIMEDOUT");
+            return value.apply(target, args);
+          };
+        },
+      });
+      const running = new Set<string>();
+      const starts: string[] = [];
+      const stop = new AbortController();
+      const done = runAssignment({
+        redis: guarded,
+        member: "a",
+        membersKey: keys.scratch("members"),
+        units,
+        leaseKey: (u) => keys.scratch("lease", u),
+        ttlMs: 600,
+        log: silentLogger(),
+        control: {
+          start: (u) => void (running.add(u), starts.push(u)),
+          stop: (u) => Promise.resolve(void running.delete(u)),
+          isRunning: (u) => running.has(u),
+        },
+      }, stop.signal);
+      try {
+        await waitFor(() => running.size === 4, { what: "every unit" });
+        cut = true;
+        const lease = keys.scratch("lease", "logs:0");
+        await waitFor(async () => (await redis.get(lease)) === null, { what: "a's lease lapsed" });
+        await redis.set(lease, "b", "PX", 10_000); // b takes logs:0 over …
+        await new Promise((r) => setTimeout(r, 300));
+        await redis.del(lease); // … and leaves, releasing it
+        cut = false;
+        await waitFor(async () => (await redis.get(lease)) === "a", { what: "logs:0 back to a" });
+        await waitFor(() => running.has("logs:0"), { what: "logs:0 running" });
+        assert.equal(starts.filter((u) => u === "logs:0").length, 2, "logs:0 started afresh");
+      } finally {
+        cut = false;
+        stop.abort();
+        await done;
+      }
+    }),
 );

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
-import { withStoreAndRedis } from "./_harness.ts";
+import { waitFor } from "@vigil/tools/testing/wait";
+import { appendEvents, readAlerts, startDetector, withStoreAndRedis } from "./_harness.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import type { Firing, Resolution } from "../core/rules/types.ts";
 import { checkStream, createStreamSilence } from "../core/stream_silence.ts";
@@ -63,5 +64,51 @@ Deno.test(
       setTimeout(() => controller.abort(), 2000);
       await watch;
       assert.deepEqual(resolved.map((r) => r.ids), [[stream.id]]);
+    }),
+);
+
+Deno.test(
+  "stream watch: a stream alert stored but never published by the previous owner goes out firing, then resolved",
+  opts,
+  () =>
+    withStoreAndRedis(async ({ sql, redis, keys, store }) => {
+      // Another instance owned logs:0: its watch stored the logs stream's alert and it was
+      // killed before publishing it. This one, running already (its start-up outbox pass long
+      // done), takes logs:0 over, adopts the open row and resolves it when the stream is back.
+      // Before, the resolution was published alone: the firing followed up to a minute later
+      // from the outbox sweep, and the notifier took it for a new alert that never resolved.
+      await redis.set(keys.detectorLease({ kind: "logs", partition: 0 }), "gone", "PX", 2500);
+      const d = await startDetector({ sql, keys, redis }, { settings: { streamCheckMs: 100 } });
+      try {
+        await waitFor(() => d.detector.owned().includes("metrics:0"), { what: "running" });
+        const config = DEFAULT_RULES.no_data.stream;
+        const quietSince = Date.now() - 3_600_000;
+        const [stream] = checkStream(
+          createStreamSilence(quietSince - 1),
+          "logs",
+          quietSince,
+          quietSince + config.after,
+          config,
+        ) as Firing[];
+        assert.ok(stream);
+        assert.equal((await store.insert([stream], "stream watch")).length, 1);
+        await waitFor(() => d.detector.owned().includes("logs:0"), { what: "logs:0 taken over" });
+        await appendEvents(redis, keys, "logs", [{
+          timestamp: new Date().toISOString(),
+          service: "api",
+          level: "INFO",
+          message: "back",
+        }]);
+        await waitFor(
+          async () =>
+            (await sql`SELECT 1 FROM anomaly_events WHERE id = ${stream.id}
+              AND resolved_published_at IS NOT NULL`).length === 1,
+          { what: "the resolution published" },
+        );
+        const alerts = (await readAlerts(redis, keys)).filter((a) => a.id === stream.id);
+        assert.deepEqual(alerts.map((a) => a.status), ["firing", "resolved"]);
+      } finally {
+        await d.stop();
+      }
     }),
 );

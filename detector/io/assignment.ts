@@ -182,25 +182,32 @@ export async function runAssignment(
     }
     await Promise.all(stops);
     const claims = [...wanted];
-    // One pipeline per slot: on a cluster the leases live on different masters.
+    // One pipeline per slot: on a cluster the leases live on different masters. A unit running
+    // here is only renewed, never acquired again: its lease lapsed (this instance cut off or
+    // paused), another instance may have consumed it meanwhile, so its windows are stale.
     const replies = await pipelineBySlot(
       redis,
       claims.map((unit) => {
         const key = options.leaseKey(unit);
-        return { key, add: (p) => p.eval(CLAIM, 1, key, member, ttlMs) };
+        const script = owned.has(unit) ? RENEW : CLAIM;
+        return { key, add: (p) => p.eval(script, 1, key, member, ttlMs) };
       }),
     );
     for (let i = 0; i < claims.length; i++) {
       const unit = claims[i]!;
       const [error, value] = replies[i] ?? [new Error("no reply"), 0];
       if (error) throw error;
-      if (Number(value) === 0) {
-        if (owned.has(unit)) {
-          log.error("lease taken over by another instance, stopping the unit", { unit });
-          await stopUnit(unit, false);
-        }
-        continue; // the previous holder has not let go yet: next round
+      if (owned.has(unit) && Number(value) !== 1) {
+        log.error(
+          Number(value) === 0
+            ? "lease taken over by another instance, stopping the unit"
+            : "lease of the unit lapsed: stopping it, to start it afresh from its checkpoint",
+          { unit },
+        );
+        await stopUnit(unit, false);
+        continue;
       }
+      if (Number(value) === 0) continue; // the previous holder has not let go yet: next round
       if (!owned.has(unit)) {
         owned.add(unit);
         log.info("unit acquired", { unit });

@@ -45,14 +45,21 @@ export function createPersistStage(options: PersistOptions) {
   const attempts = options.attempts ?? 3;
   const isPermanent = options.isPermanent ?? isDataError;
 
-  /** Whether a call of this batch was retried (an attempt may have committed late). */
-  let retried = false;
+  /**
+   * Whether a call of one persist was retried (an attempt may have committed late). One per
+   * persist: the stage is shared by every unit's pipeline, the API's dispatch and the stream
+   * watch, which run concurrently.
+   */
+  interface Batch {
+    retried: boolean;
+  }
 
   async function call<T, R>(
     op: string,
     fn: (items: readonly T[]) => Promise<R[]>,
     items: readonly T[],
     signal: AbortSignal,
+    batch: Batch,
   ): Promise<R[]> {
     for (let n = 1;; n++) {
       try {
@@ -62,7 +69,7 @@ export function createPersistStage(options: PersistOptions) {
           capMs: 5000,
           isRetryable: (e) => !isPermanent(e),
           onRetry: logRetry(log, op, () => {
-            retried = true;
+            batch.retried = true;
             options.onRetry?.(op);
           }),
         });
@@ -79,10 +86,11 @@ export function createPersistStage(options: PersistOptions) {
     fn: (items: readonly T[]) => Promise<R[]>,
     items: readonly T[],
     signal: AbortSignal,
+    batch: Batch,
   ): Promise<{ rows: R[]; rejected: { item: T; error: unknown }[] }> {
     if (items.length === 0) return { rows: [], rejected: [] };
     try {
-      return { rows: await call(op, fn, items, signal), rejected: [] };
+      return { rows: await call(op, fn, items, signal, batch), rejected: [] };
     } catch (error) {
       if (signal.aborted || !isPermanent(error)) throw error;
       if (items.length === 1) {
@@ -90,8 +98,8 @@ export function createPersistStage(options: PersistOptions) {
         return { rows: [], rejected: [{ item: items[0]!, error }] };
       }
       const half = Math.ceil(items.length / 2);
-      const a = await isolate(op, fn, items.slice(0, half), signal);
-      const b = await isolate(op, fn, items.slice(half), signal);
+      const a = await isolate(op, fn, items.slice(0, half), signal, batch);
+      const b = await isolate(op, fn, items.slice(half), signal, batch);
       return { rows: [...a.rows, ...b.rows], rejected: [...a.rejected, ...b.rejected] };
     }
   }
@@ -102,19 +110,37 @@ export function createPersistStage(options: PersistOptions) {
     stream: string,
     signal: AbortSignal,
   ): Promise<Persisted> {
-    retried = false;
-    const ins = await isolate("store anomalies", (f) => store.insert(f, stream), firings, signal);
-    const res = await isolate("resolve anomalies", (r) => store.resolve(r), resolutions, signal);
+    const batch: Batch = { retried: false };
+    const ins = await isolate(
+      "store anomalies",
+      (f) => store.insert(f, stream),
+      firings,
+      signal,
+      batch,
+    );
+    const res = await isolate(
+      "resolve anomalies",
+      (r) => store.resolve(r),
+      resolutions,
+      signal,
+      batch,
+    );
     const created = ins.rows, resolved = res.rows;
-    if (retried) {
+    if (batch.retried) {
       // A timed-out attempt may have committed: what it stored is ours to publish too.
       const have = new Set([...created, ...resolved].map((r) => r.id));
       const ids = new Set<string>();
       for (const f of firings) if (!have.has(f.id)) ids.add(f.id);
       for (const r of resolutions) for (const id of r.ids) if (!have.has(id)) ids.add(id);
-      const late = await call("read late writes", (i) => store.unpublishedIn(i).then((x) => [x]), [
-        ...ids,
-      ], signal);
+      const late = await call(
+        "read late writes",
+        (i) => store.unpublishedIn(i).then((x) => [x]),
+        [
+          ...ids,
+        ],
+        signal,
+        batch,
+      );
       created.push(...late[0]!.firing);
       resolved.push(...late[0]!.resolved);
     }

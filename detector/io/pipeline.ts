@@ -227,15 +227,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           });
         }
       }
-      // A row resolved before its firing was published (stored by an instance that stopped before
-      // publishing it, e.g. the previous lease holder) goes out firing first: published later by
-      // the outbox, the firing would follow its resolution and stay open at the notifier.
+      // A resolved row whose firing was never published goes out firing first (publication.ts).
       const created = new Set(stored.created.map((r) => r.id));
-      const unannounced = stored.resolved.filter((r) =>
-        r.published_at === null && !created.has(r.id)
-      );
       const alerts = await publication.publish({
-        firing: unannounced.length > 0 ? [...stored.created, ...unannounced] : stored.created,
+        firing: stored.created,
         resolved: stored.resolved,
         scores,
         stages: { stored: storedAt },

@@ -65,8 +65,17 @@ export function createPublication(options: {
     });
 
   async function publish(input: PublishInput, signal: AbortSignal): Promise<OutgoingAlert[]> {
+    // A row resolved before its firing was published (stored by an instance that stopped before
+    // publishing it, e.g. the previous lease holder) goes out firing first, whichever path
+    // resolved it (a unit's batch, the stream watch): published later by the outbox, the firing
+    // would follow its resolution and stay open at the notifier.
+    const announced = new Set(input.firing.map((r) => r.id));
+    const unannounced = input.resolved.filter((r) =>
+      r.published_at === null && !announced.has(r.id)
+    );
+    const firing = unannounced.length > 0 ? [...input.firing, ...unannounced] : input.firing;
     const alerts: OutgoingAlert[] = [
-      ...input.firing.map((r) => rowToAlert(r, "firing", input.stages ?? {})),
+      ...firing.map((r) => rowToAlert(r, "firing", input.stages ?? {})),
       ...input.resolved.map((r) => rowToAlert(r, "resolved", {})),
     ];
     for (const a of alerts) {
@@ -78,7 +87,7 @@ export function createPublication(options: {
     await io("publish alerts", () => publisher.publish(alerts, scores), signal);
     if (alerts.length > 0) {
       const at = now();
-      const firingIds = input.firing.map((r) => r.id);
+      const firingIds = firing.map((r) => r.id);
       const resolvedIds = input.resolved.map((r) => r.id);
       marking = marking.then(() =>
         io("record publication", () => store.markPublished(firingIds, resolvedIds, at), signal)
