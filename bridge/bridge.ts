@@ -33,7 +33,7 @@ import {
 import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_gaps";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { classifyMessage } from "./classify.ts";
-import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
+import { createConsumerGroup, endsGeneration, type GroupSettings } from "@vigil/shared/kafka_group";
 import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics } from "./metrics.ts";
 import { startBridgeSpan } from "./span.ts";
@@ -75,12 +75,8 @@ export interface BridgeDeps {
   /** Clock for ingest_ts. @default Date.now */
   now?: () => number;
   /**
-   * When given (tracing on), each consumed partition batch gets one
-   * `process <topic>` consumer span (the OpenTelemetry messaging conventions
-   * for batches), linked to each event's creation context (its Kafka
-   * `traceparent` header). The stream entries carry the headers unchanged,
-   * so the detector relates to the producer's spans whatever the bridge
-   * records. Absent: no span is made.
+   * Tracing on: one `process <topic>` consumer span per partition batch (OpenTelemetry messaging
+   * conventions), linked to each event's `traceparent` header (the entries carry it unchanged).
    */
   tracer?: Tracer;
 }
@@ -134,14 +130,12 @@ export function createBridge(deps: BridgeDeps): Bridge {
     stuckAfterMs: cfg.appendStuckAfterMs ?? 60_000,
   });
 
-  /**
-   * Per partition, the offsets of the last run of batches kafkajs consumed
-   * without calling eachBatch (only transaction markers or aborted records):
-   * the next batch accounts for them.
-   */
+  /** Per partition, the last run of batches kafkajs consumed without calling eachBatch (only
+   * transaction markers or aborted records): the next batch accounts for them. */
   const filtered = new Map<string, { first: bigint; last: bigint }>();
 
   let inFlight = 0;
+  let generation = 0; // bumped when this member's group generation ends or a new one starts
   /** Next offset per partition whose batch Redis accepted, committed every second (commits.ts). */
   const committer = createCommitter({ consumer: () => group.consumer, log });
 
@@ -149,6 +143,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
     inFlight++;
+    const born = generation; // the batch's: once it ended, each heartbeat fails for ever
+    const ended = (error: unknown) => born !== generation || endsGeneration(error);
     const started = performance.now();
     try {
       const { topic, partition } = batch;
@@ -237,12 +233,13 @@ export function createBridge(deps: BridgeDeps): Bridge {
       );
       try {
         result = await retry(async (attempt) => {
+          if (born !== generation) throw new Error("Cannot append: the group generation ended");
           if (attempt > 1) await heartbeat();
           return await appendBatch(port, calls, after, written);
         }, {
           baseMs: 100,
           capMs: 5000,
-          isRetryable: () => isRunning() && !isStale() && !group.stopping.aborted,
+          isRetryable: (e) => isRunning() && !isStale() && !group.stopping.aborted && !ended(e),
           onRetry: (info) => {
             if (full.seen(info.error, { topic, partition, retry_in_ms: info.delayMs })) return;
             appends.failed(`${topic}:${partition}`, info.error);
@@ -250,8 +247,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
           },
         });
       } catch (error) {
-        redisErrors.inc();
         if (span) failSpan(span, error).end();
+        // Unresolved: read again by the partition's owner after the join.
+        if (ended(error)) return log.warn("generation ended, batch unresolved", { topic });
+        redisErrors.inc();
         throw error;
       }
       if (logReset || result.logReset) {
@@ -318,7 +317,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
       partitionsConsumedConcurrently: cfg.concurrency ?? 4,
       eachBatch,
     },
+    onRebalance: () => generation++,
     onJoin: () => {
+      generation++;
       committer.clear(); // offsets of partitions we may no longer own
       filtered.clear();
       progress.clear(); // another bridge may have moved them on
@@ -349,11 +350,10 @@ export function createBridge(deps: BridgeDeps): Bridge {
   });
 
   /**
-   * The offsets kept in Redis belong to one Kafka cluster: when another one
-   * answers now (Kafka replaced, a dev Kafka restarted), they are dropped, so
-   * no message of its logs is skipped as a redelivery. The cluster is marked
-   * again every 10 s while the bridge runs (`run`): Redis that lost its data
-   * lost the mark too, and a Kafka replaced later would not be told apart.
+   * The offsets kept in Redis belong to one Kafka cluster: when another one answers now (Kafka
+   * replaced, a dev Kafka restarted), they are dropped, so no message of its logs is skipped as a
+   * redelivery. The cluster is marked again every 10 s while the bridge runs (`run`): Redis that
+   * lost its data lost the mark too, and a Kafka replaced later would not be told apart.
    */
   async function forgetOtherCluster(signal: AbortSignal): Promise<string | null> {
     const id = await kafkaClusterId(kafka, { signal, log });

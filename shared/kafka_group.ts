@@ -40,6 +40,11 @@ const GENERATION_ENDED = new Set([
   "FENCED_INSTANCE_ID",
 ]);
 
+/** Whether `error` (a heartbeat's) says this member's generation ended. */
+export function endsGeneration(error: unknown): boolean {
+  return GENERATION_ENDED.has((error as { type?: string } | null)?.type ?? "");
+}
+
 /**
  * `config` whose `eachBatch` heartbeats while it runs, for at most {@link BATCH_HEARTBEAT_LIMIT_MS};
  * `onRebalance` hears of a heartbeat that says the generation ended.
@@ -58,7 +63,7 @@ function keepingMembership(
         if (Date.now() - started > BATCH_HEARTBEAT_LIMIT_MS) return clearInterval(timer);
         // A rejected heartbeat (rebalance under way) is the runner's to act on after the batch.
         payload.heartbeat().catch((error) => {
-          if (GENERATION_ENDED.has((error as { type?: string }).type ?? "")) onRebalance?.();
+          if (endsGeneration(error)) onRebalance?.();
         });
       }, BATCH_HEARTBEAT_EVERY_MS);
       try {
