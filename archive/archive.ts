@@ -50,7 +50,8 @@ import {
   type PartitionBuffer,
   startBuffer,
 } from "./format.ts";
-import { type ArchiveStore, createGzipWriter, type GzipWriter, putRetrying } from "./store.ts";
+import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
+import { putRetrying, retrying } from "./store.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import type { Worker } from "@vigil/shared/service";
 import { createGapTracker } from "@vigil/shared/kafka_gaps";
@@ -167,26 +168,24 @@ export function createArchive(deps: ArchiveDeps): Archive {
 
   /** Store an open object and commit past it; throws when either failed for good. */
   async function flush(key: string, open: OpenObject): Promise<void> {
-    const { buffer } = open;
+    const { buffer, signal, buffer: { topic, partition } } = open;
     const objKey = keyOf(open);
     const body = await open.gz.finish();
     await put(objKey, body, "store object", open);
     const next = (BigInt(buffer.lastOffset) + 1n).toString();
-    await progress.save(buffer.topic, buffer.partition, next, open.signal);
-    // Committing is what allows the next object to start at `next`; on failure
-    // the partition is re-read from the committed offset (this object's first).
-    open.signal.throwIfAborted(); // kafkajs would commit with its current generation
-    await group.consumer!.commitOffsets([{
-      topic: buffer.topic,
-      partition: buffer.partition,
-      offset: next,
-    }]);
+    // Stored: its record and commit (the next object may start then) are retried, not re-read:
+    // Kafka may have deleted its start meanwhile, a new object would overlap it (retention_overlap).
+    await retrying(objKey, async (signal) => {
+      await progress.save(topic, partition, next, signal);
+      signal?.throwIfAborted(); // kafkajs would commit with its current generation
+      await group.consumer!.commitOffsets([{ topic, partition, offset: next }]);
+    }, { what: "record and commit object", rounds: putRounds, stopping: group.stopping, signal });
     if (buffers.get(key) === open) buffers.delete(key);
     storedUpTo.set(key, BigInt(next));
-    objectsTotal.inc({ topic: buffer.topic });
-    messagesTotal.inc({ topic: buffer.topic }, buffer.count);
+    objectsTotal.inc({ topic });
+    messagesTotal.inc({ topic }, buffer.count);
     // Caught up once no batch comes any more: the lag must say so now.
-    lags.set(key, buffer.topic, buffer.partition, BigInt(next));
+    lags.set(key, topic, partition, BigInt(next));
     log.debug("stored object", { key: objKey, messages: buffer.count, bytes: body.length });
   }
 
@@ -232,8 +231,8 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /**
    * {@link flush}; when it failed, its error (not thrown: kafkajs retries no error of ours from
    * eachBatch, its consumer crashes), the object dropped (its gzip stream is finished) and the
-   * partition read again from the object's first offset: the record or the commit failed (the
-   * store is retried until stopping) or the object's generation ended (perhaps not stored).
+   * partition read again from the object's first offset: the object's generation ended (perhaps
+   * not stored), or the archive is stopping and 3 attempts failed.
    */
   async function flushOrRewind(key: string, open: OpenObject): Promise<{ error: unknown } | null> {
     try {

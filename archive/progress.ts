@@ -20,6 +20,7 @@ export interface ArchiveProgress {
    * message `firstTimestamp`): when the partition's high watermark is below
    * the next offset expected, or its record names another Kafka cluster,
    * its log started again (topic created again, another cluster): the new log is named by `firstTimestamp` from now on
+   * (the previous name + 1 when that is not later: names only grow)
    * (recorded at once) and `"reset"` is returned (`"other-cluster"` when the
    * record names another cluster). Otherwise a hole before
    * `first` is recorded once (below the log start only), as a gap object.
@@ -86,11 +87,14 @@ export function createArchiveProgress(deps: {
         otherCluster = stored.cluster !== null && cluster !== null && stored.cluster !== cluster;
       }
       if (next !== null && (highWatermark < next || otherCluster)) {
-        // Never 0 (the first log's name), and never the log's own name again.
+        // Never 0 (the first log's name), and never an earlier log's: names only grow, so a
+        // log whose first message has the time of an earlier one (the same messages replayed
+        // into it) does not replace that log's objects (only the current name is recorded).
         const name = Number.isSafeInteger(firstTimestamp) && firstTimestamp > 0
           ? firstTimestamp
           : now();
-        logs.set(key, name === logs.get(key) ? name + 1 : name);
+        const current = logs.get(key) ?? 0;
+        logs.set(key, name > current ? name : current + 1);
         expected.set(key, null);
         await save(topic, partition, first.toString());
         return otherCluster ? "other-cluster" : "reset";

@@ -89,10 +89,24 @@ export interface PutRetryOptions {
  * @throws the last error when `stopping` aborted and 3 attempts failed
  * @throws `signal`'s reason once it aborted
  */
-export async function putRetrying(
+export function putRetrying(
   store: ArchiveStore,
   key: string,
   body: Uint8Array,
+  options: PutRetryOptions,
+): Promise<void> {
+  return retrying(key, (signal) => store.put(key, body, signal, options.lastOffset), options);
+}
+
+/**
+ * Run `write` (a write for `key`, given the put's claim) as {@link putRetrying} runs a put: until
+ * it goes through, the claim ended, or 3 attempts once stopping.
+ *
+ * @throws as {@link putRetrying}
+ */
+export async function retrying(
+  key: string,
+  write: (signal: AbortSignal | undefined) => Promise<void>,
   options: PutRetryOptions,
 ): Promise<void> {
   let attempts = 0;
@@ -102,7 +116,7 @@ export async function putRetrying(
       attempts = attempt;
       signal?.throwIfAborted();
       try {
-        await store.put(key, body, signal, options.lastOffset);
+        await write(signal);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         options.onError?.();

@@ -1,11 +1,11 @@
 /**
  * A timed flush that fails after its object was stored (the progress record
- * or the commit fails): the object is dropped from memory and the partition
- * read again from the object's first offset. When Kafka deletes those offsets
- * before the re-read (retention), gap detection must go on from the offset
- * after the stored object: below it everything is archived (a gap there would
- * be a false one), above it what Kafka deleted is a gap (none would be a
- * silent loss). Every offset ends up archived or in a gap, never both.
+ * or the commit fails once): the record and the commit are retried. When Kafka
+ * deleted the offsets after the object meanwhile (retention), gap detection
+ * must go on from the offset after the stored object: below it everything is
+ * archived (a gap there would be a false one), above it what Kafka deleted is
+ * a gap (none would be a silent loss). Every offset ends up archived or in a
+ * gap, never both.
  */
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
