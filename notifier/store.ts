@@ -254,13 +254,18 @@ export function createStore(sql: Sql): NotifierStore {
             ${rec.retryable ?? null}, ${rec.statusCode ?? null}, ${rec.error ?? null},
             ${rec.durationMs})
           ON CONFLICT DO NOTHING`;
-        await tx`UPDATE notifications SET
+        // Only a pending row changes: an attempt recorded late (a notifier that lost the lock
+        // mid-send, after the one that took over recorded `sent`) turned `sent` back to
+        // `pending`, and the digest was sent again.
+        const updated = await tx`UPDATE notifications SET
             attempts = ${rec.attempt}, status = ${rec.status}, error = ${rec.error ?? null},
             last_attempt_at = ${at},
             sent_at = ${rec.status === "sent" ? at : null},
             next_attempt_at = ${new Date(rec.nextAttemptAt ?? rec.at)},
             recipients_done = recipients_done || ${tx.json(rec.recipients ?? {})}
-          WHERE digest_id = ${rec.digestId} AND channel = ${rec.channel}`;
+          WHERE digest_id = ${rec.digestId} AND channel = ${rec.channel} AND status = 'pending'
+          RETURNING 1`;
+        if (updated.length === 0) return;
         if (rec.status === "sent") {
           // Per-alert stages of this notification: the alert's own stages plus `notified`.
           await tx`UPDATE notifications n SET stages = COALESCE((

@@ -127,3 +127,45 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "recordAttempt() never turns a final notification back to pending (a late attempt of another notifier)",
+  opts,
+  async () => {
+    await withPg(async ({ sql }) => {
+      await migrate(sql);
+      const store = createStore(sql);
+      const t = Date.parse("2025-03-01T12:00:00Z");
+      const digest = {
+        id: "d-late",
+        kind: "new",
+        route: "default",
+        groupKey: "g",
+        createdAt: t,
+        alerts: [],
+        streamIds: [],
+        channels: ["webhook"],
+      } as unknown as Digest;
+      await store.commit({ items: [], result: result({ digests: [digest] }) });
+      const base = { digestId: "d-late", channel: "webhook", alertIds: [], durationMs: 5 };
+      // Notifier B (took over) sends it: accepted.
+      await store.recordAttempt({ ...base, attempt: 1, ok: true, status: "sent", at: t + 1000 });
+      // Notifier A (lost the lock mid-send) records its own attempt afterwards: it timed out.
+      await store.recordAttempt({
+        ...base,
+        attempt: 1,
+        ok: false,
+        status: "pending",
+        retryable: true,
+        error: "Cannot send: timed out",
+        at: t + 2000,
+        nextAttemptAt: t + 3000,
+      });
+      assert.equal(await store.nextPending("webhook"), null, "sent again");
+      const [row] = await sql<{ status: string; sent_at: Date | null }[]>`
+        SELECT status, sent_at FROM notifications WHERE digest_id = 'd-late'`;
+      assert.equal(row?.status, "sent");
+      assert.equal(row?.sent_at?.getTime(), t + 1000);
+    });
+  },
+);

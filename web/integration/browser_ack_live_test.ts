@@ -220,3 +220,69 @@ Deno.test(
     }, { assets, token: TOKEN });
   },
 );
+
+Deno.test(
+  "an acknowledgement told right after its alert (both within one live flush) stays applied (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql, hub, redis, keys }) => {
+      const now = Date.now();
+      await insertAnomalies(sql, [{ id: "q0", detected_at: new Date(now - 60_000) }]);
+      const web = serveApp(app);
+      const browser = await launchBrowser();
+      const { page } = browser;
+      const alert = (id: string, ms: number) => ({
+        id,
+        status: "firing",
+        detected_at: new Date(ms).toISOString(),
+        event_time: new Date(ms).toISOString(),
+        type: "metrics",
+        rule: "threshold",
+        severity: "WARNING",
+        entity: "checkout",
+        title: `anomaly ${id}`,
+        message: `message of ${id}`,
+        score: null,
+        details: {},
+        evidence: [],
+        resolved_at: null,
+        trace_id: null,
+        stages: {},
+      });
+      try {
+        await page.goto(web.base + "/?acknowledged=false");
+        await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
+        await page.waitForSelector('.row[data-id="q0"]');
+        await waitUntil(() => hub.size === 1, "the page's live connection");
+        await page.waitForTimeout(500); // the first reads are answered
+        // A new anomaly, acknowledged at once (a script, another page quicker to it): both come
+        // before the page applies its live alerts (every 150 ms at most: q-pre was just applied).
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("q-pre", now - 1)));
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("q1", now)));
+        await redis.publish(
+          keys.acksChannel(),
+          JSON.stringify({
+            id: "q1",
+            entity: "checkout",
+            acknowledged_at: new Date(now + 10).toISOString(),
+            acknowledged_by: "bot",
+            ack_comment: null,
+          }),
+        );
+        await page.waitForTimeout(300);
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("q2", now + 20)));
+        await page.waitForSelector('.row[data-id="q2"]', { timeout: LIVE_MS });
+        assert.deepEqual(
+          await ids(page),
+          ["q2", "q-pre", "q0"],
+          "q1 is acknowledged: not in this list",
+        );
+        assert.deepEqual(browser.errors, []);
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets });
+  },
+);

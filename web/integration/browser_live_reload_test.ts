@@ -82,3 +82,45 @@ Deno.test(
     }, { assets });
   },
 );
+
+Deno.test(
+  "an alert stored and published after the first read but before the live stream started shows (Chromium)",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql, redis, keys, hub }) => {
+      const now = Date.now();
+      await insertAnomalies(sql, [{ id: "old-1", detected_at: new Date(now - 60_000) }]);
+      const web = serveApp(app);
+      const browser = await launchBrowser();
+      const { page } = browser;
+      // The tab holds its own live connection (no shared worker), so the test can hold it back:
+      // a page whose stream starts after its list was read (a slow worker start, a busy server).
+      await page.addInitScript(() => {
+        delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+      });
+      let release!: () => void;
+      const released = new Promise<void>((r) => release = r);
+      await page.route(/\/api\/live$/, async (route) => {
+        await released;
+        await route.continue();
+      });
+      try {
+        await page.goto(web.base + "/");
+        await page.waitForSelector('.row[data-id="old-1"]', { timeout: 15_000 });
+        assert.equal(hub.size, 0);
+        // Stored then published (the detector's order) while the page has no stream yet.
+        await insertAnomalies(sql, [{ id: "gap-1", detected_at: new Date(now) }]);
+        await redis.publish(keys.alertsChannel(), JSON.stringify(alert("gap-1", now)));
+        release();
+        await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
+        await waitUntil(() => hub.size === 1, "the page's live connection");
+        await page.waitForSelector('.row[data-id="gap-1"]', { timeout: 5000 });
+        assert.deepEqual(browser.errors, []);
+      } finally {
+        await browser.close();
+        await web.close();
+      }
+    }, { assets });
+  },
+);

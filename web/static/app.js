@@ -276,18 +276,28 @@ function App() {
     setItems((old) => applyUpdate(old, a, filtersRef.current));
   }, []);
   const onAck = useCallback((a) => {
+    // Its alert may still wait for the next flush (alerts are applied every LIVE_FLUSH_MS at
+    // most): applied first, or the ack found no row and the alert then came in unacknowledged.
+    flushLive();
     updated(a);
     if (a.id === selectedRef.current) setDetailNews((n) => n + 1); // its detail shows who
   }, []);
 
+  /** The stream was live once: the list was read before it started (at start) no more. */
+  const wasLive = useRef(false);
   useEffect(() =>
     connectLive({
       onStatus: (state, info) => {
         setLive({ state, reason: info.reason });
-        if (state === "live" && info.reconnected) {
+        const first = state === "live" && !wasLive.current;
+        if (state === "live") wasLive.current = true;
+        if (state === "live" && (info.reconnected || first)) {
           // Alerts published while disconnected are not replayed: read again what is loaded
           // (not only the first page: the user stays where they scrolled) and the open anomaly.
-          loadFirst(true);
+          // Also when the stream first starts: the list read at start may have been answered
+          // before the stream began, and what was published in between never arrived (the
+          // first page read again as it was, unless the user scrolled further meanwhile).
+          loadFirst(!first || itemsRef.current.length > PAGE);
           loadStats();
           if (selectedRef.current !== null) setDetailNews((n) => n + 1);
         }
