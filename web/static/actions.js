@@ -1,14 +1,21 @@
 // Acknowledge and silence forms of the detail view.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, sendJson } from "./api.js";
 import { loadSetting, saveSetting } from "./settings.js";
 import { html } from "./util.js";
 import { ErrorNote, TokenHelp } from "./widgets.js";
 
-/** A form's first field takes focus when it opens (its button said "expanded"; typing goes in). */
+/**
+ * A form's first field takes focus when it opens (its button said "expanded"; typing goes in). At
+ * once, as the form is put in the page: as an effect (after paint) it took focus from a field the
+ * user had already clicked into, and what they typed next went into the first field.
+ */
 function useFirstField() {
   const form = useRef(null);
-  useEffect(() => form.current?.querySelector("input, select")?.focus(), []);
+  useLayoutEffect(() => {
+    const f = form.current;
+    if (f && !f.contains(document.activeElement)) f.querySelector("input, select")?.focus();
+  }, []);
   return form;
 }
 
