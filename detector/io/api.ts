@@ -180,7 +180,7 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
         deps.log.warn("cannot dispatch an anomaly", { anomaly_id: firing.id, error });
         throw httpError(
           503,
-          "Cannot dispatch now: PostgreSQL or Redis did not accept the anomaly; retry (the request is idempotent)",
+          'Cannot dispatch now: PostgreSQL or Redis did not accept the anomaly; retry with the same "id" (without one, a retry in a later minute or after the baseline moved is another anomaly)',
         );
       }
       return c.json({ ...answer, dispatch: { anomaly_id: firing.id, ...outcome } });
