@@ -12,7 +12,7 @@
  *
  * Rebalances: a put of an old owner landing after the new owner's object of the same key (which may
  * hold more offsets, committed past) would lose those. So work belongs to the group generation it
- * was read in (`generation.ts`): once that ends (a heartbeat answered "rebalance in progress" or
+ * was read in (`shared/kafka_generation.ts`): once that ends (a heartbeat answered "rebalance in progress" or
  * "unknown member", a join, a crash) its retried puts stop, the request in flight is aborted (S3
  * `abortSignal`), nothing is committed for it and its waiting batches are dropped
  * (`rebalance_test.ts`). Left open, as no put is fenced without conditional writes: a request the
@@ -58,7 +58,7 @@ import { createGapTracker } from "@vigil/shared/kafka_gaps";
 import { createArchiveProgress } from "./progress.ts";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { createWriteHealth } from "@vigil/shared/write_health";
-import { createGeneration } from "./generation.ts";
+import { createGeneration } from "@vigil/shared/kafka_generation";
 import { createRetryRounds } from "@vigil/shared/retry";
 
 /** Archive settings (the group is `vigil-archive` by default). */

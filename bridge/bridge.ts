@@ -34,6 +34,7 @@ import { createGapTracker, createProgress, type Gap } from "@vigil/shared/kafka_
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
 import { classifyMessage } from "./classify.ts";
 import { createConsumerGroup, endsGeneration, type GroupSettings } from "@vigil/shared/kafka_group";
+import { createGeneration } from "@vigil/shared/kafka_generation";
 import { createCommitter } from "./commits.ts";
 import { createBridgeMetrics } from "./metrics.ts";
 import { startBridgeSpan } from "./span.ts";
@@ -129,13 +130,11 @@ export function createBridge(deps: BridgeDeps): Bridge {
     what: "append",
     stuckAfterMs: cfg.appendStuckAfterMs ?? 60_000,
   });
-
   /** Per partition, the last run of batches kafkajs consumed without calling eachBatch (only
    * transaction markers or aborted records): the next batch accounts for them. */
   const filtered = new Map<string, { first: bigint; last: bigint }>();
-
   let inFlight = 0;
-  let generation = 0; // bumped when this member's group generation ends or a new one starts
+  const generation = createGeneration(); // ends at a rebalance, begins anew at each join
   /** Next offset per partition whose batch Redis accepted, committed every second (commits.ts). */
   const committer = createCommitter({ consumer: () => group.consumer, log });
 
@@ -143,8 +142,8 @@ export function createBridge(deps: BridgeDeps): Bridge {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
     inFlight++;
-    const born = generation; // the batch's: once it ended, each heartbeat fails for ever
-    const ended = (error: unknown) => born !== generation || endsGeneration(error);
+    const born = generation.signal; // the batch's: once it ended, each heartbeat fails for ever
+    const ended = (error: unknown) => born.aborted || endsGeneration(error);
     const started = performance.now();
     try {
       const { topic, partition } = batch;
@@ -233,12 +232,13 @@ export function createBridge(deps: BridgeDeps): Bridge {
       );
       try {
         result = await retry(async (attempt) => {
-          if (born !== generation) throw new Error("Cannot append: the group generation ended");
+          born.throwIfAborted();
           if (attempt > 1) await heartbeat();
           return await appendBatch(port, calls, after, written);
         }, {
           baseMs: 100,
           capMs: 5000,
+          signal: born,
           isRetryable: (e) => isRunning() && !isStale() && !group.stopping.aborted && !ended(e),
           onRetry: (info) => {
             if (full.seen(info.error, { topic, partition, retry_in_ms: info.delayMs })) return;
@@ -317,9 +317,9 @@ export function createBridge(deps: BridgeDeps): Bridge {
       partitionsConsumedConcurrently: cfg.concurrency ?? 4,
       eachBatch,
     },
-    onRebalance: () => generation++,
+    onRebalance: () => generation.end(),
     onJoin: () => {
-      generation++;
+      generation.begin();
       committer.clear(); // offsets of partitions we may no longer own
       filtered.clear();
       progress.clear(); // another bridge may have moved them on

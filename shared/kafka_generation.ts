@@ -1,5 +1,5 @@
 /**
- * The consumer group generation an archive member works in, as an abort
+ * The consumer group generation a member (archive, bridge) works in, as an abort
  * signal. Every batch and every object belongs to the generation it was read
  * in; once that generation ended (a rebalance under way, the member expelled
  * or crashed) its partitions may be another member's, which re-reads them

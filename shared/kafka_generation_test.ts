@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createGeneration, GenerationEndedError } from "./generation.ts";
+import { createGeneration, GenerationEndedError } from "./kafka_generation.ts";
 
 Deno.test("createGeneration() aborts a generation's signal at its end, until the next join", () => {
   const generation = createGeneration();
