@@ -31,8 +31,8 @@ import {
 import { createDirStore, createS3Store } from "@vigil/archive/store";
 import {
   createLastOffsetCache,
-  dirLastOffset,
   type LastOffsetCache,
+  readLastOffset,
   s3LastOffset,
 } from "./archive_span.ts";
 
@@ -67,10 +67,11 @@ export function createS3Lister(
 ): ArchiveLister {
   const { client, bucket, maxKeys = MAX_KEYS } = options;
   const store = createS3Store({ client, bucket });
+  const read = (key: string) => store.get(key);
   return {
     location: `s3://${bucket}`,
-    read: (key) => store.get(key),
-    lastOffset: createLastOffsetCache(s3LastOffset(client, bucket)).lastOffset,
+    read,
+    lastOffset: createLastOffsetCache(s3LastOffset(client, bucket, read)).lastOffset,
     async list(prefix) {
       const keys: string[] = [];
       // Paged by StartAfter (the last key seen) rather than continuation tokens: plain,
@@ -99,17 +100,18 @@ export function createS3Lister(
 export function createDirLister(dir: string, maxKeys = MAX_KEYS): ArchiveLister {
   const root = dir.replace(/\/+$/, "");
   const store = createDirStore(root);
+  const read = async (key: string) => {
+    try {
+      return await store.get(key);
+    } catch (error) {
+      if (error instanceof TypeError) return null; // a key the store refuses (`..`)
+      throw error;
+    }
+  };
   return {
     location: root,
-    lastOffset: createLastOffsetCache(dirLastOffset(root)).lastOffset,
-    async read(key) {
-      try {
-        return await store.get(key);
-      } catch (error) {
-        if (error instanceof TypeError) return null; // a key the store refuses (`..`)
-        throw error;
-      }
-    },
+    read,
+    lastOffset: createLastOffsetCache(readLastOffset(read)).lastOffset,
     async list(prefix) {
       const slash = prefix.lastIndexOf("/");
       const folder = prefix.slice(0, slash + 1);

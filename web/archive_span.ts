@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { LAST_OFFSET_META } from "@vigil/archive/store";
 
 /**
@@ -62,8 +62,27 @@ export async function scanLastOffset(gzipped: ReadableStream<BufferSource>): Pro
   }
 }
 
-/** The {@link LastOffsetReader} of an S3 bucket: the object's metadata, else its body. */
-export function s3LastOffset(client: S3Client, bucket: string): LastOffsetReader {
+/**
+ * The {@link LastOffsetReader} over `get` (the store's own read of an object, null when there is
+ * none): the object is read whole.
+ */
+export function readLastOffset(get: (key: string) => Promise<Uint8Array | null>): LastOffsetReader {
+  return async (key) => {
+    const body = await get(key);
+    return body === null ? null : await scanLastOffset(new Blob([body.slice()]).stream());
+  };
+}
+
+/**
+ * The {@link LastOffsetReader} of an S3 bucket: the object's metadata (one HeadObject), else its
+ * body read with `get`.
+ */
+export function s3LastOffset(
+  client: S3Client,
+  bucket: string,
+  get: (key: string) => Promise<Uint8Array | null>,
+): LastOffsetReader {
+  const byBody = readLastOffset(get);
   return async (key) => {
     let head;
     try {
@@ -77,25 +96,7 @@ export function s3LastOffset(client: S3Client, bucket: string): LastOffsetReader
       throw error;
     }
     const last = head.Metadata?.[LAST_OFFSET_META];
-    if (last !== undefined && /^\d+$/.test(last)) return BigInt(last);
-    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    if (!out.Body) return -1n;
-    return await scanLastOffset(out.Body.transformToWebStream() as ReadableStream<BufferSource>);
-  };
-}
-
-/** The {@link LastOffsetReader} of the archive's local folder: the object is read. */
-export function dirLastOffset(root: string): LastOffsetReader {
-  return async (key) => {
-    if (key.split("/").some((part) => part === ".." || part === "")) return null;
-    let file;
-    try {
-      file = await Deno.open(`${root}/${key}`);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return null;
-      throw error;
-    }
-    return await scanLastOffset(file.readable); // the stream closes the file
+    return last !== undefined && /^\d+$/.test(last) ? BigInt(last) : await byBody(key);
   };
 }
 
