@@ -169,14 +169,23 @@ const tokenListeners = new Set();
 /**
  * Keep a live connection to /api/live. Calls onEvent(name, data) for every
  * event and onStatus("connecting" | "live" | "reconnecting", info) on
- * changes; reconnects with capped backoff. Returns a stop function.
+ * changes (`info.reconnected` or `info.first`: read again what the page shows);
+ * reconnects with capped backoff. Returns a stop function.
  *
  * Every tab of the page shares one connection, held by a shared worker
  * (live_worker.js): browsers open at most 6 HTTP/1.1 connections to a host,
  * and with one per tab a seventh tab never loaded. Without SharedWorker
  * (Chrome on Android), or if it fails, the tab holds its own.
  */
-export function connectLive({ onEvent, onStatus }) {
+export function connectLive({ onEvent, onStatus: tell }) {
+  // `info.first`: the stream is live for the first time in this tab. What was published between
+  // the page's first read and then never arrived, as after a reconnection: read again.
+  let wasLive = false;
+  const onStatus = (state, info) => {
+    const first = state === "live" && !wasLive;
+    if (state === "live") wasLive = true;
+    tell(state, first ? { ...info, first } : info);
+  };
   const auth = () => headers().authorization ?? null;
   let stopOwn = null;
   const own = () => {

@@ -283,14 +283,11 @@ function App() {
     if (a.id === selectedRef.current) setDetailNews((n) => n + 1); // its detail shows who
   }, []);
 
-  /** The stream was live once: the list was read before it started (at start) no more. */
-  const wasLive = useRef(false);
   useEffect(() =>
     connectLive({
       onStatus: (state, info) => {
         setLive({ state, reason: info.reason });
-        const first = state === "live" && !wasLive.current;
-        if (state === "live") wasLive.current = true;
+        const first = info.first === true;
         if (state === "live" && (info.reconnected || first)) {
           // Alerts published while disconnected are not replayed: read again what is loaded
           // (not only the first page: the user stays where they scrolled) and the open anomaly.

@@ -135,15 +135,12 @@ export function EntityPage({ entity, type, list = {} }) {
     const reload = coalesce(load, 1000);
     reload();
     const t = setInterval(reload, 30_000);
-    let wasLive = false;
     const stop = connectLive({
       onStatus: (state, info) => {
         setLive({ state, reason: info.reason });
         // Alerts published while disconnected (or before the stream first started, after the
         // first read) are not replayed: read the state again.
-        const first = state === "live" && !wasLive;
-        if (state === "live") wasLive = true;
-        if (state === "live" && (info.reconnected || first)) reload();
+        if (state === "live" && (info.reconnected || info.first)) reload();
       },
       // An alert or an acknowledgement about this entity: read its state again.
       onEvent: (name, a) => (name === "alert" || name === "ack") && a.entity === entity && reload(),
