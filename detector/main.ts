@@ -13,7 +13,7 @@
  * @module
  */
 import { connectPostgres } from "@vigil/shared/postgres";
-import { ConfigError, configOrExit, httpServerOptions } from "@vigil/shared/config";
+import { configOrExit, httpServerOptions } from "@vigil/shared/config";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { survivePostgresWriteRace } from "@vigil/shared/postgres_errors";
@@ -23,7 +23,7 @@ import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis, type Redis, redisConnection, redisHealth } from "@vigil/shared/redis";
-import { ensurePartitionsOrExit, startOrExit } from "@vigil/shared/service";
+import { ensurePartitionsOrExit, startOrExit, stepOrExit } from "@vigil/shared/service";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { loadDetectorConfig, loadDetectorRules } from "./config.ts";
 import { createDetector } from "./detector.ts";
@@ -66,13 +66,11 @@ lifecycle.onShutdown("redis", () => {
 });
 
 // Migrations: retried until PostgreSQL answers (it may start after us); a refused
-// DATABASE_URL (user, password, database) stops the start with what to fix.
-try {
-  await migrateAtStart(sql, { log, signal: lifecycle.signal });
-} catch (error) {
-  if (!lifecycle.signal.aborted) log.error("cannot start detector", { error });
-  Deno.exit(error instanceof ConfigError ? 2 : 1); // a refused DATABASE_URL: 2, not restarted
-}
+// DATABASE_URL (user, password, database) stops the start with what to fix (exit 2).
+await stepOrExit(
+  { name: "detector", log, lifecycle },
+  () => migrateAtStart(sql, { log, signal: lifecycle.signal }),
+);
 
 await ensurePartitionsOrExit({ name: "detector", log, lifecycle }, redis, {
   metaKey: keys.meta(),

@@ -33,10 +33,15 @@ export async function startOrExit<T extends { close(): unknown }>(
   ctx: ServiceContext,
   start: () => Promise<T>,
 ): Promise<T> {
+  const running = await stepOrExit(ctx, start);
+  ctx.lifecycle.onShutdown(ctx.name, () => running.close());
+  return running;
+}
+
+/** A step of the start (migrations…) with nothing to close: when it fails, exit as {@link startOrExit}. */
+export async function stepOrExit<T>(ctx: ServiceContext, step: () => Promise<T>): Promise<T> {
   try {
-    const running = await start();
-    ctx.lifecycle.onShutdown(ctx.name, () => running.close());
-    return running;
+    return await step();
   } catch (error) {
     if (!ctx.lifecycle.signal.aborted) ctx.log.error(`cannot start ${ctx.name}`, { error });
     Deno.exit(error instanceof ConfigError ? 2 : 1);
