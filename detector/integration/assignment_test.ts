@@ -178,23 +178,7 @@ Deno.test(
           };
         },
       });
-      const running = new Set<string>();
-      const starts: string[] = [];
-      const stop = new AbortController();
-      const done = runAssignment({
-        redis: guarded,
-        member: "a",
-        membersKey: keys.scratch("members"),
-        units,
-        leaseKey: (u) => keys.scratch("lease", u),
-        ttlMs: 600,
-        log: silentLogger(),
-        control: {
-          start: (u) => void (running.add(u), starts.push(u)),
-          stop: (u) => Promise.resolve(void running.delete(u)),
-          isRunning: (u) => running.has(u),
-        },
-      }, stop.signal);
+      const { running, starts, stop } = member(guarded, keys, "a");
       try {
         await waitFor(() => running.size === 4, { what: "every unit" });
         cut = true;
@@ -209,8 +193,7 @@ Deno.test(
         assert.equal(starts.filter((u) => u === "logs:0").length, 2, "logs:0 started afresh");
       } finally {
         cut = false;
-        stop.abort();
-        await done;
+        await stop();
       }
     }),
 );

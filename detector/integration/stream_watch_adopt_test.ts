@@ -14,22 +14,28 @@ import { runStreamWatch } from "../io/stream_watch.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/** The stream alert of logs quiet for an hour, as the stream watch raises it. */
+function quietLogsAlert(): Firing {
+  const config = DEFAULT_RULES.no_data.stream;
+  const quietSince = Date.now() - 3_600_000;
+  const [stream] = checkStream(
+    createStreamSilence(quietSince - 1),
+    "logs",
+    quietSince,
+    quietSince + config.after,
+    config,
+  ) as Firing[];
+  assert.ok(stream);
+  return stream;
+}
+
 Deno.test(
   "stream watch: the stored stream alert resolves after a restart behind 1000+ entity no_data alerts",
   opts,
   () =>
     withStoreAndRedis(async ({ redis, keys, store }) => {
-      const config = DEFAULT_RULES.no_data.stream;
       // The logs stream went quiet: its alert is stored (then the detector restarts).
-      const quietSince = Date.now() - 3_600_000;
-      const [stream] = checkStream(
-        createStreamSilence(quietSince - 1),
-        "logs",
-        quietSince,
-        quietSince + config.after,
-        config,
-      ) as Firing[];
-      assert.ok(stream);
+      const stream = quietLogsAlert();
       await store.insert([stream], "");
       // Meanwhile 1001 metrics entities went silent, each with its own alert (newer).
       const entities: Firing[] = Array.from({ length: 1001 }, (_, i) => ({
@@ -81,16 +87,7 @@ Deno.test(
       const d = await startDetector({ sql, keys, redis }, { settings: { streamCheckMs: 100 } });
       try {
         await waitFor(() => d.detector.owned().includes("metrics:0"), { what: "running" });
-        const config = DEFAULT_RULES.no_data.stream;
-        const quietSince = Date.now() - 3_600_000;
-        const [stream] = checkStream(
-          createStreamSilence(quietSince - 1),
-          "logs",
-          quietSince,
-          quietSince + config.after,
-          config,
-        ) as Firing[];
-        assert.ok(stream);
+        const stream = quietLogsAlert();
         assert.equal((await store.insert([stream], "stream watch")).length, 1);
         await waitFor(() => d.detector.owned().includes("logs:0"), { what: "logs:0 taken over" });
         await appendEvents(redis, keys, "logs", [{

@@ -6,6 +6,15 @@
 import assert from "node:assert/strict";
 import { spawnEval } from "@vigil/tools/testing/eval_process";
 
+/** Run `code` in a child; it must exit 2: its output and JSON lines. */
+async function exitsWith2(code: string) {
+  const child = spawnEval(code);
+  const [out, status] = await Promise.all([child.readAll(), child.child.status]);
+  await child.cancel();
+  assert.equal(status.code, 2, out);
+  return { out, lines: out.trim().split("\n").map((l) => JSON.parse(l)) };
+}
+
 Deno.test("createRedis() stops the process when REDIS_URL's database does not exist (not database 0)", async () => {
   const code = `
     import { createRedis } from "${new URL("../redis.ts", import.meta.url).href}";
@@ -18,11 +27,7 @@ Deno.test("createRedis() stops the process when REDIS_URL's database does not ex
     console.log(JSON.stringify({ msg: "wrote to database 0" }));
     Deno.exit(0);
   `;
-  const child = spawnEval(code);
-  const [out, status] = await Promise.all([child.readAll(), child.child.status]);
-  await child.cancel();
-  assert.equal(status.code, 2, out);
-  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  const { out, lines } = await exitsWith2(code);
   assert.equal(lines.length, 1, out);
   assert.equal(lines[0].level, "error");
   assert.match(lines[0].msg, /^REDIS_URL selects a database this Redis does not have/);
@@ -43,11 +48,7 @@ Deno.test("createRedis() stops the process when Redis refuses REDIS_URL's user o
     console.log(JSON.stringify({ msg: "went on" }));
     Deno.exit(0);
   `;
-  const child = spawnEval(code);
-  const [out, status] = await Promise.all([child.readAll(), child.child.status]);
-  await child.cancel();
-  assert.equal(status.code, 2, out);
-  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  const { out, lines } = await exitsWith2(code);
   assert.equal(lines.length, 1, out);
   assert.equal(lines[0].level, "error");
   assert.match(

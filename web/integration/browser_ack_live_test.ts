@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page, Response, Route } from "playwright-core";
+import { testAlert } from "@vigil/tools/testing/alert";
 import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
@@ -232,24 +233,13 @@ Deno.test(
       const web = serveApp(app);
       const browser = await launchBrowser();
       const { page } = browser;
-      const alert = (id: string, ms: number) => ({
-        id,
-        status: "firing",
-        detected_at: new Date(ms).toISOString(),
-        event_time: new Date(ms).toISOString(),
-        type: "metrics",
-        rule: "threshold",
-        severity: "WARNING",
-        entity: "checkout",
-        title: `anomaly ${id}`,
-        message: `message of ${id}`,
-        score: null,
-        details: {},
-        evidence: [],
-        resolved_at: null,
-        trace_id: null,
-        stages: {},
-      });
+      const alert = (id: string, ms: number) =>
+        testAlert({
+          id,
+          detected_at: new Date(ms).toISOString(),
+          event_time: new Date(ms).toISOString(),
+          severity: "WARNING",
+        });
       try {
         await page.goto(web.base + "/?acknowledged=false");
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
