@@ -30,6 +30,7 @@ import type { RulesConfig } from "./core/rules_config.ts";
 import type { ScoreEngine } from "./core/score_engine.ts";
 import type { StateLimits } from "./core/state_limits.ts";
 import { leaseFence, runAssignment } from "./io/assignment.ts";
+import type { MemberName } from "./io/member_name.ts";
 import { createCheckpointer, createRedisCheckpointStore } from "./io/checkpoint.ts";
 import { createDetectorMetrics, registerUnitGauges } from "./io/metrics.ts";
 import { createPersistStage } from "./io/persist.ts";
@@ -42,6 +43,8 @@ import type { AnomalyStore } from "./io/store.ts";
 export interface DetectorSettings {
   /** This instance's member id (unique per process). */
   member: string;
+  /** The process's hold of `member`, taken at start (io/member_name.ts): renewed every round. */
+  memberName?: MemberName;
   /** Stream partitions (`VIGIL_PARTITIONS`). */
   partitions: number;
   batchSize: number;
@@ -337,6 +340,7 @@ export function createDetector(deps: DetectorDeps): Detector {
       await runAssignment({
         redis,
         member: s.member,
+        ...(s.memberName ? { name: s.memberName } : {}),
         membersKey: keys.detectorMembers(),
         units: [...units.keys()],
         leaseKey: (name) => keys.detectorLease(units.get(name)!),

@@ -35,6 +35,7 @@ import { createPublisher } from "./io/publisher.ts";
 import { createDetectorTracing } from "./io/tracing.ts";
 import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
+import { claimMemberName } from "./io/member_name.ts";
 
 const config = configOrExit(() => loadDetectorConfig());
 const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
@@ -77,6 +78,18 @@ await ensurePartitionsOrExit({ name: "detector", log, lifecycle }, redis, {
   partitions: config.VIGIL_PARTITIONS,
 });
 
+// One process per member name: a name another running detector renews stops the start (exit 2).
+const memberName = {
+  key: keys.detectorMemberName(member),
+  member,
+  token: crypto.randomUUID(),
+  ttlMs: config.DETECTOR_LEASE_TTL,
+};
+await stepOrExit(
+  { name: "detector", log, lifecycle },
+  () => claimMemberName(redis, memberName, { log, signal: lifecycle.signal }),
+);
+
 const registry = new Registry();
 const tracer = serviceTracer();
 const tracing = tracer && createDetectorTracing(tracer);
@@ -109,6 +122,7 @@ const detector = createDetector({
   engine: createStatsEngine() as ScoreEngine<unknown>,
   settings: {
     member,
+    memberName,
     partitions: config.VIGIL_PARTITIONS,
     batchSize: config.DETECTOR_BATCH,
     blockMs: config.DETECTOR_BLOCK,

@@ -26,6 +26,7 @@
  * | `vigil:detector:state-next:{<kind>:<p>}:<member>` | hash | the checkpoint a detector instance is writing, chunk by chunk (expires after 10 min); renamed over the one above when complete, if that instance still holds the lease |
  * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |
  * | `vigil:detector:members` | sorted set | live detector instances (score: lease expiry, server time) |
+ * | `vigil:detector:member:<member>` | string | the process using that member name (a random token; one process per name) |
  *
  * @module
  */
@@ -73,6 +74,8 @@ export interface Keys {
   detectorLease(unit: Pick<StreamUnit, "kind" | "partition">): string;
   /** Live detector instances. */
   detectorMembers(): string;
+  /** The process holding a detector member name (detector/io/member_name.ts). */
+  detectorMemberName(member: string): string;
   /** A namespaced key of a tool or a test (benchmarks' scratch streams): `prefix + parts`. */
   scratch(...parts: string[]): string;
 }
@@ -121,6 +124,7 @@ export function createKeys(prefix = "vigil:"): Keys {
     detectorStateNext: (u, member) => `${p}detector:state-next:${tag(u)}:${member}`,
     detectorLease: (u) => `${p}detector:lease:${tag(u)}`,
     detectorMembers: () => `${p}detector:members`,
+    detectorMemberName: (member) => `${p}detector:member:${member}`,
     scratch: (...parts) => `${p}${parts.join(":")}`,
   };
 }

@@ -23,6 +23,7 @@ import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import type { Logger } from "@vigil/shared/log";
 import { sleep } from "@vigil/shared/lifecycle";
+import { holdMemberName, type MemberName, releaseMemberName } from "./member_name.ts";
 
 /** Heartbeat a member and list the live ones, by Redis server time. Single key. */
 const HEARTBEAT = `local t = redis.call('TIME')
@@ -137,6 +138,12 @@ export interface AssignmentOptions {
   log: Logger;
   /** Called with the units consumed after every change. */
   onChange?: (owned: readonly string[]) => void;
+  /**
+   * This process's hold of its member name (taken at start, `claimMemberName`): renewed every
+   * round before the heartbeat; found taken by another process (this one was cut off or paused
+   * past its TTL), the units stop until the name is this process's again.
+   */
+  name?: MemberName;
 }
 
 /**
@@ -152,6 +159,7 @@ export async function runAssignment(
   const every = roundMs(ttlMs);
   const owned = new Set<string>();
   let failing = false;
+  let nameLost = false;
 
   async function stopUnit(unit: string, release: boolean): Promise<void> {
     owned.delete(unit);
@@ -163,7 +171,30 @@ export async function runAssignment(
     }
   }
 
+  /** Whether this process (still) holds its member name; if not, its units stop. */
+  async function holdName(name: MemberName): Promise<boolean> {
+    const hold = await holdMemberName(redis, name);
+    if (hold.held) {
+      if (nameLost) log.info("member name held again: joining");
+      nameLost = false;
+      return true;
+    }
+    if (!nameLost) {
+      log.error(
+        "member name taken by another process (this one was cut off or paused past its TTL): " +
+          "stopping the units; give each instance its own DETECTOR_MEMBER",
+        { key: name.key },
+      );
+    }
+    nameLost = true;
+    // Leases hold the name, now the other process's: stopped without releasing them.
+    await Promise.all([...owned].map((unit) => stopUnit(unit, false)));
+    options.onChange?.([]);
+    return false;
+  }
+
   async function round(): Promise<void> {
+    if (options.name && !(await holdName(options.name))) return;
     const members = await redis.eval(HEARTBEAT, 1, options.membersKey, member, ttlMs) as string[];
     const wanted = new Set(assign(units, members, member));
     // Give back what is no longer ours (a member joined), before taking anything; and settle a
@@ -233,6 +264,10 @@ export async function runAssignment(
     }
   } finally {
     await Promise.all([...owned].map((unit) => stopUnit(unit, true)));
-    await redis.zrem(options.membersKey, member).catch(() => {});
+    // A name lost to another process: its membership is that process's now.
+    if (!nameLost) {
+      await redis.zrem(options.membersKey, member).catch(() => {});
+      if (options.name) await releaseMemberName(redis, options.name).catch(() => {});
+    }
   }
 }
