@@ -29,9 +29,13 @@ export interface BaselineFit {
   baseline: Baseline;
 }
 
-/** The UTC time-of-day bucket of `timestamp` (epoch ms) among `buckets`. */
+/**
+ * The UTC time-of-day bucket of `timestamp` (epoch ms) among `buckets`:
+ * ⌊ms × buckets / D⌋, the product exact for an integer ms (ms / D × buckets
+ * rounded a bucket's first millisecond into the one before, e.g. for 1,440).
+ */
 export function timeOfDayBucket(timestamp: number, buckets: number): number {
-  return Math.floor(msOfDay(timestamp) / DAY_MS * buckets);
+  return Math.floor(msOfDay(timestamp) * buckets / DAY_MS);
 }
 
 /**

@@ -40,6 +40,18 @@ Deno.test("timeOfDayBucket() equals the remainder formula for every kind of time
   }
 });
 
+Deno.test("timeOfDayBucket(): each bucket starts at its first millisecond, for any bucket count", () => {
+  // Before: ⌊ms / D × buckets⌋ rounded 00:13:00.000 of 1,440 one-minute buckets into bucket 12.
+  const t0 = Date.UTC(2024, 0, 1);
+  for (const buckets of [48, 24, 7, 96, 100, 1440, 86_400]) {
+    for (let b = 0; b < buckets; b++) {
+      const start = Math.ceil((b * DAY) / buckets); // first whole ms of bucket b
+      assert.equal(timeOfDayBucket(t0 + start, buckets), b, `start of ${b} of ${buckets}`);
+      if (b > 0) assert.equal(timeOfDayBucket(t0 + start - 1, buckets), b - 1, `end of ${b - 1}`);
+    }
+  }
+});
+
 Deno.test("fitBaseline(): the recent median and IQR/1.349, after 10 values", () => {
   const s = createSeriesState();
   const out = fitBaseline(s, 5, 0, 0, 0, C, fit());

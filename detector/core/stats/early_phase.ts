@@ -100,9 +100,11 @@ export function earlyPhase(
   if (s.n >= 2) {
     const dd = Math.abs(x - prev);
     // A plain mean over the first 300 differences, clipped at 4× the mean once
-    // 10 are in (so outliers barely move it), then exponentially weighted.
+    // 10 are in (so outliers barely move it), then exponentially weighted. Not
+    // clipped while the mean is 0 (equal readings so far): 4 × 0 would hold it
+    // at 0, and the early phase blind, for good.
     const k = s.n - 1;
-    const clipped = k > 10 && dd > 4 * s.diffMean ? 4 * s.diffMean : dd;
+    const clipped = k > 10 && s.diffMean > 0 && dd > 4 * s.diffMean ? 4 * s.diffMean : dd;
     s.diffMean += (clipped - s.diffMean) / Math.min(k, 300);
   }
   r[(s.n - 1) % RECENT] = x;

@@ -68,4 +68,8 @@ Deno.test("earlyPhase() learns the mean absolute first difference, clipped again
   run([1000], s);
   assert.ok(s.diffMean < 0.107, `an outlier moves it by at most 3 × 0.1 / k: ${s.diffMean}`);
   assert.equal(s.recent[50 % 8], 1000, "the value is in the ring at n − 1 mod 8");
+  // After equal readings (mean 0) a difference is learned, not clipped to 4 × 0.
+  const flat = createSeriesState();
+  run([...new Array<number>(20).fill(5), 6], flat);
+  assert.ok(Math.abs(flat.diffMean - 1 / 20) < 1e-12, `after equal readings: ${flat.diffMean}`);
 });

@@ -242,6 +242,23 @@ Deno.test("warm-up: scores are 0 for 60 points, then an isolated outlier alarms 
   }
 });
 
+Deno.test("warm-up: a series that starts with equal readings still alarms on an early outlier", () => {
+  // Before: 11 equal first readings (a gauge at 0, an error rate of 0) left the
+  // mean absolute first difference at 0, and every later difference was clipped
+  // to 4 × 0: the early phase scored 0 until point 300, a spike included.
+  const { ts, values } = dailySeries({ points: 300, seed: 73, amplitude: 0, noise: 1 });
+  for (let i = 0; i < 12; i++) values[i] = 50;
+  values[150] = values[150]! + 30;
+  const zeros = constant(300, 0).values;
+  zeros[150] = 0.5;
+  for (const [name, v] of [["noisy after equal readings", values], ["at 0", zeros]] as const) {
+    const rs = feed(createSeriesState(), ts, v);
+    const alarms = rs.map((r, i) => (r.score >= C.alarmScore ? i : -1)).filter((i) => i >= 0);
+    assert.deepEqual(alarms, [151], name);
+    assert.equal(rs[151]!.explanation.reason, "early-outlier", name);
+  }
+});
+
 Deno.test("warm-up: a lasting step in the early phase is not an alarm, a spike on it is", () => {
   // A young series cannot tell a regime change from an unseen part of its
   // cycle (NAB's daily square wave steps ×4 after 9 flat hours).
