@@ -206,6 +206,10 @@ export function createDetector(deps: DetectorDeps): Detector {
       beforeRead: fence,
       isPermanent: isDataError,
       stuckAfterMs: s.stuckAfterMs ?? 60_000,
+      // The pipeline counts what it rejects; the consumer dead-letters what was delivered too often.
+      onAck: ({ maxDeliveries }) => {
+        if (maxDeliveries > 0) metrics.deadLetters.inc({ type: unit.kind }, maxDeliveries);
+      },
       now,
     });
     const done = consumer.run(stop.signal)

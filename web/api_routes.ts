@@ -227,6 +227,7 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
     access: "read",
     responses: {
       200: { description: "An event stream", contentType: "text/event-stream" },
+      400: err("It takes no query: any name is refused"),
       401: READ[401],
       503: err("Too many live clients (WEB_MAX_SSE_CLIENTS)"),
     },

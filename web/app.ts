@@ -32,7 +32,7 @@ import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
-import { deadline, guardRequests, handleErrors } from "@vigil/shared/http/app";
+import { deadline, guardRequests, handleErrors, headContentLength } from "@vigil/shared/http/app";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { apiAccess } from "./auth.ts";
 import type { AppDeps } from "./deps.ts";
@@ -60,7 +60,7 @@ const PROXIED = /^\/api\/(live|notifications\/(test|preview)|system\/rules)\/?$/
 export const WEB_BODY_LIMIT_BYTES = 64 * 1024;
 
 /**
- * A browser that opens a wrong address (a GET that accepts HTML, outside the
+ * A browser that opens a wrong address (a GET or HEAD that accepts HTML, outside the
  * API and the ops paths) gets its error as a page with a way back to the
  * live view, not as the API's `{"error": …}`; the status stays.
  */
@@ -68,7 +68,8 @@ const htmlErrors: MiddlewareHandler = async (c, next) => {
   await next();
   const { status, headers } = c.res;
   if (
-    status < 400 || c.req.method !== "GET" || /^\/(api\/|metrics|health)/.test(c.req.path) ||
+    status < 400 || (c.req.method !== "GET" && c.req.method !== "HEAD") ||
+    /^\/(api\/|metrics|health)/.test(c.req.path) ||
     !c.req.header("accept")?.includes("text/html") ||
     !headers.get("content-type")?.startsWith("application/json")
   ) return;
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Hono {
   const { log, metrics } = deps;
   const app = new Hono();
 
+  app.use("*", headContentLength);
   app.use("*", async (c, next) => {
     const started = performance.now();
     await next();

@@ -2,7 +2,17 @@ import assert from "node:assert/strict";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { sampleValue } from "@vigil/shared/metrics";
 import { createStatsEngine } from "../core/score_engine.ts";
-import { appendEvents, pendingCount, readAlerts, readRows, withDetector } from "./_harness.ts";
+import { GROUPS } from "@vigil/shared/keys";
+import { withPg } from "@vigil/tools/testing/pg";
+import { withRedis } from "@vigil/tools/testing/redis";
+import {
+  appendEvents,
+  pendingCount,
+  readAlerts,
+  readRows,
+  startDetector,
+  withDetector,
+} from "./_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -146,6 +156,37 @@ Deno.test(
         const rows = await readRows(sql);
         assert.deepEqual(rows.filter((r) => r.rule === "metric_score"), [], "no alert from it");
       },
+    );
+  },
+);
+
+Deno.test(
+  "an entry delivered more than DETECTOR_MAX_DELIVERIES times (it crashed the detector) is dead-lettered and counted",
+  opts,
+  async () => {
+    await withPg(({ sql }) =>
+      withRedis(async ({ redis, keys }) => {
+        const stream = keys.events("logs");
+        await redis.xgroup("CREATE", stream, GROUPS.detector, "0", "MKSTREAM");
+        const [id] = await appendEvents(redis, keys, "logs", [
+          { timestamp: new Date().toISOString(), service: "checkout", level: "INFO", message: "x" },
+        ]);
+        // Delivered 10 times to the unit's consumer, never acknowledged: each start crashed on it.
+        await redis.xreadgroup("GROUP", GROUPS.detector, "logs:0", "STREAMS", stream, ">");
+        await redis.xclaim(stream, GROUPS.detector, "logs:0", 0, id!, "RETRYCOUNT", 10);
+        const d = await startDetector({ sql, keys, redis });
+        try {
+          await waitFor(async () => (await redis.xlen(keys.dlq())) === 1, {
+            what: "the entry dead-lettered",
+          });
+          const counter = d.registry.counter("vigil_detector_dead_letters_total", "");
+          await waitFor(async () => await sampleValue(counter, { type: "logs" }) === 1, {
+            what: "vigil_detector_dead_letters_total{type=logs} at 1",
+          });
+        } finally {
+          await d.stop();
+        }
+      })
     );
   },
 );

@@ -55,6 +55,7 @@ export interface BaseAppOptions {
 export function createBaseApp(options: BaseAppOptions): Hono {
   const app = new Hono();
   handleErrors(app, options);
+  app.use("*", headContentLength);
   app.use("*", guardRequests(options));
   return app;
 }
@@ -156,9 +157,35 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
     guarded.add(c);
     const problem = urlProblem(c.req.url);
     if (problem) return c.json({ error: problem }, 400);
+    const raw = c.req.raw;
+    if (raw.body && (!raw.headers.has("content-length") || raw.headers.has("transfer-encoding"))) {
+      // The limit reads such a body and makes the request again from it, which reads its
+      // `signal`: on a request of Deno.serve that prints a raw (non-JSON) warning on stderr. So
+      // it makes it again from this copy, whose signal is its own.
+      c.req.raw = new Request(raw.url, {
+        method: raw.method,
+        headers: raw.headers,
+        body: raw.body,
+        duplex: "half",
+      } as RequestInit);
+    }
     return await limit(c, next);
   };
 }
+
+/**
+ * Middleware, first of an app: a HEAD's answer says its GET's `Content-Length`. Hono serves HEAD
+ * with the GET handler and drops the body, and the server then wrote `Content-Length: 0` (RFC
+ * 9110 8.6: a HEAD's Content-Length is the GET's, or absent). Counted again by each (an app
+ * mounted on another has its own): the outer app may have replaced the body. Not for a stream.
+ */
+export const headContentLength: MiddlewareHandler = async (c, next) => {
+  await next();
+  const res = c.res;
+  if (c.req.method !== "HEAD" || res.body === null) return;
+  if (res.headers.get("content-type")?.startsWith("text/event-stream")) return;
+  res.headers.set("content-length", String((await res.clone().arrayBuffer()).byteLength));
+};
 
 // deno-lint-ignore no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;

@@ -197,3 +197,49 @@ Deno.test("createBaseApp() logs a body cut off by the client as a warning, not a
   assert.deepEqual(await res.json(), { error: "Cannot read request: the connection closed" });
   assert.deepEqual(logged, ["warn request cut off"]);
 });
+
+Deno.test("createBaseApp() answers HEAD with its GET's Content-Length (404 included)", async () => {
+  const a = app();
+  for (const path of ["/items/1?x=y", "/nowhere"]) {
+    const get = await a.request(path);
+    const size = (await get.arrayBuffer()).byteLength;
+    const head = await a.request(path, { method: "HEAD" });
+    assert.equal(head.status, get.status, path);
+    assert.equal(head.body, null, path);
+    // Without it the server wrote `Content-Length: 0` for every HEAD.
+    assert.equal(head.headers.get("content-length"), String(size), path);
+  }
+});
+
+Deno.test("createBaseApp() takes a body without Content-Length and writes nothing on stderr", async () => {
+  // A DELETE or OPTIONS without a body, or a chunked POST, is read and made again by the body
+  // limit; reading the served request's `signal` made Deno.serve print a raw (non-JSON)
+  // "legacy behavior" warning on stderr.
+  const code = `
+    const { createBaseApp } = await import(${JSON.stringify(import.meta.resolve("./app.ts"))});
+    const { serve } = await import(${JSON.stringify(import.meta.resolve("./serve.ts"))});
+    const { silentLogger } = await import(${JSON.stringify(import.meta.resolve("../log.ts"))});
+    const app = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
+    app.post("/items", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+    app.delete("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+    const server = serve(app, { port: 0, log: silentLogger() });
+    const url = "http://127.0.0.1:" + server.port;
+    const chunked = new ReadableStream({ start(c) { c.enqueue(new Uint8Array(5)); c.close(); } });
+    const answers = [
+      await fetch(url + "/items/1", { method: "DELETE" }),
+      await fetch(url + "/items", { method: "POST", body: chunked }),
+    ];
+    console.log(JSON.stringify(await Promise.all(answers.map((r) => r.json()))));
+    await server.close();
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(decoder.decode(out.stderr), "");
+  assert.equal(out.code, 0);
+  assert.deepEqual(JSON.parse(decoder.decode(out.stdout)), [{ id: "1" }, { bytes: 5 }]);
+});

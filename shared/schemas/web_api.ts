@@ -68,8 +68,8 @@ export const timeParamSchema = z.union([
       ? SUB_MS
       : typeof issue.input === "string" && /\s\d{2}:?\d{2}$/.test(issue.input)
       ? `must be an ISO 8601 time with offset or epoch milliseconds: its "+" arrived as a space; write it %2B in a URL (${
-        issue.input.slice(-40).replace(/\s(\d{2}:?\d{2})$/, "%2B$1")
-      })`
+        // With the colon the API reads (`%2B0100` was refused in turn).
+        issue.input.slice(-40).replace(/\s(\d{2}):?(\d{2})$/, "%2B$1:$2")})`
       : "must be an ISO 8601 time with offset or epoch milliseconds",
 })
   .refine(isPostgresTime, {

@@ -96,3 +96,13 @@ Deno.test("an unencoded + offset (read as a space) is told to be written %2B", (
     Date.parse("2025-06-01T09:00:00Z"),
   );
 });
+
+Deno.test("the %2B written back for an unencoded + offset is a time the API reads", () => {
+  // `+0100` (no colon) was written back as `%2B0100`, which the API refused in turn.
+  for (const from of ["2025-06-01T10:00:00 01:00", "2025-06-01T10:00:00.250 0530"]) {
+    const message = refusal(anomalyListQuerySchema, { from });
+    const written = /\(([^()]*)\)$/.exec(message)?.[1] ?? "";
+    const parsed = anomalyListQuerySchema.safeParse({ from: decodeURIComponent(written) });
+    assert.ok(parsed.success, `${from}: ${message}`);
+  }
+});

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import type { Sql } from "@vigil/tools/testing/pg";
+import { loadStaticAssets } from "../static.ts";
 import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -226,3 +227,41 @@ Deno.test("HEAD of an API read answers 503 at the deadline, as its GET does", op
     }
   }, { appSql: () => stalled, requestDeadlineMs: 200 });
 });
+
+Deno.test(
+  "HEAD answers its GET's headers over a real socket, Content-Length and error page included",
+  opts,
+  async () => {
+    const assets = await loadStaticAssets();
+    await withWebApp(async ({ app, sql }) => {
+      await insertAnomalies(sql, [{ id: "h1", detected_at: new Date() }]);
+      const server = serve(app, { port: 0, log: silentLogger() });
+      try {
+        const base = `http://127.0.0.1:${server.port}`;
+        const cases: [string, Record<string, string>][] = [
+          ["/api/anomalies", {}],
+          ["/api/anomalies/h1", {}],
+          ["/api/anomalies/nope", {}],
+          ["/api/openapi.json", {}],
+          ["/health", {}],
+          ["/", {}],
+          ["/assets/app.js", {}],
+          // A mistyped address opened by a browser: its GET is an HTML page.
+          ["/alerts/h1/nope", { accept: "text/html" }],
+        ];
+        for (const [path, headers] of cases) {
+          const get = await fetch(`${base}${path}`, { headers });
+          const size = (await get.arrayBuffer()).byteLength;
+          const head = await fetch(`${base}${path}`, { method: "HEAD", headers });
+          assert.equal((await head.arrayBuffer()).byteLength, 0, `HEAD ${path}: no body`);
+          assert.equal(head.status, get.status, path);
+          assert.equal(head.headers.get("content-type"), get.headers.get("content-type"), path);
+          // It said 0 for every HEAD (RFC 9110 8.6: the GET's length, or no Content-Length).
+          assert.equal(head.headers.get("content-length"), String(size), `HEAD ${path}`);
+        }
+      } finally {
+        await server.close();
+      }
+    }, { assets });
+  },
+);
