@@ -57,3 +57,23 @@ Deno.test("deno task validate:stats --help prints the usage and exits 0", async 
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^usage: deno task validate:stats <NAB data folder>/);
 });
+
+Deno.test("false_alarms.ts counts the alarms on clean series, by reason and by segment", async () => {
+  const bad = await run("false_alarms.ts", ["--seeds", "x"], []);
+  assert.match(bad.stderr, /^false_alarms failed: seeds: /);
+  assert.equal(bad.code, 1);
+  const r = await run(
+    "false_alarms.ts",
+    ["--points", "12000", "--seeds", "2", "--amplitude", "0"],
+    [],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  assert.deepEqual([out.points, out.seeds, out.amplitude, out.noise], [12000, 2, 0, 2]);
+  assert.ok(out.alarms > 0, "noise alone raises some over 24,000 points");
+  assert.equal(sum(Object.values(out.by_reason) as number[]), out.alarms);
+  assert.equal(out.per_5000_points.length, 3);
+  assert.equal(sum(out.per_5000_points), out.alarms);
+  assert.equal(out.points_per_alarm, Math.round(24000 / out.alarms));
+});
