@@ -37,27 +37,29 @@ export interface DeliveryOptions {
 
 /** Wakes sleeping channel loops when new notifications are planned. */
 export class Waker {
-  #waiters: (() => void)[] = [];
+  // A wait leaves the set when it ends: kept until the next wake() (a new digest), the waits of
+  // an idle notifier (twice a second per channel) piled up for as long as it stayed quiet.
+  #waiters = new Set<() => void>();
+  /** Waits not ended yet. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
   /** Resolve after `ms` or at the next `wake()`, whichever is first (never rejects). */
   wait(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      let done = false;
       const finish = () => {
-        if (done) return;
-        done = true;
+        if (!this.#waiters.delete(finish)) return;
         clearTimeout(timer);
         signal.removeEventListener("abort", finish);
         resolve();
       };
+      this.#waiters.add(finish);
       const timer = setTimeout(finish, Math.max(0, ms));
       signal.addEventListener("abort", finish, { once: true });
-      this.#waiters.push(finish);
     });
   }
   wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
+    for (const f of [...this.#waiters]) f();
   }
 }
 
@@ -130,9 +132,11 @@ export async function runChannel(
     });
 
   while (!signal.aborted) {
+    const t = now();
     let next;
     try {
-      next = await retry(() => store.nextPending(channel.name), {
+      // Its digest only when due: a storm's is megabytes, and a channel backing off looks often.
+      next = await retry(() => store.nextPending(channel.name, t), {
         signal,
         baseMs: 500,
         capMs: 5000,
@@ -145,12 +149,11 @@ export async function runChannel(
       await waker.wait(idleMs, signal);
       continue;
     }
-    const t = now();
-    if (next.nextAttemptAt > t) {
+    const { digest } = next;
+    if (next.nextAttemptAt > t || digest === null) {
       await waker.wait(Math.min(next.nextAttemptAt - t, 1000), signal);
       continue;
     }
-    const { digest } = next;
     const attempt = next.attempts + 1;
     const alertIds = [...new Set(digest.alerts.map((a) => a.id))];
     const traceIds = [...new Set(digest.alerts.map((a) => a.trace_id).filter(Boolean))]
@@ -162,8 +165,11 @@ export async function runChannel(
     if (t - next.createdAt > giveUpAfterMs) {
       // The last failure stays in the row (the API's `error`): "gave up" alone said not why.
       const last = next.lastError ? `; the last: ${next.lastError}` : "";
+      // A decision, not an attempt: the count stays, and no attempt row is made.
       await record({
         ...base,
+        attempt: next.attempts,
+        attempted: false,
         ok: false,
         status: "failed",
         retryable: false,

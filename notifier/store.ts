@@ -16,7 +16,8 @@ type Sql = postgres.Sql;
 
 /** A notification waiting to be sent. */
 export interface PendingNotification {
-  digest: Digest;
+  /** Null when not due at the time asked (not read: a storm's digest is megabytes). */
+  digest: Digest | null;
   channel: string;
   attempts: number;
   partsSent: number;
@@ -46,6 +47,8 @@ export interface AttemptRecord {
   at: number;
   /** Recipients that had their final answer in this attempt (merged into `recipients_done`). */
   recipients?: Record<string, string>;
+  /** False when nothing was sent (given up): no `notification_attempts` row. @default {true} */
+  attempted?: boolean;
 }
 
 /** One row of `notifications` for the API. */
@@ -73,8 +76,12 @@ export interface NotifierStore {
   knownStreamIds(streamIds: readonly string[]): Promise<Set<string>>;
   /** Atomically record taken-in alerts, group changes, new digests and their notifications. */
   commit(input: { items: readonly IngestItem[]; result: BatchResult }): Promise<void>;
-  /** The oldest pending notification of `channel`. */
-  nextPending(channel: string): Promise<PendingNotification | null>;
+  /**
+   * The oldest pending notification of `channel`, its digest only when due at `now` (absent:
+   * always). A channel backing off looks each second: a storm's digest, read and parsed each
+   * time, held the event loop (intake, timers, the other channels) hundreds of ms a second.
+   */
+  nextPending(channel: string, now?: number): Promise<PendingNotification | null>;
   /** Record that parts were accepted (multi-message channels). */
   setPartsSent(digestId: string, channel: string, partsSent: number): Promise<void>;
   /** Record one attempt and the notification's new state. */
@@ -210,10 +217,11 @@ export function createStore(sql: Sql): NotifierStore {
       });
     },
 
-    async nextPending(channel) {
+    async nextPending(channel, now) {
+      const due = now === undefined ? null : new Date(now);
       const rows = await sql<
         {
-          digest: Digest;
+          digest: Digest | null;
           attempts: number;
           parts_sent: number;
           created_at: Date;
@@ -221,8 +229,9 @@ export function createStore(sql: Sql): NotifierStore {
           error: string | null;
           recipients_done: Record<string, string>;
         }[]
-      >`SELECT d.digest, n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.error,
-          n.recipients_done
+      >`SELECT CASE WHEN ${due}::timestamptz IS NULL OR n.next_attempt_at <= ${due}::timestamptz
+            THEN d.digest END AS digest,
+          n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.error, n.recipients_done
         FROM notifications n JOIN notifier_digests d ON d.id = n.digest_id
         WHERE n.channel = ${channel} AND n.status = 'pending'
         ORDER BY n.created_at, n.digest_id LIMIT 1`;
@@ -248,12 +257,14 @@ export function createStore(sql: Sql): NotifierStore {
     async recordAttempt(rec) {
       const at = new Date(rec.at);
       await sql.begin(async (tx) => {
-        await tx`INSERT INTO notification_attempts
-          (digest_id, channel, attempt, at, ok, retryable, status_code, error, duration_ms)
-          VALUES (${rec.digestId}, ${rec.channel}, ${rec.attempt}, ${at}, ${rec.ok},
-            ${rec.retryable ?? null}, ${rec.statusCode ?? null}, ${rec.error ?? null},
-            ${rec.durationMs})
-          ON CONFLICT DO NOTHING`;
+        if (rec.attempted !== false) {
+          await tx`INSERT INTO notification_attempts
+            (digest_id, channel, attempt, at, ok, retryable, status_code, error, duration_ms)
+            VALUES (${rec.digestId}, ${rec.channel}, ${rec.attempt}, ${at}, ${rec.ok},
+              ${rec.retryable ?? null}, ${rec.statusCode ?? null}, ${rec.error ?? null},
+              ${rec.durationMs})
+            ON CONFLICT DO NOTHING`;
+        }
         // Only a pending row changes: an attempt recorded late (a notifier that lost the lock
         // mid-send, after the one that took over recorded `sent`) turned `sent` back to
         // `pending`, and the digest was sent again.

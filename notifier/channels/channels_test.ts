@@ -101,6 +101,26 @@ Deno.test("slackMessages() splits above 50 blocks and keeps every alert", () => 
   for (const a of digest.alerts) assert.ok(text.includes(`/alerts/${a.id}|view`));
 });
 
+Deno.test("slackMessages() keeps a row's link and time when its log line is longer than a block", () => {
+  // Before: the block's text was cut at 3,000 characters from its end: a long failed_message
+  // lost the row's "view" link and its time.
+  const long = {
+    ...digest.alerts[0]!,
+    id: "long",
+    entity: "e".repeat(400),
+    message: "<".repeat(4000),
+  };
+  const [msg] = slackMessages({ ...digest, alerts: [long] }, { webBaseUrl: "http://web" });
+  const row = msg!.blocks.map((b) => (b as { text?: { text: string } }).text?.text ?? "")
+    .find((t) => t.includes("cpu_high"))!;
+  assert.ok(row.length <= 3000, `${row.length} characters`);
+  assert.ok(
+    row.endsWith("\n<http://web/alerts/long|view> · 2025-03-01 10:20:09 UTC"),
+    row.slice(-80),
+  );
+  assert.ok(row.includes("&lt;&lt;…"), "the message is cut, visibly");
+});
+
 Deno.test("slackMessages() lists DIGEST_MAX_ROWS alerts of a storm and links to the rest", () => {
   // Before: 20,000 alerts made 409 messages.
   const alerts = Array.from({ length: 20_000 }, (_, i) => ({ ...digest.alerts[0]!, id: `s${i}` }));

@@ -35,13 +35,17 @@ function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unkn
   const at = render.alertTime(a);
   const text = `*${mrkdwnEscape(a.rule)}* on *${mrkdwnEscape(a.entity)}* (${a.type}) — ${
     render.alertState(a)
-  }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}\n<${
-    render.alertLink(a, options)
-  }|view> · ${at > 0 ? `${render.rowTime(a)} UTC` : a.event_time}`;
-  return {
-    type: "section",
-    text: { type: "mrkdwn", text: render.clip(text, SLACK_LIMITS.sectionText) },
-  };
+  }\n${mrkdwnEscape(a.message)}${vt ? ` (${mrkdwnEscape(vt)})` : ""}`;
+  // The row ends with its link and time: a long log line is cut before them (cut from the end,
+  // the row lost its "view" link), and not inside an escape (`&l…`).
+  const tail = `\n<${render.alertLink(a, options)}|view> · ${
+    at > 0 ? `${render.rowTime(a)} UTC` : a.event_time
+  }`;
+  const cut = render.clip(text, SLACK_LIMITS.sectionText - tail.length).replace(
+    /&[a-z]{0,3}…$/,
+    "…",
+  );
+  return { type: "section", text: { type: "mrkdwn", text: cut + tail } };
 }
 
 /** Render a digest into Slack messages within the limits. Pure. */

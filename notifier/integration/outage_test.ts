@@ -152,6 +152,14 @@ Deno.test({
           assert.ok(row!.attempts >= 2, `retried before giving up (${row!.attempts} attempts)`);
           const calls = hook.requests.length;
           assert.ok(calls >= 2 && hook.accepted().length === 0);
+          // Giving up is no attempt: the row and the attempts table count the sends made (before:
+          // one more, "attempts": 3 beside "gave up after 2 attempts", and an attempt row of 0 ms).
+          const [tried] = await sql<{ n: number }[]>`
+            SELECT count(*)::int AS n FROM notification_attempts WHERE channel = 'webhook'`;
+          assert.deepEqual(
+            [row!.attempts, tried!.n, Number(/^gave up after (\d+)/.exec(row!.error ?? "")?.[1])],
+            [calls, calls, calls],
+          );
           await new Promise((r) => setTimeout(r, 2000));
           assert.equal(hook.requests.length, calls, "no attempt after giving up");
           const [email] = await sql<{ status: string }[]>`

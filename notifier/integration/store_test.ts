@@ -169,3 +169,49 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "nextPending() reads a digest only when it is due: a channel backing off looks every second",
+  opts,
+  async () => {
+    await withPg(async ({ sql }) => {
+      await migrate(sql);
+      const store = createStore(sql);
+      const t = Date.parse("2025-03-01T12:00:00Z");
+      const digest = {
+        id: "d-storm",
+        kind: "digest",
+        route: "default",
+        groupKey: "g",
+        groupLabels: {},
+        createdAt: t,
+        alerts: [makeAlert({ id: "s1" })],
+        flapping: [],
+        streamIds: [],
+        channels: ["webhook"],
+      } as unknown as Digest;
+      await store.commit({ items: [], result: result({ digests: [digest] }) });
+      await store.recordAttempt({
+        digestId: "d-storm",
+        channel: "webhook",
+        attempt: 1,
+        ok: false,
+        status: "pending",
+        retryable: true,
+        error: "HTTP 503",
+        alertIds: ["s1"],
+        durationMs: 5,
+        at: t + 1000,
+        nextAttemptAt: t + 3_600_000,
+      });
+      // Before: the whole digest (13 MB for a storm of 20,000 alerts) was read and parsed on
+      // each look, holding the event loop for hundreds of ms a second while the channel was down.
+      const waiting = await store.nextPending("webhook", t + 60_000);
+      assert.equal(waiting?.nextAttemptAt, t + 3_600_000);
+      assert.equal(waiting?.digest, null);
+      const due = await store.nextPending("webhook", t + 3_600_000);
+      assert.equal(due?.digest?.id, "d-storm");
+      assert.equal((await store.nextPending("webhook"))?.digest?.id, "d-storm", "no clock: read");
+    });
+  },
+);
