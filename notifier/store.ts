@@ -11,6 +11,7 @@ import type { BatcherState, BatchResult, GroupState, IngestItem } from "./batche
 import type { Alert } from "@vigil/shared/schemas/alert";
 import type { Digest } from "./digest.ts";
 import type { ReplayAlert } from "./preview.ts";
+import { digestsKeptSince } from "@vigil/shared/retention/runs";
 
 type Sql = postgres.Sql;
 
@@ -88,8 +89,9 @@ export interface NotifierStore {
   recordAttempt(rec: AttemptRecord): Promise<void>;
   /**
    * Alerts taken in (grouped, last 2 days) whose delivery is not final:
-   * not in a digest yet (and not acknowledged: quiet, never sent), or in a
-   * digest still pending on some channel.
+   * not in a digest yet (and not acknowledged: quiet, never sent; and taken in
+   * since retention's last cutoff of digests: before it, the digest that told
+   * it may be deleted), or in a digest still pending on some channel.
    */
   undelivered(): Promise<number>;
   /** Which of `alertIds` were acknowledged in the web (`anomaly_events.acknowledged_at`). */
@@ -300,6 +302,8 @@ export function createStore(sql: Sql): NotifierStore {
         SELECT count(*)::int AS n FROM notifier_alerts a
         WHERE a.disposition = 'grouped' AND a.received_at > now() - interval '2 days' AND (
           (NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+            -- taken in before retention's last cutoff: the digest that told it may be deleted
+            AND a.received_at >= ${digestsKeptSince(sql)}
             -- acknowledged before a digest told it: quiet, it never will be
             AND NOT EXISTS (SELECT 1 FROM anomaly_events ev
               WHERE ev.id = a.alert_id AND ev.acknowledged_at IS NOT NULL))

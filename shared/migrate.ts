@@ -1,13 +1,13 @@
 /**
  * Versioned SQL migrations: `shared/migrations/NNN_name.sql`, applied in
  * order, recorded in `schema_migrations`. The pending ones run in one
- * transaction: one that fails rolls them all back, so the schema is never
- * left between two versions.
+ * (read committed) transaction: one that fails rolls them all back, so the
+ * schema is never left between two versions.
  * A PostgreSQL advisory lock makes concurrent starts safe; a table lock not had
  * within {@link TABLE_LOCK_TIMEOUT} rolls back and tries again, so a pending
  * ALTER TABLE never queues the table's readers behind a long transaction.
- * No statement_timeout applies to them (a database's or role's is for the
- * services' queries).
+ * No statement_timeout applies to them, nor a lock_timeout to the wait for
+ * another migrator (a database's or role's are for the services' queries).
  * A version recorded under another name than this code's file of it (another
  * branch's migration N) is refused: {@link MigrationConflictError}.
  * A migration PostgreSQL refuses for good (its SQL, the data, the rights) is
@@ -160,10 +160,14 @@ async function migrateOnce(
   const applied: number[] = [];
   let unknown: number[] = [];
   let elsewhere: { schema: string | null; other: string } | undefined;
-  await sql.begin(async (tx) => {
+  // Read committed whatever the database's or role's default: under repeatable read a waiting
+  // migrator read schema_migrations as it was before the other's commit, and applied it all again.
+  await sql.begin("isolation level read committed", async (tx) => {
     // A statement_timeout set for the services' queries would cancel the wait for another
-    // migrator and a long migration (an index on a large table) at every start.
+    // migrator and a long migration (an index on a large table) at every start; their
+    // lock_timeout the wait for another migrator (set again for the tables below).
     await tx.unsafe("SET LOCAL statement_timeout = 0");
+    await tx.unsafe("SET LOCAL lock_timeout = 0");
     await tx`SELECT pg_advisory_xact_lock(${LOCK_ID})`;
     await tx.unsafe(`SET LOCAL lock_timeout = '${TABLE_LOCK_TIMEOUT}'`);
     // Created only when missing from the schema new tables go to (the first of search_path):

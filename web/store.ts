@@ -18,6 +18,7 @@ import {
 } from "@vigil/shared/schemas/alert";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import type { AckInput, AnomalyListQuery } from "@vigil/shared/schemas/web_api";
+import { digestsKeptSince } from "@vigil/shared/retention/runs";
 import { type Cursor, decodeCursor, encodeCursor } from "./cursor.ts";
 import type { EntityFacts } from "./entity.ts";
 import type { NotificationFigures } from "./notification_summary.ts";
@@ -340,6 +341,8 @@ export async function notificationFigures(
       FROM notifier_alerts a
       WHERE a.received_at >= ${from} AND a.received_at < ${to} AND a.disposition = 'grouped'
         AND NOT EXISTS (SELECT 1 FROM notifier_digest_entries e WHERE e.stream_id = a.stream_id)
+        -- Taken in before retention's last cutoff: the digest that told it may be deleted.
+        AND a.received_at >= ${digestsKeptSince(sql)}
         AND NOT EXISTS (SELECT 1 FROM anomaly_events ev
           WHERE ev.id = a.alert_id AND ev.acknowledged_at IS NOT NULL)
       GROUP BY 1 ORDER BY 1`,

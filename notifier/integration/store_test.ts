@@ -9,6 +9,8 @@ import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { silentLogger } from "@vigil/shared/log";
 import { withRedis } from "@vigil/tools/testing/redis";
+import { Registry } from "@vigil/shared/metrics";
+import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -212,6 +214,76 @@ Deno.test(
       const due = await store.nextPending("webhook", t + 3_600_000);
       assert.equal(due?.digest?.id, "d-storm");
       assert.equal((await store.nextPending("webhook"))?.digest?.id, "d-storm", "no clock: read");
+    });
+  },
+);
+
+Deno.test(
+  "undelivered() does not count a delivered alert whose digest retention deleted as waiting",
+  opts,
+  async () => {
+    await withPg(async ({ sql }) => {
+      await migrate(sql);
+      const store = createStore(sql);
+      const HOUR = 3_600_000;
+      const dayAgo = Date.now() - 24 * HOUR;
+      const alert = makeAlert({});
+      await store.commit({
+        items: [{ streamId: "1-0", alert }],
+        result: result({ placed: { "1-0": "default|" } }),
+      });
+      await sql`UPDATE notifier_alerts SET received_at = ${new Date(dayAgo)}`;
+      const digest = {
+        id: "d-told",
+        kind: "digest",
+        route: "default",
+        groupKey: "default|",
+        createdAt: dayAgo + 1000,
+        alerts: [{ ...alert, isNew: true, flapping: false, resolvedAfterMs: null }],
+        streamIds: ["1-0"],
+        channels: ["webhook"],
+      } as unknown as Digest;
+      await store.commit({ items: [], result: result({ digests: [digest] }) });
+      await store.recordAttempt({
+        digestId: "d-told",
+        channel: "webhook",
+        attempt: 1,
+        ok: true,
+        status: "sent",
+        at: dayAgo + 2000,
+        alertIds: [alert.id],
+        durationMs: 5,
+      });
+      assert.equal(await store.undelivered(), 0, "sent: not pending");
+      // RETENTION_NOTIFICATIONS=1h (the notifier's intake records kept longer): the digest that
+      // told the alert goes, the alert's record stays.
+      const registry = new Registry();
+      const report = await runRetention(
+        { sql, log: silentLogger(), metrics: createRetentionMetrics(registry), now: Date.now },
+        {
+          ages: {
+            anomaly_events: 0,
+            notifier_digests: HOUR,
+            notification_attempts: 0,
+            notifier_alerts: 0,
+            silences: 0,
+          },
+          batchSize: 100,
+          maxBatches: 10,
+        },
+      );
+      assert.equal(report?.deleted.notifier_digests, 1);
+      assert.equal(
+        await store.undelivered(),
+        0,
+        "an alert told by a digest retention deleted is not waiting for one",
+      );
+      // One taken in since, in no digest yet, still waits for its group's digest.
+      await store.commit({
+        items: [{ streamId: "2-0", alert: makeAlert({}) }],
+        result: result({ placed: { "2-0": "default|" } }),
+      });
+      assert.equal(await store.undelivered(), 1);
     });
   },
 );

@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { loadMigrations, migrate, migrateAtStart } from "../migrate.ts";
 import { createLogger } from "../log.ts";
 import { TEST_DATABASE_URL, withPg } from "@vigil/tools/testing/pg";
+import { waitFor } from "@vigil/tools/testing/wait";
 
 Deno.test("migrate() applies every migration once, even when started concurrently", async () => {
   await withPg(async ({ sql, url }) => {
@@ -19,6 +20,43 @@ Deno.test("migrate() applies every migration once, even when started concurrentl
       assert.equal(t?.t, "anomaly_events");
     } finally {
       await other.end({ timeout: 5 });
+    }
+  });
+});
+
+Deno.test("migrate() started concurrently applies every migration once under a stricter default isolation", async () => {
+  await withPg(async ({ sql, url, database }) => {
+    // Set on the database or role (a team's default). Before: a waiting migrator read
+    // schema_migrations in a snapshot taken before the other's commit, applied every migration
+    // again and stopped: "migration 1 (anomaly_events) failed with SQLSTATE 42P07".
+    await sql.unsafe(
+      `ALTER DATABASE ${database} SET default_transaction_isolation = 'repeatable read'`,
+    );
+    const all = await loadMigrations();
+    const a = postgres(url, { max: 1, onnotice: () => {} });
+    const b = postgres(url, { max: 1, onnotice: () => {} });
+    const holder = await sql.reserve();
+    try {
+      await holder`BEGIN`;
+      await holder`SELECT pg_advisory_xact_lock(7131911)`;
+      const both = Promise.allSettled([migrate(a), migrate(b)]);
+      await waitFor(async () =>
+        (await sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = ${database} AND wait_event = 'advisory'`)[0]?.n === 2, {
+        what: "both migrators waiting for the lock",
+      });
+      await holder`COMMIT`;
+      const [ra, rb] = await both;
+      assert.equal(ra.status, "fulfilled", String((ra as PromiseRejectedResult).reason));
+      assert.equal(rb.status, "fulfilled", String((rb as PromiseRejectedResult).reason));
+      const applied = [...ra.value, ...rb.value].sort((x, y) => x - y);
+      assert.deepEqual(applied, all.map((m) => m.version));
+    } finally {
+      await holder`ROLLBACK`; // nothing when committed
+      holder.release();
+      await a.end({ timeout: 5 });
+      await b.end({ timeout: 5 });
     }
   });
 });
@@ -214,6 +252,49 @@ Deno.test("migrate() is not cut by a statement_timeout set for the services' que
       assert.equal(r?.t, "300ms", "the services' own queries keep it");
     } finally {
       await guarded.end({ timeout: 5 });
+    }
+  });
+});
+
+Deno.test("migrate() waits for another migrator however long, also under a lock_timeout set for the services' queries", async () => {
+  await withPg(async ({ sql, url, database }) => {
+    // A guard for the application's queries; another service's migrations take longer.
+    // Before: the wait for the advisory lock was cut at 200 ms, logged as a table in use and
+    // tried again and again while the other migrator ran.
+    await sql.unsafe(`ALTER DATABASE ${database} SET lock_timeout = '200ms'`);
+    const guarded = postgres(url, { max: 1, onnotice: () => {} });
+    const lines: { msg: string }[] = [];
+    const log = createLogger({
+      service: "t",
+      level: "warn",
+      write: (l) => lines.push(JSON.parse(l)),
+    });
+    const other = await sql.reserve(); // another service, migrating
+    let migrating: Promise<number[]> | undefined;
+    try {
+      await other`BEGIN`;
+      await other`SELECT pg_advisory_xact_lock(7131911)`;
+      const m = { version: 1, name: "t", sql: "CREATE TABLE t1 (x int)" };
+      migrating = migrate(guarded, { log, migrations: [m] });
+      // One wait of a second, five times the lock_timeout, without being cut.
+      await waitFor(async () =>
+        (await sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = ${database} AND wait_event = 'advisory'
+            AND now() - query_start > interval '1 second'`)[0]?.n === 1, {
+        timeoutMs: 10_000,
+        what: "a wait for the advisory lock of more than a second",
+      });
+      await other`COMMIT`;
+      assert.deepEqual(await migrating, [1]);
+      assert.deepEqual(lines.map((l) => l.msg), []);
+      const [r] = await guarded<{ t: string }[]>`SELECT current_setting('lock_timeout') AS t`;
+      assert.equal(r?.t, "200ms", "the services' own queries keep it");
+    } finally {
+      await other`ROLLBACK`; // nothing when committed
+      other.release();
+      await guarded.end({ timeout: 0 });
+      await migrating?.catch(() => {});
     }
   });
 });

@@ -56,6 +56,19 @@ export async function recordRetentionRun(
   });
 }
 
+/**
+ * A SQL fragment: the instant since when every digest is still stored. Retention deletes digests
+ * (`notifier_digests`, with their `notifier_digest_entries`) created before its cutoff, so an alert
+ * taken in before it may have lost the digest that told it: "in no digest" says nothing about such
+ * an alert. The latest recorded end of a run less its `notifier_digests` age (later than that
+ * run's cutoff); `-infinity` when no recorded run prunes digests.
+ */
+export function digestsKeptSince(sql: postgres.Sql): postgres.PendingQuery<postgres.Row[]> {
+  return sql`COALESCE((
+    SELECT max(finished_at - (ages_ms->>'notifier_digests')::bigint * interval '1 millisecond')
+      FROM retention_runs WHERE (ages_ms->>'notifier_digests')::bigint > 0), '-infinity')`;
+}
+
 /** The latest recorded run (the last written), or null when none was recorded yet. */
 export async function latestRetentionRun(sql: postgres.Sql): Promise<RetentionRunRecord | null> {
   type Row = Omit<RetentionRunRecord, "started_at" | "finished_at" | "interval_ms"> & {

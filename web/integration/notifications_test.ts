@@ -3,6 +3,9 @@ import type { Sql } from "@vigil/tools/testing/pg";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const T0 = Date.parse("2025-03-01T12:00:00Z");
@@ -248,6 +251,59 @@ Deno.test(
       const s = summarizeNotifications(figures, { fromMs: FROM, toMs: T0 });
       assert.equal(s.totals.waiting_alerts, 1, "only the unacknowledged one waits");
       assert.deepEqual(s.routes.map((r) => [r.route, r.waiting_alerts]), [["default", 1]]);
+    });
+  },
+);
+
+Deno.test(
+  "an alert whose digest retention deleted is not counted as waiting for one",
+  opts,
+  async () => {
+    await withWebApp(async ({ sql }) => {
+      const now = Date.now();
+      const from = now - 24 * 3_600_000;
+      // Taken in 20 h ago and told by a digest at once; RETENTION_NOTIFICATIONS=1h deleted it.
+      await intake(sql, {
+        streamId: "4-1",
+        receivedMs: now - 20 * 3_600_000,
+        disposition: "grouped",
+        route: "default",
+      });
+      await digest(sql, {
+        id: "d-old",
+        route: "default",
+        createdMs: now - 20 * 3_600_000 + 1000,
+        alerts: ["al-4-1"],
+        channels: [{ channel: "email", status: "sent", sentMs: now - 20 * 3_600_000 + 2000 }],
+        streamIds: ["4-1"],
+      });
+      // Taken in a minute ago, in no digest yet: waiting.
+      await intake(sql, {
+        streamId: "4-2",
+        receivedMs: now - 60_000,
+        disposition: "grouped",
+        route: "default",
+      });
+      const registry = new Registry();
+      await runRetention(
+        { sql, log: silentLogger(), metrics: createRetentionMetrics(registry), now: Date.now },
+        {
+          ages: {
+            anomaly_events: 0,
+            notifier_digests: 3_600_000,
+            notification_attempts: 0,
+            notifier_alerts: 0,
+            silences: 0,
+          },
+          batchSize: 100,
+          maxBatches: 10,
+        },
+      );
+      const [left] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM notifier_digests`;
+      assert.equal(left?.n, 0, "retention deleted the digest");
+      const figures = await notificationFigures(sql, { fromMs: from, toMs: now });
+      const s = summarizeNotifications(figures, { fromMs: from, toMs: now });
+      assert.equal(s.totals.waiting_alerts, 1, "only the one taken in since waits");
     });
   },
 );
