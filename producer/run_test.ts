@@ -379,7 +379,8 @@ Deno.test("runProducer() stops at --duration while Kafka holds a batch, and repo
     new AbortController().signal,
   );
   const took = Date.now() - started;
-  assert.ok(took < 2000, `stopped after ${took} ms`); // before: never (the send waited forever)
+  // Before: never (the send waited forever). Generous: a loaded machine took 2.7 s for 0.5 s.
+  assert.ok(took < 10_000, `stopped after ${took} ms`);
   assert.equal(summary.sent, 0);
   assert.ok(
     summary.undelivered > 0 && summary.undelivered === summary.generated,
