@@ -103,7 +103,8 @@ const replaySource = (file: string) => file === "-" ? "stdin" : file.split("/").
  * Run the producer until `--count`, `--duration`, the end of a replay or
  * `signal`. Never throws for delivery problems: they are in the summary.
  *
- * @throws {Error} when the replay file cannot be read or parsed
+ * @throws {Error} when the replay file cannot be read or parsed (mid-file: after the rows
+ * before it are flushed and the summary logged)
  */
 export async function runProducer(
   deps: ProducerDeps,
@@ -210,6 +211,8 @@ export async function runProducer(
     : undefined;
   // While a send waits on Kafka the progress goes on (0/s, pending growing); it froze on the last rate.
   const ticker = setInterval(() => status.update(snapshot()), PROGRESS_TICK_MS);
+  /** A replay that fails mid-file (the file changed): what it sent is still flushed and told. */
+  let failure: { error: unknown } | undefined;
   try {
     if (options.replay) {
       const r = options.replay;
@@ -276,6 +279,8 @@ export async function runProducer(
       }
       ended = generated >= limit || now() >= deadline;
     }
+  } catch (error) {
+    failure = { error };
   } finally {
     cancelTimer?.();
     clearInterval(ticker);
@@ -315,5 +320,6 @@ export async function runProducer(
     elapsed_ms: summary.elapsedMs,
     ...(summary.interrupted ? { interrupted: true } : {}),
   });
+  if (failure) throw failure.error;
   return summary;
 }

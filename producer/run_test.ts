@@ -3,6 +3,7 @@ import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import { Registry } from "@vigil/shared/metrics";
 import { createLogger, silentLogger } from "@vigil/shared/log";
 import type { ProducerOptions } from "./cli.ts";
+import type { Replay } from "./replay.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
 import { createProducerMetrics, runProducer, STALLED_BATCH_MS } from "./run.ts";
 
@@ -461,4 +462,53 @@ Deno.test("runProducer() keeps only the newest scenarios in its summary (an endl
   );
   assert.equal(summary.scenarioCount, 5);
   assert.deepEqual(summary.scenarios.map((s) => s.name), ["latency_spike", "level_shift"]);
+});
+
+Deno.test("runProducer() delivers the rows sent before a replay fails mid-file (the file changed), and says so", async () => {
+  const rec = recorder();
+  const lines: string[] = [];
+  const t0 = Date.UTC(2025, 0, 2, 3, 4, 5);
+  const data: Replay = {
+    kind: "value",
+    streamed: true,
+    first: t0,
+    last: t0 + 999_000,
+    count: 1000,
+    checkedFor: "cpu",
+    transactions: { transactions: 0, minutes: 0, by_status: {} },
+    async *rows() {
+      // 600 rows: the replay yields its first batch (500) before it reads on into the error.
+      yield Array.from({ length: 600 }, (_, i) => ({ ts: t0 + i * 1000, value: 1, line: i + 2 }));
+      await Promise.resolve();
+      throw new Error("Cannot replay f.csv: the file changed while it was replayed (test)");
+    },
+  };
+  await assert.rejects(
+    () =>
+      runProducer(
+        {
+          producer: rec.producer,
+          log: createLogger({ service: "t", write: (l) => lines.push(l) }),
+        },
+        {
+          ...base,
+          // A long linger: the rows are still buffered when the replay fails.
+          sink: { lingerMs: 60_000 },
+          replay: {
+            file: "f.csv",
+            speed: "max",
+            service: "s",
+            field: "cpu",
+            timestamps: "data",
+            data,
+          },
+        },
+        new AbortController().signal,
+      ),
+    /the file changed while it was replayed/,
+  );
+  // Before: the buffered rows were dropped unsent and no summary said what went out.
+  assert.equal(rec.messages().length, 500);
+  const stopped = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "producer stopped");
+  assert.deepEqual([stopped?.sent, stopped?.generated], [500, 500]);
 });

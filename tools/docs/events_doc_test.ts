@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createGenerator } from "@vigil/producer/generator";
+import { parseReplayCsv, replayMessages } from "../../producer/replay.ts";
 import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 import {
   type AnyEvent,
@@ -98,12 +99,17 @@ Deno.test("docs/events.md: each field table lists the schema's fields and which 
   }
 });
 
-Deno.test("docs/events.md: the documented headers are the ones the producer sends", () => {
+Deno.test("docs/events.md: the documented headers are the ones the producer sends", async () => {
   const g = createGenerator({ seed: 7 });
   const injection = g.scenario("large_amount", Date.parse("2025-01-02T03:04:05Z"));
   const sent = new Set(injection.messages.flatMap((m) => Object.keys(m.headers)));
   for (const m of g.normal(Date.parse("2025-01-02T03:04:05Z"), 20)) {
     for (const h of Object.keys(m.headers)) sent.add(h);
+  }
+  // A replay's messages too (`--replay`).
+  const replay = parseReplayCsv("timestamp,value\n2025-01-02T03:04:05Z,42\n");
+  for await (const batch of replayMessages(replay, { speed: "max" })) {
+    for (const m of batch) for (const h of Object.keys(m.headers)) sent.add(h);
   }
   const documented = new Set([...DOC.matchAll(/^\| header `([\w-]+)`/gm)].map((m) => m[1]!));
   assert.deepEqual([...documented].sort(), [...sent].sort());
