@@ -15,7 +15,7 @@ import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createRedis, redisConnection } from "@vigil/shared/redis";
-import { createApp } from "./app.ts";
+import { createApp, WEB_REQUEST_DEADLINE_MS } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
 import { createWebMetrics, UNROUTED } from "./metrics.ts";
@@ -52,7 +52,12 @@ export async function startWebServer(
   const assets = await loadStaticAssets();
   const sql = connectPostgres(config.DATABASE_URL, {
     max: options.sqlMax ?? 10,
-    connection: { application_name: "vigil-web" },
+    // A read past the request deadline has been answered 503: PostgreSQL cancels it rather than
+    // keep it running, holding a connection of the pool, after its client left.
+    connection: {
+      application_name: "vigil-web",
+      statement_timeout: WEB_REQUEST_DEADLINE_MS,
+    },
   });
   const redis = createRedis(redisConnection(config), { log, name: "vigil-web" });
   const subscriber = createRedis(redisConnection(config), {
