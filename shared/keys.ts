@@ -22,6 +22,7 @@
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
  * | `vigil:acks:live` | pub/sub | acknowledgements made on any web instance, for live views |
  * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range; `score_member.ts`) |
+ * | `vigil:score-measures:<type>` | set | the measures that have score series of that type (the web lists an entity's series from it, never by SCAN) |
  * | `vigil:detector:state:{<kind>:<p>}` | hash | a partition's checkpointed window/engine state (`last_id`, `saved_at`, `chunks`, `state:0` … `state:<chunks-1>`) |
  * | `vigil:detector:state-next:{<kind>:<p>}:<member>` | hash | the checkpoint a detector instance is writing, chunk by chunk (expires after 10 min); renamed over the one above when complete, if that instance still holds the lease |
  * | `vigil:detector:lease:{<kind>:<p>}` | string | the detector instance consuming that partition |
@@ -62,6 +63,8 @@ export interface Keys {
   scores(type: EventType, entity: string, measure: string): string;
   /** Pattern matching every score key (for SCAN). */
   scoresPattern(): string;
+  /** The measures that have score series of `type` (written with the scores). */
+  scoreMeasures(type: EventType): string;
   /** Checkpoint hash of a stream partition. */
   detectorState(unit: Pick<StreamUnit, "kind" | "partition">): string;
   /**
@@ -120,6 +123,7 @@ export function createKeys(prefix = "vigil:"): Keys {
     acksChannel: () => `${p}acks:live`,
     scores: (type, entity, measure) => `${p}scores:${type}:${entity}:${measure}`,
     scoresPattern: () => `${p}scores:*`,
+    scoreMeasures: (type) => `${p}score-measures:${type}`,
     detectorState: (u) => `${p}detector:state:${tag(u)}`,
     detectorStateNext: (u, member) => `${p}detector:state-next:${tag(u)}:${member}`,
     detectorLease: (u) => `${p}detector:lease:${tag(u)}`,

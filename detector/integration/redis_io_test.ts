@@ -131,6 +131,11 @@ Deno.test(
         high: 12.5,
       }]);
       assert.deepEqual(await redis.zrange(banded, 0, -1), [`${t0}:0.7:70:10:12.5`]);
+      // The measures written, by type: the web lists an entity's series from them (no SCAN).
+      assert.deepEqual((await redis.smembers(keys.scoreMeasures("metrics"))).sort(), [
+        "cpu",
+        "latency_ms",
+      ]);
       // A newer score drops the ones more than 60 s older than it (exactly 60 s stays).
       await publisher.publish([], [point(t0 + 63_000, 0.9)]);
       assert.deepEqual(await redis.zrange(key, 0, -1), [

@@ -151,7 +151,12 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
       };
       // One ZADD per series with all its points (a batch holds many points per series).
       const series = new Map<string, { points: (string | number)[]; newest: number }>();
+      // The measures written, by type: the web lists an entity's series from these sets (a SCAN
+      // of every key per page view cost Redis seconds with many series).
+      const measures = new Map<EventType, Set<string>>();
       for (const s of scores) {
+        const named = measures.get(s.type) ?? measures.set(s.type, new Set()).get(s.type)!;
+        named.add(s.measure);
         const key = keys.scores(s.type, s.entity, s.measure);
         let entry = series.get(key);
         if (entry === undefined) series.set(key, entry = { points: [], newest: -Infinity });
@@ -168,16 +173,25 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
         q.zremrangebyscore(key, "-inf", `(${e.newest - ttl}`);
         q.pexpire(key, ttl);
       };
+      const addMeasures = (q: Pipe) => {
+        for (const [type, named] of measures) {
+          q.sadd(keys.scoreMeasures(type), ...named);
+        }
+      };
       let results;
       if (!perSlot) {
         results = await exec((p, withSource) => {
           addAlerts(p, withSource);
           for (const [key, e] of series) scoreCommands(p, key, e);
+          addMeasures(p);
         });
       } else {
         [results] = await Promise.all([
           alerts.length > 0 ? exec(addAlerts) : Promise.resolve([]),
           ...[...series].map(([key, e]) => exec((q) => scoreCommands(q, key, e))),
+          ...[...measures].map(([type, named]) =>
+            exec((q) => q.sadd(keys.scoreMeasures(type), ...named))
+          ),
         ]);
       }
       const appended: string[] = [];

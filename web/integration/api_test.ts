@@ -534,6 +534,7 @@ Deno.test("GET /api/stats counts per minute by type and severity", opts, async (
 Deno.test("GET /api/series/:type/:entity reads cached points tolerantly", opts, async () => {
   await withWebApp(async ({ app, redis, keys }) => {
     const key = keys.scores("metrics", "check*out", "latency_ms");
+    await redis.sadd(keys.scoreMeasures("metrics"), "latency_ms", "error_rate", "decoy");
     await redis.zadd(
       key,
       T0,

@@ -140,6 +140,7 @@ Deno.test(
           event_time: new Date(0),
         }]);
         // checkout has a series, with no point around 1970.
+        await redis.sadd(keys.scoreMeasures("metrics"), "latency_ms");
         await redis.zadd(keys.scores("metrics", "checkout", "latency_ms"), now, `${now}:0.1:120`);
         await page.goto(`${web.base}/alerts/epoch`);
         await page.waitForSelector("text=No cached values around this time");

@@ -113,6 +113,7 @@ Deno.test(
           for (const m of measures) {
             const key = keys.scores("metrics", "pay", m);
             await redis.zadd(key, now, `${now}:1.5:${measures.indexOf(m)}`);
+            await redis.sadd(keys.scoreMeasures("metrics"), m);
             const slot = Number(await redis.call("CLUSTER", "KEYSLOT", key));
             const owner =
               ((await redis.call("CLUSTER", "SLOTS")) as [number, number, [string, number]][])

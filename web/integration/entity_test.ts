@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
+import { readSeries, type SeriesRedis } from "../series.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const T0 = Date.parse("2025-03-01T12:00:00Z");
@@ -38,6 +39,7 @@ Deno.test(
         { id: "other", detected_at: new Date(T0), entity: "search" },
       ]);
       // Colon members with and without a band, a JSON member with a band, one malformed band.
+      await redis.sadd(keys.scoreMeasures("metrics"), "latency_ms", "cpu", "memory");
       await redis.zadd(
         keys.scores("metrics", "checkout", "latency_ms"),
         T0 - 2000,
@@ -136,6 +138,41 @@ Deno.test(
       assert.deepEqual((r.body as unknown as Body).anomalies.map((a) => a.id), ["w1"]);
       const page = await app.request(`/entities/${encodeURIComponent(entity)}`);
       assert.equal(page.status, 404, "no page without assets"); // API-only app
+    });
+  },
+);
+
+Deno.test(
+  "an entity's series are found without a SCAN of the keys, from the measures the detector wrote",
+  opts,
+  async () => {
+    await withWebApp(async ({ redis, keys }) => {
+      // Before: a SCAN of every key, up to 200 rounds per type (with 300,000 series one entity
+      // page cost Redis about 3 s, for anyone who could open it).
+      const commands: string[] = [];
+      const recording = new Proxy(redis, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            commands.push(String(name).toLowerCase());
+            return value.apply(target, args);
+          };
+        },
+      });
+      await redis.sadd(keys.scoreMeasures("metrics"), "cpu", "memory");
+      await redis.zadd(keys.scores("metrics", "checkout", "cpu"), T0, `${T0}:0.1:0.5`);
+      for (let i = 0; i < 50; i++) {
+        await redis.zadd(keys.scores("metrics", `svc-${i}`, "cpu"), T0, `${T0}:0.1:0.5`);
+      }
+      const series = await readSeries(recording as unknown as SeriesRedis, {
+        keys,
+        type: "metrics",
+        entity: "checkout",
+        limit: 10,
+      });
+      assert.deepEqual(series.map((s) => s.measure), ["cpu"], "memory: no series for checkout");
+      assert.ok(!commands.some((c) => c.startsWith("scan")), `commands: ${commands.join(",")}`);
     });
   },
 );
