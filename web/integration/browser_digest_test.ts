@@ -88,6 +88,7 @@ Deno.test(
           args.push(ts, `${ts}:${spike ? 0.97 : 0.1}:${value}:${base * 0.82}:${base * 1.24}`);
         }
         await redis.zadd(keys.scores("metrics", "checkout", measure), ...args);
+        await redis.sadd(keys.scoreMeasures("metrics"), measure); // as the detector writes it
       }
 
       const web = serveApp(app);

@@ -164,6 +164,7 @@ Deno.test(
         args.push(ts, JSON.stringify({ ts, value, score: i === 30 ? 5.1 : 0.3 }));
       }
       await redis.zadd(key, ...args);
+      await redis.sadd(keys.scoreMeasures("metrics"), "latency_ms"); // as the detector writes it
 
       // Serve the app; live responses can be cut to simulate a dropped connection.
       let cut = new AbortController();
