@@ -57,6 +57,11 @@ export interface SseHub {
    */
   readonly subscribed: boolean;
   /**
+   * Started, not closed, and the subscriber's connection is not ready: no live alert can
+   * arrive, so `/api/live` refuses new streams (`503`) until it is back.
+   */
+  readonly cut: boolean;
+  /**
    * The health check: fails before `start`, after `close`, and while the subscriber is not
    * connected, saying since when and why (`live alerts cut for 12 s: subscriber not connected
    * (reconnecting): connect ECONNREFUSED …`).
@@ -107,7 +112,15 @@ export function createSseHub(options: SseHubOptions): SseHub {
   const now = options.now ?? Date.now;
   /** When the subscriber's connection closed, until it is ready again. */
   let cutAt: number | undefined;
-  const onClose = () => void (cutAt ??= now());
+  /**
+   * The subscriber's connection closed: no alert reaches the pages until it is back, and they
+   * said "Live" meanwhile. Their streams end, so they say "Reconnecting…".
+   */
+  const onClose = () => {
+    cutAt ??= now();
+    if (!started || closed) return;
+    for (const c of [...clients]) c.close("live alerts were cut");
+  };
 
   const broadcast = (message: SseMessage) => {
     for (const c of clients) c.send(message);
@@ -210,6 +223,9 @@ export function createSseHub(options: SseHubOptions): SseHub {
     capacity: maxClients,
     get subscribed() {
       return health() === true;
+    },
+    get cut() {
+      return started && !closed && notConnected(subscriber) !== undefined;
     },
     health,
     async start() {

@@ -244,6 +244,38 @@ Deno.test("createSseHub() ends every stream when the subscriber connects again (
   assert.deepEqual(got, ["closed"]);
 });
 
+Deno.test("createSseHub() ends every stream when the subscriber is cut, and says it is cut until it is back", async () => {
+  const pubsub = fakePubSub();
+  const hub = createSseHub({
+    subscriber: pubsub.client,
+    channel: "ch",
+    log: silentLogger(),
+    metrics: createWebMetrics(new Registry()),
+  });
+  assert.equal(hub.cut, false); // not started: not a cut
+  await hub.start();
+  const got: string[] = [];
+  // Like serveLiveClient(), a closed client leaves the hub.
+  const remove = hub.add({
+    send: (m) => got.push(m.event),
+    close: (why) => {
+      got.push(`closed: ${why}`);
+      remove();
+    },
+  });
+  // Pages said "Live" while no alert could reach them: their streams end (they show
+  // "Reconnecting…") and new ones are refused (`cut`) until the subscriber is back.
+  pubsub.cut("reconnecting");
+  assert.deepEqual(got, ["closed: live alerts were cut"]);
+  assert.equal(hub.cut, true);
+  pubsub.ready();
+  assert.equal(hub.cut, false);
+  await hub.close();
+  assert.equal(hub.cut, false);
+  pubsub.cut("end"); // closing quits the subscriber: nothing more to end
+  assert.deepEqual(got, ["closed: live alerts were cut"]);
+});
+
 Deno.test("createSseHub() hands a valid acknowledgement of its ack channel to every client as an ack event", async () => {
   const pubsub = fakePubSub();
   const metrics = createWebMetrics(new Registry());

@@ -54,6 +54,8 @@ export interface WebTestOptions {
   detectorUrl?: string;
   /** The app's own PostgreSQL client for the test database's URL (e.g. through a proxy). */
   appSql?: (url: string) => Sql;
+  /** The Redis URL of the hub's subscriber (e.g. through a proxy the test cuts). */
+  subscriberUrl?: string;
   /** The app's deadline for requests reading PostgreSQL or Redis (ms). */
   requestDeadlineMs?: number;
 }
@@ -69,7 +71,10 @@ export async function withWebApp<T>(
       const instances: { hub: SseHub; subscriber: Redis }[] = [];
       /** One web instance: its own subscriber, hub, metrics and app on the shared stores. */
       const build = () => {
-        const subscriber = createRedis(TEST_REDIS_URL, { name: "test-sub", blocking: true });
+        const subscriber = createRedis(options.subscriberUrl ?? TEST_REDIS_URL, {
+          name: "test-sub",
+          blocking: true,
+        });
         const registry = new Registry();
         const metrics = createWebMetrics(registry);
         const hub = createSseHub({

@@ -23,6 +23,10 @@ export function liveRoutes(deps: AppDeps): Hono {
     if (deps.hub.size >= deps.hub.capacity) {
       throw httpError(503, "Cannot open live stream: too many clients, retry later");
     }
+    // No alert can arrive while the Redis subscription is cut: a stream would say "Live".
+    if (deps.hub.cut) {
+      throw httpError(503, "Cannot open live stream: live alerts are cut (Redis), retry later");
+    }
     c.header("X-Accel-Buffering", "no");
     // HEAD is served by this handler and its body dropped unread (Hono): a stream started for
     // it never ends, and held a client slot (WEB_MAX_SSE_CLIENTS) until its queue overflowed.
