@@ -23,7 +23,7 @@ import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import type { Logger } from "@vigil/shared/log";
 import { sleep } from "@vigil/shared/lifecycle";
-import { holdMemberName, type MemberName, releaseMemberName } from "./member_name.ts";
+import { holdMemberName, type MemberName, releaseHold, releaseMemberName } from "./member_name.ts";
 
 /** Heartbeat a member and list the live ones, by Redis server time. Single key. */
 const HEARTBEAT = `local t = redis.call('TIME')
@@ -41,8 +41,6 @@ elseif not holder then
   return 2
 end
 return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1]) else return 0 end`;
 /** 1 renewed, 0 held by another (taken over), -1 held by none (expired): never acquires. */
 const RENEW = `local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -165,7 +163,7 @@ export async function runAssignment(
     owned.delete(unit);
     await control.stop(unit);
     if (release) {
-      await redis.eval(RELEASE, 1, options.leaseKey(unit), member).catch((error) =>
+      await releaseHold(redis, options.leaseKey(unit), member).catch((error) =>
         log.warn("cannot release lease", { unit, error })
       );
     }

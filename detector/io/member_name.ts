@@ -17,6 +17,7 @@ import type { Redis } from "@vigil/shared/redis";
 import { ConfigError } from "@vigil/shared/config";
 import type { Logger } from "@vigil/shared/log";
 import { sleep } from "@vigil/shared/lifecycle";
+import { logRetry, retry } from "@vigil/shared/retry";
 
 /** A process's hold of its member name. */
 export interface MemberName {
@@ -38,6 +39,11 @@ return {0, holder, redis.call('PTTL', KEYS[1])}`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/** Delete `key` if it still holds `value` (a unit's lease, a member name): 1 deleted, else 0. */
+export async function releaseHold(redis: Redis, key: string, value: string): Promise<number> {
+  return Number(await redis.eval(RELEASE, 1, key, value));
+}
+
 /** Outcome of {@link holdMemberName}. */
 export type NameHold = { held: true } | { held: false; holder: string; pttlMs: number };
 
@@ -50,7 +56,7 @@ export async function holdMemberName(redis: Redis, name: MemberName): Promise<Na
 
 /** Give the name back, if this process still holds it. */
 export async function releaseMemberName(redis: Redis, name: MemberName): Promise<void> {
-  await redis.eval(RELEASE, 1, name.key, name.token);
+  await releaseHold(redis, name.key, name.token);
 }
 
 /**
@@ -66,17 +72,13 @@ export async function claimMemberName(
 ): Promise<void> {
   const { log, signal } = options;
   let waited: string | undefined;
-  let failing = false;
   for (;;) {
-    let hold: NameHold;
-    try {
-      hold = await holdMemberName(redis, name);
-    } catch (error) {
-      if (!failing) log.warn("cannot hold the member name yet, asking again", { error });
-      failing = true;
-      await sleep(1000, signal);
-      continue;
-    }
+    const hold = await retry(() => holdMemberName(redis, name), {
+      signal,
+      baseMs: 1000,
+      capMs: 1000,
+      onRetry: logRetry(log, "hold the member name"),
+    });
     if (hold.held) return;
     if (hold.holder === waited) {
       throw new ConfigError(
