@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor } from "@vigil/tools/testing/wait";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
 import { leaseFence, runAssignment } from "../io/assignment.ts";
+import { member as assignmentMember } from "./_assignment.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const units = ["logs:0", "logs:1", "metrics:0", "metrics:1"];
@@ -13,24 +14,7 @@ function member(
   keys: { scratch(...p: string[]): string },
   id: string,
 ) {
-  const running = new Set<string>();
-  const starts: string[] = [];
-  const stop = new AbortController();
-  const done = runAssignment({
-    redis,
-    member: id,
-    membersKey: keys.scratch("members"),
-    units,
-    leaseKey: (u) => keys.scratch("lease", u),
-    ttlMs: 600,
-    log: silentLogger(),
-    control: {
-      start: (u) => void (running.add(u), starts.push(u)),
-      stop: (u) => Promise.resolve(void running.delete(u)),
-      isRunning: (u) => running.has(u),
-    },
-  }, stop.signal);
-  return { running, starts, stop: () => (stop.abort(), done) };
+  return assignmentMember(redis, keys, id, { units });
 }
 
 Deno.test(

@@ -10,7 +10,7 @@ import { spawnService } from "@vigil/tools/testing/services";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { ConfigError } from "@vigil/shared/config";
 import { silentLogger } from "@vigil/shared/log";
-import { runAssignment } from "../io/assignment.ts";
+import { member } from "./_assignment.ts";
 import { claimMemberName, type MemberName } from "../io/member_name.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -56,25 +56,13 @@ Deno.test(
   opts,
   () =>
     withRedis(async ({ redis, keys }) => {
-      const running = new Set<string>();
-      const stop = new AbortController();
       const name = { key: keys.detectorMemberName("a"), member: "a", token: "mine", ttlMs: 600 };
-      await claimMemberName(redis, name, { log: silentLogger(), signal: stop.signal });
-      const done = runAssignment({
-        redis,
-        member: "a",
-        name,
-        membersKey: keys.scratch("members"),
-        units,
-        leaseKey: (u) => keys.scratch("lease", u),
-        ttlMs: 600,
+      await claimMemberName(redis, name, {
         log: silentLogger(),
-        control: {
-          start: (u) => void running.add(u),
-          stop: (u) => Promise.resolve(void running.delete(u)),
-          isRunning: (u) => running.has(u),
-        },
-      }, stop.signal);
+        signal: AbortSignal.timeout(5000),
+      });
+      const a = member(redis, keys, "a", { units, name });
+      const { running } = a;
       try {
         await waitFor(() => running.size === 2, { what: "both units" });
         // This process was paused past its TTL and another of the same name took the name.
@@ -85,8 +73,7 @@ Deno.test(
         await waitFor(() => running.size === 2, { what: "units again" });
         assert.equal(await redis.get(name.key), "mine");
       } finally {
-        stop.abort();
-        await done;
+        await a.stop();
       }
       assert.equal(await redis.get(name.key), null, "released when leaving");
     }),
