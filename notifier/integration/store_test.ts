@@ -14,6 +14,25 @@ import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/ru
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/** A digest for the webhook channel, created at `createdAt`; `fields` override the rest. */
+function webhookDigest(
+  id: string,
+  createdAt: number,
+  fields: Record<string, unknown> = {},
+): Digest {
+  return {
+    id,
+    kind: "digest",
+    route: "default",
+    groupKey: "g",
+    createdAt,
+    alerts: [],
+    streamIds: [],
+    channels: ["webhook"],
+    ...fields,
+  } as unknown as Digest;
+}
+
 function result(over: Partial<BatchResult> = {}): BatchResult {
   return { state: emptyState(), digests: [], settled: [], changed: [], placed: {}, ...over };
 }
@@ -138,16 +157,7 @@ Deno.test(
       await migrate(sql);
       const store = createStore(sql);
       const t = Date.parse("2025-03-01T12:00:00Z");
-      const digest = {
-        id: "d-late",
-        kind: "new",
-        route: "default",
-        groupKey: "g",
-        createdAt: t,
-        alerts: [],
-        streamIds: [],
-        channels: ["webhook"],
-      } as unknown as Digest;
+      const digest = webhookDigest("d-late", t, { kind: "new" });
       await store.commit({ items: [], result: result({ digests: [digest] }) });
       const base = { digestId: "d-late", channel: "webhook", alertIds: [], durationMs: 5 };
       // Notifier B (took over) sends it: accepted.
@@ -180,18 +190,11 @@ Deno.test(
       await migrate(sql);
       const store = createStore(sql);
       const t = Date.parse("2025-03-01T12:00:00Z");
-      const digest = {
-        id: "d-storm",
-        kind: "digest",
-        route: "default",
-        groupKey: "g",
+      const digest = webhookDigest("d-storm", t, {
         groupLabels: {},
-        createdAt: t,
         alerts: [makeAlert({ id: "s1" })],
         flapping: [],
-        streamIds: [],
-        channels: ["webhook"],
-      } as unknown as Digest;
+      });
       await store.commit({ items: [], result: result({ digests: [digest] }) });
       await store.recordAttempt({
         digestId: "d-storm",
@@ -233,16 +236,11 @@ Deno.test(
         result: result({ placed: { "1-0": "default|" } }),
       });
       await sql`UPDATE notifier_alerts SET received_at = ${new Date(dayAgo)}`;
-      const digest = {
-        id: "d-told",
-        kind: "digest",
-        route: "default",
+      const digest = webhookDigest("d-told", dayAgo + 1000, {
         groupKey: "default|",
-        createdAt: dayAgo + 1000,
         alerts: [{ ...alert, isNew: true, flapping: false, resolvedAfterMs: null }],
         streamIds: ["1-0"],
-        channels: ["webhook"],
-      } as unknown as Digest;
+      });
       await store.commit({ items: [], result: result({ digests: [digest] }) });
       await store.recordAttempt({
         digestId: "d-told",
