@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { createWebMetrics } from "./metrics.ts";
-import { createSseHub, type PubSubClient, serveLiveClient, type SseSink } from "./sse_hub.ts";
+import {
+  createSseHub,
+  type PubSubClient,
+  serveLiveClient,
+  type SseHubOptions,
+  type SseSink,
+} from "./sse_hub.ts";
 
 function fakePubSub() {
   const listeners = {
@@ -58,13 +64,21 @@ function stuckSink() {
   return sink;
 }
 
+/** A hub on channel "ch" with `subscriber`, a silent log and its own metrics unless given. */
+function testHub(subscriber: SseHubOptions["subscriber"], options: Partial<SseHubOptions> = {}) {
+  return createSseHub({
+    subscriber,
+    channel: "ch",
+    log: silentLogger(),
+    metrics: createWebMetrics(new Registry()),
+    ...options,
+  });
+}
+
 Deno.test("serveLiveClient() drops a client whose queue overflows instead of buffering forever", async () => {
   const pubsub = fakePubSub();
   const metrics = createWebMetrics(new Registry());
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
+  const hub = testHub(pubsub.client, {
     metrics,
   });
   await hub.start();
@@ -82,10 +96,7 @@ Deno.test("serveLiveClient() drops a client whose queue overflows instead of buf
 Deno.test("createSseHub() ignores other channels and refuses clients when closed", async () => {
   const pubsub = fakePubSub();
   const metrics = createWebMetrics(new Registry());
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
+  const hub = testHub(pubsub.client, {
     metrics,
   });
   await hub.start();
@@ -105,10 +116,7 @@ Deno.test("createSseHub() beats at once for the first client and greets later on
   const pubsub = fakePubSub();
   const metrics = createWebMetrics(new Registry());
   let collected = 0;
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
+  const hub = testHub(pubsub.client, {
     metrics,
     heartbeat: { intervalMs: 60_000, collect: () => Promise.resolve({ n: ++collected }) },
   });
@@ -128,11 +136,7 @@ Deno.test("createSseHub() beats at once for the first client and greets later on
 Deno.test("createSseHub() greets the first client after a quiet spell with fresh stats only", async () => {
   const pubsub = fakePubSub();
   let collected = 0;
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
-    metrics: createWebMetrics(new Registry()),
+  const hub = testHub(pubsub.client, {
     heartbeat: { intervalMs: 60_000, collect: () => Promise.resolve({ n: ++collected }) },
   });
   await hub.start();
@@ -152,11 +156,7 @@ Deno.test("createSseHub() still beats (ping) when the stats cannot be read", asy
   // The page drops a stream silent for 45 s: without a beat it reconnected every 45 s while
   // PostgreSQL was out of reach.
   const pubsub = fakePubSub();
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
-    metrics: createWebMetrics(new Registry()),
+  const hub = testHub(pubsub.client, {
     heartbeat: { intervalMs: 60_000, collect: () => Promise.reject(new Error("database down")) },
   });
   await hub.start();
@@ -169,11 +169,7 @@ Deno.test("createSseHub() still beats (ping) when the stats cannot be read", asy
 
 Deno.test("createSseHub() greets no client with stats from before they failed", async () => {
   let fail = false;
-  const hub = createSseHub({
-    subscriber: fakePubSub().client,
-    channel: "ch",
-    log: silentLogger(),
-    metrics: createWebMetrics(new Registry()),
+  const hub = testHub(fakePubSub().client, {
     heartbeat: {
       intervalMs: 20,
       collect: () => fail ? Promise.reject(new Error("database down")) : Promise.resolve({ n: 1 }),
@@ -196,11 +192,7 @@ Deno.test("createSseHub() greets no client with stats from before they failed", 
 Deno.test("createSseHub()'s health says why live alerts cannot arrive, and since when", async () => {
   let t = 0;
   const pubsub = fakePubSub();
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
-    metrics: createWebMetrics(new Registry()),
+  const hub = testHub(pubsub.client, {
     now: () => t,
   });
   // Before: a bare `false` in every case.
@@ -225,10 +217,7 @@ Deno.test("createSseHub()'s health says why live alerts cannot arrive, and since
 Deno.test("createSseHub() ends every stream when the subscriber connects again (alerts were missed)", async () => {
   const pubsub = fakePubSub();
   const metrics = createWebMetrics(new Registry());
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
+  const hub = testHub(pubsub.client, {
     metrics,
   });
   pubsub.ready(); // the first connection: nothing to miss yet
@@ -246,12 +235,7 @@ Deno.test("createSseHub() ends every stream when the subscriber connects again (
 
 Deno.test("createSseHub() ends every stream when the subscriber is cut, and says it is cut until it is back", async () => {
   const pubsub = fakePubSub();
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    log: silentLogger(),
-    metrics: createWebMetrics(new Registry()),
-  });
+  const hub = testHub(pubsub.client);
   assert.equal(hub.cut, false); // not started: not a cut
   await hub.start();
   const got: string[] = [];
@@ -279,13 +263,7 @@ Deno.test("createSseHub() ends every stream when the subscriber is cut, and says
 Deno.test("createSseHub() hands a valid acknowledgement of its ack channel to every client as an ack event", async () => {
   const pubsub = fakePubSub();
   const metrics = createWebMetrics(new Registry());
-  const hub = createSseHub({
-    subscriber: pubsub.client,
-    channel: "ch",
-    ackChannel: "acks",
-    log: silentLogger(),
-    metrics,
-  });
+  const hub = testHub(pubsub.client, { ackChannel: "acks", metrics });
   await hub.start();
   const got: { event: string; data: unknown }[] = [];
   hub.add({ send: (m) => got.push({ event: m.event, data: JSON.parse(m.data) }), close() {} });
