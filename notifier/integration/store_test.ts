@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { migrate } from "@vigil/shared/migrate";
 import { withPg } from "@vigil/tools/testing/pg";
 import { type BatchResult, emptyState } from "../batcher.ts";
-import { createStore } from "../store.ts";
+import { createStore, type NotifierStore } from "../store.ts";
 import { makeAlert, testEnv } from "./_helpers.ts";
 import type { Digest } from "../digest.ts";
 import { startNotifier } from "../app.ts";
@@ -13,6 +13,16 @@ import { Registry } from "@vigil/shared/metrics";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** A migrated fresh database and the notifier's store on it. */
+function withStore(
+  fn: (ctx: { sql: Parameters<typeof createStore>[0]; store: NotifierStore }) => Promise<void>,
+): Promise<void> {
+  return withPg(async ({ sql }) => {
+    await migrate(sql);
+    await fn({ sql, store: createStore(sql) });
+  });
+}
 
 /** A digest for the webhook channel, created at `createdAt`; `fields` override the rest. */
 function webhookDigest(
@@ -41,9 +51,7 @@ Deno.test(
   "commit() records alerts settled after grouping (silenced later) in one update",
   opts,
   async () => {
-    await withPg(async ({ sql }) => {
-      await migrate(sql);
-      const store = createStore(sql);
+    await withStore(async ({ sql, store }) => {
       const alerts = ["a1", "a2", "a3"].map((id) => makeAlert({ id }));
       await store.commit({
         items: alerts.map((alert, i) => ({ streamId: `1-${i}`, alert })),
@@ -76,9 +84,7 @@ Deno.test(
   "alertsTakenIn() reads the window's alerts oldest first without silenced ones, newest kept",
   opts,
   async () => {
-    await withPg(async ({ sql }) => {
-      await migrate(sql);
-      const store = createStore(sql);
+    await withStore(async ({ sql, store }) => {
       const alerts = ["b1", "b2", "b3", "b4"].map((id) => makeAlert({ id }));
       await store.commit({
         items: alerts.map((alert, i) => ({ streamId: `2-${i}`, alert })),
@@ -153,9 +159,7 @@ Deno.test(
   "recordAttempt() never turns a final notification back to pending (a late attempt of another notifier)",
   opts,
   async () => {
-    await withPg(async ({ sql }) => {
-      await migrate(sql);
-      const store = createStore(sql);
+    await withStore(async ({ sql, store }) => {
       const t = Date.parse("2025-03-01T12:00:00Z");
       const digest = webhookDigest("d-late", t, { kind: "new" });
       await store.commit({ items: [], result: result({ digests: [digest] }) });
@@ -186,9 +190,7 @@ Deno.test(
   "nextPending() reads a digest only when it is due: a channel backing off looks every second",
   opts,
   async () => {
-    await withPg(async ({ sql }) => {
-      await migrate(sql);
-      const store = createStore(sql);
+    await withStore(async ({ sql, store }) => {
       const t = Date.parse("2025-03-01T12:00:00Z");
       const digest = webhookDigest("d-storm", t, {
         groupLabels: {},
@@ -225,9 +227,7 @@ Deno.test(
   "undelivered() does not count a delivered alert whose digest retention deleted as waiting",
   opts,
   async () => {
-    await withPg(async ({ sql }) => {
-      await migrate(sql);
-      const store = createStore(sql);
+    await withStore(async ({ sql, store }) => {
       const HOUR = 3_600_000;
       const dayAgo = Date.now() - 24 * HOUR;
       const alert = makeAlert({});
