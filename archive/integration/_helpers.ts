@@ -5,7 +5,23 @@
  * @module
  */
 import type { TopicMessage } from "@vigil/tools/testing/bridge";
+import { silentLogger } from "@vigil/shared/log";
+import { Registry } from "@vigil/shared/metrics";
+import { type Archive, type ArchiveDeps, type ArchiveOptions, createArchive } from "../archive.ts";
 import { gunzip } from "../store.ts";
+
+/** An archive of the `logs` topic (a silent log and its own metrics unless given). */
+export function logsArchive(
+  deps: Pick<ArchiveDeps, "kafka" | "store"> & Partial<Pick<ArchiveDeps, "log" | "metrics">>,
+  config: Omit<ArchiveOptions, "topics">,
+): Archive {
+  return createArchive({
+    log: silentLogger(),
+    metrics: new Registry(),
+    ...deps,
+    config: { topics: ["logs"], ...config },
+  });
+}
 
 /** `n` `logs` messages of about 1 KB, numbered from `from`. */
 export function bigLogs(from: number, n: number): TopicMessage[] {

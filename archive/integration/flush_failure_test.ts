@@ -10,12 +10,10 @@
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { KafkaApiKey } from "@vigil/tools/dev/kafka_mock";
-import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { logBounds, produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { type ArchiveStore, createDirStore } from "../store.ts";
-import { archivedOffsets, bigLogs, files } from "./_helpers.ts";
+import { archivedOffsets, bigLogs, files, logsArchive } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 /** Kafka's OFFSET_METADATA_TOO_LARGE: a commit error kafkajs does not retry. */
@@ -60,17 +58,10 @@ for (const step of ["progress record", "commit"] as const) {
           };
           await produce(kafka, bigLogs(0, 100), 100);
           const metrics = new Registry();
-          const archive = createArchive({
-            kafka,
-            store,
-            log: silentLogger(),
-            metrics,
-            config: {
-              topics: ["logs"],
-              // Producing the 12 MB inside the store takes seconds: stay in the group.
-              sessionTimeoutMs: 60_000,
-              policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 500 },
-            },
+          const archive = logsArchive({ kafka, store, metrics }, {
+            // Producing the 12 MB inside the store takes seconds: stay in the group.
+            sessionTimeoutMs: 60_000,
+            policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 500 },
           });
           const controller = new AbortController();
           const running = archive.run(controller.signal);
@@ -135,15 +126,8 @@ Deno.test(
           },
         };
         await produce(kafka, bigLogs(0, 100), 100);
-        const archive = createArchive({
-          kafka,
-          store,
-          log: silentLogger(),
-          metrics: new Registry(),
-          config: {
-            topics: ["logs"],
-            policy: { maxMessages: 30, maxBytes: 1 << 30, maxAgeMs: 300 },
-          },
+        const archive = logsArchive({ kafka, store }, {
+          policy: { maxMessages: 30, maxBytes: 1 << 30, maxAgeMs: 300 },
         });
         const controller = new AbortController();
         const running = archive.run(controller.signal);

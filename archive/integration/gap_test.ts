@@ -5,12 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { logBounds, produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { createDirStore } from "../store.ts";
-import { archivedOffsets, bigLogs, files } from "./_helpers.ts";
+import { archivedOffsets, bigLogs, files, logsArchive } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -23,15 +21,8 @@ Deno.test(
       try {
         const kafka = testKafka(cluster.brokers);
         const start = (metrics: Registry) => {
-          const archive = createArchive({
-            kafka,
-            store: createDirStore(dir),
-            log: silentLogger(),
-            metrics,
-            config: {
-              topics: ["logs"],
-              policy: { maxMessages: 1000, maxBytes: 1 << 30, maxAgeMs: 500 },
-            },
+          const archive = logsArchive({ kafka, store: createDirStore(dir), metrics }, {
+            policy: { maxMessages: 1000, maxBytes: 1 << 30, maxAgeMs: 500 },
           });
           const controller = new AbortController();
           const running = archive.run(controller.signal);

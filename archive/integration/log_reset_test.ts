@@ -1,3 +1,4 @@
+import { logsArchive } from "./_helpers.ts";
 /**
  * The partition's log starts again (another cluster, a topic created again):
  * the new log is archived under its own name; no object of the old log is
@@ -8,7 +9,6 @@ import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { numberedLogs, produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { createDirStore, gunzip } from "../store.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -48,15 +48,13 @@ async function scenario(n: number, sameCluster: boolean) {
     write: (line) => lines.push(JSON.parse(line)),
   });
   const archiveUntil = async (brokers: string[], metrics: Registry, n: number) => {
-    const archive = createArchive({
+    const archive = logsArchive({
       kafka: testKafka(brokers),
       store: createDirStore(dir),
       log,
       metrics,
-      config: {
-        topics: ["logs"],
-        policy: { maxMessages: 20, maxBytes: 1 << 30, maxAgeMs: 300 },
-      },
+    }, {
+      policy: { maxMessages: 20, maxBytes: 1 << 30, maxAgeMs: 300 },
     });
     const controller = new AbortController();
     const running = archive.run(controller.signal);

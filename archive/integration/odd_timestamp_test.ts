@@ -7,12 +7,9 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { createDirStore, gunzip } from "../store.ts";
-import { files as objectFiles } from "./_helpers.ts";
+import { files as objectFiles, logsArchive } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -34,15 +31,8 @@ Deno.test(
           })),
           1,
         );
-        const archive = createArchive({
-          kafka,
-          store: createDirStore(dir),
-          log: silentLogger(),
-          metrics: new Registry(),
-          config: {
-            topics: ["logs"],
-            policy: { maxMessages: 1, maxBytes: 1 << 30, maxAgeMs: 200 },
-          },
+        const archive = logsArchive({ kafka, store: createDirStore(dir) }, {
+          policy: { maxMessages: 1, maxBytes: 1 << 30, maxAgeMs: 200 },
         });
         await withRunning(archive, async () => {
           await waitFor(async () => (await objectFiles(dir)).length === stamps.length, {

@@ -12,12 +12,11 @@
 import assert from "node:assert/strict";
 import type { Kafka } from "kafkajs";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { createLogger, silentLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
+import { createLogger } from "@vigil/shared/log";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
-import { type Archive, createArchive } from "../archive.ts";
+import { type Archive } from "../archive.ts";
 import { type ArchiveStore, createDirStore } from "../store.ts";
-import { archivedCoordinates, bigLogs } from "./_helpers.ts";
+import { archivedCoordinates, bigLogs, logsArchive } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -98,16 +97,13 @@ for (const busy of [false, true]) {
           const ownedB = new Set<number>();
           const batchesA = { n: 0 };
           await produce(kafka, [...logsTo(0, 0, early), ...logsTo(1, 0, early)], 100);
-          const a = createArchive({
+          const a = logsArchive({
             kafka: watched(kafka, ownedA, batchesA),
             store: storeA,
             log: createLogger({ service: "a", level: "warn", write: (l) => warnings.push(l) }),
-            metrics: new Registry(),
-            config: {
-              topics: ["logs"],
-              sessionTimeoutMs: 6000,
-              policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 300 },
-            },
+          }, {
+            sessionTimeoutMs: 6000,
+            policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 300 },
           });
           start(a);
           await waitFor(() => refused >= 4, { timeoutMs: 20_000, what: "A's objects refused" });
@@ -121,16 +117,9 @@ for (const busy of [false, true]) {
           }
 
           // B takes one partition; its object of it holds exactly every offset produced to it.
-          const b = createArchive({
-            kafka: watched(kafka, ownedB),
-            store: inner,
-            log: silentLogger(),
-            metrics: new Registry(),
-            config: {
-              topics: ["logs"],
-              sessionTimeoutMs: 6000,
-              policy: { maxMessages: first + more, maxBytes: 1 << 30, maxAgeMs: 600_000 },
-            },
+          const b = logsArchive({ kafka: watched(kafka, ownedB), store: inner }, {
+            sessionTimeoutMs: 6000,
+            policy: { maxMessages: first + more, maxBytes: 1 << 30, maxAgeMs: 600_000 },
           });
           start(b);
           await waitFor(() => ownedA.size === 1 && ownedB.size === 1, {

@@ -6,12 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
-import { Registry } from "@vigil/shared/metrics";
 import { logBounds, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { type ArchiveStore, createDirStore } from "../store.ts";
-import { archivedOffsets, bigLogs } from "./_helpers.ts";
+import { archivedOffsets, bigLogs, logsArchive } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -55,16 +52,9 @@ Deno.test(
           },
         };
         await send(100, 10);
-        const archive = createArchive({
-          kafka,
-          store,
-          log: silentLogger(),
-          metrics: new Registry(),
-          config: {
-            topics: ["logs"],
-            sessionTimeoutMs: 60_000,
-            policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 500 },
-          },
+        const archive = logsArchive({ kafka, store }, {
+          sessionTimeoutMs: 60_000,
+          policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxAgeMs: 500 },
         });
         const controller = new AbortController();
         const running = archive.run(controller.signal);

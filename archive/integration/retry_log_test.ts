@@ -9,9 +9,8 @@ import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { createLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { createDirStore } from "../store.ts";
-import { blockObjectFolder } from "./_helpers.ts";
+import { blockObjectFolder, logsArchive } from "./_helpers.ts";
 
 const PARTITIONS = 4;
 
@@ -42,15 +41,8 @@ Deno.test(
             write: (l) => lines.push(JSON.parse(l)),
           });
           const metrics = new Registry();
-          const archive = createArchive({
-            kafka,
-            store: createDirStore(dir),
-            log,
-            metrics,
-            config: {
-              topics: ["logs"],
-              policy: { maxMessages: 1, maxBytes: 1 << 20, maxAgeMs: 200 },
-            },
+          const archive = logsArchive({ kafka, store: createDirStore(dir), log, metrics }, {
+            policy: { maxMessages: 1, maxBytes: 1 << 20, maxAgeMs: 200 },
           });
           const errors = metrics.counter("vigil_archive_store_errors_total", "");
           const controller = new AbortController();

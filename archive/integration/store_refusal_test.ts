@@ -6,12 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
 import { Registry, sampleValue } from "@vigil/shared/metrics";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createArchive } from "../archive.ts";
 import { createDirStore } from "../store.ts";
-import { blockObjectFolder } from "./_helpers.ts";
+import { blockObjectFolder, logsArchive } from "./_helpers.ts";
 
 Deno.test(
   "the archive's /health fails store while the store refuses every object, and recovers",
@@ -30,16 +28,9 @@ Deno.test(
           message: { key: "k", value: '{"n":1}', timestamp },
         }]);
         const metrics = new Registry();
-        const archive = createArchive({
-          kafka,
-          store: createDirStore(dir),
-          log: silentLogger(),
-          metrics,
-          config: {
-            topics: ["logs"],
-            policy: { maxMessages: 1, maxBytes: 1 << 20, maxAgeMs: 200 },
-            stuckAfterMs: 1000,
-          },
+        const archive = logsArchive({ kafka, store: createDirStore(dir), metrics }, {
+          policy: { maxMessages: 1, maxBytes: 1 << 20, maxAgeMs: 200 },
+          stuckAfterMs: 1000,
         });
         const errors = metrics.counter("vigil_archive_store_errors_total", "");
         const controller = new AbortController();
