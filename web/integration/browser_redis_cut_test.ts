@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { startUrlProxy } from "@vigil/tools/testing/tcp_proxy";
 import { TEST_REDIS_URL } from "@vigil/tools/testing/redis";
-import { loadStaticAssets } from "../static.ts";
-import { launchBrowser, serveApp, watchLiveStates } from "./_browser.ts";
-import { withWebApp } from "./_helpers.ts";
+import { testAlert } from "@vigil/tools/testing/alert";
+import { watchLiveStates } from "./_browser.ts";
+import { withBrowserPage } from "./_helpers.ts";
 
 Deno.test({
   name:
@@ -17,21 +17,18 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const assets = await loadStaticAssets();
     const proxy = startUrlProxy(TEST_REDIS_URL);
     try {
-      await withWebApp(async ({ app, hub, redis, keys }) => {
-        const web = serveApp(app);
-        const browser = await launchBrowser();
+      await withBrowserPage(async ({ base, browser, hub, redis, keys }) => {
         try {
           const { page } = browser;
-          await page.goto(web.base + "/");
+          await page.goto(base + "/");
           await page.waitForSelector('.live[data-state="live"]');
           const states = await watchLiveStates(page);
           proxy.cut();
           await states.seen("reconnecting");
           // Not back to "Live" while the subscription is cut: new streams are refused.
-          const refused = await fetch(web.base + "/api/live");
+          const refused = await fetch(base + "/api/live");
           assert.equal(refused.status, 503);
           assert.match((await refused.json()).error, /live alerts are cut/);
           assert.equal(hub.cut, true);
@@ -41,32 +38,13 @@ Deno.test({
           await page.waitForSelector('.live[data-state="live"]', { timeout: 30_000 });
           await redis.publish(
             keys.alertsChannel(),
-            JSON.stringify({
-              id: "after-cut",
-              status: "firing",
-              detected_at: new Date().toISOString(),
-              event_time: new Date().toISOString(),
-              type: "logs",
-              rule: "error_spike",
-              severity: "CRITICAL",
-              entity: "svc-a",
-              title: "told after the cut",
-              message: "m",
-              score: 1,
-              details: {},
-              evidence: [],
-              resolved_at: null,
-              trace_id: null,
-              stages: {},
-            }),
+            JSON.stringify(testAlert({ id: "after-cut", title: "told after the cut" })),
           );
           await page.waitForSelector('.row[data-id="after-cut"]', { timeout: 10_000 });
         } finally {
           proxy.restore(); // the hub's closing waits on its subscriber
-          await browser.close();
-          await web.close();
         }
-      }, { assets, subscriberUrl: proxy.url });
+      }, { subscriberUrl: proxy.url });
     } finally {
       await proxy.close();
     }
