@@ -8,7 +8,17 @@ import type { TopicMessage } from "@vigil/tools/testing/bridge";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { type Archive, type ArchiveDeps, type ArchiveOptions, createArchive } from "../archive.ts";
-import { gunzip } from "../store.ts";
+import { type ArchiveStore, gunzip } from "../store.ts";
+
+/** `inner` with its writes made by `put` (a store that fails or watches them). */
+export function withPut(inner: ArchiveStore, put: ArchiveStore["put"]): ArchiveStore {
+  return {
+    location: inner.location,
+    get: (key) => inner.get(key),
+    check: () => inner.check(),
+    put,
+  };
+}
 
 /** An archive of the `logs` topic (a silent log and its own metrics unless given). */
 export function logsArchive(

@@ -12,8 +12,8 @@ import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { KafkaApiKey } from "@vigil/tools/dev/kafka_mock";
 import { Registry } from "@vigil/shared/metrics";
 import { logBounds, produce, testKafka } from "@vigil/tools/testing/bridge";
-import { type ArchiveStore, createDirStore } from "../store.ts";
-import { archivedOffsets, bigLogs, files, logsArchive } from "./_helpers.ts";
+import { createDirStore } from "../store.ts";
+import { archivedOffsets, bigLogs, files, logsArchive, withPut } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 /** Kafka's OFFSET_METADATA_TOO_LARGE: a commit error kafkajs does not retry. */
@@ -42,20 +42,15 @@ for (const step of ["progress record", "commit"] as const) {
           let deleted = false;
           // The first progress record: Kafka deletes the object's offsets (and more) first,
           // then the record or the commit after it fails.
-          const store: ArchiveStore = {
-            location: inner.location,
-            get: (key) => inner.get(key),
-            check: () => inner.check(),
-            async put(key, body) {
-              if (!armed || !key.includes("/progress/")) return await inner.put(key, body);
-              armed = false;
-              await produce(kafka, bigLogs(100, 12_000), 200);
-              deleted = true;
-              if (step === "progress record") throw new Error("store unavailable");
-              await inner.put(key, body);
-              cluster.pushRequestErrors(KafkaApiKey.OffsetCommit, [OFFSET_METADATA_TOO_LARGE]);
-            },
-          };
+          const store = withPut(inner, async (key, body) => {
+            if (!armed || !key.includes("/progress/")) return await inner.put(key, body);
+            armed = false;
+            await produce(kafka, bigLogs(100, 12_000), 200);
+            deleted = true;
+            if (step === "progress record") throw new Error("store unavailable");
+            await inner.put(key, body);
+            cluster.pushRequestErrors(KafkaApiKey.OffsetCommit, [OFFSET_METADATA_TOO_LARGE]);
+          });
           await produce(kafka, bigLogs(0, 100), 100);
           const metrics = new Registry();
           const archive = logsArchive({ kafka, store, metrics }, {
@@ -116,15 +111,10 @@ Deno.test(
         const inner = createDirStore(dir);
         let failures = 0;
         // One S3 hiccup (503 SlowDown past the SDK's own attempts) on the first progress record.
-        const store: ArchiveStore = {
-          location: inner.location,
-          get: (key) => inner.get(key),
-          check: () => inner.check(),
-          async put(key, body) {
-            if (key.includes("/progress/") && failures++ === 0) throw new Error("SlowDown");
-            await inner.put(key, body);
-          },
-        };
+        const store = withPut(inner, async (key, body) => {
+          if (key.includes("/progress/") && failures++ === 0) throw new Error("SlowDown");
+          await inner.put(key, body);
+        });
         await produce(kafka, bigLogs(0, 100), 100);
         const archive = logsArchive({ kafka, store }, {
           policy: { maxMessages: 30, maxBytes: 1 << 30, maxAgeMs: 300 },

@@ -15,8 +15,8 @@ import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { createLogger } from "@vigil/shared/log";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
 import { type Archive } from "../archive.ts";
-import { type ArchiveStore, createDirStore } from "../store.ts";
-import { archivedCoordinates, bigLogs, logsArchive } from "./_helpers.ts";
+import { createDirStore } from "../store.ts";
+import { archivedCoordinates, bigLogs, logsArchive, withPut } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -77,21 +77,16 @@ for (const busy of [false, true]) {
           let refused = 0;
           const storedAfterRelease: string[] = [];
           const attemptedAt = new Map<string, number>(); // A's latest attempt per object key
-          const storeA: ArchiveStore = {
-            location: inner.location,
-            get: (key) => inner.get(key),
-            check: () => inner.check(),
-            async put(key, body) {
-              if (!key.endsWith(".ndjson.gz")) return await inner.put(key, body);
-              attemptedAt.set(key, Date.now());
-              if (!released) {
-                refused++;
-                throw new Error("store unavailable");
-              }
-              await inner.put(key, body);
-              storedAfterRelease.push(key);
-            },
-          };
+          const storeA = withPut(inner, async (key, body) => {
+            if (!key.endsWith(".ndjson.gz")) return await inner.put(key, body);
+            attemptedAt.set(key, Date.now());
+            if (!released) {
+              refused++;
+              throw new Error("store unavailable");
+            }
+            await inner.put(key, body);
+            storedAfterRelease.push(key);
+          });
           const warnings: string[] = [];
           const ownedA = new Set<number>();
           const ownedB = new Set<number>();

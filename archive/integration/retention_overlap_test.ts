@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { logBounds, testKafka } from "@vigil/tools/testing/bridge";
-import { type ArchiveStore, createDirStore } from "../store.ts";
-import { archivedOffsets, bigLogs, logsArchive } from "./_helpers.ts";
+import { createDirStore } from "../store.ts";
+import { archivedOffsets, bigLogs, logsArchive, withPut } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -34,23 +34,18 @@ Deno.test(
         const inner = createDirStore(dir);
         let armed = true;
         let low = 0;
-        const store: ArchiveStore = {
-          location: inner.location,
-          get: (key) => inner.get(key),
-          check: () => inner.check(),
-          async put(key, body) {
-            if (!armed || !key.includes("/progress/")) return await inner.put(key, body);
-            armed = false;
-            // The object 0–99 is stored. Kafka deletes its first record batches (of 10), not
-            // all of it; then the progress record fails (an S3 hiccup).
-            await send(4000, 500);
-            while (low === 0) {
-              await send(10, 10);
-              ({ low } = await logBounds(kafka, "logs"));
-            }
-            throw new Error("store unavailable");
-          },
-        };
+        const store = withPut(inner, async (key, body) => {
+          if (!armed || !key.includes("/progress/")) return await inner.put(key, body);
+          armed = false;
+          // The object 0–99 is stored. Kafka deletes its first record batches (of 10), not
+          // all of it; then the progress record fails (an S3 hiccup).
+          await send(4000, 500);
+          while (low === 0) {
+            await send(10, 10);
+            ({ low } = await logBounds(kafka, "logs"));
+          }
+          throw new Error("store unavailable");
+        });
         await send(100, 10);
         const archive = logsArchive({ kafka, store }, {
           sessionTimeoutMs: 60_000,
