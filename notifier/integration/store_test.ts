@@ -190,7 +190,7 @@ Deno.test(
   "nextPending() reads a digest only when it is due: a channel backing off looks every second",
   opts,
   async () => {
-    await withStore(async ({ sql, store }) => {
+    await withStore(async ({ store }) => {
       const t = Date.parse("2025-03-01T12:00:00Z");
       const digest = webhookDigest("d-storm", t, {
         groupLabels: {},
