@@ -55,9 +55,13 @@ Deno.test(
         // Redis lost a lease (restarted empty): the holder takes it again and starts the unit
         // afresh (it cannot tell whether another instance held the lease meanwhile).
         await redis.del(keys.scratch("lease", "metrics:1"));
-        await waitFor(async () => (await redis.get(keys.scratch("lease", "metrics:1"))) === "a", {
-          what: "metrics:1's lease taken again by a",
-        });
+        // The lease is set in Redis a moment before the reply reaches a and it starts the unit.
+        await waitFor(
+          async () =>
+            a.starts.filter((u) => u === "metrics:1").length === 2 &&
+            (await redis.get(keys.scratch("lease", "metrics:1"))) === "a",
+          { what: "metrics:1's lease taken again by a and the unit started afresh" },
+        );
         assert.equal(a.running.size, 4);
         // Another instance takes a lease over: that unit stops here.
         await redis.set(keys.scratch("lease", "metrics:0"), "intruder", "PX", 10_000);
