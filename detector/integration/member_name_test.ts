@@ -26,15 +26,17 @@ Deno.test(
       const key = keys.detectorMemberName("a");
       const name = (token: string): MemberName => ({ key, member: "a", token, ttlMs: 600 });
 
+      // Timed from before "one" takes the name: its hold lapses 600 ms after that at the
+      // earliest, however long the steps in between take on a busy machine.
+      const claimed = Date.now();
       await claimMemberName(redis, name("one"), { log, signal });
       assert.equal(await redis.get(key), "one");
       assert.ok(Number(await redis.pttl(key)) > 0, "held with a TTL");
 
       // "one" stopped without releasing the name (a crash): "two" waits its hold out.
-      const started = Date.now();
       await claimMemberName(redis, name("two"), { log, signal });
       assert.equal(await redis.get(key), "two");
-      assert.ok(Date.now() - started >= 400, "waited for the old hold to lapse");
+      assert.ok(Date.now() - claimed >= 600, "waited for the old hold to lapse");
 
       // "two" keeps running (renews its hold): "three" is refused, naming the setting.
       const renewing = setInterval(() => redis.set(key, "two", "PX", 600).catch(() => {}), 100);
@@ -61,14 +63,36 @@ Deno.test(
         log: silentLogger(),
         signal: AbortSignal.timeout(5000),
       });
-      const a = member(redis, keys, "a", { units, name });
+      // What a asks of Redis: its rounds (each begins with its name) and any release of a lease.
+      // (The leases themselves lapse 600 ms after the last round that renewed them: on a busy
+      // machine, before the test could read them once the units had stopped.)
+      const leases = new Set(units.map((u) => keys.scratch("lease", u)));
+      let rounds = 0;
+      const released: string[] = [];
+      const watched = new Proxy(redis, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            if (prop === "eval" && args[2] === name.key) rounds++;
+            const deletes = prop === "del" || prop === "unlink" ||
+              (prop === "eval" && String(args[0]).includes("'DEL'"));
+            if (deletes) released.push(...args.map(String).filter((k) => leases.has(k)));
+            return value.apply(target, args);
+          };
+        },
+      });
+      const a = member(watched, keys, "a", { units, name });
       const { running } = a;
       try {
         await waitFor(() => running.size === 2, { what: "both units" });
         // This process was paused past its TTL and another of the same name took the name.
         await redis.set(name.key, "other", "PX", 60_000);
         await waitFor(() => running.size === 0, { what: "units stopped" });
-        assert.equal(await redis.get(keys.scratch("lease", "logs:0")), "a", "leases not released");
+        // The round that stopped them is over once the next one has begun.
+        const stoppedIn = rounds;
+        await waitFor(() => rounds > stoppedIn, { what: "the next round of a" });
+        assert.deepEqual(released, [], "leases not released");
         await redis.del(name.key); // the other one left
         await waitFor(() => running.size === 2, { what: "units again" });
         assert.equal(await redis.get(name.key), "mine");

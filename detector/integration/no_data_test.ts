@@ -55,14 +55,17 @@ Deno.test(
         await waitFor(async () => (await rows())[0]!.resolved, { what: "a's alert resolved" });
 
         // Nothing more is appended: after 3 s the stream is quiet, one alert for it.
-        await waitFor(async () => (await rows()).length >= 2, {
-          what: "the stream-level alert",
-          timeoutMs: 15_000,
-        });
+        // Stored in PostgreSQL first, then published: wait for the alerts stream too.
+        const streamAlertsOf = async () =>
+          (await readAlerts(redis, keys)).filter((x) => x.entity === "*");
+        await waitFor(
+          async () => (await rows()).length >= 2 && (await streamAlertsOf()).length >= 1,
+          { what: "the stream-level alert, stored and published", timeoutMs: 15_000 },
+        );
         await new Promise((ok) => setTimeout(ok, 1000)); // more checks: still one
         const quiet = await rows();
         assert.deepEqual(quiet.map((r) => [r.entity, r.resolved]), [["a", true], ["*", false]]);
-        const streamAlerts = (await readAlerts(redis, keys)).filter((x) => x.entity === "*");
+        const streamAlerts = await streamAlertsOf();
         assert.equal(streamAlerts.length, 1);
         assert.equal(streamAlerts[0]!.type, "metrics");
         assert.equal(streamAlerts[0]!.severity, "CRITICAL");
@@ -74,12 +77,15 @@ Deno.test(
         // The stream comes back after a gap of 10 minutes of event time: b and a report
         // again; no entity alerts for the gap, the stream alert resolves.
         await appendEvents(redis, keys, "metrics", series(["a", "b"], 15 * MIN, 16 * MIN));
-        await waitFor(async () => (await rows())[1]!.resolved, { what: "stream alert resolved" });
-        assert.equal((await rows()).length, 2, "no per-entity alert for the stream's gap");
-        const resolvedAlert = (await readAlerts(redis, keys)).filter((x) =>
-          x.entity === "*" && x.status === "resolved"
+        const resolvedAlerts = async () =>
+          (await streamAlertsOf()).filter((x) => x.status === "resolved");
+        // Resolved in PostgreSQL first, then published: wait for the resolved alert too.
+        await waitFor(
+          async () => (await rows())[1]!.resolved && (await resolvedAlerts()).length >= 1,
+          { what: "stream alert resolved and its resolution published" },
         );
-        assert.equal(resolvedAlert.length, 1);
+        assert.equal((await rows()).length, 2, "no per-entity alert for the stream's gap");
+        assert.equal((await resolvedAlerts()).length, 1);
       },
     );
   },

@@ -85,10 +85,13 @@ Deno.test(
           await waitFor(async () => (await readRows(sql)).length >= expected, {
             what: `${expected} rows`,
           });
+          // Each row is published after it is stored (the transactions' too, whose streams are
+          // not among the ones checked for acknowledgement here).
           await waitFor(async () =>
             (await pendingCount(redis, keys, "logs", P)) === 0 &&
-            (await pendingCount(redis, keys, "logs_by_user", P)) === 0, {
-            what: "everything acknowledged",
+            (await pendingCount(redis, keys, "logs_by_user", P)) === 0 &&
+            (await readAlerts(redis, keys)).length >= expected, {
+            what: "everything acknowledged and published",
           });
           await new Promise((r) => setTimeout(r, 300));
           const rows = await readRows(sql);

@@ -101,11 +101,22 @@ Deno.test({
           assert.equal(hook.accepted().length, 1, "webhook got the digest once");
           const digestId = (hook.accepted()[0]!.body as { digest_id: string }).digest_id;
           assert.equal(hook.accepted()[0]!.headers.get("idempotency-key"), digestId);
+          // Each channel records its delivery once done (the webhook's a moment after the fake
+          // hook has the request; the email's whenever its own loop got to it).
+          const notifications = () =>
+            sql<{ channel: string; status: string }[]>`
+            SELECT channel, status FROM notifications ORDER BY channel`;
+          await waitFor(
+            async () => {
+              const rows = await notifications();
+              return rows.length === 3 && rows.every((r) => r.status !== "pending");
+            },
+            "every channel's delivery recorded",
+          );
           const emails: string[] = [];
           for await (const e of Deno.readDir(outbox)) emails.push(e.name);
           assert.deepEqual(emails, [`${digestId}.eml`], "email outbox has the digest once");
-          const rows = await sql<{ channel: string; status: string }[]>`
-            SELECT channel, status FROM notifications ORDER BY channel`;
+          const rows = await notifications();
           assert.deepEqual(rows.map((r) => [r.channel, r.status]), [
             ["discord", "sent"],
             ["email", "sent"],

@@ -90,10 +90,20 @@ Deno.test({
         assert.equal(seen.size, 50, "all 50 alerts are in the digests");
         assert.ok([...seen.values()].every((n) => n === 1), "each alert in exactly one digest");
 
-        // Recorded and acknowledged.
-        const rows = await sql<{ status: string; alert_count: number; sent_at: Date | null }[]>`
-        SELECT status, alert_count, sent_at FROM notifications WHERE channel = 'email'
-        ORDER BY alert_count`;
+        // Recorded (once the SMTP server's answer is back, a moment after it has the message)
+        // and acknowledged.
+        const emailRows = () =>
+          sql<{ status: string; alert_count: number; sent_at: Date | null }[]>`
+          SELECT status, alert_count, sent_at FROM notifications WHERE channel = 'email'
+          ORDER BY alert_count`;
+        await waitFor(
+          async () => {
+            const rows = await emailRows();
+            return rows.length === 2 && rows.every((r) => r.status !== "pending");
+          },
+          "both emails recorded",
+        );
+        const rows = await emailRows();
         assert.deepEqual(rows.map((r) => [r.status, r.alert_count]), [["sent", 20], [
           "sent",
           30,

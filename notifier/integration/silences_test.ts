@@ -59,17 +59,21 @@ Deno.test({
           ]);
           assert.equal(stored[1]!.silence_id, silence.id);
 
-          // "Was I told?"
-          const told = await (await fetch(`${api}/notifications?alert_id=${sent.id}`)).json();
-          assert.deepEqual(
-            told.notifications.map((
-              n: { channel: string; status: string },
-            ) => [n.channel, n.status])
-              .sort(),
-            [["email", "sent"], ["webhook", "sent"]],
+          // "Was I told?" Each channel records its digest sent once its answer is back: a
+          // moment after the fake webhook has the request, whenever the email channel's turn is.
+          const told = async (alertId: string) =>
+            ((await (await fetch(`${api}/notifications?alert_id=${alertId}`)).json())
+              .notifications as { channel: string; status: string }[])
+              .map((n) => [n.channel, n.status]).sort();
+          await waitFor(
+            async () => {
+              const rows = await told(sent.id);
+              return rows.length === 2 && rows.every(([, status]) => status === "sent");
+            },
+            "both channels' notifications recorded",
           );
-          const notTold = await (await fetch(`${api}/notifications?alert_id=${muted.id}`)).json();
-          assert.deepEqual(notTold.notifications, []);
+          assert.deepEqual(await told(sent.id), [["email", "sent"], ["webhook", "sent"]]);
+          assert.deepEqual(await told(muted.id), []);
 
           // A silence created after the alert was grouped drops it at the group's next flush.
           const late = makeAlert({ entity: "db-3", severity: "WARNING" });

@@ -300,7 +300,7 @@ Deno.test("migrate() waits for another migrator however long, also under a lock_
 });
 
 Deno.test("migrate() waiting for a table lock does not stall the table's readers", async () => {
-  await withPg(async ({ sql }) => {
+  await withPg(async ({ sql, database }) => {
     const all = await loadMigrations();
     await migrate(sql);
     const next = { version: 999_999, name: "alter", sql: "ALTER TABLE anomaly_events ADD x int" };
@@ -318,7 +318,15 @@ Deno.test("migrate() waiting for a table lock does not stall the table's readers
       await holder`BEGIN`;
       await holder`SELECT count(*) FROM anomaly_events`;
       migrating = migrate(sql, { log, migrations: [...all, next] });
-      await new Promise((r) => setTimeout(r, 300));
+      // The ALTER TABLE queued behind the holder (however long the migrator takes to get there).
+      await waitFor(async () =>
+        (await sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = ${database} AND wait_event_type = 'Lock'
+            AND query LIKE 'ALTER TABLE anomaly_events ADD x int%'`)[0]?.n === 1, {
+        intervalMs: 20,
+        what: "the migration's ALTER TABLE waiting for the table",
+      });
       const started = performance.now();
       // Before: blocked until the holder ends (here cut by the statement timeout at 4 s).
       await sql.begin(async (tx) => {

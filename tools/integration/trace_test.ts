@@ -108,10 +108,26 @@ Deno.test(
               // The receiver sees the trace: producer, detector and notifier spans, one tree.
               const trace = (): ReceivedSpan[] =>
                 receiver.spans().filter((s) => s.traceId === traceId);
-              await waitFor(
-                () => trace().some((s) => s.service === "notifier" && s.name === "notify email"),
-                { timeoutMs: 60_000, what: `the trace's notify span\n${notifier.tail()}` },
-              );
+              // Each service exports its spans on its own timer (every 200 ms, later on a busy
+              // machine): the notifier's can arrive before the detector's. Wait for the notify
+              // span's whole chain up to the root, and for the batch spans linking to the send.
+              const rooted = () => {
+                const spans = trace();
+                const byId = new Map(spans.map((s) => [s.spanId, s]));
+                let s = spans.find((s) => s.service === "notifier" && s.name === "notify email");
+                for (let i = 0; s?.parentSpanId !== undefined && i < 10; i++) {
+                  s = byId.get(s.parentSpanId);
+                }
+                return s !== undefined && s.parentSpanId === undefined;
+              };
+              const linked = (service: string) =>
+                receiver.spans().some((s) =>
+                  s.service === service && s.links.some((l) => l.traceId === traceId)
+                );
+              await waitFor(() => rooted() && linked("bridge") && linked("detector"), {
+                timeoutMs: 60_000,
+                what: `the trace's notify span and its parents\n${notifier.tail()}`,
+              });
               const spans = trace();
               const byId = new Map(spans.map((s) => [s.spanId, s]));
               const notify = spans.find((s) => s.name === "notify email")!;
