@@ -58,11 +58,10 @@ Deno.test(
         // The lease is set in Redis a moment before the reply reaches a and it starts the unit.
         await waitFor(
           async () =>
-            a.starts.filter((u) => u === "metrics:1").length === 2 &&
+            a.starts.filter((u) => u === "metrics:1").length >= 2 && a.running.size === 4 &&
             (await redis.get(keys.scratch("lease", "metrics:1"))) === "a",
           { what: "metrics:1's lease taken again by a and the unit started afresh" },
         );
-        assert.equal(a.running.size, 4);
         // Another instance takes a lease over: that unit stops here.
         await redis.set(keys.scratch("lease", "metrics:0"), "intruder", "PX", 10_000);
         await waitFor(() => !a.running.has("metrics:0"), {
