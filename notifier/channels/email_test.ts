@@ -216,7 +216,8 @@ Deno.test({
       const started = performance.now();
       const r = await ch.send(digest, AbortSignal.timeout(500));
       const took = performance.now() - started;
-      assert.ok(took < 800, `bounded by SEND_TIMEOUT (500 ms), took ${Math.round(took)} ms`);
+      // Unbounded, the conversation lasts at least 1,200 ms; the slack is for a loaded machine.
+      assert.ok(took < 1100, `bounded by SEND_TIMEOUT (500 ms), took ${Math.round(took)} ms`);
       assert.ok(!r.ok && r.retryable, JSON.stringify(r));
       assert.match(r.error, /^SMTP 127\.0\.0\.1:\d+: no answer within 500 ms/);
       // Let the abandoned conversation end before the server closes.
