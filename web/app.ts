@@ -70,9 +70,11 @@ const htmlErrors: MiddlewareHandler = async (c, next) => {
   if (
     status < 400 || (c.req.method !== "GET" && c.req.method !== "HEAD") ||
     /^\/(api\/|metrics|health)/.test(c.req.path) ||
-    !c.req.header("accept")?.includes("text/html") ||
     !headers.get("content-type")?.startsWith("application/json")
   ) return;
+  // Either form depends on Accept: a cache in front (a 404 is cacheable) must keep both.
+  c.header("Vary", "Accept", { append: true });
+  if (!c.req.header("accept")?.includes("text/html")) return;
   const body = await c.res.clone().json().catch(() => ({})) as { error?: unknown };
   const message = typeof body.error === "string" ? body.error : `Error ${status}`;
   c.res = await c.html(

@@ -79,12 +79,15 @@ Deno.test(
         const text = await res.text();
         assert.ok(text.includes(`<h1>${message}</h1>`), text);
         assert.ok(text.includes('<a href="/">Back to the live view</a>'), text);
+        assert.equal(res.headers.get("vary"), "Accept", path);
       }
       // Before: every one of them answered the API's {"error": …} to the browser.
       for (const [path, headers] of [["/api/nope", html], ["/nope", {}]] as const) {
         const res = await app.request(path, { headers });
         assert.equal(res.status, 404, path);
         assert.deepEqual(await res.json(), { error: "Not found" }, path);
+        // The page's address answers by Accept: a cache keeps both forms apart.
+        assert.equal(res.headers.get("vary"), path === "/nope" ? "Accept" : null, path);
       }
     });
   },
