@@ -43,6 +43,9 @@ export const archiveLocationEnv = {
     // Leading and trailing slashes are dropped in object keys (archive/format.ts).
     (p) => p.split("/").every((part) => part !== "." && part !== ".."),
     "must not have a . or .. part (the local archive refuses such object keys)",
+  ).refine(
+    (p) => !p.replace(/^\/+|\/+$/g, "").includes("//"),
+    "must not have an empty part (a//b: the local archive refuses such object keys)",
   ).default("raw"),
   /** Local folder used when S3_BUCKET is unset. */
   ARCHIVE_DIR: pathVar(["read", "write"], "a folder under ./data").default(DEFAULT_ARCHIVE_DIR),

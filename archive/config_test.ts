@@ -15,6 +15,16 @@ Deno.test("ARCHIVE_PREFIX may not climb out of the archive folder", () => {
   }
 });
 
+Deno.test("ARCHIVE_PREFIX with an empty part (a//b) is refused at start: the local archive refuses every such key", () => {
+  for (const prefix of ["raw//x", "a/b//c", "/a//b/"]) {
+    assert.throws(
+      () => parseArchiveConfig({ ARCHIVE_PREFIX: prefix }),
+      /^ConfigError: Cannot start archive: ARCHIVE_PREFIX must not have an empty part/,
+      prefix,
+    );
+  }
+});
+
 Deno.test("the archive reads only its own stores: a bad REDIS_URL or DATABASE_URL does not stop it", () => {
   const c = parseArchiveConfig({
     REDIS_URL: "http://not-redis",

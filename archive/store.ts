@@ -225,7 +225,8 @@ export function createDirStore(dir: string): ArchiveStore {
         throw new TypeError(`Cannot store object: bad key "${key}"`);
       }
       const path = `${root}/${key}`;
-      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      const folder = path.slice(0, path.lastIndexOf("/"));
+      await Deno.mkdir(folder, { recursive: true });
       const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
       await Deno.writeFile(tmp, body);
       if (signal?.aborted) {
@@ -233,6 +234,14 @@ export function createDirStore(dir: string): ArchiveStore {
         signal.throwIfAborted();
       }
       await Deno.rename(tmp, path);
+      // A process killed between the write and the rename left its temp file: stored now, drop it.
+      const name = path.slice(folder.length + 1);
+      for await (const e of Deno.readDir(folder)) {
+        const rest = e.name.startsWith(`${name}.`) ? e.name.slice(name.length + 1) : "";
+        if (/^[\da-f]{8}\.tmp$/.test(rest)) {
+          await Deno.remove(`${folder}/${e.name}`).catch(() => {});
+        }
+      }
     },
     async get(key) {
       if (key.split("/").some((part) => part === ".." || part === "")) {

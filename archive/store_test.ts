@@ -160,6 +160,21 @@ Deno.test("putRetrying() stops once its signal aborts: no further attempt, the o
   assert.equal(store.puts, 1);
 });
 
+Deno.test("createDirStore() removes the temp files of a key that a killed archive left", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // kill -9 between writing the temp file and renaming it leaves `<key>.<8 hex>.tmp` behind.
+    await Deno.mkdir(`${dir}/raw/logs/progress`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/raw/logs/progress/0.json.a692df84.tmp`, "{}");
+    await Deno.writeTextFile(`${dir}/raw/logs/progress/1.json.cd2906ad.tmp`, "{}");
+    await createDirStore(dir).put("raw/logs/progress/0.json", new TextEncoder().encode("{}"));
+    const files = [...Deno.readDirSync(`${dir}/raw/logs/progress`)].map((e) => e.name).sort();
+    assert.deepEqual(files, ["0.json", "1.json.cd2906ad.tmp"], "only the key's own leftovers");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("createDirStore() stores nothing once the put's signal aborted", async () => {
   const dir = await Deno.makeTempDir();
   try {
