@@ -66,16 +66,16 @@ export function parseDurationMs(text: string): number | undefined {
 
 /** 1000 years: longer ones (`8.64e+27` ms) failed in Redis, `Date` and PostgreSQL, at every use. */
 export const MAX_DURATION_MS = 365_000 * 86_400_000;
+const NOT_DURATION = "is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)"; // also `true`, `null`
+const TOO_LONG = "is longer than 365000d (1000 years), the longest duration Vigil takes";
 /**
  * A duration in whole milliseconds, at most {@link MAX_DURATION_MS}; accepts `500`, `500ms`, `30s`,
  * `1h30m`. Rounded: a fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`).
  */
-export const durationVar = z.union([z.number(), z.string()]).transform((v, ctx) => {
+export const durationVar = z.union([z.number(), z.string()], NOT_DURATION).transform((v, ctx) => {
   const ms = typeof v === "number" ? v : parseDurationMs(v);
   if (ms === undefined || !(ms <= MAX_DURATION_MS)) {
-    const message = ms === undefined
-      ? "is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)"
-      : "is longer than 365000d (1000 years), the longest duration Vigil takes";
+    const message = ms === undefined ? NOT_DURATION : TOO_LONG;
     ctx.addIssue({ code: "custom", message });
     return z.NEVER;
   }

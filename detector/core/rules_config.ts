@@ -17,6 +17,7 @@ import { z } from "zod";
 import { durationVar, formatDuration } from "@vigil/shared/config";
 import {
   EVENT_TYPES,
+  eventName,
   formatZodError,
   LOG_LEVELS,
   TRANSACTION_STATUSES,
@@ -118,6 +119,19 @@ const bandsSchema = strictObject({
   }
 }).prefault({});
 
+/** An entity as the bridge writes one (a service: trimmed, no control character): another never reports. */
+const entityName = z.string().superRefine((s, ctx) => {
+  const r = eventName(128).safeParse(s);
+  const message = !r.success
+    ? `is not a name an event can carry: ${r.error.issues[0]?.message}`
+    : r.data !== s
+    ? `${
+      JSON.stringify(s)
+    } has spaces around it: the bridge trims service names, so it never reports`
+    : undefined;
+  if (message) ctx.addIssue({ code: "custom", message });
+});
+
 /** No-data watch of one event type's entities (services of logs and metrics, statuses). */
 function noDataType() {
   return strictObject({
@@ -141,7 +155,7 @@ const noDataSchema = strictObject({
    */
   entities: z.array(strictObject({
     type: z.enum(EVENT_TYPES),
-    entity: z.string().min(1).max(256),
+    entity: entityName,
     enabled: z.boolean().default(true),
     after: durationVar.pipe(z.number().min(1000)).optional(),
   })).default([]),

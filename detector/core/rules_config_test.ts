@@ -306,6 +306,20 @@ Deno.test("parseRulesConfig() refuses a transaction status it does not know (it 
   assert.deepEqual(ok.transactions.status_zscore.problem_statuses, ["denied"]);
 });
 
+Deno.test("parseRulesConfig() refuses a no_data entity no event can name (it would never match)", () => {
+  // The bridge trims a service and refuses control characters: "other " was silently never matched,
+  // so `enabled: false` left nothing out (and `after` watched a service that cannot report).
+  const entity = (name: string) => ({ no_data: { entities: [{ type: "metrics", entity: name }] } });
+  assert.ok(
+    rejection(entity("other ")).includes(
+      'no_data.entities.0.entity: "other " has spaces around it: the bridge trims service names',
+    ),
+  );
+  assert.ok(rejection(entity("pay\u0000")).includes("no_data.entities.0.entity: "));
+  assert.ok(rejection(entity("x".repeat(129))).includes("no_data.entities.0.entity: "));
+  assert.equal(parseRulesConfig(entity("other")).no_data.entities[0]?.entity, "other");
+});
+
 Deno.test("loadRulesConfig() reads a file saved with a byte order mark", async () => {
   const path = await Deno.makeTempFile({ suffix: ".json" });
   try {
@@ -336,4 +350,11 @@ Deno.test("the rules examples of docs/detector.md load", async () => {
     checked++;
   }
   assert.ok(checked >= 3, `${checked} examples`);
+});
+
+Deno.test("parseRulesConfig() says what a duration of the wrong type should be", () => {
+  for (const value of [true, null, [1], {}]) {
+    const message = rejection({ cooldown: value });
+    assert.ok(message.includes("cooldown: is not a duration (e.g. 500ms"), message);
+  }
 });

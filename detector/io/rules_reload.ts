@@ -2,7 +2,9 @@
  * Rules without a restart: the rules file is read again on SIGHUP and when it
  * changes (`Deno.watchFs` on the file itself, so the read permission of the
  * file is enough; the watch is set again after every change, since an editor
- * that saves by renaming a new file over the old one ends the old watch).
+ * that saves by renaming a new file over the old one ends the old watch; and
+ * the path is checked every second to still lead to the watched file, since a
+ * symlink pointed elsewhere or replaced by a plain file changes no watched file).
  *
  * A file that cannot be read, is not JSON or fails validation is rejected:
  * the reason is logged (and shown by `GET /api/rules`) and the rules in force
@@ -71,6 +73,11 @@ export interface RulesReloaderOptions {
   debounceMs?: number;
   /** Listen for SIGHUP. @default {true} */
   sighup?: boolean;
+  /**
+   * How often the file at `path` is checked to still be the one watched (a symlink pointed
+   * elsewhere, or replaced by a plain file, changes no watched file). @default {1000}
+   */
+  identityPollMs?: number;
 }
 
 /** Hash of resolved rules: hex SHA-256 of their JSON with every object's keys sorted. */
@@ -90,6 +97,9 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
   const now = options.now ?? Date.now;
   const load = options.load ?? loadRulesConfig;
   const debounceMs = options.debounceMs ?? 250;
+  const identityPollMs = options.identityPollMs ?? 1000;
+  /** The file `path` leads to (device and inode, links followed); undefined when missing. */
+  const identity = () => Deno.stat(path).then((s) => `${s.dev}:${s.ino}`, () => undefined);
   const reloads = options.registry?.counter(
     "vigil_detector_rules_reloads_total",
     "Reads of the rules file after start, by result (applied, unchanged, rejected)",
@@ -154,6 +164,8 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
     schedule: () => void,
     readNow: boolean,
   ): Promise<boolean> {
+    // Taken before the watch: a file swapped in between is then seen by the check below.
+    let watched = await identity();
     let watcher: Deno.FsWatcher;
     try {
       watcher = Deno.watchFs(path, { recursive: false });
@@ -163,6 +175,24 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
     if (readNow) schedule();
     const close = () => watcher.close();
     signal.addEventListener("abort", close, { once: true });
+    // The watch is on the file the path led to: a link pointed elsewhere (`ln -sfn`), or replaced
+    // by a plain file, while the old target stays, changes no watched file. Watch the new one.
+    let moved = false;
+    const check = setInterval(async () => {
+      const current = await identity();
+      if (moved || signal.aborted || current === watched) return;
+      if (watched === undefined) { // it appeared as the watch was set: the watched one
+        watched = current;
+        return;
+      }
+      moved = true;
+      schedule();
+      try {
+        watcher.close(); // ends the loop below: the path is watched again
+      } catch {
+        // already closed
+      }
+    }, identityPollMs);
     try {
       for await (const event of watcher) {
         if (event.kind === "access") continue;
@@ -171,6 +201,7 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
       }
       return true;
     } finally {
+      clearInterval(check);
       signal.removeEventListener("abort", close);
       try {
         watcher.close();

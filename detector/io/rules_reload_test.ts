@@ -316,3 +316,41 @@ Deno.test("RulesReloader.watch() sees a Kubernetes ConfigMap update (the ..data 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RulesReloader.watch() follows a symlinked rules file pointed elsewhere or replaced by a plain file", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.json`;
+  await Deno.writeTextFile(`${dir}/a.json`, "{}");
+  await Deno.symlink("a.json", path);
+  const r = createRulesReloader({
+    path,
+    initial: DEFAULT_RULES,
+    apply: () => {},
+    log: capture().log,
+    debounceMs: 50,
+    sighup: false,
+  });
+  const stop = new AbortController();
+  const watching = r.watch(stop.signal);
+  try {
+    await new Promise((ok) => setTimeout(ok, 100));
+    // `ln -sfn b.json rules.json`: the old target stays, so no watched file changes.
+    await Deno.writeTextFile(`${dir}/b.json`, JSON.stringify({ cooldown: "1m" }));
+    await Deno.symlink("b.json", `${dir}/tmp`);
+    await Deno.rename(`${dir}/tmp`, path);
+    await waitFor(() => r.current().cooldown === 60_000, { timeoutMs: 5000, what: "relinked" });
+    // The new target edited in place.
+    await Deno.writeTextFile(`${dir}/b.json`, JSON.stringify({ cooldown: "2m" }));
+    await waitFor(() => r.current().cooldown === 120_000, { timeoutMs: 5000, what: "edited" });
+    // The link replaced by a plain file (the targets stay), then that file edited in place.
+    await Deno.remove(path);
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "3m" }));
+    await waitFor(() => r.current().cooldown === 180_000, { timeoutMs: 5000, what: "plain" });
+    await Deno.writeTextFile(path, JSON.stringify({ cooldown: "4m" }));
+    await waitFor(() => r.current().cooldown === 240_000, { timeoutMs: 5000, what: "plain edit" });
+  } finally {
+    stop.abort();
+    await watching;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

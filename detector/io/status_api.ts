@@ -55,8 +55,16 @@ export function createStatusApp(deps: {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
   app.get(STATUS_PATH, noQuery, async (c) => {
     // One pipeline per slot: on a cluster the score keys live on different masters.
-    const [rows, replies] = await Promise.all([
-      deps.store.open("status_zscore", LIMIT * TRANSACTION_STATUSES.length),
+    // Per status: a status with many open rows must not push the others' out of one shared limit.
+    const openOf = async (status: string) => {
+      const rows = await deps.store.open("status_zscore", LIMIT, status);
+      // The highest severity also counts the rows past the listed LIMIT.
+      const critical = rows.length === LIMIT && !rows.some((r) => r.severity === "CRITICAL") &&
+        (await deps.store.open("status_zscore", 1, status, "CRITICAL")).length > 0;
+      return { rows, critical };
+    };
+    const [open, replies] = await Promise.all([
+      Promise.all(TRANSACTION_STATUSES.map(openOf)),
       pipelineBySlot(
         deps.redis,
         TRANSACTION_STATUSES.map((s) => {
@@ -69,7 +77,8 @@ export function createStatusApp(deps: {
     TRANSACTION_STATUSES.forEach((status, i) => {
       const [error, members] = replies[i] ?? [];
       const first = !error && Array.isArray(members) ? members[0] : undefined;
-      const firing = rows.filter((r) => r.entity === status).slice(0, LIMIT).map((r) => {
+      const { rows, critical } = open[i]!;
+      const firing = rows.map((r) => {
         const d = (r.details ?? {}) as Record<string, unknown>;
         return {
           id: r.id,
@@ -84,7 +93,7 @@ export function createStatusApp(deps: {
         };
       });
       statuses[status] = {
-        severity: firing.some((f) => f.severity === "CRITICAL")
+        severity: critical || firing.some((f) => f.severity === "CRITICAL")
           ? "CRITICAL"
           : firing[0]?.severity ?? null,
         firing,

@@ -44,8 +44,11 @@ export interface AnomalyStore {
     limit: number,
     minAgeMs?: number,
   ): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
-  /** Open (unresolved) anomalies of `rule` (of `entity` when given), newest first, at most `limit`. */
-  open(rule: string, limit: number, entity?: string): Promise<AnomalyRow[]>;
+  /**
+   * Open (unresolved) anomalies of `rule` (of `entity`, of `severity` when given), newest first,
+   * at most `limit`.
+   */
+  open(rule: string, limit: number, entity?: string, severity?: string): Promise<AnomalyRow[]>;
   ping(): Promise<boolean>;
 }
 
@@ -145,10 +148,11 @@ export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
         ORDER BY resolved_at, id LIMIT ${limit}`;
       return { firing, resolved };
     },
-    async open(rule, limit, entity) {
+    async open(rule, limit, entity, severity) {
       return await sql<AnomalyRow[]>`
         SELECT * FROM anomaly_events WHERE rule = ${rule} AND resolved_at IS NULL
           ${entity === undefined ? sql`` : sql`AND entity = ${entity}`}
+          ${severity === undefined ? sql`` : sql`AND severity = ${severity}`}
         ORDER BY detected_at DESC, id DESC LIMIT ${limit}`;
     },
     async ping() {
