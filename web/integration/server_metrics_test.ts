@@ -94,8 +94,10 @@ Deno.test(
   async () => {
     const env = {
       VIGIL_API_TOKEN: TOKEN,
-      HTTP_HEADER_TIMEOUT: "300ms",
-      HTTP_BODY_TIMEOUT: "300ms",
+      // Short, for the two answers that wait for them; long enough that on a loaded machine a
+      // head sent at once is read before its timer fires (300 ms once answered 408, not 431).
+      HTTP_HEADER_TIMEOUT: "1s",
+      HTTP_BODY_TIMEOUT: "1s",
       HTTP_MAX_HEADER_BYTES: "2048",
     };
     await withWebServer(env, async (server) => {
