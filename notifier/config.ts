@@ -56,22 +56,27 @@ export const notifierEnv = z.object({
   NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data").optional(),
   SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587")
     .refine((u) => new URL(u).hostname !== "", "names no host (e.g. smtp://mail.example.com:587)")
+    // nodemailer takes port 0 for "unset": it sent to 587 (or 465) instead.
+    .refine((u) => new URL(u).port !== "0", "names port 0 (use the server's port, e.g. :587)")
     .optional(),
   /** A host name or address alone: `mail.example.com:587` failed every send (no such host). */
   SMTP_HOST: z.string().trim().refine(
     (h) => /^[\w.-]+$/.test(h) || (/^[0-9a-f:.]+$/i.test(h) && h.split(":").length > 2),
     "is not a host name or address (the port goes in SMTP_PORT; or set SMTP_URL)",
   ).optional(),
-  SMTP_PORT: portVar.optional(),
+  SMTP_PORT: portVar.min(1, "must be 1-65535 (0 sent to 587 or 465 instead)").optional(),
   SMTP_USER: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
   SMTP_SECURE: boolVar.optional(),
   /** STARTTLS required before AUTH (default: with a user, on a server that is not this host). */
   SMTP_REQUIRE_TLS: boolVar.optional(),
   /** An address, alone or after a display name: `vigil@example.com`, `Vigil <vigil@example.com>`. */
+  // A name with , ; : " or \ unquoted is read by nodemailer as another address or a group:
+  // `"Vigil <a@b>` sent MAIL FROM:<"Vigil  a"@b>, `Vigil, Ops <a@b>` sent From: Ops <a@b>.
   EMAIL_FROM: z.string().trim().refine(
-    (s) => ADDRESS.test(/^[^<>]*<([^<>]*)>$/.exec(s)?.[1] ?? s),
-    'is not an email address ("vigil@example.com" or "Vigil <vigil@example.com>")',
+    (s) => ADDRESS.test(/^(?:"[^"\\]*"\s*|[^<>",;:\\]*)<([^<>]*)>$/.exec(s)?.[1] ?? s),
+    'is not an email address ("vigil@example.com" or "Vigil <vigil@example.com>"; a name ' +
+      'with , ; : or " goes in double quotes, e.g. "Vigil, Ops" <vigil@example.com>)',
   ).default("Vigil <vigil@localhost>"),
   EMAIL_TO: emailList.default(["ops@localhost"]),
   OUTBOX_DIR: pathVar(["read", "write"], "a folder under ./data").default("./data/outbox"),
@@ -271,7 +276,7 @@ function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
     const secure = e.SMTP_SECURE ?? (u.protocol === "smtps:" || u.port === "465");
     const user = u.username ? decodeURIComponent(u.username) : undefined;
     return {
-      host: u.hostname,
+      host: u.hostname.replace(/^\[(.*)\]$/, "$1"), // nodemailer looked "[::1]" up as a name
       port: u.port ? Number(u.port) : secure ? 465 : 587,
       secure,
       requireTls: !secure && requireTls(e, u.hostname, user),

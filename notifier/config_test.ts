@@ -414,3 +414,48 @@ Deno.test("SMTP settings that would not be read stop the notifier at start (mail
   // Empty means unset (`SMTP_USER=` in a compose file).
   assert.equal(loadConfig({ SMTP_USER: "", SMTP_PASSWORD: " " }).smtp, undefined);
 });
+
+Deno.test("SMTP port 0 stops the notifier at start: nodemailer sent to 587 (or 465) instead", () => {
+  for (
+    const env of [
+      { SMTP_HOST: "mail.example.com", SMTP_PORT: "0" },
+      { SMTP_URL: "smtp://mail.example.com:0" },
+    ]
+  ) {
+    assert.throws(
+      () => loadConfig(env),
+      (e) => e instanceof ConfigError && /SMTP_(PORT|URL)/.test(e.message),
+    );
+  }
+});
+
+Deno.test("an SMTP_URL with an IPv6 address connects to the address, not to [::1] as a name", () => {
+  // nodemailer looked "[::1]" up as a host name: every send failed ("queryA UNKNOWN [::1]").
+  assert.equal(loadConfig({ SMTP_URL: "smtp://[::1]:2525" }).smtp?.host, "::1");
+});
+
+Deno.test("EMAIL_FROM refuses a name nodemailer would read as another address or a group", () => {
+  // `"Vigil <a@b>` sent MAIL FROM:<"Vigil  a"@b>; `Vigil, Ops <a@b>` became From: Ops <a@b>.
+  for (
+    const from of [
+      '"Vigil <vigil@example.com>',
+      "Vigil, Ops <vigil@example.com>",
+      "Vigil: x <vigil@example.com>",
+    ]
+  ) {
+    assert.throws(
+      () => loadConfig({ EMAIL_FROM: from }),
+      (e) => e instanceof ConfigError && /EMAIL_FROM/.test(e.message),
+      from,
+    );
+  }
+  for (
+    const from of [
+      '"Vigil, Ops" <vigil@example.com>',
+      "Vigil Ops <vigil@example.com>",
+      "<vigil@example.com>",
+    ]
+  ) {
+    assert.equal(loadConfig({ EMAIL_FROM: from }).emailFrom, from);
+  }
+});

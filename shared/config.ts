@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { redact } from "./log.ts";
 import { MAX_PARTITIONS } from "./partitions.ts";
+import { escapeControls, urlVar } from "./config_values.ts";
 
 /** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
 export const KAFKA_BROKERS_FILE = ".vigil/kafka_brokers";
@@ -21,21 +22,7 @@ export class ConfigError extends Error {
 
 const LOG_LEVEL_NAMES = ["debug", "info", "warn", "error"] as const;
 
-/**
- * A URL with one of the given protocols. A value that is none stops the
- * checks there (`abort`), so a refinement chained after this one may parse
- * the URL (zod runs the next checks after a failed one otherwise, and a
- * throw there ended a service with the URL, password included, in a trace).
- */
-export function urlVar(protocols: readonly string[], example: string) {
-  return z.string().trim().refine((s) => {
-    try {
-      return protocols.includes(new URL(s).protocol);
-    } catch {
-      return false;
-    }
-  }, { error: `is not a valid URL (expected e.g. ${example})`, abort: true });
-}
+export { urlVar };
 
 /** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
 export const portVar = z.coerce.number().int().min(0).max(65535);
@@ -326,7 +313,7 @@ export function parseEnv<S extends z.ZodObject>(
         : ` (got "${SECRET_VAR.test(key) ? "***" : shownValue(got).slice(0, 80)}")`;
       return `${key} ${i.message}${shown}`;
     });
-    throw new ConfigError(`Cannot start ${service}: ${problems.join("; ")}`);
+    throw new ConfigError(`Cannot start ${service}: ${escapeControls(problems.join("; "))}`);
   }
   // A Redis Cluster has database 0 only: a number in REDIS_URL would be ignored.
   const { REDIS_URL: url, REDIS_CLUSTER_NODES: nodes } = result.data as Record<string, unknown>;
@@ -372,7 +359,7 @@ export const claimIdleVar = durationVar.pipe(
  * under ./data`.
  */
 export function pathVar(access: readonly ("read" | "write")[], hint: string) {
-  return z.string().min(1).superRefine((path, ctx) => {
+  return z.string().trim().min(1).superRefine((path, ctx) => {
     const missing = access.filter((name) =>
       Deno.permissions.querySync({ name, path }).state !== "granted"
     );

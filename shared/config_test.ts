@@ -11,6 +11,7 @@ import {
   httpServerOptions,
   kafkaEnv,
   parseEnv,
+  pathVar,
   portVar,
   resolveKafkaBrokers,
   urlVar,
@@ -347,4 +348,35 @@ Deno.test("durationVar refuses a duration longer than 365000d: it failed later i
     () => parseEnv("detector", schema, { CLAIM_IDLE: "99999999999999999999d" }),
     /^ConfigError: Cannot start detector: CLAIM_IDLE is longer than 365000d \(1000 years\)/,
   );
+});
+
+Deno.test("a URL whose user or password has a % that is no %XX escape stops at start, naming it", () => {
+  // `decodeURIComponent` threw "URI malformed" later: the notifier with a stack trace (SMTP_URL),
+  // the web and detector exit 1 without naming the variable (DATABASE_URL, REDIS_URL).
+  for (
+    const [name, value] of [
+      ["DATABASE_URL", "postgres://vigil:50%off@db:5432/vigil"],
+      ["REDIS_URL", "redis://:50%off@127.0.0.1:6379"],
+      ["SMTP_URL", "smtp://user%E0:pw@mail.example.com"],
+    ]
+  ) {
+    const message = errorOf({ [name!]: value });
+    assert.match(message, new RegExp(`^Cannot start detector: ${name} .*%25`), message);
+    assert.doesNotMatch(message, /50%off|pw@/);
+  }
+  const ok = "redis://:50%25off@h:6379";
+  assert.equal(parseEnv("t", schema, { REDIS_URL: ok }).REDIS_URL, ok);
+});
+
+Deno.test("a refused value with a newline or control character is shown escaped, on one line", () => {
+  const message = errorOf({ LOG_LEVEL: "info\nwarn", PORT: "5\x1b]0;title\x07" });
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(message, /[\x00-\x1f\x7f]/, JSON.stringify(message));
+  assert.match(message, /LOG_LEVEL .*\(got "info\\nwarn"\)/);
+  assert.match(message, /PORT .*\(got "5\\u001b\]0;title\\u0007"\)/);
+});
+
+Deno.test("a path setting is trimmed: a trailing space made another folder", () => {
+  const path = z.object({ DIR: pathVar(["read"], "a folder under .") });
+  assert.equal(parseEnv("t", path, { DIR: "./shared \n" }).DIR, "./shared");
 });

@@ -15,6 +15,7 @@ import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createRedis, redisConnection } from "@vigil/shared/redis";
+import { ABORTED, untilAborted } from "@vigil/shared/lifecycle";
 import { createApp, WEB_REQUEST_DEADLINE_MS } from "./app.ts";
 import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
@@ -97,7 +98,11 @@ export async function startWebServer(
         collect: () => heartbeatStats(sql, Date.now()),
       },
     });
-    await hub.start();
+    // The subscription waits for Redis without end: stopped meanwhile, the start ends (it hung).
+    const subscribed = hub.start();
+    const signal = options.signal;
+    if (signal && (await untilAborted(subscribed, signal)) === ABORTED) throw signal.reason;
+    await subscribed;
   } catch (error) {
     await closeClients();
     throw error;

@@ -1,0 +1,58 @@
+/**
+ * Value checks of `config.ts` kept apart (that file is at its size limit): URLs, and how a
+ * refused value is shown in a start error.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** A URL's user or password as its client reads it (`decodeURIComponent`), or null if it cannot. */
+function userinfoDecodes(url: URL): boolean {
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A URL with one of the given protocols. A value that is none stops the
+ * checks there (`abort`), so a refinement chained after this one may parse
+ * the URL (zod runs the next checks after a failed one otherwise, and a
+ * throw there ended a service with the URL, password included, in a trace).
+ * A `%` in the user or password that is no `%XX` escape (`p%ss`) is refused
+ * too: its client's `decodeURIComponent` threw "URI malformed" later (the
+ * notifier with a stack trace, the others exit 1 without naming the variable).
+ */
+export function urlVar(protocols: readonly string[], example: string) {
+  return z.string().trim().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, { error: `is not a valid URL (expected e.g. ${example})`, abort: true }).refine(
+    (s) => userinfoDecodes(new URL(s)),
+    {
+      error: "has a % in its user or password that is not a %XX escape: write % as %25",
+      abort: true,
+    },
+  );
+}
+
+const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+/**
+ * `text` with its control characters escaped (`\n`, `\u001b`): a start error stays one line,
+ * and a terminal acts on none of a value's escape sequences.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
