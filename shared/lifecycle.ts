@@ -44,6 +44,12 @@ export interface LifecycleOptions {
   handleSignals?: boolean;
   /** Called to exit (tests override). @default Deno.exit */
   exit?: (code: number) => void;
+  /**
+   * Once stopped, exit if something still holds the process this long after (a start step
+   * waiting for a dependency that never answers keeps a client reconnecting). Only with
+   * `handleSignals`. @default {2000}
+   */
+  exitAfterStopMs?: number;
 }
 
 /** The running service's lifecycle. */
@@ -84,6 +90,14 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
       }
       clearTimeout(timer);
       log.info("stopped");
+      if (!(options.handleSignals ?? true)) return;
+      // Everything registered is closed; a step of the start still waiting (Redis out of reach:
+      // its client reconnects for ever) would hold the process after "stopped" until killed.
+      const held = setTimeout(() => {
+        log.warn("stopped, but a step still waiting held the process: exiting");
+        exit(Number(Deno.exitCode) || 0);
+      }, options.exitAfterStopMs ?? 2000);
+      Deno.unrefTimer(held);
     })();
     return closing;
   };

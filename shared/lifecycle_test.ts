@@ -48,6 +48,37 @@ Deno.test("a second SIGINT after the first one's moment forces the exit", async 
   assert.doesNotMatch(out, /"msg":"stopped"/);
 });
 
+Deno.test("a process stopped while a start step still waits (a client reconnecting for ever) exits", async () => {
+  // The detector and the notifier with REDIS_URL out of reach logged "stopped" on SIGTERM and
+  // ran on until killed: the step waiting for Redis kept its client's reconnect timer going.
+  const lifecycle = new URL("./lifecycle.ts", import.meta.url).href;
+  const log = new URL("./log.ts", import.meta.url).href;
+  const proc = spawnEval(`
+    const { createLifecycle } = await import(${JSON.stringify(lifecycle)});
+    const { createLogger } = await import(${JSON.stringify(log)});
+    createLifecycle({ log: createLogger({ service: "t" }), exitAfterStopMs: 300 });
+    setInterval(() => {}, 100); // the reconnect loop nobody stops
+    console.log("ready");
+    await new Promise(() => {}); // the start step that never returns
+  `);
+  try {
+    await proc.readUntil("ready");
+    proc.child.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([
+      proc.child.status.then((s) => s.code),
+      new Promise<string>((r) => timer = setTimeout(() => r("still running after 10 s"), 10_000)),
+    ]).finally(() => clearTimeout(timer));
+    if (typeof code === "string") proc.child.kill("SIGKILL");
+    const out = await proc.readAll();
+    assert.equal(code, 0, out);
+    assert.match(out, /"msg":"stopped"/);
+    assert.match(out, /a step still waiting held the process: exiting/);
+  } finally {
+    await proc.cancel();
+  }
+});
+
 Deno.test("signalSeries() tells the first signal, a repeated delivery and a second request apart", () => {
   let t = 0;
   const next = signalSeries(() => t);
