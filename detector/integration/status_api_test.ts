@@ -32,55 +32,38 @@ async function insertOpen(sql: Sql, rows: Open[]): Promise<void> {
 
 type Statuses = Record<string, { severity: string | null; firing: { id: string }[] }>;
 
-type Deps = Parameters<typeof createStatusApp>[0];
-
-function statuses(sql: Sql, redis: Deps["redis"], keys: Deps["keys"]) {
-  const app = createStatusApp({ store: createStore({ sql }), redis, keys, log: silentLogger() });
-  return async (): Promise<Statuses> => {
-    const res = await app.request(STATUS_PATH);
-    assert.equal(res.status, 200);
-    return (await res.json()).statuses;
-  };
+/** `n` open WARNING alerts of status `failed` (newest first) and `extra`, then the endpoint's answer. */
+function statusesWith(n: number, extra: Open): Promise<Statuses> {
+  return withPg(({ sql }) =>
+    withRedis(async ({ redis, keys }) => {
+      await migrate(sql);
+      const failed = Array.from({ length: n }, (_, i): Open => [`f${i}`, "failed", "WARNING", i]);
+      await insertOpen(sql, [...failed, extra]);
+      const app = createStatusApp({
+        store: createStore({ sql }),
+        redis,
+        keys,
+        log: silentLogger(),
+      });
+      const res = await app.request(STATUS_PATH);
+      assert.equal(res.status, 200);
+      return (await res.json()).statuses;
+    })
+  );
 }
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-Deno.test(
-  "status: one status's many open alerts do not hide another status's",
-  opts,
-  () =>
-    withPg(({ sql }) =>
-      withRedis(async ({ redis, keys }) => {
-        await migrate(sql);
-        // Before: the 600 newest open rows of every status, split by status afterwards.
-        const failed = Array.from(
-          { length: 700 },
-          (_, i): Open => [`f${i}`, "failed", "WARNING", i],
-        );
-        await insertOpen(sql, [...failed, ["d1", "denied", "CRITICAL", 3600]]);
-        const s = await statuses(sql, redis, keys)();
-        assert.equal(s.failed?.firing.length, 100);
-        assert.equal(s.denied?.severity, "CRITICAL");
-        assert.deepEqual(s.denied?.firing.map((f) => f.id), ["d1"]);
-      })
-    ),
-);
+Deno.test("status: one status's many open alerts do not hide another status's", opts, async () => {
+  // Before: the 600 newest open rows of every status, split by status afterwards.
+  const s = await statusesWith(700, ["d1", "denied", "CRITICAL", 3600]);
+  assert.equal(s.failed?.firing.length, 100);
+  assert.equal(s.denied?.severity, "CRITICAL");
+  assert.deepEqual(s.denied?.firing.map((f) => f.id), ["d1"]);
+});
 
-Deno.test(
-  "status: severity is the highest firing, also past the 100 listed",
-  opts,
-  () =>
-    withPg(({ sql }) =>
-      withRedis(async ({ redis, keys }) => {
-        await migrate(sql);
-        const failed = Array.from(
-          { length: 150 },
-          (_, i): Open => [`f${i}`, "failed", "WARNING", i],
-        );
-        await insertOpen(sql, [...failed, ["c1", "failed", "CRITICAL", 3600]]);
-        const s = await statuses(sql, redis, keys)();
-        assert.equal(s.failed?.firing.length, 100);
-        assert.equal(s.failed?.severity, "CRITICAL");
-      })
-    ),
-);
+Deno.test("status: severity is the highest firing, also past the 100 listed", opts, async () => {
+  const s = await statusesWith(150, ["c1", "failed", "CRITICAL", 3600]);
+  assert.equal(s.failed?.firing.length, 100);
+  assert.equal(s.failed?.severity, "CRITICAL");
+});

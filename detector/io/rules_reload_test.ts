@@ -190,11 +190,16 @@ Deno.test("RulesReloader.reload() with the detector's loader refuses a window DE
   }
 });
 
-/** A reloader watching `rules.json` (`{}`) in a new folder, with a short debounce. */
-async function watchedFile() {
+/**
+ * A reloader watching `rules.json` in a new folder, with a short debounce; `layout` lays the
+ * folder out first (default: `rules.json` holding `{}`).
+ */
+async function watchedFile(
+  layout: (dir: string) => Promise<void> = (dir) => Deno.writeTextFile(`${dir}/rules.json`, "{}"),
+) {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/rules.json`;
-  await Deno.writeTextFile(path, "{}");
+  await layout(dir);
   const { lines, log } = capture();
   const r = createRulesReloader({
     path,
@@ -278,30 +283,21 @@ Deno.test("RulesReloader.watch() follows a file replaced by git checkout quietly
 });
 
 Deno.test("RulesReloader.watch() sees a Kubernetes ConfigMap update (the ..data link swapped, the old version removed)", async () => {
-  const dir = await Deno.makeTempDir();
   // The kubelet's layout: rules.json -> ..data/rules.json, ..data -> ..<version>.
-  const version = async (name: string, rules: unknown) => {
+  const version = async (dir: string, name: string, rules: unknown) => {
     await Deno.mkdir(`${dir}/${name}`);
     await Deno.writeTextFile(`${dir}/${name}/rules.json`, JSON.stringify(rules));
   };
-  await version("..v1", {});
-  await Deno.symlink("..v1", `${dir}/..data`);
-  await Deno.symlink("..data/rules.json", `${dir}/rules.json`);
-  const r = createRulesReloader({
-    path: `${dir}/rules.json`,
-    initial: DEFAULT_RULES,
-    apply: () => {},
-    log: capture().log,
-    debounceMs: 50,
-    sighup: false,
+  const { dir, r, close } = await watchedFile(async (dir) => {
+    await version(dir, "..v1", {});
+    await Deno.symlink("..v1", `${dir}/..data`);
+    await Deno.symlink("..data/rules.json", `${dir}/rules.json`);
   });
-  const stop = new AbortController();
-  const watching = r.watch(stop.signal);
   try {
     await new Promise((ok) => setTimeout(ok, 100));
     for (const [v, old, cooldown] of [["..v2", "..v1", "1m"], ["..v3", "..v2", "2m"]] as const) {
       // The kubelet's atomic update: new version, link renamed over ..data, old version removed.
-      await version(v, { cooldown });
+      await version(dir, v, { cooldown });
       await Deno.symlink(v, `${dir}/..data_tmp`);
       await Deno.rename(`${dir}/..data_tmp`, `${dir}/..data`);
       await Deno.remove(`${dir}/${old}`, { recursive: true });
@@ -311,27 +307,15 @@ Deno.test("RulesReloader.watch() sees a Kubernetes ConfigMap update (the ..data 
       });
     }
   } finally {
-    stop.abort();
-    await watching;
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
 
 Deno.test("RulesReloader.watch() follows a symlinked rules file pointed elsewhere or replaced by a plain file", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/rules.json`;
-  await Deno.writeTextFile(`${dir}/a.json`, "{}");
-  await Deno.symlink("a.json", path);
-  const r = createRulesReloader({
-    path,
-    initial: DEFAULT_RULES,
-    apply: () => {},
-    log: capture().log,
-    debounceMs: 50,
-    sighup: false,
+  const { dir, path, r, close } = await watchedFile(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a.json`, "{}");
+    await Deno.symlink("a.json", `${dir}/rules.json`);
   });
-  const stop = new AbortController();
-  const watching = r.watch(stop.signal);
   try {
     await new Promise((ok) => setTimeout(ok, 100));
     // `ln -sfn b.json rules.json`: the old target stays, so no watched file changes.
@@ -349,8 +333,6 @@ Deno.test("RulesReloader.watch() follows a symlinked rules file pointed elsewher
     await Deno.writeTextFile(path, JSON.stringify({ cooldown: "4m" }));
     await waitFor(() => r.current().cooldown === 240_000, { timeoutMs: 5000, what: "plain edit" });
   } finally {
-    stop.abort();
-    await watching;
-    await Deno.remove(dir, { recursive: true });
+    await close();
   }
 });
