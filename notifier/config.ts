@@ -44,7 +44,8 @@ const emailList = z.string().transform((s, ctx) => {
     });
     return z.NEVER;
   }
-  return list;
+  // Each address once (any case): listed twice, it was in To twice and told of twice.
+  return [...new Map(list.map((a) => [a.toLowerCase(), a])).values()];
 });
 
 /** Environment schema of the notifier. */

@@ -459,3 +459,10 @@ Deno.test("EMAIL_FROM refuses a name nodemailer would read as another address or
     assert.equal(loadConfig({ EMAIL_FROM: from }).emailFrom, from);
   }
 });
+
+Deno.test("EMAIL_TO lists each address once", () => {
+  const to =
+    loadConfig({ EMAIL_TO: "ops@example.com, Ops@Example.com,dev@example.com,ops@example.com" })
+      .emailTo;
+  assert.deepEqual(to, ["ops@example.com", "dev@example.com"]);
+});
