@@ -57,8 +57,6 @@ export const notifierEnv = z.object({
   NOTIFIER_ROUTES_FILE: pathVar(["read"], "a file under ./data").optional(),
   SMTP_URL: urlVar(["smtp:", "smtps:"], "smtp://user:pass@mail.example.com:587")
     .refine((u) => new URL(u).hostname !== "", "names no host (e.g. smtp://mail.example.com:587)")
-    // nodemailer takes port 0 for "unset": it sent to 587 (or 465) instead.
-    .refine((u) => new URL(u).port !== "0", "names port 0 (use the server's port, e.g. :587)")
     .optional(),
   /** A host name or address alone: `mail.example.com:587` failed every send (no such host). */
   SMTP_HOST: z.string().trim().refine(

@@ -380,3 +380,17 @@ Deno.test("a path setting is trimmed: a trailing space made another folder", () 
   const path = z.object({ DIR: pathVar(["read"], "a folder under .") });
   assert.equal(parseEnv("t", path, { DIR: "./shared \n" }).DIR, "./shared");
 });
+
+Deno.test("a URL naming port 0 stops at start: nothing listens there", () => {
+  for (
+    const [name, value] of [["REDIS_URL", "redis://127.0.0.1:0"], [
+      "DATABASE_URL",
+      "postgres://db:0/x",
+    ]]
+  ) {
+    assert.match(
+      errorOf({ [name!]: value }),
+      new RegExp(`^Cannot start detector: ${name} names port 0`),
+    );
+  }
+});

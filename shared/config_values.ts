@@ -24,7 +24,8 @@ function userinfoDecodes(url: URL): boolean {
  * throw there ended a service with the URL, password included, in a trace).
  * A `%` in the user or password that is no `%XX` escape (`p%ss`) is refused
  * too: its client's `decodeURIComponent` threw "URI malformed" later (the
- * notifier with a stack trace, the others exit 1 without naming the variable).
+ * notifier with a stack trace, the others exit 1 without naming the variable);
+ * and port 0, where nothing listens.
  */
 export function urlVar(protocols: readonly string[], example: string) {
   return z.string().trim().refine((s) => {
@@ -37,6 +38,14 @@ export function urlVar(protocols: readonly string[], example: string) {
     (s) => userinfoDecodes(new URL(s)),
     {
       error: "has a % in its user or password that is not a %XX escape: write % as %25",
+      abort: true,
+    },
+  ).refine(
+    // Nothing listens on port 0: every request failed (retried for ever), or a client took it
+    // for "unset" and went to its default port (nodemailer: 587).
+    (s) => new URL(s).port !== "0",
+    {
+      error: "names port 0 (give the server's port, or none for the scheme's default)",
       abort: true,
     },
   );
