@@ -10,7 +10,8 @@
 import { z } from "zod";
 import { redact } from "./log.ts";
 import { MAX_PARTITIONS } from "./partitions.ts";
-import { escapeControls, urlVar } from "./config_values.ts";
+import { urlVar } from "./config_values.ts";
+import { escapeUnshown } from "./schemas/hygiene.ts";
 
 /** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
 export const KAFKA_BROKERS_FILE = ".vigil/kafka_brokers";
@@ -313,7 +314,7 @@ export function parseEnv<S extends z.ZodObject>(
         : ` (got "${SECRET_VAR.test(key) ? "***" : shownValue(got).slice(0, 80)}")`;
       return `${key} ${i.message}${shown}`;
     });
-    throw new ConfigError(`Cannot start ${service}: ${escapeControls(problems.join("; "))}`);
+    throw new ConfigError(`Cannot start ${service}: ${escapeUnshown(problems.join("; "))}`);
   }
   // A Redis Cluster has database 0 only: a number in REDIS_URL would be ignored.
   const { REDIS_URL: url, REDIS_CLUSTER_NODES: nodes } = result.data as Record<string, unknown>;

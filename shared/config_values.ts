@@ -1,6 +1,5 @@
 /**
- * Value checks of `config.ts` kept apart (that file is at its size limit): URLs, and how a
- * refused value is shown in a start error.
+ * Value checks of `config.ts` kept apart (that file is at its size limit): URLs.
  *
  * @module
  */
@@ -48,20 +47,5 @@ export function urlVar(protocols: readonly string[], example: string) {
       error: "names port 0 (give the server's port, or none for the scheme's default)",
       abort: true,
     },
-  );
-}
-
-const ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
-
-/**
- * `text` with its control characters escaped (`\n`, `\u001b`): a start error stays one line,
- * and a terminal acts on none of a value's escape sequences.
- */
-export function escapeControls(text: string): string {
-  return text.replace(
-    CONTROL,
-    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
