@@ -61,8 +61,6 @@ export interface Keys {
   acksChannel(): string;
   /** Recent scores of one series. */
   scores(type: EventType, entity: string, measure: string): string;
-  /** Pattern matching every score key (for SCAN). */
-  scoresPattern(): string;
   /** The measures that have score series of `type` (written with the scores). */
   scoreMeasures(type: EventType): string;
   /** Checkpoint hash of a stream partition. */
@@ -122,7 +120,6 @@ export function createKeys(prefix = "vigil:"): Keys {
     alertsChannel: () => `${p}alerts:live`,
     acksChannel: () => `${p}acks:live`,
     scores: (type, entity, measure) => `${p}scores:${type}:${entity}:${measure}`,
-    scoresPattern: () => `${p}scores:*`,
     scoreMeasures: (type) => `${p}score-measures:${type}`,
     detectorState: (u) => `${p}detector:state:${tag(u)}`,
     detectorStateNext: (u, member) => `${p}detector:state-next:${tag(u)}:${member}`,

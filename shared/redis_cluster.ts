@@ -86,43 +86,6 @@ export async function pipelineBySlot<
   return out;
 }
 
-/** Just what {@link scanKeys} needs: SCAN, and on a cluster its masters. */
-export interface ScanClient {
-  scan(
-    cursor: string,
-    match: "MATCH",
-    pattern: string,
-    count: "COUNT",
-    n: number,
-  ): Promise<[string, string[]]>;
-  readonly isCluster?: boolean;
-  /** A cluster's nodes (ioredis `Cluster.nodes`). */
-  nodes?(role: "master"): ScanClient[];
-}
-
-/**
- * Every key matching `pattern`, in batches as SCAN returns them (empty ones
- * too, so a caller can bound the rounds); on a cluster each master is
- * scanned in turn, since a SCAN sees one node's keys. Stop early by leaving
- * the loop.
- */
-export async function* scanKeys(
-  redis: ScanClient,
-  pattern: string,
-  options: { count?: number } = {},
-): AsyncGenerator<string[]> {
-  const count = options.count ?? 1000;
-  const targets = isCluster(redis) && redis.nodes ? redis.nodes("master") : [redis];
-  for (const node of targets) {
-    let cursor = "0";
-    do {
-      const [next, batch] = await node.scan(cursor, "MATCH", pattern, "COUNT", count);
-      cursor = next;
-      yield batch;
-    } while (cursor !== "0");
-  }
-}
-
 /** Just what {@link clusterProblems} needs of a master (an ioredis node). */
 export interface HealthNode {
   readonly status?: string;

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  clusterProblems,
-  keySlot,
-  pipelineBySlot,
-  type ScanClient,
-  scanKeys,
-} from "./redis_cluster.ts";
+import { clusterProblems, keySlot, pipelineBySlot } from "./redis_cluster.ts";
 
 Deno.test("keySlot() gives the slots of the Redis Cluster specification", () => {
   assert.equal(keySlot("123456789"), 0x31c3); // the CRC16/XMODEM check value
@@ -54,23 +48,6 @@ Deno.test("pipelineBySlot() sends one pipeline on a single server, one per slot 
     }
   }
   assert.deepEqual(await pipelineBySlot(fakeClient(true), []), []);
-});
-
-Deno.test("scanKeys() scans every master of a cluster to the end", async () => {
-  const node = (pages: string[][]): ScanClient => ({
-    scan(cursor) {
-      const i = Number(cursor);
-      return Promise.resolve([i + 1 < pages.length ? String(i + 1) : "0", pages[i]!]);
-    },
-  });
-  const masters = [node([["a"], [], ["b"]]), node([["c"]])];
-  const cluster: ScanClient = { ...node([["x"]]), isCluster: true, nodes: () => masters };
-  const all: string[] = [];
-  for await (const batch of scanKeys(cluster, "*")) all.push(...batch);
-  assert.deepEqual(all, ["a", "b", "c"]);
-  const single: string[] = [];
-  for await (const batch of scanKeys(node([["x"], ["y"]]), "*")) single.push(...batch);
-  assert.deepEqual(single, ["x", "y"]);
 });
 
 Deno.test("clusterProblems() names the masters that do not answer, fail, or see slots failing", async () => {

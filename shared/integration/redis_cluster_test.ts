@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { createRedis } from "@vigil/shared/redis";
-import { keySlot, pipelineBySlot, scanKeys } from "@vigil/shared/redis_cluster";
+import { keySlot, pipelineBySlot } from "@vigil/shared/redis_cluster";
+import { scanKeys } from "@vigil/tools/testing/redis";
 import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
 import { waitFor } from "@vigil/tools/testing/wait";
 

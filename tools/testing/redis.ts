@@ -6,10 +6,46 @@
  */
 import { createRedis, type Redis, type RedisConnection } from "@vigil/shared/redis";
 import { createKeys, type Keys } from "@vigil/shared/keys";
-import { pipelineBySlot, scanKeys } from "@vigil/shared/redis_cluster";
+import { isCluster, pipelineBySlot } from "@vigil/shared/redis_cluster";
 
 /** Redis URL for tests (`TEST_REDIS_URL`, else localhost). */
 export const TEST_REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
+
+/** Just what {@link scanKeys} needs: SCAN, and on a cluster its masters. */
+export interface ScanClient {
+  scan(
+    cursor: string,
+    match: "MATCH",
+    pattern: string,
+    count: "COUNT",
+    n: number,
+  ): Promise<[string, string[]]>;
+  readonly isCluster?: boolean;
+  /** A cluster's nodes (ioredis `Cluster.nodes`). */
+  nodes?(role: "master"): ScanClient[];
+}
+
+/**
+ * Every key matching `pattern`, in batches as SCAN returns them; on a cluster
+ * each master is scanned in turn, since a SCAN sees one node's keys. (No
+ * service SCANs: the test helpers' cleanup does.)
+ */
+export async function* scanKeys(
+  redis: ScanClient,
+  pattern: string,
+  options: { count?: number } = {},
+): AsyncGenerator<string[]> {
+  const count = options.count ?? 1000;
+  const targets = isCluster(redis) && redis.nodes ? redis.nodes("master") : [redis];
+  for (const node of targets) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(cursor, "MATCH", pattern, "COUNT", count);
+      cursor = next;
+      yield batch;
+    } while (cursor !== "0");
+  }
+}
 
 /** Delete every key that starts with `prefix` (on every master of a cluster). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
