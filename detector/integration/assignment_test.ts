@@ -1,6 +1,6 @@
 /** The assignment of stream partitions to detector instances, against the real Redis. */
 import assert from "node:assert/strict";
-import { withRedis } from "@vigil/tools/testing/redis";
+import { interceptCalls, withRedis } from "@vigil/tools/testing/redis";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { createLogger } from "@vigil/shared/log";
 import { leaseFence, runAssignment } from "../io/assignment.ts";
@@ -155,15 +155,8 @@ Deno.test(
       // checkpointed that state as covering it. Started afresh, it restores the other's
       // checkpoint and replays from there.
       let cut = false;
-      const guarded = new Proxy(redis, {
-        get(target, name, receiver) {
-          const value = Reflect.get(target, name, receiver);
-          if (typeof value !== "function") return value;
-          return (...args: unknown[]) => {
-            if (cut) throw new Error("connect ETIMEDOUT");
-            return value.apply(target, args);
-          };
-        },
+      const guarded = interceptCalls(redis, () => {
+        if (cut) throw new Error("connect ETIMEDOUT");
       });
       const { running, starts, stop } = member(guarded, keys, "a");
       try {

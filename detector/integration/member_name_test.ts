@@ -4,7 +4,7 @@
  * and consume the same units, each with its own windows.
  */
 import assert from "node:assert/strict";
-import { withRedis } from "@vigil/tools/testing/redis";
+import { interceptCalls, withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import { spawnService } from "@vigil/tools/testing/services";
 import { waitFor } from "@vigil/tools/testing/wait";
@@ -69,18 +69,11 @@ Deno.test(
       const leases = new Set(units.map((u) => keys.scratch("lease", u)));
       let rounds = 0;
       const released: string[] = [];
-      const watched = new Proxy(redis, {
-        get(target, prop, receiver) {
-          const value = Reflect.get(target, prop, receiver);
-          if (typeof value !== "function") return value;
-          return (...args: unknown[]) => {
-            if (prop === "eval" && args[2] === name.key) rounds++;
-            const deletes = prop === "del" || prop === "unlink" ||
-              (prop === "eval" && String(args[0]).includes("'DEL'"));
-            if (deletes) released.push(...args.map(String).filter((k) => leases.has(k)));
-            return value.apply(target, args);
-          };
-        },
+      const watched = interceptCalls(redis, (command, args) => {
+        if (command === "eval" && args[2] === name.key) rounds++;
+        const deletes = command === "del" || command === "unlink" ||
+          (command === "eval" && String(args[0]).includes("'DEL'"));
+        if (deletes) released.push(...args.map(String).filter((k) => leases.has(k)));
       });
       const a = member(watched, keys, "a", { units, name });
       const { running } = a;

@@ -47,6 +47,26 @@ export async function* scanKeys(
   }
 }
 
+/**
+ * `client` with `before(command, args)` called ahead of each of its methods: to record the
+ * commands a component sends, or to fail them (throw) as a cut-off connection would.
+ */
+export function interceptCalls<T extends object>(
+  client: T,
+  before: (command: string, args: unknown[]) => void,
+): T {
+  return new Proxy(client, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        before(String(name), args);
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
 /** Delete every key that starts with `prefix` (on every master of a cluster). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   for await (const keys of scanKeys(redis, `${prefix}*`)) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 import { readSeries, type SeriesRedis } from "../series.ts";
+import { interceptCalls } from "@vigil/tools/testing/redis";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const T0 = Date.parse("2025-03-01T12:00:00Z");
@@ -150,16 +151,7 @@ Deno.test(
       // Before: a SCAN of every key, up to 200 rounds per type (with 300,000 series one entity
       // page cost Redis about 3 s, for anyone who could open it).
       const commands: string[] = [];
-      const recording = new Proxy(redis, {
-        get(target, name, receiver) {
-          const value = Reflect.get(target, name, receiver);
-          if (typeof value !== "function") return value;
-          return (...args: unknown[]) => {
-            commands.push(String(name).toLowerCase());
-            return value.apply(target, args);
-          };
-        },
-      });
+      const recording = interceptCalls(redis, (name) => commands.push(name.toLowerCase()));
       await redis.sadd(keys.scoreMeasures("metrics"), "cpu", "memory");
       await redis.zadd(keys.scores("metrics", "checkout", "cpu"), T0, `${T0}:0.1:0.5`);
       for (let i = 0; i < 50; i++) {
