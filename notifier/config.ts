@@ -9,6 +9,7 @@ import {
   boolVar,
   claimIdleVar,
   commonEnv,
+  decimalVar,
   durationBetween,
   durationVar,
   formatDuration,
@@ -63,7 +64,9 @@ export const notifierEnv = z.object({
     (h) => /^[\w.-]+$/.test(h) || (/^[0-9a-f:.]+$/i.test(h) && h.split(":").length > 2),
     "is not a host name or address (the port goes in SMTP_PORT; or set SMTP_URL)",
   ).optional(),
-  SMTP_PORT: portVar.min(1, "must be 1-65535 (0 sent to 587 or 465 instead)").optional(),
+  SMTP_PORT: decimalVar(
+    z.number().int().min(1, "must be 1-65535 (0 sent to 587 or 465 instead)").max(65535),
+  ).optional(),
   SMTP_USER: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
   SMTP_SECURE: boolVar.optional(),
@@ -93,7 +96,7 @@ export const notifierEnv = z.object({
   GROUP_INTERVAL: digestIntervalVar.default(5 * 60_000),
   REPEAT_INTERVAL: digestIntervalVar.default(4 * 3_600_000),
   CRITICAL_IMMEDIATE: boolVar.default(false),
-  FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
+  FLAP_THRESHOLD: decimalVar(z.number().int().min(0)).default(4),
   FLAP_WINDOW: durationVar.default(3_600_000),
   /**
    * Longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and GROUP_INTERVAL (checked below).
@@ -114,7 +117,7 @@ export const notifierEnv = z.object({
   /** A timer (AbortSignal.timeout): 0, or past 2^31-1 ms, ended every send at once. */
   SEND_TIMEOUT: durationBetween(1000, 600_000, "0 would end every send at once").default(10_000),
   /** Stream entries delivered this often without being stored are dead-lettered. */
-  MAX_DELIVERIES: z.coerce.number().int().min(1).default(5),
+  MAX_DELIVERIES: decimalVar(z.number().int().min(1)).default(5),
   /** Entries of other consumers idle this long are claimed. */
   CLAIM_IDLE: claimIdleVar.default(60_000),
   /** Bearer token of `POST /api/test-notification` (the web's token); unset = 503. */

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { flagDurationVar } from "@vigil/shared/config";
+import { decimalVar, flagDurationVar } from "@vigil/shared/config";
 import { eventName } from "@vigil/shared/schemas/event";
 import type { Replay } from "./replay.ts";
 import {
@@ -81,12 +81,18 @@ const MAX_USERS = 10_000_000;
 /** A whole number from 1 to `max`, said so when it is not. */
 const positiveInt = (max: number) => {
   const error = `must be a whole number from 1 to ${max}`;
-  return z.coerce.number({ error }).int({ error }).min(1, { error }).max(max, { error });
+  return decimalVar(
+    z.number({ error }).int({ error }).min(1, { error }).max(max, { error }),
+    error,
+  );
 };
 const RATE_ERROR = "must be a number of events per second (0 < n ≤ 1000000) or max";
 const rateSchema = z.union([
   z.literal("max"),
-  z.coerce.number().positive({ error: RATE_ERROR }).max(1_000_000, { error: RATE_ERROR }),
+  decimalVar(
+    z.number().positive({ error: RATE_ERROR }).max(1_000_000, { error: RATE_ERROR }),
+    RATE_ERROR,
+  ),
 ], { error: RATE_ERROR });
 const SPEED_ERROR = "must be a positive speed factor or max";
 const SEED_ERROR = "must be a whole number from 0 to 4294967295";
@@ -102,9 +108,12 @@ const flagsSchema = z.object({
     .pipe(z.number().max(0xffffffff, { error: SEED_ERROR })).optional(),
   users: positiveInt(MAX_USERS).optional(),
   replay: z.string().min(1).optional(),
-  speed: z.union([z.literal("max"), z.coerce.number().positive({ error: SPEED_ERROR })], {
-    error: SPEED_ERROR,
-  }).optional(),
+  speed: z.union(
+    [z.literal("max"), decimalVar(z.number().positive({ error: SPEED_ERROR }), SPEED_ERROR)],
+    {
+      error: SPEED_ERROR,
+    },
+  ).optional(),
   // The event schema's own rule for `service` (no control character, trimmed, 1..128): a name
   // it refuses would have every replayed reading dead-lettered by the bridge.
   service: eventName(128).optional(),

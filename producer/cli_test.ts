@@ -103,6 +103,13 @@ Deno.test("parseCli() rejects bad flags with a message naming them", async (t) =
     [["--count", "1.5"], /--count: must be a whole number from 1 to/],
     [["--count", "0"], /--count: must be a whole number from 1 to/],
     [["--users", "1e9"], /--users: must be a whole number from 1 to 10000000/],
+    // Before: Number() read these as 16, 1000 and 2.
+    [
+      ["--count", "0x10"],
+      /^Cannot parse arguments: --count: must be a whole number from 1 to \d+$/,
+    ],
+    [["--rate", "1e3"], /^Cannot parse arguments: --rate: must be a number of events per second/],
+    [["--replay", "a.csv", "--speed", "0b10"], /--speed: must be a positive speed factor or max/],
     [["--seed", "1.5"], /--seed: must be a whole number from 0 to 4294967295/],
     [["--replay", "a.csv", "--speed=-1"], /--speed: must be a positive speed factor or max/],
     [["--duration", "soon"], /--duration/],

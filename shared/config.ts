@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { redact } from "./log.ts";
 import { MAX_PARTITIONS } from "./partitions.ts";
-import { urlVar } from "./config_values.ts";
+import { decimalVar, urlVar } from "./config_values.ts";
 import { escapeUnshown } from "./schemas/hygiene.ts";
 
 /** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
@@ -23,10 +23,10 @@ export class ConfigError extends Error {
 
 const LOG_LEVEL_NAMES = ["debug", "info", "warn", "error"] as const;
 
-export { urlVar };
+export { decimalVar, urlVar };
 
 /** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
-export const portVar = z.coerce.number().int().min(0).max(65535);
+export const portVar = decimalVar(z.number().int().min(0).max(65535));
 
 /** Milliseconds of each duration unit. */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -36,17 +36,19 @@ const DURATION_PART = /\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/y;
 /**
  * A duration's milliseconds (unrounded): bare milliseconds (`500`), or one or more
  * `<number><unit>` in a row, as Prometheus and Alertmanager write them (`30s`, `1.5h`,
- * `1h30m`, `1d 12h`); `undefined` for anything else.
+ * `1h30m`, `1d 12h`: each unit once, the largest first; `5m5m` was 10 minutes); `undefined`
+ * for anything else.
  */
 export function parseDurationMs(text: string): number | undefined {
   const s = text.trim();
   if (/^\d+(?:\.\d+)?$/.test(s)) return Number(s);
   let total = 0;
-  for (let i = 0; i < s.length || i === 0;) {
+  for (let i = 0, last = Infinity; i < s.length || i === 0;) {
     DURATION_PART.lastIndex = i;
     const m = DURATION_PART.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    const unit = m ? UNIT_MS[m[2]!]! : Infinity;
+    if (!m || unit >= last) return undefined;
+    total += Number(m[1]) * (last = unit);
     i = DURATION_PART.lastIndex;
   }
   return total;
@@ -183,9 +185,8 @@ export const httpEnv = {
     "must be 0 (no limit) or between 100ms and 1h",
   ).default(30_000),
   /** Largest request head (request line and headers) in bytes; larger answers 431. */
-  HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(1024, "must be at least 1024").max(
-    1024 * 1024,
-    "must be at most 1048576",
+  HTTP_MAX_HEADER_BYTES: decimalVar(
+    z.number().int().min(1024, "must be at least 1024").max(1024 * 1024, "must be at most 1048576"),
   ).default(32 * 1024),
 };
 
@@ -259,7 +260,7 @@ export const commonEnv = { ...redisEnv, ...databaseEnv, ...serviceEnv };
 /** The stream partitioning (bridge and detector must agree; see shared/partitions.ts). */
 export const partitionsEnv = {
   /** Partitions of every event stream; fixed for an installation (checked against Redis). */
-  VIGIL_PARTITIONS: z.coerce.number().int().min(1).max(MAX_PARTITIONS).default(1),
+  VIGIL_PARTITIONS: decimalVar(z.number().int().min(1).max(MAX_PARTITIONS)).default(1),
 };
 
 /** Kafka variables (for services that speak Kafka). */

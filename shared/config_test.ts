@@ -169,6 +169,10 @@ Deno.test("durationVar accepts ms, s, m, h, d, several in a row, and bare millis
   ) {
     assert.equal(durationVar.safeParse(bad).success, false, bad);
   }
+  // As Prometheus reads them: each unit once, the largest first ("5m5m" was 10 minutes).
+  for (const bad of ["5m5m", "30m1h", "1s1m", "500ms1s", "1h 1h"]) {
+    assert.equal(durationVar.safeParse(bad).success, false, bad);
+  }
   assert.equal(durationVar.safeParse(-1).success, false);
 });
 
@@ -393,4 +397,18 @@ Deno.test("a URL naming port 0 stops at start: nothing listens there", () => {
       new RegExp(`^Cannot start detector: ${name} names port 0`),
     );
   }
+});
+
+Deno.test("a number setting is written in decimal digits: hex, binary and exponents stop at start", () => {
+  // Number() read 0x1F90 as 8080, 0b1 as 1 and 1e3 as 1000.
+  for (const value of ["0x1F90", "0b1", "0o17", "1e3", "Infinity", "1_000", "12abc"]) {
+    assert.match(
+      errorOf({ PORT: value }),
+      /^Cannot start detector: PORT must be a number in decimal digits \(e\.g\. 8080\)/,
+      value,
+    );
+  }
+  assert.equal(parseEnv("detector", schema, { PORT: " 8080 " }).PORT, 8080);
+  assert.equal(parseEnv("detector", schema, { PORT: "+8080" }).PORT, 8080);
+  assert.match(errorOf({ PORT: "80.5" }), /PORT Invalid input: expected int/);
 });

@@ -49,3 +49,22 @@ export function urlVar(protocols: readonly string[], example: string) {
     },
   );
 }
+
+/** Decimal digits, with a sign or a fraction: what people mean by a number in a setting. */
+const DECIMAL = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*$/;
+
+/**
+ * `schema` (a number's checks) read from decimal digits. `z.coerce.number()`
+ * uses `Number()`, which read `0x1F90` as 8080, `0b1` as 1 and `1e3` as 1000.
+ */
+export function decimalVar<T extends z.ZodType<number>>(
+  schema: T,
+  error = "must be a number in decimal digits (e.g. 8080)",
+) {
+  return z.preprocess((v, ctx) => {
+    if (typeof v !== "string") return v;
+    if (DECIMAL.test(v)) return Number(v);
+    ctx.addIssue({ code: "custom", message: error, input: v });
+    return z.NEVER;
+  }, schema);
+}
