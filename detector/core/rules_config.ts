@@ -257,13 +257,13 @@ export const rulesConfigSchema = strictObject({
     latency_high: strictObject({
       enabled: z.boolean().default(true),
       /** Fires when latency_ms is strictly above this. */
-      latency_ms: z.number().min(0).default(1000),
+      latency_ms: aboveZero().default(1000),
       severity: severity.default("CRITICAL"),
     }).prefault({}),
     cpu_and_latency: strictObject({
       enabled: z.boolean().default(true),
       cpu: aboveZero(100).default(80),
-      latency_ms: z.number().min(0).default(1000),
+      latency_ms: aboveZero().default(1000),
       severity: severity.default("CRITICAL"),
     }).prefault({}),
     metric_score: strictObject({

@@ -16,7 +16,7 @@ function rejection(value: unknown): string {
   assert.fail(`accepted: ${JSON.stringify(value)}`);
 }
 
-Deno.test("parseRulesConfig() refuses a cooldown, z-score, band or cpu threshold that alerts on everything", () => {
+Deno.test("parseRulesConfig() refuses a cooldown, z-score, band, cpu or latency threshold that alerts on everything", () => {
   for (
     const [value, expected] of [
       // 0 alerted on every matching event, and resolved a time-cleared condition at once.
@@ -45,6 +45,15 @@ Deno.test("parseRulesConfig() refuses a cooldown, z-score, band or cpu threshold
       [
         { metrics: { cpu_and_latency: { cpu: 0 } } },
         "metrics.cpu_and_latency.cpu: must be above 0",
+      ],
+      // Strictly above 0 ms: every reading but an instant one.
+      [
+        { metrics: { latency_high: { latency_ms: 0 } } },
+        "metrics.latency_high.latency_ms: must be above 0",
+      ],
+      [
+        { metrics: { cpu_and_latency: { latency_ms: 0 } } },
+        "metrics.cpu_and_latency.latency_ms: must be above 0",
       ],
     ] as const
   ) {
