@@ -100,7 +100,7 @@ Deno.test("POST /api/alerts/evaluate with dispatch of a normal count dispatches 
   assert.equal(bad.status, 422);
   const badId = await call({ status: "failed", count: 1, dispatch: true, id: "a b" });
   assert.equal(badId.status, 422);
-  assert.match(badId.body.error, /id must be 1-128 printable ASCII/);
+  assert.match(badId.body.error, /id must be 1-128 printable ASCII characters, no space/);
 });
 
 Deno.test("POST /api/alerts/evaluate refuses a minute ahead of the newest transaction, which would hold the rule's cooldown there", async () => {
