@@ -57,7 +57,10 @@ export const evaluateRequestSchema = z.strictObject({
   /** Also store, publish and count the anomaly (token required). */
   dispatch: z.boolean({ error: "dispatch must be true or false" }).optional(),
   /** Idempotency key of a dispatch (printable, at most 128 characters). */
-  id: z.string().regex(/^[\x21-\x7e]{1,128}$/, "id must be 1-128 printable ASCII characters, no space")
+  id: z.string().regex(
+    /^[\x21-\x7e]{1,128}$/,
+    "id must be 1-128 printable ASCII characters, no space",
+  )
     .optional(),
 });
 
