@@ -35,6 +35,8 @@ function refusal(status: number, message: string): Uint8Array {
   const body = JSON.stringify({ error: `Cannot read request: ${message}` });
   return encoder.encode(
     `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
+      `x-content-type-options: nosniff\r\n` +
+      `content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n` +
       `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

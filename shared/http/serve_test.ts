@@ -243,6 +243,12 @@ Deno.test(
       big.close();
       assert.match(text, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
       assert.match(text, /request head larger than 2048 bytes/);
+      // The security headers the apps send with their own answers.
+      assert.match(text, /\r\nx-content-type-options: nosniff\r\n/);
+      assert.match(
+        text,
+        /\r\ncontent-security-policy: default-src 'none'; frame-ancestors 'none'\r\n/,
+      );
       const long = await RawClient.open(server.port);
       await long.send(`GET /echo/${"a".repeat(4000)} HTTP/1.1\r\n\r\n`);
       assert.match(await long.rest(), /^HTTP\/1\.1 414 /);
