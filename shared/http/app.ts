@@ -131,6 +131,9 @@ function clientGone(error: Error): boolean {
     error instanceof Deno.errors.ConnectionReset;
 }
 
+/** Methods `new Request()` refuses (CONNECT never gets this far: Deno's server answers 400). */
+const FORBIDDEN_METHODS = new Set(["TRACE", "TRACK", "CONNECT"]);
+
 // A request is guarded once, by the first guard it meets: an app mounted on
 // another (both built on createBaseApp) does not check it twice.
 const guarded = new WeakSet<Context>();
@@ -158,6 +161,13 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
     const problem = urlProblem(c.req.url);
     if (problem) return c.json({ error: problem }, 400);
     const raw = c.req.raw;
+    const method = raw.method.toUpperCase();
+    if (FORBIDDEN_METHODS.has(method)) {
+      // Deno.serve hands them over with a body, but `new Request()` refuses them (the Fetch
+      // standard's forbidden methods): remaking the request below threw, a 500 for any scan.
+      c.header("Allow", "GET, HEAD, POST, DELETE");
+      return c.json({ error: `Cannot accept method ${method}: not served here` }, 405);
+    }
     if (raw.body && (!raw.headers.has("content-length") || raw.headers.has("transfer-encoding"))) {
       // The limit reads such a body and makes the request again from it, which reads its
       // `signal`: on a request of Deno.serve that prints a raw (non-JSON) warning on stderr. So

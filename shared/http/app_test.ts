@@ -243,3 +243,33 @@ Deno.test("createBaseApp() takes a body without Content-Length and writes nothin
   assert.equal(out.code, 0);
   assert.deepEqual(JSON.parse(decoder.decode(out.stdout)), [{ id: "1" }, { bytes: 5 }]);
 });
+
+Deno.test("createBaseApp() answers 405 to TRACE and TRACK on a real server, never 500", async () => {
+  // Deno.serve hands these methods over with a body stream, and the guard made the request
+  // again from it: `new Request()` throws "Method is forbidden" for them (Fetch standard), so
+  // every service answered 500 and logged an error to any scanner's TRACE.
+  const errors: string[] = [];
+  const log = { ...silentLogger(), error: (msg: string) => errors.push(msg) };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  a.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+  const { serve } = await import("./serve.ts");
+  const server = serve(a, { port: 0, log: silentLogger() });
+  try {
+    for (const method of ["TRACE", "TRACK", "trace"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      const request = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(request));
+      const answer = await new Response(conn.readable).text();
+      const [head = "", body = ""] = answer.split("\r\n\r\n");
+      assert.match(head, /^HTTP\/1\.1 405 /, method);
+      assert.match(head, /^content-type: application\/json/im, method);
+      assert.match(head, /^allow: GET, HEAD, POST, DELETE\r?$/im, method);
+      assert.deepEqual(JSON.parse(body), {
+        error: `Cannot accept method ${method.toUpperCase()}: not served here`,
+      });
+    }
+  } finally {
+    await server.close();
+  }
+  assert.deepEqual(errors, []);
+});

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { validHost, validTarget } from "./request_target.ts";
 
 /** How the body of a request is delimited. */
 export type BodyFraming =
@@ -55,7 +56,8 @@ export interface RequestFramerOptions {
 const LF = 0x0a;
 const CR = 0x0d;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/;
+// The target is checked by validTarget(): `\S` stopped at U+00A0, the byte A0 of UTF-8 `à`.
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \t]+) HTTP\/(\d)\.(\d)$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/;
 const latin1 = new TextDecoder("latin1");
 /** Deno's HTTP server answers a bare 400 to more header fields than this. */
@@ -310,6 +312,7 @@ export function parseHead(
   const m = REQUEST_LINE.exec(lines[at] ?? "");
   if (!m) return { status: 400, message: "malformed request line" };
   if (m[3] !== "1") return { status: 505, message: `HTTP/${m[3]}.${m[4]} is not supported` };
+  if (!validTarget(m[2]!)) return { status: 400, message: "malformed request target" };
   const version = m[4] === "0" ? "HTTP/1.0" : "HTTP/1.1";
   const lengths: string[] = [];
   const codings: string[] = [];
@@ -331,7 +334,12 @@ export function parseHead(
       return { status: 400, message: `control character in header ${name.slice(0, 40)}` };
     }
     const lower = name.toLowerCase();
-    if (lower === "host" && ++hosts > 1) return { status: 400, message: "Host given twice" };
+    if (lower === "host") {
+      if (++hosts > 1) return { status: 400, message: "Host given twice" };
+      if (!validHost(line.slice(colon + 1).trim())) {
+        return { status: 400, message: "Host is not a host name and port" };
+      }
+    }
     if (lower !== "content-length" && lower !== "transfer-encoding") continue;
     const items = line.slice(colon + 1).split(",").map((s) => s.trim()).filter((s) => s !== "");
     if (lower === "content-length" && items.length > 1) {

@@ -302,6 +302,95 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "serve() refuses a Host that is not a host name with 400, never routes by it",
+  opts,
+  async () => {
+    // Deno.serve makes the URL `http://<Host><target>` unchecked: `Host: <script>` made the URL
+    // invalid (a 500 wherever a handler parsed it), and `Host: a/b` moved the path to /b/echo/a.
+    await withServer({}, async (server) => {
+      for (
+        const host of [
+          "<script>",
+          "a/b",
+          "a?b",
+          "a#b",
+          "a b",
+          "a\\b",
+          "x:99999",
+          "[::1",
+          "\u00e9vil",
+        ]
+      ) {
+        const client = await RawClient.open(server.port);
+        await client.send(`GET /echo/a HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        const text = await client.rest();
+        client.close();
+        assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/, host);
+        assert.match(
+          text,
+          /\{"error":"Cannot read request: Host is not a host name and port"\}$/,
+          host,
+        );
+      }
+      for (const host of ["example.com", "127.0.0.1:8080", "[::1]:80", "my_host-1", ""]) {
+        const client = await RawClient.open(server.port);
+        await client.send(`GET /echo/a HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        const text = await client.rest();
+        client.close();
+        assert.match(text, /^HTTP\/1\.1 200 OK\r\n/, host);
+        assert.match(text, /"path":"\/echo\/a"/, host);
+      }
+    });
+  },
+);
+
+Deno.test(
+  "serve() refuses a request target Deno would refuse with an empty 400, in JSON",
+  opts,
+  async () => {
+    // A target without its leading slash, or with raw bytes that are not UTF-8 (not
+    // percent-encoded), got Deno's bare 400: no body, no Content-Type.
+    await withServer({}, async (server) => {
+      const targets = [
+        enc.encode("echo/a"),
+        new Uint8Array([...enc.encode("/echo/a?x="), 0xff]),
+        new Uint8Array([...enc.encode("/echo/"), 0xed, 0xa0, 0x80]), // a lone surrogate
+      ];
+      for (const target of targets) {
+        const client = await RawClient.open(server.port);
+        await client.send(
+          new Uint8Array([
+            ...enc.encode("GET "),
+            ...target,
+            ...enc.encode(" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+          ]),
+        );
+        const text = await client.rest();
+        client.close();
+        assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/, String(target));
+        assert.match(text, /content-type: application\/json/i, String(target));
+        assert.match(text, /\{"error":"Cannot read request: malformed request target"\}$/);
+      }
+      // Raw UTF-8 (curl sends it as typed) is Deno's to take, as before.
+      const utf8 = await RawClient.open(server.port);
+      // é (C3 A9), à and Р (C3 A0, D0 A0: "malformed request line" before), € (E2 82 AC).
+      await utf8.send(
+        "GET /echo/\u00e9\u00e0\u0420\u20ac HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      );
+      const taken = await utf8.rest();
+      utf8.close();
+      assert.match(taken, /^HTTP\/1\.1 200 OK\r\n/);
+      // Percent-encoded, the same bytes are the app's to judge (400 from its URL check).
+      const client = await RawClient.open(server.port);
+      await client.send("GET /echo/a?x=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      const text = await client.rest();
+      client.close();
+      assert.match(text, /Cannot read query: x: malformed percent-encoding or not UTF-8/);
+    });
+  },
+);
+
 Deno.test("serve() refuses framing it cannot follow with 400", opts, async () => {
   await withServer({}, async (server) => {
     const client = await RawClient.open(server.port);

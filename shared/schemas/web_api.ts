@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { EVENT_TYPES, identifier } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
+import { identifierProblem } from "./hygiene.ts";
 
 /** A comma-separated list of values of `values` (1..n distinct entries). */
 function csvOf<T extends readonly [string, ...string[]]>(values: T) {
@@ -118,10 +119,20 @@ export const statsQuerySchema = z.strictObject({
 });
 export type StatsQuery = z.infer<typeof statsQuerySchema>;
 
+/**
+ * An entity in a path: as stored, so not trimmed, but without a control, bidirectional control or
+ * invisible character, which no event's identifier holds: a crafted link showed `\u202eevil` as
+ * an entity "live" without anomalies.
+ */
+const entityParam = z.string().min(1).max(500).superRefine((s, ctx) => {
+  const problem = identifierProblem(s);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
 /** `GET /api/series/:type/:entity` path parameters. */
 export const seriesParamsSchema = z.object({
   type: z.enum(EVENT_TYPES),
-  entity: z.string().min(1).max(500),
+  entity: entityParam,
 });
 
 /** `GET /api/series/:type/:entity` query. Without `measure`, every measure of the entity. */
@@ -141,7 +152,7 @@ export type SeriesQuery = z.infer<typeof seriesQuerySchema>;
 
 /** `GET /api/entities/:entity` path parameters. */
 export const entityParamsSchema = z.object({
-  entity: z.string().min(1).max(500).meta({ description: "Service, user or status" }),
+  entity: entityParam.meta({ description: "Service, user or status" }),
 });
 
 /** `GET /api/entities/:entity` query. */

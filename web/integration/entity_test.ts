@@ -144,6 +144,39 @@ Deno.test(
 );
 
 Deno.test(
+  "GET /api/entities/:entity and /api/series refuse a name with a bidirectional or invisible character",
+  opts,
+  async () => {
+    await withWebApp(async ({ app }) => {
+      // No event, silence or acknowledgement can carry such a name (the bridge refuses it), but a
+      // crafted link could: /entities/%E2%80%AEevil showed an entity "live" with "No anomalies".
+      for (
+        const [name, message] of [
+          ["\u202eevil", "bidirectional control U+202E at position 0 is not allowed"],
+          ["pay\u200bment", "invisible character U+200B at position 3 is not allowed"],
+          ["a\u2028b", "U+2028 at position 1 is not allowed"],
+        ] as const
+      ) {
+        for (
+          const path of [
+            `/api/entities/${encodeURIComponent(name)}`,
+            `/api/series/metrics/${encodeURIComponent(name)}`,
+          ]
+        ) {
+          const r = await getJson(app, path);
+          assert.equal(r.status, 400, path);
+          const error = String(r.body.error);
+          assert.ok(
+            error.startsWith("Cannot read path: entity: ") && error.endsWith(message),
+            error,
+          );
+        }
+      }
+    });
+  },
+);
+
+Deno.test(
   "an entity's series are found without a SCAN of the keys, from the measures the detector wrote",
   opts,
   async () => {
