@@ -591,6 +591,16 @@ Deno.test("serve() with headerTimeoutMs 0 serves with Deno.serve directly", opts
       body: "b",
     });
     assert.deepEqual(await res.json(), { method: "POST", path: "/echo/x", body: "b" });
+    // Without the guard the app checks Host: Deno.serve made the URL http://a/b/echo/a (the path
+    // moved) and http://<script>/echo/a (invalid: a 500 where a handler parsed it).
+    for (const host of ["a/b", "<script>"]) {
+      const client = await RawClient.open(server.port);
+      await client.send(`GET /echo/a HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      const text = await client.rest();
+      client.close();
+      assert.match(text, /^HTTP\/1\.1 400 /, host);
+      assert.match(text, /\{"error":"Cannot read request: Host is not a host name and port"\}$/);
+    }
   });
 });
 
