@@ -10,7 +10,10 @@
  * 100,000 batches, dropping the oldest produce batches whole (like
  * retention: the log start offset moves); a group sync completes on the
  * leader's assignments alone, so a follower whose SyncGroup comes later gets
- * INVALID_REQUEST.
+ * INVALID_REQUEST; a broker taken down ({@link MockKafkaCluster.brokerDown}) while clients are busy
+ * with it (a group rebalancing, requests failing) may leave some of their connections open, and
+ * serve them no more once it is up again: a kafkajs client on one (it does not replace a connection
+ * whose requests time out) stays stuck until restarted (docs/operations.md, failure modes).
  * It lives inside the process that creates it. Services never import this
  * module: it is for `deno task kafka`, tests and benchmarks only.
  *
