@@ -39,6 +39,7 @@ import {
   type ExtraLimits,
   identifierProblem,
   isPlainObject,
+  noteProblem,
   resolveExtraLimits,
 } from "./hygiene.ts";
 
@@ -124,6 +125,13 @@ export const identifier = (max: number) =>
     const problem = identifierProblem(s);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   }).trim().min(1).max(max);
+
+/** A comment people write (see {@link noteProblem}), at most `max` characters. */
+export const note = (max: number) =>
+  z.string().max(max).superRefine((s, ctx) => {
+    const problem = noteProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /**
  * An event's identifier: an {@link identifier} other than `.` and `..`, which

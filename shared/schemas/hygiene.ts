@@ -155,6 +155,20 @@ function loneSurrogateProblem(s: string): string | undefined {
   return `lone surrogate ${codePoint(s.charCodeAt(i))} at position ${i} is not allowed`;
 }
 
+/** A control character free text people write has no use for: C0 but tab, LF and CR; DEL; C1. */
+// deno-lint-ignore no-control-regex
+const NOTE_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/**
+ * Why `s` cannot be a note people wrote (a comment), or undefined: lines and tabs are fine, other
+ * control characters are not (ESC and BEL were stored, and `jq -r` wrote them to a terminal).
+ */
+export function noteProblem(s: string): string | undefined {
+  const at = s.search(NOTE_CONTROL);
+  if (at === -1) return undefined;
+  return `control character ${codePoint(s.charCodeAt(at))} at position ${at} is not allowed`;
+}
+
 /** Why `s` cannot be an identifier (first problem), or undefined when it is clean. */
 export function identifierProblem(s: string): string | undefined {
   const at = forbiddenInIdentifierAt(s);

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { asciiUpper, EVENT_TYPES, identifier } from "./event.ts";
+import { asciiUpper, EVENT_TYPES, identifier, note } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 
 /**
@@ -50,7 +50,7 @@ export const silenceInputSchema = z.strictObject({
   duration: durationText.optional(),
   /** A name, like an identifier: one line, no control or bidirectional control character. */
   author: identifier(200),
-  comment: z.string().max(2000).default(""),
+  comment: note(2000).default(""),
 }).refine((s) => (s.ends_at === undefined) !== (s.duration === undefined), {
   message: "give exactly one of ends_at or duration",
   path: ["ends_at"],

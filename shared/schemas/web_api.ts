@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { EVENT_TYPES, identifier } from "./event.ts";
+import { EVENT_TYPES, identifier, note } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 import { identifierProblem } from "./hygiene.ts";
 
@@ -196,7 +196,7 @@ export type NotificationSummaryQuery = z.infer<typeof notificationSummaryQuerySc
 export const ackInputSchema = z.strictObject({
   /** A name, like an identifier: one line, no control or bidirectional control character. */
   by: identifier(200),
-  comment: z.string().max(2000).default(""),
+  comment: note(2000).default(""),
 });
 export type AckInput = z.infer<typeof ackInputSchema>;
 

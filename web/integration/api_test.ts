@@ -392,6 +392,24 @@ Deno.test(
       }, AUTH);
       assert.equal(spoof.status, 400);
       assert.match(spoof.body.error as string, /by: bidirectional control U\+202E/);
+      // A comment is text on lines: ESC (a terminal's escape sequences through `jq -r`), BEL and C1
+      // controls were stored and answered raw.
+      for (
+        const [comment, code] of [["red \u001b[31m", "001B"], ["\u0007", "0007"], [
+          "a\u009bb",
+          "009B",
+        ]]
+      ) {
+        const controlled = await sendJson(app, "POST", "/api/anomalies/k1/ack", {
+          by: "alice",
+          comment,
+        }, AUTH);
+        assert.equal(controlled.status, 400, comment);
+        assert.match(
+          controlled.body.error as string,
+          new RegExp(`comment: control character U\\+${code} at position`),
+        );
+      }
       const notJson = await sendJson(app, "POST", "/api/anomalies/k1/ack", "{nope", AUTH);
       assert.equal(notJson.status, 400);
       assert.match(notJson.body.error as string, /not valid JSON/);
