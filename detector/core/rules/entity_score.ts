@@ -66,13 +66,16 @@ export function fisherCombine(ps: readonly number[]): number {
   if (k === 0) return 1;
   let x = 0;
   for (const p of ps) x -= Math.log(Math.min(1, Math.max(p, Number.MIN_VALUE)));
-  let term = 1;
-  let sum = 1;
+  // Each term e^{−x} x^j / j! (a Poisson probability, ≤ 1) from its logarithm: x^j / j! alone
+  // overflowed to Infinity from ~166 measures at the alarm level, and p came out 1.
+  const lnX = Math.log(x);
+  let lnTerm = -x;
+  let p = Math.exp(lnTerm);
   for (let j = 1; j < k; j++) {
-    term *= x / j;
-    sum += term;
+    lnTerm += lnX - Math.log(j);
+    p += Math.exp(lnTerm);
   }
-  return Math.min(1, Math.exp(-x + Math.log(sum)));
+  return Math.min(1, p);
 }
 
 /** Tippett's minimum p with Šidák's correction: 1 − (1 − min pᵢ)^k. */

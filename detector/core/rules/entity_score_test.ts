@@ -33,6 +33,17 @@ Deno.test("fisherCombine() is the chi-square tail of −2 Σ ln p", () => {
   assert.ok(tiny > 0 && tiny < 1e-30, `no underflow to 0 or rounding to 1: ${tiny}`);
 });
 
+Deno.test("fisherCombine() never turns overwhelming evidence into none (many measures)", () => {
+  // Its terms x^j / j! overflowed to Infinity from ~166 measures at the alarm level: p = 1, score 0.
+  for (const k of [36, 100, 170, 200, 1000]) {
+    const p = fisherCombine(Array(k).fill(1e-12));
+    assert.ok(p < 1e-12, `${k} measures at p = 1e-12 combine to ${p}`);
+    assert.equal(fisherCombine(Array(k).fill(1)), 1);
+  }
+  const all = Array.from({ length: 200 }, (_, i) => ({ measure: `m${i}`, value: 1, score: 1 }));
+  assert.equal(assessEntity(all, "fisher").score, 1);
+});
+
 Deno.test("tippettCombine() is the minimum p with Šidák's correction", () => {
   close(tippettCombine([0.01, 0.5]), 1 - 0.99 ** 2);
   close(tippettCombine([1e-12, 0.5, 0.9]), 3e-12, 1e-6);
