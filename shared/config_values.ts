@@ -1,5 +1,5 @@
 /**
- * Value checks of `config.ts` kept apart (that file is at its size limit): URLs.
+ * Value checks of `config.ts` kept apart (that file is at its size limit): URLs and numbers.
  *
  * @module
  */
