@@ -1,5 +1,5 @@
 # One image for every Vigil service; compose picks the service with
-# `command: ["deno", "task", "<service>"]` (producer, bridge, archive,
+# `command: ["deno", "task", "--quiet", "<service>"]` (producer, bridge, archive,
 # detector, notifier, web, db:migrate).
 #
 # Every npm package is installed at build time from deno.lock (--frozen), so
@@ -42,4 +42,4 @@ USER deno
 # archive 9107; web (API, live view, /metrics) 8080.
 EXPOSE 8080 9101 9102 9103 9104 9107
 
-CMD ["deno", "task", "web"]
+CMD ["deno", "task", "--quiet", "web"]

@@ -24,7 +24,7 @@ import {
 } from "./store.ts";
 import { parseArchiveConfig } from "./config.ts";
 
-const config = configOrExit(() => parseArchiveConfig());
+const config = configOrExit(() => parseArchiveConfig(), "archive");
 const log = createLogger({ service: "archive", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);

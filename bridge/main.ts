@@ -20,7 +20,7 @@ import { serviceTracer } from "@vigil/shared/telemetry";
 import { createBridge } from "./bridge.ts";
 import { parseBridgeConfig } from "./config.ts";
 
-const config = configOrExit(() => parseBridgeConfig());
+const config = configOrExit(() => parseBridgeConfig(), "bridge");
 const log = createLogger({ service: "bridge", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 const service = { name: "bridge", log, lifecycle };

@@ -37,7 +37,7 @@ import { createStatsEngine, type ScoreEngine } from "./core/score_engine.ts";
 import { createStore } from "./io/store.ts";
 import { claimMemberName } from "./io/member_name.ts";
 
-const config = configOrExit(() => loadDetectorConfig());
+const config = configOrExit(() => loadDetectorConfig(), "detector");
 const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
 const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).

@@ -16,7 +16,7 @@ import { startOrExit } from "@vigil/shared/service";
 import { startNotifier } from "./app.ts";
 import { loadConfig } from "./config.ts";
 
-const config = configOrExit(() => loadConfig());
+const config = configOrExit(() => loadConfig(), "notifier");
 const log = createLogger({ service: "notifier", level: config.logLevel });
 const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).

@@ -38,9 +38,10 @@ let cli: ReturnType<typeof parseCli>;
 try {
   cli = parseCli(Deno.args, () => crypto.getRandomValues(new Uint32Array(1))[0]!);
 } catch (error) {
-  Deno.stderr.writeSync(
-    encoder.encode(`${(error as Error).message}\nRun with --help for usage.\n`),
-  );
+  // One JSON line like every other: compose runs the producer with its arguments.
+  createLogger({ service: "producer" }).error((error as Error).message, {
+    hint: "run with --help for usage",
+  });
   Deno.exit(2);
 }
 if (cli.help) {
@@ -48,7 +49,7 @@ if (cli.help) {
   Deno.exit(0);
 }
 const options = cli.options;
-const config = configOrExit(() => loadProducerConfig());
+const config = configOrExit(() => loadProducerConfig(), "producer");
 const log = createLogger({
   service: "producer",
   level: config.LOG_LEVEL,

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { redact } from "./log.ts";
+import { createLogger, redact } from "./log.ts";
 import { MAX_PARTITIONS } from "./partitions.ts";
 import { decimalVar, urlVar } from "./config_values.ts";
 import { escapeUnshown } from "./schemas/hygiene.ts";
@@ -375,13 +375,17 @@ export function pathVar(access: readonly ("read" | "write")[], hint: string) {
   });
 }
 
-/** Run `fn` and turn a {@link ConfigError} into a clean exit with status 2. */
-export function configOrExit<T>(fn: () => T): T {
+/**
+ * Run `fn` and turn a {@link ConfigError} into a clean exit with status 2, after one JSON log
+ * line (level `error`, `msg` the error's message) from `service`: like every other line, so a
+ * log system reads why a deploy failed.
+ */
+export function configOrExit<T>(fn: () => T, service: string): T {
   try {
     return fn();
   } catch (error) {
     if (error instanceof ConfigError) {
-      Deno.stderr.writeSync(new TextEncoder().encode(error.message + "\n"));
+      createLogger({ service }).error(error.message);
       Deno.exit(2);
     }
     throw error;

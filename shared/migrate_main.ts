@@ -14,8 +14,7 @@ const config = configOrExit(() =>
   parseEnv(
     "db:migrate",
     z.object({ DATABASE_URL: commonEnv.DATABASE_URL, LOG_LEVEL: commonEnv.LOG_LEVEL }),
-  )
-);
+  ), "migrate");
 const log = createLogger({ service: "migrate", level: config.LOG_LEVEL });
 const sql = connectPostgres(config.DATABASE_URL, { max: 1 });
 try {

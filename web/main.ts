@@ -18,7 +18,7 @@ import { startOrExit } from "@vigil/shared/service";
 import { parseWebConfig } from "./config.ts";
 import { startWebServer } from "./server.ts";
 
-const config = configOrExit(() => parseWebConfig());
+const config = configOrExit(() => parseWebConfig(), "web");
 const log = createLogger({ service: "web", level: config.LOG_LEVEL });
 if (config.VIGIL_API_TOKEN === undefined) {
   log.warn("VIGIL_API_TOKEN is unset: acknowledging and silencing answer 503");

@@ -47,6 +47,31 @@ function askedRetryAfterMs(res: Response, body: string, inSeconds: boolean): num
   return undefined;
 }
 
+/**
+ * Cut the parts of `url` that may be its secret (the path of a Discord, Slack or generic webhook,
+ * query values) from an answer's text: a receiver's error page may echo them (Express' default
+ * `Cannot POST /hook/<token>`), and the error text goes to the log and the database.
+ */
+export function scrubTarget(text: string, url: string): string {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return text;
+  }
+  const parts = [
+    target.pathname + target.search,
+    target.pathname,
+    target.search,
+    ...target.pathname.split("/"),
+    ...[...target.searchParams.values()],
+  ].filter((p) => p.length >= 8).sort((a, b) => b.length - a.length);
+  for (const part of new Set(parts)) {
+    text = text.replaceAll(part, "<secret>").replaceAll(encodeURI(part), "<secret>");
+  }
+  return text;
+}
+
 /** What is read of an error answer's body, at most (for the error text and `retry_after`). */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -124,7 +149,7 @@ export async function postJson(
     };
   }
   const text = await readPrefix(res, MAX_ERROR_BODY);
-  const snippet = scrubUrls(text).slice(0, 200);
+  const snippet = scrubUrls(scrubTarget(text, url)).slice(0, 200);
   // 429 and 503 (down for maintenance, RFC 9110 §10.2.3) may say when to come back: a 503's
   // `Retry-After` was not read, and the digest came back after 1 s, 2 s, 4 s, ….
   if (res.status === 429 || res.status === 503) {

@@ -352,3 +352,24 @@ Deno.test("postJson() says why a receiver cannot be reached (connection refused)
   assert.match(r.error, /Connection refused/);
   assert.doesNotMatch(r.error, /s3cret|127\.0\.0\.1/, r.error);
 });
+
+Deno.test("postJson() keeps the URL's secret path out of an error body that echoes it", async () => {
+  // Express' default answer, and many frameworks': "Cannot POST <path>". The path of a Discord,
+  // Slack or generic webhook is its secret; the error text goes to the log and the database.
+  const hook = receiver(async (req) => {
+    await req.body?.cancel();
+    const u = new URL(req.url);
+    const echo = `Cannot POST ${u.pathname}${u.search} (${u.pathname}; ${u.search})`;
+    return new Response(`<pre>${echo}</pre>`, { status: 500 });
+  });
+  try {
+    for (const path of ["/api/webhooks/1/tok-h47-xyz?wait=true", "/hook/p-h47-xyz?k=q-h47-xyz"]) {
+      const r = await postJson(fetch, `${hook.url}${path}`, {}, { signal });
+      assert.ok(!r.ok && r.retryable && r.status === 500, JSON.stringify(r));
+      assert.match(r.error, /^HTTP 500: <pre>Cannot POST /);
+      assert.doesNotMatch(r.error, /h47-xyz/, r.error);
+    }
+  } finally {
+    await hook.close();
+  }
+});

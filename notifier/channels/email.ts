@@ -74,16 +74,20 @@ export function emailMessage(
 /**
  * Classify a nodemailer error: SMTP 5xx is permanent, everything else is retried. `server`
  * ("host:port") names the server in the text: nodemailer's own ("ETIMEDOUT: Timeout") does not.
+ * `password` is cut from the text, should the server's answer echo it.
  */
-export function classifySmtpError(error: unknown, server?: string): SendResult {
+export function classifySmtpError(
+  error: unknown,
+  server?: string,
+  password?: string,
+): SendResult {
   const e = error as { message?: string; code?: string; responseCode?: number };
   const code = typeof e.responseCode === "number" ? e.responseCode : undefined;
   const permanent = code !== undefined && code >= 500 && code < 600;
-  const text = scrubUrls(
-    `${server ? `SMTP ${server}: ` : ""}${e.code ? `${e.code}: ` : ""}${
-      e.message ?? String(error)
-    }`,
-  ).slice(0, 300);
+  const full = `${server ? `SMTP ${server}: ` : ""}${e.code ? `${e.code}: ` : ""}${
+    e.message ?? String(error)
+  }`;
+  const text = scrubUrls(password ? full.replaceAll(password, "***") : full).slice(0, 300);
   return {
     ok: false,
     retryable: !permanent,
@@ -261,7 +265,7 @@ export function createEmailChannel(
           const e = error as { code?: unknown; command?: unknown; rejectedErrors?: unknown };
           const each = e?.code === "EENVELOPE" && e.command === "RCPT TO" &&
             answered(recipientAnswers(to, e.rejectedErrors, true), told);
-          return each || classifySmtpError(error, server);
+          return each || classifySmtpError(error, server, options.smtp?.password);
         }
       },
       close: () => transport.close?.(),

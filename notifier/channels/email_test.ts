@@ -288,3 +288,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "createEmailChannel() keeps the SMTP password out of an answer that echoes it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // The error text goes to the log, the database and /api/notifications.
+    const server = new SMTPServer({
+      disabledCommands: ["STARTTLS"],
+      allowInsecureAuth: true,
+      logger: false,
+      closeTimeout: 100,
+      disableReverseLookup: true,
+      onAuth(auth, _session, cb) {
+        const text = `Invalid login ${auth.username}/${auth.password}`;
+        cb(Object.assign(new Error(text), { responseCode: 535 }));
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const addr = server.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : 0;
+    const ch = createEmailChannel({
+      webBaseUrl: "http://web",
+      from: "vigil@example.com",
+      to: ["ops@example.com"],
+      smtp: { host: "127.0.0.1", port, secure: false, user: "u", password: "pw-h47-xyz" },
+    });
+    try {
+      const r = await ch.send(digest, AbortSignal.timeout(5000));
+      assert.ok(!r.ok && !r.retryable && r.status === 535, JSON.stringify(r));
+      assert.match(r.error, /EAUTH: Invalid login: 535 Invalid login u\//);
+      assert.doesNotMatch(r.error, /pw-h47-xyz/, r.error);
+    } finally {
+      ch.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  },
+});

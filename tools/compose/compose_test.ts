@@ -111,3 +111,19 @@ Deno.test("tools/compose/cluster.yaml puts the bridge, detector, notifier and we
   );
   assert.equal(waits?.length, 4, "bridge, detector, notifier and web wait for the cluster");
 });
+
+Deno.test("compose.yaml and the Dockerfile start each service with `deno task --quiet`: only JSON lines", async () => {
+  // Without --quiet, `deno task` writes its own "Task <name> deno run …" line to stderr first:
+  // the one line of a container's log that a log system could not read as JSON.
+  const dockerfile = await Deno.readTextFile(new URL("../../Dockerfile", import.meta.url));
+  // A flow sequence, on one line or (deno fmt's) several with a trailing comma.
+  const commands = [
+    ...text.matchAll(/command: (\[[^\]]*\])/g),
+    ...dockerfile.matchAll(/CMD (\[.*\])/g),
+  ].map((m) => JSON.parse(m[1]!.replace(/\$\{[^}]*\}/g, "x").replace(/,\s*\]$/, "]")) as string[])
+    .filter((c) => c[0] === "deno");
+  assert.ok(commands.length >= 8, JSON.stringify(commands));
+  for (const c of commands) {
+    assert.deepEqual(c.slice(0, 3), ["deno", "task", "--quiet"], c.join(" "));
+  }
+});

@@ -26,7 +26,7 @@ import { configOrExit, parseEnv } from "@vigil/shared/config";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { createLogger } from "@vigil/shared/log";
 
-const env = configOrExit(() => parseEnv("kafka", devKafkaEnvSchema));
+const env = configOrExit(() => parseEnv("kafka", devKafkaEnvSchema), "kafka");
 const log = createLogger({ service: "kafka" });
 const file = env.KAFKA_DEV_BROKERS_FILE;
 if (file) {

@@ -41,7 +41,24 @@ Deno.test("a bad setting stops each service task at start: exit 2, one line, no 
     const status = await service.status;
     assert.equal(status.code, 2, `${task}:\n${service.tail(20)}`);
     assert.deepEqual(service.lines().map((l) => l.msg), [message], task);
+    // A log system reads every line as JSON: the line that says why a deploy failed too.
+    const [line] = service.lines();
+    assert.ok(!line!.raw, `${task}: not a JSON line: ${line!.msg}`);
+    assert.equal(line!.level, "error", task);
+    assert.equal(line!.service, task, task);
   }));
+});
+
+Deno.test("a bad producer argument (compose passes --rate) stops it with exit 2 and one JSON line", async () => {
+  const producer = await spawnService("producer", { PRODUCER_PORT: "0" }, ["--rate", "abc"]);
+  const status = await producer.status;
+  assert.equal(status.code, 2, producer.tail(20));
+  const lines = producer.lines();
+  assert.equal(lines.length, 1, producer.tail(20));
+  assert.ok(!lines[0]!.raw, `not a JSON line: ${lines[0]!.msg}`);
+  assert.equal(lines[0]!.level, "error");
+  assert.match(String(lines[0]!.msg), /^Cannot parse arguments: --rate: must be a number/);
+  assert.equal(lines[0]!.hint, "run with --help for usage");
 });
 
 /** DATABASE_URL of the test server, naming a database it does not have. */
