@@ -17,7 +17,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { routePath } from "hono/route";
 import type { Logger } from "../log.ts";
-import { isConnectionError } from "../postgres_errors.ts";
+import { connectionSettingsProblem, isConnectionError } from "../postgres_errors.ts";
 import { validHost } from "./request_target.ts";
 
 /** Body limit of the ops endpoints and small JSON APIs (detector, notifier). */
@@ -85,6 +85,18 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
       });
       c.header("Retry-After", "5");
       return c.json({ error: "Service unavailable: a database is out of reach; retry later" }, 503);
+    }
+    const problem = connectionSettingsProblem(error);
+    if (problem) {
+      // A password rotated or a role dropped while running: the operator's to fix, not a bug.
+      options.log.error("request failed: PostgreSQL refuses the connection settings", {
+        method: c.req.method,
+        route: routePath(c),
+        problem,
+      });
+      c.header("Retry-After", "5");
+      const error = "Service unavailable: the database refuses this server's connection settings";
+      return c.json({ error }, 503);
     }
     if (error instanceof HTTPException) {
       if (error.res) return error.getResponse();

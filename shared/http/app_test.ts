@@ -149,6 +149,34 @@ Deno.test("createBaseApp() answers 503 with Retry-After when a database is out o
   assert.deepEqual(errors, ["request failed"]);
 });
 
+Deno.test("createBaseApp() answers 503 and logs what to fix when PostgreSQL refuses DATABASE_URL while running", async () => {
+  // A password rotated or a role dropped while the web runs answered 500 "Internal error", as a
+  // bug would, where PostgreSQL out of reach answers 503.
+  const errors: { msg: string; fields: Record<string, unknown> }[] = [];
+  const log = {
+    ...silentLogger(),
+    error: (msg: string, fields: Record<string, unknown> = {}) => errors.push({ msg, fields }),
+  };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  a.get("/q", () => {
+    throw Object.assign(new Error('password authentication failed for user "vigil"'), {
+      code: "28P01",
+    });
+  });
+  const res = await a.request("/q");
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("retry-after"), "5");
+  assert.deepEqual(await res.json(), {
+    error: "Service unavailable: the database refuses this server's connection settings",
+  });
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.msg, "request failed: PostgreSQL refuses the connection settings");
+  assert.match(
+    String(errors[0]!.fields.problem),
+    /^PostgreSQL refused DATABASE_URL: password authentication failed .*: fix the user or password/,
+  );
+});
+
 Deno.test("deadline() answers 503 with Retry-After when the handler is still waiting", async () => {
   const warned: unknown[] = [];
   const log = { ...silentLogger(), warn: (_: string, f?: unknown) => warned.push(f) };
