@@ -39,7 +39,7 @@ import { claimMemberName } from "./io/member_name.ts";
 
 const config = configOrExit(() => loadDetectorConfig(), "detector");
 const log = createLogger({ service: "detector", level: config.LOG_LEVEL });
-const lifecycle = createLifecycle({ log, hangup: "ignore" }); // SIGHUP: rules read again
+const lifecycle = createLifecycle({ log });
 // A PostgreSQL outage can make postgres.js throw outside any query (shared/postgres_errors.ts).
 survivePostgresWriteRace(log);
 // Its count windows must fit in DETECTOR_REBUILD_WINDOW, at start and on every reload.

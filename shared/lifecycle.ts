@@ -1,6 +1,5 @@
 /**
- * Graceful shutdown: one `AbortSignal` fired by SIGINT/SIGTERM (and SIGHUP: its terminal closed,
- * unless the service takes SIGHUP for itself). The first
+ * Graceful shutdown: one `AbortSignal` fired by SIGINT/SIGTERM. The first
  * signal starts a drain; a second signal, or the force timer (default 10 s),
  * exits at once. A signal repeated within {@link REPEATED_SIGNAL_MS} of the
  * first is the same request delivered twice, not a second one: Ctrl-C in a
@@ -43,12 +42,6 @@ export interface LifecycleOptions {
   forceAfterMs?: number;
   /** Install OS signal handlers. @default {true} */
   handleSignals?: boolean;
-  /**
-   * SIGHUP (the terminal closed): `stop` drains as SIGTERM does (its default action ended the
-   * process at once); `ignore` leaves it to the service (the detector reads its rules again).
-   * @default {"stop"}
-   */
-  hangup?: "stop" | "ignore";
   /** Called to exit (tests override). @default Deno.exit */
   exit?: (code: number) => void;
   /**
@@ -123,8 +116,7 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
         exit(130);
       }
     };
-    const hangup = (options.hangup ?? "stop") === "stop" ? ["SIGHUP"] as const : [];
-    for (const sig of ["SIGINT", "SIGTERM", ...hangup] as const) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(sig, () => onSignal(sig));
     }
   }

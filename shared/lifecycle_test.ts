@@ -79,43 +79,6 @@ Deno.test("a process stopped while a start step still waits (a client reconnecti
   }
 });
 
-Deno.test("a SIGHUP (its terminal closed) drains and stops cleanly, unless the service takes it", async () => {
-  // The bridge, archive, notifier, web and producer ended at once on SIGHUP (the default action):
-  // no drain, no "stopped". The detector takes SIGHUP itself (it reads its rules again).
-  const lifecycle = new URL("./lifecycle.ts", import.meta.url).href;
-  const log = new URL("./log.ts", import.meta.url).href;
-  for (const hangup of ["stop", "ignore"] as const) {
-    const proc = spawnEval(`
-      const { createLifecycle } = await import(${JSON.stringify(lifecycle)});
-      const { createLogger } = await import(${JSON.stringify(log)});
-      const lc = createLifecycle({ log: createLogger({ service: "t" }), hangup: "${hangup}" });
-      if ("${hangup}" === "ignore") Deno.addSignalListener("SIGHUP", () => console.log("reload"));
-      const held = setInterval(() => {}, 1000);
-      lc.onShutdown("timer", () => clearInterval(held));
-      lc.onShutdown("drain", () => console.log("drained"));
-      console.log("ready");
-    `);
-    try {
-      await proc.readUntil("ready");
-      proc.child.kill("SIGHUP");
-      if (hangup === "ignore") {
-        await proc.readUntil("reload");
-        proc.child.kill("SIGTERM");
-      }
-      const out = await proc.readAll();
-      assert.equal((await proc.child.status).code, 0, out);
-      assert.match(
-        out,
-        new RegExp(`"msg":"shutting down".*"reason":"${hangup === "stop" ? "SIGHUP" : "SIGTERM"}"`),
-      );
-      assert.match(out, /drained/);
-      assert.match(out, /"msg":"stopped"/);
-    } finally {
-      await proc.cancel();
-    }
-  }
-});
-
 Deno.test("signalSeries() tells the first signal, a repeated delivery and a second request apart", () => {
   let t = 0;
   const next = signalSeries(() => t);
