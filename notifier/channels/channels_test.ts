@@ -149,6 +149,28 @@ Deno.test("classifySmtpError() retries connection problems and 4xx, not permanen
   assert.ok(!rejected.ok && !rejected.retryable && rejected.status === 550);
 });
 
+Deno.test("classifySmtpError() cuts an echoed password, not the letters of a short one", () => {
+  // "e" replaced everywhere made "SMTP smtp.***xampl***.com:587: EAUTH: Invalid login: 535 …
+  // fail***d": the server's name unreadable, and the password plain to see from the stars.
+  const error = Object.assign(new Error("Invalid login: 535 Authentication failed"), {
+    code: "EAUTH",
+    responseCode: 535,
+  });
+  const short = classifySmtpError(error, "smtp.example.com:587", "e");
+  assert.ok(!short.ok);
+  assert.equal(
+    short.error,
+    "SMTP smtp.example.com:587: EAUTH: Invalid login: 535 Authentication failed",
+  );
+  const echoed = Object.assign(new Error("Invalid login: 535 bad u/hunter2 (hunter2)"), {
+    code: "EAUTH",
+    responseCode: 535,
+  });
+  const cut = classifySmtpError(echoed, "smtp.example.com:587", "hunter2");
+  assert.ok(!cut.ok);
+  assert.equal(cut.error, "SMTP smtp.example.com:587: EAUTH: Invalid login: 535 bad u/*** (***)");
+});
+
 Deno.test("createEmailChannel() names the SMTP server that never answered", async () => {
   // A server that accepts the connection and never greets (a firewall, a wrong port).
   const silent = startSilentServer();

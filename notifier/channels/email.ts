@@ -72,6 +72,24 @@ export function emailMessage(
 }
 
 /**
+ * `text` with each `secret` that stands alone (no letter or digit just before or after it) cut:
+ * a short password replaced inside words ("e" in "failed") garbled the text and showed it.
+ */
+function cutWord(text: string, secret: string): string {
+  const alnum = /[\p{L}\p{N}]/u;
+  let out = "";
+  let from = 0;
+  for (let at = text.indexOf(secret); at !== -1; at = text.indexOf(secret, at + 1)) {
+    if (at < from || alnum.test(text[at - 1] ?? "") || alnum.test(text[at + secret.length] ?? "")) {
+      continue;
+    }
+    out += text.slice(from, at) + "***";
+    from = at + secret.length;
+  }
+  return out + text.slice(from);
+}
+
+/**
  * Classify a nodemailer error: SMTP 5xx is permanent, everything else is retried. `server`
  * ("host:port") names the server in the text: nodemailer's own ("ETIMEDOUT: Timeout") does not.
  * `password` is cut from the text, should the server's answer echo it.
@@ -84,10 +102,12 @@ export function classifySmtpError(
   const e = error as { message?: string; code?: string; responseCode?: number };
   const code = typeof e.responseCode === "number" ? e.responseCode : undefined;
   const permanent = code !== undefined && code >= 500 && code < 600;
-  const full = `${server ? `SMTP ${server}: ` : ""}${e.code ? `${e.code}: ` : ""}${
-    e.message ?? String(error)
-  }`;
-  const text = scrubUrls(password ? full.replaceAll(password, "***") : full).slice(0, 300);
+  const said = e.message ?? String(error);
+  const text = scrubUrls(
+    `${server ? `SMTP ${server}: ` : ""}${e.code ? `${e.code}: ` : ""}${
+      password ? cutWord(said, password) : said
+    }`,
+  ).slice(0, 300);
   return {
     ok: false,
     retryable: !permanent,

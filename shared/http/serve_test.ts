@@ -333,6 +333,18 @@ Deno.test(
           host,
         );
       }
+      for (const host of ["999.1.1.1", "[.]", ":8080"]) {
+        // Host characters, but no URL's host: a chunked body (the app's guard makes the request
+        // again with new Request()) answered 500 "Internal error" and logged an error.
+        const client = await RawClient.open(server.port);
+        await client.send(
+          `POST /echo/a HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n` +
+            `Connection: close\r\n\r\n2\r\nab\r\n0\r\n\r\n`,
+        );
+        const text = await client.rest();
+        client.close();
+        assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/, host);
+      }
       for (const host of ["example.com", "127.0.0.1:8080", "[::1]:80", "my_host-1", ""]) {
         const client = await RawClient.open(server.port);
         await client.send(`GET /echo/a HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
