@@ -26,8 +26,8 @@ export interface ServiceContext {
 /**
  * Start the service with `start` and close what it returns at shutdown; when
  * it cannot start, log "cannot start <name>" and exit 1, or 2 for a {@link ConfigError} (a setting
- * found wrong while starting: `deno task dev` does not restart it), without the error line when it
- * was stopped while waiting for a dependency.
+ * found wrong while starting: `deno task dev` does not restart it); stopped while waiting for a
+ * dependency, it runs the cleanups and exits 0 as any stop does.
  */
 export async function startOrExit<T extends { close(): unknown }>(
   ctx: ServiceContext,
@@ -43,7 +43,13 @@ export async function stepOrExit<T>(ctx: ServiceContext, step: () => Promise<T>)
   try {
     return await step();
   } catch (error) {
-    if (!ctx.lifecycle.signal.aborted) ctx.log.error(`cannot start ${ctx.name}`, { error });
+    if (ctx.lifecycle.signal.aborted) {
+      // Stopped while waiting (PostgreSQL not up yet): a stop, not a failed start. It exited 1 at
+      // once, without its cleanups or the "stopped" line.
+      await ctx.lifecycle.shutdown();
+      Deno.exit(0);
+    }
+    ctx.log.error(`cannot start ${ctx.name}`, { error });
     Deno.exit(error instanceof ConfigError ? 2 : 1);
   }
 }
