@@ -7,9 +7,9 @@
 import { z } from "zod";
 import {
   boolVar,
-  decimalVar,
   durationBetween,
   durationVar,
+  intVar,
   kafkaEnv,
   parseEnv,
   pathVar,
@@ -17,8 +17,6 @@ import {
   serviceEnv,
   urlVar,
 } from "@vigil/shared/config";
-
-const positiveInt = (max = Number.MAX_SAFE_INTEGER) => decimalVar(z.number().int().min(1).max(max));
 
 /** The archive's folder when there is no bucket (the archive writes it, the web reads it). */
 export const DEFAULT_ARCHIVE_DIR = "./data/archive";
@@ -80,9 +78,9 @@ export const archiveEnvSchema = z.object({
   ARCHIVE_PORT: portVar.default(9107),
   ...archiveLocationEnv,
   /** Flush a partition's buffer at this many messages. */
-  ARCHIVE_FLUSH_MESSAGES: positiveInt().default(50_000),
+  ARCHIVE_FLUSH_MESSAGES: intVar(1).default(50_000),
   /** … or at this many uncompressed bytes. */
-  ARCHIVE_FLUSH_BYTES: positiveInt().default(16 * 1024 * 1024),
+  ARCHIVE_FLUSH_BYTES: intVar(1).default(16 * 1024 * 1024),
   /** … or this long after its first message was buffered. */
   ARCHIVE_FLUSH_INTERVAL: durationVar.default(60_000),
   /** Kafka group session timeout of the archive consumer. */

@@ -6,9 +6,9 @@
  */
 import { z } from "zod";
 import {
-  decimalVar,
   durationBetween,
   durationVar,
+  intVar,
   kafkaEnv,
   parseEnv,
   partitionsEnv,
@@ -16,8 +16,6 @@ import {
   redisEnv,
   serviceEnv,
 } from "@vigil/shared/config";
-
-const positiveInt = (max = Number.MAX_SAFE_INTEGER) => decimalVar(z.number().int().min(1).max(max));
 
 /** Environment schema of the bridge. */
 export const bridgeEnvSchema = z.object({
@@ -29,23 +27,23 @@ export const bridgeEnvSchema = z.object({
    * Approximate MAXLEN of every event stream and of the dead-letter stream; entries the
    * detector has not processed are never trimmed (appends wait instead).
    */
-  BRIDGE_STREAM_MAXLEN: positiveInt().default(1_000_000),
+  BRIDGE_STREAM_MAXLEN: intVar(1).default(1_000_000),
   /** Port of the ops server (/health, /metrics). */
   BRIDGE_PORT: portVar.default(9102),
   /** Kafka partitions processed concurrently. */
-  BRIDGE_CONCURRENCY: positiveInt(64).default(4),
+  BRIDGE_CONCURRENCY: intVar(1, 64).default(4),
   /** Messages per Lua script call (a partition batch is split into calls of at most this size). */
-  BRIDGE_CHUNK_SIZE: positiveInt(5000).default(500),
+  BRIDGE_CHUNK_SIZE: intVar(1, 5000).default(500),
   /** Messages whose value is larger than this are dead-lettered (`too_large`). */
-  BRIDGE_MAX_EVENT_BYTES: positiveInt().default(1_048_576),
+  BRIDGE_MAX_EVENT_BYTES: intVar(1).default(1_048_576),
   /** Bytes of a dead letter's value (and key) kept in its entry; size and SHA-256 cover it all. */
-  BRIDGE_DLQ_RAW_BYTES: positiveInt(1_048_576).default(4096),
+  BRIDGE_DLQ_RAW_BYTES: intVar(1, 1_048_576).default(4096),
   /** Extra (unknown) fields an event may carry at most. */
-  BRIDGE_MAX_EXTRA_FIELDS: positiveInt(1000).default(32),
+  BRIDGE_MAX_EXTRA_FIELDS: intVar(1, 1000).default(32),
   /** UTF-8 bytes of an event's extra fields, serialised, at most. */
-  BRIDGE_MAX_EXTRA_BYTES: positiveInt(1_048_576).default(8192),
+  BRIDGE_MAX_EXTRA_BYTES: intVar(1, 1_048_576).default(8192),
   /** Nesting levels inside one extra field at most. */
-  BRIDGE_MAX_EXTRA_DEPTH: positiveInt(64).default(8),
+  BRIDGE_MAX_EXTRA_DEPTH: intVar(1, 64).default(8),
   /** The `kafka_gaps` health check warns this long after messages were lost to retention. */
   BRIDGE_GAP_WARN_FOR: durationVar.default(3_600_000),
   /** Kafka group session timeout: how soon a crashed bridge's partitions move on. */

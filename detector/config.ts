@@ -7,10 +7,10 @@ import { z } from "zod";
 import {
   claimIdleVar,
   commonEnv,
-  decimalVar,
   durationBetween,
   durationVar,
   formatDuration,
+  intVar,
   parseEnv,
   partitionsEnv,
   pathVar,
@@ -31,9 +31,9 @@ export const detectorEnvSchema = z.object({
   /** Pending entries of another consumer idle this long are claimed (XAUTOCLAIM). */
   DETECTOR_CLAIM_IDLE: claimIdleVar.default(30_000),
   /** An entry delivered more than this many times is dead-lettered. */
-  DETECTOR_MAX_DELIVERIES: decimalVar(z.number().int().min(1).max(1000)).default(5),
+  DETECTOR_MAX_DELIVERIES: intVar(1, 1000).default(5),
   /** Entries read per XREADGROUP (per stream). */
-  DETECTOR_BATCH: decimalVar(z.number().int().min(1).max(50_000)).default(500),
+  DETECTOR_BATCH: intVar(1, 50_000).default(500),
   /** XREADGROUP BLOCK timeout. */
   DETECTOR_BLOCK: durationBetween(1, 5000).default(1000),
   /**
@@ -48,7 +48,7 @@ export const detectorEnvSchema = z.object({
   /** Expiry of each recent-scores sorted set. */
   SCORE_TTL: durationVar.pipe(z.number().min(1000, "must be at least 1s")).default(3_600_000),
   /** Scores kept per series. */
-  SCORE_KEEP: decimalVar(z.number().int().min(1).max(100_000)).default(500),
+  SCORE_KEEP: intVar(1, 100_000).default(500),
   /** Window state is checkpointed at most this often (replayed from the stream after it). */
   DETECTOR_CHECKPOINT_INTERVAL: durationVar.default(5000),
   /** Membership and lease time to live: a dead instance's partitions move this long after it stops. */
@@ -67,11 +67,11 @@ export const detectorEnvSchema = z.object({
     86_400_000,
   ),
   /** Statistical series kept per stream partition (the least recently updated go first). */
-  DETECTOR_MAX_SERIES: decimalVar(z.number().int().min(1)).default(4000),
+  DETECTOR_MAX_SERIES: intVar(1).default(4000),
   /** Entities kept in one count rule's windows per stream partition (the oldest go first). */
-  DETECTOR_MAX_WINDOW_ENTITIES: decimalVar(z.number().int().min(1)).default(150_000),
+  DETECTOR_MAX_WINDOW_ENTITIES: intVar(1).default(150_000),
   /** Approximate MAXLEN of the durable alerts stream. */
-  DETECTOR_ALERTS_MAXLEN: decimalVar(z.number().int().min(1000)).default(100_000),
+  DETECTOR_ALERTS_MAXLEN: intVar(1000).default(100_000),
 }).superRefine((e, ctx) => {
   // A write stalled to its timeout just after the lease's last renewal would outlast the lease:
   // another instance takes the partition over while the write may still commit (stored twice).

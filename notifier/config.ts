@@ -14,6 +14,7 @@ import {
   durationVar,
   formatDuration,
   httpServerOptions,
+  intVar,
   parseEnv,
   pathVar,
   portVar,
@@ -96,7 +97,7 @@ export const notifierEnv = z.object({
   GROUP_INTERVAL: digestIntervalVar.default(5 * 60_000),
   REPEAT_INTERVAL: digestIntervalVar.default(4 * 3_600_000),
   CRITICAL_IMMEDIATE: boolVar.default(false),
-  FLAP_THRESHOLD: decimalVar(z.number().int().min(0)).default(4),
+  FLAP_THRESHOLD: intVar(0).default(4),
   FLAP_WINDOW: durationVar.default(3_600_000),
   /**
    * Longer than REPEAT_INTERVAL plus the longer of GROUP_WAIT and GROUP_INTERVAL (checked below).
@@ -117,7 +118,7 @@ export const notifierEnv = z.object({
   /** A timer (AbortSignal.timeout): 0, or past 2^31-1 ms, ended every send at once. */
   SEND_TIMEOUT: durationBetween(1000, 600_000, "0 would end every send at once").default(10_000),
   /** Stream entries delivered this often without being stored are dead-lettered. */
-  MAX_DELIVERIES: decimalVar(z.number().int().min(1)).default(5),
+  MAX_DELIVERIES: intVar(1).default(5),
   /** Entries of other consumers idle this long are claimed. */
   CLAIM_IDLE: claimIdleVar.default(60_000),
   /** Bearer token of `POST /api/test-notification` (the web's token); unset = 503. */

@@ -23,10 +23,10 @@ import type { BrokerSource } from "@vigil/shared/kafka_connect";
 import {
   boolVar,
   commonEnv,
-  decimalVar,
   durationBetween,
   durationVar,
   httpEnv,
+  intVar,
   kafkaEnv,
   parseEnv,
   portVar,
@@ -40,8 +40,8 @@ export const producerEnvSchema = z.object({
   PRODUCER_PORT: portVar.default(9101),
   /** Unset: 5 ms, or 200 on the dev Kafka ({@link lingerMs}). */
   PRODUCER_LINGER_MS: durationBetween(0, 60_000).optional(),
-  PRODUCER_MAX_BATCH: decimalVar(z.number().int().min(1).max(100_000)).default(1000),
-  PRODUCER_MAX_IN_FLIGHT: decimalVar(z.number().int().min(1).max(64)).default(1),
+  PRODUCER_MAX_BATCH: intVar(1, 100_000).default(1000),
+  PRODUCER_MAX_IN_FLIGHT: intVar(1, 64).default(1),
   PRODUCER_IDEMPOTENT: boolVar.default(false),
   /** How long to wait for Kafka at start before the clear error. */
   PRODUCER_CONNECT_TIMEOUT: durationVar.refine(

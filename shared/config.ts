@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { createLogger, redact } from "./log.ts";
 import { MAX_PARTITIONS } from "./partitions.ts";
-import { decimalVar, urlVar } from "./config_values.ts";
+import { decimalVar, intVar, urlVar } from "./config_values.ts";
 import { escapeUnshown } from "./schemas/hygiene.ts";
 
 /** Where `deno task kafka` publishes the dev cluster's bootstrap servers. */
@@ -23,10 +23,10 @@ export class ConfigError extends Error {
 
 const LOG_LEVEL_NAMES = ["debug", "info", "warn", "error"] as const;
 
-export { decimalVar, urlVar };
+export { decimalVar, intVar, urlVar };
 
 /** A TCP port 1..65535 (0 lets the OS choose; useful in tests). */
-export const portVar = decimalVar(z.number().int().min(0).max(65535));
+export const portVar = intVar(0, 65535);
 
 /** Milliseconds of each duration unit. */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -260,7 +260,7 @@ export const commonEnv = { ...redisEnv, ...databaseEnv, ...serviceEnv };
 /** The stream partitioning (bridge and detector must agree; see shared/partitions.ts). */
 export const partitionsEnv = {
   /** Partitions of every event stream; fixed for an installation (checked against Redis). */
-  VIGIL_PARTITIONS: decimalVar(z.number().int().min(1).max(MAX_PARTITIONS)).default(1),
+  VIGIL_PARTITIONS: intVar(1, MAX_PARTITIONS).default(1),
 };
 
 /** Kafka variables (for services that speak Kafka). */

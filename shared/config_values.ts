@@ -68,3 +68,9 @@ export function decimalVar<T extends z.ZodType<number>>(
     return z.NEVER;
   }, schema);
 }
+
+/** A whole number in decimal digits from `min` (to `max` when given): most number settings. */
+export function intVar(min: number, max?: number) {
+  const n = z.number().int().min(min);
+  return decimalVar(max === undefined ? n : n.max(max));
+}

@@ -8,8 +8,8 @@ import { z } from "zod";
 import {
   boolVar,
   commonEnv,
-  decimalVar,
   durationBetween,
+  intVar,
   listenHostVar,
   parseEnv,
   pathVar,
@@ -52,7 +52,7 @@ export const webEnvSchema = z.object({
     "the page takes a live stream silent for 45 s as dead and reconnects",
   ).default(10_000),
   /** Most live (SSE) clients at once; more get 503. */
-  WEB_MAX_SSE_CLIENTS: decimalVar(z.number().int().min(1)).default(5000),
+  WEB_MAX_SSE_CLIENTS: intVar(1).default(5000),
   /** The archive's location, listed to find evidence objects (the archive's own settings). */
   ...archiveLocationEnv,
   /** The archive's folder (S3_BUCKET unset), which the web only reads. */

@@ -15,7 +15,7 @@
  * @module
  */
 import { z } from "zod";
-import { boolVar, decimalVar, durationVar } from "../config.ts";
+import { boolVar, durationVar, intVar } from "../config.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -120,9 +120,9 @@ export const retentionEnv = {
     "must be between 1m and 7d",
   ).default(HOUR),
   /** Rows deleted per statement (one short transaction each). */
-  RETENTION_BATCH_SIZE: decimalVar(z.number().int().min(1).max(100_000)).default(1000),
+  RETENTION_BATCH_SIZE: intVar(1, 100_000).default(1000),
   /** Most batches per table and run (what is left waits for the next run). */
-  RETENTION_MAX_BATCHES: decimalVar(z.number().int().min(1).max(1_000_000)).default(100),
+  RETENTION_MAX_BATCHES: intVar(1, 1_000_000).default(100),
   ...Object.fromEntries(
     RETENTION_POLICIES.map((p) => [p.env, ageVar.default(p.defaultAgeMs)]),
   ) as Record<string, z.ZodDefault<typeof ageVar>>,

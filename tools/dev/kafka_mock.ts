@@ -20,14 +20,14 @@
  * @module
  */
 import { z } from "zod";
-import { decimalVar, KAFKA_BROKERS_FILE } from "@vigil/shared/config";
+import { intVar, KAFKA_BROKERS_FILE } from "@vigil/shared/config";
 
 /** Environment of `deno task kafka` (documented in docs/configuration.md). */
 export const devKafkaEnvSchema = z.object({
   /** Brokers of the dev cluster. */
-  KAFKA_DEV_BROKERS: decimalVar(z.number().int().min(1).max(9)).default(3),
+  KAFKA_DEV_BROKERS: intVar(1, 9).default(3),
   /** Partitions per topic. */
-  KAFKA_DEV_PARTITIONS: decimalVar(z.number().int().min(1).max(256)).default(24),
+  KAFKA_DEV_PARTITIONS: intVar(1, 256).default(24),
   /** Where to write the bootstrap servers for services started on their own; `none` (null): nowhere. */
   KAFKA_DEV_BROKERS_FILE: z.string().default(KAFKA_BROKERS_FILE)
     .transform((path) => path === "none" ? null : path),
