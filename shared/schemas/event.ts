@@ -116,22 +116,22 @@ export const timestampSchema = z.custom<string | number>(
   return toIso(ms, ctx);
 });
 
+/** A refinement refusing a string `problemOf` finds fault with, saying why. */
+export const refuseProblem =
+  (problemOf: (s: string) => string | undefined) => (s: string, ctx: z.RefinementCtx) => {
+    const problem = problemOf(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  };
+
 /**
  * An identifier or name: a string without control characters or lone
  * surrogates (rejected, see hygiene.ts), trimmed, 1..max characters.
  */
 export const identifier = (max: number) =>
-  z.string().superRefine((s, ctx) => {
-    const problem = identifierProblem(s);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  }).trim().min(1).max(max);
+  z.string().superRefine(refuseProblem(identifierProblem)).trim().min(1).max(max);
 
 /** A comment people write (see {@link noteProblem}), at most `max` characters. */
-export const note = (max: number) =>
-  z.string().max(max).superRefine((s, ctx) => {
-    const problem = noteProblem(s);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
+export const note = (max: number) => z.string().max(max).superRefine(refuseProblem(noteProblem));
 
 /**
  * An event's identifier: an {@link identifier} other than `.` and `..`, which

@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { EVENT_TYPES, identifier, note } from "./event.ts";
+import { EVENT_TYPES, identifier, note, refuseProblem } from "./event.ts";
 import { SEVERITIES } from "./alert.ts";
 import { identifierProblem } from "./hygiene.ts";
 
@@ -124,10 +124,7 @@ export type StatsQuery = z.infer<typeof statsQuerySchema>;
  * invisible character, which no event's identifier holds: a crafted link showed `\u202eevil` as
  * an entity "live" without anomalies.
  */
-const entityParam = z.string().min(1).max(500).superRefine((s, ctx) => {
-  const problem = identifierProblem(s);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
+const entityParam = z.string().min(1).max(500).superRefine(refuseProblem(identifierProblem));
 
 /** `GET /api/series/:type/:entity` path parameters. */
 export const seriesParamsSchema = z.object({
