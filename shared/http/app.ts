@@ -18,7 +18,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { routePath } from "hono/route";
 import type { Logger } from "../log.ts";
 import { connectionSettingsProblem, isConnectionError } from "../postgres_errors.ts";
-import { validHost } from "./request_target.ts";
+import { BAD_HOST, validHost } from "./request_target.ts";
 
 /** Body limit of the ops endpoints and small JSON APIs (detector, notifier). */
 export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
@@ -174,7 +174,7 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
     // The serve guard checked Host already, unless it is off (HTTP_HEADER_TIMEOUT=0): Deno.serve
     // makes the URL http://<Host><target> (Host: a/b moves the path; <script> makes it invalid).
     if (!validHost(c.req.header("host") ?? "")) {
-      return c.json({ error: "Cannot read request: Host is not a host name and port" }, 400);
+      return c.json({ error: `Cannot read request: ${BAD_HOST}` }, 400);
     }
     const problem = urlProblem(c.req.url);
     if (problem) return c.json({ error: problem }, 400);

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { validHost, validTarget } from "./request_target.ts";
+import { BAD_HOST, validHost, validTarget } from "./request_target.ts";
 
 /** How the body of a request is delimited. */
 export type BodyFraming =
@@ -337,7 +337,7 @@ export function parseHead(
     if (lower === "host") {
       if (++hosts > 1) return { status: 400, message: "Host given twice" };
       if (!validHost(line.slice(colon + 1).trim())) {
-        return { status: 400, message: "Host is not a host name and port" };
+        return { status: 400, message: BAD_HOST };
       }
     }
     if (lower !== "content-length" && lower !== "transfer-encoding") continue;

@@ -47,6 +47,9 @@ export function validTarget(target: string): boolean {
  */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=]*)(?::(\d{0,5}))?$/;
 
+/** Why a request whose `Host` is not {@link validHost} is refused (the guard's and the app's answer). */
+export const BAD_HOST = "Host is not a host name and port";
+
 /**
  * Whether `value` is a `Host` (see {@link HOST}) that a URL takes as its host: `999.1.1.1`,
  * `1.2.3.4.5`, `[.]` or `:8080` are of HOST's characters, and the URL was invalid all the same.
