@@ -63,15 +63,35 @@ async function smtpServer(options: { refuse?: string[]; greylist?: string[]; del
         }));
     },
   });
+  return { ...await listenLocal(server), delivered, headers };
+}
+
+/** `server` listening on a free loopback port: its port, and how to close it. */
+async function listenLocal(server: SMTPServer) {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const addr = server.server.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;
-  return {
-    port,
-    delivered,
-    headers,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** An SMTP server offering no STARTTLS that takes AUTH in clear and answers it with `onAuth`. */
+function authServer(
+  onAuth: NonNullable<NonNullable<ConstructorParameters<typeof SMTPServer>[0]>["onAuth"]>,
+) {
+  return listenLocal(
+    new SMTPServer({
+      disabledCommands: ["STARTTLS"],
+      allowInsecureAuth: true,
+      logger: false,
+      closeTimeout: 100,
+      disableReverseLookup: true,
+      onAuth,
+      onData(stream, _session, cb) {
+        stream.resume();
+        stream.on("end", () => cb());
+      },
+    }),
+  );
 }
 
 Deno.test({
@@ -237,24 +257,11 @@ Deno.test({
   fn: async () => {
     // nodemailer sent AUTH in clear to such a server (misconfigured, or the offer stripped).
     const passwords: string[] = [];
-    const server = new SMTPServer({
-      disabledCommands: ["STARTTLS"],
-      allowInsecureAuth: true,
-      logger: false,
-      closeTimeout: 100,
-      disableReverseLookup: true,
-      onAuth(auth, _session, cb) {
-        passwords.push(String(auth.password));
-        cb(null, { user: auth.username });
-      },
-      onData(stream, _session, cb) {
-        stream.resume();
-        stream.on("end", () => cb());
-      },
+    const server = await authServer((auth, _session, cb) => {
+      passwords.push(String(auth.password));
+      cb(null, { user: auth.username });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-    const addr = server.server.address();
-    const port = typeof addr === "object" && addr ? addr.port : 0;
+    const port = server.port;
     const smtp = {
       host: "127.0.0.1",
       port,
@@ -284,7 +291,7 @@ Deno.test({
       assert.equal((await send(false)).ok, true, "told otherwise (SMTP_REQUIRE_TLS=false)");
       assert.deepEqual(passwords, ["hunter2"]);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   },
 });
@@ -295,20 +302,11 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     // The error text goes to the log, the database and /api/notifications.
-    const server = new SMTPServer({
-      disabledCommands: ["STARTTLS"],
-      allowInsecureAuth: true,
-      logger: false,
-      closeTimeout: 100,
-      disableReverseLookup: true,
-      onAuth(auth, _session, cb) {
-        const text = `Invalid login ${auth.username}/${auth.password}`;
-        cb(Object.assign(new Error(text), { responseCode: 535 }));
-      },
+    const server = await authServer((auth, _session, cb) => {
+      const text = `Invalid login ${auth.username}/${auth.password}`;
+      cb(Object.assign(new Error(text), { responseCode: 535 }));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-    const addr = server.server.address();
-    const port = typeof addr === "object" && addr ? addr.port : 0;
+    const port = server.port;
     const ch = createEmailChannel({
       webBaseUrl: "http://web",
       from: "vigil@example.com",
@@ -322,7 +320,7 @@ Deno.test({
       assert.doesNotMatch(r.error, /pw-h47-xyz/, r.error);
     } finally {
       ch.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   },
 });
