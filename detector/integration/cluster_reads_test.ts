@@ -32,7 +32,7 @@ Deno.test(
         await redis.zadd(keys.scores("transactions", status, "count_z"), t, `${t}:${i + 0.5}:${i}`);
       }
       const app = createStatusApp({
-        store: { open: () => Promise.resolve([]) },
+        store: { openByEntity: () => Promise.resolve(new Map()) },
         redis,
         keys,
         log: silentLogger(),

@@ -154,6 +154,7 @@ function memoryStore(): AnomalyStore {
     unpublished: () => Promise.resolve({ firing: [], resolved: [] }),
     unpublishedIn: () => Promise.resolve({ firing: [], resolved: [] }),
     open: () => Promise.resolve([]),
+    openByEntity: () => Promise.resolve(new Map()),
     ping: () => Promise.resolve(true),
   };
 }

@@ -252,7 +252,7 @@ Deno.test("the detector's routes answer 400 to a query name they do not take", a
     log: silentLogger(),
   });
   const status = createStatusApp({
-    store: { open: untouched },
+    store: { openByEntity: untouched },
     redis: { pipeline: untouched, isCluster: false },
     keys: createKeys("vigil:"),
     log: silentLogger(),

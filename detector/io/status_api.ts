@@ -45,7 +45,7 @@ function lastZ(member: string): { minute: string; z: number; count: number } | n
 
 /** The route on a guarded app; mount it with `app.route("/", …)`. */
 export function createStatusApp(deps: {
-  store: Pick<AnomalyStore, "open">;
+  store: Pick<AnomalyStore, "openByEntity">;
   redis: Pick<Redis, "pipeline" | "isCluster">;
   keys: Keys;
   log: Logger;
@@ -55,16 +55,10 @@ export function createStatusApp(deps: {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
   app.get(STATUS_PATH, noQuery, async (c) => {
     // One pipeline per slot: on a cluster the score keys live on different masters.
-    // Per status: a status with many open rows must not push the others' out of one shared limit.
-    const openOf = async (status: string) => {
-      const rows = await deps.store.open("status_zscore", LIMIT, status);
-      // The highest severity also counts the rows past the listed LIMIT.
-      const critical = rows.length === LIMIT && !rows.some((r) => r.severity === "CRITICAL") &&
-        (await deps.store.open("status_zscore", 1, status, "CRITICAL")).length > 0;
-      return { rows, critical };
-    };
+    // Per status: a status with many open rows must not push the others' out of one shared
+    // limit, and the highest severity also counts the rows past the listed LIMIT.
     const [open, replies] = await Promise.all([
-      Promise.all(TRANSACTION_STATUSES.map(openOf)),
+      deps.store.openByEntity("status_zscore", TRANSACTION_STATUSES, LIMIT),
       pipelineBySlot(
         deps.redis,
         TRANSACTION_STATUSES.map((s) => {
@@ -77,7 +71,7 @@ export function createStatusApp(deps: {
     TRANSACTION_STATUSES.forEach((status, i) => {
       const [error, members] = replies[i] ?? [];
       const first = !error && Array.isArray(members) ? members[0] : undefined;
-      const { rows, critical } = open[i]!;
+      const { rows, critical } = open.get(status) ?? { rows: [], critical: false };
       const firing = rows.map((r) => {
         const d = (r.details ?? {}) as Record<string, unknown>;
         return {

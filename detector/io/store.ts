@@ -44,11 +44,18 @@ export interface AnomalyStore {
     limit: number,
     minAgeMs?: number,
   ): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
+  /** Open (unresolved) anomalies of `rule` (of `entity` when given), newest first, at most `limit`. */
+  open(rule: string, limit: number, entity?: string): Promise<AnomalyRow[]>;
   /**
-   * Open (unresolved) anomalies of `rule` (of `entity`, of `severity` when given), newest first,
-   * at most `limit`.
+   * Per entity of `entities`: its open anomalies of `rule`, newest first, at most `limit` (one
+   * entity's many rows push no other's out), and whether any of them, listed or not, is CRITICAL.
+   * One query.
    */
-  open(rule: string, limit: number, entity?: string, severity?: string): Promise<AnomalyRow[]>;
+  openByEntity(
+    rule: string,
+    entities: readonly string[],
+    limit: number,
+  ): Promise<Map<string, { rows: AnomalyRow[]; critical: boolean }>>;
   ping(): Promise<boolean>;
 }
 
@@ -148,12 +155,30 @@ export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
         ORDER BY resolved_at, id LIMIT ${limit}`;
       return { firing, resolved };
     },
-    async open(rule, limit, entity, severity) {
+    async open(rule, limit, entity) {
       return await sql<AnomalyRow[]>`
         SELECT * FROM anomaly_events WHERE rule = ${rule} AND resolved_at IS NULL
           ${entity === undefined ? sql`` : sql`AND entity = ${entity}`}
-          ${severity === undefined ? sql`` : sql`AND severity = ${severity}`}
         ORDER BY detected_at DESC, id DESC LIMIT ${limit}`;
+    },
+    async openByEntity(rule, entities, limit) {
+      const found = await sql<(AnomalyRow & { open_rank: string; any_critical: boolean })[]>`
+        SELECT * FROM (
+          SELECT *,
+            row_number() OVER (PARTITION BY entity ORDER BY detected_at DESC, id DESC) AS open_rank,
+            bool_or(severity = 'CRITICAL') OVER (PARTITION BY entity) AS any_critical
+          FROM anomaly_events
+          WHERE rule = ${rule} AND resolved_at IS NULL AND entity = ANY(${entities as string[]})
+        ) ranked
+        WHERE open_rank <= ${limit}
+        ORDER BY entity, detected_at DESC, id DESC`;
+      const out = new Map(entities.map((e) => [e, { rows: [] as AnomalyRow[], critical: false }]));
+      for (const { open_rank: _rank, any_critical, ...row } of found) {
+        const entry = out.get(row.entity)!;
+        entry.rows.push(row as AnomalyRow);
+        entry.critical ||= any_critical;
+      }
+      return out;
     },
     async ping() {
       await sql`SELECT 1`;
