@@ -37,7 +37,7 @@ import { createPersistStage } from "./io/persist.ts";
 import { createPipeline, type Pipeline, type PipelineTracing } from "./io/pipeline.ts";
 import { createPublication } from "./io/publication.ts";
 import type { Publisher } from "./io/publisher.ts";
-import type { AnomalyStore } from "./io/store.ts";
+import type { AnomalyRow, AnomalyStore } from "./io/store.ts";
 
 /** The settings the detector needs (a subset of DetectorConfig). */
 export interface DetectorSettings {
@@ -117,11 +117,19 @@ export interface Detector {
    * pipeline does (PostgreSQL insert as the outbox, then the alerts stream),
    * then let the live status_zscore rule adopt it (it resolves with the
    * rule's episode). Idempotent: a firing whose id is stored already
-   * creates and publishes nothing (`created: false`).
+   * creates and publishes nothing (`created: false`), and returns that row as `stored`.
    */
-  dispatch(firing: Firing, signal: AbortSignal): Promise<{ created: boolean; published: boolean }>;
+  dispatch(firing: Firing, signal: AbortSignal): Promise<Dispatched>;
   /** Live status_zscore state of `status` when this instance owns it; "elsewhere" when another does. */
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
+}
+
+/** What {@link Detector.dispatch} did. */
+export interface Dispatched {
+  created: boolean;
+  published: boolean;
+  /** The row stored earlier under the firing's id, when not created now. */
+  stored?: AnomalyRow | undefined;
 }
 
 /** Create the detector. */
@@ -280,9 +288,20 @@ export function createDetector(deps: DetectorDeps): Detector {
     rules: () => rules,
     async dispatch(firing, signal) {
       const { created, published } = await emit([firing], [], signal, "api");
-      const live = zscoreOf(firing.entity);
-      if (live && live !== "elsewhere") adoptDispatched(live.state, firing, rules.cooldown);
-      return { created, published };
+      // Not created: the rule adopts what is stored under the id (a request that differs is not it).
+      const row = created ? undefined : await store.get(firing.id);
+      const adopted = row
+        ? {
+          ...firing,
+          entity: row.entity,
+          severity: row.severity as Firing["severity"],
+          eventTime: row.event_time.getTime(),
+          details: row.details as Firing["details"],
+        }
+        : firing;
+      const live = zscoreOf(adopted.entity);
+      if (live && live !== "elsewhere") adoptDispatched(live.state, adopted, rules.cooldown);
+      return { created, published, ...(row ? { stored: row } : {}) };
     },
     reconfigure(next) {
       rules = next;

@@ -27,6 +27,7 @@
  * @module
  */
 import { Hono, type MiddlewareHandler } from "hono";
+import { accepts } from "hono/accepts";
 import { html } from "hono/html";
 import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -74,7 +75,13 @@ const htmlErrors: MiddlewareHandler = async (c, next) => {
   ) return;
   // Either form depends on Accept: a cache in front (a 404 is cacheable) must keep both.
   c.header("Vary", "Accept", { append: true });
-  if (!c.req.header("accept")?.includes("text/html")) return;
+  // Only to a client that prefers HTML (`text/html;q=0` or JSON first keeps the JSON error).
+  const wanted = accepts(c, {
+    header: "Accept",
+    supports: ["application/json", "text/html"],
+    default: "",
+  });
+  if (wanted !== "text/html") return;
   const body = await c.res.clone().json().catch(() => ({})) as { error?: unknown };
   const message = typeof body.error === "string" ? body.error : `Error ${status}`;
   c.res = await c.html(

@@ -23,7 +23,7 @@ import {
   TRANSACTION_STATUSES,
 } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
-import { duplicateKeyProblem } from "@vigil/shared/schemas/duplicate_keys";
+import { duplicateKeyProblem, recordOf } from "@vigil/shared/schemas/duplicate_keys";
 
 /**
  * An object schema that refuses unknown keys, naming them and the keys it
@@ -323,7 +323,7 @@ export const rulesConfigSchema = strictObject({
       /** Fires when amount is strictly above this, in the event's currency. */
       amount: z.number().positive().default(10_000),
       /** Per-currency overrides (ISO 4217 code → threshold). */
-      per_currency: z.record(z.string().regex(/^[A-Z]{3}$/), z.number().positive()).default({}),
+      per_currency: recordOf(z.string().regex(/^[A-Z]{3}$/), z.number().positive()).default({}),
       severity: severity.default("CRITICAL"),
     }).prefault({}),
     user_frequency: countRule(5, 300_000, "WARNING"),

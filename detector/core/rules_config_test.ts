@@ -358,3 +358,28 @@ Deno.test("parseRulesConfig() says what a duration of the wrong type should be",
     assert.ok(message.includes("cooldown: is not a duration (e.g. 500ms"), message);
   }
 });
+
+Deno.test("parseRulesConfig() refuses the keys __proto__, constructor and prototype wherever a file sets them, naming the key", () => {
+  // JSON.parse keeps "__proto__" as a key of its own; zod's record dropped it, silently.
+  for (
+    const [text, expected] of [
+      [
+        '{"transactions": {"amount_high": {"per_currency": {"EUR": 100, "__proto__": 5}}}}',
+        'transactions.amount_high.per_currency.__proto__: Invalid key in record: "__proto__"',
+      ],
+      [
+        '{"transactions": {"amount_high": {"per_currency": {"constructor": 5}}}}',
+        "transactions.amount_high.per_currency.constructor: Invalid key in record",
+      ],
+      [
+        '{"transactions": {"amount_high": {"per_currency": {"prototype": 5}}}}',
+        "transactions.amount_high.per_currency.prototype: Invalid key in record",
+      ],
+      ['{"__proto__": {"cooldown": "1m"}}', '(root): Unrecognized key: "__proto__"'],
+      ['{"logs": {"constructor": {}}}', 'logs: Unrecognized key: "constructor"'],
+    ] as const
+  ) {
+    const message = rejection(JSON.parse(text));
+    assert.ok(message.includes(expected), `${message}\n  should include ${expected}`);
+  }
+});

@@ -132,3 +132,96 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "evaluate with dispatch: an id used again with another request answers 409, the same request the first anomaly",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    await withDetector({}, async ({ sql, redis, keys, d }) => {
+      const base = Math.floor(Date.now() / MIN) * MIN - 45 * MIN;
+      const events = [];
+      for (let m = 0; m < 40; m++) {
+        for (let i = 0; i < 5; i++) {
+          const n = m * 5 + i;
+          events.push({
+            timestamp: new Date(base + m * MIN + i * 10_000).toISOString(),
+            transaction_id: `t${n}`,
+            user_id: `u${n}`,
+            amount: 12,
+            currency: "EUR",
+            status: "approved",
+          });
+        }
+      }
+      const ids = await appendEvents(redis, keys, "transactions", events);
+      await waitFor(() => consumedUpTo(redis, keys, "transactions", ids.at(-1)!), {
+        what: "the baseline consumed",
+      });
+      const app = createEvaluateApp({
+        config: () => d.detector.rules().transactions.status_zscore,
+        zscore: (s) => d.detector.zscore(s),
+        dispatch: (f, signal) => d.detector.dispatch(f, signal),
+        token: TOKEN,
+        log: silentLogger(),
+      });
+      const timestamp = new Date(base + 40 * MIN + 30_000).toISOString();
+      const dispatch = async (over: Record<string, unknown>) => {
+        const res = await app.request("/api/alerts/evaluate", {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({
+            status: "approved",
+            count: 60,
+            timestamp,
+            dispatch: true,
+            id: "order-7",
+            ...over,
+          }),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      const first = await dispatch({});
+      assert.equal(first.status, 200);
+      assert.equal(first.body.dispatch.created, true);
+      const again = await dispatch({ status: "APPROVED" }); // the same status, as a transaction's
+      assert.equal(again.status, 200);
+      assert.deepEqual(again.body.dispatch, {
+        ...first.body.dispatch,
+        created: false,
+        published: false,
+      });
+      // Without a timestamp, a retry scores the minute of now: the same request all the same.
+      const untimed = await dispatch({ timestamp: undefined });
+      assert.equal(untimed.status, 200, JSON.stringify(untimed.body));
+      assert.equal(untimed.body.dispatch.created, false);
+      for (
+        const [over, what] of [
+          [{ count: 61 }, "count 61 instead of 60"],
+          [{ status: "failed" }, 'status "failed" instead of "approved"'],
+          [{ timestamp: new Date(base + 40 * MIN + 40_000).toISOString() }, "timestamp"],
+        ] as const
+      ) {
+        const r = await dispatch(over);
+        assert.equal(r.status, 409, JSON.stringify(over));
+        assert.match(r.body.error, /^Cannot dispatch: id "order-7" was used for another request/);
+        assert.ok(r.body.error.includes(what), r.body.error);
+      }
+      // Without an id, the id is the content's (status, minute, count): no other request has it.
+      const content = await dispatch({ id: undefined, count: 70 });
+      const sameMinute = await dispatch({
+        id: undefined,
+        count: 70,
+        timestamp: new Date(base + 40 * MIN + 50_000).toISOString(),
+      });
+      assert.equal(sameMinute.status, 200, JSON.stringify(sameMinute.body));
+      assert.equal(sameMinute.body.dispatch.anomaly_id, content.body.dispatch.anomaly_id);
+      assert.equal(sameMinute.body.dispatch.created, false);
+      const rows = await sql`
+        SELECT entity, details->>'count' AS count FROM anomaly_events ORDER BY count`;
+      assert.deepEqual(rows.map((r) => [r.entity, r.count]), [["approved", "60"], [
+        "approved",
+        "70",
+      ]]);
+    });
+  },
+);

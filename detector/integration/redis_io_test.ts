@@ -149,6 +149,7 @@ Deno.test(
 function memoryStore(): AnomalyStore {
   return {
     insert: () => Promise.resolve([]),
+    get: () => Promise.resolve(undefined),
     resolve: () => Promise.resolve([]),
     markPublished: () => Promise.resolve(),
     unpublished: () => Promise.resolve({ firing: [], resolved: [] }),

@@ -42,3 +42,41 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "the detector answers a wrong method on its routes 405 with Allow, an unknown path 404",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    await withPg(({ url }) =>
+      withRedis(async ({ prefix }) => {
+        const detector = await spawnService("detector", {
+          DATABASE_URL: url,
+          VIGIL_PREFIX: prefix,
+          DETECTOR_PORT: "0",
+          LOG_LEVEL: "info",
+        });
+        try {
+          const base = `http://127.0.0.1:${await detector.opsPort()}`;
+          for (
+            const [method, path, status, allow] of [
+              ["POST", "/health", 405, "GET, HEAD"],
+              ["DELETE", "/metrics", 405, "GET, HEAD"],
+              ["POST", "/api/rules", 405, "GET, HEAD"],
+              ["PUT", "/api/alerts/status", 405, "GET, HEAD"],
+              ["GET", "/api/alerts/evaluate", 405, "POST"],
+              ["HEAD", "/health", 200, null],
+              ["POST", "/nope", 404, null],
+            ] as const
+          ) {
+            const res = await fetch(`${base}${path}`, { method });
+            await res.body?.cancel();
+            assert.equal(res.status, status, `${method} ${path}`);
+            assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+          }
+        } finally {
+          await detector.stop();
+        }
+      })
+    );
+  },
+);

@@ -8,7 +8,7 @@
  * the `status_zscore` rule uses. It changes nothing. 422 for an unknown
  * status or a count that is not an integer from 0 to 1,000,000,000, a minute older than the live
  * baseline or ahead of the newest transaction (+ 60 s), or a key it does not
- * know, 400 for a body that is not JSON, 405 for another method, 409 for a status another instance
+ * know, 400 for a body that is not JSON, 405 for another method (shared/http/app.ts), 409 for a status another instance
  * scores, 503 when the rule is off, 413 for a body over 16 KiB.
  *
  * With `"dispatch": true` (bearer token `VIGIL_API_TOKEN` required: 401
@@ -16,7 +16,8 @@
  * stored, published to the channels and counted, through the detector's own
  * path (io/dispatch in detector.ts). Optional `"id"` is the caller's
  * idempotency key; without it the id comes from the content (status, minute,
- * count, severity). The same request twice stores one anomaly. The answer
+ * count, severity). The same request twice stores one anomaly; the same "id" with another
+ * status, count or timestamp answers 409. The answer
  * gains `dispatch: { anomaly_id, created, published }`, or
  * `dispatch: { anomaly_id: null, reason }` when there was nothing to raise.
  *
@@ -38,6 +39,7 @@ import {
 import { dispatchFiring } from "../core/rules/status_dispatch.ts";
 import { DEFAULT_FUTURE_SKEW_MS } from "../core/evaluator.ts";
 import type { Firing } from "../core/rules/types.ts";
+import type { AnomalyEventRow } from "@vigil/shared/anomaly_events";
 
 /** Path of the evaluate endpoint. */
 export const EVALUATE_PATH = "/api/alerts/evaluate";
@@ -74,8 +76,15 @@ export interface ApiDeps {
   zscore(status: string): { state: ZScoreState; watermark: number } | "elsewhere" | undefined;
   /** The rule's settings in force (they change when the rules file is reloaded). */
   config(): ZScoreConfig;
-  /** Store, count and publish a dispatched anomaly (detector.dispatch). */
-  dispatch?(firing: Firing, signal: AbortSignal): Promise<{ created: boolean; published: boolean }>;
+  /**
+   * Store, count and publish a dispatched anomaly (detector.dispatch); `stored`: the row stored
+   * earlier under its id, when not created now.
+   */
+  dispatch?(firing: Firing, signal: AbortSignal): Promise<{
+    created: boolean;
+    published: boolean;
+    stored?: Pick<AnomalyEventRow, "entity" | "event_time" | "details"> | undefined;
+  }>;
   /** Bearer token required by `dispatch: true`; undefined = dispatch answers 503. */
   token?: string | undefined;
   /** A dispatch that cannot store and publish within this long answers 503. @default {15000} */
@@ -186,12 +195,38 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
           'Cannot dispatch now: PostgreSQL or Redis did not accept the anomaly; retry with the same "id" (without one, a retry in a later minute or after the baseline moved is another anomaly)',
         );
       }
-      return c.json({ ...answer, dispatch: { anomaly_id: firing.id, ...outcome } });
+      const { created, published, stored } = outcome;
+      // Only a caller's id can name another request (a content id names its content).
+      const other = id !== undefined && stored &&
+        otherRequest(stored, { status, count, timestamp });
+      if (other) {
+        throw httpError(
+          409,
+          `Cannot dispatch: id "${id}" was used for another request (${other}): send a new id for a new request`,
+        );
+      }
+      return c.json({ ...answer, dispatch: { anomaly_id: firing.id, created, published } });
     },
   );
-  app.all(EVALUATE_PATH, (c) => {
-    c.header("Allow", "POST");
-    return c.json({ error: "use POST" }, 405);
-  });
   return app;
+}
+
+/**
+ * How a request differs from the one whose anomaly is stored under its id (status, count, and
+ * the timestamp when it sends one: without, a retry scores a later minute), or null.
+ */
+function otherRequest(
+  stored: Pick<AnomalyEventRow, "entity" | "event_time" | "details">,
+  request: { status: string; count: number; timestamp?: string | undefined },
+): string | null {
+  const count = (stored.details as { count?: unknown }).count;
+  if (stored.entity !== request.status) {
+    return `status "${request.status}" instead of "${stored.entity}"`;
+  }
+  if (count !== request.count) return `count ${request.count} instead of ${count}`;
+  const t = request.timestamp === undefined ? undefined : Date.parse(request.timestamp);
+  if (t !== undefined && t !== stored.event_time.getTime()) {
+    return `timestamp ${new Date(t).toISOString()} instead of ${stored.event_time.toISOString()}`;
+  }
+  return null;
 }

@@ -50,7 +50,7 @@ function handlerFor(minutes: number, owns: (s: string) => boolean = () => true) 
         ? { body: typeof body === "string" ? body : JSON.stringify(body) }
         : {}),
     });
-    return { status: res.status, body: await res.json() };
+    return { status: res.status, allow: res.headers.get("allow"), body: await res.json() };
   };
   return { evaluator, app, call };
 }
@@ -137,6 +137,7 @@ Deno.test("POST /api/alerts/evaluate answers 422 for an unknown status or a bad 
   await t.step("GET: 405", async () => {
     const r = await call(undefined, "GET");
     assert.equal(r.status, 405);
+    assert.equal(r.allow, "POST");
   });
 });
 

@@ -27,6 +27,8 @@ export interface AnomalyStore {
    * returned: if unpublished, the outbox recovery publishes them.
    */
   insert(firings: readonly Firing[], stream: string): Promise<AnomalyRow[]>;
+  /** The row of `id`, if stored. */
+  get(id: string): Promise<AnomalyRow | undefined>;
   /** Resolve open rows; returns the rows resolved now. */
   resolve(resolutions: readonly Resolution[]): Promise<AnomalyRow[]>;
   /** Record that alerts were appended to the alerts stream. */
@@ -132,6 +134,9 @@ export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
           UPDATE anomaly_events SET resolved_published_at = ${iso(at)}
           WHERE id = ANY(${resolved as string[]}) AND resolved_published_at IS NULL`;
       }
+    },
+    async get(id) {
+      return (await sql<AnomalyRow[]>`SELECT * FROM anomaly_events WHERE id = ${id}`)[0];
     },
     async unpublishedIn(ids) {
       if (ids.length === 0) return { firing: [], resolved: [] };

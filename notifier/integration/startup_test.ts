@@ -49,3 +49,37 @@ Deno.test({
       })
     ),
 });
+
+Deno.test({
+  name: "the notifier answers a wrong method on its routes 405 with Allow, an unknown path 404",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withPg(({ url }) =>
+      withRedis(async ({ prefix }) => {
+        const notifier = await startNotifier(loadConfig(testEnv({ prefix, databaseUrl: url })), {
+          log: silentLogger(),
+        });
+        try {
+          const base = `http://127.0.0.1:${notifier.port}`;
+          for (
+            const [method, path, status, allow] of [
+              ["POST", "/health", 405, "GET, HEAD"],
+              ["DELETE", "/api/notifications", 405, "GET, HEAD"],
+              ["PUT", "/api/notifications/preview", 405, "GET, HEAD"],
+              ["GET", "/api/test-notification", 405, "POST"],
+              ["HEAD", "/api/notifications", 200, null],
+              ["POST", "/nope", 404, null],
+            ] as const
+          ) {
+            const res = await fetch(`${base}${path}`, { method });
+            await res.body?.cancel();
+            assert.equal(res.status, status, `${method} ${path}`);
+            assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+          }
+        } finally {
+          await notifier.close();
+        }
+      })
+    ),
+});

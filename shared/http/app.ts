@@ -6,7 +6,9 @@
  *   or is not valid UTF-8 once percent-decoded answers 400, before any
  *   handler sees it (PostgreSQL refuses NUL in text: it used to be a 500);
  * - a body over the app's limit answers 413 without being read past the
- *   limit (`Content-Length` is checked first; chunked bodies are counted).
+ *   limit (`Content-Length` is checked first; chunked bodies are counted). A
+ *   GET's or HEAD's body is refused by its `Content-Length` alone: Deno hands
+ *   none over (the server discards it; a chunked one is not counted).
  *
  * @module
  */
@@ -67,7 +69,7 @@ export function createBaseApp(options: BaseAppOptions): Hono {
  * ({@link dependencyDown}) answers `503` with `Retry-After`, logged as a
  * warning; anything else is logged and answers `500 {"error": "Internal
  * error; see the server log"}`. Unknown routes answer `404 {"error": "Not
- * found"}`.
+ * found"}`, or `405` with `Allow` when the path is served for other methods.
  */
 export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.onError((error, c) => {
@@ -105,7 +107,32 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
     options.log.error("request failed", { method: c.req.method, route: routePath(c), error });
     return c.json({ error: "Internal error; see the server log" }, 500);
   });
-  app.notFound((c) => c.json({ error: "Not found" }, 404));
+  app.notFound((c) => {
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length === 0 || allowed.includes(method)) {
+      return c.json({ error: "Not found" }, 404);
+    }
+    const allow = allowed.join(", ");
+    c.header("Allow", allow);
+    return c.json(
+      { error: `Cannot accept method ${c.req.method} on ${c.req.path}: use ${allow}` },
+      405,
+    );
+  });
+}
+
+/**
+ * The methods of `app`'s routes (not its middleware) that match `path`, HEAD
+ * beside GET (Hono serves HEAD with the GET handler): what a 405's `Allow` lists.
+ */
+function allowedMethods(app: Hono, path: string): string[] {
+  const methods = new Set(app.routes.map((r) => r.method).filter((m) => m !== "ALL"));
+  const allowed = [...methods].filter((method) =>
+    app.router.match(method, path)[0].some(([[, route]]) => route.method === method)
+  );
+  if (allowed.includes("GET")) allowed.splice(allowed.indexOf("GET") + 1, 0, "HEAD");
+  return allowed;
 }
 
 /** What {@link deadline} raises: the handler was still waiting when its time was up. */
@@ -164,10 +191,9 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
       `Cannot guard requests: 'bodyLimitBytes' must be a positive integer: current value is ${max}`,
     );
   }
-  const limit = bodyLimit({
-    maxSize: max,
-    onError: (c) => c.json({ error: `Cannot read body: larger than ${max} bytes` }, 413),
-  });
+  const tooLarge = (c: Context) =>
+    c.json({ error: `Cannot read body: larger than ${max} bytes` }, 413);
+  const limit = bodyLimit({ maxSize: max, onError: tooLarge });
   return async function guardRequest(c, next) {
     if (guarded.has(c)) return await next();
     guarded.add(c);
@@ -186,6 +212,8 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
       c.header("Allow", "GET, HEAD, POST, DELETE");
       return c.json({ error: `Cannot accept method ${method}: not served here` }, 405);
     }
+    // A GET's or HEAD's body is not handed over (Deno): nothing reads it, but the limit holds.
+    if (!raw.body && Number(raw.headers.get("content-length") ?? 0) > max) return tooLarge(c);
     if (raw.body && (!raw.headers.has("content-length") || raw.headers.has("transfer-encoding"))) {
       // The limit reads such a body and makes the request again from it, which reads its
       // `signal`: on a request of Deno.serve that prints a raw (non-JSON) warning on stderr. So

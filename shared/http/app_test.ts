@@ -301,3 +301,65 @@ Deno.test("createBaseApp() answers 405 to TRACE and TRACK on a real server, neve
   }
   assert.deepEqual(errors, []);
 });
+
+Deno.test("a wrong method on a served path answers 405 with Allow on a real server, an unknown path 404", async () => {
+  const outer = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
+  outer.get("/health", (c) => c.json({ ok: true }));
+  outer.get("/files/:name", (c) => c.req.param("name") === "a" ? c.text("a") : c.notFound());
+  outer.route("/", app()); // a mounted app: its routes count too
+  const { serve } = await import("./serve.ts");
+  const server = serve(outer, { port: 0, log: silentLogger() });
+  const base = `http://127.0.0.1:${server.port}`;
+  try {
+    for (
+      const [method, path, status, allow] of [
+        ["POST", "/health", 405, "GET, HEAD"],
+        ["DELETE", "/items/7", 405, "GET, HEAD"],
+        ["PUT", "/items", 405, "POST"],
+        ["GET", "/items", 405, "POST"],
+        ["HEAD", "/items", 405, "POST"],
+        ["HEAD", "/health", 200, null],
+        ["GET", "/files/b", 404, null], // the handler's own 404: GET is allowed there
+        ["POST", "/nope", 404, null],
+      ] as const
+    ) {
+      const res = await fetch(`${base}${path}`, { method });
+      assert.equal(res.status, status, `${method} ${path}`);
+      assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+      const body = await res.text();
+      if (status === 405 && method !== "HEAD") {
+        assert.deepEqual(JSON.parse(body), {
+          error: `Cannot accept method ${method} on ${path}: use ${allow}`,
+        });
+      }
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a GET, HEAD or DELETE over the body limit answers 413 on a real server, its body unread", async () => {
+  const a = app();
+  a.delete("/items/:id", (c) => c.json({ deleted: c.req.param("id") }));
+  const { serve } = await import("./serve.ts");
+  const server = serve(a, { port: 0, log: silentLogger() });
+  try {
+    for (const method of ["GET", "HEAD", "DELETE"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        // 100 MB announced, 64 KiB sent: the answer must not wait for the rest.
+        const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n`;
+        await conn.write(new TextEncoder().encode(head));
+        await conn.write(new Uint8Array(65536).fill(97));
+        const buf = new Uint8Array(4096);
+        const n = await conn.read(buf);
+        const answer = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+        assert.match(answer, /^HTTP\/1\.1 413 /, `${method}: ${answer}`);
+      } finally {
+        conn.close();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+});

@@ -2,10 +2,11 @@
  * Duplicate keys in JSON text: `JSON.parse` keeps the last one, other
  * readers the first, so a text that sets a key twice in one object is
  * ambiguous and is refused (events, request bodies, rules and routes files).
- * Pure.
+ * So is a key `__proto__` in a record of a file ({@link recordOf}). Pure.
  *
  * @module
  */
+import { z } from "zod";
 
 /**
  * The first key that appears twice in one object of the JSON text `text`
@@ -62,4 +63,21 @@ export function duplicateKeyProblem(text: string): string | undefined {
     : `key ${
       JSON.stringify(key)
     } appears twice in one object (JSON keeps only the last): remove or merge one`;
+}
+
+/**
+ * `z.record(key, value)` that refuses a key `__proto__`, naming it: `JSON.parse` keeps it as a key
+ * of its own, and zod's record dropped it silently (strict objects refuse it as unknown).
+ */
+export function recordOf<V extends z.ZodType>(key: z.ZodType<string>, value: V) {
+  return z.preprocess((input, ctx) => {
+    if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["__proto__"],
+        message: 'Invalid key in record: "__proto__"',
+      });
+    }
+    return input;
+  }, z.record(key, value));
 }

@@ -89,9 +89,39 @@ Deno.test(
         // The page's address answers by Accept: a cache keeps both forms apart.
         assert.equal(res.headers.get("vary"), path === "/nope" ? "Accept" : null, path);
       }
+      // A client that takes no HTML (q=0) or prefers JSON gets the JSON error (RFC 9110 12.4.2).
+      for (const accept of ["text/html;q=0", "application/json, text/html;q=0.5", "*/*"]) {
+        const res = await app.request("/nope", { headers: { accept } });
+        assert.equal(res.status, 404, accept);
+        assert.deepEqual(await res.json(), { error: "Not found" }, accept);
+      }
     });
   },
 );
+
+Deno.test("the web answers a wrong method on a served path 405 with Allow", opts, async () => {
+  await withWebApp(async ({ app }) => {
+    for (
+      const [method, path, allow] of [
+        ["POST", "/health", "GET, HEAD"],
+        ["PUT", "/api/anomalies", "GET, HEAD"],
+        ["DELETE", "/api/stats", "GET, HEAD"],
+        ["PATCH", "/api/silences", "GET, HEAD, POST"],
+        ["GET", "/api/anomalies/k1/ack", "POST"],
+        ["DELETE", "/alerts/k1", "GET, HEAD"],
+      ] as const
+    ) {
+      const res = await app.request(path, { method, headers: AUTH });
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+      assert.deepEqual(await res.json(), {
+        error: `Cannot accept method ${method} on ${path}: use ${allow}`,
+      });
+    }
+    const unknown = await app.request("/api/nope", { method: "POST", headers: AUTH });
+    assert.equal(unknown.status, 404);
+  }, { token: TOKEN, publicRead: false, assets: await loadStaticAssets() });
+});
 
 Deno.test("the web answers 413 to a 1 MB body without reading it, on any route", opts, async () => {
   await withWebApp(async ({ app, sql }) => {
