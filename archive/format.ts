@@ -10,7 +10,9 @@
  *
  * @module
  */
-import { decodeUtf8, toBase64 } from "@vigil/bridge/classify";
+import { decodeUtf8 } from "@vigil/bridge/classify";
+import { utf8Length } from "@vigil/shared/schemas/hygiene";
+import { toBase64 } from "@vigil/shared/schemas/stream";
 
 /** The parts of a Kafka message the archive stores. */
 export interface ArchiveMessage {
@@ -55,13 +57,6 @@ export function archiveLine(m: ArchiveMessage): string {
     value_encoding: valueEncoding,
     headers,
   });
-}
-
-/** Decode a field of a line back to its raw bytes. */
-export function decodeField(text: string | null, encoding: Encoding): Uint8Array | null {
-  if (text === null) return null;
-  if (encoding === "utf8") return new TextEncoder().encode(text);
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 /**
@@ -189,28 +184,6 @@ export interface PartitionBuffer {
   bytes: number;
   /** When the first line was buffered (ms, wall clock). */
   startedAt: number;
-}
-
-const NON_ASCII = /[\u0080-\uffff]/;
-
-/**
- * The UTF-8 size of `s` as the object will hold it (a lone surrogate is
- * written as U+FFFD, 3 bytes). `ARCHIVE_FLUSH_BYTES` is bytes: counted in
- * UTF-16 units, lines of CJK text made objects up to 3 times that size.
- */
-export function utf8Length(s: string): number {
-  if (!NON_ASCII.test(s)) return s.length;
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a pair: 4 bytes for 2 units
-      i++;
-    } else n += 2;
-  }
-  return n;
 }
 
 /** A new buffer starting with `m` (its encoded `line`). */

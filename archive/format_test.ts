@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import {
   appendToBuffer,
   archiveLine,
-  decodeField,
   gapKey,
   isDue,
   isFull,
@@ -10,8 +9,9 @@ import {
   parseObjectKey,
   progressKey,
   startBuffer,
-  utf8Length,
 } from "./format.ts";
+import { utf8Length } from "@vigil/shared/schemas/hygiene";
+import { decodeField } from "@vigil/tools/testing/archive";
 
 const enc = new TextEncoder();
 

@@ -283,7 +283,7 @@ const textEncoder = new TextEncoder();
  * A streaming gzip writer (web CompressionStream): text is queued, then
  * compressed in pieces, and only compressed bytes are kept, so an open
  * object costs its compressed size plus the compressor's state, not its
- * text. Concatenated output is one gzip member, as {@link gzip} makes.
+ * text. Concatenated output is one gzip member.
  */
 export function createGzipWriter(): GzipWriter {
   const stream = new CompressionStream("gzip");
@@ -341,16 +341,4 @@ export function createGzipWriter(): GzipWriter {
       writer.abort().catch(() => {});
     },
   };
-}
-
-/** Gzip bytes (web CompressionStream). */
-export async function gzip(text: string): Promise<Uint8Array> {
-  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** Gunzip bytes to text. */
-export async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  return await new Response(stream).text();
 }

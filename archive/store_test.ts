@@ -7,11 +7,10 @@ import {
   createGzipWriter,
   createS3Client,
   createS3Store,
-  gunzip,
-  gzip,
   putRetrying,
   storeRefusal,
 } from "./store.ts";
+import { gunzip, gzip } from "@vigil/tools/testing/archive";
 
 Deno.test("createDirStore() writes the key layout and a retry replaces the object", async () => {
   const dir = await Deno.makeTempDir();

@@ -178,15 +178,6 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** Base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
 /** Value of a kafkajs header (Buffer, string or array of them) as a string. */
 export function headerString(headers: Record<string, unknown> | undefined, name: string): string {
   let v = headers?.[name];

@@ -17,17 +17,15 @@ export interface StreamFullOptions {
   /** `vigil_bridge_stream_full_total`. */
   counter: { inc(): void };
   now: () => number;
-  /** How long the health check warns after the last refusal. @default {30000} */
-  warnMs?: number;
-  /** At most one log line per this long; the next says how many refusals it covers. @default {10000} */
-  logEveryMs?: number;
 }
 
 /** Create the tracker of refused appends. */
 export function createStreamFull(options: StreamFullOptions) {
   const { log, counter, now } = options;
-  const warnMs = options.warnMs ?? 30_000;
-  const logEveryMs = options.logEveryMs ?? 10_000;
+  /** How long the health check warns after the last refusal. */
+  const warnMs = 30_000;
+  /** At most one log line per this long; the next says how many refusals it covers. */
+  const logEveryMs = 10_000;
   let last: { at: number; detail: string } | undefined;
   const seenRefusal = createRepeatFilter(logEveryMs, now);
   return {

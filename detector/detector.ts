@@ -59,8 +59,6 @@ export interface DetectorSettings {
   ioTimeoutMs: number;
   /** A consumer without progress for this long, with work in hand, is unhealthy. @default {60000} */
   stuckAfterMs?: number;
-  /** The outbox is swept for rows left unpublished this often. @default {30000} */
-  outboxIntervalMs?: number;
   /** Streams are checked for silence (rules `no_data.stream`) this often. @default {10000} */
   streamCheckMs?: number;
   /** Bounds on per-entity state (core/state_limits.ts). @default {DEFAULT_STATE_LIMITS} */
@@ -337,7 +335,8 @@ export function createDetector(deps: DetectorDeps): Detector {
         if (!signal.aborted) throw error;
       });
       const sweeper = (async () => {
-        const every = s.outboxIntervalMs ?? 30_000;
+        /** The outbox is swept for rows left unpublished this often. */
+        const every = 30_000;
         while (!signal.aborted) {
           await sleep(every, signal).catch(() => {});
           if (signal.aborted) break;

@@ -19,22 +19,6 @@ export interface ReplayAlert {
   alert: Alert;
 }
 
-/**
- * Replay `alerts` (any order) over `[fromMs, toMs)` with `routes` (the last
- * is the default). Timers fire at their due times, as the live loop does.
- */
-export function previewVolume(
-  alerts: readonly ReplayAlert[],
-  window: PreviewWindow,
-  options: Omit<BatcherOptions, "routes" | "silences"> = {},
-): VolumePreview {
-  const steps = replay(alerts, window, options);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
-}
-
 /** The window of a preview and the routes replayed. */
 export interface PreviewWindow {
   fromMs: number;
@@ -44,8 +28,10 @@ export interface PreviewWindow {
 }
 
 /**
- * {@link previewVolume} without holding the event loop: the replay gives way
- * every `sliceMs` of work (the notifier's intake, digests and /health go on),
+ * Replay `alerts` (any order) over `[fromMs, toMs)` with `routes` (the last
+ * is the default). Timers fire at their due times, as the live loop does.
+ * The replay does not hold the event loop: it gives way
+ * every 20 ms of work (the notifier's intake, digests and /health go on),
  * and gives up after `budgetMs`. Thousands of alerts held at once cost seconds
  * (each step of the batcher copies and scans the state it holds).
  *
@@ -55,9 +41,9 @@ export async function previewVolumeAsync(
   alerts: readonly ReplayAlert[],
   window: PreviewWindow,
   options: Omit<BatcherOptions, "routes" | "silences">,
-  limits: { budgetMs: number; sliceMs?: number },
+  limits: { budgetMs: number },
 ): Promise<VolumePreview> {
-  const sliceMs = limits.sliceMs ?? 20;
+  const sliceMs = 20;
   const started = performance.now();
   let slice = started;
   const steps = replay(alerts, window, options);
@@ -78,7 +64,7 @@ export async function previewVolumeAsync(
   }
 }
 
-/** The replay of {@link previewVolume}, one step per alert. */
+/** The replay of {@link previewVolumeAsync}, one step per alert. */
 function* replay(
   alerts: readonly ReplayAlert[],
   window: PreviewWindow,

@@ -129,33 +129,20 @@ export function routeFor(
   return found ?? routes[routes.length - 1]!;
 }
 
-/**
- * Resolve the routes file's text against the default route: unset timers and
- * grouping inherit the default's; the default route is appended last.
- *
- * @throws {SyntaxError} "Cannot load routes: …" on bad JSON or an unknown/unconfigured channel
- */
-export function parseRoutes(
-  text: string,
-  defaults: Route,
-  configured: readonly ChannelName[],
-): Route[] {
-  return parseRouting(text, defaults, configured).routes;
-}
-
 /** A route's matchers (entries sorted by key) as one text. */
 function matchKey(entries: [string, unknown][]): string {
   return JSON.stringify(entries);
 }
 
 /**
- * {@link parseRoutes}, with the file's inhibition rules (the default rule
- * when it names none).
+ * Resolve the routes file's text against the default route: unset timers and
+ * grouping inherit the default's; the default route is appended last. With
+ * the file's inhibition rules (the default rule when it names none).
  *
  * Given `staleAfterMs` (`STALE_AFTER`), a route with channels whose timers
  * leave no repeat before it ({@link leastStaleAfter}) is refused.
  *
- * @throws {SyntaxError} "Cannot load routes: …"
+ * @throws {SyntaxError} "Cannot load routes: …" on bad JSON or an unknown/unconfigured channel
  */
 export function parseRouting(
   text: string,

@@ -23,7 +23,7 @@
  *   type in a window of W seconds, whatever the mix: at R = 200 that is 2
  *   logs per 3 min (rule: 10) and 4 transactions per 5 min (rule: 5),
  *   even if every event were of that type. {@link minUsersForRate} gives the
- *   pool a higher rate needs; {@link maxUserEventsInWindow} the bound.
+ *   pool a higher rate needs.
  * - **Metrics**: one reading per service every `metricIntervalMs` (10 s),
  *   CPU = a smooth per-service sine (base 20–40 %, amplitude 5–15 %, period
  *   20–60 min) + bounded noise (sum of three uniforms, |noise| ≤ 3), clamped
@@ -132,14 +132,6 @@ export const ERROR_SPACING_MS = 30_000;
 /** Per-user limits of the detector's default rules (events strictly below these). */
 const USER_LOG_LIMIT = { count: 10, windowMs: 180_000 };
 const USER_TX_LIMIT = { count: 5, windowMs: 300_000 };
-
-/**
- * Most events of one type one user can have in any window of `windowMs`,
- * with round-robin dealing from a pool of `users` at `rate` events/s total.
- */
-export function maxUserEventsInWindow(rate: number, windowMs: number, users: number): number {
-  return Math.floor((rate * windowMs) / 1000 / users) + 1;
-}
 
 /** Smallest user pool keeping every user under both per-user rules at `rate` events/s. */
 export function minUsersForRate(rate: number): number {

@@ -6,7 +6,6 @@ import {
   DEFAULT_USERS,
   EXPECT_HEADER,
   FAILED_LOG_TEMPLATES,
-  maxUserEventsInWindow,
   minUsersForRate,
   NORMAL_LOG_TEMPLATES,
   type ProducedMessage,
@@ -173,6 +172,15 @@ Deno.test("normal log templates never contain 'fail'; failed templates always co
     for (const t of FAILED_LOG_TEMPLATES) assert.match(t(r), /failed/i);
   }
 });
+
+/**
+ * Most events of one type one user can have in any window of `windowMs`,
+ * with round-robin dealing from a pool of `users` at `rate` events/s total
+ * (the bound of generator.ts's module documentation).
+ */
+function maxUserEventsInWindow(rate: number, windowMs: number, users: number): number {
+  return Math.floor((rate * windowMs) / 1000 / users) + 1;
+}
 
 Deno.test("maxUserEventsInWindow() bounds stay under the rules at the default rate and pool", () => {
   assert.equal(maxUserEventsInWindow(200, 180_000, DEFAULT_USERS), 2);

@@ -50,7 +50,7 @@ import {
 import type { RawTransaction } from "./replay_transactions.ts";
 import type { Replay } from "./replay_source.ts";
 
-export { openReplay, type Replay, type ReplayStream } from "./replay_source.ts";
+export { openReplay, type Replay } from "./replay_source.ts";
 
 export {
   loadReplay,

@@ -11,9 +11,9 @@
  * transaction schema as the file is parsed, so a row the bridge would
  * dead-letter (a control character in an id, an amount above the cap, a
  * currency of 4 letters, …) stops the replay with its line before anything
- * is sent. Grouped per minute, the rows give the
- * seed's monitoring series, `perMinuteStatusCounts`: what the detector's
- * per-minute status rule (`status_zscore`) counts from the replayed events.
+ * is sent. Grouped per minute, the rows give the seed's monitoring series:
+ * what the detector's per-minute status rule (`status_zscore`) counts from
+ * the replayed events.
  *
  * @module
  */
@@ -35,13 +35,6 @@ export interface RawTransaction {
   currency?: string;
   merchant?: string;
   country?: string;
-}
-
-/** One per-minute count, as a `timestamp,status,count` row. */
-export interface MinuteCount {
-  ts: number;
-  status: TransactionStatus;
-  count: number;
 }
 
 const OPTIONAL = {
@@ -107,25 +100,13 @@ const SAMPLE_TRANSACTION_ID = "tx-00000000";
 const SAMPLE_USER_ID = "user-replay-000000-1";
 
 /**
- * Parse the data rows of a raw transaction CSV (`columns` from its header).
- * Rows come back sorted by time. Each row's event is validated with the
- * transaction schema the bridge applies (`transactionEventSchema`).
- *
- * @throws {SyntaxError} naming the line, for a bad timestamp, status or
- * amount, or any value the transaction schema refuses (with its reason)
- */
-export function parseRawTransactions(
-  columns: readonly string[],
-  rows: readonly { line: number; cells: string[] }[],
-): RawTransaction[] {
-  return rows.map(rawTransactionParser(columns)).sort((a, b) => a.ts - b.ts);
-}
-
-/**
  * The parser of one data row of a raw transaction CSV (`columns` from its
- * header): see {@link parseRawTransactions}.
+ * header). Each row's event is validated with the transaction schema the
+ * bridge applies (`transactionEventSchema`).
  *
- * @throws {SyntaxError} for a column named twice in the header
+ * @throws {SyntaxError} for a column named twice in the header; from the
+ * parser, naming the line, for a bad timestamp, status or amount, or any
+ * value the transaction schema refuses (with its reason)
  */
 export function rawTransactionParser(
   columns: readonly string[],
@@ -193,22 +174,4 @@ export function rawTransactionParser(
     if (given.country && event.country) row.country = event.country;
     return row;
   };
-}
-
-/**
- * The rows grouped per minute (UTC, floor) and status: the series the seed
- * monitored, in the `timestamp,status,count` form, sorted by minute then
- * status order.
- */
-export function perMinuteStatusCounts(rows: readonly RawTransaction[]): MinuteCount[] {
-  const counts = new Map<string, MinuteCount>();
-  for (const r of rows) {
-    const ts = Math.floor(r.ts / 60_000) * 60_000;
-    const key = `${ts}|${r.status}`;
-    const c = counts.get(key);
-    if (c) c.count++;
-    else counts.set(key, { ts, status: r.status, count: 1 });
-  }
-  const order = (s: TransactionStatus) => TRANSACTION_STATUSES.indexOf(s);
-  return [...counts.values()].sort((a, b) => a.ts - b.ts || order(a.status) - order(b.status));
 }

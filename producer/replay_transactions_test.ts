@@ -1,13 +1,42 @@
 import assert from "node:assert/strict";
-import { parseEvent } from "@vigil/shared/schemas/event";
+import {
+  parseEvent,
+  TRANSACTION_STATUSES,
+  type TransactionStatus,
+} from "@vigil/shared/schemas/event";
 import { parseReplayCsv, REPLAY_HEADER, replayMessages } from "./replay.ts";
-import { perMinuteStatusCounts, type RawTransaction } from "./replay_transactions.ts";
+import type { RawTransaction } from "./replay_transactions.ts";
 
 const SAMPLE = await Deno.readTextFile(
   new URL("./testdata/transactions_raw.csv", import.meta.url),
 );
 const MINUTE = 60_000;
 const DOC = await Deno.readTextFile(new URL("../docs/events.md", import.meta.url));
+
+/** One per-minute count, as a `timestamp,status,count` row. */
+interface MinuteCount {
+  ts: number;
+  status: TransactionStatus;
+  count: number;
+}
+
+/**
+ * The rows grouped per minute (UTC, floor) and status: the series the seed
+ * monitored, in the `timestamp,status,count` form, sorted by minute then
+ * status order.
+ */
+function perMinuteStatusCounts(rows: readonly RawTransaction[]): MinuteCount[] {
+  const counts = new Map<string, MinuteCount>();
+  for (const r of rows) {
+    const ts = Math.floor(r.ts / 60_000) * 60_000;
+    const key = `${ts}|${r.status}`;
+    const c = counts.get(key);
+    if (c) c.count++;
+    else counts.set(key, { ts, status: r.status, count: 1 });
+  }
+  const order = (s: TransactionStatus) => TRANSACTION_STATUSES.indexOf(s);
+  return [...counts.values()].sort((a, b) => a.ts - b.ts || order(a.status) - order(b.status));
+}
 
 function rawRows(text: string): RawTransaction[] {
   const data = parseReplayCsv(text);

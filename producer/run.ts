@@ -20,7 +20,7 @@ import { transactionsSummary } from "./replay_source.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
 import { abortAfter, pause, sendUntil } from "./waits.ts";
 
-export { createProducerMetrics, type ProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";
+export { createProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";
 
 /** Dependencies of {@link runProducer}. */
 export interface ProducerDeps {

@@ -35,9 +35,7 @@ export interface StatusReporterOptions {
   output: StatusOutput;
   log: Logger;
   now: () => number;
-  /** Redraw interval on a terminal. @default {250} */
-  terminalIntervalMs?: number;
-  /** JSON log interval otherwise. @default {5000} */
+  /** JSON log interval when the output is not a terminal (there: 250 ms). @default {5000} */
   logIntervalMs?: number;
 }
 
@@ -51,9 +49,7 @@ export interface StatusReporter {
 /** Create a progress reporter. */
 export function createStatusReporter(options: StatusReporterOptions): StatusReporter {
   const { output, log, now } = options;
-  const interval = output.isTerminal
-    ? options.terminalIntervalMs ?? 250
-    : options.logIntervalMs ?? 5000;
+  const interval = output.isTerminal ? 250 : options.logIntervalMs ?? 5000;
   const started = now();
   let lastAt = started;
   let lastSent = 0;

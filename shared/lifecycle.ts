@@ -40,14 +40,9 @@ export interface LifecycleOptions {
   log: Logger;
   /** Force exit this long after the first signal. @default {10000} */
   forceAfterMs?: number;
-  /** Install OS signal handlers. @default {true} */
-  handleSignals?: boolean;
-  /** Called to exit (tests override). @default Deno.exit */
-  exit?: (code: number) => void;
   /**
    * Once stopped, exit if something still holds the process this long after (a start step
-   * waiting for a dependency that never answers keeps a client reconnecting). Only with
-   * `handleSignals`. @default {2000}
+   * waiting for a dependency that never answers keeps a client reconnecting). @default {2000}
    */
   exitAfterStopMs?: number;
 }
@@ -65,7 +60,6 @@ export interface Lifecycle {
 /** Create the lifecycle of one service process. */
 export function createLifecycle(options: LifecycleOptions): Lifecycle {
   const { log } = options;
-  const exit = options.exit ?? ((code: number) => Deno.exit(code));
   const forceAfterMs = options.forceAfterMs ?? 10_000;
   const controller = new AbortController();
   const cleanups: { name: string; fn: () => unknown }[] = [];
@@ -76,7 +70,7 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
     log.info("shutting down", { reason });
     const timer = setTimeout(() => {
       log.error("shutdown took too long, forcing exit", { after_ms: forceAfterMs });
-      exit(1);
+      Deno.exit(1);
     }, forceAfterMs);
     Deno.unrefTimer(timer);
     controller.abort(new Error(reason));
@@ -90,35 +84,32 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
       }
       clearTimeout(timer);
       log.info("stopped");
-      if (!(options.handleSignals ?? true)) return;
       // Everything registered is closed; a step of the start still waiting (Redis out of reach:
       // its client reconnects for ever) would hold the process after "stopped" until killed.
       const held = setTimeout(() => {
         log.warn("stopped, but a step still waiting held the process: exiting");
-        exit(Number(Deno.exitCode) || 0);
+        Deno.exit(Number(Deno.exitCode) || 0);
       }, options.exitAfterStopMs ?? 2000);
       Deno.unrefTimer(held);
     })();
     return closing;
   };
 
-  if (options.handleSignals ?? true) {
-    const nextSignal = signalSeries();
-    const onSignal = (sig: string) => {
-      const kind = nextSignal();
-      if (kind === "first") shutdown(sig);
-      else if (kind === "repeated") {
-        log.info("signal delivered twice (terminal and deno task), still shutting down", {
-          signal: sig,
-        });
-      } else {
-        log.warn("second signal, forcing exit", { signal: sig });
-        exit(130);
-      }
-    };
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      Deno.addSignalListener(sig, () => onSignal(sig));
+  const nextSignal = signalSeries();
+  const onSignal = (sig: string) => {
+    const kind = nextSignal();
+    if (kind === "first") shutdown(sig);
+    else if (kind === "repeated") {
+      log.info("signal delivered twice (terminal and deno task), still shutting down", {
+        signal: sig,
+      });
+    } else {
+      log.warn("second signal, forcing exit", { signal: sig });
+      Deno.exit(130);
     }
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(sig, () => onSignal(sig));
   }
 
   return {

@@ -215,19 +215,3 @@ export function declareMetrics<const T extends Record<string, MetricSpec>>(
     Object.entries(table).map(([key, spec]) => [key, declare(spec)]),
   ) as DeclaredMetrics<T>;
 }
-
-/**
- * The sum of a counter's or gauge's series whose labels include `labels`
- * (tests, benchmarks): one series' value when `labels` names it, the total of
- * every series without `labels`, 0 when none matches.
- */
-export async function sampleValue(
-  metric: client.Counter | client.Gauge,
-  labels: Record<string, string | number> = {},
-): Promise<number> {
-  let sum = 0;
-  for (const v of (await metric.get()).values) {
-    if (Object.entries(labels).every(([k, x]) => String(v.labels[k]) === String(x))) sum += v.value;
-  }
-  return sum;
-}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { declareMetrics, LATENCY_BUCKETS, Registry, sampleValue } from "./metrics.ts";
+import { declareMetrics, LATENCY_BUCKETS, Registry } from "./metrics.ts";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 
 /** Sample lines of `text` (no comments, no blank lines). */
 function samples(text: string): string[] {

@@ -105,17 +105,15 @@ export function isPostgresWriteRace(error: unknown): boolean {
  * Keep the process running through {@link isPostgresWriteRace}: the query
  * the write belonged to was already rejected with CONNECTION_CLOSED when the
  * connection closed (and every query of a service has a timeout and is
- * retried), so the write is moot. Logged as a warning and counted in
- * `onRace`. Any other uncaught error still ends the process.
+ * retried), so the write is moot. Logged as a warning. Any other uncaught
+ * error still ends the process.
  */
 export function survivePostgresWriteRace(
   log: { warn(msg: string, fields?: Record<string, unknown>): void },
-  onRace?: () => void,
 ): void {
   globalThis.addEventListener("error", (event) => {
     if (!isPostgresWriteRace(event.error)) return;
     event.preventDefault();
-    onRace?.();
     log.warn("postgres.js wrote to a closed connection (a known driver bug), ignored", {
       error: event.error,
     });

@@ -50,14 +50,13 @@ export function createRecovery(ctx: RecoveryContext) {
   const { port, stream, group, consumer, batchSize, claimIdleMs, rebuildWindowMs, log } = ctx;
   const { redis, handle, progressed } = ctx;
 
-  async function allPending(signal: AbortSignal, consumer?: string): Promise<PendingInfo[]> {
+  async function allPending(signal: AbortSignal): Promise<PendingInfo[]> {
     const out: PendingInfo[] = [];
     let start = "-";
     for (;;) {
       const page = await redis(
         "read pending entries",
-        () =>
-          port.pending(stream, group, { start, count: 1000, ...(consumer ? { consumer } : {}) }),
+        () => port.pending(stream, group, { start, count: 1000 }),
         signal,
       );
       out.push(...page);

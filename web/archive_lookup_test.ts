@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createDirStore, gzip } from "@vigil/archive/store";
+import { createDirStore } from "@vigil/archive/store";
 import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
@@ -9,6 +9,7 @@ import {
   findArchiveObject,
   pickObject,
 } from "./archive_lookup.ts";
+import { gzip } from "@vigil/tools/testing/archive";
 
 const T = Date.parse("2025-03-01T13:00:20Z");
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { archiveLine } from "@vigil/archive/format";
-import { gzip } from "@vigil/archive/store";
 import { createLastOffsetCache, scanLastOffset } from "./archive_span.ts";
+import { gzip } from "@vigil/tools/testing/archive";
 
 /** `bytes` as a stream (the body of an object). */
 const stream = (bytes: Uint8Array) => new Blob([bytes.slice()]).stream();

@@ -104,8 +104,8 @@ export function archiveLocation(
  * @param options.fallbackTimeMs time used for the archive folder when the entry is gone (the anomaly's event time);
  *   with the event's own time (else this one) the archive is also looked up around the time the
  *   event was produced, hours before the bridge's ingest time when the bridge lagged
- * @param options.archive lister of the raw archive; each folder is listed once per call
- * @param options.archiveTimeoutMs give up listing (and reading objects) after this long (lookup `unknown`) @default {3000}
+ * @param options.archive lister of the raw archive; each folder is listed once per call, and
+ *   listing (and reading objects) gives up after 3 s (lookup `unknown`)
  */
 export async function resolveEvidence(
   redis: EvidenceRedis,
@@ -116,7 +116,6 @@ export async function resolveEvidence(
     bucket?: string | undefined;
     fallbackTimeMs: number;
     archive?: ArchiveLister | undefined;
-    archiveTimeoutMs?: number;
   },
 ): Promise<EvidenceItem[]> {
   const readable = evidence.filter((e) =>
@@ -204,7 +203,7 @@ export async function resolveEvidence(
             read,
             archive.lastOffset,
           ),
-          options.archiveTimeoutMs ?? 3000,
+          3000,
           "list the archive",
         ));
       } catch {

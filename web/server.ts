@@ -35,15 +35,12 @@ export interface WebServer {
 /**
  * Start the web service.
  *
- * @param options.sqlMax PostgreSQL pool size @default {10}
  * @throws {Error} when PostgreSQL is unreachable or the page files are missing
  */
 export async function startWebServer(
   config: WebConfig,
   options: {
     log: Logger;
-    sqlMax?: number;
-    onListen?: (port: number) => void;
     /** Stops waiting for PostgreSQL at start. */
     signal?: AbortSignal;
   },
@@ -52,7 +49,7 @@ export async function startWebServer(
   const keys = createKeys(config.VIGIL_PREFIX);
   const assets = await loadStaticAssets();
   const sql = connectPostgres(config.DATABASE_URL, {
-    max: options.sqlMax ?? 10,
+    max: 10,
     // A read past the request deadline has been answered 503: PostgreSQL cancels it rather than
     // keep it running, holding a connection of the pool, after its client left.
     connection: {
@@ -134,7 +131,6 @@ export async function startWebServer(
         public_read: config.WEB_PUBLIC_READ,
         header_timeout_ms: config.HTTP_HEADER_TIMEOUT,
       });
-      options.onListen?.(port);
     },
   });
   let closing: Promise<void> | undefined;

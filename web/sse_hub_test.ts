@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
-import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { Registry } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { createWebMetrics } from "./metrics.ts";
 import {
   createSseHub,

@@ -54,17 +54,14 @@ function asset(body: Uint8Array<ArrayBuffer>, name: string): Asset {
 }
 
 /**
- * Read the page's files.
+ * Read the page's files: web/static next to this module, and the modules it
+ * imports from node_modules at the repository root.
  *
- * @param options.staticDir @default web/static next to this module
- * @param options.nodeModules @default node_modules at the repository root
  * @throws {Error} "Cannot load page: …" when a file is missing (run `deno install`)
  */
-export async function loadStaticAssets(
-  options: { staticDir?: URL; nodeModules?: URL } = {},
-): Promise<StaticAssets> {
-  const staticDir = options.staticDir ?? new URL("./static/", import.meta.url);
-  const nodeModules = options.nodeModules ?? new URL("../node_modules/", import.meta.url);
+export async function loadStaticAssets(): Promise<StaticAssets> {
+  const staticDir = new URL("./static/", import.meta.url);
+  const nodeModules = new URL("../node_modules/", import.meta.url);
   const assets = new Map<string, Asset>();
   let index: Asset | undefined;
   let importMap = "";

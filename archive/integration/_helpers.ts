@@ -8,7 +8,8 @@ import type { TopicMessage } from "@vigil/tools/testing/bridge";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { type Archive, type ArchiveDeps, type ArchiveOptions, createArchive } from "../archive.ts";
-import { type ArchiveStore, gunzip } from "../store.ts";
+import { type ArchiveStore } from "../store.ts";
+import { gunzip } from "@vigil/tools/testing/archive";
 
 /** `inner` with its writes made by `put` (a store that fails or watches them). */
 export function withPut(inner: ArchiveStore, put: ArchiveStore["put"]): ArchiveStore {

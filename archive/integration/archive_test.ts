@@ -4,10 +4,10 @@ import { withS3rver } from "@vigil/tools/testing/s3";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
-import { decodeField, type Encoding } from "../format.ts";
-import { gunzip } from "../store.ts";
+import { type Encoding } from "../format.ts";
 import { testKafka } from "@vigil/tools/testing/bridge";
 import type { Kafka, KafkaMessage, Message } from "kafkajs";
+import { decodeField, gunzip } from "@vigil/tools/testing/archive";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const ROOT = new URL("../../", import.meta.url).pathname;

@@ -6,8 +6,9 @@ import { Registry } from "@vigil/shared/metrics";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { produce, testKafka, validMessages } from "@vigil/tools/testing/bridge";
 import { createArchive } from "../archive.ts";
-import { createDirStore, gunzip } from "../store.ts";
+import { createDirStore } from "../store.ts";
 import { files as objectFiles } from "./_helpers.ts";
+import { gunzip } from "@vigil/tools/testing/archive";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

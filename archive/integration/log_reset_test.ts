@@ -9,7 +9,8 @@ import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { createLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { numberedLogs, produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createDirStore, gunzip } from "../store.ts";
+import { createDirStore } from "../store.ts";
+import { gunzip } from "@vigil/tools/testing/archive";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

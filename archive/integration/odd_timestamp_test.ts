@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
-import { createDirStore, gunzip } from "../store.ts";
+import { createDirStore } from "../store.ts";
 import { files as objectFiles, logsArchive } from "./_helpers.ts";
+import { gunzip } from "@vigil/tools/testing/archive";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

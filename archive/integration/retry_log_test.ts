@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { createLogger } from "@vigil/shared/log";
-import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { Registry } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
 import { createDirStore } from "../store.ts";
 import { blockObjectFolder, logsArchive } from "./_helpers.ts";

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { Registry } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import {
   assertExactlyOnce,

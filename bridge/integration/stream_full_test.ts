@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { Registry } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { GROUPS } from "@vigil/shared/keys";
 import { createGroup } from "@vigil/shared/redis";
 import { numberedLogs, produce, quietBridge, withKafkaAndRedis } from "@vigil/tools/testing/bridge";

@@ -1,10 +1,10 @@
 /**
  * The evaluator of one stream: runs every rule of the stream's type over its
  * entries, in stream order, keeping the stream watermark
- * (highest event time seen, capped at ingest time + `futureSkewMs` so one
+ * (highest event time seen, capped at ingest time + `DEFAULT_FUTURE_SKEW_MS` so one
  * clock-skewed producer cannot push every window forward). Rules see an
  * event's time capped at the watermark: an event stamped beyond ingest time +
- * `futureSkewMs` (a clock years ahead) is evaluated at the watermark, so it
+ * `DEFAULT_FUTURE_SKEW_MS` (a clock years ahead) is evaluated at the watermark, so it
  * cannot hold a series, a window or an episode in the future. Pure: no I/O,
  * no clock; its whole state serialises to one JSON string for checkpoints.
  *
@@ -39,8 +39,6 @@ export interface EvaluatorOptions {
    * `status_zscore`) run on the projection streams instead. @default {1}
    */
   partitions?: number;
-  /** Event times beyond ingest time + this do not advance the watermark. @default {DEFAULT_FUTURE_SKEW_MS} */
-  futureSkewMs?: number;
   /** Bounds on per-entity state (state_limits.ts). @default {DEFAULT_STATE_LIMITS} */
   limits?: Readonly<StateLimits>;
 }
@@ -150,7 +148,6 @@ export const DEFAULT_FUTURE_SKEW_MS = 60_000;
 export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Evaluator {
   let config = options.rules;
   let rules = rulesFor(kind, options);
-  const skew = options.futureSkewMs ?? DEFAULT_FUTURE_SKEW_MS;
   let states: unknown[] = rules.map((r) => r.init());
   let watermark = -Infinity;
   let traceparent: string | undefined;
@@ -178,11 +175,11 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
     },
     watermark: () => watermark,
     step(entry, sink) {
-      const capped = Math.min(entry.t, entry.ingestTs + skew);
+      const capped = Math.min(entry.t, entry.ingestTs + DEFAULT_FUTURE_SKEW_MS);
       if (capped > watermark) watermark = capped;
       const ref: EventRef = { id: entry.id, partition: entry.partition, offset: entry.offset };
       input.event = entry.event;
-      // Unchanged unless the event is beyond ingest time + skew (then watermark < entry.t).
+      // Unchanged unless the event is beyond ingest time + the skew (then watermark < entry.t).
       input.t = Math.min(entry.t, watermark);
       input.ref = ref;
       input.ingestTs = entry.ingestTs;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { sampleValue } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { createStatsEngine } from "../core/score_engine.ts";
 import { GROUPS } from "@vigil/shared/keys";
 import { withPg } from "@vigil/tools/testing/pg";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { silentLogger } from "@vigil/shared/log";
-import { sampleValue } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { createEvaluateApp } from "../io/api.ts";
 import { createStatusApp } from "../io/status_api.ts";

@@ -40,8 +40,6 @@ export interface PublisherOptions {
   scoreKeep?: number;
   /** @default {100000} */
   alertsMaxLen?: number;
-  /** How long a published marker is kept. @default {7 days} */
-  markerRetentionMs?: number;
   now?: () => number;
 }
 
@@ -117,7 +115,8 @@ export function createPublisher(options: PublisherOptions & { perSlot?: boolean 
   const ttl = options.scoreTtlMs ?? 3_600_000;
   const keep = options.scoreKeep ?? 500;
   const maxLen = options.alertsMaxLen ?? 100_000;
-  const retention = options.markerRetentionMs ?? 7 * 86_400_000;
+  /** How long a published marker is kept. */
+  const retention = 7 * 86_400_000;
   const now = options.now ?? Date.now;
   const markers = keys.publishedMarkers();
   type Pipe = ReturnType<Redis["pipeline"]>;

@@ -73,11 +73,6 @@ export interface RulesReloaderOptions {
   debounceMs?: number;
   /** Listen for SIGHUP. @default {true} */
   sighup?: boolean;
-  /**
-   * How often the file at `path` is checked to still be the one watched (a symlink pointed
-   * elsewhere, or replaced by a plain file, changes no watched file). @default {1000}
-   */
-  identityPollMs?: number;
 }
 
 /** Hash of resolved rules: hex SHA-256 of their JSON with every object's keys sorted. */
@@ -97,7 +92,11 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
   const now = options.now ?? Date.now;
   const load = options.load ?? loadRulesConfig;
   const debounceMs = options.debounceMs ?? 250;
-  const identityPollMs = options.identityPollMs ?? 1000;
+  /**
+   * How often the file at `path` is checked to still be the one watched (a symlink pointed
+   * elsewhere, or replaced by a plain file, changes no watched file).
+   */
+  const identityPollMs = 1000;
   /** The file `path` leads to (device and inode, links followed); undefined when missing. */
   const identity = () => Deno.stat(path).then((s) => `${s.dev}:${s.ino}`, () => undefined);
   const reloads = options.registry?.counter(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "@vigil/shared/log";
-import { Registry, sampleValue } from "@vigil/shared/metrics";
+import { Registry } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { DEFAULT_RULES, loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
 import { rulesWith } from "../core/rules/_testing.ts";

@@ -51,9 +51,9 @@ function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unkn
 /** Render a digest into Slack messages within the limits. Pure. */
 export function slackMessages(
   digest: Digest,
-  options: RenderOptions & { blocksPerMessage?: number },
+  options: RenderOptions,
 ): { text: string; blocks: Record<string, unknown>[] }[] {
-  const max = Math.min(options.blocksPerMessage ?? SLACK_LIMITS.blocksPerMessage, 50) - 1;
+  const max = SLACK_LIMITS.blocksPerMessage - 1;
   const blocks: Record<string, unknown>[] = [];
   const flapping = render.listedFlapping(digest);
   for (const f of flapping.flapping) {

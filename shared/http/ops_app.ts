@@ -2,7 +2,7 @@
  * The ops endpoints every long-running service serves (and the web mounts):
  *
  * - `GET /health` (alias `/healthz`): runs every check (each within
- *   `checkTimeoutMs`) and answers
+ *   {@link DEFAULT_CHECK_TIMEOUT_MS}) and answers
  *   `{status: "ok"|"warn"|"degraded", ok, checks: {name: "ok"|"warn"|"fail"}, details: {name: detail}}`:
  *   200 unless a check fails (503). A check returns `true`/`false`,
  *   `{ok, detail}` (e.g. a consumer's "no progress for 75 s with 1,200
@@ -108,8 +108,6 @@ export interface OpsAppOptions {
   checks: Record<string, HealthCheck>;
   metrics: MetricsSource;
   log: Logger;
-  /** Most time one check may take. @default {2000} */
-  checkTimeoutMs?: number;
   /** Paths that answer the health report. @default {["/health", "/healthz"]} */
   healthPaths?: readonly string[];
   /** Extra fields of the health body (e.g. the web's `live_clients`). */
@@ -129,10 +127,7 @@ export function createOpsApp(options: OpsAppOptions): Hono {
   });
   for (const path of options.healthPaths ?? ["/health", "/healthz"]) {
     app.get(path, async (c) => {
-      const report = await runHealthChecks(options.checks, {
-        log: options.log,
-        ...(options.checkTimeoutMs !== undefined ? { timeoutMs: options.checkTimeoutMs } : {}),
-      });
+      const report = await runHealthChecks(options.checks, { log: options.log });
       return c.json({ ...report, ...options.extra?.() }, report.ok ? 200 : 503);
     });
   }

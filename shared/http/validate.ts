@@ -173,7 +173,6 @@ export function repeatedQueryName(url: string): string | undefined {
  */
 export function query<S extends z.ZodType, E extends Env = Env>(
   schema: S,
-  options: ValidationOptions = {},
 ): MiddlewareHandler<
   E,
   string,
@@ -184,14 +183,14 @@ export function query<S extends z.ZodType, E extends Env = Env>(
     if (repeated !== undefined) {
       throw httpError(
         400,
-        `${options.prefix ?? "Cannot read query: "}${
+        `Cannot read query: ${
           repeated.slice(0, 40)
         }: given twice; give it once (a comma list where it takes several: type=logs,metrics)`,
       );
     }
     c.req.addValidatedData(
       "query",
-      parseOrThrow(schema, c.req.query(), "query", options) as object,
+      parseOrThrow(schema, c.req.query(), "query") as object,
     );
     await next();
   };

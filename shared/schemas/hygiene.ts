@@ -227,15 +227,23 @@ export function cleanText(s: string): string {
   return s.toWellFormed().replace(BAD_TEXT_C0_ALL, "\uFFFD");
 }
 
-/** UTF-8 byte length of a (well-formed) string. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * The UTF-8 byte length of `s`, as TextEncoder writes it (a lone surrogate as
+ * U+FFFD, 3 bytes).
+ */
 export function utf8Length(s: string): number {
+  if (!NON_ASCII.test(s)) return s.length;
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) continue;
     if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) i++, n += 2; // a pair: 2 units, 4 bytes
-    else n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else n += 2;
   }
   return n;
 }

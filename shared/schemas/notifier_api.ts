@@ -16,7 +16,6 @@ export const notificationListQuerySchema = z.strictObject({
   status: z.enum(NOTIFICATION_STATUSES, { error: "must be pending, sent or failed" }).optional(),
   limit: queryCount(1000, 100),
 });
-export type NotificationListQuery = z.infer<typeof notificationListQuerySchema>;
 
 /** One channel's answer to a test notification. */
 export const testChannelResultSchema = z.object({

@@ -29,7 +29,6 @@ export const streamEntrySchema = z.object({
   ingest_ts: z.coerce.number().int().min(0),
   traceparent: z.string().optional(),
 });
-export type StreamEntry = z.infer<typeof streamEntrySchema>;
 
 /** Bytes of a dead letter's payload kept in its `raw` field by default. */
 export const DEFAULT_DEAD_LETTER_RAW_BYTES = 4096;
@@ -78,7 +77,6 @@ export const deadLetterSchema = z.object({
   count: z.coerce.number().int().min(1).optional(),
   ts: z.coerce.number().int(),
 });
-export type DeadLetter = z.infer<typeof deadLetterSchema>;
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
@@ -92,7 +90,7 @@ export interface RawExcerpt {
 }
 
 /** Base64 of bytes. */
-function base64(bytes: Uint8Array): string {
+export function toBase64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -122,7 +120,7 @@ export function rawExcerpt(
   try {
     return { raw: strictUtf8.decode(prefix), encoding: "utf8", size: bytes.length, sha256 };
   } catch {
-    return { raw: base64(prefix), encoding: "base64", size: bytes.length, sha256 };
+    return { raw: toBase64(prefix), encoding: "base64", size: bytes.length, sha256 };
   }
 }
 

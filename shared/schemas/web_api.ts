@@ -117,7 +117,6 @@ export const statsQuerySchema = z.strictObject({
   to: timeParamSchema.optional(),
   bucket: z.enum(["minute", "hour"]).default("minute"),
 });
-export type StatsQuery = z.infer<typeof statsQuerySchema>;
 
 /**
  * An entity in a path: as stored, so not trimmed, but without a control, bidirectional control or
@@ -145,7 +144,6 @@ export const seriesQuerySchema = z.strictObject({
   message: "from must be before to",
   path: ["from"],
 });
-export type SeriesQuery = z.infer<typeof seriesQuerySchema>;
 
 /** `GET /api/entities/:entity` path parameters. */
 export const entityParamsSchema = z.object({
@@ -159,7 +157,6 @@ export const entityQuerySchema = z.strictObject({
   limit: queryCount(200, 20, "Most recent anomalies listed"),
   points: queryCount(1000, 300, "Most cached points per series"),
 });
-export type EntityQuery = z.infer<typeof entityQuerySchema>;
 
 /** `GET /api/silences` query. */
 export const silenceListQuerySchema = z.strictObject({
@@ -187,7 +184,6 @@ export const notificationSummaryQuerySchema = z.strictObject({
     .prefault("1h")
     .meta({ description: "How far back from now, e.g. 30m, 1h (default), 24h" }),
 });
-export type NotificationSummaryQuery = z.infer<typeof notificationSummaryQuerySchema>;
 
 /** `POST /api/anomalies/:id/ack` body. */
 export const ackInputSchema = z.strictObject({

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { archiveLine, objectKey } from "@vigil/archive/format";
-import { createDirStore, gzip } from "@vigil/archive/store";
+import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
+import { gzip } from "@vigil/tools/testing/archive";
 
 // ioredis keeps timers after disconnect; the helpers still close every client.
 const opts = { sanitizeOps: false, sanitizeResources: false };

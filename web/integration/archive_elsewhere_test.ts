@@ -6,7 +6,6 @@ import {
   type ArchiveStore,
   createDirStore,
   createS3Store,
-  gzip,
   LAST_OFFSET_META,
 } from "@vigil/archive/store";
 import {
@@ -23,6 +22,7 @@ import { produce, testKafka } from "@vigil/tools/testing/bridge";
 import { silentLogger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
+import { gzip } from "@vigil/tools/testing/archive";
 
 // s3rver and the AWS SDK keep sockets the sanitizers would flag; both are closed in finally.
 const opts = { sanitizeOps: false, sanitizeResources: false };

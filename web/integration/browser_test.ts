@@ -3,12 +3,13 @@ import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
-import { createDirStore, gzip } from "@vigil/archive/store";
+import { createDirStore } from "@vigil/archive/store";
 import { createDirLister } from "../archive_lookup.ts";
 import { loadStaticAssets } from "../static.ts";
 import { cuttable, launchBrowser, watchLiveStates } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
 import { waitUntil } from "./_sse.ts";
+import { gzip } from "@vigil/tools/testing/archive";
 
 // playwright and ioredis keep handles the sanitizers would flag; everything is closed in finally.
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
 import { silentLogger } from "@vigil/shared/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
-import { sampleValue } from "@vigil/shared/metrics";
+import { sampleValue } from "@vigil/tools/testing/metrics";
 import { testAlert } from "@vigil/tools/testing/alert";
 import { withWebApp } from "./_helpers.ts";
 import { SseReader, waitUntil } from "./_sse.ts";

@@ -110,22 +110,11 @@ export function normalTail(z: number): number {
   return 0.5 * erfc(z / Math.SQRT2);
 }
 
-const LOG_1E10 = 23.025850929940457;
-
-/**
- * Maps a tail probability `q` to a score in [0, 1] on a log scale, as NAB's
- * HTM detector does: `q = 1e-5` gives 0.5, `q = 1e-10` gives ~1, `q = 0.5`
- * gives 0.03.
- */
-export function logScore(q: number): number {
-  const s = -Math.log(q + 1e-10) / LOG_1E10;
-  return s < 0 ? 0 : s > 1 ? 1 : s;
-}
-
 /**
  * Maps a tail probability `q` to a score in [0, 1] on a log scale
  * calibrated at `alpha`: `q = alpha` scores 0.5 and `q = alpha²` about 1.
- * With `alpha = 1e-5` this is {@link logScore}.
+ * With `alpha = 1e-5` this is NAB's HTM detector's scale: `q = 1e-10` gives
+ * ~1, `q = 0.5` gives 0.03.
  */
 export function calibratedScore(q: number, alpha: number): number {
   if (alpha !== lastAlpha) {
@@ -139,20 +128,6 @@ export function calibratedScore(q: number, alpha: number): number {
 // 2 ln α of the last α seen by calibratedScore (one configuration is the rule).
 let lastAlpha = NaN;
 let lastDenominator = NaN;
-
-/**
- * Feeds one raw score (in [0, 1]) and returns the likelihood score in [0, 1]
- * of the current short-term average under the long-run distribution
- * (0 until the first block completes). Mutates `st`.
- */
-export function updateLikelihood(
-  st: LikelihoodState,
-  raw: number,
-  config: LikelihoodConfig,
-): number {
-  const q = updateTailProbability(st, raw, config);
-  return q < 1 ? logScore(q) : 0;
-}
 
 /**
  * Feeds one raw score (in [0, 1]) and returns the tail probability of the

@@ -4,9 +4,9 @@ import {
   createLikelihoodState,
   erfc,
   type LikelihoodConfig,
-  logScore,
+  type LikelihoodState,
   normalTail,
-  updateLikelihood,
+  updateTailProbability,
 } from "./likelihood.ts";
 import { prng } from "./_series_testing.ts";
 
@@ -17,6 +17,18 @@ const CONFIG: LikelihoodConfig = {
   minMean: 0.03,
   minStd: 0.0173,
 };
+
+/** A tail probability on NAB's HTM detector's log scale: `calibratedScore` at 1e-5. */
+const logScore = (q: number) => calibratedScore(q, 1e-5);
+
+/**
+ * Feeds one raw score and returns the likelihood score in [0, 1] of the
+ * current short-term average (0 until the first block completes).
+ */
+function updateLikelihood(st: LikelihoodState, raw: number, config: LikelihoodConfig): number {
+  const q = updateTailProbability(st, raw, config);
+  return q < 1 ? logScore(q) : 0;
+}
 
 Deno.test("erfc and the normal tail match known values", () => {
   const cases: [number, number][] = [[0, 1], [1, 0.157299207], [2, 0.004677735], [-1, 1.842700793]];
