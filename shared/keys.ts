@@ -16,9 +16,10 @@
  * | `vigil:{dlq}` | stream | dead letters of every service: raw input (bounded) + reason |
  * | `vigil:bridge:offsets:{dlq}` | hash | `topic:partition` → last Kafka offset dead-lettered or recorded as a gap |
  * | `vigil:bridge:progress` | hash | `topic:partition` → last Kafka offset the bridge accounted for (gap detection) |
+ * | `vigil:bridge:cluster` | string | the id of the Kafka cluster the bridge's offsets belong to |
  * | `vigil:meta` | hash | `partitions`: the partition count the data was written with |
  * | `vigil:{alerts}` | stream | durable alerts, read by the notifier (group `notifier`) |
- * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing) |
+ * | `vigil:{alerts}:published` | sorted set | alerts already appended (exactly-once publishing), kept 7 days |
  * | `vigil:alerts:live` | pub/sub | alerts for live views |
  * | `vigil:acks:live` | pub/sub | acknowledgements made on any web instance, for live views |
  * | `vigil:scores:<type>:<entity>:<measure>` | sorted set | recent scores (member `ts:score:value`, statistical ones `ts:score:value:low:high` with the expected range; `score_member.ts`) |

@@ -13,6 +13,7 @@ import { detectorEnvSchema } from "@vigil/detector/config";
 import { notifierEnv } from "@vigil/notifier/config";
 import { producerEnvSchema } from "@vigil/producer/config";
 import { webEnvSchema } from "@vigil/web/config";
+import { createKeys } from "@vigil/shared/keys";
 import { devKafkaEnvSchema } from "./dev/kafka_mock.ts";
 
 const SCHEMAS: Record<string, z.ZodObject> = {
@@ -66,6 +67,15 @@ Deno.test("documentedVariables reads first cells and splits off the runtime sect
   assert.deepEqual([...other], ["OTEL_X"]);
 });
 
+/** README.md and every page of docs/, as paths from the repository's root. */
+async function docFiles(): Promise<string[]> {
+  const files = ["README.md"];
+  for await (const e of Deno.readDir(new URL("../docs/", import.meta.url))) {
+    if (e.name.endsWith(".md")) files.push(`docs/${e.name}`);
+  }
+  return files;
+}
+
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces → hyphens. */
 export function anchorOf(heading: string): string {
   return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
@@ -73,10 +83,7 @@ export function anchorOf(heading: string): string {
 
 Deno.test("every relative link of README.md and docs/ points at a file and heading that exist", async () => {
   const root = new URL("../", import.meta.url);
-  const files = ["README.md"];
-  for await (const e of Deno.readDir(new URL("docs/", root))) {
-    if (e.name.endsWith(".md")) files.push(`docs/${e.name}`);
-  }
+  const files = await docFiles();
   const anchors = new Map<string, Set<string>>();
   const anchorsOf = async (path: string) => {
     let set = anchors.get(path);
@@ -116,6 +123,80 @@ Deno.test("every relative link of README.md and docs/ points at a file and headi
   assert.deepEqual(broken, []);
 });
 
+Deno.test("every source path README.md and docs/ name in backticks exists", async () => {
+  // Not links, but read as such: docs/web.md listed web/series_test.ts after it was removed.
+  const root = new URL("../", import.meta.url);
+  const files = await docFiles();
+  const dirs = "shared|producer|bridge|archive|detector|notifier|web|tools|docs";
+  const missing: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, root));
+    for (const m of text.matchAll(new RegExp(`\`((?:${dirs})/[\\w./-]+)\``, "g"))) {
+      const path = m[1]!;
+      if (/NNN/.test(path)) continue; // a pattern: shared/migrations/NNN_name.sql
+      try {
+        await Deno.stat(new URL(path, root));
+      } catch {
+        missing.push(`${file}: ${path}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+/**
+ * Every key `createKeys("vigil:")` builds, by builder, with `@` for each part the caller gives.
+ * One call per builder: a builder added to Keys must be added here (a test checks it).
+ */
+function builtKeys(): Record<string, string> {
+  // deno-lint-ignore no-explicit-any
+  const k = createKeys("vigil:") as any;
+  const unit = { kind: "@", partition: "@" };
+  return {
+    events: k.events("@", "@"),
+    dlq: k.dlq(),
+    bridgeOffsets: k.bridgeOffsets(unit),
+    bridgeOffsetsDlq: k.bridgeOffsets("dlq"),
+    bridgeProgress: k.bridgeProgress(),
+    bridgeCluster: k.bridgeCluster(),
+    meta: k.meta(),
+    alerts: k.alerts(),
+    publishedMarkers: k.publishedMarkers(),
+    alertsChannel: k.alertsChannel(),
+    acksChannel: k.acksChannel(),
+    scores: k.scores("@", "@", "@"),
+    scoreMeasures: k.scoreMeasures("@"),
+    detectorState: k.detectorState(unit),
+    detectorStateNext: k.detectorStateNext(unit, "@"),
+    detectorLease: k.detectorLease(unit),
+    detectorMembers: k.detectorMembers(),
+    detectorMemberName: k.detectorMemberName("@"),
+  };
+}
+
+Deno.test("every Redis key README.md and docs/ name is one shared/keys.ts makes", async () => {
+  // docs/notifier.md's diagram sent dead letters to vigil:dlq; the key is vigil:{dlq}.
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const part = "[^{}:\\s]+"; // a value (logs, 0) or a placeholder (<kind>, <p>)
+  const built = Object.values(builtKeys());
+  const templates = built.map((t) => new RegExp(`^${escape(t).replaceAll("@", part)}$`));
+  const samples = built.map((t) => t.replaceAll("@", "x"));
+  const root = new URL("../", import.meta.url);
+  const files = await docFiles();
+  const unknown: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, root));
+    for (const m of text.matchAll(/(?<![\w-])vigil:[\w{}<>:*.-]*[\w}>*]/g)) {
+      const name = m[0];
+      const known = name.includes("*")
+        ? samples.some((s) => new RegExp(`^${escape(name).replaceAll("\\*", ".*")}$`).test(s))
+        : templates.some((t) => t.test(name));
+      if (!known) unknown.push(`${file}: ${name}`);
+    }
+  }
+  assert.deepEqual(unknown, []);
+});
+
 Deno.test("anchorOf follows GitHub's rule", () => {
   assert.equal(anchorOf("The dev Kafka's retention"), "the-dev-kafkas-retention");
   assert.equal(anchorOf("Guarantees, end to end"), "guarantees-end-to-end");
@@ -128,4 +209,44 @@ Deno.test("anchorOf follows GitHub's rule", () => {
 Deno.test("README.md stays an overview: at most 15,000 bytes, the rest lives under docs/", async () => {
   const readme = await Deno.readFile(new URL("../README.md", import.meta.url));
   assert.ok(readme.byteLength <= 15_000, `README.md is ${readme.byteLength} bytes`);
+});
+
+/** The key patterns in the first cells of the table under `heading` (`<x>` any part, `…` any run). */
+export function keyPatterns(markdown: string, heading: RegExp): RegExp[] {
+  const lines = markdown.split("\n");
+  const start = lines.findIndex((l) => heading.test(l));
+  const patterns: RegExp[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (/^(#|\s*\*?\s*@)/.test(line)) break;
+    const cell = /^(?:\s*\*\s*)?\|([^|]*)\|/.exec(line)?.[1];
+    for (const m of cell?.matchAll(/`([^`]+)`/g) ?? []) {
+      const source = m[1]!.replace(/[.*+?^${}()[\]\\]/g, "\\$&").replace(/<[^>]+>/g, ".+")
+        .replace(/…/g, ".*");
+      patterns.push(new RegExp(`^${source}$`));
+    }
+  }
+  return patterns;
+}
+
+Deno.test("README.md's and shared/keys.ts's key tables name every key shared/keys.ts builds", async () => {
+  const built = builtKeys();
+  const builders = Object.entries(createKeys("vigil:")).filter(([name, f]) =>
+    typeof f === "function" && !["parseEvents", "scratch"].includes(name)
+  ).map(([name]) => name);
+  assert.deepEqual(builders.filter((n) => !(n in built)), [], "builders without a call here");
+  const root = new URL("../", import.meta.url);
+  const tables = {
+    "README.md": keyPatterns(
+      await Deno.readTextFile(new URL("README.md", root)),
+      /^### Redis keys/,
+    ),
+    "shared/keys.ts": keyPatterns(
+      await Deno.readTextFile(new URL("shared/keys.ts", root)),
+      /^ \* \| key \|/,
+    ),
+  };
+  for (const [file, patterns] of Object.entries(tables)) {
+    const missing = Object.entries(built).filter(([, key]) => !patterns.some((p) => p.test(key)));
+    assert.deepEqual(missing, [], `keys missing from the table of ${file}`);
+  }
 });

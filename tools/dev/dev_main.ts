@@ -26,7 +26,7 @@ import { signalSeries, sleep } from "@vigil/shared/lifecycle";
 import { DEV_KAFKA_LINGER_MS } from "@vigil/producer/config";
 import { colorEnabled, paint } from "./color.ts";
 import { devTokenMessage, ensureDevToken } from "./dev_token.ts";
-import { PORTS, serviceEnv, servicePort } from "./service_env.ts";
+import { portsToCheck, serviceEnv, servicePort } from "./service_env.ts";
 import { exitPlan } from "./supervise.ts";
 import { DIE_WITH_PARENT, taskCommand, type TaskEntry, which } from "./tasks.ts";
 
@@ -179,9 +179,7 @@ const getEnv = (name: string) => Deno.env.get(name);
 /** The services whose port something already listens on: `[name, variable, port]`. */
 function portsInUse(): [string, string, number][] {
   const host = Deno.env.get("HTTP_HOST") || "127.0.0.1";
-  return (Object.keys(PORTS) as (keyof typeof PORTS)[]).flatMap((name) => {
-    const [variable] = PORTS[name];
-    const port = servicePort(getEnv, name);
+  return portsToCheck(getEnv).flatMap(([name, variable, port]): [string, string, number][] => {
     const hostname = name === "web" ? Deno.env.get("WEB_HOST") || host : host;
     try {
       Deno.listen({ hostname, port }).close();

@@ -24,6 +24,19 @@ export function servicePort(get: GetEnv, service: keyof typeof PORTS): number {
   return Number(get(name) || fallback) || fallback;
 }
 
+/**
+ * The ports the runner must find free before it starts anything, as `[service, variable, port]`:
+ * every service's of {@link PORTS}, and the producer's when `PRODUCER_PORT` is set (unset, a busy
+ * 9101 makes the producer take a free port; set, it keeps that port and exits when it is busy).
+ */
+export function portsToCheck(get: GetEnv): [string, string, number][] {
+  const ports = (Object.keys(PORTS) as (keyof typeof PORTS)[]).map((
+    name,
+  ): [string, string, number] => [name, PORTS[name][0], servicePort(get, name)]);
+  const producer = Number(get("PRODUCER_PORT"));
+  return producer ? [...ports, ["producer", "PRODUCER_PORT", producer]] : ports;
+}
+
 /** Extra environment per service, for what the user's environment does not already set. */
 export function serviceEnv(get: GetEnv): Record<string, Record<string, string>> {
   const port = (service: keyof typeof PORTS) => servicePort(get, service);

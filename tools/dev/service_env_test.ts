@@ -3,7 +3,7 @@
  * moved ports (docs/operations.md, "A second stack on one machine") is whole by itself.
  */
 import assert from "node:assert/strict";
-import { serviceEnv } from "./service_env.ts";
+import { portsToCheck, serviceEnv } from "./service_env.ts";
 
 const from = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -26,4 +26,20 @@ Deno.test("digests link to this stack's page: WEB_BASE_URL follows WEB_PORT", ()
       .notifier!.WEB_BASE_URL,
     undefined,
   );
+});
+
+Deno.test("the ports checked before start: every service's, the producer's only when PRODUCER_PORT is set", () => {
+  const checked = (vars: Record<string, string>) =>
+    portsToCheck(from(vars)).map(([name, variable, port]) => `${name} ${variable} ${port}`);
+  assert.deepEqual(checked({}), [
+    "bridge BRIDGE_PORT 9102",
+    "detector DETECTOR_PORT 9103",
+    "notifier NOTIFIER_PORT 9104",
+    "archive ARCHIVE_PORT 9107",
+    "web WEB_PORT 8080",
+  ]);
+  // Unset, a busy 9101 is no reason to refuse: the producer takes a free port. Set, it keeps that
+  // port and exits when it is busy: the second stack started, and its producer exited with
+  // "127.0.0.1:19101 is already in use" and was started again for good (1 s, 2 s, … 30 s apart).
+  assert.equal(checked({ PRODUCER_PORT: "19101" }).at(-1), "producer PRODUCER_PORT 19101");
 });
