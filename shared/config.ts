@@ -58,6 +58,7 @@ export function parseDurationMs(text: string): number | undefined {
 export const MAX_DURATION_MS = 365_000 * 86_400_000;
 const NOT_DURATION = "is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)"; // also `true`, `null`
 const TOO_LONG = "is longer than 365000d (1000 years), the longest duration Vigil takes";
+const TOO_SHORT = "is shorter than 1ms: write 0 for none"; // read as 0, it turned a timeout off
 /**
  * A duration in whole milliseconds, at most {@link MAX_DURATION_MS}; accepts `500`, `500ms`, `30s`,
  * `1h30m`. Rounded: a fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`).
@@ -67,6 +68,10 @@ export const durationVar = z.union([z.number(), z.string()], NOT_DURATION).trans
   if (ms === undefined || !(ms <= MAX_DURATION_MS)) {
     const message = ms === undefined ? NOT_DURATION : TOO_LONG;
     ctx.addIssue({ code: "custom", message });
+    return z.NEVER;
+  }
+  if (ms > 0 && Math.round(ms) === 0) {
+    ctx.addIssue({ code: "custom", message: TOO_SHORT });
     return z.NEVER;
   }
   return Math.round(ms);

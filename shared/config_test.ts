@@ -412,3 +412,15 @@ Deno.test("a number setting is written in decimal digits: hex, binary and expone
   assert.equal(parseEnv("detector", schema, { PORT: "+8080" }).PORT, 8080);
   assert.match(errorOf({ PORT: "80.5" }), /PORT Invalid input: expected int/);
 });
+
+Deno.test("durationVar refuses a duration under half a millisecond but above 0: it read as 0 (off)", () => {
+  // HTTP_HEADER_TIMEOUT=0.4 was 0, which turns the request-head guard off without a word.
+  for (const bad of ["0.4", "0.4ms", "0.0001s", 0.2]) {
+    const result = durationVar.safeParse(bad);
+    assert.equal(result.success, false, String(bad));
+    assert.match(result.error!.issues[0]!.message, /is shorter than 1ms: write 0 for none/);
+  }
+  assert.equal(durationVar.parse("0"), 0);
+  assert.equal(durationVar.parse("0s"), 0);
+  assert.equal(durationVar.parse("0.5"), 1);
+});
