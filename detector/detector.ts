@@ -12,7 +12,7 @@
  * @module
  */
 import type { Redis } from "@vigil/shared/redis";
-import { sleep } from "@vigil/shared/lifecycle";
+import { sleep, withTimeout } from "@vigil/shared/lifecycle";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
@@ -287,7 +287,9 @@ export function createDetector(deps: DetectorDeps): Detector {
     async dispatch(firing, signal) {
       const { created, published } = await emit([firing], [], signal, "api");
       // Not created: the rule adopts what is stored under the id (a request that differs is not it).
-      const row = created ? undefined : await store.get(firing.id);
+      const row = created
+        ? undefined
+        : await withTimeout(store.get(firing.id), s.ioTimeoutMs, "read the stored anomaly");
       const adopted = row
         ? {
           ...firing,

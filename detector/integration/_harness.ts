@@ -27,7 +27,7 @@ import {
 import { classifyMessage } from "@vigil/bridge/classify";
 import { createPublisher } from "../io/publisher.ts";
 import { DEFAULT_RULES, type RulesConfig } from "../core/rules_config.ts";
-import { createStore } from "../io/store.ts";
+import { type AnomalyStore, createStore } from "../io/store.ts";
 import type { ScoreEngine } from "../core/score_engine.ts";
 
 /** A running in-process detector. */
@@ -43,6 +43,8 @@ export interface StartOptions {
   settings?: Partial<DetectorSettings>;
   rules?: RulesConfig;
   engine?: ScoreEngine<unknown> | null;
+  /** The store, made of the test database. @default {createStore({ sql })} */
+  store?: (sql: postgres.Sql) => AnomalyStore;
 }
 
 /** Start a detector in process; `stop()` aborts it and closes its connections. */
@@ -66,7 +68,7 @@ export async function startDetector(
       conns.push(c);
       return c;
     },
-    store: createStore({ sql: ctx.sql }),
+    store: options.store?.(ctx.sql) ?? createStore({ sql: ctx.sql }),
     publisher: await createPublisher({ redis: ctx.redis, keys: ctx.keys }),
     keys: ctx.keys,
     log: silentLogger(),

@@ -8,8 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import postgres from "postgres";
 import { silentLogger } from "@vigil/shared/log";
 import { sampleValue } from "@vigil/tools/testing/metrics";
+import { startSilentServer } from "@vigil/tools/testing/silent_server";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { createEvaluateApp } from "../io/api.ts";
 import { createStatusApp } from "../io/status_api.ts";
@@ -223,5 +225,70 @@ Deno.test(
         "70",
       ]]);
     });
+  },
+);
+
+Deno.test(
+  "evaluate with dispatch: an id used again while PostgreSQL does not answer the read of its row answers 503 in time",
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    // The row is stored; then PostgreSQL accepts and never answers (a hung server, a partition).
+    const silent = startSilentServer();
+    const hung = postgres(`postgres://postgres@127.0.0.1:${silent.port}/none`, { max: 1 });
+    try {
+      await withDetector({
+        settings: { ioTimeoutMs: 1000 },
+        store: (sql) => ({ ...createStore({ sql }), get: createStore({ sql: hung }).get }),
+      }, async ({ redis, keys, d }) => {
+        const base = Math.floor(Date.now() / MIN) * MIN - 45 * MIN;
+        const events = [];
+        for (let m = 0; m < 40; m++) {
+          for (let i = 0; i < 5; i++) {
+            const n = m * 5 + i;
+            events.push({
+              timestamp: new Date(base + m * MIN + i * 10_000).toISOString(),
+              transaction_id: `t${n}`,
+              user_id: `u${n}`,
+              amount: 12,
+              currency: "EUR",
+              status: "approved",
+            });
+          }
+        }
+        const ids = await appendEvents(redis, keys, "transactions", events);
+        await waitFor(() => consumedUpTo(redis, keys, "transactions", ids.at(-1)!), {
+          what: "the baseline consumed",
+        });
+        const app = createEvaluateApp({
+          config: () => d.detector.rules().transactions.status_zscore,
+          zscore: (s) => d.detector.zscore(s),
+          dispatch: (f, signal) => d.detector.dispatch(f, signal),
+          token: TOKEN,
+          log: silentLogger(),
+          dispatchTimeoutMs: 3000,
+        });
+        const dispatch = () =>
+          app.request("/api/alerts/evaluate", {
+            method: "POST",
+            headers: { authorization: `Bearer ${TOKEN}` },
+            body: JSON.stringify({
+              status: "approved",
+              count: 60,
+              timestamp: new Date(base + 40 * MIN + 30_000).toISOString(),
+              dispatch: true,
+              id: "order-8",
+            }),
+          });
+        assert.equal((await dispatch()).status, 200);
+        const started = Date.now();
+        const again = await dispatch();
+        const took = Date.now() - started;
+        assert.equal(again.status, 503, await again.text());
+        assert.ok(took < 5000, `answered after ${took} ms`);
+      });
+    } finally {
+      await hung.end({ timeout: 0 });
+      await silent.close();
+    }
   },
 );

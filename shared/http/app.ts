@@ -206,14 +206,18 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
     if (problem) return c.json({ error: problem }, 400);
     const raw = c.req.raw;
     const method = raw.method.toUpperCase();
-    if (FORBIDDEN_METHODS.has(method)) {
+    if (FORBIDDEN_METHODS.has(method) || (raw.body && (method === "GET" || method === "HEAD"))) {
       // Deno.serve hands them over with a body, but `new Request()` refuses them (the Fetch
-      // standard's forbidden methods): remaking the request below threw, a 500 for any scan.
+      // standard's forbidden methods), or a body for `get` or `Head` (it reads them as GET and
+      // HEAD): remaking the request below threw, a 500 for any scan.
       c.header("Allow", "GET, HEAD, POST, DELETE");
-      return c.json({ error: `Cannot accept method ${method}: not served here` }, 405);
+      return c.json({ error: `Cannot accept method ${raw.method}: not served here` }, 405);
     }
     // A GET's or HEAD's body is not handed over (Deno): nothing reads it, but the limit holds.
-    if (!raw.body && Number(raw.headers.get("content-length") ?? 0) > max) return tooLarge(c);
+    // parseInt: a length sent twice reads "N, N" (the serve guard refused two different ones).
+    if (!raw.body && parseInt(raw.headers.get("content-length") ?? "0", 10) > max) {
+      return tooLarge(c);
+    }
     if (raw.body && (!raw.headers.has("content-length") || raw.headers.has("transfer-encoding"))) {
       // The limit reads such a body and makes the request again from it, which reads its
       // `signal`: on a request of Deno.serve that prints a raw (non-JSON) warning on stderr. So

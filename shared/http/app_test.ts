@@ -293,7 +293,7 @@ Deno.test("createBaseApp() answers 405 to TRACE and TRACK on a real server, neve
       assert.match(head, /^content-type: application\/json/im, method);
       assert.match(head, /^allow: GET, HEAD, POST, DELETE\r?$/im, method);
       assert.deepEqual(JSON.parse(body), {
-        error: `Cannot accept method ${method.toUpperCase()}: not served here`,
+        error: `Cannot accept method ${method}: not served here`,
       });
     }
   } finally {
@@ -362,4 +362,53 @@ Deno.test("a GET, HEAD or DELETE over the body limit answers 413 on a real serve
   } finally {
     await server.close();
   }
+});
+
+Deno.test("a GET or HEAD announcing its Content-Length twice over the body limit answers 413 too", async () => {
+  const { serve } = await import("./serve.ts");
+  const server = serve(app(), { port: 0, log: silentLogger() });
+  try {
+    for (const method of ["GET", "HEAD"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        // The same value twice is one length (RFC 9112 6.3): the header reads "104857600, 104857600".
+        const length = "Content-Length: 104857600\r\n";
+        const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\n${length}${length}\r\n`;
+        await conn.write(new TextEncoder().encode(head));
+        await conn.write(new Uint8Array(65536).fill(97));
+        const buf = new Uint8Array(4096);
+        const n = await conn.read(buf);
+        const answer = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+        assert.match(answer, /^HTTP\/1\.1 413 /, `${method}: ${answer}`);
+      } finally {
+        conn.close();
+      }
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("createBaseApp() answers 405 to get or Head (methods are case-sensitive) on a real server, never 500", async () => {
+  // Deno.serve hands a method it does not know over with a body stream, and `new Request()`
+  // normalises `get` to GET, then refuses a body for it: every service answered 500 and logged it.
+  const errors: string[] = [];
+  const log = { ...silentLogger(), error: (msg: string) => errors.push(msg) };
+  const a = createBaseApp({ log, bodyLimitBytes: 1024 });
+  a.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+  const { serve } = await import("./serve.ts");
+  const server = serve(a, { port: 0, log: silentLogger() });
+  try {
+    for (const method of ["get", "Head"]) {
+      // Raw: fetch() would send GET and HEAD.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      const request = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(request));
+      const answer = await new Response(conn.readable).text();
+      assert.match(answer, /^HTTP\/1\.1 405 /, answer);
+    }
+  } finally {
+    await server.close();
+  }
+  assert.deepEqual(errors, []);
 });
