@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../log.ts";
 import { type FramingErrorStatus, RequestFramer } from "./request_framing.ts";
+import { ResponseFramer, withClose } from "./response_framing.ts";
 
 // Read buffers are held while a read waits, i.e. for the whole life of an idle or streaming
 // (SSE) connection: small by default. Responses read into a buffer that doubles while reads
@@ -63,6 +64,9 @@ export class Guarded {
   readonly #conn: Deno.TcpConn;
   readonly #options: GuardOptions;
   readonly #framer: RequestFramer;
+  readonly #responses = new ResponseFramer();
+  /** The response being passed on answers a request not all received: close after it. */
+  #cut = false;
   #upstream: Deno.TcpConn | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -109,6 +113,7 @@ export class Guarded {
             if (!step.complete) continue;
             this.#disarm();
             if (step.head.body.kind !== "none") this.#arm("body");
+            this.#responses.expect(step.head.method);
             const upstream = this.#upstream ?? await this.#connect();
             if (!upstream) return;
             await writeAll(upstream, step.head.raw);
@@ -154,7 +159,7 @@ export class Guarded {
       for (;;) {
         const n = await upstream.read(buf);
         if (n === null) break;
-        await writeAll(this.#conn, buf.subarray(0, n));
+        if (await this.#passDown(buf.subarray(0, n))) break;
         if (n === buf.length && n < RESPONSE_READ_MAX_BYTES) buf = new Uint8Array(n * 2);
         else if (n < buf.length / 4 && buf.length > RESPONSE_READ_MIN_BYTES) {
           buf = new Uint8Array(buf.length / 2);
@@ -165,6 +170,30 @@ export class Guarded {
       return;
     }
     this.#linger();
+  }
+
+  /**
+   * Pass response bytes on; true once a response that answers a request not all received (a 413
+   * by `Content-Length`, a 401 before reading) is: Deno's server would read and drop the rest of
+   * that body, however long, so the connection closes then (with a linger), saying so in the head.
+   */
+  async #passDown(bytes: Uint8Array): Promise<boolean> {
+    while (bytes.length > 0) {
+      const step = this.#responses.feed(bytes);
+      let out = bytes.subarray(0, step.consumed);
+      bytes = bytes.subarray(step.consumed);
+      if (step.kind === "head") {
+        if (!step.complete) continue;
+        out = step.raw;
+        if (step.final && this.#responses.awaiting === 0 && !this.#framer.inHead) {
+          this.#cut = true;
+          out = withClose(out);
+        }
+      }
+      await writeAll(this.#conn, out);
+      if ("ends" in step && step.ends && this.#cut) return true;
+    }
+    return false;
   }
 
   /** Start the clock of the request head (or body) coming in. */

@@ -211,14 +211,19 @@ export class RequestFramer {
     const parsed = parseHead(raw);
     if ("status" in parsed) return this.#error(consumed, parsed.status, parsed.message);
     const head: RequestHead = { ...parsed, raw };
-    if (head.body.kind === "length") {
+    this.expectBody(head.body);
+    return { kind: "head", consumed, complete: true, head };
+  }
+
+  /** Frame a body next, as after a head that announced it (also used for responses). */
+  expectBody(body: BodyFraming): void {
+    if (body.kind === "length") {
       this.#state = "length";
-      this.#remaining = head.body.length;
-    } else if (head.body.kind === "chunked") {
+      this.#remaining = body.length;
+    } else if (body.kind === "chunked") {
       this.#state = "chunk_size";
       this.#line = [];
     }
-    return { kind: "head", consumed, complete: true, head };
   }
 
   #feedChunked(input: Uint8Array): FrameStep {

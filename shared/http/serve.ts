@@ -20,7 +20,12 @@
  *   real `Deno.serve` server on an ephemeral loopback port: the head, then
  *   every byte both ways, unchanged (bodies and responses, SSE included, are
  *   streamed as they come). Request framing (`Content-Length`, chunked) is
- *   followed on the client-to-server side only, to find the next head.
+ *   followed to find the next head, response framing to tell which request
+ *   each answer is for (`response_framing.ts`; `100 Continue` answers none);
+ * - closes the connection once it passed on the answer to a request whose
+ *   body has not all arrived (a 413 by `Content-Length`, a 401 before
+ *   reading), with `Connection: close` and a short linger: Deno's server
+ *   would read and drop the rest of that body, however long.
  *
  * The inner server is only connected to once a complete head arrived, so slow
  * or silent clients cost one socket and a small buffer here, nothing there.

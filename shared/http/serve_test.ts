@@ -485,6 +485,169 @@ Deno.test("serve() answers pipelined requests in order", opts, async () => {
   });
 });
 
+/** An app with a 1 KiB body limit: `/echo/*` echoes the body, `/auth` answers 401 unread. */
+function smallApp(): Hono {
+  const app = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
+  app.all("/echo/*", async (c) => c.json({ path: c.req.path, body: await c.req.text() }));
+  app.post("/auth", (c) => c.json({ error: "Unauthorized" }, 401));
+  return app;
+}
+
+/**
+ * Send `head`, then `chunk` over and over (for at most `maxMs`) while reading the answer: what the
+ * server answered, how many body bytes it took, and whether it closed the connection itself.
+ */
+async function flood(
+  port: number,
+  head: string,
+  chunk: Uint8Array,
+  maxMs = 3000,
+): Promise<{ text: string; sent: number; serverClosed: boolean; ms: number }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let text = "";
+  let serverClosed = false;
+  const started = performance.now();
+  let ms = 0;
+  const reading = (async () => {
+    const buf = new Uint8Array(16 * 1024);
+    try {
+      for (let n; (n = await conn.read(buf)) !== null;) text += dec.decode(buf.subarray(0, n));
+      serverClosed = true;
+    } catch { /* a reset, or closed here */ }
+    ms = performance.now() - started;
+  })();
+  const timer = setTimeout(() => conn.close(), maxMs);
+  let sent = 0;
+  try {
+    await conn.write(enc.encode(head));
+    for (;;) {
+      for (let off = 0; off < chunk.length;) off += await conn.write(chunk.subarray(off));
+      sent += chunk.length;
+    }
+  } catch {
+    // Closed by the server (or by the timer).
+  }
+  clearTimeout(timer);
+  await reading;
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return { text, sent, serverClosed, ms };
+}
+
+Deno.test(
+  "serve() closes the connection once it answered a request whose body it has not read",
+  opts,
+  async () => {
+    // Deno's server read and dropped the rest of such a body: a 413 by Content-Length went on
+    // reading up to HTTP_BODY_TIMEOUT (about 1 GB in 3 s on loopback), then a 408 followed it.
+    await withServer({ app: smallApp() }, async (server) => {
+      const data = new Uint8Array(64 * 1024).fill(97);
+      const chunked = new Uint8Array([...enc.encode("10000\r\n"), ...data, 13, 10]);
+      for (
+        const [head, chunk] of [
+          ["POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n", data],
+          ["POST /echo/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunked],
+        ] as const
+      ) {
+        const { text, sent, serverClosed, ms } = await flood(server.port, head, chunk);
+        assert.ok(
+          serverClosed,
+          `the server closed the connection (${sent} bytes taken in ${ms} ms)`,
+        );
+        assert.ok(sent < 32 * 2 ** 20 && ms < 2000, `closed after ${sent} bytes, ${ms} ms`);
+        assert.match(text, /^HTTP\/1\.1 413 Payload Too Large\r\n[^]*connection: close\r\n/i);
+        assert.match(text, /\r\n\r\n\{"error":"Cannot read body: larger than 1024 bytes"\}$/);
+      }
+    });
+  },
+);
+
+Deno.test("serve() lets fetch read the 413 it cuts a large upload short with", opts, async () => {
+  await withServer({ app: smallApp() }, async (server) => {
+    let sent = 0;
+    const bodies: [string, BodyInit][] = [
+      ["Content-Length", new Uint8Array(32 * 2 ** 20)],
+      [
+        "chunked",
+        new ReadableStream({
+          pull(c) {
+            if ((sent += 65536) > 2 ** 30) c.close();
+            else c.enqueue(new Uint8Array(65536));
+          },
+        }),
+      ],
+    ];
+    for (const [framing, body] of bodies) {
+      const res = await fetch(`http://127.0.0.1:${server.port}/echo/a`, {
+        method: "POST",
+        body,
+        duplex: "half",
+      } as RequestInit);
+      assert.equal(res.status, 413, framing);
+      assert.deepEqual(await res.json(), { error: "Cannot read body: larger than 1024 bytes" });
+    }
+    assert.ok(sent < 2 ** 30, `the stream stopped (${sent} bytes)`);
+  });
+});
+
+Deno.test(
+  "serve() says Connection: close on an answer given before the request body arrived",
+  opts,
+  async () => {
+    await withServer({ app: smallApp() }, async (server) => {
+      const client = await RawClient.open(server.port);
+      try {
+        await client.send("POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab");
+        const res = await client.response();
+        assert.equal(res.status, 401);
+        assert.equal(res.headers.get("connection"), "close");
+        assert.equal(await client.rest(), "", "closed without the rest of the body");
+      } finally {
+        client.close();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "serve() keeps the connection after a body read in full, 100 Continue and HEAD included",
+  opts,
+  async () => {
+    await withServer({ app: smallApp() }, async (server) => {
+      const client = await RawClient.open(server.port);
+      try {
+        await client.send(
+          "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        );
+        assert.equal((await client.response()).status, 100);
+        await client.send("hello");
+        const res = await client.response();
+        assert.deepEqual(JSON.parse(res.body), { path: "/echo/a", body: "hello" });
+        assert.equal(res.headers.get("connection"), null);
+        // Pipelined: a HEAD (its answer has a Content-Length, longer than what follows, and no
+        // body), a body read in full, then a body over the limit: only its answer closes.
+        await client.send(
+          `HEAD /echo/${"h".repeat(1000)} HTTP/1.1\r\nHost: x\r\n\r\n` +
+            "POST /echo/b HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nb" +
+            "POST /echo/c HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nccc",
+        );
+        const text = await client.rest();
+        const heads = text.match(/HTTP\/1\.1 \d+|connection: close/gi);
+        assert.deepEqual(heads, [
+          "HTTP/1.1 200",
+          "HTTP/1.1 200",
+          "HTTP/1.1 413",
+          "connection: close",
+        ]);
+        assert.match(text, /\{"path":"\/echo\/b","body":"b"\}HTTP/);
+      } finally {
+        client.close();
+      }
+    });
+  },
+);
+
 Deno.test(
   "serve() closes 2,000 connections with partial heads by the deadline and still answers",
   opts,
