@@ -338,6 +338,20 @@ Deno.test("a wrong method on a served path answers 405 with Allow on a real serv
   }
 });
 
+/** The first bytes a real server at `port` answers to `head` followed by 64 KiB of body. */
+async function firstAnswer(port: number, head: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(head));
+    await conn.write(new Uint8Array(65536).fill(97));
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+  } finally {
+    conn.close();
+  }
+}
+
 Deno.test("a GET, HEAD or DELETE over the body limit answers 413 on a real server, its body unread", async () => {
   const a = app();
   a.delete("/items/:id", (c) => c.json({ deleted: c.req.param("id") }));
@@ -345,19 +359,10 @@ Deno.test("a GET, HEAD or DELETE over the body limit answers 413 on a real serve
   const server = serve(a, { port: 0, log: silentLogger() });
   try {
     for (const method of ["GET", "HEAD", "DELETE"]) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-      try {
-        // 100 MB announced, 64 KiB sent: the answer must not wait for the rest.
-        const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n`;
-        await conn.write(new TextEncoder().encode(head));
-        await conn.write(new Uint8Array(65536).fill(97));
-        const buf = new Uint8Array(4096);
-        const n = await conn.read(buf);
-        const answer = new TextDecoder().decode(buf.subarray(0, n ?? 0));
-        assert.match(answer, /^HTTP\/1\.1 413 /, `${method}: ${answer}`);
-      } finally {
-        conn.close();
-      }
+      // 100 MB announced, 64 KiB sent: the answer must not wait for the rest.
+      const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n`;
+      const answer = await firstAnswer(server.port, head);
+      assert.match(answer, /^HTTP\/1\.1 413 /, `${method}: ${answer}`);
     }
   } finally {
     await server.close();
@@ -369,20 +374,11 @@ Deno.test("a GET or HEAD announcing its Content-Length twice over the body limit
   const server = serve(app(), { port: 0, log: silentLogger() });
   try {
     for (const method of ["GET", "HEAD"]) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-      try {
-        // The same value twice is one length (RFC 9112 6.3): the header reads "104857600, 104857600".
-        const length = "Content-Length: 104857600\r\n";
-        const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\n${length}${length}\r\n`;
-        await conn.write(new TextEncoder().encode(head));
-        await conn.write(new Uint8Array(65536).fill(97));
-        const buf = new Uint8Array(4096);
-        const n = await conn.read(buf);
-        const answer = new TextDecoder().decode(buf.subarray(0, n ?? 0));
-        assert.match(answer, /^HTTP\/1\.1 413 /, `${method}: ${answer}`);
-      } finally {
-        conn.close();
-      }
+      // The same value twice is one length (RFC 9112 6.3): the header reads "104857600, 104857600".
+      const length = "Content-Length: 104857600\r\n";
+      const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\n${length}${length}\r\n`;
+      const answer = await firstAnswer(server.port, head);
+      assert.match(answer, /^HTTP\/1\.1 413 /, `${method}: ${answer}`);
     }
   } finally {
     await server.close();
