@@ -58,7 +58,8 @@ export function parseDurationMs(text: string): number | undefined {
 export const MAX_DURATION_MS = 365_000 * 86_400_000;
 const NOT_DURATION = "is not a duration (e.g. 500ms, 30s, 5m, 4h, 1h30m)"; // also `true`, `null`
 const TOO_LONG = "is longer than 365000d (1000 years), the longest duration Vigil takes";
-const TOO_SHORT = "is shorter than 1ms: write 0 for none"; // read as 0, it turned a timeout off
+const TOO_SHORT = "is shorter than 1ms: write 0 for none";
+const NEGATIVE = "is negative: a duration is 0 or more"; // read as 0, it turned a timeout off
 /**
  * A duration in whole milliseconds, at most {@link MAX_DURATION_MS}; accepts `500`, `500ms`, `30s`,
  * `1h30m`. Rounded: a fraction of a millisecond (`1.2345s`) reached Redis (`PX`, `XAUTOCLAIM`).
@@ -70,8 +71,8 @@ export const durationVar = z.union([z.number(), z.string()], NOT_DURATION).trans
     ctx.addIssue({ code: "custom", message });
     return z.NEVER;
   }
-  if (ms > 0 && Math.round(ms) === 0) {
-    ctx.addIssue({ code: "custom", message: TOO_SHORT });
+  if (ms < 0 || (ms > 0 && Math.round(ms) === 0)) { // -0.3 rounded to -0 and passed min(0)
+    ctx.addIssue({ code: "custom", message: ms < 0 ? NEGATIVE : TOO_SHORT });
     return z.NEVER;
   }
   return Math.round(ms);

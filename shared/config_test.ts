@@ -423,4 +423,8 @@ Deno.test("durationVar refuses a duration under half a millisecond but above 0: 
   assert.equal(durationVar.parse("0"), 0);
   assert.equal(durationVar.parse("0s"), 0);
   assert.equal(durationVar.parse("0.5"), 1);
+  // A JSON number (rules.json, routes file) under half a millisecond below 0 rounded to -0: taken.
+  for (const bad of [-0.3, -1]) {
+    assert.match(durationVar.safeParse(bad).error!.issues[0]!.message, /is negative/, String(bad));
+  }
 });
