@@ -206,10 +206,11 @@ export function guardRequests(options: { bodyLimitBytes: number }): MiddlewareHa
     if (problem) return c.json({ error: problem }, 400);
     const raw = c.req.raw;
     const method = raw.method.toUpperCase();
-    if (FORBIDDEN_METHODS.has(method) || (raw.body && (method === "GET" || method === "HEAD"))) {
+    if (FORBIDDEN_METHODS.has(method) || raw.method !== method) {
       // Deno.serve hands them over with a body, but `new Request()` refuses them (the Fetch
-      // standard's forbidden methods), or a body for `get` or `Head` (it reads them as GET and
-      // HEAD): remaking the request below threw, a 500 for any scan.
+      // standard's forbidden methods). Methods are case-sensitive, but remaking the request below
+      // reads `get`, `Head`, `post` as GET, HEAD, POST: a 500 for a body with `get`, and `post` was
+      // served as POST with a chunked body, 405 with a length (routed as `post`).
       c.header("Allow", "GET, HEAD, POST, DELETE");
       return c.json({ error: `Cannot accept method ${raw.method}: not served here` }, 405);
     }

@@ -385,23 +385,31 @@ Deno.test("a GET or HEAD announcing its Content-Length twice over the body limit
   }
 });
 
-Deno.test("createBaseApp() answers 405 to get or Head (methods are case-sensitive) on a real server, never 500", async () => {
+Deno.test("createBaseApp() answers 405 to get, Head or post (methods are case-sensitive) on a real server, never 500", async () => {
   // Deno.serve hands a method it does not know over with a body stream, and `new Request()`
   // normalises `get` to GET, then refuses a body for it: every service answered 500 and logged it.
   const errors: string[] = [];
   const log = { ...silentLogger(), error: (msg: string) => errors.push(msg) };
   const a = createBaseApp({ log, bodyLimitBytes: 1024 });
   a.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+  a.post("/items/:id", (c) => c.json({ id: c.req.param("id") }));
   const { serve } = await import("./serve.ts");
   const server = serve(a, { port: 0, log: silentLogger() });
   try {
-    for (const method of ["get", "Head"]) {
-      // Raw: fetch() would send GET and HEAD.
+    // `post` was served as POST with a chunked body (the request remade) and 405 with a length.
+    const bodies = [
+      "",
+      "Content-Length: 2\r\n\r\n{}",
+      "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+    ];
+    for (const [method, body] of [["get", ""], ["Head", ""], ...bodies.map((b) => ["post", b])]) {
+      // Raw: fetch() would send GET, HEAD and POST.
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-      const request = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+      const head = `${method} /items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n`;
+      const request = body ? head + body + "\r\n" : head + "\r\n";
       await conn.write(new TextEncoder().encode(request));
       const answer = await new Response(conn.readable).text();
-      assert.match(answer, /^HTTP\/1\.1 405 /, answer);
+      assert.match(answer, /^HTTP\/1\.1 405 /, `${method} ${JSON.stringify(body)}: ${answer}`);
     }
   } finally {
     await server.close();
