@@ -17,7 +17,7 @@ import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { contextOf, failSpan, linksTo, traceFields, type Tracer } from "@vigil/shared/telemetry";
 import type { Channel, SendResult } from "./channels/channel.ts";
-import type { NotifierStore } from "./store.ts";
+import type { NotifierStore, PendingNotification } from "./store.ts";
 
 /** Options of the delivery stage. */
 export interface DeliveryOptions {
@@ -88,6 +88,16 @@ export function digestsCounter(registry: Registry) {
   );
 }
 
+/**
+ * Whether `n` may be tried at `t`: its wait is over, or the clock was set back
+ * past its last try (never tried: past when it was made) by NTP or a VM
+ * restored. A retry 2 s away waited an hour for the clock to catch up, and the
+ * digests queued behind it too. The store's `nextPending` reads by this rule.
+ */
+export function isDue(n: PendingNotification, t: number): boolean {
+  return n.nextAttemptAt <= t || (n.lastAttemptAt ?? n.createdAt) > t;
+}
+
 /** Run one channel's delivery loop until `signal` aborts. An in-flight send is finished first. */
 export async function runChannel(
   deps: DeliveryDeps,
@@ -150,7 +160,7 @@ export async function runChannel(
       continue;
     }
     const { digest } = next;
-    if (next.nextAttemptAt > t || digest === null) {
+    if (!isDue(next, t) || digest === null) {
       await waker.wait(Math.min(next.nextAttemptAt - t, 1000), signal);
       continue;
     }

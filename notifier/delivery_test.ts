@@ -36,16 +36,26 @@ function memoryStore(pending: PendingNotification[]) {
   return { store, attempts };
 }
 
-/** Run the loop over `pending` until every digest reached a final state. */
-async function deliver(pending: PendingNotification[], channel: Channel, registry: Registry) {
+/** Run the loop over `pending` until every digest reached a final state (or `deadline` passed). */
+async function deliver(
+  pending: PendingNotification[],
+  channel: Channel,
+  registry: Registry,
+  now = NOW,
+  deadline = Infinity,
+) {
   const { store, attempts } = memoryStore(pending);
   const ac = new AbortController();
   const loop = runChannel(
     { channel, store, log: silentLogger(), registry, waker: new Waker() },
     ac.signal,
-    { now: () => NOW, idleMs: 5 },
+    { now: () => now, idleMs: 5 },
   );
-  while (attempts.filter((a) => a.status !== "pending").length < pending.length) {
+  const until = performance.now() + deadline;
+  while (
+    attempts.filter((a) => a.status !== "pending").length < pending.length &&
+    performance.now() < until
+  ) {
     await new Promise((r) => setTimeout(r, 5));
   }
   ac.abort();
@@ -167,6 +177,43 @@ Deno.test("a notification given up after GIVE_UP_AFTER keeps why its attempts fa
     "failed",
     "gave up after 700 attempts; the last: HTTP 503: maintenance",
   ]]);
+});
+
+Deno.test("a retry set before the clock went back an hour is tried at once, not an hour late", async () => {
+  const ok: Channel = { name: "webhook", send: () => Promise.resolve({ ok: true }) };
+  const digest: Digest = {
+    id: "g-4",
+    kind: "digest",
+    route: "default",
+    groupKey: "default|",
+    groupLabels: {},
+    createdAt: NOW - 5_000,
+    channels: ["webhook"],
+    alerts: [digestAlert({ id: "a", isNew: true })],
+    flapping: [],
+    streamIds: [],
+  };
+  // Failed at NOW, retried 2 s later; then NTP steps the clock back an hour.
+  const pending = (over: Partial<PendingNotification>): PendingNotification => ({
+    digest,
+    channel: "webhook",
+    attempts: 1,
+    partsSent: 0,
+    createdAt: digest.createdAt,
+    nextAttemptAt: NOW + 2_000,
+    lastAttemptAt: NOW,
+    ...over,
+  });
+  const back = NOW - 60 * MIN;
+  const retried = await deliver([pending({})], ok, new Registry(), back, 1_500);
+  // Before: the channel looked every second for an hour, the digest (and those queued behind it)
+  // held until the clock caught up with the wait it had stored.
+  assert.deepEqual(retried.map((a) => a.status), ["sent"]);
+  const queued = pending({ attempts: 0, nextAttemptAt: NOW - 5_000, lastAttemptAt: null });
+  const fresh = await deliver([queued], ok, new Registry(), back, 1_500);
+  assert.deepEqual(fresh.map((a) => a.status), ["sent"], "made before the step, never tried");
+  const waiting = await deliver([pending({ lastAttemptAt: back })], ok, new Registry(), back, 200);
+  assert.deepEqual(waiting, [], "a wait set after the step is kept");
 });
 
 Deno.test("a Waker keeps no wait that ended: an idle loop waits twice a second, for days", async () => {

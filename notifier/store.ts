@@ -24,6 +24,8 @@ export interface PendingNotification {
   partsSent: number;
   createdAt: number;
   nextAttemptAt: number;
+  /** When it was last tried (null: never). */
+  lastAttemptAt?: number | null;
   /** Why the last attempt failed (kept in the row when the notification is given up). */
   lastError?: string | null;
   /** Email recipients that had their final answer in earlier attempts (not sent to again). */
@@ -228,12 +230,15 @@ export function createStore(sql: Sql): NotifierStore {
           parts_sent: number;
           created_at: Date;
           next_attempt_at: Date;
+          last_attempt_at: Date | null;
           error: string | null;
           recipients_done: Record<string, string>;
         }[]
       >`SELECT CASE WHEN ${due}::timestamptz IS NULL OR n.next_attempt_at <= ${due}::timestamptz
-            THEN d.digest END AS digest,
-          n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.error, n.recipients_done
+            OR COALESCE(n.last_attempt_at, n.created_at) > ${due}::timestamptz
+            THEN d.digest END AS digest, -- delivery.ts isDue(): due, or the clock set back
+          n.attempts, n.parts_sent, n.created_at, n.next_attempt_at, n.last_attempt_at, n.error,
+          n.recipients_done
         FROM notifications n JOIN notifier_digests d ON d.id = n.digest_id
         WHERE n.channel = ${channel} AND n.status = 'pending'
         ORDER BY n.created_at, n.digest_id LIMIT 1`;
@@ -246,6 +251,7 @@ export function createStore(sql: Sql): NotifierStore {
         partsSent: r.parts_sent,
         createdAt: r.created_at.getTime(),
         nextAttemptAt: r.next_attempt_at.getTime(),
+        lastAttemptAt: r.last_attempt_at?.getTime() ?? null,
         lastError: r.error,
         recipientsDone: r.recipients_done,
       };

@@ -52,13 +52,28 @@ export function createStreamSilence(startedAt: number): StreamSilence {
   return { open: new Map(), startedAt, seen: new Map() };
 }
 
-/** When the silence of `type` counts from (detector clock), after the newest append `lastAppend`. */
-function silenceSince(state: StreamSilence, type: EventType, lastAppend: number, now: number) {
+/**
+ * When the silence of `type` counts from (detector clock), after the newest append `lastAppend`.
+ * Never after `now`, and a new entry seen `after` or more since the check before (by the
+ * detector's clock) counts from now: that clock was stepped (NTP, a VM resumed) or the checks
+ * stalled, and the entry came at some time between. Before, a clock stepped an hour ahead took
+ * a live stream for an hour silent at the next check (a CRITICAL no_data, resolved 10 s later);
+ * one set back an hour told a stream that stopped an hour late.
+ */
+function silenceSince(
+  state: StreamSilence,
+  type: EventType,
+  lastAppend: number,
+  now: number,
+  after: number,
+) {
   const prev = state.seen.get(type);
   const since = prev === undefined
     ? Math.min(now, lastAppend)
     : lastAppend === prev.lastAppend
-    ? prev.since
+    ? Math.min(prev.since, now)
+    : now - prev.checkedAt >= after
+    ? now
     : Math.min(now, Math.max(lastAppend, prev.checkedAt));
   state.seen.set(type, { lastAppend, since, checkedAt: now });
   return since;
@@ -75,7 +90,10 @@ export function checkStream(
   now: number,
   config: StreamSilenceConfig,
 ): Finding[] {
-  const seenSince = lastAppend === null ? null : silenceSince(state, type, lastAppend, now);
+  state.startedAt = Math.min(state.startedAt, now); // the clock set back: counts from now
+  const seenSince = lastAppend === null
+    ? null
+    : silenceSince(state, type, lastAppend, now, config.after);
   const open = state.open.get(type);
   if (open) {
     const back = lastAppend !== null && lastAppend > open.lastAppend;

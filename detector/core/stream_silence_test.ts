@@ -105,3 +105,27 @@ Deno.test("checkStream() goes by entries coming in, not by how the entry ids' cl
     },
   );
 });
+
+Deno.test("checkStream(): the detector's clock stepped an hour or a day raises no alert for a live stream, and a stop is still caught in time", () => {
+  const steps = [60 * MIN, 24 * 60 * MIN, -60 * MIN, -24 * 60 * MIN];
+  for (const [step, at] of steps.flatMap((d) => [[d, 5 * 60], [d, 12 * 60]] as const)) {
+    const state = createStreamSilence(T0);
+    const findings = [];
+    // Entries every second (Redis's clock) until 10 min, a check every 10 s; at `at` s the
+    // detector's clock steps (NTP, a VM resumed). Before, after a step ahead the first check
+    // took the entry appended since the check before as an hour old (a CRITICAL no_data
+    // resolved 10 s later); after a step back the stop was told an hour (a day) late.
+    const clock = (s: number) => T0 + s * 1000 + (s > at ? step : 0);
+    const append = (s: number) => T0 + Math.min(s, 10 * 60) * 1000 - 500;
+    let fired: number | null = null;
+    for (let s = 0; s <= 30 * 60; s += 10) {
+      const [f] = checkStream(state, "logs", append(s), clock(s), config);
+      if (f) findings.push(f);
+      if (f?.kind === "firing") fired ??= s;
+    }
+    const why = `stepped ${step / MIN} min at ${at} s`;
+    assert.deepEqual(findings.map((f) => f.kind), ["firing"], why);
+    // 5 min after the stop, or (the clock set back after it) 5 min after the step at the latest.
+    assert.ok(fired! <= Math.max(10 * 60, at) + 5 * 60 + 10, `${why}: fired at ${fired} s`);
+  }
+});

@@ -219,6 +219,10 @@ Deno.test(
       const due = await store.nextPending("webhook", t + 3_600_000);
       assert.equal(due?.digest?.id, "d-storm");
       assert.equal((await store.nextPending("webhook"))?.digest?.id, "d-storm", "no clock: read");
+      // The clock set back an hour after the attempt: due now, not when the clock catches up.
+      const back = await store.nextPending("webhook", t + 1000 - 3_600_000);
+      assert.equal(back?.digest?.id, "d-storm", "the clock set back");
+      assert.equal(back?.lastAttemptAt, t + 1000);
     });
   },
 );
