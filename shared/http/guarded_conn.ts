@@ -47,6 +47,22 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
+/** `pieces` as one array: a part of `chunk` when they lie there end to end (no copy). */
+function joined(chunk: Uint8Array, pieces: Uint8Array[]): Uint8Array {
+  const first = pieces[0]!;
+  let end = first.byteOffset + first.length;
+  let inChunk = first.buffer === chunk.buffer;
+  for (let i = 1; i < pieces.length && inChunk; i++) {
+    inChunk = pieces[i]!.buffer === chunk.buffer && pieces[i]!.byteOffset === end;
+    end += pieces[i]!.length;
+  }
+  if (inChunk) return chunk.subarray(first.byteOffset - chunk.byteOffset, end - chunk.byteOffset);
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) out.set(p, (at += p.length) - p.length);
+  return out;
+}
+
 /** Limits and hooks of a {@link Guarded} connection. */
 export interface GuardOptions {
   headerTimeoutMs: number;
@@ -177,8 +193,12 @@ export class Guarded {
    * by `Content-Length`, a 401 before reading) is: Deno's server would read and drop the rest of
    * that body, however long, so the connection closes then (with a linger), saying so in the head.
    */
-  async #passDown(bytes: Uint8Array): Promise<boolean> {
-    while (bytes.length > 0) {
+  async #passDown(chunk: Uint8Array): Promise<boolean> {
+    // One write per read, as before the framing: a head and its body written apart were two
+    // segments (no delay) and ~30 µs more CPU a request (`deno task bench:http`).
+    const pieces: Uint8Array[] = [];
+    let ends = false;
+    for (let bytes = chunk; bytes.length > 0 && !ends;) {
       const step = this.#responses.feed(bytes);
       let out = bytes.subarray(0, step.consumed);
       bytes = bytes.subarray(step.consumed);
@@ -190,10 +210,12 @@ export class Guarded {
           out = withClose(out);
         }
       }
-      await writeAll(this.#conn, out);
-      if ("ends" in step && step.ends && this.#cut) return true;
+      // A head held across reads lives in the framer's buffer until its next call: copied.
+      pieces.push(out.buffer === chunk.buffer ? out : out.slice());
+      ends = "ends" in step && step.ends && this.#cut;
     }
-    return false;
+    if (pieces.length > 0) await writeAll(this.#conn, joined(chunk, pieces));
+    return ends;
   }
 
   /** Start the clock of the request head (or body) coming in. */
