@@ -76,7 +76,7 @@ export const durationVar = z.union([z.number(), z.string()], NOT_DURATION).trans
     return z.NEVER;
   }
   return Math.round(ms);
-}).pipe(z.number().min(0));
+});
 
 /** A duration on a command line: a number needs its unit (`--duration 60` was 60 ms), bare 0 aside. */
 export const flagDurationVar = z.string().refine(
