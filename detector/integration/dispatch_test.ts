@@ -13,13 +13,49 @@ import { silentLogger } from "@vigil/shared/log";
 import { sampleValue } from "@vigil/tools/testing/metrics";
 import { startSilentServer } from "@vigil/tools/testing/silent_server";
 import { waitFor } from "@vigil/tools/testing/wait";
-import { createEvaluateApp } from "../io/api.ts";
+import { type ApiDeps, createEvaluateApp } from "../io/api.ts";
 import { createStatusApp } from "../io/status_api.ts";
 import { createStore } from "../io/store.ts";
 import { appendEvents, consumedUpTo, readAlerts, withDetector } from "./_harness.ts";
 
 const MIN = 60_000;
 const TOKEN = "dispatch-test-token";
+
+type Ctx = Parameters<Parameters<typeof withDetector>[1]>[0];
+
+/** 40 minutes of 5 approved a minute from `base` (the rule's baseline), appended and consumed. */
+async function feedBaseline({ redis, keys }: Ctx, base: number): Promise<void> {
+  const events = [];
+  for (let m = 0; m < 40; m++) {
+    for (let i = 0; i < 5; i++) {
+      const n = m * 5 + i;
+      events.push({
+        timestamp: new Date(base + m * MIN + i * 10_000).toISOString(),
+        transaction_id: `t${n}`,
+        user_id: `u${n}`,
+        amount: 12,
+        currency: "EUR",
+        status: "approved",
+      });
+    }
+  }
+  const ids = await appendEvents(redis, keys, "transactions", events);
+  await waitFor(() => consumedUpTo(redis, keys, "transactions", ids.at(-1)!), {
+    what: "the baseline consumed",
+  });
+}
+
+/** The evaluate API over the in-process detector, dispatching through it. */
+function evaluateApp({ d }: Ctx, options: Partial<ApiDeps> = {}): Hono {
+  return createEvaluateApp({
+    config: () => d.detector.rules().transactions.status_zscore,
+    zscore: (s) => d.detector.zscore(s),
+    dispatch: (f, signal) => d.detector.dispatch(f, signal),
+    token: TOKEN,
+    log: silentLogger(),
+    ...options,
+  });
+}
 
 Deno.test(
   "evaluate with dispatch stores, publishes and counts one anomaly; status lists it until it resolves",
@@ -46,16 +82,7 @@ Deno.test(
       await waitFor(() => consumed(ids.at(-1)!), { what: "the baseline consumed" });
 
       const app = new Hono();
-      app.route(
-        "/",
-        createEvaluateApp({
-          config: () => d.detector.rules().transactions.status_zscore,
-          zscore: (s) => d.detector.zscore(s),
-          dispatch: (f, signal) => d.detector.dispatch(f, signal),
-          token: TOKEN,
-          log: silentLogger(),
-        }),
-      );
+      app.route("/", evaluateApp({ sql, redis, keys, d }));
       app.route(
         "/",
         createStatusApp({ store: createStore({ sql }), redis, keys, log: silentLogger() }),
@@ -139,33 +166,11 @@ Deno.test(
   "evaluate with dispatch: an id used again with another request answers 409, the same request the first anomaly",
   { sanitizeOps: false, sanitizeResources: false },
   async () => {
-    await withDetector({}, async ({ sql, redis, keys, d }) => {
+    await withDetector({}, async (ctx) => {
+      const { sql } = ctx;
       const base = Math.floor(Date.now() / MIN) * MIN - 45 * MIN;
-      const events = [];
-      for (let m = 0; m < 40; m++) {
-        for (let i = 0; i < 5; i++) {
-          const n = m * 5 + i;
-          events.push({
-            timestamp: new Date(base + m * MIN + i * 10_000).toISOString(),
-            transaction_id: `t${n}`,
-            user_id: `u${n}`,
-            amount: 12,
-            currency: "EUR",
-            status: "approved",
-          });
-        }
-      }
-      const ids = await appendEvents(redis, keys, "transactions", events);
-      await waitFor(() => consumedUpTo(redis, keys, "transactions", ids.at(-1)!), {
-        what: "the baseline consumed",
-      });
-      const app = createEvaluateApp({
-        config: () => d.detector.rules().transactions.status_zscore,
-        zscore: (s) => d.detector.zscore(s),
-        dispatch: (f, signal) => d.detector.dispatch(f, signal),
-        token: TOKEN,
-        log: silentLogger(),
-      });
+      await feedBaseline(ctx, base);
+      const app = evaluateApp(ctx);
       const timestamp = new Date(base + 40 * MIN + 30_000).toISOString();
       const dispatch = async (over: Record<string, unknown>) => {
         const res = await app.request("/api/alerts/evaluate", {
@@ -239,34 +244,10 @@ Deno.test(
       await withDetector({
         settings: { ioTimeoutMs: 1000 },
         store: (sql) => ({ ...createStore({ sql }), get: createStore({ sql: hung }).get }),
-      }, async ({ redis, keys, d }) => {
+      }, async (ctx) => {
         const base = Math.floor(Date.now() / MIN) * MIN - 45 * MIN;
-        const events = [];
-        for (let m = 0; m < 40; m++) {
-          for (let i = 0; i < 5; i++) {
-            const n = m * 5 + i;
-            events.push({
-              timestamp: new Date(base + m * MIN + i * 10_000).toISOString(),
-              transaction_id: `t${n}`,
-              user_id: `u${n}`,
-              amount: 12,
-              currency: "EUR",
-              status: "approved",
-            });
-          }
-        }
-        const ids = await appendEvents(redis, keys, "transactions", events);
-        await waitFor(() => consumedUpTo(redis, keys, "transactions", ids.at(-1)!), {
-          what: "the baseline consumed",
-        });
-        const app = createEvaluateApp({
-          config: () => d.detector.rules().transactions.status_zscore,
-          zscore: (s) => d.detector.zscore(s),
-          dispatch: (f, signal) => d.detector.dispatch(f, signal),
-          token: TOKEN,
-          log: silentLogger(),
-          dispatchTimeoutMs: 3000,
-        });
+        await feedBaseline(ctx, base);
+        const app = evaluateApp(ctx, { dispatchTimeoutMs: 3000 });
         const dispatch = () =>
           app.request("/api/alerts/evaluate", {
             method: "POST",

@@ -3,6 +3,7 @@
  * retried on shared/retry.ts) and starts once PostgreSQL answers, instead of
  * exiting. A TCP proxy in front of the test PostgreSQL stands in for the outage.
  */
+import { assertMethodAnswers } from "@vigil/tools/testing/http";
 import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { withPg } from "@vigil/tools/testing/pg";
@@ -62,21 +63,14 @@ Deno.test({
         });
         try {
           const base = `http://127.0.0.1:${notifier.port}`;
-          for (
-            const [method, path, status, allow] of [
-              ["POST", "/health", 405, "GET, HEAD"],
-              ["DELETE", "/api/notifications", 405, "GET, HEAD"],
-              ["PUT", "/api/notifications/preview", 405, "GET, HEAD"],
-              ["GET", "/api/test-notification", 405, "POST"],
-              ["HEAD", "/api/notifications", 200, null],
-              ["POST", "/nope", 404, null],
-            ] as const
-          ) {
-            const res = await fetch(`${base}${path}`, { method });
-            await res.body?.cancel();
-            assert.equal(res.status, status, `${method} ${path}`);
-            assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
-          }
+          await assertMethodAnswers(base, [
+            ["POST", "/health", 405, "GET, HEAD"],
+            ["DELETE", "/api/notifications", 405, "GET, HEAD"],
+            ["PUT", "/api/notifications/preview", 405, "GET, HEAD"],
+            ["GET", "/api/test-notification", 405, "POST"],
+            ["HEAD", "/api/notifications", 200, null],
+            ["POST", "/nope", 404, null],
+          ]);
         } finally {
           await notifier.close();
         }
