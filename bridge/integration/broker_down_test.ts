@@ -36,7 +36,10 @@ async function faultWhileFlowing(
       const stopBridge = new AbortController();
       const running = bridge.run(stopBridge.signal);
       const stopProducing = new AbortController();
-      const producing = produceUntil(kafka, stopProducing.signal, { batch: 150, pauseMs: 20 });
+      // ~1,700 messages a second here (5,200 with 150 every 20 ms): consumption pauses for 30 s
+      // and more under a loaded CI, and the dev Kafka deletes a partition's oldest messages past
+      // ~5 MB (~17,000 of these), read or not; an unread one deleted would be reported missing.
+      const producing = produceUntil(kafka, stopProducing.signal, { batch: 100, pauseMs: 50 });
       try {
         await waitFor(
           async () =>
