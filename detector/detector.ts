@@ -21,7 +21,7 @@ import { isDataError } from "@vigil/shared/postgres_errors";
 import { logRetry, retry } from "@vigil/shared/retry";
 import { createStreamConsumer, type StreamConsumer } from "@vigil/shared/stream_consumer";
 import { createRedisStreamPort } from "@vigil/shared/stream_port";
-import { createEvaluator, type Evaluator, type Reconfigured } from "./core/evaluator.ts";
+import { createEvaluator, type Reconfigured } from "./core/evaluator.ts";
 import type { ZScoreState } from "./core/rules/status_zscore.ts";
 import { adoptDispatched } from "./core/rules/status_dispatch.ts";
 import type { Firing, Resolution } from "./core/rules/types.ts";
@@ -100,8 +100,6 @@ export interface Detector {
   health(): { ok: boolean; detail: Record<string, unknown> };
   /** The units this instance consumes now. */
   owned(): string[];
-  /** The evaluator of a unit consumed here, or undefined. */
-  evaluator(unit: string): Evaluator | undefined;
   /**
    * Put `rules` in force: every unit consumed here reconfigures its evaluator
    * (between two batches: evaluation is synchronous), and units started later
@@ -282,7 +280,6 @@ export function createDetector(deps: DetectorDeps): Detector {
 
   return {
     owned: () => [...running.keys()].sort(),
-    evaluator: (name) => running.get(name)?.pipeline.evaluator,
     rules: () => rules,
     async dispatch(firing, signal) {
       const { created, published } = await emit([firing], [], signal, "api");

@@ -144,10 +144,7 @@ const detector = createDetector({
 const app = createOpsApp({
   checks: {
     redis: () => redisHealth(redis),
-    postgres: async () => {
-      await sql`SELECT 1`;
-      return true;
-    },
+    postgres: () => store.ping(),
     // The detail (which consumer is stuck, since when, how much is pending) is listed in /health.
     consumers: () => detector.health(),
     rules: () => reloader.health(), // warn: the file on disk was rejected

@@ -45,8 +45,6 @@ export interface EvaluatorOptions {
 
 /** The rules of one stream with their state. */
 export interface Evaluator {
-  /** The stream kind it evaluates. */
-  readonly kind: StreamKind;
   readonly ruleNames: readonly string[];
   /** Highest (skew-capped) event time seen; -Infinity before any event. */
   watermark(): number;
@@ -56,11 +54,9 @@ export interface Evaluator {
   sweep(sink: RuleSink): void;
   /** A sink bound to this evaluator's shard ownership. */
   sink(): RuleSink;
-  /** Serialise the whole state. */
-  save(): string;
   /**
-   * The state as plain data, taken now and unaffected by later steps, to be
-   * serialised later (its JSON is {@link Evaluator.save}'s text).
+   * The whole state as plain data, taken now and unaffected by later steps,
+   * to be serialised later (its JSON is a checkpoint's text).
    */
   snapshot(): unknown;
   /**
@@ -169,7 +165,6 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
     rules: Object.fromEntries(rules.map((r, i) => [r.name, r.save(states[i])])),
   });
   return {
-    kind,
     get ruleNames() {
       return rules.map((r) => r.name);
     },
@@ -192,7 +187,6 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
       for (let i = 0; i < rules.length; i++) rules[i]!.sweep(states[i], watermark, sink);
     },
     sink: () => collectSink(),
-    save: () => JSON.stringify(snapshot()),
     snapshot,
     load(text) {
       const raw = JSON.parse(text) as {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createEvaluator, ruleSettings } from "./evaluator.ts";
 import { DEFAULT_RULES } from "./rules_config.ts";
-import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "./rules/_testing.ts";
+import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "../tools/testing/rules.ts";
 
 const err = (i: number) => entry(T0 + i * SEC, { service: "pay", level: "ERROR", message: "x" });
 
@@ -38,7 +38,9 @@ Deno.test("Evaluator.reconfigure() drops a disabled rule and starts a re-enabled
   assert.deepEqual(on.added, ["error_spike"]);
   assert.equal(run("logs", [err(19)], { evaluator, only: "error_spike" }).firings.length, 0);
   // The checkpoint names the rules in force.
-  const saved = JSON.parse(evaluator.save()) as { rules: Record<string, unknown> };
+  const saved = JSON.parse(JSON.stringify(evaluator.snapshot())) as {
+    rules: Record<string, unknown>;
+  };
   assert.ok("error_spike" in saved.rules);
 });
 
@@ -94,7 +96,7 @@ Deno.test("Evaluator.load() starts fresh only the rule whose saved state cannot 
   // DETECTOR_REBUILD_WINDOW of stream: "19 errors so far" was lost with it.
   const before = createEvaluator("logs", { rules: DEFAULT_RULES, engine: null });
   run("logs", Array.from({ length: 19 }, (_, i) => err(i)), { evaluator: before });
-  const saved = JSON.parse(before.save()) as { rules: Record<string, unknown> };
+  const saved = JSON.parse(JSON.stringify(before.snapshot())) as { rules: Record<string, unknown> };
   saved.rules.user_spike = "a state this detector cannot load";
   const after = createEvaluator("logs", {
     rules: rulesWith({ logs: { user_spike: { threshold: 3 } } }),

@@ -190,9 +190,7 @@ const noDataSchema = strictObject({
   c.entities.forEach((e, i) => {
     if (e.enabled && e.after !== undefined) tooLate(e.after, ["entities", i, "after"]);
     // The entity of transactions is the status, lower-cased by the bridge: another never reports.
-    if (
-      e.type === "transactions" && !(TRANSACTION_STATUSES as readonly string[]).includes(e.entity)
-    ) {
+    if (e.type === "transactions" && !statuses.includes(e.entity)) {
       ctx.addIssue({
         code: "custom",
         path: ["entities", i, "entity"],

@@ -23,7 +23,7 @@
  * @module
  */
 import type { EventType } from "@vigil/shared/schemas/event";
-import type { Severity } from "@vigil/shared/schemas/alert";
+import type { RulesConfig } from "./rules_config.ts";
 import { anomalyId } from "./rules/episodes.ts";
 import { formatSilence } from "./rules/no_data.ts";
 import type { Finding } from "./rules/types.ts";
@@ -32,11 +32,7 @@ import type { Finding } from "./rules/types.ts";
 export const WHOLE_STREAM = "*";
 
 /** Settings (`no_data.stream` of the rules file). */
-export interface StreamSilenceConfig {
-  enabled: boolean;
-  after: number;
-  severity: Severity;
-}
+export type StreamSilenceConfig = RulesConfig["no_data"]["stream"];
 
 /** The open stream-level alert of each type. */
 export interface StreamSilence {

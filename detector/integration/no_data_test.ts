@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { waitFor } from "@vigil/tools/testing/wait";
-import { rulesWith } from "../core/rules/_testing.ts";
+import { rulesWith } from "../tools/testing/rules.ts";
 import { appendEvents, readAlerts, withDetector } from "./_harness.ts";
 
 const MIN = 60_000;

@@ -130,11 +130,9 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
       if (live === "elsewhere") {
         throw httpError(409, `status "${status}" is scored by another detector instance`);
       }
-      const at = timestamp !== undefined
-        ? Date.parse(timestamp)
-        : Number.isFinite(live.watermark)
-        ? live.watermark
-        : now();
+      // The newest transaction seen, else now.
+      const newest = Number.isFinite(live.watermark) ? live.watermark : now();
+      const at = timestamp !== undefined ? Date.parse(timestamp) : newest;
       const config = deps.config();
       const minute = Math.floor(at / 60_000);
       // The rule ignores such a minute as late, and no longer holds the counts of its baseline.
@@ -152,7 +150,6 @@ export function createEvaluateApp(deps: ApiDeps): Hono {
       // Nor a minute ahead of the stream (a caller's local time read as UTC, a clock ahead): its
       // baseline would be minutes that have not happened yet, taken as empty, and a dispatch
       // would hold the rule's episode and cooldown of the status open until that minute.
-      const newest = Number.isFinite(live.watermark) ? live.watermark : now();
       const latest = Math.floor((newest + DEFAULT_FUTURE_SKEW_MS) / 60_000);
       if (minute > latest) {
         throw httpError(

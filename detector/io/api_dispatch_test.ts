@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { silentLogger } from "@vigil/shared/log";
 import { createEvaluateApp } from "./api.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
-import { entry, MIN, run, SEC, T0 } from "../core/rules/_testing.ts";
+import { entry, MIN, run, SEC, T0 } from "../tools/testing/rules.ts";
 import type { ZScoreState } from "../core/rules/status_zscore.ts";
 import { adoptDispatched } from "../core/rules/status_dispatch.ts";
 import type { Firing } from "../core/rules/types.ts";

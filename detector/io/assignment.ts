@@ -23,7 +23,7 @@ import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import type { Logger } from "@vigil/shared/log";
 import { sleep } from "@vigil/shared/lifecycle";
-import { holdMemberName, type MemberName, releaseHold, releaseMemberName } from "./member_name.ts";
+import { holdMemberName, type MemberName, releaseHold } from "./member_name.ts";
 
 /** Heartbeat a member and list the live ones, by Redis server time. Single key. */
 const HEARTBEAT = `local t = redis.call('TIME')
@@ -265,7 +265,10 @@ export async function runAssignment(
     // A name lost to another process: its membership is that process's now.
     if (!nameLost) {
       await redis.zrem(options.membersKey, member).catch(() => {});
-      if (options.name) await releaseMemberName(redis, options.name).catch(() => {});
+      // Give the name back, if this process still holds it.
+      if (options.name) {
+        await releaseHold(redis, options.name.key, options.name.token).catch(() => {});
+      }
     }
   }
 }

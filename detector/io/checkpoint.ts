@@ -106,17 +106,8 @@ export function createRedisCheckpointStore(
         await redis.hset(nextKey, `state:${n++}`, chunk);
         if (n === 1) await redis.pexpire(nextKey, NEXT_TTL_MS);
       }
-      const saved = await redis.eval(
-        COMMIT,
-        3,
-        nextKey,
-        key,
-        leaseKey,
-        member,
-        c.lastId,
-        String(n),
-        String(c.savedAt),
-      );
+      const args = [nextKey, key, leaseKey, member, c.lastId, String(n), String(c.savedAt)];
+      const saved = await redis.eval(COMMIT, 3, ...args);
       if (Number(saved) !== 1) {
         throw new Error("Cannot save checkpoint: the unit's lease is no longer this instance's");
       }

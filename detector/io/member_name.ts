@@ -54,11 +54,6 @@ export async function holdMemberName(redis: Redis, name: MemberName): Promise<Na
   return { held: false, holder: String(reply[1]), pttlMs: Number(reply[2]) };
 }
 
-/** Give the name back, if this process still holds it. */
-export async function releaseMemberName(redis: Redis, name: MemberName): Promise<void> {
-  await releaseHold(redis, name.key, name.token);
-}
-
 /**
  * At start: take the name. Held by another process, its hold is waited out
  * once; renewed meanwhile (a running process of the same name), a

@@ -4,30 +4,14 @@
  * @module
  */
 import { GROUPS, type Keys } from "@vigil/shared/keys";
-import type { Counter, Histogram, Registry } from "@vigil/shared/metrics";
+import type { Registry } from "@vigil/shared/metrics";
 import type { StreamUnit } from "@vigil/shared/partitions";
 import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import type { Evaluator } from "../core/evaluator.ts";
 
-/** Metrics of the detector (one set per process, shared by the streams). */
-export interface DetectorMetrics {
-  events: Counter;
-  ruleEvaluations: Counter;
-  anomalies: Counter;
-  resolved: Counter;
-  deadLetters: Counter;
-  retries: Counter;
-  eventToStored: Histogram;
-  eventToPublished: Histogram;
-  ingestToPublished: Histogram;
-  batchSeconds: Histogram;
-  evicted: Counter;
-  late: Counter;
-}
-
 /** Register the detector's metrics on `registry`. */
-export function createDetectorMetrics(registry: Registry): DetectorMetrics {
+export function createDetectorMetrics(registry: Registry) {
   return {
     events: registry.counter("vigil_detector_events_total", "Events evaluated", ["type"]),
     ruleEvaluations: registry.counter(
@@ -87,6 +71,9 @@ export function createDetectorMetrics(registry: Registry): DetectorMetrics {
     ),
   };
 }
+
+/** Metrics of the detector (one set per process, shared by the streams). */
+export type DetectorMetrics = ReturnType<typeof createDetectorMetrics>;
 
 /**
  * Gauges of the units consumed here, read at scrape time: stream length and

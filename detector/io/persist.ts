@@ -3,7 +3,7 @@
  * Transient failures (connection lost, timeout) are retried until they
  * succeed or the detector stops; nothing is acknowledged meanwhile. A
  * permanent one (the data of an anomaly cannot be stored, e.g. a NUL in its
- * entity: {@link isDataError}) is retried `attempts` times, then the batch is
+ * entity: {@link isDataError}) is retried 3 times, then the batch is
  * split in halves until the items that fail alone are found: those are
  * returned as rejected, the rest is stored.
  *
@@ -32,18 +32,15 @@ export interface PersistOptions {
   log: Logger;
   /** Each call fails after this long (then it is retried). @default {10000} */
   ioTimeoutMs?: number;
-  /** Attempts of a call failing with a data error before the items are split. @default {3} */
-  attempts?: number;
   onRetry?: (op: string) => void;
-  isPermanent?: (error: unknown) => boolean;
 }
 
 /** Create the stage. */
 export function createPersistStage(options: PersistOptions) {
   const { store, log } = options;
   const timeoutMs = options.ioTimeoutMs ?? 10_000;
-  const attempts = options.attempts ?? 3;
-  const isPermanent = options.isPermanent ?? isDataError;
+  /** Attempts of a call failing with a data error before the items are split. */
+  const attempts = 3;
 
   /**
    * Whether a call of one persist was retried (an attempt may have committed late). One per
@@ -67,14 +64,14 @@ export function createPersistStage(options: PersistOptions) {
           signal,
           baseMs: 200,
           capMs: 5000,
-          isRetryable: (e) => !isPermanent(e),
+          isRetryable: (e) => !isDataError(e),
           onRetry: logRetry(log, op, () => {
             batch.retried = true;
             options.onRetry?.(op);
           }),
         });
       } catch (error) {
-        if (signal.aborted || !isPermanent(error) || n >= attempts) throw error;
+        if (signal.aborted || !isDataError(error) || n >= attempts) throw error;
         log.warn(`cannot ${op}: the data is refused, retrying`, { error, attempt: n });
       }
     }
@@ -92,7 +89,7 @@ export function createPersistStage(options: PersistOptions) {
     try {
       return { rows: await call(op, fn, items, signal, batch), rejected: [] };
     } catch (error) {
-      if (signal.aborted || !isPermanent(error)) throw error;
+      if (signal.aborted || !isDataError(error)) throw error;
       if (items.length === 1) {
         log.error(`cannot ${op}: refused for good`, { error });
         return { rows: [], rejected: [{ item: items[0]!, error }] };
@@ -135,9 +132,7 @@ export function createPersistStage(options: PersistOptions) {
       const late = await call(
         "read late writes",
         (i) => store.unpublishedIn(i).then((x) => [x]),
-        [
-          ...ids,
-        ],
+        [...ids],
         signal,
         batch,
       );

@@ -55,20 +55,14 @@ export interface Publisher {
   publish(alerts: readonly OutgoingAlert[], scores: readonly ScorePoint[]): Promise<string[]>;
 }
 
-function isoOrNull(d: Date | null): string | null {
-  return d ? d.toISOString() : null;
-}
-
 /** The alert of a stored row (`status` firing or resolved). */
 export function rowToAlert(
   row: AnomalyRow,
   status: "firing" | "resolved",
   stages: Record<string, number>,
 ): OutgoingAlert {
-  const rowStages = (row.stages && typeof row.stages === "object" ? row.stages : {}) as Record<
-    string,
-    number
-  >;
+  // Spread as an object (null or a non-object adds nothing).
+  const rowStages = typeof row.stages === "object" ? row.stages as Record<string, number> : {};
   return {
     marker: status === "firing" ? row.id : `${row.id}:resolved`,
     alert: {
@@ -85,7 +79,7 @@ export function rowToAlert(
       score: row.score,
       details: (row.details ?? {}) as Record<string, unknown>,
       evidence: (Array.isArray(row.evidence) ? row.evidence : []) as Alert["evidence"],
-      resolved_at: isoOrNull(row.resolved_at),
+      resolved_at: row.resolved_at?.toISOString() ?? null,
       ...(status === "resolved" ? resolvedReading(row) : {}),
       trace_id: row.trace_id,
       stages: { ...rowStages, ...stages },
@@ -105,13 +99,13 @@ function resolvedReading(row: AnomalyRow): Pick<Alert, "resolved_value" | "resol
 
 /**
  * Create the publisher. The alert script goes by its SHA, its source again
- * only to a node that answers NOSCRIPT (`shared/redis_script.ts`). On a Redis Cluster (`perSlot`, by default when the
- * client is a cluster) the alerts go in one pipeline (one slot, `{alerts}`)
- * and each score series in its own.
+ * only to a node that answers NOSCRIPT (`shared/redis_script.ts`). On a
+ * Redis Cluster the alerts go in one pipeline (one slot, `{alerts}`) and
+ * each score series in its own.
  */
-export function createPublisher(options: PublisherOptions & { perSlot?: boolean }): Publisher {
+export function createPublisher(options: PublisherOptions): Publisher {
   const { redis, keys } = options;
-  const perSlot = options.perSlot ?? isCluster(redis);
+  const perSlot = isCluster(redis);
   const ttl = options.scoreTtlMs ?? 3_600_000;
   const keep = options.scoreKeep ?? 500;
   const maxLen = options.alertsMaxLen ?? 100_000;

@@ -4,7 +4,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { sampleValue } from "@vigil/tools/testing/metrics";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { DEFAULT_RULES, loadRulesConfig, type RulesConfig } from "../core/rules_config.ts";
-import { rulesWith } from "../core/rules/_testing.ts";
+import { rulesWith } from "../tools/testing/rules.ts";
 import { createRulesReloader, rulesHash } from "./rules_reload.ts";
 import { loadDetectorRules } from "../config.ts";
 

@@ -3,7 +3,7 @@ import { formatSummary, parseArgs, parseTimestamp, runBacktest, scoreCsv } from 
 import { createStatsEngine } from "../core/score_engine.ts";
 import { parseCsv } from "@vigil/shared/csv";
 import { timestampSchema } from "@vigil/shared/schemas/event";
-import { dailySeries } from "../core/stats/_series_testing.ts";
+import { dailySeries } from "./testing/series.ts";
 
 function csvOf(ts: number[], values: number[]): string {
   const rows = ts.map((t, i) =>

@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { createSeriesState, DEFAULT_ENGINE_CONFIG, update } from "../core/stats/engine.ts";
-import { dailySeries } from "../core/stats/_series_testing.ts";
+import { dailySeries } from "./testing/series.ts";
 import { runTool } from "./tool_main.ts";
 
 const SEGMENT = 5000;

@@ -9,7 +9,7 @@ import { DEFAULT_RULES } from "../rules_config.ts";
 import { createEvaluator } from "../evaluator.ts";
 import type { ParsedEntry } from "../entry.ts";
 import type { EventType } from "@vigil/shared/schemas/event";
-import { entry, MIN, rulesWith, run, SEC, spread, T0 } from "./_testing.ts";
+import { entry, MIN, rulesWith, run, SEC, spread, T0 } from "../../tools/testing/rules.ts";
 
 const err = (service = "checkout") => ({ service, level: "ERROR", message: "boom" });
 const userLog = (user = "u1") => ({ service: "web", level: "INFO", message: "m", user_id: user });

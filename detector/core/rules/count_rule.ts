@@ -184,24 +184,3 @@ export function windowStateParts(
     },
   };
 }
-
-/** A {@link countRule} per user (`user_spike`, `user_frequency`): events counted by `user_id`. */
-export function perUserCountRule<E extends { user_id?: string | undefined }>(
-  name: string,
-  type: EventType,
-  entry: CountRuleOptions<E>["entry"],
-  cooldownMs: number,
-  title: CountRuleOptions<E>["title"],
-  maxEntities?: number,
-): Rule<CountState, E> {
-  const select = (e: E) => e.user_id;
-  return countRule<E>({
-    name,
-    type,
-    entry,
-    cooldownMs,
-    title,
-    select,
-    ...(maxEntities ? { maxEntities } : {}),
-  });
-}

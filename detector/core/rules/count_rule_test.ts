@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_STATE_LIMITS } from "../state_limits.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
-import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
+import { entry, MIN, run, SEC, T0 } from "../../tools/testing/rules.ts";
 
 const tx = (user: string) => ({
   transaction_id: `tx-${user}-${Math.random()}`,

@@ -142,9 +142,6 @@ function alreadyReported(scores: readonly MeasureScore[], c: EntityConfig): bool
   return bandSeverity(assessEntity(fresh, c.method).score, c.bands) === null;
 }
 
-/** State of `entity_score`. */
-export type EntityScoreState = EpisodeState;
-
 function fmtValue(x: number): string {
   return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(4)));
 }
@@ -158,7 +155,7 @@ export function entityScoreRule(
   c: EntityConfig,
   cooldownMs: number,
   handoff: ScoreHandoff,
-): Rule<EntityScoreState, MetricEvent> {
+): Rule<EpisodeState, MetricEvent> {
   const wanted = c.measures ? new Set(c.measures) : null;
   return {
     name: "entity_score",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
-import { gaussian, prng } from "../stats/_series_testing.ts";
+import { entry, fakeEngine, MIN, rulesWith, run, SEC, T0 } from "../../tools/testing/rules.ts";
+import { gaussian, prng } from "../../tools/testing/series.ts";
 import { assessEntity, fisherCombine, tippettCombine } from "./entity_score.ts";
 import {
   createStatsEngine,
@@ -252,7 +252,7 @@ Deno.test("entity_score's episode survives a checkpoint: the reading after resto
   a.step(entry(T0, reading(0.6, 0.6, 0.6)), sink);
   assert.equal(sink.findings.filter((f) => f.rule === "entity_score").length, 1);
   const b = createEvaluator("metrics", options);
-  b.load(a.save());
+  b.load(JSON.stringify(a.snapshot()));
   const after = b.sink();
   b.step(entry(T0 + 10 * SEC, reading(0.03, 0.03, 0.03)), after);
   const resolved = after.findings.filter((f) => f.rule === "entity_score" && f.kind === "resolved");

@@ -94,16 +94,10 @@ function resolve(ep: Episode, at: number, out: Finding[], reading?: Reading): vo
     severity: ep.severity,
     ids: ep.open,
     at,
-    ...(reading === undefined ? {} : readingParts(reading)),
+    ...(reading && Number.isFinite(reading.value) ? { value: reading.value } : {}),
+    ...(reading?.details !== undefined ? { details: reading.details } : {}),
   });
   ep.open = [];
-}
-
-function readingParts(r: Reading): { value?: number; details?: Record<string, unknown> } {
-  const parts: { value?: number; details?: Record<string, unknown> } = {};
-  if (Number.isFinite(r.value)) parts.value = r.value;
-  if (r.details !== undefined) parts.details = r.details;
-  return parts;
 }
 
 /**

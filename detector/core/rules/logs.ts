@@ -5,7 +5,7 @@
  */
 import type { LogEvent } from "@vigil/shared/schemas/event";
 import { cutText } from "@vigil/shared/text";
-import { countRule, perUserCountRule } from "./count_rule.ts";
+import { countRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import { ruleSet } from "./rule_set.ts";
 
@@ -42,12 +42,13 @@ export const logRules = ruleSet("logs", {
     });
   },
   user_spike: (entry, config, limits) =>
-    perUserCountRule<LogEvent>(
-      "user_spike",
-      "logs",
+    countRule<LogEvent>({
+      name: "user_spike",
+      type: "logs",
+      select: (e) => e.user_id,
       entry,
-      config.cooldown,
-      (user, n) => `Log spike for user ${user}: ${n} logs`,
-      limits.maxWindowEntities,
-    ),
+      maxEntities: limits.maxWindowEntities,
+      cooldownMs: config.cooldown,
+      title: (user, n) => `Log spike for user ${user}: ${n} logs`,
+    }),
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, MIN, rulesWith, run, SEC, spread, T0 } from "./_testing.ts";
+import { entry, MIN, rulesWith, run, SEC, spread, T0 } from "../../tools/testing/rules.ts";
 
 const err = (service = "checkout", message = "boom") => ({ service, level: "ERROR", message });
 

@@ -3,7 +3,7 @@ import type { MetricEvent } from "@vigil/shared/schemas/event";
 import { createStatsEngine, ENGINE_SCORE_BANDS, type ScoreEngine } from "../score_engine.ts";
 import { metricScoreRule, type ScoreState } from "./metric_score.ts";
 import { collectSink, type RuleInput } from "./types.ts";
-import { MIN, T0 } from "./_testing.ts";
+import { MIN, T0 } from "../../tools/testing/rules.ts";
 
 const CONFIG = { enabled: true, measures: ["cpu", "latency_ms"], bands: ENGINE_SCORE_BANDS };
 

@@ -25,9 +25,6 @@ import {
   valueAt,
 } from "./window.ts";
 
-/** State of `cpu_sustained`. */
-export type SustainedState = CountState;
-
 type SustainedConfig = RulesConfig["metrics"]["cpu_sustained"];
 
 /** Is the condition true for readings [lo, hi)? */
@@ -52,10 +49,10 @@ export function cpuSustainedRule(
   c: SustainedConfig,
   cooldownMs: number,
   maxEntities = Infinity,
-): Rule<SustainedState, MetricEvent> {
+): Rule<CountState, MetricEvent> {
   const W = c.window;
   function check(
-    state: SustainedState,
+    state: CountState,
     w: TimeWindow,
     S: number,
     service: string,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, fakeEngine, MIN, run, SEC, T0 } from "./_testing.ts";
+import { entry, fakeEngine, MIN, run, SEC, T0 } from "../../tools/testing/rules.ts";
 
 const reading = (cpu: number, latency_ms = 100, service = "api") => ({ service, cpu, latency_ms });
 
@@ -151,11 +151,11 @@ Deno.test("a snapshot keeps the series states of its moment while scoring goes o
     });
   const sink = evaluator.sink();
   for (let i = 0; i < 300; i++) evaluator.step(reading(i), sink);
-  const text = evaluator.save();
+  const text = JSON.stringify(evaluator.snapshot());
   const snapshot = evaluator.snapshot();
   for (let i = 300; i < 600; i++) evaluator.step(reading(i), sink);
   assert.equal(JSON.stringify(snapshot), text, "the snapshot did not follow later updates");
-  assert.notEqual(evaluator.save(), text);
+  assert.notEqual(JSON.stringify(evaluator.snapshot()), text);
 });
 
 Deno.test("metric rules take readings without cpu (the simulator's) for their latency only", () => {

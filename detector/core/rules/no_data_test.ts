@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createEvaluator } from "../evaluator.ts";
-import { entry, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
+import { entry, MIN, rulesWith, run, SEC, T0 } from "../../tools/testing/rules.ts";
 import type { ParsedEntry } from "../entry.ts";
 
 const metric = (service: string, t: number) => entry(t, { service, cpu: 20, latency_ms: 100 });
@@ -103,7 +103,7 @@ Deno.test("no_data survives a checkpoint and forgets an entity after forget_afte
     rules,
     only: "no_data",
   });
-  const saved = first.evaluator.save();
+  const saved = JSON.stringify(first.evaluator.snapshot());
   const restored = createEvaluator("metrics", { rules, engine: null });
   restored.load(saved);
   const r = run("metrics", readings(["b"], 2.5, 12), { evaluator: restored, only: "no_data" });
@@ -140,7 +140,7 @@ Deno.test("no_data: an entry added later (a reload, a restart with a new file) i
     },
   });
   const first = run("metrics", readings(["a"], 0, 2), { rules: before, only: "no_data" });
-  const saved = first.evaluator.save();
+  const saved = JSON.stringify(first.evaluator.snapshot());
   const reloaded = first.evaluator;
   reloaded.reconfigure(after);
   const r = run("metrics", readings(["a"], 2.5, 7), { evaluator: reloaded, only: "no_data" });

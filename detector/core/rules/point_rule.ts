@@ -12,24 +12,13 @@
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Severity } from "@vigil/shared/schemas/alert";
 import { conditionFalse } from "./episodes.ts";
-import { type EpisodeState, episodeStateParts, fire } from "./firing.ts";
+import { type EpisodeState, episodeStateParts, fire, type FiringText } from "./firing.ts";
 import type { Reading, Rule } from "./types.ts";
-
-/** State of a point rule. */
-export type PointState = EpisodeState;
 
 /** How one event is judged. */
 export interface Verdict {
   entity: string;
   holds: boolean;
-}
-
-/** What an anomaly raised by one event says. */
-export interface Description {
-  title: string;
-  message: string;
-  score: number | null;
-  details: Record<string, unknown>;
 }
 
 /** Options of {@link pointRule}. */
@@ -41,7 +30,7 @@ export interface PointRuleOptions<E> {
   /** Judge an event; undefined when the rule does not apply to it. */
   judge(event: E): Verdict | undefined;
   /** Describe an event that raised an anomaly (called only then: texts cost per event). */
-  describe(event: E): Description;
+  describe(event: E): Omit<FiringText, "evidence">;
   /** Resolve when a later event of the entity does not hold. @default {false} */
   clearOnFalse?: boolean;
   /** The reading of an event that cleared the condition (its resolution's value), when there is one. */
@@ -49,7 +38,7 @@ export interface PointRuleOptions<E> {
 }
 
 /** Build a single-event rule. */
-export function pointRule<E>(options: PointRuleOptions<E>): Rule<PointState, E> {
+export function pointRule<E>(options: PointRuleOptions<E>): Rule<EpisodeState, E> {
   const { name, type, severity, cooldownMs } = options;
   return {
     name,

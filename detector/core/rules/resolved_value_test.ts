@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, fakeEngine, MIN, run, SEC, T0 } from "./_testing.ts";
+import { entry, fakeEngine, MIN, run, SEC, T0 } from "../../tools/testing/rules.ts";
 import { conditionFalse, conditionTrue, type EpisodeBook, sweepEpisodes } from "./episodes.ts";
 import type { Finding, Resolution } from "./types.ts";
 

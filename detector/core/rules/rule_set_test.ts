@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rulesWith } from "./_testing.ts";
+import { rulesWith } from "../../tools/testing/rules.ts";
 import { logRules } from "./logs.ts";
 import { transactionRules } from "./transactions.ts";
 

@@ -19,7 +19,7 @@ import type { Severity } from "@vigil/shared/schemas/alert";
 import type { RulesConfig } from "../rules_config.ts";
 import type { EpisodeBook } from "./episodes.ts";
 import { loadEpisodes, resolveClearedBy, saveEpisodes, sweepEpisodes } from "./episodes.ts";
-import { fire } from "./firing.ts";
+import { fire, loadKeyed } from "./firing.ts";
 import type { Rule } from "./types.ts";
 
 /** Config of the rule. */
@@ -362,22 +362,17 @@ export function statusZScoreRule(
     }),
     load(raw) {
       const r = raw as Record<string, unknown> | null;
-      if (!r || typeof r !== "object" || !Array.isArray(r.counts)) {
-        throw new TypeError("Cannot load status_zscore: no state");
-      }
-      const counts = new Map<string, Map<number, number>>();
-      for (const item of r.counts) {
-        if (!Array.isArray(item) || typeof item[0] !== "string" || !Array.isArray(item[1])) {
-          throw new TypeError("Cannot load status_zscore: malformed counts");
-        }
-        counts.set(
-          item[0],
-          new Map((item[1] as unknown[]).map((p) => {
+      if (!r || typeof r !== "object") throw new TypeError("Cannot load status_zscore: no state");
+      const counts = loadKeyed(
+        r.counts,
+        { rule: "status_zscore", what: "counts" },
+        Array.isArray,
+        (perMinute: unknown[]) =>
+          new Map(perMinute.map((p) => {
             if (!Array.isArray(p)) throw new TypeError("Cannot load status_zscore: bad minute");
             return [Number(p[0]), Number(p[1])] as [number, number];
           })),
-        );
-      }
+      );
       const first = typeof r.first === "number" ? r.first : null;
       // Saved before keptFrom: older minutes than the oldest held may have been dropped.
       let keptFrom = typeof r.keptFrom === "number" ? r.keptFrom : null;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, MIN, rulesWith, run, SEC, T0 } from "./_testing.ts";
+import { entry, MIN, rulesWith, run, SEC, T0 } from "../../tools/testing/rules.ts";
 import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { assessStatus, BaselineCache } from "./status_zscore.ts";
@@ -312,7 +312,7 @@ Deno.test("status_zscore: raising baseline_minutes never counts dropped minutes 
     expectSpike(evaluator);
   });
   await t.step("restart from a checkpoint, also one written without keptFrom", () => {
-    const saved = before().save();
+    const saved = JSON.stringify(before().snapshot());
     const old = JSON.parse(saved);
     delete old.rules.status_zscore.keptFrom;
     for (const text of [saved, JSON.stringify(old)]) {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { ParsedEntry } from "../entry.ts";
 import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
-import { entry, MIN, run, SEC, T0 } from "./_testing.ts";
+import { entry, MIN, run, SEC, T0 } from "../../tools/testing/rules.ts";
 
 /** `minutes` of readings every 10 s: "live" on time, "lag" stamped `lagMs` behind, always slow. */
 function lagging(lagMs: number, minutes: number): ParsedEntry[] {
@@ -64,7 +64,7 @@ Deno.test("a producer stamping every event 1970 (timestamp 0) alerts once per co
 Deno.test("a lagging episode survives a checkpoint", () => {
   const es = lagging(60 * MIN, 10);
   const first = run("metrics", es.slice(0, 20), { only: "latency_high" });
-  const saved = first.evaluator.save();
+  const saved = JSON.stringify(first.evaluator.snapshot());
   const rest = run("metrics", es.slice(20), {
     only: "latency_high",
     evaluator: (() => {

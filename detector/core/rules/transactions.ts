@@ -5,7 +5,7 @@
  * @module
  */
 import type { TransactionEvent } from "@vigil/shared/schemas/event";
-import { perUserCountRule } from "./count_rule.ts";
+import { countRule } from "./count_rule.ts";
 import { pointRule } from "./point_rule.ts";
 import { ruleSet } from "./rule_set.ts";
 import { statusZScoreRule } from "./status_zscore.ts";
@@ -40,13 +40,14 @@ export const transactionRules = ruleSet("transactions", {
     });
   },
   user_frequency: (entry, config, limits) =>
-    perUserCountRule<TransactionEvent>(
-      "user_frequency",
-      "transactions",
+    countRule<TransactionEvent>({
+      name: "user_frequency",
+      type: "transactions",
+      select: (e) => e.user_id,
       entry,
-      config.cooldown,
-      (user, n) => `Frequent transactions by ${user}: ${n}`,
-      limits.maxWindowEntities,
-    ),
+      maxEntities: limits.maxWindowEntities,
+      cooldownMs: config.cooldown,
+      title: (user, n) => `Frequent transactions by ${user}: ${n}`,
+    }),
   status_zscore: (entry, config) => statusZScoreRule(entry, config.cooldown),
 });

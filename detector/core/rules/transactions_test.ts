@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { entry, MIN, rulesWith, run, spread, T0 } from "./_testing.ts";
+import { entry, MIN, rulesWith, run, spread, T0 } from "../../tools/testing/rules.ts";
 
 let n = 0;
 const tx = (over: Record<string, unknown> = {}) => ({

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_ARTIME_CONFIG } from "./artime_state.ts";
 import { initialRho, type Net, Q, train } from "./artime_network.ts";
-import { prng } from "./_series_testing.ts";
+import { prng } from "../../tools/testing/series.ts";
 
 /** The reference's activation (AdaptiveResonance.jl DVFA, as compacted in ARTime) on raw weights. */
 function referenceActivation(x: number[], w: number[]): { m: number; e: number } {

@@ -6,7 +6,7 @@ import {
   rebuildWeightSums,
   updateArtime,
 } from "./artime.ts";
-import { prng } from "./_series_testing.ts";
+import { prng } from "../../tools/testing/series.ts";
 
 const C = DEFAULT_ARTIME_CONFIG;
 

@@ -3,7 +3,7 @@ import { type BaselineFit, fitBaseline, learnTimeOfDay, timeOfDayBucket } from "
 import { DEFAULT_ENGINE_CONFIG } from "./config.ts";
 import { createSeriesState } from "./series_state.ts";
 import { pushValue } from "./sorted_window.ts";
-import { prng } from "./_series_testing.ts";
+import { prng } from "../../tools/testing/series.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;
 const DAY = 86_400_000;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { restoreState, serializeState } from "./checkpoint.ts";
 import { createSeriesState, update } from "./engine.ts";
-import { dailySeries, feed, scoresOf } from "./_series_testing.ts";
+import { dailySeries, feed, scoresOf } from "../../tools/testing/series.ts";
 import fixture from "./testdata/checkpoint_v2.json" with { type: "json" };
 
 async function sha256(text: string): Promise<string> {

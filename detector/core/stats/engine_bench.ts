@@ -27,7 +27,7 @@ import {
   stateBytes,
   update,
 } from "./engine.ts";
-import { dailySeries } from "./_series_testing.ts";
+import { dailySeries } from "../../tools/testing/series.ts";
 
 /** Points scored per bench iteration. */
 export const BATCH = 10_000;

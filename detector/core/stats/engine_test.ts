@@ -7,7 +7,7 @@ import {
   update,
   type UpdateResult,
 } from "./engine.ts";
-import { dailySeries, feed, scoresOf, STEP_MS, T0 } from "./_series_testing.ts";
+import { dailySeries, feed, scoresOf, STEP_MS, T0 } from "../../tools/testing/series.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;
 

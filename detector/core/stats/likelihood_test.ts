@@ -8,7 +8,7 @@ import {
   normalTail,
   updateTailProbability,
 } from "./likelihood.ts";
-import { prng } from "./_series_testing.ts";
+import { prng } from "../../tools/testing/series.ts";
 
 const CONFIG: LikelihoodConfig = {
   averagingWindow: 10,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_ENGINE_CONFIG } from "./config.ts";
 import { serializeState } from "./checkpoint.ts";
 import { assertCompatible, createSeriesState, stateBytes } from "./series_state.ts";
-import { dailySeries, feed, T0 } from "./_series_testing.ts";
+import { dailySeries, feed, T0 } from "../../tools/testing/series.ts";
 import { update } from "./engine.ts";
 
 const C = DEFAULT_ENGINE_CONFIG;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createSortedWindow, pushValue, quantile, rebuildSorted } from "./sorted_window.ts";
-import { prng } from "./_series_testing.ts";
+import { prng } from "../../tools/testing/series.ts";
 
 Deno.test("the sorted window holds the last values in order and gives exact quantiles", () => {
   const rand = prng(4);

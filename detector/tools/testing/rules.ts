@@ -5,11 +5,11 @@
  * @module
  */
 import type { AnyEvent, EventType } from "@vigil/shared/schemas/event";
-import { createEvaluator, type Evaluator } from "../evaluator.ts";
-import type { ParsedEntry } from "../entry.ts";
-import { DEFAULT_RULES, parseRulesConfig, type RulesConfig } from "../rules_config.ts";
-import type { ScoreEngine } from "../score_engine.ts";
-import type { Finding, Firing, Resolution, ScorePoint } from "./types.ts";
+import { createEvaluator, type Evaluator } from "../../core/evaluator.ts";
+import type { ParsedEntry } from "../../core/entry.ts";
+import { DEFAULT_RULES, parseRulesConfig, type RulesConfig } from "../../core/rules_config.ts";
+import type { ScoreEngine } from "../../core/score_engine.ts";
+import type { Finding, Firing, Resolution, ScorePoint } from "../../core/rules/types.ts";
 
 /** 2025-01-01T00:00:00Z, a round base time for tests. */
 export const T0 = Date.UTC(2025, 0, 1, 0, 0, 0);

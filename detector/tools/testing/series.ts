@@ -11,7 +11,7 @@ import {
   type SeriesState,
   update,
   type UpdateResult,
-} from "./engine.ts";
+} from "../../core/stats/engine.ts";
 
 /** 5 minutes in milliseconds: the cadence of generated series. */
 export const STEP_MS = 300_000;
