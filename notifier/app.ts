@@ -22,7 +22,7 @@ import { createDiscordChannel } from "./channels/discord.ts";
 import { createEmailChannel } from "./channels/email.ts";
 import { createSlackChannel } from "./channels/slack.ts";
 import { createWebhookChannel } from "./channels/webhook.ts";
-import { configuredChannels, type NotifierConfig } from "./config.ts";
+import type { NotifierConfig } from "./config.ts";
 import { createNotifierApi } from "./http.ts";
 import { runNotifier } from "./notifier.ts";
 import { DEFAULT_INHIBIT_RULES } from "./inhibit.ts";
@@ -54,7 +54,8 @@ export async function loadRouting(config: NotifierConfig): Promise<Routing> {
     );
   }
   try {
-    return parseRouting(text, config.defaultRoute, configuredChannels(config), config.staleAfterMs);
+    const { defaultRoute, staleAfterMs } = config;
+    return parseRouting(text, defaultRoute, defaultRoute.channels, staleAfterMs);
   } catch (error) {
     throw new ConfigError((error as Error).message, { cause: error });
   }
@@ -102,7 +103,6 @@ export async function startNotifier(
   config: NotifierConfig,
   options: {
     log: Logger;
-    channels?: Channel[];
     /** Stops waiting for PostgreSQL at start. */
     signal?: AbortSignal;
   },
@@ -123,7 +123,7 @@ export async function startNotifier(
   const reader = createRedis(config.redis, { log, name: "notifier-reader", blocking: true });
   const keys = createKeys(config.prefix);
   const store = createStore(sql);
-  const channels = options.channels ?? buildChannels(config);
+  const channels = buildChannels(config);
   const registry = new Registry();
   const tracer = serviceTracer();
   const controller = new AbortController();
@@ -147,22 +147,8 @@ export async function startNotifier(
       registry,
       ...(tracer ? { tracer } : {}),
     },
-    {
-      routes,
-      inhibitRules,
-      flapThreshold: config.flapThreshold,
-      flapWindowMs: config.flapWindowMs,
-      staleAfterMs: config.staleAfterMs,
-      maxDeliveries: config.maxDeliveries,
-      claimIdleMs: config.claimIdleMs,
-      delivery: {
-        retryBaseMs: config.retryBaseMs,
-        retryCapMs: config.retryCapMs,
-        giveUpAfterMs: config.giveUpAfterMs,
-        sendTimeoutMs: config.sendTimeoutMs,
-      },
-      onReady: resolveReady,
-    },
+    // The timers, flapping, retries and intake as configured (the same names).
+    { ...config, routes, inhibitRules, delivery: config, onReady: resolveReady },
     controller.signal,
   );
   // Retention of every service's growing tables: the notifier owns it (light
@@ -195,13 +181,7 @@ export async function startNotifier(
       log,
       channels,
       token: config.apiToken,
-      preview: {
-        routes,
-        inhibitRules,
-        flapThreshold: config.flapThreshold,
-        flapWindowMs: config.flapWindowMs,
-        staleAfterMs: config.staleAfterMs,
-      },
+      preview: { ...config, routes, inhibitRules },
       sendTimeoutMs: config.sendTimeoutMs,
     }),
   );
@@ -232,10 +212,7 @@ export async function startNotifier(
           ["reader", () => Promise.resolve(reader.disconnect())],
           ["run loop", () => withTimeout(handle.done, 8000, "stop notifier loop")],
           ["retention", () => withTimeout(retention, 6000, "stop retention")],
-          [
-            "channels",
-            () => Promise.resolve(channels.forEach((c) => (c as { close?(): void }).close?.())),
-          ],
+          ["channels", () => Promise.resolve(channels.forEach((c) => c.close?.()))],
           ["redis", () => Promise.resolve(redis.disconnect())],
           ["postgres", () => sql.end({ timeout: 5 })],
         ];

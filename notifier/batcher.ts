@@ -218,17 +218,21 @@ export function ingest(
   return { state: d.state(), digests, settled, changed: [...d.changed], placed };
 }
 
+/** When a changed group's digest is due (its first after group_wait, later ones group_interval apart). */
+function turnAt(group: GroupState, route: Route): number | null {
+  if (!group.dirty) return null;
+  return group.lastFlushAt === null
+    ? group.createdAt + route.groupWaitMs
+    : group.lastFlushAt + route.groupIntervalMs;
+}
+
 /** When `group` next needs attention (ms), or null when never. */
 export function groupDueAt(group: GroupState, route: Route, staleAfterMs: number): number | null {
   let due: number | null = null;
   const consider = (t: number) => {
     if (due === null || t < due) due = t;
   };
-  const turn = group.dirty
-    ? group.lastFlushAt === null
-      ? group.createdAt + route.groupWaitMs
-      : group.lastFlushAt + route.groupIntervalMs
-    : null;
+  const turn = turnAt(group, route);
   if (turn !== null) consider(turn);
   const firing = Object.values(group.alerts).filter((a) => a.alert.status === "firing");
   // A changed group waits for its turn (repeat_interval < group_interval sent changes sooner).
@@ -260,9 +264,8 @@ export function nextDueAt(state: BatcherState, options: BatcherOptions): number 
 
 /** Whether a held alert is shown in the group's digest (else inhibited or quiet). */
 function shown(a: GroupAlert, acknowledged: ReadonlySet<string>): boolean {
-  if (a.inhibitedBy) return a.alert.status === "resolved" && a.notified;
-  if (!acknowledged.has(a.alert.id)) return true;
-  return a.alert.status === "resolved" && a.notified;
+  if (!a.inhibitedBy && !acknowledged.has(a.alert.id)) return true;
+  return a.alert.status === "resolved" && a.notified; // an announced one's resolution
 }
 
 /**
@@ -331,13 +334,8 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
     const entries = Object.values(g.alerts);
     const listed = entries.filter((a) => shown(a, acknowledged));
     const firing = entries.filter((a) => a.alert.status === "firing");
-    let kind: Digest["kind"] | null = null;
-    if (g.dirty) {
-      const at = g.lastFlushAt === null
-        ? g.createdAt + route.groupWaitMs
-        : g.lastFlushAt + route.groupIntervalMs;
-      if (at <= now) kind = "digest";
-    }
+    const turn = turnAt(g, route);
+    let kind: Digest["kind"] | null = turn !== null && turn <= now ? "digest" : null;
     if (
       kind === null && !g.dirty && firing.length && g.lastSentAt !== null &&
       g.lastSentAt + route.repeatIntervalMs <= now
@@ -376,8 +374,8 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
       g.lastSentAt = now;
       for (const a of listed) a.notified = true;
     }
-    const flushed = kind === "digest" || (kind !== null && listed.length > 0);
-    if (flushed) {
+    if (kind === "digest" || (kind !== null && listed.length > 0)) { // flushed
+      g.dirty = false;
       for (const [id, a] of Object.entries(g.alerts)) {
         if (a.alert.status === "resolved") {
           delete g.alerts[id];
@@ -390,7 +388,6 @@ export function tick(state: BatcherState, now: number, options: BatcherOptions):
         }
       }
     }
-    if (flushed) g.dirty = false;
     if (Object.keys(g.alerts).length === 0 && !((forgetAt(g, route) ?? -Infinity) > now)) {
       d.remove(key);
     }

@@ -20,11 +20,7 @@ import {
   portVar,
   urlVar,
 } from "@vigil/shared/config";
-import {
-  type RetentionConfig,
-  retentionConfig,
-  retentionEnv,
-} from "@vigil/shared/retention/policy";
+import { retentionConfig, retentionEnv } from "@vigil/shared/retention/policy";
 import { apiTokenVar } from "@vigil/shared/http/bearer";
 import {
   type ChannelName,
@@ -33,7 +29,8 @@ import {
   leastStaleAfter,
   type Route,
 } from "./routes.ts";
-import { type RedisConnection, redisConnection } from "@vigil/shared/redis";
+import { redisConnection } from "@vigil/shared/redis";
+import type { SmtpSettings } from "./channels/email.ts";
 
 const ADDRESS = /^[^\s@<>]+@[^\s@<>]+$/;
 const emailList = z.string().transform((s, ctx) => {
@@ -140,7 +137,11 @@ export const notifierEnv = z.object({
   }
   smtpUnread(e, ctx);
   // A firing alert leaves its group at STALE_AFTER: earlier than its first repeat, none is sent.
-  const least = defaultLeastStaleAfter(e);
+  const least = leastStaleAfter({
+    groupWaitMs: e.GROUP_WAIT,
+    groupIntervalMs: e.GROUP_INTERVAL,
+    repeatIntervalMs: e.REPEAT_INTERVAL,
+  });
   if (e.STALE_AFTER !== undefined && e.STALE_AFTER <= least) {
     ctx.addIssue({
       code: "custom",
@@ -161,26 +162,19 @@ function smtpUnread(
   e: Partial<Record<(typeof SMTP_PARTS)[number] | "SMTP_URL" | "SMTP_HOST", unknown>>,
   ctx: z.RefinementCtx,
 ) {
-  const set = SMTP_PARTS.filter((name) => e[name] !== undefined);
-  if (e.SMTP_URL !== undefined) {
-    for (const name of ["SMTP_HOST", ...set] as const) {
-      if (e[name] === undefined || name === "SMTP_SECURE" || name === "SMTP_REQUIRE_TLS") continue;
-      ctx.addIssue({
-        code: "custom",
-        path: [name],
-        message: "is not read with SMTP_URL (the URL names the host, port, user and password: " +
-          "smtp://user:pass@host:587): put it in SMTP_URL, or unset SMTP_URL and use SMTP_HOST",
-      });
-    }
-  } else if (e.SMTP_HOST === undefined) {
-    for (const name of set) {
-      ctx.addIssue({
-        code: "custom",
-        path: [name],
-        message: "needs SMTP_HOST or SMTP_URL (without either, mail goes to OUTBOX_DIR): set " +
-          "the server, or unset it",
-      });
-    }
+  const url = e.SMTP_URL !== undefined;
+  const unread = url
+    ? (["SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD"] as const)
+    : e.SMTP_HOST === undefined
+    ? SMTP_PARTS
+    : [];
+  const message = url
+    ? "is not read with SMTP_URL (the URL names the host, port, user and password: " +
+      "smtp://user:pass@host:587): put it in SMTP_URL, or unset SMTP_URL and use SMTP_HOST"
+    : "needs SMTP_HOST or SMTP_URL (without either, mail goes to OUTBOX_DIR): set " +
+      "the server, or unset it";
+  for (const name of unread) {
+    if (e[name] !== undefined) ctx.addIssue({ code: "custom", path: [name], message });
   }
 }
 
@@ -193,123 +187,42 @@ const SMTP_PARTS = [
   "SMTP_REQUIRE_TLS",
 ] as const;
 
-type DefaultTimers = { GROUP_WAIT: number; GROUP_INTERVAL: number; REPEAT_INTERVAL: number };
-
-/** {@link leastStaleAfter} of the default route's timers. */
-function defaultLeastStaleAfter(e: DefaultTimers): number {
-  return leastStaleAfter({
-    groupWaitMs: e.GROUP_WAIT,
-    groupIntervalMs: e.GROUP_INTERVAL,
-    repeatIntervalMs: e.REPEAT_INTERVAL,
-  });
-}
-
 /**
  * `STALE_AFTER` unset: 24 h, or time for a repeat and another interval when `REPEAT_INTERVAL` is
  * that long (`REPEAT_INTERVAL=24h` alone stopped the notifier at start: no repeat before 24 h).
  */
-function staleAfterDefault(e: DefaultTimers): number {
-  return Math.max(24 * 3_600_000, defaultLeastStaleAfter(e) + e.REPEAT_INTERVAL);
-}
-
-/** SMTP settings, resolved. */
-export interface SmtpConfig {
-  host: string;
-  port: number;
-  secure: boolean;
-  /** STARTTLS required (`SMTP_REQUIRE_TLS`): the password never goes out in clear. */
-  requireTls: boolean;
-  user?: string;
-  password?: string;
+function staleAfterDefault(route: Route): number {
+  return Math.max(24 * 3_600_000, leastStaleAfter(route) + route.repeatIntervalMs);
 }
 
 /** A loopback host: a relay on this machine, reached without crossing a network. */
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1)$/i;
 
-/**
- * `SMTP_REQUIRE_TLS`, else on when a password would be sent to another machine: nodemailer
- * sends AUTH in clear to a server that offers no STARTTLS (misconfigured, or the offer
- * stripped on the way), so the password was readable on the network.
- */
-function requireTls(e: z.infer<typeof notifierEnv>, host: string, user: string | undefined) {
-  return e.SMTP_REQUIRE_TLS ?? (user !== undefined && user !== "" && !LOOPBACK.test(host));
-}
+/** The resolved configuration ({@link loadConfig}). */
+export type NotifierConfig = ReturnType<typeof loadConfig>;
 
-/** The resolved configuration. */
-export interface NotifierConfig {
-  /** Redis: a URL, or a cluster's nodes (`REDIS_CLUSTER_NODES`). */
-  redis: RedisConnection;
-  databaseUrl: string;
-  prefix: string;
-  logLevel: "debug" | "info" | "warn" | "error";
-  /** Bind address and request-head guard of the HTTP server (`HTTP_*`). */
-  http: ReturnType<typeof httpServerOptions>;
-  port: number;
-  consumer: string;
-  routesFile?: string;
-  smtp?: SmtpConfig;
-  emailFrom: string;
-  emailTo: string[];
-  outboxDir: string;
-  discordWebhookUrl?: string;
-  slackWebhookUrl?: string;
-  webhookUrl?: string;
-  /** The default route (routes from the file are put before it at start). */
-  defaultRoute: Route;
-  flapThreshold: number;
-  flapWindowMs: number;
-  staleAfterMs: number;
-  retryBaseMs: number;
-  retryCapMs: number;
-  giveUpAfterMs: number;
-  sendTimeoutMs: number;
-  maxDeliveries: number;
-  claimIdleMs: number;
-  webBaseUrl: string;
-  /** Retention of old rows (run by one notifier instance at a time). */
-  retention: RetentionConfig;
-  /** `VIGIL_API_TOKEN`: guards the test notification. */
-  apiToken?: string;
-}
-
-function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpConfig | undefined {
-  if (e.SMTP_URL) {
-    const u = new URL(e.SMTP_URL);
-    // TLS from the first byte for smtps: and for port 465, as with SMTP_HOST/SMTP_PORT.
-    const secure = e.SMTP_SECURE ?? (u.protocol === "smtps:" || u.port === "465");
-    const user = u.username ? decodeURIComponent(u.username) : undefined;
-    return {
-      host: u.hostname.replace(/^\[(.*)\]$/, "$1"), // nodemailer looked "[::1]" up as a name
-      port: u.port ? Number(u.port) : secure ? 465 : 587,
-      secure,
-      requireTls: !secure && requireTls(e, u.hostname, user),
-      ...(user ? { user } : {}),
-      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    };
-  }
-  if (e.SMTP_HOST) {
-    const secure = e.SMTP_SECURE ?? e.SMTP_PORT === 465;
-    return {
-      host: e.SMTP_HOST,
-      port: e.SMTP_PORT ?? (secure ? 465 : 587),
-      secure,
-      requireTls: !secure && requireTls(e, e.SMTP_HOST, e.SMTP_USER),
-      ...(e.SMTP_USER ? { user: e.SMTP_USER } : {}),
-      ...(e.SMTP_PASSWORD ? { password: e.SMTP_PASSWORD } : {}),
-    };
-  }
-  return undefined;
-}
-
-/** Channel names configured (email is always on: SMTP or the outbox). */
-export function configuredChannels(
-  c: Pick<NotifierConfig, "discordWebhookUrl" | "slackWebhookUrl" | "webhookUrl">,
-): ChannelName[] {
-  const out: ChannelName[] = ["email"];
-  if (c.discordWebhookUrl) out.push("discord");
-  if (c.slackWebhookUrl) out.push("slack");
-  if (c.webhookUrl) out.push("webhook");
-  return out;
+/** The SMTP server of SMTP_URL (its host, port, user and password win) or SMTP_HOST. */
+function smtpFrom(e: z.infer<typeof notifierEnv>): SmtpSettings | undefined {
+  const u = e.SMTP_URL === undefined ? undefined : new URL(e.SMTP_URL);
+  // nodemailer looked "[::1]" up as a name
+  const host = u ? u.hostname.replace(/^\[(.*)\]$/, "$1") : e.SMTP_HOST;
+  if (!host) return undefined;
+  const port = u ? (u.port ? Number(u.port) : undefined) : e.SMTP_PORT;
+  // TLS from the first byte for smtps: and for port 465.
+  const secure = e.SMTP_SECURE ?? (u?.protocol === "smtps:" || port === 465);
+  const user = u ? (u.username ? decodeURIComponent(u.username) : undefined) : e.SMTP_USER;
+  const password = u ? (u.password ? decodeURIComponent(u.password) : undefined) : e.SMTP_PASSWORD;
+  return {
+    host,
+    port: port ?? (secure ? 465 : 587),
+    secure,
+    // SMTP_REQUIRE_TLS, else on when a password would be sent to another machine: nodemailer
+    // sends AUTH in clear to a server that offers no STARTTLS (misconfigured, or the offer
+    // stripped on the way), so the password was readable on the network.
+    requireTls: !secure && (e.SMTP_REQUIRE_TLS ?? (!!user && !LOOPBACK.test(host))),
+    ...(user ? { user } : {}),
+    ...(password ? { password } : {}),
+  };
 }
 
 /**
@@ -317,14 +230,32 @@ export function configuredChannels(
  *
  * @throws {ConfigError} "Cannot start notifier: …" naming the bad variables
  */
-export function loadConfig(env?: Record<string, string | undefined>): NotifierConfig {
+export function loadConfig(env?: Record<string, string | undefined>) {
   const e = parseEnv("notifier", notifierEnv, env);
   const smtp = smtpFrom(e);
-  const c: NotifierConfig = {
+  // The channels configured: email always (SMTP or the outbox), the others with their URL.
+  const channels: ChannelName[] = ["email"];
+  if (e.DISCORD_WEBHOOK_URL) channels.push("discord");
+  if (e.SLACK_WEBHOOK_URL) channels.push("slack");
+  if (e.WEBHOOK_URL) channels.push("webhook");
+  /** Routes from the file are put before it at start. */
+  const defaultRoute: Route = {
+    name: "default",
+    match: {},
+    channels,
+    groupBy: e.GROUP_BY,
+    groupWaitMs: e.GROUP_WAIT,
+    groupIntervalMs: e.GROUP_INTERVAL,
+    repeatIntervalMs: e.REPEAT_INTERVAL,
+    criticalImmediate: e.CRITICAL_IMMEDIATE,
+  };
+  return {
+    /** Redis: a URL, or a cluster's nodes (`REDIS_CLUSTER_NODES`). */
     redis: redisConnection(e),
     databaseUrl: e.DATABASE_URL,
     prefix: e.VIGIL_PREFIX,
     logLevel: e.LOG_LEVEL,
+    /** Bind address and request-head guard of the HTTP server (`HTTP_*`). */
     http: httpServerOptions(e),
     port: e.NOTIFIER_PORT,
     consumer: e.NOTIFIER_CONSUMER,
@@ -336,19 +267,10 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     ...(e.DISCORD_WEBHOOK_URL ? { discordWebhookUrl: e.DISCORD_WEBHOOK_URL } : {}),
     ...(e.SLACK_WEBHOOK_URL ? { slackWebhookUrl: e.SLACK_WEBHOOK_URL } : {}),
     ...(e.WEBHOOK_URL ? { webhookUrl: e.WEBHOOK_URL } : {}),
-    defaultRoute: {
-      name: "default",
-      match: {},
-      channels: [],
-      groupBy: e.GROUP_BY,
-      groupWaitMs: e.GROUP_WAIT,
-      groupIntervalMs: e.GROUP_INTERVAL,
-      repeatIntervalMs: e.REPEAT_INTERVAL,
-      criticalImmediate: e.CRITICAL_IMMEDIATE,
-    },
+    defaultRoute,
     flapThreshold: e.FLAP_THRESHOLD,
     flapWindowMs: e.FLAP_WINDOW,
-    staleAfterMs: e.STALE_AFTER ?? staleAfterDefault(e),
+    staleAfterMs: e.STALE_AFTER ?? staleAfterDefault(defaultRoute),
     retryBaseMs: e.RETRY_BASE,
     retryCapMs: e.RETRY_CAP,
     giveUpAfterMs: e.GIVE_UP_AFTER,
@@ -356,9 +278,9 @@ export function loadConfig(env?: Record<string, string | undefined>): NotifierCo
     maxDeliveries: e.MAX_DELIVERIES,
     claimIdleMs: e.CLAIM_IDLE,
     webBaseUrl: e.WEB_BASE_URL,
+    /** Retention of old rows (run by one notifier instance at a time). */
     retention: retentionConfig(e),
+    /** `VIGIL_API_TOKEN`: guards the test notification. */
     ...(e.VIGIL_API_TOKEN ? { apiToken: e.VIGIL_API_TOKEN } : {}),
   };
-  c.defaultRoute.channels = configuredChannels(c);
-  return c;
 }

@@ -16,7 +16,7 @@ import { backoffMs, logRetry, retry } from "@vigil/shared/retry";
 import type { Logger } from "@vigil/shared/log";
 import type { Registry } from "@vigil/shared/metrics";
 import { contextOf, failSpan, linksTo, traceFields, type Tracer } from "@vigil/shared/telemetry";
-import type { Channel, SendResult } from "./channels/channel.ts";
+import { type Channel, type SendResult, sendThrew } from "./channels/channel.ts";
 import type { NotifierStore, PendingNotification } from "./store.ts";
 
 /** Options of the delivery stage. */
@@ -130,16 +130,19 @@ export async function runChannel(
     ),
   };
 
-  // Record an outcome; if PostgreSQL is briefly unavailable, keep trying:
-  // the state must land before anything else happens for this channel
-  // (not cut short by shutdown: the attempt happened).
-  const record = (rec: Parameters<NotifierStore["recordAttempt"]>[0]) =>
-    retry(() => store.recordAttempt(rec), {
+  /** Write `fn` to PostgreSQL, retried while it is briefly unavailable. */
+  const persist = (digestId: string, what: string, fn: () => Promise<void>, signal?: AbortSignal) =>
+    retry(fn, {
+      ...(signal ? { signal } : {}),
       baseMs: 200,
       capMs: 5000,
       jitter: false,
-      onRetry: logRetry(log.with({ digest_id: rec.digestId }), "record attempt"),
+      onRetry: logRetry(log.with({ digest_id: digestId }), what),
     });
+  // Record an outcome: the state must land before anything else happens for this channel
+  // (not cut short by shutdown: the attempt happened).
+  const record = (rec: Parameters<NotifierStore["recordAttempt"]>[0]) =>
+    persist(rec.digestId, "record attempt", () => store.recordAttempt(rec));
 
   while (!signal.aborted) {
     const t = now();
@@ -220,23 +223,14 @@ export async function runChannel(
         // PostgreSQL takes it: a failure here made the whole send fail, and its retry sent
         // the accepted part again (Discord and Slack have no idempotency key).
         onPartSent: (n) =>
-          retry(() => store.setPartsSent(digest.id, channel.name, n), {
-            signal,
-            baseMs: 200,
-            capMs: 5000,
-            jitter: false,
-            onRetry: logRetry(log.with({ digest_id: digest.id }), "record part sent"),
-          }),
+          persist(digest.id, "record part sent", () =>
+            store.setPartsSent(digest.id, channel.name, n), signal),
       });
     // Traced, the channel's own requests (Deno's fetch spans) are the span's children.
     const sending = span
       ? context.with(trace.setSpan(context.active(), span), sendDigest)
       : sendDigest();
-    const result: SendResult = await sending.catch((error: unknown): SendResult => ({
-      ok: false,
-      retryable: true,
-      error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
-    }));
+    const result = await sending.catch(sendThrew);
     const durationMs = performance.now() - started;
     const at = now();
     if (span) {

@@ -66,22 +66,18 @@ function unit(v: unknown, suffix: string): string | null {
   return n === null ? null : `${n}${suffix}`;
 }
 
-/** `score 0.9993 (critical ≥ 0.9)`: the band of the alert's severity, when known. */
-function scoreText(
+/** `{ score: "score 0.9993 (critical ≥ 0.9)" }`: the band of the alert's severity, when known. */
+function scorePart(
   score: unknown,
   severity: Alert["severity"],
   bands: { warning?: unknown; critical?: unknown },
   name = "score",
-): string | undefined {
+): { score?: string } {
   const s = fmtNumber(score);
-  if (s === null) return undefined;
-  const band = severity === "CRITICAL"
-    ? ["critical", bands.critical] as const
-    : severity === "WARNING"
-    ? ["warning", bands.warning] as const
-    : null;
-  const limit = band ? fmtNumber(band[1]) : null;
-  return limit !== null ? `${name} ${s} (${band![0]} ≥ ${limit})` : `${name} ${s}`;
+  if (s === null) return {};
+  const band = severity === "CRITICAL" ? "critical" : severity === "WARNING" ? "warning" : null;
+  const limit = band ? fmtNumber(bands[band]) : null;
+  return { score: limit !== null ? `${name} ${s} (${band} ≥ ${limit})` : `${name} ${s}` };
 }
 
 /** Observed value, threshold and (statistical rules) score of an alert. */
@@ -94,7 +90,7 @@ export function alertFigures(a: Pick<Alert, "details" | "score" | "severity">): 
     return {
       observed: `${d["measure"]} ${fmtNumber(d["value"]) ?? "?"}`,
       threshold: low !== null && high !== null ? `expected ${low}–${high}` : "",
-      ...opt(scoreText(d["score"] ?? a.score, a.severity, bands)),
+      ...scorePart(d["score"] ?? a.score, a.severity, bands),
     };
   }
   // entity_score: several measures, the drivers first.
@@ -108,7 +104,7 @@ export function alertFigures(a: Pick<Alert, "details" | "score" | "severity">): 
     return {
       observed: measures.map((m) => `${m["measure"]} ${fmtNumber(m["value"]) ?? "?"}`).join(", "),
       threshold: "",
-      ...opt(scoreText(d["score"] ?? a.score, a.severity, bands)),
+      ...scorePart(d["score"] ?? a.score, a.severity, bands),
     };
   }
   // status_zscore: a count per minute against its baseline.
@@ -118,12 +114,7 @@ export function alertFigures(a: Pick<Alert, "details" | "score" | "severity">): 
     return {
       observed: `${fmtNumber(d["count"])} in the minute`,
       threshold: mean !== null && z !== null ? `mean ${mean}` : "no baseline yet",
-      ...opt(
-        z === null ? undefined : scoreText(z, a.severity, {
-          warning: d["warning"],
-          critical: d["critical"],
-        }, "z"),
-      ),
+      ...scorePart(z, a.severity, d, "z"), // no z yet (null): no score
     };
   }
   if (d["cpu_threshold"] !== undefined && d["latency_threshold_ms"] !== undefined) {
@@ -163,10 +154,6 @@ export function alertFigures(a: Pick<Alert, "details" | "score" | "severity">): 
   const value = fmtNumber(d["value"] ?? d["observed"] ?? d["actual"]);
   const threshold = fmtNumber(d["threshold"] ?? d["limit"]);
   return { observed: value ?? "", threshold: value !== null ? threshold ?? "" : "" };
-}
-
-function opt(score: string | undefined): { score?: string } {
-  return score === undefined ? {} : { score };
 }
 
 /** `hh:mm:ss UTC` of an ISO time, or null. */

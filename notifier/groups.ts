@@ -149,16 +149,14 @@ export class Draft {
     const g = this.groups[key];
     if (!g) return undefined;
     this.changed.add(key);
-    if (!this.#cloned.has(key)) {
-      const copy: GroupState = { ...g, labels: { ...g.labels }, alerts: {} };
-      for (const [id, a] of Object.entries(g.alerts)) {
-        copy.alerts[id] = { ...a, streamIds: [...a.streamIds] };
-      }
-      this.groups[key] = copy;
-      this.#cloned.add(key);
-      return copy;
+    if (this.#cloned.has(key)) return g;
+    const copy: GroupState = { ...g, labels: { ...g.labels }, alerts: {} };
+    for (const [id, a] of Object.entries(g.alerts)) {
+      copy.alerts[id] = { ...a, streamIds: [...a.streamIds] };
     }
-    return g;
+    this.groups[key] = copy;
+    this.#cloned.add(key);
+    return copy;
   }
   /** The writable group `key`, created empty when missing. */
   writeOrCreate(key: string, route: string, labels: Record<string, string>, now: number) {

@@ -56,14 +56,7 @@ export function createNotifierApi(deps: {
   const app = createBaseApp({ log: deps.log, bodyLimitBytes: SMALL_BODY_LIMIT_BYTES });
   const now = deps.now ?? Date.now;
   app.get("/api/notifications", query(notificationListQuerySchema), async (c) => {
-    const q = c.req.valid("query");
-    const notifications = await deps.store.listNotifications({
-      ...(q.alert_id !== undefined ? { alertId: q.alert_id } : {}),
-      ...(q.digest_id !== undefined ? { digestId: q.digest_id } : {}),
-      ...(q.status !== undefined ? { status: q.status } : {}),
-      limit: q.limit,
-    });
-    return c.json({ notifications });
+    return c.json({ notifications: await deps.store.listNotifications(c.req.valid("query")) });
   });
   const preview = async (windowMs: number) => {
     const toMs = now();
@@ -73,17 +66,8 @@ export function createNotifierApi(deps: {
       toMs,
       limit: PREVIEW_MAX_ALERTS,
     });
-    return await previewVolumeAsync(
-      alerts,
-      { fromMs, toMs, routes: deps.preview.routes, truncated },
-      {
-        inhibitRules: deps.preview.inhibitRules,
-        flapThreshold: deps.preview.flapThreshold,
-        flapWindowMs: deps.preview.flapWindowMs,
-        staleAfterMs: deps.preview.staleAfterMs,
-      },
-      { budgetMs: deps.previewBudgetMs ?? PREVIEW_BUDGET_MS },
-    );
+    const budgetMs = deps.previewBudgetMs ?? PREVIEW_BUDGET_MS;
+    return await previewVolumeAsync(alerts, { ...deps.preview, fromMs, toMs, truncated, budgetMs });
   };
   // One replay at a time: every open page asks each minute, and requests for the window being
   // replayed share it.

@@ -63,8 +63,8 @@ Deno.test("GET /api/notifications passes the validated filter to the store", asy
   assert.equal(all.status, 200);
   await all.body?.cancel();
   assert.deepEqual(asked, [
-    { alertId: "al-1", status: "sent", limit: 5 },
-    { digestId: "d-1", limit: 100 },
+    { alert_id: "al-1", status: "sent", limit: 5 },
+    { digest_id: "d-1", limit: 100 },
   ]);
 });
 

@@ -56,17 +56,9 @@ export function createInhibitor(
   const keyOf = (a: Labelled, rule: InhibitRule) => JSON.stringify(rule.equal.map((l) => a[l]));
   let index: Map<string, Labelled[]>[] | undefined; // built on the first alert a rule targets
   const build = () =>
-    rules.map((rule) => {
-      const byKey = new Map<string, Labelled[]>();
-      for (const s of sources) {
-        if (!matchersMatch(rule.source, s)) continue;
-        const key = keyOf(s, rule);
-        const list = byKey.get(key);
-        if (list) list.push(s);
-        else byKey.set(key, [s]);
-      }
-      return byKey;
-    });
+    rules.map((rule) =>
+      Map.groupBy(sources.filter((s) => matchersMatch(rule.source, s)), (s) => keyOf(s, rule))
+    );
   return (alert) => {
     for (const [i, rule] of rules.entries()) {
       if (!matchersMatch(rule.target, alert)) continue;

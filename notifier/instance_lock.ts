@@ -33,16 +33,17 @@ export interface InstanceLockOptions {
   onWait?: () => void;
   /** How often a standby asks again. @default {2000} */
   pollMs?: number;
-  /** How often the holder checks its session. @default {5000} */
-  checkMs?: number;
 }
+
+/** How often the holder checks its session (ms). */
+const CHECK_MS = 5000;
 
 /**
  * Wait until this process holds the lock (rejects with the signal's reason
  * when stopped first; PostgreSQL errors are retried). The lock lives on a
  * connection of its own (`connect()`, one connection), closed when it is
  * released or lost: a pooled connection cut mid-query hangs its next query.
- * While holding it, the session is checked every `checkMs`: an error or no
+ * While holding it, the session is checked every `CHECK_MS`: an error or no
  * answer within that time means the lock may be gone, and `lost` aborts.
  */
 export async function acquireInstanceLock(
@@ -51,7 +52,6 @@ export async function acquireInstanceLock(
 ): Promise<InstanceLock> {
   const { log, signal } = options;
   const pollMs = options.pollMs ?? 2000;
-  const checkMs = options.checkMs ?? 5000;
   let warned = false;
   // The first three failures, then one a minute (PostgreSQL down: every poll failed aloud).
   const failed = logRetry(log, "take the notifier lock");
@@ -65,7 +65,7 @@ export async function acquireInstanceLock(
         10_000,
         "take the notifier lock",
       );
-      if (row?.locked) return held(db, log, checkMs, warned);
+      if (row?.locked) return held(db, log, warned);
       const holder = await db<{ pid: number; client: string | null; since: Date | null }[]>`
         SELECT a.pid, a.client_addr::text AS client, a.backend_start AS since
         FROM pg_locks l JOIN pg_stat_activity a USING (pid)
@@ -89,22 +89,19 @@ export async function acquireInstanceLock(
   }
 }
 
-function held(db: postgres.Sql, log: Logger, checkMs: number, waited: boolean): InstanceLock {
+function held(db: postgres.Sql, log: Logger, waited: boolean): InstanceLock {
   if (waited) log.info("the other notifier stopped: taking over");
   const lost = new AbortController();
   const checking = (async () => {
     while (!lost.signal.aborted) {
-      await sleep(checkMs, lost.signal).catch(() => {});
+      await sleep(CHECK_MS, lost.signal).catch(() => {});
       if (lost.signal.aborted) return;
       try {
-        await withTimeout(db`SELECT 1`, checkMs, "check the notifier lock's session");
+        await withTimeout(db`SELECT 1`, CHECK_MS, "check the notifier lock's session");
       } catch (error) {
-        log.error(
-          "the notifier lock's PostgreSQL session is gone: stopping until it is held again",
-          {
-            error,
-          },
-        );
+        const msg =
+          "the notifier lock's PostgreSQL session is gone: stopping until it is held again";
+        log.error(msg, { error });
         lost.abort(new Error("notifier lock lost"));
       }
     }

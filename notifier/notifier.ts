@@ -67,7 +67,6 @@ export interface NotifierDeps {
   channels: readonly Channel[];
   log: Logger;
   registry: Registry;
-  now?: () => number;
   /** A span per send attempt (continuing its first alert's trace) when given: tracing on. */
   tracer?: Tracer;
 }
@@ -83,18 +82,12 @@ export interface NotifierOptions {
   delivery: DeliveryOptions;
   maxDeliveries: number;
   claimIdleMs: number;
-  /** Entries per XREADGROUP. @default {200} */
-  batchSize?: number;
   /** Called once the notifier is consuming (after the pending scan). */
   onReady?: () => void;
-  /** No progress for this long with work in hand = unhealthy. @default {60000} */
-  stuckAfterMs?: number;
 }
 
 /** Handle to a running notifier (for the HTTP API and tests). */
 export interface NotifierHandle {
-  /** Re-read silences before the next batch (after the API changed them). */
-  silencesChanged(): void;
   /** Resolves when the notifier has stopped. */
   done: Promise<void>;
   /** The intake consumer's health. */
@@ -107,9 +100,8 @@ export function runNotifier(
   options: NotifierOptions,
   signal: AbortSignal,
 ): NotifierHandle {
-  const { store, registry } = deps;
-  const log = deps.log;
-  const now = deps.now ?? Date.now;
+  const { store, registry, log } = deps;
+  const now = Date.now;
   const waker = new Waker();
   let silences: Silence[] = [];
   let silencesAt = -Infinity;
@@ -149,13 +141,10 @@ export function runNotifier(
     ["reason"],
   );
 
+  // The routes, inhibition rules, flapping and staleness of `options`, with the silences in force.
   const batcherOptions = (acknowledged?: ReadonlySet<string>): BatcherOptions => ({
-    routes: options.routes,
-    flapThreshold: options.flapThreshold,
-    flapWindowMs: options.flapWindowMs,
-    staleAfterMs: options.staleAfterMs,
+    ...options,
     silences,
-    ...(options.inhibitRules ? { inhibitRules: options.inhibitRules } : {}),
     ...(acknowledged ? { acknowledged } : {}),
   });
 
@@ -199,18 +188,17 @@ export function runNotifier(
         const r = ingest(notAfter(state, now()), fresh, now(), batcherOptions());
         await store.commit({ items: fresh, result: r });
         state = r.state;
-        const settledIds = new Set(r.settled.map((s) => s.streamId));
-        for (const s of r.settled) {
-          alertsTotal.inc({ status: s.disposition });
-          if (s.disposition !== "recorded") continue;
+        // Each entry once: how it was settled (silenced, duplicate, recorded), else firing/resolved.
+        const settled = new Map(r.settled.map((s) => [s.streamId, s]));
+        for (const i of fresh) {
+          const s = settled.get(i.streamId);
+          alertsTotal.inc({ status: s?.disposition ?? i.alert.status });
+          if (s?.disposition !== "recorded") continue;
           log.info("alert recorded, not notified (route without channel)", {
             alert_id: s.alertId,
-            status: fresh.find((i) => i.streamId === s.streamId)?.alert.status, // firing, resolved
+            status: i.alert.status, // firing, resolved
             route: s.route,
           });
-        }
-        for (const i of fresh) {
-          if (!settledIds.has(i.streamId)) alertsTotal.inc({ status: i.alert.status });
         }
         if (r.digests.length) waker.wake();
       });
@@ -257,10 +245,8 @@ export function runNotifier(
   let consumer: StreamConsumer | undefined;
   let ready = false;
   const markReady = () => {
-    if (!ready) {
-      ready = true;
-      options.onReady?.();
-    }
+    if (!ready) options.onReady?.();
+    ready = true;
   };
 
   /** Another notifier holds the instance lock: this one waits. */
@@ -288,18 +274,9 @@ export function runNotifier(
       return; // stopped while starting
     }
     const loops = deps.channels.map((channel) =>
-      runChannel(
-        {
-          channel,
-          store,
-          log,
-          registry,
-          waker,
-          ...(deps.tracer ? { tracer: deps.tracer } : {}),
-        },
-        signal,
-        options.delivery,
-      ).catch((error) => log.error("channel loop crashed", { channel: channel.name, error }))
+      runChannel({ ...deps, channel, waker }, signal, options.delivery).catch((error) =>
+        log.error("channel loop crashed", { channel: channel.name, error })
+      )
     );
     const timers = (async () => {
       while (!signal.aborted) {
@@ -326,20 +303,17 @@ export function runNotifier(
       group,
       consumer: deps.stream.consumer,
       log,
-      batchSize: options.batchSize ?? 200,
+      batchSize: 200, // entries per XREADGROUP
       blockMs: 1000,
       claimIdleMs: options.claimIdleMs,
       maxDeliveries: options.maxDeliveries,
       rerunnable: true,
       isPermanent: isDataError,
-      stuckAfterMs: options.stuckAfterMs ?? 60_000,
+      stuckAfterMs: 60_000, // no progress this long with work in hand = unhealthy
       now,
       handler: {
         process: (batch) => intake(batch),
-        idle() {
-          markReady();
-          return Promise.resolve();
-        },
+        idle: () => Promise.resolve(markReady()),
       },
       onAck({ maxDeliveries, refused }) {
         if (maxDeliveries > 0) deadLetters.inc({ reason: "max_deliveries" }, maxDeliveries);
@@ -378,9 +352,6 @@ export function runNotifier(
   })();
 
   return {
-    silencesChanged() {
-      silencesAt = -Infinity;
-    },
     done,
     health() {
       if (standby) return { ok: true, detail: "standby: another notifier is running" };

@@ -11,7 +11,6 @@ import type { Alert } from "@vigil/shared/schemas/alert";
 import { sleep } from "@vigil/shared/lifecycle";
 import type { RoutePreview, VolumePreview } from "@vigil/shared/schemas/notifier_api";
 import { type BatcherOptions, emptyState, ingest, nextDueAt, tick } from "./batcher.ts";
-import type { Route } from "./routes.ts";
 
 /** One alert as taken in: when, and what. */
 export interface ReplayAlert {
@@ -19,17 +18,18 @@ export interface ReplayAlert {
   alert: Alert;
 }
 
-/** The window of a preview and the routes replayed. */
-export interface PreviewWindow {
+/** What a preview replays: its window, the routes (the last is the default) and the batcher's settings. */
+export type PreviewOptions = Omit<BatcherOptions, "silences"> & {
   fromMs: number;
   toMs: number;
-  routes: readonly Route[];
   truncated?: boolean;
-}
+  /** Give up after this long (ms). */
+  budgetMs: number;
+};
 
 /**
- * Replay `alerts` (any order) over `[fromMs, toMs)` with `routes` (the last
- * is the default). Timers fire at their due times, as the live loop does.
+ * Replay `alerts` (any order) over `[fromMs, toMs)` with `routes`. Timers
+ * fire at their due times, as the live loop does.
  * The replay does not hold the event loop: it gives way
  * every 20 ms of work (the notifier's intake, digests and /health go on),
  * and gives up after `budgetMs`. Thousands of alerts held at once cost seconds
@@ -39,21 +39,19 @@ export interface PreviewWindow {
  */
 export async function previewVolumeAsync(
   alerts: readonly ReplayAlert[],
-  window: PreviewWindow,
-  options: Omit<BatcherOptions, "routes" | "silences">,
-  limits: { budgetMs: number },
+  options: PreviewOptions,
 ): Promise<VolumePreview> {
   const sliceMs = 20;
   const started = performance.now();
   let slice = started;
-  const steps = replay(alerts, window, options);
+  const steps = replay(alerts, options);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
     const t = performance.now();
-    if (t - started > limits.budgetMs) {
+    if (t - started > options.budgetMs) {
       throw new RangeError(
-        `Cannot preview: too many alerts to replay within ${limits.budgetMs / 1000} s ` +
+        `Cannot preview: too many alerts to replay within ${options.budgetMs / 1000} s ` +
           `(${alerts.length} in the window); ask for a shorter window`,
       );
     }
@@ -67,12 +65,10 @@ export async function previewVolumeAsync(
 /** The replay of {@link previewVolumeAsync}, one step per alert. */
 function* replay(
   alerts: readonly ReplayAlert[],
-  window: PreviewWindow,
-  options: Omit<BatcherOptions, "routes" | "silences">,
+  opts: PreviewOptions,
 ): Generator<void, VolumePreview> {
-  const opts: BatcherOptions = { ...options, routes: window.routes };
   const perRoute = new Map<string, RoutePreview>(
-    window.routes.map((r) => [r.name, {
+    opts.routes.map((r) => [r.name, {
       route: r.name,
       channels: [...r.channels],
       digests: 0,
@@ -80,7 +76,7 @@ function* replay(
       recorded: 0,
     }]),
   );
-  const sorted = alerts.filter((a) => a.at >= window.fromMs && a.at < window.toMs)
+  const sorted = alerts.filter((a) => a.at >= opts.fromMs && a.at < opts.toMs)
     .sort((a, b) => a.at - b.at);
   let state = emptyState();
   const count = (r: ReturnType<typeof tick>) => {
@@ -92,10 +88,8 @@ function* replay(
       p.notifications += d.channels.length;
     }
     for (const s of r.settled) {
-      if (s.disposition === "recorded" && s.route) {
-        const p = perRoute.get(s.route);
-        if (p) p.recorded++;
-      }
+      const p = s.disposition === "recorded" && s.route ? perRoute.get(s.route) : undefined;
+      if (p) p.recorded++;
     }
   };
   // Time of the latest intake: like the live loop, a timer that fell due before it runs then,
@@ -118,15 +112,15 @@ function* replay(
     clock = a.at;
     yield;
   }
-  runTimers(window.toMs - 1);
+  runTimers(opts.toMs - 1);
   const routes = [...perRoute.values()];
   return {
-    from: new Date(window.fromMs).toISOString(),
-    to: new Date(window.toMs).toISOString(),
+    from: new Date(opts.fromMs).toISOString(),
+    to: new Date(opts.toMs).toISOString(),
     alerts: sorted.length,
     digests: routes.reduce((n, r) => n + r.digests, 0),
     notifications: routes.reduce((n, r) => n + r.notifications, 0),
     routes,
-    truncated: window.truncated ?? false,
+    truncated: opts.truncated ?? false,
   };
 }

@@ -120,22 +120,6 @@ export function alertState(a: DigestAlert): string {
   return s;
 }
 
-/** Sections of a digest: one per severity (firing), then resolved. */
-export function digestSections(
-  digest: Pick<Digest, "alerts">,
-): { title: string; severity: Severity | "RESOLVED"; alerts: DigestAlert[] }[] {
-  const out: { title: string; severity: Severity | "RESOLVED"; alerts: DigestAlert[] }[] = [];
-  for (const sev of [...SEVERITIES].reverse()) {
-    const alerts = digest.alerts.filter((a) => a.status === "firing" && a.severity === sev);
-    if (alerts.length) out.push({ title: `${sev} (${alerts.length})`, severity: sev, alerts });
-  }
-  const resolved = digest.alerts.filter((a) => a.status === "resolved");
-  if (resolved.length) {
-    out.push({ title: `Resolved (${resolved.length})`, severity: "RESOLVED", alerts: resolved });
-  }
-  return out;
-}
-
 /**
  * Rows a digest lists at most (email, Discord, Slack; the webhook carries
  * every alert). An alert storm made digests of tens of thousands of rows
@@ -152,17 +136,28 @@ export const DIGEST_MAX_FLAPPING = 20;
 export const EMAIL_MAX_MESSAGE = 1000;
 
 /** A digest section as a message lists it: its first rows, and how many are left out. */
-export interface ListedSection {
-  title: string;
-  severity: Severity | "RESOLVED";
-  alerts: DigestAlert[];
-  hidden: number;
-}
+export type ListedSection = ReturnType<typeof listedSections>[number];
 
-/** The sections a message lists: {@link DIGEST_MAX_ROWS} rows in all, in section order. */
-export function listedSections(digest: Pick<Digest, "alerts">): ListedSection[] {
+/**
+ * The sections a message lists, one per severity (firing), then resolved:
+ * {@link DIGEST_MAX_ROWS} rows in all, in section order.
+ */
+export function listedSections(digest: Pick<Digest, "alerts">) {
+  const sections: { title: string; severity: Severity | "RESOLVED"; alerts: DigestAlert[] }[] = [];
+  for (const sev of [...SEVERITIES].reverse()) {
+    const alerts = digest.alerts.filter((a) => a.status === "firing" && a.severity === sev);
+    if (alerts.length) sections.push({ title: `${sev} (${alerts.length})`, severity: sev, alerts });
+  }
+  const resolved = digest.alerts.filter((a) => a.status === "resolved");
+  if (resolved.length) {
+    sections.push({
+      title: `Resolved (${resolved.length})`,
+      severity: "RESOLVED",
+      alerts: resolved,
+    });
+  }
   let budget = DIGEST_MAX_ROWS;
-  return digestSections(digest).map((section) => {
+  return sections.map((section) => {
     const alerts = section.alerts.slice(0, Math.max(0, budget));
     budget -= alerts.length;
     return { ...section, alerts, hidden: section.alerts.length - alerts.length };
@@ -257,10 +252,9 @@ export function digestText(digest: Digest, options: RenderOptions): string {
   for (const section of listedSections(digest)) {
     lines.push(`== ${section.title} ==`);
     for (const a of section.alerts) {
-      const when = rowTime(a);
       const vt = valueVsThreshold(a);
       lines.push(
-        `- ${when} UTC  [${a.severity}] ${a.rule} on ${oneLine(a.entity)} (${a.type}) — ${
+        `- ${rowTime(a)} UTC  [${a.severity}] ${a.rule} on ${oneLine(a.entity)} (${a.type}) — ${
           alertState(a)
         }`,
       );
@@ -327,10 +321,9 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
       );
     }
     for (const a of section.alerts) {
-      const when = rowTime(a);
       parts.push(
         `<tr>` +
-          `<td style="${cell};white-space:nowrap">${e(when)}</td>` +
+          `<td style="${cell};white-space:nowrap">${e(rowTime(a))}</td>` +
           `<td style="${cell}">${e(a.rule)}</td>` +
           `<td style="${wrap}">${e(oneLine(a.entity))} <span style="color:#666">(${
             e(a.type)

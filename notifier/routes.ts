@@ -98,12 +98,7 @@ export interface Routing {
 /** A fully resolved route. */
 export interface Route {
   name: string;
-  match: {
-    type?: string | undefined;
-    rule?: string | undefined;
-    entity?: string | undefined;
-    severity?: string | undefined;
-  };
+  match: z.infer<typeof alertMatchersSchema>;
   channels: ChannelName[];
   groupBy: GroupLabel[];
   groupWaitMs: number;
@@ -112,26 +107,12 @@ export interface Route {
   criticalImmediate: boolean;
 }
 
-/** Whether `route` matches `alert`. Pure. */
-export function routeMatches(
-  route: Pick<Route, "match">,
-  alert: Pick<Alert, "type" | "rule" | "entity" | "severity">,
-): boolean {
-  return matchersMatch(route.match, alert);
-}
-
-/** The route for `alert`: the first match, else the last route (the default). */
+/** The route for `alert`: the first whose matchers all equal its fields, else the last (the default). */
 export function routeFor(
   routes: readonly Route[],
   alert: Pick<Alert, "type" | "rule" | "entity" | "severity">,
 ): Route {
-  const found = routes.find((r) => routeMatches(r, alert));
-  return found ?? routes[routes.length - 1]!;
-}
-
-/** A route's matchers (entries sorted by key) as one text. */
-function matchKey(entries: [string, unknown][]): string {
-  return JSON.stringify(entries);
+  return routes.find((r) => matchersMatch(r.match, alert)) ?? routes[routes.length - 1]!;
 }
 
 /**
@@ -166,21 +147,21 @@ export function parseRouting(
   }
   const names = new Set<string>([defaults.name]);
   // First match wins: a route after one whose matchers are a subset of its own gets nothing.
-  // The earlier routes by their matchers, so each route looks up its own subsets (at most 16).
+  // The earlier routes by their matchers (sorted entries as JSON), so each route looks up its own subsets (at most 16).
   const byMatch = new Map<string, string>();
   const routes: Route[] = parsed.data.routes.map((r) => {
     if (names.has(r.name)) throw new SyntaxError(`Cannot load routes: duplicate name "${r.name}"`);
     names.add(r.name);
     const entries = Object.entries(r.match).filter(([, v]) => v !== undefined).sort();
     for (let subset = 0; subset < 1 << entries.length; subset++) {
-      const before = byMatch.get(matchKey(entries.filter((_, i) => subset & (1 << i))));
+      const before = byMatch.get(JSON.stringify(entries.filter((_, i) => subset & (1 << i))));
       if (before === undefined) continue;
       throw new SyntaxError(
         `Cannot load routes: route "${r.name}" can never match: route "${before}" before it ` +
           `matches every alert it would (the first match wins): move it up or narrow "${before}"`,
       );
     }
-    byMatch.set(matchKey(entries), r.name);
+    byMatch.set(JSON.stringify(entries), r.name);
     const missing = r.channels.find((c) => !configured.includes(c));
     if (missing) {
       throw new SyntaxError(

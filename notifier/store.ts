@@ -7,13 +7,13 @@
  * @module
  */
 import type postgres from "postgres";
+import type { z } from "zod";
+import type { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
 import type { BatcherState, BatchResult, GroupState, IngestItem } from "./batcher.ts";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import type { Digest } from "./digest.ts";
 import type { ReplayAlert } from "./preview.ts";
 import { digestsKeptSince } from "@vigil/shared/retention/runs";
-
-type Sql = postgres.Sql;
 
 /** A notification waiting to be sent. */
 export interface PendingNotification {
@@ -107,24 +107,19 @@ export interface NotifierStore {
   ): Promise<{ alerts: ReplayAlert[]; truncated: boolean }>;
   /** Fail pending notifications of channels that are no longer configured; the channel of each. */
   failUnconfigured(channels: readonly string[]): Promise<string[]>;
+  /** `GET /api/notifications`: by alert, digest or status, newest first. */
   listNotifications(
-    filter: { alertId?: string; digestId?: string; status?: string; limit?: number },
+    filter: z.infer<typeof notificationListQuerySchema>,
   ): Promise<NotificationRow[]>;
 }
 
-function iso(d: Date | null): string | null {
-  return d ? d.toISOString() : null;
-}
-
 /** Create the PostgreSQL store. */
-export function createStore(sql: Sql): NotifierStore {
+export function createStore(sql: postgres.Sql): NotifierStore {
   return {
     async loadState() {
-      const groups: Record<string, GroupState> = {};
-      for (
-        const r of await sql<{ group_key: string; state: GroupState }[]>`
-        SELECT group_key, state FROM notifier_groups`
-      ) groups[r.group_key] = r.state;
+      const rows = await sql<{ group_key: string; state: GroupState }[]>`
+        SELECT group_key, state FROM notifier_groups`;
+      const groups = Object.fromEntries(rows.map((r) => [r.group_key, r.state]));
       const flaps = await sql<{ state: Record<string, number[]> }[]>`
         SELECT state FROM notifier_state WHERE name = 'flaps'`;
       return { groups, flaps: flaps[0]?.state ?? {} };
@@ -149,7 +144,7 @@ export function createStore(sql: Sql): NotifierStore {
           rule: alert.rule,
           severity: alert.severity,
           entity: alert.entity,
-          alert: alert as unknown as postgres.JSONValue,
+          alert: sql.json(alert as unknown as postgres.JSONValue),
           disposition: s ? s.disposition : "grouped",
           group_key: result.placed[streamId] ?? null,
           silence_id: s?.silenceId ?? null,
@@ -161,9 +156,7 @@ export function createStore(sql: Sql): NotifierStore {
       const lateSettled = result.settled.filter((s) => !itemIds.has(s.streamId));
       await sql.begin(async (tx) => {
         if (alertRows.length) {
-          await tx`INSERT INTO notifier_alerts ${
-            tx(alertRows.map((r) => ({ ...r, alert: tx.json(r.alert) })))
-          } ON CONFLICT (stream_id) DO NOTHING`;
+          await tx`INSERT INTO notifier_alerts ${tx(alertRows)} ON CONFLICT (stream_id) DO NOTHING`;
         }
         if (lateSettled.length) {
           await tx`UPDATE notifier_alerts a SET disposition = v.disposition,
@@ -351,7 +344,7 @@ export function createStore(sql: Sql): NotifierStore {
     },
 
     async listNotifications(filter) {
-      const limit = Math.max(1, Math.min(filter.limit ?? 100, 1000));
+      const limit = Math.max(1, Math.min(filter.limit, 1000));
       const rows = await sql<
         (Omit<NotificationRow, "created_at" | "last_attempt_at" | "sent_at"> & {
           created_at: Date;
@@ -361,17 +354,17 @@ export function createStore(sql: Sql): NotifierStore {
       >`SELECT digest_id, channel, alert_ids, alert_count, trace_ids, status, attempts,
           parts_sent, error, created_at, last_attempt_at, sent_at, stages
         FROM notifications
-        WHERE (${filter.alertId ?? null}::text IS NULL OR alert_ids @> ARRAY[${
-        filter.alertId ?? ""
+        WHERE (${filter.alert_id ?? null}::text IS NULL OR alert_ids @> ARRAY[${
+        filter.alert_id ?? ""
       }]::text[])
-          AND (${filter.digestId ?? null}::text IS NULL OR digest_id = ${filter.digestId ?? ""})
+          AND (${filter.digest_id ?? null}::text IS NULL OR digest_id = ${filter.digest_id ?? ""})
           AND (${filter.status ?? null}::text IS NULL OR status = ${filter.status ?? ""})
         ORDER BY created_at DESC, digest_id, channel LIMIT ${limit}`;
       return rows.map((r) => ({
         ...r,
         created_at: r.created_at.toISOString(),
-        last_attempt_at: iso(r.last_attempt_at),
-        sent_at: iso(r.sent_at),
+        last_attempt_at: r.last_attempt_at?.toISOString() ?? null,
+        sent_at: r.sent_at?.toISOString() ?? null,
       }));
     },
   };

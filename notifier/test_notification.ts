@@ -10,7 +10,7 @@
 import type { Logger } from "@vigil/shared/log";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import type { TestNotificationResult } from "@vigil/shared/schemas/notifier_api";
-import type { Channel } from "./channels/channel.ts";
+import { type Channel, sendThrew } from "./channels/channel.ts";
 import type { Digest } from "./digest.ts";
 
 /** The test digest made at `now`. Pure. */
@@ -52,20 +52,14 @@ export function testDigest(now: number, id: string): Digest {
 /** Send a test digest through every channel at once; never throws for delivery problems. */
 export async function sendTestNotification(
   channels: readonly Channel[],
-  options: { timeoutMs: number; log: Logger; now?: () => number },
+  options: { timeoutMs: number; log: Logger },
 ): Promise<TestNotificationResult> {
-  const now = (options.now ?? Date.now)();
+  const now = Date.now();
   const id = `t-${now.toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   const digest = testDigest(now, id);
   const results = await Promise.all(channels.map(async (channel) => {
     const started = performance.now();
-    const r = await channel.send(digest, AbortSignal.timeout(options.timeoutMs)).catch(
-      (error: unknown) => ({
-        ok: false as const,
-        retryable: true,
-        error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
-      }),
-    );
+    const r = await channel.send(digest, AbortSignal.timeout(options.timeoutMs)).catch(sendThrew);
     const duration_ms = Math.round(performance.now() - started);
     if (r.ok) {
       const warning = r.warning ? { warning: r.warning } : {};

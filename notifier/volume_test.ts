@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
 import { loadConfig } from "./config.ts";
-import { previewVolumeAsync, type PreviewWindow, type ReplayAlert } from "./preview.ts";
+import { type PreviewOptions, previewVolumeAsync, type ReplayAlert } from "./preview.ts";
 import type { Route } from "./routes.ts";
 import { alert } from "./_batcher_testing.ts";
 
@@ -36,10 +36,10 @@ function busyHour(): ReplayAlert[] {
 /** The replay of the preview, without its time budget. */
 function previewVolume(
   alerts: readonly ReplayAlert[],
-  window: PreviewWindow,
+  window: Omit<PreviewOptions, "budgetMs">,
   options: { inhibitRules?: [] } = {},
 ) {
-  return previewVolumeAsync(alerts, window, options, { budgetMs: Infinity });
+  return previewVolumeAsync(alerts, { ...window, ...options, budgetMs: Infinity });
 }
 
 async function digestsWith(route: Route, options: { inhibitRules?: [] } = {}): Promise<number> {

@@ -19,11 +19,7 @@ export function scrubUrls(text: string): string {
  */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
-function retryAfterMs(res: Response, body: string, inSeconds: boolean): number | undefined {
-  const asked = askedRetryAfterMs(res, body, inSeconds);
-  return asked === undefined ? undefined : Math.min(asked, MAX_RETRY_AFTER_MS);
-}
-
+/** The wait a 429's or 503's answer asks for (ms), before {@link MAX_RETRY_AFTER_MS} applies. */
 function askedRetryAfterMs(res: Response, body: string, inSeconds: boolean): number | undefined {
   try {
     const json: unknown = JSON.parse(body);
@@ -153,7 +149,8 @@ export async function postJson(
   // 429 and 503 (down for maintenance, RFC 9110 §10.2.3) may say when to come back: a 503's
   // `Retry-After` was not read, and the digest came back after 1 s, 2 s, 4 s, ….
   if (res.status === 429 || res.status === 503) {
-    const wait = retryAfterMs(res, text, options.retryAfterSeconds ?? false);
+    const asked = askedRetryAfterMs(res, text, options.retryAfterSeconds ?? false);
+    const wait = asked === undefined ? undefined : Math.min(asked, MAX_RETRY_AFTER_MS);
     const after = wait !== undefined ? `, retry after ${wait} ms` : "";
     return {
       ok: false,

@@ -43,6 +43,15 @@ export type SendResult =
     status?: number;
   };
 
+/** A send that threw (a channel's bug, never a delivery problem), as a retryable failure. */
+export function sendThrew(error: unknown): SendResult {
+  return {
+    ok: false,
+    retryable: true,
+    error: `Cannot send: ${(error as Error)?.message ?? String(error)}`,
+  };
+}
+
 /** Durable progress through a multi-part digest. */
 export interface SendProgress {
   /** Parts accepted by earlier attempts (skip them). */

@@ -40,7 +40,6 @@ export const DISCORD_LIMITS = {
   description: 4096,
   fieldName: 256,
   fieldValue: 1024,
-  footer: 2048,
   content: 2000,
 } as const;
 
@@ -59,7 +58,6 @@ export interface DiscordEmbed {
   color?: number;
   fields?: { name: string; value: string; inline?: boolean }[];
   footer?: { text: string };
-  timestamp?: string;
 }
 
 /** One webhook message. */
@@ -139,7 +137,6 @@ export function discordMessages(
   }
   for (const section of listedSections(digest)) {
     let current: DiscordEmbed | null = null;
-    let part = 0;
     const fields = section.alerts.map((a) => alertField(a, options, digest.createdAt));
     if (section.hidden > 0) {
       fields.push({
@@ -154,12 +151,11 @@ export function discordMessages(
         embedChars(current) + fieldChars > budget - 200
       ) {
         current = {
-          title: clip(part === 0 ? section.title : `${section.title} (continued)`, 256),
+          title: clip(current === null ? section.title : `${section.title} (continued)`, 256),
           color: DISCORD_COLOURS[section.severity],
           fields: [],
         };
         embeds.push(current);
-        part++;
       }
       current.fields!.push(field);
     }

@@ -167,10 +167,10 @@ export function recipientAnswers(
 /** The outcome of a send whose envelope the server answered recipient by recipient. */
 function answered(
   answers: ReturnType<typeof recipientAnswers>,
-  options: { to: string[]; server?: string; done?: Readonly<Record<string, string>> },
+  options: { to: string[]; at: string; done?: Readonly<Record<string, string>> },
 ): SendResult | undefined {
   const { accepted, later, never } = answers;
-  const at = `SMTP${options.server ? ` ${options.server}` : ""}`;
+  const { at } = options;
   const recipients: Record<string, string> = {};
   for (const r of accepted) recipients[r] = "accepted";
   for (const r of never) recipients[r.recipient] = r.response || "refused";
@@ -222,15 +222,6 @@ export function smtpTransport(smtp: SmtpSettings): MailTransport {
   }) as MailTransport;
 }
 
-/** Transport that renders the message to bytes (for the outbox). */
-function outboxTransport(): MailTransport {
-  return nodemailer.createTransport({
-    streamTransport: true,
-    buffer: true,
-    newline: "windows",
-  }) as MailTransport;
-}
-
 /** Create the email channel: SMTP when `smtp` or `transport` is given, else the outbox folder. */
 export function createEmailChannel(
   options: RenderOptions & {
@@ -244,6 +235,7 @@ export function createEmailChannel(
   const transport = options.transport ??
     (options.smtp ? smtpTransport(options.smtp) : undefined);
   const server = options.smtp && `${options.smtp.host}:${options.smtp.port}`;
+  const at = `SMTP${server ? ` ${server}` : ""}`; // the server in error texts
   if (transport) {
     return {
       name: "email",
@@ -254,14 +246,10 @@ export function createEmailChannel(
         // same Message-ID and To: header; those who got the digest do not get it twice.
         const done = progress?.recipientsDone ?? (progress ? {} : undefined);
         const to = options.to.filter((r) => done?.[r] === undefined);
-        const told = { to: options.to, ...(server ? { server } : {}), ...(done ? { done } : {}) };
+        const told = { to: options.to, at, ...(done ? { done } : {}) };
         if (to.length === 0) {
           return answered({ accepted: [], later: [], never: [] }, told) ??
-            {
-              ok: false,
-              retryable: false,
-              error: `SMTP${server ? ` ${server}` : ""}: all refused`,
-            };
+            { ok: false, retryable: false, error: `${at}: all refused` };
         }
         const message = emailMessage(digest, options);
         if (to.length < options.to.length) message.envelope = { from: options.from, to };
@@ -276,7 +264,7 @@ export function createEmailChannel(
             return {
               ok: false,
               retryable: true,
-              error: `SMTP${server ? ` ${server}:` : ":"} no answer${within} (SEND_TIMEOUT)`,
+              error: `${at}: no answer${within} (SEND_TIMEOUT)`,
             };
           }
           return answered(recipientAnswers(to, info.rejectedErrors), told) ?? { ok: true };
@@ -292,7 +280,12 @@ export function createEmailChannel(
     };
   }
   const dir = options.outboxDir ?? "./data/outbox";
-  const render = outboxTransport();
+  // Renders the message to bytes.
+  const render = nodemailer.createTransport({
+    streamTransport: true,
+    buffer: true,
+    newline: "windows",
+  }) as MailTransport;
   return {
     name: "email",
     mode: "outbox",

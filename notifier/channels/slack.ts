@@ -9,9 +9,8 @@
  */
 import type { Digest, DigestAlert } from "../digest.ts";
 import * as render from "../render.ts";
-import type { RenderOptions } from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
-import type { Channel, FetchFn } from "./channel.ts";
+import type { Channel } from "./channel.ts";
 import { jsonPartsChannel } from "./_http.ts";
 
 /** Slack's limits (with headroom). */
@@ -29,7 +28,7 @@ function mrkdwnEscape(s: string): string {
   return render.oneLine(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unknown> {
+function alertBlock(a: DigestAlert, options: render.RenderOptions): Record<string, unknown> {
   const vt = valueVsThreshold(a);
   // Event time, like every channel (detected_at is the detector's clock).
   const at = render.alertTime(a);
@@ -51,7 +50,7 @@ function alertBlock(a: DigestAlert, options: RenderOptions): Record<string, unkn
 /** Render a digest into Slack messages within the limits. Pure. */
 export function slackMessages(
   digest: Digest,
-  options: RenderOptions,
+  options: render.RenderOptions,
 ): { text: string; blocks: Record<string, unknown>[] }[] {
   const max = SLACK_LIMITS.blocksPerMessage - 1;
   const blocks: Record<string, unknown>[] = [];
@@ -103,9 +102,6 @@ export function slackMessages(
 }
 
 /** Create the Slack channel. */
-export function createSlackChannel(
-  options: RenderOptions & { url: string; fetch?: FetchFn },
-): Channel {
-  const fetchFn = options.fetch ?? fetch;
-  return jsonPartsChannel("slack", options.url, fetchFn, (d) => slackMessages(d, options));
+export function createSlackChannel(options: render.RenderOptions & { url: string }): Channel {
+  return jsonPartsChannel("slack", options.url, fetch, (d) => slackMessages(d, options));
 }

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { digestCounts } from "../digest.ts";
-import type { Digest } from "../digest.ts";
+import { type Digest, digestCounts } from "../digest.ts";
 import { digestSubject, type RenderOptions } from "../render.ts";
 import { alertFigures, valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn, SendResult } from "./channel.ts";
