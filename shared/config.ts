@@ -84,12 +84,8 @@ export const flagDurationVar = z.string().refine(
   "needs a unit (e.g. 500ms, 30s, 5m, 1h)",
 ).pipe(durationVar as unknown as z.ZodType<number, string>);
 
-const DURATION_UNITS: readonly [string, number][] = [
-  ["d", 86_400_000],
-  ["h", 3_600_000],
-  ["m", 60_000],
-  ["s", 1000],
-];
+/** The units of {@link UNIT_MS} but `ms`, the largest first. */
+const DURATION_UNITS = Object.entries(UNIT_MS).slice(1).reverse();
 
 /**
  * `ms` as `durationVar` reads it, for messages: `1h`, `30s`, `100ms`, and `1d5m` rather than
@@ -198,12 +194,7 @@ export const httpEnv = {
 
 /** The serve options `httpEnv` resolves to (spread into `serve()`'s options). */
 export function httpServerOptions(
-  env: {
-    HTTP_HOST: string;
-    HTTP_HEADER_TIMEOUT: number;
-    HTTP_BODY_TIMEOUT: number;
-    HTTP_MAX_HEADER_BYTES: number;
-  },
+  env: z.output<z.ZodObject<typeof httpEnv>>,
 ): { hostname: string; headerTimeoutMs: number; bodyTimeoutMs: number; maxHeaderBytes: number } {
   return {
     hostname: env.HTTP_HOST,

@@ -109,8 +109,6 @@ export function createKafka(options: KafkaOptions): Kafka {
   });
 }
 
-export type { Kafka };
-
 /**
  * `sendBatch`'s `topicMessages`: `items` grouped by topic (topics in order of
  * first appearance, messages in order within each topic).
@@ -120,12 +118,6 @@ export function topicMessages<T>(
   topicOf: (item: T) => string,
   toMessage: (item: T) => Message,
 ): TopicMessages[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const item of items) {
-    const topic = topicOf(item);
-    let list = byTopic.get(topic);
-    if (!list) byTopic.set(topic, list = []);
-    list.push(toMessage(item));
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  return [...Map.groupBy(items, (item) => topicOf(item))]
+    .map(([topic, list]) => ({ topic, messages: list.map((item) => toMessage(item)) }));
 }

@@ -11,6 +11,7 @@
 import { errorMessage, type Logger } from "./log.ts";
 import { KAFKA_BROKERS_FILE } from "./config.ts";
 import { logRetry, retry, RetryError } from "./retry.ts";
+import type { Worker } from "./service.ts";
 
 /** Where the broker list came from. */
 export type BrokerSource = "env" | "dev-file" | "default";
@@ -50,8 +51,6 @@ export interface WaitForKafkaOptions {
   log: Logger;
   /** Give up after this long (Infinity: wait as long as it takes). @default {30000} */
   timeoutMs?: number;
-  /** Names the service in the error. @default {"producer"} */
-  service?: string;
   signal?: AbortSignal;
   /** The check of one broker. @default {tcpProbe} */
   probe?: (broker: string) => Promise<void>;
@@ -64,7 +63,7 @@ export interface WaitForKafkaOptions {
 /**
  * Resolve once any broker accepts a connection.
  *
- * @throws {Error} "Cannot start <service>: Kafka unreachable at …" with the hint, after `timeoutMs`
+ * @throws {Error} "Cannot start producer: Kafka unreachable at …" with the hint, after `timeoutMs`
  */
 export async function waitForKafka(options: WaitForKafkaOptions): Promise<void> {
   const { brokers, log } = options;
@@ -90,26 +89,18 @@ export async function waitForKafka(options: WaitForKafkaOptions): Promise<void> 
     const error = failure instanceof RetryError ? failure.cause : failure;
     const reason = errorMessage(error);
     throw new Error(
-      `Cannot start ${options.service ?? "producer"}: Kafka unreachable at ${
-        brokers.join(",")
-      } (${reason}); ${hint}`,
+      `Cannot start producer: Kafka unreachable at ${brokers.join(",")} (${reason}); ${hint}`,
     );
   }
 }
 
-/** What {@link afterKafka} wraps: a consumer that runs until its signal aborts. */
-export interface KafkaWorker {
-  readonly checks: Record<string, () => unknown>;
-  run(signal: AbortSignal): Promise<void>;
-  close(): Promise<void>;
-}
-
 /**
- * `worker`, whose `run` first waits, as long as it takes, for one of
- * `brokers` to accept a connection (one line per attempt with the hint, not
- * kafkajs' two stack traces per internal retry); stopped meanwhile, it ends.
+ * `worker` (a consumer that runs until its signal aborts), whose `run` first
+ * waits, as long as it takes, for one of `brokers` to accept a connection (one
+ * line per attempt with the hint, not kafkajs' two stack traces per internal
+ * retry); stopped meanwhile, it ends.
  */
-export function afterKafka<W extends KafkaWorker>(
+export function afterKafka<W extends Worker>(
   worker: W,
   options: { brokers: string[]; source: BrokerSource; log: Logger },
 ): W {

@@ -32,7 +32,7 @@
  *
  * @module
  */
-import type { StreamKind, StreamUnit } from "./partitions.ts";
+import { STREAM_KINDS, type StreamKind, type StreamUnit } from "./partitions.ts";
 import type { EventType } from "./schemas/event.ts";
 
 /** Key builder bound to a prefix. */
@@ -108,8 +108,7 @@ export function createKeys(prefix = "vigil:"): Keys {
       const m = EVENTS.exec(key.slice(p.length));
       if (!m) return null;
       const kind = m[1] as StreamKind;
-      const known = ["logs", "metrics", "transactions", "logs_by_user", "transactions_by_status"];
-      return known.includes(kind) ? { kind, partition: Number(m[2]) } : null;
+      return STREAM_KINDS.includes(kind) ? { kind, partition: Number(m[2]) } : null;
     },
     dlq: () => `${p}{dlq}`,
     bridgeOffsets: (t) => `${p}bridge:offsets:${t === "dlq" ? "{dlq}" : tag(t)}`,

@@ -12,6 +12,7 @@
  */
 import client from "prom-client";
 import { withTimeout } from "./lifecycle.ts";
+import type { MetricsSource } from "./http/ops_app.ts";
 
 export type { Counter, Gauge, Histogram } from "prom-client";
 
@@ -33,15 +34,6 @@ export const LATENCY_BUCKETS: readonly number[] = [
   30,
   60,
 ];
-
-/**
- * What a `/metrics` endpoint needs: the exposition's content type and text
- * (prom-client's `registry.contentType` and `registry.metrics()`).
- */
-export interface MetricsExposition {
-  readonly contentType: string;
-  render(): Promise<string>;
-}
 
 /**
  * prom-client's default metrics that read `/proc/self/*`: Deno grants those
@@ -66,7 +58,7 @@ const PROC_METRICS = [
 export const COLLECT_TIMEOUT_MS = 1000;
 
 /** One service's metrics: a prom-client registry with the default metrics. */
-export class Registry implements MetricsExposition {
+export class Registry implements MetricsSource {
   /** The prom-client registry itself. */
   readonly prom: client.Registry = new client.Registry();
   readonly #collectTimeoutMs: number;

@@ -31,18 +31,12 @@ export const STREAM_KINDS = [
 ] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 
-/** Projections by the event type they are made from, and the field they are keyed on. */
-export const PROJECTIONS: Readonly<
-  Record<"logs_by_user" | "transactions_by_status", { type: EventType; field: string }>
-> = {
-  logs_by_user: { type: "logs", field: "user_id" },
-  transactions_by_status: { type: "transactions", field: "status" },
-};
-
 /** The event type a stream kind holds (a projection holds its source type's events, reduced). */
 export function typeOfKind(kind: StreamKind): EventType {
-  return kind === "logs_by_user" || kind === "transactions_by_status"
-    ? PROJECTIONS[kind].type
+  return kind === "logs_by_user"
+    ? "logs"
+    : kind === "transactions_by_status"
+    ? "transactions"
     : kind;
 }
 

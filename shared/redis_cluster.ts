@@ -69,13 +69,8 @@ export async function pipelineBySlot<
   commands: readonly KeyedCommand<P>[],
 ): Promise<[Error | null, unknown][]> {
   if (commands.length === 0) return [];
-  const groups = new Map<number, number[]>();
-  commands.forEach((c, i) => {
-    const slot = isCluster(redis) ? keySlot(c.key) : 0;
-    const g = groups.get(slot);
-    if (g) g.push(i);
-    else groups.set(slot, [i]);
-  });
+  const cluster = isCluster(redis);
+  const groups = Map.groupBy(commands.keys(), (i) => cluster ? keySlot(commands[i]!.key) : 0);
   const out: [Error | null, unknown][] = new Array(commands.length);
   await Promise.all([...groups.values()].map(async (indexes) => {
     const p = redis.pipeline();

@@ -123,12 +123,12 @@ export async function retry<T>(
 }
 
 /** After its first three, a retry loop logs at most one attempt per this long. */
-const RETRY_LOG_EVERY_MS = 60_000;
+const LOG_EVERY_MS = 60_000;
 
 /**
  * An `onRetry` that logs "cannot <what>, retrying" with the error, the attempt
  * and the wait: at warn level the first three attempts of the loop, then at
- * most one per `everyMs` (the others at debug), so an outage of an hour writes
+ * most one per {@link LOG_EVERY_MS} (the others at debug), so an outage of an hour writes
  * a line a minute per loop, not one per attempt. Make one per retry loop: the
  * closure remembers when it last wrote.
  */
@@ -137,13 +137,11 @@ export function logRetry(
   what: string,
   count?: () => void,
   options: {
-    everyMs?: number;
     now?: () => number;
     /** More fields of each line, from the failed attempt. */
     fields?: (info: RetryInfo) => Record<string, unknown>;
   } = {},
 ): (info: RetryInfo) => void {
-  const everyMs = options.everyMs ?? RETRY_LOG_EVERY_MS;
   const now = options.now ?? Date.now;
   let lastAt = -Infinity;
   return (info) => {
@@ -151,7 +149,9 @@ export function logRetry(
     count?.();
     const fields = { error, attempt, retry_in_ms: delayMs, ...options.fields?.(info) };
     const t = now();
-    if (attempt > 3 && t - lastAt < everyMs) return log.debug(`cannot ${what}, retrying`, fields);
+    if (attempt > 3 && t - lastAt < LOG_EVERY_MS) {
+      return log.debug(`cannot ${what}, retrying`, fields);
+    }
     lastAt = t;
     log.warn(`cannot ${what}, retrying`, fields);
   };
@@ -175,16 +175,15 @@ export interface RetryRounds {
  * 38 loops each warning of its first three attempts wrote 114 lines in a second, then 38 a
  * minute): each attempt at debug, and at warn "cannot <what>, retrying" once per round, with
  * how many loops are failing now (`failing`, `keys`: the first 10), the failed attempts since
- * the last line and the first error among them; then at most one per `everyMs` while it
+ * the last line and the first error among them; then at most one a minute while it
  * lasts. When every loop of a warned outage ended, once at info "can <what> again" (with the
  * failed attempts of the whole outage).
  */
 export function createRetryRounds(
   log: Logger,
   what: string,
-  options: { everyMs?: number; now?: () => number } = {},
+  options: { now?: () => number } = {},
 ): RetryRounds {
-  const everyMs = options.everyMs ?? RETRY_LOG_EVERY_MS;
   const now = options.now ?? Date.now;
   /** Loops whose last attempt failed, by key. */
   const failing = new Set<string>();
@@ -211,7 +210,7 @@ export function createRetryRounds(
     },
     report() {
       const t = now();
-      if (attempts > 0 && t - lastAt >= everyMs) {
+      if (attempts > 0 && t - lastAt >= LOG_EVERY_MS) {
         lastAt = t;
         // A blip (every loop went through since) is this one line; an outage is told its end.
         if (failing.size > 0) warned += attempts;

@@ -11,6 +11,7 @@
  */
 import type postgres from "postgres";
 import type { Alert } from "./schemas/alert.ts";
+import { parseDurationMs } from "./config.ts";
 import { formatZodError } from "./schemas/event.ts";
 import { POSTGRES_FIRST_MS, POSTGRES_LAST_MS } from "./schemas/web_api.ts";
 import {
@@ -112,13 +113,6 @@ function toSilence(row: SilenceRow): Silence {
   };
 }
 
-const DURATION_UNIT_MS: Record<string, number> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
 /**
  * Validate a create body and resolve its window. Pure.
  *
@@ -134,13 +128,10 @@ export function resolveSilenceInput(
   }
   const p = parsed.data;
   const startsAt = p.starts_at === undefined ? new Date(nowMs) : new Date(p.starts_at);
-  let endsAt: Date;
-  if (p.ends_at !== undefined) {
-    endsAt = new Date(p.ends_at);
-  } else {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$/.exec(p.duration ?? "");
-    endsAt = new Date(startsAt.getTime() + Number(m?.[1]) * (DURATION_UNIT_MS[m?.[2] ?? ""] ?? 0));
-  }
+  // The schema let through one `<number><unit>` duration, which parseDurationMs reads.
+  const endsAt = p.ends_at !== undefined
+    ? new Date(p.ends_at)
+    : new Date(startsAt.getTime() + parseDurationMs(p.duration!)!);
   // PostgreSQL reads ISO years 1 to 9999 (a Date holds more, or NaN past year 275760).
   if (!(startsAt.getTime() >= POSTGRES_FIRST_MS)) {
     throw new RangeError("Cannot create silence: starts_at is before 0001-01-01");
@@ -171,10 +162,10 @@ export function resolveSilenceInput(
 export async function createSilence(
   sql: Sql,
   input: SilenceInput | ParsedSilenceInput,
-  options: { nowMs?: number; id?: string } = {},
+  options: { nowMs?: number } = {},
 ): Promise<Silence> {
   const r = resolveSilenceInput(input, options.nowMs ?? Date.now());
-  const id = options.id ?? crypto.randomUUID();
+  const id = crypto.randomUUID();
   const rows = await sql<SilenceRow[]>`
     INSERT INTO silences (id, matchers, starts_at, ends_at, author, comment)
     VALUES (${id}, ${sql.json(r.matchers)}, ${r.startsAt}, ${r.endsAt}, ${r.author}, ${r.comment})

@@ -36,14 +36,6 @@ import { logRetry, retry } from "./retry.ts";
 import type { DeadLetterEntry, RawEntry, StreamPort } from "./stream_port.ts";
 import { createRecovery, live } from "./stream_recovery.ts";
 
-export {
-  compareIds,
-  type DeadLetterEntry,
-  type PendingInfo,
-  type RawEntry,
-  type StreamPort,
-} from "./stream_port.ts";
-
 /** One entry handed to the handler. */
 export interface Delivery {
   id: string;

@@ -2,14 +2,11 @@ import assert from "node:assert/strict";
 import { createLogger, silentLogger } from "./log.ts";
 import {
   type BatchHandler,
-  compareIds,
   createStreamConsumer,
-  type DeadLetterEntry,
   type Delivery,
-  type RawEntry,
   type StreamConsumerOptions,
-  type StreamPort,
 } from "./stream_consumer.ts";
+import { compareIds, type DeadLetterEntry, type RawEntry, type StreamPort } from "./stream_port.ts";
 
 /** An in-memory stream with one consumer group: the commands of StreamPort, as Redis does them. */
 function fakeStream(now: () => number) {

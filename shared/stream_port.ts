@@ -117,25 +117,11 @@ export function createRedisStreamPort(options: RedisStreamPortOptions): StreamPo
   const reader = options.reader ?? redis;
   const now = options.now ?? Date.now;
   return {
-    async createGroup(stream, group) {
-      await createGroup(redis, stream, group);
-    },
+    createGroup: (stream, group) => createGroup(redis, stream, group),
     async readGroup(stream, group, consumer, { id, count, blockMs }) {
-      const reply = blockMs === undefined
-        ? await reader.xreadgroup("GROUP", group, consumer, "COUNT", count, "STREAMS", stream, id)
-        : await reader.xreadgroup(
-          "GROUP",
-          group,
-          consumer,
-          "COUNT",
-          count,
-          "BLOCK",
-          blockMs,
-          "STREAMS",
-          stream,
-          id,
-        );
-      const streams = reply as [string, unknown][] | null;
+      const block = blockMs === undefined ? [] : ["BLOCK", blockMs];
+      const args = ["GROUP", group, consumer, "COUNT", count, ...block, "STREAMS", stream, id];
+      const streams = await reader.call("xreadgroup", ...args) as [string, unknown][] | null;
       return streams && streams[0] ? entries(streams[0][1]) : [];
     },
     async autoclaim(stream, group, consumer, { minIdleMs, start, count }) {

@@ -49,16 +49,21 @@ export function live(entries: readonly RawEntry[], deliveries: (id: string) => n
 export function createRecovery(ctx: RecoveryContext) {
   const { port, stream, group, consumer, batchSize, claimIdleMs, rebuildWindowMs, log } = ctx;
   const { redis, handle, progressed } = ctx;
+  const pending = (options: Parameters<StreamPort["pending"]>[2], signal: AbortSignal) =>
+    redis("read pending entries", () => port.pending(stream, group, options), signal);
+  /** This consumer's pending entries after `id` ("0": from the first). */
+  const readOwn = (id: string, signal: AbortSignal) =>
+    redis(
+      "read own pending entries",
+      () => port.readGroup(stream, group, consumer, { id, count: batchSize }),
+      signal,
+    );
 
   async function allPending(signal: AbortSignal): Promise<PendingInfo[]> {
     const out: PendingInfo[] = [];
     let start = "-";
     for (;;) {
-      const page = await redis(
-        "read pending entries",
-        () => port.pending(stream, group, { start, count: 1000 }),
-        signal,
-      );
+      const page = await pending({ start, count: 1000 }, signal);
       out.push(...page);
       if (page.length < 1000) return out;
       start = `(${page[page.length - 1]!.id}`;
@@ -67,11 +72,7 @@ export function createRecovery(ctx: RecoveryContext) {
 
   /** Delivery counts of this consumer's pending entries from `first` to `last`. */
   async function counts(first: string, last: string, n: number, signal: AbortSignal) {
-    const page = await redis(
-      "read pending entries",
-      () => port.pending(stream, group, { start: first, end: last, count: n, consumer }),
-      signal,
-    );
+    const page = await pending({ start: first, end: last, count: n, consumer }, signal);
     return new Map(page.map((p) => [p.id, p.deliveries]));
   }
 
@@ -124,11 +125,7 @@ export function createRecovery(ctx: RecoveryContext) {
    */
   async function countRestart(signal: AbortSignal): Promise<void> {
     for (let cursor = "0";;) {
-      const own = await redis(
-        "read own pending entries",
-        () => port.readGroup(stream, group, consumer, { id: cursor, count: batchSize }),
-        signal,
-      );
+      const own = await readOwn(cursor, signal);
       if (own.length === 0) return;
       cursor = own[own.length - 1]!.id;
     }
@@ -195,11 +192,7 @@ export function createRecovery(ctx: RecoveryContext) {
   async function ownPending(signal: AbortSignal): Promise<void> {
     let cursor = "0";
     for (;;) {
-      const entries = await redis(
-        "read own pending entries",
-        () => port.readGroup(stream, group, consumer, { id: cursor, count: batchSize }),
-        signal,
-      );
+      const entries = await readOwn(cursor, signal);
       if (entries.length === 0) return;
       const last = entries[entries.length - 1]!.id;
       const n = await counts(entries[0]!.id, last, entries.length, signal);
@@ -228,11 +221,7 @@ export function createRecovery(ctx: RecoveryContext) {
   ): Promise<RawEntry[]> {
     const end = entries.length > 0 ? previousId(entries[0]!.id) : "+";
     if (end !== "+" && compareIds(end, after) <= 0) return entries;
-    const missed = await redis(
-      "read pending entries",
-      () => port.pending(stream, group, { start: `(${after}`, end, count: 1, consumer }),
-      signal,
-    );
+    const missed = await pending({ start: `(${after}`, end, count: 1, consumer }, signal);
     if (missed.length === 0) return entries;
     log.warn(
       "entries delivered to this consumer were never received (a reply lost): reading them",
@@ -240,11 +229,7 @@ export function createRecovery(ctx: RecoveryContext) {
         first: missed[0]!.id,
       },
     );
-    return await redis(
-      "read own pending entries",
-      () => port.readGroup(stream, group, consumer, { id: after, count: batchSize }),
-      signal,
-    );
+    return await readOwn(after, signal);
   }
 
   function rebuildStart(end: string): string {

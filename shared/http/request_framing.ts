@@ -49,8 +49,6 @@ export type FrameStep =
 export interface RequestFramerOptions {
   /** Largest request head (request line + headers) and largest trailer section. @default {32768} */
   maxHeaderBytes?: number;
-  /** Longest chunk-size line (with extensions). @default {4096} */
-  maxChunkLineBytes?: number;
 }
 
 const LF = 0x0a;
@@ -59,6 +57,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // The target is checked by validTarget(): `\S` stopped at U+00A0, the byte A0 of UTF-8 `à`.
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \t]+) HTTP\/(\d)\.(\d)$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/;
+/** Longest chunk-size line (with extensions). */
+const MAX_CHUNK_LINE_BYTES = 4096;
 const latin1 = new TextDecoder("latin1");
 /** Deno's HTTP server answers a bare 400 to more header fields than this. */
 const MAX_HEADER_FIELDS = 128;
@@ -92,7 +92,6 @@ type State =
  */
 export class RequestFramer {
   readonly #maxHeaderBytes: number;
-  readonly #maxChunkLineBytes: number;
   #state: State = "head";
   // Head (and trailer) scanning.
   #head = new Uint8Array(1024);
@@ -104,21 +103,13 @@ export class RequestFramer {
   #line: number[] = [];
   #failed = false;
 
-  /** @throws {RangeError} when a limit is not a positive integer */
+  /** @throws {RangeError} when `maxHeaderBytes` is not a positive integer */
   constructor(options: RequestFramerOptions = {}) {
-    this.#maxHeaderBytes = options.maxHeaderBytes ?? 32 * 1024;
-    this.#maxChunkLineBytes = options.maxChunkLineBytes ?? 4096;
-    for (
-      const [name, v] of [["maxHeaderBytes", this.#maxHeaderBytes], [
-        "maxChunkLineBytes",
-        this.#maxChunkLineBytes,
-      ]] as const
-    ) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new RangeError(
-          `Cannot create request framer: '${name}' must be a positive integer: current value is ${v}`,
-        );
-      }
+    const max = this.#maxHeaderBytes = options.maxHeaderBytes ?? 32 * 1024;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(
+        `Cannot create request framer: 'maxHeaderBytes' must be a positive integer: current value is ${max}`,
+      );
     }
   }
 
@@ -233,7 +224,7 @@ export class RequestFramer {
         case "chunk_size": {
           const b = input[i++]!;
           if (b !== LF) {
-            if (this.#line.length >= this.#maxChunkLineBytes) {
+            if (this.#line.length >= MAX_CHUNK_LINE_BYTES) {
               return this.#error(i, 400, "chunk size line too long");
             }
             this.#line.push(b);

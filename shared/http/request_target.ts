@@ -19,6 +19,15 @@ const LATIN1_BYTE = new Map(
 const REQUEST_TARGET = /^(?:\/|[A-Za-z][A-Za-z0-9+.\-]*:\/\/)[\x21-\x7e\u0080-\uffff]*$|^\*$/;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** `bytes` as UTF-8 text (a leading byte order mark skipped), or null when they are not UTF-8. */
+export function strictUtf8(bytes: Uint8Array): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 /** Whether `target` (the head's bytes decoded by `latin1`) is a {@link REQUEST_TARGET} in UTF-8. */
 export function validTarget(target: string): boolean {
   if (!REQUEST_TARGET.test(target)) return false;
@@ -31,12 +40,7 @@ export function validTarget(target: string): boolean {
     const c = target.charCodeAt(i);
     bytes[i] = c <= 0xff ? c : LATIN1_BYTE.get(target[i]!) ?? c;
   }
-  try {
-    utf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  return strictUtf8(bytes) !== null;
 }
 
 /**

@@ -19,6 +19,7 @@ import { formatZodError } from "../schemas/event.ts";
 import { findDuplicateKey } from "../schemas/duplicate_keys.ts";
 import { unstorableTextProblem } from "../schemas/hygiene.ts";
 import { httpError } from "./app.ts";
+import { strictUtf8 } from "./request_target.ts";
 
 /** How a refusal reads. */
 export interface ValidationOptions {
@@ -141,17 +142,6 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
     c.req.addValidatedData("json", parseOrThrow(schema, body, "body", options) as object);
     await next();
   };
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** `bytes` as UTF-8 text (a leading byte order mark skipped), or null when they are not UTF-8. */
-function strictUtf8(bytes: Uint8Array): string | null {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
 }
 
 /** The first name given twice in `url`'s query string, or undefined. */

@@ -28,15 +28,7 @@
  *
  * @module
  */
-import {
-  type AnyEvent,
-  EVENT_FIELDS,
-  type EventType,
-  isDotSegment,
-  LOG_LEVELS,
-  parseEvent,
-  TRANSACTION_STATUSES,
-} from "./event.ts";
+import { type AnyEvent, EVENT_FIELDS, type EventType, isDotSegment, parseEvent } from "./event.ts";
 import {
   cleanExtras,
   DEFAULT_EXTRA_LIMITS,
@@ -45,7 +37,7 @@ import {
   isCleanIdentifier,
   isCleanText,
 } from "./hygiene.ts";
-import { canonicalTime } from "./canonical_text.ts";
+import { canonicalTime, isUpperCode, LEVELS, STATUSES } from "./canonical_text.ts";
 
 export { canonicalTime, isCanonicalText } from "./canonical_text.ts";
 
@@ -69,10 +61,6 @@ function isNumberIn(v: unknown, min: number, max: number): boolean {
   return typeof v === "number" && v >= min && v <= max && (v !== 0 || 1 / v > 0);
 }
 
-const LEVELS = new Set<unknown>(LOG_LEVELS);
-const STATUSES = new Set<unknown>(TRANSACTION_STATUSES);
-const CURRENCY = /^[A-Z]{3}$/;
-const COUNTRY = /^[A-Z]{2}$/;
 const KNOWN: Record<EventType, ReadonlySet<string>> = {
   logs: new Set(EVENT_FIELDS.logs),
   metrics: new Set(EVENT_FIELDS.metrics),
@@ -144,9 +132,9 @@ export function fastEvent(
     case "transactions":
       ok = isName(e.transaction_id, 128, clean) && isName(e.user_id, 128, clean) &&
         typeof e.amount === "number" && e.amount > 0 && e.amount <= 1e12 &&
-        typeof e.currency === "string" && CURRENCY.test(e.currency) && STATUSES.has(e.status) &&
+        typeof e.currency === "string" && isUpperCode(e.currency, 3) && STATUSES.has(e.status) &&
         optionalName(e.merchant, 256, clean) &&
-        (e.country === undefined || (typeof e.country === "string" && COUNTRY.test(e.country)));
+        (e.country === undefined || (typeof e.country === "string" && isUpperCode(e.country, 2)));
       break;
     default:
       ok = false;

@@ -10,13 +10,13 @@ import {
   type EventType,
   isDotSegment,
   LOG_LEVELS,
+  MAX_TIME,
+  MIN_TIME,
   REQUIRED_FIELDS,
   TRANSACTION_STATUSES,
 } from "./event.ts";
 import { forbiddenInIdentifierAt } from "./hygiene.ts";
 
-const MIN_TIME = Date.UTC(1970, 0, 1);
-const MAX_TIME = Date.UTC(2200, 0, 1);
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Two (or three) decimal digits at `i`, else -1. */
@@ -64,8 +64,9 @@ export function canonicalTime(v: unknown): number {
   return ms;
 }
 
-const LEVELS = new Set<unknown>(LOG_LEVELS);
-const STATUSES = new Set<unknown>(TRANSACTION_STATUSES);
+/** The log levels and transaction statuses, to look a value up in. */
+export const LEVELS = new Set<unknown>(LOG_LEVELS);
+export const STATUSES = new Set<unknown>(TRANSACTION_STATUSES);
 
 /** How {@link isCanonicalText} checks one known field's value. */
 const enum Kind {
@@ -141,7 +142,7 @@ function isRawName(v: string, max: number): boolean {
 }
 
 /** `n` upper-case ASCII letters. */
-function isUpperCode(v: string, n: number): boolean {
+export function isUpperCode(v: string, n: number): boolean {
   if (v.length !== n) return false;
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);

@@ -45,8 +45,9 @@ import {
 
 /** Epoch values at or above this are milliseconds, below it seconds (year 2286 in s). */
 const MS_THRESHOLD = 10_000_000_000;
-const MIN_TIME = Date.UTC(1970, 0, 1);
-const MAX_TIME = Date.UTC(2200, 0, 1);
+/** The first and last instants an event's timestamp may name. */
+export const MIN_TIME = Date.UTC(1970, 0, 1);
+export const MAX_TIME = Date.UTC(2200, 0, 1);
 
 function toIso(ms: number, ctx: z.RefinementCtx): string {
   if (Number.isNaN(ms)) {
@@ -58,6 +59,11 @@ function toIso(ms: number, ctx: z.RefinementCtx): string {
     return z.NEVER;
   }
   return new Date(ms).toISOString();
+}
+
+/** Epoch seconds or milliseconds (see {@link MS_THRESHOLD}) as ISO 8601 UTC. */
+function fromEpoch(n: number, ctx: z.RefinementCtx): string {
+  return toIso(Math.abs(n) >= MS_THRESHOLD ? n : n * 1000, ctx);
 }
 
 /** The first 40 characters of `s` as a JSON string (control characters escaped). */
@@ -86,9 +92,7 @@ export const timestampSchema = z.custom<string | number>(
   (v) => typeof v === "string" || typeof v === "number",
   { message: "expected an ISO 8601 string or epoch seconds/milliseconds" },
 ).transform((v, ctx) => {
-  if (typeof v === "number") {
-    return toIso(Math.abs(v) >= MS_THRESHOLD ? v : v * 1000, ctx);
-  }
+  if (typeof v === "number") return fromEpoch(v, ctx);
   // Fast path (the hot case: producers already send the normal form). The
   // round trip rejects impossible dates, which Date.parse would roll over.
   if (CANONICAL.test(v)) {
@@ -96,10 +100,7 @@ export const timestampSchema = z.custom<string | number>(
     if (ms >= MIN_TIME && ms <= MAX_TIME && new Date(ms).toISOString() === v) return v;
   }
   const s = v.trim();
-  if (/^-?\d+(\.\d+)?$/.test(s)) {
-    const n = Number(s);
-    return toIso(Math.abs(n) >= MS_THRESHOLD ? n : n * 1000, ctx);
-  }
+  if (/^-?\d+(\.\d+)?$/.test(s)) return fromEpoch(Number(s), ctx);
   // Require a date-time with an explicit zone, or a bare date-time read as UTC.
   const m = ISO_DATE_TIME.exec(s);
   if (!m) {
@@ -277,16 +278,19 @@ function schemasFor(limits: ExtraLimits) {
   } as const;
 }
 
+/** Schema by event type (with the default {@link ExtraLimits}). */
+export const EVENT_SCHEMAS = schemasFor(DEFAULT_EXTRA_LIMITS);
+
 /** An application log line. */
-export const logEventSchema = eventSchema(logFields, DEFAULT_EXTRA_LIMITS);
+export const logEventSchema = EVENT_SCHEMAS.logs;
 export type LogEvent = z.infer<typeof logEventSchema>;
 
 /** A service metric reading. */
-export const metricEventSchema = eventSchema(metricFields, DEFAULT_EXTRA_LIMITS);
+export const metricEventSchema = EVENT_SCHEMAS.metrics;
 export type MetricEvent = z.infer<typeof metricEventSchema>;
 
 /** A payment transaction. */
-export const transactionEventSchema = eventSchema(transactionFields, DEFAULT_EXTRA_LIMITS);
+export const transactionEventSchema = EVENT_SCHEMAS.transactions;
 export type TransactionEvent = z.infer<typeof transactionEventSchema>;
 
 /** The known fields of each type, in canonical order. */
@@ -313,13 +317,6 @@ export const EVENT_TYPES = ["logs", "metrics", "transactions"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /** The Kafka topics Vigil consumes (same as {@link EVENT_TYPES}). */
 export const TOPICS: readonly EventType[] = EVENT_TYPES;
-
-/** Schema by event type (with the default {@link ExtraLimits}). */
-export const EVENT_SCHEMAS = {
-  logs: logEventSchema,
-  metrics: metricEventSchema,
-  transactions: transactionEventSchema,
-} as const;
 
 const schemaCache = new Map<string, ReturnType<typeof schemasFor>>();
 
