@@ -10,6 +10,7 @@ import { evidenceSchema, SEVERITIES } from "@vigil/shared/schemas/alert";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { silenceSchema } from "@vigil/shared/schemas/silence";
 import { isoTimeSchema as iso, scorePointSchema } from "@vigil/shared/schemas/web_api";
+import { retentionRunSchema } from "@vigil/shared/retention/runs";
 
 const counts = <K extends readonly [string, ...string[]]>(keys: K) =>
   z.strictObject(
@@ -53,19 +54,40 @@ export const anomalyPageSchema = z.strictObject({
   next_cursor: z.string().nullable().meta({ description: "Pass as cursor; null on the last page" }),
 });
 
-const evidenceItemSchema = evidenceSchema.extend({
+/** One evidence event, resolved (web/evidence.ts). */
+export const evidenceItemSchema = evidenceSchema.extend({
   available: z.boolean().meta({ description: "The stream still holds the entry" }),
+  /** The event as the bridge stored it, when available and valid JSON. */
   event: z.unknown(),
   key: z.string().nullable(),
   ingest_ts: z.number().nullable(),
   traceparent: z.string().nullable(),
+  /** Where the raw archive keeps the event. */
   archive: z.strictObject({
+    /**
+     * Folder of the object: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/`; `elsewhere`: the topic's
+     * folder, `<prefix>/<topic>/`.
+     */
     folder: z.string(),
+    /**
+     * Objects of this partition in that folder: `<partition>-<firstOffset>.ndjson.gz`;
+     * `elsewhere`: the same under every hour folder, `dt=*\/hour=*\/<partition>-*.ndjson.gz`.
+     */
     object_pattern: z.string(),
+    /** Key of the object that holds the event, when the archive lister found it. */
     object: z.string().nullable(),
+    /**
+     * `found`: `object` holds the event; `not_archived`: no object covers it yet (the
+     * archive flushes batches every minute or so); `elsewhere`: the archive stored it (its
+     * progress record is past the offset), in an object filed under an hour not searched (a
+     * Kafka timestamp far from the event's time), the one of the partition with the greatest
+     * first offset not above the event's; `unknown`: the archive could not be listed or read.
+     */
     lookup: z.enum(["found", "not_archived", "elsewhere", "unknown"]),
+    /** `s3://bucket/<object or folder>` when a bucket is configured, else null. */
     url: z.string().nullable(),
   }),
+  /** Why the entry could not be shown, when it could not. */
   problem: z.string().nullable(),
 }).strict();
 
@@ -121,6 +143,7 @@ export const statsResponseSchema = z.strictObject({
   })),
   totals: z.strictObject({
     all: z.number().int(),
+    /** Of `all`, how many are not resolved. */
     open: z.number().int(),
     by_severity: counts(SEVERITIES),
     by_type: counts(EVENT_TYPES),
@@ -147,6 +170,7 @@ export const entityResponseSchema = z.strictObject({
   types: z.array(z.enum(EVENT_TYPES))
     .meta({ description: "Types with anomalies or cached series" }),
   state: z.strictObject({
+    /** `firing`: some anomaly is open; `resolved`: all cleared; `quiet`: none recorded. */
     status: z.enum(["firing", "resolved", "quiet"]),
     anomalies: z.number().int(),
     open: z.number().int(),
@@ -168,6 +192,7 @@ const notificationCounts = {
   sent: z.number().int().meta({ description: "Notifications the channel accepted in the window" }),
   pending: z.number().int().meta({ description: "Notifications still waiting now" }),
   failed: z.number().int().meta({ description: "Planned in the window and given up" }),
+  /** Alerts carried by the notifications sent in the window. */
   alerts_sent: z.number().int(),
 };
 const channelCounts = z.strictObject({ channel: z.string(), ...notificationCounts });
@@ -177,6 +202,7 @@ export const notificationSummarySchema = z.strictObject({
   from: iso,
   to: iso,
   window_ms: z.number().int(),
+  /** By name, the notifier's `default` route last. */
   routes: z.array(z.strictObject({
     route: z.string(),
     digests: z.number().int(),
@@ -186,6 +212,7 @@ export const notificationSummarySchema = z.strictObject({
       .meta({ description: "Grouped alerts of the window not in a digest yet" }),
     channels: z.array(channelCounts),
   })),
+  /** Totals per channel over every route. */
   channels: z.array(channelCounts),
   totals: z.strictObject({
     ...notificationCounts,
@@ -208,4 +235,36 @@ export const healthResponseSchema = z.object({
   checks: z.record(z.string(), z.enum(["ok", "warn", "fail"])),
   details: z.record(z.string(), z.unknown()),
   live_clients: z.number().int(),
+});
+
+/**
+ * `GET /api/system/rules`: the detector's `GET /api/rules`, passed on (service_proxy.ts validates
+ * the detector's answer with it).
+ */
+export const detectorRulesSchema = z.object({
+  version: z.object({
+    hash: z.string().meta({ description: "SHA-256 (hex) of the resolved rules" }),
+    loaded_at: iso,
+    source: z.string().meta({ description: "The rules file" }),
+  }),
+  last_rejected: z.object({ at: iso, trigger: z.string(), reason: z.string() }).nullable()
+    .meta({ description: "The last file the detector refused (the old rules kept running)" }),
+  rules: z.record(z.string(), z.unknown())
+    .meta({ description: "The resolved rules (durations in ms)" }),
+});
+
+/** `GET /api/system/retention`. */
+export const retentionStatusSchema = z.strictObject({
+  last_run: retentionRunSchema.nullable().meta({ description: "null: no run recorded yet" }),
+  next_run_at: iso.nullable()
+    .meta({
+      description: "When the notifier that recorded last_run runs the next, as it plans it: " +
+        "finished_at + interval_ms, or after a catch-up pause as long as the run took " +
+        "(10 s at least) when tables were left unfinished. null when unknown: no interval, " +
+        "or the run was cut by shutdown (the next is a minute after the notifier starts). " +
+        "A restart runs it a minute after start; another instance may run it sooner.",
+    }),
+  detector_api: z.boolean().meta({
+    description: "DETECTOR_URL is set: /api/system/rules can reach the detector",
+  }),
 });

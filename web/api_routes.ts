@@ -30,16 +30,17 @@ import {
   ackResponseSchema,
   anomalyDetailSchema,
   anomalyPageSchema,
+  detectorRulesSchema,
   entityResponseSchema,
   errorResponseSchema,
   healthResponseSchema,
   notificationSummarySchema,
+  retentionStatusSchema,
   seriesResponseSchema,
   silenceListSchema,
   silenceResponseSchema,
   statsResponseSchema,
 } from "./api_responses.ts";
-import { detectorRulesSchema, retentionStatusSchema } from "./system_schemas.ts";
 import { openApiDocument, type ResponseDoc, type RouteDoc } from "./openapi.ts";
 
 const err = (description: string): ResponseDoc => ({ description, schema: errorResponseSchema });

@@ -35,7 +35,7 @@ import { trace } from "@opentelemetry/api";
 import { secureHeaders } from "hono/secure-headers";
 import { deadline, guardRequests, handleErrors, headContentLength } from "@vigil/shared/http/app";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
-import { apiAccess } from "./auth.ts";
+import { requireBearer } from "@vigil/shared/http/bearer";
 import type { AppDeps } from "./deps.ts";
 import { anomalyRoutes } from "./routes/anomalies.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -48,8 +48,6 @@ import { silenceRoutes } from "./routes/silences.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { redisHealth } from "@vigil/shared/redis";
-
-export type { AppDeps } from "./deps.ts";
 
 /** A GET of the API (it reads PostgreSQL or Redis) answers 503 when it takes longer. */
 export const WEB_REQUEST_DEADLINE_MS = 10_000;
@@ -165,9 +163,15 @@ export function createApp(deps: AppDeps): Hono {
   // The API's documentation: open too (mounted before the access check).
   app.route("/", docsRoutes(deps.assets));
 
+  // Mutations always need the bearer token (VIGIL_API_TOKEN; unset, they answer 503, so a
+  // forgotten setting never leaves them open); reads only when WEB_PUBLIC_READ=false.
+  const bearer = requireBearer({ token: deps.config.VIGIL_API_TOKEN });
   app.use(
     "/api/*",
-    apiAccess({ token: deps.config.VIGIL_API_TOKEN, publicRead: deps.config.WEB_PUBLIC_READ }),
+    (c, next) =>
+      deps.config.WEB_PUBLIC_READ && (c.req.method === "GET" || c.req.method === "HEAD")
+        ? next()
+        : bearer(c, next),
   );
   // Reads (GET, HEAD) of PostgreSQL and Redis answer within a deadline (503 after it). Not
   // writes: one that lands after a 503 would be made twice by the retry the 503 asks for (a

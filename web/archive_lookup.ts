@@ -7,7 +7,7 @@
  *     <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz
  *
  * (`<partition>-<firstOffset>.log<ms>.ndjson.gz` for a log that started
- * again, see {@link pickObject}), dated by the batch's FIRST message's Kafka
+ * again), dated by the batch's FIRST message's Kafka
  * timestamp (UTC). So the event
  * at offset `o` is in the object of its partition with the greatest
  * `firstOffset <= o`, in the folder of its own hour or, when its batch began
@@ -36,18 +36,14 @@ import {
   s3LastOffset,
 } from "./archive_span.ts";
 
-export { archiveFolder };
-
 /** Lists object keys by key prefix (S3 or the archive's local folder). */
 export interface ArchiveLister {
-  /** `s3://bucket` or the local folder, for display. */
-  readonly location: string;
   /** Keys that start with `prefix` (which ends inside one folder); throws past 10,000 of them. */
   list(prefix: string): Promise<string[]>;
   /** A small object (a progress record), or null when there is none. */
   read(key: string): Promise<Uint8Array | null>;
   /** An object's last offset (read once when settled; archive_span.ts). */
-  lastOffset: LastOffsetCache["lastOffset"];
+  lastOffset: LastOffsetCache;
 }
 
 /** Most keys read from one folder listing (a folder holds one hour of batches). */
@@ -69,9 +65,8 @@ export function createS3Lister(
   const store = createS3Store({ client, bucket });
   const read = (key: string) => store.get(key);
   return {
-    location: `s3://${bucket}`,
     read,
-    lastOffset: createLastOffsetCache(s3LastOffset(client, bucket, read)).lastOffset,
+    lastOffset: createLastOffsetCache(s3LastOffset(client, bucket, read)),
     async list(prefix) {
       const keys: string[] = [];
       // Paged by StartAfter (the last key seen) rather than continuation tokens: plain,
@@ -109,9 +104,8 @@ export function createDirLister(dir: string, maxKeys = MAX_KEYS): ArchiveLister 
     }
   };
   return {
-    location: root,
     read,
-    lastOffset: createLastOffsetCache(readLastOffset(read)).lastOffset,
+    lastOffset: createLastOffsetCache(readLastOffset(read)),
     async list(prefix) {
       const slash = prefix.lastIndexOf("/");
       const folder = prefix.slice(0, slash + 1);
@@ -135,24 +129,6 @@ export function createDirLister(dir: string, maxKeys = MAX_KEYS): ArchiveLister 
   };
 }
 
-/**
- * Of `keys` (objects of one partition), the one whose batch holds `offset`:
- * the greatest first offset not above it, in the partition's log of the
- * event. A log that started again (topic created again, another cluster) is
- * named by the Kafka time of its first message (`<partition>-<first>.log<ms>`,
- * archive/format.ts `objectKey`); the event's log is the newest one named
- * at or before `timeMs` (its Kafka time, about; the first log when absent
- * from the keys). Without `timeMs`, the newest log. Pure.
- */
-export function pickObject(
-  keys: readonly string[],
-  partition: number,
-  offset: string,
-  timeMs = Infinity,
-): string | null {
-  return choose(parseKeys(keys, partition), offset, timeMs)?.key ?? null;
-}
-
 /** An object key of one partition with its first offset and log name. */
 interface ParsedKey {
   key: string;
@@ -168,7 +144,15 @@ function parseKeys(keys: readonly string[], partition: number): ParsedKey[] {
   });
 }
 
-/** {@link pickObject} over parsed keys. */
+/**
+ * Of `parsed` (objects of one partition), the one whose batch holds `offset`:
+ * the greatest first offset not above it, in the partition's log of the
+ * event. A log that started again (topic created again, another cluster) is
+ * named by the Kafka time of its first message (`<partition>-<first>.log<ms>`,
+ * archive/format.ts `objectKey`); the event's log is the newest one named
+ * at or before `timeMs` (its Kafka time, about; the first log when absent
+ * from the keys). Pure.
+ */
 function choose(parsed: readonly ParsedKey[], offset: string, timeMs: number): ParsedKey | null {
   if (!/^\d+$/.test(offset)) return null;
   const target = BigInt(offset);
@@ -247,7 +231,7 @@ export async function findArchiveObject(
     eventTimeMs?: number | undefined;
   },
   read?: (key: string) => Promise<Uint8Array | null>,
-  lastOffset?: LastOffsetCache["lastOffset"],
+  lastOffset?: LastOffsetCache,
 ): Promise<ArchiveFind> {
   // Around each time: the previous hour (a batch that began before the hour turned) and the
   // next one (a producer clock ahead of the bridge's).

@@ -1,17 +1,22 @@
 import assert from "node:assert/strict";
 import { createDirStore } from "@vigil/archive/store";
-import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
+import { archiveFolder, archiveLine, objectKey, progressKey } from "@vigil/archive/format";
 import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  archiveFolder,
-  createDirLister,
-  createS3Lister,
-  findArchiveObject,
-  pickObject,
-} from "./archive_lookup.ts";
+import { createDirLister, createS3Lister, findArchiveObject } from "./archive_lookup.ts";
 import { gzip } from "@vigil/tools/testing/archive";
 
 const T = Date.parse("2025-03-01T13:00:20Z");
+
+/** The object findArchiveObject() names when every folder lists `keys` (no progress record). */
+async function pickObject(
+  keys: readonly string[],
+  partition: number,
+  offset: string,
+  timeMs = Infinity,
+): Promise<string | null> {
+  const where = { prefix: "raw", topic: "logs", partition, offset, timeMs };
+  return (await findArchiveObject(() => Promise.resolve([...keys]), where)).object;
+}
 
 Deno.test("archiveFolder() names the folder the archive's objectKey() writes into", () => {
   for (const prefix of ["raw", "/raw/", "", "a/b"]) {
@@ -27,7 +32,7 @@ Deno.test("archiveFolder() names the folder the archive's objectKey() writes int
   }
 });
 
-Deno.test("pickObject() takes the batch with the greatest first offset not above the event's", () => {
+Deno.test("findArchiveObject() takes the batch with the greatest first offset not above the event's", async () => {
   const keys = [
     "raw/logs/dt=2025-03-01/hour=12/0-100.ndjson.gz",
     "raw/logs/dt=2025-03-01/hour=13/0-250.ndjson.gz",
@@ -35,18 +40,18 @@ Deno.test("pickObject() takes the batch with the greatest first offset not above
     "raw/logs/dt=2025-03-01/hour=13/10-200.ndjson.gz", // partition 10, not 0
     "raw/logs/dt=2025-03-01/hour=13/0-240.ndjson.gz.ab12cd34.tmp",
   ];
-  assert.equal(pickObject(keys, 0, "99"), null);
-  assert.equal(pickObject(keys, 0, "100"), keys[0]);
-  assert.equal(pickObject(keys, 0, "249"), keys[0]);
-  assert.equal(pickObject(keys, 0, "250"), keys[1]);
-  assert.equal(pickObject(keys, 0, "8999999999999999999"), keys[1]);
-  assert.equal(pickObject(keys, 0, "9000000000000000001"), keys[2]);
-  assert.equal(pickObject(keys, 10, "300"), keys[3]);
-  assert.equal(pickObject(keys, 1, "300"), null);
-  assert.equal(pickObject(keys, 0, "x"), null);
+  assert.equal(await pickObject(keys, 0, "99"), null);
+  assert.equal(await pickObject(keys, 0, "100"), keys[0]);
+  assert.equal(await pickObject(keys, 0, "249"), keys[0]);
+  assert.equal(await pickObject(keys, 0, "250"), keys[1]);
+  assert.equal(await pickObject(keys, 0, "8999999999999999999"), keys[1]);
+  assert.equal(await pickObject(keys, 0, "9000000000000000001"), keys[2]);
+  assert.equal(await pickObject(keys, 10, "300"), keys[3]);
+  assert.equal(await pickObject(keys, 1, "300"), null);
+  assert.equal(await pickObject(keys, 0, "x"), null);
 });
 
-Deno.test("pickObject() looks in the log of the event when the partition's log started again", () => {
+Deno.test("findArchiveObject() looks in the log of the event when the partition's log started again", async () => {
   const T = Date.UTC(2025, 2, 1, 12, 30);
   const key = (offset: string, log?: number) =>
     objectKey("raw", {
@@ -59,13 +64,13 @@ Deno.test("pickObject() looks in the log of the event when the partition's log s
   const keys = [key("0"), key("500"), key("0", T), key("40", T)]; // the first log; the one created again at T
   assert.equal(keys[3], `raw/logs/dt=2025-03-01/hour=12/0-40.log${T}.ndjson.gz`);
   // Offset 45 exists in both logs: the event's time tells which.
-  assert.equal(pickObject(keys, 0, "45", T - 60_000), keys[0]);
-  assert.equal(pickObject(keys, 0, "45", T + 5_000), keys[3]);
-  assert.equal(pickObject(keys, 0, "600", T - 60_000), keys[1]);
+  assert.equal(await pickObject(keys, 0, "45", T - 60_000), keys[0]);
+  assert.equal(await pickObject(keys, 0, "45", T + 5_000), keys[3]);
+  assert.equal(await pickObject(keys, 0, "600", T - 60_000), keys[1]);
   // A new-log event is looked for in the new log only, never in the old log's objects.
-  assert.equal(pickObject(keys, 0, "600", T + 5_000), keys[3]);
-  assert.equal(pickObject(keys.slice(0, 2), 0, "45", T + 5_000), keys[0]);
-  assert.equal(pickObject(keys, 0, "45"), keys[3]);
+  assert.equal(await pickObject(keys, 0, "600", T + 5_000), keys[3]);
+  assert.equal(await pickObject(keys.slice(0, 2), 0, "45", T + 5_000), keys[0]);
+  assert.equal(await pickObject(keys, 0, "45"), keys[3]);
 });
 
 Deno.test(
@@ -231,7 +236,7 @@ Deno.test(
     try {
       await Deno.mkdir(`${dir}/${folder}`, { recursive: true });
       for (const k of keys) Deno.writeFileSync(`${dir}/${k}`, new Uint8Array());
-      for (const lister of [s3, createDirLister(dir, 1_000)]) {
+      for (const [name, lister] of Object.entries({ s3, dir: createDirLister(dir, 1_000) })) {
         const where = { prefix: "raw", topic: "logs", partition: 4, timeMs: T };
         for (const offset of ["995", "1049", "5"]) {
           // The object of the event, or no answer (`unknown`): never another batch's.
@@ -239,7 +244,7 @@ Deno.test(
             .then((r) => r.object, () => "unknown");
           assert.ok(
             found === "unknown" || found === `${folder}4-${offset}.ndjson.gz`,
-            `${lister.location} ${offset}: ${found}`,
+            `${name} ${offset}: ${found}`,
           );
         }
       }

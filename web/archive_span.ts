@@ -104,15 +104,15 @@ export function s3LastOffset(
 const MAX_CACHED = 10_000;
 
 /**
- * A {@link LastOffsetReader} with a bounded cache. An object is replaced only
- * while it is its partition's newest (a batch stored and not committed is
- * read again and stored under the same key, perhaps cut elsewhere), so only
- * what the caller says is `settled` (a later object exists) is cached.
+ * A {@link LastOffsetReader} with a bounded cache: the last offset of `key`; `settled`: is the
+ * object, so read, never replaced? An object is replaced only while it is its partition's newest
+ * (a batch stored and not committed is read again and stored under the same key, perhaps cut
+ * elsewhere), so only what the caller says is `settled` (a later object exists) is cached.
  */
-export interface LastOffsetCache {
-  /** The last offset of `key`; `settled`: is the object, so read, never replaced? */
-  lastOffset(key: string, settled: (last: bigint) => boolean): Promise<bigint | null>;
-}
+export type LastOffsetCache = (
+  key: string,
+  settled: (last: bigint) => boolean,
+) => Promise<bigint | null>;
 
 /**
  * A {@link LastOffsetCache} over `read`, holding at most `max` objects (the oldest entries go
@@ -121,22 +121,20 @@ export interface LastOffsetCache {
 export function createLastOffsetCache(read: LastOffsetReader, max = MAX_CACHED): LastOffsetCache {
   const known = new Map<string, bigint>();
   const reading = new Map<string, Promise<bigint | null>>();
-  return {
-    async lastOffset(key, settled) {
-      const had = known.get(key);
-      if (had !== undefined) return had;
-      let got = reading.get(key);
-      if (got === undefined) {
-        got = read(key);
-        reading.set(key, got);
-        got.finally(() => reading.get(key) === got && reading.delete(key)).catch(() => {});
-      }
-      const last = await got;
-      if (last !== null && settled(last)) {
-        known.set(key, last);
-        if (known.size > max) known.delete(known.keys().next().value!);
-      }
-      return last;
-    },
+  return async (key, settled) => {
+    const had = known.get(key);
+    if (had !== undefined) return had;
+    let got = reading.get(key);
+    if (got === undefined) {
+      got = read(key);
+      reading.set(key, got);
+      got.finally(() => reading.get(key) === got && reading.delete(key)).catch(() => {});
+    }
+    const last = await got;
+    if (last !== null && settled(last)) {
+      known.set(key, last);
+      if (known.size > max) known.delete(known.keys().next().value!);
+    }
+    return last;
   };
 }

@@ -41,24 +41,24 @@ Deno.test("createLastOffsetCache() keeps the last offsets of settled objects onl
     return new Promise((r) => setTimeout(() => r(lasts[key] ?? null), 5));
   }, 2);
   const yes = () => true;
-  assert.equal(await cache.lastOffset("a", yes), 10n);
-  assert.equal(await cache.lastOffset("a", yes), 10n);
+  assert.equal(await cache("a", yes), 10n);
+  assert.equal(await cache("a", yes), 10n);
   assert.deepEqual(reads, ["a"]);
   // Not settled (perhaps replaced later): read every time.
-  await cache.lastOffset("b", () => false);
-  await cache.lastOffset("b", () => false);
+  await cache("b", () => false);
+  await cache("b", () => false);
   assert.deepEqual(reads.slice(1), ["b", "b"]);
   // The events of one object asked together, whatever their offsets: one read.
   assert.deepEqual(
-    await Promise.all([cache.lastOffset("c", yes), cache.lastOffset("c", yes)]),
+    await Promise.all([cache("c", yes), cache("c", yes)]),
     [30n, 30n],
   );
   assert.deepEqual(reads.slice(3), ["c"]);
   // No such object: null, not cached.
-  assert.equal(await cache.lastOffset("gone", yes), null);
+  assert.equal(await cache("gone", yes), null);
   assert.deepEqual(reads.slice(4), ["gone"]);
   // At most 2 objects: "a" went first.
-  await cache.lastOffset("b", yes);
-  await cache.lastOffset("a", yes);
+  await cache("b", yes);
+  await cache("a", yes);
   assert.deepEqual(reads.slice(5), ["b", "a"]);
 });

@@ -5,7 +5,9 @@
  *
  * @module
  */
+import type { z } from "zod";
 import type { EventType } from "@vigil/shared/schemas/event";
+import type { entityResponseSchema } from "./api_responses.ts";
 
 /** What the store knows of an entity's anomalies. */
 export interface EntityFacts {
@@ -22,15 +24,7 @@ export interface EntityFacts {
 }
 
 /** An entity's current state. */
-export interface EntityState {
-  /** `firing`: some anomaly is open; `resolved`: all cleared; `quiet`: none recorded. */
-  status: "firing" | "resolved" | "quiet";
-  anomalies: number;
-  open: number;
-  last_anomaly_at: string | null;
-  /** Newest event time known for it: a cached score point or an anomaly's event. */
-  last_seen_at: string | null;
-}
+export type EntityState = z.infer<typeof entityResponseSchema>["state"];
 
 /**
  * The entity's state from its anomaly facts and the points of its cached

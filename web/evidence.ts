@@ -5,12 +5,15 @@
  *
  * @module
  */
+import type { z } from "zod";
 import type { Evidence } from "@vigil/shared/schemas/alert";
 import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import type { Keys } from "@vigil/shared/keys";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
-import { archiveFolder, type ArchiveLister, findArchiveObject } from "./archive_lookup.ts";
+import { archiveFolder } from "@vigil/archive/format";
+import { type ArchiveLister, findArchiveObject } from "./archive_lookup.ts";
+import type { evidenceItemSchema } from "./api_responses.ts";
 
 /** The Redis commands evidence lookup needs. */
 export interface EvidenceRedis {
@@ -22,80 +25,10 @@ export interface EvidenceRedis {
   readonly isCluster?: boolean;
 }
 
-/** Where the raw archive keeps an event. */
-export interface ArchiveLocation {
-  /**
-   * Folder of the object: `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/`; `elsewhere`: the topic's
-   * folder, `<prefix>/<topic>/`.
-   */
-  folder: string;
-  /**
-   * Objects of this partition in that folder: `<partition>-<firstOffset>.ndjson.gz`;
-   * `elsewhere`: the same under every hour folder, `dt=*\/hour=*\/<partition>-*.ndjson.gz`.
-   */
-  object_pattern: string;
-  /** Key of the object that holds the event, when the archive lister found it. */
-  object: string | null;
-  /**
-   * `found`: `object` holds the event; `not_archived`: no object covers it yet (the
-   * archive flushes batches every minute or so); `elsewhere`: the archive stored it (its
-   * progress record is past the offset), in an object filed under an hour not searched (a
-   * Kafka timestamp far from the event's time), the one of the partition with the greatest
-   * first offset not above the event's; `unknown`: the archive could not be listed or read.
-   */
-  lookup: "found" | "not_archived" | "elsewhere" | "unknown";
-  /** `s3://bucket/<object or folder>` when a bucket is configured, else null. */
-  url: string | null;
-}
-
 /** One evidence event, resolved. */
-export interface EvidenceItem extends Evidence {
-  /** Whether the stream still holds the entry (streams are trimmed). */
-  available: boolean;
-  /** The event as the bridge stored it, when available and valid JSON. */
-  event: unknown;
-  key: string | null;
-  ingest_ts: number | null;
-  traceparent: string | null;
-  archive: ArchiveLocation;
-  /** Why the entry could not be shown, when it could not. */
-  problem: string | null;
-}
-
-/**
- * Archive location of an event of `topic`/`partition` whose Kafka time is
- * about `timeMs`, before (or without) a lookup: the folder of that hour. Pure.
- *
- * The archive names objects `<prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/<partition>-<firstOffset>.ndjson.gz`
- * (UTC, dated by the batch's first message), see archive_lookup.ts.
- */
-export function archiveLocation(
-  options: {
-    prefix: string;
-    bucket?: string | undefined;
-    topic: string;
-    partition: number;
-    object?: string | null;
-    lookup?: ArchiveLocation["lookup"];
-  },
-  timeMs: number,
-): ArchiveLocation {
-  const object = options.object ?? null;
-  const elsewhere = options.lookup === "elsewhere";
-  const hour = archiveFolder(options.prefix, options.topic, timeMs);
-  const folder = object
-    ? object.slice(0, object.lastIndexOf("/") + 1)
-    : elsewhere
-    ? hour.replace(/dt=[^/]*\/hour=[^/]*\/$/, "")
-    : hour;
-  return {
-    folder,
-    object_pattern: `${elsewhere ? "dt=*/hour=*/" : ""}${options.partition}-*.ndjson.gz`,
-    object,
-    lookup: options.lookup ?? (object ? "found" : "unknown"),
-    url: options.bucket ? `s3://${options.bucket}/${object ?? folder}` : null,
-  };
-}
+export type EvidenceItem = z.infer<typeof evidenceItemSchema>;
+/** Where the raw archive keeps an event. */
+type ArchiveLocation = EvidenceItem["archive"];
 
 /**
  * Resolve evidence entries: read each event back from its stream (only the
@@ -133,15 +66,19 @@ export async function resolveEvidence(
     );
     readable.forEach((e, i) => replies.set(e, results[i] ?? [new Error("no reply"), null]));
   }
-  const resolved = evidence.map((e) => {
-    const base = {
+  // Events sharing a folder or a partition list it, and read its progress record, once.
+  const archive = options.archive;
+  const list = archive ? once((prefix: string) => archive.list(prefix)) : undefined;
+  const read = archive ? once((key: string) => archive.read(key)) : undefined;
+  return await Promise.all(evidence.map(async (e) => {
+    const base: Omit<EvidenceItem, "archive"> = {
       ...e,
       available: false,
-      event: null as unknown,
-      key: null as string | null,
-      ingest_ts: null as number | null,
-      traceparent: null as string | null,
-      problem: null as string | null,
+      event: null,
+      key: null,
+      ingest_ts: null,
+      traceparent: null,
+      problem: null,
     };
     const reply = replies.get(e);
     let timeMs = options.fallbackTimeMs;
@@ -178,13 +115,6 @@ export async function resolveEvidence(
         }
       }
     }
-    return { base, timeMs, eventTimeMs };
-  });
-  // Events sharing a folder or a partition list it, and read its progress record, once.
-  const archive = options.archive;
-  const list = archive ? once((prefix: string) => archive.list(prefix)) : undefined;
-  const read = archive ? once((key: string) => archive.read(key)) : undefined;
-  return await Promise.all(resolved.map(async ({ base, timeMs, eventTimeMs }) => {
     let object: string | null = null;
     let lookup: ArchiveLocation["lookup"] = "unknown";
     if (list && archive) {
@@ -210,17 +140,23 @@ export async function resolveEvidence(
         lookup = "unknown";
       }
     }
-    return {
-      ...base,
-      archive: archiveLocation({
-        prefix: options.archivePrefix,
-        bucket: options.bucket,
-        topic: base.topic,
-        partition: base.partition,
-        object,
-        lookup,
-      }, timeMs),
+    // The object's folder; else the folder of the hour of its Kafka time (about), or for
+    // `elsewhere` the topic's folder (archive_lookup.ts names the layout).
+    const hour = archiveFolder(options.archivePrefix, base.topic, timeMs);
+    const elsewhere = lookup === "elsewhere";
+    const folder = object
+      ? object.slice(0, object.lastIndexOf("/") + 1)
+      : elsewhere
+      ? hour.replace(/dt=[^/]*\/hour=[^/]*\/$/, "")
+      : hour;
+    const at: ArchiveLocation = {
+      folder,
+      object_pattern: `${elsewhere ? "dt=*/hour=*/" : ""}${base.partition}-*.ndjson.gz`,
+      object,
+      lookup,
+      url: options.bucket ? `s3://${options.bucket}/${object ?? folder}` : null,
     };
+    return { ...base, archive: at };
   }));
 }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Counter, Gauge, Histogram, Registry } from "@vigil/shared/metrics";
+import type { Registry } from "@vigil/shared/metrics";
 
 /**
  * The `route` of a request the request-head guard answered itself (408, 414, 431, 400, 505, 503
@@ -12,21 +12,10 @@ import type { Counter, Gauge, Histogram, Registry } from "@vigil/shared/metrics"
 export const UNROUTED = "unrouted";
 
 /** The web service's metrics. */
-export interface WebMetrics {
-  /** `vigil_web_http_requests_total{route,status}` */
-  requests: Counter;
-  /** `vigil_web_http_request_seconds{route}` */
-  requestSeconds: Histogram;
-  /** `vigil_web_sse_clients` */
-  sseClients: Gauge;
-  /** `vigil_web_sse_messages_total{event}` (messages written to clients) */
-  sseMessages: Counter;
-  /** `vigil_web_alerts_received_total{result}` (Pub/Sub messages: ok / invalid) */
-  alertsReceived: Counter;
-}
+export type WebMetrics = ReturnType<typeof createWebMetrics>;
 
 /** Register the web metrics in `registry`. */
-export function createWebMetrics(registry: Registry): WebMetrics {
+export function createWebMetrics(registry: Registry) {
   return {
     requests: registry.counter(
       "vigil_web_http_requests_total",

@@ -19,18 +19,18 @@
  *
  * @module
  */
+import type { z } from "zod";
+import type { notificationSummarySchema } from "./api_responses.ts";
+
+/** The answer of `GET /api/notifications/summary` (the route adds `notifier_api`). */
+export type NotificationSummary = Omit<z.infer<typeof notificationSummarySchema>, "notifier_api">;
+type RouteSummary = NotificationSummary["routes"][number];
+type ChannelCounts = NotificationSummary["channels"][number];
+/** Counts of notifications. */
+type NotificationCounts = Omit<ChannelCounts, "channel">;
 
 /** Per route and channel, as counted by the store. */
-export interface ChannelFigures {
-  route: string;
-  channel: string;
-  planned: number;
-  sent: number;
-  pending: number;
-  failed: number;
-  /** Alerts carried by the notifications sent in the window. */
-  alerts_sent: number;
-}
+export type ChannelFigures = ChannelCounts & { route: string };
 
 /** Digests planned in the window, per route and kind (`digest`, `repeat`, `immediate`). */
 export interface DigestFigures {
@@ -51,50 +51,15 @@ export interface NotificationFigures {
   intake: { disposition: string; alerts: number }[];
 }
 
-/** Counts of notifications. */
-export interface NotificationCounts {
-  planned: number;
-  sent: number;
-  pending: number;
-  failed: number;
-  alerts_sent: number;
-}
-
-/** One route of the summary. */
-export interface RouteSummary {
-  route: string;
-  digests: number;
-  digests_by_kind: Record<string, number>;
-  alerts_in_digests: number;
-  waiting_alerts: number;
-  channels: ({ channel: string } & NotificationCounts)[];
-}
-
-/** The answer of `GET /api/notifications/summary`. */
-export interface NotificationSummary {
-  from: string;
-  to: string;
-  window_ms: number;
-  /** Routes by name, the notifier's `default` route last. */
-  routes: RouteSummary[];
-  /** Totals per channel over every route. */
-  channels: ({ channel: string } & NotificationCounts)[];
-  totals: NotificationCounts & { digests: number; waiting_alerts: number };
-  intake: { alerts: number; by_disposition: Record<string, number> };
-}
-
 const DEFAULT_ROUTE = "default";
+const COUNTS = ["planned", "sent", "pending", "failed", "alerts_sent"] as const;
 
 function zero(): NotificationCounts {
   return { planned: 0, sent: 0, pending: 0, failed: 0, alerts_sent: 0 };
 }
 
 function add(into: NotificationCounts, from: NotificationCounts): void {
-  into.planned += from.planned;
-  into.sent += from.sent;
-  into.pending += from.pending;
-  into.failed += from.failed;
-  into.alerts_sent += from.alerts_sent;
+  for (const k of COUNTS) into[k] += from[k];
 }
 
 function byRouteName(a: string, b: string): number {
@@ -135,7 +100,7 @@ export function summarizeNotifications(
     }
     return r;
   };
-  const channels = new Map<string, { channel: string } & NotificationCounts>();
+  const channels = new Map<string, ChannelCounts>();
   const totals = { ...zero(), digests: 0, waiting_alerts: 0 };
   for (const d of figures.digests) {
     const r = route(d.route);
@@ -145,14 +110,8 @@ export function summarizeNotifications(
     totals.digests += d.digests;
   }
   for (const c of figures.channels) {
-    const counts: NotificationCounts = {
-      planned: c.planned,
-      sent: c.sent,
-      pending: c.pending,
-      failed: c.failed,
-      alerts_sent: c.alerts_sent,
-    };
-    const r = route(c.route);
+    const { route: name, channel: _, ...counts } = c;
+    const r = route(name);
     const own = r.channels.find((x) => x.channel === c.channel);
     if (own) add(own, counts);
     else r.channels.push({ channel: c.channel, ...counts });

@@ -64,49 +64,40 @@ export function openApiPath(honoPath: string): string {
   return honoPath.replace(/:(\w+)/g, "{$1}");
 }
 
+/** A parameter of `route`, its schema's description lifted to the parameter. */
+function parameter(name: string, where: "path" | "query", required: boolean, prop: JsonSchema) {
+  const { description, ...schema } = prop;
+  return { name, in: where, required, schema, ...(description ? { description } : {}) };
+}
+
 function parameters(route: RouteDoc): JsonSchema[] {
-  const out: JsonSchema[] = [];
   const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
   const params = route.params ? jsonSchema(route.params, "input") : {};
   const paramProps = (params.properties ?? {}) as Record<string, JsonSchema>;
-  for (const name of names) {
-    const { description, ...schema } = paramProps[name] ?? { type: "string" };
-    out.push({
-      name,
-      in: "path",
-      required: true,
-      schema,
-      ...(description ? { description } : {}),
-    });
-  }
+  const out = names.map((name) =>
+    parameter(name, "path", true, paramProps[name] ?? { type: "string" })
+  );
   if (route.query) {
     const q = jsonSchema(route.query, "input");
     const required = new Set((q.required ?? []) as string[]);
     for (const [name, prop] of Object.entries((q.properties ?? {}) as Record<string, JsonSchema>)) {
-      const { description, ...schema } = prop;
-      out.push({
-        name,
-        in: "query",
-        required: required.has(name),
-        schema,
-        ...(description ? { description } : {}),
-      });
+      out.push(parameter(name, "query", required.has(name), prop));
     }
   }
   return out;
 }
 
 function responses(route: RouteDoc): Record<string, JsonSchema> {
-  const out: Record<string, JsonSchema> = {};
-  for (const [status, r] of Object.entries(route.responses)) {
-    const content = r.schema
-      ? { "application/json": { schema: jsonSchema(r.schema, "output") } }
-      : r.contentType
-      ? { [r.contentType]: {} }
-      : undefined;
-    out[status] = { description: r.description, ...(content ? { content } : {}) };
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(route.responses).map(([status, r]) => {
+      const content = r.schema
+        ? { "application/json": { schema: jsonSchema(r.schema, "output") } }
+        : r.contentType
+        ? { [r.contentType]: {} }
+        : undefined;
+      return [status, { description: r.description, ...(content ? { content } : {}) }];
+    }),
+  );
 }
 
 /**

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "@vigil/archive/store";
 import { connectPostgres } from "@vigil/shared/postgres";
 import { httpServerOptions } from "@vigil/shared/config";
@@ -17,7 +16,7 @@ import { migrateAtStart } from "@vigil/shared/migrate";
 import { createRedis, redisConnection } from "@vigil/shared/redis";
 import { ABORTED, untilAborted } from "@vigil/shared/lifecycle";
 import { createApp, WEB_REQUEST_DEADLINE_MS } from "./app.ts";
-import { type ArchiveLister, createDirLister, createS3Lister } from "./archive_lookup.ts";
+import { createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
 import { createWebMetrics, UNROUTED } from "./metrics.ts";
 import { createSseHub, type SseHub } from "./sse_hub.ts";
@@ -27,7 +26,6 @@ import { heartbeatStats } from "./store.ts";
 /** A running web service. */
 export interface WebServer {
   readonly port: number;
-  readonly hub: SseHub;
   /** Stop: end live streams, drain HTTP, close clients. Idempotent. */
   close(): Promise<void>;
 }
@@ -63,14 +61,11 @@ export async function startWebServer(
     name: "vigil-web-sub",
     blocking: true,
   });
-  let s3: S3Client | undefined;
-  let archive: ArchiveLister;
-  if (config.S3_BUCKET) {
-    s3 = createS3Client(config);
-    archive = createS3Lister({ client: s3, bucket: config.S3_BUCKET });
-  } else {
-    archive = createDirLister(config.ARCHIVE_DIR);
-  }
+  const bucket = config.S3_BUCKET;
+  const s3 = bucket ? createS3Client(config) : undefined;
+  const archive = s3 && bucket
+    ? createS3Lister({ client: s3, bucket })
+    : createDirLister(config.ARCHIVE_DIR);
   const closeClients = async () => {
     s3?.destroy();
     subscriber.disconnect();
@@ -136,7 +131,6 @@ export async function startWebServer(
   let closing: Promise<void> | undefined;
   return {
     port: server.port,
-    hub,
     close() {
       closing ??= (async () => {
         await hub.close();

@@ -16,16 +16,13 @@ import {
   volumePreviewSchema,
 } from "@vigil/shared/schemas/notifier_api";
 import type { AppDeps } from "./deps.ts";
-import { detectorRulesSchema } from "./system_schemas.ts";
+import { detectorRulesSchema } from "./api_responses.ts";
 
 /** The services the web calls, with their URL variable and example address. */
 const SERVICES = {
   notifier: { env: "NOTIFIER_URL", example: "http://127.0.0.1:9104" },
   detector: { env: "DETECTOR_URL", example: "http://127.0.0.1:9103" },
 } as const;
-
-/** A service the web calls. */
-export type ServiceName = keyof typeof SERVICES;
 
 /**
  * How long a service may take: reads are quick; the test notification sends
@@ -34,18 +31,7 @@ export type ServiceName = keyof typeof SERVICES;
  */
 const SERVICE_TIMEOUT_MS = { GET: 5_000, POST: 20_000 } as const;
 
-/** One endpoint of a service that the web calls. */
-interface ServiceCall<T> {
-  service: ServiceName;
-  /** What the call does, for messages ("send a test notification"). */
-  what: string;
-  path: string;
-  method: "GET" | "POST";
-  /** Its answer. */
-  schema: z.ZodType<T>;
-}
-
-/** The endpoints the web calls. */
+/** The endpoints the web calls; `what` says what a call does, for messages. */
 const CALLS = {
   /** The detector's rules in force. */
   rules: {
@@ -71,7 +57,13 @@ const CALLS = {
     method: "POST",
     schema: testNotificationResultSchema,
   },
-} as const satisfies Record<string, ServiceCall<unknown>>;
+} as const satisfies Record<string, {
+  service: keyof typeof SERVICES;
+  what: string;
+  path: string;
+  method: keyof typeof SERVICE_TIMEOUT_MS;
+  schema: z.ZodType;
+}>;
 
 /** An endpoint the web calls. */
 export type ServiceCallName = keyof typeof CALLS;
@@ -92,7 +84,7 @@ export async function callService<N extends ServiceCallName>(
   name: N,
   query: Record<string, string> = {},
 ): Promise<ServiceAnswer<N>> {
-  const call: ServiceCall<unknown> = CALLS[name];
+  const call = CALLS[name];
   const { env, example } = SERVICES[call.service];
   const base = deps.config[env];
   if (!base) {

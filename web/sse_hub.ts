@@ -46,48 +46,15 @@ export interface HubClient {
 }
 
 /** The fan-out hub. */
-export interface SseHub {
-  /** Connected clients. */
-  readonly size: number;
-  /** Most clients at once. */
-  readonly capacity: number;
-  /**
-   * Whether live alerts can arrive: subscribed, not closed, and the
-   * subscriber connection ready (for the health check).
-   */
-  readonly subscribed: boolean;
-  /**
-   * Started, not closed, and the subscriber's connection is not ready: no live alert can
-   * arrive, so `/api/live` refuses new streams (`503`) until it is back.
-   */
-  readonly cut: boolean;
-  /**
-   * The health check: fails before `start`, after `close`, and while the subscriber is not
-   * connected, saying since when and why (`live alerts cut for 12 s: subscriber not connected
-   * (reconnecting): connect ECONNREFUSED …`).
-   */
-  health(): true | HealthDetail;
-  /** Subscribe to the channel; call once before serving. */
-  start(): Promise<void>;
-  /**
-   * Add a client; returns its removal function (idempotent).
-   *
-   * @throws {RangeError} "Cannot add live client: …" when the hub is full or closed
-   */
-  add(client: HubClient): () => void;
-  /** Send `message` to every client. */
-  broadcast(message: SseMessage): void;
-  /** Unsubscribe, stop the heartbeat and close every client. Idempotent. */
-  close(): Promise<void>;
-}
+export type SseHub = ReturnType<typeof createSseHub>;
 
 /** Options for {@link createSseHub}. */
 export interface SseHubOptions {
   subscriber: PubSubClient;
   /** Channel of live alerts (event `alert`). */
   channel: string;
-  /** Channel of acknowledgements (event `ack`); omitted = none. */
-  ackChannel?: string;
+  /** Channel of acknowledgements (event `ack`). */
+  ackChannel: string;
   log: Logger;
   metrics: WebMetrics;
   /** Most clients at once. @default {5000} */
@@ -99,7 +66,7 @@ export interface SseHubOptions {
 }
 
 /** Create the hub (not yet subscribed: call `start()`). */
-export function createSseHub(options: SseHubOptions): SseHub {
+export function createSseHub(options: SseHubOptions) {
   const { subscriber, channel, log, metrics } = options;
   const maxClients = options.maxClients ?? 5000;
   const clients = new Set<HubClient>();
@@ -129,10 +96,8 @@ export function createSseHub(options: SseHubOptions): SseHub {
   /** What each channel carries: its event, schema and, for alerts, its counter. */
   const sources = new Map<string, { event: string; schema: z.ZodType; counted: boolean }>([
     [channel, { event: "alert", schema: alertSchema, counted: true }],
+    [options.ackChannel, { event: "ack", schema: ackEventSchema, counted: false }],
   ]);
-  if (options.ackChannel) {
-    sources.set(options.ackChannel, { event: "ack", schema: ackEventSchema, counted: false });
-  }
   const channels = [...sources.keys()];
 
   const onMessage = (ch: string, text: string) => {
@@ -207,6 +172,11 @@ export function createSseHub(options: SseHubOptions): SseHub {
     }
   };
 
+  /**
+   * The health check: fails before `start`, after `close`, and while the subscriber is not
+   * connected, saying since when and why (`live alerts cut for 12 s: subscriber not connected
+   * (reconnecting): connect ECONNREFUSED …`).
+   */
   const health = (): true | HealthDetail => {
     if (closed) return { status: "fail", message: "shutting down" };
     if (!started) return { status: "fail", message: "not subscribed to live alerts yet" };
@@ -217,18 +187,22 @@ export function createSseHub(options: SseHubOptions): SseHub {
   };
 
   return {
+    /** Connected clients. */
     get size() {
       return clients.size;
     },
+    /** Most clients at once. */
     capacity: maxClients,
-    get subscribed() {
-      return health() === true;
-    },
+    /**
+     * Started, not closed, and the subscriber's connection is not ready: no live alert can
+     * arrive, so `/api/live` refuses new streams (`503`) until it is back.
+     */
     get cut() {
       return started && !closed && notConnected(subscriber) !== undefined;
     },
     health,
-    async start() {
+    /** Subscribe to the channel; call once before serving. */
+    async start(): Promise<void> {
       subscriber.on("message", onMessage);
       subscriber.on("close", onClose);
       await subscriber.subscribe(...channels);
@@ -236,7 +210,12 @@ export function createSseHub(options: SseHubOptions): SseHub {
       started = true;
       log.info("subscribed to live alerts", { channels });
     },
-    add(client) {
+    /**
+     * Add a client; returns its removal function (idempotent).
+     *
+     * @throws {RangeError} "Cannot add live client: …" when the hub is full or closed
+     */
+    add(client: HubClient): () => void {
       if (closed) throw new RangeError("Cannot add live client: shutting down");
       if (clients.size >= maxClients) {
         throw new RangeError(`Cannot add live client: ${maxClients} clients already connected`);
@@ -248,8 +227,8 @@ export function createSseHub(options: SseHubOptions): SseHub {
         if (clients.delete(client)) updateTimer();
       };
     },
-    broadcast,
-    async close() {
+    /** Unsubscribe, stop the heartbeat and close every client. Idempotent. */
+    async close(): Promise<void> {
       if (closed) return;
       closed = true;
       if (timer !== undefined) clearInterval(timer);
@@ -315,11 +294,7 @@ export async function serveLiveClient(
     },
     close: stop,
   });
-  sink.onAbort(() => {
-    done = true;
-    remove();
-    notify();
-  });
+  sink.onAbort(stop);
   try {
     while (!done && !sink.aborted) {
       const next = queue.shift();

@@ -33,8 +33,6 @@ const TYPES: Record<string, string> = {
   mjs: "text/javascript; charset=utf-8",
   css: "text/css; charset=utf-8",
   svg: "image/svg+xml",
-  png: "image/png",
-  ico: "image/x-icon",
 };
 
 /** node_modules files served under /vendor/. */

@@ -10,57 +10,30 @@
 import type postgres from "postgres";
 import type { z } from "zod";
 import type { AnomalyEventRow } from "@vigil/shared/anomaly_events";
-import {
-  type Evidence,
-  evidenceSchema,
-  SEVERITIES,
-  type Severity,
-} from "@vigil/shared/schemas/alert";
+import { evidenceSchema, SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import type { AckInput, AnomalyListQuery } from "@vigil/shared/schemas/web_api";
 import { digestsKeptSince } from "@vigil/shared/retention/runs";
-import { type Cursor, decodeCursor, encodeCursor } from "./cursor.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { EntityFacts } from "./entity.ts";
 import type { NotificationFigures } from "./notification_summary.ts";
-import type { notifierFateSchema } from "./api_responses.ts";
+import type {
+  anomalyPageSchema,
+  anomalySchema,
+  notifierFateSchema,
+  statsResponseSchema,
+} from "./api_responses.ts";
 
 type Sql = postgres.Sql;
 
 /** An anomaly as the API returns it. */
-export interface Anomaly {
-  id: string;
-  status: "firing" | "resolved";
-  detected_at: string;
-  event_time: string;
-  type: EventType;
-  rule: string;
-  severity: Severity;
-  entity: string;
-  title: string;
-  message: string;
-  score: number | null;
-  details: Record<string, unknown>;
-  evidence: Evidence[];
-  resolved_at: string | null;
-  trace_id: string | null;
-  stages: Record<string, unknown>;
-  acknowledged_at: string | null;
-  acknowledged_by: string | null;
-  ack_comment: string | null;
-}
+export type Anomaly = z.infer<typeof anomalySchema>;
 
 /** One page of anomalies, newest first. */
-export interface AnomalyPage {
-  items: Anomaly[];
-  /** Pass as `cursor` for the next page; null on the last page. */
-  next_cursor: string | null;
-}
+export type AnomalyPage = z.infer<typeof anomalyPageSchema>;
 
 /** The columns the web reads (`COLUMNS`), with the keyset cursor's text. */
-interface AnomalyRow
-  extends Omit<AnomalyEventRow, "stream_ids" | "published_at" | "resolved_published_at"> {
-  /** When its alert was published (the `published` stage). */
-  published_at?: Date | null;
+interface AnomalyRow extends Omit<AnomalyEventRow, "stream_ids" | "resolved_published_at"> {
   cursor_ts: string;
 }
 
@@ -70,13 +43,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** Map a row to the API shape; malformed evidence entries are dropped, not fatal. */
 export function toAnomaly(row: Omit<AnomalyRow, "cursor_ts">): Anomaly {
-  const evidence: Evidence[] = [];
-  if (Array.isArray(row.evidence)) {
-    for (const e of row.evidence) {
-      const parsed = evidenceSchema.safeParse(e);
-      if (parsed.success) evidence.push(parsed.data);
-    }
-  }
+  const evidence = (Array.isArray(row.evidence) ? row.evidence : []).flatMap((e) => {
+    const parsed = evidenceSchema.safeParse(e);
+    return parsed.success ? [parsed.data] : [];
+  });
   return {
     id: row.id,
     status: row.resolved_at ? "resolved" : "firing",
@@ -96,6 +66,7 @@ export function toAnomaly(row: Omit<AnomalyRow, "cursor_ts">): Anomaly {
     trace_id: row.trace_id,
     stages: {
       ...(isRecord(row.stages) ? row.stages : {}),
+      // When its alert was published (the `published` stage).
       ...(row.published_at ? { published: row.published_at.getTime() } : {}),
     },
     acknowledged_at: row.acknowledged_at?.toISOString() ?? null,
@@ -123,9 +94,7 @@ function oneOrAny(sql: Sql, column: string, values: readonly string[]) {
  * @throws {RangeError} "Cannot read cursor: …" for a cursor not from a previous page
  */
 export async function listAnomalies(sql: Sql, query: AnomalyListQuery): Promise<AnomalyPage> {
-  const cursor: Cursor | undefined = query.cursor === undefined
-    ? undefined
-    : decodeCursor(query.cursor);
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const conds = [];
   if (query.type) conds.push(oneOrAny(sql, "type", query.type));
   if (query.severity) conds.push(oneOrAny(sql, "severity", query.severity));
@@ -193,21 +162,8 @@ export async function acknowledgeAnomaly(
   return { anomaly: existing, acknowledged: same };
 }
 
-/** Counts per bucket, type and severity. */
-export interface Stats {
-  from: string;
-  to: string;
-  bucket: "minute" | "hour";
-  /** Non-zero buckets only, oldest first. */
-  points: { t: string; type: string; severity: string; count: number }[];
-  totals: {
-    all: number;
-    /** Of `all`, how many are not resolved. */
-    open: number;
-    by_severity: Record<Severity, number>;
-    by_type: Record<EventType, number>;
-  };
-}
+/** Counts per bucket, type and severity (non-zero buckets only, oldest first). */
+export type Stats = z.infer<typeof statsResponseSchema>;
 
 /**
  * Counts of anomalies detected in `[fromMs, toMs)` per `bucket` (UTC minutes or hours, whatever

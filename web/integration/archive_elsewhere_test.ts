@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withS3rver } from "@vigil/tools/testing/s3";
-import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
+import { archiveFolder, archiveLine, objectKey, progressKey } from "@vigil/archive/format";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import {
   type ArchiveStore,
@@ -9,7 +9,6 @@ import {
   LAST_OFFSET_META,
 } from "@vigil/archive/store";
 import {
-  archiveFolder,
   type ArchiveLister,
   createDirLister,
   createS3Lister,

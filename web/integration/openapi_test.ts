@@ -3,7 +3,7 @@ import type { z } from "zod";
 import * as api from "../api_responses.ts";
 import { openApiPath } from "../openapi.ts";
 import { loadStaticAssets } from "../static.ts";
-import { retentionStatusSchema } from "../system_schemas.ts";
+import { retentionStatusSchema } from "../api_responses.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -76,7 +76,8 @@ Deno.test(
       await waitUntil(async () => (await clients()) === 2, "two live clients counted");
       a.conn.close(); // the tab closed: FIN, nothing more
       await waitUntil(async () => (await clients()) === 1, "the closed client no longer counted");
-      assert.equal(server.hub.size, 1);
+      const health = await fetch(`http://127.0.0.1:${server.port}/health`);
+      assert.equal((await health.json()).live_clients, 1);
       // A client that went without reading anything of its answer (RST).
       const c = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
       await c.write(encoder.encode(live));

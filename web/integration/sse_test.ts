@@ -123,7 +123,7 @@ Deno.test(
         await redis.client("KILL", "ADDR", `127.0.0.1:${port}`);
         // The stream ends, so the page reconnects and reloads the list, as after its own drop.
         assert.equal(await clientA.ended(5000), true, "the stream stayed open");
-        await waitUntil(() => hub.subscribed && hub.size === 0, "the subscription back");
+        await waitUntil(() => hub.health() === true && hub.size === 0, "the subscription back");
         const clientB = await connect(server.port, b.signal);
         await waitUntil(() => hub.size === 1, "the new hub client");
         await redis.publish(keys.alertsChannel(), JSON.stringify(alert("after-cut")));

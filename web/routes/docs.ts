@@ -9,13 +9,13 @@
 import { Hono } from "hono";
 import { webOpenApiDocument } from "../api_routes.ts";
 import type { StaticAssets } from "../static.ts";
-import { serveAsset } from "./page.ts";
+import { cached, serveAsset } from "./page.ts";
 
 /** `/api/openapi.json`, and `/api/docs` when the page is served. */
 export function docsRoutes(assets: StaticAssets | undefined): Hono {
   const app = new Hono();
   const document = webOpenApiDocument();
   app.get("/api/openapi.json", (c) => c.json(document));
-  if (assets) app.get("/api/docs", (c) => serveAsset(c, assets.index, "no-cache"));
+  if (assets) app.get("/api/docs", cached, (c) => serveAsset(c, assets.index, "no-cache"));
   return app;
 }

@@ -17,12 +17,11 @@
  */
 import { Hono } from "hono";
 import { notificationSummaryQuerySchema } from "@vigil/shared/schemas/web_api";
-import { query } from "@vigil/shared/http/validate";
+import { noQuery, query } from "@vigil/shared/http/validate";
 import type { AppDeps } from "../deps.ts";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
 import { callService } from "../service_proxy.ts";
-import { noQuery } from "@vigil/shared/http/validate";
 
 /** Routes under `/api/notifications`. */
 export function notificationRoutes(deps: AppDeps): Hono {

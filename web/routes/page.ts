@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import type { Context } from "hono";
+import { type Context, Hono } from "hono";
+import { etag } from "hono/etag";
 import { z } from "zod";
 import { anomalyIdSchema, entityParamsSchema } from "@vigil/shared/schemas/web_api";
 import type { Asset, StaticAssets } from "../static.ts";
@@ -15,51 +15,46 @@ import { httpError } from "@vigil/shared/http/app";
 import { parseOrThrow } from "@vigil/shared/http/validate";
 
 /**
- * Whether an `If-None-Match` header names `etag`: `*`, or a comma list compared weakly
- * (RFC 9110 13.1.2: `W/"x"` matches `"x"`; a proxy that compresses weakens the ETag it passes on).
+ * Answer `asset` with its ETag. Route it behind {@link cached}: a client that has it gets 304
+ * (`If-None-Match`: `*`, or a list compared weakly, RFC 9110 13.1.2: `W/"x"` matches `"x"`; a
+ * proxy that compresses weakens the ETag it passes on).
  */
-export function ifNoneMatch(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  if (header.trim() === "*") return true;
-  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
-  return header.split(",").some((tag) => opaque(tag) === opaque(etag));
-}
-
-/** Answer `asset` with its ETag (304 when the client has it). */
 export function serveAsset(c: Context, asset: Asset, cacheControl: string): Response {
   c.header("ETag", asset.etag);
   c.header("Cache-Control", cacheControl);
-  if (ifNoneMatch(c.req.header("if-none-match"), asset.etag)) return c.body(null, 304);
   c.header("Content-Type", asset.contentType);
   return c.body(asset.body);
 }
+
+/** 304 to a client that has the asset (hono/etag keeps the asset's own ETag). */
+export const cached = etag();
 
 const alertParams = z.object({ id: anomalyIdSchema });
 
 /** Routes of the page. */
 export function pageRoutes(assets: StaticAssets): Hono {
   const app = new Hono();
-  app.get("/", (c) => serveAsset(c, assets.index, "no-cache"));
-  app.get("/alerts/:id", (c) => {
+  app.get("/", cached, (c) => serveAsset(c, assets.index, "no-cache"));
+  app.get("/alerts/:id", cached, (c) => {
     parseOrThrow(alertParams, c.req.param(), "path");
     return serveAsset(c, assets.index, "no-cache");
   });
-  app.get("/entities/:entity", (c) => {
+  app.get("/entities/:entity", cached, (c) => {
     parseOrThrow(entityParamsSchema, c.req.param(), "path");
     return serveAsset(c, assets.index, "no-cache");
   });
-  app.get("/assets/:name", (c) => {
+  app.get("/assets/:name", cached, (c) => {
     const asset = assets.assets.get(c.req.param("name"));
     if (!asset) throw httpError(404, "Cannot find this file");
     return serveAsset(c, asset, "no-cache");
   });
   // What a browser asks for by itself on a page without a <link rel="icon">: the API's JSON.
-  app.get("/favicon.ico", (c) => {
+  app.get("/favicon.ico", cached, (c) => {
     const icon = assets.assets.get("favicon.svg");
     if (!icon) throw httpError(404, "Cannot find this file");
     return serveAsset(c, icon, "public, max-age=86400");
   });
-  app.get("/vendor/:name", (c) => {
+  app.get("/vendor/:name", cached, (c) => {
     const asset = assets.vendor.get(c.req.param("name"));
     if (!asset) throw httpError(404, "Cannot find this file");
     return serveAsset(c, asset, "public, max-age=86400");

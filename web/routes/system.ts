@@ -18,7 +18,7 @@ import type { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { callService } from "../service_proxy.ts";
 import { noQuery } from "@vigil/shared/http/validate";
-import type { retentionStatusSchema } from "../system_schemas.ts";
+import type { retentionStatusSchema } from "../api_responses.ts";
 
 /**
  * When the instance that recorded `run` runs retention next, as its loop plans it: the
