@@ -51,7 +51,7 @@ import {
   startBuffer,
 } from "./format.ts";
 import { type ArchiveStore, createGzipWriter, type GzipWriter } from "./store.ts";
-import { putRetrying, retrying } from "./store.ts";
+import { retrying } from "./store.ts";
 import { createConsumerGroup, type GroupSettings } from "@vigil/shared/kafka_group";
 import type { Worker } from "@vigil/shared/service";
 import { createGapTracker } from "@vigil/shared/kafka_gaps";
@@ -114,7 +114,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const now = deps.now ?? Date.now;
   const prefix = config.prefix ?? "raw";
   const topics = [...(config.topics ?? TOPICS)];
-  const shutdownTimeoutMs = config.shutdownTimeoutMs ?? 8000;
 
   const { objectsTotal, messagesTotal, storeErrors, logResets, lag } = createArchiveMetrics(
     metrics,
@@ -129,7 +128,6 @@ export function createArchive(deps: ArchiveDeps): Archive {
   /** The Kafka cluster read (null: unknown); a change of cluster is told once. */
   let clusterId: string | null = null;
   let otherClusterSaid = false;
-  const groupId = config.groupId ?? GROUPS.archive;
   const gaps = createGapTracker({
     kafka,
     log,
@@ -144,12 +142,12 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const putRounds = createRetryRounds(log, "store objects", { now }); // reported on the tick
   /** Store `body` under `key` (`what`: for the retry log; `open`: the object stored), retrying until stored, its generation ended, or 3 attempts once stopping; every put logs to `putRounds` (a full disk fails them all at once: one warning a round). */
   const put = (key: string, body: Uint8Array, what = "store object", open?: OpenObject) =>
-    putRetrying(store, key, body, {
+    // The last offset goes into S3 metadata: the web checks the object holds an event.
+    retrying(key, (signal) => store.put(key, body, signal, open?.buffer.lastOffset), {
       what,
       rounds: putRounds,
       stopping: group.stopping,
       signal: open?.signal,
-      lastOffset: open?.buffer.lastOffset, // S3 metadata: the web checks the object holds an event
       onError: () => storeErrors.inc(),
       writes,
     });
@@ -346,10 +344,10 @@ export function createArchive(deps: ArchiveDeps): Archive {
   const group = createConsumerGroup({
     kafka,
     log,
-    groupId,
+    groupId: config.groupId ?? GROUPS.archive,
     topics,
     sessionTimeoutMs: config.sessionTimeoutMs,
-    shutdownTimeoutMs,
+    shutdownTimeoutMs: config.shutdownTimeoutMs ?? 8000,
     runConfig: {
       autoCommit: false,
       eachBatchAutoResolve: false,

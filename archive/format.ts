@@ -10,20 +10,14 @@
  *
  * @module
  */
-import { decodeUtf8 } from "@vigil/bridge/classify";
+import { decodeUtf8, type RawMessage } from "@vigil/bridge/classify";
 import { utf8Length } from "@vigil/shared/schemas/hygiene";
 import { toBase64 } from "@vigil/shared/schemas/stream";
 
-/** The parts of a Kafka message the archive stores. */
-export interface ArchiveMessage {
-  topic: string;
-  partition: number;
-  offset: string;
+/** The parts of a Kafka message the archive stores: the bridge's, and the timestamp. */
+export interface ArchiveMessage extends RawMessage {
   /** Kafka timestamp, ms since epoch as a string (kafkajs). */
   timestamp: string;
-  key: Uint8Array | null;
-  value: Uint8Array | null;
-  headers?: Record<string, unknown> | undefined;
 }
 
 /** Encoding of a byte field in a line. */
@@ -156,8 +150,7 @@ export function archiveFolder(prefix: string, topic: string, timeMs: number): st
     Number.isFinite(timeMs) && timeMs >= 0 && timeMs <= LAST_DATED_MS ? timeMs : 0,
   );
   const iso = d.toISOString();
-  const p = prefix.replace(/^\/+|\/+$/g, "");
-  return `${p ? p + "/" : ""}${topic}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+  return `${topicFolder(prefix, topic)}dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 }
 
 /** Flush thresholds of a partition buffer. */

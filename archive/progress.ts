@@ -11,7 +11,7 @@
  */
 import type { createGapTracker, Gap } from "@vigil/shared/kafka_gaps";
 import type { ArchiveStore } from "./store.ts";
-import { gapKey, parseProgress, progressKey, type ProgressRecord } from "./format.ts";
+import { gapKey, parseProgress, progressKey } from "./format.ts";
 
 /** Where each partition is, and its holes. */
 export interface ArchiveProgress {
@@ -64,10 +64,6 @@ export function createArchiveProgress(deps: {
 
   const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
 
-  async function storedProgress(topic: string, partition: number): Promise<ProgressRecord> {
-    return parseProgress(await store.get(progressKey(prefix, topic, partition)));
-  }
-
   const save = (topic: string, partition: number, next: string, signal?: AbortSignal) => {
     const log = logs.get(`${topic}:${partition}`) ?? 0;
     const record = { next, ...(log ? { log } : {}), ...(cluster ? { cluster } : {}) };
@@ -80,7 +76,7 @@ export function createArchiveProgress(deps: {
       let next = expected.get(key);
       let otherCluster = false;
       if (next === undefined) {
-        const stored = await storedProgress(topic, partition);
+        const stored = parseProgress(await store.get(progressKey(prefix, topic, partition)));
         next = stored.next;
         expected.set(key, next);
         logs.set(key, stored.log);

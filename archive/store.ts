@@ -61,7 +61,7 @@ export function storeRefusal(error: unknown, location: string): string | undefin
   return undefined;
 }
 
-/** Options of {@link putRetrying}. */
+/** Options of {@link retrying}. */
 export interface PutRetryOptions {
   /** What is stored, for the log lines of its attempts. */
   what: string;
@@ -74,8 +74,6 @@ export interface PutRetryOptions {
    * further attempt is made, the one in flight is aborted and the put throws the signal's reason.
    */
   signal?: AbortSignal | undefined;
-  /** The offset of the object's last message ({@link ArchiveStore.put}). */
-  lastOffset?: string | undefined;
   /** Called on every failed put (the store-errors counter). */
   onError?: () => void;
   /** Told of every failed and stored put, by key (the `store` health check). */
@@ -83,26 +81,12 @@ export interface PutRetryOptions {
 }
 
 /**
- * Put `body` under `key` until the store takes it, on the shared retry loop
- * (200 ms … 10 s backoff). A put replaces, so a retried put is idempotent.
+ * Run `write` (a put for `key`, or a write that goes with it, given the put's claim) until it goes
+ * through, on the shared retry loop (200 ms … 10 s backoff), the claim ended, or 3 attempts once
+ * stopping. A put replaces, so a retried put is idempotent.
  *
  * @throws the last error when `stopping` aborted and 3 attempts failed
  * @throws `signal`'s reason once it aborted
- */
-export function putRetrying(
-  store: ArchiveStore,
-  key: string,
-  body: Uint8Array,
-  options: PutRetryOptions,
-): Promise<void> {
-  return retrying(key, (signal) => store.put(key, body, signal, options.lastOffset), options);
-}
-
-/**
- * Run `write` (a write for `key`, given the put's claim) as {@link putRetrying} runs a put: until
- * it goes through, the claim ended, or 3 attempts once stopping.
- *
- * @throws as {@link putRetrying}
  */
 export async function retrying(
   key: string,
@@ -218,13 +202,17 @@ export function createS3Store(options: { client: S3Client; bucket: string }): Ar
  */
 export function createDirStore(dir: string): ArchiveStore {
   const root = dir.replace(/\/+$/, "");
+  /** The file of `key`, checked before `what` (store or read) can leave the folder. */
+  const pathOf = (key: string, what: string) => {
+    if (key.split("/").some((part) => part === ".." || part === "")) {
+      throw new TypeError(`Cannot ${what} object: bad key "${key}"`);
+    }
+    return `${root}/${key}`;
+  };
   return {
     location: root,
     async put(key, body, signal) {
-      if (key.split("/").some((part) => part === ".." || part === "")) {
-        throw new TypeError(`Cannot store object: bad key "${key}"`);
-      }
-      const path = `${root}/${key}`;
+      const path = pathOf(key, "store");
       const folder = path.slice(0, path.lastIndexOf("/"));
       await Deno.mkdir(folder, { recursive: true });
       const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
@@ -244,11 +232,8 @@ export function createDirStore(dir: string): ArchiveStore {
       }
     },
     async get(key) {
-      if (key.split("/").some((part) => part === ".." || part === "")) {
-        throw new TypeError(`Cannot read object: bad key "${key}"`);
-      }
       try {
-        return await Deno.readFile(`${root}/${key}`);
+        return await Deno.readFile(pathOf(key, "read"));
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return null;
         throw error;
@@ -269,8 +254,6 @@ export interface GzipWriter {
   readonly queued: number;
   /** Compress the queued text. */
   drain(): Promise<void>;
-  /** Compressed bytes produced so far. */
-  readonly compressedBytes: number;
   /** Compress the rest and end the stream: the whole gzip member. */
   finish(): Promise<Uint8Array<ArrayBuffer>>;
   /** Drop everything (the buffer is abandoned). */
@@ -318,9 +301,6 @@ export function createGzipWriter(): GzipWriter {
       return queued;
     },
     drain,
-    get compressedBytes() {
-      return compressed;
-    },
     async finish() {
       await drain();
       await writer.close();

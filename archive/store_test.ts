@@ -7,7 +7,8 @@ import {
   createGzipWriter,
   createS3Client,
   createS3Store,
-  putRetrying,
+  type PutRetryOptions,
+  retrying,
   storeRefusal,
 } from "./store.ts";
 import { gunzip, gzip } from "@vigil/tools/testing/archive";
@@ -40,7 +41,6 @@ Deno.test("createGzipWriter() streams lines into one gzip member and keeps only 
     assert.ok(gz.queued < 64 * 1024 + 100, "text is compressed as it comes");
   }
   const body = await gz.finish();
-  assert.equal(body.length, gz.compressedBytes);
   assert.ok(body.length < lines.join("").length / 4, "compressed");
   assert.equal(await gunzip(body), lines.join(""));
   // An abandoned writer lets go without an unhandled rejection.
@@ -63,6 +63,11 @@ function flakyStore(failures: number): ArchiveStore & { puts: number } {
     check: () => Promise.resolve(true),
   };
   return s;
+}
+
+/** A put retried as the archive retries the put of an object. */
+function putRetrying(store: ArchiveStore, key: string, body: Uint8Array, o: PutRetryOptions) {
+  return retrying(key, (signal) => store.put(key, body, signal), o);
 }
 
 Deno.test("putRetrying() retries a failing put, a debug line per retry, the warning on report", async () => {

@@ -340,12 +340,7 @@ export function ioredisAppendPort(
     },
     async runAll(calls, after) {
       if (!options.perSlot) return await run(calls, after);
-      const groups = new Map<string, number[]>();
-      calls.forEach((c, i) => {
-        const g = groups.get(c.keys[1]);
-        if (g) g.push(i);
-        else groups.set(c.keys[1], [i]);
-      });
+      const groups = Map.groupBy(calls.keys(), (i) => calls[i]!.keys[1]);
       const out: CallResult[] = new Array(calls.length);
       await Promise.all([...groups.values()].map(async (indexes) => {
         const results = await run(indexes.map((i) => calls[i]!));

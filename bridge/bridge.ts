@@ -147,17 +147,13 @@ export function createBridge(deps: BridgeDeps): Bridge {
     const started = performance.now();
     try {
       const { topic, partition } = batch;
-      const items: BatchItem[] = new Array(batch.messages.length);
-      for (let i = 0; i < batch.messages.length; i++) {
-        const m = batch.messages[i]!;
-        items[i] = {
-          offset: m.offset,
-          classified: classifyMessage(
-            { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers },
-            classifyOptions,
-          ),
-        };
-      }
+      const items: BatchItem[] = batch.messages.map((m) => ({
+        offset: m.offset,
+        classified: classifyMessage(
+          { topic, partition, offset: m.offset, key: m.key, value: m.value, headers: m.headers },
+          classifyOptions,
+        ),
+      }));
       const span = deps.tracer
         ? startBridgeSpan(deps.tracer, batch, items, started, groupId)
         : undefined;

@@ -121,6 +121,8 @@ const flagsSchema = z.object({
   timestamps: z.enum(["data", "emit"]).optional(),
 });
 
+const STRING = { type: "string" } as const;
+
 function parseScenarios(raw: string | undefined): ScenarioName[] {
   if (raw === undefined) return [];
   const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
@@ -153,19 +155,9 @@ export function parseCli(args: string[], randomSeed: () => number): CliResult {
       args,
       strict: true,
       allowPositionals: false,
+      // Every flag of the schema takes a value; `--help` is the one switch.
       options: {
-        rate: { type: "string" },
-        count: { type: "string" },
-        duration: { type: "string" },
-        scenario: { type: "string" },
-        "scenario-every": { type: "string" },
-        seed: { type: "string" },
-        users: { type: "string" },
-        replay: { type: "string" },
-        speed: { type: "string" },
-        service: { type: "string" },
-        field: { type: "string" },
-        timestamps: { type: "string" },
+        ...Object.fromEntries(Object.keys(flagsSchema.shape).map((f) => [f, STRING])),
         help: { type: "boolean", short: "h" },
       },
     }));

@@ -61,9 +61,7 @@ export type ProducerConfig = Readonly<z.infer<typeof producerEnvSchema>>;
  *
  * @throws {ConfigError} naming every bad variable
  */
-export function loadProducerConfig(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
-): ProducerConfig {
+export function loadProducerConfig(env?: Record<string, string | undefined>): ProducerConfig {
   return parseEnv("producer", producerEnvSchema, env);
 }
 

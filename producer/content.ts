@@ -54,16 +54,6 @@ export const FAILED_MESSAGES: LogTemplate[] = [
   () => `Login FAILED: invalid credentials`,
   () => `Job Failed after 3 retries`,
 ];
-/** Exported for tests: every normal log template (checked for "fail"). */
-export const NORMAL_LOG_TEMPLATES: LogTemplate[] = [
-  ...INFO_MESSAGES,
-  ...DEBUG_MESSAGES,
-  ...WARNING_MESSAGES,
-  ...ERROR_MESSAGES,
-  ...BURST_MESSAGES,
-];
-/** Exported for tests: the failed_messages templates. */
-export const FAILED_LOG_TEMPLATES: LogTemplate[] = FAILED_MESSAGES;
 
 const MERCHANTS = ["Acme Books", "Blue Cafe", "CloudHost", "FreshMart", "GoRide", "PixelStore"];
 const COUNTRIES = ["US", "GB", "DE", "FR", "NL", "ES", "IE"];
@@ -83,7 +73,7 @@ export const round = (x: number, digits: number): number =>
 export const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
 
 /** A normal amount: log-normal with median 45, within 1–2,000. */
-function amount(rng: Prng): number {
+export function normalAmount(rng: Prng): number {
   return round(clamp(Math.exp(Math.log(45) + rng.gaussian()), 1, 2000), 2);
 }
 
@@ -93,7 +83,7 @@ export function transactionEvent(
   nowMs: number,
   user: string,
   status: TransactionStatus,
-  value: number = amount(rng),
+  value: number = normalAmount(rng),
 ): Record<string, unknown> {
   return {
     timestamp: new Date(nowMs).toISOString(),

@@ -64,7 +64,6 @@ import {
 } from "./scenario_types.ts";
 import { scenarioEvents } from "./scenarios.ts";
 
-export { FAILED_LOG_TEMPLATES, NORMAL_LOG_TEMPLATES } from "./content.ts";
 export { createPrng, type Prng, traceparent } from "./prng.ts";
 export {
   EXPECT_HEADER,
@@ -128,6 +127,14 @@ export const DEFAULT_SERVICES = [
 export const DEFAULT_USERS = 20_000;
 /** Minimum spacing of normal ERROR logs of one service (event time). */
 export const ERROR_SPACING_MS = 30_000;
+
+/** Normal log templates by level. */
+const TEMPLATES = {
+  INFO: INFO_MESSAGES,
+  DEBUG: DEBUG_MESSAGES,
+  WARNING: WARNING_MESSAGES,
+  ERROR: ERROR_MESSAGES,
+};
 
 /** Per-user limits of the detector's default rules (events strictly below these). */
 const USER_LOG_LIMIT = { count: 10, windowMs: 180_000 };
@@ -247,18 +254,11 @@ export function createGenerator(options: GeneratorOptions = {}): Generator {
       if (last !== undefined && nowMs - last < ERROR_SPACING_MS) level = "WARNING";
       else lastErrorAt.set(service, nowMs);
     }
-    const templates = level === "INFO"
-      ? INFO_MESSAGES
-      : level === "DEBUG"
-      ? DEBUG_MESSAGES
-      : level === "WARNING"
-      ? WARNING_MESSAGES
-      : ERROR_MESSAGES;
     const event: Record<string, unknown> = {
       timestamp: new Date(nowMs).toISOString(),
       service,
       level,
-      message: rng.pick(templates)(rng),
+      message: rng.pick(TEMPLATES[level])(rng),
     };
     if (rng.next() < 0.7) event.user_id = nextLogUser();
     return message("logs", service, event);

@@ -5,14 +5,20 @@ import {
   createPrng,
   DEFAULT_USERS,
   EXPECT_HEADER,
-  FAILED_LOG_TEMPLATES,
   minUsersForRate,
-  NORMAL_LOG_TEMPLATES,
   type ProducedMessage,
   SCENARIO_HEADER,
   SCENARIOS,
   STATISTICAL_SCENARIOS,
 } from "./generator.ts";
+import {
+  BURST_MESSAGES,
+  DEBUG_MESSAGES,
+  ERROR_MESSAGES,
+  FAILED_MESSAGES,
+  INFO_MESSAGES,
+  WARNING_MESSAGES,
+} from "./content.ts";
 
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0);
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
@@ -119,9 +125,9 @@ function referenceDetect(events: Parsed[]): Set<string> {
 
 Deno.test("createPrng() is deterministic for a seed and differs across seeds", () => {
   const a = createPrng(42), b = createPrng(42), c = createPrng(43);
-  const xs = Array.from({ length: 50 }, () => a.u32());
-  assert.deepEqual(Array.from({ length: 50 }, () => b.u32()), xs);
-  assert.notDeepEqual(Array.from({ length: 50 }, () => c.u32()), xs);
+  const xs = Array.from({ length: 50 }, () => a.next());
+  assert.deepEqual(Array.from({ length: 50 }, () => b.next()), xs);
+  assert.notDeepEqual(Array.from({ length: 50 }, () => c.next()), xs);
   const r = createPrng(7);
   for (let i = 0; i < 10_000; i++) {
     const x = r.next();
@@ -168,8 +174,16 @@ Deno.test("createGenerator().normal() emits one metric reading per service per i
 Deno.test("normal log templates never contain 'fail'; failed templates always contain 'failed'", () => {
   const r = createPrng(9);
   for (let i = 0; i < 200; i++) {
-    for (const t of NORMAL_LOG_TEMPLATES) assert.doesNotMatch(t(r), /fail/i);
-    for (const t of FAILED_LOG_TEMPLATES) assert.match(t(r), /failed/i);
+    for (
+      const t of [
+        ...INFO_MESSAGES,
+        ...DEBUG_MESSAGES,
+        ...WARNING_MESSAGES,
+        ...ERROR_MESSAGES,
+        ...BURST_MESSAGES,
+      ]
+    ) assert.doesNotMatch(t(r), /fail/i);
+    for (const t of FAILED_MESSAGES) assert.match(t(r), /failed/i);
   }
 });
 

@@ -40,6 +40,7 @@ import {
   type Tracer,
 } from "@vigil/shared/telemetry";
 import { type ProducedMessage, SCENARIO_HEADER } from "./generator.ts";
+import type { ProducerMetrics } from "./metrics.ts";
 
 /** The one kafkajs producer method the sink uses. */
 export interface BatchProducer {
@@ -60,17 +61,12 @@ export interface KafkaSinkOptions {
   retries?: number;
   /** Base of the retry backoff. @default {200} */
   retryBaseMs?: number;
-  /** Called after a batch is acknowledged, per topic. */
-  onSent?: (topic: EventType, count: number) => void;
-  /** Called when batch `id` is given up. */
-  onError?: (count: number, error: unknown, id: number) => void;
   /**
-   * Called when batch `id` (1, 2, …) begins its first attempt; then `onBatch` or `onError`
-   * once with the same id (with `maxInFlight` above 1, not in the order they began).
+   * Told when batch `id` (1, 2, …) begins its first attempt, then once with the same id that it
+   * was acknowledged (its duration; and per topic) or given up (with `maxInFlight` above 1, not
+   * in the order they began).
    */
-  onBatchStart?: (id: number) => void;
-  /** Called after every successful `sendBatch` of batch `id` with its duration. */
-  onBatch?: (seconds: number, size: number, id: number) => void;
+  metrics?: Pick<ProducerMetrics, "batchStarted" | "batch" | "sent" | "error">;
   /** Wait between retries (tests). */
   sleep?: (ms: number) => Promise<void>;
   /**
@@ -177,13 +173,13 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     const request: ProducerBatch = { acks: -1, topicMessages: byTopic };
     let retried = 0;
     const id = ++batchIds;
-    options.onBatchStart?.(id);
+    options.metrics?.batchStarted(id);
     const logDeliveryRetry = logRetry(log.with({ size: batch.length }), "deliver batch");
     try {
       await retry(async () => {
         const started = performance.now();
         await options.producer.sendBatch(request);
-        options.onBatch?.((performance.now() - started) / 1000, batch.length, id);
+        options.metrics?.batch((performance.now() - started) / 1000, batch.length, id);
       }, {
         maxAttempts: retries + 1,
         baseMs: options.retryBaseMs ?? 200,
@@ -203,7 +199,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
         attempts: retried + 1,
         error,
       });
-      options.onError?.(batch.length, error, id);
+      options.metrics?.error(batch.length, error, id);
       return;
     }
     if (spans) endSpans(spans, retried, undefined);
@@ -211,7 +207,7 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
     stats.sent += batch.length;
     for (const { topic, messages } of byTopic) {
       stats.byTopic[topic as EventType] += messages.length;
-      options.onSent?.(topic as EventType, messages.length);
+      options.metrics?.sent(topic as EventType, messages.length);
     }
   }
 

@@ -4,6 +4,14 @@ import { silentLogger } from "@vigil/shared/log";
 import type { ProducedMessage } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSink } from "./kafka_sink.ts";
 import type { ReceivedSpan } from "@vigil/tools/testing/otel";
+import type { ProducerMetrics } from "./metrics.ts";
+
+type SinkMetrics = Pick<ProducerMetrics, "batchStarted" | "batch" | "sent" | "error">;
+
+/** Sink metrics doing `some` and nothing else. */
+function told(some: Partial<SinkMetrics>): SinkMetrics {
+  return { batchStarted() {}, batch() {}, sent() {}, error() {}, ...some };
+}
 
 function messages(n: number, from = 0): ProducedMessage[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -113,8 +121,10 @@ Deno.test("createKafkaSink() bounds batches in flight and makes send() wait (bac
     log: silentLogger(),
     maxBatch: 100,
     maxInFlight: 2,
-    onBatchStart: (id) => started.push(id),
-    onBatch: (_s, _size, id) => acked.push(id),
+    metrics: told({
+      batchStarted: (id) => void started.push(id),
+      batch: (_s, _size, id) => void acked.push(id),
+    }),
   });
   let accepted = false;
   const sending = sink.send(messages(500)).then(() => accepted = true);
@@ -180,7 +190,7 @@ Deno.test("createKafkaSink() retries a failed batch, then counts it as errors", 
       log: silentLogger(),
       retries: 2,
       sleep: () => Promise.resolve(),
-      onError: (n) => reported += n,
+      metrics: told({ error: (n) => void (reported += n) }),
     });
     await sink.send(messages(10));
     await sink.flush();
@@ -198,11 +208,13 @@ Deno.test("createKafkaSink() reports per-topic sends and batch durations", async
     producer: fake.producer,
     log: silentLogger(),
     maxBatch: 4,
-    onSent: (topic, n) => perTopic[topic] = (perTopic[topic] ?? 0) + n,
-    onBatch: (seconds, size) => {
-      assert.ok(seconds >= 0);
-      sizes.push(size);
-    },
+    metrics: told({
+      sent: (topic, n) => void (perTopic[topic] = (perTopic[topic] ?? 0) + n),
+      batch: (seconds, size) => {
+        assert.ok(seconds >= 0);
+        sizes.push(size);
+      },
+    }),
   });
   await sink.send(messages(9));
   await sink.flush();

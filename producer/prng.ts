@@ -9,8 +9,6 @@
 export interface Prng {
   /** Uniform in [0, 1). */
   next(): number;
-  /** Uniform 32-bit unsigned integer. */
-  u32(): number;
   /** Uniform integer in [min, max]. */
   int(min: number, max: number): number;
   /** One element of a non-empty array. */
@@ -45,7 +43,6 @@ export function createPrng(seed: number): Prng {
   const next = () => u32() / 4294967296;
   return {
     next,
-    u32,
     int: (min, max) => min + Math.floor(next() * (max - min + 1)),
     pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!,
     gaussian: () => {

@@ -37,6 +37,7 @@
  */
 import { sleep as sharedSleep } from "@vigil/shared/lifecycle";
 import { rawTransactionEvent } from "./replay_transactions.ts";
+import { normalAmount } from "./content.ts";
 import { MAX_TIMER_MS } from "./waits.ts";
 import {
   checkReadings,
@@ -52,15 +53,7 @@ import type { Replay } from "./replay_source.ts";
 
 export { openReplay, type Replay } from "./replay_source.ts";
 
-export {
-  loadReplay,
-  MAX_MINUTE_COUNT,
-  parseReplayCsv,
-  type ReplayData,
-  type ReplayParseOptions,
-  type StatusRow,
-  type ValueRow,
-} from "./replay_csv.ts";
+export { MAX_MINUTE_COUNT, parseReplayCsv } from "./replay_csv.ts";
 import {
   createPrng,
   type Prng,
@@ -109,26 +102,30 @@ function rowChunks(
 
 /** The messages to send, in data-time order, built lazily (a file may hold millions). */
 async function* plan(data: Replay, options: ReplayOptions, rng: Prng): AsyncGenerator<Planned> {
-  const headers = () => ({
-    [TRACEPARENT_HEADER]: traceparent(rng.hex(16), rng.hex(8)),
-    [REPLAY_HEADER]: options.source ?? "replay",
+  /** The message of `event` (built from its ISO timestamp) at data time `ts`. */
+  const planned = (
+    ts: number,
+    topic: ProducedMessage["topic"],
+    key: string,
+    event: (timestamp: string) => Record<string, unknown>,
+  ): Planned => ({
+    ts,
+    build: (eventTs) => ({
+      topic,
+      key,
+      value: JSON.stringify(event(new Date(eventTs).toISOString())),
+      headers: {
+        [TRACEPARENT_HEADER]: traceparent(rng.hex(16), rng.hex(8)),
+        [REPLAY_HEADER]: options.source ?? "replay",
+      },
+    }),
   });
   if (data.kind === "value") {
     const service = replayService(options.service ?? "replay");
     const field = options.field ?? "cpu";
     for await (const chunk of rowChunks(data)) {
       for (const row of chunk as ValueRow[]) {
-        yield {
-          ts: row.ts,
-          build: (eventTs) => ({
-            topic: "metrics",
-            key: service,
-            value: JSON.stringify(
-              metricEvent(row.value, field, service, new Date(eventTs).toISOString()),
-            ),
-            headers: headers(),
-          }),
-        };
+        yield planned(row.ts, "metrics", service, (t) => metricEvent(row.value, field, service, t));
       }
     }
     return;
@@ -139,22 +136,12 @@ async function* plan(data: Replay, options: ReplayOptions, rng: Prng): AsyncGene
     for await (const chunk of rowChunks(data)) {
       for (const row of chunk as RawTransaction[]) {
         const user = row.userId ?? `user-replay-${run}-${++n}`;
-        yield {
-          ts: row.ts,
-          build: (eventTs) => ({
-            topic: "transactions",
-            key: user,
-            value: JSON.stringify(
-              rawTransactionEvent(
-                row,
-                new Date(eventTs).toISOString(),
-                row.transactionId ?? `tx-${rng.hex(8)}`,
-                user,
-              ),
-            ),
-            headers: headers(),
-          }),
-        };
+        yield planned(
+          row.ts,
+          "transactions",
+          user,
+          (t) => rawTransactionEvent(row, t, row.transactionId ?? `tx-${rng.hex(8)}`, user),
+        );
       }
     }
     return;
@@ -164,26 +151,11 @@ async function* plan(data: Replay, options: ReplayOptions, rng: Prng): AsyncGene
   const spread = function* (rows: StatusRow[]): Generator<Planned> {
     for (const { row, ts } of spreadMinute(rows, minuteOf(rows[0]!.ts))) {
       const user = `user-replay-${run}-${++n}`;
-      yield {
-        ts,
-        build: (eventTs) => {
-          const amount = Math.min(2000, Math.max(1, Math.exp(Math.log(45) + rng.gaussian())));
-          const event = {
-            timestamp: new Date(eventTs).toISOString(),
-            transaction_id: `tx-${rng.hex(8)}`,
-            user_id: user,
-            amount: Math.round(amount * 100) / 100,
-            currency: "USD",
-            status: row.status,
-          };
-          return {
-            topic: "transactions",
-            key: user,
-            value: JSON.stringify(event),
-            headers: headers(),
-          };
-        },
-      };
+      // A normal amount (drawn first), in USD, without merchant or country.
+      yield planned(ts, "transactions", user, (t) => {
+        const amount = normalAmount(rng);
+        return rawTransactionEvent({ ts, status: row.status, amount }, t, `tx-${rng.hex(8)}`, user);
+      });
     }
   };
   for await (const chunk of rowChunks(data)) {

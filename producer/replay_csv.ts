@@ -17,6 +17,7 @@ import {
 } from "@vigil/shared/schemas/event";
 import {
   decimalNumber,
+  fail,
   isRawTransactionHeader,
   type RawTransaction,
   rawTransactionParser,
@@ -134,30 +135,8 @@ function checkReading(row: ValueRow, field: "cpu" | "latency_ms", service: strin
 
 function parseTs(raw: string, line: number): number {
   const r = timestampSchema.safeParse(raw);
-  if (!r.success) {
-    throw new SyntaxError(
-      `Cannot parse replay file: line ${line}: bad timestamp "${shownCell(raw)}"`,
-    );
-  }
+  if (!r.success) fail(line, `bad timestamp "${shownCell(raw)}"`);
   return Date.parse(r.data);
-}
-
-/**
- * Read and parse the replay file at `path` (before anything is sent, so a
- * missing file or a bad row is reported before Kafka is even contacted).
- *
- * @throws {Error} naming the file when it cannot be read
- * @throws {SyntaxError} naming the line, for an unknown header or a bad row
- */
-export async function loadReplay(
-  path: string,
-  readTextFile: (path: string) => Promise<string> = Deno.readTextFile,
-  options: ReplayParseOptions = {},
-): Promise<ReplayData> {
-  const text = await readTextFile(path).catch((error) => {
-    throw new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
-  });
-  return parseReplayCsv(text, options);
 }
 
 /** A parsed row of any form. */
@@ -193,19 +172,9 @@ export function replayRowParser(
     return {
       kind: "value",
       parse: ({ line, cells }) => {
-        if (cells.length !== 2) {
-          throw new SyntaxError(
-            `Cannot parse replay file: line ${line}: expected 2 columns, got ${cells.length}`,
-          );
-        }
+        if (cells.length !== 2) fail(line, `expected 2 columns, got ${cells.length}`);
         const value = decimalNumber(cells[1]!);
-        if (!Number.isFinite(value)) {
-          throw new SyntaxError(
-            `Cannot parse replay file: line ${line}: value "${
-              shownCell(cells[1]!)
-            }" is not a number`,
-          );
-        }
+        if (!Number.isFinite(value)) fail(line, `value "${shownCell(cells[1]!)}" is not a number`);
         const row = { ts: parseTs(cells[0]!, line), value, line };
         if (field) checkReading(row, field, service!);
         return row;
@@ -229,22 +198,17 @@ export function replayRowParser(
 }
 
 function statusRow({ line, cells }: CsvRecord): StatusRow {
-  if (cells.length !== 3) {
-    throw new SyntaxError(
-      `Cannot parse replay file: line ${line}: expected 3 columns, got ${cells.length}`,
-    );
-  }
+  if (cells.length !== 3) fail(line, `expected 3 columns, got ${cells.length}`);
   const status = asciiLower(cells[1]!);
   if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-    throw new SyntaxError(
-      `Cannot parse replay file: line ${line}: unknown status "${shownCell(cells[1]!)}"`,
-    );
+    fail(line, `unknown status "${shownCell(cells[1]!)}"`);
   }
   // An empty cell is no count (Number("") would read it as 0).
   const count = decimalNumber(cells[2]!);
   if (!Number.isInteger(count) || count < 0 || count > MAX_MINUTE_COUNT) {
-    throw new SyntaxError(
-      `Cannot parse replay file: line ${line}: count "${
+    fail(
+      line,
+      `count "${
         shownCell(cells[2]!)
       }" is not a whole number from 0 to ${MAX_MINUTE_COUNT} (transactions in the minute)`,
     );
@@ -288,11 +252,6 @@ export function heldReplay(
   rows: ReplayRow[],
   checkedFor: ReplayParseOptions["field"],
 ): ReplayData {
-  if (kind === "value") {
-    const data = { kind, rows: rows as ValueRow[] };
-    return checkedFor ? { ...data, checkedFor } : data;
-  }
-  return kind === "status"
-    ? { kind, rows: rows as StatusRow[] }
-    : { kind, rows: rows as RawTransaction[] };
+  // Rows of one kind, as the parser of that kind made them.
+  return { kind, rows, ...(kind === "value" && checkedFor ? { checkedFor } : {}) } as ReplayData;
 }

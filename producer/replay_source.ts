@@ -6,7 +6,7 @@
  *
  * A regular file is read twice. First through, before anything is sent
  * (before Kafka is contacted), every row is parsed and checked, and the
- * file's first and last times noted (the replay's stamping needs the last);
+ * file's last time noted (the replay's stamping needs it) and its rows counted;
  * then the replay reads it again as it sends, row by row. A file whose rows
  * are not in time order cannot be sent as it is read: its rows (parsed, not
  * its text) are then held and sorted, as are those of standard input (`-`)
@@ -31,11 +31,8 @@ import {
 export interface ReplayStream {
   kind: ReplayData["kind"];
   streamed: true;
-  /** Data time of the first row and of the last. */
-  first: number;
+  /** Data time of the last row (the stamping needs it). */
   last: number;
-  /** Rows in the file. */
-  count: number;
   /** The metric field the readings were checked for. */
   checkedFor: "cpu" | "latency_ms";
   /** Raw transactions: what the start log line says of them. */
@@ -127,14 +124,13 @@ async function hold(path: string, options: OpenReplayOptions): Promise<ReplayDat
 }
 
 /**
- * The first pass over a regular file: every row checked, its times noted.
+ * The first pass over a regular file: every row checked, its last time noted.
  * Undefined for a file whose rows are not in time order (held instead).
  */
 async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStream | undefined> {
   let parser: ReturnType<typeof replayRowParser> | undefined;
   let header: CsvRecord | undefined;
   let count = 0;
-  let first = NaN;
   let last = -Infinity;
   const transactions = countTransactions();
   for await (const batch of records(path, options)) {
@@ -145,7 +141,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
       }
       const row = parser.parse(record);
       if (row.ts < last) return undefined; // not in time order: hold and sort
-      if (count++ === 0) first = row.ts;
+      count++;
       if (parser.kind === "transactions") transactions.add(row as RawTransaction);
       last = row.ts;
     }
@@ -156,9 +152,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
   return {
     kind,
     streamed: true,
-    first,
     last,
-    count,
     checkedFor: options.field,
     transactions: transactions.summary(),
     rows: () => reread(path, options, kind, count, last),

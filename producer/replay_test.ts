@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseEvent } from "@vigil/shared/schemas/event";
 import type { ProducedMessage } from "./generator.ts";
 import {
-  loadReplay,
+  openReplay,
   parseReplayCsv,
   REPLAY_HEADER,
   replayMessages,
@@ -319,9 +319,9 @@ Deno.test("parseReplayCsv() told the field refuses a reading the metric schema r
     /line 3: value 90000000 is not a valid latency_ms \(latency_ms: Too big: expected number to be <=86400000\)/
       .test(e.message);
   assert.throws(() => parseReplayCsv(LATENCY, { field: "latency_ms" }), refused);
-  await assert.rejects(
-    () => loadReplay("ec2.csv", () => Promise.resolve(LATENCY), { field: "latency_ms" }),
-    refused,
+  await withCsv(
+    LATENCY,
+    (path) => assert.rejects(() => openReplay(path, { field: "latency_ms" }), refused),
   );
   // As cpu the value is clamped to 100: a valid reading; so is the latency bound itself.
   assert.equal(parseReplayCsv(LATENCY, { field: "cpu" }).rows.length, 2);
@@ -336,7 +336,7 @@ Deno.test("parseReplayCsv() told the field refuses a reading the metric schema r
 });
 
 Deno.test("replayMessages() refuses a reading invalid for its field before sending anything", async () => {
-  // Parsed without the field (loadReplay(path)), the readings are checked as the replay starts.
+  // Parsed without the field, the readings are checked as the replay starts.
   const data = parseReplayCsv(LATENCY);
   const sent: ProducedMessage[][] = [];
   const replay = async (options: ReplayOptions) => {

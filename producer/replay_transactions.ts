@@ -59,7 +59,8 @@ export function decimalNumber(cell: string): number {
   return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(cell) ? Number(cell) : NaN;
 }
 
-function fail(line: number, what: string): never {
+/** Throw the error of a bad row: `Cannot parse replay file: line <line>: <what>`. */
+export function fail(line: number, what: string): never {
   throw new SyntaxError(`Cannot parse replay file: line ${line}: ${what}`);
 }
 

@@ -10,15 +10,15 @@ import { type EventType } from "@vigil/shared/schemas/event";
 import { SpanKind } from "@opentelemetry/api";
 import { traceFields, traceparentOf, type Tracer } from "@vigil/shared/telemetry";
 import { type Logger } from "@vigil/shared/log";
-import { withTimeout } from "@vigil/shared/lifecycle";
+import { sleep, withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
 import type { ProducerMetrics } from "./metrics.ts";
 import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
-import { loadReplay, replayMessages } from "./replay.ts";
+import { openReplay, replayMessages } from "./replay.ts";
 import { transactionsSummary } from "./replay_source.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
-import { abortAfter, pause, sendUntil } from "./waits.ts";
+import { abortAfter, sendUntil } from "./waits.ts";
 
 export { createProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";
 
@@ -32,8 +32,6 @@ export interface ProducerDeps {
   output?: StatusOutput;
   /** @default {Date.now} */
   now?: () => number;
-  /** @default Deno.readTextFile */
-  readTextFile?: (path: string) => Promise<string>;
   /** A span per message and per scenario when given (tracing on). @default none */
   tracer?: Tracer;
 }
@@ -118,10 +116,7 @@ export async function runProducer(
     producer: deps.producer,
     log,
     ...options.sink,
-    onSent: (topic, n) => metrics?.sent(topic, n),
-    onError: (n, error, id) => metrics?.error(n, error, id),
-    onBatchStart: (id) => metrics?.batchStarted(id),
-    onBatch: (s, size, id) => metrics?.batch(s, size, id),
+    ...(metrics ? { metrics } : {}),
     ...(deps.tracer ? { tracer: deps.tracer } : {}),
   });
   const gen = createGenerator({
@@ -216,7 +211,7 @@ export async function runProducer(
   try {
     if (options.replay) {
       const r = options.replay;
-      const data = r.data ?? await loadReplay(r.file, deps.readTextFile, r);
+      const data = r.data ?? await openReplay(r.file, r);
       if (data.kind === "transactions") {
         log.info("replaying raw transactions, one event each", transactionsSummary(data));
       }
@@ -270,11 +265,11 @@ export async function runProducer(
         }
         status.update(snapshot());
         if (options.rate === "max") {
-          await pause(0, signal); // let timers and I/O run
+          await sleep(0, signal).catch(() => {}); // let timers and I/O run (Ctrl-C: at once)
         } else if (n < CHUNK) {
           const nextDue = base + ((generated - baseCount) * 1000) / options.rate;
           const wait = Math.min(Math.max(TICK_MS, nextDue - now()), nextScenarioAt - now(), 1000);
-          await pause(Math.max(TICK_MS, wait), signal);
+          await sleep(Math.max(TICK_MS, wait), signal).catch(() => {});
         }
       }
       ended = generated >= limit || now() >= deadline;

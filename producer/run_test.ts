@@ -3,7 +3,7 @@ import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import { Registry } from "@vigil/shared/metrics";
 import { createLogger, silentLogger } from "@vigil/shared/log";
 import type { ProducerOptions } from "./cli.ts";
-import type { Replay } from "./replay.ts";
+import { parseReplayCsv, type Replay } from "./replay.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
 import { createProducerMetrics, runProducer, STALLED_BATCH_MS } from "./run.ts";
 
@@ -122,7 +122,7 @@ Deno.test("runProducer() says a replay, --count or --duration stopped by the sig
   } as const;
   for (
     const options of [
-      { ...base, replay },
+      { ...base, replay: { ...replay, data: parseReplayCsv(csv, replay) } },
       { ...base, rate: 100, count: 1_000_000 },
       { ...base, rate: 100, durationMs: 3_600_000 },
     ]
@@ -130,11 +130,7 @@ Deno.test("runProducer() says a replay, --count or --duration stopped by the sig
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("SIGINT")), 200);
     const summary = await runProducer(
-      {
-        producer: recorder().producer,
-        log: silentLogger(),
-        readTextFile: () => Promise.resolve(csv),
-      },
+      { producer: recorder().producer, log: silentLogger() },
       options,
       controller.signal,
     );
@@ -149,7 +145,7 @@ Deno.test("runProducer() replays a CSV file", async () => {
   const csv = "timestamp,value\n" +
     Array.from({ length: 30 }, (_, i) => `${1_700_000_000 + i * 300},${50 + i}`).join("\n");
   const summary = await runProducer(
-    { producer: rec.producer, log: silentLogger(), readTextFile: () => Promise.resolve(csv) },
+    { producer: rec.producer, log: silentLogger() },
     {
       ...base,
       count: 25,
@@ -159,6 +155,7 @@ Deno.test("runProducer() replays a CSV file", async () => {
         service: "ec2",
         field: "cpu",
         timestamps: "data",
+        data: parseReplayCsv(csv, { service: "ec2", field: "cpu" }),
       },
     },
     new AbortController().signal,
@@ -177,11 +174,18 @@ Deno.test("runProducer() honours a --duration longer than a timer holds (30d): t
   const csv = "timestamp,value\n" +
     Array.from({ length: 5 }, (_, i) => `${1_700_000_000 + i * 60},${50 + i}`).join("\n");
   const summary = await runProducer(
-    { producer: rec.producer, log: silentLogger(), readTextFile: () => Promise.resolve(csv) },
+    { producer: rec.producer, log: silentLogger() },
     {
       ...base,
       durationMs: 30 * 86_400_000,
-      replay: { file: "x.csv", speed: 600, service: "s", field: "cpu", timestamps: "data" },
+      replay: {
+        file: "x.csv",
+        speed: 600,
+        service: "s",
+        field: "cpu",
+        timestamps: "data",
+        data: parseReplayCsv(csv, { service: "s", field: "cpu" }),
+      },
     },
     new AbortController().signal,
   );
@@ -233,11 +237,7 @@ Deno.test("runProducer() rejects an unreadable replay file with a clear error", 
   await assert.rejects(
     () =>
       runProducer(
-        {
-          producer: recorder().producer,
-          log: silentLogger(),
-          readTextFile: () => Promise.reject(new Error("No such file")),
-        },
+        { producer: recorder().producer, log: silentLogger() },
         {
           ...base,
           replay: { file: "nope.csv", speed: 60, service: "s", field: "cpu", timestamps: "data" },
@@ -471,9 +471,7 @@ Deno.test("runProducer() delivers the rows sent before a replay fails mid-file (
   const data: Replay = {
     kind: "value",
     streamed: true,
-    first: t0,
     last: t0 + 999_000,
-    count: 1000,
     checkedFor: "cpu",
     transactions: { transactions: 0, minutes: 0, by_status: {} },
     async *rows() {

@@ -15,7 +15,7 @@ import {
   transactionEvent,
 } from "./content.ts";
 import type { Prng } from "./prng.ts";
-import type { ExpectedAnomaly, ScenarioName, STATISTICAL_SCENARIOS } from "./scenario_types.ts";
+import type { ExpectedAnomaly, ScenarioName } from "./scenario_types.ts";
 
 /** One event of a scenario, before it becomes a message. */
 export interface ScenarioEvent {
@@ -31,18 +31,6 @@ export interface ScenarioContext {
   tag: string;
   services: readonly string[];
 }
-
-/**
- * Severity of `entity_score` per statistical scenario: one measure changes,
- * so the combined score (Fisher over cpu, latency_ms and error_rate) of a
- * score-1 measure beside two normal ones is a WARNING.
- */
-const STAT_ENTITY_SEVERITY: Record<typeof STATISTICAL_SCENARIOS[number], "WARNING" | "CRITICAL"> = {
-  level_shift: "WARNING",
-  variance_change: "WARNING",
-  night_value: "WARNING",
-  slow_drift: "WARNING",
-};
 
 /**
  * Deterministic noise-like wobble in about [−3, 3] (three sines of
@@ -114,9 +102,11 @@ export function scenarioEvents(
       key: user,
       event: transactionEvent(rng, ms, user, status, value),
     });
-  const expectStatistical = (service: string, scenario: typeof STATISTICAL_SCENARIOS[number]) => {
+  const expectStatistical = (service: string) => {
     expect("metrics", "metric_score", service, "CRITICAL");
-    expect("metrics", "entity_score", service, STAT_ENTITY_SEVERITY[scenario]);
+    // Every statistical scenario changes one measure, so the combined score (Fisher over cpu,
+    // latency_ms and error_rate) of a score-1 measure beside two normal ones is a WARNING.
+    expect("metrics", "entity_score", service, "WARNING");
   };
 
   switch (name) {
@@ -215,7 +205,7 @@ export function scenarioEvents(
         const errorRate = round(clamp(0.002 + 0.001 * wobble(i, 3), 0, 0.01), 4);
         reading(service, ms, round(cpu, 2), round(latency, 1), errorRate);
       }
-      expectStatistical(service, name);
+      expectStatistical(service);
       break;
     }
     case "night_value": {
@@ -238,7 +228,7 @@ export function scenarioEvents(
         const day = !night || i >= total - 6;
         reading(service, ms, 30, round((day ? 300 : 80) + 0.5 * Math.sin(2.399 * i), 1), 0.002);
       }
-      expectStatistical(service, name);
+      expectStatistical(service);
       break;
     }
     case "failed_tx_burst": {

@@ -35,8 +35,6 @@ export interface StatusReporterOptions {
   output: StatusOutput;
   log: Logger;
   now: () => number;
-  /** JSON log interval when the output is not a terminal (there: 250 ms). @default {5000} */
-  logIntervalMs?: number;
 }
 
 /** Decides when to draw; `update` is cheap to call on every loop turn. */
@@ -49,7 +47,8 @@ export interface StatusReporter {
 /** Create a progress reporter. */
 export function createStatusReporter(options: StatusReporterOptions): StatusReporter {
   const { output, log, now } = options;
-  const interval = output.isTerminal ? 250 : options.logIntervalMs ?? 5000;
+  // A redraw every 250 ms on a terminal, else a JSON log line every 5 s.
+  const interval = output.isTerminal ? 250 : 5000;
   const started = now();
   let lastAt = started;
   let lastSent = 0;

@@ -26,7 +26,6 @@ Deno.test("createStatusReporter() logs JSON progress every interval without a te
     output: { isTerminal: false, write: (s) => written.push(s) },
     log,
     now: () => t,
-    logIntervalMs: 5000,
   });
   t = 1000;
   r.update(snap(200));

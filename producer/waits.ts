@@ -1,16 +1,11 @@
 /**
- * The run loop's waits: a pause and a send that both end early when the run
- * stops (Ctrl-C, `--duration`), so a Kafka that stopped answering never holds
- * the producer past its end.
+ * The run loop's waits: a send that ends early when the run stops (Ctrl-C,
+ * `--duration`), so a Kafka that stopped answering never holds the producer
+ * past its end, and timers longer than `setTimeout` holds.
  *
  * @module
  */
-import { ABORTED, sleep, untilAborted } from "@vigil/shared/lifecycle";
-
-/** Wait `ms`, or less when `signal` aborts (never rejects). */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return sleep(ms, signal).catch(() => {});
-}
+import { ABORTED, untilAborted } from "@vigil/shared/lifecycle";
 
 /**
  * `send`, or until `stop` aborts while it waits (the sink's backpressure: a
