@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createGapTracker } from "@vigil/shared/kafka_gaps";
 import type { Kafka } from "kafkajs";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createRetryRounds } from "@vigil/shared/retry";
 import {
   type ArchiveStore,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createGenerator, SCENARIOS } from "@vigil/producer/generator";
+import { createGenerator } from "@vigil/producer/generator";
+import { SCENARIOS } from "@vigil/producer/scenario_types";
 import { parseEvent } from "@vigil/shared/schemas/event";
 import { canonicalize } from "@vigil/shared/schemas/canonical";
 import { classifyMessage, MAX_KEY_BYTES, type RawMessage } from "./classify.ts";

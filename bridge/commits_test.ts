@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Consumer } from "kafkajs";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createCommitter } from "./commits.ts";
 
 type Offsets = { topic: string; partition: number; offset: string }[];

@@ -9,7 +9,7 @@
  * @module
  */
 import { tick } from "./batcher.ts";
-import { stormState } from "./_batcher_testing.ts";
+import { stormState } from "@vigil/tools/testing/batcher";
 
 for (const n of [10_000, 40_000]) {
   const { state, due, opts } = stormState(n);

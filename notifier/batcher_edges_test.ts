@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type BatcherOptions, emptyState, nextDueAt } from "./batcher.ts";
 import type { Route } from "./routes.ts";
-import { alert, H, item, M, ROUTE, S, step, T0 } from "./_batcher_testing.ts";
+import { alert, H, item, M, ROUTE, S, step, T0 } from "@vigil/tools/testing/batcher";
 
 Deno.test("alerts with different group_by values never share a group, whatever characters they hold", () => {
   // Entities are untrusted text: `a,rule=b` + `c` and `a` + `b,rule=c` made the same key.

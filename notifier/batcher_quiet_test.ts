@@ -13,7 +13,7 @@ const inhibitorOf = (
   rules: readonly InhibitRule[],
 ) => createInhibitor(sources, rules)(alert);
 import type { Route } from "./routes.ts";
-import { alert, H, item, M, ROUTE, S, step, T0 } from "./_batcher_testing.ts";
+import { alert, H, item, M, ROUTE, S, step, T0 } from "@vigil/tools/testing/batcher";
 
 const ONE_GROUP: Route = { ...ROUTE, groupBy: [] };
 const OPTS: BatcherOptions = { routes: [ONE_GROUP] };

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { tick } from "./batcher.ts";
-import { stormState } from "./_batcher_testing.ts";
+import { stormState } from "@vigil/tools/testing/batcher";
 
 Deno.test("tick() inhibits and digests 40,000 held alerts", () => {
   const n = 40_000;

@@ -3,7 +3,7 @@ import type { Silence } from "@vigil/shared/silences";
 import { type BatcherOptions, emptyState, ingest, nextDueAt, tick } from "./batcher.ts";
 import type { Route } from "./routes.ts";
 import type { Digest } from "./digest.ts";
-import { alert, H, item, M, OPTS, ROUTE, S, step, T0 } from "./_batcher_testing.ts";
+import { alert, H, item, M, OPTS, ROUTE, S, step, T0 } from "@vigil/tools/testing/batcher";
 
 Deno.test("tick() holds a new group for group_wait, then sends one digest with all alerts", () => {
   const burst = Array.from(

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { type BatcherState, emptyState, ingest, type IngestItem, tick } from "./batcher.ts";
 import { notAfter } from "./groups.ts";
-import { alert, H, item, M, OPTS, S, T0 } from "./_batcher_testing.ts";
+import { alert, H, item, M, OPTS, S, T0 } from "@vigil/tools/testing/batcher";
 
 /** What the notifier does at `now`: the state brought to its clock, then ingest and tick. */
 function turn(state: BatcherState, items: IngestItem[], now: number) {

@@ -4,9 +4,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
-import { alert } from "./_batcher_testing.ts";
+import { alert } from "@vigil/tools/testing/batcher";
 import type { Channel } from "./channels/channel.ts";
 import type { Digest, DigestAlert } from "./digest.ts";
 import { runChannel, Waker } from "./delivery.ts";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createNotifierApi } from "./http.ts";
 import type { Channel } from "./channels/channel.ts";
 import type { NotifierStore } from "./store.ts";
 import { loadConfig } from "./config.ts";
 import type { ReplayAlert } from "./preview.ts";
-import { alert } from "./_batcher_testing.ts";
+import { alert } from "@vigil/tools/testing/batcher";
 import { testNotificationResultSchema } from "@vigil/shared/schemas/notifier_api";
 
 const NOW = Date.parse("2025-03-01T12:00:00Z");

@@ -9,7 +9,7 @@ import { SEVERITIES } from "@vigil/shared/schemas/alert";
 import { loadConfig } from "./config.ts";
 import { type PreviewOptions, previewVolumeAsync, type ReplayAlert } from "./preview.ts";
 import type { Route } from "./routes.ts";
-import { alert } from "./_batcher_testing.ts";
+import { alert } from "@vigil/tools/testing/batcher";
 
 const T0 = Date.parse("2025-03-01T10:00:00Z");
 const H = 3_600_000;

@@ -8,14 +8,9 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { decimalVar, flagDurationVar } from "@vigil/shared/config";
 import { eventName } from "@vigil/shared/schemas/event";
-import type { Replay } from "./replay.ts";
-import {
-  DEFAULT_USERS,
-  isScenarioName,
-  minUsersForRate,
-  type ScenarioName,
-  SCENARIOS,
-} from "./generator.ts";
+import type { Replay } from "./replay_source.ts";
+import { DEFAULT_USERS, minUsersForRate } from "./generator.ts";
+import { isScenarioName, type ScenarioName, SCENARIOS } from "./scenario_types.ts";
 
 /** Replay settings (`--replay`). */
 export interface ReplaySettings {

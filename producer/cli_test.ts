@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseCli, USAGE } from "./cli.ts";
-import { DEFAULT_USERS, SCENARIOS } from "./generator.ts";
+import { DEFAULT_USERS } from "./generator.ts";
+import { SCENARIOS } from "./scenario_types.ts";
 
 const seed = () => 1234;
 

@@ -64,21 +64,6 @@ import {
 } from "./scenario_types.ts";
 import { scenarioEvents } from "./scenarios.ts";
 
-export { createPrng, type Prng, traceparent } from "./prng.ts";
-export {
-  EXPECT_HEADER,
-  type ExpectedAnomaly,
-  isScenarioName,
-  type ProducedMessage,
-  RULE_SCENARIOS,
-  SCENARIO_HEADER,
-  type ScenarioInjection,
-  type ScenarioName,
-  SCENARIOS,
-  STATISTICAL_SCENARIOS,
-  TRACEPARENT_HEADER,
-} from "./scenario_types.ts";
-
 /** Options for {@link createGenerator}. */
 export interface GeneratorOptions {
   /** PRNG seed (any integer). @default {1} */

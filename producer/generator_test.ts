@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { type EventType, parseEvent } from "@vigil/shared/schemas/event";
+import { createGenerator, DEFAULT_USERS, minUsersForRate } from "./generator.ts";
+import { createPrng } from "./prng.ts";
 import {
-  createGenerator,
-  createPrng,
-  DEFAULT_USERS,
   EXPECT_HEADER,
-  minUsersForRate,
   type ProducedMessage,
   SCENARIO_HEADER,
   SCENARIOS,
   STATISTICAL_SCENARIOS,
-} from "./generator.ts";
+} from "./scenario_types.ts";
 import {
   BURST_MESSAGES,
   DEBUG_MESSAGES,

@@ -39,7 +39,7 @@ import {
   type Span,
   type Tracer,
 } from "@vigil/shared/telemetry";
-import { type ProducedMessage, SCENARIO_HEADER } from "./generator.ts";
+import { type ProducedMessage, SCENARIO_HEADER } from "./scenario_types.ts";
 import type { ProducerMetrics } from "./metrics.ts";
 
 /** The one kafkajs producer method the sink uses. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
-import { silentLogger } from "@vigil/shared/log";
-import type { ProducedMessage } from "./generator.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
+import type { ProducedMessage } from "./scenario_types.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSink } from "./kafka_sink.ts";
 import type { ReceivedSpan } from "@vigil/tools/testing/otel";
 import type { ProducerMetrics } from "./metrics.ts";
@@ -238,7 +238,7 @@ Deno.test("createKafkaSink() with OTEL_DENO=true sends each message under its ow
   const { runTraced } = await import("@vigil/tools/testing/otel");
   const root = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   const { stdout, spans } = await runTraced(`
-    import { silentLogger } from "@vigil/shared/log";
+    import { silentLogger } from "@vigil/tools/testing/log";
     import { tracer } from "@vigil/shared/telemetry";
     import { createKafkaSink } from "@vigil/producer/kafka_sink";
     const sent: { topic: string; headers: Record<string, string> }[] = [];

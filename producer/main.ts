@@ -25,10 +25,11 @@ import { Registry } from "@vigil/shared/metrics";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { parseCli, USAGE } from "./cli.ts";
-import { openReplay } from "./replay.ts";
+import { openReplay } from "./replay_source.ts";
 import { lingerMs, loadProducerConfig } from "./config.ts";
 import { brokerSource, kafkaHint, waitForKafka } from "@vigil/shared/kafka_connect";
-import { createProducerMetrics, runProducer } from "./run.ts";
+import { createProducerMetrics } from "./metrics.ts";
+import { runProducer } from "./run.ts";
 
 const encoder = new TextEncoder();
 const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));

@@ -8,7 +8,7 @@ import { type EventType } from "@vigil/shared/schemas/event";
 import { errorMessage } from "@vigil/shared/log";
 import { declareMetrics, type Registry } from "@vigil/shared/metrics";
 import type { HealthDetail } from "@vigil/shared/http/ops_app";
-import type { ScenarioName } from "./generator.ts";
+import type { ScenarioName } from "./scenario_types.ts";
 
 /** Producer metrics (`vigil_producer_*`) plus a health signal. */
 export interface ProducerMetrics {

@@ -12,7 +12,7 @@
  *   when it is told the field, else by {@link replayMessages} before it sends
  *   anything.
  * - `timestamp,status,count`: per-minute transaction counts, 0 to
- *   {@link MAX_MINUTE_COUNT} a row; each row becomes `count` transactions of
+ *   `MAX_MINUTE_COUNT` (replay_csv.ts) a row; each row becomes `count` transactions of
  *   that status spread evenly over the minute its time falls in (from the
  *   start of that minute, UTC: a row stamped 13:00:30 counts 13:00), each by
  *   its own user (so no per-user rule fires). They are made one at a time,
@@ -50,17 +50,8 @@ import {
 } from "./replay_csv.ts";
 import type { RawTransaction } from "./replay_transactions.ts";
 import type { Replay } from "./replay_source.ts";
-
-export { openReplay, type Replay } from "./replay_source.ts";
-
-export { MAX_MINUTE_COUNT, parseReplayCsv } from "./replay_csv.ts";
-import {
-  createPrng,
-  type Prng,
-  type ProducedMessage,
-  traceparent,
-  TRACEPARENT_HEADER,
-} from "./generator.ts";
+import { createPrng, type Prng, traceparent } from "./prng.ts";
+import { type ProducedMessage, TRACEPARENT_HEADER } from "./scenario_types.ts";
 
 /** Header telling consumers a message comes from a replayed file. */
 export const REPLAY_HEADER = "vigil-replay";

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
-import type { ProducedMessage } from "./generator.ts";
-import {
-  openReplay,
-  parseReplayCsv,
-  type Replay,
-  replayMessages,
-  type ReplayOptions,
-} from "./replay.ts";
-import { withCsv } from "./_testing.ts";
+import type { ProducedMessage } from "./scenario_types.ts";
+import { openReplay, type Replay } from "./replay_source.ts";
+import { parseReplayCsv } from "./replay_csv.ts";
+import { replayMessages, type ReplayOptions } from "./replay.ts";
+import { withCsv } from "@vigil/tools/testing/csv";
 
 const SAMPLE = await Deno.readTextFile(
   new URL("./testdata/transactions_raw.csv", import.meta.url),

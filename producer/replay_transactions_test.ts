@@ -4,7 +4,8 @@ import {
   TRANSACTION_STATUSES,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
-import { parseReplayCsv, REPLAY_HEADER, replayMessages } from "./replay.ts";
+import { parseReplayCsv } from "./replay_csv.ts";
+import { REPLAY_HEADER, replayMessages } from "./replay.ts";
 import type { RawTransaction } from "./replay_transactions.ts";
 
 const SAMPLE = await Deno.readTextFile(

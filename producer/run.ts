@@ -13,14 +13,14 @@ import { type Logger } from "@vigil/shared/log";
 import { sleep, withTimeout } from "@vigil/shared/lifecycle";
 import type { ProducerOptions } from "./cli.ts";
 import type { ProducerMetrics } from "./metrics.ts";
-import { createGenerator, type ExpectedAnomaly, type ScenarioName } from "./generator.ts";
+import { createGenerator } from "./generator.ts";
+import { type ExpectedAnomaly, type ScenarioName } from "./scenario_types.ts";
 import { type BatchProducer, createKafkaSink, type KafkaSinkOptions } from "./kafka_sink.ts";
-import { openReplay, replayMessages } from "./replay.ts";
+import { openReplay } from "./replay_source.ts";
+import { replayMessages } from "./replay.ts";
 import { transactionsSummary } from "./replay_source.ts";
 import { createStatusReporter, type StatusOutput } from "./status.ts";
 import { abortAfter, sendUntil } from "./waits.ts";
-
-export { createProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";
 
 /** Dependencies of {@link runProducer}. */
 export interface ProducerDeps {

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import type { ProducerBatch, RecordMetadata } from "kafkajs";
 import { Registry } from "@vigil/shared/metrics";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import type { ProducerOptions } from "./cli.ts";
-import { parseReplayCsv, type Replay } from "./replay.ts";
+import { parseReplayCsv } from "./replay_csv.ts";
+import { type Replay } from "./replay_source.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
-import { createProducerMetrics, runProducer, STALLED_BATCH_MS } from "./run.ts";
+import { createProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";
+import { runProducer } from "./run.ts";
 
 function recorder(fail = false) {
   const batches: ProducerBatch[] = [];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Kafka } from "kafkajs";
-import { silentLogger } from "./log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createConsumerGroup } from "./kafka_group.ts";
 
 /** A group of topic `logs` on `kafka`, doing nothing with its batches. */

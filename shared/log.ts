@@ -23,8 +23,6 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A child logger with `fields` bound to every line. */
   with(fields: LogFields): Logger;
-  /** Whether `level` would be written. */
-  enabled(level: LogLevel): boolean;
 }
 
 /** Options for {@link createLogger}. */
@@ -110,7 +108,6 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
     with: (fields) => createLogger(options, { ...bound, ...fields }),
-    enabled: (level) => ORDER[level] >= min,
   };
 }
 
@@ -143,9 +140,4 @@ export function createRepeatFilter(
 /** An error's message (`String(error)` for what is not an `Error`). */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A logger that drops everything (tests). */
-export function silentLogger(): Logger {
-  return createLogger({ service: "test", level: "error", write: () => {} });
 }

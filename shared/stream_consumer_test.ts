@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createLogger, silentLogger } from "./log.ts";
+import { createLogger } from "./log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import {
   type BatchHandler,
   createStreamConsumer,

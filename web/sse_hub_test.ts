@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { sampleValue } from "@vigil/tools/testing/metrics";
 import { testAlert } from "@vigil/tools/testing/alert";

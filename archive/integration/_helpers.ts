@@ -5,7 +5,7 @@
  * @module
  */
 import type { TopicMessage } from "@vigil/tools/testing/bridge";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { type Archive, type ArchiveDeps, type ArchiveOptions, createArchive } from "../archive.ts";
 import { type ArchiveStore } from "../store.ts";

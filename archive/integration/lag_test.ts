@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";
 import { produce, testKafka, validMessages } from "@vigil/tools/testing/bridge";

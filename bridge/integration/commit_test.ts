@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { GROUPS } from "@vigil/shared/keys";
 import { Registry } from "@vigil/shared/metrics";
 import { EVENT_TYPES } from "@vigil/shared/schemas/event";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createKafka } from "@vigil/shared/kafka";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { streamEntrySchema } from "@vigil/shared/schemas/stream";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { waitFor } from "@vigil/tools/testing/kafka";

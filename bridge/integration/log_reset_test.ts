@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { deletePrefix, type RedisTestContext, withRedis } from "@vigil/tools/testing/redis";
 import { kafkaClusterId } from "@vigil/shared/kafka_cluster";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createBridge } from "../bridge.ts";
 import {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type Kafka, Kafka as KafkaClient, logLevel } from "kafkajs";
 import { waitFor } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";

@@ -20,7 +20,7 @@ import { waitFor } from "@vigil/tools/testing/wait";
 import { Registry } from "@vigil/shared/metrics";
 import { GROUPS } from "@vigil/shared/keys";
 import { createGroup } from "@vigil/shared/redis";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { numberedLogs } from "@vigil/tools/testing/bridge";
 import { createBridge } from "../bridge.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Keys } from "@vigil/shared/keys";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { runAssignment } from "../io/assignment.ts";
 import type { MemberName } from "../io/member_name.ts";
 

@@ -11,7 +11,7 @@ import { createRedis, type RedisConnection } from "@vigil/shared/redis";
 import { GROUPS, type Keys } from "@vigil/shared/keys";
 import { migrate } from "@vigil/shared/migrate";
 import { Registry } from "@vigil/shared/metrics";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { TEST_REDIS_URL, withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import type { EventType } from "@vigil/shared/schemas/event";

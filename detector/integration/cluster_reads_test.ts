@@ -5,7 +5,7 @@
  * different slots, which one cluster pipeline refuses; both read per slot.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { keySlot } from "@vigil/shared/redis_cluster";
 import { TRANSACTION_STATUSES } from "@vigil/shared/schemas/event";
 import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import postgres from "postgres";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { sampleValue } from "@vigil/tools/testing/metrics";
 import { startSilentServer } from "@vigil/tools/testing/silent_server";
 import { waitFor } from "@vigil/tools/testing/wait";

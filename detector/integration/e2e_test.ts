@@ -11,18 +11,18 @@ import { withRedisCluster } from "@vigil/tools/testing/redis_cluster";
 import { unitsFor } from "@vigil/shared/partitions";
 import { withPg } from "@vigil/tools/testing/pg";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import type { Keys } from "@vigil/shared/keys";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
 import { fieldsToObject } from "@vigil/shared/schemas/stream";
 import { createBridge } from "@vigil/bridge/bridge";
+import { createGenerator } from "@vigil/producer/generator";
 import {
-  createGenerator,
   type ProducedMessage,
   SCENARIOS,
   STATISTICAL_SCENARIOS,
-} from "@vigil/producer/generator";
+} from "@vigil/producer/scenario_types";
 import { createStatsEngine, type ScoreEngine } from "../core/score_engine.ts";
 import { readAlerts, readRows, startDetector } from "./_harness.ts";
 

@@ -9,7 +9,7 @@ import { withPg } from "@vigil/tools/testing/pg";
 import { spawnService } from "@vigil/tools/testing/services";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { ConfigError } from "@vigil/shared/config";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { member } from "./_assignment.ts";
 import { claimMemberName, type MemberName } from "../io/member_name.ts";
 

@@ -4,7 +4,7 @@
  * that took the stream over, is published firing first, then resolved.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { withStoreAndRedis } from "./_harness.ts";
 import { Registry } from "@vigil/shared/metrics";
 import type { Evaluator } from "../core/evaluator.ts";

@@ -4,7 +4,7 @@
  * the backlog takes several passes.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { withStoreAndRedis } from "./_harness.ts";
 import type { Firing, Resolution } from "../core/rules/types.ts";
 import { createPublication } from "../io/publication.ts";

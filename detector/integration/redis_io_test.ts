@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { waitFor } from "@vigil/tools/testing/kafka";
 import { createRedis } from "@vigil/shared/redis";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { deadLetterSchema, fieldsToObject } from "@vigil/shared/schemas/stream";
 import { alertSchema } from "@vigil/shared/schemas/alert";

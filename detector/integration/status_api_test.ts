@@ -1,7 +1,7 @@
 /** `GET /api/alerts/status` over many open alerts, against the real PostgreSQL and Redis. */
 import assert from "node:assert/strict";
 import { migrate } from "@vigil/shared/migrate";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { type Sql, withPg } from "@vigil/tools/testing/pg";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { createStatusApp, STATUS_PATH } from "../io/status_api.ts";

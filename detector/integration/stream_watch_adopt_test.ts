@@ -4,7 +4,7 @@
  * reports again, however many per-entity `no_data` alerts are open.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { waitFor } from "@vigil/tools/testing/wait";
 import { appendEvents, readAlerts, startDetector, withStoreAndRedis } from "./_harness.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";

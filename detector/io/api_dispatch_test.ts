@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createEvaluateApp } from "./api.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import { entry, MIN, run, SEC, T0 } from "../tools/testing/rules.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createEvaluateApp } from "./api.ts";
 import { createRulesApp } from "./rules_api.ts";
 import { createStatusApp } from "./status_api.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createEvaluator } from "../core/evaluator.ts";
 import { DEFAULT_RULES } from "../core/rules_config.ts";
 import { type CheckpointWrite, createCheckpointer } from "./checkpoint.ts";

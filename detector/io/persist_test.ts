@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import type { Firing } from "../core/rules/types.ts";
 import { createPersistStage } from "./persist.ts";
 import type { AnomalyRow, AnomalyStore } from "./store.ts";

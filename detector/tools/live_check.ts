@@ -18,7 +18,7 @@
 import { withPg } from "@vigil/tools/testing/pg";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { startDevStack } from "@vigil/tools/testing/dev_stack";
-import { STATISTICAL_SCENARIOS } from "../../producer/generator.ts";
+import { STATISTICAL_SCENARIOS } from "../../producer/scenario_types.ts";
 
 const say = (text: string) => Deno.stdout.write(new TextEncoder().encode(text + "\n"));
 

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import type { Digest } from "../digest.ts";
 import { runChannel, Waker } from "../delivery.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { type Sql, withPg } from "@vigil/tools/testing/pg";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import type { Keys } from "@vigil/shared/keys";
 import type { Redis } from "@vigil/shared/redis";
 import { startNotifier } from "../app.ts";

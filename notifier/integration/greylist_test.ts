@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { makeAlert, publish, startSmtp, testEnv, waitFor } from "./_helpers.ts";

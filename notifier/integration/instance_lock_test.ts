@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { migrate } from "@vigil/shared/migrate";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";

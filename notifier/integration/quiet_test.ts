@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
-import { createLogger, type Logger, silentLogger } from "@vigil/shared/log";
+import { createLogger, type Logger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { migrate } from "@vigil/shared/migrate";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { startNotifier } from "../app.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { migrate } from "@vigil/shared/migrate";
 import { createSilence, expireSilence } from "@vigil/shared/silences";
 import { startNotifier } from "../app.ts";

@@ -5,7 +5,7 @@
  */
 import { assertMethodAnswers } from "@vigil/tools/testing/http";
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { withPg } from "@vigil/tools/testing/pg";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { startUrlProxy } from "@vigil/tools/testing/tcp_proxy";

@@ -7,7 +7,7 @@ import { makeAlert, testEnv } from "./_helpers.ts";
 import type { Digest } from "../digest.ts";
 import { startNotifier } from "../app.ts";
 import { loadConfig } from "../config.ts";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { Registry } from "@vigil/shared/metrics";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { withPg } from "@vigil/tools/testing/pg";
 import { loadMigrations, migrate } from "@vigil/shared/migrate";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { startNotifier } from "../app.ts";
 import { emptyState } from "../batcher.ts";
 import { loadConfig } from "../config.ts";

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { type Kafka, Partitioners } from "kafkajs";
 import { createKafka } from "@vigil/shared/kafka";
-import { createLogger, silentLogger } from "@vigil/shared/log";
+import { createLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { EVENT_TYPES, type EventType, parseEvent } from "@vigil/shared/schemas/event";
 import { withTimeout } from "@vigil/shared/lifecycle";
 import { KafkaApiKey, KafkaErrorCode } from "@vigil/tools/dev/kafka_mock";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
-import { type ExpectedAnomaly, SCENARIOS } from "../generator.ts";
+import { type ExpectedAnomaly, SCENARIOS } from "../scenario_types.ts";
 import { runProducer } from "../run.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

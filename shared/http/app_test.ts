@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createBaseApp, deadline, guardRequests, httpError, urlProblem } from "./app.ts";
 
 function app() {
@@ -246,7 +246,9 @@ Deno.test("createBaseApp() takes a body without Content-Length and writes nothin
   const code = `
     const { createBaseApp } = await import(${JSON.stringify(import.meta.resolve("./app.ts"))});
     const { serve } = await import(${JSON.stringify(import.meta.resolve("./serve.ts"))});
-    const { silentLogger } = await import(${JSON.stringify(import.meta.resolve("../log.ts"))});
+    const { silentLogger } = await import(${
+    JSON.stringify(import.meta.resolve("@vigil/tools/testing/log"))
+  });
     const app = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
     app.post("/items", async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
     app.delete("/items/:id", (c) => c.json({ id: c.req.param("id") }));

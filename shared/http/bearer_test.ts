@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createBaseApp } from "./app.ts";
 import { requireBearer } from "./bearer.ts";
 

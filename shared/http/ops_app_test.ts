@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createOpsApp, type HealthCheck, runHealthChecks } from "./ops_app.ts";
 
 const metrics = {

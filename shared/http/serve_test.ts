@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { type HttpServer, serve } from "./serve.ts";
 import { createBaseApp } from "./app.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { createBaseApp } from "./app.ts";
 import { findUnstorableText, jsonBody, parseOrThrow, query } from "./validate.ts";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createRedis, redisHealth } from "@vigil/shared/redis";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { runHealthChecks } from "@vigil/shared/http/ops_app";
 import { startRedisServer } from "@vigil/tools/testing/redis_server";
 

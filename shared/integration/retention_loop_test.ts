@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { withPg } from "@vigil/tools/testing/pg";
 import type { Sql } from "@vigil/tools/testing/pg";
 import { waitFor } from "@vigil/tools/testing/wait";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "../metrics.ts";
 import { migrate } from "../migrate.ts";
 import { createRetentionMetrics, type RetentionDeps, runRetentionLoop } from "../retention/run.ts";

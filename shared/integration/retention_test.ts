@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { withPg } from "@vigil/tools/testing/pg";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "../metrics.ts";
 import { migrate } from "../migrate.ts";
 import { RETENTION_POLICIES, retentionCutoffs } from "../retention/policy.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createGenerator, SCENARIOS } from "@vigil/producer/generator";
+import { createGenerator } from "@vigil/producer/generator";
+import { SCENARIOS } from "@vigil/producer/scenario_types";
 import { canonicalize, canonicalText, fastEvent, isCanonicalText } from "./canonical.ts";
 import type { EventType } from "./event.ts";
 

@@ -367,12 +367,6 @@ export function parseEvent<T extends EventType>(
   return { ok: false, reason: formatZodError(result.error) };
 }
 
-/** The entity an event belongs to (service for logs/metrics, user for transactions). */
-export function entityOf(type: EventType, event: AnyEvent): string {
-  if (type === "transactions") return (event as TransactionEvent).user_id;
-  return (event as LogEvent | MetricEvent).service;
-}
-
 /**
  * The event type of a decoded message on `topic`: the topic's type, except
  * for one documented shape. A message on `logs` that has no `level` and no

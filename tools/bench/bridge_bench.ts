@@ -36,7 +36,7 @@ import { cpuUsage } from "node:process";
 import { startMockKafka } from "../dev/kafka_mock.ts";
 import { dropKafkajsTimeoutWarning, topicMessages } from "@vigil/shared/kafka";
 import { createKeys, GROUPS } from "@vigil/shared/keys";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "../testing/log.ts";
 import { Registry } from "@vigil/shared/metrics";
 import { sampleValue } from "@vigil/tools/testing/metrics";
 import { createGroup, createRedis } from "@vigil/shared/redis";

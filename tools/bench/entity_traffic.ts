@@ -19,7 +19,8 @@
  */
 import { canonicalText } from "@vigil/shared/schemas/canonical";
 import type { EventType } from "@vigil/shared/schemas/event";
-import { createPrng, type ProducedMessage, traceparent } from "@vigil/producer/generator";
+import { createPrng, traceparent } from "@vigil/producer/prng";
+import { type ProducedMessage } from "@vigil/producer/scenario_types";
 
 /** Options of {@link createEntityTraffic}. */
 export interface EntityTrafficOptions {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "../testing/log.ts";
 import { createGenerator } from "@vigil/producer/generator";
 import { createKafkaSink } from "@vigil/producer/kafka_sink";
 

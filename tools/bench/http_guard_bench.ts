@@ -20,7 +20,7 @@ import process from "node:process";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "../testing/log.ts";
 import { followLive } from "./_live_client.ts";
 import { args, numberArg, print } from "./_cli.ts";
 

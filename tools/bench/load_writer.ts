@@ -15,7 +15,8 @@
 /// <reference lib="deno.worker" />
 import { createKeys } from "@vigil/shared/keys";
 import { createRedis } from "@vigil/shared/redis";
-import { createGenerator, RULE_SCENARIOS } from "@vigil/producer/generator";
+import { createGenerator } from "@vigil/producer/generator";
+import { RULE_SCENARIOS } from "@vigil/producer/scenario_types";
 import { createEntityTraffic, type EntityTrafficOptions } from "./entity_traffic.ts";
 import { appendMessages, createMixer } from "./stream_fill.ts";
 

@@ -11,7 +11,8 @@
 import { Kafka, logLevel } from "kafkajs";
 import { cpuUsage } from "node:process";
 import type { Redis } from "@vigil/shared/redis";
-import { createGenerator, type ProducedMessage, SCENARIOS } from "@vigil/producer/generator";
+import { createGenerator } from "@vigil/producer/generator";
+import { type ProducedMessage, SCENARIOS } from "@vigil/producer/scenario_types";
 import { TOPICS } from "@vigil/shared/schemas/event";
 import { startDevKafka } from "./pipeline_bench_procs.ts";
 import { entryFields } from "./stream_fill.ts";

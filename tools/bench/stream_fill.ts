@@ -8,7 +8,8 @@
  */
 import type { Redis } from "@vigil/shared/redis";
 import type { Keys } from "@vigil/shared/keys";
-import type { Generator, ProducedMessage } from "@vigil/producer/generator";
+import type { Generator } from "@vigil/producer/generator";
+import type { ProducedMessage } from "@vigil/producer/scenario_types";
 
 /** The fields of the stream entry the bridge appends for `m` (traceparent empty when absent). */
 export function entryFields(

@@ -11,9 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { Registry } from "@vigil/shared/metrics";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "../testing/log.ts";
 import { createKeys } from "@vigil/shared/keys";
-import { createProducerMetrics } from "@vigil/producer/run";
+import { createProducerMetrics } from "@vigil/producer/metrics";
 import { createWebMetrics } from "@vigil/web/metrics";
 import { createBridge } from "@vigil/bridge/bridge";
 import { createArchive } from "@vigil/archive/archive";

@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { createGenerator } from "@vigil/producer/generator";
-import { parseReplayCsv, replayMessages } from "../../producer/replay.ts";
+import { parseReplayCsv } from "../../producer/replay_csv.ts";
+import { replayMessages } from "../../producer/replay.ts";
 import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 import {
   type AnyEvent,
-  entityOf,
   EVENT_FIELDS,
   EVENT_TYPES,
   type EventType,
@@ -19,6 +19,13 @@ import {
   isEventType,
   parseEvent,
 } from "@vigil/shared/schemas/event";
+
+/** The entity an event belongs to (service for logs/metrics, user for transactions). */
+function entityOf(type: EventType, event: AnyEvent): string {
+  return type === "transactions"
+    ? (event as { user_id: string }).user_id
+    : (event as { service: string }).service;
+}
 
 const DOC = await Deno.readTextFile(new URL("../../docs/events.md", import.meta.url));
 

@@ -8,7 +8,7 @@
 import type { Hono } from "hono";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 
 /** Where the browser tests write their screenshots. */
 export const SCREENSHOTS = new URL("../../test-output/web/", import.meta.url);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrate } from "@vigil/shared/migrate";
 import { createRedis, type Redis } from "@vigil/shared/redis";

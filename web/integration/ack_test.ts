@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";
 import { SseReader, waitUntil } from "./_sse.ts";
 

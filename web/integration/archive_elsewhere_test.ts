@@ -18,7 +18,7 @@ import { createArchive } from "@vigil/archive/archive";
 import { waitFor, withKafka } from "@vigil/tools/testing/kafka";
 import { withRunning } from "@vigil/tools/testing/wait";
 import { produce, testKafka } from "@vigil/tools/testing/bridge";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 import { gzip } from "@vigil/tools/testing/archive";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { loadStaticAssets } from "../static.ts";
 import { cuttable, launchBrowser } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";

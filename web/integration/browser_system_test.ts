@@ -8,7 +8,7 @@
  * test-output/web/system.png.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { RETENTION_POLICIES } from "@vigil/shared/retention/policy";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { archiveLine, objectKey, progressKey } from "@vigil/archive/format";
 import { createDirStore } from "@vigil/archive/store";

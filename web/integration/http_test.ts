@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import type { Sql } from "@vigil/tools/testing/pg";
 import { loadStaticAssets } from "../static.ts";
 import { getJson, insertAnomalies, sendJson, withWebApp } from "./_helpers.ts";

@@ -3,7 +3,7 @@ import type { Sql } from "@vigil/tools/testing/pg";
 import { summarizeNotifications } from "../notification_summary.ts";
 import { notificationFigures } from "../store.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
 

@@ -6,7 +6,7 @@
  * 431, 400 before the app) are in `vigil_web_http_requests_total`.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { withPg } from "@vigil/tools/testing/pg";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { parseWebConfig } from "../config.ts";

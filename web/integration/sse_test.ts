@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serve } from "@vigil/shared/http/serve";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import type { Alert } from "@vigil/shared/schemas/alert";
 import { sampleValue } from "@vigil/tools/testing/metrics";
 import { testAlert } from "@vigil/tools/testing/alert";

@@ -4,7 +4,7 @@
  * REDIS_URL port), until killed.
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { withPg } from "@vigil/tools/testing/pg";
 import { parseWebConfig } from "../config.ts";
 import { startWebServer } from "../server.ts";

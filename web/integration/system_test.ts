@@ -7,7 +7,7 @@
  * retention run, is browser_system_test.ts.)
  */
 import assert from "node:assert/strict";
-import { silentLogger } from "@vigil/shared/log";
+import { silentLogger } from "@vigil/tools/testing/log";
 import { Registry } from "@vigil/shared/metrics";
 import { createRetentionMetrics, runRetention } from "@vigil/shared/retention/run";
 import { closedPort } from "@vigil/tools/testing/ports";

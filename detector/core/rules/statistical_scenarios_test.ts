@@ -5,11 +5,8 @@
  * including while every series is young (the engine's 60-point warm-up).
  */
 import assert from "node:assert/strict";
-import {
-  createGenerator,
-  type ProducedMessage,
-  STATISTICAL_SCENARIOS,
-} from "@vigil/producer/generator";
+import { createGenerator } from "@vigil/producer/generator";
+import { type ProducedMessage, STATISTICAL_SCENARIOS } from "@vigil/producer/scenario_types";
 import { createEvaluator, type Evaluator } from "../evaluator.ts";
 import { parseEntry } from "../entry.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";

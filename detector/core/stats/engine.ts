@@ -63,10 +63,8 @@ import {
 import { assertCompatible, type SeriesState } from "./series_state.ts";
 import { pushValue } from "./sorted_window.ts";
 
-export { artimeReady } from "./artime.ts";
 export { restoreState, serializeState } from "./checkpoint.ts";
 export { DEFAULT_ENGINE_CONFIG, type EngineConfig, validateConfig } from "./config.ts";
-export type { Baseline, Explanation, Reason } from "./explanation.ts";
 export { createSeriesState, type SeriesState, stateBytes } from "./series_state.ts";
 
 /** Result of {@link update}. */

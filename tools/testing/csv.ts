@@ -1,5 +1,5 @@
 /**
- * Test helpers of the producer's unit tests.
+ * A temporary CSV file for the producer's replay tests.
  *
  * @module
  */

@@ -1,5 +1,6 @@
 /**
- * Fixtures of the batcher's unit tests: a clock, a route, alerts, stream items.
+ * Fixtures of the notifier batcher's unit tests and benchmark: a clock, a route, alerts,
+ * stream items.
  *
  * @module
  */
@@ -12,8 +13,8 @@ import {
   type IngestItem,
   nextDueAt,
   tick,
-} from "./batcher.ts";
-import type { Route } from "./routes.ts";
+} from "@vigil/notifier/batcher";
+import type { Route } from "@vigil/notifier/routes";
 
 export const T0 = Date.parse("2025-03-01T10:20:00Z");
 export const S = 1000;
@@ -69,8 +70,9 @@ export function step(state: BatcherState, items: IngestItem[], now: number, opts
 const STORM_OPTS: BatcherOptions = { routes: [{ ...ROUTE, groupBy: [] }] };
 
 /**
- * The alert storm of `batcher_scale_test.ts` and `batcher_bench.ts`: `n` held alerts, half
- * CRITICAL, a quarter WARNINGs of their entities (inhibited), a quarter WARNINGs of others.
+ * The alert storm of `notifier/batcher_scale_test.ts` and `notifier/batcher_bench.ts`: `n` held
+ * alerts, half CRITICAL, a quarter WARNINGs of their entities (inhibited), a quarter WARNINGs of
+ * others.
  */
 export function stormState(n: number) {
   const items = Array.from({ length: n }, (_, i) =>
