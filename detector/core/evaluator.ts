@@ -189,12 +189,7 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
     sink: () => collectSink(),
     snapshot,
     load(text) {
-      const raw = JSON.parse(text) as {
-        v?: unknown;
-        type?: unknown;
-        watermark?: unknown;
-        rules?: unknown;
-      };
+      const raw = JSON.parse(text) as Record<string, unknown> | null;
       if (raw?.v !== 1 || raw.type !== kind || typeof raw.rules !== "object" || !raw.rules) {
         throw new TypeError(`Cannot load ${kind} checkpoint: unknown format`);
       }
@@ -228,17 +223,16 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
       const nextStates: unknown[] = [];
       for (const rule of fresh) {
         const i = rules.findIndex((r) => r.name === rule.name);
+        const kept = i >= 0 && ruleSettings(config, rule.name) === ruleSettings(next, rule.name);
+        nextRules.push(kept ? rules[i]! : rule);
         if (i < 0) {
           done.added.push(rule.name);
-          nextRules.push(rule);
           nextStates.push(rule.init());
-        } else if (ruleSettings(config, rule.name) === ruleSettings(next, rule.name)) {
+        } else if (kept) {
           done.kept.push(rule.name);
-          nextRules.push(rules[i]!);
           nextStates.push(states[i]);
         } else {
           done.changed.push(rule.name);
-          nextRules.push(rule);
           try {
             nextStates.push(rule.load(JSON.parse(JSON.stringify(rules[i]!.save(states[i])))));
           } catch {

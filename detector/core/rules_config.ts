@@ -88,6 +88,19 @@ function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITIC
   }).prefault({});
 }
 
+/** A check that `warning` is at most `critical`: else `reading` (at or above critical) is CRITICAL. */
+function warningAtMostCritical(reading: string) {
+  return (c: { warning: number; critical: number }, ctx: z.RefinementCtx) => {
+    if (c.warning <= c.critical) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["warning"],
+      message:
+        `must be at most critical (warning ${c.warning}, critical ${c.critical}): ${reading} is CRITICAL, so WARNING could never be raised`,
+    });
+  };
+}
+
 /**
  * Score bands of the statistical engine (score in 0..1). The defaults are the
  * engine's own calibration (`ENGINE_SCORE_BANDS` in score_engine.ts): 0.5 is
@@ -101,14 +114,7 @@ const bandsSchema = strictObject({
   clear: z.number().min(0).max(1).default(0.3),
 }).superRefine((b, ctx) => {
   // clear <= warning <= critical (equal is fine: warning = critical raises only CRITICAL).
-  if (b.warning > b.critical) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["warning"],
-      message:
-        `must be at most critical (warning ${b.warning}, critical ${b.critical}): a score at critical is CRITICAL, so WARNING could never be raised`,
-    });
-  }
+  warningAtMostCritical("a score at critical")(b, ctx);
   if (b.clear > b.warning) {
     ctx.addIssue({
       code: "custom",
@@ -340,16 +346,8 @@ export const rulesConfigSchema = strictObject({
         "reversed",
         "backend_reversed",
       ]),
-    }).superRefine((c, ctx) => {
       // Equal is fine (only CRITICAL); above, a z past warning is already CRITICAL.
-      if (c.warning <= c.critical) return;
-      ctx.addIssue({
-        code: "custom",
-        path: ["warning"],
-        message:
-          `must be at most critical (warning ${c.warning}, critical ${c.critical}): a z above critical is CRITICAL, so WARNING could never be raised`,
-      });
-    }).prefault({}),
+    }).superRefine(warningAtMostCritical("a z above critical")).prefault({}),
   }).prefault({}),
   /** Entities or whole streams that stop reporting (no_data.ts, stream_silence.ts). */
   no_data: noDataSchema,

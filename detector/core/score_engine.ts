@@ -6,20 +6,13 @@
  * @module
  */
 import * as stats from "./stats/engine.ts";
+import type { Explanation } from "./stats/explanation.ts";
 import { calibratedScore } from "./stats/likelihood.ts";
 
-/** Why a reading scored what it did. */
-export interface ScoreExplanation {
-  expectedLow: number;
-  expectedHigh: number;
-  observed: number;
-  summary: string;
-  /**
-   * An alarm-level score was capped because the series alarmed shortly before (the engine's
-   * cooldown): the incident goes on, already reported.
-   */
-  suppressed?: boolean;
-}
+/** Why a reading scored what it did (what the engine's {@link Explanation} says; `suppressed`: may be left out). */
+export type ScoreExplanation =
+  & Pick<Explanation, "expectedLow" | "expectedHigh" | "observed" | "summary">
+  & Partial<Pick<Explanation, "suppressed">>;
 
 /** What the detector needs from a streaming scorer. */
 export interface ScoreEngine<S = unknown> {

@@ -31,9 +31,6 @@ import type { Finding } from "./rules/types.ts";
 /** The entity of a stream-level alert. */
 export const WHOLE_STREAM = "*";
 
-/** Settings (`no_data.stream` of the rules file). */
-export type StreamSilenceConfig = RulesConfig["no_data"]["stream"];
-
 /** The open stream-level alert of each type. */
 export interface StreamSilence {
   open: Map<EventType, { ids: string[]; lastAppend: number }>;
@@ -84,7 +81,8 @@ export function checkStream(
   type: EventType,
   lastAppend: number | null,
   now: number,
-  config: StreamSilenceConfig,
+  /** Settings (`no_data.stream` of the rules file). */
+  config: RulesConfig["no_data"]["stream"],
 ): Finding[] {
   state.startedAt = Math.min(state.startedAt, now); // the clock set back: counts from now
   const seenSince = lastAppend === null

@@ -40,11 +40,7 @@ export interface Checkpoint {
 }
 
 /** A checkpoint to save, its state text in consecutive chunks. */
-export interface CheckpointWrite {
-  lastId: string;
-  chunks: AsyncIterable<string>;
-  savedAt: number;
-}
+export type CheckpointWrite = Omit<Checkpoint, "state"> & { chunks: AsyncIterable<string> };
 
 /** Where checkpoints live. */
 export interface CheckpointStore {

@@ -42,88 +42,69 @@ export function createPersistStage(options: PersistOptions) {
   /** Attempts of a call failing with a data error before the items are split. */
   const attempts = 3;
 
-  /**
-   * Whether a call of one persist was retried (an attempt may have committed late). One per
-   * persist: the stage is shared by every unit's pipeline, the API's dispatch and the stream
-   * watch, which run concurrently.
-   */
-  interface Batch {
-    retried: boolean;
-  }
-
-  async function call<T, R>(
-    op: string,
-    fn: (items: readonly T[]) => Promise<R[]>,
-    items: readonly T[],
-    signal: AbortSignal,
-    batch: Batch,
-  ): Promise<R[]> {
-    for (let n = 1;; n++) {
-      try {
-        return await retry(() => withTimeout(fn(items), timeoutMs, op), {
-          signal,
-          baseMs: 200,
-          capMs: 5000,
-          isRetryable: (e) => !isDataError(e),
-          onRetry: logRetry(log, op, () => {
-            batch.retried = true;
-            options.onRetry?.(op);
-          }),
-        });
-      } catch (error) {
-        if (signal.aborted || !isDataError(error) || n >= attempts) throw error;
-        log.warn(`cannot ${op}: the data is refused, retrying`, { error, attempt: n });
-      }
-    }
-  }
-
-  /** Store `items`; isolate and return those refused for good. */
-  async function isolate<T, R>(
-    op: string,
-    fn: (items: readonly T[]) => Promise<R[]>,
-    items: readonly T[],
-    signal: AbortSignal,
-    batch: Batch,
-  ): Promise<{ rows: R[]; rejected: { item: T; error: unknown }[] }> {
-    if (items.length === 0) return { rows: [], rejected: [] };
-    try {
-      return { rows: await call(op, fn, items, signal, batch), rejected: [] };
-    } catch (error) {
-      if (signal.aborted || !isDataError(error)) throw error;
-      if (items.length === 1) {
-        log.error(`cannot ${op}: refused for good`, { error });
-        return { rows: [], rejected: [{ item: items[0]!, error }] };
-      }
-      const half = Math.ceil(items.length / 2);
-      const a = await isolate(op, fn, items.slice(0, half), signal, batch);
-      const b = await isolate(op, fn, items.slice(half), signal, batch);
-      return { rows: [...a.rows, ...b.rows], rejected: [...a.rejected, ...b.rejected] };
-    }
-  }
-
   return async function persist(
     firings: readonly Firing[],
     resolutions: readonly Resolution[],
     stream: string,
     signal: AbortSignal,
   ): Promise<Persisted> {
-    const batch: Batch = { retried: false };
-    const ins = await isolate(
-      "store anomalies",
-      (f) => store.insert(f, stream),
-      firings,
-      signal,
-      batch,
-    );
-    const res = await isolate(
-      "resolve anomalies",
-      (r) => store.resolve(r),
-      resolutions,
-      signal,
-      batch,
-    );
+    /**
+     * Whether a call of this persist was retried (an attempt may have committed late). One per
+     * persist: the stage is shared by every unit's pipeline, the API's dispatch and the stream
+     * watch, which run concurrently.
+     */
+    let retried = false;
+
+    async function call<T, R>(
+      op: string,
+      fn: (items: readonly T[]) => Promise<R[]>,
+      items: readonly T[],
+    ): Promise<R[]> {
+      for (let n = 1;; n++) {
+        try {
+          return await retry(() => withTimeout(fn(items), timeoutMs, op), {
+            signal,
+            baseMs: 200,
+            capMs: 5000,
+            isRetryable: (e) => !isDataError(e),
+            onRetry: logRetry(log, op, () => {
+              retried = true;
+              options.onRetry?.(op);
+            }),
+          });
+        } catch (error) {
+          if (signal.aborted || !isDataError(error) || n >= attempts) throw error;
+          log.warn(`cannot ${op}: the data is refused, retrying`, { error, attempt: n });
+        }
+      }
+    }
+
+    /** Store `items`; isolate and return those refused for good. */
+    async function isolate<T, R>(
+      op: string,
+      fn: (items: readonly T[]) => Promise<R[]>,
+      items: readonly T[],
+    ): Promise<{ rows: R[]; rejected: { item: T; error: unknown }[] }> {
+      if (items.length === 0) return { rows: [], rejected: [] };
+      try {
+        return { rows: await call(op, fn, items), rejected: [] };
+      } catch (error) {
+        if (signal.aborted || !isDataError(error)) throw error;
+        if (items.length === 1) {
+          log.error(`cannot ${op}: refused for good`, { error });
+          return { rows: [], rejected: [{ item: items[0]!, error }] };
+        }
+        const half = Math.ceil(items.length / 2);
+        const a = await isolate(op, fn, items.slice(0, half));
+        const b = await isolate(op, fn, items.slice(half));
+        return { rows: [...a.rows, ...b.rows], rejected: [...a.rejected, ...b.rejected] };
+      }
+    }
+
+    const ins = await isolate("store anomalies", (f) => store.insert(f, stream), firings);
+    const res = await isolate("resolve anomalies", (r) => store.resolve(r), resolutions);
     const created = ins.rows, resolved = res.rows;
-    if (batch.retried) {
+    if (retried) {
       // A timed-out attempt may have committed: what it stored is ours to publish too.
       const have = new Set([...created, ...resolved].map((r) => r.id));
       const ids = new Set<string>();
@@ -133,8 +114,6 @@ export function createPersistStage(options: PersistOptions) {
         "read late writes",
         (i) => store.unpublishedIn(i).then((x) => [x]),
         [...ids],
-        signal,
-        batch,
       );
       created.push(...late[0]!.firing);
       resolved.push(...late[0]!.resolved);

@@ -166,17 +166,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
         q.zremrangebyscore(key, "-inf", `(${e.newest - ttl}`);
         q.pexpire(key, ttl);
       };
-      const addMeasures = (q: Pipe) => {
-        for (const [type, named] of measures) {
-          q.sadd(keys.scoreMeasures(type), ...named);
-        }
-      };
       let results;
       if (!perSlot) {
         results = await exec((p, withSource) => {
           addAlerts(p, withSource);
           for (const [key, e] of series) scoreCommands(p, key, e);
-          addMeasures(p);
+          for (const [type, named] of measures) p.sadd(keys.scoreMeasures(type), ...named);
         });
       } else {
         [results] = await Promise.all([

@@ -172,7 +172,13 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
       return false;
     }
     if (readNow) schedule();
-    const close = () => watcher.close();
+    const close = () => {
+      try {
+        watcher.close();
+      } catch {
+        // already closed
+      }
+    };
     signal.addEventListener("abort", close, { once: true });
     // The watch is on the file the path led to: a link pointed elsewhere (`ln -sfn`), or replaced
     // by a plain file, while the old target stays, changes no watched file. Watch the new one.
@@ -186,11 +192,7 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
       }
       moved = true;
       schedule();
-      try {
-        watcher.close(); // ends the loop below: the path is watched again
-      } catch {
-        // already closed
-      }
+      close(); // ends the loop below: the path is watched again
     }, identityPollMs);
     try {
       for await (const event of watcher) {
@@ -202,11 +204,7 @@ export function createRulesReloader(options: RulesReloaderOptions): RulesReloade
     } finally {
       clearInterval(check);
       signal.removeEventListener("abort", close);
-      try {
-        watcher.close();
-      } catch {
-        // already closed
-      }
+      close();
     }
   }
 

@@ -64,8 +64,9 @@ function bookKey(subject: string, severity: Severity): string {
   return `${subject}|${severity}`;
 }
 
-/** The episode of `k`, created (never fired) when missing. */
-function episodeOf(book: EpisodeBook, k: string, key: EpisodeKey): Episode {
+/** The episode of `key`, created (never fired) when missing. */
+function episodeOf(book: EpisodeBook, key: EpisodeKey): Episode {
+  const k = bookKey(key.subject ?? key.entity, key.severity);
   let ep = book.get(k);
   if (!ep) {
     ep = {
@@ -117,17 +118,14 @@ export function conditionTrue(
   },
   out: Finding[],
 ): string | null {
-  const subject = key.subject ?? key.entity;
-  const k = bookKey(subject, key.severity);
-  const found = book.get(k);
+  const ep = episodeOf(book, key);
   // Strictly after: an observation at `clearAt` itself holds the condition with no gap between
   // (the window lost its oldest event at that instant and gained this one), so it extends the
   // episode instead of resolving it and keeping the next one quiet for a cooldown.
-  if (found && found.open.length > 0 && at.t > found.clearAt) resolve(found, found.clearAt, out);
-  const ep = found ?? episodeOf(book, k, key);
+  if (ep.open.length > 0 && at.t > ep.clearAt) resolve(ep, ep.clearAt, out);
   let id: string | null = null;
   if (at.t >= ep.until) {
-    id = anomalyId([key.rule, subject, key.severity, at.t, at.refId]);
+    id = anomalyId([key.rule, key.subject ?? key.entity, key.severity, at.t, at.refId]);
     ep.firedAt = at.t;
     ep.until = at.t + at.cooldownMs;
     ep.untilSeen = Math.max(at.watermark ?? at.t, at.t) + at.cooldownMs;
@@ -150,9 +148,7 @@ export function adoptAnomaly(
   key: EpisodeKey,
   at: { id: string; t: number; clearAt: number; cooldownMs: number },
 ): void {
-  const subject = key.subject ?? key.entity;
-  const k = bookKey(subject, key.severity);
-  const ep = episodeOf(book, k, key);
+  const ep = episodeOf(book, key);
   if (!ep.open.includes(at.id)) ep.open.push(at.id);
   if (at.t >= ep.until) {
     ep.firedAt = at.t;
@@ -227,16 +223,15 @@ export function sweepEpisodes(
   }
 }
 
+/** The times of an episode, saved as null while still -Infinity (never). */
+const TIMES = ["firedAt", "until", "untilSeen", "lastTrue", "clearAt"] as const;
+
 /** JSON-able snapshot (Infinity becomes null). */
 export function saveEpisodes(book: EpisodeBook): unknown {
   return [...book].map(([k, ep]) => [k, {
     ...ep,
     open: ep.open.slice(),
-    firedAt: Number.isFinite(ep.firedAt) ? ep.firedAt : null,
-    until: Number.isFinite(ep.until) ? ep.until : null,
-    untilSeen: Number.isFinite(ep.untilSeen) ? ep.untilSeen : null,
-    lastTrue: Number.isFinite(ep.lastTrue) ? ep.lastTrue : null,
-    clearAt: Number.isFinite(ep.clearAt) ? ep.clearAt : null,
+    ...Object.fromEntries(TIMES.map((f) => [f, Number.isFinite(ep[f]) ? ep[f] : null])),
   }]);
 }
 
@@ -244,7 +239,6 @@ export function saveEpisodes(book: EpisodeBook): unknown {
 export function loadEpisodes(raw: unknown): EpisodeBook {
   const book: EpisodeBook = new Map();
   if (!Array.isArray(raw)) throw new TypeError("Cannot load episodes: not an array");
-  const num = (v: unknown) => (typeof v === "number" ? v : -Infinity);
   for (const item of raw) {
     if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "object") {
       throw new TypeError("Cannot load episodes: malformed entry");
@@ -259,13 +253,9 @@ export function loadEpisodes(raw: unknown): EpisodeBook {
       type: e.type as EventType,
       entity: e.entity,
       severity: e.severity as Severity,
-      firedAt: num(e.firedAt),
-      until: num(e.until),
-      untilSeen: num(e.untilSeen),
-      lastTrue: num(e.lastTrue),
-      clearAt: num(e.clearAt),
+      ...Object.fromEntries(TIMES.map((f) => [f, typeof e[f] === "number" ? e[f] : -Infinity])),
       open: e.open.map(String),
-    });
+    } as Episode);
   }
   return book;
 }

@@ -14,7 +14,7 @@ import {
   saveEpisodes,
   sweepEpisodes,
 } from "./episodes.ts";
-import type { EventRef, Rule, RuleInput, RuleSink } from "./types.ts";
+import type { EventRef, Firing, Rule, RuleInput, RuleSink } from "./types.ts";
 
 /** What a firing says beyond its episode: built only when it fires (texts cost per event). */
 export interface FiringText {
@@ -33,7 +33,7 @@ export interface FiringAt {
   /** When it clears without new evidence. */
   clearAt: number;
   cooldownMs: number;
-  input: Pick<RuleInput<unknown>, "ref" | "traceId" | "ingestTs" | "watermark">;
+  input: Pick<RuleInput<unknown>, "ref" | "watermark"> & Pick<Firing, "traceId" | "ingestTs">;
   sink: RuleSink;
 }
 

@@ -175,41 +175,30 @@ export function metricScoreRule<S>(
       };
     },
     load(raw) {
-      const r = (raw ?? {}) as {
-        series?: unknown;
-        seen?: unknown;
-        touched?: unknown;
-        episodes?: unknown;
-      };
+      const r = (raw ?? {}) as Record<string, unknown>;
       const series = loadKeyed(
         r.series,
         { rule: "metric_score", what: "series" },
         (v): v is string => typeof v === "string",
         (v) => engine.restore(v),
       );
-      const seen = new Map<string, number>();
-      if (Array.isArray(r.seen)) {
-        for (const item of r.seen) {
+      /** `[series key, time][]` of known series (absent: an empty map); null allowed in `seen`. */
+      const times = (items: unknown, what: "seen" | "touched") => {
+        const out = new Map<string, number>();
+        for (const item of Array.isArray(items) ? items : []) {
           if (
             !Array.isArray(item) || typeof item[0] !== "string" || !series.has(item[0]) ||
-            (typeof item[1] !== "number" && item[1] !== null)
-          ) throw new TypeError("Cannot load metric_score: malformed seen");
-          seen.set(item[0], item[1] ?? NaN); // null: NaN (not known yet) as JSON
+            (typeof item[1] !== "number" && (what === "touched" || item[1] !== null))
+          ) throw new TypeError(`Cannot load metric_score: malformed ${what}`);
+          out.set(item[0], item[1] ?? NaN); // null: NaN (not known yet) as JSON
         }
-      }
+        return out;
+      };
+      const seen = times(r.seen, "seen");
       // Written before `seen` existed, or incomplete: every series counts as seen at the next sweep.
       const unknownSeen = seen.size !== series.size || [...seen.values()].some(Number.isNaN);
       if (unknownSeen) { for (const k of series.keys()) if (!seen.has(k)) seen.set(k, NaN); }
-      const touched = new Map<string, number>();
-      if (Array.isArray(r.touched)) {
-        for (const item of r.touched) {
-          if (
-            !Array.isArray(item) || typeof item[0] !== "string" || !series.has(item[0]) ||
-            typeof item[1] !== "number"
-          ) throw new TypeError("Cannot load metric_score: malformed touched");
-          touched.set(item[0], item[1]);
-        }
-      }
+      const touched = times(r.touched, "touched");
       // Written before `touched`: the last event times, in their order (the eviction order then).
       if (touched.size !== series.size) {
         touched.clear();

@@ -27,7 +27,6 @@ import type { AnyEvent, EventType } from "@vigil/shared/schemas/event";
 import type { RulesConfig } from "../rules_config.ts";
 import {
   conditionFalse,
-  conditionTrue,
   type EpisodeBook,
   isOpen,
   loadEpisodes,
@@ -35,7 +34,7 @@ import {
   sweepEpisodes,
 } from "./episodes.ts";
 import type { Rule, RuleSink } from "./types.ts";
-import { loadKeyed } from "./firing.ts";
+import { fire, loadKeyed } from "./firing.ts";
 
 /** A silence time for titles: "45 s", "10 min", "1.5 h". */
 export function formatSilence(ms: number): string {
@@ -117,31 +116,29 @@ export function noDataRule(config: RulesConfig, type: EventType): Rule<NoDataSta
     const since = Math.max(t, state.resumeAt);
     if (watermark - since < after || isOpen(state.episodes, entity, severity)) return;
     const at = since + after;
-    const id = conditionTrue(state.episodes, { rule: "no_data", type, entity, severity }, {
+    // No event triggered it: the id comes from the last event's time, and it carries no evidence.
+    fire(state.episodes, { rule: "no_data", type, entity, severity }, {
       t: at,
       clearAt: NEVER,
-      refId: `last:${t}`,
       cooldownMs: 0,
-    }, sink.findings);
-    if (id === null) return;
-    const quiet = formatSilence(after);
-    sink.findings.push({
-      kind: "firing",
-      id,
-      rule: "no_data",
-      type,
-      entity,
-      severity,
-      eventTime: at,
-      title: `No ${type} from ${entity} for ${quiet}`,
-      message: `${entity} last reported ${type} at ${
-        new Date(t).toISOString()
-      }; nothing since for ${quiet} of event time while the stream went on`,
-      score: null,
-      details: { last_seen: new Date(t).toISOString(), after_ms: after, watched: entity },
-      evidence: [],
-      traceId: null,
-      ingestTs: null,
+      input: {
+        ref: { id: `last:${t}`, partition: 0, offset: "" },
+        watermark: at,
+        traceId: null,
+        ingestTs: null,
+      },
+      sink,
+    }, () => {
+      const quiet = formatSilence(after);
+      return {
+        title: `No ${type} from ${entity} for ${quiet}`,
+        message: `${entity} last reported ${type} at ${
+          new Date(t).toISOString()
+        }; nothing since for ${quiet} of event time while the stream went on`,
+        score: null,
+        details: { last_seen: new Date(t).toISOString(), after_ms: after, watched: entity },
+        evidence: [],
+      };
     });
   };
   /**

@@ -240,21 +240,11 @@ export function insertEvent(
   return w;
 }
 
-/** Index range [lo, hi) of events with time in (end - span, end]. */
-export function rangeEndingAt(
-  w: TimeWindow,
-  stride: number,
-  end: number,
-  span: number,
-): [number, number] {
-  return [upperBoundT(w, stride, end - span), upperBoundT(w, stride, end)];
-}
-
 /**
- * {@link rangeEndingAt} without the events that left every window: those at or
- * before `watermark - span`. Rules count by range, so expired events stay in
- * a window until sweep() prunes it (once per batch) instead of shifting the
- * window on every event.
+ * Index range [lo, hi) of events with time in (end - span, end], without the
+ * events that left every window: those at or before `watermark - span`. Rules
+ * count by range, so expired events stay in a window until sweep() prunes it
+ * (once per batch) instead of shifting the window on every event.
  */
 export function liveRangeEndingAt(
   w: TimeWindow,
@@ -263,8 +253,7 @@ export function liveRangeEndingAt(
   span: number,
   watermark: number,
 ): [number, number] {
-  const [lo, hi] = rangeEndingAt(w, stride, end, span);
-  return [Math.max(lo, upperBoundT(w, stride, watermark - span)), hi];
+  return [upperBoundT(w, stride, Math.max(end, watermark) - span), upperBoundT(w, stride, end)];
 }
 
 /** Drop `entity`'s events at or before `cutoff`, deleting an emptied window; returns what remains. */

@@ -221,31 +221,17 @@ export function restoreState(text: string): SeriesState {
   const l = state.likelihood;
   const a = state.artime;
   const w = state.window;
+  // In serializeState's order. ARTime's bookkeeping is saved once its initialisation is over
+  // (until then it is at its initial values, as allocated).
   let off = 0;
-  const take = (len: number) => arr.subarray(off, off += len);
-  w.ring.set(take(W));
-  state.seasonMean.set(take(B));
-  state.seasonDev.set(take(B));
-  state.seasonCount.set(take(B));
-  state.rangeMin.set(take(R));
-  state.rangeMax.set(take(R));
-  l.recent.set(take(A));
-  l.blockSum.set(take(K));
-  l.blockSumSq.set(take(K));
-  l.std = take(1)[0]!;
-  state.recent.set(take(RECENT));
-  a.dsRing.set(take(AD));
-  if (ready) {
-    // ARTime's bookkeeping (at its initial values until then, as allocated).
-    a.initRaw = new Float64Array(0);
-    a.medbin.set(take(AL + 1));
-    a.fwin.set(take(AW));
-    a.used.set(take(AN));
-    a.simWindow.set(take(half));
-    a.simDiff.set(take(AT + 1));
-  } else {
-    a.initRaw.set(take(AI));
-  }
+  const fill = (xs: Float64Array[]) => {
+    for (const x of xs) x.set(arr.subarray(off, off += x.length));
+  };
+  fill([w.ring, ...historyArrays(state)]);
+  l.std = arr[off++]!;
+  if (ready) a.initRaw = new Float64Array(0);
+  const bookkeeping = [a.medbin, a.fwin, a.used.subarray(0, AN), a.simWindow, a.simDiff];
+  fill([state.recent, a.dsRing, a.initRaw, ...(ready ? bookkeeping : [])]);
   const num = (i: number, name: string) => {
     const v = sc[i]!;
     if (!Number.isFinite(v)) fail(`${name} is not finite`);
@@ -259,17 +245,16 @@ export function restoreState(text: string): SeriesState {
   const rangeCurMin = sc[10]!;
   const rangeCurMax = sc[11]!;
   if (Number.isNaN(rangeCurMin) || Number.isNaN(rangeCurMax)) fail("range bounds are NaN");
-  const as: Record<string, number> = {};
-  ARTIME_SCALARS.forEach((k, j) => {
-    as[k] = sc[CORE_SCALARS + j]!;
-  });
+  const as = Object.fromEntries(
+    ARTIME_SCALARS.map((k, j) => [k, sc[CORE_SCALARS + j]!]),
+  ) as Pick<ArtimeState, (typeof ARTIME_SCALARS)[number]>;
   for (const k of ARTIME_SCALARS) {
-    const v = as[k]!;
+    const v = as[k];
     const nanOk = k === "dmin" || k === "dmax";
     const infOk = k === "rawMin" || k === "rawMax";
     if (Number.isNaN(v) ? !nanOk : !Number.isFinite(v) && !infOk) fail(`ARTime ${k} is not finite`);
   }
-  if (AI === 0 ? Number.isNaN(as.dmin!) || Number.isNaN(as.dmax!) : !Number.isNaN(as.dmin!)) {
+  if (AI === 0 ? Number.isNaN(as.dmin) || Number.isNaN(as.dmax) : !Number.isNaN(as.dmin)) {
     fail("ARTime range and initialisation disagree");
   }
   // The weights exist once ARTime's initialisation is over (none before).
@@ -277,33 +262,15 @@ export function restoreState(text: string): SeriesState {
     allocateNetwork(a, { artMaxCategories: AM, artWindow: AW });
     a.cats.set(cats);
   }
-  a.i = index(as.i!, "ARTime points", Number.MAX_SAFE_INTEGER);
-  a.dsi = index(as.dsi!, "ARTime step", Number.MAX_SAFE_INTEGER);
-  a.dsHead = index(as.dsHead!, "ARTime ring head", AD - 1);
-  a.dsMa = as.dsMa!;
-  a.rawMin = as.rawMin!;
-  a.rawMax = as.rawMax!;
-  a.dmin = as.dmin!;
-  a.dmax = as.dmax!;
-  a.medlevel = index(as.medlevel!, "ARTime median level", AL);
-  a.belowmed = as.belowmed!;
-  a.abovemed = as.abovemed!;
-  a.nCats = index(as.nCats!, "ARTime categories", AM);
-  a.tick = as.tick!;
-  a.rhoLb = as.rhoLb!;
-  a.rhoUb = as.rhoUb!;
-  a.lastAnomI = as.lastAnomI!;
-  a.lastAnomSim = as.lastAnomSim!;
-  a.lastRhoI = as.lastRhoI!;
-  a.maskAfterCat = index(as.maskAfterCat!, "ARTime mask", 1);
-  a.noNewCat = as.noNewCat!;
-  a.simSum = as.simSum!;
-  a.simN = as.simN!;
-  a.simWindowHead = index(as.simWindowHead!, "ARTime similarity head", half - 1);
-  a.simDiffHead = index(as.simDiffHead!, "ARTime gap head", AT);
-  a.anomSimSum = as.anomSimSum!;
-  a.anomSimLast = as.anomSimLast!;
-  a.anomSimN = as.anomSimN!;
+  index(as.i, "ARTime points", Number.MAX_SAFE_INTEGER);
+  index(as.dsi, "ARTime step", Number.MAX_SAFE_INTEGER);
+  index(as.dsHead, "ARTime ring head", AD - 1);
+  index(as.medlevel, "ARTime median level", AL);
+  index(as.nCats, "ARTime categories", AM);
+  index(as.maskAfterCat, "ARTime mask", 1);
+  index(as.simWindowHead, "ARTime similarity head", half - 1);
+  index(as.simDiffHead, "ARTime gap head", AT);
+  Object.assign(a, as);
   if (a.nCats !== AN) fail("ARTime category count disagrees");
   rebuildWeightSums(a);
   state.missing = index(sc[1]!, "missing", Number.MAX_SAFE_INTEGER);

@@ -14,7 +14,7 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 
 /** Encodes `values` as base64 of their little-endian float64 bytes. */
 export function encodeFloat64(values: Float64Array): string {
-  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength).toBase64();
 }
 
 /**
@@ -28,7 +28,7 @@ export function decodeFloat64(text: string): Float64Array {
 
 /** Encodes `values` as base64 of their little-endian uint16 bytes. */
 export function encodeUint16(values: Uint16Array): string {
-  return bytesToBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength).toBase64();
 }
 
 /**
@@ -40,49 +40,18 @@ export function decodeUint16(text: string): Uint16Array {
   return new Uint16Array(base64ToBytes(text, "uint16", 2).buffer);
 }
 
-const ALPHABET = new TextEncoder().encode(
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-);
-const PAD = 61; // "="
-const ascii = new TextDecoder();
-
-/** Standard base64 (RFC 4648, padded) of `bytes`, built as ASCII bytes then decoded once. */
-function bytesToBase64(bytes: Uint8Array): string {
-  const n = bytes.length;
-  const out = new Uint8Array(Math.ceil(n / 3) * 4);
-  let o = 0;
-  let i = 0;
-  for (; i + 2 < n; i += 3) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out[o++] = ALPHABET[v >>> 18]!;
-    out[o++] = ALPHABET[(v >>> 12) & 63]!;
-    out[o++] = ALPHABET[(v >>> 6) & 63]!;
-    out[o++] = ALPHABET[v & 63]!;
-  }
-  if (i < n) {
-    const v = (bytes[i]! << 16) | (i + 1 < n ? bytes[i + 1]! << 8 : 0);
-    out[o++] = ALPHABET[v >>> 18]!;
-    out[o++] = ALPHABET[(v >>> 12) & 63]!;
-    out[o++] = i + 1 < n ? ALPHABET[(v >>> 6) & 63]! : PAD;
-    out[o++] = PAD;
-  }
-  return ascii.decode(out);
-}
-
 /** The bytes of base64 `text`: a whole number of `size`-byte `what` values. */
 function base64ToBytes(text: string, what: string, size: number): Uint8Array<ArrayBuffer> {
-  let binary: string;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    binary = atob(text);
+    bytes = Uint8Array.fromBase64(text);
   } catch {
     throw new TypeError(`Cannot decode ${what} data: not valid base64`);
   }
-  if (binary.length % size !== 0) {
+  if (bytes.length % size !== 0) {
     throw new TypeError(
-      `Cannot decode ${what} data: ${binary.length} bytes is not a multiple of ${size}`,
+      `Cannot decode ${what} data: ${bytes.length} bytes is not a multiple of ${size}`,
     );
   }
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
