@@ -6,9 +6,8 @@
  *
  * @module
  */
-import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
+import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
-import { afterKafka, brokerSource } from "@vigil/shared/kafka_connect";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger, errorMessage } from "@vigil/shared/log";
 import { logRetry, retry } from "@vigil/shared/retry";
@@ -72,16 +71,10 @@ const archive = createArchive({
   },
 });
 await runWorker({ name: "archive", log, lifecycle }, {
-  worker: afterKafka(archive, {
-    brokers,
-    source: brokerSource(config.KAFKA_BROKERS, brokers),
-    log,
-  }),
+  worker: archive,
   metrics,
-  serve: {
-    port: config.ARCHIVE_PORT,
-    ...httpServerOptions(config),
-    settings: { port: "ARCHIVE_PORT" },
-  },
-  fields: { brokers, location: store.location, prefix: config.ARCHIVE_PREFIX },
+  config,
+  brokers,
+  serve: { port: config.ARCHIVE_PORT, settings: { port: "ARCHIVE_PORT" } },
+  fields: { location: store.location, prefix: config.ARCHIVE_PREFIX },
 });

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { createGapTracker, Gap } from "@vigil/shared/kafka_gaps";
+import type { createGapTracker } from "@vigil/shared/kafka_gaps";
 import type { ArchiveStore } from "./store.ts";
 import { gapKey, parseProgress, progressKey } from "./format.ts";
 
@@ -96,14 +96,8 @@ export function createArchiveProgress(deps: {
         return otherCluster ? "other-cluster" : "reset";
       }
       if (next === null || first <= next) return "ok";
-      const start = await gaps.logStart(topic, partition);
-      const lostTo = (first < start ? first : start) - 1n;
-      if (lostTo < next) return "ok"; // transaction markers or compacted records only
-      const gap: Gap = {
-        from: next.toString(),
-        to: lostTo.toString(),
-        count: Number(lostTo - next + 1n),
-      };
+      const gap = await gaps.lost(topic, partition, next, first);
+      if (!gap) return "ok"; // transaction markers or compacted records only
       const body = json({
         topic,
         partition,

@@ -189,11 +189,7 @@ export function createBridge(deps: BridgeDeps): Bridge {
           group.consumer.seek({ topic, partition, offset: from });
           return; // not resolved: the next fetch starts at `from`
         }
-        const start = await gaps.logStart(topic, partition);
-        const lostTo = (BigInt(coverFrom) < start ? BigInt(coverFrom) : start) - 1n;
-        if (lostTo > expected) {
-          gap = { from, to: lostTo.toString(), count: Number(lostTo - expected) };
-        }
+        gap = await gaps.lost(topic, partition, expected + 1n, BigInt(coverFrom));
       }
       // The partition's log does not reach the offset appended last: it started again.
       const logReset = expected !== null && BigInt(batch.highWatermark) <= expected;

@@ -56,7 +56,9 @@ export type Classified =
     /** What partitioning needs (shared/partitions.ts). */
     route: RouteFields;
   }
-  | {
+  // The value as its first `deadRawBytes` bytes (UTF-8 text, or base64 when not valid UTF-8),
+  // with the whole value's byte size and SHA-256 (hex).
+  | ReturnType<typeof rawExcerpt> & {
     kind: "dead";
     reasonKind: ReasonKind;
     /**
@@ -65,13 +67,6 @@ export type Classified =
      * surrogates as JSON escapes ({@link escapeUnshown}).
      */
     reason: string;
-    /** First bytes of the value (at most `deadRawBytes`): UTF-8 text, or base64 when not valid UTF-8. */
-    raw: string;
-    encoding: "utf8" | "base64";
-    /** Byte size of the whole value. */
-    size: number;
-    /** SHA-256 of the whole value, hex. */
-    sha256: string;
     /** The message key (bounded like `raw`), "" when absent. */
     key: string;
     /** Encoding of `key`; "" when the message had no key. */
@@ -216,10 +211,7 @@ function dead(
     kind: "dead",
     reasonKind,
     reason: escapeUnshown(`${reasonKind}: ${detail}`),
-    raw: excerpt.raw,
-    encoding: excerpt.encoding,
-    size: excerpt.size,
-    sha256: excerpt.sha256,
+    ...excerpt,
     key: key?.raw ?? "",
     keyEncoding: key?.encoding ?? "",
   };

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { configOrExit, httpServerOptions, resolveKafkaBrokers } from "@vigil/shared/config";
+import { configOrExit, resolveKafkaBrokers } from "@vigil/shared/config";
 import { createKafka } from "@vigil/shared/kafka";
-import { afterKafka, brokerSource } from "@vigil/shared/kafka_connect";
 import { createKeys } from "@vigil/shared/keys";
 import { createLifecycle } from "@vigil/shared/lifecycle";
 import { createLogger } from "@vigil/shared/log";
@@ -58,16 +57,10 @@ const bridge = createBridge({
   },
 });
 await runWorker(service, {
-  worker: afterKafka(bridge, {
-    brokers,
-    source: brokerSource(config.KAFKA_BROKERS, brokers),
-    log,
-  }),
+  worker: bridge,
   metrics,
-  serve: {
-    port: config.BRIDGE_PORT,
-    ...httpServerOptions(config),
-    settings: { port: "BRIDGE_PORT" },
-  },
-  fields: { brokers, prefix: config.VIGIL_PREFIX },
+  config,
+  brokers,
+  serve: { port: config.BRIDGE_PORT, settings: { port: "BRIDGE_PORT" } },
+  fields: { prefix: config.VIGIL_PREFIX },
 });

@@ -312,13 +312,7 @@ export function createDetector(deps: DetectorDeps): Detector {
       let ok = true;
       for (const [name, r] of running) {
         const st = r.consumer.status();
-        detail[name] = st.stuck
-          ? `stuck: no progress for ${Math.round(st.sinceProgressMs / 1000)} s (${
-            st.lastError ?? "processing a batch"
-          })`
-          : st.running
-          ? "ok"
-          : "starting";
+        detail[name] = st.detail;
         if (st.stuck) ok = false;
       }
       if (running.size === 0) detail.units = "none: every unit is consumed by another instance";

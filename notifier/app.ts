@@ -14,7 +14,7 @@ import { migrateAtStart } from "@vigil/shared/migrate";
 import { createOpsApp } from "@vigil/shared/http/ops_app";
 import { serve } from "@vigil/shared/http/serve";
 import { createRedis, redisHealth } from "@vigil/shared/redis";
-import { withTimeout } from "@vigil/shared/lifecycle";
+import { runCleanups, withTimeout } from "@vigil/shared/lifecycle";
 import { serviceTracer } from "@vigil/shared/telemetry";
 import { createRetentionMetrics, runRetentionLoop } from "@vigil/shared/retention/run";
 import type { Channel } from "./channels/channel.ts";
@@ -207,22 +207,15 @@ export async function startNotifier(
     close() {
       closing ??= (async () => {
         controller.abort(new Error("shutdown"));
-        const steps: [string, () => Promise<unknown>][] = [
+        await runCleanups(log, [
           ["ops server", () => ops.close()],
-          ["reader", () => Promise.resolve(reader.disconnect())],
+          ["reader", () => reader.disconnect()],
           ["run loop", () => withTimeout(handle.done, 8000, "stop notifier loop")],
           ["retention", () => withTimeout(retention, 6000, "stop retention")],
-          ["channels", () => Promise.resolve(channels.forEach((c) => c.close?.()))],
-          ["redis", () => Promise.resolve(redis.disconnect())],
+          ["channels", () => channels.forEach((c) => c.close?.())],
+          ["redis", () => redis.disconnect()],
           ["postgres", () => sql.end({ timeout: 5 })],
-        ];
-        for (const [name, fn] of steps) {
-          try {
-            await fn();
-          } catch (error) {
-            log.warn("cleanup failed", { step: name, error });
-          }
-        }
+        ]);
       })();
       return closing;
     },

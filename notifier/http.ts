@@ -15,7 +15,12 @@
  * @module
  */
 import type { Hono } from "hono";
-import { createBaseApp, httpError, SMALL_BODY_LIMIT_BYTES } from "@vigil/shared/http/app";
+import {
+  answerRangeError,
+  createBaseApp,
+  httpError,
+  SMALL_BODY_LIMIT_BYTES,
+} from "@vigil/shared/http/app";
 import { noQuery, query } from "@vigil/shared/http/validate";
 import type { Logger } from "@vigil/shared/log";
 import { notificationListQuerySchema } from "@vigil/shared/schemas/notifier_api";
@@ -83,14 +88,8 @@ export function createNotifierApi(deps: {
       const result = preview(windowMs).finally(() => (running = undefined));
       running = { windowMs, result };
     }
-    try {
-      return c.json(await running.result);
-    } catch (error) {
-      if (error instanceof RangeError) {
-        throw httpError(503, error.message, { retryAfterS: PREVIEW_RETRY_AFTER_S });
-      }
-      throw error;
-    }
+    const answer = { status: 503, retryAfterS: PREVIEW_RETRY_AFTER_S } as const;
+    return c.json(await answerRangeError(running.result, answer));
   });
   app.post("/api/test-notification", noQuery, requireBearer({ token: deps.token }), async (c) => {
     const result = await sendTestNotification(deps.channels, {

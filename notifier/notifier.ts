@@ -357,15 +357,7 @@ export function runNotifier(
       if (standby) return { ok: true, detail: "standby: another notifier is running" };
       const st = consumer?.status();
       if (!st) return { ok: true, detail: "starting" };
-      if (st.stuck) {
-        return {
-          ok: false,
-          detail: `stuck: no progress for ${Math.round(st.sinceProgressMs / 1000)} s (${
-            st.lastError ?? "processing a batch"
-          })`,
-        };
-      }
-      return { ok: true, detail: st.running ? "ok" : "starting" };
+      return { ok: !st.stuck, detail: st.detail };
     },
   };
 }

@@ -58,13 +58,6 @@ export const FAILED_MESSAGES: LogTemplate[] = [
 const MERCHANTS = ["Acme Books", "Blue Cafe", "CloudHost", "FreshMart", "GoRide", "PixelStore"];
 const COUNTRIES = ["US", "GB", "DE", "FR", "NL", "ES", "IE"];
 const CURRENCIES = ["USD", "EUR", "GBP"];
-/** Statuses without a baseline, so CRITICAL under `status_zscore`: scenarios only. */
-export const PROBLEM_STATUSES: readonly TransactionStatus[] = [
-  "denied",
-  "failed",
-  "reversed",
-  "backend_reversed",
-];
 
 /** `x` rounded to `digits` decimals. */
 export const round = (x: number, digits: number): number =>

@@ -5,15 +5,12 @@
  *
  * @module
  */
-import type { EventType, TransactionStatus } from "@vigil/shared/schemas/event";
 import {
-  BURST_MESSAGES,
-  clamp,
-  FAILED_MESSAGES,
+  type EventType,
   PROBLEM_STATUSES,
-  round,
-  transactionEvent,
-} from "./content.ts";
+  type TransactionStatus,
+} from "@vigil/shared/schemas/event";
+import { BURST_MESSAGES, clamp, FAILED_MESSAGES, round, transactionEvent } from "./content.ts";
 import type { Prng } from "./prng.ts";
 import type { ExpectedAnomaly, ScenarioName } from "./scenario_types.ts";
 

@@ -97,8 +97,12 @@ export function createGapTracker(options: {
     settled(partitionKey: string): void {
       holes.delete(partitionKey);
     },
-    /** The partition's log start offset (earliest retained), read from Kafka. */
-    async logStart(topic: string, partition: number): Promise<bigint> {
+    /**
+     * The offsets from `next` (the first one not accounted for) up to the batch starting at
+     * `first` that Kafka deleted: those below the partition's log start (read from Kafka);
+     * undefined when none is (the hole holds transaction markers or compacted records only).
+     */
+    async lost(topic: string, partition: number, next: bigint, first: bigint) {
       admin ??= (async () => {
         const a = kafka.admin();
         await a.connect();
@@ -112,7 +116,10 @@ export function createGapTracker(options: {
       if (!p) {
         throw new Error(`Cannot read the log start of ${topic}/${partition}: no such partition`);
       }
-      return BigInt(p.low);
+      const start = BigInt(p.low);
+      const to = (first < start ? first : start) - 1n;
+      if (to < next) return undefined;
+      return { from: next.toString(), to: to.toString(), count: Number(to - next + 1n) };
     },
     record(topic: string, partition: number, gap: Gap): void {
       gapCount++;

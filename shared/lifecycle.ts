@@ -62,7 +62,7 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
   const { log } = options;
   const forceAfterMs = options.forceAfterMs ?? 10_000;
   const controller = new AbortController();
-  const cleanups: { name: string; fn: () => unknown }[] = [];
+  const cleanups: [string, () => unknown][] = [];
   let closing: Promise<void> | undefined;
 
   const shutdown = (reason = "shutdown requested"): Promise<void> => {
@@ -75,13 +75,7 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
     Deno.unrefTimer(timer);
     controller.abort(new Error(reason));
     closing = (async () => {
-      for (const { name, fn } of [...cleanups].reverse()) {
-        try {
-          await fn();
-        } catch (error) {
-          log.warn("cleanup failed", { step: name, error });
-        }
-      }
+      await runCleanups(log, cleanups.toReversed());
       clearTimeout(timer);
       log.info("stopped");
       // Everything registered is closed; a step of the start still waiting (Redis out of reach:
@@ -115,10 +109,21 @@ export function createLifecycle(options: LifecycleOptions): Lifecycle {
   return {
     signal: controller.signal,
     onShutdown(name, fn) {
-      cleanups.push({ name, fn });
+      cleanups.push([name, fn]);
     },
     shutdown,
   };
+}
+
+/** Run the named cleanups in order, each in its own try/catch: one that fails is logged ("cleanup failed"). */
+export async function runCleanups(log: Logger, steps: [string, () => unknown][]): Promise<void> {
+  for (const [name, fn] of steps) {
+    try {
+      await fn();
+    } catch (error) {
+      log.warn("cleanup failed", { step: name, error });
+    }
+  }
 }
 
 /** Resolve after `ms`, or reject early when `signal` aborts. */

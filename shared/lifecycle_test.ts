@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnEval } from "@vigil/tools/testing/eval_process";
-import { ABORTED, REPEATED_SIGNAL_MS, signalSeries, untilAborted } from "./lifecycle.ts";
+import {
+  ABORTED,
+  REPEATED_SIGNAL_MS,
+  runCleanups,
+  signalSeries,
+  untilAborted,
+} from "./lifecycle.ts";
+import { createLogger } from "./log.ts";
 
 /**
  * A child process with a lifecycle whose cleanup takes 1.5 s, sent SIGINT
@@ -77,6 +84,22 @@ Deno.test("a process stopped while a start step still waits (a client reconnecti
   } finally {
     await proc.cancel();
   }
+});
+
+Deno.test("runCleanups() runs every step in order, logging the one that fails", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ service: "t", write: (line) => lines.push(line) });
+  const ran: string[] = [];
+  await runCleanups(log, [
+    ["a", () => ran.push("a")],
+    ["b", () => Promise.reject(new Error("refused"))],
+    ["c", () => ran.push("c")],
+  ]);
+  assert.deepEqual(ran, ["a", "c"]);
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]!);
+  assert.deepEqual([line.level, line.msg, line.step], ["warn", "cleanup failed", "b"]);
+  assert.match(JSON.stringify(line.error), /refused/);
 });
 
 Deno.test("signalSeries() tells the first signal, a repeated delivery and a second request apart", () => {

@@ -2,7 +2,7 @@
  * The start-up steps the service mains share. A `main.ts` reads its config,
  * wires its parts, then hands over to one of these: {@link startOrExit} for
  * a service whose start returns a running server (web, notifier),
- * {@link runWorker} for a consumer that runs until shutdown (archive,
+ * {@link runWorker} for a Kafka consumer that runs until shutdown (archive,
  * bridge). {@link ensurePartitionsOrExit} refuses to start on streams written
  * with another partition count.
  *
@@ -13,7 +13,8 @@ import type { Logger } from "./log.ts";
 import { createOpsApp, type HealthDetail, type MetricsSource } from "./http/ops_app.ts";
 import { serve, type ServeOptions } from "./http/serve.ts";
 import { ensurePartitions, type Redis } from "./redis.ts";
-import { ConfigError } from "./config.ts";
+import { ConfigError, httpServerOptions } from "./config.ts";
+import { afterKafka, brokerSource } from "./kafka_connect.ts";
 
 /** What a service main has once its config is read. */
 export interface ServiceContext {
@@ -85,24 +86,31 @@ export interface Worker {
 export interface RunWorkerOptions {
   worker: Worker;
   metrics: MetricsSource;
+  /** Its settings: HTTP (of the ops app) and KAFKA_BROKERS. */
+  config: Parameters<typeof httpServerOptions>[0] & { KAFKA_BROKERS?: string[] | undefined };
+  /** The Kafka brokers resolved from KAFKA_BROKERS. */
+  brokers: string[];
   /** Where the ops app (health, metrics) listens. */
-  serve: Omit<ServeOptions, "log" | "label">;
-  /** Fields of the "<name> starting" log line. */
+  serve: Pick<ServeOptions, "port" | "settings">;
+  /** Fields of the "<name> starting" log line, after `brokers`. */
   fields: Record<string, unknown>;
 }
 
 /**
- * Serve the worker's ops app, log "<name> starting", run the worker until
- * the lifecycle's signal, then shut down and exit: 0 when it stopped, 1
- * (logged "<name> failed") when it failed.
+ * Serve the worker's ops app, log "<name> starting", run the worker once Kafka accepts
+ * connections ({@link afterKafka}) until the lifecycle's signal, then shut down and exit: 0 when
+ * it stopped, 1 (logged "<name> failed") when it failed.
  */
 export async function runWorker(ctx: ServiceContext, options: RunWorkerOptions): Promise<never> {
   const { log, lifecycle, name } = ctx;
-  const { worker, metrics } = options;
+  const { metrics, config, brokers } = options;
+  const source = brokerSource(config.KAFKA_BROKERS, brokers);
+  const worker = afterKafka(options.worker, { brokers, source, log });
   let ops: ReturnType<typeof serve>;
   try {
     ops = serve(createOpsApp({ checks: worker.checks, metrics, log }), {
       ...options.serve,
+      ...httpServerOptions(config),
       log,
       label: "ops server",
     });
@@ -112,7 +120,7 @@ export async function runWorker(ctx: ServiceContext, options: RunWorkerOptions):
   }
   lifecycle.onShutdown("ops server", () => ops.close());
   lifecycle.onShutdown("kafka consumer", () => worker.close());
-  log.info(`${name} starting`, options.fields);
+  log.info(`${name} starting`, { brokers, ...options.fields });
   try {
     await worker.run(lifecycle.signal);
     await lifecycle.shutdown("consumer stopped");

@@ -125,14 +125,10 @@ export interface StreamConsumerOptions {
 export interface ConsumerStatus {
   /** Consuming (recovered, reading new entries). */
   running: boolean;
-  /** Milliseconds since the last read or acknowledgement that succeeded. */
-  sinceProgressMs: number;
-  /** A batch is in hand (read, not yet acknowledged). */
-  busy: boolean;
   /** No progress for `stuckAfterMs` while a batch is in hand or reads fail. */
   stuck: boolean;
-  /** The last error that was retried, if the consumer is not progressing. */
-  lastError: string | null;
+  /** For /health: "ok", "starting", or "stuck: no progress for N s (the last error retried)". */
+  detail: string;
 }
 
 /** A running stream consumer. */
@@ -325,13 +321,10 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
   return {
     status() {
       const since = now() - progressAt;
-      return {
-        running,
-        sinceProgressMs: since,
-        busy,
-        stuck: since > stuckAfterMs && (busy || lastError !== null),
-        lastError,
-      };
+      const stuck = since > stuckAfterMs && (busy || lastError !== null);
+      const why = lastError ?? "processing a batch";
+      const detail = stuck ? `stuck: no progress for ${Math.round(since / 1000)} s (${why})` : null;
+      return { running, stuck, detail: detail ?? (running ? "ok" : "starting") };
     },
     async run(signal) {
       try {

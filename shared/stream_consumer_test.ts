@@ -309,11 +309,13 @@ Deno.test("createStreamConsumer() re-runnable: a transient failure is retried, n
   const stop = new AbortController();
   let failures = 0;
   let sawStuck = false;
+  const details = new Set<string>();
   const handler: BatchHandler = {
     process() {
       clock += 1000;
       if (failures++ < 5) {
         sawStuck ||= consumer.status().stuck;
+        details.add(consumer.status().detail);
         return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432"));
       }
       queueMicrotask(() => stop.abort());
@@ -333,6 +335,12 @@ Deno.test("createStreamConsumer() re-runnable: a transient failure is retried, n
   assert.equal(s.dead.length, 0);
   assert.equal(s.pel.size, 0);
   assert.ok(sawStuck, "stuck while failing for longer than stuckAfterMs");
+  assert.deepEqual([...details], [
+    "ok",
+    "stuck: no progress for 3 s (connect ECONNREFUSED 127.0.0.1:5432)",
+    "stuck: no progress for 4 s (connect ECONNREFUSED 127.0.0.1:5432)",
+    "stuck: no progress for 5 s (connect ECONNREFUSED 127.0.0.1:5432)",
+  ]);
   assert.equal(consumer.status().stuck, false, "not stuck once it progressed");
 });
 

@@ -20,6 +20,7 @@ import {
   eventName,
   formatZodError,
   LOG_LEVELS,
+  PROBLEM_STATUSES,
   TRANSACTION_STATUSES,
 } from "@vigil/shared/schemas/event";
 import { SEVERITIES } from "@vigil/shared/schemas/alert";
@@ -340,12 +341,7 @@ export const rulesConfigSchema = strictObject({
       warning: aboveZero().default(2.5),
       critical: aboveZero().default(4),
       /** Statuses alerted CRITICAL on any count while there is no baseline yet (lower case, as the bridge writes them). */
-      problem_statuses: z.array(transactionStatus).default([
-        "denied",
-        "failed",
-        "reversed",
-        "backend_reversed",
-      ]),
+      problem_statuses: z.array(transactionStatus).default([...PROBLEM_STATUSES]),
       // Equal is fine (only CRITICAL); above, a z past warning is already CRITICAL.
     }).superRefine(warningAtMostCritical("a z above critical")).prefault({}),
   }).prefault({}),

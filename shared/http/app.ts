@@ -42,6 +42,19 @@ export function httpError(
   });
 }
 
+/**
+ * `work`'s value; a RangeError it rejects with (input the store refuses, a limit reached) is
+ * answered `status` with its message ({@link httpError}), not a 500.
+ */
+export function answerRangeError<T>(
+  work: Promise<T>,
+  answer: { status: ContentfulStatusCode; retryAfterS?: number },
+): Promise<T> {
+  return work.catch((error) => {
+    throw error instanceof RangeError ? httpError(answer.status, error.message, answer) : error;
+  });
+}
+
 /** Options of {@link createBaseApp}. */
 export interface BaseAppOptions {
   log: Logger;

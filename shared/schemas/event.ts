@@ -216,6 +216,17 @@ export const TRANSACTION_STATUSES = [
 ] as const;
 export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
+/**
+ * Statuses without a baseline, so alerted CRITICAL on any count: the detector's default
+ * `status_zscore.problem_statuses`, and what the producer's scenarios send.
+ */
+export const PROBLEM_STATUSES: readonly TransactionStatus[] = [
+  "denied",
+  "failed",
+  "reversed",
+  "backend_reversed",
+];
+
 /** Fields of a payment transaction, in canonical order. */
 const transactionFields = z.object({
   timestamp: timestampSchema,

@@ -15,10 +15,9 @@ import { activeSilences, findSilence } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
 import { ackEventSchema } from "../api_responses.ts";
 import { resolveEvidence } from "../evidence.ts";
-import { httpError } from "@vigil/shared/http/app";
+import { answerRangeError, httpError } from "@vigil/shared/http/app";
 import { jsonBody, noQuery, parseOrThrow, query } from "@vigil/shared/http/validate";
 import { acknowledgeAnomaly, getAnomaly, listAnomalies, notifierFate } from "../store.ts";
-import { badRequestOnRangeError } from "./_bad_request.ts";
 
 /** Routes under `/api/anomalies`. */
 export function anomalyRoutes(deps: AppDeps): Hono {
@@ -26,8 +25,9 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   const now = deps.now ?? Date.now;
 
   app.get("/", query(anomalyListQuerySchema), async (c) => {
-    const page = await badRequestOnRangeError(() => listAnomalies(deps.sql, c.req.valid("query")));
-    return c.json(page);
+    // A cursor not from a previous page is a 400.
+    const page = listAnomalies(deps.sql, c.req.valid("query"));
+    return c.json(await answerRangeError(page, { status: 400 }));
   });
 
   app.get("/:id", noQuery, async (c) => {

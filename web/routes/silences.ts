@@ -9,9 +9,8 @@ import { silenceInputSchema } from "@vigil/shared/schemas/silence";
 import { silenceIdSchema, silenceListQuerySchema } from "@vigil/shared/schemas/web_api";
 import { createSilence, expireSilence, listSilences } from "@vigil/shared/silences";
 import type { AppDeps } from "../deps.ts";
-import { httpError } from "@vigil/shared/http/app";
+import { answerRangeError, httpError } from "@vigil/shared/http/app";
 import { jsonBody, noQuery, parseOrThrow, query } from "@vigil/shared/http/validate";
-import { badRequestOnRangeError } from "./_bad_request.ts";
 
 /** Routes under `/api/silences`. */
 export function silenceRoutes(deps: AppDeps): Hono {
@@ -28,9 +27,9 @@ export function silenceRoutes(deps: AppDeps): Hono {
 
   app.post("/", noQuery, jsonBody(silenceInputSchema), async (c) => {
     const input = c.req.valid("json");
-    const silence = await badRequestOnRangeError(() =>
-      createSilence(deps.sql, input, { nowMs: now() })
-    );
+    // A silence that cannot be is a 400.
+    const created = createSilence(deps.sql, input, { nowMs: now() });
+    const silence = await answerRangeError(created, { status: 400 });
     deps.log.info("silence created", { id: silence.id, author: silence.author });
     return c.json({ silence }, 201);
   });
