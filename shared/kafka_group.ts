@@ -14,7 +14,7 @@
  */
 import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from "kafkajs";
 import type { HealthDetail } from "./http/ops_app.ts";
-import { sleep, withTimeout } from "./lifecycle.ts";
+import { ABORTED, sleep, untilAborted, withTimeout } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import type { Gauge } from "./metrics.ts";
 import { backoffMs } from "./retry.ts";
@@ -233,10 +233,6 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       if (e.payload.restart) joined = false; // not a member until it joins again
       else failed.resolve(error);
     });
-    const aborted = new Promise<undefined>((resolve) => {
-      if (signal.aborted) resolve(undefined);
-      signal.addEventListener("abort", () => resolve(undefined), { once: true });
-    });
     try {
       await c.connect();
       await c.subscribe({ topics: [...topics], fromBeginning: true });
@@ -247,7 +243,8 @@ export function createConsumerGroup(options: ConsumerGroupOptions): ConsumerGrou
       return error as Error;
     }
     options.onRunning?.();
-    return await Promise.race([aborted, failed.promise]);
+    const ended = await untilAborted(failed.promise, signal);
+    return ended === ABORTED ? undefined : ended;
   }
 
   return {

@@ -61,12 +61,7 @@ export function silenceMatches(
 
 /** Whether every field `m` names equals the alert's (no field named: true). Pure. */
 export function matchersMatch(
-  m: {
-    type?: string | undefined;
-    rule?: string | undefined;
-    entity?: string | undefined;
-    severity?: string | undefined;
-  },
+  m: { [K in keyof SilenceableAlert]?: string | undefined },
   alert: SilenceableAlert,
 ): boolean {
   return (m.type === undefined || m.type === alert.type) &&

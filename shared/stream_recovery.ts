@@ -225,9 +225,7 @@ export function createRecovery(ctx: RecoveryContext) {
     if (missed.length === 0) return entries;
     log.warn(
       "entries delivered to this consumer were never received (a reply lost): reading them",
-      {
-        first: missed[0]!.id,
-      },
+      { first: missed[0]!.id },
     );
     return await readOwn(after, signal);
   }

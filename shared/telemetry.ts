@@ -112,11 +112,6 @@ export function linksTo(traceparents: Iterable<string | null | undefined>): Link
   return links;
 }
 
-/** Whether `span` is sampled (it will be exported). */
-export function isSampled(span: Span): boolean {
-  return (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
-}
-
 /**
  * Start the span of a batch of messages (a root: the messages may belong to
  * many traces), linked to each message's sampled creation context. The links
@@ -133,7 +128,7 @@ export function startBatchSpan(
   options: SpanOptions = {},
 ): Span {
   const span = tracer.startSpan(name, options, ROOT_CONTEXT);
-  if (isSampled(span)) {
+  if (span.spanContext().traceFlags & TraceFlags.SAMPLED) {
     const links = linksTo(traceparents);
     if (links.length > 0) span.addLinks(links);
   }

@@ -80,6 +80,10 @@ export interface RetentionReport {
 /** Most time a batch waits for a lock before giving up until the next run. */
 const LOCK_TIMEOUT = "5s";
 
+/** `<table> WHERE <rows older than $1 that retention may delete>`. */
+const oldRows = (p: RetentionPolicy) =>
+  `${p.table} WHERE ${p.column} < $1${p.where ? ` AND (${p.where})` : ""}`;
+
 async function deleteBatch(
   sql: postgres.Sql,
   policy: RetentionPolicy,
@@ -87,12 +91,10 @@ async function deleteBatch(
   limit: number,
 ): Promise<Record<string, number>> {
   const keyCol = policy.children?.length ? `, ${policy.key} AS key` : "";
-  const where = policy.where ? ` AND (${policy.where})` : "";
   return await sql.begin(async (tx) => {
     await tx.unsafe(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
     const rows = await tx.unsafe<{ ctid: string; key?: string }[]>(
-      `SELECT ctid::text AS ctid${keyCol} FROM ${policy.table}
-        WHERE ${policy.column} < $1${where}
+      `SELECT ctid::text AS ctid${keyCol} FROM ${oldRows(policy)}
         ORDER BY ${policy.column} LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [cutoff, limit],
     );
@@ -117,11 +119,7 @@ async function deleteBatch(
 
 /** Whether `policy.table` still holds a row retention would delete at `cutoff`. */
 async function hasOldRows(sql: postgres.Sql, policy: RetentionPolicy, cutoff: Date) {
-  const where = policy.where ? ` AND (${policy.where})` : "";
-  const rows = await sql.unsafe(
-    `SELECT 1 FROM ${policy.table} WHERE ${policy.column} < $1${where} LIMIT 1`,
-    [cutoff],
-  );
+  const rows = await sql.unsafe(`SELECT 1 FROM ${oldRows(policy)} LIMIT 1`, [cutoff]);
   return rows.length > 0;
 }
 

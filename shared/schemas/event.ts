@@ -112,9 +112,8 @@ export const timestampSchema = z.custom<string | number>(
     ctx.addIssue({ code: "custom", message: `not a valid date-time: ${excerpt(s)}` });
     return z.NEVER;
   }
-  const hasZone = m[7] !== undefined;
-  const ms = Date.parse(hasZone ? s.replace(" ", "T") : s.replace(" ", "T") + "Z");
-  return toIso(ms, ctx);
+  // Without a zone, read as UTC.
+  return toIso(Date.parse(s.replace(" ", "T") + (m[7] === undefined ? "Z" : "")), ctx);
 });
 
 /** A refinement refusing a string `problemOf` finds fault with, saying why. */
@@ -304,19 +303,15 @@ export type MetricEvent = z.infer<typeof metricEventSchema>;
 export const transactionEventSchema = EVENT_SCHEMAS.transactions;
 export type TransactionEvent = z.infer<typeof transactionEventSchema>;
 
+/** `f` of the known fields of each type. */
+const perType = (f: (fields: z.ZodObject<Record<string, z.ZodType>>) => string[]) =>
+  ({ logs: f(logFields), metrics: f(metricFields), transactions: f(transactionFields) }) as const;
+
 /** The known fields of each type, in canonical order. */
-export const EVENT_FIELDS = {
-  logs: Object.keys(logFields.shape),
-  metrics: Object.keys(metricFields.shape),
-  transactions: Object.keys(transactionFields.shape),
-} as const satisfies Record<string, readonly string[]>;
+export const EVENT_FIELDS = perType((fields) => Object.keys(fields.shape));
 
 /** The required known fields of each type (the others are optional). */
-export const REQUIRED_FIELDS = {
-  logs: requiredOf(logFields),
-  metrics: requiredOf(metricFields),
-  transactions: requiredOf(transactionFields),
-} as const satisfies Record<string, readonly string[]>;
+export const REQUIRED_FIELDS = perType(requiredOf);
 
 function requiredOf(fields: z.ZodObject<Record<string, z.ZodType>>): string[] {
   return Object.entries(fields.shape).filter(([, f]) => !f.safeParse(undefined).success)

@@ -73,8 +73,7 @@ export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set([
 
 // deno-lint-ignore no-control-regex
 const BAD_TEXT_C0 = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
-// deno-lint-ignore no-control-regex
-const BAD_TEXT_C0_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+const BAD_TEXT_C0_ALL = new RegExp(BAD_TEXT_C0, "g");
 
 /** `U+0000`-style name of a UTF-16 code unit. */
 function codePoint(c: number): string {

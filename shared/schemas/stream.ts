@@ -138,31 +138,19 @@ export function deadLetterFields(d: {
   /** Bytes of `raw` kept. @default {4096} */
   maxRawBytes?: number;
 }): string[] {
-  const excerpt = rawExcerpt(d.raw, d.maxRawBytes);
-  const fields = [
-    "source",
-    d.source,
-    "reason",
-    d.reason,
-    "raw",
-    excerpt.raw,
-    "encoding",
-    excerpt.encoding,
-    "size",
-    String(excerpt.size),
-    "sha256",
-    excerpt.sha256,
-    "stream",
-    d.stream,
-    "stream_id",
-    d.streamId,
-    "ts",
-    String(d.ts),
-  ];
-  if (d.topic) fields.push("topic", d.topic);
-  if (d.partition) fields.push("partition", d.partition);
-  if (d.offset) fields.push("offset", d.offset);
-  return fields;
+  const { source, reason, stream, ts, topic, partition, offset } = d;
+  return Object.entries({
+    source,
+    reason,
+    ...rawExcerpt(d.raw, d.maxRawBytes), // raw, encoding, size, sha256
+    stream,
+    stream_id: d.streamId,
+    ts,
+    // Kafka coordinates: only when the entry had them.
+    ...(topic ? { topic } : {}),
+    ...(partition ? { partition } : {}),
+    ...(offset ? { offset } : {}),
+  }).flatMap(([k, v]) => [k, String(v)]);
 }
 
 /** Turn a flat `[k1, v1, k2, v2, …]` Redis reply into an object. */

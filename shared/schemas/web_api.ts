@@ -83,6 +83,11 @@ const boolParam = z.enum(["true", "false"], { error: "must be true or false" })
 /** An anomaly id in a path (`/api/anomalies/:id`, `/alerts/:id`). */
 export const anomalyIdSchema = z.string().min(1).max(500);
 
+/** A query's `from` before its `to` when both are given (the refinement and its issue). */
+const fromBeforeTo = (q: { from?: number | undefined; to?: number | undefined }) =>
+  q.from === undefined || q.to === undefined || q.from < q.to;
+const FROM_AFTER_TO = { message: "from must be before to", path: ["from"] };
+
 /** `GET /api/anomalies` query. */
 export const anomalyListQuerySchema = z.strictObject({
   type: csvOf(EVENT_TYPES).optional()
@@ -105,10 +110,7 @@ export const anomalyListQuerySchema = z.strictObject({
   /** Opaque cursor from a previous page's `next_cursor`. */
   cursor: z.string().min(1).max(400).optional()
     .meta({ description: "The previous page's next_cursor" }),
-}).refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
-  message: "from must be before to",
-  path: ["from"],
-});
+}).refine(fromBeforeTo, FROM_AFTER_TO);
 export type AnomalyListQuery = z.infer<typeof anomalyListQuerySchema>;
 
 /** `GET /api/stats` query. Defaults: the last hour, per minute. */
@@ -140,10 +142,7 @@ export const seriesQuerySchema = z.strictObject({
   from: timeParamSchema.optional(),
   to: timeParamSchema.optional(),
   limit: queryCount(5000, 500),
-}).refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
-  message: "from must be before to",
-  path: ["from"],
-});
+}).refine(fromBeforeTo, FROM_AFTER_TO);
 
 /** `GET /api/entities/:entity` path parameters. */
 export const entityParamsSchema = z.object({
