@@ -300,14 +300,12 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
     `<body style="font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222">`,
     `<h2 style="margin:0 0 4px 0">${e(digestSubject(digest))}</h2>`,
     `<p style="margin:0 0 12px 0;color:#555">${e(groupLine(digest))}</p>`,
-  ];
-  for (const note of flappingNote(digest)) {
-    parts.push(
+    ...flappingNote(digest).map((note) =>
       `<p style="margin:0 0 8px 0;padding:6px;background:#fdebd0;border-left:4px solid #935700">${
         e(note)
-      }</p>`,
-    );
-  }
+      }</p>`
+    ),
+  ];
   for (const section of listedSections(digest)) {
     const colour = SECTION_COLOURS[section.severity];
     parts.push(`<h3 style="margin:16px 0 4px 0;color:${colour}">${e(section.title)}</h3>`);
@@ -318,11 +316,8 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
           ["Time (UTC)", "Rule", "Entity", "Message", "Value vs threshold", "State", "Link"]
             .map((h) => `<th style="${cell}">${h}</th>`).join("")
         }</tr>`,
-      );
-    }
-    for (const a of section.alerts) {
-      parts.push(
-        `<tr>` +
+        ...section.alerts.map((a) =>
+          `<tr>` +
           `<td style="${cell};white-space:nowrap">${e(rowTime(a))}</td>` +
           `<td style="${cell}">${e(a.rule)}</td>` +
           `<td style="${wrap}">${e(oneLine(a.entity))} <span style="color:#666">(${
@@ -332,10 +327,11 @@ export function digestHtml(digest: Digest, options: RenderOptions): string {
           `<td style="${cell}">${e(valueVsThreshold(a))}</td>` +
           `<td style="${cell}">${e(alertState(a))}</td>` +
           `<td style="${cell}"><a href="${e(alertLink(a, options))}">view</a></td>` +
-          `</tr>`,
+          `</tr>`
+        ),
+        `</table>`,
       );
     }
-    if (section.alerts.length > 0) parts.push(`</table>`);
     if (section.hidden > 0) {
       parts.push(
         `<p style="margin:4px 0 0 0;color:#555">… ${e(hiddenNote(section))}: <a href="${

@@ -29,9 +29,6 @@ type Sql = postgres.Sql;
 /** An anomaly as the API returns it. */
 export type Anomaly = z.infer<typeof anomalySchema>;
 
-/** One page of anomalies, newest first. */
-export type AnomalyPage = z.infer<typeof anomalyPageSchema>;
-
 /** The columns the web reads (`COLUMNS`), with the keyset cursor's text. */
 interface AnomalyRow extends Omit<AnomalyEventRow, "stream_ids" | "resolved_published_at"> {
   cursor_ts: string;
@@ -93,7 +90,10 @@ function oneOrAny(sql: Sql, column: string, values: readonly string[]) {
  *
  * @throws {RangeError} "Cannot read cursor: …" for a cursor not from a previous page
  */
-export async function listAnomalies(sql: Sql, query: AnomalyListQuery): Promise<AnomalyPage> {
+export async function listAnomalies(
+  sql: Sql,
+  query: AnomalyListQuery,
+): Promise<z.infer<typeof anomalyPageSchema>> {
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const conds = [];
   if (query.type) conds.push(oneOrAny(sql, "type", query.type));
@@ -102,13 +102,10 @@ export async function listAnomalies(sql: Sql, query: AnomalyListQuery): Promise<
   if (query.entity !== undefined) conds.push(sql`entity = ${query.entity}`);
   if (query.from !== undefined) conds.push(sql`detected_at >= ${new Date(query.from)}`);
   if (query.to !== undefined) conds.push(sql`detected_at < ${new Date(query.to)}`);
-  if (query.resolved !== undefined) {
-    conds.push(query.resolved ? sql`resolved_at IS NOT NULL` : sql`resolved_at IS NULL`);
-  }
+  const nullness = (set: boolean) => (set ? sql`NOT NULL` : sql`NULL`);
+  if (query.resolved !== undefined) conds.push(sql`resolved_at IS ${nullness(query.resolved)}`);
   if (query.acknowledged !== undefined) {
-    conds.push(
-      query.acknowledged ? sql`acknowledged_at IS NOT NULL` : sql`acknowledged_at IS NULL`,
-    );
+    conds.push(sql`acknowledged_at IS ${nullness(query.acknowledged)}`);
   }
   // `::text` first: a parameter typed timestamptz is serialised by postgres.js through a JS Date,
   // which keeps milliseconds only, and the rows sharing the cursor's microseconds (one batch's
@@ -316,16 +313,16 @@ export async function notificationFigures(
   };
 }
 
-/** What the notifier did with an alert's firing entry (`notifier_alerts`), when it kept it quiet. */
-export type NotifierFate = z.infer<typeof notifierFateSchema>;
-
 /**
  * The notifier's latest record of alert `id` when it was kept out of
  * digests (inhibited or recorded only), else null. An inhibited alert a
  * notification listed since (released when its source resolved) was told
  * after all: null. On the alert_id index and notifications' alert_ids index.
  */
-export async function notifierFate(sql: Sql, id: string): Promise<NotifierFate | null> {
+export async function notifierFate(
+  sql: Sql,
+  id: string,
+): Promise<z.infer<typeof notifierFateSchema> | null> {
   const [row] = await sql<{ disposition: string; inhibited_by: string | null; told: boolean }[]>`
     SELECT a.disposition, a.inhibited_by, a.disposition = 'inhibited' AND EXISTS (
         SELECT 1 FROM notifications n
@@ -334,9 +331,8 @@ export async function notifierFate(sql: Sql, id: string): Promise<NotifierFate |
     FROM notifier_alerts a
     WHERE a.alert_id = ${id} AND a.status = 'firing'
     ORDER BY a.received_at DESC LIMIT 1`;
-  if (row?.told) return null;
-  if (row?.disposition === "inhibited" || row?.disposition === "recorded") {
-    return { disposition: row.disposition, inhibited_by: row.inhibited_by };
+  if (row?.told || (row?.disposition !== "inhibited" && row?.disposition !== "recorded")) {
+    return null;
   }
-  return null;
+  return { disposition: row.disposition, inhibited_by: row.inhibited_by };
 }

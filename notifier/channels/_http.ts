@@ -168,30 +168,8 @@ export async function postJson(
 }
 
 /**
- * Send `parts` in order, skipping those accepted by earlier attempts and
- * recording each accepted one, stopping at the first failure.
- */
-export async function sendParts<P>(
-  parts: readonly P[],
-  sendOne: (part: P) => Promise<SendResult>,
-  progress: { partsSent: number; onPartSent(n: number): Promise<void> } | undefined,
-): Promise<SendResult> {
-  for (let i = progress?.partsSent ?? 0; i < parts.length; i++) {
-    const result = await sendOne(parts[i]!);
-    if (!result.ok) {
-      return {
-        ...result,
-        error: parts.length > 1 ? `part ${i + 1}/${parts.length}: ${result.error}` : result.error,
-      };
-    }
-    await progress?.onPartSent(i + 1);
-  }
-  return { ok: true, parts: parts.length };
-}
-
-/**
- * A channel that posts a digest as one or more JSON messages to `url`, in
- * order, resuming after the parts a previous attempt delivered.
+ * A channel that posts a digest as one or more JSON messages to `url`, in order, skipping those
+ * accepted by earlier attempts and recording each accepted one, stopping at the first failure.
  */
 export function jsonPartsChannel(
   name: string,
@@ -202,11 +180,17 @@ export function jsonPartsChannel(
 ): Channel {
   return {
     name,
-    send: (digest, signal, progress) =>
-      sendParts(
-        messages(digest),
-        (msg) => postJson(fetchFn, url, msg, { ...post, signal }),
-        progress,
-      ),
+    async send(digest, signal, progress) {
+      const parts = messages(digest);
+      for (let i = progress?.partsSent ?? 0; i < parts.length; i++) {
+        const result = await postJson(fetchFn, url, parts[i], { ...post, signal });
+        if (!result.ok) {
+          const n = parts.length;
+          return { ...result, error: n > 1 ? `part ${i + 1}/${n}: ${result.error}` : result.error };
+        }
+        await progress?.onPartSent(i + 1);
+      }
+      return { ok: true, parts: parts.length };
+    },
   };
 }

@@ -44,8 +44,11 @@ function alertBlock(a: DigestAlert, options: render.RenderOptions): Record<strin
     /&[a-z]{0,3}…$/,
     "…",
   );
-  return { type: "section", text: { type: "mrkdwn", text: cut + tail } };
+  return section(cut + tail);
 }
+
+const section = (text: string) => ({ type: "section", text: { type: "mrkdwn", text } });
+const context = (text: string) => ({ type: "context", elements: [{ type: "mrkdwn", text }] });
 
 /** Render a digest into Slack messages within the limits. Pure. */
 export function slackMessages(
@@ -56,33 +59,20 @@ export function slackMessages(
   const blocks: Record<string, unknown>[] = [];
   const flapping = render.listedFlapping(digest);
   for (const f of flapping.flapping) {
-    blocks.push({
-      type: "context",
-      elements: [{
-        type: "mrkdwn",
-        text: render.clip(
-          `:warning: ${f.rule} on ${mrkdwnEscape(f.entity)} is flapping (${
-            render.flapCount(f)
-          }): digest-only`,
-          3000,
-        ),
-      }],
-    });
+    const text = `:warning: ${f.rule} on ${mrkdwnEscape(f.entity)} is flapping (${
+      render.flapCount(f)
+    }): digest-only`;
+    blocks.push(context(render.clip(text, 3000)));
   }
   if (flapping.hidden > 0) {
-    const text = `:warning: … ${render.hiddenFlappingNote(flapping.hidden)}`;
-    blocks.push({ type: "context", elements: [{ type: "mrkdwn", text }] });
+    blocks.push(context(`:warning: … ${render.hiddenFlappingNote(flapping.hidden)}`));
   }
-  for (const section of render.listedSections(digest)) {
-    blocks.push({
-      type: "section",
-      text: { type: "mrkdwn", text: `${EMOJI[section.severity]} *${section.title}*` },
-    });
-    for (const a of section.alerts) blocks.push(alertBlock(a, options));
-    if (section.hidden > 0) {
-      const link = mrkdwnEscape(render.hiddenLink(digest, section, options));
-      const text = `… ${render.hiddenNote(section)}: <${link}|view them>`;
-      blocks.push({ type: "context", elements: [{ type: "mrkdwn", text }] });
+  for (const s of render.listedSections(digest)) {
+    blocks.push(section(`${EMOJI[s.severity]} *${s.title}*`));
+    for (const a of s.alerts) blocks.push(alertBlock(a, options));
+    if (s.hidden > 0) {
+      const link = mrkdwnEscape(render.hiddenLink(digest, s, options));
+      blocks.push(context(`… ${render.hiddenNote(s)}: <${link}|view them>`));
     }
   }
   const chunks: Record<string, unknown>[][] = [];

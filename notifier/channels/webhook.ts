@@ -8,7 +8,7 @@
 import { type Digest, digestCounts } from "../digest.ts";
 import { digestSubject, type RenderOptions } from "../render.ts";
 import { alertFigures, valueVsThreshold } from "../figures.ts";
-import type { Channel, FetchFn, SendResult } from "./channel.ts";
+import type { Channel, FetchFn } from "./channel.ts";
 import { postJson } from "./_http.ts";
 
 /** The JSON body sent to the webhook. */
@@ -60,11 +60,10 @@ export function createWebhookChannel(
   const fetchFn = options.fetch ?? fetch;
   return {
     name: "webhook",
-    send(digest: Digest, signal: AbortSignal): Promise<SendResult> {
-      return postJson(fetchFn, options.url, webhookPayload(digest, options), {
+    send: (digest, signal) =>
+      postJson(fetchFn, options.url, webhookPayload(digest, options), {
         signal,
         headers: { "idempotency-key": digest.id },
-      });
-    },
+      }),
   };
 }

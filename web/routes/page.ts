@@ -30,34 +30,31 @@ export function serveAsset(c: Context, asset: Asset, cacheControl: string): Resp
 export const cached = etag();
 
 const alertParams = z.object({ id: anomalyIdSchema });
+const DAY = "public, max-age=86400";
 
 /** Routes of the page. */
 export function pageRoutes(assets: StaticAssets): Hono {
   const app = new Hono();
-  app.get("/", cached, (c) => serveAsset(c, assets.index, "no-cache"));
-  app.get("/alerts/:id", cached, (c) => {
-    parseOrThrow(alertParams, c.req.param(), "path");
+  /** The page, its path parameters checked first when `params`. */
+  const index = (params?: z.ZodType) => (c: Context) => {
+    if (params) parseOrThrow(params, c.req.param(), "path");
     return serveAsset(c, assets.index, "no-cache");
-  });
-  app.get("/entities/:entity", cached, (c) => {
-    parseOrThrow(entityParamsSchema, c.req.param(), "path");
-    return serveAsset(c, assets.index, "no-cache");
-  });
-  app.get("/assets/:name", cached, (c) => {
-    const asset = assets.assets.get(c.req.param("name"));
+  };
+  /** A file, or 404. */
+  const file = (c: Context, asset: Asset | undefined, cacheControl: string) => {
     if (!asset) throw httpError(404, "Cannot find this file");
-    return serveAsset(c, asset, "no-cache");
-  });
+    return serveAsset(c, asset, cacheControl);
+  };
+  app.get("/", cached, index());
+  app.get("/alerts/:id", cached, index(alertParams));
+  app.get("/entities/:entity", cached, index(entityParamsSchema));
+  app.get(
+    "/assets/:name",
+    cached,
+    (c) => file(c, assets.assets.get(c.req.param("name")), "no-cache"),
+  );
   // What a browser asks for by itself on a page without a <link rel="icon">: the API's JSON.
-  app.get("/favicon.ico", cached, (c) => {
-    const icon = assets.assets.get("favicon.svg");
-    if (!icon) throw httpError(404, "Cannot find this file");
-    return serveAsset(c, icon, "public, max-age=86400");
-  });
-  app.get("/vendor/:name", cached, (c) => {
-    const asset = assets.vendor.get(c.req.param("name"));
-    if (!asset) throw httpError(404, "Cannot find this file");
-    return serveAsset(c, asset, "public, max-age=86400");
-  });
+  app.get("/favicon.ico", cached, (c) => file(c, assets.assets.get("favicon.svg"), DAY));
+  app.get("/vendor/:name", cached, (c) => file(c, assets.vendor.get(c.req.param("name")), DAY));
   return app;
 }
