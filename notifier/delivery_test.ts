@@ -63,6 +63,22 @@ async function deliver(
   return attempts;
 }
 
+/** A digest of the default route for `channel`, made at `createdAt`. */
+function digestFor(id: string, channel: string, createdAt: number, alerts: DigestAlert[]): Digest {
+  return {
+    id,
+    kind: "digest",
+    route: "default",
+    groupKey: "default|",
+    groupLabels: {},
+    createdAt,
+    channels: [channel],
+    alerts,
+    flapping: [],
+    streamIds: [],
+  };
+}
+
 /** The sample count of a histogram in the exposition. */
 async function histogramCount(registry: Registry, name: string, channel: string) {
   const line = (await registry.render()).split("\n")
@@ -72,32 +88,21 @@ async function histogramCount(registry: Registry, name: string, channel: string)
 
 Deno.test("event_to_notified observes each alert once, in the digest that first tells it (new, or resolved before any digest), not again", async () => {
   const ok: Channel = { name: "email", send: () => Promise.resolve({ ok: true }) };
-  const digest: Digest = {
-    id: "g-1",
-    kind: "digest",
-    route: "default",
-    groupKey: "default|",
-    groupLabels: {},
-    createdAt: NOW,
-    channels: ["email"],
-    alerts: [
-      // New in this digest: 30 s from its event to the channel.
-      digestAlert({ id: "new", isNew: true, stages: { event: NOW - 30_000 } }),
-      // Announced two hours ago, listed again as still firing.
-      digestAlert({ id: "old", stages: { event: NOW - 120 * MIN } }),
-      // Announced an hour ago, now resolved (its stages are the firing event's).
-      digestAlert({ id: "done", status: "resolved", stages: { event: NOW - 60 * MIN } }),
-      // Fired and resolved within the group interval: this digest is the first to tell it.
-      digestAlert({
-        id: "brief",
-        status: "resolved",
-        firstTold: true,
-        stages: { event: NOW - 4 * MIN },
-      }),
-    ],
-    flapping: [],
-    streamIds: [],
-  };
+  const digest = digestFor("g-1", "email", NOW, [
+    // New in this digest: 30 s from its event to the channel.
+    digestAlert({ id: "new", isNew: true, stages: { event: NOW - 30_000 } }),
+    // Announced two hours ago, listed again as still firing.
+    digestAlert({ id: "old", stages: { event: NOW - 120 * MIN } }),
+    // Announced an hour ago, now resolved (its stages are the firing event's).
+    digestAlert({ id: "done", status: "resolved", stages: { event: NOW - 60 * MIN } }),
+    // Fired and resolved within the group interval: this digest is the first to tell it.
+    digestAlert({
+      id: "brief",
+      status: "resolved",
+      firstTold: true,
+      stages: { event: NOW - 4 * MIN },
+    }),
+  ]);
   const registry = new Registry();
   const attempts = await deliver(
     [{ digest, channel: "email", attempts: 0, partsSent: 0, createdAt: NOW, nextAttemptAt: NOW }],
@@ -116,18 +121,7 @@ Deno.test("a digest accepted for some recipients only is sent, with the refused 
   const warning =
     "SMTP 127.0.0.1:25 refused 1 of 2 recipients: gone@example.com (550 No such user)";
   const partly: Channel = { name: "email", send: () => Promise.resolve({ ok: true, warning }) };
-  const digest: Digest = {
-    id: "g-2",
-    kind: "digest",
-    route: "default",
-    groupKey: "default|",
-    groupLabels: {},
-    createdAt: NOW,
-    channels: ["email"],
-    alerts: [digestAlert({ id: "a", isNew: true })],
-    flapping: [],
-    streamIds: [],
-  };
+  const digest = digestFor("g-2", "email", NOW, [digestAlert({ id: "a", isNew: true })]);
   const registry = new Registry();
   const attempts = await deliver(
     [{ digest, channel: "email", attempts: 0, partsSent: 0, createdAt: NOW, nextAttemptAt: NOW }],
@@ -146,18 +140,9 @@ Deno.test("a notification given up after GIVE_UP_AFTER keeps why its attempts fa
       return Promise.resolve({ ok: false, retryable: true, error: "HTTP 503: maintenance" });
     },
   };
-  const digest: Digest = {
-    id: "g-3",
-    kind: "digest",
-    route: "default",
-    groupKey: "default|",
-    groupLabels: {},
-    createdAt: NOW - 25 * 60 * MIN,
-    channels: ["webhook"],
-    alerts: [digestAlert({ id: "a", isNew: true })],
-    flapping: [],
-    streamIds: [],
-  };
+  const digest = digestFor("g-3", "webhook", NOW - 25 * 60 * MIN, [
+    digestAlert({ id: "a", isNew: true }),
+  ]);
   const attempts = await deliver(
     [{
       digest,
@@ -181,18 +166,7 @@ Deno.test("a notification given up after GIVE_UP_AFTER keeps why its attempts fa
 
 Deno.test("a retry set before the clock went back an hour is tried at once, not an hour late", async () => {
   const ok: Channel = { name: "webhook", send: () => Promise.resolve({ ok: true }) };
-  const digest: Digest = {
-    id: "g-4",
-    kind: "digest",
-    route: "default",
-    groupKey: "default|",
-    groupLabels: {},
-    createdAt: NOW - 5_000,
-    channels: ["webhook"],
-    alerts: [digestAlert({ id: "a", isNew: true })],
-    flapping: [],
-    streamIds: [],
-  };
+  const digest = digestFor("g-4", "webhook", NOW - 5_000, [digestAlert({ id: "a", isNew: true })]);
   // Failed at NOW, retried 2 s later; then NTP steps the clock back an hour.
   const pending = (over: Partial<PendingNotification>): PendingNotification => ({
     digest,
