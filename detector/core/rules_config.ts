@@ -89,7 +89,10 @@ function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITIC
   }).prefault({});
 }
 
-/** A check that `warning` is at most `critical`: else `reading` (at or above critical) is CRITICAL. */
+/**
+ * A check that `warning` is at most `critical` (equal is fine: only CRITICAL is raised): else
+ * `reading` (at or above critical) is CRITICAL, so WARNING could never be raised.
+ */
 function warningAtMostCritical(reading: string) {
   return (c: { warning: number; critical: number }, ctx: z.RefinementCtx) => {
     if (c.warning <= c.critical) return;
@@ -342,7 +345,6 @@ export const rulesConfigSchema = strictObject({
       critical: aboveZero().default(4),
       /** Statuses alerted CRITICAL on any count while there is no baseline yet (lower case, as the bridge writes them). */
       problem_statuses: z.array(transactionStatus).default([...PROBLEM_STATUSES]),
-      // Equal is fine (only CRITICAL); above, a z past warning is already CRITICAL.
     }).superRefine(warningAtMostCritical("a z above critical")).prefault({}),
   }).prefault({}),
   /** Entities or whole streams that stop reporting (no_data.ts, stream_silence.ts). */
