@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Alert, alertSchema } from "@vigil/shared/schemas/alert";
+import type { Alert } from "@vigil/shared/schemas/alert";
+import { testAlert } from "./alert.ts";
 import {
   type BatcherOptions,
   type BatcherState,
@@ -37,17 +38,19 @@ let seq = 0;
 /** A firing WARNING alert at T0 (schema defaults for the rest), with `over` applied. */
 export function alert(over: Partial<Alert> = {}): Alert {
   const id = over.id ?? `a${++seq}`;
-  const base = alertSchema.parse({
+  const at = new Date(T0).toISOString();
+  const base = testAlert({
     id,
-    status: "firing",
-    detected_at: new Date(T0).toISOString(),
-    event_time: new Date(T0).toISOString(),
+    detected_at: at,
+    event_time: at,
     type: "metrics",
     rule: "cpu_high",
     severity: "WARNING",
     entity: `svc-${id}`,
     title: "CPU high",
     message: "cpu 97% > 90%",
+    score: null,
+    details: {},
   });
   return { ...base, ...over };
 }

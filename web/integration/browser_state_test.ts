@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { Route } from "playwright-core";
 import type { Alert } from "@vigil/shared/schemas/alert";
+import { testAlert } from "@vigil/tools/testing/alert";
 import { loadStaticAssets } from "../static.ts";
 import { launchBrowser, serveApp } from "./_browser.ts";
 import { insertAnomalies, withWebApp } from "./_helpers.ts";
@@ -20,11 +21,11 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 const id = (i: number) => `st-${String(i).padStart(3, "0")}`;
 
 function alert(i: string, ms: number, extra: Partial<Alert> = {}): Alert {
-  return {
+  const at = new Date(ms).toISOString();
+  return testAlert({
     id: i,
-    status: "firing",
-    detected_at: new Date(ms).toISOString(),
-    event_time: new Date(ms).toISOString(),
+    detected_at: at,
+    event_time: at,
     type: "logs",
     rule: "threshold",
     severity: "WARNING",
@@ -33,12 +34,8 @@ function alert(i: string, ms: number, extra: Partial<Alert> = {}): Alert {
     message: `message of ${i}`,
     score: null,
     details: {},
-    evidence: [],
-    resolved_at: null,
-    trace_id: null,
-    stages: {},
     ...extra,
-  };
+  });
 }
 
 Deno.test(
