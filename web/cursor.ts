@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { isPostgresTime } from "@vigil/shared/schemas/web_api";
+import { strictUtf8 } from "@vigil/shared/text";
 
 /** The position after which the next page starts (newest first). */
 export interface Cursor {
@@ -42,7 +43,7 @@ export function decodeCursor(text: string): Cursor {
   try {
     // base64url; the standard alphabet's `+` and `/` are read too.
     const bytes = Uint8Array.fromBase64(text.replaceAll("-", "+").replaceAll("_", "/"));
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    parsed = JSON.parse(strictUtf8(bytes) ?? ""); // not UTF-8: "" is no JSON either
   } catch {
     throw new RangeError("Cannot read cursor: not a cursor from next_cursor");
   }

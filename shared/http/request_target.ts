@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { strictUtf8 } from "../text.ts";
 
 const latin1 = new TextDecoder("latin1");
 /** The byte of each character `latin1` (windows-1252, per WHATWG) decodes 80–9F to. */
@@ -17,16 +18,6 @@ const LATIN1_BYTE = new Map(
  * else with an empty 400.
  */
 const REQUEST_TARGET = /^(?:\/|[A-Za-z][A-Za-z0-9+.\-]*:\/\/)[\x21-\x7e\u0080-\uffff]*$|^\*$/;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** `bytes` as UTF-8 text (a leading byte order mark skipped), or null when they are not UTF-8. */
-export function strictUtf8(bytes: Uint8Array): string | null {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
-}
 
 /** Whether `target` (the head's bytes decoded by `latin1`) is a {@link REQUEST_TARGET} in UTF-8. */
 export function validTarget(target: string): boolean {

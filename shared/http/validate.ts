@@ -19,7 +19,7 @@ import { formatZodError } from "../schemas/event.ts";
 import { findDuplicateKey } from "../schemas/duplicate_keys.ts";
 import { unstorableTextProblem } from "../schemas/hygiene.ts";
 import { httpError } from "./app.ts";
-import { strictUtf8 } from "./request_target.ts";
+import { strictUtf8 } from "../text.ts";
 
 /** How a refusal reads. */
 export interface ValidationOptions {
