@@ -9,16 +9,14 @@ import { z } from "zod";
 import { decimalVar, flagDurationVar } from "@vigil/shared/config";
 import { eventName } from "@vigil/shared/schemas/event";
 import type { Replay } from "./replay_source.ts";
+import type { ReplayOptions } from "./replay.ts";
 import { DEFAULT_USERS, minUsersForRate } from "./generator.ts";
-import { isScenarioName, type ScenarioName, SCENARIOS } from "./scenario_types.ts";
+import { type ScenarioName, SCENARIOS } from "./scenario_types.ts";
 
 /** Replay settings (`--replay`). */
-export interface ReplaySettings {
+export interface ReplaySettings
+  extends Required<Pick<ReplayOptions, "speed" | "service" | "field" | "timestamps">> {
   file: string;
-  speed: number | "max";
-  service: string;
-  field: "cpu" | "latency_ms";
-  timestamps: "data" | "emit";
   /** The file already opened and checked (`openReplay`); else it is read at the run's start. */
   data?: Replay;
 }
@@ -126,7 +124,7 @@ function parseScenarios(raw: string | undefined): ScenarioName[] {
   if (names.length === 0) {
     throw new TypeError(`Cannot parse arguments: --scenario: names no scenario ${known}`);
   }
-  const unknown = names.filter((n) => n !== "all" && !isScenarioName(n));
+  const unknown = names.filter((n) => n !== "all" && !SCENARIOS.includes(n as ScenarioName));
   if (unknown.length) {
     throw new TypeError(`Cannot parse arguments: unknown scenario "${unknown[0]}" ${known}`);
   }
@@ -164,11 +162,8 @@ export function parseCli(args: string[], randomSeed: () => number): CliResult {
   const parsed = flagsSchema.safeParse(rest);
   if (!parsed.success) {
     // One message per flag, each named as typed (`--count: …`), not twice for one flag.
-    const seen = new Set<string>();
-    const reason = parsed.error.issues.filter((i) => {
-      const flag = i.path.join(".");
-      return !seen.has(flag) && seen.add(flag);
-    }).map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ");
+    const byFlag = Map.groupBy(parsed.error.issues, (i) => i.path.join("."));
+    const reason = [...byFlag].map(([flag, [first]]) => `--${flag}: ${first!.message}`).join("; ");
     throw new TypeError(`Cannot parse arguments: ${reason}`);
   }
   const f = parsed.data;

@@ -24,7 +24,6 @@ import {
   boolVar,
   commonEnv,
   durationBetween,
-  durationVar,
   httpEnv,
   intVar,
   kafkaEnv,
@@ -44,10 +43,7 @@ export const producerEnvSchema = z.object({
   PRODUCER_MAX_IN_FLIGHT: intVar(1, 64).default(1),
   PRODUCER_IDEMPOTENT: boolVar.default(false),
   /** How long to wait for Kafka at start before the clear error. */
-  PRODUCER_CONNECT_TIMEOUT: durationVar.refine(
-    (ms) => ms >= 1000 && ms <= 600_000,
-    "must be between 1s and 10m",
-  ).default(30_000),
+  PRODUCER_CONNECT_TIMEOUT: durationBetween(1000, 600_000).default(30_000),
   /** Bound on the final flush; Ctrl-C waits it plus 5 s (a timer: bounded). */
   PRODUCER_FLUSH_TIMEOUT: durationBetween(1000, 3_600_000, "0 would give up the flush at once")
     .default(5000),

@@ -243,10 +243,8 @@ export function createKafkaSink(options: KafkaSinkOptions): KafkaSink {
       armLinger();
     },
     async flush() {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
+      clearTimeout(timer);
+      timer = undefined;
       while (buffer.length > 0 || inFlight.size > 0) {
         if (buffer.length > 0) await dispatchNext();
         else await Promise.all(inFlight);

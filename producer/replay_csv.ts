@@ -5,14 +5,12 @@
  *
  * @module
  */
-import { type CsvRecord, parseCsv } from "@vigil/shared/csv";
+import type { CsvRecord } from "@vigil/shared/csv";
 import {
-  asciiLower,
   eventName,
   formatZodError,
   metricEventSchema,
   timestampSchema,
-  TRANSACTION_STATUSES,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
 import {
@@ -22,6 +20,7 @@ import {
   type RawTransaction,
   rawTransactionParser,
   shownCell,
+  statusCell,
 } from "./replay_transactions.ts";
 
 /**
@@ -199,10 +198,7 @@ export function replayRowParser(
 
 function statusRow({ line, cells }: CsvRecord): StatusRow {
   if (cells.length !== 3) fail(line, `expected 3 columns, got ${cells.length}`);
-  const status = asciiLower(cells[1]!);
-  if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-    fail(line, `unknown status "${shownCell(cells[1]!)}"`);
-  }
+  const status = statusCell(line, cells[1]!);
   // An empty cell is no count (Number("") would read it as 0).
   const count = decimalNumber(cells[2]!);
   if (!Number.isInteger(count) || count < 0 || count > MAX_MINUTE_COUNT) {
@@ -213,7 +209,7 @@ function statusRow({ line, cells }: CsvRecord): StatusRow {
       }" is not a whole number from 0 to ${MAX_MINUTE_COUNT} (transactions in the minute)`,
     );
   }
-  return { ts: parseTs(cells[0]!, line), status: status as TransactionStatus, count };
+  return { ts: parseTs(cells[0]!, line), status, count };
 }
 
 /** A header alone replayed nothing and the producer exited 0, as if it had worked. */
@@ -227,24 +223,6 @@ export function noRowsError(header: CsvRecord): SyntaxError {
 
 /** The error of a file without a single record. */
 export const emptyError = () => new SyntaxError("Cannot parse replay file: it is empty");
-
-/**
- * Parse a replay CSV (any form). Rows are sorted by time (a stable sort:
- * rows of the same time keep the file's order). Raw transactions are checked
- * with the transaction schema; `timestamp,value` readings with the metric
- * schema when `options.field` is given.
- *
- * @throws {SyntaxError} naming the line, for an unknown header or a bad row
- * @throws {RangeError} for a bad `options.service`
- */
-export function parseReplayCsv(text: string, options: ReplayParseOptions = {}): ReplayData {
-  const records = parseCsv(text, "Cannot parse replay file");
-  if (records.length === 0) throw emptyError();
-  const parser = replayRowParser(records[0]!, options);
-  if (records.length === 1) throw noRowsError(records[0]!);
-  const rows = records.slice(1).map(parser.parse).sort((a, b) => a.ts - b.ts);
-  return heldReplay(parser.kind, rows, options.field);
-}
 
 /** The replay of rows in memory, sorted by time. */
 export function heldReplay(

@@ -60,28 +60,20 @@ async function* records(
   path: string,
   options: Pick<OpenReplayOptions, "signal" | "stdin">,
 ): AsyncGenerator<CsvRecord[]> {
-  const readError = (error: unknown) =>
-    error instanceof SyntaxError || options.signal?.aborted
-      ? error
-      : new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
-  let stream: ReadableStream<Uint8Array>;
+  const signal = options.signal;
   try {
-    stream = path === "-"
+    let stream = path === "-"
       ? (options.stdin ?? (() => Deno.stdin.readable))()
       : (await Deno.open(path)).readable;
-  } catch (error) {
-    throw readError(error);
-  }
-  // Aborted, a read waiting on an idle input (a pipe, a terminal) ends at once.
-  const signal = options.signal;
-  if (signal) stream = stream.pipeThrough(new TransformStream(), { signal });
-  try {
+    // Aborted, a read waiting on an idle input (a pipe, a terminal) ends at once.
+    if (signal) stream = stream.pipeThrough(new TransformStream(), { signal });
     for await (const batch of readCsv(stream, WHAT)) {
-      options.signal?.throwIfAborted();
+      signal?.throwIfAborted();
       yield batch;
     }
   } catch (error) {
-    throw readError(error);
+    if (error instanceof SyntaxError || signal?.aborted) throw error;
+    throw new Error(`Cannot read replay file ${path}: ${(error as Error).message}`);
   }
 }
 
@@ -103,33 +95,22 @@ export async function openReplay(path: string, options: OpenReplayOptions): Prom
     if (info.isDirectory) throw new Error(`Cannot read replay file ${path}: it is a directory`);
     regular = info.isFile;
   }
-  return (regular && await scan(path, options)) || await hold(path, options);
-}
-
-/** Every row of the file, parsed, checked and sorted by time (stable: ties keep the file's order). */
-async function hold(path: string, options: OpenReplayOptions): Promise<ReplayData> {
-  let parser: ReturnType<typeof replayRowParser> | undefined;
-  let header: CsvRecord | undefined;
-  const rows: ReplayRow[] = [];
-  for await (const batch of records(path, options)) {
-    for (const record of batch) {
-      if (parser) rows.push(parser.parse(record));
-      else parser = replayRowParser(header = record, options);
-    }
-  }
-  if (!parser || !header) throw emptyError();
-  if (rows.length === 0) throw noRowsError(header);
-  rows.sort((a, b) => a.ts - b.ts);
-  return heldReplay(parser.kind, rows, options.field);
+  return (regular && await read(path, options, false)) || (await read(path, options, true))!;
 }
 
 /**
- * The first pass over a regular file: every row checked, its last time noted.
- * Undefined for a file whose rows are not in time order (held instead).
+ * Every row of the file, parsed and checked. `held`: the rows, sorted by time (stable: ties
+ * keep the file's order). Else the first pass over a regular file: its last time noted, its
+ * rows counted for the second; undefined when they are not in time order (held instead).
  */
-async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStream | undefined> {
+async function read(
+  path: string,
+  options: OpenReplayOptions,
+  held: boolean,
+): Promise<Replay | undefined> {
   let parser: ReturnType<typeof replayRowParser> | undefined;
   let header: CsvRecord | undefined;
+  const rows: ReplayRow[] = [];
   let count = 0;
   let last = -Infinity;
   const transactions = countTransactions();
@@ -140,7 +121,8 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
         continue;
       }
       const row = parser.parse(record);
-      if (row.ts < last) return undefined; // not in time order: hold and sort
+      if (held) rows.push(row);
+      else if (row.ts < last) return undefined; // not in time order: hold and sort
       count++;
       if (parser.kind === "transactions") transactions.add(row as RawTransaction);
       last = row.ts;
@@ -149,6 +131,7 @@ async function scan(path: string, options: OpenReplayOptions): Promise<ReplayStr
   if (!parser || !header) throw emptyError();
   if (count === 0) throw noRowsError(header);
   const kind = parser.kind;
+  if (held) return heldReplay(kind, rows.sort((a, b) => a.ts - b.ts), options.field);
   return {
     kind,
     streamed: true,

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import type { ProducedMessage } from "./scenario_types.ts";
 import { openReplay, type Replay } from "./replay_source.ts";
-import { parseReplayCsv } from "./replay_csv.ts";
 import { replayMessages, type ReplayOptions } from "./replay.ts";
-import { withCsv } from "@vigil/tools/testing/csv";
+import { parseReplayCsv, withCsv } from "@vigil/tools/testing/csv";
 
 const SAMPLE = await Deno.readTextFile(
   new URL("./testdata/transactions_raw.csv", import.meta.url),

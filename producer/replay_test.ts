@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { parseEvent } from "@vigil/shared/schemas/event";
 import type { ProducedMessage } from "./scenario_types.ts";
 import { openReplay } from "./replay_source.ts";
-import { parseReplayCsv } from "./replay_csv.ts";
 import { REPLAY_HEADER, replayMessages, type ReplayOptions } from "./replay.ts";
-import { withCsv } from "@vigil/tools/testing/csv";
+import { parseReplayCsv, withCsv } from "@vigil/tools/testing/csv";
 
 const DOC = await Deno.readTextFile(new URL("../docs/events.md", import.meta.url));
 

@@ -64,6 +64,15 @@ export function fail(line: number, what: string): never {
   throw new SyntaxError(`Cannot parse replay file: line ${line}: ${what}`);
 }
 
+/** A status cell (any case, as the schema reads it), else its line's error. */
+export function statusCell(line: number, cell: string): TransactionStatus {
+  const status = asciiLower(cell);
+  if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
+    fail(line, `unknown status "${shownCell(cell)}"`);
+  }
+  return status as TransactionStatus;
+}
+
 /**
  * A cell as an error message quotes it: its first 40 characters (a file may
  * hold anything), on one line with its hidden characters escaped
@@ -129,15 +138,12 @@ export function rawTransactionParser(
       fail(line, `expected ${columns.length} columns, got ${cells.length}`);
     }
     const rawTs = cells[tsCol]!;
-    const status = asciiLower(cells[statusCol]!);
-    if (!(TRANSACTION_STATUSES as readonly string[]).includes(status)) {
-      fail(line, `unknown status "${shownCell(cells[statusCol]!)}"`);
-    }
+    const status = statusCell(line, cells[statusCol]!);
     const amount = decimalNumber(cells[amountCol]!);
     if (!Number.isFinite(amount) || amount <= 0) {
       fail(line, `amount "${shownCell(cells[amountCol]!)}" is not a number > 0`);
     }
-    const given: RawTransaction = { ts: 0, status: status as TransactionStatus, amount };
+    const given: RawTransaction = { ts: 0, status, amount };
     for (const [column, key] of Object.entries(OPTIONAL)) {
       const value = at(column) >= 0 ? cells[at(column)] : undefined;
       if (value) given[key] = value;
@@ -168,11 +174,10 @@ export function rawTransactionParser(
       amount: event.amount,
     };
     // The values given, as the schema normalises them (trimmed ids, upper-case codes).
-    if (given.transactionId) row.transactionId = event.transaction_id;
-    if (given.userId) row.userId = event.user_id;
-    if (given.currency) row.currency = event.currency;
-    if (given.merchant && event.merchant) row.merchant = event.merchant;
-    if (given.country && event.country) row.country = event.country;
+    for (const [field, key] of Object.entries(OPTIONAL)) {
+      const value = event[field as keyof typeof OPTIONAL];
+      if (given[key] && value) row[key] = value;
+    }
     return row;
   };
 }

@@ -4,7 +4,7 @@ import {
   TRANSACTION_STATUSES,
   type TransactionStatus,
 } from "@vigil/shared/schemas/event";
-import { parseReplayCsv } from "./replay_csv.ts";
+import { parseReplayCsv } from "@vigil/tools/testing/csv";
 import { REPLAY_HEADER, replayMessages } from "./replay.ts";
 import type { RawTransaction } from "./replay_transactions.ts";
 

@@ -143,7 +143,8 @@ export async function runProducer(
   const snapshot = () => ({ ...sink.stats(), scenarios: scenarioCount });
 
   // The run stops at the caller's signal or at --duration, also while a send waits on Kafka.
-  const stop = new AbortController();
+  const duration = new AbortController();
+  const stop = AbortSignal.any([signal, duration.signal]);
   /** Inject the scenarios due at `t`; false when the run stopped while one waited on Kafka. */
   const injectDue = async (t: number): Promise<boolean> => {
     while (t >= nextScenarioAt && onceLeft > 0) {
@@ -157,7 +158,7 @@ export async function runProducer(
       });
       const root = span && traceparentOf(span);
       if (root) { for (const m of inj.messages) m.parentTraceparent = root; }
-      const sent = await sendUntil(sink.send(inj.messages), stop.signal);
+      const sent = await sendUntil(sink.send(inj.messages), stop);
       span?.end();
       // Traced, the messages carry the scenario span's trace; else the generator's.
       const traceId = span?.spanContext().traceId ?? inj.traceId;
@@ -198,11 +199,8 @@ export async function runProducer(
     linger_ms: options.sink?.lingerMs ?? null,
   });
 
-  const onAbort = () => stop.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  signal.addEventListener("abort", onAbort, { once: true });
   const cancelTimer = Number.isFinite(deadline)
-    ? abortAfter(deadline - start, stop, new Error("duration reached"))
+    ? abortAfter(deadline - start, duration, new Error("duration reached"))
     : undefined;
   // While a send waits on Kafka the progress goes on (0/s, pending growing); it froze on the last rate.
   const ticker = setInterval(() => status.update(snapshot()), PROGRESS_TICK_MS);
@@ -216,19 +214,15 @@ export async function runProducer(
         log.info("replaying raw transactions, one event each", transactionsSummary(data));
       }
       for await (
-        const batch of replayMessages(data, {
-          speed: r.speed,
-          service: r.service,
-          field: r.field,
-          timestamps: r.timestamps,
-          seed: options.seed,
-          source: replaySource(r.file),
-          now,
-        }, stop.signal)
+        const batch of replayMessages(
+          data,
+          { ...r, seed: options.seed, source: replaySource(r.file), now },
+          stop,
+        )
       ) {
         const take = batch.length <= limit - generated ? batch : batch.slice(0, limit - generated);
         if (!(await injectDue(now()))) break;
-        const sent = await sendUntil(sink.send(take), stop.signal);
+        const sent = await sendUntil(sink.send(take), stop);
         generated += take.length;
         status.update(snapshot());
         if (!sent || generated >= limit || now() >= deadline) break;
@@ -259,7 +253,7 @@ export async function runProducer(
         n = Math.min(n, limit - generated);
         if (n > 0) {
           // Before: a Kafka that stopped answering held this send, and `--duration 4m` ran 11 min.
-          const sent = await sendUntil(sink.send(gen.normal(t, n)), stop.signal);
+          const sent = await sendUntil(sink.send(gen.normal(t, n)), stop);
           generated += n;
           if (!sent) break;
         }
@@ -279,7 +273,6 @@ export async function runProducer(
   } finally {
     cancelTimer?.();
     clearInterval(ticker);
-    signal.removeEventListener("abort", onAbort);
   }
 
   const flushTimeoutMs = options.flushTimeoutMs ?? 5000;

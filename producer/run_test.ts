@@ -4,7 +4,7 @@ import { Registry } from "@vigil/shared/metrics";
 import { createLogger } from "@vigil/shared/log";
 import { silentLogger } from "@vigil/tools/testing/log";
 import type { ProducerOptions } from "./cli.ts";
-import { parseReplayCsv } from "./replay_csv.ts";
+import { parseReplayCsv } from "@vigil/tools/testing/csv";
 import { type Replay } from "./replay_source.ts";
 import type { BatchProducer } from "./kafka_sink.ts";
 import { createProducerMetrics, STALLED_BATCH_MS } from "./metrics.ts";

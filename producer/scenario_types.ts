@@ -46,11 +46,6 @@ export const RULE_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter(
   (s) => !(STATISTICAL_SCENARIOS as readonly string[]).includes(s),
 );
 
-/** Is `s` a scenario name? */
-export function isScenarioName(s: string): s is ScenarioName {
-  return (SCENARIOS as readonly string[]).includes(s);
-}
-
 /** Header naming the scenario a message belongs to. */
 export const SCENARIO_HEADER = "vigil-scenario";
 /** Header holding the JSON array of {@link ExpectedAnomaly} of the scenario. */

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createGenerator } from "@vigil/producer/generator";
-import { parseReplayCsv } from "../../producer/replay_csv.ts";
+import { parseReplayCsv } from "../testing/csv.ts";
 import { replayMessages } from "../../producer/replay.ts";
 import { isCanonicalTraceparent } from "@vigil/shared/telemetry";
 import {
