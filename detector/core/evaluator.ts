@@ -20,13 +20,7 @@ import { logRules } from "./rules/logs.ts";
 import { metricRules } from "./rules/metrics.ts";
 import { transactionRules } from "./rules/transactions.ts";
 import { noDataEnabled, noDataRule } from "./rules/no_data.ts";
-import {
-  collectSink,
-  type EventRef,
-  type Rule,
-  type RuleInput,
-  type RuleSink,
-} from "./rules/types.ts";
+import type { EventRef, Rule, RuleInput, RuleSink } from "./rules/types.ts";
 
 /** Options of {@link createEvaluator}. */
 export interface EvaluatorOptions {
@@ -52,8 +46,6 @@ export interface Evaluator {
   step(entry: ParsedEntry, sink: RuleSink): void;
   /** Let event time pass (resolutions, pruning). */
   sweep(sink: RuleSink): void;
-  /** A sink bound to this evaluator's shard ownership. */
-  sink(): RuleSink;
   /**
    * The whole state as plain data, taken now and unaffected by later steps,
    * to be serialised later (its JSON is a checkpoint's text).
@@ -186,7 +178,6 @@ export function createEvaluator(kind: StreamKind, options: EvaluatorOptions): Ev
       if (watermark === -Infinity) return;
       for (let i = 0; i < rules.length; i++) rules[i]!.sweep(states[i], watermark, sink);
     },
-    sink: () => collectSink(),
     snapshot,
     load(text) {
       const raw = JSON.parse(text) as Record<string, unknown> | null;

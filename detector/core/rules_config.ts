@@ -80,13 +80,18 @@ const countWindow = durationVar.pipe(
   z.number().min(1).max(86_400_000, "must be at most 24h (1d): the window holds every event in it"),
 );
 
-function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITICAL") {
+/** A rule's entry: `enabled` (on unless `shape` says otherwise), its settings, its severity. */
+function ruleEntry<T extends z.ZodRawShape>(shape: T, sev: "WARNING" | "CRITICAL") {
   return strictObject({
     enabled: z.boolean().default(true),
-    threshold: count.default(threshold),
-    window: countWindow.default(windowMs),
+    ...shape,
     severity: severity.default(sev),
-  }).prefault({});
+  });
+}
+
+function countRule(threshold: number, windowMs: number, sev: "WARNING" | "CRITICAL") {
+  const shape = { threshold: count.default(threshold), window: countWindow.default(windowMs) };
+  return ruleEntry(shape, sev).prefault({});
 }
 
 /**
@@ -144,13 +149,12 @@ const entityName = z.string().superRefine((s, ctx) => {
 
 /** No-data watch of one event type's entities (services of logs and metrics, statuses). */
 function noDataType() {
-  return strictObject({
+  return ruleEntry({
     /** Off by default: one-shot entities (a batch job, the producer's scenario services) would alert. */
     enabled: z.boolean().default(false),
     /** An entity silent this long in event time raises an alert. */
     after: durationVar.pipe(z.number().min(1000)).default(600_000),
-    severity: severity.default("WARNING"),
-  }).prefault({});
+  }, "WARNING").prefault({});
 }
 
 /** Schema of the `no_data` section. */
@@ -172,11 +176,8 @@ const noDataSchema = strictObject({
   /** An entity silent this long is forgotten (its alert resolves). */
   forget_after: durationVar.pipe(z.number().min(60_000)).default(86_400_000),
   /** A whole stream quiet this long (wall clock: bridge or producer down) raises one alert. */
-  stream: strictObject({
-    enabled: z.boolean().default(true),
-    after: durationVar.pipe(z.number().min(1000)).default(300_000),
-    severity: severity.default("CRITICAL"),
-  }).prefault({}),
+  stream: ruleEntry({ after: durationVar.pipe(z.number().min(1000)).default(300_000) }, "CRITICAL")
+    .prefault({}),
 }).superRefine((c, ctx) => {
   // An entity silent for forget_after is forgotten before the check for `after`:
   // an `after` in use at or past it could never alert (a watch that is off is not checked).
@@ -230,28 +231,24 @@ export const rulesConfigSchema = strictObject({
   ).default(300_000),
   logs: strictObject({
     error_spike: countRule(20, 180_000, "CRITICAL"),
-    failed_message: strictObject({
-      enabled: z.boolean().default(true),
+    failed_message: ruleEntry({
       /** Case-insensitive substring of the log's message. */
       contains: z.string().min(1).default("failed"),
       /** Log levels whose messages are looked at (default: ERROR only). */
       levels: z.array(z.enum(LOG_LEVELS)).min(1, "levels must name at least one level")
         .default(["ERROR"]),
-      severity: severity.default("WARNING"),
-    }).prefault({}),
+    }, "WARNING").prefault({}),
     user_spike: countRule(10, 180_000, "WARNING"),
   }).prefault({}),
   metrics: strictObject({
-    cpu_sustained: strictObject({
-      enabled: z.boolean().default(true),
+    cpu_sustained: ruleEntry({
       /** Every reading in the window must be at or above this (percent). */
       cpu: aboveZero(100).default(80),
       window: countWindow.default(300_000),
       min_readings: count.default(3),
       /** The readings must span at least this long (less than the window). */
       min_span: durationVar.default(240_000),
-      severity: severity.default("WARNING"),
-    }).superRefine((c, ctx) => {
+    }, "WARNING").superRefine((c, ctx) => {
       // The readings are those in (τ − window, τ]: they span less than the window.
       if (c.min_span < c.window) return;
       ctx.addIssue({
@@ -262,18 +259,14 @@ export const rulesConfigSchema = strictObject({
         }): the readings in a window span less than the window, so the rule could never fire`,
       });
     }).prefault({}),
-    latency_high: strictObject({
-      enabled: z.boolean().default(true),
+    latency_high: ruleEntry({
       /** Fires when latency_ms is strictly above this. */
       latency_ms: aboveZero().default(1000),
-      severity: severity.default("CRITICAL"),
-    }).prefault({}),
-    cpu_and_latency: strictObject({
-      enabled: z.boolean().default(true),
+    }, "CRITICAL").prefault({}),
+    cpu_and_latency: ruleEntry({
       cpu: aboveZero(100).default(80),
       latency_ms: aboveZero().default(1000),
-      severity: severity.default("CRITICAL"),
-    }).prefault({}),
+    }, "CRITICAL").prefault({}),
     metric_score: strictObject({
       enabled: z.boolean().default(true),
       /** Numeric fields of a metric reading that are scored, one series per (service, field). */
@@ -326,14 +319,12 @@ export const rulesConfigSchema = strictObject({
     }
   }).prefault({}),
   transactions: strictObject({
-    amount_high: strictObject({
-      enabled: z.boolean().default(true),
+    amount_high: ruleEntry({
       /** Fires when amount is strictly above this, in the event's currency. */
       amount: z.number().positive().default(10_000),
       /** Per-currency overrides (ISO 4217 code → threshold). */
       per_currency: recordOf(z.string().regex(/^[A-Z]{3}$/), z.number().positive()).default({}),
-      severity: severity.default("CRITICAL"),
-    }).prefault({}),
+    }, "CRITICAL").prefault({}),
     user_frequency: countRule(5, 300_000, "WARNING"),
     status_zscore: strictObject({
       enabled: z.boolean().default(true),

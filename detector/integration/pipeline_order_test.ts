@@ -53,7 +53,6 @@ function evaluator(): Evaluator {
       sink.findings.push(entry.id === "1-0" ? X : CLEARED);
     },
     sweep() {},
-    sink: () => ({ findings: [], scores: [] }),
     stateStats: () => [],
   } as unknown as Evaluator;
 }

@@ -25,7 +25,7 @@ import type { StreamKind } from "@vigil/shared/partitions";
 import type { BatchHandler, Delivery, Rejected } from "@vigil/shared/stream_consumer";
 import { type ParsedEntry, parseEntry, traceIdOf } from "../core/entry.ts";
 import type { Evaluator } from "../core/evaluator.ts";
-import type { Firing, Resolution } from "../core/rules/types.ts";
+import { collectSink, type Firing, type Resolution } from "../core/rules/types.ts";
 import type { Checkpointer } from "./checkpoint.ts";
 import type { DetectorMetrics } from "./metrics.ts";
 import type { PersistStage } from "./persist.ts";
@@ -87,7 +87,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   /** Stage 1. */
   function evaluate(batch: readonly Delivery[]) {
-    const sink = evaluator.sink();
+    const sink = collectSink();
     const rejected: Rejected[] = [];
     const live: ParsedEntry[] = [];
     for (const d of batch) {

@@ -46,8 +46,8 @@ export interface AnomalyStore {
     limit: number,
     minAgeMs?: number,
   ): Promise<{ firing: AnomalyRow[]; resolved: AnomalyRow[] }>;
-  /** Open (unresolved) anomalies of `rule` (of `entity` when given), newest first, at most `limit`. */
-  open(rule: string, limit: number, entity?: string): Promise<AnomalyRow[]>;
+  /** Open (unresolved) anomalies of `rule` and `entity`, newest first, at most `limit`. */
+  open(rule: string, limit: number, entity: string): Promise<AnomalyRow[]>;
   /**
    * Per entity of `entities`: its open anomalies of `rule`, newest first, at most `limit` (one
    * entity's many rows push no other's out), and whether any of them, listed or not, is CRITICAL.
@@ -162,8 +162,8 @@ export function createStore(deps: { sql: postgres.Sql }): AnomalyStore {
     },
     async open(rule, limit, entity) {
       return await sql<AnomalyRow[]>`
-        SELECT * FROM anomaly_events WHERE rule = ${rule} AND resolved_at IS NULL
-          ${entity === undefined ? sql`` : sql`AND entity = ${entity}`}
+        SELECT * FROM anomaly_events WHERE rule = ${rule} AND entity = ${entity}
+          AND resolved_at IS NULL
         ORDER BY detected_at DESC, id DESC LIMIT ${limit}`;
     },
     async openByEntity(rule, entities, limit) {

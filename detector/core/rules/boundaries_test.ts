@@ -10,6 +10,7 @@ import { createEvaluator } from "../evaluator.ts";
 import type { ParsedEntry } from "../entry.ts";
 import type { EventType } from "@vigil/shared/schemas/event";
 import { entry, MIN, rulesWith, run, SEC, spread, T0 } from "../../tools/testing/rules.ts";
+import { collectSink } from "./types.ts";
 
 const err = (service = "checkout") => ({ service, level: "ERROR", message: "boom" });
 const userLog = (user = "u1") => ({ service: "web", level: "INFO", message: "m", user_id: user });
@@ -123,7 +124,7 @@ function inBatches(type: EventType, entries: ParsedEntry[], size: number) {
   const evaluator = createEvaluator(type, { rules: DEFAULT_RULES, engine: null });
   const all: unknown[] = [];
   for (let i = 0; i < entries.length; i += size) {
-    const sink = evaluator.sink();
+    const sink = collectSink();
     for (const e of entries.slice(i, i + size)) evaluator.step(e, sink);
     evaluator.sweep(sink);
     all.push(...sink.findings);

@@ -11,6 +11,7 @@ import {
   scoreToProbability,
 } from "../score_engine.ts";
 import { createEvaluator } from "../evaluator.ts";
+import { collectSink } from "./types.ts";
 
 /** A reading whose three measures score `cpu`, `lat` and `err` under the fake engine. */
 function reading(cpu: number, lat: number, err: number, service = "api") {
@@ -248,12 +249,12 @@ Deno.test("entity_score still alarms on fresh evidence beside capped scores", ()
 Deno.test("entity_score's episode survives a checkpoint: the reading after restore resolves it", () => {
   const options = { rules: rulesWith({}), engine: fakeEngine };
   const a = createEvaluator("metrics", options);
-  const sink = a.sink();
+  const sink = collectSink();
   a.step(entry(T0, reading(0.6, 0.6, 0.6)), sink);
   assert.equal(sink.findings.filter((f) => f.rule === "entity_score").length, 1);
   const b = createEvaluator("metrics", options);
   b.load(JSON.stringify(a.snapshot()));
-  const after = b.sink();
+  const after = collectSink();
   b.step(entry(T0 + 10 * SEC, reading(0.03, 0.03, 0.03)), after);
   const resolved = after.findings.filter((f) => f.rule === "entity_score" && f.kind === "resolved");
   assert.equal(resolved.length, 1);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { entry, fakeEngine, MIN, run, SEC, T0 } from "../../tools/testing/rules.ts";
+import { collectSink } from "./types.ts";
 
 const reading = (cpu: number, latency_ms = 100, service = "api") => ({ service, cpu, latency_ms });
 
@@ -149,7 +150,7 @@ Deno.test("a snapshot keeps the series states of its moment while scoring goes o
       cpu: 20 + (i % 7),
       latency_ms: 100 + (i % 11),
     });
-  const sink = evaluator.sink();
+  const sink = collectSink();
   for (let i = 0; i < 300; i++) evaluator.step(reading(i), sink);
   const text = JSON.stringify(evaluator.snapshot());
   const snapshot = evaluator.snapshot();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createEvaluator } from "../evaluator.ts";
 import { entry, MIN, rulesWith, run, SEC, T0 } from "../../tools/testing/rules.ts";
 import type { ParsedEntry } from "../entry.ts";
+import { collectSink } from "./types.ts";
 
 const metric = (service: string, t: number) => entry(t, { service, cpu: 20, latency_ms: 100 });
 
@@ -42,7 +43,7 @@ Deno.test("no_data does not depend on batching: one sweep at the end gives the s
   const events = [...readings(["a", "b"], 0, 1), ...readings(["b"], 1.5, 5)];
   const perEntry = run("metrics", events, { rules: watched, only: "no_data" }).firings;
   const ev = createEvaluator("metrics", { rules: watched, engine: null });
-  const sink = ev.sink();
+  const sink = collectSink();
   for (const e of events) ev.step(e, sink);
   ev.sweep(sink);
   const once = sink.findings.filter((f) => f.rule === "no_data" && f.kind === "firing");
@@ -155,7 +156,7 @@ Deno.test("no_data: an entry added later (a reload, a restart with a new file) i
 Deno.test("no_data does not depend on batching when the silence ends or the stream pauses within a batch", async (t) => {
   const findingsOf = (events: ParsedEntry[], perEntry: boolean) => {
     const ev = createEvaluator("metrics", { rules: watched, engine: null });
-    const sink = ev.sink();
+    const sink = collectSink();
     for (const e of events) {
       ev.step(e, sink);
       if (perEntry) ev.sweep(sink);
@@ -198,7 +199,7 @@ Deno.test("no_data does not depend on batching when the silence ends or the stre
     ];
     const ids = (perEntry: boolean) => {
       const ev = createEvaluator("metrics", { rules: watched, engine: null });
-      const sink = ev.sink();
+      const sink = collectSink();
       for (const e of events) {
         ev.step(e, sink);
         if (perEntry) ev.sweep(sink);
@@ -221,7 +222,7 @@ Deno.test("no_data does not depend on batching when a batch spans forget_after",
   });
   const findingsOf = (events: ParsedEntry[], batch: number) => {
     const ev = createEvaluator("metrics", { rules, engine: null });
-    const sink = ev.sink();
+    const sink = collectSink();
     for (let i = 0; i < events.length; i += batch) {
       for (const e of events.slice(i, i + batch)) ev.step(e, sink);
       ev.sweep(sink);

@@ -11,7 +11,7 @@ import { createEvaluator, type Evaluator } from "../evaluator.ts";
 import { parseEntry } from "../entry.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { createStatsEngine, type ScoreEngine } from "../score_engine.ts";
-import type { Firing, RuleSink } from "./types.ts";
+import { collectSink, type Firing, type RuleSink } from "./types.ts";
 
 let seq = 0;
 
@@ -67,7 +67,7 @@ Deno.test("each statistical scenario raises exactly the anomalies it declares", 
       for (const at of [now, now + 3_600_000 + 17_000]) {
         const inj = gen.scenario(name, at);
         const evaluator = metricsEvaluator();
-        const sink = evaluator.sink();
+        const sink = collectSink();
         feed(evaluator, sink, inj.messages);
         const found = firings(sink).map((f) => `${f.rule}|${f.entity}|${f.severity}`).sort();
         const expected = inj.expected.map((e) => `${e.rule}|${e.entity}|${e.severity}`).sort();
@@ -92,7 +92,7 @@ Deno.test("one hour of normal traffic raises no engine alarm, from the 61st read
     const gen = createGenerator({ seed });
     const start = Date.UTC(2025, 0, 1) + seed * 7_777_777;
     const evaluator = metricsEvaluator();
-    const sink = evaluator.sink();
+    const sink = collectSink();
     const messages = normalMetrics(gen, start, 60);
     assert.equal(messages.length, 8 * 360);
     feed(evaluator, sink, messages);
@@ -120,7 +120,7 @@ Deno.test("a young series alarms on an outlier soon after its 60-point warm-up",
     return { ...m, value: JSON.stringify(e) };
   });
   const evaluator = metricsEvaluator();
-  const sink = evaluator.sink();
+  const sink = collectSink();
   feed(evaluator, sink, spiked);
   const fired = firings(sink).filter((f) => f.rule === "metric_score");
   assert.equal(fired.length, 1);

@@ -3,6 +3,7 @@ import { entry, MIN, rulesWith, run, SEC, T0 } from "../../tools/testing/rules.t
 import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { assessStatus, BaselineCache } from "./status_zscore.ts";
+import { collectSink } from "./types.ts";
 
 const c = DEFAULT_RULES.transactions.status_zscore;
 const M0 = Math.floor(T0 / MIN);
@@ -258,7 +259,7 @@ Deno.test("the count_z scores cover every completed minute, however the entries 
   );
   const minutes = (batch: number) => {
     const evaluator = createEvaluator("transactions", { rules: DEFAULT_RULES, engine: null });
-    const sink = evaluator.sink();
+    const sink = collectSink();
     entries.forEach((e, i) => {
       evaluator.step(e, sink);
       if ((i + 1) % batch === 0 || i === entries.length - 1) evaluator.sweep(sink);

@@ -11,6 +11,7 @@ import type { ParsedEntry } from "../entry.ts";
 import { createEvaluator } from "../evaluator.ts";
 import { DEFAULT_RULES } from "../rules_config.ts";
 import { entry, MIN, run, SEC, T0 } from "../../tools/testing/rules.ts";
+import { collectSink } from "./types.ts";
 
 /** `minutes` of readings every 10 s: "live" on time, "lag" stamped `lagMs` behind, always slow. */
 function lagging(lagMs: number, minutes: number): ParsedEntry[] {
@@ -38,7 +39,7 @@ Deno.test("a service whose clock lags the stream by an hour alerts once per cool
   assert.deepEqual(beside.firings.map((f) => f.eventTime), [T0 - 60 * MIN, T0 - 55 * MIN]);
   // As in one batch: the outcome does not depend on the batching.
   const ev = createEvaluator("metrics", { rules: DEFAULT_RULES, engine: null });
-  const sink = ev.sink();
+  const sink = collectSink();
   for (const e of es) ev.step(e, sink);
   ev.sweep(sink);
   const once = sink.findings.filter((f) => f.kind === "firing" && f.rule === "latency_high");

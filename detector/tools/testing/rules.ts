@@ -9,7 +9,13 @@ import { createEvaluator, type Evaluator } from "../../core/evaluator.ts";
 import type { ParsedEntry } from "../../core/entry.ts";
 import { DEFAULT_RULES, parseRulesConfig, type RulesConfig } from "../../core/rules_config.ts";
 import type { ScoreEngine } from "../../core/score_engine.ts";
-import type { Finding, Firing, Resolution, ScorePoint } from "../../core/rules/types.ts";
+import {
+  collectSink,
+  type Finding,
+  type Firing,
+  type Resolution,
+  type ScorePoint,
+} from "../../core/rules/types.ts";
 
 /** 2025-01-01T00:00:00Z, a round base time for tests. */
 export const T0 = Date.UTC(2025, 0, 1, 0, 0, 0);
@@ -72,7 +78,7 @@ export function run(
       rules: options.rules ?? DEFAULT_RULES,
       engine: options.engine ?? null,
     });
-  const sink = evaluator.sink();
+  const sink = collectSink();
   for (const e of entries) {
     evaluator.step(e, sink);
     evaluator.sweep(sink);
