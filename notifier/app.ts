@@ -127,8 +127,7 @@ export async function startNotifier(
   const registry = new Registry();
   const tracer = serviceTracer();
   const controller = new AbortController();
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => resolveReady = r);
+  const { promise: ready, resolve: resolveReady } = Promise.withResolvers<void>();
   const handle = runNotifier(
     {
       redis,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Alert, Severity } from "@vigil/shared/schemas/alert";
+import { type Alert, SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
 
 /** An alert as shown in a digest. */
 export interface DigestAlert extends Alert {
@@ -61,12 +61,10 @@ export interface Digest {
   streamIds: string[];
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, WARNING: 1, INFO: 2 };
-
 /** Sort: firing before resolved, then severity (CRITICAL first), then time, then id. */
 export function compareDigestAlerts(a: DigestAlert, b: DigestAlert): number {
   if (a.status !== b.status) return a.status === "firing" ? -1 : 1;
-  const s = SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
+  const s = SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity);
   if (s !== 0) return s;
   const t = Date.parse(a.detected_at) - Date.parse(b.detected_at);
   if (t !== 0 && !Number.isNaN(t)) return t;

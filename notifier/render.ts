@@ -143,24 +143,18 @@ export type ListedSection = ReturnType<typeof listedSections>[number];
  * {@link DIGEST_MAX_ROWS} rows in all, in section order.
  */
 export function listedSections(digest: Pick<Digest, "alerts">) {
-  const sections: { title: string; severity: Severity | "RESOLVED"; alerts: DigestAlert[] }[] = [];
-  for (const sev of [...SEVERITIES].reverse()) {
-    const alerts = digest.alerts.filter((a) => a.status === "firing" && a.severity === sev);
-    if (alerts.length) sections.push({ title: `${sev} (${alerts.length})`, severity: sev, alerts });
-  }
-  const resolved = digest.alerts.filter((a) => a.status === "resolved");
-  if (resolved.length) {
-    sections.push({
-      title: `Resolved (${resolved.length})`,
-      severity: "RESOLVED",
-      alerts: resolved,
-    });
-  }
   let budget = DIGEST_MAX_ROWS;
-  return sections.map((section) => {
-    const alerts = section.alerts.slice(0, Math.max(0, budget));
+  return [...[...SEVERITIES].reverse(), "RESOLVED" as const].flatMap((severity) => {
+    const all = digest.alerts.filter((a) =>
+      severity === "RESOLVED"
+        ? a.status === "resolved"
+        : a.status === "firing" && a.severity === severity
+    );
+    if (all.length === 0) return [];
+    const alerts = all.slice(0, Math.max(0, budget));
     budget -= alerts.length;
-    return { ...section, alerts, hidden: section.alerts.length - alerts.length };
+    const title = `${severity === "RESOLVED" ? "Resolved" : severity} (${all.length})`;
+    return [{ title, severity, alerts, hidden: all.length - alerts.length }];
   });
 }
 

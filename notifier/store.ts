@@ -277,17 +277,15 @@ export function createStore(sql: postgres.Sql): NotifierStore {
             recipients_done = recipients_done || ${tx.json(rec.recipients ?? {})}
           WHERE digest_id = ${rec.digestId} AND channel = ${rec.channel} AND status = 'pending'
           RETURNING 1`;
-        if (updated.length === 0) return;
-        if (rec.status === "sent") {
-          // Per-alert stages of this notification: the alert's own stages plus `notified`.
-          await tx`UPDATE notifications n SET stages = COALESCE((
-              SELECT jsonb_object_agg(a->>'id',
-                COALESCE(a->'stages', '{}'::jsonb) || jsonb_build_object('notified', ${rec.at}::bigint))
-              FROM notifier_digests d, jsonb_array_elements(d.digest->'alerts') a
-              WHERE d.id = n.digest_id), '{}'::jsonb)
-            WHERE n.digest_id = ${rec.digestId} AND n.channel = ${rec.channel}`;
-        }
-        if (rec.status === "sent" && rec.alertIds.length) {
+        if (updated.length === 0 || rec.status !== "sent") return;
+        // Per-alert stages of this notification: the alert's own stages plus `notified`.
+        await tx`UPDATE notifications n SET stages = COALESCE((
+            SELECT jsonb_object_agg(a->>'id',
+              COALESCE(a->'stages', '{}'::jsonb) || jsonb_build_object('notified', ${rec.at}::bigint))
+            FROM notifier_digests d, jsonb_array_elements(d.digest->'alerts') a
+            WHERE d.id = n.digest_id), '{}'::jsonb)
+          WHERE n.digest_id = ${rec.digestId} AND n.channel = ${rec.channel}`;
+        if (rec.alertIds.length) {
           // End-to-end latency for the web view; anomaly_events is the detector's table.
           await tx`UPDATE anomaly_events
             SET stages = stages || jsonb_build_object('notified', ${rec.at}::bigint)
@@ -344,7 +342,6 @@ export function createStore(sql: postgres.Sql): NotifierStore {
     },
 
     async listNotifications(filter) {
-      const limit = Math.max(1, Math.min(filter.limit, 1000));
       const rows = await sql<
         (Omit<NotificationRow, "created_at" | "last_attempt_at" | "sent_at"> & {
           created_at: Date;
@@ -359,7 +356,7 @@ export function createStore(sql: postgres.Sql): NotifierStore {
       }]::text[])
           AND (${filter.digest_id ?? null}::text IS NULL OR digest_id = ${filter.digest_id ?? ""})
           AND (${filter.status ?? null}::text IS NULL OR status = ${filter.status ?? ""})
-        ORDER BY created_at DESC, digest_id, channel LIMIT ${limit}`;
+        ORDER BY created_at DESC, digest_id, channel LIMIT ${filter.limit}`;
       return rows.map((r) => ({
         ...r,
         created_at: r.created_at.toISOString(),

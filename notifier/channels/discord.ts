@@ -11,21 +11,7 @@
  * @module
  */
 import type { Digest, DigestAlert } from "../digest.ts";
-import {
-  alertLink,
-  alertState,
-  alertTime,
-  clip,
-  digestSubject,
-  flapCount,
-  hiddenFlappingNote,
-  hiddenLink,
-  hiddenNote,
-  listedFlapping,
-  listedSections,
-  oneLine,
-  type RenderOptions,
-} from "../render.ts";
+import * as render from "../render.ts";
 import { valueVsThreshold } from "../figures.ts";
 import type { Channel, FetchFn } from "./channel.ts";
 import { jsonPartsChannel, MAX_RETRY_AFTER_MS } from "./_http.ts";
@@ -68,13 +54,13 @@ export interface DiscordMessage {
 }
 
 /**
- * Text that came with an event, for Discord: on one line ({@link oneLine})
+ * Text that came with an event, for Discord: on one line ({@link render.oneLine})
  * with Discord's markdown characters escaped, so a log line cannot format the
  * embed, mask a link (`[text](url)`) or write a mention or timestamp tag
  * (`<@…>`, `<t:…>`).
  */
 export function discordText(s: string): string {
-  return oneLine(s).replace(/[\\*_~`|<>[\]()#]/g, "\\$&").replace(/^[-+]/, "\\$&");
+  return render.oneLine(s).replace(/[\\*_~`|<>[\]()#]/g, "\\$&").replace(/^[-+]/, "\\$&");
 }
 
 /** Characters Discord counts towards the 6,000 limit. */
@@ -89,7 +75,7 @@ const BARE_TIME_WITHIN_MS = 3_600_000;
 
 function alertField(
   a: DigestAlert,
-  options: RenderOptions,
+  options: render.RenderOptions,
   createdAt: number,
 ): { name: string; value: string } {
   const vt = valueVsThreshold(a);
@@ -97,16 +83,16 @@ function alertField(
   // the time of day (`:t`) within an hour of the digest, else date and time (`:f`). Which day an
   // older time falls on depends on the reader's zone: a bare `14:03` in a "(still firing)" repeat
   // at 10:21 UTC, for an alert of 14:03 UTC the day before, read as this afternoon's.
-  const at = alertTime(a);
+  const at = render.alertTime(a);
   const style = createdAt - at > BARE_TIME_WITHIN_MS ? "f" : "t";
   const when = at > 0 ? `<t:${Math.floor(at / 1000)}:${style}>` : a.event_time;
-  const tail = `\n${vt ? `${vt} · ` : ""}${alertState(a)} · ${when} · [view](${
-    alertLink(a, options)
+  const tail = `\n${vt ? `${vt} · ` : ""}${render.alertState(a)} · ${when} · [view](${
+    render.alertLink(a, options)
   })`;
   const room = DISCORD_LIMITS.fieldValue - tail.length;
   return {
-    name: clip(`${a.rule} · ${discordText(a.entity)} (${a.type})`, DISCORD_LIMITS.fieldName),
-    value: clip(discordText(a.message || a.title || "-"), Math.max(16, room)) + tail,
+    name: render.clip(`${a.rule} · ${discordText(a.entity)} (${a.type})`, DISCORD_LIMITS.fieldName),
+    value: render.clip(discordText(a.message || a.title || "-"), Math.max(16, room)) + tail,
   };
 }
 
@@ -117,31 +103,33 @@ function alertField(
  */
 export function discordMessages(
   digest: Digest,
-  options: RenderOptions & { budget?: number },
+  options: render.RenderOptions & { budget?: number },
 ): DiscordMessage[] {
   const budget = Math.min(options.budget ?? DISCORD_LIMITS.charsPerMessage, 6000);
   const embeds: DiscordEmbed[] = [];
   if (digest.flapping.length) {
-    const { flapping, hidden } = listedFlapping(digest);
+    const { flapping, hidden } = render.listedFlapping(digest);
     const lines = flapping.map((f) =>
-      `${f.rule} on ${discordText(f.entity)} (${f.type}): ${flapCount(f)}`
+      `${f.rule} on ${discordText(f.entity)} (${f.type}): ${render.flapCount(f)}`
     ).join("\n");
     // How many more is said even when the names are cut.
-    const more = hidden > 0 ? `\n… ${hiddenFlappingNote(hidden)}` : "";
+    const more = hidden > 0 ? `\n… ${render.hiddenFlappingNote(hidden)}` : "";
     const room = Math.min(DISCORD_LIMITS.description, budget - 100) - more.length;
     embeds.push({
       title: "Flapping (digest-only)",
       color: DISCORD_COLOURS.WARNING,
-      description: clip(lines, room) + more,
+      description: render.clip(lines, room) + more,
     });
   }
-  for (const section of listedSections(digest)) {
+  for (const section of render.listedSections(digest)) {
     let current: DiscordEmbed | null = null;
     const fields = section.alerts.map((a) => alertField(a, options, digest.createdAt));
     if (section.hidden > 0) {
       fields.push({
         name: "…",
-        value: `${hiddenNote(section)}: [view them](${hiddenLink(digest, section, options)})`,
+        value: `${render.hiddenNote(section)}: [view them](${
+          render.hiddenLink(digest, section, options)
+        })`,
       });
     }
     for (const field of fields) {
@@ -151,7 +139,10 @@ export function discordMessages(
         embedChars(current) + fieldChars > budget - 200
       ) {
         current = {
-          title: clip(current === null ? section.title : `${section.title} (continued)`, 256),
+          title: render.clip(
+            current === null ? section.title : `${section.title} (continued)`,
+            256,
+          ),
           color: DISCORD_COLOURS[section.severity],
           fields: [],
         };
@@ -175,13 +166,13 @@ export function discordMessages(
     }
   }
   if (groups.length === 0) groups.push([]);
-  const subject = digestSubject(digest);
+  const subject = render.digestSubject(digest);
   return groups.map((group, i) => {
     const suffix = groups.length > 1 ? ` (part ${i + 1}/${groups.length})` : "";
     const last = group[group.length - 1];
     if (last && i === groups.length - 1) last.footer = { text: `digest ${digest.id}` };
     return {
-      content: clip(`**${subject}**${suffix}`, DISCORD_LIMITS.content),
+      content: render.clip(`**${subject}**${suffix}`, DISCORD_LIMITS.content),
       embeds: group,
       allowed_mentions: { parse: [] },
     };
@@ -253,7 +244,7 @@ export function discordPacedFetch(fetchFn: FetchFn, now = () => performance.now(
 
 /** Create the Discord channel. */
 export function createDiscordChannel(
-  options: RenderOptions & { url: string; fetch?: FetchFn; budget?: number },
+  options: render.RenderOptions & { url: string; fetch?: FetchFn; budget?: number },
 ): Channel {
   const fetchFn = discordPacedFetch(options.fetch ?? fetch);
   const { url, retryAfterSeconds } = discordWebhookUrl(options.url);

@@ -280,7 +280,7 @@ export function createEmailChannel(
     };
   }
   const dir = options.outboxDir ?? "./data/outbox";
-  // Renders the message to bytes.
+  // Renders the message to bytes (a Buffer).
   const render = nodemailer.createTransport({
     streamTransport: true,
     buffer: true,
@@ -292,13 +292,10 @@ export function createEmailChannel(
     async send(digest: Digest): Promise<SendResult> {
       try {
         const info = await render.sendMail(emailMessage(digest, options));
-        const bytes = info.message instanceof Uint8Array
-          ? info.message
-          : new TextEncoder().encode(String(info.message));
         await Deno.mkdir(dir, { recursive: true });
         const file = `${dir}/${digest.id}.eml`;
         const tmp = `${file}.tmp`;
-        await Deno.writeFile(tmp, bytes);
+        await Deno.writeFile(tmp, info.message as Uint8Array);
         await Deno.rename(tmp, file);
         return { ok: true };
       } catch (error) {

@@ -187,6 +187,41 @@ Deno.test(
 );
 
 Deno.test(
+  "recordAttempt() stamps each alert's stages with `notified` when sent, not on a retry",
+  opts,
+  async () => {
+    await withStore(async ({ sql, store }) => {
+      const t = Date.parse("2025-03-01T12:00:00Z");
+      const alerts = [{ id: "a1", stages: { event: t - 500 } }, { id: "a2", stages: {} }];
+      await store.commit({
+        items: [],
+        result: result({ digests: [webhookDigest("d-st", t, { alerts })] }),
+      });
+      const base = { digestId: "d-st", channel: "webhook", alertIds: ["a1", "a2"], durationMs: 5 };
+      const stages = async () =>
+        (await sql<{ stages: unknown }[]>`
+          SELECT stages FROM notifications WHERE digest_id = 'd-st'`)[0]?.stages;
+      await store.recordAttempt({
+        ...base,
+        attempt: 1,
+        ok: false,
+        status: "pending",
+        retryable: true,
+        error: "HTTP 503",
+        at: t + 1000,
+        nextAttemptAt: t + 2000,
+      });
+      assert.deepEqual(await stages(), {});
+      await store.recordAttempt({ ...base, attempt: 2, ok: true, status: "sent", at: t + 3000 });
+      assert.deepEqual(await stages(), {
+        a1: { event: t - 500, notified: t + 3000 },
+        a2: { notified: t + 3000 },
+      });
+    });
+  },
+);
+
+Deno.test(
   "nextPending() reads a digest only when it is due: a channel backing off looks every second",
   opts,
   async () => {
