@@ -25,7 +25,9 @@ const lifecycle = createLifecycle({ log });
 const service = { name: "bridge", log, lifecycle };
 const brokers = await resolveKafkaBrokers(config.KAFKA_BROKERS);
 const redis = createRedis(redisConnection(config), { log, name: "bridge" });
-lifecycle.onShutdown("redis", () => redis.quit());
+// quit() lets pending appends finish; a client not connected (Redis out of reach at start) would
+// queue it until Redis answers, holding every stop for the lifecycle's 10 s.
+lifecycle.onShutdown("redis", () => redis.status === "ready" ? redis.quit() : redis.disconnect());
 const keys = createKeys(config.VIGIL_PREFIX);
 await ensurePartitionsOrExit(service, redis, {
   metaKey: keys.meta(),

@@ -13,6 +13,7 @@ import { Cluster, Redis as SingleRedis } from "ioredis";
 import type { Logger } from "./log.ts";
 import type { HealthDetail } from "./http/ops_app.ts";
 import { clusterProblems, type HealthNode } from "./redis_cluster.ts";
+import { ConfigError } from "./config.ts";
 
 /** A Redis client: one server or a Redis Cluster (ioredis `Redis` or `Cluster`). */
 export type Redis = SingleRedis | Cluster;
@@ -240,7 +241,7 @@ export async function createGroup(redis: Redis, stream: string, group: string): 
  * configured with another count refuses to start, since it would read and
  * write the wrong stream partitions.
  *
- * @throws {Error} naming both counts and what to do
+ * @throws {ConfigError} naming both counts and what to do
  */
 export async function ensurePartitions(
   redis: Pick<Redis, "hsetnx" | "hget">,
@@ -250,7 +251,7 @@ export async function ensurePartitions(
   await redis.hsetnx(metaKey, "partitions", String(partitions));
   const stored = Number(await redis.hget(metaKey, "partitions"));
   if (stored !== partitions) {
-    throw new Error(
+    throw new ConfigError(
       `VIGIL_PARTITIONS is ${partitions} but the streams in this Redis were written with ` +
         `${stored} partitions: set VIGIL_PARTITIONS=${stored}, or drain the pipeline and ` +
         `change it for every service (docs/scaling.md, "What is partitioned, and by what")`,

@@ -15,6 +15,7 @@ import { serve, type ServeOptions } from "./http/serve.ts";
 import { ensurePartitions, type Redis } from "./redis.ts";
 import { ConfigError, httpServerOptions } from "./config.ts";
 import { afterKafka, brokerSource } from "./kafka_connect.ts";
+import { logRetry, retry } from "./retry.ts";
 
 /** What a service main has once its config is read. */
 export interface ServiceContext {
@@ -56,20 +57,28 @@ export async function stepOrExit<T>(ctx: ServiceContext, step: () => Promise<T>)
 }
 
 /**
- * Record or check the partition count of the streams (`ensurePartitions`);
- * on a mismatch, log "cannot start <name>" with the reason and exit 2.
+ * Record or check the partition count of the streams (`ensurePartitions`), waiting for Redis
+ * (it may start after us: one command gives up after ioredis' retries, about 30 s, which stopped
+ * the start with exit 2 as for a bad setting); on a mismatch, log "cannot start <name>" with the
+ * reason and exit 2.
  */
 export async function ensurePartitionsOrExit(
   ctx: ServiceContext,
   redis: Pick<Redis, "hsetnx" | "hget">,
   options: { metaKey: string; partitions: number },
 ): Promise<void> {
-  try {
-    await ensurePartitions(redis, options.metaKey, options.partitions);
-  } catch (error) {
-    ctx.log.error(`cannot start ${ctx.name}`, { error: (error as Error).message });
-    Deno.exit(2);
-  }
+  const hint = "is Redis running? check REDIS_URL (or REDIS_CLUSTER_NODES)";
+  await stepOrExit(
+    ctx,
+    () =>
+      retry(() => ensurePartitions(redis, options.metaKey, options.partitions), {
+        signal: ctx.lifecycle.signal,
+        baseMs: 1000,
+        capMs: 5000,
+        isRetryable: (error) => !(error instanceof ConfigError),
+        onRetry: logRetry(ctx.log, "reach Redis", undefined, { fields: () => ({ hint }) }),
+      }),
+  );
 }
 
 /** A consumer that runs until shutdown. */
