@@ -12,7 +12,6 @@
  */
 import { decodeUtf8, type RawMessage } from "@vigil/bridge/classify";
 import { utf8Length } from "@vigil/shared/schemas/hygiene";
-import { toBase64 } from "@vigil/shared/schemas/stream";
 
 /** The parts of a Kafka message the archive stores: the bridge's, and the timestamp. */
 export interface ArchiveMessage extends RawMessage {
@@ -27,7 +26,7 @@ function encodeBytes(bytes: Uint8Array | string | null | undefined): [string | n
   if (bytes === null || bytes === undefined) return [null, "utf8"];
   if (typeof bytes === "string") return [bytes, "utf8"];
   const text = decodeUtf8(bytes);
-  return text === undefined ? [toBase64(bytes), "base64"] : [text, "utf8"];
+  return text === undefined ? [bytes.toBase64(), "base64"] : [text, "utf8"];
 }
 
 /** One NDJSON line (without the newline) for a message. */

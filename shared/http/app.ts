@@ -86,18 +86,15 @@ export function createBaseApp(options: BaseAppOptions): Hono {
  */
 export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.onError((error, c) => {
+    const request = { method: c.req.method, route: routePath(c) };
     if (clientGone(error)) {
       // Reading the body failed because the client went away (or was cut off by the guard).
-      options.log.warn("request cut off", { method: c.req.method, route: routePath(c), error });
+      options.log.warn("request cut off", { ...request, error });
       return c.json({ error: "Cannot read request: the connection closed" }, 400);
     }
     // Before HTTPException: a deadline's error is one (hono/timeout wants one), and an outage.
     if (dependencyDown(error)) {
-      options.log.warn("request failed: a database is out of reach", {
-        method: c.req.method,
-        route: routePath(c),
-        error,
-      });
+      options.log.warn("request failed: a database is out of reach", { ...request, error });
       c.header("Retry-After", "5");
       return c.json({ error: "Service unavailable: a database is out of reach; retry later" }, 503);
     }
@@ -105,8 +102,7 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
     if (problem) {
       // A password rotated or a role dropped while running: the operator's to fix, not a bug.
       options.log.error("request failed: PostgreSQL refuses the connection settings", {
-        method: c.req.method,
-        route: routePath(c),
+        ...request,
         problem,
       });
       c.header("Retry-After", "5");
@@ -117,7 +113,7 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
       if (error.res) return error.getResponse();
       return c.json({ error: error.message || "Request failed" }, error.status);
     }
-    options.log.error("request failed", { method: c.req.method, route: routePath(c), error });
+    options.log.error("request failed", { ...request, error });
     return c.json({ error: "Internal error; see the server log" }, 500);
   });
   app.notFound((c) => {

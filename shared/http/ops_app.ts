@@ -72,18 +72,14 @@ export async function runHealthChecks(
   const timeoutMs = options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<HealthCheckResult>((resolve) => {
-        timer = setTimeout(
-          () => resolve({ ok: false, detail: `timed out after ${timeoutMs} ms` }),
-          timeoutMs,
-        );
+      const { promise: timedOut, resolve } = Promise.withResolvers<HealthCheckResult>();
+      const timer = setTimeout(resolve, timeoutMs, {
+        ok: false,
+        detail: `timed out after ${timeoutMs} ms`,
       });
       try {
-        return [
-          name,
-          normalize(await Promise.race([Promise.resolve().then(check), timedOut])),
-        ] as const;
+        const result = await Promise.race([Promise.resolve().then(check), timedOut]);
+        return [name, normalize(result)] as const;
       } catch (error) {
         options.log?.warn("health check failed", { check: name, error });
         return [name, { status: "fail", detail: "check failed; see the server log" }] as const;

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { BAD_HOST, validHost, validTarget } from "./request_target.ts";
+import { BAD_HOST, latin1, validHost, validTarget } from "./request_target.ts";
 
 /** How the body of a request is delimited. */
 export type BodyFraming =
@@ -51,15 +51,14 @@ export interface RequestFramerOptions {
   maxHeaderBytes?: number;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
+export const LF = 0x0a;
+export const CR = 0x0d;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // The target is checked by validTarget(): `\S` stopped at U+00A0, the byte A0 of UTF-8 `à`.
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \t]+) HTTP\/(\d)\.(\d)$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/;
 /** Longest chunk-size line (with extensions). */
 const MAX_CHUNK_LINE_BYTES = 4096;
-const latin1 = new TextDecoder("latin1");
 /** Deno's HTTP server answers a bare 400 to more header fields than this. */
 const MAX_HEADER_FIELDS = 128;
 /** A control character (a bare CR included) in a header line: only HTAB is allowed there. */

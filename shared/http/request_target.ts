@@ -6,7 +6,8 @@
  */
 import { strictUtf8 } from "../text.ts";
 
-const latin1 = new TextDecoder("latin1");
+/** How a request head's bytes are read as text (one character per byte, as framing needs). */
+export const latin1 = new TextDecoder("latin1");
 /** The byte of each character `latin1` (windows-1252, per WHATWG) decodes 80–9F to. */
 const LATIN1_BYTE = new Map(
   Array.from({ length: 32 }, (_, i) => [latin1.decode(new Uint8Array([0x80 + i])), 0x80 + i]),

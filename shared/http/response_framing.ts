@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { RequestFramer } from "./request_framing.ts";
+import { CR, LF, RequestFramer } from "./request_framing.ts";
+import { latin1 } from "./request_target.ts";
 
 /** One step of {@link ResponseFramer.feed}: the first `consumed` bytes of the input. */
 export type ResponseStep =
@@ -27,10 +28,6 @@ export type ResponseStep =
     ends: boolean;
   }
   | { kind: "body"; consumed: number; ends: boolean };
-
-const LF = 0x0a;
-const CR = 0x0d;
-const latin1 = new TextDecoder("latin1");
 
 /** Incremental response framer for one connection; {@link expect} each request sent. */
 export class ResponseFramer {

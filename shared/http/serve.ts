@@ -82,19 +82,10 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Default most time to receive a request head. */
-export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
-/** Default most time to receive a request body after its head. */
-export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
-/** Default largest request head. */
-export const DEFAULT_MAX_HEADER_BYTES = 32 * 1024;
-
 function checkOptions(
   options: ServeOptions,
 ): { headerTimeoutMs: number; bodyTimeoutMs: number; maxHeaderBytes: number } {
-  const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
-  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
-  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+  const { headerTimeoutMs = 10_000, bodyTimeoutMs = 30_000, maxHeaderBytes = 32 * 1024 } = options;
   for (
     const [name, v] of [["headerTimeoutMs", headerTimeoutMs], ["bodyTimeoutMs", bodyTimeoutMs]]
   ) {

@@ -108,12 +108,11 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
   schema: S,
   options: JsonBodyOptions = {},
 ): MiddlewareHandler<E, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
+  const prefix = options.prefix ?? "Cannot read body: ";
   return async function validateJsonBody(c, next) {
     // Strict: a lossy decode would turn bytes that are not UTF-8 into U+FFFD, stored silently.
     const text = strictUtf8(new Uint8Array(await c.req.arrayBuffer()));
-    if (text === null) {
-      throw httpError(400, `${options.prefix ?? "Cannot read body: "}not valid UTF-8`);
-    }
+    if (text === null) throw httpError(400, `${prefix}not valid UTF-8`);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -123,36 +122,16 @@ export function jsonBody<S extends z.ZodType, E extends Env = Env>(
     // JSON.parse keeps the last of a repeated key; a proxy or a log may read the first.
     const duplicate = findDuplicateKey(text);
     if (duplicate !== undefined) {
-      throw httpError(
-        400,
-        `${options.prefix ?? "Cannot read body: "}duplicate key ${
-          JSON.stringify(duplicate.slice(0, 100))
-        }`,
-      );
+      throw httpError(400, `${prefix}duplicate key ${JSON.stringify(duplicate.slice(0, 100))}`);
     }
     const bad = findUnstorableText(body);
     if (bad) {
-      throw httpError(
-        400,
-        `${options.prefix ?? "Cannot read body: "}${
-          bad.path.length ? bad.path.join(".") : "(root)"
-        }: ${bad.problem}`,
-      );
+      const where = bad.path.length ? bad.path.join(".") : "(root)";
+      throw httpError(400, `${prefix}${where}: ${bad.problem}`);
     }
     c.req.addValidatedData("json", parseOrThrow(schema, body, "body", options) as object);
     await next();
   };
-}
-
-/** The first name given twice in `url`'s query string, or undefined. */
-export function repeatedQueryName(url: string): string | undefined {
-  if (!url.includes("?")) return undefined;
-  const seen = new Set<string>();
-  for (const name of new URL(url).searchParams.keys()) {
-    if (seen.has(name)) return name;
-    seen.add(name);
-  }
-  return undefined;
 }
 
 /**
@@ -169,19 +148,20 @@ export function query<S extends z.ZodType, E extends Env = Env>(
   { in: { query: Record<string, string> }; out: { query: z.output<S> } }
 > {
   return async function validateQuery(c, next) {
-    const repeated = repeatedQueryName(c.req.url);
-    if (repeated !== undefined) {
-      throw httpError(
-        400,
-        `Cannot read query: ${
-          repeated.slice(0, 40)
-        }: given twice; give it once (a comma list where it takes several: type=logs,metrics)`,
-      );
+    const names = c.req.url.includes("?") ? new URL(c.req.url).searchParams.keys() : [];
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (seen.has(name)) {
+        throw httpError(
+          400,
+          `Cannot read query: ${
+            name.slice(0, 40)
+          }: given twice; give it once (a comma list where it takes several: type=logs,metrics)`,
+        );
+      }
+      seen.add(name);
     }
-    c.req.addValidatedData(
-      "query",
-      parseOrThrow(schema, c.req.query(), "query") as object,
-    );
+    c.req.addValidatedData("query", parseOrThrow(schema, c.req.query(), "query") as object);
     await next();
   };
 }

@@ -232,9 +232,8 @@ const transactionFields = z.object({
   transaction_id: id(128),
   user_id: id(128),
   amount: z.number().positive().max(1e12),
-  currency: z.string().regex(/^[A-Za-z]{3}$/, "currency must be an ISO 4217 code").transform((
-    s,
-  ) => s.toUpperCase()),
+  currency: z.string().regex(/^[A-Za-z]{3}$/, "currency must be an ISO 4217 code")
+    .transform((s) => s.toUpperCase()),
   status: z.string().transform(asciiLower).pipe(z.enum(TRANSACTION_STATUSES)),
   merchant: eventName(256).optional(),
   country: z.string().regex(/^[A-Za-z]{2}$/, "country must be an ISO 3166 alpha-2 code")

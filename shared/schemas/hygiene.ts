@@ -80,22 +80,8 @@ function codePoint(c: number): string {
   return "U+" + c.toString(16).toUpperCase().padStart(4, "0");
 }
 
-/** Position and code unit of the first lone surrogate in `s`, or -1. */
-function loneSurrogateAt(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c <= 0xdbff) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        i++;
-        continue;
-      }
-    }
-    return i;
-  }
-  return -1;
-}
+/** A lone surrogate: a high one not followed by a low one, or a low one not after a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Index of the first code unit of `s` an identifier may not hold (a control character, U+2028,
@@ -150,7 +136,7 @@ export function unstorableTextProblem(s: string): string | undefined {
 /** The first lone surrogate of `s`, as a reason, or undefined when there is none. */
 function loneSurrogateProblem(s: string): string | undefined {
   if (s.isWellFormed()) return undefined;
-  const i = loneSurrogateAt(s);
+  const i = s.search(LONE_SURROGATE);
   return `lone surrogate ${codePoint(s.charCodeAt(i))} at position ${i} is not allowed`;
 }
 
@@ -185,9 +171,10 @@ export function identifierProblem(s: string): string | undefined {
  * U+202A–U+202E, U+2066–U+2069), the byte order mark U+FEFF (invisible: a
  * message that starts with one read `Unexpected token ''`) and lone surrogates.
  */
-const UNSHOWN =
+const UNSHOWN_CHARACTER =
   // deno-lint-ignore no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+const UNSHOWN = new RegExp(`${UNSHOWN_CHARACTER.source}|${LONE_SURROGATE.source}`, "g");
 
 /** JSON's short escapes. */
 const SHORT_ESCAPES: Record<string, string> = {

@@ -89,11 +89,6 @@ export interface RawExcerpt {
   sha256: string;
 }
 
-/** Base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  return bytes.toBase64();
-}
-
 /**
  * The first `maxBytes` bytes of `payload` (cut back to a UTF-8 character
  * boundary) as text, or as base64 when they are not valid UTF-8, with the
@@ -116,7 +111,7 @@ export function rawExcerpt(
   try {
     return { raw: strictUtf8.decode(prefix), encoding: "utf8", size: bytes.length, sha256 };
   } catch {
-    return { raw: toBase64(prefix), encoding: "base64", size: bytes.length, sha256 };
+    return { raw: prefix.toBase64(), encoding: "base64", size: bytes.length, sha256 };
   }
 }
 
