@@ -79,7 +79,9 @@ export function useNow(ms) {
       stop();
     };
   }, [ms]);
-  return now;
+  // A render between ticks (a live alert) reads the clock: late timers (a busy or throttled tab)
+  // showed an alert just detected "in 7s".
+  return Math.max(now, serverNow());
 }
 
 // ---------------------------------------------------------------- theme
