@@ -14,7 +14,7 @@ import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
 import { createRedis, redisConnection } from "@vigil/shared/redis";
-import { ABORTED, untilAborted } from "@vigil/shared/lifecycle";
+import { ABORTED, untilAborted, withTimeout } from "@vigil/shared/lifecycle";
 import { createApp, WEB_REQUEST_DEADLINE_MS } from "./app.ts";
 import { createDirLister, createS3Lister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
@@ -22,6 +22,9 @@ import { createWebMetrics, UNROUTED } from "./metrics.ts";
 import { createSseHub, type SseHub } from "./sse_hub.ts";
 import { loadStaticAssets } from "./static.ts";
 import { heartbeatStats } from "./store.ts";
+
+/** How long a start waits for its live-alerts subscription before it listens without. */
+const SUBSCRIBE_WAIT_MS = 5000;
 
 /** A running web service. */
 export interface WebServer {
@@ -66,7 +69,10 @@ export async function startWebServer(
   const archive = s3 && bucket
     ? createS3Lister({ client: s3, bucket })
     : createDirLister(config.ARCHIVE_DIR);
+  /** Listening before the subscription was made (Redis out of reach at start). */
+  let waited = false;
   const closeClients = async () => {
+    waited = false; // the pending subscription fails as its client closes: not an error
     s3?.destroy();
     subscriber.disconnect();
     redis.disconnect();
@@ -90,11 +96,25 @@ export async function startWebServer(
         collect: () => heartbeatStats(sql, Date.now()),
       },
     });
-    // The subscription waits for Redis without end: stopped meanwhile, the start ends (it hung).
+    // The subscription waits for Redis without end. Redis answering, the server listens once
+    // subscribed (a page's first stream misses nothing); out of reach, it listens after a short
+    // wait (the page, the API and /health answered nothing until Redis came back), the live
+    // stream refused (503) until the subscription is up. Stopped meanwhile, the start ends.
     const subscribed = hub.start();
+    subscribed.catch((error) => waited && log.error("cannot subscribe to live alerts", { error }));
+    const first = withTimeout(subscribed, SUBSCRIBE_WAIT_MS, "subscribe to live alerts").then(
+      () => true,
+      (error) => error.name === "TimeoutError" ? false : Promise.reject(error),
+    );
     const signal = options.signal;
-    if (signal && (await untilAborted(subscribed, signal)) === ABORTED) throw signal.reason;
-    await subscribed;
+    const outcome = signal ? await untilAborted(first, signal) : await first;
+    if (outcome === ABORTED) throw signal!.reason;
+    waited = !outcome;
+    if (waited) {
+      log.warn("cannot reach Redis: serving the page and the API, live alerts once it answers", {
+        hint: "is Redis running? check REDIS_URL (or REDIS_CLUSTER_NODES)",
+      });
+    }
   } catch (error) {
     await closeClients();
     throw error;

@@ -73,6 +73,8 @@ export function createSseHub(options: SseHubOptions) {
   let timer: ReturnType<typeof setInterval> | undefined;
   let collecting = false;
   let closed = false;
+  /** `start()` called (`subscribing`), and its subscription made (`started`). */
+  let subscribing = false;
   let started = false;
   /** The latest heartbeat, sent to clients as they connect. */
   let lastStats: SseMessage | undefined;
@@ -194,15 +196,17 @@ export function createSseHub(options: SseHubOptions) {
     /** Most clients at once. */
     capacity: maxClients,
     /**
-     * Started, not closed, and the subscriber's connection is not ready: no live alert can
-     * arrive, so `/api/live` refuses new streams (`503`) until it is back.
+     * Started (or subscribing: Redis out of reach at start), not closed, and not subscribed or
+     * the subscriber's connection is not ready: no live alert can arrive, so `/api/live` refuses
+     * new streams (`503`) until it is back.
      */
     get cut() {
-      return started && !closed && notConnected(subscriber) !== undefined;
+      return subscribing && !closed && (!started || notConnected(subscriber) !== undefined);
     },
     health,
     /** Subscribe to the channel; call once before serving. */
     async start(): Promise<void> {
+      subscribing = true;
       subscriber.on("message", onMessage);
       subscriber.on("close", onClose);
       await subscriber.subscribe(...channels);
@@ -236,10 +240,14 @@ export function createSseHub(options: SseHubOptions) {
       subscriber.off("message", onMessage);
       subscriber.off("ready", onReady);
       subscriber.off("close", onClose);
-      try {
-        await subscriber.unsubscribe(...channels);
-      } catch (error) {
-        log.warn("unsubscribe failed", { error });
+      // Not connected (Redis out of reach), an UNSUBSCRIBE waits for it: every stop then took
+      // the lifecycle's 10 s and a forced exit. The connection closes after this anyway.
+      if (notConnected(subscriber) === undefined) {
+        try {
+          await subscriber.unsubscribe(...channels);
+        } catch (error) {
+          log.warn("unsubscribe failed", { error });
+        }
       }
       for (const c of [...clients]) c.close("server shutting down");
       clients.clear();
