@@ -178,14 +178,14 @@ export async function listSilences(
   options: { active?: boolean; limit?: number } = {},
 ): Promise<Silence[]> {
   const limit = Math.max(1, Math.min(options.limit ?? 500, 5000));
-  const activeCond = sql`expired_at IS NULL AND starts_at <= now() AND ends_at > now()`;
-  const rows = options.active === undefined
-    ? await sql<SilenceRow[]>`SELECT * FROM silences ORDER BY created_at DESC, id LIMIT ${limit}`
+  const active = sql`expired_at IS NULL AND starts_at <= now() AND ends_at > now()`;
+  const where = options.active === undefined
+    ? sql`TRUE`
     : options.active
-    ? await sql<SilenceRow[]>`SELECT * FROM silences WHERE ${activeCond}
-        ORDER BY created_at DESC, id LIMIT ${limit}`
-    : await sql<SilenceRow[]>`SELECT * FROM silences WHERE NOT (${activeCond})
-        ORDER BY created_at DESC, id LIMIT ${limit}`;
+    ? active
+    : sql`NOT (${active})`;
+  const rows = await sql<SilenceRow[]>`
+    SELECT * FROM silences WHERE ${where} ORDER BY created_at DESC, id LIMIT ${limit}`;
   return rows.map(toSilence);
 }
 

@@ -6,6 +6,7 @@
 import type postgres from "postgres";
 import type { Keys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
+import type { Redis } from "@vigil/shared/redis";
 import type { Registry } from "@vigil/shared/metrics";
 import type { ArchiveLister } from "./archive_lookup.ts";
 import type { WebConfig } from "./config.ts";
@@ -15,12 +16,8 @@ import type { SeriesRedis } from "./series.ts";
 import type { SseHub } from "./sse_hub.ts";
 import type { StaticAssets } from "./static.ts";
 
-/** The Redis commands the web app uses (on its command connection). */
-export type WebRedis = EvidenceRedis & SeriesRedis & {
-  ping(): Promise<string>;
-  /** Acknowledgements, to every web instance's live views. */
-  publish(channel: string, message: string): Promise<number>;
-};
+/** The Redis commands the web app uses (on its command connection; `publish`: acknowledgements). */
+export type WebRedis = EvidenceRedis & SeriesRedis & Pick<Redis, "ping" | "publish">;
 
 /** Dependencies of the web app. */
 export interface AppDeps {

@@ -10,20 +10,14 @@ import type { Evidence } from "@vigil/shared/schemas/alert";
 import { fieldsToObject, streamEntrySchema } from "@vigil/shared/schemas/stream";
 import type { Keys } from "@vigil/shared/keys";
 import { withTimeout } from "@vigil/shared/lifecycle";
+import type { Redis } from "@vigil/shared/redis";
 import { pipelineBySlot } from "@vigil/shared/redis_cluster";
 import { archiveFolder } from "@vigil/archive/format";
 import { type ArchiveLister, findArchiveObject } from "./archive_lookup.ts";
 import type { evidenceItemSchema } from "./api_responses.ts";
 
-/** The Redis commands evidence lookup needs. */
-export interface EvidenceRedis {
-  pipeline(): {
-    xrange(key: string, start: string, end: string): unknown;
-    exec(): Promise<[Error | null, unknown][] | null>;
-  };
-  /** ioredis: true on a cluster client (one pipeline per slot). */
-  readonly isCluster?: boolean;
-}
+/** The Redis commands evidence lookup needs (one pipeline per slot on a cluster). */
+export type EvidenceRedis = Pick<Redis, "pipeline" | "isCluster">;
 
 /** One evidence event, resolved. */
 export type EvidenceItem = z.infer<typeof evidenceItemSchema>;

@@ -12,20 +12,10 @@ import type { ScorePoint } from "@vigil/shared/schemas/web_api";
 import { parseScoreMember } from "@vigil/shared/score_member";
 import type { EventType } from "@vigil/shared/schemas/event";
 import type { Keys } from "@vigil/shared/keys";
+import type { Redis } from "@vigil/shared/redis";
+
 /** The Redis commands series lookup needs. */
-export interface SeriesRedis {
-  smembers(key: string): Promise<string[]>;
-  exists(key: string): Promise<number>;
-  zrevrangebyscore(
-    key: string,
-    max: number | string,
-    min: number | string,
-    withScores: "WITHSCORES",
-    limit: "LIMIT",
-    offset: number,
-    count: number,
-  ): Promise<string[]>;
-}
+export type SeriesRedis = Pick<Redis, "smembers" | "exists" | "zrevrangebyscore">;
 
 /** One series' points, oldest first. */
 export interface Series {

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import type { SSEStreamingApi } from "hono/streaming";
 import type { z } from "zod";
 import { alertSchema } from "@vigil/shared/schemas/alert";
 import { formatZodError } from "@vigil/shared/schemas/event";
@@ -257,13 +258,7 @@ export function createSseHub(options: SseHubOptions) {
 }
 
 /** The part of Hono's SSE stream a live client uses. */
-export interface SseSink {
-  writeSSE(message: { event: string; data: string; retry?: number }): Promise<void>;
-  onAbort(listener: () => void): void;
-  /** End the stream now (cancels a write blocked on a client that does not read). */
-  abort(): void;
-  readonly aborted: boolean;
-}
+export type SseSink = Pick<SSEStreamingApi, "writeSSE" | "onAbort" | "abort" | "aborted">;
 
 /**
  * Serve one live client until it disconnects or the hub drops it: register
@@ -279,17 +274,14 @@ export async function serveLiveClient(
   const maxQueue = options.maxQueue ?? 1000;
   const queue: SseMessage[] = [];
   let done = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  /** Resolves the writer's wait for a message (calling it again, or before a wait, is harmless). */
+  let wake = () => {};
   const stop = () => {
     if (done) return;
     done = true;
     remove();
-    notify();
+    wake();
+    // Ends the stream now: cancels a write blocked on a client that does not read.
     if (!sink.aborted) sink.abort();
   };
   const remove = hub.add({
@@ -298,7 +290,7 @@ export async function serveLiveClient(
       // A client that does not read is dropped rather than buffered without bound.
       if (queue.length >= maxQueue) return stop();
       queue.push(message);
-      notify();
+      wake();
     },
     close: stop,
   });

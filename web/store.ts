@@ -12,7 +12,11 @@ import type { z } from "zod";
 import type { AnomalyEventRow } from "@vigil/shared/anomaly_events";
 import { evidenceSchema, SEVERITIES, type Severity } from "@vigil/shared/schemas/alert";
 import { EVENT_TYPES, type EventType } from "@vigil/shared/schemas/event";
-import type { AckInput, AnomalyListQuery } from "@vigil/shared/schemas/web_api";
+import {
+  type AckInput,
+  type AnomalyListQuery,
+  POSTGRES_LAST_MS,
+} from "@vigil/shared/schemas/web_api";
 import { digestsKeptSince } from "@vigil/shared/retention/runs";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import type { EntityFacts } from "./entity.ts";
@@ -204,21 +208,10 @@ export async function anomalyStats(
 }
 
 /** Small summary for the live heartbeat: anomalies of the last hour by severity, and how many of them are open. */
-export async function heartbeatStats(
-  sql: Sql,
-  nowMs: number,
-): Promise<{ last_hour: Record<string, number>; open_last_hour: number }> {
-  const rows = await sql<{ severity: string; count: number; open: number }[]>`
-    SELECT severity, count(*)::int AS count, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open
-    FROM anomaly_events WHERE detected_at >= ${new Date(nowMs - 3_600_000)}
-    GROUP BY severity`;
-  const lastHour: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
-  let open = 0;
-  for (const r of rows) {
-    lastHour[r.severity] = r.count;
-    open += r.open;
-  }
-  return { last_hour: lastHour, open_last_hour: open };
+export async function heartbeatStats(sql: Sql, nowMs: number) {
+  const fromMs = nowMs - 3_600_000;
+  const { totals } = await anomalyStats(sql, { fromMs, toMs: POSTGRES_LAST_MS, bucket: "hour" });
+  return { last_hour: totals.by_severity, open_last_hour: totals.open };
 }
 
 /**

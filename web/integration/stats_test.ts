@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { heartbeatStats } from "../store.ts";
 import { getJson, insertAnomalies, withWebApp } from "./_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -59,6 +60,32 @@ Deno.test(
       const first = await getJson(app, "/api/stats?to=0001-01-01T00:00:00Z");
       assert.equal(first.status, 400);
       assert.match(first.body.error as string, /from: from must be before to/);
+    });
+  },
+);
+
+Deno.test(
+  "heartbeatStats(): the last hour's anomalies by severity and how many are open, newer ones included",
+  opts,
+  async () => {
+    await withWebApp(async ({ sql }) => {
+      const now = Date.now();
+      await insertAnomalies(sql, [
+        { id: "b-old", detected_at: new Date(now - 2 * 3_600_000), severity: "CRITICAL" },
+        { id: "b-1", detected_at: new Date(now - 50 * 60_000), severity: "CRITICAL" },
+        {
+          id: "b-2",
+          detected_at: new Date(now - 5 * 60_000),
+          severity: "WARNING",
+          resolved_at: new Date(now),
+        },
+        // Detected after the web's clock reads `now` (clocks apart): still the last hour's.
+        { id: "b-3", detected_at: new Date(now + 60_000), severity: "WARNING" },
+      ]);
+      assert.deepEqual(await heartbeatStats(sql, now), {
+        last_hour: { INFO: 0, WARNING: 2, CRITICAL: 1 },
+        open_last_hour: 2,
+      });
     });
   },
 );
