@@ -11,6 +11,26 @@ import { spawnEval } from "@vigil/tools/testing/eval_process";
 import { withRedis } from "@vigil/tools/testing/redis";
 import { startUrlProxy } from "@vigil/tools/testing/tcp_proxy";
 
+/** A process checking the partition count as a service's start does, then printing "went on". */
+function partitionsCheck(redisUrl: string, metaKey: string, partitions: number): string {
+  const at = (file: string) => new URL(`../${file}`, import.meta.url).href;
+  return `
+    import { createRedis } from "${at("redis.ts")}";
+    import { createLogger } from "${at("log.ts")}";
+    import { createLifecycle } from "${at("lifecycle.ts")}";
+    import { ensurePartitionsOrExit } from "${at("service.ts")}";
+    const log = createLogger({ service: "test" });
+    const redis = createRedis(${JSON.stringify(redisUrl)}, { log, name: "test" });
+    const lifecycle = createLifecycle({ log });
+    await ensurePartitionsOrExit({ name: "test", log, lifecycle }, redis, {
+      metaKey: ${JSON.stringify(metaKey)},
+      partitions: ${partitions},
+    });
+    console.log(JSON.stringify({ msg: "went on" }));
+    Deno.exit(0);
+  `;
+}
+
 Deno.test({
   name: "ensurePartitionsOrExit() waits for a Redis down longer than a command's retries",
   sanitizeOps: false,
@@ -20,24 +40,7 @@ Deno.test({
       const proxy = startUrlProxy(url);
       proxy.cut();
       try {
-        const code = `
-          import { createRedis } from "${new URL("../redis.ts", import.meta.url).href}";
-          import { createLogger } from "${new URL("../log.ts", import.meta.url).href}";
-          import { createLifecycle } from "${new URL("../lifecycle.ts", import.meta.url).href}";
-          import { ensurePartitionsOrExit } from "${
-          new URL("../service.ts", import.meta.url).href
-        }";
-          const log = createLogger({ service: "test" });
-          const redis = createRedis(${JSON.stringify(proxy.url)}, { log, name: "test" });
-          const lifecycle = createLifecycle({ log });
-          await ensurePartitionsOrExit({ name: "test", log, lifecycle }, redis, {
-            metaKey: ${JSON.stringify(keys.meta())},
-            partitions: 1,
-          });
-          console.log(JSON.stringify({ msg: "went on" }));
-          Deno.exit(0);
-        `;
-        const child = spawnEval(code);
+        const child = spawnEval(partitionsCheck(proxy.url, keys.meta(), 1));
         // Its first check has spent its retries: until then ioredis queues the command.
         await child.readUntil("cannot reach Redis, retrying");
         proxy.restore();
@@ -65,22 +68,7 @@ Deno.test({
   fn: () =>
     withRedis(async ({ redis, keys, url }) => {
       await redis.hset(keys.meta(), "partitions", "4");
-      const code = `
-        import { createRedis } from "${new URL("../redis.ts", import.meta.url).href}";
-        import { createLogger } from "${new URL("../log.ts", import.meta.url).href}";
-        import { createLifecycle } from "${new URL("../lifecycle.ts", import.meta.url).href}";
-        import { ensurePartitionsOrExit } from "${new URL("../service.ts", import.meta.url).href}";
-        const log = createLogger({ service: "test" });
-        const redis = createRedis(${JSON.stringify(url)}, { log, name: "test" });
-        const lifecycle = createLifecycle({ log });
-        await ensurePartitionsOrExit({ name: "test", log, lifecycle }, redis, {
-          metaKey: ${JSON.stringify(keys.meta())},
-          partitions: 2,
-        });
-        console.log(JSON.stringify({ msg: "went on" }));
-        Deno.exit(0);
-      `;
-      const child = spawnEval(code);
+      const child = spawnEval(partitionsCheck(url, keys.meta(), 2));
       const [out, status] = await Promise.all([child.readAll(), child.child.status]);
       await child.cancel();
       assert.equal(status.code, 2, out);
