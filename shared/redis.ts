@@ -235,6 +235,9 @@ export async function createGroup(redis: Redis, stream: string, group: string): 
   }
 }
 
+/** The `hint` of a service's log lines while it waits for a Redis out of reach at start. */
+export const REDIS_HINT = "is Redis running? check REDIS_URL (or REDIS_CLUSTER_NODES)";
+
 /**
  * Make sure the data in Redis is partitioned into `partitions`: the first
  * service to start records it (`vigil:meta` → `partitions`); a service

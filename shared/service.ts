@@ -12,7 +12,7 @@ import type { Lifecycle } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
 import { createOpsApp, type HealthDetail, type MetricsSource } from "./http/ops_app.ts";
 import { serve, type ServeOptions } from "./http/serve.ts";
-import { ensurePartitions, type Redis } from "./redis.ts";
+import { ensurePartitions, type Redis, REDIS_HINT } from "./redis.ts";
 import { ConfigError, httpServerOptions } from "./config.ts";
 import { afterKafka, brokerSource } from "./kafka_connect.ts";
 import { logRetry, retry } from "./retry.ts";
@@ -67,7 +67,6 @@ export async function ensurePartitionsOrExit(
   redis: Pick<Redis, "hsetnx" | "hget">,
   options: { metaKey: string; partitions: number },
 ): Promise<void> {
-  const hint = "is Redis running? check REDIS_URL (or REDIS_CLUSTER_NODES)";
   await stepOrExit(
     ctx,
     () =>
@@ -76,7 +75,7 @@ export async function ensurePartitionsOrExit(
         baseMs: 1000,
         capMs: 5000,
         isRetryable: (error) => !(error instanceof ConfigError),
-        onRetry: logRetry(ctx.log, "reach Redis", undefined, { fields: () => ({ hint }) }),
+        onRetry: logRetry(ctx.log.with({ hint: REDIS_HINT }), "reach Redis"),
       }),
   );
 }

@@ -13,7 +13,7 @@ import { createKeys } from "@vigil/shared/keys";
 import type { Logger } from "@vigil/shared/log";
 import { Registry } from "@vigil/shared/metrics";
 import { migrateAtStart } from "@vigil/shared/migrate";
-import { createRedis, redisConnection } from "@vigil/shared/redis";
+import { createRedis, REDIS_HINT, redisConnection } from "@vigil/shared/redis";
 import { ABORTED, untilAborted, withTimeout } from "@vigil/shared/lifecycle";
 import { createApp, WEB_REQUEST_DEADLINE_MS } from "./app.ts";
 import { createDirLister, createS3Lister } from "./archive_lookup.ts";
@@ -112,7 +112,7 @@ export async function startWebServer(
     waited = !outcome;
     if (waited) {
       log.warn("cannot reach Redis: serving the page and the API, live alerts once it answers", {
-        hint: "is Redis running? check REDIS_URL (or REDIS_CLUSTER_NODES)",
+        hint: REDIS_HINT,
       });
     }
   } catch (error) {
