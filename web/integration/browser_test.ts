@@ -189,6 +189,20 @@ Deno.test(
         await page.waitForSelector('.live[data-state="live"]', { timeout: 15_000 });
         await page.waitForSelector('.row[data-id="fx-0"]', { timeout: 10_000 });
         await waitUntil(() => hub.size === 1, "the page's live connection");
+        // The badge's pulse runs on the compositor (transform, opacity): an animated box-shadow
+        // repainted it every frame for as long as the page stayed open.
+        const pulsed = await page.evaluate(() =>
+          document.getAnimations().flatMap((a) => {
+            const effect = a.effect as KeyframeEffect;
+            if (!(effect.target as Element | null)?.closest(".live")) return [];
+            return effect.getKeyframes().flatMap((k) =>
+              Object.keys(k).filter((p) =>
+                !["offset", "computedOffset", "easing", "composite"].includes(p)
+              )
+            );
+          })
+        );
+        assert.deepEqual([...new Set(pulsed)].sort(), ["opacity", "transform"]);
 
         // 1. An alert published now appears without reload within 2 s, highlighted.
         const alert = liveAlert("live-1", Date.now());
