@@ -9,6 +9,9 @@
  *
  * @module
  */
+// ioredis's clients are EventEmitters; this import brings the types of `on`/`once` (@types/node)
+// when this module is checked on its own (an editor, `deno check shared/redis.ts`).
+import type {} from "node:events";
 import { Cluster, Redis as SingleRedis } from "ioredis";
 import type { Logger } from "./log.ts";
 import type { HealthDetail } from "./http/ops_app.ts";
