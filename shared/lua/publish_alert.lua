@@ -5,7 +5,7 @@
   again after a crash (recovery pass) is a no-op for alerts already appended.
 
   KEYS[1]  alerts stream                       (keys.alerts())
-  KEYS[2]  published markers, sorted set        (keys.key("detector", "published"))
+  KEYS[2]  published markers, sorted set        (keys.publishedMarkers())
            member = marker, score = publish time (ms)
   ARGV[1]  marker: the anomaly id, or "<id>:resolved"
   ARGV[2]  alert JSON (shared/schemas/alert.ts)
