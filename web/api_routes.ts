@@ -230,7 +230,9 @@ export const WEB_ROUTES: readonly RouteDoc[] = [
       200: { description: "An event stream", contentType: "text/event-stream" },
       400: err("It takes no query: any name is refused"),
       401: READ[401],
-      503: err("Too many live clients (WEB_MAX_SSE_CLIENTS)"),
+      503: err(
+        "Too many live clients (WEB_MAX_SSE_CLIENTS), or the live subscription (Redis) is cut or not made yet",
+      ),
     },
   },
   {
