@@ -80,8 +80,17 @@ export const timeParamSchema = z.union([
 const boolParam = z.enum(["true", "false"], { error: "must be true or false" })
   .transform((s) => s === "true");
 
-/** An anomaly id in a path (`/api/anomalies/:id`, `/alerts/:id`). */
-export const anomalyIdSchema = z.string().min(1).max(500);
+/**
+ * An anomaly id in a path (`/api/anomalies/:id`, `/alerts/:id`): no control, bidirectional control
+ * or invisible character, which no id holds (hashes, or a dispatch's printable ASCII `id`): the 404
+ * quoted a crafted one raw, its text then shown reversed.
+ */
+export const anomalyIdSchema = z.string().min(1).max(500).superRefine(
+  refuseProblem(identifierProblem),
+);
+
+/** `/api/anomalies/:id` and `/alerts/:id` path parameters. */
+export const anomalyIdParamsSchema = z.object({ id: anomalyIdSchema });
 
 /** A query's `from` before its `to` when both are given (the refinement and its issue). */
 const fromBeforeTo = (q: { from?: number | undefined; to?: number | undefined }) =>

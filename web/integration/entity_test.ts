@@ -144,7 +144,7 @@ Deno.test(
 );
 
 Deno.test(
-  "GET /api/entities/:entity and /api/series refuse a name with a bidirectional or invisible character",
+  "GET /api/entities/:entity, /api/series and /api/anomalies/:id refuse a name with a bidirectional or invisible character",
   opts,
   async () => {
     await withWebApp(async ({ app }) => {
@@ -157,17 +157,20 @@ Deno.test(
           ["a\u2028b", "U+2028 at position 1 is not allowed"],
         ] as const
       ) {
+        // No anomaly id holds one either (hashes, or a dispatch's printable ASCII "id"): the 404
+        // quoted it raw, "Cannot find anomaly" then shown reversed.
         for (
-          const path of [
-            `/api/entities/${encodeURIComponent(name)}`,
-            `/api/series/metrics/${encodeURIComponent(name)}`,
-          ]
+          const [path, field] of [
+            [`/api/entities/${encodeURIComponent(name)}`, "entity"],
+            [`/api/series/metrics/${encodeURIComponent(name)}`, "entity"],
+            [`/api/anomalies/${encodeURIComponent(name)}`, "id"],
+          ] as const
         ) {
           const r = await getJson(app, path);
           assert.equal(r.status, 400, path);
           const error = String(r.body.error);
           assert.ok(
-            error.startsWith("Cannot read path: entity: ") && error.endsWith(message),
+            error.startsWith(`Cannot read path: ${field}: `) && error.endsWith(message),
             error,
           );
         }

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import {
   ackInputSchema,
-  anomalyIdSchema,
+  anomalyIdParamsSchema,
   anomalyListQuerySchema,
 } from "@vigil/shared/schemas/web_api";
 import { activeSilences, findSilence } from "@vigil/shared/silences";
@@ -31,7 +31,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   });
 
   app.get("/:id", noQuery, async (c) => {
-    const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
+    const { id } = parseOrThrow(anomalyIdParamsSchema, c.req.param(), "path");
     const anomaly = await getAnomaly(deps.sql, id);
     if (!anomaly) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);
     const [evidence, silences, quiet] = await Promise.all([
@@ -51,7 +51,7 @@ export function anomalyRoutes(deps: AppDeps): Hono {
   });
 
   app.post("/:id/ack", noQuery, jsonBody(ackInputSchema), async (c) => {
-    const id = parseOrThrow(anomalyIdSchema, c.req.param("id"), "id");
+    const { id } = parseOrThrow(anomalyIdParamsSchema, c.req.param(), "path");
     const ack = c.req.valid("json");
     const done = await acknowledgeAnomaly(deps.sql, id, ack);
     if (!done) throw httpError(404, `Cannot find anomaly ${JSON.stringify(id)}`);

@@ -9,7 +9,7 @@
 import { type Context, Hono } from "hono";
 import { etag } from "hono/etag";
 import { z } from "zod";
-import { anomalyIdSchema, entityParamsSchema } from "@vigil/shared/schemas/web_api";
+import { anomalyIdParamsSchema, entityParamsSchema } from "@vigil/shared/schemas/web_api";
 import type { Asset, StaticAssets } from "../static.ts";
 import { httpError } from "@vigil/shared/http/app";
 import { parseOrThrow } from "@vigil/shared/http/validate";
@@ -29,7 +29,6 @@ export function serveAsset(c: Context, asset: Asset, cacheControl: string): Resp
 /** 304 to a client that has the asset (hono/etag keeps the asset's own ETag). */
 export const cached = etag();
 
-const alertParams = z.object({ id: anomalyIdSchema });
 const DAY = "public, max-age=86400";
 
 /** Routes of the page. */
@@ -46,7 +45,7 @@ export function pageRoutes(assets: StaticAssets): Hono {
     return serveAsset(c, asset, cacheControl);
   };
   app.get("/", cached, index());
-  app.get("/alerts/:id", cached, index(alertParams));
+  app.get("/alerts/:id", cached, index(anomalyIdParamsSchema));
   app.get("/entities/:entity", cached, index(entityParamsSchema));
   app.get(
     "/assets/:name",
