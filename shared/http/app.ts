@@ -21,6 +21,7 @@ import { routePath } from "hono/route";
 import type { Logger } from "../log.ts";
 import { connectionSettingsProblem, isConnectionError } from "../postgres_errors.ts";
 import { BAD_HOST, validHost } from "./request_target.ts";
+import { escapeUnshown } from "../schemas/hygiene.ts";
 
 /** Body limit of the ops endpoints and small JSON APIs (detector, notifier). */
 export const SMALL_BODY_LIMIT_BYTES = 16 * 1024;
@@ -125,7 +126,10 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
     const allow = allowed.join(", ");
     c.header("Allow", allow);
     return c.json(
-      { error: `Cannot accept method ${c.req.method} on ${c.req.path}: use ${allow}` },
+      // The path as decoded, its unshown characters (controls, bidirectional controls) escaped.
+      {
+        error: `Cannot accept method ${c.req.method} on ${escapeUnshown(c.req.path)}: use ${allow}`,
+      },
       405,
     );
   });
