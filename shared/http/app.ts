@@ -83,7 +83,10 @@ export function createBaseApp(options: BaseAppOptions): Hono {
  * ({@link dependencyDown}) answers `503` with `Retry-After`, logged as a
  * warning; anything else is logged and answers `500 {"error": "Internal
  * error; see the server log"}`. Unknown routes answer `404 {"error": "Not
- * found"}`, or `405` with `Allow` when the path is served for other methods.
+ * found"}`, or `405` with `Allow` when the path is served for other methods. What a message
+ * quotes of the request (a path, a query name) may hold a control or bidirectional character,
+ * which reordered the rest in a terminal or a page: each is written as its escape (`\u202e`),
+ * whichever route quoted it.
  */
 export function handleErrors(app: Hono, options: { log: Logger }): void {
   app.onError((error, c) => {
@@ -112,7 +115,7 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
     }
     if (error instanceof HTTPException) {
       if (error.res) return error.getResponse();
-      return c.json({ error: error.message || "Request failed" }, error.status);
+      return c.json({ error: escapeUnshown(error.message || "Request failed") }, error.status);
     }
     options.log.error("request failed", { ...request, error });
     return c.json({ error: "Internal error; see the server log" }, 500);
@@ -126,9 +129,8 @@ export function handleErrors(app: Hono, options: { log: Logger }): void {
     const allow = allowed.join(", ");
     c.header("Allow", allow);
     return c.json(
-      // The path as decoded, its unshown characters (controls, bidirectional controls) escaped.
       {
-        error: `Cannot accept method ${c.req.method} on ${escapeUnshown(c.req.path)}: use ${allow}`,
+        error: escapeUnshown(`Cannot accept method ${c.req.method} on ${c.req.path}: use ${allow}`),
       },
       405,
     );

@@ -111,6 +111,18 @@ Deno.test("createBaseApp() answers HTTP errors as JSON and hides unexpected ones
   assert.deepEqual(logged, ["request failed"]);
 });
 
+Deno.test("createBaseApp() writes an error's unshown characters as escapes, whichever route quoted the input", async () => {
+  const a = createBaseApp({ log: silentLogger(), bodyLimitBytes: 1024 });
+  // As zod quotes a query name it does not know: JSON.stringify keeps U+202E, which reordered the
+  // rest of the message in a terminal or a page.
+  a.get("/quote", (c) => {
+    throw httpError(400, `Unrecognized key: ${JSON.stringify(c.req.query("k"))}`);
+  });
+  const res = await a.request(`/quote?k=${encodeURIComponent("fo\u202eo\u2028")}`);
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { error: 'Unrecognized key: "fo\\u202eo\\u2028"' });
+});
+
 Deno.test("createBaseApp() answers 503 with Retry-After when a database is out of reach", async () => {
   const warned: string[] = [];
   const errors: string[] = [];
