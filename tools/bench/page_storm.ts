@@ -15,6 +15,7 @@
  */
 import { chromium } from "playwright-core";
 import { createKeys } from "@vigil/shared/keys";
+import { sleep } from "@vigil/shared/lifecycle";
 import { createRedis } from "@vigil/shared/redis";
 import { TEST_REDIS_URL } from "../testing/redis.ts";
 import { CHROMIUM_ARGS } from "../../web/integration/_browser.ts";
@@ -51,7 +52,7 @@ try {
   };
   const idleS = numberArg("idle", 10);
   const busy0 = await busyS();
-  await new Promise((r) => setTimeout(r, idleS * 1000));
+  await sleep(idleS * 1000);
   const idleBusyMs = Math.round((await busyS() - busy0) * 10_000 / idleS) / 10;
   print(`idle for ${idleS} s: the main thread busy ${idleBusyMs} ms a second`);
   const before = await heapMb();
@@ -68,7 +69,7 @@ try {
       p.publish(keys.alertsChannel(), JSON.stringify(alert));
     }
     await p.exec();
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const publishedS = (performance.now() - started) / 1000;
   const asked = performance.now();
